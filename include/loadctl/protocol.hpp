@@ -1,0 +1,134 @@
+#pragma once
+// The protocol plugin interface. A plugin parses its XML request element once at load time into
+// an immutable RequestSpec shared by every user; at run time the engine asks the spec to encode
+// the request bytes and to parse the response incrementally. The engine owns sockets, timers,
+// buffers and statistics; a plugin never does I/O. Transport (tcp, ssl, udp) is chosen by the
+// engine from the server (or the request's endpoint()), once per connection.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include <pugixml.hpp>
+
+#include "loadctl/template.hpp"
+
+namespace loadctl {
+
+enum class Transport : std::uint8_t { tcp, ssl, udp };
+
+/// Where requests go: a server element, or an absolute URL in a request.
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+  Transport transport = Transport::tcp;
+
+  bool operator==(const Endpoint&) const = default;
+};
+
+/// Per-user context for encoding one request.
+struct EncodeContext {
+  const VariableSource* vars = nullptr;  ///< substitution source, null when none
+  std::string_view host_header;          ///< "host" or "host:port" of the current server
+  std::string_view user_agent;           ///< chosen per user from the user_agent option
+  unsigned* missing_vars = nullptr;      ///< incremented per unset %%_var%%
+};
+
+enum class ParseStatus : std::uint8_t { need_more, complete, error };
+
+struct ParseResult {
+  ParseStatus status;
+  std::size_t consumed;  ///< bytes of the input consumed; the rest is offered again with more data
+};
+
+/// What the engine learns from a response.
+struct ResponseInfo {
+  std::uint16_t status_code = 0;  ///< protocol status, counted as a metric ("200") when non-zero
+  bool close = false;             ///< the connection must not be reused after this response
+  const char* error = nullptr;    ///< short reason on ParseStatus::error, e.g. "bad_status_line"
+};
+
+/// Room for a plugin's response-parser state. The engine zero-fills it before each request, so a
+/// plugin's state type must be trivially copyable and valid when all bytes are zero.
+struct alignas(8) ParserState {
+  std::byte bytes[48];
+
+  void reset() { std::memset(bytes, 0, sizeof bytes); }
+  template <class T>
+  T& as() {
+    static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= sizeof(bytes) &&
+                  alignof(T) <= 8);
+    return *std::launder(reinterpret_cast<T*>(bytes));
+  }
+};
+
+/// One request element of a session, immutable after load and shared by all users and threads.
+class RequestSpec {
+ public:
+  virtual ~RequestSpec() = default;
+
+  /// Appends this request's bytes to `out`.
+  virtual void encode(const EncodeContext& ctx, std::string& out) const = 0;
+
+  /// False for fire-and-forget requests: complete as soon as the bytes are written.
+  virtual bool awaits_response() const { return true; }
+
+  /// Consumes response bytes. Bytes not consumed are offered again, with more appended.
+  virtual ParseResult parse_response(ParserState& state, std::span<const char> data,
+                                     ResponseInfo& info) const = 0;
+
+  /// The peer closed while this response was pending: true when that completes the response
+  /// (e.g. an HTTP body delimited by connection close), false when it is an error.
+  virtual bool complete_on_eof(ParserState& state, ResponseInfo& info) const { return false; }
+
+  /// An endpoint that overrides the session's server (an absolute URL); null when none.
+  virtual const Endpoint* endpoint() const { return nullptr; }
+
+  /// A short text for logs and errors, e.g. "GET /index.html".
+  virtual std::string describe() const = 0;
+};
+
+/// What a plugin gets when parsing a request element.
+struct RequestParseContext {
+  bool subst = false;          ///< <request subst="true|all_except_body">
+  bool subst_body = false;     ///< false for subst="all_except_body"
+  std::string scenario_dir;    ///< for relative paths (contents_from_file)
+};
+
+class Protocol {
+ public:
+  virtual ~Protocol() = default;
+  /// The element under <request> this plugin parses, e.g. "http".
+  virtual std::string_view element() const = 0;
+  /// The session type attribute it serves, e.g. "ts_http".
+  virtual std::string_view session_type() const = 0;
+  /// Parses one request element; throws ScenarioError (fail_at/unsupported_at) on bad input.
+  virtual std::shared_ptr<const RequestSpec> parse_request(pugi::xml_node element,
+                                                           const RequestParseContext& ctx) const = 0;
+};
+
+class ProtocolRegistry {
+ public:
+  void add(std::unique_ptr<Protocol> protocol);
+  const Protocol* by_element(std::string_view element) const;
+  const Protocol* by_session_type(std::string_view type) const;
+  const std::vector<std::unique_ptr<Protocol>>& all() const { return protocols_; }
+
+  /// The registry of every built-in plugin (plugins/<name>/), created on first use.
+  static const ProtocolRegistry& builtin();
+
+ private:
+  std::vector<std::unique_ptr<Protocol>> protocols_;
+};
+
+/// Defined in the generated builtin_plugins.cpp.
+void register_builtin_protocols(ProtocolRegistry& registry);
+
+}  // namespace loadctl

@@ -1,0 +1,137 @@
+#pragma once
+// The typed model of a Tsung-style scenario (tsung-1.0 DTD), as produced by load_scenario().
+// Times are in seconds (double) once loaded, whatever unit the file used.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "loadctl/protocol.hpp"
+
+namespace loadctl {
+
+/// A <client>: a host that runs agents.
+struct ClientSpec {
+  std::string host;                     ///< name or IP as written
+  std::string hostip;                   ///< address used to reach it (hostip attr or IP host)
+  double weight = 1;
+  unsigned maxusers = 800;
+  unsigned cpu = 1;                     ///< agent processes on this host
+  bool use_controller_vm = false;
+  std::vector<std::string> source_ips;  ///< <ip> values and expanded <iprange>s, round-robin
+  int line = 0;
+};
+
+/// A <server>.
+struct ServerSpec {
+  Endpoint endpoint;
+  double weight = 1;
+  int line = 0;
+};
+
+/// A <monitor> (os_mon-like host monitoring).
+struct MonitorSpec {
+  std::string host;
+  std::string type;  ///< "erlang" (loadctl: built-in /proc sampling)
+};
+
+/// An <arrivalphase> with its <users>.
+struct ArrivalPhase {
+  int phase = 0;
+  double duration = 0;                   ///< seconds
+  double rate = 0;                       ///< users per second (interarrival -> 1/interarrival)
+  std::optional<std::uint64_t> maxnumber;
+  bool wait_all_sessions_end = false;
+  int line = 0;
+};
+
+/// A static <user> started at a fixed time.
+struct StaticUser {
+  double start_time = 0;  ///< seconds from the start of the run
+  std::string session;
+  int line = 0;
+};
+
+struct LoadSpec {
+  std::vector<ArrivalPhase> phases;
+  std::vector<StaticUser> users;
+  std::optional<double> duration;  ///< hard stop, seconds from start
+  unsigned loop = 0;               ///< phases are played 1 + loop times
+};
+
+/// A <thinktime>, or the global thinktime option.
+struct ThinkTime {
+  double value = 0;        ///< seconds (mean when random)
+  bool random = false;     ///< exponential with mean `value`
+  std::optional<double> min, max;  ///< uniform in [min, max] when both set
+  std::string value_template;      ///< non-empty when the value is a %%_var%% (issue: dynamics)
+};
+
+struct UserAgent {
+  double probability = 0;  ///< percent
+  std::string value;
+};
+
+struct Options {
+  std::optional<ThinkTime> thinktime;  ///< global thinktime option (value/random)
+  bool thinktime_override = false;     ///< global value replaces every session thinktime
+  std::vector<UserAgent> user_agents;  ///< probabilities sum to 100
+  double connect_timeout = 0;          ///< seconds, 0 = none
+  double idle_timeout = 600;           ///< seconds without any byte received on a pending request
+  unsigned max_retries = 3;            ///< connection retries before the user gives up
+  double retry_timeout = 0.01;         ///< seconds, base of the retry back-off
+  unsigned tcp_rcv_buffer = 0;         ///< bytes, 0 = system default
+  unsigned tcp_snd_buffer = 0;
+  std::optional<std::pair<std::uint16_t, std::uint16_t>> ports_range;
+  std::optional<std::uint64_t> seed;
+};
+
+/// One step of a session, as written. The engine compiles the tree into a flat UserProgram.
+struct Action {
+  enum class Kind : std::uint8_t { request, thinktime, transaction, for_loop };
+  Kind kind = Kind::request;
+  int line = 0;
+
+  std::shared_ptr<const RequestSpec> request;  ///< request
+  std::string tag;                             ///< request tag
+
+  ThinkTime think;  ///< thinktime
+
+  std::string name;  ///< transaction name, or for-loop variable
+  std::int64_t from = 0, to = 0, incr = 1;  ///< for-loop bounds, inclusive
+  std::vector<Action> body;                 ///< transaction / loop body
+};
+
+struct Session {
+  std::string name;
+  std::string type;          ///< "ts_http", "ts_raw", ...
+  double probability = 0;    ///< percent; weights are normalised to percent at load
+  std::vector<Action> actions;
+  int line = 0;
+};
+
+struct Scenario {
+  std::string path;        ///< as given on the command line
+  std::string text;        ///< the file's text, shipped to agents verbatim
+  std::string loglevel = "notice";
+  std::string dumptraffic = "false";
+  std::vector<ClientSpec> clients;
+  std::vector<ServerSpec> servers;
+  std::vector<MonitorSpec> monitors;
+  LoadSpec load;
+  Options options;
+  std::vector<Session> sessions;
+
+  /// Index of the session named `name`, or -1.
+  int session_index(std::string_view name) const;
+};
+
+/// Loads and validates a scenario file. Throws ScenarioError (file:line:column) on any problem.
+Scenario load_scenario(const std::string& path, const ProtocolRegistry& registry = ProtocolRegistry::builtin());
+/// Same, from text already read (agents receive the text over the control connection).
+Scenario load_scenario_text(const std::string& text, const std::string& name,
+                            const ProtocolRegistry& registry = ProtocolRegistry::builtin());
+
+}  // namespace loadctl

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything loadctl needs to build, test and benchmark, from Debian packages only.
+# Idempotent: packages already present are skipped by apt-get.
+set -euo pipefail
+
+build_pkgs=(build-essential cmake pkg-config
+  libboost-dev libboost-system-dev libpugixml-dev libspdlog-dev libfmt-dev libcli11-dev
+  libgtest-dev libgmock-dev libssl-dev)
+runtime_pkgs=(nginx-light ncat iproute2 procps wrk python3 perl gnuplot-nox)
+optional_pkgs=(tsung)   # reference implementation: compatibility tests and bench ratios
+
+want=("${build_pkgs[@]}" "${runtime_pkgs[@]}")
+[ "${LOADCTL_NO_TSUNG:-0}" = 1 ] || want+=("${optional_pkgs[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian enables nginx's default site on install; the tests start their own nginx instances.
+if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+$SUDO pkill -x nginx 2>/dev/null || true
