@@ -1,0 +1,49 @@
+#pragma once
+// A framed, asynchronous message channel over one TCP connection (see messages.hpp for the
+// frame format). Single-threaded: use it from the io_context thread that owns it.
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "control/messages.hpp"
+
+namespace loadctl::control {
+
+class Channel : public std::enable_shared_from_this<Channel> {
+ public:
+  using MessageHandler = std::function<void(MsgType, std::string_view payload)>;
+  /// Called once when the channel closes: a reason ("peer closed", "frame too large", ...).
+  using CloseHandler = std::function<void(const std::string& reason)>;
+
+  explicit Channel(boost::asio::ip::tcp::socket socket);
+
+  void start(MessageHandler on_message, CloseHandler on_close);
+  void send(MsgType type, std::string_view payload = {});
+  /// Closes after queued frames are written.
+  void close_after_flush();
+  void close(const std::string& reason);
+  bool open() const { return open_; }
+  const std::string& peer() const { return peer_; }
+
+ private:
+  void read_header();
+  void read_payload(std::uint32_t length);
+  void write_next();
+
+  boost::asio::ip::tcp::socket socket_;
+  std::string peer_;
+  MessageHandler on_message_;
+  CloseHandler on_close_;
+  char header_[5];
+  std::string payload_;
+  std::deque<std::string> queue_;
+  bool writing_ = false;
+  bool open_ = true;
+  bool close_when_flushed_ = false;
+};
+
+}  // namespace loadctl::control

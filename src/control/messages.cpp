@@ -1,0 +1,100 @@
+#include "control/messages.hpp"
+
+#include "loadctl/wire.hpp"
+
+namespace loadctl::control {
+
+const char* to_string(MsgType type) {
+  switch (type) {
+    case MsgType::hello: return "hello";
+    case MsgType::welcome: return "welcome";
+    case MsgType::reject: return "reject";
+    case MsgType::setup: return "setup";
+    case MsgType::ready: return "ready";
+    case MsgType::setup_failed: return "setup_failed";
+    case MsgType::go: return "go";
+    case MsgType::stats: return "stats";
+    case MsgType::done: return "done";
+    case MsgType::stop: return "stop";
+    case MsgType::heartbeat: return "heartbeat";
+    case MsgType::bye: return "bye";
+  }
+  return "unknown";
+}
+
+std::string Hello::encode() const {
+  std::string out;
+  wire::Writer w(out);
+  w.str(kMagic);
+  w.u32(version);
+  w.str(token);
+  w.u32(agent_id);
+  w.str(hostname);
+  w.u32(pid);
+  w.str(software_version);
+  return out;
+}
+
+std::optional<Hello> Hello::decode(std::string_view payload) {
+  wire::Reader r(payload);
+  if (r.str() != kMagic) return std::nullopt;
+  Hello h;
+  h.version = r.u32();
+  h.token = r.str();
+  h.agent_id = r.u32();
+  h.hostname = r.str();
+  h.pid = r.u32();
+  h.software_version = r.str();
+  if (!r.ok() || !r.at_end()) return std::nullopt;
+  return h;
+}
+
+std::string Setup::encode() const {
+  std::string out;
+  wire::Writer w(out);
+  w.str(scenario_name);
+  w.str(scenario_text);
+  w.str(plan);
+  w.u32(threads);
+  return out;
+}
+
+std::optional<Setup> Setup::decode(std::string_view payload) {
+  wire::Reader r(payload);
+  Setup s;
+  s.scenario_name = r.str();
+  s.scenario_text = r.str();
+  s.plan = r.str();
+  s.threads = r.u32();
+  if (!r.ok() || !r.at_end()) return std::nullopt;
+  return s;
+}
+
+std::string Go::encode() const {
+  std::string out;
+  wire::Writer(out).f64(delay);
+  return out;
+}
+
+std::optional<Go> Go::decode(std::string_view payload) {
+  wire::Reader r(payload);
+  Go g;
+  g.delay = r.f64();
+  if (!r.ok() || !r.at_end() || !(g.delay >= 0 && g.delay < 3600)) return std::nullopt;
+  return g;
+}
+
+std::string encode_text(std::string_view text) {
+  std::string out;
+  wire::Writer(out).str(text);
+  return out;
+}
+
+std::optional<std::string> decode_text(std::string_view payload) {
+  wire::Reader r(payload);
+  std::string s = r.str();
+  if (!r.ok() || !r.at_end()) return std::nullopt;
+  return s;
+}
+
+}  // namespace loadctl::control

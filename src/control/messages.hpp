@@ -1,0 +1,68 @@
+#pragma once
+// The controller <-> agent control protocol. Every frame is
+//   u32 length (of type + payload, little-endian) | u8 type | payload
+// and no frame may exceed kMaxFrame. The agent opens with Hello (magic, version, token); the
+// controller answers Welcome or Reject(reason) and then sends Setup; everything else follows.
+//
+//   agent                         controller
+//   Hello  ----------------------->
+//          <-----------------------  Welcome | Reject
+//          <-----------------------  Setup (scenario text, plan, threads)
+//   Ready | SetupFailed ---------->
+//          <-----------------------  Go (delay until time zero)
+//   Stats (every 500 ms) --------->
+//   Heartbeat <------------------->  Heartbeat (every second both ways)
+//   Done ------------------------->
+//          <-----------------------  Stop (hard stop, Ctrl-C) / Bye
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace loadctl::control {
+
+inline constexpr std::string_view kMagic = "LOADCTL";
+inline constexpr std::uint32_t kProtocolVersion = 1;
+inline constexpr std::uint32_t kMaxFrame = 64u * 1024 * 1024;
+
+enum class MsgType : std::uint8_t {
+  hello = 1, welcome, reject, setup, ready, setup_failed, go, stats, done, stop, heartbeat, bye,
+};
+
+const char* to_string(MsgType type);
+
+struct Hello {
+  std::uint32_t version = kProtocolVersion;
+  std::string token;
+  std::uint32_t agent_id = 0;
+  std::string hostname;
+  std::uint32_t pid = 0;
+  std::string software_version;
+
+  std::string encode() const;
+  static std::optional<Hello> decode(std::string_view payload);
+};
+
+struct Setup {
+  std::string scenario_name;
+  std::string scenario_text;
+  std::string plan;  ///< AgentPlan::encode()
+  std::uint32_t threads = 1;
+
+  std::string encode() const;
+  static std::optional<Setup> decode(std::string_view payload);
+};
+
+struct Go {
+  double delay = 0;  ///< seconds from receipt until time zero of the schedule
+
+  std::string encode() const;
+  static std::optional<Go> decode(std::string_view payload);
+};
+
+/// A single string payload (Reject, SetupFailed reasons).
+std::string encode_text(std::string_view text);
+std::optional<std::string> decode_text(std::string_view payload);
+
+}  // namespace loadctl::control

@@ -1,0 +1,64 @@
+#include "controller/console.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+namespace loadctl::controller {
+
+std::uint64_t total_errors(const MetricSet& set) {
+  std::uint64_t errors = 0;
+  for (const auto& [name, metric] : set.sorted())
+    if (name.rfind("error_", 0) == 0) errors += metric->count;
+  return errors;
+}
+
+Console::Console(bool quiet, double planned_seconds) : quiet_(quiet), planned_(planned_seconds) {}
+
+void Console::progress(double elapsed, const MetricSet& total) {
+  if (quiet_) return;
+  const Metric* users = total.find("users");
+  const Metric* started = total.find("users_count");
+  const Metric* requests = total.find("request");
+  std::uint64_t request_count = requests ? requests->count : 0;
+  double dt = elapsed - last_elapsed_;
+  double rate = dt > 0 ? static_cast<double>(request_count - last_requests_) / dt : 0;
+  last_requests_ = request_count;
+  last_elapsed_ = elapsed;
+  std::fprintf(stderr, "[%6.0fs/%.0fs] users %6lld running %8llu started | %9.0f req/s | %10llu requests | errors %llu\n",
+               elapsed, planned_, static_cast<long long>(users ? users->level : 0),
+               static_cast<unsigned long long>(started ? started->count : 0), rate,
+               static_cast<unsigned long long>(request_count),
+               static_cast<unsigned long long>(total_errors(total)));
+}
+
+void Console::summary(double elapsed, const MetricSet& total) const {
+  if (quiet_) return;
+  std::string out = fmt::format("\nRun finished after {:.1f} s\n", elapsed);
+  out += fmt::format("{:<24} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n", "metric (ms)", "count",
+                     "mean", "p50", "p95", "p99", "min", "max");
+  for (const auto& [name, m] : total.sorted()) {
+    if (m->kind != MetricKind::sample || m->count == 0) continue;
+    auto pct = [&](double p) { return static_cast<double>(m->hist.percentile(p)) / 1000.0; };
+    out += fmt::format("{:<24} {:>10} {:>10.2f} {:>10.2f} {:>10.2f} {:>10.2f} {:>10.2f} {:>10.2f}\n", name,
+                       m->count, m->sum / static_cast<double>(m->count), pct(50), pct(95), pct(99), m->min,
+                       m->max);
+  }
+  out += fmt::format("\n{:<24} {:>12} {:>12}\n", "counter", "total", "per second");
+  for (const auto& [name, m] : total.sorted()) {
+    if (m->kind != MetricKind::counter) continue;
+    out += fmt::format("{:<24} {:>12} {:>12.1f}\n", name, m->count,
+                       elapsed > 0 ? static_cast<double>(m->count) / elapsed : 0.0);
+  }
+  std::fputs(out.c_str(), stderr);
+}
+
+void Console::notice(const std::string& text) const { std::fprintf(stderr, "%s\n", text.c_str()); }
+
+void Console::info(const std::string& text) const {
+  if (!quiet_) std::fprintf(stderr, "%s\n", text.c_str());
+}
+
+}  // namespace loadctl::controller

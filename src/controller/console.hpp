@@ -1,0 +1,34 @@
+#pragma once
+// What the person running the test sees: a progress line every second and a summary table.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "loadctl/stats.hpp"
+
+namespace loadctl::controller {
+
+class Console {
+ public:
+  Console(bool quiet, double planned_seconds);
+
+  /// One progress line from the run's running totals.
+  void progress(double elapsed, const MetricSet& total);
+  /// The end-of-run table: sample metrics with percentiles, then counters.
+  void summary(double elapsed, const MetricSet& total) const;
+  /// A notice that is printed even when quiet (errors, lost agents).
+  void notice(const std::string& text) const;
+  void info(const std::string& text) const;
+
+ private:
+  bool quiet_;
+  double planned_;
+  std::uint64_t last_requests_ = 0;
+  double last_elapsed_ = 0;
+};
+
+/// Sum of every error_* counter.
+std::uint64_t total_errors(const MetricSet& set);
+
+}  // namespace loadctl::controller

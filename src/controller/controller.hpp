@@ -1,0 +1,111 @@
+#pragma once
+// The controller: plans the run, launches agents, hands them the scenario and their plans,
+// merges their statistics deltas into tsung.log / stats.jsonl, and decides when the run ends.
+// Event order: start -> launch_agents -> on_accept -> on_hello -> on_ready -> go ->
+//   on_stats (every 500 ms per agent) -> tick (progress, dumps) -> on_done / on_agent_lost ->
+//   finish.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <ctime>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "control/channel.hpp"
+#include "controller/console.hpp"
+#include "loadctl/plan.hpp"
+#include "loadctl/scenario.hpp"
+#include "loadctl/stats.hpp"
+#include "loadctl/stats_jsonl.hpp"
+#include "loadctl/tsung_log.hpp"
+
+namespace loadctl::controller {
+
+struct ControllerOptions {
+  std::string scenario_path;
+  std::string run_dir;          ///< created by the caller
+  std::string remote_shell = "ssh";
+  std::string controller_ip;    ///< address agents dial back to (-F); default picked per run
+  double dump_interval = 10;    ///< seconds between tsung.log dumps
+  double warmup = 0.5;          ///< seconds between "all agents ready" and time zero
+  double setup_timeout = 30;    ///< seconds for every agent to connect and load the scenario
+  unsigned threads = 0;         ///< per agent; 0 = cores / local agents
+  bool quiet = false;
+};
+
+enum class AgentState { launching, connected, ready, running, done, lost, failed };
+
+struct AgentRecord {
+  AgentPlan plan;
+  pid_t pid = 0;
+  std::string hostname;
+  AgentState state = AgentState::launching;
+  std::shared_ptr<control::Channel> channel;
+  std::chrono::steady_clock::time_point last_heard;
+  std::string failure;
+};
+
+class Controller {
+ public:
+  Controller(ControllerOptions options, Scenario scenario);
+  /// Runs the whole test; returns the exit status (0 done, 2 run failed).
+  int run();
+
+ private:
+  void launch_agents();
+  void accept_next();
+  void on_accept(std::shared_ptr<control::Channel> channel);
+  void on_hello(const std::shared_ptr<control::Channel>& channel, std::string_view payload);
+  void on_message(AgentRecord& agent, control::MsgType type, std::string_view payload);
+  void on_ready(AgentRecord& agent);
+  void go();
+  void on_stats(AgentRecord& agent, std::string_view payload);
+  void on_done(AgentRecord& agent);
+  void on_agent_lost(AgentRecord& agent, const std::string& reason);
+  void on_child_exit();
+  void tick();
+  void dump(bool final);
+  void stop_agents(const std::string& why);
+  void check_end();
+  void finish();
+  void fail_setup(const std::string& reason);
+  void write_run_json();
+
+  ControllerOptions options_;
+  Scenario scenario_;
+  boost::asio::io_context ctx_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::signal_set stop_signals_;
+  boost::asio::signal_set child_signal_;
+  boost::asio::steady_timer tick_timer_;
+  std::string token_;
+  std::vector<AgentRecord> agents_;
+
+  MetricSet interval_;  ///< deltas since the last tsung.log dump
+  MetricSet total_;     ///< the whole run, for the console and the summary
+  std::unique_ptr<TsungLogWriter> tsung_log_;
+  std::unique_ptr<StatsJsonlWriter> jsonl_;
+  Console console_;
+
+  std::chrono::steady_clock::time_point setup_deadline_;
+  std::chrono::steady_clock::time_point zero_;        ///< time zero of the schedule
+  std::chrono::steady_clock::time_point next_dump_;
+  std::chrono::steady_clock::time_point stop_deadline_;
+  std::time_t start_wall_ = 0;
+  std::time_t end_wall_ = 0;
+  bool started_ = false;
+  bool stopping_ = false;
+  bool finished_ = false;
+  int exit_status_ = 0;
+  std::string stop_reason_;
+};
+
+}  // namespace loadctl::controller

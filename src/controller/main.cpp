@@ -1,0 +1,114 @@
+// loadctl: the controller command line, compatible in spirit with `tsung -f FILE start`.
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "controller/controller.hpp"
+#include "loadctl/scenario_error.hpp"
+
+namespace fs = std::filesystem;
+using namespace loadctl;
+
+namespace {
+
+enum Exit { kDone = 0, kScenarioError = 1, kRunFailed = 2 };
+
+std::string default_log_root() {
+  const char* home = std::getenv("HOME");
+  return fmt::format("{}/.loadctl/log", home && *home ? home : ".");
+}
+
+// <root>/YYYYMMDD-HHMM, with a -N suffix when that directory already exists.
+fs::path make_run_dir(const std::string& root) {
+  std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M", std::localtime(&now));
+  fs::path dir = fs::path(root) / stamp;
+  for (int n = 2; fs::exists(dir); ++n) dir = fs::path(root) / fmt::format("{}-{}", stamp, n);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::optional<Scenario> load_or_report(const std::string& path) {
+  try {
+    return load_scenario(path);
+  } catch (const ScenarioError& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s: %s\n", path.c_str(), e.what());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"loadctl: a distributed load generator speaking Tsung's scenario language"};
+  app.require_subcommand(1);
+  controller::ControllerOptions options;
+  std::string log_root = default_log_root();
+  std::string run_dir;
+  app.add_option("-f,--file", options.scenario_path, "scenario file (Tsung 1.0 XML)");
+  app.add_option("-l,--log-dir", log_root, "log root; each run writes <root>/YYYYMMDD-HHMM/");
+  app.add_option("--run-dir", run_dir, "exact directory for this run's logs (instead of -l)");
+  app.add_flag("-q,--quiet", options.quiet, "no progress lines or summary");
+  app.add_option("-r,--remote-shell", options.remote_shell, "command to start agents on remote hosts (default ssh)");
+  app.add_option("-F,--controller-ip", options.controller_ip, "address agents dial back to");
+  app.add_option("-w,--warmup", options.warmup, "seconds between all agents ready and time zero")->check(CLI::Range(0.0, 600.0));
+  app.add_option("--dump-interval", options.dump_interval, "seconds between tsung.log dumps (default 10)")->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--threads", options.threads, "event-loop threads per agent (default: cores / local agents)");
+  app.add_option("--setup-timeout", options.setup_timeout, "seconds for agents to connect and get ready")->check(CLI::Range(1.0, 3600.0));
+  app.set_version_flag("-v,--version", "loadctl " LOADCTL_VERSION);
+  auto* start = app.add_subcommand("start", "run the scenario");
+  auto* check = app.add_subcommand("check", "validate the scenario and print the plan");
+  CLI11_PARSE(app, argc, argv);
+
+  if (options.scenario_path.empty()) {
+    std::fprintf(stderr, "error: no scenario: use -f FILE\n");
+    return kScenarioError;
+  }
+  auto scenario = load_or_report(options.scenario_path);
+  if (!scenario) return kScenarioError;
+
+  if (check->parsed()) {
+    auto slots = plan_slots(*scenario);
+    std::printf("%s: ok: %zu session(s), %zu phase(s), %zu static user(s), %zu agent(s), %.1f s planned\n",
+                options.scenario_path.c_str(), scenario->sessions.size(), scenario->load.phases.size(),
+                scenario->load.users.size(), slots.size(), planned_duration(*scenario));
+    return kDone;
+  }
+  if (!start->parsed()) return kScenarioError;
+
+  fs::path dir;
+  try {
+    if (!run_dir.empty()) {
+      dir = run_dir;
+      fs::create_directories(dir);
+    } else {
+      dir = make_run_dir(log_root);
+    }
+    fs::copy_file(options.scenario_path, dir / fs::path(options.scenario_path).filename(),
+                  fs::copy_options::overwrite_existing);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: cannot create the log directory: %s\n", e.what());
+    return kRunFailed;
+  }
+  options.run_dir = dir.string();
+  auto logger = spdlog::basic_logger_mt("controller", (dir / "controller.log").string());
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %l: %v");
+  spdlog::flush_every(std::chrono::seconds(1));
+  spdlog::info("loadctl {} running {}", LOADCTL_VERSION, options.scenario_path);
+  if (!options.quiet) std::fprintf(stderr, "log directory: %s\n", dir.c_str());
+
+  int status = controller::Controller(options, std::move(*scenario)).run();
+  spdlog::info("exit status {}", status);
+  spdlog::shutdown();
+  std::printf("%s\n", dir.c_str());
+  return status;
+}

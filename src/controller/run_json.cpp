@@ -1,0 +1,30 @@
+#include "controller/run_json.hpp"
+
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "loadctl/json.hpp"
+
+namespace loadctl::controller {
+
+void write_run_json_file(const std::string& path, const RunSummary& s) {
+  std::string out = "{\n";
+  out += fmt::format("  \"software\": {},\n", json_string("loadctl " LOADCTL_VERSION));
+  out += fmt::format("  \"scenario\": {},\n", json_string(s.scenario));
+  out += fmt::format("  \"run_dir\": {},\n", json_string(s.run_dir));
+  out += fmt::format("  \"start\": {},\n  \"end\": {},\n", static_cast<long long>(s.start), static_cast<long long>(s.end));
+  out += fmt::format("  \"exit_status\": {},\n", s.exit_status);
+  out += fmt::format("  \"stop_reason\": {},\n", json_string(s.stop_reason));
+  out += "  \"agents\": [";
+  for (std::size_t i = 0; i < s.agents.size(); ++i) {
+    const AgentSummary& a = s.agents[i];
+    out += fmt::format("{}\n    {{\"id\": {}, \"host\": {}, \"hostname\": {}, \"state\": {}, \"failure\": {}}}",
+                       i ? "," : "", a.id, json_string(a.host), json_string(a.hostname), json_string(a.state),
+                       json_string(a.failure));
+  }
+  out += "\n  ]\n}\n";
+  std::ofstream(path) << out;
+}
+
+}  // namespace loadctl::controller

@@ -1,0 +1,132 @@
+#include "engine/engine.hpp"
+
+#include <stdexcept>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <fmt/format.h>
+
+namespace loadctl::engine {
+
+namespace {
+
+asio::ip::tcp::endpoint resolve(const Endpoint& endpoint) {
+  if (endpoint.transport != Transport::tcp)
+    throw std::runtime_error(fmt::format("not supported yet: {} transport to {}:{}",
+                                         endpoint.transport == Transport::ssl ? "ssl" : "udp",
+                                         endpoint.host, endpoint.port));
+  asio::io_context ctx;
+  asio::ip::tcp::resolver resolver(ctx);
+  boost::system::error_code ec;
+  auto results = resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
+  if (ec || results.empty())
+    throw std::runtime_error(fmt::format("cannot resolve server {}:{}: {}", endpoint.host,
+                                         endpoint.port, ec ? ec.message() : "no address"));
+  return *results.begin();
+}
+
+std::string host_header(const Endpoint& endpoint) {
+  bool default_port = (endpoint.transport == Transport::ssl && endpoint.port == 443) ||
+                      (endpoint.transport != Transport::ssl && endpoint.port == 80);
+  return default_port ? endpoint.host : fmt::format("{}:{}", endpoint.host, endpoint.port);
+}
+
+}  // namespace
+
+std::vector<WorkerPlan> split_plan(const AgentPlan& plan, unsigned threads) {
+  threads = std::max(1u, threads);
+  std::vector<WorkerPlan> plans(threads);
+  for (unsigned t = 0; t < threads; ++t) {
+    plans[t].hard_stop = plan.hard_stop;
+    plans[t].first_user_id = plan.first_user_id + t;
+    plans[t].user_id_stride = threads;
+    for (PhaseShare share : plan.phases) {
+      share.rate /= threads;
+      if (share.max_users) {
+        std::uint64_t base = *share.max_users / threads, extra = *share.max_users % threads;
+        share.max_users = base + (t < extra ? 1 : 0);
+      }
+      plans[t].phases.push_back(share);
+    }
+  }
+  for (std::size_t i = 0; i < plan.static_users.size(); ++i)
+    plans[i % threads].static_users.push_back(plan.static_users[i]);
+  return plans;
+}
+
+Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads) {
+  config_.scenario = &scenario;
+  config_.seed = plan.seed;
+  if (scenario.servers.empty()) throw std::runtime_error("the scenario has no <server>");
+  std::vector<Endpoint> endpoints;
+  for (const ServerSpec& server : scenario.servers) {
+    endpoints.push_back(server.endpoint);
+    config_.servers.push_back(resolve(server.endpoint));
+    config_.server_weights.push_back(server.weight);
+    config_.server_host_headers.push_back(host_header(server.endpoint));
+  }
+  for (const Session& session : scenario.sessions) {
+    config_.programs.push_back(compile_session(session, scenario.options));
+    std::vector<std::int32_t> targets;
+    for (const RequestSpec* spec : config_.programs.back().requests) {
+      const Endpoint* endpoint = spec->endpoint();
+      if (!endpoint) {
+        targets.push_back(-1);
+        continue;
+      }
+      auto it = std::find(endpoints.begin(), endpoints.end(), *endpoint);
+      if (it == endpoints.end()) {
+        endpoints.push_back(*endpoint);
+        config_.servers.push_back(resolve(*endpoint));
+        config_.server_host_headers.push_back(host_header(*endpoint));
+        it = endpoints.end() - 1;
+      }
+      targets.push_back(static_cast<std::int32_t>(it - endpoints.begin()));
+    }
+    config_.request_endpoint.push_back(std::move(targets));
+  }
+  for (const std::string& ip : plan.slot.source_ips) {
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(ip, ec);
+    if (ec) throw std::runtime_error(fmt::format("bad source address '{}' for client {}", ip, plan.slot.host));
+    config_.source_ips.push_back(address);
+  }
+  unsigned index = 0;
+  for (WorkerPlan& worker_plan : split_plan(plan, threads))
+    workers_.push_back(std::make_unique<Worker>(index++, config_, std::move(worker_plan)));
+}
+
+Engine::~Engine() {
+  stop();
+  join();
+}
+
+void Engine::start(Clock::time_point start) {
+  for (auto& worker : workers_) threads_.emplace_back([w = worker.get(), start] { w->run(start); });
+}
+
+void Engine::stop() {
+  for (auto& worker : workers_) worker->stop();
+}
+
+void Engine::join() {
+  for (std::thread& t : threads_)
+    if (t.joinable()) t.join();
+}
+
+void Engine::collect(MetricSet& into) {
+  for (auto& worker : workers_) worker->collect(into);
+}
+
+bool Engine::done() const {
+  for (const auto& worker : workers_)
+    if (!worker->done()) return false;
+  return true;
+}
+
+std::uint64_t Engine::active_users() const {
+  std::uint64_t total = 0;
+  for (const auto& worker : workers_) total += worker->active_users();
+  return total;
+}
+
+}  // namespace loadctl::engine

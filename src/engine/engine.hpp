@@ -1,0 +1,38 @@
+#pragma once
+// The agent's engine: turns a scenario and this agent's plan into per-thread Workers, runs them,
+// and collects their statistics.
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "engine/worker.hpp"
+
+namespace loadctl::engine {
+
+class Engine {
+ public:
+  /// Compiles sessions and resolves servers. Throws std::runtime_error with a clear message.
+  Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads);
+  ~Engine();
+
+  /// Starts the worker threads; the schedule's time zero is `start`.
+  void start(Clock::time_point start);
+  /// Stops every user now; returns at once (join() waits).
+  void stop();
+  void join();
+  /// Moves statistics gathered since the last call into `into`.
+  void collect(MetricSet& into);
+  bool done() const;
+  std::uint64_t active_users() const;
+
+ private:
+  RunConfig config_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+};
+
+/// Splits an agent plan between `threads` workers (rates and caps divided, ids interleaved).
+std::vector<WorkerPlan> split_plan(const AgentPlan& plan, unsigned threads);
+
+}  // namespace loadctl::engine

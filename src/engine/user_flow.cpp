@@ -1,0 +1,331 @@
+// The life of one user: interpret the program, connect, send, receive, think, finish.
+// Everything here runs on the worker's thread; nothing allocates per request once warm.
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+#include "engine/errno_name.hpp"
+#include "engine/worker.hpp"
+
+namespace loadctl::engine {
+
+namespace {
+
+constexpr std::size_t kMaxPendingResponse = 4 * 1024 * 1024;
+
+double ms_since(Clock::time_point from, Clock::time_point now) {
+  return std::chrono::duration<double, std::milli>(now - from).count();
+}
+
+Clock::duration seconds(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+
+const RequestSpec& current_request(const User& user) {
+  const UserProgram& p = *user.program;
+  return *p.requests[p.ops[user.pc - 1].arg];
+}
+
+}  // namespace
+
+void Worker::step(User& user) {
+  const UserProgram& p = *user.program;
+  auto program_index = static_cast<std::size_t>(&p - config_.programs.data());
+  while (user.pc < p.ops.size()) {
+    const Op& op = p.ops[user.pc++];
+    switch (op.code) {
+      case Op::Code::request: {
+        std::int32_t server = config_.request_endpoint[program_index][op.arg];
+        begin_request(user, *p.requests[op.arg], server >= 0 ? server : user.server);
+        return;
+      }
+      case Op::Code::think:
+        think(user, p.thinks[op.arg]);
+        return;
+      case Op::Code::tr_start:
+        user.tr_starts[op.arg] = Clock::now();
+        break;
+      case Op::Code::tr_end:
+        stats_.sample(tr_ids_[program_index][op.arg], ms_since(user.tr_starts[op.arg], Clock::now()));
+        break;
+      case Op::Code::loop_init:
+        user.loop_counters[op.arg] = p.loops[op.arg].from;
+        break;
+      case Op::Code::loop_next: {
+        const LoopSpec& loop = p.loops[op.arg];
+        user.loop_counters[op.arg] += loop.incr;
+        if (user.loop_counters[op.arg] <= loop.to) user.pc = op.target;
+        break;
+      }
+    }
+  }
+  finish_user(user, true);
+}
+
+void Worker::begin_request(User& user, const RequestSpec& spec, std::int32_t server) {
+  if (user.page_start == Clock::time_point{}) user.page_start = Clock::now();
+  user.reused = user.connected_to == server && user.socket.is_open();
+  if (user.reused) {
+    send_request(user);
+    return;
+  }
+  close_connection(user);
+  user.server = server;
+  connect(user);
+}
+
+void Worker::connect(User& user) {
+  const Options& options = config_.scenario->options;
+  user.state = UserState::connecting;
+  user.connect_start = Clock::now();
+  user.deadline = options.connect_timeout > 0 ? user.connect_start + seconds(options.connect_timeout)
+                                              : Clock::time_point::max();
+  const auto& endpoint = config_.servers[static_cast<std::size_t>(user.server)];
+  boost::system::error_code ec;
+  user.socket.open(endpoint.protocol(), ec);
+  if (!ec && !config_.source_ips.empty()) {
+    const auto& ip = config_.source_ips[source_ip_next_++ % config_.source_ips.size()];
+    user.socket.bind({ip, 0}, ec);
+  }
+  if (!ec) user.socket.set_option(asio::ip::tcp::no_delay(true), ec);
+  if (!ec && options.tcp_rcv_buffer) user.socket.set_option(asio::socket_base::receive_buffer_size(static_cast<int>(options.tcp_rcv_buffer)), ec);
+  if (!ec && options.tcp_snd_buffer) user.socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(options.tcp_snd_buffer)), ec);
+  if (ec) {
+    asio::post(ctx_, [this, &user, gen = user.generation, ec] {
+      if (gen == user.generation) on_connected(user, ec);
+    });
+    return;
+  }
+  user.socket.async_connect(endpoint, [this, &user, gen = user.generation](const boost::system::error_code& ec) {
+    if (gen == user.generation) on_connected(user, ec);
+  });
+}
+
+void Worker::on_connected(User& user, const boost::system::error_code& ec) {
+  auto now = Clock::now();
+  if (ec) {
+    bool timed_out = now >= user.deadline;
+    stats_.add(error_metric(timed_out ? "error_connect_timeout" : "error_connect_" + errno_name(ec)));
+    boost::system::error_code ignored;
+    user.socket.close(ignored);
+    const Options& options = config_.scenario->options;
+    if (stopping_) return;
+    if (++user.connect_attempts > options.max_retries) {
+      stats_.add(error_metric("error_abort_max_conn_retries"));
+      finish_user(user, false);
+      return;
+    }
+    user.state = UserState::thinking;
+    user.deadline = Clock::time_point::max();
+    double backoff = options.retry_timeout * static_cast<double>(1u << std::min<unsigned>(user.connect_attempts - 1, 10));
+    user.timer.expires_after(seconds(backoff));
+    user.timer.async_wait([this, &user, gen = user.generation](const boost::system::error_code& e) {
+      if (!e && gen == user.generation) connect(user);
+    });
+    return;
+  }
+  user.connect_attempts = 0;
+  user.connected_to = user.server;
+  user.socket.non_blocking(true);
+  stats_.sample(ids_.connect, ms_since(user.connect_start, now));
+  stats_.gauge_add(ids_.connected, 1);
+  send_request(user);
+}
+
+void Worker::send_request(User& user) {
+  const RequestSpec& spec = current_request(user);
+  const Options& options = config_.scenario->options;
+  EncodeContext ctx;
+  ctx.host_header = config_.server_host_headers[static_cast<std::size_t>(user.connected_to)];
+  if (!options.user_agents.empty()) ctx.user_agent = options.user_agents[user.user_agent].value;
+  write_buf_.clear();
+  spec.encode(ctx, write_buf_);
+  stats_.add(ids_.size_sent, write_buf_.size());
+
+  user.state = UserState::sending;
+  user.request_start = Clock::now();
+  user.deadline = user.request_start + seconds(options.idle_timeout);
+  user.parser.reset();
+  user.got_bytes = false;
+  user.pending.clear();
+
+  boost::system::error_code ec;
+  std::size_t written = user.socket.write_some(asio::buffer(write_buf_), ec);
+  if (ec == asio::error::would_block) {
+    written = 0;
+    ec = {};
+  }
+  if (ec) {
+    on_request_failed(user, "error_send_" + errno_name(ec), true);
+    return;
+  }
+  if (written < write_buf_.size()) {
+    user.pending.assign(write_buf_, written);
+    user.socket.async_wait(Socket::wait_write, [this, &user, gen = user.generation](const boost::system::error_code& e) {
+      if (gen == user.generation) on_writable(user, e);
+    });
+    return;
+  }
+  if (!spec.awaits_response()) {
+    asio::post(ctx_, [this, &user, gen = user.generation] {
+      if (gen == user.generation) on_response_complete(user, ResponseInfo{});
+    });
+    return;
+  }
+  await_response(user);
+}
+
+void Worker::on_writable(User& user, const boost::system::error_code& ec) {
+  boost::system::error_code wec = ec;
+  std::size_t written = 0;
+  if (!wec) written = user.socket.write_some(asio::buffer(user.pending), wec);
+  if (wec == asio::error::would_block) wec = {};
+  if (wec) {
+    on_request_failed(user, "error_send_" + errno_name(wec), true);
+    return;
+  }
+  user.pending.erase(0, written);
+  if (!user.pending.empty()) {
+    user.socket.async_wait(Socket::wait_write, [this, &user, gen = user.generation](const boost::system::error_code& e) {
+      if (gen == user.generation) on_writable(user, e);
+    });
+    return;
+  }
+  if (!current_request(user).awaits_response()) {
+    on_response_complete(user, ResponseInfo{});
+    return;
+  }
+  await_response(user);
+}
+
+void Worker::await_response(User& user) {
+  user.state = UserState::awaiting;
+  user.socket.async_wait(Socket::wait_read, [this, &user, gen = user.generation](const boost::system::error_code& ec) {
+    if (gen == user.generation) on_readable(user, ec);
+  });
+}
+
+void Worker::on_readable(User& user, const boost::system::error_code& ec) {
+  if (ec) {
+    on_request_failed(user, "error_recv_" + errno_name(ec), false);
+    return;
+  }
+  for (;;) {
+    boost::system::error_code rec;
+    std::size_t n = user.socket.read_some(asio::buffer(read_buf_), rec);
+    if (rec == asio::error::would_block) {
+      await_response(user);
+      return;
+    }
+    if (rec == asio::error::eof) {
+      ResponseInfo info;
+      if (user.got_bytes && current_request(user).complete_on_eof(user.parser, info)) {
+        info.close = true;
+        on_response_complete(user, info);
+      } else {
+        on_request_failed(user, "error_connection_closed", !user.got_bytes);
+      }
+      return;
+    }
+    if (rec) {
+      on_request_failed(user, "error_recv_" + errno_name(rec), !user.got_bytes);
+      return;
+    }
+    user.got_bytes = true;
+    stats_.add(ids_.size_rcv, n);
+    if (consume(user, {read_buf_.data(), n})) return;
+    if (n < read_buf_.size()) {
+      await_response(user);
+      return;
+    }
+  }
+}
+
+// Feeds received bytes to the plugin's parser. True when the response ended (well or badly).
+bool Worker::consume(User& user, std::string_view data) {
+  const RequestSpec& spec = current_request(user);
+  std::string_view input = data;
+  if (!user.pending.empty()) {
+    user.pending.append(data);
+    input = user.pending;
+  }
+  ResponseInfo info;
+  std::size_t offset = 0;
+  ParseResult result{ParseStatus::need_more, 0};
+  do {
+    result = spec.parse_response(user.parser, input.substr(offset), info);
+    offset += result.consumed;
+  } while (result.status == ParseStatus::need_more && result.consumed > 0 && offset < input.size());
+
+  if (result.status == ParseStatus::complete) {
+    if (offset < input.size()) info.close = true;  // unexpected extra bytes: do not reuse
+    user.pending.clear();
+    on_response_complete(user, info);
+    return true;
+  }
+  if (result.status == ParseStatus::error) {
+    user.pending.clear();
+    on_request_failed(user, std::string("error_") + (info.error ? info.error : "bad_response"), false);
+    return true;
+  }
+  if (offset < input.size() && input.size() - offset > kMaxPendingResponse) {
+    on_request_failed(user, "error_response_too_large", false);
+    return true;
+  }
+  if (input.data() == user.pending.data()) {
+    user.pending.erase(0, offset);
+  } else {
+    user.pending.assign(input.substr(offset));
+  }
+  return false;
+}
+
+void Worker::on_response_complete(User& user, const ResponseInfo& info) {
+  auto now = Clock::now();
+  stats_.sample(ids_.request, ms_since(user.request_start, now));
+  if (info.status_code) stats_.add(status_metric(info.status_code));
+  user.deadline = Clock::time_point::max();
+  user.state = UserState::idle;
+  if (info.close) close_connection(user);
+  step(user);
+}
+
+void Worker::on_request_failed(User& user, std::string_view error, bool retry_on_fresh_connection) {
+  close_connection(user);
+  if (stopping_) return;
+  if (retry_on_fresh_connection && user.reused) {
+    // A kept-alive connection the server had already closed: resend once on a new connection.
+    user.reused = false;
+    connect(user);
+    return;
+  }
+  stats_.add(error_metric(error));
+  finish_user(user, false);
+}
+
+void Worker::think(User& user, const ThinkTime& t) {
+  end_page(user, Clock::now());
+  double s = think_seconds(t);
+  user.state = UserState::thinking;
+  user.deadline = Clock::time_point::max();
+  user.timer.expires_after(seconds(s));
+  user.timer.async_wait([this, &user, gen = user.generation](const boost::system::error_code& ec) {
+    if (!ec && gen == user.generation) step(user);
+  });
+}
+
+void Worker::end_page(User& user, Clock::time_point now) {
+  if (user.page_start == Clock::time_point{}) return;
+  stats_.sample(ids_.page, ms_since(user.page_start, now));
+  user.page_start = {};
+}
+
+void Worker::close_connection(User& user) {
+  if (!user.socket.is_open()) return;
+  boost::system::error_code ignored;
+  user.socket.close(ignored);
+  if (user.connected_to >= 0) stats_.gauge_add(ids_.connected, -1);
+  user.connected_to = -1;
+}
+
+}  // namespace loadctl::engine

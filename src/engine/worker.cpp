@@ -1,0 +1,311 @@
+#include "engine/worker.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <boost/asio/post.hpp>
+
+namespace loadctl::engine {
+
+namespace {
+
+constexpr MetricId kNoMetric = UINT32_MAX;
+constexpr auto kSweepPeriod = std::chrono::milliseconds(200);
+constexpr auto kStatsPeriod = std::chrono::milliseconds(250);
+
+Clock::duration seconds(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+
+std::vector<double> cumulative(const std::vector<double>& weights) {
+  std::vector<double> cdf;
+  double sum = 0;
+  for (double w : weights) cdf.push_back(sum += w);
+  for (double& c : cdf) c /= sum > 0 ? sum : 1;
+  return cdf;
+}
+
+std::size_t pick(const std::vector<double>& cdf, double u) {
+  auto it = std::lower_bound(cdf.begin(), cdf.end(), u);
+  return it == cdf.end() ? cdf.size() - 1 : static_cast<std::size_t>(it - cdf.begin());
+}
+
+}  // namespace
+
+Worker::Worker(unsigned index, const RunConfig& config, WorkerPlan plan)
+    : index_(index),
+      config_(config),
+      plan_(std::move(plan)),
+      ctx_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
+      arrival_timer_(ctx_.get_executor()),
+      sweep_timer_(ctx_.get_executor()),
+      stats_timer_(ctx_.get_executor()),
+      hard_stop_timer_(ctx_.get_executor()),
+      rng_(config.seed + 0x51ed2701u * (index + 1)),
+      next_user_id_(plan_.first_user_id),
+      read_buf_(64 * 1024) {
+  ids_.users = stats_.intern("users", MetricKind::gauge);
+  ids_.users_count = stats_.intern("users_count", MetricKind::counter);
+  ids_.finish_users_count = stats_.intern("finish_users_count", MetricKind::counter);
+  ids_.connected = stats_.intern("connected", MetricKind::gauge);
+  ids_.connect = stats_.intern("connect", MetricKind::sample);
+  ids_.request = stats_.intern("request", MetricKind::sample);
+  ids_.page = stats_.intern("page", MetricKind::sample);
+  ids_.session = stats_.intern("session", MetricKind::sample);
+  ids_.size_rcv = stats_.intern("size_rcv", MetricKind::counter);
+  ids_.size_sent = stats_.intern("size_sent", MetricKind::counter);
+  status_ids_.assign(1000, kNoMetric);
+  std::vector<double> probabilities;
+  for (const UserProgram& program : config_.programs) {
+    probabilities.push_back(program.probability);
+    std::vector<MetricId> ids;
+    for (const std::string& name : program.transactions) ids.push_back(stats_.intern(name, MetricKind::sample));
+    tr_ids_.push_back(std::move(ids));
+  }
+  program_cdf_ = cumulative(probabilities);
+  server_cdf_ = cumulative(config_.server_weights);
+  std::vector<double> ua_weights;
+  for (const UserAgent& ua : config_.scenario->options.user_agents) ua_weights.push_back(ua.probability);
+  user_agent_cdf_ = cumulative(ua_weights);
+}
+
+void Worker::run(Clock::time_point start) {
+  start_ = start;
+  auto guard = asio::make_work_guard(ctx_);
+  asio::post(ctx_, [this] {
+    if (!plan_.phases.empty()) schedule_phase(0); else arrivals_over_ = true;
+    schedule_static_users();
+    if (plan_.hard_stop) {
+      hard_stop_timer_.expires_at(start_ + seconds(*plan_.hard_stop));
+      hard_stop_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) stop_now();
+      });
+    }
+    sweep_timeouts();
+    drain_stats();
+    check_done();
+  });
+  ctx_.run();
+  drain_stats();
+}
+
+void Worker::stop() {
+  asio::post(ctx_, [this] { stop_now(); });
+}
+
+void Worker::collect(MetricSet& into) {
+  std::lock_guard lock(outbox_mutex_);
+  outbox_.drain_into(into);
+}
+
+void Worker::drain_stats() {
+  {
+    std::lock_guard lock(outbox_mutex_);
+    stats_.drain_into(outbox_);
+  }
+  if (done_.load()) return;
+  stats_timer_.expires_after(kStatsPeriod);
+  stats_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) drain_stats();
+  });
+}
+
+// ---- arrivals ---------------------------------------------------------------------------------
+
+void Worker::schedule_phase(std::size_t index) {
+  phase_ = index;
+  phase_started_ = 0;
+  if (phase_ >= plan_.phases.size()) {
+    arrivals_over_ = true;
+    check_done();
+    return;
+  }
+  next_arrival_ = start_ + seconds(plan_.phases[phase_].start);
+  schedule_next_arrival();
+}
+
+void Worker::schedule_next_arrival() {
+  const PhaseShare& phase = plan_.phases[phase_];
+  Clock::time_point phase_end = start_ + seconds(phase.start + phase.duration);
+  bool capped = phase.max_users && phase_started_ >= *phase.max_users;
+  if (phase.rate > 0 && !capped && !stopping_) {
+    std::exponential_distribution<double> gap(phase.rate);
+    next_arrival_ += seconds(gap(rng_));
+    if (next_arrival_ < phase_end) {
+      arrival_timer_.expires_at(next_arrival_);
+      arrival_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) on_arrival();
+      });
+      return;
+    }
+  }
+  // Phase over (or capped): the next one starts at its own scheduled time.
+  if (stopping_) return;
+  arrival_timer_.expires_at(phase_end);
+  arrival_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) schedule_phase(phase_ + 1);
+  });
+}
+
+void Worker::on_arrival() {
+  ++phase_started_;
+  start_user(pick_program());
+  schedule_next_arrival();
+}
+
+void Worker::schedule_static_users() {
+  static_pending_ = plan_.static_users.size();
+  static_timers_.reserve(static_pending_);
+  for (const StaticUser& user : plan_.static_users) {
+    int index = config_.scenario->session_index(user.session);
+    const UserProgram* program = index >= 0 ? &config_.programs[static_cast<std::size_t>(index)] : nullptr;
+    Timer& timer = static_timers_.emplace_back(ctx_.get_executor());
+    timer.expires_at(start_ + seconds(user.start_time));
+    timer.async_wait([this, program](const boost::system::error_code& ec) {
+      --static_pending_;
+      if (!ec && program && !stopping_) start_user(*program);
+      check_done();
+    });
+  }
+}
+
+const UserProgram& Worker::pick_program() {
+  std::uniform_real_distribution<double> u(0, 1);
+  return config_.programs[pick(program_cdf_, u(rng_))];
+}
+
+std::int32_t Worker::pick_server() {
+  if (server_cdf_.size() <= 1) return 0;
+  std::uniform_real_distribution<double> u(0, 1);
+  return static_cast<std::int32_t>(pick(server_cdf_, u(rng_)));
+}
+
+User& Worker::acquire_user() {
+  if (!free_users_.empty()) {
+    User& user = users_[free_users_.back()];
+    free_users_.pop_back();
+    return user;
+  }
+  User& user = users_.emplace_back(ctx_.get_executor());
+  user.slot = static_cast<std::uint32_t>(users_.size() - 1);
+  return user;
+}
+
+void Worker::release_user(User& user) {
+  ++user.generation;
+  user.state = UserState::idle;
+  user.program = nullptr;
+  std::string().swap(user.pending);
+  free_users_.push_back(user.slot);
+}
+
+void Worker::start_user(const UserProgram& program) {
+  User& user = acquire_user();
+  user.program = &program;
+  user.id = next_user_id_;
+  next_user_id_ += plan_.user_id_stride;
+  user.pc = 0;
+  user.server = pick_server();
+  user.connected_to = -1;
+  user.connect_attempts = 0;
+  user.loop_counters.assign(program.loops.size(), 0);
+  user.tr_starts.assign(program.transactions.size(), {});
+  if (!user_agent_cdf_.empty()) {
+    std::uniform_real_distribution<double> u(0, 1);
+    user.user_agent = static_cast<std::uint16_t>(pick(user_agent_cdf_, u(rng_)));
+  }
+  user.session_start = Clock::now();
+  user.page_start = {};
+  active_.fetch_add(1, std::memory_order_relaxed);
+  stats_.gauge_add(ids_.users, 1);
+  stats_.add(ids_.users_count);
+  step(user);
+}
+
+void Worker::finish_user(User& user, bool completed) {
+  auto now = Clock::now();
+  end_page(user, now);
+  if (completed) {
+    stats_.sample(ids_.session, std::chrono::duration<double, std::milli>(now - user.session_start).count());
+    stats_.add(ids_.finish_users_count);
+  }
+  close_connection(user);
+  user.timer.cancel();
+  stats_.gauge_add(ids_.users, -1);
+  active_.fetch_sub(1, std::memory_order_relaxed);
+  release_user(user);
+  check_done();
+}
+
+void Worker::check_done() {
+  if (done_.load()) return;
+  bool over = stopping_ || (arrivals_over_ && static_pending_ == 0);
+  if (over && active_.load(std::memory_order_relaxed) == 0) {
+    done_.store(true);
+    arrival_timer_.cancel();
+    sweep_timer_.cancel();
+    stats_timer_.cancel();
+    hard_stop_timer_.cancel();
+    for (Timer& t : static_timers_) t.cancel();
+    ctx_.stop();
+  }
+}
+
+void Worker::stop_now() {
+  if (stopping_) return;
+  stopping_ = true;
+  arrival_timer_.cancel();
+  for (Timer& t : static_timers_) t.cancel();
+  for (User& user : users_) {
+    if (user.program) finish_user(user, false);
+  }
+  check_done();
+}
+
+// Timeouts are checked by a periodic sweep rather than a timer per request: no timer operations
+// on the hot path.
+void Worker::sweep_timeouts() {
+  auto now = Clock::now();
+  for (User& user : users_) {
+    if (!user.program || now < user.deadline) continue;
+    if (user.state == UserState::connecting) {
+      user.socket.close();  // completes the connect with operation_aborted, handled as timeout
+    } else if (user.state == UserState::awaiting || user.state == UserState::sending) {
+      on_request_failed(user, "error_timeout", false);
+    }
+  }
+  if (done_.load()) return;
+  sweep_timer_.expires_after(kSweepPeriod);
+  sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) sweep_timeouts();
+  });
+}
+
+MetricId Worker::status_metric(std::uint16_t code) {
+  if (code >= status_ids_.size()) return stats_.intern(std::to_string(code), MetricKind::counter);
+  MetricId& id = status_ids_[code];
+  if (id == kNoMetric) id = stats_.intern(std::to_string(code), MetricKind::counter);
+  return id;
+}
+
+MetricId Worker::error_metric(std::string_view name) {
+  for (const auto& [known, id] : error_ids_)
+    if (known == name) return id;
+  MetricId id = stats_.intern(name, MetricKind::counter);
+  error_ids_.emplace_back(std::string(name), id);
+  return id;
+}
+
+double Worker::think_seconds(const ThinkTime& t) {
+  if (t.min && t.max) {
+    std::uniform_real_distribution<double> u(*t.min, *t.max);
+    return u(rng_);
+  }
+  if (t.random && t.value > 0) {
+    std::exponential_distribution<double> e(1.0 / t.value);
+    return e(rng_);
+  }
+  return t.value;
+}
+
+}  // namespace loadctl::engine

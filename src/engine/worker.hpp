@@ -1,0 +1,179 @@
+#pragma once
+// A Worker is one thread's event loop: it generates its share of arrivals, runs its users as
+// small state machines over compiled programs, and records statistics without locks. Functions
+// in worker.cpp / user_flow.cpp appear in the order events happen:
+//   run -> schedule_phase -> on_arrival -> start_user -> step -> begin_request -> connect ->
+//   on_connected -> send_request -> await_response -> on_readable -> on_response_complete ->
+//   think -> finish_user;  sweep_timeouts and drain_stats on their own timers.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "engine/program.hpp"
+#include "loadctl/plan.hpp"
+#include "loadctl/stats.hpp"
+
+namespace loadctl::engine {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<asio::ip::tcp, Executor>;
+using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
+
+/// Immutable data shared by all workers of an agent.
+struct RunConfig {
+  const Scenario* scenario = nullptr;
+  std::vector<UserProgram> programs;
+  std::vector<asio::ip::tcp::endpoint> servers;       ///< resolved <server>s
+  std::vector<double> server_weights;
+  std::vector<std::string> server_host_headers;       ///< "host:port" per server
+  std::vector<asio::ip::address> source_ips;          ///< bind addresses, round-robin
+  std::vector<std::vector<std::int32_t>> request_endpoint;  ///< per program, per request: server index or -1
+  std::uint64_t seed = 0;
+};
+
+/// This worker's share of the agent plan.
+struct WorkerPlan {
+  std::vector<PhaseShare> phases;
+  std::vector<StaticUser> static_users;
+  std::optional<double> hard_stop;
+  std::uint64_t first_user_id = 0;
+  std::uint64_t user_id_stride = 1;
+};
+
+enum class UserState : std::uint8_t { idle, connecting, sending, awaiting, thinking, done };
+
+struct User {
+  User(Executor ex) : socket(ex), timer(ex) {}
+  Socket socket;
+  Timer timer;
+  const UserProgram* program = nullptr;
+  std::uint64_t id = 0;
+  std::uint32_t generation = 0;   ///< bumped at every (re)use: stale completions are ignored
+  std::uint32_t pc = 0;
+  std::int32_t server = -1;       ///< current server index
+  std::int32_t connected_to = -1; ///< server the socket is connected to, -1 = none
+  std::uint16_t user_agent = 0;
+  UserState state = UserState::idle;
+  std::uint8_t connect_attempts = 0;
+  bool reused = false;            ///< the current request went on an already used connection
+  bool got_bytes = false;         ///< some response bytes arrived for the current request
+  std::uint32_t slot = 0;         ///< index in the worker's pool
+  ParserState parser;
+  Clock::time_point session_start, page_start, request_start, connect_start, deadline;
+  std::vector<std::int64_t> loop_counters;
+  std::vector<Clock::time_point> tr_starts;
+  std::string pending;            ///< unconsumed response bytes, or unwritten request bytes
+};
+
+class Worker {
+ public:
+  Worker(unsigned index, const RunConfig& config, WorkerPlan plan);
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  /// Runs the event loop on the calling thread until the worker is done or stopped.
+  void run(Clock::time_point start);
+  /// Thread-safe: stops all users now (hard stop, Ctrl-C).
+  void stop();
+  /// Thread-safe: moves this worker's statistics since the last call into `into`.
+  void collect(MetricSet& into);
+  /// Thread-safe: arrivals are over and no user is active.
+  bool done() const { return done_.load(); }
+  /// Thread-safe: users currently running.
+  std::uint64_t active_users() const { return active_.load(); }
+
+ private:
+  // arrivals (worker.cpp)
+  void schedule_phase(std::size_t index);
+  void schedule_next_arrival();
+  void on_arrival();
+  void schedule_static_users();
+  void start_user(const UserProgram& program);
+  User& acquire_user();
+  void release_user(User& user);
+  void check_done();
+  void sweep_timeouts();
+  void drain_stats();
+  void stop_now();
+  const UserProgram& pick_program();
+  std::int32_t pick_server();
+
+  // user flow (user_flow.cpp)
+  void step(User& user);
+  void begin_request(User& user, const RequestSpec& spec, std::int32_t server);
+  void connect(User& user);
+  void on_connected(User& user, const boost::system::error_code& ec);
+  void send_request(User& user);
+  void on_writable(User& user, const boost::system::error_code& ec);
+  void await_response(User& user);
+  void on_readable(User& user, const boost::system::error_code& ec);
+  bool consume(User& user, std::string_view data);
+  void on_response_complete(User& user, const ResponseInfo& info);
+  void on_request_failed(User& user, std::string_view error, bool retry_on_fresh_connection);
+  void think(User& user, const ThinkTime& think);
+  void end_page(User& user, Clock::time_point now);
+  void close_connection(User& user);
+  void finish_user(User& user, bool completed);
+  double think_seconds(const ThinkTime& think);
+
+  // statistics
+  MetricId status_metric(std::uint16_t code);
+  MetricId error_metric(std::string_view name);
+
+  unsigned index_;
+  const RunConfig& config_;
+  WorkerPlan plan_;
+  asio::io_context ctx_;
+  Timer arrival_timer_;
+  Timer sweep_timer_;
+  Timer stats_timer_;
+  Timer hard_stop_timer_;
+  std::vector<Timer> static_timers_;
+  Clock::time_point start_;
+  std::mt19937_64 rng_;
+
+  std::deque<User> users_;
+  std::vector<std::uint32_t> free_users_;
+  std::size_t phase_ = 0;
+  Clock::time_point next_arrival_;
+  std::uint64_t phase_started_ = 0;
+  std::uint64_t next_user_id_;
+  bool arrivals_over_ = false;
+  std::size_t static_pending_ = 0;
+  bool stopping_ = false;
+  std::size_t source_ip_next_ = 0;
+  std::atomic<bool> done_{false};
+  std::atomic<std::uint64_t> active_{0};
+
+  std::vector<double> program_cdf_;
+  std::vector<double> server_cdf_;
+  std::vector<double> user_agent_cdf_;
+
+  std::string write_buf_;
+  std::vector<char> read_buf_;
+
+  MetricSet stats_;
+  std::mutex outbox_mutex_;
+  MetricSet outbox_;
+  struct Ids {
+    MetricId users, users_count, finish_users_count, connected, connect, request, page, session,
+        size_rcv, size_sent;
+  } ids_;
+  std::vector<MetricId> status_ids_;  ///< by status code, 0 = not interned yet
+  std::vector<std::pair<std::string, MetricId>> error_ids_;
+  std::vector<std::vector<MetricId>> tr_ids_;  ///< per program, per transaction slot
+};
+
+}  // namespace loadctl::engine
