@@ -192,3 +192,21 @@ TEST(HttpParse, RegisteredByElementAndSessionType) {
 
 }  // namespace
 }  // namespace loadctl::http::test
+
+namespace loadctl::http::test {
+namespace {
+
+TEST(HttpExamples, EveryRequestParses) {
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_file(LOADCTL_SOURCE_DIR "/plugins/http/examples/http_basic.xml"));
+  RequestParseContext ctx;
+  int count = 0;
+  for (auto x : doc.select_nodes("//request/http")) {
+    EXPECT_NO_THROW(parse_http_request(x.node(), ctx)) << x.node().attribute("url").value();
+    ++count;
+  }
+  EXPECT_EQ(count, 5);
+}
+
+}  // namespace
+}  // namespace loadctl::http::test
