@@ -175,15 +175,24 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
   }
   if (!custom_agent) b.special(Chunk::Kind::user_agent);
 
+  // Tsung's order: authentication, SOAPAction, If-Modified-Since, then the custom headers.
+  auto add_if_modified_since = [&] {
+    if (!if_modified_since) return;
+    b.literal("If-Modified-Since: ");
+    b.text(Template(*if_modified_since, ctx.subst));
+    b.literal("\r\n");
+    if_modified_since.reset();
+  };
   for (auto child : children) {
     XmlElement c(child);
     std::string_view kind = child.name();
+    if (kind == "http_header" || kind == "add_cookie") add_if_modified_since();
     if (kind == "www_authenticate") {
       std::string type = c.choice("type", {"basic", "digest"}, "basic");
       if (type == "digest") unsupported_at(child, "digest authentication");
       Template user(c.required("userid"), ctx.subst);
       Template pass(c.required("passwd"), ctx.subst);
-      c.unsupported({"nonce", "opaque", "cnonce", "nc", "realm", "qop"});
+      c.ignore({"nonce", "opaque", "cnonce", "nc", "realm", "qop"});  // digest-only parameters
       c.finish();
       if (user.is_literal() && pass.is_literal()) {
         std::string line = "Authorization: Basic ";
@@ -215,11 +224,7 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
     }
   }
 
-  if (if_modified_since) {
-    b.literal("If-Modified-Since: ");
-    b.text(Template(*if_modified_since, ctx.subst));
-    b.literal("\r\n");
-  }
+  add_if_modified_since();
   if (contents) {
     b.literal("Content-Type: " +
               content_type.value_or("application/x-www-form-urlencoded") + "\r\n");

@@ -70,6 +70,16 @@ TEST(HttpEncode, PutWithContentTypeSoapAndIfModifiedSince) {
             "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
 }
 
+TEST(HttpEncode, TsungHeaderOrder) {
+  auto req = parse_http(R"(<http url="/" if_modified_since="D">
+      <www_authenticate userid="a" passwd="b" realm="ignored for basic"/>
+      <soap action="act"/><http_header name="X-A" value="1"/></http>)");
+  EXPECT_EQ(encode(*req),
+            "GET / HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: loadctl/0.1\r\n"
+            "Authorization: Basic YTpi\r\nSOAPAction: \"act\"\r\nIf-Modified-Since: D\r\n"
+            "X-A: 1\r\n\r\n");
+}
+
 TEST(HttpEncode, AbsoluteUrlSetsEndpointAndHost) {
   auto req = parse_http(R"(<http url="http://example.org:8081/a?b=c"/>)");
   ASSERT_NE(req->endpoint(), nullptr);
