@@ -9,10 +9,14 @@
 namespace loadctl::raw {
 
 RawRequest::RawRequest(Template data, Template datasize, std::size_t static_size, Ack ack)
-    : data_(std::move(data)), datasize_(std::move(datasize)), static_size_(static_size), ack_(ack) {}
+    : data_(std::move(data)),
+      datasize_(std::move(datasize)),
+      static_size_(static_size),
+      ack_(ack),
+      has_data_(!data_.is_literal() || !data_.literal().empty()) {}
 
 void RawRequest::encode(const EncodeContext& ctx, std::string& out) const {
-  if (!data_.is_literal() || !data_.literal().empty()) {
+  if (has_data_) {
     data_.render(ctx.vars, out, ctx.missing_vars);
     return;
   }
@@ -38,7 +42,7 @@ ParseResult RawRequest::parse_response(ParserState&, std::span<const char> data,
 }
 
 std::string RawRequest::describe() const {
-  if (!data_.is_literal() || !data_.literal().empty()) return "raw data";
+  if (has_data_) return "raw data";
   if (!datasize_.is_literal()) return "raw datasize (dynamic)";
   return "raw datasize=" + std::to_string(static_size_);
 }
@@ -54,7 +58,8 @@ std::shared_ptr<const RawRequest> parse_raw_request(pugi::xml_node node,
   el.finish();
   if (!data && !datasize) fail_at(node, "expected attribute data or datasize");
   Ack ack = ack_text == "local" ? Ack::local : Ack::no_ack;
-  if (data) return std::make_shared<RawRequest>(Template(*data, ctx.subst), Template{}, 0, ack);
+  // As in Tsung, datasize (when set) wins over data.
+  if (!datasize) return std::make_shared<RawRequest>(Template(*data, ctx.subst), Template{}, 0, ack);
   Template size_template(*datasize, ctx.subst);
   std::size_t size = 0;
   if (size_template.is_literal()) {

@@ -34,6 +34,7 @@ class RawRequest final : public RequestSpec {
   Template datasize_;
   std::size_t static_size_;
   Ack ack_;
+  bool has_data_;  ///< send data_ rather than datasize zero bytes
 };
 
 /// Parses one <raw> element (throws ScenarioError).

@@ -59,8 +59,8 @@ TEST(Raw, DatasizeSendsZeroBytes) {
   EXPECT_EQ(encode(*parse(R"(<raw datasize="0" ack="no_ack"/>)")), "");
 }
 
-TEST(Raw, DataWinsOverDatasize) {
-  EXPECT_EQ(encode(*parse(R"(<raw data="ab" datasize="10" ack="local"/>)")), "ab");
+TEST(Raw, DatasizeWinsOverData) {
+  EXPECT_EQ(encode(*parse(R"(<raw data="ab" datasize="3" ack="local"/>)")), std::string(3, '\0'));
 }
 
 TEST(Raw, DynamicDataAndDatasize) {
