@@ -6,7 +6,7 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config
   libboost-dev libboost-system-dev libpugixml-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libssl-dev)
-runtime_pkgs=(nginx-light ncat iproute2 procps wrk python3 perl gnuplot-nox)
+runtime_pkgs=(nginx-light ncat iproute2 procps time wrk python3 perl gnuplot-nox)
 optional_pkgs=(tsung)   # reference implementation: compatibility tests and bench ratios
 
 want=("${build_pkgs[@]}" "${runtime_pkgs[@]}")

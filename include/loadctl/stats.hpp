@@ -31,6 +31,20 @@ class Histogram {
 
   static std::size_t bucket_of(std::uint64_t value);
   static std::uint64_t bucket_high(std::size_t index);  ///< largest value in the bucket
+  static std::uint64_t bucket_low(std::size_t index);   ///< smallest value in the bucket
+
+  /// Values below 2^(kSubBits+1) have their own bucket; above, each power of two is split into
+  /// 2^kSubBits buckets, so a bucket is narrower than 1/128 of its values (< 0.8% error).
+  static constexpr unsigned kSubBits = 7;
+  static constexpr std::size_t kBucketCount = (64 - kSubBits + 1) << kSubBits;
+
+  /// Count in bucket `index` (0 when never grown that far).
+  std::uint64_t bucket_count(std::size_t index) const {
+    return index < buckets_.size() ? buckets_[index] : 0;
+  }
+  std::uint64_t min() const;  ///< bucket_low of the lowest non-empty bucket; 0 when empty
+  std::uint64_t max() const;  ///< bucket_high of the highest non-empty bucket; 0 when empty
+  bool operator==(const Histogram& other) const;
 
  private:
   std::vector<std::uint64_t> buckets_;  // grown on demand
@@ -52,11 +66,19 @@ struct Metric {
   double min = 0, max = 0;     // ms, valid when count > 0
   Histogram hist;              // microseconds
   // counter: count holds the total. gauge: level is the signed change (delta) or level (total).
+  // merge/drain of gauges: level += other.level, then level_max = max(level_max, level).
   std::int64_t level = 0;
   std::int64_t level_max = 0;  ///< highest level seen (gauges)
 
   void merge(const Metric& other);
   void reset_interval();  ///< clears sample/counter values; gauges keep their level
+  void clear();           ///< back to zero, kind kept (used by drain_into on the source)
+  bool has_data() const;  ///< any sample, any count, or a non-zero gauge level/max
+
+  void record(double ms);  ///< one sample (ms); no allocation once the histogram has grown
+  double mean() const { return count ? sum / static_cast<double>(count) : 0.0; }
+  /// Population standard deviation of this interval's samples (what Tsung prints).
+  double stddev() const;
 };
 
 using MetricId = std::uint32_t;
@@ -64,24 +86,37 @@ using MetricId = std::uint32_t;
 /// A named set of metrics. Ids are stable within one MetricSet (interned names).
 class MetricSet {
  public:
+  /// Id of `name`, interning it when new; an existing name keeps its first kind and id.
   MetricId intern(std::string_view name, MetricKind kind);
+  /// Hot path: no allocation, no lock. `ms` < 0 counts as 0.
   void sample(MetricId id, double ms);
   void add(MetricId id, std::uint64_t n = 1);
   void gauge_add(MetricId id, std::int64_t delta);
 
-  /// Adds every metric of `other` (matched by name) into this set.
+  /// Adds every metric of `other` (matched by name, interned here when new) into this set.
+  /// Gauges add levels (sums of deltas); a name already interned with another kind is skipped.
   void merge(const MetricSet& other);
   /// Moves this set's values into `into` (merge), then resets samples, counters and gauge deltas.
   void drain_into(MetricSet& into);
 
   const Metric* find(std::string_view name) const;
+  /// Id of an interned name, or npos.
+  static constexpr MetricId npos = static_cast<MetricId>(-1);
+  MetricId id_of(std::string_view name) const;
+  std::size_t size() const { return metrics_.size(); }
+  const std::string& name(MetricId id) const { return names_[id]; }
+  const Metric& metric(MetricId id) const { return metrics_[id]; }
+  /// Clears every metric's values (reset_interval); names and ids stay.
+  void reset_interval();
   /// Metrics by name, sorted.
   std::vector<std::pair<std::string, const Metric*>> sorted() const;
+  /// True when no metric holds a value (names may be interned).
   bool empty() const;
 
   /// Binary encoding of all metrics (for control-protocol stats deltas).
   std::string encode() const;
-  /// Decodes encode()'s output; false on malformed input (the set is then unspecified).
+  /// Decodes encode()'s output into this set (cleared first: names, ids and values);
+  /// false on malformed input (the set is then unspecified but valid).
   bool decode(std::string_view data);
 
  private:

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Usage: scripts/test.sh
+# Runs the whole test suite: installs dependencies, builds build/ and runs every ctest test (unit and
+# integration, -j2), then builds the unit tests with ASan+UBSan in build-asan/ and runs them.
+# Integration tests also run under the sanitizers when LOADCTL_ASAN_INTEGRATION=1 (slower).
+# Ends with the line "N passed, N failed" (both ctest runs together); exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+passed=0
+failed=0
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+
+summary() {
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+}
+
+# run_ctest NAME CTEST_ARGS... : runs ctest, adds its counts to passed/failed.
+run_ctest() {
+  local name=$1 rc=0 line total nfail
+  shift
+  echo "== ctest ($name)"
+  timeout 1200 ctest "$@" --output-on-failure 2>&1 | tee "$logs/$name.log" || rc=$?
+  line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$logs/$name.log" | tail -1 || true)
+  if [ -n "$line" ]; then
+    nfail=$(sed -E 's/.* ([0-9]+) tests? failed out of.*/\1/' <<<"$line")
+    total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$line")
+    passed=$((passed + total - nfail))
+    failed=$((failed + nfail))
+    if [ "$rc" -ne 0 ] && [ "$nfail" -eq 0 ]; then failed=$((failed + 1)); fi  # e.g. timeout
+  elif grep -q 'No tests were found' "$logs/$name.log"; then
+    echo "test.sh: ctest ($name) found no tests"
+  else
+    echo "test.sh: ctest ($name) ended without a summary (exit $rc)"
+    failed=$((failed + 1))
+  fi
+}
+
+scripts/deps.sh
+if ! scripts/build.sh --no-deps; then
+  echo "test.sh: build failed" >&2
+  failed=$((failed + 1))
+  summary
+  exit 1
+fi
+run_ctest main --test-dir build -j2
+
+if [ "${LOADCTL_ASAN_INTEGRATION:-0}" = 1 ]; then
+  asan_build=(scripts/build.sh --no-deps --sanitize)
+  asan_ctest=(--test-dir build-asan -j2)
+else
+  asan_build=(scripts/build.sh --no-deps --sanitize --target loadctl_unit_tests)
+  asan_ctest=(--test-dir build-asan -j2 -LE integration)
+fi
+if "${asan_build[@]}"; then
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_ctest asan "${asan_ctest[@]}"
+else
+  echo "test.sh: sanitizer build failed" >&2
+  failed=$((failed + 1))
+fi
+
+summary
