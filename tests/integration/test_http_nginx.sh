@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# A scenario against a real nginx: every request loadctl counts in tsung.log is one nginx logged,
+# status codes are counted, and the log directory has everything it should.
+source "$(dirname "$0")/lib.sh"
+need_bins loadctl loadagent nginx
+
+port=$(free_port)
+start_nginx "$port"
+sed "s/@PORT@/$port/" "$LOADCTL_SRC/tests/fixtures/scenarios/http_nginx.xml" > "$TEST_TMP/scenario.xml"
+
+"$LOADCTL" -q -f "$TEST_TMP/scenario.xml" --run-dir "$TEST_TMP/run" --dump-interval 1 start \
+  > "$TEST_TMP/out" 2> "$TEST_TMP/err" || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
+run=$TEST_TMP/run
+for f in tsung.log stats.jsonl run.json controller.log agent-0.log scenario.xml; do
+  [ -s "$run/$f" ] || fail "$f missing or empty in the log directory"
+done
+
+sum() { awk -v name="$1" '$1 == "stats:" && $2 == name { s += $3 } END { print s + 0 }' "$run/tsung.log"; }
+requests=$(sum request)
+logged=$(count_lines "$NGINX_ACCESS_LOG")
+log "tsung.log requests=$requests nginx=$logged"
+[ "$requests" -gt 50 ] || fail "too few requests: $requests"
+assert_eq "$requests" "$logged" "request total in tsung.log vs nginx access log"
+
+not_found=$(grep -c '"GET /status/404 HTTP/1.1" 404' "$NGINX_ACCESS_LOG" || true)
+assert_eq "$(sum 404)" "$not_found" "404 count"
+assert_eq "$(( $(sum 200) + $(sum 404) ))" "$requests" "status codes add up to requests"
+# Every started user finished: users_count total equals finish_users_count total.
+assert_eq "$(sum users_count)" "$(sum finish_users_count)" "users started vs finished"
+started=$(sum users_count)
+# phase 1: 20/s for 2 s (Poisson: 40 +- 4 sigma); phase 2: capped at 30.
+[ "$started" -ge 45 ] && [ "$started" -le 95 ] || fail "users started $started outside [45, 95]"
+[ "$(sum tr_two)" -gt 0 ] || fail "no tr_two samples"
+grep -q '"exit_status": 0' "$run/run.json" || fail "run.json does not record exit status 0"
+grep -q '"final":true' "$run/stats.jsonl" || grep -q '"final": true' "$run/stats.jsonl" || fail "stats.jsonl has no final line"
+# Both user agents were used.
+grep -q 'loadctl-test-a' "$NGINX_DIR"/*.log 2>/dev/null || true
+log "ok"

@@ -1,0 +1,130 @@
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "engine/engine.hpp"
+#include "loadctl/plan.hpp"
+
+using namespace loadctl;
+
+namespace {
+
+Scenario three_clients() {
+  Scenario s;
+  s.clients = {ClientSpec{.host = "localhost", .weight = 1},
+               ClientSpec{.host = "10.0.0.2", .weight = 2, .cpu = 2},
+               ClientSpec{.host = "hostc", .hostip = "198.18.0.3", .weight = 3}};
+  ArrivalPhase p1;
+  p1.phase = 1;
+  p1.duration = 60;
+  p1.rate = 12;
+  p1.maxnumber = 100;
+  ArrivalPhase p2;
+  p2.phase = 2;
+  p2.duration = 30;
+  p2.rate = 6;
+  s.load.phases = {p1, p2};
+  return s;
+}
+
+}  // namespace
+
+TEST(PlanSlots, CpuSplitsAClientIntoEqualWeightSlots) {
+  Scenario s = three_clients();
+  auto slots = plan_slots(s);
+  ASSERT_EQ(slots.size(), 4u);
+  EXPECT_TRUE(slots[0].local);
+  EXPECT_FALSE(slots[1].local);
+  EXPECT_DOUBLE_EQ(slots[1].weight, 1.0);
+  EXPECT_DOUBLE_EQ(slots[2].weight, 1.0);
+  EXPECT_EQ(slots[3].address, "198.18.0.3");
+  EXPECT_EQ(slots[3].host, "hostc");
+  for (unsigned i = 0; i < slots.size(); ++i) EXPECT_EQ(slots[i].id, i);
+}
+
+TEST(PlanRun, IntensityAndMaxnumberSplitByWeightWithExactTotal) {
+  Scenario s = three_clients();
+  auto plans = plan_run(s, plan_slots(s), 42);
+  ASSERT_EQ(plans.size(), 4u);
+  // weights 1,1,1,3 of 6
+  double rate_sum = 0;
+  std::uint64_t max_sum = 0;
+  for (const AgentPlan& p : plans) {
+    ASSERT_EQ(p.phases.size(), 2u);
+    rate_sum += p.phases[0].rate;
+    ASSERT_TRUE(p.phases[0].max_users.has_value());
+    max_sum += *p.phases[0].max_users;
+    EXPECT_FALSE(p.phases[1].max_users.has_value());
+    EXPECT_DOUBLE_EQ(p.phases[1].start, 60);
+  }
+  EXPECT_DOUBLE_EQ(rate_sum, 12);
+  EXPECT_EQ(max_sum, 100u);
+  EXPECT_DOUBLE_EQ(plans[0].phases[0].rate, 2);
+  EXPECT_DOUBLE_EQ(plans[3].phases[0].rate, 6);
+  EXPECT_EQ(*plans[0].phases[0].max_users, 16u);  // floor(100/6)
+  EXPECT_EQ(*plans[3].phases[0].max_users, 52u);  // the remainder
+}
+
+TEST(PlanRun, LoopUnrollsPhasesBackToBack) {
+  Scenario s = three_clients();
+  s.load.loop = 2;
+  auto plans = plan_run(s, plan_slots(s), 1);
+  ASSERT_EQ(plans[0].phases.size(), 6u);
+  EXPECT_DOUBLE_EQ(plans[0].phases[2].start, 90);
+  EXPECT_DOUBLE_EQ(plans[0].phases[5].start, 240);
+  EXPECT_DOUBLE_EQ(planned_duration(s), 270);
+}
+
+TEST(PlanRun, StaticUsersFollowWeights) {
+  Scenario s = three_clients();
+  for (int i = 0; i < 60; ++i) s.load.users.push_back({static_cast<double>(i), "x"});
+  auto plans = plan_run(s, plan_slots(s), 1);
+  EXPECT_EQ(plans[0].static_users.size(), 10u);
+  EXPECT_EQ(plans[3].static_users.size(), 30u);
+}
+
+TEST(PlanRun, SeedsAndUserIdsDifferPerAgent) {
+  Scenario s = three_clients();
+  auto a = plan_run(s, plan_slots(s), 7);
+  auto b = plan_run(s, plan_slots(s), 7);
+  EXPECT_EQ(a[1].seed, b[1].seed);
+  EXPECT_NE(a[0].seed, a[1].seed);
+  EXPECT_NE(a[0].first_user_id, a[1].first_user_id);
+}
+
+TEST(AgentPlan, EncodeDecodeRoundTripAndRejectsTruncation) {
+  Scenario s = three_clients();
+  s.clients[0].source_ips = {"127.0.0.2", "127.0.0.3"};
+  s.load.users.push_back({1.5, "static"});
+  s.load.duration = 99;
+  auto plans = plan_run(s, plan_slots(s), 3);
+  std::string bytes = plans[0].encode();
+  auto back = AgentPlan::decode(bytes);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->slot.source_ips, plans[0].slot.source_ips);
+  EXPECT_EQ(back->phases.size(), plans[0].phases.size());
+  EXPECT_EQ(back->phases[0].max_users, plans[0].phases[0].max_users);
+  EXPECT_EQ(back->static_users.size(), plans[0].static_users.size());
+  EXPECT_EQ(back->hard_stop, 99);
+  EXPECT_EQ(back->seed, plans[0].seed);
+  for (std::size_t cut = 0; cut < bytes.size(); cut += 3)
+    EXPECT_FALSE(AgentPlan::decode(std::string_view(bytes).substr(0, cut))) << cut;
+}
+
+TEST(SplitPlan, ThreadsShareRatesCapsAndStaticUsers) {
+  AgentPlan plan;
+  plan.phases = {PhaseShare{.phase = 1, .start = 0, .duration = 10, .rate = 9, .max_users = 10}};
+  for (int i = 0; i < 5; ++i) plan.static_users.push_back({0, "s"});
+  plan.first_user_id = 100;
+  auto parts = engine::split_plan(plan, 3);
+  ASSERT_EQ(parts.size(), 3u);
+  std::uint64_t caps = 0;
+  for (const auto& p : parts) {
+    EXPECT_DOUBLE_EQ(p.phases[0].rate, 3);
+    caps += *p.phases[0].max_users;
+    EXPECT_EQ(p.user_id_stride, 3u);
+  }
+  EXPECT_EQ(caps, 10u);
+  EXPECT_EQ(parts[0].static_users.size() + parts[1].static_users.size() + parts[2].static_users.size(), 5u);
+  EXPECT_EQ(parts[2].first_user_id, 102u);
+}
