@@ -39,7 +39,7 @@ void append_sample_fields(std::string& out, const Metric& m) {
     append_key(out, key);
     // The bucket bound can exceed the exact max by < 1%: never report above the real max.
     double ms = static_cast<double>(m.hist.percentile(p)) / 1000.0;
-    StatsJsonlWriter::append_number(out, std::clamp(ms, m.min, m.max));
+    StatsJsonlWriter::append_number(out, std::min(std::max(ms, m.min), m.max));
   }
 }
 
