@@ -4,6 +4,9 @@
 
 #include <cmath>
 #include <filesystem>
+#include <map>
+#include <random>
+#include <vector>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -164,4 +167,79 @@ TEST(TsungLogWriter, OrdersLikeTsungAndWritesFile) {
 
 TEST(TsungLogWriter, UnwritablePathThrows) {
   EXPECT_THROW(TsungLogWriter("/nonexistent-dir/x/tsung.log", 0), std::system_error);
+}
+
+// The semantics docs/stats.md gives for each column: GMEAN/GCOUNT lag one dump, MAX/MIN are since
+// start, counter TOTAL is the sum of DELTAs, connected's second column is the sum of its first.
+// Returns how many sample and counter lines were checked against the previous dump.
+static std::pair<int, int> check_columns(const std::string& text) {
+  std::istringstream log(text);
+  std::map<std::string, std::vector<double>> prev;
+  std::string line;
+  int checked_samples = 0, checked_counters = 0;
+  while (std::getline(log, line)) {
+    if (line.rfind("stats: ", 0) != 0) continue;
+    std::istringstream fields(line.substr(7));
+    std::string name;
+    fields >> name;
+    std::vector<double> v;
+    for (double x; fields >> x;) v.push_back(x);
+    auto it = prev.find(name);
+    if (it != prev.end() && v.size() == 7 && name.front() != '{') {
+      const auto& p = it->second;  // N MEAN STDDEV MAX MIN GMEAN GCOUNT
+      EXPECT_EQ(v[6], p[6] + p[0]) << line;
+      if (v[6] > 0) {
+        EXPECT_NEAR(v[5], (p[5] * p[6] + p[1] * p[0]) / v[6], 1e-9) << line;
+      }
+      EXPECT_GE(v[3], p[3]) << line;
+      EXPECT_LE(v[4], p[4]) << line;
+      if (v[0] > 0) {
+        EXPECT_GE(v[3], v[1]) << line;
+        EXPECT_LE(v[4], v[1]) << line;
+      }
+      ++checked_samples;
+    } else if (it != prev.end() && v.size() == 2 && name != "users") {
+      EXPECT_EQ(v[1], it->second[1] + v[0]) << line;
+      ++checked_counters;
+    } else if (it == prev.end() && v.size() == 7) {
+      EXPECT_EQ(v[5], 0) << line;  // nothing before the first dump
+      EXPECT_EQ(v[6], 0) << line;
+    } else if (it == prev.end() && v.size() == 2 && name != "users") {
+      EXPECT_EQ(v[0], v[1]) << line;
+    }
+    if (name == "users") {
+      EXPECT_LE(v[0], v[1]) << line;  // current level <= max so far
+    }
+    prev[name] = v;
+  }
+  return {checked_samples, checked_counters};
+}
+
+TEST(TsungLogFormat, RealTsungFixtureColumnsMeanWhatDocsSay) {
+  auto [samples, counters] =
+      check_columns(read_all(fs::path(LOADCTL_SOURCE_DIR) / "tests/fixtures/tsung/tsung-1.7.0.log"));
+  EXPECT_GE(samples, 10);
+  EXPECT_GE(counters, 10);
+}
+
+TEST(TsungLogWriter, OutputColumnsMeanWhatTsungsDo) {
+  TsungLogWriter w((fs::path(LOADCTL_BINARY_DIR) / "test_columns_tsung.log").string(), 0);
+  std::mt19937 rng(5);
+  std::exponential_distribution<double> latency(2.0);
+  std::string text;
+  for (int d = 1; d <= 8; ++d) {
+    MetricSet s;
+    auto req = s.intern("request", MetricKind::sample);
+    auto tr = s.intern("tr_buy", MetricKind::sample);
+    int n = static_cast<int>(rng() % 50);  // some intervals have no sample at all
+    for (int i = 0; i < n; ++i) s.sample(req, latency(rng));
+    if (d % 3 == 0) s.sample(tr, 10 + d);
+    s.add(s.intern("200", MetricKind::counter), static_cast<std::uint64_t>(n));
+    s.gauge_add(s.intern("connected", MetricKind::gauge), d % 2 ? 3 : -2);
+    s.gauge_add(s.intern("users", MetricKind::gauge), d % 2 ? 4 : -3);
+    text += w.render(10 * d, s);
+  }
+  auto [samples, counters] = check_columns(text);
+  EXPECT_GE(samples, 10);
+  EXPECT_GE(counters, 10);
 }
