@@ -52,6 +52,7 @@ class TsungLogWriter {
     std::uint64_t total = 0;    // counters
     std::int64_t level = 0;     // gauges: running level
     std::int64_t level_max = 0; // gauges: highest level since start
+    const Metric* current = nullptr;  // this interval's values, during render() only
   };
   void append_line(std::string& out, const std::string& name, Totals& t, const Metric* m);
 

@@ -77,8 +77,7 @@ bool TsungLogWriter::dump(std::time_t now, const MetricSet& interval) {
 }
 
 std::string TsungLogWriter::render(std::time_t now, const MetricSet& interval) {
-  // Fold the interval's metrics into the cumulative totals, remembering which ones they were.
-  std::vector<std::pair<const std::string*, const Metric*>> current;
+  // Point each metric's totals at this interval's values (if any), then print in Tsung's order.
   for (MetricId id = 0; id < interval.size(); ++id) {
     const Metric& m = interval.metric(id);
     auto it = totals_.find(interval.name(id));
@@ -88,7 +87,7 @@ std::string TsungLogWriter::render(std::time_t now, const MetricSet& interval) {
       it->second.kind = m.kind;
     }
     if (it->second.kind != m.kind) continue;
-    current.emplace_back(&it->first, &m);
+    it->second.current = &m;
   }
   std::vector<std::pair<const std::string*, Totals*>> order;
   for (auto& [name, t] : totals_) order.emplace_back(&name, &t);
@@ -99,10 +98,8 @@ std::string TsungLogWriter::render(std::time_t now, const MetricSet& interval) {
   std::string out = "# stats: dump at " + std::to_string(std::max(now, start_)) + "\n";
   if (!totals_.count("users")) out += "stats: users 0 0\n";  // Tsung always prints this line
   for (auto [name, totals] : order) {
-    const Metric* m = nullptr;
-    for (auto& [n, metric] : current)
-      if (n == name) m = metric;
-    append_line(out, *name, *totals, m);
+    append_line(out, *name, *totals, totals->current);
+    totals->current = nullptr;
   }
   return out;
 }
