@@ -108,6 +108,8 @@ class MetricSet {
   const Metric& metric(MetricId id) const { return metrics_[id]; }
   /// Clears every metric's values (reset_interval); names and ids stay.
   void reset_interval();
+  /// Zeroes every value, gauge levels included; names and ids stay (start of a new delta set).
+  void clear_values();
   /// Metrics by name, sorted.
   std::vector<std::pair<std::string, const Metric*>> sorted() const;
   /// True when no metric holds a value (names may be interned).

@@ -10,6 +10,14 @@ namespace loadctl {
 namespace {
 constexpr std::uint8_t kEncodingVersion = 1;
 constexpr std::uint64_t kMaxNameLength = 4096;
+
+bool sane_moments(const Metric& m) {
+  if (!std::isfinite(m.sum) || !std::isfinite(m.sum_sq) || !std::isfinite(m.min) ||
+      !std::isfinite(m.max))
+    return false;
+  if (m.count == 0) return m.sum == 0 && m.sum_sq == 0 && m.min == 0 && m.max == 0;
+  return 0 <= m.min && m.min <= m.max && m.sum >= 0 && m.sum_sq >= 0;
+}
 }  // namespace
 
 void Metric::record(double ms) {
@@ -107,12 +115,17 @@ void MetricSet::merge(const MetricSet& other) {
 }
 
 void MetricSet::drain_into(MetricSet& into) {
+  if (&into == this) return;
   into.merge(*this);
   for (auto& m : metrics_) m.clear();
 }
 
 void MetricSet::reset_interval() {
   for (auto& m : metrics_) m.reset_interval();
+}
+
+void MetricSet::clear_values() {
+  for (auto& m : metrics_) m.clear();
 }
 
 const Metric* MetricSet::find(std::string_view name) const {
@@ -191,6 +204,7 @@ bool MetricSet::decode(std::string_view data) {
             !wire::get_double(data, pos, m.sum_sq) || !wire::get_double(data, pos, m.min) ||
             !wire::get_double(data, pos, m.max) || !m.hist.decode(data, pos))
           return false;
+        if (m.hist.count() != m.count || !sane_moments(m)) return false;
         break;
       case MetricKind::counter:
         if (!wire::get_varint(data, pos, m.count)) return false;

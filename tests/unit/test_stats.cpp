@@ -171,6 +171,18 @@ TEST(MetricSet, DrainMovesDeltasAndGaugeLevelsAccumulateInTarget) {
   EXPECT_EQ(agent.find("users")->level_max, 1);  // max restarts from the level
   EXPECT_EQ(agent.find("request")->count, 0u);
   EXPECT_EQ(agent.find("200")->count, 0u);
+
+  agent.clear_values();
+  EXPECT_EQ(agent.find("users")->level, 0);
+  EXPECT_TRUE(agent.empty());
+  EXPECT_EQ(agent.size(), 3u);
+}
+
+TEST(MetricSet, DrainIntoItselfKeepsValues) {
+  MetricSet s;
+  s.add(s.intern("200", MetricKind::counter), 3);
+  s.drain_into(s);
+  EXPECT_EQ(s.find("200")->count, 3u);
 }
 
 TEST(MetricSet, MergeAddsGaugeDeltasFromSeveralAgents) {
@@ -231,6 +243,11 @@ TEST(MetricSet, DecodeRejectsGarbageAndTruncation) {
   std::string bad_version = good;
   bad_version[0] = 99;
   EXPECT_FALSE(out.decode(bad_version));
+  MetricSet lying;  // histogram count disagrees with the sample count
+  Metric& m = const_cast<Metric&>(lying.metric(lying.intern("request", MetricKind::sample)));
+  m.count = 2;
+  m.hist.record(1000);
+  EXPECT_FALSE(out.decode(lying.encode()));
 
   std::mt19937_64 rng(3);
   int accepted = 0;

@@ -1,0 +1,203 @@
+#include <loadctl/stats_jsonl.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <system_error>
+
+namespace loadctl {
+
+namespace {
+
+constexpr std::pair<const char*, double> kPercentiles[] = {
+    {"p50", 50}, {"p90", 90}, {"p95", 95}, {"p99", 99}, {"p99.9", 99.9}};
+
+void append_int(std::string& out, std::int64_t v) { out += std::to_string(v); }
+
+void append_key(std::string& out, const char* key) {
+  out += '"';
+  out += key;
+  out += "\":";
+}
+
+// Count, moments and percentiles of `m` (ms; histogram in µs).
+void append_sample_fields(std::string& out, const Metric& m) {
+  out += "\"kind\":\"sample\",\"count\":";
+  out += std::to_string(m.count);
+  if (m.count == 0) return;
+  out += ",\"mean\":";
+  StatsJsonlWriter::append_number(out, m.mean());
+  out += ",\"stddev\":";
+  StatsJsonlWriter::append_number(out, m.stddev());
+  out += ",\"min\":";
+  StatsJsonlWriter::append_number(out, m.min);
+  out += ",\"max\":";
+  StatsJsonlWriter::append_number(out, m.max);
+  for (auto [key, p] : kPercentiles) {
+    out += ',';
+    append_key(out, key);
+    // The bucket bound can exceed the exact max by < 1%: never report above the real max.
+    double ms = static_cast<double>(m.hist.percentile(p)) / 1000.0;
+    StatsJsonlWriter::append_number(out, std::min(std::max(ms, m.min), m.max));
+  }
+}
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  auto c = static_cast<unsigned char>(s[i]);
+  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+  if (n == 0 || i + n > s.size() || (n == 2 && c < 0xc2)) return 0;
+  for (std::size_t k = 1; k < n; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
+  return n;
+}
+
+}  // namespace
+
+void StatsJsonlWriter::append_string(std::string& out, std::string_view s) {
+  static const char* hex = "0123456789abcdef";
+  out += '"';
+  for (std::size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c < 0x20 || c == 0x7f) {
+      out += "\\u00";
+      out += hex[c >> 4];
+      out += hex[c & 0xf];
+    } else if (c >= 0x80) {
+      std::size_t n = utf8_length(s, i);
+      if (n == 0) {
+        out += "\\ufffd";
+        ++i;
+        continue;
+      }
+      out.append(s.substr(i, n));
+      i += n;
+      continue;
+    } else {
+      out += static_cast<char>(c);
+    }
+    ++i;
+  }
+  out += '"';
+}
+
+void StatsJsonlWriter::append_number(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";
+    return;
+  }
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, res.ptr);
+}
+
+StatsJsonlWriter::StatsJsonlWriter(std::string path, std::time_t start)
+    : path_(std::move(path)), start_(start), file_(std::fopen(path_.c_str(), "w"), &std::fclose) {
+  if (!file_) throw std::system_error(errno, std::generic_category(), "cannot create " + path_);
+}
+
+bool StatsJsonlWriter::write_line(const std::string& line) {
+  bool ok = std::fwrite(line.data(), 1, line.size(), file_.get()) == line.size() &&
+            std::fputc('\n', file_.get()) != EOF;
+  return std::fflush(file_.get()) == 0 && ok;
+}
+
+bool StatsJsonlWriter::write_interval(std::time_t now, const MetricSet& interval) {
+  return write_line(render_interval(now, interval));
+}
+
+bool StatsJsonlWriter::write_final(std::time_t now) { return write_line(render_final(now)); }
+
+std::string StatsJsonlWriter::render_interval(std::time_t now, const MetricSet& interval) {
+  std::string out = "{\"ts\":";
+  append_int(out, now);
+  out += ",\"elapsed\":";
+  append_int(out, now - start_);
+  out += ",\"metrics\":{";
+  bool first = true;
+  for (const auto& [name, m] : interval.sorted()) {
+    auto it = totals_.find(name);
+    if (it == totals_.end()) {
+      if (!m->has_data()) continue;  // interned but never used
+      it = totals_.emplace(name, Totals{}).first;
+      it->second.whole.kind = m->kind;
+    }
+    Totals& t = it->second;
+    if (t.whole.kind != m->kind) continue;
+    if (!first) out += ',';
+    first = false;
+    append_string(out, name);
+    out += ":{";
+    switch (m->kind) {
+      case MetricKind::sample:
+        t.whole.merge(*m);
+        append_sample_fields(out, *m);
+        out += ",\"total_count\":";
+        out += std::to_string(t.whole.count);
+        break;
+      case MetricKind::counter:
+        t.whole.count += m->count;
+        out += "\"kind\":\"counter\",\"delta\":";
+        out += std::to_string(m->count);
+        out += ",\"total\":";
+        out += std::to_string(t.whole.count);
+        break;
+      case MetricKind::gauge:
+        t.level_max = std::max({t.level_max, t.level + m->level_max, t.level + m->level});
+        t.level += m->level;
+        out += "\"kind\":\"gauge\",\"level\":";
+        append_int(out, t.level);
+        out += ",\"max\":";
+        append_int(out, t.level_max);
+        break;
+    }
+    out += '}';
+  }
+  out += "}}";
+  return out;
+}
+
+std::string StatsJsonlWriter::render_final(std::time_t now) const {
+  std::string out = "{\"ts\":";
+  append_int(out, now);
+  out += ",\"elapsed\":";
+  append_int(out, now - start_);
+  out += ",\"final\":true,\"metrics\":{";
+  bool first = true;
+  for (const auto& [name, t] : totals_) {
+    if (!first) out += ',';
+    first = false;
+    append_string(out, name);
+    out += ":{";
+    switch (t.whole.kind) {
+      case MetricKind::sample:
+        append_sample_fields(out, t.whole);
+        break;
+      case MetricKind::counter:
+        out += "\"kind\":\"counter\",\"total\":";
+        out += std::to_string(t.whole.count);
+        break;
+      case MetricKind::gauge:
+        out += "\"kind\":\"gauge\",\"level\":";
+        append_int(out, t.level);
+        out += ",\"max\":";
+        append_int(out, t.level_max);
+        break;
+    }
+    out += '}';
+  }
+  out += "}}";
+  return out;
+}
+
+}  // namespace loadctl
