@@ -338,7 +338,7 @@ void Controller::dump(bool final) {
   std::time_t now = final ? std::time(nullptr)
                           : start_wall_ + static_cast<std::time_t>(seconds_between(zero_, next_dump_) + 0.5);
   tsung_log_->dump(now, interval_);
-  jsonl_->dump(now, interval_);
+  jsonl_->write_interval(now, interval_);
   interval_ = MetricSet();
 }
 
@@ -377,7 +377,7 @@ void Controller::finish() {
   end_wall_ = std::time(nullptr);
   if (started_) {
     dump(true);
-    jsonl_->finish(end_wall_);
+    jsonl_->write_final(end_wall_);
     console_.summary(seconds_between(zero_, SteadyClock::now()), total_);
   }
   bool any_lost = std::any_of(agents_.begin(), agents_.end(), [](const AgentRecord& a) { return a.state == AgentState::lost; });
