@@ -26,7 +26,8 @@ struct Chunk {
     host,         ///< "Host: <ctx.host_header>\r\n" when the header is not empty
     user_agent,   ///< "User-Agent: <ctx.user_agent>\r\n" when not empty
     basic_auth,   ///< "Authorization: Basic base64(value:value2)\r\n"
-    body,         ///< "Content-Length: N\r\n\r\n" + rendered `value` (end of the request)
+    content_length,  ///< renders the body `value` aside; "Content-Length: N\r\n"
+    body,         ///< the body rendered by the content_length chunk
   };
   Kind kind = Kind::literal;
   std::string text;
