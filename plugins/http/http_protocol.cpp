@@ -164,15 +164,15 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
     if (kind == "www_authenticate") {
       std::string type = c.choice("type", {"basic", "digest"}, "basic");
       if (type == "digest") unsupported_at(child, "digest authentication");
-      Template user(c.required("userid"), ctx.subst);
-      Template pass(c.required("passwd"), ctx.subst);
+      Template user = checked_template(child, c.required("userid"), ctx.subst);
+      Template pass = checked_template(child, c.required("passwd"), ctx.subst);
       c.ignore({"nonce", "opaque", "cnonce", "nc", "realm", "qop"});  // digest-only parameters
       c.finish();
       basic_auth.emplace(std::move(user), std::move(pass));
     } else if (kind == "soap") {
       std::string action = c.required("action");
       c.finish();
-      soap_action = Template(action, ctx.subst);
+      soap_action = checked_template(child, action, ctx.subst);
     } else if (kind == "http_header") {
       std::string name = c.required("name");
       std::string value = c.optional("value");
@@ -180,7 +180,7 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
       c.finish();
       if (name.empty() || name.find_first_of(" \t:\r\n") != std::string::npos)
         fail_at(child, "http_header: bad header name '" + name + "'");
-      custom.push_back({name, Template(value, ctx.subst)});
+      custom.push_back({name, checked_template(child, value, ctx.subst)});
     } else if (kind == "oauth") {
       unsupported_at(child, "oauth");
     } else {
@@ -225,10 +225,10 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
 
   ParsedUrl parsed = split_url(node, url);
   b.literal(method + " ");
-  b.text(Template(parsed.path, ctx.subst));
+  b.text(checked_template(node, parsed.path, ctx.subst));
   b.literal(" HTTP/" + version + "\r\n");
   // Tsung drops If-Modified-Since on body requests; loadctl sends it, in the same place.
-  if (if_modified_since) header("If-Modified-Since", Template(*if_modified_since, ctx.subst));
+  if (if_modified_since) header("If-Modified-Since", checked_template(node, *if_modified_since, ctx.subst));
 
   if (auto host = take_custom("host")) {
     header("Host", std::move(*host));
@@ -249,7 +249,8 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
   } else if (has_body) {
     b.literal("Content-Type: " + content_type.value_or("application/x-www-form-urlencoded") + "\r\n");
   }
-  Template body(has_body ? contents.value_or("") : "", ctx.subst && ctx.subst_body);
+  Template body = checked_template(node, has_body ? contents.value_or("") : "",
+                                   ctx.subst && ctx.subst_body);
   if (has_body) {  // computed even when a custom Content-Length is given: a wrong one breaks the run
     if (body.is_literal()) {
       b.literal("Content-Length: " + std::to_string(body.literal().size()) + "\r\n");

@@ -209,6 +209,9 @@ TEST(HttpParse, Errors) {
   EXPECT_THROW(parse_http(R"(<http url="/"><www_authenticate userid="u" passwd="p" type="digest"/></http>)"),
                ScenarioError);
   EXPECT_THROW(parse_http(R"(<http url="/" contents="a" contents_from_file="b"/>)"), ScenarioError);
+  RequestParseContext subst;
+  subst.subst = true;
+  EXPECT_THROW(parse_http(R"(<http url="/%%ts_user_server:get_unique_id%%"/>)", subst), ScenarioError);
   try {
     parse_http(R"(<http url="/" method="MKCOL"/>)");
     FAIL();
