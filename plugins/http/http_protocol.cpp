@@ -67,9 +67,13 @@ ParsedUrl split_url(pugi::xml_node node, const std::string& url) {
     out.path = url;
     return out;
   }
-  auto slash = rest.find('/');
-  out.authority = std::string(rest.substr(0, slash));
-  out.path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  auto end = rest.find_first_of("/?");
+  out.authority = std::string(rest.substr(0, end));
+  if (end == std::string_view::npos) {
+    out.path = "/";
+  } else {
+    out.path = rest[end] == '?' ? "/" + std::string(rest.substr(end)) : std::string(rest.substr(end));
+  }
   if (out.authority.find("%%") != std::string::npos)
     unsupported_at(node, "variables in the host of an absolute url");  // endpoint is per request
   Endpoint ep;

@@ -107,6 +107,10 @@ TEST(HttpEncode, AbsoluteUrlSetsEndpointAndHost) {
   EXPECT_EQ(*tls->endpoint(), (Endpoint{"secure.test", 443, Transport::ssl}));
   EXPECT_EQ(encode(*tls), "GET / HTTP/1.1\r\nHost: secure.test\r\nUser-Agent: loadctl/0.1\r\n\r\n");
 
+  auto query = parse_http(R"(<http url="http://h?x=1"/>)");
+  EXPECT_EQ(*query->endpoint(), (Endpoint{"h", 80, Transport::tcp}));
+  EXPECT_TRUE(encode(*query).starts_with("GET /?x=1 HTTP/1.1\r\nHost: h\r\n"));
+
   auto v6 = parse_http(R"(<http url="http://[::1]:8080/x"/>)");
   EXPECT_EQ(*v6->endpoint(), (Endpoint{"::1", 8080, Transport::tcp}));
 }
