@@ -112,11 +112,19 @@ struct Session {
   int line = 0;
 };
 
+/// <information>: free text describing the test, kept for the report.
+struct Information {
+  std::string name, description, username, organisation;
+};
+
 struct Scenario {
   std::string path;        ///< as given on the command line
   std::string text;        ///< the file's text, shipped to agents verbatim
   std::string loglevel = "notice";
   std::string dumptraffic = "false";
+  std::string version;            ///< <tsung version="..."> as written
+  std::string backend = "text";   ///< statistics backend; only "text" is implemented
+  Information information;
   std::vector<ClientSpec> clients;
   std::vector<ServerSpec> servers;
   std::vector<MonitorSpec> monitors;

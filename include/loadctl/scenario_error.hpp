@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include <pugixml.hpp>
 
@@ -40,7 +41,24 @@ std::string element_path(pugi::xml_node node);
 /// Throws a ScenarioError for `node` saying what was expected.
 [[noreturn]] void fail_at(pugi::xml_node node, const std::string& message);
 
+/// Same, located at one of the node's attributes (for attribute-level errors).
+[[noreturn]] void fail_at(pugi::xml_node node, pugi::xml_attribute attr, const std::string& message);
+
 /// Throws "not supported yet: <feature>" for a Tsung feature loadctl does not implement.
 [[noreturn]] void unsupported_at(pugi::xml_node node, const std::string& feature);
+
+/// Byte offset of a node (its '<' for elements) or of one of its attributes in the parsed text.
+std::ptrdiff_t source_offset(pugi::xml_node node);
+std::ptrdiff_t source_offset(pugi::xml_node node, pugi::xml_attribute attr);
+
+/// 1-based line and column (in characters) of a byte offset in `text`.
+struct TextPosition {
+  int line = 1;
+  int column = 1;
+};
+TextPosition text_position(std::string_view text, std::ptrdiff_t offset);
+
+/// `error` with file, line and column filled in from its offset into `text` (unchanged if located).
+ScenarioError locate(const ScenarioError& error, const std::string& file, std::string_view text);
 
 }  // namespace loadctl

@@ -28,6 +28,10 @@ class Template {
   /// Names of the variables used, in order of appearance.
   std::vector<std::string_view> variables() const;
 
+  /// Tsung %%module:function%% calls found when splitting ("module:function"), kept as literal
+  /// text here; loaders reject them (see checked_template in xml_reader.hpp).
+  const std::vector<std::string>& function_calls() const { return calls_; }
+
   /// Appends the rendered text. Unset variables render as empty and are counted in `missing`.
   void render(const VariableSource* vars, std::string& out, unsigned* missing = nullptr) const;
   std::string render(const VariableSource* vars) const;
@@ -37,7 +41,9 @@ class Template {
     std::string text;  // literal text, or the variable name
     bool is_var;
   };
+  void append_literal(std::string_view text);
   std::vector<Part> parts_;
+  std::vector<std::string> calls_;
 };
 
 }  // namespace loadctl

@@ -11,6 +11,8 @@
 
 #include <pugixml.hpp>
 
+#include "loadctl/template.hpp"
+
 namespace loadctl {
 
 class XmlElement {
@@ -40,6 +42,12 @@ class XmlElement {
   /// Marks attributes Tsung has and loadctl does not implement: present = "not supported yet".
   void unsupported(std::initializer_list<const char*> names);
 
+  /// A %%_var%% template from an attribute (see checked_template), or `fallback` when absent.
+  Template template_attr(const char* name, bool substitute, std::string_view fallback = {});
+
+  /// Fails at the attribute `name` (or at the element when it is absent).
+  [[noreturn]] void fail(const char* name, const std::string& message) const;
+
   /// Fails on the first attribute that was never read, ignored or declared.
   void finish() const;
 
@@ -51,5 +59,11 @@ class XmlElement {
   pugi::xml_node node_;
   std::vector<std::string> seen_;
 };
+
+/// Splits `text` into a Template; a Tsung %%module:function%% call fails as "not supported yet".
+Template checked_template(pugi::xml_node node, std::string_view text, bool substitute);
+
+/// The element's text content (PCDATA and CDATA), trimmed of surrounding whitespace.
+std::string element_text(pugi::xml_node node);
 
 }  // namespace loadctl

@@ -16,8 +16,8 @@ void append_base64(std::string_view in, std::string& out) {
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::size_t i = 0;
   for (; i + 3 <= in.size(); i += 3) {
-    auto n = std::uint32_t(std::uint8_t(in[i])) << 16 | std::uint32_t(std::uint8_t(in[i + 1])) << 8 |
-             std::uint8_t(in[i + 2]);
+    auto n = std::uint32_t(std::uint8_t(in[i])) << 16 |
+             std::uint32_t(std::uint8_t(in[i + 1])) << 8 | std::uint8_t(in[i + 2]);
     out += k_alphabet[n >> 18];
     out += k_alphabet[(n >> 12) & 63];
     out += k_alphabet[(n >> 6) & 63];
@@ -34,9 +34,9 @@ void append_base64(std::string_view in, std::string& out) {
 }
 
 void HttpRequest::encode(const EncodeContext& ctx, std::string& out) const {
-  // Scratch for the few parts rendered before they can be placed (auth, dynamic body);
-  // one per thread, so its capacity is reused across requests.
-  thread_local std::string scratch;
+  // Parts rendered before they can be placed; per thread, so capacity is reused across requests.
+  thread_local std::string auth_scratch;
+  thread_local std::string body_scratch;
   for (const Chunk& c : chunks_) {
     switch (c.kind) {
       case Chunk::Kind::literal:
@@ -60,25 +60,27 @@ void HttpRequest::encode(const EncodeContext& ctx, std::string& out) const {
         }
         break;
       case Chunk::Kind::basic_auth:
-        scratch.clear();
-        c.value.render(ctx.vars, scratch, ctx.missing_vars);
-        scratch += ':';
-        c.value2.render(ctx.vars, scratch, ctx.missing_vars);
+        auth_scratch.clear();
+        c.value.render(ctx.vars, auth_scratch, ctx.missing_vars);
+        auth_scratch += ':';
+        c.value2.render(ctx.vars, auth_scratch, ctx.missing_vars);
         out += "Authorization: Basic ";
-        append_base64(scratch, out);
+        append_base64(auth_scratch, out);
         out += "\r\n";
         break;
-      case Chunk::Kind::body: {
-        scratch.clear();
-        c.value.render(ctx.vars, scratch, ctx.missing_vars);
+      case Chunk::Kind::content_length: {
+        body_scratch.clear();
+        c.value.render(ctx.vars, body_scratch, ctx.missing_vars);
         char digits[24];
-        auto end = std::to_chars(digits, digits + sizeof digits, scratch.size()).ptr;
+        auto end = std::to_chars(digits, digits + sizeof digits, body_scratch.size()).ptr;
         out += "Content-Length: ";
         out.append(digits, end);
-        out += "\r\n\r\n";
-        out += scratch;
+        out += "\r\n";
         break;
       }
+      case Chunk::Kind::body:
+        out += body_scratch;
+        break;
     }
   }
 }

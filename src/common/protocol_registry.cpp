@@ -1,0 +1,31 @@
+#include <stdexcept>
+
+#include "loadctl/protocol.hpp"
+
+namespace loadctl {
+
+void ProtocolRegistry::add(std::unique_ptr<Protocol> protocol) {
+  if (!protocol) throw std::invalid_argument("ProtocolRegistry::add: null protocol");
+  if (by_element(protocol->element()) || by_session_type(protocol->session_type()))
+    throw std::logic_error("ProtocolRegistry::add: a protocol already handles <" +
+                           std::string(protocol->element()) + "> or " +
+                           std::string(protocol->session_type()));
+  protocols_.push_back(std::move(protocol));
+}
+
+const Protocol* ProtocolRegistry::by_element(std::string_view element) const {
+  for (const auto& p : protocols_)
+    if (p->element() == element) return p.get();
+  return nullptr;
+}
+
+const Protocol* ProtocolRegistry::by_session_type(std::string_view type) const {
+  for (const auto& p : protocols_)
+    if (p->session_type() == type) return p.get();
+  return nullptr;
+}
+
+// ProtocolRegistry::builtin() is defined in the generated builtin_plugins.cpp (library
+// loadctl_plugins), so that loadctl_core does not depend on the plugins that depend on it.
+
+}  // namespace loadctl

@@ -1,0 +1,206 @@
+// Top level of the scenario loader: parse the XML, walk <tsung>, load <load>, check references.
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "scenario/loader_internal.hpp"
+
+namespace loadctl {
+namespace detail {
+
+LoadContext::LoadContext(std::string_view text, const ProtocolRegistry& registry, std::string scenario_dir)
+    : registry(registry), scenario_dir(std::move(scenario_dir)) {
+  line_starts_.push_back(0);
+  for (std::size_t i = 0; i < text.size(); ++i)
+    if (text[i] == '\n') line_starts_.push_back(i + 1);
+}
+
+int LoadContext::line(pugi::xml_node node) const {
+  std::ptrdiff_t offset = source_offset(node);
+  if (offset < 0) return 0;
+  auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), static_cast<std::size_t>(offset));
+  return static_cast<int>(it - line_starts_.begin());
+}
+
+double unit_seconds(std::string_view unit) {
+  if (unit == "hour") return 3600;
+  if (unit == "minute") return 60;
+  if (unit == "millisecond") return 0.001;
+  return 1;
+}
+
+namespace {
+
+void load_information(pugi::xml_node node, Scenario& scenario) {
+  XmlElement info(node);
+  info.finish();
+  for (pugi::xml_node child : info.children({"name", "description", "username", "organisation"})) {
+    XmlElement(child).finish();
+    std::string text = element_text(child);
+    std::string_view name = child.name();
+    if (name == "name") scenario.information.name = text;
+    else if (name == "description") scenario.information.description = text;
+    else if (name == "username") scenario.information.username = text;
+    else scenario.information.organisation = text;
+  }
+}
+
+ArrivalPhase load_phase(pugi::xml_node node, const LoadContext& ctx) {
+  XmlElement el(node);
+  ArrivalPhase phase;
+  phase.line = ctx.line(node);
+  phase.phase = static_cast<int>(el.integer("phase", std::nullopt, 0, 1'000'000));
+  std::string unit = el.choice("unit", {"hour", "minute", "second", "millisecond"}, "");
+  if (unit.empty()) fail_at(node, "missing attribute 'unit'");
+  phase.duration = el.number("duration", std::nullopt, 0) * unit_seconds(unit);
+  phase.wait_all_sessions_end = el.boolean("wait_all_sessions_end", false);
+  el.finish();
+
+  std::vector<pugi::xml_node> users = el.children({"users", "session_setup"});
+  for (pugi::xml_node child : users)
+    if (std::string_view(child.name()) == "session_setup") unsupported_at(child, "<session_setup>");
+  if (users.size() != 1) fail_at(node, "expected exactly one <users> element");
+
+  XmlElement u(users[0]);
+  std::string users_unit = u.choice("unit", {"hour", "minute", "second"}, "");
+  if (users_unit.empty()) fail_at(users[0], "missing attribute 'unit'");
+  bool has_interarrival = u.has("interarrival"), has_rate = u.has("arrivalrate");
+  if (has_interarrival == has_rate)
+    fail_at(users[0], "expected exactly one of 'interarrival' and 'arrivalrate'");
+  if (has_interarrival) {
+    double interarrival = u.number("interarrival", std::nullopt, 1e-9);
+    phase.rate = 1.0 / (interarrival * unit_seconds(users_unit));
+  } else {
+    phase.rate = u.number("arrivalrate", std::nullopt, 1e-9) / unit_seconds(users_unit);
+  }
+  if (u.has("maxnumber"))
+    phase.maxnumber = static_cast<std::uint64_t>(u.integer("maxnumber", std::nullopt, 0));
+  u.finish();
+  return phase;
+}
+
+void load_load(pugi::xml_node node, Scenario& scenario, const LoadContext& ctx) {
+  XmlElement el(node);
+  std::string unit = el.choice("unit", {"hour", "minute", "second"}, "second");
+  if (el.has("duration")) scenario.load.duration = el.number("duration", std::nullopt, 0) * unit_seconds(unit);
+  scenario.load.loop = static_cast<unsigned>(el.integer("loop", 0, 0, 1'000'000));
+  el.finish();
+
+  std::map<int, pugi::xml_node> phase_numbers;
+  for (pugi::xml_node child : el.children({"arrivalphase", "user"})) {
+    if (std::string_view(child.name()) == "user") {
+      XmlElement u(child);
+      StaticUser user;
+      user.line = ctx.line(child);
+      user.session = u.required("session");
+      std::string user_unit = u.choice("unit", {"hour", "minute", "second", "millisecond"}, "second");
+      user.start_time = u.number("start_time", 0, 0) * unit_seconds(user_unit);
+      u.finish();
+      scenario.load.users.push_back(std::move(user));
+      continue;
+    }
+    ArrivalPhase phase = load_phase(child, ctx);
+    auto [it, inserted] = phase_numbers.emplace(phase.phase, child);
+    if (!inserted)
+      fail_at(child, fmt::format("duplicate arrival phase {} (first on line {})", phase.phase,
+                                 ctx.line(it->second)));
+    scenario.load.phases.push_back(phase);
+  }
+  std::stable_sort(scenario.load.phases.begin(), scenario.load.phases.end(),
+                   [](const ArrivalPhase& a, const ArrivalPhase& b) { return a.phase < b.phase; });
+  if (scenario.load.phases.empty() && scenario.load.users.empty())
+    fail_at(node, "expected at least one <arrivalphase> or <user>");
+}
+
+void check_static_users(pugi::xml_node load, const Scenario& scenario) {
+  for (pugi::xml_node user : load.children("user")) {
+    std::string name = user.attribute("session").value();
+    if (scenario.session_index(name) < 0) fail_at(user, fmt::format("undefined session '{}'", name));
+  }
+}
+
+/// Returns the single child named `name` (null when absent and optional).
+pugi::xml_node single(const std::vector<pugi::xml_node>& children, pugi::xml_node parent,
+                      std::string_view name, bool required) {
+  pugi::xml_node found;
+  for (pugi::xml_node c : children) {
+    if (std::string_view(c.name()) != name) continue;
+    if (found) fail_at(c, fmt::format("duplicate <{}>", name));
+    found = c;
+  }
+  if (!found && required) fail_at(parent, fmt::format("missing <{}>", name));
+  return found;
+}
+
+Scenario load_document(const std::string& text, const std::string& name, const ProtocolRegistry& registry) {
+  pugi::xml_document doc;
+  pugi::xml_parse_result parsed =
+      doc.load_buffer(text.data(), text.size(), pugi::parse_default, pugi::encoding_utf8);
+  if (!parsed) {
+    TextPosition pos = text_position(text, parsed.offset);
+    throw ScenarioError(name, pos.line, pos.column, "", fmt::format("malformed XML: {}", parsed.description()));
+  }
+  std::string dir = std::filesystem::path(name).parent_path().string();
+  detail::LoadContext ctx(text, registry, dir.empty() ? "." : dir);
+
+  Scenario scenario;
+  scenario.path = name;
+  scenario.text = text;
+  try {
+    pugi::xml_node root = doc.document_element();
+    if (std::string_view(root.name()) != "tsung")
+      fail_at(root, fmt::format("root element is <{}>, expected <tsung>", root.name()));
+    XmlElement tsung(root);
+    scenario.loglevel = tsung.choice(
+        "loglevel", {"emergency", "critical", "error", "warning", "notice", "info", "debug"}, "notice");
+    scenario.dumptraffic =
+        tsung.choice("dumptraffic", {"true", "false", "light", "protocol", "protocol_local"}, "false");
+    scenario.version = tsung.optional("version");
+    scenario.backend = tsung.choice("backend", {"text", "json", "rrdtool", "fullstats"}, "text");
+    if (scenario.backend != "text") tsung.fail("backend", "not supported yet: backend " + scenario.backend);
+    tsung.finish();
+
+    auto children = tsung.children(
+        {"information", "clients", "servers", "monitoring", "load", "options", "sessions"});
+    if (pugi::xml_node n = single(children, root, "information", false)) load_information(n, scenario);
+    detail::load_clients(single(children, root, "clients", true), scenario, ctx);
+    detail::load_servers(single(children, root, "servers", true), scenario, ctx);
+    if (pugi::xml_node n = single(children, root, "monitoring", false)) detail::load_monitoring(n, scenario, ctx);
+    pugi::xml_node load = single(children, root, "load", true);
+    load_load(load, scenario, ctx);
+    if (pugi::xml_node n = single(children, root, "options", false)) detail::load_options(n, scenario, ctx);
+    detail::load_sessions(single(children, root, "sessions", true), scenario, ctx);
+    check_static_users(load, scenario);
+  } catch (const ScenarioError& e) {
+    throw locate(e, name, text);
+  }
+  return scenario;
+}
+
+}  // namespace
+}  // namespace detail
+
+int Scenario::session_index(std::string_view name) const {
+  for (std::size_t i = 0; i < sessions.size(); ++i)
+    if (sessions[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+Scenario load_scenario(const std::string& path, const ProtocolRegistry& registry) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ScenarioError(path, 1, 1, "", "cannot read the scenario file");
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return detail::load_document(buffer.str(), path, registry);
+}
+
+Scenario load_scenario_text(const std::string& text, const std::string& name, const ProtocolRegistry& registry) {
+  return detail::load_document(text, name, registry);
+}
+
+}  // namespace loadctl

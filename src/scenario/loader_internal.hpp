@@ -1,0 +1,48 @@
+#pragma once
+// Shared pieces of the scenario loader (loader*.cpp). Not part of the public interface.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <pugixml.hpp>
+
+#include "loadctl/scenario.hpp"
+#include "loadctl/scenario_error.hpp"
+#include "loadctl/xml_reader.hpp"
+
+namespace loadctl::detail {
+
+/// What every part of the loader needs: the registry, the text (for line numbers), the directory.
+class LoadContext {
+ public:
+  LoadContext(std::string_view text, const ProtocolRegistry& registry, std::string scenario_dir);
+
+  /// 1-based line of a node, for the model's `line` fields.
+  int line(pugi::xml_node node) const;
+
+  const ProtocolRegistry& registry;
+  std::string scenario_dir;
+
+ private:
+  std::vector<std::size_t> line_starts_;
+};
+
+/// Seconds per unit: hour, minute, second, millisecond (the latter only where Tsung allows it).
+double unit_seconds(std::string_view unit);
+
+/// The source addresses of a Tsung <iprange> value: each dotted part of an IPv4 address is a
+/// number or a range "a-b" ("172.28.1-20.0-254"); a range of whole addresses
+/// ("127.0.0.1-127.0.0.8") is accepted too. Throws std::invalid_argument with the reason.
+std::vector<std::string> expand_iprange(std::string_view value);
+
+/// True when `text` is an IPv4 or IPv6 literal.
+bool is_ip_literal(const std::string& text);
+
+void load_clients(pugi::xml_node clients, Scenario& scenario, const LoadContext& ctx);
+void load_servers(pugi::xml_node servers, Scenario& scenario, const LoadContext& ctx);
+void load_monitoring(pugi::xml_node monitoring, Scenario& scenario, const LoadContext& ctx);
+void load_options(pugi::xml_node options, Scenario& scenario, const LoadContext& ctx);
+void load_sessions(pugi::xml_node sessions, Scenario& scenario, const LoadContext& ctx);
+
+}  // namespace loadctl::detail

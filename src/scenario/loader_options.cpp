@@ -1,0 +1,98 @@
+// <options>: global settings. Tsung gives connect_timeout, idle_timeout and retry_timeout in
+// milliseconds; the model holds seconds.
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "scenario/loader_internal.hpp"
+
+namespace loadctl::detail {
+namespace {
+
+/// Tsung options that only tune Tsung's own Erlang runtime: accepted, no effect in loadctl.
+constexpr std::string_view no_effect_options[] = {"hibernate", "max_ssh_startup_per_core", "tcp_reuseaddr",
+                                                   "global_ack_timeout"};
+
+void load_user_agents(XmlElement& el, Options& options) {
+  double total = 0;
+  for (pugi::xml_node ua : el.children({"user_agent"})) {
+    XmlElement u(ua);
+    UserAgent agent;
+    agent.probability = u.number("probability", std::nullopt, 0, 100);
+    u.finish();
+    agent.value = element_text(ua);
+    if (agent.value.empty()) fail_at(ua, "empty <user_agent>");
+    total += agent.probability;
+    options.user_agents.push_back(std::move(agent));
+  }
+  if (options.user_agents.empty()) fail_at(el.node(), "expected at least one <user_agent>");
+  if (std::abs(total - 100) > 0.01)
+    fail_at(el.node(), fmt::format("user_agent probabilities sum to {}, expected 100", total));
+}
+
+void load_option(pugi::xml_node node, Options& options, const LoadContext& ctx) {
+  XmlElement el(node);
+  std::string name = el.required("name");
+  std::optional<std::string> type = el.maybe("type");
+  if (type) {
+    if (!ctx.registry.by_session_type(*type))
+      el.fail("type", fmt::format("not supported yet: {} option '{}'", *type, name));
+    if (*type != "ts_http" || name != "user_agent")
+      fail_at(node, fmt::format("not supported yet: {} option '{}'", *type, name));
+    el.finish();
+    load_user_agents(el, options);
+    return;
+  }
+  if (name == "user_agent") fail_at(node, "option 'user_agent' needs type=\"ts_http\"");
+
+  if (name == "thinktime") {
+    ThinkTime think;
+    think.random = el.boolean("random", false);
+    if (el.has("min") || el.has("max")) {
+      think.min = el.number("min", std::nullopt, 0);
+      think.max = el.number("max", std::nullopt, 0);
+      if (*think.max < *think.min) el.fail("max", "thinktime max is less than min");
+    }
+    if (el.has("value") || !think.min) think.value = el.number("value", std::nullopt, 0);
+    options.thinktime_override = el.boolean("override", false);
+    options.thinktime = think;
+  } else if (name == "connect_timeout") {
+    options.connect_timeout = el.number("value", std::nullopt, 0) / 1000;
+  } else if (name == "idle_timeout") {
+    options.idle_timeout = el.number("value", std::nullopt, 0) / 1000;
+  } else if (name == "retry_timeout") {
+    options.retry_timeout = el.number("value", std::nullopt, 0) / 1000;
+  } else if (name == "max_retries") {
+    options.max_retries = static_cast<unsigned>(el.integer("value", std::nullopt, 0, 1'000'000));
+  } else if (name == "tcp_rcv_buffer") {
+    options.tcp_rcv_buffer = static_cast<unsigned>(el.integer("value", std::nullopt, 0, 1 << 30));
+  } else if (name == "tcp_snd_buffer") {
+    options.tcp_snd_buffer = static_cast<unsigned>(el.integer("value", std::nullopt, 0, 1 << 30));
+  } else if (name == "ports_range") {
+    auto min = static_cast<std::uint16_t>(el.integer("min", std::nullopt, 1, 65535));
+    auto max = static_cast<std::uint16_t>(el.integer("max", std::nullopt, 1, 65535));
+    if (max < min) el.fail("max", "ports_range max is less than min");
+    options.ports_range = std::pair{min, max};
+  } else if (name == "seed") {
+    options.seed = static_cast<std::uint64_t>(el.integer("value", std::nullopt, 0));
+  } else if (std::find(std::begin(no_effect_options), std::end(no_effect_options), name) !=
+             std::end(no_effect_options)) {
+    el.ignore({"value", "id", "min", "max", "random", "override"});
+  } else {
+    el.fail("name", fmt::format("not supported yet: option '{}'", name));
+  }
+  el.finish();
+  el.children({});
+}
+
+}  // namespace
+
+void load_options(pugi::xml_node node, Scenario& scenario, const LoadContext& ctx) {
+  XmlElement options(node);
+  options.finish();
+  for (pugi::xml_node child : options.children({"option"})) load_option(child, scenario.options, ctx);
+}
+
+}  // namespace loadctl::detail

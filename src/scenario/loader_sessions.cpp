@@ -1,0 +1,208 @@
+// <sessions>: each session's actions. Requests are parsed by the protocol plugin that owns the
+// element under <request>; the loader itself knows no protocol.
+
+#include <cmath>
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "scenario/loader_internal.hpp"
+
+namespace loadctl::detail {
+namespace {
+
+/// Protocol elements of the tsung-1.0 DTD: known, but a plugin must exist to use them.
+constexpr std::string_view dtd_protocol_elements[] = {"http", "jabber", "raw",       "pgsql", "ldap", "mysql",
+                                                      "fs",   "shell",  "job",       "websocket", "amqp", "mqtt"};
+
+/// Session actions of the DTD that loadctl does not implement yet.
+constexpr std::string_view unsupported_actions[] = {"setdynvars", "repeat", "if",          "foreach",
+                                                    "set_option", "change_type", "interaction", "abort"};
+
+struct SessionContext {
+  const LoadContext& load;
+  const Protocol* protocol;  // the plugin of the session's type
+  std::string session_type;
+};
+
+std::vector<Action> load_actions(XmlElement& parent, const SessionContext& ctx);
+
+std::shared_ptr<const RequestSpec> load_request_element(pugi::xml_node node, const SessionContext& ctx,
+                                                        const RequestParseContext& parse) {
+  XmlElement el(node);
+  std::vector<pugi::xml_node> children;
+  for (pugi::xml_node c : node.children()) {
+    if (c.type() != pugi::node_element) continue;
+    std::string_view name = c.name();
+    if (name == "match" || name == "dyn_variable") unsupported_at(c, fmt::format("<{}>", name));
+    bool known = ctx.load.registry.by_element(name) ||
+                 std::find(std::begin(dtd_protocol_elements), std::end(dtd_protocol_elements), name) !=
+                     std::end(dtd_protocol_elements);
+    if (!known) {
+      std::string expected = "<match>, <dyn_variable>";
+      for (auto e : dtd_protocol_elements) expected += fmt::format(", <{}>", e);
+      fail_at(c, fmt::format("unknown element <{}> in <request>, expected {}", name, expected));
+    }
+    children.push_back(c);
+  }
+  el.children({"match", "dyn_variable", "http", "jabber", "raw", "pgsql", "ldap", "mysql", "fs", "shell", "job",
+               "websocket", "amqp", "mqtt"});  // only rejects stray text here; elements were checked above
+  if (children.size() != 1) fail_at(node, "expected exactly one protocol element in <request>");
+  pugi::xml_node child = children[0];
+  const Protocol* protocol = ctx.load.registry.by_element(child.name());
+  if (!protocol) unsupported_at(child, fmt::format("<{}> requests", child.name()));
+  if (protocol != ctx.protocol)
+    fail_at(child, fmt::format("<{}> request in a {} session, expected <{}>", child.name(), ctx.session_type,
+                               ctx.protocol->element()));
+  auto spec = protocol->parse_request(child, parse);
+  if (!spec) fail_at(child, "the protocol plugin returned no request");
+  return spec;
+}
+
+Action load_request(pugi::xml_node node, const SessionContext& ctx) {
+  XmlElement el(node);
+  Action action;
+  action.kind = Action::Kind::request;
+  action.line = ctx.load.line(node);
+  std::string subst = el.choice("subst", {"true", "false", "all_except_body"}, "false");
+  action.tag = el.optional("tag");
+  el.finish();
+  RequestParseContext parse;
+  parse.subst = subst != "false";
+  parse.subst_body = subst == "true";
+  parse.scenario_dir = ctx.load.scenario_dir;
+  action.request = load_request_element(node, ctx, parse);
+  return action;
+}
+
+Action load_thinktime(pugi::xml_node node, const SessionContext& ctx) {
+  XmlElement el(node);
+  Action action;
+  action.kind = Action::Kind::thinktime;
+  action.line = ctx.load.line(node);
+  ThinkTime& think = action.think;
+  think.random = el.boolean("random", false);
+  if (el.has("min") || el.has("max")) {
+    think.min = el.number("min", std::nullopt, 0);
+    think.max = el.number("max", std::nullopt, 0);
+    if (*think.max < *think.min) el.fail("max", "thinktime max is less than min");
+    if (el.has("value")) el.fail("value", "a thinktime has either 'value' or 'min' and 'max'");
+  } else {
+    std::string value = el.optional("value");
+    if (value.find("%%") != std::string::npos) {
+      Template t = el.template_attr("value", true);
+      auto vars = t.variables();
+      if (vars.size() != 1 || t.literal() != std::string_view{} || !t.function_calls().empty())
+        el.fail("value", fmt::format("thinktime value '{}' must be a number or a single %%_var%%", value));
+      think.value_template = std::string(vars[0]);
+    } else {
+      think.value = el.number("value", std::nullopt, 0);
+    }
+  }
+  el.finish();
+  el.children({});
+  return action;
+}
+
+std::int64_t loop_bound(XmlElement& el, const char* name) {
+  std::string text = el.optional(name);
+  if (text.find("%%") != std::string::npos)
+    el.fail(name, fmt::format("not supported yet: a %%_var%% as the '{}' of <for>", name));
+  return el.integer(name, std::nullopt);
+}
+
+Action load_for(pugi::xml_node node, const SessionContext& ctx) {
+  XmlElement el(node);
+  Action action;
+  action.kind = Action::Kind::for_loop;
+  action.line = ctx.load.line(node);
+  action.name = el.required("var");
+  if (action.name.empty()) el.fail("var", "attribute 'var' is empty");
+  action.from = loop_bound(el, "from");
+  action.to = loop_bound(el, "to");
+  action.incr = el.integer("incr", 1, 1);
+  if (action.to < action.from)
+    el.fail("to", fmt::format("'to' ({}) is less than 'from' ({})", action.to, action.from));
+  el.finish();
+  action.body = load_actions(el, ctx);
+  return action;
+}
+
+Action load_transaction(pugi::xml_node node, const SessionContext& ctx) {
+  XmlElement el(node);
+  Action action;
+  action.kind = Action::Kind::transaction;
+  action.line = ctx.load.line(node);
+  action.name = el.required("name");
+  if (action.name.empty()) el.fail("name", "attribute 'name' is empty");
+  el.finish();
+  action.body = load_actions(el, ctx);
+  return action;
+}
+
+std::vector<Action> load_actions(XmlElement& parent, const SessionContext& ctx) {
+  std::vector<Action> actions;
+  for (pugi::xml_node child : parent.children({"request", "thinktime", "transaction", "for", "setdynvars",
+                                               "repeat", "if", "foreach", "set_option", "change_type",
+                                               "interaction", "abort"})) {
+    std::string_view name = child.name();
+    if (name == "request") actions.push_back(load_request(child, ctx));
+    else if (name == "thinktime") actions.push_back(load_thinktime(child, ctx));
+    else if (name == "transaction") actions.push_back(load_transaction(child, ctx));
+    else if (name == "for") actions.push_back(load_for(child, ctx));
+    else unsupported_at(child, fmt::format("<{}>", name));
+  }
+  std::string_view name = parent.node().name();
+  if (actions.empty() && name != "session") fail_at(parent.node(), fmt::format("empty <{}>", name));
+  return actions;
+}
+
+void check_probabilities(pugi::xml_node node, std::vector<Session>& sessions, bool weights) {
+  double total = 0;
+  for (const Session& s : sessions) total += s.probability;
+  if (weights) {
+    if (total <= 0) fail_at(node, "session weights sum to 0");
+    for (Session& s : sessions) s.probability = s.probability * 100 / total;
+  } else if (std::abs(total - 100) > 0.01) {
+    fail_at(node, fmt::format("session probabilities sum to {}, expected 100", total));
+  }
+}
+
+}  // namespace
+
+void load_sessions(pugi::xml_node node, Scenario& scenario, const LoadContext& ctx) {
+  XmlElement sessions(node);
+  sessions.finish();
+  std::optional<bool> weights;  // set by the first session; every session must agree
+  for (pugi::xml_node child : sessions.children({"session"})) {
+    XmlElement el(child);
+    Session session;
+    session.line = ctx.line(child);
+    session.name = el.required("name");
+    if (session.name.empty()) el.fail("name", "attribute 'name' is empty");
+    if (int i = scenario.session_index(session.name); i >= 0)
+      el.fail("name", fmt::format("duplicate session name '{}' (first on line {})", session.name,
+                                  scenario.sessions[i].line));
+    session.type = el.required("type");
+    const Protocol* protocol = ctx.registry.by_session_type(session.type);
+    if (!protocol) el.fail("type", fmt::format("not supported yet: {} sessions", session.type));
+    if (el.has("probability") == el.has("weight"))
+      fail_at(child, "expected exactly one of 'probability' and 'weight'");
+    bool by_weight = el.has("weight");
+    if (weights && *weights != by_weight)
+      el.fail(by_weight ? "weight" : "probability", "sessions mix 'probability' and 'weight'; use one of them");
+    weights = by_weight;
+    session.probability = by_weight ? el.number("weight", std::nullopt, 0) : el.number("probability", std::nullopt, 0, 100);
+    if (el.boolean("persistent", false)) el.fail("persistent", "not supported yet: persistent sessions");
+    if (el.boolean("bidi", false)) el.fail("bidi", "not supported yet: bidirectional sessions");
+    el.finish();
+    SessionContext sctx{ctx, protocol, session.type};
+    session.actions = load_actions(el, sctx);
+    scenario.sessions.push_back(std::move(session));
+  }
+  if (scenario.sessions.empty()) fail_at(node, "expected at least one <session>");
+  check_probabilities(node, scenario.sessions, weights.value_or(false));
+}
+
+}  // namespace loadctl::detail

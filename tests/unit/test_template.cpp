@@ -1,0 +1,90 @@
+#include <map>
+
+#include <gtest/gtest.h>
+
+#include "loadctl/template.hpp"
+
+namespace {
+
+using loadctl::Template;
+
+class MapVars : public loadctl::VariableSource {
+ public:
+  std::map<std::string, std::string, std::less<>> values;
+  bool append(std::string_view name, std::string& out) const override {
+    auto it = values.find(name);
+    if (it == values.end()) return false;
+    out += it->second;
+    return true;
+  }
+};
+
+TEST(Template, LiteralWhenNotSubstituting) {
+  Template t("GET /%%_id%%", false);
+  EXPECT_TRUE(t.is_literal());
+  EXPECT_EQ(t.literal(), "GET /%%_id%%");
+  EXPECT_TRUE(t.variables().empty());
+}
+
+TEST(Template, EmptyTextIsLiteral) {
+  Template t("", true);
+  EXPECT_TRUE(t.is_literal());
+  EXPECT_EQ(t.literal(), "");
+  EXPECT_EQ(t.render(nullptr), "");
+}
+
+TEST(Template, SplitsVariables) {
+  Template t("/user/%%_id%%/page/%%_page.no%%?x=1", true);
+  EXPECT_FALSE(t.is_literal());
+  ASSERT_EQ(t.variables().size(), 2u);
+  EXPECT_EQ(t.variables()[0], "id");
+  EXPECT_EQ(t.variables()[1], "page.no");
+  MapVars vars;
+  vars.values = {{"id", "42"}, {"page.no", "7"}};
+  EXPECT_EQ(t.render(&vars), "/user/42/page/7?x=1");
+}
+
+TEST(Template, VariableAtBothEnds) {
+  Template t("%%_a%%-%%_b%%", true);
+  MapVars vars;
+  vars.values = {{"a", "x"}, {"b", "y"}};
+  EXPECT_EQ(t.render(&vars), "x-y");
+}
+
+TEST(Template, MissingVariablesRenderEmptyAndAreCounted) {
+  Template t("a%%_x%%b%%_y%%c", true);
+  MapVars vars;
+  vars.values = {{"y", "Y"}};
+  std::string out = ">";
+  unsigned missing = 0;
+  t.render(&vars, out, &missing);
+  EXPECT_EQ(out, ">abYc");
+  EXPECT_EQ(missing, 1u);
+  missing = 0;
+  t.render(nullptr, out, &missing);
+  EXPECT_EQ(missing, 2u);
+}
+
+TEST(Template, PercentSignsThatAreNotPlaceholdersStayLiteral) {
+  Template t("50%% off, %%_code%% 100%%", true);
+  ASSERT_EQ(t.variables().size(), 1u);
+  EXPECT_EQ(t.variables()[0], "code");
+  MapVars vars;
+  vars.values = {{"code", "Z"}};
+  EXPECT_EQ(t.render(&vars), "50%% off, Z 100%%");
+  Template unterminated("%%_open", true);
+  EXPECT_TRUE(unterminated.is_literal());
+  EXPECT_EQ(unterminated.literal(), "%%_open");
+}
+
+TEST(Template, ReportsErlangFunctionCalls) {
+  Template t("id=%%ts_user_server:get_unique_id%%&v=%%_v%%", true);
+  ASSERT_EQ(t.function_calls().size(), 1u);
+  EXPECT_EQ(t.function_calls()[0], "ts_user_server:get_unique_id");
+  ASSERT_EQ(t.variables().size(), 1u);
+  EXPECT_EQ(t.variables()[0], "v");
+  Template off("%%mod:fun%%", false);
+  EXPECT_TRUE(off.function_calls().empty());
+}
+
+}  // namespace
