@@ -27,7 +27,9 @@ asio::ip::tcp::endpoint resolve(const Endpoint& endpoint) {
 std::string host_header(const Endpoint& endpoint) {
   bool default_port = (endpoint.transport == Transport::ssl && endpoint.port == 443) ||
                       (endpoint.transport != Transport::ssl && endpoint.port == 80);
-  return default_port ? endpoint.host : fmt::format("{}:{}", endpoint.host, endpoint.port);
+  bool ipv6 = endpoint.host.find(':') != std::string::npos;
+  std::string host = ipv6 ? "[" + endpoint.host + "]" : endpoint.host;
+  return default_port ? host : fmt::format("{}:{}", host, endpoint.port);
 }
 
 }  // namespace

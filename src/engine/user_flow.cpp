@@ -137,7 +137,8 @@ void Worker::send_request(User& user) {
   const Options& options = config_.scenario->options;
   EncodeContext ctx;
   ctx.host_header = config_.server_host_headers[static_cast<std::size_t>(user.connected_to)];
-  if (!options.user_agents.empty()) ctx.user_agent = options.user_agents[user.user_agent].value;
+  // Tsung's default User-Agent, so server-side rules written for Tsung runs keep matching.
+  ctx.user_agent = options.user_agents.empty() ? std::string_view("Tsung") : options.user_agents[user.user_agent].value;
   write_buf_.clear();
   spec.encode(ctx, write_buf_);
   stats_.add(ids_.size_sent, write_buf_.size());

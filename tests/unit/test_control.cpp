@@ -28,8 +28,8 @@ TEST(ControlMessages, HelloWithoutMagicIsRefused) {
 }
 
 TEST(ControlMessages, SetupAndGoRoundTrip) {
-  Setup s{"x.xml", "<tsung/>", std::string("\0\1\2", 3), 4};
-  auto back = Setup::decode(s.encode());
+  loadctl::control::Setup s{"x.xml", "<tsung/>", std::string("\0\1\2", 3), 4};
+  auto back = loadctl::control::Setup::decode(s.encode());
   ASSERT_TRUE(back);
   EXPECT_EQ(back->plan, s.plan);
   EXPECT_EQ(back->threads, 4u);
@@ -46,6 +46,6 @@ TEST(ControlMessages, RandomBytesNeverDecode) {
     for (char& c : junk) c = static_cast<char>(rng());
     EXPECT_FALSE(Hello::decode(junk));
     // Setup may decode by chance only if lengths line up exactly; it must never crash.
-    (void)Setup::decode(junk);
+    (void)loadctl::control::Setup::decode(junk);
   }
 }
