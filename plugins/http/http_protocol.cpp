@@ -1,0 +1,287 @@
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+#include "http_request.hpp"
+#include "loadctl/scenario_error.hpp"
+#include "loadctl/xml_reader.hpp"
+
+namespace loadctl::http {
+namespace {
+
+constexpr std::string_view k_webdav_methods[] = {
+    "PROPFIND", "PROPPATCH", "COPY", "MOVE", "LOCK", "UNLOCK", "MKCOL",
+    "MKACTIVITY", "REPORT", "VERSION-CONTROL", "MERGE", "CHECKOUT"};
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Collects chunks, folding static text into the preceding literal.
+class ChunkBuilder {
+ public:
+  void literal(std::string_view s) {
+    if (s.empty()) return;
+    if (chunks_.empty() || chunks_.back().kind != Chunk::Kind::literal)
+      chunks_.push_back(Chunk{Chunk::Kind::literal, {}, {}, {}});
+    chunks_.back().text += s;
+  }
+  void text(Template t) {
+    if (t.is_literal()) return literal(t.literal());
+    chunks_.push_back(Chunk{Chunk::Kind::text, {}, std::move(t), {}});
+  }
+  void special(Chunk::Kind kind, Template a = {}, Template b = {}) {
+    chunks_.push_back(Chunk{kind, {}, std::move(a), std::move(b)});
+  }
+  std::vector<Chunk> take() { return std::move(chunks_); }
+
+ private:
+  std::vector<Chunk> chunks_;
+};
+
+struct ParsedUrl {
+  std::optional<Endpoint> endpoint;
+  std::string authority;  // host[:port] as written, for the Host header
+  std::string path;       // what goes on the request line
+};
+
+ParsedUrl split_url(pugi::xml_node node, const std::string& url) {
+  ParsedUrl out;
+  std::string_view rest = url;
+  Transport transport = Transport::tcp;
+  std::uint16_t default_port = 80;
+  if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  } else if (rest.starts_with("https://")) {
+    rest.remove_prefix(8);
+    transport = Transport::ssl;
+    default_port = 443;
+  } else {
+    if (url.empty()) fail_at(node, "attribute url: expected a path or an absolute http(s) URL");
+    out.path = url;
+    return out;
+  }
+  auto slash = rest.find('/');
+  out.authority = std::string(rest.substr(0, slash));
+  out.path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  if (out.authority.find("%%") != std::string::npos)
+    unsupported_at(node, "variables in the host of an absolute url");
+  Endpoint ep;
+  ep.transport = transport;
+  ep.port = default_port;
+  std::string_view auth = out.authority;
+  std::size_t colon = std::string_view::npos;
+  if (auth.starts_with('[')) {  // [v6-address]:port
+    auto close = auth.find(']');
+    if (close == std::string_view::npos) fail_at(node, "attribute url: bad host in '" + url + "'");
+    if (close + 1 < auth.size() && auth[close + 1] == ':') colon = close + 1;
+    if (close + 1 < auth.size() && auth[close + 1] != ':')
+      fail_at(node, "attribute url: bad host in '" + url + "'");
+  } else {
+    colon = auth.find(':');
+  }
+  if (colon != std::string_view::npos) {
+    std::string_view port_text = auth.substr(colon + 1);
+    unsigned port = 0;
+    if (port_text.empty() || port_text.size() > 5 ||
+        !std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      fail_at(node, "attribute url: bad port in '" + url + "'");
+    for (char c : port_text) port = port * 10 + unsigned(c - '0');
+    if (port == 0 || port > 65535) fail_at(node, "attribute url: port out of range in '" + url + "'");
+    ep.port = static_cast<std::uint16_t>(port);
+    auth = auth.substr(0, colon);
+  }
+  if (auth.starts_with('[')) auth = auth.substr(1, auth.size() - 2);
+  if (auth.empty()) fail_at(node, "attribute url: no host in '" + url + "'");
+  ep.host = std::string(auth);
+  out.endpoint = std::move(ep);
+  return out;
+}
+
+std::string read_contents_file(pugi::xml_node node, const std::string& name,
+                               const std::string& dir) {
+  std::string path = (!name.empty() && name[0] == '/') || dir.empty() ? name : dir + "/" + name;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail_at(node, "contents_from_file: cannot read '" + path + "'");
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+class HttpProtocol final : public Protocol {
+ public:
+  std::string_view element() const override { return "http"; }
+  std::string_view session_type() const override { return "ts_http"; }
+  std::shared_ptr<const RequestSpec> parse_request(pugi::xml_node element,
+                                                   const RequestParseContext& ctx) const override {
+    return parse_http_request(element, ctx);
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
+                                                      const RequestParseContext& ctx) {
+  XmlElement el(node);
+  std::string url = el.required("url");
+  std::string method = el.choice(
+      "method", {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "PROPFIND",
+                 "PROPPATCH", "COPY", "MOVE", "LOCK", "UNLOCK", "MKCOL", "MKACTIVITY", "REPORT",
+                 "VERSION-CONTROL", "MERGE", "CHECKOUT"},
+      "GET");
+  if (std::find(std::begin(k_webdav_methods), std::end(k_webdav_methods), method) !=
+      std::end(k_webdav_methods))
+    unsupported_at(node, "http method " + method);
+  std::string version = el.choice("version", {"1.0", "1.1"}, "1.1");
+  auto contents = el.maybe("contents");
+  auto contents_file = el.maybe("contents_from_file");
+  auto content_type = el.maybe("content_type");
+  auto if_modified_since = el.maybe("if_modified_since");
+  el.finish();
+  if (contents && contents_file)
+    fail_at(node, "use either contents or contents_from_file, not both");
+  if (contents_file) contents = read_contents_file(node, *contents_file, ctx.scenario_dir);
+
+  // Tsung sends a body (and Content-Type/Length) for these methods only, contents or not.
+  const bool has_body = method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+
+  // Children: what Tsung sends in fixed places, plus the custom headers in document order.
+  std::optional<std::pair<Template, Template>> basic_auth;
+  std::optional<Template> soap_action;
+  struct CustomHeader {
+    std::string name;
+    Template value;
+  };
+  std::vector<CustomHeader> custom;
+  for (auto child : el.children({"oauth", "www_authenticate", "soap", "http_header", "add_cookie"})) {
+    XmlElement c(child);
+    std::string_view kind = child.name();
+    if (kind == "www_authenticate") {
+      std::string type = c.choice("type", {"basic", "digest"}, "basic");
+      if (type == "digest") unsupported_at(child, "digest authentication");
+      Template user(c.required("userid"), ctx.subst);
+      Template pass(c.required("passwd"), ctx.subst);
+      c.ignore({"nonce", "opaque", "cnonce", "nc", "realm", "qop"});  // digest-only parameters
+      c.finish();
+      basic_auth.emplace(std::move(user), std::move(pass));
+    } else if (kind == "soap") {
+      std::string action = c.required("action");
+      c.finish();
+      soap_action = Template(action, ctx.subst);
+    } else if (kind == "http_header") {
+      std::string name = c.required("name");
+      std::string value = c.optional("value");
+      c.unsupported({"encoding"});
+      c.finish();
+      if (name.empty() || name.find_first_of(" \t:\r\n") != std::string::npos)
+        fail_at(child, "http_header: bad header name '" + name + "'");
+      custom.push_back({name, Template(value, ctx.subst)});
+    } else if (kind == "oauth") {
+      unsupported_at(child, "oauth");
+    } else {
+      unsupported_at(child, "add_cookie");
+    }
+  }
+  // A custom Host, User-Agent, Content-Type or Content-Length takes the automatic one's place.
+  auto take_custom = [&](std::string_view lower_name) -> std::optional<Template> {
+    auto it = std::find_if(custom.begin(), custom.end(),
+                           [&](const CustomHeader& h) { return iequals(h.name, lower_name); });
+    if (it == custom.end()) return std::nullopt;
+    Template value = it->value;
+    custom.erase(std::remove_if(custom.begin(), custom.end(),
+                                [&](const CustomHeader& h) { return iequals(h.name, lower_name); }),
+                 custom.end());
+    return value;
+  };
+  ChunkBuilder b;
+  auto header = [&](std::string_view name, Template value) {
+    b.literal(name);
+    b.literal(": ");
+    b.text(std::move(value));
+    b.literal("\r\n");
+  };
+  auto auth_header = [&] {
+    if (!basic_auth) return;
+    auto& [user, pass] = *basic_auth;
+    if (user.is_literal() && pass.is_literal()) {
+      std::string line = "Authorization: Basic ";
+      append_base64(std::string(user.literal()) + ":" + std::string(pass.literal()), line);
+      b.literal(line + "\r\n");
+    } else {
+      b.special(Chunk::Kind::basic_auth, user, pass);
+    }
+  };
+  auto soap_header = [&] {
+    if (!soap_action) return;
+    b.literal("SOAPAction: \"");
+    b.text(*soap_action);
+    b.literal("\"\r\n");
+  };
+
+  ParsedUrl parsed = split_url(node, url);
+  b.literal(method + " ");
+  b.text(Template(parsed.path, ctx.subst));
+  b.literal(" HTTP/" + version + "\r\n");
+  // Tsung drops If-Modified-Since on body requests; loadctl sends it, in the same place.
+  if (if_modified_since) header("If-Modified-Since", Template(*if_modified_since, ctx.subst));
+
+  if (auto host = take_custom("host")) {
+    header("Host", std::move(*host));
+  } else if (parsed.endpoint) {
+    b.literal("Host: " + parsed.authority + "\r\n");
+  } else {
+    b.special(Chunk::Kind::host);
+  }
+  if (auto agent = take_custom("user-agent")) {
+    header("User-Agent", std::move(*agent));
+  } else {
+    b.special(Chunk::Kind::user_agent);
+  }
+  auto custom_type = take_custom("content-type");
+  auto custom_length = take_custom("content-length");
+  if (custom_type) {
+    header("Content-Type", std::move(*custom_type));
+  } else if (has_body) {
+    b.literal("Content-Type: " + content_type.value_or("application/x-www-form-urlencoded") + "\r\n");
+  }
+  Template body(has_body ? contents.value_or("") : "", ctx.subst && ctx.subst_body);
+  if (has_body) {  // computed even when a custom Content-Length is given: a wrong one breaks the run
+    if (body.is_literal()) {
+      b.literal("Content-Length: " + std::to_string(body.literal().size()) + "\r\n");
+    } else {
+      b.special(Chunk::Kind::content_length, body);
+    }
+  } else if (custom_length) {
+    header("Content-Length", std::move(*custom_length));
+  }
+  if (if_modified_since && !has_body) {  // Tsung's order differs here
+    soap_header();
+    auth_header();
+  } else {
+    auth_header();
+    soap_header();
+  }
+  for (auto& h : custom) header(h.name, std::move(h.value));
+  b.literal("\r\n");
+  if (has_body) {
+    if (body.is_literal()) {
+      b.literal(body.literal());
+    } else {
+      b.special(Chunk::Kind::body);
+    }
+  }
+
+  return std::make_shared<HttpRequest>(b.take(), method + " " + url, method == "HEAD",
+                                       std::move(parsed.endpoint));
+}
+
+}  // namespace loadctl::http
+
+void loadctl_register_http(loadctl::ProtocolRegistry& registry) {
+  registry.add(std::make_unique<loadctl::http::HttpProtocol>());
+}

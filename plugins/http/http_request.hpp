@@ -1,0 +1,68 @@
+#pragma once
+// The http plugin (Tsung's ts_http): one HttpRequest per <http> element.
+// Flow: parse_http_request (http_protocol.cpp) builds the chunk list once -> encode
+// (http_encode.cpp) appends the chunks per request -> parse_response (http_response.cpp)
+// consumes the reply incrementally in the engine's ParserState.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <pugixml.hpp>
+
+#include "loadctl/protocol.hpp"
+#include "loadctl/template.hpp"
+
+namespace loadctl::http {
+
+/// One piece of an encoded request. Static text is merged into literal chunks at parse time.
+struct Chunk {
+  enum class Kind : std::uint8_t {
+    literal,      ///< `text` as is
+    text,         ///< `value` rendered (a templated URL or header value)
+    host,         ///< "Host: <ctx.host_header>\r\n" when the header is not empty
+    user_agent,   ///< "User-Agent: <ctx.user_agent>\r\n" when not empty
+    basic_auth,   ///< "Authorization: Basic base64(value:value2)\r\n"
+    content_length,  ///< renders the body `value` aside; "Content-Length: N\r\n"
+    body,         ///< the body rendered by the content_length chunk
+  };
+  Kind kind = Kind::literal;
+  std::string text;
+  Template value;
+  Template value2;
+};
+
+/// An <http> request, immutable after parsing.
+class HttpRequest final : public RequestSpec {
+ public:
+  HttpRequest(std::vector<Chunk> chunks, std::string description, bool head,
+              std::optional<Endpoint> endpoint);
+
+  void encode(const EncodeContext& ctx, std::string& out) const override;
+  ParseResult parse_response(ParserState& state, std::span<const char> data,
+                             ResponseInfo& info) const override;
+  bool complete_on_eof(ParserState& state, ResponseInfo& info) const override;
+  const Endpoint* endpoint() const override { return endpoint_ ? &*endpoint_ : nullptr; }
+  std::string describe() const override { return description_; }
+
+  /// The chunks, for tests: a fully static request has only literal/host/user_agent chunks.
+  const std::vector<Chunk>& chunks() const { return chunks_; }
+
+ private:
+  std::vector<Chunk> chunks_;
+  std::string description_;
+  bool head_;  ///< HEAD: responses have no body whatever their headers say
+  std::optional<Endpoint> endpoint_;
+};
+
+/// Parses one <http> element (throws ScenarioError).
+std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node element,
+                                                      const RequestParseContext& ctx);
+
+/// Appends the base64 encoding of `in` to `out`.
+void append_base64(std::string_view in, std::string& out);
+
+}  // namespace loadctl::http
