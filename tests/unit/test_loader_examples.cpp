@@ -72,7 +72,9 @@ TEST(TsungExamples, EachLoadsOrIsNotSupportedYet) {
   }
   // Plain HTTP and raw TCP are what loadctl implements first: those examples must load.
   EXPECT_NE(std::find(loaded.begin(), loaded.end(), "http_tag.xml"), loaded.end());
-  if (registry.by_element("raw")) EXPECT_NE(std::find(loaded.begin(), loaded.end(), "raw.xml"), loaded.end());
+  if (registry.by_element("raw")) {
+    EXPECT_NE(std::find(loaded.begin(), loaded.end(), "raw.xml"), loaded.end());
+  }
 }
 
 }  // namespace
