@@ -63,7 +63,11 @@ TEST(TsungExamples, EachLoadsOrIsNotSupportedYet) {
       loaded.push_back(path.filename().string());
       std::printf("  loaded    %s\n", path.filename().c_str());
     } catch (const ScenarioError& e) {
-      EXPECT_NE(e.message().find("not supported yet"), std::string::npos) << e.what();
+      // http_distributed.xml repeats a session name and its probabilities sum to 60: Tsung
+      // refuses it too. Today its SNMP monitor is refused first.
+      bool invalid_in_tsung = path.filename() == "http_distributed.xml.gz" &&
+                              e.message().starts_with("duplicate session name");
+      EXPECT_TRUE(invalid_in_tsung || e.message().find("not supported yet") != std::string::npos) << e.what();
       EXPECT_TRUE(e.located()) << e.what();
       std::printf("  refused   %s\n", e.what());
     } catch (const std::exception& e) {
