@@ -1,9 +1,9 @@
 // <sessions>: each session's actions. Requests are parsed by the protocol plugin that owns the
 // element under <request>; the loader itself knows no protocol.
 
-#include <cmath>
 #include <algorithm>
-#include <set>
+#include <cmath>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -54,7 +54,14 @@ std::shared_ptr<const RequestSpec> load_request_element(pugi::xml_node node, con
   if (protocol != ctx.protocol)
     fail_at(child, fmt::format("<{}> request in a {} session, expected <{}>", child.name(), ctx.session_type,
                                ctx.protocol->element()));
-  auto spec = protocol->parse_request(child, parse);
+  std::shared_ptr<const RequestSpec> spec;
+  try {
+    spec = protocol->parse_request(child, parse);
+  } catch (const ScenarioError&) {
+    throw;
+  } catch (const std::exception& e) {  // a plugin that threw something else: still locate it
+    fail_at(child, e.what());
+  }
   if (!spec) fail_at(child, "the protocol plugin returned no request");
   return spec;
 }
@@ -186,6 +193,7 @@ void load_sessions(pugi::xml_node node, Scenario& scenario, const LoadContext& c
     session.type = el.required("type");
     const Protocol* protocol = ctx.registry.by_session_type(session.type);
     if (!protocol) el.fail("type", fmt::format("not supported yet: {} sessions", session.type));
+    el.ignore({"probability", "weight"});  // read below; listed as allowed in errors
     if (el.has("probability") == el.has("weight"))
       fail_at(child, "expected exactly one of 'probability' and 'weight'");
     bool by_weight = el.has("weight");

@@ -217,4 +217,48 @@ TEST(LoaderErrors, UserAgentProbabilities) {
   expect_error(scenario_text(p), "<option ", "/tsung/options/option", "user_agent probabilities sum to 90");
 }
 
+TEST(LoaderErrors, ProbabilityXorWeight) {
+  Parts p;
+  p.sessions = R"(<sessions><session name="s" probability="100" weight="1" type="ts_fake"/></sessions>)";
+  expect_error(scenario_text(p), "<session ", "/tsung/sessions/session",
+               "expected exactly one of 'probability' and 'weight'");
+  p.sessions = R"(<sessions>
+<session name="a" probability="100" type="ts_fake"/>
+<session name="b" weight="1" type="ts_fake"/>
+</sessions>)";
+  expect_error(scenario_text(p), "weight=", "/tsung/sessions/session[2]", "sessions mix 'probability' and 'weight'");
+  p.sessions = R"(<sessions><session name="s" weight="1" type="ts_fake" colour="red"/></sessions>)";
+  expect_error(scenario_text(p), "colour=", "/tsung/sessions/session",
+               "unknown attribute 'colour', expected 'bidi', 'name', 'persistent', 'probability', 'type' or 'weight'");
+}
+
+TEST(LoaderErrors, MissingAndDuplicateSections) {
+  Parts p;
+  p.sessions = "";
+  expect_error(scenario_text(p), "<tsung>", "/tsung", "missing <sessions>");
+  p = Parts{};
+  p.servers += "\n" + p.servers;
+  expect_error(scenario_text(p), "<servers><server host=\"127.0.0.1\" port=\"80\" type=\"tcp\"/></servers>\n<load",
+               "/tsung/servers[2]", "duplicate <servers>");
+}
+
+TEST(LoaderErrors, ThinktimeNeedsAValue) {
+  Parts p;
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+  <thinktime random="true"/>
+</session></sessions>)";
+  expect_error(scenario_text(p), "<thinktime", "/tsung/sessions/session/thinktime", "missing attribute 'value'");
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+  <thinktime value="%%_a%%-%%_b%%"/>
+</session></sessions>)";
+  expect_error(scenario_text(p), "value=", "/tsung/sessions/session/thinktime", "must be a number or a single %%_var%%");
+}
+
+TEST(LoaderErrors, BadIprange) {
+  Parts p;
+  p.clients = R"(<clients><client host="localhost"><iprange value="10.0.0.9-3"/></client></clients>)";
+  expect_error(scenario_text(p), "value=", "/tsung/clients/client/iprange",
+               "bad iprange '10.0.0.9-3': the range '9-3' ends before it starts");
+}
+
 }  // namespace
