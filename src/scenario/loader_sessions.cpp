@@ -28,6 +28,26 @@ struct SessionContext {
 
 std::vector<Action> load_actions(XmlElement& parent, const SessionContext& ctx);
 
+/// Tsung evaluates %%module:function%% in substituted requests by calling Erlang; loadctl cannot.
+/// Checked here for every protocol, so that no plugin has to remember it.
+void reject_function_calls(pugi::xml_node node) {
+  for (pugi::xml_attribute attr : node.attributes()) {
+    Template t(attr.value(), true);
+    if (!t.function_calls().empty())
+      fail_at(node, attr, fmt::format("not supported yet: Erlang function call %%{}%% in a substitution",
+                                      t.function_calls().front()));
+  }
+  for (pugi::xml_node child : node.children()) {
+    if (child.type() == pugi::node_element) {
+      reject_function_calls(child);
+    } else if (child.type() == pugi::node_pcdata || child.type() == pugi::node_cdata) {
+      Template t(child.value(), true);
+      if (!t.function_calls().empty())
+        unsupported_at(child, fmt::format("Erlang function call %%{}%% in a substitution", t.function_calls().front()));
+    }
+  }
+}
+
 std::shared_ptr<const RequestSpec> load_request_element(pugi::xml_node node, const SessionContext& ctx,
                                                         const RequestParseContext& parse) {
   std::vector<pugi::xml_node> children;
@@ -54,6 +74,7 @@ std::shared_ptr<const RequestSpec> load_request_element(pugi::xml_node node, con
   if (protocol != ctx.protocol)
     fail_at(child, fmt::format("<{}> request in a {} session, expected <{}>", child.name(), ctx.session_type,
                                ctx.protocol->element()));
+  if (parse.subst) reject_function_calls(child);
   std::shared_ptr<const RequestSpec> spec;
   try {
     spec = protocol->parse_request(child, parse);

@@ -261,4 +261,19 @@ TEST(LoaderErrors, BadIprange) {
                "bad iprange '10.0.0.9-3': the range '9-3' ends before it starts");
 }
 
+TEST(LoaderErrors, ErlangCallsAreRefusedForEveryProtocol) {
+  // The fake plugin's own check is bypassed by a child element it would reject anyway: the
+  // loader's check runs first, for any attribute or text under the protocol element.
+  Parts p;
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+  <request subst="all_except_body"><fake><x v="a%%ts_user_server:get_unique_id%%"/></fake></request>
+</session></sessions>)";
+  expect_error(scenario_text(p), "v=", "/tsung/sessions/session/request/fake/x",
+               "not supported yet: Erlang function call %%ts_user_server:get_unique_id%%");
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+  <request><fake data="%%mod:fun%%"/></request>
+</session></sessions>)";
+  EXPECT_NO_THROW(load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry()));  // no subst: literal
+}
+
 }  // namespace
