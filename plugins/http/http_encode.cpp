@@ -16,8 +16,8 @@ void append_base64(std::string_view in, std::string& out) {
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::size_t i = 0;
   for (; i + 3 <= in.size(); i += 3) {
-    auto n = std::uint32_t(std::uint8_t(in[i])) << 16 | std::uint32_t(std::uint8_t(in[i + 1])) << 8 |
-             std::uint8_t(in[i + 2]);
+    auto n = std::uint32_t(std::uint8_t(in[i])) << 16 |
+             std::uint32_t(std::uint8_t(in[i + 1])) << 8 | std::uint8_t(in[i + 2]);
     out += k_alphabet[n >> 18];
     out += k_alphabet[(n >> 12) & 63];
     out += k_alphabet[(n >> 6) & 63];

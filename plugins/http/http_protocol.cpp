@@ -11,12 +11,11 @@ namespace loadctl::http {
 namespace {
 
 constexpr std::string_view k_webdav_methods[] = {
-    "PROPFIND", "PROPPATCH", "COPY", "MOVE", "LOCK", "UNLOCK", "MKCOL",
-    "MKACTIVITY", "REPORT", "VERSION-CONTROL", "MERGE", "CHECKOUT"};
+    "PROPFIND", "PROPPATCH",       "COPY",  "MOVE",    "LOCK", "UNLOCK", "MKCOL", "MKACTIVITY",
+    "REPORT",   "VERSION-CONTROL", "MERGE", "CHECKOUT"};
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
@@ -62,15 +61,21 @@ ParsedUrl split_url(pugi::xml_node node, const std::string& url) {
     transport = Transport::ssl;
     default_port = 443;
   } else {
-    if (url.empty()) fail_at(node, "attribute url: expected a path or an absolute http(s) URL");
+    if (url.empty())
+      fail_at(node, node.attribute("url"),
+              "attribute url: expected a path or an absolute http(s) URL");
     out.path = url;
     return out;
   }
-  auto slash = rest.find('/');
-  out.authority = std::string(rest.substr(0, slash));
-  out.path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  auto end = rest.find_first_of("/?");
+  out.authority = std::string(rest.substr(0, end));
+  if (end == std::string_view::npos) {
+    out.path = "/";
+  } else {
+    out.path = rest[end] == '?' ? "/" + std::string(rest.substr(end)) : std::string(rest.substr(end));
+  }
   if (out.authority.find("%%") != std::string::npos)
-    unsupported_at(node, "variables in the host of an absolute url");
+    unsupported_at(node, "variables in the host of an absolute url");  // endpoint is per request
   Endpoint ep;
   ep.transport = transport;
   ep.port = default_port;
@@ -78,10 +83,11 @@ ParsedUrl split_url(pugi::xml_node node, const std::string& url) {
   std::size_t colon = std::string_view::npos;
   if (auth.starts_with('[')) {  // [v6-address]:port
     auto close = auth.find(']');
-    if (close == std::string_view::npos) fail_at(node, "attribute url: bad host in '" + url + "'");
+    if (close == std::string_view::npos)
+      fail_at(node, node.attribute("url"), "attribute url: bad host in '" + url + "'");
     if (close + 1 < auth.size() && auth[close + 1] == ':') colon = close + 1;
     if (close + 1 < auth.size() && auth[close + 1] != ':')
-      fail_at(node, "attribute url: bad host in '" + url + "'");
+      fail_at(node, node.attribute("url"), "attribute url: bad host in '" + url + "'");
   } else {
     colon = auth.find(':');
   }
@@ -89,15 +95,17 @@ ParsedUrl split_url(pugi::xml_node node, const std::string& url) {
     std::string_view port_text = auth.substr(colon + 1);
     unsigned port = 0;
     if (port_text.empty() || port_text.size() > 5 ||
-        !std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      fail_at(node, "attribute url: bad port in '" + url + "'");
+        !std::all_of(port_text.begin(), port_text.end(),
+                     [](char c) { return c >= '0' && c <= '9'; }))
+      fail_at(node, node.attribute("url"), "attribute url: bad port in '" + url + "'");
     for (char c : port_text) port = port * 10 + unsigned(c - '0');
-    if (port == 0 || port > 65535) fail_at(node, "attribute url: port out of range in '" + url + "'");
+    if (port == 0 || port > 65535)
+      fail_at(node, node.attribute("url"), "attribute url: port out of range in '" + url + "'");
     ep.port = static_cast<std::uint16_t>(port);
     auth = auth.substr(0, colon);
   }
   if (auth.starts_with('[')) auth = auth.substr(1, auth.size() - 2);
-  if (auth.empty()) fail_at(node, "attribute url: no host in '" + url + "'");
+  if (auth.empty()) fail_at(node, node.attribute("url"), "attribute url: no host in '" + url + "'");
   ep.host = std::string(auth);
   out.endpoint = std::move(ep);
   return out;
@@ -107,7 +115,9 @@ std::string read_contents_file(pugi::xml_node node, const std::string& name,
                                const std::string& dir) {
   std::string path = (!name.empty() && name[0] == '/') || dir.empty() ? name : dir + "/" + name;
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail_at(node, "contents_from_file: cannot read '" + path + "'");
+  if (!in)
+    fail_at(node, node.attribute("contents_from_file"),
+            "attribute contents_from_file: cannot read '" + path + "'");
   std::ostringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
@@ -129,11 +139,12 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
                                                       const RequestParseContext& ctx) {
   XmlElement el(node);
   std::string url = el.required("url");
-  std::string method = el.choice(
-      "method", {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "PROPFIND",
+  std::string method =
+      el.choice("method",
+                {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "PROPFIND",
                  "PROPPATCH", "COPY", "MOVE", "LOCK", "UNLOCK", "MKCOL", "MKACTIVITY", "REPORT",
                  "VERSION-CONTROL", "MERGE", "CHECKOUT"},
-      "GET");
+                "GET");
   if (std::find(std::begin(k_webdav_methods), std::end(k_webdav_methods), method) !=
       std::end(k_webdav_methods))
     unsupported_at(node, "http method " + method);
@@ -148,7 +159,8 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
   if (contents_file) contents = read_contents_file(node, *contents_file, ctx.scenario_dir);
 
   // Tsung sends a body (and Content-Type/Length) for these methods only, contents or not.
-  const bool has_body = method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+  const bool has_body =
+      method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
 
   // Children: what Tsung sends in fixed places, plus the custom headers in document order.
   std::optional<std::pair<Template, Template>> basic_auth;
@@ -158,29 +170,30 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
     Template value;
   };
   std::vector<CustomHeader> custom;
-  for (auto child : el.children({"oauth", "www_authenticate", "soap", "http_header", "add_cookie"})) {
+  for (auto child :
+       el.children({"oauth", "www_authenticate", "soap", "http_header", "add_cookie"})) {
     XmlElement c(child);
     std::string_view kind = child.name();
     if (kind == "www_authenticate") {
       std::string type = c.choice("type", {"basic", "digest"}, "basic");
       if (type == "digest") unsupported_at(child, "digest authentication");
-      Template user(c.required("userid"), ctx.subst);
-      Template pass(c.required("passwd"), ctx.subst);
+      Template user = checked_template(child, c.required("userid"), ctx.subst);
+      Template pass = checked_template(child, c.required("passwd"), ctx.subst);
       c.ignore({"nonce", "opaque", "cnonce", "nc", "realm", "qop"});  // digest-only parameters
       c.finish();
       basic_auth.emplace(std::move(user), std::move(pass));
     } else if (kind == "soap") {
       std::string action = c.required("action");
       c.finish();
-      soap_action = Template(action, ctx.subst);
+      soap_action = checked_template(child, action, ctx.subst);
     } else if (kind == "http_header") {
       std::string name = c.required("name");
       std::string value = c.optional("value");
       c.unsupported({"encoding"});
       c.finish();
       if (name.empty() || name.find_first_of(" \t:\r\n") != std::string::npos)
-        fail_at(child, "http_header: bad header name '" + name + "'");
-      custom.push_back({name, Template(value, ctx.subst)});
+        fail_at(child, child.attribute("name"), "attribute name: bad header name '" + name + "'");
+      custom.push_back({name, checked_template(child, value, ctx.subst)});
     } else if (kind == "oauth") {
       unsupported_at(child, "oauth");
     } else {
@@ -225,10 +238,11 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
 
   ParsedUrl parsed = split_url(node, url);
   b.literal(method + " ");
-  b.text(Template(parsed.path, ctx.subst));
+  b.text(checked_template(node, parsed.path, ctx.subst));
   b.literal(" HTTP/" + version + "\r\n");
   // Tsung drops If-Modified-Since on body requests; loadctl sends it, in the same place.
-  if (if_modified_since) header("If-Modified-Since", Template(*if_modified_since, ctx.subst));
+  if (if_modified_since)
+    header("If-Modified-Since", checked_template(node, *if_modified_since, ctx.subst));
 
   if (auto host = take_custom("host")) {
     header("Host", std::move(*host));
@@ -247,10 +261,13 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
   if (custom_type) {
     header("Content-Type", std::move(*custom_type));
   } else if (has_body) {
-    b.literal("Content-Type: " + content_type.value_or("application/x-www-form-urlencoded") + "\r\n");
+    b.literal("Content-Type: " + content_type.value_or("application/x-www-form-urlencoded") +
+              "\r\n");
   }
-  Template body(has_body ? contents.value_or("") : "", ctx.subst && ctx.subst_body);
-  if (has_body) {  // computed even when a custom Content-Length is given: a wrong one breaks the run
+  Template body =
+      checked_template(node, has_body ? contents.value_or("") : "", ctx.subst && ctx.subst_body);
+  if (has_body) {  // computed even when a custom Content-Length is given: a wrong one breaks the
+                   // run
     if (body.is_literal()) {
       b.literal("Content-Length: " + std::to_string(body.literal().size()) + "\r\n");
     } else {

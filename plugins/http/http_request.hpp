@@ -7,11 +7,10 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <pugixml.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <pugixml.hpp>
 
 #include "loadctl/protocol.hpp"
 #include "loadctl/template.hpp"
@@ -21,13 +20,13 @@ namespace loadctl::http {
 /// One piece of an encoded request. Static text is merged into literal chunks at parse time.
 struct Chunk {
   enum class Kind : std::uint8_t {
-    literal,      ///< `text` as is
-    text,         ///< `value` rendered (a templated URL or header value)
-    host,         ///< "Host: <ctx.host_header>\r\n" when the header is not empty
-    user_agent,   ///< "User-Agent: <ctx.user_agent>\r\n" when not empty
-    basic_auth,   ///< "Authorization: Basic base64(value:value2)\r\n"
+    literal,         ///< `text` as is
+    text,            ///< `value` rendered (a templated URL or header value)
+    host,            ///< "Host: <ctx.host_header>\r\n" when the header is not empty
+    user_agent,      ///< "User-Agent: <ctx.user_agent>\r\n" when not empty
+    basic_auth,      ///< "Authorization: Basic base64(value:value2)\r\n"
     content_length,  ///< renders the body `value` aside; "Content-Length: N\r\n"
-    body,         ///< the body rendered by the content_length chunk
+    body,            ///< the body rendered by the content_length chunk
   };
   Kind kind = Kind::literal;
   std::string text;

@@ -14,8 +14,8 @@ enum Phase : std::uint8_t {
   body_length,  // `remaining` bytes of a Content-Length body
   body_eof,     // body delimited by the peer closing
   chunk_size,
-  chunk_data,   // `remaining` bytes of the current chunk
-  chunk_end,    // the CRLF after a chunk's data
+  chunk_data,  // `remaining` bytes of the current chunk
+  chunk_end,   // the CRLF after a chunk's data
   trailers,
 };
 
@@ -100,7 +100,8 @@ bool parse_header(std::string_view line, State& st) {
       if (iequals(name, "transfer-encoding")) {
         // chunked must be the last coding; anything else leaves the body close-delimited
         auto comma = value.rfind(',');
-        std::string_view last = trim(comma == std::string_view::npos ? value : value.substr(comma + 1));
+        std::string_view last =
+            trim(comma == std::string_view::npos ? value : value.substr(comma + 1));
         if (iequals(last, "chunked")) st.flags |= f_chunked;
       }
       break;
@@ -211,7 +212,8 @@ ParseResult HttpRequest::parse_response(ParserState& state, std::span<const char
       st = State{};
       continue;
     }
-    if (head_ || status == 204 || status == 304 || status == 101) return result(ParseStatus::complete);
+    if (head_ || status == 204 || status == 304 || status == 101)
+      return result(ParseStatus::complete);
     if (st.flags & f_chunked) {
       st.phase = chunk_size;
     } else if (st.flags & f_length) {

@@ -59,16 +59,19 @@ std::shared_ptr<const RawRequest> parse_raw_request(pugi::xml_node node,
   if (!data && !datasize) fail_at(node, "expected attribute data or datasize");
   Ack ack = ack_text == "local" ? Ack::local : Ack::no_ack;
   // As in Tsung, datasize (when set) wins over data.
-  if (!datasize) return std::make_shared<RawRequest>(Template(*data, ctx.subst), Template{}, 0, ack);
-  Template size_template(*datasize, ctx.subst);
+  if (!datasize)
+    return std::make_shared<RawRequest>(checked_template(node, *data, ctx.subst), Template{}, 0,
+                                        ack);
+  Template size_template = checked_template(node, *datasize, ctx.subst);
   std::size_t size = 0;
   if (size_template.is_literal()) {
     std::string_view text = size_template.literal();
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), size);
     if (text.empty() || ec != std::errc{} || end != text.data() + text.size() ||
         size > k_max_datasize)
-      fail_at(node, "attribute datasize: expected a byte count from 0 to " +
-                        std::to_string(k_max_datasize) + ", got '" + std::string(text) + "'");
+      fail_at(node, node.attribute("datasize"),
+              "attribute datasize: expected a byte count from 0 to " +
+                  std::to_string(k_max_datasize) + ", got '" + std::string(text) + "'");
     size_template = Template{};
   }
   return std::make_shared<RawRequest>(Template{}, std::move(size_template), size, ack);

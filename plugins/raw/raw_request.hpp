@@ -4,9 +4,8 @@
 
 #include <cstddef>
 #include <memory>
-#include <string>
-
 #include <pugixml.hpp>
+#include <string>
 
 #include "loadctl/protocol.hpp"
 #include "loadctl/template.hpp"

@@ -1,12 +1,13 @@
 #pragma once
-// Helpers shared by the http plugin tests: parse an <http> snippet, feed a response like the engine.
-
-#include <map>
-#include <string>
-#include <vector>
+// Helpers shared by the http plugin tests: parse an <http> snippet, feed a response like the
+// engine.
 
 #include <gtest/gtest.h>
+
+#include <map>
 #include <pugixml.hpp>
+#include <string>
+#include <vector>
 
 #include "http_request.hpp"
 

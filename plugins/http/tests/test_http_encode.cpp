@@ -105,8 +105,11 @@ TEST(HttpEncode, AbsoluteUrlSetsEndpointAndHost) {
 
   auto tls = parse_http(R"(<http url="https://secure.test"/>)");
   EXPECT_EQ(*tls->endpoint(), (Endpoint{"secure.test", 443, Transport::ssl}));
-  EXPECT_EQ(encode(*tls),
-            "GET / HTTP/1.1\r\nHost: secure.test\r\nUser-Agent: loadctl/0.1\r\n\r\n");
+  EXPECT_EQ(encode(*tls), "GET / HTTP/1.1\r\nHost: secure.test\r\nUser-Agent: loadctl/0.1\r\n\r\n");
+
+  auto query = parse_http(R"(<http url="http://h?x=1"/>)");
+  EXPECT_EQ(*query->endpoint(), (Endpoint{"h", 80, Transport::tcp}));
+  EXPECT_TRUE(encode(*query).starts_with("GET /?x=1 HTTP/1.1\r\nHost: h\r\n"));
 
   auto v6 = parse_http(R"(<http url="http://[::1]:8080/x"/>)");
   EXPECT_EQ(*v6->endpoint(), (Endpoint{"::1", 8080, Transport::tcp}));
@@ -131,7 +134,8 @@ TEST(HttpEncode, TemplatesSubstituted) {
   ctx.subst_body = true;
   auto req = parse_http(R"(<http url="/u/%%_id%%?q=%%_q%%" method="POST" contents="n=%%_name%%">
       <www_authenticate userid="%%_user%%" passwd="pw"/>
-      <http_header name="X-Id" value="id-%%_id%%"/></http>)", ctx);
+      <http_header name="X-Id" value="id-%%_id%%"/></http>)",
+                        ctx);
   MapVars vars;
   vars.values = {{"id", "42"}, {"q", "x y"}, {"name", "bob"}, {"user", "Aladdin"}};
   unsigned missing = 0;
@@ -173,7 +177,8 @@ TEST(HttpEncode, ContentsFromFileRelativeToScenario) {
   RequestParseContext ctx;
   ctx.scenario_dir = dir.string();
   auto req = parse_http(R"(<http url="/p" method="POST" contents_from_file="body.json"
-      content_type="application/json"/>)", ctx);
+      content_type="application/json"/>)",
+                        ctx);
   EXPECT_TRUE(encode(*req).ends_with("Content-Length: 7\r\n\r\n{\"a\":1}"));
   EXPECT_THROW(parse_http(R"(<http url="/p" method="POST" contents_from_file="nope.json"/>)", ctx),
                ScenarioError);
@@ -181,9 +186,12 @@ TEST(HttpEncode, ContentsFromFileRelativeToScenario) {
 }
 
 TEST(HttpEncode, Base64) {
-  for (auto [in, want] : std::vector<std::pair<std::string, std::string>>{
-           {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="},
-           {"\xff\xfe", "//4="}}) {
+  for (auto [in, want] : std::vector<std::pair<std::string, std::string>>{{"", ""},
+                                                                          {"f", "Zg=="},
+                                                                          {"fo", "Zm8="},
+                                                                          {"foo", "Zm9v"},
+                                                                          {"foob", "Zm9vYg=="},
+                                                                          {"\xff\xfe", "//4="}}) {
     std::string out;
     append_base64(in, out);
     EXPECT_EQ(out, want) << in;
@@ -201,14 +209,20 @@ TEST(HttpParse, Errors) {
   EXPECT_THROW(parse_http(R"(<http url="/"><cookie/></http>)"), ScenarioError);
   EXPECT_THROW(parse_http(R"(<http url="/"><oauth consumer_key="a" consumer_secret="b"/></http>)"),
                ScenarioError);
-  EXPECT_THROW(parse_http(R"(<http url="/"><add_cookie key="a" value="b"/></http>)"), ScenarioError);
+  EXPECT_THROW(parse_http(R"(<http url="/"><add_cookie key="a" value="b"/></http>)"),
+               ScenarioError);
   EXPECT_THROW(parse_http(R"(<http url="/"><http_header name="a" encoding="x"/></http>)"),
                ScenarioError);
   EXPECT_THROW(parse_http(R"(<http url="/"><http_header name="a b" value="x"/></http>)"),
                ScenarioError);
-  EXPECT_THROW(parse_http(R"(<http url="/"><www_authenticate userid="u" passwd="p" type="digest"/></http>)"),
-               ScenarioError);
+  EXPECT_THROW(
+      parse_http(R"(<http url="/"><www_authenticate userid="u" passwd="p" type="digest"/></http>)"),
+      ScenarioError);
   EXPECT_THROW(parse_http(R"(<http url="/" contents="a" contents_from_file="b"/>)"), ScenarioError);
+  RequestParseContext subst;
+  subst.subst = true;
+  EXPECT_THROW(parse_http(R"(<http url="/%%ts_user_server:get_unique_id%%"/>)", subst),
+               ScenarioError);
   try {
     parse_http(R"(<http url="/" method="MKCOL"/>)");
     FAIL();

@@ -41,8 +41,9 @@ TEST_F(HttpResponse, ChunkedWithExtensionsAndTrailers) {
 }
 
 TEST_F(HttpResponse, ChunkedWinsOverContentLength) {
-  std::string r = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n"
-                  "3\r\nabc\r\n0\r\n\r\n";
+  std::string r =
+      "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\n\r\n";
   EXPECT_EQ(feed_all_ways(*get, r, false), ok(ParseStatus::complete, r.size(), 200, false));
 }
 
@@ -57,15 +58,17 @@ TEST_F(HttpResponse, EofBeforeEndIsNotComplete) {
   EXPECT_EQ(feed(*get, {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"}, true).status,
             ParseStatus::need_more);
   EXPECT_EQ(feed(*get, {"HTTP/1.1 200 OK\r\nContent-Le"}, true).status, ParseStatus::need_more);
-  EXPECT_EQ(feed(*get, {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"}, true).status,
-            ParseStatus::need_more);
+  EXPECT_EQ(
+      feed(*get, {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"}, true).status,
+      ParseStatus::need_more);
 }
 
 TEST_F(HttpResponse, HeadHasNoBody) {
   std::string r = "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n";
   EXPECT_EQ(feed_all_ways(*head, r, false), ok(ParseStatus::complete, r.size(), 200, false));
   std::string chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
-  EXPECT_EQ(feed_all_ways(*head, chunked, false), ok(ParseStatus::complete, chunked.size(), 200, false));
+  EXPECT_EQ(feed_all_ways(*head, chunked, false),
+            ok(ParseStatus::complete, chunked.size(), 200, false));
 }
 
 TEST_F(HttpResponse, NoContentAndNotModified) {
@@ -76,11 +79,13 @@ TEST_F(HttpResponse, NoContentAndNotModified) {
 }
 
 TEST_F(HttpResponse, ContinueIsSkipped) {
-  std::string r = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
+  std::string r =
+      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
   EXPECT_EQ(feed_all_ways(*get, r, false), ok(ParseStatus::complete, r.size(), 201, false));
   // an interim response's Connection header does not leak into the final one
-  std::string r2 = "HTTP/1.1 100 Continue\r\nConnection: close\r\n\r\nHTTP/1.1 200 OK\r\n"
-                   "Content-Length: 0\r\n\r\n";
+  std::string r2 =
+      "HTTP/1.1 100 Continue\r\nConnection: close\r\n\r\nHTTP/1.1 200 OK\r\n"
+      "Content-Length: 0\r\n\r\n";
   EXPECT_EQ(feed_all_ways(*get, r2, false), ok(ParseStatus::complete, r2.size(), 200, false));
 }
 
@@ -135,7 +140,6 @@ TEST_F(HttpResponse, HugeLineIsAnError) {
   EXPECT_EQ(o.error, "line_too_long");
 }
 
-
 TEST_F(HttpResponse, StatusLineWithoutReason) {
   std::string r = "HTTP/1.1 200\r\nContent-Length: 1\r\n\r\nx";
   EXPECT_EQ(feed_all_ways(*get, r, false), ok(ParseStatus::complete, r.size(), 200, false));
@@ -163,9 +167,15 @@ TEST_F(HttpResponse, RandomInputsAreSafe) {
     for (int e = 0; e < edits; ++e) {
       std::size_t at = rng() % input.size();
       switch (rng() % 3) {
-        case 0: input[at] = alphabet[rng() % (sizeof alphabet - 1)]; break;
-        case 1: input.erase(at, 1 + rng() % 3); break;
-        default: input.insert(at, 1, alphabet[rng() % (sizeof alphabet - 1)]); break;
+        case 0:
+          input[at] = alphabet[rng() % (sizeof alphabet - 1)];
+          break;
+        case 1:
+          input.erase(at, 1 + rng() % 3);
+          break;
+        default:
+          input.insert(at, 1, alphabet[rng() % (sizeof alphabet - 1)]);
+          break;
       }
       if (input.empty()) input = "x";
     }

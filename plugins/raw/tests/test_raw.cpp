@@ -1,6 +1,6 @@
-#include <map>
-
 #include <gtest/gtest.h>
+
+#include <map>
 #include <pugixml.hpp>
 
 #include "loadctl/scenario_error.hpp"
@@ -96,14 +96,14 @@ TEST(Raw, NoAckDoesNotWait) {
 }
 
 TEST(Raw, Errors) {
-  EXPECT_THROW(parse(R"(<raw data="x"/>)"), ScenarioError);                        // ack required
+  EXPECT_THROW(parse(R"(<raw data="x"/>)"), ScenarioError);  // ack required
   EXPECT_THROW(parse(R"(<raw data="x" ack="sometimes"/>)"), ScenarioError);
-  EXPECT_THROW(parse(R"(<raw data="x" ack="global"/>)"), ScenarioError);           // not yet
-  EXPECT_THROW(parse(R"(<raw ack="local"/>)"), ScenarioError);                     // nothing to send
+  EXPECT_THROW(parse(R"(<raw data="x" ack="global"/>)"), ScenarioError);  // not yet
+  EXPECT_THROW(parse(R"(<raw ack="local"/>)"), ScenarioError);            // nothing to send
   EXPECT_THROW(parse(R"(<raw datasize="-1" ack="local"/>)"), ScenarioError);
   EXPECT_THROW(parse(R"(<raw datasize="12k" ack="local"/>)"), ScenarioError);
   EXPECT_THROW(parse(R"(<raw datasize="999999999999" ack="local"/>)"), ScenarioError);
-  EXPECT_THROW(parse(R"(<raw data="x" ack="local" size="3"/>)"), ScenarioError);   // unknown
+  EXPECT_THROW(parse(R"(<raw data="x" ack="local" size="3"/>)"), ScenarioError);  // unknown
 }
 
 TEST(Raw, Registered) {
