@@ -133,6 +133,9 @@ void load_clients(pugi::xml_node node, Scenario& scenario, const LoadContext& ct
     scenario.clients.push_back(std::move(client));
   }
   if (scenario.clients.empty()) fail_at(node, "expected at least one <client>");
+  double total = 0;
+  for (const ClientSpec& c : scenario.clients) total += c.weight;
+  if (total <= 0) fail_at(node, "client weights sum to 0");
 }
 
 void load_servers(pugi::xml_node node, Scenario& scenario, const LoadContext& ctx) {
@@ -156,6 +159,9 @@ void load_servers(pugi::xml_node node, Scenario& scenario, const LoadContext& ct
     scenario.servers.push_back(std::move(server));
   }
   if (scenario.servers.empty()) fail_at(node, "expected at least one <server>");
+  double total = 0;
+  for (const ServerSpec& s : scenario.servers) total += s.weight;
+  if (total <= 0) fail_at(node, "server weights sum to 0");
 }
 
 void load_monitoring(pugi::xml_node node, Scenario& scenario, const LoadContext& ctx) {

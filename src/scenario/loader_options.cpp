@@ -37,8 +37,6 @@ void load_option(pugi::xml_node node, Options& options, const LoadContext& ctx) 
   std::string name = el.required("name");
   std::optional<std::string> type = el.maybe("type");
   if (type) {
-    if (!ctx.registry.by_session_type(*type))
-      el.fail("type", fmt::format("not supported yet: {} option '{}'", *type, name));
     if (*type != "ts_http" || name != "user_agent")
       fail_at(node, fmt::format("not supported yet: {} option '{}'", *type, name));
     el.finish();

@@ -1,9 +1,9 @@
 // <sessions>: each session's actions. Requests are parsed by the protocol plugin that owns the
 // element under <request>; the loader itself knows no protocol.
 
-#include <cmath>
 #include <algorithm>
-#include <set>
+#include <cmath>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -28,11 +28,32 @@ struct SessionContext {
 
 std::vector<Action> load_actions(XmlElement& parent, const SessionContext& ctx);
 
+/// Tsung evaluates %%module:function%% in substituted requests by calling Erlang; loadctl cannot.
+/// Checked here for every protocol, so that no plugin has to remember it.
+void reject_function_calls(pugi::xml_node node) {
+  for (pugi::xml_attribute attr : node.attributes()) {
+    Template t(attr.value(), true);
+    if (!t.function_calls().empty())
+      fail_at(node, attr, fmt::format("not supported yet: Erlang function call %%{}%% in a substitution",
+                                      t.function_calls().front()));
+  }
+  for (pugi::xml_node child : node.children()) {
+    if (child.type() == pugi::node_element) {
+      reject_function_calls(child);
+    } else if (child.type() == pugi::node_pcdata || child.type() == pugi::node_cdata) {
+      Template t(child.value(), true);
+      if (!t.function_calls().empty())
+        unsupported_at(child, fmt::format("Erlang function call %%{}%% in a substitution", t.function_calls().front()));
+    }
+  }
+}
+
 std::shared_ptr<const RequestSpec> load_request_element(pugi::xml_node node, const SessionContext& ctx,
                                                         const RequestParseContext& parse) {
-  XmlElement el(node);
   std::vector<pugi::xml_node> children;
   for (pugi::xml_node c : node.children()) {
+    if ((c.type() == pugi::node_pcdata || c.type() == pugi::node_cdata) && !element_text(node).empty())
+      fail_at(c, "unexpected text in <request>");
     if (c.type() != pugi::node_element) continue;
     std::string_view name = c.name();
     if (name == "match" || name == "dyn_variable") unsupported_at(c, fmt::format("<{}>", name));
@@ -46,8 +67,6 @@ std::shared_ptr<const RequestSpec> load_request_element(pugi::xml_node node, con
     }
     children.push_back(c);
   }
-  el.children({"match", "dyn_variable", "http", "jabber", "raw", "pgsql", "ldap", "mysql", "fs", "shell", "job",
-               "websocket", "amqp", "mqtt"});  // only rejects stray text here; elements were checked above
   if (children.size() != 1) fail_at(node, "expected exactly one protocol element in <request>");
   pugi::xml_node child = children[0];
   const Protocol* protocol = ctx.load.registry.by_element(child.name());
@@ -55,7 +74,15 @@ std::shared_ptr<const RequestSpec> load_request_element(pugi::xml_node node, con
   if (protocol != ctx.protocol)
     fail_at(child, fmt::format("<{}> request in a {} session, expected <{}>", child.name(), ctx.session_type,
                                ctx.protocol->element()));
-  auto spec = protocol->parse_request(child, parse);
+  if (parse.subst) reject_function_calls(child);
+  std::shared_ptr<const RequestSpec> spec;
+  try {
+    spec = protocol->parse_request(child, parse);
+  } catch (const ScenarioError&) {
+    throw;
+  } catch (const std::exception& e) {  // a plugin that threw something else: still locate it
+    fail_at(child, e.what());
+  }
   if (!spec) fail_at(child, "the protocol plugin returned no request");
   return spec;
 }
@@ -93,7 +120,7 @@ Action load_thinktime(pugi::xml_node node, const SessionContext& ctx) {
     if (value.find("%%") != std::string::npos) {
       Template t = el.template_attr("value", true);
       auto vars = t.variables();
-      if (vars.size() != 1 || t.literal() != std::string_view{} || !t.function_calls().empty())
+      if (vars.size() != 1 || !t.render(nullptr).empty())
         el.fail("value", fmt::format("thinktime value '{}' must be a number or a single %%_var%%", value));
       think.value_template = std::string(vars[0]);
     } else {
@@ -187,6 +214,7 @@ void load_sessions(pugi::xml_node node, Scenario& scenario, const LoadContext& c
     session.type = el.required("type");
     const Protocol* protocol = ctx.registry.by_session_type(session.type);
     if (!protocol) el.fail("type", fmt::format("not supported yet: {} sessions", session.type));
+    el.ignore({"probability", "weight"});  // read below; listed as allowed in errors
     if (el.has("probability") == el.has("weight"))
       fail_at(child, "expected exactly one of 'probability' and 'weight'");
     bool by_weight = el.has("weight");

@@ -1,0 +1,51 @@
+#pragma once
+// A minimal protocol plugin for loader tests: <request><fake data="..."/></request> in ts_fake
+// sessions. Keeps the loader tests independent of the real plugins.
+
+#include <memory>
+#include <string>
+
+#include "loadctl/protocol.hpp"
+#include "loadctl/xml_reader.hpp"
+
+namespace loadctl::fake {
+
+class FakeRequest : public RequestSpec {
+ public:
+  FakeRequest(Template data, bool subst, bool subst_body, std::string dir)
+      : data(std::move(data)), subst(subst), subst_body(subst_body), dir(std::move(dir)) {}
+  void encode(const EncodeContext& ctx, std::string& out) const override { data.render(ctx.vars, out); }
+  ParseResult parse_response(ParserState&, std::span<const char> d, ResponseInfo&) const override {
+    return {ParseStatus::complete, d.size()};
+  }
+  std::string describe() const override { return "fake"; }
+
+  Template data;
+  bool subst, subst_body;
+  std::string dir;
+};
+
+class FakeProtocol : public Protocol {
+ public:
+  std::string_view element() const override { return "fake"; }
+  std::string_view session_type() const override { return "ts_fake"; }
+  std::shared_ptr<const RequestSpec> parse_request(pugi::xml_node element,
+                                                   const RequestParseContext& ctx) const override {
+    XmlElement el(element);
+    Template data = el.template_attr("data", ctx.subst, "");
+    el.finish();
+    el.children({});
+    return std::make_shared<FakeRequest>(std::move(data), ctx.subst, ctx.subst_body, ctx.scenario_dir);
+  }
+};
+
+inline const ProtocolRegistry& fake_registry() {
+  static const ProtocolRegistry registry = [] {
+    ProtocolRegistry r;
+    r.add(std::make_unique<FakeProtocol>());
+    return r;
+  }();
+  return registry;
+}
+
+}  // namespace loadctl::fake
