@@ -70,6 +70,13 @@ int main(int argc, char** argv) {
     }
     {
       loadtarget::IoContextPool pool(threads);
+      // Installed before the "listening" lines so a SIGTERM right after them is handled.
+      boost::asio::signal_set signals(pool.main_context(), SIGINT, SIGTERM);
+      signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+        if (ec) return;
+        if (!quiet) fmt::print(stderr, "loadtarget: signal {}, stopping\n", signo);
+        pool.stop();
+      });
       std::vector<std::unique_ptr<loadtarget::Listener>> listeners;
       std::vector<const char*> names;
       auto add = [&](const std::string& text, loadtarget::ListenerKind kind, const char* name) {
@@ -89,12 +96,6 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
       for (auto& l : listeners) l->start();
 
-      boost::asio::signal_set signals(pool.main_context(), SIGINT, SIGTERM);
-      signals.async_wait([&](const boost::system::error_code& ec, int signo) {
-        if (ec) return;
-        if (!quiet) fmt::print(stderr, "loadtarget: signal {}, stopping\n", signo);
-        pool.stop();
-      });
       pool.run();
       listeners.clear();
     }  // pool destroyed here: pending connections are released before the access log closes
