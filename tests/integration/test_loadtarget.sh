@@ -123,6 +123,19 @@ sent += 1
 check(read_all(s).endswith(b"hello"), "second request on HTTP/1.0 keep-alive connection")
 s.close()
 
+# Expect: 100-continue gets the interim response before the body is sent.
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
+sent += 1
+interim = b""
+while not interim.endswith(b"\r\n\r\n"):
+    interim += s.recv(1)
+check(interim == b"HTTP/1.1 100 Continue\r\n\r\n", "100 Continue: %r" % interim)
+s.sendall(b"xyz")
+reply = read_all(s)
+check(reply.startswith(b"HTTP/1.1 200") and reply.endswith(b"xyz"), "body after 100 Continue: %r" % reply)
+s.close()
+
 # A malformed request gets 400 and a close (logged too).
 s = socket.create_connection(("127.0.0.1", port), timeout=10)
 s.sendall(b"THIS IS NOT HTTP\r\n\r\n")
