@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <string_view>
 
 #include <boost/asio/write.hpp>
 
@@ -52,7 +53,18 @@ void HttpConnection::process_buffered() {
   auto result = parser_.parse({buf_.data() + begin_, end_ - begin_}, consumed);
   begin_ += consumed;
   switch (result) {
-    case HttpRequestParser::Result::indeterminate: do_read(); break;
+    case HttpRequestParser::Result::indeterminate:
+      if (parser_.request().expect_continue && parser_.awaiting_body() && !continue_sent_) {
+        continue_sent_ = true;
+        static constexpr std::string_view interim = "HTTP/1.1 100 Continue\r\n\r\n";
+        asio::async_write(socket_, asio::buffer(interim.data(), interim.size()),
+                          [self = shared_from_this()](const error_code& ec, std::size_t) {
+                            if (!ec) self->do_read();
+                          });
+      } else {
+        do_read();
+      }
+      break;
     case HttpRequestParser::Result::bad: respond_error(parser_.error_status()); break;
     case HttpRequestParser::Result::good: handle_request(); break;
   }
@@ -120,6 +132,7 @@ void HttpConnection::on_write(const error_code& ec, bool keep_alive) {
   response_.body.clear();
   if (response_.body.capacity() > 1 << 20) std::string().swap(response_.body);
   parser_.reset();
+  continue_sent_ = false;
   process_buffered();
 }
 

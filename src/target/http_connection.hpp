@@ -50,6 +50,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   HttpRequestParser parser_;
   HttpResponse response_;
   std::string out_;          ///< serialized response being written
+  bool continue_sent_ = false;  ///< "100 Continue" already sent for the current request
 };
 
 }  // namespace loadtarget

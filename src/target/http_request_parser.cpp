@@ -46,6 +46,7 @@ void HttpRequestParser::reset() {
   req_.body.clear();
   req_.content_type.clear();
   req_.keep_alive = true;
+  req_.expect_continue = false;
   head_scanned_ = 0;
   remaining_ = 0;
   content_length_ = -1;
@@ -198,6 +199,9 @@ HttpRequestParser::Result HttpRequestParser::parse_header(std::string_view name,
       if (iequals(t, "close")) req_.keep_alive = false;
       else if (iequals(t, "keep-alive")) req_.keep_alive = true;
     });
+  } else if (iequals(name, "expect")) {
+    if (!iequals(value, "100-continue")) return fail(417);
+    req_.expect_continue = req_.version_minor >= 1;
   } else if (iequals(name, "content-type")) {
     req_.content_type.assign(value);
   }

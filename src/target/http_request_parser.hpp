@@ -16,6 +16,7 @@ struct HttpRequest {
   std::string body;        ///< de-chunked body
   std::string content_type;  ///< Content-Type header value, if any
   bool keep_alive = true;  ///< what the client asked for (version default + Connection header)
+  bool expect_continue = false;  ///< "Expect: 100-continue" was sent
 };
 
 /// Incremental HTTP/1.x request parser: feed it the unconsumed bytes; it says how many it used.
@@ -32,6 +33,8 @@ class HttpRequestParser {
   Result parse(std::string_view data, std::size_t& consumed);
   /// The request; complete once parse() returned good.
   const HttpRequest& request() const { return req_; }
+  /// True once the head is parsed and the body is still incomplete.
+  bool awaiting_body() const { return state_ != State::head && state_ != State::done; }
   /// HTTP status to answer with after parse() returned bad.
   int error_status() const { return error_status_; }
 

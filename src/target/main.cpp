@@ -70,7 +70,15 @@ int main(int argc, char** argv) {
     }
     {
       loadtarget::IoContextPool pool(threads);
+      // Installed before the "listening" lines so a SIGTERM right after them is handled.
+      boost::asio::signal_set signals(pool.main_context(), SIGINT, SIGTERM);
+      signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+        if (ec) return;
+        if (!quiet) fmt::print(stderr, "loadtarget: signal {}, stopping\n", signo);
+        pool.stop();
+      });
       std::vector<std::unique_ptr<loadtarget::Listener>> listeners;
+      std::vector<const char*> names;
       auto add = [&](const std::string& text, loadtarget::ListenerKind kind, const char* name) {
         auto ep = loadtarget::parse_endpoint(text);
         try {
@@ -78,19 +86,16 @@ int main(int argc, char** argv) {
         } catch (const boost::system::system_error& e) {
           throw std::runtime_error(fmt::format("cannot listen on {} {}: {}", name, text, e.code().message()));
         }
-        std::printf("listening %s %s\n", name, endpoint_text(listeners.back()->local_endpoint()).c_str());
+        names.push_back(name);
       };
       for (const auto& e : http_endpoints) add(e, loadtarget::ListenerKind::http, "http");
       for (const auto& e : echo_endpoints) add(e, loadtarget::ListenerKind::tcp_echo, "tcp-echo");
+      // Printed only once every listener is bound: the lines mean "ready" to whoever waits on them.
+      for (std::size_t i = 0; i < listeners.size(); ++i)
+        std::printf("listening %s %s\n", names[i], endpoint_text(listeners[i]->local_endpoint()).c_str());
       std::fflush(stdout);
       for (auto& l : listeners) l->start();
 
-      boost::asio::signal_set signals(pool.main_context(), SIGINT, SIGTERM);
-      signals.async_wait([&](const boost::system::error_code& ec, int signo) {
-        if (ec) return;
-        if (!quiet) fmt::print(stderr, "loadtarget: signal {}, stopping\n", signo);
-        pool.stop();
-      });
       pool.run();
       listeners.clear();
     }  // pool destroyed here: pending connections are released before the access log closes

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Usage: scripts/bench.sh [--no-build] [--no-tsung] [--port PORT]
+# Benchmark (not a test), against a private nginx (1 worker) on 127.0.0.1:PORT (default 18090):
+#   (a) wrk -t1 -c100 -d5s             CPU per request and requests/s of the best C client
+#   (b) loadctl, bench-keepalive.xml  100 users x 2000 keep-alive GETs: CPU of loadctl + agents
+#   (c) Tsung 1.7.0, same scenario     CPU of its Erlang VM (when `tsung` is installed)
+#   (d) loadctl and Tsung, bench-idle.xml: 10 000 connected idle users, peak RSS per user
+# Requests are counted by nginx (access-log line delta); CPU is user+sys from /usr/bin/time,
+# children included; RSS is sampled every 200 ms over the tool's process tree.
+# Prints a table and the ratios loadctl/wrk and loadctl/Tsung. Every step is time-bounded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=1
+tsung_wanted=1
+port=${BENCH_PORT:-18090}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-build) build=0 ;;
+    --no-tsung) tsung_wanted=0 ;;
+    --port) port=$2; shift ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) echo "bench.sh: unknown argument: $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+loadctl=$PWD/build/src/controller/loadctl
+work=$(mktemp -d /tmp/loadctl-bench.XXXXXX)
+access=$work/nginx/access.log
+sampler_pid=""
+cleanup() {
+  [ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null || true
+  scripts/nginx_target.sh stop "$work/nginx" || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+note() { echo "bench.sh: $*" >&2; }
+
+# 10 000 idle users need 10 000 descriptors in the client (and as many in nginx).
+nofile=65536
+hard=$(ulimit -Hn)
+[ "$hard" != unlimited ] && [ "$hard" -lt "$nofile" ] && nofile=$hard
+ulimit -n "$nofile" || true
+[ "$nofile" -ge 12000 ] || note "warning: only $nofile file descriptors allowed; the idle test needs ~10 100"
+# Each idle user is one connection from 127.0.0.1 to one port: 10 000 of the ~28 000 ephemeral
+# ports (net.ipv4.ip_local_port_range); connections closed by earlier steps sit in TIME_WAIT.
+note "ephemeral ports: $(cat /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null | tr '\t' '-'), in TIME_WAIT now: $(ss -tan state time-wait 2>/dev/null | tail -n +2 | wc -l)"
+
+if [ "$build" = 1 ]; then scripts/build.sh; fi
+command -v wrk >/dev/null || { note "wrk is missing (scripts/deps.sh installs it)"; exit 1; }
+
+have_tsung=0
+if [ "$tsung_wanted" = 1 ] && command -v tsung >/dev/null; then
+  if getent hosts "$(hostname)" >/dev/null 2>&1 || getent hosts "$(hostname -s)" >/dev/null 2>&1; then
+    have_tsung=1
+  else
+    note "Tsung skipped: Erlang needs this host's name to resolve; add '127.0.0.1 $(hostname)' to /etc/hosts"
+  fi
+fi
+
+# Scenario copies pointing at our nginx port.
+for f in bench-keepalive bench-idle; do
+  sed "s/port=\"18090\"/port=\"$port\"/" "examples/$f.xml" > "$work/$f.xml"
+done
+
+scripts/nginx_target.sh start "$work/nginx" "$port" 1 >&2
+
+lines() { wc -l < "$access" | tr -d ' '; }
+
+# tree_rss PID: summed RSS (KB) of PID and its descendants, ignoring timeout/time wrappers.
+tree_rss() {
+  ps -e -o pid=,ppid=,rss=,comm= | awk -v root="$1" '
+    { ppid[$1] = $2; rss[$1] = $3; comm[$1] = $4 }
+    END {
+      for (p in ppid) {
+        q = p
+        while (q != "" && q != 0 && q != root) q = ppid[q]
+        if (q == root && comm[p] != "timeout" && comm[p] != "time") sum += rss[p]
+      }
+      print sum + 0
+    }'
+}
+
+# sampler PID OUT: every 200 ms appends "<time> <nginx lines> <tree RSS KB>" while PID lives.
+sampler() {
+  while kill -0 "$1" 2>/dev/null; do
+    echo "$(date +%s.%N) $(lines) $(tree_rss "$1")" >> "$2"
+    sleep 0.2
+  done
+}
+
+# run_measured NAME SECONDS CMD...: runs CMD under /usr/bin/time and `timeout`, sampling as it
+# goes; sets R_REQ, R_RATE, R_CPU_US (per request) and R_RSS_KB (peak). Returns CMD's status.
+run_measured() {
+  local name=$1 limit=$2 rc=0 start samples=$work/$1.samples timefile=$work/$1.time
+  shift 2
+  : > "$samples"
+  start=$(lines)
+  /usr/bin/time -f '%e %U %S' -o "$timefile" timeout -k 10 "$limit" "$@" > "$work/$name.out" 2>&1 &
+  local pid=$!
+  sampler "$pid" "$samples" &
+  sampler_pid=$!
+  wait "$pid" || rc=$?
+  wait "$sampler_pid" 2>/dev/null || true
+  sampler_pid=""
+  sleep 0.3   # nginx writes its log line right after the response
+  R_REQ=$(( $(lines) - start ))
+  local cpu
+  cpu=$(tail -1 "$timefile" | awk '{ print $2 + $3 }')
+  R_CPU_US=$(awk -v c="$cpu" -v n="$R_REQ" 'BEGIN { if (n > 0) printf "%.1f", c * 1e6 / n; else print "n/a" }')
+  # Rate over the window in which nginx saw requests (start-up and shutdown excluded).
+  R_RATE=$(awk -v s="$start" '
+    $2 > s && first == "" { first = $1; firstn = $2 }
+    $2 > lastn { last = $1; lastn = $2 }
+    END { if (last > first) printf "%.0f", (lastn - firstn) / (last - first); else print "n/a" }' "$samples")
+  R_RSS_KB=$(awk '$3 > m { m = $3 } END { print m + 0 }' "$samples")
+  [ "$rc" -eq 0 ] || { note "$name exited with status $rc (output: $work/$name.out)"; tail -5 "$work/$name.out" >&2 || true; }
+  return "$rc"
+}
+
+declare -A REQ RATE CPU RSSU
+row() { REQ[$1]=$R_REQ; RATE[$1]=$R_RATE; CPU[$1]=$R_CPU_US; RSSU[$1]=${2:-n/a}; }
+na_row() { REQ[$1]=n/a; RATE[$1]=n/a; CPU[$1]=n/a; RSSU[$1]=n/a; }
+per_user() { awk -v kb="$1" 'BEGIN { printf "%.2f KB", kb / 10000 }'; }
+
+note "(a) wrk -t1 -c100 -d5s"
+if run_measured wrk 30 wrk -t1 -c100 -d5s "http://127.0.0.1:$port/"; then row wrk; else na_row wrk; fi
+
+note "(b) loadctl, 100 users x 2000 keep-alive GETs"
+if [ -x "$loadctl" ] && run_measured loadctl 300 "$loadctl" -q -f "$work/bench-keepalive.xml" -l "$work/loadctl-logs" start; then
+  row loadctl
+else
+  [ -x "$loadctl" ] || note "loadctl not built ($loadctl)"
+  na_row loadctl
+fi
+
+if [ "$have_tsung" = 1 ]; then
+  note "(c) Tsung, same scenario"
+  if run_measured tsung 300 tsung -f "$work/bench-keepalive.xml" -l "$work/tsung-logs" start; then row tsung; else na_row tsung; fi
+else
+  na_row tsung
+fi
+
+note "(d) 10 000 idle users (about 35 s per tool)"
+if [ -x "$loadctl" ] && run_measured loadctl-idle 180 "$loadctl" -q -f "$work/bench-idle.xml" -l "$work/loadctl-logs" start; then
+  note "loadctl idle: $R_REQ requests, peak RSS $R_RSS_KB KB"
+  RSSU[loadctl]=$(per_user "$R_RSS_KB")
+fi
+if [ "$have_tsung" = 1 ] && run_measured tsung-idle 180 tsung -f "$work/bench-idle.xml" -l "$work/tsung-logs" start; then
+  note "Tsung idle: $R_REQ requests, peak RSS $R_RSS_KB KB"
+  RSSU[tsung]=$(per_user "$R_RSS_KB")
+fi
+
+ratio() {  # A B -> A/B or n/a
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'
+}
+
+echo
+printf '%-8s %10s %10s %14s %16s\n' tool requests req/s "CPU us/req" "peak RSS/user"
+for t in wrk loadctl tsung; do
+  printf '%-8s %10s %10s %14s %16s\n' "$t" "${REQ[$t]}" "${RATE[$t]}" "${CPU[$t]}" "${RSSU[$t]}"
+done
+echo
+echo "loadctl/wrk:   CPU per request x$(ratio "${CPU[loadctl]}" "${CPU[wrk]}"), req/s x$(ratio "${RATE[loadctl]}" "${RATE[wrk]}")"
+echo "loadctl/Tsung: CPU per request x$(ratio "${CPU[loadctl]}" "${CPU[tsung]}"), req/s x$(ratio "${RATE[loadctl]}" "${RATE[tsung]}"), RSS per user x$(ratio "${RSSU[loadctl]%% KB}" "${RSSU[tsung]%% KB}")"
+echo "(work files: $work)"

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Shared helpers for integration tests. Usage, at the top of tests/integration/test_*.sh:
+#   source "$(dirname "$0")/lib.sh"
+# The sourcing script re-runs itself under `timeout` (LOADCTL_TEST_TIMEOUT seconds, default 240),
+# gets a private $TEST_TMP, and its cleanups (registered with on_exit) run on exit, failure,
+# timeout or signal. LOADCTL_BIN is the build directory (ctest sets it; default: build/).
+set -euo pipefail
+
+if [ -z "${_LOADCTL_TEST_TIMED:-}" ]; then
+  export _LOADCTL_TEST_TIMED=1
+  exec timeout -k 10 "${LOADCTL_TEST_TIMEOUT:-240}" bash "$0" "$@"
+fi
+
+LOADCTL_SRC=${LOADCTL_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+LOADCTL_BIN=${LOADCTL_BIN:-$LOADCTL_SRC/build}
+LOADCTL=$LOADCTL_BIN/src/controller/loadctl
+LOADAGENT=$LOADCTL_BIN/src/agent/loadagent
+LOADTARGET=$LOADCTL_BIN/src/target/loadtarget
+TEST_NAME=$(basename "$0" .sh)
+TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/$TEST_NAME.XXXXXX")
+
+_cleanups=()
+# on_exit COMMAND: runs COMMAND (a string, eval'd) at exit; last registered runs first.
+on_exit() { _cleanups+=("$1"); }
+_run_cleanups() {
+  local rc=$? i
+  trap - EXIT
+  for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do eval "${_cleanups[i]}" || true; done
+  if [ "$rc" -ne 0 ] && [ -n "${KEEP_TEST_TMP:-}" ]; then
+    echo "$TEST_NAME: keeping $TEST_TMP" >&2
+  else
+    rm -rf "$TEST_TMP"
+  fi
+  exit "$rc"
+}
+trap _run_cleanups EXIT
+trap 'echo "$TEST_NAME: terminated (timeout or signal)" >&2; exit 124' TERM
+trap 'exit 130' INT
+
+# fail MSG: prints MSG and ends the test with status 1.
+fail() { echo "FAIL: $TEST_NAME: $*" >&2; exit 1; }
+# assert_eq ACTUAL EXPECTED MSG
+assert_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"; }
+# log MSG: progress line on stderr (ctest shows it on failure).
+log() { echo "[$TEST_NAME $(date +%T)] $*" >&2; }
+
+# need_bins NAME...: loadctl/loadagent/loadtarget from LOADCTL_BIN, anything else from PATH.
+need_bins() {
+  local b path
+  for b in "$@"; do
+    case "$b" in
+      loadctl) path=$LOADCTL ;;
+      loadagent) path=$LOADAGENT ;;
+      loadtarget) path=$LOADTARGET ;;
+      *) path=$(command -v "$b" || true) ;;
+    esac
+    [ -n "$path" ] && [ -x "$path" ] || fail "needed binary '$b' not found${path:+ at $path} (LOADCTL_BIN=$LOADCTL_BIN)"
+  done
+}
+
+# port_open PORT [HOST]: 0 when a TCP connect succeeds.
+port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/${2:-127.0.0.1}/$1" 2>/dev/null; }
+
+# free_port: prints a port in 20000-40000 nobody listens on (racy by nature; prefer port 0).
+free_port() {
+  local p _
+  for _ in $(seq 1 100); do
+    p=$((20000 + (RANDOM * 32768 + RANDOM) % 20001))
+    port_open "$p" || { echo "$p"; return 0; }
+  done
+  fail "no free port found in 20000-40000"
+}
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 50 ms; 0 once it succeeds, 1 on timeout.
+wait_until() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.05
+  done
+}
+
+# count_lines FILE: line count (0 when FILE is missing).
+count_lines() { if [ -f "$1" ]; then wc -l < "$1" | tr -d ' '; else echo 0; fi; }
+
+# start_loadtarget ARGS...: starts loadtarget in the background and waits for one "listening"
+# line per --http/--tcp-echo argument. Sets LOADTARGET_PID, LOADTARGET_OUT and the first
+# LOADTARGET_HTTP_PORT / LOADTARGET_ECHO_PORT (the real ports, so "IP:0" is fine).
+start_loadtarget() {
+  need_bins loadtarget
+  local expected=0 a n
+  for a in "$@"; do [[ $a == --http || $a == --tcp-echo ]] && expected=$((expected + 1)); done
+  LOADTARGET_OUT=$(mktemp "$TEST_TMP/loadtarget.XXXXXX")
+  "$LOADTARGET" "$@" >"$LOADTARGET_OUT" 2>&1 &
+  LOADTARGET_PID=$!
+  on_exit "_stop_pid $LOADTARGET_PID"
+  for _ in $(seq 1 100); do
+    n=$(grep -c '^listening ' "$LOADTARGET_OUT" || true)
+    [ "$n" -ge "$expected" ] && break
+    kill -0 "$LOADTARGET_PID" 2>/dev/null || { cat "$LOADTARGET_OUT" >&2; fail "loadtarget exited at start-up"; }
+    sleep 0.05
+  done
+  [ "$n" -ge "$expected" ] || fail "loadtarget did not print its listening lines"
+  LOADTARGET_HTTP_PORT=$(awk '/^listening http /{n = split($3, a, ":"); print a[n]; exit}' "$LOADTARGET_OUT")
+  LOADTARGET_ECHO_PORT=$(awk '/^listening tcp-echo /{n = split($3, a, ":"); print a[n]; exit}' "$LOADTARGET_OUT")
+}
+
+# _stop_pid PID: SIGTERM, then SIGKILL after 5 s.
+_stop_pid() {
+  kill -TERM "$1" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# start_nginx PORT [WORKERS]: private nginx via scripts/nginx_target.sh; sets NGINX_DIR and
+# NGINX_ACCESS_LOG ("<addr> "<request>" <status>" per line).
+start_nginx() {
+  need_bins nginx
+  NGINX_DIR=$(mktemp -d "$TEST_TMP/nginx.XXXXXX")
+  NGINX_ACCESS_LOG=$NGINX_DIR/access.log
+  on_exit "'$LOADCTL_SRC/scripts/nginx_target.sh' stop '$NGINX_DIR'"
+  "$LOADCTL_SRC/scripts/nginx_target.sh" start "$NGINX_DIR" "$1" "${2:-1}" >&2 || fail "nginx did not start"
+}
