@@ -23,6 +23,11 @@ void Channel::start(MessageHandler on_message, CloseHandler on_close) {
   read_header();
 }
 
+void Channel::rebind(MessageHandler on_message, CloseHandler on_close) {
+  on_message_ = std::move(on_message);
+  on_close_ = std::move(on_close);
+}
+
 void Channel::read_header() {
   asio::async_read(socket_, asio::buffer(header_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
     if (!self->open_) return;
@@ -53,7 +58,8 @@ void Channel::read_payload(std::uint32_t length) {
       self->close(fmt::format("unknown message type {}", static_cast<int>(self->header_[4])));
       return;
     }
-    self->on_message_(type, self->payload_);
+    auto handler = self->on_message_;  // the handler may rebind the channel while it runs
+    handler(type, self->payload_);
     if (self->open_) self->read_header();
   });
 }

@@ -21,7 +21,10 @@ class Channel : public std::enable_shared_from_this<Channel> {
 
   explicit Channel(boost::asio::ip::tcp::socket socket);
 
+  /// Starts the read loop.
   void start(MessageHandler on_message, CloseHandler on_close);
+  /// Replaces the handlers (e.g. once a connection is identified); the read loop goes on.
+  void rebind(MessageHandler on_message, CloseHandler on_close);
   void send(MsgType type, std::string_view payload = {});
   /// Closes after queued frames are written.
   void close_after_flush();

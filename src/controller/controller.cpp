@@ -184,7 +184,7 @@ void Controller::on_hello(const std::shared_ptr<control::Channel>& channel, std:
   agent.hostname = hello->hostname;
   agent.last_heard = SteadyClock::now();
   unsigned id = hello->agent_id;
-  channel->start(
+  channel->rebind(
       [this, id](MsgType type, std::string_view body) { on_message(agents_[id], type, body); },
       [this, id](const std::string& reason) {
         AgentRecord& a = agents_[id];
