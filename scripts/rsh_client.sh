@@ -54,7 +54,13 @@ ncat_failure() {
 }
 
 first=""
-if ! IFS= read -r first <&3 && [ -z "$first" ]; then
+rc=0
+IFS= read -r -t "$((timeout + 10))" first <&3 || rc=$?
+if [ "$rc" -gt 128 ]; then
+  echo "rsh_client.sh: $host:$port accepted the connection but sent no answer within $((timeout + 10)) s" >&2
+  exit 1
+fi
+if [ "$rc" -ne 0 ] && [ -z "$first" ]; then
   ncat_failure && exit 1
   echo "rsh_client.sh: $host:$port closed the connection without answering; is this host in the daemon's allowed addresses (rsh_daemon.sh -a)?" >&2
   exit 1

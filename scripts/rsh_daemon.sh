@@ -60,10 +60,22 @@ valid_option() {
   esac
 }
 
+# close_inherited_fds: ncat's listening socket leaks into the filter; an agent must not keep it
+# (else the port stays open after "stop" and new connections hang unanswered).
+close_inherited_fds() {
+  local path fd
+  for path in /proc/$BASHPID/fd/*; do
+    fd=${path##*/}
+    [[ $fd =~ ^[0-9]+$ ]] && [ "$fd" -gt 2 ] || continue
+    exec {fd}>&- 2>/dev/null || true
+  done
+}
+
 filter() {
   local line words agent="$LOADCTL_RSH_AGENT_DIR/loadagent"
   IFS= read -r -t "$READ_TIMEOUT" -n "$MAX_LINE" line || [ -n "${line:-}" ] || refuse "no command line within ${READ_TIMEOUT} s"
   line=${line%$'\r'}
+  [ -n "${line// /}" ] || refuse "empty command line"
   [ "${#line}" -lt "$MAX_LINE" ] || refuse "command line longer than $MAX_LINE bytes"
   local safe='^[]A-Za-z0-9 ./:_[-]+$'
   [[ $line =~ $safe ]] || refuse "characters outside [A-Za-z0-9 ./:_[]-]"
@@ -95,6 +107,7 @@ filter() {
   [ -x "$agent" ] || refuse "no executable $agent on $(hostname)"
   log_event "starting $agent ${words[*]:1}"
   echo "rsh_daemon: running $agent on $(hostname)"
+  close_inherited_fds
   local status=0
   "$agent" "${words[@]:1}" 2>&1 </dev/null || status=$?
   log_event "loadagent ${words[*]:1} exited with status $status"
