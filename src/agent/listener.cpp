@@ -117,7 +117,10 @@ void Listener::on_accept(asio::ip::tcp::socket socket) {
         }
         on_controller_hello(ch, payload);
       },
-      [timer](const std::string&) { timer->cancel(); });
+      [weak, timer](const std::string& reason) {
+        timer->cancel();
+        if (auto ch = weak.lock()) spdlog::warn("{}: closed before an accepted hello: {}", ch->peer(), reason);
+      });
 }
 
 void Listener::on_controller_hello(const std::shared_ptr<control::Channel>& channel, std::string_view payload) {
