@@ -312,6 +312,7 @@ void Controller::tick() {
     return;
   }
   for (AgentRecord& agent : agents_) {
+    if (agent.channel && agent.channel->open()) agent.channel->send(MsgType::heartbeat);
     if ((agent.state == AgentState::running || agent.state == AgentState::connected || agent.state == AgentState::ready) &&
         now - agent.last_heard > kAgentSilence)
       on_agent_lost(agent, fmt::format("no message for {} s", kAgentSilence.count()));
