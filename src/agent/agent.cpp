@@ -17,6 +17,7 @@ using control::MsgType;
 namespace {
 constexpr auto kTickPeriod = 500ms;
 constexpr auto kControllerSilence = 10s;  // no frame from the controller for this long: it is gone
+constexpr unsigned kMonitorTicks = 4;     // host cpu/freemem/load every 2 s
 }  // namespace
 
 Agent::Agent(AgentOptions options)
@@ -142,6 +143,9 @@ void Agent::on_go(std::string_view payload) {
     return;
   }
   started_ = true;
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  monitor_ = std::make_unique<HostMonitor>(name);
   auto start = std::chrono::steady_clock::now() +
                std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(go->delay));
   engine_->start(start);
@@ -176,6 +180,7 @@ void Agent::tick() {
 void Agent::send_stats() {
   MetricSet delta;
   engine_->collect(delta);
+  if (monitor_ && ticks_++ % kMonitorTicks == 0) monitor_->sample(delta);
   if (!delta.empty()) channel_->send(MsgType::stats, delta.encode());
 }
 

@@ -13,6 +13,7 @@
 
 #include "control/channel.hpp"
 #include "engine/engine.hpp"
+#include "loadctl/host_monitor.hpp"
 #include "loadctl/scenario.hpp"
 
 namespace loadctl::agent {
@@ -46,6 +47,8 @@ class Agent {
   std::shared_ptr<control::Channel> channel_;
   std::optional<Scenario> scenario_;
   std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<HostMonitor> monitor_;
+  unsigned ticks_ = 0;
   std::chrono::steady_clock::time_point last_heard_;
   std::chrono::steady_clock::time_point last_heartbeat_sent_;
   bool started_ = false;
