@@ -1,5 +1,7 @@
 #include "agent/session.hpp"
 
+#include <unistd.h>
+
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
@@ -15,6 +17,7 @@ using control::MsgType;
 namespace {
 constexpr auto kTickPeriod = 500ms;
 constexpr auto kControllerSilence = 10s;  // no frame from the controller for this long: it is gone
+constexpr unsigned kMonitorTicks = 4;     // host cpu/freemem/load every 2 s
 }  // namespace
 
 Session::Session(asio::io_context& ctx, std::shared_ptr<control::Channel> channel, unsigned threads, EndHandler on_end)
@@ -105,6 +108,9 @@ void Session::on_go(std::string_view payload) {
     return;
   }
   started_ = true;
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  monitor_ = std::make_unique<HostMonitor>(name);
   auto start = std::chrono::steady_clock::now() +
                std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(go->delay));
   engine_->start(start);
@@ -140,6 +146,7 @@ void Session::tick() {
 void Session::send_stats() {
   MetricSet delta;
   engine_->collect(delta);
+  if (monitor_ && ticks_++ % kMonitorTicks == 0) monitor_->sample(delta);
   if (!delta.empty()) channel_->send(MsgType::stats, delta.encode());
 }
 

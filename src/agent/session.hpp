@@ -17,6 +17,7 @@
 
 #include "control/channel.hpp"
 #include "engine/engine.hpp"
+#include "loadctl/host_monitor.hpp"
 #include "loadctl/scenario.hpp"
 
 namespace loadctl::agent {
@@ -54,6 +55,8 @@ class Session {
   boost::asio::steady_timer tick_timer_;
   std::optional<Scenario> scenario_;
   std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<HostMonitor> monitor_;  ///< cpu/freemem/load samples, from go on
+  unsigned ticks_ = 0;
   std::chrono::steady_clock::time_point last_heard_;
   std::chrono::steady_clock::time_point last_heartbeat_sent_;
   bool started_ = false;

@@ -169,7 +169,7 @@ void Worker::send_request(User& user) {
   }
   if (!spec.awaits_response()) {
     asio::post(ctx_, [this, &user, gen = user.generation] {
-      if (gen == user.generation) on_response_complete(user, ResponseInfo{});
+      if (gen == user.generation) on_sent_without_ack(user);
     });
     return;
   }
@@ -193,53 +193,41 @@ void Worker::on_writable(User& user, const boost::system::error_code& ec) {
     return;
   }
   if (!current_request(user).awaits_response()) {
-    on_response_complete(user, ResponseInfo{});
+    on_sent_without_ack(user);
     return;
   }
   await_response(user);
 }
 
+// The receive buffer is borrowed only while a response is pending, and async_read_some lets
+// asio read speculatively without re-arming epoll per request (async_wait would).
 void Worker::await_response(User& user) {
   user.state = UserState::awaiting;
-  user.socket.async_wait(Socket::wait_read, [this, &user, gen = user.generation](const boost::system::error_code& ec) {
-    if (gen == user.generation) on_readable(user, ec);
-  });
+  if (!user.buffer) user.buffer = acquire_buffer();
+  user.socket.async_read_some(asio::buffer(user.buffer, kReceiveBuffer),
+                              [this, &user, gen = user.generation](const boost::system::error_code& ec, std::size_t n) {
+                                if (gen == user.generation) on_read(user, ec, n);
+                              });
 }
 
-void Worker::on_readable(User& user, const boost::system::error_code& ec) {
-  if (ec) {
-    on_request_failed(user, "error_recv_" + errno_name(ec), false);
+void Worker::on_read(User& user, const boost::system::error_code& ec, std::size_t n) {
+  if (ec == asio::error::eof) {
+    ResponseInfo info;
+    if (user.got_bytes && current_request(user).complete_on_eof(user.parser, info)) {
+      info.close = true;
+      on_response_complete(user, info);
+    } else {
+      on_request_failed(user, "error_connection_closed", !user.got_bytes);
+    }
     return;
   }
-  for (;;) {
-    boost::system::error_code rec;
-    std::size_t n = user.socket.read_some(asio::buffer(read_buf_), rec);
-    if (rec == asio::error::would_block) {
-      await_response(user);
-      return;
-    }
-    if (rec == asio::error::eof) {
-      ResponseInfo info;
-      if (user.got_bytes && current_request(user).complete_on_eof(user.parser, info)) {
-        info.close = true;
-        on_response_complete(user, info);
-      } else {
-        on_request_failed(user, "error_connection_closed", !user.got_bytes);
-      }
-      return;
-    }
-    if (rec) {
-      on_request_failed(user, "error_recv_" + errno_name(rec), !user.got_bytes);
-      return;
-    }
-    user.got_bytes = true;
-    stats_.add(ids_.size_rcv, n);
-    if (consume(user, {read_buf_.data(), n})) return;
-    if (n < read_buf_.size()) {
-      await_response(user);
-      return;
-    }
+  if (ec) {
+    on_request_failed(user, "error_recv_" + errno_name(ec), !user.got_bytes);
+    return;
   }
+  user.got_bytes = true;
+  stats_.add(ids_.size_rcv, n);
+  if (!consume(user, {user.buffer, n})) await_response(user);
 }
 
 // Feeds received bytes to the plugin's parser. True when the response ended (well or badly).
@@ -283,6 +271,7 @@ bool Worker::consume(User& user, std::string_view data) {
 
 void Worker::on_response_complete(User& user, const ResponseInfo& info) {
   auto now = Clock::now();
+  release_buffer(user);
   stats_.sample(ids_.request, ms_since(user.request_start, now));
   if (info.status_code) stats_.add(status_metric(info.status_code));
   user.deadline = Clock::time_point::max();
@@ -291,8 +280,17 @@ void Worker::on_response_complete(User& user, const ResponseInfo& info) {
   step(user);
 }
 
+// Fire-and-forget requests (raw ack="no_ack") are counted, as Tsung does, not timed.
+void Worker::on_sent_without_ack(User& user) {
+  stats_.add(ids_.request_noack);
+  user.deadline = Clock::time_point::max();
+  user.state = UserState::idle;
+  step(user);
+}
+
 void Worker::on_request_failed(User& user, std::string_view error, bool retry_on_fresh_connection) {
   close_connection(user);
+  release_buffer(user);
   if (stopping_) return;
   if (retry_on_fresh_connection && user.reused) {
     // A kept-alive connection the server had already closed: resend once on a new connection.

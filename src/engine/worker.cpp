@@ -13,6 +13,7 @@ constexpr MetricId kNoMetric = UINT32_MAX;
 constexpr auto kSweepPeriod = std::chrono::milliseconds(200);
 constexpr auto kStatsPeriod = std::chrono::milliseconds(250);
 
+
 Clock::duration seconds(double s) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
 }
@@ -36,14 +37,14 @@ Worker::Worker(unsigned index, const RunConfig& config, WorkerPlan plan)
     : index_(index),
       config_(config),
       plan_(std::move(plan)),
-      ctx_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
+      // Only this worker's thread touches its io_context (stop() sets a flag), so no locking.
+      ctx_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE),
       arrival_timer_(ctx_.get_executor()),
       sweep_timer_(ctx_.get_executor()),
       stats_timer_(ctx_.get_executor()),
       hard_stop_timer_(ctx_.get_executor()),
       rng_(config.seed + 0x51ed2701u * (index + 1)),
-      next_user_id_(plan_.first_user_id),
-      read_buf_(64 * 1024) {
+      next_user_id_(plan_.first_user_id) {
   ids_.users = stats_.intern("users", MetricKind::gauge);
   ids_.users_count = stats_.intern("users_count", MetricKind::counter);
   ids_.finish_users_count = stats_.intern("finish_users_count", MetricKind::counter);
@@ -54,6 +55,7 @@ Worker::Worker(unsigned index, const RunConfig& config, WorkerPlan plan)
   ids_.session = stats_.intern("session", MetricKind::sample);
   ids_.size_rcv = stats_.intern("size_rcv", MetricKind::counter);
   ids_.size_sent = stats_.intern("size_sent", MetricKind::counter);
+  ids_.request_noack = stats_.intern("request_noack", MetricKind::counter);
   status_ids_.assign(1000, kNoMetric);
   std::vector<double> probabilities;
   for (const UserProgram& program : config_.programs) {
@@ -89,9 +91,7 @@ void Worker::run(Clock::time_point start) {
   drain_stats();
 }
 
-void Worker::stop() {
-  asio::post(ctx_, [this] { stop_now(); });
-}
+void Worker::stop() { stop_requested_.store(true); }
 
 void Worker::collect(MetricSet& into) {
   std::lock_guard lock(outbox_mutex_);
@@ -192,11 +192,25 @@ User& Worker::acquire_user() {
 }
 
 void Worker::release_user(User& user) {
+  release_buffer(user);
   ++user.generation;
   user.state = UserState::idle;
   user.program = nullptr;
   std::string().swap(user.pending);
   free_users_.push_back(user.slot);
+}
+
+char* Worker::acquire_buffer() {
+  if (free_buffers_.empty()) return new char[kReceiveBuffer];
+  char* buffer = free_buffers_.back().release();
+  free_buffers_.pop_back();
+  return buffer;
+}
+
+void Worker::release_buffer(User& user) {
+  if (!user.buffer) return;
+  free_buffers_.emplace_back(user.buffer);
+  user.buffer = nullptr;
 }
 
 void Worker::start_user(const UserProgram& program) {
@@ -265,6 +279,7 @@ void Worker::stop_now() {
 // Timeouts are checked by a periodic sweep rather than a timer per request: no timer operations
 // on the hot path.
 void Worker::sweep_timeouts() {
+  if (stop_requested_.load()) stop_now();
   auto now = Clock::now();
   for (User& user : users_) {
     if (!user.program || now < user.deadline) continue;

@@ -3,13 +3,14 @@
 // small state machines over compiled programs, and records statistics without locks. Functions
 // in worker.cpp / user_flow.cpp appear in the order events happen:
 //   run -> schedule_phase -> on_arrival -> start_user -> step -> begin_request -> connect ->
-//   on_connected -> send_request -> await_response -> on_readable -> on_response_complete ->
+//   on_connected -> send_request -> await_response -> on_read -> on_response_complete ->
 //   think -> finish_user;  sweep_timeouts and drain_stats on their own timers.
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <string>
@@ -52,6 +53,9 @@ struct WorkerPlan {
   std::uint64_t user_id_stride = 1;
 };
 
+/// Size of the receive buffers users borrow while a response is pending.
+inline constexpr std::size_t kReceiveBuffer = 16 * 1024;
+
 enum class UserState : std::uint8_t { idle, connecting, sending, awaiting, thinking, done };
 
 struct User {
@@ -75,6 +79,7 @@ struct User {
   std::vector<std::int64_t> loop_counters;
   std::vector<Clock::time_point> tr_starts;
   std::string pending;            ///< unconsumed response bytes, or unwritten request bytes
+  char* buffer = nullptr;         ///< receive buffer, borrowed from the worker while awaiting
 };
 
 class Worker {
@@ -85,7 +90,7 @@ class Worker {
 
   /// Runs the event loop on the calling thread until the worker is done or stopped.
   void run(Clock::time_point start);
-  /// Thread-safe: stops all users now (hard stop, Ctrl-C).
+  /// Thread-safe: stops all users within one sweep period (hard stop, Ctrl-C).
   void stop();
   /// Thread-safe: moves this worker's statistics since the last call into `into`.
   void collect(MetricSet& into);
@@ -118,9 +123,12 @@ class Worker {
   void send_request(User& user);
   void on_writable(User& user, const boost::system::error_code& ec);
   void await_response(User& user);
-  void on_readable(User& user, const boost::system::error_code& ec);
+  void on_read(User& user, const boost::system::error_code& ec, std::size_t n);
+  char* acquire_buffer();
+  void release_buffer(User& user);
   bool consume(User& user, std::string_view data);
   void on_response_complete(User& user, const ResponseInfo& info);
+  void on_sent_without_ack(User& user);
   void on_request_failed(User& user, std::string_view error, bool retry_on_fresh_connection);
   void think(User& user, const ThinkTime& think);
   void end_page(User& user, Clock::time_point now);
@@ -155,6 +163,7 @@ class Worker {
   bool stopping_ = false;
   std::size_t source_ip_next_ = 0;
   std::atomic<bool> done_{false};
+  std::atomic<bool> stop_requested_{false};
   std::atomic<std::uint64_t> active_{0};
 
   std::vector<double> program_cdf_;
@@ -162,14 +171,14 @@ class Worker {
   std::vector<double> user_agent_cdf_;
 
   std::string write_buf_;
-  std::vector<char> read_buf_;
+  std::vector<std::unique_ptr<char[]>> free_buffers_;  ///< receive buffers not lent to a user
 
   MetricSet stats_;
   std::mutex outbox_mutex_;
   MetricSet outbox_;
   struct Ids {
     MetricId users, users_count, finish_users_count, connected, connect, request, page, session,
-        size_rcv, size_sent;
+        size_rcv, size_sent, request_noack;
   } ids_;
   std::vector<MetricId> status_ids_;  ///< by status code, 0 = not interned yet
   std::vector<std::pair<std::string, MetricId>> error_ids_;
