@@ -23,7 +23,8 @@
 # evaluated by a shell.
 set -euo pipefail
 
-readonly SELF=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
+SELF=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
+readonly SELF
 readonly MAX_LINE=4096
 readonly READ_TIMEOUT=10
 
@@ -64,7 +65,7 @@ valid_option() {
 # (else the port stays open after "stop" and new connections hang unanswered).
 close_inherited_fds() {
   local path fd
-  for path in /proc/$BASHPID/fd/*; do
+  for path in "/proc/$BASHPID/fd/"*; do
     fd=${path##*/}
     [[ $fd =~ ^[0-9]+$ ]] && [ "$fd" -gt 2 ] || continue
     exec {fd}>&- 2>/dev/null || true
@@ -118,7 +119,7 @@ filter() {
 
 # ncat_log: turns ncat's verbose lines into daemon log lines, naming refused peers.
 ncat_log() {
-  local line peer=?
+  local line peer='?'
   while IFS= read -r line; do
     case "$line" in
       "Ncat: Connection from "*:*.) peer=${line#Ncat: Connection from }; peer=${peer%.} ;;
@@ -204,7 +205,8 @@ status() {
 }
 
 default_agent_dir() {
-  local built=$(dirname "$(dirname "$SELF")")/build/src/agent
+  local built
+  built=$(dirname "$(dirname "$SELF")")/build/src/agent
   if [ -x "$built/loadagent" ]; then echo "$built"
   elif command -v loadagent >/dev/null; then dirname "$(command -v loadagent)"
   else echo "$built"; fi
