@@ -3,6 +3,7 @@
 # Benchmark (not a test), against a private nginx (1 worker) on 127.0.0.1:PORT (default 18090):
 #   (a) wrk -t1 -c100 -d5s             CPU per request and requests/s of the best C client
 #   (b) loadctl, bench-keepalive.xml  100 users x 2000 keep-alive GETs: CPU of loadctl + agents
+#                                      (one event-loop thread, like wrk -t1)
 #   (c) Tsung 1.7.0, same scenario     CPU of its Erlang VM (when `tsung` is installed)
 #   (d) loadctl and Tsung, bench-idle.xml: 10 000 connected idle users, peak RSS per user (all
 #       resident pages of the tool's processes, and anonymous pages only: without shared libraries)
@@ -146,7 +147,7 @@ note "(a) wrk -t1 -c100 -d5s"
 if run_measured wrk 30 wrk -t1 -c100 -d5s "http://127.0.0.1:$port/"; then row wrk; else na_row wrk; fi
 
 note "(b) loadctl, 100 users x 2000 keep-alive GETs"
-if [ -x "$loadctl" ] && run_measured loadctl 300 "$loadctl" -q -f "$work/bench-keepalive.xml" -l "$work/loadctl-logs" start; then
+if [ -x "$loadctl" ] && run_measured loadctl 300 "$loadctl" -q -f "$work/bench-keepalive.xml" -l "$work/loadctl-logs" --threads 1 start; then
   row loadctl
 else
   [ -x "$loadctl" ] || note "loadctl not built ($loadctl)"
