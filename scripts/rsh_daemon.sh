@@ -52,7 +52,7 @@ valid_option() {
     --controller)
       local host=${value%:*} port=${value##*:}
       [[ $value == *:* && $port =~ ^[0-9]{1,5}$ ]] && ((10#$port >= 1 && 10#$port <= 65535)) || return 1
-      [[ $host =~ ^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$ || $host =~ ^\[[0-9A-Fa-f:.]{2,45}\]$ ]]
+      [[ $host =~ ^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$ || $host =~ ^\[?[0-9A-Fa-f:.]{2,45}\]?$ ]]
       ;;
     --token) [[ $value =~ ^[0-9a-f]{16,128}$ ]] ;;
     --id) [[ $value =~ ^[0-9]{1,6}$ ]] ;;
