@@ -11,10 +11,10 @@ optional_pkgs=(tsung)   # reference implementation: compatibility tests and benc
 # Headless browser for tests/integration/test_report_chromium.sh (it skips without it). Measured:
 # `apt-get install -y --no-install-recommends chromium` took 66 s here (24 packages).
 # LOADCTL_NO_CHROMIUM=1 leaves it out.
-[ "${LOADCTL_NO_CHROMIUM:-0}" = 1 ] || optional_pkgs+=(chromium)
 
 want=("${build_pkgs[@]}" "${runtime_pkgs[@]}")
 [ "${LOADCTL_NO_TSUNG:-0}" = 1 ] || want+=("${optional_pkgs[@]}")
+[ "${LOADCTL_NO_CHROMIUM:-0}" = 1 ] || want+=(chromium)
 
 missing=()
 for p in "${want[@]}"; do
