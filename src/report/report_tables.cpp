@@ -157,7 +157,8 @@ std::string render_compare_tables(const RunModel& a, const RunModel& b) {
       samples.push_back(delta_row(n, "count", get(ma, [](auto& m) { return m.total_count; }), get(mb, [](auto& m) { return m.total_count; })));
       samples.push_back(delta_row(n, "mean rate (/s)", ma ? mean_rate(a, *ma) : NAN, mb ? mean_rate(b, *mb) : NAN));
     } else if (any->kind == MetricKind::Counter) {
-      counters.push_back(delta_row(n, "total", get(ma, [](auto& m) { return m.total_count; }), get(mb, [](auto& m) { return m.total_count; })));
+      // A counter a run never printed counted nothing in that run.
+      counters.push_back(delta_row(n, "total", ma ? ma->total_count : 0.0, mb ? mb->total_count : 0.0));
     } else {
       counters.push_back(delta_row(n, "max", get(ma, [](auto& m) { return m.max; }), get(mb, [](auto& m) { return m.max; })));
     }

@@ -121,3 +121,28 @@ TEST(ReportJson, ParsesAndRejects) {
   EXPECT_FALSE(rp::parse_json("[1] x"));
   EXPECT_FALSE(rp::parse_json(std::string(100, '[')));
 }
+
+TEST(ReportReader, EveryTruncationOfTsungsLogSkipsAtMostOneLine) {
+  const std::string log = fixture_log();
+  for (std::size_t cut = 0; cut <= log.size(); ++cut) {
+    rp::RunModel m = read(log.substr(0, cut));
+    ASSERT_LE(m.skipped_lines, 1u) << "cut at " << cut << ": " << (m.skipped_examples.empty() ? "" : m.skipped_examples[0]);
+    if (m.dumps.empty()) continue;
+    for (const auto& [name, d] : m.metrics) ASSERT_EQ(d.count.size(), m.dumps.size()) << name;
+  }
+}
+
+TEST(ReportReader, RandomBytesDoNotBreakTheReaders) {
+  std::string log = fixture_log();
+  std::uint32_t seed = 12345;
+  for (int round = 0; round < 300; ++round) {
+    std::string damaged = log;
+    for (int k = 0; k < 20; ++k) {
+      seed = seed * 1664525u + 1013904223u;
+      damaged[seed % damaged.size()] = static_cast<char>(seed >> 24);
+    }
+    rp::RunModel m = read(damaged);
+    rp::read_stats_jsonl(damaged, m);  // not JSON at all: every line skipped, nothing thrown
+    EXPECT_GT(m.skipped_lines, 0u);
+  }
+}
