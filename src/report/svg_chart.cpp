@@ -87,33 +87,69 @@ void axes(std::string& out, const ChartSpec& spec, const Frame& f) {
   out += "</g>";
 }
 
-// Points of one series, split where y is missing.
-std::vector<std::string> runs_of_points(const ChartSeries& s, const Frame& f, std::size_t& count) {
-  std::vector<std::string> runs(1);
+struct Pt {
+  double x, y;  // SVG coordinates
+};
+
+// Keeps the first, lowest, highest and last point of each pixel column: a day-long run stays a
+// few thousand points per line without hiding a spike.
+std::vector<Pt> thin(const std::vector<Pt>& pts) {
+  std::vector<Pt> out;
+  for (std::size_t i = 0; i < pts.size();) {
+    long col = std::lround(pts[i].x);
+    std::size_t j = i, lo = i, hi = i;
+    for (; j < pts.size() && std::lround(pts[j].x) == col; ++j) {
+      if (pts[j].y < pts[lo].y) lo = j;
+      if (pts[j].y > pts[hi].y) hi = j;
+    }
+    std::size_t keep[] = {i, std::min(lo, hi), std::max(lo, hi), j - 1};
+    for (std::size_t k = 0; k < 4; ++k)
+      if (k == 0 || keep[k] != keep[k - 1]) out.push_back(pts[keep[k]]);
+    i = j;
+  }
+  return out;
+}
+
+// Points of one series, split where y is missing, thinned per pixel column.
+std::vector<std::vector<Pt>> runs_of_points(const ChartSeries& s, const Frame& f) {
+  std::vector<std::vector<Pt>> runs(1);
   for (std::size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
     if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) {
       if (!runs.back().empty()) runs.emplace_back();
       continue;
     }
-    runs.back() += fmt::format("{}{:.1f},{:.1f}", runs.back().empty() ? "" : " ", f.px(s.x[i]), f.py(s.y[i]));
-    ++count;
+    runs.back().push_back({f.px(s.x[i]), f.py(s.y[i])});
   }
   if (runs.back().empty()) runs.pop_back();
+  for (auto& r : runs) r = thin(r);
   return runs;
 }
 
+std::string points_text(const std::vector<Pt>& pts) {
+  std::string out;
+  for (const Pt& p : pts) out += fmt::format("{}{:.1f},{:.1f}", out.empty() ? "" : " ", p.x, p.y);
+  return out;
+}
+
+// A filled band between y_base and y; per pixel column its widest extent.
 void band(std::string& out, const ChartSeries& s, const Frame& f) {
-  std::string upper, lower;
-  std::size_t n = 0;
+  std::vector<Pt> upper, lower;
   for (std::size_t i = 0; i < s.x.size() && i < s.y.size() && i < s.y_base.size(); ++i) {
-    if (!std::isfinite(s.y[i]) || !std::isfinite(s.y_base[i])) continue;
-    upper += fmt::format("{:.1f},{:.1f} ", f.px(s.x[i]), f.py(s.y[i]));
-    lower = fmt::format("{:.1f},{:.1f} ", f.px(s.x[i]), f.py(s.y_base[i])) + lower;
-    ++n;
+    if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i]) || !std::isfinite(s.y_base[i])) continue;
+    Pt u{f.px(s.x[i]), f.py(s.y[i])}, l{u.x, f.py(s.y_base[i])};
+    if (!upper.empty() && std::lround(upper.back().x) == std::lround(u.x)) {
+      upper.back().y = std::min(upper.back().y, u.y);
+      lower.back().y = std::max(lower.back().y, l.y);
+    } else {
+      upper.push_back(u);
+      lower.push_back(l);
+    }
   }
-  if (n < 2) return;
-  out += fmt::format(R"(<polygon class="band" data-points="{}" points="{}{}" fill="{}" fill-opacity="0.18" stroke="none"/>)",
-                     n, upper, lower, s.color);
+  if (upper.size() < 2) return;
+  std::vector<Pt> outline = upper;
+  outline.insert(outline.end(), lower.rbegin(), lower.rend());
+  out += fmt::format(R"(<polygon class="band" data-points="{}" points="{}" fill="{}" fill-opacity="0.18" stroke="none"/>)",
+                     upper.size(), points_text(outline), s.color);
 }
 
 void legend(std::string& out, const ChartSpec& spec, const Frame& f) {
@@ -152,16 +188,11 @@ std::string render_chart(const ChartSpec& spec) {
     if (s.band) band(out, s, f);
   for (const auto& s : spec.series) {
     if (s.band) continue;
-    std::size_t count = 0;
-    auto runs = runs_of_points(s, f, count);
-    for (const auto& pts : runs) {
-      std::size_t n = static_cast<std::size_t>(std::count(pts.begin(), pts.end(), ',') );
+    for (const auto& run : runs_of_points(s, f)) {
       out += fmt::format(R"(<polyline class="series" data-points="{}" points="{}" fill="none" stroke="{}" stroke-width="1.8"{}/>)",
-                         n, pts, s.color, s.dashed ? R"( stroke-dasharray="6,3")" : "");
-      if (n == 1) {  // a lone point would be invisible as a line
-        auto comma = pts.find(',');
-        out += fmt::format(R"(<circle cx="{}" cy="{}" r="2.5" fill="{}"/>)", pts.substr(0, comma), pts.substr(comma + 1), s.color);
-      }
+                         run.size(), points_text(run), s.color, s.dashed ? R"( stroke-dasharray="6,3")" : "");
+      if (run.size() == 1)  // a lone point would be invisible as a line
+        out += fmt::format(R"(<circle cx="{:.1f}" cy="{:.1f}" r="2.5" fill="{}"/>)", run[0].x, run[0].y, s.color);
     }
   }
   legend(out, spec, f);

@@ -85,3 +85,26 @@ TEST(SvgChart, BandsAndRunCharts) {
   // Request rate: 10 then 20 per 10 s.
   EXPECT_DOUBLE_EQ(charts[3].series[0].y[1], 2.0);
 }
+
+TEST(SvgChart, LongSeriesAreThinnedPerPixelColumnKeepingSpikes) {
+  rp::ChartSpec spec;
+  spec.id = "long";
+  spec.y_label = "ms";
+  rp::ChartSeries s;
+  s.label = "mean";
+  s.color = "#000";
+  for (int i = 0; i < 100000; ++i) {
+    s.x.push_back(i);
+    s.y.push_back(i == 54321 ? 1000.0 : 1.0);
+  }
+  spec.series.push_back(s);
+  std::string svg = rp::render_chart(spec);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(svg, m, std::regex("data-points=\"(\\d+)\"")));
+  std::size_t points = std::stoul(m[1]);
+  EXPECT_LE(points, 4u * 900);  // at most 4 per pixel column of a 900-unit-wide chart
+  EXPECT_GE(points, 800u);
+  // The spike survives: the y axis goes up to 1000 and one point is drawn at its top.
+  EXPECT_NE(svg.find(">1000</text>"), std::string::npos);
+  EXPECT_LT(svg.size(), 200000u);
+}
