@@ -54,7 +54,7 @@ std::string run_details(const RunModel& m) {
   item("log directory", m.dir);
   if (!m.scenario.empty()) item("scenario", m.scenario);
   if (!m.software.empty()) item("written by", m.software);
-  item("start", utc(m.start));
+  item("start", utc(m.start) + (m.start_estimated ? " (estimated: one dump interval before the first dump)" : ""));
   item("last dump", m.dumps.empty() ? "-" : utc(m.dumps.back()));
   item("duration", fmt_num(m.duration) + " s (" + std::to_string(m.dumps.size()) + " dumps in tsung.log)");
   if (m.exit_status) item("run exit status", std::to_string(*m.exit_status) + (m.stop_reason.empty() ? "" : " (" + m.stop_reason + ")"));

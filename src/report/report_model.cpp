@@ -41,7 +41,10 @@ void compute_tables(RunModel& model) {
   double gap = n >= 2 ? static_cast<double>(model.dumps[1] - model.dumps[0]) : 10.0;
   double start = first - gap;
   if (model.start > 0 && static_cast<double>(model.start) <= first) start = static_cast<double>(model.start);
-  else model.start = static_cast<std::time_t>(start);
+  else {
+    model.start = static_cast<std::time_t>(start);
+    model.start_estimated = true;
+  }
   model.elapsed.resize(n);
   for (std::size_t i = 0; i < n; ++i) model.elapsed[i] = static_cast<double>(model.dumps[i]) - start;
   model.duration = model.elapsed.back();

@@ -53,6 +53,7 @@ struct RunModel {
   std::vector<double> jsonl_ts;       ///< "ts" of each stats.jsonl interval line
   std::vector<double> jsonl_elapsed;  ///< the same as seconds since the start
   std::time_t start = 0, end = 0;
+  bool start_estimated = false;     ///< no usable run.json: one interval before the first dump
   double duration = 0;              ///< seconds from start to the last dump
   std::map<std::string, MetricData> metrics;
   bool has_tsung_log = false;

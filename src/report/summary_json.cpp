@@ -22,6 +22,7 @@ std::string render_summary_json(const RunModel& m, const std::vector<ThresholdRe
                     ",\"scenario\":" + json_string(m.scenario) + ",\"software\":" + json_string(m.software);
   out += fmt::format(",\"start\":{},\"last_dump\":{},\"duration\":{},\"dumps\":{}", static_cast<long long>(m.start),
                      m.dumps.empty() ? 0LL : static_cast<long long>(m.dumps.back()), json_number(m.duration), m.dumps.size());
+  out += fmt::format(",\"start_estimated\":{}", m.start_estimated);
   out += m.exit_status ? fmt::format(",\"exit_status\":{}", *m.exit_status) : std::string(",\"exit_status\":null");
   out += fmt::format("}},\n\"sources\":{{\"tsung_log\":true,\"stats_jsonl\":{},\"percentiles\":{},\"skipped_lines\":{}}}",
                      m.has_jsonl, m.has_final_jsonl, m.skipped_lines);

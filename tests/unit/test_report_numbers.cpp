@@ -67,6 +67,7 @@ TEST(ReportNumbers, MatchWritersOutput) {
   EXPECT_EQ(m.skipped_lines, 0u);
   EXPECT_TRUE(m.has_final_jsonl);
   EXPECT_DOUBLE_EQ(m.duration, 30);
+  EXPECT_FALSE(m.start_estimated);  // run.json start
   const rp::MetricData* req = m.find("request");
   ASSERT_NE(req, nullptr);
   double sum = 0;

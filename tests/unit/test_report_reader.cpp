@@ -36,6 +36,7 @@ TEST(ReportReader, TsungFixtureDumpsAndSeries) {
   EXPECT_EQ(m.skipped_lines, 0u);  // EndMonitor is known and ignored
   // No run.json: time zero is one interval (10 s) before the first dump.
   EXPECT_DOUBLE_EQ(m.elapsed[0], 10);
+  EXPECT_TRUE(m.start_estimated);
   EXPECT_DOUBLE_EQ(m.elapsed[2], 27);
   const rp::MetricData* req = m.find("request");
   ASSERT_NE(req, nullptr);
