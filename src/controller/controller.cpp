@@ -400,6 +400,9 @@ void Controller::tick() {
 void Controller::dump(bool final) {
   std::time_t now = final ? std::time(nullptr)
                           : start_wall_ + static_cast<std::time_t>(seconds_between(zero_, next_dump_) + 0.5);
+  // Tsung's renderer ignores a dump stamped with the same second as the one before it.
+  if (now <= last_dump_) now = last_dump_ + 1;
+  last_dump_ = now;
   tsung_log_->dump(now, interval_);
   jsonl_->write_interval(now, interval_);
   interval_ = MetricSet();

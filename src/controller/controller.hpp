@@ -105,6 +105,7 @@ class Controller {
   std::chrono::steady_clock::time_point stop_deadline_;
   std::time_t start_wall_ = 0;
   std::time_t end_wall_ = 0;
+  std::time_t last_dump_ = 0;  ///< timestamp of the last tsung.log dump
   bool started_ = false;
   bool stopping_ = false;
   bool finished_ = false;
