@@ -106,12 +106,17 @@ filter() {
     [ -n "${seen[$name]:-}" ] || refuse "missing option $name"
   done
   [ -x "$agent" ] || refuse "no executable $agent on $(hostname)"
-  log_event "starting $agent ${words[*]:1}"
+  local shown=() previous=""
+  for value in "${words[@]:1}"; do
+    if [ "$previous" = --token ]; then shown+=("${value:0:4}..."); else shown+=("$value"); fi
+    previous=$value
+  done
+  log_event "starting $agent ${shown[*]}"
   echo "rsh_daemon: running $agent on $(hostname)"
   close_inherited_fds
   local status=0
   "$agent" "${words[@]:1}" 2>&1 </dev/null || status=$?
-  log_event "loadagent ${words[*]:1} exited with status $status"
+  log_event "loadagent ${shown[*]} exited with status $status"
   echo "rsh_daemon: loadagent exited with status $status"
 }
 
