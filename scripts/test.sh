@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Usage: scripts/test.sh
 # Runs the whole test suite: installs dependencies, builds build/ and runs every ctest test (unit and
-# integration, -j2), then builds the unit tests with ASan+UBSan in build-asan/ and runs them.
-# Integration tests also run under the sanitizers when LOADCTL_ASAN_INTEGRATION=1 (slower).
+# integration, -j2), then builds everything with ASan+UBSan in build-asan/ and runs the unit tests
+# and the engine-heavy integration tests there (all of them when LOADCTL_ASAN_INTEGRATION=1).
 # Ends with the line "N passed, N failed" (both ctest runs together); exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,12 +47,14 @@ if ! scripts/build.sh --no-deps; then
 fi
 run_ctest main --test-dir build -j2
 
+# Under the sanitizers: every unit test, and the integration tests that drive the engine, the
+# controller and the agents hardest (all of them with LOADCTL_ASAN_INTEGRATION=1).
+asan_build=(scripts/build.sh --no-deps --sanitize)
 if [ "${LOADCTL_ASAN_INTEGRATION:-0}" = 1 ]; then
-  asan_build=(scripts/build.sh --no-deps --sanitize)
   asan_ctest=(--test-dir build-asan -j2)
 else
-  asan_build=(scripts/build.sh --no-deps --sanitize --target loadctl_unit_tests)
-  asan_ctest=(--test-dir build-asan -j2 -LE integration)
+  asan_ctest=(--test-dir build-asan -j2 -E
+    'integration\.test_(loadtarget|tsung_renderer|report_.*|rsh_daemon|agent_listen|distributed|controller_lost|scenario_errors|run_schedule|source_binding)$')
 fi
 if "${asan_build[@]}"; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
