@@ -121,9 +121,10 @@ void Agent::on_setup(std::string_view payload) {
     return;
   }
   try {
-    scenario_ = load_scenario_text(setup->scenario_text, setup->scenario_name);
+    scenario_ = load_scenario_text(setup->scenario_text, setup->scenario_name, ProtocolRegistry::builtin(),
+                                   &setup->files);
     unsigned threads = options_.threads ? options_.threads : setup->threads;
-    engine_ = std::make_unique<engine::Engine>(*scenario_, *plan, threads);
+    engine_ = std::make_unique<engine::Engine>(*scenario_, *plan, threads, setup->agent_count);
     spdlog::info("agent {} ready: {} thread(s), {} phase share(s), {} static user(s)", plan->slot.id,
                  threads, plan->phases.size(), plan->static_users.size());
     channel_->send(MsgType::ready);

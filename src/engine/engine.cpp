@@ -55,9 +55,12 @@ std::vector<WorkerPlan> split_plan(const AgentPlan& plan, unsigned threads) {
   return plans;
 }
 
-Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads) {
+Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads, unsigned agent_count) {
   config_.scenario = &scenario;
   config_.seed = plan.seed;
+  config_.threads = std::max(1u, threads);
+  config_.agent_count = std::max(1u, agent_count);
+  config_.agent_index = plan.slot.id % config_.agent_count;
   if (scenario.servers.empty()) throw std::runtime_error("the scenario has no <server>");
   std::vector<Endpoint> endpoints;
   for (const ServerSpec& server : scenario.servers) {

@@ -223,6 +223,7 @@ void Worker::start_user(const UserProgram& program) {
   user.connect_attempts = 0;
   user.loop_counters.assign(program.loops.size(), 0);
   user.tr_starts.assign(program.transactions.size(), {});
+  init_dynamics(user);
   if (!user_agent_cdf_.empty()) {
     std::uniform_real_distribution<double> u(0, 1);
     user.user_agent = static_cast<std::uint16_t>(pick(user_agent_cdf_, u(rng_)));

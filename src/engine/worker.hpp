@@ -21,6 +21,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "engine/program.hpp"
+#include "engine/user_vars.hpp"
 #include "loadctl/plan.hpp"
 #include "loadctl/stats.hpp"
 
@@ -42,6 +43,9 @@ struct RunConfig {
   std::vector<asio::ip::address> source_ips;          ///< bind addresses, round-robin
   std::vector<std::vector<std::int32_t>> request_endpoint;  ///< per program, per request: server index or -1
   std::uint64_t seed = 0;
+  unsigned agent_index = 0;  ///< file_server order="iter": this agent's place among
+  unsigned agent_count = 1;  ///< all agents, so each line goes to one worker of one agent
+  unsigned threads = 1;
 };
 
 /// This worker's share of the agent plan.
@@ -80,6 +84,7 @@ struct User {
   std::vector<Clock::time_point> tr_starts;
   std::string pending;            ///< unconsumed response bytes, or unwritten request bytes
   char* buffer = nullptr;         ///< receive buffer, borrowed from the worker while awaiting
+  std::unique_ptr<UserDyn> dyn;   ///< variables etc., only for dynamic programs
 };
 
 class Worker {
@@ -135,6 +140,20 @@ class Worker {
   void finish_user(User& user, bool completed);
   double think_seconds(const ThinkTime& think);
 
+  // dynamics (user_dynamics.cpp)
+  void init_dynamics(User& user);
+  void set_vars(User& user, std::uint32_t index);
+  bool condition_holds(const User& user, std::uint32_t index) const;
+  bool repeat_goes_on(User& user, const Op& op);
+  void set_loop_var(User& user, std::uint32_t slot);
+  /// Extracts dyn_variables and runs matches; false when a match took over the user's flow.
+  bool after_response(User& user);
+  bool run_match(User& user, const MatchSpec& match, std::string_view response);
+  void abort_session(User& user, std::string_view metric);
+  void restart_session(User& user);
+  const std::string& next_line(const SetDynVars& s);
+  double think_var_seconds(const User& user, std::uint32_t think) const;
+
   // statistics
   MetricId status_metric(std::uint16_t code);
   MetricId error_metric(std::string_view name);
@@ -182,6 +201,7 @@ class Worker {
   std::vector<MetricId> status_ids_;  ///< by status code, 0 = not interned yet
   std::vector<std::pair<std::string, MetricId>> error_ids_;
   std::vector<std::vector<MetricId>> tr_ids_;  ///< per program, per transaction slot
+  std::vector<std::uint64_t> file_next_;       ///< per data file: next iteration of this worker
 };
 
 }  // namespace loadctl::engine

@@ -137,7 +137,8 @@ pugi::xml_node single(const std::vector<pugi::xml_node>& children, pugi::xml_nod
   return found;
 }
 
-Scenario load_document(const std::string& text, const std::string& name, const ProtocolRegistry& registry) {
+Scenario load_document(const std::string& text, const std::string& name, const ProtocolRegistry& registry,
+                       const std::vector<DataFile>* files) {
   pugi::xml_document doc;
   pugi::xml_parse_result parsed =
       doc.load_buffer(text.data(), text.size(), pugi::parse_default, pugi::encoding_utf8);
@@ -147,6 +148,7 @@ Scenario load_document(const std::string& text, const std::string& name, const P
   }
   std::string dir = std::filesystem::path(name).parent_path().string();
   detail::LoadContext ctx(text, registry, dir.empty() ? "." : dir);
+  ctx.shipped_files = files;
 
   Scenario scenario;
   scenario.path = name;
@@ -196,11 +198,12 @@ Scenario load_scenario(const std::string& path, const ProtocolRegistry& registry
   if (!in) throw ScenarioError(path, 1, 1, "", "cannot read the scenario file");
   std::ostringstream buffer;
   buffer << in.rdbuf();
-  return detail::load_document(buffer.str(), path, registry);
+  return detail::load_document(buffer.str(), path, registry, nullptr);
 }
 
-Scenario load_scenario_text(const std::string& text, const std::string& name, const ProtocolRegistry& registry) {
-  return detail::load_document(text, name, registry);
+Scenario load_scenario_text(const std::string& text, const std::string& name, const ProtocolRegistry& registry,
+                            const std::vector<DataFile>* files) {
+  return detail::load_document(text, name, registry, files);
 }
 
 }  // namespace loadctl
