@@ -219,7 +219,6 @@ Condition load_condition(XmlElement& el, const std::vector<std::string>& defined
   }
   if (found != 1) fail_at(el.node(), "expected exactly one of 'eq', 'neq', 'gt', 'gte', 'lt', 'lte'");
   el.finish();
-  el.children({});
   return c;
 }
 

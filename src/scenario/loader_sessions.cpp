@@ -198,6 +198,7 @@ Action load_repeat(pugi::xml_node node, const SessionContext& ctx) {
   action.body = load_actions(el, ctx);
   XmlElement cond(last);
   action.condition = load_condition(cond, ctx.defined);
+  cond.children({});
   action.repeat_while = last_name == "while";
   return action;
 }
