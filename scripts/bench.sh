@@ -3,8 +3,12 @@
 # Benchmark (not a test), against a private nginx (1 worker) on 127.0.0.1:PORT (default 18090):
 #   (a) wrk -t1 -c100 -d5s             CPU per request and requests/s of the best C client
 #   (b) loadctl, bench-keepalive.xml  100 users x 2000 keep-alive GETs: CPU of loadctl + agents
+#                                      (one event-loop thread, like wrk -t1)
 #   (c) Tsung 1.7.0, same scenario     CPU of its Erlang VM (when `tsung` is installed)
-#   (d) loadctl and Tsung, bench-idle.xml: 10 000 connected idle users, peak RSS per user
+#   (d) loadctl and Tsung, bench-idle.xml: 10 000 connected idle users, peak RSS per user (all
+#       resident pages of the tool's processes, and anonymous pages only: without shared libraries)
+#   (e) loadctl with 200 local agents (bench-agents.xml; LOADCTL_BENCH_AGENTS=N to change):
+#       the controller's CPU share and peak RSS while they all report every 500 ms
 # Requests are counted by nginx (access-log line delta); CPU is user+sys from /usr/bin/time,
 # children included; RSS is sampled every 200 ms over the tool's process tree.
 # Prints a table and the ratios loadctl/wrk and loadctl/Tsung. Every step is time-bounded.
@@ -83,10 +87,23 @@ tree_rss() {
     }'
 }
 
-# sampler PID OUT: every 200 ms appends "<time> <nginx lines> <tree RSS KB>" while PID lives.
+# tree_anon PID: summed anonymous resident memory (KB) of PID's tree: RSS without the shared
+# library and binary pages, i.e. what the simulated users themselves cost.
+tree_anon() {
+  local p sum=0 kb
+  for p in $(ps -e -o pid=,ppid= | awk -v root="$1" '
+      { ppid[$1] = $2 } END { for (p in ppid) { q = p; while (q != "" && q != 0 && q != root) q = ppid[q]; if (q == root) print p } }'); do
+    kb=$(awk '/^RssAnon:/ { print $2 }' "/proc/$p/status" 2>/dev/null || true)
+    sum=$((sum + ${kb:-0}))
+  done
+  echo "$sum"
+}
+
+# sampler PID OUT: every 200 ms appends "<time> <nginx lines> <tree RSS KB> <tree anon KB>"
+# while PID lives.
 sampler() {
   while kill -0 "$1" 2>/dev/null; do
-    echo "$(date +%s.%N) $(lines) $(tree_rss "$1")" >> "$2"
+    echo "$(date +%s.%N) $(lines) $(tree_rss "$1") $(tree_anon "$1")" >> "$2"
     sleep 0.2
   done
 }
@@ -116,20 +133,21 @@ run_measured() {
     $2 > lastn { last = $1; lastn = $2 }
     END { if (last > first) printf "%.0f", (lastn - firstn) / (last - first); else print "n/a" }' "$samples")
   R_RSS_KB=$(awk '$3 > m { m = $3 } END { print m + 0 }' "$samples")
+  R_ANON_KB=$(awk '$4 > m { m = $4 } END { print m + 0 }' "$samples")
   [ "$rc" -eq 0 ] || { note "$name exited with status $rc (output: $work/$name.out)"; tail -5 "$work/$name.out" >&2 || true; }
   return "$rc"
 }
 
-declare -A REQ RATE CPU RSSU
-row() { REQ[$1]=$R_REQ; RATE[$1]=$R_RATE; CPU[$1]=$R_CPU_US; RSSU[$1]=${2:-n/a}; }
-na_row() { REQ[$1]=n/a; RATE[$1]=n/a; CPU[$1]=n/a; RSSU[$1]=n/a; }
+declare -A REQ RATE CPU RSSU ANONU
+row() { REQ[$1]=$R_REQ; RATE[$1]=$R_RATE; CPU[$1]=$R_CPU_US; RSSU[$1]=${2:-n/a}; ANONU[$1]=n/a; }
+na_row() { REQ[$1]=n/a; RATE[$1]=n/a; CPU[$1]=n/a; RSSU[$1]=n/a; ANONU[$1]=n/a; }
 per_user() { awk -v kb="$1" 'BEGIN { printf "%.2f KB", kb / 10000 }'; }
 
 note "(a) wrk -t1 -c100 -d5s"
 if run_measured wrk 30 wrk -t1 -c100 -d5s "http://127.0.0.1:$port/"; then row wrk; else na_row wrk; fi
 
 note "(b) loadctl, 100 users x 2000 keep-alive GETs"
-if [ -x "$loadctl" ] && run_measured loadctl 300 "$loadctl" -q -f "$work/bench-keepalive.xml" -l "$work/loadctl-logs" start; then
+if [ -x "$loadctl" ] && run_measured loadctl 300 "$loadctl" -q -f "$work/bench-keepalive.xml" -l "$work/loadctl-logs" --threads 1 start; then
   row loadctl
 else
   [ -x "$loadctl" ] || note "loadctl not built ($loadctl)"
@@ -145,24 +163,60 @@ fi
 
 note "(d) 10 000 idle users (about 35 s per tool)"
 if [ -x "$loadctl" ] && run_measured loadctl-idle 180 "$loadctl" -q -f "$work/bench-idle.xml" -l "$work/loadctl-logs" start; then
-  note "loadctl idle: $R_REQ requests, peak RSS $R_RSS_KB KB"
+  note "loadctl idle: $R_REQ requests, peak RSS $R_RSS_KB KB, peak anonymous $R_ANON_KB KB"
   RSSU[loadctl]=$(per_user "$R_RSS_KB")
+  ANONU[loadctl]=$(per_user "$R_ANON_KB")
 fi
 if [ "$have_tsung" = 1 ] && run_measured tsung-idle 180 tsung -f "$work/bench-idle.xml" -l "$work/tsung-logs" start; then
-  note "Tsung idle: $R_REQ requests, peak RSS $R_RSS_KB KB"
+  note "Tsung idle: $R_REQ requests, peak RSS $R_RSS_KB KB, peak anonymous $R_ANON_KB KB"
   RSSU[tsung]=$(per_user "$R_RSS_KB")
+  ANONU[tsung]=$(per_user "$R_ANON_KB")
 fi
+
+# (e) Controller scale: many local agents, each with a trickle of users, all reporting at 2 Hz.
+# The controller's own CPU share over a steady window, and its peak RSS.
+scale_agents=${LOADCTL_BENCH_AGENTS:-200}
+scale_line="n/a"
+if [ -x "$loadctl" ] && [ "$scale_agents" -gt 0 ]; then
+  note "(e) controller with $scale_agents local agents (about 40 s)"
+  sed "s/cpu=\"200\"/cpu=\"$scale_agents\"/; s/port=\"18090\"/port=\"$port\"/" examples/bench-agents.xml > "$work/bench-agents.xml"
+  timeout -k 10 240 "$loadctl" -q -f "$work/bench-agents.xml" -l "$work/loadctl-logs" --threads 1 --setup-timeout 120 start \
+    > "$work/scale.out" 2>&1 &
+  scale_wrapper=$!
+  sleep 1
+  ctl=$(pgrep -n -x loadctl || true)
+  # Wait until every agent runs (the controller logs "load starts"), then measure 20 s.
+  for _ in $(seq 1 240); do
+    d=$(ls -1td "$work"/loadctl-logs/*/ 2>/dev/null | head -1)
+    [ -n "$d" ] && grep -q "agents ready" "$d/controller.log" 2>/dev/null && break
+    sleep 0.5
+  done
+  if [ -n "$ctl" ] && [ -r "/proc/$ctl/stat" ]; then
+    sleep 5
+    t0=$(awk '{ print $14 + $15 }' "/proc/$ctl/stat")
+    sleep 20
+    t1=$(awk '{ print $14 + $15 }' "/proc/$ctl/stat" 2>/dev/null || echo "$t0")
+    hz=$(getconf CLK_TCK)
+    rss=$(awk '/^VmHWM:/ { print $2 }' "/proc/$ctl/status" 2>/dev/null || echo 0)
+    agents_seen=$(pgrep -c -P "$ctl" || true)
+    scale_line=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v rss="$rss" -v n="$agents_seen" \
+      'BEGIN { printf "%d agents: controller CPU %.2f%% of one core, peak RSS %.1f MB", n, (b - a) / hz / 20 * 100, rss / 1024 }')
+  fi
+  wait "$scale_wrapper" 2>/dev/null || true
+fi
+note "controller scale: $scale_line"
 
 ratio() {  # A B -> A/B or n/a
   awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'
 }
 
 echo
-printf '%-8s %10s %10s %14s %16s\n' tool requests req/s "CPU us/req" "peak RSS/user"
+printf '%-8s %10s %10s %14s %16s %16s\n' tool requests req/s "CPU us/req" "peak RSS/user" "anon RSS/user"
 for t in wrk loadctl tsung; do
-  printf '%-8s %10s %10s %14s %16s\n' "$t" "${REQ[$t]}" "${RATE[$t]}" "${CPU[$t]}" "${RSSU[$t]}"
+  printf '%-8s %10s %10s %14s %16s %16s\n' "$t" "${REQ[$t]}" "${RATE[$t]}" "${CPU[$t]}" "${RSSU[$t]}" "${ANONU[$t]}"
 done
 echo
 echo "loadctl/wrk:   CPU per request x$(ratio "${CPU[loadctl]}" "${CPU[wrk]}"), req/s x$(ratio "${RATE[loadctl]}" "${RATE[wrk]}")"
 echo "loadctl/Tsung: CPU per request x$(ratio "${CPU[loadctl]}" "${CPU[tsung]}"), req/s x$(ratio "${RATE[loadctl]}" "${RATE[tsung]}"), RSS per user x$(ratio "${RSSU[loadctl]%% KB}" "${RSSU[tsung]%% KB}")"
+echo "controller scale: $scale_line"
 echo "(work files: $work)"

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Usage: scripts/nginx_target.sh start DIR PORT [WORKERS]
 #        scripts/nginx_target.sh stop DIR
-# Runs a private nginx (Debian's /usr/sbin/nginx) on 127.0.0.1:PORT with its config, pid file,
+# Runs a private nginx (Debian's /usr/sbin/nginx) on 127.0.0.1:PORT (or $NGINX_ADDR:PORT) with its config, pid file,
 # temp dirs and logs under DIR. `/` answers 200 "ok\n", `/status/404` answers 404; every request is
 # logged to DIR/access.log as "<remote_addr> "<request>" <status>". `start` returns once the port
 # answers; `stop` terminates that instance only (by its pid file).
 set -euo pipefail
 
 NGINX=${NGINX:-/usr/sbin/nginx}
+ADDR=${NGINX_ADDR:-127.0.0.1}
 die() { echo "nginx_target.sh: $*" >&2; exit 1; }
 
 port_answers() {  # PORT -> 0 when a TCP connect succeeds (no request is sent: nothing is logged)
-  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+  timeout 2 bash -c "exec 3<>/dev/tcp/$ADDR/$1" 2>/dev/null
 }
 
 start() {
@@ -55,7 +56,7 @@ http {
   keepalive_requests 1000000;
   keepalive_timeout 120s;
   server {
-    listen 127.0.0.1:$port backlog=8192;
+    listen $ADDR:$port backlog=8192;
     default_type text/plain;
     location = / { return 200 "ok\n"; }
     location /status/404 { return 404; }
@@ -65,7 +66,7 @@ CONF
   : > "$dir/access.log"
   "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" || die "nginx failed to start; see $dir/error.log"
   for _ in $(seq 1 100); do
-    port_answers "$port" && { echo "nginx listening on 127.0.0.1:$port (dir $dir, pid $(cat "$dir/nginx.pid"))"; return 0; }
+    port_answers "$port" && { echo "nginx listening on $ADDR:$port (dir $dir, pid $(cat "$dir/nginx.pid"))"; return 0; }
     sleep 0.1
   done
   stop "$dir" || true

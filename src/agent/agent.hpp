@@ -1,19 +1,11 @@
 #pragma once
-// The agent process: connects to the controller, receives the scenario and its plan, runs the
-// engine, and streams statistics deltas until the run ends or the controller goes away.
+// The two ways a loadagent process gets its runs:
+//  * dial-back (started by the controller, locally or through a remote shell): connect to the
+//    controller, send hello, run one Session, exit with its status;
+//  * listen ("IP-direct", a daemon started beforehand): see listener.hpp.
 
-#include <chrono>
-#include <memory>
-#include <optional>
+#include <cstdint>
 #include <string>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-
-#include "control/channel.hpp"
-#include "engine/engine.hpp"
-#include "loadctl/scenario.hpp"
 
 namespace loadctl::agent {
 
@@ -24,33 +16,14 @@ struct AgentOptions {
   unsigned threads = 0;    ///< 0 = as the controller says
 };
 
-class Agent {
- public:
-  explicit Agent(AgentOptions options);
-  /// Runs until the run ends; returns the process exit status.
-  int run();
+/// Dials the controller and serves one run; returns the process exit status.
+int run_dial_back(const AgentOptions& options);
 
- private:
-  void connect();
-  void on_message(control::MsgType type, std::string_view payload);
-  void on_setup(std::string_view payload);
-  void on_go(std::string_view payload);
-  void tick();
-  void send_stats();
-  void finish(int status);
-
-  AgentOptions options_;
-  boost::asio::io_context ctx_;
-  boost::asio::signal_set signals_;
-  boost::asio::steady_timer tick_timer_;
-  std::shared_ptr<control::Channel> channel_;
-  std::optional<Scenario> scenario_;
-  std::unique_ptr<engine::Engine> engine_;
-  std::chrono::steady_clock::time_point last_heard_;
-  std::chrono::steady_clock::time_point last_heartbeat_sent_;
-  bool started_ = false;
-  bool done_sent_ = false;
-  int exit_status_ = 0;
+/// Hello fields describing this process (hostname, pid, software version).
+struct ProcessIdentity {
+  std::string hostname;
+  std::uint32_t pid = 0;
 };
+ProcessIdentity this_process();
 
 }  // namespace loadctl::agent

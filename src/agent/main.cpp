@@ -1,22 +1,51 @@
-// loadagent: runs simulated users for a loadctl controller.
+// loadagent: runs simulated users for a loadctl controller, either started by it (dial-back)
+// or as a daemon the controller dials (--listen).
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "agent/agent.hpp"
+#include "agent/listener.hpp"
+#include "control/handshake.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"loadagent: runs simulated users for a loadctl controller"};
   loadctl::agent::AgentOptions options;
-  app.add_option("--controller", options.controller, "controller address to dial, HOST:PORT")->required();
-  app.add_option("--token", options.token, "the run's authentication token")->required();
-  app.add_option("--id", options.id, "agent id given by the controller")->required();
+  loadctl::agent::ListenOptions listen;
+  std::string token_file;
+  auto* controller = app.add_option("--controller", options.controller, "controller address to dial, HOST:PORT");
+  auto* token = app.add_option("--token", options.token, "the run's authentication token");
+  auto* id = app.add_option("--id", options.id, "agent id given by the controller");
+  auto* listen_opt = app.add_option("--listen", listen.address,
+                                    "serve runs as a daemon the controller dials, on [IP:]PORT (IP-direct mode)");
+  app.add_option("--token-file", token_file, "with --listen: file whose first line is the shared token")
+      ->check(CLI::ExistingFile);
   app.add_option("--threads", options.threads, "event-loop threads (default: as planned)");
+  listen_opt->excludes(controller)->excludes(token)->excludes(id);
   app.set_version_flag("--version", LOADCTL_VERSION);
   CLI11_PARSE(app, argc, argv);
 
   auto logger = spdlog::stderr_color_mt("agent");
   spdlog::set_default_logger(logger);
+  if (listen_opt->count() > 0) {
+    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [agent listen] %l: %v");
+    if (token_file.empty()) {
+      spdlog::error("--listen needs --token-file FILE (the token the controller must present)");
+      return 2;
+    }
+    try {
+      listen.token = loadctl::control::read_token_file(token_file);
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      return 2;
+    }
+    listen.threads = options.threads;
+    return loadctl::agent::Listener(listen).run();
+  }
+  if (controller->count() == 0 || token->count() == 0 || id->count() == 0) {
+    std::fprintf(stderr, "loadagent: give --controller, --token and --id (dial-back), or --listen and --token-file\n");
+    return 2;
+  }
   spdlog::set_pattern(fmt::format("%Y-%m-%d %H:%M:%S.%e [agent {}] %l: %v", options.id));
-  return loadctl::agent::Agent(options).run();
+  return loadctl::agent::run_dial_back(options);
 }

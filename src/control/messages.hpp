@@ -14,6 +14,19 @@
 //   Heartbeat <------------------->  Heartbeat (every second both ways)
 //   Done ------------------------->
 //          <-----------------------  Stop (hard stop, Ctrl-C) / Bye
+//
+// IP-direct mode (`loadagent --listen [IP:]PORT --token-file F`): the controller dials the agent
+// and speaks first. Its Hello carries the token from the shared token file and the agent id the
+// controller assigns; the agent checks magic, version and token (constant-time), and answers
+// Reject(reason) and closes, or its own Hello (same id and token, its hostname and pid). From
+// there the flow above goes on unchanged (Welcome, Setup, ...). A listening agent serves one run
+// at a time: another controller meanwhile gets Reject("busy: ..."); after Bye, a lost controller
+// or a failed setup it waits for the next run.
+//
+//   controller                    listening agent
+//   Hello (token, id) ------------>
+//          <-----------------------  Hello (same id, hostname, pid) | Reject
+//   Welcome, Setup --------------->  ... as above
 
 #include <cstdint>
 #include <optional>

@@ -57,7 +57,7 @@ Controller::Controller(ControllerOptions options, Scenario scenario)
       stop_signals_(ctx_, SIGINT, SIGTERM),
       child_signal_(ctx_, SIGCHLD),
       tick_timer_(ctx_),
-      token_(random_token()),
+      token_(options_.token.empty() ? random_token() : options_.token),
       console_(options_.quiet, planned_duration(scenario_)) {}
 
 int Controller::run() {
@@ -85,6 +85,7 @@ int Controller::run() {
   stop_signals_.async_wait([this](const boost::system::error_code& e, int sig) {
     if (e) return;
     console_.notice(fmt::format("\nsignal {}: stopping agents and writing the final statistics", sig));
+    if (exit_status_ == 0) exit_status_ = 128 + sig;
     stop_agents(fmt::format("signal {}", sig));
     stop_signals_.async_wait([this](const boost::system::error_code& e2, int) {
       if (!e2) {
@@ -122,6 +123,10 @@ void Controller::launch_agents() {
   }
   for (AgentRecord& agent : agents_) {
     const AgentSlot& slot = agent.plan.slot;
+    if (!slot.local && options_.remote_shell == "direct") {
+      dial_agent(agent);
+      continue;
+    }
     LaunchSpec spec;
     spec.agent_path = agent_path;
     if (!slot.local) {
@@ -136,6 +141,63 @@ void Controller::launch_agents() {
     spdlog::info("agent {} on {} launched (pid {}{})", slot.id, slot.host, agent.pid,
                  slot.local ? "" : ", via " + options_.remote_shell);
   }
+}
+
+// IP-direct: the agent already listens (`loadagent --listen`); the controller dials it and speaks
+// first, proving it knows the token; the agent answers with its own hello.
+void Controller::dial_agent(AgentRecord& agent) {
+  const AgentSlot& slot = agent.plan.slot;
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(slot.address, ec);
+  if (ec) {
+    asio::ip::tcp::resolver resolver(ctx_);
+    auto results = resolver.resolve(slot.address, std::to_string(options_.agent_port), ec);
+    if (ec || results.empty())
+      throw std::runtime_error(fmt::format("cannot resolve client host '{}': give its address with hostip=\"...\"", slot.address));
+    address = results.begin()->endpoint().address();
+  }
+  asio::ip::tcp::endpoint endpoint(address, options_.agent_port);
+  auto socket = std::make_shared<asio::ip::tcp::socket>(ctx_);
+  unsigned id = slot.id;
+  agent.last_heard = SteadyClock::now();
+  spdlog::info("agent {}: dialing the listening agent at {}", id, fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port()));
+  socket->async_connect(endpoint, [this, socket, id, endpoint](const boost::system::error_code& e) {
+    if (finished_) return;
+    if (e) {
+      fail_setup(fmt::format("cannot reach the agent for client {} at {}:{}: {} (is `loadagent --listen {}` running there?)",
+                             agents_[id].plan.slot.host, endpoint.address().to_string(), endpoint.port(), e.message(),
+                             endpoint.port()));
+      return;
+    }
+    on_dialed(agents_[id], std::make_shared<control::Channel>(std::move(*socket)));
+  });
+}
+
+void Controller::on_dialed(AgentRecord& agent, std::shared_ptr<control::Channel> channel) {
+  std::weak_ptr<control::Channel> weak = channel;
+  std::string where = fmt::format("agent for client {} at {}", agent.plan.slot.host, channel->peer());
+  channel->start(
+      [this, weak, where](MsgType type, std::string_view payload) {
+        auto ch = weak.lock();
+        if (!ch) return;
+        if (type == MsgType::hello) return on_hello(ch, payload);
+        if (type == MsgType::reject)
+          return fail_setup(fmt::format("{} refused this controller: {}", where, control::decode_text(payload).value_or("?")));
+        ch->close("protocol violation");
+        fail_setup(fmt::format("{}: expected hello, got {}", where, control::to_string(type)));
+      },
+      [this, where](const std::string& reason) {
+        if (!started_ && !finished_) fail_setup(fmt::format("{} closed the connection: {}", where, reason));
+      });
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  control::Hello hello;
+  hello.token = token_;
+  hello.agent_id = agent.plan.slot.id;
+  hello.hostname = name;
+  hello.pid = static_cast<std::uint32_t>(getpid());
+  hello.software_version = LOADCTL_VERSION;
+  channel->send(MsgType::hello, hello.encode());
 }
 
 void Controller::accept_next() {

@@ -32,7 +32,9 @@ namespace loadctl::controller {
 struct ControllerOptions {
   std::string scenario_path;
   std::string run_dir;          ///< created by the caller
-  std::string remote_shell = "ssh";
+  std::string remote_shell = "ssh";  ///< "direct": dial agents already listening instead
+  std::uint16_t agent_port = 19998;  ///< port of listening agents (-r direct)
+  std::string token;                 ///< shared token of listening agents (--token-file)
   std::string controller_ip;    ///< address agents dial back to (-F); default picked per run
   double dump_interval = 10;    ///< seconds between tsung.log dumps
   double warmup = 0.5;          ///< seconds between "all agents ready" and time zero
@@ -61,6 +63,8 @@ class Controller {
 
  private:
   void launch_agents();
+  void dial_agent(AgentRecord& agent);
+  void on_dialed(AgentRecord& agent, std::shared_ptr<control::Channel> channel);
   void accept_next();
   void on_accept(std::shared_ptr<control::Channel> channel);
   void on_hello(const std::shared_ptr<control::Channel>& channel, std::string_view payload);

@@ -57,8 +57,14 @@ int main(int argc, char** argv) {
   app.add_option("-l,--log-dir", log_root, "log root; each run writes <root>/YYYYMMDD-HHMM/");
   app.add_option("--run-dir", run_dir, "exact directory for this run's logs (instead of -l)");
   app.add_flag("-q,--quiet", options.quiet, "no progress lines or summary");
-  app.add_option("-r,--remote-shell", options.remote_shell, "command to start agents on remote hosts (default ssh)");
+  app.add_option("-r,--remote-shell", options.remote_shell,
+                 "how to reach non-local client hosts: a command run as `CMD HOST loadagent ...` (default ssh; "
+                 "scripts/rsh_client.sh for rsh_daemon.sh hosts), or `direct` to dial agents started with "
+                 "`loadagent --listen`");
   app.add_option("-F,--controller-ip", options.controller_ip, "address agents dial back to");
+  std::string token_file;
+  app.add_option("--token-file", token_file, "file holding the token of listening agents (-r direct)");
+  app.add_option("--agent-port", options.agent_port, "port of listening agents (-r direct, default 19998)");
   app.add_option("-w,--warmup", options.warmup, "seconds between all agents ready and time zero")->check(CLI::Range(0.0, 600.0));
   app.add_option("--dump-interval", options.dump_interval, "seconds between tsung.log dumps (default 10)")->check(CLI::Range(0.1, 3600.0));
   app.add_option("--threads", options.threads, "event-loop threads per agent (default: cores / local agents)");
@@ -70,6 +76,19 @@ int main(int argc, char** argv) {
 
   if (options.scenario_path.empty()) {
     std::fprintf(stderr, "error: no scenario: use -f FILE\n");
+    return kScenarioError;
+  }
+  if (!token_file.empty()) {
+    std::ifstream in(token_file);
+    std::string token;
+    if (!in || !std::getline(in, token)) {
+      std::fprintf(stderr, "error: cannot read the token file %s\n", token_file.c_str());
+      return kScenarioError;
+    }
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+    options.token = token;
+  } else if (options.remote_shell == "direct") {
+    std::fprintf(stderr, "error: -r direct needs --token-file (the token the listening agents were started with)\n");
     return kScenarioError;
   }
   auto scenario = load_or_report(options.scenario_path);

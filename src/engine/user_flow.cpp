@@ -211,7 +211,7 @@ void Worker::send_request(User& user) {
   }
   if (!spec.awaits_response()) {
     asio::post(ctx_, [this, &user, gen = user.generation] {
-      if (gen == user.generation) on_response_complete(user, ResponseInfo{});
+      if (gen == user.generation) on_sent_without_ack(user);
     });
     return;
   }
@@ -235,7 +235,7 @@ void Worker::on_writable(User& user, const boost::system::error_code& ec) {
     return;
   }
   if (!current_request(user).awaits_response()) {
-    on_response_complete(user, ResponseInfo{});
+    on_sent_without_ack(user);
     return;
   }
   await_response(user);
@@ -322,6 +322,14 @@ void Worker::on_response_complete(User& user, const ResponseInfo& info) {
   user.state = UserState::idle;
   if (info.close) close_connection(user);
   if (user.dyn && !after_response(user)) return;
+  step(user);
+}
+
+// Fire-and-forget requests (raw ack="no_ack") are counted, as Tsung does, not timed.
+void Worker::on_sent_without_ack(User& user) {
+  stats_.add(ids_.request_noack);
+  user.deadline = Clock::time_point::max();
+  user.state = UserState::idle;
   step(user);
 }
 

@@ -55,6 +55,7 @@ Worker::Worker(unsigned index, const RunConfig& config, WorkerPlan plan)
   ids_.session = stats_.intern("session", MetricKind::sample);
   ids_.size_rcv = stats_.intern("size_rcv", MetricKind::counter);
   ids_.size_sent = stats_.intern("size_sent", MetricKind::counter);
+  ids_.request_noack = stats_.intern("request_noack", MetricKind::counter);
   status_ids_.assign(1000, kNoMetric);
   std::vector<double> probabilities;
   for (const UserProgram& program : config_.programs) {

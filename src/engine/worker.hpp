@@ -133,6 +133,7 @@ class Worker {
   void release_buffer(User& user);
   bool consume(User& user, std::string_view data);
   void on_response_complete(User& user, const ResponseInfo& info);
+  void on_sent_without_ack(User& user);
   void on_request_failed(User& user, std::string_view error, bool retry_on_fresh_connection);
   void think(User& user, const ThinkTime& think);
   void end_page(User& user, Clock::time_point now);
@@ -196,7 +197,7 @@ class Worker {
   MetricSet outbox_;
   struct Ids {
     MetricId users, users_count, finish_users_count, connected, connect, request, page, session,
-        size_rcv, size_sent;
+        size_rcv, size_sent, request_noack;
   } ids_;
   std::vector<MetricId> status_ids_;  ///< by status code, 0 = not interned yet
   std::vector<std::pair<std::string, MetricId>> error_ids_;

@@ -1,0 +1,174 @@
+#include "agent/session.hpp"
+
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "loadctl/plan.hpp"
+#include "loadctl/scenario_error.hpp"
+
+namespace loadctl::agent {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using control::MsgType;
+
+namespace {
+constexpr auto kTickPeriod = 500ms;
+constexpr auto kControllerSilence = 10s;  // no frame from the controller for this long: it is gone
+constexpr unsigned kMonitorTicks = 4;     // host cpu/freemem/load every 2 s
+}  // namespace
+
+Session::Session(asio::io_context& ctx, std::shared_ptr<control::Channel> channel, unsigned threads, EndHandler on_end)
+    : ctx_(ctx), channel_(std::move(channel)), threads_(threads), on_end_(std::move(on_end)), tick_timer_(ctx) {}
+
+Session::~Session() {
+  if (engine_) {
+    engine_->stop();
+    engine_->join();
+  }
+}
+
+void Session::attach() {
+  channel_->rebind([this](MsgType type, std::string_view payload) { on_message(type, payload); },
+                   [this](const std::string& reason) {
+                     if (!done_sent_) spdlog::error("controller connection lost: {}", reason);
+                     finish(done_sent_ ? status_ : 3);
+                   });
+  last_heard_ = std::chrono::steady_clock::now();
+  tick();
+}
+
+void Session::start() {
+  channel_->start([](MsgType, std::string_view) {}, [](const std::string&) {});
+  attach();
+}
+
+void Session::on_message(MsgType type, std::string_view payload) {
+  last_heard_ = std::chrono::steady_clock::now();
+  switch (type) {
+    case MsgType::welcome:
+      spdlog::info("accepted by the controller at {}", channel_->peer());
+      break;
+    case MsgType::reject:
+      spdlog::error("refused by the controller: {}", control::decode_text(payload).value_or("?"));
+      finish(2);
+      break;
+    case MsgType::setup:
+      on_setup(payload);
+      break;
+    case MsgType::go:
+      on_go(payload);
+      break;
+    case MsgType::stop:
+      spdlog::info("stop requested by the controller");
+      if (engine_) engine_->stop();
+      else finish(0);
+      break;
+    case MsgType::bye:
+      finish(status_);
+      break;
+    case MsgType::heartbeat:
+      break;
+    default:
+      spdlog::error("unexpected {} message from the controller", control::to_string(type));
+      finish(2);
+  }
+}
+
+void Session::on_setup(std::string_view payload) {
+  auto setup = control::Setup::decode(payload);
+  std::optional<AgentPlan> plan;
+  if (setup) plan = AgentPlan::decode(setup->plan);
+  if (!setup || !plan || engine_) {
+    channel_->send(MsgType::setup_failed, control::encode_text("malformed or repeated setup message"));
+    finish(2);
+    return;
+  }
+  try {
+    scenario_ = load_scenario_text(setup->scenario_text, setup->scenario_name, ProtocolRegistry::builtin(),
+                                   &setup->files);
+    unsigned threads = threads_ ? threads_ : setup->threads;
+    engine_ = std::make_unique<engine::Engine>(*scenario_, *plan, threads, setup->agent_count);
+    spdlog::info("agent {} ready: {} thread(s), {} phase share(s), {} static user(s)", plan->slot.id, threads,
+                 plan->phases.size(), plan->static_users.size());
+    channel_->send(MsgType::ready);
+  } catch (const std::exception& e) {
+    spdlog::error("setup failed: {}", e.what());
+    channel_->send(MsgType::setup_failed, control::encode_text(e.what()));
+    finish(2);
+  }
+}
+
+void Session::on_go(std::string_view payload) {
+  auto go = control::Go::decode(payload);
+  if (!go || !engine_ || started_) {
+    spdlog::error("unexpected go message");
+    finish(2);
+    return;
+  }
+  started_ = true;
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  monitor_ = std::make_unique<HostMonitor>(name);
+  auto start = std::chrono::steady_clock::now() +
+               std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(go->delay));
+  engine_->start(start);
+  spdlog::info("load starts in {:.3f} s", go->delay);
+}
+
+void Session::tick() {
+  if (ended_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_heard_ > kControllerSilence) {
+    spdlog::error("no message from the controller for {} s: stopping", kControllerSilence.count());
+    finish(3);
+    return;
+  }
+  if (started_) send_stats();
+  if (now - last_heartbeat_sent_ >= 1s) {
+    channel_->send(MsgType::heartbeat);
+    last_heartbeat_sent_ = now;
+  }
+  if (started_ && !done_sent_ && engine_->done()) {
+    engine_->join();
+    send_stats();
+    channel_->send(MsgType::done);
+    done_sent_ = true;
+    spdlog::info("all users finished");
+  }
+  tick_timer_.expires_after(kTickPeriod);
+  tick_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) tick();
+  });
+}
+
+void Session::send_stats() {
+  MetricSet delta;
+  engine_->collect(delta);
+  if (monitor_ && ticks_++ % kMonitorTicks == 0) monitor_->sample(delta);
+  if (!delta.empty()) channel_->send(MsgType::stats, delta.encode());
+}
+
+void Session::finish(int status) {
+  if (ended_) return;
+  ended_ = true;
+  status_ = status;
+  if (engine_) {
+    engine_->stop();
+    engine_->join();
+    if (started_ && channel_->open() && !done_sent_) {
+      send_stats();
+      channel_->send(MsgType::done);
+      done_sent_ = true;
+    }
+  }
+  tick_timer_.cancel();
+  // The channel may outlive this session (queued writes): it must not call back into it.
+  channel_->rebind([](MsgType, std::string_view) {}, [](const std::string&) {});
+  channel_->close_after_flush();
+  asio::post(ctx_, [on_end = on_end_, status] { on_end(status); });
+}
+
+}  // namespace loadctl::agent
