@@ -70,8 +70,9 @@ struct DynVariable {
   std::shared_ptr<const JsonPath> jsonpath;
   bool decode_html = false;
 
-  /// Extracts from a whole response (raw bytes); false when not found.
-  bool extract(std::string_view response, std::string& out) const;
+  /// Extracts from a whole response (raw bytes); false when not found. xpath and jsonpath put
+  /// every value found in `all` (for <foreach>) when it is given.
+  bool extract(std::string_view response, std::string& out, std::vector<std::string>* all = nullptr) const;
 };
 
 /// A <match>.

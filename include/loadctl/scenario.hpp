@@ -91,7 +91,8 @@ struct Options {
 
 /// One step of a session, as written. The engine compiles the tree into a flat UserProgram.
 struct Action {
-  enum class Kind : std::uint8_t { request, thinktime, transaction, for_loop, set_vars, if_block, repeat, abort };
+  enum class Kind : std::uint8_t { request, thinktime, transaction, for_loop, set_vars, if_block, repeat, abort,
+                                   foreach, set_option };
   Kind kind = Kind::request;
   int line = 0;
 
@@ -110,6 +111,9 @@ struct Action {
   bool repeat_while = true;    ///< repeat: <while> (else <until>)
   unsigned max_repeat = 20;    ///< repeat
   bool abort_all = false;      ///< abort type="all"
+  std::string in;              ///< foreach: the list variable (name is the element variable)
+  std::shared_ptr<const Regex> include, exclude;  ///< foreach filters, may be null
+  double option_value = 0;     ///< set_option: name is the option, value in seconds
 };
 
 struct Session {

@@ -98,6 +98,26 @@ class Compiler {
       case Action::Kind::abort:
         p_.ops.push_back({Op::Code::abort, action.abort_all ? 1u : 0u});
         break;
+      case Action::Kind::foreach: {
+        p_.dynamic = true;
+        auto index = static_cast<std::uint32_t>(p_.foreachs.size());
+        auto slot = static_cast<std::uint32_t>(p_.loops.size());
+        p_.loops.push_back({action.name, 0, 0, 1, -1});
+        p_.foreachs.push_back({slot, static_cast<std::int32_t>(p_.vars.intern(action.in)), p_.vars.intern(action.name),
+                               action.include.get(), action.exclude.get()});
+        std::size_t init = p_.ops.size();
+        p_.ops.push_back({Op::Code::foreach_init, index});
+        auto body = static_cast<std::uint32_t>(p_.ops.size());
+        emit(action.body);
+        p_.ops.push_back({Op::Code::foreach_next, index, body});
+        p_.ops[init].target = static_cast<std::uint32_t>(p_.ops.size());
+        break;
+      }
+      case Action::Kind::set_option:
+        p_.dynamic = true;
+        p_.ops.push_back({Op::Code::set_option, static_cast<std::uint32_t>(p_.options.size())});
+        p_.options.push_back({action.name == "connect_timeout", action.option_value});
+        break;
     }
   }
 

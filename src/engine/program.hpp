@@ -23,6 +23,9 @@ struct Op {
     repeat_init,  ///< arg: loop slot; counter = 0
     repeat_next,  ///< arg: index into repeats; jump to target while the loop goes on
     abort,        ///< arg: 1 = the whole test, 0 = this session
+    foreach_init, ///< arg: index into foreachs; first element, or jump to target when none
+    foreach_next, ///< arg: index into foreachs; next element and jump to target, if any
+    set_option,   ///< arg: index into options; per-user connect/retry timeout
   };
   Code code;
   std::uint32_t arg = 0;
@@ -41,6 +44,21 @@ struct RepeatSpec {
   std::uint32_t condition = 0;
   bool while_ = true;
   unsigned max_repeat = 20;
+};
+
+/// A <foreach>: its position lives in a loop slot.
+struct ForeachSpec {
+  std::uint32_t loop = 0;
+  std::int32_t list = -1;     ///< variable id of the list
+  std::uint32_t var = 0;      ///< variable id of the element
+  const Regex* include = nullptr;
+  const Regex* exclude = nullptr;
+};
+
+/// A <set_option> in a session.
+struct SessionOption {
+  bool connect_timeout = true;  ///< else retry_timeout
+  double seconds = 0;
 };
 
 /// Variable ids: names are resolved once here; users store values by id.
@@ -70,6 +88,8 @@ struct UserProgram {
   std::vector<std::int32_t> condition_ids;
   std::vector<RepeatSpec> repeats;
   std::vector<std::int32_t> think_var_ids;          ///< per think, the id of its %%_var%% or -1
+  std::vector<ForeachSpec> foreachs;
+  std::vector<SessionOption> options;
 };
 
 /// Compiles a session; the global thinktime option is applied here (override or default).

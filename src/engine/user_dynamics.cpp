@@ -43,6 +43,32 @@ void Worker::init_dynamics(User& user) {
   dyn.capture.clear();
   dyn.match_loops = 0;
   dyn.restarts = 0;
+  dyn.lists.clear();
+  dyn.connect_timeout = dyn.retry_timeout = -1;
+}
+
+// The element list is what an xpath/jsonpath found, or the variable's single value.
+bool Worker::foreach_advance(User& user, std::uint32_t index) {
+  const ForeachSpec& f = user.program->foreachs[index];
+  UserDyn& dyn = *user.dyn;
+  auto list_id = static_cast<std::size_t>(f.list);
+  const std::vector<std::string>* list = list_id < dyn.lists.size() && !dyn.lists[list_id].empty() ? &dyn.lists[list_id] : nullptr;
+  std::size_t size = list ? list->size() : dyn.vars[list_id] ? 1 : 0;
+  std::int64_t& position = user.loop_counters[f.loop];
+  while (static_cast<std::size_t>(position) < size) {
+    const std::string& element = list ? (*list)[static_cast<std::size_t>(position)] : *dyn.vars[list_id];
+    ++position;
+    if (f.include && !f.include->search(element)) continue;
+    if (f.exclude && f.exclude->search(element)) continue;
+    dyn.vars[f.var] = element;
+    return true;
+  }
+  return false;
+}
+
+void Worker::set_option(User& user, std::uint32_t index) {
+  const SessionOption& o = user.program->options[index];
+  (o.connect_timeout ? user.dyn->connect_timeout : user.dyn->retry_timeout) = o.seconds;
 }
 
 const std::string& Worker::next_line(const SetDynVars& s) {
@@ -158,9 +184,18 @@ bool Worker::after_response(User& user) {
   if (!d) return true;
   UserDyn& dyn = *user.dyn;
   std::string value;
+  std::vector<std::string> all;
   for (std::size_t i = 0; i < d->variables.size(); ++i) {
-    if (d->variables[i].extract(dyn.capture, value))
-      dyn.vars[static_cast<std::size_t>(p.dyn_ids[request][i])] = value;
+    const DynVariable& v = d->variables[i];
+    auto id = static_cast<std::size_t>(p.dyn_ids[request][i]);
+    bool many = v.kind == DynVariable::Kind::xpath || v.kind == DynVariable::Kind::jsonpath;
+    all.clear();
+    if (!v.extract(dyn.capture, value, many ? &all : nullptr)) continue;
+    dyn.vars[id] = value;
+    if (many) {
+      if (dyn.lists.size() <= id) dyn.lists.resize(id + 1);
+      dyn.lists[id] = all;
+    }
   }
   for (const MatchSpec& m : d->matches)
     if (!run_match(user, m, dyn.capture)) return false;

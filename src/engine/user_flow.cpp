@@ -85,6 +85,16 @@ void Worker::step(User& user) {
       case Op::Code::repeat_next:
         if (repeat_goes_on(user, op)) user.pc = op.target;
         break;
+      case Op::Code::foreach_init:
+        user.loop_counters[p.foreachs[op.arg].loop] = 0;
+        if (!foreach_advance(user, op.arg)) user.pc = op.target;
+        break;
+      case Op::Code::foreach_next:
+        if (foreach_advance(user, op.arg)) user.pc = op.target;
+        break;
+      case Op::Code::set_option:
+        set_option(user, op.arg);
+        break;
       case Op::Code::abort:
         if (op.arg) {
           spdlog::warn("<abort type=\"all\">: user {} aborts the test", user.id);
@@ -114,8 +124,8 @@ void Worker::connect(User& user) {
   const Options& options = config_.scenario->options;
   user.state = UserState::connecting;
   user.connect_start = Clock::now();
-  user.deadline = options.connect_timeout > 0 ? user.connect_start + seconds(options.connect_timeout)
-                                              : Clock::time_point::max();
+  double timeout = user.dyn && user.dyn->connect_timeout >= 0 ? user.dyn->connect_timeout : options.connect_timeout;
+  user.deadline = timeout > 0 ? user.connect_start + seconds(timeout) : Clock::time_point::max();
   const auto& endpoint = config_.servers[static_cast<std::size_t>(user.server)];
   boost::system::error_code ec;
   user.socket.open(endpoint.protocol(), ec);
@@ -153,7 +163,8 @@ void Worker::on_connected(User& user, const boost::system::error_code& ec) {
     }
     user.state = UserState::thinking;
     user.deadline = Clock::time_point::max();
-    double backoff = options.retry_timeout * static_cast<double>(1u << std::min<unsigned>(user.connect_attempts - 1, 10));
+    double retry = user.dyn && user.dyn->retry_timeout >= 0 ? user.dyn->retry_timeout : options.retry_timeout;
+    double backoff = retry * static_cast<double>(1u << std::min<unsigned>(user.connect_attempts - 1, 10));
     user.timer.expires_after(seconds(backoff));
     user.timer.async_wait([this, &user, gen = user.generation](const boost::system::error_code& e) {
       if (!e && gen == user.generation) connect(user);

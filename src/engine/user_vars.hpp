@@ -14,6 +14,9 @@ namespace loadctl::engine {
 /// The dynamic part of a user: variable values by id, the response being captured, counters.
 struct UserDyn {
   std::vector<std::optional<std::string>> vars;  ///< by VarTable id; nullopt = never set
+  std::vector<std::vector<std::string>> lists;   ///< by id: every value an xpath/jsonpath found
+  double connect_timeout = -1;    ///< <set_option>: seconds, -1 = the global option
+  double retry_timeout = -1;
   std::string capture;            ///< raw bytes of the current response, when it is inspected
   std::string scratch;            ///< de-chunked body, rendered match patterns
   std::uint32_t match_loops = 0;  ///< do="loop" repetitions of the current request

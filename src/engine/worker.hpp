@@ -146,6 +146,8 @@ class Worker {
   void set_vars(User& user, std::uint32_t index);
   bool condition_holds(const User& user, std::uint32_t index) const;
   bool repeat_goes_on(User& user, const Op& op);
+  bool foreach_advance(User& user, std::uint32_t index);
+  void set_option(User& user, std::uint32_t index);
   void set_loop_var(User& user, std::uint32_t slot);
   /// Extracts dyn_variables and runs matches; false when a match took over the user's flow.
   bool after_response(User& user);

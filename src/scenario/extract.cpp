@@ -63,15 +63,20 @@ bool find_param(std::string_view value, std::string_view param, std::string& out
   return false;
 }
 
-bool xpath_first(std::string_view body, std::string_view expr, std::string& out) {
+bool xpath_values(std::string_view body, std::string_view expr, std::string& out, std::vector<std::string>* all) {
   pugi::xml_document doc;
   if (!doc.load_buffer(body.data(), body.size(), pugi::parse_default | pugi::parse_fragment)) return false;
   try {
     pugi::xpath_node_set nodes = doc.select_nodes(std::string(expr).c_str());
     if (nodes.empty()) return false;
-    const pugi::xpath_node& n = nodes.first();
-    out = n.attribute() ? n.attribute().value() : n.node().text().get();
-    if (!n.attribute() && n.node().type() == pugi::node_pcdata) out = n.node().value();
+    auto value = [](const pugi::xpath_node& n) -> std::string {
+      if (n.attribute()) return n.attribute().value();
+      if (n.node().type() == pugi::node_pcdata) return n.node().value();
+      return n.node().text().get();
+    };
+    out = value(nodes.first());
+    if (all)
+      for (const pugi::xpath_node& n : nodes) all->push_back(value(n));
     return true;
   } catch (const pugi::xpath_exception&) {
     return false;
@@ -146,7 +151,7 @@ void decode_html_entities(std::string& text) {
   text.swap(out);
 }
 
-bool DynVariable::extract(std::string_view response, std::string& out) const {
+bool DynVariable::extract(std::string_view response, std::string& out, std::vector<std::string>* all) const {
   bool found = false;
   switch (kind) {
     case Kind::re:
@@ -168,12 +173,13 @@ bool DynVariable::extract(std::string_view response, std::string& out) const {
       std::vector<std::string> values;
       if (!jsonpath->evaluate(split_http(response, scratch).body, values)) return false;
       out = values.front();
+      if (all) *all = std::move(values);
       found = true;
       break;
     }
     case Kind::xpath: {
       std::string scratch;
-      found = xpath_first(split_http(response, scratch).body, expr, out);
+      found = xpath_values(split_http(response, scratch).body, expr, out, all);
       break;
     }
   }

@@ -203,6 +203,48 @@ Action load_repeat(pugi::xml_node node, const SessionContext& ctx) {
   return action;
 }
 
+// <foreach name="e" in="list" include="re" exclude="re">: body once per element of the list.
+Action load_foreach(pugi::xml_node node, const SessionContext& ctx) {
+  XmlElement el(node);
+  Action action;
+  action.kind = Action::Kind::foreach;
+  action.line = ctx.load.line(node);
+  action.name = el.required("name");
+  action.in = el.required("in");
+  if (action.name.empty()) el.fail("name", "attribute 'name' is empty");
+  if (std::find(ctx.defined.begin(), ctx.defined.end(), action.in) == ctx.defined.end())
+    el.fail("in", fmt::format("undefined variable '{}': no setdynvars or dyn_variable sets it before", action.in));
+  for (const char* attr : {"include", "exclude"}) {
+    if (!el.has(attr)) continue;
+    std::shared_ptr<const Regex> re;
+    try {
+      re = std::make_shared<const Regex>(el.required(attr));
+    } catch (const std::invalid_argument& e) {
+      el.fail(attr, e.what());
+    }
+    (std::string_view(attr) == "include" ? action.include : action.exclude) = std::move(re);
+  }
+  el.finish();
+  ctx.defined.push_back(action.name);
+  action.body = load_actions(el, ctx);
+  return action;
+}
+
+// <set_option name value>: the per-session timeouts Tsung allows there (milliseconds).
+Action load_set_option(pugi::xml_node node, const SessionContext& ctx) {
+  XmlElement el(node);
+  Action action;
+  action.kind = Action::Kind::set_option;
+  action.line = ctx.load.line(node);
+  action.name = el.choice("name", {"connect_timeout", "retry_timeout", "rate_limit", "certificate", "user_agent"}, "");
+  if (action.name != "connect_timeout" && action.name != "retry_timeout")
+    el.fail("name", fmt::format("not supported yet: set_option '{}'", action.name));
+  action.option_value = el.number("value", std::nullopt, 0) / 1000;
+  el.finish();
+  el.children({});
+  return action;
+}
+
 Action load_abort(pugi::xml_node node, const SessionContext& ctx) {
   XmlElement el(node);
   Action action;
@@ -245,6 +287,8 @@ std::vector<Action> load_actions(XmlElement& parent, const SessionContext& ctx) 
     else if (name == "if") actions.push_back(load_if(child, ctx));
     else if (name == "repeat") actions.push_back(load_repeat(child, ctx));
     else if (name == "abort") actions.push_back(load_abort(child, ctx));
+    else if (name == "foreach") actions.push_back(load_foreach(child, ctx));
+    else if (name == "set_option") actions.push_back(load_set_option(child, ctx));
     else unsupported_at(child, fmt::format("<{}>", name));
   }
   std::string_view name = parent.node().name();

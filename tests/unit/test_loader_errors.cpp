@@ -176,9 +176,14 @@ TEST(LoaderErrors, UnsupportedFeaturesSaySo) {
                "not supported yet: sourcetype=\"eval\"");
 
   p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
-  <foreach name="e" in="list"><request><fake/></request></foreach>
+  <change_type new_type="ts_fake" host="a" port="1" server_type="tcp"/>
 </session></sessions>)";
-  expect_error(scenario_text(p), "<foreach", "/tsung/sessions/session/foreach", "not supported yet: <foreach>");
+  expect_error(scenario_text(p), "<change_type", "/tsung/sessions/session/change_type", "not supported yet: <change_type>");
+
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+  <set_option name="rate_limit" value="64"/>
+</session></sessions>)";
+  expect_error(scenario_text(p), "name=\"rate_limit", "/tsung/sessions/session/set_option", "not supported yet: set_option 'rate_limit'");
 
   p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
   <request><raw data="x" ack="local"/></request>
@@ -236,6 +241,11 @@ TEST(LoaderErrors, DynamicsAreCheckedAtLoad) {
   <setdynvars sourcetype="erlang" callback="mymod:myfun"><var name="u"/></setdynvars>
 </session></sessions>)";
   expect_error(scenario_text(p), "callback=", "/tsung/sessions/session/setdynvars", "not supported yet: Erlang callback mymod:myfun");
+
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+  <foreach name="e" in="list"><request><fake/></request></foreach>
+</session></sessions>)";
+  expect_error(scenario_text(p), "in=", "/tsung/sessions/session/foreach", "undefined variable 'list'");
 }
 
 TEST(LoaderErrors, DuplicateSessionName) {
