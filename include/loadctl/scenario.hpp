@@ -38,6 +38,13 @@ struct MonitorSpec {
   std::string type;  ///< "erlang" (loadctl: built-in /proc sampling)
 };
 
+/// A <session_setup>: a phase's own session probabilities.
+struct SessionSetup {
+  std::string session;
+  double probability = 0;  ///< percent
+  int line = 0;
+};
+
 /// An <arrivalphase> with its <users>.
 struct ArrivalPhase {
   int phase = 0;
@@ -45,6 +52,7 @@ struct ArrivalPhase {
   double rate = 0;                       ///< users per second (interarrival -> 1/interarrival)
   std::optional<std::uint64_t> maxnumber;
   bool wait_all_sessions_end = false;
+  std::vector<SessionSetup> session_setup;  ///< empty: the sessions' own probabilities
   int line = 0;
 };
 

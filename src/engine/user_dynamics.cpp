@@ -78,14 +78,12 @@ const std::string& Worker::next_line(const SetDynVars& s) {
     std::uniform_int_distribution<std::size_t> u(0, count - 1);
     return lines[u(rng_)];
   }
-  // This worker is consumer c of n (all threads of all agents) and reads lines c, c+n, c+2n, ...
-  // then wraps: each pass over the file uses every line exactly once across the run.
-  std::size_t n = std::size_t{config_.agent_count} * config_.threads;
-  std::size_t c = config_.agent_index + std::size_t{config_.agent_count} * index_;
+  // Agent c of n reads lines c, c+n, c+2n, ... then wraps: each pass over the file uses every
+  // line exactly once across the run, without asking the controller.
+  std::size_t n = config_.agent_count, c = config_.agent_index;
   if (c >= count) return lines[c % count];
   std::size_t mine = (count - c + n - 1) / n;
-  if (file_next_.size() <= s.file) file_next_.resize(s.file + 1, 0);
-  std::size_t k = file_next_[s.file]++ % mine;
+  std::size_t k = config_.file_next[s.file].fetch_add(1, std::memory_order_relaxed) % mine;
   return lines[c + k * n];
 }
 

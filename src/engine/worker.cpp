@@ -65,6 +65,17 @@ Worker::Worker(unsigned index, const RunConfig& config, WorkerPlan plan)
     tr_ids_.push_back(std::move(ids));
   }
   program_cdf_ = cumulative(probabilities);
+  // <session_setup>: a phase's own session probabilities.
+  for (const PhaseShare& share : plan_.phases) {
+    std::vector<double> weights;
+    for (const ArrivalPhase& phase : config_.scenario->load.phases) {
+      if (phase.phase != share.phase || phase.session_setup.empty()) continue;
+      weights.assign(config_.programs.size(), 0);
+      for (const SessionSetup& s : phase.session_setup)
+        if (int i = config_.scenario->session_index(s.session); i >= 0) weights[static_cast<std::size_t>(i)] += s.probability;
+    }
+    phase_program_cdf_.push_back(weights.empty() ? std::vector<double>{} : cumulative(weights));
+  }
   server_cdf_ = cumulative(config_.server_weights);
   std::vector<double> ua_weights;
   for (const UserAgent& ua : config_.scenario->options.user_agents) ua_weights.push_back(ua.probability);
@@ -171,7 +182,8 @@ void Worker::schedule_static_users() {
 
 const UserProgram& Worker::pick_program() {
   std::uniform_real_distribution<double> u(0, 1);
-  return config_.programs[pick(program_cdf_, u(rng_))];
+  bool own = phase_ < phase_program_cdf_.size() && !phase_program_cdf_[phase_].empty();
+  return config_.programs[pick(own ? phase_program_cdf_[phase_] : program_cdf_, u(rng_))];
 }
 
 std::int32_t Worker::pick_server() {

@@ -44,8 +44,10 @@ struct RunConfig {
   std::vector<std::vector<std::int32_t>> request_endpoint;  ///< per program, per request: server index or -1
   std::uint64_t seed = 0;
   unsigned agent_index = 0;  ///< file_server order="iter": this agent's place among
-  unsigned agent_count = 1;  ///< all agents, so each line goes to one worker of one agent
-  unsigned threads = 1;
+  unsigned agent_count = 1;  ///< all agents, so each line goes to one agent
+  /// Per data file, lines taken by this agent's threads: one relaxed fetch_add per setdynvars,
+  /// so threads share the agent's lines however users are spread between them.
+  std::atomic<std::uint64_t>* file_next = nullptr;
 };
 
 /// This worker's share of the agent plan.
@@ -188,6 +190,7 @@ class Worker {
   std::atomic<std::uint64_t> active_{0};
 
   std::vector<double> program_cdf_;
+  std::vector<std::vector<double>> phase_program_cdf_;  ///< per plan phase; empty = program_cdf_
   std::vector<double> server_cdf_;
   std::vector<double> user_agent_cdf_;
 
@@ -204,7 +207,6 @@ class Worker {
   std::vector<MetricId> status_ids_;  ///< by status code, 0 = not interned yet
   std::vector<std::pair<std::string, MetricId>> error_ids_;
   std::vector<std::vector<MetricId>> tr_ids_;  ///< per program, per transaction slot
-  std::vector<std::uint64_t> file_next_;       ///< per data file: next iteration of this worker
 };
 
 }  // namespace loadctl::engine
