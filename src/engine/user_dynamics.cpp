@@ -13,7 +13,7 @@ namespace loadctl::engine {
 namespace {
 
 constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-constexpr std::size_t kMaxKeptCapture = 64 * 1024;
+constexpr std::size_t kMaxKeptCapture = 4 * 1024;  // idle users keep at most this much
 
 const char* action_name(MatchSpec::Do d) {
   switch (d) {
@@ -197,6 +197,8 @@ bool Worker::after_response(User& user) {
   }
   for (const MatchSpec& m : d->matches)
     if (!run_match(user, m, dyn.capture)) return false;
+  if (dyn.capture.capacity() > kMaxKeptCapture) std::string().swap(dyn.capture);
+  if (dyn.scratch.capacity() > kMaxKeptCapture) std::string().swap(dyn.scratch);
   return true;
 }
 
