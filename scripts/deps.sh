@@ -9,9 +9,13 @@ build_pkgs=(build-essential cmake pkg-config
   libpcre2-dev)   # PCRE2: Perl-compatible regexes (Tsung uses Erlang re), JIT, fast
 runtime_pkgs=(nginx-light ncat iproute2 procps time wrk python3 perl gnuplot-nox)
 optional_pkgs=(tsung)   # reference implementation: compatibility tests and bench ratios
+# Headless browser for tests/integration/test_report_chromium.sh (it skips without it). Measured:
+# `apt-get install -y --no-install-recommends chromium` took 66 s here (24 packages).
+# LOADCTL_NO_CHROMIUM=1 leaves it out.
 
 want=("${build_pkgs[@]}" "${runtime_pkgs[@]}")
 [ "${LOADCTL_NO_TSUNG:-0}" = 1 ] || want+=("${optional_pkgs[@]}")
+[ "${LOADCTL_NO_CHROMIUM:-0}" = 1 ] || want+=(chromium)
 
 missing=()
 for p in "${want[@]}"; do

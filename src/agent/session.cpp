@@ -93,6 +93,7 @@ void Session::on_setup(std::string_view payload) {
     engine_ = std::make_unique<engine::Engine>(*scenario_, *plan, threads, setup->agent_count);
     spdlog::info("agent {} ready: {} thread(s), {} phase share(s), {} static user(s)", plan->slot.id, threads,
                  plan->phases.size(), plan->static_users.size());
+    plan_ = std::move(plan);
     channel_->send(MsgType::ready);
   } catch (const std::exception& e) {
     spdlog::error("setup failed: {}", e.what());
@@ -126,7 +127,10 @@ void Session::tick() {
     finish(3);
     return;
   }
-  if (started_) send_stats();
+  if (started_) {
+    send_stats();
+    send_handovers();
+  }
   if (now - last_heartbeat_sent_ >= 1s) {
     channel_->send(MsgType::heartbeat);
     last_heartbeat_sent_ = now;
@@ -136,7 +140,7 @@ void Session::tick() {
     send_stats();
     channel_->send(MsgType::done);
     done_sent_ = true;
-    spdlog::info("all users finished");
+    spdlog::info("all users finished (peak concurrent users: at most {})", engine_->peak_users());
   }
   tick_timer_.expires_after(kTickPeriod);
   tick_timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -149,6 +153,19 @@ void Session::send_stats() {
   engine_->collect(delta);
   if (monitor_ && ticks_++ % kMonitorTicks == 0) monitor_->sample(delta);
   if (!delta.empty()) channel_->send(MsgType::stats, delta.encode());
+}
+
+// Workers that reached their maxusers share gave up the rest of their arrivals: the controller
+// starts another agent on this host for them.
+void Session::send_handovers() {
+  for (engine::Handover& handover : engine_->take_handovers()) {
+    AgentPlan rest = *plan_;
+    rest.phases = std::move(handover.phases);
+    rest.static_users.clear();
+    spdlog::info("maxusers ({}) reached: handing {} phase share(s) over to a new agent", plan_->slot.maxusers,
+                 rest.phases.size());
+    channel_->send(MsgType::handover, rest.encode());
+  }
 }
 
 void Session::finish(int status) {

@@ -18,6 +18,7 @@
 #include "control/channel.hpp"
 #include "engine/engine.hpp"
 #include "loadctl/host_monitor.hpp"
+#include "loadctl/plan.hpp"
 #include "loadctl/scenario.hpp"
 
 namespace loadctl::agent {
@@ -47,6 +48,7 @@ class Session {
   void on_go(std::string_view payload);
   void tick();
   void send_stats();
+  void send_handovers();
 
   boost::asio::io_context& ctx_;
   std::shared_ptr<control::Channel> channel_;
@@ -54,6 +56,7 @@ class Session {
   EndHandler on_end_;
   boost::asio::steady_timer tick_timer_;
   std::optional<Scenario> scenario_;
+  std::optional<AgentPlan> plan_;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<HostMonitor> monitor_;  ///< cpu/freemem/load samples, from go on
   unsigned ticks_ = 0;

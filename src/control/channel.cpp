@@ -54,7 +54,7 @@ void Channel::read_payload(std::uint32_t length) {
       return;
     }
     auto type = static_cast<MsgType>(static_cast<std::uint8_t>(self->header_[4]));
-    if (type < MsgType::hello || type > MsgType::bye) {
+    if (type < MsgType::hello || type > MsgType::last) {
       self->close(fmt::format("unknown message type {}", static_cast<int>(self->header_[4])));
       return;
     }

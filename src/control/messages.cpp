@@ -18,6 +18,7 @@ const char* to_string(MsgType type) {
     case MsgType::stop: return "stop";
     case MsgType::heartbeat: return "heartbeat";
     case MsgType::bye: return "bye";
+    case MsgType::handover: return "handover";
   }
   return "unknown";
 }
@@ -98,7 +99,7 @@ std::optional<Go> Go::decode(std::string_view payload) {
   wire::Reader r(payload);
   Go g;
   g.delay = r.f64();
-  if (!r.ok() || !r.at_end() || !(g.delay >= 0 && g.delay < 3600)) return std::nullopt;
+  if (!r.ok() || !r.at_end() || !(g.delay > -86400 && g.delay < 3600)) return std::nullopt;
   return g;
 }
 

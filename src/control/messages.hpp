@@ -44,6 +44,8 @@ inline constexpr std::uint32_t kMaxFrame = 64u * 1024 * 1024;
 
 enum class MsgType : std::uint8_t {
   hello = 1, welcome, reject, setup, ready, setup_failed, go, stats, done, stop, heartbeat, bye,
+  handover,  ///< agent: maxusers reached; payload: AgentPlan of the arrivals another agent must run
+  last = handover,
 };
 
 const char* to_string(MsgType type);
@@ -73,7 +75,7 @@ struct Setup {
 };
 
 struct Go {
-  double delay = 0;  ///< seconds from receipt until time zero of the schedule
+  double delay = 0;  ///< seconds from receipt until time zero (negative: time zero has passed)
 
   std::string encode() const;
   static std::optional<Go> decode(std::string_view payload);

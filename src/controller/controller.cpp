@@ -69,6 +69,9 @@ int Controller::run() {
     agents_.push_back(std::move(record));
   }
   bool all_local = std::all_of(agents_.begin(), agents_.end(), [](const AgentRecord& a) { return a.plan.slot.local; });
+  // A listening agent's host cannot be asked for another process: it keeps all its users.
+  for (AgentRecord& a : agents_)
+    if (is_direct(a.plan.slot)) a.plan.slot.maxusers = 0;
   std::string bind_ip = !options_.controller_ip.empty() ? options_.controller_ip : all_local ? "127.0.0.1" : "0.0.0.0";
   boost::system::error_code ec;
   asio::ip::tcp::endpoint endpoint(asio::ip::make_address(bind_ip, ec), 0);
@@ -109,37 +112,68 @@ int Controller::run() {
 }
 
 void Controller::launch_agents() {
-  std::string agent_path = find_agent_binary();
+  agent_path_ = find_agent_binary();
   unsigned local_agents = 0;
   for (const AgentRecord& a : agents_) local_agents += a.plan.slot.local;
-  unsigned threads = options_.threads;
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency() / std::max(1u, local_agents));
-  std::string address = options_.controller_ip;
-  if (address.empty()) address = acceptor_.local_endpoint().address().to_string();
-  if (address == "0.0.0.0") {
+  agent_threads_ = options_.threads;
+  if (agent_threads_ == 0) agent_threads_ = std::max(1u, std::thread::hardware_concurrency() / std::max(1u, local_agents));
+  dial_back_ = options_.controller_ip;
+  if (dial_back_.empty()) dial_back_ = acceptor_.local_endpoint().address().to_string();
+  if (dial_back_ == "0.0.0.0") {
     char name[256] = {};
     gethostname(name, sizeof name - 1);
-    address = name;
+    dial_back_ = name;
   }
-  for (AgentRecord& agent : agents_) {
-    const AgentSlot& slot = agent.plan.slot;
-    if (!slot.local && options_.remote_shell == "direct") {
-      dial_agent(agent);
-      continue;
-    }
-    LaunchSpec spec;
-    spec.agent_path = agent_path;
-    if (!slot.local) {
-      spec.remote_shell = options_.remote_shell;
-      spec.host = slot.address;
-    }
-    spec.agent_args = {"--controller", fmt::format("{}:{}", address, acceptor_.local_endpoint().port()),
-                       "--token", token_, "--id", std::to_string(slot.id), "--threads", std::to_string(threads)};
-    spec.log_path = fmt::format("{}/agent-{}.log", options_.run_dir, slot.id);
-    agent.pid = launch(spec);
-    agent.last_heard = SteadyClock::now();
-    spdlog::info("agent {} on {} launched (pid {}{})", slot.id, slot.host, agent.pid,
-                 slot.local ? "" : ", via " + options_.remote_shell);
+  for (AgentRecord& agent : agents_) launch_agent(agent);
+}
+
+bool Controller::is_direct(const AgentSlot& slot) const {
+  return !slot.local && options_.remote_shell == "direct";
+}
+
+void Controller::launch_agent(AgentRecord& agent) {
+  const AgentSlot& slot = agent.plan.slot;
+  agent.last_heard = SteadyClock::now();
+  if (is_direct(slot)) {
+    dial_agent(agent);
+    return;
+  }
+  LaunchSpec spec;
+  spec.agent_path = agent_path_;
+  if (!slot.local) {
+    spec.remote_shell = options_.remote_shell;
+    spec.host = slot.address;
+  }
+  spec.agent_args = {"--controller", fmt::format("{}:{}", dial_back_, acceptor_.local_endpoint().port()),
+                     "--token", token_, "--id", std::to_string(slot.id), "--threads", std::to_string(agent_threads_)};
+  spec.log_path = fmt::format("{}/agent-{}.log", options_.run_dir, slot.id);
+  agent.pid = launch(spec);
+  spdlog::info("agent {} on {} launched (pid {}{})", slot.id, slot.host, agent.pid,
+               slot.local ? "" : ", via " + options_.remote_shell);
+}
+
+// An agent reached maxusers (Tsung's semantics): start another agent on the same host for the
+// arrivals it gave up; it joins at the run's time zero, already past.
+void Controller::on_handover(AgentRecord& from, std::string_view payload) {
+  auto plan = AgentPlan::decode(payload);
+  if (!plan || stopping_) {
+    if (!plan) spdlog::warn("agent {}: malformed handover ignored", from.plan.slot.id);
+    return;
+  }
+  unsigned from_id = from.plan.slot.id;
+  AgentRecord& agent = agents_.emplace_back();  // a deque: `from` stays valid
+  agent.plan = std::move(*plan);
+  agent.plan.slot.id = static_cast<unsigned>(agents_.size() - 1);
+  agent.plan.seed = from.plan.seed ^ (0x9e3779b97f4a7c15ULL * (agent.plan.slot.id + 1));
+  agent.plan.first_user_id = (std::uint64_t{agent.plan.slot.id} << 40) + 1;
+  console_.info(fmt::format("agent {} on {} reached maxusers ({}): starting agent {} for the rest of its arrivals",
+                            from_id, agent.plan.slot.host, agent.plan.slot.maxusers, agent.plan.slot.id));
+  spdlog::info("agent {} reached maxusers {}: agent {} takes {} phase share(s)", from_id, agent.plan.slot.maxusers,
+               agent.plan.slot.id, agent.plan.phases.size());
+  try {
+    launch_agent(agent);
+  } catch (const std::exception& e) {
+    on_agent_lost(agent, fmt::format("could not start the overflow agent: {}", e.what()));
   }
 }
 
@@ -275,6 +309,7 @@ void Controller::on_message(AgentRecord& agent, MsgType type, std::string_view p
       break;
     case MsgType::stats: on_stats(agent, payload); break;
     case MsgType::done: on_done(agent); break;
+    case MsgType::handover: on_handover(agent, payload); break;
     case MsgType::heartbeat: break;
     default:
       spdlog::warn("agent {}: unexpected {} message: dropping the agent", agent.plan.slot.id, control::to_string(type));
@@ -285,6 +320,13 @@ void Controller::on_message(AgentRecord& agent, MsgType type, std::string_view p
 void Controller::on_ready(AgentRecord& agent) {
   agent.state = AgentState::ready;
   spdlog::info("agent {} ready", agent.plan.slot.id);
+  if (started_) {  // a late agent (maxusers overflow): same time zero as the others
+    control::Go go;
+    go.delay = seconds_between(SteadyClock::now(), zero_);
+    agent.state = AgentState::running;
+    agent.channel->send(MsgType::go, go.encode());
+    return;
+  }
   bool all_ready = std::all_of(agents_.begin(), agents_.end(), [](const AgentRecord& a) { return a.state == AgentState::ready; });
   if (all_ready && !started_ && !stopping_) go();
 }
@@ -376,6 +418,9 @@ void Controller::tick() {
     return;
   }
   for (AgentRecord& agent : agents_) {
+    if (started_ && agent.state == AgentState::launching &&
+        now - agent.last_heard > std::chrono::duration<double>(options_.setup_timeout))
+      on_agent_lost(agent, fmt::format("did not connect within {:.0f} s", options_.setup_timeout));
     if (agent.channel && agent.channel->open()) agent.channel->send(MsgType::heartbeat);
     if ((agent.state == AgentState::running || agent.state == AgentState::connected || agent.state == AgentState::ready) &&
         now - agent.last_heard > kAgentSilence)
@@ -402,6 +447,9 @@ void Controller::tick() {
 void Controller::dump(bool final) {
   std::time_t now = final ? std::time(nullptr)
                           : start_wall_ + static_cast<std::time_t>(seconds_between(zero_, next_dump_) + 0.5);
+  // Tsung's renderer ignores a dump stamped with the same second as the one before it.
+  if (now <= last_dump_) now = last_dump_ + 1;
+  last_dump_ = now;
   tsung_log_->dump(now, interval_);
   jsonl_->write_interval(now, interval_);
   interval_ = MetricSet();

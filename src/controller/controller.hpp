@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,6 +64,9 @@ class Controller {
 
  private:
   void launch_agents();
+  void launch_agent(AgentRecord& agent);
+  bool is_direct(const AgentSlot& slot) const;
+  void on_handover(AgentRecord& from, std::string_view payload);
   void dial_agent(AgentRecord& agent);
   void on_dialed(AgentRecord& agent, std::shared_ptr<control::Channel> channel);
   void accept_next();
@@ -91,7 +95,10 @@ class Controller {
   boost::asio::signal_set child_signal_;
   boost::asio::steady_timer tick_timer_;
   std::string token_;
-  std::vector<AgentRecord> agents_;
+  std::deque<AgentRecord> agents_;  ///< a deque: records stay put when overflow agents are added
+  std::string agent_path_;          ///< loadagent binary
+  std::string dial_back_;           ///< address launched agents dial
+  unsigned agent_threads_ = 1;
 
   MetricSet interval_;  ///< deltas since the last tsung.log dump
   MetricSet total_;     ///< the whole run, for the console and the summary
@@ -105,6 +112,7 @@ class Controller {
   std::chrono::steady_clock::time_point stop_deadline_;
   std::time_t start_wall_ = 0;
   std::time_t end_wall_ = 0;
+  std::time_t last_dump_ = 0;  ///< timestamp of the last tsung.log dump
   bool started_ = false;
   bool stopping_ = false;
   bool finished_ = false;

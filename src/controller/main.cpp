@@ -10,13 +10,14 @@
 
 #include "controller/controller.hpp"
 #include "loadctl/scenario_error.hpp"
+#include "report/report.hpp"
 
 namespace fs = std::filesystem;
 using namespace loadctl;
 
 namespace {
 
-enum Exit { kDone = 0, kScenarioError = 1, kRunFailed = 2 };
+enum Exit { kDone = 0, kScenarioError = 1, kRunFailed = 2, kThresholdCrossed = 3 };
 
 std::string default_log_root() {
   const char* home = std::getenv("HOME");
@@ -43,6 +44,32 @@ std::optional<Scenario> load_or_report(const std::string& path) {
     std::fprintf(stderr, "error: %s: %s\n", path.c_str(), e.what());
   }
   return std::nullopt;
+}
+
+// Parses every --fail-if expression; prints the first bad one and returns false.
+bool parse_thresholds(const std::vector<std::string>& exprs, std::vector<report::Threshold>& out) {
+  try {
+    for (const auto& e : exprs) out.push_back(report::parse_threshold(e));
+    return true;
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return false;
+  }
+}
+
+// Renders the report of `dirs` and prints where; kThresholdCrossed when a threshold failed.
+int render_report(const std::vector<std::string>& dirs, const std::vector<report::Threshold>& thresholds, bool quiet) {
+  try {
+    auto outcome = report::write_report(dirs, thresholds);
+    for (const auto& r : outcome.thresholds)
+      std::fprintf(stderr, "threshold %s: %s\n", r.failed ? "FAILED" : "ok", r.detail.c_str());
+    if (!quiet)
+      for (const auto& path : outcome.written) std::fprintf(stderr, "wrote %s\n", path.c_str());
+    return outcome.thresholds_failed ? kThresholdCrossed : kDone;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: report: %s\n", e.what());
+    return kRunFailed;
+  }
 }
 
 }  // namespace
@@ -72,7 +99,19 @@ int main(int argc, char** argv) {
   app.set_version_flag("-v,--version", "loadctl " LOADCTL_VERSION);
   auto* start = app.add_subcommand("start", "run the scenario");
   auto* check = app.add_subcommand("check", "validate the scenario and print the plan");
+  bool want_report = false;
+  std::vector<std::string> fail_if, report_dirs;
+  start->add_flag("--report", want_report, "render report.html and summary.json when the run ends");
+  start->add_option("--fail-if", fail_if, "threshold, e.g. 'p99(request) > 200ms'; exit 3 when crossed (repeatable)");
+  auto* report_cmd = app.add_subcommand("report", "render report.html and summary.json of finished runs");
+  report_cmd->add_option("logdir", report_dirs, "log directory, and optionally a second one to compare with")
+      ->required()->expected(1, 2);
+  report_cmd->add_option("--fail-if", fail_if, "threshold, e.g. 'errors > 1%'; exit 3 when crossed (repeatable)");
   CLI11_PARSE(app, argc, argv);
+
+  std::vector<report::Threshold> thresholds;
+  if (!parse_thresholds(fail_if, thresholds)) return kScenarioError;
+  if (report_cmd->parsed()) return render_report(report_dirs, thresholds, options.quiet);
 
   if (options.scenario_path.empty()) {
     std::fprintf(stderr, "error: no scenario: use -f FILE\n");
@@ -129,5 +168,9 @@ int main(int argc, char** argv) {
   spdlog::info("exit status {}", status);
   spdlog::shutdown();
   std::printf("%s\n", dir.c_str());
+  if (want_report || !thresholds.empty()) {
+    int report_status = render_report({dir.string()}, thresholds, options.quiet);
+    if (status == kDone) status = report_status;
+  }
   return status;
 }

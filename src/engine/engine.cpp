@@ -39,6 +39,7 @@ std::vector<WorkerPlan> split_plan(const AgentPlan& plan, unsigned threads) {
   std::vector<WorkerPlan> plans(threads);
   for (unsigned t = 0; t < threads; ++t) {
     plans[t].hard_stop = plan.hard_stop;
+    plans[t].max_active = plan.slot.maxusers == 0 ? 0 : (plan.slot.maxusers + threads - 1) / threads;
     plans[t].first_user_id = plan.first_user_id + t;
     plans[t].user_id_stride = threads;
     for (PhaseShare share : plan.phases) {
@@ -123,10 +124,23 @@ void Engine::collect(MetricSet& into) {
   for (auto& worker : workers_) worker->collect(into);
 }
 
+std::vector<Handover> Engine::take_handovers() {
+  std::vector<Handover> out;
+  for (auto& worker : workers_)
+    if (auto handover = worker->take_handover()) out.push_back(std::move(*handover));
+  return out;
+}
+
 bool Engine::done() const {
   for (const auto& worker : workers_)
     if (!worker->done()) return false;
   return true;
+}
+
+std::uint64_t Engine::peak_users() const {
+  std::uint64_t total = 0;
+  for (const auto& worker : workers_) total += worker->peak_users();
+  return total;
 }
 
 std::uint64_t Engine::active_users() const {

@@ -25,7 +25,11 @@ class Engine {
   /// Moves statistics gathered since the last call into `into`.
   void collect(MetricSet& into);
   bool done() const;
+  /// Arrivals handed over by workers that reached their maxusers share since the last call.
+  std::vector<Handover> take_handovers();
   std::uint64_t active_users() const;
+  /// Sum of the workers' peaks: an upper bound of the users this agent ran at once.
+  std::uint64_t peak_users() const;
 
  private:
   RunConfig config_;

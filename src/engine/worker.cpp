@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include <boost/asio/post.hpp>
 
@@ -159,9 +160,42 @@ void Worker::schedule_next_arrival() {
 }
 
 void Worker::on_arrival() {
+  if (plan_.max_active && active_.load(std::memory_order_relaxed) >= plan_.max_active) {
+    hand_over();
+    return;
+  }
   ++phase_started_;
   start_user(pick_program());
   schedule_next_arrival();
+}
+
+// maxusers reached (Tsung's semantics): this worker starts no more users; the rest of its
+// arrivals, from now on, go to a new agent that the controller starts on the same host.
+void Worker::hand_over() {
+  Handover handover;
+  double now = std::chrono::duration<double>(Clock::now() - start_).count();
+  for (std::size_t i = phase_; i < plan_.phases.size(); ++i) {
+    PhaseShare share = plan_.phases[i];
+    if (i == phase_) {
+      double end = share.start + share.duration;
+      share.start = std::max(share.start, now);
+      share.duration = std::max(0.0, end - share.start);
+      if (share.max_users) share.max_users = *share.max_users - std::min(*share.max_users, phase_started_);
+    }
+    handover.phases.push_back(share);
+  }
+  arrival_timer_.cancel();
+  arrivals_over_ = true;
+  {
+    std::lock_guard lock(outbox_mutex_);
+    handover_ = std::move(handover);
+  }
+  check_done();
+}
+
+std::optional<Handover> Worker::take_handover() {
+  std::lock_guard lock(outbox_mutex_);
+  return std::exchange(handover_, std::nullopt);
 }
 
 void Worker::schedule_static_users() {
@@ -243,7 +277,8 @@ void Worker::start_user(const UserProgram& program) {
   }
   user.session_start = Clock::now();
   user.page_start = {};
-  active_.fetch_add(1, std::memory_order_relaxed);
+  std::uint64_t active = active_.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (active > peak_.load(std::memory_order_relaxed)) peak_.store(active, std::memory_order_relaxed);
   stats_.gauge_add(ids_.users, 1);
   stats_.add(ids_.users_count);
   step(user);

@@ -57,6 +57,12 @@ struct WorkerPlan {
   std::optional<double> hard_stop;
   std::uint64_t first_user_id = 0;
   std::uint64_t user_id_stride = 1;
+  std::uint64_t max_active = 0;  ///< maxusers share: reaching it hands the arrivals over; 0 = none
+};
+
+/// Arrivals a worker gave up when it reached its maxusers share: what another agent must run.
+struct Handover {
+  std::vector<PhaseShare> phases;  ///< the rest of the current phase, then the later ones
 };
 
 /// Size of the receive buffers users borrow while a response is pending.
@@ -103,6 +109,10 @@ class Worker {
   void collect(MetricSet& into);
   /// Thread-safe: arrivals are over and no user is active.
   bool done() const { return done_.load(); }
+  /// Thread-safe: the arrivals this worker handed over on reaching max_active, once.
+  std::optional<Handover> take_handover();
+  /// Thread-safe: the most users this worker ran at once.
+  std::uint64_t peak_users() const { return peak_.load(); }
   /// Thread-safe: users currently running.
   std::uint64_t active_users() const { return active_.load(); }
 
@@ -111,6 +121,7 @@ class Worker {
   void schedule_phase(std::size_t index);
   void schedule_next_arrival();
   void on_arrival();
+  void hand_over();
   void schedule_static_users();
   void start_user(const UserProgram& program);
   User& acquire_user();
@@ -188,6 +199,7 @@ class Worker {
   std::atomic<bool> done_{false};
   std::atomic<bool> stop_requested_{false};
   std::atomic<std::uint64_t> active_{0};
+  std::atomic<std::uint64_t> peak_{0};
 
   std::vector<double> program_cdf_;
   std::vector<std::vector<double>> phase_program_cdf_;  ///< per plan phase; empty = program_cdf_
@@ -199,6 +211,7 @@ class Worker {
 
   MetricSet stats_;
   std::mutex outbox_mutex_;
+  std::optional<Handover> handover_;  ///< guarded by outbox_mutex_
   MetricSet outbox_;
   struct Ids {
     MetricId users, users_count, finish_users_count, connected, connect, request, page, session,

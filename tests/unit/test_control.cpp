@@ -45,7 +45,9 @@ TEST(ControlMessages, SetupAndGoRoundTrip) {
   auto go = Go::decode(Go{1.25}.encode());
   ASSERT_TRUE(go);
   EXPECT_DOUBLE_EQ(go->delay, 1.25);
-  EXPECT_FALSE(Go::decode(Go{-1}.encode()));
+  EXPECT_TRUE(Go::decode(Go{-1}.encode())) << "a late agent joins after time zero";
+  EXPECT_FALSE(Go::decode(Go{-100000}.encode()));
+  EXPECT_FALSE(Go::decode(Go{4000}.encode()));
 }
 
 TEST(ControlMessages, RandomBytesNeverDecode) {
