@@ -61,6 +61,21 @@ TEST(JsonPath, KeysIndicesFiltersWildcards) {
   EXPECT_TRUE(eval("token", "{\"token\":").empty());  // truncated document
 }
 
+TEST(JsonPath, RandomInputNeverCrashes) {
+  std::string alphabet = "{}[]\",:0123456789abc \\tnu-.e";
+  std::uint32_t state = 7;
+  JsonPath paths[] = {JsonPath("a"), JsonPath("a[*].b"), JsonPath("[0][1]"), JsonPath("a[?b=1].c")};
+  for (int i = 0; i < 20000; ++i) {
+    std::string doc;
+    for (int n = 0; n < 24; ++n) {
+      state = state * 1664525u + 1013904223u;
+      doc.push_back(alphabet[(state >> 16) % alphabet.size()]);
+    }
+    std::vector<std::string> out;
+    for (const JsonPath& p : paths) p.evaluate(doc, out);
+  }
+}
+
 TEST(JsonPath, SyntaxErrors) {
   for (const char* bad : {"", "a..b", "a[", "a[x]", "a[?x]", "a.", "$"})
     EXPECT_THROW(JsonPath{bad}, std::invalid_argument) << bad;

@@ -83,6 +83,18 @@ TEST(Program, FileServerShippedContents) {
   EXPECT_EQ(a.set_vars.vars, (std::vector<std::string>{"u", "p"}));
 }
 
+TEST(Program, DefaultDynVariableIsAFormField) {
+  Scenario s = load(R"(<request><dyn_variable name="random_num"/><fake/></request>)");
+  const DynVariable& v = s.sessions[0].actions[0].dynamics->variables[0];
+  EXPECT_EQ(v.kind, DynVariable::Kind::form);
+  std::string out;
+  ASSERT_TRUE(v.extract("HTTP/1.1 200 OK\r\n\r\n<form><hidden name=\"random_num\" value=\"42\"></form>", out));
+  EXPECT_EQ(out, "42");
+  ASSERT_TRUE(v.extract("<input type='hidden' name='random_num' value='x.y'>", out));
+  EXPECT_EQ(out, "x.y");
+  EXPECT_FALSE(v.extract("<input name=\"other\" value=\"1\">", out));
+}
+
 TEST(Program, ThinkTimeVariable) {
   Scenario s = load(R"(<setdynvars sourcetype="value" value="0.5"><var name="t"/></setdynvars><thinktime value="%%_t%%"/>)");
   UserProgram p = compile_session(s.sessions[0], s.options);
