@@ -34,6 +34,7 @@ class Engine {
  private:
   RunConfig config_;
   std::unique_ptr<std::atomic<std::uint64_t>[]> file_next_;  ///< see RunConfig::file_next
+  std::atomic<bool> abort_test_{false};                      ///< see RunConfig::abort_test
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
 };

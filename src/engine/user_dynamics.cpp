@@ -239,7 +239,7 @@ bool Worker::run_match(User& user, const MatchSpec& m, std::string_view response
     case MatchSpec::Do::abort_test:
       spdlog::warn("match do=abort_test: user {} aborts the test", user.id);
       stats_.add(error_metric("match_abort_test"));
-      stop_now();
+      abort_test();
       return false;
     case MatchSpec::Do::restart:
       if (dyn.restarts >= m.max_restart) {
@@ -269,6 +269,12 @@ bool Worker::run_match(User& user, const MatchSpec& m, std::string_view response
       return false;
   }
   return true;
+}
+
+// The whole agent stops: this worker now, the others at their next sweep (200 ms).
+void Worker::abort_test() {
+  if (config_.abort_test) config_.abort_test->store(true, std::memory_order_relaxed);
+  stop_now();
 }
 
 void Worker::abort_session(User& user, std::string_view metric) {

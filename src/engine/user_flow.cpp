@@ -98,7 +98,7 @@ void Worker::step(User& user) {
       case Op::Code::abort:
         if (op.arg) {
           spdlog::warn("<abort type=\"all\">: user {} aborts the test", user.id);
-          stop_now();
+          abort_test();
         } else {
           finish_user(user, false);
         }

@@ -327,7 +327,7 @@ void Worker::stop_now() {
 // Timeouts are checked by a periodic sweep rather than a timer per request: no timer operations
 // on the hot path.
 void Worker::sweep_timeouts() {
-  if (stop_requested_.load()) stop_now();
+  if (stop_requested_.load() || (config_.abort_test && config_.abort_test->load(std::memory_order_relaxed))) stop_now();
   auto now = Clock::now();
   for (User& user : users_) {
     if (!user.program || now < user.deadline) continue;

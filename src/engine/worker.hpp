@@ -48,6 +48,8 @@ struct RunConfig {
   /// Per data file, lines taken by this agent's threads: one relaxed fetch_add per setdynvars,
   /// so threads share the agent's lines however users are spread between them.
   std::atomic<std::uint64_t>* file_next = nullptr;
+  /// Set by <abort type="all"> or <match do="abort_test">: every worker of the agent stops.
+  std::atomic<bool>* abort_test = nullptr;
 };
 
 /// This worker's share of the agent plan.
@@ -166,6 +168,7 @@ class Worker {
   bool after_response(User& user);
   bool run_match(User& user, const MatchSpec& match, std::string_view response);
   void abort_session(User& user, std::string_view metric);
+  void abort_test();
   void restart_session(User& user);
   const std::string& next_line(const SetDynVars& s);
   double think_var_seconds(const User& user, std::uint32_t think) const;
