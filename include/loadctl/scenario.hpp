@@ -95,6 +95,8 @@ struct Options {
   unsigned tcp_snd_buffer = 0;
   std::optional<std::pair<std::uint16_t, std::uint16_t>> ports_range;
   std::optional<std::uint64_t> seed;
+  double rate_limit = 0;               ///< bytes/s received per user, 0 = none (file: KB/s)
+  double rate_burst = 0;               ///< bytes, 0 = one second of rate_limit
 };
 
 /// One step of a session, as written. The engine compiles the tree into a flat UserProgram.
@@ -121,7 +123,8 @@ struct Action {
   bool abort_all = false;      ///< abort type="all"
   std::string in;              ///< foreach: the list variable (name is the element variable)
   std::shared_ptr<const Regex> include, exclude;  ///< foreach filters, may be null
-  double option_value = 0;     ///< set_option: name is the option, value in seconds
+  double option_value = 0;     ///< set_option: name is the option; seconds, or bytes/s
+  double option_burst = 0;     ///< set_option rate_limit: bytes
 };
 
 struct Session {

@@ -116,7 +116,10 @@ class Compiler {
       case Action::Kind::set_option:
         p_.dynamic = true;
         p_.ops.push_back({Op::Code::set_option, static_cast<std::uint32_t>(p_.options.size())});
-        p_.options.push_back({action.name == "connect_timeout", action.option_value});
+        p_.options.push_back({action.name == "connect_timeout" ? SessionOption::Kind::connect_timeout
+                              : action.name == "retry_timeout" ? SessionOption::Kind::retry_timeout
+                                                               : SessionOption::Kind::rate_limit,
+                              action.option_value, action.option_burst});
         break;
     }
   }
@@ -172,6 +175,7 @@ UserProgram compile_session(const Session& session, const Options& options) {
   program.session = session.name;
   program.probability = session.probability;
   Compiler(program, session, options).emit(session.actions);
+  if (options.rate_limit > 0) program.dynamic = true;  // the token bucket lives in UserDyn
   return program;
 }
 

@@ -57,8 +57,9 @@ struct ForeachSpec {
 
 /// A <set_option> in a session.
 struct SessionOption {
-  bool connect_timeout = true;  ///< else retry_timeout
-  double seconds = 0;
+  enum class Kind : std::uint8_t { connect_timeout, retry_timeout, rate_limit } kind;
+  double value = 0;  ///< seconds; rate_limit: bytes per second
+  double burst = 0;  ///< rate_limit: bytes, 0 = the rate
 };
 
 /// Variable ids: names are resolved once here; users store values by id.

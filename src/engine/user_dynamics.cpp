@@ -45,6 +45,33 @@ void Worker::init_dynamics(User& user) {
   dyn.restarts = 0;
   dyn.lists.clear();
   dyn.connect_timeout = dyn.retry_timeout = -1;
+  const Options& options = config_.scenario->options;
+  set_rate(dyn, options.rate_limit, options.rate_burst);
+}
+
+void Worker::set_rate(UserDyn& dyn, double rate, double burst) {
+  dyn.rate = rate;
+  dyn.burst = burst > 0 ? burst : rate;
+  dyn.tokens = dyn.burst;
+  dyn.refilled = Clock::now();
+}
+
+// Only incoming bytes are limited (as in Tsung): a read waits until the bucket is out of debt.
+bool Worker::throttle(User& user) {
+  UserDyn& dyn = *user.dyn;
+  auto now = Clock::now();
+  dyn.tokens = std::min(dyn.burst, dyn.tokens + dyn.rate * std::chrono::duration<double>(now - dyn.refilled).count());
+  dyn.refilled = now;
+  if (dyn.tokens >= 0) return false;
+  release_buffer(user);
+  user.timer.expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(-dyn.tokens / dyn.rate)));
+  user.timer.async_wait([this, &user, gen = user.generation](const boost::system::error_code& ec) {
+    if (ec || gen != user.generation) return;
+    user.dyn->tokens = 0;
+    user.dyn->refilled = Clock::now();
+    await_response(user);
+  });
+  return true;
 }
 
 // The element list is what an xpath/jsonpath found, or the variable's single value.
@@ -68,7 +95,11 @@ bool Worker::foreach_advance(User& user, std::uint32_t index) {
 
 void Worker::set_option(User& user, std::uint32_t index) {
   const SessionOption& o = user.program->options[index];
-  (o.connect_timeout ? user.dyn->connect_timeout : user.dyn->retry_timeout) = o.seconds;
+  switch (o.kind) {
+    case SessionOption::Kind::connect_timeout: user.dyn->connect_timeout = o.value; break;
+    case SessionOption::Kind::retry_timeout: user.dyn->retry_timeout = o.value; break;
+    case SessionOption::Kind::rate_limit: set_rate(*user.dyn, o.value, o.burst); break;
+  }
 }
 
 const std::string& Worker::next_line(const SetDynVars& s) {

@@ -256,6 +256,7 @@ void Worker::on_writable(User& user, const boost::system::error_code& ec) {
 // asio read speculatively without re-arming epoll per request (async_wait would).
 void Worker::await_response(User& user) {
   user.state = UserState::awaiting;
+  if (user.dyn && user.dyn->rate > 0 && throttle(user)) return;
   if (!user.buffer) user.buffer = acquire_buffer();
   user.socket.async_read_some(asio::buffer(user.buffer, kReceiveBuffer),
                               [this, &user, gen = user.generation](const boost::system::error_code& ec, std::size_t n) {
@@ -280,6 +281,7 @@ void Worker::on_read(User& user, const boost::system::error_code& ec, std::size_
   }
   user.got_bytes = true;
   stats_.add(ids_.size_rcv, n);
+  if (user.dyn) user.dyn->tokens -= static_cast<double>(n);
   if (!consume(user, {user.buffer, n})) await_response(user);
 }
 

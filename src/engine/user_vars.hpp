@@ -2,6 +2,7 @@
 // Per-user variables, allocated only for users of a dynamic program (setdynvars, dyn_variable,
 // match, if, repeat, a for counter that is read). Static sessions never create one.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -17,6 +18,9 @@ struct UserDyn {
   std::vector<std::vector<std::string>> lists;   ///< by id: every value an xpath/jsonpath found
   double connect_timeout = -1;    ///< <set_option>: seconds, -1 = the global option
   double retry_timeout = -1;
+  double rate = 0, burst = 0;     ///< rate_limit token bucket: bytes/s (0 = none), bytes
+  double tokens = 0;              ///< bytes that may be read now; negative = in debt
+  std::chrono::steady_clock::time_point refilled;
   std::string capture;            ///< raw bytes of the current response, when it is inspected
   std::string scratch;            ///< de-chunked body, rendered match patterns
   std::uint32_t match_loops = 0;  ///< do="loop" repetitions of the current request

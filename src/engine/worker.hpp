@@ -169,6 +169,9 @@ class Worker {
   bool run_match(User& user, const MatchSpec& match, std::string_view response);
   void abort_session(User& user, std::string_view metric);
   void abort_test();
+  /// rate_limit: true when the next read must wait for tokens (a timer then reads).
+  bool throttle(User& user);
+  void set_rate(UserDyn& dyn, double rate, double burst);
   void restart_session(User& user);
   const std::string& next_line(const SetDynVars& s);
   double think_var_seconds(const User& user, std::uint32_t think) const;

@@ -75,6 +75,9 @@ void load_option(pugi::xml_node node, Options& options, const LoadContext& ctx) 
     auto max = static_cast<std::uint16_t>(el.integer("max", std::nullopt, 1, 65535));
     if (max < min) el.fail("max", "ports_range max is less than min");
     options.ports_range = std::pair{min, max};
+  } else if (name == "rate_limit") {
+    options.rate_limit = el.number("value", std::nullopt, 0.001) * 1024;
+    options.rate_burst = el.has("max") ? el.number("max", std::nullopt, 0.001) * 1024 : 0;
   } else if (name == "seed") {
     options.seed = static_cast<std::uint64_t>(el.integer("value", std::nullopt, 0));
   } else if (std::find(std::begin(no_effect_options), std::end(no_effect_options), name) !=

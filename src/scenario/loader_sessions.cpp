@@ -237,9 +237,14 @@ Action load_set_option(pugi::xml_node node, const SessionContext& ctx) {
   action.kind = Action::Kind::set_option;
   action.line = ctx.load.line(node);
   action.name = el.choice("name", {"connect_timeout", "retry_timeout", "rate_limit", "certificate", "user_agent"}, "");
-  if (action.name != "connect_timeout" && action.name != "retry_timeout")
+  if (action.name == "rate_limit") {  // KB/s, burst `max` in KB
+    action.option_value = el.number("value", std::nullopt, 0.001) * 1024;
+    action.option_burst = el.has("max") ? el.number("max", std::nullopt, 0.001) * 1024 : 0;
+  } else if (action.name == "connect_timeout" || action.name == "retry_timeout") {
+    action.option_value = el.number("value", std::nullopt, 0) / 1000;
+  } else {
     el.fail("name", fmt::format("not supported yet: set_option '{}'", action.name));
-  action.option_value = el.number("value", std::nullopt, 0) / 1000;
+  }
   el.finish();
   el.children({});
   return action;

@@ -181,9 +181,9 @@ TEST(LoaderErrors, UnsupportedFeaturesSaySo) {
   expect_error(scenario_text(p), "<change_type", "/tsung/sessions/session/change_type", "not supported yet: <change_type>");
 
   p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
-  <set_option name="rate_limit" value="64"/>
+  <set_option name="user_agent" value="x"/>
 </session></sessions>)";
-  expect_error(scenario_text(p), "name=\"rate_limit", "/tsung/sessions/session/set_option", "not supported yet: set_option 'rate_limit'");
+  expect_error(scenario_text(p), "name=\"user_agent", "/tsung/sessions/session/set_option", "not supported yet: set_option 'user_agent'");
 
   p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
   <request><raw data="x" ack="local"/></request>
