@@ -23,7 +23,8 @@
 # evaluated by a shell.
 set -euo pipefail
 
-readonly SELF=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
+SELF=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
+readonly SELF
 readonly MAX_LINE=4096
 readonly READ_TIMEOUT=10
 
@@ -51,7 +52,7 @@ valid_option() {
     --controller)
       local host=${value%:*} port=${value##*:}
       [[ $value == *:* && $port =~ ^[0-9]{1,5}$ ]] && ((10#$port >= 1 && 10#$port <= 65535)) || return 1
-      [[ $host =~ ^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$ || $host =~ ^\[[0-9A-Fa-f:.]{2,45}\]$ ]]
+      [[ $host =~ ^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$ || $host =~ ^\[?[0-9A-Fa-f:.]{2,45}\]?$ ]]
       ;;
     --token) [[ $value =~ ^[0-9a-f]{16,128}$ ]] ;;
     --id) [[ $value =~ ^[0-9]{1,6}$ ]] ;;
@@ -64,7 +65,7 @@ valid_option() {
 # (else the port stays open after "stop" and new connections hang unanswered).
 close_inherited_fds() {
   local path fd
-  for path in /proc/$BASHPID/fd/*; do
+  for path in "/proc/$BASHPID/fd/"*; do
     fd=${path##*/}
     [[ $fd =~ ^[0-9]+$ ]] && [ "$fd" -gt 2 ] || continue
     exec {fd}>&- 2>/dev/null || true
@@ -105,12 +106,17 @@ filter() {
     [ -n "${seen[$name]:-}" ] || refuse "missing option $name"
   done
   [ -x "$agent" ] || refuse "no executable $agent on $(hostname)"
-  log_event "starting $agent ${words[*]:1}"
+  local shown=() previous=""
+  for value in "${words[@]:1}"; do
+    if [ "$previous" = --token ]; then shown+=("${value:0:4}..."); else shown+=("$value"); fi
+    previous=$value
+  done
+  log_event "starting $agent ${shown[*]}"
   echo "rsh_daemon: running $agent on $(hostname)"
   close_inherited_fds
   local status=0
   "$agent" "${words[@]:1}" 2>&1 </dev/null || status=$?
-  log_event "loadagent ${words[*]:1} exited with status $status"
+  log_event "loadagent ${shown[*]} exited with status $status"
   echo "rsh_daemon: loadagent exited with status $status"
 }
 
@@ -118,7 +124,7 @@ filter() {
 
 # ncat_log: turns ncat's verbose lines into daemon log lines, naming refused peers.
 ncat_log() {
-  local line peer=?
+  local line peer='?'
   while IFS= read -r line; do
     case "$line" in
       "Ncat: Connection from "*:*.) peer=${line#Ncat: Connection from }; peer=${peer%.} ;;
@@ -204,7 +210,8 @@ status() {
 }
 
 default_agent_dir() {
-  local built=$(dirname "$(dirname "$SELF")")/build/src/agent
+  local built
+  built=$(dirname "$(dirname "$SELF")")/build/src/agent
   if [ -x "$built/loadagent" ]; then echo "$built"
   elif command -v loadagent >/dev/null; then dirname "$(command -v loadagent)"
   else echo "$built"; fi

@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <thread>
+
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
@@ -90,6 +93,7 @@ void Session::on_setup(std::string_view payload) {
     scenario_ = load_scenario_text(setup->scenario_text, setup->scenario_name, ProtocolRegistry::builtin(),
                                    &setup->files);
     unsigned threads = threads_ ? threads_ : setup->threads;
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());  // a listening agent's own cores
     engine_ = std::make_unique<engine::Engine>(*scenario_, *plan, threads, setup->agent_count);
     spdlog::info("agent {} ready: {} thread(s), {} phase share(s), {} static user(s)", plan->slot.id, threads,
                  plan->phases.size(), plan->static_users.size());

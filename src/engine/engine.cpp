@@ -39,6 +39,8 @@ std::vector<WorkerPlan> split_plan(const AgentPlan& plan, unsigned threads) {
   std::vector<WorkerPlan> plans(threads);
   for (unsigned t = 0; t < threads; ++t) {
     plans[t].hard_stop = plan.hard_stop;
+    plans[t].slice = t;
+    plans[t].slices = threads;
     plans[t].max_active = plan.slot.maxusers == 0 ? 0 : (plan.slot.maxusers + threads - 1) / threads;
     plans[t].first_user_id = plan.first_user_id + t;
     plans[t].user_id_stride = threads;

@@ -129,10 +129,7 @@ void Worker::connect(User& user) {
   const auto& endpoint = config_.servers[static_cast<std::size_t>(user.server)];
   boost::system::error_code ec;
   user.socket.open(endpoint.protocol(), ec);
-  if (!ec && !config_.source_ips.empty()) {
-    const auto& ip = config_.source_ips[source_ip_next_++ % config_.source_ips.size()];
-    user.socket.bind({ip, 0}, ec);
-  }
+  if (!ec && (!config_.source_ips.empty() || options.ports_range)) bind_source(user, ec);
   if (!ec) user.socket.set_option(asio::ip::tcp::no_delay(true), ec);
   if (!ec && options.tcp_rcv_buffer) user.socket.set_option(asio::socket_base::receive_buffer_size(static_cast<int>(options.tcp_rcv_buffer)), ec);
   if (!ec && options.tcp_snd_buffer) user.socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(options.tcp_snd_buffer)), ec);
@@ -145,6 +142,33 @@ void Worker::connect(User& user) {
   user.socket.async_connect(endpoint, [this, &user, gen = user.generation](const boost::system::error_code& ec) {
     if (gen == user.generation) on_connected(user, ec);
   });
+}
+
+// Source address (<ip>/<iprange>, round-robin per connection) and source port (ports_range:
+// this worker's interleaved slice, skipping ports in use).
+void Worker::bind_source(User& user, boost::system::error_code& ec) {
+  asio::ip::address ip;
+  if (!config_.source_ips.empty()) {
+    ip = config_.source_ips[source_ip_next_++ % config_.source_ips.size()];
+  } else if (config_.servers[static_cast<std::size_t>(user.server)].protocol() == asio::ip::tcp::v6()) {
+    ip = asio::ip::address_v6::any();
+  } else {
+    ip = asio::ip::address_v4::any();
+  }
+  const auto& range = config_.scenario->options.ports_range;
+  if (!range) {
+    user.socket.bind({ip, 0}, ec);
+    return;
+  }
+  std::uint32_t first = range->first + plan_.slice;
+  std::uint32_t count = first > range->second ? 0 : (range->second - first) / plan_.slices + 1;
+  user.socket.set_option(asio::socket_base::reuse_address(true), ec);
+  for (std::uint32_t attempt = 0; attempt < count; ++attempt) {
+    auto port = static_cast<std::uint16_t>(first + (port_next_++ % count) * plan_.slices);
+    user.socket.bind({ip, port}, ec);
+    if (ec != asio::error::address_in_use) return;
+  }
+  if (count == 0) user.socket.bind({ip, 0}, ec);  // more threads than ports: this one has none
 }
 
 void Worker::on_connected(User& user, const boost::system::error_code& ec) {

@@ -60,6 +60,7 @@ struct WorkerPlan {
   std::uint64_t first_user_id = 0;
   std::uint64_t user_id_stride = 1;
   std::uint64_t max_active = 0;  ///< maxusers share: reaching it hands the arrivals over; 0 = none
+  unsigned slice = 0, slices = 1;  ///< this worker's interleaved share of ports_range
 };
 
 /// Arrivals a worker gave up when it reached its maxusers share: what another agent must run.
@@ -139,6 +140,7 @@ class Worker {
   void step(User& user);
   void begin_request(User& user, const RequestSpec& spec, std::int32_t server);
   void connect(User& user);
+  void bind_source(User& user, boost::system::error_code& ec);
   void on_connected(User& user, const boost::system::error_code& ec);
   void send_request(User& user);
   void on_writable(User& user, const boost::system::error_code& ec);
@@ -202,6 +204,7 @@ class Worker {
   std::size_t static_pending_ = 0;
   bool stopping_ = false;
   std::size_t source_ip_next_ = 0;
+  std::uint32_t port_next_ = 0;  ///< cursor in this worker's slice of ports_range
   std::atomic<bool> done_{false};
   std::atomic<bool> stop_requested_{false};
   std::atomic<std::uint64_t> active_{0};

@@ -5,15 +5,20 @@
 #   netns_create 3           # hosts 1..3: NETNS_NAME[i], NETNS_IP[i]; the root namespace is NETNS_ROOT_IP
 #   netns_exec 2 CMD ARGS... # runs CMD inside host 2
 #
-# Topology: one bridge in the root namespace holding 198.18.0.1/24 (the "controller" machine,
-# also where nginx listens), and per host a namespace with `lo` up and eth0 = 198.18.0.(i+1)/24,
+# Topology: one bridge in the root namespace holding $NETNS_NET.1/24 (NETNS_NET is one /24 of
+# 198.18.0.0/15; the root is the "controller" machine, also where nginx listens), and per host a
+# namespace with `lo` up and eth0 = $NETNS_NET.(i+1)/24,
 # joined to the bridge by a veth pair. Hosts reach each other and the root over the bridge, and
 # nothing else (no default route). Names carry the test's pid so parallel tests never clash;
 # netns_cleanup (registered with on_exit) kills what runs inside and removes everything.
 
 NETNS_PREFIX="lc$$"
 NETNS_BRIDGE="${NETNS_PREFIX}br"
-NETNS_ROOT_IP=198.18.0.1
+# One /24 of 198.18.0.0/15 per test run (picked by pid), so parallel tests' bridges (almost) never share
+# an address in the root namespace.
+_netns_index=$(($$ % 512))
+NETNS_NET=198.$((18 + _netns_index / 256)).$((_netns_index % 256))
+NETNS_ROOT_IP=$NETNS_NET.1
 NETNS_NAME=()
 NETNS_IP=()
 
@@ -42,7 +47,7 @@ netns_create() {
     veth="${NETNS_PREFIX}v$i"
     ip netns add "$ns" || fail "cannot create namespace $ns"
     NETNS_NAME[i]=$ns
-    NETNS_IP[i]=198.18.0.$((i + 1))
+    NETNS_IP[i]=$NETNS_NET.$((i + 1))
     ip link add "$veth" type veth peer name "${veth}p"
     ip link set "${veth}p" netns "$ns"
     ip link set "$veth" master "$NETNS_BRIDGE" up
@@ -72,7 +77,8 @@ netns_exec() {
   ip netns exec "${NETNS_NAME[i]}" "$@"
 }
 
-# netns_add_ip I ADDR: an extra address on host I's eth0 (for <ip> source address lists).
+# netns_add_ip I ADDR: an extra address on host I's eth0 (for <ip> source address lists); use
+# $NETNS_NET.N with N above 100 to stay clear of the hosts' own addresses.
 netns_add_ip() { ip -n "${NETNS_NAME[$1]}" addr add "$2/24" dev eth0; }
 
 # netns_cleanup: kills every process left in the test's namespaces (all started by this test)

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Distributed runs over network namespaces, against nginx on the root namespace's bridge address:
+#   host 1 runs rsh_daemon.sh        (reached with -r scripts/rsh_client.sh),
+#   host 2 runs loadagent --listen   (reached with -r direct and a token file),
+#   plus a local agent in every run.
+# The controller chooses one way for all non-local clients per run, so there are three runs:
+# rsh (local + host 1), direct with a wrong token (refused before any load), direct (local +
+# host 2, proving the listening agent survived the refusal). For each good run: users per agent
+# match the weights exactly (maxnumber caps every agent's share), tsung.log's request total equals
+# nginx's count, and the <ip> source addresses are the only ones nginx sees from that host.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/netns.sh"
+netns_require
+need_bins loadctl loadagent nginx ncat ss
+"$LOADCTL" --help 2>&1 | grep -q -- 'direct' || skip "this loadctl has no -r direct (IP-direct) mode"
+
+netns_create 2
+RSH_HOST=${NETNS_IP[1]}
+DIRECT_HOST=${NETNS_IP[2]}
+RSH_IPS=("$NETNS_NET.112" "$NETNS_NET.122")
+DIRECT_IPS=("$NETNS_NET.113" "$NETNS_NET.123")
+for ip in "${RSH_IPS[@]}"; do netns_add_ip 1 "$ip"; done
+for ip in "${DIRECT_IPS[@]}"; do netns_add_ip 2 "$ip"; done
+
+PORT=18080
+NGINX_ADDR=$NETNS_ROOT_IP start_nginx "$PORT"
+
+log "rsh_daemon.sh on host 1 ($RSH_HOST), allowing only $NETNS_ROOT_IP"
+export LOADCTL_RSH_PORT=19999
+rsh_daemon() { netns_exec 1 "$LOADCTL_SRC/scripts/rsh_daemon.sh" "$1" -a "$NETNS_ROOT_IP" -p "$LOADCTL_RSH_PORT" \
+  -b "$RSH_HOST" -s "$(dirname "$LOADAGENT")" -d "$TEST_TMP/rsh"; }
+on_exit "rsh_daemon kill >/dev/null"
+rsh_daemon start >&2 || fail "rsh_daemon.sh did not start on host 1"
+
+log "loadagent --listen on host 2 ($DIRECT_HOST:19998)"
+od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$TEST_TMP/token"
+chmod 600 "$TEST_TMP/token"
+netns_exec 2 "$LOADAGENT" --listen "$DIRECT_HOST:19998" --token-file "$TEST_TMP/token" >"$TEST_TMP/listen.log" 2>&1 &
+LISTEN_PID=$!
+on_exit "_stop_pid $LISTEN_PID"
+wait_until 10 grep -q "listening on $DIRECT_HOST:19998" "$TEST_TMP/listen.log" || fail "the listening agent did not start"
+
+# scenario FILE REMOTE_HOST REMOTE_IP SOURCE_IPS...: local client weight 1, remote client weight 2
+# with <ip> source addresses; 60 users (20 + 40), 5 requests each.
+scenario() {
+  local file=$1 host=$2 hostip=$3 ip
+  shift 3
+  {
+    cat <<XML
+<?xml version="1.0"?>
+<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
+<tsung loglevel="notice" version="1.0">
+  <clients>
+    <client host="localhost" use_controller_vm="true" weight="1" maxusers="10000"/>
+    <client host="$host" hostip="$hostip" weight="2" maxusers="10000">
+XML
+    for ip in "$@"; do echo "      <ip value=\"$ip\"/>"; done
+    cat <<XML
+    </client>
+  </clients>
+  <servers>
+    <server host="$NETNS_ROOT_IP" port="$PORT" type="tcp"/>
+  </servers>
+  <load>
+    <arrivalphase phase="1" duration="2" unit="second">
+      <users maxnumber="60" arrivalrate="100" unit="second"/>
+    </arrivalphase>
+  </load>
+  <sessions>
+    <session name="five" probability="100" type="ts_http">
+      <for from="1" to="5" incr="1" var="i">
+        <request><http url="/" method="GET"/></request>
+      </for>
+    </session>
+  </sessions>
+</tsung>
+XML
+  } >"$file"
+}
+
+sum() { awk -v name="$1" '$1 == "stats:" && $2 == name { s += $3 } END { print s + 0 }' "$2/tsung.log"; }
+# requests_from LOGSLICE ADDR...: nginx log lines from any of the addresses.
+requests_from() {
+  local slice=$1 n=0 a
+  shift
+  for a in "$@"; do n=$((n + $(awk -v a="$a" '$1 == a' "$slice" | wc -l))); done
+  echo "$n"
+}
+
+# check_run NAME RUN_DIR FIRST_LINE SOURCE_IPS...: the assertions shared by the good runs.
+check_run() {
+  local name=$1 run=$2 first=$3
+  shift 3
+  local slice=$TEST_TMP/$name.access.log
+  tail -n +"$first" "$NGINX_ACCESS_LOG" >"$slice"
+  local requests logged
+  requests=$(sum request "$run")
+  logged=$(count_lines "$slice")
+  log "$name: tsung.log requests=$requests nginx=$logged"
+  assert_eq "$requests" "$logged" "$name: requests in tsung.log vs nginx"
+  assert_eq "$(sum users_count "$run")" 60 "$name: users started"
+  assert_eq "$logged" 300 "$name: 60 users x 5 requests"
+  # Weights 1:2 of maxnumber 60: exactly 20 local users and 40 remote ones.
+  assert_eq "$(requests_from "$slice" "$NETNS_ROOT_IP")" 100 "$name: requests from the local agent (20 users)"
+  assert_eq "$(requests_from "$slice" "$@")" 200 "$name: requests from the remote agent's <ip> addresses (40 users)"
+  local ip
+  for ip in "$@"; do
+    [ "$(requests_from "$slice" "$ip")" -gt 0 ] || fail "$name: source address $ip never used"
+  done
+  grep -q '"exit_status": 0' "$run/run.json" || fail "$name: run.json does not record exit status 0"
+}
+
+log "run 1: rsh (local + host 1)"
+scenario "$TEST_TMP/rsh.xml" rshhost "$RSH_HOST" "${RSH_IPS[@]}"
+first=$(($(count_lines "$NGINX_ACCESS_LOG") + 1))
+"$LOADCTL" -q -f "$TEST_TMP/rsh.xml" --run-dir "$TEST_TMP/run-rsh" -r "$LOADCTL_SRC/scripts/rsh_client.sh" \
+  -F "$NETNS_ROOT_IP" --dump-interval 1 start >/dev/null 2>"$TEST_TMP/rsh.err" ||
+  { cat "$TEST_TMP/rsh.err" "$TEST_TMP/run-rsh/controller.log" "$TEST_TMP/run-rsh/agent-1.log" >&2; fail "the rsh run failed"; }
+check_run rsh "$TEST_TMP/run-rsh" "$first" "${RSH_IPS[@]}"
+grep -q "rsh_daemon: running $LOADAGENT" "$TEST_TMP/run-rsh/agent-1.log" || fail "agent-1.log lacks the rsh daemon's line"
+grep -q "starting $LOADAGENT --controller $NETNS_ROOT_IP:" "$TEST_TMP/rsh/rsh_daemon.log" || fail "the daemon did not log the agent start"
+
+log "run 2: direct with a wrong token: refused before any load"
+od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$TEST_TMP/bad-token"
+scenario "$TEST_TMP/direct.xml" directhost "$DIRECT_HOST" "${DIRECT_IPS[@]}"
+before=$(count_lines "$NGINX_ACCESS_LOG")
+st=0
+"$LOADCTL" -q -f "$TEST_TMP/direct.xml" --run-dir "$TEST_TMP/run-bad" -r direct --token-file "$TEST_TMP/bad-token" \
+  -F "$NETNS_ROOT_IP" start >/dev/null 2>"$TEST_TMP/bad.err" || st=$?
+assert_eq "$st" 2 "exit status with a wrong token"
+grep -q "$DIRECT_HOST.*wrong token" "$TEST_TMP/bad.err" || fail "unclear wrong-token error: $(cat "$TEST_TMP/bad.err")"
+assert_eq "$(count_lines "$NGINX_ACCESS_LOG")" "$before" "requests sent despite the refused token"
+grep -q "refused: wrong token" "$TEST_TMP/listen.log" || fail "the listening agent did not log the refusal"
+
+log "run 3: direct (local + host 2)"
+first=$(($(count_lines "$NGINX_ACCESS_LOG") + 1))
+"$LOADCTL" -q -f "$TEST_TMP/direct.xml" --run-dir "$TEST_TMP/run-direct" -r direct --token-file "$TEST_TMP/token" \
+  -F "$NETNS_ROOT_IP" --dump-interval 1 start >/dev/null 2>"$TEST_TMP/direct.err" ||
+  { cat "$TEST_TMP/direct.err" "$TEST_TMP/run-direct/controller.log" "$TEST_TMP/listen.log" >&2; fail "the direct run failed"; }
+check_run direct "$TEST_TMP/run-direct" "$first" "${DIRECT_IPS[@]}"
+grep -q "run for controller $NETNS_ROOT_IP:.* ended (status 0)" "$TEST_TMP/listen.log" || fail "the listening agent did not end its run cleanly"
+wait_until 5 grep -q "waiting for the next controller" "$TEST_TMP/listen.log" || fail "the listening agent did not go back to waiting"
+echo "PASS: $TEST_NAME"
