@@ -184,7 +184,7 @@ Action load_setdynvars(pugi::xml_node node, const LoadContext& ctx, const Scenar
   return action;
 }
 
-std::shared_ptr<const RequestDynamics> load_request_dynamics(const std::vector<pugi::xml_node>& nodes, bool subst,
+std::shared_ptr<const RequestDynamics> load_request_dynamics(const std::vector<pugi::xml_node>& nodes,
                                                              std::vector<std::string>& defined) {
   if (nodes.empty()) return nullptr;
   auto dyn = std::make_shared<RequestDynamics>();
@@ -196,7 +196,6 @@ std::shared_ptr<const RequestDynamics> load_request_dynamics(const std::vector<p
       dyn->matches.push_back(load_match(node));
     }
   }
-  (void)subst;
   return dyn;
 }
 

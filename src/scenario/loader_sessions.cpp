@@ -111,7 +111,7 @@ Action load_request(pugi::xml_node node, const SessionContext& ctx) {
   parse.scenario_dir = ctx.load.scenario_dir;
   std::vector<pugi::xml_node> dynamics;
   action.request = load_request_element(node, ctx, parse, dynamics);
-  action.dynamics = load_request_dynamics(dynamics, parse.subst, ctx.defined);
+  action.dynamics = load_request_dynamics(dynamics, ctx.defined);
   return action;
 }
 

@@ -53,7 +53,7 @@ bool Regex::first_group(std::string_view subject, std::string& out) const {
                        nullptr);
   if (rc < 0) return false;
   const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
-  int group = rc >= 2 ? 1 : 0;
+  int group = rc == 0 || rc >= 2 ? 1 : 0;  // 0: more groups than the ovector holds
   if (ov[2 * group] == PCRE2_UNSET) {
     out.clear();
     return true;
