@@ -114,6 +114,7 @@ struct Action {
 
   std::string name;  ///< transaction name, or for-loop variable
   std::int64_t from = 0, to = 0, incr = 1;  ///< for-loop bounds, inclusive
+  std::string from_var, to_var;             ///< for-loop bounds given as %%_var%%
   std::vector<Action> body;                 ///< transaction / loop / if / repeat body
 
   SetDynVars set_vars;         ///< set_vars

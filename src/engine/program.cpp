@@ -60,7 +60,13 @@ class Compiler {
           p_.dynamic = true;
           var = static_cast<std::int32_t>(p_.vars.intern(action.name));
         }
-        p_.loops.push_back({action.name, action.from, action.to, action.incr, var});
+        LoopSpec loop{action.name, action.from, action.to, action.incr, var};
+        for (auto [name, id] : {std::pair{&action.from_var, &loop.from_id}, std::pair{&action.to_var, &loop.to_id}}) {
+          if (name->empty()) continue;
+          p_.dynamic = true;
+          *id = *name == "tsung_userid" ? -2 : static_cast<std::int32_t>(p_.vars.intern(*name));
+        }
+        p_.loops.push_back(loop);
         p_.ops.push_back({Op::Code::loop_init, slot});
         auto body = static_cast<std::uint32_t>(p_.ops.size());
         emit(action.body);

@@ -36,6 +36,7 @@ struct LoopSpec {
   std::string var;
   std::int64_t from = 0, to = 0, incr = 1;
   std::int32_t var_id = -1;  ///< the counter is also the variable %%_var%% (for loops)
+  std::int32_t from_id = -1, to_id = -1;  ///< bounds read from variables at run time
 };
 
 /// A <repeat>: its counter lives in a loop slot.

@@ -198,6 +198,17 @@ void Worker::set_loop_var(User& user, std::uint32_t slot) {
   if (id >= 0) user.dyn->vars[static_cast<std::size_t>(id)] = std::to_string(user.loop_counters[slot]);
 }
 
+std::int64_t Worker::var_integer(const User& user, std::int32_t id) {
+  if (id == -2) return static_cast<std::int64_t>(user.id);
+  const std::string* value = UserVars::get(user.dyn.get(), id);
+  std::int64_t n = 0;
+  if (!value || std::from_chars(value->data(), value->data() + value->size(), n).ec != std::errc{}) {
+    stats_.add(error_metric("error_unknown_var"));
+    return 0;
+  }
+  return n;
+}
+
 double Worker::think_var_seconds(const User& user, std::uint32_t think) const {
   const std::string* value = UserVars::get(user.dyn.get(), user.program->think_var_ids[think]);
   if (!value) return -1;

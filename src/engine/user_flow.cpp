@@ -61,13 +61,13 @@ void Worker::step(User& user) {
         stats_.sample(tr_ids_[program_index][op.arg], ms_since(user.tr_starts[op.arg], Clock::now()));
         break;
       case Op::Code::loop_init:
-        user.loop_counters[op.arg] = p.loops[op.arg].from;
+        user.loop_counters[op.arg] = loop_bound(user, p.loops[op.arg].from_id, p.loops[op.arg].from);
         if (p.loops[op.arg].var_id >= 0) set_loop_var(user, op.arg);
         break;
       case Op::Code::loop_next: {
         const LoopSpec& loop = p.loops[op.arg];
         user.loop_counters[op.arg] += loop.incr;
-        if (user.loop_counters[op.arg] <= loop.to) {
+        if (user.loop_counters[op.arg] <= loop_bound(user, loop.to_id, loop.to)) {
           user.pc = op.target;
           if (loop.var_id >= 0) set_loop_var(user, op.arg);
         }

@@ -166,6 +166,11 @@ class Worker {
   bool foreach_advance(User& user, std::uint32_t index);
   void set_option(User& user, std::uint32_t index);
   void set_loop_var(User& user, std::uint32_t slot);
+  /// A <for> bound: `fixed`, or the integer in variable `id` (-2: tsung_userid).
+  std::int64_t loop_bound(const User& user, std::int32_t id, std::int64_t fixed) {
+    return id == -1 ? fixed : var_integer(user, id);
+  }
+  std::int64_t var_integer(const User& user, std::int32_t id);
   /// Extracts dyn_variables and runs matches; false when a match took over the user's flow.
   bool after_response(User& user);
   bool run_match(User& user, const MatchSpec& match, std::string_view response);

@@ -144,11 +144,18 @@ Action load_thinktime(pugi::xml_node node, const SessionContext& ctx) {
   return action;
 }
 
-std::int64_t loop_bound(XmlElement& el, const char* name) {
+/// A number, or a single %%_var%% set earlier in the session (then `var` names it).
+std::int64_t loop_bound(XmlElement& el, const char* name, const SessionContext& ctx, std::string& var) {
   std::string text = el.optional(name);
-  if (text.find("%%") != std::string::npos)
-    el.fail(name, fmt::format("not supported yet: a %%_var%% as the '{}' of <for>", name));
-  return el.integer(name, std::nullopt);
+  if (text.find("%%") == std::string::npos) return el.integer(name, std::nullopt);
+  Template t = el.template_attr(name, true);
+  auto vars = t.variables();
+  if (vars.size() != 1 || !t.render(nullptr).empty())
+    el.fail(name, fmt::format("'{}' of <for> must be an integer or a single %%_var%%", name));
+  var = std::string(vars[0]);
+  if (!is_builtin_var(var) && std::find(ctx.defined.begin(), ctx.defined.end(), var) == ctx.defined.end())
+    el.fail(name, fmt::format("undefined variable '{}': nothing sets it before this <for>", var));
+  return 0;
 }
 
 Action load_for(pugi::xml_node node, const SessionContext& ctx) {
@@ -158,10 +165,10 @@ Action load_for(pugi::xml_node node, const SessionContext& ctx) {
   action.line = ctx.load.line(node);
   action.name = el.required("var");
   if (action.name.empty()) el.fail("var", "attribute 'var' is empty");
-  action.from = loop_bound(el, "from");
-  action.to = loop_bound(el, "to");
+  action.from = loop_bound(el, "from", ctx, action.from_var);
+  action.to = loop_bound(el, "to", ctx, action.to_var);
   action.incr = el.integer("incr", 1, 1);
-  if (action.to < action.from)
+  if (action.from_var.empty() && action.to_var.empty() && action.to < action.from)
     el.fail("to", fmt::format("'to' ({}) is less than 'from' ({})", action.to, action.from));
   el.finish();
   if (std::find(ctx.defined.begin(), ctx.defined.end(), action.name) == ctx.defined.end())

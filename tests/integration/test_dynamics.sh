@@ -38,6 +38,8 @@ assert_eq "$(count ' GET /echo?t=tok[0-9a-f]*&r=tok[0-9a-f]*&b=2&ct=application/
 awk '$3 ~ /^\/echo/ { split($3, q, /[?&=]/); if (q[3] != q[5]) bad = 1 } END { exit bad }' "$access_log" ||
   fail "jsonpath and regex extracted different tokens"
 for i in 1 2 3; do assert_eq "$(count " GET /hello?i=$i ")" 3 "for loop iteration $i"; done
+assert_eq "$(count ' GET /hello?k=2 ')" 3 "for with %%_var%% bounds (2 to 2)"
+assert_eq "$(count ' GET /hello?k=' )" 3 "for with %%_var%% bounds: one iteration"
 assert_eq "$(count ' GET /hello?n=alpha ')" 3 "foreach over a jsonpath list"
 assert_eq "$(count ' GET /hello?n=beta ')" 3 "foreach over a jsonpath list"
 assert_eq "$(count ' GET /hello?n=gamma ')" 0 "foreach exclude"

@@ -243,6 +243,11 @@ TEST(LoaderErrors, DynamicsAreCheckedAtLoad) {
   expect_error(scenario_text(p), "callback=", "/tsung/sessions/session/setdynvars", "not supported yet: Erlang callback mymod:myfun");
 
   p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+  <for from="1" to="%%_max%%" var="i"><request><fake/></request></for>
+</session></sessions>)";
+  expect_error(scenario_text(p), "to=", "/tsung/sessions/session/for", "undefined variable 'max'");
+
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
   <foreach name="e" in="list"><request><fake/></request></foreach>
 </session></sessions>)";
   expect_error(scenario_text(p), "in=", "/tsung/sessions/session/foreach", "undefined variable 'list'");
