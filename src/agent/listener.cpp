@@ -146,7 +146,9 @@ void Listener::on_controller_hello(const std::shared_ptr<control::Channel>& chan
   session_peer_ = channel->peer();
   set_log_label(std::to_string(hello.agent_id));
   spdlog::info("run for controller {} ({}, pid {}) as agent {}", session_peer_, hello.hostname, hello.pid, hello.agent_id);
+  if (options_.log_sink) options_.log_sink->set_capturing(true);
   session_ = std::make_unique<Session>(ctx_, channel, options_.threads, [this](int status) { on_session_end(status); });
+  session_->forward_logs(options_.log_sink);
   session_->attach();
 }
 
@@ -154,6 +156,7 @@ void Listener::on_session_end(int status) {
   spdlog::info("run for controller {} ended (status {})", session_peer_, status);
   session_.reset();
   session_peer_.clear();
+  if (options_.log_sink) options_.log_sink->set_capturing(false);
   set_log_label("listen");
   // When stopping, the io_context ends by itself once the last frames are written.
   if (!stopping_) spdlog::info("waiting for the next controller");

@@ -15,6 +15,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include "agent/log_forward.hpp"
 #include "agent/session.hpp"
 #include "control/channel.hpp"
 
@@ -24,6 +25,7 @@ struct ListenOptions {
   std::string address;   ///< [IP:]PORT to listen on; IPv6 as [IP]:PORT
   std::string token;     ///< read from the token file
   unsigned threads = 0;  ///< 0 = as the controller says
+  std::shared_ptr<LogForwardSink> log_sink;  ///< log lines sent to the controller during a run
 };
 
 class Listener {

@@ -6,6 +6,7 @@
 
 #include "agent/agent.hpp"
 #include "agent/listener.hpp"
+#include "agent/log_forward.hpp"
 #include "control/handshake.hpp"
 
 int main(int argc, char** argv) {
@@ -28,6 +29,8 @@ int main(int argc, char** argv) {
   auto logger = spdlog::stderr_color_mt("agent");
   spdlog::set_default_logger(logger);
   if (listen_opt->count() > 0) {
+    listen.log_sink = std::make_shared<loadctl::agent::LogForwardSink>();
+    logger->sinks().push_back(listen.log_sink);
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [agent listen] %l: %v");
     if (token_file.empty()) {
       spdlog::error("--listen needs --token-file FILE (the token the controller must present)");

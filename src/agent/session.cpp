@@ -135,6 +135,7 @@ void Session::tick() {
     send_stats();
     send_handovers();
   }
+  send_logs();
   if (now - last_heartbeat_sent_ >= 1s) {
     channel_->send(MsgType::heartbeat);
     last_heartbeat_sent_ = now;
@@ -157,6 +158,12 @@ void Session::send_stats() {
   engine_->collect(delta);
   if (monitor_ && ticks_++ % kMonitorTicks == 0) monitor_->sample(delta);
   if (!delta.empty()) channel_->send(MsgType::stats, delta.encode());
+}
+
+void Session::send_logs() {
+  if (!log_sink_) return;
+  std::string lines = log_sink_->take();
+  if (!lines.empty()) channel_->send(MsgType::log, control::encode_text(lines));
 }
 
 // Workers that reached their maxusers share gave up the rest of their arrivals: the controller
@@ -186,6 +193,7 @@ void Session::finish(int status) {
     }
   }
   tick_timer_.cancel();
+  send_logs();
   // The channel may outlive this session (queued writes): it must not call back into it.
   channel_->rebind([](MsgType, std::string_view) {}, [](const std::string&) {});
   channel_->close_after_flush();

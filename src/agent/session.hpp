@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "agent/log_forward.hpp"
 #include "control/channel.hpp"
 #include "engine/engine.hpp"
 #include "loadctl/host_monitor.hpp"
@@ -37,6 +38,8 @@ class Session {
 
   /// Takes over the channel's handlers (its read loop must be running or about to start).
   void attach();
+  /// Sends the lines `sink` keeps to the controller as log messages (listening agents).
+  void forward_logs(std::shared_ptr<LogForwardSink> sink) { log_sink_ = std::move(sink); }
   /// Starts the channel's read loop and takes it over.
   void start();
   /// Stops users, sends the final statistics and done if the load had started, closes the channel.
@@ -49,6 +52,7 @@ class Session {
   void tick();
   void send_stats();
   void send_handovers();
+  void send_logs();
 
   boost::asio::io_context& ctx_;
   std::shared_ptr<control::Channel> channel_;
@@ -58,7 +62,8 @@ class Session {
   std::optional<Scenario> scenario_;
   std::optional<AgentPlan> plan_;
   std::unique_ptr<engine::Engine> engine_;
-  std::unique_ptr<HostMonitor> monitor_;  ///< cpu/freemem/load samples, from go on
+  std::unique_ptr<HostMonitor> monitor_;
+  std::shared_ptr<LogForwardSink> log_sink_;  ///< cpu/freemem/load samples, from go on
   unsigned ticks_ = 0;
   std::chrono::steady_clock::time_point last_heard_;
   std::chrono::steady_clock::time_point last_heartbeat_sent_;

@@ -19,6 +19,7 @@ const char* to_string(MsgType type) {
     case MsgType::heartbeat: return "heartbeat";
     case MsgType::bye: return "bye";
     case MsgType::handover: return "handover";
+    case MsgType::log: return "log";
   }
   return "unknown";
 }

@@ -45,7 +45,8 @@ inline constexpr std::uint32_t kMaxFrame = 64u * 1024 * 1024;
 enum class MsgType : std::uint8_t {
   hello = 1, welcome, reject, setup, ready, setup_failed, go, stats, done, stop, heartbeat, bye,
   handover,  ///< agent: maxusers reached; payload: AgentPlan of the arrivals another agent must run
-  last = handover,
+  log,       ///< listening agent: log lines for agent-<id>.log (encode_text)
+  last = log,
 };
 
 const char* to_string(MsgType type);

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "control/handshake.hpp"
 #include "controller/launcher.hpp"
 #include "controller/run_json.hpp"
 
@@ -74,15 +75,19 @@ int Controller::run() {
     if (is_direct(a.plan.slot)) a.plan.slot.maxusers = 0;
   std::string bind_ip = !options_.controller_ip.empty() ? options_.controller_ip : all_local ? "127.0.0.1" : "0.0.0.0";
   boost::system::error_code ec;
-  asio::ip::tcp::endpoint endpoint(asio::ip::make_address(bind_ip, ec), 0);
+  asio::ip::tcp::endpoint endpoint(asio::ip::make_address(bind_ip, ec), options_.control_port);
   if (ec) {
     console_.notice(fmt::format("error: bad controller address '{}' (-F)", bind_ip));
     return 2;
   }
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
-  acceptor_.bind(endpoint);
-  acceptor_.listen();
+  acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    console_.notice(fmt::format("error: cannot listen for agents on {}:{}: {}", bind_ip, options_.control_port, ec.message()));
+    return 2;
+  }
   spdlog::info("control socket on {}:{}", bind_ip, acceptor_.local_endpoint().port());
 
   stop_signals_.async_wait([this](const boost::system::error_code& e, int sig) {
@@ -270,7 +275,7 @@ void Controller::on_hello(const std::shared_ptr<control::Channel>& channel, std:
   if (hello->version != control::kProtocolVersion)
     return refuse(fmt::format("protocol version {} is not {} (agent {} vs controller {}): install the same loadctl version",
                               hello->version, control::kProtocolVersion, hello->software_version, LOADCTL_VERSION));
-  if (hello->token != token_) return refuse("wrong token");
+  if (!control::constant_time_equal(hello->token, token_)) return refuse("wrong token");
   if (hello->agent_id >= agents_.size()) return refuse(fmt::format("unknown agent id {}", hello->agent_id));
   AgentRecord& agent = agents_[hello->agent_id];
   if (agent.state != AgentState::launching) return refuse(fmt::format("agent {} is already connected", hello->agent_id));
@@ -310,6 +315,10 @@ void Controller::on_message(AgentRecord& agent, MsgType type, std::string_view p
     case MsgType::stats: on_stats(agent, payload); break;
     case MsgType::done: on_done(agent); break;
     case MsgType::handover: on_handover(agent, payload); break;
+    case MsgType::log:  // a listening agent's log: its stderr is on its own host
+      if (auto text = control::decode_text(payload))
+        std::ofstream(fmt::format("{}/agent-{}.log", options_.run_dir, agent.plan.slot.id), std::ios::app) << *text;
+      break;
     case MsgType::heartbeat: break;
     default:
       spdlog::warn("agent {}: unexpected {} message: dropping the agent", agent.plan.slot.id, control::to_string(type));

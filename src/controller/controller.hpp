@@ -35,6 +35,7 @@ struct ControllerOptions {
   std::string run_dir;          ///< created by the caller
   std::string remote_shell = "ssh";  ///< "direct": dial agents already listening instead
   std::uint16_t agent_port = 19998;  ///< port of listening agents (-r direct)
+  std::uint16_t control_port = 0;    ///< port agents dial back to; 0 = any free port
   std::string token;                 ///< shared token of listening agents (--token-file)
   std::string controller_ip;    ///< address agents dial back to (-F); default picked per run
   double dump_interval = 10;    ///< seconds between tsung.log dumps

@@ -8,6 +8,7 @@
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "control/handshake.hpp"
 #include "controller/controller.hpp"
 #include "loadctl/scenario_error.hpp"
 #include "report/report.hpp"
@@ -92,6 +93,7 @@ int main(int argc, char** argv) {
   std::string token_file;
   app.add_option("--token-file", token_file, "file holding the token of listening agents (-r direct)");
   app.add_option("--agent-port", options.agent_port, "port of listening agents (-r direct, default 19998)");
+  app.add_option("--control-port", options.control_port, "port agents dial back to (default: any free port)");
   app.add_option("-w,--warmup", options.warmup, "seconds between all agents ready and time zero")->check(CLI::Range(0.0, 600.0));
   app.add_option("--dump-interval", options.dump_interval, "seconds between tsung.log dumps (default 10)")->check(CLI::Range(0.1, 3600.0));
   app.add_option("--threads", options.threads, "event-loop threads per agent (default: cores / local agents)");
@@ -118,14 +120,12 @@ int main(int argc, char** argv) {
     return kScenarioError;
   }
   if (!token_file.empty()) {
-    std::ifstream in(token_file);
-    std::string token;
-    if (!in || !std::getline(in, token)) {
-      std::fprintf(stderr, "error: cannot read the token file %s\n", token_file.c_str());
+    try {
+      options.token = control::read_token_file(token_file);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
       return kScenarioError;
     }
-    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
-    options.token = token;
   } else if (options.remote_shell == "direct") {
     std::fprintf(stderr, "error: -r direct needs --token-file (the token the listening agents were started with)\n");
     return kScenarioError;

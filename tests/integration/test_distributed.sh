@@ -138,6 +138,9 @@ first=$(($(count_lines "$NGINX_ACCESS_LOG") + 1))
   -F "$NETNS_ROOT_IP" --dump-interval 1 start >/dev/null 2>"$TEST_TMP/direct.err" ||
   { cat "$TEST_TMP/direct.err" "$TEST_TMP/run-direct/controller.log" "$TEST_TMP/listen.log" >&2; fail "the direct run failed"; }
 check_run direct "$TEST_TMP/run-direct" "$first" "${DIRECT_IPS[@]}"
+# The listening agent's log travels over the control connection into the run directory.
+grep -q "agent 1 ready" "$TEST_TMP/run-direct/agent-1.log" 2>/dev/null \
+  || fail "the listening agent's log did not reach run-direct/agent-1.log"
 grep -q "run for controller $NETNS_ROOT_IP:.* ended (status 0)" "$TEST_TMP/listen.log" || fail "the listening agent did not end its run cleanly"
 wait_until 5 grep -q "waiting for the next controller" "$TEST_TMP/listen.log" || fail "the listening agent did not go back to waiting"
 echo "PASS: $TEST_NAME"
