@@ -4,6 +4,8 @@
 #   (a) wrk -t1 -c100 -d5s             CPU per request and requests/s of the best C client
 #   (b) loadctl, bench-keepalive.xml  100 users x 2000 keep-alive GETs: CPU of loadctl + agents
 #                                      (one event-loop thread, like wrk -t1)
+#   (b2) loadctl, bench-dynamic.xml   the same load made dynamic: file_server ids, regex
+#                                      extraction, substitution, the loop counter in the URL
 #   (c) Tsung 1.7.0, same scenario     CPU of its Erlang VM (when `tsung` is installed)
 #   (d) loadctl and Tsung, bench-idle.xml: 10 000 connected idle users, peak RSS per user (all
 #       resident pages of the tool's processes, and anonymous pages only: without shared libraries)
@@ -65,9 +67,10 @@ if [ "$tsung_wanted" = 1 ] && command -v tsung >/dev/null; then
 fi
 
 # Scenario copies pointing at our nginx port.
-for f in bench-keepalive bench-idle; do
+for f in bench-keepalive bench-idle bench-dynamic; do
   sed "s/port=\"18090\"/port=\"$port\"/" "examples/$f.xml" > "$work/$f.xml"
 done
+for i in $(seq 1 100); do echo "id$i"; done > "$work/bench-users.csv"
 
 scripts/nginx_target.sh start "$work/nginx" "$port" 1 >&2
 
@@ -154,6 +157,13 @@ else
   na_row loadctl
 fi
 
+note "(b2) loadctl, the same load with dynamics (file ids, regex extraction, substitution)"
+if [ -x "$loadctl" ] && run_measured loadctl-dyn 300 "$loadctl" -q -f "$work/bench-dynamic.xml" -l "$work/loadctl-logs" --threads 1 start; then
+  row loadctl-dyn
+else
+  na_row loadctl-dyn
+fi
+
 if [ "$have_tsung" = 1 ]; then
   note "(c) Tsung, same scenario"
   if run_measured tsung 300 tsung -f "$work/bench-keepalive.xml" -l "$work/tsung-logs" start; then row tsung; else na_row tsung; fi
@@ -211,11 +221,12 @@ ratio() {  # A B -> A/B or n/a
 }
 
 echo
-printf '%-8s %10s %10s %14s %16s %16s\n' tool requests req/s "CPU us/req" "peak RSS/user" "anon RSS/user"
-for t in wrk loadctl tsung; do
-  printf '%-8s %10s %10s %14s %16s %16s\n' "$t" "${REQ[$t]}" "${RATE[$t]}" "${CPU[$t]}" "${RSSU[$t]}" "${ANONU[$t]}"
+printf '%-11s %10s %10s %14s %16s %16s\n' tool requests req/s "CPU us/req" "peak RSS/user" "anon RSS/user"
+for t in wrk loadctl loadctl-dyn tsung; do
+  printf '%-11s %10s %10s %14s %16s %16s\n' "$t" "${REQ[$t]}" "${RATE[$t]}" "${CPU[$t]}" "${RSSU[$t]}" "${ANONU[$t]}"
 done
 echo
+echo "dynamic/static loadctl: CPU per request x$(ratio "${CPU[loadctl-dyn]}" "${CPU[loadctl]}") (target <= 1.5)"
 echo "loadctl/wrk:   CPU per request x$(ratio "${CPU[loadctl]}" "${CPU[wrk]}"), req/s x$(ratio "${RATE[loadctl]}" "${RATE[wrk]}")"
 echo "loadctl/Tsung: CPU per request x$(ratio "${CPU[loadctl]}" "${CPU[tsung]}"), req/s x$(ratio "${RATE[loadctl]}" "${RATE[tsung]}"), RSS per user x$(ratio "${RSSU[loadctl]%% KB}" "${RSSU[tsung]%% KB}")"
 echo "controller scale: $scale_line"

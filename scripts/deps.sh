@@ -5,7 +5,8 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config
   libboost-dev libboost-system-dev libpugixml-dev libspdlog-dev libfmt-dev libcli11-dev
-  libgtest-dev libgmock-dev libssl-dev)
+  libgtest-dev libgmock-dev libssl-dev
+  libpcre2-dev)   # PCRE2: Perl-compatible regexes (Tsung uses Erlang re), JIT, fast
 runtime_pkgs=(nginx-light ncat iproute2 procps time wrk python3 perl gnuplot-nox)
 optional_pkgs=(tsung)   # reference implementation: compatibility tests and bench ratios
 # Headless browser for tests/integration/test_report_chromium.sh (it skips without it). Measured:

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "loadctl/dynamics.hpp"
 #include "loadctl/protocol.hpp"
 
 namespace loadctl {
@@ -37,6 +38,13 @@ struct MonitorSpec {
   std::string type;  ///< "erlang" (loadctl: built-in /proc sampling)
 };
 
+/// A <session_setup>: a phase's own session probabilities.
+struct SessionSetup {
+  std::string session;
+  double probability = 0;  ///< percent
+  int line = 0;
+};
+
 /// An <arrivalphase> with its <users>.
 struct ArrivalPhase {
   int phase = 0;
@@ -44,6 +52,7 @@ struct ArrivalPhase {
   double rate = 0;                       ///< users per second (interarrival -> 1/interarrival)
   std::optional<std::uint64_t> maxnumber;
   bool wait_all_sessions_end = false;
+  std::vector<SessionSetup> session_setup;  ///< empty: the sessions' own probabilities
   int line = 0;
 };
 
@@ -86,22 +95,37 @@ struct Options {
   unsigned tcp_snd_buffer = 0;
   std::optional<std::pair<std::uint16_t, std::uint16_t>> ports_range;
   std::optional<std::uint64_t> seed;
+  double rate_limit = 0;               ///< bytes/s received per user, 0 = none (file: KB/s)
+  double rate_burst = 0;               ///< bytes, 0 = one second of rate_limit
 };
 
 /// One step of a session, as written. The engine compiles the tree into a flat UserProgram.
 struct Action {
-  enum class Kind : std::uint8_t { request, thinktime, transaction, for_loop };
+  enum class Kind : std::uint8_t { request, thinktime, transaction, for_loop, set_vars, if_block, repeat, abort,
+                                   foreach, set_option };
   Kind kind = Kind::request;
   int line = 0;
 
   std::shared_ptr<const RequestSpec> request;  ///< request
   std::string tag;                             ///< request tag
+  std::shared_ptr<const RequestDynamics> dynamics;  ///< request: dyn_variables, matches; may be null
 
   ThinkTime think;  ///< thinktime
 
   std::string name;  ///< transaction name, or for-loop variable
   std::int64_t from = 0, to = 0, incr = 1;  ///< for-loop bounds, inclusive
-  std::vector<Action> body;                 ///< transaction / loop body
+  std::string from_var, to_var;             ///< for-loop bounds given as %%_var%%
+  std::vector<Action> body;                 ///< transaction / loop / if / repeat body
+
+  SetDynVars set_vars;         ///< set_vars
+  Condition condition;         ///< if_block; repeat (its while/until)
+  bool repeat_while = true;    ///< repeat: <while> (else <until>)
+  unsigned max_repeat = 20;    ///< repeat
+  bool abort_all = false;      ///< abort type="all"
+  std::string in;              ///< foreach: the list variable (name is the element variable)
+  std::shared_ptr<const Regex> include, exclude;  ///< foreach filters, may be null
+  double option_value = 0;     ///< set_option: name is the option; seconds, or bytes/s
+  double option_burst = 0;     ///< set_option rate_limit: bytes
 };
 
 struct Session {
@@ -109,6 +133,7 @@ struct Session {
   std::string type;          ///< "ts_http", "ts_raw", ...
   double probability = 0;    ///< percent; weights are normalised to percent at load
   std::vector<Action> actions;
+  std::vector<std::string> used_vars;  ///< names read by %%_name%% in substituted requests
   int line = 0;
 };
 
@@ -131,6 +156,7 @@ struct Scenario {
   LoadSpec load;
   Options options;
   std::vector<Session> sessions;
+  std::vector<DataFile> files;   ///< file_server options, contents read by the controller
 
   /// Index of the session named `name`, or -1.
   int session_index(std::string_view name) const;
@@ -139,7 +165,9 @@ struct Scenario {
 /// Loads and validates a scenario file. Throws ScenarioError (file:line:column) on any problem.
 Scenario load_scenario(const std::string& path, const ProtocolRegistry& registry = ProtocolRegistry::builtin());
 /// Same, from text already read (agents receive the text over the control connection).
+/// `files`: file_server contents shipped by the controller, used instead of reading the disk.
 Scenario load_scenario_text(const std::string& text, const std::string& name,
-                            const ProtocolRegistry& registry = ProtocolRegistry::builtin());
+                            const ProtocolRegistry& registry = ProtocolRegistry::builtin(),
+                            const std::vector<DataFile>* files = nullptr);
 
 }  // namespace loadctl

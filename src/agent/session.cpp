@@ -90,10 +90,11 @@ void Session::on_setup(std::string_view payload) {
     return;
   }
   try {
-    scenario_ = load_scenario_text(setup->scenario_text, setup->scenario_name);
+    scenario_ = load_scenario_text(setup->scenario_text, setup->scenario_name, ProtocolRegistry::builtin(),
+                                   &setup->files);
     unsigned threads = threads_ ? threads_ : setup->threads;
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());  // a listening agent's own cores
-    engine_ = std::make_unique<engine::Engine>(*scenario_, *plan, threads);
+    engine_ = std::make_unique<engine::Engine>(*scenario_, *plan, threads, setup->agent_count);
     spdlog::info("agent {} ready: {} thread(s), {} phase share(s), {} static user(s)", plan->slot.id, threads,
                  plan->phases.size(), plan->static_users.size());
     plan_ = std::move(plan);

@@ -58,6 +58,14 @@ std::string Setup::encode() const {
   w.str(scenario_text);
   w.str(plan);
   w.u32(threads);
+  w.u32(agent_count);
+  w.u32(static_cast<std::uint32_t>(files.size()));
+  for (const DataFile& f : files) {
+    w.str(f.id);
+    w.str(f.path);
+    w.u32(static_cast<std::uint32_t>(f.lines.size()));
+    for (const std::string& line : f.lines) w.str(line);
+  }
   return out;
 }
 
@@ -68,6 +76,16 @@ std::optional<Setup> Setup::decode(std::string_view payload) {
   s.scenario_text = r.str();
   s.plan = r.str();
   s.threads = r.u32();
+  s.agent_count = r.u32();
+  std::uint32_t nfiles = r.u32();
+  for (std::uint32_t i = 0; i < nfiles && r.ok(); ++i) {
+    DataFile f;
+    f.id = r.str();
+    f.path = r.str();
+    std::uint32_t nlines = r.u32();
+    for (std::uint32_t j = 0; j < nlines && r.ok(); ++j) f.lines.push_back(r.str());
+    s.files.push_back(std::move(f));
+  }
   if (!r.ok() || !r.at_end()) return std::nullopt;
   return s;
 }

@@ -32,6 +32,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "loadctl/dynamics.hpp"
 
 namespace loadctl::control {
 
@@ -65,6 +68,8 @@ struct Setup {
   std::string scenario_text;
   std::string plan;  ///< AgentPlan::encode()
   std::uint32_t threads = 1;
+  std::uint32_t agent_count = 1;  ///< agents in the run: file_server order="iter" partitioning
+  std::vector<DataFile> files;    ///< file_server contents, read by the controller
 
   std::string encode() const;
   static std::optional<Setup> decode(std::string_view payload);

@@ -297,6 +297,8 @@ void Controller::on_hello(const std::shared_ptr<control::Channel>& channel, std:
   setup.scenario_text = scenario_.text;
   setup.plan = agent.plan.encode();
   setup.threads = options_.threads;
+  setup.agent_count = static_cast<std::uint32_t>(agents_.size());
+  setup.files = scenario_.files;
   channel->send(MsgType::setup, setup.encode());
   spdlog::info("agent {} connected from {} ({}, pid {})", id, channel->peer(), hello->hostname, hello->pid);
 }

@@ -58,9 +58,14 @@ std::vector<WorkerPlan> split_plan(const AgentPlan& plan, unsigned threads) {
   return plans;
 }
 
-Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads) {
+Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads, unsigned agent_count) {
   config_.scenario = &scenario;
   config_.seed = plan.seed;
+  file_next_ = std::make_unique<std::atomic<std::uint64_t>[]>(scenario.files.size() + 1);
+  config_.file_next = file_next_.get();
+  config_.abort_test = &abort_test_;
+  config_.agent_count = std::max(1u, agent_count);
+  config_.agent_index = plan.slot.id % config_.agent_count;
   if (scenario.servers.empty()) throw std::runtime_error("the scenario has no <server>");
   std::vector<Endpoint> endpoints;
   for (const ServerSpec& server : scenario.servers) {

@@ -13,7 +13,8 @@ namespace loadctl::engine {
 class Engine {
  public:
   /// Compiles sessions and resolves servers. Throws std::runtime_error with a clear message.
-  Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads);
+  /// `agent_count`: agents in the run, so that file_server lines are split between all of them.
+  Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads, unsigned agent_count = 1);
   ~Engine();
 
   /// Starts the worker threads; the schedule's time zero is `start`.
@@ -32,6 +33,8 @@ class Engine {
 
  private:
   RunConfig config_;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> file_next_;  ///< see RunConfig::file_next
+  std::atomic<bool> abort_test_{false};                      ///< see RunConfig::abort_test
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
 };

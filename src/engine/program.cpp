@@ -1,12 +1,15 @@
 #include "engine/program.hpp"
 
+#include <algorithm>
+
 namespace loadctl::engine {
 
 namespace {
 
 class Compiler {
  public:
-  Compiler(UserProgram& program, const Options& options) : p_(program), options_(options) {}
+  Compiler(UserProgram& program, const Session& session, const Options& options)
+      : p_(program), session_(session), options_(options) {}
 
   void emit(const std::vector<Action>& actions) {
     for (const Action& action : actions) emit(action);
@@ -15,14 +18,29 @@ class Compiler {
  private:
   void emit(const Action& action) {
     switch (action.kind) {
-      case Action::Kind::request:
+      case Action::Kind::request: {
         p_.ops.push_back({Op::Code::request, static_cast<std::uint32_t>(p_.requests.size())});
         p_.requests.push_back(action.request.get());
+        p_.request_dyn.push_back(action.dynamics.get());
+        std::vector<std::int32_t> ids;
+        if (action.dynamics) {
+          p_.dynamic = true;
+          for (const DynVariable& v : action.dynamics->variables)
+            ids.push_back(static_cast<std::int32_t>(p_.vars.intern(v.name)));
+        }
+        p_.dyn_ids.push_back(std::move(ids));
         break;
+      }
       case Action::Kind::thinktime: {
         ThinkTime think = action.think;
         if (options_.thinktime && options_.thinktime_override) think = *options_.thinktime;
         p_.ops.push_back({Op::Code::think, static_cast<std::uint32_t>(p_.thinks.size())});
+        std::int32_t var = -1;
+        if (!think.value_template.empty()) {
+          p_.dynamic = true;
+          var = static_cast<std::int32_t>(p_.vars.intern(think.value_template));
+        }
+        p_.think_var_ids.push_back(var);
         p_.thinks.push_back(think);
         break;
       }
@@ -36,27 +54,134 @@ class Compiler {
       }
       case Action::Kind::for_loop: {
         auto slot = static_cast<std::uint32_t>(p_.loops.size());
-        p_.loops.push_back({action.name, action.from, action.to, action.incr});
+        // The counter is stored as a variable only when something reads it.
+        std::int32_t var = -1;
+        if (reads(action.name)) {
+          p_.dynamic = true;
+          var = static_cast<std::int32_t>(p_.vars.intern(action.name));
+        }
+        LoopSpec loop{action.name, action.from, action.to, action.incr, var};
+        for (auto [name, id] : {std::pair{&action.from_var, &loop.from_id}, std::pair{&action.to_var, &loop.to_id}}) {
+          if (name->empty()) continue;
+          p_.dynamic = true;
+          *id = *name == "tsung_userid" ? -2 : static_cast<std::int32_t>(p_.vars.intern(*name));
+        }
+        p_.loops.push_back(loop);
         p_.ops.push_back({Op::Code::loop_init, slot});
         auto body = static_cast<std::uint32_t>(p_.ops.size());
         emit(action.body);
         p_.ops.push_back({Op::Code::loop_next, slot, body});
         break;
       }
+      case Action::Kind::set_vars: {
+        p_.dynamic = true;
+        p_.ops.push_back({Op::Code::set_vars, static_cast<std::uint32_t>(p_.set_vars.size())});
+        p_.set_vars.push_back(&action.set_vars);
+        std::vector<std::uint32_t> ids;
+        for (const std::string& v : action.set_vars.vars) ids.push_back(p_.vars.intern(v));
+        if (!action.set_vars.from.empty()) p_.vars.intern(action.set_vars.from);
+        p_.set_var_ids.push_back(std::move(ids));
+        break;
+      }
+      case Action::Kind::if_block: {
+        std::size_t jump = p_.ops.size();
+        p_.ops.push_back({Op::Code::jump_unless, condition(action.condition)});
+        emit(action.body);
+        p_.ops[jump].target = static_cast<std::uint32_t>(p_.ops.size());
+        break;
+      }
+      case Action::Kind::repeat: {
+        auto slot = static_cast<std::uint32_t>(p_.loops.size());
+        p_.loops.push_back({action.name, 0, 0, 1, -1});
+        p_.ops.push_back({Op::Code::repeat_init, slot});
+        auto body = static_cast<std::uint32_t>(p_.ops.size());
+        emit(action.body);
+        auto index = static_cast<std::uint32_t>(p_.repeats.size());
+        p_.repeats.push_back({slot, condition(action.condition), action.repeat_while, action.max_repeat});
+        p_.ops.push_back({Op::Code::repeat_next, index, body});
+        break;
+      }
+      case Action::Kind::abort:
+        p_.ops.push_back({Op::Code::abort, action.abort_all ? 1u : 0u});
+        break;
+      case Action::Kind::foreach: {
+        p_.dynamic = true;
+        auto index = static_cast<std::uint32_t>(p_.foreachs.size());
+        auto slot = static_cast<std::uint32_t>(p_.loops.size());
+        p_.loops.push_back({action.name, 0, 0, 1, -1});
+        p_.foreachs.push_back({slot, static_cast<std::int32_t>(p_.vars.intern(action.in)), p_.vars.intern(action.name),
+                               action.include.get(), action.exclude.get()});
+        std::size_t init = p_.ops.size();
+        p_.ops.push_back({Op::Code::foreach_init, index});
+        auto body = static_cast<std::uint32_t>(p_.ops.size());
+        emit(action.body);
+        p_.ops.push_back({Op::Code::foreach_next, index, body});
+        p_.ops[init].target = static_cast<std::uint32_t>(p_.ops.size());
+        break;
+      }
+      case Action::Kind::set_option:
+        p_.dynamic = true;
+        p_.ops.push_back({Op::Code::set_option, static_cast<std::uint32_t>(p_.options.size())});
+        p_.options.push_back({action.name == "connect_timeout" ? SessionOption::Kind::connect_timeout
+                              : action.name == "retry_timeout" ? SessionOption::Kind::retry_timeout
+                                                               : SessionOption::Kind::rate_limit,
+                              action.option_value, action.option_burst});
+        break;
     }
   }
 
+  bool reads(const std::string& name) const {
+    const auto& used = session_.used_vars;
+    if (std::find(used.begin(), used.end(), name) != used.end()) return true;
+    return read_by_condition(session_.actions, name);
+  }
+
+  static bool read_by_condition(const std::vector<Action>& actions, const std::string& name) {
+    for (const Action& a : actions) {
+      if ((a.kind == Action::Kind::if_block || a.kind == Action::Kind::repeat) && a.condition.var == name) return true;
+      if (a.kind == Action::Kind::thinktime && a.think.value_template == name) return true;
+      if (a.kind == Action::Kind::set_vars && a.set_vars.from == name) return true;
+      if (a.kind == Action::Kind::request && a.dynamics)
+        for (const MatchSpec& m : a.dynamics->matches)
+          for (std::string_view v : m.pattern.variables())
+            if (v == name) return true;
+      if (read_by_condition(a.body, name)) return true;
+    }
+    return false;
+  }
+
+  std::uint32_t condition(const Condition& c) {
+    p_.dynamic = true;
+    p_.conditions.push_back(c);
+    p_.condition_ids.push_back(c.var == "tsung_userid" ? -1 : static_cast<std::int32_t>(p_.vars.intern(c.var)));
+    return static_cast<std::uint32_t>(p_.conditions.size() - 1);
+  }
+
   UserProgram& p_;
+  const Session& session_;
   const Options& options_;
 };
 
 }  // namespace
 
+std::int32_t VarTable::id(std::string_view name) const {
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name) return static_cast<std::int32_t>(i);
+  return -1;
+}
+
+std::uint32_t VarTable::intern(const std::string& name) {
+  if (std::int32_t i = id(name); i >= 0) return static_cast<std::uint32_t>(i);
+  names.push_back(name);
+  return static_cast<std::uint32_t>(names.size() - 1);
+}
+
 UserProgram compile_session(const Session& session, const Options& options) {
   UserProgram program;
   program.session = session.name;
   program.probability = session.probability;
-  Compiler(program, options).emit(session.actions);
+  Compiler(program, session, options).emit(session.actions);
+  if (options.rate_limit > 0) program.dynamic = true;  // the token bucket lives in UserDyn
   return program;
 }
 

@@ -18,6 +18,14 @@ struct Op {
     tr_end,     ///< arg: transaction slot
     loop_init,  ///< arg: loop slot; counter = from
     loop_next,  ///< arg: loop slot; counter += incr; jump to target while counter <= to
+    set_vars,     ///< arg: index into set_vars
+    jump_unless,  ///< arg: index into conditions; jump to target when it does not hold
+    repeat_init,  ///< arg: loop slot; counter = 0
+    repeat_next,  ///< arg: index into repeats; jump to target while the loop goes on
+    abort,        ///< arg: 1 = the whole test, 0 = this session
+    foreach_init, ///< arg: index into foreachs; first element, or jump to target when none
+    foreach_next, ///< arg: index into foreachs; next element and jump to target, if any
+    set_option,   ///< arg: index into options; per-user connect/retry timeout
   };
   Code code;
   std::uint32_t arg = 0;
@@ -27,6 +35,39 @@ struct Op {
 struct LoopSpec {
   std::string var;
   std::int64_t from = 0, to = 0, incr = 1;
+  std::int32_t var_id = -1;  ///< the counter is also the variable %%_var%% (for loops)
+  std::int32_t from_id = -1, to_id = -1;  ///< bounds read from variables at run time
+};
+
+/// A <repeat>: its counter lives in a loop slot.
+struct RepeatSpec {
+  std::uint32_t loop = 0;
+  std::uint32_t condition = 0;
+  bool while_ = true;
+  unsigned max_repeat = 20;
+};
+
+/// A <foreach>: its position lives in a loop slot.
+struct ForeachSpec {
+  std::uint32_t loop = 0;
+  std::int32_t list = -1;     ///< variable id of the list
+  std::uint32_t var = 0;      ///< variable id of the element
+  const Regex* include = nullptr;
+  const Regex* exclude = nullptr;
+};
+
+/// A <set_option> in a session.
+struct SessionOption {
+  enum class Kind : std::uint8_t { connect_timeout, retry_timeout, rate_limit } kind;
+  double value = 0;  ///< seconds; rate_limit: bytes per second
+  double burst = 0;  ///< rate_limit: bytes, 0 = the rate
+};
+
+/// Variable ids: names are resolved once here; users store values by id.
+struct VarTable {
+  std::vector<std::string> names;
+  std::int32_t id(std::string_view name) const;
+  std::uint32_t intern(const std::string& name);
 };
 
 struct UserProgram {
@@ -37,6 +78,20 @@ struct UserProgram {
   std::vector<ThinkTime> thinks;
   std::vector<std::string> transactions;     ///< metric names, "tr_<name>", one per slot
   std::vector<LoopSpec> loops;
+
+  // dynamics; all empty for a static session, which then runs without any variable store
+  bool dynamic = false;                             ///< users need a variable store
+  VarTable vars;
+  std::vector<const RequestDynamics*> request_dyn;  ///< per request, null when none
+  std::vector<std::vector<std::int32_t>> dyn_ids;   ///< per request, the id of each dyn_variable
+  std::vector<const SetDynVars*> set_vars;
+  std::vector<std::vector<std::uint32_t>> set_var_ids;
+  std::vector<Condition> conditions;
+  std::vector<std::int32_t> condition_ids;
+  std::vector<RepeatSpec> repeats;
+  std::vector<std::int32_t> think_var_ids;          ///< per think, the id of its %%_var%% or -1
+  std::vector<ForeachSpec> foreachs;
+  std::vector<SessionOption> options;
 };
 
 /// Compiles a session; the global thinktime option is applied here (override or default).

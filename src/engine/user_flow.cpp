@@ -4,6 +4,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include "engine/errno_name.hpp"
 #include "engine/worker.hpp"
 
@@ -40,6 +42,16 @@ void Worker::step(User& user) {
         return;
       }
       case Op::Code::think:
+        if (p.think_var_ids[op.arg] >= 0) {
+          ThinkTime t = p.thinks[op.arg];
+          t.value = think_var_seconds(user, op.arg);
+          if (t.value < 0) {
+            stats_.add(error_metric("error_unknown_var"));
+            t.value = 0;
+          }
+          think(user, t);
+          return;
+        }
         think(user, p.thinks[op.arg]);
         return;
       case Op::Code::tr_start:
@@ -49,14 +61,48 @@ void Worker::step(User& user) {
         stats_.sample(tr_ids_[program_index][op.arg], ms_since(user.tr_starts[op.arg], Clock::now()));
         break;
       case Op::Code::loop_init:
-        user.loop_counters[op.arg] = p.loops[op.arg].from;
+        user.loop_counters[op.arg] = loop_bound(user, p.loops[op.arg].from_id, p.loops[op.arg].from);
+        if (p.loops[op.arg].var_id >= 0) set_loop_var(user, op.arg);
         break;
       case Op::Code::loop_next: {
         const LoopSpec& loop = p.loops[op.arg];
         user.loop_counters[op.arg] += loop.incr;
-        if (user.loop_counters[op.arg] <= loop.to) user.pc = op.target;
+        if (user.loop_counters[op.arg] <= loop_bound(user, loop.to_id, loop.to)) {
+          user.pc = op.target;
+          if (loop.var_id >= 0) set_loop_var(user, op.arg);
+        }
         break;
       }
+      case Op::Code::set_vars:
+        set_vars(user, op.arg);
+        break;
+      case Op::Code::jump_unless:
+        if (!condition_holds(user, op.arg)) user.pc = op.target;
+        break;
+      case Op::Code::repeat_init:
+        user.loop_counters[op.arg] = 0;
+        break;
+      case Op::Code::repeat_next:
+        if (repeat_goes_on(user, op)) user.pc = op.target;
+        break;
+      case Op::Code::foreach_init:
+        user.loop_counters[p.foreachs[op.arg].loop] = 0;
+        if (!foreach_advance(user, op.arg)) user.pc = op.target;
+        break;
+      case Op::Code::foreach_next:
+        if (foreach_advance(user, op.arg)) user.pc = op.target;
+        break;
+      case Op::Code::set_option:
+        set_option(user, op.arg);
+        break;
+      case Op::Code::abort:
+        if (op.arg) {
+          spdlog::warn("<abort type=\"all\">: user {} aborts the test", user.id);
+          abort_test();
+        } else {
+          finish_user(user, false);
+        }
+        return;
     }
   }
   finish_user(user, true);
@@ -78,8 +124,8 @@ void Worker::connect(User& user) {
   const Options& options = config_.scenario->options;
   user.state = UserState::connecting;
   user.connect_start = Clock::now();
-  user.deadline = options.connect_timeout > 0 ? user.connect_start + seconds(options.connect_timeout)
-                                              : Clock::time_point::max();
+  double timeout = user.dyn && user.dyn->connect_timeout >= 0 ? user.dyn->connect_timeout : options.connect_timeout;
+  user.deadline = timeout > 0 ? user.connect_start + seconds(timeout) : Clock::time_point::max();
   const auto& endpoint = config_.servers[static_cast<std::size_t>(user.server)];
   boost::system::error_code ec;
   user.socket.open(endpoint.protocol(), ec);
@@ -141,7 +187,8 @@ void Worker::on_connected(User& user, const boost::system::error_code& ec) {
     }
     user.state = UserState::thinking;
     user.deadline = Clock::time_point::max();
-    double backoff = options.retry_timeout * static_cast<double>(1u << std::min<unsigned>(user.connect_attempts - 1, 10));
+    double retry = user.dyn && user.dyn->retry_timeout >= 0 ? user.dyn->retry_timeout : options.retry_timeout;
+    double backoff = retry * static_cast<double>(1u << std::min<unsigned>(user.connect_attempts - 1, 10));
     user.timer.expires_after(seconds(backoff));
     user.timer.async_wait([this, &user, gen = user.generation](const boost::system::error_code& e) {
       if (!e && gen == user.generation) connect(user);
@@ -163,9 +210,15 @@ void Worker::send_request(User& user) {
   ctx.host_header = config_.server_host_headers[static_cast<std::size_t>(user.connected_to)];
   // Tsung's default User-Agent, so server-side rules written for Tsung runs keep matching.
   ctx.user_agent = options.user_agents.empty() ? std::string_view("Tsung") : options.user_agents[user.user_agent].value;
+  UserVars vars(*user.program, user.dyn.get(), user.id);
+  unsigned missing = 0;
+  ctx.vars = &vars;
+  ctx.missing_vars = &missing;
   write_buf_.clear();
   spec.encode(ctx, write_buf_);
   stats_.add(ids_.size_sent, write_buf_.size());
+  if (missing) stats_.add(error_metric("error_unknown_var"), missing);
+  if (user.dyn) user.dyn->capture.clear();
 
   user.state = UserState::sending;
   user.request_start = Clock::now();
@@ -227,6 +280,7 @@ void Worker::on_writable(User& user, const boost::system::error_code& ec) {
 // asio read speculatively without re-arming epoll per request (async_wait would).
 void Worker::await_response(User& user) {
   user.state = UserState::awaiting;
+  if (user.dyn && user.dyn->rate > 0 && throttle(user)) return;
   if (!user.buffer) user.buffer = acquire_buffer();
   user.socket.async_read_some(asio::buffer(user.buffer, kReceiveBuffer),
                               [this, &user, gen = user.generation](const boost::system::error_code& ec, std::size_t n) {
@@ -251,12 +305,15 @@ void Worker::on_read(User& user, const boost::system::error_code& ec, std::size_
   }
   user.got_bytes = true;
   stats_.add(ids_.size_rcv, n);
+  if (user.dyn) user.dyn->tokens -= static_cast<double>(n);
   if (!consume(user, {user.buffer, n})) await_response(user);
 }
 
 // Feeds received bytes to the plugin's parser. True when the response ended (well or badly).
 bool Worker::consume(User& user, std::string_view data) {
   const RequestSpec& spec = current_request(user);
+  // Responses are kept only for requests that extract variables or match.
+  if (user.dyn && user.program->request_dyn[user.program->ops[user.pc - 1].arg]) user.dyn->capture.append(data);
   std::string_view input = data;
   if (!user.pending.empty()) {
     user.pending.append(data);
@@ -301,6 +358,7 @@ void Worker::on_response_complete(User& user, const ResponseInfo& info) {
   user.deadline = Clock::time_point::max();
   user.state = UserState::idle;
   if (info.close) close_connection(user);
+  if (user.dyn && !after_response(user)) return;
   step(user);
 }
 

@@ -66,6 +66,17 @@ Worker::Worker(unsigned index, const RunConfig& config, WorkerPlan plan)
     tr_ids_.push_back(std::move(ids));
   }
   program_cdf_ = cumulative(probabilities);
+  // <session_setup>: a phase's own session probabilities.
+  for (const PhaseShare& share : plan_.phases) {
+    std::vector<double> weights;
+    for (const ArrivalPhase& phase : config_.scenario->load.phases) {
+      if (phase.phase != share.phase || phase.session_setup.empty()) continue;
+      weights.assign(config_.programs.size(), 0);
+      for (const SessionSetup& s : phase.session_setup)
+        if (int i = config_.scenario->session_index(s.session); i >= 0) weights[static_cast<std::size_t>(i)] += s.probability;
+    }
+    phase_program_cdf_.push_back(weights.empty() ? std::vector<double>{} : cumulative(weights));
+  }
   server_cdf_ = cumulative(config_.server_weights);
   std::vector<double> ua_weights;
   for (const UserAgent& ua : config_.scenario->options.user_agents) ua_weights.push_back(ua.probability);
@@ -205,7 +216,8 @@ void Worker::schedule_static_users() {
 
 const UserProgram& Worker::pick_program() {
   std::uniform_real_distribution<double> u(0, 1);
-  return config_.programs[pick(program_cdf_, u(rng_))];
+  bool own = phase_ < phase_program_cdf_.size() && !phase_program_cdf_[phase_].empty();
+  return config_.programs[pick(own ? phase_program_cdf_[phase_] : program_cdf_, u(rng_))];
 }
 
 std::int32_t Worker::pick_server() {
@@ -258,6 +270,7 @@ void Worker::start_user(const UserProgram& program) {
   user.connect_attempts = 0;
   user.loop_counters.assign(program.loops.size(), 0);
   user.tr_starts.assign(program.transactions.size(), {});
+  init_dynamics(user);
   if (!user_agent_cdf_.empty()) {
     std::uniform_real_distribution<double> u(0, 1);
     user.user_agent = static_cast<std::uint16_t>(pick(user_agent_cdf_, u(rng_)));
@@ -314,7 +327,7 @@ void Worker::stop_now() {
 // Timeouts are checked by a periodic sweep rather than a timer per request: no timer operations
 // on the hot path.
 void Worker::sweep_timeouts() {
-  if (stop_requested_.load()) stop_now();
+  if (stop_requested_.load() || (config_.abort_test && config_.abort_test->load(std::memory_order_relaxed))) stop_now();
   auto now = Clock::now();
   for (User& user : users_) {
     if (!user.program || now < user.deadline) continue;

@@ -21,6 +21,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "engine/program.hpp"
+#include "engine/user_vars.hpp"
 #include "loadctl/plan.hpp"
 #include "loadctl/stats.hpp"
 
@@ -42,6 +43,13 @@ struct RunConfig {
   std::vector<asio::ip::address> source_ips;          ///< bind addresses, round-robin
   std::vector<std::vector<std::int32_t>> request_endpoint;  ///< per program, per request: server index or -1
   std::uint64_t seed = 0;
+  unsigned agent_index = 0;  ///< file_server order="iter": this agent's place among
+  unsigned agent_count = 1;  ///< all agents, so each line goes to one agent
+  /// Per data file, lines taken by this agent's threads: one relaxed fetch_add per setdynvars,
+  /// so threads share the agent's lines however users are spread between them.
+  std::atomic<std::uint64_t>* file_next = nullptr;
+  /// Set by <abort type="all"> or <match do="abort_test">: every worker of the agent stops.
+  std::atomic<bool>* abort_test = nullptr;
 };
 
 /// This worker's share of the agent plan.
@@ -87,6 +95,7 @@ struct User {
   std::vector<Clock::time_point> tr_starts;
   std::string pending;            ///< unconsumed response bytes, or unwritten request bytes
   char* buffer = nullptr;         ///< receive buffer, borrowed from the worker while awaiting
+  std::unique_ptr<UserDyn> dyn;   ///< variables etc., only for dynamic programs
 };
 
 class Worker {
@@ -149,6 +158,31 @@ class Worker {
   void finish_user(User& user, bool completed);
   double think_seconds(const ThinkTime& think);
 
+  // dynamics (user_dynamics.cpp)
+  void init_dynamics(User& user);
+  void set_vars(User& user, std::uint32_t index);
+  bool condition_holds(const User& user, std::uint32_t index) const;
+  bool repeat_goes_on(User& user, const Op& op);
+  bool foreach_advance(User& user, std::uint32_t index);
+  void set_option(User& user, std::uint32_t index);
+  void set_loop_var(User& user, std::uint32_t slot);
+  /// A <for> bound: `fixed`, or the integer in variable `id` (-2: tsung_userid).
+  std::int64_t loop_bound(const User& user, std::int32_t id, std::int64_t fixed) {
+    return id == -1 ? fixed : var_integer(user, id);
+  }
+  std::int64_t var_integer(const User& user, std::int32_t id);
+  /// Extracts dyn_variables and runs matches; false when a match took over the user's flow.
+  bool after_response(User& user);
+  bool run_match(User& user, const MatchSpec& match, std::string_view response);
+  void abort_session(User& user, std::string_view metric);
+  void abort_test();
+  /// rate_limit: true when the next read must wait for tokens (a timer then reads).
+  bool throttle(User& user);
+  void set_rate(UserDyn& dyn, double rate, double burst);
+  void restart_session(User& user);
+  const std::string& next_line(const SetDynVars& s);
+  double think_var_seconds(const User& user, std::uint32_t think) const;
+
   // statistics
   MetricId status_metric(std::uint16_t code);
   MetricId error_metric(std::string_view name);
@@ -182,6 +216,7 @@ class Worker {
   std::atomic<std::uint64_t> peak_{0};
 
   std::vector<double> program_cdf_;
+  std::vector<std::vector<double>> phase_program_cdf_;  ///< per plan phase; empty = program_cdf_
   std::vector<double> server_cdf_;
   std::vector<double> user_agent_cdf_;
 

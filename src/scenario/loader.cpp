@@ -1,6 +1,7 @@
 // Top level of the scenario loader: parse the XML, walk <tsung>, load <load>, check references.
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -61,9 +62,21 @@ ArrivalPhase load_phase(pugi::xml_node node, const LoadContext& ctx) {
   phase.wait_all_sessions_end = el.boolean("wait_all_sessions_end", false);
   el.finish();
 
-  std::vector<pugi::xml_node> users = el.children({"users", "session_setup"});
-  for (pugi::xml_node child : users)
-    if (std::string_view(child.name()) == "session_setup") unsupported_at(child, "<session_setup>");
+  std::vector<pugi::xml_node> users;
+  for (pugi::xml_node child : el.children({"users", "session_setup"})) {
+    if (std::string_view(child.name()) != "session_setup") {
+      users.push_back(child);
+      continue;
+    }
+    XmlElement s(child);
+    SessionSetup setup;
+    setup.session = s.required("name");
+    setup.probability = s.number("probability", std::nullopt, 0, 100);
+    setup.line = ctx.line(child);
+    s.finish();
+    s.children({});
+    phase.session_setup.push_back(std::move(setup));
+  }
   if (users.size() != 1) fail_at(node, "expected exactly one <users> element");
 
   XmlElement u(users[0]);
@@ -117,6 +130,24 @@ void load_load(pugi::xml_node node, Scenario& scenario, const LoadContext& ctx) 
     fail_at(node, "expected at least one <arrivalphase> or <user>");
 }
 
+/// <session_setup> names sessions that exist, and a phase's probabilities sum to 100.
+void check_session_setups(pugi::xml_node load, const Scenario& scenario) {
+  for (pugi::xml_node phase : load.children("arrivalphase")) {
+    int number = phase.attribute("phase").as_int();
+    auto it = std::find_if(scenario.load.phases.begin(), scenario.load.phases.end(),
+                           [&](const ArrivalPhase& p) { return p.phase == number; });
+    if (it == scenario.load.phases.end() || it->session_setup.empty()) continue;
+    double total = 0;
+    for (pugi::xml_node setup : phase.children("session_setup")) {
+      std::string name = setup.attribute("name").value();
+      if (scenario.session_index(name) < 0) fail_at(setup, fmt::format("undefined session '{}'", name));
+      total += setup.attribute("probability").as_double();
+    }
+    if (std::abs(total - 100) > 0.01)
+      fail_at(phase.child("session_setup"), fmt::format("session_setup probabilities sum to {}, expected 100", total));
+  }
+}
+
 void check_static_users(pugi::xml_node load, const Scenario& scenario) {
   for (pugi::xml_node user : load.children("user")) {
     std::string name = user.attribute("session").value();
@@ -137,7 +168,8 @@ pugi::xml_node single(const std::vector<pugi::xml_node>& children, pugi::xml_nod
   return found;
 }
 
-Scenario load_document(const std::string& text, const std::string& name, const ProtocolRegistry& registry) {
+Scenario load_document(const std::string& text, const std::string& name, const ProtocolRegistry& registry,
+                       const std::vector<DataFile>* files) {
   pugi::xml_document doc;
   pugi::xml_parse_result parsed =
       doc.load_buffer(text.data(), text.size(), pugi::parse_default, pugi::encoding_utf8);
@@ -147,6 +179,7 @@ Scenario load_document(const std::string& text, const std::string& name, const P
   }
   std::string dir = std::filesystem::path(name).parent_path().string();
   detail::LoadContext ctx(text, registry, dir.empty() ? "." : dir);
+  ctx.shipped_files = files;
 
   Scenario scenario;
   scenario.path = name;
@@ -176,6 +209,7 @@ Scenario load_document(const std::string& text, const std::string& name, const P
     if (pugi::xml_node n = single(children, root, "options", false)) detail::load_options(n, scenario, ctx);
     detail::load_sessions(single(children, root, "sessions", true), scenario, ctx);
     check_static_users(load, scenario);
+    check_session_setups(load, scenario);
   } catch (const ScenarioError& e) {
     throw locate(e, name, text);
   }
@@ -196,11 +230,12 @@ Scenario load_scenario(const std::string& path, const ProtocolRegistry& registry
   if (!in) throw ScenarioError(path, 1, 1, "", "cannot read the scenario file");
   std::ostringstream buffer;
   buffer << in.rdbuf();
-  return detail::load_document(buffer.str(), path, registry);
+  return detail::load_document(buffer.str(), path, registry, nullptr);
 }
 
-Scenario load_scenario_text(const std::string& text, const std::string& name, const ProtocolRegistry& registry) {
-  return detail::load_document(text, name, registry);
+Scenario load_scenario_text(const std::string& text, const std::string& name, const ProtocolRegistry& registry,
+                            const std::vector<DataFile>* files) {
+  return detail::load_document(text, name, registry, files);
 }
 
 }  // namespace loadctl

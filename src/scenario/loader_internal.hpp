@@ -23,6 +23,7 @@ class LoadContext {
 
   const ProtocolRegistry& registry;
   std::string scenario_dir;
+  const std::vector<DataFile>* shipped_files = nullptr;  ///< agents: file_server data from the controller
 
  private:
   std::vector<std::size_t> line_starts_;
@@ -43,6 +44,21 @@ void load_clients(pugi::xml_node clients, Scenario& scenario, const LoadContext&
 void load_servers(pugi::xml_node servers, Scenario& scenario, const LoadContext& ctx);
 void load_monitoring(pugi::xml_node monitoring, Scenario& scenario, const LoadContext& ctx);
 void load_options(pugi::xml_node options, Scenario& scenario, const LoadContext& ctx);
+/// <option name="file_server">: reads the file (or takes the shipped copy) into Scenario::files.
+void load_file_server(XmlElement& option, Scenario& scenario, const LoadContext& ctx);
+
+/// Session elements that read or write variables (loader_dynamics.cpp). `defined` collects the
+/// variables set so far in the session, in document order.
+Action load_setdynvars(pugi::xml_node node, const LoadContext& ctx, const Scenario& scenario,
+                       std::vector<std::string>& defined);
+/// The <dyn_variable> and <match> children of a <request>; null when there are none.
+std::shared_ptr<const RequestDynamics> load_request_dynamics(const std::vector<pugi::xml_node>& nodes,
+                                                             std::vector<std::string>& defined);
+/// var + one of eq/neq/gt/gte/lt/lte; the variable must be defined before (or built in).
+Condition load_condition(XmlElement& el, const std::vector<std::string>& defined);
+/// Variables every user has without setting them.
+bool is_builtin_var(std::string_view name);
+
 void load_sessions(pugi::xml_node sessions, Scenario& scenario, const LoadContext& ctx);
 
 }  // namespace loadctl::detail

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -73,6 +75,9 @@ void load_option(pugi::xml_node node, Options& options, const LoadContext& ctx) 
     auto max = static_cast<std::uint16_t>(el.integer("max", std::nullopt, 1, 65535));
     if (max < min) el.fail("max", "ports_range max is less than min");
     options.ports_range = std::pair{min, max};
+  } else if (name == "rate_limit") {
+    options.rate_limit = el.number("value", std::nullopt, 0.001) * 1024;
+    options.rate_burst = el.has("max") ? el.number("max", std::nullopt, 0.001) * 1024 : 0;
   } else if (name == "seed") {
     options.seed = static_cast<std::uint64_t>(el.integer("value", std::nullopt, 0));
   } else if (std::find(std::begin(no_effect_options), std::end(no_effect_options), name) !=
@@ -87,10 +92,47 @@ void load_option(pugi::xml_node node, Options& options, const LoadContext& ctx) 
 
 }  // namespace
 
+// Tsung reads file_server data on the controller; so does loadctl, and ships it to agents.
+void load_file_server(XmlElement& el, Scenario& scenario, const LoadContext& ctx) {
+  el.required("name");
+  DataFile file;
+  file.id = el.optional("id", "default");
+  file.path = el.required("value");
+  el.finish();
+  el.children({});
+  for (const DataFile& f : scenario.files)
+    if (f.id == file.id) el.fail("id", fmt::format("duplicate file_server id '{}'", file.id));
+  std::string text;
+  if (ctx.shipped_files) {
+    auto it = std::find_if(ctx.shipped_files->begin(), ctx.shipped_files->end(),
+                           [&](const DataFile& f) { return f.id == file.id; });
+    if (it == ctx.shipped_files->end()) el.fail("id", fmt::format("file_server '{}' was not shipped by the controller", file.id));
+    file.lines = it->lines;
+  } else {
+    std::filesystem::path path(file.path);
+    if (path.is_relative()) path = std::filesystem::path(ctx.scenario_dir) / path;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) el.fail("value", fmt::format("file_server '{}': cannot read {}", file.id, path.string()));
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty()) file.lines.push_back(std::move(line));
+    }
+    if (file.lines.empty()) el.fail("value", fmt::format("file_server '{}': {} has no lines", file.id, path.string()));
+  }
+  scenario.files.push_back(std::move(file));
+}
+
 void load_options(pugi::xml_node node, Scenario& scenario, const LoadContext& ctx) {
   XmlElement options(node);
   options.finish();
-  for (pugi::xml_node child : options.children({"option"})) load_option(child, scenario.options, ctx);
+  for (pugi::xml_node child : options.children({"option"})) {
+    if (XmlElement el(child); el.optional("name") == "file_server" && !el.has("type")) {
+      load_file_server(el, scenario, ctx);
+      continue;
+    }
+    load_option(child, scenario.options, ctx);
+  }
 }
 
 }  // namespace loadctl::detail

@@ -16,32 +16,38 @@ namespace {
 constexpr std::string_view dtd_protocol_elements[] = {"http", "jabber", "raw",       "pgsql", "ldap", "mysql",
                                                       "fs",   "shell",  "job",       "websocket", "amqp", "mqtt"};
 
-/// Session actions of the DTD that loadctl does not implement yet.
-constexpr std::string_view unsupported_actions[] = {"setdynvars", "repeat", "if",          "foreach",
-                                                    "set_option", "change_type", "interaction", "abort"};
-
 struct SessionContext {
   const LoadContext& load;
   const Protocol* protocol;  // the plugin of the session's type
   std::string session_type;
+  const Scenario& scenario;
+  std::vector<std::string>& defined;  // variables set so far, in document order
+  std::vector<std::string>& used;     // variables read by substituted requests
 };
 
 std::vector<Action> load_actions(XmlElement& parent, const SessionContext& ctx);
 
 /// Tsung evaluates %%module:function%% in substituted requests by calling Erlang; loadctl cannot.
 /// Checked here for every protocol, so that no plugin has to remember it.
-void reject_function_calls(pugi::xml_node node) {
+void note_used(const Template& t, std::vector<std::string>& used) {
+  for (std::string_view v : t.variables())
+    if (std::find(used.begin(), used.end(), v) == used.end()) used.emplace_back(v);
+}
+
+void reject_function_calls(pugi::xml_node node, std::vector<std::string>& used) {
   for (pugi::xml_attribute attr : node.attributes()) {
     Template t(attr.value(), true);
+    note_used(t, used);
     if (!t.function_calls().empty())
       fail_at(node, attr, fmt::format("not supported yet: Erlang function call %%{}%% in a substitution",
                                       t.function_calls().front()));
   }
   for (pugi::xml_node child : node.children()) {
     if (child.type() == pugi::node_element) {
-      reject_function_calls(child);
+      reject_function_calls(child, used);
     } else if (child.type() == pugi::node_pcdata || child.type() == pugi::node_cdata) {
       Template t(child.value(), true);
+      note_used(t, used);
       if (!t.function_calls().empty())
         unsupported_at(child, fmt::format("Erlang function call %%{}%% in a substitution", t.function_calls().front()));
     }
@@ -49,14 +55,18 @@ void reject_function_calls(pugi::xml_node node) {
 }
 
 std::shared_ptr<const RequestSpec> load_request_element(pugi::xml_node node, const SessionContext& ctx,
-                                                        const RequestParseContext& parse) {
+                                                        const RequestParseContext& parse,
+                                                        std::vector<pugi::xml_node>& dynamics) {
   std::vector<pugi::xml_node> children;
   for (pugi::xml_node c : node.children()) {
     if ((c.type() == pugi::node_pcdata || c.type() == pugi::node_cdata) && !element_text(node).empty())
       fail_at(c, "unexpected text in <request>");
     if (c.type() != pugi::node_element) continue;
     std::string_view name = c.name();
-    if (name == "match" || name == "dyn_variable") unsupported_at(c, fmt::format("<{}>", name));
+    if (name == "match" || name == "dyn_variable") {
+      dynamics.push_back(c);
+      continue;
+    }
     bool known = ctx.load.registry.by_element(name) ||
                  std::find(std::begin(dtd_protocol_elements), std::end(dtd_protocol_elements), name) !=
                      std::end(dtd_protocol_elements);
@@ -74,7 +84,7 @@ std::shared_ptr<const RequestSpec> load_request_element(pugi::xml_node node, con
   if (protocol != ctx.protocol)
     fail_at(child, fmt::format("<{}> request in a {} session, expected <{}>", child.name(), ctx.session_type,
                                ctx.protocol->element()));
-  if (parse.subst) reject_function_calls(child);
+  if (parse.subst) reject_function_calls(child, ctx.used);
   std::shared_ptr<const RequestSpec> spec;
   try {
     spec = protocol->parse_request(child, parse);
@@ -99,7 +109,9 @@ Action load_request(pugi::xml_node node, const SessionContext& ctx) {
   parse.subst = subst != "false";
   parse.subst_body = subst == "true";
   parse.scenario_dir = ctx.load.scenario_dir;
-  action.request = load_request_element(node, ctx, parse);
+  std::vector<pugi::xml_node> dynamics;
+  action.request = load_request_element(node, ctx, parse, dynamics);
+  action.dynamics = load_request_dynamics(dynamics, ctx.defined);
   return action;
 }
 
@@ -132,11 +144,18 @@ Action load_thinktime(pugi::xml_node node, const SessionContext& ctx) {
   return action;
 }
 
-std::int64_t loop_bound(XmlElement& el, const char* name) {
+/// A number, or a single %%_var%% set earlier in the session (then `var` names it).
+std::int64_t loop_bound(XmlElement& el, const char* name, const SessionContext& ctx, std::string& var) {
   std::string text = el.optional(name);
-  if (text.find("%%") != std::string::npos)
-    el.fail(name, fmt::format("not supported yet: a %%_var%% as the '{}' of <for>", name));
-  return el.integer(name, std::nullopt);
+  if (text.find("%%") == std::string::npos) return el.integer(name, std::nullopt);
+  Template t = el.template_attr(name, true);
+  auto vars = t.variables();
+  if (vars.size() != 1 || !t.render(nullptr).empty())
+    el.fail(name, fmt::format("'{}' of <for> must be an integer or a single %%_var%%", name));
+  var = std::string(vars[0]);
+  if (!is_builtin_var(var) && std::find(ctx.defined.begin(), ctx.defined.end(), var) == ctx.defined.end())
+    el.fail(name, fmt::format("undefined variable '{}': nothing sets it before this <for>", var));
+  return 0;
 }
 
 Action load_for(pugi::xml_node node, const SessionContext& ctx) {
@@ -146,13 +165,106 @@ Action load_for(pugi::xml_node node, const SessionContext& ctx) {
   action.line = ctx.load.line(node);
   action.name = el.required("var");
   if (action.name.empty()) el.fail("var", "attribute 'var' is empty");
-  action.from = loop_bound(el, "from");
-  action.to = loop_bound(el, "to");
+  action.from = loop_bound(el, "from", ctx, action.from_var);
+  action.to = loop_bound(el, "to", ctx, action.to_var);
   action.incr = el.integer("incr", 1, 1);
-  if (action.to < action.from)
+  if (action.from_var.empty() && action.to_var.empty() && action.to < action.from)
     el.fail("to", fmt::format("'to' ({}) is less than 'from' ({})", action.to, action.from));
   el.finish();
+  if (std::find(ctx.defined.begin(), ctx.defined.end(), action.name) == ctx.defined.end())
+    ctx.defined.push_back(action.name);
   action.body = load_actions(el, ctx);
+  return action;
+}
+
+Action load_if(pugi::xml_node node, const SessionContext& ctx) {
+  XmlElement el(node);
+  Action action;
+  action.kind = Action::Kind::if_block;
+  action.line = ctx.load.line(node);
+  action.condition = load_condition(el, ctx.defined);
+  XmlElement body(node);
+  action.body = load_actions(body, ctx);
+  return action;
+}
+
+// <repeat name max_repeat> actions... <while|until var op value/> </repeat>
+Action load_repeat(pugi::xml_node node, const SessionContext& ctx) {
+  XmlElement el(node);
+  Action action;
+  action.kind = Action::Kind::repeat;
+  action.line = ctx.load.line(node);
+  action.name = el.required("name");
+  action.max_repeat = static_cast<unsigned>(el.integer("max_repeat", 20, 1, 1'000'000'000));
+  el.finish();
+  pugi::xml_node last;
+  for (pugi::xml_node c : node.children())
+    if (c.type() == pugi::node_element) last = c;
+  std::string_view last_name = last ? last.name() : "";
+  if (last_name != "while" && last_name != "until") fail_at(node, "the last element of <repeat> must be <while> or <until>");
+  action.body = load_actions(el, ctx);
+  XmlElement cond(last);
+  action.condition = load_condition(cond, ctx.defined);
+  cond.children({});
+  action.repeat_while = last_name == "while";
+  return action;
+}
+
+// <foreach name="e" in="list" include="re" exclude="re">: body once per element of the list.
+Action load_foreach(pugi::xml_node node, const SessionContext& ctx) {
+  XmlElement el(node);
+  Action action;
+  action.kind = Action::Kind::foreach;
+  action.line = ctx.load.line(node);
+  action.name = el.required("name");
+  action.in = el.required("in");
+  if (action.name.empty()) el.fail("name", "attribute 'name' is empty");
+  if (std::find(ctx.defined.begin(), ctx.defined.end(), action.in) == ctx.defined.end())
+    el.fail("in", fmt::format("undefined variable '{}': no setdynvars or dyn_variable sets it before", action.in));
+  for (const char* attr : {"include", "exclude"}) {
+    if (!el.has(attr)) continue;
+    std::shared_ptr<const Regex> re;
+    try {
+      re = std::make_shared<const Regex>(el.required(attr));
+    } catch (const std::invalid_argument& e) {
+      el.fail(attr, e.what());
+    }
+    (std::string_view(attr) == "include" ? action.include : action.exclude) = std::move(re);
+  }
+  el.finish();
+  ctx.defined.push_back(action.name);
+  action.body = load_actions(el, ctx);
+  return action;
+}
+
+// <set_option name value>: the per-session timeouts Tsung allows there (milliseconds).
+Action load_set_option(pugi::xml_node node, const SessionContext& ctx) {
+  XmlElement el(node);
+  Action action;
+  action.kind = Action::Kind::set_option;
+  action.line = ctx.load.line(node);
+  action.name = el.choice("name", {"connect_timeout", "retry_timeout", "rate_limit", "certificate", "user_agent"}, "");
+  if (action.name == "rate_limit") {  // KB/s, burst `max` in KB
+    action.option_value = el.number("value", std::nullopt, 0.001) * 1024;
+    action.option_burst = el.has("max") ? el.number("max", std::nullopt, 0.001) * 1024 : 0;
+  } else if (action.name == "connect_timeout" || action.name == "retry_timeout") {
+    action.option_value = el.number("value", std::nullopt, 0) / 1000;
+  } else {
+    el.fail("name", fmt::format("not supported yet: set_option '{}'", action.name));
+  }
+  el.finish();
+  el.children({});
+  return action;
+}
+
+Action load_abort(pugi::xml_node node, const SessionContext& ctx) {
+  XmlElement el(node);
+  Action action;
+  action.kind = Action::Kind::abort;
+  action.line = ctx.load.line(node);
+  action.abort_all = el.choice("type", {"session", "all"}, "session") == "all";
+  el.finish();
+  el.children({});
   return action;
 }
 
@@ -172,12 +284,23 @@ std::vector<Action> load_actions(XmlElement& parent, const SessionContext& ctx) 
   std::vector<Action> actions;
   for (pugi::xml_node child : parent.children({"request", "thinktime", "transaction", "for", "setdynvars",
                                                "repeat", "if", "foreach", "set_option", "change_type",
-                                               "interaction", "abort"})) {
+                                               "interaction", "abort", "while", "until"})) {
     std::string_view name = child.name();
+    if (name == "while" || name == "until") {
+      if (std::string_view(parent.node().name()) != "repeat" || child.next_sibling())
+        fail_at(child, fmt::format("<{}> must be the last element of a <repeat>", name));
+      continue;
+    }
     if (name == "request") actions.push_back(load_request(child, ctx));
     else if (name == "thinktime") actions.push_back(load_thinktime(child, ctx));
     else if (name == "transaction") actions.push_back(load_transaction(child, ctx));
     else if (name == "for") actions.push_back(load_for(child, ctx));
+    else if (name == "setdynvars") actions.push_back(load_setdynvars(child, ctx.load, ctx.scenario, ctx.defined));
+    else if (name == "if") actions.push_back(load_if(child, ctx));
+    else if (name == "repeat") actions.push_back(load_repeat(child, ctx));
+    else if (name == "abort") actions.push_back(load_abort(child, ctx));
+    else if (name == "foreach") actions.push_back(load_foreach(child, ctx));
+    else if (name == "set_option") actions.push_back(load_set_option(child, ctx));
     else unsupported_at(child, fmt::format("<{}>", name));
   }
   std::string_view name = parent.node().name();
@@ -225,7 +348,8 @@ void load_sessions(pugi::xml_node node, Scenario& scenario, const LoadContext& c
     if (el.boolean("persistent", false)) el.fail("persistent", "not supported yet: persistent sessions");
     if (el.boolean("bidi", false)) el.fail("bidi", "not supported yet: bidirectional sessions");
     el.finish();
-    SessionContext sctx{ctx, protocol, session.type};
+    std::vector<std::string> defined;
+    SessionContext sctx{ctx, protocol, session.type, scenario, defined, session.used_vars};
     session.actions = load_actions(el, sctx);
     scenario.sessions.push_back(std::move(session));
   }

@@ -33,6 +33,15 @@ TEST(ControlMessages, SetupAndGoRoundTrip) {
   ASSERT_TRUE(back);
   EXPECT_EQ(back->plan, s.plan);
   EXPECT_EQ(back->threads, 4u);
+  s.agent_count = 3;
+  s.files = {{"users", "/tmp/u.csv", {"a;1", "b;2"}}, {"empty", "e.csv", {}}};
+  back = loadctl::control::Setup::decode(s.encode());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->agent_count, 3u);
+  ASSERT_EQ(back->files.size(), 2u);
+  EXPECT_EQ(back->files[0].id, "users");
+  EXPECT_EQ(back->files[0].path, "/tmp/u.csv");
+  EXPECT_EQ(back->files[0].lines, (std::vector<std::string>{"a;1", "b;2"}));
   auto go = Go::decode(Go{1.25}.encode());
   ASSERT_TRUE(go);
   EXPECT_DOUBLE_EQ(go->delay, 1.25);

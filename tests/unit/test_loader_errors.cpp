@@ -170,14 +170,20 @@ TEST(LoaderErrors, UnsupportedFeaturesSaySo) {
   expect_error(scenario_text(p), "type=\"ts_jabber", "/tsung/sessions/session", "not supported yet: ts_jabber sessions");
 
   p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
-  <setdynvars sourcetype="random_number" start="1" end="5"><var name="n"/></setdynvars>
+  <setdynvars sourcetype="eval" code="fun(_) -> 1 end."><var name="n"/></setdynvars>
 </session></sessions>)";
-  expect_error(scenario_text(p), "<setdynvars", "/tsung/sessions/session/setdynvars", "not supported yet: <setdynvars>");
+  expect_error(scenario_text(p), "sourcetype=", "/tsung/sessions/session/setdynvars",
+               "not supported yet: sourcetype=\"eval\"");
 
   p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
-  <request><match do="abort">x</match><fake/></request>
+  <change_type new_type="ts_fake" host="a" port="1" server_type="tcp"/>
 </session></sessions>)";
-  expect_error(scenario_text(p), "<match", "/tsung/sessions/session/request/match", "not supported yet: <match>");
+  expect_error(scenario_text(p), "<change_type", "/tsung/sessions/session/change_type", "not supported yet: <change_type>");
+
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+  <set_option name="user_agent" value="x"/>
+</session></sessions>)";
+  expect_error(scenario_text(p), "name=\"user_agent", "/tsung/sessions/session/set_option", "not supported yet: set_option 'user_agent'");
 
   p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
   <request><raw data="x" ack="local"/></request>
@@ -191,12 +197,60 @@ TEST(LoaderErrors, UnsupportedFeaturesSaySo) {
                "not supported yet: Erlang function call %%ts_user_server:get_unique_id%%");
 
   p = Parts{};
-  p.options = R"(<options><option name="file_server" value="users.csv"/></options>)";
-  expect_error(scenario_text(p), "name=\"file_server", "/tsung/options/option", "not supported yet: option 'file_server'");
+  p.options = R"(<options><option name="file_server" value="/nonexistent/users.csv"/></options>)";
+  expect_error(scenario_text(p), "value=", "/tsung/options/option", "file_server 'default': cannot read");
 
   p = Parts{};
   p.servers = R"(<servers><server host="a" port="5222" type="bosh"/></servers>)";
   expect_error(scenario_text(p), "type=", "/tsung/servers/server", "not supported yet: server type 'bosh'");
+}
+
+TEST(LoaderErrors, DynamicsAreCheckedAtLoad) {
+  Parts p;
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+  <if var="nope" eq="1"><request><fake/></request></if>
+</session></sessions>)";
+  expect_error(scenario_text(p), "var=", "/tsung/sessions/session/if", "undefined variable 'nope'");
+
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+  <request><dyn_variable name="t" re="a(b"/><fake/></request>
+</session></sessions>)";
+  expect_error(scenario_text(p), "re=", "/tsung/sessions/session/request/dyn_variable", "invalid regular expression 'a(b'");
+
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+  <request><dyn_variable name="t" jsonpath="a[?x]"/><fake/></request>
+</session></sessions>)";
+  expect_error(scenario_text(p), "jsonpath=", "/tsung/sessions/session/request/dyn_variable", "jsonpath 'a[?x]'");
+
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+  <request><match do="abort">(unclosed</match><fake/></request>
+</session></sessions>)";
+  expect_error(scenario_text(p), "<match", "/tsung/sessions/session/request/match", "invalid regular expression");
+
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+  <setdynvars sourcetype="file" fileid="users"><var name="u"/></setdynvars>
+</session></sessions>)";
+  expect_error(scenario_text(p), "fileid=", "/tsung/sessions/session/setdynvars", "no <option name=\"file_server\" id=\"users\">");
+
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+  <repeat name="r"><request><fake/></request></repeat>
+</session></sessions>)";
+  expect_error(scenario_text(p), "<repeat", "/tsung/sessions/session/repeat", "must be <while> or <until>");
+
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+  <setdynvars sourcetype="erlang" callback="mymod:myfun"><var name="u"/></setdynvars>
+</session></sessions>)";
+  expect_error(scenario_text(p), "callback=", "/tsung/sessions/session/setdynvars", "not supported yet: Erlang callback mymod:myfun");
+
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+  <for from="1" to="%%_max%%" var="i"><request><fake/></request></for>
+</session></sessions>)";
+  expect_error(scenario_text(p), "to=", "/tsung/sessions/session/for", "undefined variable 'max'");
+
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+  <foreach name="e" in="list"><request><fake/></request></foreach>
+</session></sessions>)";
+  expect_error(scenario_text(p), "in=", "/tsung/sessions/session/foreach", "undefined variable 'list'");
 }
 
 TEST(LoaderErrors, DuplicateSessionName) {

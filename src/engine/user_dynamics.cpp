@@ -1,0 +1,335 @@
+// The dynamic part of a user's flow: setting variables, extracting them from responses, <match>
+// actions, conditions and data files. Only programs that use them reach this code.
+
+#include <charconv>
+#include <cstdlib>
+
+#include <spdlog/spdlog.h>
+
+#include "engine/worker.hpp"
+
+namespace loadctl::engine {
+
+namespace {
+
+constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+constexpr std::size_t kMaxKeptCapture = 4 * 1024;  // idle users keep at most this much
+
+const char* action_name(MatchSpec::Do d) {
+  switch (d) {
+    case MatchSpec::Do::continue_: return "continue";
+    case MatchSpec::Do::log: return "log";
+    case MatchSpec::Do::dump: return "dump";
+    case MatchSpec::Do::abort: return "abort";
+    case MatchSpec::Do::abort_test: return "abort_test";
+    case MatchSpec::Do::restart: return "restart";
+    case MatchSpec::Do::loop: return "loop";
+  }
+  return "?";
+}
+
+}  // namespace
+
+void Worker::init_dynamics(User& user) {
+  const UserProgram& p = *user.program;
+  if (!p.dynamic) {
+    user.dyn.reset();
+    return;
+  }
+  if (!user.dyn) user.dyn = std::make_unique<UserDyn>();
+  UserDyn& dyn = *user.dyn;
+  dyn.vars.assign(p.vars.names.size(), std::nullopt);
+  if (dyn.capture.capacity() > kMaxKeptCapture) std::string().swap(dyn.capture);
+  dyn.capture.clear();
+  dyn.match_loops = 0;
+  dyn.restarts = 0;
+  dyn.lists.clear();
+  dyn.connect_timeout = dyn.retry_timeout = -1;
+  const Options& options = config_.scenario->options;
+  set_rate(dyn, options.rate_limit, options.rate_burst);
+}
+
+void Worker::set_rate(UserDyn& dyn, double rate, double burst) {
+  dyn.rate = rate;
+  dyn.burst = burst > 0 ? burst : rate;
+  dyn.tokens = dyn.burst;
+  dyn.refilled = Clock::now();
+}
+
+// Only incoming bytes are limited (as in Tsung): a read waits until the bucket is out of debt.
+bool Worker::throttle(User& user) {
+  UserDyn& dyn = *user.dyn;
+  auto now = Clock::now();
+  dyn.tokens = std::min(dyn.burst, dyn.tokens + dyn.rate * std::chrono::duration<double>(now - dyn.refilled).count());
+  dyn.refilled = now;
+  if (dyn.tokens >= 0) return false;
+  release_buffer(user);
+  user.timer.expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(-dyn.tokens / dyn.rate)));
+  user.timer.async_wait([this, &user, gen = user.generation](const boost::system::error_code& ec) {
+    if (ec || gen != user.generation) return;
+    user.dyn->tokens = 0;
+    user.dyn->refilled = Clock::now();
+    await_response(user);
+  });
+  return true;
+}
+
+// The element list is what an xpath/jsonpath found, or the variable's single value.
+bool Worker::foreach_advance(User& user, std::uint32_t index) {
+  const ForeachSpec& f = user.program->foreachs[index];
+  UserDyn& dyn = *user.dyn;
+  auto list_id = static_cast<std::size_t>(f.list);
+  const std::vector<std::string>* list = list_id < dyn.lists.size() && !dyn.lists[list_id].empty() ? &dyn.lists[list_id] : nullptr;
+  std::size_t size = list ? list->size() : dyn.vars[list_id] ? 1 : 0;
+  std::int64_t& position = user.loop_counters[f.loop];
+  while (static_cast<std::size_t>(position) < size) {
+    const std::string& element = list ? (*list)[static_cast<std::size_t>(position)] : *dyn.vars[list_id];
+    ++position;
+    if (f.include && !f.include->search(element)) continue;
+    if (f.exclude && f.exclude->search(element)) continue;
+    dyn.vars[f.var] = element;
+    return true;
+  }
+  return false;
+}
+
+void Worker::set_option(User& user, std::uint32_t index) {
+  const SessionOption& o = user.program->options[index];
+  switch (o.kind) {
+    case SessionOption::Kind::connect_timeout: user.dyn->connect_timeout = o.value; break;
+    case SessionOption::Kind::retry_timeout: user.dyn->retry_timeout = o.value; break;
+    case SessionOption::Kind::rate_limit: set_rate(*user.dyn, o.value, o.burst); break;
+  }
+}
+
+const std::string& Worker::next_line(const SetDynVars& s) {
+  const std::vector<std::string>& lines = config_.scenario->files[s.file].lines;
+  std::size_t count = lines.size();
+  if (!s.iter) {
+    std::uniform_int_distribution<std::size_t> u(0, count - 1);
+    return lines[u(rng_)];
+  }
+  // Agent c of n reads lines c, c+n, c+2n, ... then wraps: each pass over the file uses every
+  // line exactly once across the run, without asking the controller.
+  std::size_t n = config_.agent_count, c = config_.agent_index;
+  if (c >= count) return lines[c % count];
+  std::size_t mine = (count - c + n - 1) / n;
+  std::size_t k = config_.file_next[s.file].fetch_add(1, std::memory_order_relaxed) % mine;
+  return lines[c + k * n];
+}
+
+void Worker::set_vars(User& user, std::uint32_t index) {
+  const UserProgram& p = *user.program;
+  const SetDynVars& s = *p.set_vars[index];
+  const std::vector<std::uint32_t>& ids = p.set_var_ids[index];
+  auto& vars = user.dyn->vars;
+  using Src = SetDynVars::Source;
+  switch (s.source) {
+    case Src::random_number: {
+      std::uniform_int_distribution<std::int64_t> u(s.start, s.end);
+      vars[ids[0]] = std::to_string(u(rng_));
+      break;
+    }
+    case Src::random_string:
+    case Src::urandom_string: {
+      std::string value(s.length, 'a');
+      std::uniform_int_distribution<std::size_t> u(0, kAlphabet.size() - 1);
+      for (char& c : value) c = kAlphabet[u(rng_)];
+      vars[ids[0]] = std::move(value);
+      break;
+    }
+    case Src::value:
+      for (std::uint32_t id : ids) vars[id] = s.value;
+      break;
+    case Src::file: {
+      std::string_view line = next_line(s);
+      for (std::uint32_t id : ids) {
+        std::size_t end = line.find(s.delimiter);
+        vars[id] = std::string(line.substr(0, end));
+        line = end == std::string_view::npos ? std::string_view{} : line.substr(end + s.delimiter.size());
+      }
+      break;
+    }
+    case Src::jsonpath: {
+      const std::string* json = UserVars::get(user.dyn.get(), p.vars.id(s.from));
+      std::vector<std::string> values;
+      if (json && s.jsonpath->evaluate(*json, values)) vars[ids[0]] = std::move(values.front());
+      else stats_.add(error_metric("error_jsonpath_nomatch"));
+      break;
+    }
+    case Src::server: {
+      auto server = static_cast<std::size_t>(std::max(user.server, 0));
+      const auto& endpoint = config_.servers[server];
+      vars[ids[0]] = server < config_.scenario->servers.size() ? config_.scenario->servers[server].endpoint.host
+                                                              : endpoint.address().to_string();
+      if (ids.size() > 1) vars[ids[1]] = std::to_string(endpoint.port());
+      break;
+    }
+    case Src::unique_id:
+      vars[ids[0]] = std::to_string(user.id);
+      break;
+  }
+}
+
+bool Worker::condition_holds(const User& user, std::uint32_t index) const {
+  const UserProgram& p = *user.program;
+  std::int32_t id = p.condition_ids[index];
+  if (id < 0) {
+    std::string userid = std::to_string(user.id);
+    return p.conditions[index].holds(&userid);
+  }
+  return p.conditions[index].holds(UserVars::get(user.dyn.get(), id));
+}
+
+bool Worker::repeat_goes_on(User& user, const Op& op) {
+  const RepeatSpec& r = user.program->repeats[op.arg];
+  std::int64_t done = ++user.loop_counters[r.loop];
+  bool holds = condition_holds(user, r.condition);
+  bool again = r.while_ ? holds : !holds;
+  if (again && done >= r.max_repeat) {
+    stats_.add(error_metric("error_repeat_max"));
+    return false;
+  }
+  return again;
+}
+
+void Worker::set_loop_var(User& user, std::uint32_t slot) {
+  std::int32_t id = user.program->loops[slot].var_id;
+  if (id >= 0) user.dyn->vars[static_cast<std::size_t>(id)] = std::to_string(user.loop_counters[slot]);
+}
+
+std::int64_t Worker::var_integer(const User& user, std::int32_t id) {
+  if (id == -2) return static_cast<std::int64_t>(user.id);
+  const std::string* value = UserVars::get(user.dyn.get(), id);
+  std::int64_t n = 0;
+  if (!value || std::from_chars(value->data(), value->data() + value->size(), n).ec != std::errc{}) {
+    stats_.add(error_metric("error_unknown_var"));
+    return 0;
+  }
+  return n;
+}
+
+double Worker::think_var_seconds(const User& user, std::uint32_t think) const {
+  const std::string* value = UserVars::get(user.dyn.get(), user.program->think_var_ids[think]);
+  if (!value) return -1;
+  char* end = nullptr;
+  double s = std::strtod(value->c_str(), &end);
+  return end != value->c_str() && s >= 0 ? s : -1;
+}
+
+bool Worker::after_response(User& user) {
+  const UserProgram& p = *user.program;
+  std::uint32_t request = p.ops[user.pc - 1].arg;
+  const RequestDynamics* d = p.request_dyn[request];
+  if (!d) return true;
+  UserDyn& dyn = *user.dyn;
+  std::string value;
+  std::vector<std::string> all;
+  for (std::size_t i = 0; i < d->variables.size(); ++i) {
+    const DynVariable& v = d->variables[i];
+    auto id = static_cast<std::size_t>(p.dyn_ids[request][i]);
+    bool many = v.kind == DynVariable::Kind::xpath || v.kind == DynVariable::Kind::jsonpath;
+    all.clear();
+    if (!v.extract(dyn.capture, value, many ? &all : nullptr)) continue;
+    dyn.vars[id] = value;
+    if (many) {
+      if (dyn.lists.size() <= id) dyn.lists.resize(id + 1);
+      dyn.lists[id] = all;
+    }
+  }
+  for (const MatchSpec& m : d->matches)
+    if (!run_match(user, m, dyn.capture)) return false;
+  if (dyn.capture.capacity() > kMaxKeptCapture) std::string().swap(dyn.capture);
+  if (dyn.scratch.capacity() > kMaxKeptCapture) std::string().swap(dyn.scratch);
+  return true;
+}
+
+bool Worker::run_match(User& user, const MatchSpec& m, std::string_view response) {
+  UserDyn& dyn = *user.dyn;
+  std::string_view subject = m.skip_http_headers ? split_http(response, dyn.scratch).body : response;
+  bool found;
+  if (m.regex) {
+    found = m.regex->search(subject);
+  } else {
+    UserVars vars(*user.program, user.dyn.get(), user.id);
+    std::string pattern = m.pattern.render(&vars);
+    try {
+      found = Regex(pattern).search(subject);
+    } catch (const std::invalid_argument&) {
+      found = subject.find(pattern) != std::string_view::npos;
+    }
+  }
+  stats_.add(error_metric(found ? "match" : "nomatch"));
+  if (found != m.when_match) {
+    if (m.action == MatchSpec::Do::loop) dyn.match_loops = 0;
+    return true;
+  }
+  switch (m.action) {
+    case MatchSpec::Do::continue_:
+      return true;
+    case MatchSpec::Do::log:
+    case MatchSpec::Do::dump:
+      // match.log lines go to the agent log, which the controller collects.
+      spdlog::info("match.log: user={} session={} pc={} name={} when={} do={}{}{}", user.id, user.program->session,
+                   user.pc, m.name, m.when_match ? "match" : "nomatch", action_name(m.action),
+                   m.action == MatchSpec::Do::dump ? " response=" : "",
+                   m.action == MatchSpec::Do::dump ? response.substr(0, 4096) : std::string_view{});
+      return true;
+    case MatchSpec::Do::abort:
+      abort_session(user, "match_stop");
+      return false;
+    case MatchSpec::Do::abort_test:
+      spdlog::warn("match do=abort_test: user {} aborts the test", user.id);
+      stats_.add(error_metric("match_abort_test"));
+      abort_test();
+      return false;
+    case MatchSpec::Do::restart:
+      if (dyn.restarts >= m.max_restart) {
+        abort_session(user, "match_max_restart");
+        return false;
+      }
+      ++dyn.restarts;
+      stats_.add(error_metric("match_restart"));
+      restart_session(user);
+      return false;
+    case MatchSpec::Do::loop:
+      if (dyn.match_loops >= m.max_loop) {
+        stats_.add(error_metric("match_max_loop"));
+        dyn.match_loops = 0;
+        return true;
+      }
+      ++dyn.match_loops;
+      stats_.add(error_metric("match_loop"));
+      --user.pc;  // the request again, after sleep_loop
+      end_page(user, Clock::now());
+      user.state = UserState::thinking;
+      user.deadline = Clock::time_point::max();
+      user.timer.expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(m.sleep_loop)));
+      user.timer.async_wait([this, &user, gen = user.generation](const boost::system::error_code& ec) {
+        if (!ec && gen == user.generation) step(user);
+      });
+      return false;
+  }
+  return true;
+}
+
+// The whole agent stops: this worker now, the others at their next sweep (200 ms).
+void Worker::abort_test() {
+  if (config_.abort_test) config_.abort_test->store(true, std::memory_order_relaxed);
+  stop_now();
+}
+
+void Worker::abort_session(User& user, std::string_view metric) {
+  stats_.add(error_metric(metric));
+  finish_user(user, false);
+}
+
+void Worker::restart_session(User& user) {
+  user.pc = 0;
+  std::fill(user.loop_counters.begin(), user.loop_counters.end(), 0);
+  asio::post(ctx_, [this, &user, gen = user.generation] {
+    if (gen == user.generation) step(user);
+  });
+}
+
+}  // namespace loadctl::engine

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Scenario dynamics against loadtarget, asserted on what the server saw (its access log):
+# file_server ids substituted, a token extracted from /json echoed back, for/repeat/if counts,
+# an aborted session never sending its later requests, and order="iter" lines used exactly once
+# across two agents (cpu="2").
+source "$(dirname "$0")/lib.sh"
+need_bins loadctl loadagent loadtarget
+
+access_log=$TEST_TMP/access.log
+start_loadtarget --http 127.0.0.1:0 --threads 1 --access-log "$access_log"
+
+# run CPU USERS LINES: runs the fixture with USERS users and a users.csv of LINES lines.
+run() {
+  local dir=$TEST_TMP/run-$1-$2
+  mkdir -p "$dir"
+  : > "$access_log"
+  for i in $(seq 1 "$3"); do echo "user$i;pw$i"; done > "$dir/users.csv"
+  sed "s/@PORT@/$LOADTARGET_HTTP_PORT/; s/@CPU@/$1/; s/@USERS@/$2/" \
+    "$LOADCTL_SRC/tests/fixtures/scenarios/dynamics.xml" > "$dir/scenario.xml"
+  "$LOADCTL" -q -f "$dir/scenario.xml" --run-dir "$dir/run" --threads 1 --dump-interval 1 start \
+    > "$dir/out" 2> "$dir/err" || { cat "$dir/err" >&2; fail "loadctl exited with $?"; }
+  RUN=$dir/run
+  # loadtarget writes its log as it answers; the last line may trail the run by a moment.
+  wait_until 5 bash -c "[ \$(grep -c ' /status/503 ' '$access_log') -ge $2 ]" || fail "not every user reached /status/503"
+}
+sum() { awk -v name="$1" '$1 == "stats:" && $2 == name { s += $3 } END { print s + 0 }' "$RUN/tsung.log"; }
+count() { grep -c -- "$1" "$access_log" || true; }
+
+log "one agent, 3 users, 3 lines"
+run 1 3 3
+for i in 1 2 3; do
+  assert_eq "$(count " GET /hello?user=user$i&pass=pw$i&uid=[0-9]*&rnd=[567]&c=v1&nope= ")" 1 "user$i substituted once"
+done
+assert_eq "$(count " GET /hello?h=127.0.0.1&p=$LOADTARGET_HTTP_PORT&rs=[A-Za-z0-9]\{7\}&us=[A-Za-z0-9]\{3\} ")" 3 \
+  "server host/port and random strings"
+# The token of each user's /json response came back in its /echo, by jsonpath and by regex.
+assert_eq "$(count ' GET /echo?t=tok[0-9a-f]*&r=tok[0-9a-f]*&b=2&ct=application/json ')" 3 "extracted values echoed"
+awk '$3 ~ /^\/echo/ { split($3, q, /[?&=]/); if (q[3] != q[5]) bad = 1 } END { exit bad }' "$access_log" ||
+  fail "jsonpath and regex extracted different tokens"
+for i in 1 2 3; do assert_eq "$(count " GET /hello?i=$i ")" 3 "for loop iteration $i"; done
+assert_eq "$(count ' GET /hello?k=2 ')" 3 "for with %%_var%% bounds (2 to 2)"
+assert_eq "$(count ' GET /hello?k=' )" 3 "for with %%_var%% bounds: one iteration"
+assert_eq "$(count ' GET /hello?n=alpha ')" 3 "foreach over a jsonpath list"
+assert_eq "$(count ' GET /hello?n=beta ')" 3 "foreach over a jsonpath list"
+assert_eq "$(count ' GET /hello?n=gamma ')" 0 "foreach exclude"
+assert_eq "$(count ' GET /hello?rep ')" 12 "repeat while: max_repeat=4 per user"
+assert_eq "$(count ' GET /hello?until ')" 3 "repeat until: once per user"
+assert_eq "$(count ' GET /hello?if=yes ')" 3 "if eq taken"
+assert_eq "$(count ' GET /hello?if=no ')" 0 "if gt not taken"
+assert_eq "$(count ' GET /hello?after_abort ')" 0 "aborted sessions send nothing after the abort"
+assert_eq "$(sum match_stop)" 3 "match_stop counted"
+assert_eq "$(count ' GET /hello?loop ')" 9 "match do=loop: the request and 2 loops per user"
+assert_eq "$(sum match_loop)" 6 "match_loop counted"
+assert_eq "$(sum match_max_loop)" 3 "match_max_loop counted"
+assert_eq "$(sum error_unknown_var)" 6 "unknown variables counted (nope, and thinktime before set)"
+assert_eq "$(sum nomatch)" 3 "nomatch counter"
+assert_eq "$(sum match)" 18 "match counter"
+assert_eq "$(grep -c 'match.log: .*name=never' "$RUN/agent-0.log")" 3 "do=log lines in the agent log"
+
+log "two agents (cpu=2), 8 users, 8 lines: every line used exactly once"
+run 2 8 8
+[ -s "$RUN/agent-1.log" ] || fail "second agent did not run"
+seen=$(grep -o ' GET /hello?user=user[0-9]*&' "$access_log" | sort)
+assert_eq "$(echo "$seen" | wc -l)" 8 "users seen"
+assert_eq "$(echo "$seen" | sort -u | wc -l)" 8 "no line used twice"
+
+log "two agents, 8 users, 4 lines: two passes, each line exactly twice"
+run 2 8 4
+for i in 1 2 3 4; do assert_eq "$(count " GET /hello?user=user$i&")" 2 "line $i used once per pass"; done
+log "ok"

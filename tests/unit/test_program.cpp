@@ -1,0 +1,104 @@
+// Compiling sessions into flat programs: static sessions stay static (no variable store),
+// dynamic constructs become the expected ops, names become ids, and shipped files load.
+
+#include <gtest/gtest.h>
+
+#include "engine/program.hpp"
+#include "fake_protocol.hpp"
+#include "loadctl/scenario.hpp"
+
+namespace {
+
+using namespace loadctl;
+using namespace loadctl::engine;
+using Code = Op::Code;
+
+Scenario load(const std::string& sessions, const std::string& options = "",
+              const std::vector<DataFile>* files = nullptr) {
+  std::string text = R"(<?xml version="1.0"?><tsung><clients><client host="localhost"/></clients>
+<servers><server host="127.0.0.1" port="80" type="tcp"/></servers>
+<load><arrivalphase phase="1" duration="1" unit="second"><users arrivalrate="1" unit="second"/></arrivalphase></load>
+)" + options + "<sessions><session name=\"s\" probability=\"100\" type=\"ts_fake\">" + sessions +
+                     "</session></sessions></tsung>";
+  return load_scenario_text(text, "t.xml", fake::fake_registry(), files);
+}
+
+std::vector<Code> codes(const UserProgram& p) {
+  std::vector<Code> out;
+  for (const Op& op : p.ops) out.push_back(op.code);
+  return out;
+}
+
+TEST(Program, StaticLoopNeedsNoVariables) {
+  Scenario s = load(R"(<for from="1" to="3" var="i"><request><fake data="x"/></request></for>)");
+  UserProgram p = compile_session(s.sessions[0], s.options);
+  EXPECT_FALSE(p.dynamic);
+  EXPECT_EQ(p.loops[0].var_id, -1);
+  EXPECT_EQ(codes(p), (std::vector<Code>{Code::loop_init, Code::request, Code::loop_next}));
+}
+
+TEST(Program, LoopCounterReadBySubstitutionIsAVariable) {
+  Scenario s = load(R"(<for from="1" to="3" var="i"><request subst="true"><fake data="%%_i%%"/></request></for>)");
+  UserProgram p = compile_session(s.sessions[0], s.options);
+  EXPECT_TRUE(p.dynamic);
+  EXPECT_EQ(p.loops[0].var_id, p.vars.id("i"));
+}
+
+TEST(Program, IfRepeatSetVarsAbort) {
+  Scenario s = load(R"X(
+<setdynvars sourcetype="random_number" start="1" end="3"><var name="n"/></setdynvars>
+<if var="n" gt="1"><request><fake/></request></if>
+<repeat name="r" max_repeat="5">
+  <request><dyn_variable name="t" re="x(.)"/><fake/></request>
+  <until var="t" eq="y"/>
+</repeat>
+<abort type="all"/>)X");
+  UserProgram p = compile_session(s.sessions[0], s.options);
+  EXPECT_TRUE(p.dynamic);
+  EXPECT_EQ(codes(p), (std::vector<Code>{Code::set_vars, Code::jump_unless, Code::request, Code::repeat_init,
+                                         Code::request, Code::repeat_next, Code::abort}));
+  EXPECT_EQ(p.ops[1].target, 3u);  // past the if body
+  EXPECT_EQ(p.ops[5].target, 4u);  // back to the repeat body
+  EXPECT_EQ(p.ops[6].arg, 1u);
+  EXPECT_EQ(p.repeats[0].max_repeat, 5u);
+  EXPECT_FALSE(p.repeats[0].while_);
+  EXPECT_EQ(p.request_dyn[0], nullptr);
+  ASSERT_NE(p.request_dyn[1], nullptr);
+  EXPECT_EQ(p.dyn_ids[1][0], p.vars.id("t"));
+  EXPECT_EQ(p.condition_ids[0], p.vars.id("n"));
+  EXPECT_EQ(p.set_var_ids[0][0], static_cast<std::uint32_t>(p.vars.id("n")));
+}
+
+TEST(Program, FileServerShippedContents) {
+  std::vector<DataFile> shipped{{"users", "/controller/only/users.csv", {"a;1", "b;2"}}};
+  Scenario s = load(R"(<setdynvars sourcetype="file" fileid="users" order="iter"><var name="u"/><var name="p"/></setdynvars>
+<request subst="true"><fake data="%%_u%%"/></request>)",
+                    R"(<options><option name="file_server" id="users" value="/controller/only/users.csv"/></options>)",
+                    &shipped);
+  ASSERT_EQ(s.files.size(), 1u);
+  EXPECT_EQ(s.files[0].lines, (std::vector<std::string>{"a;1", "b;2"}));
+  const Action& a = s.sessions[0].actions[0];
+  EXPECT_EQ(a.set_vars.source, SetDynVars::Source::file);
+  EXPECT_TRUE(a.set_vars.iter);
+  EXPECT_EQ(a.set_vars.vars, (std::vector<std::string>{"u", "p"}));
+}
+
+TEST(Program, DefaultDynVariableIsAFormField) {
+  Scenario s = load(R"(<request><dyn_variable name="random_num"/><fake/></request>)");
+  const DynVariable& v = s.sessions[0].actions[0].dynamics->variables[0];
+  EXPECT_EQ(v.kind, DynVariable::Kind::form);
+  std::string out;
+  ASSERT_TRUE(v.extract("HTTP/1.1 200 OK\r\n\r\n<form><hidden name=\"random_num\" value=\"42\"></form>", out));
+  EXPECT_EQ(out, "42");
+  ASSERT_TRUE(v.extract("<input type='hidden' name='random_num' value='x.y'>", out));
+  EXPECT_EQ(out, "x.y");
+  EXPECT_FALSE(v.extract("<input name=\"other\" value=\"1\">", out));
+}
+
+TEST(Program, ThinkTimeVariable) {
+  Scenario s = load(R"(<setdynvars sourcetype="value" value="0.5"><var name="t"/></setdynvars><thinktime value="%%_t%%"/>)");
+  UserProgram p = compile_session(s.sessions[0], s.options);
+  EXPECT_EQ(p.think_var_ids[0], p.vars.id("t"));
+}
+
+}  // namespace
