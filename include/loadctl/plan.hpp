@@ -42,6 +42,8 @@ struct AgentPlan {
   std::optional<double> hard_stop;  ///< seconds from start (load duration)
   std::uint64_t seed = 0;           ///< per-agent seed, derived from the scenario seed
   std::uint64_t first_user_id = 0;  ///< user ids of this agent start here (unique across agents)
+  std::uint32_t data_slot = 0;      ///< its share of file_server order="iter" lines (maxusers
+                                    ///< overflow agents continue their parent's share)
 
   std::string encode() const;
   static std::optional<AgentPlan> decode(std::string_view data);

@@ -64,6 +64,7 @@ Controller::Controller(ControllerOptions options, Scenario scenario)
 int Controller::run() {
   auto slots = plan_slots(scenario_);
   std::uint64_t seed = scenario_.options.seed.value_or(std::random_device{}());
+  initial_agents_ = static_cast<std::uint32_t>(slots.size());
   for (AgentPlan& plan : plan_run(scenario_, slots, seed)) {
     AgentRecord record;
     record.plan = std::move(plan);
@@ -297,7 +298,7 @@ void Controller::on_hello(const std::shared_ptr<control::Channel>& channel, std:
   setup.scenario_text = scenario_.text;
   setup.plan = agent.plan.encode();
   setup.threads = options_.threads;
-  setup.agent_count = static_cast<std::uint32_t>(agents_.size());
+  setup.agent_count = initial_agents_;  // overflow agents share their parent's data slot
   setup.files = scenario_.files;
   channel->send(MsgType::setup, setup.encode());
   spdlog::info("agent {} connected from {} ({}, pid {})", id, channel->peer(), hello->hostname, hello->pid);

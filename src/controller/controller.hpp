@@ -100,6 +100,7 @@ class Controller {
   std::string agent_path_;          ///< loadagent binary
   std::string dial_back_;           ///< address launched agents dial
   unsigned agent_threads_ = 1;
+  std::uint32_t initial_agents_ = 1;  ///< agents planned at start (maxusers may add more)
 
   MetricSet interval_;  ///< deltas since the last tsung.log dump
   MetricSet total_;     ///< the whole run, for the console and the summary

@@ -65,7 +65,7 @@ Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads
   config_.file_next = file_next_.get();
   config_.abort_test = &abort_test_;
   config_.agent_count = std::max(1u, agent_count);
-  config_.agent_index = plan.slot.id % config_.agent_count;
+  config_.agent_index = plan.data_slot % config_.agent_count;
   if (scenario.servers.empty()) throw std::runtime_error("the scenario has no <server>");
   std::vector<Endpoint> endpoints;
   for (const ServerSpec& server : scenario.servers) {

@@ -79,6 +79,7 @@ std::vector<AgentPlan> plan_run(const Scenario& scenario, const std::vector<Agen
     plans[i].slot = slots[i];
     plans[i].hard_stop = scenario.load.duration;
     plans[i].seed = mix_seed(seed, i);
+    plans[i].data_slot = static_cast<std::uint32_t>(i);
   }
 
   double start = 0;
@@ -163,6 +164,7 @@ std::string AgentPlan::encode() const {
   w.f64(hard_stop.value_or(0));
   w.u64(seed);
   w.u64(first_user_id);
+  w.u32(data_slot);
   return out;
 }
 
@@ -202,6 +204,7 @@ std::optional<AgentPlan> AgentPlan::decode(std::string_view data) {
   if (has_stop) plan.hard_stop = stop;
   plan.seed = r.u64();
   plan.first_user_id = r.u64();
+  plan.data_slot = r.u32();
   if (!r.ok() || !r.at_end()) return std::nullopt;
   return plan;
 }
