@@ -1,9 +1,10 @@
 #pragma once
 // The controller: plans the run, launches agents, hands them the scenario and their plans,
 // merges their statistics deltas into tsung.log / stats.jsonl, and decides when the run ends.
-// Event order: start -> launch_agents -> on_accept -> on_hello -> on_ready -> go ->
+// Event order: run -> launch_agents -> on_accept | dial_agent -> on_hello -> on_ready -> go ->
 //   on_stats (every 500 ms per agent) -> tick (progress, dumps) -> on_done / on_agent_lost ->
-//   finish.
+//   finish. Agent connections (launch, dial, hello, maxusers handover, child exits) are in
+//   agent_links.cpp; the run itself in controller.cpp.
 
 #include <sys/types.h>
 

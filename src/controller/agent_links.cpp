@@ -1,0 +1,227 @@
+// The controller's side of its agents: launching or dialing them, the hello handshake, maxusers
+// overflow agents, and child processes that exit. The run itself is in controller.cpp.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "control/handshake.hpp"
+#include "controller/controller.hpp"
+#include "controller/launcher.hpp"
+
+namespace loadctl::controller {
+
+namespace asio = boost::asio;
+using control::MsgType;
+using SteadyClock = std::chrono::steady_clock;
+
+void Controller::launch_agents() {
+  agent_path_ = find_agent_binary();
+  unsigned local_agents = 0;
+  for (const AgentRecord& a : agents_) local_agents += a.plan.slot.local;
+  agent_threads_ = options_.threads;
+  if (agent_threads_ == 0) agent_threads_ = std::max(1u, std::thread::hardware_concurrency() / std::max(1u, local_agents));
+  dial_back_ = options_.controller_ip;
+  if (dial_back_.empty()) dial_back_ = acceptor_.local_endpoint().address().to_string();
+  if (dial_back_ == "0.0.0.0") {
+    char name[256] = {};
+    gethostname(name, sizeof name - 1);
+    dial_back_ = name;
+  }
+  for (AgentRecord& agent : agents_) launch_agent(agent);
+}
+
+bool Controller::is_direct(const AgentSlot& slot) const {
+  return !slot.local && options_.remote_shell == "direct";
+}
+
+void Controller::launch_agent(AgentRecord& agent) {
+  const AgentSlot& slot = agent.plan.slot;
+  agent.last_heard = SteadyClock::now();
+  if (is_direct(slot)) {
+    dial_agent(agent);
+    return;
+  }
+  LaunchSpec spec;
+  spec.agent_path = agent_path_;
+  if (!slot.local) {
+    spec.remote_shell = options_.remote_shell;
+    spec.host = slot.address;
+  }
+  spec.agent_args = {"--controller", fmt::format("{}:{}", dial_back_, acceptor_.local_endpoint().port()),
+                     "--token", token_, "--id", std::to_string(slot.id), "--threads", std::to_string(agent_threads_)};
+  spec.log_path = fmt::format("{}/agent-{}.log", options_.run_dir, slot.id);
+  agent.pid = launch(spec);
+  spdlog::info("agent {} on {} launched (pid {}{})", slot.id, slot.host, agent.pid,
+               slot.local ? "" : ", via " + options_.remote_shell);
+}
+
+// An agent reached maxusers (Tsung's semantics): start another agent on the same host for the
+// arrivals it gave up; it joins at the run's time zero, already past.
+void Controller::on_handover(AgentRecord& from, std::string_view payload) {
+  auto plan = AgentPlan::decode(payload);
+  if (!plan || stopping_) {
+    if (!plan) spdlog::warn("agent {}: malformed handover ignored", from.plan.slot.id);
+    return;
+  }
+  unsigned from_id = from.plan.slot.id;
+  AgentRecord& agent = agents_.emplace_back();  // a deque: `from` stays valid
+  agent.plan = std::move(*plan);
+  agent.plan.slot.id = static_cast<unsigned>(agents_.size() - 1);
+  agent.plan.seed = from.plan.seed ^ (0x9e3779b97f4a7c15ULL * (agent.plan.slot.id + 1));
+  agent.plan.first_user_id = (std::uint64_t{agent.plan.slot.id} << 40) + 1;
+  console_.info(fmt::format("agent {} on {} reached maxusers ({}): starting agent {} for the rest of its arrivals",
+                            from_id, agent.plan.slot.host, agent.plan.slot.maxusers, agent.plan.slot.id));
+  spdlog::info("agent {} reached maxusers {}: agent {} takes {} phase share(s)", from_id, agent.plan.slot.maxusers,
+               agent.plan.slot.id, agent.plan.phases.size());
+  try {
+    launch_agent(agent);
+  } catch (const std::exception& e) {
+    on_agent_lost(agent, fmt::format("could not start the overflow agent: {}", e.what()));
+  }
+}
+
+// IP-direct: the agent already listens (`loadagent --listen`); the controller dials it and speaks
+// first, proving it knows the token; the agent answers with its own hello.
+void Controller::dial_agent(AgentRecord& agent) {
+  const AgentSlot& slot = agent.plan.slot;
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(slot.address, ec);
+  if (ec) {
+    asio::ip::tcp::resolver resolver(ctx_);
+    auto results = resolver.resolve(slot.address, std::to_string(options_.agent_port), ec);
+    if (ec || results.empty())
+      throw std::runtime_error(fmt::format("cannot resolve client host '{}': give its address with hostip=\"...\"", slot.address));
+    address = results.begin()->endpoint().address();
+  }
+  asio::ip::tcp::endpoint endpoint(address, options_.agent_port);
+  auto socket = std::make_shared<asio::ip::tcp::socket>(ctx_);
+  unsigned id = slot.id;
+  agent.last_heard = SteadyClock::now();
+  spdlog::info("agent {}: dialing the listening agent at {}", id, fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port()));
+  socket->async_connect(endpoint, [this, socket, id, endpoint](const boost::system::error_code& e) {
+    if (finished_) return;
+    if (e) {
+      fail_setup(fmt::format("cannot reach the agent for client {} at {}:{}: {} (is `loadagent --listen {}` running there?)",
+                             agents_[id].plan.slot.host, endpoint.address().to_string(), endpoint.port(), e.message(),
+                             endpoint.port()));
+      return;
+    }
+    on_dialed(agents_[id], std::make_shared<control::Channel>(std::move(*socket)));
+  });
+}
+
+void Controller::on_dialed(AgentRecord& agent, std::shared_ptr<control::Channel> channel) {
+  std::weak_ptr<control::Channel> weak = channel;
+  std::string where = fmt::format("agent for client {} at {}", agent.plan.slot.host, channel->peer());
+  channel->start(
+      [this, weak, where](MsgType type, std::string_view payload) {
+        auto ch = weak.lock();
+        if (!ch) return;
+        if (type == MsgType::hello) return on_hello(ch, payload);
+        if (type == MsgType::reject)
+          return fail_setup(fmt::format("{} refused this controller: {}", where, control::decode_text(payload).value_or("?")));
+        ch->close("protocol violation");
+        fail_setup(fmt::format("{}: expected hello, got {}", where, control::to_string(type)));
+      },
+      [this, where](const std::string& reason) {
+        if (!started_ && !finished_) fail_setup(fmt::format("{} closed the connection: {}", where, reason));
+      });
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  control::Hello hello;
+  hello.token = token_;
+  hello.agent_id = agent.plan.slot.id;
+  hello.hostname = name;
+  hello.pid = static_cast<std::uint32_t>(getpid());
+  hello.software_version = LOADCTL_VERSION;
+  channel->send(MsgType::hello, hello.encode());
+}
+
+void Controller::accept_next() {
+  acceptor_.async_accept([this](const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
+    if (ec) return;  // acceptor closed
+    on_accept(std::make_shared<control::Channel>(std::move(socket)));
+    accept_next();
+  });
+}
+
+void Controller::on_accept(std::shared_ptr<control::Channel> channel) {
+  // Until Hello names an agent, the connection belongs to nobody.
+  std::weak_ptr<control::Channel> weak = channel;
+  channel->start(
+      [this, weak](MsgType type, std::string_view payload) {
+        auto ch = weak.lock();
+        if (!ch) return;
+        if (type != MsgType::hello) {
+          spdlog::warn("{}: refused: expected hello, got {}", ch->peer(), control::to_string(type));
+          ch->close("protocol violation");
+          return;
+        }
+        on_hello(ch, payload);
+      },
+      [](const std::string&) {});
+}
+
+void Controller::on_hello(const std::shared_ptr<control::Channel>& channel, std::string_view payload) {
+  auto hello = control::Hello::decode(payload);
+  auto refuse = [&](const std::string& reason) {
+    spdlog::warn("{}: refused: {}", channel->peer(), reason);
+    channel->send(MsgType::reject, control::encode_text(reason));
+    channel->close_after_flush();
+  };
+  if (!hello) return refuse("malformed hello (not a loadctl agent?)");
+  if (hello->version != control::kProtocolVersion)
+    return refuse(fmt::format("protocol version {} is not {} (agent {} vs controller {}): install the same loadctl version",
+                              hello->version, control::kProtocolVersion, hello->software_version, LOADCTL_VERSION));
+  if (!control::constant_time_equal(hello->token, token_)) return refuse("wrong token");
+  if (hello->agent_id >= agents_.size()) return refuse(fmt::format("unknown agent id {}", hello->agent_id));
+  AgentRecord& agent = agents_[hello->agent_id];
+  if (agent.state != AgentState::launching) return refuse(fmt::format("agent {} is already connected", hello->agent_id));
+
+  agent.state = AgentState::connected;
+  agent.channel = channel;
+  agent.hostname = hello->hostname;
+  agent.last_heard = SteadyClock::now();
+  unsigned id = hello->agent_id;
+  channel->rebind(
+      [this, id](MsgType type, std::string_view body) { on_message(agents_[id], type, body); },
+      [this, id](const std::string& reason) {
+        AgentRecord& a = agents_[id];
+        if (a.state != AgentState::done && a.state != AgentState::failed) on_agent_lost(a, reason);
+      });
+  channel->send(MsgType::welcome);
+  control::Setup setup;
+  setup.scenario_name = scenario_.path;
+  setup.scenario_text = scenario_.text;
+  setup.plan = agent.plan.encode();
+  setup.threads = options_.threads;
+  setup.agent_count = initial_agents_;  // overflow agents share their parent's data slot
+  setup.files = scenario_.files;
+  channel->send(MsgType::setup, setup.encode());
+  spdlog::info("agent {} connected from {} ({}, pid {})", id, channel->peer(), hello->hostname, hello->pid);
+}
+
+void Controller::on_child_exit() {
+  child_signal_.async_wait([this](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    int status = 0;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+      for (AgentRecord& agent : agents_) {
+        if (agent.pid != pid) continue;
+        agent.pid = 0;
+        if (agent.state == AgentState::done || agent.state == AgentState::failed || agent.state == AgentState::lost) break;
+        std::string how = WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status))
+                                              : fmt::format("exited with status {}", WEXITSTATUS(status));
+        on_agent_lost(agent, fmt::format("process {} (see agent-{}.log)", how, agent.plan.slot.id));
+      }
+    }
+    on_child_exit();
+  });
+}
+
+}  // namespace loadctl::controller
