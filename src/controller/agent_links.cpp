@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 
 #include <fmt/format.h>
@@ -35,7 +36,10 @@ void Controller::launch_agents() {
 }
 
 bool Controller::is_direct(const AgentSlot& slot) const {
-  return !slot.local && options_.remote_shell == "direct";
+  if (slot.local) return false;
+  if (options_.remote_shell == "direct") return true;
+  return std::any_of(options_.direct_hosts.begin(), options_.direct_hosts.end(),
+                     [&](const std::string& h) { return h == slot.host || h == slot.address; });
 }
 
 void Controller::launch_agent(AgentRecord& agent) {

@@ -38,6 +38,7 @@ struct ControllerOptions {
   std::uint16_t agent_port = 19998;  ///< port of listening agents (-r direct)
   std::uint16_t control_port = 0;    ///< port agents dial back to; 0 = any free port
   std::string token;                 ///< shared token of listening agents (--token-file)
+  std::vector<std::string> direct_hosts;  ///< clients (host or hostip) dialed IP-direct whatever -r says
   std::string controller_ip;    ///< address agents dial back to (-F); default picked per run
   double dump_interval = 10;    ///< seconds between tsung.log dumps
   double warmup = 0.5;          ///< seconds between "all agents ready" and time zero

@@ -94,6 +94,9 @@ int main(int argc, char** argv) {
   app.add_option("--token-file", token_file, "file holding the token of listening agents (-r direct)");
   app.add_option("--agent-port", options.agent_port, "port of listening agents (-r direct, default 19998)");
   app.add_option("--control-port", options.control_port, "port agents dial back to (default: any free port)");
+  app.add_option("--direct", options.direct_hosts,
+                 "a client host (name or hostip) whose agent listens (loadagent --listen): dialed IP-direct, "
+                 "whatever -r says for the others; repeatable");
   app.add_option("-w,--warmup", options.warmup, "seconds between all agents ready and time zero")->check(CLI::Range(0.0, 600.0));
   app.add_option("--dump-interval", options.dump_interval, "seconds between tsung.log dumps (default 10)")->check(CLI::Range(0.1, 3600.0));
   app.add_option("--threads", options.threads, "event-loop threads per agent (default: cores / local agents)");
@@ -126,8 +129,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "error: %s\n", e.what());
       return kScenarioError;
     }
-  } else if (options.remote_shell == "direct") {
-    std::fprintf(stderr, "error: -r direct needs --token-file (the token the listening agents were started with)\n");
+  } else if (options.remote_shell == "direct" || !options.direct_hosts.empty()) {
+    std::fprintf(stderr, "error: -r direct and --direct need --token-file (the token the listening agents were started with)\n");
     return kScenarioError;
   }
   auto scenario = load_or_report(options.scenario_path);

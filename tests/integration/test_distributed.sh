@@ -3,9 +3,9 @@
 #   host 1 runs rsh_daemon.sh        (reached with -r scripts/rsh_client.sh),
 #   host 2 runs loadagent --listen   (reached with -r direct and a token file),
 #   plus a local agent in every run.
-# The controller chooses one way for all non-local clients per run, so there are three runs:
-# rsh (local + host 1), direct with a wrong token (refused before any load), direct (local +
-# host 2, proving the listening agent survived the refusal). For each good run: users per agent
+# Runs: rsh (local + host 1), direct with a wrong token (refused before any load), direct (local +
+# host 2, proving the listening agent survived the refusal), and all three hosts in one run
+# (-r rsh_client.sh for host 1, --direct for host 2). For each good run: users per agent
 # match the weights exactly (maxnumber caps every agent's share), tsung.log's request total equals
 # nginx's count, and the <ip> source addresses are the only ones nginx sees from that host.
 source "$(dirname "$0")/lib.sh"
@@ -143,4 +143,37 @@ grep -q "agent 1 ready" "$TEST_TMP/run-direct/agent-1.log" 2>/dev/null \
   || fail "the listening agent's log did not reach run-direct/agent-1.log"
 grep -q "run for controller $NETNS_ROOT_IP:.* ended (status 0)" "$TEST_TMP/listen.log" || fail "the listening agent did not end its run cleanly"
 wait_until 5 grep -q "waiting for the next controller" "$TEST_TMP/listen.log" || fail "the listening agent did not go back to waiting"
+log "run 4: the three hosts in one run (local, rsh on host 1, --direct host 2)"
+cat >"$TEST_TMP/mixed.xml" <<XML
+<?xml version="1.0"?>
+<tsung loglevel="notice" version="1.0">
+  <clients>
+    <client host="localhost" use_controller_vm="true" weight="1" maxusers="10000"/>
+    <client host="rshhost" hostip="$RSH_HOST" weight="2" maxusers="10000">
+      <ip value="${RSH_IPS[0]}"/><ip value="${RSH_IPS[1]}"/>
+    </client>
+    <client host="directhost" hostip="$DIRECT_HOST" weight="2" maxusers="10000">
+      <ip value="${DIRECT_IPS[0]}"/><ip value="${DIRECT_IPS[1]}"/>
+    </client>
+  </clients>
+  <servers><server host="$NETNS_ROOT_IP" port="$PORT" type="tcp"/></servers>
+  <load><arrivalphase phase="1" duration="2" unit="second"><users maxnumber="100" arrivalrate="150" unit="second"/></arrivalphase></load>
+  <sessions><session name="five" probability="100" type="ts_http">
+    <for from="1" to="5" incr="1" var="i"><request><http url="/" method="GET"/></request></for>
+  </session></sessions>
+</tsung>
+XML
+first=$(($(count_lines "$NGINX_ACCESS_LOG") + 1))
+"$LOADCTL" -q -f "$TEST_TMP/mixed.xml" --run-dir "$TEST_TMP/run-mixed" -r "$LOADCTL_SRC/scripts/rsh_client.sh" \
+  --direct directhost --token-file "$TEST_TMP/token" -F "$NETNS_ROOT_IP" --dump-interval 1 start >/dev/null 2>"$TEST_TMP/mixed.err" ||
+  { cat "$TEST_TMP/mixed.err" "$TEST_TMP/run-mixed/controller.log" >&2; fail "the mixed run failed"; }
+tail -n +"$first" "$NGINX_ACCESS_LOG" >"$TEST_TMP/mixed.access.log"
+assert_eq "$(sum request "$TEST_TMP/run-mixed")" "$(count_lines "$TEST_TMP/mixed.access.log")" "mixed: requests in tsung.log vs nginx"
+assert_eq "$(sum users_count "$TEST_TMP/run-mixed")" 100 "mixed: users started"
+# Weights 1:2:2 of maxnumber 100: 20 local users, 40 on each remote host, 5 requests each.
+assert_eq "$(requests_from "$TEST_TMP/mixed.access.log" "$NETNS_ROOT_IP")" 100 "mixed: requests from the local agent"
+assert_eq "$(requests_from "$TEST_TMP/mixed.access.log" "${RSH_IPS[@]}")" 200 "mixed: requests from the rsh host"
+assert_eq "$(requests_from "$TEST_TMP/mixed.access.log" "${DIRECT_IPS[@]}")" 200 "mixed: requests from the listening agent"
+grep -q "rsh_daemon: running $LOADAGENT" "$TEST_TMP/run-mixed/agent-1.log" || fail "mixed: host 1 was not reached through rsh_daemon"
+grep -q "agent 2 ready" "$TEST_TMP/run-mixed/agent-2.log" || fail "mixed: no log from the listening agent"
 echo "PASS: $TEST_NAME"
