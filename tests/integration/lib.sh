@@ -81,6 +81,10 @@ wait_until() {
   done
 }
 
+# tsung_sum NAME DIR: NAME's interval counts (first value of its stats lines) summed over every
+# dump of DIR/tsung.log: a counter's or a sample's total for the run.
+tsung_sum() { awk -v name="$1" '$1 == "stats:" && $2 == name { s += $3 } END { print s + 0 }' "$2/tsung.log"; }
+
 # count_lines FILE: line count (0 when FILE is missing).
 count_lines() { if [ -f "$1" ]; then wc -l < "$1" | tr -d ' '; else echo 0; fi; }
 

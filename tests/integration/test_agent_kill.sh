@@ -49,7 +49,7 @@ st=0
 wait "$CTL" || st=$?
 [ "$st" -eq 0 ] || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $st after losing an agent"; }
 
-sum() { awk -v name="$1" '$1 == "stats:" && $2 == name { s += $3 } END { print s + 0 }' "$run/tsung.log"; }
+sum() { tsung_sum "$1" "$run"; }
 assert_eq "$(sum error_agent_lost)" 1 "error_agent_lost in tsung.log"
 grep -q "agent 1 on localhost lost" "$run/controller.log" || fail "the loss is not in controller.log"
 grep -q '"lost"' "$run/run.json" || fail "run.json does not record the lost agent"

@@ -19,7 +19,7 @@ cat > "$TEST_TMP/scenario.xml" <<XML
 XML
 timeout 60 "$LOADCTL" -q -f "$TEST_TMP/scenario.xml" --run-dir "$TEST_TMP/run" start > /dev/null 2> "$TEST_TMP/err" \
   || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
-sum() { awk -v name="$1" '$1 == "stats:" && $2 == name { s += $3 } END { print s + 0 }' "$TEST_TMP/run/tsung.log"; }
+sum() { tsung_sum "$1" "$TEST_TMP/run"; }
 users=$(sum users_count)
 refused=$(sum error_connect_econnrefused)
 aborted=$(sum error_abort_max_conn_retries)

@@ -78,7 +78,7 @@ XML
   } >"$file"
 }
 
-sum() { awk -v name="$1" '$1 == "stats:" && $2 == name { s += $3 } END { print s + 0 }' "$2/tsung.log"; }
+sum() { tsung_sum "$1" "$2"; }
 # requests_from LOGSLICE ADDR...: nginx log lines from any of the addresses.
 requests_from() {
   local slice=$1 n=0 a

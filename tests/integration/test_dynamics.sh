@@ -23,7 +23,7 @@ run() {
   # loadtarget writes its log as it answers; the last line may trail the run by a moment.
   wait_until 5 bash -c "[ \$(grep -c ' /status/503 ' '$access_log') -ge $2 ]" || fail "not every user reached /status/503"
 }
-sum() { awk -v name="$1" '$1 == "stats:" && $2 == name { s += $3 } END { print s + 0 }' "$RUN/tsung.log"; }
+sum() { tsung_sum "$1" "$RUN"; }
 count() { grep -c -- "$1" "$access_log" || true; }
 
 log "one agent, 3 users, 3 lines"

@@ -37,7 +37,7 @@ XML
 "$LOADCTL" -q -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run" start > /dev/null 2> "$TEST_TMP/err" \
   || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
 sleep 0.3
-sum() { awk -v name="$1" '$1 == "stats:" && $2 == name { s += $3 } END { print s + 0 }' "$TEST_TMP/run/tsung.log"; }
+sum() { tsung_sum "$1" "$TEST_TMP/run"; }
 log "requests=$(sum request) 200=$(sum 200) 503=$(sum 503) errors=$(grep -c error_ "$TEST_TMP/run/tsung.log" || true)"
 assert_eq "$(sum request)" 40 "every request completed"
 assert_eq "$(sum 503)" 5 "503s counted"

@@ -15,7 +15,7 @@ for f in tsung.log stats.jsonl run.json controller.log agent-0.log scenario.xml;
   [ -s "$run/$f" ] || fail "$f missing or empty in the log directory"
 done
 
-sum() { awk -v name="$1" '$1 == "stats:" && $2 == name { s += $3 } END { print s + 0 }' "$run/tsung.log"; }
+sum() { tsung_sum "$1" "$run"; }
 requests=$(sum request)
 logged=$(count_lines "$NGINX_ACCESS_LOG")
 log "tsung.log requests=$requests nginx=$logged"

@@ -21,7 +21,7 @@ cat > "$TEST_TMP/s.xml" <<XML
 XML
 "$LOADCTL" -q -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run" --threads 1 start > /dev/null 2> "$TEST_TMP/err" \
   || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
-sum() { awk -v name="$1" '$1 == "stats:" && $2 == name { s += $3 } END { print s + 0 }' "$TEST_TMP/run/tsung.log"; }
+sum() { tsung_sum "$1" "$TEST_TMP/run"; }
 agents=$(ls "$TEST_TMP/run"/agent-*.log | wc -l)
 log "agents=$agents users=$(sum users_count) finished=$(sum finish_users_count)"
 assert_eq "$(sum users_count)" 16 "users started across all agents"

@@ -24,7 +24,7 @@ cat > "$TEST_TMP/raw.xml" <<XML
 XML
 "$LOADCTL" -q -f "$TEST_TMP/raw.xml" --run-dir "$TEST_TMP/run" start > /dev/null 2> "$TEST_TMP/err" \
   || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
-sum() { awk -v name="$1" '$1 == "stats:" && $2 == name { s += $3 } END { print s + 0 }' "$TEST_TMP/run/tsung.log"; }
+sum() { tsung_sum "$1" "$TEST_TMP/run"; }
 users=$(sum users_count)
 log "users=$users requests=$(sum request) noack=$(sum request_noack) sent=$(sum size_sent)"
 assert_eq "$users" 15 "users started (maxnumber)"
