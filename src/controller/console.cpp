@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -39,16 +40,28 @@ void Console::summary(double elapsed, const MetricSet& total) const {
   std::string out = fmt::format("\nRun finished after {:.1f} s\n", elapsed);
   out += fmt::format("{:<24} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n", "metric (ms)", "count",
                      "mean", "p50", "p95", "p99", "min", "max");
+  // Percentiles are histogram bucket bounds: clamp them to the exact min and max.
+  auto pct = [](const Metric* m, double p) {
+    return std::clamp(static_cast<double>(m->hist.percentile(p)) / 1000.0, m->min, m->max);
+  };
+  std::string hosts;
   for (const auto& [name, m] : total.sorted()) {
     if (m->kind != MetricKind::sample || m->count == 0) continue;
-    auto pct = [&](double p) { return static_cast<double>(m->hist.percentile(p)) / 1000.0; };
+    if (name.starts_with("{")) {  // host monitoring ({cpu,"host"} ...): not durations
+      hosts += fmt::format("{:<32} {:>10.2f} {:>10.2f} {:>10.2f}\n", name, m->sum / static_cast<double>(m->count),
+                           m->min, m->max);
+      continue;
+    }
     out += fmt::format("{:<24} {:>10} {:>10.2f} {:>10.2f} {:>10.2f} {:>10.2f} {:>10.2f} {:>10.2f}\n", name,
-                       m->count, m->sum / static_cast<double>(m->count), pct(50), pct(95), pct(99), m->min,
-                       m->max);
+                       m->count, m->sum / static_cast<double>(m->count), pct(m, 50), pct(m, 95), pct(m, 99),
+                       m->min, m->max);
   }
+  if (!hosts.empty())
+    out += fmt::format("\n{:<32} {:>10} {:>10} {:>10}\n{}", "host (cpu %, freemem MB, load)", "mean", "min", "max",
+                       hosts);
   out += fmt::format("\n{:<24} {:>12} {:>12}\n", "counter", "total", "per second");
   for (const auto& [name, m] : total.sorted()) {
-    if (m->kind != MetricKind::counter) continue;
+    if (m->kind != MetricKind::counter || m->count == 0) continue;
     out += fmt::format("{:<24} {:>12} {:>12.1f}\n", name, m->count,
                        elapsed > 0 ? static_cast<double>(m->count) / elapsed : 0.0);
   }
