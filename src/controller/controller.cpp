@@ -307,6 +307,7 @@ void Controller::finish() {
     }
   }
   write_run_json();
+  collect_match_log();
   // Give agents a moment to exit on their own, then make sure none is left behind.
   auto deadline = SteadyClock::now() + 3s;
   for (AgentRecord& agent : agents_) {
@@ -327,6 +328,18 @@ void Controller::finish() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   ctx_.stop();
+}
+
+// match do="log"/"dump" lines reach agent-<id>.log (launched agents' stderr, or shipped by
+// listening agents); gather them into match.log, as Tsung writes it.
+void Controller::collect_match_log() {
+  std::string lines;
+  for (const AgentRecord& agent : agents_) {
+    std::ifstream in(fmt::format("{}/agent-{}.log", options_.run_dir, agent.plan.slot.id));
+    for (std::string line; std::getline(in, line);)
+      if (line.find(" match.log: ") != std::string::npos) lines += line + '\n';
+  }
+  if (!lines.empty()) std::ofstream(options_.run_dir + "/match.log") << lines;
 }
 
 void Controller::write_run_json() {

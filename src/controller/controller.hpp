@@ -89,6 +89,7 @@ class Controller {
   void finish();
   void fail_setup(const std::string& reason);
   void write_run_json();
+  void collect_match_log();
 
   ControllerOptions options_;
   Scenario scenario_;

@@ -56,6 +56,7 @@ assert_eq "$(sum error_unknown_var)" 6 "unknown variables counted (nope, and thi
 assert_eq "$(sum nomatch)" 3 "nomatch counter"
 assert_eq "$(sum match)" 18 "match counter"
 assert_eq "$(grep -c 'match.log: .*name=never' "$RUN/agent-0.log")" 3 "do=log lines in the agent log"
+assert_eq "$(grep -c 'match.log: .*name=never' "$RUN/match.log")" 3 "do=log lines gathered in match.log"
 
 log "two agents (cpu=2), 8 users, 8 lines: every line used exactly once"
 run 2 8 8
