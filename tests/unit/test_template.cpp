@@ -1,3 +1,4 @@
+#include "support/map_vars.hpp"
 #include <map>
 
 #include <gtest/gtest.h>
@@ -8,16 +9,7 @@ namespace {
 
 using loadctl::Template;
 
-class MapVars : public loadctl::VariableSource {
- public:
-  std::map<std::string, std::string, std::less<>> values;
-  bool append(std::string_view name, std::string& out) const override {
-    auto it = values.find(name);
-    if (it == values.end()) return false;
-    out += it->second;
-    return true;
-  }
-};
+using loadctl::test::MapVars;
 
 TEST(Template, LiteralWhenNotSubstituting) {
   Template t("GET /%%_id%%", false);

@@ -2,6 +2,7 @@
 // Helpers shared by the http plugin tests: parse an <http> snippet, feed a response like the
 // engine.
 
+#include "support/map_vars.hpp"
 #include <gtest/gtest.h>
 
 #include <map>
@@ -13,16 +14,7 @@
 
 namespace loadctl::http::test {
 
-class MapVars final : public VariableSource {
- public:
-  std::map<std::string, std::string, std::less<>> values;
-  bool append(std::string_view name, std::string& out) const override {
-    auto it = values.find(name);
-    if (it == values.end()) return false;
-    out += it->second;
-    return true;
-  }
-};
+using loadctl::test::MapVars;
 
 /// Parses `xml` (one <http> element) with `ctx`; the document is kept alive by the caller.
 inline std::shared_ptr<const HttpRequest> parse_http(const std::string& xml,

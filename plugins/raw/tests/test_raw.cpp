@@ -1,3 +1,4 @@
+#include "support/map_vars.hpp"
 #include <gtest/gtest.h>
 
 #include <map>
@@ -11,16 +12,7 @@ void loadctl_register_raw(loadctl::ProtocolRegistry& registry);
 namespace loadctl::raw {
 namespace {
 
-class MapVars final : public VariableSource {
- public:
-  std::map<std::string, std::string, std::less<>> values;
-  bool append(std::string_view name, std::string& out) const override {
-    auto it = values.find(name);
-    if (it == values.end()) return false;
-    out += it->second;
-    return true;
-  }
-};
+using loadctl::test::MapVars;
 
 std::shared_ptr<const RawRequest> parse(const char* xml, bool subst = false) {
   pugi::xml_document doc;
