@@ -17,6 +17,13 @@ constexpr std::pair<const char*, double> kPercentiles[] = {
 
 void append_int(std::string& out, std::int64_t v) { out += std::to_string(v); }
 
+void append_gauge_fields(std::string& out, std::int64_t level, std::int64_t max) {
+  out += "\"kind\":\"gauge\",\"level\":";
+  append_int(out, level);
+  out += ",\"max\":";
+  append_int(out, max);
+}
+
 void append_key(std::string& out, const char* key) {
   out += '"';
   out += key;
@@ -105,10 +112,7 @@ std::string StatsJsonlWriter::render_interval(std::time_t now, const MetricSet& 
       case MetricKind::gauge:
         t.level_max = std::max({t.level_max, t.level + m->level_max, t.level + m->level});
         t.level += m->level;
-        out += "\"kind\":\"gauge\",\"level\":";
-        append_int(out, t.level);
-        out += ",\"max\":";
-        append_int(out, t.level_max);
+        append_gauge_fields(out, t.level, t.level_max);
         break;
     }
     out += '}';
@@ -138,10 +142,7 @@ std::string StatsJsonlWriter::render_final(std::time_t now) const {
         out += std::to_string(t.whole.count);
         break;
       case MetricKind::gauge:
-        out += "\"kind\":\"gauge\",\"level\":";
-        append_int(out, t.level);
-        out += ",\"max\":";
-        append_int(out, t.level_max);
+        append_gauge_fields(out, t.level, t.level_max);
         break;
     }
     out += '}';
