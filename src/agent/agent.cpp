@@ -54,6 +54,7 @@ int run_dial_back(const AgentOptions& options) {
   asio::ip::tcp::socket socket(ctx);
   if (!dial(ctx, options.controller, socket)) return 2;
   auto channel = std::make_shared<control::Channel>(std::move(socket));
+  channel->trust();  // the controller we were told to dial: its Setup may be large
   asio::signal_set signals(ctx, SIGINT, SIGTERM);
   int status = 0;
   Session session(ctx, channel, options.threads, [&](int s) {

@@ -14,8 +14,6 @@ using control::MsgType;
 
 namespace {
 
-constexpr auto kHelloTimeout = 10s;  // an accepted connection must authenticate within this
-
 // "[IP:]PORT" or "[IPv6]:PORT"; IP defaults to 0.0.0.0.
 std::optional<asio::ip::tcp::endpoint> parse_listen_address(const std::string& text) {
   std::string host = "0.0.0.0";
@@ -40,7 +38,10 @@ void set_log_label(const std::string& label) {
 }  // namespace
 
 Listener::Listener(ListenOptions options)
-    : options_(std::move(options)), acceptor_(ctx_), signals_(ctx_, SIGINT, SIGTERM) {}
+    : options_(std::move(options)),
+      acceptor_(ctx_),
+      signals_(ctx_, SIGINT, SIGTERM),
+      accept_loop_(acceptor_, "listening port", [this](asio::ip::tcp::socket socket) { on_accept(std::move(socket)); }) {}
 
 int Listener::run() {
   auto endpoint = parse_listen_address(options_.address);
@@ -68,56 +69,60 @@ int Listener::run() {
     if (session_) session_->finish(3);
     else ctx_.stop();
   });
-  accept_next();
+  accept_loop_.start();
   ctx_.run();
   session_.reset();
   return 0;
 }
 
-void Listener::accept_next() {
-  acceptor_.async_accept([this](const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
-    if (ec) {
-      if (ec != asio::error::operation_aborted) spdlog::error("accept failed: {}", ec.message());
-      if (!stopping_ && ec != asio::error::operation_aborted) accept_next();
-      return;
-    }
-    on_accept(std::move(socket));
-    accept_next();
-  });
-}
-
 void Listener::on_accept(asio::ip::tcp::socket socket) {
+  using control::kHelloTimeout;
+  auto ticket = pending_.enter();
+  if (!ticket) {  // too many connections without a verified hello: close this one at once
+    ++full_refusals_;
+    if (std::chrono::steady_clock::now() - last_full_log_ >= control::kAcceptLogInterval) {
+      spdlog::warn("{} connections without a verified hello; closed {} new connection(s)", control::kMaxUnauthenticated,
+                   full_refusals_);
+      last_full_log_ = std::chrono::steady_clock::now();
+      full_refusals_ = 0;
+    }
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    return;
+  }
   auto channel = std::make_shared<control::Channel>(std::move(socket));
   if (session_) {
     spdlog::warn("{}: refused: busy with a run for {}", channel->peer(), session_peer_);
-    channel->start([](MsgType, std::string_view) {}, [](const std::string&) {});
+    channel->start([ticket](MsgType, std::string_view) {}, [ticket](const std::string&) {});
     channel->send(MsgType::reject, control::encode_text("busy: this agent is serving another run"));
     channel->close_after_flush();
     return;
   }
-  // Until its hello authenticates, the connection gets kHelloTimeout and nothing else.
+  // Until its hello authenticates, the connection gets small frames (Channel), kHelloTimeout
+  // and one of the kMaxUnauthenticated tickets, released when its handlers are replaced or it closes.
   auto timer = std::make_shared<asio::steady_timer>(ctx_, kHelloTimeout);
   std::weak_ptr<control::Channel> weak = channel;
   timer->async_wait([weak](const boost::system::error_code& ec) {
     auto ch = weak.lock();
-    if (ec || !ch || !ch->open()) return;
+    if (ec || !ch || !ch->open() || ch->trusted()) return;
     spdlog::warn("{}: refused: no hello within {} s", ch->peer(), kHelloTimeout.count());
     ch->close("hello timeout");
   });
   channel->start(
-      [this, weak, timer](MsgType type, std::string_view payload) {
+      [this, weak, timer, ticket](MsgType type, std::string_view payload) {
         auto ch = weak.lock();
         if (!ch) return;
         timer->cancel();
         if (type != MsgType::hello) {
           spdlog::warn("{}: refused: expected hello, got {}", ch->peer(), control::to_string(type));
+          ch->rebind([](MsgType, std::string_view) {}, [](const std::string&) {});
           ch->send(MsgType::reject, control::encode_text("protocol violation: expected hello"));
           ch->close_after_flush();
           return;
         }
         on_controller_hello(ch, payload);
       },
-      [weak, timer](const std::string& reason) {
+      [weak, timer, ticket](const std::string& reason) {
         timer->cancel();
         if (auto ch = weak.lock()) spdlog::warn("{}: closed before an accepted hello: {}", ch->peer(), reason);
       });
@@ -142,6 +147,7 @@ void Listener::on_controller_hello(const std::shared_ptr<control::Channel>& chan
   answer.pid = me.pid;
   answer.software_version = LOADCTL_VERSION;
   channel->send(MsgType::hello, answer.encode());
+  channel->trust();
 
   session_peer_ = channel->peer();
   set_log_label(std::to_string(hello.agent_id));

@@ -17,6 +17,7 @@
 
 #include "agent/log_forward.hpp"
 #include "agent/session.hpp"
+#include "control/accept_loop.hpp"
 #include "control/channel.hpp"
 
 namespace loadctl::agent {
@@ -35,7 +36,6 @@ class Listener {
   int run();
 
  private:
-  void accept_next();
   void on_accept(boost::asio::ip::tcp::socket socket);
   void on_controller_hello(const std::shared_ptr<control::Channel>& channel, std::string_view payload);
   void on_session_end(int status);
@@ -44,6 +44,10 @@ class Listener {
   boost::asio::io_context ctx_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::signal_set signals_;
+  control::AcceptLoop accept_loop_;
+  control::PendingLimit pending_{control::kMaxUnauthenticated};
+  std::chrono::steady_clock::time_point last_full_log_{};  ///< last "too many unauthenticated" line
+  unsigned full_refusals_ = 0;                              ///< connections closed since that line
   std::unique_ptr<Session> session_;
   std::string session_peer_;
   bool stopping_ = false;

@@ -14,17 +14,25 @@ int main(int argc, char** argv) {
   loadctl::agent::AgentOptions options;
   loadctl::agent::ListenOptions listen;
   std::string token_file;
+  std::string token_on_command_line;
+  bool token_stdin = false;
   auto* controller = app.add_option("--controller", options.controller, "controller address to dial, HOST:PORT");
-  auto* token = app.add_option("--token", options.token, "the run's authentication token");
+  // Refused: anything on a command line is readable by every local user (/proc/PID/cmdline).
+  auto* token = app.add_option("--token", token_on_command_line, "refused: use --token-stdin or --token-file");
+  app.add_flag("--token-stdin", token_stdin, "read the agent's token from the first line of standard input (dial-back)");
   auto* id = app.add_option("--id", options.id, "agent id given by the controller");
   auto* listen_opt = app.add_option("--listen", listen.address,
                                     "serve runs as a daemon the controller dials, on [IP:]PORT (IP-direct mode)");
-  app.add_option("--token-file", token_file, "with --listen: file whose first line is the shared token")
-      ->check(CLI::ExistingFile);
+  app.add_option("--token-file", token_file, "file whose first line is the token (mode 600; with --listen: the shared token)");
   app.add_option("--threads", options.threads, "event-loop threads (default: as planned)");
-  listen_opt->excludes(controller)->excludes(token)->excludes(id);
+  listen_opt->excludes(controller)->excludes(id);
   app.set_version_flag("--version", LOADCTL_VERSION);
   CLI11_PARSE(app, argc, argv);
+  if (token->count() > 0) {
+    std::fprintf(stderr, "loadagent: --token is refused: a secret on the command line is visible to every local user "
+                         "(ps, /proc); give it with --token-stdin (dial-back) or --token-file FILE (mode 600)\n");
+    return 2;
+  }
 
   auto logger = spdlog::stderr_color_mt("agent");
   spdlog::set_default_logger(logger);
@@ -45,8 +53,15 @@ int main(int argc, char** argv) {
     listen.threads = options.threads;
     return loadctl::agent::Listener(listen).run();
   }
-  if (controller->count() == 0 || token->count() == 0 || id->count() == 0) {
-    std::fprintf(stderr, "loadagent: give --controller, --token and --id (dial-back), or --listen and --token-file\n");
+  if (controller->count() == 0 || id->count() == 0 || token_stdin == !token_file.empty()) {
+    std::fprintf(stderr, "loadagent: give --controller, --id and one of --token-stdin or --token-file (dial-back), "
+                         "or --listen and --token-file\n");
+    return 2;
+  }
+  try {
+    options.token = token_stdin ? loadctl::control::read_token_stdin() : loadctl::control::read_token_file(token_file);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "loadagent: %s\n", e.what());
     return 2;
   }
   spdlog::set_pattern(fmt::format("%Y-%m-%d %H:%M:%S.%e [agent {}] %l: %v", options.id));

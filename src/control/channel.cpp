@@ -1,5 +1,6 @@
 #include "control/channel.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include <boost/asio/read.hpp>
@@ -37,8 +38,9 @@ void Channel::read_header() {
     }
     std::uint32_t length;
     std::memcpy(&length, self->header_, 4);
-    if (length == 0 || length > kMaxFrame) {
-      self->close(fmt::format("bad frame length {} (max {})", length, kMaxFrame));
+    if (length == 0 || length > self->max_frame_) {
+      self->close(fmt::format("bad frame length {} (max {}{})", length, self->max_frame_,
+                              self->max_frame_ < kMaxFrame ? " before authentication" : ""));
       return;
     }
     self->read_payload(length - 1);
@@ -46,22 +48,40 @@ void Channel::read_header() {
 }
 
 void Channel::read_payload(std::uint32_t length) {
-  payload_.resize(length);
-  asio::async_read(socket_, asio::buffer(payload_), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-    if (!self->open_) return;
-    if (ec) {
-      self->close(ec == asio::error::eof ? "peer closed the connection" : ec.message());
-      return;
-    }
-    auto type = static_cast<MsgType>(static_cast<std::uint8_t>(self->header_[4]));
-    if (type < MsgType::hello || type > MsgType::last) {
-      self->close(fmt::format("unknown message type {}", static_cast<int>(self->header_[4])));
-      return;
-    }
-    auto handler = self->on_message_;  // the handler may rebind the channel while it runs
-    handler(type, self->payload_);
-    if (self->open_) self->read_header();
-  });
+  // A large buffer kept from an earlier frame (Setup) is not worth holding for heartbeats.
+  if (payload_.capacity() > 4 * kReadChunk) payload_ = std::string();
+  payload_.clear();
+  if (length == 0) return deliver();
+  read_payload_chunk(length);
+}
+
+// Grows payload_ by at most kReadChunk per read: memory follows the bytes received.
+void Channel::read_payload_chunk(std::uint32_t length) {
+  std::size_t have = payload_.size();
+  std::size_t step = std::min<std::size_t>(kReadChunk, length - have);
+  payload_.resize(have + step);
+  asio::async_read(socket_, asio::buffer(payload_.data() + have, step),
+                   [self = shared_from_this(), length](const boost::system::error_code& ec, std::size_t) {
+                     if (!self->open_) return;
+                     if (ec) {
+                       self->close(ec == asio::error::eof ? "peer closed the connection" : ec.message());
+                       return;
+                     }
+                     if (self->payload_.size() < length) return self->read_payload_chunk(length);
+                     self->deliver();
+                   });
+}
+
+void Channel::deliver() {
+  auto type = static_cast<MsgType>(static_cast<std::uint8_t>(header_[4]));
+  if (type < MsgType::hello || type > MsgType::last) {
+    close(fmt::format("unknown message type {}", static_cast<int>(header_[4])));
+    return;
+  }
+  auto self = shared_from_this();  // the handler may drop the last other reference
+  auto handler = on_message_;      // the handler may rebind the channel while it runs
+  if (handler) handler(type, payload_);
+  if (open_) read_header();
 }
 
 void Channel::send(MsgType type, std::string_view payload) {
@@ -104,8 +124,10 @@ void Channel::close(const std::string& reason) {
   boost::system::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
+  on_message_ = nullptr;  // releases what the handlers hold (e.g. an unauthenticated-slot ticket)
   if (on_close_) {
     auto handler = std::move(on_close_);
+    on_close_ = nullptr;
     handler(reason);
   }
 }

@@ -1,6 +1,9 @@
 #pragma once
 // A framed, asynchronous message channel over one TCP connection (see messages.hpp for the
 // frame format). Single-threaded: use it from the io_context thread that owns it.
+// A new channel accepts only frames up to kMaxUnauthenticatedFrame until trust() (the peer's
+// hello was verified); payload memory grows with the bytes received, never from the announced
+// length, so a peer pays for every byte it makes us hold.
 
 #include <deque>
 #include <functional>
@@ -30,11 +33,16 @@ class Channel : public std::enable_shared_from_this<Channel> {
   void close_after_flush();
   void close(const std::string& reason);
   bool open() const { return open_; }
+  /// The peer is authenticated: frames up to kMaxFrame are accepted from now on.
+  void trust() { max_frame_ = kMaxFrame; }
+  bool trusted() const { return max_frame_ == kMaxFrame; }
   const std::string& peer() const { return peer_; }
 
  private:
   void read_header();
   void read_payload(std::uint32_t length);
+  void read_payload_chunk(std::uint32_t length);
+  void deliver();
   void write_next();
 
   boost::asio::ip::tcp::socket socket_;
@@ -42,6 +50,7 @@ class Channel : public std::enable_shared_from_this<Channel> {
   MessageHandler on_message_;
   CloseHandler on_close_;
   char header_[5];
+  std::uint32_t max_frame_ = kMaxUnauthenticatedFrame;
   std::string payload_;
   std::deque<std::string> queue_;
   bool writing_ = false;

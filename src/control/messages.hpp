@@ -1,7 +1,7 @@
 #pragma once
 // The controller <-> agent control protocol. Every frame is
 //   u32 length (of type + payload, little-endian) | u8 type | payload
-// and no frame may exceed kMaxFrame. The agent opens with Hello (magic, version, token); the
+// and no frame may exceed kMaxFrame (kMaxUnauthenticatedFrame before the peer's hello is verified). The agent opens with Hello (magic, version, token); the
 // controller answers Welcome or Reject(reason) and then sends Setup; everything else follows.
 //
 //   agent                         controller
@@ -41,6 +41,10 @@ namespace loadctl::control {
 inline constexpr std::string_view kMagic = "LOADCTL";
 inline constexpr std::uint32_t kProtocolVersion = 1;
 inline constexpr std::uint32_t kMaxFrame = 64u * 1024 * 1024;
+/// Largest frame a peer may send before its hello is verified (a hello is ~100 bytes).
+inline constexpr std::uint32_t kMaxUnauthenticatedFrame = 4096;
+/// Payload bytes read per step: memory follows the bytes that actually arrived.
+inline constexpr std::uint32_t kReadChunk = 64 * 1024;
 
 enum class MsgType : std::uint8_t {
   hello = 1, welcome, reject, setup, ready, setup_failed, go, stats, done, stop, heartbeat, bye,

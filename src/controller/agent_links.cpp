@@ -46,6 +46,7 @@ void Controller::launch_agent(AgentRecord& agent) {
   const AgentSlot& slot = agent.plan.slot;
   agent.last_heard = SteadyClock::now();
   if (is_direct(slot)) {
+    agent.token = options_.token;
     dial_agent(agent);
     return;
   }
@@ -55,8 +56,11 @@ void Controller::launch_agent(AgentRecord& agent) {
     spec.remote_shell = options_.remote_shell;
     spec.host = slot.address;
   }
+  // The slot's token goes to the command's stdin, never on a command line (/proc/PID/cmdline).
+  if (agent.token.empty()) agent.token = control::random_token();
+  spec.stdin_text = agent.token + "\n";
   spec.agent_args = {"--controller", fmt::format("{}:{}", dial_back_, acceptor_.local_endpoint().port()),
-                     "--token", token_, "--id", std::to_string(slot.id), "--threads", std::to_string(agent_threads_)};
+                     "--token-stdin", "--id", std::to_string(slot.id), "--threads", std::to_string(agent_threads_)};
   spec.log_path = fmt::format("{}/agent-{}.log", options_.run_dir, slot.id);
   agent.pid = launch(spec);
   spdlog::info("agent {} on {} launched (pid {}{})", slot.id, slot.host, agent.pid,
@@ -121,11 +125,12 @@ void Controller::dial_agent(AgentRecord& agent) {
 void Controller::on_dialed(AgentRecord& agent, std::shared_ptr<control::Channel> channel) {
   std::weak_ptr<control::Channel> weak = channel;
   std::string where = fmt::format("agent for client {} at {}", agent.plan.slot.host, channel->peer());
+  unsigned id = agent.plan.slot.id;
   channel->start(
-      [this, weak, where](MsgType type, std::string_view payload) {
+      [this, weak, where, id](MsgType type, std::string_view payload) {
         auto ch = weak.lock();
         if (!ch) return;
-        if (type == MsgType::hello) return on_hello(ch, payload);
+        if (type == MsgType::hello) return on_hello(ch, payload, id);
         if (type == MsgType::reject)
           return fail_setup(fmt::format("{} refused this controller: {}", where, control::decode_text(payload).value_or("?")));
         ch->close("protocol violation");
@@ -137,7 +142,7 @@ void Controller::on_dialed(AgentRecord& agent, std::shared_ptr<control::Channel>
   char name[256] = {};
   gethostname(name, sizeof name - 1);
   control::Hello hello;
-  hello.token = token_;
+  hello.token = agent.token;
   hello.agent_id = agent.plan.slot.id;
   hello.hostname = name;
   hello.pid = static_cast<std::uint32_t>(getpid());
@@ -145,52 +150,84 @@ void Controller::on_dialed(AgentRecord& agent, std::shared_ptr<control::Channel>
   channel->send(MsgType::hello, hello.encode());
 }
 
-void Controller::accept_next() {
-  acceptor_.async_accept([this](const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
-    if (ec) return;  // acceptor closed
-    on_accept(std::make_shared<control::Channel>(std::move(socket)));
-    accept_next();
-  });
-}
-
-void Controller::on_accept(std::shared_ptr<control::Channel> channel) {
-  // Until Hello names an agent, the connection belongs to nobody.
+void Controller::on_accept(asio::ip::tcp::socket socket) {
+  auto ticket = pending_.enter();
+  if (!ticket) {  // too many connections without a verified hello: close this one at once
+    ++full_refusals_;
+    if (SteadyClock::now() - last_full_log_ >= control::kAcceptLogInterval) {
+      spdlog::warn("control port: {} connections without a verified hello; closed {} new connection(s)",
+                   control::kMaxUnauthenticated, full_refusals_);
+      last_full_log_ = SteadyClock::now();
+      full_refusals_ = 0;
+    }
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    return;
+  }
+  // Until its hello is verified the connection belongs to nobody: small frames only (Channel),
+  // kHelloTimeout, and one of the kMaxUnauthenticated tickets, released by rebind or close.
+  auto channel = std::make_shared<control::Channel>(std::move(socket));
   std::weak_ptr<control::Channel> weak = channel;
+  auto timer = std::make_shared<asio::steady_timer>(ctx_, control::kHelloTimeout);
+  timer->async_wait([weak](const boost::system::error_code& ec) {
+    auto ch = weak.lock();
+    if (ec || !ch || !ch->open() || ch->trusted()) return;
+    spdlog::warn("{}: refused: no hello within {} s", ch->peer(), control::kHelloTimeout.count());
+    ch->close("hello timeout");
+  });
   channel->start(
-      [this, weak](MsgType type, std::string_view payload) {
+      [this, weak, ticket, timer](MsgType type, std::string_view payload) {
         auto ch = weak.lock();
         if (!ch) return;
+        timer->cancel();
         if (type != MsgType::hello) {
           spdlog::warn("{}: refused: expected hello, got {}", ch->peer(), control::to_string(type));
           ch->close("protocol violation");
           return;
         }
-        on_hello(ch, payload);
+        on_hello(ch, payload, std::nullopt);
       },
-      [](const std::string&) {});
+      [ticket, timer](const std::string&) { timer->cancel(); });
 }
 
-void Controller::on_hello(const std::shared_ptr<control::Channel>& channel, std::string_view payload) {
-  auto hello = control::Hello::decode(payload);
-  auto refuse = [&](const std::string& reason) {
-    spdlog::warn("{}: refused: {}", channel->peer(), reason);
-    channel->send(MsgType::reject, control::encode_text(reason));
-    channel->close_after_flush();
-  };
-  if (!hello) return refuse("malformed hello (not a loadctl agent?)");
-  if (hello->version != control::kProtocolVersion)
-    return refuse(fmt::format("protocol version {} is not {} (agent {} vs controller {}): install the same loadctl version",
-                              hello->version, control::kProtocolVersion, hello->software_version, LOADCTL_VERSION));
-  if (!control::constant_time_equal(hello->token, token_)) return refuse("wrong token");
-  if (hello->agent_id >= agents_.size()) return refuse(fmt::format("unknown agent id {}", hello->agent_id));
-  AgentRecord& agent = agents_[hello->agent_id];
-  if (agent.state != AgentState::launching) return refuse(fmt::format("agent {} is already connected", hello->agent_id));
+void Controller::refuse(const std::shared_ptr<control::Channel>& channel, const std::string& reason) {
+  spdlog::warn("{}: refused: {}", channel->peer(), reason);
+  channel->rebind([](MsgType, std::string_view) {}, [](const std::string&) {});
+  channel->send(MsgType::reject, control::encode_text(reason));
+  channel->close_after_flush();
+}
 
+// dialed_id: the slot of a listening agent this controller dialed; nullopt for a connection
+// accepted on the control port (a launched agent dialing back).
+std::optional<std::string> Controller::check_hello(const control::Hello& hello, std::optional<unsigned> dialed_id) const {
+  control::SlotClaim slot;
+  if (hello.agent_id < agents_.size()) {
+    const AgentRecord& agent = agents_[hello.agent_id];
+    slot.exists = true;
+    slot.dial_only = is_direct(agent.plan.slot);
+    slot.token = agent.token;
+    slot.claimed = agent.state != AgentState::launching;  // connected once: claimed for good
+  }
+  return control::check_agent_hello(hello, dialed_id, slot);
+}
+
+void Controller::on_hello(const std::shared_ptr<control::Channel>& channel, std::string_view payload,
+                          std::optional<unsigned> dialed_id) {
+  auto hello = control::Hello::decode(payload);
+  if (!hello) return refuse(channel, "malformed hello (not a loadctl agent?)");
+  if (auto reason = check_hello(*hello, dialed_id)) {
+    refuse(channel, *reason);
+    if (dialed_id) fail_setup(fmt::format("agent for client {} at {}: {}", agents_[*dialed_id].plan.slot.host, channel->peer(), *reason));
+    return;
+  }
+
+  AgentRecord& agent = agents_[hello->agent_id];
   agent.state = AgentState::connected;
   agent.channel = channel;
   agent.hostname = hello->hostname;
   agent.last_heard = SteadyClock::now();
   unsigned id = hello->agent_id;
+  channel->trust();
   channel->rebind(
       [this, id](MsgType type, std::string_view body) { on_message(agents_[id], type, body); },
       [this, id](const std::string& reason) {

@@ -27,11 +27,6 @@ constexpr auto kTickPeriod = 1s;
 constexpr auto kAgentSilence = 10s;     // no frame from a running agent: it is lost
 constexpr auto kStopGrace = 5s;         // after Stop, how long agents get to send final stats
 
-std::string random_token() {
-  std::random_device rd;
-  return fmt::format("{:08x}{:08x}{:08x}{:08x}", rd(), rd(), rd(), rd());
-}
-
 double seconds_between(SteadyClock::time_point a, SteadyClock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
@@ -58,7 +53,7 @@ Controller::Controller(ControllerOptions options, Scenario scenario)
       stop_signals_(ctx_, SIGINT, SIGTERM),
       child_signal_(ctx_, SIGCHLD),
       tick_timer_(ctx_),
-      token_(options_.token.empty() ? random_token() : options_.token),
+      accept_loop_(acceptor_, "control port", [this](asio::ip::tcp::socket socket) { on_accept(std::move(socket)); }),
       console_(options_.quiet, planned_duration(scenario_)) {}
 
 int Controller::run() {
@@ -111,7 +106,7 @@ int Controller::run() {
   } catch (const std::exception& e) {
     fail_setup(e.what());
   }
-  accept_next();
+  accept_loop_.start();
   tick();
   ctx_.run();
   return exit_status_;

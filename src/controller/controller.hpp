@@ -21,6 +21,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "control/accept_loop.hpp"
 #include "control/channel.hpp"
 #include "controller/console.hpp"
 #include "loadctl/plan.hpp"
@@ -55,6 +56,9 @@ struct AgentRecord {
   std::string hostname;
   AgentState state = AgentState::launching;
   std::shared_ptr<control::Channel> channel;
+  /// Launched agents: a random token of this slot alone, given on the agent's stdin; listening
+  /// agents: the shared --token-file token. One verified hello claims the slot for good.
+  std::string token;
   std::chrono::steady_clock::time_point last_heard;
   std::string failure;
 };
@@ -72,9 +76,11 @@ class Controller {
   void on_handover(AgentRecord& from, std::string_view payload);
   void dial_agent(AgentRecord& agent);
   void on_dialed(AgentRecord& agent, std::shared_ptr<control::Channel> channel);
-  void accept_next();
-  void on_accept(std::shared_ptr<control::Channel> channel);
-  void on_hello(const std::shared_ptr<control::Channel>& channel, std::string_view payload);
+  void on_accept(boost::asio::ip::tcp::socket socket);
+  void on_hello(const std::shared_ptr<control::Channel>& channel, std::string_view payload,
+                std::optional<unsigned> dialed_id);
+  std::optional<std::string> check_hello(const control::Hello& hello, std::optional<unsigned> dialed_id) const;
+  void refuse(const std::shared_ptr<control::Channel>& channel, const std::string& reason);
   void on_message(AgentRecord& agent, control::MsgType type, std::string_view payload);
   void on_ready(AgentRecord& agent);
   void go();
@@ -98,7 +104,10 @@ class Controller {
   boost::asio::signal_set stop_signals_;
   boost::asio::signal_set child_signal_;
   boost::asio::steady_timer tick_timer_;
-  std::string token_;
+  control::AcceptLoop accept_loop_;
+  control::PendingLimit pending_{control::kMaxUnauthenticated};
+  std::chrono::steady_clock::time_point last_full_log_{};  ///< last "too many unauthenticated" line
+  unsigned full_refusals_ = 0;                              ///< connections closed since that line
   std::deque<AgentRecord> agents_;  ///< a deque: records stay put when overflow agents are added
   std::string agent_path_;          ///< loadagent binary
   std::string dial_back_;           ///< address launched agents dial

@@ -15,6 +15,7 @@ struct LaunchSpec {
   std::string host;            ///< remote host, for remote launches
   std::vector<std::string> agent_args;
   std::string log_path;        ///< stdout and stderr of the launched command
+  std::string stdin_text;      ///< written to the command's stdin (a pipe), then EOF: secrets go here
 };
 
 /// Spawns the command; returns its pid. Throws std::runtime_error on failure.

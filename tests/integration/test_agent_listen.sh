@@ -4,7 +4,7 @@
 # (or a close) and are logged; a second controller while busy gets "busy"; after a controller
 # goes away the agent serves the next one; SIGTERM ends it.
 source "$(dirname "$0")/lib.sh"
-need_bins loadagent python3
+need_bins loadctl loadagent python3
 
 FAKE=$LOADCTL_SRC/tests/integration/fake_controller.py
 TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
@@ -53,10 +53,31 @@ st=0
 wait "$AGENT_PID" || st=$?
 assert_eq "$st" 0 "exit status after SIGTERM"
 
-log "a token file that is too short is refused at start"
-printf 'short\n' >"$TEST_TMP/short"
+log "a token file readable by others (644) is refused at start, for the agent and the controller"
+cp "$TEST_TMP/token" "$TEST_TMP/open-token"
+chmod 644 "$TEST_TMP/open-token"
+st=0
+"$LOADAGENT" --listen "127.0.0.1:$PORT" --token-file "$TEST_TMP/open-token" 2>"$TEST_TMP/open.err" || st=$?
+assert_eq "$st" 2 "exit status with a mode-644 token file"
+grep -q "accessible to group or others (mode 0644): run chmod 600" "$TEST_TMP/open.err" ||
+  fail "unclear mode error: $(cat "$TEST_TMP/open.err")"
+st=0
+"$LOADCTL" -f "$LOADCTL_SRC/tests/integration/report_scenario.xml" -r direct --token-file "$TEST_TMP/open-token" \
+  --run-dir "$TEST_TMP/run-open" start 2>"$TEST_TMP/open-ctl.err" >/dev/null || st=$?
+[ "$st" -ne 0 ] || fail "loadctl accepted a mode-644 token file"
+grep -q "accessible to group or others" "$TEST_TMP/open-ctl.err" || fail "loadctl: unclear mode error: $(cat "$TEST_TMP/open-ctl.err")"
+
+log "a token file that is too short (under 128 bits) is refused at start"
+printf '0123456789abcdef0123456789abcde\n' >"$TEST_TMP/short"  # 31 hex digits
+chmod 600 "$TEST_TMP/short"
 st=0
 "$LOADAGENT" --listen "127.0.0.1:$PORT" --token-file "$TEST_TMP/short" 2>"$TEST_TMP/short.err" || st=$?
 assert_eq "$st" 2 "exit status with a short token"
-grep -q "at least 16 characters" "$TEST_TMP/short.err" || fail "unclear short-token error: $(cat "$TEST_TMP/short.err")"
+grep -q "32-128 hex digits (at least 128 bits), got 31" "$TEST_TMP/short.err" || fail "unclear short-token error: $(cat "$TEST_TMP/short.err")"
+
+log "--token on the command line is refused, pointing to --token-stdin / --token-file"
+st=0
+"$LOADAGENT" --controller 127.0.0.1:9 --token "$TOKEN" --id 1 2>"$TEST_TMP/argv.err" || st=$?
+assert_eq "$st" 2 "exit status with --token"
+grep -q -- "--token is refused.*--token-stdin.*--token-file" "$TEST_TMP/argv.err" || fail "unclear --token error: $(cat "$TEST_TMP/argv.err")"
 echo "PASS: $TEST_NAME"

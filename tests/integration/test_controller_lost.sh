@@ -21,6 +21,7 @@ rsh_daemon() { netns_exec 1 "$LOADCTL_SRC/scripts/rsh_daemon.sh" "$1" -a "$NETNS
 on_exit "rsh_daemon kill >/dev/null"
 rsh_daemon start >&2 || fail "rsh_daemon.sh did not start on host 1"
 od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$TEST_TMP/token"
+chmod 600 "$TEST_TMP/token"
 netns_exec 2 "$LOADAGENT" --listen "$DIRECT_HOST:19998" --token-file "$TEST_TMP/token" >"$TEST_TMP/listen.log" 2>&1 &
 LISTEN_PID=$!
 on_exit "_stop_pid $LISTEN_PID"

@@ -122,6 +122,7 @@ grep -q "starting $LOADAGENT --controller $NETNS_ROOT_IP:" "$TEST_TMP/rsh/rsh_da
 
 log "run 2: direct with a wrong token: refused before any load"
 od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$TEST_TMP/bad-token"
+chmod 600 "$TEST_TMP/bad-token"
 scenario "$TEST_TMP/direct.xml" directhost "$DIRECT_HOST" "${DIRECT_IPS[@]}"
 before=$(count_lines "$NGINX_ACCESS_LOG")
 st=0

@@ -33,7 +33,7 @@ refused() {
   [[ $answer =~ $2 ]] || fail "'$1' refused for the wrong reason: '$answer'"
 }
 TOKEN=0123456789abcdef0123456789abcdef
-AGENT_OK="$LOADAGENT --controller $NETNS_ROOT_IP:9 --token $TOKEN --id 1"
+AGENT_OK="$LOADAGENT --controller $NETNS_ROOT_IP:9 --token-stdin --id 1"
 log "refusals"
 refused "ls" "not a loadagent command"
 refused "ls -la /" "not a loadagent command"
@@ -44,9 +44,12 @@ refused "/bin/sh --controller $NETNS_ROOT_IP:9 --token $TOKEN --id 1" "not a loa
 refused "/tmp/evil/loadagent --controller $NETNS_ROOT_IP:9 --token $TOKEN --id 1" "only .*/loadagent may run"
 refused "$AGENT_OK --exec /bin/sh" "invalid option"
 refused "$AGENT_OK --id 2" "given twice"
-refused "$LOADAGENT --controller $NETNS_ROOT_IP:9 --token NOTHEX --id 1" "invalid option or value: --token"
-refused "$LOADAGENT --controller $NETNS_ROOT_IP:99999 --token $TOKEN --id 1" "invalid option or value: --controller"
-refused "$LOADAGENT --controller $NETNS_ROOT_IP:9 --token $TOKEN" "missing option --id"
+refused "$LOADAGENT --controller $NETNS_ROOT_IP:9 --token $TOKEN --id 1" "--token on a command line is refused"
+refused "$AGENT_OK"$'\n'"NOTHEX" "the token line is not 32-128 hex digits"
+refused "$AGENT_OK"$'\n'"0123456789abcdef" "the token line is not 32-128 hex digits"
+refused "$LOADAGENT --controller $NETNS_ROOT_IP:99999 --token-stdin --id 1" "invalid option or value: --controller"
+refused "$LOADAGENT --controller $NETNS_ROOT_IP:9 --token-stdin" "missing option --id"
+refused "$LOADAGENT --controller $NETNS_ROOT_IP:9 --id 1" "missing option --token-stdin"
 refused "$AGENT_OK --threads" "has no value"
 refused "" "empty command line|no command line"
 [ ! -e "$TEST_TMP/pwned" ] || fail "a command substitution was executed"
@@ -57,10 +60,11 @@ err=$("$RSH_CLIENT" "$HOST" ls 2>&1 >/dev/null) && fail "rsh_client.sh ls should
 [[ $err == *"$HOST"*"refused: not a loadagent command"* ]] || fail "unclear refusal message: $err"
 
 log "a valid agent command runs the agent (which cannot reach a controller on port 9)"
-out=$(timeout 20 "$RSH_CLIENT" "$HOST" $AGENT_OK 2>&1) && fail "the agent should fail: nothing listens on port 9"
+out=$(printf '%s\n' "$TOKEN" | timeout 20 "$RSH_CLIENT" "$HOST" $AGENT_OK 2>&1) && fail "the agent should fail: nothing listens on port 9"
 [[ $out == *"rsh_daemon: running $LOADAGENT"* ]] || fail "the agent was not started: $out"
 [[ $out == *"cannot reach the controller"* ]] || fail "the agent's output was not relayed: $out"
 grep -q "starting $LOADAGENT --controller" "$DLOG" || fail "the agent start is not logged"
+! grep -q "$TOKEN" "$DLOG" || fail "the token reached the daemon log"
 
 log "a peer outside -a (host 2) is refused by ncat, and logged"
 err=$(netns_exec 2 "$RSH_CLIENT" "$HOST" ping 2>&1) && fail "host 2 is not allowed but got: $err"

@@ -60,3 +60,63 @@ TEST(ControlMessages, RandomBytesNeverDecode) {
     (void)loadctl::control::Setup::decode(junk);
   }
 }
+
+// ---- Channel frame limits: small frames until trust(), large ones after ----
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <cstring>
+
+#include "control/channel.hpp"
+
+namespace {
+
+struct ChannelPair {
+  boost::asio::io_context ctx;
+  boost::asio::ip::tcp::socket client{ctx};
+  std::shared_ptr<Channel> server;
+
+  ChannelPair() {
+    namespace ip = boost::asio::ip;
+    ip::tcp::acceptor acceptor(ctx, ip::tcp::endpoint(ip::make_address("127.0.0.1"), 0));
+    client.connect(acceptor.local_endpoint());
+    server = std::make_shared<Channel>(acceptor.accept());
+  }
+  void send_header(std::uint32_t length, MsgType type) {
+    char header[5];
+    std::memcpy(header, &length, 4);
+    header[4] = static_cast<char>(type);
+    boost::asio::write(client, boost::asio::buffer(header));
+  }
+};
+
+}  // namespace
+
+TEST(ControlChannel, LargeFrameBeforeAuthenticationClosesAtOnce) {
+  ChannelPair pair;
+  std::string closed;
+  pair.server->start([](MsgType, std::string_view) { ADD_FAILURE() << "no frame expected"; },
+                     [&](const std::string& reason) { closed = reason; });
+  pair.send_header(kMaxFrame, MsgType::hello);  // 5 bytes announcing 64 MiB
+  pair.ctx.run_for(std::chrono::seconds(2));
+  EXPECT_NE(closed.find("before authentication"), std::string::npos) << closed;
+  EXPECT_FALSE(pair.server->open());
+}
+
+TEST(ControlChannel, TrustedChannelTakesLargeFramesInPieces) {
+  ChannelPair pair;
+  std::size_t received = 0;
+  pair.server->trust();
+  pair.server->start([&](MsgType type, std::string_view payload) {
+                       EXPECT_EQ(type, MsgType::setup);
+                       received = payload.size();
+                       pair.ctx.stop();
+                     },
+                     [](const std::string& reason) { ADD_FAILURE() << "closed: " << reason; });
+  const std::size_t size = 5 * kReadChunk + 123;
+  pair.send_header(static_cast<std::uint32_t>(size + 1), MsgType::setup);
+  boost::asio::write(pair.client, boost::asio::buffer(std::string(size, 'x')));
+  pair.ctx.run_for(std::chrono::seconds(5));
+  EXPECT_EQ(received, size);
+}

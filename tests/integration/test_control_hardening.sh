@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Control channel hardening, on loopback:
+#  1. launched agents get their token on stdin: no /proc/PID/cmdline of an agent (nor of the
+#     remote shell in between) holds it; a second hello for a claimed slot is refused and logged
+#     while the real agent's run succeeds;
+#  2. 1000 unauthenticated connections announcing 64 MiB frames leave the controller's and a
+#     listening agent's RSS within a few MB, and runs still work afterwards;
+#  3. (test_accept_emfile.sh covers fd exhaustion.)
+source "$(dirname "$0")/lib.sh"
+need_bins loadctl loadagent loadtarget python3
+PEER="python3 $LOADCTL_SRC/tests/integration/control_peer.py"
+export PYTHONPATH=$LOADCTL_SRC/tests/integration
+FLOOD=${FLOOD:-1000}
+RSS_BOUND_KB=${RSS_BOUND_KB:-8192}
+ulimit -n 4096 2>/dev/null || true  # the flooder holds $FLOOD sockets
+
+start_loadtarget --http 127.0.0.1:0
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# scenario FILE SECONDS CLIENT_XML
+scenario() {
+  cat >"$1" <<XML
+<?xml version="1.0"?>
+<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
+<tsung loglevel="notice" version="1.0">
+  <clients>$3</clients>
+  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
+  <load><arrivalphase phase="1" duration="$2" unit="second"><users arrivalrate="5" unit="second"/></arrivalphase></load>
+  <sessions><session name="s" probability="100" type="ts_http">
+    <request><http url="/hello" method="GET" version="1.1"/></request>
+  </session></sessions>
+</tsung>
+XML
+}
+
+# ---- 1. token on stdin through a remote shell; one hello per slot ----
+# A "remote shell" for host claimhost that records its argv and the token it got on stdin (what
+# ssh or rsh_client.sh would forward), then runs the agent locally with that token on stdin.
+cat >"$TEST_TMP/fake_rsh.sh" <<SH
+#!/usr/bin/env bash
+shift  # the host
+printf '%s\n' "\$*" >>"$TEST_TMP/rsh-argv"
+IFS= read -r token
+printf '%s\n' "\$token" >"$TEST_TMP/stolen-token"
+exec "\$@" < <(printf '%s\n' "\$token")
+SH
+chmod 700 "$TEST_TMP/fake_rsh.sh"
+scenario "$TEST_TMP/claim.xml" 4 '<client host="localhost" use_controller_vm="true"/><client host="claimhost" hostip="127.0.0.1"/>'
+CPORT=$(free_port)
+log "run with a local agent and one through a remote shell (control port $CPORT)"
+"$LOADCTL" -q -f "$TEST_TMP/claim.xml" --run-dir "$TEST_TMP/run-claim" -r "$TEST_TMP/fake_rsh.sh" -F 127.0.0.1 \
+  --control-port "$CPORT" --dump-interval 1 start >"$TEST_TMP/claim.out" 2>"$TEST_TMP/claim.err" &
+CTL=$!
+on_exit "_stop_pid $CTL"
+wait_until 20 grep -q "agent 1 connected" "$TEST_TMP/run-claim/controller.log" 2>/dev/null ||
+  fail "agent 1 did not connect: $(cat "$TEST_TMP/claim.err")"
+agents=$(pgrep -P "$CTL" || true)
+[ -n "$agents" ] || fail "no child of loadctl found"
+for pid in $agents $(for p in $agents; do pgrep -P "$p" || true; done); do
+  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)
+  [ -n "$cmdline" ] || continue
+  log "child $pid: $cmdline"
+  [[ $cmdline =~ [0-9a-f]{32} ]] && fail "a token-like string is on the command line of $pid: $cmdline"
+  [[ $cmdline == *"--token "* ]] && fail "--token on the command line of $pid: $cmdline"
+  [[ $cmdline == *loadagent* && $cmdline != *--token-stdin* ]] && fail "agent $pid without --token-stdin: $cmdline"
+done
+grep -q -- "--token-stdin" "$TEST_TMP/rsh-argv" || fail "the remote shell was not given --token-stdin: $(cat "$TEST_TMP/rsh-argv")"
+STOLEN=$(cat "$TEST_TMP/stolen-token")
+[[ $STOLEN =~ ^[0-9a-f]{32}$ ]] || fail "the remote shell got no token on stdin: '$STOLEN'"
+log "a second hello for slot 1, even with its token, is refused; a guessed token for slot 0 too"
+answer=$($PEER claim 127.0.0.1 "$CPORT" 1 "$STOLEN")
+[[ $answer == "reject agent 1 has already been claimed"* ]] || fail "second claimant not refused: $answer"
+answer=$($PEER claim 127.0.0.1 "$CPORT" 0 "$STOLEN")
+assert_eq "$answer" "reject wrong token" "slot 0 with slot 1's token"
+st=0
+wait "$CTL" || st=$?
+assert_eq "$st" 0 "exit status of the run with a rogue claimant"
+grep -q "refused: agent 1 has already been claimed" "$TEST_TMP/run-claim/controller.log" || fail "the refusal is not logged"
+requests=$(tsung_sum request "$TEST_TMP/run-claim")
+[ "$requests" -gt 0 ] || fail "no requests in the run"
+
+# ---- 2. unauthenticated floods ----
+scenario "$TEST_TMP/flood.xml" 6 '<client host="localhost" use_controller_vm="true"/>'
+CPORT=$(free_port)
+log "controller: $FLOOD connections announcing 64 MiB frames during a run"
+"$LOADCTL" -q -f "$TEST_TMP/flood.xml" --run-dir "$TEST_TMP/run-flood" --control-port "$CPORT" --dump-interval 1 \
+  start >/dev/null 2>"$TEST_TMP/flood.err" &
+CTL=$!
+on_exit "_stop_pid $CTL"
+wait_until 20 grep -q "agent 0 connected" "$TEST_TMP/run-flood/controller.log" 2>/dev/null || fail "agent 0 did not connect"
+sleep 0.5
+before=$(rss_kb "$CTL")
+$PEER flood 127.0.0.1 "$CPORT" "$FLOOD" 2 >"$TEST_TMP/flood1.out" &
+FLOODER=$!
+peak=$before
+while kill -0 "$FLOODER" 2>/dev/null; do
+  now=$(rss_kb "$CTL")
+  ((now > peak)) && peak=$now
+  sleep 0.05
+done
+wait "$FLOODER"
+log "controller RSS ${before} kB before, peak ${peak} kB under the flood ($(cat "$TEST_TMP/flood1.out"))"
+echo "controller_rss_before_kb=$before controller_rss_peak_kb=$peak" >>"$TEST_TMP/figures"
+((peak - before < RSS_BOUND_KB)) || fail "controller RSS grew by $((peak - before)) kB under $FLOOD unauthenticated connections"
+st=0
+wait "$CTL" || st=$?
+assert_eq "$st" 0 "exit status of the run under the flood"
+[ "$(tsung_sum request "$TEST_TMP/run-flood")" -gt 0 ] || fail "no requests in the flooded run"
+grep -q "connections without a verified hello; closed" "$TEST_TMP/run-flood/controller.log" ||
+  fail "the unauthenticated-connection cap is not logged"
+
+log "listening agent: $FLOOD connections announcing 64 MiB frames"
+TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+(umask 077 && printf '%s\n' "$TOKEN" >"$TEST_TMP/token")
+APORT=$(free_port)
+"$LOADAGENT" --listen "127.0.0.1:$APORT" --token-file "$TEST_TMP/token" >"$TEST_TMP/listen.log" 2>&1 &
+AGENT=$!
+on_exit "_stop_pid $AGENT"
+wait_until 10 grep -q "listening on" "$TEST_TMP/listen.log" || fail "the listening agent did not start"
+before=$(rss_kb "$AGENT")
+$PEER flood 127.0.0.1 "$APORT" "$FLOOD" 2 >"$TEST_TMP/flood2.out" &
+FLOODER=$!
+peak=$before
+while kill -0 "$FLOODER" 2>/dev/null; do
+  now=$(rss_kb "$AGENT")
+  ((now > peak)) && peak=$now
+  sleep 0.05
+done
+wait "$FLOODER"
+log "listening agent RSS ${before} kB before, peak ${peak} kB under the flood ($(cat "$TEST_TMP/flood2.out"))"
+echo "agent_rss_before_kb=$before agent_rss_peak_kb=$peak" >>"$TEST_TMP/figures"
+((peak - before < RSS_BOUND_KB)) || fail "listening agent RSS grew by $((peak - before)) kB under $FLOOD unauthenticated connections"
+log "a run through the listening agent still works"
+scenario "$TEST_TMP/direct.xml" 2 '<client host="flooddirect" hostip="127.0.0.1"/>'
+st=0
+"$LOADCTL" -q -f "$TEST_TMP/direct.xml" --run-dir "$TEST_TMP/run-direct" --direct flooddirect --agent-port "$APORT" \
+  --token-file "$TEST_TMP/token" -F 127.0.0.1 --dump-interval 1 start >/dev/null 2>"$TEST_TMP/direct.err" || st=$?
+assert_eq "$st" 0 "exit status of the direct run after the flood ($(cat "$TEST_TMP/direct.err"))"
+[ "$(tsung_sum request "$TEST_TMP/run-direct")" -gt 0 ] || fail "no requests in the direct run"
+cat "$TEST_TMP/figures" >&2
+echo "PASS: $TEST_NAME"
