@@ -2,7 +2,8 @@
 # Usage: scripts/test.sh
 # Runs the whole test suite: installs dependencies, builds build/ and runs every ctest test (unit and
 # integration, -j2), then builds everything with ASan+UBSan in build-asan/ and runs the unit tests
-# and the engine-heavy integration tests there (all of them when LOADCTL_ASAN_INTEGRATION=1).
+# and the engine-heavy integration tests there (all of them when LOADCTL_ASAN_INTEGRATION=1), then
+# runs the libFuzzer targets (scripts/fuzz.sh) for LOADCTL_FUZZ_SECONDS (default 20) each.
 # Ends with the line "N passed, N failed" (both ctest runs together); exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,12 +57,23 @@ else
   asan_ctest=(--test-dir build-asan -j2 -E
     'integration\.test_(loadtarget|tsung_renderer|report_.*|rsh_daemon|agent_listen|distributed|controller_lost|scenario_errors|run_schedule|source_binding)$')
 fi
+# A sanitizer report exits 86, never 1 (a scenario error) nor 2/3 (loadctl's own statuses).
 if "${asan_build[@]}"; then
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ASAN_OPTIONS=detect_leaks=1:exitcode=86 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=86 \
     run_ctest asan "${asan_ctest[@]}"
 else
   echo "test.sh: sanitizer build failed" >&2
   failed=$((failed + 1))
 fi
+
+# libFuzzer targets, ${LOADCTL_FUZZ_SECONDS:-20} s each: every target is one test.
+echo "== fuzz"
+fuzz_rc=0
+scripts/fuzz.sh "${LOADCTL_FUZZ_SECONDS:-20}" 2>&1 | tee "$logs/fuzz.log" || fuzz_rc=$?
+fuzz_ok=$(grep -c '^fuzz: .* ok ' "$logs/fuzz.log" || true)
+fuzz_bad=$(grep -c '^fuzz: .* FAILED' "$logs/fuzz.log" || true)
+passed=$((passed + fuzz_ok))
+failed=$((failed + fuzz_bad))
+if [ "$fuzz_rc" -ne 0 ] && [ "$fuzz_bad" -eq 0 ]; then failed=$((failed + 1)); fi  # build failed
 
 summary

@@ -97,6 +97,7 @@ struct Options {
   std::optional<std::uint64_t> seed;
   double rate_limit = 0;               ///< bytes/s received per user, 0 = none (file: KB/s)
   double rate_burst = 0;               ///< bytes, 0 = one second of rate_limit
+  std::size_t max_capture_size = 1 << 20;  ///< loadctl: bytes of a response kept for match/dyn_variable
 };
 
 /// One step of a session, as written. The engine compiles the tree into a flat UserProgram.

@@ -1,9 +1,8 @@
 #include <algorithm>
 #include <cctype>
-#include <fstream>
-#include <sstream>
 
 #include "http_request.hpp"
+#include "loadctl/input_file.hpp"
 #include "loadctl/scenario_error.hpp"
 #include "loadctl/xml_reader.hpp"
 
@@ -114,13 +113,11 @@ ParsedUrl split_url(pugi::xml_node node, const std::string& url) {
 std::string read_contents_file(pugi::xml_node node, const std::string& name,
                                const std::string& dir) {
   std::string path = (!name.empty() && name[0] == '/') || dir.empty() ? name : dir + "/" + name;
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    fail_at(node, node.attribute("contents_from_file"),
-            "attribute contents_from_file: cannot read '" + path + "'");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+  try {
+    return read_regular_file(path, kMaxDataFileBytes);
+  } catch (const std::runtime_error& e) {
+    fail_at(node, node.attribute("contents_from_file"), std::string("attribute contents_from_file: ") + e.what());
+  }
 }
 
 class HttpProtocol final : public Protocol {

@@ -263,6 +263,7 @@ void Worker::on_writable(User& user, const boost::system::error_code& ec) {
     return;
   }
   user.pending.erase(0, written);
+  user.io_progress = true;
   if (!user.pending.empty()) {
     user.socket.async_wait(Socket::wait_write, [this, &user, gen = user.generation](const boost::system::error_code& e) {
       if (gen == user.generation) on_writable(user, e);
@@ -304,6 +305,7 @@ void Worker::on_read(User& user, const boost::system::error_code& ec, std::size_
     return;
   }
   user.got_bytes = true;
+  user.io_progress = true;
   stats_.add(ids_.size_rcv, n);
   if (user.dyn) user.dyn->tokens -= static_cast<double>(n);
   if (!consume(user, {user.buffer, n})) await_response(user);
@@ -312,8 +314,14 @@ void Worker::on_read(User& user, const boost::system::error_code& ec, std::size_
 // Feeds received bytes to the plugin's parser. True when the response ended (well or badly).
 bool Worker::consume(User& user, std::string_view data) {
   const RequestSpec& spec = current_request(user);
-  // Responses are kept only for requests that extract variables or match.
-  if (user.dyn && user.program->request_dyn[user.program->ops[user.pc - 1].arg]) user.dyn->capture.append(data);
+  // Responses are kept only for requests that extract variables or match, up to a bound.
+  if (user.dyn && user.program->request_dyn[user.program->ops[user.pc - 1].arg]) {
+    if (user.dyn->capture.size() + data.size() > config_.scenario->options.max_capture_size) {
+      on_request_failed(user, "error_response_too_large", false);
+      return true;
+    }
+    user.dyn->capture.append(data);
+  }
   std::string_view input = data;
   if (!user.pending.empty()) {
     user.pending.append(data);

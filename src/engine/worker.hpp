@@ -88,6 +88,7 @@ struct User {
   std::uint8_t connect_attempts = 0;
   bool reused = false;            ///< the current request went on an already used connection
   bool got_bytes = false;         ///< some response bytes arrived for the current request
+  bool io_progress = false;       ///< bytes moved since the last sweep: idle_timeout restarts
   std::uint32_t slot = 0;         ///< index in the worker's pool
   ParserState parser;
   Clock::time_point session_start, page_start, request_start, connect_start, deadline;

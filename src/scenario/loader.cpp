@@ -3,12 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include <fmt/format.h>
 
+#include "loadctl/input_file.hpp"
 #include "scenario/loader_internal.hpp"
 
 namespace loadctl {
@@ -168,8 +167,40 @@ pugi::xml_node single(const std::vector<pugi::xml_node>& children, pugi::xml_nod
   return found;
 }
 
+/// Deepest element nesting a scenario may have (<tsung> is level 1).
+constexpr int kMaxElementDepth = 100;
+
+// The loader, the compiler and the model's destructors recurse once per nested element: a bound
+// here keeps a hostile or generated file from overflowing the stack. Iterative on purpose.
+void check_nesting(pugi::xml_node document) {
+  auto level = [](pugi::xml_node n) { return n.type() == pugi::node_element ? 1 : 0; };
+  pugi::xml_node node = document.first_child();
+  int depth = node ? level(node) : 0;
+  while (node) {
+    if (depth > kMaxElementDepth)
+      throw ScenarioError(source_offset(node), "",
+                          fmt::format("elements nested more than {} levels deep (loadctl's limit)", kMaxElementDepth));
+    if (pugi::xml_node child = node.first_child()) {
+      node = child;
+      depth += level(node);
+      continue;
+    }
+    while (node != document && !node.next_sibling()) {
+      depth -= level(node);
+      node = node.parent();
+    }
+    if (node == document) return;
+    depth -= level(node);
+    node = node.next_sibling();
+    depth += level(node);
+  }
+}
+
 Scenario load_document(const std::string& text, const std::string& name, const ProtocolRegistry& registry,
                        const std::vector<DataFile>* files) {
+  if (text.size() > kMaxScenarioFileBytes)
+    throw ScenarioError(name, 1, 1, "", fmt::format("the scenario is larger than the limit of {} MiB",
+                                                    kMaxScenarioFileBytes >> 20));
   pugi::xml_document doc;
   pugi::xml_parse_result parsed =
       doc.load_buffer(text.data(), text.size(), pugi::parse_default, pugi::encoding_utf8);
@@ -185,6 +216,7 @@ Scenario load_document(const std::string& text, const std::string& name, const P
   scenario.path = name;
   scenario.text = text;
   try {
+    check_nesting(doc);
     pugi::xml_node root = doc.document_element();
     if (std::string_view(root.name()) != "tsung")
       fail_at(root, fmt::format("root element is <{}>, expected <tsung>", root.name()));
@@ -226,11 +258,13 @@ int Scenario::session_index(std::string_view name) const {
 }
 
 Scenario load_scenario(const std::string& path, const ProtocolRegistry& registry) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ScenarioError(path, 1, 1, "", "cannot read the scenario file");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return detail::load_document(buffer.str(), path, registry, nullptr);
+  std::string text;
+  try {
+    text = read_regular_file(path, kMaxScenarioFileBytes);
+  } catch (const std::runtime_error& e) {
+    throw ScenarioError(path, 1, 1, "", fmt::format("cannot read the scenario file: {}", e.what()));
+  }
+  return detail::load_document(text, path, registry, nullptr);
 }
 
 Scenario load_scenario_text(const std::string& text, const std::string& name, const ProtocolRegistry& registry,

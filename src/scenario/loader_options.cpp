@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 
 #include <fmt/format.h>
 
+#include "loadctl/input_file.hpp"
 #include "scenario/loader_internal.hpp"
 
 namespace loadctl::detail {
@@ -78,6 +78,8 @@ void load_option(pugi::xml_node node, Options& options, const LoadContext& ctx) 
   } else if (name == "rate_limit") {
     options.rate_limit = el.number("value", std::nullopt, 0.001) * 1024;
     options.rate_burst = el.has("max") ? el.number("max", std::nullopt, 0.001) * 1024 : 0;
+  } else if (name == "max_capture_size") {  // loadctl's own: Tsung keeps whole responses, unbounded
+    options.max_capture_size = static_cast<std::size_t>(el.integer("value", std::nullopt, 1024, 1LL << 30));
   } else if (name == "seed") {
     options.seed = static_cast<std::uint64_t>(el.integer("value", std::nullopt, 0));
   } else if (std::find(std::begin(no_effect_options), std::end(no_effect_options), name) !=
@@ -111,12 +113,18 @@ void load_file_server(XmlElement& el, Scenario& scenario, const LoadContext& ctx
   } else {
     std::filesystem::path path(file.path);
     if (path.is_relative()) path = std::filesystem::path(ctx.scenario_dir) / path;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) el.fail("value", fmt::format("file_server '{}': cannot read {}", file.id, path.string()));
-    std::string line;
-    while (std::getline(in, line)) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (!line.empty()) file.lines.push_back(std::move(line));
+    std::string text;
+    try {
+      text = read_regular_file(path.string(), kMaxDataFileBytes);
+    } catch (const std::runtime_error& e) {
+      el.fail("value", fmt::format("file_server '{}': {}", file.id, e.what()));
+    }
+    for (std::size_t start = 0; start < text.size();) {
+      std::size_t end = std::min(text.find('\n', start), text.size());
+      std::string_view line(text.data() + start, end - start);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (!line.empty()) file.lines.emplace_back(line);
+      start = end + 1;
     }
     if (file.lines.empty()) el.fail("value", fmt::format("file_server '{}': {} has no lines", file.id, path.string()));
   }

@@ -330,4 +330,56 @@ TEST(LoaderErrors, ErlangCallsAreRefusedForEveryProtocol) {
   EXPECT_NO_THROW(load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry()));  // no subst: literal
 }
 
+/// A session whose actions are `depth` nested copies of <open>...</close> around one request.
+std::string nested_sessions(int depth, const std::string& open, const std::string& close) {
+  std::string body;
+  for (int i = 0; i < depth; ++i) body += open;
+  body += R"(<request><fake data="x"/></request>)";
+  for (int i = 0; i < depth; ++i) body += close;
+  return R"(<sessions><session name="s" probability="100" type="ts_fake">)" + body + "</session></sessions>";
+}
+
+TEST(LoaderErrors, DeepNestingIsRefusedNotACrash) {
+  Parts p;
+  p.sessions = nested_sessions(10'000, R"(<transaction name="t">)", "</transaction>");
+  std::string text = scenario_text(p);
+  ScenarioError e = load_error(text);
+  EXPECT_NE(e.message().find("nested more than 100 levels"), std::string::npos) << e.what();
+  // Located at the first element past the limit: <tsung>, <sessions>, <session>, 97 transactions.
+  std::size_t offset = 0;
+  for (int i = 0; i < 98; ++i) offset = text.find("<transaction", offset + 1);
+  std::size_t line_start = text.rfind('\n', offset) + 1;
+  EXPECT_EQ(e.line(), position_of(text, "<sessions").first) << e.what();
+  EXPECT_EQ(e.column(), static_cast<int>(offset - line_start) + 1) << e.what();
+
+  p.sessions = nested_sessions(50'000, R"(<for from="1" to="2" incr="1" var="i">)", "</for>");
+  EXPECT_NE(std::string(load_error(scenario_text(p)).what()).find("nested more than 100 levels"), std::string::npos);
+
+  p.sessions = nested_sessions(90, R"(<transaction name="t">)", "</transaction>");
+  EXPECT_NO_THROW(load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry()));
+}
+
+TEST(LoaderErrors, DataFilesMustBeRegularAndBounded) {
+  Parts p;
+  p.options = R"(<options><option name="file_server" value="/dev/zero"/></options>)";
+  expect_error(scenario_text(p), "value=", "/tsung/options/option", "/dev/zero is not a regular file");
+}
+
+TEST(LoaderErrors, ScenarioFileMustBeRegular) {
+  try {
+    load_scenario("/dev/zero", fake::fake_registry());
+    ADD_FAILURE() << "/dev/zero loaded";
+  } catch (const ScenarioError& e) {
+    EXPECT_NE(std::string(e.what()).find("/dev/zero is not a regular file"), std::string::npos) << e.what();
+  }
+}
+
+TEST(LoaderErrors, MaxCaptureSizeIsBounded) {
+  Parts p;
+  p.options = R"(<options><option name="max_capture_size" value="10"/></options>)";
+  expect_error(scenario_text(p), "value=", "/tsung/options/option", "");
+  p.options = R"(<options><option name="max_capture_size" value="65536"/></options>)";
+  EXPECT_EQ(load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry()).options.max_capture_size, 65536u);
+}
+
 }  // namespace

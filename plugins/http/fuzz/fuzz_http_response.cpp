@@ -1,6 +1,6 @@
 // libFuzzer target for the http response parser: any input, fed whole and split in two at a
 // point chosen by the first byte, must give the same result and never over-consume.
-// Build: cmake -DLOADCTL_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ ... --target fuzz_http_response
+// Build and run: scripts/fuzz.sh (clang, -DLOADCTL_FUZZ=ON, build-fuzz/).
 #include <cstdlib>
 #include <string>
 

@@ -1,0 +1,44 @@
+// libFuzzer target for the control-protocol decoders (what an unauthenticated or a compromised
+// peer can send): the first byte picks the decoder; whatever decodes must re-encode into bytes
+// that decode again.
+#include <cstdlib>
+#include <string>
+
+#include "control/messages.hpp"
+#include "loadctl/plan.hpp"
+#include "loadctl/stats.hpp"
+
+namespace {
+
+template <typename Message>
+void round_trip(std::string_view payload) {
+  auto decoded = Message::decode(payload);
+  if (decoded && !Message::decode(decoded->encode())) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return 0;
+  std::string_view payload(reinterpret_cast<const char*>(data) + 1, size - 1);
+  switch (data[0] % 6) {
+    case 0: round_trip<loadctl::control::Hello>(payload); break;
+    case 1: round_trip<loadctl::control::Setup>(payload); break;
+    case 2: round_trip<loadctl::control::Go>(payload); break;
+    case 3: round_trip<loadctl::AgentPlan>(payload); break;
+    case 4: {
+      auto text = loadctl::control::decode_text(payload);
+      if (text && loadctl::control::decode_text(loadctl::control::encode_text(*text)) != text) std::abort();
+      break;
+    }
+    case 5: {
+      loadctl::MetricSet set;
+      if (set.decode(payload)) {
+        loadctl::MetricSet again;
+        if (!again.decode(set.encode())) std::abort();
+      }
+      break;
+    }
+  }
+  return 0;
+}
