@@ -10,13 +10,12 @@
 //      counters as {"kind":"counter","total":..}, gauges as in intervals}}
 // Sample values are milliseconds (percentiles from the µs histogram, < 1% error).
 
+#include <loadctl/retrying_file.hpp>
 #include <loadctl/stats.hpp>
 
 #include <cstdint>
-#include <cstdio>
 #include <ctime>
 #include <map>
-#include <memory>
 #include <string>
 #include <string_view>
 
@@ -31,14 +30,17 @@ class StatsJsonlWriter {
   /// Appends the line of one interval (same MetricSet as TsungLogWriter::dump) and flushes.
   bool write_interval(std::time_t now, const MetricSet& interval);
   /// Appends the final whole-run line ("final":true) and flushes.
+  /// Both return false when the write failed; the line stays queued and goes out before the next.
   bool write_final(std::time_t now);
+  /// The file, to retry what a full disk refused, check pending bytes, or close it.
+  RetryingFile& file() { return file_; }
 
   /// The lines write_interval()/write_final() append (without the newline); render_interval
   /// updates the cumulative state like write_interval.
   std::string render_interval(std::time_t now, const MetricSet& interval);
   std::string render_final(std::time_t now) const;
 
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return file_.path(); }
 
   /// JSON string literal with quotes; control characters, '"' and '\\' escaped, invalid UTF-8
   /// bytes replaced by U+FFFD.
@@ -52,11 +54,10 @@ class StatsJsonlWriter {
     std::int64_t level = 0;    // gauges: running level
     std::int64_t level_max = 0;
   };
-  bool write_line(const std::string& line);
+  bool write_line(std::string line);
 
-  std::string path_;
   std::time_t start_;
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file_;
+  RetryingFile file_;
   std::map<std::string, Totals, std::less<>> totals_;
 };
 

@@ -7,13 +7,12 @@
 //                                                        GMEAN/GCOUNT up to the previous dump)
 //   stats: NAME DELTA TOTAL                              counters, and gauges other than users
 
+#include <loadctl/retrying_file.hpp>
 #include <loadctl/stats.hpp>
 
 #include <cstdint>
-#include <cstdio>
 #include <ctime>
 #include <map>
-#include <memory>
 #include <string>
 #include <string_view>
 
@@ -30,13 +29,16 @@ class TsungLogWriter {
   /// Writes the block for one interval and flushes. `interval` holds that interval's merged
   /// deltas: samples and counters of the interval only, gauges as their change since the last
   /// dump (level) and the highest partial sum within the interval (level_max).
-  /// Returns false when the write failed (the cumulative state is still updated).
+  /// Returns false when the write failed: the cumulative state is still updated and the block
+  /// stays queued in memory, written before the next one (file().error() says why).
   bool dump(std::time_t now, const MetricSet& interval);
+  /// The file, to retry what a full disk refused, check pending bytes, or close it.
+  RetryingFile& file() { return file_; }
 
   /// The block dump() would write, updating the cumulative state the same way.
   std::string render(std::time_t now, const MetricSet& interval);
 
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return file_.path(); }
 
   /// A double the way Erlang's "~p" prints it: shortest round-trip digits, in fixed or
   /// scientific notation ("1.0e-5"), whichever is shorter (fixed on a tie), always with a '.'.
@@ -56,9 +58,8 @@ class TsungLogWriter {
   };
   void append_line(std::string& out, const std::string& name, Totals& t, const Metric* m);
 
-  std::string path_;
   std::time_t start_;
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file_;
+  RetryingFile file_;
   std::map<std::string, Totals, std::less<>> totals_;
 };
 

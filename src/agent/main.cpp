@@ -1,5 +1,9 @@
 // loadagent: runs simulated users for a loadctl controller, either started by it (dial-back)
 // or as a daemon the controller dials (--listen).
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -9,7 +13,31 @@
 #include "agent/log_forward.hpp"
 #include "control/handshake.hpp"
 
+namespace {
+
+// Exit status of an agent that dies of an exception (std::bad_alloc ...): not 0, and not the
+// statuses of a normal end (0 done, 2 setup or protocol failure, 3 stopped).
+constexpr int kFatalExit = 4;
+
+// Any exception nobody catches, on any thread (workers included), ends here: logged, then a
+// non-zero exit that the controller reports, never a silent exit 0 or a bare abort.
+[[noreturn]] void on_uncaught_exception() {
+  std::string what = "unknown exception";
+  try {
+    if (auto e = std::current_exception()) std::rethrow_exception(e);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  std::fprintf(stderr, "loadagent: fatal: %s: exiting with status %d\n", what.c_str(), kFatalExit);
+  std::fflush(stderr);
+  std::_Exit(kFatalExit);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  std::set_terminate(on_uncaught_exception);
   CLI::App app{"loadagent: runs simulated users for a loadctl controller"};
   loadctl::agent::AgentOptions options;
   loadctl::agent::ListenOptions listen;

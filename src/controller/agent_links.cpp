@@ -255,9 +255,15 @@ void Controller::on_child_exit() {
       for (AgentRecord& agent : agents_) {
         if (agent.pid != pid) continue;
         agent.pid = 0;
-        if (agent.state == AgentState::done || agent.state == AgentState::failed || agent.state == AgentState::lost) break;
         std::string how = WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status))
                                               : fmt::format("exited with status {}", WEXITSTATUS(status));
+        if (agent.state == AgentState::done || agent.state == AgentState::failed || agent.state == AgentState::lost) {
+          if (status == 0) break;
+          spdlog::warn("agent {} process {} (see agent-{}.log)", agent.plan.slot.id, how, agent.plan.slot.id);
+          // Lost first through its connection: say how the process ended too.
+          if (agent.state == AgentState::lost) agent.failure += fmt::format("; process {}", how);
+          break;
+        }
         on_agent_lost(agent, fmt::format("process {} (see agent-{}.log)", how, agent.plan.slot.id));
       }
     }

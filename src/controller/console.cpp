@@ -35,8 +35,8 @@ void Console::progress(double elapsed, const MetricSet& total) {
                static_cast<unsigned long long>(total_errors(total)));
 }
 
-void Console::summary(double elapsed, const MetricSet& total) const {
-  if (quiet_) return;
+void Console::summary(double elapsed, const MetricSet& total, std::FILE* file, bool even_if_quiet) const {
+  if (quiet_ && !even_if_quiet) return;
   std::string out = fmt::format("\nRun finished after {:.1f} s\n", elapsed);
   out += fmt::format("{:<24} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n", "metric (ms)", "count",
                      "mean", "p50", "p95", "p99", "min", "max");
@@ -65,7 +65,8 @@ void Console::summary(double elapsed, const MetricSet& total) const {
     out += fmt::format("{:<24} {:>12} {:>12.1f}\n", name, m->count,
                        elapsed > 0 ? static_cast<double>(m->count) / elapsed : 0.0);
   }
-  std::fputs(out.c_str(), stderr);
+  std::fputs(out.c_str(), file);
+  std::fflush(file);
 }
 
 void Console::notice(const std::string& text) const { std::fprintf(stderr, "%s\n", text.c_str()); }

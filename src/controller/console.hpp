@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 #include "loadctl/stats.hpp"
@@ -15,8 +16,9 @@ class Console {
 
   /// One progress line from the run's running totals.
   void progress(double elapsed, const MetricSet& total);
-  /// The end-of-run table: sample metrics with percentiles, then counters.
-  void summary(double elapsed, const MetricSet& total) const;
+  /// The end-of-run table: sample metrics with percentiles, then counters, on `out` (stderr;
+  /// stdout when the results could not be written, then even when quiet).
+  void summary(double elapsed, const MetricSet& total, std::FILE* out, bool even_if_quiet = false) const;
   /// A notice that is printed even when quiet (errors, lost agents).
   void notice(const std::string& text) const;
   void info(const std::string& text) const;

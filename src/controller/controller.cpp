@@ -3,7 +3,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <random>
 #include <thread>
 
@@ -12,7 +11,6 @@
 
 #include "control/handshake.hpp"
 #include "controller/launcher.hpp"
-#include "controller/run_json.hpp"
 
 namespace loadctl::controller {
 
@@ -27,9 +25,7 @@ constexpr auto kTickPeriod = 1s;
 constexpr auto kAgentSilence = 10s;     // no frame from a running agent: it is lost
 constexpr auto kStopGrace = 5s;         // after Stop, how long agents get to send final stats
 
-double seconds_between(SteadyClock::time_point a, SteadyClock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
+}  // namespace
 
 const char* state_name(AgentState s) {
   switch (s) {
@@ -43,8 +39,6 @@ const char* state_name(AgentState s) {
   }
   return "?";
 }
-
-}  // namespace
 
 Controller::Controller(ControllerOptions options, Scenario scenario)
     : options_(std::move(options)),
@@ -114,6 +108,7 @@ int Controller::run() {
 
 void Controller::on_message(AgentRecord& agent, MsgType type, std::string_view payload) {
   agent.last_heard = SteadyClock::now();
+  if (agent.state == AgentState::lost) return on_late_message(agent, type, payload);
   switch (type) {
     case MsgType::ready: on_ready(agent); break;
     case MsgType::setup_failed:
@@ -125,13 +120,36 @@ void Controller::on_message(AgentRecord& agent, MsgType type, std::string_view p
     case MsgType::done: on_done(agent); break;
     case MsgType::handover: on_handover(agent, payload); break;
     case MsgType::log:  // a listening agent's log: its stderr is on its own host
-      if (auto text = control::decode_text(payload))
-        std::ofstream(fmt::format("{}/agent-{}.log", options_.run_dir, agent.plan.slot.id), std::ios::app) << *text;
+      if (auto text = control::decode_text(payload)) append_agent_log(agent, *text);
       break;
     case MsgType::heartbeat: break;
     default:
       spdlog::warn("agent {}: unexpected {} message: dropping the agent", agent.plan.slot.id, control::to_string(type));
       agent.channel->close("protocol violation");
+  }
+}
+
+// An agent declared lost for its silence came back: it stays lost (the run's exit status says so)
+// and was told to stop; its statistics still count, so tsung.log matches what the target served.
+void Controller::on_late_message(AgentRecord& agent, MsgType type, std::string_view payload) {
+  if (!agent.late_reported) {
+    agent.late_reported = true;
+    std::string text = fmt::format("agent {} on {} came back after being declared lost: it stays lost, is told to "
+                                   "stop, and its late statistics are merged", agent.plan.slot.id, agent.plan.slot.host);
+    console_.notice("warning: " + text);
+    spdlog::warn("{}", text);
+  }
+  switch (type) {
+    case MsgType::stats: on_stats(agent, payload); break;
+    case MsgType::done:
+      spdlog::info("lost agent {} stopped; its final statistics are merged", agent.plan.slot.id);
+      agent.channel->send(MsgType::bye);
+      agent.channel->close_after_flush();
+      break;
+    case MsgType::log:
+      if (auto text = control::decode_text(payload)) append_agent_log(agent, *text);
+      break;
+    default: break;  // heartbeat; a handover from a lost agent is not acted upon
   }
 }
 
@@ -157,8 +175,7 @@ void Controller::go() {
   zero_ = SteadyClock::now() + delay;
   start_wall_ = std::time(nullptr) + static_cast<std::time_t>(options_.warmup + 0.5);
   next_dump_ = zero_ + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(options_.dump_interval));
-  tsung_log_ = std::make_unique<TsungLogWriter>(options_.run_dir + "/tsung.log", start_wall_);
-  jsonl_ = std::make_unique<StatsJsonlWriter>(options_.run_dir + "/stats.jsonl", start_wall_);
+  open_results();
   for (AgentRecord& agent : agents_) {
     agent.state = AgentState::running;
     agent.channel->send(MsgType::go, go.encode());
@@ -185,7 +202,7 @@ void Controller::on_done(AgentRecord& agent) {
   check_end();
 }
 
-void Controller::on_agent_lost(AgentRecord& agent, const std::string& reason) {
+void Controller::on_agent_lost(AgentRecord& agent, const std::string& reason, bool silent) {
   if (agent.state == AgentState::lost || finished_) return;
   AgentState was = agent.state;
   agent.state = AgentState::lost;
@@ -194,7 +211,13 @@ void Controller::on_agent_lost(AgentRecord& agent, const std::string& reason) {
                                  state_name(was), reason);
   console_.notice("warning: " + text + "; the run goes on with the others");
   spdlog::error("{}", text);
-  if (agent.channel) agent.channel->close("lost");
+  // A silent agent may only be stalled (SIGSTOP, a frozen VM): it is lost for good, but told to
+  // stop, and what it sends if it comes back is merged (on_late_message), so nothing it measured
+  // is dropped. Any other loss closes the connection.
+  if (agent.channel && started_ && agent.channel->open() && was == AgentState::running && silent)
+    agent.channel->send(MsgType::stop);
+  else if (agent.channel)
+    agent.channel->close("lost");
   if (!started_) {
     fail_setup(text);
     return;
@@ -223,7 +246,7 @@ void Controller::tick() {
     if (agent.channel && agent.channel->open()) agent.channel->send(MsgType::heartbeat);
     if ((agent.state == AgentState::running || agent.state == AgentState::connected || agent.state == AgentState::ready) &&
         now - agent.last_heard > kAgentSilence)
-      on_agent_lost(agent, fmt::format("no message for {} s", kAgentSilence.count()));
+      on_agent_lost(agent, fmt::format("no message for {} s", kAgentSilence.count()), /*silent=*/true);
   }
   if (started_) {
     while (now >= next_dump_ && !finished_) {
@@ -241,17 +264,6 @@ void Controller::tick() {
   tick_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) tick();
   });
-}
-
-void Controller::dump(bool final) {
-  std::time_t now = final ? std::time(nullptr)
-                          : start_wall_ + static_cast<std::time_t>(seconds_between(zero_, next_dump_) + 0.5);
-  // Tsung's renderer ignores a dump stamped with the same second as the one before it.
-  if (now <= last_dump_) now = last_dump_ + 1;
-  last_dump_ = now;
-  tsung_log_->dump(now, interval_);
-  jsonl_->write_interval(now, interval_);
-  interval_ = MetricSet();
 }
 
 void Controller::stop_agents(const std::string& why) {
@@ -287,14 +299,9 @@ void Controller::finish() {
   if (finished_) return;
   finished_ = true;
   end_wall_ = std::time(nullptr);
-  if (started_) {
-    dump(true);
-    jsonl_->write_final(end_wall_);
-    console_.summary(seconds_between(zero_, SteadyClock::now()), total_);
-  }
-  bool any_lost = std::any_of(agents_.begin(), agents_.end(), [](const AgentRecord& a) { return a.state == AgentState::lost; });
+  if (started_) finish_results();
   if (exit_status_ == 0 && !started_) exit_status_ = 2;
-  if (any_lost) spdlog::warn("some agents were lost during the run");
+  if (started_) judge_agent_losses();
   for (AgentRecord& agent : agents_) {
     if (agent.channel && agent.channel->open()) {
       agent.channel->send(MsgType::bye);
@@ -303,6 +310,7 @@ void Controller::finish() {
   }
   write_run_json();
   collect_match_log();
+  if (started_) print_summary(seconds_between(zero_, SteadyClock::now()));
   // Give agents a moment to exit on their own, then make sure none is left behind.
   auto deadline = SteadyClock::now() + 3s;
   for (AgentRecord& agent : agents_) {
@@ -325,29 +333,31 @@ void Controller::finish() {
   ctx_.stop();
 }
 
-// match do="log"/"dump" lines reach agent-<id>.log (launched agents' stderr, or shipped by
-// listening agents); gather them into match.log, as Tsung writes it.
-void Controller::collect_match_log() {
-  std::string lines;
-  for (const AgentRecord& agent : agents_) {
-    std::ifstream in(fmt::format("{}/agent-{}.log", options_.run_dir, agent.plan.slot.id));
-    for (std::string line; std::getline(in, line);)
-      if (line.find(" match.log: ") != std::string::npos) lines += line + '\n';
+// A run succeeds only if its planned load ran: an agent lost mid-run fails it (exit 2), unless
+// the user accepts that with --tolerate-agent-loss and at least one agent finished.
+void Controller::judge_agent_losses() {
+  std::string lost;
+  std::size_t count = 0, done = 0;
+  for (const AgentRecord& a : agents_) {
+    done += a.state == AgentState::done;
+    if (a.state != AgentState::lost) continue;
+    ++count;
+    lost += fmt::format("\n  agent {} on {}: {}", a.plan.slot.id, a.plan.slot.host, a.failure);
   }
-  if (!lines.empty()) std::ofstream(options_.run_dir + "/match.log") << lines;
-}
-
-void Controller::write_run_json() {
-  RunSummary summary;
-  summary.scenario = scenario_.path;
-  summary.run_dir = options_.run_dir;
-  summary.start = start_wall_;
-  summary.end = end_wall_;
-  summary.exit_status = exit_status_;
-  summary.stop_reason = stop_reason_;
-  for (const AgentRecord& agent : agents_)
-    summary.agents.push_back({agent.plan.slot.id, agent.plan.slot.host, agent.hostname, state_name(agent.state), agent.failure});
-  write_run_json_file(options_.run_dir + "/run.json", summary);
+  if (count == 0) return;
+  bool tolerated = options_.tolerate_agent_loss && done > 0;
+  std::string text = fmt::format("{} of {} agent(s) lost during the run, so part of the planned load did not run:{}",
+                                 count, agents_.size(), lost);
+  if (tolerated) {
+    console_.notice("warning: " + text + "\n(--tolerate-agent-loss: the run still counts as done)");
+    spdlog::warn("{} (tolerated)", text);
+    return;
+  }
+  console_.notice(fmt::format("error: {}\n{}", text,
+                              done > 0 ? "(exit status 2; --tolerate-agent-loss accepts a partial run)"
+                                       : "(exit status 2: no agent finished its share)"));
+  spdlog::error("{}", text);
+  if (exit_status_ == 0) exit_status_ = 2;
 }
 
 }  // namespace loadctl::controller

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <ctime>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +47,7 @@ struct ControllerOptions {
   double setup_timeout = 30;    ///< seconds for every agent to connect and load the scenario
   unsigned threads = 0;         ///< per agent; 0 = cores / local agents
   bool quiet = false;
+  bool tolerate_agent_loss = false;  ///< agents lost mid-run do not fail the run (exit 0)
 };
 
 enum class AgentState { launching, connected, ready, running, done, lost, failed };
@@ -61,12 +63,20 @@ struct AgentRecord {
   std::string token;
   std::chrono::steady_clock::time_point last_heard;
   std::string failure;
+  bool late_reported = false;  ///< came back after being declared lost (reported once)
 };
+
+const char* state_name(AgentState s);
+
+inline double seconds_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
 
 class Controller {
  public:
   Controller(ControllerOptions options, Scenario scenario);
-  /// Runs the whole test; returns the exit status (0 done, 2 run failed).
+  /// Runs the whole test; returns the exit status (0 done, 2 run failed: setup failed, an agent
+  /// lost without --tolerate-agent-loss, results not written; 128+N after signal N).
   int run();
 
  private:
@@ -86,13 +96,21 @@ class Controller {
   void go();
   void on_stats(AgentRecord& agent, std::string_view payload);
   void on_done(AgentRecord& agent);
-  void on_agent_lost(AgentRecord& agent, const std::string& reason);
+  void on_agent_lost(AgentRecord& agent, const std::string& reason, bool silent = false);
+  void on_late_message(AgentRecord& agent, control::MsgType type, std::string_view payload);
   void on_child_exit();
   void tick();
+  // results (results.cpp): tsung.log, stats.jsonl, run.json, match.log, the final summary
+  void open_results();
   void dump(bool final);
+  void check_written(const std::string& path, int error, std::size_t pending);
+  void finish_results();
+  void print_summary(double elapsed);
+  void append_agent_log(const AgentRecord& agent, const std::string& text);
   void stop_agents(const std::string& why);
   void check_end();
   void finish();
+  void judge_agent_losses();
   void fail_setup(const std::string& reason);
   void write_run_json();
   void collect_match_log();
@@ -119,6 +137,8 @@ class Controller {
   std::unique_ptr<TsungLogWriter> tsung_log_;
   std::unique_ptr<StatsJsonlWriter> jsonl_;
   Console console_;
+  std::map<std::string, int> write_errors_;  ///< results file -> errno of its failing writes
+  bool results_lost_ = false;                 ///< some results never reached the disk
 
   std::chrono::steady_clock::time_point setup_deadline_;
   std::chrono::steady_clock::time_point zero_;        ///< time zero of the schedule

@@ -106,6 +106,8 @@ int main(int argc, char** argv) {
   auto* check = app.add_subcommand("check", "validate the scenario and print the plan");
   bool want_report = false;
   std::vector<std::string> fail_if, report_dirs;
+  start->add_flag("--tolerate-agent-loss", options.tolerate_agent_loss,
+                  "exit 0 even if agents were lost mid-run (default: exit 2, part of the planned load did not run)");
   start->add_flag("--report", want_report, "render report.html and summary.json when the run ends");
   start->add_option("--fail-if", fail_if, "threshold, e.g. 'p99(request) > 200ms'; exit 3 when crossed (repeatable)");
   auto* report_cmd = app.add_subcommand("report", "render report.html and summary.json of finished runs");

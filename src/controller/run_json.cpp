@@ -1,14 +1,15 @@
 #include "controller/run_json.hpp"
 
-#include <fstream>
+#include <system_error>
 
 #include <fmt/format.h>
 
 #include "loadctl/json.hpp"
+#include "loadctl/retrying_file.hpp"
 
 namespace loadctl::controller {
 
-void write_run_json_file(const std::string& path, const RunSummary& s) {
+int write_run_json_file(const std::string& path, const RunSummary& s) {
   std::string out = "{\n";
   out += fmt::format("  \"software\": {},\n", json_string("loadctl " LOADCTL_VERSION));
   out += fmt::format("  \"scenario\": {},\n", json_string(s.scenario));
@@ -24,7 +25,17 @@ void write_run_json_file(const std::string& path, const RunSummary& s) {
                        json_string(a.failure));
   }
   out += "\n  ]\n}\n";
-  std::ofstream(path) << out;
+  return write_whole_file(path, out);
+}
+
+int write_whole_file(const std::string& path, std::string_view text) {
+  try {
+    RetryingFile file(path);
+    file.write(text);
+    return file.close() ? 0 : file.error();
+  } catch (const std::system_error& e) {
+    return e.code().value();
+  }
 }
 
 }  // namespace loadctl::controller

@@ -3,6 +3,7 @@
 
 #include <ctime>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace loadctl::controller {
@@ -24,6 +25,10 @@ struct RunSummary {
   std::vector<AgentSummary> agents;
 };
 
-void write_run_json_file(const std::string& path, const RunSummary& summary);
+/// Writes run.json; returns 0, or the errno of the failed create, write, fsync or close.
+int write_run_json_file(const std::string& path, const RunSummary& summary);
+
+/// Creates (truncates) `path` with `text`, synced to disk; returns 0 or the errno of the failure.
+int write_whole_file(const std::string& path, std::string_view text);
 
 }  // namespace loadctl::controller

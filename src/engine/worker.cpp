@@ -13,6 +13,7 @@ namespace {
 constexpr MetricId kNoMetric = UINT32_MAX;
 constexpr auto kSweepPeriod = std::chrono::milliseconds(200);
 constexpr auto kStatsPeriod = std::chrono::milliseconds(250);
+constexpr auto kStallLimit = std::chrono::seconds(1);  // arrivals later than this are skipped
 
 
 Clock::duration seconds(double s) {
@@ -85,6 +86,7 @@ Worker::Worker(unsigned index, const RunConfig& config, WorkerPlan plan)
 
 void Worker::run(Clock::time_point start) {
   start_ = start;
+  running_since_ = Clock::now();
   auto guard = asio::make_work_guard(ctx_);
   asio::post(ctx_, [this] {
     if (!plan_.phases.empty()) schedule_phase(0); else arrivals_over_ = true;
@@ -143,7 +145,9 @@ void Worker::schedule_next_arrival() {
   if (phase.rate > 0 && !capped && !stopping_) {
     std::exponential_distribution<double> gap(phase.rate);
     next_arrival_ += seconds(gap(rng_));
-    if (next_arrival_ < phase_end) {
+    skip_missed_arrivals(phase, phase_end);
+    capped = phase.max_users && phase_started_ >= *phase.max_users;
+    if (next_arrival_ < phase_end && !capped) {
       arrival_timer_.expires_at(next_arrival_);
       arrival_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (!ec) on_arrival();
@@ -157,6 +161,28 @@ void Worker::schedule_next_arrival() {
   arrival_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) schedule_phase(phase_ + 1);
   });
+}
+
+// After a stall (the process stopped by SIGSTOP, a swapped-out host, a frozen VM), the arrivals
+// due during it are not fired all at once: those more than kStallLimit late are skipped and
+// counted as error_arrivals_missed (the planned load did not run), and the schedule resumes from
+// now. Poisson arrivals: the count in the missed span is Poisson, the next one exponential.
+void Worker::skip_missed_arrivals(const PhaseShare& phase, Clock::time_point phase_end) {
+  auto now = Clock::now();
+  // Arrivals due before this worker ran (an agent joining late for maxusers) are caught up.
+  if (now - std::max(next_arrival_, running_since_) <= kStallLimit) return;
+  auto missed_until = std::min(now, phase_end);
+  std::uint64_t missed = 1;
+  if (missed_until > next_arrival_) {
+    double span = std::chrono::duration<double>(missed_until - next_arrival_).count();
+    std::poisson_distribution<std::uint64_t> count(phase.rate * span);
+    missed += count(rng_);
+  }
+  if (phase.max_users) missed = std::min(missed, *phase.max_users - std::min(*phase.max_users, phase_started_));
+  phase_started_ += missed;
+  if (missed) stats_.add(error_metric("error_arrivals_missed"), missed);
+  std::exponential_distribution<double> gap(phase.rate);
+  next_arrival_ = missed_until + seconds(gap(rng_));
 }
 
 void Worker::on_arrival() {
@@ -319,9 +345,21 @@ void Worker::stop_now() {
   arrival_timer_.cancel();
   for (Timer& t : static_timers_) t.cancel();
   for (User& user : users_) {
-    if (user.program) finish_user(user, false);
+    if (!user.program) continue;
+    count_cut_off(user);
+    finish_user(user, false);
   }
   check_done();
+}
+
+// A stop (hard stop, controller's stop, abort_test) cuts users short: what they were doing is
+// counted, so a run whose users never got an answer cannot look clean. Only runs at stop time.
+void Worker::count_cut_off(const User& user) {
+  bool retrying = user.state == UserState::thinking && user.connect_attempts > 0;  // connect backoff
+  bool in_flight = user.state == UserState::connecting || user.state == UserState::sending ||
+                   user.state == UserState::awaiting || retrying;
+  if (in_flight) stats_.add(error_metric("error_abort_inflight"));
+  if (in_flight || user.state == UserState::thinking) stats_.add(error_metric("users_cut_off"));
 }
 
 // Timeouts are checked by a periodic sweep rather than a timer per request: no timer operations

@@ -124,6 +124,7 @@ class Worker {
   // arrivals (worker.cpp)
   void schedule_phase(std::size_t index);
   void schedule_next_arrival();
+  void skip_missed_arrivals(const PhaseShare& phase, Clock::time_point phase_end);
   void on_arrival();
   void hand_over();
   void schedule_static_users();
@@ -134,6 +135,7 @@ class Worker {
   void sweep_timeouts();
   void drain_stats();
   void stop_now();
+  void count_cut_off(const User& user);
   const UserProgram& pick_program();
   std::int32_t pick_server();
 
@@ -198,6 +200,7 @@ class Worker {
   Timer hard_stop_timer_;
   std::vector<Timer> static_timers_;
   Clock::time_point start_;
+  Clock::time_point running_since_;  ///< when run() began: a late agent catches up from here
   std::mt19937_64 rng_;
 
   std::deque<User> users_;

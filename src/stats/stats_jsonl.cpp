@@ -3,10 +3,8 @@
 #include "loadctl/json.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <system_error>
 
 namespace loadctl {
 
@@ -58,15 +56,11 @@ void StatsJsonlWriter::append_string(std::string& out, std::string_view s) { app
 
 void StatsJsonlWriter::append_number(std::string& out, double v) { append_json_number(out, v); }
 
-StatsJsonlWriter::StatsJsonlWriter(std::string path, std::time_t start)
-    : path_(std::move(path)), start_(start), file_(std::fopen(path_.c_str(), "w"), &std::fclose) {
-  if (!file_) throw std::system_error(errno, std::generic_category(), "cannot create " + path_);
-}
+StatsJsonlWriter::StatsJsonlWriter(std::string path, std::time_t start) : start_(start), file_(std::move(path)) {}
 
-bool StatsJsonlWriter::write_line(const std::string& line) {
-  bool ok = std::fwrite(line.data(), 1, line.size(), file_.get()) == line.size() &&
-            std::fputc('\n', file_.get()) != EOF;
-  return std::fflush(file_.get()) == 0 && ok;
+bool StatsJsonlWriter::write_line(std::string line) {
+  line += '\n';
+  return file_.write(line);
 }
 
 bool StatsJsonlWriter::write_interval(std::time_t now, const MetricSet& interval) {

@@ -1,10 +1,8 @@
 #include <loadctl/tsung_log.hpp>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <system_error>
 #include <vector>
 
 namespace loadctl {
@@ -65,16 +63,9 @@ std::string TsungLogWriter::format_float(double value) {
   return sign + (huge || scientific.size() < fixed.size() ? scientific : fixed);
 }
 
-TsungLogWriter::TsungLogWriter(std::string path, std::time_t start)
-    : path_(std::move(path)), start_(start), file_(std::fopen(path_.c_str(), "w"), &std::fclose) {
-  if (!file_) throw std::system_error(errno, std::generic_category(), "cannot create " + path_);
-}
+TsungLogWriter::TsungLogWriter(std::string path, std::time_t start) : start_(start), file_(std::move(path)) {}
 
-bool TsungLogWriter::dump(std::time_t now, const MetricSet& interval) {
-  std::string block = render(now, interval);
-  bool ok = std::fwrite(block.data(), 1, block.size(), file_.get()) == block.size();
-  return std::fflush(file_.get()) == 0 && ok;
-}
+bool TsungLogWriter::dump(std::time_t now, const MetricSet& interval) { return file_.write(render(now, interval)); }
 
 std::string TsungLogWriter::render(std::time_t now, const MetricSet& interval) {
   // Point each metric's totals at this interval's values (if any), then print in Tsung's order.

@@ -1,0 +1,136 @@
+// The controller's results: tsung.log and stats.jsonl dumps, run.json, match.log, the final
+// summary. A write the disk refuses (full disk, I/O error) is reported on the console and in
+// controller.log; the statistics stay in memory and are written again at the next dump. If some
+// never reach the disk, the final summary goes to stdout and the exit status is 2.
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "controller/controller.hpp"
+#include "controller/run_json.hpp"
+
+namespace loadctl::controller {
+
+namespace {
+
+std::string describe_write_error(const std::string& path, int error) {
+  bool full = error == ENOSPC || error == EDQUOT;
+  return fmt::format("{}: {}: {}", full ? "disk full" : "write error", path, std::strerror(error));
+}
+
+}  // namespace
+
+void Controller::open_results() {
+  try {
+    tsung_log_ = std::make_unique<TsungLogWriter>(options_.run_dir + "/tsung.log", start_wall_);
+    jsonl_ = std::make_unique<StatsJsonlWriter>(options_.run_dir + "/stats.jsonl", start_wall_);
+  } catch (const std::system_error& e) {
+    // The run goes on: the totals are in memory and the summary will be printed on stdout.
+    results_lost_ = true;
+    console_.notice(fmt::format("error: {}: the run goes on; the final summary will be printed on stdout", e.what()));
+    spdlog::error("{}", e.what());
+  }
+}
+
+void Controller::dump(bool final) {
+  std::time_t now = final ? std::time(nullptr)
+                          : start_wall_ + static_cast<std::time_t>(seconds_between(zero_, next_dump_) + 0.5);
+  // Tsung's renderer ignores a dump stamped with the same second as the one before it.
+  if (now <= last_dump_) now = last_dump_ + 1;
+  last_dump_ = now;
+  if (tsung_log_) {  // a failed write keeps the block queued: written before the next one
+    tsung_log_->dump(now, interval_);
+    check_written(tsung_log_->path(), tsung_log_->file().error(), tsung_log_->file().pending());
+  }
+  if (jsonl_) {
+    jsonl_->write_interval(now, interval_);
+    check_written(jsonl_->path(), jsonl_->file().error(), jsonl_->file().pending());
+  }
+  interval_ = MetricSet();
+}
+
+// Reports a results file that starts or stops failing, once per change (not at every dump).
+void Controller::check_written(const std::string& path, int error, std::size_t pending) {
+  auto it = write_errors_.find(path);
+  int before = it == write_errors_.end() ? 0 : it->second;
+  if (error != 0 && error != before) {
+    std::string text = describe_write_error(path, error);
+    console_.notice(fmt::format("error: {}{}", text,
+                                pending ? fmt::format(" ({} bytes kept in memory, retried at the next dump)", pending)
+                                        : std::string()));
+    spdlog::error("{}", text);
+  } else if (error == 0 && before != 0) {
+    console_.notice(fmt::format("{}: written again, nothing lost", path));
+    spdlog::info("{}: written again after a write error, nothing lost", path);
+  }
+  write_errors_[path] = error;
+}
+
+void Controller::finish_results() {
+  dump(true);
+  if (jsonl_) jsonl_->write_final(end_wall_);
+  auto close = [this](RetryingFile& file) {
+    if (!file.close()) results_lost_ = true;
+    check_written(file.path(), file.error(), file.pending());
+  };
+  if (tsung_log_) close(tsung_log_->file());
+  if (jsonl_) close(jsonl_->file());
+  if (results_lost_ && exit_status_ == 0) exit_status_ = 2;
+}
+
+void Controller::print_summary(double elapsed) {
+  if (!results_lost_) {
+    console_.summary(elapsed, total_, stderr);
+    return;
+  }
+  console_.notice(fmt::format("error: some results could not be written to {}: the final summary follows on stdout "
+                              "(exit status 2)", options_.run_dir));
+  spdlog::error("results incomplete in {}: final summary printed on stdout", options_.run_dir);
+  console_.summary(elapsed, total_, stdout, /*even_if_quiet=*/true);
+}
+
+void Controller::write_run_json() {
+  RunSummary summary;
+  summary.scenario = scenario_.path;
+  summary.run_dir = options_.run_dir;
+  summary.start = start_wall_;
+  summary.end = end_wall_;
+  summary.exit_status = exit_status_;
+  summary.stop_reason = stop_reason_;
+  for (const AgentRecord& agent : agents_)
+    summary.agents.push_back({agent.plan.slot.id, agent.plan.slot.host, agent.hostname, state_name(agent.state), agent.failure});
+  std::string path = options_.run_dir + "/run.json";
+  int error = write_run_json_file(path, summary);
+  check_written(path, error, 0);
+  if (error == 0) return;
+  results_lost_ = true;
+  if (exit_status_ == 0) exit_status_ = 2;
+}
+
+// A listening agent's log lines, shipped to the controller (its stderr is on its own host).
+void Controller::append_agent_log(const AgentRecord& agent, const std::string& text) {
+  std::string path = fmt::format("{}/agent-{}.log", options_.run_dir, agent.plan.slot.id);
+  std::ofstream out(path, std::ios::app);
+  out << text;
+  out.flush();
+  check_written(path, out ? 0 : (errno ? errno : EIO), 0);
+}
+
+// match do="log"/"dump" lines reach agent-<id>.log (launched agents' stderr, or shipped by
+// listening agents); gather them into match.log, as Tsung writes it.
+void Controller::collect_match_log() {
+  std::string lines;
+  for (const AgentRecord& agent : agents_) {
+    std::ifstream in(fmt::format("{}/agent-{}.log", options_.run_dir, agent.plan.slot.id));
+    for (std::string line; std::getline(in, line);)
+      if (line.find(" match.log: ") != std::string::npos) lines += line + '\n';
+  }
+  if (lines.empty()) return;
+  std::string path = options_.run_dir + "/match.log";
+  check_written(path, write_whole_file(path, lines), 0);
+}
+
+}  // namespace loadctl::controller

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Users cut off by <load duration> are counted: 10 users waiting for a response that never comes
+# within the duration give error_abort_inflight 10 (an error, so --fail-if 'errors > 1%' exits 3);
+# users cut off while thinking give users_cut_off only (not an error: exit 0).
+source "$(dirname "$0")/lib.sh"
+need_bins loadctl loadagent loadtarget
+
+start_loadtarget --http 127.0.0.1:0
+# scenario URL THINK: 10 users arrive in the first second; load duration 2 s cuts them off.
+scenario() {
+  cat <<XML
+<?xml version="1.0"?>
+<tsung>
+  <clients><client host="localhost" use_controller_vm="true"/></clients>
+  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
+  <load duration="2" unit="second">
+    <arrivalphase phase="1" duration="1" unit="second"><users arrivalrate="50" unit="second" maxnumber="10"/></arrivalphase>
+  </load>
+  <sessions><session name="s" probability="100" type="ts_http">
+    <request><http url="$1"/></request>
+    <thinktime value="$2" random="false"/>
+    <request><http url="/hello"/></request>
+  </session></sessions>
+</tsung>
+XML
+}
+
+scenario /delay/60000 0 >"$TEST_TMP/slow.xml"
+st=0
+"$LOADCTL" -q -f "$TEST_TMP/slow.xml" --run-dir "$TEST_TMP/slow" --dump-interval 1 start --fail-if 'errors > 1%' \
+  >/dev/null 2>"$TEST_TMP/slow.err" || st=$?
+cat "$TEST_TMP/slow.err" >&2
+assert_eq "$st" 3 "exit status with 10 users never answered and --fail-if 'errors > 1%'"
+assert_eq "$(tsung_sum error_abort_inflight "$TEST_TMP/slow")" 10 "error_abort_inflight in tsung.log"
+assert_eq "$(tsung_sum users_cut_off "$TEST_TMP/slow")" 10 "users_cut_off in tsung.log"
+assert_eq "$(tsung_sum request "$TEST_TMP/slow")" 0 "requests answered"
+grep -q 'threshold FAILED: errors' "$TEST_TMP/slow.err" || fail "the errors threshold is not reported as failed"
+
+scenario /hello 30 >"$TEST_TMP/think.xml"
+st=0
+"$LOADCTL" -q -f "$TEST_TMP/think.xml" --run-dir "$TEST_TMP/think" --dump-interval 1 start --fail-if 'errors > 1%' \
+  >/dev/null 2>"$TEST_TMP/think.err" || st=$?
+cat "$TEST_TMP/think.err" >&2
+assert_eq "$st" 0 "exit status with 10 users cut off while thinking"
+assert_eq "$(tsung_sum users_cut_off "$TEST_TMP/think")" 10 "users_cut_off in tsung.log"
+assert_eq "$(tsung_sum error_abort_inflight "$TEST_TMP/think")" 0 "error_abort_inflight in tsung.log"
+assert_eq "$(tsung_sum request "$TEST_TMP/think")" 10 "requests answered"
+echo "PASS: $TEST_NAME"
