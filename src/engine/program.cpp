@@ -124,8 +124,10 @@ class Compiler {
         p_.ops.push_back({Op::Code::set_option, static_cast<std::uint32_t>(p_.options.size())});
         p_.options.push_back({action.name == "connect_timeout" ? SessionOption::Kind::connect_timeout
                               : action.name == "retry_timeout" ? SessionOption::Kind::retry_timeout
+                              : action.name == "certificate"   ? SessionOption::Kind::certificate
                                                                : SessionOption::Kind::rate_limit,
-                              action.option_value, action.option_burst});
+                              action.option_value, action.option_burst,
+                              action.name == "certificate" ? &action.certificate : nullptr});
         break;
     }
   }
@@ -182,6 +184,11 @@ UserProgram compile_session(const Session& session, const Options& options) {
   program.probability = session.probability;
   Compiler(program, session, options).emit(session.actions);
   if (options.rate_limit > 0) program.dynamic = true;  // the token bucket lives in UserDyn
+  if (session.protocol) {
+    program.protocol = session.protocol;
+    program.alpn = session.protocol->alpn();
+    program.connections = session.protocol->connection_level();
+  }
   return program;
 }
 

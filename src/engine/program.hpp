@@ -58,9 +58,11 @@ struct ForeachSpec {
 
 /// A <set_option> in a session.
 struct SessionOption {
-  enum class Kind : std::uint8_t { connect_timeout, retry_timeout, rate_limit } kind;
+  enum class Kind : std::uint8_t { connect_timeout, retry_timeout, rate_limit, certificate } kind;
   double value = 0;  ///< seconds; rate_limit: bytes per second
   double burst = 0;  ///< rate_limit: bytes, 0 = the rate
+  const TlsCertificate* certificate = nullptr;  ///< certificate: owned by the Scenario
+  std::uint32_t tls_context = 0;                ///< certificate: index in RunConfig::tls_contexts
 };
 
 /// Variable ids: names are resolved once here; users store values by id.
@@ -78,6 +80,9 @@ struct UserProgram {
   std::vector<ThinkTime> thinks;
   std::vector<std::string> transactions;     ///< metric names, "tr_<name>", one per slot
   std::vector<LoopSpec> loops;
+  std::string_view alpn;  ///< offered on TLS connections (the session's plugin), empty = none
+  const Protocol* protocol = nullptr;  ///< the session's plugin
+  bool connections = false;            ///< protocol->connection_level(): one Connection per socket
 
   // dynamics; all empty for a static session, which then runs without any variable store
   bool dynamic = false;                             ///< users need a variable store

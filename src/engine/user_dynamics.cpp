@@ -99,6 +99,7 @@ void Worker::set_option(User& user, std::uint32_t index) {
     case SessionOption::Kind::connect_timeout: user.dyn->connect_timeout = o.value; break;
     case SessionOption::Kind::retry_timeout: user.dyn->retry_timeout = o.value; break;
     case SessionOption::Kind::rate_limit: set_rate(*user.dyn, o.value, o.burst); break;
+    case SessionOption::Kind::certificate: user.dyn->tls_context = o.tls_context; break;
   }
 }
 
@@ -159,7 +160,7 @@ void Worker::set_vars(User& user, std::uint32_t index) {
     }
     case Src::server: {
       auto server = static_cast<std::size_t>(std::max(user.server, 0));
-      const auto& endpoint = config_.servers[server];
+      const auto& endpoint = config_.servers[server].address;
       vars[ids[0]] = server < config_.scenario->servers.size() ? config_.scenario->servers[server].endpoint.host
                                                               : endpoint.address().to_string();
       if (ids.size() > 1) vars[ids[1]] = std::to_string(endpoint.port());
