@@ -45,6 +45,6 @@ XML
 local_client='<client host="localhost" use_controller_vm="true"/>'
 v6_client='<client host="localhost" use_controller_vm="true"><ip value="::1"/></client>'
 run udp "$local_client" "<server host=\"127.0.0.1\" port=\"$udp_port\" type=\"udp\"/>"
-run tcp6 "$v6_client" "<server host=\"localhost\" port=\"$tcp6_port\" type=\"tcp6\"/>"
+run tcp6 "$v6_client" "<server host=\"::1\" port=\"$tcp6_port\" type=\"tcp6\"/>"
 run udp6 "$v6_client" "<server host=\"::1\" port=\"$udp6_port\" type=\"udp6\"/>"
 log "ok"
