@@ -100,22 +100,17 @@ Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads
   }
   for (const Session& session : scenario.sessions) {
     config_.programs.push_back(compile_session(session, scenario.options));
-    std::vector<std::int32_t> targets;
-    for (const RequestSpec* spec : config_.programs.back().requests) {
-      const Endpoint* endpoint = spec->endpoint();
-      if (!endpoint) {
-        targets.push_back(-1);
-        continue;
-      }
+    for (CompiledRequest& request : config_.programs.back().requests) {
+      const Endpoint* endpoint = request.spec->endpoint();
+      if (!endpoint) continue;
       auto it = std::find(endpoints.begin(), endpoints.end(), *endpoint);
       if (it == endpoints.end()) {
         endpoints.push_back(*endpoint);
         config_.servers.push_back(make_target(*endpoint));
         it = endpoints.end() - 1;
       }
-      targets.push_back(static_cast<std::int32_t>(it - endpoints.begin()));
+      request.target = static_cast<std::int32_t>(it - endpoints.begin());
     }
-    config_.request_endpoint.push_back(std::move(targets));
   }
   make_tls_contexts(config_, scenario);
   for (const std::string& ip : plan.slot.source_ips) {

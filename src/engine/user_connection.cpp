@@ -24,7 +24,7 @@ Clock::duration seconds(double s) {
 
 const RequestSpec& current_request(const User& user) {
   const UserProgram& p = *user.program;
-  return *p.requests[p.ops[user.pc - 1].arg];
+  return *p.requests[p.ops[user.pc - 1].arg].spec;
 }
 
 /// The user's connection is still the one a completion was started for.
@@ -203,7 +203,7 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, std::
     result.consumed = std::min(result.consumed, data.size());
     if (awaiting) {
       user.got_bytes = true;
-      if (user.dyn && user.program->request_dyn[user.program->ops[user.pc - 1].arg])
+      if (user.dyn && user.program->requests[user.program->ops[user.pc - 1].arg].dyn)
         user.dyn->capture.append(data.data(), result.consumed);
     }
     offset += result.consumed;

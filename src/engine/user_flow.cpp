@@ -26,7 +26,7 @@ Clock::duration seconds(double s) {
 
 const RequestSpec& current_request(const User& user) {
   const UserProgram& p = *user.program;
-  return *p.requests[p.ops[user.pc - 1].arg];
+  return *p.requests[p.ops[user.pc - 1].arg].spec;
 }
 
 }  // namespace
@@ -38,13 +38,13 @@ void Worker::step(User& user) {
     const Op& op = p.ops[user.pc++];
     switch (op.code) {
       case Op::Code::request: {
-        std::int32_t server = config_.request_endpoint[program_index][op.arg];
-        begin_request(user, *p.requests[op.arg], server >= 0 ? server : user.server);
+        const CompiledRequest& request = p.requests[op.arg];
+        begin_request(user, *request.spec, request.target >= 0 ? request.target : user.server);
         return;
       }
       case Op::Code::think:
-        if (p.think_var_ids[op.arg] >= 0) {
-          ThinkTime t = p.thinks[op.arg];
+        if (p.thinks[op.arg].var_id >= 0) {
+          ThinkTime t = p.thinks[op.arg].think;
           t.value = think_var_seconds(user, op.arg);
           if (t.value < 0) {
             stats_.add(error_metric("error_unknown_var"));
@@ -53,7 +53,7 @@ void Worker::step(User& user) {
           think(user, t);
           return;
         }
-        think(user, p.thinks[op.arg]);
+        think(user, p.thinks[op.arg].think);
         return;
       case Op::Code::tr_start:
         user.tr_starts[op.arg] = Clock::now();
@@ -350,7 +350,7 @@ void Worker::on_read(User& user, const boost::system::error_code& ec, std::size_
 bool Worker::consume(User& user, std::string_view data) {
   const RequestSpec& spec = current_request(user);
   // Responses are kept only for requests that extract variables or match.
-  if (user.dyn && user.program->request_dyn[user.program->ops[user.pc - 1].arg]) user.dyn->capture.append(data);
+  if (user.dyn && user.program->requests[user.program->ops[user.pc - 1].arg].dyn) user.dyn->capture.append(data);
   std::string_view input = data;
   if (!user.pending.empty()) {
     user.pending.append(data);

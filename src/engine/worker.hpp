@@ -52,7 +52,6 @@ struct RunConfig {
   /// when no target is TLS.
   std::vector<std::unique_ptr<asio::ssl::context>> tls_contexts;
   std::vector<asio::ip::address> source_ips;          ///< bind addresses, round-robin
-  std::vector<std::vector<std::int32_t>> request_endpoint;  ///< per program, per request: server index or -1
   std::uint64_t seed = 0;
   unsigned agent_index = 0;  ///< file_server order="iter": this agent's place among
   unsigned agent_count = 1;  ///< all agents, so each line goes to one agent
