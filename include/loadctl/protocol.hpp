@@ -24,11 +24,14 @@ namespace loadctl {
 
 enum class Transport : std::uint8_t { tcp, ssl, udp };
 
+class Connection;  // connection.hpp: per-connection state of a stateful protocol
+
 /// Where requests go: a server element, or an absolute URL in a request.
 struct Endpoint {
   std::string host;
   std::uint16_t port = 0;
   Transport transport = Transport::tcp;
+  bool ipv6 = false;  ///< tcp6/ssl6/udp6: resolve the host to an IPv6 address
 
   bool operator==(const Endpoint&) const = default;
 };
@@ -112,6 +115,14 @@ class Protocol {
   /// Parses one request element; throws ScenarioError (fail_at/unsupported_at) on bad input.
   virtual std::shared_ptr<const RequestSpec> parse_request(pugi::xml_node element,
                                                            const RequestParseContext& ctx) const = 0;
+  /// The ALPN protocol offered on TLS connections of this plugin's sessions ("http/1.1"), or
+  /// empty for none.
+  virtual std::string_view alpn() const { return {}; }
+  /// True when open_connection() gives each connection a Connection object (connection.hpp);
+  /// such sessions may be bidi="true". False (the default): request by request, as above.
+  virtual bool connection_level() const { return false; }
+  /// A new per-connection object, called once the transport is up (connection_level() only).
+  virtual std::unique_ptr<Connection> open_connection() const;
 };
 
 class ProtocolRegistry {

@@ -98,6 +98,18 @@ struct Options {
   double rate_limit = 0;               ///< bytes/s received per user, 0 = none (file: KB/s)
   double rate_burst = 0;               ///< bytes, 0 = one second of rate_limit
   std::size_t max_capture_size = 1 << 20;  ///< loadctl: bytes of a response kept for match/dyn_variable
+  unsigned udp_rcv_buffer = 0;         ///< bytes, 0 = system default
+  unsigned udp_snd_buffer = 0;
+  std::string ssl_ciphers;             ///< OpenSSL cipher list ("a:b"); empty = library default
+  std::string ssl_version;             ///< "tlsv1.2", "tlsv1.3", ...; empty = negotiate
+  bool ssl_reuse_sessions = true;      ///< resume TLS sessions per worker and server
+  bool ssl_verify = false;             ///< verify server certificates (loadctl option; Tsung never does)
+};
+
+/// <set_option name="certificate"><certificate .../></set_option>: a client certificate (PEM files).
+struct TlsCertificate {
+  std::string cacertfile, certfile, keyfile, keypass;
+  bool operator==(const TlsCertificate&) const = default;
 };
 
 /// One step of a session, as written. The engine compiles the tree into a flat UserProgram.
@@ -127,11 +139,13 @@ struct Action {
   std::shared_ptr<const Regex> include, exclude;  ///< foreach filters, may be null
   double option_value = 0;     ///< set_option: name is the option; seconds, or bytes/s
   double option_burst = 0;     ///< set_option rate_limit: bytes
+  TlsCertificate certificate;  ///< set_option certificate
 };
 
 struct Session {
   std::string name;
   std::string type;          ///< "ts_http", "ts_raw", ...
+  const Protocol* protocol = nullptr;  ///< the plugin serving `type` (owned by the registry)
   double probability = 0;    ///< percent; weights are normalised to percent at load
   std::vector<Action> actions;
   std::vector<std::string> used_vars;  ///< names read by %%_name%% in substituted requests

@@ -128,6 +128,7 @@ class HttpProtocol final : public Protocol {
                                                    const RequestParseContext& ctx) const override {
     return parse_http_request(element, ctx);
   }
+  std::string_view alpn() const override { return "http/1.1"; }
 };
 
 }  // namespace

@@ -1,8 +1,11 @@
 #include <stdexcept>
 
+#include "loadctl/connection.hpp"
 #include "loadctl/protocol.hpp"
 
 namespace loadctl {
+
+std::unique_ptr<Connection> Protocol::open_connection() const { return nullptr; }
 
 void ProtocolRegistry::add(std::unique_ptr<Protocol> protocol) {
   if (!protocol) throw std::invalid_argument("ProtocolRegistry::add: null protocol");

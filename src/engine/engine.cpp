@@ -1,5 +1,6 @@
 #include "engine/engine.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -9,15 +10,13 @@ namespace loadctl::engine {
 
 namespace {
 
+// tcp6/ssl6/udp6 ask for an IPv6 address; otherwise the resolver's first answer.
 asio::ip::tcp::endpoint resolve(const Endpoint& endpoint) {
-  if (endpoint.transport != Transport::tcp)
-    throw std::runtime_error(fmt::format("not supported yet: {} transport to {}:{}",
-                                         endpoint.transport == Transport::ssl ? "ssl" : "udp",
-                                         endpoint.host, endpoint.port));
   asio::io_context ctx;
   asio::ip::tcp::resolver resolver(ctx);
   boost::system::error_code ec;
-  auto results = resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
+  auto results = endpoint.ipv6 ? resolver.resolve(asio::ip::tcp::v6(), endpoint.host, std::to_string(endpoint.port), ec)
+                               : resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
   if (ec || results.empty())
     throw std::runtime_error(fmt::format("cannot resolve server {}:{}: {}", endpoint.host,
                                          endpoint.port, ec ? ec.message() : "no address"));
@@ -30,6 +29,32 @@ std::string host_header(const Endpoint& endpoint) {
   bool ipv6 = endpoint.host.find(':') != std::string::npos;
   std::string host = ipv6 ? "[" + endpoint.host + "]" : endpoint.host;
   return default_port ? host : fmt::format("{}:{}", host, endpoint.port);
+}
+
+Target make_target(const Endpoint& endpoint) { return {endpoint, resolve(endpoint), host_header(endpoint)}; }
+
+// TLS contexts: [0] from the options; one per distinct client certificate, which the
+// certificate set_option ops of the programs then point at.
+void make_tls_contexts(RunConfig& config, const Scenario& scenario) {
+  // Connection-level plugins may upgrade with STARTTLS.
+  bool tls = std::any_of(config.servers.begin(), config.servers.end(),
+                         [](const Target& t) { return t.endpoint.transport == Transport::ssl; }) ||
+             std::any_of(config.programs.begin(), config.programs.end(), [](const UserProgram& p) { return p.connections; });
+  if (!tls) return;
+  config.tls_contexts.push_back(make_tls_context(scenario.options, nullptr));
+  std::vector<const TlsCertificate*> known;
+  for (UserProgram& program : config.programs) {
+    for (SessionOption& option : program.options) {
+      if (option.kind != SessionOption::Kind::certificate) continue;
+      auto it = std::find_if(known.begin(), known.end(), [&](const TlsCertificate* c) { return *c == *option.certificate; });
+      if (it == known.end()) {
+        config.tls_contexts.push_back(make_tls_context(scenario.options, option.certificate));
+        known.push_back(option.certificate);
+        it = known.end() - 1;
+      }
+      option.tls_context = static_cast<std::uint32_t>(it - known.begin()) + 1;
+    }
+  }
 }
 
 }  // namespace
@@ -70,30 +95,24 @@ Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads
   std::vector<Endpoint> endpoints;
   for (const ServerSpec& server : scenario.servers) {
     endpoints.push_back(server.endpoint);
-    config_.servers.push_back(resolve(server.endpoint));
+    config_.servers.push_back(make_target(server.endpoint));
     config_.server_weights.push_back(server.weight);
-    config_.server_host_headers.push_back(host_header(server.endpoint));
   }
   for (const Session& session : scenario.sessions) {
     config_.programs.push_back(compile_session(session, scenario.options));
-    std::vector<std::int32_t> targets;
-    for (const RequestSpec* spec : config_.programs.back().requests) {
-      const Endpoint* endpoint = spec->endpoint();
-      if (!endpoint) {
-        targets.push_back(-1);
-        continue;
-      }
+    for (CompiledRequest& request : config_.programs.back().requests) {
+      const Endpoint* endpoint = request.spec->endpoint();
+      if (!endpoint) continue;
       auto it = std::find(endpoints.begin(), endpoints.end(), *endpoint);
       if (it == endpoints.end()) {
         endpoints.push_back(*endpoint);
-        config_.servers.push_back(resolve(*endpoint));
-        config_.server_host_headers.push_back(host_header(*endpoint));
+        config_.servers.push_back(make_target(*endpoint));
         it = endpoints.end() - 1;
       }
-      targets.push_back(static_cast<std::int32_t>(it - endpoints.begin()));
+      request.target = static_cast<std::int32_t>(it - endpoints.begin());
     }
-    config_.request_endpoint.push_back(std::move(targets));
   }
+  make_tls_contexts(config_, scenario);
   for (const std::string& ip : plan.slot.source_ips) {
     boost::system::error_code ec;
     auto address = asio::ip::make_address(ip, ec);

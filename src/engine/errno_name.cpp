@@ -3,11 +3,15 @@
 #include <cerrno>
 
 #include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
 
 namespace loadctl::engine {
 
 std::string errno_name(const boost::system::error_code& ec) {
   if (ec == boost::asio::error::eof) return "closed";
+  if (ec.category() == boost::asio::error::get_ssl_category() ||
+      ec.category() == boost::asio::ssl::error::get_stream_category())
+    return "ssl";
   if (ec.category() != boost::system::system_category()) return "unknown";
   switch (ec.value()) {
     case ECONNREFUSED: return "econnrefused";

@@ -20,15 +20,14 @@ class Compiler {
     switch (action.kind) {
       case Action::Kind::request: {
         p_.ops.push_back({Op::Code::request, static_cast<std::uint32_t>(p_.requests.size())});
-        p_.requests.push_back(action.request.get());
-        p_.request_dyn.push_back(action.dynamics.get());
-        std::vector<std::int32_t> ids;
+        CompiledRequest& request = p_.requests.emplace_back();
+        request.spec = action.request.get();
+        request.dyn = action.dynamics.get();
         if (action.dynamics) {
           p_.dynamic = true;
           for (const DynVariable& v : action.dynamics->variables)
-            ids.push_back(static_cast<std::int32_t>(p_.vars.intern(v.name)));
+            request.dyn_ids.push_back(static_cast<std::int32_t>(p_.vars.intern(v.name)));
         }
-        p_.dyn_ids.push_back(std::move(ids));
         break;
       }
       case Action::Kind::thinktime: {
@@ -40,8 +39,7 @@ class Compiler {
           p_.dynamic = true;
           var = static_cast<std::int32_t>(p_.vars.intern(think.value_template));
         }
-        p_.think_var_ids.push_back(var);
-        p_.thinks.push_back(think);
+        p_.thinks.push_back({think, var});
         break;
       }
       case Action::Kind::transaction: {
@@ -124,8 +122,10 @@ class Compiler {
         p_.ops.push_back({Op::Code::set_option, static_cast<std::uint32_t>(p_.options.size())});
         p_.options.push_back({action.name == "connect_timeout" ? SessionOption::Kind::connect_timeout
                               : action.name == "retry_timeout" ? SessionOption::Kind::retry_timeout
+                              : action.name == "certificate"   ? SessionOption::Kind::certificate
                                                                : SessionOption::Kind::rate_limit,
-                              action.option_value, action.option_burst});
+                              action.option_value, action.option_burst,
+                              action.name == "certificate" ? &action.certificate : nullptr});
         break;
     }
   }
@@ -152,8 +152,7 @@ class Compiler {
 
   std::uint32_t condition(const Condition& c) {
     p_.dynamic = true;
-    p_.conditions.push_back(c);
-    p_.condition_ids.push_back(c.var == "tsung_userid" ? -1 : static_cast<std::int32_t>(p_.vars.intern(c.var)));
+    p_.conditions.push_back({c, c.var == "tsung_userid" ? -1 : static_cast<std::int32_t>(p_.vars.intern(c.var))});
     return static_cast<std::uint32_t>(p_.conditions.size() - 1);
   }
 
@@ -182,6 +181,11 @@ UserProgram compile_session(const Session& session, const Options& options) {
   program.probability = session.probability;
   Compiler(program, session, options).emit(session.actions);
   if (options.rate_limit > 0) program.dynamic = true;  // the token bucket lives in UserDyn
+  if (session.protocol) {
+    program.protocol = session.protocol;
+    program.alpn = session.protocol->alpn();
+    program.connections = session.protocol->connection_level();
+  }
   return program;
 }
 

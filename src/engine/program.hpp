@@ -58,9 +58,11 @@ struct ForeachSpec {
 
 /// A <set_option> in a session.
 struct SessionOption {
-  enum class Kind : std::uint8_t { connect_timeout, retry_timeout, rate_limit } kind;
+  enum class Kind : std::uint8_t { connect_timeout, retry_timeout, rate_limit, certificate } kind;
   double value = 0;  ///< seconds; rate_limit: bytes per second
   double burst = 0;  ///< rate_limit: bytes, 0 = the rate
+  const TlsCertificate* certificate = nullptr;  ///< certificate: owned by the Scenario
+  std::uint32_t tls_context = 0;                ///< certificate: index in RunConfig::tls_contexts
 };
 
 /// Variable ids: names are resolved once here; users store values by id.
@@ -70,26 +72,45 @@ struct VarTable {
   std::uint32_t intern(const std::string& name);
 };
 
+/// One request of a program: everything the engine needs about it, in one record.
+struct CompiledRequest {
+  const RequestSpec* spec = nullptr;     ///< owned by the Scenario
+  const RequestDynamics* dyn = nullptr;  ///< dyn_variables and matches; null when none
+  std::vector<std::int32_t> dyn_ids;     ///< the variable id of each dyn_variable
+  std::int32_t target = -1;              ///< RunConfig::servers index of spec->endpoint(); -1 = the user's server
+};
+
+/// A thinktime: its value, or the variable that holds it.
+struct CompiledThink {
+  ThinkTime think;
+  std::int32_t var_id = -1;  ///< id of its %%_var%%, or -1
+};
+
+/// An <if>/<repeat> condition and the id of the variable it reads (-1: tsung_userid).
+struct CompiledCondition {
+  Condition condition;
+  std::int32_t var_id = -1;
+};
+
 struct UserProgram {
   std::string session;
   double probability = 0;  ///< percent
   std::vector<Op> ops;
-  std::vector<const RequestSpec*> requests;  ///< owned by the Scenario
-  std::vector<ThinkTime> thinks;
+  std::vector<CompiledRequest> requests;
+  std::vector<CompiledThink> thinks;
   std::vector<std::string> transactions;     ///< metric names, "tr_<name>", one per slot
   std::vector<LoopSpec> loops;
+  std::string_view alpn;  ///< offered on TLS connections (the session's plugin), empty = none
+  const Protocol* protocol = nullptr;  ///< the session's plugin
+  bool connections = false;            ///< protocol->connection_level(): one Connection per socket
 
   // dynamics; all empty for a static session, which then runs without any variable store
   bool dynamic = false;                             ///< users need a variable store
   VarTable vars;
-  std::vector<const RequestDynamics*> request_dyn;  ///< per request, null when none
-  std::vector<std::vector<std::int32_t>> dyn_ids;   ///< per request, the id of each dyn_variable
   std::vector<const SetDynVars*> set_vars;
   std::vector<std::vector<std::uint32_t>> set_var_ids;
-  std::vector<Condition> conditions;
-  std::vector<std::int32_t> condition_ids;
+  std::vector<CompiledCondition> conditions;
   std::vector<RepeatSpec> repeats;
-  std::vector<std::int32_t> think_var_ids;          ///< per think, the id of its %%_var%% or -1
   std::vector<ForeachSpec> foreachs;
   std::vector<SessionOption> options;
 };

@@ -99,6 +99,7 @@ void Worker::set_option(User& user, std::uint32_t index) {
     case SessionOption::Kind::connect_timeout: user.dyn->connect_timeout = o.value; break;
     case SessionOption::Kind::retry_timeout: user.dyn->retry_timeout = o.value; break;
     case SessionOption::Kind::rate_limit: set_rate(*user.dyn, o.value, o.burst); break;
+    case SessionOption::Kind::certificate: user.dyn->tls_context = o.tls_context; break;
   }
 }
 
@@ -159,7 +160,7 @@ void Worker::set_vars(User& user, std::uint32_t index) {
     }
     case Src::server: {
       auto server = static_cast<std::size_t>(std::max(user.server, 0));
-      const auto& endpoint = config_.servers[server];
+      const auto& endpoint = config_.servers[server].address;
       vars[ids[0]] = server < config_.scenario->servers.size() ? config_.scenario->servers[server].endpoint.host
                                                               : endpoint.address().to_string();
       if (ids.size() > 1) vars[ids[1]] = std::to_string(endpoint.port());
@@ -173,12 +174,12 @@ void Worker::set_vars(User& user, std::uint32_t index) {
 
 bool Worker::condition_holds(const User& user, std::uint32_t index) const {
   const UserProgram& p = *user.program;
-  std::int32_t id = p.condition_ids[index];
-  if (id < 0) {
+  const CompiledCondition& c = p.conditions[index];
+  if (c.var_id < 0) {
     std::string userid = std::to_string(user.id);
-    return p.conditions[index].holds(&userid);
+    return c.condition.holds(&userid);
   }
-  return p.conditions[index].holds(UserVars::get(user.dyn.get(), id));
+  return c.condition.holds(UserVars::get(user.dyn.get(), c.var_id));
 }
 
 bool Worker::repeat_goes_on(User& user, const Op& op) {
@@ -210,7 +211,7 @@ std::int64_t Worker::var_integer(const User& user, std::int32_t id) {
 }
 
 double Worker::think_var_seconds(const User& user, std::uint32_t think) const {
-  const std::string* value = UserVars::get(user.dyn.get(), user.program->think_var_ids[think]);
+  const std::string* value = UserVars::get(user.dyn.get(), user.program->thinks[think].var_id);
   if (!value) return -1;
   char* end = nullptr;
   double s = std::strtod(value->c_str(), &end);
@@ -219,15 +220,15 @@ double Worker::think_var_seconds(const User& user, std::uint32_t think) const {
 
 bool Worker::after_response(User& user) {
   const UserProgram& p = *user.program;
-  std::uint32_t request = p.ops[user.pc - 1].arg;
-  const RequestDynamics* d = p.request_dyn[request];
+  const CompiledRequest& request = p.requests[p.ops[user.pc - 1].arg];
+  const RequestDynamics* d = request.dyn;
   if (!d) return true;
   UserDyn& dyn = *user.dyn;
   std::string value;
   std::vector<std::string> all;
   for (std::size_t i = 0; i < d->variables.size(); ++i) {
     const DynVariable& v = d->variables[i];
-    auto id = static_cast<std::size_t>(p.dyn_ids[request][i]);
+    auto id = static_cast<std::size_t>(request.dyn_ids[i]);
     bool many = v.kind == DynVariable::Kind::xpath || v.kind == DynVariable::Kind::jsonpath;
     all.clear();
     if (!v.extract(dyn.capture, value, many ? &all : nullptr)) continue;

@@ -2,6 +2,7 @@
 // Everything here runs on the worker's thread; nothing allocates per request once warm.
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
 
 #include <spdlog/spdlog.h>
@@ -25,7 +26,7 @@ Clock::duration seconds(double s) {
 
 const RequestSpec& current_request(const User& user) {
   const UserProgram& p = *user.program;
-  return *p.requests[p.ops[user.pc - 1].arg];
+  return *p.requests[p.ops[user.pc - 1].arg].spec;
 }
 
 }  // namespace
@@ -37,13 +38,13 @@ void Worker::step(User& user) {
     const Op& op = p.ops[user.pc++];
     switch (op.code) {
       case Op::Code::request: {
-        std::int32_t server = config_.request_endpoint[program_index][op.arg];
-        begin_request(user, *p.requests[op.arg], server >= 0 ? server : user.server);
+        const CompiledRequest& request = p.requests[op.arg];
+        begin_request(user, *request.spec, request.target >= 0 ? request.target : user.server);
         return;
       }
       case Op::Code::think:
-        if (p.think_var_ids[op.arg] >= 0) {
-          ThinkTime t = p.thinks[op.arg];
+        if (p.thinks[op.arg].var_id >= 0) {
+          ThinkTime t = p.thinks[op.arg].think;
           t.value = think_var_seconds(user, op.arg);
           if (t.value < 0) {
             stats_.add(error_metric("error_unknown_var"));
@@ -52,7 +53,7 @@ void Worker::step(User& user) {
           think(user, t);
           return;
         }
-        think(user, p.thinks[op.arg]);
+        think(user, p.thinks[op.arg].think);
         return;
       case Op::Code::tr_start:
         user.tr_starts[op.arg] = Clock::now();
@@ -126,13 +127,17 @@ void Worker::connect(User& user) {
   user.connect_start = Clock::now();
   double timeout = user.dyn && user.dyn->connect_timeout >= 0 ? user.dyn->connect_timeout : options.connect_timeout;
   user.deadline = timeout > 0 ? user.connect_start + seconds(timeout) : Clock::time_point::max();
-  const auto& endpoint = config_.servers[static_cast<std::size_t>(user.server)];
+  const Target& target = config_.servers[static_cast<std::size_t>(user.server)];
+  const auto& endpoint = target.address;
+  bool udp = target.endpoint.transport == Transport::udp;
   boost::system::error_code ec;
-  user.socket.open(endpoint.protocol(), ec);
+  if (udp) open_udp(user, ec); else user.socket.open(endpoint.protocol(), ec);
   if (!ec && (!config_.source_ips.empty() || options.ports_range)) bind_source(user, ec);
-  if (!ec) user.socket.set_option(asio::ip::tcp::no_delay(true), ec);
-  if (!ec && options.tcp_rcv_buffer) user.socket.set_option(asio::socket_base::receive_buffer_size(static_cast<int>(options.tcp_rcv_buffer)), ec);
-  if (!ec && options.tcp_snd_buffer) user.socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(options.tcp_snd_buffer)), ec);
+  if (!ec && !udp) user.socket.set_option(asio::ip::tcp::no_delay(true), ec);
+  unsigned rcv_buffer = udp ? options.udp_rcv_buffer : options.tcp_rcv_buffer;
+  unsigned snd_buffer = udp ? options.udp_snd_buffer : options.tcp_snd_buffer;
+  if (!ec && rcv_buffer) user.socket.set_option(asio::socket_base::receive_buffer_size(static_cast<int>(rcv_buffer)), ec);
+  if (!ec && snd_buffer) user.socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(snd_buffer)), ec);
   if (ec) {
     asio::post(ctx_, [this, &user, gen = user.generation, ec] {
       if (gen == user.generation) on_connected(user, ec);
@@ -150,7 +155,7 @@ void Worker::bind_source(User& user, boost::system::error_code& ec) {
   asio::ip::address ip;
   if (!config_.source_ips.empty()) {
     ip = config_.source_ips[source_ip_next_++ % config_.source_ips.size()];
-  } else if (config_.servers[static_cast<std::size_t>(user.server)].protocol() == asio::ip::tcp::v6()) {
+  } else if (config_.servers[static_cast<std::size_t>(user.server)].address.protocol() == asio::ip::tcp::v6()) {
     ip = asio::ip::address_v6::any();
   } else {
     ip = asio::ip::address_v4::any();
@@ -178,6 +183,7 @@ void Worker::on_connected(User& user, const boost::system::error_code& ec) {
     stats_.add(error_metric(timed_out ? "error_connect_timeout" : "error_connect_" + errno_name(ec)));
     boost::system::error_code ignored;
     user.socket.close(ignored);
+    if (user.tls) retire_tls(user);
     const Options& options = config_.scenario->options;
     if (stopping_) return;
     if (++user.connect_attempts > options.max_retries) {
@@ -195,11 +201,23 @@ void Worker::on_connected(User& user, const boost::system::error_code& ec) {
     });
     return;
   }
+  user.socket.non_blocking(true);
+  if (config_.servers[static_cast<std::size_t>(user.server)].endpoint.transport == Transport::ssl) {
+    start_tls(user);  // the handshake is part of the connection, as in Tsung's connect time
+    return;
+  }
+  on_transport_ready(user);
+}
+
+void Worker::on_transport_ready(User& user) {
   user.connect_attempts = 0;
   user.connected_to = user.server;
-  user.socket.non_blocking(true);
-  stats_.sample(ids_.connect, ms_since(user.connect_start, now));
+  stats_.sample(ids_.connect, ms_since(user.connect_start, Clock::now()));
   stats_.gauge_add(ids_.connected, 1);
+  if (user.program->connections) {
+    open_conn(user);
+    return;
+  }
   send_request(user);
 }
 
@@ -207,7 +225,7 @@ void Worker::send_request(User& user) {
   const RequestSpec& spec = current_request(user);
   const Options& options = config_.scenario->options;
   EncodeContext ctx;
-  ctx.host_header = config_.server_host_headers[static_cast<std::size_t>(user.connected_to)];
+  ctx.host_header = config_.servers[static_cast<std::size_t>(user.connected_to)].host_header;
   // Tsung's default User-Agent, so server-side rules written for Tsung runs keep matching.
   ctx.user_agent = options.user_agents.empty() ? std::string_view("Tsung") : options.user_agents[user.user_agent].value;
   UserVars vars(*user.program, user.dyn.get(), user.id);
@@ -215,7 +233,8 @@ void Worker::send_request(User& user) {
   ctx.vars = &vars;
   ctx.missing_vars = &missing;
   write_buf_.clear();
-  spec.encode(ctx, write_buf_);
+  if (user.conn) conn_encode(user, spec, ctx);
+  else spec.encode(ctx, write_buf_);
   stats_.add(ids_.size_sent, write_buf_.size());
   if (missing) stats_.add(error_metric("error_unknown_var"), missing);
   if (user.dyn) user.dyn->capture.clear();
@@ -226,6 +245,14 @@ void Worker::send_request(User& user) {
   user.parser.reset();
   user.got_bytes = false;
   user.pending.clear();
+  if (user.conn) {
+    conn_queue_request(user);
+    return;
+  }
+  if (user.tls) {
+    send_tls(user);
+    return;
+  }
 
   boost::system::error_code ec;
   std::size_t written = user.socket.write_some(asio::buffer(write_buf_), ec);
@@ -253,6 +280,15 @@ void Worker::send_request(User& user) {
   await_response(user);
 }
 
+// The request is written: wait for its response, or count it as sent without one.
+void Worker::after_send(User& user) {
+  if (!current_request(user).awaits_response()) {
+    on_sent_without_ack(user);
+    return;
+  }
+  await_response(user);
+}
+
 void Worker::on_writable(User& user, const boost::system::error_code& ec) {
   boost::system::error_code wec = ec;
   std::size_t written = 0;
@@ -270,11 +306,7 @@ void Worker::on_writable(User& user, const boost::system::error_code& ec) {
     });
     return;
   }
-  if (!current_request(user).awaits_response()) {
-    on_sent_without_ack(user);
-    return;
-  }
-  await_response(user);
+  after_send(user);
 }
 
 // The receive buffer is borrowed only while a response is pending, and async_read_some lets
@@ -283,6 +315,10 @@ void Worker::await_response(User& user) {
   user.state = UserState::awaiting;
   if (user.dyn && user.dyn->rate > 0 && throttle(user)) return;
   if (!user.buffer) user.buffer = acquire_buffer();
+  if (user.tls) {
+    read_tls(user);
+    return;
+  }
   user.socket.async_read_some(asio::buffer(user.buffer, kReceiveBuffer),
                               [this, &user, gen = user.generation](const boost::system::error_code& ec, std::size_t n) {
                                 if (gen == user.generation) on_read(user, ec, n);
@@ -290,7 +326,8 @@ void Worker::await_response(User& user) {
 }
 
 void Worker::on_read(User& user, const boost::system::error_code& ec, std::size_t n) {
-  if (ec == asio::error::eof) {
+  // A TLS peer that closes without close_notify ends the stream like a TCP FIN.
+  if (ec && (ec == asio::error::eof || (user.tls && ec == asio::ssl::error::stream_truncated))) {
     ResponseInfo info;
     if (user.got_bytes && current_request(user).complete_on_eof(user.parser, info)) {
       info.close = true;
@@ -315,7 +352,7 @@ void Worker::on_read(User& user, const boost::system::error_code& ec, std::size_
 bool Worker::consume(User& user, std::string_view data) {
   const RequestSpec& spec = current_request(user);
   // Responses are kept only for requests that extract variables or match, up to a bound.
-  if (user.dyn && user.program->request_dyn[user.program->ops[user.pc - 1].arg]) {
+  if (user.dyn && user.program->requests[user.program->ops[user.pc - 1].arg].dyn) {
     if (user.dyn->capture.size() + data.size() > config_.scenario->options.max_capture_size) {
       on_request_failed(user, "error_response_too_large", false);
       return true;
@@ -413,6 +450,8 @@ void Worker::close_connection(User& user) {
   if (!user.socket.is_open()) return;
   boost::system::error_code ignored;
   user.socket.close(ignored);
+  if (user.tls) retire_tls(user);
+  user.conn.reset();
   if (user.connected_to >= 0) stats_.gauge_add(ids_.connected, -1);
   user.connected_to = -1;
 }

@@ -79,6 +79,7 @@ Worker::Worker(unsigned index, const RunConfig& config, WorkerPlan plan)
     phase_program_cdf_.push_back(weights.empty() ? std::vector<double>{} : cumulative(weights));
   }
   server_cdf_ = cumulative(config_.server_weights);
+  tls_sessions_.assign(config_.servers.size(), nullptr);
   std::vector<double> ua_weights;
   for (const UserAgent& ua : config_.scenario->options.user_agents) ua_weights.push_back(ua.probability);
   user_agent_cdf_ = cumulative(ua_weights);
@@ -367,6 +368,7 @@ void Worker::count_cut_off(const User& user) {
 // made progress since the last sweep gets its deadline moved (precision: one sweep period).
 void Worker::sweep_timeouts() {
   if (stop_requested_.load() || (config_.abort_test && config_.abort_test->load(std::memory_order_relaxed))) stop_now();
+  free_retired_tls();
   auto now = Clock::now();
   auto idle = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(config_.scenario->options.idle_timeout));
@@ -376,10 +378,13 @@ void Worker::sweep_timeouts() {
       if (user.state == UserState::awaiting || user.state == UserState::sending) user.deadline = now + idle;
     }
     if (!user.program || now < user.deadline) continue;
-    if (user.state == UserState::connecting) {
+    if (user.state == UserState::connecting && user.conn) {  // a plugin handshake that did not end
+      close_connection(user);
+      on_connected(user, asio::error::timed_out);
+    } else if (user.state == UserState::connecting) {
       user.socket.close();  // completes the connect with operation_aborted, handled as timeout
     } else if (user.state == UserState::awaiting || user.state == UserState::sending) {
-      on_request_failed(user, "error_timeout", false);
+      if (!conn_timeout(user)) on_request_failed(user, "error_timeout", false);
     }
   }
   if (done_.load()) return;

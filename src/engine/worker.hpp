@@ -21,6 +21,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "engine/program.hpp"
+#include "engine/tls.hpp"
+#include "loadctl/connection.hpp"
 #include "engine/user_vars.hpp"
 #include "loadctl/plan.hpp"
 #include "loadctl/stats.hpp"
@@ -33,15 +35,23 @@ using Executor = asio::io_context::executor_type;
 using Socket = asio::basic_stream_socket<asio::ip::tcp, Executor>;
 using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
 
+/// Where a connection goes: a <server>, or the endpoint of an absolute URL.
+struct Target {
+  Endpoint endpoint;                  ///< as written: host (SNI), port, transport
+  asio::ip::tcp::endpoint address;    ///< resolved once at start (a UDP target uses its address too)
+  std::string host_header;            ///< "host" or "host:port"
+};
+
 /// Immutable data shared by all workers of an agent.
 struct RunConfig {
   const Scenario* scenario = nullptr;
   std::vector<UserProgram> programs;
-  std::vector<asio::ip::tcp::endpoint> servers;       ///< resolved <server>s
-  std::vector<double> server_weights;
-  std::vector<std::string> server_host_headers;       ///< "host:port" per server
+  std::vector<Target> servers;                        ///< the <server>s, then absolute-URL targets
+  std::vector<double> server_weights;                 ///< per <server>
+  /// TLS client contexts: [0] from the options, then one per distinct client certificate; empty
+  /// when no target is TLS.
+  std::vector<std::unique_ptr<asio::ssl::context>> tls_contexts;
   std::vector<asio::ip::address> source_ips;          ///< bind addresses, round-robin
-  std::vector<std::vector<std::int32_t>> request_endpoint;  ///< per program, per request: server index or -1
   std::uint64_t seed = 0;
   unsigned agent_index = 0;  ///< file_server order="iter": this agent's place among
   unsigned agent_count = 1;  ///< all agents, so each line goes to one agent
@@ -73,6 +83,20 @@ inline constexpr std::size_t kReceiveBuffer = 16 * 1024;
 
 enum class UserState : std::uint8_t { idle, connecting, sending, awaiting, thinking, done };
 
+/// A connection of a connection-level plugin (connection.hpp): read for its whole life.
+struct ConnState {
+  explicit ConnState(Executor ex) : timer(ex) {}
+  std::unique_ptr<Connection> plugin;
+  Timer timer;                      ///< ConnectionServices::set_timer
+  std::uint64_t serial = 0;         ///< completions of an older connection of the user are ignored
+  std::string in;                   ///< received bytes the plugin has not consumed yet
+  std::string out, writing;         ///< queued bytes, bytes being written
+  std::unique_ptr<char[]> buffer;   ///< receive buffer, held while connected
+  bool reading = false, write_busy = false;
+  bool tls_requested = false;       ///< STARTTLS asked: the handshake starts once no read is pending
+  bool opening = false;             ///< the plugin's handshake holds the first request
+};
+
 struct User {
   User(Executor ex) : socket(ex), timer(ex) {}
   Socket socket;
@@ -97,11 +121,14 @@ struct User {
   std::string pending;            ///< unconsumed response bytes, or unwritten request bytes
   char* buffer = nullptr;         ///< receive buffer, borrowed from the worker while awaiting
   std::unique_ptr<UserDyn> dyn;   ///< variables etc., only for dynamic programs
+  std::unique_ptr<TlsStream> tls; ///< over `socket`, only while connected to a TLS target
+  std::unique_ptr<ConnState> conn; ///< only while connected, for connection-level plugins
 };
 
 class Worker {
  public:
   Worker(unsigned index, const RunConfig& config, WorkerPlan plan);
+  ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
@@ -145,6 +172,7 @@ class Worker {
   void connect(User& user);
   void bind_source(User& user, boost::system::error_code& ec);
   void on_connected(User& user, const boost::system::error_code& ec);
+  void on_transport_ready(User& user);
   void send_request(User& user);
   void on_writable(User& user, const boost::system::error_code& ec);
   void await_response(User& user);
@@ -153,6 +181,7 @@ class Worker {
   void release_buffer(User& user);
   bool consume(User& user, std::string_view data);
   void on_response_complete(User& user, const ResponseInfo& info);
+  void after_send(User& user);
   void on_sent_without_ack(User& user);
   void on_request_failed(User& user, std::string_view error, bool retry_on_fresh_connection);
   void think(User& user, const ThinkTime& think);
@@ -160,6 +189,27 @@ class Worker {
   void close_connection(User& user);
   void finish_user(User& user, bool completed);
   double think_seconds(const ThinkTime& think);
+
+  // transports (user_transport.cpp): chosen once per connection; plain TCP never goes here
+  void open_udp(User& user, boost::system::error_code& ec);
+  void start_tls(User& user);
+  void send_tls(User& user);
+  void read_tls(User& user);
+  void retire_tls(User& user);
+  void free_retired_tls();
+
+  // connection-level plugins (user_connection.cpp)
+  friend class ConnServices;
+  void open_conn(User& user);
+  void conn_encode(User& user, const RequestSpec& spec, const EncodeContext& ctx);
+  void conn_queue_request(User& user);
+  void conn_flush(User& user);
+  void conn_read(User& user);
+  void conn_on_read(User& user, const boost::system::error_code& ec, std::size_t n);
+  void conn_event(User& user, ConnEvent event, const ResponseInfo& info);
+  void conn_start_tls(User& user);
+  void conn_on_timer(User& user);
+  bool conn_timeout(User& user);
 
   // dynamics (user_dynamics.cpp)
   void init_dynamics(User& user);
@@ -223,6 +273,12 @@ class Worker {
   std::vector<std::vector<double>> phase_program_cdf_;  ///< per plan phase; empty = program_cdf_
   std::vector<double> server_cdf_;
   std::vector<double> user_agent_cdf_;
+
+  std::uint64_t conn_serial_ = 0;
+  std::vector<SSL_SESSION*> tls_sessions_;  ///< per target: the session to resume, or null
+  /// TLS streams of closed connections, freed two sweeps later: aborted operations still
+  /// reference them until their completions have run.
+  std::vector<std::unique_ptr<TlsStream>> retired_tls_, retiring_tls_;
 
   std::string write_buf_;
   std::vector<std::unique_ptr<char[]>> free_buffers_;  ///< receive buffers not lent to a user

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <cstring>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -49,6 +50,34 @@ std::string format_ipv4(std::uint32_t v) {
 }
 
 }  // namespace
+
+// IPv6 (loadctl; Tsung ranges are IPv4 only): whole addresses "first-last" that differ in their
+// last 64 bits, e.g. "fd00::1-fd00::ff".
+std::vector<std::string> expand_iprange_v6(std::string_view value) {
+  std::vector<std::string_view> dashes = split(value, '-');
+  if (dashes.size() != 2) throw std::invalid_argument("expected first-last, two IPv6 addresses");
+  unsigned char first[16], last[16];
+  std::string a(dashes[0]), b(dashes[1]);
+  if (inet_pton(AF_INET6, a.c_str(), first) != 1) throw std::invalid_argument(fmt::format("'{}' is not an IPv6 address", a));
+  if (inet_pton(AF_INET6, b.c_str(), last) != 1) throw std::invalid_argument(fmt::format("'{}' is not an IPv6 address", b));
+  if (std::memcmp(first, last, 8) != 0) throw std::invalid_argument("the addresses differ in their first 64 bits");
+  std::uint64_t lo = 0, hi = 0;
+  for (int i = 8; i < 16; ++i) {
+    lo = (lo << 8) | first[i];
+    hi = (hi << 8) | last[i];
+  }
+  if (hi < lo) throw std::invalid_argument("the range ends before it starts");
+  if (hi - lo >= max_iprange_addresses) throw std::invalid_argument("the range is too large");
+  std::vector<std::string> out;
+  for (std::uint64_t v = lo;; ++v) {
+    for (int i = 15; i >= 8; --i) first[i] = static_cast<unsigned char>(v >> (8 * (15 - i)));
+    char text[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, first, text, sizeof text);
+    out.emplace_back(text);
+    if (v == hi) break;
+  }
+  return out;
+}
 
 std::vector<std::string> expand_iprange(std::string_view value) {
   std::vector<std::string> out;
@@ -122,10 +151,10 @@ void load_clients(pugi::xml_node node, Scenario& scenario, const LoadContext& ct
         client.source_ips.push_back(value);
         continue;
       }
-      if (addr.optional("version", "v4") != "v4") addr.fail("version", "not supported yet: IPv6 <iprange>");
+      bool v6 = addr.choice("version", {"v4", "v6"}, "v4") == "v6";
       addr.finish();
       try {
-        for (std::string& ip : expand_iprange(value)) client.source_ips.push_back(std::move(ip));
+        for (std::string& ip : v6 ? expand_iprange_v6(value) : expand_iprange(value)) client.source_ips.push_back(std::move(ip));
       } catch (const std::invalid_argument& e) {
         addr.fail("value", fmt::format("bad iprange '{}': {}", value, e.what()));
       }
@@ -151,10 +180,11 @@ void load_servers(pugi::xml_node node, Scenario& scenario, const LoadContext& ct
     std::string type = el.choice("type", {"tcp", "ssl", "udp", "erlang", "ssl6", "tcp6", "udp6", "bosh",
                                           "bosh_ssl", "websocket", "websocket_ssl"}, "");
     if (type.empty()) fail_at(child, "missing attribute 'type'");
-    if (type == "tcp") server.endpoint.transport = Transport::tcp;
-    else if (type == "ssl") server.endpoint.transport = Transport::ssl;
-    else if (type == "udp") server.endpoint.transport = Transport::udp;
+    if (type == "tcp" || type == "tcp6") server.endpoint.transport = Transport::tcp;
+    else if (type == "ssl" || type == "ssl6") server.endpoint.transport = Transport::ssl;
+    else if (type == "udp" || type == "udp6") server.endpoint.transport = Transport::udp;
     else el.fail("type", fmt::format("not supported yet: server type '{}'", type));
+    server.endpoint.ipv6 = type.ends_with('6');
     el.finish();
     scenario.servers.push_back(std::move(server));
   }

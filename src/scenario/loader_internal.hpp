@@ -36,6 +36,8 @@ double unit_seconds(std::string_view unit);
 /// number or a range "a-b" ("172.28.1-20.0-254"); a range of whole addresses
 /// ("127.0.0.1-127.0.0.8") is accepted too. Throws std::invalid_argument with the reason.
 std::vector<std::string> expand_iprange(std::string_view value);
+/// An IPv6 <iprange version="v6">: "first-last" differing in the last 64 bits.
+std::vector<std::string> expand_iprange_v6(std::string_view value);
 
 /// True when `text` is an IPv4 or IPv6 literal.
 bool is_ip_literal(const std::string& text);

@@ -80,6 +80,27 @@ void load_option(pugi::xml_node node, Options& options, const LoadContext& ctx) 
     options.rate_burst = el.has("max") ? el.number("max", std::nullopt, 0.001) * 1024 : 0;
   } else if (name == "max_capture_size") {  // loadctl's own: Tsung keeps whole responses, unbounded
     options.max_capture_size = static_cast<std::size_t>(el.integer("value", std::nullopt, 1024, 1LL << 30));
+  } else if (name == "udp_rcv_buffer") {
+    options.udp_rcv_buffer = static_cast<unsigned>(el.integer("value", std::nullopt, 0, 1 << 30));
+  } else if (name == "udp_snd_buffer") {
+    options.udp_snd_buffer = static_cast<unsigned>(el.integer("value", std::nullopt, 0, 1 << 30));
+  } else if (name == "ssl_ciphers") {
+    // Tsung passes the list to Erlang's ssl as OpenSSL names separated by ',' or ':'.
+    std::string value = el.optional("value", "negotiate");
+    std::replace(value.begin(), value.end(), ',', ':');
+    options.ssl_ciphers = value == "negotiate" ? "" : value;
+  } else if (name == "ssl_versions") {
+    // An Erlang atom, quoted or not: 'tlsv1.2'.
+    std::string value = el.optional("value", "negotiate");
+    if (value.size() >= 2 && value.front() == '\'' && value.back() == '\'') value = value.substr(1, value.size() - 2);
+    static constexpr std::string_view known[] = {"negotiate", "tlsv1", "tlsv1.1", "tlsv1.2", "tlsv1.3"};
+    if (std::find(std::begin(known), std::end(known), value) == std::end(known))
+      el.fail("value", fmt::format("unknown ssl version '{}' (expected tlsv1, tlsv1.1, tlsv1.2 or tlsv1.3)", value));
+    options.ssl_version = value == "negotiate" ? "" : value;
+  } else if (name == "ssl_reuse_sessions") {
+    options.ssl_reuse_sessions = el.boolean("value", true);
+  } else if (name == "ssl_verify") {
+    options.ssl_verify = el.boolean("value", false);
   } else if (name == "seed") {
     options.seed = static_cast<std::uint64_t>(el.integer("value", std::nullopt, 0));
   } else if (std::find(std::begin(no_effect_options), std::end(no_effect_options), name) !=

@@ -249,6 +249,25 @@ Action load_set_option(pugi::xml_node node, const SessionContext& ctx) {
     action.option_burst = el.has("max") ? el.number("max", std::nullopt, 0.001) * 1024 : 0;
   } else if (action.name == "connect_timeout" || action.name == "retry_timeout") {
     action.option_value = el.number("value", std::nullopt, 0) / 1000;
+  } else if (action.name == "certificate") {
+    el.finish();
+    std::vector<pugi::xml_node> certs = el.children({"certificate"});
+    if (certs.size() != 1) fail_at(node, "expected one <certificate> in <set_option name=\"certificate\">");
+    XmlElement cert(certs[0]);
+    TlsCertificate& c = action.certificate;
+    for (auto [attr, field] : {std::pair{"cacertfile", &c.cacertfile}, {"certfile", &c.certfile},
+                               {"keyfile", &c.keyfile}, {"keypass", &c.keypass}}) {
+      *field = cert.optional(attr, "");
+      if (field->find("%%") != std::string::npos)
+        cert.fail(attr, "not supported yet: dynamic variables in a certificate");
+      if (field != &c.keypass && !field->empty() && field->front() != '/')
+        *field = ctx.load.scenario_dir + "/" + *field;
+    }
+    cert.finish();
+    cert.children({});
+    if (c.certfile.empty() != c.keyfile.empty())
+      fail_at(certs[0], "expected both certfile and keyfile, or neither");
+    return action;
   } else {
     el.fail("name", fmt::format("not supported yet: set_option '{}'", action.name));
   }
@@ -346,8 +365,11 @@ void load_sessions(pugi::xml_node node, Scenario& scenario, const LoadContext& c
     weights = by_weight;
     session.probability = by_weight ? el.number("weight", std::nullopt, 0) : el.number("probability", std::nullopt, 0, 100);
     if (el.boolean("persistent", false)) el.fail("persistent", "not supported yet: persistent sessions");
-    if (el.boolean("bidi", false)) el.fail("bidi", "not supported yet: bidirectional sessions");
+    // bidi: the server may send while the user thinks; connection-level plugins read it.
+    if (el.boolean("bidi", false) && !protocol->connection_level())
+      el.fail("bidi", fmt::format("not supported yet: bidirectional {} sessions", session.type));
     el.finish();
+    session.protocol = protocol;
     std::vector<std::string> defined;
     SessionContext sctx{ctx, protocol, session.type, scenario, defined, session.used_vars};
     session.actions = load_actions(el, sctx);

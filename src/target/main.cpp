@@ -16,6 +16,7 @@
 
 #include "access_log.hpp"
 #include "server.hpp"
+#include "udp_echo.hpp"
 
 namespace {
 
@@ -38,6 +39,7 @@ std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep) {
 int main(int argc, char** argv) {
   std::vector<std::string> http_endpoints;
   std::vector<std::string> echo_endpoints;
+  std::vector<std::string> udp_echo_endpoints;
   unsigned threads = 1;
   std::string access_log_path;
   bool quiet = false;
@@ -46,14 +48,15 @@ int main(int argc, char** argv) {
                "HTTP routes: / /hello /status/NNN /bytes/N /delay/MS /echo /chunked/N /close /json"};
   app.add_option("--http", http_endpoints, "HTTP listener, IP:PORT (repeatable; port 0 picks one)")->take_all();
   app.add_option("--tcp-echo", echo_endpoints, "TCP echo listener, IP:PORT (repeatable)")->take_all();
+  app.add_option("--udp-echo", udp_echo_endpoints, "UDP echo socket, IP:PORT (repeatable)")->take_all();
   app.add_option("--threads", threads, "I/O threads, one io_context each")->check(CLI::Range(1u, 256u));
   app.add_option("--access-log", access_log_path, "append '<ip> <method> <target> <status>' per request");
   app.add_flag("-q,--quiet", quiet, "no start/stop messages on stderr (listening lines still printed)");
   app.set_version_flag("--version", LOADCTL_VERSION);
   CLI11_PARSE(app, argc, argv);
 
-  if (http_endpoints.empty() && echo_endpoints.empty()) {
-    fmt::print(stderr, "loadtarget: nothing to serve: give --http and/or --tcp-echo\n");
+  if (http_endpoints.empty() && echo_endpoints.empty() && udp_echo_endpoints.empty()) {
+    fmt::print(stderr, "loadtarget: nothing to serve: give --http, --tcp-echo and/or --udp-echo\n");
     return 2;
   }
   std::signal(SIGPIPE, SIG_IGN);
@@ -90,14 +93,30 @@ int main(int argc, char** argv) {
       };
       for (const auto& e : http_endpoints) add(e, loadtarget::ListenerKind::http, "http");
       for (const auto& e : echo_endpoints) add(e, loadtarget::ListenerKind::tcp_echo, "tcp-echo");
+      std::vector<std::unique_ptr<loadtarget::UdpEcho>> udp_echoes;
+      for (const auto& e : udp_echo_endpoints) {
+        auto ep = loadtarget::parse_endpoint(e);
+        try {
+          udp_echoes.push_back(std::make_unique<loadtarget::UdpEcho>(pool.main_context(),
+                                                                     boost::asio::ip::udp::endpoint(ep.address(), ep.port())));
+        } catch (const boost::system::system_error& err) {
+          throw std::runtime_error(fmt::format("cannot bind udp-echo {}: {}", e, err.code().message()));
+        }
+      }
       // Printed only once every listener is bound: the lines mean "ready" to whoever waits on them.
       for (std::size_t i = 0; i < listeners.size(); ++i)
         std::printf("listening %s %s\n", names[i], endpoint_text(listeners[i]->local_endpoint()).c_str());
+      for (auto& u : udp_echoes) {
+        auto ep = u->local_endpoint();
+        std::printf("listening udp-echo %s\n", endpoint_text({ep.address(), ep.port()}).c_str());
+        u->start();
+      }
       std::fflush(stdout);
       for (auto& l : listeners) l->start();
 
       pool.run();
       listeners.clear();
+      udp_echoes.clear();
     }  // pool destroyed here: pending connections are released before the access log closes
     std::uint64_t total = 0;
     for (const auto& w : workers) total += w.requests;

@@ -383,3 +383,43 @@ TEST(LoaderErrors, MaxCaptureSizeIsBounded) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(LoaderTransports, TlsUdpAndIpv6Load) {
+  Parts p;
+  p.servers = R"(<servers><server host="::1" port="443" type="ssl6"/><server host="h" port="53" type="udp"/></servers>)";
+  p.options = R"(<options><option name="ssl_ciphers" value="ECDHE-RSA-AES128-GCM-SHA256,TLS_AES_128_GCM_SHA256"/>
+<option name="ssl_versions" value="'tlsv1.2'"/><option name="ssl_reuse_sessions" value="false"/>
+<option name="udp_rcv_buffer" value="65536"/></options>)";
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+  <set_option name="certificate"><certificate certfile="/c.pem" keyfile="k.pem" keypass="secret"/></set_option>
+  <request><fake data="x"/></request></session></sessions>)";
+  Scenario s = load_scenario_text(scenario_text(p), "/etc/t.xml", fake::fake_registry());
+  EXPECT_EQ(s.servers[0].endpoint, (Endpoint{"::1", 443, Transport::ssl, true}));
+  EXPECT_EQ(s.servers[1].endpoint, (Endpoint{"h", 53, Transport::udp, false}));
+  EXPECT_EQ(s.options.ssl_ciphers, "ECDHE-RSA-AES128-GCM-SHA256:TLS_AES_128_GCM_SHA256");
+  EXPECT_EQ(s.options.ssl_version, "tlsv1.2");
+  EXPECT_FALSE(s.options.ssl_reuse_sessions);
+  EXPECT_EQ(s.options.udp_rcv_buffer, 65536u);
+  const TlsCertificate& cert = s.sessions[0].actions[0].certificate;
+  EXPECT_EQ(cert.certfile, "/c.pem");
+  EXPECT_EQ(cert.keyfile, "/etc/k.pem");  // relative to the scenario
+  EXPECT_EQ(cert.keypass, "secret");
+}
+
+TEST(LoaderTransports, UnsupportedOnesAreRefusedAtLoad) {
+  Parts p;
+  p.options = R"(<options><option name="ssl_versions" value="sslv2"/></options>)";
+  expect_error(scenario_text(p), "value=", "/tsung/options/option", "unknown ssl version 'sslv2'");
+  p = Parts{};
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake" bidi="true"><request><fake/></request></session></sessions>)";
+  expect_error(scenario_text(p), "bidi=", "/tsung/sessions/session", "not supported yet: bidirectional ts_fake sessions");
+  p = Parts{};
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+  <set_option name="certificate"><certificate certfile="%%_c%%" keyfile="k"/></set_option><request><fake/></request></session></sessions>)";
+  expect_error(scenario_text(p), "certfile=", "/tsung/sessions/session/set_option/certificate",
+               "not supported yet: dynamic variables in a certificate");
+}
+
+}  // namespace

@@ -62,10 +62,10 @@ TEST(Program, IfRepeatSetVarsAbort) {
   EXPECT_EQ(p.ops[6].arg, 1u);
   EXPECT_EQ(p.repeats[0].max_repeat, 5u);
   EXPECT_FALSE(p.repeats[0].while_);
-  EXPECT_EQ(p.request_dyn[0], nullptr);
-  ASSERT_NE(p.request_dyn[1], nullptr);
-  EXPECT_EQ(p.dyn_ids[1][0], p.vars.id("t"));
-  EXPECT_EQ(p.condition_ids[0], p.vars.id("n"));
+  EXPECT_EQ(p.requests[0].dyn, nullptr);
+  ASSERT_NE(p.requests[1].dyn, nullptr);
+  EXPECT_EQ(p.requests[1].dyn_ids[0], p.vars.id("t"));
+  EXPECT_EQ(p.conditions[0].var_id, p.vars.id("n"));
   EXPECT_EQ(p.set_var_ids[0][0], static_cast<std::uint32_t>(p.vars.id("n")));
 }
 
@@ -98,7 +98,7 @@ TEST(Program, DefaultDynVariableIsAFormField) {
 TEST(Program, ThinkTimeVariable) {
   Scenario s = load(R"(<setdynvars sourcetype="value" value="0.5"><var name="t"/></setdynvars><thinktime value="%%_t%%"/>)");
   UserProgram p = compile_session(s.sessions[0], s.options);
-  EXPECT_EQ(p.think_var_ids[0], p.vars.id("t"));
+  EXPECT_EQ(p.thinks[0].var_id, p.vars.id("t"));
 }
 
 }  // namespace

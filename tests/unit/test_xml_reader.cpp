@@ -133,3 +133,10 @@ TEST(IpLiteral, RecognisesV4AndV6) {
 }
 
 }  // namespace
+
+TEST(IpRange, ExpandsIpv6WholeAddressRanges) {
+  EXPECT_EQ(detail::expand_iprange_v6("fd00::fe-fd00::101"),
+            (std::vector<std::string>{"fd00::fe", "fd00::ff", "fd00::100", "fd00::101"}));
+  EXPECT_THROW(detail::expand_iprange_v6("fd00::1-fd01::1"), std::invalid_argument);
+  EXPECT_THROW(detail::expand_iprange_v6("fd00::2-fd00::1"), std::invalid_argument);
+}

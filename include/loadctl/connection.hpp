@@ -1,0 +1,97 @@
+#pragma once
+// The connection-level plugin interface: a per-connection object for stateful protocols, in the
+// spirit of h2load's Session and Tsung's ts_plugin new_session/parse_bidi. A plugin that needs
+// it returns one from Protocol::open_connection(); the engine then keeps the socket read for the
+// whole life of the connection (also while the user thinks) and hands every received byte to
+// the object, which decides what it means. Plugins that return null (HTTP keep-alive, raw) keep
+// the request/response path of protocol.hpp, with no per-connection object and no extra cost.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "loadctl/protocol.hpp"
+
+namespace loadctl {
+
+/// A metric a connection records into: interned once by ConnectionServices::metric().
+using ConnMetric = std::uint32_t;
+enum class ConnMetricKind : std::uint8_t { counter, sample };
+
+/// What the engine offers a connection object. Valid only during the call it is passed to.
+class ConnectionServices {
+ public:
+  /// Queues bytes for the peer (after any bytes already queued); e.g. a pong or an ack.
+  virtual void send(std::string_view bytes) = 0;
+  /// Upgrades the connection to TLS (STARTTLS): reading stops, the handshake runs, then
+  /// Connection::on_tls_ready() is called and reading goes on over TLS. Call it when no bytes
+  /// are queued for sending (after the server agreed, typically from on_data).
+  virtual void start_tls() = 0;
+  /// Arms (or re-arms) the connection's timer: Connection::on_timer() in `seconds`.
+  virtual void set_timer(double seconds) = 0;
+  virtual void cancel_timer() = 0;
+  /// A metric of the plugin's own, under `name` in tsung.log; intern once, at on_open.
+  virtual ConnMetric metric(std::string_view name, ConnMetricKind kind) = 0;
+  virtual void count(ConnMetric metric, std::uint64_t n = 1) = 0;
+  virtual void sample(ConnMetric metric, double ms) = 0;
+  /// Sets the user's dynamic variable %%_name%% (when the session reads it; else a no-op).
+  virtual void set_var(std::string_view name, std::string_view value) = 0;
+  /// Counts an error (metric "error_<name>") without ending the user.
+  virtual void error(std::string_view name) = 0;
+  /// Substitution source for the user's variables, for encoding messages of its own.
+  virtual const VariableSource* vars() const = 0;
+};
+
+/// What a connection made of the bytes it was offered.
+enum class ConnEvent : std::uint8_t {
+  none,      ///< nothing the user waits for (a pushed message, a partial frame, ...)
+  ready,     ///< the handshake begun in on_open() is over: the first request may go
+  complete,  ///< the pending request's response is complete
+  failed,    ///< the pending request failed (info.error); the user goes on (counted error)
+  fatal,     ///< protocol error: the connection is closed and the user ends (info.error)
+  close,     ///< the connection must be closed; the pending request (if any) is complete
+};
+
+struct ConnResult {
+  std::size_t consumed = 0;  ///< bytes used; the rest is offered again with more appended
+  ConnEvent event = ConnEvent::none;
+};
+
+/// Per-connection state of a stateful protocol. Hooks other than on_data have defaults.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+
+  /// The transport is connected (and TLS is up for ssl servers). Return true to hold the first
+  /// request until on_data() (or on_timer()) returns ConnEvent::ready: a handshake of its own.
+  virtual bool on_open(ConnectionServices& services) { return false; }
+
+  /// Encodes a request; the default asks the request itself.
+  virtual void encode(ConnectionServices& services, const RequestSpec& request, const EncodeContext& ctx,
+                      std::string& out) {
+    request.encode(ctx, out);
+  }
+
+  /// Received bytes. `pending` is the request awaiting its response, or null when none is (the
+  /// user thinks, or the request's response is already complete): server push. Called again
+  /// with the unconsumed rest while it consumes something.
+  virtual ConnResult on_data(ConnectionServices& services, const RequestSpec* pending, std::span<const char> data,
+                             ResponseInfo& info) = 0;
+
+  /// The timer set with ConnectionServices::set_timer() fired. May return ready/complete/failed.
+  virtual ConnEvent on_timer(ConnectionServices& services) { return ConnEvent::none; }
+
+  /// The STARTTLS handshake asked with ConnectionServices::start_tls() is over. May return
+  /// complete (the request that asked for TLS) or ready.
+  virtual ConnEvent on_tls_ready(ConnectionServices& services) { return ConnEvent::none; }
+
+  /// The pending request reached idle_timeout: true when that completes it (e.g. "wait for
+  /// messages" requests), false for an error that ends the user (the default).
+  virtual bool timeout_completes(const RequestSpec& request) { return false; }
+
+  /// The peer closed: true when that completes the pending request (null when none is pending).
+  virtual bool on_eof(const RequestSpec* pending, ResponseInfo& info) { return false; }
+};
+
+}  // namespace loadctl

@@ -1,0 +1,306 @@
+// Connection-level plugins (loadctl/connection.hpp): the socket is read for the whole life of
+// the connection, also while the user thinks, and every byte goes to the plugin's Connection,
+// which says what it means (a response, a pushed message, the end of its handshake, ...).
+// Users of request-by-request plugins never enter this file.
+
+#include <algorithm>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/write.hpp>
+
+#include "engine/errno_name.hpp"
+#include "engine/worker.hpp"
+
+namespace loadctl::engine {
+
+namespace {
+
+constexpr std::size_t kMaxUnconsumed = 4 * 1024 * 1024;
+
+Clock::duration seconds(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+
+const RequestSpec& current_request(const User& user) {
+  const UserProgram& p = *user.program;
+  return *p.requests[p.ops[user.pc - 1].arg].spec;
+}
+
+/// The user's connection is still the one a completion was started for.
+struct ConnRef {
+  std::uint32_t generation;
+  std::uint64_t serial;
+  explicit ConnRef(const User& user) : generation(user.generation), serial(user.conn->serial) {}
+  bool alive(const User& user) const {
+    return user.generation == generation && user.conn && user.conn->serial == serial;
+  }
+};
+
+}  // namespace
+
+/// The engine's services for one call into a Connection, bound to its user.
+class ConnServices final : public ConnectionServices {
+ public:
+  ConnServices(Worker& worker, User& user)
+      : worker_(worker), user_(user), vars_(*user.program, user.dyn.get(), user.id) {}
+
+  void send(std::string_view bytes) override {
+    user_.conn->out.append(bytes);
+    worker_.stats_.add(worker_.ids_.size_sent, bytes.size());
+    worker_.conn_flush(user_);  // starts a write at most; never completes inline
+  }
+  void start_tls() override {
+    user_.conn->tls_requested = true;
+    boost::system::error_code ignored;
+    if (user_.conn->reading) user_.socket.cancel(ignored);  // the aborted read starts the handshake
+  }
+  void set_timer(double s) override {
+    ConnState& c = *user_.conn;
+    c.timer.expires_after(seconds(s));
+    c.timer.async_wait([w = &worker_, &user = user_, ref = ConnRef(user_)](const boost::system::error_code& ec) {
+      if (!ec && ref.alive(user)) w->conn_on_timer(user);
+    });
+  }
+  void cancel_timer() override { user_.conn->timer.cancel(); }
+  ConnMetric metric(std::string_view name, ConnMetricKind kind) override {
+    return worker_.stats_.intern(name, kind == ConnMetricKind::counter ? MetricKind::counter : MetricKind::sample);
+  }
+  void count(ConnMetric metric, std::uint64_t n) override { worker_.stats_.add(metric, n); }
+  void sample(ConnMetric metric, double ms) override { worker_.stats_.sample(metric, ms); }
+  void set_var(std::string_view name, std::string_view value) override {
+    std::int32_t id = user_.program->vars.id(name);
+    if (user_.dyn && id >= 0) user_.dyn->vars[static_cast<std::size_t>(id)] = std::string(value);
+  }
+  void error(std::string_view name) override {
+    worker_.stats_.add(worker_.error_metric("error_" + std::string(name)));
+  }
+  const VariableSource* vars() const override { return &vars_; }
+
+ private:
+  Worker& worker_;
+  User& user_;
+  UserVars vars_;
+};
+
+// The transport is up: the plugin's object for this connection, and reading starts.
+void Worker::open_conn(User& user) {
+  auto conn = std::make_unique<ConnState>(ctx_.get_executor());
+  conn->plugin = user.program->protocol->open_connection();
+  conn->serial = ++conn_serial_;
+  conn->buffer = std::make_unique<char[]>(kReceiveBuffer);
+  if (!conn->plugin) {
+    on_request_failed(user, "error_plugin_no_connection", false);
+    return;
+  }
+  user.conn = std::move(conn);
+  ConnRef ref(user);
+  ConnServices services(*this, user);
+  bool holds = user.conn->plugin->on_open(services);
+  if (!ref.alive(user)) return;
+  user.conn->opening = holds;
+  conn_read(user);
+  if (!holds) send_request(user);  // else the first request waits for ConnEvent::ready
+}
+
+void Worker::conn_encode(User& user, const RequestSpec& spec, const EncodeContext& ctx) {
+  ConnServices services(*this, user);
+  user.conn->plugin->encode(services, spec, ctx, write_buf_);
+}
+
+// send_request for a connection-level user: the bytes join the connection's write queue, and
+// the response is already being read.
+void Worker::conn_queue_request(User& user) {
+  ConnState& c = *user.conn;
+  c.out.append(write_buf_);
+  conn_flush(user);
+  if (!current_request(user).awaits_response()) {
+    asio::post(ctx_, [this, &user, gen = user.generation] {
+      if (gen == user.generation) on_sent_without_ack(user);
+    });
+    return;
+  }
+  user.state = UserState::awaiting;
+}
+
+void Worker::conn_flush(User& user) {
+  ConnState& c = *user.conn;
+  if (c.write_busy || c.out.empty() || c.tls_requested) return;
+  c.writing.swap(c.out);
+  c.out.clear();
+  c.write_busy = true;
+  auto done = [this, &user, ref = ConnRef(user)](const boost::system::error_code& ec, std::size_t) {
+    if (!ref.alive(user)) return;
+    ConnState& c = *user.conn;
+    c.write_busy = false;
+    c.writing.clear();
+    if (ec) {
+      if (user.state == UserState::awaiting) on_request_failed(user, "error_send_" + errno_name(ec), false);
+      else close_connection(user);
+      return;
+    }
+    if (c.tls_requested) conn_start_tls(user);
+    else conn_flush(user);
+  };
+  if (user.tls) asio::async_write(*user.tls, asio::buffer(c.writing), std::move(done));
+  else asio::async_write(user.socket, asio::buffer(c.writing), std::move(done));
+}
+
+void Worker::conn_read(User& user) {
+  ConnState& c = *user.conn;
+  if (c.reading) return;
+  if (c.tls_requested) {
+    conn_start_tls(user);
+    return;
+  }
+  c.reading = true;
+  auto done = [this, &user, ref = ConnRef(user)](const boost::system::error_code& ec, std::size_t n) {
+    if (ref.alive(user)) conn_on_read(user, ec, n);
+  };
+  if (user.tls) user.tls->async_read_some(asio::buffer(c.buffer.get(), kReceiveBuffer), std::move(done));
+  else user.socket.async_read_some(asio::buffer(c.buffer.get(), kReceiveBuffer), std::move(done));
+}
+
+void Worker::conn_on_read(User& user, const boost::system::error_code& ec, std::size_t n) {
+  ConnState& c = *user.conn;
+  c.reading = false;
+  if (ec == asio::error::operation_aborted && c.tls_requested) {
+    conn_start_tls(user);
+    return;
+  }
+  if (ec) {
+    bool eof = ec == asio::error::eof || (user.tls && ec == asio::ssl::error::stream_truncated);
+    if (user.state == UserState::connecting) {  // cut during the plugin's handshake
+      close_connection(user);
+      on_connected(user, ec);
+      return;
+    }
+    const RequestSpec* pending = user.state == UserState::awaiting ? &current_request(user) : nullptr;
+    ResponseInfo info;
+    bool completes = eof && c.plugin->on_eof(pending, info);
+    if (!pending) {
+      close_connection(user);  // closed while the user thinks: its next request reconnects
+    } else if (completes) {
+      info.close = true;
+      on_response_complete(user, info);
+    } else {
+      on_request_failed(user, eof ? "error_connection_closed" : "error_recv_" + errno_name(ec), false);
+    }
+    return;
+  }
+  stats_.add(ids_.size_rcv, n);
+  c.in.append(c.buffer.get(), n);
+  ConnRef ref(user);
+  std::size_t offset = 0;
+  while (offset < c.in.size()) {
+    bool awaiting = user.state == UserState::awaiting;
+    const RequestSpec* pending = awaiting ? &current_request(user) : nullptr;
+    std::span<const char> data(c.in.data() + offset, c.in.size() - offset);
+    ResponseInfo info;
+    ConnServices services(*this, user);
+    ConnResult result = c.plugin->on_data(services, pending, data, info);
+    if (!ref.alive(user)) return;
+    result.consumed = std::min(result.consumed, data.size());
+    if (awaiting) {
+      user.got_bytes = true;
+      if (user.dyn && user.program->requests[user.program->ops[user.pc - 1].arg].dyn)
+        user.dyn->capture.append(data.data(), result.consumed);
+    }
+    offset += result.consumed;
+    conn_event(user, result.event, info);
+    if (!ref.alive(user)) return;  // the connection or the user ended
+    if (result.consumed == 0) break;
+  }
+  c.in.erase(0, offset);
+  if (c.in.size() > kMaxUnconsumed) {
+    stats_.add(error_metric("error_response_too_large"));
+    close_connection(user);
+    finish_user(user, false);
+    return;
+  }
+  conn_read(user);
+}
+
+// What the plugin's answer means for the user.
+void Worker::conn_event(User& user, ConnEvent event, const ResponseInfo& info) {
+  bool awaiting = user.state == UserState::awaiting;
+  switch (event) {
+    case ConnEvent::none:
+      return;
+    case ConnEvent::ready:
+      if (user.conn->opening) {
+        user.conn->opening = false;
+        send_request(user);
+      }
+      return;
+    case ConnEvent::complete:
+      if (awaiting) on_response_complete(user, info);
+      return;
+    case ConnEvent::failed:
+      stats_.add(error_metric(std::string("error_") + (info.error ? info.error : "request")));
+      if (!awaiting) return;
+      user.deadline = Clock::time_point::max();
+      user.state = UserState::idle;
+      step(user);
+      return;
+    case ConnEvent::fatal:
+      if (stopping_) return;
+      close_connection(user);
+      stats_.add(error_metric(std::string("error_") + (info.error ? info.error : "protocol")));
+      finish_user(user, false);
+      return;
+    case ConnEvent::close: {
+      ResponseInfo closing = info;
+      closing.close = true;
+      if (awaiting) on_response_complete(user, closing);
+      else close_connection(user);
+      return;
+    }
+  }
+}
+
+// STARTTLS: once neither a read nor a write is pending on the plain socket.
+void Worker::conn_start_tls(User& user) {
+  ConnState& c = *user.conn;
+  if (c.reading || c.write_busy) return;
+  if (user.tls || config_.tls_contexts.empty()) {
+    conn_event(user, ConnEvent::fatal, ResponseInfo{0, false, "starttls"});
+    return;
+  }
+  const Target& target = config_.servers[static_cast<std::size_t>(user.connected_to)];
+  std::uint32_t context = user.dyn ? user.dyn->tls_context : 0;
+  user.tls = make_tls_stream(user.socket, *config_.tls_contexts[context], target.endpoint.host, {},
+                             config_.scenario->options.ssl_verify, nullptr);
+  user.tls->async_handshake(asio::ssl::stream_base::client, [this, &user, ref = ConnRef(user)](const boost::system::error_code& ec) {
+    if (!ref.alive(user)) return;
+    if (ec) {
+      conn_event(user, ConnEvent::fatal, ResponseInfo{0, false, "starttls"});
+      return;
+    }
+    user.conn->tls_requested = false;
+    ConnServices services(*this, user);
+    ConnEvent event = user.conn->plugin->on_tls_ready(services);
+    if (!ref.alive(user)) return;
+    conn_event(user, event, {});
+    if (!ref.alive(user)) return;
+    conn_flush(user);
+    conn_read(user);
+  });
+}
+
+void Worker::conn_on_timer(User& user) {
+  ConnRef ref(user);
+  ConnServices services(*this, user);
+  ConnEvent event = user.conn->plugin->on_timer(services);
+  if (ref.alive(user)) conn_event(user, event, {});
+}
+
+// idle_timeout of a pending request: true when the plugin says that completes it.
+bool Worker::conn_timeout(User& user) {
+  if (!user.conn || user.state != UserState::awaiting) return false;
+  if (!user.conn->plugin->timeout_completes(current_request(user))) return false;
+  on_response_complete(user, {});
+  return true;
+}
+
+}  // namespace loadctl::engine

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# TLS against a private nginx with a certificate made here: <server type="ssl"> keeps its
+# connections alive (nginx's $connection / $connection_requests), an absolute https:// URL opens
+# its own connection with SNI and ALPN http/1.1, later connections resume the TLS session,
+# ssl6 reaches nginx over ::1, and a server that requires a client certificate accepts the one
+# given by <set_option name="certificate"> and refuses users without it.
+source "$(dirname "$0")/lib.sh"
+need_bins loadctl loadagent nginx openssl
+
+dir=$TEST_TMP/nginx
+mkdir -p "$dir/tmp"
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 \
+  -keyout "$dir/server.key" -out "$dir/server.pem" 2>/dev/null || fail "openssl could not make the server certificate"
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=loadctl-client -days 1 \
+  -keyout "$dir/client.key" -out "$dir/client.pem" 2>/dev/null || fail "openssl could not make the client certificate"
+port=$(free_port)
+cport=$(free_port)
+user_line=""
+[ "$(id -u)" -eq 0 ] && user_line="user root;"
+cat > "$dir/nginx.conf" <<CONF
+$user_line
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+daemon on;
+events { worker_connections 1024; }
+http {
+  # fields: 1 port, 2 connection, 3 its request number, 4 client, 5-7 request, 8 status, 9 SNI,
+  # 10 ALPN, 11 session reused (r), 12 client certificate verification
+  log_format tls '\$server_port \$connection \$connection_requests \$remote_addr "\$request" \$status '
+                 '\$ssl_server_name \$ssl_alpn_protocol \$ssl_session_reused \$ssl_client_verify';
+  access_log $dir/access.log tls;
+  client_body_temp_path $dir/tmp/body;
+  proxy_temp_path $dir/tmp/proxy;
+  fastcgi_temp_path $dir/tmp/fastcgi;
+  uwsgi_temp_path $dir/tmp/uwsgi;
+  scgi_temp_path $dir/tmp/scgi;
+  keepalive_requests 1000;
+  ssl_certificate $dir/server.pem;
+  ssl_certificate_key $dir/server.key;
+  ssl_session_cache shared:tls:1m;
+  default_type text/plain;
+  server {
+    listen 127.0.0.1:$port ssl;
+    listen [::1]:$port ssl;
+    location = / { return 200 "ok\n"; }
+    location /status/404 { return 404; }
+  }
+  server {
+    listen 127.0.0.1:$cport ssl;
+    ssl_verify_client on;
+    ssl_client_certificate $dir/client.pem;
+    location = / { return 200 "ok\n"; }
+  }
+}
+CONF
+: > "$dir/access.log"
+/usr/sbin/nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" || fail "nginx did not start"
+on_exit "[ -f '$dir/nginx.pid' ] && _stop_pid \$(cat '$dir/nginx.pid')"
+wait_until 10 port_open "$port" || fail "nginx does not answer on $port"
+
+# run NAME SCENARIO-BODY: writes and runs a scenario with 4 users; the run dir is $TEST_TMP/NAME.
+run() {
+  local name=$1 servers=$2 session=$3
+  cat > "$TEST_TMP/$name.xml" <<XML
+<?xml version="1.0"?>
+<tsung>
+  <clients><client host="localhost" use_controller_vm="true"/></clients>
+  <servers>$servers</servers>
+  <load><arrivalphase phase="1" duration="1" unit="second"><users arrivalrate="20" unit="second" maxnumber="4"/></arrivalphase></load>
+  <sessions><session name="$name" probability="100" type="ts_http">$session</session></sessions>
+</tsung>
+XML
+  "$LOADCTL" -q -f "$TEST_TMP/$name.xml" --run-dir "$TEST_TMP/$name" start > /dev/null 2> "$TEST_TMP/$name.err" \
+    || { cat "$TEST_TMP/$name.err" >&2; fail "$name: loadctl exited with $?"; }
+}
+sum() { tsung_sum "$1" "$TEST_TMP/$2"; }
+
+# 1. keep-alive over TLS, then an absolute https:// URL (another endpoint: its own connection,
+#    which the next relative request reuses, as in Tsung an absolute URL changes the server);
+#    later connections resume the TLS session of earlier ones.
+run keepalive "<server host=\"127.0.0.1\" port=\"$port\" type=\"ssl\"/>" "
+  <request><http url=\"/\"/></request><request><http url=\"/\"/></request><request><http url=\"/\"/></request>
+  <request><http url=\"/\"/></request><request><http url=\"/\"/></request>
+  <request><http url=\"https://localhost:$port/status/404\"/></request>
+  <request><http url=\"/\"/></request>"
+# check and start agree: what ran above also passes check
+"$LOADCTL" -q -f "$TEST_TMP/keepalive.xml" check > /dev/null || fail "check refuses a scenario that start ran"
+lines=$(awk -v p="$port" '$1 == p' "$dir/access.log")
+requests=$(echo "$lines" | grep -c . || true)
+connections=$(echo "$lines" | awk '{print $2}' | sort -u | wc -l)
+log "keepalive: tsung requests=$(sum request keepalive) nginx requests=$requests connections=$connections"
+assert_eq "$(sum request keepalive)" 28 "requests counted by loadctl (4 users x 7)"
+assert_eq "$requests" 28 "requests logged by nginx"
+assert_eq "$connections" 8 "TLS connections (2 per user: the server, then the absolute URL's)"
+assert_eq "$(echo "$lines" | awk '$3 == 5' | wc -l)" 4 "a fifth request on the same connection, once per user"
+assert_eq "$(sum 404 keepalive)" 4 "404 from the absolute https:// URL"
+assert_eq "$(echo "$lines" | awk '$8 == 404 && $9 == "localhost"' | wc -l)" 4 "SNI localhost on the absolute URL"
+assert_eq "$(echo "$lines" | awk '$9 == "localhost" && $3 == 2' | wc -l)" 4 "the request after the absolute URL reuses its connection"
+assert_eq "$(echo "$lines" | awk '$10 != "http/1.1"' | wc -l)" 0 "ALPN http/1.1 on every connection"
+reused=$(echo "$lines" | awk '$11 == "r"' | wc -l)
+[ "$reused" -gt 0 ] || fail "no TLS session was resumed (ssl_reuse_sessions defaults to true)"
+[ "$(sum connect keepalive)" = 8 ] || fail "connect samples: got $(sum connect keepalive), expected 8"
+
+# 2. ssl6: the same server over ::1.
+run ipv6 "<server host=\"::1\" port=\"$port\" type=\"ssl6\"/>" "<request><http url=\"/\"/></request>"
+assert_eq "$(sum 200 ipv6)" 4 "200 over ssl6"
+assert_eq "$(awk -v p="$port" '$1 == p && $4 == "::1"' "$dir/access.log" | wc -l)" 4 "nginx saw ::1"
+
+# 3. a client certificate required by the server: given, then missing (nginx answers 400).
+run cert "<server host=\"127.0.0.1\" port=\"$cport\" type=\"ssl\"/>" "
+  <set_option name=\"certificate\"><certificate certfile=\"$dir/client.pem\" keyfile=\"$dir/client.key\"/></set_option>
+  <request><http url=\"/\"/></request>"
+assert_eq "$(sum 200 cert)" 4 "200 with the client certificate"
+assert_eq "$(awk -v p="$cport" '$1 == p && $8 == 200 && $12 == "SUCCESS"' "$dir/access.log" | wc -l)" 4 "nginx verified the client certificate"
+run nocert "<server host=\"127.0.0.1\" port=\"$cport\" type=\"ssl\"/>" "<request><http url=\"/\"/></request>"
+assert_eq "$(sum 400 nocert)" 4 "400 without a client certificate"
+
+# 4. ssl_verify: the self-signed server certificate is refused, as a connection error.
+run verify "<server host=\"127.0.0.1\" port=\"$port\" type=\"ssl\"/>" "<request><http url=\"/\"/></request>"
+sed -i 's|<sessions>|<options><option name="ssl_verify" value="true"/><option name="max_retries" value="0"/></options><sessions>|' "$TEST_TMP/verify.xml"
+"$LOADCTL" -q -f "$TEST_TMP/verify.xml" --run-dir "$TEST_TMP/verify2" start > /dev/null 2>&1 || true
+assert_eq "$(sum error_connect_ssl verify2)" 4 "ssl_verify refuses a self-signed certificate"
+log "ok"

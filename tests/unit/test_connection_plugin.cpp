@@ -1,0 +1,222 @@
+// The connection-level plugin interface, end to end through a real Engine: a test plugin
+// (ts_push, not a shipped protocol) against an in-process line server that pushes messages while
+// the user thinks and upgrades to TLS on "STARTTLS".
+//   client: "REQ n"      server: "R:n", then 50 ms later "P:1" "P:2" (pushed during the thinktime)
+//   client: "STARTTLS"   server: "OK", then a TLS handshake; the same protocol goes on over TLS
+
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+
+#include "engine/engine.hpp"
+#include "loadctl/connection.hpp"
+#include "loadctl/plan.hpp"
+#include "loadctl/scenario.hpp"
+#include "loadctl/xml_reader.hpp"
+
+namespace loadctl {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+class PushRequest final : public RequestSpec {
+ public:
+  PushRequest(std::string data, bool starttls) : data(std::move(data)), starttls(starttls) {}
+  void encode(const EncodeContext&, std::string& out) const override { out += (starttls ? "STARTTLS" : data) + "\n"; }
+  ParseResult parse_response(ParserState&, std::span<const char>, ResponseInfo&) const override {
+    return {ParseStatus::error, 0};  // never called: every byte goes to PushConnection
+  }
+  std::string describe() const override { return data; }
+  std::string data;
+  bool starttls;
+};
+
+class PushConnection final : public Connection {
+ public:
+  bool on_open(ConnectionServices& s) override {
+    pushed_ = s.metric("push_msg", ConnMetricKind::counter);
+    tls_up_ = s.metric("tls_up", ConnMetricKind::counter);
+    return false;
+  }
+  ConnResult on_data(ConnectionServices& s, const RequestSpec* pending, std::span<const char> data,
+                     ResponseInfo& info) override {
+    std::string_view text(data.data(), data.size());
+    auto eol = text.find('\n');
+    if (eol == std::string_view::npos) return {0, ConnEvent::none};
+    std::string_view line = text.substr(0, eol);
+    auto* request = static_cast<const PushRequest*>(pending);
+    if (line.starts_with("P:")) {
+      s.count(pushed_);  // a pushed message: the plugin's own metric, never a response
+      return {eol + 1, ConnEvent::none};
+    }
+    if (request && request->starttls && line == "OK") {
+      s.start_tls();
+      return {eol + 1, ConnEvent::none};
+    }
+    if (request && line == "R:" + request->data.substr(4)) return {eol + 1, ConnEvent::complete};
+    info.error = "mismatch";
+    return {eol + 1, request ? ConnEvent::failed : ConnEvent::none};
+  }
+  ConnEvent on_tls_ready(ConnectionServices& s) override {
+    s.count(tls_up_);
+    return ConnEvent::complete;
+  }
+
+ private:
+  ConnMetric pushed_ = 0, tls_up_ = 0;
+};
+
+class PushProtocol final : public Protocol {
+ public:
+  std::string_view element() const override { return "push"; }
+  std::string_view session_type() const override { return "ts_push"; }
+  std::shared_ptr<const RequestSpec> parse_request(pugi::xml_node element, const RequestParseContext&) const override {
+    XmlElement el(element);
+    std::string data = el.optional("data", "");
+    bool starttls = el.boolean("starttls", false);
+    el.finish();
+    return std::make_shared<PushRequest>(data, starttls);
+  }
+  bool connection_level() const override { return true; }
+  std::unique_ptr<Connection> open_connection() const override { return std::make_unique<PushConnection>(); }
+};
+
+// The line server: one thread per connection, blocking I/O.
+class PushServer {
+ public:
+  PushServer(const std::string& cert, const std::string& key) : tls_(asio::ssl::context::tls_server), acceptor_(io_) {
+    tls_.use_certificate_chain_file(cert);
+    tls_.use_private_key_file(key, asio::ssl::context::pem);
+    tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+    acceptor_.open(ep.protocol());
+    acceptor_.bind(ep);
+    acceptor_.listen();
+    port_ = acceptor_.local_endpoint().port();
+    accept_thread_ = std::thread([this] { accept_loop(); });
+  }
+  ~PushServer() {
+    boost::system::error_code ignored;
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);  // wakes the blocking accept
+    accept_thread_.join();
+    for (auto& t : connections_) t.join();
+  }
+  std::uint16_t port() const { return port_; }
+
+ private:
+  void accept_loop() {
+    for (;;) {
+      auto socket = std::make_shared<tcp::socket>(io_);
+      boost::system::error_code ec;
+      acceptor_.accept(*socket, ec);
+      if (ec) return;
+      connections_.emplace_back([this, socket] { serve_connection(*socket); });
+    }
+  }
+  template <class Stream>
+  bool serve(Stream& stream, std::string& buffer, bool& starttls) {
+    boost::system::error_code ec;
+    for (;;) {
+      std::size_t n = asio::read_until(stream, asio::dynamic_buffer(buffer), '\n', ec);
+      if (ec) return false;
+      std::string line = buffer.substr(0, n - 1);
+      buffer.erase(0, n);
+      if (line == "STARTTLS") {
+        asio::write(stream, asio::buffer(std::string("OK\n")), ec);
+        starttls = true;
+        return true;
+      }
+      asio::write(stream, asio::buffer("R:" + line.substr(4) + "\n"), ec);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      asio::write(stream, asio::buffer(std::string("P:1\nP:2\n")), ec);
+      if (ec) return false;
+    }
+  }
+  void serve_connection(tcp::socket& socket) {
+    std::string buffer;
+    bool starttls = false;
+    if (!serve(socket, buffer, starttls) || !starttls) return;
+    asio::ssl::stream<tcp::socket&> tls(socket, tls_);
+    boost::system::error_code ec;
+    tls.handshake(asio::ssl::stream_base::server, ec);
+    if (ec) return;
+    serve(tls, buffer, starttls);
+  }
+
+  asio::io_context io_;
+  asio::ssl::context tls_;
+  tcp::acceptor acceptor_;
+  std::uint16_t port_ = 0;
+  std::thread accept_thread_;
+  std::vector<std::thread> connections_;  // joined at destruction (clients close first)
+};
+
+std::uint64_t total(const MetricSet& m, std::string_view name) {
+  const Metric* metric = m.find(name);
+  return metric ? metric->count : 0;
+}
+
+TEST(ConnectionPlugin, PushedMessagesAreCountedAndStartTlsUpgrades) {
+  char dir_template[] = "/tmp/loadctl_conn_test.XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  std::string dir = dir_template;
+  std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 -keyout " + dir +
+                    "/key.pem -out " + dir + "/cert.pem 2>/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  {
+    PushServer server(dir + "/cert.pem", dir + "/key.pem");
+    ProtocolRegistry registry;
+    registry.add(std::make_unique<PushProtocol>());
+    std::string xml = R"(<?xml version="1.0"?><tsung>
+      <clients><client host="localhost" use_controller_vm="true"/></clients>
+      <servers><server host="127.0.0.1" port=")" + std::to_string(server.port()) + R"(" type="tcp"/></servers>
+      <load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="3" arrivalrate="20" unit="second"/></arrivalphase></load>
+      <sessions><session name="push" probability="100" type="ts_push" bidi="true">
+        <request><push data="REQ 1"/></request>
+        <thinktime value="0.3"/>
+        <request><push data="REQ 2"/></request>
+        <thinktime value="0.3"/>
+        <request><push starttls="true"/></request>
+        <request><push data="REQ 3"/></request>
+        <thinktime value="0.3"/>
+      </session></sessions></tsung>)";
+    Scenario scenario = load_scenario_text(xml, "push.xml", registry);
+    std::vector<AgentPlan> plans = plan_run(scenario, plan_slots(scenario), 1);
+    ASSERT_EQ(plans.size(), 1u);
+    engine::Engine engine(scenario, plans[0], 1);
+    engine.start(engine::Clock::now());
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!engine.done() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_TRUE(engine.done());
+    engine.stop();
+    engine.join();
+    MetricSet m;
+    engine.collect(m);
+    for (const auto& [name, metric] : m.sorted())
+      EXPECT_FALSE(name.starts_with("error_")) << name << " = " << metric->count;
+    EXPECT_EQ(total(m, "finish_users_count"), 3u);
+    EXPECT_EQ(total(m, "request"), 3u * 4);  // REQ 1, REQ 2, STARTTLS, REQ 3
+    EXPECT_EQ(total(m, "push_msg"), 3u * 3 * 2);  // two pushes after each REQ, read while thinking
+    EXPECT_EQ(total(m, "tls_up"), 3u);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace loadctl
