@@ -21,6 +21,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "plugin_host/plugin_loader.hpp"
 #include "control/channel.hpp"
 #include "controller/console.hpp"
 #include "loadctl/plan.hpp"
@@ -45,6 +46,7 @@ struct ControllerOptions {
   double setup_timeout = 30;    ///< seconds for every agent to connect and load the scenario
   unsigned threads = 0;         ///< per agent; 0 = cores / local agents
   bool quiet = false;
+  std::vector<PluginFile> plugins;  ///< run-time plugins loaded from -X dirs, shipped to agents
 };
 
 enum class AgentState { launching, connected, ready, running, done, lost, failed };
