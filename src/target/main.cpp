@@ -1,4 +1,5 @@
-// loadtarget: the built-in target server of loadctl (HTTP/1.1 routes and TCP echo on loopback).
+// loadtarget: the built-in target server of loadctl (HTTP/1.1 routes, TCP echo and the Qmsg demo
+// protocol of examples/plugins/qmsg, on loopback).
 //
 // Start-up order: parse CLI → raise fd limit → open access log → bind listeners → print
 // "listening <kind> <ip>:<port>" per listener → run one io_context per thread until SIGINT/SIGTERM.
@@ -38,6 +39,7 @@ std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep) {
 int main(int argc, char** argv) {
   std::vector<std::string> http_endpoints;
   std::vector<std::string> echo_endpoints;
+  std::vector<std::string> qmsg_endpoints;
   unsigned threads = 1;
   std::string access_log_path;
   bool quiet = false;
@@ -46,14 +48,17 @@ int main(int argc, char** argv) {
                "HTTP routes: / /hello /status/NNN /bytes/N /delay/MS /echo /chunked/N /close /json"};
   app.add_option("--http", http_endpoints, "HTTP listener, IP:PORT (repeatable; port 0 picks one)")->take_all();
   app.add_option("--tcp-echo", echo_endpoints, "TCP echo listener, IP:PORT (repeatable)")->take_all();
+  app.add_option("--qmsg", qmsg_endpoints,
+                 "Qmsg demo listener (examples/plugins/qmsg; Tsung's notes use port 5678), IP:PORT (repeatable)")
+      ->take_all();
   app.add_option("--threads", threads, "I/O threads, one io_context each")->check(CLI::Range(1u, 256u));
   app.add_option("--access-log", access_log_path, "append '<ip> <method> <target> <status>' per request");
   app.add_flag("-q,--quiet", quiet, "no start/stop messages on stderr (listening lines still printed)");
   app.set_version_flag("--version", LOADCTL_VERSION);
   CLI11_PARSE(app, argc, argv);
 
-  if (http_endpoints.empty() && echo_endpoints.empty()) {
-    fmt::print(stderr, "loadtarget: nothing to serve: give --http and/or --tcp-echo\n");
+  if (http_endpoints.empty() && echo_endpoints.empty() && qmsg_endpoints.empty()) {
+    fmt::print(stderr, "loadtarget: nothing to serve: give --http, --tcp-echo and/or --qmsg\n");
     return 2;
   }
   std::signal(SIGPIPE, SIG_IGN);
@@ -90,6 +95,7 @@ int main(int argc, char** argv) {
       };
       for (const auto& e : http_endpoints) add(e, loadtarget::ListenerKind::http, "http");
       for (const auto& e : echo_endpoints) add(e, loadtarget::ListenerKind::tcp_echo, "tcp-echo");
+      for (const auto& e : qmsg_endpoints) add(e, loadtarget::ListenerKind::qmsg, "qmsg");
       // Printed only once every listener is bound: the lines mean "ready" to whoever waits on them.
       for (std::size_t i = 0; i < listeners.size(); ++i)
         std::printf("listening %s %s\n", names[i], endpoint_text(listeners[i]->local_endpoint()).c_str());
@@ -99,9 +105,13 @@ int main(int argc, char** argv) {
       pool.run();
       listeners.clear();
     }  // pool destroyed here: pending connections are released before the access log closes
-    std::uint64_t total = 0;
-    for (const auto& w : workers) total += w.requests;
+    std::uint64_t total = 0, qmsg_total = 0;
+    for (const auto& w : workers) {
+      total += w.requests;
+      qmsg_total += w.qmsg_requests;
+    }
     if (!quiet) fmt::print(stderr, "loadtarget: served {} HTTP requests\n", total);
+    if (!quiet && !qmsg_endpoints.empty()) fmt::print(stderr, "loadtarget: served {} qmsg requests\n", qmsg_total);
   } catch (const std::exception& e) {
     fmt::print(stderr, "loadtarget: {}\n", e.what());
     return 1;
