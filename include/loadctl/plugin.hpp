@@ -13,21 +13,24 @@ namespace loadctl {
 /// scenario_error.hpp) changes layout or meaning.
 #define LOADCTL_PLUGIN_ABI_REVISION "1"
 
-/// What a plugin and the executables loading it must agree on: the interface revision, the
-/// loadctl release and the C++ library ABI. Compared as a whole string.
-inline constexpr char kPluginAbiTag[] =
-    "loadctl-plugin-abi-" LOADCTL_PLUGIN_ABI_REVISION "/loadctl-" LOADCTL_VERSION_STRING
 #if defined(_GLIBCXX_USE_CXX11_ABI) && _GLIBCXX_USE_CXX11_ABI
-    "/libstdc++-cxx11"
+#define LOADCTL_PLUGIN_STDLIB_ABI "/libstdc++-cxx11"
 #else
-    "/other-stdlib"
+#define LOADCTL_PLUGIN_STDLIB_ABI "/other-stdlib"
 #endif
-    ;
+
+/// What a plugin and the executables loading it must agree on: the interface revision, the
+/// loadctl release and the C++ library ABI, compared as a whole string. A literal, so that the
+/// plugin's copy cannot be interposed by the executable's (which exports its symbols).
+#define LOADCTL_PLUGIN_ABI_TAG \
+  "loadctl-plugin-abi-" LOADCTL_PLUGIN_ABI_REVISION "/loadctl-" LOADCTL_VERSION_STRING LOADCTL_PLUGIN_STDLIB_ABI
+
+inline constexpr char kPluginAbiTag[] = LOADCTL_PLUGIN_ABI_TAG;
 
 /// What loadctl_plugin_entry returns. `abi_tag` stays the first member in every revision, so
 /// that any loader can read it before trusting the rest.
 struct PluginEntry {
-  const char* abi_tag;                                    ///< kPluginAbiTag of the plugin's build
+  const char* abi_tag;                                    ///< LOADCTL_PLUGIN_ABI_TAG of the plugin's build
   const char* name;                                       ///< for logs and errors, e.g. "qmsg"
   void (*register_protocols)(ProtocolRegistry& registry);  ///< adds the plugin's Protocol(s)
 };
@@ -41,6 +44,6 @@ struct PluginEntry {
 #define LOADCTL_PLUGIN(NAME, REGISTER_FUNCTION)                                              \
   extern "C" __attribute__((visibility("default"))) const ::loadctl::PluginEntry*           \
   loadctl_plugin_entry() {                                                                    \
-    static const ::loadctl::PluginEntry entry{::loadctl::kPluginAbiTag, NAME, REGISTER_FUNCTION}; \
+    static const ::loadctl::PluginEntry entry{LOADCTL_PLUGIN_ABI_TAG, NAME, REGISTER_FUNCTION};     \
     return &entry;                                                                            \
   }
