@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include "plugin_host/plugin_loader.hpp"
 #include "loadctl/plan.hpp"
 #include "loadctl/scenario_error.hpp"
 
@@ -90,6 +91,9 @@ void Session::on_setup(std::string_view payload) {
     return;
   }
   try {
+    load_shipped_plugins(setup->plugins);  // before the scenario: its elements may be theirs
+    for (const PluginFile& p : setup->plugins)
+      spdlog::info("plugin {} ({} bytes) shipped by the controller: loaded", p.name, p.bytes.size());
     scenario_ = load_scenario_text(setup->scenario_text, setup->scenario_name, ProtocolRegistry::builtin(),
                                    &setup->files);
     unsigned threads = threads_ ? threads_ : setup->threads;

@@ -66,6 +66,11 @@ std::string Setup::encode() const {
     w.u32(static_cast<std::uint32_t>(f.lines.size()));
     for (const std::string& line : f.lines) w.str(line);
   }
+  w.u32(static_cast<std::uint32_t>(plugins.size()));
+  for (const PluginFile& p : plugins) {
+    w.str(p.name);
+    w.str(p.bytes);
+  }
   return out;
 }
 
@@ -85,6 +90,13 @@ std::optional<Setup> Setup::decode(std::string_view payload) {
     std::uint32_t nlines = r.u32();
     for (std::uint32_t j = 0; j < nlines && r.ok(); ++j) f.lines.push_back(r.str());
     s.files.push_back(std::move(f));
+  }
+  std::uint32_t nplugins = r.u32();
+  for (std::uint32_t i = 0; i < nplugins && r.ok(); ++i) {
+    PluginFile p;
+    p.name = r.str();
+    p.bytes = r.str();
+    s.plugins.push_back(std::move(p));
   }
   if (!r.ok() || !r.at_end()) return std::nullopt;
   return s;

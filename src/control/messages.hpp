@@ -7,7 +7,7 @@
 //   agent                         controller
 //   Hello  ----------------------->
 //          <-----------------------  Welcome | Reject
-//          <-----------------------  Setup (scenario text, plan, threads)
+//          <-----------------------  Setup (scenario text, plan, threads, data, plugins)
 //   Ready | SetupFailed ---------->
 //          <-----------------------  Go (delay until time zero)
 //   Stats (every 500 ms) --------->
@@ -34,12 +34,13 @@
 #include <string_view>
 #include <vector>
 
+#include "plugin_host/plugin_loader.hpp"
 #include "loadctl/dynamics.hpp"
 
 namespace loadctl::control {
 
 inline constexpr std::string_view kMagic = "LOADCTL";
-inline constexpr std::uint32_t kProtocolVersion = 1;
+inline constexpr std::uint32_t kProtocolVersion = 2;  ///< 2: Setup carries plugin files
 inline constexpr std::uint32_t kMaxFrame = 64u * 1024 * 1024;
 /// Largest frame a peer may send before its hello is verified (a hello is ~100 bytes).
 inline constexpr std::uint32_t kMaxUnauthenticatedFrame = 4096;
@@ -74,6 +75,7 @@ struct Setup {
   std::uint32_t threads = 1;
   std::uint32_t agent_count = 1;  ///< agents in the run: file_server order="iter" partitioning
   std::vector<DataFile> files;    ///< file_server contents, read by the controller
+  std::vector<PluginFile> plugins;  ///< run-time plugins the controller loaded (-X), in load order
 
   std::string encode() const;
   static std::optional<Setup> decode(std::string_view payload);

@@ -242,6 +242,7 @@ void Controller::on_hello(const std::shared_ptr<control::Channel>& channel, std:
   setup.threads = options_.threads;
   setup.agent_count = initial_agents_;  // overflow agents share their parent's data slot
   setup.files = scenario_.files;
+  setup.plugins = options_.plugins;
   channel->send(MsgType::setup, setup.encode());
   spdlog::info("agent {} connected from {} ({}, pid {})", id, channel->peer(), hello->hostname, hello->pid);
 }

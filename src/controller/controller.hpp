@@ -23,6 +23,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "control/accept_loop.hpp"
+#include "plugin_host/plugin_loader.hpp"
 #include "control/channel.hpp"
 #include "controller/console.hpp"
 #include "loadctl/plan.hpp"
@@ -48,6 +49,7 @@ struct ControllerOptions {
   unsigned threads = 0;         ///< per agent; 0 = cores / local agents
   bool quiet = false;
   bool tolerate_agent_loss = false;  ///< agents lost mid-run do not fail the run (exit 0)
+  std::vector<PluginFile> plugins;  ///< run-time plugins loaded from -X dirs, shipped to agents
 };
 
 enum class AgentState { launching, connected, ready, running, done, lost, failed };

@@ -8,6 +8,7 @@
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "plugin_host/plugin_loader.hpp"
 #include "control/handshake.hpp"
 #include "controller/controller.hpp"
 #include "loadctl/scenario_error.hpp"
@@ -101,6 +102,10 @@ int main(int argc, char** argv) {
   app.add_option("--dump-interval", options.dump_interval, "seconds between tsung.log dumps (default 10)")->check(CLI::Range(0.1, 3600.0));
   app.add_option("--threads", options.threads, "event-loop threads per agent (default: cores / local agents)");
   app.add_option("--setup-timeout", options.setup_timeout, "seconds for agents to connect and get ready")->check(CLI::Range(1.0, 3600.0));
+  std::vector<std::string> plugin_dirs;
+  app.add_option("-X", plugin_dirs,
+                 "directory of run-time protocol plugins (*.so), as Tsung's -X code path; repeatable; "
+                 "LOADCTL_PLUGIN_PATH adds more (colon-separated)");
   app.set_version_flag("-v,--version", "loadctl " LOADCTL_VERSION);
   auto* start = app.add_subcommand("start", "run the scenario");
   auto* check = app.add_subcommand("check", "validate the scenario and print the plan");
@@ -133,6 +138,13 @@ int main(int argc, char** argv) {
     }
   } else if (options.remote_shell == "direct" || !options.direct_hosts.empty()) {
     std::fprintf(stderr, "error: -r direct and --direct need --token-file (the token the listening agents were started with)\n");
+    return kScenarioError;
+  }
+  try {
+    for (const std::string& dir : plugin_dirs_from_env()) plugin_dirs.push_back(dir);
+    options.plugins = load_plugin_dirs(plugin_dirs);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
     return kScenarioError;
   }
   auto scenario = load_or_report(options.scenario_path);

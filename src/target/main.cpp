@@ -1,4 +1,5 @@
-// loadtarget: the built-in target server of loadctl (HTTP/1.1 routes and TCP echo on loopback).
+// loadtarget: the built-in target server of loadctl (HTTP/1.1 routes, TCP echo and the Qmsg demo
+// protocol of examples/plugins/qmsg, on loopback).
 //
 // Start-up order: parse CLI → raise fd limit → open access log → bind listeners → print
 // "listening <kind> <ip>:<port>" per listener → run one io_context per thread until SIGINT/SIGTERM.
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> http_endpoints;
   std::vector<std::string> echo_endpoints;
   std::vector<std::string> udp_echo_endpoints;
+  std::vector<std::string> qmsg_endpoints;
   unsigned threads = 1;
   std::string access_log_path;
   bool quiet = false;
@@ -49,14 +51,17 @@ int main(int argc, char** argv) {
   app.add_option("--http", http_endpoints, "HTTP listener, IP:PORT (repeatable; port 0 picks one)")->take_all();
   app.add_option("--tcp-echo", echo_endpoints, "TCP echo listener, IP:PORT (repeatable)")->take_all();
   app.add_option("--udp-echo", udp_echo_endpoints, "UDP echo socket, IP:PORT (repeatable)")->take_all();
+  app.add_option("--qmsg", qmsg_endpoints,
+                 "Qmsg demo listener (examples/plugins/qmsg; Tsung's notes use port 5678), IP:PORT (repeatable)")
+      ->take_all();
   app.add_option("--threads", threads, "I/O threads, one io_context each")->check(CLI::Range(1u, 256u));
   app.add_option("--access-log", access_log_path, "append '<ip> <method> <target> <status>' per request");
   app.add_flag("-q,--quiet", quiet, "no start/stop messages on stderr (listening lines still printed)");
   app.set_version_flag("--version", LOADCTL_VERSION);
   CLI11_PARSE(app, argc, argv);
 
-  if (http_endpoints.empty() && echo_endpoints.empty() && udp_echo_endpoints.empty()) {
-    fmt::print(stderr, "loadtarget: nothing to serve: give --http, --tcp-echo and/or --udp-echo\n");
+  if (http_endpoints.empty() && echo_endpoints.empty() && udp_echo_endpoints.empty() && qmsg_endpoints.empty()) {
+    fmt::print(stderr, "loadtarget: nothing to serve: give --http, --tcp-echo, --udp-echo and/or --qmsg\n");
     return 2;
   }
   std::signal(SIGPIPE, SIG_IGN);
@@ -93,6 +98,7 @@ int main(int argc, char** argv) {
       };
       for (const auto& e : http_endpoints) add(e, loadtarget::ListenerKind::http, "http");
       for (const auto& e : echo_endpoints) add(e, loadtarget::ListenerKind::tcp_echo, "tcp-echo");
+      for (const auto& e : qmsg_endpoints) add(e, loadtarget::ListenerKind::qmsg, "qmsg");
       std::vector<std::unique_ptr<loadtarget::UdpEcho>> udp_echoes;
       for (const auto& e : udp_echo_endpoints) {
         auto ep = loadtarget::parse_endpoint(e);
@@ -118,9 +124,13 @@ int main(int argc, char** argv) {
       listeners.clear();
       udp_echoes.clear();
     }  // pool destroyed here: pending connections are released before the access log closes
-    std::uint64_t total = 0;
-    for (const auto& w : workers) total += w.requests;
+    std::uint64_t total = 0, qmsg_total = 0;
+    for (const auto& w : workers) {
+      total += w.requests;
+      qmsg_total += w.qmsg_requests;
+    }
     if (!quiet) fmt::print(stderr, "loadtarget: served {} HTTP requests\n", total);
+    if (!quiet && !qmsg_endpoints.empty()) fmt::print(stderr, "loadtarget: served {} qmsg requests\n", qmsg_total);
   } catch (const std::exception& e) {
     fmt::print(stderr, "loadtarget: {}\n", e.what());
     return 1;

@@ -7,6 +7,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "qmsg_server.hpp"
 #include "tcp_echo.hpp"
 
 namespace loadtarget {
@@ -63,6 +64,10 @@ void Listener::do_accept() {
       if (kind_ == ListenerKind::http) {
         asio::post(ctx, [s = std::move(socket), &w = workers_[index]]() mutable {
           std::make_shared<HttpConnection>(std::move(s), w)->start();
+        });
+      } else if (kind_ == ListenerKind::qmsg) {
+        asio::post(ctx, [s = std::move(socket), &w = workers_[index]]() mutable {
+          std::make_shared<QmsgConnection>(std::move(s), w)->start();
         });
       } else {
         asio::post(ctx, [s = std::move(socket)]() mutable { std::make_shared<TcpEchoConnection>(std::move(s))->start(); });
