@@ -311,7 +311,7 @@ default_rundir() {
 }
 
 main() {
-  [ $# -ge 1 ] || { sed -n '2,30p' "$SELF"; exit 2; }
+  [ $# -ge 1 ] || { sed -n '2,28p' "$SELF"; exit 2; }
   local action="" arg
   allow=127.0.0.1 port=19999 bind="" agent_dir="" logfile="" rundir=""
   passthrough=()
