@@ -2,8 +2,10 @@
 # rsh_client.sh: the client of rsh_daemon.sh, used as loadctl's remote shell:
 #   loadctl -r scripts/rsh_client.sh -f scenario.xml start
 # runs, for every non-local <client> host,
-#   rsh_client.sh HOST /abs/path/loadagent --controller IP:PORT --token HEX --id N --threads N
-# which sends that command as one line to HOST's rsh_daemon.sh and relays the agent's output.
+#   rsh_client.sh HOST /abs/path/loadagent --controller IP:PORT --token-stdin --id N --threads N
+# which sends that command as one line to HOST's rsh_daemon.sh, then (with --token-stdin) the
+# first line of its own stdin (the agent's token, which is never on a command line), and relays
+# the agent's output.
 #   rsh_client.sh HOST ping     prints "pong" when the daemon answers (exit 0), else fails.
 # Environment: LOADCTL_RSH_PORT (default 19999), LOADCTL_RSH_TIMEOUT (connect timeout in s, default 5).
 # Exit status: the agent's own exit status; 1 when refused or unreachable (message on stderr,
@@ -13,7 +15,7 @@ set -euo pipefail
 port=${LOADCTL_RSH_PORT:-19999}
 timeout=${LOADCTL_RSH_TIMEOUT:-5}
 
-usage() { sed -n '2,10p' "$0" >&2; exit 2; }
+usage() { sed -n '2,12p' "$0" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 host=$1
 shift
@@ -27,6 +29,12 @@ for arg in "$@"; do
   [[ $arg =~ $safe ]] || { echo "rsh_client.sh: argument '$arg' has characters rsh_daemon.sh refuses" >&2; exit 2; }
 done
 line="$*"
+# --token-stdin: the token is the first line of our stdin; it follows the command line.
+token=""
+for arg in "$@"; do
+  [ "$arg" != --token-stdin ] && continue
+  IFS= read -r -t 10 token || [ -n "$token" ] || { echo "rsh_client.sh: --token-stdin but no token on stdin" >&2; exit 2; }
+done
 
 errfile=$(mktemp "${TMPDIR:-/tmp}/rsh_client.XXXXXX")
 ncat_pid=""
@@ -39,7 +47,9 @@ trap 'exit 143' TERM
 trap 'exit 130' INT
 
 # --no-shutdown: keep receiving after our single line is sent, until the daemon closes.
-exec 3< <(exec ncat --no-shutdown -w "$timeout" "$host" "$port" <<<"$line" 2>"$errfile")
+# printf is a builtin: the token is written to ncat's stdin pipe, never on a command line.
+exec 3< <(exec ncat --no-shutdown -w "$timeout" "$host" "$port" 2>"$errfile" \
+  < <(printf '%s\n' "$line"; [ -z "$token" ] || printf '%s\n' "$token"))
 ncat_pid=$!
 
 ncat_failure() {

@@ -76,6 +76,9 @@ pid_t launch(const LaunchSpec& spec) {
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, spec.log_path.c_str(),
                                    O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  // Nothing else: asio sockets are not close-on-exec, and an agent (or ssh) must not hold the
+  // control port's listening socket or other agents' connections.
+  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // Own process group: a Ctrl-C on the terminal reaches the controller, which stops agents itself.

@@ -2,9 +2,9 @@
 """Hostile and rogue peers of the loadctl control protocol, for the hardening tests.
 
 Usage:
-  control_peer.py flood HOST PORT COUNT HOLD_SECONDS
-      opens COUNT connections, each announcing a 64 MiB frame (5 bytes: length + hello type)
-      and sending nothing more; holds them HOLD_SECONDS, then closes them. Prints
+  control_peer.py flood HOST PORT COUNT HOLD_SECONDS [LENGTH]
+      opens COUNT connections, each announcing a LENGTH-byte frame (default 64 MiB; 5 bytes:
+      length + hello type) and sending nothing more; holds them HOLD_SECONDS, then closes them. Prints
       "opened N closed_by_peer M" (connections the peer closed while held).
   control_peer.py claim HOST PORT ID TOKEN
       connects as agent ID with TOKEN (an agent's hello) and prints the controller's first
@@ -21,12 +21,12 @@ import time
 from fake_controller import frame, hello, read_frame
 
 
-def flood(host: str, port: int, count: int, hold: float) -> int:
+def flood(host: str, port: int, count: int, hold: float, length: int) -> int:
     socks = []
     for _ in range(count):
         try:
             s = socket.create_connection((host, port), timeout=5)
-            s.sendall(struct.pack("<IB", 64 * 1024 * 1024, 1))  # announce 64 MiB, send 5 bytes
+            s.sendall(struct.pack("<IB", length, 1))  # announce LENGTH bytes, send 5
             socks.append(s)
         except OSError:
             pass
@@ -52,8 +52,20 @@ def flood(host: str, port: int, count: int, hold: float) -> int:
     return 0
 
 
+def connect(host: str, port: int) -> socket.socket:
+    for attempt in range(20):  # a refused connect right after start-up is retried
+        try:
+            return socket.create_connection((host, port), timeout=5)
+        except ConnectionRefusedError:
+            if attempt == 19:
+                raise
+            print(f"connect {host}:{port} refused, retrying", file=sys.stderr, flush=True)
+            time.sleep(0.1)
+    raise AssertionError
+
+
 def claim(host: str, port: int, agent_id: int, token: str) -> int:
-    with socket.create_connection((host, port), timeout=5) as s:
+    with connect(host, port) as s:
         s.sendall(frame(1, hello(token, agent_id, 1)))
         try:
             msg_type, payload = read_frame(s)
@@ -87,7 +99,8 @@ def hold(host: str, port: int, count: int) -> int:
 def main() -> int:
     cmd, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if cmd == "flood":
-        return flood(host, port, int(sys.argv[4]), float(sys.argv[5]))
+        length = int(sys.argv[6]) if len(sys.argv) > 6 else 64 * 1024 * 1024
+        return flood(host, port, int(sys.argv[4]), float(sys.argv[5]), length)
     if cmd == "claim":
         return claim(host, port, int(sys.argv[4]), sys.argv[5])
     if cmd == "hold":
