@@ -247,6 +247,42 @@ void Controller::on_hello(const std::shared_ptr<control::Channel>& channel, std:
   spdlog::info("agent {} connected from {} ({}, pid {})", id, channel->peer(), hello->hostname, hello->pid);
 }
 
+std::string describe_exit(int status) {
+  return WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status))
+                             : fmt::format("exited with status {}", WEXITSTATUS(status));
+}
+
+// A process that ends after its agent was done, failed or lost: a non-zero status is logged and,
+// for a lost agent (first lost through its connection), added to the reason.
+void Controller::note_process_exit(AgentRecord& agent, int status) {
+  if (status == 0) return;
+  std::string how = describe_exit(status);
+  spdlog::warn("agent {} process {} (see agent-{}.log)", agent.plan.slot.id, how, agent.plan.slot.id);
+  if (agent.state == AgentState::lost) agent.failure += fmt::format("; process {}", how);
+}
+
+// At the end: agents get a moment to exit on their own, then none is left behind.
+void Controller::reap_agents() {
+  auto deadline = SteadyClock::now() + std::chrono::seconds(3);
+  for (AgentRecord& agent : agents_) {
+    while (agent.pid > 0 && SteadyClock::now() < deadline) {
+      int status = 0;
+      if (waitpid(agent.pid, &status, WNOHANG) == agent.pid) {
+        agent.pid = 0;
+        note_process_exit(agent, status);
+      } else {
+        ctx_.poll();
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    if (agent.pid > 0) {
+      kill(agent.pid, SIGKILL);
+      waitpid(agent.pid, nullptr, 0);
+      agent.pid = 0;
+    }
+  }
+}
+
 void Controller::on_child_exit() {
   child_signal_.async_wait([this](const boost::system::error_code& ec, int) {
     if (ec) return;
@@ -256,16 +292,11 @@ void Controller::on_child_exit() {
       for (AgentRecord& agent : agents_) {
         if (agent.pid != pid) continue;
         agent.pid = 0;
-        std::string how = WIFSIGNALED(status) ? fmt::format("killed by signal {}", WTERMSIG(status))
-                                              : fmt::format("exited with status {}", WEXITSTATUS(status));
         if (agent.state == AgentState::done || agent.state == AgentState::failed || agent.state == AgentState::lost) {
-          if (status == 0) break;
-          spdlog::warn("agent {} process {} (see agent-{}.log)", agent.plan.slot.id, how, agent.plan.slot.id);
-          // Lost first through its connection: say how the process ended too.
-          if (agent.state == AgentState::lost) agent.failure += fmt::format("; process {}", how);
+          note_process_exit(agent, status);
           break;
         }
-        on_agent_lost(agent, fmt::format("process {} (see agent-{}.log)", how, agent.plan.slot.id));
+        on_agent_lost(agent, fmt::format("process {} (see agent-{}.log)", describe_exit(status), agent.plan.slot.id));
       }
     }
     on_child_exit();

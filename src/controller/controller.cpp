@@ -301,33 +301,17 @@ void Controller::finish() {
   end_wall_ = std::time(nullptr);
   if (started_) finish_results();
   if (exit_status_ == 0 && !started_) exit_status_ = 2;
-  if (started_) judge_agent_losses();
   for (AgentRecord& agent : agents_) {
     if (agent.channel && agent.channel->open()) {
       agent.channel->send(MsgType::bye);
       agent.channel->close_after_flush();
     }
   }
+  reap_agents();  // first, so that how a lost agent's process ended is in the report
+  if (started_) judge_agent_losses();
   write_run_json();
   collect_match_log();
   if (started_) print_summary(seconds_between(zero_, SteadyClock::now()));
-  // Give agents a moment to exit on their own, then make sure none is left behind.
-  auto deadline = SteadyClock::now() + 3s;
-  for (AgentRecord& agent : agents_) {
-    while (agent.pid > 0 && SteadyClock::now() < deadline) {
-      int status;
-      if (waitpid(agent.pid, &status, WNOHANG) == agent.pid) agent.pid = 0;
-      else {
-        ctx_.poll();
-        std::this_thread::sleep_for(20ms);
-      }
-    }
-    if (agent.pid > 0) {
-      kill(agent.pid, SIGKILL);
-      waitpid(agent.pid, nullptr, 0);
-      agent.pid = 0;
-    }
-  }
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   ctx_.stop();

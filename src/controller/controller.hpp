@@ -69,6 +69,8 @@ struct AgentRecord {
 };
 
 const char* state_name(AgentState s);
+/// "exited with status N" or "killed by signal N", from a waitpid status.
+std::string describe_exit(int status);
 
 inline double seconds_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -101,6 +103,8 @@ class Controller {
   void on_agent_lost(AgentRecord& agent, const std::string& reason, bool silent = false);
   void on_late_message(AgentRecord& agent, control::MsgType type, std::string_view payload);
   void on_child_exit();
+  void note_process_exit(AgentRecord& agent, int status);
+  void reap_agents();
   void tick();
   // results (results.cpp): tsung.log, stats.jsonl, run.json, match.log, the final summary
   void open_results();
