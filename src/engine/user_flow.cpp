@@ -243,7 +243,7 @@ void Worker::send_request(User& user) {
   user.request_start = Clock::now();
   user.deadline = user.request_start + seconds(options.idle_timeout);
   user.parser.reset();
-  user.got_bytes = false;
+  user.received = User::Received::none;
   user.pending.clear();
   if (user.conn) {
     conn_queue_request(user);
@@ -299,7 +299,8 @@ void Worker::on_writable(User& user, const boost::system::error_code& ec) {
     return;
   }
   user.pending.erase(0, written);
-  user.io_progress = true;
+  // A slow reader is not idle: each partial write restarts idle_timeout (off the hot path).
+  user.deadline = Clock::now() + seconds(config_.scenario->options.idle_timeout);
   if (!user.pending.empty()) {
     user.socket.async_wait(Socket::wait_write, [this, &user, gen = user.generation](const boost::system::error_code& e) {
       if (gen == user.generation) on_writable(user, e);
@@ -329,20 +330,19 @@ void Worker::on_read(User& user, const boost::system::error_code& ec, std::size_
   // A TLS peer that closes without close_notify ends the stream like a TCP FIN.
   if (ec && (ec == asio::error::eof || (user.tls && ec == asio::ssl::error::stream_truncated))) {
     ResponseInfo info;
-    if (user.got_bytes && current_request(user).complete_on_eof(user.parser, info)) {
+    if (user.received != User::Received::none && current_request(user).complete_on_eof(user.parser, info)) {
       info.close = true;
       on_response_complete(user, info);
     } else {
-      on_request_failed(user, "error_connection_closed", !user.got_bytes);
+      on_request_failed(user, "error_connection_closed", user.received == User::Received::none);
     }
     return;
   }
   if (ec) {
-    on_request_failed(user, "error_recv_" + errno_name(ec), !user.got_bytes);
+    on_request_failed(user, "error_recv_" + errno_name(ec), user.received == User::Received::none);
     return;
   }
-  user.got_bytes = true;
-  user.io_progress = true;
+  user.received = User::Received::since_sweep;
   stats_.add(ids_.size_rcv, n);
   if (user.dyn) user.dyn->tokens -= static_cast<double>(n);
   if (!consume(user, {user.buffer, n})) await_response(user);

@@ -364,8 +364,8 @@ void Worker::count_cut_off(const User& user) {
 }
 
 // Timeouts are checked by a periodic sweep rather than a timer per request: no timer operations
-// on the hot path. idle_timeout is Tsung's: time without a byte moving, so a pending request that
-// made progress since the last sweep gets its deadline moved (precision: one sweep period).
+// on the hot path. idle_timeout is Tsung's: time without a byte received, so a pending request
+// that received bytes since the last sweep gets its deadline moved (precision: one sweep period).
 void Worker::sweep_timeouts() {
   if (stop_requested_.load() || (config_.abort_test && config_.abort_test->load(std::memory_order_relaxed))) stop_now();
   free_retired_tls();
@@ -373,9 +373,9 @@ void Worker::sweep_timeouts() {
   auto idle = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(config_.scenario->options.idle_timeout));
   for (User& user : users_) {
-    if (user.io_progress) {
-      user.io_progress = false;
-      if (user.state == UserState::awaiting || user.state == UserState::sending) user.deadline = now + idle;
+    if (user.received == User::Received::since_sweep) {
+      user.received = User::Received::before_sweep;
+      if (user.state == UserState::awaiting) user.deadline = now + idle;
     }
     if (!user.program || now < user.deadline) continue;
     if (user.state == UserState::connecting && user.conn) {  // a plugin handshake that did not end

@@ -111,8 +111,9 @@ struct User {
   UserState state = UserState::idle;
   std::uint8_t connect_attempts = 0;
   bool reused = false;            ///< the current request went on an already used connection
-  bool got_bytes = false;         ///< some response bytes arrived for the current request
-  bool io_progress = false;       ///< bytes moved since the last sweep: idle_timeout restarts
+  /// Response bytes of the current request: none, some before the last sweep, some since it
+  /// (the sweep then restarts idle_timeout). One store per read, as a plain flag would cost.
+  enum class Received : std::uint8_t { none, before_sweep, since_sweep } received = Received::none;
   std::uint32_t slot = 0;         ///< index in the worker's pool
   ParserState parser;
   Clock::time_point session_start, page_start, request_start, connect_start, deadline;
