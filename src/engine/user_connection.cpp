@@ -189,7 +189,6 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, std::
     return;
   }
   stats_.add(ids_.size_rcv, n);
-  user.io_progress = true;
   c.in.append(c.buffer.get(), n);
   ConnRef ref(user);
   std::size_t offset = 0;
@@ -203,7 +202,7 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, std::
     if (!ref.alive(user)) return;
     result.consumed = std::min(result.consumed, data.size());
     if (awaiting) {
-      user.got_bytes = true;
+      user.received = User::Received::since_sweep;
       if (user.dyn && user.program->requests[user.program->ops[user.pc - 1].arg].dyn) {
         if (user.dyn->capture.size() + result.consumed > config_.scenario->options.max_capture_size) {
           on_request_failed(user, "error_response_too_large", false);
