@@ -18,7 +18,7 @@ import struct
 import sys
 import time
 
-from fake_controller import frame, hello, read_frame
+from fake_controller import PROTOCOL_VERSION, frame, hello, read_frame
 
 
 def flood(host: str, port: int, count: int, hold: float, length: int) -> int:
@@ -66,7 +66,7 @@ def connect(host: str, port: int) -> socket.socket:
 
 def claim(host: str, port: int, agent_id: int, token: str) -> int:
     with connect(host, port) as s:
-        s.sendall(frame(1, hello(token, agent_id, 1)))
+        s.sendall(frame(1, hello(token, agent_id, PROTOCOL_VERSION)))
         try:
             msg_type, payload = read_frame(s)
         except (EOFError, OSError):
