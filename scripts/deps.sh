@@ -9,7 +9,8 @@ build_pkgs=(build-essential cmake pkg-config
   libpcre2-dev)   # PCRE2: Perl-compatible regexes (Tsung uses Erlang re), JIT, fast
 runtime_pkgs=(nginx-light ncat iproute2 procps time wrk python3 perl gnuplot-nox openssl
   nghttp2-client)   # h2load: TLS handshake and HTTP benchmark rows
-tool_pkgs=(ccache clang)   # ccache: faster rebuilds; clang: libFuzzer targets (scripts/fuzz.sh)
+tool_pkgs=(ccache clang libclang-rt-14-dev)   # ccache: faster rebuilds; clang + its runtime (libFuzzer,
+                                              # only Recommended by clang): scripts/fuzz.sh
 optional_pkgs=(tsung)   # reference implementation: compatibility tests and bench ratios
 # Headless browser for tests/integration/test_report_chromium.sh (it skips without it). Measured:
 # `apt-get install -y --no-install-recommends chromium` took 66 s here (24 packages).
