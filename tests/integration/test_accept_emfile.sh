@@ -8,20 +8,6 @@ PEER="python3 $LOADCTL_SRC/tests/integration/control_peer.py"
 export PYTHONPATH=$LOADCTL_SRC/tests/integration
 start_loadtarget --http 127.0.0.1:0
 
-scenario() {  # FILE SECONDS CLIENT_XML
-  cat >"$1" <<XML
-<?xml version="1.0"?>
-<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
-<tsung loglevel="notice" version="1.0">
-  <clients>$3</clients>
-  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="$2" unit="second"><users arrivalrate="5" unit="second"/></arrivalphase></load>
-  <sessions><session name="s" probability="100" type="ts_http">
-    <request><http url="/hello" method="GET" version="1.1"/></request>
-  </session></sessions>
-</tsung>
-XML
-}
 
 # exhaust HOST PORT COUNT SECONDS: holds COUNT idle connections for SECONDS.
 exhaust() {
@@ -44,7 +30,7 @@ lines=$(grep -c "accept failed" "$TEST_TMP/listen.log")
 log "agent: $lines 'accept failed' line(s) while its fds were exhausted; $(cat "$TEST_TMP/hold.out")"
 ((lines <= 3)) || fail "the agent logged $lines accept failures (one per interval expected)"
 log "a run through the agent afterwards"
-scenario "$TEST_TMP/direct.xml" 2 '<client host="emfiledirect" hostip="127.0.0.1"/>'
+hello_scenario "$TEST_TMP/direct.xml" 2 '<client host="emfiledirect" hostip="127.0.0.1"/>'
 st=0
 "$LOADCTL" -q -f "$TEST_TMP/direct.xml" --run-dir "$TEST_TMP/run-direct" --direct emfiledirect --agent-port "$APORT" \
   --token-file "$TEST_TMP/token" -F 127.0.0.1 --dump-interval 1 start >/dev/null 2>"$TEST_TMP/direct.err" || st=$?
@@ -60,7 +46,7 @@ sleep 5
 exec "$@" < <(printf '%s\n' "$token")
 SH
 chmod 700 "$TEST_TMP/slow_rsh.sh"
-scenario "$TEST_TMP/late.xml" 2 '<client host="latehost" hostip="127.0.0.1"/>'
+hello_scenario "$TEST_TMP/late.xml" 2 '<client host="latehost" hostip="127.0.0.1"/>'
 CPORT=$(free_port)
 prlimit --nofile=40 "$LOADCTL" -q -f "$TEST_TMP/late.xml" --run-dir "$TEST_TMP/run-late" -r "$TEST_TMP/slow_rsh.sh" \
   -F 127.0.0.1 --control-port "$CPORT" --dump-interval 1 start >/dev/null 2>"$TEST_TMP/late.err" &

@@ -18,21 +18,6 @@ ulimit -n 4096 2>/dev/null || true  # the flooder holds $FLOOD sockets
 start_loadtarget --http 127.0.0.1:0
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
-# scenario FILE SECONDS CLIENT_XML
-scenario() {
-  cat >"$1" <<XML
-<?xml version="1.0"?>
-<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
-<tsung loglevel="notice" version="1.0">
-  <clients>$3</clients>
-  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="$2" unit="second"><users arrivalrate="5" unit="second"/></arrivalphase></load>
-  <sessions><session name="s" probability="100" type="ts_http">
-    <request><http url="/hello" method="GET" version="1.1"/></request>
-  </session></sessions>
-</tsung>
-XML
-}
 
 # ---- 1. token on stdin through a remote shell; one hello per slot ----
 # A "remote shell" for host claimhost that records its argv and the token it got on stdin (what
@@ -46,7 +31,7 @@ printf '%s\n' "\$token" >"$TEST_TMP/stolen-token"
 exec "\$@" < <(printf '%s\n' "\$token")
 SH
 chmod 700 "$TEST_TMP/fake_rsh.sh"
-scenario "$TEST_TMP/claim.xml" 8 '<client host="localhost" use_controller_vm="true"/><client host="claimhost" hostip="127.0.0.1"/>'
+hello_scenario "$TEST_TMP/claim.xml" 8 '<client host="localhost" use_controller_vm="true"/><client host="claimhost" hostip="127.0.0.1"/>'
 CPORT=$(free_port)
 log "run with a local agent and one through a remote shell (control port $CPORT)"
 "$LOADCTL" -q -f "$TEST_TMP/claim.xml" --run-dir "$TEST_TMP/run-claim" -r "$TEST_TMP/fake_rsh.sh" -F 127.0.0.1 \
@@ -103,7 +88,7 @@ measure_flood() {
   ((peak - before < RSS_BOUND_KB)) || fail "$name RSS grew by $((peak - before)) kB under $FLOOD unauthenticated connections"
 }
 
-scenario "$TEST_TMP/flood.xml" 20 '<client host="localhost" use_controller_vm="true"/>'
+hello_scenario "$TEST_TMP/flood.xml" 20 '<client host="localhost" use_controller_vm="true"/>'
 CPORT=$(free_port)
 log "controller: $FLOOD connections announcing 64 MiB frames during a run"
 "$LOADCTL" -q -f "$TEST_TMP/flood.xml" --run-dir "$TEST_TMP/run-flood" --control-port "$CPORT" --dump-interval 1 \
@@ -131,7 +116,7 @@ wait_until 10 grep -q "listening on" "$TEST_TMP/listen.log" || fail "the listeni
 measure_flood "$AGENT" agent "$APORT"
 grep -q "connections without a verified hello; closed" "$TEST_TMP/listen.log" || fail "the agent's cap is not logged"
 log "a run through the listening agent still works"
-scenario "$TEST_TMP/direct.xml" 2 '<client host="flooddirect" hostip="127.0.0.1"/>'
+hello_scenario "$TEST_TMP/direct.xml" 2 '<client host="flooddirect" hostip="127.0.0.1"/>'
 st=0
 "$LOADCTL" -q -f "$TEST_TMP/direct.xml" --run-dir "$TEST_TMP/run-direct" --direct flooddirect --agent-port "$APORT" \
   --token-file "$TEST_TMP/token" -F 127.0.0.1 --dump-interval 1 start >/dev/null 2>"$TEST_TMP/direct.err" || st=$?
