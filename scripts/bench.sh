@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/bench.sh [--no-build] [--no-tsung] [--port PORT]
+# Usage: scripts/bench.sh [--no-build] [--no-tsung] [--no-tls] [--port PORT]
 # Benchmark (not a test), against a private nginx (1 worker) on 127.0.0.1:PORT (default 18090):
 #   (a) wrk -t1 -c100 -d5s             CPU per request and requests/s of the best C client
 #   (b) loadctl, bench-keepalive.xml  100 users x 2000 keep-alive GETs: CPU of loadctl + agents
@@ -11,6 +11,10 @@
 #       resident pages of the tool's processes, and anonymous pages only: without shared libraries)
 #   (e) loadctl with 200 local agents (bench-agents.xml; LOADCTL_BENCH_AGENTS=N to change):
 #       the controller's CPU share and peak RSS while they all report every 500 ms
+#   (f) TLS handshakes (bench-tls.xml): 3000 new connections at 300/s, one GET each, against
+#       nginx's TLS 1.2-only and TLS 1.3-only servers (free ports from PORT+353 up): client CPU
+#       per handshake, full handshakes and resumed sessions, for h2load --h1 (which never
+#       resumes), loadctl and Tsung (--no-tls skips it)
 # Requests are counted by nginx (access-log line delta); CPU is user+sys from /usr/bin/time,
 # children included; RSS is sampled every 200 ms over the tool's process tree.
 # Prints a table and the ratios loadctl/wrk and loadctl/Tsung. Every step is time-bounded.
@@ -19,13 +23,15 @@ cd "$(dirname "$0")/.."
 
 build=1
 tsung_wanted=1
+tls_wanted=1
 port=${BENCH_PORT:-18090}
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) build=0 ;;
     --no-tsung) tsung_wanted=0 ;;
+    --no-tls) tls_wanted=0 ;;
     --port) port=$2; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -72,9 +78,19 @@ for f in bench-keepalive bench-idle bench-dynamic; do
 done
 for i in $(seq 1 100); do echo "id$i"; done > "$work/bench-users.csv"
 
-scripts/nginx_target.sh start "$work/nginx" "$port" 1 >&2
+# next_free_port FROM: the first port from FROM up that nobody listens on.
+next_free_port() {
+  local p=$1
+  while timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$p" 2>/dev/null; do p=$((p + 1)); done
+  echo "$p"
+}
+tls12_port=$(next_free_port $((port + 353)))
+tls13_port=$(next_free_port $((tls12_port + 1)))
+NGINX_TLS_PORTS="$tls12_port $tls13_port" scripts/nginx_target.sh start "$work/nginx" "$port" 1 >&2
 
-lines() { wc -l < "$access" | tr -d ' '; }
+# lines: requests nginx logged so far, in $count_log (the plain-HTTP log but for step f).
+count_log=$access
+lines() { wc -l < "$count_log" | tr -d ' '; }
 
 # tree_rss PID: summed RSS (KB) of PID and its descendants, ignoring timeout/time wrappers.
 tree_rss() {
@@ -216,6 +232,41 @@ if [ -x "$loadctl" ] && [ "$scale_agents" -gt 0 ]; then
 fi
 note "controller scale: $scale_line"
 
+# (f) TLS handshakes. Every connection is one user (one request), so requests = handshakes; nginx
+# logs whether each session was resumed.
+tls_table=()
+tls_row() {  # TOOL VERSION MODE: appends a line from the last run_measured, and the reuse count
+  local reused
+  reused=$(tail -n "$R_REQ" "$count_log" | grep -c ' r$' || true)
+  tls_table+=("$(printf '%-8s %-7s %-8s %8s %8s %10s %16s' "$1" "$2" "$3" "$R_REQ" "$reused" "$R_RATE" "$R_CPU_US")")
+}
+if [ "$tls_wanted" = 1 ]; then
+  note "(f) TLS handshakes, 3000 connections at 300/s per row (about 3 minutes)"
+  count_log=$work/nginx/tls_access.log
+  for version in 1.2 1.3; do
+    tport=$tls12_port; [ "$version" = 1.3 ] && tport=$tls13_port
+    if command -v h2load >/dev/null && run_measured "h2load-tls$version" 60 \
+        h2load --h1 -n 3000 -c 3000 -r 300 "https://127.0.0.1:$tport/"; then
+      tls_row h2load "$version" full
+    fi
+    for reuse in false true; do
+      mode=full; [ "$reuse" = true ] && mode=resumed
+      sed "s/port=\"18443\"/port=\"$tport\"/; s/'tlsv1.2'/'tlsv$version'/;
+           s/name=\"ssl_reuse_sessions\" value=\"false\"/name=\"ssl_reuse_sessions\" value=\"$reuse\"/" \
+        examples/bench-tls.xml > "$work/bench-tls-$version-$reuse.xml"
+      if [ -x "$loadctl" ] && run_measured "loadctl-tls$version-$reuse" 120 "$loadctl" -q \
+          -f "$work/bench-tls-$version-$reuse.xml" -l "$work/loadctl-logs" --threads 1 start; then
+        tls_row loadctl "$version" "$mode"
+      fi
+      if [ "$have_tsung" = 1 ] && run_measured "tsung-tls$version-$reuse" 180 \
+          tsung -f "$work/bench-tls-$version-$reuse.xml" -l "$work/tsung-logs" start; then
+        tls_row tsung "$version" "$mode"
+      fi
+    done
+  done
+  count_log=$access
+fi
+
 ratio() {  # A B -> A/B or n/a
   awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'
 }
@@ -230,4 +281,9 @@ echo "dynamic/static loadctl: CPU per request x$(ratio "${CPU[loadctl-dyn]}" "${
 echo "loadctl/wrk:   CPU per request x$(ratio "${CPU[loadctl]}" "${CPU[wrk]}"), req/s x$(ratio "${RATE[loadctl]}" "${RATE[wrk]}")"
 echo "loadctl/Tsung: CPU per request x$(ratio "${CPU[loadctl]}" "${CPU[tsung]}"), req/s x$(ratio "${RATE[loadctl]}" "${RATE[tsung]}"), RSS per user x$(ratio "${RSSU[loadctl]%% KB}" "${RSSU[tsung]%% KB}")"
 echo "controller scale: $scale_line"
+if [ ${#tls_table[@]} -gt 0 ]; then
+  echo
+  printf '%-8s %-7s %-8s %8s %8s %10s %16s\n' tool TLS mode conns resumed conn/s "CPU us/conn"
+  printf '%s\n' "${tls_table[@]}"
+fi
 echo "(work files: $work)"
