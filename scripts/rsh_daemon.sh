@@ -336,8 +336,14 @@ main() {
   done
   [ -n "$action" ] || die "no action: start|stop|status|restart|kill"
   [[ $port =~ ^[0-9]{1,5}$ ]] || die "bad port: $port"
-  [ -n "$agent_dir" ] || agent_dir=$(default_agent_dir)
-  agent_dir=$(cd "$agent_dir" 2>/dev/null && pwd) || die "no such agent directory: $agent_dir"
+  # Only the actions that run agents need their directory (status/stop work without a build).
+  case "$action" in
+    start|restart|_serve)
+      [ -n "$agent_dir" ] || agent_dir=$(default_agent_dir)
+      local resolved
+      resolved=$(cd "$agent_dir" 2>/dev/null && pwd) || die "no such agent directory: $agent_dir"
+      agent_dir=$resolved ;;
+  esac
   [ -n "$rundir" ] || rundir=$(default_rundir)
   private_dir "$rundir"
   [ -n "$logfile" ] || logfile=$rundir/rsh_daemon.log

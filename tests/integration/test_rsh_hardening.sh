@@ -21,7 +21,7 @@ chown 65534 "$TEST_TMP/foreign"
 err=$("$RSH_DAEMON" status -p "$PORT" -d "$TEST_TMP/foreign" 2>&1) && fail "another user's state dir was accepted"
 [[ $err == *"owned by uid 65534"* ]] || fail "unclear owner refusal: $err"
 ln -s /etc/passwd "$TEST_TMP/real/planted.log"
-err=$("$RSH_DAEMON" start -p "$PORT" -d "$TEST_TMP/real" -l "$TEST_TMP/real/planted.log" 2>&1) && fail "a symlinked log was accepted"
+err=$("$RSH_DAEMON" start -p "$PORT" -s "$AGENT_DIR" -d "$TEST_TMP/real" -l "$TEST_TMP/real/planted.log" 2>&1) && fail "a symlinked log was accepted"
 [[ $err == *"symbolic link"* ]] || fail "unclear log refusal: $err"
 
 log "options before the action (Tsung's order)"
