@@ -222,11 +222,16 @@ void Controller::on_agent_lost(AgentRecord& agent, const std::string& reason, bo
     fail_setup(text);
     return;
   }
-  MetricSet lost;
-  lost.add(lost.intern("error_agent_lost", MetricKind::counter));
-  interval_.merge(lost);
-  total_.merge(lost);
+  count_event("error_agent_lost");
   check_end();
+}
+
+// A counter of the run itself (not of an agent's users), merged like an agent's delta.
+void Controller::count_event(const std::string& name) {
+  MetricSet event;
+  event.add(event.intern(name, MetricKind::counter));
+  interval_.merge(event);
+  total_.merge(event);
 }
 
 void Controller::tick() {
@@ -299,6 +304,10 @@ void Controller::finish() {
   if (finished_) return;
   finished_ = true;
   end_wall_ = std::time(nullptr);
+  // Tsung counts one error_abort when its max duration ends the test (ts_config_server,
+  // end_tsung -> ts_mon:abort): the agents stopped themselves at <load duration>.
+  if (started_ && scenario_.load.duration && seconds_between(zero_, SteadyClock::now()) >= *scenario_.load.duration)
+    count_event("error_abort");
   if (started_) finish_results();
   if (exit_status_ == 0 && !started_) exit_status_ = 2;
   for (AgentRecord& agent : agents_) {

@@ -116,6 +116,7 @@ class Controller {
   void stop_agents(const std::string& why);
   void check_end();
   void finish();
+  void count_event(const std::string& name);
   void judge_agent_losses();
   void fail_setup(const std::string& reason);
   void write_run_json();

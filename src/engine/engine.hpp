@@ -35,6 +35,8 @@ class Engine {
   RunConfig config_;
   std::unique_ptr<std::atomic<std::uint64_t>[]> file_next_;  ///< see RunConfig::file_next
   std::atomic<bool> abort_test_{false};                      ///< see RunConfig::abort_test
+  std::atomic<std::int64_t> users_level_{0}, users_peak_{0};  ///< see RunConfig::users_level
+  std::int64_t users_sent_ = 0;                              ///< users level in the last collect
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
 };

@@ -47,7 +47,6 @@ Worker::Worker(unsigned index, const RunConfig& config, WorkerPlan plan)
       hard_stop_timer_(ctx_.get_executor()),
       rng_(config.seed + 0x51ed2701u * (index + 1)),
       next_user_id_(plan_.first_user_id) {
-  ids_.users = stats_.intern("users", MetricKind::gauge);
   ids_.users_count = stats_.intern("users_count", MetricKind::counter);
   ids_.finish_users_count = stats_.intern("finish_users_count", MetricKind::counter);
   ids_.connected = stats_.intern("connected", MetricKind::gauge);
@@ -67,14 +66,15 @@ Worker::Worker(unsigned index, const RunConfig& config, WorkerPlan plan)
     tr_ids_.push_back(std::move(ids));
   }
   program_cdf_ = cumulative(probabilities);
-  // <session_setup>: a phase's own session probabilities.
+  // <session_setup>: a phase's own probabilities for the sessions it names; the others keep
+  // their global one (Tsung's partial override).
   for (const PhaseShare& share : plan_.phases) {
     std::vector<double> weights;
     for (const ArrivalPhase& phase : config_.scenario->load.phases) {
       if (phase.phase != share.phase || phase.session_setup.empty()) continue;
-      weights.assign(config_.programs.size(), 0);
+      weights = probabilities;
       for (const SessionSetup& s : phase.session_setup)
-        if (int i = config_.scenario->session_index(s.session); i >= 0) weights[static_cast<std::size_t>(i)] += s.probability;
+        if (int i = config_.scenario->session_index(s.session); i >= 0) weights[static_cast<std::size_t>(i)] = s.probability;
     }
     phase_program_cdf_.push_back(weights.empty() ? std::vector<double>{} : cumulative(weights));
   }
@@ -306,21 +306,28 @@ void Worker::start_user(const UserProgram& program) {
   user.page_start = {};
   std::uint64_t active = active_.fetch_add(1, std::memory_order_relaxed) + 1;
   if (active > peak_.load(std::memory_order_relaxed)) peak_.store(active, std::memory_order_relaxed);
-  stats_.gauge_add(ids_.users, 1);
+  if (config_.users_level) {
+    std::int64_t level = config_.users_level->fetch_add(1, std::memory_order_relaxed) + 1;
+    std::int64_t peak = config_.users_peak->load(std::memory_order_relaxed);
+    while (level > peak && !config_.users_peak->compare_exchange_weak(peak, level, std::memory_order_relaxed)) {
+    }
+  }
   stats_.add(ids_.users_count);
   step(user);
 }
 
-void Worker::finish_user(User& user, bool completed) {
-  auto now = Clock::now();
-  end_page(user, now);
-  if (completed) {
+// Tsung (ts_client:finish_session -> ts_mon:endclient): every user that ends, at the end of its
+// session or by an error or a match abort, is a finished user with a session time. A user cut
+// off by a stop is not: it stays in the `users` level, as in Tsung's log after its max duration.
+void Worker::finish_user(User& user, bool cut_off) {
+  if (!cut_off) {
+    auto now = Clock::now();
     stats_.sample(ids_.session, std::chrono::duration<double, std::milli>(now - user.session_start).count());
     stats_.add(ids_.finish_users_count);
+    if (config_.users_level) config_.users_level->fetch_sub(1, std::memory_order_relaxed);
   }
   close_connection(user);
   user.timer.cancel();
-  stats_.gauge_add(ids_.users, -1);
   active_.fetch_sub(1, std::memory_order_relaxed);
   release_user(user);
   check_done();
@@ -348,7 +355,7 @@ void Worker::stop_now() {
   for (User& user : users_) {
     if (!user.program) continue;
     count_cut_off(user);
-    finish_user(user, false);
+    finish_user(user, /*cut_off=*/true);
   }
   check_done();
 }

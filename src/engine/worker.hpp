@@ -60,6 +60,10 @@ struct RunConfig {
   std::atomic<std::uint64_t>* file_next = nullptr;
   /// Set by <abort type="all"> or <match do="abort_test">: every worker of the agent stops.
   std::atomic<bool>* abort_test = nullptr;
+  /// The agent's running users, and their peak since the last collect: one atomic add per user
+  /// start and end (never per request), so the `users` peak is exact across the agent's threads.
+  std::atomic<std::int64_t>* users_level = nullptr;
+  std::atomic<std::int64_t>* users_peak = nullptr;
 };
 
 /// This worker's share of the agent plan.
@@ -188,7 +192,7 @@ class Worker {
   void think(User& user, const ThinkTime& think);
   void end_page(User& user, Clock::time_point now);
   void close_connection(User& user);
-  void finish_user(User& user, bool completed);
+  void finish_user(User& user, bool cut_off = false);
   double think_seconds(const ThinkTime& think);
 
   // transports (user_transport.cpp): chosen once per connection; plain TCP never goes here
@@ -289,7 +293,7 @@ class Worker {
   std::optional<Handover> handover_;  ///< guarded by outbox_mutex_
   MetricSet outbox_;
   struct Ids {
-    MetricId users, users_count, finish_users_count, connected, connect, request, page, session,
+    MetricId users_count, finish_users_count, connected, connect, request, page, session,
         size_rcv, size_sent, request_noack;
   } ids_;
   std::vector<MetricId> status_ids_;  ///< by status code, 0 = not interned yet

@@ -327,15 +327,14 @@ std::vector<Action> load_actions(XmlElement& parent, const SessionContext& ctx) 
   return actions;
 }
 
+// Weights become percentages here; probabilities are checked per arrival phase, after
+// <session_setup> overrides (check_session_setups, loader.cpp), as Tsung does.
 void check_probabilities(pugi::xml_node node, std::vector<Session>& sessions, bool weights) {
+  if (!weights) return;
   double total = 0;
   for (const Session& s : sessions) total += s.probability;
-  if (weights) {
-    if (total <= 0) fail_at(node, "session weights sum to 0");
-    for (Session& s : sessions) s.probability = s.probability * 100 / total;
-  } else if (std::abs(total - 100) > 0.01) {
-    fail_at(node, fmt::format("session probabilities sum to {}, expected 100", total));
-  }
+  if (total <= 0) fail_at(node, "session weights sum to 0");
+  for (Session& s : sessions) s.probability = s.probability * 100 / total;
 }
 
 }  // namespace
