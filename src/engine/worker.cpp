@@ -77,6 +77,10 @@ Worker::Worker(unsigned index, const RunConfig& config, WorkerPlan plan)
         if (int i = config_.scenario->session_index(s.session); i >= 0) weights[static_cast<std::size_t>(i)] = s.probability;
     }
     phase_program_cdf_.push_back(weights.empty() ? std::vector<double>{} : cumulative(weights));
+    bool waits = false;
+    for (const ArrivalPhase& phase : config_.scenario->load.phases)
+      if (phase.phase == share.phase) waits = phase.wait_all_sessions_end;
+    phase_waits_.push_back(waits);
   }
   server_cdf_ = cumulative(config_.server_weights);
   tls_sessions_.assign(config_.servers.size(), nullptr);
@@ -135,13 +139,31 @@ void Worker::schedule_phase(std::size_t index) {
     check_done();
     return;
   }
-  next_arrival_ = start_ + seconds(plan_.phases[phase_].start);
+  next_arrival_ = phase_time(plan_.phases[phase_].start);
   schedule_next_arrival();
+}
+
+Clock::time_point Worker::phase_time(double s) const { return start_ + phase_shift_ + seconds(s); }
+
+// A phase with wait_all_sessions_end (Tsung's ts_launcher:check_sessions_end) lets the next one
+// start only when no user of this agent runs any more, checked every 100 ms as Tsung does; the
+// later phases start that much later.
+void Worker::end_phase() {
+  bool waits = phase_ < phase_waits_.size() && phase_waits_[phase_] && phase_ + 1 < plan_.phases.size();
+  if (waits && !stopping_ && config_.users_level && config_.users_level->load(std::memory_order_relaxed) > 0) {
+    arrival_timer_.expires_after(std::chrono::milliseconds(100));
+    arrival_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) end_phase();
+    });
+    return;
+  }
+  if (waits) phase_shift_ = std::max(phase_shift_, Clock::now() - start_ - seconds(plan_.phases[phase_ + 1].start));
+  schedule_phase(phase_ + 1);
 }
 
 void Worker::schedule_next_arrival() {
   const PhaseShare& phase = plan_.phases[phase_];
-  Clock::time_point phase_end = start_ + seconds(phase.start + phase.duration);
+  Clock::time_point phase_end = phase_time(phase.start + phase.duration);
   bool capped = phase.max_users && phase_started_ >= *phase.max_users;
   if (phase.rate > 0 && !capped && !stopping_) {
     std::exponential_distribution<double> gap(phase.rate);
@@ -160,7 +182,7 @@ void Worker::schedule_next_arrival() {
   if (stopping_) return;
   arrival_timer_.expires_at(phase_end);
   arrival_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) schedule_phase(phase_ + 1);
+    if (!ec) end_phase();
   });
 }
 
@@ -201,8 +223,10 @@ void Worker::on_arrival() {
 void Worker::hand_over() {
   Handover handover;
   double now = std::chrono::duration<double>(Clock::now() - start_).count();
+  double shift = std::chrono::duration<double>(phase_shift_).count();
   for (std::size_t i = phase_; i < plan_.phases.size(); ++i) {
     PhaseShare share = plan_.phases[i];
+    share.start += shift;
     if (i == phase_) {
       double end = share.start + share.duration;
       share.start = std::max(share.start, now);

@@ -155,6 +155,8 @@ class Worker {
  private:
   // arrivals (worker.cpp)
   void schedule_phase(std::size_t index);
+  void end_phase();
+  Clock::time_point phase_time(double seconds) const;
   void schedule_next_arrival();
   void skip_missed_arrivals(const PhaseShare& phase, Clock::time_point phase_end);
   void on_arrival();
@@ -263,6 +265,9 @@ class Worker {
   std::size_t phase_ = 0;
   Clock::time_point next_arrival_;
   std::uint64_t phase_started_ = 0;
+  /// How long later phases start than planned: wait_all_sessions_end waited that long.
+  Clock::duration phase_shift_{};
+  std::vector<bool> phase_waits_;  ///< per plan phase: its arrivalphase has wait_all_sessions_end
   std::uint64_t next_user_id_;
   bool arrivals_over_ = false;
   std::size_t static_pending_ = 0;
