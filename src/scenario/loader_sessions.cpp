@@ -129,6 +129,8 @@ Action load_thinktime(pugi::xml_node node, const SessionContext& ctx) {
     if (el.has("value")) el.fail("value", "a thinktime has either 'value' or 'min' and 'max'");
   } else {
     std::string value = el.optional("value");
+    if (value == "wait_global")
+      el.fail("value", "not supported yet: thinktime value=\"wait_global\" (Tsung's rendezvous of global_number users)");
     if (value.find("%%") != std::string::npos) {
       Template t = el.template_attr("value", true);
       auto vars = t.variables();

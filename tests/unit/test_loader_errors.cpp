@@ -145,6 +145,14 @@ TEST(LoaderErrors, SessionSetupOverridesOnlyTheSessionsItNames) {
   EXPECT_NO_THROW(load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry()));
 }
 
+TEST(LoaderErrors, WaitGlobalThinktimeIsNotSupportedYet) {
+  Parts p;
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+<request><fake/></request><thinktime value="wait_global"/></session></sessions>)";
+  expect_error(scenario_text(p), "value=\"wait_global", "/tsung/sessions/session/thinktime",
+               "not supported yet: thinktime value=\"wait_global\"");
+}
+
 TEST(LoaderErrors, ProbabilitiesMustSumTo100) {
   Parts p;
   p.sessions = R"(<sessions>
