@@ -91,6 +91,7 @@ Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads
   config_.abort_test = &abort_test_;
   config_.users_level = &users_level_;
   config_.users_peak = &users_peak_;
+  config_.barrier_arrivals = &barrier_arrivals_;
   config_.agent_count = std::max(1u, agent_count);
   config_.agent_index = plan.data_slot % config_.agent_count;
   if (scenario.servers.empty()) throw std::runtime_error("the scenario has no <server>");
@@ -142,6 +143,13 @@ void Engine::stop() {
 void Engine::join() {
   for (std::thread& t : threads_)
     if (t.joinable()) t.join();
+}
+
+void Engine::release_barrier(std::uint64_t n) {
+  for (auto& worker : workers_) {
+    if (n == 0) break;
+    n -= worker->release_barrier(n);
+  }
 }
 
 // The `users` gauge is the agent's own (RunConfig::users_level): its change since the last

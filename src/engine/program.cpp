@@ -32,7 +32,7 @@ class Compiler {
       }
       case Action::Kind::thinktime: {
         ThinkTime think = action.think;
-        if (options_.thinktime && options_.thinktime_override) think = *options_.thinktime;
+        if (options_.thinktime && options_.thinktime_override && !think.wait_global) think = *options_.thinktime;
         p_.ops.push_back({Op::Code::think, static_cast<std::uint32_t>(p_.thinks.size())});
         std::int32_t var = -1;
         if (!think.value_template.empty()) {

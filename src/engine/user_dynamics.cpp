@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <cstdlib>
 
 #include <spdlog/spdlog.h>
 
@@ -322,6 +323,34 @@ bool Worker::run_match(User& user, const MatchSpec& m, std::string_view response
       return false;
   }
   return true;
+}
+
+// thinktime value="wait_global" (Tsung's ts_timer): the user waits, with no timer, until the
+// controller has seen global_number users reach one across all agents and releases them.
+void Worker::wait_global(User& user) {
+  user.state = UserState::thinking;
+  user.deadline = Clock::time_point::max();
+  barrier_.emplace_back(user.slot, user.generation);
+  barrier_waiting_.fetch_add(1);
+  if (config_.barrier_arrivals) config_.barrier_arrivals->fetch_add(1);
+}
+
+std::uint64_t Worker::release_barrier(std::uint64_t n) {
+  std::uint64_t waiting = barrier_waiting_.load();
+  std::uint64_t take = 0;
+  do {
+    take = std::min(n, waiting);
+  } while (take > 0 && !barrier_waiting_.compare_exchange_weak(waiting, waiting - take));
+  if (take == 0) return 0;
+  asio::post(ctx_, [this, take] {
+    for (std::uint64_t i = 0; i < take && !barrier_.empty(); ++i) {
+      auto [slot, generation] = barrier_.front();
+      barrier_.pop_front();
+      User& user = users_[slot];
+      if (user.generation == generation && user.program) step(user);
+    }
+  });
+  return take;
 }
 
 // The whole agent stops: this worker now, the others at their next sweep (200 ms).

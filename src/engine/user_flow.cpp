@@ -442,6 +442,10 @@ void Worker::on_request_failed(User& user, std::string_view error, bool retry_on
 }
 
 void Worker::think(User& user, const ThinkTime& t) {
+  if (t.wait_global) {
+    wait_global(user);
+    return;
+  }
   double s = think_seconds(t);
   user.state = UserState::thinking;
   user.deadline = Clock::time_point::max();

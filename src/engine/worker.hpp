@@ -64,6 +64,8 @@ struct RunConfig {
   /// start and end (never per request), so the `users` peak is exact across the agent's threads.
   std::atomic<std::int64_t>* users_level = nullptr;
   std::atomic<std::int64_t>* users_peak = nullptr;
+  /// thinktime wait_global: users of this agent that reached one since the controller was told.
+  std::atomic<std::uint64_t>* barrier_arrivals = nullptr;
 };
 
 /// This worker's share of the agent plan.
@@ -151,6 +153,11 @@ class Worker {
   std::uint64_t peak_users() const { return peak_.load(); }
   /// Thread-safe: users currently running.
   std::uint64_t active_users() const { return active_.load(); }
+  /// Thread-safe: users waiting at a wait_global thinktime (not yet given a release).
+  std::uint64_t barrier_waiting() const { return barrier_waiting_.load(); }
+  /// Thread-safe: lets up to `n` users waiting at wait_global go on, first come first; returns
+  /// how many it took.
+  std::uint64_t release_barrier(std::uint64_t n);
 
  private:
   // arrivals (worker.cpp)
@@ -192,6 +199,7 @@ class Worker {
   void on_sent_without_ack(User& user);
   void on_request_failed(User& user, std::string_view error, bool retry_on_fresh_connection);
   void think(User& user, const ThinkTime& think);
+  void wait_global(User& user);
   void end_page(User& user, Clock::time_point now);
   void close_connection(User& user);
   void finish_user(User& user, bool cut_off = false);
@@ -277,6 +285,8 @@ class Worker {
   std::atomic<bool> done_{false};
   std::atomic<bool> stop_requested_{false};
   std::atomic<std::uint64_t> active_{0};
+  std::atomic<std::uint64_t> barrier_waiting_{0};  ///< waiting users not yet claimed by a release
+  std::deque<std::pair<std::uint32_t, std::uint32_t>> barrier_;  ///< (slot, generation) in arrival order
   std::atomic<std::uint64_t> peak_{0};
 
   std::vector<double> program_cdf_;

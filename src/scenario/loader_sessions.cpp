@@ -129,9 +129,11 @@ Action load_thinktime(pugi::xml_node node, const SessionContext& ctx) {
     if (el.has("value")) el.fail("value", "a thinktime has either 'value' or 'min' and 'max'");
   } else {
     std::string value = el.optional("value");
-    if (value == "wait_global")
-      el.fail("value", "not supported yet: thinktime value=\"wait_global\" (Tsung's rendezvous of global_number users)");
-    if (value.find("%%") != std::string::npos) {
+    if (value == "wait_global") {
+      if (ctx.scenario.options.global_number == 0)
+        el.fail("value", "thinktime value=\"wait_global\" needs <option name=\"global_number\" value=\"N\"/>");
+      think.wait_global = true;
+    } else if (value.find("%%") != std::string::npos) {
       Template t = el.template_attr("value", true);
       auto vars = t.variables();
       if (vars.size() != 1 || !t.render(nullptr).empty())

@@ -145,12 +145,16 @@ TEST(LoaderErrors, SessionSetupOverridesOnlyTheSessionsItNames) {
   EXPECT_NO_THROW(load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry()));
 }
 
-TEST(LoaderErrors, WaitGlobalThinktimeIsNotSupportedYet) {
+TEST(LoaderErrors, WaitGlobalThinktimeNeedsGlobalNumber) {
   Parts p;
   p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
 <request><fake/></request><thinktime value="wait_global"/></session></sessions>)";
   expect_error(scenario_text(p), "value=\"wait_global", "/tsung/sessions/session/thinktime",
-               "not supported yet: thinktime value=\"wait_global\"");
+               "thinktime value=\"wait_global\" needs <option name=\"global_number\"");
+  p.options = R"(<options><option type="ts_jabber" name="global_number" value="3"/></options>)";
+  Scenario s = load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry());
+  EXPECT_EQ(s.options.global_number, 3u);
+  EXPECT_TRUE(s.sessions[0].actions[1].think.wait_global);
 }
 
 TEST(LoaderErrors, ProbabilitiesMustSumTo100) {
