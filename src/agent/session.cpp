@@ -77,7 +77,8 @@ void Session::on_message(MsgType type, std::string_view payload) {
     case MsgType::heartbeat:
       break;
     case MsgType::release:
-      if (auto n = control::decode_text(payload); n && engine_) engine_->release_barrier(std::strtoull(n->c_str(), nullptr, 10));
+      if (auto n = control::decode_text(payload); n && engine_)
+        engine_->release_barrier(std::strtoull(n->c_str(), nullptr, 10));
       break;
     default:
       spdlog::error("unexpected {} message from the controller", control::to_string(type));
