@@ -76,6 +76,7 @@ struct ThinkTime {
   bool random = false;     ///< exponential with mean `value`
   std::optional<double> min, max;  ///< uniform in [min, max] when both set
   std::string value_template;      ///< non-empty when the value is a %%_var%% (issue: dynamics)
+  bool wait_global = false;        ///< value="wait_global": a rendezvous of global_number users
 };
 
 struct UserAgent {
@@ -86,6 +87,7 @@ struct UserAgent {
 struct Options {
   std::optional<ThinkTime> thinktime;  ///< global thinktime option (value/random)
   bool thinktime_override = false;     ///< global value replaces every session thinktime
+  std::uint64_t global_number = 0;     ///< users a wait_global thinktime releases together
   std::vector<UserAgent> user_agents;  ///< probabilities sum to 100
   double connect_timeout = 0;          ///< seconds, 0 = none
   double idle_timeout = 600;           ///< seconds without any byte received on a pending request

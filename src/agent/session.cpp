@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <thread>
 
 #include <boost/asio/post.hpp>
@@ -75,6 +76,10 @@ void Session::on_message(MsgType type, std::string_view payload) {
       break;
     case MsgType::heartbeat:
       break;
+    case MsgType::release:
+      if (auto n = control::decode_text(payload); n && engine_)
+        engine_->release_barrier(std::strtoull(n->c_str(), nullptr, 10));
+      break;
     default:
       spdlog::error("unexpected {} message from the controller", control::to_string(type));
       finish(2);
@@ -138,6 +143,8 @@ void Session::tick() {
   if (started_) {
     send_stats();
     send_handovers();
+    if (std::uint64_t n = engine_->take_barrier_arrivals())
+      channel_->send(MsgType::barrier, control::encode_text(std::to_string(n)));
   }
   send_logs();
   if (now - last_heartbeat_sent_ >= 1s) {

@@ -20,6 +20,8 @@ const char* to_string(MsgType type) {
     case MsgType::bye: return "bye";
     case MsgType::handover: return "handover";
     case MsgType::log: return "log";
+    case MsgType::barrier: return "barrier";
+    case MsgType::release: return "release";
   }
   return "unknown";
 }

@@ -51,7 +51,9 @@ enum class MsgType : std::uint8_t {
   hello = 1, welcome, reject, setup, ready, setup_failed, go, stats, done, stop, heartbeat, bye,
   handover,  ///< agent: maxusers reached; payload: AgentPlan of the arrivals another agent must run
   log,       ///< listening agent: log lines for agent-<id>.log (encode_text)
-  last = log,
+  barrier,   ///< agent: N more users reached a wait_global thinktime (encode_text of N)
+  release,   ///< controller: let N of the agent's users waiting at wait_global go on (encode_text of N)
+  last = release,
 };
 
 const char* to_string(MsgType type);

@@ -119,6 +119,7 @@ void Controller::on_message(AgentRecord& agent, MsgType type, std::string_view p
     case MsgType::stats: on_stats(agent, payload); break;
     case MsgType::done: on_done(agent); break;
     case MsgType::handover: on_handover(agent, payload); break;
+    case MsgType::barrier: on_barrier(agent, payload); break;
     case MsgType::log:  // a listening agent's log: its stderr is on its own host
       if (auto text = control::decode_text(payload)) append_agent_log(agent, *text);
       break;
@@ -222,11 +223,39 @@ void Controller::on_agent_lost(AgentRecord& agent, const std::string& reason, bo
     fail_setup(text);
     return;
   }
-  MetricSet lost;
-  lost.add(lost.intern("error_agent_lost", MetricKind::counter));
-  interval_.merge(lost);
-  total_.merge(lost);
+  count_event("error_agent_lost");
   check_end();
+}
+
+// thinktime wait_global (Tsung's ts_timer): once global_number users of all agents wait, that
+// many are released, taken from the agents in order. Users beyond a multiple wait for the next.
+void Controller::on_barrier(AgentRecord& agent, std::string_view payload) {
+  auto text = control::decode_text(payload);
+  if (!text) return;
+  agent.barrier_waiting += std::strtoull(text->c_str(), nullptr, 10);
+  std::uint64_t n = scenario_.options.global_number;
+  if (n == 0) return;
+  std::uint64_t waiting = 0;
+  for (const AgentRecord& a : agents_) waiting += a.barrier_waiting;
+  while (waiting >= n) {
+    std::uint64_t left = n;
+    for (AgentRecord& a : agents_) {
+      std::uint64_t k = std::min(left, a.barrier_waiting);
+      if (k == 0) continue;
+      if (a.channel && a.channel->open()) a.channel->send(MsgType::release, control::encode_text(std::to_string(k)));
+      a.barrier_waiting -= k;
+      left -= k;
+    }
+    waiting -= n;
+  }
+}
+
+// A counter of the run itself (not of an agent's users), merged like an agent's delta.
+void Controller::count_event(const std::string& name) {
+  MetricSet event;
+  event.add(event.intern(name, MetricKind::counter));
+  interval_.merge(event);
+  total_.merge(event);
 }
 
 void Controller::tick() {
@@ -299,6 +328,10 @@ void Controller::finish() {
   if (finished_) return;
   finished_ = true;
   end_wall_ = std::time(nullptr);
+  // Tsung counts one error_abort when its max duration ends the test (ts_config_server,
+  // end_tsung -> ts_mon:abort): the agents stopped themselves at <load duration>.
+  if (started_ && scenario_.load.duration && seconds_between(zero_, SteadyClock::now()) >= *scenario_.load.duration)
+    count_event("error_abort");
   if (started_) finish_results();
   if (exit_status_ == 0 && !started_) exit_status_ = 2;
   for (AgentRecord& agent : agents_) {

@@ -66,6 +66,7 @@ struct AgentRecord {
   std::chrono::steady_clock::time_point last_heard;
   std::string failure;
   bool late_reported = false;  ///< came back after being declared lost (reported once)
+  std::uint64_t barrier_waiting = 0;  ///< its users waiting at wait_global, not yet released
 };
 
 const char* state_name(AgentState s);
@@ -116,6 +117,8 @@ class Controller {
   void stop_agents(const std::string& why);
   void check_end();
   void finish();
+  void count_event(const std::string& name);
+  void on_barrier(AgentRecord& agent, std::string_view payload);
   void judge_agent_losses();
   void fail_setup(const std::string& reason);
   void write_run_json();

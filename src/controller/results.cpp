@@ -71,6 +71,13 @@ void Controller::check_written(const std::string& path, int error, std::size_t p
 
 void Controller::finish_results() {
   dump(true);
+  // Tsung ends its log with a nearly empty dump, so tsung_stats.pl's Count column (the largest
+  // "count before this dump") holds every sample: an empty interval gives the same.
+  if (tsung_log_) {
+    last_dump_ += 1;
+    tsung_log_->dump(last_dump_, MetricSet());
+    check_written(tsung_log_->path(), tsung_log_->file().error(), tsung_log_->file().pending());
+  }
   if (jsonl_) jsonl_->write_final(end_wall_);
   auto close = [this](RetryingFile& file) {
     if (!file.close()) results_lost_ = true;

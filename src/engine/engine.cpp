@@ -89,6 +89,9 @@ Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads
   file_next_ = std::make_unique<std::atomic<std::uint64_t>[]>(scenario.files.size() + 1);
   config_.file_next = file_next_.get();
   config_.abort_test = &abort_test_;
+  config_.users_level = &users_level_;
+  config_.users_peak = &users_peak_;
+  config_.barrier_arrivals = &barrier_arrivals_;
   config_.agent_count = std::max(1u, agent_count);
   config_.agent_index = plan.data_slot % config_.agent_count;
   if (scenario.servers.empty()) throw std::runtime_error("the scenario has no <server>");
@@ -142,8 +145,23 @@ void Engine::join() {
     if (t.joinable()) t.join();
 }
 
+void Engine::release_barrier(std::uint64_t n) {
+  for (auto& worker : workers_) {
+    if (n == 0) break;
+    n -= worker->release_barrier(n);
+  }
+}
+
+// The `users` gauge is the agent's own (RunConfig::users_level): its change since the last
+// collect, with the peak reached in between as the delta's partial maximum.
 void Engine::collect(MetricSet& into) {
   for (auto& worker : workers_) worker->collect(into);
+  std::int64_t level = users_level_.load(std::memory_order_relaxed);
+  std::int64_t peak = std::max(users_peak_.exchange(level, std::memory_order_relaxed), level);
+  MetricId users = into.intern("users", MetricKind::gauge);
+  into.gauge_add(users, peak - users_sent_);
+  into.gauge_add(users, level - peak);
+  users_sent_ = level;
 }
 
 std::vector<Handover> Engine::take_handovers() {

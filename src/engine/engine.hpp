@@ -28,6 +28,10 @@ class Engine {
   /// Arrivals handed over by workers that reached their maxusers share since the last call.
   std::vector<Handover> take_handovers();
   std::uint64_t active_users() const;
+  /// Users that reached a wait_global thinktime since the last call (for the controller).
+  std::uint64_t take_barrier_arrivals() { return barrier_arrivals_.exchange(0); }
+  /// Lets `n` users waiting at wait_global go on (the controller's release).
+  void release_barrier(std::uint64_t n);
   /// Sum of the workers' peaks: an upper bound of the users this agent ran at once.
   std::uint64_t peak_users() const;
 
@@ -35,6 +39,9 @@ class Engine {
   RunConfig config_;
   std::unique_ptr<std::atomic<std::uint64_t>[]> file_next_;  ///< see RunConfig::file_next
   std::atomic<bool> abort_test_{false};                      ///< see RunConfig::abort_test
+  std::atomic<std::int64_t> users_level_{0}, users_peak_{0};  ///< see RunConfig::users_level
+  std::int64_t users_sent_ = 0;                              ///< users level in the last collect
+  std::atomic<std::uint64_t> barrier_arrivals_{0};           ///< see RunConfig::barrier_arrivals
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
 };

@@ -32,7 +32,7 @@ class Compiler {
       }
       case Action::Kind::thinktime: {
         ThinkTime think = action.think;
-        if (options_.thinktime && options_.thinktime_override) think = *options_.thinktime;
+        if (options_.thinktime && options_.thinktime_override && !think.wait_global) think = *options_.thinktime;
         p_.ops.push_back({Op::Code::think, static_cast<std::uint32_t>(p_.thinks.size())});
         std::int32_t var = -1;
         if (!think.value_template.empty()) {
@@ -161,6 +161,21 @@ class Compiler {
   const Options& options_;
 };
 
+// Tsung's page rule (ts_config:mark_prev_req): a request ends a page unless the next step of the
+// session, as written, is a request; transaction marks and the start of a <repeat> (which has no
+// step of its own in Tsung) are looked through. Loop ends, <if> starts, thinktimes and every
+// other step end the page. It is a property of the text, not of the path a user takes.
+void mark_pages(UserProgram& p) {
+  for (std::size_t i = 0; i < p.ops.size(); ++i) {
+    if (p.ops[i].code != Op::Code::request) continue;
+    std::size_t j = i + 1;
+    while (j < p.ops.size() && (p.ops[j].code == Op::Code::tr_start || p.ops[j].code == Op::Code::tr_end ||
+                                p.ops[j].code == Op::Code::repeat_init))
+      ++j;
+    p.requests[p.ops[i].arg].endpage = j == p.ops.size() || p.ops[j].code != Op::Code::request;
+  }
+}
+
 }  // namespace
 
 std::int32_t VarTable::id(std::string_view name) const {
@@ -180,6 +195,7 @@ UserProgram compile_session(const Session& session, const Options& options) {
   program.session = session.name;
   program.probability = session.probability;
   Compiler(program, session, options).emit(session.actions);
+  mark_pages(program);
   if (options.rate_limit > 0) program.dynamic = true;  // the token bucket lives in UserDyn
   if (session.protocol) {
     program.protocol = session.protocol;

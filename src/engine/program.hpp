@@ -78,6 +78,9 @@ struct CompiledRequest {
   const RequestDynamics* dyn = nullptr;  ///< dyn_variables and matches; null when none
   std::vector<std::int32_t> dyn_ids;     ///< the variable id of each dyn_variable
   std::int32_t target = -1;              ///< RunConfig::servers index of spec->endpoint(); -1 = the user's server
+  /// Tsung's page mark: the page ends when this request's response arrives (no request follows
+  /// it directly in the session, transactions aside).
+  bool endpage = true;
 };
 
 /// A thinktime: its value, or the variable that holds it.

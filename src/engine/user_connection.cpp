@@ -220,7 +220,7 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, std::
   if (c.in.size() > kMaxUnconsumed) {
     stats_.add(error_metric("error_response_too_large"));
     close_connection(user);
-    finish_user(user, false);
+    finish_user(user);
     return;
   }
   conn_read(user);
@@ -252,7 +252,7 @@ void Worker::conn_event(User& user, ConnEvent event, const ResponseInfo& info) {
       if (stopping_) return;
       close_connection(user);
       stats_.add(error_metric(std::string("error_") + (info.error ? info.error : "protocol")));
-      finish_user(user, false);
+      finish_user(user);
       return;
     case ConnEvent::close: {
       ResponseInfo closing = info;

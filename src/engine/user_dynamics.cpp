@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <cstdlib>
 
 #include <spdlog/spdlog.h>
 
@@ -12,7 +13,10 @@ namespace loadctl::engine {
 
 namespace {
 
-constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+// Tsung's ts_utils: random_string draws random:uniform(25) + $a, i.e. 'b' to 'z'; urandom_string
+// ("not random, but much faster") repeats a fixed 20-letter string and cuts it to the length.
+constexpr std::string_view kRandomLetters = "bcdefghijklmnopqrstuvwxyz";
+constexpr std::string_view kUrandomPattern = "qxvmvtglimieyhemzlxc";
 constexpr std::size_t kMaxKeptCapture = 4 * 1024;  // idle users keep at most this much
 
 const char* action_name(MatchSpec::Do d) {
@@ -131,12 +135,19 @@ void Worker::set_vars(User& user, std::uint32_t index) {
       vars[ids[0]] = std::to_string(u(rng_));
       break;
     }
-    case Src::random_string:
+    case Src::random_string: {  // one string per variable, as Tsung
+      std::uniform_int_distribution<std::size_t> u(0, kRandomLetters.size() - 1);
+      for (std::uint32_t id : ids) {
+        std::string value(s.length, 'b');
+        for (char& c : value) c = kRandomLetters[u(rng_)];
+        vars[id] = std::move(value);
+      }
+      break;
+    }
     case Src::urandom_string: {
-      std::string value(s.length, 'a');
-      std::uniform_int_distribution<std::size_t> u(0, kAlphabet.size() - 1);
-      for (char& c : value) c = kAlphabet[u(rng_)];
-      vars[ids[0]] = std::move(value);
+      std::string value(s.length, ' ');
+      for (std::size_t i = 0; i < value.size(); ++i) value[i] = kUrandomPattern[i % kUrandomPattern.size()];
+      for (std::uint32_t id : ids) vars[id] = value;
       break;
     }
     case Src::value:
@@ -184,14 +195,15 @@ bool Worker::condition_holds(const User& user, std::uint32_t index) const {
 
 bool Worker::repeat_goes_on(User& user, const Op& op) {
   const RepeatSpec& r = user.program->repeats[op.arg];
-  std::int64_t done = ++user.loop_counters[r.loop];
-  bool holds = condition_holds(user, r.condition);
-  bool again = r.while_ ? holds : !holds;
-  if (again && done >= r.max_repeat) {
-    stats_.add(error_metric("error_repeat_max"));
+  // Tsung (ts_client, ctrl_struct repeat): pass k jumps back while k <= max_repeat and the
+  // condition says so; pass max_repeat + 1 counts max_repeat and leaves, whatever the condition.
+  std::int64_t pass = ++user.loop_counters[r.loop];
+  if (pass > static_cast<std::int64_t>(r.max_repeat)) {
+    stats_.add(error_metric("max_repeat"));
     return false;
   }
-  return again;
+  bool holds = condition_holds(user, r.condition);
+  return r.while_ ? holds : !holds;
 }
 
 void Worker::set_loop_var(User& user, std::uint32_t slot) {
@@ -263,6 +275,7 @@ bool Worker::run_match(User& user, const MatchSpec& m, std::string_view response
   stats_.add(error_metric(found ? "match" : "nomatch"));
   if (found != m.when_match) {
     if (m.action == MatchSpec::Do::loop) dyn.match_loops = 0;
+    if (m.action == MatchSpec::Do::restart) dyn.restarts = 0;  // as ts_search:match resets restart_count
     return true;
   }
   switch (m.action) {
@@ -281,12 +294,12 @@ bool Worker::run_match(User& user, const MatchSpec& m, std::string_view response
       return false;
     case MatchSpec::Do::abort_test:
       spdlog::warn("match do=abort_test: user {} aborts the test", user.id);
-      stats_.add(error_metric("match_abort_test"));
+      stats_.add(error_metric("match_stop_test"));
       abort_test();
       return false;
     case MatchSpec::Do::restart:
       if (dyn.restarts >= m.max_restart) {
-        abort_session(user, "match_max_restart");
+        abort_session(user, "match_restart_abort");
         return false;
       }
       ++dyn.restarts;
@@ -294,15 +307,13 @@ bool Worker::run_match(User& user, const MatchSpec& m, std::string_view response
       restart_session(user);
       return false;
     case MatchSpec::Do::loop:
+      stats_.add(error_metric("match_loop"));  // Tsung counts it on the last try too
       if (dyn.match_loops >= m.max_loop) {
-        stats_.add(error_metric("match_max_loop"));
         dyn.match_loops = 0;
         return true;
       }
       ++dyn.match_loops;
-      stats_.add(error_metric("match_loop"));
       --user.pc;  // the request again, after sleep_loop
-      end_page(user, Clock::now());
       user.state = UserState::thinking;
       user.deadline = Clock::time_point::max();
       user.timer.expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(m.sleep_loop)));
@@ -314,6 +325,34 @@ bool Worker::run_match(User& user, const MatchSpec& m, std::string_view response
   return true;
 }
 
+// thinktime value="wait_global" (Tsung's ts_timer): the user waits, with no timer, until the
+// controller has seen global_number users reach one across all agents and releases them.
+void Worker::wait_global(User& user) {
+  user.state = UserState::thinking;
+  user.deadline = Clock::time_point::max();
+  barrier_.emplace_back(user.slot, user.generation);
+  barrier_waiting_.fetch_add(1);
+  if (config_.barrier_arrivals) config_.barrier_arrivals->fetch_add(1);
+}
+
+std::uint64_t Worker::release_barrier(std::uint64_t n) {
+  std::uint64_t waiting = barrier_waiting_.load();
+  std::uint64_t take = 0;
+  do {
+    take = std::min(n, waiting);
+  } while (take > 0 && !barrier_waiting_.compare_exchange_weak(waiting, waiting - take));
+  if (take == 0) return 0;
+  asio::post(ctx_, [this, take] {
+    for (std::uint64_t i = 0; i < take && !barrier_.empty(); ++i) {
+      auto [slot, generation] = barrier_.front();
+      barrier_.pop_front();
+      User& user = users_[slot];
+      if (user.generation == generation && user.program) step(user);
+    }
+  });
+  return take;
+}
+
 // The whole agent stops: this worker now, the others at their next sweep (200 ms).
 void Worker::abort_test() {
   if (config_.abort_test) config_.abort_test->store(true, std::memory_order_relaxed);
@@ -322,7 +361,7 @@ void Worker::abort_test() {
 
 void Worker::abort_session(User& user, std::string_view metric) {
   stats_.add(error_metric(metric));
-  finish_user(user, false);
+  finish_user(user);
 }
 
 void Worker::restart_session(User& user) {

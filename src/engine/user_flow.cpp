@@ -24,10 +24,12 @@ Clock::duration seconds(double s) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
 }
 
-const RequestSpec& current_request(const User& user) {
+const CompiledRequest& current_compiled(const User& user) {
   const UserProgram& p = *user.program;
-  return *p.requests[p.ops[user.pc - 1].arg].spec;
+  return p.requests[p.ops[user.pc - 1].arg];
 }
+
+const RequestSpec& current_request(const User& user) { return *current_compiled(user).spec; }
 
 }  // namespace
 
@@ -101,16 +103,19 @@ void Worker::step(User& user) {
           spdlog::warn("<abort type=\"all\">: user {} aborts the test", user.id);
           abort_test();
         } else {
-          finish_user(user, false);
+          finish_user(user);
         }
         return;
     }
   }
-  finish_user(user, true);
+  finish_user(user);
 }
 
+// Tsung's request time runs from here, a (re)connect included; its page time from the first
+// request of the page (ts_client:handle_next_request takes both times before reconnecting).
 void Worker::begin_request(User& user, const RequestSpec& spec, std::int32_t server) {
-  if (user.page_start == Clock::time_point{}) user.page_start = Clock::now();
+  user.request_start = Clock::now();
+  if (user.page_start == Clock::time_point{}) user.page_start = user.request_start;
   user.reused = user.connected_to == server && user.socket.is_open();
   if (user.reused) {
     send_request(user);
@@ -188,7 +193,7 @@ void Worker::on_connected(User& user, const boost::system::error_code& ec) {
     if (stopping_) return;
     if (++user.connect_attempts > options.max_retries) {
       stats_.add(error_metric("error_abort_max_conn_retries"));
-      finish_user(user, false);
+      finish_user(user);
       return;
     }
     user.state = UserState::thinking;
@@ -197,7 +202,12 @@ void Worker::on_connected(User& user, const boost::system::error_code& ec) {
     double backoff = retry * static_cast<double>(1u << std::min<unsigned>(user.connect_attempts - 1, 10));
     user.timer.expires_after(seconds(backoff));
     user.timer.async_wait([this, &user, gen = user.generation](const boost::system::error_code& e) {
-      if (!e && gen == user.generation) connect(user);
+      if (e || gen != user.generation) return;
+      // As in Tsung, a retried connect starts the request (and a page it opens) again.
+      auto now = Clock::now();
+      if (user.page_start == user.request_start) user.page_start = now;
+      user.request_start = now;
+      connect(user);
     });
     return;
   }
@@ -240,8 +250,8 @@ void Worker::send_request(User& user) {
   if (user.dyn) user.dyn->capture.clear();
 
   user.state = UserState::sending;
-  user.request_start = Clock::now();
-  user.deadline = user.request_start + seconds(options.idle_timeout);
+  // idle_timeout counts from the write; on a reused connection that is request_start (no clock read).
+  user.deadline = (user.reused ? user.request_start : Clock::now()) + seconds(options.idle_timeout);
   user.parser.reset();
   user.received = User::Received::none;
   user.pending.clear();
@@ -399,6 +409,7 @@ void Worker::on_response_complete(User& user, const ResponseInfo& info) {
   auto now = Clock::now();
   release_buffer(user);
   stats_.sample(ids_.request, ms_since(user.request_start, now));
+  if (current_compiled(user).endpage) end_page(user, now);
   if (info.status_code) stats_.add(status_metric(info.status_code));
   user.deadline = Clock::time_point::max();
   user.state = UserState::idle;
@@ -410,6 +421,7 @@ void Worker::on_response_complete(User& user, const ResponseInfo& info) {
 // Fire-and-forget requests (raw ack="no_ack") are counted, as Tsung does, not timed.
 void Worker::on_sent_without_ack(User& user) {
   stats_.add(ids_.request_noack);
+  if (current_compiled(user).endpage) end_page(user, Clock::now());
   user.deadline = Clock::time_point::max();
   user.state = UserState::idle;
   step(user);
@@ -426,11 +438,14 @@ void Worker::on_request_failed(User& user, std::string_view error, bool retry_on
     return;
   }
   stats_.add(error_metric(error));
-  finish_user(user, false);
+  finish_user(user);
 }
 
 void Worker::think(User& user, const ThinkTime& t) {
-  end_page(user, Clock::now());
+  if (t.wait_global) {
+    wait_global(user);
+    return;
+  }
   double s = think_seconds(t);
   user.state = UserState::thinking;
   user.deadline = Clock::time_point::max();

@@ -47,7 +47,6 @@ Worker::Worker(unsigned index, const RunConfig& config, WorkerPlan plan)
       hard_stop_timer_(ctx_.get_executor()),
       rng_(config.seed + 0x51ed2701u * (index + 1)),
       next_user_id_(plan_.first_user_id) {
-  ids_.users = stats_.intern("users", MetricKind::gauge);
   ids_.users_count = stats_.intern("users_count", MetricKind::counter);
   ids_.finish_users_count = stats_.intern("finish_users_count", MetricKind::counter);
   ids_.connected = stats_.intern("connected", MetricKind::gauge);
@@ -67,16 +66,21 @@ Worker::Worker(unsigned index, const RunConfig& config, WorkerPlan plan)
     tr_ids_.push_back(std::move(ids));
   }
   program_cdf_ = cumulative(probabilities);
-  // <session_setup>: a phase's own session probabilities.
+  // <session_setup>: a phase's own probabilities for the sessions it names; the others keep
+  // their global one (Tsung's partial override).
   for (const PhaseShare& share : plan_.phases) {
     std::vector<double> weights;
     for (const ArrivalPhase& phase : config_.scenario->load.phases) {
       if (phase.phase != share.phase || phase.session_setup.empty()) continue;
-      weights.assign(config_.programs.size(), 0);
+      weights = probabilities;
       for (const SessionSetup& s : phase.session_setup)
-        if (int i = config_.scenario->session_index(s.session); i >= 0) weights[static_cast<std::size_t>(i)] += s.probability;
+        if (int i = config_.scenario->session_index(s.session); i >= 0) weights[static_cast<std::size_t>(i)] = s.probability;
     }
     phase_program_cdf_.push_back(weights.empty() ? std::vector<double>{} : cumulative(weights));
+    bool waits = false;
+    for (const ArrivalPhase& phase : config_.scenario->load.phases)
+      if (phase.phase == share.phase) waits = phase.wait_all_sessions_end;
+    phase_waits_.push_back(waits);
   }
   server_cdf_ = cumulative(config_.server_weights);
   tls_sessions_.assign(config_.servers.size(), nullptr);
@@ -135,13 +139,31 @@ void Worker::schedule_phase(std::size_t index) {
     check_done();
     return;
   }
-  next_arrival_ = start_ + seconds(plan_.phases[phase_].start);
+  next_arrival_ = phase_time(plan_.phases[phase_].start);
   schedule_next_arrival();
+}
+
+Clock::time_point Worker::phase_time(double s) const { return start_ + phase_shift_ + seconds(s); }
+
+// A phase with wait_all_sessions_end (Tsung's ts_launcher:check_sessions_end) lets the next one
+// start only when no user of this agent runs any more, checked every 100 ms as Tsung does; the
+// later phases start that much later.
+void Worker::end_phase() {
+  bool waits = phase_ < phase_waits_.size() && phase_waits_[phase_] && phase_ + 1 < plan_.phases.size();
+  if (waits && !stopping_ && config_.users_level && config_.users_level->load(std::memory_order_relaxed) > 0) {
+    arrival_timer_.expires_after(std::chrono::milliseconds(100));
+    arrival_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) end_phase();
+    });
+    return;
+  }
+  if (waits) phase_shift_ = std::max(phase_shift_, Clock::now() - start_ - seconds(plan_.phases[phase_ + 1].start));
+  schedule_phase(phase_ + 1);
 }
 
 void Worker::schedule_next_arrival() {
   const PhaseShare& phase = plan_.phases[phase_];
-  Clock::time_point phase_end = start_ + seconds(phase.start + phase.duration);
+  Clock::time_point phase_end = phase_time(phase.start + phase.duration);
   bool capped = phase.max_users && phase_started_ >= *phase.max_users;
   if (phase.rate > 0 && !capped && !stopping_) {
     std::exponential_distribution<double> gap(phase.rate);
@@ -160,7 +182,7 @@ void Worker::schedule_next_arrival() {
   if (stopping_) return;
   arrival_timer_.expires_at(phase_end);
   arrival_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) schedule_phase(phase_ + 1);
+    if (!ec) end_phase();
   });
 }
 
@@ -201,8 +223,10 @@ void Worker::on_arrival() {
 void Worker::hand_over() {
   Handover handover;
   double now = std::chrono::duration<double>(Clock::now() - start_).count();
+  double shift = std::chrono::duration<double>(phase_shift_).count();
   for (std::size_t i = phase_; i < plan_.phases.size(); ++i) {
     PhaseShare share = plan_.phases[i];
+    share.start += shift;
     if (i == phase_) {
       double end = share.start + share.duration;
       share.start = std::max(share.start, now);
@@ -306,21 +330,28 @@ void Worker::start_user(const UserProgram& program) {
   user.page_start = {};
   std::uint64_t active = active_.fetch_add(1, std::memory_order_relaxed) + 1;
   if (active > peak_.load(std::memory_order_relaxed)) peak_.store(active, std::memory_order_relaxed);
-  stats_.gauge_add(ids_.users, 1);
+  if (config_.users_level) {
+    std::int64_t level = config_.users_level->fetch_add(1, std::memory_order_relaxed) + 1;
+    std::int64_t peak = config_.users_peak->load(std::memory_order_relaxed);
+    while (level > peak && !config_.users_peak->compare_exchange_weak(peak, level, std::memory_order_relaxed)) {
+    }
+  }
   stats_.add(ids_.users_count);
   step(user);
 }
 
-void Worker::finish_user(User& user, bool completed) {
-  auto now = Clock::now();
-  end_page(user, now);
-  if (completed) {
+// Tsung (ts_client:finish_session -> ts_mon:endclient): every user that ends, at the end of its
+// session or by an error or a match abort, is a finished user with a session time. A user cut
+// off by a stop is not: it stays in the `users` level, as in Tsung's log after its max duration.
+void Worker::finish_user(User& user, bool cut_off) {
+  if (!cut_off) {
+    auto now = Clock::now();
     stats_.sample(ids_.session, std::chrono::duration<double, std::milli>(now - user.session_start).count());
     stats_.add(ids_.finish_users_count);
+    if (config_.users_level) config_.users_level->fetch_sub(1, std::memory_order_relaxed);
   }
   close_connection(user);
   user.timer.cancel();
-  stats_.gauge_add(ids_.users, -1);
   active_.fetch_sub(1, std::memory_order_relaxed);
   release_user(user);
   check_done();
@@ -348,7 +379,7 @@ void Worker::stop_now() {
   for (User& user : users_) {
     if (!user.program) continue;
     count_cut_off(user);
-    finish_user(user, false);
+    finish_user(user, /*cut_off=*/true);
   }
   check_done();
 }

@@ -60,6 +60,12 @@ struct RunConfig {
   std::atomic<std::uint64_t>* file_next = nullptr;
   /// Set by <abort type="all"> or <match do="abort_test">: every worker of the agent stops.
   std::atomic<bool>* abort_test = nullptr;
+  /// The agent's running users, and their peak since the last collect: one atomic add per user
+  /// start and end (never per request), so the `users` peak is exact across the agent's threads.
+  std::atomic<std::int64_t>* users_level = nullptr;
+  std::atomic<std::int64_t>* users_peak = nullptr;
+  /// thinktime wait_global: users of this agent that reached one since the controller was told.
+  std::atomic<std::uint64_t>* barrier_arrivals = nullptr;
 };
 
 /// This worker's share of the agent plan.
@@ -147,10 +153,17 @@ class Worker {
   std::uint64_t peak_users() const { return peak_.load(); }
   /// Thread-safe: users currently running.
   std::uint64_t active_users() const { return active_.load(); }
+  /// Thread-safe: users waiting at a wait_global thinktime (not yet given a release).
+  std::uint64_t barrier_waiting() const { return barrier_waiting_.load(); }
+  /// Thread-safe: lets up to `n` users waiting at wait_global go on, first come first; returns
+  /// how many it took.
+  std::uint64_t release_barrier(std::uint64_t n);
 
  private:
   // arrivals (worker.cpp)
   void schedule_phase(std::size_t index);
+  void end_phase();
+  Clock::time_point phase_time(double seconds) const;
   void schedule_next_arrival();
   void skip_missed_arrivals(const PhaseShare& phase, Clock::time_point phase_end);
   void on_arrival();
@@ -186,9 +199,10 @@ class Worker {
   void on_sent_without_ack(User& user);
   void on_request_failed(User& user, std::string_view error, bool retry_on_fresh_connection);
   void think(User& user, const ThinkTime& think);
+  void wait_global(User& user);
   void end_page(User& user, Clock::time_point now);
   void close_connection(User& user);
-  void finish_user(User& user, bool completed);
+  void finish_user(User& user, bool cut_off = false);
   double think_seconds(const ThinkTime& think);
 
   // transports (user_transport.cpp): chosen once per connection; plain TCP never goes here
@@ -259,6 +273,9 @@ class Worker {
   std::size_t phase_ = 0;
   Clock::time_point next_arrival_;
   std::uint64_t phase_started_ = 0;
+  /// How long later phases start than planned: wait_all_sessions_end waited that long.
+  Clock::duration phase_shift_{};
+  std::vector<bool> phase_waits_;  ///< per plan phase: its arrivalphase has wait_all_sessions_end
   std::uint64_t next_user_id_;
   bool arrivals_over_ = false;
   std::size_t static_pending_ = 0;
@@ -268,6 +285,8 @@ class Worker {
   std::atomic<bool> done_{false};
   std::atomic<bool> stop_requested_{false};
   std::atomic<std::uint64_t> active_{0};
+  std::atomic<std::uint64_t> barrier_waiting_{0};  ///< waiting users not yet claimed by a release
+  std::deque<std::pair<std::uint32_t, std::uint32_t>> barrier_;  ///< (slot, generation) in arrival order
   std::atomic<std::uint64_t> peak_{0};
 
   std::vector<double> program_cdf_;
@@ -289,7 +308,7 @@ class Worker {
   std::optional<Handover> handover_;  ///< guarded by outbox_mutex_
   MetricSet outbox_;
   struct Ids {
-    MetricId users, users_count, finish_users_count, connected, connect, request, page, session,
+    MetricId users_count, finish_users_count, connected, connect, request, page, session,
         size_rcv, size_sent, request_noack;
   } ids_;
   std::vector<MetricId> status_ids_;  ///< by status code, 0 = not interned yet

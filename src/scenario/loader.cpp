@@ -129,21 +129,35 @@ void load_load(pugi::xml_node node, Scenario& scenario, const LoadContext& ctx) 
     fail_at(node, "expected at least one <arrivalphase> or <user>");
 }
 
-/// <session_setup> names sessions that exist, and a phase's probabilities sum to 100.
+/// Tsung's rule (ts_config_server:compute_popularities, check_config): in each arrival phase a
+/// session named by a <session_setup> takes that probability, the others keep their own, and
+/// the phase's probabilities sum to 100 (within 0.05). Without any phase nothing is checked.
+/// Sessions given by weight are normalised already (check_probabilities).
 void check_session_setups(pugi::xml_node load, const Scenario& scenario) {
+  pugi::xml_node first_session = load.parent().child("sessions").child("session");
+  bool weights = first_session.attribute("weight") && !first_session.attribute("probability");
   for (pugi::xml_node phase : load.children("arrivalphase")) {
     int number = phase.attribute("phase").as_int();
     auto it = std::find_if(scenario.load.phases.begin(), scenario.load.phases.end(),
                            [&](const ArrivalPhase& p) { return p.phase == number; });
-    if (it == scenario.load.phases.end() || it->session_setup.empty()) continue;
-    double total = 0;
+    if (it == scenario.load.phases.end()) continue;
+    std::vector<double> probability;
+    for (const Session& s : scenario.sessions) probability.push_back(s.probability);
     for (pugi::xml_node setup : phase.children("session_setup")) {
       std::string name = setup.attribute("name").value();
-      if (scenario.session_index(name) < 0) fail_at(setup, fmt::format("undefined session '{}'", name));
-      total += setup.attribute("probability").as_double();
+      int index = scenario.session_index(name);
+      if (index < 0) fail_at(setup, fmt::format("undefined session '{}'", name));
+      probability[static_cast<std::size_t>(index)] = setup.attribute("probability").as_double();
     }
-    if (std::abs(total - 100) > 0.01)
-      fail_at(phase.child("session_setup"), fmt::format("session_setup probabilities sum to {}, expected 100", total));
+    if (weights && it->session_setup.empty()) continue;
+    double total = 0;
+    for (double p : probability) total += p;
+    if (std::abs(total - 100) < 0.05) continue;
+    if (it->session_setup.empty())
+      fail_at(load.parent().child("sessions"), fmt::format("session probabilities sum to {}, expected 100", total));
+    fail_at(phase.child("session_setup"),
+            fmt::format("phase {}: session probabilities sum to {} with this session_setup (sessions it does not "
+                        "name keep their own probability, as in Tsung), expected 100", number, total));
   }
 }
 

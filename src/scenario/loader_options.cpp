@@ -38,6 +38,12 @@ void load_option(pugi::xml_node node, Options& options, const LoadContext& ctx) 
   XmlElement el(node);
   std::string name = el.required("name");
   std::optional<std::string> type = el.maybe("type");
+  if (name == "global_number") {  // Tsung's examples give it a type (ts_jabber); any session type uses it
+    options.global_number = static_cast<std::uint64_t>(el.integer("value", std::nullopt, 1, 1'000'000'000));
+    el.finish();
+    el.children({});
+    return;
+  }
   if (type) {
     if (*type != "ts_http" || name != "user_agent")
       fail_at(node, fmt::format("not supported yet: {} option '{}'", *type, name));

@@ -129,7 +129,11 @@ Action load_thinktime(pugi::xml_node node, const SessionContext& ctx) {
     if (el.has("value")) el.fail("value", "a thinktime has either 'value' or 'min' and 'max'");
   } else {
     std::string value = el.optional("value");
-    if (value.find("%%") != std::string::npos) {
+    if (value == "wait_global") {
+      if (ctx.scenario.options.global_number == 0)
+        el.fail("value", "thinktime value=\"wait_global\" needs <option name=\"global_number\" value=\"N\"/>");
+      think.wait_global = true;
+    } else if (value.find("%%") != std::string::npos) {
       Template t = el.template_attr("value", true);
       auto vars = t.variables();
       if (vars.size() != 1 || !t.render(nullptr).empty())
@@ -327,15 +331,14 @@ std::vector<Action> load_actions(XmlElement& parent, const SessionContext& ctx) 
   return actions;
 }
 
+// Weights become percentages here; probabilities are checked per arrival phase, after
+// <session_setup> overrides (check_session_setups, loader.cpp), as Tsung does.
 void check_probabilities(pugi::xml_node node, std::vector<Session>& sessions, bool weights) {
+  if (!weights) return;
   double total = 0;
   for (const Session& s : sessions) total += s.probability;
-  if (weights) {
-    if (total <= 0) fail_at(node, "session weights sum to 0");
-    for (Session& s : sessions) s.probability = s.probability * 100 / total;
-  } else if (std::abs(total - 100) > 0.01) {
-    fail_at(node, fmt::format("session probabilities sum to {}, expected 100", total));
-  }
+  if (total <= 0) fail_at(node, "session weights sum to 0");
+  for (Session& s : sessions) s.probability = s.probability * 100 / total;
 }
 
 }  // namespace

@@ -60,10 +60,14 @@ void Metric::merge(const Metric& other) {
     case MetricKind::counter:
       count += other.count;
       return;
-    case MetricKind::gauge:
+    case MetricKind::gauge: {
+      // other's peak is a partial sum from our level before it: 8 users that start and end
+      // between two drains leave level 0 but a peak of 8.
+      std::int64_t peak = level + other.level_max;
       level += other.level;
-      level_max = std::max(level_max, level);
+      level_max = std::max({level_max, level, peak});
       return;
+    }
   }
 }
 

@@ -114,6 +114,49 @@ TEST(LoaderErrors, InterarrivalAndArrivalrate) {
                "exactly one of 'interarrival' and 'arrivalrate'");
 }
 
+// Tsung's session_setup is a partial override: sessions it does not name keep their own
+// probability, and each phase's probabilities then sum to 100.
+TEST(LoaderErrors, SessionSetupOverridesOnlyTheSessionsItNames) {
+  Parts p;
+  p.sessions = R"(<sessions>
+  <session name="a" probability="50" type="ts_fake"><request><fake/></request></session>
+  <session name="b" probability="30" type="ts_fake"><request><fake/></request></session>
+  <session name="c" probability="20" type="ts_fake"><request><fake/></request></session>
+</sessions>)";
+  // a 70 + b 30 (kept) + c 0 = 100: valid in Tsung although the setups alone sum to 70.
+  p.load = R"(<load><arrivalphase phase="1" duration="1" unit="second">
+  <session_setup name="a" probability="70"/><session_setup name="c" probability="0"/>
+  <users arrivalrate="1" unit="second"/></arrivalphase></load>)";
+  Scenario s = load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry());
+  EXPECT_EQ(s.load.phases[0].session_setup.size(), 2u);
+  // The setups alone sum to 100, but b keeps its 30: 130, which Tsung rejects.
+  p.load = R"(<load><arrivalphase phase="1" duration="1" unit="second">
+  <session_setup name="a" probability="60"/><session_setup name="c" probability="40"/>
+  <users arrivalrate="1" unit="second"/></arrivalphase></load>)";
+  expect_error(scenario_text(p), "<session_setup", "/tsung/load/arrivalphase/session_setup[1]",
+               "phase 1: session probabilities sum to 130");
+  // Global probabilities that do not sum to 100 are fine when every phase overrides them.
+  p.sessions = R"(<sessions>
+  <session name="a" probability="90" type="ts_fake"><request><fake/></request></session>
+  <session name="b" probability="90" type="ts_fake"><request><fake/></request></session>
+</sessions>)";
+  p.load = R"(<load><arrivalphase phase="1" duration="1" unit="second">
+  <session_setup name="a" probability="10"/><users arrivalrate="1" unit="second"/></arrivalphase></load>)";
+  EXPECT_NO_THROW(load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry()));
+}
+
+TEST(LoaderErrors, WaitGlobalThinktimeNeedsGlobalNumber) {
+  Parts p;
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+<request><fake/></request><thinktime value="wait_global"/></session></sessions>)";
+  expect_error(scenario_text(p), "value=\"wait_global", "/tsung/sessions/session/thinktime",
+               "thinktime value=\"wait_global\" needs <option name=\"global_number\"");
+  p.options = R"(<options><option type="ts_jabber" name="global_number" value="3"/></options>)";
+  Scenario s = load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry());
+  EXPECT_EQ(s.options.global_number, 3u);
+  EXPECT_TRUE(s.sessions[0].actions[1].think.wait_global);
+}
+
 TEST(LoaderErrors, ProbabilitiesMustSumTo100) {
   Parts p;
   p.sessions = R"(<sessions>

@@ -29,6 +29,40 @@ std::vector<Code> codes(const UserProgram& p) {
   return out;
 }
 
+std::vector<bool> endpages(const UserProgram& p) {
+  std::vector<bool> out;
+  for (const CompiledRequest& r : p.requests) out.push_back(r.endpage);
+  return out;
+}
+
+// Tsung's pages (ts_config:mark_prev_req): a request ends its page unless the next step is a
+// request; transactions are looked through, a <repeat> has no opening step, an <if> no closing one.
+TEST(Program, PagesEndWhereNoRequestFollows) {
+  Scenario s = load(R"(<setdynvars sourcetype="value" value="x"><var name="v"/></setdynvars>
+<request><fake data="a"/></request>
+<for from="1" to="3" var="i"><request><fake data="b"/></request><request><fake data="c"/></request>
+  <thinktime value="1" random="false"/></for>
+<repeat name="r" max_repeat="2"><request><fake data="d"/></request><while var="v" eq="x"/></repeat>
+<transaction name="t"><request><fake data="e"/></request></transaction>
+<request><fake data="f"/></request>
+<if var="v" eq="x"><request><fake data="g"/></request></if>
+<request><fake data="h"/></request>
+<setdynvars sourcetype="value" value="x"><var name="v"/></setdynvars>
+<request><fake data="i"/></request>)");
+  UserProgram p = compile_session(s.sessions[0], s.options);
+  // a: a loop starts after it; b: c follows; c: thinktime; d: end of repeat; e: f follows across
+  // the transaction end; f: the if starts; g: h follows (no end-of-if step); h: setdynvars; i: last.
+  EXPECT_EQ(endpages(p), (std::vector<bool>{true, false, true, true, false, true, false, true, true}));
+}
+
+TEST(Program, RequestBeforeRepeatBodyIsNotAPageEnd) {
+  Scenario s = load(R"(<setdynvars sourcetype="value" value="x"><var name="v"/></setdynvars>
+<request><fake data="a"/></request>
+<repeat name="r" max_repeat="2"><request><fake data="b"/></request><until var="v" eq="x"/></repeat>)");
+  UserProgram p = compile_session(s.sessions[0], s.options);
+  EXPECT_EQ(endpages(p), (std::vector<bool>{false, true}));
+}
+
 TEST(Program, StaticLoopNeedsNoVariables) {
   Scenario s = load(R"(<for from="1" to="3" var="i"><request><fake data="x"/></request></for>)");
   UserProgram p = compile_session(s.sessions[0], s.options);

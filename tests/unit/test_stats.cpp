@@ -137,6 +137,21 @@ TEST(MetricSet, SamplesCountersMomentsAndHistogram) {
   EXPECT_EQ(s.find("200")->count, 5u);
 }
 
+TEST(MetricSet, GaugePeakBetweenDrainsSurvivesMerges) {
+  // 8 users start and end between two drains: the level is back to 0, the peak 8 is not lost
+  // through the thread -> agent -> controller merges (tsung.log's `users 0 8`).
+  MetricSet thread, agent, controller;
+  auto users = thread.intern("users", MetricKind::gauge);
+  for (int i = 0; i < 8; ++i) thread.gauge_add(users, 1);
+  for (int i = 0; i < 8; ++i) thread.gauge_add(users, -1);
+  thread.drain_into(agent);
+  MetricSet wire;
+  ASSERT_TRUE(wire.decode(agent.encode()));
+  controller.merge(wire);
+  EXPECT_EQ(controller.find("users")->level, 0);
+  EXPECT_EQ(controller.find("users")->level_max, 8);
+}
+
 TEST(MetricSet, DrainMovesDeltasAndGaugeLevelsAccumulateInTarget) {
   MetricSet thread, agent;
   auto users = thread.intern("users", MetricKind::gauge);
@@ -148,7 +163,7 @@ TEST(MetricSet, DrainMovesDeltasAndGaugeLevelsAccumulateInTarget) {
   thread.add(ok, 2);
   thread.drain_into(agent);
   EXPECT_EQ(agent.find("users")->level, 2);
-  EXPECT_EQ(agent.find("users")->level_max, 2);
+  EXPECT_EQ(agent.find("users")->level_max, 3);  // 3 before the -1
   EXPECT_EQ(agent.find("request")->count, 1u);
   EXPECT_EQ(agent.find("200")->count, 2u);
   // Source is reset: no samples, no counts, gauge delta 0.
@@ -161,7 +176,7 @@ TEST(MetricSet, DrainMovesDeltasAndGaugeLevelsAccumulateInTarget) {
   thread.sample(req, 1.0);
   thread.drain_into(agent);
   EXPECT_EQ(agent.find("users")->level, 1);
-  EXPECT_EQ(agent.find("users")->level_max, 2);
+  EXPECT_EQ(agent.find("users")->level_max, 6);  // 2, then +4 before the -5: the peak is kept
   EXPECT_EQ(agent.find("request")->count, 2u);
   EXPECT_DOUBLE_EQ(agent.find("request")->min, 1.0);
   EXPECT_DOUBLE_EQ(agent.find("request")->max, 5.0);
