@@ -168,6 +168,7 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
     Template value;
   };
   std::vector<CustomHeader> custom;
+  std::vector<RequestCookie> cookies;
   for (auto child :
        el.children({"oauth", "www_authenticate", "soap", "http_header", "add_cookie"})) {
     XmlElement c(child);
@@ -187,15 +188,32 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
     } else if (kind == "http_header") {
       std::string name = c.required("name");
       std::string value = c.optional("value");
-      c.unsupported({"encoding"});
+      // Tsung encodes the attribute text at load time: the base64 text is sent as is, never
+      // substituted.
+      bool base64 = c.choice("encoding", {"none", "base64"}, "none") == "base64";
       c.finish();
       if (name.empty() || name.find_first_of(" \t:\r\n") != std::string::npos)
         fail_at(child, child.attribute("name"), "attribute name: bad header name '" + name + "'");
-      custom.push_back({name, checked_template(child, value, ctx.subst)});
+      if (base64) {
+        std::string encoded;
+        append_base64(value, encoded);
+        custom.push_back({name, Template(encoded, false)});
+      } else {
+        custom.push_back({name, checked_template(child, value, ctx.subst)});
+      }
     } else if (kind == "oauth") {
       unsupported_at(child, "oauth");
-    } else {
-      unsupported_at(child, "add_cookie");
+    } else {  // add_cookie
+      RequestCookie cookie;
+      cookie.name = c.required("key");
+      cookie.value = checked_template(child, c.required("value"), ctx.subst);
+      std::string domain = c.optional("domain");
+      cookie.path = c.optional("path", "/");
+      c.finish();
+      if (cookie.name.empty() || cookie.name.find_first_of("=; \t\r\n") != std::string::npos)
+        fail_at(child, child.attribute("key"), "attribute key: bad cookie name '" + cookie.name + "'");
+      cookie.domain = domain.substr(domain.find_first_not_of('.') == std::string::npos ? domain.size() : domain.find_first_not_of('.'));
+      cookies.push_back(std::move(cookie));
     }
   }
   // A custom Host, User-Agent, Content-Type or Content-Length takes the automatic one's place.
@@ -281,6 +299,7 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
     auth_header();
     soap_header();
   }
+  b.special(Chunk::Kind::cookies);
   for (auto& h : custom) header(h.name, std::move(h.value));
   b.literal("\r\n");
   if (has_body) {
@@ -292,7 +311,7 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
   }
 
   return std::make_shared<HttpRequest>(b.take(), method + " " + url, method == "HEAD",
-                                       std::move(parsed.endpoint));
+                                       std::move(parsed.endpoint), std::move(cookies));
 }
 
 }  // namespace loadctl::http

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "http_cookies.hpp"
 #include "loadctl/protocol.hpp"
 #include "loadctl/template.hpp"
 
@@ -27,6 +28,7 @@ struct Chunk {
     basic_auth,      ///< "Authorization: Basic base64(value:value2)\r\n"
     content_length,  ///< renders the body `value` aside; "Content-Length: N\r\n"
     body,            ///< the body rendered by the content_length chunk
+    cookies,         ///< "Cookie: ...\r\n" from the user's jar and the <add_cookie>s, if any
   };
   Kind kind = Kind::literal;
   std::string text;
@@ -38,7 +40,7 @@ struct Chunk {
 class HttpRequest final : public RequestSpec {
  public:
   HttpRequest(std::vector<Chunk> chunks, std::string description, bool head,
-              std::optional<Endpoint> endpoint);
+              std::optional<Endpoint> endpoint, std::vector<RequestCookie> cookies = {});
 
   void encode(const EncodeContext& ctx, std::string& out) const override;
   ParseResult parse_response(ParserState& state, std::span<const char> data,
@@ -55,6 +57,7 @@ class HttpRequest final : public RequestSpec {
   std::string description_;
   bool head_;  ///< HEAD: responses have no body whatever their headers say
   std::optional<Endpoint> endpoint_;
+  std::vector<RequestCookie> cookies_;  ///< <add_cookie>s
 };
 
 /// Parses one <http> element (throws ScenarioError).

@@ -27,8 +27,8 @@ TEST(HttpEncode, StaticGet) {
             "GET /index.html HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: loadctl/0.1\r\n\r\n");
   EXPECT_EQ(req->describe(), "GET /index.html");
   EXPECT_EQ(req->endpoint(), nullptr);
-  // pre-encoded: request line, host, user agent, final CRLF
-  EXPECT_EQ(req->chunks().size(), 4u);
+  // pre-encoded: request line, host, user agent, cookies (none without a jar), final CRLF
+  EXPECT_EQ(req->chunks().size(), 5u);
 }
 
 TEST(HttpEncode, NoUserAgentWhenEmpty) {
@@ -209,8 +209,9 @@ TEST(HttpParse, Errors) {
   EXPECT_THROW(parse_http(R"(<http url="/"><cookie/></http>)"), ScenarioError);
   EXPECT_THROW(parse_http(R"(<http url="/"><oauth consumer_key="a" consumer_secret="b"/></http>)"),
                ScenarioError);
-  EXPECT_THROW(parse_http(R"(<http url="/"><add_cookie key="a" value="b"/></http>)"),
+  EXPECT_THROW(parse_http(R"(<http url="/"><add_cookie key="a=" value="b"/></http>)"),
                ScenarioError);
+  EXPECT_THROW(parse_http(R"(<http url="/"><add_cookie value="b"/></http>)"), ScenarioError);
   EXPECT_THROW(parse_http(R"(<http url="/"><http_header name="a" encoding="x"/></http>)"),
                ScenarioError);
   EXPECT_THROW(parse_http(R"(<http url="/"><http_header name="a b" value="x"/></http>)"),
