@@ -5,12 +5,12 @@
 namespace loadctl::http {
 
 HttpRequest::HttpRequest(std::vector<Chunk> chunks, std::string description, bool head,
-                         std::optional<Endpoint> endpoint, std::vector<RequestCookie> cookies)
+                         std::optional<Endpoint> endpoint, RequestExtras extras)
     : chunks_(std::move(chunks)),
       description_(std::move(description)),
       head_(head),
       endpoint_(std::move(endpoint)),
-      cookies_(std::move(cookies)) {}
+      extras_(std::move(extras)) {}
 
 namespace {
 
@@ -97,13 +97,19 @@ void HttpRequest::encode(const EncodeContext& ctx, std::string& out) const {
         out += body_scratch;
         break;
       case Chunk::Kind::cookies:
-        if (ctx.session || !cookies_.empty()) {
+        if (ctx.session || !extras_.cookies.empty()) {
           auto* jar = dynamic_cast<const HttpUserSession*>(ctx.session);
           std::string_view host = endpoint_ ? std::string_view(endpoint_->host) : host_of(ctx.host_header);
           thread_local std::string target;  // copied: appending to `out` may move it
           target.assign(request_target(out, start));
-          append_cookie_header(jar, cookies_, ctx, host, target, out);
+          append_cookie_header(jar, extras_.cookies, ctx, host, target, out);
         }
+        break;
+      case Chunk::Kind::digest_auth:
+        append_digest_header(*extras_.digest, ctx, extras_.method, std::string(request_target(out, start)), out);
+        break;
+      case Chunk::Kind::oauth:
+        append_oauth_header(*extras_.oauth, ctx, extras_.method, std::string(request_target(out, start)), out);
         break;
     }
   }

@@ -168,19 +168,32 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
     Template value;
   };
   std::vector<CustomHeader> custom;
-  std::vector<RequestCookie> cookies;
+  RequestExtras extras;
+  extras.method = method;
   for (auto child :
        el.children({"oauth", "www_authenticate", "soap", "http_header", "add_cookie"})) {
     XmlElement c(child);
     std::string_view kind = child.name();
     if (kind == "www_authenticate") {
       std::string type = c.choice("type", {"basic", "digest"}, "basic");
-      if (type == "digest") unsupported_at(child, "digest authentication");
       Template user = checked_template(child, c.required("userid"), ctx.subst);
       Template pass = checked_template(child, c.required("passwd"), ctx.subst);
-      c.ignore({"nonce", "opaque", "cnonce", "nc", "realm", "qop"});  // digest-only parameters
-      c.finish();
-      basic_auth.emplace(std::move(user), std::move(pass));
+      if (type == "digest") {
+        auto attr = [&](const char* name) -> std::optional<Template> {
+          auto v = c.maybe(name);
+          if (!v) return std::nullopt;
+          return checked_template(child, *v, ctx.subst);
+        };
+        DigestAuth d{std::move(user), std::move(pass), attr("realm").value_or(Template()),
+                     attr("nonce").value_or(Template()), attr("opaque"), attr("qop"), attr("cnonce"),
+                     attr("nc").value_or(Template("00000001", false))};
+        c.finish();
+        extras.digest = std::move(d);
+      } else {
+        c.ignore({"nonce", "opaque", "cnonce", "nc", "realm", "qop"});  // digest-only, as Tsung
+        c.finish();
+        basic_auth.emplace(std::move(user), std::move(pass));
+      }
     } else if (kind == "soap") {
       std::string action = c.required("action");
       c.finish();
@@ -202,7 +215,16 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
         custom.push_back({name, checked_template(child, value, ctx.subst)});
       }
     } else if (kind == "oauth") {
-      unsupported_at(child, "oauth");
+      OAuth o;
+      o.consumer_key = c.required("consumer_key");
+      o.consumer_secret = c.required("consumer_secret");
+      o.token = checked_template(child, c.optional("access_token"), ctx.subst);
+      o.token_secret = checked_template(child, c.optional("access_token_secret"), ctx.subst);
+      std::string sig = c.choice("method", {"HMAC-SHA1", "PLAINTEXT", "RSA-SHA1"}, "HMAC-SHA1");
+      c.finish();
+      if (sig == "RSA-SHA1") unsupported_at(child, "oauth method RSA-SHA1");
+      o.plaintext = sig == "PLAINTEXT";
+      extras.oauth = std::move(o);
     } else {  // add_cookie
       RequestCookie cookie;
       cookie.name = c.required("key");
@@ -213,7 +235,7 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
       if (cookie.name.empty() || cookie.name.find_first_of("=; \t\r\n") != std::string::npos)
         fail_at(child, child.attribute("key"), "attribute key: bad cookie name '" + cookie.name + "'");
       cookie.domain = domain.substr(domain.find_first_not_of('.') == std::string::npos ? domain.size() : domain.find_first_not_of('.'));
-      cookies.push_back(std::move(cookie));
+      extras.cookies.push_back(std::move(cookie));
     }
   }
   // A custom Host, User-Agent, Content-Type or Content-Length takes the automatic one's place.
@@ -235,6 +257,7 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
     b.literal("\r\n");
   };
   auto auth_header = [&] {
+    if (extras.digest) b.special(Chunk::Kind::digest_auth);
     if (!basic_auth) return;
     auto& [user, pass] = *basic_auth;
     if (user.is_literal() && pass.is_literal()) {
@@ -282,6 +305,12 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
   }
   Template body =
       checked_template(node, has_body ? contents.value_or("") : "", ctx.subst && ctx.subst_body);
+  if (extras.oauth) {  // Tsung signs the parameters of a form body (its content_type attribute)
+    extras.oauth->form_body =
+        has_body && content_type.value_or("application/x-www-form-urlencoded") == "application/x-www-form-urlencoded";
+    if (extras.oauth->form_body) extras.oauth->body = body;
+    if (parsed.endpoint) extras.oauth->authority = parsed.authority;
+  }
   if (has_body) {  // computed even when a custom Content-Length is given: a wrong one breaks the
                    // run
     if (body.is_literal()) {
@@ -292,11 +321,20 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
   } else if (custom_length) {
     header("Content-Length", std::move(*custom_length));
   }
-  if (if_modified_since && !has_body) {  // Tsung's order differs here
+  auto oauth_header = [&] {
+    if (extras.oauth) b.special(Chunk::Kind::oauth);
+  };
+  if (if_modified_since && !has_body) {  // Tsung's orders
     soap_header();
     auth_header();
+    oauth_header();
+  } else if (has_body) {
+    auth_header();
+    soap_header();
+    oauth_header();
   } else {
     auth_header();
+    oauth_header();
     soap_header();
   }
   b.special(Chunk::Kind::cookies);
@@ -311,7 +349,7 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
   }
 
   return std::make_shared<HttpRequest>(b.take(), method + " " + url, method == "HEAD",
-                                       std::move(parsed.endpoint), std::move(cookies));
+                                       std::move(parsed.endpoint), std::move(extras));
 }
 
 }  // namespace loadctl::http

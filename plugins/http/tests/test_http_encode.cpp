@@ -207,8 +207,7 @@ TEST(HttpParse, Errors) {
   EXPECT_THROW(parse_http(R"(<http url="http://h:99999/"/>)"), ScenarioError);
   EXPECT_THROW(parse_http(R"(<http url="http://:80/"/>)"), ScenarioError);
   EXPECT_THROW(parse_http(R"(<http url="/"><cookie/></http>)"), ScenarioError);
-  EXPECT_THROW(parse_http(R"(<http url="/"><oauth consumer_key="a" consumer_secret="b"/></http>)"),
-               ScenarioError);
+  EXPECT_THROW(parse_http(R"(<http url="/"><oauth consumer_key="a"/></http>)"), ScenarioError);
   EXPECT_THROW(parse_http(R"(<http url="/"><add_cookie key="a=" value="b"/></http>)"),
                ScenarioError);
   EXPECT_THROW(parse_http(R"(<http url="/"><add_cookie value="b"/></http>)"), ScenarioError);
@@ -217,7 +216,7 @@ TEST(HttpParse, Errors) {
   EXPECT_THROW(parse_http(R"(<http url="/"><http_header name="a b" value="x"/></http>)"),
                ScenarioError);
   EXPECT_THROW(
-      parse_http(R"(<http url="/"><www_authenticate userid="u" passwd="p" type="digest"/></http>)"),
+      parse_http(R"(<http url="/"><www_authenticate userid="u" passwd="p" type="digest" x="1"/></http>)"),
       ScenarioError);
   EXPECT_THROW(parse_http(R"(<http url="/" contents="a" contents_from_file="b"/>)"), ScenarioError);
   RequestParseContext subst;
