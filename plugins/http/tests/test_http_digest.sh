@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Digest authentication as in Tsung's examples/http-digest.xml, against loadtarget's /digest:
+# the 401's WWW-Authenticate gives realm and nonce (dyn_variable header="www-authenticate/..."),
+# the next requests answer the challenge (without and with qop) and are accepted (200).
+source "$(dirname "$0")/../../../tests/integration/lib.sh"
+need_bins loadctl loadagent loadtarget
+
+start_loadtarget --http 127.0.0.1:0 --threads 1
+cat > "$TEST_TMP/scenario.xml" <<XML
+<?xml version="1.0"?>
+<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
+<tsung loglevel="notice" version="1.0">
+  <clients><client host="localhost" use_controller_vm="true"/></clients>
+  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
+  <load><arrivalphase phase="1" duration="1" unit="second"><users arrivalrate="10" unit="second"/></arrivalphase></load>
+  <sessions>
+    <session name="digest" probability="100" type="ts_http">
+      <request>
+        <dyn_variable name="nonce" header="www-authenticate/nonce"/>
+        <dyn_variable name="realm" header="www-authenticate/realm"/>
+        <dyn_variable name="opaque" header="www-authenticate/opaque"/>
+        <http url="/digest" method="GET" version="1.1"/>
+      </request>
+      <request subst="true">
+        <http url="/digest" method="GET" version="1.1">
+          <www_authenticate userid="user" passwd="passwd" type="digest" realm="%%_realm%%" nonce="%%_nonce%%" opaque="%%_opaque%%"/>
+        </http>
+      </request>
+      <request subst="true">
+        <http url="/digest" method="GET" version="1.1">
+          <www_authenticate userid="user" passwd="passwd" type="digest" realm="%%_realm%%" nonce="%%_nonce%%" qop="auth" nc="00000001"/>
+        </http>
+      </request>
+      <request subst="true">
+        <http url="/digest" method="GET" version="1.1">
+          <www_authenticate userid="user" passwd="wrong" type="digest" realm="%%_realm%%" nonce="%%_nonce%%"/>
+        </http>
+      </request>
+    </session>
+  </sessions>
+</tsung>
+XML
+"$LOADCTL" -q -f "$TEST_TMP/scenario.xml" --run-dir "$TEST_TMP/run" start > "$TEST_TMP/out" 2> "$TEST_TMP/err" ||
+  { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
+users=$(tsung_sum finish_users_count "$TEST_TMP/run")
+[ "$users" -ge 3 ] || fail "only $users users finished"
+assert_eq "$(tsung_sum 200 "$TEST_TMP/run")" "$((users * 2))" "accepted digest answers"
+assert_eq "$(tsung_sum 401 "$TEST_TMP/run")" "$((users * 2))" "challenges and the wrong password"
+log "ok: $users users authenticated with digest"
