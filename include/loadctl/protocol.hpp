@@ -144,6 +144,7 @@ class Protocol {
 class ProtocolRegistry {
  public:
   void add(std::unique_ptr<Protocol> protocol);
+  /// The first protocol parsing `element` (several session types may share one).
   const Protocol* by_element(std::string_view element) const;
   const Protocol* by_session_type(std::string_view type) const;
   const std::vector<std::unique_ptr<Protocol>>& all() const { return protocols_; }

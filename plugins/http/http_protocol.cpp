@@ -9,9 +9,11 @@
 namespace loadctl::http {
 namespace {
 
-constexpr std::string_view k_webdav_methods[] = {
-    "PROPFIND", "PROPPATCH",       "COPY",  "MOVE",    "LOCK", "UNLOCK", "MKCOL", "MKACTIVITY",
-    "REPORT",   "VERSION-CONTROL", "MERGE", "CHECKOUT"};
+// Methods of Tsung's ts_webdav sessions; it sends them with a body (Content-Type and
+// Content-Length) except MKCOL. Tsung has no encoder for MERGE and CHECKOUT (its users crash).
+constexpr std::string_view k_webdav_methods[] = {"PROPFIND", "PROPPATCH",  "COPY",   "MOVE",
+                                                 "LOCK",     "MKACTIVITY", "UNLOCK", "REPORT",
+                                                 "VERSION-CONTROL", "MKCOL"};
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -122,19 +124,23 @@ std::string read_contents_file(pugi::xml_node node, const std::string& name,
 
 class HttpProtocol final : public Protocol {
  public:
+  explicit HttpProtocol(bool webdav) : webdav_(webdav) {}
   std::string_view element() const override { return "http"; }
-  std::string_view session_type() const override { return "ts_http"; }
+  std::string_view session_type() const override { return webdav_ ? "ts_webdav" : "ts_http"; }
   std::shared_ptr<const RequestSpec> parse_request(pugi::xml_node element,
                                                    const RequestParseContext& ctx) const override {
-    return parse_http_request(element, ctx);
+    return parse_http_request(element, ctx, webdav_);
   }
   std::string_view alpn() const override { return "http/1.1"; }
+
+ private:
+  bool webdav_;
 };
 
 }  // namespace
 
 std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
-                                                      const RequestParseContext& ctx) {
+                                                      const RequestParseContext& ctx, bool webdav) {
   XmlElement el(node);
   std::string url = el.required("url");
   std::string method =
@@ -143,9 +149,13 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
                  "PROPPATCH", "COPY", "MOVE", "LOCK", "UNLOCK", "MKCOL", "MKACTIVITY", "REPORT",
                  "VERSION-CONTROL", "MERGE", "CHECKOUT"},
                 "GET");
-  if (std::find(std::begin(k_webdav_methods), std::end(k_webdav_methods), method) !=
-      std::end(k_webdav_methods))
-    unsupported_at(node, "http method " + method);
+  const bool webdav_method = std::find(std::begin(k_webdav_methods), std::end(k_webdav_methods), method) !=
+                             std::end(k_webdav_methods);
+  if (method == "MERGE" || method == "CHECKOUT")
+    unsupported_at(node, "http method " + method + " (Tsung 1.7.0 has no encoder for it either)");
+  if (webdav_method && !webdav)
+    fail_at(node, node.attribute("method"),
+            "attribute method: " + method + " is a WebDAV method: use it in a type=\"ts_webdav\" session");
   std::string version = el.choice("version", {"1.0", "1.1"}, "1.1");
   auto contents = el.maybe("contents");
   auto contents_file = el.maybe("contents_from_file");
@@ -157,8 +167,8 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
   if (contents_file) contents = read_contents_file(node, *contents_file, ctx.scenario_dir);
 
   // Tsung sends a body (and Content-Type/Length) for these methods only, contents or not.
-  const bool has_body =
-      method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+  const bool has_body = method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE" ||
+                        (webdav_method && method != "MKCOL");
 
   // Children: what Tsung sends in fixed places, plus the custom headers in document order.
   std::optional<std::pair<Template, Template>> basic_auth;
@@ -355,5 +365,6 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
 }  // namespace loadctl::http
 
 void loadctl_register_http(loadctl::ProtocolRegistry& registry) {
-  registry.add(std::make_unique<loadctl::http::HttpProtocol>());
+  registry.add(std::make_unique<loadctl::http::HttpProtocol>(false));
+  registry.add(std::make_unique<loadctl::http::HttpProtocol>(true));
 }

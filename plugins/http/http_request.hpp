@@ -72,9 +72,9 @@ class HttpRequest final : public RequestSpec {
   RequestExtras extras_;
 };
 
-/// Parses one <http> element (throws ScenarioError).
+/// Parses one <http> element (throws ScenarioError); `webdav`: of a ts_webdav session.
 std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node element,
-                                                      const RequestParseContext& ctx);
+                                                      const RequestParseContext& ctx, bool webdav = false);
 
 /// Appends the base64 encoding of `in` to `out`.
 void append_base64(std::string_view in, std::string& out);
