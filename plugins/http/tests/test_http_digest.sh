@@ -36,6 +36,13 @@ cat > "$TEST_TMP/scenario.xml" <<XML
           <www_authenticate userid="user" passwd="wrong" type="digest" realm="%%_realm%%" nonce="%%_nonce%%"/>
         </http>
       </request>
+      <request>
+        <match do="abort" when="nomatch" skip_headers="http" apply_to_content="ts_digest:md5hex">5d41402abc4b2a76b9719d911017c592</match>
+        <match do="abort" when="nomatch" skip_headers="http" apply_to_content="ts_digest:shahex">^aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d$</match>
+        <match do="abort" when="nomatch" skip_headers="http" apply_to_content="ts_digest:tohex">^68656c6c6f$</match>
+        <match do="continue" skip_headers="http" apply_to_content="ts_digest:md5hex">hello</match>
+        <http url="/hello"/>
+      </request>
     </session>
   </sessions>
 </tsung>
@@ -44,6 +51,9 @@ XML
   { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
 users=$(tsung_sum finish_users_count "$TEST_TMP/run")
 [ "$users" -ge 3 ] || fail "only $users users finished"
-assert_eq "$(tsung_sum 200 "$TEST_TMP/run")" "$((users * 2))" "accepted digest answers"
+assert_eq "$(tsung_sum users_count "$TEST_TMP/run")" "$users" "users that finished (none aborted by a match)"
+assert_eq "$(tsung_sum 200 "$TEST_TMP/run")" "$((users * 3))" "accepted digest answers and /hello"
+assert_eq "$(tsung_sum match "$TEST_TMP/run")" "$((users * 3))" "digests of the body that matched"
+assert_eq "$(tsung_sum nomatch "$TEST_TMP/run")" "$users" "the body itself is not what is matched"
 assert_eq "$(tsung_sum 401 "$TEST_TMP/run")" "$((users * 2))" "challenges and the wrong password"
 log "ok: $users users authenticated with digest"
