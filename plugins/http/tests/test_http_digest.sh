@@ -3,18 +3,11 @@
 # the 401's WWW-Authenticate gives realm and nonce (dyn_variable header="www-authenticate/..."),
 # the next requests answer the challenge (without and with qop) and are accepted (200).
 source "$(dirname "$0")/../../../tests/integration/lib.sh"
+source "$(dirname "$0")/http_test_lib.sh"
 need_bins loadctl loadagent loadtarget
 
 start_loadtarget --http 127.0.0.1:0 --threads 1
-cat > "$TEST_TMP/scenario.xml" <<XML
-<?xml version="1.0"?>
-<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
-<tsung loglevel="notice" version="1.0">
-  <clients><client host="localhost" use_controller_vm="true"/></clients>
-  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="1" unit="second"><users arrivalrate="10" unit="second"/></arrivalphase></load>
-  <sessions>
-    <session name="digest" probability="100" type="ts_http">
+http_scenario "$TEST_TMP/scenario.xml" "$LOADTARGET_HTTP_PORT" ts_http 'arrivalrate="5"' '
       <request>
         <dyn_variable name="nonce" header="www-authenticate/nonce"/>
         <dyn_variable name="realm" header="www-authenticate/realm"/>
@@ -42,13 +35,8 @@ cat > "$TEST_TMP/scenario.xml" <<XML
         <match do="abort" when="nomatch" skip_headers="http" apply_to_content="ts_digest:tohex">^68656c6c6f$</match>
         <match do="continue" skip_headers="http" apply_to_content="ts_digest:md5hex">hello</match>
         <http url="/hello"/>
-      </request>
-    </session>
-  </sessions>
-</tsung>
-XML
-"$LOADCTL" -q -f "$TEST_TMP/scenario.xml" --run-dir "$TEST_TMP/run" start > "$TEST_TMP/out" 2> "$TEST_TMP/err" ||
-  { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
+      </request>'
+run_loadctl "$TEST_TMP/scenario.xml"
 users=$(tsung_sum finish_users_count "$TEST_TMP/run")
 [ "$users" -ge 3 ] || fail "only $users users finished"
 assert_eq "$(tsung_sum users_count "$TEST_TMP/run")" "$users" "users that finished (none aborted by a match)"

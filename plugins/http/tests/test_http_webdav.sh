@@ -4,6 +4,7 @@
 # Content-Length) and its headers; MKCOL has none. Asserted on loadtarget's access log and on
 # a <match> of the echoed body.
 source "$(dirname "$0")/../../../tests/integration/lib.sh"
+source "$(dirname "$0")/http_test_lib.sh"
 need_bins loadctl loadagent loadtarget
 
 access_log=$TEST_TMP/access.log
@@ -15,24 +16,11 @@ for m in PROPFIND PROPPATCH COPY MOVE LOCK UNLOCK MKACTIVITY REPORT VERSION-CONT
     <http_header name=\"Depth\" value=\"1\"/></http></request>
 "
 done
-cat > "$TEST_TMP/scenario.xml" <<XML
-<?xml version="1.0"?>
-<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
-<tsung loglevel="notice" version="1.0">
-  <clients><client host="localhost" use_controller_vm="true"/></clients>
-  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="1" unit="second"><users arrivalrate="4" maxnumber="4" unit="second"/></arrivalphase></load>
-  <sessions>
-    <session name="dav" probability="100" type="ts_webdav">
-      $requests
-      <request><http url="/dav/new/" method="MKCOL"/></request>
-      <request><http url="/hello"/></request>
-    </session>
-  </sessions>
-</tsung>
-XML
-"$LOADCTL" -q -f "$TEST_TMP/scenario.xml" --run-dir "$TEST_TMP/run" start > "$TEST_TMP/out" 2> "$TEST_TMP/err" ||
-  { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
+http_scenario "$TEST_TMP/scenario.xml" "$LOADTARGET_HTTP_PORT" ts_webdav 'arrivalrate="4" maxnumber="4"' "
+$requests
+      <request><http url=\"/dav/new/\" method=\"MKCOL\"/></request>
+      <request><http url=\"/hello\"/></request>"
+run_loadctl "$TEST_TMP/scenario.xml"
 users=$(tsung_sum finish_users_count "$TEST_TMP/run")
 [ "$users" -ge 1 ] || fail "no user finished"
 # Every echo matched its own body (a mismatch aborts the user: finish_users_count would be short).
