@@ -130,7 +130,7 @@ void HttpUserSession::set_cookie(std::string_view header_value, std::string_view
   Cookie cookie;
   cookie.name = trim(pair.substr(0, eq));
   cookie.value = trim(pair.substr(eq + 1));
-  if (cookie.name.empty()) return;
+  if (cookie.name.empty() || cookie.name.size() + cookie.value.size() > kMaxCookieBytes) return;
   cookie.domain = lowered(host);
   bool has_max_age = false;
   while (!rest.empty()) {

@@ -45,6 +45,9 @@ class HttpUserSession final : public UserSession {
 /// At most this many cookies per user: a server that keeps setting new names cannot grow a
 /// user without bound (the oldest is dropped, as browsers do).
 inline constexpr std::size_t kMaxCookiesPerUser = 256;
+/// A cookie whose name and value are longer than this is ignored (RFC 6265's minimum a client
+/// must support): with kMaxCookiesPerUser, a user's jar stays under about 1 MiB.
+inline constexpr std::size_t kMaxCookieBytes = 4096;
 
 /// Appends "Cookie: a=1; b=2\r\n" (Tsung's order: the jar's newest first, then the request's
 /// <add_cookie>s last to first) for the cookies that match `host`, `path` and `tls`; nothing

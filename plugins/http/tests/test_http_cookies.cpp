@@ -74,6 +74,8 @@ TEST(HttpCookies, BoundedJar) {
   for (std::size_t i = 0; i < kMaxCookiesPerUser + 10; ++i) jar.set_cookie("c" + std::to_string(i) + "=v", "h", kNow);
   EXPECT_EQ(jar.cookies.size(), kMaxCookiesPerUser);
   EXPECT_EQ(jar.cookies.front().name, "c10");
+  jar.set_cookie("big=" + std::string(kMaxCookieBytes, 'x'), "h", kNow);  // too long: ignored
+  EXPECT_EQ(jar.cookies.back().name, "c265");
 }
 
 TEST(HttpCookies, Dates) {
