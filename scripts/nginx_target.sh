@@ -4,7 +4,8 @@
 # Runs a private nginx (Debian's /usr/sbin/nginx) on 127.0.0.1:PORT (or $NGINX_ADDR:PORT) with its config, pid file,
 # temp dirs and logs under DIR. `/` answers 200 "ok\n", `/status/404` answers 404; every request is
 # logged to DIR/access.log as "<remote_addr> "<request>" <status>". `start` returns once the port
-# answers; `stop` terminates that instance only (by its pid file).
+# answers; `stop` terminates that instance only (by its pid file). A test may put extra
+# directives in DIR/http.conf (http level) and DIR/server.conf (server level) before `start`.
 # NGINX_TLS_PORTS="P12 P13" adds two HTTPS servers (same routes) on those ports, TLS 1.2 only and
 # TLS 1.3 only, with a self-signed certificate made in DIR, a shared session cache and tickets;
 # they log to DIR/tls_access.log as "<remote_addr> "<request>" <status> <protocol> <reused: r|.>".
@@ -85,11 +86,13 @@ http {
   log_format tls '\$remote_addr "\$request" \$status \$ssl_protocol \$ssl_session_reused';
   keepalive_requests 1000000;
   keepalive_timeout 120s;
+  $( [ -f "$dir/http.conf" ] && echo "include $dir/http.conf;" )
   server {
     listen $ADDR:$port backlog=8192;
     default_type text/plain;
     location = / { return 200 "ok\n"; }
     location /status/404 { return 404; }
+    $( [ -f "$dir/server.conf" ] && echo "include $dir/server.conf;" )
   }$tls_servers
 }
 CONF

@@ -81,6 +81,9 @@ struct MatchSpec {
   Do action = Do::continue_;
   bool when_match = true;
   bool skip_http_headers = false;
+  /// apply_to_content: Tsung's ts_digest functions, applied to the content before matching.
+  enum class Apply : std::uint8_t { none, md5hex, shahex, tohex };
+  Apply apply = Apply::none;
   std::string name;
   Template pattern;                     ///< with subst="true", rendered and compiled per use
   std::shared_ptr<const Regex> regex;   ///< compiled at load when the pattern is literal

@@ -36,12 +36,24 @@ struct Endpoint {
   bool operator==(const Endpoint&) const = default;
 };
 
+/// Per-user protocol state that outlives connections (Tsung's per-session plugin record, e.g.
+/// HTTP cookies). A plugin creates it the first time it has something to keep (from a
+/// response, through ResponseInfo::session), so users that never need one pay nothing; the
+/// engine owns it, offers it to every encode and parse of that user and frees it when the user
+/// ends. A plugin recognises its own with dynamic_cast.
+class UserSession {
+ public:
+  virtual ~UserSession() = default;
+};
+
 /// Per-user context for encoding one request.
 struct EncodeContext {
   const VariableSource* vars = nullptr;  ///< substitution source, null when none
   std::string_view host_header;          ///< "host" or "host:port" of the current server
   std::string_view user_agent;           ///< chosen per user from the user_agent option
   unsigned* missing_vars = nullptr;      ///< incremented per unset %%_var%%
+  UserSession* session = nullptr;        ///< the user's protocol state, null until a plugin made one
+  Transport transport = Transport::tcp;  ///< of the connection the request goes on
 };
 
 enum class ParseStatus : std::uint8_t { need_more, complete, error };
@@ -56,6 +68,10 @@ struct ResponseInfo {
   std::uint16_t status_code = 0;  ///< protocol status, counted as a metric ("200") when non-zero
   bool close = false;             ///< the connection must not be reused after this response
   const char* error = nullptr;    ///< short reason on ParseStatus::error, e.g. "bad_status_line"
+  /// In: the user's protocol-state slot (see UserSession), which the parser may fill or change;
+  /// null when the caller keeps none (tests, tools).
+  std::unique_ptr<UserSession>* session = nullptr;
+  std::string_view host;          ///< in: the host the response comes from (as in the server/URL)
 };
 
 /// Room for a plugin's response-parser state. The engine zero-fills it before each request, so a
@@ -128,6 +144,7 @@ class Protocol {
 class ProtocolRegistry {
  public:
   void add(std::unique_ptr<Protocol> protocol);
+  /// The first protocol parsing `element` (several session types may share one).
   const Protocol* by_element(std::string_view element) const;
   const Protocol* by_session_type(std::string_view type) const;
   const std::vector<std::unique_ptr<Protocol>>& all() const { return protocols_; }

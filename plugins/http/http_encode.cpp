@@ -5,11 +5,25 @@
 namespace loadctl::http {
 
 HttpRequest::HttpRequest(std::vector<Chunk> chunks, std::string description, bool head,
-                         std::optional<Endpoint> endpoint)
+                         std::optional<Endpoint> endpoint, RequestExtras extras)
     : chunks_(std::move(chunks)),
       description_(std::move(description)),
       head_(head),
-      endpoint_(std::move(endpoint)) {}
+      endpoint_(std::move(endpoint)),
+      extras_(std::move(extras)) {}
+
+namespace {
+
+// The request target on the request line already encoded at out[start...]: "GET /a?b HTTP/1.1".
+std::string_view request_target(const std::string& out, std::size_t start) {
+  std::string_view line(out.data() + start, out.size() - start);
+  auto from = line.find(' ');
+  if (from == std::string_view::npos) return {};
+  auto to = line.find(' ', from + 1);
+  return line.substr(from + 1, to == std::string_view::npos ? std::string_view::npos : to - from - 1);
+}
+
+}  // namespace
 
 void append_base64(std::string_view in, std::string& out) {
   static constexpr char k_alphabet[] =
@@ -37,6 +51,7 @@ void HttpRequest::encode(const EncodeContext& ctx, std::string& out) const {
   // Parts rendered before they can be placed; per thread, so capacity is reused across requests.
   thread_local std::string auth_scratch;
   thread_local std::string body_scratch;
+  const std::size_t start = out.size();
   for (const Chunk& c : chunks_) {
     switch (c.kind) {
       case Chunk::Kind::literal:
@@ -80,6 +95,21 @@ void HttpRequest::encode(const EncodeContext& ctx, std::string& out) const {
       }
       case Chunk::Kind::body:
         out += body_scratch;
+        break;
+      case Chunk::Kind::cookies:
+        if (ctx.session || !extras_.cookies.empty()) {
+          auto* jar = dynamic_cast<const HttpUserSession*>(ctx.session);
+          std::string_view host = endpoint_ ? std::string_view(endpoint_->host) : host_of(ctx.host_header);
+          thread_local std::string target;  // copied: appending to `out` may move it
+          target.assign(request_target(out, start));
+          append_cookie_header(jar, extras_.cookies, ctx, host, target, out);
+        }
+        break;
+      case Chunk::Kind::digest_auth:
+        append_digest_header(*extras_.digest, ctx, extras_.method, std::string(request_target(out, start)), out);
+        break;
+      case Chunk::Kind::oauth:
+        append_oauth_header(*extras_.oauth, ctx, extras_.method, std::string(request_target(out, start)), out);
         break;
     }
   }

@@ -9,9 +9,11 @@
 namespace loadctl::http {
 namespace {
 
-constexpr std::string_view k_webdav_methods[] = {
-    "PROPFIND", "PROPPATCH",       "COPY",  "MOVE",    "LOCK", "UNLOCK", "MKCOL", "MKACTIVITY",
-    "REPORT",   "VERSION-CONTROL", "MERGE", "CHECKOUT"};
+// Methods of Tsung's ts_webdav sessions; it sends them with a body (Content-Type and
+// Content-Length) except MKCOL. Tsung has no encoder for MERGE and CHECKOUT (its users crash).
+constexpr std::string_view k_webdav_methods[] = {"PROPFIND", "PROPPATCH",  "COPY",   "MOVE",
+                                                 "LOCK",     "MKACTIVITY", "UNLOCK", "REPORT",
+                                                 "VERSION-CONTROL", "MKCOL"};
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -122,19 +124,23 @@ std::string read_contents_file(pugi::xml_node node, const std::string& name,
 
 class HttpProtocol final : public Protocol {
  public:
+  explicit HttpProtocol(bool webdav) : webdav_(webdav) {}
   std::string_view element() const override { return "http"; }
-  std::string_view session_type() const override { return "ts_http"; }
+  std::string_view session_type() const override { return webdav_ ? "ts_webdav" : "ts_http"; }
   std::shared_ptr<const RequestSpec> parse_request(pugi::xml_node element,
                                                    const RequestParseContext& ctx) const override {
-    return parse_http_request(element, ctx);
+    return parse_http_request(element, ctx, webdav_);
   }
   std::string_view alpn() const override { return "http/1.1"; }
+
+ private:
+  bool webdav_;
 };
 
 }  // namespace
 
 std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
-                                                      const RequestParseContext& ctx) {
+                                                      const RequestParseContext& ctx, bool webdav) {
   XmlElement el(node);
   std::string url = el.required("url");
   std::string method =
@@ -143,9 +149,13 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
                  "PROPPATCH", "COPY", "MOVE", "LOCK", "UNLOCK", "MKCOL", "MKACTIVITY", "REPORT",
                  "VERSION-CONTROL", "MERGE", "CHECKOUT"},
                 "GET");
-  if (std::find(std::begin(k_webdav_methods), std::end(k_webdav_methods), method) !=
-      std::end(k_webdav_methods))
-    unsupported_at(node, "http method " + method);
+  const bool webdav_method = std::find(std::begin(k_webdav_methods), std::end(k_webdav_methods), method) !=
+                             std::end(k_webdav_methods);
+  if (method == "MERGE" || method == "CHECKOUT")
+    unsupported_at(node, "http method " + method + " (Tsung 1.7.0 has no encoder for it either)");
+  if (webdav_method && !webdav)
+    fail_at(node, node.attribute("method"),
+            "attribute method: " + method + " is a WebDAV method: use it in a type=\"ts_webdav\" session");
   std::string version = el.choice("version", {"1.0", "1.1"}, "1.1");
   auto contents = el.maybe("contents");
   auto contents_file = el.maybe("contents_from_file");
@@ -157,8 +167,8 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
   if (contents_file) contents = read_contents_file(node, *contents_file, ctx.scenario_dir);
 
   // Tsung sends a body (and Content-Type/Length) for these methods only, contents or not.
-  const bool has_body =
-      method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+  const bool has_body = method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE" ||
+                        (webdav_method && method != "MKCOL");
 
   // Children: what Tsung sends in fixed places, plus the custom headers in document order.
   std::optional<std::pair<Template, Template>> basic_auth;
@@ -168,18 +178,32 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
     Template value;
   };
   std::vector<CustomHeader> custom;
+  RequestExtras extras;
+  extras.method = method;
   for (auto child :
        el.children({"oauth", "www_authenticate", "soap", "http_header", "add_cookie"})) {
     XmlElement c(child);
     std::string_view kind = child.name();
     if (kind == "www_authenticate") {
       std::string type = c.choice("type", {"basic", "digest"}, "basic");
-      if (type == "digest") unsupported_at(child, "digest authentication");
       Template user = checked_template(child, c.required("userid"), ctx.subst);
       Template pass = checked_template(child, c.required("passwd"), ctx.subst);
-      c.ignore({"nonce", "opaque", "cnonce", "nc", "realm", "qop"});  // digest-only parameters
-      c.finish();
-      basic_auth.emplace(std::move(user), std::move(pass));
+      if (type == "digest") {
+        auto attr = [&](const char* name) -> std::optional<Template> {
+          auto v = c.maybe(name);
+          if (!v) return std::nullopt;
+          return checked_template(child, *v, ctx.subst);
+        };
+        DigestAuth d{std::move(user), std::move(pass), attr("realm").value_or(Template()),
+                     attr("nonce").value_or(Template()), attr("opaque"), attr("qop"), attr("cnonce"),
+                     attr("nc").value_or(Template("00000001", false))};
+        c.finish();
+        extras.digest = std::move(d);
+      } else {
+        c.ignore({"nonce", "opaque", "cnonce", "nc", "realm", "qop"});  // digest-only, as Tsung
+        c.finish();
+        basic_auth.emplace(std::move(user), std::move(pass));
+      }
     } else if (kind == "soap") {
       std::string action = c.required("action");
       c.finish();
@@ -187,15 +211,41 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
     } else if (kind == "http_header") {
       std::string name = c.required("name");
       std::string value = c.optional("value");
-      c.unsupported({"encoding"});
+      // Tsung encodes the attribute text at load time: the base64 text is sent as is, never
+      // substituted.
+      bool base64 = c.choice("encoding", {"none", "base64"}, "none") == "base64";
       c.finish();
       if (name.empty() || name.find_first_of(" \t:\r\n") != std::string::npos)
         fail_at(child, child.attribute("name"), "attribute name: bad header name '" + name + "'");
-      custom.push_back({name, checked_template(child, value, ctx.subst)});
+      if (base64) {
+        std::string encoded;
+        append_base64(value, encoded);
+        custom.push_back({name, Template(encoded, false)});
+      } else {
+        custom.push_back({name, checked_template(child, value, ctx.subst)});
+      }
     } else if (kind == "oauth") {
-      unsupported_at(child, "oauth");
-    } else {
-      unsupported_at(child, "add_cookie");
+      OAuth o;
+      o.consumer_key = c.required("consumer_key");
+      o.consumer_secret = c.required("consumer_secret");
+      o.token = checked_template(child, c.optional("access_token"), ctx.subst);
+      o.token_secret = checked_template(child, c.optional("access_token_secret"), ctx.subst);
+      std::string sig = c.choice("method", {"HMAC-SHA1", "PLAINTEXT", "RSA-SHA1"}, "HMAC-SHA1");
+      c.finish();
+      if (sig == "RSA-SHA1") unsupported_at(child, "oauth method RSA-SHA1");
+      o.plaintext = sig == "PLAINTEXT";
+      extras.oauth = std::move(o);
+    } else {  // add_cookie
+      RequestCookie cookie;
+      cookie.name = c.required("key");
+      cookie.value = checked_template(child, c.required("value"), ctx.subst);
+      std::string domain = c.optional("domain");
+      cookie.path = c.optional("path", "/");
+      c.finish();
+      if (cookie.name.empty() || cookie.name.find_first_of("=; \t\r\n") != std::string::npos)
+        fail_at(child, child.attribute("key"), "attribute key: bad cookie name '" + cookie.name + "'");
+      cookie.domain = domain.substr(domain.find_first_not_of('.') == std::string::npos ? domain.size() : domain.find_first_not_of('.'));
+      extras.cookies.push_back(std::move(cookie));
     }
   }
   // A custom Host, User-Agent, Content-Type or Content-Length takes the automatic one's place.
@@ -217,6 +267,7 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
     b.literal("\r\n");
   };
   auto auth_header = [&] {
+    if (extras.digest) b.special(Chunk::Kind::digest_auth);
     if (!basic_auth) return;
     auto& [user, pass] = *basic_auth;
     if (user.is_literal() && pass.is_literal()) {
@@ -264,6 +315,12 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
   }
   Template body =
       checked_template(node, has_body ? contents.value_or("") : "", ctx.subst && ctx.subst_body);
+  if (extras.oauth) {  // Tsung signs the parameters of a form body (its content_type attribute)
+    extras.oauth->form_body =
+        has_body && content_type.value_or("application/x-www-form-urlencoded") == "application/x-www-form-urlencoded";
+    if (extras.oauth->form_body) extras.oauth->body = body;
+    if (parsed.endpoint) extras.oauth->authority = parsed.authority;
+  }
   if (has_body) {  // computed even when a custom Content-Length is given: a wrong one breaks the
                    // run
     if (body.is_literal()) {
@@ -274,13 +331,23 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
   } else if (custom_length) {
     header("Content-Length", std::move(*custom_length));
   }
-  if (if_modified_since && !has_body) {  // Tsung's order differs here
+  auto oauth_header = [&] {
+    if (extras.oauth) b.special(Chunk::Kind::oauth);
+  };
+  if (if_modified_since && !has_body) {  // Tsung's orders
     soap_header();
     auth_header();
+    oauth_header();
+  } else if (has_body) {
+    auth_header();
+    soap_header();
+    oauth_header();
   } else {
     auth_header();
+    oauth_header();
     soap_header();
   }
+  b.special(Chunk::Kind::cookies);
   for (auto& h : custom) header(h.name, std::move(h.value));
   b.literal("\r\n");
   if (has_body) {
@@ -292,11 +359,12 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
   }
 
   return std::make_shared<HttpRequest>(b.take(), method + " " + url, method == "HEAD",
-                                       std::move(parsed.endpoint));
+                                       std::move(parsed.endpoint), std::move(extras));
 }
 
 }  // namespace loadctl::http
 
 void loadctl_register_http(loadctl::ProtocolRegistry& registry) {
-  registry.add(std::make_unique<loadctl::http::HttpProtocol>());
+  registry.add(std::make_unique<loadctl::http::HttpProtocol>(false));
+  registry.add(std::make_unique<loadctl::http::HttpProtocol>(true));
 }

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "http_auth.hpp"
+#include "http_cookies.hpp"
 #include "loadctl/protocol.hpp"
 #include "loadctl/template.hpp"
 
@@ -27,6 +29,9 @@ struct Chunk {
     basic_auth,      ///< "Authorization: Basic base64(value:value2)\r\n"
     content_length,  ///< renders the body `value` aside; "Content-Length: N\r\n"
     body,            ///< the body rendered by the content_length chunk
+    cookies,         ///< "Cookie: ...\r\n" from the user's jar and the <add_cookie>s, if any
+    digest_auth,     ///< "Authorization: Digest ...\r\n" (HttpRequest::auth().digest)
+    oauth,           ///< "Authorization: OAuth ...\r\n" (HttpRequest::auth().oauth)
   };
   Kind kind = Kind::literal;
   std::string text;
@@ -34,11 +39,19 @@ struct Chunk {
   Template value2;
 };
 
+/// What a request adds per user beyond its chunks' templates: cookies and computed auth.
+struct RequestExtras {
+  std::vector<RequestCookie> cookies;  ///< <add_cookie>s
+  std::optional<DigestAuth> digest;
+  std::optional<OAuth> oauth;
+  std::string method;                  ///< for digest and OAuth
+};
+
 /// An <http> request, immutable after parsing.
 class HttpRequest final : public RequestSpec {
  public:
   HttpRequest(std::vector<Chunk> chunks, std::string description, bool head,
-              std::optional<Endpoint> endpoint);
+              std::optional<Endpoint> endpoint, RequestExtras extras = {});
 
   void encode(const EncodeContext& ctx, std::string& out) const override;
   ParseResult parse_response(ParserState& state, std::span<const char> data,
@@ -49,17 +62,19 @@ class HttpRequest final : public RequestSpec {
 
   /// The chunks, for tests: a fully static request has only literal/host/user_agent chunks.
   const std::vector<Chunk>& chunks() const { return chunks_; }
+  const RequestExtras& extras() const { return extras_; }
 
  private:
   std::vector<Chunk> chunks_;
   std::string description_;
   bool head_;  ///< HEAD: responses have no body whatever their headers say
   std::optional<Endpoint> endpoint_;
+  RequestExtras extras_;
 };
 
-/// Parses one <http> element (throws ScenarioError).
+/// Parses one <http> element (throws ScenarioError); `webdav`: of a ts_webdav session.
 std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node element,
-                                                      const RequestParseContext& ctx);
+                                                      const RequestParseContext& ctx, bool webdav = false);
 
 /// Appends the base64 encoding of `in` to `out`.
 void append_base64(std::string_view in, std::string& out);

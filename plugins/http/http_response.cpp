@@ -2,6 +2,7 @@
 // trailers) consume only whole lines, so the whole state is the small struct below.
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 
 #include "http_request.hpp"
 
@@ -67,9 +68,17 @@ bool parse_status_line(std::string_view line, State& st) {
   return true;
 }
 
-// Applies one "Name: value" line; false when malformed. Only three headers matter to the
-// engine, so the name is matched by length first and other values are never looked at.
-bool parse_header(std::string_view line, State& st) {
+// A Set-Cookie goes into the user's jar, made on the first one.
+void store_cookie(std::string_view value, const ResponseInfo& info) {
+  if (info.session == nullptr) return;
+  if (!*info.session) *info.session = std::make_unique<HttpUserSession>();
+  if (auto* jar = dynamic_cast<HttpUserSession*>(info.session->get()))
+    jar->set_cookie(value, info.host, static_cast<std::int64_t>(std::time(nullptr)));
+}
+
+// Applies one "Name: value" line; false when malformed. Only four headers matter, so the name
+// is matched by length first and other values are never looked at.
+bool parse_header(std::string_view line, State& st, const ResponseInfo& info) {
   const char* colon = static_cast<const char*>(std::memchr(line.data(), ':', line.size()));
   if (colon == nullptr || colon == line.data() || is_space(colon[-1])) return false;
   std::string_view name(line.data(), std::size_t(colon - line.data()));
@@ -89,8 +98,10 @@ bool parse_header(std::string_view line, State& st) {
         st.flags |= f_length;
       }
       break;
-    case 10:  // Connection
-      if (iequals(name, "connection")) {
+    case 10:  // Connection, Set-Cookie
+      if (iequals(name, "set-cookie")) {
+        store_cookie(value(), info);
+      } else if (iequals(name, "connection")) {
         std::string_view v = value();
         while (!v.empty()) {  // a comma-separated token list
           auto comma = v.find(',');
@@ -190,7 +201,7 @@ ParseResult HttpRequest::parse_response(ParserState& state, std::span<const char
       case headers:
         if (!line.empty()) {
           if (is_space(line[0])) continue;  // obsolete folding: a continuation we do not need
-          if (!parse_header(line, st)) return result(ParseStatus::error, "bad_header");
+          if (!parse_header(line, st, info)) return result(ParseStatus::error, "bad_header");
           continue;
         }
         break;  // end of headers, below

@@ -9,10 +9,10 @@ std::unique_ptr<Connection> Protocol::open_connection() const { return nullptr; 
 
 void ProtocolRegistry::add(std::unique_ptr<Protocol> protocol) {
   if (!protocol) throw std::invalid_argument("ProtocolRegistry::add: null protocol");
-  if (by_element(protocol->element()) || by_session_type(protocol->session_type()))
-    throw std::logic_error("ProtocolRegistry::add: a protocol already handles <" +
-                           std::string(protocol->element()) + "> or " +
-                           std::string(protocol->session_type()));
+  // Several session types may share an element (ts_http and ts_webdav both use <http>).
+  if (by_session_type(protocol->session_type()))
+    throw std::logic_error("ProtocolRegistry::add: a protocol already handles " +
+                           std::string(protocol->session_type()) + " sessions");
   protocols_.push_back(std::move(protocol));
 }
 

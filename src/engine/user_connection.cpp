@@ -197,6 +197,8 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, std::
     const RequestSpec* pending = awaiting ? &current_request(user) : nullptr;
     std::span<const char> data(c.in.data() + offset, c.in.size() - offset);
     ResponseInfo info;
+    info.session = &user.session;
+    info.host = config_.servers[static_cast<std::size_t>(user.connected_to)].endpoint.host;
     ConnServices services(*this, user);
     ConnResult result = c.plugin->on_data(services, pending, data, info);
     if (!ref.alive(user)) return;

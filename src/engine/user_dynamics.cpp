@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstdlib>
 
+#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include "engine/worker.hpp"
@@ -257,9 +258,33 @@ bool Worker::after_response(User& user) {
   return true;
 }
 
+namespace {
+
+// Tsung's ts_digest:md5hex/shahex/tohex: lower-case hex of the digest (or of the bytes).
+std::string apply_to_content(MatchSpec::Apply apply, std::string_view content) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  std::string_view bytes = content;
+  if (apply != MatchSpec::Apply::tohex) {
+    EVP_Digest(content.data(), content.size(), digest, &size,
+               apply == MatchSpec::Apply::md5hex ? EVP_md5() : EVP_sha1(), nullptr);
+    bytes = {reinterpret_cast<const char*>(digest), size};
+  }
+  std::string out;
+  for (char c : bytes) {
+    out += "0123456789abcdef"[static_cast<unsigned char>(c) >> 4];
+    out += "0123456789abcdef"[static_cast<unsigned char>(c) & 15];
+  }
+  return out;
+}
+
+}  // namespace
+
 bool Worker::run_match(User& user, const MatchSpec& m, std::string_view response) {
   UserDyn& dyn = *user.dyn;
   std::string_view subject = m.skip_http_headers ? split_http(response, dyn.scratch).body : response;
+  std::string applied;
+  if (m.apply != MatchSpec::Apply::none) subject = applied = apply_to_content(m.apply, subject);
   bool found;
   if (m.regex) {
     found = m.regex->search(subject);

@@ -235,7 +235,10 @@ void Worker::send_request(User& user) {
   const RequestSpec& spec = current_request(user);
   const Options& options = config_.scenario->options;
   EncodeContext ctx;
-  ctx.host_header = config_.servers[static_cast<std::size_t>(user.connected_to)].host_header;
+  const Target& target = config_.servers[static_cast<std::size_t>(user.connected_to)];
+  ctx.host_header = target.host_header;
+  ctx.transport = target.endpoint.transport;
+  ctx.session = user.session.get();
   // Tsung's default User-Agent, so server-side rules written for Tsung runs keep matching.
   ctx.user_agent = options.user_agents.empty() ? std::string_view("Tsung") : options.user_agents[user.user_agent].value;
   UserVars vars(*user.program, user.dyn.get(), user.id);
@@ -375,6 +378,8 @@ bool Worker::consume(User& user, std::string_view data) {
     input = user.pending;
   }
   ResponseInfo info;
+  info.session = &user.session;
+  info.host = config_.servers[static_cast<std::size_t>(user.connected_to)].endpoint.host;
   std::size_t offset = 0;
   ParseResult result{ParseStatus::need_more, 0};
   do {

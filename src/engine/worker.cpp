@@ -293,6 +293,7 @@ void Worker::release_user(User& user) {
   ++user.generation;
   user.state = UserState::idle;
   user.program = nullptr;
+  user.session.reset();  // cookies and the like end with the user, as in Tsung
   std::string().swap(user.pending);
   free_users_.push_back(user.slot);
 }

@@ -130,6 +130,7 @@ struct User {
   std::unique_ptr<UserDyn> dyn;   ///< variables etc., only for dynamic programs
   std::unique_ptr<TlsStream> tls; ///< over `socket`, only while connected to a TLS target
   std::unique_ptr<ConnState> conn; ///< only while connected, for connection-level plugins
+  std::unique_ptr<UserSession> session; ///< the plugin's per-user state (cookies), when it made one
 };
 
 class Worker {

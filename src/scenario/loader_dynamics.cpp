@@ -97,7 +97,15 @@ MatchSpec load_match(pugi::xml_node node) {
   m.sleep_loop = el.number("sleep_loop", 5, 0);
   m.skip_http_headers = el.choice("skip_headers", {"http", "no"}, "no") == "http";
   bool subst = el.boolean("subst", false);
-  el.unsupported({"apply_to_content"});
+  if (auto apply = el.maybe("apply_to_content")) {  // Module:Function, called on the content
+    using Apply = MatchSpec::Apply;
+    if (*apply == "ts_digest:md5hex") m.apply = Apply::md5hex;
+    else if (*apply == "ts_digest:shahex") m.apply = Apply::shahex;
+    else if (*apply == "ts_digest:tohex") m.apply = Apply::tohex;
+    else
+      el.fail("apply_to_content", fmt::format("not supported yet: apply_to_content '{}' (built in: "
+                                              "ts_digest:md5hex, ts_digest:shahex, ts_digest:tohex)", *apply));
+  }
   el.finish();
   for (pugi::xml_node c : node.children())
     if (c.type() == pugi::node_element) fail_at(c, "unexpected element in <match>: expected a pattern as text");

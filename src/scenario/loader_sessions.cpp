@@ -79,7 +79,8 @@ std::shared_ptr<const RequestSpec> load_request_element(pugi::xml_node node, con
   }
   if (children.size() != 1) fail_at(node, "expected exactly one protocol element in <request>");
   pugi::xml_node child = children[0];
-  const Protocol* protocol = ctx.load.registry.by_element(child.name());
+  const Protocol* protocol = ctx.protocol->element() == child.name() ? ctx.protocol
+                                                                     : ctx.load.registry.by_element(child.name());
   if (!protocol) unsupported_at(child, fmt::format("<{}> requests", child.name()));
   if (protocol != ctx.protocol)
     fail_at(child, fmt::format("<{}> request in a {} session, expected <{}>", child.name(), ctx.session_type,

@@ -1,5 +1,7 @@
 #include "http_routes.hpp"
 
+#include "digest_route.hpp"
+
 #include <charconv>
 #include <string_view>
 
@@ -73,6 +75,8 @@ void route_request(const HttpRequest& req, std::uint64_t sequence, HttpResponse&
         "\"items\":[{{\"id\":1,\"name\":\"alpha\"}},{{\"id\":2,\"name\":\"beta\"}},"
         "{{\"id\":3,\"name\":\"gamma\"}}]}}\n",
         0x10000 + sequence);
+  } else if (path == "/digest") {
+    route_digest(req, sequence, res);
   } else if (path == "/close") {
     res.body = "bye\n";
     res.close = true;
@@ -131,6 +135,7 @@ void serialize_response(const HttpRequest& req, const HttpResponse& res, bool ke
   fmt::format_to(hdr, "HTTP/1.{} {} {}\r\nServer: loadtarget\r\n", req.version_minor, res.status,
                  reason_phrase(res.status));
   if (!res.content_type.empty()) fmt::format_to(hdr, "Content-Type: {}\r\n", res.content_type);
+  out += res.headers;
   if (chunked) {
     out += "Transfer-Encoding: chunked\r\n";
   } else if (res.status != 204 && res.status != 304) {

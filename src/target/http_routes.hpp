@@ -16,9 +16,11 @@ struct HttpResponse {
   bool chunked = false;                   ///< send the body in chunked encoding (HTTP/1.1 only)
   bool close = false;                     ///< close the connection after this response
   std::chrono::milliseconds delay{0};     ///< wait this long before responding
+  std::string headers;                    ///< extra header lines, each ending in CRLF
 };
 
-/// Routes a request: GET / /hello /status/N /bytes/N /delay/MS /echo /chunked/N /close /json.
+/// Routes a request: GET / /hello /status/N /bytes/N /delay/MS /echo /chunked/N /close /json
+/// /digest (digest_route.hpp).
 /// `sequence` is a per-thread request counter used to make /json tokens distinct.
 void route_request(const HttpRequest& req, std::uint64_t sequence, HttpResponse& res);
 

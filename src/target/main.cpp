@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   bool quiet = false;
 
   CLI::App app{"loadtarget: built-in HTTP/1.1 and TCP echo target server for loadctl demos and tests.\n"
-               "HTTP routes: / /hello /status/NNN /bytes/N /delay/MS /echo /chunked/N /close /json"};
+               "HTTP routes: / /hello /status/NNN /bytes/N /delay/MS /echo /chunked/N /close /json /digest"};
   app.add_option("--http", http_endpoints, "HTTP listener, IP:PORT (repeatable; port 0 picks one)")->take_all();
   app.add_option("--tcp-echo", echo_endpoints, "TCP echo listener, IP:PORT (repeatable)")->take_all();
   app.add_option("--udp-echo", udp_echo_endpoints, "UDP echo socket, IP:PORT (repeatable)")->take_all();

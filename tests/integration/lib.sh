@@ -120,10 +120,11 @@ _stop_pid() {
 }
 
 # start_nginx PORT [WORKERS]: private nginx via scripts/nginx_target.sh; sets NGINX_DIR and
-# NGINX_ACCESS_LOG ("<addr> "<request>" <status>" per line).
+# NGINX_ACCESS_LOG ("<addr> "<request>" <status>" per line). With NGINX_DIR set beforehand (a
+# directory holding http.conf / server.conf: extra directives), that directory is used.
 start_nginx() {
   need_bins nginx
-  NGINX_DIR=$(mktemp -d "$TEST_TMP/nginx.XXXXXX")
+  NGINX_DIR=${NGINX_DIR:-$(mktemp -d "$TEST_TMP/nginx.XXXXXX")}
   NGINX_ACCESS_LOG=$NGINX_DIR/access.log
   on_exit "'$LOADCTL_SRC/scripts/nginx_target.sh' stop '$NGINX_DIR'"
   "$LOADCTL_SRC/scripts/nginx_target.sh" start "$NGINX_DIR" "$1" "${2:-1}" >&2 || fail "nginx did not start"

@@ -1,5 +1,6 @@
 // libFuzzer target for the http response parser: any input, fed whole and split in two at a
-// point chosen by the first byte, must give the same result and never over-consume.
+// point chosen by the first byte, must give the same result and never over-consume. Set-Cookie
+// lines go to a jar, which a request then encodes from.
 // Build and run: scripts/fuzz.sh (clang, -DLOADCTL_FUZZ=ON, build-fuzz/).
 #include <cstdlib>
 #include <string>
@@ -24,7 +25,18 @@ struct Outcome {
 Outcome feed(const loadctl::http::HttpRequest& req, std::string_view a, std::string_view b) {
   ParserState state;
   state.reset();
+  std::unique_ptr<loadctl::UserSession> jar;
   ResponseInfo info;
+  info.session = &jar;
+  info.host = "fuzz.example";
+  auto encode_with_jar = [&] {  // the cookies stored must encode into a request
+    if (!jar) return;
+    loadctl::EncodeContext ctx;
+    ctx.host_header = "www.fuzz.example:8080";
+    ctx.session = jar.get();
+    std::string request;
+    req.encode(ctx, request);
+  };
   std::string buffer;
   Outcome out;
   for (std::string_view piece : {a, b}) {
@@ -34,8 +46,12 @@ Outcome feed(const loadctl::http::HttpRequest& req, std::string_view a, std::str
     out.consumed += r.consumed;
     buffer.erase(0, r.consumed);
     out = Outcome{r.status, out.consumed, info.status_code, info.close};
-    if (r.status != ParseStatus::need_more) return out;
+    if (r.status != ParseStatus::need_more) {
+      encode_with_jar();
+      return out;
+    }
   }
+  encode_with_jar();
   if (req.complete_on_eof(state, info))
     out = Outcome{ParseStatus::complete, out.consumed, info.status_code, info.close};
   return out;

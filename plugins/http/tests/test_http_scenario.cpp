@@ -66,8 +66,29 @@ TEST(PluginScenarios, ErrorsNameFileLineAndElement) {
   ScenarioError unknown = load_error(good, R"(<http url="/" bogus="1"/>)");
   EXPECT_NE(std::string(unknown.what()).find("bogus"), std::string::npos) << unknown.what();
 
-  ScenarioError webdav = load_error(good, R"(<http url="/" method="LOCK"/>)");
-  EXPECT_NE(webdav.message().find("not supported yet"), std::string::npos) << webdav.message();
+  ScenarioError webdav = load_error(good, R"(<http url="/" method="LOCK"/>)");  // in a ts_http session
+  EXPECT_EQ(webdav.line(), 27);
+  EXPECT_NE(webdav.message().find("ts_webdav"), std::string::npos) << webdav.message();
+}
+
+TEST(PluginScenarios, ApplyToContentOffersTsungsDigestFunctions) {
+  const std::string good = R"(<http url="/" method="GET" version="1.1"/>)";
+  ScenarioError e = load_error(good, R"(<match apply_to_content="my_mod:decode">x</match>)" + good);
+  EXPECT_NE(e.message().find("not supported yet: apply_to_content 'my_mod:decode'"), std::string::npos) << e.message();
+  EXPECT_NE(e.message().find("ts_digest:md5hex"), std::string::npos) << e.message();
+  std::string text = read(k_http_example);
+  text.replace(text.find(good), good.size(), R"(<match apply_to_content="ts_digest:shahex">ab</match>)" + good);
+  EXPECT_NO_THROW(load_scenario_text(text, "ok.xml", plugin_registry()));
+}
+
+TEST(PluginScenarios, WebdavSessionsUseTheHttpElement) {
+  std::string text = read(k_http_example);
+  const std::string session = "probability=\"100\" type=\"ts_http\"";
+  text.replace(text.find(session), session.size(), "probability=\"100\" type=\"ts_webdav\"");
+  const std::string good = R"(<http url="/" method="GET" version="1.1"/>)";
+  text.replace(text.find(good), good.size(), R"(<http url="/d/" method="PROPFIND" contents="&lt;x/&gt;"/>)");
+  Scenario s = load_scenario_text(text, "dav.xml", plugin_registry());
+  EXPECT_EQ(s.sessions.at(0).type, "ts_webdav");
 }
 
 TEST(PluginScenarios, RawRequestInHttpSessionIsAnError) {
