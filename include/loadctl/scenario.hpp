@@ -177,6 +177,9 @@ struct Scenario {
   int session_index(std::string_view name) const;
 };
 
+/// Removes the requests whose tag is in `tags` (Tsung's `-x`), at any depth; returns how many.
+std::size_t exclude_tagged_requests(Scenario& scenario, const std::vector<std::string>& tags);
+
 /// Loads and validates a scenario file. Throws ScenarioError (file:line:column) on any problem.
 Scenario load_scenario(const std::string& path, const ProtocolRegistry& registry = ProtocolRegistry::builtin());
 /// Same, from text already read (agents receive the text over the control connection).

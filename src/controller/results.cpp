@@ -25,7 +25,9 @@ std::string describe_write_error(const std::string& path, int error) {
 
 void Controller::open_results() {
   try {
-    tsung_log_ = std::make_unique<TsungLogWriter>(options_.run_dir + "/tsung.log", start_wall_);
+    const std::string& mon = options_.mon_file;  // -m, as Tsung's filename:join(LogDir, Name)
+    tsung_log_ = std::make_unique<TsungLogWriter>(
+        mon == "-" || mon.starts_with('/') ? mon : options_.run_dir + "/" + mon, start_wall_);
     jsonl_ = std::make_unique<StatsJsonlWriter>(options_.run_dir + "/stats.jsonl", start_wall_);
   } catch (const std::system_error& e) {
     // The run goes on: the totals are in memory and the summary will be printed on stdout.

@@ -8,23 +8,19 @@
 #include <fmt/format.h>
 
 #include "loadctl/input_file.hpp"
+#include "scenario/entities.hpp"
 #include "scenario/loader_internal.hpp"
 
 namespace loadctl {
 namespace detail {
 
-LoadContext::LoadContext(std::string_view text, const ProtocolRegistry& registry, std::string scenario_dir)
-    : registry(registry), scenario_dir(std::move(scenario_dir)) {
-  line_starts_.push_back(0);
-  for (std::size_t i = 0; i < text.size(); ++i)
-    if (text[i] == '\n') line_starts_.push_back(i + 1);
-}
+LoadContext::LoadContext(const SourceMap& map, const ProtocolRegistry& registry, std::string scenario_dir)
+    : registry(registry), scenario_dir(std::move(scenario_dir)), map_(map) {}
 
 int LoadContext::line(pugi::xml_node node) const {
   std::ptrdiff_t offset = source_offset(node);
   if (offset < 0) return 0;
-  auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), static_cast<std::size_t>(offset));
-  return static_cast<int>(it - line_starts_.begin());
+  return map_.locate(offset).position.line;  // in the file the node is in (entities)
 }
 
 double unit_seconds(std::string_view unit) {
@@ -196,20 +192,21 @@ void check_nesting(pugi::xml_node document) {
   }
 }
 
-Scenario load_document(const std::string& text, const std::string& name, const ProtocolRegistry& registry,
+Scenario load_document(const std::string& file_text, const std::string& name, const ProtocolRegistry& registry,
                        const std::vector<DataFile>* files) {
-  if (text.size() > kMaxScenarioFileBytes)
+  if (file_text.size() > kMaxScenarioFileBytes)
     throw ScenarioError(name, 1, 1, "", fmt::format("the scenario is larger than the limit of {} MiB",
                                                     kMaxScenarioFileBytes >> 20));
+  std::string dir = std::filesystem::path(name).parent_path().string();
+  if (dir.empty()) dir = ".";
+  ExpandedScenario expanded = expand_entities(file_text, name, dir, kMaxScenarioFileBytes);
+  const std::string& text = expanded.text;
   pugi::xml_document doc;
   pugi::xml_parse_result parsed =
       doc.load_buffer(text.data(), text.size(), pugi::parse_default, pugi::encoding_utf8);
-  if (!parsed) {
-    TextPosition pos = text_position(text, parsed.offset);
-    throw ScenarioError(name, pos.line, pos.column, "", fmt::format("malformed XML: {}", parsed.description()));
-  }
-  std::string dir = std::filesystem::path(name).parent_path().string();
-  detail::LoadContext ctx(text, registry, dir.empty() ? "." : dir);
+  if (!parsed)
+    throw expanded.map.locate(ScenarioError(parsed.offset, "", fmt::format("malformed XML: {}", parsed.description())));
+  detail::LoadContext ctx(expanded.map, registry, dir);
   ctx.shipped_files = files;
 
   Scenario scenario;
@@ -243,7 +240,7 @@ Scenario load_document(const std::string& text, const std::string& name, const P
     check_static_users(load, scenario);
     check_session_setups(load, scenario);
   } catch (const ScenarioError& e) {
-    throw locate(e, name, text);
+    throw expanded.map.locate(e);
   }
   return scenario;
 }
@@ -255,6 +252,30 @@ int Scenario::session_index(std::string_view name) const {
   for (std::size_t i = 0; i < sessions.size(); ++i)
     if (sessions[i].name == name) return static_cast<int>(i);
   return -1;
+}
+
+namespace {
+
+std::size_t exclude_tagged(std::vector<Action>& actions, const std::vector<std::string>& tags) {
+  std::size_t removed = 0;
+  for (Action& a : actions) removed += exclude_tagged(a.body, tags);
+  auto excluded = [&](const Action& a) {
+    return a.kind == Action::Kind::request && !a.tag.empty() &&
+           std::find(tags.begin(), tags.end(), a.tag) != tags.end();
+  };
+  auto end = std::remove_if(actions.begin(), actions.end(), excluded);
+  removed += static_cast<std::size_t>(actions.end() - end);
+  actions.erase(end, actions.end());
+  return removed;
+}
+
+}  // namespace
+
+std::size_t exclude_tagged_requests(Scenario& scenario, const std::vector<std::string>& tags) {
+  std::size_t removed = 0;
+  if (tags.empty()) return 0;
+  for (Session& session : scenario.sessions) removed += exclude_tagged(session.actions, tags);
+  return removed;
 }
 
 Scenario load_scenario(const std::string& path, const ProtocolRegistry& registry) {

@@ -13,10 +13,12 @@
 
 namespace loadctl::detail {
 
+class SourceMap;
+
 /// What every part of the loader needs: the registry, the text (for line numbers), the directory.
 class LoadContext {
  public:
-  LoadContext(std::string_view text, const ProtocolRegistry& registry, std::string scenario_dir);
+  LoadContext(const SourceMap& map, const ProtocolRegistry& registry, std::string scenario_dir);
 
   /// 1-based line of a node, for the model's `line` fields.
   int line(pugi::xml_node node) const;
@@ -26,7 +28,7 @@ class LoadContext {
   const std::vector<DataFile>* shipped_files = nullptr;  ///< agents: file_server data from the controller
 
  private:
-  std::vector<std::size_t> line_starts_;
+  const SourceMap& map_;
 };
 
 /// Seconds per unit: hour, minute, second, millisecond (the latter only where Tsung allows it).

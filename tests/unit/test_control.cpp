@@ -42,6 +42,11 @@ TEST(ControlMessages, SetupAndGoRoundTrip) {
   EXPECT_EQ(back->files[0].id, "users");
   EXPECT_EQ(back->files[0].path, "/tmp/u.csv");
   EXPECT_EQ(back->files[0].lines, (std::vector<std::string>{"a;1", "b;2"}));
+  EXPECT_TRUE(back->exclude_tags.empty());
+  s.exclude_tags = {"login", "search"};
+  back = loadctl::control::Setup::decode(s.encode());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->exclude_tags, (std::vector<std::string>{"login", "search"}));
   auto go = Go::decode(Go{1.25}.encode());
   ASSERT_TRUE(go);
   EXPECT_DOUBLE_EQ(go->delay, 1.25);
