@@ -125,29 +125,76 @@ void load_load(pugi::xml_node node, Scenario& scenario, const LoadContext& ctx) 
     fail_at(node, "expected at least one <arrivalphase> or <user>");
 }
 
-/// <session_setup> names sessions that exist, and a phase's probabilities sum to 100.
-void check_session_setups(pugi::xml_node load, const Scenario& scenario) {
+/// Tsung's session wildcards (ts_utils:wildcard): '*' any characters, '?' one character.
+bool glob_match(std::string_view pattern, std::string_view name) {
+  std::size_t p = 0, n = 0, star = std::string_view::npos, resume = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == name[n])) {
+      ++p;
+      ++n;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = n;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+/// The sessions `pattern` names, in document order; an error at `node` when there are none.
+std::vector<std::string> sessions_named(const Scenario& scenario, const std::string& pattern, pugi::xml_node node) {
+  std::vector<std::string> names;
+  if (pattern.find_first_of("*?") == std::string::npos) {
+    if (scenario.session_index(pattern) >= 0) names.push_back(pattern);
+  } else {
+    for (const Session& s : scenario.sessions)
+      if (glob_match(pattern, s.name)) names.push_back(s.name);
+  }
+  if (names.empty()) fail_at(node, fmt::format("undefined session '{}'", pattern));
+  return names;
+}
+
+/// <session_setup> names sessions that exist (wildcards expanded), and a phase's probabilities sum to 100.
+void check_session_setups(pugi::xml_node load, Scenario& scenario) {
   for (pugi::xml_node phase : load.children("arrivalphase")) {
     int number = phase.attribute("phase").as_int();
     auto it = std::find_if(scenario.load.phases.begin(), scenario.load.phases.end(),
                            [&](const ArrivalPhase& p) { return p.phase == number; });
     if (it == scenario.load.phases.end() || it->session_setup.empty()) continue;
+    std::vector<SessionSetup> expanded;
+    std::size_t i = 0;
     double total = 0;
     for (pugi::xml_node setup : phase.children("session_setup")) {
-      std::string name = setup.attribute("name").value();
-      if (scenario.session_index(name) < 0) fail_at(setup, fmt::format("undefined session '{}'", name));
-      total += setup.attribute("probability").as_double();
+      const SessionSetup& written = it->session_setup.at(i++);
+      for (std::string& name : sessions_named(scenario, written.session, setup)) {
+        expanded.push_back(written);
+        expanded.back().session = std::move(name);
+        total += written.probability;
+      }
     }
     if (std::abs(total - 100) > 0.01)
       fail_at(phase.child("session_setup"), fmt::format("session_setup probabilities sum to {}, expected 100", total));
+    it->session_setup = std::move(expanded);
   }
 }
 
-void check_static_users(pugi::xml_node load, const Scenario& scenario) {
+/// <user session="..."> names sessions that exist; a wildcard starts one user per matching session.
+void check_static_users(pugi::xml_node load, Scenario& scenario) {
+  std::vector<StaticUser> expanded;
+  std::size_t i = 0;
   for (pugi::xml_node user : load.children("user")) {
-    std::string name = user.attribute("session").value();
-    if (scenario.session_index(name) < 0) fail_at(user, fmt::format("undefined session '{}'", name));
+    const StaticUser& written = scenario.load.users.at(i++);
+    for (std::string& name : sessions_named(scenario, written.session, user)) {
+      expanded.push_back(written);
+      expanded.back().session = std::move(name);
+    }
   }
+  scenario.load.users = std::move(expanded);
 }
 
 /// Returns the single child named `name` (null when absent and optional).
@@ -197,8 +244,8 @@ Scenario load_document(const std::string& file_text, const std::string& name, co
   if (file_text.size() > kMaxScenarioFileBytes)
     throw ScenarioError(name, 1, 1, "", fmt::format("the scenario is larger than the limit of {} MiB",
                                                     kMaxScenarioFileBytes >> 20));
-  std::string dir = std::filesystem::path(name).parent_path().string();
-  if (dir.empty()) dir = ".";
+  std::filesystem::path parent = std::filesystem::path(name).parent_path();
+  std::string dir = parent.empty() ? std::string(".") : parent.string();
   ExpandedScenario expanded = expand_entities(file_text, name, dir, kMaxScenarioFileBytes);
   const std::string& text = expanded.text;
   pugi::xml_document doc;

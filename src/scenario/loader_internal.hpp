@@ -41,6 +41,10 @@ std::vector<std::string> expand_iprange(std::string_view value);
 /// An IPv6 <iprange version="v6">: "first-last" differing in the last 64 bits.
 std::vector<std::string> expand_iprange_v6(std::string_view value);
 
+/// The hosts of a Slurm node list, as `scontrol show hostnames` gives them:
+/// "node[01-03,7],gpu5" -> node01 node02 node03 node7 gpu5. Throws std::invalid_argument.
+std::vector<std::string> expand_slurm_nodelist(std::string_view list, std::size_t max_hosts);
+
 /// True when `text` is an IPv4 or IPv6 literal.
 bool is_ip_literal(const std::string& text);
 
