@@ -20,9 +20,11 @@ bool is_command(std::string_view arg) { return arg == "start" || arg == "check" 
 
 // Tsung's -F takes no value (Erlang long node names); loadctl's -F IP is the controller address.
 // A bare -F (followed by an option, a command or nothing) is Tsung's and is dropped with a note.
-std::vector<std::string> drop_bare_F(int argc, char** argv, std::vector<std::string>& notes) {
+// -6 becomes --ipv6: after the command, CLI11 would take "-6" for a number.
+std::vector<std::string> normalise_args(int argc, char** argv, std::vector<std::string>& notes) {
   std::vector<std::string> args(argv + 1, argv + argc);
   for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "-6") args[i] = "--ipv6";
     if (args[i] != "-F") continue;
     bool bare = i + 1 == args.size() || args[i + 1].starts_with('-') || is_command(args[i + 1]);
     if (!bare) {
@@ -74,7 +76,7 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   app.add_option("-I,-F,--controller-ip", o.controller_ip,
                  "address agents dial back to (the controller listens on it); a bare -F (Tsung: long node names) "
                  "is accepted and has no effect");
-  app.add_flag("-6", o.ipv6, "IPv6 between the controller and its agents (listen on ::1 or ::)");
+  app.add_flag("-6,--ipv6", o.ipv6, "IPv6 between the controller and its agents (listen on ::1 or ::)");
   std::optional<std::uint16_t> port_min, port_max;
   app.add_option("-t", port_min, "lowest control port agents dial back to (with -T; default range 64000-65500)");
   app.add_option("-T", port_max, "highest control port agents dial back to (with -t)");
@@ -122,7 +124,7 @@ ParseOutcome parse_command_line(int argc, char** argv) {
       ->expected(1, 2);
   report->add_option("--fail-if", cl.fail_if, "threshold, e.g. 'errors > 1%'; exit 3 when crossed (repeatable)");
 
-  std::vector<std::string> args = drop_bare_F(argc, argv, cl.notes);
+  std::vector<std::string> args = normalise_args(argc, argv, cl.notes);
   std::reverse(args.begin(), args.end());  // CLI11 takes them last first
   ParseOutcome out;
   try {

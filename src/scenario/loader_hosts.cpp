@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -330,11 +331,29 @@ void load_monitoring(pugi::xml_node node, Scenario& scenario, const LoadContext&
     monitor.host = el.required("host");
     monitor.type = el.choice("type", {"erlang", "snmp", "munin"}, "erlang");
     if (monitor.type != "erlang") el.fail("type", fmt::format("not supported yet: {} monitoring", monitor.type));
-    if (el.boolean("batch", false)) el.fail("batch", "not supported yet: monitoring batch nodes");
+    bool batch = el.boolean("batch", false);
     el.finish();
     for (pugi::xml_node sub : el.children({"snmp", "munin", "mysqladmin"}))
       unsupported_at(sub, fmt::format("<{}> monitoring", sub.name()));
-    scenario.monitors.push_back(std::move(monitor));
+    if (!batch) {
+      scenario.monitors.push_back(std::move(monitor));
+      continue;
+    }
+    // Tsung: host names the scheduler; every node of the job is monitored once.
+    if (monitor.host != "torque" && monitor.host != "pbs" && monitor.host != "lsf" && monitor.host != "oar" &&
+        monitor.host != "slurm")
+      el.fail("host", fmt::format("batch monitor host '{}': expected torque, pbs, lsf, oar or slurm", monitor.host));
+    if (ctx.shipped_files) continue;
+    std::string source;
+    std::vector<std::string> nodes;
+    try {
+      nodes = batch_nodes(monitor.host, source);
+    } catch (const std::exception& e) {
+      el.fail("host", fmt::format("batch '{}': {}", monitor.host, e.what()));
+    }
+    std::sort(nodes.begin(), nodes.end());
+    nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+    for (std::string& host : nodes) scenario.monitors.push_back({std::move(host), monitor.type});
   }
 }
 
