@@ -63,7 +63,8 @@ Action load_setdynvars(pugi::xml_node node, const LoadContext& ctx, const Scenar
 std::shared_ptr<const RequestDynamics> load_request_dynamics(const std::vector<pugi::xml_node>& nodes,
                                                              std::vector<std::string>& defined);
 /// var + one of eq/neq/gt/gte/lt/lte; the variable must be defined before (or built in).
-Condition load_condition(XmlElement& el, const std::vector<std::string>& defined);
+/// `list_index`: var may be "name[N]" (<if>).
+Condition load_condition(XmlElement& el, const std::vector<std::string>& defined, bool list_index = false);
 /// Variables every user has without setting them.
 bool is_builtin_var(std::string_view name);
 

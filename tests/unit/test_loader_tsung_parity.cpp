@@ -184,4 +184,70 @@ TEST(BatchClients, HostsComeFromTheSchedulersVariables) {
   EXPECT_NO_THROW(load_scenario_text(t, "b.xml", fake::fake_registry(), &shipped));
 }
 
+std::string one_session(const std::string& body) {
+  return R"(<tsung><clients><client host="localhost"/></clients>
+<servers><server host="127.0.0.1" port="80" type="tcp"/></servers>
+<load><arrivalphase phase="1" duration="1" unit="second"><users arrivalrate="1" unit="second"/></arrivalphase></load>
+<sessions><session name="s" probability="100" type="ts_fake">)" +
+         body + "</session></sessions></tsung>";
+}
+
+std::string error_of(const std::string& text) {
+  try {
+    load_scenario_text(text, "f.xml", fake::fake_registry());
+  } catch (const ScenarioError& e) {
+    return e.what();
+  }
+  return "loaded";
+}
+
+struct UserSeven final : VariableSource {
+  bool append(std::string_view, std::string&) const override { return false; }
+  std::uint64_t user_id() const override { return 7; }
+};
+
+TEST(Functions, BuiltInsRenderAndOthersAreRefusedUntilAPluginRegistersThem) {
+  Template t("/u/%%ts_user_server:get_unique_id%%/%%ts_user_server:get_really_unique_id%%", true);
+  EXPECT_TRUE(t.variables().empty());
+  UserSeven seven;
+  std::string out = t.render(&seven);
+  EXPECT_TRUE(out.starts_with("/u/7/")) << out;
+  EXPECT_TRUE(out.ends_with("-7")) << out;
+  EXPECT_GE(out.size(), std::string("/u/7/1700000000-7").size()) << out;
+
+  std::string uses = one_session(R"(<request subst="true"><fake data="%%my_mod:my_fun%%"/></request>)");
+  EXPECT_NE(error_of(uses).find("not supported yet: Erlang function call %%my_mod:my_fun%%"), std::string::npos)
+      << error_of(uses);
+  std::string callback =
+      one_session(R"(<setdynvars sourcetype="erlang" callback="my_mod:my_fun"><var name="v"/></setdynvars>)");
+  EXPECT_NE(error_of(callback).find("not supported yet: Erlang callback my_mod:my_fun"), std::string::npos);
+  register_substitution_function("my_mod:my_fun", [](const VariableSource& v, std::string& o) {
+    o += "id" + std::to_string(v.user_id());
+  });
+  EXPECT_EQ(error_of(uses), "loaded");
+  EXPECT_EQ(error_of(callback), "loaded");
+  EXPECT_EQ(Template("%%my_mod:my_fun%%", true).render(&seven), "id7");
+  EXPECT_EQ(error_of(one_session(R"(<request subst="true"><fake data="%%ts_user_server:get_unique_id%%"/></request>)")),
+            "loaded");
+}
+
+TEST(ListIndex, IfTakesTheNthElementOnlyInIf) {
+  std::string set = R"(<setdynvars sourcetype="value" value="a"><var name="x"/></setdynvars>)";
+  Scenario s = load_scenario_text(
+      one_session(set + R"(<if var="x[2]" eq="b"><request><fake data="1"/></request></if>)"), "f.xml",
+      fake::fake_registry());
+  const Action& a = s.sessions[0].actions.back();
+  EXPECT_EQ(a.condition.var, "x");
+  EXPECT_EQ(a.condition.index, 2u);
+  EXPECT_NE(error_of(one_session(set + R"(<if var="x[0]" eq="b"><request><fake data="1"/></request></if>)"))
+                .find("expected name[N]"),
+            std::string::npos);
+  EXPECT_NE(error_of(one_session(set + R"(<if var="y[1]" eq="b"><request><fake data="1"/></request></if>)"))
+                .find("undefined variable 'y'"),
+            std::string::npos);
+  EXPECT_NE(error_of(one_session(set + R"(<repeat name="r"><request><fake data="1"/></request><while var="x[1]" eq="a"/></repeat>)"))
+                .find("for <if> only"),
+            std::string::npos);
+}
+
 }  // namespace
