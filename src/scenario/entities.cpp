@@ -60,9 +60,8 @@ class DoctypeReader {
   std::size_t subset_begin = 0, subset_end = 0;  ///< between '[' and ']', exclusive
 
   void read() {
-    std::size_t doctype = text_.find("<!DOCTYPE");
-    std::size_t first_element = first_element_offset();
-    if (doctype == std::string::npos || doctype > first_element) return;
+    std::size_t doctype = doctype_offset();
+    if (doctype == std::string::npos) return;
     std::size_t open = text_.find_first_of("[>", doctype);
     if (open == std::string::npos || text_[open] != '[') return;
     pos_ = open + 1;
@@ -85,11 +84,21 @@ class DoctypeReader {
   }
 
  private:
-  std::size_t first_element_offset() const {
-    for (std::size_t i = text_.find('<'); i != std::string::npos; i = text_.find('<', i + 1))
-      if (i + 1 < text_.size() && (std::isalpha(static_cast<unsigned char>(text_[i + 1])) || text_[i + 1] == '_'))
-        return i;
-    return text_.size();
+  // The prolog: a byte order mark, white space, <?...?> and comments, then maybe the DOCTYPE.
+  std::size_t doctype_offset() const {
+    std::size_t i = text_.starts_with("\xEF\xBB\xBF") ? 3 : 0;
+    while (i < text_.size()) {
+      if (std::isspace(static_cast<unsigned char>(text_[i]))) {
+        ++i;
+      } else if (text_.compare(i, 2, "<?") == 0 || text_.compare(i, 4, "<!--") == 0) {
+        std::size_t end = text_.find(text_[i + 1] == '?' ? "?>" : "-->", i + 2);
+        if (end == std::string::npos) return std::string::npos;
+        i = end + (text_[i + 1] == '?' ? 2 : 3);
+      } else {
+        return text_.compare(i, 9, "<!DOCTYPE") == 0 ? i : std::string::npos;
+      }
+    }
+    return std::string::npos;
   }
   [[noreturn]] void fail(std::size_t at, const std::string& message) const {
     throw map_.locate(ScenarioError(static_cast<std::ptrdiff_t>(at), "", message));
@@ -182,8 +191,9 @@ class DoctypeReader {
 
 class Expander {
  public:
-  Expander(const std::vector<Entity>& entities, std::string dir, std::size_t max_bytes, ExpandedScenario& out)
-      : entities_(entities), dir_(std::move(dir)), max_bytes_(max_bytes), out_(out) {}
+  Expander(const std::vector<Entity>& entities, std::string dir, std::size_t max_bytes, bool read_files,
+           ExpandedScenario& out)
+      : entities_(entities), dir_(std::move(dir)), max_bytes_(max_bytes), read_files_(read_files), out_(out) {}
 
   /// Appends `text` (bytes of file `file` from `file_offset` on) with references expanded.
   void expand(std::string_view text, std::size_t file, std::size_t file_offset, int depth) {
@@ -239,6 +249,8 @@ class Expander {
       expand(it->value, 0, it->offset, depth + 1);
       return;
     }
+    if (!read_files_)  // an agent: the controller expanded the scenario before shipping it
+      fail(file, offset, fmt::format("entity '{}': files are read by the controller only", name));
     std::string path = it->value;
     if (path.starts_with("file://")) path.erase(0, 7);
     if (path.find("://") != std::string::npos)
@@ -264,13 +276,14 @@ class Expander {
   const std::vector<Entity>& entities_;
   std::string dir_;
   std::size_t max_bytes_;
+  bool read_files_;
   ExpandedScenario& out_;
 };
 
 }  // namespace
 
 ExpandedScenario expand_entities(const std::string& text, const std::string& name, const std::string& dir,
-                                 std::size_t max_bytes) {
+                                 std::size_t max_bytes, bool read_files) {
   ExpandedScenario out;
   out.map.add_file(name, text);
   DoctypeReader doctype(text, out.map);
@@ -283,7 +296,7 @@ ExpandedScenario expand_entities(const std::string& text, const std::string& nam
   std::string main = text;  // the declarations blanked: agents get the text with nothing to expand
   for (std::size_t i = doctype.subset_begin; i < doctype.subset_end; ++i)
     if (main[i] != '\n') main[i] = ' ';
-  Expander(doctype.entities, dir, max_bytes, out).expand(main, 0, 0, 0);
+  Expander(doctype.entities, dir, max_bytes, read_files, out).expand(main, 0, 0, 0);
   return out;
 }
 

@@ -52,8 +52,9 @@ struct ExpandedScenario {
 };
 
 /// Expands the entities the DOCTYPE of `text` declares; SYSTEM files are read relative to `dir`
-/// (regular files only, the expanded text at most `max_bytes`). Throws located ScenarioErrors.
+/// (regular files only, the expanded text at most `max_bytes`), or refused when `read_files` is
+/// false (agents). Throws located ScenarioErrors.
 ExpandedScenario expand_entities(const std::string& text, const std::string& name, const std::string& dir,
-                                 std::size_t max_bytes);
+                                 std::size_t max_bytes, bool read_files);
 
 }  // namespace loadctl::detail

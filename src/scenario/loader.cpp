@@ -246,7 +246,7 @@ Scenario load_document(const std::string& file_text, const std::string& name, co
                                                     kMaxScenarioFileBytes >> 20));
   std::filesystem::path parent = std::filesystem::path(name).parent_path();
   std::string dir = parent.empty() ? std::string(".") : parent.string();
-  ExpandedScenario expanded = expand_entities(file_text, name, dir, kMaxScenarioFileBytes);
+  ExpandedScenario expanded = expand_entities(file_text, name, dir, kMaxScenarioFileBytes, files == nullptr);
   const std::string& text = expanded.text;
   pugi::xml_document doc;
   pugi::xml_parse_result parsed =

@@ -53,8 +53,22 @@ TEST(Entities, SystemEntityIncludesASessionFileRelativeToTheScenario) {
   EXPECT_EQ(s.text.find("&s1;"), std::string::npos);
   EXPECT_EQ(s.text.find("ENTITY"), std::string::npos);
   EXPECT_NE(s.text.find("/from-entity"), std::string::npos);
-  Scenario again = load_scenario_text(s.text, "x.xml", fake::fake_registry());
+  std::vector<DataFile> shipped;
+  Scenario again = load_scenario_text(s.text, "x.xml", fake::fake_registry(), &shipped);
   EXPECT_EQ(again.sessions[0].name, "rec");
+  // Agents never read entity files themselves.
+  std::string unexpanded = std::string(kHead) + "&s1;</sessions></tsung>";
+  EXPECT_THROW(load_scenario_text(unexpanded, (dir.path / "main.xml").string(), fake::fake_registry(), &shipped),
+               ScenarioError);
+}
+
+TEST(Entities, ADoctypeInACommentIsNotOne) {
+  std::string text = "<?xml version=\"1.0\"?>\n<!-- <!DOCTYPE x [ -->\n<tsung><clients><client host=\"localhost\"/>"
+                     "</clients><servers><server host=\"127.0.0.1\" port=\"80\" type=\"tcp\"/></servers><load>"
+                     "<arrivalphase phase=\"1\" duration=\"1\" unit=\"second\"><users arrivalrate=\"1\" unit=\"second\"/>"
+                     "</arrivalphase></load><sessions><session name=\"s\" probability=\"100\" type=\"ts_fake\">"
+                     "<request><fake data=\"a&amp;b\"/></request></session></sessions></tsung>";
+  EXPECT_NO_THROW(load_scenario_text(text, "c.xml", fake::fake_registry()));
 }
 
 TEST(Entities, ErrorsInAnIncludedFileNameThatFileLineAndColumn) {
