@@ -103,6 +103,7 @@ struct Options {
   std::string ssl_ciphers;             ///< OpenSSL cipher list ("a:b"); empty = library default
   std::string ssl_version;             ///< "tlsv1.2", "tlsv1.3", ...; empty = negotiate
   bool ssl_reuse_sessions = true;      ///< resume TLS sessions per worker and server
+  unsigned ssl_session_lifetime = 600; ///< seconds a TLS session is resumed (command line -L, as Tsung's)
   bool ssl_verify = false;             ///< verify server certificates (loadctl option; Tsung never does)
 };
 

@@ -246,6 +246,7 @@ void Controller::on_hello(const std::shared_ptr<control::Channel>& channel, std:
   setup.files = scenario_.files;
   setup.plugins = options_.plugins;
   setup.exclude_tags = options_.exclude_tags;
+  setup.ssl_session_lifetime = options_.ssl_session_lifetime;
   channel->send(MsgType::setup, setup.encode());
   spdlog::info("agent {} connected from {} ({}, pid {})", id, channel->peer(), hello->hostname, hello->pid);
 }

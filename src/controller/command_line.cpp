@@ -103,13 +103,14 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   // Tsung options about its web dashboard and the Erlang VM: accepted, with a note.
   bool no_web = false, keep = false, smp = false;
   std::string id;
-  std::optional<long> max_processes, ssl_lifetime;
+  std::optional<long> max_processes;
   app.add_flag("-n", no_web, "Tsung: no web dashboard (loadctl has none: no effect)");
   app.add_flag("-k", keep, "Tsung: keep the dashboard and controller after the run (loadctl has no dashboard: no effect)");
   app.add_option("-i", id, "Tsung: controller id, to run several controllers at once (loadctl needs none: no effect)");
   app.add_flag("-s", smp, "Tsung: Erlang SMP on client nodes (agents always use --threads: no effect)");
   app.add_option("-p", max_processes, "Tsung: Erlang processes per VM (no Erlang VM: no effect; see maxusers)");
-  app.add_option("-L", ssl_lifetime, "Tsung: TLS session lifetime: not supported yet (sessions are resumed for the whole run)");
+  app.add_option("-L", o.ssl_session_lifetime, "seconds a TLS session is resumed (default 600, as Tsung)")
+      ->check(CLI::Range(0u, 86400u * 365));
   app.set_version_flag("-v,--version", "loadctl " LOADCTL_VERSION);
 
   auto* start = app.add_subcommand("start", "run the scenario");
@@ -167,11 +168,6 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   if (!id.empty()) cl.notes.push_back("-i: several loadctl controllers run at once without ids; ignored");
   if (smp) cl.notes.push_back("-s: agents always run --threads event loops (default: the cores); nothing to enable");
   if (max_processes) cl.notes.push_back("-p: no Erlang VM; a host's users are bounded by <client maxusers>");
-  if (ssl_lifetime) {
-    std::fprintf(stderr, "error: not supported yet: -L (TLS session lifetime): sessions are resumed for the whole run\n");
-    out.exit_status = kUsageError;
-    return out;
-  }
   out.command_line = std::move(cl);
   return out;
 }

@@ -44,6 +44,7 @@ struct ControllerOptions {
   bool ipv6 = false;                 ///< -6: listen on ::1 / :: rather than 127.0.0.1 / 0.0.0.0
   std::string mon_file = "tsung.log";  ///< -m: relative to run_dir; "-" = standard output
   std::vector<std::string> exclude_tags;  ///< -x: requests with these tags are left out
+  unsigned ssl_session_lifetime = 600;    ///< -L: seconds a TLS session is resumed
   std::string token;                 ///< shared token of listening agents (--token-file)
   std::vector<std::string> direct_hosts;  ///< clients (host or hostip) dialed IP-direct whatever -r says
   std::string controller_ip;    ///< address agents dial back to (-I, -F); default picked per run

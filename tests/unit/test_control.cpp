@@ -47,6 +47,9 @@ TEST(ControlMessages, SetupAndGoRoundTrip) {
   back = loadctl::control::Setup::decode(s.encode());
   ASSERT_TRUE(back);
   EXPECT_EQ(back->exclude_tags, (std::vector<std::string>{"login", "search"}));
+  EXPECT_EQ(back->ssl_session_lifetime, 600u);
+  s.ssl_session_lifetime = 5;
+  EXPECT_EQ(loadctl::control::Setup::decode(s.encode())->ssl_session_lifetime, 5u);
   auto go = Go::decode(Go{1.25}.encode());
   ASSERT_TRUE(go);
   EXPECT_DOUBLE_EQ(go->delay, 1.25);
