@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The command line as Tsung's `tsung` script: every option accepted (its meaning, or a note where
 # it has none here), options after the command, -f - from stdin (entities relative to the cwd),
-# -x tag exclusion, -m stats file, -6 / -t / -T control socket, -d log level; usage errors exit 64.
+# -x tag exclusion, -m stats file, -6 / -t / -T control socket, -d log level, batch clients from
+# SLURM_JOB_NODELIST / PBS_NODEFILE at check time; usage errors exit 64.
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent loadtarget
 
@@ -36,6 +37,21 @@ for opt in -n -k -i -s -p -F; do
   grep -q "^note: $opt: " "$TEST_TMP/notes.err" || fail "no note for $opt: $(cat "$TEST_TMP/notes.err")"
 done
 grep -q ': ok: ' "$TEST_TMP/notes.out" || fail "check output: $(cat "$TEST_TMP/notes.out")"
+
+# Batch clients: check takes the hosts from the scheduler's variables (one agent per node).
+sed 's|<client host="localhost" use_controller_vm="true"/>|<client type="batch" batch="slurm" maxusers="10"/>|' \
+  "$TEST_TMP/hello.xml" >"$TEST_TMP/slurm.xml"
+SLURM_JOB_NODELIST='node[01-03,7],gpu5' "$LOADCTL" -f "$TEST_TMP/slurm.xml" check >"$TEST_TMP/slurm.out" ||
+  fail "batch slurm check failed"
+grep -q ' 5 agent(s)' "$TEST_TMP/slurm.out" || fail "slurm: $(cat "$TEST_TMP/slurm.out")"
+printf 'n1.cluster\nn1.cluster\nn2.cluster\n' >"$TEST_TMP/nodefile"
+sed 's/batch="slurm"/batch="pbs"/' "$TEST_TMP/slurm.xml" >"$TEST_TMP/pbs.xml"
+PBS_NODEFILE=$TEST_TMP/nodefile "$LOADCTL" -f "$TEST_TMP/pbs.xml" check >"$TEST_TMP/pbs.out" || fail "batch pbs check failed"
+grep -q ' 3 agent(s)' "$TEST_TMP/pbs.out" || fail "pbs: $(cat "$TEST_TMP/pbs.out")"
+st=0
+env -u SLURM_JOB_NODELIST -u SLURM_NODELIST "$LOADCTL" -f "$TEST_TMP/slurm.xml" check >/dev/null 2>"$TEST_TMP/slurm.err" || st=$?
+assert_eq "$st" 1 "batch slurm without SLURM_JOB_NODELIST"
+grep -q "no nodes (SLURM_JOB_NODELIST is unset or empty)" "$TEST_TMP/slurm.err" || fail "slurm error: $(cat "$TEST_TMP/slurm.err")"
 
 # A run: the scenario on stdin, its session in an entity file relative to the cwd, options after
 # `start`; requests tagged "skip" are left out; statistics in mystats.log; control socket on ::1.
