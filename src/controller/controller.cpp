@@ -323,6 +323,7 @@ void Controller::finish() {
   if (started_) judge_agent_losses();
   write_run_json();
   collect_match_log();
+  collect_traffic_dump();
   if (started_) print_summary(seconds_between(zero_, SteadyClock::now()));
   boost::system::error_code ignored;
   acceptor_.close(ignored);

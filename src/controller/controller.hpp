@@ -126,6 +126,7 @@ class Controller {
   void fail_setup(const std::string& reason);
   void write_run_json();
   void collect_match_log();
+  void collect_traffic_dump();
 
   ControllerOptions options_;
   Scenario scenario_;

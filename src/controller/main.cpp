@@ -147,9 +147,6 @@ int main(int argc, char** argv) {
   }
   auto scenario = load_or_report(options.scenario_path);
   if (!scenario) return kScenarioError;
-  if (scenario->dumptraffic != "false")  // docs/status.md: accepted, since Tsung's own examples set it
-    std::fprintf(stderr, "note: dumptraffic=\"%s\" is not supported yet: no tsung.dump is written\n",
-                 scenario->dumptraffic.c_str());
   std::size_t excluded = exclude_tagged_requests(*scenario, options.exclude_tags);
   if (!options.exclude_tags.empty() && !options.quiet)
     std::fprintf(stderr, "-x: %zu request(s) excluded by tag\n", excluded);

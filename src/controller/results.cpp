@@ -121,6 +121,30 @@ void Controller::append_agent_log(const AgentRecord& agent, const std::string& t
   check_written(path, out ? 0 : (errno ? errno : EIO), 0);
 }
 
+// dumptraffic="true|light": the agents' "tsung.dump: Send:..." lines, unescaped, as Tsung's tsung.dump.
+void Controller::collect_traffic_dump() {
+  if (scenario_.dumptraffic != "true" && scenario_.dumptraffic != "light") return;
+  std::string text;
+  for (const AgentRecord& agent : agents_) {
+    std::ifstream in(fmt::format("{}/agent-{}.log", options_.run_dir, agent.plan.slot.id));
+    for (std::string line; std::getline(in, line);) {
+      std::size_t at = line.find(" tsung.dump: ");
+      if (at == std::string::npos) continue;
+      for (std::size_t i = at + 13; i < line.size(); ++i) {
+        if (line[i] != '\\' || i + 1 == line.size()) {
+          text += line[i];
+          continue;
+        }
+        char c = line[++i];
+        text += c == 'n' ? '\n' : c == 'r' ? '\r' : c;
+      }
+      text += '\n';
+    }
+  }
+  std::string path = options_.run_dir + "/tsung.dump";
+  check_written(path, write_whole_file(path, text), 0);
+}
+
 // match do="log"/"dump" lines reach agent-<id>.log (launched agents' stderr, or shipped by
 // listening agents); gather them into match.log, as Tsung writes it.
 void Controller::collect_match_log() {

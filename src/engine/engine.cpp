@@ -89,6 +89,7 @@ Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads
   file_next_ = std::make_unique<std::atomic<std::uint64_t>[]>(scenario.files.size() + 1);
   config_.file_next = file_next_.get();
   config_.abort_test = &abort_test_;
+  config_.dumptraffic = scenario.dumptraffic == "true" ? 2 : scenario.dumptraffic == "light" ? 1 : 0;
   config_.agent_count = std::max(1u, agent_count);
   config_.agent_index = plan.data_slot % config_.agent_count;
   if (scenario.servers.empty()) throw std::runtime_error("the scenario has no <server>");

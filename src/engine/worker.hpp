@@ -60,6 +60,7 @@ struct RunConfig {
   std::atomic<std::uint64_t>* file_next = nullptr;
   /// Set by <abort type="all"> or <match do="abort_test">: every worker of the agent stops.
   std::atomic<bool>* abort_test = nullptr;
+  std::uint8_t dumptraffic = 0;  ///< <tsung dumptraffic>: 1 light, 2 true (Send/Recv lines, user_flow.cpp)
 };
 
 /// This worker's share of the agent plan.

@@ -94,4 +94,25 @@ sock=$(grep -o 'control socket on .*' "$TEST_TMP/run2/controller.log")
 [[ $sock =~ ^control\ socket\ on\ ::1:([0-9]+)$ ]] || fail "control socket: $sock"
 p=${BASH_REMATCH[1]}
 [ "$p" -ge "$port" ] && [ "$p" -le $((port + 20)) ] || fail "control port $p outside $port-$((port + 20))"
+
+# dumptraffic (Tsung's tsung.dump): "true" writes every message, "light" its first 44 characters;
+# "protocol" is refused at check time.
+for mode in true light; do
+  sed "s/<tsung loglevel=\"notice\"/<tsung dumptraffic=\"$mode\" loglevel=\"notice\"/" "$TEST_TMP/hello.xml" >"$TEST_TMP/dump-$mode.xml"
+  "$LOADCTL" -q -f "$TEST_TMP/dump-$mode.xml" --run-dir "$TEST_TMP/dump-$mode" start >/dev/null 2>"$TEST_TMP/dump.err" ||
+    fail "dumptraffic=$mode run: $(cat "$TEST_TMP/dump.err")"
+done
+dump=$TEST_TMP/dump-true/tsung.dump
+[ "$(grep -c '^Send:[0-9.]*:[0-9]*:GET /hello HTTP/1.1' "$dump")" -ge 2 ] || fail "tsung.dump Send lines: $(head -5 "$dump")"
+[ "$(grep -c '^Recv:[0-9.]*:[0-9]*:HTTP/1.1 200' "$dump")" -ge 2 ] || fail "tsung.dump Recv lines: $(head -5 "$dump")"
+grep -q '^Host: 127.0.0.1' "$dump" || fail "tsung.dump lacks the request headers (true keeps whole messages)"
+light=$TEST_TMP/dump-light/tsung.dump
+[ "$(grep -c '^Send:' "$light")" -ge 2 ] || fail "light: no Send lines"
+grep -q '^User-Agent: ' "$light" && fail "light keeps more than 44 characters"
+grep -q '^User-Agent: Tsung' "$dump" || fail "true: no User-Agent line (whole messages)"
+sed 's/dumptraffic="true"/dumptraffic="protocol"/' "$TEST_TMP/dump-true.xml" >"$TEST_TMP/dump-protocol.xml"
+st=0
+"$LOADCTL" -f "$TEST_TMP/dump-protocol.xml" check >/dev/null 2>"$TEST_TMP/protocol.err" || st=$?
+assert_eq "$st" 1 "dumptraffic=protocol"
+grep -q 'not supported yet: dumptraffic="protocol"' "$TEST_TMP/protocol.err" || fail "protocol: $(cat "$TEST_TMP/protocol.err")"
 echo "PASS: $TEST_NAME"
