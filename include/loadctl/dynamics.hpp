@@ -100,7 +100,7 @@ struct RequestDynamics {
 /// A <setdynvars>.
 struct SetDynVars {
   enum class Source : std::uint8_t { random_number, random_string, urandom_string, value, file,
-                                     jsonpath, server, unique_id };
+                                     jsonpath, server, function };
   Source source = Source::value;
   std::vector<std::string> vars;
   std::int64_t start = 0, end = 0;     ///< random_number, inclusive
@@ -111,6 +111,7 @@ struct SetDynVars {
   std::string delimiter = ";";          ///< file
   std::string from;                     ///< jsonpath: source variable
   std::shared_ptr<const JsonPath> jsonpath;
+  SubstitutionFunction function = nullptr;  ///< function (sourcetype="erlang" callback): `value` names it
 };
 
 /// <if>, <while>, <until>: `var` compared with `value`. Numbers compare as numbers.
@@ -119,6 +120,7 @@ struct Condition {
   std::string var;
   Op op = Op::eq;
   std::string value;
+  unsigned index = 0;  ///< <if var="list[N]">: the Nth element (1-based) of the list; 0: the value
 
   bool holds(const std::string* current) const;
 };

@@ -11,7 +11,8 @@ namespace loadctl {
 
 class RetryingFile {
  public:
-  /// Creates (truncates) `path`, mode 0644. Throws std::system_error when it cannot.
+  /// Creates (truncates) `path`, mode 0644; "-" writes on standard output. Throws
+  /// std::system_error when it cannot.
   explicit RetryingFile(std::string path);
   ~RetryingFile();
   RetryingFile(const RetryingFile&) = delete;

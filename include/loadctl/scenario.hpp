@@ -105,6 +105,7 @@ struct Options {
   std::string ssl_ciphers;             ///< OpenSSL cipher list ("a:b"); empty = library default
   std::string ssl_version;             ///< "tlsv1.2", "tlsv1.3", ...; empty = negotiate
   bool ssl_reuse_sessions = true;      ///< resume TLS sessions per worker and server
+  unsigned ssl_session_lifetime = 600; ///< seconds a TLS session is resumed (command line -L, as Tsung's)
   bool ssl_verify = false;             ///< verify server certificates (loadctl option; Tsung never does)
 };
 
@@ -178,6 +179,9 @@ struct Scenario {
   /// Index of the session named `name`, or -1.
   int session_index(std::string_view name) const;
 };
+
+/// Removes the requests whose tag is in `tags` (Tsung's `-x`), at any depth; returns how many.
+std::size_t exclude_tagged_requests(Scenario& scenario, const std::vector<std::string>& tags);
 
 /// Loads and validates a scenario file. Throws ScenarioError (file:line:column) on any problem.
 Scenario load_scenario(const std::string& path, const ProtocolRegistry& registry = ProtocolRegistry::builtin());

@@ -2,6 +2,7 @@
 // A string with %%_name%% placeholders, split once at load time so that rendering is one pass
 // of appends. A template with no placeholders renders as its literal text.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,7 +15,24 @@ class VariableSource {
   virtual ~VariableSource() = default;
   /// Appends the value of `name` to `out`; false when the variable is not set.
   virtual bool append(std::string_view name, std::string& out) const = 0;
+  /// Appends the result of the function "module:function" (%%module:function%%, Tsung's Erlang
+  /// call); false when there is no such function.
+  virtual bool call(std::string_view function, std::string& out) const;
+  /// The user's id (%%_tsung_userid%%), 0 when not known.
+  virtual std::uint64_t user_id() const { return 0; }
 };
+
+/// A %%module:function%% substitution: appends its value for the user `vars` describes.
+using SubstitutionFunction = void (*)(const VariableSource& vars, std::string& out);
+
+/// Registers `fn` as %%name%% (name = "module:function") for every scenario loaded afterwards;
+/// run-time plugins call it from their register function. A later registration replaces an
+/// earlier one. Built in: ts_user_server:get_unique_id, ts_user_server:get_really_unique_id.
+void register_substitution_function(std::string name, SubstitutionFunction fn);
+/// The function registered as `name`, or null.
+SubstitutionFunction find_substitution_function(std::string_view name);
+/// The registered names, sorted, for error messages.
+std::vector<std::string> substitution_function_names();
 
 class Template {
  public:
@@ -28,8 +46,8 @@ class Template {
   /// Names of the variables used, in order of appearance.
   std::vector<std::string_view> variables() const;
 
-  /// Tsung %%module:function%% calls found when splitting ("module:function"), kept as literal
-  /// text here; loaders reject them (see checked_template in xml_reader.hpp).
+  /// Tsung %%module:function%% calls found when splitting ("module:function"); rendered with
+  /// VariableSource::call. Loaders refuse the ones no function is registered for (checked_template).
   const std::vector<std::string>& function_calls() const { return calls_; }
 
   /// Appends the rendered text. Unset variables render as empty and are counted in `missing`.
@@ -38,8 +56,9 @@ class Template {
 
  private:
   struct Part {
-    std::string text;  // literal text, or the variable name
+    std::string text;  // literal text, the variable name, or "module:function"
     bool is_var;
+    bool is_call = false;
   };
   void append_literal(std::string_view text);
   std::vector<Part> parts_;

@@ -60,8 +60,11 @@ class XmlElement {
   std::vector<std::string> seen_;
 };
 
-/// Splits `text` into a Template; a Tsung %%module:function%% call fails as "not supported yet".
+/// Splits `text` into a Template; a Tsung %%module:function%% call with no registered function
+/// (register_substitution_function) fails as "not supported yet".
 Template checked_template(pugi::xml_node node, std::string_view text, bool substitute);
+/// The "not supported yet" message for the first call of `t` with no registered function.
+std::optional<std::string> unknown_function(const Template& t);
 
 /// The element's text content (PCDATA and CDATA), trimmed of surrounding whitespace.
 std::string element_text(pugi::xml_node node);

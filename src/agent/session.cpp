@@ -101,6 +101,8 @@ void Session::on_setup(std::string_view payload) {
       spdlog::info("plugin {} ({} bytes) shipped by the controller: loaded", p.name, p.bytes.size());
     scenario_ = load_scenario_text(setup->scenario_text, setup->scenario_name, ProtocolRegistry::builtin(),
                                    &setup->files);
+    exclude_tagged_requests(*scenario_, setup->exclude_tags);
+    scenario_->options.ssl_session_lifetime = setup->ssl_session_lifetime;
     unsigned threads = threads_ ? threads_ : setup->threads;
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());  // a listening agent's own cores
     engine_ = std::make_unique<engine::Engine>(*scenario_, *plan, threads, setup->agent_count);

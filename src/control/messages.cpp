@@ -73,6 +73,9 @@ std::string Setup::encode() const {
     w.str(p.name);
     w.str(p.bytes);
   }
+  w.u32(static_cast<std::uint32_t>(exclude_tags.size()));
+  for (const std::string& tag : exclude_tags) w.str(tag);
+  w.u32(ssl_session_lifetime);
   return out;
 }
 
@@ -100,6 +103,9 @@ std::optional<Setup> Setup::decode(std::string_view payload) {
     p.bytes = r.str();
     s.plugins.push_back(std::move(p));
   }
+  std::uint32_t ntags = r.u32();
+  for (std::uint32_t i = 0; i < ntags && r.ok(); ++i) s.exclude_tags.push_back(r.str());
+  s.ssl_session_lifetime = r.u32();
   if (!r.ok() || !r.at_end()) return std::nullopt;
   return s;
 }

@@ -40,7 +40,7 @@
 namespace loadctl::control {
 
 inline constexpr std::string_view kMagic = "LOADCTL";
-inline constexpr std::uint32_t kProtocolVersion = 2;  ///< 2: Setup carries plugin files
+inline constexpr std::uint32_t kProtocolVersion = 3;  ///< 2: Setup carries plugin files; 3: and -x tags, -L
 inline constexpr std::uint32_t kMaxFrame = 64u * 1024 * 1024;
 /// Largest frame a peer may send before its hello is verified (a hello is ~100 bytes).
 inline constexpr std::uint32_t kMaxUnauthenticatedFrame = 4096;
@@ -78,6 +78,8 @@ struct Setup {
   std::uint32_t agent_count = 1;  ///< agents in the run: file_server order="iter" partitioning
   std::vector<DataFile> files;    ///< file_server contents, read by the controller
   std::vector<PluginFile> plugins;  ///< run-time plugins the controller loaded (-X), in load order
+  std::vector<std::string> exclude_tags;  ///< -x: requests with these tags are left out
+  std::uint32_t ssl_session_lifetime = 600;  ///< -L: seconds a TLS session is resumed
 
   std::string encode() const;
   static std::optional<Setup> decode(std::string_view payload);

@@ -27,7 +27,7 @@ void Controller::launch_agents() {
   if (agent_threads_ == 0) agent_threads_ = std::max(1u, std::thread::hardware_concurrency() / std::max(1u, local_agents));
   dial_back_ = options_.controller_ip;
   if (dial_back_.empty()) dial_back_ = acceptor_.local_endpoint().address().to_string();
-  if (dial_back_ == "0.0.0.0") {
+  if (dial_back_ == "0.0.0.0" || dial_back_ == "::") {
     char name[256] = {};
     gethostname(name, sizeof name - 1);
     dial_back_ = name;
@@ -59,7 +59,9 @@ void Controller::launch_agent(AgentRecord& agent) {
   // The slot's token goes to the command's stdin, never on a command line (/proc/PID/cmdline).
   if (agent.token.empty()) agent.token = control::random_token();
   spec.stdin_text = agent.token + "\n";
-  spec.agent_args = {"--controller", fmt::format("{}:{}", dial_back_, acceptor_.local_endpoint().port()),
+  bool v6_literal = dial_back_.find(':') != std::string::npos;
+  std::string host = v6_literal ? "[" + dial_back_ + "]" : dial_back_;
+  spec.agent_args = {"--controller", fmt::format("{}:{}", host, acceptor_.local_endpoint().port()),
                      "--token-stdin", "--id", std::to_string(slot.id), "--threads", std::to_string(agent_threads_)};
   spec.log_path = fmt::format("{}/agent-{}.log", options_.run_dir, slot.id);
   agent.pid = launch(spec);
@@ -243,6 +245,8 @@ void Controller::on_hello(const std::shared_ptr<control::Channel>& channel, std:
   setup.agent_count = initial_agents_;  // overflow agents share their parent's data slot
   setup.files = scenario_.files;
   setup.plugins = options_.plugins;
+  setup.exclude_tags = options_.exclude_tags;
+  setup.ssl_session_lifetime = options_.ssl_session_lifetime;
   channel->send(MsgType::setup, setup.encode());
   spdlog::info("agent {} connected from {} ({}, pid {})", id, channel->peer(), hello->hostname, hello->pid);
 }

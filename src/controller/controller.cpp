@@ -50,6 +50,29 @@ Controller::Controller(ControllerOptions options, Scenario scenario)
       accept_loop_(acceptor_, "control port", [this](asio::ip::tcp::socket socket) { on_accept(std::move(socket)); }),
       console_(options_.quiet, planned_duration(scenario_)) {}
 
+// Binds the control port: --control-port, the first free port of -t..-T, or any free port.
+bool Controller::listen_for_agents(const std::string& bind_ip) {
+  boost::system::error_code ec;
+  asio::ip::address address = asio::ip::make_address(bind_ip, ec);
+  if (ec) {
+    console_.notice(fmt::format("error: bad controller address '{}' (-I)", bind_ip));
+    return false;
+  }
+  unsigned first = options_.control_port, last = std::max<unsigned>(first, options_.control_port_max);
+  for (unsigned port = first; port <= last; ++port) {
+    if (acceptor_.is_open()) acceptor_.close();
+    asio::ip::tcp::endpoint endpoint(address, static_cast<std::uint16_t>(port));
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true));
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) return true;
+  }
+  std::string ports = first == last ? std::to_string(first) : fmt::format("{}-{}", first, last);
+  console_.notice(fmt::format("error: cannot listen for agents on {} port {}: {}", bind_ip, ports, ec.message()));
+  return false;
+}
+
 int Controller::run() {
   auto slots = plan_slots(scenario_);
   std::uint64_t seed = scenario_.options.seed.value_or(std::random_device{}());
@@ -63,21 +86,10 @@ int Controller::run() {
   // A listening agent's host cannot be asked for another process: it keeps all its users.
   for (AgentRecord& a : agents_)
     if (is_direct(a.plan.slot)) a.plan.slot.maxusers = 0;
-  std::string bind_ip = !options_.controller_ip.empty() ? options_.controller_ip : all_local ? "127.0.0.1" : "0.0.0.0";
-  boost::system::error_code ec;
-  asio::ip::tcp::endpoint endpoint(asio::ip::make_address(bind_ip, ec), options_.control_port);
-  if (ec) {
-    console_.notice(fmt::format("error: bad controller address '{}' (-F)", bind_ip));
-    return 2;
-  }
-  acceptor_.open(endpoint.protocol());
-  acceptor_.set_option(asio::socket_base::reuse_address(true));
-  acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    console_.notice(fmt::format("error: cannot listen for agents on {}:{}: {}", bind_ip, options_.control_port, ec.message()));
-    return 2;
-  }
+  std::string bind_ip = !options_.controller_ip.empty() ? options_.controller_ip
+                        : options_.ipv6                   ? (all_local ? "::1" : "::")
+                                                          : (all_local ? "127.0.0.1" : "0.0.0.0");
+  if (!listen_for_agents(bind_ip)) return 2;
   spdlog::info("control socket on {}:{}", bind_ip, acceptor_.local_endpoint().port());
 
   stop_signals_.async_wait([this](const boost::system::error_code& e, int sig) {
@@ -344,6 +356,7 @@ void Controller::finish() {
   if (started_) judge_agent_losses();
   write_run_json();
   collect_match_log();
+  collect_traffic_dump();
   if (started_) print_summary(seconds_between(zero_, SteadyClock::now()));
   boost::system::error_code ignored;
   acceptor_.close(ignored);

@@ -40,9 +40,14 @@ struct ControllerOptions {
   std::string remote_shell = "ssh";  ///< "direct": dial agents already listening instead
   std::uint16_t agent_port = 19998;  ///< port of listening agents (-r direct)
   std::uint16_t control_port = 0;    ///< port agents dial back to; 0 = any free port
+  std::uint16_t control_port_max = 0;  ///< -t/-T: the first free port in [control_port, this]
+  bool ipv6 = false;                 ///< -6: listen on ::1 / :: rather than 127.0.0.1 / 0.0.0.0
+  std::string mon_file = "tsung.log";  ///< -m: relative to run_dir; "-" = standard output
+  std::vector<std::string> exclude_tags;  ///< -x: requests with these tags are left out
+  unsigned ssl_session_lifetime = 600;    ///< -L: seconds a TLS session is resumed
   std::string token;                 ///< shared token of listening agents (--token-file)
   std::vector<std::string> direct_hosts;  ///< clients (host or hostip) dialed IP-direct whatever -r says
-  std::string controller_ip;    ///< address agents dial back to (-F); default picked per run
+  std::string controller_ip;    ///< address agents dial back to (-I, -F); default picked per run
   double dump_interval = 10;    ///< seconds between tsung.log dumps
   double warmup = 0.5;          ///< seconds between "all agents ready" and time zero
   double setup_timeout = 30;    ///< seconds for every agent to connect and load the scenario
@@ -85,6 +90,7 @@ class Controller {
   int run();
 
  private:
+  bool listen_for_agents(const std::string& bind_ip);
   void launch_agents();
   void launch_agent(AgentRecord& agent);
   bool is_direct(const AgentSlot& slot) const;
@@ -123,6 +129,7 @@ class Controller {
   void fail_setup(const std::string& reason);
   void write_run_json();
   void collect_match_log();
+  void collect_traffic_dump();
 
   ControllerOptions options_;
   Scenario scenario_;

@@ -10,7 +10,9 @@
 
 #include "plugin_host/plugin_loader.hpp"
 #include "control/handshake.hpp"
+#include "controller/command_line.hpp"
 #include "controller/controller.hpp"
+#include "loadctl/input_file.hpp"
 #include "loadctl/scenario_error.hpp"
 #include "report/report.hpp"
 
@@ -19,11 +21,32 @@ using namespace loadctl;
 
 namespace {
 
-enum Exit { kDone = 0, kScenarioError = 1, kRunFailed = 2, kThresholdCrossed = 3 };
+using controller::kDone, controller::kScenarioError, controller::kRunFailed, controller::kThresholdCrossed,
+    controller::kUsageError;
 
-std::string default_log_root() {
-  const char* home = std::getenv("HOME");
-  return fmt::format("{}/.loadctl/log", home && *home ? home : ".");
+/// The name errors give a scenario read from standard input (`-f -`).
+constexpr const char* kStdinName = "<stdin>";
+
+std::string read_stdin(std::uint64_t max_bytes) {
+  std::string text;
+  char buffer[65536];
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, stdin)) {
+    text.append(buffer, n);
+    if (text.size() > max_bytes)
+      throw std::runtime_error(fmt::format("the scenario is larger than the limit of {} MiB", max_bytes >> 20));
+  }
+  if (std::ferror(stdin)) throw std::runtime_error("cannot read the scenario from standard input");
+  return text;
+}
+
+std::string backup_name(const std::string& scenario_path) {
+  return scenario_path == "-" ? "tsung_stdin.xml" : fs::path(scenario_path).filename().string();
+}
+
+void write_text_file(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out.flush()) throw std::runtime_error("cannot write " + path.string());
 }
 
 // <root>/YYYYMMDD-HHMM, with a -N suffix when that directory already exists.
@@ -39,6 +62,7 @@ fs::path make_run_dir(const std::string& root) {
 
 std::optional<Scenario> load_or_report(const std::string& path) {
   try {
+    if (path == "-") return load_scenario_text(read_stdin(kMaxScenarioFileBytes), kStdinName);
     return load_scenario(path);
   } catch (const ScenarioError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
@@ -77,57 +101,31 @@ int render_report(const std::vector<std::string>& dirs, const std::vector<report
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"loadctl: a distributed load generator speaking Tsung's scenario language"};
-  app.require_subcommand(1);
-  controller::ControllerOptions options;
-  std::string log_root = default_log_root();
-  std::string run_dir;
-  app.add_option("-f,--file", options.scenario_path, "scenario file (Tsung 1.0 XML)");
-  app.add_option("-l,--log-dir", log_root, "log root; each run writes <root>/YYYYMMDD-HHMM/");
-  app.add_option("--run-dir", run_dir, "exact directory for this run's logs (instead of -l)");
-  app.add_flag("-q,--quiet", options.quiet, "no progress lines or summary");
-  app.add_option("-r,--remote-shell", options.remote_shell,
-                 "how to reach non-local client hosts: a command run as `CMD HOST loadagent ...` (default ssh; "
-                 "scripts/rsh_client.sh for rsh_daemon.sh hosts), or `direct` to dial agents started with "
-                 "`loadagent --listen`");
-  app.add_option("-F,--controller-ip", options.controller_ip, "address agents dial back to");
-  std::string token_file;
-  app.add_option("--token-file", token_file, "file holding the token of listening agents (-r direct)");
-  app.add_option("--agent-port", options.agent_port, "port of listening agents (-r direct, default 19998)");
-  app.add_option("--control-port", options.control_port, "port agents dial back to (default: any free port)");
-  app.add_option("--direct", options.direct_hosts,
-                 "a client host (name or hostip) whose agent listens (loadagent --listen): dialed IP-direct, "
-                 "whatever -r says for the others; repeatable");
-  app.add_option("-w,--warmup", options.warmup, "seconds between all agents ready and time zero")->check(CLI::Range(0.0, 600.0));
-  app.add_option("--dump-interval", options.dump_interval, "seconds between tsung.log dumps (default 10)")->check(CLI::Range(0.1, 3600.0));
-  app.add_option("--threads", options.threads, "event-loop threads per agent (default: cores / local agents)");
-  app.add_option("--setup-timeout", options.setup_timeout, "seconds for agents to connect and get ready")->check(CLI::Range(1.0, 3600.0));
-  std::vector<std::string> plugin_dirs;
-  app.add_option("-X", plugin_dirs,
-                 "directory of run-time protocol plugins (*.so), as Tsung's -X code path; repeatable; "
-                 "LOADCTL_PLUGIN_PATH adds more (colon-separated)");
-  app.set_version_flag("-v,--version", "loadctl " LOADCTL_VERSION);
-  auto* start = app.add_subcommand("start", "run the scenario");
-  auto* check = app.add_subcommand("check", "validate the scenario and print the plan");
-  bool want_report = false;
-  std::vector<std::string> fail_if, report_dirs;
-  start->add_flag("--tolerate-agent-loss", options.tolerate_agent_loss,
-                  "exit 0 even if agents were lost mid-run (default: exit 2, part of the planned load did not run)");
-  start->add_flag("--report", want_report, "render report.html and summary.json when the run ends");
-  start->add_option("--fail-if", fail_if, "threshold, e.g. 'p99(request) > 200ms'; exit 3 when crossed (repeatable)");
-  auto* report_cmd = app.add_subcommand("report", "render report.html and summary.json of finished runs");
-  report_cmd->add_option("logdir", report_dirs, "log directory, and optionally a second one to compare with")
-      ->required()->expected(1, 2);
-  report_cmd->add_option("--fail-if", fail_if, "threshold, e.g. 'errors > 1%'; exit 3 when crossed (repeatable)");
-  CLI11_PARSE(app, argc, argv);
+  controller::ParseOutcome parsed = controller::parse_command_line(argc, argv);
+  if (!parsed.command_line) return parsed.exit_status;
+  controller::CommandLine& cl = *parsed.command_line;
+  controller::ControllerOptions& options = cl.options;
+  if (!options.quiet)
+    for (const std::string& note : cl.notes) std::fprintf(stderr, "note: %s\n", note.c_str());
+  const std::vector<std::string>& fail_if = cl.fail_if;
+  const std::string& run_dir = cl.run_dir;
+  const std::string& token_file = cl.token_file;
+  std::vector<std::string>& plugin_dirs = cl.plugin_dirs;
+  bool want_report = cl.want_report;
+  bool checking = cl.command == controller::CommandLine::Command::check;
 
   std::vector<report::Threshold> thresholds;
   if (!parse_thresholds(fail_if, thresholds)) return kScenarioError;
-  if (report_cmd->parsed()) return render_report(report_dirs, thresholds, options.quiet);
+  if (cl.command == controller::CommandLine::Command::report)
+    return render_report(cl.report_dirs, thresholds, options.quiet);
 
   if (options.scenario_path.empty()) {
-    std::fprintf(stderr, "error: no scenario: use -f FILE\n");
-    return kScenarioError;
+    std::fprintf(stderr, "error: no scenario: use -f FILE (or -f - for standard input)\n");
+    return kUsageError;
+  }
+  if ((want_report || !thresholds.empty()) && options.mon_file != "tsung.log") {
+    std::fprintf(stderr, "error: --report and --fail-if read tsung.log: not with -m %s\n", options.mon_file.c_str());
+    return kUsageError;
   }
   if (!token_file.empty()) {
     try {
@@ -149,15 +147,17 @@ int main(int argc, char** argv) {
   }
   auto scenario = load_or_report(options.scenario_path);
   if (!scenario) return kScenarioError;
+  std::size_t excluded = exclude_tagged_requests(*scenario, options.exclude_tags);
+  if (!options.exclude_tags.empty() && !options.quiet)
+    std::fprintf(stderr, "-x: %zu request(s) excluded by tag\n", excluded);
 
-  if (check->parsed()) {
+  if (checking) {
     auto slots = plan_slots(*scenario);
     std::printf("%s: ok: %zu session(s), %zu phase(s), %zu static user(s), %zu agent(s), %.1f s planned\n",
-                options.scenario_path.c_str(), scenario->sessions.size(), scenario->load.phases.size(),
+                scenario->path.c_str(), scenario->sessions.size(), scenario->load.phases.size(),
                 scenario->load.users.size(), slots.size(), planned_duration(*scenario));
     return kDone;
   }
-  if (!start->parsed()) return kScenarioError;
 
   fs::path dir;
   try {
@@ -165,10 +165,10 @@ int main(int argc, char** argv) {
       dir = run_dir;
       fs::create_directories(dir);
     } else {
-      dir = make_run_dir(log_root);
+      dir = make_run_dir(cl.log_root);
     }
-    fs::copy_file(options.scenario_path, dir / fs::path(options.scenario_path).filename(),
-                  fs::copy_options::overwrite_existing);
+    // As Tsung: the scenario with its entities expanded; tsung_stdin.xml when read from stdin.
+    write_text_file(dir / backup_name(options.scenario_path), scenario->text);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: cannot create the log directory: %s\n", e.what());
     return kRunFailed;
@@ -177,6 +177,13 @@ int main(int argc, char** argv) {
   auto logger = spdlog::basic_logger_mt("controller", (dir / "controller.log").string());
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %l: %v");
+  if (cl.debug_level >= 0) {  // Tsung's -d: 0 emergency .. 7 debug
+    constexpr spdlog::level::level_enum levels[] = {spdlog::level::critical, spdlog::level::critical,
+                                                    spdlog::level::critical, spdlog::level::err,
+                                                    spdlog::level::warn,     spdlog::level::info,
+                                                    spdlog::level::info,     spdlog::level::debug};
+    logger->set_level(levels[cl.debug_level]);
+  }
   spdlog::flush_every(std::chrono::seconds(1));
   spdlog::info("loadctl {} running {}", LOADCTL_VERSION, options.scenario_path);
   if (!options.quiet) std::fprintf(stderr, "log directory: %s\n", dir.c_str());

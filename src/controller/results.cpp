@@ -25,7 +25,9 @@ std::string describe_write_error(const std::string& path, int error) {
 
 void Controller::open_results() {
   try {
-    tsung_log_ = std::make_unique<TsungLogWriter>(options_.run_dir + "/tsung.log", start_wall_);
+    const std::string& mon = options_.mon_file;  // -m, as Tsung's filename:join(LogDir, Name)
+    tsung_log_ = std::make_unique<TsungLogWriter>(
+        mon == "-" || mon.starts_with('/') ? mon : options_.run_dir + "/" + mon, start_wall_);
     jsonl_ = std::make_unique<StatsJsonlWriter>(options_.run_dir + "/stats.jsonl", start_wall_);
   } catch (const std::system_error& e) {
     // The run goes on: the totals are in memory and the summary will be printed on stdout.
@@ -124,6 +126,30 @@ void Controller::append_agent_log(const AgentRecord& agent, const std::string& t
   out << text;
   out.flush();
   check_written(path, out ? 0 : (errno ? errno : EIO), 0);
+}
+
+// dumptraffic="true|light": the agents' "tsung.dump: Send:..." lines, unescaped, as Tsung's tsung.dump.
+void Controller::collect_traffic_dump() {
+  if (scenario_.dumptraffic != "true" && scenario_.dumptraffic != "light") return;
+  std::string text;
+  for (const AgentRecord& agent : agents_) {
+    std::ifstream in(fmt::format("{}/agent-{}.log", options_.run_dir, agent.plan.slot.id));
+    for (std::string line; std::getline(in, line);) {
+      std::size_t at = line.find(" tsung.dump: ");
+      if (at == std::string::npos) continue;
+      for (std::size_t i = at + 13; i < line.size(); ++i) {
+        if (line[i] != '\\' || i + 1 == line.size()) {
+          text += line[i];
+          continue;
+        }
+        char c = line[++i];
+        text += c == 'n' ? '\n' : c == 'r' ? '\r' : c;
+      }
+      text += '\n';
+    }
+  }
+  std::string path = options_.run_dir + "/tsung.dump";
+  check_written(path, write_whole_file(path, text), 0);
 }
 
 // match do="log"/"dump" lines reach agent-<id>.log (launched agents' stderr, or shipped by

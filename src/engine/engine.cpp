@@ -92,6 +92,7 @@ Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads
   config_.users_level = &users_level_;
   config_.users_peak = &users_peak_;
   config_.barrier_arrivals = &barrier_arrivals_;
+  config_.dumptraffic = scenario.dumptraffic == "true" ? 2 : scenario.dumptraffic == "light" ? 1 : 0;
   config_.agent_count = std::max(1u, agent_count);
   config_.agent_index = plan.data_slot % config_.agent_count;
   if (scenario.servers.empty()) throw std::runtime_error("the scenario has no <server>");

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <cstring>
+#include <ctime>
 #include <stdexcept>
 #include <string>
 
@@ -78,6 +79,7 @@ std::unique_ptr<asio::ssl::context> make_tls_context(const Options& options, con
   }
   if (options.ssl_reuse_sessions) {
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_set_timeout(ctx, options.ssl_session_lifetime);  // read back in make_tls_stream
     SSL_CTX_sess_set_new_cb(ctx, on_new_session);
   } else {
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
@@ -117,6 +119,9 @@ std::unique_ptr<TlsStream> make_tls_stream(TlsSocket& socket, asio::ssl::context
   }
   if (session_slot) {
     SSL_set_ex_data(ssl, session_slot_index(), session_slot);
+    // -L: a session older than the lifetime is not resumed (the server's ticket hint may differ).
+    if (*session_slot && std::time(nullptr) - SSL_SESSION_get_time(*session_slot) >= SSL_CTX_get_timeout(SSL_get_SSL_CTX(ssl)))
+      free_tls_session(*session_slot);
     if (*session_slot) SSL_set_session(ssl, *session_slot);
   }
   return stream;

@@ -178,9 +178,12 @@ void Worker::set_vars(User& user, std::uint32_t index) {
       if (ids.size() > 1) vars[ids[1]] = std::to_string(endpoint.port());
       break;
     }
-    case Src::unique_id:
-      vars[ids[0]] = std::to_string(user.id);
+    case Src::function: {
+      std::string out;
+      s.function(UserVars(p, user.dyn.get(), user.id), out);
+      vars[ids[0]] = std::move(out);
       break;
+    }
   }
 }
 
@@ -191,7 +194,14 @@ bool Worker::condition_holds(const User& user, std::uint32_t index) const {
     std::string userid = std::to_string(user.id);
     return c.condition.holds(&userid);
   }
-  return c.condition.holds(UserVars::get(user.dyn.get(), c.var_id));
+  const std::string* value = UserVars::get(user.dyn.get(), c.var_id);
+  if (unsigned n = c.condition.index; n > 0 && user.dyn) {  // var="list[N]": what an xpath/jsonpath found, else the value
+    const auto& lists = user.dyn->lists;
+    auto id = static_cast<std::size_t>(c.var_id);
+    if (id < lists.size() && !lists[id].empty()) value = n <= lists[id].size() ? &lists[id][n - 1] : nullptr;
+    else if (n > 1) value = nullptr;
+  }
+  return c.condition.holds(value);
 }
 
 bool Worker::repeat_goes_on(User& user, const Op& op) {

@@ -30,6 +30,22 @@ const CompiledRequest& current_compiled(const User& user) {
 }
 
 const RequestSpec& current_request(const User& user) { return *current_compiled(user).spec; }
+// dumptraffic, as Tsung's ts_mon writes tsung.dump: "Send:TIME:USER:DATA" (light: the first 44
+// characters, padded). Line breaks are escaped so that each message is one agent-log line; the
+// controller gathers the lines into tsung.dump (collect_traffic_dump).
+void dump_traffic(std::uint8_t mode, const char* what, std::uint64_t user, std::string_view data) {
+  std::string text;
+  if (mode == 1) data = data.substr(0, 44);
+  for (char c : data) {
+    if (c == '\\') text += "\\\\";
+    else if (c == '\n') text += "\\n";
+    else if (c == '\r') text += "\\r";
+    else text += c;
+  }
+  if (mode == 1 && data.size() < 44) text.append(44 - data.size(), ' ');
+  double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  spdlog::info("tsung.dump: {}:{:.6f}:{}:{}", what, now, user, text);
+}
 
 }  // namespace
 
@@ -249,6 +265,7 @@ void Worker::send_request(User& user) {
   if (user.conn) conn_encode(user, spec, ctx);
   else spec.encode(ctx, write_buf_);
   stats_.add(ids_.size_sent, write_buf_.size());
+  if (config_.dumptraffic) dump_traffic(config_.dumptraffic, "Send", user.id, write_buf_);
   if (missing) stats_.add(error_metric("error_unknown_var"), missing);
   if (user.dyn) user.dyn->capture.clear();
 
@@ -357,6 +374,7 @@ void Worker::on_read(User& user, const boost::system::error_code& ec, std::size_
   }
   user.received = User::Received::since_sweep;
   stats_.add(ids_.size_rcv, n);
+  if (config_.dumptraffic) dump_traffic(config_.dumptraffic, "Recv", user.id, {user.buffer, n});
   if (user.dyn) user.dyn->tokens -= static_cast<double>(n);
   if (!consume(user, {user.buffer, n})) await_response(user);
 }

@@ -46,6 +46,8 @@ class UserVars final : public VariableSource {
     return true;
   }
 
+  std::uint64_t user_id() const override { return user_id_; }
+
   /// The value of a variable by id, or null when unset.
   static const std::string* get(const UserDyn* dyn, std::int32_t id) {
     if (!dyn || id < 0 || !dyn->vars[static_cast<std::size_t>(id)]) return nullptr;

@@ -66,6 +66,7 @@ struct RunConfig {
   std::atomic<std::int64_t>* users_peak = nullptr;
   /// thinktime wait_global: users of this agent that reached one since the controller was told.
   std::atomic<std::uint64_t>* barrier_arrivals = nullptr;
+  std::uint8_t dumptraffic = 0;  ///< <tsung dumptraffic>: 1 light, 2 true (Send/Recv lines, user_flow.cpp)
 };
 
 /// This worker's share of the agent plan.

@@ -8,23 +8,19 @@
 #include <fmt/format.h>
 
 #include "loadctl/input_file.hpp"
+#include "scenario/entities.hpp"
 #include "scenario/loader_internal.hpp"
 
 namespace loadctl {
 namespace detail {
 
-LoadContext::LoadContext(std::string_view text, const ProtocolRegistry& registry, std::string scenario_dir)
-    : registry(registry), scenario_dir(std::move(scenario_dir)) {
-  line_starts_.push_back(0);
-  for (std::size_t i = 0; i < text.size(); ++i)
-    if (text[i] == '\n') line_starts_.push_back(i + 1);
-}
+LoadContext::LoadContext(const SourceMap& map, const ProtocolRegistry& registry, std::string scenario_dir)
+    : registry(registry), scenario_dir(std::move(scenario_dir)), map_(map) {}
 
 int LoadContext::line(pugi::xml_node node) const {
   std::ptrdiff_t offset = source_offset(node);
   if (offset < 0) return 0;
-  auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), static_cast<std::size_t>(offset));
-  return static_cast<int>(it - line_starts_.begin());
+  return map_.locate(offset).position.line;  // in the file the node is in (entities)
 }
 
 double unit_seconds(std::string_view unit) {
@@ -129,11 +125,45 @@ void load_load(pugi::xml_node node, Scenario& scenario, const LoadContext& ctx) 
     fail_at(node, "expected at least one <arrivalphase> or <user>");
 }
 
+/// Tsung's session wildcards (ts_utils:wildcard): '*' any characters, '?' one character.
+bool glob_match(std::string_view pattern, std::string_view name) {
+  std::size_t p = 0, n = 0, star = std::string_view::npos, resume = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == name[n])) {
+      ++p;
+      ++n;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = n;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+/// The sessions `pattern` names, in document order; an error at `node` when there are none.
+std::vector<std::string> sessions_named(const Scenario& scenario, const std::string& pattern, pugi::xml_node node) {
+  std::vector<std::string> names;
+  if (pattern.find_first_of("*?") == std::string::npos) {
+    if (scenario.session_index(pattern) >= 0) names.push_back(pattern);
+  } else {
+    for (const Session& s : scenario.sessions)
+      if (glob_match(pattern, s.name)) names.push_back(s.name);
+  }
+  if (names.empty()) fail_at(node, fmt::format("undefined session '{}'", pattern));
+  return names;
+}
+
 /// Tsung's rule (ts_config_server:compute_popularities, check_config): in each arrival phase a
-/// session named by a <session_setup> takes that probability, the others keep their own, and
-/// the phase's probabilities sum to 100 (within 0.05). Without any phase nothing is checked.
-/// Sessions given by weight are normalised already (check_probabilities).
-void check_session_setups(pugi::xml_node load, const Scenario& scenario) {
+/// session named by a <session_setup> (wildcards expanded) takes that probability, the others keep
+/// their own, and the phase's probabilities sum to 100 (within 0.05). Without any phase nothing is
+/// checked. Sessions given by weight are normalised already (check_probabilities).
+void check_session_setups(pugi::xml_node load, Scenario& scenario) {
   pugi::xml_node first_session = load.parent().child("sessions").child("session");
   bool weights = first_session.attribute("weight") && !first_session.attribute("probability");
   for (pugi::xml_node phase : load.children("arrivalphase")) {
@@ -143,12 +173,17 @@ void check_session_setups(pugi::xml_node load, const Scenario& scenario) {
     if (it == scenario.load.phases.end()) continue;
     std::vector<double> probability;
     for (const Session& s : scenario.sessions) probability.push_back(s.probability);
+    std::vector<SessionSetup> expanded;
+    std::size_t i = 0;
     for (pugi::xml_node setup : phase.children("session_setup")) {
-      std::string name = setup.attribute("name").value();
-      int index = scenario.session_index(name);
-      if (index < 0) fail_at(setup, fmt::format("undefined session '{}'", name));
-      probability[static_cast<std::size_t>(index)] = setup.attribute("probability").as_double();
+      const SessionSetup& written = it->session_setup.at(i++);
+      for (std::string& name : sessions_named(scenario, written.session, setup)) {
+        probability[static_cast<std::size_t>(scenario.session_index(name))] = written.probability;
+        expanded.push_back(written);
+        expanded.back().session = std::move(name);
+      }
     }
+    it->session_setup = std::move(expanded);
     if (weights && it->session_setup.empty()) continue;
     double total = 0;
     for (double p : probability) total += p;
@@ -161,11 +196,18 @@ void check_session_setups(pugi::xml_node load, const Scenario& scenario) {
   }
 }
 
-void check_static_users(pugi::xml_node load, const Scenario& scenario) {
+/// <user session="..."> names sessions that exist; a wildcard starts one user per matching session.
+void check_static_users(pugi::xml_node load, Scenario& scenario) {
+  std::vector<StaticUser> expanded;
+  std::size_t i = 0;
   for (pugi::xml_node user : load.children("user")) {
-    std::string name = user.attribute("session").value();
-    if (scenario.session_index(name) < 0) fail_at(user, fmt::format("undefined session '{}'", name));
+    const StaticUser& written = scenario.load.users.at(i++);
+    for (std::string& name : sessions_named(scenario, written.session, user)) {
+      expanded.push_back(written);
+      expanded.back().session = std::move(name);
+    }
   }
+  scenario.load.users = std::move(expanded);
 }
 
 /// Returns the single child named `name` (null when absent and optional).
@@ -210,20 +252,21 @@ void check_nesting(pugi::xml_node document) {
   }
 }
 
-Scenario load_document(const std::string& text, const std::string& name, const ProtocolRegistry& registry,
+Scenario load_document(const std::string& file_text, const std::string& name, const ProtocolRegistry& registry,
                        const std::vector<DataFile>* files) {
-  if (text.size() > kMaxScenarioFileBytes)
+  if (file_text.size() > kMaxScenarioFileBytes)
     throw ScenarioError(name, 1, 1, "", fmt::format("the scenario is larger than the limit of {} MiB",
                                                     kMaxScenarioFileBytes >> 20));
+  std::filesystem::path parent = std::filesystem::path(name).parent_path();
+  std::string dir = parent.empty() ? std::string(".") : parent.string();
+  ExpandedScenario expanded = expand_entities(file_text, name, dir, kMaxScenarioFileBytes, files == nullptr);
+  const std::string& text = expanded.text;
   pugi::xml_document doc;
   pugi::xml_parse_result parsed =
       doc.load_buffer(text.data(), text.size(), pugi::parse_default, pugi::encoding_utf8);
-  if (!parsed) {
-    TextPosition pos = text_position(text, parsed.offset);
-    throw ScenarioError(name, pos.line, pos.column, "", fmt::format("malformed XML: {}", parsed.description()));
-  }
-  std::string dir = std::filesystem::path(name).parent_path().string();
-  detail::LoadContext ctx(text, registry, dir.empty() ? "." : dir);
+  if (!parsed)
+    throw expanded.map.locate(ScenarioError(parsed.offset, "", fmt::format("malformed XML: {}", parsed.description())));
+  detail::LoadContext ctx(expanded.map, registry, dir);
   ctx.shipped_files = files;
 
   Scenario scenario;
@@ -239,6 +282,9 @@ Scenario load_document(const std::string& text, const std::string& name, const P
         "loglevel", {"emergency", "critical", "error", "warning", "notice", "info", "debug"}, "notice");
     scenario.dumptraffic =
         tsung.choice("dumptraffic", {"true", "false", "light", "protocol", "protocol_local"}, "false");
+    if (scenario.dumptraffic.starts_with("protocol"))
+      tsung.fail("dumptraffic", "not supported yet: dumptraffic=\"" + scenario.dumptraffic + "\" (per-request "
+                                "tsung-<proto>.dump); \"true\" and \"light\" write tsung.dump");
     scenario.version = tsung.optional("version");
     scenario.backend = tsung.choice("backend", {"text", "json", "rrdtool", "fullstats"}, "text");
     if (scenario.backend != "text") tsung.fail("backend", "not supported yet: backend " + scenario.backend);
@@ -257,7 +303,7 @@ Scenario load_document(const std::string& text, const std::string& name, const P
     check_static_users(load, scenario);
     check_session_setups(load, scenario);
   } catch (const ScenarioError& e) {
-    throw locate(e, name, text);
+    throw expanded.map.locate(e);
   }
   return scenario;
 }
@@ -269,6 +315,30 @@ int Scenario::session_index(std::string_view name) const {
   for (std::size_t i = 0; i < sessions.size(); ++i)
     if (sessions[i].name == name) return static_cast<int>(i);
   return -1;
+}
+
+namespace {
+
+std::size_t exclude_tagged(std::vector<Action>& actions, const std::vector<std::string>& tags) {
+  std::size_t removed = 0;
+  for (Action& a : actions) removed += exclude_tagged(a.body, tags);
+  auto excluded = [&](const Action& a) {
+    return a.kind == Action::Kind::request && !a.tag.empty() &&
+           std::find(tags.begin(), tags.end(), a.tag) != tags.end();
+  };
+  auto end = std::remove_if(actions.begin(), actions.end(), excluded);
+  removed += static_cast<std::size_t>(actions.end() - end);
+  actions.erase(end, actions.end());
+  return removed;
+}
+
+}  // namespace
+
+std::size_t exclude_tagged_requests(Scenario& scenario, const std::vector<std::string>& tags) {
+  std::size_t removed = 0;
+  if (tags.empty()) return 0;
+  for (Session& session : scenario.sessions) removed += exclude_tagged(session.actions, tags);
+  return removed;
 }
 
 Scenario load_scenario(const std::string& path, const ProtocolRegistry& registry) {

@@ -3,6 +3,7 @@
 // one is a file:line error at load time rather than a failure during the run.
 
 #include <algorithm>
+#include <cstdlib>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -13,8 +14,6 @@ namespace loadctl::detail {
 namespace {
 
 /// Tsung's Erlang callbacks that loadctl provides natively.
-constexpr std::string_view unique_id_callbacks[] = {"ts_user_server:get_unique_id",
-                                                     "ts_user_server:get_really_unique_id"};
 
 template <class T, class F>
 std::shared_ptr<const T> compile_at(XmlElement& el, const char* attr, F&& make) {
@@ -139,14 +138,19 @@ Action load_setdynvars(pugi::xml_node node, const LoadContext& ctx, const Scenar
   if (type.empty()) el.fail("sourcetype", "missing attribute 'sourcetype'");
   if (type == "eval")
     el.fail("sourcetype", "not supported yet: sourcetype=\"eval\" runs Erlang code; use sourcetype "
-                          "\"random_number\", \"random_string\", \"value\", \"file\" or \"jsonpath\" instead");
+                          "\"random_number\", \"random_string\", \"value\", \"file\" or \"jsonpath\", or "
+                          "sourcetype=\"erlang\" with a function registered by a plugin (docs/plugins.md)");
   if (type == "erlang") {
     std::string callback = el.required("callback");
-    if (std::find(std::begin(unique_id_callbacks), std::end(unique_id_callbacks), callback) ==
-        std::end(unique_id_callbacks))
-      el.fail("callback", fmt::format("not supported yet: Erlang callback {}; use %%_tsung_userid%% or sourcetype "
-                                      "\"random_number\", \"value\", \"file\" instead", callback));
-    s.source = Src::unique_id;
+    s.function = find_substitution_function(callback);
+    if (!s.function) {
+      std::string known;
+      for (const std::string& name : substitution_function_names()) known += (known.empty() ? "" : ", ") + name;
+      el.fail("callback", fmt::format("not supported yet: Erlang callback {} (built in or from plugins: {})",
+                                      callback, known));
+    }
+    s.source = Src::function;
+    s.value = callback;
   } else if (type == "random_number") {
     s.source = Src::random_number;
     s.start = el.integer("start", std::nullopt);
@@ -207,10 +211,20 @@ std::shared_ptr<const RequestDynamics> load_request_dynamics(const std::vector<p
   return dyn;
 }
 
-Condition load_condition(XmlElement& el, const std::vector<std::string>& defined) {
+Condition load_condition(XmlElement& el, const std::vector<std::string>& defined, bool list_index) {
   Condition c;
   c.var = el.required("var");
-  if (c.var.find('[') != std::string::npos) el.fail("var", "not supported yet: list element access var[N]");
+  // Tsung's get_dynvar_name, for <if> only: "name[N]" is the Nth element (1-based) of a list.
+  if (std::size_t open = c.var.find('['); open != std::string::npos) {
+    std::string_view digits = std::string_view(c.var).substr(open + 1);
+    bool well_formed = list_index && open > 0 && digits.size() >= 2 && digits.back() == ']' &&
+                       std::all_of(digits.begin(), digits.end() - 1, [](char d) { return d >= '0' && d <= '9'; });
+    if (!list_index) el.fail("var", "list element access var[N] is for <if> only (as in Tsung)");
+    unsigned long n = well_formed ? std::strtoul(std::string(digits.substr(0, digits.size() - 1)).c_str(), nullptr, 10) : 0;
+    if (n == 0 || n > 1'000'000) el.fail("var", fmt::format("'{}': expected name[N] with N in [1, 1000000]", c.var));
+    c.index = static_cast<unsigned>(n);
+    c.var.resize(open);
+  }
   if (!is_builtin_var(c.var) && std::find(defined.begin(), defined.end(), c.var) == defined.end())
     el.fail("var", fmt::format("undefined variable '{}': no setdynvars, dyn_variable, for or foreach sets it before",
                                c.var));

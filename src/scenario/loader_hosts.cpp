@@ -1,13 +1,18 @@
 // <clients>, <servers> and <monitoring>: the hosts of a scenario.
 
 #include <arpa/inet.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
+#include "loadctl/input_file.hpp"
 #include "scenario/loader_internal.hpp"
 
 namespace loadctl::detail {
@@ -116,16 +121,138 @@ bool is_ip_literal(const std::string& text) {
   return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
 }
 
+std::vector<std::string> expand_slurm_nodelist(std::string_view list, std::size_t max_hosts) {
+  std::vector<std::string> out;
+  // Top-level items are separated by commas outside brackets: "node[01-03,7],gpu5".
+  std::size_t depth = 0, start = 0;
+  std::vector<std::string_view> items;
+  for (std::size_t i = 0; i <= list.size(); ++i) {
+    if (i == list.size() || (list[i] == ',' && depth == 0)) {
+      if (i > start) items.push_back(list.substr(start, i - start));
+      start = i + 1;
+    } else if (list[i] == '[') {
+      if (++depth > 1) throw std::invalid_argument("nested '['");
+    } else if (list[i] == ']') {
+      if (depth-- == 0) throw std::invalid_argument("']' without '['");
+    }
+  }
+  if (depth != 0) throw std::invalid_argument("'[' without ']'");
+  // One item: prefix[ranges]rest, where rest may hold more brackets (a cartesian product).
+  std::vector<std::string> pending(items.begin(), items.end());
+  while (!pending.empty()) {
+    std::string item = std::move(pending.front());
+    pending.erase(pending.begin());
+    std::size_t open = item.find('[');
+    if (open == std::string::npos) {
+      out.push_back(std::move(item));
+      if (out.size() > max_hosts) throw std::invalid_argument("too many hosts");
+      continue;
+    }
+    std::size_t close = item.find(']', open);
+    std::string prefix = item.substr(0, open), rest = item.substr(close + 1);
+    std::vector<std::string> expanded;
+    for (std::string_view range : split(std::string_view(item).substr(open + 1, close - open - 1), ',')) {
+      std::vector<std::string_view> bounds = split(range, '-');
+      if (bounds.size() > 2 || bounds[0].empty()) throw std::invalid_argument(fmt::format("bad range '{}'", range));
+      auto number = [&](std::string_view t) {
+        unsigned long v = 0;
+        auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+        if (t.empty() || ec != std::errc() || end != t.data() + t.size())
+          throw std::invalid_argument(fmt::format("bad range '{}'", range));
+        return v;
+      };
+      unsigned long lo = number(bounds[0]), hi = bounds.size() == 2 ? number(bounds[1]) : lo;
+      if (hi < lo) throw std::invalid_argument(fmt::format("the range '{}' ends before it starts", range));
+      if (hi - lo >= max_hosts) throw std::invalid_argument("too many hosts");
+      std::size_t width = bounds[0].size();  // "01-03": zero-padded as written, as scontrol does
+      for (unsigned long n = lo; n <= hi; ++n) expanded.push_back(fmt::format("{}{:0{}}{}", prefix, n, width, rest));
+    }
+    pending.insert(pending.begin(), expanded.begin(), expanded.end());
+  }
+  return out;
+}
+
+namespace {
+
+std::string short_name(std::string_view host) { return std::string(host.substr(0, host.find('.'))); }
+
+/// Tsung's get_batch_nodes: the hosts of the job, short names, one per line of the node file
+/// (so a host with N slots comes N times). Empty when the variable is unset.
+std::vector<std::string> batch_nodes(const std::string& batch, std::string& source) {
+  auto env = [](const char* name) -> std::optional<std::string> {
+    const char* value = std::getenv(name);
+    return value ? std::optional<std::string>(value) : std::nullopt;
+  };
+  std::vector<std::string> nodes;
+  if (batch == "lsf") {
+    source = "LSB_HOSTS";
+    if (auto hosts = env("LSB_HOSTS"))
+      for (std::string_view h : split(*hosts, ' '))
+        if (!h.empty()) nodes.push_back(short_name(h));
+  } else if (batch == "slurm") {
+    source = "SLURM_JOB_NODELIST";
+    auto list = env("SLURM_JOB_NODELIST");
+    if (!list) list = env("SLURM_NODELIST");
+    if (list)
+      for (const std::string& h : expand_slurm_nodelist(*list, max_iprange_addresses)) nodes.push_back(short_name(h));
+  } else {
+    source = batch == "oar" ? "OAR_NODEFILE" : "PBS_NODEFILE";
+    if (auto file = env(source.c_str())) {
+      std::string text = read_regular_file(*file, kMaxDataFileBytes);
+      for (std::string_view line : split(text, '\n')) {
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+        if (!line.empty()) nodes.push_back(short_name(line));
+      }
+    }
+  }
+  // Tsung leaves the controller's own host out, unless it is the only one.
+  char self[256] = {};
+  gethostname(self, sizeof self - 1);
+  std::vector<std::string> others;
+  for (const std::string& n : nodes)
+    if (n != short_name(self)) others.push_back(n);
+  return others.empty() ? nodes : others;
+}
+
+}  // namespace
+
 void load_clients(pugi::xml_node node, Scenario& scenario, const LoadContext& ctx) {
   XmlElement clients(node);
   clients.finish();
+  bool any_batch = false;
   for (pugi::xml_node child : clients.children({"client"})) {
     XmlElement el(child);
     ClientSpec client;
     client.line = ctx.line(child);
-    el.choice("type", {"machine", "batch"}, "machine");
-    if (el.optional("type") == "batch") el.fail("type", "not supported yet: batch clients");
-    el.unsupported({"batch", "scan_intf"});
+    bool batch = el.choice("type", {"machine", "batch"}, "machine") == "batch";
+    el.unsupported({"scan_intf"});
+    if (batch) {
+      std::string scheduler = el.choice("batch", {"torque", "pbs", "lsf", "oar", "slurm"}, "");
+      if (scheduler.empty()) fail_at(child, "missing attribute 'batch' (torque, pbs, lsf, oar or slurm)");
+      client.weight = el.number("weight", 1, 0);
+      client.maxusers = static_cast<unsigned>(el.integer("maxusers", 800, 1, 100'000'000));
+      el.ignore({"host", "cpu", "use_controller_vm"});  // Tsung: one client per node of the job
+      el.finish();
+      el.children({});
+      any_batch = true;
+      if (ctx.shipped_files) continue;  // an agent: the controller's plan names the hosts
+      std::string source;
+      std::vector<std::string> nodes;
+      try {
+        nodes = batch_nodes(scheduler, source);
+      } catch (const std::exception& e) {
+        el.fail("batch", fmt::format("batch '{}': {}", scheduler, e.what()));
+      }
+      if (nodes.empty())
+        el.fail("batch", fmt::format("batch '{}': no nodes ({} is unset or empty)", scheduler, source));
+      for (std::string& host : nodes) {
+        ClientSpec c = client;
+        c.host = std::move(host);
+        scenario.clients.push_back(std::move(c));
+      }
+      continue;
+    }
+    el.unsupported({"batch"});
     client.host = el.required("host");
     if (client.host.empty()) el.fail("host", "attribute 'host' is empty");
     if (auto hostip = el.maybe("hostip")) {
@@ -161,6 +288,7 @@ void load_clients(pugi::xml_node node, Scenario& scenario, const LoadContext& ct
     }
     scenario.clients.push_back(std::move(client));
   }
+  if (any_batch && ctx.shipped_files) return;
   if (scenario.clients.empty()) fail_at(node, "expected at least one <client>");
   double total = 0;
   for (const ClientSpec& c : scenario.clients) total += c.weight;
@@ -203,11 +331,29 @@ void load_monitoring(pugi::xml_node node, Scenario& scenario, const LoadContext&
     monitor.host = el.required("host");
     monitor.type = el.choice("type", {"erlang", "snmp", "munin"}, "erlang");
     if (monitor.type != "erlang") el.fail("type", fmt::format("not supported yet: {} monitoring", monitor.type));
-    if (el.boolean("batch", false)) el.fail("batch", "not supported yet: monitoring batch nodes");
+    bool batch = el.boolean("batch", false);
     el.finish();
     for (pugi::xml_node sub : el.children({"snmp", "munin", "mysqladmin"}))
       unsupported_at(sub, fmt::format("<{}> monitoring", sub.name()));
-    scenario.monitors.push_back(std::move(monitor));
+    if (!batch) {
+      scenario.monitors.push_back(std::move(monitor));
+      continue;
+    }
+    // Tsung: host names the scheduler; every node of the job is monitored once.
+    if (monitor.host != "torque" && monitor.host != "pbs" && monitor.host != "lsf" && monitor.host != "oar" &&
+        monitor.host != "slurm")
+      el.fail("host", fmt::format("batch monitor host '{}': expected torque, pbs, lsf, oar or slurm", monitor.host));
+    if (ctx.shipped_files) continue;
+    std::string source;
+    std::vector<std::string> nodes;
+    try {
+      nodes = batch_nodes(monitor.host, source);
+    } catch (const std::exception& e) {
+      el.fail("host", fmt::format("batch '{}': {}", monitor.host, e.what()));
+    }
+    std::sort(nodes.begin(), nodes.end());
+    nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+    for (std::string& host : nodes) scenario.monitors.push_back({std::move(host), monitor.type});
   }
 }
 

@@ -13,10 +13,12 @@
 
 namespace loadctl::detail {
 
+class SourceMap;
+
 /// What every part of the loader needs: the registry, the text (for line numbers), the directory.
 class LoadContext {
  public:
-  LoadContext(std::string_view text, const ProtocolRegistry& registry, std::string scenario_dir);
+  LoadContext(const SourceMap& map, const ProtocolRegistry& registry, std::string scenario_dir);
 
   /// 1-based line of a node, for the model's `line` fields.
   int line(pugi::xml_node node) const;
@@ -26,7 +28,7 @@ class LoadContext {
   const std::vector<DataFile>* shipped_files = nullptr;  ///< agents: file_server data from the controller
 
  private:
-  std::vector<std::size_t> line_starts_;
+  const SourceMap& map_;
 };
 
 /// Seconds per unit: hour, minute, second, millisecond (the latter only where Tsung allows it).
@@ -38,6 +40,10 @@ double unit_seconds(std::string_view unit);
 std::vector<std::string> expand_iprange(std::string_view value);
 /// An IPv6 <iprange version="v6">: "first-last" differing in the last 64 bits.
 std::vector<std::string> expand_iprange_v6(std::string_view value);
+
+/// The hosts of a Slurm node list, as `scontrol show hostnames` gives them:
+/// "node[01-03,7],gpu5" -> node01 node02 node03 node7 gpu5. Throws std::invalid_argument.
+std::vector<std::string> expand_slurm_nodelist(std::string_view list, std::size_t max_hosts);
 
 /// True when `text` is an IPv4 or IPv6 literal.
 bool is_ip_literal(const std::string& text);
@@ -57,7 +63,8 @@ Action load_setdynvars(pugi::xml_node node, const LoadContext& ctx, const Scenar
 std::shared_ptr<const RequestDynamics> load_request_dynamics(const std::vector<pugi::xml_node>& nodes,
                                                              std::vector<std::string>& defined);
 /// var + one of eq/neq/gt/gte/lt/lte; the variable must be defined before (or built in).
-Condition load_condition(XmlElement& el, const std::vector<std::string>& defined);
+/// `list_index`: var may be "name[N]" (<if>).
+Condition load_condition(XmlElement& el, const std::vector<std::string>& defined, bool list_index = false);
 /// Variables every user has without setting them.
 bool is_builtin_var(std::string_view name);
 

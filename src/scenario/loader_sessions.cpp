@@ -27,7 +27,8 @@ struct SessionContext {
 
 std::vector<Action> load_actions(XmlElement& parent, const SessionContext& ctx);
 
-/// Tsung evaluates %%module:function%% in substituted requests by calling Erlang; loadctl cannot.
+/// Tsung evaluates %%module:function%% in substituted requests by calling Erlang; loadctl has the
+/// functions registered with register_substitution_function, and refuses the others.
 /// Checked here for every protocol, so that no plugin has to remember it.
 void note_used(const Template& t, std::vector<std::string>& used) {
   for (std::string_view v : t.variables())
@@ -38,9 +39,7 @@ void reject_function_calls(pugi::xml_node node, std::vector<std::string>& used) 
   for (pugi::xml_attribute attr : node.attributes()) {
     Template t(attr.value(), true);
     note_used(t, used);
-    if (!t.function_calls().empty())
-      fail_at(node, attr, fmt::format("not supported yet: Erlang function call %%{}%% in a substitution",
-                                      t.function_calls().front()));
+    if (auto message = unknown_function(t)) fail_at(node, attr, *message);
   }
   for (pugi::xml_node child : node.children()) {
     if (child.type() == pugi::node_element) {
@@ -48,8 +47,7 @@ void reject_function_calls(pugi::xml_node node, std::vector<std::string>& used) 
     } else if (child.type() == pugi::node_pcdata || child.type() == pugi::node_cdata) {
       Template t(child.value(), true);
       note_used(t, used);
-      if (!t.function_calls().empty())
-        unsupported_at(child, fmt::format("Erlang function call %%{}%% in a substitution", t.function_calls().front()));
+      if (auto message = unknown_function(t)) fail_at(child, *message);
     }
   }
 }
@@ -187,7 +185,7 @@ Action load_if(pugi::xml_node node, const SessionContext& ctx) {
   Action action;
   action.kind = Action::Kind::if_block;
   action.line = ctx.load.line(node);
-  action.condition = load_condition(el, ctx.defined);
+  action.condition = load_condition(el, ctx.defined, true);
   XmlElement body(node);
   action.body = load_actions(body, ctx);
   return action;

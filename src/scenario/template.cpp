@@ -1,5 +1,9 @@
 #include "loadctl/template.hpp"
 
+#include <algorithm>
+#include <ctime>
+#include <utility>
+
 namespace loadctl {
 namespace {
 
@@ -22,7 +26,52 @@ bool is_function_call(std::string_view s) {
   return is_name(s.substr(0, colon)) && is_name(s.substr(colon + 1));
 }
 
+std::vector<std::pair<std::string, SubstitutionFunction>>& functions() {
+  static std::vector<std::pair<std::string, SubstitutionFunction>> table = [] {
+    std::vector<std::pair<std::string, SubstitutionFunction>> t;
+    // Tsung's ts_user_server: the user's id; the id prefixed by the Unix time, unique across runs.
+    t.emplace_back("ts_user_server:get_unique_id",
+                   [](const VariableSource& vars, std::string& out) { out += std::to_string(vars.user_id()); });
+    t.emplace_back("ts_user_server:get_really_unique_id", [](const VariableSource& vars, std::string& out) {
+      out += std::to_string(static_cast<long long>(std::time(nullptr)));
+      out += '-';
+      out += std::to_string(vars.user_id());
+    });
+    return t;
+  }();
+  return table;
+}
+
 }  // namespace
+
+bool VariableSource::call(std::string_view function, std::string& out) const {
+  SubstitutionFunction fn = find_substitution_function(function);
+  if (!fn) return false;
+  fn(*this, out);
+  return true;
+}
+
+void register_substitution_function(std::string name, SubstitutionFunction fn) {
+  for (auto& [n, f] : functions())
+    if (n == name) {
+      f = fn;
+      return;
+    }
+  functions().emplace_back(std::move(name), fn);
+}
+
+SubstitutionFunction find_substitution_function(std::string_view name) {
+  for (const auto& [n, f] : functions())
+    if (n == name) return f;
+  return nullptr;
+}
+
+std::vector<std::string> substitution_function_names() {
+  std::vector<std::string> names;
+  for (const auto& [n, f] : functions()) names.push_back(n);
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 void Template::append_literal(std::string_view text) {
   if (text.empty()) return;
@@ -50,7 +99,8 @@ Template::Template(std::string_view text, bool substitute) {
       pos = close + 2;
     } else if (is_function_call(inner)) {
       calls_.emplace_back(inner);
-      append_literal(text.substr(pos, close + 2 - pos));
+      append_literal(text.substr(pos, open - pos));
+      parts_.push_back(Part{std::string(inner), true, true});
       pos = close + 2;
     } else {
       // Not a placeholder: keep the first "%%" and look again from the second.
@@ -64,7 +114,7 @@ Template::Template(std::string_view text, bool substitute) {
 std::vector<std::string_view> Template::variables() const {
   std::vector<std::string_view> names;
   for (const Part& p : parts_)
-    if (p.is_var) names.emplace_back(p.text);
+    if (p.is_var && !p.is_call) names.emplace_back(p.text);
   return names;
 }
 
@@ -72,7 +122,7 @@ void Template::render(const VariableSource* vars, std::string& out, unsigned* mi
   for (const Part& p : parts_) {
     if (!p.is_var) {
       out.append(p.text);
-    } else if (!vars || !vars->append(p.text, out)) {
+    } else if (!vars || !(p.is_call ? vars->call(p.text, out) : vars->append(p.text, out))) {
       if (missing) ++*missing;
     }
   }

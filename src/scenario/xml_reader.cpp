@@ -178,11 +178,20 @@ std::vector<pugi::xml_node> XmlElement::children(std::initializer_list<std::stri
   return out;
 }
 
+std::optional<std::string> unknown_function(const Template& t) {
+  for (const std::string& call : t.function_calls()) {
+    if (find_substitution_function(call)) continue;
+    std::string known;
+    for (const std::string& name : substitution_function_names()) known += (known.empty() ? "" : ", ") + name;
+    return fmt::format("not supported yet: Erlang function call %%{}%% in a substitution (built in or from "
+                       "plugins: {})", call, known);
+  }
+  return std::nullopt;
+}
+
 Template checked_template(pugi::xml_node node, std::string_view text, bool substitute) {
   Template t(text, substitute);
-  if (!t.function_calls().empty())
-    unsupported_at(node, fmt::format("Erlang function call %%{}%% in a substitution",
-                                     t.function_calls().front()));
+  if (auto message = unknown_function(t)) fail_at(node, *message);
   return t;
 }
 

@@ -3,7 +3,7 @@
 # connections alive (nginx's $connection / $connection_requests), an absolute https:// URL opens
 # its own connection with SNI and ALPN http/1.1, later connections resume the TLS session,
 # ssl6 reaches nginx over ::1, and a server that requires a client certificate accepts the one
-# given by <set_option name="certificate"> and refuses users without it.
+# given by <set_option name="certificate"> and refuses users without it; -L 0 resumes no session.
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent nginx openssl
 
@@ -121,4 +121,11 @@ run verify "<server host=\"127.0.0.1\" port=\"$port\" type=\"ssl\"/>" "<request>
 sed -i 's|<sessions>|<options><option name="ssl_verify" value="true"/><option name="max_retries" value="0"/></options><sessions>|' "$TEST_TMP/verify.xml"
 "$LOADCTL" -q -f "$TEST_TMP/verify.xml" --run-dir "$TEST_TMP/verify2" start > /dev/null 2>&1 || true
 assert_eq "$(sum error_connect_ssl verify2)" 4 "ssl_verify refuses a self-signed certificate"
+# 5. -L 0 (Tsung's TLS session lifetime): no session is young enough to be resumed.
+before=$(wc -l < "$dir/access.log")
+"$LOADCTL" -q -f "$TEST_TMP/keepalive.xml" --run-dir "$TEST_TMP/nolife" -L 0 start > /dev/null 2> "$TEST_TMP/nolife.err" ||
+  { cat "$TEST_TMP/nolife.err" >&2; fail "-L 0: loadctl exited with $?"; }
+lines=$(tail -n +$((before + 1)) "$dir/access.log" | awk -v p="$port" '$1 == p')
+assert_eq "$(echo "$lines" | grep -c . || true)" 28 "requests logged by nginx with -L 0"
+assert_eq "$(echo "$lines" | awk '$11 == "r"' | wc -l)" 0 "-L 0: no TLS session resumed"
 log "ok"

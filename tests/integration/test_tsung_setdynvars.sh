@@ -24,10 +24,10 @@ sessions=$(grep -c ' GET /index.html?' "$access_log" || true)
 expected=$(for i in $(seq 0 $((sessions - 1))); do n=$((i % 3 + 1)); echo "user$n&password=pass$n"; done)
 actual=$(grep -o 'user=user[0-9]&password=pass[0-9]' "$access_log" | sed 's/^user=//')
 assert_eq "$actual" "$expected" "file lines in order"
-# random_number 3..32 then the unique id; random_string of 5 characters; id2 the unique id too.
+# random_number 3..32 then the unique id; random_string of 5 characters; id2 Tsung's "really unique" id, UNIXTIME-ID.
 awk '$3 ~ /^\/test.html/ { if (!match($3, /^\/test.html([0-9]+)&id=[0-9]+$/)) bad = 1
        n = substr($3, 11) + 0; if (n < 3 || n > 32) bad = 1 } END { exit bad }' "$access_log" ||
   fail "random_number or unique id wrong: $(grep test.html "$access_log")"
-grep ' GET /index.html?' "$access_log" | grep -qv '&id=[A-Za-z0-9]\{5\}&id2=[0-9]* ' &&
+grep ' GET /index.html?' "$access_log" | grep -qv '&id=[A-Za-z0-9]\{5\}&id2=[0-9]\{10,\}-[0-9]\{1,\} ' &&
   fail "random_string or id2 wrong: $(grep index.html "$access_log")"
 log "ok ($sessions sessions)"

@@ -42,6 +42,14 @@ TEST(ControlMessages, SetupAndGoRoundTrip) {
   EXPECT_EQ(back->files[0].id, "users");
   EXPECT_EQ(back->files[0].path, "/tmp/u.csv");
   EXPECT_EQ(back->files[0].lines, (std::vector<std::string>{"a;1", "b;2"}));
+  EXPECT_TRUE(back->exclude_tags.empty());
+  s.exclude_tags = {"login", "search"};
+  back = loadctl::control::Setup::decode(s.encode());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->exclude_tags, (std::vector<std::string>{"login", "search"}));
+  EXPECT_EQ(back->ssl_session_lifetime, 600u);
+  s.ssl_session_lifetime = 5;
+  EXPECT_EQ(loadctl::control::Setup::decode(s.encode())->ssl_session_lifetime, 5u);
   auto go = Go::decode(Go{1.25}.encode());
   ASSERT_TRUE(go);
   EXPECT_DOUBLE_EQ(go->delay, 1.25);

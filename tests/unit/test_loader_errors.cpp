@@ -234,10 +234,10 @@ TEST(LoaderErrors, UnsupportedFeaturesSaySo) {
   expect_error(scenario_text(p), "<raw", "/tsung/sessions/session/request/raw", "not supported yet: <raw> requests");
 
   p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
-  <request subst="true"><fake data="%%ts_user_server:get_unique_id%%"/></request>
+  <request subst="true"><fake data="%%no_such_module:no_such_function%%"/></request>
 </session></sessions>)";
   expect_error(scenario_text(p), "data=", "/tsung/sessions/session/request/fake",
-               "not supported yet: Erlang function call %%ts_user_server:get_unique_id%%");
+               "not supported yet: Erlang function call %%no_such_module:no_such_function%%");
 
   p = Parts{};
   p.options = R"(<options><option name="file_server" value="/nonexistent/users.csv"/></options>)";
@@ -363,10 +363,10 @@ TEST(LoaderErrors, ErlangCallsAreRefusedForEveryProtocol) {
   // loader's check runs first, for any attribute or text under the protocol element.
   Parts p;
   p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
-  <request subst="all_except_body"><fake><x v="a%%ts_user_server:get_unique_id%%"/></fake></request>
+  <request subst="all_except_body"><fake><x v="a%%no_such_module:no_such_function%%"/></fake></request>
 </session></sessions>)";
   expect_error(scenario_text(p), "v=", "/tsung/sessions/session/request/fake/x",
-               "not supported yet: Erlang function call %%ts_user_server:get_unique_id%%");
+               "not supported yet: Erlang function call %%no_such_module:no_such_function%%");
   p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
   <request><fake data="%%mod:fun%%"/></request>
 </session></sessions>)";

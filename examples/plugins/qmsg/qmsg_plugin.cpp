@@ -88,7 +88,14 @@ class QmsgProtocol final : public Protocol {
   }
 };
 
-void register_protocols(ProtocolRegistry& registry) { registry.add(std::make_unique<QmsgProtocol>()); }
+void register_protocols(ProtocolRegistry& registry) {
+  registry.add(std::make_unique<QmsgProtocol>());
+  // %%qmsg:user_tag%%, as a Tsung plugin's Erlang function called from a substitution would be.
+  register_substitution_function("qmsg:user_tag", [](const VariableSource& vars, std::string& out) {
+    out += "qmsg-user-";
+    out += std::to_string(vars.user_id());
+  });
+}
 
 }  // namespace qmsg
 

@@ -221,7 +221,7 @@ TEST(HttpParse, Errors) {
   EXPECT_THROW(parse_http(R"(<http url="/" contents="a" contents_from_file="b"/>)"), ScenarioError);
   RequestParseContext subst;
   subst.subst = true;
-  EXPECT_THROW(parse_http(R"(<http url="/%%ts_user_server:get_unique_id%%"/>)", subst),
+  EXPECT_THROW(parse_http(R"(<http url="/%%my_module:my_function%%"/>)", subst),
                ScenarioError);
   try {
     parse_http(R"(<http url="/" method="MERGE"/>)");

@@ -1,0 +1,175 @@
+#include "controller/command_line.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+namespace loadctl::controller {
+namespace {
+
+std::string default_log_root() {
+  const char* home = std::getenv("HOME");
+  return fmt::format("{}/.loadctl/log", home && *home ? home : ".");
+}
+
+bool is_command(std::string_view arg) { return arg == "start" || arg == "check" || arg == "report"; }
+
+// Tsung's -F takes no value (Erlang long node names); loadctl's -F IP is the controller address.
+// A bare -F (followed by an option, a command or nothing) is Tsung's and is dropped with a note.
+// -6 becomes --ipv6: after the command, CLI11 would take "-6" for a number.
+std::vector<std::string> normalise_args(int argc, char** argv, std::vector<std::string>& notes) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "-6") args[i] = "--ipv6";
+    if (args[i] != "-F") continue;
+    bool bare = i + 1 == args.size() || args[i + 1].starts_with('-') || is_command(args[i + 1]);
+    if (!bare) {
+      ++i;
+      continue;
+    }
+    notes.push_back("-F: Erlang long node names do not apply; agents dial the -I address, else this host's name");
+    args.erase(args.begin() + static_cast<std::ptrdiff_t>(i--));
+  }
+  return args;
+}
+
+std::vector<std::string> split_tags(const std::vector<std::string>& values) {
+  std::vector<std::string> tags;
+  for (const std::string& value : values) {
+    std::size_t start = 0;
+    while (start <= value.size()) {
+      std::size_t comma = value.find(',', start);
+      if (comma == std::string::npos) comma = value.size();
+      if (comma > start) tags.push_back(value.substr(start, comma - start));  // as Erlang's string:tokens
+      start = comma + 1;
+    }
+  }
+  return tags;
+}
+
+}  // namespace
+
+ParseOutcome parse_command_line(int argc, char** argv) {
+  CommandLine cl;
+  cl.log_root = default_log_root();
+  ControllerOptions& o = cl.options;
+  CLI::App app{"loadctl: a distributed load generator speaking Tsung's scenario language.\n"
+               "Options may come before or after the command (loadctl -f FILE start, loadctl start -f FILE)."};
+  app.name("loadctl");
+  app.require_subcommand(1, 1);
+  app.fallthrough();
+  app.add_option("-f,--file", o.scenario_path, "scenario file (Tsung 1.0 XML); - reads it from standard input");
+  app.add_option("-l,--log-dir", cl.log_root, "log root; each run writes <root>/YYYYMMDD-HHMM/");
+  app.add_option("--run-dir", cl.run_dir, "exact directory for this run's logs (instead of -l)");
+  app.add_option("-m", o.mon_file,
+                 "statistics file in Tsung's format (default tsung.log), relative to the run's log directory; "
+                 "- writes it on standard output");
+  app.add_flag("-q,--quiet", o.quiet, "no progress lines or summary");
+  app.add_option("-r,--remote-shell", o.remote_shell,
+                 "how to reach non-local client hosts: a command run as `CMD HOST loadagent ...` (default ssh; "
+                 "scripts/rsh_client.sh for rsh_daemon.sh hosts), or `direct` to dial agents started with "
+                 "`loadagent --listen`");
+  app.add_option("-I,-F,--controller-ip", o.controller_ip,
+                 "address agents dial back to (the controller listens on it); a bare -F (Tsung: long node names) "
+                 "is accepted and has no effect");
+  app.add_flag("-6,--ipv6", o.ipv6, "IPv6 between the controller and its agents (listen on ::1 or ::)");
+  std::optional<std::uint16_t> port_min, port_max;
+  app.add_option("-t", port_min, "lowest control port agents dial back to (with -T; default range 64000-65500)");
+  app.add_option("-T", port_max, "highest control port agents dial back to (with -t)");
+  std::vector<std::string> exclude;
+  app.add_option("-x", exclude, "requests whose tag is in this comma-separated list are left out of the run")
+      ->allow_extra_args(false);
+  app.add_option("-d", cl.debug_level, "controller.log level, Tsung's 0 (emergency) .. 7 (debug); default 5 (notice)")
+      ->check(CLI::Range(0, 7));
+  app.add_option("--token-file", cl.token_file, "file holding the token of listening agents (-r direct)");
+  app.add_option("--agent-port", o.agent_port, "port of listening agents (-r direct, default 19998)");
+  app.add_option("--control-port", o.control_port, "port agents dial back to (default: any free port)");
+  app.add_option("--direct", o.direct_hosts,
+                 "a client host (name or hostip) whose agent listens (loadagent --listen): dialed IP-direct, "
+                 "whatever -r says for the others; repeatable");
+  app.add_option("-w,--warmup", o.warmup, "seconds between all agents ready and time zero")->check(CLI::Range(0.0, 600.0));
+  app.add_option("--dump-interval", o.dump_interval, "seconds between tsung.log dumps (default 10)")
+      ->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--threads", o.threads, "event-loop threads per agent (default: cores / local agents)");
+  app.add_option("--setup-timeout", o.setup_timeout, "seconds for agents to connect and get ready")
+      ->check(CLI::Range(1.0, 3600.0));
+  app.add_option("-X", cl.plugin_dirs,
+                 "directory of run-time protocol plugins (*.so), as Tsung's -X code path; repeatable; "
+                 "LOADCTL_PLUGIN_PATH adds more (colon-separated)");
+  // Tsung options about its web dashboard and the Erlang VM: accepted, with a note.
+  bool no_web = false, keep = false, smp = false;
+  std::string id;
+  std::optional<long> max_processes;
+  app.add_flag("-n", no_web, "Tsung: no web dashboard (loadctl has none: no effect)");
+  app.add_flag("-k", keep, "Tsung: keep the dashboard and controller after the run (loadctl has no dashboard: no effect)");
+  app.add_option("-i", id, "Tsung: controller id, to run several controllers at once (loadctl needs none: no effect)");
+  app.add_flag("-s", smp, "Tsung: Erlang SMP on client nodes (agents always use --threads: no effect)");
+  app.add_option("-p", max_processes, "Tsung: Erlang processes per VM (no Erlang VM: no effect; see maxusers)");
+  app.add_option("-L", o.ssl_session_lifetime, "seconds a TLS session is resumed (default 600, as Tsung)")
+      ->check(CLI::Range(0u, 86400u * 365));
+  app.set_version_flag("-v,--version", "loadctl " LOADCTL_VERSION);
+
+  auto* start = app.add_subcommand("start", "run the scenario");
+  start->add_flag("--tolerate-agent-loss", o.tolerate_agent_loss,
+                  "exit 0 even if agents were lost mid-run (default: exit 2, part of the planned load did not run)");
+  start->add_flag("--report", cl.want_report, "render report.html and summary.json when the run ends");
+  start->add_option("--fail-if", cl.fail_if, "threshold, e.g. 'p99(request) > 200ms'; exit 3 when crossed (repeatable)");
+  auto* check = app.add_subcommand("check", "validate the scenario and print the plan");
+  auto* report = app.add_subcommand("report", "render report.html and summary.json of finished runs");
+  report->add_option("logdir", cl.report_dirs, "log directory, and optionally a second one to compare with")
+      ->required()
+      ->expected(1, 2);
+  report->add_option("--fail-if", cl.fail_if, "threshold, e.g. 'errors > 1%'; exit 3 when crossed (repeatable)");
+
+  std::vector<std::string> args = normalise_args(argc, argv, cl.notes);
+  std::reverse(args.begin(), args.end());  // CLI11 takes them last first
+  ParseOutcome out;
+  try {
+    app.parse(args);
+  } catch (const CLI::CallForHelp& e) {
+    out.exit_status = app.exit(e);
+    return out;
+  } catch (const CLI::CallForAllHelp& e) {
+    out.exit_status = app.exit(e);
+    return out;
+  } catch (const CLI::CallForVersion& e) {
+    out.exit_status = app.exit(e);
+    return out;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "error: %s\nUsage: loadctl [options] start|check|report (loadctl --help lists the options)\n",
+                 e.what());
+    out.exit_status = kUsageError;
+    return out;
+  }
+  cl.command = report->parsed() ? CommandLine::Command::report
+               : check->parsed() ? CommandLine::Command::check
+                                 : CommandLine::Command::start;
+  if (!start->parsed() && (cl.want_report || o.tolerate_agent_loss)) {
+    std::fprintf(stderr, "error: --report and --tolerate-agent-loss belong to start\n");
+    out.exit_status = kUsageError;
+    return out;
+  }
+  o.exclude_tags = split_tags(exclude);
+  if (port_min || port_max) {
+    o.control_port = port_min.value_or(64000);
+    o.control_port_max = port_max.value_or(65500);
+    if (o.control_port == 0 || o.control_port > o.control_port_max) {
+      std::fprintf(stderr, "error: -t %u -T %u: expected 0 < min <= max\n", o.control_port, o.control_port_max);
+      out.exit_status = kUsageError;
+      return out;
+    }
+  }
+  if (no_web) cl.notes.push_back("-n: loadctl has no web dashboard; nothing to disable");
+  if (keep) cl.notes.push_back("-k: loadctl has no web dashboard; the controller exits when the run ends");
+  if (!id.empty()) cl.notes.push_back("-i: several loadctl controllers run at once without ids; ignored");
+  if (smp) cl.notes.push_back("-s: agents always run --threads event loops (default: the cores); nothing to enable");
+  if (max_processes) cl.notes.push_back("-p: no Erlang VM; a host's users are bounded by <client maxusers>");
+  out.command_line = std::move(cl);
+  return out;
+}
+
+}  // namespace loadctl::controller

@@ -1,0 +1,38 @@
+#pragma once
+// loadctl's command line: Tsung 1.7.0's `tsung` options (tsung.sh.in) plus loadctl's own.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/controller.hpp"
+
+namespace loadctl::controller {
+
+/// Exit statuses of `loadctl` (README.md, "Exit status").
+enum Exit { kDone = 0, kScenarioError = 1, kRunFailed = 2, kThresholdCrossed = 3, kUsageError = 64 };
+
+struct CommandLine {
+  enum class Command { start, check, report };
+  Command command = Command::start;
+  ControllerOptions options;
+  std::string log_root;                    ///< -l
+  std::string run_dir;                     ///< --run-dir
+  std::string token_file;                  ///< --token-file
+  std::vector<std::string> plugin_dirs;    ///< -X
+  std::vector<std::string> fail_if;        ///< --fail-if
+  std::vector<std::string> report_dirs;    ///< report LOGDIR [LOGDIR]
+  bool want_report = false;                ///< start --report
+  int debug_level = -1;                    ///< -d 0..7 (Tsung's levels, emergency..debug); -1: default
+  std::vector<std::string> notes;          ///< one line per Tsung option that has no effect here
+};
+
+/// Parses argv. Returns the command line, or the exit status when the program should stop now
+/// (help or version printed: 0; usage error printed on stderr: kUsageError).
+struct ParseOutcome {
+  std::optional<CommandLine> command_line;
+  int exit_status = kDone;
+};
+ParseOutcome parse_command_line(int argc, char** argv);
+
+}  // namespace loadctl::controller
