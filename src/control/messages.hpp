@@ -40,7 +40,7 @@
 namespace loadctl::control {
 
 inline constexpr std::string_view kMagic = "LOADCTL";
-inline constexpr std::uint32_t kProtocolVersion = 3;  ///< 2: Setup carries plugin files; 3: and -x tags, -L
+inline constexpr std::uint32_t kProtocolVersion = 3;  ///< 2: Setup carries plugin files; 3: and -x tags, -L; barrier/release (wait_global)
 inline constexpr std::uint32_t kMaxFrame = 64u * 1024 * 1024;
 /// Largest frame a peer may send before its hello is verified (a hello is ~100 bytes).
 inline constexpr std::uint32_t kMaxUnauthenticatedFrame = 4096;
