@@ -123,8 +123,15 @@ Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads
     if (ec) throw std::runtime_error(fmt::format("bad source address '{}' for client {}", ip, plan.slot.host));
     config_.source_ips.push_back(address);
   }
+  std::vector<WorkerPlan> plans = split_plan(plan, threads);
+  config_.workers = static_cast<unsigned>(plans.size());
+  phases_done_ = std::make_unique<std::atomic<std::uint32_t>[]>(plans.size());
+  phase_released_ = std::make_unique<std::atomic<std::int64_t>[]>(plan.phases.size() + 1);
+  for (std::size_t i = 0; i <= plan.phases.size(); ++i) phase_released_[i].store(-1);
+  config_.phases_done = phases_done_.get();
+  config_.phase_released = phase_released_.get();
   unsigned index = 0;
-  for (WorkerPlan& worker_plan : split_plan(plan, threads))
+  for (WorkerPlan& worker_plan : plans)
     workers_.push_back(std::make_unique<Worker>(index++, config_, std::move(worker_plan)));
 }
 

@@ -42,6 +42,8 @@ class Engine {
   std::atomic<std::int64_t> users_level_{0}, users_peak_{0};  ///< see RunConfig::users_level
   std::int64_t users_sent_ = 0;                              ///< users level in the last collect
   std::atomic<std::uint64_t> barrier_arrivals_{0};           ///< see RunConfig::barrier_arrivals
+  std::unique_ptr<std::atomic<std::uint32_t>[]> phases_done_;   ///< see RunConfig::phases_done
+  std::unique_ptr<std::atomic<std::int64_t>[]> phase_released_; ///< see RunConfig::phase_released
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
 };

@@ -94,7 +94,7 @@ void Worker::run(Clock::time_point start) {
   running_since_ = Clock::now();
   auto guard = asio::make_work_guard(ctx_);
   asio::post(ctx_, [this] {
-    if (!plan_.phases.empty()) schedule_phase(0); else arrivals_over_ = true;
+    if (!plan_.phases.empty()) schedule_phase(0); else no_more_arrivals();
     schedule_static_users();
     if (plan_.hard_stop) {
       hard_stop_timer_.expires_at(start_ + seconds(*plan_.hard_stop));
@@ -135,7 +135,7 @@ void Worker::schedule_phase(std::size_t index) {
   phase_ = index;
   phase_started_ = 0;
   if (phase_ >= plan_.phases.size()) {
-    arrivals_over_ = true;
+    no_more_arrivals();
     check_done();
     return;
   }
@@ -147,18 +147,49 @@ Clock::time_point Worker::phase_time(double s) const { return start_ + phase_shi
 
 // A phase with wait_all_sessions_end (Tsung's ts_launcher:check_sessions_end) lets the next one
 // start only when no user of this agent runs any more, checked every 100 ms as Tsung does; the
-// later phases start that much later.
+// later phases start that much later. One gate per agent: the first worker that sees every
+// worker at the end of the phase and no user running releases the next phase for all of them
+// at that time, so the workers' new users cannot hold each other back.
 void Worker::end_phase() {
   bool waits = phase_ < phase_waits_.size() && phase_waits_[phase_] && phase_ + 1 < plan_.phases.size();
-  if (waits && !stopping_ && config_.users_level && config_.users_level->load(std::memory_order_relaxed) > 0) {
-    arrival_timer_.expires_after(std::chrono::milliseconds(100));
-    arrival_timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (!ec) end_phase();
-    });
+  if (!waits || stopping_) {
+    schedule_phase(phase_ + 1);
     return;
   }
-  if (waits) phase_shift_ = std::max(phase_shift_, Clock::now() - start_ - seconds(plan_.phases[phase_ + 1].start));
+  std::int64_t released = -1;
+  if (config_.phase_released) {
+    config_.phases_done[index_].store(static_cast<std::uint32_t>(phase_ + 1), std::memory_order_release);
+    released = config_.phase_released[phase_].load(std::memory_order_acquire);
+  }
+  if (released < 0) {
+    if (!phase_gate_open()) {
+      arrival_timer_.expires_after(std::chrono::milliseconds(100));
+      arrival_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) end_phase();
+      });
+      return;
+    }
+    std::int64_t now = (Clock::now() - start_).count();
+    if (!config_.phase_released || config_.phase_released[phase_].compare_exchange_strong(released, now, std::memory_order_acq_rel))
+      released = now;
+  }
+  phase_shift_ = std::max(phase_shift_, Clock::duration(released) - seconds(plan_.phases[phase_ + 1].start));
   schedule_phase(phase_ + 1);
+}
+
+// Every worker of the agent has finished the current phase's arrivals, and no user runs.
+bool Worker::phase_gate_open() const {
+  if (config_.users_level && config_.users_level->load(std::memory_order_relaxed) > 0) return false;
+  if (!config_.phases_done) return true;
+  for (unsigned w = 0; w < config_.workers; ++w)
+    if (config_.phases_done[w].load(std::memory_order_acquire) < phase_ + 1) return false;
+  return true;
+}
+
+// This worker starts no more users: the other workers' phase gates do not wait for it.
+void Worker::no_more_arrivals() {
+  arrivals_over_ = true;
+  if (config_.phases_done) config_.phases_done[index_].store(UINT32_MAX, std::memory_order_release);
 }
 
 void Worker::schedule_next_arrival() {
@@ -236,7 +267,7 @@ void Worker::hand_over() {
     handover.phases.push_back(share);
   }
   arrival_timer_.cancel();
-  arrivals_over_ = true;
+  no_more_arrivals();
   {
     std::lock_guard lock(outbox_mutex_);
     handover_ = std::move(handover);
@@ -376,6 +407,7 @@ void Worker::stop_now() {
   if (stopping_) return;
   stopping_ = true;
   arrival_timer_.cancel();
+  no_more_arrivals();
   for (Timer& t : static_timers_) t.cancel();
   for (User& user : users_) {
     if (!user.program) continue;

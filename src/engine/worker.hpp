@@ -66,6 +66,13 @@ struct RunConfig {
   std::atomic<std::int64_t>* users_peak = nullptr;
   /// thinktime wait_global: users of this agent that reached one since the controller was told.
   std::atomic<std::uint64_t>* barrier_arrivals = nullptr;
+  /// wait_all_sessions_end, one gate per agent (Tsung's launcher per client node): per worker,
+  /// the plan phases whose arrivals it has finished (UINT32_MAX: it starts no more users); per
+  /// phase, when the next one was released (Clock ticks since the start, -1 = not yet). Set once,
+  /// so every worker shifts its later phases by the same time. Touched only at phase ends.
+  std::atomic<std::uint32_t>* phases_done = nullptr;
+  std::atomic<std::int64_t>* phase_released = nullptr;
+  unsigned workers = 1;
   std::uint8_t dumptraffic = 0;  ///< <tsung dumptraffic>: 1 light, 2 true (Send/Recv lines, user_flow.cpp)
 };
 
@@ -134,6 +141,13 @@ struct User {
   std::unique_ptr<UserSession> session; ///< the plugin's per-user state (cookies), when it made one
 };
 
+/// The request the user is at (its op was the last one stepped over).
+inline const CompiledRequest& current_compiled(const User& user) {
+  const UserProgram& p = *user.program;
+  return p.requests[p.ops[user.pc - 1].arg];
+}
+inline const RequestSpec& current_request(const User& user) { return *current_compiled(user).spec; }
+
 class Worker {
  public:
   Worker(unsigned index, const RunConfig& config, WorkerPlan plan);
@@ -165,6 +179,8 @@ class Worker {
   // arrivals (worker.cpp)
   void schedule_phase(std::size_t index);
   void end_phase();
+  bool phase_gate_open() const;
+  void no_more_arrivals();
   Clock::time_point phase_time(double seconds) const;
   void schedule_next_arrival();
   void skip_missed_arrivals(const PhaseShare& phase, Clock::time_point phase_end);
@@ -202,6 +218,7 @@ class Worker {
   void on_request_failed(User& user, std::string_view error, bool retry_on_fresh_connection);
   void think(User& user, const ThinkTime& think);
   void wait_global(User& user);
+  void restart_request(User& user);
   void end_page(User& user, Clock::time_point now);
   void close_connection(User& user);
   void finish_user(User& user, bool cut_off = false);
