@@ -22,11 +22,6 @@ Clock::duration seconds(double s) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
 }
 
-const RequestSpec& current_request(const User& user) {
-  const UserProgram& p = *user.program;
-  return *p.requests[p.ops[user.pc - 1].arg].spec;
-}
-
 /// The user's connection is still the one a completion was started for.
 struct ConnRef {
   std::uint32_t generation;
@@ -246,6 +241,9 @@ void Worker::conn_event(User& user, ConnEvent event, const ResponseInfo& info) {
     case ConnEvent::failed:
       stats_.add(error_metric(std::string("error_") + (info.error ? info.error : "request")));
       if (!awaiting) return;
+      // The failed request is not timed; a page it ended is not either, so the next page's
+      // time starts at its own first request.
+      if (current_compiled(user).endpage) user.page_start = {};
       user.deadline = Clock::time_point::max();
       user.state = UserState::idle;
       step(user);

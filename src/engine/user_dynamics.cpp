@@ -3,7 +3,6 @@
 
 #include <charconv>
 #include <cstdlib>
-#include <cstdlib>
 
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>

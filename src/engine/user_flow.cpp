@@ -24,12 +24,6 @@ Clock::duration seconds(double s) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
 }
 
-const CompiledRequest& current_compiled(const User& user) {
-  const UserProgram& p = *user.program;
-  return p.requests[p.ops[user.pc - 1].arg];
-}
-
-const RequestSpec& current_request(const User& user) { return *current_compiled(user).spec; }
 // dumptraffic, as Tsung's ts_mon writes tsung.dump: "Send:TIME:USER:DATA" (light: the first 44
 // characters, padded). Line breaks are escaped so that each message is one agent-log line; the
 // controller gathers the lines into tsung.dump (collect_traffic_dump).
@@ -119,6 +113,7 @@ void Worker::step(User& user) {
           spdlog::warn("<abort type=\"all\">: user {} aborts the test", user.id);
           abort_test();
         } else {
+          stats_.add(error_metric("abort_session"));  // Tsung's counter; the user still finishes
           finish_user(user);
         }
         return;
@@ -220,9 +215,7 @@ void Worker::on_connected(User& user, const boost::system::error_code& ec) {
     user.timer.async_wait([this, &user, gen = user.generation](const boost::system::error_code& e) {
       if (e || gen != user.generation) return;
       // As in Tsung, a retried connect starts the request (and a page it opens) again.
-      auto now = Clock::now();
-      if (user.page_start == user.request_start) user.page_start = now;
-      user.request_start = now;
+      restart_request(user);
       connect(user);
     });
     return;
@@ -455,8 +448,11 @@ void Worker::on_request_failed(User& user, std::string_view error, bool retry_on
   release_buffer(user);
   if (stopping_) return;
   if (retry_on_fresh_connection && user.reused) {
-    // A kept-alive connection the server had already closed: resend once on a new connection.
+    // A kept-alive connection the server had already closed: resend once on a new connection,
+    // which restarts the request time (and the page's, when the request opened it) as a retried
+    // connect does.
     user.reused = false;
+    restart_request(user);
     connect(user);
     return;
   }
@@ -476,6 +472,12 @@ void Worker::think(User& user, const ThinkTime& t) {
   user.timer.async_wait([this, &user, gen = user.generation](const boost::system::error_code& ec) {
     if (!ec && gen == user.generation) step(user);
   });
+}
+
+void Worker::restart_request(User& user) {
+  auto now = Clock::now();
+  if (user.page_start == user.request_start) user.page_start = now;
+  user.request_start = now;
 }
 
 void Worker::end_page(User& user, Clock::time_point now) {

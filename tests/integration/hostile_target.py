@@ -3,11 +3,35 @@
 GET /endless : 200 with a close-delimited body that never ends
 GET /drip    : 200, Content-Length 4, one body byte per second
 GET /silent  : 200, Content-Length 10, one byte, then silence for 30 s
+POST /stall-reset : the first one reads no body for 1.5 s, then resets the connection; later
+               ones read the body (Content-Length) and answer 200 "ok"
 Anything else: 200 "ok" (keep-alive)."""
 import socket
+import struct
 import sys
 import threading
 import time
+
+
+stalled = threading.Event()
+
+
+def read_body(conn, head, buf):
+    """Reads and drops the request body; returns what follows it in buf."""
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    if len(buf) >= length:
+        return buf[length:]
+    length -= len(buf)
+    while length > 0:
+        data = conn.recv(min(length, 1 << 20))
+        if not data:
+            raise OSError("closed in the body")
+        length -= len(data)
+    return b""
 
 
 def serve(conn):
@@ -32,6 +56,14 @@ def serve(conn):
                 for _ in range(4):
                     time.sleep(1)
                     conn.sendall(b"d")
+            elif path.startswith("/stall-reset") and not stalled.is_set():
+                stalled.set()
+                time.sleep(1.5)
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                return
+            elif path.startswith("/stall-reset"):
+                buf = read_body(conn, head, buf)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
             elif path.startswith("/silent"):
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\ns")
                 time.sleep(30)

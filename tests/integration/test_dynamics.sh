@@ -2,7 +2,7 @@
 # Scenario dynamics against loadtarget, asserted on what the server saw (its access log):
 # file_server ids substituted, a token extracted from /json echoed back, for/repeat/if counts,
 # an aborted session never sending its later requests, and order="iter" lines used exactly once
-# across two agents (cpu="2").
+# across two agents (cpu="2"); <abort type="session"> counted as Tsung's abort_session.
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent loadtarget
 
@@ -71,4 +71,26 @@ assert_eq "$(echo "$seen" | sort -u | wc -l)" 8 "no line used twice"
 log "two agents, 8 users, 4 lines: two passes, each line exactly twice"
 run 2 8 4
 for i in 1 2 3 4; do assert_eq "$(count " GET /hello?user=user$i&")" 2 "line $i used once per pass"; done
+log "<abort type=\"session\">: the user ends, counted in abort_session and finish_users_count"
+: > "$access_log"
+cat > "$TEST_TMP/abort.xml" <<XML
+<?xml version="1.0"?>
+<tsung>
+  <clients><client host="localhost" use_controller_vm="true"/></clients>
+  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
+  <load><arrivalphase phase="1" duration="1" unit="second"><users arrivalrate="20" unit="second" maxnumber="2"/></arrivalphase></load>
+  <sessions><session name="s" probability="100" type="ts_http">
+    <request><http url="/hello?before_abort"/></request>
+    <abort type="session"/>
+    <request><http url="/hello?after_session_abort"/></request>
+  </session></sessions>
+</tsung>
+XML
+"$LOADCTL" -q -f "$TEST_TMP/abort.xml" --run-dir "$TEST_TMP/abort" --threads 1 start > /dev/null 2> "$TEST_TMP/abort.err" ||
+  { cat "$TEST_TMP/abort.err" >&2; fail "loadctl exited with $?"; }
+RUN=$TEST_TMP/abort
+wait_until 5 bash -c "[ \$(grep -c 'before_abort' '$access_log') -ge 2 ]" || fail "the users did not run"
+assert_eq "$(count ' GET /hello?after_session_abort ')" 0 "nothing sent after <abort type=\"session\">"
+assert_eq "$(sum abort_session)" 2 "abort_session counted (Tsung's ts_client)"
+assert_eq "$(sum finish_users_count)" 2 "aborted users finish"
 log "ok"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Hostile targets: an endless body under <match> is cut at max_capture_size (error_response_too_large,
 # agent memory bounded, run goes on); a body dripping 1 byte/s outlives idle_timeout without
-# error_timeout (idle = no byte received, as in Tsung); a silent server still times out.
+# error_timeout (idle = no byte received, as in Tsung); a silent server still times out; a
+# request resent on a new connection after its kept-alive one was reset is timed from the resend.
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent python3
 
@@ -72,4 +73,16 @@ elapsed=$((SECONDS - start))
 assert_eq "$(tsung_sum 200 "$TEST_TMP/idle")" 1 "the dripping response completed"
 assert_eq "$(tsung_sum error_timeout "$TEST_TMP/idle")" 1 "only the silent request timed out"
 [ "$elapsed" -lt 15 ] || fail "the silent request took ${elapsed} s to time out, expected about 2 s"
+
+log "a POST whose kept-alive connection stalls 1.5 s then resets: resent, timed from the resend"
+head -c $((16 * 1024 * 1024)) /dev/zero | tr '\0' a > "$TEST_TMP/body"
+scenario "$TEST_TMP/resend.xml" 1 10000 \
+  '<request><http url="/ka" method="GET" version="1.1"/></request>' \
+  "<request><http url=\"/stall-reset\" method=\"POST\" version=\"1.1\" contents_from_file=\"$TEST_TMP/body\"/></request>"
+"$LOADCTL" -q -f "$TEST_TMP/resend.xml" --run-dir "$TEST_TMP/resend" --threads 1 --dump-interval 1 start \
+  > "$TEST_TMP/resend.out" 2>&1 || { cat "$TEST_TMP/resend.out" >&2; fail "loadctl exited with $?"; }
+assert_eq "$(tsung_sum 200 "$TEST_TMP/resend")" 2 "both requests answered (the POST resent once)"
+assert_eq "$(awk '$1 == "stats:" && $2 ~ /^error_/' "$TEST_TMP/resend/tsung.log" | wc -l)" 0 "no error counted"
+max=$(awk '$1 == "stats:" && $2 == "request" && $6 > m { m = $6 } END { print int(m) }' "$TEST_TMP/resend/tsung.log")
+[ "$max" -lt 1000 ] || fail "the resent request took ${max} ms: timed from before the stalled first send"
 log ok

@@ -3,6 +3,7 @@
 // the user thinks and upgrades to TLS on "STARTTLS".
 //   client: "REQ n"      server: "R:n", then 50 ms later "P:1" "P:2" (pushed during the thinktime)
 //   client: "STARTTLS"   server: "OK", then a TLS handshake; the same protocol goes on over TLS
+//   client: "BAD n"      server: "R:x" (a mismatch: the plugin fails the request), then pushes
 
 #include <gtest/gtest.h>
 
@@ -14,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -141,7 +143,8 @@ class PushServer {
         starttls = true;
         return true;
       }
-      asio::write(stream, asio::buffer("R:" + line.substr(4) + "\n"), ec);
+      std::string reply = line.starts_with("BAD") ? "R:x" : "R:" + line.substr(4);
+      asio::write(stream, asio::buffer(reply + "\n"), ec);
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       asio::write(stream, asio::buffer(std::string("P:1\nP:2\n")), ec);
       if (ec) return false;
@@ -171,21 +174,49 @@ std::uint64_t total(const MetricSet& m, std::string_view name) {
   return metric ? metric->count : 0;
 }
 
+// A self-signed certificate in a fresh directory, removed at destruction.
+struct TestCert {
+  TestCert() {
+    char dir_template[] = "/tmp/loadctl_conn_test.XXXXXX";
+    if (!mkdtemp(dir_template)) throw std::runtime_error("mkdtemp failed");
+    dir = dir_template;
+    std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 -keyout " + dir +
+                      "/key.pem -out " + dir + "/cert.pem 2>/dev/null";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("openssl failed");
+  }
+  ~TestCert() { std::filesystem::remove_all(dir); }
+  std::string dir;
+};
+
+// Runs `body` (<load> and <sessions>) against the server on `port` with one agent of one thread.
+MetricSet run_push(std::uint16_t port, const std::string& body) {
+  ProtocolRegistry registry;
+  registry.add(std::make_unique<PushProtocol>());
+  std::string xml = R"(<?xml version="1.0"?><tsung>
+    <clients><client host="localhost" use_controller_vm="true"/></clients>
+    <servers><server host="127.0.0.1" port=")" + std::to_string(port) + R"(" type="tcp"/></servers>
+    )" + body + "</tsung>";
+  Scenario scenario = load_scenario_text(xml, "push.xml", registry);
+  std::vector<AgentPlan> plans = plan_run(scenario, plan_slots(scenario), 1);
+  EXPECT_EQ(plans.size(), 1u);
+  engine::Engine engine(scenario, plans.at(0), 1);
+  engine.start(engine::Clock::now());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!engine.done() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_TRUE(engine.done());
+  engine.stop();
+  engine.join();
+  MetricSet m;
+  engine.collect(m);
+  return m;
+}
+
 TEST(ConnectionPlugin, PushedMessagesAreCountedAndStartTlsUpgrades) {
-  char dir_template[] = "/tmp/loadctl_conn_test.XXXXXX";
-  ASSERT_NE(mkdtemp(dir_template), nullptr);
-  std::string dir = dir_template;
-  std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 -keyout " + dir +
-                    "/key.pem -out " + dir + "/cert.pem 2>/dev/null";
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  TestCert cert;
   {
-    PushServer server(dir + "/cert.pem", dir + "/key.pem");
-    ProtocolRegistry registry;
-    registry.add(std::make_unique<PushProtocol>());
-    std::string xml = R"(<?xml version="1.0"?><tsung>
-      <clients><client host="localhost" use_controller_vm="true"/></clients>
-      <servers><server host="127.0.0.1" port=")" + std::to_string(server.port()) + R"(" type="tcp"/></servers>
-      <load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="3" arrivalrate="20" unit="second"/></arrivalphase></load>
+    PushServer server(cert.dir + "/cert.pem", cert.dir + "/key.pem");
+    MetricSet m = run_push(server.port(), R"(<load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="3" arrivalrate="20" unit="second"/></arrivalphase></load>
       <sessions><session name="push" probability="100" type="ts_push" bidi="true">
         <request><push data="REQ 1"/></request>
         <thinktime value="0.3"/>
@@ -194,20 +225,7 @@ TEST(ConnectionPlugin, PushedMessagesAreCountedAndStartTlsUpgrades) {
         <request><push starttls="true"/></request>
         <request><push data="REQ 3"/></request>
         <thinktime value="0.3"/>
-      </session></sessions></tsung>)";
-    Scenario scenario = load_scenario_text(xml, "push.xml", registry);
-    std::vector<AgentPlan> plans = plan_run(scenario, plan_slots(scenario), 1);
-    ASSERT_EQ(plans.size(), 1u);
-    engine::Engine engine(scenario, plans[0], 1);
-    engine.start(engine::Clock::now());
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (!engine.done() && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    EXPECT_TRUE(engine.done());
-    engine.stop();
-    engine.join();
-    MetricSet m;
-    engine.collect(m);
+      </session></sessions>)");
     for (const auto& [name, metric] : m.sorted())
       EXPECT_FALSE(name.starts_with("error_")) << name << " = " << metric->count;
     EXPECT_EQ(total(m, "finish_users_count"), 3u);
@@ -215,7 +233,27 @@ TEST(ConnectionPlugin, PushedMessagesAreCountedAndStartTlsUpgrades) {
     EXPECT_EQ(total(m, "push_msg"), 3u * 3 * 2);  // two pushes after each REQ, read while thinking
     EXPECT_EQ(total(m, "tls_up"), 3u);
   }
-  std::filesystem::remove_all(dir);
+}
+
+// A request the plugin fails (ConnEvent::failed) is counted and the user goes on; the page it
+// ended is not timed, and the next page's time starts at the next request, not at the failed one
+// (it would then include the 1 s thinktime).
+TEST(ConnectionPlugin, FailedRequestEndsItsPage) {
+  TestCert cert;
+  PushServer server(cert.dir + "/cert.pem", cert.dir + "/key.pem");
+  MetricSet m = run_push(server.port(), R"(<load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="20" unit="second"/></arrivalphase></load>
+      <sessions><session name="push" probability="100" type="ts_push" bidi="true">
+        <request><push data="BAD 1"/></request>
+        <thinktime value="1" random="false"/>
+        <request><push data="REQ 2"/></request>
+      </session></sessions>)");
+  EXPECT_EQ(total(m, "error_mismatch"), 1u);
+  EXPECT_EQ(total(m, "finish_users_count"), 1u);
+  EXPECT_EQ(total(m, "request"), 1u);
+  const Metric* page = m.find("page");
+  ASSERT_NE(page, nullptr);
+  EXPECT_EQ(page->count, 1u);
+  EXPECT_LT(page->max, 500.0) << "the page time spans the failed page and the thinktime";
 }
 
 }  // namespace
