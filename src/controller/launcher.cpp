@@ -73,8 +73,9 @@ pid_t launch(const LaunchSpec& spec) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[0], STDIN_FILENO);
+  // Owner-only: with dumptraffic an agent logs every message, credentials included.
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, spec.log_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
+                                   O_WRONLY | O_CREAT | O_APPEND, 0600);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   // Nothing else: asio sockets are not close-on-exec, and an agent (or ssh) must not hold the
   // control port's listening socket or other agents' connections.

@@ -2,6 +2,9 @@
 // summary. A write the disk refuses (full disk, I/O error) is reported on the console and in
 // controller.log; the statistics stay in memory and are written again at the next dump. If some
 // never reach the disk, the final summary goes to stdout and the exit status is 2.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -129,12 +132,35 @@ void Controller::append_agent_log(const AgentRecord& agent, const std::string& t
 }
 
 // dumptraffic="true|light": the agents' "tsung.dump: Send:..." lines, unescaped, as Tsung's tsung.dump.
+// Streamed (a dump can be larger than memory) into a file only the owner can read: it holds
+// whatever the users sent and received, credentials and decrypted TLS payloads included. A
+// listening agent's forwarder drops lines when more than 1 MiB waits for the controller; each
+// such gap is marked in tsung.dump.
 void Controller::collect_traffic_dump() {
   if (scenario_.dumptraffic != "true" && scenario_.dumptraffic != "light") return;
+  std::string path = options_.run_dir + "/tsung.dump";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    check_written(path, errno, 0);
+    return;
+  }
+  int error = 0;
   std::string text;
+  auto flush = [&] {
+    for (std::size_t done = 0; done < text.size() && !error;) {
+      ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+      if (n < 0 && errno != EINTR) error = errno;
+      if (n > 0) done += static_cast<std::size_t>(n);
+    }
+    text.clear();
+  };
   for (const AgentRecord& agent : agents_) {
     std::ifstream in(fmt::format("{}/agent-{}.log", options_.run_dir, agent.plan.slot.id));
-    for (std::string line; std::getline(in, line);) {
+    for (std::string line; std::getline(in, line) && !error;) {
+      if (line.find("(log lines dropped:") != std::string::npos) {
+        text += fmt::format("# agent {}: {}\n", agent.plan.slot.id, line);
+        continue;
+      }
       std::size_t at = line.find(" tsung.dump: ");
       if (at == std::string::npos) continue;
       for (std::size_t i = at + 13; i < line.size(); ++i) {
@@ -146,10 +172,12 @@ void Controller::collect_traffic_dump() {
         text += c == 'n' ? '\n' : c == 'r' ? '\r' : c;
       }
       text += '\n';
+      if (text.size() >= (1u << 20)) flush();
     }
   }
-  std::string path = options_.run_dir + "/tsung.dump";
-  check_written(path, write_whole_file(path, text), 0);
+  flush();
+  if (::close(fd) != 0 && !error) error = errno;
+  check_written(path, error, 0);
 }
 
 // match do="log"/"dump" lines reach agent-<id>.log (launched agents' stderr, or shipped by

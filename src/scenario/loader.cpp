@@ -162,10 +162,15 @@ std::vector<std::string> sessions_named(const Scenario& scenario, const std::str
 /// Tsung's rule (ts_config_server:compute_popularities, check_config): in each arrival phase a
 /// session named by a <session_setup> (wildcards expanded) takes that probability, the others keep
 /// their own, and the phase's probabilities sum to 100 (within 0.05). Without any phase nothing is
-/// checked. Sessions given by weight are normalised already (check_probabilities).
+/// checked. With weights (check_probabilities normalised the sessions' to percent of their total)
+/// a session_setup value is a weight too, put on the same scale, and no sum is checked
+/// (check_popularity(true, _) in Tsung); only a phase whose weights are all 0 is an error.
 void check_session_setups(pugi::xml_node load, Scenario& scenario) {
-  pugi::xml_node first_session = load.parent().child("sessions").child("session");
-  bool weights = first_session.attribute("weight") && !first_session.attribute("probability");
+  pugi::xml_node sessions = load.parent().child("sessions");
+  bool weights = sessions.child("session").attribute("weight") && !sessions.child("session").attribute("probability");
+  double weight_total = 0;
+  if (weights)
+    for (pugi::xml_node s : sessions.children("session")) weight_total += s.attribute("weight").as_double();
   for (pugi::xml_node phase : load.children("arrivalphase")) {
     int number = phase.attribute("phase").as_int();
     auto it = std::find_if(scenario.load.phases.begin(), scenario.load.phases.end(),
@@ -177,16 +182,21 @@ void check_session_setups(pugi::xml_node load, Scenario& scenario) {
     std::size_t i = 0;
     for (pugi::xml_node setup : phase.children("session_setup")) {
       const SessionSetup& written = it->session_setup.at(i++);
+      double value = weights ? written.probability * 100 / weight_total : written.probability;
       for (std::string& name : sessions_named(scenario, written.session, setup)) {
-        probability[static_cast<std::size_t>(scenario.session_index(name))] = written.probability;
+        probability[static_cast<std::size_t>(scenario.session_index(name))] = value;
         expanded.push_back(written);
         expanded.back().session = std::move(name);
+        expanded.back().probability = value;
       }
     }
     it->session_setup = std::move(expanded);
-    if (weights && it->session_setup.empty()) continue;
     double total = 0;
     for (double p : probability) total += p;
+    if (weights) {
+      if (total <= 0) fail_at(phase.child("session_setup"), fmt::format("phase {}: session weights sum to 0", number));
+      continue;
+    }
     if (std::abs(total - 100) < 0.05) continue;
     if (it->session_setup.empty())
       fail_at(load.parent().child("sessions"), fmt::format("session probabilities sum to {}, expected 100", total));

@@ -145,6 +145,27 @@ TEST(LoaderErrors, SessionSetupOverridesOnlyTheSessionsItNames) {
   EXPECT_NO_THROW(load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry()));
 }
 
+// With weights Tsung checks no sum (check_popularity(true, _)): a session_setup value is a weight
+// on the sessions' own scale.
+TEST(LoaderErrors, SessionSetupWithWeightsIsAWeight) {
+  Parts p;
+  p.sessions = R"(<sessions>
+  <session name="a" weight="3" type="ts_fake"><request><fake/></request></session>
+  <session name="b" weight="1" type="ts_fake"><request><fake/></request></session>
+</sessions>)";
+  p.load = R"(<load><arrivalphase phase="1" duration="1" unit="second">
+  <session_setup name="b" probability="9"/><users arrivalrate="1" unit="second"/></arrivalphase></load>)";
+  Scenario s = load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry());
+  // a: 3 of 4 = 75 %; b's setup weight 9 on the same scale: 225 %, so b is 3 times as likely as a.
+  EXPECT_DOUBLE_EQ(s.sessions[0].probability, 75);
+  ASSERT_EQ(s.load.phases[0].session_setup.size(), 1u);
+  EXPECT_DOUBLE_EQ(s.load.phases[0].session_setup[0].probability, 225);
+  p.load = R"(<load><arrivalphase phase="1" duration="1" unit="second">
+  <session_setup name="*" probability="0"/><users arrivalrate="1" unit="second"/></arrivalphase></load>)";
+  expect_error(scenario_text(p), "<session_setup", "/tsung/load/arrivalphase/session_setup",
+               "phase 1: session weights sum to 0");
+}
+
 TEST(LoaderErrors, WaitGlobalThinktimeNeedsGlobalNumber) {
   Parts p;
   p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
