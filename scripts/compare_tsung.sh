@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/compare_tsung.sh [--keep] SCENARIO [DIR]
+# Usage: scripts/compare_tsung.sh [--keep] [--loadctl-only] SCENARIO [DIR]
 # Runs SCENARIO with real Tsung (`tsung`) and with loadctl against one private nginx
 # (scripts/nginx_target.sh, on 127.0.0.1, a free port, stopped at exit), then prints the tsung.log
 # totals of both runs side by side and marks those that differ with '*'.
@@ -8,15 +8,23 @@
 # its peak. Both logs, the runs and nginx's access log stay in DIR (default: a new temporary
 # directory, removed at exit unless --keep). LOADCTL_BIN: the build directory (default build/).
 # Exit status: 0 when every total agrees, 1 when some differ, 2 when a run failed.
+# --loadctl-only: no Tsung run (the tsung column is '-'); prints loadctl's totals, exit 0 or 2.
 set -euo pipefail
 
 keep=false
-[ "${1:-}" = --keep ] && { keep=true; shift; }
+loadctl_only=false
+while [ $# -gt 0 ]; do
+  case $1 in
+    --keep) keep=true; shift ;;
+    --loadctl-only) loadctl_only=true; shift ;;
+    *) break ;;
+  esac
+done
 [ $# -ge 1 ] || { sed -n 2,10p "$0" >&2; exit 2; }
 scenario=$1
 src=$(cd "$(dirname "$0")/.." && pwd)
 bin=${LOADCTL_BIN:-$src/build}
-command -v tsung >/dev/null || { echo "compare_tsung.sh: tsung is not installed" >&2; exit 2; }
+$loadctl_only || command -v tsung >/dev/null || { echo "compare_tsung.sh: tsung is not installed" >&2; exit 2; }
 [ -x "$bin/src/controller/loadctl" ] || { echo "compare_tsung.sh: no loadctl in $bin" >&2; exit 2; }
 
 owned=false
@@ -41,19 +49,21 @@ trap 'stop_nginx; if $owned; then rm -rf "$dir"; fi' EXIT
 
 sed "s/@PORT@/$port/g" "$scenario" > "$dir/scenario.xml"
 
-# Tsung keeps a per-user ~/.tsung; a private HOME keeps runs apart.
-mkdir -p "$dir/home"
-: > "$dir/nginx/access.log"
-if ! (cd "$dir" && HOME=$dir/home timeout 300 tsung -f "$dir/scenario.xml" -l "$dir/tsung" start) \
-  > "$dir/tsung.out" 2>&1; then
-  cat "$dir/tsung.out" >&2
-  echo "compare_tsung.sh: tsung failed" >&2
-  exit 2
+if ! $loadctl_only; then
+  # Tsung keeps a per-user ~/.tsung; a private HOME keeps runs apart.
+  mkdir -p "$dir/home"
+  : > "$dir/nginx/access.log"
+  if ! (cd "$dir" && HOME=$dir/home timeout 300 tsung -f "$dir/scenario.xml" -l "$dir/tsung" start) \
+    > "$dir/tsung.out" 2>&1; then
+    cat "$dir/tsung.out" >&2
+    echo "compare_tsung.sh: tsung failed" >&2
+    exit 2
+  fi
+  tsung_log=$(ls "$dir"/tsung/*/tsung.log 2>/dev/null | head -1)
+  [ -n "$tsung_log" ] || { cat "$dir/tsung.out" >&2; echo "compare_tsung.sh: tsung wrote no tsung.log" >&2; exit 2; }
+  grep -q "Config Error" "$dir/tsung.out" && { cat "$dir/tsung.out" >&2; exit 2; }
+  cp "$dir/nginx/access.log" "$dir/access-tsung.log"
 fi
-tsung_log=$(ls "$dir"/tsung/*/tsung.log 2>/dev/null | head -1)
-[ -n "$tsung_log" ] || { cat "$dir/tsung.out" >&2; echo "compare_tsung.sh: tsung wrote no tsung.log" >&2; exit 2; }
-grep -q "Config Error" "$dir/tsung.out" && { cat "$dir/tsung.out" >&2; exit 2; }
-cp "$dir/nginx/access.log" "$dir/access-tsung.log"
 
 : > "$dir/nginx/access.log"
 st=0
@@ -75,14 +85,20 @@ totals() {
        $1 == "stats:" && $2 !~ /^\{/ && $2 != "connected" { t[$2] += $3 }
        END { if (seen) print "users", peak + 0; for (k in t) print k, t[k] }' "$1" | sort
 }
-totals "$tsung_log" > "$dir/totals-tsung.txt"
 totals "$dir/loadctl/tsung.log" > "$dir/totals-loadctl.txt"
+last_users() { awk '$1 == "stats:" && $2 == "users" { u = $3 } END { print u + 0 }' "$1"; }
+{ echo "users_at_end $(last_users "$dir/loadctl/tsung.log")"; cat "$dir/totals-loadctl.txt"; } | sort > "$dir/l.txt"
+if $loadctl_only; then
+  echo "served by nginx: loadctl $(wc -l < "$dir/access-loadctl.log") (no Tsung run)"
+  awk 'BEGIN { printf "%-28s %12s %12s\n", "metric", "tsung", "loadctl" }
+       { printf "%-28s %12s %12s\n", $1, "-", $2 }' "$dir/l.txt"
+  exit 0
+fi
+totals "$tsung_log" > "$dir/totals-tsung.txt"
 echo "served by nginx: tsung $(wc -l < "$dir/access-tsung.log"), loadctl $(wc -l < "$dir/access-loadctl.log")"
 # Counters only loadctl has (docs/stats.md) are shown but are not differences; the last `users`
 # line (users still running at the end) is compared too.
-last_users() { awk '$1 == "stats:" && $2 == "users" { u = $3 } END { print u + 0 }' "$1"; }
 { echo "users_at_end $(last_users "$tsung_log")"; cat "$dir/totals-tsung.txt"; } | sort > "$dir/t.txt"
-{ echo "users_at_end $(last_users "$dir/loadctl/tsung.log")"; cat "$dir/totals-loadctl.txt"; } | sort > "$dir/l.txt"
 join -a1 -a2 -e - -o 0,1.2,2.2 "$dir/t.txt" "$dir/l.txt" |
   awk 'BEGIN { printf "%-28s %12s %12s\n", "metric", "tsung", "loadctl"; d = 0
                split("users_cut_off error_abort_inflight error_arrivals_missed error_agent_lost", o, " ")

@@ -156,7 +156,7 @@ void Session::tick() {
   if (started_ && !done_sent_ && engine_->done()) {
     engine_->join();
     send_stats();
-    channel_->send(MsgType::done);
+    send_done();
     done_sent_ = true;
     spdlog::info("all users finished (peak concurrent users: at most {})", engine_->peak_users());
   }
@@ -171,6 +171,13 @@ void Session::send_stats() {
   engine_->collect(delta);
   if (monitor_ && ticks_++ % kMonitorTicks == 0) monitor_->sample(delta);
   if (!delta.empty()) channel_->send(MsgType::stats, delta.encode());
+}
+
+void Session::send_done() {
+  control::Done done;
+  done.hard_stopped = engine_->hard_stopped();
+  done.test_aborted = engine_->test_aborted();
+  channel_->send(MsgType::done, done.encode());
 }
 
 void Session::send_logs() {
@@ -201,7 +208,7 @@ void Session::finish(int status) {
     engine_->join();
     if (started_ && channel_->open() && !done_sent_) {
       send_stats();
-      channel_->send(MsgType::done);
+      send_done();
       done_sent_ = true;
     }
   }

@@ -53,6 +53,7 @@ class Session {
   void send_stats();
   void send_handovers();
   void send_logs();
+  void send_done();  ///< with how the load ended (control::Done)
 
   boost::asio::io_context& ctx_;
   std::shared_ptr<control::Channel> channel_;

@@ -124,6 +124,19 @@ std::optional<Go> Go::decode(std::string_view payload) {
   return g;
 }
 
+std::string Done::encode() const {
+  std::string out;
+  wire::Writer(out).u8(static_cast<std::uint8_t>((hard_stopped ? 1 : 0) | (test_aborted ? 2 : 0)));
+  return out;
+}
+
+std::optional<Done> Done::decode(std::string_view payload) {
+  wire::Reader r(payload);
+  std::uint8_t flags = r.u8();
+  if (!r.ok() || !r.at_end() || flags > 3) return std::nullopt;
+  return Done{(flags & 1) != 0, (flags & 2) != 0};
+}
+
 std::string encode_text(std::string_view text) {
   std::string out;
   wire::Writer(out).str(text);

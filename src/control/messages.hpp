@@ -40,7 +40,7 @@
 namespace loadctl::control {
 
 inline constexpr std::string_view kMagic = "LOADCTL";
-inline constexpr std::uint32_t kProtocolVersion = 3;  ///< 2: Setup carries plugin files; 3: and -x tags, -L; barrier/release (wait_global)
+inline constexpr std::uint32_t kProtocolVersion = 3;  ///< 2: Setup carries plugin files; 3: and -x tags, -L; barrier/release (wait_global); Done flags
 inline constexpr std::uint32_t kMaxFrame = 64u * 1024 * 1024;
 /// Largest frame a peer may send before its hello is verified (a hello is ~100 bytes).
 inline constexpr std::uint32_t kMaxUnauthenticatedFrame = 4096;
@@ -90,6 +90,16 @@ struct Go {
 
   std::string encode() const;
   static std::optional<Go> decode(std::string_view payload);
+};
+
+/// Done: how the agent's load ended. Either flag makes the run count one error_abort, as Tsung
+/// does when its max duration or an abort of the whole test ends it (ts_mon:abort).
+struct Done {
+  bool hard_stopped = false;  ///< <load duration> fired while users ran or were still to arrive
+  bool test_aborted = false;  ///< <abort type="all"> or <match do="abort_test">
+
+  std::string encode() const;
+  static std::optional<Done> decode(std::string_view payload);
 };
 
 /// A single string payload (Reject, SetupFailed reasons).

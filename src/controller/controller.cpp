@@ -129,7 +129,7 @@ void Controller::on_message(AgentRecord& agent, MsgType type, std::string_view p
       fail_setup(fmt::format("agent {} on {} could not set up: {}", agent.plan.slot.id, agent.plan.slot.host, agent.failure));
       break;
     case MsgType::stats: on_stats(agent, payload); break;
-    case MsgType::done: on_done(agent); break;
+    case MsgType::done: on_done(agent, payload); break;
     case MsgType::handover: on_handover(agent, payload); break;
     case MsgType::barrier: on_barrier(agent, payload); break;
     case MsgType::log:  // a listening agent's log: its stderr is on its own host
@@ -155,6 +155,7 @@ void Controller::on_late_message(AgentRecord& agent, MsgType type, std::string_v
   switch (type) {
     case MsgType::stats: on_stats(agent, payload); break;
     case MsgType::done:
+      note_done_flags(agent, payload);
       spdlog::info("lost agent {} stopped; its final statistics are merged", agent.plan.slot.id);
       agent.channel->send(MsgType::bye);
       agent.channel->close_after_flush();
@@ -207,12 +208,28 @@ void Controller::on_stats(AgentRecord& agent, std::string_view payload) {
   total_.merge(delta);
 }
 
-void Controller::on_done(AgentRecord& agent) {
+void Controller::on_done(AgentRecord& agent, std::string_view payload) {
+  note_done_flags(agent, payload);
   agent.state = AgentState::done;
+  barriers_.drop(agent_index(agent));  // users it stopped while they waited
   spdlog::info("agent {} finished", agent.plan.slot.id);
   agent.channel->send(MsgType::bye);
   agent.channel->close_after_flush();
   check_end();
+}
+
+// Tsung counts one error_abort when its max duration or an abort of the whole test ends the
+// run (ts_config_server -> ts_mon:abort): here, when any agent reports that its <load duration>
+// cut users off, or that <abort type="all"> / <match do="abort_test"> stopped it.
+void Controller::note_done_flags(const AgentRecord& agent, std::string_view payload) {
+  auto done = control::Done::decode(payload);
+  if (!done) {
+    spdlog::warn("agent {}: malformed done message (its end is taken as clean)", agent.plan.slot.id);
+    return;
+  }
+  if (done->hard_stopped) spdlog::info("agent {}: <load duration> cut its load short", agent.plan.slot.id);
+  if (done->test_aborted) spdlog::info("agent {}: the test was aborted (abort type=\"all\" or abort_test)", agent.plan.slot.id);
+  abort_reported_ = abort_reported_ || done->hard_stopped || done->test_aborted;
 }
 
 void Controller::on_agent_lost(AgentRecord& agent, const std::string& reason, bool silent) {
@@ -236,30 +253,34 @@ void Controller::on_agent_lost(AgentRecord& agent, const std::string& reason, bo
     return;
   }
   count_event("error_agent_lost");
+  // Its users waiting at wait_global are gone: they no longer count toward a group (Tsung keeps
+  // a dead user's pid in ts_timer's list, so a group could be completed by users that are gone).
+  barriers_.drop(agent_index(agent));
   check_end();
 }
 
-// thinktime wait_global (Tsung's ts_timer): once global_number users of all agents wait, that
-// many are released, taken from the agents in order. Users beyond a multiple wait for the next.
+// thinktime wait_global (Tsung's ts_timer): once global_number users of all agents wait, whole
+// groups are released, the users reported first going first (BarrierBook), one release per agent.
+// A report must be a plain count from a running agent; anything else is a protocol violation.
 void Controller::on_barrier(AgentRecord& agent, std::string_view payload) {
+  if (agent.state != AgentState::running) return;  // a stopped or finished agent's users are gone
   auto text = control::decode_text(payload);
-  if (!text) return;
-  agent.barrier_waiting += std::strtoull(text->c_str(), nullptr, 10);
-  std::uint64_t n = scenario_.options.global_number;
-  if (n == 0) return;
-  std::uint64_t waiting = 0;
-  for (const AgentRecord& a : agents_) waiting += a.barrier_waiting;
-  while (waiting >= n) {
-    std::uint64_t left = n;
-    for (AgentRecord& a : agents_) {
-      std::uint64_t k = std::min(left, a.barrier_waiting);
-      if (k == 0) continue;
-      if (a.channel && a.channel->open()) a.channel->send(MsgType::release, control::encode_text(std::to_string(k)));
-      a.barrier_waiting -= k;
-      left -= k;
-    }
-    waiting -= n;
+  std::optional<std::uint64_t> count = text ? BarrierBook::parse_count(*text) : std::nullopt;
+  if (!count || !barriers_.arrive(agent_index(agent), *count)) {
+    spdlog::warn("agent {}: malformed wait_global count: dropping the agent", agent.plan.slot.id);
+    agent.channel->close("protocol violation");
+    return;
   }
+  for (auto [index, n] : barriers_.release()) {
+    AgentRecord& a = agents_[index];
+    if (a.channel && a.channel->open()) a.channel->send(MsgType::release, control::encode_text(std::to_string(n)));
+  }
+}
+
+std::size_t Controller::agent_index(const AgentRecord& agent) const {
+  std::size_t i = 0;
+  while (&agents_[i] != &agent) ++i;
+  return i;
 }
 
 // A counter of the run itself (not of an agent's users), merged like an agent's delta.
@@ -340,10 +361,7 @@ void Controller::finish() {
   if (finished_) return;
   finished_ = true;
   end_wall_ = std::time(nullptr);
-  // Tsung counts one error_abort when its max duration ends the test (ts_config_server,
-  // end_tsung -> ts_mon:abort): the agents stopped themselves at <load duration>.
-  if (started_ && scenario_.load.duration && seconds_between(zero_, SteadyClock::now()) >= *scenario_.load.duration)
-    count_event("error_abort");
+  if (started_ && abort_reported_) count_event("error_abort");  // see note_done_flags
   if (started_) finish_results();
   if (exit_status_ == 0 && !started_) exit_status_ = 2;
   for (AgentRecord& agent : agents_) {

@@ -25,6 +25,7 @@
 #include "control/accept_loop.hpp"
 #include "plugin_host/plugin_loader.hpp"
 #include "control/channel.hpp"
+#include "controller/barrier_book.hpp"
 #include "controller/console.hpp"
 #include "loadctl/plan.hpp"
 #include "loadctl/scenario.hpp"
@@ -71,7 +72,6 @@ struct AgentRecord {
   std::chrono::steady_clock::time_point last_heard;
   std::string failure;
   bool late_reported = false;  ///< came back after being declared lost (reported once)
-  std::uint64_t barrier_waiting = 0;  ///< its users waiting at wait_global, not yet released
 };
 
 const char* state_name(AgentState s);
@@ -106,7 +106,8 @@ class Controller {
   void on_ready(AgentRecord& agent);
   void go();
   void on_stats(AgentRecord& agent, std::string_view payload);
-  void on_done(AgentRecord& agent);
+  void on_done(AgentRecord& agent, std::string_view payload);
+  void note_done_flags(const AgentRecord& agent, std::string_view payload);
   void on_agent_lost(AgentRecord& agent, const std::string& reason, bool silent = false);
   void on_late_message(AgentRecord& agent, control::MsgType type, std::string_view payload);
   void on_child_exit();
@@ -125,6 +126,7 @@ class Controller {
   void finish();
   void count_event(const std::string& name);
   void on_barrier(AgentRecord& agent, std::string_view payload);
+  std::size_t agent_index(const AgentRecord& agent) const;
   void judge_agent_losses();
   void fail_setup(const std::string& reason);
   void write_run_json();
@@ -142,6 +144,8 @@ class Controller {
   control::PendingLimit pending_{control::kMaxUnauthenticated};
   std::chrono::steady_clock::time_point last_full_log_{};  ///< last "too many unauthenticated" line
   unsigned full_refusals_ = 0;                              ///< connections closed since that line
+  bool abort_reported_ = false;  ///< an agent's Done said the load was cut off or aborted
+  BarrierBook barriers_{scenario_.options.global_number};  ///< after scenario_: built from it
   std::deque<AgentRecord> agents_;  ///< a deque: records stay put when overflow agents are added
   std::string agent_path_;          ///< loadagent binary
   std::string dial_back_;           ///< address launched agents dial

@@ -89,6 +89,7 @@ Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads
   file_next_ = std::make_unique<std::atomic<std::uint64_t>[]>(scenario.files.size() + 1);
   config_.file_next = file_next_.get();
   config_.abort_test = &abort_test_;
+  config_.hard_stopped = &hard_stopped_;
   config_.users_level = &users_level_;
   config_.users_peak = &users_peak_;
   config_.barrier_arrivals = &barrier_arrivals_;

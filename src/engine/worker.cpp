@@ -99,7 +99,9 @@ void Worker::run(Clock::time_point start) {
     if (plan_.hard_stop) {
       hard_stop_timer_.expires_at(start_ + seconds(*plan_.hard_stop));
       hard_stop_timer_.async_wait([this](const boost::system::error_code& ec) {
-        if (!ec) stop_now();
+        if (ec) return;
+        if (config_.hard_stopped) config_.hard_stopped->store(true);  // not done: check_done cancels this timer
+        stop_now();
       });
     }
     sweep_timeouts();

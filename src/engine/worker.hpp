@@ -60,6 +60,9 @@ struct RunConfig {
   std::atomic<std::uint64_t>* file_next = nullptr;
   /// Set by <abort type="all"> or <match do="abort_test">: every worker of the agent stops.
   std::atomic<bool>* abort_test = nullptr;
+  /// Set when this agent's <load duration> timer fired before a worker was done (Tsung's
+  /// error_abort at its max duration); the agent tells the controller (control::Done).
+  std::atomic<bool>* hard_stopped = nullptr;
   /// The agent's running users, and their peak since the last collect: one atomic add per user
   /// start and end (never per request), so the `users` peak is exact across the agent's threads.
   std::atomic<std::int64_t>* users_level = nullptr;

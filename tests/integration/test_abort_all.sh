@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # <abort type="all"/> stops every user of the agent, on every thread: users thinking 3 s never
-# send their second request, and later arrivals never start.
+# send their second request, and later arrivals never start. The test being aborted counts one
+# error_abort, as Tsung does (ts_config_server:stop -> ts_mon:abort).
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent loadtarget
 
@@ -34,4 +35,5 @@ log "first requests: $first, elapsed ${elapsed}s"
 assert_eq "$(grep -c ' /hello?late ' "$access_log" || true)" 0 "requests after <abort type=all>"
 [ "$elapsed" -lt 6 ] || fail "the run went on for ${elapsed}s after the abort"
 grep -q 'aborts the test' "$TEST_TMP/run/agent-0.log" || fail "abort not logged"
+assert_eq "$(tsung_sum error_abort "$TEST_TMP/run")" 1 "error_abort after <abort type=all>"
 log "ok"

@@ -5,15 +5,17 @@
 # (finish_users_count), the users peak, max_repeat and match_* counters (fixture compare_semantics.xml); and for users cut off by
 # <load duration> (still in `users`, error_abort 1, not finished; compare_cutoff.xml). Also:
 # request time includes the connect (as in Tsung), and the last block's count column holds every
-# sample, so tsung_stats.pl's Count shows the true totals. Skipped when tsung is not installed.
+# sample, so tsung_stats.pl's Count shows the true totals. Without tsung installed, loadctl's own
+# numbers are still asserted (compare_tsung.sh --loadctl-only); only the comparison is skipped.
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent nginx
-command -v tsung >/dev/null || { echo "SKIP: tsung not installed (apt-get install tsung)"; exit 0; }
+mode=()
+command -v tsung >/dev/null || { mode=(--loadctl-only); log "tsung not installed: loadctl's numbers only"; }
 
 fixtures=$LOADCTL_SRC/tests/fixtures/tsung
 run_compare() {  # NAME: compares fixture compare_NAME.xml, output in $TEST_TMP/NAME.txt
   local st=0
-  LOADCTL_BIN=$LOADCTL_BIN "$LOADCTL_SRC/scripts/compare_tsung.sh" "$fixtures/compare_$1.xml" "$TEST_TMP/$1" \
+  LOADCTL_BIN=$LOADCTL_BIN "$LOADCTL_SRC/scripts/compare_tsung.sh" "${mode[@]}" "$fixtures/compare_$1.xml" "$TEST_TMP/$1" \
     > "$TEST_TMP/$1.txt" 2>&1 || st=$?
   cat "$TEST_TMP/$1.txt" >&2
   assert_eq "$st" 0 "compare_tsung.sh $1: every counter agrees with Tsung (the '*' lines differ)"

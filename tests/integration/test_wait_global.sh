@@ -2,7 +2,8 @@
 # <thinktime value="wait_global"/> with <option name="global_number" value="4"/> (Tsung's
 # ts_timer rendezvous), across two agents (cpu="2"): four users start 0.4 s apart, send /hello?a,
 # wait; the controller releases them when the fourth arrives, so every /hello?b comes after the
-# last /hello?a. Without the release they would wait for ever (the run would not end).
+# last /hello?a. Without the release they would wait until the 20 s <load duration> cuts them off
+# (no user finished, error_abort 1).
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent loadtarget
 
@@ -13,7 +14,7 @@ cat > "$TEST_TMP/scenario.xml" <<XML
 <tsung>
   <clients><client host="localhost" use_controller_vm="true" cpu="2"/></clients>
   <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
-  <load>
+  <load duration="20" unit="second">
     <user session="s" start_time="0" unit="second"/>
     <user session="s" start_time="0.4" unit="second"/>
     <user session="s" start_time="0.8" unit="second"/>
@@ -38,4 +39,6 @@ first_b=$(grep -n 'hello?b' "$access_log" | head -1 | cut -d: -f1)
 [ "$first_b" -gt "$last_a" ] || fail "a user went on (line $first_b) before the fourth arrived (line $last_a)"
 grep -q 'agent 1' "$TEST_TMP/run/controller.log" || fail "the run did not use two agents"
 assert_eq "$(awk '$2 == "finish_users_count" { s += $3 } END { print s }' "$TEST_TMP/run/tsung.log")" 4 "users finished"
+assert_eq "$(awk '$2 == "error_abort" { s += $3 } END { print s + 0 }' "$TEST_TMP/run/tsung.log")" 0 \
+  "error_abort (the run ended before its duration)"
 echo "PASS: $TEST_NAME"

@@ -128,3 +128,16 @@ TEST(ControlChannel, TrustedChannelTakesLargeFramesInPieces) {
   pair.ctx.run_for(std::chrono::seconds(5));
   EXPECT_EQ(received, size);
 }
+
+TEST(ControlMessages, DoneCarriesHowTheLoadEnded) {
+  for (bool hard : {false, true})
+    for (bool aborted : {false, true}) {
+      auto back = Done::decode(Done{hard, aborted}.encode());
+      ASSERT_TRUE(back);
+      EXPECT_EQ(back->hard_stopped, hard);
+      EXPECT_EQ(back->test_aborted, aborted);
+    }
+  EXPECT_FALSE(Done::decode(""));
+  EXPECT_FALSE(Done::decode(std::string(1, '\x04')));
+  EXPECT_FALSE(Done::decode(std::string(2, '\x01')));
+}
