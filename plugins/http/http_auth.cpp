@@ -1,6 +1,7 @@
 #include "http_auth.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <ctime>
 #include <random>
 
@@ -79,28 +80,61 @@ std::string md5_hex(std::string_view in) {
   return out;
 }
 
+namespace {
+
+// A control character (CR, LF, NUL...) would split or corrupt the header: such a value (usually
+// a capture of a malformed 401) makes the request go without Authorization, so the server's
+// 401 shows it.
+bool has_ctl(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
+// `name="value"` with `"` and `\` escaped as quoted-pairs (RFC 7616 section 3.4; servers unescape
+// them before hashing, so the response still matches). Values without them are sent as Tsung.
+void append_quoted(std::string_view name, std::string_view value, std::string& out) {
+  out += name;
+  out += "=\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+}
+
+}  // namespace
+
 void append_digest_header(const DigestAuth& auth, const EncodeContext& ctx, std::string_view method,
                           std::string_view uri, std::string& out) {
   std::string user = render(auth.user, ctx), realm = render(auth.realm, ctx), nonce = render(auth.nonce, ctx);
-  std::string ha1 = md5_hex(user + ":" + realm + ":" + render(auth.passwd, ctx));
-  std::string ha2 = md5_hex(std::string(method) + ":" + std::string(uri));
   std::string qop = auth.qop ? render(*auth.qop, ctx) : std::string();
+  std::string opaque = auth.opaque ? render(*auth.opaque, ctx) : std::string();
   std::string nc, cnonce;
-  std::string response;
   if (auth.qop) {
     nc = render(auth.nc, ctx);
     cnonce = auth.cnonce ? render(*auth.cnonce, ctx) : random_string("0123456789abcdef", 16);
-    response = md5_hex(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":" + qop + ":" + ha2);
-  } else {
-    response = md5_hex(ha1 + ":" + nonce + ":" + ha2);
   }
-  out += "Authorization: Digest username=\"" + user + "\", realm=\"" + realm + "\", nonce=\"" + nonce +
-         "\", uri=\"";
-  out += uri;
-  out += "\", response=\"" + response + "\"";
-  if (auth.opaque) out += ", opaque=\"" + render(*auth.opaque, ctx) + "\"";
+  // nc is sent unquoted: only its 8 hex digits (RFC 7616) make sense there.
+  bool nc_ok = std::all_of(nc.begin(), nc.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+  if (!nc_ok || has_ctl(user) || has_ctl(realm) || has_ctl(nonce) || has_ctl(qop) || has_ctl(opaque) ||
+      has_ctl(cnonce) || has_ctl(uri))
+    return;
+  std::string ha1 = md5_hex(user + ":" + realm + ":" + render(auth.passwd, ctx));
+  std::string ha2 = md5_hex(std::string(method) + ":" + std::string(uri));
+  std::string response = auth.qop ? md5_hex(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":" + qop + ":" + ha2)
+                                  : md5_hex(ha1 + ":" + nonce + ":" + ha2);
+  out += "Authorization: Digest ";
+  append_quoted("username", user, out);
+  append_quoted(", realm", realm, out);
+  append_quoted(", nonce", nonce, out);
+  append_quoted(", uri", uri, out);
+  append_quoted(", response", response, out);
+  if (auth.opaque) append_quoted(", opaque", opaque, out);
   // Tsung quotes qop, which RFC 2617 servers (Apache, nginx modules) accept.
-  if (auth.qop) out += ", qop=\"" + qop + "\", nc=" + nc + ", cnonce=\"" + cnonce + "\"";
+  if (auth.qop) {
+    append_quoted(", qop", qop, out);
+    out += ", nc=" + nc;
+    append_quoted(", cnonce", cnonce, out);
+  }
   out += "\r\n";
 }
 

@@ -26,6 +26,14 @@ std::string lowered(std::string_view s) {
   return out;
 }
 
+// An IPv4 or IPv6 literal: only an identical domain matches it (RFC 6265 section 5.1.3).
+bool is_ip_literal(std::string_view host) {
+  if (host.find(':') != std::string_view::npos) return true;
+  auto dot = host.rfind('.');
+  std::string_view last = dot == std::string_view::npos ? host : host.substr(dot + 1);
+  return !last.empty() && std::all_of(last.begin(), last.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 // RFC 6265 domain-match, case-insensitive; an empty domain matches every host.
 bool domain_matches(std::string_view host, std::string_view domain) {
   if (domain.empty()) return true;
@@ -33,7 +41,14 @@ bool domain_matches(std::string_view host, std::string_view domain) {
   std::string_view tail = host.substr(host.size() - domain.size());
   if (!std::equal(tail.begin(), tail.end(), domain.begin(), [](char h, char d) { return lower(h) == lower(d); }))
     return false;
-  return host.size() == domain.size() || host[host.size() - domain.size() - 1] == '.';
+  if (host.size() == domain.size()) return true;
+  return host[host.size() - domain.size() - 1] == '.' && !is_ip_literal(host);
+}
+
+// RFC 6265 section 4.1.1: no control character (CTL) in a cookie's name or value, so none
+// (a CR, say) can be echoed into a Cookie header.
+bool has_ctl(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
 }
 
 // RFC 6265 path-match of a request target ("/a/b?q") against a cookie path.
@@ -116,7 +131,10 @@ bool parse_cookie_date(std::string_view text, std::int64_t& unix_time) {
   return true;
 }
 
-void HttpUserSession::set_cookie(std::string_view header_value, std::string_view host, std::int64_t now) {
+bool parse_set_cookie(std::string_view header_value, std::string_view host, std::int64_t now, Cookie& cookie) {
+  // RFC 6265 section 6.1 bounds the whole cookie (name, value and attributes): the jar stays
+  // bounded whatever the Domain or Path.
+  if (header_value.size() > kMaxCookieBytes) return false;
   std::string_view rest = header_value;
   auto next_field = [&rest] {
     auto semi = rest.find(';');
@@ -126,11 +144,12 @@ void HttpUserSession::set_cookie(std::string_view header_value, std::string_view
   };
   std::string_view pair = next_field();
   auto eq = pair.find('=');
-  if (eq == std::string_view::npos) return;  // RFC 6265: no name=value, no cookie
-  Cookie cookie;
-  cookie.name = trim(pair.substr(0, eq));
-  cookie.value = trim(pair.substr(eq + 1));
-  if (cookie.name.empty() || cookie.name.size() + cookie.value.size() > kMaxCookieBytes) return;
+  if (eq == std::string_view::npos) return false;  // RFC 6265: no name=value, no cookie
+  std::string_view name = trim(pair.substr(0, eq)), value = trim(pair.substr(eq + 1));
+  if (name.empty() || has_ctl(name) || has_ctl(value)) return false;
+  cookie = Cookie{};
+  cookie.name = name;
+  cookie.value = value;
   cookie.domain = lowered(host);
   bool has_max_age = false;
   while (!rest.empty()) {
@@ -140,7 +159,10 @@ void HttpUserSession::set_cookie(std::string_view header_value, std::string_view
     std::string_view value = feq == std::string_view::npos ? std::string_view{} : trim(field.substr(feq + 1));
     if (iequals(key, "domain")) {
       while (value.starts_with('.')) value.remove_prefix(1);
-      if (!value.empty()) cookie.domain = lowered(value);
+      if (value.empty()) continue;
+      // RFC 6265 section 5.3 step 6: a domain the host does not match voids the cookie.
+      if (!domain_matches(host, value)) return false;
+      cookie.domain = lowered(value);
     } else if (iequals(key, "path")) {
       if (value.starts_with('/')) cookie.path = value;
     } else if (iequals(key, "max-age")) {
@@ -160,21 +182,31 @@ void HttpUserSession::set_cookie(std::string_view header_value, std::string_view
       cookie.secure = true;
     }
   }
+  return true;
+}
+
+void HttpUserSession::store(Cookie cookie, std::int64_t now) {
   auto same = std::find_if(cookies.begin(), cookies.end(), [&](const Cookie& c) {
     return c.name == cookie.name && c.domain == cookie.domain && c.path == cookie.path;
   });
-  bool expired = cookie.expires != 0 && cookie.expires <= now;
   if (same != cookies.end()) {
-    if (expired) {
+    if (cookie.expired(now)) {
       cookies.erase(same);
     } else {
       *same = std::move(cookie);  // keeps its place, as Tsung's keyreplace
     }
     return;
   }
-  if (expired) return;
+  if (cookie.expired(now)) return;
+  if (cookies.size() >= kMaxCookiesPerUser)  // expired cookies go first, then the oldest
+    std::erase_if(cookies, [now](const Cookie& c) { return c.expired(now); });
   if (cookies.size() >= kMaxCookiesPerUser) cookies.erase(cookies.begin());
   cookies.push_back(std::move(cookie));
+}
+
+void HttpUserSession::set_cookie(std::string_view header_value, std::string_view host, std::int64_t now) {
+  Cookie cookie;
+  if (parse_set_cookie(header_value, host, now, cookie)) store(std::move(cookie), now);
 }
 
 void append_cookie_header(const HttpUserSession* jar, std::span<const RequestCookie> extra,
@@ -193,7 +225,7 @@ void append_cookie_header(const HttpUserSession* jar, std::span<const RequestCoo
     const bool tls = ctx.transport == Transport::ssl;
     for (auto it = jar->cookies.rbegin(); it != jar->cookies.rend(); ++it) {
       const Cookie& c = *it;
-      if ((c.expires != 0 && c.expires <= now) || (c.secure && !tls) || !domain_matches(host, c.domain) ||
+      if (c.expired(now) || (c.secure && !tls) || !domain_matches(host, c.domain) ||
           !path_matches(path, c.path))
         continue;
       add(c.name, [&] { out += c.value; });

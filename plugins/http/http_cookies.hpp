@@ -21,6 +21,8 @@ struct Cookie {
   std::string path = "/";    ///< Tsung's default (not the request's directory)
   std::int64_t expires = 0;  ///< Unix time; 0 = until the user ends
   bool secure = false;       ///< sent over TLS connections only
+
+  bool expired(std::int64_t now) const { return expires != 0 && expires <= now; }
 };
 
 /// An <add_cookie key value domain path> of one request: sent with it, not kept (as Tsung).
@@ -38,6 +40,8 @@ class HttpUserSession final : public UserSession {
   /// (same name, domain and path) or, when already expired (Max-Age<=0, Expires in the
   /// past), deletes.
   void set_cookie(std::string_view header_value, std::string_view host, std::int64_t now);
+  /// Stores a parsed cookie (see set_cookie); expired cookies lose their slots first when full.
+  void store(Cookie cookie, std::int64_t now);
 
   std::vector<Cookie> cookies;  ///< oldest first
 };
@@ -45,9 +49,15 @@ class HttpUserSession final : public UserSession {
 /// At most this many cookies per user: a server that keeps setting new names cannot grow a
 /// user without bound (the oldest is dropped, as browsers do).
 inline constexpr std::size_t kMaxCookiesPerUser = 256;
-/// A cookie whose name and value are longer than this is ignored (RFC 6265's minimum a client
-/// must support): with kMaxCookiesPerUser, a user's jar stays under about 1 MiB.
+/// A Set-Cookie value (name, value and attributes) longer than this is ignored (RFC 6265 section
+/// 6.1's minimum a client must support): with kMaxCookiesPerUser, a user's jar stays under
+/// about 1 MiB.
 inline constexpr std::size_t kMaxCookieBytes = 4096;
+
+/// Parses one Set-Cookie value received from `host` at Unix time `now` into `cookie`; false
+/// when it must be ignored: longer than kMaxCookieBytes, no name, a control character in the
+/// name or value, or a Domain that `host` does not domain-match (exact for an IP literal).
+bool parse_set_cookie(std::string_view header_value, std::string_view host, std::int64_t now, Cookie& cookie);
 
 /// Appends "Cookie: a=1; b=2\r\n" (Tsung's order: the jar's newest first, then the request's
 /// <add_cookie>s last to first) for the cookies that match `host`, `path` and `tls`; nothing

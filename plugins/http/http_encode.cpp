@@ -104,6 +104,7 @@ void HttpRequest::encode(const EncodeContext& ctx, std::string& out) const {
           target.assign(request_target(out, start));
           append_cookie_header(jar, extras_.cookies, ctx, host, target, out);
         }
+        out += c.text;
         break;
       case Chunk::Kind::digest_auth:
         append_digest_header(*extras_.digest, ctx, extras_.method, std::string(request_target(out, start)), out);

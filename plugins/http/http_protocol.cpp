@@ -25,9 +25,12 @@ bool iequals(std::string_view a, std::string_view b) {
 // Collects chunks, folding static text into the preceding literal.
 class ChunkBuilder {
  public:
+  // Literal text joins the previous literal, or the cookies chunk (which writes its text after
+  // the Cookie header): a static request stays request line, Host, User-Agent, cookies + CRLF.
   void literal(std::string_view s) {
     if (s.empty()) return;
-    if (chunks_.empty() || chunks_.back().kind != Chunk::Kind::literal)
+    if (chunks_.empty() ||
+        (chunks_.back().kind != Chunk::Kind::literal && chunks_.back().kind != Chunk::Kind::cookies))
       chunks_.push_back(Chunk{Chunk::Kind::literal, {}, {}, {}});
     chunks_.back().text += s;
   }

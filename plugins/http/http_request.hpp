@@ -29,7 +29,8 @@ struct Chunk {
     basic_auth,      ///< "Authorization: Basic base64(value:value2)\r\n"
     content_length,  ///< renders the body `value` aside; "Content-Length: N\r\n"
     body,            ///< the body rendered by the content_length chunk
-    cookies,         ///< "Cookie: ...\r\n" from the user's jar and the <add_cookie>s, if any
+    cookies,         ///< "Cookie: ...\r\n" from the user's jar and the <add_cookie>s, if any,
+                     ///< then `text` (the literal that follows, so no extra chunk)
     digest_auth,     ///< "Authorization: Digest ...\r\n" (HttpRequest::auth().digest)
     oauth,           ///< "Authorization: OAuth ...\r\n" (HttpRequest::auth().oauth)
   };

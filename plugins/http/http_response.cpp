@@ -68,12 +68,18 @@ bool parse_status_line(std::string_view line, State& st) {
   return true;
 }
 
-// A Set-Cookie goes into the user's jar, made on the first one.
+// A Set-Cookie goes into the user's jar, made on the first cookie actually stored: a user that
+// only receives ignored ones keeps the jar-less (cheaper) encode path.
 void store_cookie(std::string_view value, const ResponseInfo& info) {
   if (info.session == nullptr) return;
-  if (!*info.session) *info.session = std::make_unique<HttpUserSession>();
-  if (auto* jar = dynamic_cast<HttpUserSession*>(info.session->get()))
-    jar->set_cookie(value, info.host, static_cast<std::int64_t>(std::time(nullptr)));
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  Cookie cookie;
+  if (!parse_set_cookie(value, info.host, now, cookie)) return;
+  if (!*info.session) {
+    if (cookie.expired(now)) return;
+    *info.session = std::make_unique<HttpUserSession>();
+  }
+  if (auto* jar = dynamic_cast<HttpUserSession*>(info.session->get())) jar->store(std::move(cookie), now);
 }
 
 // Applies one "Name: value" line; false when malformed. Only four headers matter, so the name

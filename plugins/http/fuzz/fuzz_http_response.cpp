@@ -4,6 +4,7 @@
 // Build and run: scripts/fuzz.sh (clang, -DLOADCTL_FUZZ=ON, build-fuzz/).
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "http_request.hpp"
 
@@ -22,6 +23,32 @@ struct Outcome {
   bool operator==(const Outcome&) const = default;
 };
 
+// A request without a body: header lines free of CR and LF, ended by exactly one blank line
+// (a cookie value with a CR or LF would inject a header or end the head early).
+void check_head(std::string_view request) {
+  auto end = request.find("\r\n\r\n");
+  if (end == std::string_view::npos || end + 4 != request.size()) std::abort();
+  std::string_view head = request.substr(0, end + 2);
+  while (!head.empty()) {
+    auto eol = head.find("\r\n");
+    std::string_view line = head.substr(0, eol);
+    if (line.empty() || line.find_first_of("\r\n") != std::string_view::npos) std::abort();
+    head.remove_prefix(eol + 2);
+  }
+}
+
+// "GET /p HTTP/1.1", Host and the cookies chunk (with the final CRLF), as parse_http_request
+// builds a static request; a nested path so Path attributes matter.
+std::vector<loadctl::http::Chunk> request_chunks(std::string_view method) {
+  using Kind = loadctl::http::Chunk::Kind;
+  std::vector<loadctl::http::Chunk> chunks(3);
+  chunks[0].text = std::string(method) + " /a/b HTTP/1.1\r\n";
+  chunks[1].kind = Kind::host;
+  chunks[2].kind = Kind::cookies;
+  chunks[2].text = "\r\n";
+  return chunks;
+}
+
 Outcome feed(const loadctl::http::HttpRequest& req, std::string_view a, std::string_view b) {
   ParserState state;
   state.reset();
@@ -29,13 +56,14 @@ Outcome feed(const loadctl::http::HttpRequest& req, std::string_view a, std::str
   ResponseInfo info;
   info.session = &jar;
   info.host = "fuzz.example";
-  auto encode_with_jar = [&] {  // the cookies stored must encode into a request
+  auto encode_with_jar = [&] {  // the cookies stored must encode into a well-formed request
     if (!jar) return;
     loadctl::EncodeContext ctx;
     ctx.host_header = "www.fuzz.example:8080";
     ctx.session = jar.get();
     std::string request;
     req.encode(ctx, request);
+    check_head(request);
   };
   std::string buffer;
   Outcome out;
@@ -61,8 +89,8 @@ Outcome feed(const loadctl::http::HttpRequest& req, std::string_view a, std::str
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
-  static const loadctl::http::HttpRequest get({}, "GET /", false, std::nullopt);
-  static const loadctl::http::HttpRequest head({}, "HEAD /", true, std::nullopt);
+  static const loadctl::http::HttpRequest get(request_chunks("GET"), "GET /a/b", false, std::nullopt);
+  static const loadctl::http::HttpRequest head(request_chunks("HEAD"), "HEAD /a/b", true, std::nullopt);
   std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
   std::size_t cut = data[0] % (input.size() + 1);
   for (const auto* req : {&get, &head}) {

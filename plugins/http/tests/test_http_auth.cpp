@@ -61,6 +61,31 @@ TEST(HttpDigest, WithoutQopAndFromVariables) {
   EXPECT_NE(a.find("response=\"" + expect + "\""), std::string::npos) << a;
 }
 
+TEST(HttpDigest, UnsafeValuesAreEscapedOrRefused) {
+  RequestParseContext subst;
+  subst.subst = true;
+  auto req = parse_http(R"(<http url="/d">
+      <www_authenticate type="digest" userid="u" passwd="p" realm="%%_realm%%" nonce="%%_nonce%%"
+          opaque="%%_opaque%%" qop="auth" nc="%%_nc%%" cnonce="c"/></http>)", subst);
+  MapVars vars;
+  // A quote or backslash in a captured value is a quoted-pair; the hash uses the raw value.
+  vars.values = {{"realm", "a\"b"}, {"nonce", "n\\1"}, {"opaque", "o"}, {"nc", "00000001"}};
+  std::string expect = md5_hex(md5_hex("u:a\"b:p") + ":n\\1:00000001:c:auth:" + md5_hex("GET:/d"));
+  EXPECT_EQ(header_value(encode_req(*req, &vars), "Authorization"),
+            "Digest username=\"u\", realm=\"a\\\"b\", nonce=\"n\\\\1\", uri=\"/d\", response=\"" + expect +
+                "\", opaque=\"o\", qop=\"auth\", nc=00000001, cnonce=\"c\"");
+  // CR, LF or another control character anywhere, or a non-hex nc: no Authorization header.
+  for (auto [name, bad] : {std::pair{"nonce", "n\r\nX-Evil: 1"}, {"opaque", "o\n"}, {"realm", "r\x01"},
+                           {"nc", "1, x=\"y\""}}) {
+    MapVars v = vars;
+    v.values[name] = bad;
+    std::string out = encode_req(*req, &v);
+    EXPECT_EQ(out.find("Authorization"), std::string::npos) << name;
+    EXPECT_EQ(out.find("X-Evil"), std::string::npos);
+    EXPECT_TRUE(out.ends_with("\r\n\r\n"));
+  }
+}
+
 TEST(HttpDigest, Md5) {
   EXPECT_EQ(md5_hex(""), "d41d8cd98f00b204e9800998ecf8427e");
   EXPECT_EQ(md5_hex("Mufasa:testrealm@host.com:Circle Of Life"), "939e7578ed9e3c518a452acee763bce9");

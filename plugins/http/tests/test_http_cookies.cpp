@@ -76,6 +76,65 @@ TEST(HttpCookies, BoundedJar) {
   EXPECT_EQ(jar.cookies.front().name, "c10");
   jar.set_cookie("big=" + std::string(kMaxCookieBytes, 'x'), "h", kNow);  // too long: ignored
   EXPECT_EQ(jar.cookies.back().name, "c265");
+  // RFC 6265 6.1 counts the attributes too: a long Path or Domain cannot grow the jar.
+  jar.set_cookie("p=1; Path=/" + std::string(kMaxCookieBytes, 'p'), "h", kNow);
+  jar.set_cookie("d=1; Domain=" + std::string(kMaxCookieBytes, 'd') + ".h", std::string(kMaxCookieBytes, 'd') + ".h",
+                 kNow);
+  EXPECT_EQ(jar.cookies.back().name, "c265");
+  for (const Cookie& c : jar.cookies) EXPECT_LE(c.name.size() + c.value.size() + c.domain.size() + c.path.size(), kMaxCookieBytes);
+}
+
+TEST(HttpCookies, ExpiredCookiesLoseTheirSlotsFirst) {
+  HttpUserSession jar;
+  jar.set_cookie("keep=1", "h", kNow);
+  for (std::size_t i = 1; i < kMaxCookiesPerUser; ++i) jar.set_cookie("t" + std::to_string(i) + "=v; Max-Age=10", "h", kNow);
+  ASSERT_EQ(jar.cookies.size(), kMaxCookiesPerUser);
+  jar.set_cookie("new=1", "h", kNow + 20);  // the 255 expired ones go, not the oldest live one
+  ASSERT_EQ(jar.cookies.size(), 2u);
+  EXPECT_EQ(jar.cookies[0].name, "keep");
+  EXPECT_EQ(jar.cookies[1].name, "new");
+}
+
+TEST(HttpCookies, ControlCharactersAreRefused) {
+  HttpUserSession jar;
+  jar.set_cookie(std::string("a=b\rX-Evil: 1"), "h", kNow);
+  jar.set_cookie(std::string("c=d\nX: 1"), "h", kNow);
+  jar.set_cookie(std::string("e=f\0g", 5), "h", kNow);
+  jar.set_cookie(std::string("h\x01=i"), "h", kNow);
+  jar.set_cookie(std::string("j=k\x7f"), "h", kNow);
+  jar.set_cookie(std::string("l=m\tn"), "h", kNow);
+  EXPECT_TRUE(jar.cookies.empty());
+  // Through the response parser, whose line splitter keeps a CR inside a line.
+  auto req = parse_http(R"(<http url="/"/>)");
+  std::string response = "HTTP/1.1 200 OK\r\nSet-Cookie: a=b\rX-Evil: 1\r\nContent-Length: 0\r\n\r\n";
+  std::unique_ptr<UserSession> slot;
+  ParserState state;
+  state.reset();
+  ResponseInfo info;
+  info.session = &slot;
+  info.host = "h";
+  EXPECT_EQ(req->parse_response(state, {response.data(), response.size()}, info).status, ParseStatus::complete);
+  EXPECT_EQ(slot, nullptr);
+}
+
+TEST(HttpCookies, DomainMustMatchTheSendingHost) {
+  HttpUserSession jar;
+  jar.set_cookie("foreign=1; Domain=example.org", "127.0.0.1", kNow);  // as the nginx test
+  jar.set_cookie("other=1; Domain=other.com", "www.example.com", kNow);
+  jar.set_cookie("sub=1; Domain=sub.example.com", "example.com", kNow);  // narrower than the host
+  jar.set_cookie("ip=1; Domain=0.0.1", "10.0.0.1", kNow);  // no suffix match on IP literals
+  jar.set_cookie("ip6=1; Domain=1", "::1", kNow);
+  EXPECT_TRUE(jar.cookies.empty());
+  jar.set_cookie("same=1; Domain=10.0.0.1", "10.0.0.1", kNow);
+  jar.set_cookie("parent=1; Domain=.EXAMPLE.com", "www.example.com", kNow);
+  ASSERT_EQ(jar.cookies.size(), 2u);
+  EXPECT_EQ(jar.cookies[0].domain, "10.0.0.1");
+  EXPECT_EQ(jar.cookies[1].domain, "example.com");
+  // A host-only cookie of an IP literal is not sent to "suffix" addresses either.
+  jar.set_cookie("host=1", "0.0.1", kNow);
+  auto req = parse_http(R"(<http url="/"/>)");
+  EXPECT_EQ(cookie_line(encode_with(*req, &jar, "127.0.0.1")), "");
+  EXPECT_EQ(cookie_line(encode_with(*req, &jar, "10.0.0.1")), "same=1");
 }
 
 TEST(HttpCookies, Dates) {
@@ -175,6 +234,13 @@ TEST(HttpCookies, ParserFillsTheUsersJar) {
   ResponseInfo info2;
   info2.session = &empty;
   EXPECT_EQ(req->parse_response(state, {plain.data(), plain.size()}, info2).status, ParseStatus::complete);
+  EXPECT_EQ(empty, nullptr);
+
+  // Only ignored or already expired Set-Cookies: still no session (the jar-less encode path).
+  std::string ignored = "HTTP/1.1 200 OK\r\nSet-Cookie: noequals\r\nSet-Cookie: x=1; Domain=other.org\r\n"
+                        "Set-Cookie: y=1; Max-Age=0\r\nContent-Length: 0\r\n\r\n";
+  state.reset();
+  EXPECT_EQ(req->parse_response(state, {ignored.data(), ignored.size()}, info2).status, ParseStatus::complete);
   EXPECT_EQ(empty, nullptr);
 }
 
