@@ -27,6 +27,17 @@ std::string cookie_line(const std::string& request) {
   return request.substr(at + 8, request.find("\r\n", at) - at - 8);
 }
 
+// Parses a whole `response` to `req` from `host`, filling the user's session `slot`.
+ParseStatus parse_into(const HttpRequest& req, const std::string& response, std::string_view host,
+                       std::unique_ptr<UserSession>& slot) {
+  ParserState state;
+  state.reset();
+  ResponseInfo info;
+  info.session = &slot;
+  info.host = host;
+  return req.parse_response(state, {response.data(), response.size()}, info).status;
+}
+
 TEST(HttpCookies, SetCookieAttributes) {
   HttpUserSession jar;
   jar.set_cookie("sid=abc; Path=/app; Domain=.Example.COM; Secure; HttpOnly", "www.example.com", kNow);
@@ -108,12 +119,7 @@ TEST(HttpCookies, ControlCharactersAreRefused) {
   auto req = parse_http(R"(<http url="/"/>)");
   std::string response = "HTTP/1.1 200 OK\r\nSet-Cookie: a=b\rX-Evil: 1\r\nContent-Length: 0\r\n\r\n";
   std::unique_ptr<UserSession> slot;
-  ParserState state;
-  state.reset();
-  ResponseInfo info;
-  info.session = &slot;
-  info.host = "h";
-  EXPECT_EQ(req->parse_response(state, {response.data(), response.size()}, info).status, ParseStatus::complete);
+  EXPECT_EQ(parse_into(*req, response, "h", slot), ParseStatus::complete);
   EXPECT_EQ(slot, nullptr);
 }
 
@@ -214,13 +220,7 @@ TEST(HttpCookies, ParserFillsTheUsersJar) {
       "HTTP/1.1 200 OK\r\nSet-Cookie: a=1; Path=/\r\nset-cookie: b=2\r\nConnection: keep-alive\r\n"
       "Content-Length: 2\r\n\r\nok";
   std::unique_ptr<UserSession> slot;
-  ParserState state;
-  state.reset();
-  ResponseInfo info;
-  info.session = &slot;
-  info.host = "example.com";
-  auto r = req->parse_response(state, {response.data(), response.size()}, info);
-  EXPECT_EQ(r.status, ParseStatus::complete);
+  EXPECT_EQ(parse_into(*req, response, "example.com", slot), ParseStatus::complete);
   auto* jar = dynamic_cast<HttpUserSession*>(slot.get());
   ASSERT_NE(jar, nullptr);
   ASSERT_EQ(jar->cookies.size(), 2u);
@@ -229,18 +229,14 @@ TEST(HttpCookies, ParserFillsTheUsersJar) {
 
   // No Set-Cookie: no session is made.
   std::unique_ptr<UserSession> empty;
-  std::string plain = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-  state.reset();
-  ResponseInfo info2;
-  info2.session = &empty;
-  EXPECT_EQ(req->parse_response(state, {plain.data(), plain.size()}, info2).status, ParseStatus::complete);
+  EXPECT_EQ(parse_into(*req, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", "example.com", empty),
+            ParseStatus::complete);
   EXPECT_EQ(empty, nullptr);
 
   // Only ignored or already expired Set-Cookies: still no session (the jar-less encode path).
   std::string ignored = "HTTP/1.1 200 OK\r\nSet-Cookie: noequals\r\nSet-Cookie: x=1; Domain=other.org\r\n"
                         "Set-Cookie: y=1; Max-Age=0\r\nContent-Length: 0\r\n\r\n";
-  state.reset();
-  EXPECT_EQ(req->parse_response(state, {ignored.data(), ignored.size()}, info2).status, ParseStatus::complete);
+  EXPECT_EQ(parse_into(*req, ignored, "example.com", empty), ParseStatus::complete);
   EXPECT_EQ(empty, nullptr);
 }
 
