@@ -15,9 +15,6 @@ class VariableSource {
   virtual ~VariableSource() = default;
   /// Appends the value of `name` to `out`; false when the variable is not set.
   virtual bool append(std::string_view name, std::string& out) const = 0;
-  /// Appends the result of the function "module:function" (%%module:function%%, Tsung's Erlang
-  /// call); false when there is no such function.
-  virtual bool call(std::string_view function, std::string& out) const;
   /// The user's id (%%_tsung_userid%%), 0 when not known.
   virtual std::uint64_t user_id() const { return 0; }
 };
@@ -28,6 +25,9 @@ using SubstitutionFunction = void (*)(const VariableSource& vars, std::string& o
 /// Registers `fn` as %%name%% (name = "module:function") for every scenario loaded afterwards;
 /// run-time plugins call it from their register function. A later registration replaces an
 /// earlier one. Built in: ts_user_server:get_unique_id, ts_user_server:get_really_unique_id.
+/// Not thread-safe: register before any scenario is loaded and before any engine runs (the
+/// registry is a plain table, read without a lock). A Template resolves its calls when it is
+/// built, so registering later does not change templates already built.
 void register_substitution_function(std::string name, SubstitutionFunction fn);
 /// The function registered as `name`, or null.
 SubstitutionFunction find_substitution_function(std::string_view name);
@@ -46,8 +46,9 @@ class Template {
   /// Names of the variables used, in order of appearance.
   std::vector<std::string_view> variables() const;
 
-  /// Tsung %%module:function%% calls found when splitting ("module:function"); rendered with
-  /// VariableSource::call. Loaders refuse the ones no function is registered for (checked_template).
+  /// Tsung %%module:function%% calls found when splitting ("module:function"); each is resolved
+  /// to its registered function when the template is built, and rendered by calling it (one
+  /// with none registered renders as missing). Loaders refuse those (checked_template).
   const std::vector<std::string>& function_calls() const { return calls_; }
 
   /// Appends the rendered text. Unset variables render as empty and are counted in `missing`.
@@ -59,6 +60,7 @@ class Template {
     std::string text;  // literal text, the variable name, or "module:function"
     bool is_var;
     bool is_call = false;
+    SubstitutionFunction function = nullptr;  // of a call, resolved when the template is built
   };
   void append_literal(std::string_view text);
   std::vector<Part> parts_;

@@ -87,7 +87,8 @@ ParseOutcome parse_command_line(int argc, char** argv) {
       ->check(CLI::Range(0, 7));
   app.add_option("--token-file", cl.token_file, "file holding the token of listening agents (-r direct)");
   app.add_option("--agent-port", o.agent_port, "port of listening agents (-r direct, default 19998)");
-  app.add_option("--control-port", o.control_port, "port agents dial back to (default: any free port)");
+  auto* control_port = app.add_option("--control-port", o.control_port,
+                                      "port agents dial back to (default: any free port; not with -t/-T)");
   app.add_option("--direct", o.direct_hosts,
                  "a client host (name or hostip) whose agent listens (loadagent --listen): dialed IP-direct, "
                  "whatever -r says for the others; repeatable");
@@ -154,6 +155,11 @@ ParseOutcome parse_command_line(int argc, char** argv) {
     return out;
   }
   o.exclude_tags = split_tags(exclude);
+  if ((port_min || port_max) && control_port->count() > 0) {
+    std::fprintf(stderr, "error: --control-port and -t/-T both set the control port: use one\n");
+    out.exit_status = kUsageError;
+    return out;
+  }
   if (port_min || port_max) {
     o.control_port = port_min.value_or(64000);
     o.control_port_max = port_max.value_or(65500);

@@ -127,23 +127,24 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: --report and --fail-if read tsung.log: not with -m %s\n", options.mon_file.c_str());
     return kUsageError;
   }
+  // Bad option values (the token file, -X and LOADCTL_PLUGIN_PATH plugins) are usage errors.
   if (!token_file.empty()) {
     try {
       options.token = control::read_token_file(token_file);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "error: %s\n", e.what());
-      return kScenarioError;
+      return kUsageError;
     }
   } else if (options.remote_shell == "direct" || !options.direct_hosts.empty()) {
     std::fprintf(stderr, "error: -r direct and --direct need --token-file (the token the listening agents were started with)\n");
-    return kScenarioError;
+    return kUsageError;
   }
   try {
     for (const std::string& dir : plugin_dirs_from_env()) plugin_dirs.push_back(dir);
     options.plugins = load_plugin_dirs(plugin_dirs);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
-    return kScenarioError;
+    return kUsageError;
   }
   auto scenario = load_or_report(options.scenario_path);
   if (!scenario) return kScenarioError;

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <filesystem>
 #include <optional>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -34,7 +35,15 @@ std::size_t SourceMap::add_file(std::string name, std::string text) {
 }
 
 void SourceMap::add_piece(std::size_t begin, std::size_t length, std::size_t file, std::size_t file_offset) {
-  if (length > 0) pieces_.push_back({begin, length, file, file_offset});
+  if (length == 0) return;
+  if (!pieces_.empty()) {  // the same file's bytes continuing where the last piece ends: extend it
+    Piece& last = pieces_.back();
+    if (last.file == file && last.begin + last.length == begin && last.file_offset + last.length == file_offset) {
+      last.length += length;
+      return;
+    }
+  }
+  pieces_.push_back({begin, length, file, file_offset});
 }
 
 namespace {
@@ -58,6 +67,7 @@ class DoctypeReader {
 
   std::vector<Entity> entities;
   std::size_t subset_begin = 0, subset_end = 0;  ///< between '[' and ']', exclusive
+  std::optional<std::size_t> first_declaration;  ///< of any <!ENTITY, parameter entities too
 
   void read() {
     std::size_t doctype = doctype_offset();
@@ -150,6 +160,7 @@ class DoctypeReader {
   }
   void read_entity() {
     std::size_t start = pos_;
+    if (!first_declaration) first_declaration = start;
     pos_ += 8;
     skip_space();
     if (pos_ < text_.size() && text_[pos_] == '%') {  // a parameter entity: DTD-level only
@@ -191,9 +202,10 @@ class DoctypeReader {
 
 class Expander {
  public:
-  Expander(const std::vector<Entity>& entities, std::string dir, std::size_t max_bytes, bool read_files,
-           ExpandedScenario& out)
-      : entities_(entities), dir_(std::move(dir)), max_bytes_(max_bytes), read_files_(read_files), out_(out) {}
+  Expander(const std::vector<Entity>& entities, std::string dir, std::size_t max_bytes, ExpandedScenario& out)
+      : dir_(std::move(dir)), max_bytes_(max_bytes), out_(out) {
+    for (const Entity& e : entities) entities_.emplace(e.name, &e);
+  }
 
   /// Appends `text` (bytes of file `file` from `file_offset` on) with references expanded.
   void expand(std::string_view text, std::size_t file, std::size_t file_offset, int depth) {
@@ -241,42 +253,62 @@ class Expander {
   }
 
   void reference(const std::string& name, std::size_t file, std::size_t offset, int depth) {
-    auto it = std::find_if(entities_.begin(), entities_.end(), [&](const Entity& e) { return e.name == name; });
+    // Work is bounded by references, not only by output: empty entities expand to nothing.
+    if (++references_ > kMaxEntityReferences)
+      fail(file, offset, fmt::format("entity expansion exceeds {} references (loadctl's limit)", kMaxEntityReferences));
+    auto it = entities_.find(name);
     if (it == entities_.end()) fail(file, offset, fmt::format("undefined entity '&{};'", name));
+    const Entity& entity = *it->second;
     if (depth >= kMaxEntityDepth)
       fail(file, offset, fmt::format("entity '&{};' nested more than {} levels deep (recursive?)", name, kMaxEntityDepth));
-    if (!it->external) {
-      expand(it->value, 0, it->offset, depth + 1);
+    if (!entity.external) {
+      expand(entity.value, 0, entity.offset, depth + 1);
       return;
     }
-    if (!read_files_)  // an agent: the controller expanded the scenario before shipping it
-      fail(file, offset, fmt::format("entity '{}': files are read by the controller only", name));
-    std::string path = it->value;
+    const ExternalText& external = read_external(entity, file, offset);
+    const std::string& stored = out_.map.file_text(external.file);
+    expand(std::string_view(stored).substr(external.start), external.file, external.start, depth + 1);
+  }
+
+  struct ExternalText {
+    std::size_t file;   ///< in the SourceMap
+    std::size_t start;  ///< after the text declaration
+  };
+
+  /// The file of a SYSTEM entity, read once per path however often it is referenced.
+  const ExternalText& read_external(const Entity& entity, std::size_t file, std::size_t offset) {
+    std::string path = entity.value;
     if (path.starts_with("file://")) path.erase(0, 7);
     if (path.find("://") != std::string::npos)
-      fail(file, offset, fmt::format("not supported yet: entity '{}' from a URL ({})", name, it->value));
+      fail(file, offset, fmt::format("not supported yet: entity '{}' from a URL ({})", entity.name, entity.value));
     std::filesystem::path full = std::filesystem::path(path).is_absolute() ? std::filesystem::path(path)
                                                                               : std::filesystem::path(dir_) / path;
+    std::string key = full.lexically_normal().string();
+    if (auto cached = files_.find(key); cached != files_.end()) return cached->second;
     std::string content;
     try {
       content = read_regular_file(full.string(), max_bytes_);
     } catch (const std::runtime_error& e) {
-      fail(file, offset, fmt::format("entity '{}': {}", name, e.what()));
+      fail(file, offset, fmt::format("entity '{}': {}", entity.name, e.what()));
     }
+    bytes_read_ += content.size();  // text declarations are read but not output: count them too
+    if (bytes_read_ > max_bytes_)
+      fail(file, offset,
+           fmt::format("entity expansion exceeds {} bytes of entity files read (loadctl's limit)", max_bytes_));
     std::size_t start = 0;  // an external entity may begin with a text declaration <?xml ...?>
     if (content.starts_with("<?xml")) {
       std::size_t end = content.find("?>");
       start = end == std::string::npos ? 0 : end + 2;
     }
-    std::size_t index = out_.map.add_file(full.lexically_normal().string(), std::move(content));
-    const std::string& stored = out_.map.file_text(index);
-    expand(std::string_view(stored).substr(start), index, start, depth + 1);
+    std::size_t index = out_.map.add_file(key, std::move(content));
+    return files_.emplace(std::move(key), ExternalText{index, start}).first->second;
   }
 
-  const std::vector<Entity>& entities_;
+  std::unordered_map<std::string, const Entity*> entities_;
+  std::unordered_map<std::string, ExternalText> files_;  ///< by normalized path
   std::string dir_;
   std::size_t max_bytes_;
-  bool read_files_;
+  std::size_t references_ = 0, bytes_read_ = 0;
   ExpandedScenario& out_;
 };
 
@@ -288,6 +320,11 @@ ExpandedScenario expand_entities(const std::string& text, const std::string& nam
   out.map.add_file(name, text);
   DoctypeReader doctype(text, out.map);
   doctype.read();
+  // Agents get the controller's expanded text, its declarations blanked: one still declaring
+  // entities did not come from a controller, and expanding it would only cost the agent work.
+  if (!read_files && doctype.first_declaration)
+    throw out.map.locate(ScenarioError(static_cast<std::ptrdiff_t>(*doctype.first_declaration), "",
+                                       "the scenario declares entities: entities are expanded by the controller"));
   if (doctype.entities.empty()) {
     out.map.add_piece(0, text.size(), 0, 0);
     out.text = text;
@@ -296,7 +333,7 @@ ExpandedScenario expand_entities(const std::string& text, const std::string& nam
   std::string main = text;  // the declarations blanked: agents get the text with nothing to expand
   for (std::size_t i = doctype.subset_begin; i < doctype.subset_end; ++i)
     if (main[i] != '\n') main[i] = ' ';
-  Expander(doctype.entities, dir, max_bytes, read_files, out).expand(main, 0, 0, 0);
+  Expander(doctype.entities, dir, max_bytes, out).expand(main, 0, 0, 0);
   return out;
 }
 

@@ -138,10 +138,12 @@ std::vector<std::string> expand_slurm_nodelist(std::string_view list, std::size_
   }
   if (depth != 0) throw std::invalid_argument("'[' without ']'");
   // One item: prefix[ranges]rest, where rest may hold more brackets (a cartesian product).
-  std::vector<std::string> pending(items.begin(), items.end());
+  // `pending` is a stack (next item at the back): each item yields at least one host, so
+  // out.size() + pending.size() is a lower bound of the result, checked before each range.
+  std::vector<std::string> pending(items.rbegin(), items.rend());
   while (!pending.empty()) {
-    std::string item = std::move(pending.front());
-    pending.erase(pending.begin());
+    std::string item = std::move(pending.back());
+    pending.pop_back();
     std::size_t open = item.find('[');
     if (open == std::string::npos) {
       out.push_back(std::move(item));
@@ -163,11 +165,12 @@ std::vector<std::string> expand_slurm_nodelist(std::string_view list, std::size_
       };
       unsigned long lo = number(bounds[0]), hi = bounds.size() == 2 ? number(bounds[1]) : lo;
       if (hi < lo) throw std::invalid_argument(fmt::format("the range '{}' ends before it starts", range));
-      if (hi - lo >= max_hosts) throw std::invalid_argument("too many hosts");
+      std::size_t have = out.size() + pending.size() + expanded.size();
+      if (have >= max_hosts || hi - lo >= max_hosts - have) throw std::invalid_argument("too many hosts");
       std::size_t width = bounds[0].size();  // "01-03": zero-padded as written, as scontrol does
       for (unsigned long n = lo; n <= hi; ++n) expanded.push_back(fmt::format("{}{:0{}}{}", prefix, n, width, rest));
     }
-    pending.insert(pending.begin(), expanded.begin(), expanded.end());
+    pending.insert(pending.end(), std::make_move_iterator(expanded.rbegin()), std::make_move_iterator(expanded.rend()));
   }
   return out;
 }

@@ -44,13 +44,6 @@ std::vector<std::pair<std::string, SubstitutionFunction>>& functions() {
 
 }  // namespace
 
-bool VariableSource::call(std::string_view function, std::string& out) const {
-  SubstitutionFunction fn = find_substitution_function(function);
-  if (!fn) return false;
-  fn(*this, out);
-  return true;
-}
-
 void register_substitution_function(std::string name, SubstitutionFunction fn) {
   for (auto& [n, f] : functions())
     if (n == name) {
@@ -100,7 +93,7 @@ Template::Template(std::string_view text, bool substitute) {
     } else if (is_function_call(inner)) {
       calls_.emplace_back(inner);
       append_literal(text.substr(pos, open - pos));
-      parts_.push_back(Part{std::string(inner), true, true});
+      parts_.push_back(Part{std::string(inner), true, true, find_substitution_function(inner)});
       pos = close + 2;
     } else {
       // Not a placeholder: keep the first "%%" and look again from the second.
@@ -122,7 +115,9 @@ void Template::render(const VariableSource* vars, std::string& out, unsigned* mi
   for (const Part& p : parts_) {
     if (!p.is_var) {
       out.append(p.text);
-    } else if (!vars || !(p.is_call ? vars->call(p.text, out) : vars->append(p.text, out))) {
+    } else if (p.is_call && vars && p.function) {
+      p.function(*vars, out);
+    } else if (p.is_call || !vars || !vars->append(p.text, out)) {
       if (missing) ++*missing;
     }
   }

@@ -24,6 +24,13 @@ usage -L -5 -f "$TEST_TMP/hello.xml" check
 usage -t 70000 -f "$TEST_TMP/hello.xml" check
 usage check
 usage -f
+# Bad option values found after parsing are usage errors too.
+usage --token-file "$TEST_TMP/no-such-token" -f "$TEST_TMP/hello.xml" check
+usage -r direct -f "$TEST_TMP/hello.xml" check
+usage --direct somehost -f "$TEST_TMP/hello.xml" check
+usage -X "$TEST_TMP/no-such-plugin-dir" -f "$TEST_TMP/hello.xml" check
+usage --control-port 5000 -t 6000 -T 6010 -f "$TEST_TMP/hello.xml" check
+grep -q -- '--control-port and -t/-T' "$TEST_TMP/usage.err" || fail "--control-port with -t: $(cat "$TEST_TMP/usage.err")"
 "$LOADCTL" -h >"$TEST_TMP/help" || fail "-h exited with $?"
 for opt in -f -l -m -r -I -F -6 -t -T -x -d -w -X -n -k -i -s -p -L -v; do
   grep -qE -- "^  (-[^ ]+,)*$opt[ ,]" "$TEST_TMP/help" || fail "-h does not list $opt"

@@ -1,6 +1,7 @@
 // Tsung features of the scenario loader: external/internal XML entities, session wildcards,
 // request tags excluded with -x, batch clients (Slurm node lists, PBS node files).
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -163,6 +164,21 @@ TEST(BatchClients, SlurmNodeListsExpandAsScontrolDoes) {
   EXPECT_THROW(expand_slurm_nodelist("n[1-", 100), std::invalid_argument);
   EXPECT_THROW(expand_slurm_nodelist("n[3-1]", 100), std::invalid_argument);
   EXPECT_THROW(expand_slurm_nodelist("n[1-100000]", 100), std::invalid_argument);
+  // The running total counts: ranges of 60 each fit, but not together nor after other hosts.
+  EXPECT_THROW(expand_slurm_nodelist("n[1-60,1-60]", 100), std::invalid_argument);
+  EXPECT_THROW(expand_slurm_nodelist("a[1-60],b[1-60]", 100), std::invalid_argument);
+  EXPECT_THROW(expand_slurm_nodelist("r[1-10]n[1-11]", 100), std::invalid_argument);
+  EXPECT_EQ(expand_slurm_nodelist("r[1-10]n[1-10]", 100).size(), 100u);
+}
+
+TEST(BatchClients, ALargeSlurmRangeExpandsInLinearTime) {
+  // A million hosts (under the 2^20 limit): erasing the front of a vector each time took hours.
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::string> hosts = detail::expand_slurm_nodelist("n[1-1000000]", 1u << 20);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  ASSERT_EQ(hosts.size(), 1000000u);
+  EXPECT_EQ(hosts.front(), "n1");
+  EXPECT_EQ(hosts.back(), "n1000000");
 }
 
 TEST(BatchClients, HostsComeFromTheSchedulersVariables) {

@@ -7,7 +7,9 @@
 
 namespace {
 
+using loadctl::register_substitution_function;
 using loadctl::Template;
+using loadctl::VariableSource;
 
 using loadctl::test::MapVars;
 
@@ -77,6 +79,30 @@ TEST(Template, ReportsErlangFunctionCalls) {
   EXPECT_EQ(t.variables()[0], "v");
   Template off("%%mod:fun%%", false);
   EXPECT_TRUE(off.function_calls().empty());
+}
+
+struct UserNine : VariableSource {
+  bool append(std::string_view, std::string&) const override { return false; }
+  std::uint64_t user_id() const override { return 9; }
+};
+
+TEST(Template, FunctionCallsAreResolvedWhenTheTemplateIsBuilt) {
+  // Rendering calls the function found at build time: no look-up by name per request.
+  register_substitution_function("tmpl_test:f", [](const VariableSource& v, std::string& o) {
+    o += "a" + std::to_string(v.user_id());
+  });
+  Template built("<%%tmpl_test:f%%>", true);
+  Template unknown("<%%tmpl_test:none%%>", true);
+  register_substitution_function("tmpl_test:f", [](const VariableSource&, std::string& o) { o += "b"; });
+  register_substitution_function("tmpl_test:none", [](const VariableSource&, std::string& o) { o += "c"; });
+  UserNine vars;
+  unsigned missing = 0;
+  std::string out;
+  built.render(&vars, out, &missing);
+  unknown.render(&vars, out, &missing);
+  EXPECT_EQ(out, "<a9><>");
+  EXPECT_EQ(missing, 1u);  // the call with nothing registered when it was built
+  EXPECT_EQ(Template("%%tmpl_test:f%%", true).render(&vars), "b");
 }
 
 }  // namespace
