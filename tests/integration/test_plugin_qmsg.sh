@@ -60,7 +60,7 @@ perl -pe 's/loadctl-plugin-abi-\d+\//loadctl-plugin-abi-0\//g' "$TEST_TMP/plugin
 cmp -s "$TEST_TMP/plugins/qmsg.so" "$TEST_TMP/bad/qmsg.so" && fail "could not patch the ABI tag"
 st=0
 "$LC" -X "$TEST_TMP/bad" -f "$TEST_TMP/local.xml" check >/dev/null 2>"$TEST_TMP/bad.err" || st=$?
-assert_eq "$st" 1 "exit status with a wrong ABI tag"
+assert_eq "$st" 64 "exit status with a wrong ABI tag (a -X plugin that cannot be loaded: usage error, README)"
 grep -q "plugin $TEST_TMP/bad/qmsg.so: ABI mismatch: built for loadctl-plugin-abi-0/" "$TEST_TMP/bad.err" ||
   fail "unclear ABI mismatch error: $(cat "$TEST_TMP/bad.err")"
 
