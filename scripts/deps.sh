@@ -11,12 +11,15 @@ runtime_pkgs=(nginx-light ncat iproute2 procps time wrk python3 perl gnuplot-nox
   nghttp2-client)   # h2load: TLS handshake and HTTP benchmark rows
 tool_pkgs=(ccache clang libclang-rt-14-dev)   # ccache: faster rebuilds; clang + its runtime (libFuzzer,
                                               # only Recommended by clang): scripts/fuzz.sh
+# Servers the protocol integration tests start themselves (own config, port and data directory;
+# the policy-rc.d below keeps apt-get from starting the packaged services).
+server_pkgs=(mosquitto mosquitto-clients websocketd rabbitmq-server prosody)
 optional_pkgs=(tsung)   # reference implementation: compatibility tests and bench ratios
 # Headless browser for tests/integration/test_report_chromium.sh (it skips without it). Measured:
 # `apt-get install -y --no-install-recommends chromium` took 66 s here (24 packages).
 # LOADCTL_NO_CHROMIUM=1 leaves it out.
 
-want=("${build_pkgs[@]}" "${runtime_pkgs[@]}" "${tool_pkgs[@]}")
+want=("${build_pkgs[@]}" "${runtime_pkgs[@]}" "${tool_pkgs[@]}" "${server_pkgs[@]}")
 [ "${LOADCTL_NO_TSUNG:-0}" = 1 ] || want+=("${optional_pkgs[@]}")
 [ "${LOADCTL_NO_CHROMIUM:-0}" = 1 ] || want+=(chromium)
 

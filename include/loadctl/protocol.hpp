@@ -46,6 +46,23 @@ class UserSession {
   virtual ~UserSession() = default;
 };
 
+/// Scenario-wide settings of one protocol: the `<option type="ts_amqp" name=".." value=".."/>`
+/// elements naming its session type, parsed once by the plugin (Protocol::parse_options).
+/// Immutable after load, shared by every request, connection and thread; a plugin recognises
+/// its own with dynamic_cast (or static_cast: it only ever gets the ones it made).
+class ProtocolOptions {
+ public:
+  virtual ~ProtocolOptions() = default;
+};
+
+/// What a connection-level plugin gets with each new connection (Protocol::open_connection).
+struct ConnectionContext {
+  const ProtocolOptions* options = nullptr;  ///< Protocol::parse_options() of the scenario, may be null
+  /// loadctl's `<option name="max_frame_size" value="bytes"/>`: a protocol frame announcing more
+  /// is an error (counted, the connection closed), never an allocation.
+  std::size_t max_frame_size = 16 << 20;
+};
+
 /// Per-user context for encoding one request.
 struct EncodeContext {
   const VariableSource* vars = nullptr;  ///< substitution source, null when none
@@ -119,6 +136,8 @@ struct RequestParseContext {
   bool subst = false;          ///< <request subst="true|all_except_body">
   bool subst_body = false;     ///< false for subst="all_except_body"
   std::string scenario_dir;    ///< for relative paths (contents_from_file)
+  /// This protocol's options (Protocol::parse_options, parsed before any session), may be null.
+  const ProtocolOptions* options = nullptr;
 };
 
 class Protocol {
@@ -138,7 +157,12 @@ class Protocol {
   /// such sessions may be bidi="true". False (the default): request by request, as above.
   virtual bool connection_level() const { return false; }
   /// A new per-connection object, called once the transport is up (connection_level() only).
-  virtual std::unique_ptr<Connection> open_connection() const;
+  virtual std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const;
+  /// Parses the scenario's `<option type="<session_type()>" .../>` elements (all of them at once,
+  /// in document order; empty when there are none) into the settings its requests and
+  /// connections read. Throws ScenarioError naming the element on an unknown name or a bad
+  /// value. The default accepts no option ("not supported yet") and returns null.
+  virtual std::shared_ptr<const ProtocolOptions> parse_options(std::span<const pugi::xml_node> options) const;
 };
 
 class ProtocolRegistry {

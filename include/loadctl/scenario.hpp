@@ -3,6 +3,7 @@
 // Times are in seconds (double) once loaded, whatever unit the file used.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -99,6 +100,7 @@ struct Options {
   std::optional<std::uint64_t> seed;
   double rate_limit = 0;               ///< bytes/s received per user, 0 = none (file: KB/s)
   double rate_burst = 0;               ///< bytes, 0 = one second of rate_limit
+  std::size_t max_frame_size = 16 << 20;   ///< loadctl: largest protocol frame a connection accepts
   std::size_t max_capture_size = 1 << 20;  ///< loadctl: bytes of a response kept for match/dyn_variable
   unsigned udp_rcv_buffer = 0;         ///< bytes, 0 = system default
   unsigned udp_snd_buffer = 0;
@@ -149,6 +151,8 @@ struct Session {
   std::string name;
   std::string type;          ///< "ts_http", "ts_raw", ...
   const Protocol* protocol = nullptr;  ///< the plugin serving `type` (owned by the registry)
+  /// protocol->parse_options() of the scenario's <option type="`type`"> elements, may be null.
+  std::shared_ptr<const ProtocolOptions> protocol_options;
   double probability = 0;    ///< percent; weights are normalised to percent at load
   std::vector<Action> actions;
   std::vector<std::string> used_vars;  ///< names read by %%_name%% in substituted requests
@@ -175,6 +179,8 @@ struct Scenario {
   Options options;
   std::vector<Session> sessions;
   std::vector<DataFile> files;   ///< file_server options, contents read by the controller
+  /// Protocol::parse_options() of each session type given <option type=".."> elements.
+  std::map<std::string, std::shared_ptr<const ProtocolOptions>, std::less<>> protocol_options;
 
   /// Index of the session named `name`, or -1.
   int session_index(std::string_view name) const;

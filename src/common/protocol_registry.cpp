@@ -1,11 +1,20 @@
 #include <stdexcept>
+#include <string>
 
 #include "loadctl/connection.hpp"
 #include "loadctl/protocol.hpp"
+#include "loadctl/scenario_error.hpp"
 
 namespace loadctl {
 
-std::unique_ptr<Connection> Protocol::open_connection() const { return nullptr; }
+std::unique_ptr<Connection> Protocol::open_connection(const ConnectionContext&) const { return nullptr; }
+
+std::shared_ptr<const ProtocolOptions> Protocol::parse_options(std::span<const pugi::xml_node> options) const {
+  if (!options.empty())
+    unsupported_at(options.front(), std::string(session_type()) + " option '" +
+                                         options.front().attribute("name").value() + "'");
+  return nullptr;
+}
 
 void ProtocolRegistry::add(std::unique_ptr<Protocol> protocol) {
   if (!protocol) throw std::invalid_argument("ProtocolRegistry::add: null protocol");

@@ -201,6 +201,9 @@ UserProgram compile_session(const Session& session, const Options& options) {
     program.protocol = session.protocol;
     program.alpn = session.protocol->alpn();
     program.connections = session.protocol->connection_level();
+    program.protocol_options = session.protocol_options;
+    program.connection.options = session.protocol_options.get();
+    program.connection.max_frame_size = options.max_frame_size;
   }
   return program;
 }

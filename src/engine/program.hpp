@@ -106,6 +106,8 @@ struct UserProgram {
   std::string_view alpn;  ///< offered on TLS connections (the session's plugin), empty = none
   const Protocol* protocol = nullptr;  ///< the session's plugin
   bool connections = false;            ///< protocol->connection_level(): one Connection per socket
+  ConnectionContext connection;        ///< what each Connection is opened with (connections only)
+  std::shared_ptr<const ProtocolOptions> protocol_options;  ///< kept alive for `connection`
 
   // dynamics; all empty for a static session, which then runs without any variable store
   bool dynamic = false;                             ///< users need a variable store

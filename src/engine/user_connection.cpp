@@ -81,7 +81,7 @@ class ConnServices final : public ConnectionServices {
 // The transport is up: the plugin's object for this connection, and reading starts.
 void Worker::open_conn(User& user) {
   auto conn = std::make_unique<ConnState>(ctx_.get_executor());
-  conn->plugin = user.program->protocol->open_connection();
+  conn->plugin = user.program->protocol->open_connection(user.program->connection);
   conn->serial = ++conn_serial_;
   conn->buffer = std::make_unique<char[]>(kReceiveBuffer);
   if (!conn->plugin) {

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -34,7 +36,8 @@ void load_user_agents(XmlElement& el, Options& options) {
     fail_at(el.node(), fmt::format("user_agent probabilities sum to {}, expected 100", total));
 }
 
-void load_option(pugi::xml_node node, Options& options, const LoadContext& ctx) {
+/// Returns false for an option of a protocol (type="ts_..."), which its plugin parses.
+bool load_option(pugi::xml_node node, Options& options, const LoadContext& ctx) {
   XmlElement el(node);
   std::string name = el.required("name");
   std::optional<std::string> type = el.maybe("type");
@@ -42,14 +45,13 @@ void load_option(pugi::xml_node node, Options& options, const LoadContext& ctx) 
     options.global_number = static_cast<std::uint64_t>(el.integer("value", std::nullopt, 1, 1'000'000'000));
     el.finish();
     el.children({});
-    return;
+    return true;
   }
   if (type) {
-    if (*type != "ts_http" || name != "user_agent")
-      fail_at(node, fmt::format("not supported yet: {} option '{}'", *type, name));
+    if (*type != "ts_http" || name != "user_agent") return false;
     el.finish();
     load_user_agents(el, options);
-    return;
+    return true;
   }
   if (name == "user_agent") fail_at(node, "option 'user_agent' needs type=\"ts_http\"");
 
@@ -84,6 +86,8 @@ void load_option(pugi::xml_node node, Options& options, const LoadContext& ctx) 
   } else if (name == "rate_limit") {
     options.rate_limit = el.number("value", std::nullopt, 0.001) * 1024;
     options.rate_burst = el.has("max") ? el.number("max", std::nullopt, 0.001) * 1024 : 0;
+  } else if (name == "max_frame_size") {  // loadctl's own: connection-level protocols' frame limit
+    options.max_frame_size = static_cast<std::size_t>(el.integer("value", std::nullopt, 64, 1LL << 31));
   } else if (name == "max_capture_size") {  // loadctl's own: Tsung keeps whole responses, unbounded
     options.max_capture_size = static_cast<std::size_t>(el.integer("value", std::nullopt, 1024, 1LL << 30));
   } else if (name == "udp_rcv_buffer") {
@@ -117,6 +121,7 @@ void load_option(pugi::xml_node node, Options& options, const LoadContext& ctx) 
   }
   el.finish();
   el.children({});
+  return true;
 }
 
 }  // namespace
@@ -161,12 +166,19 @@ void load_file_server(XmlElement& el, Scenario& scenario, const LoadContext& ctx
 void load_options(pugi::xml_node node, Scenario& scenario, const LoadContext& ctx) {
   XmlElement options(node);
   options.finish();
+  std::map<std::string, std::vector<pugi::xml_node>, std::less<>> by_type;  // document order within a type
   for (pugi::xml_node child : options.children({"option"})) {
     if (XmlElement el(child); el.optional("name") == "file_server" && !el.has("type")) {
       load_file_server(el, scenario, ctx);
       continue;
     }
-    load_option(child, scenario.options, ctx);
+    if (!load_option(child, scenario.options, ctx)) by_type[child.attribute("type").value()].push_back(child);
+  }
+  for (auto& [type, nodes] : by_type) {
+    const Protocol* protocol = ctx.registry.by_session_type(type);
+    if (!protocol)
+      unsupported_at(nodes.front(), fmt::format("{} option '{}'", type, nodes.front().attribute("name").value()));
+    scenario.protocol_options[type] = protocol->parse_options(nodes);
   }
 }
 

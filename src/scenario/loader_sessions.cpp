@@ -20,6 +20,7 @@ struct SessionContext {
   const LoadContext& load;
   const Protocol* protocol;  // the plugin of the session's type
   std::string session_type;
+  const ProtocolOptions* options;  // the plugin's parse_options() of this scenario, may be null
   const Scenario& scenario;
   std::vector<std::string>& defined;  // variables set so far, in document order
   std::vector<std::string>& used;     // variables read by substituted requests
@@ -108,6 +109,7 @@ Action load_request(pugi::xml_node node, const SessionContext& ctx) {
   parse.subst = subst != "false";
   parse.subst_body = subst == "true";
   parse.scenario_dir = ctx.load.scenario_dir;
+  parse.options = ctx.options;
   std::vector<pugi::xml_node> dynamics;
   action.request = load_request_element(node, ctx, parse, dynamics);
   action.dynamics = load_request_dynamics(dynamics, ctx.defined);
@@ -372,8 +374,11 @@ void load_sessions(pugi::xml_node node, Scenario& scenario, const LoadContext& c
       el.fail("bidi", fmt::format("not supported yet: bidirectional {} sessions", session.type));
     el.finish();
     session.protocol = protocol;
+    if (auto it = scenario.protocol_options.find(session.type); it != scenario.protocol_options.end())
+      session.protocol_options = it->second;
     std::vector<std::string> defined;
-    SessionContext sctx{ctx, protocol, session.type, scenario, defined, session.used_vars};
+    SessionContext sctx{ctx, protocol, session.type, session.protocol_options.get(), scenario, defined,
+                        session.used_vars};
     session.actions = load_actions(el, sctx);
     scenario.sessions.push_back(std::move(session));
   }

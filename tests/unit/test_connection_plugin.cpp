@@ -29,6 +29,7 @@
 #include "loadctl/connection.hpp"
 #include "loadctl/plan.hpp"
 #include "loadctl/scenario.hpp"
+#include "loadctl/scenario_error.hpp"
 #include "loadctl/xml_reader.hpp"
 
 namespace loadctl {
@@ -36,6 +37,12 @@ namespace {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+
+// <option type="ts_push" name="push_metric" value="..."/>: the name pushed messages are counted
+// under (default "push_msg"); exercises Protocol::parse_options end to end.
+struct PushOptions final : ProtocolOptions {
+  std::string push_metric = "push_msg";
+};
 
 class PushRequest final : public RequestSpec {
  public:
@@ -51,8 +58,9 @@ class PushRequest final : public RequestSpec {
 
 class PushConnection final : public Connection {
  public:
+  explicit PushConnection(const PushOptions* options) : options_(options) {}
   bool on_open(ConnectionServices& s) override {
-    pushed_ = s.metric("push_msg", ConnMetricKind::counter);
+    pushed_ = s.metric(options_ ? options_->push_metric : "push_msg", ConnMetricKind::counter);
     tls_up_ = s.metric("tls_up", ConnMetricKind::counter);
     return false;
   }
@@ -81,6 +89,7 @@ class PushConnection final : public Connection {
   }
 
  private:
+  const PushOptions* options_;
   ConnMetric pushed_ = 0, tls_up_ = 0;
 };
 
@@ -88,15 +97,29 @@ class PushProtocol final : public Protocol {
  public:
   std::string_view element() const override { return "push"; }
   std::string_view session_type() const override { return "ts_push"; }
-  std::shared_ptr<const RequestSpec> parse_request(pugi::xml_node element, const RequestParseContext&) const override {
+  std::shared_ptr<const RequestSpec> parse_request(pugi::xml_node element, const RequestParseContext& ctx) const override {
     XmlElement el(element);
+    if (el.boolean("needs_options", false) && !ctx.options) el.fail("needs_options", "no ts_push options given");
     std::string data = el.optional("data", "");
     bool starttls = el.boolean("starttls", false);
     el.finish();
     return std::make_shared<PushRequest>(data, starttls);
   }
   bool connection_level() const override { return true; }
-  std::unique_ptr<Connection> open_connection() const override { return std::make_unique<PushConnection>(); }
+  std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const override {
+    return std::make_unique<PushConnection>(static_cast<const PushOptions*>(ctx.options));
+  }
+  std::shared_ptr<const ProtocolOptions> parse_options(std::span<const pugi::xml_node> nodes) const override {
+    auto options = std::make_shared<PushOptions>();
+    for (pugi::xml_node node : nodes) {
+      XmlElement el(node);
+      el.ignore({"type"});
+      if (el.required("name") != "push_metric") el.fail("name", "unknown ts_push option");
+      options->push_metric = el.required("value");
+      el.finish();
+    }
+    return options;
+  }
 };
 
 // The line server: one thread per connection, blocking I/O.
@@ -254,6 +277,54 @@ TEST(ConnectionPlugin, FailedRequestEndsItsPage) {
   ASSERT_NE(page, nullptr);
   EXPECT_EQ(page->count, 1u);
   EXPECT_LT(page->max, 500.0) << "the page time spans the failed page and the thinktime";
+}
+
+// <option type="ts_push" ...>: parsed by the plugin, given to its requests and connections.
+TEST(ConnectionPlugin, ProtocolOptionsReachRequestsAndConnections) {
+  TestCert cert;
+  PushServer server(cert.dir + "/cert.pem", cert.dir + "/key.pem");
+  MetricSet m = run_push(server.port(), R"(<load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="20" unit="second"/></arrivalphase></load>
+      <options><option type="ts_push" name="push_metric" value="pushed_here"/></options>
+      <sessions><session name="push" probability="100" type="ts_push" bidi="true">
+        <request><push data="REQ 1" needs_options="true"/></request>
+        <thinktime value="0.3"/>
+      </session></sessions>)");
+  EXPECT_EQ(total(m, "request"), 1u);
+  EXPECT_EQ(total(m, "pushed_here"), 2u);
+  EXPECT_EQ(total(m, "push_msg"), 0u);
+}
+
+TEST(ConnectionPlugin, ProtocolOptionErrorsNameTheElement) {
+  ProtocolRegistry registry;
+  registry.add(std::make_unique<PushProtocol>());
+  auto load = [&](const std::string& options) {
+    std::string xml = R"(<?xml version="1.0"?><tsung>
+    <clients><client host="localhost" use_controller_vm="true"/></clients>
+    <servers><server host="127.0.0.1" port="1" type="tcp"/></servers>
+    <load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="1" unit="second"/></arrivalphase></load>
+    <options>)" + options + R"(</options>
+    <sessions><session name="push" probability="100" type="ts_push"><request><push data="x"/></request></session></sessions>
+    </tsung>)";
+    return load_scenario_text(xml, "push.xml", registry);
+  };
+  try {
+    load(R"(<option type="ts_push" name="bogus" value="1"/>)");
+    FAIL() << "an unknown plugin option was accepted";
+  } catch (const ScenarioError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown ts_push option"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("push.xml:5:"), std::string::npos) << e.what();
+  }
+  try {
+    load(R"(<option type="ts_nothing" name="x" value="1"/>)");
+    FAIL() << "an option of a protocol nobody serves was accepted";
+  } catch (const ScenarioError& e) {
+    EXPECT_NE(std::string(e.what()).find("not supported yet: ts_nothing option 'x'"), std::string::npos) << e.what();
+  }
+  Scenario s = load(R"(<option type="ts_push" name="push_metric" value="a"/><option type="ts_push" name="push_metric" value="b"/>)");
+  ASSERT_EQ(s.sessions.size(), 1u);
+  auto* options = dynamic_cast<const PushOptions*>(s.sessions[0].protocol_options.get());
+  ASSERT_NE(options, nullptr);
+  EXPECT_EQ(options->push_metric, "b");  // all of them, in document order
 }
 
 }  // namespace
