@@ -67,7 +67,7 @@ struct ConnectionContext {
 struct EncodeContext {
   const VariableSource* vars = nullptr;  ///< substitution source, null when none
   std::string_view host_header;          ///< "host" or "host:port" of the current server
-  std::string_view user_agent;           ///< chosen per user from the user_agent option
+  std::uint64_t user_id = 0;             ///< the user's id (tsung_userid): for choices fixed per user
   unsigned* missing_vars = nullptr;      ///< incremented per unset %%_var%%
   UserSession* session = nullptr;        ///< the user's protocol state, null until a plugin made one
   Transport transport = Transport::tcp;  ///< of the connection the request goes on
@@ -105,6 +105,13 @@ struct alignas(8) ParserState {
   }
 };
 
+/// A request's own fields in Tsung's dumptraffic="protocol" line of tsung.dump (Tsung's ts_http
+/// dump/2: the method and the URL as sent).
+struct DumpFields {
+  std::string method;
+  std::string target;
+};
+
 /// One request element of a session, immutable after load and shared by all users and threads.
 class RequestSpec {
  public:
@@ -123,6 +130,11 @@ class RequestSpec {
   /// The peer closed while this response was pending: true when that completes the response
   /// (e.g. an HTTP body delimited by connection close), false when it is an error.
   virtual bool complete_on_eof(ParserState& state, ResponseInfo& info) const { return false; }
+
+  /// dumptraffic="protocol": fills this request's fields of the per-request dump line, as sent
+  /// (ctx.vars are the user's variables), and returns true; false (the default) when the protocol
+  /// writes no such line (in Tsung 1.7.0, ts_http is the only one that does).
+  virtual bool dump_fields(const EncodeContext& ctx, DumpFields& out) const { return false; }
 
   /// An endpoint that overrides the session's server (an absolute URL); null when none.
   virtual const Endpoint* endpoint() const { return nullptr; }
@@ -158,10 +170,14 @@ class Protocol {
   virtual bool connection_level() const { return false; }
   /// A new per-connection object, called once the transport is up (connection_level() only).
   virtual std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const;
+  /// The `type` of the options this plugin's sessions read: session_type(), or the type of a
+  /// protocol it extends (ts_webdav sessions read ts_http's options, as in Tsung).
+  virtual std::string_view options_type() const { return session_type(); }
   /// Parses the scenario's `<option type="<session_type()>" .../>` elements (all of them at once,
-  /// in document order; empty when there are none) into the settings its requests and
-  /// connections read. Throws ScenarioError naming the element on an unknown name or a bad
-  /// value. The default accepts no option ("not supported yet") and returns null.
+  /// in document order) into the settings its requests and connections read. Called only when
+  /// the scenario has some: without, requests and connections get null options (the plugin's
+  /// defaults). Throws ScenarioError naming the element on an unknown name or a bad value. The
+  /// default accepts no option ("not supported yet") and returns null.
   virtual std::shared_ptr<const ProtocolOptions> parse_options(std::span<const pugi::xml_node> options) const;
 };
 

@@ -80,16 +80,10 @@ struct ThinkTime {
   bool wait_global = false;        ///< value="wait_global": a rendezvous of global_number users
 };
 
-struct UserAgent {
-  double probability = 0;  ///< percent
-  std::string value;
-};
-
 struct Options {
   std::optional<ThinkTime> thinktime;  ///< global thinktime option (value/random)
   bool thinktime_override = false;     ///< global value replaces every session thinktime
   std::uint64_t global_number = 0;     ///< users a wait_global thinktime releases together
-  std::vector<UserAgent> user_agents;  ///< probabilities sum to 100
   double connect_timeout = 0;          ///< seconds, 0 = none
   double idle_timeout = 600;           ///< seconds without any byte received on a pending request
   unsigned max_retries = 3;            ///< connection retries before the user gives up
@@ -151,7 +145,7 @@ struct Session {
   std::string name;
   std::string type;          ///< "ts_http", "ts_raw", ...
   const Protocol* protocol = nullptr;  ///< the plugin serving `type` (owned by the registry)
-  /// protocol->parse_options() of the scenario's <option type="`type`"> elements, may be null.
+  /// The scenario's options of protocol->options_type() (Protocol::parse_options), may be null.
   std::shared_ptr<const ProtocolOptions> protocol_options;
   double probability = 0;    ///< percent; weights are normalised to percent at load
   std::vector<Action> actions;
@@ -179,7 +173,7 @@ struct Scenario {
   Options options;
   std::vector<Session> sessions;
   std::vector<DataFile> files;   ///< file_server options, contents read by the controller
-  /// Protocol::parse_options() of each session type given <option type=".."> elements.
+  /// Protocol::parse_options() of each option type (a session type) given <option type=".."> elements.
   std::map<std::string, std::shared_ptr<const ProtocolOptions>, std::less<>> protocol_options;
 
   /// Index of the session named `name`, or -1.

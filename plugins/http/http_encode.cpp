@@ -68,11 +68,9 @@ void HttpRequest::encode(const EncodeContext& ctx, std::string& out) const {
         }
         break;
       case Chunk::Kind::user_agent:
-        if (!ctx.user_agent.empty()) {
-          out += "User-Agent: ";
-          out += ctx.user_agent;
-          out += "\r\n";
-        }
+        out += "User-Agent: ";
+        out += extras_.options ? extras_.options->user_agent(ctx.user_id) : kDefaultUserAgent;
+        out += "\r\n";
         break;
       case Chunk::Kind::basic_auth:
         auth_scratch.clear();
@@ -114,6 +112,13 @@ void HttpRequest::encode(const EncodeContext& ctx, std::string& out) const {
         break;
     }
   }
+}
+
+bool HttpRequest::dump_fields(const EncodeContext& ctx, DumpFields& out) const {
+  out.method = extras_.method;
+  out.target.clear();
+  extras_.target.render(ctx.vars, out.target);
+  return true;
 }
 
 }  // namespace loadctl::http

@@ -135,6 +135,10 @@ class HttpProtocol final : public Protocol {
     return parse_http_request(element, ctx, webdav_);
   }
   std::string_view alpn() const override { return "http/1.1"; }
+  std::string_view options_type() const override { return "ts_http"; }
+  std::shared_ptr<const ProtocolOptions> parse_options(std::span<const pugi::xml_node> options) const override {
+    return parse_http_options(options);
+  }
 
  private:
   bool webdav_;
@@ -183,6 +187,7 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
   std::vector<CustomHeader> custom;
   RequestExtras extras;
   extras.method = method;
+  extras.options = static_cast<const HttpOptions*>(ctx.options);  // only ever parse_http_options'
   for (auto child :
        el.children({"oauth", "www_authenticate", "soap", "http_header", "add_cookie"})) {
     XmlElement c(child);
@@ -290,7 +295,8 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
 
   ParsedUrl parsed = split_url(node, url);
   b.literal(method + " ");
-  b.text(checked_template(node, parsed.path, ctx.subst));
+  extras.target = checked_template(node, parsed.path, ctx.subst);
+  b.text(extras.target);
   b.literal(" HTTP/" + version + "\r\n");
   // Tsung drops If-Modified-Since on body requests; loadctl sends it, in the same place.
   if (if_modified_since)

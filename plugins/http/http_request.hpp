@@ -14,6 +14,7 @@
 
 #include "http_auth.hpp"
 #include "http_cookies.hpp"
+#include "http_options.hpp"
 #include "loadctl/protocol.hpp"
 #include "loadctl/template.hpp"
 
@@ -25,7 +26,7 @@ struct Chunk {
     literal,         ///< `text` as is
     text,            ///< `value` rendered (a templated URL or header value)
     host,            ///< "Host: <ctx.host_header>\r\n" when the header is not empty
-    user_agent,      ///< "User-Agent: <ctx.user_agent>\r\n" when not empty
+    user_agent,      ///< "User-Agent: ..\r\n": the user's pick of the user_agent option, else "Tsung"
     basic_auth,      ///< "Authorization: Basic base64(value:value2)\r\n"
     content_length,  ///< renders the body `value` aside; "Content-Length: N\r\n"
     body,            ///< the body rendered by the content_length chunk
@@ -45,7 +46,10 @@ struct RequestExtras {
   std::vector<RequestCookie> cookies;  ///< <add_cookie>s
   std::optional<DigestAuth> digest;
   std::optional<OAuth> oauth;
-  std::string method;                  ///< for digest and OAuth
+  std::string method;                  ///< for digest, OAuth and dumptraffic="protocol"
+  Template target;                     ///< the URL as sent (the path of an absolute URL), for the dump
+  /// The scenario's ts_http options (owned by the scenario, which outlives its requests), or null.
+  const HttpOptions* options = nullptr;
 };
 
 /// An <http> request, immutable after parsing.
@@ -58,6 +62,7 @@ class HttpRequest final : public RequestSpec {
   ParseResult parse_response(ParserState& state, std::span<const char> data,
                              ResponseInfo& info) const override;
   bool complete_on_eof(ParserState& state, ResponseInfo& info) const override;
+  bool dump_fields(const EncodeContext& ctx, DumpFields& out) const override;
   const Endpoint* endpoint() const override { return endpoint_ ? &*endpoint_ : nullptr; }
   std::string describe() const override { return description_; }
 

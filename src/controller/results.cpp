@@ -131,13 +131,13 @@ void Controller::append_agent_log(const AgentRecord& agent, const std::string& t
   check_written(path, out ? 0 : (errno ? errno : EIO), 0);
 }
 
-// dumptraffic="true|light": the agents' "tsung.dump: Send:..." lines, unescaped, as Tsung's tsung.dump.
+// dumptraffic="true|light|protocol": the agents' "tsung.dump: ..." lines, unescaped, as Tsung's tsung.dump.
 // Streamed (a dump can be larger than memory) into a file only the owner can read: it holds
 // whatever the users sent and received, credentials and decrypted TLS payloads included. A
 // listening agent's forwarder drops lines when more than 1 MiB waits for the controller; each
 // such gap is marked in tsung.dump.
 void Controller::collect_traffic_dump() {
-  if (scenario_.dumptraffic != "true" && scenario_.dumptraffic != "light") return;
+  if (scenario_.dumptraffic != "true" && scenario_.dumptraffic != "light" && scenario_.dumptraffic != "protocol") return;
   std::string path = options_.run_dir + "/tsung.dump";
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
@@ -145,7 +145,10 @@ void Controller::collect_traffic_dump() {
     return;
   }
   int error = 0;
-  std::string text;
+  // Tsung's header of a protocol dump (ts_mon:start_dump).
+  std::string text = scenario_.dumptraffic == "protocol"
+                         ? "#date;pid;id;http method;host;URL;HTTP status;size;duration;transaction;match;error;tag\n"
+                         : "";
   auto flush = [&] {
     for (std::size_t done = 0; done < text.size() && !error;) {
       ssize_t n = ::write(fd, text.data() + done, text.size() - done);

@@ -93,7 +93,10 @@ Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads
   config_.users_level = &users_level_;
   config_.users_peak = &users_peak_;
   config_.barrier_arrivals = &barrier_arrivals_;
-  config_.dumptraffic = scenario.dumptraffic == "true" ? 2 : scenario.dumptraffic == "light" ? 1 : 0;
+  config_.dumptraffic = scenario.dumptraffic == "true"       ? TrafficDump::full
+                        : scenario.dumptraffic == "light"    ? TrafficDump::light
+                        : scenario.dumptraffic == "protocol" ? TrafficDump::protocol
+                                                             : TrafficDump::none;
   config_.agent_count = std::max(1u, agent_count);
   config_.agent_index = plan.data_slot % config_.agent_count;
   if (scenario.servers.empty()) throw std::runtime_error("the scenario has no <server>");
@@ -105,6 +108,8 @@ Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads
   }
   for (const Session& session : scenario.sessions) {
     config_.programs.push_back(compile_session(session, scenario.options));
+    // The per-request dump counts each response's bytes in the user's UserDyn.
+    if (config_.dumptraffic == TrafficDump::protocol) config_.programs.back().dynamic = true;
     for (CompiledRequest& request : config_.programs.back().requests) {
       const Endpoint* endpoint = request.spec->endpoint();
       if (!endpoint) continue;

@@ -23,6 +23,7 @@ class Compiler {
         CompiledRequest& request = p_.requests.emplace_back();
         request.spec = action.request.get();
         request.dyn = action.dynamics.get();
+        request.tag = action.tag;
         if (action.dynamics) {
           p_.dynamic = true;
           for (const DynVariable& v : action.dynamics->variables)

@@ -76,6 +76,7 @@ struct VarTable {
 struct CompiledRequest {
   const RequestSpec* spec = nullptr;     ///< owned by the Scenario
   const RequestDynamics* dyn = nullptr;  ///< dyn_variables and matches; null when none
+  std::string_view tag;                  ///< <request tag>, for dumptraffic="protocol" (owned by the Scenario)
   std::vector<std::int32_t> dyn_ids;     ///< the variable id of each dyn_variable
   std::int32_t target = -1;              ///< RunConfig::servers index of spec->endpoint(); -1 = the user's server
   /// Tsung's page mark: the page ends when this request's response arrives (no request follows

@@ -312,6 +312,7 @@ bool Worker::run_match(User& user, const MatchSpec& m, std::string_view response
       return true;
     case MatchSpec::Do::log:
     case MatchSpec::Do::dump:
+      dump_match_ = found ? "match" : "nomatch";
       // match.log lines go to the agent log, which the controller collects.
       spdlog::info("match.log: user={} session={} pc={} name={} when={} do={}{}{}", user.id, user.program->session,
                    user.pc, m.name, m.when_match ? "match" : "nomatch", action_name(m.action),
@@ -319,19 +320,23 @@ bool Worker::run_match(User& user, const MatchSpec& m, std::string_view response
                    m.action == MatchSpec::Do::dump ? response.substr(0, 4096) : std::string_view{});
       return true;
     case MatchSpec::Do::abort:
+      dump_match_ = "match_stop";
       abort_session(user, "match_stop");
       return false;
     case MatchSpec::Do::abort_test:
       spdlog::warn("match do=abort_test: user {} aborts the test", user.id);
+      dump_match_ = "match_stop_test";
       stats_.add(error_metric("match_stop_test"));
       abort_test();
       return false;
     case MatchSpec::Do::restart:
       if (dyn.restarts >= m.max_restart) {
+        dump_match_ = "match_restart_abort";
         abort_session(user, "match_restart_abort");
         return false;
       }
       ++dyn.restarts;
+      dump_match_ = "match_restart";
       stats_.add(error_metric("match_restart"));
       restart_session(user);
       return false;

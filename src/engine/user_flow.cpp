@@ -27,18 +27,25 @@ Clock::duration seconds(double s) {
 // dumptraffic, as Tsung's ts_mon writes tsung.dump: "Send:TIME:USER:DATA" (light: the first 44
 // characters, padded). Line breaks are escaped so that each message is one agent-log line; the
 // controller gathers the lines into tsung.dump (collect_traffic_dump).
-void dump_traffic(std::uint8_t mode, const char* what, std::uint64_t user, std::string_view data) {
-  std::string text;
-  if (mode == 1) data = data.substr(0, 44);
+void escape_dump(std::string_view data, std::string& text) {
   for (char c : data) {
     if (c == '\\') text += "\\\\";
     else if (c == '\n') text += "\\n";
     else if (c == '\r') text += "\\r";
     else text += c;
   }
-  if (mode == 1 && data.size() < 44) text.append(44 - data.size(), ' ');
-  double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  spdlog::info("tsung.dump: {}:{:.6f}:{}:{}", what, now, user, text);
+}
+
+double epoch_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void dump_traffic(TrafficDump mode, const char* what, std::uint64_t user, std::string_view data) {
+  std::string text;
+  if (mode == TrafficDump::light) data = data.substr(0, 44);
+  escape_dump(data, text);
+  if (mode == TrafficDump::light && data.size() < 44) text.append(44 - data.size(), ' ');
+  spdlog::info("tsung.dump: {}:{:.6f}:{}:{}", what, epoch_seconds(), user, text);
 }
 
 }  // namespace
@@ -72,6 +79,7 @@ void Worker::step(User& user) {
         break;
       case Op::Code::tr_end:
         stats_.sample(tr_ids_[program_index][op.arg], ms_since(user.tr_starts[op.arg], Clock::now()));
+        user.tr_starts[op.arg] = {};  // closed (dumptraffic="protocol" names the latest open one)
         break;
       case Op::Code::loop_init:
         user.loop_counters[op.arg] = loop_bound(user, p.loops[op.arg].from_id, p.loops[op.arg].from);
@@ -242,8 +250,7 @@ void Worker::send_request(User& user) {
   ctx.host_header = target.host_header;
   ctx.transport = target.endpoint.transport;
   ctx.session = user.session.get();
-  // Tsung's default User-Agent, so server-side rules written for Tsung runs keep matching.
-  ctx.user_agent = options.user_agents.empty() ? std::string_view("Tsung") : options.user_agents[user.user_agent].value;
+  ctx.user_id = user.id;
   UserVars vars(*user.program, user.dyn.get(), user.id);
   unsigned missing = 0;
   ctx.vars = &vars;
@@ -252,7 +259,10 @@ void Worker::send_request(User& user) {
   if (user.conn) conn_encode(user, spec, ctx);
   else spec.encode(ctx, write_buf_);
   stats_.add(ids_.size_sent, write_buf_.size());
-  if (config_.dumptraffic) dump_traffic(config_.dumptraffic, "Send", user.id, write_buf_);
+  if (config_.dumptraffic != TrafficDump::none) [[unlikely]] {
+    if (config_.dumptraffic == TrafficDump::protocol) user.dyn->response_size = 0;
+    else dump_traffic(config_.dumptraffic, "Send", user.id, write_buf_);
+  }
   if (missing) stats_.add(error_metric("error_unknown_var"), missing);
   if (user.dyn) user.dyn->capture.clear();
 
@@ -361,7 +371,10 @@ void Worker::on_read(User& user, const boost::system::error_code& ec, std::size_
   }
   user.received = User::Received::since_sweep;
   stats_.add(ids_.size_rcv, n);
-  if (config_.dumptraffic) dump_traffic(config_.dumptraffic, "Recv", user.id, {user.buffer, n});
+  if (config_.dumptraffic != TrafficDump::none) [[unlikely]] {
+    if (config_.dumptraffic == TrafficDump::protocol) user.dyn->response_size += n;
+    else dump_traffic(config_.dumptraffic, "Recv", user.id, {user.buffer, n});
+  }
   if (user.dyn) user.dyn->tokens -= static_cast<double>(n);
   if (!consume(user, {user.buffer, n})) await_response(user);
 }
@@ -418,14 +431,60 @@ bool Worker::consume(User& user, std::string_view data) {
 void Worker::on_response_complete(User& user, const ResponseInfo& info) {
   auto now = Clock::now();
   release_buffer(user);
-  stats_.sample(ids_.request, ms_since(user.request_start, now));
+  double elapsed = ms_since(user.request_start, now);
+  stats_.sample(ids_.request, elapsed);
   if (current_compiled(user).endpage) end_page(user, now);
   if (info.status_code) stats_.add(status_metric(info.status_code));
   user.deadline = Clock::time_point::max();
   user.state = UserState::idle;
+  std::int32_t server = user.connected_to;
   if (info.close) close_connection(user);
-  if (user.dyn && !after_response(user)) return;
+  if (config_.dumptraffic == TrafficDump::protocol) [[unlikely]] {
+    if (!dump_protocol(user, info, server, elapsed)) return;
+  } else if (user.dyn && !after_response(user)) {
+    return;
+  }
   step(user);
+}
+
+// dumptraffic="protocol", as Tsung's ts_http:dump/2 and ts_mon write tsung.dump: a line per
+// completed request, after its matches, "date;pid;id;method;host;URL;status;size;duration;
+// transaction;match;error;tag" (pid and id are both the user id: loadctl has no Erlang pids;
+// transaction: the latest one open, or "-"; match: the last match recorded for the response,
+// see dump_match_; error: empty, as a protocol error ends the request and its user in loadctl).
+// Returns after_response's verdict.
+bool Worker::dump_protocol(User& user, const ResponseInfo& info, std::int32_t server, double elapsed_ms) {
+  const CompiledRequest& request = current_compiled(user);
+  UserVars vars(*user.program, user.dyn.get(), user.id);
+  EncodeContext ctx;
+  ctx.vars = &vars;
+  ctx.user_id = user.id;
+  DumpFields fields;
+  bool dumps = request.spec->dump_fields(ctx, fields);
+  std::string line;
+  if (dumps) {
+    const Target& target = config_.servers[static_cast<std::size_t>(server >= 0 ? server : user.server)];
+    std::string_view transaction = "-";
+    Clock::time_point latest{};
+    for (std::size_t i = 0; i < user.tr_starts.size(); ++i)
+      if (user.tr_starts[i] > latest) {
+        latest = user.tr_starts[i];
+        transaction = std::string_view(user.program->transactions[i]).substr(3);  // "tr_<name>"
+      }
+    line = fmt::format("{};{};{};{};{};{};{};{:.3f};{};", user.id, user.id, fields.method, target.endpoint.host,
+                       fields.target, info.status_code ? std::to_string(info.status_code) : "error_no_http_status",
+                       user.dyn->response_size, elapsed_ms, transaction);
+  }
+  std::string_view tag = request.tag;
+  dump_match_ = "";
+  bool goes_on = after_response(user);
+  if (dumps) {
+    fmt::format_to(std::back_inserter(line), "{};;{}", dump_match_, tag);
+    std::string text;
+    escape_dump(line, text);
+    spdlog::info("tsung.dump: {:.6f};{}", epoch_seconds(), text);
+  }
+  return goes_on;
 }
 
 // Fire-and-forget requests (raw ack="no_ack") are counted, as Tsung does, not timed.

@@ -85,9 +85,6 @@ Worker::Worker(unsigned index, const RunConfig& config, WorkerPlan plan)
   }
   server_cdf_ = cumulative(config_.server_weights);
   tls_sessions_.assign(config_.servers.size(), nullptr);
-  std::vector<double> ua_weights;
-  for (const UserAgent& ua : config_.scenario->options.user_agents) ua_weights.push_back(ua.probability);
-  user_agent_cdf_ = cumulative(ua_weights);
 }
 
 void Worker::run(Clock::time_point start) {
@@ -358,10 +355,6 @@ void Worker::start_user(const UserProgram& program) {
   user.loop_counters.assign(program.loops.size(), 0);
   user.tr_starts.assign(program.transactions.size(), {});
   init_dynamics(user);
-  if (!user_agent_cdf_.empty()) {
-    std::uniform_real_distribution<double> u(0, 1);
-    user.user_agent = static_cast<std::uint16_t>(pick(user_agent_cdf_, u(rng_)));
-  }
   user.session_start = Clock::now();
   user.page_start = {};
   std::uint64_t active = active_.fetch_add(1, std::memory_order_relaxed) + 1;

@@ -32,6 +32,10 @@ namespace loadctl::engine {
 
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
+
+/// <tsung dumptraffic>: none; light and full ("true"): a Send/Recv line per message (light: its
+/// first 44 characters); protocol: a line per completed request (RequestSpec::dump_fields).
+enum class TrafficDump : std::uint8_t { none, light, full, protocol };
 using Executor = asio::io_context::executor_type;
 using Socket = asio::basic_stream_socket<asio::ip::tcp, Executor>;
 using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
@@ -77,7 +81,7 @@ struct RunConfig {
   std::atomic<std::uint32_t>* phases_done = nullptr;
   std::atomic<std::int64_t>* phase_released = nullptr;
   unsigned workers = 1;
-  std::uint8_t dumptraffic = 0;  ///< <tsung dumptraffic>: 1 light, 2 true (Send/Recv lines, user_flow.cpp)
+  TrafficDump dumptraffic = TrafficDump::none;  ///< <tsung dumptraffic> (user_flow.cpp)
 };
 
 /// This worker's share of the agent plan.
@@ -124,7 +128,6 @@ struct User {
   std::uint32_t pc = 0;
   std::int32_t server = -1;       ///< current server index
   std::int32_t connected_to = -1; ///< server the socket is connected to, -1 = none
-  std::uint16_t user_agent = 0;
   UserState state = UserState::idle;
   std::uint8_t connect_attempts = 0;
   bool reused = false;            ///< the current request went on an already used connection
@@ -270,6 +273,8 @@ class Worker {
   /// Extracts dyn_variables and runs matches; false when a match took over the user's flow.
   bool after_response(User& user);
   bool run_match(User& user, const MatchSpec& match, std::string_view response);
+  /// dumptraffic="protocol": runs after_response and writes the request's dump line.
+  bool dump_protocol(User& user, const ResponseInfo& info, std::int32_t server, double elapsed_ms);
   void abort_session(User& user, std::string_view metric);
   void abort_test();
   /// rate_limit: true when the next read must wait for tokens (a timer then reads).
@@ -294,6 +299,9 @@ class Worker {
   Timer wake_timer_;                ///< due at the earliest of wakes_
   Clock::time_point wake_timer_at_ = Clock::time_point::max();
   WakeQueue wakes_;
+  /// dumptraffic="protocol": Tsung's last_match, the counter of the last match recorded (log,
+  /// dump, restart, abort) while running the matches of the response being dumped.
+  const char* dump_match_ = "";
   std::vector<Timer> static_timers_;
   Clock::time_point start_;
   Clock::time_point running_since_;  ///< when run() began: a late agent catches up from here
@@ -323,7 +331,6 @@ class Worker {
   std::vector<double> program_cdf_;
   std::vector<std::vector<double>> phase_program_cdf_;  ///< per plan phase; empty = program_cdf_
   std::vector<double> server_cdf_;
-  std::vector<double> user_agent_cdf_;
 
   std::uint64_t conn_serial_ = 0;
   std::vector<SSL_SESSION*> tls_sessions_;  ///< per target: the session to resume, or null

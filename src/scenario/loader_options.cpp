@@ -19,23 +19,6 @@ namespace {
 constexpr std::string_view no_effect_options[] = {"hibernate", "max_ssh_startup_per_core", "tcp_reuseaddr",
                                                    "global_ack_timeout"};
 
-void load_user_agents(XmlElement& el, Options& options) {
-  double total = 0;
-  for (pugi::xml_node ua : el.children({"user_agent"})) {
-    XmlElement u(ua);
-    UserAgent agent;
-    agent.probability = u.number("probability", std::nullopt, 0, 100);
-    u.finish();
-    agent.value = element_text(ua);
-    if (agent.value.empty()) fail_at(ua, "empty <user_agent>");
-    total += agent.probability;
-    options.user_agents.push_back(std::move(agent));
-  }
-  if (options.user_agents.empty()) fail_at(el.node(), "expected at least one <user_agent>");
-  if (std::abs(total - 100) > 0.01)
-    fail_at(el.node(), fmt::format("user_agent probabilities sum to {}, expected 100", total));
-}
-
 /// Returns false for an option of a protocol (type="ts_..."), which its plugin parses.
 bool load_option(pugi::xml_node node, Options& options, const LoadContext& ctx) {
   XmlElement el(node);
@@ -47,12 +30,7 @@ bool load_option(pugi::xml_node node, Options& options, const LoadContext& ctx) 
     el.children({});
     return true;
   }
-  if (type) {
-    if (*type != "ts_http" || name != "user_agent") return false;
-    el.finish();
-    load_user_agents(el, options);
-    return true;
-  }
+  if (type) return false;  // a protocol's option: its plugin parses it (Protocol::parse_options)
   if (name == "user_agent") fail_at(node, "option 'user_agent' needs type=\"ts_http\"");
 
   if (name == "thinktime") {
@@ -178,6 +156,9 @@ void load_options(pugi::xml_node node, Scenario& scenario, const LoadContext& ct
     const Protocol* protocol = ctx.registry.by_session_type(type);
     if (!protocol)
       unsupported_at(nodes.front(), fmt::format("{} option '{}'", type, nodes.front().attribute("name").value()));
+    if (protocol->options_type() != type)
+      fail_at(nodes.front(), nodes.front().attribute("type"),
+              fmt::format("{} sessions read the options of type=\"{}\"", type, protocol->options_type()));
     scenario.protocol_options[type] = protocol->parse_options(nodes);
   }
 }

@@ -374,7 +374,7 @@ void load_sessions(pugi::xml_node node, Scenario& scenario, const LoadContext& c
       el.fail("bidi", fmt::format("not supported yet: bidirectional {} sessions", session.type));
     el.finish();
     session.protocol = protocol;
-    if (auto it = scenario.protocol_options.find(session.type); it != scenario.protocol_options.end())
+    if (auto it = scenario.protocol_options.find(protocol->options_type()); it != scenario.protocol_options.end())
       session.protocol_options = it->second;
     std::vector<std::string> defined;
     SessionContext sctx{ctx, protocol, session.type, session.protocol_options.get(), scenario, defined,

@@ -102,8 +102,8 @@ sock=$(grep -o 'control socket on .*' "$TEST_TMP/run2/controller.log")
 p=${BASH_REMATCH[1]}
 [ "$p" -ge "$port" ] && [ "$p" -le $((port + 20)) ] || fail "control port $p outside $port-$((port + 20))"
 
-# dumptraffic (Tsung's tsung.dump): "true" writes every message, "light" its first 44 characters;
-# "protocol" is refused at check time.
+# dumptraffic (Tsung's tsung.dump): "true" writes every message, "light" its first 44 characters,
+# "protocol" a line per completed request; "protocol_local" is refused at check time.
 for mode in true light; do
   sed "s/<tsung loglevel=\"notice\"/<tsung dumptraffic=\"$mode\" loglevel=\"notice\"/" "$TEST_TMP/hello.xml" >"$TEST_TMP/dump-$mode.xml"
   "$LOADCTL" -q -f "$TEST_TMP/dump-$mode.xml" --run-dir "$TEST_TMP/dump-$mode" start >/dev/null 2>"$TEST_TMP/dump.err" ||
@@ -117,9 +117,41 @@ light=$TEST_TMP/dump-light/tsung.dump
 [ "$(grep -c '^Send:' "$light")" -ge 2 ] || fail "light: no Send lines"
 grep -q '^User-Agent: ' "$light" && fail "light keeps more than 44 characters"
 grep -q '^User-Agent: Tsung' "$dump" || fail "true: no User-Agent line (whole messages)"
-sed 's/dumptraffic="true"/dumptraffic="protocol"/' "$TEST_TMP/dump-true.xml" >"$TEST_TMP/dump-protocol.xml"
+
+# protocol: one line per request, after its matches, with the URL as sent, the open transaction
+# and the request's tag. Each user: /hello (200, match logged), /status/404 (tagged), /json.
+cat >"$TEST_TMP/dump-protocol.xml" <<XML
+<?xml version="1.0"?>
+<tsung loglevel="notice" version="1.0" dumptraffic="protocol">
+  <clients><client host="localhost" use_controller_vm="true"/></clients>
+  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
+  <load><user session="s" start_time="0" unit="second"/><user session="s" start_time="0.1" unit="second"/>
+    <user session="s" start_time="0.2" unit="second"/></load>
+  <sessions><session name="s" probability="100" type="ts_http">
+    <setdynvars sourcetype="value" value="json"><var name="page"/></setdynvars>
+    <transaction name="first">
+      <request><match do="log" when="match">hello</match><http url="/hello"/></request>
+      <request tag="missing"><http url="/status/404"/></request>
+    </transaction>
+    <request subst="true"><http url="/%%_page%%"/></request>
+  </session></sessions>
+</tsung>
+XML
+"$LOADCTL" -q -f "$TEST_TMP/dump-protocol.xml" --run-dir "$TEST_TMP/dump-protocol" start >/dev/null 2>"$TEST_TMP/dump.err" ||
+  fail "dumptraffic=protocol run: $(cat "$TEST_TMP/dump.err")"
+pdump=$TEST_TMP/dump-protocol/tsung.dump
+assert_eq "$(head -1 "$pdump")" "#date;pid;id;http method;host;URL;HTTP status;size;duration;transaction;match;error;tag" "protocol dump header"
+assert_eq "$(tail -n +2 "$pdump" | wc -l)" 9 "protocol dump lines (3 users x 3 requests)"
+num='[0-9]+'
+grep -Eq "^$num\.$num;$num;$num;GET;127\.0\.0\.1;/hello;200;$num;$num\.[0-9]{3};first;match;;\$" "$pdump" || fail "/hello line: $(cat "$pdump")"
+assert_eq "$(grep -Ec ";GET;127\.0\.0\.1;/hello;200;$num;[0-9.]+;first;match;;\$" "$pdump")" 3 "/hello lines"
+assert_eq "$(grep -Ec ";GET;127\.0\.0\.1;/status/404;404;$num;[0-9.]+;first;;;missing\$" "$pdump")" 3 "/status/404 lines"
+assert_eq "$(grep -Ec ";GET;127\.0\.0\.1;/json;200;$num;[0-9.]+;-;;;\$" "$pdump")" 3 "substituted URL, no transaction open"
+# size: the bytes of the whole response (status line and headers included)
+awk -F';' 'NR > 1 && $8 < 20 { bad = 1 } END { exit bad }' "$pdump" || fail "protocol dump sizes: $(cat "$pdump")"
+sed 's/dumptraffic="protocol"/dumptraffic="protocol_local"/' "$TEST_TMP/dump-protocol.xml" >"$TEST_TMP/dump-local.xml"
 st=0
-"$LOADCTL" -f "$TEST_TMP/dump-protocol.xml" check >/dev/null 2>"$TEST_TMP/protocol.err" || st=$?
-assert_eq "$st" 1 "dumptraffic=protocol"
-grep -q 'not supported yet: dumptraffic="protocol"' "$TEST_TMP/protocol.err" || fail "protocol: $(cat "$TEST_TMP/protocol.err")"
+"$LOADCTL" -f "$TEST_TMP/dump-local.xml" check >/dev/null 2>"$TEST_TMP/protocol.err" || st=$?
+assert_eq "$st" 1 "dumptraffic=protocol_local"
+grep -q 'not supported yet: dumptraffic="protocol_local"' "$TEST_TMP/protocol.err" || fail "protocol_local: $(cat "$TEST_TMP/protocol.err")"
 echo "PASS: $TEST_NAME"

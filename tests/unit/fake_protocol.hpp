@@ -3,6 +3,7 @@
 // sessions. Keeps the loader tests independent of the real plugins.
 
 #include <memory>
+#include <span>
 #include <string>
 
 #include "loadctl/protocol.hpp"
@@ -25,8 +26,24 @@ class FakeRequest : public RequestSpec {
   std::string dir;
 };
 
+/// <option type="ts_fake" name="greeting" value=".."/>: the fake protocol's only option.
+struct FakeOptions final : ProtocolOptions {
+  std::string greeting;
+};
+
 class FakeProtocol : public Protocol {
  public:
+  std::shared_ptr<const ProtocolOptions> parse_options(std::span<const pugi::xml_node> nodes) const override {
+    auto options = std::make_shared<FakeOptions>();
+    for (pugi::xml_node node : nodes) {
+      XmlElement el(node);
+      el.ignore({"type"});
+      if (el.required("name") != "greeting") el.fail("name", "not supported yet: ts_fake option");
+      options->greeting = el.required("value");
+      el.finish();
+    }
+    return options;
+  }
   std::string_view element() const override { return "fake"; }
   std::string_view session_type() const override { return "ts_fake"; }
   std::shared_ptr<const RequestSpec> parse_request(pugi::xml_node element,

@@ -106,10 +106,13 @@ TEST_F(FullScenario, OptionsInSeconds) {
   EXPECT_EQ(o.ports_range->first, 1025);
   EXPECT_EQ(o.ports_range->second, 65535);
   EXPECT_EQ(o.seed, 42u);
-  ASSERT_EQ(o.user_agents.size(), 2u);
-  EXPECT_EQ(o.user_agents[0].value, "Agent/1.0");
-  EXPECT_DOUBLE_EQ(o.user_agents[0].probability, 75);
-  EXPECT_EQ(o.user_agents[1].value, "Agent/2.0 (long)");
+  // <option type="ts_fake">: the fake plugin's own, given to every ts_fake session.
+  ASSERT_EQ(scenario->protocol_options.count("ts_fake"), 1u);
+  auto* fake_options = dynamic_cast<const fake::FakeOptions*>(scenario->protocol_options.at("ts_fake").get());
+  ASSERT_NE(fake_options, nullptr);
+  EXPECT_EQ(fake_options->greeting, "hello fake");
+  ASSERT_EQ(scenario->sessions.size(), 2u);
+  for (const Session& s : scenario->sessions) EXPECT_EQ(s.protocol_options.get(), fake_options);
 }
 
 TEST_F(FullScenario, SessionsAndActions) {

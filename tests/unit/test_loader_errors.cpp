@@ -327,12 +327,14 @@ TEST(LoaderErrors, DuplicateSessionName) {
                "/tsung/sessions/session[2]", "duplicate session name 's'");
 }
 
-TEST(LoaderErrors, UserAgentProbabilities) {
+// A protocol's options are its plugin's (Protocol::parse_options; the http plugin's user_agent is
+// tested in plugins/http/tests): with no plugin for the type, they are refused.
+TEST(LoaderErrors, OptionsOfAProtocolWithoutPlugin) {
   Parts p;
   p.options = R"(<options><option type="ts_http" name="user_agent">
   <user_agent probability="50">A</user_agent><user_agent probability="40">B</user_agent>
 </option></options>)";
-  expect_error(scenario_text(p), "<option ", "/tsung/options/option", "user_agent probabilities sum to 90");
+  expect_error(scenario_text(p), "<option ", "/tsung/options/option", "not supported yet: ts_http option 'user_agent'");
 }
 
 TEST(LoaderErrors, ProbabilityXorWeight) {

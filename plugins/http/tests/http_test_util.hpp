@@ -17,8 +17,16 @@ namespace loadctl::http::test {
 using loadctl::test::MapVars;
 
 /// Parses `xml` (one <http> element) with `ctx`; the document is kept alive by the caller.
+/// A user_agent option of one agent, "loadctl/0.1".
+inline const HttpOptions* test_http_options() {
+  static const HttpOptions options({{"loadctl/0.1", 1.0}});
+  return &options;
+}
+
+/// Without options of its own, the request gets test_http_options().
 inline std::shared_ptr<const HttpRequest> parse_http(const std::string& xml,
                                                      RequestParseContext ctx = {}) {
+  if (!ctx.options) ctx.options = test_http_options();
   pugi::xml_document doc;
   auto ok = doc.load_string(xml.c_str());
   EXPECT_TRUE(ok) << ok.description();

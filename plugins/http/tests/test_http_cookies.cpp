@@ -191,7 +191,7 @@ TEST(HttpCookies, HeaderPlaceAndAbsoluteUrl) {
   auto req = parse_http(R"(<http url="http://h2:81/p" method="POST" contents="x">
       <www_authenticate userid="a" passwd="b"/><http_header name="X-A" value="1"/></http>)");
   EXPECT_EQ(encode_with(*req, &jar, "h1:80"),  // the URL's host counts, not the server's
-            "POST /p HTTP/1.1\r\nHost: h2:81\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            "POST /p HTTP/1.1\r\nHost: h2:81\r\nUser-Agent: loadctl/0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
             "Content-Length: 1\r\nAuthorization: Basic YTpi\r\nCookie: s=1\r\nX-A: 1\r\n\r\nx");
 }
 

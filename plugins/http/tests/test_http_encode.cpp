@@ -14,7 +14,6 @@ std::string encode(const HttpRequest& req, const VariableSource* vars = nullptr,
   EncodeContext ctx;
   ctx.vars = vars;
   ctx.host_header = "localhost:8080";
-  ctx.user_agent = "loadctl/0.1";
   ctx.missing_vars = missing;
   std::string out;
   req.encode(ctx, out);
@@ -31,13 +30,15 @@ TEST(HttpEncode, StaticGet) {
   EXPECT_EQ(req->chunks().size(), 4u);
 }
 
-TEST(HttpEncode, NoUserAgentWhenEmpty) {
-  auto req = parse_http(R"(<http url="/" version="1.0"/>)");
+TEST(HttpEncode, TsungsUserAgentWithoutTheOption) {
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_string(R"(<http url="/" version="1.0"/>)"));
+  auto req = parse_http_request(doc.first_child(), {});  // no ts_http options in the scenario
   EncodeContext ctx;
   ctx.host_header = "h";
   std::string out;
   req->encode(ctx, out);
-  EXPECT_EQ(out, "GET / HTTP/1.0\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(out, "GET / HTTP/1.0\r\nHost: h\r\nUser-Agent: Tsung\r\n\r\n");
 }
 
 TEST(HttpEncode, StaticPostWithHeadersAndAuth) {
@@ -243,7 +244,9 @@ TEST(HttpParse, RegisteredByElementAndSessionType) {
 std::shared_ptr<const HttpRequest> parse_webdav(const std::string& xml) {
   pugi::xml_document doc;
   EXPECT_TRUE(doc.load_string(xml.c_str()));
-  return parse_http_request(doc.first_child(), {}, true);
+  RequestParseContext ctx;
+  ctx.options = test_http_options();
+  return parse_http_request(doc.first_child(), ctx, true);
 }
 
 TEST(HttpWebdav, MethodsAsTsungWebdavSendsThem) {
