@@ -149,7 +149,7 @@ class AmqpConnection final : public Connection {
 
   ConnEvent on_method(ConnectionServices& s, bool awaiting, std::uint16_t channel, std::span<const char> payload,
                       ResponseInfo& info);
-  ConnEvent expected(std::uint32_t id, std::uint16_t channel, ResponseInfo& info);
+  ConnEvent expected(ConnectionServices& s, std::uint32_t id, std::uint16_t channel, ResponseInfo& info);
   void on_confirm(ConnectionServices& s, std::uint16_t channel, std::uint64_t tag, bool multiple, bool ack);
   void drop_channel(std::uint16_t id);
   std::size_t frame_limit() const {
@@ -359,11 +359,16 @@ ConnResult AmqpConnection::on_data(ConnectionServices& s, const RequestSpec* pen
 }
 
 // The pending request's answer, when `id` on `channel` is what it waits for.
-ConnEvent AmqpConnection::expected(std::uint32_t id, std::uint16_t channel, ResponseInfo& info) {
-  if (expect_ == id && expect_channel_ == channel) {
+// On another channel it is not ours (Tsung goes on waiting); another method on ours is
+// unexpected: counted, and the user ends.
+ConnEvent AmqpConnection::expected(ConnectionServices& s, std::uint32_t id, std::uint16_t channel,
+                                   ResponseInfo& info) {
+  if (expect_channel_ != channel) return ConnEvent::none;
+  if (expect_ == id) {
     expect_ = 0;
     return ConnEvent::complete;
   }
+  s.count(m_[unexpected]);
   info.error = "amqp_unexpected";
   return ConnEvent::fatal;
 }
@@ -443,7 +448,13 @@ ConnEvent AmqpConnection::on_method(ConnectionServices& s, bool awaiting, std::u
       in.u8();
       in.skip_table();
       std::string_view mechanisms = in.longstr();
-      if (in.bad || mechanisms.find("PLAIN") == std::string_view::npos) {
+      bool plain = false;  // mechanisms: a space-separated list
+      for (std::size_t at = 0; at < mechanisms.size() && !plain;) {
+        std::size_t end = std::min(mechanisms.find(' ', at), mechanisms.size());
+        plain = mechanisms.substr(at, end - at) == "PLAIN";
+        at = end + 1;
+      }
+      if (in.bad || !plain) {
         s.count(m_[error]);
         info.error = "amqp_no_plain_mechanism";
         return ConnEvent::fatal;
@@ -481,23 +492,23 @@ ConnEvent AmqpConnection::on_method(ConnectionServices& s, bool awaiting, std::u
       if (!awaiting || phase_ != Phase::opening) break;
       phase_ = Phase::open;
       s.count(m_[connected]);
-      return expected(id, channel, info);
+      return expected(s, id, channel, info);
     case method::channel_open_ok:
       if (!awaiting) break;
       if (expect_ == id && expect_channel_ == channel) find_or_add(channel);
-      if (ConnEvent e = expected(id, channel, info); e != ConnEvent::complete) return e;
+      if (ConnEvent e = expected(s, id, channel, info); e != ConnEvent::complete) return e;
       s.count(m_[channel_opened]);
       return ConnEvent::complete;
     case method::channel_close_ok: {
       if (!awaiting) break;
-      if (ConnEvent e = expected(id, channel, info); e != ConnEvent::complete) return e;
+      if (ConnEvent e = expected(s, id, channel, info); e != ConnEvent::complete) return e;
       drop_channel(channel);
       s.count(m_[channel_closed]);
       return ConnEvent::complete;
     }
     case method::confirm_select_ok:
       if (!awaiting) break;
-      if (ConnEvent e = expected(id, channel, info); e != ConnEvent::complete) return e;
+      if (ConnEvent e = expected(s, id, channel, info); e != ConnEvent::complete) return e;
       if (Channel& c = find_or_add(channel); c.next_seqno == 0) {
         c.next_seqno = 1;
         c.first = 1;
@@ -505,15 +516,15 @@ ConnEvent AmqpConnection::on_method(ConnectionServices& s, bool awaiting, std::u
       return ConnEvent::complete;
     case method::basic_qos_ok:
       if (!awaiting) break;
-      return expected(id, channel, info);
+      return expected(s, id, channel, info);
     case method::basic_consume_ok:
       if (!awaiting) break;
-      if (ConnEvent e = expected(id, channel, info); e != ConnEvent::complete) return e;
+      if (ConnEvent e = expected(s, id, channel, info); e != ConnEvent::complete) return e;
       s.count(m_[consumer]);
       return ConnEvent::complete;
     case method::connection_close_ok:
       if (!awaiting) break;
-      if (ConnEvent e = expected(id, channel, info); e != ConnEvent::complete) return e;
+      if (ConnEvent e = expected(s, id, channel, info); e != ConnEvent::complete) return e;
       s.count(m_[closed]);
       phase_ = Phase::idle;
       return ConnEvent::close;
