@@ -14,67 +14,19 @@
 #  3. max_frame_size below RabbitMQ's connection.start: error_amqp_frame_too_large, nothing kept.
 # The exchange and queue the example needs are declared with rabbitmqctl import_definitions.
 source "$(dirname "$0")/../../../tests/integration/lib.sh"
-need_bins loadctl loadagent epmd
-RMQ_BIN=/usr/lib/rabbitmq/bin
-[ -x "$RMQ_BIN/rabbitmq-server" ] || fail "rabbitmq-server not installed (scripts/deps.sh)"
+need_bins loadctl loadagent
 
-# --- RabbitMQ: own epmd, own node ------------------------------------------------------------
-export HOME=$TEST_TMP  # the Erlang cookie of the node and of rabbitmqctl
-export ERL_EPMD_PORT RABBITMQ_NODE_PORT RABBITMQ_DIST_PORT
-ERL_EPMD_PORT=$(free_port)
-RABBITMQ_NODE_PORT=$(free_port)
-RABBITMQ_DIST_PORT=$(free_port)
-export RABBITMQ_NODENAME=loadctl$RANDOM$RANDOM@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
-export RABBITMQ_MNESIA_BASE=$TEST_TMP/rabbit/mnesia RABBITMQ_LOG_BASE=$TEST_TMP/rabbit/log
-export RABBITMQ_CONFIG_FILE=$TEST_TMP/rabbit/rabbitmq.conf RABBITMQ_CONF_ENV_FILE=$TEST_TMP/rabbit/env.conf
-export RABBITMQ_ENABLED_PLUGINS_FILE=$TEST_TMP/rabbit/enabled_plugins RABBITMQ_PID_FILE=$TEST_TMP/rabbit/pid
-export RABBITMQ_ADVANCED_CONFIG_FILE=$TEST_TMP/rabbit/advanced.config
-mkdir -p "$TEST_TMP/rabbit"
-: > "$RABBITMQ_CONF_ENV_FILE"
-echo '[].' > "$RABBITMQ_ENABLED_PLUGINS_FILE"
-cat > "$TEST_TMP/rabbit/definitions.json" <<'JSON'
+source "$(dirname "$0")/rabbitmq_lib.sh"
+start_rabbitmq
+cat > "$TEST_TMP/definitions.json" <<'JSON'
 {"exchanges": [{"name": "test_exchange", "vhost": "/", "type": "direct", "durable": true,
                 "auto_delete": false, "internal": false, "arguments": {}}],
  "queues": [{"name": "test_queue", "vhost": "/", "durable": true, "auto_delete": false, "arguments": {}}],
  "bindings": [{"source": "test_exchange", "vhost": "/", "destination": "test_queue",
                "destination_type": "queue", "routing_key": "test_queue", "arguments": {}}]}
 JSON
-cat > "$RABBITMQ_CONFIG_FILE" <<CONF
-listeners.tcp.1 = 127.0.0.1:$RABBITMQ_NODE_PORT
-loopback_users = none
-CONF
-
-epmd -port "$ERL_EPMD_PORT" > "$TEST_TMP/epmd.log" 2>&1 &
-EPMD_PID=$!
-on_exit "_stop_pid $EPMD_PID"
-wait_until 10 port_open "$ERL_EPMD_PORT" || fail "epmd did not listen on $ERL_EPMD_PORT"
-
-rmqctl() { timeout 30 "$RMQ_BIN/rabbitmqctl" -q -n "$RABBITMQ_NODENAME" "$@"; }
-log "starting RabbitMQ $RABBITMQ_NODENAME on 127.0.0.1:$RABBITMQ_NODE_PORT"
-"$RMQ_BIN/rabbitmq-server" > "$TEST_TMP/rabbit/server.out" 2>&1 &
-RABBIT_PID=$!
-on_exit "rmqctl stop >/dev/null 2>&1; _stop_pid $RABBIT_PID"
-# await_startup fails at once while the node is not registered with epmd yet: retry, bounded.
-started=false
-for _ in $(seq 1 60); do
-  kill -0 "$RABBIT_PID" 2>/dev/null || { cat "$TEST_TMP/rabbit/server.out" >&2; fail "rabbitmq-server exited"; }
-  if rmqctl await_startup --timeout 25 >/dev/null 2>&1; then started=true; break; fi
-  sleep 0.5
-done
-$started || { tail -20 "$TEST_TMP/rabbit/server.out" >&2; fail "RabbitMQ did not start"; }
-wait_until 10 port_open "$RABBITMQ_NODE_PORT" || fail "RabbitMQ does not listen on $RABBITMQ_NODE_PORT"
-rmqctl import_definitions "$TEST_TMP/rabbit/definitions.json" > /dev/null || fail "import_definitions failed"
-log "RabbitMQ up, test_exchange and test_queue declared"
-
-# counters NAME...: RabbitMQ's global AMQP 0-9-1 counters (classic queues), "name=value" each.
-counters() {
-  rmqctl eval '
-    M = rabbit_global_counters:overview(),
-    A = maps:get([{protocol, amqp091}], M),
-    Q = maps:get([{protocol, amqp091}, {queue_type, rabbit_classic_queue}], M),
-    lists:flatten([io_lib:format("~s=~b ", [K, V]) || {K, V} <- maps:to_list(maps:merge(A, Q))]).' |
-    tr -d '"' | tr ' ' '\n'
-}
+rmqctl import_definitions "$TEST_TMP/definitions.json" > /dev/null || fail "import_definitions failed"
+log "test_exchange and test_queue declared"
 queue_line() { rmqctl list_queues name messages messages_unacknowledged consumers | awk '$1 == "test_queue"'; }
 
 run() {  # run NAME SCENARIO: loadctl start, log directory $TEST_TMP/NAME
@@ -116,7 +68,7 @@ assert_eq "$(tsung_sum amqp_delivered "$dir")" 2000 "amqp_delivered"
 assert_eq "$(tsung_sum amqp_unexpected "$dir")" 0 "amqp_unexpected"
 assert_eq "$(tsung_sum request_noack "$dir")" 2000 "request_noack (basic.publish)"
 assert_eq "$(tsung_sum finish_users_count "$dir")" 2 "finish_users_count"
-counters > "$TEST_TMP/counters"
+rabbit_counters > "$TEST_TMP/counters"
 c() { awk -F= -v k="$1" '$1 == k { print $2 }' "$TEST_TMP/counters"; }
 assert_eq "$(c messages_received_confirm_total)" 2000 "RabbitMQ: messages received in confirm mode"
 assert_eq "$(c messages_confirmed_total)" 2000 "RabbitMQ: messages confirmed"
