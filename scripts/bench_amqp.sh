@@ -15,7 +15,10 @@ source "$LOADCTL_SRC/plugins/amqp/tests/rabbitmq_lib.sh"
 users=${1:-10}
 per_user=${2:-10000}
 need_bins loadctl loadagent
-start_rabbitmq
+# Tsung 1.7.0 asks for channel_max 0 ("no limit") in connection.tune_ok, which RabbitMQ (3.10)
+# refuses unless its own channel_max is 0 too ("failed to negotiate connection parameters"): without
+# this setting every Tsung connection is closed. rabbitmq.conf does not take 0; advanced.config does.
+start_rabbitmq "" "[{rabbit, [{channel_max, 0}]}]."
 cat > "$TEST_TMP/definitions.json" <<'JSON'
 {"queues": [{"name": "bench_q", "vhost": "/", "durable": false, "auto_delete": false,
              "arguments": {"x-max-length": 20000}}]}

@@ -1,8 +1,9 @@
 # A private RabbitMQ node for ts_amqp's test and benchmark; source after tests/integration/lib.sh.
-#   start_rabbitmq   own epmd (ERL_EPMD_PORT, a free port; the system's epmd is never used),
+#   start_rabbitmq [CONF [ADVANCED]]  own epmd (ERL_EPMD_PORT, a free port; the system's epmd is never used),
 #                    node loadctl<random>@localhost listening on 127.0.0.1:$RABBITMQ_NODE_PORT,
 #                    cookie (HOME), data, logs and config under $TEST_TMP/rabbit; waits for it
 #                    (bounded) and stops it at exit (rabbitmqctl stop, then its PID; then epmd).
+#                    CONF: more rabbitmq.conf lines; ADVANCED: an advanced.config term.
 #   rmqctl ARGS...   rabbitmqctl on that node, bounded
 #   rabbit_counters  RabbitMQ's global AMQP 0-9-1 counters (classic queues), "name=value" lines
 RMQ_BIN=/usr/lib/rabbitmq/bin
@@ -26,6 +27,8 @@ start_rabbitmq() {
   : > "$RABBITMQ_CONF_ENV_FILE"
   echo '[].' > "$RABBITMQ_ENABLED_PLUGINS_FILE"
   printf 'listeners.tcp.1 = 127.0.0.1:%s\nloopback_users = none\n' "$RABBITMQ_NODE_PORT" > "$RABBITMQ_CONFIG_FILE"
+  [ -z "${1:-}" ] || echo "$1" >> "$RABBITMQ_CONFIG_FILE"
+  [ -z "${2:-}" ] || echo "$2" > "$RABBITMQ_ADVANCED_CONFIG_FILE"
 
   epmd -port "$ERL_EPMD_PORT" > "$dir/epmd.log" 2>&1 &
   EPMD_PID=$!
