@@ -533,8 +533,8 @@ ConnEvent AmqpConnection::on_method(ConnectionServices& s, bool awaiting, std::u
   }
   // Anything else (basic.return, basic.cancel, connection.blocked, ...) is not an answer; on the
   // channel the pending request waits on, Tsung counts it as unexpected and gives up.
-  if (awaiting && expect_ != 0 && channel == expect_channel_ && id != method::basic_deliver &&
-      (id >> 16) != 60) {
+  bool async = (id >> 16) == 60 || id == method_id(10, 60) || id == method_id(10, 61);  // basic.*, blocked
+  if (awaiting && expect_ != 0 && channel == expect_channel_ && !async) {
     s.count(m_[unexpected]);
     info.error = "amqp_unexpected";
     return ConnEvent::fatal;
