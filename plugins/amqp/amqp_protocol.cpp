@@ -102,6 +102,24 @@ void append_random(std::string& out, std::size_t n) {
   }
 }
 
+/// Sends the frames `write` appends (to a per-thread buffer): replies, acks, heartbeats.
+template <class Write>
+void send_frames(ConnectionServices& s, Write&& write) {
+  thread_local std::string buffer;
+  buffer.clear();
+  write(buffer);
+  s.send(buffer);
+}
+
+/// A template rendered into a per-thread buffer `slot` (0..2), valid until that slot is reused.
+std::string_view render(const Template& t, const EncodeContext& ctx, int slot) {
+  thread_local std::string buffers[3];
+  std::string& b = buffers[slot];
+  b.clear();
+  t.render(ctx.vars, b, ctx.missing_vars);
+  return b;
+}
+
 /// Per-channel state: consumer ack mode and publisher confirms (seqno window).
 struct Channel {
   std::uint16_t id = 0;
@@ -211,9 +229,7 @@ int AmqpConnection::new_number(int proposed) const {
 
 int AmqpConnection::channel_of(const AmqpRequest& r, const EncodeContext& ctx) {
   if (r.channel.is_literal()) return r.literal_channel;
-  thread_local std::string text;
-  text.clear();
-  r.channel.render(ctx.vars, text, ctx.missing_vars);
+  std::string_view text = render(r.channel, ctx, 0);
   int value = -1;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc{} || end != text.data() + text.size() || value < 0 || value > 65535) return -1;
@@ -292,21 +308,13 @@ void AmqpConnection::encode(ConnectionServices& s, const RequestSpec& spec, cons
       break;
     case Type::basic_consume:
       find_or_add(ch).ack = r.ack;
-      {
-        thread_local std::string queue;
-        queue.clear();
-        r.queue.render(ctx.vars, queue, ctx.missing_vars);
-        basic_consume(out, ch, queue, "", !r.ack);
-      }
+      basic_consume(out, ch, render(r.queue, ctx, 0), "", !r.ack);
       expect_ = method::basic_consume_ok;
       break;
     case Type::basic_publish: {
-      thread_local std::string exchange, key, body;
-      exchange.clear();
-      key.clear();
+      std::string_view exchange = render(r.exchange, ctx, 0), key = render(r.routing_key, ctx, 1);
+      thread_local std::string body;
       body.clear();
-      r.exchange.render(ctx.vars, exchange, ctx.missing_vars);
-      r.routing_key.render(ctx.vars, key, ctx.missing_vars);
       if (r.has_payload) r.payload.render(ctx.vars, body, ctx.missing_vars);
       if (body.empty()) append_random(body, r.payload_size);  // Tsung: an empty payload means payload_size
       basic_publish(out, ch, exchange, key, r.persistent, body, frame_max_);
@@ -383,10 +391,7 @@ ConnEvent AmqpConnection::on_method(ConnectionServices& s, bool awaiting, std::u
       std::uint64_t tag = in.u64();
       s.count(m_[delivered]);
       if (Channel* c = find(channel); c && c->ack && !in.bad) {
-        thread_local std::string ack;
-        ack.clear();
-        basic_ack(ack, channel, tag);
-        s.send(ack);
+        send_frames(s, [&](std::string& b) { basic_ack(b, channel, tag); });
       }
       return ConnEvent::none;
     }
@@ -403,10 +408,7 @@ ConnEvent AmqpConnection::on_method(ConnectionServices& s, bool awaiting, std::u
     }
     case method::connection_close: {
       std::uint16_t code = in.u16();
-      thread_local std::string reply;
-      reply.clear();
-      empty_method(reply, 0, method::connection_close_ok);
-      s.send(reply);
+      send_frames(s, [](std::string& b) { empty_method(b, 0, method::connection_close_ok); });
       if (awaiting && expect_ == method::connection_close_ok) {  // both sides closed at once
         s.count(m_[closed]);
         return ConnEvent::close;
@@ -418,10 +420,7 @@ ConnEvent AmqpConnection::on_method(ConnectionServices& s, bool awaiting, std::u
     }
     case method::channel_close: {
       std::uint16_t code = in.u16();
-      thread_local std::string reply;
-      reply.clear();
-      empty_method(reply, channel, method::channel_close_ok);
-      s.send(reply);
+      send_frames(s, [&](std::string& b) { empty_method(b, channel, method::channel_close_ok); });
       drop_channel(channel);  // its unconfirmed publishes will never be confirmed
       info.error = reply_code_name(code);
       if (awaiting && expect_channel_ == channel && expect_ != 0) {
@@ -434,12 +433,11 @@ ConnEvent AmqpConnection::on_method(ConnectionServices& s, bool awaiting, std::u
     }
     case method::channel_flow: {
       bool active = in.u8() & 1;
-      thread_local std::string reply;
-      reply.clear();
-      std::size_t frame = begin_method(reply, channel, method::channel_flow_ok);
-      Writer{reply}.u8(active ? 1 : 0);
-      end_frame(reply, frame);
-      s.send(reply);
+      send_frames(s, [&](std::string& b) {
+        std::size_t frame = begin_method(b, channel, method::channel_flow_ok);
+        Writer{b}.u8(active ? 1 : 0);
+        end_frame(b, frame);
+      });
       return ConnEvent::none;
     }
     case method::connection_start: {
@@ -459,10 +457,7 @@ ConnEvent AmqpConnection::on_method(ConnectionServices& s, bool awaiting, std::u
         info.error = "amqp_no_plain_mechanism";
         return ConnEvent::fatal;
       }
-      thread_local std::string reply;
-      reply.clear();
-      connection_start_ok(reply, options_.username, options_.password);
-      s.send(reply);
+      send_frames(s, [&](std::string& b) { connection_start_ok(b, options_.username, options_.password); });
       phase_ = Phase::tune;
       return ConnEvent::none;
     }
@@ -475,11 +470,10 @@ ConnEvent AmqpConnection::on_method(ConnectionServices& s, bool awaiting, std::u
       std::uint64_t limit = std::min<std::uint64_t>(kClientFrameMax, max_frame_size_);
       if (frame_max) limit = std::min<std::uint64_t>(limit, frame_max);
       frame_max_ = static_cast<std::uint32_t>(std::max<std::uint64_t>(limit, 4096));
-      thread_local std::string reply;
-      reply.clear();
-      connection_tune_ok(reply, channel_max_, frame_max_, options_.heartbeat);
-      connection_open(reply, opening_ ? std::string_view(opening_->vhost) : "/");
-      s.send(reply);
+      send_frames(s, [&](std::string& b) {
+        connection_tune_ok(b, channel_max_, frame_max_, options_.heartbeat);
+        connection_open(b, opening_ ? std::string_view(opening_->vhost) : "/");
+      });
       phase_ = Phase::opening;
       if (options_.heartbeat > 0) {
         heartbeat_ = std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(options_.heartbeat / 2.0));
@@ -593,10 +587,7 @@ ConnEvent AmqpConnection::on_timer(ConnectionServices& s) {
     event = ConnEvent::complete;
   }
   if (heartbeat_.count() > 0 && now >= heartbeat_next_) {
-    thread_local std::string frame;
-    frame.clear();
-    heartbeat(frame);
-    s.send(frame);
+    send_frames(s, [](std::string& b) { heartbeat(b); });
     heartbeat_next_ = now + heartbeat_;
   }
   arm(s);
