@@ -79,14 +79,17 @@ assert_eq "$(queue_line | awk '{ print $2, $3, $4 }')" "0 0 0" "test_queue: mess
 log "example: 2000 published = confirmed = delivered = acknowledged, as RabbitMQ counted them"
 
 # --- 2. login refused, 3. frame larger than max_frame_size -----------------------------------
-scenario() {  # scenario FILE OPTIONS: 3 users opening a connection and a channel
+# counts DIR: every non-zero counter of DIR/tsung.log, for failure messages.
+counts() { awk '$1 == "stats:" && $2 !~ /^[{]/ { a[$2] += $3 } END { for (k in a) if (a[k] > 0) printf "%s=%s ", k, a[k] }' "$1/tsung.log"; }
+scenario() {  # scenario FILE OPTIONS: 3 users (static, 0.1 s apart) opening a connection and a channel
   cat > "$1" <<XML
 <?xml version="1.0"?>
 <!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
 <tsung loglevel="notice" version="1.0">
   <clients><client host="localhost" use_controller_vm="true"/></clients>
   <servers><server host="127.0.0.1" port="$RABBITMQ_NODE_PORT" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="3" arrivalrate="10" unit="second"/></arrivalphase></load>
+  <load><user session="s" start_time="0.1" unit="second"/><user session="s" start_time="0.2" unit="second"/>
+    <user session="s" start_time="0.3" unit="second"/></load>
   <options>$2</options>
   <sessions><session name="s" probability="100" type="ts_amqp" bidi="true">
     <request><amqp type="connection.open" vhost="/"/></request>
@@ -98,13 +101,13 @@ XML
 }
 scenario "$TEST_TMP/refused.xml" '<option type="ts_amqp" name="password" value="not-the-password"/>'
 run refused "$TEST_TMP/refused.xml"
-assert_eq "$(tsung_sum error_amqp_access_refused "$TEST_TMP/refused")" 3 "logins refused"
+assert_eq "$(tsung_sum error_amqp_access_refused "$TEST_TMP/refused")" 3 "logins refused ($(counts "$TEST_TMP/refused"))"
 assert_eq "$(tsung_sum amqp_connected "$TEST_TMP/refused")" 0 "amqp_connected with a wrong password"
 assert_eq "$(tsung_sum finish_users_count "$TEST_TMP/refused")" 3 "users that ended"
 
 scenario "$TEST_TMP/frame.xml" '<option name="max_frame_size" value="128"/>'
 run frame "$TEST_TMP/frame.xml"
-assert_eq "$(tsung_sum error_amqp_frame_too_large "$TEST_TMP/frame")" 3 "frames over max_frame_size"
+assert_eq "$(tsung_sum error_amqp_frame_too_large "$TEST_TMP/frame")" 3 "frames over max_frame_size ($(counts "$TEST_TMP/frame"))"
 assert_eq "$(tsung_sum amqp_error "$TEST_TMP/frame")" 3 "amqp_error"
 assert_eq "$(tsung_sum amqp_connected "$TEST_TMP/frame")" 0 "amqp_connected with a 128-byte frame limit"
 log "ok"
