@@ -12,6 +12,8 @@
 #  2. A wrong password: RabbitMQ refuses the login; counted (error_amqp_access_refused), the user
 #     ends, the run ends normally.
 #  3. max_frame_size below RabbitMQ's connection.start: error_amqp_frame_too_large, nothing kept.
+#  4. heartbeat 1 s and a 5 s waitForMessages: RabbitMQ closes a client silent for two heartbeat
+#     intervals, so the connection lives only through the heartbeats loadctl sends from its timer.
 # The exchange and queue the example needs are declared with rabbitmqctl import_definitions.
 source "$(dirname "$0")/../../../tests/integration/lib.sh"
 need_bins loadctl loadagent
@@ -81,7 +83,7 @@ log "example: 2000 published = confirmed = delivered = acknowledged, as RabbitMQ
 # --- 2. login refused, 3. frame larger than max_frame_size -----------------------------------
 # counts DIR: every non-zero counter of DIR/tsung.log, for failure messages.
 counts() { awk '$1 == "stats:" && $2 !~ /^[{]/ { a[$2] += $3 } END { for (k in a) if (a[k] > 0) printf "%s=%s ", k, a[k] }' "$1/tsung.log"; }
-scenario() {  # scenario FILE OPTIONS: 3 users (static, 0.1 s apart) opening a connection and a channel
+scenario() {  # scenario FILE OPTIONS [REQUESTS]: 3 users (static, 0.1 s apart) opening a connection and a channel
   cat > "$1" <<XML
 <?xml version="1.0"?>
 <!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
@@ -93,7 +95,7 @@ scenario() {  # scenario FILE OPTIONS: 3 users (static, 0.1 s apart) opening a c
   <options>$2</options>
   <sessions><session name="s" probability="100" type="ts_amqp" bidi="true">
     <request><amqp type="connection.open" vhost="/"/></request>
-    <request><amqp type="channel.open"/></request>
+    <request><amqp type="channel.open"/></request>${3:-}
     <request><amqp type="connection.close"/></request>
   </session></sessions>
 </tsung>
@@ -110,4 +112,9 @@ run frame "$TEST_TMP/frame.xml"
 assert_eq "$(tsung_sum error_amqp_frame_too_large "$TEST_TMP/frame")" 3 "frames over max_frame_size ($(counts "$TEST_TMP/frame"))"
 assert_eq "$(tsung_sum amqp_error "$TEST_TMP/frame")" 3 "amqp_error"
 assert_eq "$(tsung_sum amqp_connected "$TEST_TMP/frame")" 0 "amqp_connected with a 128-byte frame limit"
+scenario "$TEST_TMP/heartbeat.xml" '<option type="ts_amqp" name="heartbeat" value="1"/>' \
+  '<request><amqp type="waitForMessages" timeout="5"/></request>'
+run heartbeat "$TEST_TMP/heartbeat.xml"
+assert_eq "$(tsung_sum amqp_closed "$TEST_TMP/heartbeat")" 3 "connections closed normally after 5 s with 1 s heartbeats ($(counts "$TEST_TMP/heartbeat"))"
+grep -q "missed heartbeats" "$RABBITMQ_LOG_BASE"/*.log && fail "RabbitMQ missed heartbeats: $(grep -m1 "missed heartbeats" "$RABBITMQ_LOG_BASE"/*.log)"
 log "ok"
