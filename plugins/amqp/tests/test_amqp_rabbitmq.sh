@@ -36,6 +36,33 @@ run() {  # run NAME SCENARIO: loadctl start, log directory $TEST_TMP/NAME
     { cat "$TEST_TMP/$1.err" >&2; fail "$1: loadctl exited with $?"; }
 }
 
+# counts DIR: every non-zero counter of DIR/tsung.log, for failure messages.
+counts() { awk '$1 == "stats:" && $2 !~ /^[{]/ { a[$2] += $3 } END { for (k in a) if (a[k] > 0) printf "%s=%s ", k, a[k] }' "$1/tsung.log"; }
+scenario() {  # scenario FILE OPTIONS [REQUESTS]: 3 users (static, 0.1 s apart) opening a connection and a channel
+  cat > "$1" <<XML
+<?xml version="1.0"?>
+<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
+<tsung loglevel="notice" version="1.0">
+  <clients><client host="localhost" use_controller_vm="true"/></clients>
+  <servers><server host="127.0.0.1" port="$RABBITMQ_NODE_PORT" type="tcp"/></servers>
+  <load><user session="s" start_time="0.1" unit="second"/><user session="s" start_time="0.2" unit="second"/>
+    <user session="s" start_time="0.3" unit="second"/></load>
+  <options>$2</options>
+  <sessions><session name="s" probability="100" type="ts_amqp" bidi="true">
+    <request><amqp type="connection.open" vhost="/"/></request>
+    <request><amqp type="channel.open"/></request>${3:-}
+    <request><amqp type="connection.close"/></request>
+  </session></sessions>
+</tsung>
+XML
+}
+# 4 runs while the example does (it publishes nothing and consumes nothing: RabbitMQ's counters
+# and test_queue are the example's alone).
+scenario "$TEST_TMP/heartbeat.xml" '<option type="ts_amqp" name="heartbeat" value="1"/>' \
+  '<request><amqp type="waitForMessages" timeout="5"/></request>'
+run heartbeat "$TEST_TMP/heartbeat.xml" &
+HEARTBEAT_PID=$!
+
 # --- 1. Tsung's example ----------------------------------------------------------------------
 zcat /usr/share/doc/tsung/examples/amqp.xml.gz |
   sed -e 's/host="ubuntu"/host="localhost"/' -e "s/port=\"5672\"/port=\"$RABBITMQ_NODE_PORT\"/" \
@@ -80,27 +107,7 @@ assert_eq "$(c messages_acknowledged_total)" 2000 "RabbitMQ: messages acknowledg
 assert_eq "$(queue_line | awk '{ print $2, $3, $4 }')" "0 0 0" "test_queue: messages, unacknowledged, consumers"
 log "example: 2000 published = confirmed = delivered = acknowledged, as RabbitMQ counted them"
 
-# --- 2. login refused, 3. frame larger than max_frame_size -----------------------------------
-# counts DIR: every non-zero counter of DIR/tsung.log, for failure messages.
-counts() { awk '$1 == "stats:" && $2 !~ /^[{]/ { a[$2] += $3 } END { for (k in a) if (a[k] > 0) printf "%s=%s ", k, a[k] }' "$1/tsung.log"; }
-scenario() {  # scenario FILE OPTIONS [REQUESTS]: 3 users (static, 0.1 s apart) opening a connection and a channel
-  cat > "$1" <<XML
-<?xml version="1.0"?>
-<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
-<tsung loglevel="notice" version="1.0">
-  <clients><client host="localhost" use_controller_vm="true"/></clients>
-  <servers><server host="127.0.0.1" port="$RABBITMQ_NODE_PORT" type="tcp"/></servers>
-  <load><user session="s" start_time="0.1" unit="second"/><user session="s" start_time="0.2" unit="second"/>
-    <user session="s" start_time="0.3" unit="second"/></load>
-  <options>$2</options>
-  <sessions><session name="s" probability="100" type="ts_amqp" bidi="true">
-    <request><amqp type="connection.open" vhost="/"/></request>
-    <request><amqp type="channel.open"/></request>${3:-}
-    <request><amqp type="connection.close"/></request>
-  </session></sessions>
-</tsung>
-XML
-}
+# --- 2. login refused, 3. frame larger than max_frame_size, 4. heartbeats ---------------------
 scenario "$TEST_TMP/refused.xml" '<option type="ts_amqp" name="password" value="not-the-password"/>'
 run refused "$TEST_TMP/refused.xml"
 assert_eq "$(tsung_sum error_amqp_access_refused "$TEST_TMP/refused")" 3 "logins refused ($(counts "$TEST_TMP/refused"))"
@@ -112,9 +119,7 @@ run frame "$TEST_TMP/frame.xml"
 assert_eq "$(tsung_sum error_amqp_frame_too_large "$TEST_TMP/frame")" 3 "frames over max_frame_size ($(counts "$TEST_TMP/frame"))"
 assert_eq "$(tsung_sum amqp_error "$TEST_TMP/frame")" 3 "amqp_error"
 assert_eq "$(tsung_sum amqp_connected "$TEST_TMP/frame")" 0 "amqp_connected with a 128-byte frame limit"
-scenario "$TEST_TMP/heartbeat.xml" '<option type="ts_amqp" name="heartbeat" value="1"/>' \
-  '<request><amqp type="waitForMessages" timeout="5"/></request>'
-run heartbeat "$TEST_TMP/heartbeat.xml"
+wait "$HEARTBEAT_PID" || fail "the heartbeat run failed"
 assert_eq "$(tsung_sum amqp_closed "$TEST_TMP/heartbeat")" 3 "connections closed normally after 5 s with 1 s heartbeats ($(counts "$TEST_TMP/heartbeat"))"
 grep -q "missed heartbeats" "$RABBITMQ_LOG_BASE"/*.log && fail "RabbitMQ missed heartbeats: $(grep -m1 "missed heartbeats" "$RABBITMQ_LOG_BASE"/*.log)"
 log "ok"
