@@ -93,7 +93,7 @@ void basic_qos(std::string& out, std::uint16_t channel, std::uint32_t prefetch_s
 void basic_consume(std::string& out, std::uint16_t channel, std::string_view queue, std::string_view tag, bool no_ack);
 void basic_ack(std::string& out, std::uint16_t channel, std::uint64_t tag);
 /// basic.publish, its content header (delivery_mode 2 when persistent) and body frames of at
-/// most frame_max bytes each (frame_max 0: one body frame). `body` appends `size` body bytes.
+/// most frame_max bytes each (frame_max 0: one body frame).
 void basic_publish(std::string& out, std::uint16_t channel, std::string_view exchange, std::string_view routing_key,
                    bool persistent, std::string_view body, std::uint32_t frame_max);
 
