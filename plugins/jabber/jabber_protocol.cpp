@@ -2,6 +2,7 @@
 // ts_jabber options, over a connection-level XMPP client (jabber_connection.cpp).
 #include <fmt/format.h>
 
+#include <mutex>
 #include <stdexcept>
 
 #include "jabber_connection.hpp"
@@ -119,7 +120,15 @@ class JabberProtocol final : public Protocol {
   bool connection_level() const override { return true; }
 
   std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const override {
-    return std::make_unique<JabberConnection>(static_cast<const JabberOptions*>(ctx.options), ctx.max_frame_size);
+    return std::make_unique<JabberConnection>(options_or_defaults(ctx.options), ctx.max_frame_size);
+  }
+
+  /// A scenario without any ts_jabber option gets no parse_options call: Tsung's defaults, made
+  /// once per process (so their user pool is shared by the scenarios this process loads).
+  const JabberOptions* options_or_defaults(const ProtocolOptions* options) const {
+    if (options) return static_cast<const JabberOptions*>(options);
+    std::call_once(defaults_once_, [this] { defaults_ = std::static_pointer_cast<const JabberOptions>(parse_options({})); });
+    return defaults_.get();
   }
 
   std::shared_ptr<const ProtocolOptions> parse_options(std::span<const pugi::xml_node> nodes) const override {
@@ -149,8 +158,7 @@ class JabberProtocol final : public Protocol {
 
   std::shared_ptr<const RequestSpec> parse_request(pugi::xml_node node, const RequestParseContext& ctx) const override {
     auto r = std::make_shared<JabberRequest>();
-    r->options = static_cast<const JabberOptions*>(ctx.options);
-    if (!r->options) fail_at(node, "internal: no ts_jabber options");
+    r->options = options_or_defaults(ctx.options);
     XmlElement el(node);
     r->type_name = el.optional("type", "chat");
     const TypeName* found = nullptr;
@@ -243,6 +251,10 @@ class JabberProtocol final : public Protocol {
     }
     return r;
   }
+
+ private:
+  mutable std::once_flag defaults_once_;
+  mutable std::shared_ptr<const JabberOptions> defaults_;
 };
 
 }  // namespace
