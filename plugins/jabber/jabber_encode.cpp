@@ -118,6 +118,16 @@ void pubsub_node_attr(const JabberRequest& r, std::string_view user, const Varia
   else out.append(" node='/home/").append(domain).append("/").append(user).append("/").append(node).append("'");
 }
 
+// <iq to='pubsub service' type='set' id=..><pubsub xmlns=..><ELEMENT node='..'
+void pubsub_open(UserState& st, const JabberRequest& r, std::string_view ns, std::string_view element,
+                 std::string_view user, const VariableSource* vars, unsigned* missing, std::string& out) {
+  iq_open(st, out, "set", *st.options->pubsub_service);
+  out.append("<pubsub xmlns='").append(ns).append("'><").append(element);
+  pubsub_node_attr(r, user, vars, missing, out);
+}
+
+constexpr std::string_view kPubsub = "http://jabber.org/protocol/pubsub";
+
 // The user's identity, chosen at its first request (Tsung's get_message when id is undefined).
 bool ensure_user(UserState& st, const JabberRequest& r, const VariableSource* vars, unsigned* missing,
                  ConnectionServices* services) {
@@ -364,37 +374,28 @@ void encode_request(UserState& st, const JabberRequest& r, const VariableSource*
       out.append("/").append(rendered(r.nick, vars, missing)).append(r.type == Type::muc_exit ? "' type='unavailable'/>" : "'/>");
       return;
     case Type::pubsub_create:
-      iq_open(st, out, "set", *o.pubsub_service);
-      out += "<pubsub xmlns='http://jabber.org/protocol/pubsub'><create";
-      pubsub_node_attr(r, st.username, vars, missing, out);
+      pubsub_open(st, r, kPubsub, "create", st.username, vars, missing, out);
       if (r.node_type) out.append(" type='").append(*r.node_type).append("' ");
       out += "/><configure> <x xmlns='jabber:x:data' type='submit'>";
       if (r.data) render(*r.data, vars, missing, out);  // the <field> elements, made at load
       out += "</x></configure></pubsub></iq>";
       return;
     case Type::pubsub_delete:
-      iq_open(st, out, "set", *o.pubsub_service);
-      out += "<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><delete";
-      pubsub_node_attr(r, st.username, vars, missing, out);
+      pubsub_open(st, r, "http://jabber.org/protocol/pubsub#owner", "delete", st.username, vars, missing, out);
       out += "/></pubsub></iq>";
       return;
     case Type::pubsub_subscribe:
     case Type::pubsub_unsubscribe: {
       auto to = choose_dest(st, r.dest, services);
       if (!to) return;
-      iq_open(st, out, "set", *o.pubsub_service);
-      out += r.type == Type::pubsub_subscribe ? "<pubsub xmlns='http://jabber.org/protocol/pubsub'><subscribe"
-                                              : "<pubsub xmlns='http://jabber.org/protocol/pubsub'><unsubscribe";
-      pubsub_node_attr(r, *to, vars, missing, out);
+      pubsub_open(st, r, kPubsub, r.type == Type::pubsub_subscribe ? "subscribe" : "unsubscribe", *to, vars, missing, out);
       out.append(" jid='").append(st.username).append("@").append(domain).append("'");
       if (r.subid) out.append(" subid='").append(rendered(r.subid, vars, missing)).append("' ");
       out += "/></pubsub></iq>";
       return;
     }
     case Type::pubsub_publish:
-      iq_open(st, out, "set", *o.pubsub_service);
-      out += "<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish";
-      pubsub_node_attr(r, st.username, vars, missing, out);
+      pubsub_open(st, r, kPubsub, "publish", st.username, vars, missing, out);
       out += "><item><entry>";
       append_body(out, r.stamped, r.size);
       out += "</entry></item></publish></pubsub></iq>";

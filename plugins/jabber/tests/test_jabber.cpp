@@ -302,6 +302,39 @@ TEST(JabberConnection, CloseAndStarttls) {
   ASSERT_EQ(feed.events, std::vector<ConnEvent>{ConnEvent::close});
 }
 
+TEST(JabberRequest, NoOptionsGivesTsungDefaults) {
+  auto r = parse(R"(<jabber type="connect" ack="local"/>)", nullptr);
+  ASSERT_NE(r->options, nullptr);
+  EXPECT_EQ(r->options->domain, "erlang-projects.org");
+  EXPECT_NE(protocol().open_connection(ConnectionContext{}), nullptr);
+}
+
+TEST(JabberEncode, Pubsub) {
+  auto o = options(R"(<o><option type="ts_jabber" name="domain" value="d"/><option type="ts_jabber" name="username" value="u"/>
+                      <option type="ts_jabber" name="pubsub_service" value="ps.d"/></o>)");
+  const auto* jo = static_cast<const JabberOptions*>(o.get());
+  FakeServices s;
+  JabberConnection conn(jo, 4096);
+  auto publish = parse(R"(<jabber type="pubsub:publish" ack="local" node="" size="4"/>)", o.get());
+  std::string out = encode(conn, s, *publish);
+  EXPECT_TRUE(out.starts_with("<iq to='ps.d' type='set' id='1'><pubsub xmlns='http://jabber.org/protocol/pubsub'>"
+                              "<publish node='/home/d/u1'><item><entry>")) << out;
+  EXPECT_TRUE(out.ends_with("</entry></item></publish></pubsub></iq>")) << out;
+  EXPECT_EQ(out.size(), std::string_view("<iq to='ps.d' type='set' id='1'><pubsub xmlns='http://jabber.org/protocol/pubsub'>"
+                                         "<publish node='/home/d/u1'><item><entry>"
+                                         "</entry></item></publish></pubsub></iq>").size() + 4);
+  auto create = parse(R"(<jabber type="pubsub:create" ack="local" node="/test" node_type="flat"
+                        data="[{'pubsub#access_model','open'}, {x, [a, 'b']}]."/>)", o.get());
+  EXPECT_EQ(encode(conn, s, *create),
+            "<iq to='ps.d' type='set' id='2'><pubsub xmlns='http://jabber.org/protocol/pubsub'><create node='/test' "
+            "type='flat' /><configure> <x xmlns='jabber:x:data' type='submit'><field var='pubsub#access_model'>"
+            "<value>open</value></field><field var='x'><value>a</value><value>b</value></field></x></configure></pubsub></iq>");
+  auto del = parse(R"(<jabber type="pubsub:delete" ack="local" node="n"/>)", o.get());
+  EXPECT_EQ(encode(conn, s, *del), "<iq to='ps.d' type='set' id='3'><pubsub xmlns='http://jabber.org/protocol/pubsub#owner'>"
+                                   "<delete node='/home/d/u1/n'/></pubsub></iq>");
+  EXPECT_THROW(parse(R"(<jabber type="pubsub:create" ack="local" data="[{a}]."/>)", o.get()), ScenarioError);
+}
+
 TEST(JabberPool, TsungUserServerOrder) {
   UserPool pool(4);
   EXPECT_EQ(pool.take_idle(), 1u);
