@@ -3,7 +3,8 @@
 # and port on 127.0.0.1. First loadctl registers the test users in-band (type="register", the
 # session of Tsung's jabber_register.xml), then it runs Tsung's own jabber.xml example, changed
 # only in the server's port, the domain, the user counts (userid_max 30; 12 users arriving in
-# 1.2 s instead of 30 in 60 s) and the durations (thinktimes of 1-2 s instead of 2-30 s).
+# 1.2 s instead of 30 in 60 s) and the durations (thinktimes of 1-2 s instead of 2-30 s); then
+# the plugin's own example, examples/jabber_chat.xml.
 # Asserted: every chat message the simulated users sent was either received by a simulated user
 # (tsung.log counters) or stored by prosody for an offline user (its data files); plain-password
 # logins never fail (prosody's log). prosody answers the digest and SIP-digest logins of the
@@ -49,3 +50,23 @@ assert_eq "$(tsung_sum error_xmpp_auth_failed "$R")" 0 "failed logins"
 users=$(tsung_sum users_count "$R")
 assert_eq "$(tsung_sum finish_users_count "$R")" "$users" "users that ended their session"
 log "ok: $users users, $plain plain logins"
+
+# 3. The plugin's example (SASL PLAIN, bind, session, stamped messages between online users),
+# with our port and domain and shorter durations: every message received by a user carries a
+# stamp of this process, hence one xmpp_msg_latency sample each.
+stored_before=$stored
+sed -e "s/port=\"5222\"/port=\"$PORT\"/" -e "s/value=\"localhost\"/value=\"$DOMAIN\"/" \
+    -e 's/duration="10" unit="second"/duration="1" unit="second"/' -e 's/arrivalrate="2"/arrivalrate="10"/' \
+    -e 's/maxnumber="20"/maxnumber="10"/' -e 's/<thinktime value="[35]"\/>/<thinktime value="1"\/>/' \
+    -e 's/<thinktime value="1" random="true"\/>/<thinktime value="0.1" random="true"\/>/' \
+    "$(dirname "$0")/../examples/jabber_chat.xml" > "$TEST_TMP/chat.xml"
+run_scenario "$TEST_TMP/chat.xml" "$TEST_TMP/chat"
+C=$TEST_TMP/chat
+sent=$(tsung_sum xmpp_chat_sent "$C")
+received=$(tsung_sum xmpp_chat_received "$C")
+stored=$( (cat "$P"/data/*/offline/*.list 2>/dev/null || true) | grep -o '\["name"\] = "body"' | wc -l)
+log "example: sent $sent, received $received, stored offline $((stored - stored_before))"
+[ "$received" -gt 0 ] || fail "example: no message received"
+assert_eq "$((received + stored - stored_before))" "$sent" "example: messages received + stored offline"
+assert_eq "$(tsung_sum xmpp_msg_latency "$C")" "$received" "example: latency samples"
+assert_eq "$(tsung_sum finish_users_count "$C")" "$(tsung_sum users_count "$C")" "example: users that ended their session"
