@@ -45,29 +45,8 @@ if timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then note "
 
 domain=bench.test
 mkdir -p "$work/data"
-cat > "$work/prosody.cfg.lua" <<CFG
-pidfile = "$work/prosody.pid"
-data_path = "$work/data"
-run_as_root = true
-c2s_ports = { $port }
-c2s_interfaces = { "127.0.0.1" }
-interfaces = { "127.0.0.1" }
-s2s_ports = { }
-http_ports = { }
-https_ports = { }
-c2s_direct_tls_ports = { }
-legacy_ssl_ports = { }
-modules_disabled = { "s2s" }
-allow_registration = true
-min_seconds_between_registrations = 0
-authentication = "internal_plain"
-c2s_require_encryption = false
-allow_unencrypted_plain_auth = true
-c2s_stanza_size_limit = 262144
-log = { warn = "$work/prosody.log" }
-modules_enabled = { "roster"; "saslauth"; "legacyauth"; "disco"; "register"; "posix" }
-VirtualHost "$domain"
-CFG
+source plugins/jabber/tests/prosody_config.sh
+prosody_config "$work" "$port" "$domain" warn "" ""
 prosody --config "$work/prosody.cfg.lua" -F > "$work/prosody.out" 2>&1 &
 prosody_pid=$!
 for _ in $(seq 1 200); do
@@ -127,7 +106,8 @@ measure() {
   local log
   log=$(find "$logdir" -name tsung.log | head -1)
   if [ "$rc" -ne 0 ] || [ -z "$log" ]; then
-    note "$name failed (status $rc, $work/$name.out)"
+    note "$name failed (status $rc, $work/$name.out):"
+    tail -2 "$work/$name.out" >&2 || true  # e.g. another Tsung controller running on this host
     MSG[$name]=n/a; WALL[$name]=n/a; CPU[$name]=n/a; PER[$name]=n/a
     return
   fi

@@ -1,4 +1,5 @@
 # Helpers for the prosody tests (sourced after tests/integration/lib.sh).
+source "$(dirname "${BASH_SOURCE[0]}")/prosody_config.sh"
 # start_prosody DOMAIN [GLOBAL_LUA [COMPONENTS_LUA]]: a private prosody on a free port of 127.0.0.1 (config, data,
 # pid and log under $TEST_TMP/prosody); sets PORT, P (its directory) and PROSODY_PID.
 start_prosody() {
@@ -14,30 +15,7 @@ _start_prosody() {
   PORT=$(free_port)
   P=$TEST_TMP/prosody
   mkdir -p "$P/data"
-  cat > "$P/prosody.cfg.lua" <<CFG
-pidfile = "$P/prosody.pid"
-data_path = "$P/data"
-run_as_root = true
-c2s_ports = { $PORT }
-c2s_interfaces = { "127.0.0.1" }
-interfaces = { "127.0.0.1" }
-s2s_ports = { }
-http_ports = { }
-https_ports = { }
-c2s_direct_tls_ports = { }
-legacy_ssl_ports = { }
-modules_disabled = { "s2s" }
-allow_registration = true
-min_seconds_between_registrations = 0
-authentication = "internal_plain"
-c2s_require_encryption = false
-allow_unencrypted_plain_auth = true
-log = { info = "$P/prosody.log" }
-modules_enabled = { "roster"; "saslauth"; "legacyauth"; "disco"; "register"; "offline"; "ping"; "posix"; "tls" }
-${2:-}
-VirtualHost "$1"
-${3:-}
-CFG
+  prosody_config "$P" "$PORT" "$1" "info" "${2:-}" "${3:-}"
   : > "$P/prosody.log"
   prosody --config "$P/prosody.cfg.lua" -F > "$P/stdout" 2>&1 &
   PROSODY_PID=$!
