@@ -1,0 +1,42 @@
+#pragma once
+// One XMPP client connection: encodes requests with the user's state, splits the received
+// stream into top-level elements, completes the pending request when its answer arrives and
+// handles what the server pushes (messages, presences, pings) while the user thinks.
+
+#include <chrono>
+
+#include "jabber_encode.hpp"
+#include "jabber_stream.hpp"
+#include "loadctl/connection.hpp"
+
+namespace loadctl::jabber {
+
+class JabberConnection final : public Connection {
+ public:
+  JabberConnection(const JabberOptions* options, std::size_t max_frame_size);
+  bool on_open(ConnectionServices& services) override;
+  void encode(ConnectionServices& services, const RequestSpec& request, const EncodeContext& ctx,
+              std::string& out) override;
+  ConnResult on_data(ConnectionServices& services, const RequestSpec* pending, std::span<const char> data,
+                     ResponseInfo& info) override;
+  ConnEvent on_timer(ConnectionServices& services) override;
+  ConnEvent on_tls_ready(ConnectionServices& services) override;
+  bool on_eof(const RequestSpec* pending, ResponseInfo& info) override;
+
+ private:
+  ConnResult next_unit(ConnectionServices& services, const RequestSpec* pending, std::string_view bytes,
+                       ResponseInfo& info);
+  /// Server push (or a stanza that is not the awaited answer): bidi replies and counters.
+  void pushed(ConnectionServices& services, const StreamUnit& unit);
+  ConnResult unit_for(ConnectionServices& services, const JabberRequest& request, const StreamUnit& unit,
+                      std::size_t consumed, ResponseInfo& info);
+
+  UserState user_;
+  std::size_t max_frame_size_;
+  StreamScanner scanner_;
+  std::size_t header_len_ = 0;  ///< connect: the stream header seen, waiting for the features
+  std::chrono::steady_clock::time_point sent_at_;
+  ConnMetric msg_sent_ = 0, msg_received_ = 0, latency_ = 0, starttls_ = 0, iq_error_ = 0;
+};
+
+}  // namespace loadctl::jabber

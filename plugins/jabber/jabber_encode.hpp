@@ -1,0 +1,51 @@
+#pragma once
+// Encoding of <jabber> requests (Tsung's ts_jabber_common:get_message) with the state Tsung
+// keeps per user: its id and credentials, the last chat destination, the last roster jid.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "jabber_request.hpp"
+
+namespace loadctl {
+class ConnectionServices;
+}
+
+namespace loadctl::jabber {
+
+struct UserState {
+  const JabberOptions* options = nullptr;
+  bool have_user = false;
+  bool in_pool = false;  ///< the pool counts it connected (until close)
+  bool no_free_userid = false;  ///< the pool had no free id: the user must end
+  UserKey key;
+  std::string username, passwd;
+  std::optional<std::string> previous;   ///< Tsung's get(previous): last chat destination
+  std::optional<std::string> rosterjid;  ///< last iq:roster:add jid
+  std::uint64_t next_id = 0;
+  std::string iq_id;  ///< the id of the iq just encoded (empty when the request sends none)
+  bool sent_chat = false;  ///< the request just encoded sent a chat message
+
+  ~UserState();
+  UserState() = default;
+  UserState(const UserState&) = delete;
+  UserState& operator=(const UserState&) = delete;
+};
+
+/// Appends `request` for the user `state` to `out` (nothing when Tsung sends nothing, e.g. no
+/// online user to chat with: then `services` counts error_no_online when given).
+void encode_request(UserState& state, const JabberRequest& request, const VariableSource* vars,
+                    unsigned* missing, ConnectionServices* services, std::string& out);
+
+/// "@@@<node>,<mega>;<secs>;<micro>@@@" as Tsung stamps messages (stamped="true").
+void append_stamp(std::string& out);
+/// The latency in ms of a stamp found in `text` made by this process, or nothing.
+std::optional<double> stamp_latency_ms(std::string_view text);
+
+std::string sha1_hex(std::string_view in);
+std::string md5_hex(std::string_view in);
+std::string base64(std::string_view in);
+
+}  // namespace loadctl::jabber

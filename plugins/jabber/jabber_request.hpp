@@ -1,0 +1,89 @@
+#pragma once
+// Tsung's ts_jabber: the <jabber> request element, the ts_jabber options and what a
+// connection needs to encode a request (ts_jabber_common.erl).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "jabber_users.hpp"
+#include "loadctl/dynamics.hpp"
+#include "loadctl/protocol.hpp"
+#include "loadctl/template.hpp"
+
+namespace loadctl::jabber {
+
+/// <option type="ts_jabber" name=".." value=".."/> (defaults from Tsung's jabber.hrl).
+struct JabberOptions final : ProtocolOptions {
+  std::string username = "tsunguser";
+  std::string passwd = "sesame";
+  std::string domain = "erlang-projects.org";
+  std::uint64_t userid_max = 10000;
+  std::optional<std::string> muc_service;
+  std::optional<std::string> pubsub_service;
+  /// Tsung's ts_user_server, for this process; made at the end of parse_options.
+  std::unique_ptr<UserPool> users;
+};
+
+enum class Type : std::uint8_t {
+  connect, close, starttls, wait, raw,
+  auth_get, auth_set_plain, auth_set_digest, auth_set_sip,
+  auth_sasl, auth_sasl_anonymous, auth_sasl_external, auth_sasl_bind, auth_sasl_session,
+  registration,
+  presence, presence_initial, presence_final, presence_broadcast, presence_directed, presence_subscribe,
+  chat,
+  roster_add, roster_rename, roster_remove, roster_get,
+  muc_join, muc_chat, muc_nick, muc_exit,
+  pubsub_create, pubsub_delete, pubsub_subscribe, pubsub_unsubscribe, pubsub_publish,
+  privacy_get_names, privacy_set_active,
+  ping,
+};
+
+enum class Ack : std::uint8_t { local, no_ack, bidi_ack };
+enum class Dest : std::uint8_t { random, online, offline, unique, previous };
+
+/// What a connection waits for after sending a request with ack="local|bidi_ack".
+enum class Awaits : std::uint8_t {
+  any,        ///< any top-level element (Tsung: any data)
+  stream,     ///< the stream header (and <stream:features> for version 1.0)
+  iq,         ///< the <iq> answering the id we sent
+  sasl,       ///< <success> or <failure>
+  proceed,    ///< <proceed> then the TLS handshake
+  stream_end  ///< </stream:stream>
+};
+
+class JabberRequest final : public RequestSpec {
+ public:
+  Type type = Type::chat;
+  std::string type_name;
+  Ack ack = Ack::no_ack;
+  Dest dest = Dest::random;
+  std::size_t size = 0;
+  bool stamped = false;
+  std::optional<Template> data;
+  std::string show = "chat", status = "Available";
+  Template resource{"tsung", false};
+  std::optional<Template> room, nick, node, subid;
+  bool node_user_root = false;  ///< node="": the user's root node
+  std::string group = "Tsung Group";
+  std::optional<std::string> node_type;
+  std::string version = "1.0";  ///< "1.0" or "legacy"
+  std::shared_ptr<const Regex> regexp;
+  std::optional<Template> auth_username, auth_passwd;  ///< <xmpp_authenticate>
+  const JabberOptions* options = nullptr;
+
+  Awaits awaits() const;
+  bool is_auth() const;
+  /// Without a connection (never used by the engine, which encodes through the connection):
+  /// the request as a fresh user would send it.
+  void encode(const EncodeContext& ctx, std::string& out) const override;
+  bool awaits_response() const override { return ack != Ack::no_ack; }
+  ParseResult parse_response(ParserState&, std::span<const char>, ResponseInfo& info) const override {
+    info.error = "xmpp_not_connection_level";
+    return {ParseStatus::error, 0};
+  }
+  std::string describe() const override { return "jabber " + type_name; }
+};
+
+}  // namespace loadctl::jabber

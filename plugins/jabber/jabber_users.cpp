@@ -1,0 +1,93 @@
+#include "jabber_users.hpp"
+
+#include <random>
+
+namespace loadctl::jabber {
+
+UserPool::UserPool(std::uint64_t userid_max) : max_(userid_max), state_(userid_max, offline) {}
+
+std::optional<std::uint64_t> UserPool::next_offline_locked() {
+  for (std::uint64_t n = 0; n < max_; ++n) {
+    std::uint64_t id = (last_offline_ + n) % max_ + 1;  // after last_offline_, wrapping
+    if (state_[id - 1] == offline) return id;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> UserPool::take_idle() {
+  std::lock_guard lock(mutex_);
+  auto id = next_offline_locked();
+  if (!id) return std::nullopt;
+  state_[*id - 1] = connected;
+  last_offline_ = *id;
+  if (!first_) first_ = UserKey{*id, {}};
+  return id;
+}
+
+void UserPool::add_connected(const UserKey& user) {
+  std::lock_guard lock(mutex_);
+  if (user.id == UserKey::kNamed) named_connected_.insert(user.name);
+  else if (user.id >= 1 && user.id <= max_) state_[user.id - 1] = connected;
+  if (!first_) first_ = user;
+}
+
+void UserPool::add_to_online(const UserKey& user) {
+  std::lock_guard lock(mutex_);
+  if (user.id == UserKey::kNamed) {
+    if (!named_connected_.erase(user.name)) return;  // as Tsung: only a connected user goes online
+  } else {
+    if (user.id < 1 || user.id > max_ || state_[user.id - 1] != connected) return;
+    state_[user.id - 1] = online;
+  }
+  online_.insert(user);
+  last_online_ = user;
+}
+
+void UserPool::remove_from_online(const UserKey& user) {
+  std::lock_guard lock(mutex_);
+  online_.erase(user);
+  if (user.id == UserKey::kNamed) named_connected_.insert(user.name);
+  else if (user.id >= 1 && user.id <= max_) state_[user.id - 1] = connected;
+}
+
+void UserPool::remove_connected(const UserKey& user) {
+  std::lock_guard lock(mutex_);
+  online_.erase(user);
+  if (user.id == UserKey::kNamed) named_connected_.erase(user.name);
+  else if (user.id >= 1 && user.id <= max_) state_[user.id - 1] = offline;
+}
+
+std::optional<UserKey> UserPool::online_other(const UserKey& self) {
+  std::lock_guard lock(mutex_);
+  auto it = last_online_ ? online_.upper_bound(*last_online_) : online_.begin();
+  for (std::size_t n = 0; n < online_.size() + 1; ++n) {
+    if (it == online_.end()) it = online_.begin();
+    if (it == online_.end()) break;
+    if (*it != self) {
+      last_online_ = *it;
+      return *it;
+    }
+    ++it;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> UserPool::next_offline() {
+  std::lock_guard lock(mutex_);
+  auto id = next_offline_locked();
+  if (id) last_offline_ = *id;
+  return id;
+}
+
+std::optional<std::uint64_t> UserPool::random_id() {
+  if (max_ == 0) return std::nullopt;
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::uniform_int_distribution<std::uint64_t>(1, max_)(rng);
+}
+
+std::optional<UserKey> UserPool::first() {
+  std::lock_guard lock(mutex_);
+  return first_;
+}
+
+}  // namespace loadctl::jabber

@@ -1,0 +1,59 @@
+#pragma once
+// Tsung's ts_user_server for one loadctl process: which simulated XMPP users are offline,
+// connected or online, so that a user gets a free id at its first request and finds the
+// destinations of destination="online|offline|random|unique". Shared by all worker threads of
+// an agent (one mutex); see README.md for the difference with Tsung's controller-wide server.
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace loadctl::jabber {
+
+/// A user: a numeric id (username = prefix + id), or a name given by <xmpp_authenticate>
+/// (id = kNamed). Ordered as Tsung's ordered_set: ids first, then names.
+struct UserKey {
+  static constexpr std::uint64_t kNamed = ~std::uint64_t{0};
+  std::uint64_t id = 0;
+  std::string name;
+  auto operator<=>(const UserKey&) const = default;
+};
+
+class UserPool {
+ public:
+  explicit UserPool(std::uint64_t userid_max);
+
+  /// get_idle: the next offline id (marked connected), or nothing when none is free.
+  std::optional<std::uint64_t> take_idle();
+  /// add_to_connected (xmpp_authenticate users).
+  void add_connected(const UserKey& user);
+  void add_to_online(const UserKey& user);       ///< presence:initial
+  void remove_from_online(const UserKey& user);  ///< presence:final
+  void remove_connected(const UserKey& user);    ///< close (or the connection ended)
+  /// get_online: another online user than `self`, round robin; nothing when none is.
+  std::optional<UserKey> online_other(const UserKey& self);
+  /// get_offline: the next offline id, round robin.
+  std::optional<std::uint64_t> next_offline();
+  /// get_id: a random id in 1..userid_max; nothing when userid_max is 0.
+  std::optional<std::uint64_t> random_id();
+  /// get_first: the first user that connected.
+  std::optional<UserKey> first();
+
+ private:
+  std::optional<std::uint64_t> next_offline_locked();
+  enum : std::uint8_t { offline, connected, online };
+  std::mutex mutex_;
+  std::uint64_t max_;
+  std::vector<std::uint8_t> state_;  ///< index id-1
+  std::uint64_t last_offline_ = 0;
+  std::set<UserKey> online_;
+  std::optional<UserKey> last_online_;
+  std::optional<UserKey> first_;
+  std::set<std::string> named_connected_;
+};
+
+}  // namespace loadctl::jabber

@@ -1,0 +1,82 @@
+# Helpers for the prosody tests (sourced after tests/integration/lib.sh).
+source "$(dirname "${BASH_SOURCE[0]}")/prosody_config.sh"
+# start_prosody DOMAIN [GLOBAL_LUA [COMPONENTS_LUA]]: a private prosody on a free port of 127.0.0.1 (config, data,
+# pid and log under $TEST_TMP/prosody); sets PORT, P (its directory) and PROSODY_PID.
+start_prosody() {
+  local try
+  for try in 1 2 3; do  # free_port is racy: another port when prosody finds it taken
+    _start_prosody "$@" && return 0
+    log "prosody could not listen on $PORT (try $try)"
+  done
+  cat "$P/stdout" "$P/prosody.log" >&2
+  fail "prosody did not listen"
+}
+_start_prosody() {
+  PORT=$(free_port)
+  P=$TEST_TMP/prosody
+  mkdir -p "$P/data"
+  prosody_config "$P" "$PORT" "$1" "info" "${2:-}" "${3:-}"
+  : > "$P/prosody.log"
+  prosody --config "$P/prosody.cfg.lua" -F > "$P/stdout" 2>&1 &
+  PROSODY_PID=$!
+  on_exit "_stop_pid $PROSODY_PID"
+  wait_until 20 grep -q "Activated service 'c2s' on\|Failed to open server port" "$P/prosody.log" ||
+    { cat "$P/stdout" "$P/prosody.log" >&2; fail "prosody did not start"; }
+  if grep -q "Activated service 'c2s' on \[127.0.0.1\]:$PORT" "$P/prosody.log" && wait_until 10 port_open "$PORT"; then
+    return 0
+  fi
+  _stop_pid "$PROSODY_PID"
+  return 1
+}
+
+# jabber_options DOMAIN USERS_MAX: the ts_jabber options of the tests' scenarios.
+jabber_options() {
+  cat <<OPT
+ <options>
+  <option type="ts_jabber" name="userid_max" value="$2"></option>
+  <option type="ts_jabber" name="domain" value="$1"></option>
+  <option type="ts_jabber" name="username" value="user"></option>
+  <option type="ts_jabber" name="passwd" value="pass"></option>
+ </options>
+OPT
+}
+
+# register_users DOMAIN N: user1..userN (password passN) registered in-band by loadctl (the
+# session of Tsung's jabber_register.xml); asserts prosody stored N accounts.
+register_users() {
+  cat > "$TEST_TMP/register.xml" <<XML
+<?xml version="1.0"?>
+<tsung loglevel="notice" version="1.0">
+  <clients><client host="localhost" use_controller_vm="true"/></clients>
+  <servers><server host="127.0.0.1" port="$PORT" type="tcp"/></servers>
+  <load><arrivalphase phase="1" duration="1" unit="second">
+    <users arrivalrate="60" unit="second" maxnumber="$2"/></arrivalphase></load>
+$(jabber_options "$1" "$2")
+  <sessions>
+  <session probability="100" name="jabber-register" type="ts_jabber">
+    <request> <jabber type="connect" ack="local"></jabber> </request>
+    <request>
+      <match do="abort" when="match">error</match>
+      <jabber type="register" ack="local" id="new"></jabber>
+    </request>
+    <request> <jabber type="close" ack="local"></jabber> </request>
+  </session>
+  </sessions>
+</tsung>
+XML
+  run_scenario "$TEST_TMP/register.xml" "$TEST_TMP/reg"
+  local accounts
+  accounts=$(find "$P/data" -path '*/accounts/*' -name '*.dat' | wc -l)
+  assert_eq "$accounts" "$2" "accounts prosody registered"
+  assert_eq "$(tsung_sum match_stop "$TEST_TMP/reg")" 0 "registrations answered with an error"
+}
+
+# run_scenario FILE RUN_DIR: `loadctl check` then `start`; fails with loadctl's stderr.
+run_scenario() {
+  "$LOADCTL" -f "$1" check > /dev/null 2> "$TEST_TMP/err" || { cat "$TEST_TMP/err" >&2; fail "check refused $1"; }
+  "$LOADCTL" -q -f "$1" --run-dir "$2" start > "$TEST_TMP/out" 2> "$TEST_TMP/err" ||
+    { cat "$TEST_TMP/err" >&2; fail "loadctl start $1 failed"; }
+}
+
+# prosody_logins: "Authenticated as" lines in prosody's log so far.
+prosody_logins() { grep -c 'Authenticated as' "$P/prosody.log" || true; }

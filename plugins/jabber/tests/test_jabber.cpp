@@ -1,0 +1,393 @@
+// The jabber plugin: stream splitting, request parsing and refusals, encoding, the user pool
+// (Tsung's ts_user_server) and a connection fed by hand (split stanzas, pushes, iq matching).
+#include "support/map_vars.hpp"
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <pugixml.hpp>
+
+#include "jabber_connection.hpp"
+#include "jabber_encode.hpp"
+#include "jabber_stream.hpp"
+#include "loadctl/scenario_error.hpp"
+
+void loadctl_register_jabber(loadctl::ProtocolRegistry& registry);
+
+namespace loadctl::jabber {
+namespace {
+
+using loadctl::test::MapVars;
+
+const Protocol& protocol() {
+  static ProtocolRegistry registry = [] {
+    ProtocolRegistry r;
+    loadctl_register_jabber(r);
+    return r;
+  }();
+  return *registry.by_session_type("ts_jabber");
+}
+
+std::shared_ptr<const ProtocolOptions> options(const char* xml = "<options/>") {
+  static std::vector<std::unique_ptr<pugi::xml_document>> docs;  // nodes outlive the call
+  docs.push_back(std::make_unique<pugi::xml_document>());
+  EXPECT_TRUE(docs.back()->load_string(xml));
+  std::vector<pugi::xml_node> nodes;
+  for (pugi::xml_node n : docs.back()->first_child().children("option")) nodes.push_back(n);
+  return protocol().parse_options(nodes);
+}
+
+std::shared_ptr<const JabberRequest> parse(const char* xml, const ProtocolOptions* opts, bool subst = false) {
+  pugi::xml_document doc;
+  EXPECT_TRUE(doc.load_string(xml));
+  RequestParseContext ctx;
+  ctx.subst = subst;
+  ctx.options = opts;
+  return std::static_pointer_cast<const JabberRequest>(protocol().parse_request(doc.first_child(), ctx));
+}
+
+class FakeServices final : public ConnectionServices {
+ public:
+  void send(std::string_view bytes) override { sent += bytes; }
+  void start_tls() override { tls = true; }
+  void set_timer(double) override { timer = true; }
+  void cancel_timer() override {}
+  ConnMetric metric(std::string_view name, ConnMetricKind) override {
+    names.emplace_back(name);
+    return static_cast<ConnMetric>(names.size() - 1);
+  }
+  void count(ConnMetric m, std::uint64_t n) override { counts[names[m]] += n; }
+  void sample(ConnMetric m, double) override { counts[names[m] + ".samples"]++; }
+  void set_var(std::string_view, std::string_view) override {}
+  void error(std::string_view name) override { counts["error_" + std::string(name)]++; }
+  const VariableSource* vars() const override { return nullptr; }
+  std::vector<std::string> names;
+  std::map<std::string, std::uint64_t> counts;
+  std::string sent;
+  bool tls = false, timer = false;
+};
+
+// Feeds `bytes` as the engine does: on_data until nothing is consumed; returns the events.
+struct Feed {
+  JabberConnection& conn;
+  FakeServices& s;
+  std::string buffer;
+  std::vector<ConnEvent> events;
+  std::vector<std::string> errors;
+  void operator()(std::string_view bytes, const RequestSpec* pending) {
+    buffer += bytes;
+    std::size_t offset = 0;
+    while (offset < buffer.size()) {
+      ResponseInfo info;
+      ConnResult r = conn.on_data(s, pending, {buffer.data() + offset, buffer.size() - offset}, info);
+      offset += r.consumed;
+      if (r.event != ConnEvent::none) {
+        events.push_back(r.event);
+        if (info.error) errors.emplace_back(info.error);
+        if (r.event == ConnEvent::complete || r.event == ConnEvent::failed) pending = nullptr;
+      }
+      if (r.consumed == 0) break;
+    }
+    buffer.erase(0, offset);
+  }
+};
+
+std::string encode(JabberConnection& conn, FakeServices& s, const JabberRequest& r, const VariableSource* vars = nullptr) {
+  EncodeContext ctx;
+  ctx.vars = vars;
+  std::string out;
+  conn.encode(s, r, ctx, out);
+  return out;
+}
+
+TEST(JabberStream, SplitsUnitsAcrossReads) {
+  std::string stream =
+      "<?xml version='1.0'?><stream:stream xmlns='jabber:client' id='a>b'>"
+      "<stream:features><mechanisms><mechanism>PLAIN</mechanism></mechanisms></stream:features>\n"
+      "<iq type='result' id='1'/><message to=\"x\"><body>a &lt; b<![CDATA[</message>]]></body></message>"
+      "</stream:stream>";
+  std::vector<std::pair<StreamUnit::Kind, std::string>> units;
+  // Every split point: the first part, then the rest appended.
+  for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
+    StreamScanner sc;
+    std::string buf = stream.substr(0, cut);
+    std::vector<std::pair<StreamUnit::Kind, std::string>> got;
+    bool appended = false;
+    for (;;) {
+      StreamUnit u;
+      auto st = sc.next(buf, u);
+      ASSERT_NE(st, StreamScanner::Status::error) << "cut " << cut;
+      if (st == StreamScanner::Status::need_more) {
+        if (appended) break;
+        buf += stream.substr(cut);
+        appended = true;
+        continue;
+      }
+      got.emplace_back(u.kind, std::string(u.name));
+      buf.erase(0, u.length);
+      sc.reset();
+    }
+    if (cut == 0) units = got;
+    ASSERT_EQ(got, units) << "cut " << cut;
+  }
+  using K = StreamUnit::Kind;
+  std::vector<std::pair<K, std::string>> want = {{K::declaration, ""}, {K::stream_open, "stream:stream"},
+                                                 {K::element, "stream:features"}, {K::element, "iq"},
+                                                 {K::element, "message"}, {K::stream_close, "stream:stream"}};
+  EXPECT_EQ(units, want);
+}
+
+TEST(JabberStream, Attributes) {
+  EXPECT_EQ(attribute("<iq type='result' id=\"7\">", "id"), "7");
+  EXPECT_EQ(attribute("<iq type='result' id=\"7\">", "type"), "result");
+  EXPECT_EQ(attribute("<iq xml:id='x' id = '3'/>", "id"), "3");
+  EXPECT_EQ(attribute("<iq to='a id=b'/>", "id"), "");
+  StreamScanner sc;
+  StreamUnit u;
+  EXPECT_EQ(sc.next("junk<iq/>", u), StreamScanner::Status::error);
+}
+
+TEST(JabberOptions, DefaultsAndRefusals) {
+  auto o = std::static_pointer_cast<const JabberOptions>(options());
+  EXPECT_EQ(o->username, "tsunguser");
+  EXPECT_EQ(o->passwd, "sesame");
+  EXPECT_EQ(o->domain, "erlang-projects.org");
+  EXPECT_EQ(o->userid_max, 10000u);
+  o = std::static_pointer_cast<const JabberOptions>(options(
+      R"(<o><option type="ts_jabber" name="domain" value="d.org"/><option type="ts_jabber" name="userid_max" value="3"/></o>)"));
+  EXPECT_EQ(o->domain, "d.org");
+  EXPECT_EQ(o->userid_max, 3u);
+  EXPECT_THROW(options(R"(<o><option type="ts_jabber" name="vhost_file" value="v"/></o>)"), ScenarioError);
+  EXPECT_THROW(options(R"(<o><option type="ts_jabber" name="random_from_fileid" value="v"/></o>)"), ScenarioError);
+  EXPECT_THROW(options(R"(<o><option type="ts_jabber" name="nonsense" value="v"/></o>)"), ScenarioError);
+  try {
+    options(R"(<o><option type="ts_jabber" name="offline_from_fileid" value="v"/></o>)");
+    FAIL();
+  } catch (const ScenarioError& e) {
+    EXPECT_NE(std::string(e.what()).find("not supported yet"), std::string::npos) << e.what();
+  }
+}
+
+TEST(JabberRequest, Refusals) {
+  auto o = options();
+  auto refused = [&](const char* xml) {
+    try {
+      parse(xml, o.get());
+    } catch (const ScenarioError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_NE(refused(R"(<jabber type="chat" ack="global"/>)").find("not supported yet"), std::string::npos);
+  EXPECT_NE(refused(R"(<jabber type="connect" ack="local" version="websocket"/>)").find("not supported yet"), std::string::npos);
+  EXPECT_NE(refused(R"(<jabber type="connect" ack="local" version="bosh"/>)").find("not supported yet"), std::string::npos);
+  EXPECT_NE(refused(R"(<jabber type="presence:roster" ack="no_ack"/>)").find("not supported yet"), std::string::npos);
+  EXPECT_NE(refused(R"(<jabber type="starttls" ack="local" certfile="c.pem"/>)").find("not supported yet"), std::string::npos);
+  EXPECT_NE(refused(R"(<jabber type="chat" ack="bidi_ack"/>)").find("not supported yet"), std::string::npos);
+  EXPECT_NE(refused(R"(<jabber type="muc:join" ack="local" room="r" nick="n"/>)").find("muc_service"), std::string::npos);
+  EXPECT_NE(refused(R"(<jabber type="pubsub:publish" ack="local"/>)").find("pubsub_service"), std::string::npos);
+  EXPECT_NE(refused(R"(<jabber type="nosuch" ack="local"/>)").find("unknown jabber type"), std::string::npos);
+  EXPECT_NE(refused(R"(<jabber type="chat"/>)").find("missing attribute ack"), std::string::npos);
+  EXPECT_NE(refused(R"(<jabber type="chat" ack="local" colour="red"/>)"), "accepted");
+  EXPECT_EQ(refused(R"(<jabber type="register" ack="local" id="new"/>)"), "accepted");
+}
+
+TEST(JabberEncode, ChatBetweenOnlineUsersAndAuth) {
+  auto o = options(R"(<o><option type="ts_jabber" name="domain" value="d"/><option type="ts_jabber" name="username" value="u"/>
+                      <option type="ts_jabber" name="passwd" value="p"/><option type="ts_jabber" name="userid_max" value="3"/></o>)");
+  const auto* jo = static_cast<const JabberOptions*>(o.get());
+  FakeServices s;
+  JabberConnection a(jo, 1 << 20), b(jo, 1 << 20);
+  a.on_open(s);
+  auto connect = parse(R"(<jabber type="connect" ack="local"/>)", o.get());
+  EXPECT_NE(encode(a, s, *connect).find("to='d' xmlns='jabber:client' version='1.0' "), std::string::npos);
+  encode(b, s, *connect);
+  auto sasl = parse(R"(<jabber type="auth_sasl" ack="local"/>)", o.get());
+  EXPECT_EQ(encode(a, s, *sasl), "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN' >" + base64(std::string("\0u1\0p1", 6)) + "</auth>");
+  EXPECT_EQ(base64(std::string("\0u1\0p1", 6)), "AHUxAHAx");
+  auto chat = parse(R"(<jabber type="chat" ack="no_ack" size="16" destination="online"/>)", o.get());
+  EXPECT_EQ(encode(a, s, *chat), "");  // nobody online yet
+  EXPECT_EQ(s.counts["error_no_online"], 1u);
+  auto initial = parse(R"(<jabber type="presence:initial" ack="no_ack"/>)", o.get());
+  encode(a, s, *initial);
+  EXPECT_EQ(encode(a, s, *chat), "");  // only itself online
+  encode(b, s, *initial);
+  std::string msg = encode(a, s, *chat);
+  EXPECT_NE(msg.find("to='u2@d' type='chat'><body>"), std::string::npos) << msg;
+  EXPECT_EQ(msg.size() - msg.find("<body>") - 6 - 17, 16u) << msg;  // 16 characters then </body></message>
+  EXPECT_EQ(s.counts["xmpp_chat_sent"], 1u);
+  auto offline = parse(R"(<jabber type="chat" ack="no_ack" data="hi" destination="offline"/>)", o.get());
+  EXPECT_NE(encode(a, s, *offline).find("to='u3@d' type='chat'><body>hi</body>"), std::string::npos);
+  auto previous = parse(R"(<jabber type="chat" ack="no_ack" data="again" destination="previous"/>)", o.get());
+  EXPECT_NE(encode(a, s, *previous).find("to='u3@d'"), std::string::npos);
+  // digest: sha1(sid ++ password), sid from the user's variables
+  MapVars vars;
+  vars.values["sid"] = "abc";
+  auto digest = parse(R"(<jabber type="auth_set_digest" ack="local"/>)", o.get(), true);
+  EXPECT_NE(encode(a, s, *digest, &vars).find("<digest>" + sha1_hex("abcp1") + "</digest>"), std::string::npos);
+  // a third user takes id 3 (the only one left); a fourth finds none and ends
+  JabberConnection c(jo, 1 << 20), d(jo, 1 << 20);
+  encode(c, s, *connect);
+  EXPECT_EQ(encode(d, s, *connect), "");
+  EXPECT_EQ(s.counts["error_no_free_userid"], 1u);
+  EXPECT_TRUE(s.timer);
+  EXPECT_EQ(d.on_timer(s), ConnEvent::fatal);
+}
+
+TEST(JabberConnection, AnswersPushesAndLimits) {
+  auto o = options(R"(<o><option type="ts_jabber" name="userid_max" value="5"/></o>)");
+  const auto* jo = static_cast<const JabberOptions*>(o.get());
+  FakeServices s;
+  JabberConnection conn(jo, 256);
+  conn.on_open(s);
+  Feed feed{conn, s};
+  auto connect = parse(R"(<jabber type="connect" ack="local"/>)", o.get());
+  encode(conn, s, *connect);
+  feed("<?xml version='1.0'?><stream:stream xmlns='jabber:client' id='s1' version='1.0'>", connect.get());
+  EXPECT_TRUE(feed.events.empty());  // version 1.0: the features are part of the answer
+  feed("<stream:features><mechanisms/></stream:featu", connect.get());
+  EXPECT_TRUE(feed.events.empty());
+  feed("res>", connect.get());
+  ASSERT_EQ(feed.events, std::vector<ConnEvent>{ConnEvent::complete});
+  feed.events.clear();
+  // an iq waits for its own id; a message pushed meanwhile is counted, not taken as the answer
+  auto roster = parse(R"(<jabber type="iq:roster:get" ack="local"/>)", o.get());
+  std::string sent = encode(conn, s, *roster);
+  std::string id(attribute(sent, "id"));
+  ASSERT_FALSE(id.empty());
+  feed("<message from='x@y'><body>hello</body></message><iq type='result' id='nope'/>", roster.get());
+  EXPECT_TRUE(feed.events.empty());
+  EXPECT_EQ(s.counts["xmpp_chat_received"], 1u);
+  feed("<iq type='result' id='" + id + "'><query xmlns='jabber:iq:roster'/></iq>", roster.get());
+  ASSERT_EQ(feed.events, std::vector<ConnEvent>{ConnEvent::complete});
+  feed.events.clear();
+  // while the user thinks: a subscription request is accepted, a ping answered
+  feed("<presence from='a@b' type='subscribe'/><iq type='get' from='b' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>", nullptr);
+  EXPECT_EQ(s.sent, "<presence to='a@b' type='subscribed'/><iq id='p1' to='b' type='result'></iq>");
+  EXPECT_TRUE(feed.events.empty());
+  // stamped messages of this process give a latency sample
+  std::string stamped = "<message><body>";
+  append_stamp(stamped);
+  feed(stamped + "</body></message>", nullptr);
+  EXPECT_EQ(s.counts["xmpp_msg_latency.samples"], 1u);
+  // an auth error fails the request (counted), the user goes on
+  auto plain = parse(R"(<jabber type="auth_set_plain" ack="local"/>)", o.get());
+  sent = encode(conn, s, *plain);
+  feed("<iq type='error' id='" + std::string(attribute(sent, "id")) + "'><error type='auth'/></iq>", plain.get());
+  ASSERT_EQ(feed.events, std::vector<ConnEvent>{ConnEvent::failed});
+  EXPECT_EQ(feed.errors, std::vector<std::string>{"xmpp_auth_failed"});
+  feed.events.clear();
+  // an element larger than max_frame_size ends the connection
+  feed("<message><body>" + std::string(300, 'x'), nullptr);
+  ASSERT_EQ(feed.events, std::vector<ConnEvent>{ConnEvent::fatal});
+  EXPECT_EQ(feed.errors.back(), "xmpp_element_too_large");
+}
+
+TEST(JabberConnection, CloseAndStarttls) {
+  auto o = options();
+  const auto* jo = static_cast<const JabberOptions*>(o.get());
+  FakeServices s;
+  JabberConnection conn(jo, 4096);
+  conn.on_open(s);
+  Feed feed{conn, s};
+  auto tls = parse(R"(<jabber type="starttls" ack="bidi_ack"/>)", o.get());
+  encode(conn, s, *tls);
+  feed("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>", tls.get());
+  EXPECT_TRUE(s.tls);
+  EXPECT_TRUE(feed.events.empty());
+  EXPECT_EQ(conn.on_tls_ready(s), ConnEvent::complete);
+  auto close = parse(R"(<jabber type="close" ack="local"/>)", o.get());
+  EXPECT_EQ(encode(conn, s, *close), "</stream:stream>");
+  feed("</stream:stream>", close.get());
+  ASSERT_EQ(feed.events, std::vector<ConnEvent>{ConnEvent::close});
+}
+
+TEST(JabberRequest, NoOptionsGivesTsungDefaults) {
+  auto r = parse(R"(<jabber type="connect" ack="local"/>)", nullptr);
+  ASSERT_NE(r->options, nullptr);
+  EXPECT_EQ(r->options->domain, "erlang-projects.org");
+  EXPECT_NE(protocol().open_connection(ConnectionContext{}), nullptr);
+}
+
+TEST(JabberEncode, Pubsub) {
+  auto o = options(R"(<o><option type="ts_jabber" name="domain" value="d"/><option type="ts_jabber" name="username" value="u"/>
+                      <option type="ts_jabber" name="pubsub_service" value="ps.d"/></o>)");
+  const auto* jo = static_cast<const JabberOptions*>(o.get());
+  FakeServices s;
+  JabberConnection conn(jo, 4096);
+  auto publish = parse(R"(<jabber type="pubsub:publish" ack="local" node="" size="4"/>)", o.get());
+  std::string out = encode(conn, s, *publish);
+  EXPECT_TRUE(out.starts_with("<iq to='ps.d' type='set' id='1'><pubsub xmlns='http://jabber.org/protocol/pubsub'>"
+                              "<publish node='/home/d/u1'><item><entry>")) << out;
+  EXPECT_TRUE(out.ends_with("</entry></item></publish></pubsub></iq>")) << out;
+  EXPECT_EQ(out.size(), std::string_view("<iq to='ps.d' type='set' id='1'><pubsub xmlns='http://jabber.org/protocol/pubsub'>"
+                                         "<publish node='/home/d/u1'><item><entry>"
+                                         "</entry></item></publish></pubsub></iq>").size() + 4);
+  auto create = parse(R"(<jabber type="pubsub:create" ack="local" node="/test" node_type="flat"
+                        data="[{'pubsub#access_model','open'}, {x, [a, 'b']}]."/>)", o.get());
+  EXPECT_EQ(encode(conn, s, *create),
+            "<iq to='ps.d' type='set' id='2'><pubsub xmlns='http://jabber.org/protocol/pubsub'><create node='/test' "
+            "type='flat' /><configure> <x xmlns='jabber:x:data' type='submit'><field var='pubsub#access_model'>"
+            "<value>open</value></field><field var='x'><value>a</value><value>b</value></field></x></configure></pubsub></iq>");
+  auto del = parse(R"(<jabber type="pubsub:delete" ack="local" node="n"/>)", o.get());
+  EXPECT_EQ(encode(conn, s, *del), "<iq to='ps.d' type='set' id='3'><pubsub xmlns='http://jabber.org/protocol/pubsub#owner'>"
+                                   "<delete node='/home/d/u1/n'/></pubsub></iq>");
+  EXPECT_THROW(parse(R"(<jabber type="pubsub:create" ack="local" data="[{a}]."/>)", o.get()), ScenarioError);
+}
+
+TEST(JabberPool, TsungUserServerOrder) {
+  UserPool pool(4);
+  EXPECT_EQ(pool.take_idle(), 1u);
+  EXPECT_EQ(pool.take_idle(), 2u);
+  EXPECT_EQ(pool.next_offline(), 3u);  // moves the cursor: the next idle user is 4
+  EXPECT_EQ(pool.take_idle(), 4u);
+  pool.remove_connected({1, {}});
+  EXPECT_EQ(pool.take_idle(), 1u);  // wraps to the freed id
+  EXPECT_EQ(pool.take_idle(), 3u);
+  EXPECT_FALSE(pool.take_idle());
+  pool.add_to_online({1, {}});
+  pool.add_to_online({2, {}});
+  EXPECT_EQ(pool.online_other({1, {}})->id, 2u);
+  EXPECT_EQ(pool.online_other({2, {}})->id, 1u);
+  pool.remove_from_online({1, {}});
+  EXPECT_FALSE(pool.online_other({2, {}}));
+  EXPECT_EQ(pool.first()->id, 1u);
+}
+
+TEST(JabberExamples, TsungExamplesParseOrAreRefusedByName) {
+  // The examples' requests parse with their own options (jabber_muc.xml, jabber_node.xml need
+  // muc_service / pubsub_service, which they set).
+  const std::string dir = "/usr/share/doc/tsung/examples/";  // Tsung's package (scripts/deps.sh)
+  if (!std::filesystem::exists(dir + "jabber_muc.xml")) GTEST_SKIP() << "Tsung's examples are not installed";
+  for (const char* name : {"jabber_register.xml", "jabber_roster.xml", "jabber_muc.xml", "jabber_privacy.xml",
+                           "jabber_node.xml"}) {
+    pugi::xml_document doc;
+    ASSERT_TRUE(doc.load_file((dir + name).c_str())) << name;
+    std::vector<pugi::xml_node> nodes;
+    for (auto x : doc.select_nodes("//options/option[@type='ts_jabber' and @name!='global_number']")) nodes.push_back(x.node());
+    auto o = protocol().parse_options(nodes);
+    int count = 0;
+    for (auto x : doc.select_nodes("//request/jabber")) {
+      RequestParseContext ctx;
+      ctx.options = o.get();
+      ctx.subst = x.node().parent().attribute("subst").as_bool();
+      EXPECT_NO_THROW(protocol().parse_request(x.node(), ctx)) << name;
+      ++count;
+    }
+    EXPECT_GT(count, 2) << name;
+  }
+  // jabber_starttls.xml takes its users from a file_server (random_from_fileid): refused by name.
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_file((dir + "jabber_starttls.xml").c_str()));
+  std::vector<pugi::xml_node> nodes;
+  for (auto x : doc.select_nodes("//options/option[@type='ts_jabber']")) nodes.push_back(x.node());
+  try {
+    protocol().parse_options(nodes);
+    FAIL() << "random_from_fileid accepted";
+  } catch (const ScenarioError& e) {
+    EXPECT_NE(std::string(e.what()).find("not supported yet: ts_jabber option 'random_from_fileid'"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace loadctl::jabber
