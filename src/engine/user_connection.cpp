@@ -201,11 +201,14 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, std::
     if (awaiting) {
       user.received = User::Received::since_sweep;
       if (user.dyn && user.program->requests[user.program->ops[user.pc - 1].arg].dyn) {
-        if (user.dyn->capture.size() + result.consumed > config_.scenario->options.max_capture_size) {
+        // The plugin's content (a frame's payload) replaces the raw bytes captured so far.
+        std::string_view captured = info.content ? *info.content : std::string_view(data.data(), result.consumed);
+        if (info.content) user.dyn->capture.clear();
+        if (user.dyn->capture.size() + captured.size() > config_.scenario->options.max_capture_size) {
           on_request_failed(user, "error_response_too_large", false);
           return;
         }
-        user.dyn->capture.append(data.data(), result.consumed);
+        user.dyn->capture.append(captured);
       }
     }
     offset += result.consumed;
