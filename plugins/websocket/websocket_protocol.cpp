@@ -39,7 +39,14 @@ void WsRequest::encode_connect(const EncodeContext& ctx, std::string& out, char 
   out += " HTTP/1.1\r\nHost: ";
   out += ctx.host_header;
   out += "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: ";
-  out += origin.empty() ? ctx.host_header : std::string_view(origin);
+  if (origin.empty()) {
+    // An RFC 6454 origin: Tsung sends the bare host, which servers checking it as a URL (Go's
+    // x/net/websocket, hence websocketd) refuse with 403.
+    out += ctx.transport == Transport::ssl ? "https://" : "http://";
+    out += ctx.host_header;
+  } else {
+    out += origin;
+  }
   out += "\r\nSec-WebSocket-Key: ";
   out.append(key, kKeySize);
   out += "\r\nSec-WebSocket-Version: 13\r\n";

@@ -17,7 +17,7 @@ namespace {
 TEST(WebSocketFrame, AcceptKeyOfRfc6455) {
   char accept[kAcceptSize];
   accept_for("dGhlIHNhbXBsZSBub25jZQ==", accept);
-  EXPECT_EQ(std::string(accept, kAcceptSize), "s3pPLMBiTxaQ9kOcGbXMD5yrR4M=");
+  EXPECT_EQ(std::string(accept, kAcceptSize), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");  // RFC 6455 section 1.3
 }
 
 TEST(WebSocketFrame, MaskedHelloOfRfc6455) {
@@ -124,7 +124,7 @@ void open(WsConnection& c, FakeServices& s, const WsRequest& connect) {
   ctx.host_header = "example.org:8080";
   c.encode(s, connect, ctx, out);
   ASSERT_TRUE(out.starts_with("GET /chat?x=1 HTTP/1.1\r\nHost: example.org:8080\r\n")) << out;
-  EXPECT_NE(out.find("\r\nOrigin: example.org:8080\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\r\nOrigin: http://example.org:8080\r\n"), std::string::npos) << out;
   EXPECT_NE(out.find("\r\nSec-WebSocket-Version: 13\r\n"), std::string::npos) << out;
   EXPECT_NE(out.find("\r\nX-Token: abc\r\nSec-WebSocket-Protocol: chat\r\n\r\n"), std::string::npos) << out;
   std::size_t k = out.find("Sec-WebSocket-Key: ") + 19;

@@ -52,7 +52,8 @@ run "$TEST_TMP/ws.xml" "$TEST_TMP/run"
 r=$TEST_TMP/run
 assert_eq "$(tsung_sum websocket_succ "$r")" 40 "handshakes"
 assert_eq "$(tsung_sum finish_users_count "$r")" 40 "users finished"
-assert_eq "$(tsung_sum request "$r")" $((40 * 25)) "requests (connect, 23 messages, close)"
+assert_eq "$(tsung_sum request "$r")" $((40 * 24)) "requests (connect, 22 messages, close)"
+assert_eq "$(tsung_sum request_noack "$r")" 40 "no_ack messages"
 assert_eq "$(tsung_sum match "$r")" 40 "matches on the echo of the dyn_variable's value"
 assert_eq "$(tsung_sum nomatch "$r")" 0 "nomatch"
 errors=$(awk '$1 == "stats:" && $2 ~ /^error_/ && $3 > 0 {print $2}' "$r/tsung.log" | sort -u | tr '\n' ' ')
