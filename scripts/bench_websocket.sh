@@ -2,12 +2,12 @@
 # Usage: scripts/bench_websocket.sh [--no-build] [--no-tsung] [--port PORT] [--users N]
 # WebSocket benchmark (not a test), loadctl vs Tsung 1.7.0 against loadtarget's WebSocket echo
 # (--ws-echo, one thread) on 127.0.0.1:PORT (default 18190):
-#   (a) idle: N users (default 10 000) arrive at 2000/s, each connects (handshake), sends one
-#       message and waits for its echo, stays connected 20 s, sends one more, closes. Measured
+#   (a) idle: N users (default 10 000) arrive at 1000/s, each connects (handshake), sends one
+#       message and waits for its echo, stays connected 30 s, sends one more, closes. Measured
 #       over the tool's process tree: peak anonymous RSS (as scripts/bench.sh's tree_anon) per
 #       connection, both as peak/N and as the marginal cost (peak minus the run's first sample,
-#       taken before any user, divided by N), and the CPU used while all N are held (a 10 s
-#       window that starts 3 s after the last arrival).
+#       taken before any user, divided by N), and the CPU used while all N are held (from 1 s
+#       after the arrival phase to 2 s before the first user's thinktime ends).
 #   (b) echo: 100 users x 2000 text messages of 32 bytes, each waiting for its echo: messages/s
 #       and CPU (user+sys of the whole tool, start-up included) per message.
 # Messages are counted from each tool's tsung.log (`request`). Every step is time-bounded.
@@ -64,6 +64,7 @@ grep -q '^listening ws-echo' "$work/target.out" || { cat "$work/target.out" >&2;
 scenario() {
   cat > "$1" <<XML
 <?xml version="1.0"?>
+<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
 <tsung loglevel="warning" version="1.0">
   <clients><client host="localhost" use_controller_vm="true" maxusers="30000"/></clients>
   <servers><server host="127.0.0.1" port="$port" type="tcp"/></servers>
@@ -76,10 +77,11 @@ scenario() {
 </tsung>
 XML
 }
-arrival=$(( (users + 1999) / 2000 ))
-scenario "$work/idle.xml" "$arrival" 2000 "$users" '
+# The phase lasts 2 s longer than N/1000 s: it ends when N users have come (Poisson arrivals).
+arrival=$(( (users + 999) / 1000 + 2 ))
+scenario "$work/idle.xml" "$arrival" 1000 "$users" '
     <request><websocket type="message" frame="text">hello</websocket></request>
-    <thinktime value="20" random="false"/>
+    <thinktime value="30" random="false"/>
     <request><websocket type="message" frame="text">again</websocket></request>'
 scenario "$work/echo.xml" 1 100 100 '
     <for from="1" to="2000" var="i">
@@ -133,7 +135,7 @@ idle() {  # TOOL CMD...
   shift
   note "(a) $tool: $users idle WebSocket users"
   if run "$tool-idle" 180 "$@" -f "$work/idle.xml"; then
-    local s=$work/$tool-idle.samples from=$((arrival + 3)) to=$((arrival + 13))
+    local s=$work/$tool-idle.samples from=$((arrival + 1)) to=28
     IDLE_OK[$tool]=$(counter websocket_succ "$R_LOG")
     IDLE_ANON[$tool]=$(awk -v n="$users" '$2 > m { m = $2 } END { printf "%.2f", m / n }' "$s")
     IDLE_MARG[$tool]=$(awk -v n="$users" 'NR == 1 { b = $2 } $2 > m { m = $2 } END { printf "%.2f", (m - b) / n }' "$s")

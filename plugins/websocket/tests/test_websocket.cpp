@@ -203,35 +203,22 @@ TEST(WebSocketConnection, ServerCloseIsAnsweredAndCompletes) {
 TEST(WebSocketConnection, OversizedFramesAndBadFramesEndTheUser) {
   auto connect = request(kConnect);
   auto message = request(R"(<websocket type="message">x</websocket>)");
-  {
+  // Feeds `in` to an open connection whose max_frame_size is 100: the user must end with `error`.
+  auto ends_with = [&](std::string in, const char* error) {
     WsConnection c(100);
     FakeServices s;
     open(c, s, *connect);
-    // A 64-bit length of 2^40: refused from the header alone.
-    std::string in("\x82\x7f\x00\x00\x01\x00\x00\x00\x00\x00", 10);
     ResponseInfo info;
     EXPECT_EQ(feed(c, s, message.get(), in, info), std::vector<ConnEvent>{ConnEvent::fatal});
-    EXPECT_STREQ(info.error, "websocket_frame_too_large");
-  }
-  {
-    WsConnection c(100);
-    FakeServices s;
-    open(c, s, *connect);
-    // Fragments whose sum is over the limit.
-    std::string in = frame(0x02, std::string(60, 'a')) + frame(0x80, std::string(60, 'b'));
-    ResponseInfo info;
-    EXPECT_EQ(feed(c, s, message.get(), in, info), std::vector<ConnEvent>{ConnEvent::fatal});
-    EXPECT_STREQ(info.error, "websocket_frame_too_large");
-  }
-  {
-    WsConnection c(100);
-    FakeServices s;
-    open(c, s, *connect);
-    std::string in = frame(0x80, "orphan continuation");
-    ResponseInfo info;
-    EXPECT_EQ(feed(c, s, message.get(), in, info), std::vector<ConnEvent>{ConnEvent::fatal});
-    EXPECT_STREQ(info.error, "websocket_protocol");
-  }
+    EXPECT_STREQ(info.error, error);
+  };
+  // A 64-bit length of 2^40: refused from the header alone.
+  ends_with(std::string("\x82\x7f\x00\x00\x01\x00\x00\x00\x00\x00", 10), "websocket_frame_too_large");
+  // Fragments whose sum is over the limit.
+  ends_with(frame(0x02, std::string(60, 'a')) + frame(0x80, std::string(60, 'b')), "websocket_frame_too_large");
+  ends_with(frame(0x80, "orphan continuation"), "websocket_protocol");
+  // A masked server frame.
+  ends_with(frame(0x82, "masked?").replace(1, 1, 1, static_cast<char>(0x80 | 7)), "websocket_protocol");
 }
 
 TEST(WebSocketConnection, BadHandshakeIsCounted) {
