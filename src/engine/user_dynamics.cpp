@@ -68,13 +68,8 @@ bool Worker::throttle(User& user) {
   dyn.refilled = now;
   if (dyn.tokens >= 0) return false;
   release_buffer(user);
-  user.timer.expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(-dyn.tokens / dyn.rate)));
-  user.timer.async_wait([this, &user, gen = user.generation](const boost::system::error_code& ec) {
-    if (ec || gen != user.generation) return;
-    user.dyn->tokens = 0;
-    user.dyn->refilled = Clock::now();
-    await_response(user);
-  });
+  wake_after(user, std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(-dyn.tokens / dyn.rate)),
+             Wake::rate_limit);
   return true;
 }
 
@@ -350,10 +345,8 @@ bool Worker::run_match(User& user, const MatchSpec& m, std::string_view response
       --user.pc;  // the request again, after sleep_loop
       user.state = UserState::thinking;
       user.deadline = Clock::time_point::max();
-      user.timer.expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(m.sleep_loop)));
-      user.timer.async_wait([this, &user, gen = user.generation](const boost::system::error_code& ec) {
-        if (!ec && gen == user.generation) step(user);
-      });
+      wake_after(user, std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(m.sleep_loop)),
+                 Wake::step);
       return false;
   }
   return true;

@@ -211,13 +211,7 @@ void Worker::on_connected(User& user, const boost::system::error_code& ec) {
     user.deadline = Clock::time_point::max();
     double retry = user.dyn && user.dyn->retry_timeout >= 0 ? user.dyn->retry_timeout : options.retry_timeout;
     double backoff = retry * static_cast<double>(1u << std::min<unsigned>(user.connect_attempts - 1, 10));
-    user.timer.expires_after(seconds(backoff));
-    user.timer.async_wait([this, &user, gen = user.generation](const boost::system::error_code& e) {
-      if (e || gen != user.generation) return;
-      // As in Tsung, a retried connect starts the request (and a page it opens) again.
-      restart_request(user);
-      connect(user);
-    });
+    wake_after(user, seconds(backoff), Wake::retry);
     return;
   }
   user.socket.non_blocking(true);
@@ -468,10 +462,7 @@ void Worker::think(User& user, const ThinkTime& t) {
   double s = think_seconds(t);
   user.state = UserState::thinking;
   user.deadline = Clock::time_point::max();
-  user.timer.expires_after(seconds(s));
-  user.timer.async_wait([this, &user, gen = user.generation](const boost::system::error_code& ec) {
-    if (!ec && gen == user.generation) step(user);
-  });
+  wake_after(user, seconds(s), Wake::step);
 }
 
 void Worker::restart_request(User& user) {

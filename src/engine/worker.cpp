@@ -45,6 +45,7 @@ Worker::Worker(unsigned index, const RunConfig& config, WorkerPlan plan)
       sweep_timer_(ctx_.get_executor()),
       stats_timer_(ctx_.get_executor()),
       hard_stop_timer_(ctx_.get_executor()),
+      wake_timer_(ctx_.get_executor()),
       rng_(config.seed + 0x51ed2701u * (index + 1)),
       next_user_id_(plan_.first_user_id) {
   ids_.users_count = stats_.intern("users_count", MetricKind::counter);
@@ -324,6 +325,7 @@ User& Worker::acquire_user() {
 void Worker::release_user(User& user) {
   release_buffer(user);
   ++user.generation;
+  ++user.wake_token;  // a pending wake-up is for the user that ended, not the slot's next one
   user.state = UserState::idle;
   user.program = nullptr;
   user.session.reset();  // cookies and the like end with the user, as in Tsung
@@ -385,7 +387,6 @@ void Worker::finish_user(User& user, bool cut_off) {
     if (config_.users_level) config_.users_level->fetch_sub(1, std::memory_order_relaxed);
   }
   close_connection(user);
-  user.timer.cancel();
   active_.fetch_sub(1, std::memory_order_relaxed);
   release_user(user);
   check_done();
@@ -400,6 +401,8 @@ void Worker::check_done() {
     sweep_timer_.cancel();
     stats_timer_.cancel();
     hard_stop_timer_.cancel();
+    wake_timer_.cancel();
+    wakes_.clear();
     for (Timer& t : static_timers_) t.cancel();
     ctx_.stop();
   }
@@ -458,6 +461,49 @@ void Worker::sweep_timeouts() {
   sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) sweep_timeouts();
   });
+}
+
+void Worker::wake_after(User& user, Clock::duration delay, Wake what) {
+  auto at = Clock::now() + delay;
+  wakes_.push({at, user.slot, ++user.wake_token, what});
+  if (at < wake_timer_at_) arm_wake_timer(at);
+}
+
+void Worker::arm_wake_timer(Clock::time_point at) {
+  wake_timer_at_ = at;
+  wake_timer_.expires_at(at);  // cancels the wait for a later entry (operation_aborted)
+  wake_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) on_wakes();
+  });
+}
+
+void Worker::on_wakes() {
+  wake_timer_at_ = Clock::time_point::min();  // wake-ups armed while waking users: timer set below
+  auto now = Clock::now();
+  while (!wakes_.empty() && wakes_.top().at <= now) {
+    WakeEntry entry = wakes_.pop();
+    User& user = users_[entry.slot];
+    if (user.wake_token == entry.token && user.program) wake(user, entry.what);
+  }
+  wake_timer_at_ = Clock::time_point::max();
+  if (!wakes_.empty() && !done_.load()) arm_wake_timer(wakes_.top().at);
+}
+
+void Worker::wake(User& user, Wake what) {
+  switch (what) {
+    case Wake::step:
+      step(user);
+      break;
+    case Wake::retry:  // as in Tsung, a retried connect starts the request (and a page it opens) again
+      restart_request(user);
+      connect(user);
+      break;
+    case Wake::rate_limit:
+      user.dyn->tokens = 0;
+      user.dyn->refilled = Clock::now();
+      await_response(user);
+      break;
+  }
 }
 
 MetricId Worker::status_metric(std::uint16_t code) {

@@ -22,6 +22,7 @@
 
 #include "engine/program.hpp"
 #include "engine/tls.hpp"
+#include "engine/wake_queue.hpp"
 #include "loadctl/connection.hpp"
 #include "engine/user_vars.hpp"
 #include "loadctl/plan.hpp"
@@ -115,9 +116,8 @@ struct ConnState {
 };
 
 struct User {
-  User(Executor ex) : socket(ex), timer(ex) {}
+  User(Executor ex) : socket(ex) {}
   Socket socket;
-  Timer timer;
   const UserProgram* program = nullptr;
   std::uint64_t id = 0;
   std::uint32_t generation = 0;   ///< bumped at every (re)use: stale completions are ignored
@@ -132,6 +132,7 @@ struct User {
   /// (the sweep then restarts idle_timeout). One store per read, as a plain flag would cost.
   enum class Received : std::uint8_t { none, before_sweep, since_sweep } received = Received::none;
   std::uint32_t slot = 0;         ///< index in the worker's pool
+  std::uint32_t wake_token = 0;   ///< its wake-up in the worker's WakeQueue is live while equal
   ParserState parser;
   Clock::time_point session_start, page_start, request_start, connect_start, deadline;
   std::vector<std::int64_t> loop_counters;
@@ -195,6 +196,11 @@ class Worker {
   void release_user(User& user);
   void check_done();
   void sweep_timeouts();
+  /// Wakes `user` after `delay` to do `what` (the user's previous wake-up, if any, is dropped).
+  void wake_after(User& user, Clock::duration delay, Wake what);
+  void arm_wake_timer(Clock::time_point at);
+  void on_wakes();
+  void wake(User& user, Wake what);
   void drain_stats();
   void stop_now();
   void count_cut_off(const User& user);
@@ -285,6 +291,9 @@ class Worker {
   Timer sweep_timer_;
   Timer stats_timer_;
   Timer hard_stop_timer_;
+  Timer wake_timer_;                ///< due at the earliest of wakes_
+  Clock::time_point wake_timer_at_ = Clock::time_point::max();
+  WakeQueue wakes_;
   std::vector<Timer> static_timers_;
   Clock::time_point start_;
   Clock::time_point running_since_;  ///< when run() began: a late agent catches up from here
