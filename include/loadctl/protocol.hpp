@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -89,6 +90,12 @@ struct ResponseInfo {
   /// null when the caller keeps none (tests, tools).
   std::unique_ptr<UserSession>* session = nullptr;
   std::string_view host;          ///< in: the host the response comes from (as in the server/URL)
+  /// Out, connection-level plugins (Connection::on_data): the response's content as
+  /// dyn_variables and matches see it, e.g. a message's payload without its frame header or
+  /// reassembled from fragments. It replaces the bytes consumed so far for the pending request;
+  /// it must stay valid until on_data returns. Unset: they see the bytes on_data consumed while
+  /// the request was pending.
+  std::optional<std::string_view> content;
 };
 
 /// Room for a plugin's response-parser state. The engine zero-fills it before each request, so a

@@ -83,12 +83,13 @@ void Worker::open_conn(User& user) {
   auto conn = std::make_unique<ConnState>(ctx_.get_executor());
   conn->plugin = user.program->protocol->open_connection(user.program->connection);
   conn->serial = ++conn_serial_;
-  conn->buffer = std::make_unique<char[]>(kReceiveBuffer);
   if (!conn->plugin) {
     on_request_failed(user, "error_plugin_no_connection", false);
     return;
   }
   user.conn = std::move(conn);
+  boost::system::error_code ignored;
+  user.socket.non_blocking(true, ignored);  // conn_read's read_some after a wake-up must not block
   ConnRef ref(user);
   ConnServices services(*this, user);
   bool holds = user.conn->plugin->on_open(services);
@@ -149,14 +150,36 @@ void Worker::conn_read(User& user) {
     return;
   }
   c.reading = true;
-  auto done = [this, &user, ref = ConnRef(user)](const boost::system::error_code& ec, std::size_t n) {
-    if (ref.alive(user)) conn_on_read(user, ec, n);
-  };
-  if (user.tls) user.tls->async_read_some(asio::buffer(c.buffer.get(), kReceiveBuffer), std::move(done));
-  else user.socket.async_read_some(asio::buffer(c.buffer.get(), kReceiveBuffer), std::move(done));
+  if (user.tls) {
+    // OpenSSL may hold decrypted bytes the socket no longer shows: a TLS read needs its buffer.
+    if (!c.buffer) c.buffer = std::make_unique<char[]>(kReceiveBuffer);
+    user.tls->async_read_some(asio::buffer(c.buffer.get(), kReceiveBuffer),
+                              [this, &user, ref = ConnRef(user)](const boost::system::error_code& ec, std::size_t n) {
+                                if (ref.alive(user)) conn_on_read(user, ec, user.conn->buffer.get(), n);
+                              });
+    return;
+  }
+  // Plain TCP: wait until the socket is readable, then read into the worker's buffer, so that
+  // thousands of idle connections hold no receive buffer each.
+  user.socket.async_wait(Socket::wait_read, [this, &user, ref = ConnRef(user)](const boost::system::error_code& ec) {
+    if (!ref.alive(user)) return;
+    if (ec) {
+      conn_on_read(user, ec, nullptr, 0);
+      return;
+    }
+    if (!conn_read_buf_) conn_read_buf_ = std::make_unique<char[]>(kReceiveBuffer);
+    boost::system::error_code read_ec;
+    std::size_t n = user.socket.read_some(asio::buffer(conn_read_buf_.get(), kReceiveBuffer), read_ec);
+    if (read_ec == asio::error::would_block || read_ec == asio::error::try_again) {  // a spurious wake-up
+      user.conn->reading = false;
+      conn_read(user);
+      return;
+    }
+    conn_on_read(user, read_ec, conn_read_buf_.get(), n);
+  });
 }
 
-void Worker::conn_on_read(User& user, const boost::system::error_code& ec, std::size_t n) {
+void Worker::conn_on_read(User& user, const boost::system::error_code& ec, const char* bytes, std::size_t n) {
   ConnState& c = *user.conn;
   c.reading = false;
   if (ec == asio::error::operation_aborted && c.tls_requested) {
@@ -184,7 +207,7 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, std::
     return;
   }
   stats_.add(ids_.size_rcv, n);
-  c.in.append(c.buffer.get(), n);
+  c.in.append(bytes, n);
   ConnRef ref(user);
   std::size_t offset = 0;
   while (offset < c.in.size()) {
@@ -201,11 +224,14 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, std::
     if (awaiting) {
       user.received = User::Received::since_sweep;
       if (user.dyn && user.program->requests[user.program->ops[user.pc - 1].arg].dyn) {
-        if (user.dyn->capture.size() + result.consumed > config_.scenario->options.max_capture_size) {
+        // The plugin's content (a frame's payload) replaces the raw bytes captured so far.
+        std::string_view captured = info.content ? *info.content : std::string_view(data.data(), result.consumed);
+        if (info.content) user.dyn->capture.clear();
+        if (user.dyn->capture.size() + captured.size() > config_.scenario->options.max_capture_size) {
           on_request_failed(user, "error_response_too_large", false);
           return;
         }
-        user.dyn->capture.append(data.data(), result.consumed);
+        user.dyn->capture.append(captured);
       }
     }
     offset += result.consumed;

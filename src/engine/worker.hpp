@@ -113,7 +113,7 @@ struct ConnState {
   std::uint64_t serial = 0;         ///< completions of an older connection of the user are ignored
   std::string in;                   ///< received bytes the plugin has not consumed yet
   std::string out, writing;         ///< queued bytes, bytes being written
-  std::unique_ptr<char[]> buffer;   ///< receive buffer, held while connected
+  std::unique_ptr<char[]> buffer;   ///< receive buffer of a TLS connection, held while connected
   bool reading = false, write_busy = false;
   bool tls_requested = false;       ///< STARTTLS asked: the handshake starts once no read is pending
   bool opening = false;             ///< the plugin's handshake holds the first request
@@ -251,7 +251,7 @@ class Worker {
   void conn_queue_request(User& user);
   void conn_flush(User& user);
   void conn_read(User& user);
-  void conn_on_read(User& user, const boost::system::error_code& ec, std::size_t n);
+  void conn_on_read(User& user, const boost::system::error_code& ec, const char* data, std::size_t n);
   void conn_event(User& user, ConnEvent event, const ResponseInfo& info);
   void conn_start_tls(User& user);
   void conn_on_timer(User& user);
@@ -340,6 +340,9 @@ class Worker {
 
   std::string write_buf_;
   std::vector<std::unique_ptr<char[]>> free_buffers_;  ///< receive buffers not lent to a user
+  /// Where plain-TCP connection-level sockets are read once readable (conn_read): an idle
+  /// connection holds no receive buffer of its own.
+  std::unique_ptr<char[]> conn_read_buf_;
 
   MetricSet stats_;
   std::mutex outbox_mutex_;

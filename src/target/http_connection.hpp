@@ -21,6 +21,7 @@ struct WorkerContext {
   AccessLog* access_log = nullptr;  ///< null when --access-log is not given
   std::uint64_t requests = 0;    ///< requests served by this thread
   std::uint64_t qmsg_requests = 0;  ///< Qmsg requests answered by this thread
+  std::uint64_t ws_messages = 0;    ///< WebSocket messages echoed by this thread
 };
 
 /// One HTTP/1.1 connection: read → parse → route → (delay) → write → parse next, strictly in

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> echo_endpoints;
   std::vector<std::string> udp_echo_endpoints;
   std::vector<std::string> qmsg_endpoints;
+  std::vector<std::string> ws_endpoints;
   unsigned threads = 1;
   std::string access_log_path;
   bool quiet = false;
@@ -54,14 +55,16 @@ int main(int argc, char** argv) {
   app.add_option("--qmsg", qmsg_endpoints,
                  "Qmsg demo listener (examples/plugins/qmsg; Tsung's notes use port 5678), IP:PORT (repeatable)")
       ->take_all();
+  app.add_option("--ws-echo", ws_endpoints, "WebSocket echo listener (any path), IP:PORT (repeatable)")->take_all();
   app.add_option("--threads", threads, "I/O threads, one io_context each")->check(CLI::Range(1u, 256u));
   app.add_option("--access-log", access_log_path, "append '<ip> <method> <target> <status>' per request");
   app.add_flag("-q,--quiet", quiet, "no start/stop messages on stderr (listening lines still printed)");
   app.set_version_flag("--version", LOADCTL_VERSION);
   CLI11_PARSE(app, argc, argv);
 
-  if (http_endpoints.empty() && echo_endpoints.empty() && udp_echo_endpoints.empty() && qmsg_endpoints.empty()) {
-    fmt::print(stderr, "loadtarget: nothing to serve: give --http, --tcp-echo, --udp-echo and/or --qmsg\n");
+  if (http_endpoints.empty() && echo_endpoints.empty() && udp_echo_endpoints.empty() && qmsg_endpoints.empty() &&
+      ws_endpoints.empty()) {
+    fmt::print(stderr, "loadtarget: nothing to serve: give --http, --tcp-echo, --udp-echo, --qmsg and/or --ws-echo\n");
     return 2;
   }
   std::signal(SIGPIPE, SIG_IGN);
@@ -99,6 +102,7 @@ int main(int argc, char** argv) {
       for (const auto& e : http_endpoints) add(e, loadtarget::ListenerKind::http, "http");
       for (const auto& e : echo_endpoints) add(e, loadtarget::ListenerKind::tcp_echo, "tcp-echo");
       for (const auto& e : qmsg_endpoints) add(e, loadtarget::ListenerKind::qmsg, "qmsg");
+      for (const auto& e : ws_endpoints) add(e, loadtarget::ListenerKind::ws_echo, "ws-echo");
       std::vector<std::unique_ptr<loadtarget::UdpEcho>> udp_echoes;
       for (const auto& e : udp_echo_endpoints) {
         auto ep = loadtarget::parse_endpoint(e);
@@ -124,13 +128,15 @@ int main(int argc, char** argv) {
       listeners.clear();
       udp_echoes.clear();
     }  // pool destroyed here: pending connections are released before the access log closes
-    std::uint64_t total = 0, qmsg_total = 0;
+    std::uint64_t total = 0, qmsg_total = 0, ws_total = 0;
     for (const auto& w : workers) {
       total += w.requests;
       qmsg_total += w.qmsg_requests;
+      ws_total += w.ws_messages;
     }
     if (!quiet) fmt::print(stderr, "loadtarget: served {} HTTP requests\n", total);
     if (!quiet && !qmsg_endpoints.empty()) fmt::print(stderr, "loadtarget: served {} qmsg requests\n", qmsg_total);
+    if (!quiet && !ws_endpoints.empty()) fmt::print(stderr, "loadtarget: echoed {} websocket messages\n", ws_total);
   } catch (const std::exception& e) {
     fmt::print(stderr, "loadtarget: {}\n", e.what());
     return 1;

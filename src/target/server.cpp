@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 
 #include "qmsg_server.hpp"
+#include "ws_echo.hpp"
 #include "tcp_echo.hpp"
 
 namespace loadtarget {
@@ -68,6 +69,10 @@ void Listener::do_accept() {
       } else if (kind_ == ListenerKind::qmsg) {
         asio::post(ctx, [s = std::move(socket), &w = workers_[index]]() mutable {
           std::make_shared<QmsgConnection>(std::move(s), w)->start();
+        });
+      } else if (kind_ == ListenerKind::ws_echo) {
+        asio::post(ctx, [s = std::move(socket), &w = workers_[index]]() mutable {
+          std::make_shared<WsEchoConnection>(std::move(s), w)->start();
         });
       } else {
         asio::post(ctx, [s = std::move(socket)]() mutable { std::make_shared<TcpEchoConnection>(std::move(s))->start(); });

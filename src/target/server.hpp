@@ -37,7 +37,7 @@ class IoContextPool {
 };
 
 /// What a listener serves.
-enum class ListenerKind { http, tcp_echo, qmsg };
+enum class ListenerKind { http, tcp_echo, qmsg, ws_echo };
 
 /// Accepts on one endpoint (on the main context) and hands sockets to the pool's contexts.
 class Listener {

@@ -89,12 +89,13 @@ tsung_sum() { awk -v name="$1" '$1 == "stats:" && $2 == name { s += $3 } END { p
 count_lines() { if [ -f "$1" ]; then wc -l < "$1" | tr -d ' '; else echo 0; fi; }
 
 # start_loadtarget ARGS...: starts loadtarget in the background and waits for one "listening"
-# line per --http/--tcp-echo/--udp-echo argument. Sets LOADTARGET_PID, LOADTARGET_OUT and the first
-# LOADTARGET_HTTP_PORT / LOADTARGET_ECHO_PORT / LOADTARGET_UDP_PORT (the real ports, so "IP:0" is fine).
+# line per --http/--tcp-echo/--udp-echo/--ws-echo argument. Sets LOADTARGET_PID, LOADTARGET_OUT and the
+# first LOADTARGET_HTTP_PORT / LOADTARGET_ECHO_PORT / LOADTARGET_UDP_PORT / LOADTARGET_WS_PORT (the real
+# ports, so "IP:0" is fine).
 start_loadtarget() {
   need_bins loadtarget
   local expected=0 a n
-  for a in "$@"; do [[ $a == --http || $a == --tcp-echo || $a == --udp-echo ]] && expected=$((expected + 1)); done
+  for a in "$@"; do [[ $a == --http || $a == --tcp-echo || $a == --udp-echo || $a == --ws-echo ]] && expected=$((expected + 1)); done
   LOADTARGET_OUT=$(mktemp "$TEST_TMP/loadtarget.XXXXXX")
   "$LOADTARGET" "$@" >"$LOADTARGET_OUT" 2>&1 &
   LOADTARGET_PID=$!
@@ -109,6 +110,7 @@ start_loadtarget() {
   LOADTARGET_HTTP_PORT=$(awk '/^listening http /{n = split($3, a, ":"); print a[n]; exit}' "$LOADTARGET_OUT")
   LOADTARGET_ECHO_PORT=$(awk '/^listening tcp-echo /{n = split($3, a, ":"); print a[n]; exit}' "$LOADTARGET_OUT")
   LOADTARGET_UDP_PORT=$(awk '/^listening udp-echo /{n = split($3, a, ":"); print a[n]; exit}' "$LOADTARGET_OUT")
+  LOADTARGET_WS_PORT=$(awk '/^listening ws-echo /{n = split($3, a, ":"); print a[n]; exit}' "$LOADTARGET_OUT")
 }
 
 # _stop_pid PID: SIGTERM, then SIGKILL after 5 s.

@@ -79,7 +79,10 @@ class PushConnection final : public Connection {
       s.start_tls();
       return {eol + 1, ConnEvent::none};
     }
-    if (request && line == "R:" + request->data.substr(4)) return {eol + 1, ConnEvent::complete};
+    if (request && line == "R:" + request->data.substr(4)) {
+      info.content = line.substr(2);  // matches and dyn_variables see "n", not "R:n\n"
+      return {eol + 1, ConnEvent::complete};
+    }
     info.error = "mismatch";
     return {eol + 1, request ? ConnEvent::failed : ConnEvent::none};
   }
@@ -277,6 +280,22 @@ TEST(ConnectionPlugin, FailedRequestEndsItsPage) {
   ASSERT_NE(page, nullptr);
   EXPECT_EQ(page->count, 1u);
   EXPECT_LT(page->max, 500.0) << "the page time spans the failed page and the thinktime";
+}
+
+// ResponseInfo::content: what a match sees is the plugin's content ("1"), not the bytes it
+// consumed ("R:1\n").
+TEST(ConnectionPlugin, MatchesSeeThePluginsContent) {
+  TestCert cert;
+  PushServer server(cert.dir + "/cert.pem", cert.dir + "/key.pem");
+  MetricSet m = run_push(server.port(), R"(<load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="20" unit="second"/></arrivalphase></load>
+      <sessions><session name="push" probability="100" type="ts_push" bidi="true">
+        <request><match do="continue" when="match">^1$</match><push data="REQ 1"/></request>
+        <request><match do="continue" when="match">^R:</match><push data="REQ 2"/></request>
+        <thinktime value="0.2"/>
+      </session></sessions>)");
+  EXPECT_EQ(total(m, "request"), 2u);
+  EXPECT_EQ(total(m, "match"), 1u);
+  EXPECT_EQ(total(m, "nomatch"), 1u);
 }
 
 // <option type="ts_push" ...>: parsed by the plugin, given to its requests and connections.

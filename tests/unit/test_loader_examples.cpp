@@ -83,6 +83,9 @@ TEST(TsungExamples, EachLoadsOrIsNotSupportedYet) {
   if (registry.by_element("raw")) {
     EXPECT_NE(std::find(loaded.begin(), loaded.end(), "raw.xml"), loaded.end());
   }
+  if (registry.by_element("websocket")) {
+    EXPECT_NE(std::find(loaded.begin(), loaded.end(), "websocket.xml"), loaded.end());
+  }
 }
 
 }  // namespace

@@ -1,0 +1,272 @@
+// The WebSocket plugin without a network: RFC 6455 vectors for the codec, and a WsConnection
+// driven through a recording ConnectionServices (handshake, fragments, ping, close, limits).
+#include <gtest/gtest.h>
+
+#include <pugixml.hpp>
+
+#include <string>
+#include <vector>
+
+#include "loadctl/scenario_error.hpp"
+#include "websocket_request.hpp"
+#include "ws_frame.hpp"
+
+namespace loadctl::websocket {
+namespace {
+
+TEST(WebSocketFrame, AcceptKeyOfRfc6455) {
+  char accept[kAcceptSize];
+  accept_for("dGhlIHNhbXBsZSBub25jZQ==", accept);
+  EXPECT_EQ(std::string(accept, kAcceptSize), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");  // RFC 6455 section 1.3
+}
+
+TEST(WebSocketFrame, MaskedHelloOfRfc6455) {
+  std::string out;
+  const unsigned char mask[4] = {0x37, 0xfa, 0x21, 0x3d};
+  append_frame(out, op_text, "Hello", mask);
+  EXPECT_EQ(out, std::string("\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 11));
+}
+
+TEST(WebSocketFrame, LengthEncodings) {
+  const unsigned char mask[4] = {1, 2, 3, 4};
+  for (std::size_t size : {0u, 125u, 126u, 65535u, 65536u, 70000u}) {
+    std::string out;
+    append_frame(out, op_binary, std::string(size, 'x'), mask);
+    FrameHeader h;
+    ASSERT_EQ(parse_header(out, h), HeaderStatus::ok) << size;
+    EXPECT_EQ(h.payload_size, size);
+    EXPECT_TRUE(h.fin);
+    EXPECT_TRUE(h.masked);
+    EXPECT_EQ(h.opcode, op_binary);
+    EXPECT_EQ(h.header_size + size, out.size());
+    std::string payload = out.substr(h.header_size);
+    apply_mask(payload.data(), payload.size(), h.mask);
+    EXPECT_EQ(payload, std::string(size, 'x'));
+    FrameHeader partial;
+    EXPECT_EQ(parse_header(std::span<const char>(out.data(), h.header_size - 1), partial), HeaderStatus::need_more);
+  }
+}
+
+TEST(WebSocketFrame, HandshakeCheck) {
+  const char* accept = "s3pPLMBiTxaQ9kOcGbXMD5yrR4M=";
+  std::string ok = "HTTP/1.1 101 Switching Protocols\r\nupgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\n"
+                   "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kOcGbXMD5yrR4M=\r\n\r\n";
+  EXPECT_EQ(check_handshake(ok, accept), nullptr);
+  EXPECT_NE(check_handshake("HTTP/1.1 200 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                            "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kOcGbXMD5yrR4M=\r\n\r\n", accept), nullptr);
+  EXPECT_NE(check_handshake("HTTP/1.1 101 X\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                            "Sec-WebSocket-Accept: AAAALMBiTxaQ9kOcGbXMD5yrR4M=\r\n\r\n", accept), nullptr);
+  EXPECT_NE(check_handshake("HTTP/1.1 101 X\r\nConnection: Upgrade\r\n"
+                            "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kOcGbXMD5yrR4M=\r\n\r\n", accept), nullptr);
+}
+
+// Records what the connection asks of the engine.
+struct FakeServices final : ConnectionServices {
+  std::string sent;
+  std::vector<std::string> counted;
+  std::vector<std::string> names;
+  int timers = 0;
+  void send(std::string_view bytes) override { sent.append(bytes); }
+  void start_tls() override {}
+  void set_timer(double) override { ++timers; }
+  void cancel_timer() override {}
+  ConnMetric metric(std::string_view name, ConnMetricKind) override {
+    names.emplace_back(name);
+    return static_cast<ConnMetric>(names.size() - 1);
+  }
+  void count(ConnMetric m, std::uint64_t) override { counted.push_back(names.at(m)); }
+  void sample(ConnMetric, double) override {}
+  void set_var(std::string_view, std::string_view) override {}
+  void error(std::string_view) override {}
+  const VariableSource* vars() const override { return nullptr; }
+};
+
+std::shared_ptr<const WsRequest> request(const char* xml) {
+  static std::vector<std::unique_ptr<pugi::xml_document>> docs;  // nodes must outlive the parse
+  docs.push_back(std::make_unique<pugi::xml_document>());
+  EXPECT_TRUE(docs.back()->load_string(xml));
+  RequestParseContext ctx;
+  ctx.subst = true;
+  ctx.subst_body = true;
+  return parse_websocket_request(docs.back()->first_child(), ctx);
+}
+
+// A server frame (unmasked).
+std::string frame(unsigned char first, std::string_view payload) {
+  std::string out(1, static_cast<char>(first));
+  out += static_cast<char>(payload.size());
+  out += payload;
+  return out;
+}
+
+// Feeds `bytes` as the engine does: again with the rest while something is consumed.
+std::vector<ConnEvent> feed(WsConnection& c, FakeServices& s, const RequestSpec* pending, std::string& bytes,
+                            ResponseInfo& info, std::string* content = nullptr) {
+  std::vector<ConnEvent> events;
+  std::size_t offset = 0;
+  while (offset < bytes.size()) {
+    info = ResponseInfo{};
+    ConnResult r = c.on_data(s, pending, std::span<const char>(bytes.data() + offset, bytes.size() - offset), info);
+    if (info.content && content) *content = std::string(*info.content);
+    offset += r.consumed;
+    if (r.event != ConnEvent::none) events.push_back(r.event);
+    if (r.consumed == 0) break;
+  }
+  bytes.erase(0, offset);
+  return events;
+}
+
+// Opens `c`: encodes the connect, answers it as a server would.
+void open(WsConnection& c, FakeServices& s, const WsRequest& connect) {
+  c.on_open(s);
+  std::string out;
+  EncodeContext ctx;
+  ctx.host_header = "example.org:8080";
+  c.encode(s, connect, ctx, out);
+  ASSERT_TRUE(out.starts_with("GET /chat?x=1 HTTP/1.1\r\nHost: example.org:8080\r\n")) << out;
+  EXPECT_NE(out.find("\r\nOrigin: http://example.org:8080\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\r\nSec-WebSocket-Version: 13\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\r\nX-Token: abc\r\nSec-WebSocket-Protocol: chat\r\n\r\n"), std::string::npos) << out;
+  std::size_t k = out.find("Sec-WebSocket-Key: ") + 19;
+  char accept[kAcceptSize];
+  accept_for(out.substr(k, kKeySize), accept);
+  std::string answer = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                       "Sec-WebSocket-Accept: " + std::string(accept, kAcceptSize) + "\r\n\r\n";
+  answer += frame(0x81, "early");  // a message right behind the 101: not part of the handshake
+  ResponseInfo info;
+  auto events = feed(c, s, &connect, answer, info);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0], ConnEvent::complete);
+  EXPECT_TRUE(answer.empty());
+  EXPECT_EQ(s.counted, std::vector<std::string>{"websocket_succ"});
+}
+
+const char* kConnect =
+    R"(<websocket type="connect" path="/chat?x=1" subprotocols="chat"><http_header name="X-Token" value="abc"/></websocket>)";
+
+TEST(WebSocketConnection, FragmentsPingAndPayloadAsContent) {
+  auto connect = request(kConnect);
+  auto message = request(R"(<websocket type="message" frame="text">hi</websocket>)");
+  WsConnection c(1 << 20);
+  FakeServices s;
+  open(c, s, *connect);
+
+  std::string out;
+  c.encode(s, *message, EncodeContext{}, out);
+  FrameHeader h;
+  ASSERT_EQ(parse_header(out, h), HeaderStatus::ok);
+  EXPECT_EQ(h.opcode, op_text);
+  EXPECT_TRUE(h.masked);
+
+  // "{"uid": 7}" in three fragments with a ping between them, arriving byte by byte.
+  std::string in = frame(0x01, "{\"uid\"") + frame(0x89, "p1") + frame(0x00, ": ") + frame(0x80, "7}");
+  std::string content;
+  std::vector<ConnEvent> events;
+  std::string pending;
+  for (char byte : in) {
+    pending += byte;
+    ResponseInfo info;
+    for (ConnEvent e : feed(c, s, message.get(), pending, info, &content)) events.push_back(e);
+  }
+  ASSERT_EQ(events, std::vector<ConnEvent>{ConnEvent::complete});
+  EXPECT_EQ(content, "{\"uid\": 7}");
+  // The pong: masked, same payload.
+  ASSERT_EQ(parse_header(s.sent, h), HeaderStatus::ok);
+  EXPECT_EQ(h.opcode, op_pong);
+  std::string pong = s.sent.substr(h.header_size);
+  apply_mask(pong.data(), pong.size(), h.mask);
+  EXPECT_EQ(pong, "p1");
+
+  // A whole message while nobody waits: not a response.
+  std::string push = frame(0x82, "pushed");
+  ResponseInfo info;
+  EXPECT_TRUE(feed(c, s, nullptr, push, info).empty());
+}
+
+TEST(WebSocketConnection, ServerCloseIsAnsweredAndCompletes) {
+  auto connect = request(kConnect);
+  auto message = request(R"(<websocket type="message">x</websocket>)");
+  WsConnection c(1 << 20);
+  FakeServices s;
+  open(c, s, *connect);
+  std::string in = frame(0x88, std::string("\x03\xe9", 2));
+  ResponseInfo info;
+  EXPECT_EQ(feed(c, s, message.get(), in, info), std::vector<ConnEvent>{ConnEvent::close});
+  FrameHeader h;
+  ASSERT_EQ(parse_header(s.sent, h), HeaderStatus::ok);
+  EXPECT_EQ(h.opcode, op_close);
+  std::string code = s.sent.substr(h.header_size);
+  apply_mask(code.data(), code.size(), h.mask);
+  EXPECT_EQ(code, std::string("\x03\xe9", 2));
+}
+
+TEST(WebSocketConnection, OversizedFramesAndBadFramesEndTheUser) {
+  auto connect = request(kConnect);
+  auto message = request(R"(<websocket type="message">x</websocket>)");
+  // Feeds `in` to an open connection whose max_frame_size is 100: the user must end with `error`.
+  auto ends_with = [&](std::string in, const char* error) {
+    WsConnection c(100);
+    FakeServices s;
+    open(c, s, *connect);
+    ResponseInfo info;
+    EXPECT_EQ(feed(c, s, message.get(), in, info), std::vector<ConnEvent>{ConnEvent::fatal});
+    EXPECT_STREQ(info.error, error);
+  };
+  // A 64-bit length of 2^40: refused from the header alone.
+  ends_with(std::string("\x82\x7f\x00\x00\x01\x00\x00\x00\x00\x00", 10), "websocket_frame_too_large");
+  // Fragments whose sum is over the limit.
+  ends_with(frame(0x02, std::string(60, 'a')) + frame(0x80, std::string(60, 'b')), "websocket_frame_too_large");
+  ends_with(frame(0x80, "orphan continuation"), "websocket_protocol");
+  // A masked server frame.
+  ends_with(frame(0x82, "masked?").replace(1, 1, 1, static_cast<char>(0x80 | 7)), "websocket_protocol");
+}
+
+TEST(WebSocketConnection, BadHandshakeIsCounted) {
+  auto connect = request(kConnect);
+  WsConnection c(1 << 20);
+  FakeServices s;
+  c.on_open(s);
+  std::string out;
+  c.encode(s, *connect, EncodeContext{}, out);
+  std::string answer = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+  ResponseInfo info;
+  EXPECT_EQ(feed(c, s, connect.get(), answer, info), std::vector<ConnEvent>{ConnEvent::fatal});
+  EXPECT_STREQ(info.error, "websocket_handshake");
+  EXPECT_EQ(s.counted, std::vector<std::string>{"websocket_fail"});
+}
+
+TEST(WebSocketConnection, FrameBeforeConnectEndsTheUser) {
+  auto message = request(R"(<websocket type="message">x</websocket>)");
+  WsConnection c(1 << 20);
+  FakeServices s;
+  c.on_open(s);
+  std::string out;
+  c.encode(s, *message, EncodeContext{}, out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(s.timers, 1);
+  EXPECT_EQ(c.on_timer(s), ConnEvent::fatal);
+}
+
+TEST(WebSocketRequest, RefusesWhatWouldHaveNoEffect) {
+  auto fails = [](const char* xml, const char* what) {
+    try {
+      request(xml);
+      ADD_FAILURE() << "accepted: " << xml;
+    } catch (const ScenarioError& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  fails(R"(<websocket type="message" path="/x">a</websocket>)", "applies to type=\"connect\" only");
+  fails(R"(<websocket type="connect" ack="no_ack"/>)", "applies to type=\"message\" only");
+  fails(R"(<websocket type="close">bye</websocket>)", "no text content");
+  fails(R"(<websocket type="connect"><http_header name="Origin" value="x"/></websocket>)", "set by the WebSocket handshake");
+  fails(R"(<websocket type="open"/>)", "expected");
+  fails(R"(<websocket/>)", "missing attribute 'type'");
+  fails(R"(<websocket type="connect" bogus="1"/>)", "bogus");
+  auto m = request(R"(<websocket type="message" ack="no_ack">x</websocket>)");
+  EXPECT_FALSE(m->awaits_response());
+  EXPECT_EQ(m->frame, op_binary);  // Tsung's default
+}
+
+}  // namespace
+}  // namespace loadctl::websocket
