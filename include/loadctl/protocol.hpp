@@ -62,6 +62,13 @@ struct ConnectionContext {
   /// loadctl's `<option name="max_frame_size" value="bytes"/>`: a protocol frame announcing more
   /// is an error (counted, the connection closed), never an allocation.
   std::size_t max_frame_size = 16 << 20;
+  /// <session bidi="true">: the server may send on its own and the plugin answers it (Tsung's
+  /// bidi sessions, e.g. XMPP subscription requests answered automatically).
+  bool bidi = false;
+  /// This agent's place among the run's agents, 0-based, and their number: for state a plugin
+  /// keeps per process that must not overlap between agents (e.g. slices of a pool of user ids).
+  unsigned agent_index = 0;
+  unsigned agent_count = 1;
 };
 
 /// Per-user context for encoding one request.
@@ -181,10 +188,11 @@ class Protocol {
   /// protocol it extends (ts_webdav sessions read ts_http's options, as in Tsung).
   virtual std::string_view options_type() const { return session_type(); }
   /// Parses the scenario's `<option type="<session_type()>" .../>` elements (all of them at once,
-  /// in document order) into the settings its requests and connections read. Called only when
-  /// the scenario has some: without, requests and connections get null options (the plugin's
-  /// defaults). Throws ScenarioError naming the element on an unknown name or a bad value. The
-  /// default accepts no option ("not supported yet") and returns null.
+  /// in document order) into the settings its requests and connections read. Called once per
+  /// scenario for each option type its sessions use, with an empty list when the scenario gives
+  /// none (the plugin's defaults, fresh for every scenario). Throws ScenarioError naming the
+  /// element on an unknown name or a bad value. The default accepts no option ("not supported
+  /// yet") and returns null.
   virtual std::shared_ptr<const ProtocolOptions> parse_options(std::span<const pugi::xml_node> options) const;
 };
 

@@ -147,6 +147,7 @@ struct Session {
   const Protocol* protocol = nullptr;  ///< the plugin serving `type` (owned by the registry)
   /// The scenario's options of protocol->options_type() (Protocol::parse_options), may be null.
   std::shared_ptr<const ProtocolOptions> protocol_options;
+  bool bidi = false;         ///< <session bidi="true"> (connection-level plugins only)
   double probability = 0;    ///< percent; weights are normalised to percent at load
   std::vector<Action> actions;
   std::vector<std::string> used_vars;  ///< names read by %%_name%% in substituted requests

@@ -108,6 +108,8 @@ Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads
   }
   for (const Session& session : scenario.sessions) {
     config_.programs.push_back(compile_session(session, scenario.options));
+    config_.programs.back().connection.agent_index = config_.agent_index;
+    config_.programs.back().connection.agent_count = config_.agent_count;
     // The per-request dump counts each response's bytes in the user's UserDyn.
     if (config_.dumptraffic == TrafficDump::protocol) config_.programs.back().dynamic = true;
     for (CompiledRequest& request : config_.programs.back().requests) {

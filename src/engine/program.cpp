@@ -205,6 +205,7 @@ UserProgram compile_session(const Session& session, const Options& options) {
     program.protocol_options = session.protocol_options;
     program.connection.options = session.protocol_options.get();
     program.connection.max_frame_size = options.max_frame_size;
+    program.connection.bidi = session.bidi;
   }
   return program;
 }

@@ -370,12 +370,15 @@ void load_sessions(pugi::xml_node node, Scenario& scenario, const LoadContext& c
     session.probability = by_weight ? el.number("weight", std::nullopt, 0) : el.number("probability", std::nullopt, 0, 100);
     if (el.boolean("persistent", false)) el.fail("persistent", "not supported yet: persistent sessions");
     // bidi: the server may send while the user thinks; connection-level plugins read it.
-    if (el.boolean("bidi", false) && !protocol->connection_level())
+    session.bidi = el.boolean("bidi", false);
+    if (session.bidi && !protocol->connection_level())
       el.fail("bidi", fmt::format("not supported yet: bidirectional {} sessions", session.type));
     el.finish();
     session.protocol = protocol;
-    if (auto it = scenario.protocol_options.find(protocol->options_type()); it != scenario.protocol_options.end())
-      session.protocol_options = it->second;
+    // The plugin's options; without any in the scenario, its defaults (parsed once per scenario).
+    auto [options, fresh] = scenario.protocol_options.try_emplace(std::string(protocol->options_type()));
+    if (fresh) options->second = protocol->parse_options({});
+    session.protocol_options = options->second;
     std::vector<std::string> defined;
     SessionContext sctx{ctx, protocol, session.type, session.protocol_options.get(), scenario, defined,
                         session.used_vars};
