@@ -248,6 +248,17 @@ void Worker::conn_event(User& user, ConnEvent event, const ResponseInfo& info) {
       user.state = UserState::idle;
       step(user);
       return;
+    case ConnEvent::waited:
+      if (!awaiting) return;
+      // A wait is not timed (in Tsung it is a thinktime): the page it ends closes at its start.
+      if (current_compiled(user).endpage) {
+        if (user.page_start != user.request_start) end_page(user, user.request_start);
+        else user.page_start = {};
+      }
+      user.deadline = Clock::time_point::max();
+      user.state = UserState::idle;
+      step(user);
+      return;
     case ConnEvent::fatal:
       if (stopping_) return;
       close_connection(user);
