@@ -6,9 +6,10 @@
 #       30 s (waitForMessages), disconnect. Marginal anonymous memory per connection (RssAnon of
 #       the tool's process tree, as bench.sh's tree_anon: peak with N connections minus the
 #       level before the first one) and CPU to hold them (% of one core over the hold window).
-#   (b) publish QoS 0 and (c) QoS 1: 20 publishers x 5000 messages of 64 bytes, no subscriber.
-#       messages/s as mosquitto counts them ($SYS/broker/publish/messages/received every second)
-#       and the tool's CPU (user+sys, /usr/bin/time) per message.
+#   (b) publish QoS 0 (20 publishers, static <user>s, x 20 000 messages of 64 bytes) and (c) QoS 1 (20 x 5000),
+#       no subscriber: messages/s over the time the publishers are connected (sampled every
+#       200 ms), the count mosquitto received ($SYS/broker/publish/messages/received) and the
+#       tool's CPU (user+sys, /usr/bin/time, start-up included) per message.
 # Every step is bounded by `timeout`. Prints a table and the ratios loadctl/Tsung.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-publishers=20 messages=5000
+publishers=20
 
 loadctl=$PWD/build/src/controller/loadctl
 work=$(mktemp -d /tmp/loadctl-bench-mqtt.XXXXXX)
@@ -109,15 +110,17 @@ idle_xml() {  # idle_xml FILE
 </tsung>
 XML
 }
+messages_for() { if [ "$1" = 0 ]; then echo 20000; else echo 5000; fi; }
 publish_xml() {  # publish_xml FILE QOS
+  local messages
+  messages=$(messages_for "$2")
   cat > "$1" <<XML
 <?xml version="1.0"?>
 <!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
 <tsung loglevel="warning" version="1.0">
   <clients><client host="localhost" use_controller_vm="true" maxusers="1000"/></clients>
   <servers><server host="127.0.0.1" port="$port" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="1" unit="second">
-    <users maxnumber="$publishers" arrivalrate="100" unit="second"/></arrivalphase></load>
+  <load>$(for _ in $(seq "$publishers"); do printf '<user session="pub" start_time="0" unit="second"/>'; done)</load>
   <sessions><session name="pub" probability="100" type="ts_mqtt">
     <request><mqtt type="connect" keepalive="60"/></request>
     <for from="1" to="$messages" incr="1" var="i">
@@ -168,16 +171,15 @@ idle() {  # idle TOOL
   note "$1 idle: ${PEAK[$1]} connections at most, ${MEM[$1]} KB anonymous per connection, holding them: ${HOLD[$1]}% of a core"
 }
 publish() {  # publish TOOL QOS
-  local name=$1-pub$2 before after
+  local name=$1-pub$2 before after messages
+  messages=$(messages_for "$2")
   before=$(tail -1 "$work/sys.log" | awk '{ print $2 + 0 }')
-  if ! run "$1" "$name" 240 "$work/pub$2.xml"; then eval "RATE$2[$1]=n/a CPU$2[$1]=n/a"; return; fi
+  if ! run "$1" "$name" 300 "$work/pub$2.xml"; then eval "RATE$2[$1]=n/a CPU$2[$1]=n/a"; return; fi
   sleep 2.5  # $SYS is published once a second
   local n=$((publishers * messages)) rate
-  # Rate: the steepest span between the first and the last $SYS sample that moved during the run.
-  rate=$(awk -v b="$before" -v n="$n" '
-    $2 > b && first == "" { first = $1; fn = prev_n; ft = prev_t }
-    { if ($2 > last_n) { last = $1; last_n = $2 } prev_t = $1; prev_n = $2 }
-    END { if (first != "" && last > ft) printf "%.0f", (last_n - fn) / (last - ft); else print "n/a" }' "$work/sys.log")
+  # Rate over the span in which publishers were connected (200 ms samples).
+  rate=$(awk -v n="$n" '$2 > 0 { if (first == "") first = $1; last = $1 }
+    END { if (first != "" && last > first) printf "%.0f", n / (last - first + 0.2); else print "n/a" }' "$work/$name.samples")
   after=$(tail -1 "$work/sys.log" | awk '{ print $2 + 0 }')
   eval "RATE$2[$1]=$rate"
   eval "CPU$2[$1]=$(awk -v c="$CPU_S" -v n="$n" 'BEGIN { printf "%.1f", c * 1e6 / n }')"
@@ -191,7 +193,7 @@ for t in "${tools[@]}"; do
   idle "$t"
   sleep 3  # let the broker forget the last clients
   for q in 0 1; do
-    note "($([ $q = 0 ] && echo b || echo c)) $t: $publishers x $messages publishes, QoS $q"
+    note "($([ $q = 0 ] && echo b || echo c)) $t: $publishers x $(messages_for $q) publishes, QoS $q"
     publish "$t" "$q"
   done
 done

@@ -3,7 +3,10 @@
 // which says what it means (a response, a pushed message, the end of its handshake, ...).
 // Users of request-by-request plugins never enter this file.
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -17,6 +20,12 @@ namespace loadctl::engine {
 namespace {
 
 constexpr std::size_t kMaxUnconsumed = 4 * 1024 * 1024;
+
+/// Where plain connections of this thread read (copied into ConnState::in at once).
+char* conn_scratch() {
+  thread_local std::unique_ptr<char[]> buffer(new char[kReceiveBuffer]);
+  return buffer.get();
+}
 
 Clock::duration seconds(double s) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
@@ -83,7 +92,6 @@ void Worker::open_conn(User& user) {
   auto conn = std::make_unique<ConnState>(ctx_.get_executor());
   conn->plugin = user.program->protocol->open_connection(user.program->connection);
   conn->serial = ++conn_serial_;
-  conn->buffer = std::make_unique<char[]>(kReceiveBuffer);
   if (!conn->plugin) {
     on_request_failed(user, "error_plugin_no_connection", false);
     return;
@@ -149,11 +157,33 @@ void Worker::conn_read(User& user) {
     return;
   }
   c.reading = true;
-  auto done = [this, &user, ref = ConnRef(user)](const boost::system::error_code& ec, std::size_t n) {
-    if (ref.alive(user)) conn_on_read(user, ec, n);
-  };
-  if (user.tls) user.tls->async_read_some(asio::buffer(c.buffer.get(), kReceiveBuffer), std::move(done));
-  else user.socket.async_read_some(asio::buffer(c.buffer.get(), kReceiveBuffer), std::move(done));
+  if (user.tls) {  // OpenSSL reads into the buffer whenever it likes: one per TLS connection
+    if (!c.buffer) c.buffer = std::make_unique<char[]>(kReceiveBuffer);
+    user.tls->async_read_some(asio::buffer(c.buffer.get(), kReceiveBuffer),
+                              [this, &user, ref = ConnRef(user)](const boost::system::error_code& ec, std::size_t n) {
+                                if (ref.alive(user)) conn_on_read(user, ec, n);
+                              });
+    return;
+  }
+  // Plain sockets wait for readability and then read into the thread's scratch buffer: an idle
+  // connection holds no receive buffer (16 KB each otherwise, most of an idle user's memory).
+  user.socket.async_wait(asio::socket_base::wait_read, [this, &user, ref = ConnRef(user)](const boost::system::error_code& ec) {
+    if (!ref.alive(user)) return;
+    if (ec) {
+      conn_on_read(user, ec, 0);
+      return;
+    }
+    ssize_t got = ::recv(user.socket.native_handle(), conn_scratch(), kReceiveBuffer, MSG_DONTWAIT);
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      user.conn->reading = false;
+      conn_read(user);
+      return;
+    }
+    boost::system::error_code rec;
+    if (got < 0) rec.assign(errno, boost::system::system_category());
+    else if (got == 0) rec = asio::error::eof;
+    conn_on_read(user, rec, got > 0 ? static_cast<std::size_t>(got) : 0);
+  });
 }
 
 void Worker::conn_on_read(User& user, const boost::system::error_code& ec, std::size_t n) {
@@ -184,7 +214,7 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, std::
     return;
   }
   stats_.add(ids_.size_rcv, n);
-  c.in.append(c.buffer.get(), n);
+  c.in.append(user.tls ? c.buffer.get() : conn_scratch(), n);
   ConnRef ref(user);
   std::size_t offset = 0;
   while (offset < c.in.size()) {

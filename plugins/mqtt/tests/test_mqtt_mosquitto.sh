@@ -11,9 +11,11 @@
 source "$(dirname "$0")/../../../tests/integration/lib.sh"
 need_bins loadctl loadagent /usr/sbin/mosquitto mosquitto_sub
 
-port=$(free_port)
 mlog=$TEST_TMP/mosquitto.log
-cat > "$TEST_TMP/mosquitto.conf" <<CONF
+# free_port is racy (another process may take the port first): up to 3 ports.
+for attempt in 1 2 3; do
+  port=$(free_port)
+  cat > "$TEST_TMP/mosquitto.conf" <<CONF
 listener $port 127.0.0.1
 allow_anonymous true
 persistence false
@@ -22,10 +24,15 @@ log_dest file $mlog
 log_type all
 connection_messages true
 CONF
-/usr/sbin/mosquitto -c "$TEST_TMP/mosquitto.conf" >"$TEST_TMP/mosquitto.out" 2>&1 &
-mpid=$!
-on_exit "_stop_pid $mpid"
-wait_until 10 port_open "$port" || { cat "$TEST_TMP/mosquitto.out" "$mlog" >&2; fail "mosquitto did not listen on $port"; }
+  /usr/sbin/mosquitto -c "$TEST_TMP/mosquitto.conf" >"$TEST_TMP/mosquitto.out" 2>&1 &
+  mpid=$!
+  on_exit "_stop_pid $mpid"
+  listening_or_gone() { port_open "$port" || ! kill -0 "$mpid" 2>/dev/null; }
+  wait_until 10 listening_or_gone || true
+  kill -0 "$mpid" 2>/dev/null && port_open "$port" && break
+  [ "$attempt" = 3 ] && { cat "$TEST_TMP/mosquitto.out" "$mlog" >&2; fail "mosquitto did not listen on $port"; }
+  _stop_pid "$mpid"
+done
 
 run() {  # run NAME SCENARIO
   "$LOADCTL" -q -f "$2" --run-dir "$TEST_TMP/$1" start >/dev/null 2>"$TEST_TMP/$1.err" ||
@@ -55,6 +62,8 @@ assert_eq "$(sum mqtt_disconnected example)" 2 "example: disconnects"
 # thinktime in Tsung: not a request); the 2 disconnects are not acknowledged.
 assert_eq "$(sum request example)" 14 "example: timed requests"
 assert_eq "$(sum request_noack example)" 2 "example: unacknowledged requests"
+# Every MQTT request is a page (ts_config_mqtt's endpage = true), acknowledged or not: 12 + 4.
+assert_eq "$(sum page example)" 16 "example: pages"
 wait_until 5 bash -c "[ \$(grep -c 'New client connected' '$mlog') -ge $((connects_before + 2)) ]" ||
   fail "mosquitto did not log the example's 2 connections"
 # DISCONNECT reaches the broker before the socket closes: no "closed its connection" (an abrupt end).
