@@ -1,27 +1,29 @@
 #!/usr/bin/env bash
-# Usage: scripts/bench_mqtt.sh [--no-build] [--no-tsung] [--port PORT] [--users N]
+# Usage: scripts/bench_mqtt.sh [--no-build] [--no-tsung] [--no-idle] [--port PORT] [--users N]
 # MQTT benchmark (not a test), loadctl vs Tsung 1.7.0 against the same private mosquitto
 # (127.0.0.1:PORT, default 18883, own config, no persistence):
 #   (a) idle: N (default 10 000) MQTT clients connect (keepalive 10: a PINGREQ every 10 s), hold
 #       30 s (waitForMessages), disconnect. Marginal anonymous memory per connection (RssAnon of
 #       the tool's process tree, as bench.sh's tree_anon: peak with N connections minus the
 #       level before the first one) and CPU to hold them (% of one core over the hold window).
-#   (b) publish QoS 0 (20 publishers, static <user>s, x 20 000 messages of 64 bytes) and (c) QoS 1 (20 x 5000),
-#       no subscriber: messages/s over the time the publishers are connected (sampled every
-#       200 ms), the count mosquitto received ($SYS/broker/publish/messages/received) and the
-#       tool's CPU (user+sys, /usr/bin/time, start-up included) per message.
+#   (b) publish QoS 0 (20 publishers, static <user>s, x 50 000 messages of 64 bytes) and (c)
+#       QoS 1 (20 x 5000), no subscriber: messages/s as mosquitto received them, from the first
+#       publisher's connection to the second at which mosquitto's count
+#       ($SYS/broker/publish/messages/received, once a second) reached them all, and the tool's
+#       CPU (user+sys, /usr/bin/time, start-up included) per message.
 # Every step is bounded by `timeout`. Prints a table and the ratios loadctl/Tsung.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-build=1 tsung_wanted=1 port=${BENCH_PORT:-18883} users=10000
+build=1 tsung_wanted=1 idle_wanted=1 port=${BENCH_PORT:-18883} users=10000
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) build=0 ;;
     --no-tsung) tsung_wanted=0 ;;
+    --no-idle) idle_wanted=0 ;;
     --port) port=$2; shift ;;
     --users) users=$2; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "bench_mqtt.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -110,7 +112,7 @@ idle_xml() {  # idle_xml FILE
 </tsung>
 XML
 }
-messages_for() { if [ "$1" = 0 ]; then echo 20000; else echo 5000; fi; }
+messages_for() { if [ "$1" = 0 ]; then echo 50000; else echo 5000; fi; }
 publish_xml() {  # publish_xml FILE QOS
   local messages
   messages=$(messages_for "$2")
@@ -140,7 +142,11 @@ run() {
   local tool=$1 name=$2 limit=$3 xml=$4 rc=0
   : > "$work/$name.samples"
   local cmd=("$loadctl" -q -f "$xml" -l "$work/loadctl-logs" start)
-  [ "$tool" = tsung ] && cmd=(tsung -f "$xml" -l "$work/tsung-logs" start)
+  if [ "$tool" = tsung ]; then
+    cmd=(tsung -f "$xml" -l "$work/tsung-logs" start)
+    # One tsung_controller node per host: wait (60 s at most) for the previous one to be gone.
+    for _ in $(seq 1 120); do epmd -names 2>/dev/null | grep -q tsung_controller || break; sleep 0.5; done
+  fi
   /usr/bin/time -f '%e %U %S' -o "$work/$name.time" timeout -k 10 "$limit" "${cmd[@]}" > "$work/$name.out" 2>&1 &
   local pid=$!
   sampler "$pid" "$work/$name.samples" &
@@ -175,11 +181,15 @@ publish() {  # publish TOOL QOS
   messages=$(messages_for "$2")
   before=$(tail -1 "$work/sys.log" | awk '{ print $2 + 0 }')
   if ! run "$1" "$name" 300 "$work/pub$2.xml"; then eval "RATE$2[$1]=n/a CPU$2[$1]=n/a"; return; fi
-  sleep 2.5  # $SYS is published once a second
-  local n=$((publishers * messages)) rate
-  # Rate over the span in which publishers were connected (200 ms samples).
-  rate=$(awk -v n="$n" '$2 > 0 { if (first == "") first = $1; last = $1 }
-    END { if (first != "" && last > first) printf "%.0f", n / (last - first + 0.2); else print "n/a" }' "$work/$name.samples")
+  local n=$((publishers * messages)) rate t0 t1
+  # mosquitto may still be reading what the tool wrote: wait (60 s at most) for its count.
+  for _ in $(seq 1 600); do
+    [ "$(tail -1 "$work/sys.log" | awk '{ print $2 + 0 }')" -ge $((before + n)) ] && break
+    sleep 0.1
+  done
+  t0=$(awk '$2 > 0 { print $1; exit }' "$work/$name.samples")
+  t1=$(awk -v m=$((before + n)) '$2 >= m { print $1; exit }' "$work/sys.log")
+  rate=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { if (a != "" && b > a) printf "%.0f", n / (b - a); else print "n/a" }')
   after=$(tail -1 "$work/sys.log" | awk '{ print $2 + 0 }')
   eval "RATE$2[$1]=$rate"
   eval "CPU$2[$1]=$(awk -v c="$CPU_S" -v n="$n" 'BEGIN { printf "%.1f", c * 1e6 / n }')"
@@ -190,8 +200,10 @@ tools=(loadctl)
 [ "$have_tsung" = 1 ] && tools+=(tsung)
 for t in "${tools[@]}"; do
   note "(a) $t: $users idle MQTT clients (about 60 s)"
-  idle "$t"
-  sleep 3  # let the broker forget the last clients
+  if [ "$idle_wanted" = 1 ]; then
+    idle "$t"
+    sleep 3  # let the broker forget the last clients
+  fi
   for q in 0 1; do
     note "($([ $q = 0 ] && echo b || echo c)) $t: $publishers x $(messages_for $q) publishes, QoS $q"
     publish "$t" "$q"
