@@ -199,8 +199,8 @@ publish() {  # publish TOOL QOS
 tools=(loadctl)
 [ "$have_tsung" = 1 ] && tools+=(tsung)
 for t in "${tools[@]}"; do
-  note "(a) $t: $users idle MQTT clients (about 60 s)"
   if [ "$idle_wanted" = 1 ]; then
+    note "(a) $t: $users idle MQTT clients (about 60 s)"
     idle "$t"
     sleep 3  # let the broker forget the last clients
   fi

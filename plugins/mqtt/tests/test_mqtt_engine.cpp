@@ -25,10 +25,13 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-// One connection: CONNECT -> CONNACK, then 100 ms later a QoS 0 PUBLISH; records DISCONNECT.
+// One connection: CONNECT -> CONNACK, then `push_after` later a QoS 0 PUBLISH (or, with
+// `slow_start`, nothing and a pause before reading on, so that the client's writes queue up);
+// counts the PUBLISH frames it reads and records DISCONNECT.
 class ScriptedBroker {
  public:
-  ScriptedBroker() : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+  explicit ScriptedBroker(bool slow_start = false)
+      : slow_start_(slow_start), acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
     port_ = acceptor_.local_endpoint().port();
     thread_ = std::thread([this] { serve(); });
   }
@@ -38,6 +41,7 @@ class ScriptedBroker {
   }
   std::uint16_t port() const { return port_; }
   std::atomic<bool> got_disconnect{false};
+  std::atomic<int> publishes{0};
 
  private:
   void serve() {
@@ -46,22 +50,30 @@ class ScriptedBroker {
     acceptor_.accept(s, ec);
     if (ec) return;
     for (;;) {
-      unsigned char head[2];
-      asio::read(s, asio::buffer(head), ec);
+      unsigned char head = 0, byte = 0;
+      asio::read(s, asio::buffer(&head, 1), ec);
+      std::size_t length = 0, multiplier = 1;
+      do {
+        if (!ec) asio::read(s, asio::buffer(&byte, 1), ec);
+        length += (byte & 0x7F) * multiplier;
+        multiplier *= 128;
+      } while (!ec && (byte & 0x80));
+      std::string body(length, '\0');
+      if (!ec && !body.empty()) asio::read(s, asio::buffer(body), ec);
       if (ec) return;
-      std::string body(head[1] & 0x7F, '\0');  // the client's frames here are short
-      if (!body.empty()) asio::read(s, asio::buffer(body), ec);
-      if (ec) return;
-      if (head[0] == 0x10) {
+      if (head == 0x10) {
         asio::write(s, asio::buffer(std::string("\x20\x02\x00\x00", 4)), ec);
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        asio::write(s, asio::buffer(std::string("\x30\x03\x00\x01t", 5)), ec);
-      } else if (head[0] == 0xE0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(slow_start_ ? 500 : 100));
+        if (!slow_start_) asio::write(s, asio::buffer(std::string("\x30\x03\x00\x01t", 5)), ec);
+      } else if ((head >> 4) == 3) {
+        ++publishes;
+      } else if (head == 0xE0) {
         got_disconnect = true;
         return;
       }
     }
   }
+  bool slow_start_;
   asio::io_context io_;
   tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
@@ -73,31 +85,37 @@ std::uint64_t total(const MetricSet& m, std::string_view name) {
   return metric ? metric->count : 0;
 }
 
-TEST(MqttEngine, WaitForMessagesCountsPushesAndIsNotTimed) {
-  ScriptedBroker broker;
+// Runs one user of `session` (the body of a ts_mqtt <session>) against `broker`.
+MetricSet run_one(const ScriptedBroker& broker, const std::string& session, std::chrono::steady_clock::duration& took) {
   std::string xml = R"(<?xml version="1.0"?><tsung>
     <clients><client host="localhost" use_controller_vm="true"/></clients>
     <servers><server host="127.0.0.1" port=")" + std::to_string(broker.port()) + R"(" type="tcp"/></servers>
     <load><user session="s" start_time="0" unit="second"/></load>
-    <sessions><session name="s" probability="100" type="ts_mqtt">
-      <request><mqtt type="connect"/></request>
-      <request><mqtt type="waitForMessages" timeout="0.5"/></request>
-      <request><mqtt type="disconnect"/></request>
-    </session></sessions></tsung>)";
+    <sessions><session name="s" probability="100" type="ts_mqtt">)" + session + "</session></sessions></tsung>";
   Scenario scenario = load_scenario_text(xml, "mqtt.xml", ProtocolRegistry::builtin());
   std::vector<AgentPlan> plans = plan_run(scenario, plan_slots(scenario), 1);
-  ASSERT_EQ(plans.size(), 1u);
+  EXPECT_EQ(plans.size(), 1u);
   engine::Engine engine(scenario, plans.at(0), 1);
   auto start = std::chrono::steady_clock::now();
   engine.start(engine::Clock::now());
-  while (!engine.done() && std::chrono::steady_clock::now() < start + std::chrono::seconds(10))
+  while (!engine.done() && std::chrono::steady_clock::now() < start + std::chrono::seconds(20))
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  auto took = std::chrono::steady_clock::now() - start;
+  took = std::chrono::steady_clock::now() - start;
   EXPECT_TRUE(engine.done());
   engine.stop();
   engine.join();
   MetricSet m;
   engine.collect(m);
+  return m;
+}
+
+TEST(MqttEngine, WaitForMessagesCountsPushesAndIsNotTimed) {
+  ScriptedBroker broker;
+  std::chrono::steady_clock::duration took{};
+  MetricSet m = run_one(broker, R"(
+      <request><mqtt type="connect"/></request>
+      <request><mqtt type="waitForMessages" timeout="0.5"/></request>
+      <request><mqtt type="disconnect"/></request>)", took);
   for (const auto& [name, metric] : m.sorted())
     EXPECT_FALSE(name.starts_with("error_")) << name << " = " << metric->count;
   EXPECT_GE(took, std::chrono::milliseconds(500)) << "the wait did not last its timeout";
@@ -112,6 +130,27 @@ TEST(MqttEngine, WaitForMessagesCountsPushesAndIsNotTimed) {
   EXPECT_LT(page->max, 400.0) << "a page includes the 0.5 s wait";
   // DISCONNECT is written before the user's end closes the socket.
   for (int i = 0; i < 100 && !broker.got_disconnect; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(broker.got_disconnect);
+}
+
+// QoS 0 publishes and DISCONNECT are not acknowledged: each is done once its bytes are written
+// (as Tsung's send returns), so a user whose writes queue up (16 MB against a broker that pauses)
+// neither queues without bound nor ends, closing the socket, before they left.
+TEST(MqttEngine, UnacknowledgedRequestsAreWrittenBeforeTheUserEnds) {
+  ScriptedBroker broker(true);
+  std::chrono::steady_clock::duration took{};
+  std::string payload(8192, 'x');
+  MetricSet m = run_one(broker, R"(
+      <request><mqtt type="connect"/></request>
+      <for from="1" to="2000" incr="1" var="i">
+        <request><mqtt type="publish" topic="t" qos="0">)" + payload + R"(</mqtt></request>
+      </for>
+      <request><mqtt type="disconnect"/></request>)", took);
+  EXPECT_EQ(total(m, "mqtt_published"), 2000u);
+  EXPECT_EQ(total(m, "request_noack"), 2001u);
+  EXPECT_EQ(total(m, "finish_users_count"), 1u);
+  for (int i = 0; i < 500 && !broker.got_disconnect; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(broker.publishes.load(), 2000);
   EXPECT_TRUE(broker.got_disconnect);
 }
 
