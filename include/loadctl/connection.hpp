@@ -51,6 +51,9 @@ enum class ConnEvent : std::uint8_t {
   failed,    ///< the pending request failed (info.error); the user goes on (counted error)
   fatal,     ///< protocol error: the connection is closed and the user ends (info.error)
   close,     ///< the connection must be closed; the pending request (if any) is complete
+  /// The pending request was a wait (Tsung's MQTT waitForMessages, a thinktime in Tsung): it is
+  /// over, untimed (no request or page sample; a page it ended closes where the wait began).
+  waited,
 };
 
 struct ConnResult {

@@ -182,6 +182,10 @@ class Protocol {
   /// True when open_connection() gives each connection a Connection object (connection.hpp);
   /// such sessions may be bidi="true". False (the default): request by request, as above.
   virtual bool connection_level() const { return false; }
+  /// True when every request of its sessions is a page of its own (Tsung's ts_config_mqtt and
+  /// most non-HTTP protocols set endpage = true on each request); false: Tsung's HTTP rule, a
+  /// page ends at a request not followed by another request.
+  virtual bool request_is_page() const { return false; }
   /// A new per-connection object, called once the transport is up (connection_level() only).
   virtual std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const;
   /// The `type` of the options this plugin's sessions read: session_type(), or the type of a

@@ -165,15 +165,16 @@ class Compiler {
 // Tsung's page rule (ts_config:mark_prev_req): a request ends a page unless the next step of the
 // session, as written, is a request; transaction marks and the start of a <repeat> (which has no
 // step of its own in Tsung) are looked through. Loop ends, <if> starts, thinktimes and every
-// other step end the page. It is a property of the text, not of the path a user takes.
-void mark_pages(UserProgram& p) {
+// other step end the page. It is a property of the text, not of the path a user takes. A
+// protocol whose requests are pages of their own (Protocol::request_is_page) ends one at each.
+void mark_pages(UserProgram& p, bool request_is_page) {
   for (std::size_t i = 0; i < p.ops.size(); ++i) {
     if (p.ops[i].code != Op::Code::request) continue;
     std::size_t j = i + 1;
     while (j < p.ops.size() && (p.ops[j].code == Op::Code::tr_start || p.ops[j].code == Op::Code::tr_end ||
                                 p.ops[j].code == Op::Code::repeat_init))
       ++j;
-    p.requests[p.ops[i].arg].endpage = j == p.ops.size() || p.ops[j].code != Op::Code::request;
+    p.requests[p.ops[i].arg].endpage = request_is_page || j == p.ops.size() || p.ops[j].code != Op::Code::request;
   }
 }
 
@@ -196,7 +197,7 @@ UserProgram compile_session(const Session& session, const Options& options) {
   program.session = session.name;
   program.probability = session.probability;
   Compiler(program, session, options).emit(session.actions);
-  mark_pages(program);
+  mark_pages(program, session.protocol && session.protocol->request_is_page());
   if (options.rate_limit > 0) program.dynamic = true;  // the token bucket lives in UserDyn
   if (session.protocol) {
     program.protocol = session.protocol;

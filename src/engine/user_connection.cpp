@@ -3,7 +3,10 @@
 // which says what it means (a response, a pushed message, the end of its handshake, ...).
 // Users of request-by-request plugins never enter this file.
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -110,13 +113,20 @@ void Worker::conn_queue_request(User& user) {
   ConnState& c = *user.conn;
   c.out.append(write_buf_);
   conn_flush(user);
+  user.state = UserState::awaiting;
   if (!current_request(user).awaits_response()) {
+    // Done once its bytes are written, as Tsung's send returns: a user neither queues without
+    // bound nor ends (closing the socket) before they left. Awaiting meanwhile, so that a peer
+    // closing or a write error ends it as for any request.
+    if (c.write_busy || !c.out.empty()) {
+      c.noack_waiting = true;
+      c.noack_pc = user.pc;
+      return;
+    }
     asio::post(ctx_, [this, &user, gen = user.generation] {
       if (gen == user.generation) on_sent_without_ack(user);
     });
-    return;
   }
-  user.state = UserState::awaiting;
 }
 
 void Worker::conn_flush(User& user) {
@@ -135,8 +145,15 @@ void Worker::conn_flush(User& user) {
       else close_connection(user);
       return;
     }
-    if (c.tls_requested) conn_start_tls(user);
-    else conn_flush(user);
+    if (c.tls_requested) {
+      conn_start_tls(user);  // the queue is written once TLS is up
+      return;
+    }
+    conn_flush(user);
+    if (c.noack_waiting && !c.write_busy && c.out.empty()) {
+      c.noack_waiting = false;
+      if (user.state == UserState::awaiting && user.pc == c.noack_pc) on_sent_without_ack(user);
+    }
   };
   if (user.tls) asio::async_write(*user.tls, asio::buffer(c.writing), std::move(done));
   else asio::async_write(user.socket, asio::buffer(c.writing), std::move(done));
@@ -270,6 +287,17 @@ void Worker::conn_event(User& user, ConnEvent event, const ResponseInfo& info) {
       // The failed request is not timed; a page it ended is not either, so the next page's
       // time starts at its own first request.
       if (current_compiled(user).endpage) user.page_start = {};
+      user.deadline = Clock::time_point::max();
+      user.state = UserState::idle;
+      step(user);
+      return;
+    case ConnEvent::waited:
+      if (!awaiting) return;
+      // A wait is not timed (in Tsung it is a thinktime): the page it ends closes at its start.
+      if (current_compiled(user).endpage) {
+        if (user.page_start != user.request_start) end_page(user, user.request_start);
+        else user.page_start = {};
+      }
       user.deadline = Clock::time_point::max();
       user.state = UserState::idle;
       step(user);

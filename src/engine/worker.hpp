@@ -117,6 +117,8 @@ struct ConnState {
   bool reading = false, write_busy = false;
   bool tls_requested = false;       ///< STARTTLS asked: the handshake starts once no read is pending
   bool opening = false;             ///< the plugin's handshake holds the first request
+  bool noack_waiting = false;       ///< a request without response is done when the queue is written
+  std::uint32_t noack_pc = 0;       ///< ... that request's User::pc
 };
 
 struct User {
