@@ -49,13 +49,15 @@ fi
 run_ctest main --test-dir build -j2
 
 # Under the sanitizers: every unit test, and the integration tests that drive the engine, the
-# controller and the agents hardest (all of them with LOADCTL_ASAN_INTEGRATION=1).
+# controller and the agents hardest (all of them with LOADCTL_ASAN_INTEGRATION=1). Of the protocol
+# suites, one per protocol runs there (mosquitto, prosody, loadtarget's WebSocket echo); the
+# slow-starting servers' second suites (RabbitMQ, prosody's features, websocketd) run once.
 asan_build=(scripts/build.sh --no-deps --sanitize)
 if [ "${LOADCTL_ASAN_INTEGRATION:-0}" = 1 ]; then
   asan_ctest=(--test-dir build-asan -j2)
 else
   asan_ctest=(--test-dir build-asan -j2 -E
-    'integration\.test_(loadtarget|tsung_renderer|report_.*|rsh_daemon|agent_listen|distributed|controller_lost|scenario_errors|run_schedule|source_binding)$')
+    'integration\.test_(loadtarget|tsung_renderer|report_.*|rsh_daemon|agent_listen|distributed|controller_lost|scenario_errors|run_schedule|source_binding|amqp_rabbitmq|jabber_prosody_features|websocket_websocketd)$')
 fi
 # A sanitizer report exits 86, never 1 (a scenario error) nor 2/3 (loadctl's own statuses).
 if "${asan_build[@]}"; then
