@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -132,6 +133,7 @@ class Controller {
   void write_run_json();
   void collect_match_log();
   void collect_traffic_dump();
+  void write_traffic_dump(const std::string& path, const AgentRecord* only, std::string_view header);
 
   ControllerOptions options_;
   Scenario scenario_;

@@ -131,24 +131,35 @@ void Controller::append_agent_log(const AgentRecord& agent, const std::string& t
   check_written(path, out ? 0 : (errno ? errno : EIO), 0);
 }
 
-// dumptraffic="true|light|protocol": the agents' "tsung.dump: ..." lines, unescaped, as Tsung's tsung.dump.
+// dumptraffic="true|light|protocol": the agents' "tsung.dump: ..." lines, unescaped, as Tsung's tsung.dump;
+// "protocol_local": the same protocol lines in a tsung-<agent>.dump per agent, as Tsung's
+// ts_local_mon writes one per client node (without the header; here in the run directory, where
+// the controller gathers every agent's log).
+void Controller::collect_traffic_dump() {
+  const std::string& mode = scenario_.dumptraffic;
+  if (mode == "protocol_local") {
+    for (const AgentRecord& agent : agents_)
+      write_traffic_dump(fmt::format("{}/tsung-{}.dump", options_.run_dir, agent.plan.slot.id), &agent, "");
+    return;
+  }
+  if (mode != "true" && mode != "light" && mode != "protocol") return;
+  // Tsung's header of a protocol dump (ts_mon:start_dump).
+  write_traffic_dump(options_.run_dir + "/tsung.dump", nullptr,
+                     mode == "protocol" ? "#date;pid;id;http method;host;URL;HTTP status;size;duration;transaction;match;error;tag\n" : "");
+}
+
 // Streamed (a dump can be larger than memory) into a file only the owner can read: it holds
 // whatever the users sent and received, credentials and decrypted TLS payloads included. A
 // listening agent's forwarder drops lines when more than 1 MiB waits for the controller; each
-// such gap is marked in tsung.dump.
-void Controller::collect_traffic_dump() {
-  if (scenario_.dumptraffic != "true" && scenario_.dumptraffic != "light" && scenario_.dumptraffic != "protocol") return;
-  std::string path = options_.run_dir + "/tsung.dump";
+// such gap is marked in the dump. `only`: that agent's lines, else every agent's.
+void Controller::write_traffic_dump(const std::string& path, const AgentRecord* only, std::string_view header) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     check_written(path, errno, 0);
     return;
   }
   int error = 0;
-  // Tsung's header of a protocol dump (ts_mon:start_dump).
-  std::string text = scenario_.dumptraffic == "protocol"
-                         ? "#date;pid;id;http method;host;URL;HTTP status;size;duration;transaction;match;error;tag\n"
-                         : "";
+  std::string text(header);
   auto flush = [&] {
     for (std::size_t done = 0; done < text.size() && !error;) {
       ssize_t n = ::write(fd, text.data() + done, text.size() - done);
@@ -158,6 +169,7 @@ void Controller::collect_traffic_dump() {
     text.clear();
   };
   for (const AgentRecord& agent : agents_) {
+    if (only && &agent != only) continue;
     std::ifstream in(fmt::format("{}/agent-{}.log", options_.run_dir, agent.plan.slot.id));
     for (std::string line; std::getline(in, line) && !error;) {
       if (line.find("(log lines dropped:") != std::string::npos) {

@@ -95,7 +95,7 @@ Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads
   config_.barrier_arrivals = &barrier_arrivals_;
   config_.dumptraffic = scenario.dumptraffic == "true"       ? TrafficDump::full
                         : scenario.dumptraffic == "light"    ? TrafficDump::light
-                        : scenario.dumptraffic == "protocol" ? TrafficDump::protocol
+                        : scenario.dumptraffic.starts_with("protocol") ? TrafficDump::protocol
                                                              : TrafficDump::none;
   config_.agent_count = std::max(1u, agent_count);
   config_.agent_index = plan.data_slot % config_.agent_count;

@@ -292,9 +292,6 @@ Scenario load_document(const std::string& file_text, const std::string& name, co
         "loglevel", {"emergency", "critical", "error", "warning", "notice", "info", "debug"}, "notice");
     scenario.dumptraffic =
         tsung.choice("dumptraffic", {"true", "false", "light", "protocol", "protocol_local"}, "false");
-    if (scenario.dumptraffic == "protocol_local")
-      tsung.fail("dumptraffic", "not supported yet: dumptraffic=\"protocol_local\" (a tsung-<id>.dump on each "
-                                "client host); \"protocol\" writes the same lines into the run's tsung.dump");
     scenario.version = tsung.optional("version");
     scenario.backend = tsung.choice("backend", {"text", "json", "rrdtool", "fullstats"}, "text");
     if (scenario.backend != "text") tsung.fail("backend", "not supported yet: backend " + scenario.backend);

@@ -105,7 +105,10 @@ p=${BASH_REMATCH[1]}
 # dumptraffic (Tsung's tsung.dump): "true" writes every message, "light" its first 44 characters,
 # "protocol" a line per completed request; "protocol_local" is refused at check time.
 for mode in true light; do
-  sed "s/<tsung loglevel=\"notice\"/<tsung dumptraffic=\"$mode\" loglevel=\"notice\"/" "$TEST_TMP/hello.xml" >"$TEST_TMP/dump-$mode.xml"
+  # two static users: a phase's random arrivals can be one on a loaded machine
+  sed -e "s/<tsung loglevel=\"notice\"/<tsung dumptraffic=\"$mode\" loglevel=\"notice\"/" \
+    -e 's|<arrivalphase .*</arrivalphase>|<user session="s" start_time="0" unit="second"/><user session="s" start_time="0.1" unit="second"/>|' \
+    "$TEST_TMP/hello.xml" >"$TEST_TMP/dump-$mode.xml"
   "$LOADCTL" -q -f "$TEST_TMP/dump-$mode.xml" --run-dir "$TEST_TMP/dump-$mode" start >/dev/null 2>"$TEST_TMP/dump.err" ||
     fail "dumptraffic=$mode run: $(cat "$TEST_TMP/dump.err")"
 done
@@ -149,9 +152,13 @@ assert_eq "$(grep -Ec ";GET;127\.0\.0\.1;/status/404;404;$num;[0-9.]+;first;;;mi
 assert_eq "$(grep -Ec ";GET;127\.0\.0\.1;/json;200;$num;[0-9.]+;-;;;\$" "$pdump")" 3 "substituted URL, no transaction open"
 # size: the bytes of the whole response (status line and headers included)
 awk -F';' 'NR > 1 && $8 < 20 { bad = 1 } END { exit bad }' "$pdump" || fail "protocol dump sizes: $(cat "$pdump")"
+# protocol_local: the same lines, without the header, in one tsung-<agent>.dump per agent.
 sed 's/dumptraffic="protocol"/dumptraffic="protocol_local"/' "$TEST_TMP/dump-protocol.xml" >"$TEST_TMP/dump-local.xml"
-st=0
-"$LOADCTL" -f "$TEST_TMP/dump-local.xml" check >/dev/null 2>"$TEST_TMP/protocol.err" || st=$?
-assert_eq "$st" 1 "dumptraffic=protocol_local"
-grep -q 'not supported yet: dumptraffic="protocol_local"' "$TEST_TMP/protocol.err" || fail "protocol_local: $(cat "$TEST_TMP/protocol.err")"
+"$LOADCTL" -q -f "$TEST_TMP/dump-local.xml" --run-dir "$TEST_TMP/dump-local" start >/dev/null 2>"$TEST_TMP/dump.err" ||
+  fail "dumptraffic=protocol_local run: $(cat "$TEST_TMP/dump.err")"
+[ -e "$TEST_TMP/dump-local/tsung.dump" ] && fail "protocol_local wrote tsung.dump"
+locals=("$TEST_TMP"/dump-local/tsung-*.dump)
+assert_eq "${#locals[@]}" 1 "protocol_local dump files (one agent)"
+assert_eq "$(wc -l <"${locals[0]}")" 9 "protocol_local lines (no header)"
+assert_eq "$(grep -Ec ";GET;127\.0\.0\.1;/status/404;404;$num;[0-9.]+;first;;;missing\$" "${locals[0]}")" 3 "protocol_local /status/404 lines"
 echo "PASS: $TEST_NAME"
