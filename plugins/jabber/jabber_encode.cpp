@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "loadctl/connection.hpp"
+#include "report/html_escape.hpp"
 
 namespace loadctl::jabber {
 namespace {
@@ -189,18 +190,7 @@ void UserState::attach(UserSession* slot) {
   session = owned.get();
 }
 
-void append_escaped(std::string& out, std::string_view s) {
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '\'': out += "&apos;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-}
+void append_escaped(std::string& out, std::string_view s) { out += report::html_escape(s); }
 
 void append_stamp(std::string& out) {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(

@@ -45,7 +45,7 @@ struct UserState {
   void attach(UserSession* slot);
 };
 
-/// Appends `s` with &, <, >, ' and " escaped (attribute values and text).
+/// Appends `s` with &, <, >, ' and " escaped (attribute values and text; the report's escaping).
 void append_escaped(std::string& out, std::string_view s);
 
 /// Appends `request` for the user `state` to `out` (nothing when Tsung sends nothing, e.g. no
