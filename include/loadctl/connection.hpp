@@ -84,6 +84,10 @@ class Connection {
 
   /// The timer set with ConnectionServices::set_timer() fired. May return ready/complete/failed.
   virtual ConnEvent on_timer(ConnectionServices& services) { return ConnEvent::none; }
+  /// The same, with room for the reason of a failed or fatal event (info.error: the engine
+  /// counts error_<it>, else error_protocol). The engine calls this one; the default calls the
+  /// one above.
+  virtual ConnEvent on_timer(ConnectionServices& services, ResponseInfo& info) { return on_timer(services); }
 
   /// The STARTTLS handshake asked with ConnectionServices::start_tls() is over. May return
   /// complete (the request that asked for TLS) or ready.

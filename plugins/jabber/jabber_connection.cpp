@@ -2,8 +2,8 @@
 
 namespace loadctl::jabber {
 
-JabberConnection::JabberConnection(const JabberOptions* options, std::size_t max_frame_size)
-    : max_frame_size_(max_frame_size) {
+JabberConnection::JabberConnection(const JabberOptions* options, std::size_t max_frame_size, bool bidi)
+    : max_frame_size_(max_frame_size), bidi_(bidi) {
   user_.options = options;
 }
 
@@ -21,18 +21,41 @@ bool JabberConnection::on_open(ConnectionServices& s) {
 void JabberConnection::encode(ConnectionServices& s, const RequestSpec& spec, const EncodeContext& ctx,
                               std::string& out) {
   const auto& request = static_cast<const JabberRequest&>(spec);
+  user_.attach(ctx.session);
+  std::size_t before = out.size();
   encode_request(user_, request, ctx.vars, ctx.missing_vars, &s, out);
+  sent_nothing_ = false;
   if (user_.no_free_userid) {
     s.set_timer(0);  // Tsung: exit(no_free_userid); the user ends (on_timer)
     return;
+  }
+  // Tsung skips some requests (no roster jid, nobody online, ...): nothing to wait for.
+  if (out.size() == before && request.awaits_response() && request.type != Type::wait && request.type != Type::raw) {
+    sent_nothing_ = true;
+    s.set_timer(0);
   }
   if (user_.sent_chat) s.count(msg_sent_);
   sent_at_ = std::chrono::steady_clock::now();
   header_len_ = 0;
 }
 
-ConnEvent JabberConnection::on_timer(ConnectionServices&) {
-  return user_.no_free_userid ? ConnEvent::fatal : ConnEvent::none;
+ConnEvent JabberConnection::on_timer(ConnectionServices&, ResponseInfo& info) {
+  if (user_.no_free_userid) {
+    info.error = "no_free_userid";  // the engine counts error_no_free_userid, and only that
+    return ConnEvent::fatal;
+  }
+  if (sent_nothing_) {
+    sent_nothing_ = false;
+    return ConnEvent::complete;
+  }
+  return ConnEvent::none;
+}
+
+void JabberConnection::give_session(ResponseInfo& info) {
+  if (user_.owned && info.session && !*info.session) {
+    user_.session = user_.owned.get();
+    *info.session = std::move(user_.owned);
+  }
 }
 
 ConnEvent JabberConnection::on_tls_ready(ConnectionServices& s) {
@@ -46,24 +69,37 @@ bool JabberConnection::on_eof(const RequestSpec* pending, ResponseInfo&) {
 
 void JabberConnection::pushed(ConnectionServices& s, const StreamUnit& unit) {
   if (unit.name == "message") {
-    if (unit.text.find("<body") != std::string_view::npos) s.count(msg_received_);
+    // A bounced message (type='error') carries our own body back: not a received chat.
+    if (unit.text.find("<body") != std::string_view::npos && attribute(unit.start_tag, "type") != "error")
+      s.count(msg_received_);
+    if (!bidi_) return;  // Tsung samples latency in bidi sessions only (parse_bidi)
     if (auto ms = stamp_latency_ms(unit.text)) s.sample(latency_, *ms);
+  } else if (!bidi_) {
+    return;  // Tsung answers subscriptions and pings in bidi sessions only
   } else if (unit.name == "presence") {
     if (attribute(unit.start_tag, "type") == "subscribe") {  // Tsung's presence_bidi
       std::string_view from = attribute(unit.start_tag, "from");
-      if (!from.empty()) s.send("<presence to='" + std::string(from) + "' type='subscribed'/>");
+      if (from.empty()) return;
+      std::string reply = "<presence to='";
+      append_escaped(reply, from);
+      s.send(reply + "' type='subscribed'/>");
     }
   } else if (unit.name == "iq") {
     if (attribute(unit.start_tag, "type") == "get" && unit.text.find("<ping") != std::string_view::npos) {
       std::string_view from = attribute(unit.start_tag, "from"), id = attribute(unit.start_tag, "id");
-      if (!from.empty() && !id.empty())  // Tsung's ping_bidi
-        s.send("<iq id='" + std::string(id) + "' to='" + std::string(from) + "' type='result'></iq>");
+      if (from.empty() || id.empty()) return;  // Tsung's ping_bidi
+      std::string reply = "<iq id='";
+      append_escaped(reply, id);
+      reply += "' to='";
+      append_escaped(reply, from);
+      s.send(reply + "' type='result'></iq>");
     }
   }
 }
 
 ConnResult JabberConnection::on_data(ConnectionServices& s, const RequestSpec* pending, std::span<const char> data,
                                      ResponseInfo& info) {
+  give_session(info);
   std::string_view bytes(data.data(), data.size());
   for (;;) {
     std::size_t held = header_len_;
@@ -112,7 +148,10 @@ ConnResult JabberConnection::unit_for(ConnectionServices& s, const JabberRequest
   };
   if (unit.kind == Kind::declaration) return done(ConnEvent::none);
   if (r.regexp) {  // <jabber regexp="..">: the first element matching it is the answer
-    if (r.regexp->search(unit.text)) return done(ConnEvent::complete);
+    if (r.regexp->search(unit.text)) {
+      if (unit.kind == Kind::element) pushed(s, unit);  // as Tsung: also handled as received
+      return done(ConnEvent::complete);
+    }
     if (unit.kind == Kind::stream_close) return done(ConnEvent::close);
     pushed(s, unit);
     return done(ConnEvent::none);
@@ -138,8 +177,9 @@ ConnResult JabberConnection::unit_for(ConnectionServices& s, const JabberRequest
         std::string_view type = attribute(unit.start_tag, "type");
         if (type == "error") {
           if (r.is_auth()) {
-            info.error = "xmpp_auth_failed";
-            return done(ConnEvent::failed);
+            // Tsung completes the request on this data (matches and dyn_variables see it).
+            s.error("xmpp_auth_failed");
+            return done(ConnEvent::complete);
           }
           s.count(iq_error_);
         }
@@ -149,8 +189,8 @@ ConnResult JabberConnection::unit_for(ConnectionServices& s, const JabberRequest
     case Awaits::sasl:
       if (unit.name == "success") return done(ConnEvent::complete);
       if (unit.name == "failure") {
-        info.error = "xmpp_auth_failed";
-        return done(ConnEvent::failed);
+        s.error("xmpp_auth_failed");
+        return done(ConnEvent::complete);
       }
       break;
     case Awaits::proceed:

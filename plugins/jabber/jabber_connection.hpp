@@ -13,15 +13,19 @@ namespace loadctl::jabber {
 
 class JabberConnection final : public Connection {
  public:
-  JabberConnection(const JabberOptions* options, std::size_t max_frame_size);
+  /// `bidi`: the session's bidi attribute (answers to subscriptions and pings, latency samples).
+  JabberConnection(const JabberOptions* options, std::size_t max_frame_size, bool bidi = false);
   bool on_open(ConnectionServices& services) override;
   void encode(ConnectionServices& services, const RequestSpec& request, const EncodeContext& ctx,
               std::string& out) override;
   ConnResult on_data(ConnectionServices& services, const RequestSpec* pending, std::span<const char> data,
                      ResponseInfo& info) override;
-  ConnEvent on_timer(ConnectionServices& services) override;
+  using Connection::on_timer;
+  ConnEvent on_timer(ConnectionServices& services, ResponseInfo& info) override;
   ConnEvent on_tls_ready(ConnectionServices& services) override;
   bool on_eof(const RequestSpec* pending, ResponseInfo& info) override;
+  /// Options this connection owns (made without a scenario's); kept until it is destroyed.
+  void keep(std::shared_ptr<const JabberOptions> options) { own_options_ = std::move(options); }
 
  private:
   ConnResult next_unit(ConnectionServices& services, const RequestSpec* pending, std::string_view bytes,
@@ -31,8 +35,14 @@ class JabberConnection final : public Connection {
   ConnResult unit_for(ConnectionServices& services, const JabberRequest& request, const StreamUnit& unit,
                       std::size_t consumed, ResponseInfo& info);
 
+  /// Hands the session this connection made to the engine's slot (once it offers one).
+  void give_session(ResponseInfo& info);
+
+  std::shared_ptr<const JabberOptions> own_options_;  // before user_: its session uses the pool
   UserState user_;
   std::size_t max_frame_size_;
+  bool bidi_;
+  bool sent_nothing_ = false;  ///< the request just encoded sent no bytes: on_timer completes it
   StreamScanner scanner_;
   std::size_t header_len_ = 0;  ///< connect: the stream header seen, waiting for the features
   std::chrono::steady_clock::time_point sent_at_;

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "loadctl/connection.hpp"
+#include "report/html_escape.hpp"
 
 namespace loadctl::jabber {
 namespace {
@@ -48,13 +49,23 @@ void append_body(std::string& out, bool stamped, std::size_t size) {
   if (size > used) append_random(out, size - used);
 }
 
+/// The template's value, escaped for XML (variables may hold any text).
 void render(const Template& t, const VariableSource* vars, unsigned* missing, std::string& out) {
-  t.render(vars, out, missing);
+  std::string s;
+  t.render(vars, s, missing);
+  append_escaped(out, s);
 }
 
+/// The template's value, raw (escape it where it goes into XML).
 std::string rendered(const std::optional<Template>& t, const VariableSource* vars, unsigned* missing) {
   std::string s;
   if (t) t->render(vars, s, missing);
+  return s;
+}
+
+std::string escaped(std::string_view in) {
+  std::string s;
+  append_escaped(s, in);
   return s;
 }
 
@@ -71,10 +82,11 @@ void count(ConnectionServices* services, std::string_view name) {
 // ts_user_server:get_online / get_offline / get_id / get_first -> the destination's username.
 std::optional<std::string> choose_dest(UserState& st, Dest dest, ConnectionServices* services) {
   const JabberOptions& o = *st.options;
+  JabberSession& user = *st.session;
   UserPool& pool = *o.users;
   switch (dest) {
     case Dest::online:
-      if (auto k = pool.online_other(st.key)) return dest_name(o, *k);
+      if (auto k = pool.online_other(user.key)) return dest_name(o, *k);
       count(services, "no_online");
       return std::nullopt;
     case Dest::offline:
@@ -88,7 +100,7 @@ std::optional<std::string> choose_dest(UserState& st, Dest dest, ConnectionServi
       if (auto k = pool.first()) return dest_name(o, *k);
       return std::nullopt;
     case Dest::previous:
-      if (st.previous) return st.previous;
+      if (user.previous) return user.previous;
       count(services, "no_previous");
       return std::nullopt;
   }
@@ -98,24 +110,31 @@ std::optional<std::string> choose_dest(UserState& st, Dest dest, ConnectionServi
 void iq_open(UserState& st, std::string& out, std::string_view type, std::string_view to = {}) {
   st.iq_id = next_id(st);
   out += "<iq ";
-  if (!to.empty()) out.append("to='").append(to).append("' ");
+  if (!to.empty()) {
+    out += "to='";
+    append_escaped(out, to);
+    out += "' ";
+  }
   out.append("type='").append(type).append("' id='").append(st.iq_id).append("'>");
 }
 
 void pubsub_node_attr(const JabberRequest& r, std::string_view user, const VariableSource* vars, unsigned* missing,
                       std::string& out) {
-  const std::string& domain = r.options->domain;
+  std::string domain = escaped(r.options->domain), user_escaped = escaped(user);
   if (r.node_user_root) {
-    out.append(" node='/home/").append(domain).append("/").append(user).append("'");
+    out.append(" node='/home/").append(domain).append("/").append(user_escaped).append("'");
     return;
   }
   if (!r.node) {
-    out += ' ';
+    if (r.type == Type::pubsub_subscribe)  // Tsung: node='/home/Domain/User/' without a node
+      out.append(" node='/home/").append(domain).append("/").append(user_escaped).append("/'");
+    else
+      out += ' ';
     return;
   }
-  std::string node = rendered(r.node, vars, missing);
+  std::string node = escaped(rendered(r.node, vars, missing));
   if (node.starts_with('/')) out.append(" node='").append(node).append("'");
-  else out.append(" node='/home/").append(domain).append("/").append(user).append("/").append(node).append("'");
+  else out.append(" node='/home/").append(domain).append("/").append(user_escaped).append("/").append(node).append("'");
 }
 
 // <iq to='pubsub service' type='set' id=..><pubsub xmlns=..><ELEMENT node='..'
@@ -131,34 +150,47 @@ constexpr std::string_view kPubsub = "http://jabber.org/protocol/pubsub";
 // The user's identity, chosen at its first request (Tsung's get_message when id is undefined).
 bool ensure_user(UserState& st, const JabberRequest& r, const VariableSource* vars, unsigned* missing,
                  ConnectionServices* services) {
-  if (st.have_user) return true;
+  JabberSession& user = *st.session;
+  if (user.have_user) return true;
   if (st.no_free_userid) return false;
   const JabberOptions& o = *st.options;
+  user.options = st.options;
   if (r.auth_username) {
-    st.username = rendered(r.auth_username, vars, missing);
-    st.passwd = rendered(r.auth_passwd, vars, missing);
-    st.key = UserKey{UserKey::kNamed, st.username};
+    user.username = rendered(r.auth_username, vars, missing);
+    user.passwd = rendered(r.auth_passwd, vars, missing);
+    user.key = UserKey{UserKey::kNamed, user.username};
   } else {
     auto id = o.users->take_idle();
-    if (!id) {
-      count(services, "no_free_userid");
+    if (!id) {  // counted once, as error_no_free_userid, when the user ends (JabberConnection::on_timer)
       st.no_free_userid = true;
       return false;
     }
-    st.key = UserKey{*id, {}};
-    st.username = o.username + std::to_string(*id);
-    st.passwd = o.passwd + std::to_string(*id);
+    user.key = UserKey{*id, {}};
+    user.username = o.username + std::to_string(*id);
+    user.passwd = o.passwd + std::to_string(*id);
   }
-  st.have_user = true;
-  st.in_pool = !r.auth_username;
+  user.have_user = true;
+  user.in_pool = !r.auth_username;
   return true;
 }
 
 }  // namespace
 
-UserState::~UserState() {
+JabberSession::~JabberSession() {
   if (in_pool && options && options->users) options->users->remove_connected(key);
 }
+
+void UserState::attach(UserSession* slot) {
+  if (auto* mine = dynamic_cast<JabberSession*>(slot)) {
+    session = mine;
+    owned.reset();  // (a copy the slot already took, or none)
+    return;
+  }
+  if (!owned) owned = std::make_unique<JabberSession>();
+  session = owned.get();
+}
+
+void append_escaped(std::string& out, std::string_view s) { out += report::html_escape(s); }
 
 void append_stamp(std::string& out) {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -208,19 +240,25 @@ void encode_request(UserState& st, const JabberRequest& r, const VariableSource*
                     ConnectionServices* services, std::string& out) {
   st.iq_id.clear();
   st.sent_chat = false;
+  if (!st.session) st.attach(nullptr);
   if (!ensure_user(st, r, vars, missing, services)) return;
   const JabberOptions& o = *st.options;
-  const std::string& domain = o.domain;
+  JabberSession& user = *st.session;
+  const std::string domain = escaped(o.domain);
+  const std::string username = escaped(user.username), passwd = escaped(user.passwd);
   auto resource = [&] {
     std::string s;
     render(r.resource, vars, missing, s);
     return s;
   };
+  auto room = [&] { return escaped(rendered(r.room, vars, missing)); };
+  auto nick = [&] { return escaped(rendered(r.nick, vars, missing)); };
+  const std::string muc_service = o.muc_service ? escaped(*o.muc_service) : std::string();
   switch (r.type) {
     case Type::connect:
       if (r.auth_username) {
-        o.users->add_connected(st.key);
-        st.in_pool = true;
+        o.users->add_connected(user.key);
+        user.in_pool = true;
       }
       out.append("<?xml version='1.0'?><stream:stream  id='").append(next_id(st)).append("' to='").append(domain);
       out.append("' xmlns='jabber:client' ");
@@ -228,8 +266,8 @@ void encode_request(UserState& st, const JabberRequest& r, const VariableSource*
       out += "xmlns:stream='http://etherx.jabber.org/streams'>";
       return;
     case Type::close:
-      o.users->remove_connected(st.key);
-      st.in_pool = false;
+      o.users->remove_connected(user.key);
+      user.in_pool = false;
       out += "</stream:stream>";
       return;
     case Type::starttls:
@@ -238,33 +276,35 @@ void encode_request(UserState& st, const JabberRequest& r, const VariableSource*
     case Type::wait:
       return;
     case Type::raw:
-      if (r.data) render(*r.data, vars, missing, out);
+      if (r.data) r.data->render(vars, out, missing);  // raw: sent as given
       return;
     case Type::auth_get:
       iq_open(st, out, "get");
-      out.append("<query xmlns='jabber:iq:auth'><username>").append(st.username).append("</username></query></iq>");
+      out.append("<query xmlns='jabber:iq:auth'><username>").append(username).append("</username></query></iq>");
       return;
     case Type::auth_set_plain:
     case Type::registration:
       iq_open(st, out, "set");
       out.append("<query xmlns='jabber:iq:").append(r.type == Type::registration ? "register" : "auth").append("'>");
-      out.append("<username>").append(st.username).append("</username><resource>").append(resource());
-      out.append("</resource><password>").append(st.passwd).append("</password></query></iq>");
+      out.append("<username>").append(username).append("</username><resource>").append(resource());
+      out.append("</resource><password>").append(passwd).append("</password></query></iq>");
       return;
     case Type::auth_set_digest: {
       std::string sid;
       if (vars && !vars->append("sid", sid) && missing) ++*missing;
       iq_open(st, out, "set");
-      out.append("<query xmlns='jabber:iq:auth'><username>").append(st.username).append("</username><resource>");
-      out.append(resource()).append("</resource><digest>").append(sha1_hex(sid + st.passwd)).append("</digest></query></iq>");
+      out.append("<query xmlns='jabber:iq:auth'><username>").append(username).append("</username><resource>");
+      out.append(resource()).append("</resource><digest>").append(sha1_hex(sid + user.passwd)).append("</digest></query></iq>");
       return;
     }
     case Type::auth_set_sip: {
       std::string nonce;
       if (vars && !vars->append("nonce", nonce) && missing) ++*missing;
-      std::string jid = st.username + "@" + domain;
-      std::string ha1 = md5_hex(jid + ":" + domain + ":" + st.passwd);
-      std::string integrity = md5_hex(nonce + ":" + md5_hex("REGISTER:" + jid));
+      std::string raw_jid = user.username + "@" + o.domain;
+      std::string ha1 = md5_hex(raw_jid + ":" + o.domain + ":" + user.passwd);
+      std::string integrity = md5_hex(nonce + ":" + md5_hex("REGISTER:" + raw_jid));
+      std::string jid = escaped(raw_jid);
+      nonce = escaped(nonce);
       std::string sip = md5_hex(ha1 + ":" + integrity);
       iq_open(st, out, "set");
       out.append("<query xmlns='jabber:iq:auth'><username>").append(jid).append("</username><resource>").append(resource());
@@ -277,7 +317,7 @@ void encode_request(UserState& st, const JabberRequest& r, const VariableSource*
     }
     case Type::auth_sasl: {
       std::string plain;
-      plain.append(1, '\0').append(st.username).append(1, '\0').append(st.passwd);
+      plain.append(1, '\0').append(user.username).append(1, '\0').append(user.passwd);
       out.append("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN' >").append(base64(plain)).append("</auth>");
       return;
     }
@@ -299,34 +339,37 @@ void encode_request(UserState& st, const JabberRequest& r, const VariableSource*
       out.append("<presence id='").append(next_id(st)).append("' />");
       return;
     case Type::presence_initial:
-      o.users->add_to_online(st.key);
+      o.users->add_to_online(user.key);
       out.append("<presence id='").append(next_id(st)).append("' />");
       return;
     case Type::presence_final:
-      o.users->remove_from_online(st.key);
+      o.users->remove_from_online(user.key);
       out += "<presence type='unavailable'/>";
       return;
     case Type::presence_broadcast:
       out.append("<presence id='").append(next_id(st)).append("'><show>").append(r.show).append("</show><status>");
-      out.append(r.status).append("</status></presence>");
+      append_escaped(out, r.status);
+      out += "</status></presence>";
       return;
     case Type::presence_directed: {
       auto dest = choose_dest(st, Dest::online, services);
       if (!dest) return;
-      out.append("<presence id='").append(next_id(st)).append("' to='").append(*dest).append("@").append(domain);
-      out.append("'><show>").append(r.show).append("</show><status>").append(r.status).append("</status></presence>");
+      out.append("<presence id='").append(next_id(st)).append("' to='").append(escaped(*dest)).append("@").append(domain);
+      out.append("'><show>").append(r.show).append("</show><status>");
+      append_escaped(out, r.status);
+      out += "</status></presence>";
       return;
     }
     case Type::presence_subscribe:
-      if (!st.rosterjid) return;  // Tsung: "no jid set for presence subscribe, skip"
-      out.append("<presence id='").append(next_id(st)).append("' to='").append(*st.rosterjid).append("' type='subscribe'/>");
+      if (!user.rosterjid) return;  // Tsung: "no jid set for presence subscribe, skip"
+      out.append("<presence id='").append(next_id(st)).append("' to='").append(escaped(*user.rosterjid)).append("' type='subscribe'/>");
       return;
     case Type::chat: {
       auto dest = choose_dest(st, r.dest, services);
       if (!dest) return;
-      st.previous = *dest;
+      user.previous = *dest;
       st.sent_chat = true;
-      out.append("<message id='").append(next_id(st)).append("' to='").append(*dest).append("@").append(domain);
+      out.append("<message id='").append(next_id(st)).append("' to='").append(escaped(*dest)).append("@").append(domain);
       out += "' type='chat'><body>";
       if (r.data) render(*r.data, vars, missing, out);
       else append_body(out, r.stamped, r.size);
@@ -336,22 +379,23 @@ void encode_request(UserState& st, const JabberRequest& r, const VariableSource*
     case Type::roster_add: {
       auto dest = choose_dest(st, r.dest, services);
       if (!dest) return;
-      st.rosterjid = *dest + "@" + domain;
+      user.rosterjid = *dest + "@" + o.domain;
+      std::string jid = escaped(*user.rosterjid);
       iq_open(st, out, "set");
-      out.append("<query xmlns='jabber:iq:roster'><item jid='").append(*st.rosterjid).append("' name='");
-      out.append(*st.rosterjid).append("'><group>").append(r.group).append("</group></item></query></iq>");
+      out.append("<query xmlns='jabber:iq:roster'><item jid='").append(jid).append("' name='");
+      out.append(jid).append("'><group>").append(escaped(r.group)).append("</group></item></query></iq>");
       return;
     }
     case Type::roster_rename:
-      if (!st.rosterjid) return;
+      if (!user.rosterjid) return;
       iq_open(st, out, "set");
-      out.append("<query xmlns='jabber:iq:roster'><item jid='").append(*st.rosterjid);
-      out.append("' name='Tsung Testuser'><group>").append(r.group).append("</group></item></query></iq>");
+      out.append("<query xmlns='jabber:iq:roster'><item jid='").append(escaped(*user.rosterjid));
+      out.append("' name='Tsung Testuser'><group>").append(escaped(r.group)).append("</group></item></query></iq>");
       return;
     case Type::roster_remove:
-      if (!st.rosterjid) return;
+      if (!user.rosterjid) return;
       iq_open(st, out, "set");
-      out.append("<query xmlns='jabber:iq:roster'><item jid='").append(*st.rosterjid);
+      out.append("<query xmlns='jabber:iq:roster'><item jid='").append(escaped(*user.rosterjid));
       out += "' subscription='remove'/></query></iq>";
       return;
     case Type::roster_get:
@@ -359,29 +403,29 @@ void encode_request(UserState& st, const JabberRequest& r, const VariableSource*
       out += "<query xmlns='jabber:iq:roster'></query></iq>";
       return;
     case Type::muc_join:
-      out.append("<presence to='").append(rendered(r.room, vars, missing)).append("@").append(*o.muc_service);
-      out.append("/").append(rendered(r.nick, vars, missing)).append("'><x xmlns='http://jabber.org/protocol/muc'/> </presence>");
+      out.append("<presence to='").append(room()).append("@").append(muc_service);
+      out.append("/").append(nick()).append("'><x xmlns='http://jabber.org/protocol/muc'/> </presence>");
       return;
     case Type::muc_chat:
-      out.append("<message type='groupchat' to ='").append(rendered(r.room, vars, missing)).append("@");
-      out.append(*o.muc_service).append("'><body>");
+      out.append("<message type='groupchat' to ='").append(room()).append("@");
+      out.append(muc_service).append("'><body>");
       append_body(out, r.stamped, r.size);
       out += "</body></message>";
       return;
     case Type::muc_nick:
     case Type::muc_exit:
-      out.append("<presence to='").append(rendered(r.room, vars, missing)).append("@").append(*o.muc_service);
-      out.append("/").append(rendered(r.nick, vars, missing)).append(r.type == Type::muc_exit ? "' type='unavailable'/>" : "'/>");
+      out.append("<presence to='").append(room()).append("@").append(muc_service);
+      out.append("/").append(nick()).append(r.type == Type::muc_exit ? "' type='unavailable'/>" : "'/>");
       return;
     case Type::pubsub_create:
-      pubsub_open(st, r, kPubsub, "create", st.username, vars, missing, out);
-      if (r.node_type) out.append(" type='").append(*r.node_type).append("' ");
+      pubsub_open(st, r, kPubsub, "create", user.username, vars, missing, out);
+      if (r.node_type) out.append(" type='").append(escaped(*r.node_type)).append("' ");
       out += "/><configure> <x xmlns='jabber:x:data' type='submit'>";
-      if (r.data) render(*r.data, vars, missing, out);  // the <field> elements, made at load
+      if (r.data) r.data->render(vars, out, missing);  // the <field> elements, made (escaped) at load
       out += "</x></configure></pubsub></iq>";
       return;
     case Type::pubsub_delete:
-      pubsub_open(st, r, "http://jabber.org/protocol/pubsub#owner", "delete", st.username, vars, missing, out);
+      pubsub_open(st, r, "http://jabber.org/protocol/pubsub#owner", "delete", user.username, vars, missing, out);
       out += "/></pubsub></iq>";
       return;
     case Type::pubsub_subscribe:
@@ -389,38 +433,38 @@ void encode_request(UserState& st, const JabberRequest& r, const VariableSource*
       auto to = choose_dest(st, r.dest, services);
       if (!to) return;
       pubsub_open(st, r, kPubsub, r.type == Type::pubsub_subscribe ? "subscribe" : "unsubscribe", *to, vars, missing, out);
-      out.append(" jid='").append(st.username).append("@").append(domain).append("'");
-      if (r.subid) out.append(" subid='").append(rendered(r.subid, vars, missing)).append("' ");
+      out.append(" jid='").append(username).append("@").append(domain).append("'");
+      if (r.subid) out.append(" subid='").append(escaped(rendered(r.subid, vars, missing))).append("' ");
       out += "/></pubsub></iq>";
       return;
     }
     case Type::pubsub_publish:
-      pubsub_open(st, r, kPubsub, "publish", st.username, vars, missing, out);
+      pubsub_open(st, r, kPubsub, "publish", user.username, vars, missing, out);
       out += "><item><entry>";
       append_body(out, r.stamped, r.size);
       out += "</entry></item></publish></pubsub></iq>";
       return;
     case Type::privacy_get_names:
       st.iq_id = "getlist";
-      out.append("<iq from='").append(st.username).append("@").append(domain).append("/tsung' type='get' id='getlist'>");
+      out.append("<iq from='").append(username).append("@").append(domain).append("/tsung' type='get' id='getlist'>");
       out += "<query xmlns='jabber:iq:privacy'/></iq>";
       return;
     case Type::privacy_set_active:
       st.iq_id = "active1";
-      out.append("<iq from='").append(st.username).append("@").append(domain).append("/tsung' type='set' id='active1'>");
-      out.append("<query xmlns='jabber:iq:privacy'><active name='").append(st.username).append("@").append(domain);
+      out.append("<iq from='").append(username).append("@").append(domain).append("/tsung' type='set' id='active1'>");
+      out.append("<query xmlns='jabber:iq:privacy'><active name='").append(username).append("@").append(domain);
       out += "_list'/></query></iq>";
       return;
     case Type::ping: {
-      std::string to = domain;
+      std::string to = o.domain;
       if (r.dest == Dest::online) {
         auto dest = choose_dest(st, Dest::online, services);
         if (!dest) return;
-        to = *dest + "@" + domain;
+        to = *dest + "@" + o.domain;
       }
       st.iq_id = r.data ? rendered(r.data, vars, missing) : "ping1";
-      out.append("<iq xml:lang='en' to='").append(to).append("' from='").append(st.username).append("@").append(domain);
-      out.append("' type='get' id='").append(st.iq_id).append("'><ping xmlns='urn:xmpp:ping'/></iq>");
+      out.append("<iq xml:lang='en' to='").append(escaped(to)).append("' from='").append(username).append("@").append(domain);
+      out.append("' type='get' id='").append(escaped(st.iq_id)).append("'><ping xmlns='urn:xmpp:ping'/></iq>");
       return;
     }
   }

@@ -3,6 +3,7 @@
 // keeps per user: its id and credentials, the last chat destination, the last roster jid.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,24 +16,37 @@ class ConnectionServices;
 
 namespace loadctl::jabber {
 
-struct UserState {
+/// What Tsung keeps per session (not per connection): the user's identity, its last chat
+/// destination and roster jid. Lives in the user's UserSession slot, so a reconnect keeps it;
+/// the id goes back to the pool when the user ends.
+struct JabberSession final : UserSession {
   const JabberOptions* options = nullptr;
   bool have_user = false;
   bool in_pool = false;  ///< the pool counts it connected (until close)
-  bool no_free_userid = false;  ///< the pool had no free id: the user must end
   UserKey key;
   std::string username, passwd;
   std::optional<std::string> previous;   ///< Tsung's get(previous): last chat destination
   std::optional<std::string> rosterjid;  ///< last iq:roster:add jid
+  ~JabberSession() override;
+};
+
+/// A connection's encoding state; `session` is the user's (the engine's slot or `owned`).
+struct UserState {
+  const JabberOptions* options = nullptr;
+  JabberSession* session = nullptr;
+  /// The session made by this connection until the engine's slot takes it (ResponseInfo::session).
+  std::unique_ptr<JabberSession> owned;
+  bool no_free_userid = false;  ///< the pool had no free id: the user must end
   std::uint64_t next_id = 0;
   std::string iq_id;  ///< the id of the iq just encoded (empty when the request sends none)
   bool sent_chat = false;  ///< the request just encoded sent a chat message
 
-  ~UserState();
-  UserState() = default;
-  UserState(const UserState&) = delete;
-  UserState& operator=(const UserState&) = delete;
+  /// Points `session` at the engine's slot when it holds ours, else at `owned` (made if needed).
+  void attach(UserSession* slot);
 };
+
+/// Appends `s` with &, <, >, ' and " escaped (attribute values and text; the report's escaping).
+void append_escaped(std::string& out, std::string_view s);
 
 /// Appends `request` for the user `state` to `out` (nothing when Tsung sends nothing, e.g. no
 /// online user to chat with: then `services` counts error_no_online when given).

@@ -2,7 +2,6 @@
 // ts_jabber options, over a connection-level XMPP client (jabber_connection.cpp).
 #include <fmt/format.h>
 
-#include <mutex>
 #include <stdexcept>
 
 #include "jabber_connection.hpp"
@@ -120,15 +119,18 @@ class JabberProtocol final : public Protocol {
   bool connection_level() const override { return true; }
 
   std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const override {
-    return std::make_unique<JabberConnection>(options_or_defaults(ctx.options), ctx.max_frame_size);
+    // The loader gives every scenario its options (parse_options({}) when it sets none); without
+    // them (tools, tests) the connection gets defaults of its own.
+    std::shared_ptr<const JabberOptions> own = ctx.options ? nullptr : defaults();
+    const JabberOptions* options = own ? own.get() : static_cast<const JabberOptions*>(ctx.options);
+    options->users->set_slice(ctx.agent_index, ctx.agent_count);
+    auto conn = std::make_unique<JabberConnection>(options, ctx.max_frame_size, ctx.bidi);
+    conn->keep(std::move(own));
+    return conn;
   }
 
-  /// A scenario without any ts_jabber option gets no parse_options call: Tsung's defaults, made
-  /// once per process (so their user pool is shared by the scenarios this process loads).
-  const JabberOptions* options_or_defaults(const ProtocolOptions* options) const {
-    if (options) return static_cast<const JabberOptions*>(options);
-    std::call_once(defaults_once_, [this] { defaults_ = std::static_pointer_cast<const JabberOptions>(parse_options({})); });
-    return defaults_.get();
+  std::shared_ptr<const JabberOptions> defaults() const {
+    return std::static_pointer_cast<const JabberOptions>(parse_options({}));
   }
 
   std::shared_ptr<const ProtocolOptions> parse_options(std::span<const pugi::xml_node> nodes) const override {
@@ -158,7 +160,8 @@ class JabberProtocol final : public Protocol {
 
   std::shared_ptr<const RequestSpec> parse_request(pugi::xml_node node, const RequestParseContext& ctx) const override {
     auto r = std::make_shared<JabberRequest>();
-    r->options = options_or_defaults(ctx.options);
+    if (!ctx.options) r->own_options = defaults();
+    r->options = ctx.options ? static_cast<const JabberOptions*>(ctx.options) : r->own_options.get();
     XmlElement el(node);
     r->type_name = el.optional("type", "chat");
     const TypeName* found = nullptr;
@@ -179,11 +182,26 @@ class JabberProtocol final : public Protocol {
       el.fail("ack", "not supported yet: ack=\"bidi_ack\" other than for type=\"starttls\"");
     if (r->type == Type::starttls && r->ack == Ack::no_ack)
       el.fail("ack", "not supported yet: starttls with ack=\"no_ack\" (use local or bidi_ack)");
+    // Attributes only some types read: refused on the others (Tsung ignores them there).
+    auto only_for = [&](std::initializer_list<const char*> attrs, bool used) {
+      for (const char* a : attrs)
+        if (!used && el.has(a))
+          el.fail(a, fmt::format("not supported yet: attribute {} for jabber type '{}'", a, r->type_name));
+    };
+    Type t = r->type;
+    only_for({"size", "stamped"}, t == Type::chat || t == Type::muc_chat || t == Type::pubsub_publish);
+    only_for({"show", "status"}, t == Type::presence_broadcast || t == Type::presence_directed);
+    only_for({"group"}, t == Type::roster_add || t == Type::roster_rename);
+    only_for({"room", "nick"}, is_muc(t));
+    only_for({"node", "subid", "node_type"}, is_pubsub(t));
+    only_for({"subid"}, t == Type::pubsub_subscribe || t == Type::pubsub_unsubscribe);
+    only_for({"node_type"}, t == Type::pubsub_create);
+    only_for({"version"}, t == Type::connect);
     std::string dest = el.choice("destination", {"random", "online", "offline", "unique", "previous"}, "random");
     r->dest = dest == "online" ? Dest::online : dest == "offline" ? Dest::offline : dest == "unique" ? Dest::unique
               : dest == "previous" ? Dest::previous : Dest::random;
     if (el.has("destination")) {
-      bool ok = r->type == Type::chat || r->type == Type::ping ||
+      bool ok = r->type == Type::chat || (r->type == Type::ping && r->dest == Dest::online) ||
                 ((r->type == Type::roster_add) && (r->dest == Dest::online || r->dest == Dest::offline)) ||
                 ((r->type == Type::pubsub_subscribe || r->type == Type::pubsub_unsubscribe) &&
                  r->dest != Dest::unique && r->dest != Dest::previous);
@@ -251,10 +269,6 @@ class JabberProtocol final : public Protocol {
     }
     return r;
   }
-
- private:
-  mutable std::once_flag defaults_once_;
-  mutable std::shared_ptr<const JabberOptions> defaults_;
 };
 
 }  // namespace

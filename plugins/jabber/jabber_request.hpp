@@ -72,6 +72,7 @@ class JabberRequest final : public RequestSpec {
   std::shared_ptr<const Regex> regexp;
   std::optional<Template> auth_username, auth_passwd;  ///< <xmpp_authenticate>
   const JabberOptions* options = nullptr;
+  std::shared_ptr<const JabberOptions> own_options;  ///< parsed without options (tools, tests)
 
   Awaits awaits() const;
   bool is_auth() const;

@@ -6,9 +6,18 @@ namespace loadctl::jabber {
 
 UserPool::UserPool(std::uint64_t userid_max) : max_(userid_max), state_(userid_max, offline) {}
 
+void UserPool::set_slice(unsigned index, unsigned count) {
+  std::lock_guard lock(mutex_);
+  slice_count_ = count == 0 ? 1 : count;
+  slice_index_ = index % slice_count_;
+}
+
 std::optional<std::uint64_t> UserPool::next_offline_locked() {
-  for (std::uint64_t n = 0; n < max_; ++n) {
-    std::uint64_t id = (last_offline_ + n) % max_ + 1;  // after last_offline_, wrapping
+  // The slice's ids are slice_index_ + 1 + j * slice_count_, j in 0..size-1.
+  std::uint64_t size = max_ > slice_index_ ? (max_ - slice_index_ - 1) / slice_count_ + 1 : 0;
+  std::uint64_t after = last_offline_ > slice_index_ ? (last_offline_ - slice_index_ - 1) / slice_count_ + 1 : 0;
+  for (std::uint64_t n = 0; n < size; ++n) {
+    std::uint64_t id = slice_index_ + 1 + (after + n) % size * slice_count_;  // after last_offline_, wrapping
     if (state_[id - 1] == offline) return id;
   }
   return std::nullopt;
@@ -68,6 +77,10 @@ std::optional<UserKey> UserPool::online_other(const UserKey& self) {
       return *it;
     }
     ++it;
+  }
+  if (online_.contains(self)) {  // alone online: Tsung's ets_iterator_next gives the user itself
+    last_online_ = self;
+    return self;
   }
   return std::nullopt;
 }

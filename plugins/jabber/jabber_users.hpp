@@ -27,6 +27,11 @@ class UserPool {
  public:
   explicit UserPool(std::uint64_t userid_max);
 
+  /// This agent's share of the ids when several agents run the scenario: agent k (0-based) of n
+  /// takes (get_idle, get_offline) only the ids i with (i - 1) mod n = k, so no two agents hand
+  /// out the same id. Set at each connection (the same values for the whole run).
+  void set_slice(unsigned index, unsigned count);
+
   /// get_idle: the next offline id (marked connected), or nothing when none is free.
   std::optional<std::uint64_t> take_idle();
   /// add_to_connected (xmpp_authenticate users).
@@ -34,7 +39,8 @@ class UserPool {
   void add_to_online(const UserKey& user);       ///< presence:initial
   void remove_from_online(const UserKey& user);  ///< presence:final
   void remove_connected(const UserKey& user);    ///< close (or the connection ended)
-  /// get_online: another online user than `self`, round robin; nothing when none is.
+  /// get_online: another online user than `self`, round robin; `self` when it is the only one
+  /// online (as Tsung); nothing when nobody is.
   std::optional<UserKey> online_other(const UserKey& self);
   /// get_offline: the next offline id, round robin.
   std::optional<std::uint64_t> next_offline();
@@ -48,6 +54,7 @@ class UserPool {
   enum : std::uint8_t { offline, connected, online };
   std::mutex mutex_;
   std::uint64_t max_;
+  std::uint64_t slice_index_ = 0, slice_count_ = 1;
   std::vector<std::uint8_t> state_;  ///< index id-1
   std::uint64_t last_offline_ = 0;
   std::set<UserKey> online_;

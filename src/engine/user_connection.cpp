@@ -350,8 +350,9 @@ void Worker::conn_start_tls(User& user) {
 void Worker::conn_on_timer(User& user) {
   ConnRef ref(user);
   ConnServices services(*this, user);
-  ConnEvent event = user.conn->plugin->on_timer(services);
-  if (ref.alive(user)) conn_event(user, event, {});
+  ResponseInfo info;
+  ConnEvent event = user.conn->plugin->on_timer(services, info);
+  if (ref.alive(user)) conn_event(user, event, info);
 }
 
 // idle_timeout of a pending request: true when the plugin says that completes it.

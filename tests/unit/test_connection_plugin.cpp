@@ -90,6 +90,19 @@ class PushConnection final : public Connection {
     s.count(tls_up_);
     return ConnEvent::complete;
   }
+  // "TIMER": sends nothing; the timer ends the user with a reason of the plugin's own.
+  void encode(ConnectionServices& s, const RequestSpec& request, const EncodeContext& ctx, std::string& out) override {
+    if (static_cast<const PushRequest&>(request).data == "TIMER") {
+      s.set_timer(0);
+      return;
+    }
+    request.encode(ctx, out);
+  }
+  using Connection::on_timer;
+  ConnEvent on_timer(ConnectionServices&, ResponseInfo& info) override {
+    info.error = "timer_reason";
+    return ConnEvent::fatal;
+  }
 
  private:
   const PushOptions* options_;
@@ -344,6 +357,27 @@ TEST(ConnectionPlugin, ProtocolOptionErrorsNameTheElement) {
   auto* options = dynamic_cast<const PushOptions*>(s.sessions[0].protocol_options.get());
   ASSERT_NE(options, nullptr);
   EXPECT_EQ(options->push_metric, "b");  // all of them, in document order
+}
+
+}  // namespace
+}  // namespace loadctl
+
+namespace loadctl {
+namespace {
+
+// Connection::on_timer(services, info): a fatal event from the timer is counted under the
+// plugin's reason (error_timer_reason), not also as error_protocol.
+TEST(ConnectionPlugin, TimerEventsCarryTheirReason) {
+  TestCert cert;
+  PushServer server(cert.dir + "/cert.pem", cert.dir + "/key.pem");
+  MetricSet m = run_push(server.port(), R"(<load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="20" unit="second"/></arrivalphase></load>
+      <sessions><session name="push" probability="100" type="ts_push">
+        <request><push data="TIMER"/></request>
+        <request><push data="REQ 2"/></request>
+      </session></sessions>)");
+  EXPECT_EQ(total(m, "error_timer_reason"), 1u);
+  EXPECT_EQ(total(m, "error_protocol"), 0u);
+  EXPECT_EQ(total(m, "request"), 0u);
 }
 
 }  // namespace

@@ -210,12 +210,13 @@ TEST(JabberEncode, ChatBetweenOnlineUsersAndAuth) {
   EXPECT_EQ(s.counts["error_no_online"], 1u);
   auto initial = parse(R"(<jabber type="presence:initial" ack="no_ack"/>)", o.get());
   encode(a, s, *initial);
-  EXPECT_EQ(encode(a, s, *chat), "");  // only itself online
+  // alone online: Tsung's get_online gives the user itself
+  EXPECT_NE(encode(a, s, *chat).find("to='u1@d' type='chat'"), std::string::npos);
   encode(b, s, *initial);
   std::string msg = encode(a, s, *chat);
   EXPECT_NE(msg.find("to='u2@d' type='chat'><body>"), std::string::npos) << msg;
   EXPECT_EQ(msg.size() - msg.find("<body>") - 6 - 17, 16u) << msg;  // 16 characters then </body></message>
-  EXPECT_EQ(s.counts["xmpp_chat_sent"], 1u);
+  EXPECT_EQ(s.counts["xmpp_chat_sent"], 2u);
   auto offline = parse(R"(<jabber type="chat" ack="no_ack" data="hi" destination="offline"/>)", o.get());
   EXPECT_NE(encode(a, s, *offline).find("to='u3@d' type='chat'><body>hi</body>"), std::string::npos);
   auto previous = parse(R"(<jabber type="chat" ack="no_ack" data="again" destination="previous"/>)", o.get());
@@ -229,16 +230,20 @@ TEST(JabberEncode, ChatBetweenOnlineUsersAndAuth) {
   JabberConnection c(jo, 1 << 20), d(jo, 1 << 20);
   encode(c, s, *connect);
   EXPECT_EQ(encode(d, s, *connect), "");
-  EXPECT_EQ(s.counts["error_no_free_userid"], 1u);
   EXPECT_TRUE(s.timer);
-  EXPECT_EQ(d.on_timer(s), ConnEvent::fatal);
+  // the reason goes to the engine with the fatal event: counted once, not as error_protocol
+  ResponseInfo info;
+  EXPECT_EQ(d.on_timer(s, info), ConnEvent::fatal);
+  ASSERT_NE(info.error, nullptr);
+  EXPECT_STREQ(info.error, "no_free_userid");
+  EXPECT_EQ(s.counts["error_no_free_userid"], 0u);
 }
 
 TEST(JabberConnection, AnswersPushesAndLimits) {
   auto o = options(R"(<o><option type="ts_jabber" name="userid_max" value="5"/></o>)");
   const auto* jo = static_cast<const JabberOptions*>(o.get());
   FakeServices s;
-  JabberConnection conn(jo, 256);
+  JabberConnection conn(jo, 256, true);
   conn.on_open(s);
   Feed feed{conn, s};
   auto connect = parse(R"(<jabber type="connect" ack="local"/>)", o.get());
@@ -270,12 +275,18 @@ TEST(JabberConnection, AnswersPushesAndLimits) {
   append_stamp(stamped);
   feed(stamped + "</body></message>", nullptr);
   EXPECT_EQ(s.counts["xmpp_msg_latency.samples"], 1u);
-  // an auth error fails the request (counted), the user goes on
+  // an auth error is counted and completes the request on its data (Tsung), the user goes on
   auto plain = parse(R"(<jabber type="auth_set_plain" ack="local"/>)", o.get());
   sent = encode(conn, s, *plain);
   feed("<iq type='error' id='" + std::string(attribute(sent, "id")) + "'><error type='auth'/></iq>", plain.get());
-  ASSERT_EQ(feed.events, std::vector<ConnEvent>{ConnEvent::failed});
-  EXPECT_EQ(feed.errors, std::vector<std::string>{"xmpp_auth_failed"});
+  ASSERT_EQ(feed.events, std::vector<ConnEvent>{ConnEvent::complete});
+  EXPECT_EQ(s.counts["error_xmpp_auth_failed"], 1u);
+  feed.events.clear();
+  auto sasl = parse(R"(<jabber type="auth_sasl" ack="local"/>)", o.get());
+  encode(conn, s, *sasl);
+  feed("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>", sasl.get());
+  ASSERT_EQ(feed.events, std::vector<ConnEvent>{ConnEvent::complete});
+  EXPECT_EQ(s.counts["error_xmpp_auth_failed"], 2u);
   feed.events.clear();
   // an element larger than max_frame_size ends the connection
   feed("<message><body>" + std::string(300, 'x'), nullptr);
@@ -350,6 +361,8 @@ TEST(JabberPool, TsungUserServerOrder) {
   EXPECT_EQ(pool.online_other({1, {}})->id, 2u);
   EXPECT_EQ(pool.online_other({2, {}})->id, 1u);
   pool.remove_from_online({1, {}});
+  EXPECT_EQ(pool.online_other({2, {}})->id, 2u);  // alone online: itself, as Tsung
+  pool.remove_from_online({2, {}});
   EXPECT_FALSE(pool.online_other({2, {}}));
   EXPECT_EQ(pool.first()->id, 1u);
 }
@@ -387,6 +400,208 @@ TEST(JabberExamples, TsungExamplesParseOrAreRefusedByName) {
   } catch (const ScenarioError& e) {
     EXPECT_NE(std::string(e.what()).find("not supported yet: ts_jabber option 'random_from_fileid'"), std::string::npos) << e.what();
   }
+}
+
+
+// Finding 1: agent k of n hands out only the ids i with (i - 1) mod n = k.
+TEST(JabberPool, AgentsTakeDisjointIds) {
+  UserPool pool(7);
+  pool.set_slice(1, 3);
+  EXPECT_EQ(pool.take_idle(), 2u);
+  EXPECT_EQ(pool.take_idle(), 5u);
+  EXPECT_FALSE(pool.take_idle());
+  EXPECT_FALSE(pool.next_offline());
+  pool.remove_connected({2, {}});
+  EXPECT_EQ(pool.next_offline(), 2u);
+  // through the protocol: the connection context's agent place reaches the pool
+  auto o = options(R"(<o><option type="ts_jabber" name="username" value="u"/></o>)");
+  ConnectionContext ctx;
+  ctx.options = o.get();
+  ctx.agent_index = 2;
+  ctx.agent_count = 4;
+  auto conn = protocol().open_connection(ctx);
+  FakeServices s;
+  auto connect = parse(R"(<jabber type="connect" ack="local"/>)", o.get());
+  auto sasl = parse(R"(<jabber type="auth_sasl" ack="local"/>)", o.get());
+  std::string out;
+  EncodeContext ec;
+  conn->encode(s, *connect, ec, out);
+  out.clear();
+  conn->encode(s, *sasl, ec, out);
+  EXPECT_NE(out.find(base64(std::string("\0u3\0", 4) + "sesame3")), std::string::npos) << out;
+}
+
+// Finding 2: the identity lives in the user's session slot: a new connection keeps the id and
+// `previous`; the id goes back to the pool when the session ends.
+TEST(JabberSession, IdentityOutlivesTheConnection) {
+  auto o = options(R"(<o><option type="ts_jabber" name="username" value="u"/><option type="ts_jabber" name="userid_max" value="2"/></o>)");
+  const auto* jo = static_cast<const JabberOptions*>(o.get());
+  std::unique_ptr<UserSession> slot;
+  FakeServices s;
+  auto connect = parse(R"(<jabber type="connect" ack="local" version="legacy"/>)", o.get());
+  auto chat = parse(R"(<jabber type="chat" ack="no_ack" data="x" destination="offline"/>)", o.get());
+  auto again = parse(R"(<jabber type="chat" ack="no_ack" data="y" destination="previous"/>)", o.get());
+  auto sasl = parse(R"(<jabber type="auth_sasl" ack="local"/>)", o.get());
+  auto with_slot = [&](JabberConnection& c, const JabberRequest& r) {
+    EncodeContext ec;
+    ec.session = slot.get();
+    std::string out;
+    c.encode(s, r, ec, out);
+    return out;
+  };
+  {
+    JabberConnection a(jo, 4096);
+    a.on_open(s);
+    with_slot(a, *connect);
+    std::string stream = "<stream:stream xmlns='jabber:client' id='1'>";
+    ResponseInfo info;
+    info.session = &slot;
+    EXPECT_EQ(a.on_data(s, connect.get(), stream, info).event, ConnEvent::complete);
+    ASSERT_NE(slot, nullptr);
+    EXPECT_NE(with_slot(a, *chat).find("to='u2@"), std::string::npos);
+  }
+  JabberConnection b(jo, 4096);
+  b.on_open(s);
+  EXPECT_NE(with_slot(b, *again).find("to='u2@"), std::string::npos);  // previous kept
+  EXPECT_NE(with_slot(b, *sasl).find(base64(std::string("\0u1\0sesame1", 11))), std::string::npos);  // same id
+  UserPool& pool = *jo->users;
+  EXPECT_EQ(pool.take_idle(), 2u);
+  EXPECT_FALSE(pool.take_idle());  // id 1 is still the session's
+  slot.reset();
+  EXPECT_EQ(pool.take_idle(), 1u);  // given back when the session ended
+}
+
+// Finding 4: an iq Tsung skips (no roster jid, nobody online) completes at once.
+TEST(JabberConnection, SkippedRequestsCompleteAtOnce) {
+  auto o = options();
+  FakeServices s;
+  JabberConnection conn(static_cast<const JabberOptions*>(o.get()), 4096);
+  for (const char* xml : {R"(<jabber type="iq:roster:rename" ack="local"/>)", R"(<jabber type="iq:roster:remove" ack="local"/>)",
+                          R"(<jabber type="iq:roster:add" ack="local" destination="online"/>)",
+                          R"(<jabber type="ping" ack="local" destination="online"/>)"}) {
+    auto r = parse(xml, o.get());
+    s.timer = false;
+    EXPECT_EQ(encode(conn, s, *r), "") << xml;
+    EXPECT_TRUE(s.timer) << xml;
+    ResponseInfo info;
+    EXPECT_EQ(conn.on_timer(s, info), ConnEvent::complete) << xml;
+    EXPECT_EQ(conn.on_timer(s, info), ConnEvent::none) << xml;  // once
+  }
+  auto get = parse(R"(<jabber type="iq:roster:get" ack="local"/>)", o.get());
+  s.timer = false;
+  EXPECT_NE(encode(conn, s, *get), "");
+  EXPECT_FALSE(s.timer);
+}
+
+// Finding 6: a stanza matching a regexp wait is also handled as received.
+TEST(JabberConnection, RegexpMatchIsAlsoAPush) {
+  auto o = options();
+  FakeServices s;
+  JabberConnection conn(static_cast<const JabberOptions*>(o.get()), 4096, true);
+  conn.on_open(s);
+  Feed feed{conn, s};
+  auto wait = parse(R"(<jabber type="raw" ack="local" regexp="hello" data=" "/>)", o.get());
+  encode(conn, s, *wait);
+  std::string stamped = "<message><body>hello ";
+  append_stamp(stamped);
+  feed(stamped + "</body></message>", wait.get());
+  ASSERT_EQ(feed.events, std::vector<ConnEvent>{ConnEvent::complete});
+  EXPECT_EQ(s.counts["xmpp_chat_received"], 1u);
+  EXPECT_EQ(s.counts["xmpp_msg_latency.samples"], 1u);
+}
+
+// Finding 7: values from variables, xmpp_authenticate and pushes are escaped; raw is not.
+TEST(JabberEncode, EscapesValues) {
+  auto o = options(R"(<o><option type="ts_jabber" name="muc_service" value="m"/></o>)");
+  FakeServices s;
+  JabberConnection conn(static_cast<const JabberOptions*>(o.get()), 4096, true);
+  Feed feed{conn, s};
+  MapVars vars;
+  vars.values["u"] = "a'b";
+  vars.values["p"] = "<&>";
+  vars.values["v"] = "x\"<y";
+  auto plain = parse(R"(<jabber type="auth_set_plain" ack="local" resource="%%_v%%"><xmpp_authenticate username="%%_u%%" passwd="%%_p%%"/></jabber>)",
+                     o.get(), true);
+  std::string out = encode(conn, s, *plain, &vars);
+  EXPECT_NE(out.find("<username>a&#39;b</username><resource>x&quot;&lt;y</resource><password>&lt;&amp;&gt;</password>"),
+            std::string::npos) << out;
+  auto join = parse(R"(<jabber type="muc:join" ack="local" room="%%_v%%" nick="%%_u%%"/>)", o.get(), true);
+  EXPECT_NE(encode(conn, s, *join, &vars).find("to='x&quot;&lt;y@m/a&#39;b'"), std::string::npos);
+  auto raw = parse(R"(<jabber type="raw" ack="no_ack" data="%%_p%%"/>)", o.get(), true);
+  EXPECT_EQ(encode(conn, s, *raw, &vars), "<&>");
+  feed("<presence from=\"a'b\" type='subscribe'/>", nullptr);
+  EXPECT_EQ(s.sent, "<presence to='a&#39;b' type='subscribed'/>");
+}
+
+// Finding 8: outside bidi sessions, no automatic replies and no latency samples.
+TEST(JabberConnection, NoBidiNoReplies) {
+  auto o = options();
+  FakeServices s;
+  JabberConnection conn(static_cast<const JabberOptions*>(o.get()), 4096, false);
+  conn.on_open(s);
+  Feed feed{conn, s};
+  std::string stamped = "<message><body>";
+  append_stamp(stamped);
+  feed("<presence from='a@b' type='subscribe'/><iq type='get' from='b' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>" + stamped +
+           "</body></message>",
+       nullptr);
+  EXPECT_EQ(s.sent, "");
+  EXPECT_EQ(s.counts["xmpp_msg_latency.samples"], 0u);
+  EXPECT_EQ(s.counts["xmpp_chat_received"], 1u);
+  // Finding 11: a bounced message is not a received chat
+  feed("<message type='error' from='x@y'><body>mine</body><error type='cancel'/></message>", nullptr);
+  EXPECT_EQ(s.counts["xmpp_chat_received"], 1u);
+}
+
+// Finding 9: defaults are per scenario (parse_options({})), each with its own pool.
+TEST(JabberOptions, DefaultsArePerScenario) {
+  auto first = std::static_pointer_cast<const JabberOptions>(protocol().parse_options({}));
+  auto second = std::static_pointer_cast<const JabberOptions>(protocol().parse_options({}));
+  EXPECT_EQ(first->users->take_idle(), 1u);
+  EXPECT_EQ(second->users->take_idle(), 1u);  // a second run starts again at 1
+  auto a = parse(R"(<jabber type="connect" ack="local"/>)", nullptr);
+  auto b = parse(R"(<jabber type="connect" ack="local"/>)", nullptr);
+  EXPECT_NE(a->options, b->options);
+}
+
+// Finding 10: attributes a type does not read are refused, naming the attribute.
+TEST(JabberRequest, AttributesOfOtherTypesAreRefused) {
+  auto o = options(R"(<o><option type="ts_jabber" name="muc_service" value="m"/><option type="ts_jabber" name="pubsub_service" value="p"/></o>)");
+  auto refused = [&](const char* xml) {
+    try {
+      parse(xml, o.get());
+    } catch (const ScenarioError& e) {
+      return std::string(e.what()).find("not supported yet") != std::string::npos;
+    }
+    return false;
+  };
+  EXPECT_TRUE(refused(R"(<jabber type="presence:initial" ack="no_ack" size="3"/>)"));
+  EXPECT_TRUE(refused(R"(<jabber type="iq:roster:get" ack="local" stamped="true"/>)"));
+  EXPECT_TRUE(refused(R"(<jabber type="chat" ack="no_ack" show="away"/>)"));
+  EXPECT_TRUE(refused(R"(<jabber type="presence" ack="no_ack" status="x"/>)"));
+  EXPECT_TRUE(refused(R"(<jabber type="chat" ack="no_ack" group="g"/>)"));
+  EXPECT_TRUE(refused(R"(<jabber type="chat" ack="no_ack" room="r"/>)"));
+  EXPECT_TRUE(refused(R"(<jabber type="chat" ack="no_ack" nick="n"/>)"));
+  EXPECT_TRUE(refused(R"(<jabber type="chat" ack="no_ack" node="n"/>)"));
+  EXPECT_TRUE(refused(R"(<jabber type="pubsub:delete" ack="local" node="n" subid="s"/>)"));
+  EXPECT_TRUE(refused(R"(<jabber type="pubsub:publish" ack="local" node_type="flat"/>)"));
+  EXPECT_TRUE(refused(R"(<jabber type="close" ack="local" version="legacy"/>)"));
+  EXPECT_TRUE(refused(R"(<jabber type="ping" ack="local" destination="random"/>)"));
+  EXPECT_FALSE(refused(R"(<jabber type="ping" ack="local" destination="online"/>)"));
+  EXPECT_FALSE(refused(R"(<jabber type="muc:chat" ack="no_ack" room="r" size="5" stamped="true"/>)"));
+  EXPECT_FALSE(refused(R"(<jabber type="presence:directed" ack="no_ack" show="away" status="s"/>)"));
+  EXPECT_FALSE(refused(R"(<jabber type="pubsub:subscribe" ack="local" node="n" subid="s"/>)"));
+}
+
+// Finding 11: pubsub:subscribe without node subscribes to the destination's home.
+TEST(JabberEncode, PubsubSubscribeWithoutNode) {
+  auto o = options(R"(<o><option type="ts_jabber" name="domain" value="d"/><option type="ts_jabber" name="username" value="u"/>
+                      <option type="ts_jabber" name="userid_max" value="2"/><option type="ts_jabber" name="pubsub_service" value="ps.d"/></o>)");
+  FakeServices s;
+  JabberConnection conn(static_cast<const JabberOptions*>(o.get()), 4096);
+  auto sub = parse(R"(<jabber type="pubsub:subscribe" ack="local" destination="offline"/>)", o.get());
+  std::string out = encode(conn, s, *sub);
+  EXPECT_NE(out.find("<subscribe node='/home/d/u2/' jid='u1@d'"), std::string::npos) << out;
 }
 
 }  // namespace
