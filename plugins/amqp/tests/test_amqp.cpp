@@ -711,6 +711,14 @@ TEST(AmqpConnection, DeferredFatalIsNotDowngraded) {
   e.vars.values["q"] = std::string(255, 'q');
   e.encode(*request(R"(<amqp type="basic.consume" queue="%%_q%%"/>)", true));
   EXPECT_NE(e.out, "") << "255 bytes fit";
+  // Any deferred fatal (here a channel that is not a number) outlives a later complete.
+  Client f;
+  f.open();
+  f.vars.values["c"] = "x";
+  f.encode(*request(R"(<amqp type="basic.publish" channel="%%_c%%"/>)", true));
+  f.encode(*request(R"(<amqp type="waitForConfirms"/>)"));
+  EXPECT_EQ(f.conn->on_timer(f.s), ConnEvent::fatal);
+  EXPECT_EQ(f.s["amqp_error"], 1u);
 }
 
 TEST(AmqpParse, LongNamesAndPayloadSizeWithPayloadAreRefused) {
