@@ -29,6 +29,7 @@ inline constexpr std::uint32_t connection_start = method_id(10, 10), connection_
                                channel_close_ok = method_id(20, 41), basic_qos = method_id(60, 10),
                                basic_qos_ok = method_id(60, 11), basic_consume = method_id(60, 20),
                                basic_consume_ok = method_id(60, 21), basic_publish = method_id(60, 40),
+                               basic_return = method_id(60, 50),
                                basic_deliver = method_id(60, 60), basic_ack = method_id(60, 80),
                                basic_nack = method_id(60, 120), confirm_select = method_id(85, 10),
                                confirm_select_ok = method_id(85, 11);

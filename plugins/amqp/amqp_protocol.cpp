@@ -128,6 +128,11 @@ struct Channel {
   std::uint64_t first = 1;         ///< seqno of window[head]
   std::vector<std::uint8_t> window;  ///< 1 = confirmed (ack or nack); from head on
   std::size_t head = 0;
+  // Content of a basic.deliver (or basic.return) being received: its header, then body bytes.
+  enum class Content : std::uint8_t { none, header, body } content = Content::none;
+  bool content_is_delivery = false;  ///< basic.deliver (counted, acked), not basic.return
+  std::uint64_t content_tag = 0;     ///< the delivery tag to acknowledge
+  std::uint64_t content_left = 0;    ///< body bytes still to come
 };
 
 class AmqpConnection final : public Connection {
@@ -170,6 +175,15 @@ class AmqpConnection final : public Connection {
   ConnEvent expected(ConnectionServices& s, std::uint32_t id, std::uint16_t channel, ResponseInfo& info);
   void on_confirm(ConnectionServices& s, std::uint16_t channel, std::uint64_t tag, bool multiple, bool ack);
   void drop_channel(std::uint16_t id);
+  ConnEvent on_content(ConnectionServices& s, const Frame& f, ResponseInfo& info);
+  void content_done(ConnectionServices& s, Channel& c);
+  /// A substituted name longer than a short string (255 bytes): counted, the user ends.
+  bool too_long(ConnectionServices& s, std::string_view name) {
+    if (name.size() <= 255) return false;
+    s.count(m_[error]);
+    defer(s, ConnEvent::fatal);
+    return true;
+  }
   std::size_t frame_limit() const {
     std::size_t negotiated = frame_max_ ? frame_max_ : max_frame_size_;
     return std::min(max_frame_size_, negotiated) - std::min<std::size_t>(negotiated, kFrameOverhead);
@@ -187,8 +201,9 @@ class AmqpConnection final : public Connection {
   // Tsung's new_number: a free channel id, the proposed one when free (0: any).
   int new_number(int proposed) const;
   int channel_of(const AmqpRequest& r, const EncodeContext& ctx);
+  // An outcome for the timer; a pending fatal is never replaced by a milder one.
   void defer(ConnectionServices& s, ConnEvent event) {
-    deferred_ = event;
+    if (deferred_ != ConnEvent::fatal) deferred_ = event;
     s.set_timer(0);
   }
   void arm(ConnectionServices& s);
@@ -307,12 +322,14 @@ void AmqpConnection::encode(ConnectionServices& s, const RequestSpec& spec, cons
       expect_ = method::basic_qos_ok;
       break;
     case Type::basic_consume:
+      if (too_long(s, render(r.queue, ctx, 0))) return;
       find_or_add(ch).ack = r.ack;
       basic_consume(out, ch, render(r.queue, ctx, 0), "", !r.ack);
       expect_ = method::basic_consume_ok;
       break;
     case Type::basic_publish: {
       std::string_view exchange = render(r.exchange, ctx, 0), key = render(r.routing_key, ctx, 1);
+      if (too_long(s, exchange) || too_long(s, key)) return;
       thread_local std::string body;
       body.clear();
       if (r.has_payload) r.payload.render(ctx.vars, body, ctx.missing_vars);
@@ -359,11 +376,56 @@ ConnResult AmqpConnection::on_data(ConnectionServices& s, const RequestSpec* pen
       return {used, ConnEvent::fatal};
     }
     used += f.size;
-    if (f.type != kFrameMethod) continue;  // heartbeats, and the content of deliveries
-    ConnEvent event = on_method(s, pending != nullptr, f.channel, f.payload, info);
+    ConnEvent event = ConnEvent::none;
+    if (f.type == kFrameHeader || f.type == kFrameBody) {
+      event = on_content(s, f, info);
+    } else if (f.type == kFrameMethod) {
+      if (Channel* c = find(f.channel); c && c->content != Channel::Content::none) {
+        s.count(m_[error]);  // a method before the content of a delivery was complete
+        info.error = "amqp_unexpected_frame";
+        return {used, ConnEvent::fatal};
+      }
+      event = on_method(s, pending != nullptr, f.channel, f.payload, info);
+    }
     if (event != ConnEvent::none) return {used, event};
   }
   return {used, ConnEvent::none};
+}
+
+// A content header or body frame: only after basic.deliver / basic.return on its channel.
+ConnEvent AmqpConnection::on_content(ConnectionServices& s, const Frame& f, ResponseInfo& info) {
+  Channel* c = find(f.channel);
+  bool header = f.type == kFrameHeader;
+  auto want = header ? Channel::Content::header : Channel::Content::body;
+  if (!c || c->content != want || (!header && f.payload.size() > c->content_left)) {
+    s.count(m_[error]);
+    info.error = "amqp_unexpected_frame";
+    return ConnEvent::fatal;
+  }
+  if (header) {
+    Reader in(f.payload);
+    in.u16();  // class
+    in.u16();  // weight
+    c->content_left = in.u64();
+    if (in.bad) {
+      s.count(m_[error]);
+      info.error = "amqp_bad_frame";
+      return ConnEvent::fatal;
+    }
+    c->content = Channel::Content::body;
+  } else {
+    c->content_left -= f.payload.size();
+  }
+  if (c->content_left == 0) content_done(s, *c);
+  return ConnEvent::none;
+}
+
+// The whole message arrived: a delivery is counted, and acknowledged when the consumer acks.
+void AmqpConnection::content_done(ConnectionServices& s, Channel& c) {
+  c.content = Channel::Content::none;
+  if (!c.content_is_delivery) return;
+  s.count(m_[delivered]);
+  if (c.ack) send_frames(s, [&](std::string& b) { basic_ack(b, c.id, c.content_tag); });
 }
 
 // The pending request's answer, when `id` on `channel` is what it waits for.
@@ -389,11 +451,22 @@ ConnEvent AmqpConnection::on_method(ConnectionServices& s, bool awaiting, std::u
     case method::basic_deliver: {
       in.shortstr();  // consumer tag
       std::uint64_t tag = in.u64();
-      s.count(m_[delivered]);
-      if (Channel* c = find(channel); c && c->ack && !in.bad) {
-        send_frames(s, [&](std::string& b) { basic_ack(b, channel, tag); });
+      if (in.bad) {
+        s.count(m_[error]);
+        info.error = "amqp_bad_frame";
+        return ConnEvent::fatal;
       }
+      Channel& c = find_or_add(channel);  // counted and acked when its content is complete
+      c.content = Channel::Content::header;
+      c.content_is_delivery = true;
+      c.content_tag = tag;
       return ConnEvent::none;
+    }
+    case method::basic_return: {  // an unroutable mandatory message comes back with its content
+      Channel& c = find_or_add(channel);
+      c.content = Channel::Content::header;
+      c.content_is_delivery = false;
+      break;
     }
     case method::basic_ack:
     case method::basic_nack: {
@@ -429,6 +502,10 @@ ConnEvent AmqpConnection::on_method(ConnectionServices& s, bool awaiting, std::u
         return ConnEvent::failed;  // the request failed; the connection and the user go on
       }
       s.error(info.error);
+      if (awaiting && wait_ == Wait::confirms && outstanding_ == 0) {  // its confirms were dropped
+        wait_ = Wait::none;
+        return ConnEvent::complete;
+      }
       return ConnEvent::none;
     }
     case method::channel_flow: {
@@ -469,7 +546,10 @@ ConnEvent AmqpConnection::on_method(ConnectionServices& s, bool awaiting, std::u
       channel_max_ = channel_max ? channel_max : 65535;
       std::uint64_t limit = std::min<std::uint64_t>(kClientFrameMax, max_frame_size_);
       if (frame_max) limit = std::min<std::uint64_t>(limit, frame_max);
-      frame_max_ = static_cast<std::uint32_t>(std::max<std::uint64_t>(limit, 4096));
+      // AMQP's minimum is 4096, but never above what the engine lets a frame be (max_frame_size):
+      // what we advertise is what we accept.
+      limit = std::max<std::uint64_t>(limit, 4096);
+      frame_max_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(limit, max_frame_size_));
       send_frames(s, [&](std::string& b) {
         connection_tune_ok(b, channel_max_, frame_max_, options_.heartbeat);
         connection_open(b, opening_ ? std::string_view(opening_->vhost) : "/");
@@ -617,9 +697,14 @@ std::shared_ptr<const RequestSpec> parse_amqp(pugi::xml_node node, const Request
       el.fail("channel", "attribute channel: expected a channel number from " + std::to_string(min) +
                              " to 65535, got '" + std::string(text) + "'");
   };
+  auto short_name = [&](const char* name, const Template& t) {
+    if (t.is_literal() && t.literal().size() > 255)
+      el.fail(name, std::string("attribute ") + name + ": longer than 255 bytes (an AMQP short string)");
+  };
   switch (r->type) {
     case Type::connection_open:
       r->vhost = el.optional("vhost", "/");
+      if (r->vhost.size() > 255) el.fail("vhost", "attribute vhost: longer than 255 bytes (an AMQP short string)");
       break;
     case Type::connection_close:
       break;
@@ -639,15 +724,21 @@ std::shared_ptr<const RequestSpec> parse_amqp(pugi::xml_node node, const Request
       channel("1");
       r->exchange = el.template_attr("exchange", subst, "");
       r->routing_key = el.template_attr("routing_key", subst, "/");
+      short_name("exchange", r->exchange);
+      short_name("routing_key", r->routing_key);
       r->payload_size = static_cast<std::size_t>(el.integer("payload_size", 100, 0, kMaxPayloadSize));
       r->persistent = el.boolean("persistent", false);
       r->payload = el.template_attr("payload", subst, "");
       // As in Tsung, a non-empty payload overrides payload_size.
       r->has_payload = !r->payload.is_literal() || !r->payload.literal().empty();
+      if (r->payload.is_literal() && r->has_payload && node.attribute("payload_size"))
+        el.fail("payload_size", "attribute payload_size: the non-empty payload is sent instead (as in Tsung); "
+                                "remove one of them");
       break;
     case Type::basic_consume:
       channel("1");
       r->queue = el.template_attr("queue", subst, "");
+      short_name("queue", r->queue);
       r->ack = el.boolean("ack", false);
       break;
     case Type::wait_confirms:

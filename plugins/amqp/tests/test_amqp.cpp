@@ -179,13 +179,29 @@ struct Client {
       ConnResult r = conn->on_data(s, pending, {bytes.data(), bytes.size()}, info);
       bytes.remove_prefix(r.consumed);
       if (r.event != ConnEvent::none) {
-        if (r.event != ConnEvent::fatal)  // a fatal event closes the connection: the rest is dropped
+        if (r.event != ConnEvent::fatal) {  // a fatal event closes the connection: the rest is dropped
           EXPECT_TRUE(bytes.empty()) << bytes.size() << " bytes left after an event";
+        }
         return r.event;
       }
       if (r.consumed == 0) break;
     }
     return ConnEvent::none;
+  }
+  // Offers `bytes` one more byte at a time, as a socket cutting them anywhere would: the
+  // unconsumed rest is offered again with the next byte. Returns the events in order.
+  std::vector<ConnEvent> feed_bytewise(std::string_view bytes, const RequestSpec* pending) {
+    std::vector<ConnEvent> events;
+    std::string buffer;
+    for (char ch : bytes) {
+      buffer.push_back(ch);
+      info = {};
+      ConnResult r = conn->on_data(s, pending, {buffer.data(), buffer.size()}, info);
+      buffer.erase(0, r.consumed);
+      if (r.event != ConnEvent::none) events.push_back(r.event);
+    }
+    EXPECT_TRUE(buffer.empty()) << buffer.size() << " bytes never consumed";
+    return events;
   }
   // connection.open through open_ok.
   void open(std::uint32_t frame_max = 131072) {
@@ -491,6 +507,241 @@ TEST(AmqpConnection, RefusedLoginsBadFramesAndClose) {
     EXPECT_EQ(c.roundtrip(*close, 0, method::connection_close_ok), ConnEvent::close);
     EXPECT_EQ(c.s["amqp_closed"], 1u);
   }
+}
+
+// Content frames: a delivery counts (and is acked) once its header and whole body arrived.
+std::string header_frame(std::uint16_t channel, std::uint64_t size) {
+  std::string out;
+  std::size_t start = begin_frame(out, kFrameHeader, channel);
+  Writer w{out};
+  w.u16(60);
+  w.u16(0);
+  w.u64(size);
+  w.u16(0);
+  end_frame(out, start);
+  return out;
+}
+std::string body_frame(std::uint16_t channel, std::string_view body) {
+  std::string out;
+  std::size_t start = begin_frame(out, kFrameBody, channel);
+  out.append(body);
+  end_frame(out, start);
+  return out;
+}
+std::string deliver_method(std::uint16_t channel, std::uint64_t tag) {
+  std::string all = deliver_frames(channel, tag, "");
+  return all.substr(0, parse_frame(all, 1 << 20).size);
+}
+// A client with channel 1 consuming with acks.
+void consuming(Client& c) {
+  c.open(8192);
+  c.roundtrip(*request(R"(<amqp type="channel.open"/>)"), 1, method::channel_open_ok);
+  auto consume = request(R"(<amqp type="basic.consume" queue="q" ack="true"/>)");
+  c.encode(*consume);
+  c.feed(method_frame(1, method::basic_consume_ok, [](Writer& w) { w.shortstr("ctag"); }), consume.get());
+  c.s.sent.clear();
+}
+
+TEST(AmqpConnection, DeliveriesCountOnceTheirContentIsComplete) {
+  Client c;
+  consuming(c);
+  EXPECT_EQ(c.feed(deliver_method(1, 7), nullptr), ConnEvent::none);
+  EXPECT_EQ(c.feed(header_frame(1, 5), nullptr), ConnEvent::none);
+  EXPECT_EQ(c.feed(body_frame(1, "he"), nullptr), ConnEvent::none);
+  EXPECT_EQ(c.s["amqp_delivered"], 0u) << "3 body bytes still to come";
+  EXPECT_EQ(c.s.sent, "") << "no ack before the content";
+  // Another channel's method between body frames is allowed (frames interleave across channels).
+  EXPECT_EQ(c.feed(method_frame(2, method::channel_flow, [](Writer& w) { w.u8(1); }), nullptr), ConnEvent::none);
+  c.s.sent.clear();
+  EXPECT_EQ(c.feed(body_frame(1, "llo"), nullptr), ConnEvent::none);
+  EXPECT_EQ(c.s["amqp_delivered"], 1u);
+  Frame ack = parse_frame(c.s.sent, 1 << 20);
+  ASSERT_EQ(ack.status, Frame::Status::whole);
+  Reader a(ack.payload);
+  EXPECT_EQ(a.u32(), method::basic_ack);
+  EXPECT_EQ(a.u64(), 7u) << "the delivery's tag";
+  // An empty body: complete with its header.
+  c.feed(deliver_method(1, 8) + header_frame(1, 0), nullptr);
+  EXPECT_EQ(c.s["amqp_delivered"], 2u);
+
+  auto fatal = [](const std::string& bytes, const char* why) {
+    Client d;
+    consuming(d);
+    EXPECT_EQ(d.feed(bytes, nullptr), ConnEvent::fatal) << why;
+    EXPECT_STREQ(d.info.error, "amqp_unexpected_frame") << why;
+    EXPECT_EQ(d.s["amqp_delivered"], 0u) << why;
+    EXPECT_EQ(d.s["amqp_error"], 1u) << why;
+  };
+  fatal(header_frame(1, 3), "a header with no delivery");
+  fatal(body_frame(1, "x"), "a body with no delivery");
+  fatal(deliver_method(1, 1) + body_frame(1, "x"), "a body before the header");
+  fatal(deliver_method(1, 1) + header_frame(1, 2) + body_frame(1, "xyz"), "more body than announced");
+  fatal(deliver_method(1, 1) + header_frame(1, 2) + deliver_method(1, 2), "a method in the middle of content");
+  fatal(deliver_method(1, 1) + header_frame(1, 2) + header_frame(1, 2), "a second header");
+}
+
+TEST(AmqpConnection, FramesCutAtEveryByte) {
+  Client c;
+  consuming(c);
+  EXPECT_EQ(c.roundtrip(*request(R"(<amqp type="confirm.select"/>)"), 1, method::confirm_select_ok),
+            ConnEvent::complete);
+  auto publish = request(R"(<amqp type="basic.publish" payload="m"/>)");
+  for (int i = 0; i < 3; ++i) c.encode(*publish);
+  auto wait = request(R"(<amqp type="waitForConfirms" timeout="5"/>)");
+  c.encode(*wait);
+  c.s.sent.clear();
+  std::string hb;
+  heartbeat(hb);
+  std::string bytes = deliver_frames(1, 1, "hello") + hb + deliver_frames(1, 2, std::string(5000, 'x')) +
+                      ack_frame(1, method::basic_ack, 1, false) + ack_frame(1, method::basic_nack, 3, true);
+  EXPECT_EQ(c.feed_bytewise(bytes, wait.get()), std::vector<ConnEvent>{ConnEvent::complete});
+  EXPECT_EQ(c.s["amqp_delivered"], 2u);
+  EXPECT_EQ(c.s["amqp_confirmed"], 1u);
+  EXPECT_EQ(c.s["amqp_unconfirmed"], 2u) << "one multiple nack settles 2 and 3";
+  EXPECT_EQ(methods(c.s.sent).size(), 2u) << "two acks";
+}
+
+TEST(AmqpConnection, MalformedAndOversizedFrames) {
+  auto r = request(R"(<amqp type="connection.open"/>)");
+  {  // connection.start cut inside its mechanisms
+    Client c;
+    c.encode(*r);
+    std::string cut = method_frame(0, method::connection_start, [&](Writer& w) {
+      w.u8(0);
+      w.u8(9);
+      w.u32(0);
+      w.u32(5);  // mechanisms announced 5 bytes, 2 follow
+      w.u8('P');
+      w.u8('L');
+    });
+    EXPECT_EQ(c.feed(cut, r.get()), ConnEvent::fatal);
+    EXPECT_STREQ(c.info.error, "amqp_no_plain_mechanism");
+    EXPECT_EQ(c.s.sent, "") << "no start_ok";
+  }
+  {  // a long string announcing 4 GB
+    Client c;
+    c.encode(*r);
+    std::string huge = method_frame(0, method::connection_start, [&](Writer& w) {
+      w.u8(0);
+      w.u8(9);
+      w.u32(0xFFFFFFFF);
+      w.longstr("PLAIN");
+    });
+    EXPECT_EQ(c.feed(huge, r.get()), ConnEvent::fatal);
+    EXPECT_STREQ(c.info.error, "amqp_no_plain_mechanism");
+  }
+  {  // above the negotiated frame_max (8192) though below max_frame_size (16 MB)
+    Client c;
+    c.open(8192);
+    std::string big = body_frame(1, std::string(8200, 'x'));
+    EXPECT_EQ(c.feed(big, nullptr), ConnEvent::fatal);
+    EXPECT_STREQ(c.info.error, "amqp_frame_too_large");
+    Client d;
+    d.open(8192);
+    EXPECT_EQ(d.feed(body_frame(1, std::string(8184, 'x')), nullptr), ConnEvent::fatal);
+    EXPECT_STREQ(d.info.error, "amqp_unexpected_frame") << "8192 - 8 payload bytes fit (then: no delivery)";
+  }
+  {  // a bad frame end on the second frame: the first is used, then the user ends
+    Client c;
+    c.open();
+    std::string hb;
+    heartbeat(hb);
+    std::string second = hb;
+    second.back() = 'x';
+    std::string both = hb + second;
+    ConnResult res = c.conn->on_data(c.s, nullptr, {both.data(), both.size()}, c.info);
+    EXPECT_EQ(res.event, ConnEvent::fatal);
+    EXPECT_EQ(res.consumed, 8u);
+    EXPECT_STREQ(c.info.error, "amqp_bad_frame");
+  }
+}
+
+TEST(AmqpConnection, FrameMaxNeverAboveMaxFrameSize) {
+  Client c(nullptr, 2048);
+  auto r = request(R"(<amqp type="connection.open"/>)");
+  c.encode(*r);
+  c.feed(start_frame(), r.get());
+  c.s.sent.clear();
+  c.feed(tune_frame(0, 0, 0), r.get());
+  Reader t(parse_frame(c.s.sent, 1 << 20).payload);
+  t.u32();
+  t.u16();
+  EXPECT_EQ(t.u32(), 2048u) << "what we advertise is what we accept";
+  c.feed(method_frame(0, method::connection_open_ok, [](Writer& w) { w.shortstr(""); }), r.get());
+  std::string bytes = c.encode(*request(R"(<amqp type="basic.publish" payload_size="3000"/>)"));
+  auto frames = methods(bytes);
+  ASSERT_EQ(frames.size(), 4u) << "method, header, 2040 + 960 body bytes";
+  EXPECT_EQ(c.feed(body_frame(1, std::string(2041, 'x')), nullptr), ConnEvent::fatal);
+  EXPECT_STREQ(c.info.error, "amqp_frame_too_large");
+}
+
+TEST(AmqpConnection, ChannelCloseDroppingConfirmsEndsTheWait) {
+  Client c;
+  c.open();
+  c.roundtrip(*request(R"(<amqp type="channel.open"/>)"), 1, method::channel_open_ok);
+  c.roundtrip(*request(R"(<amqp type="confirm.select"/>)"), 1, method::confirm_select_ok);
+  auto publish = request(R"(<amqp type="basic.publish" exchange="nope"/>)");
+  c.encode(*publish);
+  c.encode(*publish);
+  auto wait = request(R"(<amqp type="waitForConfirms" timeout="30"/>)");
+  c.encode(*wait);
+  EXPECT_EQ(c.feed(close_frame(1, method::channel_close, 404), wait.get()), ConnEvent::complete)
+      << "nothing left to confirm";
+  EXPECT_EQ(c.s["error_amqp_not_found"], 1u);
+}
+
+TEST(AmqpConnection, DeferredFatalIsNotDowngraded) {
+  Client c;
+  c.open();
+  c.vars.values["x"] = std::string(256, 'e');
+  c.encode(*request(R"(<amqp type="basic.publish" exchange="%%_x%%"/>)", true));
+  EXPECT_EQ(c.out, "") << "nothing truncated is sent";
+  EXPECT_EQ(c.s["amqp_error"], 1u);
+  EXPECT_EQ(c.s["amqp_published"], 0u);
+  c.encode(*request(R"(<amqp type="waitForConfirms"/>)"));  // nothing outstanding: would complete
+  EXPECT_EQ(c.conn->on_timer(c.s), ConnEvent::fatal);
+  Client d;
+  d.open();
+  d.vars.values["q"] = std::string(300, 'q');
+  d.encode(*request(R"(<amqp type="basic.consume" queue="%%_q%%"/>)", true));
+  EXPECT_EQ(d.out, "");
+  EXPECT_EQ(d.conn->on_timer(d.s), ConnEvent::fatal);
+  Client e;
+  e.open();
+  e.vars.values["q"] = std::string(255, 'q');
+  e.encode(*request(R"(<amqp type="basic.consume" queue="%%_q%%"/>)", true));
+  EXPECT_NE(e.out, "") << "255 bytes fit";
+  // Any deferred fatal (here a channel that is not a number) outlives a later complete.
+  Client f;
+  f.open();
+  f.vars.values["c"] = "x";
+  f.encode(*request(R"(<amqp type="basic.publish" channel="%%_c%%"/>)", true));
+  f.encode(*request(R"(<amqp type="waitForConfirms"/>)"));
+  EXPECT_EQ(f.conn->on_timer(f.s), ConnEvent::fatal);
+  EXPECT_EQ(f.s["amqp_error"], 1u);
+}
+
+TEST(AmqpParse, LongNamesAndPayloadSizeWithPayloadAreRefused) {
+  auto error_of = [](const std::string& xml) -> std::string {
+    try {
+      request(xml);
+    } catch (const ScenarioError& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  std::string n256(256, 'n'), n255(255, 'n');
+  for (const char* attr : {"exchange", "routing_key"}) {
+    EXPECT_NE(error_of(R"(<amqp type="basic.publish" )" + std::string(attr) + "=\"" + n256 + "\"/>").find("255 bytes"),
+              std::string::npos) << attr;
+    EXPECT_EQ(error_of(R"(<amqp type="basic.publish" )" + std::string(attr) + "=\"" + n255 + "\"/>"), "accepted");
+  }
+  EXPECT_NE(error_of(R"(<amqp type="basic.consume" queue=")" + n256 + "\"/>").find("attribute queue"), std::string::npos);
+  EXPECT_NE(error_of(R"(<amqp type="connection.open" vhost=")" + n256 + "\"/>").find("attribute vhost"), std::string::npos);
+  EXPECT_NE(error_of(R"(<amqp type="basic.publish" payload="m" payload_size="10"/>)").find("payload is sent instead"),
+            std::string::npos);
+  EXPECT_EQ(error_of(R"(<amqp type="basic.publish" payload="" payload_size="10"/>)"), "accepted");
+  EXPECT_EQ(error_of(R"(<amqp type="basic.publish" payload="m"/>)"), "accepted");
 }
 
 }  // namespace

@@ -35,6 +35,12 @@ run() {  # run NAME SCENARIO: loadctl start, log directory $TEST_TMP/NAME
   "$LOADCTL" -q -f "$2" --run-dir "$TEST_TMP/$1" start > "$TEST_TMP/$1.out" 2> "$TEST_TMP/$1.err" ||
     { cat "$TEST_TMP/$1.err" >&2; fail "$1: loadctl exited with $?"; }
 }
+# stop_run PID: a background `run` (a subshell) and the loadctl it started, when still running.
+stop_run() {
+  local child
+  for child in $(pgrep -P "$1"); do _stop_pid "$child"; done
+  _stop_pid "$1"
+}
 
 # counts DIR: every non-zero counter of DIR/tsung.log, for failure messages.
 counts() { awk '$1 == "stats:" && $2 !~ /^[{]/ { a[$2] += $3 } END { for (k in a) if (a[k] > 0) printf "%s=%s ", k, a[k] }' "$1/tsung.log"; }
@@ -62,6 +68,7 @@ scenario "$TEST_TMP/heartbeat.xml" '<option type="ts_amqp" name="heartbeat" valu
   '<request><amqp type="waitForMessages" timeout="5"/></request>'
 run heartbeat "$TEST_TMP/heartbeat.xml" &
 HEARTBEAT_PID=$!
+on_exit "stop_run $HEARTBEAT_PID"
 
 # --- 1. Tsung's example ----------------------------------------------------------------------
 zcat /usr/share/doc/tsung/examples/amqp.xml.gz |
@@ -72,6 +79,7 @@ zcat /usr/share/doc/tsung/examples/amqp.xml.gz |
 "$LOADCTL" -f "$TEST_TMP/amqp.xml" check > /dev/null 2> "$TEST_TMP/check.err" || { cat "$TEST_TMP/check.err" >&2; fail "check refused the example"; }
 run example "$TEST_TMP/amqp.xml" &
 RUN_PID=$!
+on_exit "stop_run $RUN_PID"
 # While the consumer waits for messages, RabbitMQ counts its 10 consumers on test_queue.
 consumers=0
 deadline=$((SECONDS + 20))
