@@ -50,6 +50,9 @@ enum class ConnEvent : std::uint8_t {
   complete,  ///< the pending request's response is complete
   failed,    ///< the pending request failed (info.error); the user goes on (counted error)
   fatal,     ///< protocol error: the connection is closed and the user ends (info.error)
+  /// As fatal, the error already counted by the plugin (ConnectionServices::error): e.g. from
+  /// on_timer, which has no ResponseInfo, for an error the plugin had to count earlier.
+  fatal_counted,
   close,     ///< the connection must be closed; the pending request (if any) is complete
   /// The pending request was a wait (Tsung's MQTT waitForMessages, a thinktime in Tsung): it is
   /// over, untimed (no request or page sample; a page it ended closes where the wait began).

@@ -99,9 +99,12 @@ struct ResponseInfo {
   std::string_view host;          ///< in: the host the response comes from (as in the server/URL)
   /// Out, connection-level plugins (Connection::on_data): the response's content as
   /// dyn_variables and matches see it, e.g. a message's payload without its frame header or
-  /// reassembled from fragments. It replaces the bytes consumed so far for the pending request;
-  /// it must stay valid until on_data returns. Unset: they see the bytes on_data consumed while
-  /// the request was pending.
+  /// reassembled from fragments. It replaces the bytes consumed so far for the pending request
+  /// (set it to an empty view to drop them, e.g. for a ping received meanwhile). It may point
+  /// into on_data's `data` or into the plugin's own storage, which must stay valid until the
+  /// engine's next call into the plugin: the engine copies it as soon as on_data returns,
+  /// before any other call (into this Connection or another). Unset: they see the bytes on_data
+  /// consumed while the request was pending.
   std::optional<std::string_view> content;
 };
 

@@ -29,6 +29,8 @@ bool iequals(std::string_view a, std::string_view b) {
 
 // A handshake answer longer than this without its blank line is an error.
 constexpr std::size_t kMaxHandshakeResponse = 16 * 1024;
+// A connection keeps at most this much reassembly buffer between messages.
+constexpr std::size_t kKeptMessageBuffer = 64 * 1024;
 
 }  // namespace
 
@@ -197,6 +199,10 @@ ConnResult WsConnection::on_data(ConnectionServices& services, const RequestSpec
                                  ResponseInfo& info) {
   if (state_ == State::handshaking) return on_handshake(services, std::string_view(data.data(), data.size()), info);
   if (state_ == State::idle || state_ == State::closed) return {data.size(), ConnEvent::none};  // no WebSocket yet/any more
+  // Frame headers, pings and pieces of a message are not the pending request's content: only a
+  // whole message's payload (or the server's close payload) is, so that dyn_variables and
+  // max_capture_size see the payload alone.
+  if (pending) info.content = std::string_view();
 
   std::size_t consumed = 0;
   if (frame_left_ == 0 && !in_frame_) {
@@ -212,7 +218,7 @@ ConnResult WsConnection::on_data(ConnectionServices& services, const RequestSpec
       if (!h.fin || h.payload_size > 125 || h.opcode > op_pong) return protocol_error(info);
       std::size_t size = h.header_size + h.payload_size;
       if (data.size() < size) return {0, ConnEvent::none};
-      return {size, on_control(services, h.opcode, std::string_view(data.data() + h.header_size, h.payload_size))};
+      return {size, on_control(services, h.opcode, std::string_view(data.data() + h.header_size, h.payload_size), info)};
     }
     if (h.opcode > op_binary) return protocol_error(info);
     if ((h.opcode == op_cont) != in_message_) return protocol_error(info);  // a continuation needs a start, a start none
@@ -225,7 +231,6 @@ ConnResult WsConnection::on_data(ConnectionServices& services, const RequestSpec
     if (!in_message_ && h.fin && data.size() >= size)  // the usual case: a whole message, used in place
       return {size, on_message(pending, std::string_view(data.data() + h.header_size, h.payload_size), info)};
     if (!in_message_) {
-      if (message_.capacity() > 64 * 1024) std::string().swap(message_);
       message_.clear();
       in_message_ = true;
     }
@@ -243,6 +248,15 @@ ConnResult WsConnection::on_data(ConnectionServices& services, const RequestSpec
   in_frame_ = false;
   if (!frame_fin_) return {consumed, ConnEvent::none};
   in_message_ = false;
+  if (message_.capacity() > kKeptMessageBuffer) {
+    // A large message: its buffer moves to the thread's spare (freeing the spare's previous one),
+    // so that an idle connection keeps no large buffer. The content stays valid until the
+    // engine's next call into the plugin (ResponseInfo::content).
+    thread_local std::string spare;
+    spare.swap(message_);
+    std::string().swap(message_);
+    return {consumed, on_message(pending, spare, info)};
+  }
   return {consumed, on_message(pending, message_, info)};
 }
 
@@ -254,7 +268,8 @@ ConnEvent WsConnection::on_message(const RequestSpec* pending, std::string_view 
   return ConnEvent::complete;
 }
 
-ConnEvent WsConnection::on_control(ConnectionServices& services, std::uint8_t opcode, std::string_view payload) {
+ConnEvent WsConnection::on_control(ConnectionServices& services, std::uint8_t opcode, std::string_view payload,
+                                   ResponseInfo& info) {
   thread_local std::string reply;
   switch (opcode) {
     case op_ping:
@@ -265,9 +280,12 @@ ConnEvent WsConnection::on_control(ConnectionServices& services, std::uint8_t op
     case op_close:
       if (state_ != State::closing) {  // the server closes first: answer with its status code
         reply.clear();
-        append_frame(reply, op_close, payload.substr(0, std::min<std::size_t>(payload.size(), 2)));
+        // A 1-byte payload is no status code (RFC 6455 section 5.5.1): 1002, protocol error.
+        append_frame(reply, op_close,
+                     payload.size() == 1 ? std::string_view("\x03\xea", 2) : payload.substr(0, std::min<std::size_t>(payload.size(), 2)));
         services.send(reply);
       }
+      if (info.content) info.content = payload;  // what a pending request sees
       state_ = State::closed;
       return ConnEvent::close;  // completes a pending request, as Tsung's parse/2 does
     default:
@@ -287,8 +305,11 @@ void WsConnection::encode(ConnectionServices& services, const RequestSpec& spec,
   State needed = request.kind == WsRequest::Kind::connect ? State::idle : State::open;
   if (state_ != needed) {
     // A connect on a connection that has one, or a frame before a connect (or after a close):
-    // Tsung's get_message has no clause for it and the user crashes. Nothing is sent; the
-    // timer ends the user (error_protocol) as soon as this call returns.
+    // Tsung's get_message has no clause for it and the user crashes. Nothing is sent; the error
+    // (error_protocol) is counted here, once, and the timer ends the user as soon as this call
+    // returns. Counted here because a no_ack request's user goes on meanwhile and may end
+    // (closing the connection and its timer) before the timer fires.
+    if (!bad_request_) services.error("protocol");
     bad_request_ = true;
     services.set_timer(0);
     return;
@@ -307,7 +328,7 @@ void WsConnection::encode(ConnectionServices& services, const RequestSpec& spec,
 ConnEvent WsConnection::on_timer(ConnectionServices&) {
   if (!bad_request_) return ConnEvent::none;
   bad_request_ = false;
-  return ConnEvent::fatal;
+  return ConnEvent::fatal_counted;
 }
 
 bool WsConnection::on_eof(const RequestSpec* pending, ResponseInfo&) {

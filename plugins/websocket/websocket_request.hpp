@@ -59,12 +59,15 @@ class WsConnection final : public Connection {
   ConnEvent on_timer(ConnectionServices& services) override;
   bool on_eof(const RequestSpec* pending, ResponseInfo& info) override;
 
+  /// Bytes of reassembly buffer held (tests: at most 64 KB once no message is in progress).
+  std::size_t held_bytes() const { return message_.capacity(); }
+
  private:
   enum class State : std::uint8_t { idle, handshaking, open, closing, closed };
 
   ConnResult on_handshake(ConnectionServices& services, std::string_view data, ResponseInfo& info);
   ConnEvent on_message(const RequestSpec* pending, std::string_view payload, ResponseInfo& info);
-  ConnEvent on_control(ConnectionServices& services, std::uint8_t opcode, std::string_view payload);
+  ConnEvent on_control(ConnectionServices& services, std::uint8_t opcode, std::string_view payload, ResponseInfo& info);
   ConnResult protocol_error(ResponseInfo& info);
 
   std::size_t max_frame_size_;

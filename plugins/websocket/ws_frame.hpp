@@ -22,7 +22,7 @@ void make_key(char (&key)[kKeySize]);
 void accept_for(std::string_view key, char (&accept)[kAcceptSize]);
 
 /// Appends one masked frame with FIN set (RFC 6455 section 5.2), masking key from a per-thread
-/// generator seeded by RAND_bytes.
+/// pool of RAND_bytes output (refilled 4 KB at a time).
 void append_frame(std::string& out, Opcode opcode, std::string_view payload);
 /// As append_frame, with a given masking key (tests).
 void append_frame(std::string& out, Opcode opcode, std::string_view payload, const unsigned char (&mask)[4]);

@@ -20,6 +20,8 @@ namespace loadctl::engine {
 namespace {
 
 constexpr std::size_t kMaxUnconsumed = 4 * 1024 * 1024;
+// A connection keeps at most this much capacity for unconsumed bytes between reads.
+constexpr std::size_t kKeptInput = 4 * 1024;
 
 Clock::duration seconds(double s) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
@@ -224,13 +226,21 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, const
     return;
   }
   stats_.add(ids_.size_rcv, n);
-  c.in.append(bytes, n);
+  // Nothing left over from the last read (the usual case): the plugin reads the read buffer
+  // itself (the worker's, or the connection's for TLS), and only a rest it leaves is copied.
+  // Nothing below reads into that buffer before this function returns.
+  bool direct = c.in.empty();
+  if (!direct) {
+    c.in.append(bytes, n);
+    bytes = c.in.data();
+    n = c.in.size();
+  }
   ConnRef ref(user);
   std::size_t offset = 0;
-  while (offset < c.in.size()) {
+  while (offset < n) {
     bool awaiting = user.state == UserState::awaiting;
     const RequestSpec* pending = awaiting ? &current_request(user) : nullptr;
-    std::span<const char> data(c.in.data() + offset, c.in.size() - offset);
+    std::span<const char> data(bytes + offset, n - offset);
     ResponseInfo info;
     info.session = &user.session;
     info.host = config_.servers[static_cast<std::size_t>(user.connected_to)].endpoint.host;
@@ -256,7 +266,10 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, const
     if (!ref.alive(user)) return;  // the connection or the user ended
     if (result.consumed == 0) break;
   }
-  c.in.erase(0, offset);
+  if (direct) c.in.assign(bytes + offset, n - offset);
+  else c.in.erase(0, offset);
+  // An idle connection keeps no receive buffer (the read buffers are the worker's).
+  if (c.in.empty() && c.in.capacity() > kKeptInput) std::string().swap(c.in);
   if (c.in.size() > kMaxUnconsumed) {
     stats_.add(error_metric("error_response_too_large"));
     close_connection(user);
@@ -303,9 +316,11 @@ void Worker::conn_event(User& user, ConnEvent event, const ResponseInfo& info) {
       step(user);
       return;
     case ConnEvent::fatal:
+    case ConnEvent::fatal_counted:
       if (stopping_) return;
       close_connection(user);
-      stats_.add(error_metric(std::string("error_") + (info.error ? info.error : "protocol")));
+      if (event == ConnEvent::fatal)
+        stats_.add(error_metric(std::string("error_") + (info.error ? info.error : "protocol")));
       finish_user(user);
       return;
     case ConnEvent::close: {

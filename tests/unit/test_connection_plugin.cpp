@@ -4,6 +4,9 @@
 //   client: "REQ n"      server: "R:n", then 50 ms later "P:1" "P:2" (pushed during the thinktime)
 //   client: "STARTTLS"   server: "OK", then a TLS handshake; the same protocol goes on over TLS
 //   client: "BAD n"      server: "R:x" (a mismatch: the plugin fails the request), then pushes
+// Replies come in two writes ("R:", then the rest 20 ms later), so that the engine keeps a rest
+// between reads. A request with die="true" sends nothing: the plugin counts error_died and its
+// timer ends the user (ConnEvent::fatal_counted).
 
 #include <gtest/gtest.h>
 
@@ -46,7 +49,7 @@ struct PushOptions final : ProtocolOptions {
 
 class PushRequest final : public RequestSpec {
  public:
-  PushRequest(std::string data, bool starttls) : data(std::move(data)), starttls(starttls) {}
+  PushRequest(std::string data, bool starttls, bool die = false) : data(std::move(data)), starttls(starttls), die(die) {}
   void encode(const EncodeContext&, std::string& out) const override { out += (starttls ? "STARTTLS" : data) + "\n"; }
   ParseResult parse_response(ParserState&, std::span<const char>, ResponseInfo&) const override {
     return {ParseStatus::error, 0};  // never called: every byte goes to PushConnection
@@ -54,6 +57,7 @@ class PushRequest final : public RequestSpec {
   std::string describe() const override { return data; }
   std::string data;
   bool starttls;
+  bool die;
 };
 
 class PushConnection final : public Connection {
@@ -86,6 +90,13 @@ class PushConnection final : public Connection {
     info.error = "mismatch";
     return {eol + 1, request ? ConnEvent::failed : ConnEvent::none};
   }
+  void encode(ConnectionServices& s, const RequestSpec& request, const EncodeContext& ctx, std::string& out) override {
+    if (!static_cast<const PushRequest&>(request).die) return request.encode(ctx, out);
+    s.error("died");
+    dying_ = true;
+    s.set_timer(0);
+  }
+  ConnEvent on_timer(ConnectionServices&) override { return dying_ ? ConnEvent::fatal_counted : ConnEvent::none; }
   ConnEvent on_tls_ready(ConnectionServices& s) override {
     s.count(tls_up_);
     return ConnEvent::complete;
@@ -107,6 +118,7 @@ class PushConnection final : public Connection {
  private:
   const PushOptions* options_;
   ConnMetric pushed_ = 0, tls_up_ = 0;
+  bool dying_ = false;
 };
 
 class PushProtocol final : public Protocol {
@@ -118,8 +130,9 @@ class PushProtocol final : public Protocol {
     if (el.boolean("needs_options", false) && !ctx.options) el.fail("needs_options", "no ts_push options given");
     std::string data = el.optional("data", "");
     bool starttls = el.boolean("starttls", false);
+    bool die = el.boolean("die", false);
     el.finish();
-    return std::make_shared<PushRequest>(data, starttls);
+    return std::make_shared<PushRequest>(data, starttls, die);
   }
   bool connection_level() const override { return true; }
   std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const override {
@@ -182,7 +195,9 @@ class PushServer {
         starttls = true;
         return true;
       }
-      std::string reply = line.starts_with("BAD") ? "R:x" : "R:" + line.substr(4);
+      std::string reply = line.starts_with("BAD") ? "x" : line.substr(4);
+      asio::write(stream, asio::buffer(std::string("R:")), ec);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
       asio::write(stream, asio::buffer(reply + "\n"), ec);
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       asio::write(stream, asio::buffer(std::string("P:1\nP:2\n")), ec);
@@ -296,19 +311,35 @@ TEST(ConnectionPlugin, FailedRequestEndsItsPage) {
 }
 
 // ResponseInfo::content: what a match sees is the plugin's content ("1"), not the bytes it
-// consumed ("R:1\n").
+// consumed ("R:1\n"): neither pattern matches those.
 TEST(ConnectionPlugin, MatchesSeeThePluginsContent) {
   TestCert cert;
   PushServer server(cert.dir + "/cert.pem", cert.dir + "/key.pem");
   MetricSet m = run_push(server.port(), R"(<load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="20" unit="second"/></arrivalphase></load>
       <sessions><session name="push" probability="100" type="ts_push" bidi="true">
         <request><match do="continue" when="match">^1$</match><push data="REQ 1"/></request>
-        <request><match do="continue" when="match">^R:</match><push data="REQ 2"/></request>
+        <request><match do="continue" when="match">^2$</match><push data="REQ 2"/></request>
         <thinktime value="0.2"/>
       </session></sessions>)");
   EXPECT_EQ(total(m, "request"), 2u);
-  EXPECT_EQ(total(m, "match"), 1u);
-  EXPECT_EQ(total(m, "nomatch"), 1u);
+  EXPECT_EQ(total(m, "match"), 2u);
+  EXPECT_EQ(total(m, "nomatch"), 0u);
+}
+
+// ConnEvent::fatal_counted (here from on_timer): the user ends, with the plugin's error counted
+// once and no error_protocol.
+TEST(ConnectionPlugin, FatalCountedEndsTheUserWithoutASecondError) {
+  TestCert cert;
+  PushServer server(cert.dir + "/cert.pem", cert.dir + "/key.pem");
+  MetricSet m = run_push(server.port(), R"(<load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="2" arrivalrate="20" unit="second"/></arrivalphase></load>
+      <sessions><session name="push" probability="100" type="ts_push" bidi="true">
+        <request><push data="REQ 1"/></request>
+        <request><push die="true"/></request>
+        <request><push data="REQ 2"/></request>
+      </session></sessions>)");
+  EXPECT_EQ(total(m, "request"), 2u);  // REQ 1 of each user; REQ 2 never runs
+  EXPECT_EQ(total(m, "error_died"), 2u);
+  EXPECT_EQ(total(m, "error_protocol"), 0u);
 }
 
 // <option type="ts_push" ...>: parsed by the plugin, given to its requests and connections.

@@ -4,6 +4,8 @@
 
 #include <pugixml.hpp>
 
+#include <algorithm>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -47,6 +49,22 @@ TEST(WebSocketFrame, LengthEncodings) {
   }
 }
 
+// Masking keys come from RAND_bytes through a 4 KB per-thread pool (1024 keys): across several
+// refills they do not repeat (a pool not refilled, or refilled with the same bytes, would).
+TEST(WebSocketFrame, MaskingKeysDoNotRepeatAcrossPoolRefills) {
+  std::set<std::string> keys;
+  constexpr int kFrames = 5000;
+  for (int i = 0; i < kFrames; ++i) {
+    std::string out;
+    append_frame(out, op_text, "x");
+    FrameHeader h;
+    ASSERT_EQ(parse_header(out, h), HeaderStatus::ok);
+    keys.emplace(reinterpret_cast<const char*>(h.mask), 4);
+  }
+  // 5000 random 32-bit keys: a collision has a probability of about 0.3 %; allow a few.
+  EXPECT_GE(keys.size(), static_cast<std::size_t>(kFrames - 3));
+}
+
 TEST(WebSocketFrame, HandshakeCheck) {
   const char* accept = "s3pPLMBiTxaQ9kOcGbXMD5yrR4M=";
   std::string ok = "HTTP/1.1 101 Switching Protocols\r\nupgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\n"
@@ -65,6 +83,7 @@ struct FakeServices final : ConnectionServices {
   std::string sent;
   std::vector<std::string> counted;
   std::vector<std::string> names;
+  std::vector<std::string> errors;
   int timers = 0;
   void send(std::string_view bytes) override { sent.append(bytes); }
   void start_tls() override {}
@@ -77,7 +96,7 @@ struct FakeServices final : ConnectionServices {
   void count(ConnMetric m, std::uint64_t) override { counted.push_back(names.at(m)); }
   void sample(ConnMetric, double) override {}
   void set_var(std::string_view, std::string_view) override {}
-  void error(std::string_view) override {}
+  void error(std::string_view name) override { errors.emplace_back(name); }
   const VariableSource* vars() const override { return nullptr; }
 };
 
@@ -94,7 +113,12 @@ std::shared_ptr<const WsRequest> request(const char* xml) {
 // A server frame (unmasked).
 std::string frame(unsigned char first, std::string_view payload) {
   std::string out(1, static_cast<char>(first));
-  out += static_cast<char>(payload.size());
+  if (payload.size() < 126) {
+    out += static_cast<char>(payload.size());
+  } else {
+    out += static_cast<char>(127);
+    for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>(payload.size() >> shift);
+  }
   out += payload;
   return out;
 }
@@ -183,6 +207,125 @@ TEST(WebSocketConnection, FragmentsPingAndPayloadAsContent) {
   EXPECT_TRUE(feed(c, s, nullptr, push, info).empty());
 }
 
+// What the engine keeps as the pending request's content (user_connection.cpp): info.content
+// replaces what was captured, else the consumed bytes are appended.
+struct Capture {
+  std::string bytes;
+  std::size_t max = 0;
+  std::vector<ConnEvent> events;
+  void feed(WsConnection& c, FakeServices& s, const RequestSpec* pending, std::string& in, ResponseInfo& info) {
+    std::size_t offset = 0;
+    while (offset < in.size()) {
+      info = ResponseInfo{};
+      std::span<const char> data(in.data() + offset, in.size() - offset);
+      ConnResult r = c.on_data(s, pending, data, info);
+      std::string_view captured = info.content ? *info.content : std::string_view(data.data(), r.consumed);
+      if (info.content) bytes.clear();
+      bytes += captured;
+      max = std::max(max, bytes.size());
+      offset += r.consumed;
+      if (r.event != ConnEvent::none) events.push_back(r.event);
+      if (r.consumed == 0 || r.event == ConnEvent::fatal) break;
+    }
+    in.erase(0, offset);
+  }
+};
+
+// Frame headers, a ping and the pieces of a fragmented message are never the pending request's
+// content, even for a moment: max_capture_size counts the payload alone.
+TEST(WebSocketConnection, OnlyThePayloadIsCaptured) {
+  auto connect = request(kConnect);
+  auto message = request(R"(<websocket type="message">x</websocket>)");
+  WsConnection c(1 << 20);
+  FakeServices s;
+  open(c, s, *connect);
+  std::string in = frame(0x02, "ab") + frame(0x89, std::string(100, 'p')) + frame(0x00, "cd") + frame(0x80, "e");
+  Capture capture;
+  std::string pending;
+  for (char byte : in) {  // byte by byte: partial headers and payloads too
+    pending += byte;
+    ResponseInfo info;
+    capture.feed(c, s, message.get(), pending, info);
+  }
+  EXPECT_EQ(capture.events, std::vector<ConnEvent>{ConnEvent::complete});
+  EXPECT_EQ(capture.bytes, "abcde");
+  EXPECT_LE(capture.max, 5u) << "raw frame bytes were captured";
+
+  // A server close while a message waits: the close payload is the content, not the frame.
+  std::string close = frame(0x88, std::string("\x03\xe8" "bye", 5));
+  Capture closing;
+  ResponseInfo info;
+  closing.feed(c, s, message.get(), close, info);
+  EXPECT_EQ(closing.events, std::vector<ConnEvent>{ConnEvent::close});
+  EXPECT_EQ(closing.bytes, std::string("\x03\xe8" "bye", 5));
+}
+
+// An oversized message ends the user with error_websocket_frame_too_large: its raw bytes are not
+// captured first (the engine would report error_response_too_large instead).
+TEST(WebSocketConnection, OversizedFrameBytesAreNotCaptured) {
+  auto connect = request(kConnect);
+  auto message = request(R"(<websocket type="message">x</websocket>)");
+  for (std::string in : {frame(0x02, std::string(60, 'a')) + frame(0x80, std::string(60, 'b')),
+                         frame(0x82, std::string(300, 'z'))}) {
+    WsConnection c(100);
+    FakeServices s;
+    open(c, s, *connect);
+    Capture capture;
+    ResponseInfo info;
+    capture.feed(c, s, message.get(), in, info);
+    EXPECT_EQ(capture.events, std::vector<ConnEvent>{ConnEvent::fatal});
+    EXPECT_STREQ(info.error, "websocket_frame_too_large");
+    EXPECT_EQ(capture.max, 0u);
+  }
+}
+
+// After a large message, an idle connection keeps no large reassembly buffer; the content of
+// the message is still whole when on_data returns.
+TEST(WebSocketConnection, LargeMessageBufferIsReleased) {
+  auto connect = request(kConnect);
+  auto message = request(R"(<websocket type="message">x</websocket>)");
+  WsConnection c(1 << 20);
+  FakeServices s;
+  open(c, s, *connect);
+  std::string payload(200 * 1024, 'q');
+  payload[12345] = 'r';
+  std::string in = frame(0x02, std::string_view(payload).substr(0, 100 * 1024)) +
+                   frame(0x80, std::string_view(payload).substr(100 * 1024));
+  std::string content;
+  std::string piece;
+  std::vector<ConnEvent> events;
+  for (std::size_t at = 0; at < in.size(); at += 16 * 1024) {  // arrives 16 KB at a time
+    piece += in.substr(at, 16 * 1024);
+    ResponseInfo info;
+    for (ConnEvent e : feed(c, s, message.get(), piece, info, &content)) events.push_back(e);
+  }
+  ASSERT_EQ(events, std::vector<ConnEvent>{ConnEvent::complete});
+  EXPECT_EQ(content, payload);
+  EXPECT_LE(c.held_bytes(), 64u * 1024);
+  // A small fragmented message afterwards still works.
+  std::string small = frame(0x01, "a") + frame(0x80, "b");
+  ResponseInfo info;
+  EXPECT_EQ(feed(c, s, message.get(), small, info, &content), std::vector<ConnEvent>{ConnEvent::complete});
+  EXPECT_EQ(content, "ab");
+}
+
+// A 1-byte close payload has no status code: the answer is 1002 (protocol error), not an echo.
+TEST(WebSocketConnection, OneByteClosePayloadIsAnsweredWith1002) {
+  auto connect = request(kConnect);
+  WsConnection c(1 << 20);
+  FakeServices s;
+  open(c, s, *connect);
+  std::string in = frame(0x88, "x");
+  ResponseInfo info;
+  EXPECT_EQ(feed(c, s, nullptr, in, info), std::vector<ConnEvent>{ConnEvent::close});
+  FrameHeader h;
+  ASSERT_EQ(parse_header(s.sent, h), HeaderStatus::ok);
+  EXPECT_EQ(h.opcode, op_close);
+  std::string code = s.sent.substr(h.header_size);
+  apply_mask(code.data(), code.size(), h.mask);
+  EXPECT_EQ(code, std::string("\x03\xea", 2));
+}
+
 TEST(WebSocketConnection, ServerCloseIsAnsweredAndCompletes) {
   auto connect = request(kConnect);
   auto message = request(R"(<websocket type="message">x</websocket>)");
@@ -244,7 +387,14 @@ TEST(WebSocketConnection, FrameBeforeConnectEndsTheUser) {
   c.encode(s, *message, EncodeContext{}, out);
   EXPECT_TRUE(out.empty());
   EXPECT_EQ(s.timers, 1);
-  EXPECT_EQ(c.on_timer(s), ConnEvent::fatal);
+  // Counted at once: a no_ack request's user goes on and may end before the timer fires.
+  EXPECT_EQ(s.errors, std::vector<std::string>{"protocol"});
+  auto noack = request(R"(<websocket type="message" ack="no_ack">x</websocket>)");
+  c.encode(s, *noack, EncodeContext{}, out);  // before the timer: the same error, not counted again
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(s.errors.size(), 1u);
+  EXPECT_EQ(c.on_timer(s), ConnEvent::fatal_counted);
+  EXPECT_EQ(c.on_timer(s), ConnEvent::none);
 }
 
 TEST(WebSocketRequest, RefusesWhatWouldHaveNoEffect) {
