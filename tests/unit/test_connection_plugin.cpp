@@ -90,27 +90,27 @@ class PushConnection final : public Connection {
     info.error = "mismatch";
     return {eol + 1, request ? ConnEvent::failed : ConnEvent::none};
   }
-  void encode(ConnectionServices& s, const RequestSpec& request, const EncodeContext& ctx, std::string& out) override {
-    if (!static_cast<const PushRequest&>(request).die) return request.encode(ctx, out);
-    s.error("died");
-    dying_ = true;
-    s.set_timer(0);
-  }
-  ConnEvent on_timer(ConnectionServices&) override { return dying_ ? ConnEvent::fatal_counted : ConnEvent::none; }
   ConnEvent on_tls_ready(ConnectionServices& s) override {
     s.count(tls_up_);
     return ConnEvent::complete;
   }
+  // die="true": counts its own error and ends the user from the timer (fatal_counted).
   // "TIMER": sends nothing; the timer ends the user with a reason of the plugin's own.
   void encode(ConnectionServices& s, const RequestSpec& request, const EncodeContext& ctx, std::string& out) override {
-    if (static_cast<const PushRequest&>(request).data == "TIMER") {
+    const auto& push = static_cast<const PushRequest&>(request);
+    if (push.die) {
+      s.error("died");
+      dying_ = true;
       s.set_timer(0);
-      return;
+    } else if (push.data == "TIMER") {
+      s.set_timer(0);
+    } else {
+      request.encode(ctx, out);
     }
-    request.encode(ctx, out);
   }
   using Connection::on_timer;
   ConnEvent on_timer(ConnectionServices&, ResponseInfo& info) override {
+    if (dying_) return ConnEvent::fatal_counted;
     info.error = "timer_reason";
     return ConnEvent::fatal;
   }
