@@ -1,3 +1,4 @@
+#include <cctype>
 #include <charconv>
 
 #include "http_request.hpp"
@@ -115,7 +116,8 @@ void HttpRequest::encode(const EncodeContext& ctx, std::string& out) const {
 }
 
 bool HttpRequest::dump_fields(const EncodeContext& ctx, DumpFields& out) const {
-  out.method = extras_.method;
+  out.method = extras_.method;  // Tsung keeps methods as lower-case atoms: "get"
+  for (char& c : out.method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   out.target.clear();
   extras_.target.render(ctx.vars, out.target);
   return true;

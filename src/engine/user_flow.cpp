@@ -260,8 +260,12 @@ void Worker::send_request(User& user) {
   else spec.encode(ctx, write_buf_);
   stats_.add(ids_.size_sent, write_buf_.size());
   if (config_.dumptraffic != TrafficDump::none) [[unlikely]] {
-    if (config_.dumptraffic == TrafficDump::protocol) user.dyn->response_size = 0;
-    else dump_traffic(config_.dumptraffic, "Send", user.id, write_buf_);
+    if (config_.dumptraffic == TrafficDump::protocol) {  // the request as sent (Tsung's last_url)
+      user.dyn->response_size = 0;
+      user.dyn->dumps = spec.dump_fields(ctx, user.dyn->dump);
+    } else {
+      dump_traffic(config_.dumptraffic, "Send", user.id, write_buf_);
+    }
   }
   if (missing) stats_.add(error_metric("error_unknown_var"), missing);
   if (user.dyn) user.dyn->capture.clear();
@@ -455,12 +459,8 @@ void Worker::on_response_complete(User& user, const ResponseInfo& info) {
 // Returns after_response's verdict.
 bool Worker::dump_protocol(User& user, const ResponseInfo& info, std::int32_t server, double elapsed_ms) {
   const CompiledRequest& request = current_compiled(user);
-  UserVars vars(*user.program, user.dyn.get(), user.id);
-  EncodeContext ctx;
-  ctx.vars = &vars;
-  ctx.user_id = user.id;
-  DumpFields fields;
-  bool dumps = request.spec->dump_fields(ctx, fields);
+  bool dumps = user.dyn->dumps;
+  const DumpFields& fields = user.dyn->dump;
   std::string line;
   if (dumps) {
     const Target& target = config_.servers[static_cast<std::size_t>(server >= 0 ? server : user.server)];
@@ -469,7 +469,7 @@ bool Worker::dump_protocol(User& user, const ResponseInfo& info, std::int32_t se
     for (std::size_t i = 0; i < user.tr_starts.size(); ++i)
       if (user.tr_starts[i] > latest) {
         latest = user.tr_starts[i];
-        transaction = std::string_view(user.program->transactions[i]).substr(3);  // "tr_<name>"
+        transaction = user.program->transactions[i];  // "tr_<name>", as Tsung names it
       }
     line = fmt::format("{};{};{};{};{};{};{};{:.3f};{};", user.id, user.id, fields.method, target.endpoint.host,
                        fields.target, info.status_code ? std::to_string(info.status_code) : "error_no_http_status",

@@ -15,6 +15,8 @@ namespace loadctl::engine {
 /// The dynamic part of a user: variable values by id, the response being captured, counters.
 struct UserDyn {
   std::uint64_t response_size = 0;  ///< dumptraffic="protocol": bytes received for the current request
+  bool dumps = false;               ///< dumptraffic="protocol": the current request writes a line
+  DumpFields dump;                  ///< ... with these fields, as sent
   std::vector<std::optional<std::string>> vars;  ///< by VarTable id; nullopt = never set
   std::vector<std::vector<std::string>> lists;   ///< by id: every value an xpath/jsonpath found
   double connect_timeout = -1;    ///< <set_option>: seconds, -1 = the global option

@@ -43,6 +43,12 @@ class WakeQueue {
     return entry;
   }
   std::size_t size() const { return heap_.size(); }
+  /// Drops the entries `dead` says are dead and restores the heap.
+  template <class Dead>
+  void remove_if(Dead dead) {
+    heap_.erase(std::remove_if(heap_.begin(), heap_.end(), dead), heap_.end());
+    std::make_heap(heap_.begin(), heap_.end(), later);
+  }
   void clear() { heap_.clear(); }
 
  private:

@@ -458,6 +458,10 @@ void Worker::sweep_timeouts() {
 
 void Worker::wake_after(User& user, Clock::duration delay, Wake what) {
   auto at = Clock::now() + delay;
+  // Users released while waiting leave their entry until its deadline: past twice the users
+  // alive, the dead ones go, so the heap stays bounded by the users, not by long waits.
+  if (wakes_.size() > 2 * users_.size() + 1024)
+    wakes_.remove_if([this](const WakeEntry& e) { return users_[e.slot].wake_token != e.token || !users_[e.slot].program; });
   wakes_.push({at, user.slot, ++user.wake_token, what});
   if (at < wake_timer_at_) arm_wake_timer(at);
 }

@@ -146,10 +146,10 @@ pdump=$TEST_TMP/dump-protocol/tsung.dump
 assert_eq "$(head -1 "$pdump")" "#date;pid;id;http method;host;URL;HTTP status;size;duration;transaction;match;error;tag" "protocol dump header"
 assert_eq "$(tail -n +2 "$pdump" | wc -l)" 9 "protocol dump lines (3 users x 3 requests)"
 num='[0-9]+'
-grep -Eq "^$num\.$num;$num;$num;GET;127\.0\.0\.1;/hello;200;$num;$num\.[0-9]{3};first;match;;\$" "$pdump" || fail "/hello line: $(cat "$pdump")"
-assert_eq "$(grep -Ec ";GET;127\.0\.0\.1;/hello;200;$num;[0-9.]+;first;match;;\$" "$pdump")" 3 "/hello lines"
-assert_eq "$(grep -Ec ";GET;127\.0\.0\.1;/status/404;404;$num;[0-9.]+;first;;;missing\$" "$pdump")" 3 "/status/404 lines"
-assert_eq "$(grep -Ec ";GET;127\.0\.0\.1;/json;200;$num;[0-9.]+;-;;;\$" "$pdump")" 3 "substituted URL, no transaction open"
+grep -Eq "^$num\.$num;$num;$num;get;127\.0\.0\.1;/hello;200;$num;$num\.[0-9]{3};tr_first;match;;\$" "$pdump" || fail "/hello line: $(cat "$pdump")"
+assert_eq "$(grep -Ec ";get;127\.0\.0\.1;/hello;200;$num;[0-9.]+;tr_first;match;;\$" "$pdump")" 3 "/hello lines"
+assert_eq "$(grep -Ec ";get;127\.0\.0\.1;/status/404;404;$num;[0-9.]+;tr_first;;;missing\$" "$pdump")" 3 "/status/404 lines"
+assert_eq "$(grep -Ec ";get;127\.0\.0\.1;/json;200;$num;[0-9.]+;-;;;\$" "$pdump")" 3 "substituted URL, no transaction open"
 # size: the bytes of the whole response (status line and headers included)
 awk -F';' 'NR > 1 && $8 < 20 { bad = 1 } END { exit bad }' "$pdump" || fail "protocol dump sizes: $(cat "$pdump")"
 # protocol_local: the same lines, without the header, in one tsung-<agent>.dump per agent.
@@ -160,5 +160,5 @@ sed 's/dumptraffic="protocol"/dumptraffic="protocol_local"/' "$TEST_TMP/dump-pro
 locals=("$TEST_TMP"/dump-local/tsung-*.dump)
 assert_eq "${#locals[@]}" 1 "protocol_local dump files (one agent)"
 assert_eq "$(wc -l <"${locals[0]}")" 9 "protocol_local lines (no header)"
-assert_eq "$(grep -Ec ";GET;127\.0\.0\.1;/status/404;404;$num;[0-9.]+;first;;;missing\$" "${locals[0]}")" 3 "protocol_local /status/404 lines"
+assert_eq "$(grep -Ec ";get;127\.0\.0\.1;/status/404;404;$num;[0-9.]+;tr_first;;;missing\$" "${locals[0]}")" 3 "protocol_local /status/404 lines"
 echo "PASS: $TEST_NAME"

@@ -39,10 +39,14 @@ TEST(HttpOptions, UserAgentsDrawnPerUserWithTheirProbabilities) {
   ASSERT_NE(options, nullptr);
   ASSERT_EQ(options->agents().size(), 2u);
   EXPECT_EQ(options->agents()[1].value, "Agent/2.0 (long)");
+  // Fixed for the user's life and across agents: another load of the scenario draws the same.
+  Scenario again = load(kTwoAgents);
+  auto* options2 = dynamic_cast<const HttpOptions*>(again.sessions.at(0).protocol_options.get());
+  ASSERT_NE(options2, nullptr);
   std::map<std::string, int> seen;
   for (std::uint64_t user = 1; user <= 20000; ++user) {
     ++seen[std::string(options->user_agent(user))];
-    EXPECT_EQ(options->user_agent(user), options->user_agent(user));  // fixed for the user's life
+    EXPECT_EQ(options->user_agent(user), options2->user_agent(user));
   }
   EXPECT_NEAR(seen["Agent/1.0"], 15000, 450);
   EXPECT_NEAR(seen["Agent/2.0 (long)"], 5000, 450);
