@@ -75,7 +75,7 @@ cat >"$TEST_TMP/stdin.xml" <<XML
 <tsung loglevel="notice" version="1.0">
   <clients><client host="localhost" use_controller_vm="true"/></clients>
   <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="1" unit="second"><users arrivalrate="5" unit="second"/></arrivalphase></load>
+  <load><user session="s" start_time="0" unit="second"/><user session="s" start_time="0.1" unit="second"/></load>
   <sessions>&sess;</sessions>
 </tsung>
 XML
