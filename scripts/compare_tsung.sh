@@ -39,7 +39,7 @@ dir=$(cd "$dir" && pwd)
 
 port=""
 for _ in $(seq 1 50); do
-  p=$((20000 + RANDOM % 20000))
+  p=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768-): no outgoing socket holds it
   timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$p" 2>/dev/null || { port=$p; break; }
 done
 [ -n "$port" ] || { echo "compare_tsung.sh: no free port" >&2; exit 2; }

@@ -61,14 +61,21 @@ need_bins() {
 # port_open PORT [HOST]: 0 when a TCP connect succeeds.
 port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/${2:-127.0.0.1}/$1" 2>/dev/null; }
 
-# free_port: prints a port in 20000-40000 nobody listens on (racy by nature; prefer port 0).
+# free_port: prints a port nobody uses, below the kernel's ephemeral range (a port in that range
+# can be taken at any moment by some test's outgoing connection, and nginx's bind then fails).
+# Racy by nature: prefer port 0.
 free_port() {
-  local p _
+  local lo=20000 hi=32767 eph p _
+  read -r eph _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || eph=32768
+  [ "$eph" -gt $((lo + 1000)) ] && hi=$((eph - 1))
   for _ in $(seq 1 100); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 20001))
-    port_open "$p" || { echo "$p"; return 0; }
+    p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1)))
+    port_open "$p" && continue
+    if command -v ss >/dev/null && [ -n "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ]; then continue; fi
+    echo "$p"
+    return 0
   done
-  fail "no free port found in 20000-40000"
+  fail "no free port found in $lo-$hi"
 }
 
 # wait_until SECONDS COMMAND...: polls COMMAND every 50 ms; 0 once it succeeds, 1 on timeout.
