@@ -13,7 +13,17 @@ failed=0
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 
+# timed NAME COMMAND...: runs COMMAND, then prints how long it took (CI's time budget is watched).
+timed() {
+  local name=$1 start=$SECONDS rc=0
+  shift
+  "$@" || rc=$?
+  echo "test.sh: $name took $((SECONDS - start)) s"
+  return "$rc"
+}
+
 summary() {
+  echo "test.sh: total $SECONDS s"
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]
 }
@@ -39,14 +49,14 @@ run_ctest() {
   fi
 }
 
-scripts/deps.sh
-if ! scripts/build.sh --no-deps; then
+timed deps scripts/deps.sh
+if ! timed build scripts/build.sh --no-deps; then
   echo "test.sh: build failed" >&2
   failed=$((failed + 1))
   summary
   exit 1
 fi
-run_ctest main --test-dir build -j2
+timed "ctest (main)" run_ctest main --test-dir build -j2
 
 # Under the sanitizers: every unit test, and the integration tests that drive the engine, the
 # controller and the agents hardest (all of them with LOADCTL_ASAN_INTEGRATION=1). Of the protocol
@@ -60,9 +70,9 @@ else
     'integration\.test_(loadtarget|tsung_renderer|report_.*|rsh_daemon|agent_listen|distributed|controller_lost|scenario_errors|run_schedule|source_binding|amqp_rabbitmq|jabber_prosody_features|websocket_websocketd)$')
 fi
 # A sanitizer report exits 86, never 1 (a scenario error) nor 2/3 (loadctl's own statuses).
-if "${asan_build[@]}"; then
+if timed "sanitizer build" "${asan_build[@]}"; then
   ASAN_OPTIONS=detect_leaks=1:exitcode=86 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=86 \
-    run_ctest asan "${asan_ctest[@]}"
+    timed "ctest (asan)" run_ctest asan "${asan_ctest[@]}"
 else
   echo "test.sh: sanitizer build failed" >&2
   failed=$((failed + 1))
@@ -71,7 +81,7 @@ fi
 # libFuzzer targets, ${LOADCTL_FUZZ_SECONDS:-20} s each: every target is one test.
 echo "== fuzz"
 fuzz_rc=0
-scripts/fuzz.sh "${LOADCTL_FUZZ_SECONDS:-20}" 2>&1 | tee "$logs/fuzz.log" || fuzz_rc=$?
+timed fuzz scripts/fuzz.sh "${LOADCTL_FUZZ_SECONDS:-20}" 2>&1 | tee "$logs/fuzz.log" || fuzz_rc=$?
 fuzz_ok=$(grep -c '^fuzz: .* ok ' "$logs/fuzz.log" || true)
 fuzz_bad=$(grep -c '^fuzz: .* FAILED' "$logs/fuzz.log" || true)
 passed=$((passed + fuzz_ok))
