@@ -168,6 +168,17 @@ void Worker::conn_read(User& user) {
     conn_start_tls(user);
     return;
   }
+  if (c.throttled) return;
+  // rate_limit: the socket is not read until the bucket is out of debt (Tsung's ts_client
+  // sleeps instead), so the server's sends back up into the kernel buffers and its window.
+  if (user.dyn && user.dyn->rate > 0) [[unlikely]] {
+    Clock::duration wait = rate_wait(*user.dyn);
+    if (wait != Clock::duration::zero()) {
+      c.throttled = true;
+      wake_conn_read_after(user, wait);
+      return;
+    }
+  }
   c.reading = true;
   if (user.tls) {
     // OpenSSL may hold decrypted bytes the socket no longer shows: a TLS read needs its buffer.
@@ -226,6 +237,7 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, const
     return;
   }
   stats_.add(ids_.size_rcv, n);
+  if (user.dyn) user.dyn->tokens -= static_cast<double>(n);
   // Nothing left over from the last read (the usual case): the plugin reads the read buffer
   // itself (the worker's, or the connection's for TLS), and only a rest it leaves is copied.
   // Nothing below reads into that buffer before this function returns.

@@ -61,15 +61,19 @@ void Worker::set_rate(UserDyn& dyn, double rate, double burst) {
 }
 
 // Only incoming bytes are limited (as in Tsung): a read waits until the bucket is out of debt.
-bool Worker::throttle(User& user) {
-  UserDyn& dyn = *user.dyn;
+Clock::duration Worker::rate_wait(UserDyn& dyn) {
   auto now = Clock::now();
   dyn.tokens = std::min(dyn.burst, dyn.tokens + dyn.rate * std::chrono::duration<double>(now - dyn.refilled).count());
   dyn.refilled = now;
-  if (dyn.tokens >= 0) return false;
+  if (dyn.tokens >= 0) return {};
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(-dyn.tokens / dyn.rate));
+}
+
+bool Worker::throttle(User& user) {
+  Clock::duration wait = rate_wait(*user.dyn);
+  if (wait == Clock::duration::zero()) return false;
   release_buffer(user);
-  wake_after(user, std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(-dyn.tokens / dyn.rate)),
-             Wake::rate_limit);
+  wake_after(user, wait, Wake::rate_limit);
   return true;
 }
 

@@ -457,13 +457,27 @@ void Worker::sweep_timeouts() {
 }
 
 void Worker::wake_after(User& user, Clock::duration delay, Wake what) {
-  auto at = Clock::now() + delay;
+  push_wake({Clock::now() + delay, user.slot, ++user.wake_token, what});
+}
+
+void Worker::wake_conn_read_after(User& user, Clock::duration delay) {
+  push_wake({Clock::now() + delay, user.slot, static_cast<std::uint32_t>(user.conn->serial), Wake::conn_read});
+}
+
+bool Worker::wake_alive(const WakeEntry& e) const {
+  const User& user = users_[e.slot];
+  if (e.what == Wake::conn_read)
+    return user.program && user.conn && user.conn->throttled && static_cast<std::uint32_t>(user.conn->serial) == e.token;
+  return user.wake_token == e.token && user.program;
+}
+
+void Worker::push_wake(const WakeEntry& entry) {
   // Users released while waiting leave their entry until its deadline: past twice the users
   // alive, the dead ones go, so the heap stays bounded by the users, not by long waits.
   if (wakes_.size() > 2 * users_.size() + 1024)
-    wakes_.remove_if([this](const WakeEntry& e) { return users_[e.slot].wake_token != e.token || !users_[e.slot].program; });
-  wakes_.push({at, user.slot, ++user.wake_token, what});
-  if (at < wake_timer_at_) arm_wake_timer(at);
+    wakes_.remove_if([this](const WakeEntry& e) { return !wake_alive(e); });
+  wakes_.push(entry);
+  if (entry.at < wake_timer_at_) arm_wake_timer(entry.at);
 }
 
 void Worker::arm_wake_timer(Clock::time_point at) {
@@ -480,7 +494,7 @@ void Worker::on_wakes() {
   while (!wakes_.empty() && wakes_.top().at <= now) {
     WakeEntry entry = wakes_.pop();
     User& user = users_[entry.slot];
-    if (user.wake_token == entry.token && user.program) wake(user, entry.what);
+    if (wake_alive(entry)) wake(user, entry.what);
   }
   wake_timer_at_ = Clock::time_point::max();
   if (!wakes_.empty() && !done_.load()) arm_wake_timer(wakes_.top().at);
@@ -499,6 +513,12 @@ void Worker::wake(User& user, Wake what) {
       user.dyn->tokens = 0;
       user.dyn->refilled = Clock::now();
       await_response(user);
+      break;
+    case Wake::conn_read:
+      user.conn->throttled = false;
+      user.dyn->tokens = 0;
+      user.dyn->refilled = Clock::now();
+      conn_read(user);
       break;
   }
 }

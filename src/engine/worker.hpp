@@ -118,6 +118,7 @@ struct ConnState {
   bool tls_requested = false;       ///< STARTTLS asked: the handshake starts once no read is pending
   bool opening = false;             ///< the plugin's handshake holds the first request
   bool noack_waiting = false;       ///< a request without response is done when the queue is written
+  bool throttled = false;           ///< rate_limit: not read until its Wake::conn_read
   std::uint32_t noack_pc = 0;       ///< ... that request's User::pc
 };
 
@@ -203,6 +204,10 @@ class Worker {
   void sweep_timeouts();
   /// Wakes `user` after `delay` to do `what` (the user's previous wake-up, if any, is dropped).
   void wake_after(User& user, Clock::duration delay, Wake what);
+  /// Reads the user's connection again after `delay` (Wake::conn_read; other wake-ups stay).
+  void wake_conn_read_after(User& user, Clock::duration delay);
+  void push_wake(const WakeEntry& entry);
+  bool wake_alive(const WakeEntry& entry) const;
   void arm_wake_timer(Clock::time_point at);
   void on_wakes();
   void wake(User& user, Wake what);
@@ -281,6 +286,8 @@ class Worker {
   void abort_test();
   /// rate_limit: true when the next read must wait for tokens (a timer then reads).
   bool throttle(User& user);
+  /// rate_limit: refills the bucket; how long the next read must wait (zero: read now).
+  Clock::duration rate_wait(UserDyn& dyn);
   void set_rate(UserDyn& dyn, double rate, double burst);
   void restart_session(User& user);
   const std::string& next_line(const SetDynVars& s);
