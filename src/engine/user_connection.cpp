@@ -354,8 +354,8 @@ void Worker::conn_start_tls(User& user) {
     return;
   }
   const Target& target = config_.servers[static_cast<std::size_t>(user.connected_to)];
-  std::uint32_t context = user.dyn ? user.dyn->tls_context : 0;
-  user.tls = make_tls_stream(user.socket, *config_.tls_contexts[context], target.endpoint.host, {},
+  std::uint32_t slot = user.dyn ? user.dyn->tls_context : 0;
+  user.tls = make_tls_stream(user.socket, tls_context(slot), target.endpoint.host, {},
                              config_.scenario->options.ssl_verify, nullptr);
   user.tls->async_handshake(asio::ssl::stream_base::client, [this, &user, ref = ConnRef(user)](const boost::system::error_code& ec) {
     if (!ref.alive(user)) return;

@@ -96,14 +96,30 @@ bool Worker::foreach_advance(User& user, std::uint32_t index) {
   return false;
 }
 
-void Worker::set_option(User& user, std::uint32_t index) {
+bool Worker::set_option(User& user, std::uint32_t index) {
   const SessionOption& o = user.program->options[index];
   switch (o.kind) {
     case SessionOption::Kind::connect_timeout: user.dyn->connect_timeout = o.value; break;
     case SessionOption::Kind::retry_timeout: user.dyn->retry_timeout = o.value; break;
     case SessionOption::Kind::rate_limit: set_rate(*user.dyn, o.value, o.burst); break;
-    case SessionOption::Kind::certificate: user.dyn->tls_context = o.tls_context; break;
+    case SessionOption::Kind::certificate: {
+      // As Tsung's ts_client: the connection closes, so that the next one presents the certificate.
+      close_connection(user);
+      if (!o.certificate->dynamic) {
+        user.dyn->tls_context = o.tls_context;
+        break;
+      }
+      std::optional<std::uint32_t> slot = dynamic_tls_context(user, o);
+      if (!slot) {
+        stats_.add(error_metric("error_certificate"));
+        finish_user(user);
+        return false;
+      }
+      user.dyn->tls_context = *slot;
+      break;
+    }
   }
+  return true;
 }
 
 const std::string& Worker::next_line(const SetDynVars& s) {

@@ -114,7 +114,7 @@ void Worker::step(User& user) {
         if (foreach_advance(user, op.arg)) user.pc = op.target;
         break;
       case Op::Code::set_option:
-        set_option(user, op.arg);
+        if (!set_option(user, op.arg)) return;
         break;
       case Op::Code::abort:
         if (op.arg) {

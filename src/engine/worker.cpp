@@ -84,7 +84,6 @@ Worker::Worker(unsigned index, const RunConfig& config, WorkerPlan plan)
     phase_waits_.push_back(waits);
   }
   server_cdf_ = cumulative(config_.server_weights);
-  tls_sessions_.assign(config_.servers.size(), nullptr);
 }
 
 void Worker::run(Clock::time_point start) {

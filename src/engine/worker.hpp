@@ -14,6 +14,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -250,6 +251,15 @@ class Worker {
   void read_tls(User& user);
   void retire_tls(User& user);
   void free_retired_tls();
+  /// TLS context slots: [0, RunConfig::tls_contexts.size()) are the run's, the next ones this
+  /// worker's, one per distinct dynamic certificate (dynamic_tls_context).
+  asio::ssl::context& tls_context(std::uint32_t slot);
+  /// Where the session to resume for (context slot, target) lives: sessions are resumed per
+  /// client certificate and server, never across certificates.
+  SSL_SESSION** tls_session_slot(std::uint32_t slot, std::int32_t server);
+  /// A dynamic certificate rendered for `user`: its context slot, made on first use; nullopt
+  /// when OpenSSL refused its files (logged once per distinct certificate).
+  std::optional<std::uint32_t> dynamic_tls_context(User& user, const SessionOption& option);
 
   // connection-level plugins (user_connection.cpp)
   friend class ConnServices;
@@ -270,7 +280,8 @@ class Worker {
   bool condition_holds(const User& user, std::uint32_t index) const;
   bool repeat_goes_on(User& user, const Op& op);
   bool foreach_advance(User& user, std::uint32_t index);
-  void set_option(User& user, std::uint32_t index);
+  /// False when the option ended the user (a dynamic certificate that cannot be loaded).
+  bool set_option(User& user, std::uint32_t index);
   void set_loop_var(User& user, std::uint32_t slot);
   /// A <for> bound: `fixed`, or the integer in variable `id` (-2: tsung_userid).
   std::int64_t loop_bound(const User& user, std::int32_t id, std::int64_t fixed) {
@@ -342,7 +353,12 @@ class Worker {
   std::vector<double> server_cdf_;
 
   std::uint64_t conn_serial_ = 0;
-  std::vector<SSL_SESSION*> tls_sessions_;  ///< per target: the session to resume, or null
+  /// Per TLS context slot (tls_context), per target: the session to resume, or null. An inner
+  /// vector is sized once (OpenSSL keeps pointers to its elements), on the slot's first use.
+  std::vector<std::vector<SSL_SESSION*>> tls_sessions_;
+  std::vector<std::unique_ptr<asio::ssl::context>> dyn_tls_contexts_;  ///< slots after the run's
+  /// Dynamic certificates seen: their four fields, '\0'-separated -> slot (kNoTlsContext: refused).
+  std::unordered_map<std::string, std::uint32_t> dyn_tls_slots_;
   /// TLS streams of closed connections, freed two sweeps later: aborted operations still
   /// reference them until their completions have run.
   std::vector<std::unique_ptr<TlsStream>> retired_tls_, retiring_tls_;
