@@ -23,10 +23,6 @@ constexpr std::size_t kMaxUnconsumed = 4 * 1024 * 1024;
 // A connection keeps at most this much capacity for unconsumed bytes between reads.
 constexpr std::size_t kKeptInput = 4 * 1024;
 
-Clock::duration seconds(double s) {
-  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
-}
-
 /// The user's connection is still the one a completion was started for.
 struct ConnRef {
   std::uint32_t generation;

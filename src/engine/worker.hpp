@@ -1,10 +1,12 @@
 #pragma once
 // A Worker is one thread's event loop: it generates its share of arrivals, runs its users as
-// small state machines over compiled programs, and records statistics without locks. Functions
-// in worker.cpp / user_flow.cpp appear in the order events happen:
-//   run -> schedule_phase -> on_arrival -> start_user -> step -> begin_request -> connect ->
-//   on_connected -> send_request -> await_response -> on_read -> on_response_complete ->
-//   think -> finish_user;  sweep_timeouts and drain_stats on their own timers.
+// small state machines over compiled programs, and records statistics without locks. Events
+// happen in this order (file in brackets):
+//   run [worker] -> schedule_phase -> on_arrival [worker_arrivals] -> start_user [worker_users]
+//   -> step -> begin_request [user_flow] -> connect -> on_connected [user_connect] ->
+//   send_request -> await_response -> on_read -> on_response_complete -> think [user_flow] ->
+//   finish_user [worker_users];  sweep_timeouts and wake-ups [worker_timers] and drain_stats
+//   [worker] on their own timers. The private members below are grouped by file.
 
 #include <atomic>
 #include <chrono>
@@ -37,6 +39,16 @@ using Clock = std::chrono::steady_clock;
 /// <tsung dumptraffic>: none; light and full ("true"): a Send/Recv line per message (light: its
 /// first 44 characters); protocol: a line per completed request (RequestSpec::dump_fields).
 enum class TrafficDump : std::uint8_t { none, light, full, protocol };
+/// Writes a light or full dump's Send/Recv line for `data` (user_dump.cpp).
+void dump_traffic(TrafficDump mode, const char* what, std::uint64_t user, std::string_view data);
+
+inline Clock::duration seconds(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+inline double ms_since(Clock::time_point from, Clock::time_point now) {
+  return std::chrono::duration<double, std::milli>(now - from).count();
+}
+
 using Executor = asio::io_context::executor_type;
 using Socket = asio::basic_stream_socket<asio::ip::tcp, Executor>;
 using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
@@ -82,7 +94,7 @@ struct RunConfig {
   std::atomic<std::uint32_t>* phases_done = nullptr;
   std::atomic<std::int64_t>* phase_released = nullptr;
   unsigned workers = 1;
-  TrafficDump dumptraffic = TrafficDump::none;  ///< <tsung dumptraffic> (user_flow.cpp)
+  TrafficDump dumptraffic = TrafficDump::none;  ///< <tsung dumptraffic> (user_dump.cpp)
 };
 
 /// This worker's share of the agent plan.
@@ -187,7 +199,7 @@ class Worker {
   std::uint64_t release_barrier(std::uint64_t n);
 
  private:
-  // arrivals (worker.cpp)
+  // arrivals (worker_arrivals.cpp), the user pool (worker_users.cpp), timers (worker_timers.cpp)
   void schedule_phase(std::size_t index);
   void end_phase();
   bool phase_gate_open() const;
@@ -218,7 +230,8 @@ class Worker {
   const UserProgram& pick_program();
   std::int32_t pick_server();
 
-  // user flow (user_flow.cpp)
+  // user flow (user_flow.cpp; connect, bind_source, on_connected, on_transport_ready and
+  // close_connection: user_connect.cpp; dump_protocol: user_dump.cpp)
   void step(User& user);
   void begin_request(User& user, const RequestSpec& spec, std::int32_t server);
   void connect(User& user);
@@ -304,7 +317,8 @@ class Worker {
   const std::string& next_line(const SetDynVars& s);
   double think_var_seconds(const User& user, std::uint32_t think) const;
 
-  // statistics
+  // statistics (worker_metrics.cpp)
+  void intern_metrics();
   MetricId status_metric(std::uint16_t code);
   MetricId error_metric(std::string_view name);
 
