@@ -108,6 +108,11 @@ struct Options {
 /// <set_option name="certificate"><certificate .../></set_option>: a client certificate (PEM files).
 struct TlsCertificate {
   std::string cacertfile, certfile, keyfile, keypass;
+  /// Some attribute holds %%_var%%: the fields are templates, substituted for each user when the
+  /// set_option runs (as Tsung's ts_client does); paths still relative after that are taken
+  /// from `dir`, the scenario's directory. Static paths are resolved at load.
+  bool dynamic = false;
+  std::string dir;
   bool operator==(const TlsCertificate&) const = default;
 };
 

@@ -45,7 +45,7 @@ void make_tls_contexts(RunConfig& config, const Scenario& scenario) {
   std::vector<const TlsCertificate*> known;
   for (UserProgram& program : config.programs) {
     for (SessionOption& option : program.options) {
-      if (option.kind != SessionOption::Kind::certificate) continue;
+      if (option.kind != SessionOption::Kind::certificate || option.certificate->dynamic) continue;
       auto it = std::find_if(known.begin(), known.end(), [&](const TlsCertificate* c) { return *c == *option.certificate; });
       if (it == known.end()) {
         config.tls_contexts.push_back(make_tls_context(scenario.options, option.certificate));

@@ -127,6 +127,11 @@ class Compiler {
                                                                : SessionOption::Kind::rate_limit,
                               action.option_value, action.option_burst,
                               action.name == "certificate" ? &action.certificate : nullptr});
+        if (action.name == "certificate" && action.certificate.dynamic) {
+          const TlsCertificate& c = action.certificate;
+          for (const std::string* field : {&c.cacertfile, &c.certfile, &c.keyfile, &c.keypass})
+            p_.options.back().certificate_fields.emplace_back(*field, true);
+        }
         break;
     }
   }

@@ -63,6 +63,8 @@ struct SessionOption {
   double burst = 0;  ///< rate_limit: bytes, 0 = the rate
   const TlsCertificate* certificate = nullptr;  ///< certificate: owned by the Scenario
   std::uint32_t tls_context = 0;                ///< certificate: index in RunConfig::tls_contexts
+  /// A dynamic certificate's cacertfile, certfile, keyfile, keypass; rendered per user.
+  std::vector<Template> certificate_fields;
 };
 
 /// Variable ids: names are resolved once here; users store values by id.

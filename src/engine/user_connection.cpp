@@ -23,10 +23,6 @@ constexpr std::size_t kMaxUnconsumed = 4 * 1024 * 1024;
 // A connection keeps at most this much capacity for unconsumed bytes between reads.
 constexpr std::size_t kKeptInput = 4 * 1024;
 
-Clock::duration seconds(double s) {
-  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
-}
-
 /// The user's connection is still the one a completion was started for.
 struct ConnRef {
   std::uint32_t generation;
@@ -168,6 +164,17 @@ void Worker::conn_read(User& user) {
     conn_start_tls(user);
     return;
   }
+  if (c.throttled) return;
+  // rate_limit: the socket is not read until the bucket is out of debt (Tsung's ts_client
+  // sleeps instead), so the server's sends back up into the kernel buffers and its window.
+  if (user.dyn && user.dyn->rate > 0) [[unlikely]] {
+    Clock::duration wait = rate_wait(*user.dyn);
+    if (wait != Clock::duration::zero()) {
+      c.throttled = true;
+      wake_conn_read_after(user, wait);
+      return;
+    }
+  }
   c.reading = true;
   if (user.tls) {
     // OpenSSL may hold decrypted bytes the socket no longer shows: a TLS read needs its buffer.
@@ -226,6 +233,7 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, const
     return;
   }
   stats_.add(ids_.size_rcv, n);
+  if (user.dyn) user.dyn->tokens -= static_cast<double>(n);
   // Nothing left over from the last read (the usual case): the plugin reads the read buffer
   // itself (the worker's, or the connection's for TLS), and only a rest it leaves is copied.
   // Nothing below reads into that buffer before this function returns.
@@ -342,8 +350,8 @@ void Worker::conn_start_tls(User& user) {
     return;
   }
   const Target& target = config_.servers[static_cast<std::size_t>(user.connected_to)];
-  std::uint32_t context = user.dyn ? user.dyn->tls_context : 0;
-  user.tls = make_tls_stream(user.socket, *config_.tls_contexts[context], target.endpoint.host, {},
+  std::uint32_t slot = user.dyn ? user.dyn->tls_context : 0;
+  user.tls = make_tls_stream(user.socket, tls_context(slot), target.endpoint.host, {},
                              config_.scenario->options.ssl_verify, nullptr);
   user.tls->async_handshake(asio::ssl::stream_base::client, [this, &user, ref = ConnRef(user)](const boost::system::error_code& ec) {
     if (!ref.alive(user)) return;

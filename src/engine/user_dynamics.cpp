@@ -61,15 +61,19 @@ void Worker::set_rate(UserDyn& dyn, double rate, double burst) {
 }
 
 // Only incoming bytes are limited (as in Tsung): a read waits until the bucket is out of debt.
-bool Worker::throttle(User& user) {
-  UserDyn& dyn = *user.dyn;
+Clock::duration Worker::rate_wait(UserDyn& dyn) {
   auto now = Clock::now();
   dyn.tokens = std::min(dyn.burst, dyn.tokens + dyn.rate * std::chrono::duration<double>(now - dyn.refilled).count());
   dyn.refilled = now;
-  if (dyn.tokens >= 0) return false;
+  if (dyn.tokens >= 0) return {};
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(-dyn.tokens / dyn.rate));
+}
+
+bool Worker::throttle(User& user) {
+  Clock::duration wait = rate_wait(*user.dyn);
+  if (wait == Clock::duration::zero()) return false;
   release_buffer(user);
-  wake_after(user, std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(-dyn.tokens / dyn.rate)),
-             Wake::rate_limit);
+  wake_after(user, wait, Wake::rate_limit);
   return true;
 }
 
@@ -92,14 +96,30 @@ bool Worker::foreach_advance(User& user, std::uint32_t index) {
   return false;
 }
 
-void Worker::set_option(User& user, std::uint32_t index) {
+bool Worker::set_option(User& user, std::uint32_t index) {
   const SessionOption& o = user.program->options[index];
   switch (o.kind) {
     case SessionOption::Kind::connect_timeout: user.dyn->connect_timeout = o.value; break;
     case SessionOption::Kind::retry_timeout: user.dyn->retry_timeout = o.value; break;
     case SessionOption::Kind::rate_limit: set_rate(*user.dyn, o.value, o.burst); break;
-    case SessionOption::Kind::certificate: user.dyn->tls_context = o.tls_context; break;
+    case SessionOption::Kind::certificate: {
+      // As Tsung's ts_client: the connection closes, so that the next one presents the certificate.
+      close_connection(user);
+      if (!o.certificate->dynamic) {
+        user.dyn->tls_context = o.tls_context;
+        break;
+      }
+      std::optional<std::uint32_t> slot = dynamic_tls_context(user, o);
+      if (!slot) {
+        stats_.add(error_metric("error_certificate"));
+        finish_user(user);
+        return false;
+      }
+      user.dyn->tls_context = *slot;
+      break;
+    }
   }
+  return true;
 }
 
 const std::string& Worker::next_line(const SetDynVars& s) {

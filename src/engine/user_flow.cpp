@@ -1,4 +1,7 @@
-// The life of one user: interpret the program, connect, send, receive, think, finish.
+// The life of one user: interpret the program, send, receive, think. The request cycle of a
+// kept-alive connection (step -> begin_request -> send_request -> await_response -> on_read ->
+// consume -> on_response_complete -> step) stays in this one file, so that the compiler can
+// inline along it; connecting and closing are in user_connect.cpp, dumptraffic in user_dump.cpp.
 // Everything here runs on the worker's thread; nothing allocates per request once warm.
 
 #include <boost/asio/post.hpp>
@@ -15,38 +18,6 @@ namespace loadctl::engine {
 namespace {
 
 constexpr std::size_t kMaxPendingResponse = 4 * 1024 * 1024;
-
-double ms_since(Clock::time_point from, Clock::time_point now) {
-  return std::chrono::duration<double, std::milli>(now - from).count();
-}
-
-Clock::duration seconds(double s) {
-  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
-}
-
-// dumptraffic, as Tsung's ts_mon writes tsung.dump: "Send:TIME:USER:DATA" (light: the first 44
-// characters, padded). Line breaks are escaped so that each message is one agent-log line; the
-// controller gathers the lines into tsung.dump (collect_traffic_dump).
-void escape_dump(std::string_view data, std::string& text) {
-  for (char c : data) {
-    if (c == '\\') text += "\\\\";
-    else if (c == '\n') text += "\\n";
-    else if (c == '\r') text += "\\r";
-    else text += c;
-  }
-}
-
-double epoch_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-void dump_traffic(TrafficDump mode, const char* what, std::uint64_t user, std::string_view data) {
-  std::string text;
-  if (mode == TrafficDump::light) data = data.substr(0, 44);
-  escape_dump(data, text);
-  if (mode == TrafficDump::light && data.size() < 44) text.append(44 - data.size(), ' ');
-  spdlog::info("tsung.dump: {}:{:.6f}:{}:{}", what, epoch_seconds(), user, text);
-}
 
 }  // namespace
 
@@ -114,7 +85,7 @@ void Worker::step(User& user) {
         if (foreach_advance(user, op.arg)) user.pc = op.target;
         break;
       case Op::Code::set_option:
-        set_option(user, op.arg);
+        if (!set_option(user, op.arg)) return;
         break;
       case Op::Code::abort:
         if (op.arg) {
@@ -143,103 +114,6 @@ void Worker::begin_request(User& user, const RequestSpec& spec, std::int32_t ser
   close_connection(user);
   user.server = server;
   connect(user);
-}
-
-void Worker::connect(User& user) {
-  const Options& options = config_.scenario->options;
-  user.state = UserState::connecting;
-  user.connect_start = Clock::now();
-  double timeout = user.dyn && user.dyn->connect_timeout >= 0 ? user.dyn->connect_timeout : options.connect_timeout;
-  user.deadline = timeout > 0 ? user.connect_start + seconds(timeout) : Clock::time_point::max();
-  const Target& target = config_.servers[static_cast<std::size_t>(user.server)];
-  const auto& endpoint = target.address;
-  bool udp = target.endpoint.transport == Transport::udp;
-  boost::system::error_code ec;
-  if (udp) open_udp(user, ec); else user.socket.open(endpoint.protocol(), ec);
-  if (!ec && (!config_.source_ips.empty() || options.ports_range)) bind_source(user, ec);
-  if (!ec && !udp) user.socket.set_option(asio::ip::tcp::no_delay(true), ec);
-  unsigned rcv_buffer = udp ? options.udp_rcv_buffer : options.tcp_rcv_buffer;
-  unsigned snd_buffer = udp ? options.udp_snd_buffer : options.tcp_snd_buffer;
-  if (!ec && rcv_buffer) user.socket.set_option(asio::socket_base::receive_buffer_size(static_cast<int>(rcv_buffer)), ec);
-  if (!ec && snd_buffer) user.socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(snd_buffer)), ec);
-  if (ec) {
-    asio::post(ctx_, [this, &user, gen = user.generation, ec] {
-      if (gen == user.generation) on_connected(user, ec);
-    });
-    return;
-  }
-  user.socket.async_connect(endpoint, [this, &user, gen = user.generation](const boost::system::error_code& ec) {
-    if (gen == user.generation) on_connected(user, ec);
-  });
-}
-
-// Source address (<ip>/<iprange>, round-robin per connection) and source port (ports_range:
-// this worker's interleaved slice, skipping ports in use).
-void Worker::bind_source(User& user, boost::system::error_code& ec) {
-  asio::ip::address ip;
-  if (!config_.source_ips.empty()) {
-    ip = config_.source_ips[source_ip_next_++ % config_.source_ips.size()];
-  } else if (config_.servers[static_cast<std::size_t>(user.server)].address.protocol() == asio::ip::tcp::v6()) {
-    ip = asio::ip::address_v6::any();
-  } else {
-    ip = asio::ip::address_v4::any();
-  }
-  const auto& range = config_.scenario->options.ports_range;
-  if (!range) {
-    user.socket.bind({ip, 0}, ec);
-    return;
-  }
-  std::uint32_t first = range->first + plan_.slice;
-  std::uint32_t count = first > range->second ? 0 : (range->second - first) / plan_.slices + 1;
-  user.socket.set_option(asio::socket_base::reuse_address(true), ec);
-  for (std::uint32_t attempt = 0; attempt < count; ++attempt) {
-    auto port = static_cast<std::uint16_t>(first + (port_next_++ % count) * plan_.slices);
-    user.socket.bind({ip, port}, ec);
-    if (ec != asio::error::address_in_use) return;
-  }
-  if (count == 0) user.socket.bind({ip, 0}, ec);  // more threads than ports: this one has none
-}
-
-void Worker::on_connected(User& user, const boost::system::error_code& ec) {
-  auto now = Clock::now();
-  if (ec) {
-    bool timed_out = now >= user.deadline;
-    stats_.add(error_metric(timed_out ? "error_connect_timeout" : "error_connect_" + errno_name(ec)));
-    boost::system::error_code ignored;
-    user.socket.close(ignored);
-    if (user.tls) retire_tls(user);
-    const Options& options = config_.scenario->options;
-    if (stopping_) return;
-    if (++user.connect_attempts > options.max_retries) {
-      stats_.add(error_metric("error_abort_max_conn_retries"));
-      finish_user(user);
-      return;
-    }
-    user.state = UserState::thinking;
-    user.deadline = Clock::time_point::max();
-    double retry = user.dyn && user.dyn->retry_timeout >= 0 ? user.dyn->retry_timeout : options.retry_timeout;
-    double backoff = retry * static_cast<double>(1u << std::min<unsigned>(user.connect_attempts - 1, 10));
-    wake_after(user, seconds(backoff), Wake::retry);
-    return;
-  }
-  user.socket.non_blocking(true);
-  if (config_.servers[static_cast<std::size_t>(user.server)].endpoint.transport == Transport::ssl) {
-    start_tls(user);  // the handshake is part of the connection, as in Tsung's connect time
-    return;
-  }
-  on_transport_ready(user);
-}
-
-void Worker::on_transport_ready(User& user) {
-  user.connect_attempts = 0;
-  user.connected_to = user.server;
-  stats_.sample(ids_.connect, ms_since(user.connect_start, Clock::now()));
-  stats_.gauge_add(ids_.connected, 1);
-  if (user.program->connections) {
-    open_conn(user);
-    return;
-  }
-  send_request(user);
 }
 
 void Worker::send_request(User& user) {
@@ -451,42 +325,6 @@ void Worker::on_response_complete(User& user, const ResponseInfo& info) {
   step(user);
 }
 
-// dumptraffic="protocol", as Tsung's ts_http:dump/2 and ts_mon write tsung.dump: a line per
-// completed request, after its matches, "date;pid;id;method;host;URL;status;size;duration;
-// transaction;match;error;tag" (pid and id are both the user id: loadctl has no Erlang pids;
-// transaction: the latest one open, or "-"; match: the last match recorded for the response,
-// see dump_match_; error: empty, as a protocol error ends the request and its user in loadctl).
-// Returns after_response's verdict.
-bool Worker::dump_protocol(User& user, const ResponseInfo& info, std::int32_t server, double elapsed_ms) {
-  const CompiledRequest& request = current_compiled(user);
-  bool dumps = user.dyn->dumps;
-  const DumpFields& fields = user.dyn->dump;
-  std::string line;
-  if (dumps) {
-    const Target& target = config_.servers[static_cast<std::size_t>(server >= 0 ? server : user.server)];
-    std::string_view transaction = "-";
-    Clock::time_point latest{};
-    for (std::size_t i = 0; i < user.tr_starts.size(); ++i)
-      if (user.tr_starts[i] > latest) {
-        latest = user.tr_starts[i];
-        transaction = user.program->transactions[i];  // "tr_<name>", as Tsung names it
-      }
-    line = fmt::format("{};{};{};{};{};{};{};{:.3f};{};", user.id, user.id, fields.method, target.endpoint.host,
-                       fields.target, info.status_code ? std::to_string(info.status_code) : "error_no_http_status",
-                       user.dyn->response_size, elapsed_ms, transaction);
-  }
-  std::string_view tag = request.tag;
-  dump_match_ = "";
-  bool goes_on = after_response(user);
-  if (dumps) {
-    fmt::format_to(std::back_inserter(line), "{};;{}", dump_match_, tag);
-    std::string text;
-    escape_dump(line, text);
-    spdlog::info("tsung.dump: {:.6f};{}", epoch_seconds(), text);
-  }
-  return goes_on;
-}
-
 // Fire-and-forget requests (raw ack="no_ack") are counted, as Tsung does, not timed.
 void Worker::on_sent_without_ack(User& user) {
   stats_.add(ids_.request_noack);
@@ -536,14 +374,16 @@ void Worker::end_page(User& user, Clock::time_point now) {
   user.page_start = {};
 }
 
-void Worker::close_connection(User& user) {
-  if (!user.socket.is_open()) return;
-  boost::system::error_code ignored;
-  user.socket.close(ignored);
-  if (user.tls) retire_tls(user);
-  user.conn.reset();
-  if (user.connected_to >= 0) stats_.gauge_add(ids_.connected, -1);
-  user.connected_to = -1;
+double Worker::think_seconds(const ThinkTime& t) {
+  if (t.min && t.max) {
+    std::uniform_real_distribution<double> u(*t.min, *t.max);
+    return u(rng_);
+  }
+  if (t.random && t.value > 0) {
+    std::exponential_distribution<double> e(1.0 / t.value);
+    return e(rng_);
+  }
+  return t.value;
 }
 
 }  // namespace loadctl::engine

@@ -5,7 +5,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <stdexcept>
+
 #include <boost/asio/write.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "engine/errno_name.hpp"
 #include "engine/worker.hpp"
@@ -27,11 +31,10 @@ void Worker::open_udp(User& user, boost::system::error_code& ec) {
 
 void Worker::start_tls(User& user) {
   const Target& target = config_.servers[static_cast<std::size_t>(user.server)];
-  std::uint32_t context = user.dyn ? user.dyn->tls_context : 0;
+  std::uint32_t slot = user.dyn ? user.dyn->tls_context : 0;
   bool reuse = config_.scenario->options.ssl_reuse_sessions;
-  user.tls = make_tls_stream(user.socket, *config_.tls_contexts[context], target.endpoint.host, user.program->alpn,
-                             config_.scenario->options.ssl_verify,
-                             reuse && context == 0 ? &tls_sessions_[static_cast<std::size_t>(user.server)] : nullptr);
+  user.tls = make_tls_stream(user.socket, tls_context(slot), target.endpoint.host, user.program->alpn,
+                             config_.scenario->options.ssl_verify, reuse ? tls_session_slot(slot, user.server) : nullptr);
   user.tls->async_handshake(asio::ssl::stream_base::client,
                             [this, &user, gen = user.generation](const boost::system::error_code& ec) {
                               if (gen != user.generation) return;
@@ -74,8 +77,51 @@ void Worker::free_retired_tls() {
   retiring_tls_.swap(retired_tls_);
 }
 
+asio::ssl::context& Worker::tls_context(std::uint32_t slot) {
+  std::size_t shared = config_.tls_contexts.size();
+  return slot < shared ? *config_.tls_contexts[slot] : *dyn_tls_contexts_[slot - shared];
+}
+
+SSL_SESSION** Worker::tls_session_slot(std::uint32_t slot, std::int32_t server) {
+  if (slot >= tls_sessions_.size()) tls_sessions_.resize(slot + 1);
+  std::vector<SSL_SESSION*>& sessions = tls_sessions_[slot];
+  if (sessions.empty()) sessions.assign(config_.servers.size(), nullptr);
+  return &sessions[static_cast<std::size_t>(server)];
+}
+
+// Tsung substitutes the certificate's attributes with the user's variables when its set_option
+// runs (ts_client); loadctl loads each distinct result once per worker, on the worker's thread.
+std::optional<std::uint32_t> Worker::dynamic_tls_context(User& user, const SessionOption& option) {
+  constexpr std::uint32_t kNoTlsContext = UINT32_MAX;
+  UserVars vars(*user.program, user.dyn.get(), user.id);
+  unsigned missing = 0;
+  TlsCertificate cert;
+  std::string* fields[] = {&cert.cacertfile, &cert.certfile, &cert.keyfile, &cert.keypass};
+  std::string key;
+  for (std::size_t i = 0; i < 4; ++i) {
+    option.certificate_fields[i].render(&vars, *fields[i], &missing);
+    if (i < 3 && !fields[i]->empty() && fields[i]->front() != '/') *fields[i] = option.certificate->dir + "/" + *fields[i];
+    key.append(*fields[i]).push_back('\0');
+  }
+  if (missing) stats_.add(error_metric("error_unknown_var"), missing);
+  auto [it, added] = dyn_tls_slots_.try_emplace(std::move(key), kNoTlsContext);
+  if (added) {
+    try {
+      if (cert.certfile.empty() != cert.keyfile.empty())
+        throw std::runtime_error(fmt::format("certfile '{}' and keyfile '{}': expected both, or neither", cert.certfile, cert.keyfile));
+      dyn_tls_contexts_.push_back(make_tls_context(config_.scenario->options, &cert));
+      it->second = static_cast<std::uint32_t>(config_.tls_contexts.size() + dyn_tls_contexts_.size() - 1);
+    } catch (const std::exception& e) {
+      spdlog::warn("user {}: set_option certificate: {}", user.id, e.what());
+    }
+  }
+  if (it->second == kNoTlsContext) return std::nullopt;
+  return it->second;
+}
+
 Worker::~Worker() {
-  for (SSL_SESSION*& session : tls_sessions_) free_tls_session(session);
+  for (std::vector<SSL_SESSION*>& sessions : tls_sessions_)
+    for (SSL_SESSION*& session : sessions) free_tls_session(session);
 }
 
 }  // namespace loadctl::engine

@@ -21,7 +21,7 @@ struct UserDyn {
   std::vector<std::vector<std::string>> lists;   ///< by id: every value an xpath/jsonpath found
   double connect_timeout = -1;    ///< <set_option>: seconds, -1 = the global option
   double retry_timeout = -1;
-  std::uint32_t tls_context = 0;  ///< <set_option name="certificate">: index in RunConfig::tls_contexts
+  std::uint32_t tls_context = 0;  ///< <set_option name="certificate">: the worker's TLS context slot
   double rate = 0, burst = 0;     ///< rate_limit token bucket: bytes/s (0 = none), bytes
   double tokens = 0;              ///< bytes that may be read now; negative = in debt
   std::chrono::steady_clock::time_point refilled;

@@ -4,7 +4,10 @@
 // user. An idle user then costs neither the timer object nor the wait operation asio allocates
 // for each async_wait. A user waits for at most one thing at a time: an entry is live while its
 // token equals the user's current token (bumped at every arm and when the user is released), so
-// an abandoned wait is dropped when it comes due, without a search.
+// an abandoned wait is dropped when it comes due, without a search. The one exception is
+// Wake::conn_read: a connection-level plugin's socket waiting for rate_limit tokens while its user
+// waits for something else (a thinktime); its token is the connection's serial instead, live
+// while that connection is open and throttled.
 
 #include <algorithm>
 #include <chrono>
@@ -18,12 +21,13 @@ enum class Wake : std::uint8_t {
   step,         ///< go on with its program (thinktime, match loop's sleep)
   retry,        ///< connect again (retry_timeout backoff)
   rate_limit,   ///< read again (the rate_limit bucket is out of debt)
+  conn_read,    ///< read the connection-level plugin's socket again (rate_limit, as above)
 };
 
 struct WakeEntry {
   std::chrono::steady_clock::time_point at;
   std::uint32_t slot;   ///< the user's index in the worker's pool
-  std::uint32_t token;  ///< the user's wake token when armed
+  std::uint32_t token;  ///< the user's wake token when armed (conn_read: the connection's serial)
   Wake what;
 };
 

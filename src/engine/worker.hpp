@@ -1,10 +1,12 @@
 #pragma once
 // A Worker is one thread's event loop: it generates its share of arrivals, runs its users as
-// small state machines over compiled programs, and records statistics without locks. Functions
-// in worker.cpp / user_flow.cpp appear in the order events happen:
-//   run -> schedule_phase -> on_arrival -> start_user -> step -> begin_request -> connect ->
-//   on_connected -> send_request -> await_response -> on_read -> on_response_complete ->
-//   think -> finish_user;  sweep_timeouts and drain_stats on their own timers.
+// small state machines over compiled programs, and records statistics without locks. Events
+// happen in this order (file in brackets):
+//   run [worker] -> schedule_phase -> on_arrival [worker_arrivals] -> start_user [worker_users]
+//   -> step -> begin_request [user_flow] -> connect -> on_connected [user_connect] ->
+//   send_request -> await_response -> on_read -> on_response_complete -> think [user_flow] ->
+//   finish_user [worker_users];  sweep_timeouts and wake-ups [worker_timers] and drain_stats
+//   [worker] on their own timers. The private members below are grouped by file.
 
 #include <atomic>
 #include <chrono>
@@ -14,6 +16,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -36,6 +39,16 @@ using Clock = std::chrono::steady_clock;
 /// <tsung dumptraffic>: none; light and full ("true"): a Send/Recv line per message (light: its
 /// first 44 characters); protocol: a line per completed request (RequestSpec::dump_fields).
 enum class TrafficDump : std::uint8_t { none, light, full, protocol };
+/// Writes a light or full dump's Send/Recv line for `data` (user_dump.cpp).
+void dump_traffic(TrafficDump mode, const char* what, std::uint64_t user, std::string_view data);
+
+inline Clock::duration seconds(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+inline double ms_since(Clock::time_point from, Clock::time_point now) {
+  return std::chrono::duration<double, std::milli>(now - from).count();
+}
+
 using Executor = asio::io_context::executor_type;
 using Socket = asio::basic_stream_socket<asio::ip::tcp, Executor>;
 using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
@@ -81,7 +94,7 @@ struct RunConfig {
   std::atomic<std::uint32_t>* phases_done = nullptr;
   std::atomic<std::int64_t>* phase_released = nullptr;
   unsigned workers = 1;
-  TrafficDump dumptraffic = TrafficDump::none;  ///< <tsung dumptraffic> (user_flow.cpp)
+  TrafficDump dumptraffic = TrafficDump::none;  ///< <tsung dumptraffic> (user_dump.cpp)
 };
 
 /// This worker's share of the agent plan.
@@ -118,6 +131,7 @@ struct ConnState {
   bool tls_requested = false;       ///< STARTTLS asked: the handshake starts once no read is pending
   bool opening = false;             ///< the plugin's handshake holds the first request
   bool noack_waiting = false;       ///< a request without response is done when the queue is written
+  bool throttled = false;           ///< rate_limit: not read until its Wake::conn_read
   std::uint32_t noack_pc = 0;       ///< ... that request's User::pc
 };
 
@@ -185,7 +199,7 @@ class Worker {
   std::uint64_t release_barrier(std::uint64_t n);
 
  private:
-  // arrivals (worker.cpp)
+  // arrivals (worker_arrivals.cpp), the user pool (worker_users.cpp), timers (worker_timers.cpp)
   void schedule_phase(std::size_t index);
   void end_phase();
   bool phase_gate_open() const;
@@ -203,6 +217,10 @@ class Worker {
   void sweep_timeouts();
   /// Wakes `user` after `delay` to do `what` (the user's previous wake-up, if any, is dropped).
   void wake_after(User& user, Clock::duration delay, Wake what);
+  /// Reads the user's connection again after `delay` (Wake::conn_read; other wake-ups stay).
+  void wake_conn_read_after(User& user, Clock::duration delay);
+  void push_wake(const WakeEntry& entry);
+  bool wake_alive(const WakeEntry& entry) const;
   void arm_wake_timer(Clock::time_point at);
   void on_wakes();
   void wake(User& user, Wake what);
@@ -212,7 +230,8 @@ class Worker {
   const UserProgram& pick_program();
   std::int32_t pick_server();
 
-  // user flow (user_flow.cpp)
+  // user flow (user_flow.cpp; connect, bind_source, on_connected, on_transport_ready and
+  // close_connection: user_connect.cpp; dump_protocol: user_dump.cpp)
   void step(User& user);
   void begin_request(User& user, const RequestSpec& spec, std::int32_t server);
   void connect(User& user);
@@ -245,6 +264,15 @@ class Worker {
   void read_tls(User& user);
   void retire_tls(User& user);
   void free_retired_tls();
+  /// TLS context slots: [0, RunConfig::tls_contexts.size()) are the run's, the next ones this
+  /// worker's, one per distinct dynamic certificate (dynamic_tls_context).
+  asio::ssl::context& tls_context(std::uint32_t slot);
+  /// Where the session to resume for (context slot, target) lives: sessions are resumed per
+  /// client certificate and server, never across certificates.
+  SSL_SESSION** tls_session_slot(std::uint32_t slot, std::int32_t server);
+  /// A dynamic certificate rendered for `user`: its context slot, made on first use; nullopt
+  /// when OpenSSL refused its files (logged once per distinct certificate).
+  std::optional<std::uint32_t> dynamic_tls_context(User& user, const SessionOption& option);
 
   // connection-level plugins (user_connection.cpp)
   friend class ConnServices;
@@ -265,7 +293,8 @@ class Worker {
   bool condition_holds(const User& user, std::uint32_t index) const;
   bool repeat_goes_on(User& user, const Op& op);
   bool foreach_advance(User& user, std::uint32_t index);
-  void set_option(User& user, std::uint32_t index);
+  /// False when the option ended the user (a dynamic certificate that cannot be loaded).
+  bool set_option(User& user, std::uint32_t index);
   void set_loop_var(User& user, std::uint32_t slot);
   /// A <for> bound: `fixed`, or the integer in variable `id` (-2: tsung_userid).
   std::int64_t loop_bound(const User& user, std::int32_t id, std::int64_t fixed) {
@@ -281,12 +310,15 @@ class Worker {
   void abort_test();
   /// rate_limit: true when the next read must wait for tokens (a timer then reads).
   bool throttle(User& user);
+  /// rate_limit: refills the bucket; how long the next read must wait (zero: read now).
+  Clock::duration rate_wait(UserDyn& dyn);
   void set_rate(UserDyn& dyn, double rate, double burst);
   void restart_session(User& user);
   const std::string& next_line(const SetDynVars& s);
   double think_var_seconds(const User& user, std::uint32_t think) const;
 
-  // statistics
+  // statistics (worker_metrics.cpp)
+  void intern_metrics();
   MetricId status_metric(std::uint16_t code);
   MetricId error_metric(std::string_view name);
 
@@ -335,7 +367,12 @@ class Worker {
   std::vector<double> server_cdf_;
 
   std::uint64_t conn_serial_ = 0;
-  std::vector<SSL_SESSION*> tls_sessions_;  ///< per target: the session to resume, or null
+  /// Per TLS context slot (tls_context), per target: the session to resume, or null. An inner
+  /// vector is sized once (OpenSSL keeps pointers to its elements), on the slot's first use.
+  std::vector<std::vector<SSL_SESSION*>> tls_sessions_;
+  std::vector<std::unique_ptr<asio::ssl::context>> dyn_tls_contexts_;  ///< slots after the run's
+  /// Dynamic certificates seen: their four fields, '\0'-separated -> slot (kNoTlsContext: refused).
+  std::unordered_map<std::string, std::uint32_t> dyn_tls_slots_;
   /// TLS streams of closed connections, freed two sweeps later: aborted operations still
   /// reference them until their completions have run.
   std::vector<std::unique_ptr<TlsStream>> retired_tls_, retiring_tls_;

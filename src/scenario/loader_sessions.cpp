@@ -263,11 +263,14 @@ Action load_set_option(pugi::xml_node node, const SessionContext& ctx) {
     for (auto [attr, field] : {std::pair{"cacertfile", &c.cacertfile}, {"certfile", &c.certfile},
                                {"keyfile", &c.keyfile}, {"keypass", &c.keypass}}) {
       *field = cert.optional(attr, "");
-      if (field->find("%%") != std::string::npos)
-        cert.fail(attr, "not supported yet: dynamic variables in a certificate");
-      if (field != &c.keypass && !field->empty() && field->front() != '/')
-        *field = ctx.load.scenario_dir + "/" + *field;
+      if (field->find("%%") != std::string::npos) {  // Tsung substitutes every attribute, always
+        note_used(cert.template_attr(attr, true), ctx.used);
+        c.dynamic = true;
+      }
     }
+    if (c.dynamic) c.dir = ctx.load.scenario_dir;
+    for (std::string* field : {&c.cacertfile, &c.certfile, &c.keyfile})
+      if (!c.dynamic && !field->empty() && field->front() != '/') *field = ctx.load.scenario_dir + "/" + *field;
     cert.finish();
     cert.children({});
     if (c.certfile.empty() != c.keyfile.empty())

@@ -4,6 +4,10 @@
 # its own connection with SNI and ALPN http/1.1, later connections resume the TLS session,
 # ssl6 reaches nginx over ::1, and a server that requires a client certificate accepts the one
 # given by <set_option name="certificate"> and refuses users without it; -L 0 resumes no session.
+# Client certificates: sessions are resumed per (certificate, server), and certificate attributes
+# take %%_var%% (substituted per user): each user presents its own certificate, resumes only its
+# own session (nginx's $ssl_client_s_dn on every line), and a file that is missing counts
+# error_certificate.
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent nginx openssl
 
@@ -13,6 +17,12 @@ openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 \
   -keyout "$dir/server.key" -out "$dir/server.pem" 2>/dev/null || fail "openssl could not make the server certificate"
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=loadctl-client -days 1 \
   -keyout "$dir/client.key" -out "$dir/client.pem" 2>/dev/null || fail "openssl could not make the client certificate"
+cp "$dir/client.pem" "$dir/clients.pem"
+for i in 1 2 3 4; do  # one certificate per user id (CN=userN), all trusted by the second server
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=user$i" -days 1 \
+    -keyout "$dir/client$i.key" -out "$dir/client$i.pem" 2>/dev/null || fail "openssl could not make client$i's certificate"
+  cat "$dir/client$i.pem" >> "$dir/clients.pem"
+done
 port=$(free_port)
 cport=$(free_port)
 user_line=""
@@ -26,9 +36,9 @@ daemon on;
 events { worker_connections 1024; }
 http {
   # fields: 1 port, 2 connection, 3 its request number, 4 client, 5-7 request, 8 status, 9 SNI,
-  # 10 ALPN, 11 session reused (r), 12 client certificate verification
+  # 10 ALPN, 11 session reused (r), 12 client certificate verification, 13 its subject
   log_format tls '\$server_port \$connection \$connection_requests \$remote_addr "\$request" \$status '
-                 '\$ssl_server_name \$ssl_alpn_protocol \$ssl_session_reused \$ssl_client_verify';
+                 '\$ssl_server_name \$ssl_alpn_protocol \$ssl_session_reused \$ssl_client_verify \$ssl_client_s_dn';
   access_log $dir/access.log tls;
   client_body_temp_path $dir/tmp/body;
   proxy_temp_path $dir/tmp/proxy;
@@ -49,8 +59,8 @@ http {
   server {
     listen 127.0.0.1:$cport ssl;
     ssl_verify_client on;
-    ssl_client_certificate $dir/client.pem;
-    location = / { return 200 "ok\n"; }
+    ssl_client_certificate $dir/clients.pem;
+    location / { return 200 "ok\n"; }
   }
 }
 CONF
@@ -115,8 +125,30 @@ run cert "<server host=\"127.0.0.1\" port=\"$cport\" type=\"ssl\"/>" "
   <request><http url=\"/\"/></request>"
 assert_eq "$(sum 200 cert)" 4 "200 with the client certificate"
 assert_eq "$(awk -v p="$cport" '$1 == p && $8 == 200 && $12 == "SUCCESS"' "$dir/access.log" | wc -l)" 4 "nginx verified the client certificate"
+reused=$(awk -v p="$cport" '$1 == p && $11 == "r"' "$dir/access.log" | wc -l)
+[ "$reused" -gt 0 ] || fail "no TLS session was resumed with the client certificate"
 run nocert "<server host=\"127.0.0.1\" port=\"$cport\" type=\"ssl\"/>" "<request><http url=\"/\"/></request>"
 assert_eq "$(sum 400 nocert)" 4 "400 without a client certificate"
+
+# 3b. %%_var%% in the certificate (a path relative to the scenario): each user connects three
+#     times (Connection: close) with client<id>.pem; its second and third connections resume its
+#     own session, never another user's.
+before=$(wc -l < "$dir/access.log")
+run dyncert "<server host=\"127.0.0.1\" port=\"$cport\" type=\"ssl\"/>" "
+  <set_option name=\"certificate\"><certificate certfile=\"nginx/client%%_tsung_userid%%.pem\" keyfile=\"$dir/client%%_tsung_userid%%.key\"/></set_option>
+  <for from=\"1\" to=\"3\" var=\"i\"><request subst=\"true\"><http url=\"/u%%_tsung_userid%%\"><http_header name=\"Connection\" value=\"close\"/></http></request></for>"
+"$LOADCTL" -q -f "$TEST_TMP/dyncert.xml" check > /dev/null || fail "check refuses a certificate with %%_var%%"
+lines=$(tail -n +$((before + 1)) "$dir/access.log" | awk -v p="$cport" '$1 == p')
+assert_eq "$(sum 200 dyncert)" 12 "200 with per-user certificates"
+assert_eq "$(echo "$lines" | awk '$8 == 200 && $12 == "SUCCESS"' | wc -l)" 12 "nginx verified each user's certificate"
+assert_eq "$(echo "$lines" | awk '{ sub("/u", "", $6) } $13 != "CN=user" $6' | wc -l)" 0 "lines whose certificate is not their user's"
+assert_eq "$(echo "$lines" | awk '{print $13}' | sort -u | wc -l)" 4 "distinct client certificates"
+assert_eq "$(echo "$lines" | awk '$11 == "r"' | wc -l)" 8 "resumed connections (each user's second and third)"
+run badcert "<server host=\"127.0.0.1\" port=\"$cport\" type=\"ssl\"/>" "
+  <set_option name=\"certificate\"><certificate certfile=\"nginx/missing%%_tsung_userid%%.pem\" keyfile=\"nginx/client1.key\"/></set_option>
+  <request><http url=\"/\"/></request>"
+assert_eq "$(sum error_certificate badcert)" 4 "users whose certificate file is missing"
+assert_eq "$(sum request badcert)" 0 "requests of users without their certificate"
 
 # 4. ssl_verify: the self-signed server certificate is refused, as a connection error.
 run verify "<server host=\"127.0.0.1\" port=\"$port\" type=\"ssl\"/>" "<request><http url=\"/\"/></request>"

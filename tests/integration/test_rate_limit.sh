@@ -2,9 +2,15 @@
 # rate_limit (KB/s per user, token bucket with a burst): the global option, and set_option in a
 # session. 4 x 1 MB at 2048 KB/s with a 1024 KB burst take at least (4 - 1) / 2 = 1.5 s; without a
 # limit the same session takes a few ms on loopback.
+# Then a connection-level plugin (websocket, against loadtarget's echo), whose socket is read all
+# along: 4 x 64 KB echoes at 128 KB/s with a 32 KB burst take at least (256 - 32) / 128 = 1.75 s,
+# whether the user awaits each echo (global option) or sends them without waiting and thinks
+# 0.3 s while they come back, then closes (set_option; the close completes on the server's close
+# frame, which follows the echoes: unthrottled, the echoes are read during the thinktime). The
+# second case also has the read's wake-up and the thinktime's pending at once.
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent loadtarget
-start_loadtarget --http 127.0.0.1:0 --threads 1
+start_loadtarget --http 127.0.0.1:0 --ws-echo 127.0.0.1:0 --threads 1
 
 # scenario OPTION SETOPTION: one user, 4 GETs of /bytes/1048576. A static <user>, not an arrival
 # phase: on a loaded machine a 1 s phase's only arrival can come late enough to be skipped.
@@ -40,5 +46,49 @@ log "session ms: unlimited $free, global option $global, set_option $session"
 [ "$free" -lt 1000 ] || fail "unlimited session took $free ms"
 for v in "$global" "$session"; do
   [ "$v" -ge 1400 ] && [ "$v" -le 4000 ] || fail "rate-limited session took $v ms, expected about 1500"
+done
+
+# ws_scenario OPTION SETOPTION ACK THINK
+big=$(head -c 65536 /dev/zero | tr '\0' 'a')
+ws_scenario() {
+  cat <<XML
+<?xml version="1.0"?>
+<tsung loglevel="notice">
+  <clients><client host="localhost" use_controller_vm="true"/></clients>
+  <servers><server host="127.0.0.1" port="$LOADTARGET_WS_PORT" type="tcp"/></servers>
+  <load><user session="ws" start_time="0" unit="second"/></load>
+  <options>$1</options>
+  <sessions>
+    <session name="ws" probability="100" type="ts_websocket">
+      $2
+      <request><websocket type="connect" path="/rate"/></request>
+      <for from="1" to="4" var="i"><request><websocket type="message" ack="$3">$big</websocket></request></for>
+      $4
+      <request><websocket type="close"/></request>
+    </session>
+  </sessions>
+</tsung>
+XML
+}
+ws_run() {
+  ws_scenario "$1" "$2" "$3" "$4" > "$TEST_TMP/$5.xml"
+  "$LOADCTL" -q -f "$TEST_TMP/$5.xml" --run-dir "$TEST_TMP/$5" start > /dev/null 2> "$TEST_TMP/$5.err" ||
+    { cat "$TEST_TMP/$5.err" >&2; fail "loadctl exited with $?"; }
+  assert_eq "$(tsung_sum finish_users_count "$TEST_TMP/$5")" 1 "$5: users finished"
+  errors=$(awk '$1 == "stats:" && $2 ~ /^error_/ && $3 > 0 {print $2}' "$TEST_TMP/$5/tsung.log" | sort -u | tr '\n' ' ')
+  assert_eq "$errors" "" "$5: errors"
+  session_ms "$TEST_TMP/$5"
+}
+limit='<option name="rate_limit" value="128" max="32"/>'
+think='<thinktime value="0.3" random="false"/>'
+ws_free=$(ws_run "" "" parse "" ws_free)
+ws_global=$(ws_run "$limit" "" parse "" ws_global)
+ws_push_free=$(ws_run "" "" no_ack "$think" ws_push_free)
+ws_push=$(ws_run "" "${limit/option/set_option}" no_ack "$think" ws_push)
+log "websocket session ms: unlimited $ws_free, global option $ws_global; echoes during a thinktime: unlimited $ws_push_free, set_option $ws_push"
+[ "$ws_free" -lt 1000 ] || fail "unlimited websocket session took $ws_free ms"
+[ "$ws_push_free" -lt 1200 ] || fail "unlimited websocket session with a thinktime took $ws_push_free ms"
+for v in "$ws_global" "$ws_push"; do
+  [ "$v" -ge 1650 ] && [ "$v" -le 5000 ] || fail "rate-limited websocket session took $v ms, expected about 1750"
 done
 log "ok"

@@ -483,9 +483,27 @@ TEST(LoaderTransports, UnsupportedOnesAreRefusedAtLoad) {
   expect_error(scenario_text(p), "bidi=", "/tsung/sessions/session", "not supported yet: bidirectional ts_fake sessions");
   p = Parts{};
   p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
-  <set_option name="certificate"><certificate certfile="%%_c%%" keyfile="k"/></set_option><request><fake/></request></session></sessions>)";
-  expect_error(scenario_text(p), "certfile=", "/tsung/sessions/session/set_option/certificate",
-               "not supported yet: dynamic variables in a certificate");
+  <set_option name="certificate"><certificate certfile="%%_c%%" keyfile="k.pem" keypass="%%nope:fn%%"/></set_option><request><fake/></request></session></sessions>)";
+  expect_error(scenario_text(p), "keypass=", "/tsung/sessions/session/set_option/certificate", "nope:fn");
+}
+
+// %%_var%% in certificate attributes: kept as templates (substituted per user at run time, paths
+// then taken relative to the scenario's directory); the variables count as read by the session.
+TEST(LoaderTransports, DynamicCertificateAttributesAreTemplates) {
+  Parts p;
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+  <setdynvars sourcetype="random_number" start="1" end="4"><var name="n"/></setdynvars>
+  <set_option name="certificate"><certificate certfile="c%%_n%%.pem" keyfile="/k/%%_n%%.key" cacertfile="ca.pem"/></set_option>
+  <request><fake data="x"/></request></session></sessions>)";
+  Scenario s = load_scenario_text(scenario_text(p), "/etc/t.xml", fake::fake_registry());
+  const TlsCertificate& cert = s.sessions[0].actions[1].certificate;
+  EXPECT_TRUE(cert.dynamic);
+  EXPECT_EQ(cert.certfile, "c%%_n%%.pem");
+  EXPECT_EQ(cert.keyfile, "/k/%%_n%%.key");
+  EXPECT_EQ(cert.cacertfile, "ca.pem");  // a dynamic certificate resolves every path at run time
+  EXPECT_EQ(cert.dir, "/etc");
+  const auto& used = s.sessions[0].used_vars;
+  EXPECT_NE(std::find(used.begin(), used.end(), "n"), used.end());
 }
 
 }  // namespace

@@ -1,0 +1,121 @@
+// Opening and closing a user's connection: socket options and source address, the connect and
+// its retries, then the transport (user_transport.cpp) and, for connection-level plugins, the
+// plugin's connection (user_connection.cpp). Once per connection, not per request.
+
+#include <algorithm>
+
+#include <boost/asio/post.hpp>
+
+#include "engine/errno_name.hpp"
+#include "engine/worker.hpp"
+
+namespace loadctl::engine {
+
+void Worker::connect(User& user) {
+  const Options& options = config_.scenario->options;
+  user.state = UserState::connecting;
+  user.connect_start = Clock::now();
+  double timeout = user.dyn && user.dyn->connect_timeout >= 0 ? user.dyn->connect_timeout : options.connect_timeout;
+  user.deadline = timeout > 0 ? user.connect_start + seconds(timeout) : Clock::time_point::max();
+  const Target& target = config_.servers[static_cast<std::size_t>(user.server)];
+  const auto& endpoint = target.address;
+  bool udp = target.endpoint.transport == Transport::udp;
+  boost::system::error_code ec;
+  if (udp) open_udp(user, ec); else user.socket.open(endpoint.protocol(), ec);
+  if (!ec && (!config_.source_ips.empty() || options.ports_range)) bind_source(user, ec);
+  if (!ec && !udp) user.socket.set_option(asio::ip::tcp::no_delay(true), ec);
+  unsigned rcv_buffer = udp ? options.udp_rcv_buffer : options.tcp_rcv_buffer;
+  unsigned snd_buffer = udp ? options.udp_snd_buffer : options.tcp_snd_buffer;
+  if (!ec && rcv_buffer) user.socket.set_option(asio::socket_base::receive_buffer_size(static_cast<int>(rcv_buffer)), ec);
+  if (!ec && snd_buffer) user.socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(snd_buffer)), ec);
+  if (ec) {
+    asio::post(ctx_, [this, &user, gen = user.generation, ec] {
+      if (gen == user.generation) on_connected(user, ec);
+    });
+    return;
+  }
+  user.socket.async_connect(endpoint, [this, &user, gen = user.generation](const boost::system::error_code& ec) {
+    if (gen == user.generation) on_connected(user, ec);
+  });
+}
+
+// Source address (<ip>/<iprange>, round-robin per connection) and source port (ports_range:
+// this worker's interleaved slice, skipping ports in use).
+void Worker::bind_source(User& user, boost::system::error_code& ec) {
+  asio::ip::address ip;
+  if (!config_.source_ips.empty()) {
+    ip = config_.source_ips[source_ip_next_++ % config_.source_ips.size()];
+  } else if (config_.servers[static_cast<std::size_t>(user.server)].address.protocol() == asio::ip::tcp::v6()) {
+    ip = asio::ip::address_v6::any();
+  } else {
+    ip = asio::ip::address_v4::any();
+  }
+  const auto& range = config_.scenario->options.ports_range;
+  if (!range) {
+    user.socket.bind({ip, 0}, ec);
+    return;
+  }
+  std::uint32_t first = range->first + plan_.slice;
+  std::uint32_t count = first > range->second ? 0 : (range->second - first) / plan_.slices + 1;
+  user.socket.set_option(asio::socket_base::reuse_address(true), ec);
+  for (std::uint32_t attempt = 0; attempt < count; ++attempt) {
+    auto port = static_cast<std::uint16_t>(first + (port_next_++ % count) * plan_.slices);
+    user.socket.bind({ip, port}, ec);
+    if (ec != asio::error::address_in_use) return;
+  }
+  if (count == 0) user.socket.bind({ip, 0}, ec);  // more threads than ports: this one has none
+}
+
+void Worker::on_connected(User& user, const boost::system::error_code& ec) {
+  auto now = Clock::now();
+  if (ec) {
+    bool timed_out = now >= user.deadline;
+    stats_.add(error_metric(timed_out ? "error_connect_timeout" : "error_connect_" + errno_name(ec)));
+    boost::system::error_code ignored;
+    user.socket.close(ignored);
+    if (user.tls) retire_tls(user);
+    const Options& options = config_.scenario->options;
+    if (stopping_) return;
+    if (++user.connect_attempts > options.max_retries) {
+      stats_.add(error_metric("error_abort_max_conn_retries"));
+      finish_user(user);
+      return;
+    }
+    user.state = UserState::thinking;
+    user.deadline = Clock::time_point::max();
+    double retry = user.dyn && user.dyn->retry_timeout >= 0 ? user.dyn->retry_timeout : options.retry_timeout;
+    double backoff = retry * static_cast<double>(1u << std::min<unsigned>(user.connect_attempts - 1, 10));
+    wake_after(user, seconds(backoff), Wake::retry);
+    return;
+  }
+  user.socket.non_blocking(true);
+  if (config_.servers[static_cast<std::size_t>(user.server)].endpoint.transport == Transport::ssl) {
+    start_tls(user);  // the handshake is part of the connection, as in Tsung's connect time
+    return;
+  }
+  on_transport_ready(user);
+}
+
+void Worker::on_transport_ready(User& user) {
+  user.connect_attempts = 0;
+  user.connected_to = user.server;
+  stats_.sample(ids_.connect, ms_since(user.connect_start, Clock::now()));
+  stats_.gauge_add(ids_.connected, 1);
+  if (user.program->connections) {
+    open_conn(user);
+    return;
+  }
+  send_request(user);
+}
+
+void Worker::close_connection(User& user) {
+  if (!user.socket.is_open()) return;
+  boost::system::error_code ignored;
+  user.socket.close(ignored);
+  if (user.tls) retire_tls(user);
+  user.conn.reset();
+  if (user.connected_to >= 0) stats_.gauge_add(ids_.connected, -1);
+  user.connected_to = -1;
+}
+
+}  // namespace loadctl::engine
