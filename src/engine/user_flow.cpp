@@ -538,6 +538,7 @@ void Worker::end_page(User& user, Clock::time_point now) {
 
 void Worker::close_connection(User& user) {
   if (!user.socket.is_open()) return;
+  if (user.conn) conn_write_now(user);  // queued bytes (e.g. a close frame) go before the FIN
   boost::system::error_code ignored;
   user.socket.close(ignored);
   if (user.tls) retire_tls(user);
