@@ -140,6 +140,7 @@ run_tls_logins() {
   assert_eq "$(tsung_sum xmpp_starttls "$2")" "$users" "$3: TLS upgrades"
   assert_eq "$(tsung_sum tr_authenticate "$2")" "$users" "$3: logins"
   assert_eq "$(( $(prosody_logins) - logins ))" "$users" "$3: logins prosody accepted"
+  log "$3: $users users upgraded to TLS and logged in"
 }
 run_tls_logins "$TEST_TMP/starttls.xml" "$TEST_TMP/tls" starttls
 
@@ -217,6 +218,7 @@ done
 # sends after all four logged in (1 s thinktime), so user21..user24 never get one.
 assert_eq "$(stored to-offline-file-user | awk '$1 ~ /^user2[1-4]$/' | wc -l)" 0 \
   "offline destinations among the logged-in users ($(stored to-offline-file-user | tr '\n' ' '))"
+log "filechat: stored for $(stored to-offline-file-user | tr '\n' ' ')(offline), $(stored to-random-file-user | tr '\n' ' ')(random)"
 # ack="global" (Tsung's rendezvous, global_number 4), on two agents: 4 users arrive 0.3 s apart,
 # log in and go online with presence:initial ack="global"; the controller releases them once the
 # fourth is there: the first user's request (a transaction) lasts until then, about 0.9 s, not
@@ -259,5 +261,6 @@ assert_eq "$(tsung_sum xmpp_chat_received "$TEST_TMP/global")" 4 "global: messag
 # the rendezvous transaction of the first user lasted until the fourth arrived (0.9 s later)
 max_ms=$(awk '$1 == "stats:" && $2 == "tr_rendezvous" && $3 > 0 && $6 > m { m = $6 } END { print int(m) }' "$TEST_TMP/global/tsung.log")
 [ "$max_ms" -ge 600 ] || fail "global: the longest rendezvous took $max_ms ms, expected about 900"
+log "global: 4 users released together (longest wait $max_ms ms), 4 messages received"
 
 log "ok"
