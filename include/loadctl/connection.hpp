@@ -51,7 +51,7 @@ enum class ConnEvent : std::uint8_t {
   failed,    ///< the pending request failed (info.error); the user goes on (counted error)
   fatal,     ///< protocol error: the connection is closed and the user ends (info.error)
   /// As fatal, the error already counted by the plugin (ConnectionServices::error): e.g. from
-  /// on_timer, which has no ResponseInfo, for an error the plugin had to count earlier.
+  /// on_timer, which has no ResponseInfo, for an error decided earlier (while encoding).
   fatal_counted,
   close,     ///< the connection must be closed; the pending request (if any) is complete
   /// The pending request was a wait (Tsung's MQTT waitForMessages, a thinktime in Tsung): it is
@@ -85,20 +85,19 @@ class Connection {
   virtual ConnResult on_data(ConnectionServices& services, const RequestSpec* pending, std::span<const char> data,
                              ResponseInfo& info) = 0;
 
-  /// The timer set with ConnectionServices::set_timer() fired. May return ready/complete/failed.
+  /// The timer set with ConnectionServices::set_timer() fired. May return any event; a user
+  /// ended from here with an error of the plugin's own: count it with ConnectionServices::error
+  /// when it is decided (the user may end otherwise before the timer fires), then fatal_counted.
   virtual ConnEvent on_timer(ConnectionServices& services) { return ConnEvent::none; }
-  /// The same, with room for the reason of a failed or fatal event (info.error: the engine
-  /// counts error_<it>, else error_protocol). The engine calls this one; the default calls the
-  /// one above.
-  virtual ConnEvent on_timer(ConnectionServices& services, ResponseInfo& info) { return on_timer(services); }
 
   /// The STARTTLS handshake asked with ConnectionServices::start_tls() is over. May return
   /// complete (the request that asked for TLS) or ready.
   virtual ConnEvent on_tls_ready(ConnectionServices& services) { return ConnEvent::none; }
 
-  /// The pending request reached idle_timeout: true when that completes it (e.g. "wait for
-  /// messages" requests), false for an error that ends the user (the default).
-  virtual bool timeout_completes(const RequestSpec& request) { return false; }
+  /// True for a wait (Tsung's MQTT/AMQP waitForMessages, a thinktime in Tsung): idle_timeout
+  /// does not apply to it; the plugin's timer ends it with ConnEvent::waited. False (the
+  /// default): a request that reaches idle_timeout is an error that ends the user.
+  virtual bool is_wait(const RequestSpec& request) { return false; }
 
   /// The peer closed: true when that completes the pending request (null when none is pending).
   virtual bool on_eof(const RequestSpec* pending, ResponseInfo& info) { return false; }

@@ -26,6 +26,7 @@ namespace loadctl {
 enum class Transport : std::uint8_t { tcp, ssl, udp };
 
 class Connection;  // connection.hpp: per-connection state of a stateful protocol
+struct DataFile;  // dynamics.hpp: an <option name="file_server"> and its lines
 
 /// Where requests go: a server element, or an absolute URL in a request.
 struct Endpoint {
@@ -139,6 +140,11 @@ class RequestSpec {
 
   /// False for fire-and-forget requests: complete as soon as the bytes are written.
   virtual bool awaits_response() const { return true; }
+  /// Tsung's ack="global" (connection-level plugins): once sent, the request waits until
+  /// global_number users of the run reached such a request or a wait_global thinktime (the
+  /// controller's rendezvous); it is then complete, timed from its send. Until then what the
+  /// connection receives is not its answer; global_ack_timeout bounds the wait, not idle_timeout.
+  virtual bool global_ack() const { return false; }
 
   /// Consumes response bytes. Bytes not consumed are offered again, with more appended.
   virtual ParseResult parse_response(ParserState& state, std::span<const char> data,
@@ -201,6 +207,13 @@ class Protocol {
   /// element on an unknown name or a bad value. The default accepts no option ("not supported
   /// yet") and returns null.
   virtual std::shared_ptr<const ProtocolOptions> parse_options(std::span<const pugi::xml_node> options) const;
+  /// The same, with the scenario's file_server files (all of them, wherever they appear among
+  /// the options), for options naming one by id (ts_jabber's random_from_fileid). The loader
+  /// calls this one; the default calls parse_options(options).
+  virtual std::shared_ptr<const ProtocolOptions> parse_options_with_files(std::span<const pugi::xml_node> options,
+                                                                          const std::vector<DataFile>& files) const {
+    return parse_options(options);
+  }
 };
 
 class ProtocolRegistry {

@@ -84,6 +84,7 @@ struct Options {
   std::optional<ThinkTime> thinktime;  ///< global thinktime option (value/random)
   bool thinktime_override = false;     ///< global value replaces every session thinktime
   std::uint64_t global_number = 0;     ///< users a wait_global thinktime releases together
+  double global_ack_timeout = -1;      ///< seconds an ack="global" request waits; < 0: no bound (Tsung's infinity)
   double connect_timeout = 0;          ///< seconds, 0 = none
   double idle_timeout = 600;           ///< seconds without any byte received on a pending request
   unsigned max_retries = 3;            ///< connection retries before the user gives up

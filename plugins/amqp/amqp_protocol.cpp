@@ -154,11 +154,7 @@ class AmqpConnection final : public Connection {
                      ResponseInfo& info) override;
   ConnEvent on_timer(ConnectionServices& s) override;
 
-  bool timeout_completes(const RequestSpec& request) override {
-    if (!static_cast<const AmqpRequest&>(request).is_wait()) return false;
-    wait_ = Wait::none;
-    return true;
-  }
+  bool is_wait(const RequestSpec& request) override { return static_cast<const AmqpRequest&>(request).is_wait(); }
   bool on_eof(const RequestSpec* pending, ResponseInfo&) override {
     // The server closing after connection.close_ok was due completes connection.close.
     return pending && expect_ == method::connection_close_ok;
@@ -168,7 +164,6 @@ class AmqpConnection final : public Connection {
   enum Metric { connected, channel_opened, channel_closed, consumer, closed, published, delivered,
                 confirmed, unconfirmed, error, unexpected, metric_count };
   enum class Phase : std::uint8_t { idle, start, tune, opening, open, closing };
-  enum class Wait : std::uint8_t { none, confirms, messages };
 
   ConnEvent on_method(ConnectionServices& s, bool awaiting, std::uint16_t channel, std::span<const char> payload,
                       ResponseInfo& info);
@@ -218,8 +213,7 @@ class AmqpConnection final : public Connection {
   std::uint32_t frame_max_ = kClientFrameMax;
   std::uint16_t channel_max_ = 65535;
   std::vector<Channel> channels_;
-  std::uint64_t outstanding_ = 0;  ///< publishes on confirm channels not yet acked or nacked
-  Wait wait_ = Wait::none;
+  bool waiting_ = false;  ///< a waitForConfirms / waitForMessages runs until wait_deadline_
   SteadyClock::time_point wait_deadline_{};
   SteadyClock::duration heartbeat_{};  ///< interval between our heartbeats, zero = none
   SteadyClock::time_point heartbeat_next_{};
@@ -257,7 +251,7 @@ void AmqpConnection::arm(ConnectionServices& s) {
     return;
   }
   auto next = SteadyClock::time_point::max();
-  if (wait_ != Wait::none) next = wait_deadline_;
+  if (waiting_) next = wait_deadline_;
   if (heartbeat_.count() > 0) next = std::min(next, heartbeat_next_);
   if (next == SteadyClock::time_point::max()) return;
   s.set_timer(std::max(0.0, std::chrono::duration<double>(next - SteadyClock::now()).count()));
@@ -339,18 +333,12 @@ void AmqpConnection::encode(ConnectionServices& s, const RequestSpec& spec, cons
       if (Channel* c = find(ch); c && c->next_seqno > 0) {
         ++c->next_seqno;
         c->window.push_back(0);
-        ++outstanding_;
       }
       break;
     }
-    case Type::wait_confirms:
-      if (outstanding_ == 0) {
-        defer(s, ConnEvent::complete);
-        return;
-      }
-      [[fallthrough]];
-    case Type::wait_messages:
-      wait_ = r.type == Type::wait_confirms ? Wait::confirms : Wait::messages;
+    case Type::wait_confirms:  // Tsung's thinktimes of `timeout`: confirms and deliveries are
+    case Type::wait_messages:  // counted as they come, whenever they come
+      waiting_ = true;
       wait_deadline_ = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
                                                 std::chrono::duration<double>(r.timeout));
       arm(s);
@@ -473,10 +461,6 @@ ConnEvent AmqpConnection::on_method(ConnectionServices& s, bool awaiting, std::u
       std::uint64_t tag = in.u64();
       bool multiple = in.u8() & 1;
       on_confirm(s, channel, tag, multiple, id == method::basic_ack);
-      if (awaiting && wait_ == Wait::confirms && outstanding_ == 0) {
-        wait_ = Wait::none;
-        return ConnEvent::complete;
-      }
       return ConnEvent::none;
     }
     case method::connection_close: {
@@ -502,10 +486,6 @@ ConnEvent AmqpConnection::on_method(ConnectionServices& s, bool awaiting, std::u
         return ConnEvent::failed;  // the request failed; the connection and the user go on
       }
       s.error(info.error);
-      if (awaiting && wait_ == Wait::confirms && outstanding_ == 0) {  // its confirms were dropped
-        wait_ = Wait::none;
-        return ConnEvent::complete;
-      }
       return ConnEvent::none;
     }
     case method::channel_flow: {
@@ -625,7 +605,6 @@ void AmqpConnection::on_confirm(ConnectionServices& s, std::uint16_t channel, st
   auto settle = [&](std::size_t index) {
     if (c->window[index]) return;
     c->window[index] = 1;
-    --outstanding_;
     s.count(m_[ack ? confirmed : unconfirmed]);
   };
   std::uint64_t offset = tag - c->first;
@@ -647,10 +626,7 @@ void AmqpConnection::on_confirm(ConnectionServices& s, std::uint16_t channel, st
 
 void AmqpConnection::drop_channel(std::uint16_t id) {
   Channel* c = find(id);
-  if (!c) return;
-  outstanding_ -= static_cast<std::uint64_t>(
-      std::count(c->window.begin() + static_cast<std::ptrdiff_t>(c->head), c->window.end(), 0));
-  channels_.erase(channels_.begin() + (c - channels_.data()));
+  if (c) channels_.erase(channels_.begin() + (c - channels_.data()));
 }
 
 ConnEvent AmqpConnection::on_timer(ConnectionServices& s) {
@@ -662,9 +638,9 @@ ConnEvent AmqpConnection::on_timer(ConnectionServices& s) {
   }
   auto now = SteadyClock::now();
   ConnEvent event = ConnEvent::none;
-  if (wait_ != Wait::none && now >= wait_deadline_) {
-    wait_ = Wait::none;  // waitForConfirms / waitForMessages: the timeout ends the wait
-    event = ConnEvent::complete;
+  if (waiting_ && now >= wait_deadline_) {
+    waiting_ = false;  // waitForConfirms / waitForMessages: over after `timeout`, untimed
+    event = ConnEvent::waited;
   }
   if (heartbeat_.count() > 0 && now >= heartbeat_next_) {
     send_frames(s, [](std::string& b) { heartbeat(b); });

@@ -23,10 +23,14 @@ void JabberConnection::encode(ConnectionServices& s, const RequestSpec& spec, co
   const auto& request = static_cast<const JabberRequest&>(spec);
   user_.attach(ctx.session);
   std::size_t before = out.size();
+  bool had_no_free_userid = user_.no_free_userid;
   encode_request(user_, request, ctx.vars, ctx.missing_vars, &s, out);
   sent_nothing_ = false;
   if (user_.no_free_userid) {
-    s.set_timer(0);  // Tsung: exit(no_free_userid); the user ends (on_timer)
+    // Tsung: exit(no_free_userid); counted now, once (a no_ack request's user may end before
+    // the timer fires), and the timer ends the user.
+    if (!had_no_free_userid) s.error("no_free_userid");
+    s.set_timer(0);
     return;
   }
   // Tsung skips some requests (no roster jid, nobody online, ...): nothing to wait for.
@@ -39,11 +43,8 @@ void JabberConnection::encode(ConnectionServices& s, const RequestSpec& spec, co
   header_len_ = 0;
 }
 
-ConnEvent JabberConnection::on_timer(ConnectionServices&, ResponseInfo& info) {
-  if (user_.no_free_userid) {
-    info.error = "no_free_userid";  // the engine counts error_no_free_userid, and only that
-    return ConnEvent::fatal;
-  }
+ConnEvent JabberConnection::on_timer(ConnectionServices&) {
+  if (user_.no_free_userid) return ConnEvent::fatal_counted;  // error_no_free_userid, counted at encode
   if (sent_nothing_) {
     sent_nothing_ = false;
     return ConnEvent::complete;
@@ -147,6 +148,10 @@ ConnResult JabberConnection::unit_for(ConnectionServices& s, const JabberRequest
     return ConnResult{consumed, e};
   };
   if (unit.kind == Kind::declaration) return done(ConnEvent::none);
+  if (r.ack == Ack::global) {  // the engine completes it at the controller's release: all is pushed
+    if (unit.kind == Kind::element) pushed(s, unit);
+    return done(ConnEvent::none);
+  }
   if (r.regexp) {  // <jabber regexp="..">: the first element matching it is the answer
     if (r.regexp->search(unit.text)) {
       if (unit.kind == Kind::element) pushed(s, unit);  // as Tsung: also handled as received
@@ -156,7 +161,8 @@ ConnResult JabberConnection::unit_for(ConnectionServices& s, const JabberRequest
     pushed(s, unit);
     return done(ConnEvent::none);
   }
-  Awaits awaits = r.awaits();
+  // ack="parse" without regexp: Tsung's parse/2 takes the first data received as the answer.
+  Awaits awaits = r.ack == Ack::parse ? Awaits::any : r.awaits();
   if (unit.kind == Kind::stream_close) return done(ConnEvent::close);
   switch (awaits) {
     case Awaits::any:

@@ -20,8 +20,7 @@ class JabberConnection final : public Connection {
               std::string& out) override;
   ConnResult on_data(ConnectionServices& services, const RequestSpec* pending, std::span<const char> data,
                      ResponseInfo& info) override;
-  using Connection::on_timer;
-  ConnEvent on_timer(ConnectionServices& services, ResponseInfo& info) override;
+  ConnEvent on_timer(ConnectionServices& services) override;
   ConnEvent on_tls_ready(ConnectionServices& services) override;
   bool on_eof(const RequestSpec* pending, ResponseInfo& info) override;
   /// Options this connection owns (made without a scenario's); kept until it is destroyed.

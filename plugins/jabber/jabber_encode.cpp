@@ -72,7 +72,7 @@ std::string escaped(std::string_view in) {
 std::string next_id(UserState& st) { return std::to_string(++st.next_id); }
 
 std::string dest_name(const JabberOptions& o, const UserKey& key) {
-  return key.id == UserKey::kNamed ? key.name : o.username + std::to_string(key.id);
+  return key.id == UserKey::kNamed ? key.name : o.user_name(key.id);
 }
 
 void count(ConnectionServices* services, std::string_view name) {
@@ -90,11 +90,12 @@ std::optional<std::string> choose_dest(UserState& st, Dest dest, ConnectionServi
       count(services, "no_online");
       return std::nullopt;
     case Dest::offline:
-      if (auto id = pool.next_offline()) return o.username + std::to_string(*id);
+      if (auto id = pool.next_offline()) return o.user_name(*id);
       count(services, "no_offline");
       return std::nullopt;
     case Dest::random:
-      if (auto id = pool.random_id()) return o.username + std::to_string(*id);
+      if (!o.random_users.empty()) return o.random_users[pool.random_index(o.random_users.size())];
+      if (auto id = pool.random_id()) return o.user_name(*id);
       return std::nullopt;  // Tsung logs "Can't find a random user" and sends nothing
     case Dest::unique:
       if (auto k = pool.first()) return dest_name(o, *k);
@@ -161,13 +162,13 @@ bool ensure_user(UserState& st, const JabberRequest& r, const VariableSource* va
     user.key = UserKey{UserKey::kNamed, user.username};
   } else {
     auto id = o.users->take_idle();
-    if (!id) {  // counted once, as error_no_free_userid, when the user ends (JabberConnection::on_timer)
+    if (!id) {  // counted once, as error_no_free_userid, by JabberConnection::encode
       st.no_free_userid = true;
       return false;
     }
     user.key = UserKey{*id, {}};
-    user.username = o.username + std::to_string(*id);
-    user.passwd = o.passwd + std::to_string(*id);
+    user.username = o.user_name(*id);
+    user.passwd = o.user_passwd(*id);
   }
   user.have_user = true;
   user.in_pool = !r.auth_username;

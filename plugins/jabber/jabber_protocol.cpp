@@ -2,10 +2,12 @@
 // ts_jabber options, over a connection-level XMPP client (jabber_connection.cpp).
 #include <fmt/format.h>
 
+#include <set>
 #include <stdexcept>
 
 #include "jabber_connection.hpp"
 #include "jabber_request.hpp"
+#include "loadctl/dynamics.hpp"
 #include "loadctl/scenario_error.hpp"
 #include "loadctl/xml_reader.hpp"
 
@@ -134,7 +136,22 @@ class JabberProtocol final : public Protocol {
   }
 
   std::shared_ptr<const ProtocolOptions> parse_options(std::span<const pugi::xml_node> nodes) const override {
+    return parse_options_with_files(nodes, {});
+  }
+
+  std::shared_ptr<const ProtocolOptions> parse_options_with_files(std::span<const pugi::xml_node> nodes,
+                                                                  const std::vector<DataFile>& files) const override {
     auto o = std::make_shared<JabberOptions>();
+    std::string delimiter = ";";
+    const DataFile *random_file = nullptr, *offline_file = nullptr;
+    pugi::xml_node offline_node;
+    auto file = [&](XmlElement& el) -> const DataFile* {
+      std::string id = el.required("value");
+      for (const DataFile& f : files)
+        if (f.id == id) return &f;
+      el.fail("value", fmt::format("no <option name=\"file_server\" id=\"{}\"> in this scenario", id));
+      return nullptr;
+    };
     for (pugi::xml_node node : nodes) {
       XmlElement el(node);
       el.ignore({"type"});
@@ -145,17 +162,50 @@ class JabberProtocol final : public Protocol {
       else if (name == "userid_max") o->userid_max = static_cast<std::uint64_t>(el.integer("value", std::nullopt, 0, 100'000'000));
       else if (name == "muc_service") o->muc_service = el.optional("value", "conference.localhost");
       else if (name == "pubsub_service") o->pubsub_service = el.optional("value", "pubsub.localhost");
-      else if (name == "vhost_file" || name == "random_from_fileid" || name == "offline_from_fileid" ||
-               name == "fileid_delimiter")
-        el.fail("name", fmt::format("not supported yet: ts_jabber option '{}'", name));
+      else if (name == "random_from_fileid") random_file = file(el);
+      else if (name == "offline_from_fileid") offline_file = file(el), offline_node = node;
+      else if (name == "fileid_delimiter") delimiter = el.optional("value", ";");
+      else if (name == "vhost_file")
+        el.fail("name", "not supported yet: ts_jabber option 'vhost_file' (a domain per user, each with its own user pool)");
       else
         el.fail("name", fmt::format("unknown ts_jabber option '{}' (expected username, passwd, domain, "
-                                    "userid_max, muc_service, pubsub_service or global_number)", name));
+                                    "userid_max, muc_service, pubsub_service, random_from_fileid, "
+                                    "offline_from_fileid, fileid_delimiter or global_number)", name));
       el.finish();
       el.children({});
     }
-    o->users = std::make_unique<UserPool>(o->userid_max);
+    if (delimiter.empty()) delimiter = ";";
+    // Tsung's ts_user_server: a random user is a line's first field; an offline one its first
+    // two (a line with fewer is refused: Tsung's user server crashes on it).
+    if (random_file)
+      for (const std::string& line : random_file->lines) o->random_users.push_back(split_fields(line, delimiter, 1)[0]);
+    if (offline_file) {
+      std::set<std::pair<std::string, std::string>> users;
+      for (const std::string& line : offline_file->lines) {
+        auto fields = split_fields(line, delimiter, 2);
+        if (fields.size() < 2)
+          fail_at(offline_node, fmt::format("file_server '{}': line '{}' has no password field (offline_from_fileid "
+                                            "reads user{}password)", offline_file->id, line, delimiter));
+        users.emplace(fields[0], fields[1]);
+      }
+      o->file_users.assign(users.begin(), users.end());
+    }
+    std::vector<std::string> names;
+    for (const auto& user : o->file_users) names.push_back(user.first);
+    o->users = std::make_unique<UserPool>(o->userid_max, names);
     return o;
+  }
+
+  /// The first `n` fields of `line` split at `delimiter` (fewer when it has fewer).
+  static std::vector<std::string> split_fields(std::string_view line, std::string_view delimiter, std::size_t n) {
+    std::vector<std::string> fields;
+    while (fields.size() < n) {
+      std::size_t end = line.find(delimiter);
+      fields.emplace_back(line.substr(0, end));
+      if (end == std::string_view::npos) break;
+      line.remove_prefix(end + delimiter.size());
+    }
+    return fields;
   }
 
   std::shared_ptr<const RequestSpec> parse_request(pugi::xml_node node, const RequestParseContext& ctx) const override {
@@ -174,14 +224,13 @@ class JabberProtocol final : public Protocol {
     }
     r->type = found->type;
     std::string ack = el.choice("ack", {"local", "no_ack", "global", "parse", "bidi_ack"}, "");
-    if (!el.has("ack")) fail_at(node, "missing attribute ack (local | no_ack | global | bidi_ack)");
-    if (ack == "global") el.fail("ack", "not supported yet: jabber ack=\"global\"");
-    if (ack == "parse") el.fail("ack", "not supported yet: jabber ack=\"parse\"");
-    r->ack = ack == "local" ? Ack::local : ack == "no_ack" ? Ack::no_ack : Ack::bidi_ack;
+    if (!el.has("ack")) fail_at(node, "missing attribute ack (local | no_ack | global | parse | bidi_ack)");
+    r->ack = ack == "local" ? Ack::local : ack == "no_ack" ? Ack::no_ack : ack == "global" ? Ack::global
+             : ack == "parse" ? Ack::parse : Ack::bidi_ack;
     if (r->ack == Ack::bidi_ack && r->type != Type::starttls)
       el.fail("ack", "not supported yet: ack=\"bidi_ack\" other than for type=\"starttls\"");
-    if (r->type == Type::starttls && r->ack == Ack::no_ack)
-      el.fail("ack", "not supported yet: starttls with ack=\"no_ack\" (use local or bidi_ack)");
+    if (r->type == Type::starttls && r->ack != Ack::local && r->ack != Ack::bidi_ack)
+      el.fail("ack", fmt::format("not supported yet: starttls with ack=\"{}\" (use local or bidi_ack)", ack));
     // Attributes only some types read: refused on the others (Tsung ignores them there).
     auto only_for = [&](std::initializer_list<const char*> attrs, bool used) {
       for (const char* a : attrs)

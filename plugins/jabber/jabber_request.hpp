@@ -22,8 +22,21 @@ struct JabberOptions final : ProtocolOptions {
   std::uint64_t userid_max = 10000;
   std::optional<std::string> muc_service;
   std::optional<std::string> pubsub_service;
+  /// random_from_fileid: a random destination is the first field of a random line of that file.
+  std::vector<std::string> random_users;
+  /// offline_from_fileid: users (name, password: a line's first two fields) that follow the ids
+  /// 1..userid_max in the pool (id userid_max + 1 + index), in Tsung's order (sorted).
+  std::vector<std::pair<std::string, std::string>> file_users;
   /// Tsung's ts_user_server, for this process; made at the end of parse_options.
   std::unique_ptr<UserPool> users;
+
+  /// The username and password of pool id `id` (prefix + id, or a file user's).
+  std::string user_name(std::uint64_t id) const {
+    return id > userid_max ? file_users[id - userid_max - 1].first : username + std::to_string(id);
+  }
+  std::string user_passwd(std::uint64_t id) const {
+    return id > userid_max ? file_users[id - userid_max - 1].second : passwd + std::to_string(id);
+  }
 };
 
 enum class Type : std::uint8_t {
@@ -40,7 +53,9 @@ enum class Type : std::uint8_t {
   ping,
 };
 
-enum class Ack : std::uint8_t { local, no_ack, bidi_ack };
+/// global: sent, then the user waits until global_number users reached such a request (or a
+/// wait_global thinktime) across the run; parse: the first element received, or matching regexp.
+enum class Ack : std::uint8_t { local, no_ack, bidi_ack, global, parse };
 enum class Dest : std::uint8_t { random, online, offline, unique, previous };
 
 /// What a connection waits for after sending a request with ack="local|bidi_ack".
@@ -80,6 +95,7 @@ class JabberRequest final : public RequestSpec {
   /// the request as a fresh user would send it.
   void encode(const EncodeContext& ctx, std::string& out) const override;
   bool awaits_response() const override { return ack != Ack::no_ack; }
+  bool global_ack() const override { return ack == Ack::global; }
   ParseResult parse_response(ParserState&, std::span<const char>, ResponseInfo& info) const override {
     info.error = "xmpp_not_connection_level";
     return {ParseStatus::error, 0};

@@ -4,7 +4,10 @@
 
 namespace loadctl::jabber {
 
-UserPool::UserPool(std::uint64_t userid_max) : max_(userid_max), state_(userid_max, offline) {}
+UserPool::UserPool(std::uint64_t userid_max, const std::vector<std::string>& file_users)
+    : max_(userid_max + file_users.size()), random_max_(userid_max), state_(max_, offline) {
+  for (std::size_t i = 0; i < file_users.size(); ++i) file_ids_.emplace(file_users[i], userid_max + 1 + i);
+}
 
 void UserPool::set_slice(unsigned index, unsigned count) {
   std::lock_guard lock(mutex_);
@@ -35,8 +38,14 @@ std::optional<std::uint64_t> UserPool::take_idle() {
 
 void UserPool::add_connected(const UserKey& user) {
   std::lock_guard lock(mutex_);
-  if (user.id == UserKey::kNamed) named_connected_.insert(user.name);
-  else if (user.id >= 1 && user.id <= max_) state_[user.id - 1] = connected;
+  if (user.id == UserKey::kNamed) {
+    named_connected_.insert(user.name);
+    // An offline_from_fileid user logging in by name is no longer offline (Tsung's
+    // add_to_connected removes its {User, Pwd} from the offline table).
+    if (auto it = file_ids_.find(user.name); it != file_ids_.end()) state_[it->second - 1] = connected;
+  } else if (user.id >= 1 && user.id <= max_) {
+    state_[user.id - 1] = connected;
+  }
   if (!first_) first_ = user;
 }
 
@@ -62,8 +71,12 @@ void UserPool::remove_from_online(const UserKey& user) {
 void UserPool::remove_connected(const UserKey& user) {
   std::lock_guard lock(mutex_);
   online_.erase(user);
-  if (user.id == UserKey::kNamed) named_connected_.erase(user.name);
-  else if (user.id >= 1 && user.id <= max_) state_[user.id - 1] = offline;
+  if (user.id == UserKey::kNamed) {
+    named_connected_.erase(user.name);
+    if (auto it = file_ids_.find(user.name); it != file_ids_.end()) state_[it->second - 1] = offline;
+  } else if (user.id >= 1 && user.id <= max_) {
+    state_[user.id - 1] = offline;
+  }
 }
 
 std::optional<UserKey> UserPool::online_other(const UserKey& self) {
@@ -92,11 +105,19 @@ std::optional<std::uint64_t> UserPool::next_offline() {
   return id;
 }
 
-std::optional<std::uint64_t> UserPool::random_id() {
-  if (max_ == 0) return std::nullopt;
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  return std::uniform_int_distribution<std::uint64_t>(1, max_)(rng);
+namespace {
+std::mt19937_64& rng() {
+  thread_local std::mt19937_64 engine{std::random_device{}()};
+  return engine;
 }
+}  // namespace
+
+std::optional<std::uint64_t> UserPool::random_id() {
+  if (random_max_ == 0) return std::nullopt;
+  return std::uniform_int_distribution<std::uint64_t>(1, random_max_)(rng());
+}
+
+std::size_t UserPool::random_index(std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng()); }
 
 std::optional<UserKey> UserPool::first() {
   std::lock_guard lock(mutex_);

@@ -5,6 +5,7 @@
 // an agent (one mutex); see README.md for the difference with Tsung's controller-wide server.
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -25,7 +26,8 @@ struct UserKey {
 
 class UserPool {
  public:
-  explicit UserPool(std::uint64_t userid_max);
+  /// Ids 1..userid_max, then one per name of `file_users` (offline_from_fileid), offline.
+  explicit UserPool(std::uint64_t userid_max, const std::vector<std::string>& file_users = {});
 
   /// This agent's share of the ids when several agents run the scenario: agent k (0-based) of n
   /// takes (get_idle, get_offline) only the ids i with (i - 1) mod n = k, so no two agents hand
@@ -46,6 +48,8 @@ class UserPool {
   std::optional<std::uint64_t> next_offline();
   /// get_id: a random id in 1..userid_max; nothing when userid_max is 0.
   std::optional<std::uint64_t> random_id();
+  /// A random index in 0..n-1 (n > 0): get_id's random line of random_from_fileid.
+  static std::size_t random_index(std::size_t n);
   /// get_first: the first user that connected.
   std::optional<UserKey> first();
 
@@ -53,7 +57,9 @@ class UserPool {
   std::optional<std::uint64_t> next_offline_locked();
   enum : std::uint8_t { offline, connected, online };
   std::mutex mutex_;
-  std::uint64_t max_;
+  std::uint64_t max_;                ///< userid_max + file users
+  std::uint64_t random_max_;         ///< userid_max
+  std::map<std::string, std::uint64_t, std::less<>> file_ids_;  ///< file user name -> its id
   std::uint64_t slice_index_ = 0, slice_count_ = 1;
   std::vector<std::uint8_t> state_;  ///< index id-1
   std::uint64_t last_offline_ = 0;

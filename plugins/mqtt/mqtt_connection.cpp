@@ -172,10 +172,6 @@ void MqttConnection::arm_timer(ConnectionServices& s) {
   s.set_timer(std::max(0.0, std::chrono::duration<double>(next - now()).count()));
 }
 
-bool MqttConnection::timeout_completes(const RequestSpec& request) {
-  if (as_mqtt(request).kind != Kind::wait_for_messages) return false;
-  wait_until_ = Clock::time_point::max();
-  return true;
-}
+bool MqttConnection::is_wait(const RequestSpec& request) { return as_mqtt(request).kind == Kind::wait_for_messages; }
 
 }  // namespace loadctl::mqtt

@@ -21,7 +21,7 @@ class MqttConnection final : public Connection {
   ConnResult on_data(ConnectionServices& s, const RequestSpec* pending, std::span<const char> data,
                      ResponseInfo& info) override;
   ConnEvent on_timer(ConnectionServices& s) override;
-  bool timeout_completes(const RequestSpec& request) override;
+  bool is_wait(const RequestSpec& request) override;
 
   using Clock = std::chrono::steady_clock;
   /// For tests: the time used by the next call (default: Clock::now()).

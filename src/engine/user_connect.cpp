@@ -110,6 +110,7 @@ void Worker::on_transport_ready(User& user) {
 
 void Worker::close_connection(User& user) {
   if (!user.socket.is_open()) return;
+  if (user.conn) conn_write_now(user);  // queued bytes (e.g. a close frame) go before the FIN
   boost::system::error_code ignored;
   user.socket.close(ignored);
   if (user.tls) retire_tls(user);

@@ -44,7 +44,8 @@ class ConnServices final : public ConnectionServices {
   void send(std::string_view bytes) override {
     user_.conn->out.append(bytes);
     worker_.stats_.add(worker_.ids_.size_sent, bytes.size());
-    worker_.conn_flush(user_);  // starts a write at most; never completes inline
+    // Within on_data, replies (acks, pongs) gather and leave together after it (conn_on_read).
+    if (!user_.conn->batching) worker_.conn_flush(user_);  // writes or starts a write; never calls back inline
   }
   void start_tls() override {
     user_.conn->tls_requested = true;
@@ -112,6 +113,15 @@ void Worker::conn_queue_request(User& user) {
   c.out.append(write_buf_);
   conn_flush(user);
   user.state = UserState::awaiting;
+  if (current_request(user).global_ack()) [[unlikely]] {
+    // Tsung's ack="global": complete when the controller releases the rendezvous; bounded by
+    // global_ack_timeout (conn_timeout), not idle_timeout.
+    c.global_pc = user.pc;
+    double limit = config_.scenario->options.global_ack_timeout;
+    user.deadline = limit < 0 ? Clock::time_point::max() : user.request_start + seconds(limit);
+    enter_barrier(user, user.pc);
+    return;
+  }
   if (!current_request(user).awaits_response()) {
     // Done once its bytes are written, as Tsung's send returns: a user neither queues without
     // bound nor ends (closing the socket) before they left. Awaiting meanwhile, so that a peer
@@ -127,9 +137,25 @@ void Worker::conn_queue_request(User& user) {
   }
 }
 
+// Plain TCP: writes what the kernel takes now (the socket is non-blocking); returns how much.
+// So a write is in flight (write_busy) only while the kernel refuses bytes, and a close (a fatal
+// event after a close frame was queued, a session's end) can send what is queued ahead of its
+// FIN (close_connection). An error is left to the asynchronous write that follows to report.
+std::size_t Worker::conn_write_now(User& user) {
+  ConnState& c = *user.conn;
+  if (user.tls || c.write_busy || c.out.empty() || c.tls_requested) return 0;
+  boost::system::error_code ec;
+  std::size_t written = user.socket.write_some(asio::buffer(c.out), ec);
+  if (ec) return 0;
+  if (written == c.out.size()) c.out.clear();
+  return written;
+}
+
 void Worker::conn_flush(User& user) {
   ConnState& c = *user.conn;
   if (c.write_busy || c.out.empty() || c.tls_requested) return;
+  std::size_t written = conn_write_now(user);
+  if (c.out.empty()) return;
   c.writing.swap(c.out);
   c.out.clear();
   c.write_busy = true;
@@ -154,7 +180,7 @@ void Worker::conn_flush(User& user) {
     }
   };
   if (user.tls) asio::async_write(*user.tls, asio::buffer(c.writing), std::move(done));
-  else asio::async_write(user.socket, asio::buffer(c.writing), std::move(done));
+  else asio::async_write(user.socket, asio::buffer(c.writing) + written, std::move(done));
 }
 
 void Worker::conn_read(User& user) {
@@ -245,6 +271,7 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, const
   }
   ConnRef ref(user);
   std::size_t offset = 0;
+  c.batching = true;
   while (offset < n) {
     bool awaiting = user.state == UserState::awaiting;
     const RequestSpec* pending = awaiting ? &current_request(user) : nullptr;
@@ -256,7 +283,9 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, const
     ConnResult result = c.plugin->on_data(services, pending, data, info);
     if (!ref.alive(user)) return;
     result.consumed = std::min(result.consumed, data.size());
-    if (awaiting) {
+    // Bytes received while an ack="global" request waits for the release are not its response:
+    // they neither restart a timeout (global_ack_timeout bounds it) nor go to its captures.
+    if (awaiting && c.global_pc != user.pc) {
       user.received = User::Received::since_sweep;
       if (user.dyn && user.program->requests[user.program->ops[user.pc - 1].arg].dyn) {
         // The plugin's content (a frame's payload) replaces the raw bytes captured so far.
@@ -274,6 +303,8 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, const
     if (!ref.alive(user)) return;  // the connection or the user ended
     if (result.consumed == 0) break;
   }
+  c.batching = false;
+  conn_flush(user);
   if (direct) c.in.assign(bytes + offset, n - offset);
   else c.in.erase(0, offset);
   // An idle connection keeps no receive buffer (the read buffers are the worker's).
@@ -373,16 +404,23 @@ void Worker::conn_start_tls(User& user) {
 void Worker::conn_on_timer(User& user) {
   ConnRef ref(user);
   ConnServices services(*this, user);
-  ResponseInfo info;
-  ConnEvent event = user.conn->plugin->on_timer(services, info);
-  if (ref.alive(user)) conn_event(user, event, info);
+  ConnEvent event = user.conn->plugin->on_timer(services);
+  if (ref.alive(user)) conn_event(user, event, {});
 }
 
-// idle_timeout of a pending request: true when the plugin says that completes it.
+// idle_timeout of a pending request: true when it does not apply, the request being a wait (a
+// thinktime in Tsung, ended by the plugin's timer).
 bool Worker::conn_timeout(User& user) {
   if (!user.conn || user.state != UserState::awaiting) return false;
-  if (!user.conn->plugin->timeout_completes(current_request(user))) return false;
-  on_response_complete(user, {});
+  if (user.conn->global_pc == user.pc) {  // ack="global": only global_ack_timeout ends the wait
+    double limit = config_.scenario->options.global_ack_timeout;
+    auto end = limit < 0 ? Clock::time_point::max() : user.request_start + seconds(limit);
+    if (Clock::now() >= end) return false;  // error_timeout, the user ends (Tsung's wait_ack timeout)
+    user.deadline = end;
+    return true;
+  }
+  if (!user.conn->plugin->is_wait(current_request(user))) return false;
+  user.deadline = Clock::time_point::max();
   return true;
 }
 

@@ -382,7 +382,13 @@ bool Worker::run_match(User& user, const MatchSpec& m, std::string_view response
 void Worker::wait_global(User& user) {
   user.state = UserState::thinking;
   user.deadline = Clock::time_point::max();
-  barrier_.emplace_back(user.slot, user.generation);
+  enter_barrier(user, 0);
+}
+
+// The rendezvous of wait_global thinktimes and ack="global" requests (Tsung's ts_timer counts
+// both alike): `pc` is the awaited request's, 0 for a thinktime.
+void Worker::enter_barrier(User& user, std::uint32_t pc) {
+  barrier_.push_back({user.slot, user.generation, pc});
   barrier_waiting_.fetch_add(1);
   if (config_.barrier_arrivals) config_.barrier_arrivals->fetch_add(1);
 }
@@ -396,10 +402,16 @@ std::uint64_t Worker::release_barrier(std::uint64_t n) {
   if (take == 0) return 0;
   asio::post(ctx_, [this, take] {
     for (std::uint64_t i = 0; i < take && !barrier_.empty(); ++i) {
-      auto [slot, generation] = barrier_.front();
+      BarrierEntry entry = barrier_.front();
       barrier_.pop_front();
-      User& user = users_[slot];
-      if (user.generation == generation && user.program) step(user);
+      User& user = users_[entry.slot];
+      if (user.generation != entry.generation || !user.program) continue;  // ended meanwhile (still counted, as Tsung)
+      if (entry.pc == 0) {
+        step(user);
+      } else if (user.state == UserState::awaiting && user.pc == entry.pc && user.conn && user.conn->global_pc == entry.pc) {
+        user.conn->global_pc = 0;
+        on_response_complete(user, {});  // the ack="global" request, timed from its send
+      }
     }
   });
   return take;

@@ -130,8 +130,10 @@ struct ConnState {
   bool reading = false, write_busy = false;
   bool tls_requested = false;       ///< STARTTLS asked: the handshake starts once no read is pending
   bool opening = false;             ///< the plugin's handshake holds the first request
+  bool batching = false;            ///< within on_data: ConnectionServices::send only queues
   bool noack_waiting = false;       ///< a request without response is done when the queue is written
   bool throttled = false;           ///< rate_limit: not read until its Wake::conn_read
+  std::uint32_t global_pc = 0;      ///< awaiting the release of the ack="global" request before this pc
   std::uint32_t noack_pc = 0;       ///< ... that request's User::pc
 };
 
@@ -251,6 +253,7 @@ class Worker {
   void on_request_failed(User& user, std::string_view error, bool retry_on_fresh_connection);
   void think(User& user, const ThinkTime& think);
   void wait_global(User& user);
+  void enter_barrier(User& user, std::uint32_t pc);
   void restart_request(User& user);
   void end_page(User& user, Clock::time_point now);
   void close_connection(User& user);
@@ -280,6 +283,7 @@ class Worker {
   void conn_encode(User& user, const RequestSpec& spec, const EncodeContext& ctx);
   void conn_queue_request(User& user);
   void conn_flush(User& user);
+  std::size_t conn_write_now(User& user);
   void conn_read(User& user);
   void conn_on_read(User& user, const boost::system::error_code& ec, const char* data, std::size_t n);
   void conn_event(User& user, ConnEvent event, const ResponseInfo& info);
@@ -359,7 +363,12 @@ class Worker {
   std::atomic<bool> stop_requested_{false};
   std::atomic<std::uint64_t> active_{0};
   std::atomic<std::uint64_t> barrier_waiting_{0};  ///< waiting users not yet claimed by a release
-  std::deque<std::pair<std::uint32_t, std::uint32_t>> barrier_;  ///< (slot, generation) in arrival order
+  /// A user at the rendezvous: at a wait_global thinktime (pc 0), or awaiting the ack="global"
+  /// request before `pc`.
+  struct BarrierEntry {
+    std::uint32_t slot, generation, pc;
+  };
+  std::deque<BarrierEntry> barrier_;  ///< in arrival order
   std::atomic<std::uint64_t> peak_{0};
 
   std::vector<double> program_cdf_;

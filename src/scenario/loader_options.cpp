@@ -16,8 +16,7 @@ namespace loadctl::detail {
 namespace {
 
 /// Tsung options that only tune Tsung's own Erlang runtime: accepted, no effect in loadctl.
-constexpr std::string_view no_effect_options[] = {"hibernate", "max_ssh_startup_per_core", "tcp_reuseaddr",
-                                                   "global_ack_timeout"};
+constexpr std::string_view no_effect_options[] = {"hibernate", "max_ssh_startup_per_core", "tcp_reuseaddr"};
 
 /// Returns false for an option of a protocol (type="ts_..."), which its plugin parses.
 bool load_option(pugi::xml_node node, Options& options, const LoadContext& ctx) {
@@ -48,6 +47,8 @@ bool load_option(pugi::xml_node node, Options& options, const LoadContext& ctx) 
     options.connect_timeout = el.number("value", std::nullopt, 0) / 1000;
   } else if (name == "idle_timeout") {
     options.idle_timeout = el.number("value", std::nullopt, 0) / 1000;
+  } else if (name == "global_ack_timeout") {  // ms, as Tsung's; bounds ack="global" requests
+    options.global_ack_timeout = el.number("value", std::nullopt, 0) / 1000;
   } else if (name == "retry_timeout") {
     options.retry_timeout = el.number("value", std::nullopt, 0) / 1000;
   } else if (name == "max_retries") {
@@ -159,7 +160,7 @@ void load_options(pugi::xml_node node, Scenario& scenario, const LoadContext& ct
     if (protocol->options_type() != type)
       fail_at(nodes.front(), nodes.front().attribute("type"),
               fmt::format("{} sessions read the options of type=\"{}\"", type, protocol->options_type()));
-    scenario.protocol_options[type] = protocol->parse_options(nodes);
+    scenario.protocol_options[type] = protocol->parse_options_with_files(nodes, scenario.files);
   }
 }
 

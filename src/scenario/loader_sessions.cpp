@@ -94,6 +94,8 @@ std::shared_ptr<const RequestSpec> load_request_element(pugi::xml_node node, con
     fail_at(child, e.what());
   }
   if (!spec) fail_at(child, "the protocol plugin returned no request");
+  if (spec->global_ack() && ctx.scenario.options.global_number == 0)
+    fail_at(child, "ack=\"global\" needs <option name=\"global_number\" value=\"N\"/>");
   return spec;
 }
 

@@ -6,18 +6,22 @@
 //   client: "BAD n"      server: "R:x" (a mismatch: the plugin fails the request), then pushes
 // Replies come in two writes ("R:", then the rest 20 ms later), so that the engine keeps a rest
 // between reads. A request with die="true" sends nothing: the plugin counts error_died and its
-// timer ends the user (ConnEvent::fatal_counted).
+// timer ends the user (ConnEvent::fatal_counted). "END n": on the answer, the plugin queues
+// "ACK" and "BYE" (the server records them, answers nothing) and ends the user (fatal).
 
 #include <gtest/gtest.h>
 
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -49,15 +53,18 @@ struct PushOptions final : ProtocolOptions {
 
 class PushRequest final : public RequestSpec {
  public:
-  PushRequest(std::string data, bool starttls, bool die = false) : data(std::move(data)), starttls(starttls), die(die) {}
+  PushRequest(std::string data, bool starttls, bool die = false, bool global = false)
+      : data(std::move(data)), starttls(starttls), die(die), global(global) {}
   void encode(const EncodeContext&, std::string& out) const override { out += (starttls ? "STARTTLS" : data) + "\n"; }
   ParseResult parse_response(ParserState&, std::span<const char>, ResponseInfo&) const override {
     return {ParseStatus::error, 0};  // never called: every byte goes to PushConnection
   }
   std::string describe() const override { return data; }
+  bool global_ack() const override { return global; }
   std::string data;
   bool starttls;
   bool die;
+  bool global;  ///< global="true": Tsung's ack="global", its answer is only counted (global_answer)
 };
 
 class PushConnection final : public Connection {
@@ -79,9 +86,19 @@ class PushConnection final : public Connection {
       s.count(pushed_);  // a pushed message: the plugin's own metric, never a response
       return {eol + 1, ConnEvent::none};
     }
+    if (request && request->global) {  // the engine completes it at the rendezvous' release
+      s.count(s.metric("global_answer", ConnMetricKind::counter));
+      return {eol + 1, ConnEvent::none};
+    }
     if (request && request->starttls && line == "OK") {
       s.start_tls();
       return {eol + 1, ConnEvent::none};
+    }
+    if (request && request->data.starts_with("END") && line == "R:" + request->data.substr(4)) {
+      s.send("ACK\n");  // e.g. an ack, then a close frame: both must reach the server
+      s.send("BYE\n");
+      info.error = "ended";
+      return {eol + 1, ConnEvent::fatal};
     }
     if (request && line == "R:" + request->data.substr(4)) {
       info.content = line.substr(2);  // matches and dyn_variables see "n", not "R:n\n"
@@ -95,25 +112,17 @@ class PushConnection final : public Connection {
     return ConnEvent::complete;
   }
   // die="true": counts its own error and ends the user from the timer (fatal_counted).
-  // "TIMER": sends nothing; the timer ends the user with a reason of the plugin's own.
   void encode(ConnectionServices& s, const RequestSpec& request, const EncodeContext& ctx, std::string& out) override {
     const auto& push = static_cast<const PushRequest&>(request);
     if (push.die) {
       s.error("died");
       dying_ = true;
       s.set_timer(0);
-    } else if (push.data == "TIMER") {
-      s.set_timer(0);
     } else {
       request.encode(ctx, out);
     }
   }
-  using Connection::on_timer;
-  ConnEvent on_timer(ConnectionServices&, ResponseInfo& info) override {
-    if (dying_) return ConnEvent::fatal_counted;
-    info.error = "timer_reason";
-    return ConnEvent::fatal;
-  }
+  ConnEvent on_timer(ConnectionServices&) override { return dying_ ? ConnEvent::fatal_counted : ConnEvent::none; }
 
  private:
   const PushOptions* options_;
@@ -131,8 +140,9 @@ class PushProtocol final : public Protocol {
     std::string data = el.optional("data", "");
     bool starttls = el.boolean("starttls", false);
     bool die = el.boolean("die", false);
+    bool global = el.boolean("global", false);
     el.finish();
-    return std::make_shared<PushRequest>(data, starttls, die);
+    return std::make_shared<PushRequest>(data, starttls, die, global);
   }
   bool connection_level() const override { return true; }
   std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const override {
@@ -171,6 +181,18 @@ class PushServer {
     for (auto& t : connections_) t.join();
   }
   std::uint16_t port() const { return port_; }
+  /// The server read `line` (without its newline) within `seconds`.
+  bool saw(const std::string& line, double seconds = 2) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    for (;;) {
+      {
+        std::lock_guard lock(seen_mutex_);
+        if (std::find(seen_.begin(), seen_.end(), line) != seen_.end()) return true;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
 
  private:
   void accept_loop() {
@@ -190,6 +212,11 @@ class PushServer {
       if (ec) return false;
       std::string line = buffer.substr(0, n - 1);
       buffer.erase(0, n);
+      {
+        std::lock_guard lock(seen_mutex_);
+        seen_.push_back(line);
+      }
+      if (line == "ACK" || line == "BYE") continue;
       if (line == "STARTTLS") {
         asio::write(stream, asio::buffer(std::string("OK\n")), ec);
         starttls = true;
@@ -221,6 +248,8 @@ class PushServer {
   std::uint16_t port_ = 0;
   std::thread accept_thread_;
   std::vector<std::thread> connections_;  // joined at destruction (clients close first)
+  std::mutex seen_mutex_;
+  std::vector<std::string> seen_;  ///< every line read, in order
 };
 
 std::uint64_t total(const MetricSet& m, std::string_view name) {
@@ -242,8 +271,9 @@ struct TestCert {
   std::string dir;
 };
 
-// Runs `body` (<load> and <sessions>) against the server on `port` with one agent of one thread.
-MetricSet run_push(std::uint16_t port, const std::string& body) {
+// Runs `body` (<load> and <sessions>) against the server on `port` with one agent of one thread;
+// `tick` (when given) is called every 20 ms while it runs, playing the controller.
+MetricSet run_push(std::uint16_t port, const std::string& body, const std::function<void(engine::Engine&)>& tick = {}) {
   ProtocolRegistry registry;
   registry.add(std::make_unique<PushProtocol>());
   std::string xml = R"(<?xml version="1.0"?><tsung>
@@ -256,8 +286,10 @@ MetricSet run_push(std::uint16_t port, const std::string& body) {
   engine::Engine engine(scenario, plans.at(0), 1);
   engine.start(engine::Clock::now());
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!engine.done() && std::chrono::steady_clock::now() < deadline)
+  while (!engine.done() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (tick) tick(engine);
+  }
   EXPECT_TRUE(engine.done());
   engine.stop();
   engine.join();
@@ -396,19 +428,60 @@ TEST(ConnectionPlugin, ProtocolOptionErrorsNameTheElement) {
 namespace loadctl {
 namespace {
 
-// Connection::on_timer(services, info): a fatal event from the timer is counted under the
-// plugin's reason (error_timer_reason), not also as error_protocol.
-TEST(ConnectionPlugin, TimerEventsCarryTheirReason) {
+// RequestSpec::global_ack (Tsung's ack="global"): the request waits, whatever the connection
+// receives, until the controller releases the rendezvous of global_number users; it is then
+// complete, timed from its send. global_ack_timeout bounds the wait: error_timeout, the user ends.
+TEST(ConnectionPlugin, GlobalAckWaitsForTheRelease) {
+  TestCert cert;
+  PushServer server(cert.dir + "/cert.pem", cert.dir + "/key.pem");
+  const std::string sessions = R"(
+      <sessions><session name="push" probability="100" type="ts_push">
+        <request><push data="REQ 1" global="true"/></request>
+        <request><push data="REQ 2"/></request>
+      </session></sessions>)";
+  std::uint64_t arrived = 0;
+  std::chrono::steady_clock::time_point all_arrived{};
+  MetricSet m = run_push(server.port(), R"(<load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="2" arrivalrate="20" unit="second"/></arrivalphase></load>
+      <options><option name="global_number" value="2"/><option name="idle_timeout" value="100"/></options>)" + sessions,
+      [&](engine::Engine& e) {
+        arrived += e.take_barrier_arrivals();
+        if (arrived == 2 && all_arrived == std::chrono::steady_clock::time_point{}) all_arrived = std::chrono::steady_clock::now();
+        // released 300 ms after both arrived (longer than idle_timeout: it does not apply)
+        if (arrived == 2 && std::chrono::steady_clock::now() - all_arrived > std::chrono::milliseconds(300)) {
+          e.release_barrier(2);
+          arrived = 3;
+        }
+      });
+  EXPECT_EQ(arrived, 3u) << "both users reached the rendezvous";
+  EXPECT_EQ(total(m, "global_answer"), 2u) << "the answers were read, not taken as the response";
+  EXPECT_EQ(total(m, "request"), 4u);
+  const Metric* request = m.find("request");
+  ASSERT_NE(request, nullptr);
+  EXPECT_GE(request->max, 300.0) << "the global request is timed until its release";
+  EXPECT_EQ(total(m, "error_timeout"), 0u);
+  EXPECT_EQ(total(m, "finish_users_count"), 2u);
+
+  MetricSet t = run_push(server.port(), R"(<load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="20" unit="second"/></arrivalphase></load>
+      <options><option name="global_number" value="2"/><option name="global_ack_timeout" value="300"/></options>)" + sessions);
+  EXPECT_EQ(total(t, "error_timeout"), 1u) << "never released: global_ack_timeout";
+  EXPECT_EQ(total(t, "request"), 0u);
+}
+
+// Bytes a plugin queues and then closes on (an ack, then a close frame answered with a fatal
+// event) reach the server before the connection closes: the close sends what is queued first.
+TEST(ConnectionPlugin, BytesQueuedBeforeAFatalEventAreSent) {
   TestCert cert;
   PushServer server(cert.dir + "/cert.pem", cert.dir + "/key.pem");
   MetricSet m = run_push(server.port(), R"(<load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="20" unit="second"/></arrivalphase></load>
       <sessions><session name="push" probability="100" type="ts_push">
-        <request><push data="TIMER"/></request>
+        <request><push data="END 1"/></request>
         <request><push data="REQ 2"/></request>
       </session></sessions>)");
-  EXPECT_EQ(total(m, "error_timer_reason"), 1u);
-  EXPECT_EQ(total(m, "error_protocol"), 0u);
+  EXPECT_EQ(total(m, "error_ended"), 1u);
   EXPECT_EQ(total(m, "request"), 0u);
+  EXPECT_TRUE(server.saw("ACK"));
+  EXPECT_TRUE(server.saw("BYE")) << "the second queued line was dropped by the close";
+  EXPECT_FALSE(server.saw("REQ 2", 0));
 }
 
 }  // namespace

@@ -178,6 +178,25 @@ TEST(LoaderErrors, WaitGlobalThinktimeNeedsGlobalNumber) {
   EXPECT_TRUE(s.sessions[0].actions[1].think.wait_global);
 }
 
+// A request with RequestSpec::global_ack (jabber ack="global") joins the same rendezvous.
+TEST(LoaderErrors, GlobalAckNeedsGlobalNumber) {
+  const std::string head = R"(<?xml version="1.0"?><tsung><clients><client host="localhost" use_controller_vm="true"/></clients>
+<servers><server host="127.0.0.1" port="5222" type="tcp"/></servers>
+<load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="1" unit="second"/></arrivalphase></load>)";
+  const std::string sessions = R"(<sessions><session name="s" probability="100" type="ts_jabber">
+<request><jabber type="presence:initial" ack="global"/></request></session></sessions></tsung>)";
+  try {
+    load_scenario_text(head + sessions, "g.xml");
+    FAIL() << "ack=\"global\" without global_number accepted";
+  } catch (const ScenarioError& e) {
+    EXPECT_NE(std::string(e.what()).find("g.xml:4:10: /tsung/sessions/session/request/jabber"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("ack=\"global\" needs <option name=\"global_number\""), std::string::npos) << e.what();
+  }
+  Scenario s = load_scenario_text(head + R"(<options><option name="global_number" value="2"/>
+<option name="global_ack_timeout" value="1500"/></options>)" + sessions, "g.xml");
+  EXPECT_DOUBLE_EQ(s.options.global_ack_timeout, 1.5);
+}
+
 TEST(LoaderErrors, ProbabilitiesMustSumTo100) {
   Parts p;
   p.sessions = R"(<sessions>

@@ -6,11 +6,11 @@
 #                    file; then the PID it started; then epmd). epmd and the Erlang distribution
 #                    listen on 127.0.0.1 only.
 #                    CONF: more rabbitmq.conf lines; ADVANCED: an advanced.config term.
-#   rmqctl ARGS...   rabbitmqctl on that node, bounded
+#   rmqctl ARGS...   rabbitmqctl on that node, bounded (90 s: its own Erlang VM boots slowly on a busy machine)
 #   rabbit_counters  RabbitMQ's global AMQP 0-9-1 counters (classic queues), "name=value" lines
 RMQ_BIN=/usr/lib/rabbitmq/bin
 
-rmqctl() { timeout 30 "$RMQ_BIN/rabbitmqctl" -q -n "$RABBITMQ_NODENAME" "$@"; }
+rmqctl() { timeout 90 "$RMQ_BIN/rabbitmqctl" -q -n "$RABBITMQ_NODENAME" "$@"; }
 
 start_rabbitmq() {
   need_bins epmd

@@ -14,6 +14,7 @@
 #include "loadctl/connection.hpp"
 #include "loadctl/scenario.hpp"
 #include "loadctl/scenario_error.hpp"
+#include "support/map_vars.hpp"
 
 void loadctl_register_amqp(loadctl::ProtocolRegistry& registry);
 
@@ -41,16 +42,6 @@ struct FakeServices final : ConnectionServices {
   std::uint64_t operator[](const std::string& name) const {
     auto it = counts.find(name);
     return it == counts.end() ? 0 : it->second;
-  }
-};
-
-struct Vars final : VariableSource {
-  std::map<std::string, std::string, std::less<>> values;
-  bool append(std::string_view name, std::string& out) const override {
-    auto it = values.find(name);
-    if (it == values.end()) return false;
-    out += it->second;
-    return true;
   }
 };
 
@@ -153,7 +144,7 @@ std::vector<std::pair<std::uint16_t, std::uint32_t>> methods(std::string_view by
 struct Client {
   FakeServices s;
   std::unique_ptr<Connection> conn;
-  Vars vars;
+  test::MapVars vars;
   std::string out;
   ResponseInfo info;
 
@@ -413,16 +404,16 @@ TEST(AmqpConnection, DeliveriesAreAckedAndCountedWhateverIsPending) {
   auto acks = methods(c.s.sent);
   ASSERT_EQ(acks.size(), 3u);
   for (auto& a : acks) EXPECT_EQ(a, std::make_pair(std::uint16_t{1}, method::basic_ack));
-  // waitForMessages: the timer (or idle_timeout) ends it.
+  // waitForMessages: a thinktime of `timeout` (Tsung's): its timer ends it, untimed.
   auto wait = request(R"(<amqp type="waitForMessages" timeout="0.05"/>)");
   EXPECT_EQ(c.encode(*wait), "");
   EXPECT_NEAR(c.s.timer, 0.05, 0.02);
   EXPECT_EQ(c.feed(deliver_frames(1, 4, "x"), wait.get()), ConnEvent::none);
   std::this_thread::sleep_for(std::chrono::milliseconds(60));
-  EXPECT_EQ(c.conn->on_timer(c.s), ConnEvent::complete);
+  EXPECT_EQ(c.conn->on_timer(c.s), ConnEvent::waited);
   EXPECT_EQ(c.s["amqp_delivered"], 4u);
-  EXPECT_TRUE(c.conn->timeout_completes(*wait));
-  EXPECT_FALSE(c.conn->timeout_completes(*open));
+  EXPECT_TRUE(c.conn->is_wait(*wait)) << "idle_timeout does not apply";
+  EXPECT_FALSE(c.conn->is_wait(*open));
 }
 
 TEST(AmqpConnection, PublisherConfirms) {
@@ -442,21 +433,22 @@ TEST(AmqpConnection, PublisherConfirms) {
   EXPECT_EQ(h.u64(), 2u) << "the substituted payload 'm1'";
   EXPECT_EQ(h.u16(), 0x1000u);
   EXPECT_EQ(h.u8(), 2u) << "persistent: delivery_mode 2";
-  auto wait = request(R"(<amqp type="waitForConfirms" timeout="5"/>)");
+  auto wait = request(R"(<amqp type="waitForConfirms" timeout="0.2"/>)");
   c.encode(*wait);
-  EXPECT_NEAR(c.s.timer, 5, 0.1);
+  EXPECT_NEAR(c.s.timer, 0.2, 0.05);
   EXPECT_EQ(c.feed(ack_frame(1, method::basic_ack, 2, true), wait.get()), ConnEvent::none);
   EXPECT_EQ(c.s["amqp_confirmed"], 2u);
   EXPECT_EQ(c.feed(ack_frame(1, method::basic_ack, 2, false), wait.get()), ConnEvent::none) << "twice: once";
   EXPECT_EQ(c.feed(ack_frame(1, method::basic_nack, 4, false), wait.get()), ConnEvent::none);
   EXPECT_EQ(c.s["amqp_unconfirmed"], 1u);
-  EXPECT_EQ(c.feed(ack_frame(1, method::basic_ack, 3, false), wait.get()), ConnEvent::complete)
-      << "all four settled: the wait ends before its timeout";
+  EXPECT_EQ(c.feed(ack_frame(1, method::basic_ack, 3, false), wait.get()), ConnEvent::none)
+      << "all four settled: the wait still lasts its timeout, as Tsung's thinktime";
   EXPECT_EQ(c.s["amqp_confirmed"], 3u);
-  // Nothing outstanding: waitForConfirms completes at once (from the timer, armed at 0).
-  c.encode(*wait);
-  EXPECT_EQ(c.s.timer, 0);
-  EXPECT_EQ(c.conn->on_timer(c.s), ConnEvent::complete);
+  EXPECT_EQ(c.conn->on_timer(c.s), ConnEvent::none) << "early: the timer only re-arms";
+  EXPECT_GT(c.s.timer, 0.1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(220));
+  EXPECT_EQ(c.conn->on_timer(c.s), ConnEvent::waited);
+  EXPECT_TRUE(c.conn->is_wait(*wait));
   EXPECT_EQ(c.s["amqp_published"], 4u);
 }
 
@@ -594,7 +586,7 @@ TEST(AmqpConnection, FramesCutAtEveryByte) {
   heartbeat(hb);
   std::string bytes = deliver_frames(1, 1, "hello") + hb + deliver_frames(1, 2, std::string(5000, 'x')) +
                       ack_frame(1, method::basic_ack, 1, false) + ack_frame(1, method::basic_nack, 3, true);
-  EXPECT_EQ(c.feed_bytewise(bytes, wait.get()), std::vector<ConnEvent>{ConnEvent::complete});
+  EXPECT_EQ(c.feed_bytewise(bytes, wait.get()), std::vector<ConnEvent>{}) << "the wait lasts its timeout";
   EXPECT_EQ(c.s["amqp_delivered"], 2u);
   EXPECT_EQ(c.s["amqp_confirmed"], 1u);
   EXPECT_EQ(c.s["amqp_unconfirmed"], 2u) << "one multiple nack settles 2 and 3";
@@ -675,7 +667,7 @@ TEST(AmqpConnection, FrameMaxNeverAboveMaxFrameSize) {
   EXPECT_STREQ(c.info.error, "amqp_frame_too_large");
 }
 
-TEST(AmqpConnection, ChannelCloseDroppingConfirmsEndsTheWait) {
+TEST(AmqpConnection, ChannelCloseDuringAWaitIsCountedOnly) {
   Client c;
   c.open();
   c.roundtrip(*request(R"(<amqp type="channel.open"/>)"), 1, method::channel_open_ok);
@@ -685,9 +677,10 @@ TEST(AmqpConnection, ChannelCloseDroppingConfirmsEndsTheWait) {
   c.encode(*publish);
   auto wait = request(R"(<amqp type="waitForConfirms" timeout="30"/>)");
   c.encode(*wait);
-  EXPECT_EQ(c.feed(close_frame(1, method::channel_close, 404), wait.get()), ConnEvent::complete)
-      << "nothing left to confirm";
+  EXPECT_EQ(c.feed(close_frame(1, method::channel_close, 404), wait.get()), ConnEvent::none)
+      << "the wait goes on";
   EXPECT_EQ(c.s["error_amqp_not_found"], 1u);
+  EXPECT_EQ(methods(c.s.sent).back(), std::make_pair(std::uint16_t{1}, method::channel_close_ok));
 }
 
 TEST(AmqpConnection, DeferredFatalIsNotDowngraded) {
@@ -698,7 +691,7 @@ TEST(AmqpConnection, DeferredFatalIsNotDowngraded) {
   EXPECT_EQ(c.out, "") << "nothing truncated is sent";
   EXPECT_EQ(c.s["amqp_error"], 1u);
   EXPECT_EQ(c.s["amqp_published"], 0u);
-  c.encode(*request(R"(<amqp type="waitForConfirms"/>)"));  // nothing outstanding: would complete
+  c.encode(*request(R"(<amqp type="waitForConfirms"/>)"));  // would wait 1 s
   EXPECT_EQ(c.conn->on_timer(c.s), ConnEvent::fatal);
   Client d;
   d.open();

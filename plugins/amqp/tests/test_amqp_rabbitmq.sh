@@ -4,13 +4,16 @@
 #  1. Tsung's own example, /usr/share/doc/tsung/examples/amqp.xml.gz, changed only in the client
 #     host (ubuntu -> localhost), the server port and two durations: the arrival phase (3 s -> 8 s,
 #     so that its one publisher arrives but for a chance of e^-8) and waitForMessages' timeout
-#     (180 s -> 12 s, the consumer waits until the publisher is done):
+#     (180 s -> 22 s: the consumer waits until the publisher, arrived within 8 s, is done: its ten
+#     waitForConfirms last 1 s each, as in Tsung):
 #     one publisher (10 channels in confirm mode, 2000 persistent messages, waitForConfirms) and
 #     one consumer (10 channels, basic.qos, basic.consume with ack, waitForMessages). Asserted:
 #     tsung.log's amqp_* counters, and RabbitMQ's own counters (messages received, confirmed,
-#     routed, delivered and acknowledged), its consumer count during the wait and its empty queue.
+#     routed, delivered and acknowledged), its consumer count during the wait and its empty queue;
+#     request: the 74 AMQP requests, not the 11 waits (thinktimes, as in Tsung).
 #  2. A wrong password: RabbitMQ refuses the login; counted (error_amqp_access_refused), the user
-#     ends, the run ends normally.
+#     ends, the run ends normally. Its close_ok reaches RabbitMQ: neither this run nor the others
+#     leave a "client unexpectedly closed TCP connection" warning in RabbitMQ's log.
 #  3. max_frame_size below RabbitMQ's connection.start: error_amqp_frame_too_large, nothing kept.
 #  4. heartbeat 1 s and a 5 s waitForMessages: RabbitMQ closes a client silent for two heartbeat
 #     intervals, so the connection lives only through the heartbeats loadctl sends from its timer.
@@ -73,7 +76,7 @@ on_exit "stop_run $HEARTBEAT_PID"
 # --- 1. Tsung's example ----------------------------------------------------------------------
 zcat /usr/share/doc/tsung/examples/amqp.xml.gz |
   sed -e 's/host="ubuntu"/host="localhost"/' -e "s/port=\"5672\"/port=\"$RABBITMQ_NODE_PORT\"/" \
-      -e 's/timeout="180"/timeout="12"/' -e 's/phase="1" duration="3"/phase="1" duration="8"/' > "$TEST_TMP/amqp.xml"
+      -e 's/timeout="180"/timeout="22"/' -e 's/phase="1" duration="3"/phase="1" duration="8"/' > "$TEST_TMP/amqp.xml"
 [ "$(zcat /usr/share/doc/tsung/examples/amqp.xml.gz | diff - "$TEST_TMP/amqp.xml" | grep -c '^>')" = 4 ] ||
   fail "the example changed: its client host, server port, phase duration or waitForMessages timeout was not found"
 "$LOADCTL" -f "$TEST_TMP/amqp.xml" check > /dev/null 2> "$TEST_TMP/check.err" || { cat "$TEST_TMP/check.err" >&2; fail "check refused the example"; }
@@ -104,6 +107,7 @@ assert_eq "$(tsung_sum amqp_unconfirmed "$dir")" 0 "amqp_unconfirmed"
 assert_eq "$(tsung_sum amqp_delivered "$dir")" 2000 "amqp_delivered"
 assert_eq "$(tsung_sum amqp_unexpected "$dir")" 0 "amqp_unexpected"
 assert_eq "$(tsung_sum request_noack "$dir")" 2000 "request_noack (basic.publish)"
+assert_eq "$(tsung_sum request "$dir")" 74 "request (publisher 32, consumer 42; waitForConfirms and waitForMessages are thinktimes)"
 assert_eq "$(tsung_sum finish_users_count "$dir")" 2 "finish_users_count"
 rabbit_counters > "$TEST_TMP/counters"
 c() { awk -F= -v k="$1" '$1 == k { print $2 }' "$TEST_TMP/counters"; }
@@ -122,12 +126,21 @@ assert_eq "$(tsung_sum error_amqp_access_refused "$TEST_TMP/refused")" 3 "logins
 assert_eq "$(tsung_sum amqp_connected "$TEST_TMP/refused")" 0 "amqp_connected with a wrong password"
 assert_eq "$(tsung_sum finish_users_count "$TEST_TMP/refused")" 3 "users that ended"
 
+wait "$HEARTBEAT_PID" || fail "the heartbeat run failed"
+assert_eq "$(tsung_sum amqp_closed "$TEST_TMP/heartbeat")" 3 "connections closed normally after 5 s with 1 s heartbeats ($(counts "$TEST_TMP/heartbeat"))"
+grep -q "missed heartbeats" "$RABBITMQ_LOG_BASE"/*.log && fail "RabbitMQ missed heartbeats: $(grep -m1 "missed heartbeats" "$RABBITMQ_LOG_BASE"/*.log)"
+# Every connection so far ended with an AMQP close both sides saw (the refused logins too: the
+# close_ok queued on RabbitMQ's connection.close is written before the socket closes). RabbitMQ
+# logs the closes after a short while: wait for the 2 + 3 + 3 of them, then look for one cut.
+rabbit_log_count() { cat "$RABBITMQ_LOG_BASE"/*.log | { grep -c "$1" || true; }; }
+closes_logged() { [ "$(rabbit_log_count 'closing AMQP connection')" -ge 8 ]; }
+wait_until 10 closes_logged || fail "RabbitMQ logged $(rabbit_log_count 'closing AMQP connection') closed connections, expected 8"
+assert_eq "$(rabbit_log_count 'unexpectedly closed TCP connection')" 0 \
+  "connections RabbitMQ saw cut without an AMQP close ($(cat "$RABBITMQ_LOG_BASE"/*.log | grep -m1 'unexpectedly closed' || true))"
+
 scenario "$TEST_TMP/frame.xml" '<option name="max_frame_size" value="128"/>'
 run frame "$TEST_TMP/frame.xml"
 assert_eq "$(tsung_sum error_amqp_frame_too_large "$TEST_TMP/frame")" 3 "frames over max_frame_size ($(counts "$TEST_TMP/frame"))"
 assert_eq "$(tsung_sum amqp_error "$TEST_TMP/frame")" 3 "amqp_error"
 assert_eq "$(tsung_sum amqp_connected "$TEST_TMP/frame")" 0 "amqp_connected with a 128-byte frame limit"
-wait "$HEARTBEAT_PID" || fail "the heartbeat run failed"
-assert_eq "$(tsung_sum amqp_closed "$TEST_TMP/heartbeat")" 3 "connections closed normally after 5 s with 1 s heartbeats ($(counts "$TEST_TMP/heartbeat"))"
-grep -q "missed heartbeats" "$RABBITMQ_LOG_BASE"/*.log && fail "RabbitMQ missed heartbeats: $(grep -m1 "missed heartbeats" "$RABBITMQ_LOG_BASE"/*.log)"
 log "ok"

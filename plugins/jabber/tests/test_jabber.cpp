@@ -5,11 +5,13 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <pugixml.hpp>
 
 #include "jabber_connection.hpp"
 #include "jabber_encode.hpp"
 #include "jabber_stream.hpp"
+#include "loadctl/dynamics.hpp"
 #include "loadctl/scenario_error.hpp"
 
 void loadctl_register_jabber(loadctl::ProtocolRegistry& registry);
@@ -157,14 +159,96 @@ TEST(JabberOptions, DefaultsAndRefusals) {
       R"(<o><option type="ts_jabber" name="domain" value="d.org"/><option type="ts_jabber" name="userid_max" value="3"/></o>)"));
   EXPECT_EQ(o->domain, "d.org");
   EXPECT_EQ(o->userid_max, 3u);
-  EXPECT_THROW(options(R"(<o><option type="ts_jabber" name="vhost_file" value="v"/></o>)"), ScenarioError);
-  EXPECT_THROW(options(R"(<o><option type="ts_jabber" name="random_from_fileid" value="v"/></o>)"), ScenarioError);
   EXPECT_THROW(options(R"(<o><option type="ts_jabber" name="nonsense" value="v"/></o>)"), ScenarioError);
   try {
-    options(R"(<o><option type="ts_jabber" name="offline_from_fileid" value="v"/></o>)");
+    options(R"(<o><option type="ts_jabber" name="vhost_file" value="v"/></o>)");
     FAIL();
   } catch (const ScenarioError& e) {
     EXPECT_NE(std::string(e.what()).find("not supported yet"), std::string::npos) << e.what();
+  }
+  try {  // a file id no file_server option names
+    options(R"(<o><option type="ts_jabber" name="offline_from_fileid" value="v"/></o>)");
+    FAIL();
+  } catch (const ScenarioError& e) {
+    EXPECT_NE(std::string(e.what()).find("no <option name=\"file_server\" id=\"v\">"), std::string::npos) << e.what();
+  }
+}
+
+std::shared_ptr<const JabberOptions> options_with_files(const char* xml, const std::vector<DataFile>& files) {
+  static std::vector<std::unique_ptr<pugi::xml_document>> docs;
+  docs.push_back(std::make_unique<pugi::xml_document>());
+  EXPECT_TRUE(docs.back()->load_string(xml));
+  std::vector<pugi::xml_node> nodes;
+  for (pugi::xml_node n : docs.back()->first_child().children("option")) nodes.push_back(n);
+  return std::static_pointer_cast<const JabberOptions>(protocol().parse_options_with_files(nodes, files));
+}
+
+// Tsung's ts_user_server with random_from_fileid / offline_from_fileid / fileid_delimiter: the
+// file's users follow the ids in the offline pool (sorted), are taken by users without
+// xmpp_authenticate after the ids, leave it while logged in by name, and random destinations
+// are a random line's first field.
+TEST(JabberOptions, UsersFromFiles) {
+  std::vector<DataFile> files = {{"users", "u.csv", {"zed,zpw,x", "amy,apw", "bob,bpw"}},
+                                 {"dests", "d.csv", {"carol,1", "dave"}}};
+  // the delimiter comes after the options naming the files, as in jabber_starttls.xml
+  auto o = options_with_files(R"(<o><option type="ts_jabber" name="userid_max" value="1"/>
+      <option type="ts_jabber" name="username" value="u"/><option type="ts_jabber" name="passwd" value="p"/>
+      <option type="ts_jabber" name="offline_from_fileid" value="users"/>
+      <option type="ts_jabber" name="random_from_fileid" value="dests"/>
+      <option type="ts_jabber" name="fileid_delimiter" value=","/></o>)", files);
+  ASSERT_EQ(o->file_users.size(), 3u);
+  EXPECT_EQ(o->file_users[0], std::make_pair(std::string("amy"), std::string("apw")));
+  EXPECT_EQ(o->file_users[2], std::make_pair(std::string("zed"), std::string("zpw")));
+  EXPECT_EQ(o->random_users, (std::vector<std::string>{"carol", "dave"}));
+  FakeServices s;
+  auto connect = parse(R"(<jabber type="connect" ack="local"/>)", o.get());
+  auto auth = parse(R"(<jabber type="auth_set_plain" ack="local"/>)", o.get());
+  auto offline = parse(R"(<jabber type="chat" ack="no_ack" data="hi" destination="offline"/>)", o.get());
+  auto random = parse(R"(<jabber type="chat" ack="no_ack" data="hi" destination="random"/>)", o.get());
+  // bob logs in by name: no longer an offline destination
+  auto as_bob = parse(R"(<jabber type="connect" ack="local"><xmpp_authenticate username="bob" passwd="bpw"/></jabber>)", o.get());
+  JabberConnection b(o.get(), 1 << 20);
+  b.on_open(s);
+  encode(b, s, *as_bob);
+  std::set<std::string> offline_dests;
+  for (int i = 0; i < 8; ++i) {
+    std::string out = encode(b, s, *offline);
+    auto at = out.find("to='");
+    ASSERT_NE(at, std::string::npos) << out;
+    offline_dests.insert(out.substr(at + 4, out.find('@', at) - at - 4));
+  }
+  EXPECT_EQ(offline_dests, (std::set<std::string>{"u1", "amy", "zed"}));
+  std::set<std::string> random_dests;
+  for (int i = 0; i < 64; ++i) {
+    std::string out = encode(b, s, *random);
+    auto at = out.find("to='");
+    random_dests.insert(out.substr(at + 4, out.find('@', at) - at - 4));
+  }
+  EXPECT_EQ(random_dests, (std::set<std::string>{"carol", "dave"}));
+  // users without xmpp_authenticate take the offline ones, ids and file users, with their passwords
+  JabberConnection c1(o.get(), 1 << 20), c2(o.get(), 1 << 20), c3(o.get(), 1 << 20), c4(o.get(), 1 << 20);
+  for (JabberConnection* c : {&c1, &c2, &c3, &c4}) c->on_open(s);
+  std::set<std::string> logins;
+  for (JabberConnection* c : {&c1, &c2, &c3}) {
+    encode(*c, s, *connect);
+    std::string out = encode(*c, s, *auth);
+    auto field = [&](const std::string& tag) {
+      auto at = out.find("<" + tag + ">");
+      return at == std::string::npos ? std::string("?") : out.substr(at + tag.size() + 2, out.find("</" + tag + ">") - at - tag.size() - 2);
+    };
+    logins.insert(field("username") + "/" + field("password"));
+  }
+  EXPECT_EQ(logins, (std::set<std::string>{"u1/p1", "amy/apw", "zed/zpw"}));
+  EXPECT_EQ(encode(c4, s, *connect), "") << "bob is logged in: none free";
+  EXPECT_EQ(s.counts["error_no_free_userid"], 1u);
+  // a file line without the password field is refused, naming the option
+  files[0].lines.push_back("nopassword");
+  try {
+    options_with_files(R"(<o><option type="ts_jabber" name="offline_from_fileid" value="users"/>
+        <option type="ts_jabber" name="fileid_delimiter" value=","/></o>)", files);
+    FAIL() << "a line without password accepted";
+  } catch (const ScenarioError& e) {
+    EXPECT_NE(std::string(e.what()).find("'nopassword' has no password field"), std::string::npos) << e.what();
   }
 }
 
@@ -178,7 +262,8 @@ TEST(JabberRequest, Refusals) {
     }
     return std::string("accepted");
   };
-  EXPECT_NE(refused(R"(<jabber type="chat" ack="global"/>)").find("not supported yet"), std::string::npos);
+  EXPECT_NE(refused(R"(<jabber type="starttls" ack="parse"/>)").find("not supported yet"), std::string::npos);
+  EXPECT_EQ(refused(R"(<jabber type="chat" ack="parse"/>)"), "accepted");
   EXPECT_NE(refused(R"(<jabber type="connect" ack="local" version="websocket"/>)").find("not supported yet"), std::string::npos);
   EXPECT_NE(refused(R"(<jabber type="connect" ack="local" version="bosh"/>)").find("not supported yet"), std::string::npos);
   EXPECT_NE(refused(R"(<jabber type="presence:roster" ack="no_ack"/>)").find("not supported yet"), std::string::npos);
@@ -231,12 +316,12 @@ TEST(JabberEncode, ChatBetweenOnlineUsersAndAuth) {
   encode(c, s, *connect);
   EXPECT_EQ(encode(d, s, *connect), "");
   EXPECT_TRUE(s.timer);
-  // the reason goes to the engine with the fatal event: counted once, not as error_protocol
-  ResponseInfo info;
-  EXPECT_EQ(d.on_timer(s, info), ConnEvent::fatal);
-  ASSERT_NE(info.error, nullptr);
-  EXPECT_STREQ(info.error, "no_free_userid");
-  EXPECT_EQ(s.counts["error_no_free_userid"], 0u);
+  // counted by the plugin, once (also when another request follows), then the timer ends the
+  // user without a second error (fatal_counted: no error_protocol)
+  EXPECT_EQ(s.counts["error_no_free_userid"], 1u);
+  encode(d, s, *connect);
+  EXPECT_EQ(s.counts["error_no_free_userid"], 1u);
+  EXPECT_EQ(d.on_timer(s), ConnEvent::fatal_counted);
 }
 
 TEST(JabberConnection, AnswersPushesAndLimits) {
@@ -389,17 +474,52 @@ TEST(JabberExamples, TsungExamplesParseOrAreRefusedByName) {
     }
     EXPECT_GT(count, 2) << name;
   }
-  // jabber_starttls.xml takes its users from a file_server (random_from_fileid): refused by name.
+  // jabber_starttls.xml takes its users from a file_server (userdb): parsed with that file.
   pugi::xml_document doc;
   ASSERT_TRUE(doc.load_file((dir + "jabber_starttls.xml").c_str()));
   std::vector<pugi::xml_node> nodes;
   for (auto x : doc.select_nodes("//options/option[@type='ts_jabber']")) nodes.push_back(x.node());
-  try {
-    protocol().parse_options(nodes);
-    FAIL() << "random_from_fileid accepted";
-  } catch (const ScenarioError& e) {
-    EXPECT_NE(std::string(e.what()).find("not supported yet: ts_jabber option 'random_from_fileid'"), std::string::npos) << e.what();
-  }
+  std::vector<DataFile> files = {{"userdb", "usernames.csv", {"alice,secret"}}};
+  auto o = std::static_pointer_cast<const JabberOptions>(protocol().parse_options_with_files(nodes, files));
+  EXPECT_EQ(o->userid_max, 0u);
+  EXPECT_EQ(o->random_users, std::vector<std::string>{"alice"});
+  ASSERT_EQ(o->file_users.size(), 1u);
+  EXPECT_EQ(o->file_users[0].second, "secret");
+}
+
+// ack="parse" (Tsung's parse/2): the first element received completes the request, whatever it
+// is; with regexp, the first one matching it.
+TEST(JabberConnection, AckParseAndGlobal) {
+  auto o = options();
+  FakeServices s;
+  JabberConnection c(static_cast<const JabberOptions*>(o.get()), 1 << 20);
+  c.on_open(s);
+  Feed feed{c, s};
+  auto get = parse(R"(<jabber type="iq:roster:get" ack="parse"/>)", o.get());
+  encode(c, s, *get);
+  feed("<presence from='x@d'/>", get.get());
+  EXPECT_EQ(feed.events, std::vector<ConnEvent>{ConnEvent::complete}) << "not the iq's answer, but the first element";
+  auto matching = parse(R"(<jabber type="chat" ack="parse" data="hi" regexp="ok"/>)", o.get());
+  encode(c, s, *matching);
+  feed.events.clear();
+  feed("<message><body>no</body></message>", matching.get());
+  EXPECT_TRUE(feed.events.empty());
+  feed("<message><body>ok</body></message>", matching.get());
+  EXPECT_EQ(feed.events, std::vector<ConnEvent>{ConnEvent::complete});
+  // ack="global": the engine completes it at the rendezvous' release; its iq answer and
+  // anything else received meanwhile are pushes (a message counted as received)
+  auto global = parse(R"(<jabber type="iq:roster:get" ack="global"/>)", o.get());
+  EXPECT_TRUE(global->global_ack());
+  EXPECT_FALSE(get->global_ack());
+  std::string sent = encode(c, s, *global);
+  auto id_at = sent.find("id='");
+  ASSERT_NE(id_at, std::string::npos);
+  std::string id = sent.substr(id_at + 4, sent.find('\'', id_at + 4) - id_at - 4);
+  feed.events.clear();
+  std::uint64_t received = s.counts["xmpp_chat_received"];
+  feed("<iq type='result' id='" + id + "'/><message from='a@d'><body>x</body></message>", global.get());
+  EXPECT_TRUE(feed.events.empty());
+  EXPECT_EQ(s.counts["xmpp_chat_received"], received + 1);
 }
 
 
@@ -483,9 +603,8 @@ TEST(JabberConnection, SkippedRequestsCompleteAtOnce) {
     s.timer = false;
     EXPECT_EQ(encode(conn, s, *r), "") << xml;
     EXPECT_TRUE(s.timer) << xml;
-    ResponseInfo info;
-    EXPECT_EQ(conn.on_timer(s, info), ConnEvent::complete) << xml;
-    EXPECT_EQ(conn.on_timer(s, info), ConnEvent::none) << xml;  // once
+    EXPECT_EQ(conn.on_timer(s), ConnEvent::complete) << xml;
+    EXPECT_EQ(conn.on_timer(s), ConnEvent::none) << xml;  // once
   }
   auto get = parse(R"(<jabber type="iq:roster:get" ack="local"/>)", o.get());
   s.timer = false;

@@ -4,8 +4,8 @@
 # host and port, the domain, the user counts, the durations (thinktimes and arrival phases of
 # a second or less; see shrink below) and the user name and password prefixes (user/pass, the
 # accounts registered first): jabber_roster.xml, jabber_muc.xml, jabber_privacy.xml,
-# jabber_node.xml; a STARTTLS + SASL session of our own (jabber_starttls.xml itself takes its
-# users from a file_server file, which is refused by name: asserted too).
+# jabber_node.xml; a STARTTLS + SASL session of our own; jabber_starttls.xml (users from a
+# file_server file); chat destinations from a file (offline_from_fileid, random_from_fileid).
 source "$(dirname "$0")/../../../tests/integration/lib.sh"
 need_bins loadctl loadagent prosody openssl
 source "$(dirname "$0")/jabber_prosody_lib.sh"
@@ -128,20 +128,139 @@ $(jabber_options "$DOMAIN" "$USERS_MAX")
   </sessions>
 </tsung>
 XML
-logins=$(prosody_logins)
-run_scenario "$TEST_TMP/starttls.xml" "$TEST_TMP/tls"
-all_finished "$TEST_TMP/tls" starttls
-users=$(tsung_sum users_count "$TEST_TMP/tls")
-assert_eq "$(errors "$TEST_TMP/tls")" 0 "starttls: errors"
-assert_eq "$(tsung_sum xmpp_starttls "$TEST_TMP/tls")" "$users" "starttls: TLS upgrades"
-assert_eq "$(tsung_sum tr_authenticate "$TEST_TMP/tls")" "$users" "starttls: logins"
-assert_eq "$(( $(prosody_logins) - logins ))" "$users" "starttls: logins prosody accepted"
+# run_tls_logins SCENARIO DIR NAME: runs it; every user ended without error, upgraded to TLS and
+# logged in (its authenticate transaction), as many logins as prosody accepted meanwhile.
+run_tls_logins() {
+  local logins users
+  logins=$(prosody_logins)
+  run_scenario "$1" "$2"
+  all_finished "$2" "$3"
+  users=$(tsung_sum users_count "$2")
+  assert_eq "$(errors "$2")" 0 "$3: errors"
+  assert_eq "$(tsung_sum xmpp_starttls "$2")" "$users" "$3: TLS upgrades"
+  assert_eq "$(tsung_sum tr_authenticate "$2")" "$users" "$3: logins"
+  assert_eq "$(( $(prosody_logins) - logins ))" "$users" "$3: logins prosody accepted"
+  log "$3: $users users upgraded to TLS and logged in"
+}
+run_tls_logins "$TEST_TMP/starttls.xml" "$TEST_TMP/tls" starttls
 
-# jabber_starttls.xml (with its users file where we made it) is refused at check time, naming
-# the option's file:line:column.
-echo "user1,pass1" > "$TEST_TMP/usernames.csv"
-sed "s#/home/nniclaus/.tsung/usernames.csv#$TEST_TMP/usernames.csv#" "$EX/jabber_starttls.xml" > "$TEST_TMP/jabber_starttls.xml"
-if "$LOADCTL" -f "$TEST_TMP/jabber_starttls.xml" check > /dev/null 2> "$TEST_TMP/err"; then fail "jabber_starttls.xml accepted"; fi
-grep -q "jabber_starttls.xml:[0-9]*:[0-9]*.*not supported yet: ts_jabber option 'random_from_fileid'" "$TEST_TMP/err" ||
-  { cat "$TEST_TMP/err" >&2; fail "jabber_starttls.xml: unexpected error"; }
+# Tsung's jabber_starttls.xml: users and passwords from a file_server file (setdynvars, and the
+# ts_jabber options random_from_fileid, offline_from_fileid, fileid_delimiter with userid_max 0),
+# STARTTLS, SASL. Changed: server host and port, domain, the file's path (user1..user30 of the
+# accounts registered above, "," as in its fileid_delimiter) and the arrival phase (1 hour -> 2 s).
+for i in $(seq 1 $USERS_MAX); do echo "user$i,pass$i"; done > "$TEST_TMP/usernames.csv"
+sed -e "s#/home/nniclaus/.tsung/usernames.csv#$TEST_TMP/usernames.csv#" -e "s/host=\"myserver\" port=\"5222\"/host=\"127.0.0.1\" port=\"$PORT\"/" \
+    -e "s/value=\"mydomain\"/value=\"$DOMAIN\"/" -e 's/duration="1" unit="hour"/duration="2" unit="second"/' \
+    "$EX/jabber_starttls.xml" > "$TEST_TMP/jabber_starttls.xml"
+[ "$(diff "$EX/jabber_starttls.xml" "$TEST_TMP/jabber_starttls.xml" | grep -c '^>')" = 4 ] ||
+  fail "jabber_starttls.xml changed: its server, domain, file path or phase was not found"
+run_tls_logins "$TEST_TMP/jabber_starttls.xml" "$TEST_TMP/tlsex" jabber_starttls.xml
+
+# The file's users as chat destinations: 4 users log in as user21..user24 (the file's lines, in
+# order) and send one message to destination="offline" (offline_from_fileid: a user of the file
+# not logged in) and one to destination="random" (random_from_fileid: a random line's first
+# field), with ";" as delimiter. None sends presence, so prosody stores every message offline:
+# the stored ones are counted per recipient, all users of the file.
+for i in $(seq 21 $USERS_MAX); do echo "user$i;pass$i"; done > "$TEST_TMP/chatusers.csv"
+cat > "$TEST_TMP/filechat.xml" <<XML
+<?xml version="1.0"?>
+<tsung loglevel="notice" version="1.0">
+  <clients><client host="localhost" use_controller_vm="true"/></clients>
+  <servers><server host="127.0.0.1" port="$PORT" type="tcp"/></servers>
+  <load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="4" interarrival="0.1" unit="second"/></arrivalphase></load>
+  <options>
+    <option type="ts_jabber" name="domain" value="$DOMAIN"/>
+    <option type="ts_jabber" name="userid_max" value="0"/>
+    <option type="ts_jabber" name="random_from_fileid" value="chatusers"/>
+    <option type="ts_jabber" name="offline_from_fileid" value="chatusers"/>
+    <option type="ts_jabber" name="fileid_delimiter" value=";"/>
+    <option name="file_server" id="chatusers" value="$TEST_TMP/chatusers.csv"/>
+  </options>
+  <sessions>
+  <session probability="100" name="filechat" type="ts_jabber">
+    <setdynvars sourcetype="file" fileid="chatusers" delimiter=";" order="iter">
+      <var name="username"/><var name="password"/>
+    </setdynvars>
+    <request subst="true"><jabber type="connect" ack="local"><xmpp_authenticate username="%%_username%%" passwd="%%_password%%"/></jabber></request>
+    <request><jabber type="auth_sasl" ack="local"/></request>
+    <request><jabber type="connect" ack="local"/></request>
+    <request><jabber type="auth_sasl_bind" ack="local"/></request>
+    <request><jabber type="auth_sasl_session" ack="local"/></request>
+    <thinktime value="1"/>
+    <request><jabber type="chat" ack="no_ack" destination="offline" data="to-offline-file-user"/></request>
+    <request><jabber type="chat" ack="no_ack" destination="random" data="to-random-file-user"/></request>
+    <thinktime value="0.5"/>
+    <request><jabber type="close" ack="local"/></request>
+  </session>
+  </sessions>
+</tsung>
+XML
+run_scenario "$TEST_TMP/filechat.xml" "$TEST_TMP/filechat"
+all_finished "$TEST_TMP/filechat" filechat
+assert_eq "$(errors "$TEST_TMP/filechat")" 0 "filechat: errors"
+assert_eq "$(tsung_sum xmpp_chat_sent "$TEST_TMP/filechat")" 8 "filechat: messages sent"
+# stored MARKER: "user count" of the recipients prosody stored MARKER for.
+stored() {
+  local f
+  for f in "$P"/data/*/offline/*.list; do
+    [ -e "$f" ] || continue
+    n=$(grep -c "$1" "$f" || true)
+    [ "$n" = 0 ] || echo "$(basename "$f" .list) $n"
+  done
+}
+for marker in to-offline-file-user to-random-file-user; do
+  total=$(stored $marker | awk '{ s += $2 } END { print s + 0 }')
+  assert_eq "$total" 4 "$marker: messages prosody stored"
+  outside=$(stored $marker | awk '{ sub(/^user/, "", $1) } $1 < 21 || $1 > 30' | wc -l)
+  assert_eq "$outside" 0 "$marker: recipients outside the file ($(stored $marker | tr '\n' ' '))"
+done
+# Offline destinations skip the users logged in from the file when they were chosen: each user
+# sends after all four logged in (1 s thinktime), so user21..user24 never get one.
+assert_eq "$(stored to-offline-file-user | awk '$1 ~ /^user2[1-4]$/' | wc -l)" 0 \
+  "offline destinations among the logged-in users ($(stored to-offline-file-user | tr '\n' ' '))"
+log "filechat: stored for $(stored to-offline-file-user | tr '\n' ' ')(offline), $(stored to-random-file-user | tr '\n' ' ')(random)"
+# ack="global" (Tsung's rendezvous, global_number 4), on two agents: 4 users arrive 0.3 s apart,
+# log in and go online with presence:initial ack="global"; the controller releases them once the
+# fourth is there: the first user's request (a transaction) lasts until then, about 0.9 s, not
+# the few ms prosody takes. Then each chats to an online user: every message is received.
+cat > "$TEST_TMP/global.xml" <<XML
+<?xml version="1.0"?>
+<tsung loglevel="notice" version="1.0">
+  <clients><client host="localhost" use_controller_vm="true" cpu="2"/></clients>
+  <servers><server host="127.0.0.1" port="$PORT" type="tcp"/></servers>
+  <load duration="30" unit="second"><arrivalphase phase="1" duration="2" unit="second"><users maxnumber="4" interarrival="0.3" unit="second"/></arrivalphase></load>
+  <options>
+    <option type="ts_jabber" name="global_number" value="4"/>
+    <option type="ts_jabber" name="userid_max" value="$USERS_MAX"/>
+    <option type="ts_jabber" name="domain" value="$DOMAIN"/>
+    <option type="ts_jabber" name="username" value="user"/>
+    <option type="ts_jabber" name="passwd" value="pass"/>
+  </options>
+  <sessions>
+  <session probability="100" name="global" type="ts_jabber">
+    <request><jabber type="connect" ack="local"/></request>
+    <request><jabber type="auth_sasl" ack="local"/></request>
+    <request><jabber type="connect" ack="local"/></request>
+    <request><jabber type="auth_sasl_bind" ack="local"/></request>
+    <request><jabber type="auth_sasl_session" ack="local"/></request>
+    <transaction name="rendezvous"><request><jabber type="presence:initial" ack="global"/></request></transaction>
+    <request><jabber type="chat" ack="no_ack" destination="online" size="16"/></request>
+    <thinktime value="1"/>
+    <request><jabber type="close" ack="local"/></request>
+  </session>
+  </sessions>
+</tsung>
+XML
+run_scenario "$TEST_TMP/global.xml" "$TEST_TMP/global"
+all_finished "$TEST_TMP/global" global
+assert_eq "$(tsung_sum users_count "$TEST_TMP/global")" 4 "global: users"
+assert_eq "$(tsung_sum error_no_online "$TEST_TMP/global")" 0 "global: chats that found nobody online"
+assert_eq "$(errors "$TEST_TMP/global")" 0 "global: errors"
+assert_eq "$(tsung_sum xmpp_chat_sent "$TEST_TMP/global")" 4 "global: messages sent"
+assert_eq "$(tsung_sum xmpp_chat_received "$TEST_TMP/global")" 4 "global: messages received"
+# the rendezvous transaction of the first user lasted until the fourth arrived (0.9 s later)
+max_ms=$(awk '$1 == "stats:" && $2 == "tr_rendezvous" && $3 > 0 && $6 > m { m = $6 } END { print int(m) }' "$TEST_TMP/global/tsung.log")
+[ "$max_ms" -ge 600 ] || fail "global: the longest rendezvous took $max_ms ms, expected about 900"
+log "global: 4 users released together (longest wait $max_ms ms), 4 messages received"
+
 log "ok"

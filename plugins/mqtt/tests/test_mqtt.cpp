@@ -245,8 +245,8 @@ TEST(MqttConnection, WaitForMessagesEndsOnItsTimer) {
   EXPECT_EQ(c.s.get("mqtt_server_published"), 1u);
   c.advance(2.5);
   EXPECT_EQ(c.conn.on_timer(c.s), ConnEvent::waited);
-  EXPECT_TRUE(c.conn.timeout_completes(*wait));
-  EXPECT_FALSE(c.conn.timeout_completes(*parse(R"(<mqtt type="subscribe" topic="t"/>)")));
+  EXPECT_TRUE(c.conn.is_wait(*wait));
+  EXPECT_FALSE(c.conn.is_wait(*parse(R"(<mqtt type="subscribe" topic="t"/>)")));
 }
 
 TEST(MqttConnection, SubackFailureAndOversizedFrames) {
