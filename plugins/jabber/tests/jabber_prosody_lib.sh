@@ -80,3 +80,41 @@ run_scenario() {
 
 # prosody_logins: "Authenticated as" lines in prosody's log so far.
 prosody_logins() { grep -c 'Authenticated as' "$P/prosody.log" || true; }
+
+# tsung_jabber_xml DOMAIN USERS_MAX PORT: Tsung's jabber.xml on stdout, changed only in the
+# server's port, the domain, the user counts (userid_max USERS_MAX; 12 users arriving in 1.2 s
+# instead of 30 in 60 s) and the durations (thinktimes of 1-2 s instead of 2-30 s).
+tsung_jabber_xml() {
+  local xml
+  xml=$(zcat /usr/share/doc/tsung/examples/jabber.xml.gz |
+    sed -e "s/port=\"5222\"/port=\"$3\"/" -e "s/mydomain.org/$1/" \
+        -e "s/name=\"userid_max\" value=\"10000\"/name=\"userid_max\" value=\"$2\"/" \
+        -e 's/duration="1" unit="minute"/duration="1200" unit="millisecond"/' \
+        -e 's/<users interarrival="2" unit="second">/<users interarrival="0.1" unit="second">/' \
+        -e 's/<thinktime value="2">/<thinktime value="1">/' -e 's/<thinktime value="30">/<thinktime value="2">/')
+  grep -q "port=\"$3\"" <<< "$xml" || fail "the example changed: port not substituted"
+  grep -q 'thinktime value="30"' <<< "$xml" && fail "the example changed: thinktimes not substituted"
+  echo "$xml"
+}
+
+# assert_chats_and_logins RUN_DIR LOGINS_BEFORE: after jabber.xml, every chat message sent was
+# received by a simulated user (tsung.log) or stored offline by prosody (its data files), and
+# the plain-password logins (sessions jabber-example and jabber-plain) are those prosody logged
+# ("Authenticated as") since LOGINS_BEFORE, none answered with an error. Sets users and plain.
+assert_chats_and_logins() {
+  local sent received stored
+  sent=$(tsung_sum xmpp_chat_sent "$1")
+  received=$(tsung_sum xmpp_chat_received "$1")
+  # prosody keeps messages for offline users in data/<host>/offline/<user>.list, one item each
+  stored=$( (cat "$P"/data/*/offline/*.list 2>/dev/null || true) | { grep -o '\["name"\] = "body"' || true; } | wc -l)
+  log "chat messages: sent $sent, received $received, stored offline $stored"
+  [ "$sent" -gt 0 ] || fail "no chat message sent"
+  [ "$received" -gt 0 ] || fail "no chat message received"
+  assert_eq "$((received + stored))" "$sent" "messages received + stored offline"
+  plain=$(( $(tsung_sum tr_authenticate "$1") + $(tsung_sum tr_auth_plain "$1") ))
+  [ "$plain" -gt 0 ] || fail "no plain-password login"
+  assert_eq "$(( $(prosody_logins) - $2 ))" "$plain" "logins prosody accepted"
+  assert_eq "$(tsung_sum error_xmpp_auth_failed "$1")" 0 "failed logins"
+  users=$(tsung_sum users_count "$1")
+  assert_eq "$(tsung_sum finish_users_count "$1")" "$users" "users that ended their session"
+}

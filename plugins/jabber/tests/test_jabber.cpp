@@ -179,7 +179,6 @@ TEST(JabberRequest, Refusals) {
     return std::string("accepted");
   };
   EXPECT_NE(refused(R"(<jabber type="chat" ack="global"/>)").find("not supported yet"), std::string::npos);
-  EXPECT_NE(refused(R"(<jabber type="connect" ack="local" version="websocket"/>)").find("not supported yet"), std::string::npos);
   EXPECT_NE(refused(R"(<jabber type="connect" ack="local" version="bosh"/>)").find("not supported yet"), std::string::npos);
   EXPECT_NE(refused(R"(<jabber type="presence:roster" ack="no_ack"/>)").find("not supported yet"), std::string::npos);
   EXPECT_NE(refused(R"(<jabber type="starttls" ack="local" certfile="c.pem"/>)").find("not supported yet"), std::string::npos);
@@ -585,7 +584,7 @@ TEST(JabberRequest, AttributesOfOtherTypesAreRefused) {
   EXPECT_TRUE(refused(R"(<jabber type="chat" ack="no_ack" node="n"/>)"));
   EXPECT_TRUE(refused(R"(<jabber type="pubsub:delete" ack="local" node="n" subid="s"/>)"));
   EXPECT_TRUE(refused(R"(<jabber type="pubsub:publish" ack="local" node_type="flat"/>)"));
-  EXPECT_TRUE(refused(R"(<jabber type="close" ack="local" version="legacy"/>)"));
+  EXPECT_TRUE(refused(R"(<jabber type="presence" ack="local" version="legacy"/>)"));
   EXPECT_TRUE(refused(R"(<jabber type="ping" ack="local" destination="random"/>)"));
   EXPECT_FALSE(refused(R"(<jabber type="ping" ack="local" destination="online"/>)"));
   EXPECT_FALSE(refused(R"(<jabber type="muc:chat" ack="no_ack" room="r" size="5" stamped="true"/>)"));
