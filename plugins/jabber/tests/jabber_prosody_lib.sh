@@ -118,3 +118,28 @@ assert_chats_and_logins() {
   users=$(tsung_sum users_count "$1")
   assert_eq "$(tsung_sum finish_users_count "$1")" "$users" "users that ended their session"
 }
+
+# chat_example_xml DOMAIN PORT: the plugin's examples/jabber_chat.xml on stdout with our port and
+# domain and shorter durations (10 users in 1 s, thinktimes of 1 s).
+chat_example_xml() {
+  sed -e "s/port=\"5222\"/port=\"$2\"/" -e "s/value=\"localhost\"/value=\"$1\"/" \
+      -e 's/duration="10" unit="second"/duration="1" unit="second"/' -e 's/arrivalrate="2"/arrivalrate="10"/' \
+      -e 's/maxnumber="20"/maxnumber="10"/' -e 's/<thinktime value="[35]"\/>/<thinktime value="1"\/>/' \
+      -e 's/<thinktime value="1" random="true"\/>/<thinktime value="0.1" random="true"\/>/' \
+      "$(dirname "${BASH_SOURCE[0]}")/../examples/jabber_chat.xml"
+}
+
+# assert_stamped_chats RUN_DIR: after jabber_chat.xml, each stamped message (of this process) was
+# received (an xmpp_msg_latency sample) or stored offline by prosody; every user ended.
+assert_stamped_chats() {
+  local sent received stamped stamped_stored
+  sent=$(tsung_sum xmpp_chat_sent "$1")
+  received=$(tsung_sum xmpp_chat_received "$1")
+  stamped=$(tsung_sum xmpp_msg_latency "$1")
+  stamped_stored=$( (cat "$P"/data/*/offline/*.list 2>/dev/null || true) | { grep -c '^[[:space:]]*"@@@' || true; })
+  log "example: sent $sent, received $received ($stamped stamped), stamped stored offline $stamped_stored"
+  [ "$stamped" -gt 0 ] || fail "example: no stamped message received"
+  [ "$received" -ge "$stamped" ] || fail "example: $stamped latency samples for $received messages"
+  assert_eq "$((stamped + stamped_stored))" "$sent" "example: stamped messages received + stored offline"
+  assert_eq "$(tsung_sum finish_users_count "$1")" "$(tsung_sum users_count "$1")" "example: users that ended their session"
+}

@@ -32,19 +32,6 @@ log "ok: $users users, $plain plain logins"
 # with our port and domain and shorter durations. Its users may be sent step 2's offline
 # messages when they log in (unstamped); its own messages carry a stamp of this process: each
 # one received gives an xmpp_msg_latency sample, the others are stored offline by prosody.
-sed -e "s/port=\"5222\"/port=\"$PORT\"/" -e "s/value=\"localhost\"/value=\"$DOMAIN\"/" \
-    -e 's/duration="10" unit="second"/duration="1" unit="second"/' -e 's/arrivalrate="2"/arrivalrate="10"/' \
-    -e 's/maxnumber="20"/maxnumber="10"/' -e 's/<thinktime value="[35]"\/>/<thinktime value="1"\/>/' \
-    -e 's/<thinktime value="1" random="true"\/>/<thinktime value="0.1" random="true"\/>/' \
-    "$(dirname "$0")/../examples/jabber_chat.xml" > "$TEST_TMP/chat.xml"
+chat_example_xml "$DOMAIN" "$PORT" > "$TEST_TMP/chat.xml"
 run_scenario "$TEST_TMP/chat.xml" "$TEST_TMP/chat"
-C=$TEST_TMP/chat
-sent=$(tsung_sum xmpp_chat_sent "$C")
-received=$(tsung_sum xmpp_chat_received "$C")
-stamped=$(tsung_sum xmpp_msg_latency "$C")
-stamped_stored=$( (cat "$P"/data/*/offline/*.list 2>/dev/null || true) | { grep -c '^[[:space:]]*"@@@' || true; })
-log "example: sent $sent, received $received ($stamped stamped), stamped stored offline $stamped_stored"
-[ "$stamped" -gt 0 ] || fail "example: no stamped message received"
-[ "$received" -ge "$stamped" ] || fail "example: $stamped latency samples for $received messages"
-assert_eq "$((stamped + stamped_stored))" "$sent" "example: stamped messages received + stored offline"
-assert_eq "$(tsung_sum finish_users_count "$C")" "$(tsung_sum users_count "$C")" "example: users that ended their session"
+assert_stamped_chats "$TEST_TMP/chat"

@@ -7,7 +7,8 @@
 # websocket_subprotocols options (prosody's path, text frames and the "xmpp" subprotocol prosody
 # requires) and version="websocket" on connect and close (Tsung 1.8's <open/>/<close/> framing).
 # Asserted: chat messages sent = received + stored offline by prosody; plain logins = prosody's
-# "Authenticated as" lines; one prosody client session per user (all over the HTTP port).
+# "Authenticated as" lines; one prosody client session per user (all over the HTTP port). Then
+# the plugin's jabber_chat.xml over WebSocket without version="websocket" (as Tsung 1.7.0 sends).
 # Then Tsung's bosh.xml is refused at check, by file:line:column (XMPP over BOSH: not yet).
 source "$(dirname "$0")/../../../tests/integration/lib.sh"
 need_bins loadctl loadagent prosody
@@ -35,6 +36,17 @@ assert_chats_and_logins "$TEST_TMP/ws" "$auth_before"
 # only server is prosody's HTTP port, so every session prosody saw came over a WebSocket.
 assert_eq "$(( $(grep -c 'Client connected' "$P/prosody.log") - sessions_before ))" "$users" "prosody sessions"
 log "ok: $users users over WebSocket, $plain plain logins"
+
+# The plugin's example as Tsung 1.7.0 would send it over a WebSocket (no version="websocket": the
+# stream header and stanzas as over TCP, in text frames; prosody answers with <open/>): SASL
+# PLAIN, bind, session, stamped chats, each received one or stored offline.
+chat_example_xml "$DOMAIN" "$HTTP_PORT" |
+  sed -e 's/type="tcp"/type="websocket"/' \
+      -e 's|<options>|<options><option name="websocket_path" value="/xmpp-websocket"/><option name="websocket_frame" value="text"/><option name="websocket_subprotocols" value="xmpp"/>|' \
+  > "$TEST_TMP/chat_ws.xml"
+grep -q 'type="websocket"' "$TEST_TMP/chat_ws.xml" || fail "the example changed: server type not substituted"
+run_scenario "$TEST_TMP/chat_ws.xml" "$TEST_TMP/chat_ws"
+assert_stamped_chats "$TEST_TMP/chat_ws"
 
 # Tsung's bosh.xml (host, port and its file_server path changed; its users-from-file ts_jabber
 # options, refused on their own, left out): its <server type="bosh"> is refused at check, by

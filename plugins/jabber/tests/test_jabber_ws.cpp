@@ -218,6 +218,16 @@ TEST(JabberWs, StreamOverFrames) {
   ASSERT_EQ(d.events, std::vector<ConnEvent>{ConnEvent::close});
 }
 
+TEST(JabberWs, StarttlsOverAWebSocketEndsTheUser) {
+  Client c;
+  c.open();
+  auto starttls = request(R"(<jabber type="starttls" ack="local"/>)");
+  c.encode(*starttls);
+  c.feed(server_frame("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"), starttls.get());
+  ASSERT_EQ(c.events, std::vector<ConnEvent>{ConnEvent::fatal});
+  EXPECT_EQ(c.error, "xmpp_starttls_over_websocket");
+}
+
 TEST(JabberWs, LimitsAndCloseFrame) {
   Client c(64);
   c.open();
