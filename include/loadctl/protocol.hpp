@@ -57,6 +57,15 @@ class ProtocolOptions {
   virtual ~ProtocolOptions() = default;
 };
 
+/// Tsung's options for the server types a plugin carries itself (proto_opts: `<option
+/// name="websocket_path" value="/chat"/>`, ...), with Tsung's defaults.
+struct CarrierOptions {
+  std::string bosh_path = "/http-bind/";
+  std::string websocket_path = "/chat";
+  bool websocket_text = false;          ///< websocket_frame="text" (default binary)
+  std::string websocket_subprotocols;   ///< Sec-WebSocket-Protocol, empty = none
+};
+
 /// What a connection-level plugin gets with each new connection (Protocol::open_connection).
 struct ConnectionContext {
   const ProtocolOptions* options = nullptr;  ///< Protocol::parse_options() of the scenario, may be null
@@ -70,6 +79,12 @@ struct ConnectionContext {
   /// keeps per process that must not overlap between agents (e.g. slices of a pool of user ids).
   unsigned agent_index = 0;
   unsigned agent_count = 1;
+  /// The connection's `<server type>` when the plugin carries it itself over tcp or ssl (one of
+  /// Protocol::server_types(), e.g. "websocket" for websocket, websocket_ssl, ws and wss);
+  /// empty for tcp, ssl and udp servers.
+  std::string_view server_type;
+  std::string_view host;                       ///< the server's host, as written (Host headers)
+  const CarrierOptions* carrier = nullptr;     ///< the scenario's carrier options, may be null
 };
 
 /// Per-user context for encoding one request.
@@ -195,6 +210,11 @@ class Protocol {
   /// most non-HTTP protocols set endpage = true on each request); false: Tsung's HTTP rule, a
   /// page ends at a request not followed by another request.
   virtual bool request_is_page() const { return false; }
+  /// Server types other than tcp, ssl and udp that this plugin's connections carry themselves
+  /// over tcp (ssl for the `_ssl` and `wss` variants), as Tsung's transports do: "bosh",
+  /// "websocket" (connection_level() only). The connection gets it in ConnectionContext;
+  /// a session whose plugin does not list a scenario's server type is refused at load.
+  virtual std::span<const std::string_view> server_types() const { return {}; }
   /// A new per-connection object, called once the transport is up (connection_level() only).
   virtual std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const;
   /// The `type` of the options this plugin's sessions read: session_type(), or the type of a

@@ -29,6 +29,9 @@ struct ClientSpec {
 /// A <server>.
 struct ServerSpec {
   Endpoint endpoint;
+  /// "bosh" or "websocket" (types bosh, bosh_ssl, websocket, websocket_ssl, ws, wss) carried
+  /// by the session's plugin over endpoint.transport; empty for tcp, ssl, udp.
+  std::string carrier;
   double weight = 1;
   int line = 0;
 };
@@ -104,6 +107,7 @@ struct Options {
   bool ssl_reuse_sessions = true;      ///< resume TLS sessions per worker and server
   unsigned ssl_session_lifetime = 600; ///< seconds a TLS session is resumed (command line -L, as Tsung's)
   bool ssl_verify = false;             ///< verify server certificates (loadctl option; Tsung never does)
+  CarrierOptions carrier;              ///< bosh_path, websocket_path, websocket_frame, websocket_subprotocols
 };
 
 /// <set_option name="certificate"><certificate .../></set_option>: a client certificate (PEM files).

@@ -261,6 +261,10 @@ void encode_request(UserState& st, const JabberRequest& r, const VariableSource*
         o.users->add_connected(user.key);
         user.in_pool = true;
       }
+      if (r.version == "websocket") {  // Tsung 1.8: RFC 7395's framing element
+        out.append("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='").append(domain).append("' version='1.0'/>");
+        return;
+      }
       out.append("<?xml version='1.0'?><stream:stream  id='").append(next_id(st)).append("' to='").append(domain);
       out.append("' xmlns='jabber:client' ");
       if (r.version != "legacy") out.append("version='").append(r.version).append("' ");
@@ -269,7 +273,7 @@ void encode_request(UserState& st, const JabberRequest& r, const VariableSource*
     case Type::close:
       o.users->remove_connected(user.key);
       user.in_pool = false;
-      out += "</stream:stream>";
+      out += r.version == "websocket" ? "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>" : "</stream:stream>";
       return;
     case Type::starttls:
       out += "<starttls xmlns=\"urn:ietf:params:xml:ns:xmpp-tls\"/>";

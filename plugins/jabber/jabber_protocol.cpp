@@ -8,6 +8,7 @@
 #include "jabber_connection.hpp"
 #include "jabber_request.hpp"
 #include "loadctl/dynamics.hpp"
+#include "jabber_ws.hpp"
 #include "loadctl/scenario_error.hpp"
 #include "loadctl/xml_reader.hpp"
 
@@ -128,7 +129,13 @@ class JabberProtocol final : public Protocol {
     options->users->set_slice(ctx.agent_index, ctx.agent_count);
     auto conn = std::make_unique<JabberConnection>(options, ctx.max_frame_size, ctx.bidi);
     conn->keep(std::move(own));
+    if (ctx.server_type == "websocket") return make_ws_connection(std::move(conn), ctx);
     return conn;
+  }
+
+  std::span<const std::string_view> server_types() const override {
+    static constexpr std::string_view types[] = {"websocket"};
+    return types;
   }
 
   std::shared_ptr<const JabberOptions> defaults() const {
@@ -245,7 +252,7 @@ class JabberProtocol final : public Protocol {
     only_for({"node", "subid", "node_type"}, is_pubsub(t));
     only_for({"subid"}, t == Type::pubsub_subscribe || t == Type::pubsub_unsubscribe);
     only_for({"node_type"}, t == Type::pubsub_create);
-    only_for({"version"}, t == Type::connect);
+    only_for({"version"}, t == Type::connect || t == Type::close);
     std::string dest = el.choice("destination", {"random", "online", "offline", "unique", "previous"}, "random");
     r->dest = dest == "online" ? Dest::online : dest == "offline" ? Dest::offline : dest == "unique" ? Dest::unique
               : dest == "previous" ? Dest::previous : Dest::random;
@@ -275,8 +282,7 @@ class JabberProtocol final : public Protocol {
     r->node_type = el.maybe("node_type");
     if (el.has("subid")) r->subid = el.template_attr("subid", ctx.subst);
     r->version = el.optional("version", "1.0");
-    if (r->version == "websocket" || r->version == "bosh")
-      el.fail("version", fmt::format("not supported yet: XMPP over {}", r->version));
+    if (r->version == "bosh") el.fail("version", "not supported yet: XMPP over bosh");
     if (auto re = el.maybe("regexp")) {
       try {
         r->regexp = std::make_shared<Regex>(*re);

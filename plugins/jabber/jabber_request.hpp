@@ -83,7 +83,7 @@ class JabberRequest final : public RequestSpec {
   bool node_user_root = false;  ///< node="": the user's root node
   std::string group = "Tsung Group";
   std::optional<std::string> node_type;
-  std::string version = "1.0";  ///< "1.0" or "legacy"
+  std::string version = "1.0";  ///< connect/close: "1.0", "legacy", "websocket" (RFC 7395 framing) or any
   std::shared_ptr<const Regex> regexp;
   std::optional<Template> auth_username, auth_passwd;  ///< <xmpp_authenticate>
   const JabberOptions* options = nullptr;

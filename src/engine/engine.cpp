@@ -104,6 +104,7 @@ Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads
   for (const ServerSpec& server : scenario.servers) {
     endpoints.push_back(server.endpoint);
     config_.servers.push_back(make_target(server.endpoint));
+    config_.servers.back().carrier = server.carrier;
     config_.server_weights.push_back(server.weight);
   }
   for (const Session& session : scenario.sessions) {

@@ -212,6 +212,7 @@ UserProgram compile_session(const Session& session, const Options& options) {
     program.connection.options = session.protocol_options.get();
     program.connection.max_frame_size = options.max_frame_size;
     program.connection.bidi = session.bidi;
+    program.connection.carrier = &options.carrier;
   }
   return program;
 }

@@ -83,7 +83,12 @@ class ConnServices final : public ConnectionServices {
 // The transport is up: the plugin's object for this connection, and reading starts.
 void Worker::open_conn(User& user) {
   auto conn = std::make_unique<ConnState>(ctx_.get_executor());
-  conn->plugin = user.program->protocol->open_connection(user.program->connection);
+  // The program's context, with this connection's server (carrier and host for a handshake).
+  ConnectionContext context = user.program->connection;
+  const Target& target = config_.servers[static_cast<std::size_t>(user.connected_to)];
+  context.server_type = target.carrier;
+  context.host = target.endpoint.host;
+  conn->plugin = user.program->protocol->open_connection(context);
   conn->serial = ++conn_serial_;
   if (!conn->plugin) {
     on_request_failed(user, "error_plugin_no_connection", false);

@@ -58,6 +58,7 @@ struct Target {
   Endpoint endpoint;                  ///< as written: host (SNI), port, transport
   asio::ip::tcp::endpoint address;    ///< resolved once at start (a UDP target uses its address too)
   std::string host_header;            ///< "host" or "host:port"
+  std::string carrier;                ///< ServerSpec::carrier ("websocket", ...), empty = none
 };
 
 /// Immutable data shared by all workers of an agent.

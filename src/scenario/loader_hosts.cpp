@@ -309,12 +309,17 @@ void load_servers(pugi::xml_node node, Scenario& scenario, const LoadContext& ct
     server.endpoint.port = static_cast<std::uint16_t>(el.integer("port", std::nullopt, 1, 65535));
     server.weight = el.number("weight", 1, 0);
     std::string type = el.choice("type", {"tcp", "ssl", "udp", "erlang", "ssl6", "tcp6", "udp6", "bosh",
-                                          "bosh_ssl", "websocket", "websocket_ssl"}, "");
+                                          "bosh_ssl", "websocket", "websocket_ssl", "ws", "wss"}, "");
     if (type.empty()) fail_at(child, "missing attribute 'type'");
     if (type == "tcp" || type == "tcp6") server.endpoint.transport = Transport::tcp;
     else if (type == "ssl" || type == "ssl6") server.endpoint.transport = Transport::ssl;
     else if (type == "udp" || type == "udp6") server.endpoint.transport = Transport::udp;
-    else el.fail("type", fmt::format("not supported yet: server type '{}'", type));
+    else if (type == "erlang") el.fail("type", fmt::format("not supported yet: server type '{}'", type));
+    else {  // Tsung's ts_bosh(_ssl), ts_server_websocket(_ssl): the session's plugin carries them (loader_sessions)
+      server.carrier = type.starts_with("bosh") ? "bosh" : "websocket";
+      bool tls = type.ends_with("_ssl") || type == "wss";
+      server.endpoint.transport = tls ? Transport::ssl : Transport::tcp;
+    }
     server.endpoint.ipv6 = type.ends_with('6');
     el.finish();
     scenario.servers.push_back(std::move(server));

@@ -90,6 +90,14 @@ bool load_option(pugi::xml_node node, Options& options, const LoadContext& ctx) 
     options.ssl_reuse_sessions = el.boolean("value", true);
   } else if (name == "ssl_verify") {
     options.ssl_verify = el.boolean("value", false);
+  } else if (name == "bosh_path") {  // Tsung's proto_opts of its bosh and websocket server types
+    options.carrier.bosh_path = el.optional("value", "/http-bind/");
+  } else if (name == "websocket_path") {
+    options.carrier.websocket_path = el.optional("value", "/chat");
+  } else if (name == "websocket_frame") {
+    options.carrier.websocket_text = el.choice("value", {"binary", "text"}, "binary") == "text";
+  } else if (name == "websocket_subprotocols") {
+    options.carrier.websocket_subprotocols = el.optional("value", "");
   } else if (name == "seed") {
     options.seed = static_cast<std::uint64_t>(el.integer("value", std::nullopt, 0));
   } else if (std::find(std::begin(no_effect_options), std::end(no_effect_options), name) !=

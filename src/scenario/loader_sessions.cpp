@@ -378,6 +378,13 @@ void load_sessions(pugi::xml_node node, Scenario& scenario, const LoadContext& c
     session.bidi = el.boolean("bidi", false);
     if (session.bidi && !protocol->connection_level())
       el.fail("bidi", fmt::format("not supported yet: bidirectional {} sessions", session.type));
+    for (const ServerSpec& server : scenario.servers) {
+      if (server.carrier.empty()) continue;
+      auto types = protocol->connection_level() ? protocol->server_types() : std::span<const std::string_view>{};
+      if (std::find(types.begin(), types.end(), server.carrier) == types.end())
+        el.fail("type", fmt::format("not supported yet: {} sessions over {} (<server> on line {})", session.type,
+                                    server.carrier, server.line));
+    }
     el.finish();
     session.protocol = protocol;
     // The plugin's options; without any in the scenario, its defaults (parsed once per scenario).

@@ -145,9 +145,18 @@ class PushProtocol final : public Protocol {
     return std::make_shared<PushRequest>(data, starttls, die, global);
   }
   bool connection_level() const override { return true; }
+  /// Carried as plain lines: the test only checks what the connection is told.
+  std::span<const std::string_view> server_types() const override {
+    static constexpr std::string_view types[] = {"websocket"};
+    return types;
+  }
   std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const override {
+    last_server_type = std::string(ctx.server_type);
+    last_host = std::string(ctx.host);
+    last_websocket_path = ctx.carrier ? ctx.carrier->websocket_path : "";
     return std::make_unique<PushConnection>(static_cast<const PushOptions*>(ctx.options));
   }
+  static inline std::string last_server_type, last_host, last_websocket_path;  // of the last connection
   std::shared_ptr<const ProtocolOptions> parse_options(std::span<const pugi::xml_node> nodes) const override {
     auto options = std::make_shared<PushOptions>();
     for (pugi::xml_node node : nodes) {
@@ -273,12 +282,13 @@ struct TestCert {
 
 // Runs `body` (<load> and <sessions>) against the server on `port` with one agent of one thread;
 // `tick` (when given) is called every 20 ms while it runs, playing the controller.
-MetricSet run_push(std::uint16_t port, const std::string& body, const std::function<void(engine::Engine&)>& tick = {}) {
+MetricSet run_push(std::uint16_t port, const std::string& body, const std::function<void(engine::Engine&)>& tick = {},
+                   const std::string& server_type = "tcp") {
   ProtocolRegistry registry;
   registry.add(std::make_unique<PushProtocol>());
   std::string xml = R"(<?xml version="1.0"?><tsung>
     <clients><client host="localhost" use_controller_vm="true"/></clients>
-    <servers><server host="127.0.0.1" port=")" + std::to_string(port) + R"(" type="tcp"/></servers>
+    <servers><server host="127.0.0.1" port=")" + std::to_string(port) + R"(" type=")" + server_type + R"("/></servers>
     )" + body + "</tsung>";
   Scenario scenario = load_scenario_text(xml, "push.xml", registry);
   std::vector<AgentPlan> plans = plan_run(scenario, plan_slots(scenario), 1);
@@ -387,6 +397,25 @@ TEST(ConnectionPlugin, ProtocolOptionsReachRequestsAndConnections) {
   EXPECT_EQ(total(m, "request"), 1u);
   EXPECT_EQ(total(m, "pushed_here"), 2u);
   EXPECT_EQ(total(m, "push_msg"), 0u);
+}
+
+// A server type the plugin carries (Protocol::server_types): the engine connects over tcp and
+// tells each connection the type, the server's host and Tsung's carrier options.
+TEST(ConnectionPlugin, CarriedServerTypesReachTheConnection) {
+  TestCert cert;
+  PushServer server(cert.dir + "/cert.pem", cert.dir + "/key.pem");
+  MetricSet m = run_push(server.port(), R"(<load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="20" unit="second"/></arrivalphase></load>
+      <options><option name="websocket_path" value="/p"/></options>
+      <sessions><session name="push" probability="100" type="ts_push">
+        <request><push data="REQ 1"/></request>
+      </session></sessions>)", {}, "ws");
+  EXPECT_EQ(total(m, "request"), 1u);
+  EXPECT_EQ(PushProtocol::last_server_type, "websocket");
+  EXPECT_EQ(PushProtocol::last_host, "127.0.0.1");
+  EXPECT_EQ(PushProtocol::last_websocket_path, "/p");
+  run_push(server.port(), R"(<load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="20" unit="second"/></arrivalphase></load>
+      <sessions><session name="push" probability="100" type="ts_push"><request><push data="REQ 1"/></request></session></sessions>)");
+  EXPECT_EQ(PushProtocol::last_server_type, "");  // tcp: none
 }
 
 TEST(ConnectionPlugin, ProtocolOptionErrorsNameTheElement) {

@@ -284,8 +284,13 @@ TEST(LoaderErrors, UnsupportedFeaturesSaySo) {
   expect_error(scenario_text(p), "value=", "/tsung/options/option", "file_server 'default': cannot read");
 
   p = Parts{};
-  p.servers = R"(<servers><server host="a" port="5222" type="bosh"/></servers>)";
-  expect_error(scenario_text(p), "type=", "/tsung/servers/server", "not supported yet: server type 'bosh'");
+  p.servers = R"(<servers><server host="a" port="5222" type="erlang"/></servers>)";
+  expect_error(scenario_text(p), "type=", "/tsung/servers/server", "not supported yet: server type 'erlang'");
+  // bosh and websocket servers: refused for sessions whose plugin does not carry them
+  // (Protocol::server_types), at the session's type
+  p.servers = R"(<servers><server host="a" port="5280" type="bosh"/></servers>)";
+  expect_error(scenario_text(p), "type=\"ts_fake\"", "/tsung/sessions/session",
+               "not supported yet: ts_fake sessions over bosh (<server> on line 4)");
 }
 
 TEST(LoaderErrors, DynamicsAreCheckedAtLoad) {

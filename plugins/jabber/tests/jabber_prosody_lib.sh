@@ -80,3 +80,66 @@ run_scenario() {
 
 # prosody_logins: "Authenticated as" lines in prosody's log so far.
 prosody_logins() { grep -c 'Authenticated as' "$P/prosody.log" || true; }
+
+# tsung_jabber_xml DOMAIN USERS_MAX PORT: Tsung's jabber.xml on stdout, changed only in the
+# server's port, the domain, the user counts (userid_max USERS_MAX; 12 users arriving in 1.2 s
+# instead of 30 in 60 s) and the durations (thinktimes of 1-2 s instead of 2-30 s).
+tsung_jabber_xml() {
+  local xml
+  xml=$(zcat /usr/share/doc/tsung/examples/jabber.xml.gz |
+    sed -e "s/port=\"5222\"/port=\"$3\"/" -e "s/mydomain.org/$1/" \
+        -e "s/name=\"userid_max\" value=\"10000\"/name=\"userid_max\" value=\"$2\"/" \
+        -e 's/duration="1" unit="minute"/duration="1200" unit="millisecond"/' \
+        -e 's/<users interarrival="2" unit="second">/<users interarrival="0.1" unit="second">/' \
+        -e 's/<thinktime value="2">/<thinktime value="1">/' -e 's/<thinktime value="30">/<thinktime value="2">/')
+  grep -q "port=\"$3\"" <<< "$xml" || fail "the example changed: port not substituted"
+  grep -q 'thinktime value="30"' <<< "$xml" && fail "the example changed: thinktimes not substituted"
+  echo "$xml"
+}
+
+# assert_chats_and_logins RUN_DIR LOGINS_BEFORE: after jabber.xml, every chat message sent was
+# received by a simulated user (tsung.log) or stored offline by prosody (its data files), and
+# the plain-password logins (sessions jabber-example and jabber-plain) are those prosody logged
+# ("Authenticated as") since LOGINS_BEFORE, none answered with an error. Sets users and plain.
+assert_chats_and_logins() {
+  local sent received stored
+  sent=$(tsung_sum xmpp_chat_sent "$1")
+  received=$(tsung_sum xmpp_chat_received "$1")
+  # prosody keeps messages for offline users in data/<host>/offline/<user>.list, one item each
+  stored=$( (cat "$P"/data/*/offline/*.list 2>/dev/null || true) | { grep -o '\["name"\] = "body"' || true; } | wc -l)
+  log "chat messages: sent $sent, received $received, stored offline $stored"
+  [ "$sent" -gt 0 ] || fail "no chat message sent"
+  [ "$received" -gt 0 ] || fail "no chat message received"
+  assert_eq "$((received + stored))" "$sent" "messages received + stored offline"
+  plain=$(( $(tsung_sum tr_authenticate "$1") + $(tsung_sum tr_auth_plain "$1") ))
+  [ "$plain" -gt 0 ] || fail "no plain-password login"
+  assert_eq "$(( $(prosody_logins) - $2 ))" "$plain" "logins prosody accepted"
+  assert_eq "$(tsung_sum error_xmpp_auth_failed "$1")" 0 "failed logins"
+  users=$(tsung_sum users_count "$1")
+  assert_eq "$(tsung_sum finish_users_count "$1")" "$users" "users that ended their session"
+}
+
+# chat_example_xml DOMAIN PORT: the plugin's examples/jabber_chat.xml on stdout with our port and
+# domain and shorter durations (10 users in 1 s, thinktimes of 1 s).
+chat_example_xml() {
+  sed -e "s/port=\"5222\"/port=\"$2\"/" -e "s/value=\"localhost\"/value=\"$1\"/" \
+      -e 's/duration="10" unit="second"/duration="1" unit="second"/' -e 's/arrivalrate="2"/arrivalrate="10"/' \
+      -e 's/maxnumber="20"/maxnumber="10"/' -e 's/<thinktime value="[35]"\/>/<thinktime value="1"\/>/' \
+      -e 's/<thinktime value="1" random="true"\/>/<thinktime value="0.1" random="true"\/>/' \
+      "$(dirname "${BASH_SOURCE[0]}")/../examples/jabber_chat.xml"
+}
+
+# assert_stamped_chats RUN_DIR: after jabber_chat.xml, each stamped message (of this process) was
+# received (an xmpp_msg_latency sample) or stored offline by prosody; every user ended.
+assert_stamped_chats() {
+  local sent received stamped stamped_stored
+  sent=$(tsung_sum xmpp_chat_sent "$1")
+  received=$(tsung_sum xmpp_chat_received "$1")
+  stamped=$(tsung_sum xmpp_msg_latency "$1")
+  stamped_stored=$( (cat "$P"/data/*/offline/*.list 2>/dev/null || true) | { grep -c '^[[:space:]]*"@@@' || true; })
+  log "example: sent $sent, received $received ($stamped stamped), stamped stored offline $stamped_stored"
+  [ "$stamped" -gt 0 ] || fail "example: no stamped message received"
+  [ "$received" -ge "$stamped" ] || fail "example: $stamped latency samples for $received messages"
+  assert_eq "$((stamped + stamped_stored))" "$sent" "example: stamped messages received + stored offline"
+  assert_eq "$(tsung_sum finish_users_count "$1")" "$(tsung_sum users_count "$1")" "example: users that ended their session"
+}

@@ -264,7 +264,6 @@ TEST(JabberRequest, Refusals) {
   };
   EXPECT_NE(refused(R"(<jabber type="starttls" ack="parse"/>)").find("not supported yet"), std::string::npos);
   EXPECT_EQ(refused(R"(<jabber type="chat" ack="parse"/>)"), "accepted");
-  EXPECT_NE(refused(R"(<jabber type="connect" ack="local" version="websocket"/>)").find("not supported yet"), std::string::npos);
   EXPECT_NE(refused(R"(<jabber type="connect" ack="local" version="bosh"/>)").find("not supported yet"), std::string::npos);
   EXPECT_NE(refused(R"(<jabber type="presence:roster" ack="no_ack"/>)").find("not supported yet"), std::string::npos);
   EXPECT_NE(refused(R"(<jabber type="starttls" ack="local" certfile="c.pem"/>)").find("not supported yet"), std::string::npos);
@@ -704,7 +703,7 @@ TEST(JabberRequest, AttributesOfOtherTypesAreRefused) {
   EXPECT_TRUE(refused(R"(<jabber type="chat" ack="no_ack" node="n"/>)"));
   EXPECT_TRUE(refused(R"(<jabber type="pubsub:delete" ack="local" node="n" subid="s"/>)"));
   EXPECT_TRUE(refused(R"(<jabber type="pubsub:publish" ack="local" node_type="flat"/>)"));
-  EXPECT_TRUE(refused(R"(<jabber type="close" ack="local" version="legacy"/>)"));
+  EXPECT_TRUE(refused(R"(<jabber type="presence" ack="local" version="legacy"/>)"));
   EXPECT_TRUE(refused(R"(<jabber type="ping" ack="local" destination="random"/>)"));
   EXPECT_FALSE(refused(R"(<jabber type="ping" ack="local" destination="online"/>)"));
   EXPECT_FALSE(refused(R"(<jabber type="muc:chat" ack="no_ack" room="r" size="5" stamped="true"/>)"));

@@ -21,53 +21,17 @@ start_prosody "$DOMAIN"
 register_users "$DOMAIN" "$USERS_MAX"
 
 # 2. Tsung's jabber.xml.
-zcat /usr/share/doc/tsung/examples/jabber.xml.gz |
-  sed -e "s/port=\"5222\"/port=\"$PORT\"/" -e "s/mydomain.org/$DOMAIN/" \
-      -e "s/name=\"userid_max\" value=\"10000\"/name=\"userid_max\" value=\"$USERS_MAX\"/" \
-      -e 's/duration="1" unit="minute"/duration="1200" unit="millisecond"/' \
-      -e 's/<users interarrival="2" unit="second">/<users interarrival="0.1" unit="second">/' \
-      -e 's/<thinktime value="2">/<thinktime value="1">/' -e 's/<thinktime value="30">/<thinktime value="2">/' \
-  > "$TEST_TMP/jabber.xml"
-grep -q "port=\"$PORT\"" "$TEST_TMP/jabber.xml" || fail "the example changed: port not substituted"
-grep -q 'thinktime value="30"' "$TEST_TMP/jabber.xml" && fail "the example changed: thinktimes not substituted"
+tsung_jabber_xml "$DOMAIN" "$USERS_MAX" "$PORT" > "$TEST_TMP/jabber.xml"
 auth_before=$(prosody_logins)
 run_scenario "$TEST_TMP/jabber.xml" "$TEST_TMP/run"
 R=$TEST_TMP/run
-sent=$(tsung_sum xmpp_chat_sent "$R")
-received=$(tsung_sum xmpp_chat_received "$R")
-# prosody keeps messages for offline users in data/<host>/offline/<user>.list, one item each
-stored=$( (cat "$P"/data/*/offline/*.list 2>/dev/null || true) | { grep -o '\["name"\] = "body"' || true; } | wc -l)
-log "chat messages: sent $sent, received $received, stored offline $stored"
-[ "$sent" -gt 0 ] || fail "no chat message sent"
-[ "$received" -gt 0 ] || fail "no chat message received"
-assert_eq "$((received + stored))" "$sent" "messages received + stored offline"
-# Plain-password logins (sessions jabber-example and jabber-plain) all succeed: prosody logged
-# one "Authenticated as" per transaction; none was answered with an error.
-plain=$(( $(tsung_sum tr_authenticate "$R") + $(tsung_sum tr_auth_plain "$R") ))
-[ "$plain" -gt 0 ] || fail "no plain-password login"
-assert_eq "$(( $(prosody_logins) - auth_before ))" "$plain" "logins prosody accepted"
-assert_eq "$(tsung_sum error_xmpp_auth_failed "$R")" 0 "failed logins"
-users=$(tsung_sum users_count "$R")
-assert_eq "$(tsung_sum finish_users_count "$R")" "$users" "users that ended their session"
+assert_chats_and_logins "$R" "$auth_before"
 log "ok: $users users, $plain plain logins"
 
 # 3. The plugin's example (SASL PLAIN, bind, session, stamped messages between online users),
 # with our port and domain and shorter durations. Its users may be sent step 2's offline
 # messages when they log in (unstamped); its own messages carry a stamp of this process: each
 # one received gives an xmpp_msg_latency sample, the others are stored offline by prosody.
-sed -e "s/port=\"5222\"/port=\"$PORT\"/" -e "s/value=\"localhost\"/value=\"$DOMAIN\"/" \
-    -e 's/duration="10" unit="second"/duration="1" unit="second"/' -e 's/arrivalrate="2"/arrivalrate="10"/' \
-    -e 's/maxnumber="20"/maxnumber="10"/' -e 's/<thinktime value="[35]"\/>/<thinktime value="1"\/>/' \
-    -e 's/<thinktime value="1" random="true"\/>/<thinktime value="0.1" random="true"\/>/' \
-    "$(dirname "$0")/../examples/jabber_chat.xml" > "$TEST_TMP/chat.xml"
+chat_example_xml "$DOMAIN" "$PORT" > "$TEST_TMP/chat.xml"
 run_scenario "$TEST_TMP/chat.xml" "$TEST_TMP/chat"
-C=$TEST_TMP/chat
-sent=$(tsung_sum xmpp_chat_sent "$C")
-received=$(tsung_sum xmpp_chat_received "$C")
-stamped=$(tsung_sum xmpp_msg_latency "$C")
-stamped_stored=$( (cat "$P"/data/*/offline/*.list 2>/dev/null || true) | { grep -c '^[[:space:]]*"@@@' || true; })
-log "example: sent $sent, received $received ($stamped stamped), stamped stored offline $stamped_stored"
-[ "$stamped" -gt 0 ] || fail "example: no stamped message received"
-[ "$received" -ge "$stamped" ] || fail "example: $stamped latency samples for $received messages"
-assert_eq "$((stamped + stamped_stored))" "$sent" "example: stamped messages received + stored offline"
-assert_eq "$(tsung_sum finish_users_count "$C")" "$(tsung_sum users_count "$C")" "example: users that ended their session"
+assert_stamped_chats "$TEST_TMP/chat"
