@@ -28,6 +28,8 @@
 #include "control/channel.hpp"
 #include "controller/barrier_book.hpp"
 #include "controller/console.hpp"
+#include "controller/control_server.hpp"
+#include "control/run_status.hpp"
 #include "loadctl/plan.hpp"
 #include "loadctl/scenario.hpp"
 #include "loadctl/stats.hpp"
@@ -130,6 +132,12 @@ class Controller {
   std::size_t agent_index(const AgentRecord& agent) const;
   void judge_agent_losses();
   void fail_setup(const std::string& reason);
+  // control socket (control_server.cpp): `loadctl status` and `loadctl stop`
+  void open_control_socket();
+  control::RunStatus run_status() const;
+  std::string stop_by_request();
+  /// SIGINT/SIGTERM and `loadctl stop`: agents stop, final statistics written, exit `status`.
+  void interrupt(int status, const std::string& reason);
   void write_run_json();
   void collect_match_log();
   void collect_traffic_dump();
@@ -174,6 +182,10 @@ class Controller {
   bool finished_ = false;
   int exit_status_ = 0;
   std::string stop_reason_;
+  double request_rate_ = 0;                       ///< requests/s over the last tick
+  std::uint64_t rate_requests_ = 0;               ///< request count at the last tick
+  std::chrono::steady_clock::time_point rate_at_{};
+  std::unique_ptr<ControlServer> control_server_;  ///< after ctx_: closed before it
 };
 
 }  // namespace loadctl::controller

@@ -11,6 +11,7 @@
 #include "plugin_host/plugin_loader.hpp"
 #include "control/handshake.hpp"
 #include "controller/command_line.hpp"
+#include "controller/control_client.hpp"
 #include "controller/controller.hpp"
 #include "loadctl/input_file.hpp"
 #include "loadctl/scenario_error.hpp"
@@ -113,6 +114,9 @@ int main(int argc, char** argv) {
   std::vector<std::string>& plugin_dirs = cl.plugin_dirs;
   bool want_report = cl.want_report;
   bool checking = cl.command == controller::CommandLine::Command::check;
+
+  if (cl.command == controller::CommandLine::Command::status) return controller::status_command(cl);
+  if (cl.command == controller::CommandLine::Command::stop) return controller::stop_command(cl);
 
   std::vector<report::Threshold> thresholds;
   if (!parse_thresholds(fail_if, thresholds)) return kScenarioError;

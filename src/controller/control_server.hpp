@@ -1,0 +1,61 @@
+#pragma once
+// The controller's end of the local control socket (control/local_control.hpp): accepts
+// owner-only connections in the controller's io_context, answers `status` from the run status
+// model (built on demand, nothing per request of the load) and passes `stop` to the controller.
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+
+#include "control/local_control.hpp"
+#include "control/run_status.hpp"
+
+namespace loadctl::controller {
+
+class ControlServer {
+ public:
+  using StatusSource = std::function<control::RunStatus()>;
+  /// Asked to stop the run; returns the line the client gets ("stopping: ...").
+  using StopHandler = std::function<std::string()>;
+
+  ControlServer(boost::asio::io_context& ctx, StatusSource status, StopHandler stop);
+  /// Removes the socket and the registry entry.
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  /// Listens on RUN_DIR/control.sock (mode 0600); throws std::runtime_error when it cannot.
+  void open(const std::string& run_dir);
+  /// Adds ~/.loadctl/run/<pid> -> the socket; throws std::runtime_error when it cannot.
+  void register_run();
+  const std::string& socket_path() const { return socket_path_; }
+  /// The run has ended: each waiting `stop` client gets `final_text`, then every connection and
+  /// the socket close and the files are removed.
+  void finish(const std::string& final_text);
+
+ private:
+  struct Session;
+  void accept();
+  void on_socket(boost::asio::local::stream_protocol::socket socket);
+  void read(const std::shared_ptr<Session>& session);
+  void on_request(const std::shared_ptr<Session>& session, const control::ControlRequest& request);
+  void watch_stop_client(const std::shared_ptr<Session>& session);
+  void reply(const std::shared_ptr<Session>& session, std::string text, bool then_close);
+  void remove_files();
+
+  boost::asio::local::stream_protocol::acceptor acceptor_;
+  StatusSource status_;
+  StopHandler stop_;
+  std::string socket_path_;
+  std::string registry_entry_;
+  std::shared_ptr<std::size_t> sessions_ = std::make_shared<std::size_t>(0);  ///< open connections
+  std::vector<std::shared_ptr<Session>> stop_waiters_;  ///< `stop` clients waiting for the end
+  bool finished_ = false;
+};
+
+}  // namespace loadctl::controller

@@ -1,0 +1,165 @@
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include "control/local_control.hpp"
+#include "control/run_status.hpp"
+
+using namespace loadctl::control;
+using Kind = ControlRequest::Kind;
+namespace fs = std::filesystem;
+
+TEST(ControlRequest, ParsesTheThreeRequests) {
+  EXPECT_EQ(parse_control_request("status"), ControlRequest{Kind::status});
+  EXPECT_EQ(parse_control_request("status json"), ControlRequest{Kind::status_json});
+  EXPECT_EQ(parse_control_request("stop"), ControlRequest{Kind::stop});
+  EXPECT_EQ(parse_control_request("stop\r"), ControlRequest{Kind::stop});
+  for (const char* bad : {"", "STOP", "stop ", " status", "status  json", "stopp", "status json x"})
+    EXPECT_FALSE(parse_control_request(bad)) << bad;
+  for (Kind kind : {Kind::status, Kind::status_json, Kind::stop}) {
+    std::string line = encode_control_request({kind});
+    ASSERT_EQ(line.back(), '\n');
+    EXPECT_EQ(parse_control_request(std::string_view(line).substr(0, line.size() - 1)), ControlRequest{kind});
+  }
+}
+
+TEST(ControlRequest, ScanWaitsForTheNewlineAndBoundsTheLine) {
+  EXPECT_EQ(scan_control_request("").result, RequestScan::Result::incomplete);
+  EXPECT_EQ(scan_control_request("sta").result, RequestScan::Result::incomplete);
+  auto done = scan_control_request("stop\n");
+  EXPECT_EQ(done.result, RequestScan::Result::complete);
+  EXPECT_EQ(done.request, ControlRequest{Kind::stop});
+  EXPECT_EQ(scan_control_request("status json\n").request, ControlRequest{Kind::status_json});
+  EXPECT_EQ(scan_control_request("reboot\n").result, RequestScan::Result::bad);
+  EXPECT_EQ(scan_control_request(std::string_view("st\0op\n", 6)).result, RequestScan::Result::bad);
+  EXPECT_EQ(scan_control_request(std::string_view("st\0", 3)).result, RequestScan::Result::bad);
+  // kMaxControlRequest bytes without a newline can never become a request.
+  std::string long_line(kMaxControlRequest, 'a');
+  EXPECT_EQ(scan_control_request(long_line).result, RequestScan::Result::bad);
+  EXPECT_EQ(scan_control_request(long_line.substr(1)).result, RequestScan::Result::incomplete);
+}
+
+TEST(RunStatus, PhaseFollowsTheScheduleAndItsLoops) {
+  std::vector<double> durations{10, 20};
+  EXPECT_EQ(phase_at(durations, 0, 0).phase, 1u);
+  EXPECT_EQ(phase_at(durations, 0, 9.9).phase, 1u);
+  EXPECT_EQ(phase_at(durations, 0, 10).phase, 2u);
+  EXPECT_EQ(phase_at(durations, 0, 30).phase, 0u);  // last, waiting for pending clients
+  EXPECT_EQ(phase_at(durations, 0, 30).phases, 2u);
+  EXPECT_EQ(phase_at(durations, 1, 35).phase, 3u);
+  EXPECT_EQ(phase_at(durations, 1, 35).phases, 4u);
+  EXPECT_EQ(phase_at({}, 0, 100).phase, 1u);  // static users only
+}
+
+TEST(RunStatus, TextHasTsungsLinesAndJsonTheSameValues) {
+  RunStatus s;
+  s.state = RunStatus::State::running;
+  s.request_rate = 12.345;
+  s.users = 7;
+  s.connected = 3;
+  s.phase = 2;
+  s.phases = 3;
+  s.errors = 4;
+  s.errors_by_name = {{"error_connect_econnrefused", 4}};
+  s.agents.push_back({0, "local\"host", "running", 0.25});
+  std::string text = render_status_text(s);
+  EXPECT_EQ(text.rfind("loadctl is running [OK]\n", 0), 0u) << text;
+  EXPECT_NE(text.find(" Current request rate:    12.35 req/sec\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(" Current users:           7\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(" Current connected users: 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(" Current phase:           2 of 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("error_connect_econnrefused=4"), std::string::npos) << text;
+  s.phase = 0;
+  EXPECT_NE(render_status_text(s).find("last, waiting for pending clients"), std::string::npos);
+  std::string json = render_status_json(s);
+  EXPECT_NE(json.find("\"state\": \"running\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"users\": 7"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"errors_by_name\": {\"error_connect_econnrefused\": 4}"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"host\": \"local\\\"host\""), std::string::npos) << json;
+  EXPECT_EQ(json.back(), '\n');
+  s.state = RunStatus::State::finished;
+  s.exit_status = 143;
+  s.stop_reason = "loadctl stop";
+  EXPECT_EQ(render_status_text(s).rfind("loadctl has finished (loadctl stop): exit status 143\n", 0), 0u);
+}
+
+class PrivateDir : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/loadctl-unit-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+  }
+  void TearDown() override { fs::remove_all(root_); }
+  static unsigned mode_of(const std::string& path) {
+    struct stat st;
+    return lstat(path.c_str(), &st) == 0 ? st.st_mode & 0777 : 01000;
+  }
+  std::string root_;
+};
+
+TEST_F(PrivateDir, CreatesOwnerOnlyDirectories) {
+  std::string dir = root_ + "/.loadctl/run";
+  ensure_private_dir(dir);
+  EXPECT_EQ(mode_of(root_ + "/.loadctl"), 0700u);
+  EXPECT_EQ(mode_of(dir), 0700u);
+  ensure_private_dir(dir);  // an existing one of ours is fine
+}
+
+TEST_F(PrivateDir, RefusesASymlinkOrAnOpenDirectory) {
+  fs::create_directory(root_ + "/elsewhere");
+  fs::permissions(root_ + "/elsewhere", fs::perms::owner_all);
+  fs::create_directory_symlink(root_ + "/elsewhere", root_ + "/link");
+  EXPECT_THROW(ensure_private_dir(root_ + "/link"), std::runtime_error);
+  fs::create_directory(root_ + "/open");
+  fs::permissions(root_ + "/open", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
+  EXPECT_THROW(ensure_private_dir(root_ + "/open"), std::runtime_error);
+}
+
+TEST_F(PrivateDir, ReachesASocketWhosePathIsLongerThanSunPath) {
+  std::string dir = root_;
+  while (dir.size() < 150) dir += "/a-rather-long-directory-name";
+  fs::create_directories(dir);
+  std::string path = dir + "/" + kControlSocketName;
+  UnixAddress address(path);
+  ASSERT_LT(address.usable_path().size(), sizeof(sockaddr_un{}.sun_path));
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::strcpy(sa.sun_path, address.usable_path().c_str());
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << std::strerror(errno);
+  ASSERT_EQ(listen(fd, 1), 0);
+  EXPECT_TRUE(fs::is_socket(path));
+  // A client reaches it by the long path; the listener never answers, so the exchange times out.
+  std::string error;
+  EXPECT_FALSE(control_exchange(path, {Kind::status}, std::chrono::milliseconds(200), error));
+  EXPECT_EQ(error, "no answer in time");
+  close(fd);
+  // Nothing listens any more: refused at once.
+  EXPECT_FALSE(control_exchange(path, {Kind::status}, std::chrono::milliseconds(2000), error));
+  EXPECT_EQ(error, std::strerror(ECONNREFUSED));
+}
+
+TEST_F(PrivateDir, FindsSocketsOfRunDirectoriesUnderALogRoot) {
+  fs::create_directories(root_ + "/20260101-1200");
+  fs::create_directories(root_ + "/20260101-1300");
+  std::string path = root_ + "/20260101-1300/" + kControlSocketName;
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::strcpy(sa.sun_path, path.c_str());
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  auto found = controllers_in("", root_);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].socket, path);
+  EXPECT_EQ(controllers_in(root_ + "/20260101-1200", "").size(), 0u);
+  close(fd);
+}
