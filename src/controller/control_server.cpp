@@ -150,6 +150,7 @@ void ControlServer::read(const std::shared_ptr<Session>& session) {
 
 void ControlServer::on_request(const std::shared_ptr<Session>& session, const control::ControlRequest& request) {
   using Kind = control::ControlRequest::Kind;
+  spdlog::debug("control socket: {}", control::encode_control_request(request).substr(0, 11));
   switch (request.kind) {
     case Kind::status: return reply(session, control::render_status_text(status_()), true);
     case Kind::status_json: return reply(session, control::render_status_json(status_()), true);

@@ -316,6 +316,7 @@ void Controller::tick() {
       request_rate_ = static_cast<double>(requests - rate_requests_) / seconds_between(rate_at_, now);
     rate_requests_ = requests;
     rate_at_ = now;
+    spdlog::debug("tick: {:.1f} s, {} requests, {:.1f} req/s", seconds_between(zero_, now), requests, request_rate_);
     while (now >= next_dump_ && !finished_) {
       dump(false);
       next_dump_ += std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(options_.dump_interval));
