@@ -25,7 +25,15 @@ std::optional<ControlRequest> parse_control_request(std::string_view line) {
   if (line == "status") return ControlRequest{ControlRequest::Kind::status};
   if (line == "status json") return ControlRequest{ControlRequest::Kind::status_json};
   if (line == "stop") return ControlRequest{ControlRequest::Kind::stop};
-  return std::nullopt;
+  constexpr std::string_view kStopAgent = "stop agent ";
+  if (!line.starts_with(kStopAgent)) return std::nullopt;
+  std::string_view id = line.substr(kStopAgent.size());
+  if (id.empty() || id.size() > 6 || id.find_first_not_of("0123456789") != std::string_view::npos ||
+      (id.size() > 1 && id[0] == '0'))
+    return std::nullopt;
+  ControlRequest request{ControlRequest::Kind::stop_agent};
+  for (char c : id) request.agent = request.agent * 10 + static_cast<unsigned>(c - '0');
+  return request;
 }
 
 std::string encode_control_request(const ControlRequest& request) {
@@ -33,6 +41,7 @@ std::string encode_control_request(const ControlRequest& request) {
     case ControlRequest::Kind::status: return "status\n";
     case ControlRequest::Kind::status_json: return "status json\n";
     case ControlRequest::Kind::stop: return "stop\n";
+    case ControlRequest::Kind::stop_agent: return fmt::format("stop agent {}\n", request.agent);
   }
   return "status\n";
 }

@@ -5,7 +5,7 @@
 // Never TCP. Only the owner can connect (file modes, and SO_PEERCRED checked on both sides).
 // Protocol: the client sends one request line of at most kMaxControlRequest bytes; the
 // controller answers with text and closes (`stop`: "stopping", then the final status at the end
-// of the run; the connection closes when the controller exits).
+// of the run; the connection closes when the controller exits; `stop agent N`: one line).
 
 #include <sys/types.h>
 
@@ -23,12 +23,14 @@ inline constexpr std::size_t kMaxControlReply = 1u << 20;    ///< what a client 
 inline constexpr const char* kControlSocketName = "control.sock";
 
 struct ControlRequest {
-  enum class Kind { status, status_json, stop };
+  enum class Kind { status, status_json, stop, stop_agent };
   Kind kind = Kind::status;
+  unsigned agent = 0;  ///< stop_agent: the agent's id (as `status` lists them)
   bool operator==(const ControlRequest&) const = default;
 };
 
-/// One request line without its newline: "status", "status json", "stop". Anything else: nullopt.
+/// One request line without its newline: "status", "status json", "stop", "stop agent N" (N a
+/// decimal agent id below 10^6, no sign or leading zero). Anything else: nullopt.
 std::optional<ControlRequest> parse_control_request(std::string_view line);
 std::string encode_control_request(const ControlRequest& request);
 

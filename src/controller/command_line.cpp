@@ -128,6 +128,7 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "show the runs in progress (found in ~/.loadctl/run, or with --run-dir / -l)");
   status->add_flag("--json", cl.status_json, "one JSON object per run");
   auto* stop = app.add_subcommand("stop", "stop the run in progress gracefully, then show how it ended");
+  stop->add_option("--agent", cl.stop_agent, "stop only this agent (its id as `status` lists it); the others go on");
   auto* view = app.add_subcommand("view", "Tsung's web-only dashboard: not supported yet");
   auto* check = app.add_subcommand("check", "validate the scenario and print the plan");
   auto* report = app.add_subcommand("report", "render report.html and summary.json of finished runs");

@@ -20,6 +20,7 @@ struct CommandLine {
   std::string log_root;                    ///< -l
   bool log_root_given = false;             ///< -l on the command line (status/stop look there)
   bool status_json = false;                ///< status --json
+  std::optional<unsigned> stop_agent;      ///< stop --agent N
   std::string run_dir;                     ///< --run-dir
   std::string token_file;                  ///< --token-file
   std::vector<std::string> plugin_dirs;    ///< -X

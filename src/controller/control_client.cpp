@@ -69,6 +69,12 @@ int stop_command(const CommandLine& cl) {
     return kUsageError;
   }
   std::string error;
+  if (cl.stop_agent) {
+    ControlRequest request{ControlRequest::Kind::stop_agent, *cl.stop_agent};
+    auto text = control::control_exchange(answers[0].controller.socket, request, kStatusTimeout, error, print_chunk);
+    if (!text) std::fprintf(stderr, "error: %s: %s\n", answers[0].controller.socket.c_str(), error.c_str());
+    return !text ? kRunFailed : text->starts_with("stopping agent") ? kDone : kUsageError;
+  }
   auto text = control::control_exchange(answers[0].controller.socket, {ControlRequest::Kind::stop}, kStopTimeout,
                                         error, print_chunk);
   if (!text) {

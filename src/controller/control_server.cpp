@@ -48,8 +48,8 @@ struct ControlServer::Session {
   std::shared_ptr<std::size_t> count_;
 };
 
-ControlServer::ControlServer(asio::io_context& ctx, StatusSource status, StopHandler stop)
-    : acceptor_(ctx), status_(std::move(status)), stop_(std::move(stop)) {}
+ControlServer::ControlServer(asio::io_context& ctx, StatusSource status, StopHandler stop, StopAgentHandler stop_agent)
+    : acceptor_(ctx), status_(std::move(status)), stop_(std::move(stop)), stop_agent_(std::move(stop_agent)) {}
 
 ControlServer::~ControlServer() {
   boost::system::error_code ignored;
@@ -142,7 +142,7 @@ void ControlServer::read(const std::shared_ptr<Session>& session) {
             if (session->size < sizeof session->received) return read(session);
             [[fallthrough]];
           case control::RequestScan::Result::bad:
-            return reply(session, "error: unknown request (expected status, status json or stop)\n", true);
+            return reply(session, "error: unknown request (expected status, status json, stop or stop agent N)\n", true);
           case control::RequestScan::Result::complete: return on_request(session, scan.request);
         }
       });
@@ -150,7 +150,8 @@ void ControlServer::read(const std::shared_ptr<Session>& session) {
 
 void ControlServer::on_request(const std::shared_ptr<Session>& session, const control::ControlRequest& request) {
   using Kind = control::ControlRequest::Kind;
-  spdlog::debug("control socket: {}", control::encode_control_request(request).substr(0, 11));
+  std::string line = control::encode_control_request(request);
+  spdlog::debug("control socket: {}", std::string_view(line).substr(0, line.size() - 1));
   switch (request.kind) {
     case Kind::status: return reply(session, control::render_status_text(status_()), true);
     case Kind::status_json: return reply(session, control::render_status_json(status_()), true);
@@ -159,6 +160,7 @@ void ControlServer::on_request(const std::shared_ptr<Session>& session, const co
       stop_waiters_.push_back(session);
       watch_stop_client(session);
       return reply(session, stop_() + "\n", false);
+    case Kind::stop_agent: return reply(session, stop_agent_(request.agent) + "\n", true);
   }
 }
 

@@ -22,8 +22,10 @@ class ControlServer {
   using StatusSource = std::function<control::RunStatus()>;
   /// Asked to stop the run; returns the line the client gets ("stopping: ...").
   using StopHandler = std::function<std::string()>;
+  /// Asked to stop one agent; returns the answer line.
+  using StopAgentHandler = std::function<std::string(unsigned agent)>;
 
-  ControlServer(boost::asio::io_context& ctx, StatusSource status, StopHandler stop);
+  ControlServer(boost::asio::io_context& ctx, StatusSource status, StopHandler stop, StopAgentHandler stop_agent);
   /// Removes the socket and the registry entry.
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
@@ -51,6 +53,7 @@ class ControlServer {
   boost::asio::local::stream_protocol::acceptor acceptor_;
   StatusSource status_;
   StopHandler stop_;
+  StopAgentHandler stop_agent_;
   std::string socket_path_;
   std::string registry_entry_;
   std::shared_ptr<std::size_t> sessions_ = std::make_shared<std::size_t>(0);  ///< open connections

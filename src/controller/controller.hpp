@@ -136,6 +136,7 @@ class Controller {
   void open_control_socket();
   control::RunStatus run_status() const;
   std::string stop_by_request();
+  std::string stop_agent_by_request(unsigned id);
   /// SIGINT/SIGTERM and `loadctl stop`: agents stop, final statistics written, exit `status`.
   void interrupt(int status, const std::string& reason);
   void write_run_json();

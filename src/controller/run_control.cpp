@@ -2,6 +2,7 @@
 // interrupt path shared by SIGINT/SIGTERM and the control socket.
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 
 #include <fmt/format.h>
@@ -14,6 +15,7 @@ namespace loadctl::controller {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
+using control::MsgType;
 
 /// A `loadctl stop` ends the run as SIGTERM does: exit status 128 + SIGTERM.
 constexpr int kStoppedStatus = 128 + SIGTERM;
@@ -31,7 +33,9 @@ std::int64_t level_of(const MetricSet& set, std::string_view name) {
 }  // namespace
 
 void Controller::open_control_socket() {
-  auto server = std::make_unique<ControlServer>(ctx_, [this] { return run_status(); }, [this] { return stop_by_request(); });
+  auto server = std::make_unique<ControlServer>(
+      ctx_, [this] { return run_status(); }, [this] { return stop_by_request(); },
+      [this](unsigned id) { return stop_agent_by_request(id); });
   try {
     server->open(options_.run_dir);
   } catch (const std::exception& e) {
@@ -62,6 +66,22 @@ std::string Controller::stop_by_request() {
   spdlog::info("stop asked through the control socket");
   interrupt(kStoppedStatus, "loadctl stop");
   return "stopping: agents stop, the final statistics are written";
+}
+
+// One agent stops its users (as at the end of the run: final statistics, Done); the others go on.
+// Part of the planned load does not run, so the run exits 143 as a stopped run does.
+std::string Controller::stop_agent_by_request(unsigned id) {
+  auto it = std::find_if(agents_.begin(), agents_.end(), [id](const AgentRecord& a) { return a.plan.slot.id == id; });
+  if (it == agents_.end()) return fmt::format("error: no agent {}", id);
+  if (it->state != AgentState::running || !it->channel || !it->channel->open())
+    return fmt::format("error: agent {} is {}, not running", id, state_name(it->state));
+  std::string text = fmt::format("loadctl stop --agent {}: stopping agent {} on {}", id, id, it->plan.slot.host);
+  console_.notice(text);
+  spdlog::info("{}", text);
+  if (exit_status_ == 0) exit_status_ = kStoppedStatus;
+  if (stop_reason_.empty()) stop_reason_ = fmt::format("loadctl stop --agent {}", id);  // run.json
+  it->channel->send(MsgType::stop);
+  return fmt::format("stopping agent {} on {}: its users stop, the other agents go on", id, it->plan.slot.host);
 }
 
 control::RunStatus Controller::run_status() const {

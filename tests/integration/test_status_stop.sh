@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `loadctl status` and `loadctl stop` through the controller's control socket: status during a run
 # shows its users and phase; stop ends a 60 s run within seconds, as SIGTERM does (exit 143, final
-# statistics written, tsung.log counting what loadtarget served); afterwards nothing runs. The
+# statistics written, tsung.log counting what loadtarget served), after `stop --agent 1` stopped one
+# of the two agents while the other went on; afterwards nothing runs. The
 # socket is 0600 in the run's directory, its registry entry in ~/.loadctl/run (0700); a malformed
 # request is refused without harming the run. HOME is private to this test.
 source "$(dirname "$0")/lib.sh"
@@ -15,7 +16,7 @@ start_loadtarget --http 127.0.0.1:0 --access-log "$TEST_TMP/access.log"
 cat > "$TEST_TMP/s.xml" <<XML
 <?xml version="1.0"?>
 <tsung>
-  <clients><client host="localhost" use_controller_vm="true" cpu="1"/></clients>
+  <clients><client host="localhost" use_controller_vm="true" cpu="2"/></clients>
   <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
   <load>
     <arrivalphase phase="1" duration="30" unit="second"><users arrivalrate="10" unit="second"/></arrivalphase>
@@ -49,7 +50,8 @@ grep -Eq '^ Current phase: +1 of 2$' "$TEST_TMP/st" || fail "status phase"
 grep -Eq '^ Current request rate: +[0-9]+\.[0-9]{2} req/sec$' "$TEST_TMP/st" || fail "status request rate"
 grep -Eq "^ Log directory: +$TEST_TMP/run$" "$TEST_TMP/st" || fail "status log directory"
 grep -Eq "^ Controller pid: +$pid$" "$TEST_TMP/st" || fail "status pid"
-grep -Eq '^ Agent: +0 on localhost: running' "$TEST_TMP/st" || fail "status agent line"
+grep -Eq '^ Agent: +0 on localhost: running' "$TEST_TMP/st" || fail "status agent 0 line"
+grep -Eq '^ Agent: +1 on localhost: running' "$TEST_TMP/st" || fail "status agent 1 line"
 
 # The same run through its log directory and its log root, and as JSON.
 status --run-dir "$TEST_TMP/run" | grep -q '^loadctl is running' || fail "status --run-dir"
@@ -104,6 +106,20 @@ except PermissionError:
 sys.exit(1)" || fail "another user could connect to the control socket"
   chmod 700 "$TEST_TMP" "$TEST_TMP/run"
 fi
+
+# One agent stops, the other goes on.
+set +e
+"$LOADCTL" stop --agent 7 > "$TEST_TMP/stop7" 2>&1
+rc=$?
+set -e
+assert_eq "$rc" 64 "stop --agent of an agent that does not exist"
+grep -q '^error: no agent 7$' "$TEST_TMP/stop7" || fail "stop --agent 7: $(cat "$TEST_TMP/stop7")"
+"$LOADCTL" stop --agent 1 > "$TEST_TMP/stop1" 2>&1 || fail "stop --agent 1: $(cat "$TEST_TMP/stop1")"
+grep -q '^stopping agent 1 on localhost' "$TEST_TMP/stop1" || fail "stop --agent 1 said: $(cat "$TEST_TMP/stop1")"
+agent1_done() { status > "$TEST_TMP/st" 2>&1 && grep -Eq '^ Agent: +1 on localhost: done' "$TEST_TMP/st"; }
+wait_until 10 agent1_done || { cat "$TEST_TMP/st" >&2; fail "agent 1 did not stop"; }
+grep -q '^loadctl is running \[OK\]$' "$TEST_TMP/st" || fail "the run stopped with agent 1"
+grep -Eq '^ Agent: +0 on localhost: running' "$TEST_TMP/st" || fail "agent 0 stopped with agent 1"
 
 stop_at=$SECONDS
 "$LOADCTL" stop > "$TEST_TMP/stop" 2>&1 || { cat "$TEST_TMP/stop" >&2; fail "loadctl stop failed"; }

@@ -22,12 +22,17 @@ TEST(ControlRequest, ParsesTheThreeRequests) {
   EXPECT_EQ(parse_control_request("status json"), ControlRequest{Kind::status_json});
   EXPECT_EQ(parse_control_request("stop"), ControlRequest{Kind::stop});
   EXPECT_EQ(parse_control_request("stop\r"), ControlRequest{Kind::stop});
-  for (const char* bad : {"", "STOP", "stop ", " status", "status  json", "stopp", "status json x"})
+  EXPECT_EQ(parse_control_request("stop agent 0"), (ControlRequest{Kind::stop_agent, 0}));
+  EXPECT_EQ(parse_control_request("stop agent 999999"), (ControlRequest{Kind::stop_agent, 999999}));
+  for (const char* bad : {"", "STOP", "stop ", " status", "status  json", "stopp", "status json x", "stop agent",
+                          "stop agent ", "stop agent -1", "stop agent +1", "stop agent 01", "stop agent 1000000",
+                          "stop agent 1 ", "stop agent 4294967297", "stop agent 1x", "stop agent  1"})
     EXPECT_FALSE(parse_control_request(bad)) << bad;
-  for (Kind kind : {Kind::status, Kind::status_json, Kind::stop}) {
-    std::string line = encode_control_request({kind});
+  for (ControlRequest request : {ControlRequest{Kind::status}, ControlRequest{Kind::status_json},
+                                 ControlRequest{Kind::stop}, ControlRequest{Kind::stop_agent, 42}}) {
+    std::string line = encode_control_request(request);
     ASSERT_EQ(line.back(), '\n');
-    EXPECT_EQ(parse_control_request(std::string_view(line).substr(0, line.size() - 1)), ControlRequest{kind});
+    EXPECT_EQ(parse_control_request(std::string_view(line).substr(0, line.size() - 1)), request) << line;
   }
 }
 
