@@ -107,6 +107,36 @@ sys.exit(1)" || fail "another user could connect to the control socket"
   chmod 700 "$TEST_TMP" "$TEST_TMP/run"
 fi
 
+# Two runs at once: status shows both; stop wants a choice and stops only the run chosen. The second
+# run's users only think (no request reaches loadtarget).
+cat > "$TEST_TMP/idle.xml" <<XML
+<?xml version="1.0"?>
+<tsung>
+  <clients><client host="localhost" use_controller_vm="true"/></clients>
+  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
+  <load><arrivalphase phase="1" duration="60" unit="second"><users arrivalrate="1" unit="second"/></arrivalphase></load>
+  <sessions><session name="idle" probability="100" type="ts_http"><thinktime value="30"/></session></sessions>
+</tsung>
+XML
+"$LOADCTL" -q -f "$TEST_TMP/idle.xml" --run-dir "$TEST_TMP/run2" start > /dev/null 2>&1 &
+pid2=$!
+on_exit "kill -9 $pid2 2>/dev/null || true"
+two_running() { [ "$(status 2> /dev/null | grep -c '^loadctl is running \[OK\]$')" = 2 ]; }
+wait_until 15 two_running || fail "status did not show both runs"
+set +e
+"$LOADCTL" stop > "$TEST_TMP/stop2" 2>&1
+rc=$?
+set -e
+assert_eq "$rc" 64 "stop with two runs in progress"
+grep -q -- "--run-dir $TEST_TMP/run2$" "$TEST_TMP/stop2" || fail "stop did not list the runs: $(cat "$TEST_TMP/stop2")"
+"$LOADCTL" stop --run-dir "$TEST_TMP/run2" > "$TEST_TMP/stop2" 2>&1 || fail "stop --run-dir: $(cat "$TEST_TMP/stop2")"
+set +e
+wait "$pid2"
+rc=$?
+set -e
+assert_eq "$rc" 143 "the second run stopped by loadctl stop --run-dir"
+kill -0 "$pid" || fail "stopping the second run stopped the first"
+
 # One agent stops, the other goes on.
 set +e
 "$LOADCTL" stop --agent 7 > "$TEST_TMP/stop7" 2>&1
