@@ -162,7 +162,7 @@ rc=$?
 set -e
 took=$((SECONDS - start))
 stop_took=$((SECONDS - stop_at))
-[ "$stop_took" -le 8 ] || fail "loadctl stop took ${stop_took}s"
+[ "$stop_took" -le 10 ] || fail "loadctl stop took ${stop_took}s"
 assert_eq "$rc" 143 "exit status of a run stopped by loadctl stop (as SIGTERM)"
 [ "$took" -lt 40 ] || fail "the 60 s run took ${took}s to stop"
 grep -q '"stop_reason": "loadctl stop"' "$TEST_TMP/run/run.json" || fail "run.json stop reason"
