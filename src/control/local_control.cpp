@@ -199,7 +199,9 @@ std::optional<std::string> control_exchange(const std::string& socket_path, cons
                                             std::chrono::milliseconds timeout, std::string& error,
                                             void (*on_chunk)(std::string_view)) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  Fd sock{socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+  // Non-blocking: a connect to a listener whose backlog is full (a controller stopped with
+  // Ctrl-Z) fails with EAGAIN instead of blocking for ever.
+  Fd sock{socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)};
   if (sock.fd < 0) {
     error = std::strerror(errno);
     return std::nullopt;
@@ -210,8 +212,24 @@ std::optional<std::string> control_exchange(const std::string& socket_path, cons
     sa.sun_family = AF_UNIX;
     std::memcpy(sa.sun_path, address.usable_path().c_str(), address.usable_path().size() + 1);
     if (connect(sock.fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {
-      error = std::strerror(errno);
-      return std::nullopt;
+      if (errno == EAGAIN) {
+        error = "busy (the controller does not accept connections)";
+        return std::nullopt;
+      }
+      if (errno != EINPROGRESS) {
+        error = std::strerror(errno);
+        return std::nullopt;
+      }
+      int so_error = 0;
+      socklen_t len = sizeof so_error;
+      if (!wait_ready(sock.fd, POLLOUT, deadline)) {
+        error = "busy (the controller does not accept connections)";
+        return std::nullopt;
+      }
+      if (getsockopt(sock.fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0 || so_error != 0) {
+        error = std::strerror(so_error ? so_error : errno);
+        return std::nullopt;
+      }
     }
   } catch (const std::exception& e) {
     error = e.what();
@@ -223,6 +241,11 @@ std::optional<std::string> control_exchange(const std::string& socket_path, cons
     return std::nullopt;
   }
   std::string line = encode_control_request(request);
+  // The line is shorter than any socket buffer: one send when the socket is writable.
+  if (!wait_ready(sock.fd, POLLOUT, deadline)) {
+    error = "no answer in time";
+    return std::nullopt;
+  }
   if (send(sock.fd, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
     error = std::strerror(errno);
     return std::nullopt;
@@ -235,10 +258,15 @@ std::optional<std::string> control_exchange(const std::string& socket_path, cons
       return std::nullopt;
     }
     ssize_t n = recv(sock.fd, buffer, sizeof buffer, 0);
-    if (n == 0) break;
+    if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+      if (reply.empty()) {
+        error = "closed without an answer";
+        return std::nullopt;
+      }
+      break;
+    }
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
-      if (errno == ECONNRESET) break;
       error = std::strerror(errno);
       return std::nullopt;
     }

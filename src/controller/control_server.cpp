@@ -120,7 +120,15 @@ void ControlServer::on_socket(local::socket socket) {
     spdlog::warn("control socket: connection from uid {} refused", uid ? static_cast<long>(*uid) : -1L);
     return;
   }
-  if (*sessions_ >= kMaxSessions || finished_) return;  // closed: the client says "no answer"
+  if (*sessions_ >= kMaxSessions || finished_) {
+    // Said before closing, so that the client does not take the close for an answer. Best
+    // effort: a non-blocking write of a short line to a new connection.
+    boost::system::error_code ignored;
+    socket.non_blocking(true, ignored);
+    std::string_view text = finished_ ? "error: finished\n" : "error: busy\n";
+    socket.write_some(asio::buffer(text.data(), text.size()), ignored);
+    return;
+  }
   auto session = std::make_shared<Session>(std::move(socket), sessions_);
   session->deadline.expires_after(kSessionTimeout);
   session->deadline.async_wait([weak = std::weak_ptr<Session>(session)](const boost::system::error_code& ec) {

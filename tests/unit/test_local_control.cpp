@@ -9,6 +9,8 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "control/local_control.hpp"
 #include "control/run_status.hpp"
@@ -111,6 +113,26 @@ class PrivateDir : public ::testing::Test {
   std::string root_;
 };
 
+// A listening Unix socket at `path` (bound through UnixAddress), closed by its destructor so that
+// a failed ASSERT leaks no descriptor.
+struct Listener {
+  explicit Listener(const std::string& path, int backlog = 1) {
+    UnixAddress address(path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strcpy(sa.sun_path, address.usable_path().c_str());
+    ok = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 && listen(fd, backlog) == 0;
+  }
+  ~Listener() { reset(); }
+  void reset() {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+  int fd = -1;
+  bool ok = false;
+};
+
 TEST_F(PrivateDir, CreatesOwnerOnlyDirectories) {
   std::string dir = root_ + "/.loadctl/run";
   ensure_private_dir(dir);
@@ -136,18 +158,14 @@ TEST_F(PrivateDir, ReachesASocketWhosePathIsLongerThanSunPath) {
   std::string path = dir + "/" + kControlSocketName;
   UnixAddress address(path);
   ASSERT_LT(address.usable_path().size(), sizeof(sockaddr_un{}.sun_path));
-  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  std::strcpy(sa.sun_path, address.usable_path().c_str());
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << std::strerror(errno);
-  ASSERT_EQ(listen(fd, 1), 0);
+  Listener listener(path);
+  ASSERT_TRUE(listener.ok) << std::strerror(errno);
   EXPECT_TRUE(fs::is_socket(path));
   // A client reaches it by the long path; the listener never answers, so the exchange times out.
   std::string error;
   EXPECT_FALSE(control_exchange(path, {Kind::status}, std::chrono::milliseconds(200), error));
   EXPECT_EQ(error, "no answer in time");
-  close(fd);
+  listener.reset();
   // Nothing listens any more: refused at once.
   EXPECT_FALSE(control_exchange(path, {Kind::status}, std::chrono::milliseconds(2000), error));
   EXPECT_EQ(error, std::strerror(ECONNREFUSED));
@@ -157,14 +175,52 @@ TEST_F(PrivateDir, FindsSocketsOfRunDirectoriesUnderALogRoot) {
   fs::create_directories(root_ + "/20260101-1200");
   fs::create_directories(root_ + "/20260101-1300");
   std::string path = root_ + "/20260101-1300/" + kControlSocketName;
-  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  std::strcpy(sa.sun_path, path.c_str());
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  Listener listener(path);
+  ASSERT_TRUE(listener.ok);
   auto found = controllers_in("", root_);
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].socket, path);
   EXPECT_EQ(controllers_in(root_ + "/20260101-1200", "").size(), 0u);
-  close(fd);
+}
+
+// A listener that never accepts (a controller stopped with Ctrl-Z) with a full backlog: the
+// client says "busy" at once instead of blocking in connect().
+TEST_F(PrivateDir, AFullBacklogIsBusyNotAHang) {
+  std::string path = root_ + "/" + kControlSocketName;
+  Listener listener(path, 0);
+  ASSERT_TRUE(listener.ok);
+  std::vector<int> queued;
+  for (int i = 0; i < 8; ++i) {  // fill the backlog
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strcpy(sa.sun_path, path.c_str());
+    int rc = connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    queued.push_back(fd);
+    if (rc != 0 && errno == EAGAIN) break;
+  }
+  auto start = std::chrono::steady_clock::now();
+  std::string error;
+  EXPECT_FALSE(control_exchange(path, {Kind::status}, std::chrono::milliseconds(3000), error));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2000));
+  EXPECT_TRUE(error.starts_with("busy")) << error;
+  for (int fd : queued) close(fd);
+}
+
+// A controller that closes the connection without writing anything has not answered.
+TEST_F(PrivateDir, CloseWithoutAnswerIsAnError) {
+  std::string path = root_ + "/" + kControlSocketName;
+  Listener listener(path);
+  ASSERT_TRUE(listener.ok);
+  std::thread server([&] {
+    int c = accept(listener.fd, nullptr, nullptr);
+    char request[kMaxControlRequest];
+    if (c >= 0 && recv(c, request, sizeof request, 0) >= 0) close(c);  // the request read, no answer
+    else if (c >= 0) close(c);
+  });
+  std::string error;
+  auto reply = control_exchange(path, {Kind::status}, std::chrono::milliseconds(3000), error);
+  server.join();
+  EXPECT_FALSE(reply);
+  EXPECT_EQ(error, "closed without an answer");
 }
