@@ -27,11 +27,8 @@ constexpr auto kSessionTimeout = std::chrono::seconds(2);  // to send the reques
 }  // namespace
 
 struct ControlServer::Session {
-  Session(local::socket s, std::shared_ptr<std::size_t> count)
-      : socket(std::move(s)), deadline(socket.get_executor()), count_(std::move(count)) {
-    ++*count_;
-  }
-  ~Session() { --*count_; }
+  Session(local::socket s, std::shared_ptr<void> ticket)
+      : socket(std::move(s)), deadline(socket.get_executor()), ticket_(std::move(ticket)) {}
   void close() {
     boost::system::error_code ignored;
     deadline.cancel();
@@ -45,11 +42,16 @@ struct ControlServer::Session {
   std::string answer;
 
  private:
-  std::shared_ptr<std::size_t> count_;
+  std::shared_ptr<void> ticket_;  ///< a slot of ControlServer::sessions_ while the session lives
 };
 
 ControlServer::ControlServer(asio::io_context& ctx, StatusSource status, StopHandler stop, StopAgentHandler stop_agent)
-    : acceptor_(ctx), status_(std::move(status)), stop_(std::move(stop)), stop_agent_(std::move(stop_agent)) {}
+    : acceptor_(ctx),
+      accept_loop_(acceptor_, "control socket", [this](local::socket socket) { on_socket(std::move(socket)); }),
+      status_(std::move(status)),
+      stop_(std::move(stop)),
+      stop_agent_(std::move(stop_agent)),
+      sessions_(kMaxSessions) {}
 
 ControlServer::~ControlServer() {
   boost::system::error_code ignored;
@@ -86,7 +88,7 @@ void ControlServer::open(const std::string& run_dir) {
   if (!ec) socket_path_ = path;
   if (!ec) acceptor_.listen(8, ec);
   if (ec) throw std::runtime_error(fmt::format("control socket {}: {}", path, ec.message()));
-  accept();
+  accept_loop_.start();
 }
 
 void ControlServer::register_run() {
@@ -106,21 +108,14 @@ void ControlServer::remove_files() {
   registry_entry_.clear();
 }
 
-void ControlServer::accept() {
-  acceptor_.async_accept([this](const boost::system::error_code& ec, local::socket socket) {
-    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!ec) on_socket(std::move(socket));
-    accept();
-  });
-}
-
 void ControlServer::on_socket(local::socket socket) {
   auto uid = control::peer_uid(socket.native_handle());
   if (!uid || *uid != geteuid()) {
     spdlog::warn("control socket: connection from uid {} refused", uid ? static_cast<long>(*uid) : -1L);
     return;
   }
-  if (*sessions_ >= kMaxSessions || finished_) {
+  std::shared_ptr<void> ticket = finished_ ? nullptr : sessions_.enter();
+  if (!ticket) {
     // Said before closing, so that the client does not take the close for an answer. Best
     // effort: a non-blocking write of a short line to a new connection.
     boost::system::error_code ignored;
@@ -129,7 +124,7 @@ void ControlServer::on_socket(local::socket socket) {
     socket.write_some(asio::buffer(text.data(), text.size()), ignored);
     return;
   }
-  auto session = std::make_shared<Session>(std::move(socket), sessions_);
+  auto session = std::make_shared<Session>(std::move(socket), std::move(ticket));
   session->deadline.expires_after(kSessionTimeout);
   session->deadline.async_wait([weak = std::weak_ptr<Session>(session)](const boost::system::error_code& ec) {
     if (auto s = weak.lock(); s && !ec) s->close();

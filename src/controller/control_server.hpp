@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 
+#include "control/accept_loop.hpp"
 #include "control/local_control.hpp"
 #include "control/run_status.hpp"
 
@@ -42,7 +43,6 @@ class ControlServer {
 
  private:
   struct Session;
-  void accept();
   void on_socket(boost::asio::local::stream_protocol::socket socket);
   void read(const std::shared_ptr<Session>& session);
   void on_request(const std::shared_ptr<Session>& session, const control::ControlRequest& request);
@@ -51,12 +51,13 @@ class ControlServer {
   void remove_files();
 
   boost::asio::local::stream_protocol::acceptor acceptor_;
+  control::BasicAcceptLoop<boost::asio::local::stream_protocol> accept_loop_;
   StatusSource status_;
   StopHandler stop_;
   StopAgentHandler stop_agent_;
   std::string socket_path_;
   std::string registry_entry_;
-  std::shared_ptr<std::size_t> sessions_ = std::make_shared<std::size_t>(0);  ///< open connections
+  control::PendingLimit sessions_;  ///< open connections
   std::vector<std::shared_ptr<Session>> stop_waiters_;  ///< `stop` clients waiting for the end
   bool finished_ = false;
 };
