@@ -90,6 +90,10 @@ void ensure_private_dir(const std::string& dir) {
   std::size_t slash = dir.find_last_of('/');
   if (slash != std::string::npos && slash > 0) make_private_dir(dir.substr(0, slash));
   make_private_dir(dir);
+  check_private_dir(dir);
+}
+
+void check_private_dir(const std::string& dir) {
   struct stat st;
   if (lstat(dir.c_str(), &st) != 0) throw std::runtime_error(fmt::format("{}: {}", dir, std::strerror(errno)));
   if (!S_ISDIR(st.st_mode)) throw std::runtime_error(fmt::format("{} is not a directory (a symlink?)", dir));
@@ -120,29 +124,67 @@ std::optional<uid_t> peer_uid(int fd) {
   return cred.uid;
 }
 
+std::string registry_entry_prefix() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0) std::strcpy(name, "localhost");
+  return std::string(name) + "-";
+}
+
+int probe_socket(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return errno;
+  int result = 0;
+  try {
+    UnixAddress address(path);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::memcpy(sa.sun_path, address.usable_path().c_str(), address.usable_path().size() + 1);
+    if (connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) result = errno;
+  } catch (const std::exception&) {
+    result = ENAMETOOLONG;
+  }
+  close(fd);
+  return result == EINPROGRESS ? 0 : result;
+}
+
+bool is_own_control_socket(const std::string& path) {
+  std::string_view name = path;
+  std::string_view base = kControlSocketName;
+  if (name.size() <= base.size() || !name.ends_with(base) || name[name.size() - base.size() - 1] != '/') return false;
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_uid == geteuid();
+}
+
 std::vector<RunningController> registered_controllers() {
   std::vector<RunningController> found;
   std::string dir;
   try {
     dir = registry_dir();
+    check_private_dir(dir);  // never created here; one we cannot trust is not read
   } catch (const std::exception&) {
     return found;
   }
+  std::string prefix = registry_entry_prefix();
   DIR* d = opendir(dir.c_str());
   if (!d) return found;
   while (const dirent* e = readdir(d)) {
+    // Entries of other hosts (a home shared over NFS) are theirs: neither listed nor removed.
     std::string_view name = e->d_name;
+    if (!name.starts_with(prefix)) continue;
+    name.remove_prefix(prefix.size());
     if (name.empty() || name.find_first_not_of("0123456789") != std::string_view::npos || name.size() > 9) continue;
-    long pid = std::strtol(e->d_name, nullptr, 10);
+    long pid = std::strtol(name.data(), nullptr, 10);
     std::string entry = dir + "/" + e->d_name;
-    if (pid <= 0 || (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)) {
-      unlink(entry.c_str());  // its controller is gone (killed before it could remove it)
-      continue;
-    }
     char target[4096];
     ssize_t n = readlink(entry.c_str(), target, sizeof target - 1);
     if (n <= 0) continue;
     target[n] = '\0';
+    int probe = probe_socket(target);
+    if (probe == ECONNREFUSED || probe == ENOENT) {
+      unlink(entry.c_str());  // nothing listens there: its controller was killed before removing it
+      continue;
+    }
+    if (!is_own_control_socket(target)) continue;
     found.push_back({pid, target});
   }
   closedir(d);

@@ -1,7 +1,7 @@
 #pragma once
 // The controller's local control socket (`loadctl status`, `loadctl stop`): a Unix domain stream
 // socket `control.sock` in the run's log directory, mode 0600, plus a symlink
-// ~/.loadctl/run/<controller pid> -> that socket (directory mode 0700) so that runs can be found.
+// ~/.loadctl/run/<hostname>-<controller pid> -> that socket (directory mode 0700) so that runs can be found.
 // Never TCP. Only the owner can connect (file modes, and SO_PEERCRED checked on both sides).
 // Protocol: the client sends one request line of at most kMaxControlRequest bytes; the
 // controller answers with text and closes (`stop`: "stopping", then the final status at the end
@@ -52,6 +52,17 @@ std::string registry_dir();
 /// std::runtime_error saying what is wrong.
 void ensure_private_dir(const std::string& dir);
 
+/// Checks an existing `dir` as ensure_private_dir does, without creating anything.
+void check_private_dir(const std::string& dir);
+/// "<hostname>-": registry entries are named <hostname>-<pid> (a home may be shared by hosts).
+std::string registry_entry_prefix();
+/// connect()s to the Unix socket `path` without blocking and closes at once: 0 when a listener
+/// accepted or queued it, else the errno (ECONNREFUSED/ENOENT: nothing listens; EAGAIN: a
+/// listener whose backlog is full).
+int probe_socket(const std::string& path);
+/// `path` ends in /control.sock and is a socket (not a symlink) owned by this user.
+bool is_own_control_socket(const std::string& path);
+
 /// A sockaddr_un for `path`; a path longer than sun_path is reached through /proc/self/fd/N/NAME
 /// with N an O_PATH descriptor of its directory, kept open as long as this object lives.
 class UnixAddress {
@@ -76,8 +87,8 @@ struct RunningController {
   std::string socket;  ///< path of control.sock
 };
 
-/// Entries of the registry whose socket path exists; entries of processes that are gone are
-/// removed.
+/// Entries <hostname>-<pid> of this host in the registry whose target is a control socket of
+/// this user; an entry whose socket refuses connections (or is gone) is removed.
 std::vector<RunningController> registered_controllers();
 /// control.sock of `run_dir`, or of every ROOT/*/ when `log_root` is given, where it exists.
 std::vector<RunningController> controllers_in(const std::string& run_dir, const std::string& log_root);

@@ -71,20 +71,23 @@ void ControlServer::open(const std::string& run_dir) {
   if (lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid())
       throw std::runtime_error(fmt::format("{} exists and is not a socket of this user", path));
-    std::string error;
-    if (control::control_exchange(path, {control::ControlRequest::Kind::status}, std::chrono::milliseconds(500), error))
+    int probe = control::probe_socket(path);
+    if (probe == 0 || probe == EAGAIN)
       throw std::runtime_error(fmt::format("{}: another controller is running in this log directory", path));
-    unlink(path.c_str());
+    if (probe != ECONNREFUSED)
+      throw std::runtime_error(fmt::format("{}: {} (not removed)", path, std::strerror(probe)));
+    unlink(path.c_str());  // refused: nothing listens there any more
   }
   control::UnixAddress address(path);
   boost::system::error_code ec;
   acceptor_.open(local(), ec);
   if (!ec) {
-    mode_t old = umask(077);  // the socket is created 0600 (0700 masked), never wider even briefly
+    // bind() creates the socket 0777 & ~umask: 0600 from the start, no chmod by path afterwards
+    // (which would follow a symlink put there meanwhile).
+    mode_t old = umask(0177);
     acceptor_.bind(local::endpoint(address.usable_path()), ec);
     umask(old);
   }
-  if (!ec && chmod(path.c_str(), 0600) != 0) ec.assign(errno, boost::system::system_category());
   if (!ec) socket_path_ = path;
   if (!ec) acceptor_.listen(8, ec);
   if (ec) throw std::runtime_error(fmt::format("control socket {}: {}", path, ec.message()));
@@ -94,7 +97,7 @@ void ControlServer::open(const std::string& run_dir) {
 void ControlServer::register_run() {
   std::string dir = control::registry_dir();
   control::ensure_private_dir(dir);
-  std::string entry = fmt::format("{}/{}", dir, getpid());
+  std::string entry = fmt::format("{}/{}{}", dir, control::registry_entry_prefix(), getpid());
   unlink(entry.c_str());  // left by a process that had our pid and was killed
   if (symlink(socket_path_.c_str(), entry.c_str()) != 0)
     throw std::runtime_error(fmt::format("cannot create {}: {}", entry, std::strerror(errno)));

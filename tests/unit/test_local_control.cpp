@@ -224,3 +224,42 @@ TEST_F(PrivateDir, CloseWithoutAnswerIsAnError) {
   EXPECT_FALSE(reply);
   EXPECT_EQ(error, "closed without an answer");
 }
+
+// Registry entries are <hostname>-<pid>: one of this host whose socket refuses connections is
+// removed, one of another host is left alone, one whose target is not a control.sock socket of
+// this user is not listed, a live one is listed.
+TEST_F(PrivateDir, RegistryKeepsOtherHostsAndRemovesOnlyRefusedSockets) {
+  const char* old_home = std::getenv("HOME");
+  std::string saved = old_home ? old_home : "";
+  setenv("HOME", root_.c_str(), 1);
+  std::string dir = root_ + "/.loadctl/run";
+  ensure_private_dir(dir);
+  fs::create_directories(root_ + "/live");
+  fs::create_directories(root_ + "/dead");
+  Listener live(root_ + "/live/" + kControlSocketName);
+  ASSERT_TRUE(live.ok);
+  {
+    Listener dead(root_ + "/dead/" + kControlSocketName);
+    ASSERT_TRUE(dead.ok);
+  }  // closed: its path remains, connecting is refused
+  Listener renamed(root_ + "/live/other.sock");
+  ASSERT_TRUE(renamed.ok);
+  std::string me = registry_entry_prefix();
+  fs::create_symlink(root_ + "/live/" + kControlSocketName, dir + "/" + me + "10");
+  fs::create_symlink(root_ + "/dead/" + kControlSocketName, dir + "/" + me + "11");
+  fs::create_symlink(root_ + "/live/other.sock", dir + "/" + me + "12");
+  fs::create_symlink(root_ + "/dead/" + kControlSocketName, dir + "/not-this-host-13");
+  EXPECT_EQ(probe_socket(root_ + "/live/" + kControlSocketName), 0);
+  EXPECT_EQ(probe_socket(root_ + "/dead/" + kControlSocketName), ECONNREFUSED);
+  auto found = registered_controllers();
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].pid, 10);
+  EXPECT_FALSE(fs::is_symlink(dir + "/" + me + "11"));
+  EXPECT_TRUE(fs::is_symlink(dir + "/" + me + "12"));
+  EXPECT_TRUE(fs::is_symlink(dir + "/not-this-host-13"));
+  // An open registry directory is not read at all.
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::others_exec);
+  EXPECT_TRUE(registered_controllers().empty());
+  if (old_home) setenv("HOME", saved.c_str(), 1);
+  else unsetenv("HOME");
+}
