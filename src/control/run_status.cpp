@@ -13,6 +13,7 @@ const char* state_name(RunStatus::State state) {
     case RunStatus::State::setup: return "setup";
     case RunStatus::State::running: return "running";
     case RunStatus::State::stopping: return "stopping";
+    case RunStatus::State::finishing: return "finishing";
     case RunStatus::State::finished: return "finished";
   }
   return "?";
@@ -36,6 +37,7 @@ std::string headline(const RunStatus& s) {
     case RunStatus::State::setup: return "loadctl is starting: agents are being set up";
     case RunStatus::State::running: return "loadctl is running [OK]";
     case RunStatus::State::stopping: return fmt::format("loadctl is stopping ({})", s.stop_reason);
+    case RunStatus::State::finishing: return "loadctl is finishing: writing the results";
     case RunStatus::State::finished:
       return fmt::format("loadctl has finished{}: exit status {}",
                          s.stop_reason.empty() ? "" : " (" + s.stop_reason + ")", s.exit_status);

@@ -18,7 +18,8 @@ struct AgentStatus {
 };
 
 struct RunStatus {
-  enum class State { setup, running, stopping, finished };
+  /// finishing: the run has ended, its results (and exit status) are being written.
+  enum class State { setup, running, stopping, finishing, finished };
   State state = State::setup;
   long pid = 0;
   std::string run_dir;

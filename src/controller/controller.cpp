@@ -95,6 +95,11 @@ int Controller::run() {
   open_control_socket();
   stop_signals_.async_wait([this](const boost::system::error_code& e, int sig) {
     if (e) return;
+    if (stopping_) {  // already stopping (loadctl stop, the end of the run): this signal forces the end
+      console_.notice(fmt::format("\nsignal {} while stopping: finishing now", sig));
+      if (exit_status_ == 0) exit_status_ = 128 + sig;
+      return finish();
+    }
     console_.notice(fmt::format("\nsignal {}: stopping agents and writing the final statistics", sig));
     interrupt(128 + sig, fmt::format("signal {}", sig));
     stop_signals_.async_wait([this](const boost::system::error_code& e2, int) {
@@ -382,6 +387,7 @@ void Controller::finish() {
   collect_match_log();
   collect_traffic_dump();
   if (started_) print_summary(seconds_between(zero_, SteadyClock::now()));
+  final_status_ = true;  // the exit status is final: status says "finished" from now on
   if (control_server_) control_server_->finish(control::render_status_text(run_status()));
   boost::system::error_code ignored;
   acceptor_.close(ignored);

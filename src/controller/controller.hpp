@@ -180,6 +180,7 @@ class Controller {
   std::time_t last_dump_ = 0;  ///< timestamp of the last tsung.log dump
   bool started_ = false;
   bool stopping_ = false;
+  bool final_status_ = false;  ///< finish() has settled the exit status (status: finished)
   bool finished_ = false;
   int exit_status_ = 0;
   std::string stop_reason_;

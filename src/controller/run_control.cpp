@@ -88,7 +88,13 @@ control::RunStatus Controller::run_status() const {
   using State = control::RunStatus::State;
   auto now = SteadyClock::now();
   control::RunStatus s;
-  s.state = finished_ ? State::finished : stopping_ ? State::stopping : started_ ? State::running : State::setup;
+  // finished_ is set when finish() begins; the exit status is final (judge_agent_losses) only
+  // when it hands the final status to the control server.
+  s.state = final_status_ ? State::finished
+            : finished_   ? State::finishing
+            : stopping_   ? State::stopping
+            : started_    ? State::running
+                          : State::setup;
   s.pid = static_cast<long>(getpid());
   s.run_dir = options_.run_dir;
   s.scenario = options_.scenario_path;

@@ -92,6 +92,9 @@ TEST(RunStatus, TextHasTsungsLinesAndJsonTheSameValues) {
   EXPECT_NE(json.find("\"errors_by_name\": {\"error_connect_econnrefused\": 4}"), std::string::npos) << json;
   EXPECT_NE(json.find("\"host\": \"local\\\"host\""), std::string::npos) << json;
   EXPECT_EQ(json.back(), '\n');
+  s.state = RunStatus::State::finishing;  // the exit status is not final yet: not shown
+  EXPECT_EQ(render_status_text(s).rfind("loadctl is finishing: writing the results\n", 0), 0u);
+  EXPECT_NE(render_status_json(s).find("\"state\": \"finishing\""), std::string::npos);
   s.state = RunStatus::State::finished;
   s.exit_status = 143;
   s.stop_reason = "loadctl stop";
