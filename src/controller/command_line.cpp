@@ -119,7 +119,10 @@ ParseOutcome parse_command_line(int argc, char** argv) {
 
   auto* start = app.add_subcommand("start", "run the scenario");
   auto* debug = app.add_subcommand("debug", "run the scenario with controller.log at debug level (-d 7)");
-  for (CLI::App* run : {start, debug}) {
+  auto* check = app.add_subcommand("check", "validate the scenario and print the plan");
+  // check accepts what start accepts, so that a start command line can be checked as it is (the
+  // --fail-if expressions are validated; --report's -m constraint too).
+  for (CLI::App* run : {start, debug, check}) {
     run->add_flag("--tolerate-agent-loss", o.tolerate_agent_loss,
                   "exit 0 even if agents were lost mid-run (default: exit 2, part of the planned load did not run)");
     run->add_flag("--report", cl.want_report, "render report.html and summary.json when the run ends");
@@ -130,7 +133,6 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   auto* stop = app.add_subcommand("stop", "stop the run in progress gracefully, then show how it ended");
   stop->add_option("--agent", cl.stop_agent, "stop only this agent (its id as `status` lists it); the others go on");
   auto* view = app.add_subcommand("view", "Tsung's web-only dashboard: not supported yet");
-  auto* check = app.add_subcommand("check", "validate the scenario and print the plan");
   auto* report = app.add_subcommand("report", "render report.html and summary.json of finished runs");
   report->add_option("logdir", cl.report_dirs, "log directory, and optionally a second one to compare with")
       ->required()
@@ -171,8 +173,8 @@ ParseOutcome parse_command_line(int argc, char** argv) {
                                   : CommandLine::Command::start;
   cl.log_root_given = app.get_option("-l")->count() > 0;
   if (cl.command == CommandLine::Command::debug && cl.debug_level < 0) cl.debug_level = 7;
-  if (!start->parsed() && !debug->parsed() && (cl.want_report || o.tolerate_agent_loss)) {
-    std::fprintf(stderr, "error: --report and --tolerate-agent-loss belong to start\n");
+  if (!start->parsed() && !debug->parsed() && !check->parsed() && (cl.want_report || o.tolerate_agent_loss)) {
+    std::fprintf(stderr, "error: --report and --tolerate-agent-loss belong to start, debug and check\n");
     out.exit_status = kUsageError;
     return out;
   }
