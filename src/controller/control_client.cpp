@@ -14,7 +14,8 @@ using namespace std::chrono_literals;
 using control::ControlRequest;
 
 constexpr auto kStatusTimeout = 5s;
-/// A stop waits for the agents (5 s grace), the final statistics and the report of the run.
+/// A stop waits for the agents (5 s grace), the final statistics and the report of the run
+/// (the controller answers once the report is written).
 constexpr auto kStopTimeout = 60s;
 
 struct Answer {

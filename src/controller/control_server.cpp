@@ -1,6 +1,8 @@
 #include "controller/control_server.hpp"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -188,16 +190,24 @@ void ControlServer::reply(const std::shared_ptr<Session>& session, std::string t
                     });
 }
 
-void ControlServer::finish(const std::string& final_text) {
+void ControlServer::finish() {
   if (finished_) return;
   finished_ = true;
   boost::system::error_code ec;
   acceptor_.close(ec);
   remove_files();
+}
+
+void ControlServer::release_stop_waiters(const std::string& final_text) {
+  finish();
+  boost::system::error_code ec;
   for (const auto& session : stop_waiters_) {
     if (!session->socket.is_open()) continue;
+    // The io_context no longer runs: a blocking write, bounded in case the client stopped reading.
     session->socket.non_blocking(false, ec);
-    asio::write(session->socket, asio::buffer(final_text), ec);  // small: fits the socket buffer
+    timeval limit{1, 0};
+    setsockopt(session->socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+    asio::write(session->socket, asio::buffer(final_text), ec);
     session->close();
   }
   stop_waiters_.clear();

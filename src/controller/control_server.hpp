@@ -37,9 +37,11 @@ class ControlServer {
   /// Adds ~/.loadctl/run/<pid> -> the socket; throws std::runtime_error when it cannot.
   void register_run();
   const std::string& socket_path() const { return socket_path_; }
-  /// The run has ended: each waiting `stop` client gets `final_text`, then every connection and
-  /// the socket close and the files are removed.
-  void finish(const std::string& final_text);
+  /// The run has ended: the socket closes (no new connection) and the files are removed; `stop`
+  /// clients go on waiting (for the report) until release_stop_waiters.
+  void finish();
+  /// Each waiting `stop` client gets `final_text` (a blocking write bounded by 1 s), then is closed.
+  void release_stop_waiters(const std::string& final_text);
 
  private:
   struct Session;

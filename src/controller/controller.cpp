@@ -388,7 +388,7 @@ void Controller::finish() {
   collect_traffic_dump();
   if (started_) print_summary(seconds_between(zero_, SteadyClock::now()));
   final_status_ = true;  // the exit status is final: status says "finished" from now on
-  if (control_server_) control_server_->finish(control::render_status_text(run_status()));
+  if (control_server_) control_server_->finish();  // `stop` clients wait for the report: release_control_clients
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   ctx_.stop();

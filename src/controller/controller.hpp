@@ -91,6 +91,9 @@ class Controller {
   /// Runs the whole test; returns the exit status (0 done, 2 run failed: setup failed, an agent
   /// lost without --tolerate-agent-loss, results not written; 128+N after signal N).
   int run();
+  /// After run() and the report (--report, --fail-if): each `loadctl stop` client waiting for
+  /// the end gets the final status with `exit_status` (the report may change it), then is closed.
+  void release_control_clients(int exit_status);
 
  private:
   bool listen_for_agents(const std::string& bind_ip);

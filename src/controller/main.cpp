@@ -193,7 +193,8 @@ int main(int argc, char** argv) {
   spdlog::info("loadctl {} running {}", LOADCTL_VERSION, options.scenario_path);
   if (!options.quiet) std::fprintf(stderr, "log directory: %s\n", dir.c_str());
 
-  int status = controller::Controller(options, std::move(*scenario)).run();
+  controller::Controller controller(options, std::move(*scenario));
+  int status = controller.run();
   spdlog::info("exit status {}", status);
   spdlog::shutdown();
   std::printf("%s\n", dir.c_str());
@@ -201,5 +202,6 @@ int main(int argc, char** argv) {
     int report_status = render_report({dir.string()}, thresholds, options.quiet);
     if (status == kDone) status = report_status;
   }
+  controller.release_control_clients(status);  // `loadctl stop` waited for the report too
   return status;
 }

@@ -54,6 +54,13 @@ void Controller::open_control_socket() {
   control_server_ = std::move(server);
 }
 
+void Controller::release_control_clients(int exit_status) {
+  if (!control_server_) return;
+  control::RunStatus s = run_status();
+  s.exit_status = exit_status;
+  control_server_->release_stop_waiters(control::render_status_text(s));
+}
+
 void Controller::interrupt(int status, const std::string& reason) {
   if (exit_status_ == 0) exit_status_ = status;
   stop_agents(reason);

@@ -32,7 +32,7 @@ cat > "$TEST_TMP/s.xml" <<XML
 XML
 
 status() { "$LOADCTL" "$@" status; }
-"$LOADCTL" -q -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run" --dump-interval 1 start > /dev/null 2> "$TEST_TMP/err" &
+"$LOADCTL" -q -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run" --dump-interval 1 start --report > /dev/null 2> "$TEST_TMP/err" &
 pid=$!
 on_exit "kill -9 $pid 2>/dev/null || true"
 
@@ -156,6 +156,8 @@ grep -Eq '^ Agent: +0 on localhost: running' "$TEST_TMP/st" || fail "agent 0 sto
 stop_at=$SECONDS
 "$LOADCTL" stop > "$TEST_TMP/stop" 2>&1 || { cat "$TEST_TMP/stop" >&2; fail "loadctl stop failed"; }
 cat "$TEST_TMP/stop" >&2
+# stop answers once the report is written.
+[ -s "$TEST_TMP/run/report.html" ] || fail "loadctl stop returned before report.html was written"
 grep -q '^stopping' "$TEST_TMP/stop" || fail "stop did not say it is stopping"
 grep -q '^loadctl has finished (loadctl stop): exit status 143$' "$TEST_TMP/stop" || fail "stop's final status"
 set +e
