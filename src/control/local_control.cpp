@@ -124,6 +124,24 @@ std::optional<uid_t> peer_uid(int fd) {
   return cred.uid;
 }
 
+namespace {
+
+// connect() of `fd` to the Unix socket `path`: 0, or the errno (ENAMETOOLONG when the path cannot
+// be reached at all).
+int connect_unix(int fd, const std::string& path) {
+  try {
+    UnixAddress address(path);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::memcpy(sa.sun_path, address.usable_path().c_str(), address.usable_path().size() + 1);
+    return connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0 ? 0 : errno;
+  } catch (const std::exception&) {
+    return ENAMETOOLONG;
+  }
+}
+
+}  // namespace
+
 std::string registry_entry_prefix() {
   char name[256] = {};
   if (gethostname(name, sizeof name - 1) != 0) std::strcpy(name, "localhost");
@@ -133,16 +151,7 @@ std::string registry_entry_prefix() {
 int probe_socket(const std::string& path) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return errno;
-  int result = 0;
-  try {
-    UnixAddress address(path);
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::memcpy(sa.sun_path, address.usable_path().c_str(), address.usable_path().size() + 1);
-    if (connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) result = errno;
-  } catch (const std::exception&) {
-    result = ENAMETOOLONG;
-  }
+  int result = connect_unix(fd, path);
   close(fd);
   return result == EINPROGRESS ? 0 : result;
 }
@@ -248,34 +257,26 @@ std::optional<std::string> control_exchange(const std::string& socket_path, cons
     error = std::strerror(errno);
     return std::nullopt;
   }
-  try {
-    UnixAddress address(socket_path);
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::memcpy(sa.sun_path, address.usable_path().c_str(), address.usable_path().size() + 1);
-    if (connect(sock.fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {
-      if (errno == EAGAIN) {
-        error = "busy (the controller does not accept connections)";
-        return std::nullopt;
-      }
-      if (errno != EINPROGRESS) {
-        error = std::strerror(errno);
-        return std::nullopt;
-      }
-      int so_error = 0;
-      socklen_t len = sizeof so_error;
-      if (!wait_ready(sock.fd, POLLOUT, deadline)) {
-        error = "busy (the controller does not accept connections)";
-        return std::nullopt;
-      }
-      if (getsockopt(sock.fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0 || so_error != 0) {
-        error = std::strerror(so_error ? so_error : errno);
-        return std::nullopt;
-      }
+  if (int failed = connect_unix(sock.fd, socket_path)) {
+    errno = failed;
+    if (errno == EAGAIN) {
+      error = "busy (the controller does not accept connections)";
+      return std::nullopt;
     }
-  } catch (const std::exception& e) {
-    error = e.what();
-    return std::nullopt;
+    if (errno != EINPROGRESS) {
+      error = std::strerror(errno);
+      return std::nullopt;
+    }
+    int so_error = 0;
+    socklen_t len = sizeof so_error;
+    if (!wait_ready(sock.fd, POLLOUT, deadline)) {
+      error = "busy (the controller does not accept connections)";
+      return std::nullopt;
+    }
+    if (getsockopt(sock.fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0 || so_error != 0) {
+      error = std::strerror(so_error ? so_error : errno);
+      return std::nullopt;
+    }
   }
   auto uid = peer_uid(sock.fd);
   if (!uid || *uid != geteuid()) {
