@@ -1,9 +1,10 @@
 // libFuzzer target for the control-protocol decoders (what an unauthenticated or a compromised
 // peer can send): the first byte picks the decoder; whatever decodes must re-encode into bytes
-// that decode again.
+// that decode again. Case 6: a request line on the local control socket (loadctl status/stop).
 #include <cstdlib>
 #include <string>
 
+#include "control/local_control.hpp"
 #include "control/messages.hpp"
 #include "loadctl/plan.hpp"
 #include "loadctl/stats.hpp"
@@ -21,7 +22,7 @@ void round_trip(std::string_view payload) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   std::string_view payload(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 6) {
+  switch (data[0] % 7) {
     case 0: round_trip<loadctl::control::Hello>(payload); break;
     case 1: round_trip<loadctl::control::Setup>(payload); break;
     case 2: round_trip<loadctl::control::Go>(payload); break;
@@ -37,6 +38,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         loadctl::MetricSet again;
         if (!again.decode(set.encode())) std::abort();
       }
+      break;
+    }
+    case 6: {
+      auto scan = loadctl::control::scan_control_request(payload.substr(0, loadctl::control::kMaxControlRequest));
+      if (scan.result == loadctl::control::RequestScan::Result::complete &&
+          loadctl::control::scan_control_request(loadctl::control::encode_control_request(scan.request)).request !=
+              scan.request)
+        std::abort();
       break;
     }
   }

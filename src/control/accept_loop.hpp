@@ -36,24 +36,57 @@ class PendingLimit {
   std::shared_ptr<std::size_t> count_ = std::make_shared<std::size_t>(0);
 };
 
-class AcceptLoop {
+/// What an accept loop does on an accept error: logs at most one line per kAcceptLogInterval
+/// (counting the errors in between); the loop retries after kAcceptRetry.
+class AcceptErrorLog {
  public:
-  using SocketHandler = std::function<void(boost::asio::ip::tcp::socket)>;
-
-  /// `what` names the port in log lines ("control port", "listening port").
-  AcceptLoop(boost::asio::ip::tcp::acceptor& acceptor, std::string what, SocketHandler on_socket);
-  /// Accepts until the acceptor is closed.
-  void start();
-
- private:
+  explicit AcceptErrorLog(std::string what) : what_(std::move(what)) {}
   void on_error(const boost::system::error_code& ec);
 
-  boost::asio::ip::tcp::acceptor& acceptor_;
+ private:
   std::string what_;
-  SocketHandler on_socket_;
-  boost::asio::steady_timer retry_;
   std::chrono::steady_clock::time_point last_log_{};
   unsigned unlogged_ = 0;
 };
+
+/// Accepts on an acceptor of `Protocol` (TCP, or a Unix stream socket) until it is closed.
+template <class Protocol>
+class BasicAcceptLoop {
+ public:
+  using Socket = typename Protocol::socket;
+  using SocketHandler = std::function<void(Socket)>;
+
+  /// `what` names the port in log lines ("control port", "listening port").
+  BasicAcceptLoop(typename Protocol::acceptor& acceptor, std::string what, SocketHandler on_socket)
+      : acceptor_(acceptor), log_(std::move(what)), on_socket_(std::move(on_socket)), retry_(acceptor.get_executor()) {}
+
+  /// Accepts until the acceptor is closed.
+  void start() {
+    acceptor_.async_accept([this](const boost::system::error_code& ec, Socket socket) {
+      if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) return;  // closed: the loop ends
+      if (ec) return on_error(ec);
+      on_socket_(std::move(socket));
+      start();
+    });
+  }
+
+ private:
+  // EMFILE/ENFILE leave the pending connection in the backlog: accepting again at once would
+  // fail again at once. Wait, log once per interval, and go on accepting.
+  void on_error(const boost::system::error_code& ec) {
+    log_.on_error(ec);
+    retry_.expires_after(kAcceptRetry);
+    retry_.async_wait([this](const boost::system::error_code& e) {
+      if (!e && acceptor_.is_open()) start();
+    });
+  }
+
+  typename Protocol::acceptor& acceptor_;
+  AcceptErrorLog log_;
+  SocketHandler on_socket_;
+  boost::asio::steady_timer retry_;
+};
+
+using AcceptLoop = BasicAcceptLoop<boost::asio::ip::tcp>;
 
 }  // namespace loadctl::control

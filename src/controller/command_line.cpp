@@ -16,7 +16,10 @@ std::string default_log_root() {
   return fmt::format("{}/.loadctl/log", home && *home ? home : ".");
 }
 
-bool is_command(std::string_view arg) { return arg == "start" || arg == "check" || arg == "report"; }
+bool is_command(std::string_view arg) {
+  return arg == "start" || arg == "check" || arg == "report" || arg == "status" || arg == "stop" || arg == "debug" ||
+         arg == "view";
+}
 
 // Tsung's -F takes no value (Erlang long node names); loadctl's -F IP is the controller address.
 // A bare -F (followed by an option, a command or nothing) is Tsung's and is dropped with a note.
@@ -115,11 +118,21 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   app.set_version_flag("-v,--version", "loadctl " LOADCTL_VERSION);
 
   auto* start = app.add_subcommand("start", "run the scenario");
-  start->add_flag("--tolerate-agent-loss", o.tolerate_agent_loss,
-                  "exit 0 even if agents were lost mid-run (default: exit 2, part of the planned load did not run)");
-  start->add_flag("--report", cl.want_report, "render report.html and summary.json when the run ends");
-  start->add_option("--fail-if", cl.fail_if, "threshold, e.g. 'p99(request) > 200ms'; exit 3 when crossed (repeatable)");
+  auto* debug = app.add_subcommand("debug", "run the scenario with controller.log at debug level (-d 7)");
   auto* check = app.add_subcommand("check", "validate the scenario and print the plan");
+  // check accepts what start accepts, so that a start command line can be checked as it is (the
+  // --fail-if expressions are validated; --report's -m constraint too).
+  for (CLI::App* run : {start, debug, check}) {
+    run->add_flag("--tolerate-agent-loss", o.tolerate_agent_loss,
+                  "exit 0 even if agents were lost mid-run (default: exit 2, part of the planned load did not run)");
+    run->add_flag("--report", cl.want_report, "render report.html and summary.json when the run ends");
+    run->add_option("--fail-if", cl.fail_if, "threshold, e.g. 'p99(request) > 200ms'; exit 3 when crossed (repeatable)");
+  }
+  auto* status = app.add_subcommand("status", "show the runs in progress (found in ~/.loadctl/run, or with --run-dir / -l)");
+  status->add_flag("--json", cl.status_json, "one JSON object per run");
+  auto* stop = app.add_subcommand("stop", "stop the run in progress gracefully, then show how it ended");
+  stop->add_option("--agent", cl.stop_agent, "stop only this agent (its id as `status` lists it); the others go on");
+  auto* view = app.add_subcommand("view", "Tsung's web-only dashboard: not supported yet");
   auto* report = app.add_subcommand("report", "render report.html and summary.json of finished runs");
   report->add_option("logdir", cl.report_dirs, "log directory, and optionally a second one to compare with")
       ->required()
@@ -141,16 +154,27 @@ ParseOutcome parse_command_line(int argc, char** argv) {
     out.exit_status = app.exit(e);
     return out;
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "error: %s\nUsage: loadctl [options] start|check|report (loadctl --help lists the options)\n",
+    std::fprintf(stderr, "error: %s\nUsage: loadctl [options] start|check|report|status|stop|debug (loadctl --help lists the options)\n",
                  e.what());
     out.exit_status = kUsageError;
     return out;
   }
+  if (view->parsed()) {
+    std::fprintf(stderr, "error: not supported yet: view (Tsung's web dashboard without a run; loadctl has no "
+                         "dashboard yet: `loadctl report LOGDIR` renders a finished run)\n");
+    out.exit_status = kUsageError;
+    return out;
+  }
   cl.command = report->parsed() ? CommandLine::Command::report
-               : check->parsed() ? CommandLine::Command::check
-                                 : CommandLine::Command::start;
-  if (!start->parsed() && (cl.want_report || o.tolerate_agent_loss)) {
-    std::fprintf(stderr, "error: --report and --tolerate-agent-loss belong to start\n");
+               : check->parsed()  ? CommandLine::Command::check
+               : status->parsed() ? CommandLine::Command::status
+               : stop->parsed()   ? CommandLine::Command::stop
+               : debug->parsed()  ? CommandLine::Command::debug
+                                  : CommandLine::Command::start;
+  cl.log_root_given = app.get_option("-l")->count() > 0;
+  if (cl.command == CommandLine::Command::debug && cl.debug_level < 0) cl.debug_level = 7;
+  if (!start->parsed() && !debug->parsed() && !check->parsed() && (cl.want_report || o.tolerate_agent_loss)) {
+    std::fprintf(stderr, "error: --report and --tolerate-agent-loss belong to start, debug and check\n");
     out.exit_status = kUsageError;
     return out;
   }

@@ -13,10 +13,14 @@ namespace loadctl::controller {
 enum Exit { kDone = 0, kScenarioError = 1, kRunFailed = 2, kThresholdCrossed = 3, kUsageError = 64 };
 
 struct CommandLine {
-  enum class Command { start, check, report };
+  /// debug: start with controller.log at debug level (Tsung's debug starts an Erlang shell).
+  enum class Command { start, check, report, status, stop, debug };
   Command command = Command::start;
   ControllerOptions options;
   std::string log_root;                    ///< -l
+  bool log_root_given = false;             ///< -l on the command line (status/stop look there)
+  bool status_json = false;                ///< status --json
+  std::optional<unsigned> stop_agent;      ///< stop --agent N
   std::string run_dir;                     ///< --run-dir
   std::string token_file;                  ///< --token-file
   std::vector<std::string> plugin_dirs;    ///< -X

@@ -92,11 +92,16 @@ int Controller::run() {
   if (!listen_for_agents(bind_ip)) return 2;
   spdlog::info("control socket on {}:{}", bind_ip, acceptor_.local_endpoint().port());
 
+  open_control_socket();
   stop_signals_.async_wait([this](const boost::system::error_code& e, int sig) {
     if (e) return;
+    if (stopping_) {  // already stopping (loadctl stop, the end of the run): this signal forces the end
+      console_.notice(fmt::format("\nsignal {} while stopping: finishing now", sig));
+      if (exit_status_ == 0) exit_status_ = 128 + sig;
+      return finish();
+    }
     console_.notice(fmt::format("\nsignal {}: stopping agents and writing the final statistics", sig));
-    if (exit_status_ == 0) exit_status_ = 128 + sig;
-    stop_agents(fmt::format("signal {}", sig));
+    interrupt(128 + sig, fmt::format("signal {}", sig));
     stop_signals_.async_wait([this](const boost::system::error_code& e2, int) {
       if (!e2) {
         console_.notice("second signal: finishing now");
@@ -311,6 +316,12 @@ void Controller::tick() {
       on_agent_lost(agent, fmt::format("no message for {} s", kAgentSilence.count()), /*silent=*/true);
   }
   if (started_) {
+    std::uint64_t requests = total_.find("request") ? total_.find("request")->count : 0;
+    if (rate_at_ != SteadyClock::time_point{} && now > rate_at_)
+      request_rate_ = static_cast<double>(requests - rate_requests_) / seconds_between(rate_at_, now);
+    rate_requests_ = requests;
+    rate_at_ = now;
+    spdlog::debug("tick: {:.1f} s, {} requests, {:.1f} req/s", seconds_between(zero_, now), requests, request_rate_);
     while (now >= next_dump_ && !finished_) {
       dump(false);
       next_dump_ += std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(options_.dump_interval));
@@ -376,6 +387,8 @@ void Controller::finish() {
   collect_match_log();
   collect_traffic_dump();
   if (started_) print_summary(seconds_between(zero_, SteadyClock::now()));
+  final_status_ = true;  // the exit status is final: status says "finished" from now on
+  if (control_server_) control_server_->finish();  // `stop` clients wait for the report: release_control_clients
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   ctx_.stop();

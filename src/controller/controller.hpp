@@ -28,6 +28,8 @@
 #include "control/channel.hpp"
 #include "controller/barrier_book.hpp"
 #include "controller/console.hpp"
+#include "controller/control_server.hpp"
+#include "control/run_status.hpp"
 #include "loadctl/plan.hpp"
 #include "loadctl/scenario.hpp"
 #include "loadctl/stats.hpp"
@@ -89,6 +91,9 @@ class Controller {
   /// Runs the whole test; returns the exit status (0 done, 2 run failed: setup failed, an agent
   /// lost without --tolerate-agent-loss, results not written; 128+N after signal N).
   int run();
+  /// After run() and the report (--report, --fail-if): each `loadctl stop` client waiting for
+  /// the end gets the final status with `exit_status` (the report may change it), then is closed.
+  void release_control_clients(int exit_status);
 
  private:
   bool listen_for_agents(const std::string& bind_ip);
@@ -130,6 +135,13 @@ class Controller {
   std::size_t agent_index(const AgentRecord& agent) const;
   void judge_agent_losses();
   void fail_setup(const std::string& reason);
+  // control socket (control_server.cpp): `loadctl status` and `loadctl stop`
+  void open_control_socket();
+  control::RunStatus run_status() const;
+  std::string stop_by_request();
+  std::string stop_agent_by_request(unsigned id);
+  /// SIGINT/SIGTERM and `loadctl stop`: agents stop, final statistics written, exit `status`.
+  void interrupt(int status, const std::string& reason);
   void write_run_json();
   void collect_match_log();
   void collect_traffic_dump();
@@ -171,9 +183,14 @@ class Controller {
   std::time_t last_dump_ = 0;  ///< timestamp of the last tsung.log dump
   bool started_ = false;
   bool stopping_ = false;
+  bool final_status_ = false;  ///< finish() has settled the exit status (status: finished)
   bool finished_ = false;
   int exit_status_ = 0;
   std::string stop_reason_;
+  double request_rate_ = 0;                       ///< requests/s over the last tick
+  std::uint64_t rate_requests_ = 0;               ///< request count at the last tick
+  std::chrono::steady_clock::time_point rate_at_{};
+  std::unique_ptr<ControlServer> control_server_;  ///< after ctx_: closed before it
 };
 
 }  // namespace loadctl::controller

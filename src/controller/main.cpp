@@ -11,6 +11,7 @@
 #include "plugin_host/plugin_loader.hpp"
 #include "control/handshake.hpp"
 #include "controller/command_line.hpp"
+#include "controller/control_client.hpp"
 #include "controller/controller.hpp"
 #include "loadctl/input_file.hpp"
 #include "loadctl/scenario_error.hpp"
@@ -114,6 +115,9 @@ int main(int argc, char** argv) {
   bool want_report = cl.want_report;
   bool checking = cl.command == controller::CommandLine::Command::check;
 
+  if (cl.command == controller::CommandLine::Command::status) return controller::status_command(cl);
+  if (cl.command == controller::CommandLine::Command::stop) return controller::stop_command(cl);
+
   std::vector<report::Threshold> thresholds;
   if (!parse_thresholds(fail_if, thresholds)) return kScenarioError;
   if (cl.command == controller::CommandLine::Command::report)
@@ -189,7 +193,8 @@ int main(int argc, char** argv) {
   spdlog::info("loadctl {} running {}", LOADCTL_VERSION, options.scenario_path);
   if (!options.quiet) std::fprintf(stderr, "log directory: %s\n", dir.c_str());
 
-  int status = controller::Controller(options, std::move(*scenario)).run();
+  controller::Controller controller(options, std::move(*scenario));
+  int status = controller.run();
   spdlog::info("exit status {}", status);
   spdlog::shutdown();
   std::printf("%s\n", dir.c_str());
@@ -197,5 +202,6 @@ int main(int argc, char** argv) {
     int report_status = render_report({dir.string()}, thresholds, options.quiet);
     if (status == kDone) status = report_status;
   }
+  controller.release_control_clients(status);  // `loadctl stop` waited for the report too
   return status;
 }

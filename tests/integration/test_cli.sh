@@ -31,6 +31,14 @@ usage --direct somehost -f "$TEST_TMP/hello.xml" check
 usage -X "$TEST_TMP/no-such-plugin-dir" -f "$TEST_TMP/hello.xml" check
 usage --control-port 5000 -t 6000 -T 6010 -f "$TEST_TMP/hello.xml" check
 grep -q -- '--control-port and -t/-T' "$TEST_TMP/usage.err" || fail "--control-port with -t: $(cat "$TEST_TMP/usage.err")"
+# check accepts start's run options (a start command line can be checked as it is) and validates
+# --fail-if: a bad expression is refused by check as by start.
+"$LOADCTL" -q -f "$TEST_TMP/hello.xml" check --report --tolerate-agent-loss --fail-if 'errors > 1%' \
+  > "$TEST_TMP/check.out" 2>&1 || fail "check with --report/--tolerate-agent-loss/--fail-if: $(cat "$TEST_TMP/check.out")"
+grep -q ': ok: ' "$TEST_TMP/check.out" || fail "check with run options printed no plan: $(cat "$TEST_TMP/check.out")"
+st=0
+"$LOADCTL" -q -f "$TEST_TMP/hello.xml" check --fail-if 'frobs(request) > 2' > /dev/null 2>&1 || st=$?
+[ "$st" -ne 0 ] || fail "check accepted a bad --fail-if expression"
 "$LOADCTL" -h >"$TEST_TMP/help" || fail "-h exited with $?"
 for opt in -f -l -m -r -I -F -6 -t -T -x -d -w -X -n -k -i -s -p -L -v; do
   grep -qE -- "^  (-[^ ]+,)*$opt[ ,]" "$TEST_TMP/help" || fail "-h does not list $opt"

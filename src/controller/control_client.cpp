@@ -1,0 +1,92 @@
+#include "controller/control_client.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <string_view>
+
+#include "control/local_control.hpp"
+
+namespace loadctl::controller {
+
+namespace {
+
+using namespace std::chrono_literals;
+using control::ControlRequest;
+
+constexpr auto kStatusTimeout = 5s;
+/// A stop waits for the agents (5 s grace), the final statistics and the report of the run
+/// (the controller answers once the report is written).
+constexpr auto kStopTimeout = 60s;
+
+struct Answer {
+  control::RunningController controller;
+  std::string text;
+};
+
+// Asks each controller found for its status; those that do not answer are not running.
+std::vector<Answer> ask_all(const CommandLine& cl, const ControlRequest& request) {
+  auto found = !cl.run_dir.empty() || cl.log_root_given ? control::controllers_in(cl.run_dir, cl.log_root)
+                                                         : control::registered_controllers();
+  std::vector<Answer> answers;
+  for (const auto& c : found) {
+    std::string error;
+    if (auto text = control::control_exchange(c.socket, request, kStatusTimeout, error))
+      answers.push_back({c, std::move(*text)});
+  }
+  return answers;
+}
+
+void print_chunk(std::string_view chunk) {
+  std::fwrite(chunk.data(), 1, chunk.size(), stdout);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int status_command(const CommandLine& cl) {
+  auto answers = ask_all(cl, {cl.status_json ? ControlRequest::Kind::status_json : ControlRequest::Kind::status});
+  if (answers.empty()) {
+    std::printf("loadctl is not started\n");  // Tsung: "Tsung is not started"
+    return 1;
+  }
+  for (std::size_t i = 0; i < answers.size(); ++i)
+    std::printf("%s%s", i && !cl.status_json ? "\n" : "", answers[i].text.c_str());
+  return kDone;
+}
+
+int stop_command(const CommandLine& cl) {
+  auto answers = ask_all(cl, {ControlRequest::Kind::status});
+  if (answers.empty()) {
+    std::printf("loadctl is not running\n");  // Tsung: "Tsung is not running on HOST"
+    return 1;
+  }
+  if (answers.size() > 1) {
+    std::fprintf(stderr, "error: %zu runs in progress; choose one with --run-dir DIR:\n", answers.size());
+    for (const Answer& a : answers) {
+      std::string_view dir = a.controller.socket;
+      dir.remove_suffix(std::string_view(control::kControlSocketName).size() + 1);
+      std::fprintf(stderr, "  --run-dir %.*s\n", static_cast<int>(dir.size()), dir.data());
+    }
+    return kUsageError;
+  }
+  std::string error;
+  if (cl.stop_agent) {
+    ControlRequest request{ControlRequest::Kind::stop_agent, *cl.stop_agent};
+    auto text = control::control_exchange(answers[0].controller.socket, request, kStatusTimeout, error, print_chunk);
+    if (!text) std::fprintf(stderr, "error: %s: %s\n", answers[0].controller.socket.c_str(), error.c_str());
+    return !text ? kRunFailed : text->starts_with("stopping agent") ? kDone : kUsageError;
+  }
+  auto text = control::control_exchange(answers[0].controller.socket, {ControlRequest::Kind::stop}, kStopTimeout,
+                                        error, print_chunk);
+  if (!text) {
+    std::fprintf(stderr, "error: %s: %s\n", answers[0].controller.socket.c_str(), error.c_str());
+    return kRunFailed;
+  }
+  if (text->find("loadctl has finished") == std::string::npos) {
+    std::fprintf(stderr, "error: the controller closed the connection without its final status\n");
+    return kRunFailed;
+  }
+  return kDone;
+}
+
+}  // namespace loadctl::controller

@@ -1,0 +1,135 @@
+// The controller's side of `loadctl status` and `loadctl stop`: the run status model and the
+// interrupt path shared by SIGINT/SIGTERM and the control socket.
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "controller/controller.hpp"
+
+namespace loadctl::controller {
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using control::MsgType;
+
+/// A `loadctl stop` ends the run as SIGTERM does: exit status 128 + SIGTERM.
+constexpr int kStoppedStatus = 128 + SIGTERM;
+
+std::uint64_t count_of(const MetricSet& set, std::string_view name) {
+  const Metric* m = set.find(name);
+  return m ? m->count : 0;
+}
+
+std::int64_t level_of(const MetricSet& set, std::string_view name) {
+  const Metric* m = set.find(name);
+  return m ? m->level : 0;
+}
+
+}  // namespace
+
+void Controller::open_control_socket() {
+  auto server = std::make_unique<ControlServer>(
+      ctx_, [this] { return run_status(); }, [this] { return stop_by_request(); },
+      [this](unsigned id) { return stop_agent_by_request(id); });
+  try {
+    server->open(options_.run_dir);
+  } catch (const std::exception& e) {
+    console_.notice(fmt::format("warning: {}: `loadctl status` and `loadctl stop` cannot reach this run", e.what()));
+    spdlog::warn("{}", e.what());
+    return;
+  }
+  spdlog::info("control socket {}", server->socket_path());
+  try {
+    server->register_run();
+  } catch (const std::exception& e) {
+    console_.notice(fmt::format("warning: {}: `loadctl status` finds this run only with --run-dir {}", e.what(),
+                                options_.run_dir));
+    spdlog::warn("{}", e.what());
+  }
+  control_server_ = std::move(server);
+}
+
+void Controller::release_control_clients(int exit_status) {
+  if (!control_server_) return;
+  control::RunStatus s = run_status();
+  s.exit_status = exit_status;
+  control_server_->release_stop_waiters(control::render_status_text(s));
+}
+
+void Controller::interrupt(int status, const std::string& reason) {
+  if (exit_status_ == 0) exit_status_ = status;
+  stop_agents(reason);
+}
+
+std::string Controller::stop_by_request() {
+  if (finished_) return "the run has already finished";
+  if (stopping_) return fmt::format("already stopping ({})", stop_reason_);
+  console_.notice("\nloadctl stop: stopping agents and writing the final statistics");
+  spdlog::info("stop asked through the control socket");
+  interrupt(kStoppedStatus, "loadctl stop");
+  return "stopping: agents stop, the final statistics are written";
+}
+
+// One agent stops its users (as at the end of the run: final statistics, Done); the others go on.
+// Part of the planned load does not run, so the run exits 143 as a stopped run does.
+std::string Controller::stop_agent_by_request(unsigned id) {
+  auto it = std::find_if(agents_.begin(), agents_.end(), [id](const AgentRecord& a) { return a.plan.slot.id == id; });
+  if (it == agents_.end()) return fmt::format("error: no agent {}", id);
+  if (it->state != AgentState::running || !it->channel || !it->channel->open())
+    return fmt::format("error: agent {} is {}, not running", id, state_name(it->state));
+  std::string text = fmt::format("loadctl stop --agent {}: stopping agent {} on {}", id, id, it->plan.slot.host);
+  console_.notice(text);
+  spdlog::info("{}", text);
+  if (exit_status_ == 0) exit_status_ = kStoppedStatus;
+  if (stop_reason_.empty()) stop_reason_ = fmt::format("loadctl stop --agent {}", id);  // run.json
+  it->channel->send(MsgType::stop);
+  return fmt::format("stopping agent {} on {}: its users stop, the other agents go on", id, it->plan.slot.host);
+}
+
+control::RunStatus Controller::run_status() const {
+  using State = control::RunStatus::State;
+  auto now = SteadyClock::now();
+  control::RunStatus s;
+  // finished_ is set when finish() begins; the exit status is final (judge_agent_losses) only
+  // when it hands the final status to the control server.
+  s.state = final_status_ ? State::finished
+            : finished_   ? State::finishing
+            : stopping_   ? State::stopping
+            : started_    ? State::running
+                          : State::setup;
+  s.pid = static_cast<long>(getpid());
+  s.run_dir = options_.run_dir;
+  s.scenario = options_.scenario_path;
+  s.planned = planned_duration(scenario_);
+  if (started_ && now > zero_) s.elapsed = seconds_between(zero_, now);
+  std::vector<double> durations;
+  for (const ArrivalPhase& phase : scenario_.load.phases) durations.push_back(phase.duration);
+  auto position = control::phase_at(durations, scenario_.load.loop, s.elapsed);
+  s.phase = position.phase;
+  s.phases = position.phases;
+  s.users = level_of(total_, "users");
+  s.connected = level_of(total_, "connected");
+  s.users_started = count_of(total_, "users_count");
+  s.users_finished = count_of(total_, "finish_users_count");
+  s.requests = count_of(total_, "request");
+  s.request_rate = stopping_ || finished_ ? 0 : request_rate_;
+  for (const auto& [name, metric] : total_.sorted()) {
+    if (!name.starts_with("error_") || metric->count == 0) continue;
+    s.errors += metric->count;
+    s.errors_by_name[name] = metric->count;
+  }
+  for (const AgentRecord& a : agents_) {
+    double silent = a.last_heard == SteadyClock::time_point{} ? 0 : seconds_between(a.last_heard, now);
+    s.agents.push_back({a.plan.slot.id, a.plan.slot.host, state_name(a.state), silent});
+  }
+  s.stop_reason = stop_reason_;
+  s.exit_status = exit_status_;
+  return s;
+}
+
+}  // namespace loadctl::controller
