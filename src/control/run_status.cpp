@@ -32,15 +32,21 @@ PhasePosition phase_at(const std::vector<double>& durations, unsigned loop, doub
 
 namespace {
 
+// Tsung's headline while the controller runs (scripts grep "is running"); loadctl's state is
+// on a line of its own.
 std::string headline(const RunStatus& s) {
+  if (s.state != RunStatus::State::finished) return "loadctl is running [OK]";
+  return fmt::format("loadctl has finished{}: exit status {}", s.stop_reason.empty() ? "" : " (" + s.stop_reason + ")",
+                     s.exit_status);
+}
+
+std::string state_line(const RunStatus& s) {
   switch (s.state) {
-    case RunStatus::State::setup: return "loadctl is starting: agents are being set up";
-    case RunStatus::State::running: return "loadctl is running [OK]";
-    case RunStatus::State::stopping: return fmt::format("loadctl is stopping ({})", s.stop_reason);
-    case RunStatus::State::finishing: return "loadctl is finishing: writing the results";
-    case RunStatus::State::finished:
-      return fmt::format("loadctl has finished{}: exit status {}",
-                         s.stop_reason.empty() ? "" : " (" + s.stop_reason + ")", s.exit_status);
+    case RunStatus::State::setup: return "setup (agents are being set up)";
+    case RunStatus::State::running: return "running";
+    case RunStatus::State::stopping: return fmt::format("stopping ({})", s.stop_reason);
+    case RunStatus::State::finishing: return "finishing (writing the results)";
+    case RunStatus::State::finished: return "finished";
   }
   return "?";
 }
@@ -53,8 +59,10 @@ std::string render_status_text(const RunStatus& s) {
   line("Current request rate:", fmt::format("{:.2f} req/sec", s.request_rate));
   line("Current users:", std::to_string(s.users));
   line("Current connected users:", std::to_string(s.connected));
-  line("Current phase:", s.phase == 0 ? "last, waiting for pending clients"
-                                      : fmt::format("{} of {}", s.phase, s.phases));
+  // Tsung: a bare phase number (phases x loops), or "last, ..." once the last one has ended.
+  line("Current phase:", s.phase == 0 ? "last, waiting for pending clients" : std::to_string(s.phase));
+  line("Phases planned:", std::to_string(s.phases));
+  line("State:", state_line(s));
   line("Elapsed:", fmt::format("{:.0f} s of {:.0f} s planned", s.elapsed, s.planned));
   line("Users started:", fmt::format("{} ({} finished)", s.users_started, s.users_finished));
   line("Requests:", std::to_string(s.requests));

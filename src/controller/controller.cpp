@@ -317,10 +317,11 @@ void Controller::tick() {
   }
   if (started_) {
     std::uint64_t requests = total_.find("request") ? total_.find("request")->count : 0;
-    if (rate_at_ != SteadyClock::time_point{} && now > rate_at_)
-      request_rate_ = static_cast<double>(requests - rate_requests_) / seconds_between(rate_at_, now);
-    rate_requests_ = requests;
-    rate_at_ = now;
+    // Over the last 5 s or more (agents report every 500 ms: one tick holds one to three deltas).
+    rate_samples_.emplace_back(now, requests);
+    while (rate_samples_.size() > 2 && now - rate_samples_[1].first >= kRateWindow) rate_samples_.pop_front();
+    const auto& [oldest_at, oldest_requests] = rate_samples_.front();
+    if (now > oldest_at) request_rate_ = static_cast<double>(requests - oldest_requests) / seconds_between(oldest_at, now);
     spdlog::debug("tick: {:.1f} s, {} requests, {:.1f} req/s", seconds_between(zero_, now), requests, request_rate_);
     while (now >= next_dump_ && !finished_) {
       dump(false);

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -187,9 +188,9 @@ class Controller {
   bool finished_ = false;
   int exit_status_ = 0;
   std::string stop_reason_;
-  double request_rate_ = 0;                       ///< requests/s over the last tick
-  std::uint64_t rate_requests_ = 0;               ///< request count at the last tick
-  std::chrono::steady_clock::time_point rate_at_{};
+  static constexpr std::chrono::seconds kRateWindow{5};
+  double request_rate_ = 0;  ///< requests/s over the last kRateWindow (or since the start)
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> rate_samples_;  ///< (tick, request count)
   std::unique_ptr<ControlServer> control_server_;  ///< after ctx_: closed before it
 };
 

@@ -82,7 +82,9 @@ TEST(RunStatus, TextHasTsungsLinesAndJsonTheSameValues) {
   EXPECT_NE(text.find(" Current request rate:    12.35 req/sec\n"), std::string::npos) << text;
   EXPECT_NE(text.find(" Current users:           7\n"), std::string::npos) << text;
   EXPECT_NE(text.find(" Current connected users: 3\n"), std::string::npos) << text;
-  EXPECT_NE(text.find(" Current phase:           2 of 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(" Current phase:           2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(" Phases planned:          3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(" State:                   running\n"), std::string::npos) << text;
   EXPECT_NE(text.find("error_connect_econnrefused=4"), std::string::npos) << text;
   s.phase = 0;
   EXPECT_NE(render_status_text(s).find("last, waiting for pending clients"), std::string::npos);
@@ -93,7 +95,8 @@ TEST(RunStatus, TextHasTsungsLinesAndJsonTheSameValues) {
   EXPECT_NE(json.find("\"host\": \"local\\\"host\""), std::string::npos) << json;
   EXPECT_EQ(json.back(), '\n');
   s.state = RunStatus::State::finishing;  // the exit status is not final yet: not shown
-  EXPECT_EQ(render_status_text(s).rfind("loadctl is finishing: writing the results\n", 0), 0u);
+  EXPECT_EQ(render_status_text(s).rfind("loadctl is running [OK]\n", 0), 0u);  // Tsung's headline until the end
+  EXPECT_NE(render_status_text(s).find(" State:                   finishing (writing the results)\n"), std::string::npos);
   EXPECT_NE(render_status_json(s).find("\"state\": \"finishing\""), std::string::npos);
   s.state = RunStatus::State::finished;
   s.exit_status = 143;
