@@ -94,6 +94,7 @@ struct Options {
   double retry_timeout = 0.01;         ///< seconds, base of the retry back-off
   unsigned tcp_rcv_buffer = 0;         ///< bytes, 0 = system default
   unsigned tcp_snd_buffer = 0;
+  bool tcp_reuseaddr = false;          ///< SO_REUSEADDR on the users' sockets (Tsung's tcp_reuseaddr)
   std::optional<std::pair<std::uint16_t, std::uint16_t>> ports_range;
   std::optional<std::uint64_t> seed;
   double rate_limit = 0;               ///< bytes/s received per user, 0 = none (file: KB/s)

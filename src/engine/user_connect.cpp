@@ -22,6 +22,7 @@ void Worker::connect(User& user) {
   bool udp = target.endpoint.transport == Transport::udp;
   boost::system::error_code ec;
   if (udp) open_udp(user, ec); else user.socket.open(endpoint.protocol(), ec);
+  if (!ec && options.tcp_reuseaddr && !udp) user.socket.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec && (!config_.source_ips.empty() || options.ports_range)) bind_source(user, ec);
   if (!ec && !udp) user.socket.set_option(asio::ip::tcp::no_delay(true), ec);
   unsigned rcv_buffer = udp ? options.udp_rcv_buffer : options.tcp_rcv_buffer;

@@ -102,6 +102,7 @@ TEST_F(FullScenario, OptionsInSeconds) {
   EXPECT_EQ(o.max_retries, 5u);
   EXPECT_EQ(o.tcp_rcv_buffer, 16384u);
   EXPECT_EQ(o.tcp_snd_buffer, 8192u);
+  EXPECT_TRUE(o.tcp_reuseaddr);
   ASSERT_TRUE(o.ports_range.has_value());
   EXPECT_EQ(o.ports_range->first, 1025);
   EXPECT_EQ(o.ports_range->second, 65535);
@@ -177,6 +178,7 @@ TEST(Loader, ProbabilitiesAreKeptAsPercent) {
   EXPECT_DOUBLE_EQ(s.sessions[0].probability, 33.3);
   EXPECT_DOUBLE_EQ(s.sessions[1].probability, 66.7);
   EXPECT_EQ(s.options.idle_timeout, 600);  // defaults untouched
+  EXPECT_FALSE(s.options.tcp_reuseaddr);
   EXPECT_EQ(s.options.max_retries, 3u);
 }
 

@@ -464,6 +464,18 @@ TEST(LoaderErrors, ScenarioFileMustBeRegular) {
   }
 }
 
+// Tsung's runtime-tuning options: hibernate's value is checked (loadctl users are always compact),
+// max_ssh_startup_per_core is refused (agents are launched all at once).
+TEST(LoaderErrors, RuntimeTuningOptions) {
+  Parts p;
+  p.options = R"(<options><option name="hibernate" value="soon"/></options>)";
+  expect_error(scenario_text(p), "value=", "/tsung/options/option", "");
+  p.options = R"(<options><option name="hibernate" value="infinity"/></options>)";
+  EXPECT_NO_THROW(load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry()));
+  p.options = R"(<options><option name="max_ssh_startup_per_core" value="5"/></options>)";
+  expect_error(scenario_text(p), "name=", "/tsung/options/option", "not supported yet: option 'max_ssh_startup_per_core'");
+}
+
 TEST(LoaderErrors, MaxCaptureSizeIsBounded) {
   Parts p;
   p.options = R"(<options><option name="max_capture_size" value="10"/></options>)";
