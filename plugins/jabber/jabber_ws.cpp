@@ -144,12 +144,11 @@ class WsXmppConnection final : public Connection {
     }
   }
 
-  using Connection::on_timer;
-  ConnEvent on_timer(ConnectionServices& s, ResponseInfo& info) override {
+  ConnEvent on_timer(ConnectionServices& s) override {
     FramedServices framed(s, opcode_, framing_);
-    return xmpp_->on_timer(framed, info);
+    return xmpp_->on_timer(framed);
   }
-  bool timeout_completes(const RequestSpec& request) override { return xmpp_->timeout_completes(request); }
+  bool is_wait(const RequestSpec& request) override { return xmpp_->is_wait(request); }
   bool on_eof(const RequestSpec* pending, ResponseInfo& info) override { return xmpp_->on_eof(pending, info); }
 
  private:
