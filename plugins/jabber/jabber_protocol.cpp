@@ -2,6 +2,7 @@
 // ts_jabber options, over a connection-level XMPP client (jabber_connection.cpp).
 #include <fmt/format.h>
 
+#include <map>
 #include <set>
 #include <stdexcept>
 
@@ -171,7 +172,10 @@ class JabberProtocol final : public Protocol {
       else if (name == "pubsub_service") o->pubsub_service = el.optional("value", "pubsub.localhost");
       else if (name == "random_from_fileid") random_file = file(el);
       else if (name == "offline_from_fileid") offline_file = file(el), offline_node = node;
-      else if (name == "fileid_delimiter") delimiter = el.optional("value", ";");
+      else if (name == "fileid_delimiter") {
+        delimiter = el.optional("value", ";");
+        if (delimiter.empty()) el.fail("value", "empty fileid_delimiter");
+      }
       else if (name == "vhost_file")
         el.fail("name", "not supported yet: ts_jabber option 'vhost_file' (a domain per user, each with its own user pool)");
       else
@@ -181,13 +185,13 @@ class JabberProtocol final : public Protocol {
       el.finish();
       el.children({});
     }
-    if (delimiter.empty()) delimiter = ";";
     // Tsung's ts_user_server: a random user is a line's first field; an offline one its first
-    // two (a line with fewer is refused: Tsung's user server crashes on it).
+    // two (a line with fewer is refused: Tsung's user server crashes on it); a name on several
+    // lines is one user (its first line's password).
     if (random_file)
       for (const std::string& line : random_file->lines) o->random_users.push_back(split_fields(line, delimiter, 1)[0]);
     if (offline_file) {
-      std::set<std::pair<std::string, std::string>> users;
+      std::map<std::string, std::string> users;
       for (const std::string& line : offline_file->lines) {
         auto fields = split_fields(line, delimiter, 2);
         if (fields.size() < 2)
@@ -289,6 +293,7 @@ class JabberProtocol final : public Protocol {
       } catch (const std::invalid_argument& e) {
         el.fail("regexp", std::string("bad regexp: ") + e.what());
       }
+      if (r->ack == Ack::global) el.fail("regexp", "not supported yet: regexp with ack=\"global\"");
     }
     // starttls client certificates (Tsung passes them to ssl:connect)
     el.unsupported({"cacertfile", "keyfile", "keypass", "certfile"});
