@@ -48,6 +48,8 @@ class ConnServices final : public ConnectionServices {
     if (!user_.conn->batching) worker_.conn_flush(user_);  // writes or starts a write; never calls back inline
   }
   void start_tls() override {
+    // Replies queued earlier in the same on_data pass go in plain text, before the handshake.
+    worker_.conn_flush(user_);
     user_.conn->tls_requested = true;
     boost::system::error_code ignored;
     if (user_.conn->reading) user_.socket.cancel(ignored);  // the aborted read starts the handshake
