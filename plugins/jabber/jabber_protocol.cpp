@@ -8,6 +8,7 @@
 
 #include "jabber_connection.hpp"
 #include "jabber_request.hpp"
+#include "loadctl/data_files.hpp"
 #include "loadctl/dynamics.hpp"
 #include "jabber_ws.hpp"
 #include "loadctl/scenario_error.hpp"
@@ -155,8 +156,7 @@ class JabberProtocol final : public Protocol {
     pugi::xml_node offline_node;
     auto file = [&](XmlElement& el) -> const DataFile* {
       std::string id = el.required("value");
-      for (const DataFile& f : files)
-        if (f.id == id) return &f;
+      if (const DataFile* f = find_data_file(files, id)) return f;
       el.fail("value", fmt::format("no <option name=\"file_server\" id=\"{}\"> in this scenario", id));
       return nullptr;
     };
@@ -189,15 +189,16 @@ class JabberProtocol final : public Protocol {
     // two (a line with fewer is refused: Tsung's user server crashes on it); a name on several
     // lines is one user (its first line's password).
     if (random_file)
-      for (const std::string& line : random_file->lines) o->random_users.push_back(split_fields(line, delimiter, 1)[0]);
+      for (std::string_view line : random_file->lines) o->random_users.emplace_back(take_field(line, delimiter));
     if (offline_file) {
       std::map<std::string, std::string> users;
       for (const std::string& line : offline_file->lines) {
-        auto fields = split_fields(line, delimiter, 2);
-        if (fields.size() < 2)
+        std::string_view rest = line;
+        std::string_view name = take_field(rest, delimiter);
+        if (line.find(delimiter) == std::string::npos)
           fail_at(offline_node, fmt::format("file_server '{}': line '{}' has no password field (offline_from_fileid "
                                             "reads user{}password)", offline_file->id, line, delimiter));
-        users.emplace(fields[0], fields[1]);
+        users.emplace(std::string(name), std::string(take_field(rest, delimiter)));
       }
       o->file_users.assign(users.begin(), users.end());
     }
@@ -205,18 +206,6 @@ class JabberProtocol final : public Protocol {
     for (const auto& user : o->file_users) names.push_back(user.first);
     o->users = std::make_unique<UserPool>(o->userid_max, names);
     return o;
-  }
-
-  /// The first `n` fields of `line` split at `delimiter` (fewer when it has fewer).
-  static std::vector<std::string> split_fields(std::string_view line, std::string_view delimiter, std::size_t n) {
-    std::vector<std::string> fields;
-    while (fields.size() < n) {
-      std::size_t end = line.find(delimiter);
-      fields.emplace_back(line.substr(0, end));
-      if (end == std::string_view::npos) break;
-      line.remove_prefix(end + delimiter.size());
-    }
-    return fields;
   }
 
   std::shared_ptr<const RequestSpec> parse_request(pugi::xml_node node, const RequestParseContext& ctx) const override {
