@@ -34,7 +34,9 @@ void JabberConnection::encode(ConnectionServices& s, const RequestSpec& spec, co
     return;
   }
   // Tsung skips some requests (no roster jid, nobody online, ...): nothing to wait for.
-  if (out.size() == before && request.awaits_response() && request.type != Type::wait && request.type != Type::raw) {
+  // (ack="global": the controller's release completes it.)
+  if (out.size() == before && request.awaits_response() && request.type != Type::wait && request.type != Type::raw &&
+      request.ack != Ack::global) {
     sent_nothing_ = true;
     s.set_timer(0);
   }
@@ -149,6 +151,7 @@ ConnResult JabberConnection::unit_for(ConnectionServices& s, const JabberRequest
   };
   if (unit.kind == Kind::declaration) return done(ConnEvent::none);
   if (r.ack == Ack::global) {  // the engine completes it at the controller's release: all is pushed
+    if (unit.kind == Kind::stream_close) return done(ConnEvent::close);
     if (unit.kind == Kind::element) pushed(s, unit);
     return done(ConnEvent::none);
   }

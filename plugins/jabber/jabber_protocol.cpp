@@ -2,11 +2,13 @@
 // ts_jabber options, over a connection-level XMPP client (jabber_connection.cpp).
 #include <fmt/format.h>
 
+#include <map>
 #include <set>
 #include <stdexcept>
 
 #include "jabber_connection.hpp"
 #include "jabber_request.hpp"
+#include "loadctl/data_files.hpp"
 #include "loadctl/dynamics.hpp"
 #include "jabber_ws.hpp"
 #include "loadctl/scenario_error.hpp"
@@ -154,8 +156,7 @@ class JabberProtocol final : public Protocol {
     pugi::xml_node offline_node;
     auto file = [&](XmlElement& el) -> const DataFile* {
       std::string id = el.required("value");
-      for (const DataFile& f : files)
-        if (f.id == id) return &f;
+      if (const DataFile* f = find_data_file(files, id)) return f;
       el.fail("value", fmt::format("no <option name=\"file_server\" id=\"{}\"> in this scenario", id));
       return nullptr;
     };
@@ -171,7 +172,10 @@ class JabberProtocol final : public Protocol {
       else if (name == "pubsub_service") o->pubsub_service = el.optional("value", "pubsub.localhost");
       else if (name == "random_from_fileid") random_file = file(el);
       else if (name == "offline_from_fileid") offline_file = file(el), offline_node = node;
-      else if (name == "fileid_delimiter") delimiter = el.optional("value", ";");
+      else if (name == "fileid_delimiter") {
+        delimiter = el.optional("value", ";");
+        if (delimiter.empty()) el.fail("value", "empty fileid_delimiter");
+      }
       else if (name == "vhost_file")
         el.fail("name", "not supported yet: ts_jabber option 'vhost_file' (a domain per user, each with its own user pool)");
       else
@@ -181,19 +185,20 @@ class JabberProtocol final : public Protocol {
       el.finish();
       el.children({});
     }
-    if (delimiter.empty()) delimiter = ";";
     // Tsung's ts_user_server: a random user is a line's first field; an offline one its first
-    // two (a line with fewer is refused: Tsung's user server crashes on it).
+    // two (a line with fewer is refused: Tsung's user server crashes on it); a name on several
+    // lines is one user (its first line's password).
     if (random_file)
-      for (const std::string& line : random_file->lines) o->random_users.push_back(split_fields(line, delimiter, 1)[0]);
+      for (std::string_view line : random_file->lines) o->random_users.emplace_back(take_field(line, delimiter));
     if (offline_file) {
-      std::set<std::pair<std::string, std::string>> users;
+      std::map<std::string, std::string> users;
       for (const std::string& line : offline_file->lines) {
-        auto fields = split_fields(line, delimiter, 2);
-        if (fields.size() < 2)
+        std::string_view rest = line;
+        std::string_view name = take_field(rest, delimiter);
+        if (line.find(delimiter) == std::string::npos)
           fail_at(offline_node, fmt::format("file_server '{}': line '{}' has no password field (offline_from_fileid "
                                             "reads user{}password)", offline_file->id, line, delimiter));
-        users.emplace(fields[0], fields[1]);
+        users.emplace(std::string(name), std::string(take_field(rest, delimiter)));
       }
       o->file_users.assign(users.begin(), users.end());
     }
@@ -201,18 +206,6 @@ class JabberProtocol final : public Protocol {
     for (const auto& user : o->file_users) names.push_back(user.first);
     o->users = std::make_unique<UserPool>(o->userid_max, names);
     return o;
-  }
-
-  /// The first `n` fields of `line` split at `delimiter` (fewer when it has fewer).
-  static std::vector<std::string> split_fields(std::string_view line, std::string_view delimiter, std::size_t n) {
-    std::vector<std::string> fields;
-    while (fields.size() < n) {
-      std::size_t end = line.find(delimiter);
-      fields.emplace_back(line.substr(0, end));
-      if (end == std::string_view::npos) break;
-      line.remove_prefix(end + delimiter.size());
-    }
-    return fields;
   }
 
   std::shared_ptr<const RequestSpec> parse_request(pugi::xml_node node, const RequestParseContext& ctx) const override {
@@ -289,6 +282,7 @@ class JabberProtocol final : public Protocol {
       } catch (const std::invalid_argument& e) {
         el.fail("regexp", std::string("bad regexp: ") + e.what());
       }
+      if (r->ack == Ack::global) el.fail("regexp", "not supported yet: regexp with ack=\"global\"");
     }
     // starttls client certificates (Tsung passes them to ssl:connect)
     el.unsupported({"cacertfile", "keyfile", "keypass", "certfile"});

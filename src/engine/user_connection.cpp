@@ -48,6 +48,8 @@ class ConnServices final : public ConnectionServices {
     if (!user_.conn->batching) worker_.conn_flush(user_);  // writes or starts a write; never calls back inline
   }
   void start_tls() override {
+    // Replies queued earlier in the same on_data pass go in plain text, before the handshake.
+    worker_.conn_flush(user_);
     user_.conn->tls_requested = true;
     boost::system::error_code ignored;
     if (user_.conn->reading) user_.socket.cancel(ignored);  // the aborted read starts the handshake
@@ -111,6 +113,12 @@ void Worker::conn_encode(User& user, const RequestSpec& spec, const EncodeContex
   user.conn->plugin->encode(services, spec, ctx, write_buf_);
 }
 
+// Tsung's global_ack_timeout: time without a byte received while an ack="global" request waits.
+static Clock::time_point global_ack_deadline(const Scenario& scenario) {
+  double limit = scenario.options.global_ack_timeout;
+  return limit < 0 ? Clock::time_point::max() : Clock::now() + seconds(limit);
+}
+
 // send_request for a connection-level user: the bytes join the connection's write queue, and
 // the response is already being read.
 void Worker::conn_queue_request(User& user) {
@@ -122,8 +130,9 @@ void Worker::conn_queue_request(User& user) {
     // Tsung's ack="global": complete when the controller releases the rendezvous; bounded by
     // global_ack_timeout (conn_timeout), not idle_timeout.
     c.global_pc = user.pc;
-    double limit = config_.scenario->options.global_ack_timeout;
-    user.deadline = limit < 0 ? Clock::time_point::max() : user.request_start + seconds(limit);
+    // The sweep moves no deadline for bytes of the previous request: only this wait's receipts do.
+    if (user.received == User::Received::since_sweep) user.received = User::Received::before_sweep;
+    user.deadline = global_ack_deadline(*config_.scenario);
     enter_barrier(user, user.pc);
     return;
   }
@@ -289,8 +298,10 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, const
     if (!ref.alive(user)) return;
     result.consumed = std::min(result.consumed, data.size());
     // Bytes received while an ack="global" request waits for the release are not its response:
-    // they neither restart a timeout (global_ack_timeout bounds it) nor go to its captures.
-    if (awaiting && c.global_pc != user.pc) {
+    // they do not go to its captures; they restart global_ack_timeout (not idle_timeout).
+    if (awaiting && c.global_pc == user.pc) [[unlikely]] {
+      user.deadline = global_ack_deadline(*config_.scenario);
+    } else if (awaiting) {
       user.received = User::Received::since_sweep;
       if (user.dyn && user.program->requests[user.program->ops[user.pc - 1].arg].dyn) {
         // The plugin's content (a frame's payload) replaces the raw bytes captured so far.
@@ -326,6 +337,16 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, const
 // What the plugin's answer means for the user.
 void Worker::conn_event(User& user, ConnEvent event, const ResponseInfo& info) {
   bool awaiting = user.state == UserState::awaiting;
+  if (awaiting && user.conn->global_pc == user.pc && event != ConnEvent::none && event != ConnEvent::ready) [[unlikely]] {
+    // ack="global": only the controller's release completes the request; a close or a fatal
+    // error ends the wait (the rendezvous entry left is skipped at the release).
+    if (event == ConnEvent::complete || event == ConnEvent::waited) return;
+    if (event == ConnEvent::failed) {
+      stats_.add(error_metric(std::string("error_") + (info.error ? info.error : "request")));
+      return;
+    }
+    user.conn->global_pc = 0;
+  }
   switch (event) {
     case ConnEvent::none:
       return;
@@ -417,13 +438,9 @@ void Worker::conn_on_timer(User& user) {
 // thinktime in Tsung, ended by the plugin's timer).
 bool Worker::conn_timeout(User& user) {
   if (!user.conn || user.state != UserState::awaiting) return false;
-  if (user.conn->global_pc == user.pc) {  // ack="global": only global_ack_timeout ends the wait
-    double limit = config_.scenario->options.global_ack_timeout;
-    auto end = limit < 0 ? Clock::time_point::max() : user.request_start + seconds(limit);
-    if (Clock::now() >= end) return false;  // error_timeout, the user ends (Tsung's wait_ack timeout)
-    user.deadline = end;
-    return true;
-  }
+  // ack="global": its deadline is global_ack_timeout's, moved at each receipt: reached, it is
+  // error_timeout and the user ends (Tsung's wait_ack timeout).
+  if (user.conn->global_pc == user.pc) return false;
   if (!user.conn->plugin->is_wait(current_request(user))) return false;
   user.deadline = Clock::time_point::max();
   return true;

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/worker.hpp"
+#include "loadctl/data_files.hpp"
 
 namespace loadctl::engine {
 
@@ -170,11 +171,7 @@ void Worker::set_vars(User& user, std::uint32_t index) {
       break;
     case Src::file: {
       std::string_view line = next_line(s);
-      for (std::uint32_t id : ids) {
-        std::size_t end = line.find(s.delimiter);
-        vars[id] = std::string(line.substr(0, end));
-        line = end == std::string_view::npos ? std::string_view{} : line.substr(end + s.delimiter.size());
-      }
+      for (std::uint32_t id : ids) vars[id] = std::string(take_field(line, s.delimiter));
       break;
     }
     case Src::jsonpath: {

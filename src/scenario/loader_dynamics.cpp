@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "loadctl/data_files.hpp"
 #include "scenario/loader_internal.hpp"
 
 namespace loadctl::detail {
@@ -165,10 +166,9 @@ Action load_setdynvars(pugi::xml_node node, const LoadContext& ctx, const Scenar
   } else if (type == "file") {
     s.source = Src::file;
     std::string id = el.required("fileid");
-    auto it = std::find_if(scenario.files.begin(), scenario.files.end(), [&](const DataFile& f) { return f.id == id; });
-    if (it == scenario.files.end())
-      el.fail("fileid", fmt::format("no <option name=\"file_server\" id=\"{}\"> for fileid '{}'", id, id));
-    s.file = static_cast<std::size_t>(it - scenario.files.begin());
+    const DataFile* file = find_data_file(scenario.files, id);
+    if (!file) el.fail("fileid", fmt::format("no <option name=\"file_server\" id=\"{}\"> for fileid '{}'", id, id));
+    s.file = static_cast<std::size_t>(file - scenario.files.data());
     s.iter = el.choice("order", {"iter", "random"}, "random") == "iter";
     s.delimiter = el.optional("delimiter", ";");
     if (s.delimiter.empty()) el.fail("delimiter", "empty delimiter");

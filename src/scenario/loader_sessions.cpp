@@ -94,8 +94,14 @@ std::shared_ptr<const RequestSpec> load_request_element(pugi::xml_node node, con
     fail_at(child, e.what());
   }
   if (!spec) fail_at(child, "the protocol plugin returned no request");
-  if (spec->global_ack() && ctx.scenario.options.global_number == 0)
-    fail_at(child, "ack=\"global\" needs <option name=\"global_number\" value=\"N\"/>");
+  if (spec->global_ack()) {
+    if (!protocol->connection_level())
+      unsupported_at(child, fmt::format("ack=\"global\" in a <{}> request (a request-level protocol)", child.name()));
+    if (!dynamics.empty())
+      unsupported_at(dynamics[0], fmt::format("<{}> on an ack=\"global\" request", dynamics[0].name()));
+    if (ctx.scenario.options.global_number == 0)
+      fail_at(child, "ack=\"global\" needs <option name=\"global_number\" value=\"N\"/>");
+  }
   return spec;
 }
 

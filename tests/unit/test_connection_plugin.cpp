@@ -471,12 +471,12 @@ TEST(ConnectionPlugin, GlobalAckWaitsForTheRelease) {
   std::uint64_t arrived = 0;
   std::chrono::steady_clock::time_point all_arrived{};
   MetricSet m = run_push(server.port(), R"(<load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="2" arrivalrate="20" unit="second"/></arrivalphase></load>
-      <options><option name="global_number" value="2"/><option name="idle_timeout" value="100"/></options>)" + sessions,
+      <options><option name="global_number" value="2"/><option name="idle_timeout" value="250"/></options>)" + sessions,
       [&](engine::Engine& e) {
         arrived += e.take_barrier_arrivals();
         if (arrived == 2 && all_arrived == std::chrono::steady_clock::time_point{}) all_arrived = std::chrono::steady_clock::now();
-        // released 300 ms after both arrived (longer than idle_timeout: it does not apply)
-        if (arrived == 2 && std::chrono::steady_clock::now() - all_arrived > std::chrono::milliseconds(300)) {
+        // released 600 ms after both arrived (longer than idle_timeout: it does not apply)
+        if (arrived == 2 && std::chrono::steady_clock::now() - all_arrived > std::chrono::milliseconds(600)) {
           e.release_barrier(2);
           arrived = 3;
         }
@@ -486,7 +486,7 @@ TEST(ConnectionPlugin, GlobalAckWaitsForTheRelease) {
   EXPECT_EQ(total(m, "request"), 4u);
   const Metric* request = m.find("request");
   ASSERT_NE(request, nullptr);
-  EXPECT_GE(request->max, 300.0) << "the global request is timed until its release";
+  EXPECT_GE(request->max, 600.0) << "the global request is timed until its release";
   EXPECT_EQ(total(m, "error_timeout"), 0u);
   EXPECT_EQ(total(m, "finish_users_count"), 2u);
 

@@ -195,6 +195,17 @@ TEST(LoaderErrors, GlobalAckNeedsGlobalNumber) {
   Scenario s = load_scenario_text(head + R"(<options><option name="global_number" value="2"/>
 <option name="global_ack_timeout" value="1500"/></options>)" + sessions, "g.xml");
   EXPECT_DOUBLE_EQ(s.options.global_ack_timeout, 1.5);
+  // refused at check time: captures on it (its answer is not awaited), a regexp answer
+  for (std::string request : {R"x(<request><jabber type="presence:initial" ack="global"/><dyn_variable name="x" re="(.*)"/></request>)x",
+                              R"(<request><jabber type="chat" ack="global" regexp="ok"/></request>)"}) {
+    try {
+      load_scenario_text(head + R"(<options><option name="global_number" value="2"/></options><sessions><session name="s" probability="100" type="ts_jabber">)" +
+                         request + "</session></sessions></tsung>", "g.xml");
+      FAIL() << request << " accepted";
+    } catch (const ScenarioError& e) {
+      EXPECT_NE(std::string(e.what()).find("not supported yet"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(LoaderErrors, ProbabilitiesMustSumTo100) {

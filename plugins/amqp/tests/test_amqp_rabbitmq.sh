@@ -2,16 +2,16 @@
 # ts_amqp against a real RabbitMQ (Debian's rabbitmq-server), started once by this test on
 # 127.0.0.1 with its own epmd, node name, ports, data, logs and config under $TEST_TMP.
 #  1. Tsung's own example, /usr/share/doc/tsung/examples/amqp.xml.gz, changed only in the client
-#     host (ubuntu -> localhost), the server port and two durations: the arrival phase (3 s -> 8 s,
-#     so that its one publisher arrives but for a chance of e^-8) and waitForMessages' timeout
-#     (180 s -> 22 s: the consumer waits until the publisher, arrived within 8 s, is done: its ten
-#     waitForConfirms last 1 s each, as in Tsung):
+#     host (ubuntu -> localhost), the server port, the publisher's arrival rate (1/s -> 100/s: it
+#     arrives at once) and two durations: waitForConfirms' timeout (1 s -> 0.1 s) and
+#     waitForMessages' (180 s -> 8 s: the consumer, started at 1 s, waits until the publisher is
+#     done: its ten waitForConfirms last 0.1 s each, thinktimes as in Tsung):
 #     one publisher (10 channels in confirm mode, 2000 persistent messages, waitForConfirms) and
 #     one consumer (10 channels, basic.qos, basic.consume with ack, waitForMessages). Asserted:
 #     tsung.log's amqp_* counters, and RabbitMQ's own counters (messages received, confirmed,
 #     routed, delivered and acknowledged), its consumer count during the wait and its empty queue;
 #     request: the 74 AMQP requests, not the 11 waits (thinktimes, as in Tsung).
-#  2. A wrong password: RabbitMQ refuses the login; counted (error_amqp_access_refused), the user
+#  2. (while 1 runs) A wrong password: RabbitMQ refuses the login; counted (error_amqp_access_refused), the user
 #     ends, the run ends normally. Its close_ok reaches RabbitMQ: neither this run nor the others
 #     leave a "client unexpectedly closed TCP connection" warning in RabbitMQ's log.
 #  3. max_frame_size below RabbitMQ's connection.start: error_amqp_frame_too_large, nothing kept.
@@ -76,16 +76,22 @@ on_exit "stop_run $HEARTBEAT_PID"
 # --- 1. Tsung's example ----------------------------------------------------------------------
 zcat /usr/share/doc/tsung/examples/amqp.xml.gz |
   sed -e 's/host="ubuntu"/host="localhost"/' -e "s/port=\"5672\"/port=\"$RABBITMQ_NODE_PORT\"/" \
-      -e 's/timeout="180"/timeout="22"/' -e 's/phase="1" duration="3"/phase="1" duration="8"/' > "$TEST_TMP/amqp.xml"
-[ "$(zcat /usr/share/doc/tsung/examples/amqp.xml.gz | diff - "$TEST_TMP/amqp.xml" | grep -c '^>')" = 4 ] ||
-  fail "the example changed: its client host, server port, phase duration or waitForMessages timeout was not found"
+      -e 's/timeout="180"/timeout="8"/' -e 's/waitForConfirms" timeout="1"/waitForConfirms" timeout="0.1"/' \
+      -e 's/maxnumber="1" arrivalrate="1"/maxnumber="1" arrivalrate="100"/' > "$TEST_TMP/amqp.xml"
+[ "$(zcat /usr/share/doc/tsung/examples/amqp.xml.gz | diff - "$TEST_TMP/amqp.xml" | grep -c '^>')" = 5 ] ||
+  fail "the example changed: its client host, server port, arrival rate or wait timeouts were not found"
 "$LOADCTL" -f "$TEST_TMP/amqp.xml" check > /dev/null 2> "$TEST_TMP/check.err" || { cat "$TEST_TMP/check.err" >&2; fail "check refused the example"; }
 run example "$TEST_TMP/amqp.xml" &
 RUN_PID=$!
 on_exit "stop_run $RUN_PID"
+# 2. meanwhile (its connections are refused before any channel: the example's counters stay its own)
+scenario "$TEST_TMP/refused.xml" '<option type="ts_amqp" name="password" value="not-the-password"/>'
+run refused "$TEST_TMP/refused.xml" &
+REFUSED_PID=$!
+on_exit "stop_run $REFUSED_PID"
 # While the consumer waits for messages, RabbitMQ counts its 10 consumers on test_queue.
 consumers=0
-deadline=$((SECONDS + 20))
+deadline=$((SECONDS + 10))
 while [ "$SECONDS" -lt "$deadline" ] && kill -0 "$RUN_PID" 2>/dev/null; do
   consumers=$(queue_line | awk '{ print $4 }')
   [ "${consumers:-0}" = 10 ] && break
@@ -120,8 +126,7 @@ assert_eq "$(queue_line | awk '{ print $2, $3, $4 }')" "0 0 0" "test_queue: mess
 log "example: 2000 published = confirmed = delivered = acknowledged, as RabbitMQ counted them"
 
 # --- 2. login refused, 3. frame larger than max_frame_size, 4. heartbeats ---------------------
-scenario "$TEST_TMP/refused.xml" '<option type="ts_amqp" name="password" value="not-the-password"/>'
-run refused "$TEST_TMP/refused.xml"
+wait "$REFUSED_PID" || fail "the refused run failed"
 assert_eq "$(tsung_sum error_amqp_access_refused "$TEST_TMP/refused")" 3 "logins refused ($(counts "$TEST_TMP/refused"))"
 assert_eq "$(tsung_sum amqp_connected "$TEST_TMP/refused")" 0 "amqp_connected with a wrong password"
 assert_eq "$(tsung_sum finish_users_count "$TEST_TMP/refused")" 3 "users that ended"

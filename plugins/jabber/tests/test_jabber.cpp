@@ -188,7 +188,7 @@ std::shared_ptr<const JabberOptions> options_with_files(const char* xml, const s
 // xmpp_authenticate after the ids, leave it while logged in by name, and random destinations
 // are a random line's first field.
 TEST(JabberOptions, UsersFromFiles) {
-  std::vector<DataFile> files = {{"users", "u.csv", {"zed,zpw,x", "amy,apw", "bob,bpw"}},
+  std::vector<DataFile> files = {{"users", "u.csv", {"zed,zpw,x", "amy,apw", "bob,bpw", "amy,again"}},
                                  {"dests", "d.csv", {"carol,1", "dave"}}};
   // the delimiter comes after the options naming the files, as in jabber_starttls.xml
   auto o = options_with_files(R"(<o><option type="ts_jabber" name="userid_max" value="1"/>
@@ -196,8 +196,10 @@ TEST(JabberOptions, UsersFromFiles) {
       <option type="ts_jabber" name="offline_from_fileid" value="users"/>
       <option type="ts_jabber" name="random_from_fileid" value="dests"/>
       <option type="ts_jabber" name="fileid_delimiter" value=","/></o>)", files);
-  ASSERT_EQ(o->file_users.size(), 3u);
+  ASSERT_EQ(o->file_users.size(), 3u) << "amy twice: one user, her first line's password";
   EXPECT_EQ(o->file_users[0], std::make_pair(std::string("amy"), std::string("apw")));
+  EXPECT_THROW(options_with_files(R"(<o><option type="ts_jabber" name="offline_from_fileid" value="users"/>
+      <option type="ts_jabber" name="fileid_delimiter" value=""/></o>)", files), ScenarioError) << "empty delimiter";
   EXPECT_EQ(o->file_users[2], std::make_pair(std::string("zed"), std::string("zpw")));
   EXPECT_EQ(o->random_users, (std::vector<std::string>{"carol", "dave"}));
   FakeServices s;
@@ -519,6 +521,14 @@ TEST(JabberConnection, AckParseAndGlobal) {
   feed("<iq type='result' id='" + id + "'/><message from='a@d'><body>x</body></message>", global.get());
   EXPECT_TRUE(feed.events.empty());
   EXPECT_EQ(s.counts["xmpp_chat_received"], received + 1);
+  feed("</stream:stream>", global.get());
+  EXPECT_EQ(feed.events, std::vector<ConnEvent>{ConnEvent::close}) << "the server's close ends the wait";
+  // a skipped ack="global" request (nobody online) is not completed by the plugin's timer
+  auto skipped = parse(R"(<jabber type="chat" ack="global" destination="online"/>)", o.get());
+  s.timer = false;
+  EXPECT_EQ(encode(c, s, *skipped), "");
+  EXPECT_FALSE(s.timer);
+  EXPECT_EQ(c.on_timer(s), ConnEvent::none);
 }
 
 

@@ -156,7 +156,7 @@ sed -e "s#/home/nniclaus/.tsung/usernames.csv#$TEST_TMP/usernames.csv#" -e "s/ho
   fail "jabber_starttls.xml changed: its server, domain, file path or phase was not found"
 run_tls_logins "$TEST_TMP/jabber_starttls.xml" "$TEST_TMP/tlsex" jabber_starttls.xml
 
-# The file's users as chat destinations: 4 users log in as user21..user24 (the file's lines, in
+# The file's users as chat destinations: 4 static users (0.1 s apart) log in as user21..user24 (the file's lines, in
 # order) and send one message to destination="offline" (offline_from_fileid: a user of the file
 # not logged in) and one to destination="random" (random_from_fileid: a random line's first
 # field), with ";" as delimiter. None sends presence, so prosody stores every message offline:
@@ -167,7 +167,8 @@ cat > "$TEST_TMP/filechat.xml" <<XML
 <tsung loglevel="notice" version="1.0">
   <clients><client host="localhost" use_controller_vm="true"/></clients>
   <servers><server host="127.0.0.1" port="$PORT" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="4" interarrival="0.1" unit="second"/></arrivalphase></load>
+  <load><user session="filechat" start_time="0.1" unit="second"/><user session="filechat" start_time="0.2" unit="second"/>
+    <user session="filechat" start_time="0.3" unit="second"/><user session="filechat" start_time="0.4" unit="second"/></load>
   <options>
     <option type="ts_jabber" name="domain" value="$DOMAIN"/>
     <option type="ts_jabber" name="userid_max" value="0"/>
@@ -219,7 +220,7 @@ done
 assert_eq "$(stored to-offline-file-user | awk '$1 ~ /^user2[1-4]$/' | wc -l)" 0 \
   "offline destinations among the logged-in users ($(stored to-offline-file-user | tr '\n' ' '))"
 log "filechat: stored for $(stored to-offline-file-user | tr '\n' ' ')(offline), $(stored to-random-file-user | tr '\n' ' ')(random)"
-# ack="global" (Tsung's rendezvous, global_number 4), on two agents: 4 users arrive 0.3 s apart,
+# ack="global" (Tsung's rendezvous, global_number 4), on two agents: 4 static users start 0.3 s apart,
 # log in and go online with presence:initial ack="global"; the controller releases them once the
 # fourth is there: the first user's request (a transaction) lasts until then, about 0.9 s, not
 # the few ms prosody takes. Then each chats to an online user: every message is received.
@@ -228,7 +229,8 @@ cat > "$TEST_TMP/global.xml" <<XML
 <tsung loglevel="notice" version="1.0">
   <clients><client host="localhost" use_controller_vm="true" cpu="2"/></clients>
   <servers><server host="127.0.0.1" port="$PORT" type="tcp"/></servers>
-  <load duration="30" unit="second"><arrivalphase phase="1" duration="2" unit="second"><users maxnumber="4" interarrival="0.3" unit="second"/></arrivalphase></load>
+  <load duration="30" unit="second"><user session="global" start_time="0.1" unit="second"/><user session="global" start_time="0.4" unit="second"/>
+    <user session="global" start_time="0.7" unit="second"/><user session="global" start_time="1" unit="second"/></load>
   <options>
     <option type="ts_jabber" name="global_number" value="4"/>
     <option type="ts_jabber" name="userid_max" value="$USERS_MAX"/>
