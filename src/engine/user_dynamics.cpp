@@ -49,6 +49,7 @@ void Worker::init_dynamics(User& user) {
   dyn.restarts = 0;
   dyn.lists.clear();
   dyn.connect_timeout = dyn.retry_timeout = -1;
+  dyn.tls_context = 0;  // a pooled UserDyn: the previous user's certificate is not this one's
   const Options& options = config_.scenario->options;
   set_rate(dyn, options.rate_limit, options.rate_burst);
 }

@@ -69,7 +69,16 @@ void Worker::read_tls(User& user) {
                             });
 }
 
-void Worker::retire_tls(User& user) { retired_tls_.push_back(std::move(user.tls)); }
+// Freed without a shutdown, OpenSSL (SSL_free: ssl_clear_bad_session) marks the connection's
+// session not resumable, which is also the session the worker keeps for the next connection:
+// resumption would then only work for a handshake started before the sweep frees the stream. A
+// connection whose handshake completed and that closed without error is marked shut down (no
+// close_notify is sent: the socket is already closed).
+void Worker::retire_tls(User& user, bool clean) {
+  SSL* ssl = user.tls->native_handle();
+  if (clean && SSL_is_init_finished(ssl)) SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  retired_tls_.push_back(std::move(user.tls));
+}
 
 // Called by each sweep: streams retired before the previous sweep have no operation left.
 void Worker::free_retired_tls() {

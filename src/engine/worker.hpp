@@ -257,7 +257,8 @@ class Worker {
   void enter_barrier(User& user, std::uint32_t pc);
   void restart_request(User& user);
   void end_page(User& user, Clock::time_point now);
-  void close_connection(User& user);
+  /// `clean`: not cut by an error or a timeout, so that its TLS session stays resumable.
+  void close_connection(User& user, bool clean = true);
   void finish_user(User& user, bool cut_off = false);
   double think_seconds(const ThinkTime& think);
 
@@ -266,7 +267,7 @@ class Worker {
   void start_tls(User& user);
   void send_tls(User& user);
   void read_tls(User& user);
-  void retire_tls(User& user);
+  void retire_tls(User& user, bool clean);
   void free_retired_tls();
   /// TLS context slots: [0, RunConfig::tls_contexts.size()) are the run's, the next ones this
   /// worker's, one per distinct dynamic certificate (dynamic_tls_context).
