@@ -24,6 +24,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "engine/program.hpp"
+#include "engine/slot_cache.hpp"
 #include "engine/tls.hpp"
 #include "engine/wake_queue.hpp"
 #include "loadctl/connection.hpp"
@@ -278,6 +279,7 @@ class Worker {
   /// A dynamic certificate rendered for `user`: its context slot, made on first use; nullopt
   /// when OpenSSL refused its files (logged once per distinct certificate).
   std::optional<std::uint32_t> dynamic_tls_context(User& user, const SessionOption& option);
+  void warn_certificate(const User& user, std::string_view error);
 
   // connection-level plugins (user_connection.cpp)
   friend class ConnServices;
@@ -287,6 +289,7 @@ class Worker {
   void conn_flush(User& user);
   std::size_t conn_write_now(User& user);
   void conn_read(User& user);
+  bool conn_rate_limited(User& user);
   void conn_on_read(User& user, const boost::system::error_code& ec, const char* data, std::size_t n);
   void conn_event(User& user, ConnEvent event, const ResponseInfo& info);
   void conn_start_tls(User& user);
@@ -382,8 +385,11 @@ class Worker {
   /// vector is sized once (OpenSSL keeps pointers to its elements), on the slot's first use.
   std::vector<std::vector<SSL_SESSION*>> tls_sessions_;
   std::vector<std::unique_ptr<asio::ssl::context>> dyn_tls_contexts_;  ///< slots after the run's
-  /// Dynamic certificates seen: their four fields, '\0'-separated -> slot (kNoTlsContext: refused).
-  std::unordered_map<std::string, std::uint32_t> dyn_tls_slots_;
+  /// Dynamic certificates seen: their four fields, '\0'-separated -> index in dyn_tls_contexts_
+  /// (or refused); bounded (slot_cache.hpp): unused certificates are unloaded past that many.
+  SlotCache dyn_tls_slots_{1024};
+  Clock::time_point certificate_warned_{};  ///< refused dynamic certificates: one warning a second
+  std::uint64_t certificate_unwarned_ = 0;  ///< ... and how many went unlogged since
   /// TLS streams of closed connections, freed two sweeps later: aborted operations still
   /// reference them until their completions have run.
   std::vector<std::unique_ptr<TlsStream>> retired_tls_, retiring_tls_;
