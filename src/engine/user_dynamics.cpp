@@ -74,6 +74,7 @@ bool Worker::throttle(User& user) {
   Clock::duration wait = rate_wait(*user.dyn);
   if (wait == Clock::duration::zero()) return false;
   release_buffer(user);
+  user.deadline = Clock::time_point::max();  // a throttled wait is not idle: no error_timeout
   wake_after(user, wait, Wake::rate_limit);
   return true;
 }

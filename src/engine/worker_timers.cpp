@@ -26,8 +26,9 @@ void Worker::sweep_timeouts() {
       if (user.state == UserState::awaiting) user.deadline = now + idle;
     }
     if (!user.program || now < user.deadline) continue;
+    if (user.conn && user.conn->throttled) continue;  // rate_limit defers the read, not the server
     if (user.state == UserState::connecting && user.conn) {  // a plugin handshake that did not end
-      close_connection(user);
+      close_connection(user, false);
       on_connected(user, asio::error::timed_out);
     } else if (user.state == UserState::connecting) {
       user.socket.close();  // completes the connect with operation_aborted, handled as timeout
@@ -95,15 +96,17 @@ void Worker::wake(User& user, Wake what) {
       restart_request(user);
       connect(user);
       break;
-    case Wake::rate_limit:
+    case Wake::rate_limit:  // idle_timeout restarts where the deferred read starts
       user.dyn->tokens = 0;
       user.dyn->refilled = Clock::now();
+      user.deadline = user.dyn->refilled + seconds(config_.scenario->options.idle_timeout);
       await_response(user);
       break;
     case Wake::conn_read:
       user.conn->throttled = false;
       user.dyn->tokens = 0;
       user.dyn->refilled = Clock::now();
+      if (user.state == UserState::awaiting) user.received = User::Received::since_sweep;
       conn_read(user);
       break;
   }
