@@ -397,8 +397,9 @@ void Worker::conn_start_tls(User& user) {
   }
   const Target& target = config_.servers[static_cast<std::size_t>(user.connected_to)];
   std::uint32_t slot = user.dyn ? user.dyn->tls_context : 0;
-  user.tls = make_tls_stream(user.socket, tls_context(slot), target.endpoint.host, {},
-                             config_.scenario->options.ssl_verify, nullptr);
+  bool reuse = config_.scenario->options.ssl_reuse_sessions;
+  user.tls = make_tls_stream(user.socket, tls_context(slot), target.endpoint.host, {}, config_.scenario->options.ssl_verify,
+                             reuse ? tls_session_slot(slot, user.connected_to) : nullptr);
   user.tls->async_handshake(asio::ssl::stream_base::client, [this, &user, ref = ConnRef(user)](const boost::system::error_code& ec) {
     if (!ref.alive(user)) return;
     if (ec) {

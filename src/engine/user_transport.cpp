@@ -112,6 +112,16 @@ std::optional<std::uint32_t> Worker::dynamic_tls_context(User& user, const Sessi
     key.append(*fields[i]).push_back('\0');
   }
   if (missing) stats_.add(error_metric("error_unknown_var"), missing);
+  if (missing && cert.cacertfile.empty() && cert.certfile.empty() && cert.keyfile.empty()) {
+    // Nothing but unset variables: no certificate at all is not what the scenario asked for.
+    std::string unset, value;
+    for (const Template& field : option.certificate_fields)
+      for (std::string_view name : field.variables())
+        if (unset.empty() && !vars.append(name, value)) unset = name;
+    warn_certificate(user, unset.empty() ? std::string("its substitutions are empty: the certificate is empty")
+                                         : fmt::format("%%_{}%% is not set: the certificate is empty", unset));
+    return std::nullopt;
+  }
   auto shared = static_cast<std::uint32_t>(config_.tls_contexts.size());
   std::optional<std::uint32_t> known = dyn_tls_slots_.find(key);
   if (!known) {

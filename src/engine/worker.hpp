@@ -321,6 +321,7 @@ class Worker {
   bool throttle(User& user);
   /// rate_limit: refills the bucket; how long the next read must wait (zero: read now).
   Clock::duration rate_wait(UserDyn& dyn);
+  void settle_rate(UserDyn& dyn);
   void set_rate(UserDyn& dyn, double rate, double burst);
   void restart_session(User& user);
   const std::string& next_line(const SetDynVars& s);

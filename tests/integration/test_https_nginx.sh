@@ -188,6 +188,14 @@ run badcert "<server host=\"127.0.0.1\" port=\"$cport\" type=\"ssl\"/>" "
   <request><http url=\"/\"/></request>"
 assert_eq "$(sum error_certificate badcert)" 4 "users whose certificate file is missing"
 assert_eq "$(sum request badcert)" 0 "requests of users without their certificate"
+# a certificate made only of variables not set yet is no certificate: refused, naming the variable
+run emptycert "<server host=\"127.0.0.1\" port=\"$cport\" type=\"ssl\"/>" "
+  <set_option name=\"certificate\"><certificate certfile=\"%%_later%%\" keyfile=\"%%_later%%\"/></set_option>
+  <setdynvars sourcetype=\"random_string\" length=\"4\"><var name=\"later\"/></setdynvars>
+  <request><http url=\"/\"/></request>"
+assert_eq "$(sum error_certificate emptycert)" 4 "users whose certificate renders empty"
+assert_eq "$(sum request emptycert)" 0 "requests of users with an empty certificate"
+grep -q '%%_later%% is not set' "$TEST_TMP"/emptycert/agent-*.log || fail "the warning does not name the unset variable"
 
 # 4. ssl_verify: the self-signed server certificate is refused, as a connection error.
 run verify "<server host=\"127.0.0.1\" port=\"$port\" type=\"ssl\"/>" "<request><http url=\"/\"/></request>"
