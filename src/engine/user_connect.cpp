@@ -74,7 +74,7 @@ void Worker::on_connected(User& user, const boost::system::error_code& ec) {
     stats_.add(error_metric(timed_out ? "error_connect_timeout" : "error_connect_" + errno_name(ec)));
     boost::system::error_code ignored;
     user.socket.close(ignored);
-    if (user.tls) retire_tls(user);
+    if (user.tls) retire_tls(user, false);
     const Options& options = config_.scenario->options;
     if (stopping_) return;
     if (++user.connect_attempts > options.max_retries) {
@@ -109,12 +109,12 @@ void Worker::on_transport_ready(User& user) {
   send_request(user);
 }
 
-void Worker::close_connection(User& user) {
+void Worker::close_connection(User& user, bool clean) {
   if (!user.socket.is_open()) return;
   if (user.conn) conn_write_now(user);  // queued bytes (e.g. a close frame) go before the FIN
   boost::system::error_code ignored;
   user.socket.close(ignored);
-  if (user.tls) retire_tls(user);
+  if (user.tls) retire_tls(user, clean);
   user.conn.reset();
   if (user.connected_to >= 0) stats_.gauge_add(ids_.connected, -1);
   user.connected_to = -1;

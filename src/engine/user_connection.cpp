@@ -197,6 +197,16 @@ void Worker::conn_flush(User& user) {
   else asio::async_write(user.socket, asio::buffer(c.writing) + written, std::move(done));
 }
 
+// As Tsung's ts_client, which debits its token bucket only in wait_ack: bytes that come while the
+// user thinks, or while a request without response (ack="no_ack") is being written, go through
+// parse_bidi unlimited; those of a handshake or of a pending response are limited.
+bool Worker::conn_rate_limited(User& user) {
+  if (user.state == UserState::connecting) return true;
+  if (user.state != UserState::awaiting) return false;
+  const RequestSpec& spec = current_request(user);
+  return spec.awaits_response() || spec.global_ack();
+}
+
 void Worker::conn_read(User& user) {
   ConnState& c = *user.conn;
   if (c.reading) return;
@@ -207,7 +217,7 @@ void Worker::conn_read(User& user) {
   if (c.throttled) return;
   // rate_limit: the socket is not read until the bucket is out of debt (Tsung's ts_client
   // sleeps instead), so the server's sends back up into the kernel buffers and its window.
-  if (user.dyn && user.dyn->rate > 0) [[unlikely]] {
+  if (user.dyn && user.dyn->rate > 0 && conn_rate_limited(user)) [[unlikely]] {
     Clock::duration wait = rate_wait(*user.dyn);
     if (wait != Clock::duration::zero()) {
       c.throttled = true;
@@ -273,7 +283,7 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, const
     return;
   }
   stats_.add(ids_.size_rcv, n);
-  if (user.dyn) user.dyn->tokens -= static_cast<double>(n);
+  if (user.dyn && conn_rate_limited(user)) user.dyn->tokens -= static_cast<double>(n);
   // Nothing left over from the last read (the usual case): the plugin reads the read buffer
   // itself (the worker's, or the connection's for TLS), and only a rest it leaves is copied.
   // Nothing below reads into that buffer before this function returns.
@@ -408,8 +418,9 @@ void Worker::conn_start_tls(User& user) {
   }
   const Target& target = config_.servers[static_cast<std::size_t>(user.connected_to)];
   std::uint32_t slot = user.dyn ? user.dyn->tls_context : 0;
-  user.tls = make_tls_stream(user.socket, tls_context(slot), target.endpoint.host, {},
-                             config_.scenario->options.ssl_verify, nullptr);
+  bool reuse = config_.scenario->options.ssl_reuse_sessions;
+  user.tls = make_tls_stream(user.socket, tls_context(slot), target.endpoint.host, {}, config_.scenario->options.ssl_verify,
+                             reuse ? tls_session_slot(slot, user.connected_to) : nullptr);
   user.tls->async_handshake(asio::ssl::stream_base::client, [this, &user, ref = ConnRef(user)](const boost::system::error_code& ec) {
     if (!ref.alive(user)) return;
     if (ec) {

@@ -50,6 +50,7 @@ void Worker::init_dynamics(User& user) {
   dyn.restarts = 0;
   dyn.lists.clear();
   dyn.connect_timeout = dyn.retry_timeout = -1;
+  dyn.tls_context = 0;  // a pooled UserDyn: the previous user's certificate is not this one's
   const Options& options = config_.scenario->options;
   set_rate(dyn, options.rate_limit, options.rate_burst);
 }
@@ -70,10 +71,19 @@ Clock::duration Worker::rate_wait(UserDyn& dyn) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(-dyn.tokens / dyn.rate));
 }
 
+// At a rate_limit wake-up the debt is repaid (a timer that fires a little early leaves no new
+// wait); a <set_option name="rate_limit"> meanwhile gave a new bucket, which stays as it is.
+void Worker::settle_rate(UserDyn& dyn) {
+  if (dyn.rate > 0) rate_wait(dyn);
+  dyn.tokens = std::max(dyn.tokens, 0.0);
+  dyn.refilled = Clock::now();
+}
+
 bool Worker::throttle(User& user) {
   Clock::duration wait = rate_wait(*user.dyn);
   if (wait == Clock::duration::zero()) return false;
   release_buffer(user);
+  user.deadline = Clock::time_point::max();  // a throttled wait is not idle: no error_timeout
   wake_after(user, wait, Wake::rate_limit);
   return true;
 }
@@ -106,6 +116,7 @@ bool Worker::set_option(User& user, std::uint32_t index) {
     case SessionOption::Kind::certificate: {
       // As Tsung's ts_client: the connection closes, so that the next one presents the certificate.
       close_connection(user);
+      if (config_.tls_contexts.empty()) break;  // no TLS server nor STARTTLS: nothing presents it
       if (!o.certificate->dynamic) {
         user.dyn->tls_context = o.tls_context;
         break;

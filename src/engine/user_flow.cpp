@@ -335,7 +335,7 @@ void Worker::on_sent_without_ack(User& user) {
 }
 
 void Worker::on_request_failed(User& user, std::string_view error, bool retry_on_fresh_connection) {
-  close_connection(user);
+  close_connection(user, false);
   release_buffer(user);
   if (stopping_) return;
   if (retry_on_fresh_connection && user.reused) {

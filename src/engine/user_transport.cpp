@@ -69,7 +69,16 @@ void Worker::read_tls(User& user) {
                             });
 }
 
-void Worker::retire_tls(User& user) { retired_tls_.push_back(std::move(user.tls)); }
+// Freed without a shutdown, OpenSSL (SSL_free: ssl_clear_bad_session) marks the connection's
+// session not resumable, which is also the session the worker keeps for the next connection:
+// resumption would then only work for a handshake started before the sweep frees the stream. A
+// connection whose handshake completed and that closed without error is marked shut down (no
+// close_notify is sent: the socket is already closed).
+void Worker::retire_tls(User& user, bool clean) {
+  SSL* ssl = user.tls->native_handle();
+  if (clean && SSL_is_init_finished(ssl)) SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  retired_tls_.push_back(std::move(user.tls));
+}
 
 // Called by each sweep: streams retired before the previous sweep have no operation left.
 void Worker::free_retired_tls() {
@@ -92,7 +101,6 @@ SSL_SESSION** Worker::tls_session_slot(std::uint32_t slot, std::int32_t server) 
 // Tsung substitutes the certificate's attributes with the user's variables when its set_option
 // runs (ts_client); loadctl loads each distinct result once per worker, on the worker's thread.
 std::optional<std::uint32_t> Worker::dynamic_tls_context(User& user, const SessionOption& option) {
-  constexpr std::uint32_t kNoTlsContext = UINT32_MAX;
   UserVars vars(*user.program, user.dyn.get(), user.id);
   unsigned missing = 0;
   TlsCertificate cert;
@@ -104,19 +112,62 @@ std::optional<std::uint32_t> Worker::dynamic_tls_context(User& user, const Sessi
     key.append(*fields[i]).push_back('\0');
   }
   if (missing) stats_.add(error_metric("error_unknown_var"), missing);
-  auto [it, added] = dyn_tls_slots_.try_emplace(std::move(key), kNoTlsContext);
-  if (added) {
+  if (missing && cert.cacertfile.empty() && cert.certfile.empty() && cert.keyfile.empty()) {
+    // Nothing but unset variables: no certificate at all is not what the scenario asked for.
+    std::string unset, value;
+    for (const Template& field : option.certificate_fields)
+      for (std::string_view name : field.variables())
+        if (unset.empty() && !vars.append(name, value)) unset = name;
+    warn_certificate(user, unset.empty() ? std::string("its substitutions are empty: the certificate is empty")
+                                         : fmt::format("%%_{}%% is not set: the certificate is empty", unset));
+    return std::nullopt;
+  }
+  auto shared = static_cast<std::uint32_t>(config_.tls_contexts.size());
+  std::optional<std::uint32_t> known = dyn_tls_slots_.find(key);
+  if (!known) {
+    std::vector<bool> used;  // slots a live user's next connection uses (its current one too)
+    if (dyn_tls_slots_.full()) {
+      used.resize(dyn_tls_slots_.slots());
+      for (const User& u : users_)
+        if (u.program && u.dyn && u.dyn->tls_context >= shared) used[u.dyn->tls_context - shared] = true;
+    }
+    dyn_tls_slots_.make_room(
+        [&](std::uint32_t slot) { return static_cast<bool>(used[slot]); },
+        [&](std::uint32_t slot) {  // its streams are all closed: no OpenSSL callback writes here
+          dyn_tls_contexts_[slot].reset();
+          if (slot + shared < tls_sessions_.size())
+            for (SSL_SESSION*& session : tls_sessions_[slot + shared]) free_tls_session(session);
+        });
     try {
       if (cert.certfile.empty() != cert.keyfile.empty())
         throw std::runtime_error(fmt::format("certfile '{}' and keyfile '{}': expected both, or neither", cert.certfile, cert.keyfile));
-      dyn_tls_contexts_.push_back(make_tls_context(config_.scenario->options, &cert));
-      it->second = static_cast<std::uint32_t>(config_.tls_contexts.size() + dyn_tls_contexts_.size() - 1);
+      std::unique_ptr<asio::ssl::context> context = make_tls_context(config_.scenario->options, &cert);
+      known = dyn_tls_slots_.add(std::move(key));
+      if (*known == dyn_tls_contexts_.size()) dyn_tls_contexts_.push_back(std::move(context));
+      else dyn_tls_contexts_[*known] = std::move(context);
     } catch (const std::exception& e) {
-      spdlog::warn("user {}: set_option certificate: {}", user.id, e.what());
+      dyn_tls_slots_.refuse(std::move(key));
+      known = SlotCache::kRefused;
+      warn_certificate(user, e.what());
     }
   }
-  if (it->second == kNoTlsContext) return std::nullopt;
-  return it->second;
+  if (*known == SlotCache::kRefused) return std::nullopt;
+  return *known + shared;
+}
+
+// Every refused certificate counts error_certificate; the log gets at most one line a second.
+void Worker::warn_certificate(const User& user, std::string_view error) {
+  auto now = Clock::now();
+  if (now - certificate_warned_ < std::chrono::seconds(1)) {
+    ++certificate_unwarned_;
+    return;
+  }
+  certificate_warned_ = now;
+  if (certificate_unwarned_)
+    spdlog::warn("user {}: set_option certificate: {} ({} more refused since the last warning)", user.id, error, certificate_unwarned_);
+  else
+    spdlog::warn("user {}: set_option certificate: {}", user.id, error);
+  certificate_unwarned_ = 0;
 }
 
 Worker::~Worker() {

@@ -24,6 +24,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "engine/program.hpp"
+#include "engine/slot_cache.hpp"
 #include "engine/tls.hpp"
 #include "engine/wake_queue.hpp"
 #include "loadctl/connection.hpp"
@@ -257,7 +258,8 @@ class Worker {
   void enter_barrier(User& user, std::uint32_t pc);
   void restart_request(User& user);
   void end_page(User& user, Clock::time_point now);
-  void close_connection(User& user);
+  /// `clean`: not cut by an error or a timeout, so that its TLS session stays resumable.
+  void close_connection(User& user, bool clean = true);
   void finish_user(User& user, bool cut_off = false);
   double think_seconds(const ThinkTime& think);
 
@@ -266,7 +268,7 @@ class Worker {
   void start_tls(User& user);
   void send_tls(User& user);
   void read_tls(User& user);
-  void retire_tls(User& user);
+  void retire_tls(User& user, bool clean);
   void free_retired_tls();
   /// TLS context slots: [0, RunConfig::tls_contexts.size()) are the run's, the next ones this
   /// worker's, one per distinct dynamic certificate (dynamic_tls_context).
@@ -277,6 +279,7 @@ class Worker {
   /// A dynamic certificate rendered for `user`: its context slot, made on first use; nullopt
   /// when OpenSSL refused its files (logged once per distinct certificate).
   std::optional<std::uint32_t> dynamic_tls_context(User& user, const SessionOption& option);
+  void warn_certificate(const User& user, std::string_view error);
 
   // connection-level plugins (user_connection.cpp)
   friend class ConnServices;
@@ -286,6 +289,7 @@ class Worker {
   void conn_flush(User& user);
   std::size_t conn_write_now(User& user);
   void conn_read(User& user);
+  bool conn_rate_limited(User& user);
   void conn_on_read(User& user, const boost::system::error_code& ec, const char* data, std::size_t n);
   void conn_event(User& user, ConnEvent event, const ResponseInfo& info);
   void conn_start_tls(User& user);
@@ -317,6 +321,7 @@ class Worker {
   bool throttle(User& user);
   /// rate_limit: refills the bucket; how long the next read must wait (zero: read now).
   Clock::duration rate_wait(UserDyn& dyn);
+  void settle_rate(UserDyn& dyn);
   void set_rate(UserDyn& dyn, double rate, double burst);
   void restart_session(User& user);
   const std::string& next_line(const SetDynVars& s);
@@ -381,8 +386,11 @@ class Worker {
   /// vector is sized once (OpenSSL keeps pointers to its elements), on the slot's first use.
   std::vector<std::vector<SSL_SESSION*>> tls_sessions_;
   std::vector<std::unique_ptr<asio::ssl::context>> dyn_tls_contexts_;  ///< slots after the run's
-  /// Dynamic certificates seen: their four fields, '\0'-separated -> slot (kNoTlsContext: refused).
-  std::unordered_map<std::string, std::uint32_t> dyn_tls_slots_;
+  /// Dynamic certificates seen: their four fields, '\0'-separated -> index in dyn_tls_contexts_
+  /// (or refused); bounded (slot_cache.hpp): unused certificates are unloaded past that many.
+  SlotCache dyn_tls_slots_{1024};
+  Clock::time_point certificate_warned_{};  ///< refused dynamic certificates: one warning a second
+  std::uint64_t certificate_unwarned_ = 0;  ///< ... and how many went unlogged since
   /// TLS streams of closed connections, freed two sweeps later: aborted operations still
   /// reference them until their completions have run.
   std::vector<std::unique_ptr<TlsStream>> retired_tls_, retiring_tls_;

@@ -23,11 +23,13 @@ void Worker::sweep_timeouts() {
   for (User& user : users_) {
     if (user.received == User::Received::since_sweep) {
       user.received = User::Received::before_sweep;
-      if (user.state == UserState::awaiting) user.deadline = now + idle;
+      // (not a wait without deadline: a throttled read's, an unbounded ack="global")
+      if (user.state == UserState::awaiting && user.deadline != Clock::time_point::max()) user.deadline = now + idle;
     }
     if (!user.program || now < user.deadline) continue;
+    if (user.conn && user.conn->throttled) continue;  // rate_limit defers the read, not the server
     if (user.state == UserState::connecting && user.conn) {  // a plugin handshake that did not end
-      close_connection(user);
+      close_connection(user, false);
       on_connected(user, asio::error::timed_out);
     } else if (user.state == UserState::connecting) {
       user.socket.close();  // completes the connect with operation_aborted, handled as timeout
@@ -95,15 +97,15 @@ void Worker::wake(User& user, Wake what) {
       restart_request(user);
       connect(user);
       break;
-    case Wake::rate_limit:
-      user.dyn->tokens = 0;
-      user.dyn->refilled = Clock::now();
+    case Wake::rate_limit:  // idle_timeout restarts where the deferred read starts
+      settle_rate(*user.dyn);
+      user.deadline = user.dyn->refilled + seconds(config_.scenario->options.idle_timeout);
       await_response(user);
       break;
     case Wake::conn_read:
       user.conn->throttled = false;
-      user.dyn->tokens = 0;
-      user.dyn->refilled = Clock::now();
+      settle_rate(*user.dyn);
+      if (user.state == UserState::awaiting) user.received = User::Received::since_sweep;
       conn_read(user);
       break;
   }

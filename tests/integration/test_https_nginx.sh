@@ -7,7 +7,8 @@
 # Client certificates: sessions are resumed per (certificate, server), and certificate attributes
 # take %%_var%% (substituted per user): each user presents its own certificate, resumes only its
 # own session (nginx's $ssl_client_s_dn on every line), and a file that is missing counts
-# error_certificate.
+# error_certificate. Sessions stay resumable 1 s later, and a user slot's next user presents
+# no certificate unless it sets one.
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent nginx openssl
 
@@ -143,12 +144,58 @@ assert_eq "$(sum 200 dyncert)" 12 "200 with per-user certificates"
 assert_eq "$(echo "$lines" | awk '$8 == 200 && $12 == "SUCCESS"' | wc -l)" 12 "nginx verified each user's certificate"
 assert_eq "$(echo "$lines" | awk '{ sub("/u", "", $6) } $13 != "CN=user" $6' | wc -l)" 0 "lines whose certificate is not their user's"
 assert_eq "$(echo "$lines" | awk '{print $13}' | sort -u | wc -l)" 4 "distinct client certificates"
+# Exactly 8, whatever the timing: nginx sends its tickets with the end of the handshake, so each
+# response comes after the user's session is stored, and a cleanly closed stream leaves its
+# session resumable however late the next handshake starts (3c).
 assert_eq "$(echo "$lines" | awk '$11 == "r"' | wc -l)" 8 "resumed connections (each user's second and third)"
+# 3c. the same with 1 s between a user's connections: the closed streams are freed meanwhile
+#     (OpenSSL marks the session of a stream freed without a shutdown not resumable).
+before=$(wc -l < "$dir/access.log")
+run dyncert_think "<server host=\"127.0.0.1\" port=\"$cport\" type=\"ssl\"/>" "
+  <set_option name=\"certificate\"><certificate certfile=\"nginx/client%%_tsung_userid%%.pem\" keyfile=\"$dir/client%%_tsung_userid%%.key\"/></set_option>
+  <for from=\"1\" to=\"3\" var=\"i\"><request subst=\"true\"><http url=\"/u%%_tsung_userid%%\"><http_header name=\"Connection\" value=\"close\"/></http></request>
+  <thinktime value=\"1\" random=\"false\"/></for>"
+lines=$(tail -n +$((before + 1)) "$dir/access.log" | awk -v p="$cport" '$1 == p')
+assert_eq "$(echo "$lines" | awk '$8 == 200 && $12 == "SUCCESS"' | wc -l)" 12 "1 s apart: nginx verified each user's certificate"
+assert_eq "$(echo "$lines" | awk '$11 == "r"' | wc -l)" 8 "1 s apart: resumed connections (each user's second and third)"
+# 3d. a user slot reused (one thread, the first user has ended) by a session without a
+#     certificate: the new user presents none (nginx answers 400), not the previous user's.
+cat > "$TEST_TMP/slot.xml" <<XML
+<?xml version="1.0"?>
+<tsung>
+  <clients><client host="localhost" use_controller_vm="true"/></clients>
+  <servers><server host="127.0.0.1" port="$cport" type="ssl"/></servers>
+  <load><user session="cert" start_time="0" unit="second"/><user session="plain" start_time="1" unit="second"/></load>
+  <sessions>
+    <session name="cert" probability="0" type="ts_http">
+      <set_option name="certificate"><certificate certfile="$dir/client.pem" keyfile="$dir/client.key"/></set_option>
+      <request><http url="/cert"/></request>
+    </session>
+    <session name="plain" probability="100" type="ts_http">
+      <set_option name="connect_timeout" value="5000"/>
+      <request><http url="/plain"/></request>
+    </session>
+  </sessions>
+</tsung>
+XML
+"$LOADCTL" -q -f "$TEST_TMP/slot.xml" --run-dir "$TEST_TMP/slot" --threads 1 start > /dev/null 2> "$TEST_TMP/slot.err" \
+  || { cat "$TEST_TMP/slot.err" >&2; fail "slot: loadctl exited with $?"; }
+assert_eq "$(sum 200 slot)" 1 "200 for the user with a certificate"
+assert_eq "$(sum 400 slot)" 1 "400 for the next user in its slot, without a certificate"
+assert_eq "$(awk -v p="$cport" '$1 == p && $6 == "/plain" && $12 == "NONE"' "$dir/access.log" | wc -l)" 1 "no certificate presented by the second user"
 run badcert "<server host=\"127.0.0.1\" port=\"$cport\" type=\"ssl\"/>" "
   <set_option name=\"certificate\"><certificate certfile=\"nginx/missing%%_tsung_userid%%.pem\" keyfile=\"nginx/client1.key\"/></set_option>
   <request><http url=\"/\"/></request>"
 assert_eq "$(sum error_certificate badcert)" 4 "users whose certificate file is missing"
 assert_eq "$(sum request badcert)" 0 "requests of users without their certificate"
+# a certificate made only of variables not set yet is no certificate: refused, naming the variable
+run emptycert "<server host=\"127.0.0.1\" port=\"$cport\" type=\"ssl\"/>" "
+  <set_option name=\"certificate\"><certificate certfile=\"%%_later%%\" keyfile=\"%%_later%%\"/></set_option>
+  <setdynvars sourcetype=\"random_string\" length=\"4\"><var name=\"later\"/></setdynvars>
+  <request><http url=\"/\"/></request>"
+assert_eq "$(sum error_certificate emptycert)" 4 "users whose certificate renders empty"
+assert_eq "$(sum request emptycert)" 0 "requests of users with an empty certificate"
+grep -q '%%_later%% is not set' "$TEST_TMP"/emptycert/agent-*.log || fail "the warning does not name the unset variable"
 
 # 4. ssl_verify: the self-signed server certificate is refused, as a connection error.
 run verify "<server host=\"127.0.0.1\" port=\"$port\" type=\"ssl\"/>" "<request><http url=\"/\"/></request>"

@@ -3,11 +3,15 @@
 # session. 4 x 1 MB at 2048 KB/s with a 1024 KB burst take at least (4 - 1) / 2 = 1.5 s; without a
 # limit the same session takes a few ms on loopback.
 # Then a connection-level plugin (websocket, against loadtarget's echo), whose socket is read all
-# along: 4 x 64 KB echoes at 128 KB/s with a 32 KB burst take at least (256 - 32) / 128 = 1.75 s,
-# whether the user awaits each echo (global option) or sends them without waiting and thinks
-# 0.3 s while they come back, then closes (set_option; the close completes on the server's close
-# frame, which follows the echoes: unthrottled, the echoes are read during the thinktime). The
-# second case also has the read's wake-up and the thinktime's pending at once.
+# along: 4 x 64 KB echoes at 128 KB/s with a 32 KB burst. When the user awaits each echo (global
+# option), the close frame's read first repays the last echo's debt: at least (256 - 32) / 128 =
+# 1.75 s (the lower bound leaves 0.1 s for timer and clock granularity). When it sends them
+# without waiting (ack="no_ack") and thinks 0.3 s while they come back, then closes (set_option),
+# they are not limited: as in Tsung (ts_client debits its bucket only in wait_ack), bytes that
+# come while the user thinks go through unlimited, so the session takes about as long as
+# without a limit. Upper bounds leave seconds for a loaded machine.
+# Last, a throttled wait longer than idle_timeout is not a timeout: 64 KB at 16 KB/s with a
+# 16 KB burst wait about 2 s in reads deferred by 1 s each, with idle_timeout at 0.4 s.
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent loadtarget
 start_loadtarget --http 127.0.0.1:0 --ws-echo 127.0.0.1:0 --threads 1
@@ -62,7 +66,7 @@ ws_scenario() {
     <session name="ws" probability="100" type="ts_websocket">
       $2
       <request><websocket type="connect" path="/rate"/></request>
-      <for from="1" to="4" var="i"><request><websocket type="message" ack="$3">$big</websocket></request></for>
+      <for from="1" to="${WS_COUNT:-4}" var="i"><request><websocket type="message" ack="$3">$big</websocket></request></for>
       $4
       <request><websocket type="close"/></request>
     </session>
@@ -88,7 +92,22 @@ ws_push=$(ws_run "" "${limit/option/set_option}" no_ack "$think" ws_push)
 log "websocket session ms: unlimited $ws_free, global option $ws_global; echoes during a thinktime: unlimited $ws_push_free, set_option $ws_push"
 [ "$ws_free" -lt 1000 ] || fail "unlimited websocket session took $ws_free ms"
 [ "$ws_push_free" -lt 1200 ] || fail "unlimited websocket session with a thinktime took $ws_push_free ms"
-for v in "$ws_global" "$ws_push"; do
-  [ "$v" -ge 1650 ] && [ "$v" -le 5000 ] || fail "rate-limited websocket session took $v ms, expected about 1750"
+[ "$ws_global" -ge 1650 ] && [ "$ws_global" -le 5000 ] ||
+  fail "rate-limited websocket session took $ws_global ms, expected at least 1750"
+[ "$ws_push" -lt 1200 ] || fail "echoes during a thinktime were limited: the session took $ws_push ms"
+
+# idle_timeout and throttled waits: HTTP (the user's own read) and websocket (a deferred read).
+slow='<option name="rate_limit" value="16" max="16"/><option name="idle_timeout" value="400"/>'
+scenario "$slow" "" | sed 's|/bytes/1048576|/bytes/65536|; s|to="4"|to="1"|' > "$TEST_TMP/idle.xml"
+"$LOADCTL" -q -f "$TEST_TMP/idle.xml" --run-dir "$TEST_TMP/idle1" start > /dev/null 2> "$TEST_TMP/idle1.err" ||
+  { cat "$TEST_TMP/idle1.err" >&2; fail "loadctl exited with $?"; }
+idle=$(session_ms "$TEST_TMP/idle1")
+assert_eq "$(awk '$1 == "stats:" && $2 ~ /^error_/ && $3 > 0 {print $2}' "$TEST_TMP/idle1/tsung.log" | tr '\n' ' ')" "" "idle: errors"
+assert_eq "$(tsung_sum finish_users_count "$TEST_TMP/idle1")" 1 "idle: users finished"
+ws_idle=$(WS_COUNT=1 ws_run "$slow" "" parse "" ws_idle)
+log "throttled waits of 1 s with idle_timeout 0.4 s: http $idle ms, websocket $ws_idle ms"
+for v in "$idle" "$ws_idle"; do
+  [ "$v" -ge 1800 ] && [ "$v" -le 6000 ] || fail "a session limited to 16 KB/s took $v ms, expected about 2000"
 done
+
 log "ok"
