@@ -11,24 +11,16 @@
 #include "jabber_connection.hpp"
 #include "jabber_encode.hpp"
 #include "jabber_stream.hpp"
+#include "jabber_test_support.hpp"
 #include "loadctl/dynamics.hpp"
 #include "loadctl/scenario_error.hpp"
-
-void loadctl_register_jabber(loadctl::ProtocolRegistry& registry);
 
 namespace loadctl::jabber {
 namespace {
 
 using loadctl::test::MapVars;
-
-const Protocol& protocol() {
-  static ProtocolRegistry registry = [] {
-    ProtocolRegistry r;
-    loadctl_register_jabber(r);
-    return r;
-  }();
-  return *registry.by_session_type("ts_jabber");
-}
+using test::FakeServices;
+using test::protocol;
 
 std::shared_ptr<const ProtocolOptions> options(const char* xml = "<options/>") {
   static std::vector<std::unique_ptr<pugi::xml_document>> docs;  // nodes outlive the call
@@ -48,26 +40,6 @@ std::shared_ptr<const JabberRequest> parse(const char* xml, const ProtocolOption
   return std::static_pointer_cast<const JabberRequest>(protocol().parse_request(doc.first_child(), ctx));
 }
 
-class FakeServices final : public ConnectionServices {
- public:
-  void send(std::string_view bytes) override { sent += bytes; }
-  void start_tls() override { tls = true; }
-  void set_timer(double) override { timer = true; }
-  void cancel_timer() override {}
-  ConnMetric metric(std::string_view name, ConnMetricKind) override {
-    names.emplace_back(name);
-    return static_cast<ConnMetric>(names.size() - 1);
-  }
-  void count(ConnMetric m, std::uint64_t n) override { counts[names[m]] += n; }
-  void sample(ConnMetric m, double) override { counts[names[m] + ".samples"]++; }
-  void set_var(std::string_view, std::string_view) override {}
-  void error(std::string_view name) override { counts["error_" + std::string(name)]++; }
-  const VariableSource* vars() const override { return nullptr; }
-  std::vector<std::string> names;
-  std::map<std::string, std::uint64_t> counts;
-  std::string sent;
-  bool tls = false, timer = false;
-};
 
 // Feeds `bytes` as the engine does: on_data until nothing is consumed; returns the events.
 struct Feed {

@@ -5,27 +5,19 @@
 #include <map>
 #include <pugixml.hpp>
 
+#include "jabber_test_support.hpp"
 #include "jabber_ws.hpp"
 #include "loadctl/connection.hpp"
 #include "loadctl/scenario.hpp"
 #include "loadctl/scenario_error.hpp"
 #include "../websocket/ws_frame.hpp"  // the websocket plugin's codec (loadctl_ws_frame)
 
-void loadctl_register_jabber(loadctl::ProtocolRegistry& registry);
-
 namespace loadctl::jabber {
 namespace {
 
 namespace ws = loadctl::websocket;
 
-const Protocol& jabber() {
-  static ProtocolRegistry registry = [] {
-    ProtocolRegistry r;
-    loadctl_register_jabber(r);
-    return r;
-  }();
-  return *registry.by_session_type("ts_jabber");
-}
+const Protocol& jabber() { return test::protocol(); }
 
 std::shared_ptr<const RequestSpec> request(const char* xml) {
   pugi::xml_document doc;
@@ -62,25 +54,8 @@ std::vector<std::pair<int, std::string>> client_frames(std::string bytes) {
   return frames;
 }
 
-class Services final : public ConnectionServices {
- public:
-  void send(std::string_view bytes) override { sent += bytes; }
-  void start_tls() override {}
-  void set_timer(double) override {}
-  void cancel_timer() override {}
-  ConnMetric metric(std::string_view name, ConnMetricKind) override {
-    names.emplace_back(name);
-    return static_cast<ConnMetric>(names.size() - 1);
-  }
-  void count(ConnMetric m, std::uint64_t n) override { counts[names[m]] += n; }
-  void sample(ConnMetric, double) override {}
-  void set_var(std::string_view, std::string_view) override {}
-  void error(std::string_view name) override { counts["error_" + std::string(name)]++; }
-  const VariableSource* vars() const override { return nullptr; }
-  std::vector<std::string> names;
-  std::map<std::string, std::uint64_t> counts;
-  std::string sent;
-};
+using Services = test::FakeServices;
+
 
 // One WebSocket connection of a ts_jabber session, driven as the engine drives it.
 struct Client {
