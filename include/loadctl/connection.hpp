@@ -24,6 +24,16 @@ class ConnectionServices {
  public:
   /// Queues bytes for the peer (after any bytes already queued); e.g. a pong or an ack.
   virtual void send(std::string_view bytes) = 0;
+  /// Queues bytes on lane `lane` of the connection: 0 is the connection itself (as send); 1 is a
+  /// second socket to the same server with the same transport (TLS included), connected at its
+  /// first send_on (again after Connection::on_lane_closed), read for the connection's life
+  /// (Connection::on_lane_data) and closed with it. For protocols that hold a request open on one
+  /// socket and send on another (XMPP over BOSH). Users that never call it pay nothing. The
+  /// default (wrappers that do not forward it) counts error_no_lane.
+  virtual void send_on(unsigned lane, std::string_view bytes) {
+    if (lane == 0) send(bytes);
+    else error("no_lane");
+  }
   /// Upgrades the connection to TLS (STARTTLS): reading stops, the handshake runs, then
   /// Connection::on_tls_ready() is called and reading goes on over TLS. Call it when no bytes
   /// are queued for sending (after the server agreed, typically from on_data).
@@ -101,6 +111,23 @@ class Connection {
 
   /// The peer closed: true when that completes the pending request (null when none is pending).
   virtual bool on_eof(const RequestSpec* pending, ResponseInfo& info) { return false; }
+
+  /// Bytes received on lane `lane` >= 1 (ConnectionServices::send_on), as on_data for the
+  /// connection itself: called again with the unconsumed rest while it consumes something; each
+  /// lane has its own stream of bytes. The default: a fatal error (the plugin uses no lane).
+  virtual ConnResult on_lane_data(ConnectionServices& services, unsigned lane, const RequestSpec* pending,
+                                  std::span<const char> data, ResponseInfo& info) {
+    info.error = "lane_data";
+    return {data.size(), ConnEvent::fatal};
+  }
+  /// Lane `lane` >= 1 was closed by the peer (`eof`) or failed (its connect, TLS handshake, a
+  /// read or a write): its unsent bytes are dropped, the next send_on connects it again. Returns
+  /// what that means for the user (any event; info.error for failed and fatal).
+  virtual ConnEvent on_lane_closed(ConnectionServices& services, unsigned lane, const RequestSpec* pending, bool eof,
+                                   ResponseInfo& info) {
+    info.error = eof ? "lane_closed" : "lane_error";
+    return ConnEvent::fatal;
+  }
 };
 
 }  // namespace loadctl

@@ -10,6 +10,7 @@
 #include "jabber_request.hpp"
 #include "loadctl/data_files.hpp"
 #include "loadctl/dynamics.hpp"
+#include "jabber_bosh.hpp"
 #include "jabber_ws.hpp"
 #include "loadctl/scenario_error.hpp"
 #include "loadctl/xml_reader.hpp"
@@ -132,11 +133,12 @@ class JabberProtocol final : public Protocol {
     auto conn = std::make_unique<JabberConnection>(options, ctx.max_frame_size, ctx.bidi);
     conn->keep(std::move(own));
     if (ctx.server_type == "websocket") return make_ws_connection(std::move(conn), ctx);
+    if (ctx.server_type == "bosh") return make_bosh_connection(std::move(conn), ctx);
     return conn;
   }
 
   std::span<const std::string_view> server_types() const override {
-    static constexpr std::string_view types[] = {"websocket"};
+    static constexpr std::string_view types[] = {"websocket", "bosh"};
     return types;
   }
 
@@ -275,7 +277,6 @@ class JabberProtocol final : public Protocol {
     r->node_type = el.maybe("node_type");
     if (el.has("subid")) r->subid = el.template_attr("subid", ctx.subst);
     r->version = el.optional("version", "1.0");
-    if (r->version == "bosh") el.fail("version", "not supported yet: XMPP over bosh");
     if (auto re = el.maybe("regexp")) {
       try {
         r->regexp = std::make_shared<Regex>(*re);

@@ -3,6 +3,7 @@
 // bytes the XMPP connection reads.
 #include "jabber_ws.hpp"
 
+#include "jabber_services.hpp"
 #include "ws_frame.hpp"
 
 namespace loadctl::jabber {
@@ -46,31 +47,19 @@ void append_message(std::string& out, ws::Opcode opcode, std::string_view xml, b
 }
 
 /// The engine's services, with the XMPP connection's own messages (bidi replies) framed.
-class FramedServices final : public ConnectionServices {
+class FramedServices final : public ForwardingServices {
  public:
-  FramedServices(ConnectionServices& s, ws::Opcode opcode, bool framing) : s_(s), opcode_(opcode), framing_(framing) {}
+  FramedServices(ConnectionServices& s, ws::Opcode opcode, bool framing)
+      : ForwardingServices(s), opcode_(opcode), framing_(framing) {}
   void send(std::string_view bytes) override {
     std::string frame;
     append_message(frame, opcode_, bytes, framing_);
     s_.send(frame);
   }
-  /// TLS under a WebSocket is not STARTTLS: the request fails (tls_asked).
-  void start_tls() override { tls_asked_ = true; }
-  void set_timer(double seconds) override { s_.set_timer(seconds); }
-  void cancel_timer() override { s_.cancel_timer(); }
-  ConnMetric metric(std::string_view name, ConnMetricKind kind) override { return s_.metric(name, kind); }
-  void count(ConnMetric metric, std::uint64_t n) override { s_.count(metric, n); }
-  void sample(ConnMetric metric, double ms) override { s_.sample(metric, ms); }
-  void set_var(std::string_view name, std::string_view value) override { s_.set_var(name, value); }
-  void error(std::string_view name) override { s_.error(name); }
-  const VariableSource* vars() const override { return s_.vars(); }
-  bool tls_asked() const { return tls_asked_; }
 
  private:
-  ConnectionServices& s_;
   ws::Opcode opcode_;
   bool framing_;
-  bool tls_asked_ = false;
 };
 
 class WsXmppConnection final : public Connection {

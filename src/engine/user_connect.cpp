@@ -115,6 +115,7 @@ void Worker::close_connection(User& user, bool clean) {
   boost::system::error_code ignored;
   user.socket.close(ignored);
   if (user.tls) retire_tls(user, clean);
+  if (user.conn && user.conn->lane) retire_lane(user);
   user.conn.reset();
   if (user.connected_to >= 0) stats_.gauge_add(ids_.connected, -1);
   user.connected_to = -1;

@@ -33,6 +33,14 @@ struct ConnRef {
   }
 };
 
+/// The user's lane 1 is still the socket a completion was started for.
+struct LaneRef {
+  ConnRef conn;
+  std::uint64_t serial;
+  explicit LaneRef(const User& user) : conn(user), serial(user.conn->lane->serial) {}
+  bool alive(const User& user) const { return conn.alive(user) && user.conn->lane && user.conn->lane->serial == serial; }
+};
+
 }  // namespace
 
 /// The engine's services for one call into a Connection, bound to its user.
@@ -46,6 +54,16 @@ class ConnServices final : public ConnectionServices {
     worker_.stats_.add(worker_.ids_.size_sent, bytes.size());
     // Within on_data, replies (acks, pongs) gather and leave together after it (conn_on_read).
     if (!user_.conn->batching) worker_.conn_flush(user_);  // writes or starts a write; never calls back inline
+  }
+  void send_on(unsigned lane, std::string_view bytes) override {
+    if (lane == 0) {
+      send(bytes);
+    } else if (lane == 1) {
+      worker_.stats_.add(worker_.ids_.size_sent, bytes.size());
+      worker_.lane_send(user_, bytes);
+    } else {
+      error("no_lane");
+    }
   }
   void start_tls() override {
     // Replies queued earlier in the same on_data pass go in plain text, before the handshake.
@@ -284,14 +302,19 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, const
   }
   stats_.add(ids_.size_rcv, n);
   if (user.dyn && conn_rate_limited(user)) user.dyn->tokens -= static_cast<double>(n);
-  // Nothing left over from the last read (the usual case): the plugin reads the read buffer
-  // itself (the worker's, or the connection's for TLS), and only a rest it leaves is copied.
-  // Nothing below reads into that buffer before this function returns.
-  bool direct = c.in.empty();
+  if (conn_deliver(user, 0, c.in, bytes, n)) conn_read(user);
+}
+
+// Nothing left over from the last read (the usual case): the plugin reads the read buffer itself
+// (the worker's, or the connection's for TLS), and only a rest it leaves is copied into `in`.
+// Nothing below reads into that buffer before this function returns.
+bool Worker::conn_deliver(User& user, unsigned lane, std::string& in, const char* bytes, std::size_t n) {
+  ConnState& c = *user.conn;
+  bool direct = in.empty();
   if (!direct) {
-    c.in.append(bytes, n);
-    bytes = c.in.data();
-    n = c.in.size();
+    in.append(bytes, n);
+    bytes = in.data();
+    n = in.size();
   }
   ConnRef ref(user);
   std::size_t offset = 0;
@@ -304,8 +327,9 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, const
     info.session = &user.session;
     info.host = config_.servers[static_cast<std::size_t>(user.connected_to)].endpoint.host;
     ConnServices services(*this, user);
-    ConnResult result = c.plugin->on_data(services, pending, data, info);
-    if (!ref.alive(user)) return;
+    ConnResult result = lane == 0 ? c.plugin->on_data(services, pending, data, info)
+                                  : c.plugin->on_lane_data(services, lane, pending, data, info);
+    if (!ref.alive(user)) return false;
     result.consumed = std::min(result.consumed, data.size());
     // Bytes received while an ack="global" request waits for the release are not its response:
     // they do not go to its captures; they restart global_ack_timeout (not idle_timeout).
@@ -319,29 +343,30 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, const
         if (info.content) user.dyn->capture.clear();
         if (user.dyn->capture.size() + captured.size() > config_.scenario->options.max_capture_size) {
           on_request_failed(user, "error_response_too_large", false);
-          return;
+          return false;
         }
         user.dyn->capture.append(captured);
       }
     }
     offset += result.consumed;
     conn_event(user, result.event, info);
-    if (!ref.alive(user)) return;  // the connection or the user ended
+    if (!ref.alive(user)) return false;  // the connection or the user ended
     if (result.consumed == 0) break;
   }
   c.batching = false;
   conn_flush(user);
-  if (direct) c.in.assign(bytes + offset, n - offset);
-  else c.in.erase(0, offset);
+  if (c.lane) lane_flush(user);
+  if (direct) in.assign(bytes + offset, n - offset);
+  else in.erase(0, offset);
   // An idle connection keeps no receive buffer (the read buffers are the worker's).
-  if (c.in.empty() && c.in.capacity() > kKeptInput) std::string().swap(c.in);
-  if (c.in.size() > kMaxUnconsumed) {
+  if (in.empty() && in.capacity() > kKeptInput) std::string().swap(in);
+  if (in.size() > kMaxUnconsumed) {
     stats_.add(error_metric("error_response_too_large"));
     close_connection(user);
     finish_user(user);
-    return;
+    return false;
   }
-  conn_read(user);
+  return true;
 }
 
 // What the plugin's answer means for the user.
@@ -455,6 +480,128 @@ bool Worker::conn_timeout(User& user) {
   if (!user.conn->plugin->is_wait(current_request(user))) return false;
   user.deadline = Clock::time_point::max();
   return true;
+}
+
+// Lane 1 (ConnectionServices::send_on): a second socket to the connection's server, connected at
+// its first send, with the connection's transport. Only users of a plugin that sends on it get
+// one; the connection's own path above does not change for the others.
+void Worker::lane_send(User& user, std::string_view bytes) {
+  ConnState& c = *user.conn;
+  if (!c.lane) c.lane = std::make_unique<LaneState>(ctx_.get_executor());
+  LaneState& lane = *c.lane;
+  lane.out.append(bytes);
+  if (lane.connected) {
+    lane_flush(user);
+    return;
+  }
+  if (lane.socket.is_open()) return;  // connecting: the queue goes once connected
+  lane.serial = ++conn_serial_;
+  const Target& target = config_.servers[static_cast<std::size_t>(user.connected_to)];
+  boost::system::error_code ec;
+  lane.socket.open(target.address.protocol(), ec);
+  if (!ec) lane.socket.set_option(asio::ip::tcp::no_delay(true), ec);
+  if (ec) {
+    asio::post(ctx_, [this, &user, ref = LaneRef(user), ec] {
+      if (ref.alive(user)) lane_connected(user, ec);
+    });
+    return;
+  }
+  lane.socket.async_connect(target.address, [this, &user, ref = LaneRef(user)](const boost::system::error_code& ec) {
+    if (ref.alive(user)) lane_connected(user, ec);
+  });
+}
+
+void Worker::lane_connected(User& user, const boost::system::error_code& ec) {
+  LaneState& lane = *user.conn->lane;
+  if (ec) {
+    lane_failed(user, false);
+    return;
+  }
+  boost::system::error_code ignored;
+  lane.socket.non_blocking(true, ignored);
+  const Target& target = config_.servers[static_cast<std::size_t>(user.connected_to)];
+  if (target.endpoint.transport == Transport::ssl && !lane.tls) {
+    std::uint32_t slot = user.dyn ? user.dyn->tls_context : 0;
+    bool reuse = config_.scenario->options.ssl_reuse_sessions;
+    lane.tls = make_tls_stream(lane.socket, tls_context(slot), target.endpoint.host, user.program->alpn,
+                               config_.scenario->options.ssl_verify,
+                               reuse ? tls_session_slot(slot, user.connected_to) : nullptr);
+    lane.tls->async_handshake(asio::ssl::stream_base::client,
+                              [this, &user, ref = LaneRef(user)](const boost::system::error_code& ec) {
+                                if (ref.alive(user)) lane_connected(user, ec);
+                              });
+    return;
+  }
+  lane.connected = true;
+  LaneRef ref(user);
+  lane_flush(user);
+  if (ref.alive(user)) lane_read(user);
+}
+
+void Worker::lane_flush(User& user) {
+  LaneState& lane = *user.conn->lane;
+  if (!lane.connected || lane.write_busy || lane.out.empty()) return;
+  lane.writing.swap(lane.out);
+  lane.out.clear();
+  lane.write_busy = true;
+  auto done = [this, &user, ref = LaneRef(user)](const boost::system::error_code& ec, std::size_t) {
+    if (!ref.alive(user)) return;
+    LaneState& lane = *user.conn->lane;
+    lane.write_busy = false;
+    lane.writing.clear();
+    if (ec) {
+      lane_failed(user, false);
+      return;
+    }
+    lane_flush(user);
+  };
+  if (lane.tls) asio::async_write(*lane.tls, asio::buffer(lane.writing), std::move(done));
+  else asio::async_write(lane.socket, asio::buffer(lane.writing), std::move(done));
+}
+
+void Worker::lane_read(User& user) {
+  LaneState& lane = *user.conn->lane;
+  if (lane.reading || !lane.connected) return;
+  lane.reading = true;
+  if (!lane.buffer) lane.buffer = std::make_unique<char[]>(kReceiveBuffer);
+  auto done = [this, &user, ref = LaneRef(user)](const boost::system::error_code& ec, std::size_t n) {
+    if (ref.alive(user)) lane_on_read(user, ec, n);
+  };
+  if (lane.tls) lane.tls->async_read_some(asio::buffer(lane.buffer.get(), kReceiveBuffer), std::move(done));
+  else lane.socket.async_read_some(asio::buffer(lane.buffer.get(), kReceiveBuffer), std::move(done));
+}
+
+void Worker::lane_on_read(User& user, const boost::system::error_code& ec, std::size_t n) {
+  LaneState& lane = *user.conn->lane;
+  lane.reading = false;
+  if (ec) {
+    lane_failed(user, ec == asio::error::eof || (lane.tls && ec == asio::ssl::error::stream_truncated));
+    return;
+  }
+  stats_.add(ids_.size_rcv, n);
+  LaneRef ref(user);
+  // The lane's bytes stay in its own buffer until delivered: nothing reads into it meanwhile.
+  if (conn_deliver(user, 1, lane.in, lane.buffer.get(), n) && ref.alive(user)) lane_read(user);
+}
+
+// The lane's socket is gone (the peer closed it, or an error): retired, and the plugin told; its
+// next send_on connects it again.
+void Worker::lane_failed(User& user, bool eof) {
+  retire_lane(user);
+  ConnRef ref(user);
+  const RequestSpec* pending = user.state == UserState::awaiting ? &current_request(user) : nullptr;
+  ResponseInfo info;
+  ConnServices services(*this, user);
+  ConnEvent event = user.conn->plugin->on_lane_closed(services, 1, pending, eof, info);
+  if (ref.alive(user)) conn_event(user, event, info);
+}
+
+void Worker::retire_lane(User& user) {
+  std::unique_ptr<LaneState>& lane = user.conn->lane;
+  if (!lane) return;
+  boost::system::error_code ignored;
+  lane->socket.close(ignored);
+  retired_lanes_.push_back(std::move(lane));
 }
 
 }  // namespace loadctl::engine

@@ -84,6 +84,8 @@ void Worker::retire_tls(User& user, bool clean) {
 void Worker::free_retired_tls() {
   retiring_tls_.clear();
   retiring_tls_.swap(retired_tls_);
+  retiring_lanes_.clear();
+  retiring_lanes_.swap(retired_lanes_);
 }
 
 asio::ssl::context& Worker::tls_context(std::uint32_t slot) {

@@ -120,6 +120,19 @@ inline constexpr std::size_t kReceiveBuffer = 16 * 1024;
 
 enum class UserState : std::uint8_t { idle, connecting, sending, awaiting, thinking, done };
 
+/// A connection's second socket (ConnectionServices::send_on lane 1): same server and transport,
+/// connected at its first send, read for its whole life. Retired whole (its TLS stream refers to
+/// its socket), so that completions still pending find it.
+struct LaneState {
+  explicit LaneState(Executor ex) : socket(ex) {}
+  Socket socket;
+  std::unique_ptr<TlsStream> tls;
+  std::unique_ptr<char[]> buffer;   ///< receive buffer, while connected
+  std::string in, out, writing;     ///< unconsumed received bytes, queued bytes, bytes being written
+  std::uint64_t serial = 0;         ///< completions of an older socket of the lane are ignored
+  bool connected = false, reading = false, write_busy = false;
+};
+
 /// A connection of a connection-level plugin (connection.hpp): read for its whole life.
 struct ConnState {
   explicit ConnState(Executor ex) : timer(ex) {}
@@ -137,6 +150,7 @@ struct ConnState {
   bool throttled = false;           ///< rate_limit: not read until its Wake::conn_read
   std::uint32_t global_pc = 0;      ///< awaiting the release of the ack="global" request before this pc
   std::uint32_t noack_pc = 0;       ///< ... that request's User::pc
+  std::unique_ptr<LaneState> lane;  ///< lane 1, from its first send_on (ConnectionServices)
 };
 
 struct User {
@@ -294,6 +308,16 @@ class Worker {
   void conn_event(User& user, ConnEvent event, const ResponseInfo& info);
   void conn_start_tls(User& user);
   void conn_on_timer(User& user);
+  /// Hands received bytes of lane `lane` to the plugin (on_data or on_lane_data) and acts on
+  /// its events; `in` is the lane's unconsumed rest. False when the connection or user ended.
+  bool conn_deliver(User& user, unsigned lane, std::string& in, const char* bytes, std::size_t n);
+  void lane_send(User& user, std::string_view bytes);
+  void lane_connected(User& user, const boost::system::error_code& ec);
+  void lane_flush(User& user);
+  void lane_read(User& user);
+  void lane_on_read(User& user, const boost::system::error_code& ec, std::size_t n);
+  void lane_failed(User& user, bool eof);
+  void retire_lane(User& user);
   bool conn_timeout(User& user);
 
   // dynamics (user_dynamics.cpp)
@@ -394,6 +418,7 @@ class Worker {
   /// TLS streams of closed connections, freed two sweeps later: aborted operations still
   /// reference them until their completions have run.
   std::vector<std::unique_ptr<TlsStream>> retired_tls_, retiring_tls_;
+  std::vector<std::unique_ptr<LaneState>> retired_lanes_, retiring_lanes_;  ///< as the TLS streams
 
   std::string write_buf_;
   std::vector<std::unique_ptr<char[]>> free_buffers_;  ///< receive buffers not lent to a user

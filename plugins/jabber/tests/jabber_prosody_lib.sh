@@ -29,6 +29,14 @@ _start_prosody() {
   return 1
 }
 
+# start_prosody_http DOMAIN MODULE: start_prosody with prosody's HTTP server on a free port of
+# 127.0.0.1 (sets HTTP_PORT) serving MODULE (websocket, bosh) for DOMAIN.
+start_prosody_http() {
+  HTTP_PORT=$(free_port)
+  PROSODY_HTTP_PORT=$HTTP_PORT start_prosody "$1" "http_default_host = \"$1\"" "modules_enabled = { \"$2\" }"
+  wait_until 10 port_open "$HTTP_PORT" || { cat "$P/prosody.log" >&2; fail "prosody's HTTP port $HTTP_PORT is not open"; }
+}
+
 # jabber_options DOMAIN USERS_MAX: the ts_jabber options of the tests' scenarios.
 jabber_options() {
   cat <<OPT

@@ -27,6 +27,8 @@ inline const Protocol& protocol() {
 class FakeServices final : public ConnectionServices {
  public:
   void send(std::string_view bytes) override { sent += bytes; }
+  /// Lane 0 is `sent`, lane 1 `lane1` (XMPP over BOSH).
+  void send_on(unsigned lane, std::string_view bytes) override { (lane == 0 ? sent : lane1) += bytes; }
   void start_tls() override { tls = true; }
   void set_timer(double) override { timer = true; }
   void cancel_timer() override {}
@@ -41,7 +43,7 @@ class FakeServices final : public ConnectionServices {
   const VariableSource* vars() const override { return nullptr; }
   std::vector<std::string> names;
   std::map<std::string, std::uint64_t> counts;
-  std::string sent;
+  std::string sent, lane1;
   bool tls = false, timer = false;
 };
 

@@ -9,7 +9,6 @@
 # Asserted: chat messages sent = received + stored offline by prosody; plain logins = prosody's
 # "Authenticated as" lines; one prosody client session per user (all over the HTTP port). Then
 # the plugin's jabber_chat.xml over WebSocket without version="websocket" (as Tsung 1.7.0 sends).
-# Then Tsung's bosh.xml is refused at check, by file:line:column (XMPP over BOSH: not yet).
 source "$(dirname "$0")/../../../tests/integration/lib.sh"
 need_bins loadctl loadagent prosody
 
@@ -17,9 +16,7 @@ source "$(dirname "$0")/jabber_prosody_lib.sh"
 
 USERS_MAX=30
 DOMAIN=loadctl.test
-HTTP_PORT=$(free_port)
-PROSODY_HTTP_PORT=$HTTP_PORT start_prosody "$DOMAIN" "http_default_host = \"$DOMAIN\"" 'modules_enabled = { "websocket"; "bosh" }'
-wait_until 10 port_open "$HTTP_PORT" || { cat "$P/prosody.log" >&2; fail "prosody's HTTP port $HTTP_PORT is not open"; }
+start_prosody_http "$DOMAIN" websocket
 register_users "$DOMAIN" "$USERS_MAX"
 
 tsung_jabber_xml "$DOMAIN" "$USERS_MAX" "$HTTP_PORT" |
@@ -48,13 +45,3 @@ grep -q 'type="websocket"' "$TEST_TMP/chat_ws.xml" || fail "the example changed:
 run_scenario "$TEST_TMP/chat_ws.xml" "$TEST_TMP/chat_ws"
 assert_stamped_chats "$TEST_TMP/chat_ws"
 
-# Tsung's bosh.xml (host, port and its file_server path changed; its users-from-file ts_jabber
-# options, refused on their own, left out): its <server type="bosh"> is refused at check, by
-# file:line:column.
-sed -e 's/host="myserver" port="5280"/host="127.0.0.1" port="'"$HTTP_PORT"'"/' \
-    -e "s|/home/nniclaus/.tsung/usernames.csv|$TEST_TMP/users.csv|" -e '/_fileid\|fileid_delimiter/d' \
-    /usr/share/doc/tsung/examples/bosh.xml > "$TEST_TMP/bosh.xml"
-printf 'user1,pass1\n' > "$TEST_TMP/users.csv"
-if "$LOADCTL" -f "$TEST_TMP/bosh.xml" check 2> "$TEST_TMP/bosh.err"; then fail "bosh.xml accepted"; fi
-grep -q "bosh.xml:[0-9]*:[0-9]*: .*not supported yet: ts_jabber sessions over bosh" "$TEST_TMP/bosh.err" || { cat "$TEST_TMP/bosh.err" >&2; fail "bosh.xml: no located refusal"; }
-log "bosh.xml refused: $(head -1 "$TEST_TMP/bosh.err")"

@@ -247,12 +247,18 @@ TEST(JabberWs, ServerTypesAtLoad) {
   EXPECT_EQ(s.servers[1].endpoint.transport, Transport::ssl);
   EXPECT_EQ(s.options.carrier.websocket_path, "/xmpp-websocket");
   EXPECT_TRUE(s.options.carrier.websocket_text);
-  // a protocol that does not carry the type, and jabber over BOSH (not yet): refused by name
+  // a protocol that does not carry the type: refused by name; jabber carries bosh and bosh_ssl
   std::string http = refusal(R"(<server host="h" port="80" type="websocket_ssl"/>)", "ts_http", R"(<http url="/"/>)");
   EXPECT_NE(http.find("ws.xml:5:"), std::string::npos) << http;
   EXPECT_NE(http.find("not supported yet: ts_http sessions over websocket"), std::string::npos) << http;
-  std::string bosh = refusal(R"(<server host="h" port="5280" type="bosh"/>)", "ts_jabber", chat);
-  EXPECT_NE(bosh.find("not supported yet: ts_jabber sessions over bosh"), std::string::npos) << bosh;
+  Scenario b = load(R"(<server host="h" port="5280" type="bosh"/><server host="h" port="5281" type="bosh_ssl"/>)",
+                    "ts_jabber", chat);
+  EXPECT_EQ(b.servers[0].carrier, "bosh");
+  EXPECT_EQ(b.servers[0].endpoint.transport, Transport::tcp);
+  EXPECT_EQ(b.servers[1].carrier, "bosh");
+  EXPECT_EQ(b.servers[1].endpoint.transport, Transport::ssl);
+  std::string bosh = refusal(R"(<server host="h" port="5280" type="bosh"/>)", "ts_mqtt", R"(<mqtt type="connect"/>)");
+  EXPECT_NE(bosh.find("not supported yet: ts_mqtt sessions over bosh"), std::string::npos) << bosh;
   EXPECT_NE(refusal(R"(<server host="h" port="1" type="erlang"/>)", "ts_jabber", chat).find("not supported yet"),
             std::string::npos);
 }

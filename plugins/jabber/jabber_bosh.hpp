@@ -1,0 +1,36 @@
+#pragma once
+// XMPP over BOSH (XEP-0124/0206) for <server type="bosh|bosh_ssl">, as Tsung's ts_bosh carries
+// ts_jabber: the XMPP connection's stream header becomes a session creation (random rid, wait 60,
+// hold 1) or, once the session exists, a restart; </stream:stream> a terminate; every other
+// stanza goes in a <body> POSTed to bosh_path, on the connection or on its second lane (the
+// engine's ConnectionServices::send_on), so that one request can be held by the server while
+// another is sent. Answers' <body> children go to the XMPP connection as its stream.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "loadctl/connection.hpp"
+
+namespace loadctl::jabber {
+
+/// One BOSH session carrying the XMPP connection `xmpp`.
+std::unique_ptr<Connection> make_bosh_connection(std::unique_ptr<Connection> xmpp, const ConnectionContext& ctx);
+
+/// One HTTP response, as a BOSH client reads it.
+struct BoshResponse {
+  std::size_t length = 0;       ///< bytes of the whole response
+  unsigned status = 0;
+  std::string_view body;        ///< the entity (Content-Length bytes)
+};
+enum class BoshParse : std::uint8_t { need_more, complete, error };
+/// Splits the first HTTP response off `data` (Content-Length bodies; Tsung's ts_bosh reads no
+/// other but chunked, which BOSH servers do not send: an error).
+BoshParse parse_bosh_response(std::string_view data, BoshResponse& out);
+
+/// Splits a <body/> element into its start tag (for attribute()) and its children; false when
+/// it is no <body> element.
+bool split_body(std::string_view body, std::string_view& start_tag, std::string_view& children);
+
+}  // namespace loadctl::jabber

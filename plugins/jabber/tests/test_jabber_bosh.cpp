@@ -1,0 +1,271 @@
+// XMPP over BOSH (jabber_bosh.cpp), as Tsung's ts_bosh: the HTTP responses split off the lanes,
+// session creation with a random rid, rids that increase by one per request, the second lane for
+// a stanza while a request is held, the restart after SASL, the empty request a normal session
+// keeps held, the terminate, Tsung's counters and the errors that end the user.
+#include <gtest/gtest.h>
+
+#include <pugixml.hpp>
+
+#include "jabber_bosh.hpp"
+#include "jabber_stream.hpp"
+#include "jabber_test_support.hpp"
+#include "loadctl/connection.hpp"
+
+namespace loadctl::jabber {
+namespace {
+
+std::shared_ptr<const RequestSpec> bosh_request(const char* xml) {
+  pugi::xml_document doc;
+  EXPECT_TRUE(doc.load_string(xml));
+  return test::protocol().parse_request(doc.first_child(), RequestParseContext{});
+}
+
+std::string http_ok(std::string_view body) {
+  return "HTTP/1.1 200 OK\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + std::string(body);
+}
+
+// The bodies POSTed in `bytes` (the HTTP requests one lane sent), taken off it.
+std::vector<std::string> take_bodies(std::string& bytes) {
+  std::vector<std::string> bodies;
+  std::string_view b = bytes;
+  while (!b.empty()) {
+    EXPECT_TRUE(b.starts_with("POST /http-bind HTTP/1.1\r\nkeep-alive:true\r\nContent-Type:text/xml; charset=utf-8\r\n"))
+        << b;
+    auto len_at = b.find("Content-Length:");
+    auto head_end = b.find("\r\n\r\n");
+    EXPECT_NE(b.find("\r\nHost:xmpp.test\r\n"), std::string_view::npos);
+    std::size_t len = std::stoul(std::string(b.substr(len_at + 15)));
+    bodies.emplace_back(b.substr(head_end + 4, len));
+    b.remove_prefix(head_end + 4 + len);
+  }
+  bytes.clear();
+  return bodies;
+}
+
+std::uint64_t rid_of(std::string_view body) {
+  std::string_view rid = attribute(body.substr(0, body.find('>') + 1), "rid");
+  return std::stoull(std::string(rid));
+}
+
+struct BoshClient {
+  CarrierOptions carrier;
+  std::unique_ptr<Connection> conn;
+  test::FakeServices s;
+  std::string unconsumed[2];
+  std::vector<ConnEvent> events;
+  std::string error;
+
+  explicit BoshClient(std::size_t max_frame_size = 1 << 20) {
+    carrier.bosh_path = "/http-bind";
+    ConnectionContext ctx;
+    ctx.server_type = "bosh";
+    ctx.host = "xmpp.test";
+    ctx.carrier = &carrier;
+    ctx.max_frame_size = max_frame_size;
+    conn = test::protocol().open_connection(ctx);
+  }
+  void encode(const RequestSpec& r) {
+    std::string out;
+    conn->encode(s, r, EncodeContext{}, out);
+    EXPECT_EQ(out, "");  // every body goes through send_on
+  }
+  // Feeds `bytes` to lane `lane` in pieces of `step` bytes, as the engine does.
+  void feed(unsigned lane, std::string_view bytes, const RequestSpec* pending, std::size_t step = 1 << 20) {
+    for (std::size_t at = 0; at < bytes.size(); at += step) {
+      std::string& in = unconsumed[lane];
+      in += bytes.substr(at, step);
+      std::size_t offset = 0;
+      while (offset < in.size()) {
+        ResponseInfo info;
+        std::span<const char> data(in.data() + offset, in.size() - offset);
+        ConnResult r = lane == 0 ? conn->on_data(s, pending, data, info) : conn->on_lane_data(s, lane, pending, data, info);
+        offset += r.consumed;
+        if (r.event != ConnEvent::none) {
+          events.push_back(r.event);
+          if (info.error) error = info.error;
+          if (r.event == ConnEvent::complete) pending = nullptr;
+        }
+        if (r.consumed == 0) break;
+      }
+      in.erase(0, offset);
+    }
+  }
+};
+
+const char* kFeatures =
+    "<stream:features xmlns:stream='http://etherx.jabber.org/streams'><mechanisms "
+    "xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>";
+
+// Creation, SASL, restart, then the normal session's held request and a stanza on the other lane.
+TEST(JabberBosh, SessionAsTsungRunsIt) {
+  BoshClient c;
+  EXPECT_FALSE(c.conn->on_open(c.s));
+  EXPECT_EQ(c.s.counts["bosh_http_conn"], 1u);
+  auto connect = bosh_request(R"(<jabber type="connect" ack="local"/>)");
+  c.encode(*connect);
+  auto bodies = take_bodies(c.s.sent);
+  ASSERT_EQ(bodies.size(), 1u);
+  std::uint64_t rid = rid_of(bodies[0]);
+  EXPECT_GT(rid, 1000u);
+  EXPECT_LE(rid, 101000u);
+  EXPECT_EQ(bodies[0], "<body xmlns='http://jabber.org/protocol/httpbind' content='text/xml; charset=utf-8' ver='1.8' "
+                       "to='erlang-projects.org' rid='" + std::to_string(rid) +
+                       "' xmlns:xmpp='urn:xmpp:xbosh' xmpp:version='1.0' wait='60' hold='1'/>");
+  // The answer, split at every 7 bytes: the stream starts, its features complete the connect.
+  c.feed(0, http_ok(std::string("<body xmlns='http://jabber.org/protocol/httpbind' sid='S1' wait='60'>") + kFeatures + "</body>"),
+         connect.get(), 7);
+  ASSERT_EQ(c.events, std::vector<ConnEvent>{ConnEvent::complete});
+  EXPECT_TRUE(c.unconsumed[0].empty());
+
+  // SASL: one body on the free connection; a fresh session sends no empty request after it.
+  auto sasl = bosh_request(R"(<jabber type="auth_sasl" ack="local"/>)");
+  c.encode(*sasl);
+  bodies = take_bodies(c.s.sent);
+  ASSERT_EQ(bodies.size(), 1u);
+  EXPECT_EQ(rid_of(bodies[0]), rid + 1);
+  EXPECT_TRUE(bodies[0].starts_with("<body xmlns='http://jabber.org/protocol/httpbind'  rid='" + std::to_string(rid + 1) +
+                                    "' sid='S1'><auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN' >"))
+      << bodies[0];
+  c.feed(0, http_ok("<body xmlns='http://jabber.org/protocol/httpbind'><success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/></body>"),
+         sasl.get());
+  ASSERT_EQ(c.events.size(), 2u);
+  EXPECT_EQ(c.events[1], ConnEvent::complete);
+  EXPECT_TRUE(c.s.sent.empty() && c.s.lane1.empty());
+
+  // The second connect restarts the stream.
+  c.encode(*connect);
+  bodies = take_bodies(c.s.sent);
+  ASSERT_EQ(bodies.size(), 1u);
+  EXPECT_EQ(bodies[0], "<body xmlns='http://jabber.org/protocol/httpbind'  rid='" + std::to_string(rid + 2) +
+                       "' sid='S1' xmpp:restart='true' xmlns:xmpp='urn:xmpp:xbosh' to='erlang-projects.org'/>");
+  c.feed(0, http_ok(std::string("<body xmlns='http://jabber.org/protocol/httpbind'>") + kFeatures + "</body>"), connect.get());
+  ASSERT_EQ(c.events.size(), 3u);
+  EXPECT_EQ(c.events[2], ConnEvent::complete);
+  // A normal session: the answered request is replaced at once by an empty one, held.
+  bodies = take_bodies(c.s.sent);
+  ASSERT_EQ(bodies.size(), 1u);
+  EXPECT_EQ(bodies[0], "<body xmlns='http://jabber.org/protocol/httpbind'  rid='" + std::to_string(rid + 3) + "' sid='S1'></body>");
+
+  // A stanza while that one is held: on the second lane.
+  auto presence = bosh_request(R"(<jabber type="presence:initial" ack="no_ack"/>)");
+  c.encode(*presence);
+  EXPECT_TRUE(c.s.sent.empty());
+  bodies = take_bodies(c.s.lane1);
+  ASSERT_EQ(bodies.size(), 1u);
+  EXPECT_EQ(rid_of(bodies[0]), rid + 4);
+  EXPECT_NE(bodies[0].find("<presence"), std::string::npos);
+  // Another while both are open: queued (Tsung's rule), sent when the held one is answered.
+  auto chat = bosh_request(R"(<jabber type="raw" ack="no_ack" data="&lt;message to='x@y'&gt;&lt;body&gt;hi&lt;/body&gt;&lt;/message&gt;"/>)");
+  c.encode(*chat);
+  EXPECT_TRUE(c.s.sent.empty() && c.s.lane1.empty());
+  // The server answers the held request with a pushed message: counted, and the queued stanza
+  // goes on the freed connection.
+  c.feed(0, http_ok("<body xmlns='http://jabber.org/protocol/httpbind'><message from='a@b' type='chat'><body>yo</body></message></body>"),
+         nullptr);
+  EXPECT_EQ(c.s.counts["xmpp_chat_received"], 1u);
+  bodies = take_bodies(c.s.sent);
+  ASSERT_EQ(bodies.size(), 1u);
+  EXPECT_EQ(bodies[0], "<body xmlns='http://jabber.org/protocol/httpbind'  rid='" + std::to_string(rid + 5) +
+                       "' sid='S1'><message to='x@y'><body>hi</body></message></body>");
+  // The presence's empty answer on lane 1: one request still open, nothing more is sent.
+  c.feed(1, http_ok("<body xmlns='http://jabber.org/protocol/httpbind'/>"), nullptr);
+  EXPECT_TRUE(c.s.sent.empty() && c.s.lane1.empty());
+
+  // close: a terminate on the free lane; the server's terminate ends the stream, no error.
+  auto close = bosh_request(R"(<jabber type="close" ack="local"/>)");
+  c.encode(*close);
+  bodies = take_bodies(c.s.lane1);
+  ASSERT_EQ(bodies.size(), 1u);
+  EXPECT_EQ(bodies[0], "<body xmlns='http://jabber.org/protocol/httpbind'  rid='" + std::to_string(rid + 6) +
+                       "' sid='S1' type='terminate' xmlns:xmpp='urn:xmpp:xbosh'/>");
+  c.feed(1, http_ok("<body xmlns='http://jabber.org/protocol/httpbind' type='terminate'/>"), close.get());
+  EXPECT_EQ(c.events.back(), ConnEvent::close);
+  EXPECT_EQ(c.s.counts["bosh_http_req"], 7u);
+  EXPECT_EQ(c.s.counts["bosh_http_conn"], 2u);  // the connection and its second lane
+  EXPECT_EQ(c.s.counts["error_bosh_terminated"], 0u);
+}
+
+// Started by a connect, answered: a session in its normal state, one empty request held on lane 0.
+void open_normal(BoshClient& c) {
+  c.conn->on_open(c.s);
+  auto connect = bosh_request(R"(<jabber type="connect" ack="local"/>)");
+  c.encode(*connect);
+  c.feed(0, http_ok(std::string("<body xmlns='http://jabber.org/protocol/httpbind' sid='S'>") + kFeatures + "</body>"),
+         connect.get());
+  c.encode(*connect);
+  c.feed(0, http_ok(std::string("<body xmlns='http://jabber.org/protocol/httpbind'>") + kFeatures + "</body>"),
+         connect.get());
+  ASSERT_EQ(c.events, (std::vector<ConnEvent>{ConnEvent::complete, ConnEvent::complete}));
+  c.s.sent.clear();
+  c.events.clear();
+}
+
+TEST(JabberBosh, ServerTerminateAndHttpErrorsEndTheSession) {
+  {
+    BoshClient c;
+    open_normal(c);
+    c.feed(0, http_ok("<body type='terminate' condition='remote-connection-failed' xmlns='http://jabber.org/protocol/httpbind'/>"),
+           nullptr);
+    EXPECT_EQ(c.s.counts["error_bosh_terminated"], 1u);
+    EXPECT_EQ(c.events, std::vector<ConnEvent>{ConnEvent::close});
+  }
+  {
+    BoshClient c;
+    open_normal(c);
+    c.feed(0, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", nullptr);
+    EXPECT_EQ(c.events, std::vector<ConnEvent>{ConnEvent::fatal});
+    EXPECT_EQ(c.error, "inet_404");  // Tsung's error_inet_<code>
+  }
+  {
+    BoshClient c;
+    open_normal(c);  // the held request's socket closed by the server
+    ResponseInfo info;
+    EXPECT_EQ(c.conn->on_lane_closed(c.s, 1, nullptr, true, info), ConnEvent::none);  // lane 1 idle: no matter
+    auto presence = bosh_request(R"(<jabber type="presence:initial" ack="no_ack"/>)");
+    c.encode(*presence);
+    EXPECT_EQ(take_bodies(c.s.lane1).size(), 1u);
+    EXPECT_EQ(c.conn->on_lane_closed(c.s, 1, nullptr, true, info), ConnEvent::close);
+    EXPECT_EQ(c.s.counts["error_bosh_socket_closed"], 1u);
+  }
+  {
+    BoshClient c;
+    open_normal(c);
+    c.feed(0, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", nullptr);
+    EXPECT_EQ(c.error, "bosh_bad_response");
+  }
+}
+
+TEST(JabberBosh, QueueBeyondTheFrameLimitEndsTheUser) {
+  BoshClient c(4096);
+  open_normal(c);
+  auto presence = bosh_request(R"(<jabber type="presence:initial" ack="no_ack"/>)");
+  c.encode(*presence);  // lane 1; lane 0 holds the empty request: the next ones queue
+  auto chat = bosh_request(R"(<jabber type="chat" ack="no_ack" size="1000" destination="random"/>)");
+  for (int i = 0; i < 5; ++i) c.encode(*chat);
+  EXPECT_EQ(c.s.counts["error_bosh_maxqueued"], 1u);
+  EXPECT_TRUE(c.s.timer);
+  EXPECT_EQ(c.conn->on_timer(c.s), ConnEvent::fatal_counted);
+}
+
+TEST(JabberBosh, ResponseSplitting) {
+  BoshResponse r;
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab", r), BoshParse::need_more);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\ncontent-length:3\r\n\r\nabcHTTP", r), BoshParse::complete);
+  EXPECT_EQ(r.length, 40u);
+  EXPECT_EQ(r.body, "abc");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n", r), BoshParse::error);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", r), BoshParse::error);
+  std::string_view tag, children;
+  ASSERT_TRUE(split_body("<body sid='x'><a/><b/></body>", tag, children));
+  EXPECT_EQ(tag, "<body sid='x'>");
+  EXPECT_EQ(children, "<a/><b/>");
+  ASSERT_TRUE(split_body("<body type='terminate'/>", tag, children));
+  EXPECT_EQ(attribute(tag, "type"), "terminate");
+  EXPECT_TRUE(children.empty());
+  EXPECT_FALSE(split_body("<html/>", tag, children));
+}
+
+}  // namespace
+}  // namespace loadctl::jabber

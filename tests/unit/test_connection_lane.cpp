@@ -1,0 +1,211 @@
+// The engine's second lane of a connection (ConnectionServices::send_on, Connection::on_lane_data
+// and on_lane_closed), end to end through a real Engine: a test plugin (ts_lane) sends each
+// request's line on the connection and on lane 1; a line server answers each line on the socket
+// it came from ("L0 n" -> "0:n", "L1 n" -> "1:n") and closes the socket that sends "CLOSE".
+// The request completes once both answers came back, each through the hook of its own lane.
+
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
+
+#include "engine/engine.hpp"
+#include "loadctl/connection.hpp"
+#include "loadctl/plan.hpp"
+#include "loadctl/scenario.hpp"
+#include "loadctl/xml_reader.hpp"
+
+namespace loadctl {
+namespace {
+
+namespace asio = boost::asio;
+
+class LaneRequest final : public RequestSpec {
+ public:
+  explicit LaneRequest(std::string data) : data(std::move(data)) {}
+  void encode(const EncodeContext&, std::string&) const override {}
+  ParseResult parse_response(ParserState&, std::span<const char>, ResponseInfo&) const override {
+    return {ParseStatus::error, 0};
+  }
+  std::string describe() const override { return data; }
+  std::string data;  ///< "n": a line on both lanes; "close": lane 1 asks the server to close it
+};
+
+class LaneConnection final : public Connection {
+ public:
+  bool on_open(ConnectionServices& s) override {
+    lane_data_ = s.metric("lane_data", ConnMetricKind::counter);
+    lane_closed_ = s.metric("lane_closed", ConnMetricKind::counter);
+    return false;
+  }
+  void encode(ConnectionServices& s, const RequestSpec& request, const EncodeContext&, std::string& out) override {
+    const auto& r = static_cast<const LaneRequest&>(request);
+    got0_ = got1_ = false;
+    if (r.data == "close") {
+      s.send_on(1, "CLOSE\n");
+      return;
+    }
+    out += "L0 " + r.data + "\n";
+    s.send_on(1, "L1 " + r.data + "\n");
+  }
+  ConnResult on_data(ConnectionServices&, const RequestSpec* pending, std::span<const char> data,
+                     ResponseInfo& info) override {
+    return answer('0', got0_, pending, data, info);
+  }
+  ConnResult on_lane_data(ConnectionServices& s, unsigned lane, const RequestSpec* pending, std::span<const char> data,
+                          ResponseInfo& info) override {
+    if (lane != 1) {
+      info.error = "bad_lane";
+      return {data.size(), ConnEvent::fatal};
+    }
+    s.count(lane_data_);
+    return answer('1', got1_, pending, data, info);
+  }
+  ConnEvent on_lane_closed(ConnectionServices& s, unsigned lane, const RequestSpec* pending, bool eof,
+                           ResponseInfo& info) override {
+    s.count(lane_closed_);
+    auto* r = static_cast<const LaneRequest*>(pending);
+    if (lane == 1 && eof && r && r->data == "close") return ConnEvent::complete;
+    info.error = "unexpected_lane_close";
+    return ConnEvent::fatal;
+  }
+
+ private:
+  ConnResult answer(char lane, bool& got, const RequestSpec* pending, std::span<const char> data, ResponseInfo& info) {
+    std::string_view text(data.data(), data.size());
+    auto eol = text.find('\n');
+    if (eol == std::string_view::npos) return {0, ConnEvent::none};
+    auto* r = static_cast<const LaneRequest*>(pending);
+    if (!r || text.substr(0, eol) != std::string{lane, ':'} + r->data) {
+      info.error = "lane_mismatch";
+      return {eol + 1, ConnEvent::fatal};
+    }
+    got = true;
+    return {eol + 1, got0_ && got1_ ? ConnEvent::complete : ConnEvent::none};
+  }
+  ConnMetric lane_data_ = 0, lane_closed_ = 0;
+  bool got0_ = false, got1_ = false;
+};
+
+class LaneProtocol final : public Protocol {
+ public:
+  std::string_view element() const override { return "lane"; }
+  std::string_view session_type() const override { return "ts_lane"; }
+  std::shared_ptr<const RequestSpec> parse_request(pugi::xml_node element, const RequestParseContext&) const override {
+    XmlElement el(element);
+    std::string data = el.required("data");
+    el.finish();
+    return std::make_shared<LaneRequest>(data);
+  }
+  bool connection_level() const override { return true; }
+  std::unique_ptr<Connection> open_connection(const ConnectionContext&) const override {
+    return std::make_unique<LaneConnection>();
+  }
+  std::shared_ptr<const ProtocolOptions> parse_options(std::span<const pugi::xml_node>) const override { return nullptr; }
+};
+
+// Answers each line on its own socket, one thread per connection; counts the connections.
+class LaneServer {
+ public:
+  LaneServer() : acceptor_(io_) {
+    asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+    acceptor_.open(ep.protocol());
+    acceptor_.bind(ep);
+    acceptor_.listen();
+    port_ = acceptor_.local_endpoint().port();
+    thread_ = std::thread([this] {
+      for (;;) {
+        auto socket = std::make_shared<asio::ip::tcp::socket>(io_);
+        boost::system::error_code ec;
+        acceptor_.accept(*socket, ec);
+        if (ec) return;
+        ++accepted;
+        threads_.emplace_back([socket] {
+          std::string buffer;
+          boost::system::error_code ec;
+          for (;;) {
+            std::size_t n = asio::read_until(*socket, asio::dynamic_buffer(buffer), '\n', ec);
+            if (ec) return;
+            std::string line = buffer.substr(0, n - 1);
+            buffer.erase(0, n);
+            if (line == "CLOSE") {
+              socket->close(ec);
+              return;
+            }
+            asio::write(*socket, asio::buffer(line.substr(1, 1) + ":" + line.substr(3) + "\n"), ec);
+          }
+        });
+      }
+    });
+  }
+  ~LaneServer() {
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+    thread_.join();
+    for (auto& t : threads_) t.join();
+  }
+  std::uint16_t port() const { return port_; }
+  std::atomic<int> accepted{0};
+
+ private:
+  asio::io_context io_;
+  asio::ip::tcp::acceptor acceptor_;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+  std::vector<std::thread> threads_;
+};
+
+std::uint64_t lane_count(const MetricSet& m, std::string_view name) {
+  const Metric* metric = m.find(name);
+  return metric ? metric->count : 0;
+}
+
+TEST(ConnectionLane, SecondSocketConnectsLazilyAndReconnectsAfterClose) {
+  LaneServer server;
+  ProtocolRegistry registry;
+  registry.add(std::make_unique<LaneProtocol>());
+  std::string xml = R"(<?xml version="1.0"?><tsung>
+    <clients><client host="localhost" use_controller_vm="true"/></clients>
+    <servers><server host="127.0.0.1" port=")" + std::to_string(server.port()) + R"(" type="tcp"/></servers>
+    <load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="2" arrivalrate="20" unit="second"/></arrivalphase></load>
+    <sessions><session name="lane" probability="100" type="ts_lane">
+      <request><lane data="1"/></request>
+      <thinktime value="0.1"/>
+      <request><lane data="2"/></request>
+      <request><lane data="close"/></request>
+      <request><lane data="3"/></request>
+    </session></sessions></tsung>)";
+  Scenario scenario = load_scenario_text(xml, "lane.xml", registry);
+  std::vector<AgentPlan> plans = plan_run(scenario, plan_slots(scenario), 1);
+  ASSERT_EQ(plans.size(), 1u);
+  engine::Engine engine(scenario, plans.at(0), 1);
+  engine.start(engine::Clock::now());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!engine.done() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_TRUE(engine.done());
+  engine.stop();
+  engine.join();
+  MetricSet m;
+  engine.collect(m);
+  for (const auto& [name, metric] : m.sorted())
+    EXPECT_FALSE(name.starts_with("error_")) << name << " = " << metric->count;
+  EXPECT_EQ(lane_count(m, "finish_users_count"), 2u);
+  EXPECT_EQ(lane_count(m, "request"), 2u * 4);
+  EXPECT_EQ(lane_count(m, "lane_data"), 2u * 3);    // one answer on lane 1 per line request
+  EXPECT_EQ(lane_count(m, "lane_closed"), 2u * 1);  // the server closed lane 1 once per user
+  // Per user: its connection, lane 1 at the first request, lane 1 again after the close.
+  EXPECT_EQ(server.accepted.load(), 2 * 3);
+}
+
+}  // namespace
+}  // namespace loadctl
