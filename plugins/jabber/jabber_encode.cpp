@@ -365,6 +365,14 @@ void encode_request(UserState& st, const JabberRequest& r, const VariableSource*
       out += "</status></presence>";
       return;
     }
+    case Type::presence_roster: {
+      // Tsung's presence(roster, ..): a 'subscribed' presence to <destination>@<domain>, the
+      // destination's name as written (default random), not a user it stands for.
+      static constexpr std::string_view names[] = {"random", "online", "offline", "unique", "previous"};
+      out.append("<presence id='").append(next_id(st)).append("' to='").append(names[static_cast<int>(r.dest)]);
+      out.append("@").append(domain).append("' type='subscribed'/>");
+      return;
+    }
     case Type::presence_subscribe:
       if (!user.rosterjid) return;  // Tsung: "no jid set for presence subscribe, skip"
       out.append("<presence id='").append(next_id(st)).append("' to='").append(escaped(*user.rosterjid)).append("' type='subscribe'/>");

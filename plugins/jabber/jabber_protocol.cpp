@@ -32,6 +32,7 @@ constexpr TypeName kTypes[] = {
     {"register", Type::registration}, {"presence", Type::presence}, {"presence:initial", Type::presence_initial},
     {"presence:final", Type::presence_final}, {"presence:broadcast", Type::presence_broadcast},
     {"presence:directed", Type::presence_directed}, {"presence:subscribe", Type::presence_subscribe},
+    {"presence:roster", Type::presence_roster},
     {"chat", Type::chat}, {"iq:roster:add", Type::roster_add}, {"iq:roster:rename", Type::roster_rename},
     {"iq:roster:remove", Type::roster_remove}, {"iq:roster:get", Type::roster_get}, {"muc:join", Type::muc_join},
     {"muc:chat", Type::muc_chat}, {"muc:nick", Type::muc_nick}, {"muc:exit", Type::muc_exit},
@@ -220,8 +221,6 @@ class JabberProtocol final : public Protocol {
     for (const TypeName& t : kTypes)
       if (t.name == r->type_name) found = &t;
     if (!found) {
-      if (r->type_name == "presence:roster")
-        el.fail("type", "not supported yet: jabber type 'presence:roster'");
       el.fail("type", fmt::format("unknown jabber type '{}'", r->type_name));
     }
     r->type = found->type;
@@ -252,7 +251,7 @@ class JabberProtocol final : public Protocol {
     r->dest = dest == "online" ? Dest::online : dest == "offline" ? Dest::offline : dest == "unique" ? Dest::unique
               : dest == "previous" ? Dest::previous : Dest::random;
     if (el.has("destination")) {
-      bool ok = r->type == Type::chat || (r->type == Type::ping && r->dest == Dest::online) ||
+      bool ok = r->type == Type::chat || r->type == Type::presence_roster || (r->type == Type::ping && r->dest == Dest::online) ||
                 ((r->type == Type::roster_add) && (r->dest == Dest::online || r->dest == Dest::offline)) ||
                 ((r->type == Type::pubsub_subscribe || r->type == Type::pubsub_unsubscribe) &&
                  r->dest != Dest::unique && r->dest != Dest::previous);

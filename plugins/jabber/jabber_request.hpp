@@ -45,6 +45,7 @@ enum class Type : std::uint8_t {
   auth_sasl, auth_sasl_anonymous, auth_sasl_external, auth_sasl_bind, auth_sasl_session,
   registration,
   presence, presence_initial, presence_final, presence_broadcast, presence_directed, presence_subscribe,
+  presence_roster,
   chat,
   roster_add, roster_rename, roster_remove, roster_get,
   muc_join, muc_chat, muc_nick, muc_exit,

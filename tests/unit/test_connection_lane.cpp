@@ -10,6 +10,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
 #include <memory>
 #include <string>
 #include <thread>
@@ -17,6 +20,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 
 #include "engine/engine.hpp"
@@ -114,10 +118,16 @@ class LaneProtocol final : public Protocol {
   std::shared_ptr<const ProtocolOptions> parse_options(std::span<const pugi::xml_node>) const override { return nullptr; }
 };
 
-// Answers each line on its own socket, one thread per connection; counts the connections.
+// Answers each line on its own socket (over TLS when given a certificate), one thread per
+// connection; counts the connections.
 class LaneServer {
  public:
-  LaneServer() : acceptor_(io_) {
+  explicit LaneServer(const std::string& cert_dir = "") : acceptor_(io_) {
+    if (!cert_dir.empty()) {
+      tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+      tls_->use_certificate_chain_file(cert_dir + "/cert.pem");
+      tls_->use_private_key_file(cert_dir + "/key.pem", asio::ssl::context::pem);
+    }
     asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
     acceptor_.open(ep.protocol());
     acceptor_.bind(ep);
@@ -130,20 +140,15 @@ class LaneServer {
         acceptor_.accept(*socket, ec);
         if (ec) return;
         ++accepted;
-        threads_.emplace_back([socket] {
-          std::string buffer;
-          boost::system::error_code ec;
-          for (;;) {
-            std::size_t n = asio::read_until(*socket, asio::dynamic_buffer(buffer), '\n', ec);
-            if (ec) return;
-            std::string line = buffer.substr(0, n - 1);
-            buffer.erase(0, n);
-            if (line == "CLOSE") {
-              socket->close(ec);
-              return;
-            }
-            asio::write(*socket, asio::buffer(line.substr(1, 1) + ":" + line.substr(3) + "\n"), ec);
+        threads_.emplace_back([this, socket] {
+          if (!tls_) {
+            answer_lines(*socket, *socket);
+            return;
           }
+          asio::ssl::stream<asio::ip::tcp::socket&> stream(*socket, *tls_);
+          boost::system::error_code ec;
+          stream.handshake(asio::ssl::stream_base::server, ec);
+          if (!ec) answer_lines(stream, *socket);
         });
       }
     });
@@ -157,11 +162,43 @@ class LaneServer {
   std::atomic<int> accepted{0};
 
  private:
+  template <class Stream>
+  static void answer_lines(Stream& stream, asio::ip::tcp::socket& socket) {
+    std::string buffer;
+    boost::system::error_code ec;
+    for (;;) {
+      std::size_t n = asio::read_until(stream, asio::dynamic_buffer(buffer), '\n', ec);
+      if (ec) return;
+      std::string line = buffer.substr(0, n - 1);
+      buffer.erase(0, n);
+      if (line == "CLOSE") {
+        socket.close(ec);
+        return;
+      }
+      asio::write(stream, asio::buffer(line.substr(1, 1) + ":" + line.substr(3) + "\n"), ec);
+    }
+  }
+
   asio::io_context io_;
+  std::unique_ptr<asio::ssl::context> tls_;
   asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
   std::thread thread_;
   std::vector<std::thread> threads_;
+};
+
+// A self-signed certificate in a fresh directory, removed at destruction.
+struct LaneCert {
+  LaneCert() {
+    char dir_template[] = "/tmp/loadctl_lane_test.XXXXXX";
+    if (!mkdtemp(dir_template)) throw std::runtime_error("mkdtemp failed");
+    dir = dir_template;
+    std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 -keyout " + dir +
+                      "/key.pem -out " + dir + "/cert.pem 2>/dev/null";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("openssl failed");
+  }
+  ~LaneCert() { std::filesystem::remove_all(dir); }
+  std::string dir;
 };
 
 std::uint64_t lane_count(const MetricSet& m, std::string_view name) {
@@ -169,13 +206,13 @@ std::uint64_t lane_count(const MetricSet& m, std::string_view name) {
   return metric ? metric->count : 0;
 }
 
-TEST(ConnectionLane, SecondSocketConnectsLazilyAndReconnectsAfterClose) {
-  LaneServer server;
+// Two users, each: a line on both lanes, again, lane 1 closed by the server, a line on both.
+void run_lanes(LaneServer& server, const char* server_type) {
   ProtocolRegistry registry;
   registry.add(std::make_unique<LaneProtocol>());
   std::string xml = R"(<?xml version="1.0"?><tsung>
     <clients><client host="localhost" use_controller_vm="true"/></clients>
-    <servers><server host="127.0.0.1" port=")" + std::to_string(server.port()) + R"(" type="tcp"/></servers>
+    <servers><server host="127.0.0.1" port=")" + std::to_string(server.port()) + R"(" type=")" + server_type + R"("/></servers>
     <load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="2" arrivalrate="20" unit="second"/></arrivalphase></load>
     <sessions><session name="lane" probability="100" type="ts_lane">
       <request><lane data="1"/></request>
@@ -205,6 +242,17 @@ TEST(ConnectionLane, SecondSocketConnectsLazilyAndReconnectsAfterClose) {
   EXPECT_EQ(lane_count(m, "lane_closed"), 2u * 1);  // the server closed lane 1 once per user
   // Per user: its connection, lane 1 at the first request, lane 1 again after the close.
   EXPECT_EQ(server.accepted.load(), 2 * 3);
+}
+
+TEST(ConnectionLane, SecondSocketConnectsLazilyAndReconnectsAfterClose) {
+  LaneServer server;
+  run_lanes(server, "tcp");
+}
+
+TEST(ConnectionLane, SecondSocketOfTlsConnectionIsTls) {
+  LaneCert cert;
+  LaneServer server(cert.dir);
+  run_lanes(server, "ssl");
 }
 
 }  // namespace

@@ -239,7 +239,7 @@ TEST(JabberRequest, Refusals) {
   EXPECT_NE(refused(R"(<jabber type="starttls" ack="parse"/>)").find("not supported yet"), std::string::npos);
   EXPECT_EQ(refused(R"(<jabber type="chat" ack="parse"/>)"), "accepted");
   EXPECT_EQ(refused(R"(<jabber type="connect" ack="local" version="bosh"/>)"), "accepted");  // any version, as Tsung
-  EXPECT_NE(refused(R"(<jabber type="presence:roster" ack="no_ack"/>)").find("not supported yet"), std::string::npos);
+  EXPECT_EQ(refused(R"(<jabber type="presence:roster" ack="no_ack" destination="online"/>)"), "accepted");
   EXPECT_NE(refused(R"(<jabber type="starttls" ack="local" certfile="c.pem"/>)").find("not supported yet"), std::string::npos);
   EXPECT_NE(refused(R"(<jabber type="chat" ack="bidi_ack"/>)").find("not supported yet"), std::string::npos);
   EXPECT_NE(refused(R"(<jabber type="muc:join" ack="local" room="r" nick="n"/>)").find("muc_service"), std::string::npos);
@@ -702,6 +702,21 @@ TEST(JabberEncode, PubsubSubscribeWithoutNode) {
   auto sub = parse(R"(<jabber type="pubsub:subscribe" ack="local" destination="offline"/>)", o.get());
   std::string out = encode(conn, s, *sub);
   EXPECT_NE(out.find("<subscribe node='/home/d/u2/' jid='u1@d'"), std::string::npos) << out;
+}
+
+// presence:roster as Tsung 1.7.0 sends it (ts_jabber_common presence(roster, ..)): a
+// 'subscribed' presence to <destination>@<domain>, the destination's name as written.
+TEST(JabberEncode, PresenceRosterAsTsung) {
+  auto o = options(R"(<o><option type="ts_jabber" name="domain" value="d"/><option type="ts_jabber" name="userid_max" value="2"/></o>)");
+  FakeServices s;
+  JabberConnection conn(static_cast<const JabberOptions*>(o.get()), 4096);
+  auto roster = parse(R"(<jabber type="presence:roster" ack="no_ack"/>)", o.get());
+  std::string out = encode(conn, s, *roster);
+  EXPECT_TRUE(out.starts_with("<presence id='")) << out;
+  EXPECT_TRUE(out.ends_with("' to='random@d' type='subscribed'/>")) << out;
+  auto online = parse(R"(<jabber type="presence:roster" ack="no_ack" destination="online"/>)", o.get());
+  EXPECT_TRUE(encode(conn, s, *online).ends_with("' to='online@d' type='subscribed'/>"));
+  EXPECT_EQ(s.counts["error_no_online"], 0u);  // no user looked up
 }
 
 }  // namespace
