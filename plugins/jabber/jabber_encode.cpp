@@ -83,7 +83,7 @@ void count(ConnectionServices* services, std::string_view name) {
 std::optional<std::string> choose_dest(UserState& st, Dest dest, ConnectionServices* services) {
   const JabberOptions& o = *st.options;
   JabberSession& user = *st.session;
-  UserPool& pool = *o.users;
+  UserPool& pool = o.pool_of(user.vhost);
   switch (dest) {
     case Dest::online:
       if (auto k = pool.online_other(user.key)) return dest_name(o, *k);
@@ -119,9 +119,9 @@ void iq_open(UserState& st, std::string& out, std::string_view type, std::string
   out.append("type='").append(type).append("' id='").append(st.iq_id).append("'>");
 }
 
-void pubsub_node_attr(const JabberRequest& r, std::string_view user, const VariableSource* vars, unsigned* missing,
-                      std::string& out) {
-  std::string domain = escaped(r.options->domain), user_escaped = escaped(user);
+void pubsub_node_attr(const JabberRequest& r, std::string_view domain_name, std::string_view user,
+                      const VariableSource* vars, unsigned* missing, std::string& out) {
+  std::string domain = escaped(domain_name), user_escaped = escaped(user);
   if (r.node_user_root) {
     out.append(" node='/home/").append(domain).append("/").append(user_escaped).append("'");
     return;
@@ -143,7 +143,7 @@ void pubsub_open(UserState& st, const JabberRequest& r, std::string_view ns, std
                  std::string_view user, const VariableSource* vars, unsigned* missing, std::string& out) {
   iq_open(st, out, "set", *st.options->pubsub_service);
   out.append("<pubsub xmlns='").append(ns).append("'><").append(element);
-  pubsub_node_attr(r, user, vars, missing, out);
+  pubsub_node_attr(r, st.options->domain_of(st.session->vhost), user, vars, missing, out);
 }
 
 constexpr std::string_view kPubsub = "http://jabber.org/protocol/pubsub";
@@ -155,13 +155,17 @@ bool ensure_user(UserState& st, const JabberRequest& r, const VariableSource* va
   if (user.have_user) return true;
   if (st.no_free_userid) return false;
   const JabberOptions& o = *st.options;
+  if (!user.have_domain) {  // Tsung's choose_domain, before the id: a random line of vhost_file
+    user.have_domain = true;
+    if (!o.vhosts.empty()) user.vhost = UserPool::random_index(o.vhosts.size());
+  }
   user.options = st.options;
   if (r.auth_username) {
     user.username = rendered(r.auth_username, vars, missing);
     user.passwd = rendered(r.auth_passwd, vars, missing);
     user.key = UserKey{UserKey::kNamed, user.username};
   } else {
-    auto id = o.users->take_idle();
+    auto id = o.pool_of(user.vhost).take_idle();
     if (!id) {  // counted once, as error_no_free_userid, by JabberConnection::encode
       st.no_free_userid = true;
       return false;
@@ -178,7 +182,7 @@ bool ensure_user(UserState& st, const JabberRequest& r, const VariableSource* va
 }  // namespace
 
 JabberSession::~JabberSession() {
-  if (in_pool && options && options->users) options->users->remove_connected(key);
+  if (in_pool && options && options->users) options->pool_of(vhost).remove_connected(key);
 }
 
 void UserState::attach(UserSession* slot) {
@@ -245,7 +249,7 @@ void encode_request(UserState& st, const JabberRequest& r, const VariableSource*
   if (!ensure_user(st, r, vars, missing, services)) return;
   const JabberOptions& o = *st.options;
   JabberSession& user = *st.session;
-  const std::string domain = escaped(o.domain);
+  const std::string domain = escaped(o.domain_of(user.vhost));
   const std::string username = escaped(user.username), passwd = escaped(user.passwd);
   auto resource = [&] {
     std::string s;
@@ -258,7 +262,7 @@ void encode_request(UserState& st, const JabberRequest& r, const VariableSource*
   switch (r.type) {
     case Type::connect:
       if (r.auth_username) {
-        o.users->add_connected(user.key);
+        o.pool_of(user.vhost).add_connected(user.key);
         user.in_pool = true;
       }
       if (r.version == "websocket") {  // Tsung 1.8: RFC 7395's framing element
@@ -271,7 +275,7 @@ void encode_request(UserState& st, const JabberRequest& r, const VariableSource*
       out += "xmlns:stream='http://etherx.jabber.org/streams'>";
       return;
     case Type::close:
-      o.users->remove_connected(user.key);
+      o.pool_of(user.vhost).remove_connected(user.key);
       user.in_pool = false;
       out += r.version == "websocket" ? "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>" : "</stream:stream>";
       return;
@@ -305,8 +309,8 @@ void encode_request(UserState& st, const JabberRequest& r, const VariableSource*
     case Type::auth_set_sip: {
       std::string nonce;
       if (vars && !vars->append("nonce", nonce) && missing) ++*missing;
-      std::string raw_jid = user.username + "@" + o.domain;
-      std::string ha1 = md5_hex(raw_jid + ":" + o.domain + ":" + user.passwd);
+      std::string raw_jid = user.username + "@" + o.domain_of(user.vhost);
+      std::string ha1 = md5_hex(raw_jid + ":" + o.domain_of(user.vhost) + ":" + user.passwd);
       std::string integrity = md5_hex(nonce + ":" + md5_hex("REGISTER:" + raw_jid));
       std::string jid = escaped(raw_jid);
       nonce = escaped(nonce);
@@ -344,11 +348,11 @@ void encode_request(UserState& st, const JabberRequest& r, const VariableSource*
       out.append("<presence id='").append(next_id(st)).append("' />");
       return;
     case Type::presence_initial:
-      o.users->add_to_online(user.key);
+      o.pool_of(user.vhost).add_to_online(user.key);
       out.append("<presence id='").append(next_id(st)).append("' />");
       return;
     case Type::presence_final:
-      o.users->remove_from_online(user.key);
+      o.pool_of(user.vhost).remove_from_online(user.key);
       out += "<presence type='unavailable'/>";
       return;
     case Type::presence_broadcast:
@@ -392,7 +396,7 @@ void encode_request(UserState& st, const JabberRequest& r, const VariableSource*
     case Type::roster_add: {
       auto dest = choose_dest(st, r.dest, services);
       if (!dest) return;
-      user.rosterjid = *dest + "@" + o.domain;
+      user.rosterjid = *dest + "@" + o.domain_of(user.vhost);
       std::string jid = escaped(*user.rosterjid);
       iq_open(st, out, "set");
       out.append("<query xmlns='jabber:iq:roster'><item jid='").append(jid).append("' name='");
@@ -469,11 +473,11 @@ void encode_request(UserState& st, const JabberRequest& r, const VariableSource*
       out += "_list'/></query></iq>";
       return;
     case Type::ping: {
-      std::string to = o.domain;
+      std::string to = o.domain_of(user.vhost);
       if (r.dest == Dest::online) {
         auto dest = choose_dest(st, Dest::online, services);
         if (!dest) return;
-        to = *dest + "@" + o.domain;
+        to = *dest + "@" + o.domain_of(user.vhost);
       }
       st.iq_id = r.data ? rendered(r.data, vars, missing) : "ping1";
       out.append("<iq xml:lang='en' to='").append(escaped(to)).append("' from='").append(username).append("@").append(domain);

@@ -23,6 +23,8 @@ struct JabberSession final : UserSession {
   const JabberOptions* options = nullptr;
   bool have_user = false;
   bool in_pool = false;  ///< the pool counts it connected (until close)
+  bool have_domain = false;
+  std::size_t vhost = 0;  ///< its domain among JabberOptions::vhosts (vhost_file)
   UserKey key;
   std::string username, passwd;
   std::optional<std::string> previous;   ///< Tsung's get(previous): last chat destination

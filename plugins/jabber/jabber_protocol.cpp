@@ -131,6 +131,7 @@ class JabberProtocol final : public Protocol {
     std::shared_ptr<const JabberOptions> own = ctx.options ? nullptr : defaults();
     const JabberOptions* options = own ? own.get() : static_cast<const JabberOptions*>(ctx.options);
     options->users->set_slice(ctx.agent_index, ctx.agent_count);
+    for (const auto& pool : options->vhost_pools) pool->set_slice(ctx.agent_index, ctx.agent_count);
     auto conn = std::make_unique<JabberConnection>(options, ctx.max_frame_size, ctx.bidi);
     conn->keep(std::move(own));
     if (ctx.server_type == "websocket") return make_ws_connection(std::move(conn), ctx);
@@ -155,8 +156,8 @@ class JabberProtocol final : public Protocol {
                                                                   const std::vector<DataFile>& files) const override {
     auto o = std::make_shared<JabberOptions>();
     std::string delimiter = ";";
-    const DataFile *random_file = nullptr, *offline_file = nullptr;
-    pugi::xml_node offline_node;
+    const DataFile *random_file = nullptr, *offline_file = nullptr, *vhost_file = nullptr;
+    pugi::xml_node offline_node, vhost_node;
     auto file = [&](XmlElement& el) -> const DataFile* {
       std::string id = el.required("value");
       if (const DataFile* f = find_data_file(files, id)) return f;
@@ -169,7 +170,7 @@ class JabberProtocol final : public Protocol {
       std::string name = el.required("name");
       if (name == "username") o->username = el.required("value");
       else if (name == "passwd") o->passwd = el.required("value");
-      else if (name == "domain") o->domain = el.required("value");
+      else if (name == "domain") o->domain = el.required("value"), o->domain_set = true;
       else if (name == "userid_max") o->userid_max = static_cast<std::uint64_t>(el.integer("value", std::nullopt, 0, 100'000'000));
       else if (name == "muc_service") o->muc_service = el.optional("value", "conference.localhost");
       else if (name == "pubsub_service") o->pubsub_service = el.optional("value", "pubsub.localhost");
@@ -179,8 +180,7 @@ class JabberProtocol final : public Protocol {
         delimiter = el.optional("value", ";");
         if (delimiter.empty()) el.fail("value", "empty fileid_delimiter");
       }
-      else if (name == "vhost_file")
-        el.fail("name", "not supported yet: ts_jabber option 'vhost_file' (a domain per user, each with its own user pool)");
+      else if (name == "vhost_file") vhost_file = file(el), vhost_node = node;
       else
         el.fail("name", fmt::format("unknown ts_jabber option '{}' (expected username, passwd, domain, "
                                     "userid_max, muc_service, pubsub_service, random_from_fileid, "
@@ -208,6 +208,18 @@ class JabberProtocol final : public Protocol {
     std::vector<std::string> names;
     for (const auto& user : o->file_users) names.push_back(user.first);
     o->users = std::make_unique<UserPool>(o->userid_max, names);
+    // Tsung's vhost_file: a user server per line (domain), each with ids 1..userid_max; a domain
+    // option, wherever it is, wins for the users' domain (Tsung keeps the first of the two).
+    if (vhost_file && !o->domain_set) {
+      if (offline_file)
+        fail_at(vhost_node, "not supported yet: vhost_file with offline_from_fileid (Tsung: \"FIXME: handle vhost\")");
+      for (const std::string& line : vhost_file->lines) {
+        if (line.empty()) continue;
+        o->vhosts.push_back(line);
+        o->vhost_pools.push_back(std::make_unique<UserPool>(o->userid_max));
+      }
+      if (o->vhosts.empty()) fail_at(vhost_node, fmt::format("file_server '{}' has no domain for vhost_file", vhost_file->id));
+    }
     return o;
   }
 

@@ -132,11 +132,11 @@ TEST(JabberOptions, DefaultsAndRefusals) {
   EXPECT_EQ(o->domain, "d.org");
   EXPECT_EQ(o->userid_max, 3u);
   EXPECT_THROW(options(R"(<o><option type="ts_jabber" name="nonsense" value="v"/></o>)"), ScenarioError);
-  try {
+  try {  // vhost_file names a file_server file
     options(R"(<o><option type="ts_jabber" name="vhost_file" value="v"/></o>)");
     FAIL();
   } catch (const ScenarioError& e) {
-    EXPECT_NE(std::string(e.what()).find("not supported yet"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("no <option name=\"file_server\" id=\"v\">"), std::string::npos) << e.what();
   }
   try {  // a file id no file_server option names
     options(R"(<o><option type="ts_jabber" name="offline_from_fileid" value="v"/></o>)");
@@ -717,6 +717,49 @@ TEST(JabberEncode, PresenceRosterAsTsung) {
   auto online = parse(R"(<jabber type="presence:roster" ack="no_ack" destination="online"/>)", o.get());
   EXPECT_TRUE(encode(conn, s, *online).ends_with("' to='online@d' type='subscribed'/>"));
   EXPECT_EQ(s.counts["error_no_online"], 0u);  // no user looked up
+}
+
+// vhost_file (Tsung's choose_domain): each user's domain is a random line of the file, chosen at
+// its first request, and its id comes from that domain's own pool of 1..userid_max; a domain
+// option wins over it, wherever it is.
+TEST(JabberOptions, VhostFileGivesEachUserADomainAndItsPool) {
+  std::vector<DataFile> files = {{"hosts", "v.csv", {"a.test", "b.test"}}, {"users", "u.csv", {"x,y"}}};
+  auto o = options_with_files(R"(<o><option type="ts_jabber" name="vhost_file" value="hosts"/>
+      <option type="ts_jabber" name="userid_max" value="2"/><option type="ts_jabber" name="username" value="u"/></o>)", files);
+  ASSERT_EQ(o->vhosts, (std::vector<std::string>{"a.test", "b.test"}));
+  FakeServices s;
+  auto connect = parse(R"(<jabber type="connect" ack="local"/>)", o.get());
+  auto plain = parse(R"(<jabber type="auth_set_plain" ack="local"/>)", o.get());
+  std::map<std::string, std::set<std::string>> users;  // domain -> usernames given out
+  std::vector<std::unique_ptr<JabberConnection>> conns;
+  int ended = 0;
+  for (int i = 0; i < 40; ++i) {
+    conns.push_back(std::make_unique<JabberConnection>(o.get(), 4096));
+    std::string header = encode(*conns.back(), s, *connect);
+    if (header.empty()) {  // its domain's pool is empty: error_no_free_userid
+      ++ended;
+      continue;
+    }
+    std::string domain = std::string(attribute(header.substr(header.find("<stream:stream")), "to"));
+    std::string auth = encode(*conns.back(), s, *plain);
+    auto at = auth.find("<username>");
+    ASSERT_NE(at, std::string::npos) << auth;
+    std::string name = auth.substr(at + 10, auth.find("</username>") - at - 10);
+    EXPECT_TRUE(users[domain].insert(name).second) << name << " twice in " << domain;
+  }
+  // 2 ids per domain: 4 users log in (a domain never chosen in 40 tries: 2^-39), the others find
+  // their domain's pool empty
+  EXPECT_EQ(ended, 36);
+  EXPECT_EQ(s.counts["error_no_free_userid"], 36u);
+  const std::set<std::string> ids = {"u1", "u2"};
+  EXPECT_EQ(users, (std::map<std::string, std::set<std::string>>{{"a.test", ids}, {"b.test", ids}}));
+  // a domain option wins, before or after
+  auto d = options_with_files(R"(<o><option type="ts_jabber" name="vhost_file" value="hosts"/>
+      <option type="ts_jabber" name="domain" value="d.test"/></o>)", files);
+  EXPECT_TRUE(d->vhosts.empty());
+  EXPECT_EQ(d->domain, "d.test");
+  EXPECT_THROW(options_with_files(R"(<o><option type="ts_jabber" name="vhost_file" value="hosts"/>
+      <option type="ts_jabber" name="offline_from_fileid" value="users"/></o>)", files), ScenarioError);
 }
 
 }  // namespace
