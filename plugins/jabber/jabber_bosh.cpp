@@ -72,6 +72,7 @@ class BoshXmppConnection final : public Connection {
   /// Tsung's ts_bosh:send: a stream header creates the session or restarts it, a stream end
   /// terminates it, anything else goes in a body (or waits in the queue).
   void stanza(ConnectionServices& s, std::string_view xml) {
+    if (fatal_) return;  // the user is ending (on_timer)
     if (xml.starts_with("<?xml")) {
       if (sid_.empty() && !creating_) create(s, xml);
       else control(s, Sent::restart);
@@ -81,6 +82,7 @@ class BoshXmppConnection final : public Connection {
       queue_.append(xml);
       if (queue_.size() > max_frame_size_) {  // Tsung: 5 stanzas (its client waits meanwhile)
         s.error("bosh_maxqueued");
+        std::string().swap(queue_);
         fatal_ = true;
         s.set_timer(0);
         return;
