@@ -29,11 +29,13 @@ _start_prosody() {
   return 1
 }
 
-# start_prosody_http DOMAIN MODULE: start_prosody with prosody's HTTP server on a free port of
-# 127.0.0.1 (sets HTTP_PORT) serving MODULE (websocket, bosh) for DOMAIN.
+# start_prosody_http DOMAIN MODULE [GLOBAL_LUA]: start_prosody with prosody's HTTP server on a
+# free port of 127.0.0.1 (sets HTTP_PORT; HTTPS too when PROSODY_HTTPS_PORT is set) serving
+# MODULE (websocket, bosh) for DOMAIN.
 start_prosody_http() {
   HTTP_PORT=$(free_port)
-  PROSODY_HTTP_PORT=$HTTP_PORT start_prosody "$1" "http_default_host = \"$1\"" "modules_enabled = { \"$2\" }"
+  PROSODY_HTTP_PORT=$HTTP_PORT start_prosody "$1" "http_default_host = \"$1\"
+${3:-}" "modules_enabled = { \"$2\" }"
   wait_until 10 port_open "$HTTP_PORT" || { cat "$P/prosody.log" >&2; fail "prosody's HTTP port $HTTP_PORT is not open"; }
 }
 

@@ -6,7 +6,8 @@
 # of 1 hour) and the thinktimes (1 s instead of 5 and 2). Asserted: one prosody BOSH session and
 # one login per user, every roster request answered, Tsung's bosh_http_req and bosh_http_conn
 # counters, no error. Then the plugin's jabber_chat.xml over BOSH: every stamped chat message is
-# received by a user (a latency sample) or stored offline by prosody.
+# received by a user (a latency sample) or stored offline by prosody; then the same over
+# bosh_ssl (prosody's HTTPS port, a certificate made here).
 source "$(dirname "$0")/../../../tests/integration/lib.sh"
 need_bins loadctl loadagent prosody
 
@@ -14,7 +15,12 @@ source "$(dirname "$0")/jabber_prosody_lib.sh"
 
 USERS_MAX=30
 DOMAIN=loadctl.test
-start_prosody_http "$DOMAIN" bosh
+openssl req -x509 -newkey rsa:2048 -nodes -subj "/CN=$DOMAIN" -days 1 -keyout "$TEST_TMP/key.pem" \
+  -out "$TEST_TMP/cert.pem" 2>/dev/null || fail "openssl could not make a certificate"
+PROSODY_HTTPS_PORT=$(free_port)
+PROSODY_HTTPS_PORT=$PROSODY_HTTPS_PORT start_prosody_http "$DOMAIN" bosh \
+  "https_ssl = { certificate = \"$TEST_TMP/cert.pem\"; key = \"$TEST_TMP/key.pem\" }"
+wait_until 10 port_open "$PROSODY_HTTPS_PORT" || { cat "$P/prosody.log" >&2; fail "prosody's HTTPS port is not open"; }
 register_users "$DOMAIN" "$USERS_MAX"
 
 for i in $(seq 1 "$USERS_MAX"); do echo "user$i,pass$i"; done > "$TEST_TMP/usernames.csv"
@@ -57,4 +63,17 @@ chat_example_xml "$DOMAIN" "$HTTP_PORT" |
 grep -q 'type="bosh"' "$TEST_TMP/chat_bosh.xml" || fail "the example changed: server type not substituted"
 run_scenario "$TEST_TMP/chat_bosh.xml" "$TEST_TMP/chat_bosh"
 assert_stamped_chats "$TEST_TMP/chat_bosh"
+
+# The same over TLS (<server type="bosh_ssl">, Tsung's ts_bosh_ssl) on prosody's HTTPS port: both
+# sockets of each user are TLS (prosody's HTTPS port speaks nothing else).
+sessions_before=$(grep -c 'New BOSH session' "$P/prosody.log" || true)
+sed -e "s/port=\"$HTTP_PORT\" type=\"bosh\"/port=\"$PROSODY_HTTPS_PORT\" type=\"bosh_ssl\"/" "$TEST_TMP/chat_bosh.xml" \
+  > "$TEST_TMP/chat_bosh_ssl.xml"
+grep -q 'type="bosh_ssl"' "$TEST_TMP/chat_bosh_ssl.xml" || fail "bosh_ssl not substituted"
+run_scenario "$TEST_TMP/chat_bosh_ssl.xml" "$TEST_TMP/chat_bosh_ssl"
+assert_stamped_chats "$TEST_TMP/chat_bosh_ssl"
+users=$(tsung_sum users_count "$TEST_TMP/chat_bosh_ssl")
+assert_eq "$(( $(grep -c 'New BOSH session' "$P/prosody.log") - sessions_before ))" "$users" "prosody BOSH sessions over TLS"
+conn=$(tsung_sum bosh_http_conn "$TEST_TMP/chat_bosh_ssl")
+[ "$conn" -gt "$users" ] || fail "bosh_ssl: $conn HTTP connections for $users users (no second socket)"
 log "ok"
