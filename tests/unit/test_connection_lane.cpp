@@ -10,9 +10,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
-#include <filesystem>
-#include <stdexcept>
 #include <memory>
 #include <string>
 #include <thread>
@@ -28,6 +25,7 @@
 #include "loadctl/plan.hpp"
 #include "loadctl/scenario.hpp"
 #include "loadctl/xml_reader.hpp"
+#include "support/test_cert.hpp"
 
 namespace loadctl {
 namespace {
@@ -187,20 +185,6 @@ class LaneServer {
   std::vector<std::thread> threads_;
 };
 
-// A self-signed certificate in a fresh directory, removed at destruction.
-struct LaneCert {
-  LaneCert() {
-    char dir_template[] = "/tmp/loadctl_lane_test.XXXXXX";
-    if (!mkdtemp(dir_template)) throw std::runtime_error("mkdtemp failed");
-    dir = dir_template;
-    std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 -keyout " + dir +
-                      "/key.pem -out " + dir + "/cert.pem 2>/dev/null";
-    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("openssl failed");
-  }
-  ~LaneCert() { std::filesystem::remove_all(dir); }
-  std::string dir;
-};
-
 std::uint64_t lane_count(const MetricSet& m, std::string_view name) {
   const Metric* metric = m.find(name);
   return metric ? metric->count : 0;
@@ -250,7 +234,7 @@ TEST(ConnectionLane, SecondSocketConnectsLazilyAndReconnectsAfterClose) {
 }
 
 TEST(ConnectionLane, SecondSocketOfTlsConnectionIsTls) {
-  LaneCert cert;
+  test::TestCert cert;
   LaneServer server(cert.dir);
   run_lanes(server, "ssl");
 }

@@ -38,6 +38,7 @@
 #include "loadctl/scenario.hpp"
 #include "loadctl/scenario_error.hpp"
 #include "loadctl/xml_reader.hpp"
+#include "support/test_cert.hpp"
 
 namespace loadctl {
 namespace {
@@ -266,19 +267,7 @@ std::uint64_t total(const MetricSet& m, std::string_view name) {
   return metric ? metric->count : 0;
 }
 
-// A self-signed certificate in a fresh directory, removed at destruction.
-struct TestCert {
-  TestCert() {
-    char dir_template[] = "/tmp/loadctl_conn_test.XXXXXX";
-    if (!mkdtemp(dir_template)) throw std::runtime_error("mkdtemp failed");
-    dir = dir_template;
-    std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 -keyout " + dir +
-                      "/key.pem -out " + dir + "/cert.pem 2>/dev/null";
-    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("openssl failed");
-  }
-  ~TestCert() { std::filesystem::remove_all(dir); }
-  std::string dir;
-};
+using test::TestCert;
 
 // Runs `body` (<load> and <sessions>) against the server on `port` with one agent of one thread;
 // `tick` (when given) is called every 20 ms while it runs, playing the controller.
