@@ -17,12 +17,6 @@
 
 namespace loadctl::engine {
 
-namespace {
-
-constexpr std::size_t kMaxUnconsumed = 4 * 1024 * 1024;
-// A connection keeps at most this much capacity for unconsumed bytes between reads.
-constexpr std::size_t kKeptInput = 4 * 1024;
-
 /// The user's connection is still the one a completion was started for.
 struct ConnRef {
   std::uint32_t generation;
@@ -32,6 +26,12 @@ struct ConnRef {
     return user.generation == generation && user.conn && user.conn->serial == serial;
   }
 };
+
+namespace {
+
+constexpr std::size_t kMaxUnconsumed = 4 * 1024 * 1024;
+// A connection keeps at most this much capacity for unconsumed bytes between reads.
+constexpr std::size_t kKeptInput = 4 * 1024;
 
 }  // namespace
 
