@@ -9,6 +9,7 @@
 #include <openssl/hmac.h>
 
 #include "http_request.hpp"
+#include "loadctl/text.hpp"
 
 namespace loadctl::http {
 namespace {
@@ -85,10 +86,6 @@ namespace {
 // A control character (CR, LF, NUL...) would split or corrupt the header: such a value (usually
 // a capture of a malformed 401) makes the request go without Authorization, so the server's
 // 401 shows it.
-bool has_ctl(std::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
-}
-
 // `name="value"` with `"` and `\` escaped as quoted-pairs (RFC 7616 section 3.4; servers unescape
 // them before hashing, so the response still matches). Values without them are sent as Tsung.
 void append_quoted(std::string_view name, std::string_view value, std::string& out) {
@@ -115,8 +112,8 @@ void append_digest_header(const DigestAuth& auth, const EncodeContext& ctx, std:
   }
   // nc is sent unquoted: only its 8 hex digits (RFC 7616) make sense there.
   bool nc_ok = std::all_of(nc.begin(), nc.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
-  if (!nc_ok || has_ctl(user) || has_ctl(realm) || has_ctl(nonce) || has_ctl(qop) || has_ctl(opaque) ||
-      has_ctl(cnonce) || has_ctl(uri))
+  if (!nc_ok || text::has_ctl(user) || text::has_ctl(realm) || text::has_ctl(nonce) || text::has_ctl(qop) || text::has_ctl(opaque) ||
+      text::has_ctl(cnonce) || text::has_ctl(uri))
     return;
   std::string ha1 = md5_hex(user + ":" + realm + ":" + render(auth.passwd, ctx));
   std::string ha2 = md5_hex(std::string(method) + ":" + std::string(uri));

@@ -3,28 +3,10 @@
 #include <algorithm>
 #include <array>
 #include <ctime>
+#include "loadctl/text.hpp"
 
 namespace loadctl::http {
 namespace {
-
-char lower(char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; }
-
-bool iequals(std::string_view a, std::string_view lower_b) {
-  return a.size() == lower_b.size() &&
-         std::equal(a.begin(), a.end(), lower_b.begin(), [](char x, char y) { return lower(x) == y; });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-std::string lowered(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = lower(c);
-  return out;
-}
 
 // An IPv4 or IPv6 literal: only an identical domain matches it (RFC 6265 section 5.1.3).
 bool is_ip_literal(std::string_view host) {
@@ -39,7 +21,7 @@ bool domain_matches(std::string_view host, std::string_view domain) {
   if (domain.empty()) return true;
   if (host.size() < domain.size()) return false;
   std::string_view tail = host.substr(host.size() - domain.size());
-  if (!std::equal(tail.begin(), tail.end(), domain.begin(), [](char h, char d) { return lower(h) == lower(d); }))
+  if (!std::equal(tail.begin(), tail.end(), domain.begin(), [](char h, char d) { return text::ascii_lower(h) == text::ascii_lower(d); }))
     return false;
   if (host.size() == domain.size()) return true;
   return host[host.size() - domain.size() - 1] == '.' && !is_ip_literal(host);
@@ -47,10 +29,6 @@ bool domain_matches(std::string_view host, std::string_view domain) {
 
 // RFC 6265 section 4.1.1: no control character (CTL) in a cookie's name or value, so none
 // (a CR, say) can be echoed into a Cookie header.
-bool has_ctl(std::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
-}
-
 // RFC 6265 path-match of a request target ("/a/b?q") against a cookie path.
 bool path_matches(std::string_view target, std::string_view path) {
   if (!target.starts_with(path)) return false;
@@ -108,7 +86,7 @@ bool parse_cookie_date(std::string_view text, std::int64_t& unix_time) {
       continue;
     }
     if (month < 0 && token.size() >= 3) {
-      auto it = std::find(k_months.begin(), k_months.end(), lowered(token.substr(0, 3)));
+      auto it = std::find(k_months.begin(), k_months.end(), text::lowered(token.substr(0, 3)));
       if (it != k_months.end()) {
         month = int(it - k_months.begin());
         continue;
@@ -138,34 +116,34 @@ bool parse_set_cookie(std::string_view header_value, std::string_view host, std:
   std::string_view rest = header_value;
   auto next_field = [&rest] {
     auto semi = rest.find(';');
-    std::string_view field = trim(rest.substr(0, semi));
+    std::string_view field = text::trim(rest.substr(0, semi));
     rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
     return field;
   };
   std::string_view pair = next_field();
   auto eq = pair.find('=');
   if (eq == std::string_view::npos) return false;  // RFC 6265: no name=value, no cookie
-  std::string_view name = trim(pair.substr(0, eq)), value = trim(pair.substr(eq + 1));
-  if (name.empty() || has_ctl(name) || has_ctl(value)) return false;
+  std::string_view name = text::trim(pair.substr(0, eq)), value = text::trim(pair.substr(eq + 1));
+  if (name.empty() || text::has_ctl(name) || text::has_ctl(value)) return false;
   cookie = Cookie{};
   cookie.name = name;
   cookie.value = value;
-  cookie.domain = lowered(host);
+  cookie.domain = text::lowered(host);
   bool has_max_age = false;
   while (!rest.empty()) {
     std::string_view field = next_field();
     auto feq = field.find('=');
-    std::string_view key = trim(field.substr(0, feq));
-    std::string_view value = feq == std::string_view::npos ? std::string_view{} : trim(field.substr(feq + 1));
-    if (iequals(key, "domain")) {
+    std::string_view key = text::trim(field.substr(0, feq));
+    std::string_view value = feq == std::string_view::npos ? std::string_view{} : text::trim(field.substr(feq + 1));
+    if (text::iequals_lower(key, "domain")) {
       while (value.starts_with('.')) value.remove_prefix(1);
       if (value.empty()) continue;
       // RFC 6265 section 5.3 step 6: a domain the host does not match voids the cookie.
       if (!domain_matches(host, value)) return false;
-      cookie.domain = lowered(value);
-    } else if (iequals(key, "path")) {
+      cookie.domain = text::lowered(value);
+    } else if (text::iequals_lower(key, "path")) {
       if (value.starts_with('/')) cookie.path = value;
-    } else if (iequals(key, "max-age")) {
+    } else if (text::iequals_lower(key, "max-age")) {
       bool negative = value.starts_with('-');
       std::string_view digits = negative ? value.substr(1) : value;
       if (digits.empty() || digits.size() > 12 ||
@@ -175,10 +153,10 @@ bool parse_set_cookie(std::string_view header_value, std::string_view host, std:
       for (char c : digits) seconds = seconds * 10 + (c - '0');
       cookie.expires = negative || seconds == 0 ? now - 1 : now + seconds;
       has_max_age = true;
-    } else if (iequals(key, "expires")) {
+    } else if (text::iequals_lower(key, "expires")) {
       std::int64_t when = 0;
       if (!has_max_age && parse_cookie_date(value, when)) cookie.expires = when <= 0 ? now - 1 : when;
-    } else if (iequals(key, "secure")) {
+    } else if (text::iequals_lower(key, "secure")) {
       cookie.secure = true;
     }
   }

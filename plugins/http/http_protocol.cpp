@@ -5,6 +5,7 @@
 #include "loadctl/input_file.hpp"
 #include "loadctl/scenario_error.hpp"
 #include "loadctl/xml_reader.hpp"
+#include "loadctl/text.hpp"
 
 namespace loadctl::http {
 namespace {
@@ -14,13 +15,6 @@ namespace {
 constexpr std::string_view k_webdav_methods[] = {"PROPFIND", "PROPPATCH",  "COPY",   "MOVE",
                                                  "LOCK",     "MKACTIVITY", "UNLOCK", "REPORT",
                                                  "VERSION-CONTROL", "MKCOL"};
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 // Collects chunks, folding static text into the preceding literal.
 class ChunkBuilder {
@@ -259,11 +253,11 @@ std::shared_ptr<const HttpRequest> parse_http_request(pugi::xml_node node,
   // A custom Host, User-Agent, Content-Type or Content-Length takes the automatic one's place.
   auto take_custom = [&](std::string_view lower_name) -> std::optional<Template> {
     auto it = std::find_if(custom.begin(), custom.end(),
-                           [&](const CustomHeader& h) { return iequals(h.name, lower_name); });
+                           [&](const CustomHeader& h) { return text::iequals(h.name, lower_name); });
     if (it == custom.end()) return std::nullopt;
     Template value = it->value;
     custom.erase(std::remove_if(custom.begin(), custom.end(),
-                                [&](const CustomHeader& h) { return iequals(h.name, lower_name); }),
+                                [&](const CustomHeader& h) { return text::iequals(h.name, lower_name); }),
                  custom.end());
     return value;
   };

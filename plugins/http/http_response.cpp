@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "http_request.hpp"
+#include "loadctl/text.hpp"
 
 namespace loadctl::http {
 namespace {
@@ -37,22 +38,7 @@ struct State {
 
 constexpr std::size_t k_max_line = 64 * 1024;
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; }
-
-bool iequals(std::string_view a, std::string_view lower_b) {
-  if (a.size() != lower_b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower_b[i]) return false;
-  return true;
-}
-
 bool is_space(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -89,10 +75,10 @@ bool parse_header(std::string_view line, State& st, const ResponseInfo& info) {
   if (colon == nullptr || colon == line.data() || is_space(colon[-1])) return false;
   std::string_view name(line.data(), std::size_t(colon - line.data()));
   if (std::memchr(name.data(), ' ', name.size()) || std::memchr(name.data(), '\t', name.size())) return false;
-  auto value = [&] { return trim(line.substr(name.size() + 1)); };
+  auto value = [&] { return text::trim(line.substr(name.size() + 1)); };
   switch (name.size()) {
     case 14:  // Content-Length
-      if (iequals(name, "content-length")) {
+      if (text::iequals_lower(name, "content-length")) {
         std::string_view v = value();
         if (v.empty() || v.size() > 18) return false;
         std::uint64_t n = 0;
@@ -105,26 +91,26 @@ bool parse_header(std::string_view line, State& st, const ResponseInfo& info) {
       }
       break;
     case 10:  // Connection, Set-Cookie
-      if (iequals(name, "set-cookie")) {
+      if (text::iequals_lower(name, "set-cookie")) {
         store_cookie(value(), info);
-      } else if (iequals(name, "connection")) {
+      } else if (text::iequals_lower(name, "connection")) {
         std::string_view v = value();
         while (!v.empty()) {  // a comma-separated token list
           auto comma = v.find(',');
-          std::string_view token = trim(v.substr(0, comma));
-          if (iequals(token, "close")) st.flags |= f_close;
-          if (iequals(token, "keep-alive")) st.flags |= f_keep_alive;
+          std::string_view token = text::trim(v.substr(0, comma));
+          if (text::iequals_lower(token, "close")) st.flags |= f_close;
+          if (text::iequals_lower(token, "keep-alive")) st.flags |= f_keep_alive;
           v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
         }
       }
       break;
     case 17:  // Transfer-Encoding
-      if (iequals(name, "transfer-encoding")) {
+      if (text::iequals_lower(name, "transfer-encoding")) {
         // chunked must be the last coding; anything else leaves the body close-delimited
         std::string_view v = value();
         auto comma = v.rfind(',');
-        std::string_view last = trim(comma == std::string_view::npos ? v : v.substr(comma + 1));
-        if (iequals(last, "chunked")) st.flags |= f_chunked;
+        std::string_view last = text::trim(comma == std::string_view::npos ? v : v.substr(comma + 1));
+        if (text::iequals_lower(last, "chunked")) st.flags |= f_chunked;
       }
       break;
     default:
@@ -138,7 +124,7 @@ bool parse_chunk_size(std::string_view line, std::uint64_t& size) {
   std::size_t i = 0;
   size = 0;
   for (; i < line.size(); ++i) {
-    char c = lower(line[i]);
+    char c = text::ascii_lower(line[i]);
     int digit = is_digit(c) ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
     if (digit < 0) break;
     if (i >= 15) return false;

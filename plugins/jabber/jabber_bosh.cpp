@@ -14,19 +14,13 @@
 
 #include "jabber_services.hpp"
 #include "jabber_stream.hpp"
+#include "loadctl/text.hpp"
 
 namespace loadctl::jabber {
 namespace {
 
 constexpr std::string_view kHttpBind = "<body xmlns='http://jabber.org/protocol/httpbind' ";
 constexpr std::size_t kMaxHead = 16 * 1024;  // response headers longer than this are an error
-
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if ((a[i] | 0x20) != (b[i] | 0x20)) return false;
-  return true;
-}
 
 /// What a lane's open request was: the answer to a creation or a restart starts a stream.
 enum class Sent : std::uint8_t { none, create, restart, data, terminate };
@@ -353,10 +347,8 @@ BoshParse parse_bosh_response(std::string_view data, BoshResponse& out) {
     eol = next;
     std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    std::string_view name = line.substr(0, colon), value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    if (iequal(name, "content-length")) {
+    std::string_view name = line.substr(0, colon), value = text::trim(line.substr(colon + 1));
+    if (text::iequals_lower(name, "content-length")) {
       std::size_t n = 0;
       auto [q, e] = std::from_chars(value.data(), value.data() + value.size(), n);
       if (e != std::errc{} || q != value.data() + value.size()) return BoshParse::error;

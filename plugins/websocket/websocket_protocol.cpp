@@ -11,6 +11,7 @@
 #include "loadctl/xml_reader.hpp"
 #include "websocket_request.hpp"
 #include "ws_frame.hpp"
+#include "loadctl/text.hpp"
 
 namespace loadctl::websocket {
 
@@ -20,12 +21,6 @@ namespace {
 constexpr std::string_view kHandshakeHeaders[] = {"host",          "upgrade",           "connection",
                                                   "origin",        "sec-websocket-key", "sec-websocket-version",
                                                   "sec-websocket-protocol"};
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return (x | 0x20) == (y | 0x20);
-         });
-}
 
 // A handshake answer longer than this without its blank line is an error.
 constexpr std::size_t kMaxHandshakeResponse = 16 * 1024;
@@ -145,7 +140,7 @@ std::shared_ptr<const WsRequest> parse_websocket_request(pugi::xml_node node, co
         if (name.empty() || name.find_first_of(" \t:\r\n") != std::string::npos)
           c.fail("name", "attribute 'name': bad header name '" + name + "'");
         for (std::string_view fixed : kHandshakeHeaders)
-          if (iequals(name, fixed))
+          if (text::iequals(name, fixed))
             c.fail("name", "header '" + name + "' is set by the WebSocket handshake (Tsung drops it silently)");
         if (value.find_first_of("\r\n") != std::string::npos) c.fail("value", "a header value with a line break");
         if (base64) {

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <stdexcept>
+#include "loadctl/text.hpp"
 
 namespace loadctl::websocket {
 
@@ -34,28 +35,11 @@ void next_mask(unsigned char (&mask)[4]) {
   used += 4;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // True when the comma-separated list `value` holds `token` (case-insensitive).
 bool has_token(std::string_view value, std::string_view token) {
   while (!value.empty()) {
     std::size_t comma = value.find(',');
-    if (iequals(trim(value.substr(0, comma)), token)) return true;
+    if (text::iequals(text::trim(value.substr(0, comma)), token)) return true;
     if (comma == std::string_view::npos) break;
     value.remove_prefix(comma + 1);
   }
@@ -149,7 +133,7 @@ const char* check_handshake(std::string_view response, std::string_view expected
   if (eol == std::string_view::npos) return "no status line";
   std::string_view status = response.substr(0, eol);
   // "HTTP/1.1 101 Switching Protocols": Tsung compares the version and the code.
-  if (status.size() < 12 || !iequals(status.substr(0, 9), "HTTP/1.1 ") ||
+  if (status.size() < 12 || !text::iequals(status.substr(0, 9), "HTTP/1.1 ") ||
       status.substr(9, 3) != "101" || (status.size() > 12 && status[12] != ' '))
     return "status is not HTTP/1.1 101";
   bool upgrade = false, connection = false, accept = false;
@@ -161,10 +145,10 @@ const char* check_handshake(std::string_view response, std::string_view expected
     if (line.empty()) break;
     std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) return "malformed header line";
-    std::string_view name = trim(line.substr(0, colon)), value = trim(line.substr(colon + 1));
-    if (iequals(name, "upgrade")) upgrade = iequals(value, "websocket");
-    else if (iequals(name, "connection")) connection = has_token(value, "upgrade");
-    else if (iequals(name, "sec-websocket-accept")) accept = value == expected_accept;
+    std::string_view name = text::trim(line.substr(0, colon)), value = text::trim(line.substr(colon + 1));
+    if (text::iequals(name, "upgrade")) upgrade = text::iequals(value, "websocket");
+    else if (text::iequals(name, "connection")) connection = has_token(value, "upgrade");
+    else if (text::iequals(name, "sec-websocket-accept")) accept = value == expected_accept;
   }
   if (!upgrade) return "missing Upgrade: websocket";
   if (!connection) return "missing Connection: Upgrade";

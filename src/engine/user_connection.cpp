@@ -17,12 +17,6 @@
 
 namespace loadctl::engine {
 
-namespace {
-
-constexpr std::size_t kMaxUnconsumed = 4 * 1024 * 1024;
-// A connection keeps at most this much capacity for unconsumed bytes between reads.
-constexpr std::size_t kKeptInput = 4 * 1024;
-
 /// The user's connection is still the one a completion was started for.
 struct ConnRef {
   std::uint32_t generation;
@@ -40,6 +34,12 @@ struct LaneRef {
   explicit LaneRef(const User& user) : conn(user), serial(user.conn->lane->serial) {}
   bool alive(const User& user) const { return conn.alive(user) && user.conn->lane && user.conn->lane->serial == serial; }
 };
+
+namespace {
+
+constexpr std::size_t kMaxUnconsumed = 4 * 1024 * 1024;
+// A connection keeps at most this much capacity for unconsumed bytes between reads.
+constexpr std::size_t kKeptInput = 4 * 1024;
 
 }  // namespace
 

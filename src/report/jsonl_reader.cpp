@@ -8,7 +8,6 @@
 namespace loadctl::report {
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 void skip_jsonl(RunModel& model, std::size_t line_no, const std::string& why) {
   ++model.skipped_lines;

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <ctime>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -13,6 +14,9 @@
 #include <vector>
 
 namespace loadctl::report {
+
+/// "No value": a sample or point the input did not give (charts leave a gap, tables print "-").
+inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 enum class MetricKind { Sample, Counter, Gauge };
 

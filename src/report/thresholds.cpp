@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include <fmt/format.h>
+#include "loadctl/text.hpp"
 
 namespace loadctl::report {
 namespace {
@@ -36,13 +37,6 @@ bool is_duration(ThresholdFunc f) {
   return f != ThresholdFunc::Count && f != ThresholdFunc::Rate && f != ThresholdFunc::Errors;
 }
 
-std::string trim(std::string_view s) {
-  std::size_t b = s.find_first_not_of(" \t");
-  if (b == std::string_view::npos) return {};
-  std::size_t e = s.find_last_not_of(" \t");
-  return std::string(s.substr(b, e - b + 1));
-}
-
 [[noreturn]] void bad(const std::string& text, const std::string& why) {
   throw std::invalid_argument(fmt::format("bad threshold '{}': {}", text, why));
 }
@@ -54,7 +48,7 @@ Threshold parse_threshold(const std::string& text) {
   t.text = text;
   std::size_t op_pos = text.find_first_of("<>=!");
   if (op_pos == std::string::npos) bad(text, "no comparison operator (one of > >= < <= == !=)");
-  std::string lhs = trim(std::string_view(text).substr(0, op_pos));
+  std::string lhs(loadctl::text::trim(std::string_view(text).substr(0, op_pos)));
   std::string_view rest = std::string_view(text).substr(op_pos);
   static constexpr std::pair<const char*, ThresholdOp> kOps[] = {{">=", ThresholdOp::Ge}, {"<=", ThresholdOp::Le},
                                                                  {"==", ThresholdOp::Eq}, {"!=", ThresholdOp::Ne},
@@ -76,8 +70,8 @@ Threshold parse_threshold(const std::string& text) {
     std::size_t open = lhs.find('(');
     if (open == std::string::npos || lhs.back() != ')')
       bad(text, "expected FUNC(METRIC) such as p99(request), or 'errors', before the operator");
-    std::string func = trim(std::string_view(lhs).substr(0, open));
-    t.metric = trim(std::string_view(lhs).substr(open + 1, lhs.size() - open - 2));
+    std::string func(loadctl::text::trim(std::string_view(lhs).substr(0, open)));
+    t.metric = loadctl::text::trim(std::string_view(lhs).substr(open + 1, lhs.size() - open - 2));
     if (t.metric.empty()) bad(text, "empty metric name in " + lhs);
     bool known = false;
     for (const auto& f : kFuncs) {
@@ -89,12 +83,12 @@ Threshold parse_threshold(const std::string& text) {
     if (!known) bad(text, "unknown function '" + func + "' (p50 p90 p95 p99 p99.9 max min mean count rate)");
   }
 
-  std::string value = trim(rest);
+  std::string value(loadctl::text::trim(rest));
   if (value.empty()) bad(text, "no value after the operator");
   char* end = nullptr;
   t.value = std::strtod(value.c_str(), &end);
   if (end == value.c_str() || !std::isfinite(t.value)) bad(text, "'" + value + "' is not a number");
-  std::string unit = trim(std::string_view(end));
+  std::string unit(loadctl::text::trim(std::string_view(end)));
   if (unit == "%") {
     if (t.func != ThresholdFunc::Errors) bad(text, "'%' is only allowed with errors");
     t.percent = true;
@@ -174,7 +168,7 @@ std::vector<ThresholdResult> evaluate_thresholds(const std::vector<Threshold>& t
     r.threshold = t;
     std::string why;
     r.actual = measure(t, model, why);
-    std::string lhs = trim(std::string_view(t.text).substr(0, t.text.find_first_of("<>=!")));
+    std::string lhs(loadctl::text::trim(std::string_view(t.text).substr(0, t.text.find_first_of("<>=!"))));
     if (!r.actual) {
       r.failed = true;
       r.detail = fmt::format("{}: not evaluable: {}", lhs, why);

@@ -9,7 +9,6 @@
 namespace loadctl::report {
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr std::size_t kKeptExamples = 5;
 
 void skip(RunModel& model, std::size_t line_no, std::string_view line, std::string_view why) {

@@ -7,19 +7,10 @@
 #include <pugixml.hpp>
 
 #include "loadctl/dynamics.hpp"
+#include "loadctl/text.hpp"
 
 namespace loadctl {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
 
 /// The value of header `name` (first occurrence), or nullopt.
 bool find_header(std::string_view headers, std::string_view name, std::string_view& value) {
@@ -29,8 +20,8 @@ bool find_header(std::string_view headers, std::string_view name, std::string_vi
     std::size_t end = headers.find("\r\n", start);
     std::string_view line = headers.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
     std::size_t colon = line.find(':');
-    if (colon != std::string_view::npos && iequals(trim(line.substr(0, colon)), name)) {
-      value = trim(line.substr(colon + 1));
+    if (colon != std::string_view::npos && text::iequals(loadctl::text::trim(line.substr(0, colon)), name)) {
+      value = loadctl::text::trim(line.substr(colon + 1), " \t\r");
       return true;
     }
     pos = end;
@@ -45,18 +36,18 @@ bool find_param(std::string_view value, std::string_view param, std::string& out
     while (i < value.size() && (value[i] == ' ' || value[i] == ',' || value[i] == ';')) ++i;
     std::size_t eq = value.find('=', i);
     if (eq == std::string_view::npos) return false;
-    std::string_view key = trim(value.substr(i, eq - i));
+    std::string_view key = loadctl::text::trim(value.substr(i, eq - i));
     if (std::size_t sp = key.rfind(' '); sp != std::string_view::npos) key = key.substr(sp + 1);  // "Digest realm"
     std::size_t v = eq + 1, end;
     if (v < value.size() && value[v] == '"') {
       end = value.find('"', v + 1);
       if (end == std::string_view::npos) end = value.size();
-      if (iequals(key, param)) return out.assign(value.substr(v + 1, end - v - 1)), true;
+      if (text::iequals(key, param)) return out.assign(value.substr(v + 1, end - v - 1)), true;
       i = end + 1;
     } else {
       end = value.find_first_of(",;", v);
       if (end == std::string_view::npos) end = value.size();
-      if (iequals(key, param)) return out.assign(trim(value.substr(v, end - v))), true;
+      if (text::iequals(key, param)) return out.assign(loadctl::text::trim(value.substr(v, end - v))), true;
       i = end;
     }
   }

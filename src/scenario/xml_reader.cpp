@@ -7,16 +7,10 @@
 #include <fmt/format.h>
 
 #include "loadctl/scenario_error.hpp"
+#include "loadctl/text.hpp"
 
 namespace loadctl {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  const char* ws = " \t\r\n";
-  std::size_t b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
 
 std::string quoted_list(const std::vector<std::string_view>& names) {
   std::string out;
@@ -90,7 +84,7 @@ double XmlElement::number(const char* name, std::optional<double> fallback, doub
     if (!fallback) fail_at(node_, fmt::format("missing attribute '{}'", name));
     return *fallback;
   }
-  std::string_view text = trim(attr.value());
+  std::string_view text = loadctl::text::trim(attr.value(), " \t\r\n");
   double value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value))
@@ -109,7 +103,7 @@ std::int64_t XmlElement::integer(const char* name, std::optional<std::int64_t> f
     if (!fallback) fail_at(node_, fmt::format("missing attribute '{}'", name));
     return *fallback;
   }
-  std::string_view text = trim(attr.value());
+  std::string_view text = loadctl::text::trim(attr.value(), " \t\r\n");
   std::int64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size())
@@ -159,7 +153,7 @@ std::vector<pugi::xml_node> XmlElement::children(std::initializer_list<std::stri
   std::vector<pugi::xml_node> out;
   for (pugi::xml_node child : node_.children()) {
     if (child.type() == pugi::node_pcdata || child.type() == pugi::node_cdata) {
-      if (!trim(child.value()).empty()) fail_at(child, fmt::format("unexpected text in <{}>", node_.name()));
+      if (!loadctl::text::trim(child.value(), " \t\r\n").empty()) fail_at(child, fmt::format("unexpected text in <{}>", node_.name()));
       continue;
     }
     if (child.type() != pugi::node_element) continue;  // comments, processing instructions
@@ -199,7 +193,7 @@ std::string element_text(pugi::xml_node node) {
   std::string text;
   for (pugi::xml_node c : node.children())
     if (c.type() == pugi::node_pcdata || c.type() == pugi::node_cdata) text += c.value();
-  return std::string(trim(text));
+  return std::string(loadctl::text::trim(text, " \t\r\n"));
 }
 
 }  // namespace loadctl

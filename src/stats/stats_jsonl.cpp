@@ -13,13 +13,12 @@ namespace {
 constexpr std::pair<const char*, double> kPercentiles[] = {
     {"p50", 50}, {"p90", 90}, {"p95", 95}, {"p99", 99}, {"p99.9", 99.9}};
 
-void append_int(std::string& out, std::int64_t v) { out += std::to_string(v); }
 
 void append_gauge_fields(std::string& out, std::int64_t level, std::int64_t max) {
   out += "\"kind\":\"gauge\",\"level\":";
-  append_int(out, level);
+  out += std::to_string(level);
   out += ",\"max\":";
-  append_int(out, max);
+  out += std::to_string(max);
 }
 
 void append_key(std::string& out, const char* key) {
@@ -71,9 +70,9 @@ bool StatsJsonlWriter::write_final(std::time_t now) { return write_line(render_f
 
 std::string StatsJsonlWriter::render_interval(std::time_t now, const MetricSet& interval) {
   std::string out = "{\"ts\":";
-  append_int(out, now);
+  out += std::to_string(now);
   out += ",\"elapsed\":";
-  append_int(out, now - start_);
+  out += std::to_string(now - start_);
   out += ",\"metrics\":{";
   bool first = true;
   for (const auto& [name, m] : interval.sorted()) {
@@ -117,9 +116,9 @@ std::string StatsJsonlWriter::render_interval(std::time_t now, const MetricSet& 
 
 std::string StatsJsonlWriter::render_final(std::time_t now) const {
   std::string out = "{\"ts\":";
-  append_int(out, now);
+  out += std::to_string(now);
   out += ",\"elapsed\":";
-  append_int(out, now - start_);
+  out += std::to_string(now - start_);
   out += ",\"final\":true,\"metrics\":{";
   bool first = true;
   for (const auto& [name, t] : totals_) {

@@ -19,7 +19,6 @@ int group_of(const std::string& name) {
   return 5;
 }
 
-void append_int(std::string& out, std::int64_t v) { out += std::to_string(v); }
 void append_uint(std::string& out, std::uint64_t v) { out += std::to_string(v); }
 
 }  // namespace
@@ -147,13 +146,13 @@ void TsungLogWriter::append_line(std::string& out, const std::string& name, Tota
       t.seen = true;
       out += "stats: " + name + " ";
       if (name == "users") {  // simultaneous users: current level and highest level so far
-        append_int(out, t.level);
+        out += std::to_string(t.level);
         out += " ";
-        append_int(out, t.level_max);
+        out += std::to_string(t.level_max);
       } else {  // other levels (connected) print as Tsung's sums: change, then level
-        append_int(out, delta);
+        out += std::to_string(delta);
         out += " ";
-        append_int(out, t.level);
+        out += std::to_string(t.level);
       }
       out += "\n";
       return;

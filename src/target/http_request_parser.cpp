@@ -2,25 +2,14 @@
 
 #include <algorithm>
 #include <charconv>
+#include "loadctl/text.hpp"
 
 namespace loadtarget {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return (x | 0x20) == (y | 0x20);
-         });
-}
-
 bool is_token_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
          std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 // Calls f(token) for each comma-separated, trimmed, non-empty token of a header value.
@@ -28,7 +17,7 @@ template <typename F>
 void for_each_token(std::string_view value, F f) {
   while (!value.empty()) {
     auto comma = value.find(',');
-    auto token = trim(value.substr(0, comma));
+    auto token = loadctl::text::trim(value.substr(0, comma));
     if (!token.empty()) f(token);
     if (comma == std::string_view::npos) break;
     value.remove_prefix(comma + 1);
@@ -108,7 +97,7 @@ HttpRequestParser::Result HttpRequestParser::parse(std::string_view data, std::s
         if (eol == std::string_view::npos) return data.size() > 1024 ? fail(400) : Result::indeterminate;
         auto line = data.substr(0, eol);
         auto digits = line.substr(0, line.find(';'));
-        digits = trim(digits);
+        digits = loadctl::text::trim(digits);
         std::uint64_t size = 0;
         auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), size, 16);
         if (digits.empty() || ec != std::errc() || p != digits.data() + digits.size()) return fail(400);
@@ -150,7 +139,7 @@ HttpRequestParser::Result HttpRequestParser::parse_head(std::string_view head) {
     if (colon == std::string_view::npos || colon == 0) return fail(400);
     auto name = line.substr(0, colon);
     if (!std::all_of(name.begin(), name.end(), is_token_char)) return fail(400);
-    auto r = parse_header(name, trim(line.substr(colon + 1)));
+    auto r = parse_header(name, loadctl::text::trim(line.substr(colon + 1)));
     if (r == Result::bad) return r;
   }
   if (chunked_) content_length_ = -1;  // Transfer-Encoding overrides Content-Length
@@ -182,27 +171,27 @@ bool HttpRequestParser::parse_request_line(std::string_view line) {
 }
 
 HttpRequestParser::Result HttpRequestParser::parse_header(std::string_view name, std::string_view value) {
-  if (iequals(name, "content-length")) {
+  if (loadctl::text::iequals(name, "content-length")) {
     std::int64_t n = -1;
     auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
     if (value.empty() || ec != std::errc() || p != value.data() + value.size() || n < 0) return fail(400);
     if (content_length_ >= 0 && content_length_ != n) return fail(400);
     if (static_cast<std::uint64_t>(n) > max_body_size) return fail(413);
     content_length_ = n;
-  } else if (iequals(name, "transfer-encoding")) {
+  } else if (loadctl::text::iequals(name, "transfer-encoding")) {
     std::string_view last;
     for_each_token(value, [&](std::string_view t) { last = t; });
-    if (!iequals(last, "chunked")) return fail(501);
+    if (!loadctl::text::iequals(last, "chunked")) return fail(501);
     chunked_ = true;
-  } else if (iequals(name, "connection")) {
+  } else if (loadctl::text::iequals(name, "connection")) {
     for_each_token(value, [&](std::string_view t) {
-      if (iequals(t, "close")) req_.keep_alive = false;
-      else if (iequals(t, "keep-alive")) req_.keep_alive = true;
+      if (loadctl::text::iequals(t, "close")) req_.keep_alive = false;
+      else if (loadctl::text::iequals(t, "keep-alive")) req_.keep_alive = true;
     });
-  } else if (iequals(name, "expect")) {
-    if (!iequals(value, "100-continue")) return fail(417);
+  } else if (loadctl::text::iequals(name, "expect")) {
+    if (!loadctl::text::iequals(value, "100-continue")) return fail(417);
     req_.expect_continue = req_.version_minor >= 1;
-  } else if (iequals(name, "content-type")) {
+  } else if (loadctl::text::iequals(name, "content-type")) {
     req_.content_type.assign(value);
   }
   return Result::good;

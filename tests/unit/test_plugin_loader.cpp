@@ -20,7 +20,7 @@ fs::path temp_dir() {
   return pattern;
 }
 
-std::string load_error(const std::string& path) {
+std::string plugin_load_error(const std::string& path) {
   ProtocolRegistry registry;
   try {
     load_plugin(path, registry);
@@ -52,7 +52,7 @@ TEST(PluginLoader, FindsSharedObjectsInNameOrder) {
 TEST(PluginLoader, RefusalsNameTheFile) {
   fs::path dir = temp_dir();
   std::ofstream(dir / "junk.so") << "not an ELF file";
-  std::string error = load_error((dir / "junk.so").string());
+  std::string error = plugin_load_error((dir / "junk.so").string());
   EXPECT_NE(error.find("plugin " + (dir / "junk.so").string() + ": cannot load it"), std::string::npos) << error;
   fs::remove_all(dir);
 }
@@ -60,7 +60,7 @@ TEST(PluginLoader, RefusalsNameTheFile) {
 TEST(PluginLoader, SharedObjectWithoutEntryIsNotAPlugin) {
   for (const char* lib : {"/lib/x86_64-linux-gnu/libm.so.6", "/usr/lib/x86_64-linux-gnu/libm.so.6"}) {
     if (!fs::exists(lib)) continue;
-    std::string error = load_error(lib);
+    std::string error = plugin_load_error(lib);
     EXPECT_NE(error.find("not a loadctl plugin (no loadctl_plugin_entry symbol"), std::string::npos) << error;
     return;
   }

@@ -15,18 +15,14 @@
 
 #include "report/json_value.hpp"
 #include "report/report.hpp"
+#include "test_files.hpp"
 
 namespace fs = std::filesystem;
 namespace rp = loadctl::report;
 
 namespace {
 
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using loadctl::test::read_all;
 
 fs::path fresh_dir(const std::string& name) {
   fs::path dir = fs::path(LOADCTL_BINARY_DIR) / name;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include "test_files.hpp"
 
 using loadctl::MetricKind;
 using loadctl::MetricSet;
@@ -19,12 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using loadctl::test::read_all;
 
 // Grammar of a tsung.log line as documented in docs/stats.md.
 bool valid_line(const std::string& line) {

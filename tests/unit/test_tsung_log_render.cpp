@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 #include <sys/wait.h>
+#include "test_files.hpp"
 
 using loadctl::MetricKind;
 using loadctl::MetricSet;
@@ -18,12 +19,7 @@ namespace fs = std::filesystem;
 namespace {
 constexpr const char* kRenderer = "/usr/lib/x86_64-linux-gnu/tsung/bin/tsung_stats.pl";
 
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using loadctl::test::read_all;
 }  // namespace
 
 TEST(TsungLogRender, TsungStatsPlRendersOurLog) {
