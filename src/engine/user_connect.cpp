@@ -12,59 +12,72 @@
 namespace loadctl::engine {
 
 void Worker::connect(User& user) {
-  const Options& options = config_.scenario->options;
   user.state = UserState::connecting;
   user.connect_start = Clock::now();
-  double timeout = user.dyn && user.dyn->connect_timeout >= 0 ? user.dyn->connect_timeout : options.connect_timeout;
-  user.deadline = timeout > 0 ? user.connect_start + seconds(timeout) : Clock::time_point::max();
+  user.deadline = connect_deadline(user, user.connect_start);
   const Target& target = config_.servers[static_cast<std::size_t>(user.server)];
-  const auto& endpoint = target.address;
   bool udp = target.endpoint.transport == Transport::udp;
   boost::system::error_code ec;
-  if (udp) open_udp(user, ec); else user.socket.open(endpoint.protocol(), ec);
-  if (!ec && options.tcp_reuseaddr && !udp) user.socket.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec && (!config_.source_ips.empty() || options.ports_range)) bind_source(user, ec);
-  if (!ec && !udp) user.socket.set_option(asio::ip::tcp::no_delay(true), ec);
-  unsigned rcv_buffer = udp ? options.udp_rcv_buffer : options.tcp_rcv_buffer;
-  unsigned snd_buffer = udp ? options.udp_snd_buffer : options.tcp_snd_buffer;
-  if (!ec && rcv_buffer) user.socket.set_option(asio::socket_base::receive_buffer_size(static_cast<int>(rcv_buffer)), ec);
-  if (!ec && snd_buffer) user.socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(snd_buffer)), ec);
+  if (udp) open_udp(user, ec);
+  setup_socket(user.socket, user.server, !udp, ec);
   if (ec) {
     asio::post(ctx_, [this, &user, gen = user.generation, ec] {
       if (gen == user.generation) on_connected(user, ec);
     });
     return;
   }
-  user.socket.async_connect(endpoint, [this, &user, gen = user.generation](const boost::system::error_code& ec) {
+  user.socket.async_connect(target.address, [this, &user, gen = user.generation](const boost::system::error_code& ec) {
     if (gen == user.generation) on_connected(user, ec);
   });
 }
 
+// connect_timeout (the session's <set_option>, else the scenario's) from `start`.
+Clock::time_point Worker::connect_deadline(const User& user, Clock::time_point start) const {
+  double timeout = user.dyn && user.dyn->connect_timeout >= 0 ? user.dyn->connect_timeout
+                                                               : config_.scenario->options.connect_timeout;
+  return timeout > 0 ? start + seconds(timeout) : Clock::time_point::max();
+}
+
+// A connection's socket options, as Tsung's: opened (TCP: `tcp`, else already open as UDP),
+// tcp_reuseaddr, the source address and port, no delay, buffer sizes. Also for a connection's
+// second lane (user_connection.cpp), which Tsung's ts_bosh opens the same way.
+void Worker::setup_socket(Socket& socket, std::int32_t server, bool tcp, boost::system::error_code& ec) {
+  const Options& options = config_.scenario->options;
+  if (!ec && tcp) socket.open(config_.servers[static_cast<std::size_t>(server)].address.protocol(), ec);
+  if (!ec && options.tcp_reuseaddr && tcp) socket.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec && (!config_.source_ips.empty() || options.ports_range)) bind_source(socket, server, ec);
+  if (!ec && tcp) socket.set_option(asio::ip::tcp::no_delay(true), ec);
+  unsigned rcv_buffer = tcp ? options.tcp_rcv_buffer : options.udp_rcv_buffer;
+  unsigned snd_buffer = tcp ? options.tcp_snd_buffer : options.udp_snd_buffer;
+  if (!ec && rcv_buffer) socket.set_option(asio::socket_base::receive_buffer_size(static_cast<int>(rcv_buffer)), ec);
+  if (!ec && snd_buffer) socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(snd_buffer)), ec);
+}
+
 // Source address (<ip>/<iprange>, round-robin per connection) and source port (ports_range:
 // this worker's interleaved slice, skipping ports in use).
-void Worker::bind_source(User& user, boost::system::error_code& ec) {
+void Worker::bind_source(Socket& socket, std::int32_t server, boost::system::error_code& ec) {
   asio::ip::address ip;
   if (!config_.source_ips.empty()) {
     ip = config_.source_ips[source_ip_next_++ % config_.source_ips.size()];
-  } else if (config_.servers[static_cast<std::size_t>(user.server)].address.protocol() == asio::ip::tcp::v6()) {
+  } else if (config_.servers[static_cast<std::size_t>(server)].address.protocol() == asio::ip::tcp::v6()) {
     ip = asio::ip::address_v6::any();
   } else {
     ip = asio::ip::address_v4::any();
   }
   const auto& range = config_.scenario->options.ports_range;
   if (!range) {
-    user.socket.bind({ip, 0}, ec);
+    socket.bind({ip, 0}, ec);
     return;
   }
   std::uint32_t first = range->first + plan_.slice;
   std::uint32_t count = first > range->second ? 0 : (range->second - first) / plan_.slices + 1;
-  user.socket.set_option(asio::socket_base::reuse_address(true), ec);
+  socket.set_option(asio::socket_base::reuse_address(true), ec);
   for (std::uint32_t attempt = 0; attempt < count; ++attempt) {
     auto port = static_cast<std::uint16_t>(first + (port_next_++ % count) * plan_.slices);
-    user.socket.bind({ip, port}, ec);
+    socket.bind({ip, port}, ec);
     if (ec != asio::error::address_in_use) return;
   }
-  if (count == 0) user.socket.bind({ip, 0}, ec);  // more threads than ports: this one has none
+  if (count == 0) socket.bind({ip, 0}, ec);  // more threads than ports: this one has none
 }
 
 void Worker::on_connected(User& user, const boost::system::error_code& ec) {
@@ -115,7 +128,7 @@ void Worker::close_connection(User& user, bool clean) {
   boost::system::error_code ignored;
   user.socket.close(ignored);
   if (user.tls) retire_tls(user, clean);
-  if (user.conn && user.conn->lane) retire_lane(user);
+  if (user.conn && user.conn->lane) retire_lane(user, clean);
   user.conn.reset();
   if (user.connected_to >= 0) stats_.gauge_add(ids_.connected, -1);
   user.connected_to = -1;

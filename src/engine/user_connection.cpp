@@ -426,8 +426,14 @@ void Worker::conn_event(User& user, ConnEvent event, const ResponseInfo& info) {
     case ConnEvent::close: {
       ResponseInfo closing = info;
       closing.close = true;
-      if (awaiting) on_response_complete(user, closing);
-      else close_connection(user);
+      if (awaiting) {
+        on_response_complete(user, closing);
+      } else if (user.state == UserState::connecting) {  // during the plugin's handshake: a failed connect
+        close_connection(user, false);
+        on_connected(user, asio::error::connection_aborted);
+      } else {
+        close_connection(user);
+      }
       return;
     }
   }
@@ -494,12 +500,30 @@ void Worker::lane_send(User& user, std::string_view bytes) {
     lane_flush(user);
     return;
   }
-  if (lane.socket.is_open()) return;  // connecting: the queue goes once connected
+  if (lane.serial != 0) return;  // connecting (or waiting to): the queue goes once connected
   lane.serial = ++conn_serial_;
+  if (c.lane_failures == 0) {
+    lane_connect(user);
+    return;
+  }
+  // After a failed connect, as the connection's own retries: retry_timeout doubled each time.
+  const Options& options = config_.scenario->options;
+  double retry = user.dyn && user.dyn->retry_timeout >= 0 ? user.dyn->retry_timeout : options.retry_timeout;
+  double backoff = retry * static_cast<double>(1u << std::min<unsigned>(c.lane_failures - 1u, 10u));
+  lane.timer.expires_after(seconds(backoff));
+  lane.timer.async_wait([this, &user, ref = LaneRef(user)](const boost::system::error_code& ec) {
+    if (!ec && ref.alive(user)) lane_connect(user);
+  });
+}
+
+// The lane's socket set up as the connection's (Tsung's ts_bosh new_socket: the same source
+// address, ports and options), bounded by connect_timeout until its TLS handshake is over.
+void Worker::lane_connect(User& user) {
+  LaneState& lane = *user.conn->lane;
+  lane.deadline = connect_deadline(user, Clock::now());
   const Target& target = config_.servers[static_cast<std::size_t>(user.connected_to)];
   boost::system::error_code ec;
-  lane.socket.open(target.address.protocol(), ec);
-  if (!ec) lane.socket.set_option(asio::ip::tcp::no_delay(true), ec);
+  setup_socket(lane.socket, user.connected_to, true, ec);
   if (ec) {
     asio::post(ctx_, [this, &user, ref = LaneRef(user), ec] {
       if (ref.alive(user)) lane_connected(user, ec);
@@ -514,7 +538,7 @@ void Worker::lane_send(User& user, std::string_view bytes) {
 void Worker::lane_connected(User& user, const boost::system::error_code& ec) {
   LaneState& lane = *user.conn->lane;
   if (ec) {
-    lane_failed(user, false);
+    lane_connect_failed(user, ec);
     return;
   }
   boost::system::error_code ignored;
@@ -533,9 +557,26 @@ void Worker::lane_connected(User& user, const boost::system::error_code& ec) {
     return;
   }
   lane.connected = true;
+  lane.deadline = Clock::time_point::max();
+  user.conn->lane_failures = 0;
   LaneRef ref(user);
   lane_flush(user);
   if (ref.alive(user)) lane_read(user);
+}
+
+// The lane's connect or TLS handshake failed or reached connect_timeout: counted as the
+// connection's (error_connect_<errno>, error_connect_timeout); past max_retries failures in a
+// row the user ends (error_abort_max_conn_retries), else the plugin is told (lane_failed).
+void Worker::lane_connect_failed(User& user, const boost::system::error_code& ec) {
+  bool timed_out = Clock::now() >= user.conn->lane->deadline;
+  stats_.add(error_metric(timed_out ? "error_connect_timeout" : "error_connect_" + errno_name(ec)));
+  if (++user.conn->lane_failures > config_.scenario->options.max_retries) {
+    stats_.add(error_metric("error_abort_max_conn_retries"));
+    close_connection(user, false);
+    finish_user(user);
+    return;
+  }
+  lane_failed(user, false);
 }
 
 void Worker::lane_flush(User& user) {
@@ -587,7 +628,7 @@ void Worker::lane_on_read(User& user, const boost::system::error_code& ec, std::
 // The lane's socket is gone (the peer closed it, or an error): retired, and the plugin told; its
 // next send_on connects it again.
 void Worker::lane_failed(User& user, bool eof) {
-  retire_lane(user);
+  retire_lane(user, eof);
   ConnRef ref(user);
   const RequestSpec* pending = user.state == UserState::awaiting ? &current_request(user) : nullptr;
   ResponseInfo info;
@@ -596,11 +637,18 @@ void Worker::lane_failed(User& user, bool eof) {
   if (ref.alive(user)) conn_event(user, event, info);
 }
 
-void Worker::retire_lane(User& user) {
+// As retire_tls: a TLS lane that closed without error is marked shut down, so that OpenSSL keeps
+// the session it shares with the connection resumable.
+void Worker::retire_lane(User& user, bool clean) {
   std::unique_ptr<LaneState>& lane = user.conn->lane;
   if (!lane) return;
   boost::system::error_code ignored;
   lane->socket.close(ignored);
+  lane->timer.cancel();
+  if (lane->tls) {
+    SSL* ssl = lane->tls->native_handle();
+    if (clean && SSL_is_init_finished(ssl)) SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  }
   retired_lanes_.push_back(std::move(lane));
 }
 

@@ -124,12 +124,15 @@ enum class UserState : std::uint8_t { idle, connecting, sending, awaiting, think
 /// connected at its first send, read for its whole life. Retired whole (its TLS stream refers to
 /// its socket), so that completions still pending find it.
 struct LaneState {
-  explicit LaneState(Executor ex) : socket(ex) {}
+  explicit LaneState(Executor ex) : socket(ex), timer(ex) {}
   Socket socket;
+  Timer timer;                      ///< the backoff before a connect after a failed one
   std::unique_ptr<TlsStream> tls;
   std::unique_ptr<char[]> buffer;   ///< receive buffer, while connected
   std::string in, out, writing;     ///< unconsumed received bytes, queued bytes, bytes being written
   std::uint64_t serial = 0;         ///< completions of an older socket of the lane are ignored
+  /// connect_timeout of its connect and TLS handshake (sweep_timeouts); max once connected
+  Clock::time_point deadline = Clock::time_point::max();
   bool connected = false, reading = false, write_busy = false;
 };
 
@@ -151,6 +154,7 @@ struct ConnState {
   std::uint32_t global_pc = 0;      ///< awaiting the release of the ack="global" request before this pc
   std::uint32_t noack_pc = 0;       ///< ... that request's User::pc
   std::unique_ptr<LaneState> lane;  ///< lane 1, from its first send_on (ConnectionServices)
+  std::uint8_t lane_failures = 0;   ///< lane 1's failed connects in a row (max_retries)
 };
 
 struct User {
@@ -253,7 +257,9 @@ class Worker {
   void step(User& user);
   void begin_request(User& user, const RequestSpec& spec, std::int32_t server);
   void connect(User& user);
-  void bind_source(User& user, boost::system::error_code& ec);
+  Clock::time_point connect_deadline(const User& user, Clock::time_point start) const;
+  void setup_socket(Socket& socket, std::int32_t server, bool tcp, boost::system::error_code& ec);
+  void bind_source(Socket& socket, std::int32_t server, boost::system::error_code& ec);
   void on_connected(User& user, const boost::system::error_code& ec);
   void on_transport_ready(User& user);
   void send_request(User& user);
@@ -312,12 +318,14 @@ class Worker {
   /// its events; `in` is the lane's unconsumed rest. False when the connection or user ended.
   bool conn_deliver(User& user, unsigned lane, std::string& in, const char* bytes, std::size_t n);
   void lane_send(User& user, std::string_view bytes);
+  void lane_connect(User& user);
   void lane_connected(User& user, const boost::system::error_code& ec);
+  void lane_connect_failed(User& user, const boost::system::error_code& ec);
   void lane_flush(User& user);
   void lane_read(User& user);
   void lane_on_read(User& user, const boost::system::error_code& ec, std::size_t n);
   void lane_failed(User& user, bool eof);
-  void retire_lane(User& user);
+  void retire_lane(User& user, bool clean);
   bool conn_timeout(User& user);
 
   // dynamics (user_dynamics.cpp)

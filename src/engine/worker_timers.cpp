@@ -26,6 +26,9 @@ void Worker::sweep_timeouts() {
       // (not a wait without deadline: a throttled read's, an unbounded ack="global")
       if (user.state == UserState::awaiting && user.deadline != Clock::time_point::max()) user.deadline = now + idle;
     }
+    // A connection's second lane: its connect and TLS handshake are bounded by connect_timeout.
+    if (user.conn && user.conn->lane && now >= user.conn->lane->deadline) [[unlikely]]
+      lane_connect_failed(user, asio::error::timed_out);
     if (!user.program || now < user.deadline) continue;
     if (user.conn && user.conn->throttled) continue;  // rate_limit defers the read, not the server
     if (user.state == UserState::connecting && user.conn) {  // a plugin handshake that did not end

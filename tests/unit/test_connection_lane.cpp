@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,6 +54,7 @@ class LaneConnection final : public Connection {
   void encode(ConnectionServices& s, const RequestSpec& request, const EncodeContext&, std::string& out) override {
     const auto& r = static_cast<const LaneRequest&>(request);
     got0_ = got1_ = false;
+    retry_ = r.data == "retry";
     if (r.data == "close") {
       s.send_on(1, "CLOSE\n");
       return;
@@ -78,6 +80,10 @@ class LaneConnection final : public Connection {
     s.count(lane_closed_);
     auto* r = static_cast<const LaneRequest*>(pending);
     if (lane == 1 && eof && r && r->data == "close") return ConnEvent::complete;
+    if (lane == 1 && !eof && retry_) {  // a plugin that retries from here: bounded by max_retries
+      s.send_on(1, "L1 retry\n");
+      return ConnEvent::none;
+    }
     info.error = "unexpected_lane_close";
     return ConnEvent::fatal;
   }
@@ -88,6 +94,10 @@ class LaneConnection final : public Connection {
     auto eol = text.find('\n');
     if (eol == std::string_view::npos) return {0, ConnEvent::none};
     auto* r = static_cast<const LaneRequest*>(pending);
+    if (r && r->data == "end") {  // the user ends while lane 1 connects, handshakes or reads
+      info.error = "ended";
+      return {eol + 1, ConnEvent::fatal};
+    }
     if (!r || text.substr(0, eol) != std::string{lane, ':'} + r->data) {
       info.error = "lane_mismatch";
       return {eol + 1, ConnEvent::fatal};
@@ -96,7 +106,7 @@ class LaneConnection final : public Connection {
     return {eol + 1, got0_ && got1_ ? ConnEvent::complete : ConnEvent::none};
   }
   ConnMetric lane_data_ = 0, lane_closed_ = 0;
-  bool got0_ = false, got1_ = false;
+  bool got0_ = false, got1_ = false, retry_ = false;
 };
 
 class LaneProtocol final : public Protocol {
@@ -117,10 +127,13 @@ class LaneProtocol final : public Protocol {
 };
 
 // Answers each line on its own socket (over TLS when given a certificate), one thread per
-// connection; counts the connections.
+// connection; counts the connections and records their source ports. Connections after the
+// first `answered` are accepted and read but get no answer (nor TLS handshake); after
+// `accepts` connections the listening socket closes (later connects are refused).
 class LaneServer {
  public:
-  explicit LaneServer(const std::string& cert_dir = "") : acceptor_(io_) {
+  explicit LaneServer(const std::string& cert_dir = "", int answered = 1 << 30, int accepts = 1 << 30)
+      : acceptor_(io_) {
     if (!cert_dir.empty()) {
       tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
       tls_->use_certificate_chain_file(cert_dir + "/cert.pem");
@@ -131,14 +144,24 @@ class LaneServer {
     acceptor_.bind(ep);
     acceptor_.listen();
     port_ = acceptor_.local_endpoint().port();
-    thread_ = std::thread([this] {
+    thread_ = std::thread([this, answered, accepts] {
       for (;;) {
         auto socket = std::make_shared<asio::ip::tcp::socket>(io_);
         boost::system::error_code ec;
         acceptor_.accept(*socket, ec);
         if (ec) return;
-        ++accepted;
-        threads_.emplace_back([this, socket] {
+        int index = ++accepted;
+        {
+          std::lock_guard lock(mutex_);
+          ports.push_back(socket->remote_endpoint(ec).port());
+        }
+        threads_.emplace_back([this, socket, stall = index > answered] {
+          if (stall) {
+            char sink[512];
+            boost::system::error_code read_ec;
+            while (!read_ec) socket->read_some(asio::buffer(sink), read_ec);
+            return;
+          }
           if (!tls_) {
             answer_lines(*socket, *socket);
             return;
@@ -148,6 +171,10 @@ class LaneServer {
           stream.handshake(asio::ssl::stream_base::server, ec);
           if (!ec) answer_lines(stream, *socket);
         });
+        if (index >= accepts) {
+          acceptor_.close(ec);
+          return;
+        }
       }
     });
   }
@@ -158,6 +185,7 @@ class LaneServer {
   }
   std::uint16_t port() const { return port_; }
   std::atomic<int> accepted{0};
+  std::vector<std::uint16_t> ports;  ///< source ports of the accepted connections
 
  private:
   template <class Stream>
@@ -178,6 +206,7 @@ class LaneServer {
   }
 
   asio::io_context io_;
+  std::mutex mutex_;
   std::unique_ptr<asio::ssl::context> tls_;
   asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
@@ -190,24 +219,22 @@ std::uint64_t lane_count(const MetricSet& m, std::string_view name) {
   return metric ? metric->count : 0;
 }
 
-// Two users, each: a line on both lanes, again, lane 1 closed by the server, a line on both.
-void run_lanes(LaneServer& server, const char* server_type) {
+MetricSet run_scenario(LaneServer& server, const char* server_type, int users, const std::string& options,
+                       const std::string& requests) {
   ProtocolRegistry registry;
   registry.add(std::make_unique<LaneProtocol>());
   std::string xml = R"(<?xml version="1.0"?><tsung>
     <clients><client host="localhost" use_controller_vm="true"/></clients>
     <servers><server host="127.0.0.1" port=")" + std::to_string(server.port()) + R"(" type=")" + server_type + R"("/></servers>
-    <load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="2" arrivalrate="20" unit="second"/></arrivalphase></load>
-    <sessions><session name="lane" probability="100" type="ts_lane">
-      <request><lane data="1"/></request>
-      <thinktime value="0.1"/>
-      <request><lane data="2"/></request>
-      <request><lane data="close"/></request>
-      <request><lane data="3"/></request>
-    </session></sessions></tsung>)";
+    <load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber=")" + std::to_string(users) +
+                    R"(" arrivalrate="20" unit="second"/></arrivalphase></load><options>)" + options +
+                    R"(</options><sessions><session name="lane" probability="100" type="ts_lane">)" + requests +
+                    "</session></sessions></tsung>";
   Scenario scenario = load_scenario_text(xml, "lane.xml", registry);
   std::vector<AgentPlan> plans = plan_run(scenario, plan_slots(scenario), 1);
-  ASSERT_EQ(plans.size(), 1u);
+  MetricSet m;
+  EXPECT_EQ(plans.size(), 1u);
+  if (plans.size() != 1) return m;
   engine::Engine engine(scenario, plans.at(0), 1);
   engine.start(engine::Clock::now());
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -216,8 +243,18 @@ void run_lanes(LaneServer& server, const char* server_type) {
   EXPECT_TRUE(engine.done());
   engine.stop();
   engine.join();
-  MetricSet m;
   engine.collect(m);
+  return m;
+}
+
+// Two users, each: a line on both lanes, again, lane 1 closed by the server, a line on both.
+void run_lanes(LaneServer& server, const char* server_type, const std::string& options = "") {
+  MetricSet m = run_scenario(server, server_type, 2, options, R"(
+      <request><lane data="1"/></request>
+      <thinktime value="0.1"/>
+      <request><lane data="2"/></request>
+      <request><lane data="close"/></request>
+      <request><lane data="3"/></request>)");
   for (const auto& [name, metric] : m.sorted())
     EXPECT_FALSE(name.starts_with("error_")) << name << " = " << metric->count;
   EXPECT_EQ(lane_count(m, "finish_users_count"), 2u);
@@ -237,6 +274,61 @@ TEST(ConnectionLane, SecondSocketOfTlsConnectionIsTls) {
   test::TestCert cert;
   LaneServer server(cert.dir);
   run_lanes(server, "ssl");
+}
+
+}  // namespace
+}  // namespace loadctl
+
+namespace loadctl {
+namespace {
+
+// Lane 1 is set up as the connection: ports_range (and <ip>, tcp_reuseaddr, buffer sizes).
+TEST(ConnectionLane, SecondSocketUsesTheConnectionsSourcePorts) {
+  LaneServer server;
+  run_lanes(server, "tcp", R"(<option name="ports_range" min="47100" max="47299"/>)");
+  ASSERT_EQ(server.ports.size(), 6u);
+  for (std::uint16_t port : server.ports) {
+    EXPECT_GE(port, 47100);
+    EXPECT_LE(port, 47299);
+  }
+}
+
+// A lane whose TLS handshake never ends: connect_timeout (error_connect_timeout), the plugin
+// told (here it ends the user).
+TEST(ConnectionLane, SecondSocketHandshakeIsBoundedByConnectTimeout) {
+  test::TestCert cert;
+  LaneServer server(cert.dir, 1);
+  MetricSet m = run_scenario(server, "ssl", 1, R"(<option name="connect_timeout" value="300"/>)",
+                             R"(<request><lane data="1"/></request>)");
+  EXPECT_EQ(lane_count(m, "error_connect_timeout"), 1u);
+  EXPECT_EQ(lane_count(m, "error_unexpected_lane_close"), 1u);
+  EXPECT_EQ(lane_count(m, "finish_users_count"), 1u);
+}
+
+// A refused lane: error_connect_econnrefused each time; a plugin reconnecting from
+// on_lane_closed is bounded by max_retries (then error_abort_max_conn_retries ends the user).
+TEST(ConnectionLane, RefusedSecondSocketCountsAndBoundsRetries) {
+  LaneServer server("", 1 << 30, 1);
+  MetricSet m = run_scenario(server, "tcp", 1,
+                             R"(<option name="max_retries" value="2"/><option name="retry_timeout" value="10"/>)",
+                             R"(<request><lane data="retry"/></request>)");
+  EXPECT_EQ(lane_count(m, "error_connect_econnrefused"), 3u);
+  EXPECT_EQ(lane_count(m, "error_abort_max_conn_retries"), 1u);
+  EXPECT_EQ(lane_count(m, "lane_closed"), 2u);
+  EXPECT_EQ(lane_count(m, "finish_users_count"), 1u);
+}
+
+// The user ends (a fatal answer on the connection) while lane 1 connects/handshakes (TLS) or
+// reads (TCP): its completions find the lane retired (ASan runs this too).
+TEST(ConnectionLane, UserEndsWhileSecondSocketIsBusy) {
+  for (const char* type : {"tcp", "ssl"}) {
+    test::TestCert cert;
+    LaneServer server(std::string(type) == "ssl" ? cert.dir : "", 1);
+    MetricSet m = run_scenario(server, type, 1, "", R"(<request><lane data="end"/></request>)");
+    EXPECT_EQ(lane_count(m, "error_ended"), 1u) << type;
+    EXPECT_EQ(lane_count(m, "finish_users_count"), 1u) << type;
+    EXPECT_EQ(server.accepted.load(), 2) << type;
+  }
 }
 
 }  // namespace
