@@ -8,6 +8,7 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -59,12 +60,16 @@ class LaneConnection final : public Connection {
       s.send_on(1, "CLOSE\n");
       return;
     }
+    if (retry_) {  // lane 1 once the connection answered (after the server stopped accepting)
+      out += "L0 retry\n";
+      return;
+    }
     out += "L0 " + r.data + "\n";
     s.send_on(1, "L1 " + r.data + "\n");
   }
-  ConnResult on_data(ConnectionServices&, const RequestSpec* pending, std::span<const char> data,
+  ConnResult on_data(ConnectionServices& s, const RequestSpec* pending, std::span<const char> data,
                      ResponseInfo& info) override {
-    return answer('0', got0_, pending, data, info);
+    return answer(s, '0', got0_, pending, data, info);
   }
   ConnResult on_lane_data(ConnectionServices& s, unsigned lane, const RequestSpec* pending, std::span<const char> data,
                           ResponseInfo& info) override {
@@ -73,7 +78,7 @@ class LaneConnection final : public Connection {
       return {data.size(), ConnEvent::fatal};
     }
     s.count(lane_data_);
-    return answer('1', got1_, pending, data, info);
+    return answer(s, '1', got1_, pending, data, info);
   }
   ConnEvent on_lane_closed(ConnectionServices& s, unsigned lane, const RequestSpec* pending, bool eof,
                            ResponseInfo& info) override {
@@ -89,7 +94,7 @@ class LaneConnection final : public Connection {
   }
 
  private:
-  ConnResult answer(char lane, bool& got, const RequestSpec* pending, std::span<const char> data, ResponseInfo& info) {
+  ConnResult answer(ConnectionServices& s, char lane, bool& got, const RequestSpec* pending, std::span<const char> data, ResponseInfo& info) {
     std::string_view text(data.data(), data.size());
     auto eol = text.find('\n');
     if (eol == std::string_view::npos) return {0, ConnEvent::none};
@@ -103,6 +108,7 @@ class LaneConnection final : public Connection {
       return {eol + 1, ConnEvent::fatal};
     }
     got = true;
+    if (retry_ && lane == '0') s.send_on(1, "L1 retry\n");
     return {eol + 1, got0_ && got1_ ? ConnEvent::complete : ConnEvent::none};
   }
   ConnMetric lane_data_ = 0, lane_closed_ = 0;
@@ -155,7 +161,8 @@ class LaneServer {
           std::lock_guard lock(mutex_);
           ports.push_back(socket->remote_endpoint(ec).port());
         }
-        threads_.emplace_back([this, socket, stall = index > answered] {
+        if (index >= accepts) acceptor_.close(ec);  // before this connection's first answer
+        threads_.emplace_back([this, socket, index, stall = index > answered] {
           if (stall) {
             char sink[512];
             boost::system::error_code read_ec;
@@ -169,12 +176,11 @@ class LaneServer {
           asio::ssl::stream<asio::ip::tcp::socket&> stream(*socket, *tls_);
           boost::system::error_code ec;
           stream.handshake(asio::ssl::stream_base::server, ec);
-          if (!ec) answer_lines(stream, *socket);
+          if (ec) return;
+          if (SSL_session_reused(stream.native_handle()) && index < 8) resumed[index] = true;
+          answer_lines(stream, *socket);
         });
-        if (index >= accepts) {
-          acceptor_.close(ec);
-          return;
-        }
+        if (index >= accepts) return;
       }
     });
   }
@@ -185,6 +191,7 @@ class LaneServer {
   }
   std::uint16_t port() const { return port_; }
   std::atomic<int> accepted{0};
+  std::array<std::atomic<bool>, 8> resumed{};  ///< by accept order (1...): the TLS handshake resumed
   std::vector<std::uint16_t> ports;  ///< source ports of the accepted connections
 
  private:
@@ -303,6 +310,22 @@ TEST(ConnectionLane, SecondSocketHandshakeIsBoundedByConnectTimeout) {
   EXPECT_EQ(lane_count(m, "error_connect_timeout"), 1u);
   EXPECT_EQ(lane_count(m, "error_unexpected_lane_close"), 1u);
   EXPECT_EQ(lane_count(m, "finish_users_count"), 1u);
+}
+
+// A TLS lane closed by the server is retired clean: the session it shares with the connection
+// stays resumable once the stream is freed (a sweep later), as retire_tls keeps it.
+TEST(ConnectionLane, ClosedTlsLaneKeepsTheSessionResumable) {
+  test::TestCert cert;
+  LaneServer server(cert.dir);
+  MetricSet m = run_scenario(server, "ssl", 1, "", R"(
+      <request><lane data="1"/></request>
+      <request><lane data="close"/></request>
+      <thinktime value="0.6"/>
+      <request><lane data="2"/></request>)");
+  EXPECT_EQ(lane_count(m, "finish_users_count"), 1u);
+  EXPECT_EQ(server.accepted.load(), 3);
+  // (the first lane may come before the connection's TLS 1.3 ticket: not asserted)
+  EXPECT_TRUE(server.resumed[3].load());
 }
 
 // A refused lane: error_connect_econnrefused each time; a plugin reconnecting from
