@@ -128,6 +128,12 @@ class Connection {
     info.error = eof ? "lane_closed" : "lane_error";
     return ConnEvent::fatal;
   }
+  /// True (a plugin using lanes): once the handshake of on_open is over, the connection's own
+  /// socket closed by the peer (or failed) is lane 0 closing: on_lane_closed(0, ...) is called
+  /// instead of on_eof or an error, the connection and its other lanes stay, and the next send
+  /// (send_on(0), or a request's encoded bytes) connects lane 0 again as a new socket, set up and
+  /// bounded as lane 1's. False (the default): the connection closes with its socket.
+  virtual bool reopens_lane0() const { return false; }
 };
 
 }  // namespace loadctl

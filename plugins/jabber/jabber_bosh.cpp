@@ -94,6 +94,10 @@ class BoshXmppConnection final : public Connection {
     return lane_data(s, lane, pending, data, info);
   }
 
+  /// Tsung's ts_bosh: any of its HTTP connections closed by the server while free is dropped
+  /// silently and reopened when needed, the first one (lane 0) as the others.
+  bool reopens_lane0() const override { return true; }
+
   ConnEvent on_lane_closed(ConnectionServices& s, unsigned lane, const RequestSpec* pending, bool eof,
                            ResponseInfo& info) override {
     Lane& l = lanes_[lane];

@@ -123,12 +123,13 @@ void Worker::on_transport_ready(User& user) {
 }
 
 void Worker::close_connection(User& user, bool clean) {
-  if (!user.socket.is_open()) return;
+  if (!user.socket.is_open() && !user.conn) return;
   if (user.conn) conn_write_now(user);  // queued bytes (e.g. a close frame) go before the FIN
   boost::system::error_code ignored;
   user.socket.close(ignored);
   if (user.tls) retire_tls(user, clean);
-  if (user.conn && user.conn->lane) retire_lane(user, clean);
+  if (user.conn)
+    for (unsigned i = 0; i < user.conn->lanes.size(); ++i) retire_lane(user, i, clean);
   user.conn.reset();
   if (user.connected_to >= 0) stats_.gauge_add(ids_.connected, -1);
   user.connected_to = -1;

@@ -27,12 +27,15 @@ struct ConnRef {
   }
 };
 
-/// The user's lane 1 is still the socket a completion was started for.
+/// The user's lane `i` is still the socket a completion was started for.
 struct LaneRef {
   ConnRef conn;
   std::uint64_t serial;
-  explicit LaneRef(const User& user) : conn(user), serial(user.conn->lane->serial) {}
-  bool alive(const User& user) const { return conn.alive(user) && user.conn->lane && user.conn->lane->serial == serial; }
+  unsigned i;
+  LaneRef(const User& user, unsigned i) : conn(user), serial(user.conn->lanes[i]->serial), i(i) {}
+  bool alive(const User& user) const {
+    return conn.alive(user) && user.conn->lanes[i] && user.conn->lanes[i]->serial == serial;
+  }
 };
 
 namespace {
@@ -50,6 +53,11 @@ class ConnServices final : public ConnectionServices {
       : worker_(worker), user_(user), vars_(*user.program, user.dyn.get(), user.id) {}
 
   void send(std::string_view bytes) override {
+    if (user_.conn->main_closed) [[unlikely]] {  // lane 0 reopened as a lane (Connection::reopens_lane0)
+      worker_.stats_.add(worker_.ids_.size_sent, bytes.size());
+      worker_.lane_send(user_, 0, bytes);
+      return;
+    }
     user_.conn->out.append(bytes);
     worker_.stats_.add(worker_.ids_.size_sent, bytes.size());
     // Within on_data, replies (acks, pongs) gather and leave together after it (conn_on_read).
@@ -60,7 +68,7 @@ class ConnServices final : public ConnectionServices {
       send(bytes);
     } else if (lane == 1) {
       worker_.stats_.add(worker_.ids_.size_sent, bytes.size());
-      worker_.lane_send(user_, bytes);
+      worker_.lane_send(user_, 1, bytes);
     } else {
       error("no_lane");
     }
@@ -185,6 +193,11 @@ std::size_t Worker::conn_write_now(User& user) {
 
 void Worker::conn_flush(User& user) {
   ConnState& c = *user.conn;
+  if (c.main_closed) [[unlikely]] {  // what a request encoded goes on lane 0's new socket
+    if (!c.out.empty()) lane_send(user, 0, c.out);
+    c.out.clear();
+    return;
+  }
   if (c.write_busy || c.out.empty() || c.tls_requested) return;
   std::size_t written = conn_write_now(user);
   if (c.out.empty()) return;
@@ -192,7 +205,7 @@ void Worker::conn_flush(User& user) {
   c.out.clear();
   c.write_busy = true;
   auto done = [this, &user, ref = ConnRef(user)](const boost::system::error_code& ec, std::size_t) {
-    if (!ref.alive(user)) return;
+    if (!ref.alive(user) || user.conn->main_closed) return;
     ConnState& c = *user.conn;
     c.write_busy = false;
     c.writing.clear();
@@ -227,7 +240,7 @@ bool Worker::conn_rate_limited(User& user) {
 
 void Worker::conn_read(User& user) {
   ConnState& c = *user.conn;
-  if (c.reading) return;
+  if (c.reading || c.main_closed) return;
   if (c.tls_requested) {
     conn_start_tls(user);
     return;
@@ -285,6 +298,10 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, const
     if (user.state == UserState::connecting) {  // cut during the plugin's handshake
       close_connection(user);
       on_connected(user, ec);
+      return;
+    }
+    if (c.plugin->reopens_lane0()) [[unlikely]] {
+      close_lane0(user, eof);
       return;
     }
     const RequestSpec* pending = user.state == UserState::awaiting ? &current_request(user) : nullptr;
@@ -355,7 +372,8 @@ bool Worker::conn_deliver(User& user, unsigned lane, std::string& in, const char
   }
   c.batching = false;
   conn_flush(user);
-  if (c.lane) lane_flush(user);
+  for (unsigned i = 0; i < c.lanes.size(); ++i)
+    if (c.lanes[i]) lane_flush(user, i);
   if (direct) in.assign(bytes + offset, n - offset);
   else in.erase(0, offset);
   // An idle connection keeps no receive buffer (the read buffers are the worker's).
@@ -491,19 +509,19 @@ bool Worker::conn_timeout(User& user) {
 // Lane 1 (ConnectionServices::send_on): a second socket to the connection's server, connected at
 // its first send, with the connection's transport. Only users of a plugin that sends on it get
 // one; the connection's own path above does not change for the others.
-void Worker::lane_send(User& user, std::string_view bytes) {
+void Worker::lane_send(User& user, unsigned i, std::string_view bytes) {
   ConnState& c = *user.conn;
-  if (!c.lane) c.lane = std::make_unique<LaneState>(ctx_.get_executor());
-  LaneState& lane = *c.lane;
+  if (!c.lanes[i]) c.lanes[i] = std::make_unique<LaneState>(ctx_.get_executor());
+  LaneState& lane = *c.lanes[i];
   lane.out.append(bytes);
   if (lane.connected) {
-    lane_flush(user);
+    lane_flush(user, i);
     return;
   }
   if (lane.serial != 0) return;  // connecting (or waiting to): the queue goes once connected
   lane.serial = ++conn_serial_;
   if (c.lane_failures == 0) {
-    lane_connect(user);
+    lane_connect(user, i);
     return;
   }
   // After a failed connect, as the connection's own retries: retry_timeout doubled each time.
@@ -511,34 +529,34 @@ void Worker::lane_send(User& user, std::string_view bytes) {
   double retry = user.dyn && user.dyn->retry_timeout >= 0 ? user.dyn->retry_timeout : options.retry_timeout;
   double backoff = retry * static_cast<double>(1u << std::min<unsigned>(c.lane_failures - 1u, 10u));
   lane.timer.expires_after(seconds(backoff));
-  lane.timer.async_wait([this, &user, ref = LaneRef(user)](const boost::system::error_code& ec) {
-    if (!ec && ref.alive(user)) lane_connect(user);
+  lane.timer.async_wait([this, &user, i, ref = LaneRef(user, i)](const boost::system::error_code& ec) {
+    if (!ec && ref.alive(user)) lane_connect(user, i);
   });
 }
 
 // The lane's socket set up as the connection's (Tsung's ts_bosh new_socket: the same source
 // address, ports and options), bounded by connect_timeout until its TLS handshake is over.
-void Worker::lane_connect(User& user) {
-  LaneState& lane = *user.conn->lane;
+void Worker::lane_connect(User& user, unsigned i) {
+  LaneState& lane = *user.conn->lanes[i];
   lane.deadline = connect_deadline(user, Clock::now());
   const Target& target = config_.servers[static_cast<std::size_t>(user.connected_to)];
   boost::system::error_code ec;
   setup_socket(lane.socket, user.connected_to, true, ec);
   if (ec) {
-    asio::post(ctx_, [this, &user, ref = LaneRef(user), ec] {
-      if (ref.alive(user)) lane_connected(user, ec);
+    asio::post(ctx_, [this, &user, i, ref = LaneRef(user, i), ec] {
+      if (ref.alive(user)) lane_connected(user, i, ec);
     });
     return;
   }
-  lane.socket.async_connect(target.address, [this, &user, ref = LaneRef(user)](const boost::system::error_code& ec) {
-    if (ref.alive(user)) lane_connected(user, ec);
+  lane.socket.async_connect(target.address, [this, &user, i, ref = LaneRef(user, i)](const boost::system::error_code& ec) {
+    if (ref.alive(user)) lane_connected(user, i, ec);
   });
 }
 
-void Worker::lane_connected(User& user, const boost::system::error_code& ec) {
-  LaneState& lane = *user.conn->lane;
+void Worker::lane_connected(User& user, unsigned i, const boost::system::error_code& ec) {
+  LaneState& lane = *user.conn->lanes[i];
   if (ec) {
-    lane_connect_failed(user, ec);
+    lane_connect_failed(user, i, ec);
     return;
   }
   boost::system::error_code ignored;
@@ -551,24 +569,24 @@ void Worker::lane_connected(User& user, const boost::system::error_code& ec) {
                                config_.scenario->options.ssl_verify,
                                reuse ? tls_session_slot(slot, user.connected_to) : nullptr);
     lane.tls->async_handshake(asio::ssl::stream_base::client,
-                              [this, &user, ref = LaneRef(user)](const boost::system::error_code& ec) {
-                                if (ref.alive(user)) lane_connected(user, ec);
+                              [this, &user, i, ref = LaneRef(user, i)](const boost::system::error_code& ec) {
+                                if (ref.alive(user)) lane_connected(user, i, ec);
                               });
     return;
   }
   lane.connected = true;
   lane.deadline = Clock::time_point::max();
   user.conn->lane_failures = 0;
-  LaneRef ref(user);
-  lane_flush(user);
-  if (ref.alive(user)) lane_read(user);
+  LaneRef ref(user, i);
+  lane_flush(user, i);
+  if (ref.alive(user)) lane_read(user, i);
 }
 
 // The lane's connect or TLS handshake failed or reached connect_timeout: counted as the
 // connection's (error_connect_<errno>, error_connect_timeout); past max_retries failures in a
 // row the user ends (error_abort_max_conn_retries), else the plugin is told (lane_failed).
-void Worker::lane_connect_failed(User& user, const boost::system::error_code& ec) {
-  bool timed_out = Clock::now() >= user.conn->lane->deadline;
+void Worker::lane_connect_failed(User& user, unsigned i, const boost::system::error_code& ec) {
+  bool timed_out = Clock::now() >= user.conn->lanes[i]->deadline;
   stats_.add(error_metric(timed_out ? "error_connect_timeout" : "error_connect_" + errno_name(ec)));
   if (++user.conn->lane_failures > config_.scenario->options.max_retries) {
     stats_.add(error_metric("error_abort_max_conn_retries"));
@@ -576,71 +594,92 @@ void Worker::lane_connect_failed(User& user, const boost::system::error_code& ec
     finish_user(user);
     return;
   }
-  lane_failed(user, false);
+  lane_failed(user, i, false);
 }
 
-void Worker::lane_flush(User& user) {
-  LaneState& lane = *user.conn->lane;
+void Worker::lane_flush(User& user, unsigned i) {
+  LaneState& lane = *user.conn->lanes[i];
   if (!lane.connected || lane.write_busy || lane.out.empty()) return;
   lane.writing.swap(lane.out);
   lane.out.clear();
   lane.write_busy = true;
-  auto done = [this, &user, ref = LaneRef(user)](const boost::system::error_code& ec, std::size_t) {
+  auto done = [this, &user, i, ref = LaneRef(user, i)](const boost::system::error_code& ec, std::size_t) {
     if (!ref.alive(user)) return;
-    LaneState& lane = *user.conn->lane;
+    LaneState& lane = *user.conn->lanes[i];
     lane.write_busy = false;
     lane.writing.clear();
     if (ec) {
-      lane_failed(user, false);
+      lane_failed(user, i, false);
       return;
     }
-    lane_flush(user);
+    lane_flush(user, i);
   };
   if (lane.tls) asio::async_write(*lane.tls, asio::buffer(lane.writing), std::move(done));
   else asio::async_write(lane.socket, asio::buffer(lane.writing), std::move(done));
 }
 
-void Worker::lane_read(User& user) {
-  LaneState& lane = *user.conn->lane;
+void Worker::lane_read(User& user, unsigned i) {
+  LaneState& lane = *user.conn->lanes[i];
   if (lane.reading || !lane.connected) return;
   lane.reading = true;
   if (!lane.buffer) lane.buffer = std::make_unique<char[]>(kReceiveBuffer);
-  auto done = [this, &user, ref = LaneRef(user)](const boost::system::error_code& ec, std::size_t n) {
-    if (ref.alive(user)) lane_on_read(user, ec, n);
+  auto done = [this, &user, i, ref = LaneRef(user, i)](const boost::system::error_code& ec, std::size_t n) {
+    if (ref.alive(user)) lane_on_read(user, i, ec, n);
   };
   if (lane.tls) lane.tls->async_read_some(asio::buffer(lane.buffer.get(), kReceiveBuffer), std::move(done));
   else lane.socket.async_read_some(asio::buffer(lane.buffer.get(), kReceiveBuffer), std::move(done));
 }
 
-void Worker::lane_on_read(User& user, const boost::system::error_code& ec, std::size_t n) {
-  LaneState& lane = *user.conn->lane;
+void Worker::lane_on_read(User& user, unsigned i, const boost::system::error_code& ec, std::size_t n) {
+  LaneState& lane = *user.conn->lanes[i];
   lane.reading = false;
   if (ec) {
-    lane_failed(user, ec == asio::error::eof || (lane.tls && ec == asio::ssl::error::stream_truncated));
+    lane_failed(user, i, ec == asio::error::eof || (lane.tls && ec == asio::ssl::error::stream_truncated));
     return;
   }
   stats_.add(ids_.size_rcv, n);
-  LaneRef ref(user);
+  LaneRef ref(user, i);
   // The lane's bytes stay in its own buffer until delivered: nothing reads into it meanwhile.
-  if (conn_deliver(user, 1, lane.in, lane.buffer.get(), n) && ref.alive(user)) lane_read(user);
+  if (conn_deliver(user, i, lane.in, lane.buffer.get(), n) && ref.alive(user)) lane_read(user, i);
 }
 
-// The lane's socket is gone (the peer closed it, or an error): retired, and the plugin told; its
-// next send_on connects it again.
-void Worker::lane_failed(User& user, bool eof) {
-  retire_lane(user, eof);
+// Connection::reopens_lane0: the connection's own socket closed by the peer (or failed) is
+// retired alone, the plugin told as for a lane; its next send goes on a new socket (lane 0 as a
+// LaneState), the connection and its other lanes staying.
+void Worker::close_lane0(User& user, bool eof) {
+  ConnState& c = *user.conn;
+  boost::system::error_code ignored;
+  user.socket.close(ignored);
+  if (user.tls) retire_tls(user, eof);
+  c.main_closed = true;
+  c.write_busy = false;
+  c.out.clear();
+  c.writing.clear();
+  c.in.clear();
   ConnRef ref(user);
   const RequestSpec* pending = user.state == UserState::awaiting ? &current_request(user) : nullptr;
   ResponseInfo info;
   ConnServices services(*this, user);
-  ConnEvent event = user.conn->plugin->on_lane_closed(services, 1, pending, eof, info);
+  ConnEvent event = c.plugin->on_lane_closed(services, 0, pending, eof, info);
+  if (ref.alive(user)) conn_event(user, event, info);
+}
+
+// The lane's socket is gone (the peer closed it, or an error): retired, and the plugin told; its
+// next send_on connects it again.
+void Worker::lane_failed(User& user, unsigned i, bool eof) {
+  retire_lane(user, i, eof);
+  ConnRef ref(user);
+  const RequestSpec* pending = user.state == UserState::awaiting ? &current_request(user) : nullptr;
+  ResponseInfo info;
+  ConnServices services(*this, user);
+  ConnEvent event = user.conn->plugin->on_lane_closed(services, i, pending, eof, info);
   if (ref.alive(user)) conn_event(user, event, info);
 }
 
 // As retire_tls: a TLS lane that closed without error is marked shut down, so that OpenSSL keeps
 // the session it shares with the connection resumable.
-void Worker::retire_lane(User& user, bool clean) {
-  std::unique_ptr<LaneState>& lane = user.conn->lane;
+void Worker::retire_lane(User& user, unsigned i, bool clean) {
+  std::unique_ptr<LaneState>& lane = user.conn->lanes[i];
   if (!lane) return;
   boost::system::error_code ignored;
   lane->socket.close(ignored);

@@ -106,7 +106,7 @@ void Worker::step(User& user) {
 void Worker::begin_request(User& user, const RequestSpec& spec, std::int32_t server) {
   user.request_start = Clock::now();
   if (user.page_start == Clock::time_point{}) user.page_start = user.request_start;
-  user.reused = user.connected_to == server && user.socket.is_open();
+  user.reused = user.connected_to == server && (user.socket.is_open() || (user.conn && user.conn->main_closed));
   if (user.reused) {
     send_request(user);
     return;

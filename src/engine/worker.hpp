@@ -8,6 +8,7 @@
 //   finish_user [worker_users];  sweep_timeouts and wake-ups [worker_timers] and drain_stats
 //   [worker] on their own timers. The private members below are grouped by file.
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -153,8 +154,11 @@ struct ConnState {
   bool throttled = false;           ///< rate_limit: not read until its Wake::conn_read
   std::uint32_t global_pc = 0;      ///< awaiting the release of the ack="global" request before this pc
   std::uint32_t noack_pc = 0;       ///< ... that request's User::pc
-  std::unique_ptr<LaneState> lane;  ///< lane 1, from its first send_on (ConnectionServices)
-  std::uint8_t lane_failures = 0;   ///< lane 1's failed connects in a row (max_retries)
+  /// [1]: lane 1, from its first send_on (ConnectionServices); [0]: lane 0's new socket once the
+  /// connection's own one closed (main_closed, Connection::reopens_lane0)
+  std::array<std::unique_ptr<LaneState>, 2> lanes;
+  std::uint8_t lane_failures = 0;   ///< the lanes' failed connects in a row (max_retries)
+  bool main_closed = false;         ///< the socket closed, the connection kept (reopens_lane0)
 };
 
 struct User {
@@ -317,15 +321,16 @@ class Worker {
   /// Hands received bytes of lane `lane` to the plugin (on_data or on_lane_data) and acts on
   /// its events; `in` is the lane's unconsumed rest. False when the connection or user ended.
   bool conn_deliver(User& user, unsigned lane, std::string& in, const char* bytes, std::size_t n);
-  void lane_send(User& user, std::string_view bytes);
-  void lane_connect(User& user);
-  void lane_connected(User& user, const boost::system::error_code& ec);
-  void lane_connect_failed(User& user, const boost::system::error_code& ec);
-  void lane_flush(User& user);
-  void lane_read(User& user);
-  void lane_on_read(User& user, const boost::system::error_code& ec, std::size_t n);
-  void lane_failed(User& user, bool eof);
-  void retire_lane(User& user, bool clean);
+  void close_lane0(User& user, bool eof);
+  void lane_send(User& user, unsigned i, std::string_view bytes);
+  void lane_connect(User& user, unsigned i);
+  void lane_connected(User& user, unsigned i, const boost::system::error_code& ec);
+  void lane_connect_failed(User& user, unsigned i, const boost::system::error_code& ec);
+  void lane_flush(User& user, unsigned i);
+  void lane_read(User& user, unsigned i);
+  void lane_on_read(User& user, unsigned i, const boost::system::error_code& ec, std::size_t n);
+  void lane_failed(User& user, unsigned i, bool eof);
+  void retire_lane(User& user, unsigned i, bool clean);
   bool conn_timeout(User& user);
 
   // dynamics (user_dynamics.cpp)

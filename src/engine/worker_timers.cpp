@@ -27,8 +27,9 @@ void Worker::sweep_timeouts() {
       if (user.state == UserState::awaiting && user.deadline != Clock::time_point::max()) user.deadline = now + idle;
     }
     // A connection's second lane: its connect and TLS handshake are bounded by connect_timeout.
-    if (user.conn && user.conn->lane && now >= user.conn->lane->deadline) [[unlikely]]
-      lane_connect_failed(user, asio::error::timed_out);
+    for (unsigned i = 0; user.conn && i < user.conn->lanes.size(); ++i)
+      if (user.conn->lanes[i] && now >= user.conn->lanes[i]->deadline) [[unlikely]]
+        lane_connect_failed(user, i, asio::error::timed_out);
     if (!user.program || now < user.deadline) continue;
     if (user.conn && user.conn->throttled) continue;  // rate_limit defers the read, not the server
     if (user.state == UserState::connecting && user.conn) {  // a plugin handshake that did not end

@@ -52,12 +52,17 @@ class LaneConnection final : public Connection {
     lane_closed_ = s.metric("lane_closed", ConnMetricKind::counter);
     return false;
   }
+  bool reopens_lane0() const override { return true; }
   void encode(ConnectionServices& s, const RequestSpec& request, const EncodeContext&, std::string& out) override {
     const auto& r = static_cast<const LaneRequest&>(request);
     got0_ = got1_ = false;
     retry_ = r.data == "retry";
     if (r.data == "close") {
       s.send_on(1, "CLOSE\n");
+      return;
+    }
+    if (r.data == "close0") {  // the connection's own socket, lane 0 (reopens_lane0)
+      s.send_on(0, "CLOSE\n");
       return;
     }
     if (retry_) {  // lane 1 once the connection answered (after the server stopped accepting)
@@ -85,6 +90,7 @@ class LaneConnection final : public Connection {
     s.count(lane_closed_);
     auto* r = static_cast<const LaneRequest*>(pending);
     if (lane == 1 && eof && r && r->data == "close") return ConnEvent::complete;
+    if (lane == 0 && eof && r && r->data == "close0") return ConnEvent::complete;
     if (lane == 1 && !eof && retry_) {  // a plugin that retries from here: bounded by max_retries
       s.send_on(1, "L1 retry\n");
       return ConnEvent::none;
@@ -310,6 +316,27 @@ TEST(ConnectionLane, SecondSocketHandshakeIsBoundedByConnectTimeout) {
   EXPECT_EQ(lane_count(m, "error_connect_timeout"), 1u);
   EXPECT_EQ(lane_count(m, "error_unexpected_lane_close"), 1u);
   EXPECT_EQ(lane_count(m, "finish_users_count"), 1u);
+}
+
+// Lane 0 (the connection's socket) closed by the server, for a plugin that reopens it: the plugin
+// told (on_lane_closed(0)), the connection kept, the next request's bytes on a new socket.
+TEST(ConnectionLane, ConnectionsSocketReopensAsLaneZero) {
+  for (const char* type : {"tcp", "ssl"}) {
+    test::TestCert cert;
+    LaneServer server(std::string(type) == "ssl" ? cert.dir : "");
+    MetricSet m = run_scenario(server, type, 2, "", R"(
+        <request><lane data="1"/></request>
+        <request><lane data="close0"/></request>
+        <request><lane data="2"/></request>
+        <thinktime value="0.3"/>
+        <request><lane data="3"/></request>)");
+    for (const auto& [name, metric] : m.sorted())
+      EXPECT_FALSE(name.starts_with("error_")) << type << " " << name << " = " << metric->count;
+    EXPECT_EQ(lane_count(m, "finish_users_count"), 2u) << type;
+    EXPECT_EQ(lane_count(m, "request"), 2u * 4) << type;
+    EXPECT_EQ(lane_count(m, "lane_closed"), 2u * 1) << type;
+    EXPECT_EQ(server.accepted.load(), 2 * 3) << type;  // connection, lane 1, lane 0 again
+  }
 }
 
 // A TLS lane closed by the server is retired clean: the session it shares with the connection

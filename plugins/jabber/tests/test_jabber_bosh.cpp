@@ -219,6 +219,33 @@ TEST(JabberBosh, ServerTerminateAndHttpErrorsEndTheSession) {
   }
   {
     BoshClient c;
+    open_normal(c);  // lane 0's socket, holding the server's request, closed by the server
+    ResponseInfo info;
+    EXPECT_TRUE(c.conn->reopens_lane0());
+    EXPECT_EQ(c.conn->on_lane_closed(c.s, 0, nullptr, true, info), ConnEvent::close);
+    EXPECT_EQ(c.s.counts["error_bosh_socket_closed"], 1u);
+  }
+  {
+    BoshClient c;
+    open_normal(c);
+    auto presence = bosh_request(R"(<jabber type="presence:initial" ack="no_ack"/>)");
+    c.encode(*presence);  // on lane 1
+    EXPECT_EQ(take_bodies(c.s.lane1).size(), 1u);
+    c.feed(0, http_ok("<body xmlns='http://jabber.org/protocol/httpbind'/>"), nullptr);  // lane 0 free...
+    EXPECT_EQ(take_bodies(c.s.sent).size(), 0u);  // (lane 1 is held: no new empty request)
+    std::uint64_t conns = c.s.counts["bosh_http_conn"];
+    ResponseInfo info;
+    EXPECT_EQ(c.conn->on_lane_closed(c.s, 0, nullptr, true, info), ConnEvent::none);  // ... closed: no matter
+    EXPECT_EQ(c.s.counts["error_bosh_socket_closed"], 0u);
+    c.feed(1, http_ok("<body xmlns='http://jabber.org/protocol/httpbind'/>"), nullptr);
+    EXPECT_EQ(take_bodies(c.s.lane1).size(), 1u);  // the held empty request, on lane 1 again
+    c.encode(*presence);
+    EXPECT_EQ(take_bodies(c.s.sent).size(), 1u);  // the next stanza reopens lane 0
+    EXPECT_EQ(c.s.counts["bosh_http_conn"], conns + 1);
+    EXPECT_TRUE(c.events.empty());
+  }
+  {
+    BoshClient c;
     open_normal(c);  // the held request's socket closed by the server
     ResponseInfo info;
     EXPECT_EQ(c.conn->on_lane_closed(c.s, 1, nullptr, true, info), ConnEvent::none);  // lane 1 idle: no matter
