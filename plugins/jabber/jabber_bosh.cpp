@@ -72,17 +72,26 @@ class BoshXmppConnection final : public Connection {
       else control(s, Sent::restart);
     } else if (xml.starts_with("</stream:stream>")) {
       control(s, Sent::terminate);
+    } else if (sid_.empty() && !creating_) {
+      // No session and none being created (this connection replaced one whose session was
+      // lost): in Tsung the BOSH process is gone and the user ends; here counted, then ended.
+      end_user(s, "bosh_no_session");
     } else {
       queue_.append(xml);
       if (queue_.size() > max_frame_size_) {  // Tsung: 5 stanzas (its client waits meanwhile)
-        s.error("bosh_maxqueued");
-        std::string().swap(queue_);
-        fatal_ = true;
-        s.set_timer(0);
+        end_user(s, "bosh_maxqueued");
         return;
       }
       flush_queue(s);
     }
+  }
+
+  /// Counts error_<name> and ends the user from on_timer (encode cannot return an event).
+  void end_user(ConnectionServices& s, const char* name) {
+    s.error(name);
+    std::string().swap(queue_);
+    fatal_ = true;
+    s.set_timer(0);
   }
 
   ConnResult on_data(ConnectionServices& s, const RequestSpec* pending, std::span<const char> data,

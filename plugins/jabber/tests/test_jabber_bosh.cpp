@@ -275,6 +275,21 @@ TEST(JabberBosh, QueueBeyondTheFrameLimitEndsTheUser) {
   EXPECT_EQ(c.conn->on_timer(c.s), ConnEvent::fatal_counted);
 }
 
+// A stanza on a connection without session (a new connection after the session was lost, its
+// stream header not sent again): counted, the user ends, nothing queued for ever.
+TEST(JabberBosh, StanzaWithoutSessionEndsTheUser) {
+  BoshClient c;
+  ResponseInfo info;
+  c.conn->on_open(c.s);
+  c.s.sent.clear();
+  auto chat = bosh_request(R"(<jabber type="chat" ack="no_ack" size="10" destination="random"/>)");
+  c.encode(*chat);
+  EXPECT_EQ(c.s.counts["error_bosh_no_session"], 1u);
+  EXPECT_EQ(c.s.sent, "");
+  EXPECT_TRUE(c.s.timer);
+  EXPECT_EQ(c.conn->on_timer(c.s), ConnEvent::fatal_counted);
+}
+
 TEST(JabberBosh, ResponseSplitting) {
   BoshResponse r;
   EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab", r), BoshParse::need_more);
