@@ -4,7 +4,7 @@
 # each user logs in (SASL PLAIN) on a domain drawn from the file, with an id of that domain's
 # own pool. Asserted: prosody's logins per domain add up to the users, both domains are used
 # (12 users: all on one domain has a chance of 2^-11), every login is user<id>@<domain> with an
-# id of 1..userid_max, no error.
+# id of 1..userid_max, no error. (A 3 s phase: maxnumber users all start, Poisson arrivals or not.)
 source "$(dirname "$0")/../../../tests/integration/lib.sh"
 need_bins loadctl loadagent prosody
 
@@ -25,7 +25,7 @@ cat > "$TEST_TMP/vhost.xml" <<XML
 <tsung loglevel="notice" version="1.0">
   <clients><client host="localhost" use_controller_vm="true"/></clients>
   <servers><server host="127.0.0.1" port="$PORT" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="1" unit="second">
+  <load><arrivalphase phase="1" duration="3" unit="second">
     <users arrivalrate="$USERS" unit="second" maxnumber="$USERS"/></arrivalphase></load>
   <options>
     <option name="file_server" id="hosts" value="$TEST_TMP/hosts.txt"/>
