@@ -120,8 +120,10 @@ class Connection {
     info.error = "lane_data";
     return {data.size(), ConnEvent::fatal};
   }
-  /// Lane `lane` >= 1 was closed by the peer (`eof`) or failed (its connect, TLS handshake, a
-  /// read or a write): its unsent bytes are dropped, the next send_on connects it again. Returns
+  /// Lane `lane` >= 1 (or 0, see reopens_lane0) was closed by the peer (`eof`) or failed (its
+  /// connect, TLS handshake, a read or a write; a failed connect is also counted as the
+  /// connection's, error_connect_<errno>, and max_retries failed connects in a row end the
+  /// user): its unsent bytes are dropped, the next send_on connects it again. Returns
   /// what that means for the user (any event; info.error for failed and fatal).
   virtual ConnEvent on_lane_closed(ConnectionServices& services, unsigned lane, const RequestSpec* pending, bool eof,
                                    ResponseInfo& info) {
