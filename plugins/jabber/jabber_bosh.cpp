@@ -220,6 +220,10 @@ class BoshXmppConnection final : public Connection {
                        ResponseInfo& info) {
     Lane& l = lanes_[lane];
     BoshServices bosh(s, *this);
+    // Elements received while no request waits (pushes while the user thinks) are no response's
+    // content: only the XMPP connection sees them.
+    awaiting_ = pending != nullptr;
+    if (!awaiting_) content_.clear();
     auto done = [&](std::size_t consumed, ConnEvent event) {
       if (pending) info.content = std::string_view(content_);
       return ConnResult{consumed, event};
@@ -272,8 +276,7 @@ class BoshXmppConnection final : public Connection {
     }
     if (attribute(tag, "type") == "terminate") {
       if (state_ != State::closing) s.error("bosh_terminated");
-      append_xml("</stream:stream>");
-      return ConnEvent::none;
+      return append_xml("</stream:stream>", info);
     }
     if (kind == Sent::create) {
       creating_ = false;
@@ -286,9 +289,9 @@ class BoshXmppConnection final : public Connection {
     if (kind == Sent::create || kind == Sent::restart) {
       std::string header = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='";
       header.append(sid_).append("' from='").append(domain_).append("' version='1.0'>");
-      append_xml(header);
+      if (append_xml(header, info) != ConnEvent::none) return ConnEvent::fatal;
     }
-    if (!children.empty()) append_xml(children);
+    if (!children.empty() && append_xml(children, info) != ConnEvent::none) return ConnEvent::fatal;
     // The lane is free: a restart or terminate that waited for one, else Tsung's rule: in a
     // normal session the server always holds a request (an empty one, or the queued stanzas).
     if (held_control_ != Sent::none) {
@@ -304,9 +307,18 @@ class BoshXmppConnection final : public Connection {
     return ConnEvent::none;
   }
 
-  void append_xml(std::string_view xml) {
+  /// Hands `xml` to the XMPP connection and, while a request waits for its response, to that
+  /// response's content. Either beyond max_frame_size (pushes piling up while the XMPP
+  /// connection cannot consume them, a response larger than a frame): fatal.
+  ConnEvent append_xml(std::string_view xml, ResponseInfo& info) {
+    if (xml_.size() + xml.size() > max_frame_size_ ||
+        (awaiting_ && content_.size() + xml.size() > max_frame_size_)) {
+      info.error = "bosh_frame_too_large";
+      return ConnEvent::fatal;
+    }
     xml_.append(xml);
-    content_.append(xml);
+    if (awaiting_) content_.append(xml);
+    return ConnEvent::none;
   }
 
   /// Bytes to report consumed on `l`: all handled ones, or all but one while elements remain
@@ -326,6 +338,7 @@ class BoshXmppConnection final : public Connection {
   State state_ = State::fresh;
   bool creating_ = false;
   bool fatal_ = false;  ///< the queue overflowed: on_timer ends the user
+  bool awaiting_ = false;  ///< a request waits for its response (content_ collects it)
   Sent held_control_ = Sent::none;
   std::array<Lane, 2> lanes_;
   ConnMetric http_req_ = 0, http_conn_ = 0;

@@ -275,6 +275,45 @@ TEST(JabberBosh, QueueBeyondTheFrameLimitEndsTheUser) {
   EXPECT_EQ(c.conn->on_timer(c.s), ConnEvent::fatal_counted);
 }
 
+// The elements handed to the XMPP connection are bounded by max_frame_size: an element that never
+// ends (pushes piling up behind it) ends the user with a counted error, as does a pushed element
+// larger than a frame. Pushes while no request waits are no response's content.
+TEST(JabberBosh, ElementsBeyondTheFrameLimitEndTheUser) {
+  {
+    BoshClient c(4096);
+    open_normal(c);
+    std::string text(3000, 'x');
+    c.feed(0, http_ok("<body xmlns='http://jabber.org/protocol/httpbind'><message from='a@b'><body>" + text + "</body>"),
+           nullptr);
+    EXPECT_TRUE(c.events.empty());  // the message is not whole yet: kept for the XMPP connection
+    EXPECT_EQ(take_bodies(c.s.sent).size(), 1u);  // the held request, again
+    c.feed(0, http_ok("<body xmlns='http://jabber.org/protocol/httpbind'>" + text + "</body>"), nullptr);
+    EXPECT_EQ(c.events, std::vector<ConnEvent>{ConnEvent::fatal});
+    EXPECT_EQ(c.error, "bosh_frame_too_large");
+  }
+  {
+    BoshClient c(4096);
+    open_normal(c);
+    std::string text(5000, 'x');
+    c.feed(0, http_ok("<body xmlns='http://jabber.org/protocol/httpbind'><message from='a@b'><body>" + text +
+                      "</body></message></body>"),
+           nullptr);
+    EXPECT_EQ(c.events, std::vector<ConnEvent>{ConnEvent::fatal});
+    EXPECT_EQ(c.error, "bosh_frame_too_large");
+  }
+  {
+    BoshClient c(4096);  // pushes of 3000 bytes each while the user thinks: all handled
+    open_normal(c);
+    std::string push = "<message from='a@b' type='chat'><body>" + std::string(3000, 'x') + "</body></message>";
+    for (int i = 0; i < 4; ++i) {
+      c.feed(0, http_ok("<body xmlns='http://jabber.org/protocol/httpbind'>" + push + "</body>"), nullptr);
+      EXPECT_EQ(take_bodies(c.s.sent).size(), 1u);
+    }
+    EXPECT_TRUE(c.events.empty());
+    EXPECT_EQ(c.s.counts["xmpp_chat_received"], 4u);
+  }
+}
+
 // A stanza on a connection without session (a new connection after the session was lost, its
 // stream header not sent again): counted, the user ends, nothing queued for ever.
 TEST(JabberBosh, StanzaWithoutSessionEndsTheUser) {
