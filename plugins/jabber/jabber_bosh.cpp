@@ -241,13 +241,15 @@ class BoshXmppConnection final : public Connection {
       }
       std::string_view rest(data.data() + l.owed, data.size() - l.owed);
       BoshResponse response;
-      switch (parse_bosh_response(rest, response)) {
+      switch (parse_bosh_response(rest, max_frame_size_, response)) {
         case BoshParse::need_more:
-          if (rest.size() > max_frame_size_ + kMaxHead) {
-            info.error = "bosh_response_too_large";
-            return done(report(l, false), ConnEvent::fatal);
-          }
           return done(report(l, false), ConnEvent::none);
+        case BoshParse::too_large:
+          info.error = "bosh_response_too_large";
+          return done(report(l, false), ConnEvent::fatal);
+        case BoshParse::chunked:
+          info.error = "bosh_chunked_response";
+          return done(report(l, false), ConnEvent::fatal);
         case BoshParse::error:
           info.error = "bosh_bad_response";
           return done(report(l, false), ConnEvent::fatal);
@@ -356,17 +358,22 @@ std::unique_ptr<Connection> make_bosh_connection(std::unique_ptr<Connection> xmp
   return std::make_unique<BoshXmppConnection>(std::move(xmpp), ctx);
 }
 
-BoshParse parse_bosh_response(std::string_view data, BoshResponse& out) {
+BoshParse parse_bosh_response(std::string_view data, std::size_t max_body, BoshResponse& out) {
   std::size_t head_end = data.find("\r\n\r\n");
   if (head_end == std::string_view::npos) return data.size() > kMaxHead ? BoshParse::error : BoshParse::need_more;
+  if (head_end > kMaxHead) return BoshParse::error;
   std::string_view head = data.substr(0, head_end);
   std::size_t eol = head.find("\r\n");
   std::string_view status_line = head.substr(0, eol);
-  if (!status_line.starts_with("HTTP/1.") || status_line.size() < 12) return BoshParse::error;
-  unsigned status = 0;
-  auto [p, ec] = std::from_chars(status_line.data() + 9, status_line.data() + 12, status);
-  if (ec != std::errc{} || p != status_line.data() + 12) return BoshParse::error;
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  // "HTTP/1.x NNN" then a space and a reason (or nothing).
+  if (status_line.size() < 12 || !status_line.starts_with("HTTP/1.") || !digit(status_line[7]) || status_line[8] != ' ' ||
+      !digit(status_line[9]) || !digit(status_line[10]) || !digit(status_line[11]) ||
+      (status_line.size() > 12 && status_line[12] != ' '))
+    return BoshParse::error;
+  unsigned status = static_cast<unsigned>((status_line[9] - '0') * 100 + (status_line[10] - '0') * 10 + (status_line[11] - '0'));
   std::optional<std::size_t> length;
+  bool chunked = false;
   while (eol != std::string_view::npos) {
     std::size_t next = head.find("\r\n", eol + 2);
     std::string_view line = head.substr(eol + 2, next == std::string_view::npos ? std::string_view::npos : next - eol - 2);
@@ -377,11 +384,16 @@ BoshParse parse_bosh_response(std::string_view data, BoshResponse& out) {
     if (text::iequals_lower(name, "content-length")) {
       std::size_t n = 0;
       auto [q, e] = std::from_chars(value.data(), value.data() + value.size(), n);
-      if (e != std::errc{} || q != value.data() + value.size()) return BoshParse::error;
+      if (e == std::errc::result_out_of_range) return BoshParse::too_large;
+      if (e != std::errc{} || q != value.data() + value.size() || length) return BoshParse::error;  // a duplicate too
       length = n;
+    } else if (text::iequals_lower(name, "transfer-encoding")) {
+      chunked = true;
     }
   }
+  if (chunked) return BoshParse::chunked;
   if (!length) return BoshParse::error;
+  if (*length > max_body) return BoshParse::too_large;  // before the sum below, which could wrap
   std::size_t total = head_end + 4 + *length;
   if (data.size() < total) return BoshParse::need_more;
   out.length = total;

@@ -24,10 +24,13 @@ struct BoshResponse {
   unsigned status = 0;
   std::string_view body;        ///< the entity (Content-Length bytes)
 };
-enum class BoshParse : std::uint8_t { need_more, complete, error };
-/// Splits the first HTTP response off `data` (Content-Length bodies; Tsung's ts_bosh reads no
-/// other but chunked, which BOSH servers do not send: an error).
-BoshParse parse_bosh_response(std::string_view data, BoshResponse& out);
+/// need_more: the response is not whole yet; too_large: its Content-Length is above the limit;
+/// chunked: a chunked body (Tsung's ts_bosh reads those, BOSH servers do not send them: not
+/// supported yet); error: no HTTP/1.x response with one Content-Length.
+enum class BoshParse : std::uint8_t { need_more, complete, too_large, chunked, error };
+/// Splits the first HTTP response off `data`: a status line "HTTP/1.x NNN", one Content-Length
+/// of at most `max_body` bytes, that many bytes of body.
+BoshParse parse_bosh_response(std::string_view data, std::size_t max_body, BoshResponse& out);
 
 /// Splits a <body/> element into its start tag (for attribute()) and its children; false when
 /// it is no <body> element.

@@ -259,7 +259,15 @@ TEST(JabberBosh, ServerTerminateAndHttpErrorsEndTheSession) {
     BoshClient c;
     open_normal(c);
     c.feed(0, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", nullptr);
-    EXPECT_EQ(c.error, "bosh_bad_response");
+    EXPECT_EQ(c.error, "bosh_chunked_response");
+    EXPECT_EQ(c.events, std::vector<ConnEvent>{ConnEvent::fatal});
+  }
+  {
+    BoshClient c(4096);
+    open_normal(c);
+    c.feed(0, "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n", nullptr);  // refused before its body comes
+    EXPECT_EQ(c.error, "bosh_response_too_large");
+    EXPECT_EQ(c.events, std::vector<ConnEvent>{ConnEvent::fatal});
   }
 }
 
@@ -276,8 +284,8 @@ TEST(JabberBosh, QueueBeyondTheFrameLimitEndsTheUser) {
 }
 
 // The elements handed to the XMPP connection are bounded by max_frame_size: an element that never
-// ends (pushes piling up behind it) ends the user with a counted error, as does a pushed element
-// larger than a frame. Pushes while no request waits are no response's content.
+// ends (pushes piling up behind it) ends the user with a counted error, as does a response larger
+// than a frame. Pushes while no request waits are no response's content.
 TEST(JabberBosh, ElementsBeyondTheFrameLimitEndTheUser) {
   {
     BoshClient c(4096);
@@ -299,7 +307,7 @@ TEST(JabberBosh, ElementsBeyondTheFrameLimitEndTheUser) {
                       "</body></message></body>"),
            nullptr);
     EXPECT_EQ(c.events, std::vector<ConnEvent>{ConnEvent::fatal});
-    EXPECT_EQ(c.error, "bosh_frame_too_large");
+    EXPECT_EQ(c.error, "bosh_response_too_large");  // a body larger than a frame: refused by its length
   }
   {
     BoshClient c(4096);  // pushes of 3000 bytes each while the user thinks: all handled
@@ -331,13 +339,30 @@ TEST(JabberBosh, StanzaWithoutSessionEndsTheUser) {
 
 TEST(JabberBosh, ResponseSplitting) {
   BoshResponse r;
-  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab", r), BoshParse::need_more);
-  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\ncontent-length:3\r\n\r\nabcHTTP", r), BoshParse::complete);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab", 1000, r), BoshParse::need_more);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\ncontent-length:3\r\n\r\nabcHTTP", 1000, r), BoshParse::complete);
   EXPECT_EQ(r.length, 40u);
   EXPECT_EQ(r.body, "abc");
   EXPECT_EQ(r.status, 200u);
-  EXPECT_EQ(parse_bosh_response("HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n", r), BoshParse::error);
-  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", r), BoshParse::error);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n", 1000, r), BoshParse::error);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 1000, r), BoshParse::error);
+  // The status line's form.
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", 1000, r), BoshParse::complete);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n", 1000, r), BoshParse::error);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1  200 OK\r\nContent-Length: 0\r\n\r\n", 1000, r), BoshParse::error);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.x 200 OK\r\nContent-Length: 0\r\n\r\n", 1000, r), BoshParse::error);
+  EXPECT_EQ(parse_bosh_response("HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", 1000, r), BoshParse::error);
+  // Content-Length: one, at most the limit (a huge one must not wrap the total).
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab", 1000, r),
+            BoshParse::error);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 1001\r\n\r\n", 1000, r), BoshParse::too_large);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551610\r\n\r\nab", 1000, r),
+            BoshParse::too_large);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n", 1000, r),
+            BoshParse::too_large);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", 1000, r), BoshParse::need_more);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 1000, r),
+            BoshParse::chunked);
   std::string_view tag, children;
   ASSERT_TRUE(split_body("<body sid='x'><a/><b/></body>", tag, children));
   EXPECT_EQ(tag, "<body sid='x'>");
