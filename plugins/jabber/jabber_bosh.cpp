@@ -283,8 +283,9 @@ class BoshXmppConnection final : public Connection {
     if (kind == Sent::create) {
       creating_ = false;
       sid_ = attribute(tag, "sid");
-      if (sid_.empty()) {
-        info.error = "bosh_bad_response";
+      // Written back raw in sid='...' and in the stream header: refused when it would need escaping.
+      if (sid_.empty() || sid_.find_first_of("'\"<>&") != std::string::npos) {
+        info.error = sid_.empty() ? "bosh_bad_response" : "bosh_bad_sid";
         return ConnEvent::fatal;
       }
     }

@@ -15,6 +15,15 @@
 namespace loadctl::detail {
 namespace {
 
+/// bosh_path, websocket_path: written into a request line, so a path ("/..."), without spaces
+/// or control characters.
+std::string carrier_path_option(XmlElement& el, const char* fallback) {
+  std::string value = el.optional("value", fallback);
+  if (!value.starts_with('/') ||
+      std::any_of(value.begin(), value.end(), [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == 0x7f; }))
+    el.fail("value", fmt::format("'{}' is no request path (a '/' first, no space or control character)", value));
+  return value;
+}
 
 /// Returns false for an option of a protocol (type="ts_..."), which its plugin parses.
 bool load_option(pugi::xml_node node, Options& options, const LoadContext& ctx) {
@@ -96,9 +105,9 @@ bool load_option(pugi::xml_node node, Options& options, const LoadContext& ctx) 
   } else if (name == "ssl_verify") {
     options.ssl_verify = el.boolean("value", false);
   } else if (name == "bosh_path") {  // Tsung's proto_opts of its bosh and websocket server types
-    options.carrier.bosh_path = el.optional("value", "/http-bind/");
+    options.carrier.bosh_path = carrier_path_option(el, "/http-bind/");
   } else if (name == "websocket_path") {
-    options.carrier.websocket_path = el.optional("value", "/chat");
+    options.carrier.websocket_path = carrier_path_option(el, "/chat");
   } else if (name == "websocket_frame") {
     options.carrier.websocket_text = el.choice("value", {"binary", "text"}, "binary") == "text";
   } else if (name == "websocket_subprotocols") {

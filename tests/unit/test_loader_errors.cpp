@@ -525,6 +525,12 @@ TEST(LoaderTransports, UnsupportedOnesAreRefusedAtLoad) {
   Parts p;
   p.options = R"(<options><option name="ssl_versions" value="sslv2"/></options>)";
   expect_error(scenario_text(p), "value=", "/tsung/options/option", "unknown ssl version 'sslv2'");
+  p.options = R"(<options><option name="bosh_path" value="http-bind"/></options>)";
+  expect_error(scenario_text(p), "value=", "/tsung/options/option", "'http-bind' is no request path");
+  p.options = R"(<options><option name="bosh_path" value="/a b"/></options>)";
+  expect_error(scenario_text(p), "value=", "/tsung/options/option", "'/a b' is no request path");
+  p.options = R"(<options><option name="websocket_path" value="/a&#13;&#10;X: y"/></options>)";
+  expect_error(scenario_text(p), "value=", "/tsung/options/option", "is no request path");
   p = Parts{};
   p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake" bidi="true"><request><fake/></request></session></sessions>)";
   expect_error(scenario_text(p), "bidi=", "/tsung/sessions/session", "not supported yet: bidirectional ts_fake sessions");

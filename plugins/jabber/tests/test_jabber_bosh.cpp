@@ -271,6 +271,28 @@ TEST(JabberBosh, ServerTerminateAndHttpErrorsEndTheSession) {
   }
 }
 
+// The server's sid goes back raw into the bodies and the stream header: one needing escaping is
+// refused.
+TEST(JabberBosh, SidNeedingEscapingIsRefused) {
+  for (const char* sid : {"a&amp;b", "a&lt;b", "a&quot;b"}) {
+    BoshClient c;
+    c.conn->on_open(c.s);
+    auto connect = bosh_request(R"(<jabber type="connect" ack="local"/>)");
+    c.encode(*connect);
+    c.feed(0, http_ok(std::string("<body xmlns='http://jabber.org/protocol/httpbind' sid='") + sid + "'>" + kFeatures + "</body>"),
+           connect.get());
+    EXPECT_EQ(c.events, std::vector<ConnEvent>{ConnEvent::fatal}) << sid;
+    EXPECT_EQ(c.error, "bosh_bad_sid") << sid;
+  }
+  BoshClient c;  // in double quotes, a ' in it
+  c.conn->on_open(c.s);
+  auto connect = bosh_request(R"(<jabber type="connect" ack="local"/>)");
+  c.encode(*connect);
+  c.feed(0, http_ok(std::string("<body xmlns='http://jabber.org/protocol/httpbind' sid=\"a'b\">") + kFeatures + "</body>"),
+         connect.get());
+  EXPECT_EQ(c.error, "bosh_bad_sid");
+}
+
 TEST(JabberBosh, QueueBeyondTheFrameLimitEndsTheUser) {
   BoshClient c(4096);
   open_normal(c);
