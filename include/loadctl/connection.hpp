@@ -72,6 +72,9 @@ enum class ConnEvent : std::uint8_t {
 struct ConnResult {
   std::size_t consumed = 0;  ///< bytes used; the rest is offered again with more appended
   ConnEvent event = ConnEvent::none;
+  /// More events are ready from bytes already consumed (several elements in one frame): the
+  /// engine calls on_data again at once, with the rest (possibly none). Set it only then.
+  bool again = false;
 };
 
 /// Per-connection state of a stateful protocol. Hooks other than on_data have defaults.

@@ -224,9 +224,11 @@ class BoshXmppConnection final : public Connection {
     // content: only the XMPP connection sees them.
     awaiting_ = pending != nullptr;
     if (!awaiting_) content_.clear();
-    auto done = [&](std::size_t consumed, ConnEvent event) {
+    auto done = [&](ConnEvent event, bool again = false) {
       if (pending) info.content = std::string_view(content_);
-      return ConnResult{consumed, event};
+      std::size_t consumed = l.owed;  // every response handled so far
+      l.owed = 0;
+      return ConnResult{consumed, event, again};
     };
     for (;;) {
       if (!xml_.empty()) {
@@ -234,31 +236,37 @@ class BoshXmppConnection final : public Connection {
         xml_.erase(0, r.consumed);
         if (bosh.tls_asked()) {
           info.error = "xmpp_starttls_over_bosh";
-          return done(report(l, false), ConnEvent::fatal);
+          return done(ConnEvent::fatal);
         }
-        if (r.event != ConnEvent::none) return done(report(l, !xml_.empty()), r.event);
+        if (r.event != ConnEvent::none) {
+          // Elements left (several in one body): the engine calls again at once for them,
+          // unless the connection ends.
+          bool goes_on = r.event == ConnEvent::complete || r.event == ConnEvent::failed ||
+                         r.event == ConnEvent::ready || r.event == ConnEvent::waited;
+          return done(r.event, goes_on && !xml_.empty());
+        }
         if (r.consumed != 0) continue;
       }
       std::string_view rest(data.data() + l.owed, data.size() - l.owed);
       BoshResponse response;
       switch (parse_bosh_response(rest, max_frame_size_, response)) {
         case BoshParse::need_more:
-          return done(report(l, false), ConnEvent::none);
+          return done(ConnEvent::none);
         case BoshParse::too_large:
           info.error = "bosh_response_too_large";
-          return done(report(l, false), ConnEvent::fatal);
+          return done(ConnEvent::fatal);
         case BoshParse::chunked:
           info.error = "bosh_chunked_response";
-          return done(report(l, false), ConnEvent::fatal);
+          return done(ConnEvent::fatal);
         case BoshParse::error:
           info.error = "bosh_bad_response";
-          return done(report(l, false), ConnEvent::fatal);
+          return done(ConnEvent::fatal);
         case BoshParse::complete:
           break;
       }
       l.owed += response.length;
       ConnEvent event = answered(s, l, lane, response, info);
-      if (event != ConnEvent::none) return done(report(l, false), event);
+      if (event != ConnEvent::none) return done(event);
     }
   }
 
@@ -322,14 +330,6 @@ class BoshXmppConnection final : public Connection {
     xml_.append(xml);
     if (awaiting_) content_.append(xml);
     return ConnEvent::none;
-  }
-
-  /// Bytes to report consumed on `l`: all handled ones, or all but one while elements remain
-  /// for the XMPP connection (so that the engine calls again with the rest).
-  static std::size_t report(Lane& l, bool more) {
-    std::size_t n = more && l.owed > 1 ? l.owed - 1 : (more ? 0 : l.owed);
-    l.owed -= n;
-    return n;
   }
 
   enum class State : std::uint8_t { fresh, normal, closing };

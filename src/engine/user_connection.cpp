@@ -336,7 +336,8 @@ bool Worker::conn_deliver(User& user, unsigned lane, std::string& in, const char
   ConnRef ref(user);
   std::size_t offset = 0;
   c.batching = true;
-  while (offset < n) {
+  bool again = false;
+  while (offset < n || again) {
     bool awaiting = user.state == UserState::awaiting;
     const RequestSpec* pending = awaiting ? &current_request(user) : nullptr;
     std::span<const char> data(bytes + offset, n - offset);
@@ -368,7 +369,8 @@ bool Worker::conn_deliver(User& user, unsigned lane, std::string& in, const char
     offset += result.consumed;
     conn_event(user, result.event, info);
     if (!ref.alive(user)) return false;  // the connection or the user ended
-    if (result.consumed == 0) break;
+    again = result.again;
+    if (result.consumed == 0 && !again) break;
   }
   c.batching = false;
   conn_flush(user);

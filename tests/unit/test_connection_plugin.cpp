@@ -78,6 +78,10 @@ class PushConnection final : public Connection {
   }
   ConnResult on_data(ConnectionServices& s, const RequestSpec* pending, std::span<const char> data,
                      ResponseInfo& info) override {
+    if (extra_completes_ > 0 && pending) {  // more answers from the line already consumed
+      --extra_completes_;
+      return {0, ConnEvent::complete, extra_completes_ > 0};
+    }
     std::string_view text(data.data(), data.size());
     auto eol = text.find('\n');
     if (eol == std::string_view::npos) return {0, ConnEvent::none};
@@ -101,6 +105,10 @@ class PushConnection final : public Connection {
       info.error = "ended";
       return {eol + 1, ConnEvent::fatal};
     }
+    if (request && line == "R:MULTI") {  // answers this request and the next two (sent unanswered)
+      extra_completes_ = 2;
+      return {eol + 1, ConnEvent::complete, true};
+    }
     if (request && line == "R:" + request->data.substr(4)) {
       info.content = line.substr(2);  // matches and dyn_variables see "n", not "R:n\n"
       return {eol + 1, ConnEvent::complete};
@@ -119,7 +127,7 @@ class PushConnection final : public Connection {
       s.error("died");
       dying_ = true;
       s.set_timer(0);
-    } else {
+    } else if (!push.data.starts_with("QUIET")) {  // QUIET: nothing sent (answered by a MULTI)
       request.encode(ctx, out);
     }
   }
@@ -129,6 +137,7 @@ class PushConnection final : public Connection {
   const PushOptions* options_;
   ConnMetric pushed_ = 0, tls_up_ = 0;
   bool dying_ = false;
+  int extra_completes_ = 0;
 };
 
 class PushProtocol final : public Protocol {
@@ -502,5 +511,21 @@ TEST(ConnectionPlugin, BytesQueuedBeforeAFatalEventAreSent) {
   EXPECT_FALSE(server.saw("REQ 2", 0));
 }
 
+// ConnResult::again: one read holding several answers (the plugin consumed it whole); the engine
+// calls the plugin again at once, with no byte left, for each, so no answer waits for more bytes.
+TEST(ConnectionPlugin, AgainDeliversEveryEventOfConsumedBytes) {
+  TestCert cert;
+  PushServer server(cert.dir + "/cert.pem", cert.dir + "/key.pem");
+  MetricSet m = run_push(server.port(), R"(<load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="20" unit="second"/></arrivalphase></load>
+      <sessions><session name="push" probability="100" type="ts_push">
+        <request><push data="REQ MULTI"/></request>
+        <request><push data="QUIET 1"/></request>
+        <request><push data="QUIET 2"/></request>
+      </session></sessions>)");
+  for (const auto& [name, metric] : m.sorted())
+    EXPECT_FALSE(name.starts_with("error_")) << name << " = " << metric->count;
+  EXPECT_EQ(total(m, "request"), 3u);
+  EXPECT_EQ(total(m, "finish_users_count"), 1u);
+}
 }  // namespace
 }  // namespace loadctl

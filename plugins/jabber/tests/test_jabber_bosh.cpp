@@ -70,13 +70,16 @@ struct BoshClient {
     conn->encode(s, r, EncodeContext{}, out);
     EXPECT_EQ(out, "");  // every body goes through send_on
   }
-  // Feeds `bytes` to lane `lane` in pieces of `step` bytes, as the engine does.
-  void feed(unsigned lane, std::string_view bytes, const RequestSpec* pending, std::size_t step = 1 << 20) {
+  // Feeds `bytes` to lane `lane` in pieces of `step` bytes, as the engine does (`again`: at once
+  // once more). `next`: the request pending after a complete one (the engine sent it at once).
+  void feed(unsigned lane, std::string_view bytes, const RequestSpec* pending, std::size_t step = 1 << 20,
+            const RequestSpec* next = nullptr) {
     for (std::size_t at = 0; at < bytes.size(); at += step) {
       std::string& in = unconsumed[lane];
       in += bytes.substr(at, step);
       std::size_t offset = 0;
-      while (offset < in.size()) {
+      bool again = false;
+      while (offset < in.size() || again) {
         ResponseInfo info;
         std::span<const char> data(in.data() + offset, in.size() - offset);
         ConnResult r = lane == 0 ? conn->on_data(s, pending, data, info) : conn->on_lane_data(s, lane, pending, data, info);
@@ -84,9 +87,10 @@ struct BoshClient {
         if (r.event != ConnEvent::none) {
           events.push_back(r.event);
           if (info.error) error = info.error;
-          if (r.event == ConnEvent::complete) pending = nullptr;
+          if (r.event == ConnEvent::complete) pending = next;
         }
-        if (r.consumed == 0) break;
+        again = r.again;
+        if (r.consumed == 0 && !again) break;
       }
       in.erase(0, offset);
     }
@@ -269,6 +273,24 @@ TEST(JabberBosh, ServerTerminateAndHttpErrorsEndTheSession) {
     EXPECT_EQ(c.error, "bosh_response_too_large");
     EXPECT_EQ(c.events, std::vector<ConnEvent>{ConnEvent::fatal});
   }
+}
+
+// Several elements in one body, each completing a request: all delivered from the bytes at hand,
+// none waits for the next response (which may be held for up to wait=60 s).
+TEST(JabberBosh, EveryElementOfABodyIsDeliveredAtOnce) {
+  BoshClient c;
+  open_normal(c);
+  auto raw = bosh_request(R"(<jabber type="raw" ack="local" data="&lt;presence/&gt;"/>)");
+  c.encode(*raw);
+  EXPECT_EQ(take_bodies(c.s.lane1).size(), 1u);
+  c.feed(1,
+         http_ok("<body xmlns='http://jabber.org/protocol/httpbind'><message from='a@b' type='chat'><body>1</body></message>"
+                 "<message from='a@b' type='chat'><body>2</body></message>"
+                 "<message from='a@b' type='chat'><body>3</body></message></body>"),
+         raw.get(), 1 << 20, raw.get());
+  EXPECT_EQ(c.events, (std::vector<ConnEvent>{ConnEvent::complete, ConnEvent::complete, ConnEvent::complete}));
+  EXPECT_EQ(c.s.counts["xmpp_chat_received"], 3u);
+  EXPECT_TRUE(c.unconsumed[1].empty());
 }
 
 // The server's sid goes back raw into the bodies and the stream header: one needing escaping is
