@@ -213,10 +213,13 @@ class JabberProtocol final : public Protocol {
     if (vhost_file && !o->domain_set) {
       if (offline_file)
         fail_at(vhost_node, "not supported yet: vhost_file with offline_from_fileid (Tsung: \"FIXME: handle vhost\")");
+      std::map<std::string_view, std::size_t> pools;  // domain -> its pool
       for (const std::string& line : vhost_file->lines) {
         if (line.empty()) continue;
+        auto [it, added] = pools.emplace(line, o->vhost_pools.size());
+        if (added) o->vhost_pools.push_back(std::make_unique<UserPool>(o->userid_max));
         o->vhosts.push_back(line);
-        o->vhost_pools.push_back(std::make_unique<UserPool>(o->userid_max));
+        o->vhost_pool.push_back(it->second);
       }
       if (o->vhosts.empty()) fail_at(vhost_node, fmt::format("file_server '{}' has no domain for vhost_file", vhost_file->id));
     }

@@ -30,13 +30,15 @@ struct JabberOptions final : ProtocolOptions {
   /// Tsung's ts_user_server, for this process; made at the end of parse_options.
   std::unique_ptr<UserPool> users;
   /// vhost_file (when no domain option is given, as in Tsung): a user's domain is a random line of
-  /// that file, chosen at its first request, and its id comes from that domain's own pool.
+  /// that file, chosen at its first request, and its id comes from that domain's own pool (one
+  /// per domain: a domain on several lines is chosen as often, as in Tsung, with one pool).
   std::vector<std::string> vhosts;
+  std::vector<std::size_t> vhost_pool;  ///< per line of vhosts: its domain's index in vhost_pools
   std::vector<std::unique_ptr<UserPool>> vhost_pools;
   bool domain_set = false;  ///< a domain option was given (it wins over vhost_file, as in Tsung)
 
   const std::string& domain_of(std::size_t vhost) const { return vhosts.empty() ? domain : vhosts[vhost]; }
-  UserPool& pool_of(std::size_t vhost) const { return vhosts.empty() ? *users : *vhost_pools[vhost]; }
+  UserPool& pool_of(std::size_t vhost) const { return vhosts.empty() ? *users : *vhost_pools[vhost_pool[vhost]]; }
 
   /// The username and password of pool id `id` (prefix + id, or a file user's).
   std::string user_name(std::uint64_t id) const {

@@ -758,8 +758,41 @@ TEST(JabberOptions, VhostFileGivesEachUserADomainAndItsPool) {
       <option type="ts_jabber" name="domain" value="d.test"/></o>)", files);
   EXPECT_TRUE(d->vhosts.empty());
   EXPECT_EQ(d->domain, "d.test");
+  // file users would have no place in the domains' pools: refused
   EXPECT_THROW(options_with_files(R"(<o><option type="ts_jabber" name="vhost_file" value="hosts"/>
       <option type="ts_jabber" name="offline_from_fileid" value="users"/></o>)", files), ScenarioError);
+  EXPECT_THROW(options_with_files(R"(<o><option type="ts_jabber" name="offline_from_fileid" value="users"/>
+      <option type="ts_jabber" name="vhost_file" value="hosts"/></o>)", files), ScenarioError);
+}
+
+// A domain on several lines of vhost_file is one domain with one pool (chosen as often as it
+// appears, as Tsung's random line): its ids are not given out twice.
+TEST(JabberOptions, VhostFileDuplicateDomainHasOnePool) {
+  std::vector<DataFile> files = {{"hosts", "v.csv", {"a.test", "a.test", "b.test", "a.test"}}};
+  auto o = options_with_files(R"(<o><option type="ts_jabber" name="vhost_file" value="hosts"/>
+      <option type="ts_jabber" name="userid_max" value="2"/><option type="ts_jabber" name="username" value="u"/></o>)", files);
+  ASSERT_EQ(o->vhost_pools.size(), 2u);
+  EXPECT_EQ(&o->pool_of(0), &o->pool_of(1));
+  EXPECT_EQ(&o->pool_of(0), &o->pool_of(3));
+  EXPECT_NE(&o->pool_of(0), &o->pool_of(2));
+  FakeServices s;
+  auto connect = parse(R"(<jabber type="connect" ack="local"/>)", o.get());
+  auto plain = parse(R"(<jabber type="auth_set_plain" ack="local"/>)", o.get());
+  std::map<std::string, std::set<std::string>> users;
+  std::vector<std::unique_ptr<JabberConnection>> conns;
+  for (int i = 0; i < 60; ++i) {
+    conns.push_back(std::make_unique<JabberConnection>(o.get(), 4096));
+    std::string header = encode(*conns.back(), s, *connect);
+    if (header.empty()) continue;
+    std::string domain = std::string(attribute(header.substr(header.find("<stream:stream")), "to"));
+    std::string auth = encode(*conns.back(), s, *plain);
+    auto at = auth.find("<username>");
+    ASSERT_NE(at, std::string::npos) << auth;
+    EXPECT_TRUE(users[domain].insert(auth.substr(at + 10, auth.find("</username>") - at - 10)).second) << domain;
+  }
+  // 2 ids per domain, 2 domains: 4 users in all (with a pool per line, a.test would give 6)
+  EXPECT_EQ(s.counts["error_no_free_userid"], 56u);
+  EXPECT_EQ(users["a.test"].size(), 2u);
 }
 
 }  // namespace
