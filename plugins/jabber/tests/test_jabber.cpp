@@ -719,6 +719,28 @@ TEST(JabberEncode, PresenceRosterAsTsung) {
   EXPECT_EQ(s.counts["error_no_online"], 0u);  // no user looked up
 }
 
+// `n` users connect and log in with `o`'s vhost_file: the usernames given out per domain (a
+// user whose domain's pool is empty counts error_no_free_userid).
+std::map<std::string, std::set<std::string>> log_in_vhosts(const JabberOptions& o, FakeServices& s, int n) {
+  auto connect = parse(R"(<jabber type="connect" ack="local"/>)", &o);
+  auto plain = parse(R"(<jabber type="auth_set_plain" ack="local"/>)", &o);
+  std::map<std::string, std::set<std::string>> users;  // domain -> usernames given out
+  std::vector<std::unique_ptr<JabberConnection>> conns;
+  for (int i = 0; i < n; ++i) {
+    conns.push_back(std::make_unique<JabberConnection>(&o, 4096));
+    std::string header = encode(*conns.back(), s, *connect);
+    if (header.empty()) continue;  // its domain's pool is empty: error_no_free_userid
+    std::string domain = std::string(attribute(header.substr(header.find("<stream:stream")), "to"));
+    std::string auth = encode(*conns.back(), s, *plain);
+    auto at = auth.find("<username>");
+    EXPECT_NE(at, std::string::npos) << auth;
+    if (at == std::string::npos) continue;
+    std::string name = auth.substr(at + 10, auth.find("</username>") - at - 10);
+    EXPECT_TRUE(users[domain].insert(name).second) << name << " twice in " << domain;
+  }
+  return users;
+}
+
 // vhost_file (Tsung's choose_domain): each user's domain is a random line of the file, chosen at
 // its first request, and its id comes from that domain's own pool of 1..userid_max; a domain
 // option wins over it, wherever it is.
@@ -728,25 +750,8 @@ TEST(JabberOptions, VhostFileGivesEachUserADomainAndItsPool) {
       <option type="ts_jabber" name="userid_max" value="2"/><option type="ts_jabber" name="username" value="u"/></o>)", files);
   ASSERT_EQ(o->vhosts, (std::vector<std::string>{"a.test", "b.test"}));
   FakeServices s;
-  auto connect = parse(R"(<jabber type="connect" ack="local"/>)", o.get());
-  auto plain = parse(R"(<jabber type="auth_set_plain" ack="local"/>)", o.get());
-  std::map<std::string, std::set<std::string>> users;  // domain -> usernames given out
-  std::vector<std::unique_ptr<JabberConnection>> conns;
-  int ended = 0;
-  for (int i = 0; i < 40; ++i) {
-    conns.push_back(std::make_unique<JabberConnection>(o.get(), 4096));
-    std::string header = encode(*conns.back(), s, *connect);
-    if (header.empty()) {  // its domain's pool is empty: error_no_free_userid
-      ++ended;
-      continue;
-    }
-    std::string domain = std::string(attribute(header.substr(header.find("<stream:stream")), "to"));
-    std::string auth = encode(*conns.back(), s, *plain);
-    auto at = auth.find("<username>");
-    ASSERT_NE(at, std::string::npos) << auth;
-    std::string name = auth.substr(at + 10, auth.find("</username>") - at - 10);
-    EXPECT_TRUE(users[domain].insert(name).second) << name << " twice in " << domain;
-  }
+  auto users = log_in_vhosts(*o, s, 40);
+  int ended = static_cast<int>(s.counts["error_no_free_userid"]);
   // 2 ids per domain: 4 users log in (a domain never chosen in 40 tries: 2^-39), the others find
   // their domain's pool empty
   EXPECT_EQ(ended, 36);
@@ -776,20 +781,7 @@ TEST(JabberOptions, VhostFileDuplicateDomainHasOnePool) {
   EXPECT_EQ(&o->pool_of(0), &o->pool_of(3));
   EXPECT_NE(&o->pool_of(0), &o->pool_of(2));
   FakeServices s;
-  auto connect = parse(R"(<jabber type="connect" ack="local"/>)", o.get());
-  auto plain = parse(R"(<jabber type="auth_set_plain" ack="local"/>)", o.get());
-  std::map<std::string, std::set<std::string>> users;
-  std::vector<std::unique_ptr<JabberConnection>> conns;
-  for (int i = 0; i < 60; ++i) {
-    conns.push_back(std::make_unique<JabberConnection>(o.get(), 4096));
-    std::string header = encode(*conns.back(), s, *connect);
-    if (header.empty()) continue;
-    std::string domain = std::string(attribute(header.substr(header.find("<stream:stream")), "to"));
-    std::string auth = encode(*conns.back(), s, *plain);
-    auto at = auth.find("<username>");
-    ASSERT_NE(at, std::string::npos) << auth;
-    EXPECT_TRUE(users[domain].insert(auth.substr(at + 10, auth.find("</username>") - at - 10)).second) << domain;
-  }
+  auto users = log_in_vhosts(*o, s, 60);
   // 2 ids per domain, 2 domains: 4 users in all (with a pool per line, a.test would give 6)
   EXPECT_EQ(s.counts["error_no_free_userid"], 56u);
   EXPECT_EQ(users["a.test"].size(), 2u);
