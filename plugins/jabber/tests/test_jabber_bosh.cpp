@@ -364,6 +364,18 @@ TEST(JabberBosh, ElementsBeyondTheFrameLimitEndTheUser) {
     EXPECT_TRUE(c.events.empty());
     EXPECT_EQ(c.s.counts["xmpp_chat_received"], 4u);
   }
+  {
+    BoshClient c(4096);  // the same pushes while a request waits: its content beyond the frame
+    open_normal(c);
+    auto wait = bosh_request(R"(<jabber type="raw" ack="parse" regexp="never-there" data="&lt;presence/&gt;"/>)");
+    c.encode(*wait);
+    std::string push = "<message from='a@b' type='chat'><body>" + std::string(3000, 'x') + "</body></message>";
+    c.feed(0, http_ok("<body xmlns='http://jabber.org/protocol/httpbind'>" + push + "</body>"), wait.get());
+    EXPECT_TRUE(c.events.empty());
+    c.feed(0, http_ok("<body xmlns='http://jabber.org/protocol/httpbind'>" + push + "</body>"), wait.get());
+    EXPECT_EQ(c.events, std::vector<ConnEvent>{ConnEvent::fatal});
+    EXPECT_EQ(c.error, "bosh_frame_too_large");
+  }
 }
 
 // A stanza on a connection without session (a new connection after the session was lost, its
