@@ -245,6 +245,7 @@ class PushServer {
       asio::write(stream, asio::buffer(std::string("R:")), ec);
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       asio::write(stream, asio::buffer(reply + "\n"), ec);
+      if (reply == "MULTI") continue;  // nothing after it: its answers come from that line alone
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       asio::write(stream, asio::buffer(std::string("P:1\nP:2\n")), ec);
       if (ec) return false;
