@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# ts_ldap against a private slapd (own slapd.conf, mdb database, port and log under $TEST_TMP, on
+# 127.0.0.1; a self-signed certificate for StartTLS):
+#  1. Tsung's own example /usr/share/doc/tsung/examples/ldap.xml, changed only in: the server
+#     host and port, the arrival phase (4 s instead of 10 min, a user every 0.5 s instead of 2 s),
+#     the DNs (bases and the modified entry under this directory's suffix; the bind as its rootdn,
+#     with its password), and, since the example uses variables it never sets, a <setdynvars>
+#     giving them values (%%_new_user_cn%%, random; %%_new_user_dn%% is spelled
+#     cn=%%_new_user_cn%%,ou=people,...), and %%cn:f%% (an Erlang function cn:f that does not
+#     exist) replaced by the variable %%_f%%. Checks: every user's add created its entry (as
+#     ldapsearch counts them), the modify changed the entry, each search found what the directory
+#     holds (2 entries a user, as counted by the plugin and as slapd's log says), no error.
+#  2. A wrong password: counted as Tsung's ldap_bind_error, the connection closes, the user goes
+#     on (its next search, on a new connection, still finds the entry), nothing crashes.
+#  3. StartTLS then bind and search: slapd logs each TLS session; no ldap_starttls_error.
+source "$(dirname "$0")/../../../tests/integration/lib.sh"
+need_bins loadctl loadagent /usr/sbin/slapd /usr/sbin/slappasswd ldapadd ldapsearch openssl
+
+suffix="dc=example,dc=com"
+rootdn="cn=admin,$suffix"
+secret="s3cret-$RANDOM$RANDOM"
+printf '%s' "$secret" > "$TEST_TMP/rootpw"
+chmod 600 "$TEST_TMP/rootpw"
+hash=$(/usr/sbin/slappasswd -T "$TEST_TMP/rootpw" -h '{SSHA}') || fail "slappasswd failed"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+  -keyout "$TEST_TMP/key.pem" -out "$TEST_TMP/cert.pem" >/dev/null 2>&1 || fail "openssl req failed"
+mkdir -p "$TEST_TMP/db"
+cat > "$TEST_TMP/slapd.conf" <<CONF
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+pidfile $TEST_TMP/slapd.pid
+argsfile $TEST_TMP/slapd.args
+modulepath /usr/lib/ldap
+moduleload back_mdb
+TLSCertificateFile $TEST_TMP/cert.pem
+TLSCertificateKeyFile $TEST_TMP/key.pem
+database mdb
+maxsize 67108864
+suffix "$suffix"
+rootdn "$rootdn"
+rootpw $hash
+directory $TEST_TMP/db
+index objectClass eq
+index cn eq,sub
+CONF
+
+slog=$TEST_TMP/slapd.log
+# free_port is racy (another process may take the port first): up to 3 ports.
+for attempt in 1 2 3; do
+  port=$(free_port)
+  # -d 256 (stats): runs in the foreground and logs every operation and TLS session.
+  /usr/sbin/slapd -f "$TEST_TMP/slapd.conf" -h "ldap://127.0.0.1:$port/" -d 256 >"$slog" 2>&1 &
+  spid=$!
+  on_exit "_stop_pid $spid"
+  listening_or_gone() { port_open "$port" || ! kill -0 "$spid" 2>/dev/null; }
+  wait_until 10 listening_or_gone || true
+  kill -0 "$spid" 2>/dev/null && port_open "$port" && break
+  [ "$attempt" = 3 ] && { cat "$slog" >&2; fail "slapd did not listen on $port"; }
+  _stop_pid "$spid"
+done
+url="ldap://127.0.0.1:$port/"
+
+cat > "$TEST_TMP/base.ldif" <<LDIF
+dn: $suffix
+objectClass: dcObject
+objectClass: organization
+dc: example
+o: example
+
+dn: ou=people,$suffix
+objectClass: organizationalUnit
+ou: people
+
+dn: cn=user2,ou=people,$suffix
+objectClass: person
+cn: user2
+sn: two
+
+dn: cn=u119843,ou=people,$suffix
+objectClass: inetOrgPerson
+cn: u119843
+sn: before
+
+dn: cn=alice-bin,ou=people,$suffix
+objectClass: person
+objectClass: dcObject
+cn: alice-bin
+sn: bin
+dc: pablo-desktop
+LDIF
+ldapadd -x -H "$url" -D "$rootdn" -y "$TEST_TMP/rootpw" -f "$TEST_TMP/base.ldif" >"$TEST_TMP/ldapadd.out" 2>&1 ||
+  { cat "$TEST_TMP/ldapadd.out" >&2; fail "ldapadd failed"; }
+count_entries() {  # count_entries FILTER
+  ldapsearch -x -LLL -H "$url" -b "ou=people,$suffix" "$1" dn | grep -c '^dn:' || true
+}
+assert_eq "$(count_entries '(cn=*)')" 3 "entries loaded"
+
+run() {  # run NAME SCENARIO
+  "$LOADCTL" -q -f "$2" --run-dir "$TEST_TMP/$1" start >/dev/null 2>"$TEST_TMP/$1.err" ||
+    { cat "$TEST_TMP/$1.err" >&2; fail "$1: loadctl exited with $?"; }
+}
+sum() { tsung_sum "$1" "$TEST_TMP/$2"; }
+errors() { awk '$1 == "stats:" && ($2 ~ /^error_/ || $2 ~ /^ldap_.*error/ || $2 == "ldap_unexpected_msg_resp") && $3 > 0 { print $2, $3 }' "$TEST_TMP/$1/tsung.log" | sort | uniq; }
+
+# --- 1. Tsung's example -------------------------------------------------------------------------
+ex=/usr/share/doc/tsung/examples/ldap.xml
+sed -e 's/host="myserver" port="80"/host="127.0.0.1" port="'"$port"'"/' \
+    -e '/<monitor host="myserver"/d' \
+    -e 's/duration="10" unit="minute"/duration="4" unit="second"/' \
+    -e 's/interarrival="2" unit="second"/interarrival="0.5" unit="second"/' \
+    -e "s/user=\"uid=nniclausse\" password=\"XXX\"/user=\"$rootdn\" password=\"$secret\"/" \
+    -e "s/base=\"dc=pablo-desktop\"/base=\"$suffix\"/" \
+    -e "s/%%cn:f%%/%%_f%%/" \
+    -e "s/dn=\"%%_new_user_dn%%\"/dn=\"cn=%%_new_user_cn%%,ou=people,$suffix\"/" \
+    -e "s/dn=\"cn=u119843,dc=pablo-desktop\"/dn=\"cn=u119843,ou=people,$suffix\"/" \
+    -e 's|\(<session name="ldap-example".*>\)|\1<setdynvars sourcetype="random_string" length="16"><var name="new_user_cn"/></setdynvars><setdynvars sourcetype="value" value="lic"><var name="f"/></setdynvars>|' \
+    "$ex" > "$TEST_TMP/example.xml"
+assert_eq "$(diff "$ex" "$TEST_TMP/example.xml" | grep -c '^<')" 11 "example: lines changed (see the header)"
+run example "$TEST_TMP/example.xml"
+log "example: $(for m in users_count finish_users_count ldap_bind_ok ldap_search_entries request; do printf '%s=%s ' $m "$(sum $m example)"; done)"
+[ -z "$(errors example)" ] || fail "example: errors: $(errors example)"
+users=$(sum users_count example)
+[ "$users" -ge 2 ] || fail "example: only $users users arrived"
+assert_eq "$(sum finish_users_count example)" "$users" "example: users finished"
+assert_eq "$(sum ldap_bind_ok example)" "$users" "example: binds"
+# bind, 3 searches, add, modify: 6 requests a user, each a page.
+assert_eq "$(sum request example)" $((6 * users)) "example: requests"
+assert_eq "$(sum page example)" $((6 * users)) "example: pages"
+# (cn=user2): 1; (&(cn=a*lic*n)(dc=pablo-desktop)): alice-bin; (filename=C:\MyFile): none.
+assert_eq "$(sum ldap_search_entries example)" $((2 * users)) "example: entries found"
+assert_eq "$(grep -c 'SEARCH RESULT tag=101 err=0 .*nentries=1 ' "$slog")" $((2 * users)) "example: slapd's searches with 1 entry"
+assert_eq "$(count_entries '(&(objectClass=inetOrgPerson)(sn=fffs))')" "$users" "example: entries the users added"
+assert_eq "$(ldapsearch -x -LLL -H "$url" -b "cn=u119843,ou=people,$suffix" -s base '(objectClass=*)' sn mail |
+  grep -E '^(sn|mail):' | sort | tr '\n' ' ')" "mail: some@mail.com sn: SomeSN " "example: the modified entry"
+
+# --- 2. a wrong password ------------------------------------------------------------------------
+scenario() {  # scenario NAME USERS REQUESTS...
+  local name=$1 n=$2
+  shift 2
+  local users="" requests=""
+  for _ in $(seq "$n"); do users+="<user session=\"s\" start_time=\"0\" unit=\"second\"/>"; done
+  for r in "$@"; do requests+="<request>$r</request>"; done
+  cat > "$TEST_TMP/$name.xml" <<XML
+<?xml version="1.0"?>
+<tsung>
+  <clients><client host="localhost" use_controller_vm="true"/></clients>
+  <servers><server host="127.0.0.1" port="$port" type="tcp"/></servers>
+  <load duration="20" unit="second">$users</load>
+  <sessions><session name="s" probability="100" type="ts_ldap">$requests</session></sessions>
+</tsung>
+XML
+}
+search='<ldap type="search" base="ou=people,'"$suffix"'" filter="(cn=user2)" scope="singleLevel"/>'
+scenario badpw 3 "<ldap type=\"bind\" user=\"$rootdn\" password=\"wrong\"/>" "$search"
+run badpw "$TEST_TMP/badpw.xml"
+log "wrong password: $(for m in users_count ldap_bind_ok ldap_bind_error ldap_search_entries connect; do printf '%s=%s ' $m "$(sum $m badpw)"; done)"
+assert_eq "$(sum ldap_bind_error badpw)" 3 "wrong password: bind errors"
+assert_eq "$(sum ldap_bind_ok badpw)" 0 "wrong password: binds accepted"
+assert_eq "$(sum finish_users_count badpw)" 3 "wrong password: users finished"
+assert_eq "$(sum ldap_search_entries badpw)" 3 "wrong password: the search after it found its entry"
+assert_eq "$(sum connect badpw)" 6 "wrong password: connections (the failed bind closes its own)"
+[ -z "$(awk '$1 == "stats:" && $2 ~ /^error_/ && $3 > 0' "$TEST_TMP/badpw/tsung.log")" ] || fail "wrong password: $(errors badpw)"
+
+# --- 3. StartTLS --------------------------------------------------------------------------------
+tls_before=$(grep -c 'TLS established' "$slog" || true)
+scenario starttls 4 '<ldap type="start_tls"/>' "<ldap type=\"bind\" user=\"$rootdn\" password=\"$secret\"/>" "$search"
+run starttls "$TEST_TMP/starttls.xml"
+log "starttls: $(for m in users_count ldap_bind_ok ldap_search_entries; do printf '%s=%s ' $m "$(sum $m starttls)"; done)"
+[ -z "$(errors starttls)" ] || fail "starttls: errors: $(errors starttls)"
+assert_eq "$(sum ldap_bind_ok starttls)" 4 "starttls: binds over TLS"
+assert_eq "$(sum ldap_search_entries starttls)" 4 "starttls: entries found over TLS"
+assert_eq "$(($(grep -c 'TLS established' "$slog") - tls_before))" 4 "starttls: TLS sessions slapd established"
+log "ok"
