@@ -16,50 +16,9 @@
 source "$(dirname "$0")/../../../tests/integration/lib.sh"
 need_bins loadctl loadagent /usr/sbin/slapd /usr/sbin/slappasswd ldapadd ldapsearch openssl
 
-suffix="dc=example,dc=com"
-rootdn="cn=admin,$suffix"
-secret="s3cret-$RANDOM$RANDOM"
-printf '%s' "$secret" > "$TEST_TMP/rootpw"
-chmod 600 "$TEST_TMP/rootpw"
-hash=$(/usr/sbin/slappasswd -T "$TEST_TMP/rootpw" -h '{SSHA}') || fail "slappasswd failed"
-openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
-  -keyout "$TEST_TMP/key.pem" -out "$TEST_TMP/cert.pem" >/dev/null 2>&1 || fail "openssl req failed"
-mkdir -p "$TEST_TMP/db"
-cat > "$TEST_TMP/slapd.conf" <<CONF
-include /etc/ldap/schema/core.schema
-include /etc/ldap/schema/cosine.schema
-include /etc/ldap/schema/inetorgperson.schema
-pidfile $TEST_TMP/slapd.pid
-argsfile $TEST_TMP/slapd.args
-modulepath /usr/lib/ldap
-moduleload back_mdb
-TLSCertificateFile $TEST_TMP/cert.pem
-TLSCertificateKeyFile $TEST_TMP/key.pem
-database mdb
-maxsize 67108864
-suffix "$suffix"
-rootdn "$rootdn"
-rootpw $hash
-directory $TEST_TMP/db
-index objectClass eq
-index cn eq,sub
-CONF
-
-slog=$TEST_TMP/slapd.log
-# free_port is racy (another process may take the port first): up to 3 ports.
-for attempt in 1 2 3; do
-  port=$(free_port)
-  # -d 256 (stats): runs in the foreground and logs every operation and TLS session.
-  /usr/sbin/slapd -f "$TEST_TMP/slapd.conf" -h "ldap://127.0.0.1:$port/" -d 256 >"$slog" 2>&1 &
-  spid=$!
-  on_exit "_stop_pid $spid"
-  listening_or_gone() { port_open "$port" || ! kill -0 "$spid" 2>/dev/null; }
-  wait_until 10 listening_or_gone || true
-  kill -0 "$spid" 2>/dev/null && port_open "$port" && break
-  [ "$attempt" = 3 ] && { cat "$slog" >&2; fail "slapd did not listen on $port"; }
-  _stop_pid "$spid"
-done
-url="ldap://127.0.0.1:$port/"
+source "$(dirname "$0")/slapd_lib.sh"
+start_slapd 256  # stats: every operation and TLS session in $SLAPD_LOG
+suffix=$SUFFIX rootdn=$ROOTDN secret=$ROOTPW port=$SLAPD_PORT url=$SLAPD_URL slog=$SLAPD_LOG
 
 cat > "$TEST_TMP/base.ldif" <<LDIF
 dn: $suffix
@@ -89,8 +48,7 @@ cn: alice-bin
 sn: bin
 dc: pablo-desktop
 LDIF
-ldapadd -x -H "$url" -D "$rootdn" -y "$TEST_TMP/rootpw" -f "$TEST_TMP/base.ldif" >"$TEST_TMP/ldapadd.out" 2>&1 ||
-  { cat "$TEST_TMP/ldapadd.out" >&2; fail "ldapadd failed"; }
+slapd_add "$TEST_TMP/base.ldif"
 count_entries() {  # count_entries FILTER
   ldapsearch -x -LLL -H "$url" -b "ou=people,$suffix" "$1" dn | grep -c '^dn:' || true
 }
