@@ -30,14 +30,16 @@ sn: two
 LDIF
 slapd_add "$TEST_TMP/base.ldif"
 
+# Static users, all at 0 s (with an arrival phase of maxnumber="$users" Tsung started one).
+static_users=""
+for _ in $(seq "$users"); do static_users+='<user session="searcher" start_time="0" unit="second"/>'; done
 (umask 077 && cat > "$TEST_TMP/bench-ldap.xml") <<XML
 <?xml version="1.0"?>
 <!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
 <tsung loglevel="warning" version="1.0">
   <clients><client host="localhost" use_controller_vm="true" maxusers="10000"/></clients>
   <servers><server host="127.0.0.1" port="$SLAPD_PORT" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="1" unit="second">
-    <users maxnumber="$users" arrivalrate="1000" unit="second"/></arrivalphase></load>
+  <load>$static_users</load>
   <sessions><session name="searcher" probability="100" type="ts_ldap">
     <request><ldap type="bind" user="$ROOTDN" password="$ROOTPW"/></request>
     <for from="1" to="$per_user" incr="1" var="i">
