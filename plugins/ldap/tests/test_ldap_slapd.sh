@@ -2,14 +2,15 @@
 # ts_ldap against a private slapd (own slapd.conf, mdb database, port and log under $TEST_TMP, on
 # 127.0.0.1; a self-signed certificate for StartTLS):
 #  1. Tsung's own example /usr/share/doc/tsung/examples/ldap.xml, changed only in: the server
-#     host and port, the arrival phase (4 s instead of 10 min, a user every 0.5 s instead of 2 s),
-#     the DNs (bases and the modified entry under this directory's suffix; the bind as its rootdn,
-#     with its password), and, since the example uses variables it never sets, a <setdynvars>
-#     giving them values (%%_new_user_cn%%, random; %%_new_user_dn%% is spelled
-#     cn=%%_new_user_cn%%,ou=people,...), and %%cn:f%% (an Erlang function cn:f that does not
-#     exist) replaced by the variable %%_f%%. Checks: every user's add created its entry (as
-#     ldapsearch counts them), the modify changed the entry, each search found what the directory
-#     holds (2 entries a user, as counted by the plugin and as slapd's log says), no error.
+#     host and port; its SNMP monitor of that host (removed: there is no SNMP agent); the arrival
+#     phase (4 s instead of 10 min, a user every 0.5 s instead of 2 s); the DNs (bases and the
+#     modified entry under this directory's suffix; the bind as its rootdn, with its password);
+#     and, since the example uses variables it never sets, a <setdynvars> giving them values
+#     (%%_new_user_cn%%, random; %%_new_user_dn%% is spelled cn=%%_new_user_cn%%,ou=people,...),
+#     and %%cn:f%% (an Erlang function cn:f that does not exist) replaced by the variable %%_f%%.
+#     Checks: every user's add created its entry (as ldapsearch counts them), the modify changed
+#     the entry, each search found what the directory holds (2 entries a user, as counted by the
+#     plugin and as slapd's log says), no error.
 #  2. A wrong password: counted as Tsung's ldap_bind_error, the connection closes, the user goes
 #     on (its next search, on a new connection, still finds the entry), nothing crashes.
 #  3. StartTLS then bind and search: slapd logs each TLS session; no ldap_starttls_error.
