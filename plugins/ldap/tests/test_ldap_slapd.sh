@@ -14,6 +14,9 @@
 #  2. A wrong password: counted as Tsung's ldap_bind_error, the connection closes, the user goes
 #     on (its next search, on a new connection, still finds the entry), nothing crashes.
 #  3. StartTLS then bind and search: slapd logs each TLS session; no ldap_starttls_error.
+#  4. The plugin's example (examples/ldap.xml: StartTLS, bind, search with attributes and
+#     result_var, add, modify, delete, unbind), changed in port, password and arrivals: each user's
+#     entry is gone afterwards, slapd logged the deletes and the attribute list.
 source "$(dirname "$0")/../../../tests/integration/lib.sh"
 need_bins loadctl loadagent /usr/sbin/slapd /usr/sbin/slappasswd ldapadd ldapsearch openssl
 
@@ -50,8 +53,8 @@ sn: bin
 dc: pablo-desktop
 LDIF
 slapd_add "$TEST_TMP/base.ldif"
-count_entries() {  # count_entries FILTER
-  ldapsearch -x -LLL -H "$url" -b "ou=people,$suffix" "$1" dn | grep -c '^dn:' || true
+count_entries() {  # count_entries FILTER [BASE]
+  ldapsearch -x -LLL -H "$url" -b "${2:-ou=people,$suffix}" "$1" dn | grep -c '^dn:' || true
 }
 assert_eq "$(count_entries '(cn=*)')" 3 "entries loaded"
 
@@ -130,4 +133,24 @@ log "starttls: $(for m in users_count ldap_bind_ok ldap_search_entries; do print
 assert_eq "$(sum ldap_bind_ok starttls)" 4 "starttls: binds over TLS"
 assert_eq "$(sum ldap_search_entries starttls)" 4 "starttls: entries found over TLS"
 assert_eq "$(($(grep -c 'TLS established' "$slog") - tls_before))" 4 "starttls: TLS sessions slapd established"
+
+# --- 4. the plugin's example ----------------------------------------------------------------------
+tls_before=$(grep -c 'TLS established' "$slog" || true)
+sed -e "s/port=\"389\"/port=\"$port\"/" -e "s/password=\"secret\"/password=\"$secret\"/" \
+    -e 's/duration="1" unit="minute"/duration="2" unit="second"/' -e 's/arrivalrate="10"/arrivalrate="3"/' \
+    "$(dirname "$0")/../examples/ldap.xml" > "$TEST_TMP/own.xml"
+run own "$TEST_TMP/own.xml"
+log "own example: $(for m in users_count ldap_bind_ok ldap_search_entries request request_noack; do printf '%s=%s ' $m "$(sum $m own)"; done)"
+[ -z "$(errors own)" ] || fail "own example: errors: $(errors own)"
+users=$(sum users_count own)
+[ "$users" -ge 1 ] || fail "own example: no user arrived"
+assert_eq "$(sum finish_users_count own)" "$users" "own example: users finished"
+assert_eq "$(sum request own)" $((6 * users)) "own example: acknowledged requests"
+assert_eq "$(sum request_noack own)" "$users" "own example: unbinds"
+assert_eq "$(sum ldap_search_entries own)" "$users" "own example: entries found (cn=user2)"
+assert_eq "$(($(grep -c 'TLS established' "$slog") - tls_before))" "$users" "own example: TLS sessions"
+assert_eq "$(grep -c 'SRCH attr=cn sn$' "$slog")" "$users" "own example: searches asking for cn and sn"
+assert_eq "$(grep -c ' DEL dn="cn=.*,dc=example,dc=com"' "$slog")" "$users" "own example: deletes slapd got"
+assert_eq "$(grep -c 'tag=107 err=0 ' "$slog")" "$users" "own example: deletes that succeeded"
+assert_eq "$(count_entries '(|(sn=load)(sn=changed))' "$suffix")" 0 "own example: entries left behind"
 log "ok"
