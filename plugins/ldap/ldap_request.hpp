@@ -56,6 +56,10 @@ class LdapRequest final : public RequestSpec {
     return {ParseStatus::error, 0};
   }
   std::string describe() const override;
+  /// A search's result_var, for the loader's <if>/<foreach> checks.
+  std::span<const std::string> sets_variables() const override {
+    return {&result_var, result_var.empty() ? 0u : 1u};
+  }
 };
 
 /// Parses one <ldap> element (throws ScenarioError naming file:line:column).
