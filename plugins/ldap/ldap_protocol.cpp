@@ -28,7 +28,7 @@ class LdapConnection final : public Connection {
   void encode(ConnectionServices&, const RequestSpec& spec, const EncodeContext& ctx, std::string& out) override {
     const auto& r = static_cast<const LdapRequest&>(spec);
     id_ = id_ == 0x7fffffff ? 1 : id_ + 1;  // messageID: 1 .. maxInt, 0 is the server's
-    dns_.clear();
+    std::string().swap(dns_);  // nothing of an earlier search (one cut short) is kept
     r.encode_with(ctx, out, id_);
   }
 
@@ -94,6 +94,7 @@ ConnResult LdapConnection::on_data(ConnectionServices& s, const RequestSpec* pen
   const auto& r = static_cast<const LdapRequest&>(*pending);
   switch (m.op) {
     case tag::bind_response:
+      if (r.type != Type::bind) break;
       if (m.result_code == 0) {
         s.count(m_[bind_ok]);
         return {size, ConnEvent::complete};
@@ -104,6 +105,11 @@ ConnResult LdapConnection::on_data(ConnectionServices& s, const RequestSpec* pen
       if (r.type != Type::search) break;
       s.count(m_[search_entries]);
       if (!r.result_var.empty()) {
+        // The variable is bounded as one frame is: a user holds at most max_frame_size of DNs.
+        if (dns_.size() + 1 + m.dn.size() > max_frame_size_) {
+          info.error = "ldap_result_var_too_large";
+          return {size, ConnEvent::fatal};
+        }
         if (!dns_.empty()) dns_.push_back('\n');
         dns_.append(m.dn);
       }
@@ -111,11 +117,18 @@ ConnResult LdapConnection::on_data(ConnectionServices& s, const RequestSpec* pen
     case tag::search_reference:
       if (r.type != Type::search) break;
       return {size, ConnEvent::none};
+    case tag::intermediate_response:
+      // RFC 4511 4.13: zero or more may precede the final response of the request (with its id);
+      // they neither answer it nor are unexpected. (Tsung has no clause for them.)
+      return {size, ConnEvent::none};
     case tag::search_done:
       if (r.type != Type::search) break;
       if (m.result_code != 0) s.count(m_[search_error]);
       // As Tsung's result_var: set when entries came (Tsung keeps the decoded entries).
-      if (!r.result_var.empty() && !dns_.empty()) s.set_var(r.result_var, dns_);
+      if (!r.result_var.empty() && !dns_.empty()) {
+        s.set_var(r.result_var, dns_);
+        std::string().swap(dns_);  // the variable holds its own copy: free ours
+      }
       return {size, ConnEvent::complete};
     case tag::extended_response:
       if (r.type != Type::start_tls) break;
