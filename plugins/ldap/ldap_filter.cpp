@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace loadctl::ldap {
 namespace {
 
@@ -79,6 +81,11 @@ class FilterParser {
       pos_ = start;
       return fail("not supported yet: extensible match filters (attr:rule:=value)", true);
     }
+    if (!valid_attribute_description(attr)) {
+      pos_ = start;
+      return fail(fmt::format("bad attribute description '{}' (expected a name such as cn, an OID such as 2.5.4.3, "
+                              "then ;options)", attr));
+    }
     out.attr = attr;
     if (c != '=') {
       ++pos_;
@@ -146,7 +153,43 @@ class FilterParser {
   FilterError& error_;
 };
 
+bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_keychar(char c) { return is_alpha(c) || is_digit(c) || c == '-'; }
+
 }  // namespace
+
+bool valid_attribute_description(std::string_view text) {
+  std::size_t end = std::min(text.find(';'), text.size());
+  std::string_view type = text.substr(0, end);
+  if (type.empty()) return false;
+  if (is_alpha(type[0])) {
+    for (char c : type)
+      if (!is_keychar(c)) return false;
+  } else {
+    // numericoid: number *("." number), number = DIGIT / (%x31-39 1*DIGIT)
+    std::size_t at = 0;
+    for (;;) {
+      std::size_t digits = 0;
+      while (at + digits < type.size() && is_digit(type[at + digits])) ++digits;
+      if (digits == 0 || (digits > 1 && type[at] == '0')) return false;
+      at += digits;
+      if (at == type.size()) break;
+      if (type[at] != '.') return false;
+      ++at;
+    }
+  }
+  // options: *(";" 1*keychar)
+  while (end < text.size()) {
+    std::size_t next = std::min(text.find(';', end + 1), text.size());
+    std::string_view option = text.substr(end + 1, next - end - 1);
+    if (option.empty()) return false;
+    for (char c : option)
+      if (!is_keychar(c)) return false;
+    end = next;
+  }
+  return true;
+}
 
 bool parse_filter(std::string_view text, const MakeTemplate& make, FilterNode& out, FilterError& error) {
   out = FilterNode{};

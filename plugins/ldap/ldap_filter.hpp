@@ -46,6 +46,10 @@ struct FilterError {
 /// spaces are dropped, as are those of each substring).
 bool parse_filter(std::string_view text, const MakeTemplate& make, FilterNode& out, FilterError& error);
 
+/// An RFC 4512 attribute description: a descriptor (ALPHA *(ALPHA / DIGIT / "-")) or a numeric
+/// OID (1.2.840...), then any ";option"s (each 1*(ALPHA / DIGIT / "-")).
+bool valid_attribute_description(std::string_view text);
+
 /// Appends the BER Filter, rendering the values with the user's variables.
 void encode_filter(BerWriter& w, const FilterNode& filter, const EncodeContext& ctx);
 

@@ -96,12 +96,16 @@ constexpr std::string_view kTypeNames[] = {"bind", "unbind", "search", "start_tl
 std::string text_of(const Template& t) { return t.is_literal() ? std::string(t.literal()) : std::string("(dynamic)"); }
 
 /// <attr type="..."><value>...</value>...</attr>: Tsung's ts_config_ldap values are substituted.
-Attribute parse_attr(pugi::xml_node node, bool subst) {
+/// An attribute to add needs a value (RFC 4511 4.7: vals SIZE(1..MAX)); a modification's may
+/// have none (delete: the whole attribute).
+Attribute parse_attr(pugi::xml_node node, bool subst, bool needs_value) {
   XmlElement el(node);
   Attribute a;
   a.type = el.required("type");
-  if (a.type.empty()) el.fail("type", "empty attribute type");
+  if (!valid_attribute_description(a.type))
+    el.fail("type", fmt::format("bad attribute type '{}' (expected a name such as cn, an OID, then ;options)", a.type));
   el.finish();
+  if (needs_value && el.children({"value"}).empty()) fail_at(node, fmt::format("<attr type=\"{}\"> to add needs a <value>", a.type));
   for (pugi::xml_node v : el.children({"value"})) {
     XmlElement(v).finish();
     for (pugi::xml_node c : v.children())
@@ -160,16 +164,20 @@ std::shared_ptr<const LdapRequest> parse_ldap_request(pugi::xml_node node, const
       }
       r->result_var = el.optional("result_var", "");
       // Not in Tsung (ts_config_ldap always asks for all attributes): a comma-separated list.
+      // Each name is an attribute description, "*" (all user attributes) or "+" (operational).
       if (auto list = el.maybe("attributes")) {
         std::string_view rest = *list;
-        while (!rest.empty()) {
+        for (;;) {
           std::size_t comma = rest.find(',');
           std::string_view a = rest.substr(0, comma);
           while (!a.empty() && a.front() == ' ') a.remove_prefix(1);
           while (!a.empty() && a.back() == ' ') a.remove_suffix(1);
-          if (a.empty()) el.fail("attributes", "empty name in attribute list");
+          if (a.empty()) el.fail("attributes", fmt::format("empty name in attribute list '{}'", *list));
+          if (a != "*" && a != "+" && !valid_attribute_description(a))
+            el.fail("attributes", fmt::format("bad attribute name '{}' in '{}'", a, *list));
           r->attributes.emplace_back(a);
-          rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+          if (comma == std::string_view::npos) break;
+          rest = rest.substr(comma + 1);
         }
       }
       break;
@@ -184,12 +192,11 @@ std::shared_ptr<const LdapRequest> parse_ldap_request(pugi::xml_node node, const
   }
   el.finish();
   if (!children_allowed) {
-    for (pugi::xml_node c : node.children())
-      if (c.type() == pugi::node_element) fail_at(c, fmt::format("unexpected element <{}> in <ldap type=\"{}\">", c.name(), type));
+    el.children({});  // refuses child elements and text, with their location
     return r;
   }
   if (r->type == Type::add) {
-    for (pugi::xml_node a : el.children({"attr"})) r->attrs.push_back(parse_attr(a, ctx.subst));
+    for (pugi::xml_node a : el.children({"attr"})) r->attrs.push_back(parse_attr(a, ctx.subst, true));
     return r;
   }
   // modify: <modification type="add|delete|replace"> with <attr> children, one change per attr.
@@ -199,7 +206,7 @@ std::shared_ptr<const LdapRequest> parse_ldap_request(pugi::xml_node node, const
     std::string op = mel.choice("type", {"add", "delete", "replace"}, "");
     mel.finish();
     ModOp mod = op == "add" ? ModOp::add : op == "delete" ? ModOp::del : ModOp::replace;
-    for (pugi::xml_node a : mel.children({"attr"})) r->modifications.push_back({mod, parse_attr(a, ctx.subst)});
+    for (pugi::xml_node a : mel.children({"attr"})) r->modifications.push_back({mod, parse_attr(a, ctx.subst, false)});
   }
   return r;
 }

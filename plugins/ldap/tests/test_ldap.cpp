@@ -291,7 +291,60 @@ TEST(LdapRequest, ErrorsNameTheProblem) {
             std::string::npos);
   EXPECT_NE(error_of(R"x(<ldap type="modify" dn="x"><modification type="increment"/></ldap>)x").find("type"),
             std::string::npos);
-  EXPECT_NE(error_of(R"x(<ldap type="unbind"><attr type="x"/></ldap>)x").find("unexpected element"), std::string::npos);
+  EXPECT_NE(error_of(R"x(<ldap type="unbind"><attr type="x"/></ldap>)x").find("takes no child elements"), std::string::npos);
+}
+
+/// The error of `xml` located as the loader does, in a file "l.xml".
+std::string located_error_of(const char* xml) {
+  try {
+    parse(xml);
+  } catch (const ScenarioError& e) {
+    return locate(e, "l.xml", xml).what();
+  }
+  return "";
+}
+
+TEST(LdapRequest, ErrorsAreLocated) {
+  // Text inside <ldap> (no child may hold it) is refused where it starts.
+  EXPECT_EQ(located_error_of("<ldap type=\"bind\" user=\"x\">\n  oops</ldap>").substr(0, 12), "l.xml:1:28: ");
+  EXPECT_NE(located_error_of("<ldap type=\"bind\" user=\"x\">\n  oops</ldap>").find("unexpected text in <ldap>"),
+            std::string::npos);
+  EXPECT_EQ(located_error_of("<ldap type=\"unbind\">\n  <!-- c --> </ldap>"), "");  // blank is fine
+  // The attribute's position, for a bad filter and an empty attribute name.
+  std::string e = located_error_of("<ldap type=\"search\" base=\"\" scope=\"baseObject\"\n      filter=\"(c n=x)\"/>");
+  EXPECT_EQ(e.substr(0, 12), "l.xml:2:7: /") << e;
+  EXPECT_NE(e.find("bad attribute description 'c n'"), std::string::npos) << e;
+  e = located_error_of("<ldap type=\"search\" base=\"\" scope=\"baseObject\" filter=\"(cn=*)\"\n  attributes=\"cn,\"/>");
+  EXPECT_EQ(e.substr(0, 12), "l.xml:2:3: /") << e;
+  EXPECT_NE(e.find("empty name in attribute list 'cn,'"), std::string::npos) << e;
+  e = located_error_of("<ldap type=\"add\" dn=\"cn=n\">\n <attr type=\"cn\"/></ldap>");
+  EXPECT_EQ(e.substr(0, 12), "l.xml:2:2: /") << e;
+  EXPECT_NE(e.find("<attr type=\"cn\"> to add needs a <value>"), std::string::npos) << e;
+}
+
+TEST(LdapRequest, AttributeNamesAreChecked) {
+  const char* head = R"x(<ldap type="search" base="" scope="baseObject" filter="(cn=*)" attributes=")x";
+  auto attrs = [&](const char* list) { return error_of((std::string(head) + list + "\"/>").c_str()); };
+  EXPECT_NE(attrs("").find("empty name"), std::string::npos);
+  EXPECT_NE(attrs("cn,").find("empty name"), std::string::npos);
+  EXPECT_NE(attrs("cn,,sn").find("empty name"), std::string::npos);
+  EXPECT_NE(attrs("c n").find("bad attribute name 'c n'"), std::string::npos);
+  EXPECT_EQ(attrs("cn, sn;lang-en, 2.5.4.3, *, +, 1.1"), "");
+  auto r = parse((std::string(head) + "cn, *\"/>").c_str());
+  EXPECT_EQ(r->attributes, (std::vector<std::string>{"cn", "*"}));
+  // Filters: RFC 4512 descriptors or OIDs, then options; anything else is refused.
+  for (const char* good : {"(cn=x)", "(userPassword;binary=x)", "(2.5.4.3=x)", "(x-1=y)", "(0=y)"})
+    EXPECT_TRUE(valid_attribute_description(std::string_view(good).substr(1, std::string_view(good).find('=') - 1)))
+        << good;
+  for (const char* bad : {"1cn", "c_n", "2.5..3", "2.5.", "01.2", "cn;", "cn;a;", "cn;l_x", "-cn", "c.n"})
+    EXPECT_FALSE(valid_attribute_description(bad)) << bad;
+  EXPECT_NE(error_of(R"x(<ldap type="search" base="" scope="baseObject" filter="(&(c$=x)(sn=y))"/>)x")
+                .find("bad attribute description 'c$'"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"x(<ldap type="add" dn="x"><attr type="c n"><value>v</value></attr></ldap>)x").find("bad attribute type"),
+            std::string::npos);
+  // A modification's <attr> may have no value (delete or replace the whole attribute).
+  EXPECT_EQ(error_of(R"x(<ldap type="modify" dn="x"><modification type="delete"><attr type="cn"/></modification></ldap>)x"), "");
 }
 
 // --- messages and the connection -----------------------------------------------------------
@@ -423,35 +476,128 @@ TEST(LdapConnection, SearchReadsEntriesUntilDone) {
 }
 
 TEST(LdapConnection, ResultsAndErrorsAreCountedAsTsung) {
-  Client c;
+  // A "C" (close) ends the connection: what follows uses a new one (message ids from 1 again).
   auto bind = parse(R"x(<ldap type="bind" user="cn=x" password="bad"/>)x");
-  c.send(*bind);
-  EXPECT_EQ(c.feed(bind.get(), server_message(1, tag::bind_response, result(49))), "C");  // ts_ldap closes
-  EXPECT_EQ(c.s.get("ldap_bind_error"), 1u);
-  c.send(*bind);
-  EXPECT_EQ(c.feed(bind.get(), server_message(2, tag::bind_response, result(0))), "c");
-  EXPECT_EQ(c.s.get("ldap_bind_ok"), 1u);
+  {
+    Client c;
+    c.send(*bind);
+    EXPECT_EQ(c.feed(bind.get(), server_message(1, tag::bind_response, result(49))), "C");  // ts_ldap closes
+    EXPECT_EQ(c.s.get("ldap_bind_error"), 1u);
+    EXPECT_EQ(c.s.get("ldap_bind_ok"), 0u);
+  }
   auto add = parse(R"x(<ldap type="add" dn="cn=n"/>)x");
-  c.send(*add);
-  EXPECT_EQ(c.feed(add.get(), server_message(3, tag::add_response, result(68))), "C");  // entryAlreadyExists
-  EXPECT_EQ(c.s.get("ldap_add_error"), 1u);
+  {
+    Client c;
+    c.send(*bind);
+    EXPECT_EQ(c.feed(bind.get(), server_message(1, tag::bind_response, result(0))), "c");
+    EXPECT_EQ(c.s.get("ldap_bind_ok"), 1u);
+    c.send(*add);
+    EXPECT_EQ(c.feed(add.get(), server_message(2, tag::add_response, result(68))), "C");  // entryAlreadyExists
+    EXPECT_EQ(c.s.get("ldap_add_error"), 1u);
+  }
   auto modify = parse(R"x(<ldap type="modify" dn="cn=n"/>)x");
-  c.send(*modify);
-  EXPECT_EQ(c.feed(modify.get(), server_message(4, tag::modify_response, result(0))), "c");
-  c.send(*modify);
-  EXPECT_EQ(c.feed(modify.get(), server_message(5, tag::modify_response, result(32))), "C");
-  EXPECT_EQ(c.s.get("ldap_modify_error"), 1u);
+  {
+    Client c;
+    c.send(*modify);
+    EXPECT_EQ(c.feed(modify.get(), server_message(1, tag::modify_response, result(0))), "c");
+    c.send(*modify);
+    EXPECT_EQ(c.feed(modify.get(), server_message(2, tag::modify_response, result(32))), "C");
+    EXPECT_EQ(c.s.get("ldap_modify_error"), 1u);
+  }
+  Client c;
   // A response of another kind, and one for another message id, are unexpected; only the first
   // acknowledges the request.
   c.send(*modify);
   EXPECT_EQ(c.feed(modify.get(), server_message(99, tag::modify_response, result(0)) +
-                                     server_message(6, tag::del_response, result(0))), "nc");
+                                     server_message(1, tag::del_response, result(0))), "nc");
   EXPECT_EQ(c.s.get("ldap_unexpected_msg_resp"), 2u);
+  // A BindResponse answers a bind only: to a search it is unexpected, and no ldap_bind_ok.
+  auto search_all = parse(R"x(<ldap type="search" base="dc=a" filter="(cn=*)" scope="wholeSubtree"/>)x");
+  c.send(*search_all);
+  EXPECT_EQ(c.feed(search_all.get(), server_message(2, tag::bind_response, result(0))), "c");
+  EXPECT_EQ(c.s.get("ldap_bind_ok"), 0u);
+  EXPECT_EQ(c.s.get("ldap_unexpected_msg_resp"), 3u);
   auto search = parse(R"x(<ldap type="search" base="dc=a" filter="(cn=*)" scope="wholeSubtree"/>)x");
   c.send(*search);
-  EXPECT_EQ(c.feed(search.get(), server_message(7, tag::search_done, result(32))), "c");
+  EXPECT_EQ(c.feed(search.get(), server_message(3, tag::search_done, result(32))), "c");
   EXPECT_EQ(c.s.get("ldap_search_error"), 1u);
   EXPECT_EQ(c.s.get("ldap_search_entries"), 0u);
+}
+
+TEST(LdapConnection, IntermediateResponsesDoNotCompleteTheSearch) {
+  Client c;
+  auto search = parse(R"x(<ldap type="search" base="dc=a" filter="(cn=*)" scope="wholeSubtree"/>)x");
+  c.send(*search);
+  EXPECT_EQ(c.feed(search.get(), server_message(1, tag::intermediate_response, "") +
+                                     server_message(1, tag::search_entry, entry("uid=a")) +
+                                     server_message(1, tag::intermediate_response, bytes({0x80, 0x01, '1'})) +
+                                     server_message(1, tag::search_done, result(0))),
+            "nnnc");
+  EXPECT_EQ(c.s.get("ldap_unexpected_msg_resp"), 0u);
+  EXPECT_EQ(c.s.get("ldap_search_entries"), 1u);
+}
+
+TEST(LdapConnection, ResultVarIsBoundedAndNotInherited) {
+  auto search = parse(R"x(<ldap type="search" base="dc=a" filter="(cn=*)" scope="wholeSubtree" result_var="dns"/>)x");
+  std::string dn60(60, 'x');
+  {
+    // Two DNs of 60 bytes do not fit in a 100-byte frame limit: the user ends, named.
+    Client c(100);
+    c.send(*search);
+    EXPECT_EQ(c.feed(search.get(), server_message(1, tag::search_entry, entry(dn60)) +
+                                       server_message(1, tag::search_entry, entry(dn60))),
+              "nf");
+    EXPECT_EQ(c.error, "ldap_result_var_too_large");
+    EXPECT_EQ(c.s.var_name, "");
+  }
+  {
+    // Without result_var nothing is collected, so nothing is bounded but each frame.
+    Client c(100);
+    auto plain = parse(R"x(<ldap type="search" base="dc=a" filter="(cn=*)" scope="wholeSubtree"/>)x");
+    c.send(*plain);
+    EXPECT_EQ(c.feed(plain.get(), server_message(1, tag::search_entry, entry(dn60)) +
+                                      server_message(1, tag::search_entry, entry(dn60)) +
+                                      server_message(1, tag::search_done, result(0))),
+              "nnc");
+  }
+  Client c;
+  c.send(*search);
+  EXPECT_EQ(c.feed(search.get(), server_message(1, tag::search_entry, entry("uid=a")) +
+                                     server_message(1, tag::search_done, result(0))), "nc");
+  EXPECT_EQ(c.s.var_value, "uid=a");
+  // A second search gets only its own DNs; one cut short (no SearchResultDone before the next
+  // request) leaves nothing behind either.
+  c.send(*search);
+  EXPECT_EQ(c.feed(search.get(), server_message(2, tag::search_entry, entry("uid=b"))), "n");
+  c.send(*search);
+  EXPECT_EQ(c.feed(search.get(), server_message(3, tag::search_entry, entry("uid=c")) +
+                                     server_message(3, tag::search_done, result(0))), "nc");
+  EXPECT_EQ(c.s.var_value, "uid=c");
+  // A search that finds nothing does not set the variable (as Tsung).
+  c.s.var_name.clear();
+  c.send(*search);
+  EXPECT_EQ(c.feed(search.get(), server_message(4, tag::search_done, result(0))), "c");
+  EXPECT_EQ(c.s.var_name, "");
+}
+
+TEST(LdapConnection, UnsolicitedMessagesAndEof) {
+  Client c;
+  auto tls = parse(R"x(<ldap type="start_tls"/>)x");
+  c.send(*tls);
+  // A Notice of Disconnection (id 0, RFC 4511 4.4.1) while StartTLS is pending: no TLS.
+  std::string notice = server_message(0, tag::extended_response, result(52));  // unavailable
+  EXPECT_EQ(c.feed(tls.get(), notice), "n");
+  EXPECT_EQ(c.s.tls_started, 0);
+  EXPECT_EQ(c.s.get("ldap_unexpected_msg_resp"), 1u);
+  EXPECT_EQ(c.s.get("ldap_starttls_error"), 0u);
+  // Nothing pending (the user thinks): consumed, not counted.
+  EXPECT_EQ(c.feed(nullptr, notice + server_message(1, tag::extended_response, result(0))), "nn");
+  EXPECT_EQ(c.s.get("ldap_unexpected_msg_resp"), 1u);
+  EXPECT_EQ(c.s.tls_started, 0);
+  // The server closing completes a pending request (ts_ldap's parse(closed, ...)), else nothing.
+  ResponseInfo info;
+  EXPECT_TRUE(c.conn->on_eof(tls.get(), info));
+  EXPECT_FALSE(c.conn->on_eof(nullptr, info));
 }
 
 TEST(LdapConnection, StartTls) {
