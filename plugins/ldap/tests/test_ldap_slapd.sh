@@ -23,6 +23,10 @@ need_bins loadctl loadagent /usr/sbin/slapd /usr/sbin/slappasswd ldapadd ldapsea
 source "$(dirname "$0")/slapd_lib.sh"
 start_slapd 256  # stats: every operation and TLS session in $SLAPD_LOG
 suffix=$SUFFIX rootdn=$ROOTDN secret=$ROOTPW port=$SLAPD_PORT url=$SLAPD_URL slog=$SLAPD_LOG
+# The password goes into the scenarios through a sed script file only its owner reads (printf is a
+# builtin): never on sed's command line.
+(umask 077 && printf '%s\n' "s/user=\"uid=nniclausse\" password=\"XXX\"/user=\"$rootdn\" password=\"$secret\"/" \
+  "s/password=\"secret\"/password=\"$secret\"/" > "$TEST_TMP/password.sed")
 
 cat > "$TEST_TMP/base.ldif" <<LDIF
 dn: $suffix
@@ -71,7 +75,7 @@ sed -e 's/host="myserver" port="80"/host="127.0.0.1" port="'"$port"'"/' \
     -e '/<monitor host="myserver"/d' \
     -e 's/duration="10" unit="minute"/duration="4" unit="second"/' \
     -e 's/interarrival="2" unit="second"/interarrival="0.5" unit="second"/' \
-    -e "s/user=\"uid=nniclausse\" password=\"XXX\"/user=\"$rootdn\" password=\"$secret\"/" \
+    -f "$TEST_TMP/password.sed" \
     -e "s/base=\"dc=pablo-desktop\"/base=\"$suffix\"/" \
     -e "s/%%cn:f%%/%%_f%%/" \
     -e "s/dn=\"%%_new_user_dn%%\"/dn=\"cn=%%_new_user_cn%%,ou=people,$suffix\"/" \
@@ -136,7 +140,7 @@ assert_eq "$(($(grep -c 'TLS established' "$slog") - tls_before))" 4 "starttls: 
 
 # --- 4. the plugin's example ----------------------------------------------------------------------
 tls_before=$(grep -c 'TLS established' "$slog" || true)
-sed -e "s/port=\"389\"/port=\"$port\"/" -e "s/password=\"secret\"/password=\"$secret\"/" \
+sed -e "s/port=\"389\"/port=\"$port\"/" -f "$TEST_TMP/password.sed" \
     -e 's/duration="1" unit="minute"/duration="2" unit="second"/' -e 's/arrivalrate="10"/arrivalrate="3"/' \
     "$(dirname "$0")/../examples/ldap.xml" > "$TEST_TMP/own.xml"
 run own "$TEST_TMP/own.xml"
