@@ -15,8 +15,9 @@
 #     on (its next search, on a new connection, still finds the entry), nothing crashes.
 #  3. StartTLS then bind and search: slapd logs each TLS session; no ldap_starttls_error.
 #  4. The plugin's example (examples/ldap.xml: StartTLS, bind, search with attributes and
-#     result_var, add, modify, delete, unbind), changed in port, password and arrivals: each user's
-#     entry is gone afterwards, slapd logged the deletes and the attribute list.
+#     result_var, an <if> on it, add, modify, delete, unbind), changed in port, password and
+#     arrivals: each user's entry is gone afterwards, slapd logged the deletes and the attribute
+#     list, and the search of the DN result_var held.
 source "$(dirname "$0")/../../../tests/integration/lib.sh"
 need_bins loadctl loadagent /usr/sbin/slapd /usr/sbin/slappasswd ldapadd ldapsearch openssl
 
@@ -149,9 +150,11 @@ log "own example: $(for m in users_count ldap_bind_ok ldap_search_entries reques
 users=$(sum users_count own)
 [ "$users" -ge 1 ] || fail "own example: no user arrived"
 assert_eq "$(sum finish_users_count own)" "$users" "own example: users finished"
-assert_eq "$(sum request own)" $((6 * users)) "own example: acknowledged requests"
+# start_tls, bind, search, the <if> on its result_var's search, add, modify, delete.
+assert_eq "$(sum request own)" $((7 * users)) "own example: acknowledged requests"
 assert_eq "$(sum request_noack own)" "$users" "own example: unbinds"
-assert_eq "$(sum ldap_search_entries own)" "$users" "own example: entries found (cn=user2)"
+assert_eq "$(sum ldap_search_entries own)" $((2 * users)) "own example: entries found (cn=user2, then by its DN from result_var)"
+assert_eq "$(grep -c 'SRCH base="cn=user2,ou=people,dc=example,dc=com" scope=0 ' "$slog")" "$users" "own example: searches of the DN in result_var"
 assert_eq "$(($(grep -c 'TLS established' "$slog") - tls_before))" "$users" "own example: TLS sessions"
 assert_eq "$(grep -c 'SRCH attr=cn sn$' "$slog")" "$users" "own example: searches asking for cn and sn"
 assert_eq "$(grep -c ' DEL dn="cn=.*,dc=example,dc=com"' "$slog")" "$users" "own example: deletes slapd got"
