@@ -177,6 +177,11 @@ class RequestSpec {
   /// An endpoint that overrides the session's server (an absolute URL); null when none.
   virtual const Endpoint* endpoint() const { return nullptr; }
 
+  /// The variables this request sets from its response (ConnectionServices::set_var, e.g.
+  /// ts_ldap's result_var): the loader counts them as defined for the <if>, <for>, <foreach>
+  /// that follow it. None by default.
+  virtual std::span<const std::string> sets_variables() const { return {}; }
+
   /// A short text for logs and errors, e.g. "GET /index.html".
   virtual std::string describe() const = 0;
 };
