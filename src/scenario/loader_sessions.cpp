@@ -136,6 +136,12 @@ Action load_thinktime(pugi::xml_node node, const SessionContext& ctx) {
     think.max = el.number("max", std::nullopt, 0);
     if (*think.max < *think.min) el.fail("max", "thinktime max is less than min");
     if (el.has("value")) el.fail("value", "a thinktime has either 'value' or 'min' and 'max'");
+  } else if (!el.has("value")) {
+    // Tsung: a bare <thinktime/> takes the thinktime option's value and random (5 s, not
+    // random, without the option); its own random attribute wins (thinks2.xml).
+    const std::optional<ThinkTime>& def = ctx.scenario.options.thinktime;
+    think.value = def ? def->value : 5;
+    think.random = el.boolean("random", def && def->random);
   } else {
     std::string value = el.optional("value");
     if (value == "wait_global") {

@@ -71,6 +71,23 @@ void expect_error(const std::string& text, std::string_view marker, const std::s
 
 TEST(LoaderErrors, ValidBaseLoads) { EXPECT_NO_THROW(load_scenario_text(scenario_text({}), "t.xml", fake::fake_registry())); }
 
+// Not an error: a bare <thinktime/> takes the thinktime option's value and random (Tsung's
+// thinks2.xml), 5 s without it; its own random attribute wins.
+TEST(LoaderErrors, BareThinktimeTakesTheOptionsDefault) {
+  Parts p;
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake"><thinktime/>)"
+               R"(<thinktime random="false"/></session></sessions>)";
+  Scenario plain = load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry());
+  EXPECT_DOUBLE_EQ(plain.sessions[0].actions[0].think.value, 5);
+  EXPECT_FALSE(plain.sessions[0].actions[0].think.random);
+  p.options = R"(<options><option name="thinktime" value="3" random="true" override="false"/></options>)";
+  Scenario with = load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry());
+  EXPECT_DOUBLE_EQ(with.sessions[0].actions[0].think.value, 3);
+  EXPECT_TRUE(with.sessions[0].actions[0].think.random);
+  EXPECT_DOUBLE_EQ(with.sessions[0].actions[1].think.value, 3);
+  EXPECT_FALSE(with.sessions[0].actions[1].think.random);
+}
+
 TEST(LoaderErrors, UnknownAttributeNamesTheAllowedOnes) {
   Parts p;
   p.clients = R"(<clients><client host="localhost" colour="red"/></clients>)";
@@ -397,12 +414,8 @@ TEST(LoaderErrors, MissingAndDuplicateSections) {
                "/tsung/servers[2]", "duplicate <servers>");
 }
 
-TEST(LoaderErrors, ThinktimeNeedsAValue) {
-  Parts p;
-  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
-  <thinktime random="true"/>
-</session></sessions>)";
-  expect_error(scenario_text(p), "<thinktime", "/tsung/sessions/session/thinktime", "missing attribute 'value'");
+TEST(LoaderErrors, ThinktimeValueIsANumberOrAVariable) {
+  Parts p;  // no value at all: the thinktime option's (BareThinktimeTakesTheOptionsDefault)
   p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
   <thinktime value="%%_a%%-%%_b%%"/>
 </session></sessions>)";

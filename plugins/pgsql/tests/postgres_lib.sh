@@ -19,7 +19,7 @@ start_postgres() {
   else
     as_pg() { (cd "$PGDIR" && "$@"); }
   fi
-  as_pg "$PGBIN/initdb" -D "$PGDIR/data" -U postgres --auth=trust -E UTF8 --locale=C > "$PGDIR/initdb.log" 2>&1 ||
+  as_pg "$PGBIN/initdb" -N -D "$PGDIR/data" -U postgres --auth=trust -E UTF8 --locale=C > "$PGDIR/initdb.log" 2>&1 ||
     { cat "$PGDIR/initdb.log" >&2; fail "initdb failed"; }
   printf 'local all postgres trust\n%s\n' "$1" > "$PGDIR/data/pg_hba.conf"
   PGPORT=$(free_port)

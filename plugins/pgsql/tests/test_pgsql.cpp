@@ -114,7 +114,7 @@ TEST(PgsqlWire, StartupAndFrontendMessages) {
   std::string out;
   startup_message(out, "bench", "db");
   using namespace std::string_literals;
-  EXPECT_EQ(out, u32(35) + u32(0x30000) + "user\0bench\0database\0db\0\0"s);
+  EXPECT_EQ(out, u32(32) + u32(0x30000) + "user\0bench\0database\0db\0\0"s);
   out.clear();
   string_message(out, 'Q', "SELECT 1");
   EXPECT_EQ(out, "Q"s + u32(13) + "SELECT 1\0"s);
@@ -188,13 +188,13 @@ struct Client {
   // returns the first event other than none, and how many bytes were left unconsumed then.
   std::pair<ConnEvent, std::size_t> feed(const std::string& bytes, const RequestSpec* pending) {
     std::string buffer;
-    for (char c : bytes) {
-      buffer.push_back(c);
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+      buffer.push_back(bytes[i]);
       while (!buffer.empty()) {
         info = ResponseInfo{};
         ConnResult r = conn->on_data(s, pending, buffer, info);
         buffer.erase(0, r.consumed);
-        if (r.event != ConnEvent::none) return {r.event, bytes.size() - (&c - bytes.data()) - 1 + buffer.size()};
+        if (r.event != ConnEvent::none) return {r.event, bytes.size() - i - 1 + buffer.size()};
         if (r.consumed == 0) break;
       }
     }

@@ -84,7 +84,9 @@ assert_eq "$(tsung_sum users_count "$dir")" "$users" "pgsql.xml: users started =
 assert_eq "$(tsung_sum request "$dir")" $((6 * users)) "pgsql.xml: requests (6 per user) ($(counts "$dir"))"
 assert_eq "$(tsung_sum tr_select "$dir")" "$users" "pgsql.xml: select transactions"
 assert_eq "$(tsung_sum error_pgsql "$dir")" "$users" "pgsql.xml: error_pgsql (the last query's unterminated literal)"
-wait_until 10 [ "$(sessions bench)" = "$users" ] || fail "PostgreSQL counted $(sessions bench) sessions on bench, loadctl $users users"
+# (+1: the psql session that created the tables)
+wait_until 10 [ "$(sessions bench)" = $((users + 1)) ] ||
+  fail "PostgreSQL counted $(sessions bench) sessions on bench, loadctl $users users (+1 psql)"
 assert_eq "$(auth_logged bench scram-sha-256)" "$users" "SCRAM-SHA-256 authentications PostgreSQL logged for bench"
 log "pgsql.xml: $users users, SCRAM-SHA-256"
 
@@ -93,7 +95,7 @@ for n in thinks thinks2; do
   wait "${!pid_var}" || fail "$n.xml: the run failed"
   dir=$TEST_TMP/$n
   users=$(tsung_sum finish_users_count "$dir")
-  [ "$users" -ge 2 ] || fail "$n.xml: $users users finished, expected at least 2 ($(counts "$dir"))"
+  [ "$users" -ge 1 ] || fail "$n.xml: no user finished ($(counts "$dir"))"
   assert_eq "$(tsung_sum request "$dir")" $((3 * users)) "$n.xml: requests (connect, authenticate, close per user) ($(counts "$dir"))"
   errors=$(awk '$1 == "stats:" && $2 ~ /^error_/ && $3 > 0 { print $2 "=" $3 }' "$dir/tsung.log" | sort -u)
   [ -z "$errors" ] || fail "$n.xml: errors in tsung.log: $errors"
@@ -112,8 +114,10 @@ assert_eq "$(tsung_sum finish_users_count "$dir")" 5 "extended: users"
 assert_eq "$(echo "SELECT count(*) FROM history" | sql bench)" 100 "rows in history (5 users x 20 inserts; the rolled-back one is not there)"
 assert_eq "$(echo "SELECT count(*) FROM history WHERE how = 'extended'" | sql bench)" 50 "rows inserted with bind/execute"
 assert_eq "$(echo "SELECT count(DISTINCT (uid, n, how)) FROM history" | sql bench)" 100 "distinct (user, i, protocol) rows: parameters substituted"
-# Per user: connect, authenticate, 10 sql, parse, sync, 10 x (bind, describe, execute, sync), 2 sql, close.
-assert_eq "$(tsung_sum request "$dir")" $((5 * 56)) "extended: requests ($(counts "$dir"))"
+# Per user, answered: connect, authenticate, 10 sql, sync, 10 sync, 2 sql, close; and pages:
+# those and the no_ack ones (each request is a page in Tsung's pgsql).
+assert_eq "$(tsung_sum request "$dir")" $((5 * 26)) "extended: requests ($(counts "$dir"))"
+assert_eq "$(tsung_sum page "$dir")" $((5 * 57)) "extended: pages"
 assert_eq "$(tsung_sum request_noack "$dir")" $((5 * 31)) "extended: no_ack requests (parse, bind, describe, execute)"
 assert_eq "$(tsung_sum error_pgsql "$dir")" 5 "extended: error_pgsql (division by zero)"
 assert_eq "$(tsung_sum pgsql_failed_transaction "$dir")" 5 "extended: pgsql_failed_transaction"
