@@ -237,7 +237,7 @@ void Worker::conn_read(User& user) {
   }
   // Plain TCP, a response pending: read into a buffer borrowed for it (as await_response does),
   // so asio reads when the socket is readable without re-arming epoll for every read, which
-  // async_wait does (one epoll_ctl per response: a quarter of a `SELECT 1`'s client CPU).
+  // async_wait does (one epoll_ctl per response, a system call per `SELECT 1` of pgsql).
   if (user.state == UserState::awaiting) {
     if (!c.buffer) c.buffer.reset(acquire_buffer());
     user.socket.async_read_some(asio::buffer(c.buffer.get(), kReceiveBuffer),
