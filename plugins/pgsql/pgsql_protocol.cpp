@@ -67,7 +67,8 @@ void PgsqlConnection::encode(ConnectionServices& s, const RequestSpec& spec, con
   if (r.type == Type::connect) {
     username_.clear();
     r.username.render(ctx.vars, username_, ctx.missing_vars);
-    std::string database = r.database.render(ctx.vars);
+    std::string database;
+    r.database.render(ctx.vars, database, ctx.missing_vars);
     startup_message(out, username_, database);
   } else if (r.type == Type::authenticate) {
     Secret password;
