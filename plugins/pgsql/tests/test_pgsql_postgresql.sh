@@ -5,9 +5,10 @@
 # (SCRAM-SHA-256, PostgreSQL 15's default), bench_md5 (md5-stored password, "md5" in pg_hba) and
 # bench_clear ("password": cleartext), all with the examples' password; each owns its database.
 #  1. Tsung's examples /usr/share/doc/tsung/examples/{pgsql,thinks,thinks2}.xml, changed only in
-#     the server port, durations (arrival phases of seconds, pgsql.xml's 20 s thinktime -> 1 s)
-#     and, for thinks/thinks2, the database and user (bench_md5, bench_clear: one auth method
-#     each). Asserted: requests and users in tsung.log, error_pgsql (pgsql.xml's last query has an
+#     the server port, the arrival phases' durations (minutes and hours -> 1-2 s; pgsql.xml's
+#     interarrival 30 s -> 0.5 s, so that users arrive within them), pgsql.xml's 20 s thinktime
+#     (-> 1 s) and, for thinks/thinks2, the database and user (bench_md5, bench_clear: one
+#     authentication method each; pgsql.xml keeps bench, SCRAM). Asserted: requests and users in tsung.log, error_pgsql (pgsql.xml's last query has an
 #     unterminated literal: PostgreSQL rejects it), and PostgreSQL's own count of sessions per
 #     database and of authentications per method (log_connections).
 #  2. plugins/pgsql/examples/pgsql_extended.xml: simple and extended-protocol inserts (parse,
