@@ -235,20 +235,8 @@ void Worker::conn_read(User& user) {
                               });
     return;
   }
-  // Plain TCP, a response pending: read into a buffer borrowed for it (as await_response does),
-  // so asio reads when the socket is readable without re-arming epoll for every read, which
-  // async_wait does (one epoll_ctl per response, a system call per `SELECT 1` of pgsql).
-  if (user.state == UserState::awaiting) {
-    if (!c.buffer) c.buffer.reset(acquire_buffer());
-    user.socket.async_read_some(asio::buffer(c.buffer.get(), kReceiveBuffer),
-                                [this, &user, ref = ConnRef(user)](const boost::system::error_code& ec, std::size_t n) {
-                                  if (ref.alive(user)) conn_on_read(user, ec, user.conn->buffer.get(), n);
-                                });
-    return;
-  }
-  // Otherwise wait until the socket is readable, then read into the worker's buffer, so that
-  // thousands of idle connections hold no receive buffer each (no read is pending on it now).
-  if (c.buffer) free_buffers_.push_back(std::move(c.buffer));
+  // Plain TCP: wait until the socket is readable, then read into the worker's buffer, so that
+  // thousands of idle connections hold no receive buffer each.
   user.socket.async_wait(Socket::wait_read, [this, &user, ref = ConnRef(user)](const boost::system::error_code& ec) {
     if (!ref.alive(user)) return;
     if (ec) {

@@ -128,7 +128,7 @@ struct ConnState {
   std::uint64_t serial = 0;         ///< completions of an older connection of the user are ignored
   std::string in;                   ///< received bytes the plugin has not consumed yet
   std::string out, writing;         ///< queued bytes, bytes being written
-  std::unique_ptr<char[]> buffer;   ///< receive buffer: TLS, held while connected; plain TCP, while awaiting
+  std::unique_ptr<char[]> buffer;   ///< receive buffer of a TLS connection, held while connected
   bool reading = false, write_busy = false;
   bool tls_requested = false;       ///< STARTTLS asked: the handshake starts once no read is pending
   bool opening = false;             ///< the plugin's handshake holds the first request
