@@ -137,11 +137,13 @@ Action load_thinktime(pugi::xml_node node, const SessionContext& ctx) {
     if (*think.max < *think.min) el.fail("max", "thinktime max is less than min");
     if (el.has("value")) el.fail("value", "a thinktime has either 'value' or 'min' and 'max'");
   } else if (!el.has("value")) {
-    // Tsung: a bare <thinktime/> takes the thinktime option's value and random (5 s, not
-    // random, without the option); its own random attribute wins (thinks2.xml).
+    // Tsung: a bare <thinktime/> takes the thinktime option's value (or min/max range) and
+    // random; its own random attribute wins (thinks2.xml). Without the option Tsung's default
+    // is the string "5", on which its config parser fails (badarith): refused here.
     const std::optional<ThinkTime>& def = ctx.scenario.options.thinktime;
-    think.value = def ? def->value : 5;
-    think.random = el.boolean("random", def && def->random);
+    if (!def) fail_at(node, "<thinktime/> without a value needs <option name=\"thinktime\" .../>");
+    think = *def;
+    think.random = el.boolean("random", def->random);
   } else {
     std::string value = el.optional("value");
     if (value == "wait_global") {
