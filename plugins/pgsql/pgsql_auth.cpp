@@ -12,7 +12,9 @@ namespace loadctl::pgsql {
 namespace {
 
 constexpr int kSha256Size = 32;
-constexpr long kMaxIterations = 10'000'000;  // more would stall the worker thread for seconds
+// PostgreSQL stores 4096 by default (scram_iterations); 100 000 PBKDF2 rounds take ~30 ms of
+// the worker thread, which every user of that thread waits for.
+constexpr long kMaxIterations = 100'000;
 
 std::string md5_hex(std::string_view a, std::string_view b) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
@@ -112,6 +114,9 @@ ScramClient::ScramClient(std::string_view password, std::string_view nonce, std:
 ScramClient::~ScramClient() { wipe(password_); }
 
 bool ScramClient::client_final(std::string_view server_first, std::string& out) {
+  // Once per exchange; server-first-message = [reserved-mext ","] nonce "," salt "," iteration-count:
+  // a mandatory extension (m=) we do not know fails the exchange (RFC 5802 section 5.1).
+  if (!server_signature_.empty() || !server_first.starts_with("r=")) return false;
   std::string_view client_nonce = scram_attribute(std::string_view(client_first_).substr(bare_at_), 'r');
   std::string_view nonce = scram_attribute(server_first, 'r');
   std::string_view salt64 = scram_attribute(server_first, 's');

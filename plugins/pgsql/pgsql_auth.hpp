@@ -24,7 +24,8 @@ class ScramClient {
   /// client-first-message: "n,,n=<user>,r=<nonce>".
   const std::string& client_first() const { return client_first_; }
   /// client-final-message for the server-first-message; false (and `out` untouched) when it is
-  /// malformed, its nonce does not extend ours, or its iteration count is 0 or absurd.
+  /// malformed, starts with a mandatory extension (m=), its nonce does not extend ours, its
+  /// iteration count is 0 or over 100 000, or a server-first-message was answered already.
   bool client_final(std::string_view server_first, std::string& out);
   /// True when the server-final-message carries the server signature we expect.
   bool verify_server_final(std::string_view server_final) const;

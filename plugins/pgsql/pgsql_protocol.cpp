@@ -58,6 +58,7 @@ class PgsqlConnection final : public Connection {
   bool scram_offered_ = false;           ///< SCRAM-SHA-256 among the server's SASL mechanisms
   std::string username_;                 ///< of connect, for md5
   std::unique_ptr<ScramClient> scram_;   ///< the exchange in progress
+  bool scram_verified_ = false;          ///< its SASLFinal carried the server signature we expect
   bool flushing_ = false;                ///< a flush is pending: done at the first reply
 };
 
@@ -91,6 +92,7 @@ void PgsqlConnection::encode_password(ConnectionServices& s, std::string_view pa
     case kAuthSasl:
       if (scram_offered_) {
         scram_ = std::make_unique<ScramClient>(password);
+        scram_verified_ = false;
         std::size_t start = begin_message(out, 'p');  // SASLInitialResponse
         put_cstring(out, "SCRAM-SHA-256");
         put_u32(out, static_cast<std::uint32_t>(scram_->client_first().size()));
@@ -168,6 +170,10 @@ ConnEvent PgsqlConnection::on_authentication(ConnectionServices& s, bool awaitin
   body.remove_prefix(4);
   switch (code) {
     case kAuthOk:
+      if (scram_ && !scram_verified_) {  // the server never proved it knows the password
+        info.error = "pgsql_scram_no_server_final";
+        return ConnEvent::fatal;
+      }
       auth_method_ = kAuthOk;
       scram_.reset();
       return ConnEvent::none;  // the reply goes on until ReadyForQuery
@@ -186,10 +192,11 @@ ConnEvent PgsqlConnection::on_authentication(ConnectionServices& s, bool awaitin
       return ConnEvent::none;
     }
     case kAuthSaslFinal:
-      if (!scram_ || !scram_->verify_server_final(body)) {
+      if (!scram_ || scram_verified_ || !scram_->verify_server_final(body)) {
         info.error = "pgsql_scram_server_signature";  // not the server that knows the password
         return ConnEvent::fatal;
       }
+      scram_verified_ = true;
       return ConnEvent::none;
     case kAuthMd5:
       if (body.size() != 4) {

@@ -4,6 +4,8 @@
 // PostgreSQL server sends.
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <map>
 
@@ -134,6 +136,15 @@ TEST(PgsqlAuth, ScramRefusesAForeignNonceAndBadIterations) {
   EXPECT_FALSE(c.client_final("r=abcdef,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=0", out));
   ScramClient d("pencil", "abc");
   EXPECT_FALSE(d.client_final("r=abcdef,s=***,i=4096", out));
+  ScramClient e("pencil", "abc");  // a mandatory extension first (RFC 5802 section 5.1)
+  EXPECT_FALSE(e.client_final("m=ext,r=abcdef,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", out));
+  ScramClient f("pencil", "abc");  // over 100 000 iterations (each user would stall its thread)
+  EXPECT_FALSE(f.client_final("r=abcdef,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=100001", out));
+  EXPECT_EQ(out, "untouched");
+  ScramClient g("pencil", "abc");  // one server-first-message per exchange
+  EXPECT_TRUE(g.client_final("r=abcdef,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", out));
+  out = "untouched";
+  EXPECT_FALSE(g.client_final("r=abcdef,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", out));
   EXPECT_EQ(out, "untouched");
   EXPECT_FALSE(d.verify_server_final("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="));
   // Random nonces differ between exchanges.
@@ -234,7 +245,7 @@ TEST(PgsqlConnection, ScramStartsWithSaslInitialResponse) {
   // A server-first whose nonce is not ours ends the user.
   EXPECT_EQ(c.feed(msg('R', u32(11) + "r=forged,s=QUJD,i=4096"), auth.get()).first, ConnEvent::fatal);
   EXPECT_STREQ(c.info.error, "pgsql_scram");
-  EXPECT_TRUE(c.s.sent.empty());
+  EXPECT_EQ(c.s.sent, "");  // no SASLResponse (ScramFullExchange shows one is sent otherwise)
   // SASL without SCRAM-SHA-256 (or GSSAPI, ...): counted, the user ends from the timer.
   Client g;
   g.encode(*connect);
@@ -243,6 +254,80 @@ TEST(PgsqlConnection, ScramStartsWithSaslInitialResponse) {
   EXPECT_EQ(g.s["error_pgsql_auth_method"], 1u);
   EXPECT_EQ(g.s.timer, 0);
   EXPECT_EQ(g.conn->on_timer(g.s), ConnEvent::fatal_counted);
+}
+
+std::string hmac256(std::string_view key, std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned size = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+       data.size(), out, &size);
+  return std::string(reinterpret_cast<char*>(out), size);
+}
+
+// The server's side of a SCRAM-SHA-256 exchange (RFC 5802), computed here independently of
+// ScramClient: connect, SASL offered, authenticate sends the client-first, the server-first
+// below answered with a SASLResponse whose proof is checked. Returns the server signature (base64).
+struct ScramServer {
+  Client c;
+  std::shared_ptr<const RequestSpec> auth = request(R"(<pgsql type="authenticate" password="pencil"/>)");
+  std::string server_first, signature;
+
+  ScramServer() {
+    using namespace std::string_literals;
+    auto connect = request(R"(<pgsql type="connect" database="d" username="u"/>)");
+    c.encode(*connect);
+    EXPECT_EQ(c.feed(msg('R', u32(10) + "SCRAM-SHA-256\0\0"s), connect.get()).first, ConnEvent::complete);
+    std::string first_bare = c.encode(*auth).substr(23 + 3);  // after "n,,"
+    std::string nonce = first_bare.substr(first_bare.find("r=") + 2);
+    std::string salt = "0123456789abcdef";
+    server_first = "r=" + nonce + "SRV,s=" + base64_encode(salt) + ",i=4096";
+    std::string salted(32, '\0');
+    PKCS5_PBKDF2_HMAC("pencil", 6, reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()),
+                      4096, EVP_sha256(), 32, reinterpret_cast<unsigned char*>(salted.data()));
+    std::string without_proof = "c=biws,r=" + nonce + "SRV";
+    std::string auth_message = first_bare + "," + server_first + "," + without_proof;
+    std::string client_key = hmac256(salted, "Client Key");
+    unsigned char stored[32];
+    EVP_Digest(client_key.data(), client_key.size(), stored, nullptr, EVP_sha256(), nullptr);
+    std::string proof = hmac256(std::string_view(reinterpret_cast<char*>(stored), 32), auth_message);
+    for (std::size_t i = 0; i < proof.size(); ++i) proof[i] ^= client_key[i];
+    signature = base64_encode(hmac256(hmac256(salted, "Server Key"), auth_message));
+    EXPECT_EQ(c.feed(msg('R', u32(11) + server_first), auth.get()).first, ConnEvent::none);
+    EXPECT_EQ(c.s.sent, msg('p', without_proof + ",p=" + base64_encode(proof)));
+    c.s.sent.clear();
+  }
+};
+
+TEST(PgsqlConnection, ScramFullExchange) {
+  std::string login = msg('R', u32(0)) + ready();
+  {  // the server proves it knows the password: logged in at ReadyForQuery
+    ScramServer good;
+    EXPECT_EQ(good.c.feed(msg('R', u32(12) + "v=" + good.signature) + login, good.auth.get()).first,
+              ConnEvent::complete);
+  }
+  {  // a forged SASLFinal ends the user
+    ScramServer forged;
+    std::string wrong = forged.signature;
+    wrong[0] = wrong[0] == 'A' ? 'B' : 'A';
+    EXPECT_EQ(forged.c.feed(msg('R', u32(12) + "v=" + wrong) + login, forged.auth.get()).first, ConnEvent::fatal);
+    EXPECT_STREQ(forged.c.info.error, "pgsql_scram_server_signature");
+  }
+  {  // AuthenticationOk without a SASLFinal: the server never proved anything
+    ScramServer skipped;
+    EXPECT_EQ(skipped.c.feed(login, skipped.auth.get()).first, ConnEvent::fatal);
+    EXPECT_STREQ(skipped.c.info.error, "pgsql_scram_no_server_final");
+  }
+  {  // a second SASLContinue is refused, nothing more is sent
+    ScramServer twice;
+    EXPECT_EQ(twice.c.feed(msg('R', u32(11) + twice.server_first), twice.auth.get()).first, ConnEvent::fatal);
+    EXPECT_STREQ(twice.c.info.error, "pgsql_scram");
+    EXPECT_EQ(twice.c.s.sent, "");
+  }
+  {  // a second SASLFinal after a good one is refused too
+    ScramServer again;
+    std::string final_message = msg('R', u32(12) + "v=" + again.signature);
+    EXPECT_EQ(again.c.feed(final_message + final_message, again.auth.get()).first, ConnEvent::fatal);
+  }
 }
 
 TEST(PgsqlConnection, FrameOverMaxIsAnErrorNotAnAllocation) {
