@@ -140,6 +140,8 @@ ConnEvent PgsqlConnection::on_message(ConnectionServices& s, bool awaiting, cons
     case 'R':
       return on_authentication(s, awaiting, m.body, info);
     case 'E': {  // ErrorResponse: Tsung's error_pgsql; the server closes after a FATAL one
+      // Tsung parses only while a request awaits its reply (ts_client skips data in think).
+      if (!awaiting) return ConnEvent::none;
       s.error("pgsql");
       std::string_view severity = error_field(m.body, 'V');
       if (severity.empty()) severity = error_field(m.body, 'S');
@@ -150,7 +152,7 @@ ConnEvent PgsqlConnection::on_message(ConnectionServices& s, bool awaiting, cons
         info.error = "pgsql_bad_message";
         return ConnEvent::fatal;
       }
-      if (m.body[0] == 'E') s.count(failed_transaction_);
+      if (m.body[0] == 'E' && awaiting) s.count(failed_transaction_);
       flushing_ = false;
       return awaiting ? ConnEvent::complete : ConnEvent::none;
     case 'G':  // CopyInResponse: the server waits for copy, copydone or copyfail
