@@ -233,7 +233,7 @@ class PgsqlProtocol final : public Protocol {
     return parse_pgsql(element, ctx);
   }
   bool connection_level() const override { return true; }
-  bool request_is_page() const override { return true; }  // ts_config_pgsql: endpage = true
+  std::string_view no_direct_tls() const override { return "PostgreSQL negotiates TLS with SSLRequest"; }
   std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const override {
     return std::make_unique<PgsqlConnection>(ctx.max_frame_size);
   }

@@ -46,6 +46,24 @@ std::vector<std::uint32_t> integers(XmlElement& el, const char* attribute, std::
   return out;
 }
 
+/// With subst, Tsung's ts_pgsql:subst replaces %%...%% in sql's text, username, password,
+/// database and bind's parameters only: anywhere else they would be sent as they are.
+void refuse_unsubstituted(pugi::xml_node node, Type type, std::string_view text, bool subst_body) {
+  auto message = [](std::string_view what) {
+    return "not supported yet: %%...%% in " + std::string(what) +
+           " (Tsung substitutes only sql's text, username, password, database and bind's parameters)";
+  };
+  for (pugi::xml_attribute a : node.attributes()) {
+    std::string_view name = a.name();
+    if (name == "database" || name == "username" || name == "password" || (name == "parameters" && type == Type::bind))
+      continue;
+    if (std::string_view(a.value()).find("%%") != std::string_view::npos)
+      fail_at(node, a, message("attribute '" + std::string(name) + "'"));
+  }
+  if (subst_body && type != Type::sql && text.find("%%") != std::string_view::npos)
+    fail_at(node, message("the text of a <pgsql type=\"" + std::string(kTypeNames[static_cast<int>(type)]) + "\">"));
+}
+
 void append_bind(const PgsqlRequest& r, const EncodeContext* ctx, std::string& out) {
   std::size_t start = begin_message(out, 'B');
   put_cstring(out, r.name_portal);
@@ -221,6 +239,7 @@ std::shared_ptr<const RequestSpec> parse_pgsql(pugi::xml_node node, const Reques
     }
   }
   el.finish();
+  if (subst) refuse_unsubstituted(node, r->type, text, ctx.subst_body);
   if (!takes_text && !text.empty())
     fail_at(node, "<pgsql type=\"" + type_text + "\"> takes no text (Tsung ignores it)");
   for (pugi::xml_node child : node.children())

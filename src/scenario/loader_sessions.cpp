@@ -393,6 +393,10 @@ void load_sessions(pugi::xml_node node, Scenario& scenario, const LoadContext& c
     if (session.bidi && !protocol->connection_level())
       el.fail("bidi", fmt::format("not supported yet: bidirectional {} sessions", session.type));
     for (const ServerSpec& server : scenario.servers) {
+      if (std::string_view why = protocol->no_direct_tls(); !why.empty() && server.carrier.empty() &&
+                                                            server.endpoint.transport == Transport::ssl)
+        el.fail("type", fmt::format("not supported yet: {} sessions over <server type=\"ssl\"> (<server> on line {}): {}",
+                                    session.type, server.line, why));
       if (server.carrier.empty()) continue;
       auto types = protocol->connection_level() ? protocol->server_types() : std::span<const std::string_view>{};
       if (std::find(types.begin(), types.end(), server.carrier) == types.end())

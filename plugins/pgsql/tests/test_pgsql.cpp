@@ -12,6 +12,7 @@
 #include <pugixml.hpp>
 
 #include "loadctl/connection.hpp"
+#include "loadctl/scenario.hpp"
 #include "loadctl/scenario_error.hpp"
 #include "pgsql_auth.hpp"
 #include "pgsql_wire.hpp"
@@ -25,13 +26,39 @@ namespace {
 
 using FakeServices = test::FakeConnServices;
 
-const Protocol& protocol() {
+const ProtocolRegistry& registry() {
   static ProtocolRegistry registry = [] {
     ProtocolRegistry r;
     loadctl_register_pgsql(r);
     return r;
   }();
-  return *registry.by_element("pgsql");
+  return registry;
+}
+const Protocol& protocol() { return *registry().by_element("pgsql"); }
+
+// A whole scenario with `session` as its ts_pgsql session's content, loaded as "t.xml".
+std::string scenario(const std::string& session, const std::string& server_type = "tcp",
+                     const std::string& options = "") {
+  return "<?xml version=\"1.0\"?>\n<tsung>\n<clients><client host=\"localhost\"/></clients>\n"
+         "<servers><server host=\"127.0.0.1\" port=\"5432\" type=\"" + server_type + "\"/></servers>\n"
+         "<load><arrivalphase phase=\"1\" duration=\"1\" unit=\"second\"><users arrivalrate=\"1\" unit=\"second\"/>"
+         "</arrivalphase></load>\n" + options +
+         "<sessions><session name=\"s\" probability=\"100\" type=\"ts_pgsql\">\n" + session +
+         "\n</session></sessions>\n</tsung>\n";
+}
+
+// The scenario is refused at `marker` (t.xml:line:column), with `message` in the error.
+void expect_refused(const std::string& text, std::string_view marker, const std::string& message) {
+  try {
+    load_scenario_text(text, "t.xml", registry());
+    ADD_FAILURE() << "accepted: " << text;
+  } catch (const ScenarioError& e) {
+    ASSERT_NE(text.find(marker), std::string::npos) << marker;
+    TextPosition at = text_position(text, static_cast<std::ptrdiff_t>(text.find(marker)));
+    std::string place = "t.xml:" + std::to_string(at.line) + ":" + std::to_string(at.column) + ": ";
+    EXPECT_EQ(std::string(e.what()).substr(0, place.size()), place) << e.what();
+    EXPECT_NE(e.message().find(message), std::string::npos) << e.what();
+  }
 }
 
 std::shared_ptr<const RequestSpec> request(const std::string& xml, bool subst = false) {
@@ -388,6 +415,28 @@ TEST(PgsqlRequests, ExtendedProtocolAsTsungEncodesIt) {
 }
 
 TEST(PgsqlRequests, RefusedWithTheirPlace) {
+  expect_refused(scenario(R"(<request><pgsql type="cancel"/></request>)"), "<pgsql", "not supported yet");
+  expect_refused(scenario(R"(<request><pgsql type="sql" database="x">SELECT 1</pgsql></request>)"), "database=",
+                 "database");
+  expect_refused(scenario(R"(<request><pgsql type="bind" formats_results="json"/></request>)"), "formats_results=",
+                 "formats_results");
+  // %%...%% where Tsung's ts_pgsql:subst does not look (it would be sent as it is).
+  expect_refused(scenario(R"(<request subst="true"><pgsql type="bind" name_prepared="%%_p%%" parameters="%%_a%%"/></request>)"),
+                 "name_prepared=", "not supported yet: %%...%% in attribute 'name_prepared'");
+  expect_refused(scenario(R"(<request subst="true"><pgsql type="copyfail" equery="%%_e%%"/></request>)"), "equery=",
+                 "attribute 'equery'");
+  expect_refused(scenario("<request subst=\"true\">\n  <pgsql type=\"parse\">SELECT %%_x%%</pgsql></request>"),
+                 "<pgsql", "the text of a <pgsql type=\"parse\">");
+  // Accepted: the fields Tsung substitutes, and %% without subst (sent as they are, as Tsung).
+  EXPECT_NO_THROW(load_scenario_text(
+      scenario(R"(<request subst="true"><pgsql type="connect" database="%%_d%%" username="%%_u%%"/></request>)"
+               R"(<request subst="true"><pgsql type="bind" parameters="%%_a%%"/></request>)"
+               R"(<request><pgsql type="parse">SELECT '%%'</pgsql></request>)"),
+      "t.xml", registry()));
+  // PostgreSQL starts TLS after an SSLRequest on the plain connection, not with a handshake.
+  expect_refused(scenario(R"(<request><pgsql type="sql">SELECT 1</pgsql></request>)", "ssl"), "type=\"ts_pgsql",
+                 "not supported yet: ts_pgsql sessions over <server type=\"ssl\"> (<server> on line 4): "
+                 "PostgreSQL negotiates TLS with SSLRequest");
   EXPECT_NE(parse_error(R"(<pgsql type="cancel"/>)").find("not supported yet"), std::string::npos);
   EXPECT_NE(parse_error(R"(<pgsql type="nope"/>)").find("unknown pgsql type 'nope'"), std::string::npos);
   EXPECT_NE(parse_error(R"(<pgsql type="sql" database="x">SELECT 1</pgsql>)").find("database"), std::string::npos);
