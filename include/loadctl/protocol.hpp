@@ -220,6 +220,9 @@ class Protocol {
   /// "websocket" (connection_level() only). The connection gets it in ConnectionContext;
   /// a session whose plugin does not list a scenario's server type is refused at load.
   virtual std::span<const std::string_view> server_types() const { return {}; }
+  /// Non-empty when the protocol cannot start with TLS (`<server type="ssl">`): why, e.g.
+  /// "PostgreSQL negotiates TLS with SSLRequest"; such a session is refused at load.
+  virtual std::string_view no_direct_tls() const { return {}; }
   /// A new per-connection object, called once the transport is up (connection_level() only).
   virtual std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const;
   /// The `type` of the options this plugin's sessions read: session_type(), or the type of a
