@@ -15,8 +15,8 @@ class MysqlProtocol final : public Protocol {
     return parse_mysql_request(element, ctx);
   }
   bool connection_level() const override { return true; }
-  /// ts_config_mysql marks every request endpage: each is a page.
-  bool request_is_page() const override { return true; }
+  // request_is_page() stays false: ts_config_mysql sets endpage and then mark_prev_req, Tsung's
+  // HTTP rule (a page ends at a request not directly followed by another request).
   std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const override {
     return std::make_unique<MysqlConnection>(ctx.max_frame_size);
   }

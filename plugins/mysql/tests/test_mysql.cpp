@@ -336,6 +336,12 @@ struct Client {
     }
     return {ConnEvent::none, buffered.size()};
   }
+  /// Greeted, the handshake response sent: the authentication's answer is due.
+  void start_auth() {
+    send(*connect);
+    feed(connect.get(), kGreeting);
+    send(*auth);
+  }
   void login() {
     EXPECT_EQ(send(*connect), "");
     ASSERT_EQ(feed(connect.get(), kGreeting).event, ConnEvent::complete);
@@ -492,9 +498,7 @@ TEST(MysqlConnection, FrameLargerThanMaxFrameSizeIsAnErrorNotAnAllocation) {
 
 TEST(MysqlConnection, WrongPasswordIsCountedAndEndsTheUser) {
   Client c;
-  c.send(*c.connect);
-  c.feed(c.connect.get(), kGreeting);
-  c.send(*c.auth);
+  c.start_auth();
   // MariaDB's answer to a wrong password (captured).
   std::string denied = unhex("48000002ff15042332383030304163636573732064656e69656420666f7220757365722027746573742740"
                              "273132372e302e302e312720287573696e672070617373776f72643a2059455329");
@@ -505,9 +509,7 @@ TEST(MysqlConnection, WrongPasswordIsCountedAndEndsTheUser) {
 
 TEST(MysqlConnection, AuthSwitchToNativePasswordIsAnswered) {
   Client c;
-  c.send(*c.connect);
-  c.feed(c.connect.get(), kGreeting);
-  c.send(*c.auth);
+  c.start_auth();
   std::string other_salt = "ABCDEFGHIJKLMNOPQRST";
   std::string payload = "\xFE" + std::string(kNativePassword) + std::string(1, '\0') + other_salt + std::string(1, '\0');
   std::string sw;
@@ -525,9 +527,7 @@ TEST(MysqlConnection, AuthSwitchToNativePasswordIsAnswered) {
 TEST(MysqlConnection, OtherAuthMethodsAreRefusedClearly) {
   for (std::string plugin : {"client_ed25519", "caching_sha2_password"}) {
     Client c;
-    c.send(*c.connect);
-    c.feed(c.connect.get(), kGreeting);
-    c.send(*c.auth);
+    c.start_auth();
     std::string payload = "\xFE" + plugin + std::string(1, '\0') + std::string(32, 'z');
     std::string sw;
     append_header(sw, payload.size(), 2);
