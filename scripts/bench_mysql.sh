@@ -10,6 +10,8 @@
 # (start-up included: Tsung's Erlang VM boot weighs on short runs). The server runs on the same
 # machine: its CPU is not counted, but it competes with the client. Every step is time-bounded.
 # The bench password reaches mysqlslap through a defaults file (mode 600), not its command line.
+# LOADCTL_THREADS: loadctl's --threads (default 1; mysqlslap runs a thread per connection, so on a
+# loaded machine it gets a larger share of the CPU than one thread).
 # Needs a built tree (build/) and, for the Tsung row, `tsung` and a resolvable host name.
 export LOADCTL_TEST_TIMEOUT=${LOADCTL_TEST_TIMEOUT:-900}
 source "$(dirname "$0")/../tests/integration/lib.sh"
@@ -63,8 +65,8 @@ measure() {
   RATE[$name]=$(awk -v n="${QUERIES[$name]}" '{ if ($1 > 0) printf "%.0f", n / $1; else print "n/a" }' <<< "$t")
 }
 
-log "loadctl: $conns x $per_conn SELECT 1"
-measure loadctl "$LOADCTL" -q -f "$TEST_TMP/bench-mysql.xml" --run-dir "$TEST_TMP/loadctl-run" --threads 1 start
+log "loadctl: $conns x $per_conn SELECT 1, ${LOADCTL_THREADS:-1} thread(s)"
+measure loadctl "$LOADCTL" -q -f "$TEST_TMP/bench-mysql.xml" --run-dir "$TEST_TMP/loadctl-run" --threads "${LOADCTL_THREADS:-1}" start
 if command -v tsung > /dev/null && { getent hosts "$(hostname)" > /dev/null || getent hosts "$(hostname -s)" > /dev/null; }; then
   log "Tsung: $conns x $per_conn SELECT 1"
   measure tsung tsung -f "$TEST_TMP/bench-mysql.xml" -l "$TEST_TMP/tsung-logs" start

@@ -1,6 +1,8 @@
 // The MySQL plugin: the packet codec, the mysql_native_password scramble (a known vector and the
 // server's own check), <mysql> parsing, and the connection against bytes MariaDB 10.11 sent
 // (captured from a real server) through a fake ConnectionServices.
+#include <random>
+
 #include <gtest/gtest.h>
 
 #include <pugixml.hpp>
@@ -615,6 +617,54 @@ TEST(MysqlConnection, ServerMessagesBetweenRequestsAreCounted) {
   EXPECT_EQ(r.event, ConnEvent::none);
   EXPECT_EQ(r.consumed, bye.size());
   EXPECT_EQ(c.s.errors, std::vector<std::string>{"mysql_4031"});
+}
+
+}  // namespace
+}  // namespace loadctl::mysql
+
+namespace loadctl::mysql {
+namespace {
+
+// Random bytes in every phase: never a read past the data (ASan runs this suite), never more
+// consumed than offered, and a packet announcing more than max_frame_size never waited for.
+TEST(MysqlConnection, RandomBytesInEveryPhase) {
+  std::minstd_rand rng(12345);
+  auto q = sql("SELECT 1");
+  for (int round = 0; round < 3000; ++round) {
+    Client c(256);
+    int phase = round % 4;
+    const RequestSpec* pending = c.connect.get();
+    c.send(*c.connect);
+    if (phase >= 1) {
+      c.feed(c.connect.get(), kGreeting);
+      c.send(*c.auth);
+      pending = c.auth.get();
+    }
+    if (phase >= 2) {
+      c.feed(c.auth.get(), kAuthOk);
+      c.send(*q);
+      pending = q.get();
+    }
+    if (phase == 3) c.feed(q.get(), kSelect1.substr(0, 5 + 27 + 9));  // into the rows
+    std::string data(rng() % 64, '\0');
+    for (char& ch : data) ch = static_cast<char>(rng() % 4 == 0 ? 0xFE + rng() % 2 : rng());
+    // Plausible headers now and then: a small length and the expected sequence id.
+    if (data.size() >= 4 && rng() % 2) {
+      data[0] = static_cast<char>(rng() % 40);
+      data[1] = data[2] = 0;
+      data[3] = static_cast<char>(phase == 0 ? 0 : phase == 1 ? 2 : phase == 2 ? 1 : 4);
+    }
+    std::string buffered;
+    for (std::size_t pos = 0; pos < data.size(); ++pos) {
+      buffered.push_back(data[pos]);
+      ResponseInfo info;
+      ConnResult r = c.conn.on_data(c.s, pending, span_of(buffered), info);
+      ASSERT_LE(r.consumed, buffered.size());
+      if (r.event == ConnEvent::fatal || r.event == ConnEvent::fatal_counted || r.event == ConnEvent::complete) break;
+      buffered.erase(0, r.consumed);
+      ASSERT_LE(buffered.size(), 4u + 256u);  // a packet is waited for only up to max_frame_size
+    }
+  }
 }
 
 }  // namespace
