@@ -64,8 +64,7 @@ void MysqlConnection::encode(ConnectionServices& s, const RequestSpec& request, 
         refuse(s, "mysql_unexpected_sql");
         return;
       }
-      r.encode_query(ctx, out);
-      seq_ = 1;
+      seq_ = r.encode_query(ctx, out);
       phase_ = Phase::result;
       part_ = Part::first;
       return;

@@ -17,12 +17,12 @@ std::string_view render_template(const Template& t, const EncodeContext& ctx, st
   return scratch;
 }
 
-void MysqlRequest::encode_query(const EncodeContext& ctx, std::string& out) const {
+std::uint8_t MysqlRequest::encode_query(const EncodeContext& ctx, std::string& out) const {
   std::size_t start = begin_packet(out);
   out.push_back(static_cast<char>(kComQuery));
   if (sql.is_literal()) out.append(sql.literal());
   else sql.render(ctx.vars, out, ctx.missing_vars);  // rendered in place: no copy
-  end_packet(out, start, 0);
+  return end_packet(out, start, 0);
 }
 
 void MysqlRequest::encode(const EncodeContext& ctx, std::string& out) const {

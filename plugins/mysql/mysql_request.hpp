@@ -26,8 +26,9 @@ class MysqlRequest final : public RequestSpec {
   Template sql;
 
   void encode(const EncodeContext& ctx, std::string& out) const override;
-  /// Appends the COM_QUERY packet of an sql request.
-  void encode_query(const EncodeContext& ctx, std::string& out) const;
+  /// Appends the COM_QUERY packet of an sql request (several packets for a query of 16 MiB or
+  /// more); returns the sequence id the server's answer carries.
+  std::uint8_t encode_query(const EncodeContext& ctx, std::string& out) const;
   /// Never called: every received byte goes to MysqlConnection.
   ParseResult parse_response(ParserState&, std::span<const char>, ResponseInfo& info) const override {
     info.error = "mysql_no_connection";

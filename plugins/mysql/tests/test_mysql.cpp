@@ -431,6 +431,32 @@ TEST(MysqlConnection, MultipleResultsUntilTheLastOne) {
   EXPECT_EQ(c.feed(call.get(), ok).event, ConnEvent::complete);
 }
 
+TEST(MysqlConnection, QueriesOf16MiBGoOutInPacketsAndTheAnswerFollowsTheirSequence) {
+  // COM_QUERY + 0xFFFFFF bytes: packets 0 (0xFFFFFF bytes) and 1 (1 byte); the answer is packet 2.
+  std::string text(kMaxPacketLength, 'x');
+  text.replace(0, 7, "SELECT ");
+  auto q = sql(text.c_str());
+  Client c;
+  c.login();
+  std::string out = c.send(*q);
+  ASSERT_EQ(out.size(), 2 * kHeaderSize + kMaxPacketLength + 1);
+  PacketHeader last;
+  ASSERT_TRUE(read_header(span_of(out).subspan(kHeaderSize + kMaxPacketLength), last));
+  EXPECT_EQ(last.seq, 1);
+  EXPECT_EQ(last.length, 1u);
+  std::string ok = unhex("0700000200000002000000");
+  ConnResult r = c.feed(q.get(), ok);
+  EXPECT_EQ(r.event, ConnEvent::complete);
+  EXPECT_TRUE(c.s.errors.empty());
+  // An answer numbered as after a single packet is out of order.
+  Client d;
+  d.login();
+  d.send(*q);
+  ResponseInfo info;
+  EXPECT_EQ(d.feed(q.get(), kInsertOk, &info).event, ConnEvent::fatal);
+  EXPECT_STREQ(info.error, "mysql_badpacket");
+}
+
 TEST(MysqlConnection, LongRowsAreSkippedNotBuffered) {
   Client c(1 << 20);
   c.login();
