@@ -20,6 +20,16 @@ constexpr const char* kBadPacket = "mysql_badpacket";  // Tsung's error_mysql_ba
 
 }  // namespace
 
+bool ErrorCodeNames::named(std::uint16_t code) {
+  std::uint32_t want = static_cast<std::uint32_t>(code) + 1;
+  for (std::atomic<std::uint32_t>& slot : slots_) {
+    std::uint32_t have = slot.load(std::memory_order_acquire);
+    if (have == 0 && slot.compare_exchange_strong(have, want, std::memory_order_acq_rel)) return true;
+    if (have == want) return true;  // (a failed exchange left the slot's code in `have`)
+  }
+  return false;
+}
+
 void MysqlConnection::forget_password() {
   std::fill(stage1_.begin(), stage1_.end(), std::uint8_t{0});
   has_password_ = false;
@@ -160,6 +170,10 @@ void MysqlConnection::count_err(ConnectionServices& s, std::span<const char> pay
   std::optional<ErrPacket> err = parse_err(payload);
   if (!err) {
     s.error(kBadPacket);
+    return;
+  }
+  if (!codes_.named(err->code)) {
+    s.error("mysql_other");
     return;
   }
   char name[32];

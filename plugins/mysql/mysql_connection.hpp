@@ -4,6 +4,8 @@
 // and where a result set is (columns, rows). Rows and column definitions are skipped as they
 // arrive, never buffered whole; every other packet is bounded by max_frame_size.
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 
 #include "loadctl/connection.hpp"
@@ -12,9 +14,22 @@
 
 namespace loadctl::mysql {
 
+/// The server error codes counted under their own name (error_mysql_<code>), shared by the
+/// connections of one plugin instance (every worker thread): the first kMaxCodes distinct codes;
+/// later ones count as error_mysql_other, so a server cannot create 65 536 metrics.
+class ErrorCodeNames {
+ public:
+  static constexpr std::size_t kMaxCodes = 64;
+  /// True when `code` has (or now gets) a name of its own. Lock-free; a slot once taken keeps its code.
+  bool named(std::uint16_t code);
+
+ private:
+  std::array<std::atomic<std::uint32_t>, kMaxCodes> slots_{};  ///< code + 1, 0: free
+};
+
 class MysqlConnection final : public Connection {
  public:
-  explicit MysqlConnection(std::size_t max_frame_size) : max_frame_size_(max_frame_size) {}
+  MysqlConnection(std::size_t max_frame_size, ErrorCodeNames& codes) : max_frame_size_(max_frame_size), codes_(codes) {}
   ~MysqlConnection() override { forget_password(); }
 
   void encode(ConnectionServices& s, const RequestSpec& request, const EncodeContext& ctx, std::string& out) override;
@@ -39,13 +54,14 @@ class MysqlConnection final : public Connection {
                         ResponseInfo& info);
   ConnEvent on_auth_reply(ConnectionServices& s, std::span<const char> payload, ResponseInfo& info);
   ConnEvent on_result(ConnectionServices& s, std::span<const char> payload, ResponseInfo& info);
-  /// Counts an ERR packet as Tsung does: error_mysql_<code>.
+  /// Counts an ERR packet as Tsung does: error_mysql_<code> (error_mysql_other past kMaxCodes codes).
   void count_err(ConnectionServices& s, std::span<const char> payload);
   /// A request the connection cannot take now: counted, the user ends (from the timer).
   void refuse(ConnectionServices& s, std::string_view error);
   void forget_password();
 
   std::size_t max_frame_size_;
+  ErrorCodeNames& codes_;
   Sha1 stage1_{};  ///< SHA1(password), kept only while authenticating (an auth switch re-scrambles)
   Scramble salt_{};
   std::uint64_t columns_left_ = 0;

@@ -18,8 +18,11 @@ class MysqlProtocol final : public Protocol {
   // request_is_page() stays false: ts_config_mysql sets endpage and then mark_prev_req, Tsung's
   // HTTP rule (a page ends at a request not directly followed by another request).
   std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const override {
-    return std::make_unique<MysqlConnection>(ctx.max_frame_size);
+    return std::make_unique<MysqlConnection>(ctx.max_frame_size, codes_);
   }
+
+ private:
+  mutable ErrorCodeNames codes_;  // shared by the connections of every worker thread
 };
 
 }  // namespace

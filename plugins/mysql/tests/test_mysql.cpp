@@ -301,12 +301,13 @@ class FakeServices final : public ConnectionServices {
 
 struct Client {
   FakeServices s;
+  ErrorCodeNames codes;
   MysqlConnection conn;
   std::shared_ptr<const MysqlRequest> connect = parse(R"(<mysql type="connect"/>)");
   std::shared_ptr<const MysqlRequest> auth =
       parse(R"(<mysql type="authenticate" database="test" username="test" password="test"/>)");
   std::shared_ptr<const MysqlRequest> close = parse(R"(<mysql type="close"/>)");
-  explicit Client(std::size_t max_frame = 1 << 20) : conn(max_frame) { EXPECT_FALSE(conn.on_open(s)); }
+  explicit Client(std::size_t max_frame = 1 << 20) : conn(max_frame, codes) { EXPECT_FALSE(conn.on_open(s)); }
 
   std::string send(const RequestSpec& r) {
     std::string out;
@@ -643,6 +644,31 @@ TEST(MysqlConnection, ServerMessagesBetweenRequestsAreCounted) {
   EXPECT_EQ(r.event, ConnEvent::none);
   EXPECT_EQ(r.consumed, bye.size());
   EXPECT_EQ(c.s.errors, std::vector<std::string>{"mysql_4031"});
+}
+
+TEST(MysqlConnection, DistinctErrorCodesAreCappedThenCountedAsOther) {
+  Client c;
+  c.login();
+  auto q = sql("SELECT 1");
+  auto err_of = [&](std::uint16_t code) {
+    c.send(*q);
+    EXPECT_EQ(c.feed(q.get(), err_packet(1, code, "HY000", "x")).event, ConnEvent::complete);
+    return c.s.errors.back();
+  };
+  for (std::uint16_t code = 1000; code < 1000 + ErrorCodeNames::kMaxCodes; ++code)
+    EXPECT_EQ(err_of(code), "mysql_" + std::to_string(code));
+  EXPECT_EQ(err_of(5000), "mysql_other");
+  EXPECT_EQ(err_of(5001), "mysql_other");
+  EXPECT_EQ(err_of(1000), "mysql_1000");  // a code named before keeps its name
+  EXPECT_EQ(err_of(1000 + ErrorCodeNames::kMaxCodes - 1), "mysql_1063");
+  // Shared by connections: another connection of the same plugin sees the same names.
+  MysqlConnection other(1 << 20, c.codes);
+  FakeServices s2;
+  EXPECT_FALSE(other.on_open(s2));
+  std::string err0 = err_packet(0, 4031, "HY000", "bye");
+  ResponseInfo info;
+  other.on_data(s2, nullptr, span_of(err0), info);
+  EXPECT_EQ(s2.errors, std::vector<std::string>{"mysql_other"});
 }
 
 }  // namespace
