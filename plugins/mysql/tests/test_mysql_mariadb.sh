@@ -111,13 +111,17 @@ big='
 scenario "$TEST_TMP/big.xml" test test "$big"
 scenario "$TEST_TMP/frame.xml" test test "$big" '<option name="max_frame_size" value="1000"/>'
 before_denied=$(mdb_status Access_denied_errors)
-pids=()
+# loadctl itself in the background (not `run ... &`, whose $! would be a subshell: stopping it on
+# a failure would leave loadctl running).
+declare -A pids=()
 for name in visits denied ed25519 big frame; do
-  run "$name" "$TEST_TMP/$name.xml" &
-  pids+=($!)
+  "$LOADCTL" -q -f "$TEST_TMP/$name.xml" --run-dir "$TEST_TMP/$name" start > "$TEST_TMP/$name.out" 2> "$TEST_TMP/$name.err" &
+  pids[$name]=$!
   on_exit "_stop_pid $!"
 done
-for pid in "${pids[@]}"; do wait "$pid" || fail "a run failed (see above)"; done
+for name in "${!pids[@]}"; do
+  wait "${pids[$name]}" || { cat "$TEST_TMP/$name.err" >&2; fail "$name: loadctl exited with an error"; }
+done
 
 dir=$TEST_TMP/visits
 users=$(tsung_sum finish_users_count "$dir")
