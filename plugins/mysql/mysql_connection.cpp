@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <openssl/crypto.h>
 
 namespace loadctl::mysql {
 
@@ -31,7 +32,7 @@ bool ErrorCodeNames::named(std::uint16_t code) {
 }
 
 void MysqlConnection::forget_password() {
-  std::fill(stage1_.begin(), stage1_.end(), std::uint8_t{0});
+  OPENSSL_cleanse(stage1_.data(), stage1_.size());  // not elided as a dead store may be
   has_password_ = false;
 }
 
@@ -57,7 +58,7 @@ void MysqlConnection::encode(ConnectionServices& s, const RequestSpec& request, 
       std::string_view password = render_template(r.password, ctx, password_buf);
       has_password_ = !password.empty();
       stage1_ = password_stage1(password);
-      std::fill(password_buf.begin(), password_buf.end(), '\0');
+      OPENSSL_cleanse(password_buf.data(), password_buf.size());  // a substituted password's copy
       Scramble scramble = native_scramble(stage1_, salt_);
       HandshakeResponse hr;
       hr.username = render_template(r.username, ctx, user_buf);

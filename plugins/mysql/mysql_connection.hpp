@@ -4,6 +4,7 @@
 // and where a result set is (columns, rows). Rows and column definitions are skipped as they
 // arrive, never buffered whole; every other packet is bounded by max_frame_size.
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -42,6 +43,10 @@ class MysqlConnection final : public Connection {
   /// client's to send; ready: authenticated, between commands.
   enum class Phase : std::uint8_t { greeting, greeted, authenticating, ready, result, closing };
   Phase phase() const { return phase_; }
+  /// Whether SHA1(password) is still held (only while the server has not answered the handshake).
+  bool holds_password_hash() const {
+    return std::any_of(stage1_.begin(), stage1_.end(), [](std::uint8_t b) { return b != 0; });
+  }
 
  private:
   /// Where the response to a query is: its first packet (OK, ERR or the column count), the

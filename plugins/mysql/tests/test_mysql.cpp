@@ -536,6 +536,18 @@ TEST(MysqlConnection, WrongPasswordIsCountedAndEndsTheUser) {
   EXPECT_EQ(c.s.errors, std::vector<std::string>{"mysql_1045"});
 }
 
+TEST(MysqlConnection, PasswordHashIsWipedOnceTheServerAnswered) {
+  Client ok;
+  ok.start_auth();
+  EXPECT_TRUE(ok.conn.holds_password_hash());
+  ASSERT_EQ(ok.feed(ok.auth.get(), kAuthOk).event, ConnEvent::complete);
+  EXPECT_FALSE(ok.conn.holds_password_hash());
+  Client denied;
+  denied.start_auth();
+  denied.feed(denied.auth.get(), err_packet(2, 1045, "28000", "Access denied"));
+  EXPECT_FALSE(denied.conn.holds_password_hash());
+}
+
 TEST(MysqlConnection, AuthSwitchToNativePasswordIsAnswered) {
   Client c;
   c.start_auth();
@@ -550,7 +562,9 @@ TEST(MysqlConnection, AuthSwitchToNativePasswordIsAnswered) {
   append_header(reply, 20, 3);
   reply.append(reinterpret_cast<const char*>(expected.data()), 20);
   EXPECT_EQ(hex(c.s.sent), hex(reply));
+  EXPECT_TRUE(c.conn.holds_password_hash());  // until the server answers the switch
   EXPECT_EQ(c.feed(c.auth.get(), unhex("0700000400000002000000")).event, ConnEvent::complete);
+  EXPECT_FALSE(c.conn.holds_password_hash());
 }
 
 TEST(MysqlConnection, OtherAuthMethodsAreRefusedClearly) {
