@@ -15,6 +15,13 @@ class MysqlProtocol final : public Protocol {
     return parse_mysql_request(element, ctx);
   }
   bool connection_level() const override { return true; }
+  // Tsung's ts_mysql parse_bidi is ts_plugin's (nodata): with bidi="true" Tsung counts a packet
+  // received while the user thinks as async_unknown_data_rcv; MysqlConnection counts it as its
+  // own (an ERR's code, or badpacket) either way, so the attribute is refused, not ignored.
+  bool supports_bidi() const override { return false; }
+  // The protocol is a stream (the greeting, packets across reads): ts_mysql over udp never gets
+  // a greeting.
+  bool supports_udp() const override { return false; }
   // request_is_page() stays false: ts_config_mysql sets endpage and then mark_prev_req, Tsung's
   // HTTP rule (a page ends at a request not directly followed by another request).
   std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const override {

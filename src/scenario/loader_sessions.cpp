@@ -382,9 +382,12 @@ void load_sessions(pugi::xml_node node, Scenario& scenario, const LoadContext& c
     if (el.boolean("persistent", false)) el.fail("persistent", "not supported yet: persistent sessions");
     // bidi: the server may send while the user thinks; connection-level plugins read it.
     session.bidi = el.boolean("bidi", false);
-    if (session.bidi && !protocol->connection_level())
+    if (session.bidi && !protocol->supports_bidi())
       el.fail("bidi", fmt::format("not supported yet: bidirectional {} sessions", session.type));
     for (const ServerSpec& server : scenario.servers) {
+      if (server.endpoint.transport == Transport::udp && !protocol->supports_udp())
+        el.fail("type", fmt::format("not supported yet: {} sessions over udp (<server> on line {})", session.type,
+                                    server.line));
       if (server.carrier.empty()) continue;
       auto types = protocol->connection_level() ? protocol->server_types() : std::span<const std::string_view>{};
       if (std::find(types.begin(), types.end(), server.carrier) == types.end())
