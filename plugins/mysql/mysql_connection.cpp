@@ -65,6 +65,7 @@ void MysqlConnection::encode(ConnectionServices& s, const RequestSpec& request, 
       hr.database = render_template(r.database, ctx, database_buf);
       hr.scramble = has_password_ ? &scramble : nullptr;
       hr.max_packet = static_cast<std::uint32_t>(std::min<std::size_t>(max_frame_size_, 0xFFFFFFFFu));
+      hr.server_capabilities = server_capabilities_;
       append_handshake_response(out, hr);
       seq_ = 2;
       phase_ = Phase::authenticating;
@@ -209,6 +210,7 @@ ConnEvent MysqlConnection::on_greeting(ConnectionServices& s, const RequestSpec*
     return ConnEvent::fatal;
   }
   salt_ = g->salt;
+  server_capabilities_ = g->capabilities;
   phase_ = Phase::greeted;
   return pending && as_mysql(*pending).kind == Kind::connect ? ConnEvent::complete : ConnEvent::none;
 }

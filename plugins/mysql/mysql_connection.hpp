@@ -69,6 +69,7 @@ class MysqlConnection final : public Connection {
   ErrorCodeNames& codes_;
   Sha1 stage1_{};  ///< SHA1(password), kept only while authenticating (an auth switch re-scrambles)
   Scramble salt_{};
+  std::uint32_t server_capabilities_ = 0;  ///< the greeting's
   std::uint64_t columns_left_ = 0;
   std::size_t skip_ = 0;     ///< payload bytes of the current row or column definition still to skip
   std::size_t logical_ = 0;  ///< the current logical packet's length so far (16 MiB packets continue)

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 namespace loadctl::mysql {
@@ -185,26 +186,33 @@ std::optional<std::uint16_t> eof_status(std::span<const char> payload) {
   return status;
 }
 
-Sha1 password_stage1(std::string_view password) {
+namespace {
+
+/// SHA1 of `n` bytes at `data` (EVP_Digest: one call, nothing to allocate or free). An OpenSSL
+/// failure (none is expected for SHA-1) gives zeros: a scramble the server refuses.
+Sha1 sha1(const void* data, std::size_t n) {
   Sha1 h{};
-  unsigned int n = 0;
-  EVP_Digest(password.data(), password.size(), h.data(), &n, EVP_sha1(), nullptr);
+  unsigned int length = 0;
+  if (EVP_Digest(data, n, h.data(), &length, EVP_sha1(), nullptr) != 1 || length != h.size()) h.fill(0);
   return h;
 }
 
+}  // namespace
+
+Sha1 password_stage1(std::string_view password) { return sha1(password.data(), password.size()); }
+
 Scramble native_scramble(const Sha1& stage1, std::span<const std::uint8_t> salt) {
-  Sha1 stage2{};
-  unsigned int n = 0;
-  EVP_Digest(stage1.data(), stage1.size(), stage2.data(), &n, EVP_sha1(), nullptr);
-  Sha1 mix{};
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha1(), nullptr);
-  EVP_DigestUpdate(ctx, salt.data(), salt.size());
-  EVP_DigestUpdate(ctx, stage2.data(), stage2.size());
-  EVP_DigestFinal_ex(ctx, mix.data(), &n);
-  EVP_MD_CTX_free(ctx);
+  // SHA1(salt + SHA1(stage1)): the salt is 20 bytes (the greeting's, or an auth switch's).
+  std::array<std::uint8_t, 20 + 20> input{};
+  std::size_t n = std::min<std::size_t>(salt.size(), 20);
+  std::copy_n(salt.begin(), n, input.begin());
+  Sha1 stage2 = sha1(stage1.data(), stage1.size());
+  std::copy(stage2.begin(), stage2.end(), input.begin() + static_cast<std::ptrdiff_t>(n));
+  Sha1 mix = sha1(input.data(), n + stage2.size());
   Scramble out{};
   for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::uint8_t>(stage1[i] ^ mix[i]);
+  OPENSSL_cleanse(input.data(), input.size());  // SHA1(SHA1(password)): what the server stores
+  OPENSSL_cleanse(stage2.data(), stage2.size());
   return out;
 }
 
@@ -217,8 +225,8 @@ void append_u32(std::string& out, std::uint32_t v) {
 }  // namespace
 
 void append_handshake_response(std::string& out, const HandshakeResponse& r) {
-  std::uint32_t caps = kLongPassword | kLongFlag | kProtocol41 | kTransactions | kSecureConnection | kMultiResults |
-                       kPluginAuth;
+  std::uint32_t caps = kLongPassword | kLongFlag | kProtocol41 | kTransactions | kSecureConnection |
+                       ((kMultiResults | kPluginAuth) & r.server_capabilities);
   if (!r.database.empty()) caps |= kConnectWithDb;
   std::size_t start = begin_packet(out);
   append_u32(out, caps);
@@ -237,8 +245,10 @@ void append_handshake_response(std::string& out, const HandshakeResponse& r) {
     out.append(r.database);
     out.push_back('\0');
   }
-  out.append(kNativePassword);
-  out.push_back('\0');
+  if (caps & kPluginAuth) {
+    out.append(kNativePassword);
+    out.push_back('\0');
+  }
   end_packet(out, start, 1);
 }
 

@@ -110,7 +110,8 @@ inline bool is_eof(std::span<const char> payload) {
 
 /// SHA1(password): the first stage of mysql_native_password, all the client keeps of a password.
 Sha1 password_stage1(std::string_view password);
-/// mysql_native_password: SHA1(password) XOR SHA1(salt + SHA1(SHA1(password))), from stage 1.
+/// mysql_native_password: SHA1(password) XOR SHA1(salt + SHA1(SHA1(password))), from stage 1
+/// (the salt: its first 20 bytes, as the protocol has them).
 Scramble native_scramble(const Sha1& stage1, std::span<const std::uint8_t> salt);
 
 struct HandshakeResponse {
@@ -118,10 +119,12 @@ struct HandshakeResponse {
   std::string_view database;  ///< empty: no CLIENT_CONNECT_WITH_DB
   const Scramble* scramble = nullptr;  ///< null: an empty password (no auth data)
   std::uint32_t max_packet = 16 << 20;
+  /// The greeting's: CLIENT_MULTI_RESULTS and CLIENT_PLUGIN_AUTH are asked only when offered.
+  std::uint32_t server_capabilities = 0xFFFFFFFF;
 };
 
 /// Appends the client's handshake response packet (sequence id 1), protocol 4.1 with
-/// CLIENT_PLUGIN_AUTH naming mysql_native_password.
+/// CLIENT_PLUGIN_AUTH naming mysql_native_password when the server offers it.
 void append_handshake_response(std::string& out, const HandshakeResponse& r);
 
 /// Appends COM_QUIT (sequence id 0).

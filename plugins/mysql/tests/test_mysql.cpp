@@ -230,16 +230,34 @@ TEST(MysqlPacket, HandshakeResponse) {
   EXPECT_EQ(b.nul_string(), "mysql_native_password");
 }
 
+TEST(MysqlPacket, OptionalCapabilitiesOnlyWhenTheServerOffersThem) {
+  HandshakeResponse r{"u", "", nullptr, 100};
+  r.server_capabilities = kProtocol41 | kSecureConnection;  // neither PLUGIN_AUTH nor MULTI_RESULTS
+  std::string out;
+  append_handshake_response(out, r);
+  Reader rd(span_of(out).subspan(kHeaderSize));
+  std::uint32_t caps = rd.u32();
+  EXPECT_EQ(caps, kLongPassword | kLongFlag | kProtocol41 | kTransactions | kSecureConnection);
+  rd.skip(4 + 1 + 23);
+  EXPECT_EQ(rd.nul_string(), "u");
+  EXPECT_EQ(rd.u8(), 0);
+  EXPECT_EQ(rd.left(), 0u);  // no plugin name without CLIENT_PLUGIN_AUTH
+  r.server_capabilities = kProtocol41 | kSecureConnection | kMultiResults;
+  out.clear();
+  append_handshake_response(out, r);
+  EXPECT_EQ(Reader(span_of(out).subspan(kHeaderSize)).u32() & (kMultiResults | kPluginAuth), kMultiResults);
+}
+
 // --- <mysql> -------------------------------------------------------------------------------
 
 TEST(MysqlParse, TsungTypes) {
   EXPECT_EQ(parse(R"(<mysql type="connect"/>)")->kind, Kind::connect);
-  auto a = parse(R"(<mysql type="authenticate" database="test" username="u" password="p"/>)");
+  auto a = parse(R"(<mysql type="authenticate" database="test" username="u" password="s3cr3t"/>)");
   EXPECT_EQ(a->kind, Kind::authenticate);
   EXPECT_EQ(a->database.literal(), "test");
   EXPECT_EQ(a->username.literal(), "u");
-  EXPECT_EQ(a->password.literal(), "p");
-  EXPECT_EQ(a->describe().find("p\""), std::string::npos);
+  EXPECT_EQ(a->password.literal(), "s3cr3t");
+  EXPECT_EQ(a->describe().find("s3cr3t"), std::string::npos);
   EXPECT_EQ(a->describe(), "mysql authenticate username=u database=test");  // never the password
   auto bare = parse(R"(<mysql type="authenticate"/>)");  // Tsung's defaults: ""
   EXPECT_TRUE(bare->username.literal().empty());
@@ -376,6 +394,31 @@ TEST(MysqlConnection, HandshakeCarriesTheScrambleOfTheGreetingsSalt) {
   EXPECT_EQ(r.nul_string(), "test");
 }
 
+TEST(MysqlConnection, HandshakeAsksOnlyForWhatTheGreetingOffers) {
+  // The MariaDB greeting without CLIENT_MULTI_RESULTS and CLIENT_PLUGIN_AUTH (the upper 16
+  // capability bits follow the version, connection id, salt, filler, lower bits, charset, status).
+  std::string greeting = kGreeting;
+  std::size_t upper = greeting.find('\0', kHeaderSize + 1) + 1 + 4 + 8 + 1 + 2 + 1 + 2;
+  ASSERT_EQ(static_cast<std::uint8_t>(greeting[upper]) & 0x0A, 0x0A);
+  greeting[upper] = static_cast<char>(greeting[upper] & ~0x0A);
+  Client c;
+  c.send(*c.connect);
+  ASSERT_EQ(c.feed(c.connect.get(), greeting).event, ConnEvent::complete);
+  std::string hs = c.send(*c.auth);
+  Reader r(span_of(hs).subspan(kHeaderSize));
+  std::uint32_t caps = r.u32();
+  EXPECT_FALSE(caps & kPluginAuth);
+  EXPECT_FALSE(caps & kMultiResults);
+  EXPECT_TRUE(caps & kProtocol41);
+  EXPECT_EQ(hs.find("mysql_native_password"), std::string::npos);
+  // The greeting as sent: both asked for.
+  Client d;
+  d.send(*d.connect);
+  d.feed(d.connect.get(), kGreeting);
+  EXPECT_EQ(Reader(span_of(d.send(*d.auth)).subspan(kHeaderSize)).u32() & (kPluginAuth | kMultiResults),
+            kPluginAuth | kMultiResults);
+}
+
 TEST(MysqlConnection, WholeResultSetsByteByByte) {
   Client c;
   c.login();
@@ -417,6 +460,43 @@ TEST(MysqlConnection, SelectInsertAndErrorsAsTsungCountsThem) {
   r = c.feed(one.get(), cut);
   EXPECT_EQ(r.event, ConnEvent::complete);
   EXPECT_EQ(c.s.errors.back(), "mysql_1310");
+}
+
+TEST(MysqlConnection, GreetingAndAuthenticationRepliesCutAcrossReads) {
+  for (std::size_t step : {1u, 5u, 17u}) {
+    Client c;
+    c.send(*c.connect);
+    auto [greeted, left] = c.trickle(c.connect.get(), kGreeting, step);
+    ASSERT_EQ(greeted, ConnEvent::complete) << step;
+    EXPECT_EQ(left, 0u);
+    std::string hs = c.send(*c.auth);
+    Reader r(span_of(hs).subspan(kHeaderSize + 4 + 4 + 1 + 23));
+    r.nul_string();
+    ASSERT_EQ(r.u8(), 20);
+    EXPECT_EQ(hex(r.bytes(20)), "1b41db384a6c5e343a963da774ff84bcd7945529") << step;  // the whole salt was read
+    EXPECT_EQ(c.trickle(c.auth.get(), kAuthOk, step), std::make_pair(ConnEvent::complete, std::size_t{0})) << step;
+    EXPECT_EQ(c.conn.phase(), MysqlConnection::Phase::ready);
+    EXPECT_TRUE(c.s.errors.empty());
+  }
+}
+
+TEST(MysqlConnection, ErrAfterAResultSetSayingMoreFollowEndsTheResponse) {
+  Client c;
+  c.login();
+  auto call = sql("CALL p()");
+  c.send(*call);
+  std::string first = kSelect1;
+  first[first.size() - 2] = 0x0A;  // the EOF's status: SERVER_MORE_RESULTS_EXISTS
+  EXPECT_EQ(c.feed(call.get(), first).event, ConnEvent::none);
+  // The procedure's next statement fails: an ERR where the next result would start (packet 6).
+  ConnResult r = c.feed(call.get(), err_packet(6, 1146, "42S02", "Table 'test.nope' doesn't exist"));
+  EXPECT_EQ(r.event, ConnEvent::complete);
+  EXPECT_EQ(c.s.errors, std::vector<std::string>{"mysql_1146"});
+  EXPECT_EQ(c.conn.phase(), MysqlConnection::Phase::ready);
+  // The connection takes the next query.
+  auto one = sql("SELECT 1");
+  c.send(*one);
+  EXPECT_EQ(c.feed(one.get(), kSelect1).event, ConnEvent::complete);
 }
 
 TEST(MysqlConnection, MultipleResultsUntilTheLastOne) {
@@ -696,9 +776,17 @@ namespace {
 TEST(MysqlConnection, RandomBytesInEveryPhase) {
   std::minstd_rand rng(12345);
   auto q = sql("SELECT 1");
+  // The rest of a 16 MiB row packet (skipped, never buffered: the same bytes for every round).
+  static const std::string full_row = [] {
+    std::string row;
+    append_header(row, kMaxPacketLength, 4);
+    row.append(kMaxPacketLength, 'x');
+    return row;
+  }();
   for (int round = 0; round < 3000; ++round) {
-    Client c(256);
-    int phase = round % 4;
+    int phase = round % 6;  // 4: a 16 MiB row's continuation due; 5: closing
+    std::size_t max_frame = phase == 4 ? 64u << 20 : 256u;
+    Client c(max_frame);
     const RequestSpec* pending = c.connect.get();
     c.send(*c.connect);
     if (phase >= 1) {
@@ -711,14 +799,22 @@ TEST(MysqlConnection, RandomBytesInEveryPhase) {
       c.send(*q);
       pending = q.get();
     }
-    if (phase == 3) c.feed(q.get(), kSelect1.substr(0, 5 + 27 + 9));  // into the rows
+    if (phase == 3 || phase == 4) c.feed(q.get(), kSelect1.substr(0, 5 + 27 + 9));  // into the rows
+    if (phase == 4) {
+      ASSERT_EQ(c.feed(q.get(), full_row).consumed, full_row.size());
+    }
+    if (phase == 5) {
+      c.feed(q.get(), kSelect1);
+      c.send(*c.close);
+      pending = c.close.get();
+    }
     std::string data(rng() % 64, '\0');
     for (char& ch : data) ch = static_cast<char>(rng() % 4 == 0 ? 0xFE + rng() % 2 : rng());
     // Plausible headers now and then: a small length and the expected sequence id.
     if (data.size() >= 4 && rng() % 2) {
       data[0] = static_cast<char>(rng() % 40);
       data[1] = data[2] = 0;
-      data[3] = static_cast<char>(phase == 0 ? 0 : phase == 1 ? 2 : phase == 2 ? 1 : 4);
+      data[3] = static_cast<char>(phase == 0 ? 0 : phase == 1 ? 2 : phase == 2 ? 1 : phase == 3 ? 4 : 5);
     }
     std::string buffered;
     for (std::size_t pos = 0; pos < data.size(); ++pos) {
@@ -728,7 +824,10 @@ TEST(MysqlConnection, RandomBytesInEveryPhase) {
       ASSERT_LE(r.consumed, buffered.size());
       if (r.event == ConnEvent::fatal || r.event == ConnEvent::fatal_counted || r.event == ConnEvent::complete) break;
       buffered.erase(0, r.consumed);
-      ASSERT_LE(buffered.size(), 4u + 256u);  // a packet is waited for only up to max_frame_size
+      ASSERT_LE(buffered.size(), 4u + 256u);  // a packet is waited for only up to max_frame_size (or skipped)
+      if (phase == 5) {
+        ASSERT_TRUE(buffered.empty());  // closing: whatever comes is dropped
+      }
     }
   }
 }
