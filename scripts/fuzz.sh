@@ -13,7 +13,7 @@ seconds=${1:-60}
 [[ $seconds =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be a number (see --help)" >&2; exit 2; }
 [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_scenario_loader fuzz_control_messages fuzz_http_response)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_scenario_loader fuzz_control_messages fuzz_http_response fuzz_mysql_connection)
 
 dir=build-fuzz
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
@@ -49,6 +49,12 @@ seed() {
       printf '\x01HTTP/1.0 404 Not Found\r\nConnection: close\r\n\r\nbody' > "$corpus/seed-close" ;;
     fuzz_control_messages)
       printf '\x00LOADCTL' > "$corpus/seed-hello" ;;
+    fuzz_mysql_connection)  # the first byte: the phase (0 greeting, 1 auth, 2 query, 3 rows, ...)
+      hexseed() { printf "$(sed 's/../\\x&/g' <<< "$2")" > "$corpus/seed-$1"; }
+      hexseed auth-ok 010700000200000002000000
+      hexseed select-1 02010000010117000002036465660000000131000c3f000100000003810000000005000003fe0000020002000004013105000005fe00000200
+      hexseed rows 0302000004013105000005fe00000200
+      hexseed err 020a000001ff2804233432303030 ;;
   esac
 }
 
