@@ -3,8 +3,8 @@
 # Builds the libFuzzer targets with clang (ASan+UBSan, coverage) into build-fuzz/ (or into DIR, a
 # build already configured with -DLOADCTL_FUZZ=ON such as scripts/build.sh --sanitize's
 # build-asan/, where they are usually built already) and runs each for
-# SECONDS (default 60): fuzz_scenario_loader, fuzz_control_messages, fuzz_http_response, fuzz_ldap
-# (all when no TARGET is given). Corpora grow in <dir>/corpus/<target>/ (seeded from the examples and
+# SECONDS (default 60): fuzz_scenario_loader, fuzz_control_messages, fuzz_http_response, fuzz_ldap,
+# fuzz_mysql_connection (all when no TARGET is given). Corpora grow in <dir>/corpus/<target>/ (seeded from the examples and
 # fixtures), crashes land in <dir>/crashes/<target>/. Prints one line per target:
 #   fuzz: <target> ok|FAILED runs=<executions> seconds=<time> corpus=<files>
 # and exits non-zero when a target found a crash, a leak or a timeout, or did not build.
@@ -25,7 +25,7 @@ seconds=${1:-60}
 [[ $seconds =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be a number (see --help)" >&2; exit 2; }
 [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_scenario_loader fuzz_control_messages fuzz_http_response fuzz_ldap)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_scenario_loader fuzz_control_messages fuzz_http_response fuzz_ldap fuzz_mysql_connection)
 
 if [ "$configure" = 1 ]; then
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
@@ -66,6 +66,12 @@ seed() {
       printf '\x00\x30\x0c\x02\x01\x01\x61\x07\x0a\x01\x00\x04\x00\x04\x00' > "$corpus/seed-bind-response"
       printf '\x00\x30\x12\x02\x01\x02\x64\x0d\x04\x05uid=a\x30\x04\x30\x02\x04\x00' > "$corpus/seed-entry"
       printf '\x01(&(objectClass=person)(|(cn=a*b*c)(!(sn~=x)))(uid>=1)(2.5.4.3;lang-en=\\2a))' > "$corpus/seed-filter" ;;
+    fuzz_mysql_connection)  # the first byte: the phase (0 greeting, 1 auth, 2 query, 3 rows, ...)
+      hexseed() { printf "$(sed 's/../\\x&/g' <<< "$2")" > "$corpus/seed-$1"; }
+      hexseed auth-ok 010700000200000002000000
+      hexseed select-1 02010000010117000002036465660000000131000c3f000100000003810000000005000003fe0000020002000004013105000005fe00000200
+      hexseed rows 0302000004013105000005fe00000200
+      hexseed err 020a000001ff2804233432303030 ;;
   esac
 }
 

@@ -211,6 +211,14 @@ class Protocol {
   /// True when open_connection() gives each connection a Connection object (connection.hpp);
   /// such sessions may be bidi="true". False (the default): request by request, as above.
   virtual bool connection_level() const { return false; }
+  /// True when its sessions may be bidi="true" (the connection acts on what the server sends
+  /// while the user thinks). Default: connection_level(); a connection-level plugin that never
+  /// reads ConnectionContext::bidi says false, and bidi="true" is refused at load.
+  virtual bool supports_bidi() const { return connection_level(); }
+  /// True when its sessions may use <server type="udp|udp6"> (each request one datagram).
+  /// Default true; a plugin whose protocol needs a stream (a handshake, packets across reads)
+  /// says false, and such a session is refused at load.
+  virtual bool supports_udp() const { return true; }
   /// True when every request of its sessions is a page of its own (Tsung's ts_config_mqtt and
   /// most non-HTTP protocols set endpage = true on each request); false: Tsung's HTTP rule, a
   /// page ends at a request not followed by another request.

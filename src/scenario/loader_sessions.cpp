@@ -392,9 +392,12 @@ void load_sessions(pugi::xml_node node, Scenario& scenario, const LoadContext& c
     if (el.boolean("persistent", false)) el.fail("persistent", "not supported yet: persistent sessions");
     // bidi: the server may send while the user thinks; connection-level plugins read it.
     session.bidi = el.boolean("bidi", false);
-    if (session.bidi && !protocol->connection_level())
+    if (session.bidi && !protocol->supports_bidi())
       el.fail("bidi", fmt::format("not supported yet: bidirectional {} sessions", session.type));
     for (const ServerSpec& server : scenario.servers) {
+      if (server.endpoint.transport == Transport::udp && !protocol->supports_udp())
+        el.fail("type", fmt::format("not supported yet: {} sessions over udp (<server> on line {})", session.type,
+                                    server.line));
       if (std::string_view why = protocol->no_direct_tls(); !why.empty() && server.carrier.empty() &&
                                                             server.endpoint.transport == Transport::ssl)
         el.fail("type", fmt::format("not supported yet: {} sessions over <server type=\"ssl\"> (<server> on line {}): {}",

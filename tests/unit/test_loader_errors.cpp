@@ -1,6 +1,7 @@
 // Scenario errors: each names file:line:column (of the offending element or attribute), the
 // element path, and what was expected.
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "fake_protocol.hpp"
@@ -568,6 +569,67 @@ TEST(LoaderTransports, UnsupportedOnesAreRefusedAtLoad) {
   p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
   <set_option name="certificate"><certificate certfile="%%_c%%" keyfile="k.pem" keypass="%%nope:fn%%"/></set_option><request><fake/></request></session></sessions>)";
   expect_error(scenario_text(p), "keypass=", "/tsung/sessions/session/set_option/certificate", "nope:fn");
+}
+
+// Protocol::supports_bidi and supports_udp: a plugin that says false has bidi="true", or a udp
+// server, refused at its session (file:line:column); the defaults keep what loaded before.
+TEST(LoaderTransports, PluginsSayWhetherBidiAndUdpApply) {
+  struct Stream final : fake::FakeProtocol {  // like ts_mysql: connection-level, neither
+    std::string_view element() const override { return "stream"; }
+    std::string_view session_type() const override { return "ts_stream"; }
+    bool connection_level() const override { return true; }
+    bool supports_bidi() const override { return false; }
+    bool supports_udp() const override { return false; }
+  };
+  struct Conn final : fake::FakeProtocol {  // like ts_jabber: the defaults
+    std::string_view element() const override { return "conn"; }
+    std::string_view session_type() const override { return "ts_conn"; }
+    bool connection_level() const override { return true; }
+  };
+  ProtocolRegistry registry;
+  registry.add(std::make_unique<fake::FakeProtocol>());
+  registry.add(std::make_unique<Stream>());
+  registry.add(std::make_unique<Conn>());
+  auto session = [](const char* type, const char* attrs, const char* element) {
+    return fmt::format(R"(<sessions><session name="s" probability="100" type="{}"{}><request><{}/></request></session></sessions>)",
+                       type, attrs, element);
+  };
+  auto error_of = [&](const std::string& text) -> std::string {
+    try {
+      load_scenario_text(text, "t.xml", registry);
+    } catch (const ScenarioError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  Parts p;
+  p.sessions = session("ts_conn", R"( bidi="true")", "conn");
+  EXPECT_TRUE(load_scenario_text(scenario_text(p), "t.xml", registry).sessions[0].bidi);
+  p.sessions = session("ts_stream", R"( bidi="true")", "stream");
+  std::string text = scenario_text(p);
+  auto [line, column] = position_of(text, "bidi=");
+  EXPECT_TRUE(error_of(text).starts_with(fmt::format("t.xml:{}:{}: /tsung/sessions/session: ", line, column)))
+      << error_of(text);
+  EXPECT_NE(error_of(text).find("not supported yet: bidirectional ts_stream sessions"), std::string::npos);
+  p.sessions = session("ts_stream", R"( bidi="false")", "stream");
+  EXPECT_EQ(error_of(scenario_text(p)), "");
+  p.servers = R"(<servers><server host="h" port="53" type="udp6"/></servers>)";
+  text = scenario_text(p);
+  std::tie(line, column) = position_of(text, R"(type="ts_stream")");
+  EXPECT_TRUE(error_of(text).starts_with(fmt::format("t.xml:{}:{}: /tsung/sessions/session: ", line, column)))
+      << error_of(text);
+  EXPECT_NE(error_of(text).find("not supported yet: ts_stream sessions over udp (<server> on line 4)"), std::string::npos);
+  for (const char* type : {"ts_fake", "ts_conn"}) {
+    p.sessions = session(type, "", type + 3);
+    EXPECT_EQ(error_of(scenario_text(p)), "") << type;
+  }
+  // The built-in plugins: only ts_mysql says no; every other keeps the defaults (bidi for the
+  // connection-level ones: jabber, mqtt, amqp, websocket; udp for all).
+  for (const auto& protocol : ProtocolRegistry::builtin().all()) {
+    bool mysql = protocol->session_type() == "ts_mysql";
+    EXPECT_EQ(protocol->supports_bidi(), protocol->connection_level() && !mysql) << protocol->session_type();
+    EXPECT_EQ(protocol->supports_udp(), !mysql) << protocol->session_type();
+  }
 }
 
 // %%_var%% in certificate attributes: kept as templates (substituted per user at run time, paths
