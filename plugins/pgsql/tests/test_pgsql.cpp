@@ -19,21 +19,12 @@
 #include "support/fake_conn_services.hpp"
 #include "support/map_vars.hpp"
 
-void loadctl_register_pgsql(loadctl::ProtocolRegistry& registry);
-
 namespace loadctl::pgsql {
 namespace {
 
 using FakeServices = test::FakeConnServices;
 
-const ProtocolRegistry& registry() {
-  static ProtocolRegistry registry = [] {
-    ProtocolRegistry r;
-    loadctl_register_pgsql(r);
-    return r;
-  }();
-  return registry;
-}
+const ProtocolRegistry& registry() { return ProtocolRegistry::builtin(); }
 const Protocol& protocol() { return *registry().by_element("pgsql"); }
 
 // A whole scenario with `session` as its ts_pgsql session's content, loaded as "t.xml".
