@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Usage: scripts/build.sh [--sanitize] [--no-deps] [--target TARGET]...
 # Installs dependencies (scripts/deps.sh), configures and builds loadctl (RelWithDebInfo) into
-# build/, or with --sanitize into build-asan/ with ASan+UBSan (-DLOADCTL_SANITIZE=ON).
+# build/, or with --sanitize into build-asan/ with ASan+UBSan (-DLOADCTL_SANITIZE=ON); with clang
+# (scripts/deps.sh installs it) that build is also the libFuzzer one (-DLOADCTL_FUZZ=ON: coverage
+# instrumentation and the fuzz targets), so scripts/fuzz.sh --build-dir build-asan needs no build
+# of its own.
 # --target limits the build to the given CMake targets (repeatable); --no-deps skips deps.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +28,11 @@ done
 if [ "$sanitize" = 1 ]; then
   dir=build-asan
   flags=(-DLOADCTL_SANITIZE=ON)
+  if command -v clang++ >/dev/null; then
+    flags+=(-DCMAKE_CXX_COMPILER=clang++ -DLOADCTL_FUZZ=ON)
+  else
+    flags+=(-DLOADCTL_FUZZ=OFF)
+  fi
 else
   dir=build
   flags=(-DLOADCTL_SANITIZE=OFF)

@@ -1,23 +1,36 @@
 #!/usr/bin/env bash
-# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
-# Builds the libFuzzer targets with clang (ASan+UBSan, coverage) into build-fuzz/ and runs each for
-# SECONDS (default 60): fuzz_scenario_loader, fuzz_control_messages, fuzz_http_response (all when
-# no TARGET is given). Corpora grow in build-fuzz/corpus/<target>/ (seeded from the examples and
-# fixtures), crashes land in build-fuzz/crashes/<target>/. Prints one line per target:
+# Usage: scripts/fuzz.sh [--build-dir DIR] [SECONDS] [TARGET...]
+# Builds the libFuzzer targets with clang (ASan+UBSan, coverage) into build-fuzz/ (or into DIR, a
+# build already configured with -DLOADCTL_FUZZ=ON such as scripts/build.sh --sanitize's
+# build-asan/, where they are usually built already) and runs each for
+# SECONDS (default 60): fuzz_scenario_loader, fuzz_control_messages, fuzz_http_response, fuzz_ldap,
+# fuzz_mysql_connection (all when no TARGET is given). Corpora grow in <dir>/corpus/<target>/ (seeded from the examples and
+# fixtures), crashes land in <dir>/crashes/<target>/. Prints one line per target:
 #   fuzz: <target> ok|FAILED runs=<executions> seconds=<time> corpus=<files>
 # and exits non-zero when a target found a crash, a leak or a timeout, or did not build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+dir=build-fuzz
+configure=1
+if [ "${1:-}" = --build-dir ]; then
+  [ $# -ge 2 ] || { echo "fuzz.sh: --build-dir needs a value" >&2; exit 2; }
+  dir=$2
+  configure=0
+  shift 2
+  grep -q '^LOADCTL_FUZZ:BOOL=ON' "$dir/CMakeCache.txt" 2>/dev/null ||
+    { echo "fuzz.sh: $dir is not a build configured with -DLOADCTL_FUZZ=ON" >&2; exit 2; }
+fi
 seconds=${1:-60}
 [[ $seconds =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be a number (see --help)" >&2; exit 2; }
 [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_scenario_loader fuzz_control_messages fuzz_http_response)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_scenario_loader fuzz_control_messages fuzz_http_response fuzz_ldap fuzz_mysql_connection)
 
-dir=build-fuzz
-cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-  -DLOADCTL_FUZZ=ON -DLOADCTL_TESTS=OFF -DLOADCTL_SANITIZE=OFF >/dev/null
+if [ "$configure" = 1 ]; then
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+    -DLOADCTL_FUZZ=ON -DLOADCTL_TESTS=OFF -DLOADCTL_SANITIZE=OFF >/dev/null
+fi
 build_args=()
 for t in "${targets[@]}"; do build_args+=(--target "$t"); done
 cmake --build "$dir" -j"$(nproc)" "${build_args[@]}"
@@ -49,6 +62,16 @@ seed() {
       printf '\x01HTTP/1.0 404 Not Found\r\nConnection: close\r\n\r\nbody' > "$corpus/seed-close" ;;
     fuzz_control_messages)
       printf '\x00LOADCTL' > "$corpus/seed-hello" ;;
+    fuzz_ldap)  # first byte even: a server message; odd: a filter
+      printf '\x00\x30\x0c\x02\x01\x01\x61\x07\x0a\x01\x00\x04\x00\x04\x00' > "$corpus/seed-bind-response"
+      printf '\x00\x30\x12\x02\x01\x02\x64\x0d\x04\x05uid=a\x30\x04\x30\x02\x04\x00' > "$corpus/seed-entry"
+      printf '\x01(&(objectClass=person)(|(cn=a*b*c)(!(sn~=x)))(uid>=1)(2.5.4.3;lang-en=\\2a))' > "$corpus/seed-filter" ;;
+    fuzz_mysql_connection)  # the first byte: the phase (0 greeting, 1 auth, 2 query, 3 rows, ...)
+      hexseed() { printf "$(sed 's/../\\x&/g' <<< "$2")" > "$corpus/seed-$1"; }
+      hexseed auth-ok 010700000200000002000000
+      hexseed select-1 02010000010117000002036465660000000131000c3f000100000003810000000005000003fe0000020002000004013105000005fe00000200
+      hexseed rows 0302000004013105000005fe00000200
+      hexseed err 020a000001ff2804233432303030 ;;
   esac
 }
 

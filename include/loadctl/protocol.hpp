@@ -177,6 +177,11 @@ class RequestSpec {
   /// An endpoint that overrides the session's server (an absolute URL); null when none.
   virtual const Endpoint* endpoint() const { return nullptr; }
 
+  /// The variables this request sets from its response (ConnectionServices::set_var, e.g.
+  /// ts_ldap's result_var): the loader counts them as defined for the <if>, <for>, <foreach>
+  /// that follow it. None by default.
+  virtual std::span<const std::string> sets_variables() const { return {}; }
+
   /// A short text for logs and errors, e.g. "GET /index.html".
   virtual std::string describe() const = 0;
 };
@@ -206,6 +211,14 @@ class Protocol {
   /// True when open_connection() gives each connection a Connection object (connection.hpp);
   /// such sessions may be bidi="true". False (the default): request by request, as above.
   virtual bool connection_level() const { return false; }
+  /// True when its sessions may be bidi="true" (the connection acts on what the server sends
+  /// while the user thinks). Default: connection_level(); a connection-level plugin that never
+  /// reads ConnectionContext::bidi says false, and bidi="true" is refused at load.
+  virtual bool supports_bidi() const { return connection_level(); }
+  /// True when its sessions may use <server type="udp|udp6"> (each request one datagram).
+  /// Default true; a plugin whose protocol needs a stream (a handshake, packets across reads)
+  /// says false, and such a session is refused at load.
+  virtual bool supports_udp() const { return true; }
   /// True when every request of its sessions is a page of its own (Tsung's ts_config_mqtt and
   /// most non-HTTP protocols set endpage = true on each request); false: Tsung's HTTP rule, a
   /// page ends at a request not followed by another request.
@@ -215,6 +228,9 @@ class Protocol {
   /// "websocket" (connection_level() only). The connection gets it in ConnectionContext;
   /// a session whose plugin does not list a scenario's server type is refused at load.
   virtual std::span<const std::string_view> server_types() const { return {}; }
+  /// Non-empty when the protocol cannot start with TLS (`<server type="ssl">`): why, e.g.
+  /// "PostgreSQL negotiates TLS with SSLRequest"; such a session is refused at load.
+  virtual std::string_view no_direct_tls() const { return {}; }
   /// A new per-connection object, called once the transport is up (connection_level() only).
   virtual std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const;
   /// The `type` of the options this plugin's sessions read: session_type(), or the type of a

@@ -56,7 +56,9 @@ class BarrierBook {
     std::uint64_t left = waiting_ / group_ * group_;
     waiting_ -= left;
     while (left > 0) {
-      auto& [agent, count] = queue_.front();
+      // Not a structured binding: clang 14 (the sanitizer build's compiler) cannot capture one.
+      const std::size_t agent = queue_.front().first;
+      std::uint64_t& count = queue_.front().second;
       std::uint64_t k = std::min(left, count);
       auto it = std::find_if(out.begin(), out.end(), [&](const auto& e) { return e.first == agent; });
       if (it == out.end()) out.emplace_back(agent, k);

@@ -121,6 +121,8 @@ Action load_request(pugi::xml_node node, const SessionContext& ctx) {
   std::vector<pugi::xml_node> dynamics;
   action.request = load_request_element(node, ctx, parse, dynamics);
   action.dynamics = load_request_dynamics(dynamics, ctx.defined);
+  for (const std::string& v : action.request->sets_variables())
+    if (std::find(ctx.defined.begin(), ctx.defined.end(), v) == ctx.defined.end()) ctx.defined.push_back(v);
   return action;
 }
 
@@ -136,6 +138,14 @@ Action load_thinktime(pugi::xml_node node, const SessionContext& ctx) {
     think.max = el.number("max", std::nullopt, 0);
     if (*think.max < *think.min) el.fail("max", "thinktime max is less than min");
     if (el.has("value")) el.fail("value", "a thinktime has either 'value' or 'min' and 'max'");
+  } else if (!el.has("value")) {
+    // Tsung: a bare <thinktime/> takes the thinktime option's value (or min/max range) and
+    // random; its own random attribute wins (thinks2.xml). Without the option Tsung's default
+    // is the string "5", on which its config parser fails (badarith): refused here.
+    const std::optional<ThinkTime>& def = ctx.scenario.options.thinktime;
+    if (!def) fail_at(node, "<thinktime/> without a value needs <option name=\"thinktime\" .../>");
+    think = *def;
+    think.random = el.boolean("random", def->random);
   } else {
     std::string value = el.optional("value");
     if (value == "wait_global") {
@@ -382,9 +392,16 @@ void load_sessions(pugi::xml_node node, Scenario& scenario, const LoadContext& c
     if (el.boolean("persistent", false)) el.fail("persistent", "not supported yet: persistent sessions");
     // bidi: the server may send while the user thinks; connection-level plugins read it.
     session.bidi = el.boolean("bidi", false);
-    if (session.bidi && !protocol->connection_level())
+    if (session.bidi && !protocol->supports_bidi())
       el.fail("bidi", fmt::format("not supported yet: bidirectional {} sessions", session.type));
     for (const ServerSpec& server : scenario.servers) {
+      if (server.endpoint.transport == Transport::udp && !protocol->supports_udp())
+        el.fail("type", fmt::format("not supported yet: {} sessions over udp (<server> on line {})", session.type,
+                                    server.line));
+      if (std::string_view why = protocol->no_direct_tls(); !why.empty() && server.carrier.empty() &&
+                                                            server.endpoint.transport == Transport::ssl)
+        el.fail("type", fmt::format("not supported yet: {} sessions over <server type=\"ssl\"> (<server> on line {}): {}",
+                                    session.type, server.line, why));
       if (server.carrier.empty()) continue;
       auto types = protocol->connection_level() ? protocol->server_types() : std::span<const std::string_view>{};
       if (std::find(types.begin(), types.end(), server.carrier) == types.end())

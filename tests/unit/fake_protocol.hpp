@@ -5,6 +5,8 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
+#include <algorithm>
 
 #include "loadctl/protocol.hpp"
 #include "loadctl/xml_reader.hpp"
@@ -20,10 +22,12 @@ class FakeRequest : public RequestSpec {
     return {ParseStatus::complete, d.size()};
   }
   std::string describe() const override { return "fake"; }
+  std::span<const std::string> sets_variables() const override { return sets; }
 
   Template data;
   bool subst, subst_body;
   std::string dir;
+  std::vector<std::string> sets;  ///< sets="a b": the variables it sets (RequestSpec::sets_variables)
 };
 
 /// <option type="ts_fake" name="greeting" value=".."/>: the fake protocol's only option.
@@ -50,9 +54,16 @@ class FakeProtocol : public Protocol {
                                                    const RequestParseContext& ctx) const override {
     XmlElement el(element);
     Template data = el.template_attr("data", ctx.subst, "");
+    std::string sets = el.optional("sets", "");
     el.finish();
     el.children({});
-    return std::make_shared<FakeRequest>(std::move(data), ctx.subst, ctx.subst_body, ctx.scenario_dir);
+    auto r = std::make_shared<FakeRequest>(std::move(data), ctx.subst, ctx.subst_body, ctx.scenario_dir);
+    for (std::size_t at = 0; at < sets.size();) {
+      std::size_t end = std::min(sets.find(' ', at), sets.size());
+      if (end > at) r->sets.push_back(sets.substr(at, end - at));
+      at = end + 1;
+    }
+    return r;
   }
 };
 

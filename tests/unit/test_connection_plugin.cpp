@@ -194,7 +194,6 @@ class PushServer {
     accept_thread_ = std::thread([this] { accept_loop(); });
   }
   ~PushServer() {
-    boost::system::error_code ignored;
     ::shutdown(acceptor_.native_handle(), SHUT_RDWR);  // wakes the blocking accept
     accept_thread_.join();
     for (auto& t : connections_) t.join();

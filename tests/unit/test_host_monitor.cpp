@@ -16,8 +16,8 @@ TEST(HostMonitor, RecordsTsungStyleHostSamples) {
   EXPECT_EQ(mem->count, 1u);
   EXPECT_GT(mem->min, 1.0);  // MB available: any machine running this test has more than 1 MB
   ASSERT_NE(set.find("{load,\"h1\"}"), nullptr);
-  for (volatile int spin = 0; spin < 20'000'000; spin = spin + 1) {
-  }
+  volatile int spin = 0;  // some CPU time between the samples
+  while (spin < 20'000'000) spin = spin + 1;
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   monitor.sample(set);
   const Metric* cpu = set.find("{cpu,\"h1\"}");

@@ -1,6 +1,7 @@
 // Scenario errors: each names file:line:column (of the offending element or attribute), the
 // element path, and what was expected.
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "fake_protocol.hpp"
@@ -70,6 +71,46 @@ void expect_error(const std::string& text, std::string_view marker, const std::s
 }
 
 TEST(LoaderErrors, ValidBaseLoads) { EXPECT_NO_THROW(load_scenario_text(scenario_text({}), "t.xml", fake::fake_registry())); }
+
+// A bare <thinktime/> takes the thinktime option's value and random (Tsung's thinks2.xml); its
+// own random attribute wins.
+TEST(LoaderErrors, BareThinktimeTakesTheOptionsDefault) {
+  Parts p;
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake"><thinktime/>)"
+               R"(<thinktime random="false"/></session></sessions>)";
+  p.options = R"(<options><option name="thinktime" value="3" random="true" override="false"/></options>)";
+  Scenario with = load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry());
+  EXPECT_DOUBLE_EQ(with.sessions[0].actions[0].think.value, 3);
+  EXPECT_TRUE(with.sessions[0].actions[0].think.random);
+  EXPECT_FALSE(with.sessions[0].actions[0].think.min);
+  EXPECT_DOUBLE_EQ(with.sessions[0].actions[1].think.value, 3);
+  EXPECT_FALSE(with.sessions[0].actions[1].think.random);
+}
+
+// With a min/max option, a bare <thinktime/> takes its range (Tsung: DefRandom={"range",Min,Max}).
+TEST(LoaderErrors, BareThinktimeTakesTheOptionsRange) {
+  Parts p;
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake"><thinktime/>)"
+               R"(</session></sessions>)";
+  p.options = R"(<options><option name="thinktime" min="2" max="7"/></options>)";
+  Scenario s = load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry());
+  const ThinkTime& think = s.sessions[0].actions[0].think;
+  ASSERT_TRUE(think.min && think.max);
+  EXPECT_DOUBLE_EQ(*think.min, 2);
+  EXPECT_DOUBLE_EQ(*think.max, 7);
+  EXPECT_FALSE(think.random);
+}
+
+// Without the option Tsung fails on a bare <thinktime/> (its default value is the string "5":
+// badarith in ts_config's thinktime parser); refused at check, with its place.
+TEST(LoaderErrors, BareThinktimeNeedsTheOption) {
+  Parts p;
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
+  <thinktime random="true"/>
+</session></sessions>)";
+  expect_error(scenario_text(p), "<thinktime", "/tsung/sessions/session/thinktime",
+               "<thinktime/> without a value needs <option name=\"thinktime\" .../>");
+}
 
 TEST(LoaderErrors, UnknownAttributeNamesTheAllowedOnes) {
   Parts p;
@@ -397,12 +438,8 @@ TEST(LoaderErrors, MissingAndDuplicateSections) {
                "/tsung/servers[2]", "duplicate <servers>");
 }
 
-TEST(LoaderErrors, ThinktimeNeedsAValue) {
-  Parts p;
-  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
-  <thinktime random="true"/>
-</session></sessions>)";
-  expect_error(scenario_text(p), "<thinktime", "/tsung/sessions/session/thinktime", "missing attribute 'value'");
+TEST(LoaderErrors, ThinktimeValueIsANumberOrAVariable) {
+  Parts p;  // no value at all: BareThinktimeNeedsTheOption
   p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
   <thinktime value="%%_a%%-%%_b%%"/>
 </session></sessions>)";
@@ -538,6 +575,67 @@ TEST(LoaderTransports, UnsupportedOnesAreRefusedAtLoad) {
   p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake">
   <set_option name="certificate"><certificate certfile="%%_c%%" keyfile="k.pem" keypass="%%nope:fn%%"/></set_option><request><fake/></request></session></sessions>)";
   expect_error(scenario_text(p), "keypass=", "/tsung/sessions/session/set_option/certificate", "nope:fn");
+}
+
+// Protocol::supports_bidi and supports_udp: a plugin that says false has bidi="true", or a udp
+// server, refused at its session (file:line:column); the defaults keep what loaded before.
+TEST(LoaderTransports, PluginsSayWhetherBidiAndUdpApply) {
+  struct Stream final : fake::FakeProtocol {  // like ts_mysql: connection-level, neither
+    std::string_view element() const override { return "stream"; }
+    std::string_view session_type() const override { return "ts_stream"; }
+    bool connection_level() const override { return true; }
+    bool supports_bidi() const override { return false; }
+    bool supports_udp() const override { return false; }
+  };
+  struct Conn final : fake::FakeProtocol {  // like ts_jabber: the defaults
+    std::string_view element() const override { return "conn"; }
+    std::string_view session_type() const override { return "ts_conn"; }
+    bool connection_level() const override { return true; }
+  };
+  ProtocolRegistry registry;
+  registry.add(std::make_unique<fake::FakeProtocol>());
+  registry.add(std::make_unique<Stream>());
+  registry.add(std::make_unique<Conn>());
+  auto session = [](const char* type, const char* attrs, const char* element) {
+    return fmt::format(R"(<sessions><session name="s" probability="100" type="{}"{}><request><{}/></request></session></sessions>)",
+                       type, attrs, element);
+  };
+  auto error_of = [&](const std::string& text) -> std::string {
+    try {
+      load_scenario_text(text, "t.xml", registry);
+    } catch (const ScenarioError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  Parts p;
+  p.sessions = session("ts_conn", R"( bidi="true")", "conn");
+  EXPECT_TRUE(load_scenario_text(scenario_text(p), "t.xml", registry).sessions[0].bidi);
+  p.sessions = session("ts_stream", R"( bidi="true")", "stream");
+  std::string text = scenario_text(p);
+  auto [line, column] = position_of(text, "bidi=");
+  EXPECT_TRUE(error_of(text).starts_with(fmt::format("t.xml:{}:{}: /tsung/sessions/session: ", line, column)))
+      << error_of(text);
+  EXPECT_NE(error_of(text).find("not supported yet: bidirectional ts_stream sessions"), std::string::npos);
+  p.sessions = session("ts_stream", R"( bidi="false")", "stream");
+  EXPECT_EQ(error_of(scenario_text(p)), "");
+  p.servers = R"(<servers><server host="h" port="53" type="udp6"/></servers>)";
+  text = scenario_text(p);
+  std::tie(line, column) = position_of(text, R"(type="ts_stream")");
+  EXPECT_TRUE(error_of(text).starts_with(fmt::format("t.xml:{}:{}: /tsung/sessions/session: ", line, column)))
+      << error_of(text);
+  EXPECT_NE(error_of(text).find("not supported yet: ts_stream sessions over udp (<server> on line 4)"), std::string::npos);
+  for (const char* type : {"ts_fake", "ts_conn"}) {
+    p.sessions = session(type, "", type + 3);
+    EXPECT_EQ(error_of(scenario_text(p)), "") << type;
+  }
+  // The built-in plugins: only ts_mysql says no; every other keeps the defaults (bidi for the
+  // connection-level ones: jabber, mqtt, amqp, websocket; udp for all).
+  for (const auto& protocol : ProtocolRegistry::builtin().all()) {
+    bool mysql = protocol->session_type() == "ts_mysql";
+    EXPECT_EQ(protocol->supports_bidi(), protocol->connection_level() && !mysql) << protocol->session_type();
+    EXPECT_EQ(protocol->supports_udp(), !mysql) << protocol->session_type();
+  }
 }
 
 // %%_var%% in certificate attributes: kept as templates (substituted per user at run time, paths

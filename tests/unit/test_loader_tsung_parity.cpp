@@ -279,4 +279,17 @@ TEST(ListIndex, IfTakesTheNthElementOnlyInIf) {
             std::string::npos);
 }
 
+TEST(RequestSetsVariables, DefinesThemForWhatFollows) {
+  // A request whose response sets a variable (ts_ldap's result_var) defines it for the <if>,
+  // <foreach> and <for> after it, not before it.
+  const std::string req = R"(<request><fake data="1" sets="found n"/></request>)";
+  const std::string use = R"(<if var="found" eq="a"><request><fake data="2"/></request></if>)"
+                          R"(<foreach name="e" in="found"><request><fake data="3"/></request></foreach>)"
+                          R"(<for var="i" from="1" to="%%_n%%" incr="1"><request><fake data="4"/></request></for>)";
+  EXPECT_EQ(error_of(one_session(req + use)), "loaded");
+  EXPECT_NE(error_of(one_session(use + req)).find("undefined variable 'found'"), std::string::npos);
+  EXPECT_NE(error_of(one_session(R"(<request><fake data="1"/></request>)" + use)).find("undefined variable 'found'"),
+            std::string::npos);
+}
+
 }  // namespace

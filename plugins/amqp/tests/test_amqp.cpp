@@ -14,6 +14,7 @@
 #include "loadctl/connection.hpp"
 #include "loadctl/scenario.hpp"
 #include "loadctl/scenario_error.hpp"
+#include "support/fake_conn_services.hpp"
 #include "support/map_vars.hpp"
 
 void loadctl_register_amqp(loadctl::ProtocolRegistry& registry);
@@ -21,29 +22,7 @@ void loadctl_register_amqp(loadctl::ProtocolRegistry& registry);
 namespace loadctl::amqp {
 namespace {
 
-struct FakeServices final : ConnectionServices {
-  std::string sent;
-  double timer = -1;  // seconds of the last set_timer, -1 none
-  std::vector<std::string> names;
-  std::map<std::string, std::uint64_t> counts;
-  void send(std::string_view bytes) override { sent.append(bytes); }
-  void start_tls() override {}
-  void set_timer(double s) override { timer = s; }
-  void cancel_timer() override { timer = -1; }
-  ConnMetric metric(std::string_view name, ConnMetricKind) override {
-    names.emplace_back(name);
-    return static_cast<ConnMetric>(names.size() - 1);
-  }
-  void count(ConnMetric m, std::uint64_t n) override { counts[names.at(m)] += n; }
-  void sample(ConnMetric, double) override {}
-  void set_var(std::string_view, std::string_view) override {}
-  void error(std::string_view name) override { counts["error_" + std::string(name)]++; }
-  const VariableSource* vars() const override { return nullptr; }
-  std::uint64_t operator[](const std::string& name) const {
-    auto it = counts.find(name);
-    return it == counts.end() ? 0 : it->second;
-  }
-};
+using FakeServices = test::FakeConnServices;
 
 const Protocol& protocol() {
   static ProtocolRegistry registry = [] {
