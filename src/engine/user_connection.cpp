@@ -64,6 +64,11 @@ class ConnServices final : public ConnectionServices {
     if (!user_.conn->batching) worker_.conn_flush(user_);  // writes or starts a write; never calls back inline
   }
   void send_on(unsigned lane, std::string_view bytes) override {
+    // Bytes sent on a lane are messages of their own (a request's encoded bytes are dumped by
+    // send_request, the plugin's replies on the connection are not, as before lanes).
+    TrafficDump dump = worker_.config_.dumptraffic;
+    if (dump == TrafficDump::full || dump == TrafficDump::light) [[unlikely]]
+      dump_traffic(dump, "Send", user_.id, bytes);
     if (lane == 0) {
       send(bytes);
     } else if (lane == 1) {
@@ -238,6 +243,20 @@ bool Worker::conn_rate_limited(User& user) {
   return spec.awaits_response() || spec.global_ack();
 }
 
+// rate_limit: the connection's sockets (its own and its lanes: one bucket) are not read until
+// the bucket is out of debt (Tsung's ts_client sleeps instead), so the server's sends back up
+// into the kernel buffers and its window; Wake::conn_read reads them all again.
+bool Worker::conn_throttled(User& user) {
+  ConnState& c = *user.conn;
+  if (c.throttled) return true;
+  if (!user.dyn || user.dyn->rate <= 0 || !conn_rate_limited(user)) return false;
+  Clock::duration wait = rate_wait(*user.dyn);
+  if (wait == Clock::duration::zero()) return false;
+  c.throttled = true;
+  wake_conn_read_after(user, wait);
+  return true;
+}
+
 void Worker::conn_read(User& user) {
   ConnState& c = *user.conn;
   if (c.reading || c.main_closed) return;
@@ -245,17 +264,7 @@ void Worker::conn_read(User& user) {
     conn_start_tls(user);
     return;
   }
-  if (c.throttled) return;
-  // rate_limit: the socket is not read until the bucket is out of debt (Tsung's ts_client
-  // sleeps instead), so the server's sends back up into the kernel buffers and its window.
-  if (user.dyn && user.dyn->rate > 0 && conn_rate_limited(user)) [[unlikely]] {
-    Clock::duration wait = rate_wait(*user.dyn);
-    if (wait != Clock::duration::zero()) {
-      c.throttled = true;
-      wake_conn_read_after(user, wait);
-      return;
-    }
-  }
+  if (conn_throttled(user)) [[unlikely]] return;
   c.reading = true;
   if (user.tls) {
     // OpenSSL may hold decrypted bytes the socket no longer shows: a TLS read needs its buffer.
@@ -284,6 +293,14 @@ void Worker::conn_read(User& user) {
     }
     conn_on_read(user, read_ec, conn_read_buf_.get(), n);
   });
+}
+
+// After a rate_limit wait: the connection's socket and its lanes are read again.
+void Worker::conn_read_all(User& user) {
+  ConnRef ref(user);
+  conn_read(user);  // may end the user (a STARTTLS that cannot start)
+  for (unsigned i = 0; i < user.conn->lanes.size() && ref.alive(user); ++i)
+    if (user.conn->lanes[i]) lane_read(user, i);
 }
 
 void Worker::conn_on_read(User& user, const boost::system::error_code& ec, const char* bytes, std::size_t n) {
@@ -318,8 +335,21 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, const
     return;
   }
   stats_.add(ids_.size_rcv, n);
-  if (user.dyn && conn_rate_limited(user)) user.dyn->tokens -= static_cast<double>(n);
+  conn_received(user, bytes, n);
   if (conn_deliver(user, 0, c.in, bytes, n)) conn_read(user);
+}
+
+// Received bytes of any of the connection's sockets: debited from the rate_limit bucket (see
+// conn_rate_limited) and dumped (dumptraffic) alike.
+void Worker::conn_received(User& user, const char* bytes, std::size_t n) {
+  if (user.dyn && conn_rate_limited(user)) user.dyn->tokens -= static_cast<double>(n);
+  if (config_.dumptraffic != TrafficDump::none) [[unlikely]] {
+    if (config_.dumptraffic == TrafficDump::protocol) {
+      if (user.state == UserState::awaiting) user.dyn->response_size += n;
+    } else {
+      dump_traffic(config_.dumptraffic, "Recv", user.id, {bytes, n});
+    }
+  }
 }
 
 // Nothing left over from the last read (the usual case): the plugin reads the read buffer itself
@@ -621,18 +651,40 @@ void Worker::lane_flush(User& user, unsigned i) {
 }
 
 void Worker::lane_read(User& user, unsigned i) {
-  LaneState& lane = *user.conn->lanes[i];
-  if (lane.reading || !lane.connected) return;
+  ConnState& c = *user.conn;
+  LaneState& lane = *c.lanes[i];
+  if (lane.reading || !lane.connected || conn_throttled(user)) return;
   lane.reading = true;
-  if (!lane.buffer) lane.buffer = std::make_unique<char[]>(kReceiveBuffer);
-  auto done = [this, &user, i, ref = LaneRef(user, i)](const boost::system::error_code& ec, std::size_t n) {
-    if (ref.alive(user)) lane_on_read(user, i, ec, n);
-  };
-  if (lane.tls) lane.tls->async_read_some(asio::buffer(lane.buffer.get(), kReceiveBuffer), std::move(done));
-  else lane.socket.async_read_some(asio::buffer(lane.buffer.get(), kReceiveBuffer), std::move(done));
+  if (lane.tls) {
+    if (!lane.buffer) lane.buffer = std::make_unique<char[]>(kReceiveBuffer);
+    lane.tls->async_read_some(asio::buffer(lane.buffer.get(), kReceiveBuffer),
+                              [this, &user, i, ref = LaneRef(user, i)](const boost::system::error_code& ec, std::size_t n) {
+                                if (ref.alive(user)) lane_on_read(user, i, ec, user.conn->lanes[i]->buffer.get(), n);
+                              });
+    return;
+  }
+  // Plain TCP, as the connection's own socket (conn_read): read into the worker's buffer once
+  // readable, so that an idle lane holds no receive buffer.
+  lane.socket.async_wait(Socket::wait_read, [this, &user, i, ref = LaneRef(user, i)](const boost::system::error_code& ec) {
+    if (!ref.alive(user)) return;
+    if (ec) {
+      lane_on_read(user, i, ec, nullptr, 0);
+      return;
+    }
+    LaneState& lane = *user.conn->lanes[i];
+    if (!conn_read_buf_) conn_read_buf_ = std::make_unique<char[]>(kReceiveBuffer);
+    boost::system::error_code read_ec;
+    std::size_t n = lane.socket.read_some(asio::buffer(conn_read_buf_.get(), kReceiveBuffer), read_ec);
+    if (read_ec == asio::error::would_block || read_ec == asio::error::try_again) {  // a spurious wake-up
+      lane.reading = false;
+      lane_read(user, i);
+      return;
+    }
+    lane_on_read(user, i, read_ec, conn_read_buf_.get(), n);
+  });
 }
 
-void Worker::lane_on_read(User& user, unsigned i, const boost::system::error_code& ec, std::size_t n) {
+void Worker::lane_on_read(User& user, unsigned i, const boost::system::error_code& ec, const char* bytes, std::size_t n) {
   LaneState& lane = *user.conn->lanes[i];
   lane.reading = false;
   if (ec) {
@@ -640,9 +692,10 @@ void Worker::lane_on_read(User& user, unsigned i, const boost::system::error_cod
     return;
   }
   stats_.add(ids_.size_rcv, n);
+  conn_received(user, bytes, n);
   LaneRef ref(user, i);
-  // The lane's bytes stay in its own buffer until delivered: nothing reads into it meanwhile.
-  if (conn_deliver(user, i, lane.in, lane.buffer.get(), n) && ref.alive(user)) lane_read(user, i);
+  // The bytes stay in their buffer until delivered: nothing reads into it meanwhile.
+  if (conn_deliver(user, i, lane.in, bytes, n) && ref.alive(user)) lane_read(user, i);
 }
 
 // Connection::reopens_lane0: the connection's own socket closed by the peer (or failed) is

@@ -137,7 +137,7 @@ void Worker::send_request(User& user) {
     if (config_.dumptraffic == TrafficDump::protocol) {  // the request as sent (Tsung's last_url)
       user.dyn->response_size = 0;
       user.dyn->dumps = spec.dump_fields(ctx, user.dyn->dump);
-    } else {
+    } else if (!write_buf_.empty() || !user.conn) {  // a connection's plugin may send on lanes instead
       dump_traffic(config_.dumptraffic, "Send", user.id, write_buf_);
     }
   }

@@ -129,7 +129,7 @@ struct LaneState {
   Socket socket;
   Timer timer;                      ///< the backoff before a connect after a failed one
   std::unique_ptr<TlsStream> tls;
-  std::unique_ptr<char[]> buffer;   ///< receive buffer, while connected
+  std::unique_ptr<char[]> buffer;   ///< receive buffer of a TLS lane (a plain one reads the worker's)
   std::string in, out, writing;     ///< unconsumed received bytes, queued bytes, bytes being written
   std::uint64_t serial = 0;         ///< completions of an older socket of the lane are ignored
   /// connect_timeout of its connect and TLS handshake (sweep_timeouts); max once connected
@@ -314,6 +314,9 @@ class Worker {
   std::size_t conn_write_now(User& user);
   void conn_read(User& user);
   bool conn_rate_limited(User& user);
+  /// rate_limit: true when the connection's sockets must wait for tokens (a wake-up reads them).
+  bool conn_throttled(User& user);
+  void conn_read_all(User& user);
   void conn_on_read(User& user, const boost::system::error_code& ec, const char* data, std::size_t n);
   void conn_event(User& user, ConnEvent event, const ResponseInfo& info);
   void conn_start_tls(User& user);
@@ -328,7 +331,9 @@ class Worker {
   void lane_connect_failed(User& user, unsigned i, const boost::system::error_code& ec);
   void lane_flush(User& user, unsigned i);
   void lane_read(User& user, unsigned i);
-  void lane_on_read(User& user, unsigned i, const boost::system::error_code& ec, std::size_t n);
+  void lane_on_read(User& user, unsigned i, const boost::system::error_code& ec, const char* bytes, std::size_t n);
+  /// Bytes received on any socket of the connection: rate_limit's bucket, dumptraffic.
+  void conn_received(User& user, const char* bytes, std::size_t n);
   void lane_failed(User& user, unsigned i, bool eof);
   void retire_lane(User& user, unsigned i, bool clean);
   bool conn_timeout(User& user);

@@ -110,7 +110,7 @@ void Worker::wake(User& user, Wake what) {
       user.conn->throttled = false;
       settle_rate(*user.dyn);
       if (user.state == UserState::awaiting) user.received = User::Received::since_sweep;
-      conn_read(user);
+      conn_read_all(user);
       break;
   }
 }
