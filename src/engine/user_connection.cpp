@@ -43,6 +43,9 @@ namespace {
 constexpr std::size_t kMaxUnconsumed = 4 * 1024 * 1024;
 // A connection keeps at most this much capacity for unconsumed bytes between reads.
 constexpr std::size_t kKeptInput = 4 * 1024;
+// ConnResult::again without consuming a byte, this many times in a row: the plugin loops (a
+// legitimate one has an event per element of what it consumed, far fewer than this).
+constexpr std::uint32_t kMaxIdleAgains = 100000;
 
 }  // namespace
 
@@ -367,6 +370,7 @@ bool Worker::conn_deliver(User& user, unsigned lane, std::string& in, const char
   std::size_t offset = 0;
   c.batching = true;
   bool again = false;
+  std::uint32_t idle_agains = 0;  // calls in a row that consumed nothing yet asked for another
   while (offset < n || again) {
     bool awaiting = user.state == UserState::awaiting;
     const RequestSpec* pending = awaiting ? &current_request(user) : nullptr;
@@ -401,6 +405,13 @@ bool Worker::conn_deliver(User& user, unsigned lane, std::string& in, const char
     if (!ref.alive(user)) return false;  // the connection or the user ended
     again = result.again;
     if (result.consumed == 0 && !again) break;
+    idle_agains = result.consumed == 0 ? idle_agains + 1 : 0;
+    if (idle_agains > kMaxIdleAgains) [[unlikely]] {  // a plugin that never stops asking
+      stats_.add(error_metric("error_plugin_again_loop"));
+      close_connection(user);
+      finish_user(user);
+      return false;
+    }
   }
   c.batching = false;
   conn_flush(user);

@@ -78,6 +78,7 @@ class PushConnection final : public Connection {
   }
   ConnResult on_data(ConnectionServices& s, const RequestSpec* pending, std::span<const char> data,
                      ResponseInfo& info) override {
+    if (looping_) return {0, ConnEvent::none, true};  // a broken plugin: "again" for ever
     if (extra_completes_ > 0 && pending) {  // more answers from the line already consumed
       --extra_completes_;
       return {0, ConnEvent::complete, extra_completes_ > 0};
@@ -104,6 +105,10 @@ class PushConnection final : public Connection {
       s.send("BYE\n");
       info.error = "ended";
       return {eol + 1, ConnEvent::fatal};
+    }
+    if (request && line == "R:LOOP") {
+      looping_ = true;
+      return {eol + 1, ConnEvent::none, true};
     }
     if (request && line == "R:MULTI") {  // answers this request and the next two (sent unanswered)
       extra_completes_ = 2;
@@ -136,7 +141,7 @@ class PushConnection final : public Connection {
  private:
   const PushOptions* options_;
   ConnMetric pushed_ = 0, tls_up_ = 0;
-  bool dying_ = false;
+  bool dying_ = false, looping_ = false;
   int extra_completes_ = 0;
 };
 
@@ -526,6 +531,22 @@ TEST(ConnectionPlugin, AgainDeliversEveryEventOfConsumedBytes) {
     EXPECT_FALSE(name.starts_with("error_")) << name << " = " << metric->count;
   EXPECT_EQ(total(m, "request"), 3u);
   EXPECT_EQ(total(m, "finish_users_count"), 1u);
+}
+
+// A plugin that returns ConnResult::again for ever without consuming anything: the engine stops
+// calling it after a bound, counts error_plugin_again_loop and ends the user (no hang).
+TEST(ConnectionPlugin, EndlessAgainEndsTheUser) {
+  TestCert cert;
+  PushServer server(cert.dir + "/cert.pem", cert.dir + "/key.pem");
+  MetricSet m = run_push(server.port(), R"(<load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="20" unit="second"/></arrivalphase></load>
+      <sessions><session name="push" probability="100" type="ts_push">
+        <request><push data="REQ LOOP"/></request>
+        <request><push data="REQ 2"/></request>
+      </session></sessions>)");
+  EXPECT_EQ(total(m, "error_plugin_again_loop"), 1u);
+  EXPECT_EQ(total(m, "finish_users_count"), 1u);
+  EXPECT_EQ(total(m, "request"), 0u);
+  EXPECT_FALSE(server.saw("REQ 2", 0));
 }
 }  // namespace
 }  // namespace loadctl
