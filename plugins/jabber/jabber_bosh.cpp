@@ -249,14 +249,11 @@ class BoshXmppConnection final : public Connection {
       }
       std::string_view rest(data.data() + l.owed, data.size() - l.owed);
       BoshResponse response;
-      switch (parse_bosh_response(rest, max_frame_size_, response)) {
+      switch (parse_bosh_response(rest, max_frame_size_, response, decoded_)) {
         case BoshParse::need_more:
           return done(ConnEvent::none);
         case BoshParse::too_large:
           info.error = "bosh_response_too_large";
-          return done(ConnEvent::fatal);
-        case BoshParse::chunked:
-          info.error = "bosh_chunked_response";
           return done(ConnEvent::fatal);
         case BoshParse::error:
           info.error = "bosh_bad_response";
@@ -348,6 +345,7 @@ class BoshXmppConnection final : public Connection {
   std::string queue_;    ///< stanzas waiting for Tsung's rid rule
   std::string xml_;      ///< bodies' children the XMPP connection has not consumed yet
   std::string content_;  ///< received since the last request: its response's content
+  std::string decoded_;   ///< a chunked response's content, decoded
   std::string encoded_, body_, request_, error_name_;
 };
 
@@ -359,7 +357,62 @@ std::unique_ptr<Connection> make_bosh_connection(std::unique_ptr<Connection> xmp
   return std::make_unique<BoshXmppConnection>(std::move(xmpp), ctx);
 }
 
-BoshParse parse_bosh_response(std::string_view data, std::size_t max_body, BoshResponse& out) {
+namespace {
+
+constexpr std::size_t kMaxChunkLine = 1024;  // a chunk-size line, extensions included
+
+/// Walks a chunked body from `at` (RFC 9112 7.1): a chunk-size in hex, optional extensions
+/// (ignored), CRLF, the data, CRLF; a zero size ends it, then trailer lines (ignored) up to an
+/// empty one. Sizes are checked before they are added (the content stays within `max_body`),
+/// every line is bounded. Copies the content into `decoded` when given (once it is whole), so
+/// that a call on a partial body costs a pass over its chunk lines only.
+BoshParse walk_chunks(std::string_view data, std::size_t at, std::size_t max_body, std::size_t& end,
+                      std::string* decoded) {
+  std::size_t content = 0;
+  for (;;) {
+    std::size_t eol = data.find("\r\n", at);
+    if (eol == std::string_view::npos) return data.size() - at > kMaxChunkLine ? BoshParse::error : BoshParse::need_more;
+    if (eol - at > kMaxChunkLine) return BoshParse::error;
+    std::string_view line = data.substr(at, eol - at);
+    std::size_t size = 0, i = 0;
+    for (; i < line.size(); ++i) {
+      char c = line[i];
+      unsigned d = c >= '0' && c <= '9'   ? unsigned(c - '0')
+                   : c >= 'a' && c <= 'f' ? unsigned(c - 'a' + 10)
+                   : c >= 'A' && c <= 'F' ? unsigned(c - 'A' + 10)
+                                          : 16u;
+      if (d == 16) break;
+      if (d > max_body || size > (max_body - d) / 16) return BoshParse::too_large;  // size * 16 + d > max_body
+      size = size * 16 + d;
+    }
+    if (i == 0) return BoshParse::error;
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    if (i < line.size() && line[i] != ';') return BoshParse::error;
+    if (size > max_body - content) return BoshParse::too_large;
+    at = eol + 2;
+    if (size == 0) break;
+    if (data.size() - at < size + 2) return BoshParse::need_more;
+    if (data.substr(at + size, 2) != "\r\n") return BoshParse::error;
+    if (decoded) decoded->append(data.substr(at, size));
+    content += size;
+    at += size + 2;
+  }
+  std::size_t trailers = at;
+  for (;;) {
+    std::size_t eol = data.find("\r\n", at);
+    if (eol == std::string_view::npos) return data.size() - trailers > kMaxHead ? BoshParse::error : BoshParse::need_more;
+    if (eol - trailers > kMaxHead) return BoshParse::error;
+    bool empty = eol == at;
+    at = eol + 2;
+    if (empty) break;
+  }
+  end = at;
+  return BoshParse::complete;
+}
+
+}  // namespace
+
+BoshParse parse_bosh_response(std::string_view data, std::size_t max_body, BoshResponse& out, std::string& decoded) {
   std::size_t head_end = data.find("\r\n\r\n");
   if (head_end == std::string_view::npos) return data.size() > kMaxHead ? BoshParse::error : BoshParse::need_more;
   if (head_end > kMaxHead) return BoshParse::error;
@@ -389,10 +442,23 @@ BoshParse parse_bosh_response(std::string_view data, std::size_t max_body, BoshR
       if (e != std::errc{} || q != value.data() + value.size() || length) return BoshParse::error;  // a duplicate too
       length = n;
     } else if (text::iequals_lower(name, "transfer-encoding")) {
+      // Only "chunked" (no other coding), once, and not with a Content-Length (RFC 9112 6.3).
+      if (!text::iequals_lower(value, "chunked") || chunked) return BoshParse::error;
       chunked = true;
     }
   }
-  if (chunked) return BoshParse::chunked;
+  if (chunked) {
+    if (length) return BoshParse::error;
+    std::size_t end = 0;
+    BoshParse parsed = walk_chunks(data, head_end + 4, max_body, end, nullptr);
+    if (parsed != BoshParse::complete) return parsed;
+    decoded.clear();
+    walk_chunks(data, head_end + 4, max_body, end, &decoded);
+    out.length = end;
+    out.status = status;
+    out.body = decoded;
+    return BoshParse::complete;
+  }
   if (!length) return BoshParse::error;
   if (*length > max_body) return BoshParse::too_large;  // before the sum below, which could wrap
   std::size_t total = head_end + 4 + *length;

@@ -22,15 +22,16 @@ std::unique_ptr<Connection> make_bosh_connection(std::unique_ptr<Connection> xmp
 struct BoshResponse {
   std::size_t length = 0;       ///< bytes of the whole response
   unsigned status = 0;
-  std::string_view body;        ///< the entity (Content-Length bytes)
+  std::string_view body;        ///< the content (Content-Length bytes, or the chunks decoded)
 };
-/// need_more: the response is not whole yet; too_large: its Content-Length is above the limit;
-/// chunked: a chunked body (Tsung's ts_bosh reads those, BOSH servers do not send them: not
-/// supported yet); error: no HTTP/1.x response with one Content-Length.
-enum class BoshParse : std::uint8_t { need_more, complete, too_large, chunked, error };
-/// Splits the first HTTP response off `data`: a status line "HTTP/1.x NNN", one Content-Length
-/// of at most `max_body` bytes, that many bytes of body.
-BoshParse parse_bosh_response(std::string_view data, std::size_t max_body, BoshResponse& out);
+/// need_more: the response is not whole yet; too_large: its content is above the limit (known
+/// from a Content-Length or a chunk size, before any sum); error: no HTTP/1.x response with one
+/// Content-Length or "Transfer-Encoding: chunked", or a malformed chunk.
+enum class BoshParse : std::uint8_t { need_more, complete, too_large, error };
+/// Splits the first HTTP response off `data`: a status line "HTTP/1.x NNN", then a body of at
+/// most `max_body` bytes: Content-Length bytes, or chunks (as Tsung's ts_bosh reads them),
+/// decoded into `decoded` (`out.body` then points into it).
+BoshParse parse_bosh_response(std::string_view data, std::size_t max_body, BoshResponse& out, std::string& decoded);
 
 /// Splits a <body/> element into its start tag (for attribute()) and its children; false when
 /// it is no <body> element.

@@ -4,6 +4,9 @@
 // keeps held, the terminate, Tsung's counters and the errors that end the user.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <cstdio>
+
 #include <pugixml.hpp>
 
 #include "jabber_bosh.hpp"
@@ -262,8 +265,8 @@ TEST(JabberBosh, ServerTerminateAndHttpErrorsEndTheSession) {
   {
     BoshClient c;
     open_normal(c);
-    c.feed(0, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", nullptr);
-    EXPECT_EQ(c.error, "bosh_chunked_response");
+    c.feed(0, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", nullptr);
+    EXPECT_EQ(c.error, "bosh_bad_response");  // a coding other than chunked
     EXPECT_EQ(c.events, std::vector<ConnEvent>{ConnEvent::fatal});
   }
   {
@@ -395,30 +398,29 @@ TEST(JabberBosh, StanzaWithoutSessionEndsTheUser) {
 
 TEST(JabberBosh, ResponseSplitting) {
   BoshResponse r;
-  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab", 1000, r), BoshParse::need_more);
-  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\ncontent-length:3\r\n\r\nabcHTTP", 1000, r), BoshParse::complete);
+  std::string d;
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab", 1000, r, d), BoshParse::need_more);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\ncontent-length:3\r\n\r\nabcHTTP", 1000, r, d), BoshParse::complete);
   EXPECT_EQ(r.length, 40u);
   EXPECT_EQ(r.body, "abc");
   EXPECT_EQ(r.status, 200u);
-  EXPECT_EQ(parse_bosh_response("HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n", 1000, r), BoshParse::error);
-  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 1000, r), BoshParse::error);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n", 1000, r, d), BoshParse::error);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 1000, r, d), BoshParse::error);
   // The status line's form.
-  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", 1000, r), BoshParse::complete);
-  EXPECT_EQ(parse_bosh_response("HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n", 1000, r), BoshParse::error);
-  EXPECT_EQ(parse_bosh_response("HTTP/1.1  200 OK\r\nContent-Length: 0\r\n\r\n", 1000, r), BoshParse::error);
-  EXPECT_EQ(parse_bosh_response("HTTP/1.x 200 OK\r\nContent-Length: 0\r\n\r\n", 1000, r), BoshParse::error);
-  EXPECT_EQ(parse_bosh_response("HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", 1000, r), BoshParse::error);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", 1000, r, d), BoshParse::complete);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n", 1000, r, d), BoshParse::error);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1  200 OK\r\nContent-Length: 0\r\n\r\n", 1000, r, d), BoshParse::error);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.x 200 OK\r\nContent-Length: 0\r\n\r\n", 1000, r, d), BoshParse::error);
+  EXPECT_EQ(parse_bosh_response("HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", 1000, r, d), BoshParse::error);
   // Content-Length: one, at most the limit (a huge one must not wrap the total).
-  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab", 1000, r),
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab", 1000, r, d),
             BoshParse::error);
-  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 1001\r\n\r\n", 1000, r), BoshParse::too_large);
-  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551610\r\n\r\nab", 1000, r),
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 1001\r\n\r\n", 1000, r, d), BoshParse::too_large);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551610\r\n\r\nab", 1000, r, d),
             BoshParse::too_large);
-  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n", 1000, r),
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n", 1000, r, d),
             BoshParse::too_large);
-  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", 1000, r), BoshParse::need_more);
-  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 1000, r),
-            BoshParse::chunked);
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", 1000, r, d), BoshParse::need_more);
   std::string_view tag, children;
   ASSERT_TRUE(split_body("<body sid='x'><a/><b/></body>", tag, children));
   EXPECT_EQ(tag, "<body sid='x'>");
@@ -427,6 +429,77 @@ TEST(JabberBosh, ResponseSplitting) {
   EXPECT_EQ(attribute(tag, "type"), "terminate");
   EXPECT_TRUE(children.empty());
   EXPECT_FALSE(split_body("<html/>", tag, children));
+}
+
+// A chunked response (Tsung's ts_bosh reads them): its chunks decoded into the body, the
+// response split off the bytes after it, whatever the reads' sizes.
+TEST(JabberBosh, ChunkedResponses) {
+  BoshResponse r;
+  std::string d;
+  const std::string whole = "HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n5;ext=1\r\n<body\r\nA \r\n sid='s'/>\r\n0\r\nX-T: 1\r\n\r\nNEXT";
+  EXPECT_EQ(parse_bosh_response(whole, 1000, r, d), BoshParse::complete);
+  EXPECT_EQ(r.body, "<body sid='s'/>");
+  EXPECT_EQ(r.length, whole.size() - 4);
+  EXPECT_EQ(r.status, 200u);
+  for (std::size_t cut = 0; cut < whole.size() - 4; ++cut)  // every prefix is incomplete
+    EXPECT_EQ(parse_bosh_response(std::string_view(whole).substr(0, cut), 1000, r, d), BoshParse::need_more) << cut;
+  auto parse = [&](std::string_view chunks, std::size_t max = 1000) {
+    return parse_bosh_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + std::string(chunks), max, r, d);
+  };
+  // The content is capped: by one chunk's size, by the sum, before the data came.
+  EXPECT_EQ(parse("3e9\r\n"), BoshParse::too_large);
+  EXPECT_EQ(parse("3e8\r\n"), BoshParse::need_more);
+  EXPECT_EQ(parse("1f4\r\n" + std::string(500, 'a') + "\r\n1f5\r\n"), BoshParse::too_large);
+  EXPECT_EQ(parse("1f4\r\n" + std::string(500, 'a') + "\r\n1f4\r\n" + std::string(500, 'b') + "\r\n0\r\n\r\n"),
+            BoshParse::complete);
+  EXPECT_EQ(d.size(), 1000u);
+  // Hex that would overflow 64 bits is too large, not wrapped to a small size.
+  EXPECT_EQ(parse("10000000000000005\r\nhello\r\n0\r\n\r\n", SIZE_MAX), BoshParse::too_large);
+  EXPECT_EQ(parse("ffffffffffffffff\r\n", SIZE_MAX - 1), BoshParse::too_large);
+  // Malformed: no digits, a bad character, data not followed by CRLF, a chunk line too long.
+  EXPECT_EQ(parse("\r\n"), BoshParse::error);
+  EXPECT_EQ(parse("5x\r\nhello\r\n0\r\n\r\n"), BoshParse::error);
+  EXPECT_EQ(parse("5\r\nhelloX\r\n0\r\n\r\n"), BoshParse::error);
+  EXPECT_EQ(parse("5;" + std::string(2000, 'e')), BoshParse::error);
+  EXPECT_EQ(parse("5;" + std::string(2000, 'e') + "\r\n"), BoshParse::error);
+  EXPECT_EQ(parse("0\r\n" + std::string(20000, 't')), BoshParse::error);  // an endless trailer
+  EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 1000,
+                                r, d),
+            BoshParse::error);
+}
+
+// Through the connection, read a byte at a time: the chunked answer's elements reach the XMPP
+// connection, and a chunk above max_frame_size ends the user before its data.
+TEST(JabberBosh, ChunkedResponseOverSplitReads) {
+  {
+    BoshClient c;
+    open_normal(c);
+    auto raw = bosh_request(R"(<jabber type="raw" ack="local" data="&lt;presence/&gt;"/>)");
+    c.encode(*raw);
+    EXPECT_EQ(take_bodies(c.s.lane1).size(), 1u);
+    std::string body =
+        "<body xmlns='http://jabber.org/protocol/httpbind'><message from='a@b' type='chat'><body>1</body></message></body>";
+    std::string chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (std::size_t at = 0; at < body.size(); at += 7) {
+      std::string piece = body.substr(at, 7);
+      char size[8];
+      std::snprintf(size, sizeof size, "%zx", piece.size());
+      chunked += std::string(size) + "\r\n" + piece + "\r\n";
+    }
+    chunked += "0\r\n\r\n";
+    c.feed(1, chunked, raw.get(), 1);
+    EXPECT_EQ(c.error, "");
+    EXPECT_EQ(c.events, std::vector<ConnEvent>{ConnEvent::complete});
+    EXPECT_EQ(c.s.counts["xmpp_chat_received"], 1u);
+    EXPECT_TRUE(c.unconsumed[1].empty());
+  }
+  {
+    BoshClient c(4096);
+    open_normal(c);
+    c.feed(0, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1001\r\n", nullptr, 3);
+    EXPECT_EQ(c.error, "bosh_response_too_large");
+    EXPECT_EQ(c.events, std::vector<ConnEvent>{ConnEvent::fatal});
+  }
 }
 
 }  // namespace
