@@ -188,9 +188,15 @@ class PushProtocol final : public Protocol {
 // The line server: one thread per connection, blocking I/O.
 class PushServer {
  public:
-  PushServer(const std::string& cert, const std::string& key) : tls_(asio::ssl::context::tls_server), acceptor_(io_) {
+  /// `client_certs`: the STARTTLS handshake asks for a client certificate and needs one.
+  PushServer(const std::string& cert, const std::string& key, bool client_certs = false)
+      : tls_(asio::ssl::context::tls_server), acceptor_(io_) {
     tls_.use_certificate_chain_file(cert);
     tls_.use_private_key_file(key, asio::ssl::context::pem);
+    if (client_certs) {
+      tls_.set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+      tls_.set_verify_callback([](bool, asio::ssl::verify_context&) { return true; });  // self-signed: any
+    }
     tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
     acceptor_.open(ep.protocol());
     acceptor_.bind(ep);
@@ -204,6 +210,7 @@ class PushServer {
     for (auto& t : connections_) t.join();
   }
   std::uint16_t port() const { return port_; }
+  std::atomic<int> client_certs{0};  ///< STARTTLS handshakes where the client presented a certificate
   /// The server read `line` (without its newline) within `seconds`.
   bool saw(const std::string& line, double seconds = 2) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
@@ -263,6 +270,7 @@ class PushServer {
     boost::system::error_code ec;
     tls.handshake(asio::ssl::stream_base::server, ec);
     if (ec) return;
+    if (SSL_get0_peer_certificate(tls.native_handle())) ++client_certs;
     serve(tls, buffer, starttls);
   }
 
@@ -547,6 +555,33 @@ TEST(ConnectionPlugin, EndlessAgainEndsTheUser) {
   EXPECT_EQ(total(m, "finish_users_count"), 1u);
   EXPECT_EQ(total(m, "request"), 0u);
   EXPECT_FALSE(server.saw("REQ 2", 0));
+}
+
+// STARTTLS presents the user's <set_option name="certificate"> as a direct TLS connection does
+// (jabber's starttls, ldap's start_tls): a server that needs a client certificate gets it.
+TEST(ConnectionPlugin, StartTlsPresentsTheUsersCertificate) {
+  TestCert cert;
+  for (bool with_certificate : {false, true}) {
+    PushServer server(cert.dir + "/cert.pem", cert.dir + "/key.pem", true);
+    std::string option = with_certificate ? R"(<set_option name="certificate"><certificate certfile=")" + cert.dir +
+                                                R"(/cert.pem" keyfile=")" + cert.dir + R"(/key.pem"/></set_option>)"
+                                          : "";
+    MetricSet m = run_push(server.port(), R"(<load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="20" unit="second"/></arrivalphase></load>
+      <sessions><session name="push" probability="100" type="ts_push">)" + option + R"(
+        <request><push data="REQ 1"/></request>
+        <request><push starttls="true"/></request>
+        <request><push data="REQ 2"/></request>
+      </session></sessions>)");
+    EXPECT_EQ(server.client_certs.load(), with_certificate ? 1 : 0);
+    if (with_certificate) {
+      EXPECT_EQ(total(m, "finish_users_count"), 1u);
+      for (const auto& [name, metric] : m.sorted())
+        EXPECT_FALSE(name.starts_with("error_")) << name << " = " << metric->count;
+      EXPECT_EQ(total(m, "request"), 3u);
+    } else {
+      EXPECT_LT(total(m, "request"), 3u);  // refused by the server: REQ 2 never answered
+    }
+  }
 }
 }  // namespace
 }  // namespace loadctl
