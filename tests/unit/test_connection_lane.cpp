@@ -440,7 +440,12 @@ TEST(ConnectionLane, DumptrafficShowsTheSecondSocket) {
 // engine's and the test server's fixed costs cancel out; the server's threads cost some per
 // connection).
 TEST(ConnectionLane, IdlePlainSecondSocketHoldsNoReceiveBuffer) {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#define LOADCTL_TEST_OTHER_ALLOCATOR 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(LOADCTL_TEST_OTHER_ALLOCATOR)
   GTEST_SKIP() << "the sanitizer's allocator is not malloc's";
 #else
   mallopt(M_ARENA_MAX, 1);
