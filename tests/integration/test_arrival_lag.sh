@@ -15,7 +15,7 @@ cat > "$TEST_TMP/s.xml" <<XML
 <tsung>
   <clients><client host="localhost" use_controller_vm="true"/></clients>
   <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="4" unit="second"><users arrivalrate="50" unit="second"/></arrivalphase></load>
+  <load><arrivalphase phase="1" duration="6" unit="second"><users arrivalrate="50" unit="second"/></arrivalphase></load>
   <sessions><session name="s" probability="100" type="ts_http">
     <request><http url="/hello"/></request>
   </session></sessions>
@@ -51,15 +51,16 @@ log "overloaded: $late of $started users late, exit $st"
 [ "$late" -ge 8 ] && [ "$late" -le 60 ] || fail "users_late is $late, expected about 25 (0.5 s at 50/s)"
 assert_eq "$(tsung_sum error_arrivals_missed "$TEST_TMP/overloaded")" 0 "arrivals skipped (a 0.6 s stall is below the 1 s limit)"
 assert_eq "$st" 3 "exit status with --fail-if 'late > 0' crossed"
-grep -Eq "errors [0-9]+ \| late [1-9][0-9]*$" "$TEST_TMP/overloaded.err" || fail "no late count on the progress line"
+grep -Eq "errors [0-9]+ [|] late [1-9][0-9]*$" "$TEST_TMP/overloaded.err" ||
+  { cat "$TEST_TMP/overloaded.err" >&2; fail "no late count on the progress line"; }
 grep -q "users (.*% of those started) were not launched in time" "$TEST_TMP/overloaded.out" "$TEST_TMP/overloaded.err" ||
   fail "no late-arrival warning in the summary"
-grep -q "late > 0 = $late (crossed: > 0)" "$TEST_TMP/overloaded.out" "$TEST_TMP/overloaded.err" || fail "the threshold's report"
+grep -q "late = $late (crossed: > 0)" "$TEST_TMP/overloaded.out" "$TEST_TMP/overloaded.err" || fail "the threshold's report"
 
 run easy 0
 log "easy: $(tsung_sum users_late "$TEST_TMP/easy") of $(tsung_sum users_count "$TEST_TMP/easy") users late, exit $st"
 assert_eq "$(tsung_sum users_late "$TEST_TMP/easy")" 0 "users_late of an easy run"
-[ "$(tsung_sum users_count "$TEST_TMP/easy")" -ge 120 ] || fail "the easy run started too few users"
+[ "$(tsung_sum users_count "$TEST_TMP/easy")" -ge 200 ] || fail "the easy run started too few users"
 assert_eq "$st" 0 "exit status of an easy run with --fail-if 'late > 0'"
 grep -q "not launched in time" "$TEST_TMP/easy.out" "$TEST_TMP/easy.err" && fail "late-arrival warning in an easy run"
 echo "PASS: $TEST_NAME"
