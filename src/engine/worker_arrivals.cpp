@@ -15,9 +15,7 @@ constexpr auto kStallLimit = std::chrono::seconds(1);  // arrivals later than th
 // The arrival timer is due on whole milliseconds (Tsung's timers have that resolution): every
 // arrival due by the time it fires starts in that one wake-up, so that the timer is set (two
 // timerfd_settime calls) at most 1000 times a second, not once per user.
-constexpr auto kArrivalTick = std::chrono::milliseconds(1);
-
-Clock::time_point tick_ceil(Clock::time_point t) {
+Clock::time_point arrival_tick(Clock::time_point t) {
   return Clock::time_point(std::chrono::ceil<std::chrono::milliseconds>(t.time_since_epoch()));
 }
 
@@ -102,8 +100,7 @@ bool Worker::schedule_next_arrival() {
     capped = phase.max_users && phase_started_ >= *phase.max_users;
     if (next_arrival_ < phase_end && !capped) {
       if (next_arrival_ <= wake_time_) return true;
-      static_assert(kArrivalTick == std::chrono::milliseconds(1), "tick_ceil rounds to milliseconds");
-      arrival_timer_.expires_at(tick_ceil(next_arrival_));
+      arrival_timer_.expires_at(arrival_tick(next_arrival_));
       arrival_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (!ec) on_arrival();
       });

@@ -10,19 +10,10 @@ source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent loadtarget
 
 start_loadtarget --http 127.0.0.1:0 --access-log "$TEST_TMP/access.log"
-cat > "$TEST_TMP/s.xml" <<XML
-<?xml version="1.0"?>
-<tsung>
-  <clients><client host="localhost" use_controller_vm="true"/></clients>
-  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="6" unit="second"><users arrivalrate="50" unit="second"/></arrivalphase></load>
-  <sessions><session name="s" probability="100" type="ts_http">
-    <request><http url="/hello"/></request>
-  </session></sessions>
-</tsung>
-XML
+hello_scenario "$TEST_TMP/s.xml" 6 '<client host="localhost" use_controller_vm="true"/>'
+sed -i 's/arrivalrate="5"/arrivalrate="50"/' "$TEST_TMP/s.xml"
 
-# run NAME STOP_FOR: the run, agent 0 held still STOP_FOR seconds 1.5 s into the load (0: not).
+# run NAME STOP_FOR: the run, agent 0 held still STOP_FOR seconds 2 s after time zero (0: not).
 # Sets st (exit status).
 run() {
   local name=$1 stop_for=$2 ctl victim
