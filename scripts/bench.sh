@@ -367,7 +367,7 @@ XML
         if (cum >= 0.99 * n) { ramp = (i - first + 1) " s"; break }
       }
       printf "%d of %d users connected, ramp %s, %d stall s, %d late, %d errors, peak ESTABLISHED %d, peak RSS %.2f KB/user",
-             total, n, ramp, stall, late, errors, est, total > 0 ? rss / total : 0 }' "$work/ramp-run/tsung.log")
+             total, n, ramp, stall, late, errors, est, (total > 0 ? rss / total : 0) }' "$work/ramp-run/tsung.log")
   ramp_line="$ramp_line; connects/s:$(awk '/^# stats: dump at/ { t++ } $1 == "stats:" && $2 == "connect" { c[t] += $3 }
     END { for (i = 1; i <= t; i++) printf " %d", c[i] }' "$work/ramp-run/tsung.log")"
   scripts/nginx_target.sh stop "$work/nginx-ramp" || true
