@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/bench.sh [--no-build] [--no-tsung] [--no-tls] [--port PORT]
+# Usage: scripts/bench.sh [--no-build] [--no-tsung] [--no-tls] [--scale] [--build-dir DIR] [--port PORT]
 # Benchmark (not a test), against a private nginx (1 worker) on 127.0.0.1:PORT (default 18090):
 #   (a) wrk -t1 -c100 -d5s             CPU per request and requests/s of the best C client
 #   (b) loadctl, bench-keepalive.xml  100 users x 2000 keep-alive GETs: CPU of loadctl + agents
@@ -15,6 +15,15 @@
 #       nginx's TLS 1.2-only and TLS 1.3-only servers (free ports from PORT+353 up): client CPU
 #       per handshake, full handshakes and resumed sessions, for h2load --h1 (which never
 #       resumes), loadctl and Tsung (--no-tls skips it)
+#   (g) --scale, with strace: system calls per keep-alive request (20 users x 1000 GETs) and per
+#       new-connection user (2000 one-GET users at 500/s), `strace -c -f` over loadctl's process
+#       tree (the controller included), --threads 1
+#   (h) --scale: a ramp of 20 000 users at 2500/s from one source IP ($BENCH_RAMP_IP, default
+#       127.0.0.2; a second run within 60 s should use another, as closed connections hold their
+#       ports in TIME_WAIT) to a second nginx (4 workers, 2 ports), 2 agents, each user one GET then
+#       idle 10 s: ramp time (first connect to 99 %), stall seconds (seconds of the ramp with fewer
+#       than half the planned connects), late users, peak ESTABLISHED (ss), peak RSS per user
+# --build-dir DIR takes loadctl and loadagent from DIR (default build/), e.g. for an A/B run.
 # Requests are counted by nginx (access-log line delta); CPU is user+sys from /usr/bin/time,
 # children included; RSS is sampled every 200 ms over the tool's process tree.
 # Prints a table and the ratios loadctl/wrk and loadctl/Tsung. Every step is time-bounded.
@@ -24,26 +33,31 @@ cd "$(dirname "$0")/.."
 build=1
 tsung_wanted=1
 tls_wanted=1
+scale_wanted=0
+build_dir=$PWD/build
 port=${BENCH_PORT:-18090}
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) build=0 ;;
     --no-tsung) tsung_wanted=0 ;;
     --no-tls) tls_wanted=0 ;;
+    --scale) scale_wanted=1 ;;
+    --build-dir) build_dir=$(cd "$2" && pwd); build=0; shift ;;
     --port) port=$2; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
 done
 
-loadctl=$PWD/build/src/controller/loadctl
+loadctl=$build_dir/src/controller/loadctl
 work=$(mktemp -d /tmp/loadctl-bench.XXXXXX)
 access=$work/nginx/access.log
 sampler_pid=""
 cleanup() {
   [ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null || true
   scripts/nginx_target.sh stop "$work/nginx" || true
+  [ -f "$work/nginx-ramp/nginx.pid" ] && scripts/nginx_target.sh stop "$work/nginx-ramp" || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -267,6 +281,98 @@ if [ "$tls_wanted" = 1 ]; then
   count_log=$access
 fi
 
+# (g) System calls per request and per user: strace -c -f over the whole run, divided by the
+# requests tsung.log counts (g1) or by the users (g2).
+sys_lines=()
+# syscalls NAME SCENARIO UNITS: appends "NAME: total per unit (the main calls)" to sys_lines.
+syscalls() {
+  local name=$1 scen=$2 units=$3 out=$work/$1.strace n
+  rm -rf "$work/$name-run"
+  timeout -k 10 300 strace -c -f -o "$out" "$loadctl" -q -f "$scen" --threads 1 --run-dir "$work/$name-run" start \
+    > "$work/$name.out" 2>&1 || { note "$name: loadctl failed under strace"; return 0; }
+  n=$units
+  [ "$units" = requests ] && n=$(awk '$1 == "stats:" && $2 == "request" { s += $3 } END { print s + 0 }' "$work/$name-run/tsung.log")
+  sys_lines+=("$(awk -v n="$n" -v name="$name" '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { c[$NF] = $4; t += $4 }
+    END { if (n <= 0) { print name ": n/a"; exit } line = sprintf("%-16s %6.2f per %s:", name, t / n, name ~ /request/ ? "request" : "user")
+          for (k in c) if (c[k] / n >= 0.05) line = line sprintf(" %s %.2f", k, c[k] / n); print line }' "$out")")
+}
+if [ "$scale_wanted" = 1 ] && [ -x "$loadctl" ]; then
+  if command -v strace >/dev/null; then
+    note "(g) system calls per request and per user (strace -c -f, about 1 minute)"
+    cat > "$work/sys-keepalive.xml" <<XML
+<?xml version="1.0"?>
+<tsung loglevel="warning" version="1.0">
+  <clients><client host="localhost" use_controller_vm="true"/></clients>
+  <servers><server host="127.0.0.1" port="$port" type="tcp"/></servers>
+  <load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="20" arrivalrate="100" unit="second"/></arrivalphase></load>
+  <sessions><session name="ka" probability="100" type="ts_http">
+    <for from="1" to="1000" var="i"><request><http url="/" method="GET" version="1.1"/></request></for>
+  </session></sessions>
+</tsung>
+XML
+    sed -e 's/maxnumber="20" arrivalrate="100"/maxnumber="2000" arrivalrate="500"/' -e 's/duration="1"/duration="5"/' \
+        -e 's/to="1000"/to="1"/' "$work/sys-keepalive.xml" > "$work/sys-users.xml"
+    syscalls sys-request "$work/sys-keepalive.xml" requests
+    syscalls sys-user "$work/sys-users.xml" 2000
+  else
+    note "(g) skipped: strace is missing"
+  fi
+fi
+
+# (h) Ramp: 20 000 users from one source IP. Connects per second from tsung.log (1 s dumps).
+ramp_line="n/a"
+if [ "$scale_wanted" = 1 ] && [ -x "$loadctl" ]; then
+  note "(h) ramp: 20 000 users at 2500/s from one source IP (about 30 s)"
+  ramp_ip=${BENCH_RAMP_IP:-127.0.0.2}
+  rport=$(next_free_port $((port + 400)))
+  rport2=$(next_free_port $((rport + 1)))
+  mkdir -p "$work/nginx-ramp"
+  echo "listen 127.0.0.1:$rport2 backlog=8192 reuseport;" > "$work/nginx-ramp/server.conf"
+  scripts/nginx_target.sh start "$work/nginx-ramp" "$rport" 4 >&2
+  cat > "$work/ramp.xml" <<XML
+<?xml version="1.0"?>
+<tsung loglevel="warning" version="1.0">
+  <clients><client host="localhost" use_controller_vm="true" cpu="2" maxusers="100000"><ip value="$ramp_ip"/></client></clients>
+  <servers><server host="127.0.0.1" port="$rport" type="tcp"/><server host="127.0.0.1" port="$rport2" type="tcp"/></servers>
+  <load><arrivalphase phase="1" duration="13" unit="second"><users maxnumber="20000" arrivalrate="2500" unit="second"/></arrivalphase></load>
+  <sessions><session name="idle" probability="100" type="ts_http">
+    <request><http url="/" method="GET" version="1.1"/></request>
+    <thinktime value="10" random="false"/>
+  </session></sessions>
+</tsung>
+XML
+  rm -rf "$work/ramp-run"
+  timeout -k 10 120 "$loadctl" -q -f "$work/ramp.xml" --run-dir "$work/ramp-run" --dump-interval 1 start > "$work/ramp.out" 2>&1 &
+  ramp_pid=$!
+  peak_rss=0 peak_est=0
+  while kill -0 "$ramp_pid" 2>/dev/null; do
+    r=$(tree_rss "$ramp_pid")
+    [ "$r" -gt "$peak_rss" ] && peak_rss=$r
+    e=$(ss -Htn state established "( dport = :$rport or dport = :$rport2 )" 2>/dev/null | wc -l)
+    [ "$e" -gt "$peak_est" ] && peak_est=$e
+    sleep 1
+  done
+  wait "$ramp_pid" || note "ramp: loadctl exited with status $? (output: $work/ramp.out)"
+  ramp_line=$(awk -v n=20000 -v rate=2500 -v dur=13 -v rss="$peak_rss" -v est="$peak_est" '
+    /^# stats: dump at/ { t++ }
+    $1 == "stats:" && $2 == "connect" { c[t] += $3; total += $3 }
+    $1 == "stats:" && $2 == "users_late" { late += $3 }
+    $1 == "stats:" && $2 ~ /^error_/ { errors += $3 }
+    END {
+      for (i = 1; i <= t; i++) if (c[i] > 0 && first == "") first = i
+      cum = 0; stall = 0; ramp = "never"
+      for (i = first; i <= t && i < first + dur; i++) {
+        if (i > first && cum + c[i] < 0.99 * n && c[i] < 0.5 * rate) stall++
+        cum += c[i]
+        if (cum >= 0.99 * n) { ramp = (i - first + 1) " s"; break }
+      }
+      printf "%d of %d users connected, ramp %s, %d stall s, %d late, %d errors, peak ESTABLISHED %d, peak RSS %.2f KB/user",
+             total, n, ramp, stall, late, errors, est, (total > 0 ? rss / total : 0) }' "$work/ramp-run/tsung.log")
+  ramp_line="$ramp_line; connects/s:$(awk '/^# stats: dump at/ { t++ } $1 == "stats:" && $2 == "connect" { c[t] += $3 }
+    END { for (i = 1; i <= t; i++) printf " %d", c[i] }' "$work/ramp-run/tsung.log")"
+  scripts/nginx_target.sh stop "$work/nginx-ramp" || true
+fi
+
 ratio() {  # A B -> A/B or n/a
   awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'
 }
@@ -286,4 +392,10 @@ if [ ${#tls_table[@]} -gt 0 ]; then
   printf '%-8s %-7s %-8s %8s %8s %10s %16s\n' tool TLS mode conns resumed conn/s "CPU us/conn"
   printf '%s\n' "${tls_table[@]}"
 fi
+if [ ${#sys_lines[@]} -gt 0 ]; then
+  echo
+  echo "system calls (strace -c -f, whole process tree):"
+  printf '  %s\n' "${sys_lines[@]}"
+fi
+[ "$scale_wanted" = 1 ] && echo "ramp (20 000 users, 2500/s, one source IP): $ramp_line"
 echo "(work files: $work)"

@@ -105,7 +105,7 @@ void Session::on_setup(std::string_view payload) {
     scenario_->options.ssl_session_lifetime = setup->ssl_session_lifetime;
     unsigned threads = threads_ ? threads_ : setup->threads;
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());  // a listening agent's own cores
-    engine_ = std::make_unique<engine::Engine>(*scenario_, *plan, threads, setup->agent_count);
+    engine_ = std::make_unique<engine::Engine>(*scenario_, *plan, threads, setup->agent_count, setup->arrival_lag_limit);
     spdlog::info("agent {} ready: {} thread(s), {} phase share(s), {} static user(s)", plan->slot.id, threads,
                  plan->phases.size(), plan->static_users.size());
     plan_ = std::move(plan);

@@ -76,6 +76,7 @@ std::string Setup::encode() const {
   w.u32(static_cast<std::uint32_t>(exclude_tags.size()));
   for (const std::string& tag : exclude_tags) w.str(tag);
   w.u32(ssl_session_lifetime);
+  w.f64(arrival_lag_limit);
   return out;
 }
 
@@ -106,6 +107,8 @@ std::optional<Setup> Setup::decode(std::string_view payload) {
   std::uint32_t ntags = r.u32();
   for (std::uint32_t i = 0; i < ntags && r.ok(); ++i) s.exclude_tags.push_back(r.str());
   s.ssl_session_lifetime = r.u32();
+  s.arrival_lag_limit = r.f64();
+  if (!(s.arrival_lag_limit > 0)) return std::nullopt;
   if (!r.ok() || !r.at_end()) return std::nullopt;
   return s;
 }

@@ -40,7 +40,7 @@
 namespace loadctl::control {
 
 inline constexpr std::string_view kMagic = "LOADCTL";
-inline constexpr std::uint32_t kProtocolVersion = 3;  ///< 2: Setup carries plugin files; 3: and -x tags, -L; barrier/release (wait_global); Done flags
+inline constexpr std::uint32_t kProtocolVersion = 4;  ///< 2: Setup carries plugin files; 3: and -x tags, -L; barrier/release (wait_global); Done flags; 4: --arrival-lag-limit
 inline constexpr std::uint32_t kMaxFrame = 64u * 1024 * 1024;
 /// Largest frame a peer may send before its hello is verified (a hello is ~100 bytes).
 inline constexpr std::uint32_t kMaxUnauthenticatedFrame = 4096;
@@ -80,6 +80,7 @@ struct Setup {
   std::vector<PluginFile> plugins;  ///< run-time plugins the controller loaded (-X), in load order
   std::vector<std::string> exclude_tags;  ///< -x: requests with these tags are left out
   std::uint32_t ssl_session_lifetime = 600;  ///< -L: seconds a TLS session is resumed
+  double arrival_lag_limit = 0.1;  ///< --arrival-lag-limit: seconds late before a user counts as users_late
 
   std::string encode() const;
   static std::optional<Setup> decode(std::string_view payload);

@@ -247,6 +247,7 @@ void Controller::on_hello(const std::shared_ptr<control::Channel>& channel, std:
   setup.plugins = options_.plugins;
   setup.exclude_tags = options_.exclude_tags;
   setup.ssl_session_lifetime = options_.ssl_session_lifetime;
+  setup.arrival_lag_limit = options_.arrival_lag_limit;
   channel->send(MsgType::setup, setup.encode());
   spdlog::info("agent {} connected from {} ({}, pid {})", id, channel->peer(), hello->hostname, hello->pid);
 }

@@ -101,6 +101,10 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   app.add_option("--threads", o.threads, "event-loop threads per agent (default: cores / local agents)");
   app.add_option("--setup-timeout", o.setup_timeout, "seconds for agents to connect and get ready")
       ->check(CLI::Range(1.0, 3600.0));
+  app.add_option("--arrival-lag-limit", o.arrival_lag_limit,
+                 "seconds after its scheduled arrival a user may start before it counts as users_late "
+                 "(the agents did not keep up with the arrival rate; default 0.1)")
+      ->check(CLI::Range(0.001, 3600.0));
   app.add_option("-X", cl.plugin_dirs,
                  "directory of run-time protocol plugins (*.so), as Tsung's -X code path; repeatable; "
                  "LOADCTL_PLUGIN_PATH adds more (colon-separated)");

@@ -16,6 +16,17 @@ std::uint64_t total_errors(const MetricSet& set) {
   return errors;
 }
 
+std::string late_arrivals_warning(const MetricSet& total) {
+  const Metric* late = total.find("users_late");
+  if (!late || late->count == 0) return {};
+  const Metric* started = total.find("users_count");
+  double percent = started && started->count ? 100.0 * static_cast<double>(late->count) / static_cast<double>(started->count) : 100.0;
+  return fmt::format("\nwarning: {} users ({:.1f}% of those started) were not launched in time: they started later than "
+                     "--arrival-lag-limit after their scheduled arrival; the agents could not keep up with the "
+                     "arrival rate, so the load applied was lower than planned\n",
+                     late->count, percent);
+}
+
 Console::Console(bool quiet, double planned_seconds) : quiet_(quiet), planned_(planned_seconds) {}
 
 void Console::progress(double elapsed, const MetricSet& total) {
@@ -28,11 +39,14 @@ void Console::progress(double elapsed, const MetricSet& total) {
   double rate = dt > 0 ? static_cast<double>(request_count - last_requests_) / dt : 0;
   last_requests_ = request_count;
   last_elapsed_ = elapsed;
-  std::fprintf(stderr, "[%6.0fs/%.0fs] users %6lld running %8llu started | %9.0f req/s | %10llu requests | errors %llu\n",
+  const Metric* late = total.find("users_late");
+  std::fprintf(stderr,
+               "[%6.0fs/%.0fs] users %6lld running %8llu started | %9.0f req/s | %10llu requests | errors %llu | late %llu\n",
                elapsed, planned_, static_cast<long long>(users ? users->level : 0),
                static_cast<unsigned long long>(started ? started->count : 0), rate,
                static_cast<unsigned long long>(request_count),
-               static_cast<unsigned long long>(total_errors(total)));
+               static_cast<unsigned long long>(total_errors(total)),
+               static_cast<unsigned long long>(late ? late->count : 0));
 }
 
 void Console::summary(double elapsed, const MetricSet& total, std::FILE* file, bool even_if_quiet) const {
@@ -65,6 +79,7 @@ void Console::summary(double elapsed, const MetricSet& total, std::FILE* file, b
     out += fmt::format("{:<24} {:>12} {:>12.1f}\n", name, m->count,
                        elapsed > 0 ? static_cast<double>(m->count) / elapsed : 0.0);
   }
+  out += late_arrivals_warning(total);
   std::fputs(out.c_str(), file);
   std::fflush(file);
 }

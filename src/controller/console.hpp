@@ -33,4 +33,8 @@ class Console {
 /// Sum of every error_* counter.
 std::uint64_t total_errors(const MetricSet& set);
 
+/// The summary's warning when users started late (users_late, Tsung's "users were not launched
+/// in time"), or "" when none did.
+std::string late_arrivals_warning(const MetricSet& total);
+
 }  // namespace loadctl::controller

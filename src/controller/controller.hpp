@@ -50,6 +50,7 @@ struct ControllerOptions {
   std::string mon_file = "tsung.log";  ///< -m: relative to run_dir; "-" = standard output
   std::vector<std::string> exclude_tags;  ///< -x: requests with these tags are left out
   unsigned ssl_session_lifetime = 600;    ///< -L: seconds a TLS session is resumed
+  double arrival_lag_limit = 0.1;         ///< seconds late before a user counts as users_late
   std::string token;                 ///< shared token of listening agents (--token-file)
   std::vector<std::string> direct_hosts;  ///< clients (host or hostip) dialed IP-direct whatever -r says
   std::string controller_ip;    ///< address agents dial back to (-I, -F); default picked per run

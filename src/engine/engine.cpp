@@ -83,8 +83,10 @@ std::vector<WorkerPlan> split_plan(const AgentPlan& plan, unsigned threads) {
   return plans;
 }
 
-Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads, unsigned agent_count) {
+Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads, unsigned agent_count,
+               double arrival_lag_limit) {
   config_.scenario = &scenario;
+  config_.arrival_lag_limit = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(arrival_lag_limit));
   config_.seed = plan.seed;
   file_next_ = std::make_unique<std::atomic<std::uint64_t>[]>(scenario.files.size() + 1);
   config_.file_next = file_next_.get();

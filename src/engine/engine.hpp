@@ -14,7 +14,10 @@ class Engine {
  public:
   /// Compiles sessions and resolves servers. Throws std::runtime_error with a clear message.
   /// `agent_count`: agents in the run, so that file_server lines are split between all of them.
-  Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads, unsigned agent_count = 1);
+  /// `arrival_lag_limit`: seconds a user may start after its scheduled arrival before it is
+  /// counted as users_late.
+  Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads, unsigned agent_count = 1,
+         double arrival_lag_limit = 0.1);
   ~Engine();
 
   /// Starts the worker threads; the schedule's time zero is `start`.

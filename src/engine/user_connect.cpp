@@ -3,10 +3,14 @@
 // plugin's connection (user_connection.cpp). Once per connection, not per request.
 
 #include <algorithm>
+#include <cerrno>
 
 #include <boost/asio/post.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include "engine/errno_name.hpp"
+#include "engine/socket_io.hpp"
 #include "engine/worker.hpp"
 
 namespace loadctl::engine {
@@ -17,18 +21,19 @@ void Worker::connect(User& user) {
   user.deadline = connect_deadline(user, user.connect_start);
   const Target& target = config_.servers[static_cast<std::size_t>(user.server)];
   bool udp = target.endpoint.transport == Transport::udp;
+  user.stream = !udp;
   boost::system::error_code ec;
   if (udp) open_udp(user, ec);
   setup_socket(user.socket, user.server, !udp, ec);
+  auto done = [this, &user, gen = user.generation](const boost::system::error_code& ec) {
+    if (gen == user.generation) on_connected(user, ec);
+  };
   if (ec) {
-    asio::post(ctx_, [this, &user, gen = user.generation, ec] {
-      if (gen == user.generation) on_connected(user, ec);
-    });
+    asio::post(ctx_, [done, ec] { done(ec); });
     return;
   }
-  user.socket.async_connect(target.address, [this, &user, gen = user.generation](const boost::system::error_code& ec) {
-    if (gen == user.generation) on_connected(user, ec);
-  });
+  if (udp) user.socket.async_connect(target.address, done);
+  else socket_io::async_connect(user.socket, target.address, done);
 }
 
 // connect_timeout (the session's <set_option>, else the scenario's) from `start`.
@@ -43,7 +48,7 @@ Clock::time_point Worker::connect_deadline(const User& user, Clock::time_point s
 // second lane (user_connection.cpp), which Tsung's ts_bosh opens the same way.
 void Worker::setup_socket(Socket& socket, std::int32_t server, bool tcp, boost::system::error_code& ec) {
   const Options& options = config_.scenario->options;
-  if (!ec && tcp) socket.open(config_.servers[static_cast<std::size_t>(server)].address.protocol(), ec);
+  if (!ec && tcp) socket_io::open_stream(socket, config_.servers[static_cast<std::size_t>(server)].address.protocol(), ec);
   if (!ec && options.tcp_reuseaddr && tcp) socket.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec && (!config_.source_ips.empty() || options.ports_range)) bind_source(socket, server, ec);
   if (!ec && tcp) socket.set_option(asio::ip::tcp::no_delay(true), ec);
@@ -53,8 +58,13 @@ void Worker::setup_socket(Socket& socket, std::int32_t server, bool tcp, boost::
   if (!ec && snd_buffer) socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(snd_buffer)), ec);
 }
 
-// Source address (<ip>/<iprange>, round-robin per connection) and source port (ports_range:
-// this worker's interleaved slice, skipping ports in use).
+// Source address (<ip>/<iprange>, round-robin per connection) and source port. Without
+// ports_range the port is left to connect(2) (IP_BIND_ADDRESS_NO_PORT): a bind to {ip, 0} would
+// make the kernel search a port free for every destination, which stalls the ramp once a source
+// IP holds ~14k sockets; at connect the port need only be unique for the 4-tuple, and when none
+// is left the connect fails with EADDRNOTAVAIL (error_connect_eaddrnotavail). With ports_range
+// (Tsung's): this worker's interleaved slice, skipping ports in use; a slice with no free port
+// is EADDRNOTAVAIL too, and the first one is logged.
 void Worker::bind_source(Socket& socket, std::int32_t server, boost::system::error_code& ec) {
   asio::ip::address ip;
   if (!config_.source_ips.empty()) {
@@ -66,6 +76,7 @@ void Worker::bind_source(Socket& socket, std::int32_t server, boost::system::err
   }
   const auto& range = config_.scenario->options.ports_range;
   if (!range) {
+    socket_io::bind_without_port_search(socket);
     socket.bind({ip, 0}, ec);
     return;
   }
@@ -77,7 +88,17 @@ void Worker::bind_source(Socket& socket, std::int32_t server, boost::system::err
     socket.bind({ip, port}, ec);
     if (ec != asio::error::address_in_use) return;
   }
-  if (count == 0) socket.bind({ip, 0}, ec);  // more threads than ports: this one has none
+  if (count == 0) {  // more threads than ports: this one has none
+    socket.bind({ip, 0}, ec);
+    return;
+  }
+  ec.assign(EADDRNOTAVAIL, boost::system::system_category());
+  if (!ports_exhausted_logged_) {
+    ports_exhausted_logged_ = true;
+    spdlog::warn("ports_range {}-{}: no free source port on {} for this thread's {} ports: connects fail with "
+                 "error_connect_eaddrnotavail",
+                 range->first, range->second, ip.to_string(), count);
+  }
 }
 
 void Worker::on_connected(User& user, const boost::system::error_code& ec) {
@@ -102,7 +123,7 @@ void Worker::on_connected(User& user, const boost::system::error_code& ec) {
     wake_after(user, seconds(backoff), Wake::retry);
     return;
   }
-  user.socket.non_blocking(true);
+  if (!user.socket.non_blocking()) user.socket.non_blocking(true);  // UDP (TCP: open_stream)
   if (config_.servers[static_cast<std::size_t>(user.server)].endpoint.transport == Transport::ssl) {
     start_tls(user);  // the handshake is part of the connection, as in Tsung's connect time
     return;

@@ -13,6 +13,7 @@
 #include <boost/asio/write.hpp>
 
 #include "engine/errno_name.hpp"
+#include "engine/socket_io.hpp"
 #include "engine/worker.hpp"
 
 namespace loadctl::engine {
@@ -132,7 +133,7 @@ void Worker::open_conn(User& user) {
   }
   user.conn = std::move(conn);
   boost::system::error_code ignored;
-  user.socket.non_blocking(true, ignored);  // conn_read's read_some after a wake-up must not block
+  if (!user.socket.non_blocking()) user.socket.non_blocking(true, ignored);  // conn_read's read_some must not block
   ConnRef ref(user);
   ConnServices services(*this, user);
   bool holds = user.conn->plugin->on_open(services);
@@ -591,7 +592,7 @@ void Worker::lane_connect(User& user, unsigned i) {
     });
     return;
   }
-  lane.socket.async_connect(target.address, [this, &user, i, ref = LaneRef(user, i)](const boost::system::error_code& ec) {
+  socket_io::async_connect(lane.socket, target.address, [this, &user, i, ref = LaneRef(user, i)](const boost::system::error_code& ec) {
     if (ref.alive(user)) lane_connected(user, i, ec);
   });
 }
@@ -603,7 +604,7 @@ void Worker::lane_connected(User& user, unsigned i, const boost::system::error_c
     return;
   }
   boost::system::error_code ignored;
-  lane.socket.non_blocking(true, ignored);
+  if (!lane.socket.non_blocking()) lane.socket.non_blocking(true, ignored);
   const Target& target = config_.servers[static_cast<std::size_t>(user.connected_to)];
   if (target.endpoint.transport == Transport::ssl && !lane.tls) {
     std::uint32_t slot = user.dyn ? user.dyn->tls_context : 0;

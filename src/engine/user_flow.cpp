@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/errno_name.hpp"
+#include "engine/socket_io.hpp"
 #include "engine/worker.hpp"
 
 namespace loadctl::engine {
@@ -248,6 +249,9 @@ void Worker::on_read(User& user, const boost::system::error_code& ec, std::size_
     return;
   }
   user.received = User::Received::since_sweep;
+  // A short TCP read emptied the socket: the next read waits for epoll instead of first failing
+  // with EAGAIN (the next request's response cannot be there before the request is written).
+  if (n < kReceiveBuffer && !user.tls && user.stream) socket_io::read_drained(user.socket);
   stats_.add(ids_.size_rcv, n);
   if (config_.dumptraffic != TrafficDump::none) [[unlikely]] {
     if (config_.dumptraffic == TrafficDump::protocol) user.dyn->response_size += n;

@@ -98,6 +98,8 @@ struct RunConfig {
   std::atomic<std::int64_t>* phase_released = nullptr;
   unsigned workers = 1;
   TrafficDump dumptraffic = TrafficDump::none;  ///< <tsung dumptraffic> (user_dump.cpp)
+  /// A user starting later than this after its scheduled arrival is counted as users_late.
+  Clock::duration arrival_lag_limit = std::chrono::milliseconds(100);
 };
 
 /// This worker's share of the agent plan.
@@ -173,6 +175,7 @@ struct User {
   UserState state = UserState::idle;
   std::uint8_t connect_attempts = 0;
   bool reused = false;            ///< the current request went on an already used connection
+  bool stream = false;            ///< its socket is TCP (not UDP): a short read empties it
   /// Response bytes of the current request: none, some before the last sweep, some since it
   /// (the sweep then restarts idle_timeout). One store per read, as a plain flag would cost.
   enum class Received : std::uint8_t { none, before_sweep, since_sweep } received = Received::none;
@@ -231,7 +234,7 @@ class Worker {
   bool phase_gate_open() const;
   void no_more_arrivals();
   Clock::time_point phase_time(double seconds) const;
-  void schedule_next_arrival();
+  bool schedule_next_arrival();
   void skip_missed_arrivals(const PhaseShare& phase, Clock::time_point phase_end);
   void on_arrival();
   void hand_over();
@@ -397,6 +400,7 @@ class Worker {
   std::vector<std::uint32_t> free_users_;
   std::size_t phase_ = 0;
   Clock::time_point next_arrival_;
+  Clock::time_point wake_time_ = Clock::time_point::min();  ///< in on_arrival: arrivals due by then start
   std::uint64_t phase_started_ = 0;
   /// How long later phases start than planned: wait_all_sessions_end waited that long.
   Clock::duration phase_shift_{};
@@ -407,6 +411,7 @@ class Worker {
   bool stopping_ = false;
   std::size_t source_ip_next_ = 0;
   std::uint32_t port_next_ = 0;  ///< cursor in this worker's slice of ports_range
+  bool ports_exhausted_logged_ = false;  ///< the slice of ports_range had no free port once
   std::atomic<bool> done_{false};
   std::atomic<bool> stop_requested_{false};
   std::atomic<std::uint64_t> active_{0};

@@ -12,6 +12,12 @@ namespace loadctl::engine {
 namespace {
 
 constexpr auto kStallLimit = std::chrono::seconds(1);  // arrivals later than this are skipped
+// The arrival timer is due on whole milliseconds (Tsung's timers have that resolution): every
+// arrival due by the time it fires starts in that one wake-up, so that the timer is set (two
+// timerfd_settime calls) at most 1000 times a second, not once per user.
+Clock::time_point arrival_tick(Clock::time_point t) {
+  return Clock::time_point(std::chrono::ceil<std::chrono::milliseconds>(t.time_since_epoch()));
+}
 
 std::size_t pick(const std::vector<double>& cdf, double u) {
   auto it = std::lower_bound(cdf.begin(), cdf.end(), u);
@@ -81,7 +87,9 @@ void Worker::no_more_arrivals() {
   if (config_.phases_done) config_.phases_done[index_].store(UINT32_MAX, std::memory_order_release);
 }
 
-void Worker::schedule_next_arrival() {
+// True when the next arrival is due within the current wake-up (on_arrival starts it at once);
+// otherwise the timer is set for it, or for the phase's end.
+bool Worker::schedule_next_arrival() {
   const PhaseShare& phase = plan_.phases[phase_];
   Clock::time_point phase_end = phase_time(phase.start + phase.duration);
   bool capped = phase.max_users && phase_started_ >= *phase.max_users;
@@ -91,19 +99,21 @@ void Worker::schedule_next_arrival() {
     skip_missed_arrivals(phase, phase_end);
     capped = phase.max_users && phase_started_ >= *phase.max_users;
     if (next_arrival_ < phase_end && !capped) {
-      arrival_timer_.expires_at(next_arrival_);
+      if (next_arrival_ <= wake_time_) return true;
+      arrival_timer_.expires_at(arrival_tick(next_arrival_));
       arrival_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (!ec) on_arrival();
       });
-      return;
+      return false;
     }
   }
   // Phase over (or capped): the next one starts at its own scheduled time.
-  if (stopping_) return;
+  if (stopping_) return false;
   arrival_timer_.expires_at(phase_end);
   arrival_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) end_phase();
   });
+  return false;
 }
 
 // After a stall (the process stopped by SIGSTOP, a swapped-out host, a frozen VM), the arrivals
@@ -128,14 +138,24 @@ void Worker::skip_missed_arrivals(const PhaseShare& phase, Clock::time_point pha
   next_arrival_ = missed_until + seconds(gap(rng_));
 }
 
+// Starts every arrival due by now. One that starts more than the arrival lag limit after its
+// scheduled time (the worker's loop was too busy: the load generator did not keep up) is counted
+// as users_late (Tsung: "users were not launched in time").
 void Worker::on_arrival() {
-  if (plan_.max_active && active_.load(std::memory_order_relaxed) >= plan_.max_active) {
-    hand_over();
-    return;
+  wake_time_ = Clock::now();
+  bool due = true;
+  while (due) {
+    if (plan_.max_active && active_.load(std::memory_order_relaxed) >= plan_.max_active) {
+      hand_over();
+      break;
+    }
+    ++phase_started_;
+    if (wake_time_ - next_arrival_ > config_.arrival_lag_limit) [[unlikely]]
+      stats_.add(error_metric("users_late"));
+    start_user(pick_program());
+    due = schedule_next_arrival();
   }
-  ++phase_started_;
-  start_user(pick_program());
-  schedule_next_arrival();
+  wake_time_ = Clock::time_point::min();
 }
 
 // maxusers reached (Tsung's semantics): this worker starts no more users; the rest of its

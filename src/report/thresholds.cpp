@@ -34,7 +34,7 @@ const char* op_text(ThresholdOp op) {
 }
 
 bool is_duration(ThresholdFunc f) {
-  return f != ThresholdFunc::Count && f != ThresholdFunc::Rate && f != ThresholdFunc::Errors;
+  return f != ThresholdFunc::Count && f != ThresholdFunc::Rate && f != ThresholdFunc::Errors && f != ThresholdFunc::Late;
 }
 
 [[noreturn]] void bad(const std::string& text, const std::string& why) {
@@ -66,10 +66,13 @@ Threshold parse_threshold(const std::string& text) {
 
   if (lhs == "errors") {
     t.func = ThresholdFunc::Errors;
+  } else if (lhs == "late") {
+    t.func = ThresholdFunc::Late;
+    t.metric = "users_late";
   } else {
     std::size_t open = lhs.find('(');
     if (open == std::string::npos || lhs.back() != ')')
-      bad(text, "expected FUNC(METRIC) such as p99(request), or 'errors', before the operator");
+      bad(text, "expected FUNC(METRIC) such as p99(request), or 'errors' or 'late', before the operator");
     std::string func(loadctl::text::trim(std::string_view(lhs).substr(0, open)));
     t.metric = loadctl::text::trim(std::string_view(lhs).substr(open + 1, lhs.size() - open - 2));
     if (t.metric.empty()) bad(text, "empty metric name in " + lhs);
@@ -90,7 +93,7 @@ Threshold parse_threshold(const std::string& text) {
   if (end == value.c_str() || !std::isfinite(t.value)) bad(text, "'" + value + "' is not a number");
   std::string unit(loadctl::text::trim(std::string_view(end)));
   if (unit == "%") {
-    if (t.func != ThresholdFunc::Errors) bad(text, "'%' is only allowed with errors");
+    if (t.func != ThresholdFunc::Errors && t.func != ThresholdFunc::Late) bad(text, "'%' is only allowed with errors and late");
     t.percent = true;
   } else if (unit == "ms" || unit == "s" || unit == "us") {
     if (!is_duration(t.func)) bad(text, "unit '" + unit + "' only applies to durations (p50..p99.9, max, min, mean)");
@@ -125,6 +128,15 @@ std::optional<double> measure(const Threshold& t, const RunModel& model, std::st
     double requests = req ? req->total_count : 0;
     if (requests <= 0) return errors > 0 ? 100.0 : 0.0;  // errors without a single request: 100%
     return 100.0 * errors / requests;
+  }
+  if (t.func == ThresholdFunc::Late) {
+    const MetricData* late = model.find("users_late");
+    double n = late ? late->total_count : 0;
+    if (!t.percent) return n;
+    const MetricData* started = model.find("users_count");
+    double users = started ? started->total_count : 0;
+    if (users <= 0) return n > 0 ? 100.0 : 0.0;
+    return 100.0 * n / users;
   }
   const MetricData* m = model.find(t.metric);
   if (t.func == ThresholdFunc::Count) return m ? m->total_count : 0.0;

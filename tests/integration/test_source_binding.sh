@@ -58,3 +58,18 @@ for ip in 127.0.0.2 127.0.0.3 127.0.0.4; do
 done
 awk '$2 < 41000 || $2 > 41999 { bad = bad " " $2 } END { if (bad) { print "ports outside the range:" bad; exit 1 } }' "$TEST_TMP/peers" \
   || fail "ports_range not respected"
+
+# Without ports_range the source port is left to connect (IP_BIND_ADDRESS_NO_PORT): the addresses
+# are still the <ip>s, round-robin, and the ports the kernel's ephemeral ones.
+: > "$TEST_TMP/peers"
+sed '/ports_range/d' "$TEST_TMP/s.xml" > "$TEST_TMP/noport.xml"
+"$LOADCTL" -q -f "$TEST_TMP/noport.xml" --run-dir "$TEST_TMP/run-noport" start > /dev/null 2> "$TEST_TMP/err" \
+  || { cat "$TEST_TMP/err" >&2; fail "loadctl (no ports_range) exited with $?"; }
+sleep 0.3
+assert_eq "$(count_lines "$TEST_TMP/peers")" 20 "connections without ports_range"
+assert_eq "$(awk '{print $1}' "$TEST_TMP/peers" | sort -u | tr '\n' ' ')" "127.0.0.2 127.0.0.3 127.0.0.4 " "source addresses without ports_range"
+read -r lo hi < /proc/sys/net/ipv4/ip_local_port_range
+awk -v lo="$lo" -v hi="$hi" '$2 < lo || $2 > hi { bad = bad " " $2 } END { if (bad) { print "ports outside the ephemeral range:" bad; exit 1 } }' \
+  "$TEST_TMP/peers" || fail "source ports without ports_range"
+assert_eq "$(tsung_sum request "$TEST_TMP/run-noport")" 20 "requests without ports_range"
+echo "PASS: $TEST_NAME"

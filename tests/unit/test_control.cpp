@@ -50,6 +50,11 @@ TEST(ControlMessages, SetupAndGoRoundTrip) {
   EXPECT_EQ(back->ssl_session_lifetime, 600u);
   s.ssl_session_lifetime = 5;
   EXPECT_EQ(loadctl::control::Setup::decode(s.encode())->ssl_session_lifetime, 5u);
+  EXPECT_DOUBLE_EQ(back->arrival_lag_limit, 0.1);
+  s.arrival_lag_limit = 0.25;
+  EXPECT_DOUBLE_EQ(loadctl::control::Setup::decode(s.encode())->arrival_lag_limit, 0.25);
+  s.arrival_lag_limit = 0;  // not a bound
+  EXPECT_FALSE(loadctl::control::Setup::decode(s.encode()));
   auto go = Go::decode(Go{1.25}.encode());
   ASSERT_TRUE(go);
   EXPECT_DOUBLE_EQ(go->delay, 1.25);

@@ -84,3 +84,27 @@ TEST(Thresholds, NotEvaluableFails) {
   EXPECT_TRUE(eval("mean(tr_missing) > 1", m).failed);
   EXPECT_FALSE(rp::any_failed(rp::evaluate_thresholds({rp::parse_threshold("count(500) > 0")}, m)));
 }
+
+// `late`: users_late (users started more than --arrival-lag-limit after their arrival), as a
+// count or a percentage of the users started.
+TEST(Thresholds, LateArrivals) {
+  auto t = rp::parse_threshold("late > 1%");
+  EXPECT_EQ(t.func, rp::ThresholdFunc::Late);
+  EXPECT_TRUE(t.percent);
+  EXPECT_THROW(rp::parse_threshold("late > 5ms"), std::invalid_argument);
+  rp::RunModel m;
+  rp::read_tsung_log(
+      "# stats: dump at 110\nstats: users 1 1\nstats: users_count 200 200\nstats: users_late 5 5\n"
+      "stats: request 100 20.0 1.0 300.0 5.0 0 0\n",
+      m);
+  m.start = 100;
+  rp::compute_tables(m);
+  EXPECT_DOUBLE_EQ(*eval("late > 0", m).actual, 5);
+  EXPECT_TRUE(eval("late > 0", m).failed);
+  EXPECT_DOUBLE_EQ(*eval("late > 1%", m).actual, 2.5);  // 5 of 200 users started
+  EXPECT_TRUE(eval("late > 1%", m).failed);
+  EXPECT_FALSE(eval("late > 3%", m).failed);
+  rp::RunModel none = model();  // no users_late line: nobody was late
+  EXPECT_DOUBLE_EQ(*eval("late > 0", none).actual, 0);
+  EXPECT_FALSE(eval("late > 0", none).failed);
+}

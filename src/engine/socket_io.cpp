@@ -1,0 +1,102 @@
+// System calls saved around asio's sockets. Boost.Asio 1.74's epoll reactor (Debian's) makes, per
+// TCP connection, two FIONBIO ioctls (its own non-blocking mode at async_connect, ours after) and
+// a poll() before the SO_ERROR read of a connect; and per request a read that fails with EAGAIN:
+// async_read_some always tries the read first, and right after a request is written its response
+// cannot be there yet. Newer asio skips that read after a short one ("exhausted" descriptors);
+// read_drained does the same here. Each adjustment touches asio's per-socket state only on the
+// worker's own thread (its io_context runs unlocked), and is checked against this asio version.
+
+#include "engine/socket_io.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <boost/version.hpp>
+
+namespace loadctl::engine::socket_io {
+
+namespace {
+
+// basic_socket's implementation (protected): native descriptor, asio's state flags, reactor data.
+struct SocketImplAccess : Socket {
+  static auto& get(Socket& s) { return (s.*&SocketImplAccess::impl_).get_implementation(); }
+};
+
+boost::system::error_code last_error() { return {errno, boost::system::system_category()}; }
+
+}  // namespace
+
+#if BOOST_VERSION == 107400
+// epoll_reactor::descriptor_state::try_speculative_ is private: its address is taken by an
+// explicit instantiation (where access is not checked), the standard-conforming way.
+using DescriptorState = asio::detail::epoll_reactor::descriptor_state;
+using SpeculativeFlags = bool[asio::detail::epoll_reactor::max_ops];
+using SpeculativeMember = SpeculativeFlags DescriptorState::*;
+SpeculativeMember try_speculative_member();
+template <SpeculativeMember Member>
+struct SpeculativeAccess {
+  friend SpeculativeMember try_speculative_member() { return Member; }
+};
+template struct SpeculativeAccess<&DescriptorState::try_speculative_>;
+#endif
+
+void open_stream(Socket& socket, const asio::ip::tcp& protocol, boost::system::error_code& ec) {
+  int fd = ::socket(protocol.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+  if (fd < 0) {
+    ec = last_error();
+    return;
+  }
+  socket.assign(protocol, fd, ec);
+  if (ec) {
+    ::close(fd);
+    return;
+  }
+  // Non-blocking for asio too (no ioctl at async operations or non_blocking(true)), and not a
+  // possible duplicate (asio would then remove it from epoll before closing it: one more call).
+  auto& impl = SocketImplAccess::get(socket);
+  impl.state_ = static_cast<asio::detail::socket_ops::state_type>(
+      (impl.state_ & ~asio::detail::socket_ops::possible_dup) | asio::detail::socket_ops::non_blocking);
+  // Nothing can be read before epoll reports the socket readable (a server's banner included:
+  // that event re-enables the read), so the first read after the connect waits for it too.
+  read_drained(socket);
+}
+
+bool start_connect(Socket& socket, const asio::ip::tcp::endpoint& to, boost::system::error_code& ec) {
+  if (::connect(socket.native_handle(), to.data(), static_cast<socklen_t>(to.size())) == 0) {
+    ec = {};
+    return false;
+  }
+  if (errno == EINPROGRESS) return true;
+  ec = last_error();
+  return false;
+}
+
+boost::system::error_code connect_result(Socket& socket) {
+  int error = 0;
+  socklen_t len = sizeof error;
+  if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_ERROR, &error, &len) != 0) return last_error();
+  return {error, boost::system::system_category()};
+}
+
+void read_drained(Socket& socket) {
+#if BOOST_VERSION == 107400
+  if (auto* state = SocketImplAccess::get(socket).reactor_data_)
+    (state->*try_speculative_member())[asio::detail::epoll_reactor::read_op] = false;
+#else
+  (void)socket;  // another asio: its reads stay speculative (one EAGAIN read per request)
+#endif
+}
+
+void bind_without_port_search(Socket& socket) {
+#ifdef IP_BIND_ADDRESS_NO_PORT
+  int one = 1;
+  ::setsockopt(socket.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#else
+  (void)socket;
+#endif
+}
+
+}  // namespace loadctl::engine::socket_io

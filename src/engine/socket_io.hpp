@@ -1,0 +1,52 @@
+#pragma once
+// System calls the engine saves around asio's sockets (Boost.Asio 1.74, epoll reactor), once per
+// connection or once per request; socket_io.cpp says which asio state each function adjusts.
+
+#include <utility>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/system/error_code.hpp>
+
+#include "engine/worker.hpp"
+
+namespace loadctl::engine::socket_io {
+
+/// Opens a TCP socket created non-blocking (SOCK_NONBLOCK | SOCK_CLOEXEC) and registered with the
+/// socket's reactor, flagged non-blocking in asio's state: no FIONBIO ioctl at the connect or after;
+/// and drained (read_drained): its first read waits for epoll.
+void open_stream(Socket& socket, const asio::ip::tcp& protocol, boost::system::error_code& ec);
+
+/// Starts a non-blocking connect; true when it is in progress (wait for writability, then
+/// `connect_result`), false when it ended at once (`ec` says how).
+bool start_connect(Socket& socket, const asio::ip::tcp::endpoint& to, boost::system::error_code& ec);
+
+/// How a connect in progress ended (SO_ERROR), once the socket is writable.
+boost::system::error_code connect_result(Socket& socket);
+
+/// Connects `socket` (opened by open_stream) to `to` with connect(2), a wait for writability and
+/// SO_ERROR (asio's async_connect adds a poll(2)); `done(ec)` runs from the io_context, never
+/// inline. Closing the socket ends the wait with operation_aborted.
+template <class Done>
+void async_connect(Socket& socket, const asio::ip::tcp::endpoint& to, Done done) {
+  boost::system::error_code ec;
+  if (start_connect(socket, to, ec)) {
+    socket.async_wait(Socket::wait_write, [&socket, done = std::move(done)](const boost::system::error_code& e) mutable {
+      done(e ? e : connect_result(socket));
+    });
+    return;
+  }
+  asio::post(socket.get_executor(), [done = std::move(done), ec]() mutable { done(ec); });
+}
+
+/// The last read got fewer bytes than it asked for, so the socket's receive queue was empty:
+/// the next async read is queued for the next epoll edge instead of first trying a read that
+/// would fail with EAGAIN. Any epoll event for the socket in between re-enables that read.
+void read_drained(Socket& socket);
+
+/// IP_BIND_ADDRESS_NO_PORT before a bind to port 0: the kernel picks the source port at connect
+/// time, unique for the 4-tuple, instead of searching a port free for every destination at bind.
+/// Best effort: a kernel without it (before Linux 4.2) searches as before.
+void bind_without_port_search(Socket& socket);
+
+}  // namespace loadctl::engine::socket_io
