@@ -4,6 +4,7 @@
 // Users of request-by-request plugins never enter this file.
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -109,16 +110,19 @@ class ConnServices final : public ConnectionServices {
 };
 
 // The transport is up: the plugin's object for this connection, and reading starts.
-void Worker::open_conn(User& user) {
+void Worker::open_conn(User& user, int local_fd) {
   auto conn = std::make_unique<ConnState>(ctx_.get_executor());
   // The program's context, with this connection's server (carrier and host for a handshake).
   ConnectionContext context = user.program->connection;
   const Target& target = config_.servers[static_cast<std::size_t>(user.connected_to)];
   context.server_type = target.carrier;
   context.host = target.endpoint.host;
+  context.local_fd = local_fd;
+  conn->local = local_fd >= 0;
   conn->plugin = user.program->protocol->open_connection(context);
   conn->serial = ++conn_serial_;
   if (!conn->plugin) {
+    if (local_fd >= 0) ::close(local_fd);  // not taken
     on_request_failed(user, "error_plugin_no_connection", false);
     return;
   }
@@ -317,7 +321,7 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, const
     }
     return;
   }
-  stats_.add(ids_.size_rcv, n);
+  if (!c.local) stats_.add(ids_.size_rcv, n);  // a local plugin counts its own (Tsung's datasize)
   if (user.dyn && conn_rate_limited(user)) user.dyn->tokens -= static_cast<double>(n);
   if (conn_deliver(user, 0, c.in, bytes, n)) conn_read(user);
 }

@@ -337,7 +337,9 @@ TEST(LoaderErrors, UnsupportedFeaturesSaySo) {
 
   p = Parts{};
   p.servers = R"(<servers><server host="a" port="5222" type="erlang"/></servers>)";
-  expect_error(scenario_text(p), "type=", "/tsung/servers/server", "not supported yet: server type 'erlang'");
+  // erlang (Tsung's ts_erlang: no network): only for the plugins that run on the agent host
+  expect_error(scenario_text(p), "type=\"ts_fake\"", "/tsung/sessions/session",
+               "not supported yet: ts_fake sessions over erlang (<server> on line 4)");
   // bosh and websocket servers: refused for sessions whose plugin does not carry them
   // (Protocol::server_types), at the session's type
   p.servers = R"(<servers><server host="a" port="5280" type="bosh"/></servers>)";
