@@ -27,6 +27,7 @@ enum class Transport : std::uint8_t { tcp, ssl, udp };
 
 class Connection;  // connection.hpp: per-connection state of a stateful protocol
 struct DataFile;  // dynamics.hpp: an <option name="file_server"> and its lines
+class DynExtractor;  // dynamics.hpp: a protocol's own dyn_variable expression
 
 /// Where requests go: a server element, or an absolute URL in a request.
 struct Endpoint {
@@ -238,6 +239,11 @@ class Protocol {
   /// Non-empty when the protocol cannot start with TLS (`<server type="ssl">`): why, e.g.
   /// "PostgreSQL negotiates TLS with SSLRequest"; such a session is refused at load.
   virtual std::string_view no_direct_tls() const { return {}; }
+  /// The <dyn_variable> attribute naming an expression of this protocol's own (Tsung's
+  /// "pgsql_expr"), or empty; the loader refuses it in other protocols' sessions.
+  virtual std::string_view dyn_variable_attribute() const { return {}; }
+  /// Compiles such an expression; throws std::invalid_argument (shown at the attribute).
+  virtual std::shared_ptr<const DynExtractor> parse_dyn_variable(std::string_view expr) const { return nullptr; }
   /// A new per-connection object, called once the transport is up (connection_level() only).
   virtual std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const;
   /// The `type` of the options this plugin's sessions read: session_type(), or the type of a

@@ -120,7 +120,7 @@ Action load_request(pugi::xml_node node, const SessionContext& ctx) {
   parse.options = ctx.options;
   std::vector<pugi::xml_node> dynamics;
   action.request = load_request_element(node, ctx, parse, dynamics);
-  action.dynamics = load_request_dynamics(dynamics, ctx.defined);
+  action.dynamics = load_request_dynamics(dynamics, ctx.defined, ctx.protocol);
   for (const std::string& v : action.request->sets_variables())
     if (std::find(ctx.defined.begin(), ctx.defined.end(), v) == ctx.defined.end()) ctx.defined.push_back(v);
   return action;
