@@ -430,11 +430,10 @@ void Worker::conn_event(User& user, ConnEvent event, const ResponseInfo& info) {
       return;
     case ConnEvent::waited:
       if (!awaiting) return;
-      // A wait is not timed (in Tsung it is a thinktime): the page it ends closes at its start.
-      if (current_compiled(user).endpage) {
-        if (user.page_start != user.request_start) end_page(user, user.request_start);
-        else user.page_start = {};
-      }
+      // A wait is a thinktime in Tsung (MQTT's and AMQP's waitForMessages): untimed, it neither
+      // ends a page (the request before it goes on to the next request's end, mark_prev_req)
+      // nor begins one (a page then starts at the next request).
+      if (user.page_start == user.request_start) user.page_start = {};
       user.deadline = Clock::time_point::max();
       user.state = UserState::idle;
       step(user);
