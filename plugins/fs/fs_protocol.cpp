@@ -22,13 +22,10 @@
 #include <thread>
 
 #include "fs_request.hpp"
-#include "loadctl/connection.hpp"
-#include "loadctl/protocol.hpp"
+#include "loadctl/local_protocol.hpp"
 
 namespace loadctl::fs {
 namespace {
-
-constexpr std::string_view kServerTypes[] = {"erlang"};
 
 // Writes `size` bytes of the pattern at `offset` (pwrite) or at the file's position (-1).
 bool write_pattern(int fd, std::uint64_t size, off_t offset) {
@@ -225,20 +222,15 @@ class FsConnection final : public Connection {
   ConnMetric size_rcv_ = 0, size_sent_ = 0;
 };
 
-class FsProtocol final : public Protocol {
+class FsProtocol final : public LocalProtocol {
  public:
   std::string_view element() const override { return "fs"; }
   std::string_view session_type() const override { return "ts_fs"; }
   std::shared_ptr<const RequestSpec> parse_request(pugi::xml_node element, const RequestParseContext& ctx) const override {
     return parse_fs(element, ctx);
   }
-  bool connection_level() const override { return true; }
-  bool supports_bidi() const override { return false; }
-  bool supports_udp() const override { return false; }
-  std::span<const std::string_view> server_types() const override { return kServerTypes; }
-  std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const override {
-    if (ctx.local_fd < 0) return nullptr;  // the loader allows only <server type="erlang">
-    return std::make_unique<FsConnection>(ctx.local_fd);
+  std::unique_ptr<Connection> open_local(int fd, const ConnectionContext&) const override {
+    return std::make_unique<FsConnection>(fd);
   }
 };
 

@@ -19,15 +19,12 @@
 
 #include <fmt/format.h>
 
-#include "loadctl/connection.hpp"
-#include "loadctl/protocol.hpp"
+#include "loadctl/local_protocol.hpp"
 #include "shell_request.hpp"
 #include "shell_runner.hpp"
 
 namespace loadctl::shell {
 namespace {
-
-constexpr std::string_view kServerTypes[] = {"erlang"};
 
 class ShellConnection final : public Connection {
  public:
@@ -124,20 +121,15 @@ ConnMetric ShellConnection::outcome_metric(ConnectionServices& s, const ReplyHea
   return outcomes_.back().second;
 }
 
-class ShellProtocol final : public Protocol {
+class ShellProtocol final : public LocalProtocol {
  public:
   std::string_view element() const override { return "shell"; }
   std::string_view session_type() const override { return "ts_shell"; }
   std::shared_ptr<const RequestSpec> parse_request(pugi::xml_node element, const RequestParseContext& ctx) const override {
     return parse_shell(element, ctx);
   }
-  bool connection_level() const override { return true; }
-  bool supports_bidi() const override { return false; }
-  bool supports_udp() const override { return false; }
-  std::span<const std::string_view> server_types() const override { return kServerTypes; }
-  std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const override {
-    if (ctx.local_fd < 0) return nullptr;  // the loader allows only <server type="erlang">
-    return std::make_unique<ShellConnection>(ctx.local_fd, ctx.max_frame_size);
+  std::unique_ptr<Connection> open_local(int fd, const ConnectionContext& ctx) const override {
+    return std::make_unique<ShellConnection>(fd, ctx.max_frame_size);
   }
 };
 
