@@ -65,7 +65,7 @@ enum class ConnEvent : std::uint8_t {
   fatal_counted,
   close,     ///< the connection must be closed; the pending request (if any) is complete
   /// The pending request was a wait (Tsung's MQTT waitForMessages, a thinktime in Tsung): it is
-  /// over, untimed (no request or page sample; a page it ended closes where the wait began).
+  /// over, untimed (no request or page sample; it neither ends nor begins a page, as Tsung's).
   waited,
 };
 

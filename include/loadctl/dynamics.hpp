@@ -61,13 +61,23 @@ struct HttpParts {
 HttpParts split_http(std::string_view response, std::string& scratch);
 
 /// A <dyn_variable>: how to extract one variable from a response.
+/// A dyn_variable expression of a protocol's own (Protocol::dyn_variable_attribute: Tsung's
+/// pgsql_expr), compiled once by the plugin; reads a response's content (the bytes matches see).
+class DynExtractor {
+ public:
+  virtual ~DynExtractor() = default;
+  /// The value found in `response`; false when none.
+  virtual bool extract(std::string_view response, std::string& out) const = 0;
+};
+
 struct DynVariable {
-  enum class Kind : std::uint8_t { re, form, jsonpath, xpath, header };
+  enum class Kind : std::uint8_t { re, form, jsonpath, xpath, header, protocol };
   Kind kind = Kind::re;
   std::string name;
   std::string expr;                     ///< as written (header name/param, xpath)
   std::shared_ptr<const Regex> regex;   ///< re, form
   std::shared_ptr<const JsonPath> jsonpath;
+  std::shared_ptr<const DynExtractor> extractor;  ///< protocol
   bool decode_html = false;
 
   /// Extracts from a whole response (raw bytes); false when not found. xpath and jsonpath put

@@ -11,7 +11,7 @@ namespace loadctl {
 
 /// Bumped whenever a type a plugin sees (protocol.hpp, connection.hpp, template.hpp,
 /// xml_reader.hpp, scenario_error.hpp) changes layout or meaning.
-#define LOADCTL_PLUGIN_ABI_REVISION "9"
+#define LOADCTL_PLUGIN_ABI_REVISION "10"
 
 #if defined(_GLIBCXX_USE_CXX11_ABI) && _GLIBCXX_USE_CXX11_ABI
 #define LOADCTL_PLUGIN_STDLIB_ABI "/libstdc++-cxx11"

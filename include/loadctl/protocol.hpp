@@ -27,6 +27,7 @@ enum class Transport : std::uint8_t { tcp, ssl, udp };
 
 class Connection;  // connection.hpp: per-connection state of a stateful protocol
 struct DataFile;  // dynamics.hpp: an <option name="file_server"> and its lines
+class DynExtractor;  // dynamics.hpp: a protocol's own dyn_variable expression
 
 /// Where requests go: a server element, or an absolute URL in a request.
 struct Endpoint {
@@ -85,6 +86,11 @@ struct ConnectionContext {
   std::string_view server_type;
   std::string_view host;                       ///< the server's host, as written (Host headers)
   const CarrierOptions* carrier = nullptr;     ///< the scenario's carrier options, may be null
+  /// server_type "erlang" (Tsung's ts_erlang: no server, the requests run on the agent host): a
+  /// stream socket the connection owns (and closes) whose bytes are the engine's response bytes:
+  /// the plugin does a request's work (encode writes nothing) and writes its own record of the
+  /// result here, which on_data then reads. -1 otherwise. The engine counts no size_rcv for them.
+  int local_fd = -1;
 };
 
 /// Per-user context for encoding one request.
@@ -227,10 +233,17 @@ class Protocol {
   /// over tcp (ssl for the `_ssl` and `wss` variants), as Tsung's transports do: "bosh",
   /// "websocket" (connection_level() only). The connection gets it in ConnectionContext;
   /// a session whose plugin does not list a scenario's server type is refused at load.
+  /// "erlang" (Tsung's ts_erlang, ts_fs and ts_shell) is no network at all: the engine gives
+  /// the connection ConnectionContext::local_fd; a plugin listing it runs only on such servers.
   virtual std::span<const std::string_view> server_types() const { return {}; }
   /// Non-empty when the protocol cannot start with TLS (`<server type="ssl">`): why, e.g.
   /// "PostgreSQL negotiates TLS with SSLRequest"; such a session is refused at load.
   virtual std::string_view no_direct_tls() const { return {}; }
+  /// The <dyn_variable> attribute naming an expression of this protocol's own (Tsung's
+  /// "pgsql_expr"), or empty; the loader refuses it in other protocols' sessions.
+  virtual std::string_view dyn_variable_attribute() const { return {}; }
+  /// Compiles such an expression; throws std::invalid_argument (shown at the attribute).
+  virtual std::shared_ptr<const DynExtractor> parse_dyn_variable(std::string_view expr) const { return nullptr; }
   /// A new per-connection object, called once the transport is up (connection_level() only).
   virtual std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const;
   /// The `type` of the options this plugin's sessions read: session_type(), or the type of a
@@ -269,5 +282,12 @@ class ProtocolRegistry {
 
 /// Defined in the generated builtin_plugins.cpp.
 void register_builtin_protocols(ProtocolRegistry& registry);
+
+/// The agent's trust rule for requests that run commands on its host (ts_shell; docs/security.md):
+/// true only when loadagent was started with --allow-shell (the controller adds it to agents it
+/// starts itself, locally or over ssh; a listening agent has it only from its operator).
+/// Set once by loadagent's main, before any run.
+bool shell_allowed();
+void set_shell_allowed(bool allowed);
 
 }  // namespace loadctl

@@ -15,8 +15,8 @@ class MqttProtocol final : public Protocol {
     return parse_mqtt_request(element, ctx);
   }
   bool connection_level() const override { return true; }
-  /// ts_config_mqtt marks every request endpage: each is a page (a waitForMessages ends none).
-  bool request_is_page() const override { return true; }
+  // request_is_page() stays false: ts_config_mqtt sets endpage and then mark_prev_req, Tsung's
+  // HTTP rule (consecutive requests, a waitForMessages among them, form one page).
   std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const override {
     return std::make_unique<MqttConnection>(ctx.max_frame_size);
   }

@@ -10,6 +10,7 @@
 #include "loadctl/connection.hpp"
 #include "loadctl/protocol.hpp"
 #include "pgsql_auth.hpp"
+#include "pgsql_expr.hpp"
 #include "pgsql_request.hpp"
 #include "pgsql_wire.hpp"
 
@@ -234,6 +235,10 @@ class PgsqlProtocol final : public Protocol {
   }
   bool connection_level() const override { return true; }
   std::string_view no_direct_tls() const override { return "PostgreSQL negotiates TLS with SSLRequest"; }
+  std::string_view dyn_variable_attribute() const override { return "pgsql_expr"; }
+  std::shared_ptr<const DynExtractor> parse_dyn_variable(std::string_view expr) const override {
+    return std::make_shared<PgsqlExpr>(expr);
+  }
   std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const override {
     return std::make_unique<PgsqlConnection>(ctx.max_frame_size);
   }

@@ -1,3 +1,4 @@
+#include <atomic>
 #include <stdexcept>
 #include <string>
 
@@ -39,5 +40,12 @@ const Protocol* ProtocolRegistry::by_session_type(std::string_view type) const {
 
 // ProtocolRegistry::builtin() is defined in the generated builtin_plugins.cpp (library
 // loadctl_plugins), so that loadctl_core does not depend on the plugins that depend on it.
+
+namespace {
+std::atomic<bool> g_shell_allowed{false};
+}  // namespace
+
+bool shell_allowed() { return g_shell_allowed.load(std::memory_order_relaxed); }
+void set_shell_allowed(bool allowed) { g_shell_allowed.store(allowed, std::memory_order_relaxed); }
 
 }  // namespace loadctl

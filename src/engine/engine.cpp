@@ -33,6 +33,9 @@ std::string host_header(const Endpoint& endpoint) {
 
 Target make_target(const Endpoint& endpoint) { return {endpoint, resolve(endpoint), host_header(endpoint)}; }
 
+// <server type="erlang">: nothing to resolve (Tsung: "server is not used by fs plugin").
+Target make_local_target(const Endpoint& endpoint) { return {endpoint, {}, host_header(endpoint), "erlang"}; }
+
 // TLS contexts: [0] from the options; one per distinct client certificate, which the
 // certificate set_option ops of the programs then point at.
 void make_tls_contexts(RunConfig& config, const Scenario& scenario) {
@@ -105,7 +108,7 @@ Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads
   std::vector<Endpoint> endpoints;
   for (const ServerSpec& server : scenario.servers) {
     endpoints.push_back(server.endpoint);
-    config_.servers.push_back(make_target(server.endpoint));
+    config_.servers.push_back(server.carrier == "erlang" ? make_local_target(server.endpoint) : make_target(server.endpoint));
     config_.servers.back().carrier = server.carrier;
     config_.server_weights.push_back(server.weight);
   }

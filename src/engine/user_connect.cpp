@@ -2,6 +2,9 @@
 // its retries, then the transport (user_transport.cpp) and, for connection-level plugins, the
 // plugin's connection (user_connection.cpp). Once per connection, not per request.
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 
@@ -20,6 +23,10 @@ void Worker::connect(User& user) {
   user.connect_start = Clock::now();
   user.deadline = connect_deadline(user, user.connect_start);
   const Target& target = config_.servers[static_cast<std::size_t>(user.server)];
+  if (target.carrier == "erlang") [[unlikely]] {
+    connect_local(user);
+    return;
+  }
   bool udp = target.endpoint.transport == Transport::udp;
   user.stream = !udp;
   boost::system::error_code ec;
@@ -34,6 +41,34 @@ void Worker::connect(User& user) {
   }
   if (udp) user.socket.async_connect(target.address, done);
   else socket_io::async_connect(user.socket, target.address, done);
+}
+
+// <server type="erlang"> (Tsung's ts_erlang: no server; the plugin runs requests on this host):
+// a socket pair instead of a connect. The user reads one end as its socket; the plugin's
+// connection gets the other (ConnectionContext::local_fd) and writes its results there.
+void Worker::connect_local(User& user) {
+  int fds[2] = {-1, -1};
+  boost::system::error_code ec;
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) {
+    ec.assign(errno, boost::system::system_category());
+  } else if (user.socket.assign(asio::ip::tcp::v4(), fds[0], ec); ec) {  // recv/send only: any stream socket does
+    ::close(fds[0]);
+    ::close(fds[1]);
+    fds[1] = -1;
+  }
+  int peer = fds[1];
+  asio::post(ctx_, [this, &user, gen = user.generation, ec, peer] {
+    if (gen != user.generation) {
+      if (peer >= 0) ::close(peer);
+      return;
+    }
+    if (ec) {
+      on_connected(user, ec);
+      return;
+    }
+    user.socket.non_blocking(true);
+    on_transport_ready(user, peer);
+  });
 }
 
 // connect_timeout (the session's <set_option>, else the scenario's) from `start`.
@@ -131,13 +166,13 @@ void Worker::on_connected(User& user, const boost::system::error_code& ec) {
   on_transport_ready(user);
 }
 
-void Worker::on_transport_ready(User& user) {
+void Worker::on_transport_ready(User& user, int local_fd) {
   user.connect_attempts = 0;
   user.connected_to = user.server;
   stats_.sample(ids_.connect, ms_since(user.connect_start, Clock::now()));
   stats_.gauge_add(ids_.connected, 1);
   if (user.program->connections) {
-    open_conn(user);
+    open_conn(user, local_fd);
     return;
   }
   send_request(user);

@@ -4,6 +4,7 @@
 // Users of request-by-request plugins never enter this file.
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -118,16 +119,19 @@ class ConnServices final : public ConnectionServices {
 };
 
 // The transport is up: the plugin's object for this connection, and reading starts.
-void Worker::open_conn(User& user) {
+void Worker::open_conn(User& user, int local_fd) {
   auto conn = std::make_unique<ConnState>(ctx_.get_executor());
   // The program's context, with this connection's server (carrier and host for a handshake).
   ConnectionContext context = user.program->connection;
   const Target& target = config_.servers[static_cast<std::size_t>(user.connected_to)];
   context.server_type = target.carrier;
   context.host = target.endpoint.host;
+  context.local_fd = local_fd;
+  conn->local = local_fd >= 0;
   conn->plugin = user.program->protocol->open_connection(context);
   conn->serial = ++conn_serial_;
   if (!conn->plugin) {
+    if (local_fd >= 0) ::close(local_fd);  // not taken
     on_request_failed(user, "error_plugin_no_connection", false);
     return;
   }
@@ -338,7 +342,7 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, const
     }
     return;
   }
-  stats_.add(ids_.size_rcv, n);
+  if (!c.local) stats_.add(ids_.size_rcv, n);  // a local plugin counts its own (Tsung's datasize)
   conn_received(user, bytes, n);
   if (conn_deliver(user, 0, c.in, bytes, n)) conn_read(user);
 }
@@ -468,11 +472,10 @@ void Worker::conn_event(User& user, ConnEvent event, const ResponseInfo& info) {
       return;
     case ConnEvent::waited:
       if (!awaiting) return;
-      // A wait is not timed (in Tsung it is a thinktime): the page it ends closes at its start.
-      if (current_compiled(user).endpage) {
-        if (user.page_start != user.request_start) end_page(user, user.request_start);
-        else user.page_start = {};
-      }
+      // A wait is a thinktime in Tsung (MQTT's and AMQP's waitForMessages): untimed, it neither
+      // ends a page (the request before it goes on to the next request's end, mark_prev_req)
+      // nor begins one (a page then starts at the next request).
+      if (user.page_start == user.request_start) user.page_start = {};
       user.deadline = Clock::time_point::max();
       user.state = UserState::idle;
       step(user);

@@ -161,6 +161,7 @@ struct ConnState {
   std::array<std::unique_ptr<LaneState>, 2> lanes;
   std::uint8_t lane_failures = 0;   ///< the lanes' failed connects in a row (max_retries)
   bool main_closed = false;         ///< the socket closed, the connection kept (reopens_lane0)
+  bool local = false;               ///< <server type="erlang">: the bytes are the plugin's records, no size_rcv
 };
 
 struct User {
@@ -264,11 +265,12 @@ class Worker {
   void step(User& user);
   void begin_request(User& user, const RequestSpec& spec, std::int32_t server);
   void connect(User& user);
+  void connect_local(User& user);
   Clock::time_point connect_deadline(const User& user, Clock::time_point start) const;
   void setup_socket(Socket& socket, std::int32_t server, bool tcp, boost::system::error_code& ec);
   void bind_source(Socket& socket, std::int32_t server, boost::system::error_code& ec);
   void on_connected(User& user, const boost::system::error_code& ec);
-  void on_transport_ready(User& user);
+  void on_transport_ready(User& user, int local_fd = -1);
   void send_request(User& user);
   void on_writable(User& user, const boost::system::error_code& ec);
   void await_response(User& user);
@@ -310,7 +312,7 @@ class Worker {
 
   // connection-level plugins (user_connection.cpp)
   friend class ConnServices;
-  void open_conn(User& user);
+  void open_conn(User& user, int local_fd = -1);
   void conn_encode(User& user, const RequestSpec& spec, const EncodeContext& ctx);
   void conn_queue_request(User& user);
   void conn_flush(User& user);

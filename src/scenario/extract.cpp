@@ -173,6 +173,9 @@ bool DynVariable::extract(std::string_view response, std::string& out, std::vect
       found = xpath_values(split_http(response, scratch).body, expr, out, all);
       break;
     }
+    case Kind::protocol:
+      found = extractor->extract(response, out);
+      break;
   }
   if (found && decode_html) decode_html_entities(out);
   return found;

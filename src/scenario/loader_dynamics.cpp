@@ -42,15 +42,25 @@ void define(std::vector<std::string>& defined, const std::string& name) {
   if (std::find(defined.begin(), defined.end(), name) == defined.end()) defined.push_back(name);
 }
 
-DynVariable load_dyn_variable(pugi::xml_node node) {
+DynVariable load_dyn_variable(pugi::xml_node node, const Protocol* protocol) {
   XmlElement el(node);
   DynVariable var;
   var.name = el.required("name");
   if (var.name.empty()) el.fail("name", "attribute 'name' is empty");
-  el.unsupported({"pgsql_expr", "regexp"});
-  int kinds = el.has("re") + el.has("xpath") + el.has("jsonpath") + el.has("header");
-  if (kinds > 1) fail_at(node, "expected at most one of 're', 'xpath', 'jsonpath', 'header'");
-  if (el.has("re")) {
+  el.unsupported({"regexp"});
+  // Tsung's protocol-specific expression (pgsql_expr): the session's plugin compiles it.
+  std::string own(protocol ? protocol->dyn_variable_attribute() : std::string_view{});
+  if (el.has("pgsql_expr") && own != "pgsql_expr")
+    el.fail("pgsql_expr", fmt::format("not supported yet: pgsql_expr in {} sessions",
+                                      protocol ? protocol->session_type() : "these"));
+  int kinds = el.has("re") + el.has("xpath") + el.has("jsonpath") + el.has("header") + el.has("pgsql_expr");
+  if (kinds > 1) fail_at(node, "expected at most one of 're', 'xpath', 'jsonpath', 'header', 'pgsql_expr'");
+  if (!own.empty() && el.has(own.c_str())) {
+    var.kind = DynVariable::Kind::protocol;
+    var.expr = el.required(own.c_str());
+    var.extractor = compile_at<DynExtractor>(el, own.c_str(), [&] { return protocol->parse_dyn_variable(var.expr); });
+    if (!var.extractor) el.fail(own.c_str(), fmt::format("not supported yet: {}", own));
+  } else if (el.has("re")) {
     var.kind = DynVariable::Kind::re;
     var.expr = el.required("re");
     var.regex = compile_regex(el, "re", var.expr);
@@ -197,12 +207,12 @@ Action load_setdynvars(pugi::xml_node node, const LoadContext& ctx, const Scenar
 }
 
 std::shared_ptr<const RequestDynamics> load_request_dynamics(const std::vector<pugi::xml_node>& nodes,
-                                                             std::vector<std::string>& defined) {
+                                                             std::vector<std::string>& defined, const Protocol* protocol) {
   if (nodes.empty()) return nullptr;
   auto dyn = std::make_shared<RequestDynamics>();
   for (pugi::xml_node node : nodes) {
     if (std::string_view(node.name()) == "dyn_variable") {
-      dyn->variables.push_back(load_dyn_variable(node));
+      dyn->variables.push_back(load_dyn_variable(node, protocol));
       define(defined, dyn->variables.back().name);
     } else {
       dyn->matches.push_back(load_match(node));

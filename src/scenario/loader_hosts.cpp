@@ -314,7 +314,7 @@ void load_servers(pugi::xml_node node, Scenario& scenario, const LoadContext& ct
     if (type == "tcp" || type == "tcp6") server.endpoint.transport = Transport::tcp;
     else if (type == "ssl" || type == "ssl6") server.endpoint.transport = Transport::ssl;
     else if (type == "udp" || type == "udp6") server.endpoint.transport = Transport::udp;
-    else if (type == "erlang") el.fail("type", fmt::format("not supported yet: server type '{}'", type));
+    else if (type == "erlang") server.carrier = "erlang";  // no network: the session's plugin runs locally
     else {  // Tsung's ts_bosh(_ssl), ts_server_websocket(_ssl): the session's plugin carries them (loader_sessions)
       server.carrier = type.starts_with("bosh") ? "bosh" : "websocket";
       bool tls = type.ends_with("_ssl") || type == "wss";

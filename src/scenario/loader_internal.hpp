@@ -61,7 +61,7 @@ Action load_setdynvars(pugi::xml_node node, const LoadContext& ctx, const Scenar
                        std::vector<std::string>& defined);
 /// The <dyn_variable> and <match> children of a <request>; null when there are none.
 std::shared_ptr<const RequestDynamics> load_request_dynamics(const std::vector<pugi::xml_node>& nodes,
-                                                             std::vector<std::string>& defined);
+                                                             std::vector<std::string>& defined, const Protocol* protocol);
 /// var + one of eq/neq/gt/gte/lt/lte; the variable must be defined before (or built in).
 /// `list_index`: var may be "name[N]" (<if>).
 Condition load_condition(XmlElement& el, const std::vector<std::string>& defined, bool list_index = false);

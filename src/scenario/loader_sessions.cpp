@@ -120,7 +120,7 @@ Action load_request(pugi::xml_node node, const SessionContext& ctx) {
   parse.options = ctx.options;
   std::vector<pugi::xml_node> dynamics;
   action.request = load_request_element(node, ctx, parse, dynamics);
-  action.dynamics = load_request_dynamics(dynamics, ctx.defined);
+  action.dynamics = load_request_dynamics(dynamics, ctx.defined, ctx.protocol);
   for (const std::string& v : action.request->sets_variables())
     if (std::find(ctx.defined.begin(), ctx.defined.end(), v) == ctx.defined.end()) ctx.defined.push_back(v);
   return action;
@@ -402,8 +402,12 @@ void load_sessions(pugi::xml_node node, Scenario& scenario, const LoadContext& c
                                                             server.endpoint.transport == Transport::ssl)
         el.fail("type", fmt::format("not supported yet: {} sessions over <server type=\"ssl\"> (<server> on line {}): {}",
                                     session.type, server.line, why));
-      if (server.carrier.empty()) continue;
       auto types = protocol->connection_level() ? protocol->server_types() : std::span<const std::string_view>{};
+      bool local = std::find(types.begin(), types.end(), "erlang") != types.end();
+      if (local && server.carrier != "erlang")
+        el.fail("type", fmt::format("{} sessions run on the agent host: they need <server type=\"erlang\"> (<server> on "
+                                    "line {})", session.type, server.line));
+      if (server.carrier.empty()) continue;
       if (std::find(types.begin(), types.end(), server.carrier) == types.end())
         el.fail("type", fmt::format("not supported yet: {} sessions over {} (<server> on line {})", session.type,
                                     server.carrier, server.line));

@@ -337,7 +337,9 @@ TEST(LoaderErrors, UnsupportedFeaturesSaySo) {
 
   p = Parts{};
   p.servers = R"(<servers><server host="a" port="5222" type="erlang"/></servers>)";
-  expect_error(scenario_text(p), "type=", "/tsung/servers/server", "not supported yet: server type 'erlang'");
+  // erlang (Tsung's ts_erlang: no network): only for the plugins that run on the agent host
+  expect_error(scenario_text(p), "type=\"ts_fake\"", "/tsung/sessions/session",
+               "not supported yet: ts_fake sessions over erlang (<server> on line 4)");
   // bosh and websocket servers: refused for sessions whose plugin does not carry them
   // (Protocol::server_types), at the session's type
   p.servers = R"(<servers><server host="a" port="5280" type="bosh"/></servers>)";
@@ -629,10 +631,12 @@ TEST(LoaderTransports, PluginsSayWhetherBidiAndUdpApply) {
     p.sessions = session(type, "", type + 3);
     EXPECT_EQ(error_of(scenario_text(p)), "") << type;
   }
-  // The built-in plugins: only ts_mysql says no; every other keeps the defaults (bidi for the
-  // connection-level ones: jabber, mqtt, amqp, websocket; udp for all).
+  // The built-in plugins: only ts_mysql and the local ones (ts_fs, ts_shell: no network) say no;
+  // every other keeps the defaults (bidi for the connection-level ones: jabber, mqtt, amqp,
+  // websocket; udp for all).
   for (const auto& protocol : ProtocolRegistry::builtin().all()) {
-    bool mysql = protocol->session_type() == "ts_mysql";
+    std::string_view type = protocol->session_type();
+    bool mysql = type == "ts_mysql" || type == "ts_fs" || type == "ts_shell";
     EXPECT_EQ(protocol->supports_bidi(), protocol->connection_level() && !mysql) << protocol->session_type();
     EXPECT_EQ(protocol->supports_udp(), !mysql) << protocol->session_type();
   }

@@ -62,8 +62,11 @@ assert_eq "$(sum mqtt_disconnected example)" 2 "example: disconnects"
 # thinktime in Tsung: not a request); the 2 disconnects are not acknowledged.
 assert_eq "$(sum request example)" 14 "example: timed requests"
 assert_eq "$(sum request_noack example)" 2 "example: unacknowledged requests"
-# Every MQTT request is a page (ts_config_mqtt's endpage = true), acknowledged or not: 12 + 4.
-assert_eq "$(sum page example)" 16 "example: pages"
+# Pages as Tsung's ts_config_mqtt makes them (endpage = true, then mark_prev_req): the publisher's
+# connect (a <for> follows), each of its 10 publishes (a loop end follows) and its disconnect: 12;
+# the subscriber's connect, subscribe, waitForMessages (a thinktime that still marks the request
+# before it), unsubscribe and disconnect: 1 page.
+assert_eq "$(sum page example)" 13 "example: pages"
 wait_until 5 bash -c "[ \$(grep -c 'New client connected' '$mlog') -ge $((connects_before + 2)) ]" ||
   fail "mosquitto did not log the example's 2 connections"
 # DISCONNECT reaches the broker before the socket closes: no "closed its connection" (an abrupt end).

@@ -8,6 +8,7 @@
 #include <openssl/hmac.h>
 
 #include <map>
+#include <optional>
 
 #include <pugixml.hpp>
 
@@ -15,6 +16,7 @@
 #include "loadctl/scenario.hpp"
 #include "loadctl/scenario_error.hpp"
 #include "pgsql_auth.hpp"
+#include "pgsql_expr.hpp"
 #include "pgsql_wire.hpp"
 #include "support/fake_conn_services.hpp"
 #include "support/map_vars.hpp"
@@ -437,6 +439,63 @@ TEST(PgsqlRequests, RefusedWithTheirPlace) {
   EXPECT_NE(parse_error(R"(<pgsql type="close">text</pgsql>)").find("takes no text"), std::string::npos);
   // The password never shows in what loadctl prints about a request.
   EXPECT_EQ(request(R"(<pgsql type="authenticate" password="sesame"/>)")->describe(), "pgsql authenticate");
+}
+
+
+// A RowDescription column: name, table oid, column number, type oid, size, modifier, format.
+std::string column(std::string_view name, std::uint16_t number, std::uint32_t type) {
+  std::string c(name);
+  c += '\0';
+  c += u32(16384);
+  c += std::string{static_cast<char>(number >> 8), static_cast<char>(number & 0xff)};
+  c += u32(type);
+  c += std::string{'\xff', '\xff'};  // size -1
+  c += u32(0xffffffff);               // modifier -1
+  c += std::string(2, '\0');         // text
+  return c;
+}
+std::string data_row(std::initializer_list<std::optional<std::string_view>> values) {
+  std::string body{'\0', static_cast<char>(values.size())};
+  for (const auto& v : values) {
+    body += v ? u32(static_cast<std::uint32_t>(v->size())) + std::string(*v) : u32(0xffffffff);
+  }
+  return msg('D', body);
+}
+
+TEST(PgsqlExpr, ReadsRowsAndColumnsAsTsungsFindPair) {
+  std::string reply = msg('T', std::string{'\0', '\2'} + column("id", 1, 23) + column("name", 2, 25)) +
+                      data_row({"7", "alice"}) + data_row({"8", std::nullopt}) + data_row({"9", "carol"}) +
+                      msg('C', std::string("SELECT 3") + '\0') + ready();
+  auto value = [&](const std::string& expr) {
+    std::string out = "(none)";
+    PgsqlExpr(expr).extract(reply, out);
+    return out;
+  };
+  EXPECT_EQ(value("data_row[1][1]"), "7");
+  EXPECT_EQ(value("data_row[3][2]"), "carol");
+  EXPECT_EQ(value("data_row.1.2"), "alice");        // Tsung's dotted form
+  EXPECT_EQ(value("data_row[3].name"), "carol");    // by column name
+  EXPECT_EQ(value("data_row[2].name"), "(none)");   // NULL
+  EXPECT_EQ(value("data_row[4][1]"), "(none)");     // no such row
+  EXPECT_EQ(value("data_row[1][3]"), "(none)");     // no such column
+  EXPECT_EQ(value("data_row[1].nope"), "(none)");
+  EXPECT_EQ(value("row_description[1][2][1]"), "name");
+  EXPECT_EQ(value("row_description[1][2][3]"), "2");
+  EXPECT_EQ(value("row_description[1][1][4]"), "23");
+  EXPECT_EQ(value("row_description[1][1][2]"), "text");
+  EXPECT_THROW(PgsqlExpr("command_complete[1][1]"), std::invalid_argument);
+  EXPECT_THROW(PgsqlExpr("data_row[0][1]"), std::invalid_argument);
+  EXPECT_THROW(PgsqlExpr("data_row[1]"), std::invalid_argument);
+  EXPECT_THROW(PgsqlExpr("row_description[1][1][9]"), std::invalid_argument);
+}
+
+TEST(PgsqlExpr, LoadedOnlyInPgsqlSessions) {
+  const std::string ok = R"(<request><dyn_variable name="v" pgsql_expr="data_row[1][1]"/><pgsql type="sql">SELECT 1</pgsql></request>)";
+  Scenario s = load_scenario_text(scenario(ok), "t.xml", registry());
+  const auto& var = s.sessions[0].actions[0].dynamics->variables[0];
+  EXPECT_EQ(var.kind, DynVariable::Kind::protocol);
+  expect_refused(scenario(R"(<request><dyn_variable name="v" pgsql_expr="data_row[1]"/><pgsql type="sql">SELECT 1</pgsql></request>)"),
+                 "pgsql_expr=", "expected data_row[ROW][COLUMN]");
 }
 
 }  // namespace

@@ -17,6 +17,8 @@
 #  3. Wrong passwords (cleartext, md5, SCRAM): counted as error_pgsql, the users end, the run
 #     ends normally; PostgreSQL logs the three failures.
 #  4. A row larger than max_frame_size: error_pgsql_frame_too_large, nothing allocated for it.
+#  5. <dyn_variable pgsql_expr>: a row's columns by index and by name and a column's name, read
+#     from a SELECT and inserted back: the table holds them.
 # Passwords go to psql on stdin, never on a command line.
 source "$(dirname "$0")/../../../tests/integration/lib.sh"
 need_bins loadctl loadagent
@@ -164,6 +166,41 @@ assert_eq "$(tsung_sum request "$dir")" 5 "requests answered ($(counts "$dir"))"
 for u in bench bench_md5 bench_clear; do
   assert_eq "$(grep -c "password authentication failed for user \"$u\"" "$PG_LOG" || true)" 1 "PostgreSQL's failures for $u"
 done
+# --- 5. <dyn_variable pgsql_expr>: values from a SELECT's rows, inserted back -----------------
+sql bench <<'SQL' || fail "creating picks failed"
+CREATE TABLE picks (uid int, name text, id int, col text); ALTER TABLE picks OWNER TO bench;
+SQL
+cat > "$TEST_TMP/expr.xml" <<XML
+<?xml version="1.0"?>
+<tsung loglevel="notice" version="1.0">
+  <clients><client host="localhost" use_controller_vm="true"/></clients>
+  <servers><server host="127.0.0.1" port="$PGPORT" type="tcp"/></servers>
+  <load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="5" arrivalrate="10" unit="second"/></arrivalphase></load>
+  <sessions>
+    <session name="expr" probability="100" type="ts_pgsql">
+      <request><pgsql type="connect" database="bench" username="bench"/></request>
+      <request><pgsql type="authenticate" password="sesame"/></request>
+      <request>
+        <dyn_variable name="third_name" pgsql_expr="data_row[3].name"/>
+        <dyn_variable name="third_id" pgsql_expr="data_row[3][1]"/>
+        <dyn_variable name="col" pgsql_expr="row_description[1][2][1]"/>
+        <pgsql type="sql">SELECT id, name FROM accounts WHERE id &gt; 10 ORDER BY id</pgsql>
+      </request>
+      <request subst="true"><pgsql type="sql">INSERT INTO picks VALUES (%%_tsung_userid%%, '%%_third_name%%', %%_third_id%%, '%%_col%%')</pgsql></request>
+      <request><pgsql type="close"/></request>
+    </session>
+  </sessions>
+</tsung>
+XML
+run expr "$TEST_TMP/expr.xml"
+users=$(tsung_sum finish_users_count "$TEST_TMP/expr")
+[ "$users" -ge 1 ] || fail "expr: no user finished ($(counts "$TEST_TMP/expr"))"
+assert_eq "$(tsung_sum error_pgsql "$TEST_TMP/expr")" 0 "expr: error_pgsql"
+assert_eq "$(echo "SELECT count(*) FROM picks" | sql bench)" "$users" "expr: rows inserted"
+assert_eq "$(echo "SELECT count(*) FROM picks WHERE name = 'a13' AND id = 13 AND col = 'name'" | sql bench)" "$users" \
+  "expr: rows with the third row's name and id and the second column's name ($(echo "SELECT * FROM picks LIMIT 1" | sql bench))"
+log "expr: $users users inserted the values pgsql_expr read"
+
 # Everything loadctl wrote (its output, tsung.log, tsung.dump, stats.jsonl, ...) but the copy of
 # the scenario in each run directory.
 leaks=$(find "$TEST_TMP"/{thinks,thinks2,pgsql,extended,wrong} "$TEST_TMP"/*.out "$TEST_TMP"/*.err -type f ! -name '*.xml' \
