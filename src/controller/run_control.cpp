@@ -35,7 +35,8 @@ std::int64_t level_of(const MetricSet& set, std::string_view name) {
 void Controller::open_control_socket() {
   auto server = std::make_unique<ControlServer>(
       ctx_, [this] { return run_status(); }, [this] { return stop_by_request(); },
-      [this](unsigned id) { return stop_agent_by_request(id); });
+      [this](unsigned id) { return stop_agent_by_request(id); },
+      [this](const control::ControlRequest& r) { return set_rate_by_request(r); });
   try {
     server->open(options_.run_dir);
   } catch (const std::exception& e) {
@@ -58,7 +59,7 @@ void Controller::release_control_clients(int exit_status) {
   if (!control_server_) return;
   control::RunStatus s = run_status();
   s.exit_status = exit_status;
-  control_server_->release_stop_waiters(control::render_status_text(s));
+  control_server_->release_stop_waiters(control::render_status_text(s), /*close=*/!(web_ && options_.http_keep) || keeping_done_);
 }
 
 void Controller::interrupt(int status, const std::string& reason) {
@@ -67,6 +68,10 @@ void Controller::interrupt(int status, const std::string& reason) {
 }
 
 std::string Controller::stop_by_request() {
+  if (keeping_) {  // -k: the run is over; `loadctl stop` ends the dashboard
+    boost::asio::post(ctx_, [this] { ctx_.stop(); });
+    return "the run has finished: closing the dashboard (-k)";
+  }
   if (finished_) return "the run has already finished";
   if (stopping_) return fmt::format("already stopping ({})", stop_reason_);
   console_.notice("\nloadctl stop: stopping agents and writing the final statistics");
@@ -127,6 +132,25 @@ control::RunStatus Controller::run_status() const {
     double silent = a.last_heard == SteadyClock::time_point{} ? 0 : seconds_between(a.last_heard, now);
     s.agents.push_back({a.plan.slot.id, a.plan.slot.host, state_name(a.state), silent});
   }
+  for (std::size_t i = 0; i < agents_.size(); ++i) {
+    const AgentRecord& a = agents_[i];
+    control::AgentStatus& row = s.agents[i];
+    row.hostname = a.hostname;
+    row.users = a.users;
+    row.request_rate = a.state == AgentState::running ? a.request_rate : 0;
+    row.cpu = a.cpu;
+  }
+  if (!live_.points().empty()) {
+    const control::LivePoint& p = live_.points().back();
+    auto copy = [](control::LatencyStatus& to, const control::Percentiles& from) { to = {from.count, from.p50, from.p95, from.p99}; };
+    copy(s.request, p.request);
+    copy(s.page, p.page);
+    copy(s.transaction, p.transaction);
+  }
+  s.rate_factor = rate_factor_;
+  s.arrivals_paused = arrivals_paused_;
+  s.dashboard = dashboard_url_;
+  if (!report_path_.empty()) s.report = dashboard_url_.empty() ? report_path_ : dashboard_url_ + "report";
   s.stop_reason = stop_reason_;
   s.exit_status = exit_status_;
   return s;
