@@ -49,7 +49,7 @@ struct RunStatus {
   std::uint64_t errors = 0;
   std::map<std::string, std::uint64_t> errors_by_name;
   std::vector<AgentStatus> agents;
-  LatencyStatus request, page, transaction;  ///< the last second's percentiles
+  LatencyStatus request, page, transaction;  ///< the last second's percentiles; the whole run's once finished
   double rate_factor = 1;   ///< arrival rate multiplier asked by steering (1: as planned)
   bool arrivals_paused = false;
   std::string dashboard;    ///< URL of the live dashboard; empty: none

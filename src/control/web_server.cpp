@@ -97,6 +97,7 @@ class WebServer::Session : public std::enable_shared_from_this<Session> {
  private:
   void on_header(beast::error_code ec) {
     if (ec == http::error::header_limit || ec == http::error::buffer_overflow) return refuse(431, "header too large");
+    if (ec == http::error::body_limit) return refuse(413, "body too large");  // its Content-Length, before any byte of it
     if (ec == http::error::bad_target || ec == http::error::bad_method || ec == http::error::bad_version ||
         ec == http::error::bad_field || ec == http::error::bad_value || ec == http::error::bad_line_ending)
       return refuse(400, "bad request");

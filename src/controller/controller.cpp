@@ -378,6 +378,7 @@ void Controller::finish() {
   if (finished_) return;
   finished_ = true;
   end_wall_ = std::time(nullptr);
+  end_steady_ = SteadyClock::now();
   if (started_ && abort_reported_) count_event("error_abort");  // see note_done_flags
   if (started_ && web_ && !second_.empty()) sample_second(SteadyClock::now());  // the series holds every delta
   if (started_) finish_results();

@@ -211,6 +211,7 @@ class Controller {
   std::chrono::steady_clock::time_point zero_;        ///< time zero of the schedule
   std::chrono::steady_clock::time_point next_dump_;
   std::chrono::steady_clock::time_point stop_deadline_;
+  std::chrono::steady_clock::time_point end_steady_{};  ///< when finish() began
   std::time_t start_wall_ = 0;
   std::time_t end_wall_ = 0;
   std::time_t last_dump_ = 0;  ///< timestamp of the last tsung.log dump

@@ -49,7 +49,7 @@ button.danger{border-color:var(--bad);color:var(--bad)}input{font:inherit;paddin
 <div class="card chart"><h3>Errors / s</h3><svg id="c-err"></svg></div>
 </section>
 <section class="panels">
-<div class="card panel"><h3>Response times, last second (ms)</h3><table id="t-lat"><thead><tr><th></th><th class="n">count</th><th class="n">p50</th><th class="n">p95</th><th class="n">p99</th></tr></thead><tbody></tbody></table></div>
+<div class="card panel"><h3 id="lat-title">Response times, last second (ms)</h3><table id="t-lat"><thead><tr><th></th><th class="n">count</th><th class="n">p50</th><th class="n">p95</th><th class="n">p99</th></tr></thead><tbody></tbody></table></div>
 <div class="card panel"><h3>Errors by name</h3><table id="t-err"><tbody><tr><td class="muted">none</td></tr></tbody></table></div>
 </section>
 <section class="card panel"><h3>Agents</h3><table id="t-agents"><thead><tr><th>id</th><th>host</th><th>state</th><th class="n">users</th><th class="n">req/s</th><th class="n">cpu %</th><th class="n">last heard</th><th></th></tr></thead><tbody></tbody></table></section>
@@ -93,6 +93,9 @@ function render(){
   set("v-steer",s.arrivals_paused?"arrivals paused":(s.rate_factor!==1?"rate × "+fmt(s.rate_factor,3):""));
   let h="";for(const k of ["request","page","transaction"]){const l=s[k];h+=`<tr><td>${k}</td><td class="n">${l?l.count:0}</td><td class="n">${fmt(l&&l.p50)}</td><td class="n">${fmt(l&&l.p95)}</td><td class="n">${fmt(l&&l.p99)}</td></tr>`;}
   $("t-lat").tBodies[0].innerHTML=h;
+  const over=s.state==="finishing"||s.state==="finished";
+  set("lat-title",over?"Response times, whole run (ms)":"Response times, last second (ms)");
+  for(const b of document.querySelectorAll(".controls button,.controls input"))b.disabled=over||s.state==="stopping";
   const en=Object.keys(s.errors_by_name);
   $("t-err").tBodies[0].innerHTML=en.length?en.map(n=>`<tr><td>${esc(n)}</td><td class="n" data-error="${esc(n)}">${s.errors_by_name[n]}</td></tr>`).join(""):'<tr><td class="muted">none</td></tr>';
   $("t-agents").tBodies[0].innerHTML=s.agents.map(a=>`<tr data-agent="${a.id}"><td>${a.id}</td><td>${esc(a.host)}${a.hostname&&a.hostname!==a.host?' <span class="muted">('+esc(a.hostname)+")</span>":""}</td><td>${esc(a.state)}</td><td class="n">${a.users}</td><td class="n">${fmt(a.request_rate)}</td><td class="n">${a.cpu==null?"–":fmt(a.cpu)}</td><td class="n">${fmt(a.silent_for)} s</td><td>${a.state==="running"?`<button data-stop="${a.id}">stop</button>`:""}</td></tr>`).join("");

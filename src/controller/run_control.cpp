@@ -111,6 +111,7 @@ control::RunStatus Controller::run_status() const {
   s.run_dir = options_.run_dir;
   s.scenario = options_.scenario_path;
   s.planned = planned_duration(scenario_);
+  if (finished_ && end_steady_ != SteadyClock::time_point{}) now = std::min(now, end_steady_);  // -k: frozen
   if (started_ && now > zero_) s.elapsed = seconds_between(zero_, now);
   std::vector<double> durations;
   for (const ArrivalPhase& phase : scenario_.load.phases) durations.push_back(phase.duration);
@@ -140,9 +141,17 @@ control::RunStatus Controller::run_status() const {
     row.request_rate = a.state == AgentState::running ? a.request_rate : 0;
     row.cpu = a.cpu;
   }
-  if (!live_.points().empty()) {
+  auto copy = [](control::LatencyStatus& to, const control::Percentiles& from) { to = {from.count, from.p50, from.p95, from.p99}; };
+  if (finished_) {  // the whole run's percentiles once it is over
+    Metric transactions;
+    transactions.kind = MetricKind::sample;
+    for (MetricId id = 0; id < total_.size(); ++id)
+      if (total_.name(id).starts_with("tr_") && total_.metric(id).kind == MetricKind::sample) transactions.merge(total_.metric(id));
+    if (const Metric* m = total_.find("request")) copy(s.request, control::percentiles_of(*m));
+    if (const Metric* m = total_.find("page")) copy(s.page, control::percentiles_of(*m));
+    copy(s.transaction, control::percentiles_of(transactions));
+  } else if (!live_.points().empty()) {
     const control::LivePoint& p = live_.points().back();
-    auto copy = [](control::LatencyStatus& to, const control::Percentiles& from) { to = {from.count, from.p50, from.p95, from.p99}; };
     copy(s.request, p.request);
     copy(s.page, p.page);
     copy(s.transaction, p.transaction);

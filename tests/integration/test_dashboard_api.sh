@@ -34,12 +34,8 @@ run=$TEST_TMP/run
   > "$TEST_TMP/out" 2> "$TEST_TMP/err" &
 pid=$!
 on_exit "kill -9 $pid 2>/dev/null || true"
-# The address the controller logged ("dashboard on http://127.0.0.1:PORT/").
-dashboard_url_in() { awk '/ dashboard on http:/ { for (i = 1; i <= NF; ++i) if ($i ~ /^http:/) { print $i; exit } }' "$1" 2>/dev/null; }
-dashboard_url() { dashboard_url_in "$run/controller.log"; }
-has_dashboard() { [ -n "$(dashboard_url)" ]; }
-wait_until 20 has_dashboard || { cat "$TEST_TMP/err" >&2; fail "no dashboard line in controller.log"; }
-url=$(dashboard_url)
+wait_dashboard "$run" 20
+url=$DASHBOARD_URL
 grep -q "^dashboard: $url\$" "$TEST_TMP/err" || fail "the dashboard address is not on the console"
 log "dashboard at $url"
 api() { curl -sS --max-time 5 "$url$1"; }

@@ -100,8 +100,6 @@ TEST(Steering, RateMessage) {
   EXPECT_FALSE(decode_rate(encode_text("")));
 }
 
-namespace {
-
 // A WebServer on 127.0.0.1:0 in its own thread; requests through blocking sockets.
 class WebServerTest : public ::testing::Test {
  protected:
@@ -156,8 +154,8 @@ class WebServerTest : public ::testing::Test {
   std::atomic<int> handled_{0};
 };
 
+namespace {
 const std::string kToken = "0123456789abcdef0123456789abcdef";
-
 }  // namespace
 
 TEST_F(WebServerTest, LoopbackWithoutTokenChecksHostAndPostHeader) {
@@ -205,11 +203,15 @@ TEST_F(WebServerTest, OversizedRequestsAreRefused) {
   int before = handled_;
   std::string big_header = get("/", "X-Big: " + std::string(WebServer::kMaxHeader, 'a') + "\r\n");
   EXPECT_TRUE(exchange(big_header).starts_with("HTTP/1.1 431"));
-  // An unauthenticated body is never read: refused on its header.
-  std::string body(WebServer::kMaxBody * 4, 'b');
-  std::string post = "POST /api/stop HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Loadctl: 1\r\nConnection: close\r\nContent-Length: " +
-                     std::to_string(body.size()) + "\r\n\r\n";
+  // An unauthenticated body is never read: refused on its header, its body never sent.
+  std::string post = "POST /api/stop HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Loadctl: 1\r\nConnection: close\r\n"
+                     "Content-Length: 1000\r\n\r\n";
   EXPECT_TRUE(exchange(post).starts_with("HTTP/1.1 401"));
+  // A body announced beyond the limit is refused on its Content-Length, authorised or not.
+  std::string body(WebServer::kMaxBody * 4, 'b');
+  std::string announced = "POST /api/stop HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Loadctl: 1\r\nConnection: close\r\n"
+                          "Content-Length: 100000000\r\n\r\n";
+  EXPECT_TRUE(exchange(announced).starts_with("HTTP/1.1 413"));
   std::string authed = "POST /api/stop HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Loadctl: 1\r\nAuthorization: Bearer " + kToken +
                        "\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   EXPECT_TRUE(exchange(authed).starts_with("HTTP/1.1 413"));
