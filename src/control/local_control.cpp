@@ -90,9 +90,13 @@ std::string encode_control_request(const ControlRequest& request) {
     case ControlRequest::Kind::stop_agent: return fmt::format("stop agent {}\n", request.agent);
     case ControlRequest::Kind::pause: return "pause\n";
     case ControlRequest::Kind::resume: return "resume\n";
-    case ControlRequest::Kind::rate:
-      return fmt::format("rate {}{}{}\n", request.rate, request.per_second ? "/s" : "x",
-                         request.one_agent ? fmt::format(" agent {}", request.agent) : "");
+    case ControlRequest::Kind::rate: {
+      // Fixed notation, shortest round trip: what parse_rate reads back (never "1e-05").
+      char number[64];
+      auto end = std::to_chars(number, number + sizeof number, request.rate, std::chars_format::fixed).ptr;
+      return fmt::format("rate {}{}{}\n", std::string_view(number, static_cast<std::size_t>(end - number)),
+                         request.per_second ? "/s" : "x", request.one_agent ? fmt::format(" agent {}", request.agent) : "");
+    }
   }
   return "status\n";
 }

@@ -84,7 +84,8 @@ TEST(Steering, RateRequestsOnTheControlSocket) {
                           "rate 2x agent", "rate 2x agent 01", "rate 2x agent x", "rate nanx", "rate 1e3x", "rate 2X",
                           "rate 2x  agent 1", "pause now", "rate 1..2x"})
     EXPECT_FALSE(parse_control_request(bad)) << bad;
-  for (const char* line : {"rate 2x", "rate 0.5x", "rate 500/s agent 3", "pause", "resume"}) {
+  for (const char* line : {"rate 2x", "rate 0.5x", "rate 500/s agent 3", "pause", "resume", "rate 0.00001x",
+                           "rate 1000000/s", "rate 0.1/s agent 999999"}) {
     auto request = parse_control_request(line);
     ASSERT_TRUE(request) << line;
     EXPECT_EQ(encode_control_request(*request), std::string(line) + "\n");
