@@ -102,7 +102,15 @@ std::string render_status_json(const RunStatus& s) {
   out += fmt::format("\"rate_factor\": {}, \"arrivals_paused\": {}, \"dashboard\": {}, \"report\": {}, ",
                      json_number(s.rate_factor), s.arrivals_paused ? "true" : "false", json_string(s.dashboard),
                      json_string(s.report));
-  out += "\"agents\": [";
+  out += "\"monitors\": [";
+  sep = "";
+  auto value = [](double v) { return v < 0 ? std::string("null") : json_number(std::round(v * 10) / 10); };
+  for (const MonitorStatus& m : s.monitors) {
+    out += fmt::format("{}{{\"host\": {}, \"cpu\": {}, \"freemem\": {}, \"load\": {}}}", sep, json_string(m.host),
+                       value(m.cpu), value(m.freemem), value(m.load));
+    sep = ", ";
+  }
+  out += "], \"agents\": [";
   sep = "";
   for (const AgentStatus& a : s.agents) {
     out += fmt::format("{}{{\"id\": {}, \"host\": {}, \"hostname\": {}, \"state\": {}, \"silent_for\": {}, "

@@ -21,6 +21,12 @@ struct AgentStatus {
   double cpu = -1;            ///< its host's cpu % (last monitor sample); -1: none yet
 };
 
+/// A monitored host's last samples (Tsung's {cpu,"h"}, {freemem,"h"}, {load,"h"}); -1: none.
+struct MonitorStatus {
+  std::string host;
+  double cpu = -1, freemem = -1, load = -1;
+};
+
 /// p50/p95/p99 (ms) of one sample metric over the last second with samples; count 0: none.
 struct LatencyStatus {
   std::uint64_t count = 0;
@@ -50,6 +56,7 @@ struct RunStatus {
   std::map<std::string, std::uint64_t> errors_by_name;
   std::vector<AgentStatus> agents;
   LatencyStatus request, page, transaction;  ///< the last second's percentiles; the whole run's once finished
+  std::vector<MonitorStatus> monitors;  ///< by host name
   double rate_factor = 1;   ///< arrival rate multiplier asked by steering (1: as planned)
   bool arrivals_paused = false;
   std::string dashboard;    ///< URL of the live dashboard; empty: none

@@ -53,6 +53,7 @@ button.danger{border-color:var(--bad);color:var(--bad)}input{font:inherit;paddin
 <div class="card panel"><h3>Errors by name</h3><table id="t-err"><tbody><tr><td class="muted">none</td></tr></tbody></table></div>
 </section>
 <section class="card panel"><h3>Agents</h3><table id="t-agents"><thead><tr><th>id</th><th>host</th><th>state</th><th class="n">users</th><th class="n">req/s</th><th class="n">cpu %</th><th class="n">last heard</th><th></th></tr></thead><tbody></tbody></table></section>
+<section class="card panel"><h3>Host monitors</h3><table id="t-mon"><thead><tr><th>host</th><th class="n">cpu %</th><th class="n">free memory (MB)</th><th class="n">load</th></tr></thead><tbody></tbody></table></section>
 <section class="card panel"><h3>Steering</h3><div class="controls">
 <button id="b-pause">Pause arrivals</button><button id="b-resume">Resume</button>
 <input id="i-rate" placeholder="2x or 500/s"><button id="b-rate">Set rate</button>
@@ -99,6 +100,7 @@ function render(){
   const en=Object.keys(s.errors_by_name);
   $("t-err").tBodies[0].innerHTML=en.length?en.map(n=>`<tr><td>${esc(n)}</td><td class="n" data-error="${esc(n)}">${s.errors_by_name[n]}</td></tr>`).join(""):'<tr><td class="muted">none</td></tr>';
   $("t-agents").tBodies[0].innerHTML=s.agents.map(a=>`<tr data-agent="${a.id}"><td>${a.id}</td><td>${esc(a.host)}${a.hostname&&a.hostname!==a.host?' <span class="muted">('+esc(a.hostname)+")</span>":""}</td><td>${esc(a.state)}</td><td class="n">${a.users}</td><td class="n">${fmt(a.request_rate)}</td><td class="n">${a.cpu==null?"–":fmt(a.cpu)}</td><td class="n">${fmt(a.silent_for)} s</td><td>${a.state==="running"?`<button data-stop="${a.id}">stop</button>`:""}</td></tr>`).join("");
+  $("t-mon").tBodies[0].innerHTML=(s.monitors||[]).map(m=>`<tr data-monitor="${esc(m.host)}"><td>${esc(m.host)}</td><td class="n">${fmt(m.cpu)}</td><td class="n">${fmt(m.freemem,0)}</td><td class="n">${fmt(m.load,2)}</td></tr>`).join("")||'<tr><td class="muted">none yet</td></tr>';
   if(s.report)$("report").innerHTML=`<p>Final report: <a id="report-link" href="${esc(s.report)}">${esc(s.report)}</a></p>`;
   else if(s.state==="finished")$("report").innerHTML=`<p class="muted">Run finished (exit status ${s.exit_status}). <code>loadctl report ${esc(s.run_dir)}</code> renders its report.</p>`;
   $("events").innerHTML=evs.map(e=>`<li>${fmt(e.t,1)} s: ${esc(e.text)}</li>`).join("");

@@ -156,6 +156,20 @@ control::RunStatus Controller::run_status() const {
     copy(s.page, p.page);
     copy(s.transaction, p.transaction);
   }
+  // Host monitors: the mean of the last second that had samples ({cpu,"h"} every 2 s), else the run's.
+  for (const auto& [name, m] : total_.sorted()) {
+    if (m->kind != MetricKind::sample || !name.starts_with('{') || !name.ends_with("\"}")) continue;
+    auto comma = name.find(",\"");
+    if (comma == std::string::npos) continue;
+    std::string kind = name.substr(1, comma - 1), host = name.substr(comma + 2, name.size() - comma - 4);
+    auto it = std::find_if(s.monitors.begin(), s.monitors.end(), [&](const auto& x) { return x.host == host; });
+    if (it == s.monitors.end()) it = s.monitors.insert(s.monitors.end(), control::MonitorStatus{host});
+    const Metric* recent = last_second_.find(name);
+    double v = (recent && recent->count ? recent : m)->mean();
+    if (kind == "cpu") it->cpu = v;
+    else if (kind == "freemem") it->freemem = v;
+    else if (kind == "load") it->load = v;
+  }
   s.rate_factor = rate_factor_;
   s.arrivals_paused = arrivals_paused_;
   s.dashboard = dashboard_url_;

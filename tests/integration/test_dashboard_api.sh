@@ -42,9 +42,9 @@ api() { curl -sS --max-time 5 "$url$1"; }
 
 running() {
   api api/status > "$TEST_TMP/st.json" &&
-    "$PY" -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(0 if s["state"]=="running" and s["users"]>5 and s["request_rate"]>0 and all(a["users"]>0 and a["request_rate"]>0 for a in s["agents"]) else 1)' "$TEST_TMP/st.json"
+    "$PY" -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(0 if s["state"]=="running" and s["users"]>5 and s["request_rate"]>0 and all(a["users"]>0 and a["request_rate"]>0 for a in s["agents"]) and any(m["cpu"] is not None and m["load"] is not None for m in s["monitors"]) else 1)' "$TEST_TMP/st.json"
 }
-wait_until 20 running || { cat "$TEST_TMP/st.json" >&2; fail "/api/status never showed users and requests on both agents"; }
+wait_until 20 running || { cat "$TEST_TMP/st.json" >&2; fail "/api/status never showed users and requests on both agents, and monitors"; }
 "$PY" - "$TEST_TMP/st.json" "$url" <<'PY' || fail "/api/status during the run"
 import json, sys
 s = json.load(open(sys.argv[1]))
@@ -52,6 +52,12 @@ assert s["dashboard"] == sys.argv[2], s["dashboard"]
 assert s["phase"] == 1 and s["phases"] == 1 and s["planned"] == 6, s
 assert len(s["agents"]) == 2 and all(a["state"] == "running" and a["hostname"] for a in s["agents"]), s["agents"]
 assert s["request"] and s["request"]["p50"] <= s["request"]["p95"] <= s["request"]["p99"], s["request"]
+# The agents' host (both agents run here) is monitored: cpu %, free memory, load.
+hosts = {a["hostname"] for a in s["agents"]}
+mons = {m["host"]: m for m in s["monitors"]}
+assert hosts <= set(mons), (hosts, s["monitors"])
+m = mons[next(iter(hosts))]
+assert 0 <= m["cpu"] <= 100 and m["freemem"] > 0 and m["load"] >= 0, m
 PY
 api "api/stats?since=-1" > "$TEST_TMP/early.json"
 

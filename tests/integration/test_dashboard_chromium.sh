@@ -62,6 +62,7 @@ v["polls"] = int((re.search(r'data-polls="(\d+)"', dom) or [0, 0])[1])
 v["chart_points"] = [int(n) for n in re.findall(r'data-points="(\d+)"', dom)]
 v["report_link"] = (re.search(r'id="report-link" href="([^"]+)"', dom) or [0, ""])[1]
 v["errors_by_name"] = dict(re.findall(r'data-error="([^"]+)">(\d+)<', dom))
+v["monitors"] = [h for h in re.findall(r'data-monitor="([^"]+)"', dom) if not h.startswith("${")]  # not the script's template
 print(json.dumps(v))
 PY
 }
@@ -110,6 +111,7 @@ assert num(v["v-errors"]) == 0, v["v-errors"]
 p95 = final["request"]["p95"]
 assert abs(float(v["v-req-p95"].replace(",", "")) - p95) <= 0.05 + 0.001 * p95, (v["v-req-p95"], p95)
 assert v["report_link"] == sys.argv[3] + "report", v["report_link"]
+assert len(v["monitors"]) == 1, v["monitors"]  # this host, monitored by its agent
 print("after:", v["v-requests"], "requests,", v["v-users-started"], "users, p95", v["v-req-p95"], "ms")
 PY
 "$LOADCTL" stop > /dev/null 2>&1 || fail "loadctl stop (-k)"
