@@ -20,6 +20,15 @@ const std::vector<std::uint64_t>& exposition_bounds_us() {
   return bounds;
 }
 
+bool split_monitor_name(std::string_view name, std::string& kind, std::string& host) {
+  if (!name.starts_with('{') || !name.ends_with("\"}")) return false;
+  auto comma = name.find(",\"");
+  if (comma == std::string_view::npos) return false;
+  kind = std::string(name.substr(1, comma - 1));
+  host = std::string(name.substr(comma + 2, name.size() - comma - 4));
+  return true;
+}
+
 std::string escape_label_value(std::string_view value) {
   std::string out;
   out.reserve(value.size());
@@ -44,16 +53,6 @@ std::string prom_number(double v) {
 
 void prom_family(std::string& out, const char* name, const char* type, const char* help) {
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-}
-
-// {cpu,"host"} -> ("cpu", "host"); anything else: false.
-bool split_monitor_name(std::string_view name, std::string& kind, std::string& host) {
-  if (!name.starts_with('{') || !name.ends_with("\"}")) return false;
-  auto comma = name.find(",\"");
-  if (comma == std::string_view::npos) return false;
-  kind = std::string(name.substr(1, comma - 1));
-  host = std::string(name.substr(comma + 2, name.size() - comma - 4));
-  return true;
 }
 
 void prom_histogram(std::string& out, const std::string& label, const Metric& m) {

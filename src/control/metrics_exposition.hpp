@@ -25,6 +25,9 @@ const std::vector<std::uint64_t>& exposition_bounds_us();
 /// one-second delta (host monitor means come from it, else from `total`).
 std::string render_prometheus(const MetricSet& total, const MetricSet& last_second, const RunStatus& status);
 
+/// A host monitor's metric name {cpu,"host"} split into ("cpu", "host"); false for any other name.
+bool split_monitor_name(std::string_view name, std::string& kind, std::string& host);
+
 /// A label value escaped as the format requires (backslash, double quote, newline).
 std::string escape_label_value(std::string_view value);
 

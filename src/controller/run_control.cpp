@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "control/metrics_exposition.hpp"
 #include "controller/controller.hpp"
 
 namespace loadctl::controller {
@@ -157,11 +158,9 @@ control::RunStatus Controller::run_status() const {
     copy(s.transaction, p.transaction);
   }
   // Host monitors: the mean of the last second that had samples ({cpu,"h"} every 2 s), else the run's.
+  std::string kind, host;
   for (const auto& [name, m] : total_.sorted()) {
-    if (m->kind != MetricKind::sample || !name.starts_with('{') || !name.ends_with("\"}")) continue;
-    auto comma = name.find(",\"");
-    if (comma == std::string::npos) continue;
-    std::string kind = name.substr(1, comma - 1), host = name.substr(comma + 2, name.size() - comma - 4);
+    if (m->kind != MetricKind::sample || !control::split_monitor_name(name, kind, host)) continue;
     auto it = std::find_if(s.monitors.begin(), s.monitors.end(), [&](const auto& x) { return x.host == host; });
     if (it == s.monitors.end()) it = s.monitors.insert(s.monitors.end(), control::MonitorStatus{host});
     const Metric* recent = last_second_.find(name);
