@@ -81,8 +81,9 @@ bool Controller::open_dashboard() {
       spdlog::error("{}", what);
       return false;
     }
-    console_.notice(fmt::format("note: {}; the run goes on without a dashboard (--http ADDR:PORT picks another "
-                                "address, -n turns this off)", what));
+    // Not an error of the run: said unless -q (and always in controller.log).
+    console_.info(fmt::format("note: {}; the run goes on without a dashboard (--http ADDR:PORT picks another "
+                              "address, -n turns this off)", what));
     spdlog::warn("{}; no dashboard", what);
     return true;
   }
