@@ -6,6 +6,7 @@
 //                 "p90":..,"p95":..,"p99":..,"p99.9":..,"total_count":..},
 //      "200":{"kind":"counter","delta":..,"total":..},
 //      "users":{"kind":"gauge","level":..,"max":..}}}
+//   {"ts":T,"elapsed":E,"event":"rate 2x (all agents)"}   steering (docs/dashboard.md), between intervals
 //   {"ts":T,"elapsed":E,"final":true,"metrics":{...whole run: samples without total_count,
 //      counters as {"kind":"counter","total":..}, gauges as in intervals}}
 // Sample values are milliseconds (percentiles from the µs histogram, < 1% error).
@@ -29,6 +30,9 @@ class StatsJsonlWriter {
 
   /// Appends the line of one interval (same MetricSet as TsungLogWriter::dump) and flushes.
   bool write_interval(std::time_t now, const MetricSet& interval);
+  /// Appends a steering event line {"ts":T,"elapsed":E,"event":"text"} (no "metrics": readers of
+  /// intervals skip it) and flushes. `elapsed` is seconds since time zero.
+  bool write_event(std::time_t now, double elapsed, std::string_view text);
   /// Appends the final whole-run line ("final":true) and flushes.
   /// Both return false when the write failed; the line stays queued and goes out before the next.
   bool write_final(std::time_t now);

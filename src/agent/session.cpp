@@ -76,6 +76,12 @@ void Session::on_message(MsgType type, std::string_view payload) {
       break;
     case MsgType::heartbeat:
       break;
+    case MsgType::rate:
+      if (auto factor = control::decode_rate(payload); factor && engine_) {
+        spdlog::info("arrival rate x{} (the controller's steering)", *factor);
+        engine_->set_arrival_factor(*factor);
+      }
+      break;
     case MsgType::release:
       if (auto n = control::decode_text(payload); n && engine_)
         engine_->release_barrier(std::strtoull(n->c_str(), nullptr, 10));

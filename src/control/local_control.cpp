@@ -1,5 +1,7 @@
 #include "control/local_control.hpp"
 
+#include <charconv>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -20,19 +22,63 @@
 
 namespace loadctl::control {
 
+namespace {
+
+std::optional<unsigned> parse_agent_id(std::string_view id) {
+  if (id.empty() || id.size() > 6 || id.find_first_not_of("0123456789") != std::string_view::npos ||
+      (id.size() > 1 && id[0] == '0'))
+    return std::nullopt;
+  unsigned n = 0;
+  for (char c : id) n = n * 10 + static_cast<unsigned>(c - '0');
+  return n;
+}
+
+}  // namespace
+
+std::optional<ControlRequest> parse_rate(std::string_view value) {
+  ControlRequest request{ControlRequest::Kind::rate};
+  if (value.ends_with("/s")) {
+    request.per_second = true;
+    value.remove_suffix(2);
+  } else if (value.ends_with('x')) {
+    value.remove_suffix(1);
+  } else {
+    return std::nullopt;
+  }
+  if (value.empty() || value.size() > 12 || value.find_first_not_of("0123456789.") != std::string_view::npos)
+    return std::nullopt;
+  double v = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+  if (ec != std::errc() || end != value.data() + value.size() || !(v > 0)) return std::nullopt;
+  if (v > (request.per_second ? kMaxArrivalRate : kMaxRateFactor)) return std::nullopt;
+  request.rate = v;
+  return request;
+}
+
 std::optional<ControlRequest> parse_control_request(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (line == "status") return ControlRequest{ControlRequest::Kind::status};
   if (line == "status json") return ControlRequest{ControlRequest::Kind::status_json};
   if (line == "stop") return ControlRequest{ControlRequest::Kind::stop};
-  constexpr std::string_view kStopAgent = "stop agent ";
-  if (!line.starts_with(kStopAgent)) return std::nullopt;
-  std::string_view id = line.substr(kStopAgent.size());
-  if (id.empty() || id.size() > 6 || id.find_first_not_of("0123456789") != std::string_view::npos ||
-      (id.size() > 1 && id[0] == '0'))
-    return std::nullopt;
-  ControlRequest request{ControlRequest::Kind::stop_agent};
-  for (char c : id) request.agent = request.agent * 10 + static_cast<unsigned>(c - '0');
+  if (line == "pause") return ControlRequest{ControlRequest::Kind::pause};
+  if (line == "resume") return ControlRequest{ControlRequest::Kind::resume};
+  constexpr std::string_view kStopAgent = "stop agent ", kRate = "rate ", kAgent = " agent ";
+  if (line.starts_with(kStopAgent)) {
+    auto id = parse_agent_id(line.substr(kStopAgent.size()));
+    if (!id) return std::nullopt;
+    ControlRequest request{ControlRequest::Kind::stop_agent};
+    request.agent = *id;
+    return request;
+  }
+  if (!line.starts_with(kRate)) return std::nullopt;
+  line.remove_prefix(kRate.size());
+  auto agent_at = line.find(kAgent);
+  auto request = parse_rate(line.substr(0, agent_at));
+  if (!request || agent_at == std::string_view::npos) return request;
+  auto id = parse_agent_id(line.substr(agent_at + kAgent.size()));
+  if (!id) return std::nullopt;
+  request->one_agent = true;
+  request->agent = *id;
   return request;
 }
 
@@ -42,6 +88,15 @@ std::string encode_control_request(const ControlRequest& request) {
     case ControlRequest::Kind::status_json: return "status json\n";
     case ControlRequest::Kind::stop: return "stop\n";
     case ControlRequest::Kind::stop_agent: return fmt::format("stop agent {}\n", request.agent);
+    case ControlRequest::Kind::pause: return "pause\n";
+    case ControlRequest::Kind::resume: return "resume\n";
+    case ControlRequest::Kind::rate: {
+      // Fixed notation, shortest round trip: what parse_rate reads back (never "1e-05").
+      char number[64];
+      auto end = std::to_chars(number, number + sizeof number, request.rate, std::chars_format::fixed).ptr;
+      return fmt::format("rate {}{}{}\n", std::string_view(number, static_cast<std::size_t>(end - number)),
+                         request.per_second ? "/s" : "x", request.one_agent ? fmt::format(" agent {}", request.agent) : "");
+    }
   }
   return "status\n";
 }

@@ -23,14 +23,25 @@ inline constexpr std::size_t kMaxControlReply = 1u << 20;    ///< what a client 
 inline constexpr const char* kControlSocketName = "control.sock";
 
 struct ControlRequest {
-  enum class Kind { status, status_json, stop, stop_agent };
+  enum class Kind { status, status_json, stop, stop_agent, rate, pause, resume };
   Kind kind = Kind::status;
-  unsigned agent = 0;  ///< stop_agent: the agent's id (as `status` lists them)
+  unsigned agent = 0;  ///< stop_agent, and rate with one_agent: the agent's id (as `status` lists them)
+  bool one_agent = false;  ///< rate: of `agent` only
+  double rate = 0;         ///< rate: the factor ("2x"), or arrivals/s ("500/s") when per_second
+  bool per_second = false;
   bool operator==(const ControlRequest&) const = default;
 };
 
+/// Largest rate factor and arrival rate (per second) that `rate` accepts.
+inline constexpr double kMaxRateFactor = 1000;
+inline constexpr double kMaxArrivalRate = 1e6;
+/// "2x", "0.5x" (a factor of the planned rate) or "500/s" (arrivals per second of the whole run,
+/// or of the agent); nullopt when malformed, not positive or above the limits.
+std::optional<ControlRequest> parse_rate(std::string_view value);
+
 /// One request line without its newline: "status", "status json", "stop", "stop agent N" (N a
-/// decimal agent id below 10^6, no sign or leading zero). Anything else: nullopt.
+/// decimal agent id below 10^6, no sign or leading zero), "rate R" or "rate R agent N" (R as
+/// parse_rate reads it), "pause", "resume". Anything else: nullopt.
 std::optional<ControlRequest> parse_control_request(std::string_view line);
 std::string encode_control_request(const ControlRequest& request);
 

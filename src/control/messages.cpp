@@ -1,5 +1,9 @@
 #include "control/messages.hpp"
 
+#include <charconv>
+
+#include <fmt/format.h>
+
 #include "loadctl/wire.hpp"
 
 namespace loadctl::control {
@@ -22,6 +26,7 @@ const char* to_string(MsgType type) {
     case MsgType::log: return "log";
     case MsgType::barrier: return "barrier";
     case MsgType::release: return "release";
+    case MsgType::rate: return "rate";
   }
   return "unknown";
 }
@@ -151,6 +156,21 @@ std::optional<std::string> decode_text(std::string_view payload) {
   std::string s = r.str();
   if (!r.ok() || !r.at_end()) return std::nullopt;
   return s;
+}
+
+}  // namespace loadctl::control
+
+namespace loadctl::control {
+
+std::string encode_rate(double factor) { return encode_text(fmt::format("{}", factor)); }
+
+std::optional<double> decode_rate(std::string_view payload) {
+  auto text = decode_text(payload);
+  if (!text || text->empty() || text->size() > 32) return std::nullopt;
+  double f = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), f);
+  if (ec != std::errc() || end != text->data() + text->size() || !(f >= 0) || f > kMaxWireRateFactor) return std::nullopt;
+  return f;
 }
 
 }  // namespace loadctl::control

@@ -40,7 +40,7 @@
 namespace loadctl::control {
 
 inline constexpr std::string_view kMagic = "LOADCTL";
-inline constexpr std::uint32_t kProtocolVersion = 4;  ///< 2: Setup carries plugin files; 3: and -x tags, -L; barrier/release (wait_global); Done flags; 4: --arrival-lag-limit
+inline constexpr std::uint32_t kProtocolVersion = 4;  ///< 2: Setup carries plugin files; 3: and -x tags, -L; barrier/release (wait_global); Done flags; 4: --arrival-lag-limit, rate
 inline constexpr std::uint32_t kMaxFrame = 64u * 1024 * 1024;
 /// Largest frame a peer may send before its hello is verified (a hello is ~100 bytes).
 inline constexpr std::uint32_t kMaxUnauthenticatedFrame = 4096;
@@ -53,7 +53,8 @@ enum class MsgType : std::uint8_t {
   log,       ///< listening agent: log lines for agent-<id>.log (encode_text)
   barrier,   ///< agent: N more users reached a wait_global thinktime (encode_text of N)
   release,   ///< controller: let N of the agent's users waiting at wait_global go on (encode_text of N)
-  last = release,
+  rate,      ///< controller: arrivals from now at F times the planned rate (encode_rate; 0: paused)
+  last = rate,
 };
 
 const char* to_string(MsgType type);
@@ -102,6 +103,11 @@ struct Done {
   std::string encode() const;
   static std::optional<Done> decode(std::string_view payload);
 };
+
+/// Rate: the factor F (finite, 0 <= F <= kMaxWireRateFactor) as decimal text.
+inline constexpr double kMaxWireRateFactor = 1e6;
+std::string encode_rate(double factor);
+std::optional<double> decode_rate(std::string_view payload);
 
 /// A single string payload (Reject, SetupFailed reasons).
 std::string encode_text(std::string_view text);

@@ -71,6 +71,7 @@ std::string render_status_text(const RunStatus& s) {
   line("Errors:", errors);
   for (const AgentStatus& a : s.agents)
     line("Agent:", fmt::format("{} on {}: {} (last heard {:.0f} s ago)", a.id, a.host, a.state, a.silent_for));
+  if (!s.dashboard.empty()) line("Dashboard:", s.dashboard);
   line("Log directory:", s.run_dir);
   line("Controller pid:", std::to_string(s.pid));
   return out;
@@ -91,11 +92,32 @@ std::string render_status_json(const RunStatus& s) {
     out += fmt::format("{}{}: {}", sep, json_string(name), count);
     sep = ", ";
   }
-  out += "}, \"agents\": [";
+  out += "}, ";
+  for (auto [key, l] : {std::pair{"request", &s.request}, std::pair{"page", &s.page}, std::pair{"transaction", &s.transaction}}) {
+    if (l->count == 0) out += fmt::format("\"{}\": null, ", key);
+    else
+      out += fmt::format("\"{}\": {{\"count\": {}, \"p50\": {}, \"p95\": {}, \"p99\": {}}}, ", key, l->count,
+                         json_number(l->p50), json_number(l->p95), json_number(l->p99));
+  }
+  out += fmt::format("\"rate_factor\": {}, \"arrivals_paused\": {}, \"dashboard\": {}, \"report\": {}, ",
+                     json_number(s.rate_factor), s.arrivals_paused ? "true" : "false", json_string(s.dashboard),
+                     json_string(s.report));
+  out += "\"monitors\": [";
+  sep = "";
+  auto value = [](double v) { return v < 0 ? std::string("null") : json_number(std::round(v * 10) / 10); };
+  for (const MonitorStatus& m : s.monitors) {
+    out += fmt::format("{}{{\"host\": {}, \"cpu\": {}, \"freemem\": {}, \"load\": {}}}", sep, json_string(m.host),
+                       value(m.cpu), value(m.freemem), value(m.load));
+    sep = ", ";
+  }
+  out += "], \"agents\": [";
   sep = "";
   for (const AgentStatus& a : s.agents) {
-    out += fmt::format("{}{{\"id\": {}, \"host\": {}, \"state\": {}, \"silent_for\": {}}}", sep, a.id,
-                       json_string(a.host), json_string(a.state), json_number(std::round(a.silent_for * 10) / 10));
+    out += fmt::format("{}{{\"id\": {}, \"host\": {}, \"hostname\": {}, \"state\": {}, \"silent_for\": {}, "
+                       "\"users\": {}, \"request_rate\": {}, \"cpu\": {}}}",
+                       sep, a.id, json_string(a.host), json_string(a.hostname), json_string(a.state),
+                       json_number(std::round(a.silent_for * 10) / 10), a.users,
+                       json_number(std::round(a.request_rate * 10) / 10), a.cpu < 0 ? "null" : json_number(a.cpu));
     sep = ", ";
   }
   out += fmt::format("], \"stop_reason\": {}, \"exit_status\": {}}}\n", json_string(s.stop_reason), s.exit_status);

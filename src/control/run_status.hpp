@@ -15,6 +15,22 @@ struct AgentStatus {
   std::string host;       ///< as in the scenario
   std::string state;      ///< launching, connected, ready, running, done, lost, failed
   double silent_for = 0;  ///< seconds since its last message
+  std::string hostname;   ///< as the agent reported it (empty before its hello)
+  std::int64_t users = 0;     ///< its running users
+  double request_rate = 0;    ///< its requests/s over the last seconds
+  double cpu = -1;            ///< its host's cpu % (last monitor sample); -1: none yet
+};
+
+/// A monitored host's last samples (Tsung's {cpu,"h"}, {freemem,"h"}, {load,"h"}); -1: none.
+struct MonitorStatus {
+  std::string host;
+  double cpu = -1, freemem = -1, load = -1;
+};
+
+/// p50/p95/p99 (ms) of one sample metric over the last second with samples; count 0: none.
+struct LatencyStatus {
+  std::uint64_t count = 0;
+  double p50 = 0, p95 = 0, p99 = 0;
 };
 
 struct RunStatus {
@@ -39,6 +55,12 @@ struct RunStatus {
   std::uint64_t errors = 0;
   std::map<std::string, std::uint64_t> errors_by_name;
   std::vector<AgentStatus> agents;
+  LatencyStatus request, page, transaction;  ///< the last second's percentiles; the whole run's once finished
+  std::vector<MonitorStatus> monitors;  ///< by host name
+  double rate_factor = 1;   ///< arrival rate multiplier asked by steering (1: as planned)
+  bool arrivals_paused = false;
+  std::string dashboard;    ///< URL of the live dashboard; empty: none
+  std::string report;       ///< report.html once rendered; empty: none
   std::string stop_reason;  ///< why the run is stopping or stopped
   int exit_status = 0;      ///< finished runs
 };

@@ -18,7 +18,7 @@ std::string default_log_root() {
 
 bool is_command(std::string_view arg) {
   return arg == "start" || arg == "check" || arg == "report" || arg == "status" || arg == "stop" || arg == "debug" ||
-         arg == "view";
+         arg == "view" || arg == "rate" || arg == "pause" || arg == "resume";
 }
 
 // Tsung's -F takes no value (Erlang long node names); loadctl's -F IP is the controller address.
@@ -108,12 +108,17 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   app.add_option("-X", cl.plugin_dirs,
                  "directory of run-time protocol plugins (*.so), as Tsung's -X code path; repeatable; "
                  "LOADCTL_PLUGIN_PATH adds more (colon-separated)");
-  // Tsung options about its web dashboard and the Erlang VM: accepted, with a note.
-  bool no_web = false, keep = false, smp = false;
+  // The live dashboard (docs/dashboard.md); Tsung's -n and -k, and the Erlang VM options.
+  bool no_web = false, smp = false;
   std::string id;
   std::optional<long> max_processes;
-  app.add_flag("-n", no_web, "Tsung: no web dashboard (loadctl has none: no effect)");
-  app.add_flag("-k", keep, "Tsung: keep the dashboard and controller after the run (loadctl has no dashboard: no effect)");
+  auto* http = app.add_option("--http", o.http_address,
+                              "dashboard address ADDR:PORT (default 127.0.0.1:8091; port 0: any free port); any "
+                              "non-loopback address requires a token");
+  app.add_option("--http-token-file", cl.http_token_file,
+                 "file holding the dashboard's token (default on a non-loopback address: a random one, printed)");
+  app.add_flag("-n", no_web, "no web dashboard (as Tsung)");
+  app.add_flag("-k", o.http_keep, "keep the dashboard up after the run until Ctrl-C or `loadctl stop` (as Tsung)");
   app.add_option("-i", id, "Tsung: controller id, to run several controllers at once (loadctl needs none: no effect)");
   app.add_flag("-s", smp, "Tsung: Erlang SMP on client nodes (agents always use --threads: no effect)");
   app.add_option("-p", max_processes, "Tsung: Erlang processes per VM (no Erlang VM: no effect; see maxusers)");
@@ -136,6 +141,13 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   status->add_flag("--json", cl.status_json, "one JSON object per run");
   auto* stop = app.add_subcommand("stop", "stop the run in progress gracefully, then show how it ended");
   stop->add_option("--agent", cl.stop_agent, "stop only this agent (its id as `status` lists it); the others go on");
+  auto* rate = app.add_subcommand("rate", "change the arrival rate of the run in progress (docs/dashboard.md)");
+  rate->add_option("value", cl.rate, "Nx: N times the planned rate of the current phase; N/s: N arrivals a second")
+      ->required();
+  auto* pause = app.add_subcommand("pause", "pause the arrivals of the run in progress (users already running go on)");
+  auto* resume = app.add_subcommand("resume", "resume the arrivals paused by `loadctl pause`");
+  for (CLI::App* steer : {rate, pause, resume})
+    steer->add_option("--agent", cl.rate_agent, "only this agent (its id as `status` lists it)");
   auto* view = app.add_subcommand("view", "Tsung's web-only dashboard: not supported yet");
   auto* report = app.add_subcommand("report", "render report.html and summary.json of finished runs");
   report->add_option("logdir", cl.report_dirs, "log directory, and optionally a second one to compare with")
@@ -158,14 +170,15 @@ ParseOutcome parse_command_line(int argc, char** argv) {
     out.exit_status = app.exit(e);
     return out;
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "error: %s\nUsage: loadctl [options] start|check|report|status|stop|debug (loadctl --help lists the options)\n",
+    std::fprintf(stderr, "error: %s\nUsage: loadctl [options] start|check|report|status|stop|debug|rate|pause|resume (loadctl --help "
+                         "lists the options)\n",
                  e.what());
     out.exit_status = kUsageError;
     return out;
   }
   if (view->parsed()) {
-    std::fprintf(stderr, "error: not supported yet: view (Tsung's web dashboard without a run; loadctl has no "
-                         "dashboard yet: `loadctl report LOGDIR` renders a finished run)\n");
+    std::fprintf(stderr, "error: not supported yet: view (Tsung's web dashboard without a run; loadctl's live "
+                         "dashboard runs with `start` (docs/dashboard.md); `loadctl report LOGDIR` renders a finished run)\n");
     out.exit_status = kUsageError;
     return out;
   }
@@ -174,6 +187,9 @@ ParseOutcome parse_command_line(int argc, char** argv) {
                : status->parsed() ? CommandLine::Command::status
                : stop->parsed()   ? CommandLine::Command::stop
                : debug->parsed()  ? CommandLine::Command::debug
+               : rate->parsed()   ? CommandLine::Command::rate
+               : pause->parsed()  ? CommandLine::Command::pause
+               : resume->parsed() ? CommandLine::Command::resume
                                   : CommandLine::Command::start;
   cl.log_root_given = app.get_option("-l")->count() > 0;
   if (cl.command == CommandLine::Command::debug && cl.debug_level < 0) cl.debug_level = 7;
@@ -197,8 +213,13 @@ ParseOutcome parse_command_line(int argc, char** argv) {
       return out;
     }
   }
-  if (no_web) cl.notes.push_back("-n: loadctl has no web dashboard; nothing to disable");
-  if (keep) cl.notes.push_back("-k: loadctl has no web dashboard; the controller exits when the run ends");
+  o.http_explicit = http->count() > 0;
+  if (no_web && (o.http_explicit || o.http_keep || !cl.http_token_file.empty())) {
+    std::fprintf(stderr, "error: -n (no dashboard) with --http, --http-token-file or -k: use one\n");
+    out.exit_status = kUsageError;
+    return out;
+  }
+  if (no_web) o.http_address.clear();
   if (!id.empty()) cl.notes.push_back("-i: several loadctl controllers run at once without ids; ignored");
   if (smp) cl.notes.push_back("-s: agents always run --threads event loops (default: the cores); nothing to enable");
   if (max_processes) cl.notes.push_back("-p: no Erlang VM; a host's users are bounded by <client maxusers>");

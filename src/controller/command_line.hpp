@@ -14,15 +14,18 @@ enum Exit { kDone = 0, kScenarioError = 1, kRunFailed = 2, kThresholdCrossed = 3
 
 struct CommandLine {
   /// debug: start with controller.log at debug level (Tsung's debug starts an Erlang shell).
-  enum class Command { start, check, report, status, stop, debug };
+  enum class Command { start, check, report, status, stop, debug, rate, pause, resume };
   Command command = Command::start;
   ControllerOptions options;
   std::string log_root;                    ///< -l
   bool log_root_given = false;             ///< -l on the command line (status/stop look there)
   bool status_json = false;                ///< status --json
   std::optional<unsigned> stop_agent;      ///< stop --agent N
+  std::string rate;                        ///< rate R (2x, 500/s)
+  std::optional<unsigned> rate_agent;      ///< rate/pause/resume --agent N
   std::string run_dir;                     ///< --run-dir
   std::string token_file;                  ///< --token-file
+  std::string http_token_file;             ///< --http-token-file
   std::vector<std::string> plugin_dirs;    ///< -X
   std::vector<std::string> fail_if;        ///< --fail-if
   std::vector<std::string> report_dirs;    ///< report LOGDIR [LOGDIR]

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string_view>
 
 #include "control/local_control.hpp"
@@ -54,11 +55,15 @@ int status_command(const CommandLine& cl) {
   return kDone;
 }
 
-int stop_command(const CommandLine& cl) {
+namespace {
+
+// The one run in progress, or the exit status when there is none (1) or several (kUsageError).
+std::optional<Answer> the_run(const CommandLine& cl, int& status) {
   auto answers = ask_all(cl, {ControlRequest::Kind::status});
   if (answers.empty()) {
     std::printf("loadctl is not running\n");  // Tsung: "Tsung is not running on HOST"
-    return 1;
+    status = 1;
+    return std::nullopt;
   }
   if (answers.size() > 1) {
     std::fprintf(stderr, "error: %zu runs in progress; choose one with --run-dir DIR:\n", answers.size());
@@ -67,8 +72,47 @@ int stop_command(const CommandLine& cl) {
       dir.remove_suffix(std::string_view(control::kControlSocketName).size() + 1);
       std::fprintf(stderr, "  --run-dir %.*s\n", static_cast<int>(dir.size()), dir.data());
     }
-    return kUsageError;
+    status = kUsageError;
+    return std::nullopt;
   }
+  return std::move(answers[0]);
+}
+
+}  // namespace
+
+int steer_command(const CommandLine& cl) {
+  ControlRequest request;
+  if (cl.command == CommandLine::Command::rate) {
+    auto parsed = control::parse_rate(cl.rate);
+    if (!parsed) {
+      std::fprintf(stderr, "error: rate %s: expected Nx (0 < N <= %g, a factor of the planned rate) or N/s "
+                           "(0 < N <= %g arrivals a second)\n", cl.rate.c_str(), control::kMaxRateFactor,
+                   control::kMaxArrivalRate);
+      return kUsageError;
+    }
+    request = *parsed;
+  } else {
+    request.kind = cl.command == CommandLine::Command::pause ? ControlRequest::Kind::pause : ControlRequest::Kind::resume;
+  }
+  request.one_agent = cl.rate_agent.has_value();
+  request.agent = cl.rate_agent.value_or(0);
+  int status = kDone;
+  auto run = the_run(cl, status);
+  if (!run) return status;
+  std::string error;
+  auto text = control::control_exchange(run->controller.socket, request, kStatusTimeout, error, print_chunk);
+  if (!text) {
+    std::fprintf(stderr, "error: %s: %s\n", run->controller.socket.c_str(), error.c_str());
+    return kRunFailed;
+  }
+  return text->starts_with("error") ? kUsageError : kDone;
+}
+
+int stop_command(const CommandLine& cl) {
+  int status = kDone;
+  auto run = the_run(cl, status);
+  if (!run) return status;
+  std::vector<Answer> answers{std::move(*run)};
   std::string error;
   if (cl.stop_agent) {
     ControlRequest request{ControlRequest::Kind::stop_agent, *cl.stop_agent};

@@ -47,12 +47,14 @@ struct ControlServer::Session {
   std::shared_ptr<void> ticket_;  ///< a slot of ControlServer::sessions_ while the session lives
 };
 
-ControlServer::ControlServer(asio::io_context& ctx, StatusSource status, StopHandler stop, StopAgentHandler stop_agent)
+ControlServer::ControlServer(asio::io_context& ctx, StatusSource status, StopHandler stop, StopAgentHandler stop_agent,
+                             SteerHandler steer)
     : acceptor_(ctx),
       accept_loop_(acceptor_, "control socket", [this](local::socket socket) { on_socket(std::move(socket)); }),
       status_(std::move(status)),
       stop_(std::move(stop)),
       stop_agent_(std::move(stop_agent)),
+      steer_(std::move(steer)),
       sessions_(kMaxSessions) {}
 
 ControlServer::~ControlServer() {
@@ -150,7 +152,8 @@ void ControlServer::read(const std::shared_ptr<Session>& session) {
             if (session->size < sizeof session->received) return read(session);
             [[fallthrough]];
           case control::RequestScan::Result::bad:
-            return reply(session, "error: unknown request (expected status, status json, stop or stop agent N)\n", true);
+            return reply(session, "error: unknown request (expected status, status json, stop, stop agent N, "
+                                  "rate R [agent N], pause or resume)\n", true);
           case control::RequestScan::Result::complete: return on_request(session, scan.request);
         }
       });
@@ -169,6 +172,9 @@ void ControlServer::on_request(const std::shared_ptr<Session>& session, const co
       watch_stop_client(session);
       return reply(session, stop_() + "\n", false);
     case Kind::stop_agent: return reply(session, stop_agent_(request.agent) + "\n", true);
+    case Kind::rate:
+    case Kind::pause:
+    case Kind::resume: return reply(session, steer_(request) + "\n", true);
   }
 }
 
@@ -198,8 +204,8 @@ void ControlServer::finish() {
   remove_files();
 }
 
-void ControlServer::release_stop_waiters(const std::string& final_text) {
-  finish();
+void ControlServer::release_stop_waiters(const std::string& final_text, bool close) {
+  if (close) finish();
   boost::system::error_code ec;
   for (const auto& session : stop_waiters_) {
     if (!session->socket.is_open()) continue;

@@ -26,7 +26,11 @@ class ControlServer {
   /// Asked to stop one agent; returns the answer line.
   using StopAgentHandler = std::function<std::string(unsigned agent)>;
 
-  ControlServer(boost::asio::io_context& ctx, StatusSource status, StopHandler stop, StopAgentHandler stop_agent);
+  /// Asked to change the arrivals (rate, pause, resume); returns the answer line.
+  using SteerHandler = std::function<std::string(const control::ControlRequest&)>;
+
+  ControlServer(boost::asio::io_context& ctx, StatusSource status, StopHandler stop, StopAgentHandler stop_agent,
+                SteerHandler steer);
   /// Removes the socket and the registry entry.
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
@@ -40,8 +44,9 @@ class ControlServer {
   /// The run has ended: the socket closes (no new connection) and the files are removed; `stop`
   /// clients go on waiting (for the report) until release_stop_waiters.
   void finish();
-  /// Each waiting `stop` client gets `final_text` (a blocking write bounded by 1 s), then is closed.
-  void release_stop_waiters(const std::string& final_text);
+  /// Each waiting `stop` client gets `final_text` (a blocking write bounded by 1 s), then is
+  /// closed; with `close`, the socket too (finish).
+  void release_stop_waiters(const std::string& final_text, bool close = true);
 
  private:
   struct Session;
@@ -57,6 +62,7 @@ class ControlServer {
   StatusSource status_;
   StopHandler stop_;
   StopAgentHandler stop_agent_;
+  SteerHandler steer_;
   std::string socket_path_;
   std::string registry_entry_;
   control::PendingLimit sessions_;  ///< open connections

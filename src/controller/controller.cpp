@@ -93,6 +93,7 @@ int Controller::run() {
   spdlog::info("control socket on {}:{}", bind_ip, acceptor_.local_endpoint().port());
 
   open_control_socket();
+  if (!open_dashboard()) return 2;
   stop_signals_.async_wait([this](const boost::system::error_code& e, int sig) {
     if (e) return;
     if (stopping_) {  // already stopping (loadctl stop, the end of the run): this signal forces the end
@@ -180,6 +181,8 @@ void Controller::on_ready(AgentRecord& agent) {
     go.delay = seconds_between(SteadyClock::now(), zero_);
     agent.state = AgentState::running;
     agent.channel->send(MsgType::go, go.encode());
+    if (rate_factor_ != 1 || arrivals_paused_)  // steered before it joined
+      agent.channel->send(MsgType::rate, control::encode_rate(arrivals_paused_ ? 0 : rate_factor_));
     return;
   }
   bool all_ready = std::all_of(agents_.begin(), agents_.end(), [](const AgentRecord& a) { return a.state == AgentState::ready; });
@@ -211,6 +214,7 @@ void Controller::on_stats(AgentRecord& agent, std::string_view payload) {
   }
   interval_.merge(delta);
   total_.merge(delta);
+  note_agent_stats(agent, delta);
 }
 
 void Controller::on_done(AgentRecord& agent, std::string_view payload) {
@@ -323,6 +327,7 @@ void Controller::tick() {
     const auto& [oldest_at, oldest_requests] = rate_samples_.front();
     if (now > oldest_at) request_rate_ = static_cast<double>(requests - oldest_requests) / seconds_between(oldest_at, now);
     spdlog::debug("tick: {:.1f} s, {} requests, {:.1f} req/s", seconds_between(zero_, now), requests, request_rate_);
+    sample_second(now);
     while (now >= next_dump_ && !finished_) {
       dump(false);
       next_dump_ += std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(options_.dump_interval));
@@ -373,7 +378,9 @@ void Controller::finish() {
   if (finished_) return;
   finished_ = true;
   end_wall_ = std::time(nullptr);
+  end_steady_ = SteadyClock::now();
   if (started_ && abort_reported_) count_event("error_abort");  // see note_done_flags
+  if (started_ && web_ && !second_.empty()) sample_second(SteadyClock::now());  // the series holds every delta
   if (started_) finish_results();
   if (exit_status_ == 0 && !started_) exit_status_ = 2;
   for (AgentRecord& agent : agents_) {
@@ -389,7 +396,8 @@ void Controller::finish() {
   collect_traffic_dump();
   if (started_) print_summary(seconds_between(zero_, SteadyClock::now()));
   final_status_ = true;  // the exit status is final: status says "finished" from now on
-  if (control_server_) control_server_->finish();  // `stop` clients wait for the report: release_control_clients
+  // `stop` clients wait for the report: release_control_clients; -k keeps the socket for `stop`.
+  if (control_server_ && !(web_ && options_.http_keep)) control_server_->finish();
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   ctx_.stop();

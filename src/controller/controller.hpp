@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <chrono>
 #include <ctime>
 #include <deque>
@@ -25,11 +26,13 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "control/accept_loop.hpp"
+#include "control/live_series.hpp"
 #include "plugin_host/plugin_loader.hpp"
 #include "control/channel.hpp"
 #include "controller/barrier_book.hpp"
 #include "controller/console.hpp"
 #include "controller/control_server.hpp"
+#include "control/web_server.hpp"
 #include "control/run_status.hpp"
 #include "loadctl/plan.hpp"
 #include "loadctl/scenario.hpp"
@@ -61,6 +64,10 @@ struct ControllerOptions {
   bool quiet = false;
   bool tolerate_agent_loss = false;  ///< agents lost mid-run do not fail the run (exit 0)
   std::vector<PluginFile> plugins;  ///< run-time plugins loaded from -X dirs, shipped to agents
+  std::string http_address = "127.0.0.1:8091";  ///< dashboard ADDR:PORT; empty: none (-n)
+  bool http_explicit = false;  ///< --http given: a dashboard that cannot listen fails the run
+  bool http_keep = false;      ///< -k: the dashboard stays up after the run
+  std::string http_token;      ///< --http-token-file; empty: none on loopback, a random one elsewhere
 };
 
 enum class AgentState { launching, connected, ready, running, done, lost, failed };
@@ -77,6 +84,14 @@ struct AgentRecord {
   std::chrono::steady_clock::time_point last_heard;
   std::string failure;
   bool late_reported = false;  ///< came back after being declared lost (reported once)
+  // for the dashboard's agent table, from its stats deltas
+  std::int64_t users = 0;
+  std::uint64_t requests = 0;
+  double cpu = -1;                            ///< its host's last cpu sample (%); -1: none
+  std::array<std::uint64_t, 6> request_ticks{};  ///< requests at the last ticks (a ring)
+  unsigned tick_count = 0;
+  double request_rate = 0;                    ///< over the last 5 ticks
+  double rate_factor = 1;                     ///< arrival rate multiplier asked for this agent
 };
 
 const char* state_name(AgentState s);
@@ -96,6 +111,11 @@ class Controller {
   /// After run() and the report (--report, --fail-if): each `loadctl stop` client waiting for
   /// the end gets the final status with `exit_status` (the report may change it), then is closed.
   void release_control_clients(int exit_status);
+  /// `loadctl report` has written `path` (report.html): the dashboard links to it.
+  void set_report(std::string path) { report_path_ = std::move(path); }
+  /// -k: serves the dashboard after the run until SIGINT/SIGTERM or `loadctl stop`, then
+  /// releases the control clients; returns at once without -k or without a dashboard.
+  void keep_serving(int exit_status);
 
  private:
   bool listen_for_agents(const std::string& bind_ip);
@@ -144,6 +164,18 @@ class Controller {
   std::string stop_agent_by_request(unsigned id);
   /// SIGINT/SIGTERM and `loadctl stop`: agents stop, final statistics written, exit `status`.
   void interrupt(int status, const std::string& reason);
+  // dashboard (dashboard.cpp): the live page, its JSON API, /metrics and steering
+  bool open_dashboard();  ///< false: --http given and it cannot listen (the run does not start)
+  control::WebResponse on_web(const control::WebRequest& request);
+  control::WebResponse on_steer(const control::WebRequest& request);
+  void note_agent_stats(AgentRecord& agent, const MetricSet& delta);
+  void sample_second(std::chrono::steady_clock::time_point now);
+  /// Arrival steering: multiply the planned rate of the current phase by `factor` (0: paused)
+  /// for every agent, or for `only`; logged, counted in the series' events. Returns the answer.
+  std::string steer_rate(double factor, const AgentRecord* only, const std::string& what);
+  std::string set_rate_by_request(const control::ControlRequest& request);
+  void send_rate(AgentRecord& agent);
+  double planned_rate_now(const AgentRecord* only) const;
   void write_run_json();
   void collect_match_log();
   void collect_traffic_dump();
@@ -180,6 +212,7 @@ class Controller {
   std::chrono::steady_clock::time_point zero_;        ///< time zero of the schedule
   std::chrono::steady_clock::time_point next_dump_;
   std::chrono::steady_clock::time_point stop_deadline_;
+  std::chrono::steady_clock::time_point end_steady_{};  ///< when finish() began
   std::time_t start_wall_ = 0;
   std::time_t end_wall_ = 0;
   std::time_t last_dump_ = 0;  ///< timestamp of the last tsung.log dump
@@ -193,6 +226,17 @@ class Controller {
   double request_rate_ = 0;  ///< requests/s over the last kRateWindow (or since the start)
   std::deque<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> rate_samples_;  ///< (tick, request count)
   std::unique_ptr<ControlServer> control_server_;  ///< after ctx_: closed before it
+  std::unique_ptr<control::WebServer> web_;                 ///< the dashboard; after ctx_: closed before it
+  control::LiveSeries live_;                       ///< per-second points for /api/stats
+  MetricSet second_;       ///< deltas merged since the last tick (dashboard only)
+  MetricSet last_second_;  ///< the previous tick's second_
+  std::chrono::steady_clock::time_point last_sample_{};
+  std::string dashboard_url_;
+  std::string report_path_;
+  double rate_factor_ = 1;  ///< arrival rate multiplier of the whole run (steering)
+  bool arrivals_paused_ = false;
+  bool keeping_ = false;    ///< -k: serving the dashboard after the run
+  bool keeping_done_ = false;  ///< -k: the kept dashboard has closed
 };
 
 }  // namespace loadctl::controller

@@ -117,6 +117,9 @@ int main(int argc, char** argv) {
 
   if (cl.command == controller::CommandLine::Command::status) return controller::status_command(cl);
   if (cl.command == controller::CommandLine::Command::stop) return controller::stop_command(cl);
+  if (cl.command == controller::CommandLine::Command::rate || cl.command == controller::CommandLine::Command::pause ||
+      cl.command == controller::CommandLine::Command::resume)
+    return controller::steer_command(cl);
 
   std::vector<report::Threshold> thresholds;
   if (!parse_thresholds(fail_if, thresholds)) return kScenarioError;
@@ -142,6 +145,14 @@ int main(int argc, char** argv) {
   } else if (options.remote_shell == "direct" || !options.direct_hosts.empty()) {
     std::fprintf(stderr, "error: -r direct and --direct need --token-file (the token the listening agents were started with)\n");
     return kUsageError;
+  }
+  if (!cl.http_token_file.empty()) {
+    try {
+      options.http_token = control::read_token_file(cl.http_token_file);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: --http-token-file: %s\n", e.what());
+      return kUsageError;
+    }
   }
   try {
     for (const std::string& dir : plugin_dirs_from_env()) plugin_dirs.push_back(dir);
@@ -196,12 +207,16 @@ int main(int argc, char** argv) {
   controller::Controller controller(options, std::move(*scenario));
   int status = controller.run();
   spdlog::info("exit status {}", status);
-  spdlog::shutdown();
+  spdlog::default_logger()->flush();
   std::printf("%s\n", dir.c_str());
+  std::fflush(stdout);
   if (want_report || !thresholds.empty()) {
     int report_status = render_report({dir.string()}, thresholds, options.quiet);
     if (status == kDone) status = report_status;
+    if (fs::exists(dir / "report.html")) controller.set_report((dir / "report.html").string());
   }
-  controller.release_control_clients(status);  // `loadctl stop` waited for the report too
+  // `loadctl stop` waited for the report too; -k serves the dashboard until Ctrl-C or `loadctl stop`.
+  controller.keep_serving(status);
+  spdlog::shutdown();
   return status;
 }

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "control/metrics_exposition.hpp"
 #include "controller/controller.hpp"
 
 namespace loadctl::controller {
@@ -35,7 +36,8 @@ std::int64_t level_of(const MetricSet& set, std::string_view name) {
 void Controller::open_control_socket() {
   auto server = std::make_unique<ControlServer>(
       ctx_, [this] { return run_status(); }, [this] { return stop_by_request(); },
-      [this](unsigned id) { return stop_agent_by_request(id); });
+      [this](unsigned id) { return stop_agent_by_request(id); },
+      [this](const control::ControlRequest& r) { return set_rate_by_request(r); });
   try {
     server->open(options_.run_dir);
   } catch (const std::exception& e) {
@@ -58,7 +60,7 @@ void Controller::release_control_clients(int exit_status) {
   if (!control_server_) return;
   control::RunStatus s = run_status();
   s.exit_status = exit_status;
-  control_server_->release_stop_waiters(control::render_status_text(s));
+  control_server_->release_stop_waiters(control::render_status_text(s), /*close=*/!(web_ && options_.http_keep) || keeping_done_);
 }
 
 void Controller::interrupt(int status, const std::string& reason) {
@@ -67,6 +69,10 @@ void Controller::interrupt(int status, const std::string& reason) {
 }
 
 std::string Controller::stop_by_request() {
+  if (keeping_) {  // -k: the run is over; `loadctl stop` ends the dashboard
+    boost::asio::post(ctx_, [this] { ctx_.stop(); });
+    return "the run has finished: closing the dashboard (-k)";
+  }
   if (finished_) return "the run has already finished";
   if (stopping_) return fmt::format("already stopping ({})", stop_reason_);
   console_.notice("\nloadctl stop: stopping agents and writing the final statistics");
@@ -106,6 +112,7 @@ control::RunStatus Controller::run_status() const {
   s.run_dir = options_.run_dir;
   s.scenario = options_.scenario_path;
   s.planned = planned_duration(scenario_);
+  if (finished_ && end_steady_ != SteadyClock::time_point{}) now = std::min(now, end_steady_);  // -k: frozen
   if (started_ && now > zero_) s.elapsed = seconds_between(zero_, now);
   std::vector<double> durations;
   for (const ArrivalPhase& phase : scenario_.load.phases) durations.push_back(phase.duration);
@@ -127,6 +134,45 @@ control::RunStatus Controller::run_status() const {
     double silent = a.last_heard == SteadyClock::time_point{} ? 0 : seconds_between(a.last_heard, now);
     s.agents.push_back({a.plan.slot.id, a.plan.slot.host, state_name(a.state), silent});
   }
+  for (std::size_t i = 0; i < agents_.size(); ++i) {
+    const AgentRecord& a = agents_[i];
+    control::AgentStatus& row = s.agents[i];
+    row.hostname = a.hostname;
+    row.users = a.users;
+    row.request_rate = a.state == AgentState::running ? a.request_rate : 0;
+    row.cpu = a.cpu;
+  }
+  auto copy = [](control::LatencyStatus& to, const control::Percentiles& from) { to = {from.count, from.p50, from.p95, from.p99}; };
+  if (finished_) {  // the whole run's percentiles once it is over
+    Metric transactions;
+    transactions.kind = MetricKind::sample;
+    for (MetricId id = 0; id < total_.size(); ++id)
+      if (total_.name(id).starts_with("tr_") && total_.metric(id).kind == MetricKind::sample) transactions.merge(total_.metric(id));
+    if (const Metric* m = total_.find("request")) copy(s.request, control::percentiles_of(*m));
+    if (const Metric* m = total_.find("page")) copy(s.page, control::percentiles_of(*m));
+    copy(s.transaction, control::percentiles_of(transactions));
+  } else if (!live_.points().empty()) {
+    const control::LivePoint& p = live_.points().back();
+    copy(s.request, p.request);
+    copy(s.page, p.page);
+    copy(s.transaction, p.transaction);
+  }
+  // Host monitors: the mean of the last second that had samples ({cpu,"h"} every 2 s), else the run's.
+  std::string kind, host;
+  for (const auto& [name, m] : total_.sorted()) {
+    if (m->kind != MetricKind::sample || !control::split_monitor_name(name, kind, host)) continue;
+    auto it = std::find_if(s.monitors.begin(), s.monitors.end(), [&](const auto& x) { return x.host == host; });
+    if (it == s.monitors.end()) it = s.monitors.insert(s.monitors.end(), control::MonitorStatus{host});
+    const Metric* recent = last_second_.find(name);
+    double v = (recent && recent->count ? recent : m)->mean();
+    if (kind == "cpu") it->cpu = v;
+    else if (kind == "freemem") it->freemem = v;
+    else if (kind == "load") it->load = v;
+  }
+  s.rate_factor = rate_factor_;
+  s.arrivals_paused = arrivals_paused_;
+  s.dashboard = dashboard_url_;
+  if (!report_path_.empty()) s.report = dashboard_url_.empty() ? report_path_ : dashboard_url_ + "report";
   s.stop_reason = stop_reason_;
   s.exit_status = exit_status_;
   return s;

@@ -167,6 +167,10 @@ void Engine::join() {
     if (t.joinable()) t.join();
 }
 
+void Engine::set_arrival_factor(double factor) {
+  for (auto& worker : workers_) worker->set_arrival_factor(factor);
+}
+
 void Engine::release_barrier(std::uint64_t n) {
   for (auto& worker : workers_) {
     if (n == 0) break;

@@ -35,6 +35,8 @@ class Engine {
   std::uint64_t take_barrier_arrivals() { return barrier_arrivals_.exchange(0); }
   /// Lets `n` users waiting at wait_global go on (the controller's release).
   void release_barrier(std::uint64_t n);
+  /// Arrivals of every worker from now on at `factor` times the planned rate (0: paused).
+  void set_arrival_factor(double factor);
   /// <load duration> cut this agent's load short (users running or still to arrive).
   bool hard_stopped() const { return hard_stopped_.load(); }
   /// <abort type="all"> or <match do="abort_test"> stopped this agent.

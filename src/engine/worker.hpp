@@ -227,6 +227,9 @@ class Worker {
   /// Thread-safe: lets up to `n` users waiting at wait_global go on, first come first; returns
   /// how many it took.
   std::uint64_t release_barrier(std::uint64_t n);
+  /// Thread-safe: arrivals from now on at `factor` times the planned rate (0: paused), until
+  /// changed again (the controller's steering: `loadctl rate`, pause/resume).
+  void set_arrival_factor(double factor);
 
  private:
   // arrivals (worker_arrivals.cpp), the user pool (worker_users.cpp), timers (worker_timers.cpp)
@@ -236,7 +239,8 @@ class Worker {
   void no_more_arrivals();
   Clock::time_point phase_time(double seconds) const;
   bool schedule_next_arrival();
-  void skip_missed_arrivals(const PhaseShare& phase, Clock::time_point phase_end);
+  void skip_missed_arrivals(double rate, Clock::time_point phase_end, const PhaseShare& phase);
+  void apply_arrival_factor(double factor);
   void on_arrival();
   void hand_over();
   void schedule_static_users();
@@ -409,6 +413,7 @@ class Worker {
   std::vector<bool> phase_waits_;  ///< per plan phase: its arrivalphase has wait_all_sessions_end
   std::uint64_t next_user_id_;
   bool arrivals_over_ = false;
+  double arrival_factor_ = 1;  ///< steering: multiplies every phase's rate (0: paused)
   std::size_t static_pending_ = 0;
   bool stopping_ = false;
   std::size_t source_ip_next_ = 0;

@@ -93,10 +93,11 @@ bool Worker::schedule_next_arrival() {
   const PhaseShare& phase = plan_.phases[phase_];
   Clock::time_point phase_end = phase_time(phase.start + phase.duration);
   bool capped = phase.max_users && phase_started_ >= *phase.max_users;
-  if (phase.rate > 0 && !capped && !stopping_) {
-    std::exponential_distribution<double> gap(phase.rate);
+  double rate = phase.rate * arrival_factor_;
+  if (rate > 0 && !capped && !stopping_) {
+    std::exponential_distribution<double> gap(rate);
     next_arrival_ += seconds(gap(rng_));
-    skip_missed_arrivals(phase, phase_end);
+    skip_missed_arrivals(rate, phase_end, phase);
     capped = phase.max_users && phase_started_ >= *phase.max_users;
     if (next_arrival_ < phase_end && !capped) {
       if (next_arrival_ <= wake_time_) return true;
@@ -120,7 +121,7 @@ bool Worker::schedule_next_arrival() {
 // due during it are not fired all at once: those more than kStallLimit late are skipped and
 // counted as error_arrivals_missed (the planned load did not run), and the schedule resumes from
 // now. Poisson arrivals: the count in the missed span is Poisson, the next one exponential.
-void Worker::skip_missed_arrivals(const PhaseShare& phase, Clock::time_point phase_end) {
+void Worker::skip_missed_arrivals(double rate, Clock::time_point phase_end, const PhaseShare& phase) {
   auto now = Clock::now();
   // Arrivals due before this worker ran (an agent joining late for maxusers) are caught up.
   if (now - std::max(next_arrival_, running_since_) <= kStallLimit) return;
@@ -128,14 +129,29 @@ void Worker::skip_missed_arrivals(const PhaseShare& phase, Clock::time_point pha
   std::uint64_t missed = 1;
   if (missed_until > next_arrival_) {
     double span = std::chrono::duration<double>(missed_until - next_arrival_).count();
-    std::poisson_distribution<std::uint64_t> count(phase.rate * span);
+    std::poisson_distribution<std::uint64_t> count(rate * span);
     missed += count(rng_);
   }
   if (phase.max_users) missed = std::min(missed, *phase.max_users - std::min(*phase.max_users, phase_started_));
   phase_started_ += missed;
   if (missed) stats_.add(error_metric("error_arrivals_missed"), missed);
-  std::exponential_distribution<double> gap(phase.rate);
+  std::exponential_distribution<double> gap(rate);
   next_arrival_ = missed_until + seconds(gap(rng_));
+}
+
+void Worker::set_arrival_factor(double factor) {
+  asio::post(ctx_, [this, factor] { apply_arrival_factor(factor); });
+}
+
+// Poisson arrivals are memoryless: the pending one is drawn again at the new rate from now (or
+// from the phase's start, not reached yet). A worker waiting at a phase's end re-arms the same wait.
+void Worker::apply_arrival_factor(double factor) {
+  if (factor == arrival_factor_) return;
+  arrival_factor_ = factor;
+  if (arrivals_over_ || stopping_ || phase_ >= plan_.phases.size()) return;
+  arrival_timer_.cancel();
+  next_arrival_ = std::max(Clock::now(), phase_time(plan_.phases[phase_].start));
+  schedule_next_arrival();
 }
 
 // Starts every arrival due by now. One that starts more than the arrival lag limit after its

@@ -68,6 +68,15 @@ bool StatsJsonlWriter::write_interval(std::time_t now, const MetricSet& interval
 
 bool StatsJsonlWriter::write_final(std::time_t now) { return write_line(render_final(now)); }
 
+bool StatsJsonlWriter::write_event(std::time_t now, double elapsed, std::string_view text) {
+  std::string out = "{\"ts\":" + std::to_string(now) + ",\"elapsed\":";
+  append_number(out, elapsed);
+  out += ",\"event\":";
+  append_string(out, text);
+  out += '}';
+  return write_line(std::move(out));
+}
+
 std::string StatsJsonlWriter::render_interval(std::time_t now, const MetricSet& interval) {
   std::string out = "{\"ts\":";
   out += std::to_string(now);

@@ -17,7 +17,7 @@ import sys
 import time
 
 MAGIC = b"LOADCTL"
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 TYPES = {1: "hello", 2: "welcome", 3: "reject", 11: "heartbeat"}
 
 

@@ -155,3 +155,13 @@ hello_scenario() {
 </tsung>
 XML
 }
+
+# dashboard_url RUN_DIR: the live dashboard's address the controller logged in RUN_DIR/controller.log
+# ("dashboard on http://127.0.0.1:PORT/"); empty until it is there. wait_dashboard RUN_DIR SECONDS
+# waits for it and sets DASHBOARD_URL.
+dashboard_url() { awk '/ dashboard on http:/ { for (i = 1; i <= NF; ++i) if ($i ~ /^http:/) { print $i; exit } }' "$1/controller.log" 2>/dev/null; }
+wait_dashboard() {
+  _has_dashboard() { [ -n "$(dashboard_url "$1")" ]; }
+  wait_until "$2" _has_dashboard "$1" || fail "no dashboard address in $1/controller.log"
+  DASHBOARD_URL=$(dashboard_url "$1")
+}

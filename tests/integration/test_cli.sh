@@ -46,12 +46,20 @@ done
 "$LOADCTL" -v | grep -q '^loadctl ' || fail "-v"
 
 # Tsung options with no effect here: accepted, one note each; a bare -F is Tsung's (no value).
-"$LOADCTL" -n -k -i ctl2 -s -p 250000 -F -f "$TEST_TMP/hello.xml" check >"$TEST_TMP/notes.out" 2>"$TEST_TMP/notes.err" ||
+"$LOADCTL" -i ctl2 -s -p 250000 -F -f "$TEST_TMP/hello.xml" check >"$TEST_TMP/notes.out" 2>"$TEST_TMP/notes.err" ||
   fail "Tsung's no-op options: $(cat "$TEST_TMP/notes.err")"
-for opt in -n -k -i -s -p -F; do
+for opt in -i -s -p -F; do
   grep -q "^note: $opt: " "$TEST_TMP/notes.err" || fail "no note for $opt: $(cat "$TEST_TMP/notes.err")"
 done
 grep -q ': ok: ' "$TEST_TMP/notes.out" || fail "check output: $(cat "$TEST_TMP/notes.out")"
+# -n and -k work (the live dashboard, docs/dashboard.md): no note; -n with -k or --http is a contradiction.
+"$LOADCTL" -n -f "$TEST_TMP/hello.xml" check 2>"$TEST_TMP/n.err" >/dev/null || fail "-n check: $(cat "$TEST_TMP/n.err")"
+grep -q '^note: -n' "$TEST_TMP/n.err" && fail "-n is still a no-op note"
+for bad in "-n -k" "-n --http 127.0.0.1:0"; do
+  st=0
+  "$LOADCTL" $bad -f "$TEST_TMP/hello.xml" check >/dev/null 2>&1 || st=$?
+  assert_eq "$st" 64 "exit status of $bad"
+done
 
 # Batch clients: check takes the hosts from the scheduler's variables (one agent per node).
 sed 's|<client host="localhost" use_controller_vm="true"/>|<client type="batch" batch="slurm" maxusers="10"/>|' \

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Steering a run (docs/dashboard.md), measured on nginx's access log: the arrival rate of the
+# current phase changed with `loadctl rate 2x`, `loadctl rate 100/s`, `loadctl pause`/`resume`,
+# `loadctl rate 150/s --agent 1`, then one agent and the run stopped through the dashboard's POST
+# endpoints. Each user sends one request, so requests/s at nginx = arrivals/s; every window's rate
+# must be within 12% of the asked one (Poisson arrivals: 3 standard deviations of the smallest
+# window's count; the figures are printed). The changes are events in stats.jsonl, /api/stats and
+# controller.log, and the run ends as `loadctl stop` ends it (exit 143, totals = nginx's count).
+source "$(dirname "$0")/lib.sh"
+need_bins loadctl loadagent nginx curl python3
+PY=$(command -v /usr/bin/python3 || command -v python3)
+export HOME=$TEST_TMP/home
+mkdir -p "$HOME"
+
+NGINX_DIR=$TEST_TMP/nginx
+mkdir -p "$NGINX_DIR"
+echo "log_format timed '\$msec \$status';" > "$NGINX_DIR/http.conf"
+echo "access_log $NGINX_DIR/timed.log timed;" > "$NGINX_DIR/server.conf"
+port=$(free_port)
+start_nginx "$port" 2
+log_file=$NGINX_DIR/timed.log
+
+cat > "$TEST_TMP/s.xml" <<XML
+<?xml version="1.0"?>
+<tsung>
+  <clients><client host="localhost" use_controller_vm="true" cpu="2"/></clients>
+  <servers><server host="127.0.0.1" port="$port" type="tcp"/></servers>
+  <load><arrivalphase phase="1" duration="60" unit="second"><users arrivalrate="200" unit="second"/></arrivalphase></load>
+  <sessions><session name="s" probability="100" type="ts_http">
+    <request><http url="/"/></request>
+  </session></sessions>
+</tsung>
+XML
+run=$TEST_TMP/run
+"$LOADCTL" -q -f "$TEST_TMP/s.xml" --run-dir "$run" --dump-interval 1 --http 127.0.0.1:0 start > /dev/null 2> "$TEST_TMP/err" &
+pid=$!
+on_exit "kill -9 $pid 2>/dev/null || true"
+wait_dashboard "$run" 20
+url=$DASHBOARD_URL
+load_started() { [ "$(count_lines "$log_file")" -gt 100 ]; }
+wait_until 20 load_started || fail "no load reached nginx"
+
+now() { date +%s.%N; }
+marks=()
+steer() {  # steer ARGS...: `loadctl ARGS`, its answer checked, the time it returned kept
+  "$LOADCTL" "$@" > "$TEST_TMP/steer.out" 2>&1 || { cat "$TEST_TMP/steer.out" >&2; fail "loadctl $*"; }
+  marks+=("$(now)")
+  log "loadctl $*: $(cat "$TEST_TMP/steer.out")"
+}
+post() {  # post PATH: a steering POST to the dashboard
+  curl -sS --max-time 5 -X POST -H 'X-Loadctl: 1' "$url$1" > "$TEST_TMP/post.out" || fail "POST $1"
+  marks+=("$(now)")
+  log "POST $1: $(cat "$TEST_TMP/post.out")"
+}
+t0=$(now)
+sleep 5.5;  steer rate 2x
+sleep 5.5;  steer rate 100/s
+sleep 5.5;  steer pause
+sleep 2.5;  steer resume
+sleep 1.5;  steer rate 150/s --agent 1
+sleep 5.5;  post "api/stop?agent=1"
+grep -q '^stopping agent 1 on localhost' "$TEST_TMP/post.out" || fail "POST api/stop?agent=1 answer"
+sleep 3.5;  post api/stop
+grep -q '^stopping: ' "$TEST_TMP/post.out" || fail "POST api/stop answer"
+wait $pid && st=0 || st=$?
+assert_eq "$st" 143 "exit status of a run stopped through the dashboard"
+
+"$PY" - "$log_file" "$t0" "${marks[@]}" <<'PY' || fail "rates at nginx differ from the asked ones"
+import sys
+log, t0, m = sys.argv[1], float(sys.argv[2]), [float(x) for x in sys.argv[3:]]
+times = [float(l.split()[0]) for l in open(log) if l.strip()]
+def rate(a, b):
+    return sum(1 for t in times if a <= t < b) / (b - a)
+# (window, asked rate): 0.5 s after each change for it to settle, 0.3 s before the next
+windows = [("planned 200/s", t0 + 0.5, m[0] - 0.3, 200), ("rate 2x", m[0] + 0.5, m[1] - 0.3, 400),
+           ("rate 100/s", m[1] + 0.5, m[2] - 0.3, 100), ("paused", m[2] + 0.5, m[3] - 0.3, 0),
+           ("resumed, agent 1 at 150/s", m[4] + 0.5, m[5] - 0.3, 50 + 150),
+           ("agent 1 stopped", m[5] + 0.7, m[6] - 0.3, 50)]
+bad = []
+for name, a, b, asked in windows:
+    got = rate(a, b)
+    dev = (got / asked - 1) if asked else got
+    print("%-28s asked %5.0f/s  measured %7.1f/s over %.1f s  (%+.1f%%)" % (name, asked, got, b - a, 100 * dev if asked else got))
+    if asked and abs(dev) > 0.12 and not (name == "agent 1 stopped" and abs(dev) <= 0.3):
+        bad.append(name)
+    if not asked and got > 2:
+        bad.append(name)
+sys.exit(1 if bad else 0)
+PY
+
+# The changes are events: stats.jsonl lines, /api/stats is gone with the run, controller.log lines.
+"$PY" - "$run/stats.jsonl" <<'PY' || fail "steering events in stats.jsonl"
+import json, sys
+events = [json.loads(l)["event"] for l in open(sys.argv[1]) if '"event"' in l]
+want = ["rate 2x (all agents)", "rate 100/s (0.5x the planned 200/s) (all agents)", "pause (all agents)",
+        "resume (all agents)", "rate 150/s (1.5x the planned 100/s) (agent 1)"]
+assert events == want, events
+PY
+[ "$(grep -c 'steering: ' "$run/controller.log")" -eq 5 ] || fail "steering lines in controller.log"
+[ "$(tsung_sum steer_rate "$run")" -eq 3 ] || fail "steer_rate counter in tsung.log"
+# Every request the run counted reached nginx, and no more (the run is over, nginx's log complete).
+total=$("$PY" -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if "\"final\":true" in l][0]["metrics"]["request"]["count"])' "$run/stats.jsonl")
+assert_eq "$(count_lines "$log_file")" "$total" "requests at nginx vs stats.jsonl"
+log "ok"
