@@ -18,29 +18,23 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-class MuninPoller final : public RemotePoller {
+class MuninPoller final : public Exchange {
  public:
   MuninPoller(asio::io_context& ctx, const MonitorSpec& spec, std::chrono::milliseconds timeout, Sink sink)
-      : resolver_(ctx), socket_(ctx), deadline_(ctx), host_(spec.host), name_(spec.host),
-        port_(spec.port), timeout_(timeout), sink_(std::move(sink)) {}
+      : Exchange(ctx, "munin", spec.host, timeout), resolver_(ctx), socket_(ctx), name_(spec.host),
+        port_(spec.port), sink_(std::move(sink)) {}
 
   void poll() override {
-    if (stopped_) return;
-    if (busy_) return;  // the previous exchange is still within its timeout (reported when it ends)
-    busy_ = true;
-    deadline_.expires_after(timeout_);
-    deadline_.async_wait([this, g = gen_](const boost::system::error_code& ec) {
-      if (!ec && g == gen_) fail(fmt::format("no answer within {} ms", timeout_.count()));
-    });
+    if (!begin()) return;
     if (socket_.is_open()) {
       fetch();
       return;
     }
-    resolver_.async_resolve(host_, std::to_string(port_), [this, g = gen_](const boost::system::error_code& ec, tcp::resolver::results_type r) {
-      if (g != gen_) return;
+    resolver_.async_resolve(host_, std::to_string(port_), [this, g = generation()](const boost::system::error_code& ec, tcp::resolver::results_type r) {
+      if (!current(g)) return;
       if (ec) return fail("cannot resolve: " + ec.message());
       asio::async_connect(socket_, r, [this, g](const boost::system::error_code& ec2, const tcp::endpoint&) {
-        if (g != gen_) return;
+        if (!current(g)) return;
         if (ec2) return fail("cannot connect: " + ec2.message());
         read_line([this](std::string_view banner) {
           // Tsung names the host's metrics after the node's own name in its banner.
@@ -56,24 +50,20 @@ class MuninPoller final : public RemotePoller {
     });
   }
 
-  void stop() override {
-    stopped_ = true;
-    ++gen_;
-    deadline_.cancel();
-    close();
-  }
-
  private:
   void fetch() {
     command("fetch cpu\nfetch memory\nfetch load\n", 3, [this] { publish(); });
   }
 
   void publish() {
-    deadline_.cancel();
-    busy_ = false;
+    succeed();
+    std::string missing;  // plugins that answered without a value (e.g. "# Bad exit")
+    for (std::size_t i = 0; i < 3; ++i)
+      if (blocks_[i].values.empty()) missing += std::string(missing.empty() ? "" : ", ") + kPlugins[i];
+    if (!missing.empty()) report_gap("munin", host_, "no values from plugin(s) " + missing);
     MetricSet set;
     // Jiffies (1/100 s) busy, all CPUs, all kinds but idle (Tsung's sum), as % of all CPUs.
-    if (auto step = cpu_.next(blocks_[0].sum_except("idle"), Clock::now()))
+    if (auto step = cpu_.next(blocks_[0].sum_except("idle"), Clock::now()))  // no values: 0, skipped
       set.sample(set.intern(fmt::format("{{cpu,\"{}\"}}", name_), MetricKind::sample), step->delta / step->seconds / ncpus_);
     double free = blocks_[1].sum({"free", "buffers", "cached"});
     if (free > 0) set.sample(set.intern(fmt::format("{{freemem,\"{}\"}}", name_), MetricKind::sample), free / 1048576);
@@ -86,8 +76,8 @@ class MuninPoller final : public RemotePoller {
   void command(std::string text, std::size_t answers, std::function<void()> done) {
     out_ = std::move(text);
     blocks_.assign(answers, MuninBlock{});
-    asio::async_write(socket_, asio::buffer(out_), [this, g = gen_, done = std::move(done)](const boost::system::error_code& ec, std::size_t) mutable {
-      if (g != gen_) return;
+    asio::async_write(socket_, asio::buffer(out_), [this, g = generation(), done = std::move(done)](const boost::system::error_code& ec, std::size_t) mutable {
+      if (!current(g)) return;
       if (ec) return fail("cannot send: " + ec.message());
       read_blocks(0, std::move(done));
     });
@@ -103,8 +93,8 @@ class MuninPoller final : public RemotePoller {
 
   template <class Handler>
   void read_line(Handler handler) {
-    asio::async_read_until(socket_, in_, '\n', [this, g = gen_, handler = std::move(handler)](const boost::system::error_code& ec, std::size_t n) mutable {
-      if (g != gen_) return;
+    asio::async_read_until(socket_, in_, '\n', [this, g = generation(), handler = std::move(handler)](const boost::system::error_code& ec, std::size_t n) mutable {
+      if (!current(g)) return;
       if (ec) return fail(ec == asio::error::eof ? std::string("connection closed by the node") : "cannot read: " + ec.message());
       if (n > kMaxLine) return fail("answer line too long");
       std::string line(asio::buffers_begin(in_.data()), asio::buffers_begin(in_.data()) + static_cast<std::ptrdiff_t>(n) - 1);
@@ -113,16 +103,7 @@ class MuninPoller final : public RemotePoller {
     });
   }
 
-  void fail(const std::string& why) {
-    if (!busy_) return;  // already reported for this poll
-    busy_ = false;
-    ++gen_;  // handlers of this exchange still queued (aborted by close) do nothing
-    deadline_.cancel();
-    close();
-    if (!stopped_) report_gap("munin", host_, why);
-  }
-
-  void close() {
+  void close_transport() override {
     boost::system::error_code ignored;
     resolver_.cancel();
     socket_.close(ignored);
@@ -130,22 +111,17 @@ class MuninPoller final : public RemotePoller {
   }
 
   static constexpr std::size_t kMaxLine = 64 * 1024;
+  static constexpr const char* kPlugins[] = {"cpu", "memory", "load"};
   tcp::resolver resolver_;
   tcp::socket socket_;
-  asio::steady_timer deadline_;
   asio::streambuf in_{kMaxLine + 1};
   std::string out_;
   std::vector<MuninBlock> blocks_;
-  std::string host_;   ///< <monitor host>
   std::string name_;   ///< the node's name from its banner
   std::uint16_t port_;
-  std::chrono::milliseconds timeout_;
   Sink sink_;
   double ncpus_ = 1;
   CounterDelta cpu_;
-  unsigned gen_ = 0;  ///< exchange generation: a failed exchange's late handlers are ignored
-  bool busy_ = false;
-  bool stopped_ = false;
 };
 
 }  // namespace

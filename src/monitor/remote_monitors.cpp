@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 namespace loadctl::monitor {
@@ -36,7 +37,42 @@ void RemoteMonitors::stop() {
   for (auto& poller : pollers_) poller->stop();
 }
 
+Exchange::Exchange(boost::asio::io_context& ctx, std::string kind, std::string host, std::chrono::milliseconds timeout)
+    : host_(std::move(host)), deadline_(ctx), kind_(std::move(kind)), timeout_(timeout) {}
+
+bool Exchange::begin() {
+  if (stopped_ || busy_) return false;
+  busy_ = true;
+  deadline_.expires_after(timeout_);
+  deadline_.async_wait([this, g = generation_](const boost::system::error_code& ec) {
+    if (!ec && current(g)) fail(fmt::format("no answer within {} ms", timeout_.count()));
+  });
+  return true;
+}
+
+void Exchange::end() {
+  busy_ = false;
+  ++generation_;
+  deadline_.cancel();
+}
+
+void Exchange::succeed() { end(); }
+
+void Exchange::fail(const std::string& why) {
+  if (!busy_) return;  // already reported for this poll
+  end();
+  close_transport();  // a fresh connection (and resolve) next time: the host may have moved
+  if (!stopped_) report_gap(kind_, host_, why);
+}
+
+void Exchange::stop() {
+  stopped_ = true;
+  end();
+  close_transport();
+}
+
 std::optional<CounterDelta::Step> CounterDelta::next(double value, std::chrono::steady_clock::time_point at) {
+  if (value == 0 || (unchanged_is_stale_ && last_ && value == *last_)) return std::nullopt;
   std::optional<Step> step;
   if (last_ && value >= *last_ && at > last_at_)
     step = Step{value - *last_, std::chrono::duration<double>(at - last_at_).count()};

@@ -33,6 +33,38 @@ class RemotePoller {
   virtual void stop() = 0;
 };
 
+/// What both pollers share: one exchange at a time, bounded by a deadline; a failed exchange is
+/// reported once (report_gap) and its late handlers, holding an old generation, do nothing.
+class Exchange : public RemotePoller {
+ public:
+  void stop() override;
+
+ protected:
+  Exchange(boost::asio::io_context& ctx, std::string kind, std::string host, std::chrono::milliseconds timeout);
+  /// Starts an exchange; false when stopped or while the previous one runs (it ends, reported,
+  /// within its timeout).
+  bool begin();
+  /// The exchange ended with an answer.
+  void succeed();
+  /// The exchange failed: one warning, close_transport(), a new generation.
+  void fail(const std::string& why);
+  /// True for handlers of the running exchange.
+  bool current(unsigned generation) const { return generation == generation_ && !stopped_; }
+  unsigned generation() const { return generation_; }
+  virtual void close_transport() = 0;
+
+  const std::string host_;  ///< <monitor host>
+
+ private:
+  void end();
+  boost::asio::steady_timer deadline_;
+  std::string kind_;
+  std::chrono::milliseconds timeout_;
+  unsigned generation_ = 0;
+  bool busy_ = false;
+  bool stopped_ = false;
+};
+
 std::unique_ptr<RemotePoller> make_munin_poller(boost::asio::io_context& ctx, const MonitorSpec& spec,
                                                 std::chrono::milliseconds timeout, Sink sink);
 std::unique_ptr<RemotePoller> make_snmp_poller(boost::asio::io_context& ctx, const MonitorSpec& spec,
@@ -58,15 +90,20 @@ class RemoteMonitors {
 
 /// Tsung's sample_counter for a counter read at each poll: the increase since the previous
 /// reading and the seconds between them; nothing on the first reading or when the counter went
-/// back (restart, wrap), which only sets a new base.
+/// back (restart, wrap), which only sets a new base; a reading of 0 is skipped (Tsung: an agent
+/// that has no value yet). With `unchanged_is_stale`, an unchanged reading is skipped too and
+/// the base kept: for agents that refresh a counter less often than they are polled (snmpd
+/// updates ssCpuRaw* every 5 s).
 class CounterDelta {
  public:
+  explicit CounterDelta(bool unchanged_is_stale = false) : unchanged_is_stale_(unchanged_is_stale) {}
   struct Step {
     double delta, seconds;
   };
   std::optional<Step> next(double value, std::chrono::steady_clock::time_point at);
 
  private:
+  bool unchanged_is_stale_;
   std::optional<double> last_;
   std::chrono::steady_clock::time_point last_at_{};
 };

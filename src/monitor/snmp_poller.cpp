@@ -25,10 +25,10 @@ const Oid kMemAvailReal{1, 3, 6, 1, 4, 1, 2021, 4, 6, 0};
 const Oid kLoadInt1{1, 3, 6, 1, 4, 1, 2021, 10, 1, 5, 1};
 constexpr std::size_t kFixedOids = 4;
 
-class SnmpPoller final : public RemotePoller {
+class SnmpPoller final : public Exchange {
  public:
   SnmpPoller(asio::io_context& ctx, const MonitorSpec& spec, std::chrono::milliseconds timeout, Sink sink)
-      : resolver_(ctx), socket_(ctx), deadline_(ctx), spec_(spec), timeout_(timeout), sink_(std::move(sink)),
+      : Exchange(ctx, "snmp", spec.host, timeout), resolver_(ctx), socket_(ctx), spec_(spec), sink_(std::move(sink)),
         custom_(spec.oids.size()) {
     std::vector<Oid> oids{kCpuRawUser, kCpuRawSystem, kMemAvailReal, kLoadInt1};
     for (const SnmpOid& o : spec.oids) oids.push_back(o.oid);
@@ -36,16 +36,11 @@ class SnmpPoller final : public RemotePoller {
   }
 
   void poll() override {
-    if (stopped_ || busy_) return;
-    busy_ = true;
-    deadline_.expires_after(timeout_);
-    deadline_.async_wait([this, g = gen_](const boost::system::error_code& ec) {
-      if (!ec && g == gen_) fail(fmt::format("no answer within {} ms", timeout_.count()));
-    });
+    if (!begin()) return;
     if (socket_.is_open()) return send();
     resolver_.async_resolve(udp::v4(), spec_.host, std::to_string(spec_.port),
-                            [this, g = gen_](const boost::system::error_code& ec, udp::resolver::results_type r) {
-      if (g != gen_) return;
+                            [this, g = generation()](const boost::system::error_code& ec, udp::resolver::results_type r) {
+      if (!current(g)) return;
       if (ec || r.empty()) return fail("cannot resolve: " + ec.message());
       boost::system::error_code ec2;
       socket_.open(udp::v4(), ec2);
@@ -55,27 +50,20 @@ class SnmpPoller final : public RemotePoller {
     });
   }
 
-  void stop() override {
-    stopped_ = true;
-    ++gen_;
-    deadline_.cancel();
-    close();
-  }
-
  private:
   void send() {
     ++request_id_;
     request_ = encode_snmp_get(spec_.snmp_version == "v2" ? 1 : 0, spec_.community, request_id_, oids_);
-    socket_.async_send(asio::buffer(request_), [this, g = gen_](const boost::system::error_code& ec, std::size_t) {
-      if (g != gen_) return;
+    socket_.async_send(asio::buffer(request_), [this, g = generation()](const boost::system::error_code& ec, std::size_t) {
+      if (!current(g)) return;
       if (ec) return fail("cannot send: " + ec.message());
       receive();
     });
   }
 
   void receive() {
-    socket_.async_receive(asio::buffer(in_), [this, g = gen_](const boost::system::error_code& ec, std::size_t n) {
-      if (g != gen_) return;
+    socket_.async_receive(asio::buffer(in_), [this, g = generation()](const boost::system::error_code& ec, std::size_t n) {
+      if (!current(g)) return;
       // A closed port answers with ICMP, which a connected UDP socket reports here.
       if (ec) return fail("cannot receive: " + ec.message());
       auto r = decode_snmp_response(std::string_view(in_.data(), n));
@@ -90,9 +78,7 @@ class SnmpPoller final : public RemotePoller {
       return fail(fmt::format("error-status {}{}", r.error_status,
                               i >= 1 && i <= oids_.size() ? " for " + oid_text(oids_[i - 1]) : std::string()));
     }
-    busy_ = false;
-    ++gen_;
-    deadline_.cancel();
+    succeed();
     auto at = Clock::now();
     auto value = [&](const Oid& oid) -> std::optional<double> {
       for (const SnmpVarBind& b : r.varbinds)
@@ -125,16 +111,7 @@ class SnmpPoller final : public RemotePoller {
     if (!set.empty()) sink_(set);
   }
 
-  void fail(const std::string& why) {
-    if (!busy_) return;
-    busy_ = false;
-    ++gen_;
-    deadline_.cancel();
-    close();  // a fresh socket (and a fresh resolve) next time: the host may have moved
-    if (!stopped_) report_gap("snmp", spec_.host, why);
-  }
-
-  void close() {
+  void close_transport() override {
     boost::system::error_code ignored;
     resolver_.cancel();
     socket_.close(ignored);
@@ -142,19 +119,14 @@ class SnmpPoller final : public RemotePoller {
 
   udp::resolver resolver_;
   udp::socket socket_;
-  asio::steady_timer deadline_;
   MonitorSpec spec_;
-  std::chrono::milliseconds timeout_;
   Sink sink_;
   std::vector<Oid> oids_;
   std::string request_;
   std::array<char, 65536> in_{};
   std::int32_t request_id_ = 0;
-  CounterDelta cpu_;
+  CounterDelta cpu_{/*unchanged_is_stale=*/true};
   std::vector<CounterDelta> custom_;
-  unsigned gen_ = 0;  ///< exchange generation: a failed exchange's late handlers are ignored
-  bool busy_ = false;
-  bool stopped_ = false;
 };
 
 }  // namespace

@@ -69,7 +69,7 @@ TEST(TsungExamples, EachLoadsOrIsNotSupportedYet) {
       std::printf("  loaded    %s\n", path.filename().c_str());
     } catch (const ScenarioError& e) {
       // http_distributed.xml repeats a session name and its probabilities sum to 60: Tsung
-      // refuses it too. Today its SNMP monitor is refused first.
+      // refuses it too.
       bool invalid_in_tsung = path.filename() == "http_distributed.xml.gz" &&
                               e.message().starts_with("duplicate session name");
       EXPECT_TRUE(invalid_in_tsung || e.message().find("not supported yet") != std::string::npos) << e.what();

@@ -12,7 +12,7 @@ namespace {
 
 using namespace loadctl;
 
-std::string with_monitoring(const std::string& monitoring) {
+std::string monitor_scenario_text(const std::string& monitoring) {
   return "<?xml version=\"1.0\"?>\n<tsung>\n<clients><client host=\"localhost\"/></clients>\n"
          "<servers><server host=\"127.0.0.1\" port=\"80\" type=\"tcp\"/></servers>\n"
          "<monitoring>\n" + monitoring + "\n</monitoring>\n"
@@ -21,13 +21,13 @@ std::string with_monitoring(const std::string& monitoring) {
          "</tsung>\n";
 }
 
-Scenario load(const std::string& monitoring) {
-  return load_scenario_text(with_monitoring(monitoring), "t.xml", fake::fake_registry());
+Scenario load_monitors(const std::string& monitoring) {
+  return load_scenario_text(monitor_scenario_text(monitoring), "t.xml", fake::fake_registry());
 }
 
-ScenarioError error_of(const std::string& monitoring) {
+ScenarioError monitor_error(const std::string& monitoring) {
   try {
-    load(monitoring);
+    load_monitors(monitoring);
   } catch (const ScenarioError& e) {
     return e;
   }
@@ -36,7 +36,7 @@ ScenarioError error_of(const std::string& monitoring) {
 }
 
 TEST(MonitorConfig, MuninAndSnmpDefaultsAreTsungs) {
-  Scenario s = load(R"(<monitor host="m1" type="munin"/><monitor host="s1" type="snmp"/>)");
+  Scenario s = load_monitors(R"(<monitor host="m1" type="munin"/><monitor host="s1" type="snmp"/>)");
   ASSERT_EQ(s.monitors.size(), 2u);
   EXPECT_EQ(s.monitors[0].type, "munin");
   EXPECT_EQ(s.monitors[0].port, 4949);
@@ -47,7 +47,7 @@ TEST(MonitorConfig, MuninAndSnmpDefaultsAreTsungs) {
 }
 
 TEST(MonitorConfig, SnmpOptionsAndOids) {
-  Scenario s = load(R"(<monitor host="db" type="snmp"><snmp version="v2" community="mycommunity" port="11161">
+  Scenario s = load_monitors(R"(<monitor host="db" type="snmp"><snmp version="v2" community="mycommunity" port="11161">
     <oid value="1.3.6.1.4.1.42.2.145.3.163.1.1.2.11.0" name="heapused" type="sample" eval="fun(X)-> X/100 end."/>
     <oid value=".1.3.6.1.2.1.2.2.1.10.2" name="inoctets" type="counter" eval="fun(Bytes) -> Bytes * 8 end"/>
     <oid value="1.3.6.1.2.1.1.3.0" name="uptime" type="sum"/>
@@ -84,27 +84,27 @@ TEST(MonitorConfig, EvalForms) {
 TEST(MonitorConfig, OtherEvalsAreRefusedAtTheirAttribute) {
   std::string m = R"(<monitor host="db" type="snmp"><snmp>
   <oid value="1.3.6.1.2.1.1.3.0" name="up" eval="fun(X) -> X div 100 end."/></snmp></monitor>)";
-  ScenarioError e = error_of(m);
+  ScenarioError e = monitor_error(m);
   EXPECT_NE(e.message().find("not supported yet: eval \"fun(X) -> X div 100 end.\""), std::string::npos) << e.what();
-  EXPECT_EQ(e.line(), 6) << e.what();  // the <oid> line of with_monitoring's text
+  EXPECT_EQ(e.line(), 6) << e.what();  // the <oid> line of monitor_scenario_text's text
   EXPECT_EQ(e.column(), 47) << e.what();  // at eval=
   EXPECT_EQ(e.file(), "t.xml");
 }
 
 TEST(MonitorConfig, Refusals) {
-  EXPECT_NE(error_of(R"(<monitor host="a" type="munin"><snmp/></monitor>)").message().find("type=\"snmp\""),
+  EXPECT_NE(monitor_error(R"(<monitor host="a" type="munin"><snmp/></monitor>)").message().find("type=\"snmp\""),
             std::string::npos);
-  EXPECT_NE(error_of(R"(<monitor host="a" type="snmp"><snmp port="0"/></monitor>)").message().find("port"),
+  EXPECT_NE(monitor_error(R"(<monitor host="a" type="snmp"><snmp port="0"/></monitor>)").message().find("port"),
             std::string::npos);
-  EXPECT_NE(error_of(R"(<monitor host="a" type="snmp"><snmp version="v3"/></monitor>)").message().find("v3"),
+  EXPECT_NE(monitor_error(R"(<monitor host="a" type="snmp"><snmp version="v3"/></monitor>)").message().find("v3"),
             std::string::npos);
-  EXPECT_NE(error_of(R"(<monitor host="a" type="snmp"><snmp><oid value="1.x" name="n"/></snmp></monitor>)")
+  EXPECT_NE(monitor_error(R"(<monitor host="a" type="snmp"><snmp><oid value="1.x" name="n"/></snmp></monitor>)")
                 .message().find("not a numeric OID"),
             std::string::npos);
-  EXPECT_NE(error_of(R"(<monitor host="a" type="snmp"><snmp><oid value="1.3" name="n" type="gauge"/></snmp></monitor>)")
+  EXPECT_NE(monitor_error(R"(<monitor host="a" type="snmp"><snmp><oid value="1.3" name="n" type="gauge"/></snmp></monitor>)")
                 .message().find("gauge"),
             std::string::npos);
-  ScenarioError mysql = error_of(R"(<monitor host="db"><mysqladmin port="3306" username="root"/></monitor>)");
+  ScenarioError mysql = monitor_error(R"(<monitor host="db"><mysqladmin port="3306" username="root"/></monitor>)");
   EXPECT_NE(mysql.message().find("not supported yet: <mysqladmin> monitoring"), std::string::npos) << mysql.what();
 }
 

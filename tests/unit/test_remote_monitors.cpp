@@ -44,6 +44,16 @@ TEST(RemoteMonitors, CounterDeltaSkipsFirstAndResets) {
   EXPECT_EQ(s->seconds, 2);
   EXPECT_FALSE(c.next(50, t0 + 3s));  // went back: a new base
   EXPECT_EQ(c.next(60, t0 + 4s)->delta, 10);
+  EXPECT_FALSE(c.next(0, t0 + 5s)) << "0 is no value yet (Tsung skips it)";
+  EXPECT_EQ(c.next(70, t0 + 6s)->seconds, 2) << "the base stays the reading of 60";
+  EXPECT_EQ(c.next(70, t0 + 7s)->delta, 0) << "unchanged is a real 0 by default";
+  monitor::CounterDelta stale(/*unchanged_is_stale=*/true);  // snmpd's 5 s CPU cache
+  EXPECT_FALSE(stale.next(100, t0));
+  EXPECT_FALSE(stale.next(100, t0 + 2s));
+  auto s2 = stale.next(600, t0 + 5s);
+  ASSERT_TRUE(s2);
+  EXPECT_EQ(s2->delta, 500);
+  EXPECT_EQ(s2->seconds, 5) << "measured from the last change";
 }
 
 // A munin node on 127.0.0.1: `answer` false accepts connections and never says anything.

@@ -13,7 +13,7 @@ namespace rp = loadctl::report;
 namespace {
 
 // Four dumps 2 s apart; "server1" (munin) misses the third; "agent1" is the load generator.
-const char* kLog =
+const char* kMonitoringLog =
     "# stats: dump at 1000\n"
     "stats: {cpu,\"server1\"} 1 40.0 0 40.0 40.0 0 0\n"
     "stats: {cpu,\"agent1\"} 1 50.0 0 50.0 50.0 0 0\n"
@@ -33,20 +33,20 @@ const char* kLog =
     "stats: {cpu,\"agent1\"} 1 55.0 0 55.0 55.0 0 0\n"
     "stats: request 10 5.0 1.0 9.0 1.0 0 0\n";
 
-const char* kRunJson =
+const char* kMonitoringRunJson =
     R"({"software": "loadctl", "start": 998, "end": 1006, "agents": [)"
     R"({"id": 0, "host": "localhost", "hostname": "agent1", "state": "done", "failure": ""}]})";
 
-rp::RunModel model() {
+rp::RunModel monitoring_model() {
   rp::RunModel m;
-  rp::read_run_json(kRunJson, m);
-  rp::read_tsung_log(kLog, m);
+  rp::read_run_json(kMonitoringRunJson, m);
+  rp::read_tsung_log(kMonitoringLog, m);
   rp::compute_tables(m);
   rp::flag_generator_limits(m);
   return m;
 }
 
-const rp::ChartSpec* chart(const std::vector<rp::ChartSpec>& charts, const std::string& id) {
+const rp::ChartSpec* chart_by_id(const std::vector<rp::ChartSpec>& charts, const std::string& id) {
   for (const auto& c : charts)
     if (c.id == id) return &c;
   return nullptr;
@@ -55,7 +55,7 @@ const rp::ChartSpec* chart(const std::vector<rp::ChartSpec>& charts, const std::
 }  // namespace
 
 TEST(ReportMonitoring, FlagsIntervalsWhereTheGeneratorWasSaturated) {
-  rp::RunModel m = model();
+  rp::RunModel m = monitoring_model();
   EXPECT_EQ(m.agent_hosts, std::vector<std::string>{"agent1"});
   ASSERT_EQ(m.generator_limits.size(), 2u);
   EXPECT_DOUBLE_EQ(m.generator_limits[0].from, 2);  // the interval ending at the second dump
@@ -70,7 +70,7 @@ TEST(ReportMonitoring, FlagsIntervalsWhereTheGeneratorWasSaturated) {
 
 TEST(ReportMonitoring, NoFlagWithoutAgentsOrBelowTheLimit) {
   rp::RunModel m;
-  rp::read_tsung_log(kLog, m);  // no run.json: no known generator host
+  rp::read_tsung_log(kMonitoringLog, m);  // no run.json: no known generator host
   rp::compute_tables(m);
   rp::flag_generator_limits(m);
   ASSERT_EQ(m.generator_limits.size(), 1u);  // the emfile errors alone
@@ -78,10 +78,10 @@ TEST(ReportMonitoring, NoFlagWithoutAgentsOrBelowTheLimit) {
 }
 
 TEST(ReportMonitoring, HostChartsShareTheTimeAxisAndKeepGaps) {
-  rp::RunModel m = model();
+  rp::RunModel m = monitoring_model();
   auto charts = rp::build_charts({&m});
-  const rp::ChartSpec* cpu = chart(charts, "mon-cpu");
-  const rp::ChartSpec* rt = chart(charts, "rt-request");
+  const rp::ChartSpec* cpu = chart_by_id(charts, "mon-cpu");
+  const rp::ChartSpec* rt = chart_by_id(charts, "rt-request");
   ASSERT_NE(cpu, nullptr);
   ASSERT_NE(rt, nullptr);
   ASSERT_EQ(cpu->series.size(), 2u);  // agent1, server1
@@ -90,8 +90,8 @@ TEST(ReportMonitoring, HostChartsShareTheTimeAxisAndKeepGaps) {
   EXPECT_EQ(server.x, rt->series.back().x);  // same elapsed seconds as the response times
   EXPECT_TRUE(std::isnan(server.y[2])) << "the missed poll stays a gap";
   EXPECT_DOUBLE_EQ(server.y[3], 42);
-  EXPECT_NE(chart(charts, "mon-recvpackets"), nullptr);
-  EXPECT_NE(chart(charts, "mon-heapused"), nullptr) << "custom SNMP oids get a chart of their own";
+  EXPECT_NE(chart_by_id(charts, "mon-recvpackets"), nullptr);
+  EXPECT_NE(chart_by_id(charts, "mon-heapused"), nullptr) << "custom SNMP oids get a chart of their own";
   // The saturated intervals are shaded on every chart, response times included.
   EXPECT_EQ(rt->alerts.size(), 2u);
   std::string svg = rp::render_chart(*cpu);
