@@ -153,7 +153,10 @@ std::vector<ChartSpec> build_charts(const std::vector<const RunModel*>& runs) {
                                 {"load", "Load average per monitored host", "load (1 min)"},
                                 {"recvpackets", "Packets received per monitored host", "packets per sample"},
                                 {"sentpackets", "Packets sent per monitored host", "packets per sample"}};
-  for (const auto& n : names(runs, [](const std::string& n, const MetricData&) { return is_monitor_metric(n); })) {
+  // (a sample's interval mean; an SNMP type="sum" counter is in the tables only)
+  for (const auto& n : names(runs, [](const std::string& n, const MetricData& m) {
+         return is_monitor_metric(n) && m.kind == MetricKind::Sample;
+       })) {
     std::string key = n.substr(1, n.find(',') == std::string::npos ? 0 : n.find(',') - 1);
     bool known = false;
     for (const Monitor& m : monitors) known = known || m.key == key;

@@ -16,9 +16,12 @@ if [ "$(id -u)" -eq 0 ] && ip netns add "${NETNS_PREFIX}probe" 2>/dev/null; then
   netns_create 2
   MUNIN_IP=${NETNS_IP[1]} SNMP_IP=${NETNS_IP[2]} ALLOWED=$NETNS_NET.0/24 MUNIN_PORT=4949 SNMP_PORT=161
   in_host() { local h=$1; shift; netns_exec "$h" "$@"; }
+  # For daemons started with `&`: exec, so that $! is the daemon itself (stopped by its PID).
+  exec_in_host() { local h=$1; shift; exec ip netns exec "${NETNS_NAME[h]}" "$@"; }
 else
   MUNIN_IP=127.0.0.1 SNMP_IP=127.0.0.1 ALLOWED=127.0.0.1/32 MUNIN_PORT=$(free_port) SNMP_PORT=$(free_port)
   in_host() { shift; "$@"; }
+  exec_in_host() { shift; exec "$@"; }
 fi
 log "munin-node on $MUNIN_IP:$MUNIN_PORT, snmpd on $SNMP_IP:$SNMP_PORT"
 
@@ -41,7 +44,7 @@ cidr_allow $ALLOWED
 host $MUNIN_IP
 port $MUNIN_PORT
 CONF
-MUNIN_TEST_CONFDIR=$M/etc MUNIN_TEST_STATE=$M/state in_host 1 perl -e '
+MUNIN_TEST_CONFDIR=$M/etc MUNIN_TEST_STATE=$M/state exec_in_host 1 perl -e '
   use Munin::Common::Defaults;
   $Munin::Common::Defaults::MUNIN_CONFDIR = $ENV{MUNIN_TEST_CONFDIR};
   $Munin::Common::Defaults::MUNIN_PLUGSTATE = $ENV{MUNIN_TEST_STATE};
@@ -54,7 +57,7 @@ on_exit "_stop_pid $MUNIN_PID"
 S=$TEST_TMP/snmp
 mkdir -p "$S/persist"
 echo "rocommunity loadctltest $ALLOWED" > "$S/snmpd.conf"
-SNMP_PERSISTENT_DIR=$S/persist MIBS= in_host 2 /usr/sbin/snmpd -f -Lf "$S/snmpd.log" -C -c "$S/snmpd.conf" \
+SNMP_PERSISTENT_DIR=$S/persist MIBS= exec_in_host 2 /usr/sbin/snmpd -f -Lf "$S/snmpd.log" -C -c "$S/snmpd.conf" \
   -p "$S/snmpd.pid" "udp:$SNMP_IP:$SNMP_PORT" > "$S/out" 2>&1 &
 SNMP_PID=$!
 on_exit "_stop_pid $SNMP_PID"
@@ -95,11 +98,11 @@ XML
 "$LOADCTL" -f "$TEST_TMP/s.xml" check > /dev/null || fail "check refused the monitors"
 "$LOADCTL" -q -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run" --dump-interval 5 start > /dev/null 2> "$TEST_TMP/err" &
 RUN=$!
-# snmpd goes away after its third sample (polls every 5 s: snmpd refreshes its CPU counters every
-# 5 s): its later intervals must stay empty.
+# snmpd goes away after three polls (every 5 s: snmpd refreshes its CPU counters every 5 s; the
+# first dump holds two): its later intervals must stay empty.
 snmp_samples() { awk -v n="{freemem,\"$SNMP_IP\"}" '$1 == "stats:" && $2 == n && $3 > 0' "$TEST_TMP/run/tsung.log" 2>/dev/null | wc -l; }
-three_snmp_samples() { [ "$(snmp_samples)" -ge 3 ]; }
-wait_until 25 three_snmp_samples || fail "not 3 snmp samples within 25 s"
+two_snmp_dumps() { [ "$(snmp_samples)" -ge 2 ]; }
+wait_until 25 two_snmp_dumps || fail "no snmp samples in two dumps within 25 s"
 _stop_pid "$SNMP_PID"
 stopped_at=$(grep -c '^# stats: dump at' "$TEST_TMP/run/tsung.log")
 wait "$RUN" || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with an error"; }
@@ -113,7 +116,8 @@ log "munin cpu $(mean "$mu") % ($(samples "$mu") samples), freemem $(mean '{free
 log "snmp cpu $(mean "$sc") ticks/s, freemem $(mean "{freemem,\"$SNMP_IP\"}") MB, totalmem $(mean "{totalmem,\"$SNMP_IP\"}"), uptime/interval $(mean "{uptime,\"$SNMP_IP\"}")"
 ncpu=$(nproc)
 total_mb=$(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo)
-awk -v v="$(mean "$mu")" -v n="$ncpu" 'BEGIN { exit !(v >= 90 / n && v <= 100) }' || fail "munin cpu $(mean "$mu") % with a burner on one of $ncpu CPUs"
+# (up to 105: the plugin reads /proc/stat a little before or after the poll's clock reading)
+awk -v v="$(mean "$mu")" -v n="$ncpu" 'BEGIN { exit !(v >= 90 / n && v <= 105) }' || fail "munin cpu $(mean "$mu") % with a burner on one of $ncpu CPUs"
 awk -v v="$(mean "$sc")" 'BEGIN { exit !(v >= 80) }' || fail "snmp cpu $(mean "$sc") ticks/s with a burner (100 = one CPU)"
 for name in '{freemem,"munin-host1"}' "{freemem,\"$SNMP_IP\"}"; do
   awk -v v="$(mean "$name")" -v t="$total_mb" 'BEGIN { exit !(v > 10 && v < t * 1.1) }' || fail "$name = $(mean "$name") MB (host has $total_mb MB)"

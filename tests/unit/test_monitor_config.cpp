@@ -58,7 +58,7 @@ TEST(MonitorConfig, SnmpOptionsAndOids) {
   EXPECT_EQ(m.community, "mycommunity");
   ASSERT_EQ(m.oids.size(), 3u);
   EXPECT_EQ(m.oids[0].name, "heapused");
-  EXPECT_EQ(m.oids[0].oid.size(), 15u);
+  EXPECT_EQ(m.oids[0].oid.size(), 16u);
   EXPECT_DOUBLE_EQ(m.oids[0].factor, 0.01);
   EXPECT_EQ(m.oids[1].oid.front(), 1u);
   EXPECT_EQ(m.oids[1].type, "counter");
@@ -86,8 +86,8 @@ TEST(MonitorConfig, OtherEvalsAreRefusedAtTheirAttribute) {
   <oid value="1.3.6.1.2.1.1.3.0" name="up" eval="fun(X) -> X div 100 end."/></snmp></monitor>)";
   ScenarioError e = monitor_error(m);
   EXPECT_NE(e.message().find("not supported yet: eval \"fun(X) -> X div 100 end.\""), std::string::npos) << e.what();
-  EXPECT_EQ(e.line(), 6) << e.what();  // the <oid> line of monitor_scenario_text's text
-  EXPECT_EQ(e.column(), 47) << e.what();  // at eval=
+  EXPECT_EQ(e.line(), 7) << e.what();  // the <oid> line: 5 lines before <monitoring>'s content, then <monitor>
+  EXPECT_EQ(e.column(), 44) << e.what();  // at eval= (the element starts at column 3)
   EXPECT_EQ(e.file(), "t.xml");
 }
 
