@@ -23,16 +23,13 @@ const Oid kCpuRawUser{1, 3, 6, 1, 4, 1, 2021, 11, 50, 0};
 const Oid kCpuRawSystem{1, 3, 6, 1, 4, 1, 2021, 11, 52, 0};
 const Oid kMemAvailReal{1, 3, 6, 1, 4, 1, 2021, 4, 6, 0};
 const Oid kLoadInt1{1, 3, 6, 1, 4, 1, 2021, 10, 1, 5, 1};
-constexpr std::size_t kFixedOids = 4;
 
 class SnmpPoller final : public Exchange {
  public:
   SnmpPoller(asio::io_context& ctx, const MonitorSpec& spec, std::chrono::milliseconds timeout, Sink sink)
       : Exchange(ctx, "snmp", spec.host, timeout), resolver_(ctx), socket_(ctx), spec_(spec), sink_(std::move(sink)),
-        custom_(spec.oids.size()) {
-    std::vector<Oid> oids{kCpuRawUser, kCpuRawSystem, kMemAvailReal, kLoadInt1};
-    for (const SnmpOid& o : spec.oids) oids.push_back(o.oid);
-    oids_ = oids;
+        oids_{kCpuRawUser, kCpuRawSystem, kMemAvailReal, kLoadInt1}, custom_(spec.oids.size()) {
+    for (const SnmpOid& o : spec.oids) oids_.push_back(o.oid);
   }
 
   void poll() override {
