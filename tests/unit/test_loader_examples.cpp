@@ -55,7 +55,9 @@ TEST(TsungExamples, EachLoadsOrIsNotSupportedYet) {
 
   // Their file_server files are not shipped with Tsung: given here as the controller would ship them.
   // jabber_starttls.xml reads its lines as user,password (its fileid_delimiter), the others with ';'.
-  std::vector<DataFile> files{{"userdb", "./src/test/test_file_server.csv", {"user1;pass1", "user2;pass2"}}};
+  // http_distributed.xml's file_server has no id ("default").
+  std::vector<DataFile> files{{"userdb", "./src/test/test_file_server.csv", {"user1;pass1", "user2;pass2"}},
+                              {"default", "./src/test/test_file_server.csv", {"user1;pass1", "user2;pass2"}}};
   std::vector<DataFile> comma_files{{"userdb", "usernames.csv", {"user1,pass1", "user2,pass2"}}};
   std::vector<std::string> loaded;
   for (const fs::path& path : paths) {
