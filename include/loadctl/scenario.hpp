@@ -52,6 +52,11 @@ struct MonitorSpec {
   std::string snmp_version = "v1";  ///< <snmp version>: "v1" or "v2" (v2c)
   std::string community = "public";
   std::vector<SnmpOid> oids;
+  /// erlang: <mysqladmin port username password>, polled from the controller (mysqladmin status).
+  bool mysqladmin = false;
+  std::uint16_t mysql_port = 3306;
+  std::string mysql_user = "root";
+  std::optional<std::string> mysql_password;
 };
 
 /// A <session_setup>: a phase's own session probabilities.

@@ -204,7 +204,7 @@ void Controller::go() {
   spdlog::info("all {} agents ready; time zero in {:.3f} s", agents_.size(), options_.warmup);
 }
 
-// <monitor type="munin"|"snmp">: polled every dump interval (Tsung: every 10 s), so each
+// <monitor type="munin"|"snmp"> and <mysqladmin>: polled every dump interval (Tsung: every 10 s), so each
 // tsung.log interval holds one sample per host, or none when the host did not answer.
 void Controller::start_remote_monitors() {
   auto interval = std::chrono::milliseconds(static_cast<long>(options_.dump_interval * 1000));
@@ -212,7 +212,7 @@ void Controller::start_remote_monitors() {
     interval_.merge(s);
     total_.merge(s);
   });
-  if (monitors_->size() > 0) spdlog::info("polling {} munin/snmp monitor(s) every {} ms", monitors_->size(), interval.count());
+  if (monitors_->size() > 0) spdlog::info("polling {} munin/snmp/mysqladmin monitor(s) every {} ms", monitors_->size(), interval.count());
   monitors_->start();
 }
 

@@ -15,6 +15,7 @@ RemoteMonitors::RemoteMonitors(boost::asio::io_context& ctx, const std::vector<M
   for (const MonitorSpec& spec : specs) {
     if (spec.type == "munin") pollers_.push_back(make_munin_poller(ctx, spec, std::min(timeout, std::chrono::milliseconds(2500)), sink));
     if (spec.type == "snmp") pollers_.push_back(make_snmp_poller(ctx, spec, timeout, sink));
+    if (spec.mysqladmin) pollers_.push_back(make_mysqladmin_poller(ctx, spec, timeout, sink));
   }
 }
 

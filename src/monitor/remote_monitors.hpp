@@ -67,10 +67,13 @@ class Exchange : public RemotePoller {
 
 std::unique_ptr<RemotePoller> make_munin_poller(boost::asio::io_context& ctx, const MonitorSpec& spec,
                                                 std::chrono::milliseconds timeout, Sink sink);
+std::unique_ptr<RemotePoller> make_mysqladmin_poller(boost::asio::io_context& ctx, const MonitorSpec& spec,
+                                                     std::chrono::milliseconds timeout, Sink sink);
 std::unique_ptr<RemotePoller> make_snmp_poller(boost::asio::io_context& ctx, const MonitorSpec& spec,
                                                std::chrono::milliseconds timeout, Sink sink);
 
-/// The munin or snmp monitors of a scenario (erlang ones are sampled by agents), polled together.
+/// The munin, snmp and mysqladmin monitors of a scenario (erlang hosts are sampled by agents),
+/// polled together.
 class RemoteMonitors {
  public:
   RemoteMonitors(boost::asio::io_context& ctx, const std::vector<MonitorSpec>& specs,

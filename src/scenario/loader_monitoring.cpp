@@ -79,7 +79,13 @@ void load_monitor_backend(const XmlElement& monitor_element, MonitorSpec& monito
     fail_at(sub, fmt::format("<{}> belongs to a monitor of type=\"{}\"; this one is type=\"{}\"", sub.name(),
                              std::string_view(sub.name()) == "mysqladmin" ? "erlang" : sub.name(), monitor.type));
   if (monitor.type == "erlang") {
-    if (sub) unsupported_at(sub, "<mysqladmin> monitoring");
+    if (!sub) return;
+    XmlElement el(sub);
+    monitor.mysqladmin = true;
+    monitor.mysql_port = static_cast<std::uint16_t>(el.integer("port", 3306, 1, 65535));
+    monitor.mysql_user = el.optional("username", "root");
+    monitor.mysql_password = el.maybe("password");
+    el.finish();
     return;
   }
   if (monitor.type == "munin") {

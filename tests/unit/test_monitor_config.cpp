@@ -104,8 +104,22 @@ TEST(MonitorConfig, Refusals) {
   EXPECT_NE(monitor_error(R"(<monitor host="a" type="snmp"><snmp><oid value="1.3" name="n" type="gauge"/></snmp></monitor>)")
                 .message().find("gauge"),
             std::string::npos);
-  ScenarioError mysql = monitor_error(R"(<monitor host="db"><mysqladmin port="3306" username="root"/></monitor>)");
-  EXPECT_NE(mysql.message().find("not supported yet: <mysqladmin> monitoring"), std::string::npos) << mysql.what();
+  EXPECT_NE(monitor_error(R"(<monitor host="a" type="snmp"><mysqladmin/></monitor>)").message().find("type=\"erlang\""),
+            std::string::npos);
+}
+
+TEST(MonitorConfig, Mysqladmin) {
+  Scenario s = load_monitors(R"(<monitor host="db"><mysqladmin port="3307" username="mon" password="sesame"/></monitor>
+    <monitor host="db2" type="erlang"><mysqladmin/></monitor><monitor host="web"/>)");
+  ASSERT_EQ(s.monitors.size(), 3u);
+  EXPECT_TRUE(s.monitors[0].mysqladmin);
+  EXPECT_EQ(s.monitors[0].mysql_port, 3307);
+  EXPECT_EQ(s.monitors[0].mysql_user, "mon");
+  EXPECT_EQ(s.monitors[0].mysql_password, "sesame");
+  EXPECT_EQ(s.monitors[1].mysql_port, 3306);  // the DTD's defaults
+  EXPECT_EQ(s.monitors[1].mysql_user, "root");
+  EXPECT_FALSE(s.monitors[1].mysql_password);
+  EXPECT_FALSE(s.monitors[2].mysqladmin);
 }
 
 }  // namespace
