@@ -14,7 +14,8 @@ tool_pkgs=(ccache clang libclang-rt-14-dev)   # ccache: faster rebuilds; clang +
 # Servers the protocol integration tests start themselves (own config, port and data directory;
 # the policy-rc.d below keeps apt-get from starting the packaged services).
 server_pkgs=(mosquitto mosquitto-clients websocketd rabbitmq-server prosody
-  postgresql postgresql-contrib mariadb-server mariadb-client slapd ldap-utils)
+  postgresql postgresql-contrib mariadb-server mariadb-client slapd ldap-utils
+  munin-node snmpd)   # <monitor type="munin"> and type="snmp" (tests/integration/test_monitor_*.sh)
 optional_pkgs=(tsung)   # reference implementation: compatibility tests and bench ratios
 # Headless browser for tests/integration/test_report_chromium.sh (it skips without it). Measured:
 # `apt-get install -y --no-install-recommends chromium` took 66 s here (24 packages).

@@ -36,10 +36,27 @@ struct ServerSpec {
   int line = 0;
 };
 
+/// A custom <oid> of an SNMP monitor, read as {name,"host"}.
+struct SnmpOid {
+  std::vector<std::uint32_t> oid;
+  std::string name;
+  std::string type = "sample";  ///< "sample", "counter" (deltas between readings) or "sum" (added up)
+  double factor = 1;            ///< eval="fun(X) -> X / N end." (1/N) or X * N (N)
+};
+
 /// A <monitor> (os_mon-like host monitoring).
 struct MonitorSpec {
   std::string host;
-  std::string type;  ///< "erlang" (loadctl: built-in /proc sampling)
+  std::string type;  ///< "erlang" (loadctl: built-in /proc sampling), "munin" or "snmp"
+  std::uint16_t port = 0;          ///< munin: <munin port> (4949); snmp: <snmp port> (161)
+  std::string snmp_version = "v1";  ///< <snmp version>: "v1" or "v2" (v2c)
+  std::string community = "public";
+  std::vector<SnmpOid> oids;
+  /// erlang: <mysqladmin port username password>, polled from the controller (mysqladmin status).
+  bool mysqladmin = false;
+  std::uint16_t mysql_port = 3306;
+  std::string mysql_user = "root";
+  std::optional<std::string> mysql_password;
 };
 
 /// A <session_setup>: a phase's own session probabilities.

@@ -10,7 +10,47 @@ namespace loadctl {
 HostMonitor::HostMonitor(std::string host)
     : cpu_name_(fmt::format("{{cpu,\"{}\"}}", host)),
       freemem_name_(fmt::format("{{freemem,\"{}\"}}", host)),
-      load_name_(fmt::format("{{load,\"{}\"}}", host)) {}
+      load_name_(fmt::format("{{load,\"{}\"}}", host)),
+      recv_name_(fmt::format("{{recvpackets,\"{}\"}}", host)),
+      sent_name_(fmt::format("{{sentpackets,\"{}\"}}", host)) {}
+
+// /proc/net/dev: two header lines, then "  name: rx_bytes rx_packets ... (8 rx fields) tx_bytes
+// tx_packets ...". Tsung sums the packet columns of `netstat -in` over its "eth" interfaces; here
+// every interface but loopback counts (names like ens3 or veth0 are today's eth0).
+std::optional<NetPackets> parse_net_dev(std::string_view text) {
+  NetPackets total;
+  bool any = false;
+  std::istringstream in{std::string(text)};
+  std::string line;
+  while (std::getline(in, line)) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = line.substr(0, colon);
+    name.erase(0, name.find_first_not_of(' '));
+    std::istringstream fields(line.substr(colon + 1));
+    std::uint64_t v[10] = {};
+    for (std::uint64_t& f : v)
+      if (!(fields >> f)) break;
+    if (!fields || name == "lo") continue;
+    total.received += v[1];
+    total.sent += v[9];
+    any = true;
+  }
+  if (!any) return std::nullopt;
+  return total;
+}
+
+void HostMonitor::sample_packets(std::string_view net_dev, MetricSet& into) {
+  std::optional<NetPackets> now = parse_net_dev(net_dev);
+  if (!now) return;
+  // Like Tsung's sample_counter: the first reading only sets the base; a counter that went back
+  // (interface gone or reset) sets a new base without a sample.
+  if (last_packets_ && now->received >= last_packets_->received && now->sent >= last_packets_->sent) {
+    into.sample(into.intern(recv_name_, MetricKind::sample), static_cast<double>(now->received - last_packets_->received));
+    into.sample(into.intern(sent_name_, MetricKind::sample), static_cast<double>(now->sent - last_packets_->sent));
+  }
+  last_packets_ = now;
+}
 
 void HostMonitor::sample(MetricSet& into) {
   std::ifstream stat("/proc/stat");
@@ -39,6 +79,10 @@ void HostMonitor::sample(MetricSet& into) {
   std::ifstream loadavg("/proc/loadavg");
   double load1 = 0;
   if (loadavg >> load1) into.sample(into.intern(load_name_, MetricKind::sample), load1);
+  std::ifstream net_dev("/proc/net/dev");
+  std::stringstream text;
+  text << net_dev.rdbuf();
+  sample_packets(text.str(), into);
 }
 
 }  // namespace loadctl

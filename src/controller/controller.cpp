@@ -198,12 +198,25 @@ void Controller::go() {
   start_wall_ = std::time(nullptr) + static_cast<std::time_t>(options_.warmup + 0.5);
   next_dump_ = zero_ + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(options_.dump_interval));
   open_results();
+  start_remote_monitors();
   for (AgentRecord& agent : agents_) {
     agent.state = AgentState::running;
     agent.channel->send(MsgType::go, go.encode());
   }
   console_.info(fmt::format("{} agent(s) ready; load starts", agents_.size()));
   spdlog::info("all {} agents ready; time zero in {:.3f} s", agents_.size(), options_.warmup);
+}
+
+// <monitor type="munin"|"snmp"> and <mysqladmin>: polled every dump interval (Tsung: every 10 s), so each
+// tsung.log interval holds one sample per host, or none when the host did not answer.
+void Controller::start_remote_monitors() {
+  auto interval = std::chrono::milliseconds(static_cast<long>(options_.dump_interval * 1000));
+  monitors_ = std::make_unique<monitor::RemoteMonitors>(ctx_, scenario_.monitors, interval, [this](const MetricSet& s) {
+    interval_.merge(s);
+    total_.merge(s);
+  });
+  if (monitors_->size() > 0) spdlog::info("polling {} munin/snmp/mysqladmin monitor(s) every {} ms", monitors_->size(), interval.count());
+  monitors_->start();
 }
 
 void Controller::on_stats(AgentRecord& agent, std::string_view payload) {
@@ -379,6 +392,7 @@ void Controller::finish() {
   finished_ = true;
   end_wall_ = std::time(nullptr);
   end_steady_ = SteadyClock::now();
+  if (monitors_) monitors_->stop();
   if (started_ && abort_reported_) count_event("error_abort");  // see note_done_flags
   if (started_ && web_ && !second_.empty()) sample_second(SteadyClock::now());  // the series holds every delta
   if (started_) finish_results();

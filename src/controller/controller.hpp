@@ -39,6 +39,7 @@
 #include "loadctl/stats.hpp"
 #include "loadctl/stats_jsonl.hpp"
 #include "loadctl/tsung_log.hpp"
+#include "monitor/remote_monitors.hpp"
 
 namespace loadctl::controller {
 
@@ -133,6 +134,7 @@ class Controller {
   void on_message(AgentRecord& agent, control::MsgType type, std::string_view payload);
   void on_ready(AgentRecord& agent);
   void go();
+  void start_remote_monitors();
   void on_stats(AgentRecord& agent, std::string_view payload);
   void on_done(AgentRecord& agent, std::string_view payload);
   void note_done_flags(const AgentRecord& agent, std::string_view payload);
@@ -225,6 +227,7 @@ class Controller {
   static constexpr std::chrono::seconds kRateWindow{5};
   double request_rate_ = 0;  ///< requests/s over the last kRateWindow (or since the start)
   std::deque<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> rate_samples_;  ///< (tick, request count)
+  std::unique_ptr<monitor::RemoteMonitors> monitors_;  ///< munin and snmp hosts, polled from here as Tsung does
   std::unique_ptr<ControlServer> control_server_;  ///< after ctx_: closed before it
   std::unique_ptr<control::WebServer> web_;                 ///< the dashboard; after ctx_: closed before it
   control::LiveSeries live_;                       ///< per-second points for /api/stats

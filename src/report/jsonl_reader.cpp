@@ -1,4 +1,5 @@
 // stats.jsonl and run.json -> RunModel (layouts in docs/stats.md and src/controller/run_json.cpp).
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -94,6 +95,11 @@ void read_run_json(std::string_view text, RunModel& model) {
   if (auto s = doc->number_at("start")) model.start = static_cast<std::time_t>(*s);
   if (auto e = doc->number_at("end")) model.end = static_cast<std::time_t>(*e);
   if (auto x = doc->number_at("exit_status")) model.exit_status = static_cast<int>(*x);
+  if (const JsonValue* agents = doc->find("agents"); agents && agents->type == JsonValue::Type::Array)
+    for (const JsonValue& a : agents->array)
+      if (std::string host = a.string_at("hostname"); !host.empty() &&
+          std::find(model.agent_hosts.begin(), model.agent_hosts.end(), host) == model.agent_hosts.end())
+        model.agent_hosts.push_back(host);
 }
 
 }  // namespace loadctl::report

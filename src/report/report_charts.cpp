@@ -54,6 +54,8 @@ ChartSpec base(std::string id, std::string title, std::string y_label, const std
   spec.y_label = std::move(y_label);
   spec.markers = runs.front()->phase_starts;
   spec.marker_label = "phase start";
+  for (const auto& limit : runs.front()->generator_limits) spec.alerts.emplace_back(limit.from, limit.to);
+  spec.alert_label = "load generator saturated";
   return spec;
 }
 
@@ -143,14 +145,28 @@ std::vector<ChartSpec> build_charts(const std::vector<const RunModel*>& runs) {
   if (!errors.empty())
     charts.push_back(per_metric("errors", "Errors", "errors per second", runs, errors,
                                 [](const RunModel& r, const MetricData& m) { return per_second(r, m.delta); }, same));
-  struct Monitor { const char* key; const char* title; const char* unit; };
-  for (Monitor mon : {Monitor{"cpu", "CPU usage per monitored host", "cpu (%)"},
-                      Monitor{"freemem", "Free memory per monitored host", "free memory (MB)"},
-                      Monitor{"load", "Load average per monitored host", "load (1 min)"}}) {
-    std::string prefix = std::string("{") + mon.key + ",";
+  // Monitored hosts ({name,"host"}): one chart per name, one line per host; an interval without
+  // a sample (host down) is a gap in the line.
+  struct Monitor { std::string key, title, unit; };
+  std::vector<Monitor> monitors{{"cpu", "CPU usage per monitored host", "cpu (%; snmp: ticks/s, 100 = one CPU)"},
+                                {"freemem", "Free memory per monitored host", "free memory (MB)"},
+                                {"load", "Load average per monitored host", "load (1 min)"},
+                                {"recvpackets", "Packets received per monitored host", "packets per sample"},
+                                {"sentpackets", "Packets sent per monitored host", "packets per sample"}};
+  // (a sample's interval mean; an SNMP type="sum" counter is in the tables only)
+  for (const auto& n : names(runs, [](const std::string& n, const MetricData& m) {
+         return is_monitor_metric(n) && m.kind == MetricKind::Sample;
+       })) {
+    std::string key = n.substr(1, n.find(',') == std::string::npos ? 0 : n.find(',') - 1);
+    bool known = false;
+    for (const Monitor& m : monitors) known = known || m.key == key;
+    if (!key.empty() && !known) monitors.push_back({key, "Monitored: " + key, key});
+  }
+  for (const Monitor& mon : monitors) {
+    std::string prefix = "{" + mon.key + ",";
     auto hosts = names(runs, [&](const std::string& n, const MetricData&) { return n.starts_with(prefix); });
     if (!hosts.empty())
-      charts.push_back(per_metric(std::string("mon-") + mon.key, mon.title, mon.unit, runs, hosts,
+      charts.push_back(per_metric("mon-" + mon.key, mon.title, mon.unit, runs, hosts,
                                   [](const RunModel&, const MetricData& m) { return m.mean; }, host_of));
   }
   return charts;

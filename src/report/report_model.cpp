@@ -8,7 +8,10 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <fmt/format.h>
 #include <pugixml.hpp>
+
+#include "report/report.hpp"
 
 namespace fs = std::filesystem;
 
@@ -139,7 +142,40 @@ RunModel load_run(const std::string& dir) {
     model.notes.push_back("stats.jsonl has no final line (run interrupted?): percentiles are not available");
   read_phases(path, model);
   compute_tables(model);
+  flag_generator_limits(model);
   return model;
+}
+
+void flag_generator_limits(RunModel& model) {
+  std::map<std::size_t, std::string> why;  // dump index -> reasons
+  auto add = [&](std::size_t i, const std::string& reason) {
+    std::string& w = why[i];
+    if (w.find(reason) == std::string::npos) w += (w.empty() ? "" : "; ") + reason;
+  };
+  for (const std::string& host : model.agent_hosts) {
+    const MetricData* cpu = model.find("{cpu,\"" + host + "\"}");
+    if (!cpu) continue;
+    for (std::size_t i = 0; i < cpu->mean.size(); ++i)
+      if (cpu->count[i] > 0 && cpu->mean[i] > kGeneratorCpuLimit)
+        add(i, fmt::format("agent host {} CPU {:.0f}%", host, cpu->mean[i]));
+  }
+  for (auto [name, what] : {std::pair{"error_connect_emfile", "out of file descriptors"},
+                            std::pair{"error_connect_enfile", "out of file descriptors (system)"},
+                            std::pair{"error_connect_eaddrnotavail", "out of source ports"}})
+    if (const MetricData* e = model.find(name))
+      for (std::size_t i = 0; i < e->delta.size(); ++i)
+        if (e->delta[i] > 0) add(i, fmt::format("{} ({})", what, name));
+  if (why.empty()) return;
+  std::string list;
+  for (const auto& [i, reasons] : why) {
+    double at = i < model.elapsed.size() ? model.elapsed[i] : kNaN;
+    double from = i == 0 ? 0 : i - 1 < model.elapsed.size() ? model.elapsed[i - 1] : kNaN;
+    model.generator_limits.push_back({from, at, reasons});
+    if (model.generator_limits.size() <= 5) list += fmt::format("{}at {} s: {}", list.empty() ? "" : ", ", fmt_num(at), reasons);
+  }
+  model.notes.push_back(fmt::format(
+      "The load generators were saturated in {} interval(s) ({}{}): response times there measure the generator, "
+      "not the server.", why.size(), list, why.size() > 5 ? ", ..." : ""));
 }
 
 }  // namespace loadctl::report

@@ -71,6 +71,13 @@ struct RunModel {
   std::string software, scenario, stop_reason;
   std::optional<int> exit_status;
   std::vector<double> phase_starts;  ///< elapsed seconds where arrival phases 2..n begin
+  std::vector<std::string> agent_hosts;  ///< run.json agents' hostnames: the load generators
+  /// Dump intervals where a load generator was saturated (flag_generator_limits).
+  struct GeneratorLimit {
+    double from, to;  ///< elapsed seconds: the dump interval
+    std::string why;
+  };
+  std::vector<GeneratorLimit> generator_limits;
 
   const MetricData* find(std::string_view name) const;
   /// Sum of the totals of every error_* counter.
@@ -89,6 +96,12 @@ void compute_tables(RunModel& model);
 
 /// Reads a whole log directory; throws std::runtime_error when it has no readable tsung.log.
 RunModel load_run(const std::string& dir);
+
+/// Finds the intervals where the load generators themselves limited the run: an agent host's
+/// {cpu,"host"} above kGeneratorCpuLimit, or connects failing for lack of file descriptors
+/// (error_connect_emfile, _enfile) or source ports (error_connect_eaddrnotavail). Adds one note.
+void flag_generator_limits(RunModel& model);
+inline constexpr double kGeneratorCpuLimit = 90;
 
 /// True for Tsung's monitoring metrics such as {cpu,"host"}.
 bool is_monitor_metric(std::string_view name);

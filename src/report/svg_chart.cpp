@@ -167,6 +167,10 @@ void legend(std::string& out, const ChartSpec& spec, const Frame& f) {
   if (!spec.markers.empty())
     out += fmt::format(R"(<line x1="{0:.0f}" y1="12" x2="{0:.0f}" y2="22" stroke="#888" stroke-dasharray="3,3"/><text x="{1:.0f}" y="21">{2}</text>)",
                        x, x + 5, html_escape(spec.marker_label));
+  if (!spec.alerts.empty())
+    out += fmt::format(R"(<rect x="{:.0f}" y="12" width="16" height="9" fill="#d62728" fill-opacity="0.15"/><text x="{:.0f}" y="21">{}</text>)",
+                       x + 32 + 6.2 * static_cast<double>(spec.marker_label.size()), x + 52 + 6.2 * static_cast<double>(spec.marker_label.size()),
+                       html_escape(spec.alert_label));
   out += "</g>";
 }
 
@@ -183,6 +187,13 @@ std::string render_chart(const ChartSpec& spec) {
     if (m <= f.x0 || m >= f.x1) continue;
     out += fmt::format(R"(<line class="marker" x1="{0:.1f}" y1="{1}" x2="{0:.1f}" y2="{2}" stroke="#888" stroke-dasharray="3,3"/>)",
                        f.px(m), kTop, f.h - kBottom);
+  }
+  for (auto [from, to] : spec.alerts) {
+    from = std::max(from, f.x0);
+    to = std::min(to, f.x1);
+    if (!(to > from)) continue;
+    out += fmt::format(R"(<rect class="alert" x="{:.1f}" y="{}" width="{:.1f}" height="{}" fill="#d62728" fill-opacity="0.15"/>)",
+                       f.px(from), kTop, f.px(to) - f.px(from), f.h - kBottom - kTop);
   }
   for (const auto& s : spec.series)
     if (s.band) band(out, s, f);

@@ -24,6 +24,8 @@ struct ChartSpec {
   std::vector<ChartSeries> series;
   std::vector<double> markers;  ///< x positions of vertical dashed lines
   std::string marker_label = "phase";
+  std::vector<std::pair<double, double>> alerts;  ///< x ranges shaded red (e.g. generator saturated)
+  std::string alert_label;
   int width = 900, height = 300;
 };
 

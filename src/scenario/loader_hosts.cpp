@@ -338,11 +338,9 @@ void load_monitoring(pugi::xml_node node, Scenario& scenario, const LoadContext&
     MonitorSpec monitor;
     monitor.host = el.required("host");
     monitor.type = el.choice("type", {"erlang", "snmp", "munin"}, "erlang");
-    if (monitor.type != "erlang") el.fail("type", fmt::format("not supported yet: {} monitoring", monitor.type));
     bool batch = el.boolean("batch", false);
     el.finish();
-    for (pugi::xml_node sub : el.children({"snmp", "munin", "mysqladmin"}))
-      unsupported_at(sub, fmt::format("<{}> monitoring", sub.name()));
+    load_monitor_backend(el, monitor);
     if (!batch) {
       scenario.monitors.push_back(std::move(monitor));
       continue;
@@ -361,7 +359,10 @@ void load_monitoring(pugi::xml_node node, Scenario& scenario, const LoadContext&
     }
     std::sort(nodes.begin(), nodes.end());
     nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
-    for (std::string& host : nodes) scenario.monitors.push_back({std::move(host), monitor.type});
+    for (std::string& host : nodes) {
+      scenario.monitors.push_back(monitor);
+      scenario.monitors.back().host = std::move(host);
+    }
   }
 }
 

@@ -51,6 +51,11 @@ bool is_ip_literal(const std::string& text);
 void load_clients(pugi::xml_node clients, Scenario& scenario, const LoadContext& ctx);
 void load_servers(pugi::xml_node servers, Scenario& scenario, const LoadContext& ctx);
 void load_monitoring(pugi::xml_node monitoring, Scenario& scenario, const LoadContext& ctx);
+/// A <monitor>'s <munin> / <snmp> (with its <oid>s) / <mysqladmin> child, checked against its type.
+void load_monitor_backend(const XmlElement& monitor_element, MonitorSpec& monitor);
+/// Tsung's <oid eval="fun(X) -> X / 100 end.">: the factor of the forms loadctl evaluates
+/// (X, X / N, X * N, N * X), or nothing for any other Erlang fun.
+std::optional<double> eval_factor(std::string_view fun);
 void load_options(pugi::xml_node options, Scenario& scenario, const LoadContext& ctx);
 /// <option name="file_server">: reads the file (or takes the shipped copy) into Scenario::files.
 void load_file_server(XmlElement& option, Scenario& scenario, const LoadContext& ctx);

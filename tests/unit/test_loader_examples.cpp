@@ -55,7 +55,9 @@ TEST(TsungExamples, EachLoadsOrIsNotSupportedYet) {
 
   // Their file_server files are not shipped with Tsung: given here as the controller would ship them.
   // jabber_starttls.xml reads its lines as user,password (its fileid_delimiter), the others with ';'.
-  std::vector<DataFile> files{{"userdb", "./src/test/test_file_server.csv", {"user1;pass1", "user2;pass2"}}};
+  // http_distributed.xml's file_server has no id ("default").
+  std::vector<DataFile> files{{"userdb", "./src/test/test_file_server.csv", {"user1;pass1", "user2;pass2"}},
+                              {"default", "./src/test/test_file_server.csv", {"user1;pass1", "user2;pass2"}}};
   std::vector<DataFile> comma_files{{"userdb", "usernames.csv", {"user1,pass1", "user2,pass2"}}};
   std::vector<std::string> loaded;
   for (const fs::path& path : paths) {
@@ -69,7 +71,7 @@ TEST(TsungExamples, EachLoadsOrIsNotSupportedYet) {
       std::printf("  loaded    %s\n", path.filename().c_str());
     } catch (const ScenarioError& e) {
       // http_distributed.xml repeats a session name and its probabilities sum to 60: Tsung
-      // refuses it too. Today its SNMP monitor is refused first.
+      // refuses it too.
       bool invalid_in_tsung = path.filename() == "http_distributed.xml.gz" &&
                               e.message().starts_with("duplicate session name");
       EXPECT_TRUE(invalid_in_tsung || e.message().find("not supported yet") != std::string::npos) << e.what();
