@@ -156,7 +156,7 @@ class WebServerTest : public ::testing::Test {
 };
 
 namespace {
-const std::string kToken = "0123456789abcdef0123456789abcdef";
+const std::string kWebToken = "0123456789abcdef0123456789abcdef";
 }  // namespace
 
 TEST_F(WebServerTest, LoopbackWithoutTokenChecksHostAndPostHeader) {
@@ -181,26 +181,26 @@ TEST_F(WebServerTest, LoopbackWithoutTokenChecksHostAndPostHeader) {
 }
 
 TEST_F(WebServerTest, TokenAsBearerQueryOnceThenCookie) {
-  start(kToken);
+  start(kWebToken);
   int before = handled_;
   EXPECT_TRUE(exchange(get("/api/status")).starts_with("HTTP/1.1 401"));
   EXPECT_TRUE(exchange(get("/api/status", "Authorization: Bearer wrong\r\n")).starts_with("HTTP/1.1 401"));
-  EXPECT_TRUE(exchange(get("/api/status?token=" + kToken + "x")).starts_with("HTTP/1.1 401"));
+  EXPECT_TRUE(exchange(get("/api/status?token=" + kWebToken + "x")).starts_with("HTTP/1.1 401"));
   EXPECT_EQ(handled_, before);  // nothing reached the handler
-  EXPECT_TRUE(exchange(get("/api/status", "Authorization: Bearer " + kToken + "\r\n")).starts_with("HTTP/1.1 200"));
-  std::string redirect = exchange(get("/?a=1&token=" + kToken));
+  EXPECT_TRUE(exchange(get("/api/status", "Authorization: Bearer " + kWebToken + "\r\n")).starts_with("HTTP/1.1 200"));
+  std::string redirect = exchange(get("/?a=1&token=" + kWebToken));
   EXPECT_TRUE(redirect.starts_with("HTTP/1.1 303")) << redirect;
   EXPECT_NE(redirect.find("Location: /?a=1\r\n"), std::string::npos) << redirect;
-  EXPECT_NE(redirect.find("Set-Cookie: loadctl_token=" + kToken + "; Path=/; HttpOnly; SameSite=Strict"),
+  EXPECT_NE(redirect.find("Set-Cookie: loadctl_token=" + kWebToken + "; Path=/; HttpOnly; SameSite=Strict"),
             std::string::npos) << redirect;
-  EXPECT_TRUE(exchange(get("/", "Cookie: a=b; loadctl_token=" + kToken + "\r\n")).starts_with("HTTP/1.1 200"));
+  EXPECT_TRUE(exchange(get("/", "Cookie: a=b; loadctl_token=" + kWebToken + "\r\n")).starts_with("HTTP/1.1 200"));
   // With a token, any Host is fine (a non-loopback bind is reached by name).
-  std::string named = "GET / HTTP/1.1\r\nHost: loadhost:8091\r\nAuthorization: Bearer " + kToken + "\r\nConnection: close\r\n\r\n";
+  std::string named = "GET / HTTP/1.1\r\nHost: loadhost:8091\r\nAuthorization: Bearer " + kWebToken + "\r\nConnection: close\r\n\r\n";
   EXPECT_TRUE(exchange(named).starts_with("HTTP/1.1 200"));
 }
 
 TEST_F(WebServerTest, OversizedRequestsAreRefused) {
-  start(kToken);
+  start(kWebToken);
   int before = handled_;
   std::string big_header = get("/", "X-Big: " + std::string(WebServer::kMaxHeader, 'a') + "\r\n");
   EXPECT_TRUE(exchange(big_header).starts_with("HTTP/1.1 431"));
@@ -213,7 +213,7 @@ TEST_F(WebServerTest, OversizedRequestsAreRefused) {
   std::string announced = "POST /api/stop HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Loadctl: 1\r\nConnection: close\r\n"
                           "Content-Length: 100000000\r\n\r\n";
   EXPECT_TRUE(exchange(announced).starts_with("HTTP/1.1 413"));
-  std::string authed = "POST /api/stop HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Loadctl: 1\r\nAuthorization: Bearer " + kToken +
+  std::string authed = "POST /api/stop HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Loadctl: 1\r\nAuthorization: Bearer " + kWebToken +
                        "\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   EXPECT_TRUE(exchange(authed).starts_with("HTTP/1.1 413"));
   EXPECT_EQ(handled_, before);
