@@ -371,7 +371,8 @@ BoshParse walk_chunks(std::string_view data, std::size_t at, std::size_t max_bod
   std::size_t content = 0;
   for (;;) {
     std::size_t eol = data.find("\r\n", at);
-    if (eol == std::string_view::npos) return data.size() - at > kMaxChunkLine ? BoshParse::error : BoshParse::need_more;
+    // Not found yet: the bytes so far may end in the CRLF's '\r', one more than the line.
+    if (eol == std::string_view::npos) return data.size() - at > kMaxChunkLine + 1 ? BoshParse::error : BoshParse::need_more;
     if (eol - at > kMaxChunkLine) return BoshParse::error;
     std::string_view line = data.substr(at, eol - at);
     std::size_t size = 0, i = 0;
@@ -391,7 +392,7 @@ BoshParse walk_chunks(std::string_view data, std::size_t at, std::size_t max_bod
     if (size > max_body - content) return BoshParse::too_large;
     at = eol + 2;
     if (size == 0) break;
-    if (data.size() - at < size + 2) return BoshParse::need_more;
+    if (size > data.size() - at || data.size() - at - size < 2) return BoshParse::need_more;  // no size + 2: it may wrap
     if (data.substr(at + size, 2) != "\r\n") return BoshParse::error;
     if (decoded) decoded->append(data.substr(at, size));
     content += size;
@@ -400,7 +401,7 @@ BoshParse walk_chunks(std::string_view data, std::size_t at, std::size_t max_bod
   std::size_t trailers = at;
   for (;;) {
     std::size_t eol = data.find("\r\n", at);
-    if (eol == std::string_view::npos) return data.size() - trailers > kMaxHead ? BoshParse::error : BoshParse::need_more;
+    if (eol == std::string_view::npos) return data.size() - trailers > kMaxHead + 1 ? BoshParse::error : BoshParse::need_more;
     if (eol - trailers > kMaxHead) return BoshParse::error;
     bool empty = eol == at;
     at = eol + 2;
@@ -414,7 +415,9 @@ BoshParse walk_chunks(std::string_view data, std::size_t at, std::size_t max_bod
 
 BoshParse parse_bosh_response(std::string_view data, std::size_t max_body, BoshResponse& out, std::string& decoded) {
   std::size_t head_end = data.find("\r\n\r\n");
-  if (head_end == std::string_view::npos) return data.size() > kMaxHead ? BoshParse::error : BoshParse::need_more;
+  // Not found yet: the bytes so far may end in up to 3 bytes of the "\r\n\r\n" (as the found case,
+  // which does not count it), so that where a read splits does not decide.
+  if (head_end == std::string_view::npos) return data.size() > kMaxHead + 3 ? BoshParse::error : BoshParse::need_more;
   if (head_end > kMaxHead) return BoshParse::error;
   std::string_view head = data.substr(0, head_end);
   std::size_t eol = head.find("\r\n");

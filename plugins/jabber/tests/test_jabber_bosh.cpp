@@ -468,6 +468,54 @@ TEST(JabberBosh, ChunkedResponses) {
             BoshParse::error);
 }
 
+// A response whose head, chunk-size line or trailers are exactly at their limit is accepted
+// whatever the read's split (a prefix ending in '\r' of the terminator is need_more, not error);
+// a byte more is refused, split or not.
+TEST(JabberBosh, LimitsAtEverySplit) {
+  BoshResponse r;
+  std::string d;
+  auto every_prefix = [&](const std::string& whole, BoshParse at_end) {
+    for (std::size_t cut = 0; cut < whole.size(); ++cut)
+      ASSERT_EQ(parse_bosh_response(std::string_view(whole).substr(0, cut), 1000, r, d), BoshParse::need_more) << cut;
+    EXPECT_EQ(parse_bosh_response(whole, 1000, r, d), at_end);
+  };
+  const std::string te = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  // The chunk-size line (extensions included) at 1024 bytes, then 1025.
+  std::string line = "5;" + std::string(1022, 'e');
+  every_prefix(te + line + "\r\nhello\r\n0\r\n\r\n", BoshParse::complete);
+  EXPECT_EQ(d, "hello");
+  EXPECT_EQ(parse_bosh_response(te + line + "e\r", 1000, r, d), BoshParse::error);
+  EXPECT_EQ(parse_bosh_response(te + line + "e\r\nhello\r\n0\r\n\r\n", 1000, r, d), BoshParse::error);
+  // Trailers (their lines with their CRLFs) at 16 KiB, then one more.
+  std::string trailers = "X: " + std::string(16 * 1024 - 5, 't') + "\r\n";
+  ASSERT_EQ(trailers.size(), 16u * 1024);
+  std::string tail = te + "0\r\n" + trailers + "\r\n";
+  for (std::size_t cut = tail.size() - 8; cut < tail.size(); ++cut)
+    ASSERT_EQ(parse_bosh_response(std::string_view(tail).substr(0, cut), 1000, r, d), BoshParse::need_more) << cut;
+  EXPECT_EQ(parse_bosh_response(tail, 1000, r, d), BoshParse::complete);
+  EXPECT_EQ(parse_bosh_response(te + "0\r\nX: t" + trailers + "\r", 1000, r, d), BoshParse::error);
+  EXPECT_EQ(parse_bosh_response(te + "0\r\nX: t" + trailers + "\r\n", 1000, r, d), BoshParse::error);
+  // The head (up to its blank line) at 16 KiB, then one more.
+  std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX: ";
+  head += std::string(16 * 1024 - head.size(), 'h');
+  std::string full = head + "\r\n\r\nab";
+  for (std::size_t cut = head.size() - 4; cut < full.size(); ++cut)
+    ASSERT_EQ(parse_bosh_response(std::string_view(full).substr(0, cut), 1000, r, d), BoshParse::need_more) << cut;
+  EXPECT_EQ(parse_bosh_response(full, 1000, r, d), BoshParse::complete);
+  EXPECT_EQ(parse_bosh_response(head + "h\r\n\r", 1000, r, d), BoshParse::error);
+  EXPECT_EQ(parse_bosh_response(head + "h\r\n\r\nab", 1000, r, d), BoshParse::error);
+}
+
+// A chunk size near SIZE_MAX (max_body SIZE_MAX): the bytes it needs do not wrap to a few.
+TEST(JabberBosh, HugeChunkSizeDoesNotWrap) {
+  BoshResponse r;
+  std::string d;
+  const std::string te = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  EXPECT_EQ(parse_bosh_response(te + "fffffffffffffffe\r\n0\r\n\r\n", SIZE_MAX, r, d), BoshParse::need_more);
+  EXPECT_EQ(parse_bosh_response(te + "ffffffffffffffff\r\n0\r\n\r\n", SIZE_MAX, r, d), BoshParse::need_more);
+  EXPECT_EQ(parse_bosh_response(te + "fffffffffffffffd\r\n0\r\n\r\n", SIZE_MAX, r, d), BoshParse::need_more);
+}
+
 // Through the connection, read a byte at a time: the chunked answer's elements reach the XMPP
 // connection, and a chunk above max_frame_size ends the user before its data.
 TEST(JabberBosh, ChunkedResponseOverSplitReads) {
