@@ -302,7 +302,7 @@ void Worker::conn_read(User& user) {
 void Worker::conn_read_all(User& user) {
   ConnRef ref(user);
   conn_read(user);  // may end the user (a STARTTLS that cannot start)
-  for (unsigned i = 0; i < user.conn->lanes.size() && ref.alive(user); ++i)
+  for (unsigned i = 0; ref.alive(user) && i < user.conn->lanes.size(); ++i)  // alive first: user.conn may be gone
     if (user.conn->lanes[i]) lane_read(user, i);
 }
 
@@ -503,7 +503,8 @@ void Worker::conn_event(User& user, ConnEvent event, const ResponseInfo& info) {
 // STARTTLS: once neither a read nor a write is pending on the plain socket.
 void Worker::conn_start_tls(User& user) {
   ConnState& c = *user.conn;
-  if (c.reading || c.write_busy) return;
+  // A handshake in flight (a lane's rate_limit wake-up reads meanwhile): its end reads again.
+  if (c.reading || c.write_busy || c.tls_handshaking) return;
   if (user.tls || config_.tls_contexts.empty()) {
     conn_event(user, ConnEvent::fatal, ResponseInfo{0, false, "starttls"});
     return;
@@ -513,8 +514,10 @@ void Worker::conn_start_tls(User& user) {
   bool reuse = config_.scenario->options.ssl_reuse_sessions;
   user.tls = make_tls_stream(user.socket, tls_context(slot), target.endpoint.host, {}, config_.scenario->options.ssl_verify,
                              reuse ? tls_session_slot(slot, user.connected_to) : nullptr);
+  c.tls_handshaking = true;
   user.tls->async_handshake(asio::ssl::stream_base::client, [this, &user, ref = ConnRef(user)](const boost::system::error_code& ec) {
     if (!ref.alive(user)) return;
+    user.conn->tls_handshaking = false;
     if (ec) {
       conn_event(user, ConnEvent::fatal, ResponseInfo{0, false, "starttls"});
       return;
