@@ -55,7 +55,31 @@ class ConnServices final : public ConnectionServices {
   ConnServices(Worker& worker, User& user)
       : worker_(worker), user_(user), vars_(*user.program, user.dyn.get(), user.id) {}
 
+  // The plugin's own bytes (acks, pongs, bidi answers: Tsung's ts_client dumps those too) are
+  // dumped here; a request's encoded bytes by send_request.
   void send(std::string_view bytes) override {
+    dump_sent(bytes);
+    queue(bytes);
+  }
+  void send_on(unsigned lane, std::string_view bytes) override {
+    dump_sent(bytes);
+    if (lane == 0) {
+      queue(bytes);
+    } else if (lane == 1) {
+      worker_.stats_.add(worker_.ids_.size_sent, bytes.size());
+      worker_.lane_send(user_, 1, bytes);
+    } else {
+      error("no_lane");
+    }
+  }
+
+ private:
+  void dump_sent(std::string_view bytes) {
+    TrafficDump dump = worker_.config_.dumptraffic;
+    if (dump == TrafficDump::full || dump == TrafficDump::light) [[unlikely]]
+      dump_traffic(dump, "Send", user_.id, bytes);
+  }
+  void queue(std::string_view bytes) {
     if (user_.conn->main_closed) [[unlikely]] {  // lane 0 reopened as a lane (Connection::reopens_lane0)
       worker_.stats_.add(worker_.ids_.size_sent, bytes.size());
       worker_.lane_send(user_, 0, bytes);
@@ -66,21 +90,7 @@ class ConnServices final : public ConnectionServices {
     // Within on_data, replies (acks, pongs) gather and leave together after it (conn_on_read).
     if (!user_.conn->batching) worker_.conn_flush(user_);  // writes or starts a write; never calls back inline
   }
-  void send_on(unsigned lane, std::string_view bytes) override {
-    // Bytes sent on a lane are messages of their own (a request's encoded bytes are dumped by
-    // send_request, the plugin's replies on the connection are not, as before lanes).
-    TrafficDump dump = worker_.config_.dumptraffic;
-    if (dump == TrafficDump::full || dump == TrafficDump::light) [[unlikely]]
-      dump_traffic(dump, "Send", user_.id, bytes);
-    if (lane == 0) {
-      send(bytes);
-    } else if (lane == 1) {
-      worker_.stats_.add(worker_.ids_.size_sent, bytes.size());
-      worker_.lane_send(user_, 1, bytes);
-    } else {
-      error("no_lane");
-    }
-  }
+ public:
   void start_tls() override {
     // Replies queued earlier in the same on_data pass go in plain text, before the handshake.
     worker_.conn_flush(user_);
@@ -406,7 +416,7 @@ bool Worker::conn_deliver(User& user, unsigned lane, std::string& in, const char
     again = result.again;
     if (result.consumed == 0 && !again) break;
     idle_agains = result.consumed == 0 ? idle_agains + 1 : 0;
-    if (idle_agains > kMaxIdleAgains) [[unlikely]] {  // a plugin that never stops asking
+    if (idle_agains >= kMaxIdleAgains) [[unlikely]] {  // a plugin that never stops asking
       stats_.add(error_metric("error_plugin_again_loop"));
       close_connection(user);
       finish_user(user);

@@ -26,14 +26,13 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 
 #include "engine/engine.hpp"
 #include "loadctl/connection.hpp"
 #include "loadctl/plan.hpp"
 #include "loadctl/scenario.hpp"
 #include "loadctl/xml_reader.hpp"
+#include "support/dump_capture.hpp"
 #include "support/test_cert.hpp"
 
 namespace loadctl {
@@ -410,27 +409,15 @@ TEST(ConnectionLane, RateLimitAppliesToTheSecondSocket) {
 // dumptraffic="true": what goes on lane 1 and comes back on it is dumped as the connection's
 // traffic is (Send/Recv lines of tsung.dump, through the agent's log).
 TEST(ConnectionLane, DumptrafficShowsTheSecondSocket) {
-  std::ostringstream captured;
-  auto previous = spdlog::default_logger();
-  auto capture = std::make_shared<spdlog::logger>("dump", std::make_shared<spdlog::sinks::ostream_sink_mt>(captured));
-  capture->set_level(spdlog::level::info);
-  spdlog::set_default_logger(capture);
+  test::DumpCapture dump;
   LaneServer server;
   MetricSet m = run_scenario(server, "tcp", 1, "", R"(<request><lane data="7"/></request>)", R"(dumptraffic="true")");
-  spdlog::set_default_logger(previous);
+  dump.restore();
   EXPECT_EQ(lane_count(m, "finish_users_count"), 1u);
-  std::string dump = captured.str();
-  auto has = [&](std::string_view what, std::string_view data) {
-    for (std::size_t at = dump.find(what); at != std::string::npos; at = dump.find(what, at + 1)) {
-      std::size_t eol = dump.find('\n', at);
-      if (std::string_view(dump).substr(at, eol - at).ends_with(data)) return true;
-    }
-    return false;
-  };
-  EXPECT_TRUE(has("tsung.dump: Send:", ":L0 7\\n")) << dump;
-  EXPECT_TRUE(has("tsung.dump: Send:", ":L1 7\\n")) << dump;
-  EXPECT_TRUE(has("tsung.dump: Recv:", ":0:7\\n")) << dump;
-  EXPECT_TRUE(has("tsung.dump: Recv:", ":1:7\\n")) << dump;
+  EXPECT_EQ(dump.count("tsung.dump: Send:", ":L0 7\\n"), 1u) << dump.text();  // send_on(0): once
+  EXPECT_TRUE(dump.has("tsung.dump: Send:", ":L1 7\\n")) << dump.text();
+  EXPECT_TRUE(dump.has("tsung.dump: Recv:", ":0:7\\n")) << dump.text();
+  EXPECT_TRUE(dump.has("tsung.dump: Recv:", ":1:7\\n")) << dump.text();
 }
 
 // A plain lane reads into the worker's buffer as the connection's socket does: users idle after
