@@ -29,7 +29,7 @@ struct BoshResponse {
 /// Content-Length or "Transfer-Encoding: chunked", or a malformed chunk.
 enum class BoshParse : std::uint8_t { need_more, complete, too_large, error };
 /// Splits the first HTTP response off `data`: a status line "HTTP/1.x NNN", then a body of at
-/// most `max_body` bytes: Content-Length bytes, or chunks (as Tsung's ts_bosh reads them),
+/// most `max_body` bytes: Content-Length bytes, or chunks (RFC 9112; see the README for Tsung's differences),
 /// decoded into `decoded` (`out.body` then points into it).
 BoshParse parse_bosh_response(std::string_view data, std::size_t max_body, BoshResponse& out, std::string& decoded);
 

@@ -431,7 +431,7 @@ TEST(JabberBosh, ResponseSplitting) {
   EXPECT_FALSE(split_body("<html/>", tag, children));
 }
 
-// A chunked response (Tsung's ts_bosh reads them): its chunks decoded into the body, the
+// A chunked response (Tsung's ts_bosh reads them too, differently: see the README): its chunks decoded into the body, the
 // response split off the bytes after it, whatever the reads' sizes.
 TEST(JabberBosh, ChunkedResponses) {
   BoshResponse r;
