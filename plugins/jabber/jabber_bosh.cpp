@@ -21,6 +21,7 @@ namespace {
 
 constexpr std::string_view kHttpBind = "<body xmlns='http://jabber.org/protocol/httpbind' ";
 constexpr std::size_t kMaxHead = 16 * 1024;  // response headers longer than this are an error
+constexpr std::size_t kKeptDecoded = 4 * 1024;  // a decoded chunked content's capacity kept between responses
 
 /// What a lane's open request was: the answer to a creation or a restart starts a stream.
 enum class Sent : std::uint8_t { none, create, restart, data, terminate };
@@ -263,6 +264,9 @@ class BoshXmppConnection final : public Connection {
       }
       l.owed += response.length;
       ConnEvent event = answered(s, l, lane, response, info);
+      // A large chunked content's buffer is not kept for the connection's life (the engine's
+      // kKeptInput likewise); answered() copied what it keeps.
+      if (decoded_.capacity() > kKeptDecoded) std::string().swap(decoded_);
       if (event != ConnEvent::none) return done(event);
     }
   }
