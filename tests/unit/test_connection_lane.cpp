@@ -20,6 +20,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -76,8 +77,10 @@ class LaneConnection final : public Connection {
       return;
     }
     out += "L0 " + r.data + "\n";
-    s.send_on(1, "L1 " + (r.data == "big" ? kBig : r.data) + "\n");
+    s.send_on(1, "L1 " + (big(r) ? kBig : r.data) + "\n");
   }
+  /// "big", "starttls" (lane 0 then upgrades to TLS): lane 1's line (and its answer) is kBig.
+  static bool big(const LaneRequest& r) { return r.data == "big" || r.data == "starttls"; }
   /// "big": lane 1's line (and so its answer) is this long.
   static inline const std::string kBig = std::string(64 * 1024, 'x');
   ConnResult on_data(ConnectionServices& s, const RequestSpec* pending, std::span<const char> data,
@@ -117,12 +120,13 @@ class LaneConnection final : public Connection {
       info.error = "ended";
       return {eol + 1, ConnEvent::fatal};
     }
-    if (!r || text.substr(0, eol) != std::string{lane, ':'} + (r->data == "big" && lane == '1' ? kBig : r->data)) {
+    if (!r || text.substr(0, eol) != std::string{lane, ':'} + (big(*r) && lane == '1' ? kBig : r->data)) {
       info.error = "lane_mismatch";
       return {eol + 1, ConnEvent::fatal};
     }
     got = true;
     if (retry_ && lane == '0') s.send_on(1, "L1 retry\n");
+    if (lane == '0' && r->data == "starttls") s.start_tls();
     return {eol + 1, got0_ && got1_ ? ConnEvent::complete : ConnEvent::none};
   }
   ConnMetric lane_data_ = 0, lane_closed_ = 0;
@@ -183,7 +187,7 @@ class LaneServer {
             while (!read_ec) socket->read_some(asio::buffer(sink), read_ec);
             return;
           }
-          if (!tls_) {
+          if (!tls_ || starttls_delay_ms > 0) {
             answer_lines(*socket, *socket);
             return;
           }
@@ -208,6 +212,9 @@ class LaneServer {
   std::array<std::atomic<bool>, 8> resumed{};  ///< by accept order (1...): the TLS handshake resumed
   std::vector<std::uint16_t> ports;  ///< source ports of the accepted connections
   std::atomic<int> answers{0};       ///< lines answered, on every socket
+  /// > 0: connections start plain; "L0 starttls" is answered, then (after this many ms) the
+  /// server's TLS handshake on that socket (set before the first connect).
+  std::atomic<int> starttls_delay_ms{0};
 
  private:
   template <class Stream>
@@ -225,6 +232,15 @@ class LaneServer {
       }
       asio::write(stream, asio::buffer(line.substr(1, 1) + ":" + line.substr(3) + "\n"), ec);
       ++answers;
+      if constexpr (std::is_same_v<Stream, asio::ip::tcp::socket>) {
+        if (line == "L0 starttls" && tls_) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(starttls_delay_ms.load()));
+          asio::ssl::stream<asio::ip::tcp::socket&> tls(socket, *tls_);
+          tls.handshake(asio::ssl::stream_base::server, ec);
+          if (!ec) answer_lines(tls, socket);
+          return;
+        }
+      }
     }
   }
 
@@ -404,6 +420,21 @@ TEST(ConnectionLane, RateLimitAppliesToTheSecondSocket) {
   const Metric* request = m.find("request");
   ASSERT_TRUE(request && request->count == 1);
   EXPECT_GE(request->max, 450.0) << "lane 1's bytes were not limited";
+}
+
+// A lane's rate_limit wait that ends while the connection's STARTTLS handshake is in flight
+// (the server holds its handshake 1.5 s; lane 1's 64 KiB answer at 64 KB/s waits ~0.5 s): the
+// wake-up's read waits for the handshake, instead of ending the user as a second STARTTLS.
+TEST(ConnectionLane, RateLimitWakeDuringStartTlsWaitsForTheHandshake) {
+  test::TestCert cert;
+  LaneServer server(cert.dir);
+  server.starttls_delay_ms = 1500;
+  MetricSet m = run_scenario(server, "tcp", 1, R"(<option name="rate_limit" value="64" max="16"/>)",
+                             R"(<request><lane data="starttls"/></request><request><lane data="1"/></request>)");
+  for (const auto& [name, metric] : m.sorted())
+    EXPECT_FALSE(name.starts_with("error_")) << name << " = " << metric->count;
+  EXPECT_EQ(lane_count(m, "finish_users_count"), 1u);
+  EXPECT_EQ(lane_count(m, "request"), 2u);  // the second over TLS on lane 0
 }
 
 // dumptraffic="true": what goes on lane 1 and comes back on it is dumped as the connection's
