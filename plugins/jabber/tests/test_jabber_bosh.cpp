@@ -443,6 +443,25 @@ TEST(JabberBosh, ChunkedResponses) {
   EXPECT_EQ(r.status, 200u);
   for (std::size_t cut = 0; cut < whole.size() - 4; ++cut)  // every prefix is incomplete
     EXPECT_EQ(parse_bosh_response(std::string_view(whole).substr(0, cut), 1000, r, d), BoshParse::need_more) << cut;
+  // The same reads with the walk kept across them (BoshScan): the same answers, and a resumed
+  // walk does not read the chunks before its position again (a first chunk spoiled after it was
+  // walked is not seen; without the scan it is an error).
+  BoshScan scan;
+  for (std::size_t cut = 0; cut < whole.size() - 4; ++cut)
+    EXPECT_EQ(parse_bosh_response(std::string_view(whole).substr(0, cut), 1000, r, d, &scan), BoshParse::need_more) << cut;
+  EXPECT_EQ(scan.content, 15u);  // both data chunks walked
+  EXPECT_EQ(parse_bosh_response(whole, 1000, r, d, &scan), BoshParse::complete);
+  EXPECT_EQ(r.body, "<body sid='s'/>");
+  EXPECT_EQ(r.length, whole.size() - 4);
+  std::string partial = whole.substr(0, whole.find(" sid"));
+  scan = {};
+  EXPECT_EQ(parse_bosh_response(partial, 1000, r, d, &scan), BoshParse::need_more);
+  EXPECT_EQ(scan.at, partial.find("A \r\n"));
+  EXPECT_EQ(scan.content, 5u);
+  std::string spoiled = partial;
+  spoiled.replace(spoiled.find("<body\r\n") + 5, 2, "!!");
+  EXPECT_EQ(parse_bosh_response(spoiled, 1000, r, d), BoshParse::error);
+  EXPECT_EQ(parse_bosh_response(spoiled, 1000, r, d, &scan), BoshParse::need_more);
   auto parse = [&](std::string_view chunks, std::size_t max = 1000) {
     return parse_bosh_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + std::string(chunks), max, r, d);
   };
