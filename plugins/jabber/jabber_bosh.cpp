@@ -21,6 +21,7 @@ namespace {
 
 constexpr std::string_view kHttpBind = "<body xmlns='http://jabber.org/protocol/httpbind' ";
 constexpr std::size_t kMaxHead = 16 * 1024;  // response headers longer than this are an error
+constexpr std::size_t kKeptDecoded = 4 * 1024;  // a decoded chunked content's capacity kept between responses
 
 /// What a lane's open request was: the answer to a creation or a restart starts a stream.
 enum class Sent : std::uint8_t { none, create, restart, data, terminate };
@@ -112,6 +113,7 @@ class BoshXmppConnection final : public Connection {
     Lane& l = lanes_[lane];
     l.connected = false;
     l.owed = 0;
+    l.scan = {};
     if (l.sent == Sent::none) return ConnEvent::none;  // an idle connection: reopened when needed
     l.sent = Sent::none;
     s.error("bosh_socket_closed");  // Tsung: an open request closed by the server
@@ -132,6 +134,7 @@ class BoshXmppConnection final : public Connection {
     std::uint64_t rid = 0;    ///< the open request's rid
     bool connected = false;   ///< as far as this connection knows (bosh_http_conn on a new one)
     std::size_t owed = 0;     ///< bytes of responses handled but not reported consumed yet
+    BoshScan scan;            ///< the partial response's chunks walked so far
   };
 
   void create(ConnectionServices& s, std::string_view header) {
@@ -249,7 +252,7 @@ class BoshXmppConnection final : public Connection {
       }
       std::string_view rest(data.data() + l.owed, data.size() - l.owed);
       BoshResponse response;
-      switch (parse_bosh_response(rest, max_frame_size_, response, decoded_)) {
+      switch (parse_bosh_response(rest, max_frame_size_, response, decoded_, &l.scan)) {
         case BoshParse::need_more:
           return done(ConnEvent::none);
         case BoshParse::too_large:
@@ -262,7 +265,11 @@ class BoshXmppConnection final : public Connection {
           break;
       }
       l.owed += response.length;
+      l.scan = {};
       ConnEvent event = answered(s, l, lane, response, info);
+      // A large chunked content's buffer is not kept for the connection's life (the engine's
+      // kKeptInput likewise); answered() copied what it keeps.
+      if (decoded_.capacity() > kKeptDecoded) std::string().swap(decoded_);
       if (event != ConnEvent::none) return done(event);
     }
   }
@@ -367,11 +374,16 @@ constexpr std::size_t kMaxChunkLine = 1024;  // a chunk-size line, extensions in
 /// every line is bounded. Copies the content into `decoded` when given (once it is whole), so
 /// that a call on a partial body costs a pass over its chunk lines only.
 BoshParse walk_chunks(std::string_view data, std::size_t at, std::size_t max_body, std::size_t& end,
-                      std::string* decoded) {
+                      std::string* decoded, BoshScan* scan) {
   std::size_t content = 0;
+  if (scan && scan->at > at && scan->at <= data.size()) {  // resumed after the chunks walked before
+    at = scan->at;
+    content = scan->content;
+  }
   for (;;) {
     std::size_t eol = data.find("\r\n", at);
-    if (eol == std::string_view::npos) return data.size() - at > kMaxChunkLine ? BoshParse::error : BoshParse::need_more;
+    // Not found yet: the bytes so far may end in the CRLF's '\r', one more than the line.
+    if (eol == std::string_view::npos) return data.size() - at > kMaxChunkLine + 1 ? BoshParse::error : BoshParse::need_more;
     if (eol - at > kMaxChunkLine) return BoshParse::error;
     std::string_view line = data.substr(at, eol - at);
     std::size_t size = 0, i = 0;
@@ -391,16 +403,17 @@ BoshParse walk_chunks(std::string_view data, std::size_t at, std::size_t max_bod
     if (size > max_body - content) return BoshParse::too_large;
     at = eol + 2;
     if (size == 0) break;
-    if (data.size() - at < size + 2) return BoshParse::need_more;
+    if (size > data.size() - at || data.size() - at - size < 2) return BoshParse::need_more;  // no size + 2: it may wrap
     if (data.substr(at + size, 2) != "\r\n") return BoshParse::error;
     if (decoded) decoded->append(data.substr(at, size));
     content += size;
     at += size + 2;
+    if (scan) *scan = BoshScan{at, content};
   }
   std::size_t trailers = at;
   for (;;) {
     std::size_t eol = data.find("\r\n", at);
-    if (eol == std::string_view::npos) return data.size() - trailers > kMaxHead ? BoshParse::error : BoshParse::need_more;
+    if (eol == std::string_view::npos) return data.size() - trailers > kMaxHead + 1 ? BoshParse::error : BoshParse::need_more;
     if (eol - trailers > kMaxHead) return BoshParse::error;
     bool empty = eol == at;
     at = eol + 2;
@@ -412,9 +425,12 @@ BoshParse walk_chunks(std::string_view data, std::size_t at, std::size_t max_bod
 
 }  // namespace
 
-BoshParse parse_bosh_response(std::string_view data, std::size_t max_body, BoshResponse& out, std::string& decoded) {
+BoshParse parse_bosh_response(std::string_view data, std::size_t max_body, BoshResponse& out, std::string& decoded,
+                              BoshScan* scan) {
   std::size_t head_end = data.find("\r\n\r\n");
-  if (head_end == std::string_view::npos) return data.size() > kMaxHead ? BoshParse::error : BoshParse::need_more;
+  // Not found yet: the bytes so far may end in up to 3 bytes of the "\r\n\r\n" (as the found case,
+  // which does not count it), so that where a read splits does not decide.
+  if (head_end == std::string_view::npos) return data.size() > kMaxHead + 3 ? BoshParse::error : BoshParse::need_more;
   if (head_end > kMaxHead) return BoshParse::error;
   std::string_view head = data.substr(0, head_end);
   std::size_t eol = head.find("\r\n");
@@ -450,10 +466,10 @@ BoshParse parse_bosh_response(std::string_view data, std::size_t max_body, BoshR
   if (chunked) {
     if (length) return BoshParse::error;
     std::size_t end = 0;
-    BoshParse parsed = walk_chunks(data, head_end + 4, max_body, end, nullptr);
+    BoshParse parsed = walk_chunks(data, head_end + 4, max_body, end, nullptr, scan);
     if (parsed != BoshParse::complete) return parsed;
     decoded.clear();
-    walk_chunks(data, head_end + 4, max_body, end, &decoded);
+    walk_chunks(data, head_end + 4, max_body, end, &decoded, nullptr);
     out.length = end;
     out.status = status;
     out.body = decoded;

@@ -29,9 +29,17 @@ struct BoshResponse {
 /// Content-Length or "Transfer-Encoding: chunked", or a malformed chunk.
 enum class BoshParse : std::uint8_t { need_more, complete, too_large, error };
 /// Splits the first HTTP response off `data`: a status line "HTTP/1.x NNN", then a body of at
-/// most `max_body` bytes: Content-Length bytes, or chunks (as Tsung's ts_bosh reads them),
+/// most `max_body` bytes: Content-Length bytes, or chunks (RFC 9112; see the README for Tsung's differences),
 /// decoded into `decoded` (`out.body` then points into it).
-BoshParse parse_bosh_response(std::string_view data, std::size_t max_body, BoshResponse& out, std::string& decoded);
+/// A chunked body's walk so far, kept across the reads of one response (so that each read walks
+/// only the new chunks): the offset from the response's start of the next chunk-size line, and
+/// the content before it; at 0: from the head. Reset it for each new response.
+struct BoshScan {
+  std::size_t at = 0;
+  std::size_t content = 0;
+};
+BoshParse parse_bosh_response(std::string_view data, std::size_t max_body, BoshResponse& out, std::string& decoded,
+                              BoshScan* scan = nullptr);
 
 /// Splits a <body/> element into its start tag (for attribute()) and its children; false when
 /// it is no <body> element.

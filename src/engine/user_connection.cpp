@@ -57,7 +57,31 @@ class ConnServices final : public ConnectionServices {
   ConnServices(Worker& worker, User& user)
       : worker_(worker), user_(user), vars_(*user.program, user.dyn.get(), user.id) {}
 
+  // The plugin's own bytes (acks, pongs, bidi answers: Tsung's ts_client dumps those too) are
+  // dumped here; a request's encoded bytes by send_request.
   void send(std::string_view bytes) override {
+    dump_sent(bytes);
+    queue(bytes);
+  }
+  void send_on(unsigned lane, std::string_view bytes) override {
+    dump_sent(bytes);
+    if (lane == 0) {
+      queue(bytes);
+    } else if (lane == 1) {
+      worker_.stats_.add(worker_.ids_.size_sent, bytes.size());
+      worker_.lane_send(user_, 1, bytes);
+    } else {
+      error("no_lane");
+    }
+  }
+
+ private:
+  void dump_sent(std::string_view bytes) {
+    TrafficDump dump = worker_.config_.dumptraffic;
+    if (dump == TrafficDump::full || dump == TrafficDump::light) [[unlikely]]
+      dump_traffic(dump, "Send", user_.id, bytes);
+  }
+  void queue(std::string_view bytes) {
     if (user_.conn->main_closed) [[unlikely]] {  // lane 0 reopened as a lane (Connection::reopens_lane0)
       worker_.stats_.add(worker_.ids_.size_sent, bytes.size());
       worker_.lane_send(user_, 0, bytes);
@@ -68,21 +92,7 @@ class ConnServices final : public ConnectionServices {
     // Within on_data, replies (acks, pongs) gather and leave together after it (conn_on_read).
     if (!user_.conn->batching) worker_.conn_flush(user_);  // writes or starts a write; never calls back inline
   }
-  void send_on(unsigned lane, std::string_view bytes) override {
-    // Bytes sent on a lane are messages of their own (a request's encoded bytes are dumped by
-    // send_request, the plugin's replies on the connection are not, as before lanes).
-    TrafficDump dump = worker_.config_.dumptraffic;
-    if (dump == TrafficDump::full || dump == TrafficDump::light) [[unlikely]]
-      dump_traffic(dump, "Send", user_.id, bytes);
-    if (lane == 0) {
-      send(bytes);
-    } else if (lane == 1) {
-      worker_.stats_.add(worker_.ids_.size_sent, bytes.size());
-      worker_.lane_send(user_, 1, bytes);
-    } else {
-      error("no_lane");
-    }
-  }
+ public:
   void start_tls() override {
     // Replies queued earlier in the same on_data pass go in plain text, before the handshake.
     worker_.conn_flush(user_);
@@ -307,7 +317,7 @@ void Worker::conn_read(User& user) {
 void Worker::conn_read_all(User& user) {
   ConnRef ref(user);
   conn_read(user);  // may end the user (a STARTTLS that cannot start)
-  for (unsigned i = 0; i < user.conn->lanes.size() && ref.alive(user); ++i)
+  for (unsigned i = 0; ref.alive(user) && i < user.conn->lanes.size(); ++i)  // alive first: user.conn may be gone
     if (user.conn->lanes[i]) lane_read(user, i);
 }
 
@@ -411,7 +421,7 @@ bool Worker::conn_deliver(User& user, unsigned lane, std::string& in, const char
     again = result.again;
     if (result.consumed == 0 && !again) break;
     idle_agains = result.consumed == 0 ? idle_agains + 1 : 0;
-    if (idle_agains > kMaxIdleAgains) [[unlikely]] {  // a plugin that never stops asking
+    if (idle_agains >= kMaxIdleAgains) [[unlikely]] {  // a plugin that never stops asking
       stats_.add(error_metric("error_plugin_again_loop"));
       close_connection(user);
       finish_user(user);
@@ -507,7 +517,8 @@ void Worker::conn_event(User& user, ConnEvent event, const ResponseInfo& info) {
 // STARTTLS: once neither a read nor a write is pending on the plain socket.
 void Worker::conn_start_tls(User& user) {
   ConnState& c = *user.conn;
-  if (c.reading || c.write_busy) return;
+  // A handshake in flight (a lane's rate_limit wake-up reads meanwhile): its end reads again.
+  if (c.reading || c.write_busy || c.tls_handshaking) return;
   if (user.tls || config_.tls_contexts.empty()) {
     conn_event(user, ConnEvent::fatal, ResponseInfo{0, false, "starttls"});
     return;
@@ -517,8 +528,10 @@ void Worker::conn_start_tls(User& user) {
   bool reuse = config_.scenario->options.ssl_reuse_sessions;
   user.tls = make_tls_stream(user.socket, tls_context(slot), target.endpoint.host, {}, config_.scenario->options.ssl_verify,
                              reuse ? tls_session_slot(slot, user.connected_to) : nullptr);
+  c.tls_handshaking = true;
   user.tls->async_handshake(asio::ssl::stream_base::client, [this, &user, ref = ConnRef(user)](const boost::system::error_code& ec) {
     if (!ref.alive(user)) return;
+    user.conn->tls_handshaking = false;
     if (ec) {
       conn_event(user, ConnEvent::fatal, ResponseInfo{0, false, "starttls"});
       return;

@@ -150,6 +150,7 @@ struct ConnState {
   std::unique_ptr<char[]> buffer;   ///< receive buffer of a TLS connection, held while connected
   bool reading = false, write_busy = false;
   bool tls_requested = false;       ///< STARTTLS asked: the handshake starts once no read is pending
+  bool tls_handshaking = false;     ///< the STARTTLS handshake is in flight (tls_requested until it ends)
   bool opening = false;             ///< the plugin's handshake holds the first request
   bool batching = false;            ///< within on_data: ConnectionServices::send only queues
   bool noack_waiting = false;       ///< a request without response is done when the queue is written

@@ -20,20 +20,20 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 
 #include "engine/engine.hpp"
 #include "loadctl/connection.hpp"
 #include "loadctl/plan.hpp"
 #include "loadctl/scenario.hpp"
 #include "loadctl/xml_reader.hpp"
+#include "support/dump_capture.hpp"
 #include "support/test_cert.hpp"
 
 namespace loadctl {
@@ -77,8 +77,10 @@ class LaneConnection final : public Connection {
       return;
     }
     out += "L0 " + r.data + "\n";
-    s.send_on(1, "L1 " + (r.data == "big" ? kBig : r.data) + "\n");
+    s.send_on(1, "L1 " + (big(r) ? kBig : r.data) + "\n");
   }
+  /// "big", "starttls" (lane 0 then upgrades to TLS): lane 1's line (and its answer) is kBig.
+  static bool big(const LaneRequest& r) { return r.data == "big" || r.data == "starttls"; }
   /// "big": lane 1's line (and so its answer) is this long.
   static inline const std::string kBig = std::string(64 * 1024, 'x');
   ConnResult on_data(ConnectionServices& s, const RequestSpec* pending, std::span<const char> data,
@@ -118,12 +120,13 @@ class LaneConnection final : public Connection {
       info.error = "ended";
       return {eol + 1, ConnEvent::fatal};
     }
-    if (!r || text.substr(0, eol) != std::string{lane, ':'} + (r->data == "big" && lane == '1' ? kBig : r->data)) {
+    if (!r || text.substr(0, eol) != std::string{lane, ':'} + (big(*r) && lane == '1' ? kBig : r->data)) {
       info.error = "lane_mismatch";
       return {eol + 1, ConnEvent::fatal};
     }
     got = true;
     if (retry_ && lane == '0') s.send_on(1, "L1 retry\n");
+    if (lane == '0' && r->data == "starttls") s.start_tls();
     return {eol + 1, got0_ && got1_ ? ConnEvent::complete : ConnEvent::none};
   }
   ConnMetric lane_data_ = 0, lane_closed_ = 0;
@@ -184,7 +187,7 @@ class LaneServer {
             while (!read_ec) socket->read_some(asio::buffer(sink), read_ec);
             return;
           }
-          if (!tls_) {
+          if (!tls_ || starttls_delay_ms > 0) {
             answer_lines(*socket, *socket);
             return;
           }
@@ -209,6 +212,9 @@ class LaneServer {
   std::array<std::atomic<bool>, 8> resumed{};  ///< by accept order (1...): the TLS handshake resumed
   std::vector<std::uint16_t> ports;  ///< source ports of the accepted connections
   std::atomic<int> answers{0};       ///< lines answered, on every socket
+  /// > 0: connections start plain; "L0 starttls" is answered, then (after this many ms) the
+  /// server's TLS handshake on that socket (set before the first connect).
+  std::atomic<int> starttls_delay_ms{0};
 
  private:
   template <class Stream>
@@ -226,6 +232,15 @@ class LaneServer {
       }
       asio::write(stream, asio::buffer(line.substr(1, 1) + ":" + line.substr(3) + "\n"), ec);
       ++answers;
+      if constexpr (std::is_same_v<Stream, asio::ip::tcp::socket>) {
+        if (line == "L0 starttls" && tls_) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(starttls_delay_ms.load()));
+          asio::ssl::stream<asio::ip::tcp::socket&> tls(socket, *tls_);
+          tls.handshake(asio::ssl::stream_base::server, ec);
+          if (!ec) answer_lines(tls, socket);
+          return;
+        }
+      }
     }
   }
 
@@ -407,30 +422,33 @@ TEST(ConnectionLane, RateLimitAppliesToTheSecondSocket) {
   EXPECT_GE(request->max, 450.0) << "lane 1's bytes were not limited";
 }
 
+// A lane's rate_limit wait that ends while the connection's STARTTLS handshake is in flight
+// (the server holds its handshake 1.5 s; lane 1's 64 KiB answer at 64 KB/s waits ~0.5 s): the
+// wake-up's read waits for the handshake, instead of ending the user as a second STARTTLS.
+TEST(ConnectionLane, RateLimitWakeDuringStartTlsWaitsForTheHandshake) {
+  test::TestCert cert;
+  LaneServer server(cert.dir);
+  server.starttls_delay_ms = 1500;
+  MetricSet m = run_scenario(server, "tcp", 1, R"(<option name="rate_limit" value="64" max="16"/>)",
+                             R"(<request><lane data="starttls"/></request><request><lane data="1"/></request>)");
+  for (const auto& [name, metric] : m.sorted())
+    EXPECT_FALSE(name.starts_with("error_")) << name << " = " << metric->count;
+  EXPECT_EQ(lane_count(m, "finish_users_count"), 1u);
+  EXPECT_EQ(lane_count(m, "request"), 2u);  // the second over TLS on lane 0
+}
+
 // dumptraffic="true": what goes on lane 1 and comes back on it is dumped as the connection's
 // traffic is (Send/Recv lines of tsung.dump, through the agent's log).
 TEST(ConnectionLane, DumptrafficShowsTheSecondSocket) {
-  std::ostringstream captured;
-  auto previous = spdlog::default_logger();
-  auto capture = std::make_shared<spdlog::logger>("dump", std::make_shared<spdlog::sinks::ostream_sink_mt>(captured));
-  capture->set_level(spdlog::level::info);
-  spdlog::set_default_logger(capture);
+  test::DumpCapture dump;
   LaneServer server;
   MetricSet m = run_scenario(server, "tcp", 1, "", R"(<request><lane data="7"/></request>)", R"(dumptraffic="true")");
-  spdlog::set_default_logger(previous);
+  dump.restore();
   EXPECT_EQ(lane_count(m, "finish_users_count"), 1u);
-  std::string dump = captured.str();
-  auto has = [&](std::string_view what, std::string_view data) {
-    for (std::size_t at = dump.find(what); at != std::string::npos; at = dump.find(what, at + 1)) {
-      std::size_t eol = dump.find('\n', at);
-      if (std::string_view(dump).substr(at, eol - at).ends_with(data)) return true;
-    }
-    return false;
-  };
-  EXPECT_TRUE(has("tsung.dump: Send:", ":L0 7\\n")) << dump;
-  EXPECT_TRUE(has("tsung.dump: Send:", ":L1 7\\n")) << dump;
-  EXPECT_TRUE(has("tsung.dump: Recv:", ":0:7\\n")) << dump;
-  EXPECT_TRUE(has("tsung.dump: Recv:", ":1:7\\n")) << dump;
+  EXPECT_EQ(dump.count("tsung.dump: Send:", ":L0 7\\n"), 1u) << dump.text();  // send_on(0): once
+  EXPECT_TRUE(dump.has("tsung.dump: Send:", ":L1 7\\n")) << dump.text();
+  EXPECT_TRUE(dump.has("tsung.dump: Recv:", ":0:7\\n")) << dump.text();
+  EXPECT_TRUE(dump.has("tsung.dump: Recv:", ":1:7\\n")) << dump.text();
 }
 
 // A plain lane reads into the worker's buffer as the connection's socket does: users idle after

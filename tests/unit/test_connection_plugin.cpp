@@ -38,6 +38,7 @@
 #include "loadctl/scenario.hpp"
 #include "loadctl/scenario_error.hpp"
 #include "loadctl/xml_reader.hpp"
+#include "support/dump_capture.hpp"
 #include "support/test_cert.hpp"
 
 namespace loadctl {
@@ -74,11 +75,15 @@ class PushConnection final : public Connection {
   bool on_open(ConnectionServices& s) override {
     pushed_ = s.metric(options_ ? options_->push_metric : "push_msg", ConnMetricKind::counter);
     tls_up_ = s.metric("tls_up", ConnMetricKind::counter);
+    looped_ = s.metric("again_looped", ConnMetricKind::counter);
     return false;
   }
   ConnResult on_data(ConnectionServices& s, const RequestSpec* pending, std::span<const char> data,
                      ResponseInfo& info) override {
-    if (looping_) return {0, ConnEvent::none, true};  // a broken plugin: "again" for ever
+    if (looping_) {  // a broken plugin: "again" for ever
+      s.count(looped_);
+      return {0, ConnEvent::none, true};
+    }
     if (extra_completes_ > 0 && pending) {  // more answers from the line already consumed
       --extra_completes_;
       return {0, ConnEvent::complete, extra_completes_ > 0};
@@ -140,7 +145,7 @@ class PushConnection final : public Connection {
 
  private:
   const PushOptions* options_;
-  ConnMetric pushed_ = 0, tls_up_ = 0;
+  ConnMetric pushed_ = 0, tls_up_ = 0, looped_ = 0;
   bool dying_ = false, looping_ = false;
   int extra_completes_ = 0;
 };
@@ -294,10 +299,10 @@ using test::TestCert;
 // Runs `body` (<load> and <sessions>) against the server on `port` with one agent of one thread;
 // `tick` (when given) is called every 20 ms while it runs, playing the controller.
 MetricSet run_push(std::uint16_t port, const std::string& body, const std::function<void(engine::Engine&)>& tick = {},
-                   const std::string& server_type = "tcp") {
+                   const std::string& server_type = "tcp", const std::string& tsung_attributes = "") {
   ProtocolRegistry registry;
   registry.add(std::make_unique<PushProtocol>());
-  std::string xml = R"(<?xml version="1.0"?><tsung>
+  std::string xml = R"(<?xml version="1.0"?><tsung )" + tsung_attributes + R"(>
     <clients><client host="localhost" use_controller_vm="true"/></clients>
     <servers><server host="127.0.0.1" port=")" + std::to_string(port) + R"(" type=")" + server_type + R"("/></servers>
     )" + body + "</tsung>";
@@ -524,6 +529,23 @@ TEST(ConnectionPlugin, BytesQueuedBeforeAFatalEventAreSent) {
   EXPECT_FALSE(server.saw("REQ 2", 0));
 }
 
+// dumptraffic="true": the plugin's own sends on the connection (ConnectionServices::send: acks,
+// pongs, bidi answers) get a Send line as the request's bytes do, each once.
+TEST(ConnectionPlugin, DumptrafficShowsThePluginsSends) {
+  TestCert cert;
+  PushServer server(cert.dir + "/cert.pem", cert.dir + "/key.pem");
+  test::DumpCapture dump;
+  run_push(server.port(), R"(<load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="20" unit="second"/></arrivalphase></load>
+      <sessions><session name="push" probability="100" type="ts_push">
+        <request><push data="END 1"/></request>
+      </session></sessions>)", {}, "tcp", R"(dumptraffic="true")");
+  dump.restore();
+  EXPECT_TRUE(server.saw("BYE"));
+  EXPECT_EQ(dump.count("tsung.dump: Send:", "END 1\\n"), 1u) << dump.text();
+  EXPECT_EQ(dump.count("tsung.dump: Send:", "ACK\\n"), 1u) << dump.text();
+  EXPECT_EQ(dump.count("tsung.dump: Send:", "BYE\\n"), 1u) << dump.text();
+}
+
 // ConnResult::again: one read holding several answers (the plugin consumed it whole); the engine
 // calls the plugin again at once, with no byte left, for each, so no answer waits for more bytes.
 TEST(ConnectionPlugin, AgainDeliversEveryEventOfConsumedBytes) {
@@ -552,6 +574,7 @@ TEST(ConnectionPlugin, EndlessAgainEndsTheUser) {
         <request><push data="REQ 2"/></request>
       </session></sessions>)");
   EXPECT_EQ(total(m, "error_plugin_again_loop"), 1u);
+  EXPECT_EQ(total(m, "again_looped"), 100000u);  // the 100 000th call without a byte consumed ends it
   EXPECT_EQ(total(m, "finish_users_count"), 1u);
   EXPECT_EQ(total(m, "request"), 0u);
   EXPECT_FALSE(server.saw("REQ 2", 0));

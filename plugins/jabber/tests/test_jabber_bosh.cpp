@@ -431,7 +431,7 @@ TEST(JabberBosh, ResponseSplitting) {
   EXPECT_FALSE(split_body("<html/>", tag, children));
 }
 
-// A chunked response (Tsung's ts_bosh reads them): its chunks decoded into the body, the
+// A chunked response (Tsung's ts_bosh reads them too, differently: see the README): its chunks decoded into the body, the
 // response split off the bytes after it, whatever the reads' sizes.
 TEST(JabberBosh, ChunkedResponses) {
   BoshResponse r;
@@ -443,6 +443,25 @@ TEST(JabberBosh, ChunkedResponses) {
   EXPECT_EQ(r.status, 200u);
   for (std::size_t cut = 0; cut < whole.size() - 4; ++cut)  // every prefix is incomplete
     EXPECT_EQ(parse_bosh_response(std::string_view(whole).substr(0, cut), 1000, r, d), BoshParse::need_more) << cut;
+  // The same reads with the walk kept across them (BoshScan): the same answers, and a resumed
+  // walk does not read the chunks before its position again (a first chunk spoiled after it was
+  // walked is not seen; without the scan it is an error).
+  BoshScan scan;
+  for (std::size_t cut = 0; cut < whole.size() - 4; ++cut)
+    EXPECT_EQ(parse_bosh_response(std::string_view(whole).substr(0, cut), 1000, r, d, &scan), BoshParse::need_more) << cut;
+  EXPECT_EQ(scan.content, 15u);  // both data chunks walked
+  EXPECT_EQ(parse_bosh_response(whole, 1000, r, d, &scan), BoshParse::complete);
+  EXPECT_EQ(r.body, "<body sid='s'/>");
+  EXPECT_EQ(r.length, whole.size() - 4);
+  std::string partial = whole.substr(0, whole.find(" sid"));
+  scan = {};
+  EXPECT_EQ(parse_bosh_response(partial, 1000, r, d, &scan), BoshParse::need_more);
+  EXPECT_EQ(scan.at, partial.find("A \r\n"));
+  EXPECT_EQ(scan.content, 5u);
+  std::string spoiled = partial;
+  spoiled.replace(spoiled.find("<body\r\n") + 5, 2, "!!");
+  EXPECT_EQ(parse_bosh_response(spoiled, 1000, r, d), BoshParse::error);
+  EXPECT_EQ(parse_bosh_response(spoiled, 1000, r, d, &scan), BoshParse::need_more);
   auto parse = [&](std::string_view chunks, std::size_t max = 1000) {
     return parse_bosh_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + std::string(chunks), max, r, d);
   };
@@ -466,6 +485,54 @@ TEST(JabberBosh, ChunkedResponses) {
   EXPECT_EQ(parse_bosh_response("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 1000,
                                 r, d),
             BoshParse::error);
+}
+
+// A response whose head, chunk-size line or trailers are exactly at their limit is accepted
+// whatever the read's split (a prefix ending in '\r' of the terminator is need_more, not error);
+// a byte more is refused, split or not.
+TEST(JabberBosh, LimitsAtEverySplit) {
+  BoshResponse r;
+  std::string d;
+  auto every_prefix = [&](const std::string& whole, BoshParse at_end) {
+    for (std::size_t cut = 0; cut < whole.size(); ++cut)
+      ASSERT_EQ(parse_bosh_response(std::string_view(whole).substr(0, cut), 1000, r, d), BoshParse::need_more) << cut;
+    EXPECT_EQ(parse_bosh_response(whole, 1000, r, d), at_end);
+  };
+  const std::string te = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  // The chunk-size line (extensions included) at 1024 bytes, then 1025.
+  std::string line = "5;" + std::string(1022, 'e');
+  every_prefix(te + line + "\r\nhello\r\n0\r\n\r\n", BoshParse::complete);
+  EXPECT_EQ(d, "hello");
+  EXPECT_EQ(parse_bosh_response(te + line + "e\r", 1000, r, d), BoshParse::error);
+  EXPECT_EQ(parse_bosh_response(te + line + "e\r\nhello\r\n0\r\n\r\n", 1000, r, d), BoshParse::error);
+  // Trailers (their lines with their CRLFs) at 16 KiB, then one more.
+  std::string trailers = "X: " + std::string(16 * 1024 - 5, 't') + "\r\n";
+  ASSERT_EQ(trailers.size(), 16u * 1024);
+  std::string tail = te + "0\r\n" + trailers + "\r\n";
+  for (std::size_t cut = tail.size() - 8; cut < tail.size(); ++cut)
+    ASSERT_EQ(parse_bosh_response(std::string_view(tail).substr(0, cut), 1000, r, d), BoshParse::need_more) << cut;
+  EXPECT_EQ(parse_bosh_response(tail, 1000, r, d), BoshParse::complete);
+  EXPECT_EQ(parse_bosh_response(te + "0\r\nX: t" + trailers + "\r", 1000, r, d), BoshParse::error);
+  EXPECT_EQ(parse_bosh_response(te + "0\r\nX: t" + trailers + "\r\n", 1000, r, d), BoshParse::error);
+  // The head (up to its blank line) at 16 KiB, then one more.
+  std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX: ";
+  head += std::string(16 * 1024 - head.size(), 'h');
+  std::string full = head + "\r\n\r\nab";
+  for (std::size_t cut = head.size() - 4; cut < full.size(); ++cut)
+    ASSERT_EQ(parse_bosh_response(std::string_view(full).substr(0, cut), 1000, r, d), BoshParse::need_more) << cut;
+  EXPECT_EQ(parse_bosh_response(full, 1000, r, d), BoshParse::complete);
+  EXPECT_EQ(parse_bosh_response(head + "h\r\n\r", 1000, r, d), BoshParse::error);
+  EXPECT_EQ(parse_bosh_response(head + "h\r\n\r\nab", 1000, r, d), BoshParse::error);
+}
+
+// A chunk size near SIZE_MAX (max_body SIZE_MAX): the bytes it needs do not wrap to a few.
+TEST(JabberBosh, HugeChunkSizeDoesNotWrap) {
+  BoshResponse r;
+  std::string d;
+  const std::string te = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  EXPECT_EQ(parse_bosh_response(te + "fffffffffffffffe\r\n0\r\n\r\n", SIZE_MAX, r, d), BoshParse::need_more);
+  EXPECT_EQ(parse_bosh_response(te + "ffffffffffffffff\r\n0\r\n\r\n", SIZE_MAX, r, d), BoshParse::need_more);
+  EXPECT_EQ(parse_bosh_response(te + "fffffffffffffffd\r\n0\r\n\r\n", SIZE_MAX, r, d), BoshParse::need_more);
 }
 
 // Through the connection, read a byte at a time: the chunked answer's elements reach the XMPP
