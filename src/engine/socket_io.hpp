@@ -39,9 +39,11 @@ void async_connect(Socket& socket, const asio::ip::tcp::endpoint& to, Done done)
   asio::post(socket.get_executor(), [done = std::move(done), ec]() mutable { done(ec); });
 }
 
-/// The last read got fewer bytes than it asked for, so the socket's receive queue was empty:
-/// the next async read is queued for the next epoll edge instead of first trying a read that
-/// would fail with EAGAIN. Any epoll event for the socket in between re-enables that read.
+/// The next async read is queued for the next epoll edge instead of first trying a read that
+/// would fail with EAGAIN; any epoll event for the socket in between re-enables that read. Only
+/// when nothing is awaited from what was already received (a response complete on a kept-alive
+/// connection, a socket not yet connected): the epoll edge of bytes already read may have
+/// carried the FIN too, which only a read tried at once would see.
 void read_drained(Socket& socket);
 
 /// IP_BIND_ADDRESS_NO_PORT before a bind to port 0: the kernel picks the source port at connect

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,11 +26,17 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// Answers every HTTP request with "ok", keep-alive; with `split_ms`, the body goes that many ms
+/// How OkServer answers: keep-alive "ok"; HTTP/1.0 with a 300-byte body ended by the close (no
+/// Content-Length); or keep-alive "ok" then a close without a "Connection: close" header. Both
+/// closes are corked with the response, so its bytes and the FIN reach the client in one epoll
+/// event (a read that takes the bytes is then the last edge).
+enum class Answer { keep_alive, close_delimited, close_after };
+
+/// Answers every HTTP request as `answer` says; with `split_ms`, the body goes that many ms
 /// after the headers (two reads for the client).
 class OkServer {
  public:
-  explicit OkServer(int split_ms = 0) : split_ms_(split_ms) {
+  explicit OkServer(int split_ms = 0, Answer answer = Answer::keep_alive) : split_ms_(split_ms), answer_(answer) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -76,6 +83,15 @@ class OkServer {
         in.erase(0, end + 4);
         ++requests_;
         std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n";
+        if (answer_ != Answer::keep_alive) {
+          int one = 1;
+          ::setsockopt(c, IPPROTO_TCP, TCP_CORK, &one, sizeof one);
+          if (answer_ == Answer::close_delimited) head = "HTTP/1.0 200 OK\r\n\r\n" + std::string(300, 'x');
+          else head += "ok";
+          ::send(c, head.data(), head.size(), MSG_NOSIGNAL);
+          ::close(c);
+          return;
+        }
         if (split_ms_) {
           ::send(c, head.data(), head.size(), MSG_NOSIGNAL);
           std::this_thread::sleep_for(std::chrono::milliseconds(split_ms_));
@@ -92,6 +108,7 @@ class OkServer {
   int fd_ = -1;
   std::uint16_t port_ = 0;
   int split_ms_ = 0;
+  Answer answer_ = Answer::keep_alive;
   std::atomic<bool> stop_{false};
   std::atomic<int> requests_{0};
   std::thread thread_;
@@ -155,6 +172,27 @@ TEST(EngineSockets, ResponseSplitAcrossReadsCompletes) {
   for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
   EXPECT_EQ(count(m, "request"), 10u);
   EXPECT_EQ(count(m, "200"), 10u);
+}
+
+TEST(EngineSockets, CloseDelimitedBodyEndsAtTheServersClose) {
+  // The body's last bytes and the FIN in one epoll event: the read that takes the bytes must not
+  // leave the socket marked drained, or the read that would see the EOF waits for an edge that
+  // never comes (error_timeout after idle_timeout instead of a 200).
+  OkServer server(0, Answer::close_delimited);
+  MetricSet m = run(server.port(), 10, 20, 1, R"(<request><http url="/" version="1.0"/></request>)",
+                    R"(<option name="idle_timeout" value="3000"/>)");
+  for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
+  EXPECT_EQ(count(m, "200"), 10u);
+}
+
+TEST(EngineSockets, KeepAliveClosedAfterItsResponseReconnectsSilently) {
+  // The server closes after each response without saying so: the close is noticed when the next
+  // request is written (or read) and the request is resent on a new connection, with no error.
+  OkServer server(0, Answer::close_after);
+  MetricSet m = run(server.port(), 3, 20, 1, requests(3), R"(<option name="idle_timeout" value="3000"/>)");
+  for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
+  EXPECT_EQ(count(m, "200"), 9u);
+  EXPECT_EQ(count(m, "finish_users_count"), 3u);
 }
 
 TEST(EngineSockets, ExhaustedPortsRangeIsEaddrnotavail) {
