@@ -1,6 +1,7 @@
 #pragma once
 // System calls the engine saves around asio's sockets (Boost.Asio 1.74, epoll reactor), once per
-// connection or once per request; socket_io.cpp says which asio state each function adjusts.
+// connection or once per request; socket_io.cpp says which asio state each function adjusts. With
+// another Boost version the same functions use asio's public calls only (no saving).
 
 #include <utility>
 
