@@ -97,6 +97,9 @@ TEST(Thresholds, LateArrivals) {
   EXPECT_DOUBLE_EQ(*eval("late > 1%", m).actual, 2.5);  // 5 of 200 users started
   EXPECT_TRUE(eval("late > 1%", m).failed);
   EXPECT_FALSE(eval("late > 3%", m).failed);
+  // Arrivals skipped after a stall are late too (users_late includes them) and due: 60 of 200 + 50.
+  rp::RunModel stalled = model("stats: users_count 200 200\nstats: users_late 60 60\nstats: error_arrivals_missed 50 50\n");
+  EXPECT_DOUBLE_EQ(*eval("late > 1%", stalled).actual, 24.0);
   rp::RunModel none = model();  // no users_late line: nobody was late
   EXPECT_DOUBLE_EQ(*eval("late > 0", none).actual, 0);
   EXPECT_FALSE(eval("late > 0", none).failed);
