@@ -116,13 +116,12 @@ void read_drained(Socket& socket) {
 #endif
 }
 
-void bind_without_port_search(Socket& socket) {
+void bind_address_only(Socket& socket, const asio::ip::address& ip, boost::system::error_code& ec) {
 #ifdef IP_BIND_ADDRESS_NO_PORT
   int one = 1;
   ::setsockopt(socket.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-#else
-  (void)socket;
 #endif
+  socket.bind({ip, 0}, ec);
 }
 
 }  // namespace loadctl::engine::socket_io

@@ -47,9 +47,10 @@ void async_connect(Socket& socket, const asio::ip::tcp::endpoint& to, Done done)
 /// carried the FIN too, which only a read tried at once would see.
 void read_drained(Socket& socket);
 
-/// IP_BIND_ADDRESS_NO_PORT before a bind to port 0: the kernel picks the source port at connect
-/// time, unique for the 4-tuple, instead of searching a port free for every destination at bind.
-/// Best effort: a kernel without it (before Linux 4.2) searches as before.
-void bind_without_port_search(Socket& socket);
+/// Binds `socket` to source address `ip` with the port left to connect(2): IP_BIND_ADDRESS_NO_PORT
+/// before a bind to port 0, so the kernel picks the source port at connect time, unique for the
+/// 4-tuple, instead of searching a port free for every destination at bind (getsockname says
+/// port 0 until the connect). Best effort: a kernel without it (before Linux 4.2) searches as before.
+void bind_address_only(Socket& socket, const asio::ip::address& ip, boost::system::error_code& ec);
 
 }  // namespace loadctl::engine::socket_io
