@@ -47,7 +47,8 @@ using namespace std::chrono_literals;
 /// Content-Length); or keep-alive "ok" then a close without a "Connection: close" header. Both
 /// closes are corked with the response, so its bytes and the FIN reach the client in one epoll
 /// event (a read that takes the bytes is then the last edge).
-enum class Answer { keep_alive, close_delimited, close_after };
+/// `reset`: half a response (10 of 100 body bytes) then a reset (SO_LINGER 0), right behind it.
+enum class Answer { keep_alive, close_delimited, close_after, reset };
 
 /// Answers every HTTP request as `answer` says; with `split_ms`, the body goes that many ms
 /// after the headers (two reads for the client).
@@ -104,8 +105,15 @@ class OkServer {
           int one = 1;
           ::setsockopt(c, IPPROTO_TCP, TCP_CORK, &one, sizeof one);
           if (answer_ == Answer::close_delimited) head = "HTTP/1.0 200 OK\r\n\r\n" + std::string(300, 'x');
+          else if (answer_ == Answer::reset) head = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789";
           else head += "ok";
           ::send(c, head.data(), head.size(), MSG_NOSIGNAL);
+          if (answer_ == Answer::reset) {
+            int zero = 0;
+            ::setsockopt(c, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);  // out now, the reset after it
+            linger l{1, 0};
+            ::setsockopt(c, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+          }
           ::close(c);
           return;
         }
@@ -204,6 +212,15 @@ TEST(EngineSockets, CloseDelimitedBodyEndsAtTheServersClose) {
                     R"(<option name="idle_timeout" value="3000"/>)");
   for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
   EXPECT_EQ(count(m, "200"), 10u);
+}
+
+TEST(EngineSockets, ResetAfterPartOfAResponseIsEconnreset) {
+  // Part of a response and the reset, usually in one epoll event: the read after the bytes must
+  // be tried at once and see the reset, not wait for idle_timeout (error_timeout).
+  OkServer server(0, Answer::reset);
+  MetricSet m = run(server.port(), 10, 20, 1, requests(1), R"(<option name="idle_timeout" value="3000"/>)");
+  EXPECT_EQ(count(m, "error_timeout"), 0u);
+  EXPECT_EQ(count(m, "error_recv_econnreset"), 10u);
 }
 
 TEST(EngineSockets, KeepAliveClosedAfterItsResponseReconnectsSilently) {
