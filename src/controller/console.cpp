@@ -19,12 +19,18 @@ std::uint64_t total_errors(const MetricSet& set) {
 std::string late_arrivals_warning(const MetricSet& total) {
   const Metric* late = total.find("users_late");
   if (!late || late->count == 0) return {};
+  // users_late includes the arrivals skipped after a stall (error_arrivals_missed): due, not started.
   const Metric* started = total.find("users_count");
-  double percent = started && started->count ? 100.0 * static_cast<double>(late->count) / static_cast<double>(started->count) : 100.0;
-  return fmt::format("\nwarning: {} users ({:.1f}% of those started) were not launched in time: they started later than "
+  const Metric* missed = total.find("error_arrivals_missed");
+  std::uint64_t due = (started ? started->count : 0) + (missed ? missed->count : 0);
+  double percent = due ? 100.0 * static_cast<double>(late->count) / static_cast<double>(due) : 100.0;
+  std::string skipped = missed && missed->count
+                            ? fmt::format(" ({} of them skipped after a stall of the agent: error_arrivals_missed)", missed->count)
+                            : std::string();
+  return fmt::format("\nwarning: {} users ({:.1f}% of those due) were not launched in time{}: they started later than "
                      "--arrival-lag-limit after their scheduled arrival; the agents could not keep up with the "
                      "arrival rate, so the load applied was lower than planned\n",
-                     late->count, percent);
+                     late->count, percent, skipped);
 }
 
 Console::Console(bool quiet, double planned_seconds) : quiet_(quiet), planned_(planned_seconds) {}

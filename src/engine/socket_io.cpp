@@ -1,10 +1,21 @@
 // System calls saved around asio's sockets. Boost.Asio 1.74's epoll reactor (Debian's) makes, per
 // TCP connection, two FIONBIO ioctls (its own non-blocking mode at async_connect, ours after) and
 // a poll() before the SO_ERROR read of a connect; and per request a read that fails with EAGAIN:
-// async_read_some always tries the read first, and right after a request is written its response
-// cannot be there yet. Newer asio skips that read after a short one ("exhausted" descriptors);
-// read_drained does the same here. Each adjustment touches asio's per-socket state only on the
-// worker's own thread (its io_context runs unlocked), and is checked against this asio version.
+// async_read_some always tries the read first (asio stops trying only after a 0-byte read, an EOF,
+// not after a short one), and right after a request is written its response cannot be there yet.
+// read_drained skips that read when the engine knows nothing more is due (see socket_io.hpp).
+//
+// Asio internals: two adjustments need state asio does not expose, and are compiled only for the
+// Boost version they were checked against (LOADCTL_ASIO_INTERNALS, 1.74 = BOOST_VERSION 107400):
+// - basic_socket::impl_ (protected): the socket's state flags, to mark a socket created with
+//   SOCK_NONBLOCK as non-blocking for asio (else asio's own FIONBIO ioctl at the first operation);
+// - epoll_reactor::descriptor_state::try_speculative_ (private): cleared by read_drained.
+// Both touch only the worker's own sockets, on its thread (its io_context runs unlocked). With
+// another Boost these parts fall back to asio's public calls (open + non_blocking(true): one ioctl
+// per connection; reads stay speculative: one EAGAIN read per keep-alive request); the engine
+// behaves the same otherwise. To move to another Boost, check both members in its
+// basic_socket.hpp and detail/epoll_reactor.hpp (and that perform_io still sets try_speculative_
+// on every event), then extend the condition below.
 
 #include "engine/socket_io.hpp"
 
@@ -16,20 +27,30 @@
 
 #include <boost/version.hpp>
 
+#ifndef LOADCTL_ASIO_INTERNALS  // defined 0 on the command line: builds the fallback
+#if BOOST_VERSION == 107400
+#define LOADCTL_ASIO_INTERNALS 1
+#else
+#define LOADCTL_ASIO_INTERNALS 0  // not checked against this Boost: public asio calls only
+#endif
+#endif
+
 namespace loadctl::engine::socket_io {
 
 namespace {
-
-// basic_socket's implementation (protected): native descriptor, asio's state flags, reactor data.
-struct SocketImplAccess : Socket {
-  static auto& get(Socket& s) { return (s.*&SocketImplAccess::impl_).get_implementation(); }
-};
 
 boost::system::error_code last_error() { return {errno, boost::system::system_category()}; }
 
 }  // namespace
 
-#if BOOST_VERSION == 107400
+#if LOADCTL_ASIO_INTERNALS
+namespace {
+// basic_socket's implementation (protected): native descriptor, asio's state flags, reactor data.
+struct SocketImplAccess : Socket {
+  static auto& get(Socket& s) { return (s.*&SocketImplAccess::impl_).get_implementation(); }
+};
+}  // namespace
+
 // epoll_reactor::descriptor_state::try_speculative_ is private: its address is taken by an
 // explicit instantiation (where access is not checked), the standard-conforming way.
 using DescriptorState = asio::detail::epoll_reactor::descriptor_state;
@@ -44,6 +65,10 @@ template struct SpeculativeAccess<&DescriptorState::try_speculative_>;
 #endif
 
 void open_stream(Socket& socket, const asio::ip::tcp& protocol, boost::system::error_code& ec) {
+#if !LOADCTL_ASIO_INTERNALS
+  socket.open(protocol, ec);
+  if (!ec) socket.non_blocking(true, ec);  // FIONBIO; asio then skips its own
+#else
   int fd = ::socket(protocol.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
   if (fd < 0) {
     ec = last_error();
@@ -62,6 +87,7 @@ void open_stream(Socket& socket, const asio::ip::tcp& protocol, boost::system::e
   // Nothing can be read before epoll reports the socket readable (a server's banner included:
   // that event re-enables the read), so the first read after the connect waits for it too.
   read_drained(socket);
+#endif
 }
 
 bool start_connect(Socket& socket, const asio::ip::tcp::endpoint& to, boost::system::error_code& ec) {
@@ -82,7 +108,7 @@ boost::system::error_code connect_result(Socket& socket) {
 }
 
 void read_drained(Socket& socket) {
-#if BOOST_VERSION == 107400
+#if LOADCTL_ASIO_INTERNALS
   if (auto* state = SocketImplAccess::get(socket).reactor_data_)
     (state->*try_speculative_member())[asio::detail::epoll_reactor::read_op] = false;
 #else
@@ -90,13 +116,12 @@ void read_drained(Socket& socket) {
 #endif
 }
 
-void bind_without_port_search(Socket& socket) {
+void bind_address_only(Socket& socket, const asio::ip::address& ip, boost::system::error_code& ec) {
 #ifdef IP_BIND_ADDRESS_NO_PORT
   int one = 1;
   ::setsockopt(socket.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-#else
-  (void)socket;
 #endif
+  socket.bind({ip, 0}, ec);
 }
 
 }  // namespace loadctl::engine::socket_io

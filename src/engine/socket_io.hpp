@@ -1,6 +1,7 @@
 #pragma once
 // System calls the engine saves around asio's sockets (Boost.Asio 1.74, epoll reactor), once per
-// connection or once per request; socket_io.cpp says which asio state each function adjusts.
+// connection or once per request; socket_io.cpp says which asio state each function adjusts. With
+// another Boost version the same functions use asio's public calls only (no saving).
 
 #include <utility>
 
@@ -39,14 +40,17 @@ void async_connect(Socket& socket, const asio::ip::tcp::endpoint& to, Done done)
   asio::post(socket.get_executor(), [done = std::move(done), ec]() mutable { done(ec); });
 }
 
-/// The last read got fewer bytes than it asked for, so the socket's receive queue was empty:
-/// the next async read is queued for the next epoll edge instead of first trying a read that
-/// would fail with EAGAIN. Any epoll event for the socket in between re-enables that read.
+/// The next async read is queued for the next epoll edge instead of first trying a read that
+/// would fail with EAGAIN; any epoll event for the socket in between re-enables that read. Only
+/// when nothing is awaited from what was already received (a response complete on a kept-alive
+/// connection, a socket not yet connected): the epoll edge of bytes already read may have
+/// carried the FIN too, which only a read tried at once would see.
 void read_drained(Socket& socket);
 
-/// IP_BIND_ADDRESS_NO_PORT before a bind to port 0: the kernel picks the source port at connect
-/// time, unique for the 4-tuple, instead of searching a port free for every destination at bind.
-/// Best effort: a kernel without it (before Linux 4.2) searches as before.
-void bind_without_port_search(Socket& socket);
+/// Binds `socket` to source address `ip` with the port left to connect(2): IP_BIND_ADDRESS_NO_PORT
+/// before a bind to port 0, so the kernel picks the source port at connect time, unique for the
+/// 4-tuple, instead of searching a port free for every destination at bind (getsockname says
+/// port 0 until the connect). Best effort: a kernel without it (before Linux 4.2) searches as before.
+void bind_address_only(Socket& socket, const asio::ip::address& ip, boost::system::error_code& ec);
 
 }  // namespace loadctl::engine::socket_io

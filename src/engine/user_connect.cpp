@@ -111,8 +111,7 @@ void Worker::bind_source(Socket& socket, std::int32_t server, boost::system::err
   }
   const auto& range = config_.scenario->options.ports_range;
   if (!range) {
-    socket_io::bind_without_port_search(socket);
-    socket.bind({ip, 0}, ec);
+    socket_io::bind_address_only(socket, ip, ec);
     return;
   }
   std::uint32_t first = range->first + plan_.slice;

@@ -249,9 +249,6 @@ void Worker::on_read(User& user, const boost::system::error_code& ec, std::size_
     return;
   }
   user.received = User::Received::since_sweep;
-  // A short TCP read emptied the socket: the next read waits for epoll instead of first failing
-  // with EAGAIN (the next request's response cannot be there before the request is written).
-  if (n < kReceiveBuffer && !user.tls && user.stream) socket_io::read_drained(user.socket);
   stats_.add(ids_.size_rcv, n);
   if (config_.dumptraffic != TrafficDump::none) [[unlikely]] {
     if (config_.dumptraffic == TrafficDump::protocol) user.dyn->response_size += n;
@@ -321,6 +318,13 @@ void Worker::on_response_complete(User& user, const ResponseInfo& info) {
   user.state = UserState::idle;
   std::int32_t server = user.connected_to;
   if (info.close) close_connection(user);
+  // A response complete on a kept-alive connection: the next read, after the next request is
+  // written, waits for epoll instead of first failing with EAGAIN. Never while a response still
+  // needs bytes: asio's epoll is edge-triggered, so when the last bytes and the FIN (or RST)
+  // came in one event, only a read tried at once sees the EOF. Before step(), which may start
+  // the next read. Bytes or a close that came with this response still end that read: the next
+  // request makes the server answer (an edge), or, closed, reset (an edge too).
+  else if (user.stream && !user.tls) socket_io::read_drained(user.socket);
   if (config_.dumptraffic == TrafficDump::protocol) [[unlikely]] {
     if (!dump_protocol(user, info, server, elapsed)) return;
   } else if (user.dyn && !after_response(user)) {

@@ -177,7 +177,7 @@ struct User {
   UserState state = UserState::idle;
   std::uint8_t connect_attempts = 0;
   bool reused = false;            ///< the current request went on an already used connection
-  bool stream = false;            ///< its socket is TCP (not UDP): a short read empties it
+  bool stream = false;            ///< its socket is TCP (not UDP): socket_io applies
   /// Response bytes of the current request: none, some before the last sweep, some since it
   /// (the sweep then restarts idle_timeout). One store per read, as a plain flag would cost.
   enum class Received : std::uint8_t { none, before_sweep, since_sweep } received = Received::none;

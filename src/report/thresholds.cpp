@@ -133,8 +133,10 @@ std::optional<double> measure(const Threshold& t, const RunModel& model, std::st
     const MetricData* late = model.find("users_late");
     double n = late ? late->total_count : 0;
     if (!t.percent) return n;
+    // Of the arrivals due: those started and those skipped after a stall (late too).
     const MetricData* started = model.find("users_count");
-    double users = started ? started->total_count : 0;
+    const MetricData* missed = model.find("error_arrivals_missed");
+    double users = (started ? started->total_count : 0) + (missed ? missed->total_count : 0);
     if (users <= 0) return n > 0 ? 100.0 : 0.0;
     return 100.0 * n / users;
   }

@@ -60,7 +60,9 @@ awk '$2 < 41000 || $2 > 41999 { bad = bad " " $2 } END { if (bad) { print "ports
   || fail "ports_range not respected"
 
 # Without ports_range the source port is left to connect (IP_BIND_ADDRESS_NO_PORT): the addresses
-# are still the <ip>s, round-robin, and the ports the kernel's ephemeral ones.
+# are still the <ip>s, round-robin, and the ports the kernel's ephemeral ones. (This passes with a
+# bind that searches a port too; the unit test EngineSockets.SourceBindLeavesThePortToConnect
+# checks that the port is left to the connect.)
 : > "$TEST_TMP/peers"
 sed '/ports_range/d' "$TEST_TMP/s.xml" > "$TEST_TMP/noport.xml"
 "$LOADCTL" -q -f "$TEST_TMP/noport.xml" --run-dir "$TEST_TMP/run-noport" start > /dev/null 2> "$TEST_TMP/err" \

@@ -6,8 +6,11 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <atomic>
 #include <chrono>
@@ -16,20 +19,42 @@
 #include <thread>
 #include <vector>
 
+#include <dlfcn.h>
+
 #include "engine/engine.hpp"
+#include "engine/socket_io.hpp"
 #include "loadctl/plan.hpp"
 #include "loadctl/scenario.hpp"
+
+// recv(2) as the engine calls it (asio's non-blocking reads; the test servers use read(2)),
+// counting the reads that find nothing (EAGAIN): defined in the test executable, it takes the
+// place of libc's for the whole binary and calls libc's.
+std::atomic<std::uint64_t> g_empty_reads{0};
+extern "C" ssize_t recv(int fd, void* buf, size_t len, int flags) {
+  using Recv = ssize_t (*)(int, void*, size_t, int);
+  static Recv real = reinterpret_cast<Recv>(::dlsym(RTLD_NEXT, "recv"));
+  ssize_t n = real(fd, buf, len, flags);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) g_empty_reads.fetch_add(1, std::memory_order_relaxed);
+  return n;
+}
 
 namespace loadctl {
 namespace {
 
 using namespace std::chrono_literals;
 
-/// Answers every HTTP request with "ok", keep-alive; with `split_ms`, the body goes that many ms
+/// How OkServer answers: keep-alive "ok"; HTTP/1.0 with a 300-byte body ended by the close (no
+/// Content-Length); or keep-alive "ok" then a close without a "Connection: close" header. Both
+/// closes are corked with the response, so its bytes and the FIN reach the client in one epoll
+/// event (a read that takes the bytes is then the last edge).
+/// `reset`: half a response (10 of 100 body bytes) then a reset (SO_LINGER 0), right behind it.
+enum class Answer { keep_alive, close_delimited, close_after, reset };
+
+/// Answers every HTTP request as `answer` says; with `split_ms`, the body goes that many ms
 /// after the headers (two reads for the client).
 class OkServer {
  public:
-  explicit OkServer(int split_ms = 0) : split_ms_(split_ms) {
+  explicit OkServer(int split_ms = 0, Answer answer = Answer::keep_alive) : split_ms_(split_ms), answer_(answer) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -65,7 +90,7 @@ class OkServer {
     std::string in;
     char buf[4096];
     while (!stop_) {
-      ssize_t n = ::recv(c, buf, sizeof buf, 0);
+      ssize_t n = ::read(c, buf, sizeof buf);  // not recv: the interposer counts the engine's
       if (n == 0) break;
       if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) continue;
@@ -76,6 +101,22 @@ class OkServer {
         in.erase(0, end + 4);
         ++requests_;
         std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n";
+        if (answer_ != Answer::keep_alive) {
+          int one = 1;
+          ::setsockopt(c, IPPROTO_TCP, TCP_CORK, &one, sizeof one);
+          if (answer_ == Answer::close_delimited) head = "HTTP/1.0 200 OK\r\n\r\n" + std::string(300, 'x');
+          else if (answer_ == Answer::reset) head = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789";
+          else head += "ok";
+          ::send(c, head.data(), head.size(), MSG_NOSIGNAL);
+          if (answer_ == Answer::reset) {
+            int zero = 0;
+            ::setsockopt(c, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);  // out now, the reset after it
+            linger l{1, 0};
+            ::setsockopt(c, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+          }
+          ::close(c);
+          return;
+        }
         if (split_ms_) {
           ::send(c, head.data(), head.size(), MSG_NOSIGNAL);
           std::this_thread::sleep_for(std::chrono::milliseconds(split_ms_));
@@ -92,6 +133,7 @@ class OkServer {
   int fd_ = -1;
   std::uint16_t port_ = 0;
   int split_ms_ = 0;
+  Answer answer_ = Answer::keep_alive;
   std::atomic<bool> stop_{false};
   std::atomic<int> requests_{0};
   std::thread thread_;
@@ -106,7 +148,7 @@ std::uint64_t count(const MetricSet& m, std::string_view name) {
 /// Runs `session` (ts_http) with `users` arrivals at `rate`/s over `duration` s against `port`;
 /// the schedule's time zero is `late` before the engine starts.
 MetricSet run(std::uint16_t port, int users, double rate, double duration, const std::string& session,
-              const std::string& options = "", engine::Clock::duration late = {}) {
+              const std::string& options = "", engine::Clock::duration late = {}, double lag_limit = 0.1) {
   std::string xml = R"(<?xml version="1.0"?><tsung>
     <clients><client host="localhost" use_controller_vm="true"/></clients>
     <servers><server host="127.0.0.1" port=")" + std::to_string(port) + R"(" type="tcp"/></servers>
@@ -120,7 +162,7 @@ MetricSet run(std::uint16_t port, int users, double rate, double duration, const
   MetricSet m;
   EXPECT_EQ(plans.size(), 1u);
   if (plans.size() != 1) return m;
-  engine::Engine engine(scenario, plans.at(0), 1);
+  engine::Engine engine(scenario, plans.at(0), 1, 1, lag_limit);
   engine.start(engine::Clock::now() - late);
   auto deadline = std::chrono::steady_clock::now() + 20s;
   while (!engine.done() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
@@ -139,9 +181,13 @@ std::string requests(int n) {
 
 TEST(EngineSockets, KeepAliveRequestsWaitForTheNextResponse) {
   OkServer server;
-  // 3 users x 100 requests on one connection each: every read after the first finds the socket
-  // drained and waits for epoll; none may hang or be lost.
+  // 3 users x 100 requests on one connection each: every read after a response waits for epoll
+  // instead of first failing with EAGAIN (socket_io::read_drained); none may hang or be lost.
+  g_empty_reads = 0;
   MetricSet m = run(server.port(), 3, 100, 1, requests(100));
+  // Without read_drained, one EAGAIN read per request (300); a few may remain (an epoll event
+  // for the socket, e.g. the request's ACK, re-enables one speculative read).
+  EXPECT_LT(g_empty_reads.load(), 30u);
   for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
   EXPECT_EQ(count(m, "request"), 300u);
   EXPECT_EQ(count(m, "200"), 300u);
@@ -155,6 +201,56 @@ TEST(EngineSockets, ResponseSplitAcrossReadsCompletes) {
   for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
   EXPECT_EQ(count(m, "request"), 10u);
   EXPECT_EQ(count(m, "200"), 10u);
+}
+
+TEST(EngineSockets, CloseDelimitedBodyEndsAtTheServersClose) {
+  // The body's last bytes and the FIN in one epoll event: the read that takes the bytes must not
+  // leave the socket marked drained, or the read that would see the EOF waits for an edge that
+  // never comes (error_timeout after idle_timeout instead of a 200).
+  OkServer server(0, Answer::close_delimited);
+  MetricSet m = run(server.port(), 10, 20, 1, R"(<request><http url="/" version="1.0"/></request>)",
+                    R"(<option name="idle_timeout" value="3000"/>)");
+  for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
+  EXPECT_EQ(count(m, "200"), 10u);
+}
+
+TEST(EngineSockets, ResetAfterPartOfAResponseIsEconnreset) {
+  // Part of a response and the reset, usually in one epoll event: the read after the bytes must
+  // be tried at once and see the reset, not wait for idle_timeout (error_timeout).
+  OkServer server(0, Answer::reset);
+  MetricSet m = run(server.port(), 10, 20, 1, requests(1), R"(<option name="idle_timeout" value="3000"/>)");
+  EXPECT_EQ(count(m, "error_timeout"), 0u);
+  EXPECT_EQ(count(m, "error_recv_econnreset"), 10u);
+}
+
+TEST(EngineSockets, KeepAliveClosedAfterItsResponseReconnectsSilently) {
+  // The server closes after each response without saying so: the close is noticed when the next
+  // request is written (or read) and the request is resent on a new connection, with no error.
+  OkServer server(0, Answer::close_after);
+  MetricSet m = run(server.port(), 3, 20, 1, requests(3), R"(<option name="idle_timeout" value="3000"/>)");
+  for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
+  EXPECT_EQ(count(m, "200"), 9u);
+  EXPECT_EQ(count(m, "finish_users_count"), 3u);
+}
+
+TEST(EngineSockets, SourceBindLeavesThePortToConnect) {
+  // The engine's source bind without ports_range (<ip>, no ports_range): the address only, the
+  // port chosen at connect (IP_BIND_ADDRESS_NO_PORT), so getsockname says port 0 until then; a
+  // bind to port 0 without the option would have searched and taken a port already.
+  OkServer server;
+  boost::asio::io_context ctx;
+  engine::Socket socket(ctx);
+  boost::system::error_code ec;
+  engine::socket_io::open_stream(socket, boost::asio::ip::tcp::v4(), ec);
+  ASSERT_FALSE(ec) << ec.message();
+  engine::socket_io::bind_address_only(socket, boost::asio::ip::make_address("127.0.0.1"), ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(socket.local_endpoint().port(), 0);
+  EXPECT_EQ(socket.local_endpoint().address().to_string(), "127.0.0.1");
+  socket.set_option(boost::asio::socket_base::linger(true, 0));
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), server.port()}, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_NE(socket.local_endpoint().port(), 0);  // chosen by the connect
 }
 
 TEST(EngineSockets, ExhaustedPortsRangeIsEaddrnotavail) {
@@ -186,8 +282,9 @@ TEST(EngineSockets, UsersStartingLateAreCounted) {
   MetricSet late = run(server.port(), 1000, 100, 1, requests(1), "", 600ms);
   EXPECT_GT(count(late, "users_late"), 20u);
   EXPECT_LT(count(late, "users_late"), count(late, "users_count"));
-  // Started on time at an easy rate: nobody late.
-  MetricSet easy = run(server.port(), 1000, 100, 1, requests(1));
+  // Started on time at an easy rate: nobody late, with a bound (0.4 s, the late run's users are
+  // up to 0.6 s late) a loaded test machine cannot exceed by chance.
+  MetricSet easy = run(server.port(), 1000, 100, 1, requests(1), "", {}, 0.4);
   EXPECT_GT(count(easy, "users_count"), 50u);
   EXPECT_EQ(count(easy, "users_late"), 0u);
 }

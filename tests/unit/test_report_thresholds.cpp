@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <stdexcept>
+#include <string>
 
 #include "report/thresholds.hpp"
 
@@ -37,12 +38,10 @@ TEST(Thresholds, BadExpressionsNameThemselves) {
 
 namespace {
 
-rp::RunModel model() {
+rp::RunModel model(const char* counters = "stats: 404 2 2\nstats: error_connect_econnrefused 3 3\n") {
   rp::RunModel m;
   rp::read_tsung_log(
-      "# stats: dump at 110\nstats: users 1 1\nstats: request 100 20.0 1.0 300.0 5.0 0 0\n"
-      "stats: 404 2 2\nstats: error_connect_econnrefused 3 3\n",
-      m);
+      std::string("# stats: dump at 110\nstats: users 1 1\nstats: request 100 20.0 1.0 300.0 5.0 0 0\n") + counters, m);
   m.start = 100;
   rp::compute_tables(m);
   m.metrics["request"].pct = rp::Percentiles{15, 40, 90, 250, 300, 300};
@@ -92,18 +91,15 @@ TEST(Thresholds, LateArrivals) {
   EXPECT_EQ(t.func, rp::ThresholdFunc::Late);
   EXPECT_TRUE(t.percent);
   EXPECT_THROW(rp::parse_threshold("late > 5ms"), std::invalid_argument);
-  rp::RunModel m;
-  rp::read_tsung_log(
-      "# stats: dump at 110\nstats: users 1 1\nstats: users_count 200 200\nstats: users_late 5 5\n"
-      "stats: request 100 20.0 1.0 300.0 5.0 0 0\n",
-      m);
-  m.start = 100;
-  rp::compute_tables(m);
+  rp::RunModel m = model("stats: users_count 200 200\nstats: users_late 5 5\n");
   EXPECT_DOUBLE_EQ(*eval("late > 0", m).actual, 5);
   EXPECT_TRUE(eval("late > 0", m).failed);
   EXPECT_DOUBLE_EQ(*eval("late > 1%", m).actual, 2.5);  // 5 of 200 users started
   EXPECT_TRUE(eval("late > 1%", m).failed);
   EXPECT_FALSE(eval("late > 3%", m).failed);
+  // Arrivals skipped after a stall are late too (users_late includes them) and due: 60 of 200 + 50.
+  rp::RunModel stalled = model("stats: users_count 200 200\nstats: users_late 60 60\nstats: error_arrivals_missed 50 50\n");
+  EXPECT_DOUBLE_EQ(*eval("late > 1%", stalled).actual, 24.0);
   rp::RunModel none = model();  // no users_late line: nobody was late
   EXPECT_DOUBLE_EQ(*eval("late > 0", none).actual, 0);
   EXPECT_FALSE(eval("late > 0", none).failed);
