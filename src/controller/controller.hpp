@@ -118,6 +118,8 @@ class Controller {
   void on_done(AgentRecord& agent, std::string_view payload);
   void note_done_flags(const AgentRecord& agent, std::string_view payload);
   void on_agent_lost(AgentRecord& agent, const std::string& reason, bool silent = false);
+  void on_monitor_agent_lost(AgentRecord& agent, AgentState was);
+  void setup_problem(AgentRecord& agent, const std::string& reason);
   void on_late_message(AgentRecord& agent, control::MsgType type, std::string_view payload);
   void on_child_exit();
   void note_process_exit(AgentRecord& agent, int status);
@@ -186,6 +188,7 @@ class Controller {
   std::time_t last_dump_ = 0;  ///< timestamp of the last tsung.log dump
   bool started_ = false;
   bool stopping_ = false;
+  bool monitors_stopping_ = false;  ///< the load is over; monitor agents were told to stop
   bool final_status_ = false;  ///< finish() has settled the exit status (status: finished)
   bool finished_ = false;
   int exit_status_ = 0;

@@ -161,6 +161,10 @@ int main(int argc, char** argv) {
     std::printf("%s: ok: %zu session(s), %zu phase(s), %zu static user(s), %zu agent(s), %.1f s planned\n",
                 scenario->path.c_str(), scenario->sessions.size(), scenario->load.phases.size(),
                 scenario->load.users.size(), slots.size(), planned_duration(*scenario));
+    // <monitor type="erlang"> hosts without a client: `start` launches a monitor-only agent there.
+    for (const AgentSlot& m : plan_monitor_slots(*scenario, static_cast<unsigned>(slots.size())))
+      std::printf("  monitor agent %u on %s (%s): samples cpu, freemem, load, packets every 2 s\n", m.id,
+                  m.host.c_str(), m.local ? "local" : "remote");
     return kDone;
   }
 

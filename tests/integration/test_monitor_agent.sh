@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# <monitor type="erlang"> on hosts that run no load agent: the controller launches a monitor-only
+# agent there (Tsung starts an Erlang node). The client is "localhost"; the monitored hosts are
+# 127.0.0.2 (local: fork/exec, as a local client's agent) and monitor-down.invalid (remote: started
+# through -r, here a remote shell that cannot reach its host and exits 255, as ssh does).
+# Asserted: `check` lists both monitor agents; the run exits 0; tsung.log has {cpu,"127.0.0.2"},
+# {freemem,...} and {load,...} samples every dump with values checked against this machine's /proc;
+# the monitor that could not start is one warning in controller.log and on the console, gives no
+# samples and no error_agent_lost; the load agent still samples its own host.
+source "$(dirname "$0")/lib.sh"
+need_bins loadctl loadagent loadtarget
+
+start_loadtarget --http 127.0.0.1:0
+cat > "$TEST_TMP/s.xml" <<XML
+<?xml version="1.0"?>
+<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
+<tsung loglevel="notice" version="1.0">
+  <clients><client host="localhost" use_controller_vm="true"/></clients>
+  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
+  <monitoring>
+    <monitor host="127.0.0.2" type="erlang"/>
+    <monitor host="localhost" type="erlang"/>
+    <monitor host="monitor-down.invalid" type="erlang"/>
+  </monitoring>
+  <load><arrivalphase phase="1" duration="8" unit="second"><users arrivalrate="5" unit="second"/></arrivalphase></load>
+  <sessions><session name="s" probability="100" type="ts_http">
+    <request><http url="/hello" method="GET" version="1.1"/></request>
+  </session></sessions>
+</tsung>
+XML
+
+# A remote shell that cannot reach its host, as `ssh unreachable-host ...` fails.
+cat > "$TEST_TMP/noshell" <<'SH'
+#!/bin/sh
+echo "noshell: connect to host $1 port 22: Connection refused" >&2
+exit 255
+SH
+chmod +x "$TEST_TMP/noshell"
+
+plan=$("$LOADCTL" -f "$TEST_TMP/s.xml" check) || fail "check refused the scenario"
+log "check: $plan"
+grep -q 'monitor agent 1 on 127.0.0.2 (local)' <<< "$plan" || fail "check does not list the monitor agent of 127.0.0.2"
+grep -q 'monitor agent 2 on monitor-down.invalid (remote)' <<< "$plan" || fail "check does not list monitor-down.invalid"
+! grep -q 'monitor agent .* on localhost' <<< "$plan" || fail "localhost runs a client: it needs no monitor agent"
+
+"$LOADCTL" -r "$TEST_TMP/noshell" -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run" --dump-interval 2 start \
+  > /dev/null 2> "$TEST_TMP/err" || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
+R=$TEST_TMP/run
+
+# stats: {name,"host"} count mean stddev max min ...
+samples() { awk -v n="{$1,\"$2\"}" '$1 == "stats:" && $2 == n && $3 > 0' "$R/tsung.log"; }
+dumps=$(grep -c '^# stats: dump at' "$R/tsung.log")
+cpu=$(samples cpu 127.0.0.2 | wc -l)
+log "$dumps dumps; {cpu,\"127.0.0.2\"} in $cpu of them"
+[ "$cpu" -ge $((dumps - 2)) ] && [ "$cpu" -ge 3 ] || fail "{cpu,\"127.0.0.2\"} in only $cpu of $dumps dumps"
+samples cpu 127.0.0.2 | awk '{ if ($4 < 0 || $4 > 100 || $6 > 100) exit 1 }' || fail "cpu outside 0..100: $(samples cpu 127.0.0.2)"
+mem_total=$(awk '$1 == "MemTotal:" { print int($2 / 1024) }' /proc/meminfo)
+freemem=$(samples freemem 127.0.0.2 | awk 'NR == 1 { print $4 }')
+[ -n "$freemem" ] || fail "no {freemem,\"127.0.0.2\"} sample"
+awk -v f="$freemem" -v t="$mem_total" 'BEGIN { exit !(f > 0 && f <= t) }' || fail "freemem $freemem MB, MemTotal $mem_total MB"
+cores=$(nproc)
+load=$(samples load 127.0.0.2 | awk 'NR == 1 { print $4 }')
+[ -n "$load" ] || fail "no {load,\"127.0.0.2\"} sample"
+awk -v l="$load" -v c="$cores" 'BEGIN { exit !(l >= 0 && l < 50 * c) }' || fail "load $load on $cores cores"
+[ "$(samples freemem 127.0.0.2 | wc -l)" -ge 3 ] || fail "too few freemem samples"
+[ "$(samples load 127.0.0.2 | wc -l)" -ge 3 ] || fail "too few load samples"
+grep -q '{recvpackets,"127.0.0.2"}' "$R/tsung.log" || fail "no {recvpackets,\"127.0.0.2\"}"
+
+# The load agent samples its own host, under its hostname, as before.
+grep -q "{cpu,\"$(hostname)\"}" "$R/tsung.log" || fail "the load agent's own {cpu,\"$(hostname)\"} is missing"
+[ "$(tsung_sum request "$R")" -ge 20 ] || fail "the load did not run: $(tsung_sum request "$R") requests"
+
+# The monitor that could not start: one warning, no samples, not an agent loss.
+grep -q '{cpu,"monitor-down.invalid"}' "$R/tsung.log" && fail "samples for a host whose agent never started"
+warned=$(grep -c 'monitor agent 2 for host monitor-down.invalid lost' "$R/controller.log" || true)
+assert_eq "$warned" 1 "warnings in controller.log for the monitor that could not start"
+grep -q 'warning: monitor agent 2 for host monitor-down.invalid lost.*the load goes on' "$TEST_TMP/err" \
+  || { cat "$TEST_TMP/err" >&2; fail "no warning on the console"; }
+grep -q 'Connection refused' "$R/agent-2.log" || fail "the remote shell's message is not in agent-2.log"
+grep -q 'error_agent_lost' "$R/tsung.log" && fail "a monitor agent counted as a lost load agent"
+grep -q 'monitor-only' "$R/agent-1.log" || fail "agent-1.log does not say it is a monitor-only agent"
+log "ok: monitor agent samples, one warning for the host that could not be reached"
