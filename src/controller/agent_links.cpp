@@ -46,10 +46,7 @@ void Controller::launch_agents() {
 }
 
 bool Controller::is_direct(const AgentSlot& slot) const {
-  if (slot.local) return false;
-  if (options_.remote_shell == "direct") return true;
-  return std::any_of(options_.direct_hosts.begin(), options_.direct_hosts.end(),
-                     [&](const std::string& h) { return h == slot.host || h == slot.address; });
+  return dials_listening_agent(slot, options_.remote_shell, options_.direct_hosts);
 }
 
 void Controller::launch_agent(AgentRecord& agent) {

@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
 # <monitor type="erlang"> on hosts that run no load agent: the controller launches a monitor-only
 # agent there (Tsung starts an Erlang node). The client is "localhost"; the monitored hosts are
-# 127.0.0.2 (local: fork/exec, as a local client's agent) and monitor-down.invalid (remote: started
-# through -r, here a remote shell that cannot reach its host and exits 255, as ssh does).
-# Asserted: `check` lists both monitor agents; the run exits 0; tsung.log has {cpu,"127.0.0.2"},
-# {freemem,...} and {load,...} samples every dump with values checked against this machine's /proc;
-# the monitor that could not start is one warning in controller.log and on the console, gives no
-# samples and no error_agent_lost; the load agent still samples its own host.
+# 127.0.0.2 (local: fork/exec, as a local client's agent), 127.0.0.3 (--direct: a `loadagent
+# --listen` started by this test), 127.0.0.4 (--direct, nothing listens) and monitor-down.invalid
+# (remote: started through -r, here a remote shell that cannot reach its host and exits 255, as
+# ssh does). Asserted: `check` lists the monitor agents; the run exits 0; tsung.log has
+# {cpu,"127.0.0.2"}, {freemem,...} and {load,...} samples every dump with values checked against
+# this machine's /proc, and {cpu,"127.0.0.3"} from the listening agent; each monitor that could not
+# start is one warning in controller.log and on the console, gives no samples and no
+# error_agent_lost; the load agent still samples its own host.
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent loadtarget
+
+TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+printf '%s\n' "$TOKEN" > "$TEST_TMP/token"
+chmod 600 "$TEST_TMP/token"
+PORT=$(free_port)
+"$LOADAGENT" --listen "127.0.0.3:$PORT" --token-file "$TEST_TMP/token" > "$TEST_TMP/listening.log" 2>&1 &
+on_exit "_stop_pid $!"
+wait_until 10 grep -q "listening on 127.0.0.3:$PORT" "$TEST_TMP/listening.log" \
+  || { cat "$TEST_TMP/listening.log" >&2; fail "the listening agent does not listen"; }
 
 start_loadtarget --http 127.0.0.1:0
 cat > "$TEST_TMP/s.xml" <<XML
@@ -21,6 +32,8 @@ cat > "$TEST_TMP/s.xml" <<XML
     <monitor host="127.0.0.2" type="erlang"/>
     <monitor host="localhost" type="erlang"/>
     <monitor host="monitor-down.invalid" type="erlang"/>
+    <monitor host="127.0.0.3" type="erlang"/>
+    <monitor host="127.0.0.4" type="erlang"/>
   </monitoring>
   <load><arrivalphase phase="1" duration="8" unit="second"><users arrivalrate="5" unit="second"/></arrivalphase></load>
   <sessions><session name="s" probability="100" type="ts_http">
@@ -37,14 +50,15 @@ exit 255
 SH
 chmod +x "$TEST_TMP/noshell"
 
-plan=$("$LOADCTL" -f "$TEST_TMP/s.xml" check) || fail "check refused the scenario"
+LOADCTL_OPTS=(-r "$TEST_TMP/noshell" --direct 127.0.0.3 --direct 127.0.0.4 --agent-port "$PORT" --token-file "$TEST_TMP/token")
+plan=$("$LOADCTL" "${LOADCTL_OPTS[@]}" -f "$TEST_TMP/s.xml" check) || fail "check refused the scenario"
 log "check: $plan"
 grep -q 'monitor agent 1 on 127.0.0.2 (local)' <<< "$plan" || fail "check does not list the monitor agent of 127.0.0.2"
-grep -q 'monitor agent 2 on monitor-down.invalid (remote)' <<< "$plan" || fail "check does not list monitor-down.invalid"
+grep -q "monitor agent 2 on monitor-down.invalid (via $TEST_TMP/noshell)" <<< "$plan" || fail "check does not list monitor-down.invalid"
+grep -q 'monitor agent 4 on 127.0.0.4 (listening agent, dialed)' <<< "$plan" || fail "check does not list 127.0.0.4"
 ! grep -q 'monitor agent .* on localhost' <<< "$plan" || fail "localhost runs a client: it needs no monitor agent"
 
-"$LOADCTL" -r "$TEST_TMP/noshell" -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run" --dump-interval 2 start \
-  > /dev/null 2> "$TEST_TMP/err" || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
+"$LOADCTL" "${LOADCTL_OPTS[@]}" -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run" --dump-interval 2 start > /dev/null 2> "$TEST_TMP/err" || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
 R=$TEST_TMP/run
 
 # stats: {name,"host"} count mean stddev max min ...
@@ -66,6 +80,10 @@ awk -v l="$load" -v c="$cores" 'BEGIN { exit !(l >= 0 && l < 50 * c) }' || fail 
 [ "$(samples load 127.0.0.2 | wc -l)" -ge 3 ] || fail "too few load samples"
 grep -q '{recvpackets,"127.0.0.2"}' "$R/tsung.log" || fail "no {recvpackets,\"127.0.0.2\"}"
 
+# The listening agent on 127.0.0.3, dialed by the controller.
+[ "$(samples cpu 127.0.0.3 | wc -l)" -ge 3 ] || fail "too few {cpu,\"127.0.0.3\"} samples from the listening agent"
+grep -q 'monitor-only' "$R/agent-3.log" || fail "the listening agent's log (shipped to agent-3.log) does not say monitor-only"
+
 # The load agent samples its own host, under its hostname, as before.
 grep -q "{cpu,\"$(hostname)\"}" "$R/tsung.log" || fail "the load agent's own {cpu,\"$(hostname)\"} is missing"
 [ "$(tsung_sum request "$R")" -ge 20 ] || fail "the load did not run: $(tsung_sum request "$R") requests"
@@ -77,6 +95,9 @@ assert_eq "$warned" 1 "warnings in controller.log for the monitor that could not
 grep -q 'warning: monitor agent 2 for host monitor-down.invalid lost.*the load goes on' "$TEST_TMP/err" \
   || { cat "$TEST_TMP/err" >&2; fail "no warning on the console"; }
 grep -q 'Connection refused' "$R/agent-2.log" || fail "the remote shell's message is not in agent-2.log"
+grep -q '{cpu,"127.0.0.4"}' "$R/tsung.log" && fail "samples for 127.0.0.4 where no agent listens"
+warned=$(grep -c 'monitor agent 4 for host 127.0.0.4 lost.*cannot reach the agent' "$R/controller.log" || true)
+assert_eq "$warned" 1 "warnings in controller.log for 127.0.0.4"
 grep -q 'error_agent_lost' "$R/tsung.log" && fail "a monitor agent counted as a lost load agent"
 grep -q 'monitor-only' "$R/agent-1.log" || fail "agent-1.log does not say it is a monitor-only agent"
 log "ok: monitor agent samples, one warning for the host that could not be reached"
