@@ -8,7 +8,7 @@
 # {cpu,"127.0.0.2"}, {freemem,...} and {load,...} samples every dump with values checked against
 # this machine's /proc, and {cpu,"127.0.0.3"} from the listening agent; each monitor that could not
 # start is one warning in controller.log and on the console, gives no samples and no
-# error_agent_lost; the load agent still samples its own host.
+# error_agent_lost; so is the listening agent, killed mid-run; the load agent still samples its own host.
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent loadtarget
 
@@ -17,7 +17,8 @@ printf '%s\n' "$TOKEN" > "$TEST_TMP/token"
 chmod 600 "$TEST_TMP/token"
 PORT=$(free_port)
 "$LOADAGENT" --listen "127.0.0.3:$PORT" --token-file "$TEST_TMP/token" > "$TEST_TMP/listening.log" 2>&1 &
-on_exit "_stop_pid $!"
+LISTENING_PID=$!
+on_exit "_stop_pid $LISTENING_PID"
 wait_until 10 grep -q "listening on 127.0.0.3:$PORT" "$TEST_TMP/listening.log" \
   || { cat "$TEST_TMP/listening.log" >&2; fail "the listening agent does not listen"; }
 
@@ -58,8 +59,17 @@ grep -q "monitor agent 2 on monitor-down.invalid (via $TEST_TMP/noshell)" <<< "$
 grep -q 'monitor agent 4 on 127.0.0.4 (listening agent, dialed)' <<< "$plan" || fail "check does not list 127.0.0.4"
 ! grep -q 'monitor agent .* on localhost' <<< "$plan" || fail "localhost runs a client: it needs no monitor agent"
 
-"$LOADCTL" "${LOADCTL_OPTS[@]}" -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run" --dump-interval 2 start > /dev/null 2> "$TEST_TMP/err" || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
 R=$TEST_TMP/run
+"$LOADCTL" "${LOADCTL_OPTS[@]}" -f "$TEST_TMP/s.xml" --run-dir "$R" --dump-interval 2 start > /dev/null 2> "$TEST_TMP/err" &
+RUN_PID=$!
+on_exit "_stop_pid $RUN_PID"
+# The listening agent dies mid-run, once it has given two samples: a warning, the run goes on.
+wait_until 20 awk '$2 == "{cpu,\"127.0.0.3\"}" { n++ } END { exit !(n >= 2) }' "$R/tsung.log" 2>/dev/null \
+  || fail "no {cpu,\"127.0.0.3\"} samples from the listening agent"
+kill -KILL "$LISTENING_PID"
+st=0
+wait "$RUN_PID" || st=$?
+[ "$st" = 0 ] || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $st"; }
 
 # stats: {name,"host"} count mean stddev max min ...
 samples() { awk -v n="{$1,\"$2\"}" '$1 == "stats:" && $2 == n && $3 > 0' "$R/tsung.log"; }
@@ -80,9 +90,11 @@ awk -v l="$load" -v c="$cores" 'BEGIN { exit !(l >= 0 && l < 50 * c) }' || fail 
 [ "$(samples load 127.0.0.2 | wc -l)" -ge 3 ] || fail "too few load samples"
 grep -q '{recvpackets,"127.0.0.2"}' "$R/tsung.log" || fail "no {recvpackets,\"127.0.0.2\"}"
 
-# The listening agent on 127.0.0.3, dialed by the controller.
-[ "$(samples cpu 127.0.0.3 | wc -l)" -ge 3 ] || fail "too few {cpu,\"127.0.0.3\"} samples from the listening agent"
+# The listening agent on 127.0.0.3, dialed by the controller, killed mid-run.
 grep -q 'monitor-only' "$R/agent-3.log" || fail "the listening agent's log (shipped to agent-3.log) does not say monitor-only"
+warned=$(grep -c 'monitor agent 3 for host 127.0.0.3 lost (running)' "$R/controller.log" || true)
+assert_eq "$warned" 1 "warnings in controller.log for the monitor agent killed mid-run"
+grep -q 'warning: monitor agent 3 for host 127.0.0.3 lost' "$TEST_TMP/err" || fail "no console warning for 127.0.0.3"
 
 # The load agent samples its own host, under its hostname, as before.
 grep -q "{cpu,\"$(hostname)\"}" "$R/tsung.log" || fail "the load agent's own {cpu,\"$(hostname)\"} is missing"
