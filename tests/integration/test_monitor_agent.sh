@@ -111,5 +111,7 @@ grep -q '{cpu,"127.0.0.4"}' "$R/tsung.log" && fail "samples for 127.0.0.4 where 
 warned=$(grep -c 'monitor agent 4 for host 127.0.0.4 lost.*cannot reach the agent' "$R/controller.log" || true)
 assert_eq "$warned" 1 "warnings in controller.log for 127.0.0.4"
 grep -q 'error_agent_lost' "$R/tsung.log" && fail "a monitor agent counted as a lost load agent"
+grep -q '"host": "127.0.0.2".*"state": "done".*"monitor": true' "$R/run.json" || fail "run.json does not mark the monitor agent"
+grep -q '"host": "localhost".*"monitor"' "$R/run.json" && fail "run.json marks the load agent as a monitor"
 grep -q 'monitor-only' "$R/agent-1.log" || fail "agent-1.log does not say it is a monitor-only agent"
 log "ok: monitor agent samples, one warning for the host that could not be reached"
