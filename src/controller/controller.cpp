@@ -24,6 +24,7 @@ namespace {
 constexpr auto kTickPeriod = 1s;
 constexpr auto kAgentSilence = 10s;     // no frame from a running agent: it is lost
 constexpr auto kStopGrace = 5s;         // after Stop, how long agents get to send final stats
+constexpr auto kMonitorWait = 5s;       // load agents ready: how long monitor agents may still take
 
 }  // namespace
 
@@ -188,11 +189,27 @@ void Controller::on_ready(AgentRecord& agent) {
     agent.channel->send(MsgType::go, go.encode());
     return;
   }
-  // Monitor agents do not hold the load back: one that is ready later gets its go above.
-  bool all_ready = std::all_of(agents_.begin(), agents_.end(), [](const AgentRecord& a) {
-    return a.plan.slot.monitor_only || a.state == AgentState::ready;
+  maybe_go();
+}
+
+// The load starts when every load agent is ready. Monitor agents still starting (a remote shell
+// is slower than a fork) get up to kMonitorWait more, so that their samples cover time zero; one
+// ready later still gets its go (on_ready), a lost one is not waited for.
+void Controller::maybe_go() {
+  if (started_ || stopping_ || finished_) return;
+  auto ready = [](const AgentRecord& a) { return a.state == AgentState::ready; };
+  bool load_ready = std::all_of(agents_.begin(), agents_.end(),
+                                [&](const AgentRecord& a) { return a.plan.slot.monitor_only || ready(a); });
+  if (!load_ready) return;
+  bool monitors_settled = std::all_of(agents_.begin(), agents_.end(), [&](const AgentRecord& a) {
+    return !a.plan.slot.monitor_only || ready(a) || a.state == AgentState::lost || a.state == AgentState::failed;
   });
-  if (all_ready && !started_ && !stopping_) go();
+  auto now = SteadyClock::now();
+  if (!monitors_ready_deadline_) {
+    monitors_ready_deadline_ = now + kMonitorWait;
+    if (!monitors_settled) spdlog::info("load agents ready; waiting up to {} s for the monitor agents", kMonitorWait.count());
+  }
+  if (monitors_settled || now >= *monitors_ready_deadline_) go();
 }
 
 void Controller::go() {
@@ -305,6 +322,7 @@ void Controller::on_monitor_agent_lost(AgentRecord& agent, AgentState was) {
   spdlog::warn("{}", text);
   if (agent.channel) agent.channel->close("lost");
   if (agent.pid > 0 && was == AgentState::launching) kill(agent.pid, SIGTERM);
+  maybe_go();
   check_end();
 }
 
@@ -350,10 +368,16 @@ void Controller::count_event(const std::string& name) {
 void Controller::tick() {
   if (finished_) return;
   auto now = SteadyClock::now();
+  maybe_go();  // monitor agents waited for long enough
+  if (finished_) return;
   if (!started_ && now > setup_deadline_) {
     std::string missing;
     for (const AgentRecord& a : agents_)
       if (a.state != AgentState::ready && !a.plan.slot.monitor_only) missing += fmt::format(" {}@{} ({})", a.plan.slot.id, a.plan.slot.host, state_name(a.state));
+    if (missing.empty()) {  // only monitor agents are missing: they do not hold the load back
+      go();
+      return tick_later();
+    }
     fail_setup(fmt::format("agents not ready after {:.0f} s:{}; check the agent logs and that hosts can reach this controller", options_.setup_timeout, missing));
     return;
   }
@@ -385,6 +409,10 @@ void Controller::tick() {
     finish();
     return;
   }
+  tick_later();
+}
+
+void Controller::tick_later() {
   tick_timer_.expires_after(kTickPeriod);
   tick_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) tick();
