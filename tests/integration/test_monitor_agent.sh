@@ -23,25 +23,12 @@ wait_until 10 grep -q "listening on 127.0.0.3:$PORT" "$TEST_TMP/listening.log" \
   || { cat "$TEST_TMP/listening.log" >&2; fail "the listening agent does not listen"; }
 
 start_loadtarget --http 127.0.0.1:0
-cat > "$TEST_TMP/s.xml" <<XML
-<?xml version="1.0"?>
-<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
-<tsung loglevel="notice" version="1.0">
-  <clients><client host="localhost" use_controller_vm="true"/></clients>
-  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
-  <monitoring>
-    <monitor host="127.0.0.2" type="erlang"/>
-    <monitor host="localhost" type="erlang"/>
-    <monitor host="monitor-down.invalid" type="erlang"/>
-    <monitor host="127.0.0.3" type="erlang"/>
-    <monitor host="127.0.0.4" type="erlang"/>
-  </monitoring>
-  <load><arrivalphase phase="1" duration="8" unit="second"><users arrivalrate="5" unit="second"/></arrivalphase></load>
-  <sessions><session name="s" probability="100" type="ts_http">
-    <request><http url="/hello" method="GET" version="1.1"/></request>
-  </session></sessions>
-</tsung>
-XML
+hello_scenario "$TEST_TMP/s.xml" 8 '<client host="localhost" use_controller_vm="true"/>'
+# hello_scenario has no <monitoring>: added after <servers>.
+MONITORS='<monitoring>'
+for h in 127.0.0.2 localhost monitor-down.invalid 127.0.0.3 127.0.0.4; do MONITORS+="<monitor host=\"$h\" type=\"erlang\"/>"; done
+MONITORS+='</monitoring>'
+sed -i "s|</servers>|</servers>$MONITORS|" "$TEST_TMP/s.xml"
 
 # A remote shell that cannot reach its host, as `ssh unreachable-host ...` fails.
 cat > "$TEST_TMP/noshell" <<'SH'

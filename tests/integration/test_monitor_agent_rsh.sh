@@ -18,19 +18,10 @@ on_exit "rsh_daemon kill >/dev/null"
 rsh_daemon start >&2 || fail "rsh_daemon.sh did not start on $HOST"
 
 start_loadtarget --http 127.0.0.1:0
-cat > "$TEST_TMP/s.xml" <<XML
-<?xml version="1.0"?>
-<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
-<tsung loglevel="notice" version="1.0">
-  <clients><client host="localhost" use_controller_vm="true"/></clients>
-  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
-  <monitoring><monitor host="$HOST" type="erlang"/></monitoring>
-  <load><arrivalphase phase="1" duration="8" unit="second"><users arrivalrate="5" unit="second"/></arrivalphase></load>
-  <sessions><session name="s" probability="100" type="ts_http">
-    <request><http url="/hello" method="GET" version="1.1"/></request>
-  </session></sessions>
-</tsung>
-XML
+hello_scenario "$TEST_TMP/s.xml" 8 '<client host="localhost" use_controller_vm="true"/>'
+# hello_scenario has no <monitoring>: added after <servers>.
+MONITORS="<monitoring><monitor host=\"$HOST\" type=\"erlang\"/></monitoring>"
+sed -i "s|</servers>|</servers>$MONITORS|" "$TEST_TMP/s.xml"
 "$LOADCTL" -f "$TEST_TMP/s.xml" -r "$LOADCTL_SRC/scripts/rsh_client.sh" check | grep -q "monitor agent 1 on $HOST (via " \
   || fail "check does not list the monitor agent"
 R=$TEST_TMP/run
