@@ -70,7 +70,7 @@ void Session::on_message(MsgType type, std::string_view payload) {
       spdlog::info("stop requested by the controller");
       if (engine_) {
         engine_->stop();
-      } else if (started_ && !done_sent_) {  // monitor-only: the last sample, then done; bye ends it
+      } else if (started_ && !done_sent_) {  // monitor-only: a sample if one is due, then done; bye ends it
         send_stats();
         send_done();
         done_sent_ = true;
