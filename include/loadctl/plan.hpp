@@ -23,6 +23,9 @@ struct AgentSlot {
   double weight = 1;         ///< client weight / cpu
   unsigned maxusers = 800;
   std::vector<std::string> source_ips;
+  /// A monitor-only agent (<monitor type="erlang"> on a host without a client): no users; it
+  /// samples its host from /proc every 2 s, named {cpu,"host"} after the monitor's host.
+  bool monitor_only = false;
 };
 
 /// One agent's share of one arrival phase.
@@ -51,6 +54,10 @@ struct AgentPlan {
 
 /// Expands clients into agent slots. `is_local` decides whether a host is the controller's own.
 std::vector<AgentSlot> plan_slots(const Scenario& scenario);
+
+/// One monitor-only slot per <monitor type="erlang"> host (without <mysqladmin>) that is no
+/// client's host or hostip (a client's agent already samples its host), ids from `first_id`.
+std::vector<AgentSlot> plan_monitor_slots(const Scenario& scenario, unsigned first_id);
 
 /// Splits every phase and static user between the slots.
 std::vector<AgentPlan> plan_run(const Scenario& scenario, const std::vector<AgentSlot>& slots,

@@ -68,8 +68,15 @@ void Session::on_message(MsgType type, std::string_view payload) {
       break;
     case MsgType::stop:
       spdlog::info("stop requested by the controller");
-      if (engine_) engine_->stop();
-      else finish(0);
+      if (engine_) {
+        engine_->stop();
+      } else if (started_ && !done_sent_) {  // monitor-only: a sample if one is due, then done; bye ends it
+        send_stats();
+        send_done();
+        done_sent_ = true;
+      } else if (!started_) {
+        finish(0);
+      }
       break;
     case MsgType::bye:
       finish(status_);
@@ -96,9 +103,15 @@ void Session::on_setup(std::string_view payload) {
   auto setup = control::Setup::decode(payload);
   std::optional<AgentPlan> plan;
   if (setup) plan = AgentPlan::decode(setup->plan);
-  if (!setup || !plan || engine_) {
+  if (!setup || !plan || engine_ || plan_) {
     channel_->send(MsgType::setup_failed, control::encode_text("malformed or repeated setup message"));
     finish(2);
+    return;
+  }
+  if (plan->slot.monitor_only) {  // no users: neither plugins nor the scenario are needed
+    spdlog::info("agent {} ready: monitor-only, samples {} every 2 s", plan->slot.id, plan->slot.host);
+    plan_ = std::move(plan);
+    channel_->send(MsgType::ready);
     return;
   }
   try {
@@ -125,7 +138,7 @@ void Session::on_setup(std::string_view payload) {
 
 void Session::on_go(std::string_view payload) {
   auto go = control::Go::decode(payload);
-  if (!go || !engine_ || started_) {
+  if (!go || !plan_ || started_) {
     spdlog::error("unexpected go message");
     finish(2);
     return;
@@ -133,7 +146,12 @@ void Session::on_go(std::string_view payload) {
   started_ = true;
   char name[256] = {};
   gethostname(name, sizeof name - 1);
-  monitor_ = std::make_unique<HostMonitor>(name);
+  // A monitor agent's samples carry the <monitor host> name, as Tsung names a monitored node.
+  monitor_ = std::make_unique<HostMonitor>(plan_->slot.monitor_only ? plan_->slot.host : std::string(name));
+  if (!engine_) {
+    spdlog::info("monitoring starts");
+    return;
+  }
   auto start = std::chrono::steady_clock::now() +
                std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(go->delay));
   engine_->start(start);
@@ -148,7 +166,8 @@ void Session::tick() {
     finish(3);
     return;
   }
-  if (started_) {
+  if (started_ && !engine_ && !done_sent_) send_stats();  // monitor-only
+  if (started_ && engine_) {
     send_stats();
     send_handovers();
     if (std::uint64_t n = engine_->take_barrier_arrivals())
@@ -159,7 +178,7 @@ void Session::tick() {
     channel_->send(MsgType::heartbeat);
     last_heartbeat_sent_ = now;
   }
-  if (started_ && !done_sent_ && engine_->done()) {
+  if (started_ && engine_ && !done_sent_ && engine_->done()) {
     engine_->join();
     send_stats();
     send_done();
@@ -174,15 +193,15 @@ void Session::tick() {
 
 void Session::send_stats() {
   MetricSet delta;
-  engine_->collect(delta);
+  if (engine_) engine_->collect(delta);
   if (monitor_ && ticks_++ % kMonitorTicks == 0) monitor_->sample(delta);
   if (!delta.empty()) channel_->send(MsgType::stats, delta.encode());
 }
 
 void Session::send_done() {
   control::Done done;
-  done.hard_stopped = engine_->hard_stopped();
-  done.test_aborted = engine_->test_aborted();
+  done.hard_stopped = engine_ && engine_->hard_stopped();
+  done.test_aborted = engine_ && engine_->test_aborted();
   channel_->send(MsgType::done, done.encode());
 }
 

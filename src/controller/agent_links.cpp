@@ -23,7 +23,7 @@ using SteadyClock = std::chrono::steady_clock;
 void Controller::launch_agents() {
   agent_path_ = find_agent_binary();
   unsigned local_agents = 0;
-  for (const AgentRecord& a : agents_) local_agents += a.plan.slot.local;
+  for (const AgentRecord& a : agents_) local_agents += a.plan.slot.local && !a.plan.slot.monitor_only;
   agent_threads_ = options_.threads;
   if (agent_threads_ == 0) agent_threads_ = std::max(1u, std::thread::hardware_concurrency() / std::max(1u, local_agents));
   dial_back_ = options_.controller_ip;
@@ -33,14 +33,21 @@ void Controller::launch_agents() {
     gethostname(name, sizeof name - 1);
     dial_back_ = name;
   }
-  for (AgentRecord& agent : agents_) launch_agent(agent);
+  for (AgentRecord& agent : agents_) {
+    if (!agent.plan.slot.monitor_only) {
+      launch_agent(agent);
+      continue;
+    }
+    try {
+      launch_agent(agent);
+    } catch (const std::exception& e) {
+      on_agent_lost(agent, fmt::format("could not start it: {}", e.what()));
+    }
+  }
 }
 
 bool Controller::is_direct(const AgentSlot& slot) const {
-  if (slot.local) return false;
-  if (options_.remote_shell == "direct") return true;
-  return std::any_of(options_.direct_hosts.begin(), options_.direct_hosts.end(),
-                     [&](const std::string& h) { return h == slot.host || h == slot.address; });
+  return dials_listening_agent(slot, options_.remote_shell, options_.direct_hosts);
 }
 
 void Controller::launch_agent(AgentRecord& agent) {
@@ -71,8 +78,8 @@ void Controller::launch_agent(AgentRecord& agent) {
     spec.agent_args.push_back("--allow-shell");
   spec.log_path = fmt::format("{}/agent-{}.log", options_.run_dir, slot.id);
   agent.pid = launch(spec);
-  spdlog::info("agent {} on {} launched (pid {}{})", slot.id, slot.host, agent.pid,
-               slot.local ? "" : ", via " + options_.remote_shell);
+  spdlog::info("{} {} on {} launched (pid {}{})", slot.monitor_only ? "monitor agent" : "agent", slot.id, slot.host,
+               agent.pid, slot.local ? "" : ", via " + options_.remote_shell);
 }
 
 // An agent reached maxusers (Tsung's semantics): start another agent on the same host for the
@@ -121,7 +128,7 @@ void Controller::dial_agent(AgentRecord& agent) {
   socket->async_connect(endpoint, [this, socket, id, endpoint](const boost::system::error_code& e) {
     if (finished_) return;
     if (e) {
-      fail_setup(fmt::format("cannot reach the agent for client {} at {}:{}: {} (is `loadagent --listen {}` running there?)",
+      setup_problem(agents_[id], fmt::format("cannot reach the agent for client {} at {}:{}: {} (is `loadagent --listen {}` running there?)",
                              agents_[id].plan.slot.host, endpoint.address().to_string(), endpoint.port(), e.message(),
                              endpoint.port()));
       return;
@@ -132,7 +139,8 @@ void Controller::dial_agent(AgentRecord& agent) {
 
 void Controller::on_dialed(AgentRecord& agent, std::shared_ptr<control::Channel> channel) {
   std::weak_ptr<control::Channel> weak = channel;
-  std::string where = fmt::format("agent for client {} at {}", agent.plan.slot.host, channel->peer());
+  std::string where = fmt::format("{} {} at {}", agent.plan.slot.monitor_only ? "monitor agent for" : "agent for client",
+                                  agent.plan.slot.host, channel->peer());
   unsigned id = agent.plan.slot.id;
   channel->start(
       [this, weak, where, id](MsgType type, std::string_view payload) {
@@ -140,12 +148,14 @@ void Controller::on_dialed(AgentRecord& agent, std::shared_ptr<control::Channel>
         if (!ch) return;
         if (type == MsgType::hello) return on_hello(ch, payload, id);
         if (type == MsgType::reject)
-          return fail_setup(fmt::format("{} refused this controller: {}", where, control::decode_text(payload).value_or("?")));
+          return setup_problem(agents_[id], fmt::format("{} refused this controller: {}", where,
+                                                        control::decode_text(payload).value_or("?")));
         ch->close("protocol violation");
-        fail_setup(fmt::format("{}: expected hello, got {}", where, control::to_string(type)));
+        setup_problem(agents_[id], fmt::format("{}: expected hello, got {}", where, control::to_string(type)));
       },
-      [this, where](const std::string& reason) {
-        if (!started_ && !finished_) fail_setup(fmt::format("{} closed the connection: {}", where, reason));
+      [this, where, id](const std::string& reason) {
+        // Before its hello only: on_hello rebinds the channel to the agent's own handlers.
+        if (!started_ && !finished_) setup_problem(agents_[id], fmt::format("{} closed the connection: {}", where, reason));
       });
   char name[256] = {};
   gethostname(name, sizeof name - 1);
@@ -225,7 +235,7 @@ void Controller::on_hello(const std::shared_ptr<control::Channel>& channel, std:
   if (!hello) return refuse(channel, "malformed hello (not a loadctl agent?)");
   if (auto reason = check_hello(*hello, dialed_id)) {
     refuse(channel, *reason);
-    if (dialed_id) fail_setup(fmt::format("agent for client {} at {}: {}", agents_[*dialed_id].plan.slot.host, channel->peer(), *reason));
+    if (dialed_id) setup_problem(agents_[*dialed_id], fmt::format("agent for client {} at {}: {}", agents_[*dialed_id].plan.slot.host, channel->peer(), *reason));
     return;
   }
 

@@ -24,6 +24,7 @@ namespace {
 constexpr auto kTickPeriod = 1s;
 constexpr auto kAgentSilence = 10s;     // no frame from a running agent: it is lost
 constexpr auto kStopGrace = 5s;         // after Stop, how long agents get to send final stats
+constexpr auto kMonitorWait = 5s;       // load agents ready: how long monitor agents may still take
 
 }  // namespace
 
@@ -82,6 +83,12 @@ int Controller::run() {
     record.plan = std::move(plan);
     agents_.push_back(std::move(record));
   }
+  // <monitor type="erlang"> hosts without a client: a monitor-only agent each (no users).
+  for (AgentSlot& slot : plan_monitor_slots(scenario_, static_cast<unsigned>(agents_.size()))) {
+    AgentRecord record;
+    record.plan.slot = std::move(slot);
+    agents_.push_back(std::move(record));
+  }
   bool all_local = std::all_of(agents_.begin(), agents_.end(), [](const AgentRecord& a) { return a.plan.slot.local; });
   // A listening agent's host cannot be asked for another process: it keeps all its users.
   for (AgentRecord& a : agents_)
@@ -131,8 +138,8 @@ void Controller::on_message(AgentRecord& agent, MsgType type, std::string_view p
     case MsgType::ready: on_ready(agent); break;
     case MsgType::setup_failed:
       agent.state = AgentState::failed;
-      agent.failure = control::decode_text(payload).value_or("?");
-      fail_setup(fmt::format("agent {} on {} could not set up: {}", agent.plan.slot.id, agent.plan.slot.host, agent.failure));
+      setup_problem(agent, fmt::format("agent {} on {} could not set up: {}", agent.plan.slot.id, agent.plan.slot.host,
+                                       control::decode_text(payload).value_or("?")));
       break;
     case MsgType::stats: on_stats(agent, payload); break;
     case MsgType::done: on_done(agent, payload); break;
@@ -185,8 +192,27 @@ void Controller::on_ready(AgentRecord& agent) {
       agent.channel->send(MsgType::rate, control::encode_rate(arrivals_paused_ ? 0 : rate_factor_));
     return;
   }
-  bool all_ready = std::all_of(agents_.begin(), agents_.end(), [](const AgentRecord& a) { return a.state == AgentState::ready; });
-  if (all_ready && !started_ && !stopping_) go();
+  maybe_go();
+}
+
+// The load starts when every load agent is ready. Monitor agents still starting (a remote shell
+// is slower than a fork) get up to kMonitorWait more, so that their samples cover time zero; one
+// ready later still gets its go (on_ready), a lost one is not waited for.
+void Controller::maybe_go() {
+  if (started_ || stopping_ || finished_) return;
+  auto ready = [](const AgentRecord& a) { return a.state == AgentState::ready; };
+  bool load_ready = std::all_of(agents_.begin(), agents_.end(),
+                                [&](const AgentRecord& a) { return a.plan.slot.monitor_only || ready(a); });
+  if (!load_ready) return;
+  bool monitors_settled = std::all_of(agents_.begin(), agents_.end(), [&](const AgentRecord& a) {
+    return !a.plan.slot.monitor_only || ready(a) || a.state == AgentState::lost || a.state == AgentState::failed;
+  });
+  auto now = SteadyClock::now();
+  if (!monitors_ready_deadline_) {
+    monitors_ready_deadline_ = now + kMonitorWait;
+    if (!monitors_settled) spdlog::info("load agents ready; waiting up to {} s for the monitor agents", kMonitorWait.count());
+  }
+  if (monitors_settled || now >= *monitors_ready_deadline_) go();
 }
 
 void Controller::go() {
@@ -199,12 +225,20 @@ void Controller::go() {
   next_dump_ = zero_ + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(options_.dump_interval));
   open_results();
   start_remote_monitors();
+  std::size_t load_agents = 0, monitors_ready = 0, monitor_agents = 0;
   for (AgentRecord& agent : agents_) {
+    load_agents += !agent.plan.slot.monitor_only;
+    monitor_agents += agent.plan.slot.monitor_only;
+    if (agent.state != AgentState::ready) continue;  // a monitor agent still starting, or lost
+    monitors_ready += agent.plan.slot.monitor_only;
     agent.state = AgentState::running;
     agent.channel->send(MsgType::go, go.encode());
   }
-  console_.info(fmt::format("{} agent(s) ready; load starts", agents_.size()));
-  spdlog::info("all {} agents ready; time zero in {:.3f} s", agents_.size(), options_.warmup);
+  console_.info(monitor_agents == 0 ? fmt::format("{} agent(s) ready; load starts", load_agents)
+                                    : fmt::format("{} agent(s) and {} of {} monitor agent(s) ready; load starts",
+                                                  load_agents, monitors_ready, monitor_agents));
+  spdlog::info("all {} agents ready, {} of {} monitor agent(s) (the others join when ready); time zero in {:.3f} s",
+               load_agents, monitors_ready, monitor_agents, options_.warmup);
 }
 
 // <monitor type="munin"|"snmp"> and <mysqladmin>: polled every dump interval (Tsung: every 10 s), so each
@@ -259,6 +293,7 @@ void Controller::on_agent_lost(AgentRecord& agent, const std::string& reason, bo
   AgentState was = agent.state;
   agent.state = AgentState::lost;
   agent.failure = reason;
+  if (agent.plan.slot.monitor_only) return on_monitor_agent_lost(agent, was);
   std::string text = fmt::format("agent {} on {} lost ({}): {}", agent.plan.slot.id, agent.plan.slot.host,
                                  state_name(was), reason);
   console_.notice("warning: " + text + "; the run goes on with the others");
@@ -279,6 +314,27 @@ void Controller::on_agent_lost(AgentRecord& agent, const std::string& reason, bo
   // a dead user's pid in ts_timer's list, so a group could be completed by users that are gone).
   barriers_.drop(agent_index(agent));
   check_end();
+}
+
+// A monitor, not load: its loss is one warning (controller.log and console) and the run goes on;
+// it neither fails the setup nor the run, nor counts as error_agent_lost.
+void Controller::on_monitor_agent_lost(AgentRecord& agent, AgentState was) {
+  const AgentSlot& slot = agent.plan.slot;
+  std::string text = fmt::format("monitor agent {} for host {} lost ({}): {}; no more {{cpu,\"{}\"}} samples, the load "
+                                 "goes on", slot.id, slot.host, state_name(was), agent.failure, slot.host);
+  console_.notice("warning: " + text);
+  spdlog::warn("{}", text);
+  if (agent.channel) agent.channel->close("lost");
+  if (agent.pid > 0 && was == AgentState::launching) kill(agent.pid, SIGTERM);
+  maybe_go();
+  check_end();
+}
+
+// Setup trouble of one agent: fails the setup, except for a monitor agent (lost, with a warning).
+void Controller::setup_problem(AgentRecord& agent, const std::string& reason) {
+  if (!agent.plan.slot.monitor_only) return fail_setup(reason);
+  if (agent.state == AgentState::lost) return;
+  on_agent_lost(agent, reason);
 }
 
 // thinktime wait_global (Tsung's ts_timer): once global_number users of all agents wait, whole
@@ -316,10 +372,16 @@ void Controller::count_event(const std::string& name) {
 void Controller::tick() {
   if (finished_) return;
   auto now = SteadyClock::now();
+  maybe_go();  // monitor agents waited for long enough
+  if (finished_) return;
   if (!started_ && now > setup_deadline_) {
     std::string missing;
     for (const AgentRecord& a : agents_)
-      if (a.state != AgentState::ready) missing += fmt::format(" {}@{} ({})", a.plan.slot.id, a.plan.slot.host, state_name(a.state));
+      if (a.state != AgentState::ready && !a.plan.slot.monitor_only) missing += fmt::format(" {}@{} ({})", a.plan.slot.id, a.plan.slot.host, state_name(a.state));
+    if (missing.empty()) {  // only monitor agents are missing: they do not hold the load back
+      go();
+      return tick_later();
+    }
     fail_setup(fmt::format("agents not ready after {:.0f} s:{}; check the agent logs and that hosts can reach this controller", options_.setup_timeout, missing));
     return;
   }
@@ -347,11 +409,15 @@ void Controller::tick() {
     }
     if (now >= zero_) console_.progress(seconds_between(zero_, now), total_);
   }
-  if (stopping_ && now > stop_deadline_) {
+  if ((stopping_ || monitors_stopping_) && now > stop_deadline_) {
     spdlog::warn("agents did not confirm the stop in time; finishing with what arrived");
     finish();
     return;
   }
+  tick_later();
+}
+
+void Controller::tick_later() {
   tick_timer_.expires_after(kTickPeriod);
   tick_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) tick();
@@ -372,11 +438,25 @@ void Controller::stop_agents(const std::string& why) {
   else check_end();
 }
 
+// The run ends when every load agent is over; monitor agents are then told to stop (they send
+// their last sample and done) and get kStopGrace to do so.
 void Controller::check_end() {
-  bool all_over = std::all_of(agents_.begin(), agents_.end(), [](const AgentRecord& a) {
+  auto over = [](const AgentRecord& a) {
     return a.state == AgentState::done || a.state == AgentState::lost || a.state == AgentState::failed;
-  });
-  if (all_over) finish();
+  };
+  bool load_over = std::all_of(agents_.begin(), agents_.end(),
+                               [&](const AgentRecord& a) { return a.plan.slot.monitor_only || over(a); });
+  if (!load_over) return;
+  if (std::all_of(agents_.begin(), agents_.end(), over)) return finish();
+  if (monitors_stopping_ || stopping_) return;  // stop_agents already told them; tick() bounds the wait
+  monitors_stopping_ = true;
+  stop_deadline_ = SteadyClock::now() + kStopGrace;
+  spdlog::info("load finished: stopping the monitor agents");
+  for (AgentRecord& agent : agents_) {
+    if (over(agent)) continue;
+    if (agent.channel && agent.channel->open()) agent.channel->send(MsgType::stop);
+    else if (agent.pid > 0) kill(agent.pid, SIGTERM);
+  }
 }
 
 void Controller::fail_setup(const std::string& reason) {
@@ -421,8 +501,10 @@ void Controller::finish() {
 // the user accepts that with --tolerate-agent-loss and at least one agent finished.
 void Controller::judge_agent_losses() {
   std::string lost;
-  std::size_t count = 0, done = 0;
+  std::size_t count = 0, done = 0, load_agents = 0;
   for (const AgentRecord& a : agents_) {
+    if (a.plan.slot.monitor_only) continue;  // reported when lost (on_monitor_agent_lost)
+    ++load_agents;
     done += a.state == AgentState::done;
     if (a.state != AgentState::lost) continue;
     ++count;
@@ -431,7 +513,7 @@ void Controller::judge_agent_losses() {
   if (count == 0) return;
   bool tolerated = options_.tolerate_agent_loss && done > 0;
   std::string text = fmt::format("{} of {} agent(s) lost during the run, so part of the planned load did not run:{}",
-                                 count, agents_.size(), lost);
+                                 count, load_agents, lost);
   if (tolerated) {
     console_.notice("warning: " + text + "\n(--tolerate-agent-loss: the run still counts as done)");
     spdlog::warn("{} (tolerated)", text);

@@ -133,17 +133,21 @@ class Controller {
   void refuse(const std::shared_ptr<control::Channel>& channel, const std::string& reason);
   void on_message(AgentRecord& agent, control::MsgType type, std::string_view payload);
   void on_ready(AgentRecord& agent);
+  void maybe_go();
   void go();
   void start_remote_monitors();
   void on_stats(AgentRecord& agent, std::string_view payload);
   void on_done(AgentRecord& agent, std::string_view payload);
   void note_done_flags(const AgentRecord& agent, std::string_view payload);
   void on_agent_lost(AgentRecord& agent, const std::string& reason, bool silent = false);
+  void on_monitor_agent_lost(AgentRecord& agent, AgentState was);
+  void setup_problem(AgentRecord& agent, const std::string& reason);
   void on_late_message(AgentRecord& agent, control::MsgType type, std::string_view payload);
   void on_child_exit();
   void note_process_exit(AgentRecord& agent, int status);
   void reap_agents();
   void tick();
+  void tick_later();
   // results (results.cpp): tsung.log, stats.jsonl, run.json, match.log, the final summary
   void open_results();
   void dump(bool final);
@@ -220,6 +224,8 @@ class Controller {
   std::time_t last_dump_ = 0;  ///< timestamp of the last tsung.log dump
   bool started_ = false;
   bool stopping_ = false;
+  bool monitors_stopping_ = false;
+  std::optional<std::chrono::steady_clock::time_point> monitors_ready_deadline_;  ///< see maybe_go  ///< the load is over; monitor agents were told to stop
   bool final_status_ = false;  ///< finish() has settled the exit status (status: finished)
   bool finished_ = false;
   int exit_status_ = 0;

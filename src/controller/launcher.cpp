@@ -6,6 +6,7 @@
 #include <spawn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -55,6 +56,14 @@ std::string find_agent_binary() {
     }
   }
   return "loadagent";  // from PATH
+}
+
+bool dials_listening_agent(const AgentSlot& slot, const std::string& remote_shell,
+                           const std::vector<std::string>& direct_hosts) {
+  bool listed = std::any_of(direct_hosts.begin(), direct_hosts.end(),
+                            [&](const std::string& h) { return h == slot.host || h == slot.address; });
+  if (slot.local) return slot.monitor_only && listed;
+  return remote_shell == "direct" || listed;
 }
 
 pid_t launch(const LaunchSpec& spec) {

@@ -7,7 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "loadctl/plan.hpp"
+
 namespace loadctl::controller {
+
+/// Whether the agent of `slot` is already listening (IP-direct, dialed by the controller) rather
+/// than launched: -r direct for remote hosts, or the host named in --direct. A monitored host
+/// named in --direct is dialed even when it is a loopback address (an agent listening on
+/// 127.0.0.x, another container): monitoring it needs an agent there, not here.
+bool dials_listening_agent(const AgentSlot& slot, const std::string& remote_shell,
+                           const std::vector<std::string>& direct_hosts);
 
 struct LaunchSpec {
   std::string agent_path;      ///< loadagent binary (on the target host for remote launches)

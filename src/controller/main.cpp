@@ -13,6 +13,7 @@
 #include "controller/command_line.hpp"
 #include "controller/control_client.hpp"
 #include "controller/controller.hpp"
+#include "controller/launcher.hpp"
 #include "loadctl/input_file.hpp"
 #include "loadctl/scenario_error.hpp"
 #include "report/report.hpp"
@@ -172,6 +173,14 @@ int main(int argc, char** argv) {
     std::printf("%s: ok: %zu session(s), %zu phase(s), %zu static user(s), %zu agent(s), %.1f s planned\n",
                 scenario->path.c_str(), scenario->sessions.size(), scenario->load.phases.size(),
                 scenario->load.users.size(), slots.size(), planned_duration(*scenario));
+    // <monitor type="erlang"> hosts without a client: `start` launches a monitor-only agent there.
+    for (const AgentSlot& m : plan_monitor_slots(*scenario, static_cast<unsigned>(slots.size())))
+      std::printf("  monitor agent %u on %s (%s): samples cpu, freemem, load, packets every 2 s\n", m.id,
+                  m.host.c_str(),
+                  controller::dials_listening_agent(m, options.remote_shell, options.direct_hosts)
+                      ? "listening agent, dialed"
+                  : m.local ? "local"
+                            : fmt::format("via {}", options.remote_shell).c_str());
     return kDone;
   }
 

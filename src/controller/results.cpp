@@ -113,7 +113,8 @@ void Controller::write_run_json() {
   summary.exit_status = exit_status_;
   summary.stop_reason = stop_reason_;
   for (const AgentRecord& agent : agents_)
-    summary.agents.push_back({agent.plan.slot.id, agent.plan.slot.host, agent.hostname, state_name(agent.state), agent.failure});
+    summary.agents.push_back({agent.plan.slot.id, agent.plan.slot.host, agent.hostname, state_name(agent.state),
+                              agent.failure, agent.plan.slot.monitor_only});
   std::string path = options_.run_dir + "/run.json";
   int error = write_run_json_file(path, summary);
   check_written(path, error, 0);

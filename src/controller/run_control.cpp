@@ -86,6 +86,7 @@ std::string Controller::stop_by_request() {
 std::string Controller::stop_agent_by_request(unsigned id) {
   auto it = std::find_if(agents_.begin(), agents_.end(), [id](const AgentRecord& a) { return a.plan.slot.id == id; });
   if (it == agents_.end()) return fmt::format("error: no agent {}", id);
+  if (it->plan.slot.monitor_only) return fmt::format("error: agent {} is the monitor agent of {}, not load", id, it->plan.slot.host);
   if (it->state != AgentState::running || !it->channel || !it->channel->open())
     return fmt::format("error: agent {} is {}, not running", id, state_name(it->state));
   std::string text = fmt::format("loadctl stop --agent {}: stopping agent {} on {}", id, id, it->plan.slot.host);

@@ -20,9 +20,9 @@ int write_run_json_file(const std::string& path, const RunSummary& s) {
   out += "  \"agents\": [";
   for (std::size_t i = 0; i < s.agents.size(); ++i) {
     const AgentSummary& a = s.agents[i];
-    out += fmt::format("{}\n    {{\"id\": {}, \"host\": {}, \"hostname\": {}, \"state\": {}, \"failure\": {}}}",
+    out += fmt::format("{}\n    {{\"id\": {}, \"host\": {}, \"hostname\": {}, \"state\": {}, \"failure\": {}{}}}",
                        i ? "," : "", a.id, json_string(a.host), json_string(a.hostname), json_string(a.state),
-                       json_string(a.failure));
+                       json_string(a.failure), a.monitor ? ", \"monitor\": true" : "");
   }
   out += "\n  ]\n}\n";
   return write_whole_file(path, out);

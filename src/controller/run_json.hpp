@@ -14,6 +14,7 @@ struct AgentSummary {
   std::string hostname;  ///< as the agent reported it
   std::string state;     ///< done, lost, failed, ...
   std::string failure;
+  bool monitor = false;  ///< a monitor-only agent (written "monitor": true; its host is under test)
 };
 
 struct RunSummary {

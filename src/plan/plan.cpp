@@ -43,6 +43,28 @@ std::vector<AgentSlot> plan_slots(const Scenario& scenario) {
   return slots;
 }
 
+std::vector<AgentSlot> plan_monitor_slots(const Scenario& scenario, unsigned first_id) {
+  std::vector<AgentSlot> slots;
+  auto taken = [&](const std::string& host) {
+    return std::any_of(scenario.clients.begin(), scenario.clients.end(),
+                       [&](const ClientSpec& c) { return c.host == host || c.hostip == host; }) ||
+           std::any_of(slots.begin(), slots.end(), [&](const AgentSlot& s) { return s.host == host; });
+  };
+  for (const MonitorSpec& monitor : scenario.monitors) {
+    if (monitor.type != "erlang" || monitor.mysqladmin || taken(monitor.host)) continue;
+    AgentSlot slot;
+    slot.id = first_id + static_cast<unsigned>(slots.size());
+    slot.host = monitor.host;
+    slot.address = monitor.host;
+    slot.local = is_local_host(monitor.host);
+    slot.weight = 0;
+    slot.maxusers = 0;
+    slot.monitor_only = true;
+    slots.push_back(std::move(slot));
+  }
+  return slots;
+}
+
 namespace {
 
 // Splits `total` into integer shares proportional to `weights`; the last share takes the rest.
@@ -165,6 +187,7 @@ std::string AgentPlan::encode() const {
   w.u64(seed);
   w.u64(first_user_id);
   w.u32(data_slot);
+  w.u8(slot.monitor_only);
   return out;
 }
 
@@ -205,6 +228,7 @@ std::optional<AgentPlan> AgentPlan::decode(std::string_view data) {
   plan.seed = r.u64();
   plan.first_user_id = r.u64();
   plan.data_slot = r.u32();
+  plan.slot.monitor_only = r.u8() != 0;
   if (!r.ok() || !r.at_end()) return std::nullopt;
   return plan;
 }

@@ -96,10 +96,14 @@ void read_run_json(std::string_view text, RunModel& model) {
   if (auto e = doc->number_at("end")) model.end = static_cast<std::time_t>(*e);
   if (auto x = doc->number_at("exit_status")) model.exit_status = static_cast<int>(*x);
   if (const JsonValue* agents = doc->find("agents"); agents && agents->type == JsonValue::Type::Array)
-    for (const JsonValue& a : agents->array)
+    for (const JsonValue& a : agents->array) {
+      // A monitor-only agent's host is under test, not a generator: its CPU is not flagged.
+      const JsonValue* monitor = a.find("monitor");
+      if (monitor && monitor->type == JsonValue::Type::Bool && monitor->boolean) continue;
       if (std::string host = a.string_at("hostname"); !host.empty() &&
           std::find(model.agent_hosts.begin(), model.agent_hosts.end(), host) == model.agent_hosts.end())
         model.agent_hosts.push_back(host);
+    }
 }
 
 }  // namespace loadctl::report

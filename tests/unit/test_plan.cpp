@@ -111,6 +111,41 @@ TEST(AgentPlan, EncodeDecodeRoundTripAndRejectsTruncation) {
     EXPECT_FALSE(AgentPlan::decode(std::string_view(bytes).substr(0, cut))) << cut;
 }
 
+// <monitor type="erlang">: an agent of its own only for a host that is no client's host or hostip,
+// once per host; munin/snmp and <mysqladmin> monitors are polled by the controller.
+TEST(PlanMonitorSlots, OnlyErlangHostsWithoutAClientOncePerHost) {
+  Scenario s = three_clients();
+  auto monitor = [](std::string host, std::string type = "erlang", bool mysqladmin = false) {
+    MonitorSpec m;
+    m.host = std::move(host);
+    m.type = std::move(type);
+    m.mysqladmin = mysqladmin;
+    return m;
+  };
+  s.monitors = {monitor("db"), monitor("localhost"), monitor("198.18.0.3"), monitor("hostc"),
+                monitor("db"), monitor("127.0.0.2"), monitor("snmphost", "snmp"), monitor("mysql", "erlang", true)};
+  auto slots = plan_monitor_slots(s, 4);
+  ASSERT_EQ(slots.size(), 2u);
+  EXPECT_EQ(slots[0].id, 4u);
+  EXPECT_EQ(slots[0].host, "db");
+  EXPECT_EQ(slots[0].address, "db");
+  EXPECT_FALSE(slots[0].local);
+  EXPECT_TRUE(slots[0].monitor_only);
+  EXPECT_EQ(slots[0].maxusers, 0u);
+  EXPECT_EQ(slots[1].id, 5u);
+  EXPECT_EQ(slots[1].host, "127.0.0.2");
+  EXPECT_TRUE(slots[1].local);
+
+  AgentPlan plan;
+  plan.slot = slots[0];
+  auto back = AgentPlan::decode(plan.encode());
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(back->slot.monitor_only);
+  EXPECT_TRUE(back->phases.empty());
+  plan.slot.monitor_only = false;
+  EXPECT_FALSE(AgentPlan::decode(plan.encode())->slot.monitor_only);
+}
+
 TEST(SplitPlan, ThreadsShareRatesCapsAndStaticUsers) {
   AgentPlan plan;
   plan.phases = {PhaseShare{.phase = 1, .start = 0, .duration = 10, .rate = 9, .max_users = 10}};

@@ -35,7 +35,8 @@ const char* kMonitoringLog =
 
 const char* kMonitoringRunJson =
     R"({"software": "loadctl", "start": 998, "end": 1006, "agents": [)"
-    R"({"id": 0, "host": "localhost", "hostname": "agent1", "state": "done", "failure": ""}]})";
+    R"({"id": 0, "host": "localhost", "hostname": "agent1", "state": "done", "failure": ""},)"
+    R"({"id": 1, "host": "server1", "hostname": "server1", "state": "done", "failure": "", "monitor": true}]})";
 
 rp::RunModel monitoring_model() {
   rp::RunModel m;
