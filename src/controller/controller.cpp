@@ -204,16 +204,19 @@ void Controller::go() {
   spdlog::info("all {} agents ready; time zero in {:.3f} s", agents_.size(), options_.warmup);
 }
 
-// <monitor type="munin"|"snmp"> and <mysqladmin>: polled every dump interval (Tsung: every 10 s), so each
+// <monitor type="munin"|"snmp"> and <mysqladmin>: polled at each dump boundary (Tsung: every 10 s), so each
 // tsung.log interval holds one sample per host, or none when the host did not answer.
 void Controller::start_remote_monitors() {
   auto interval = std::chrono::milliseconds(static_cast<long>(options_.dump_interval * 1000));
-  monitors_ = std::make_unique<monitor::RemoteMonitors>(ctx_, scenario_.monitors, interval, [this](const MetricSet& s) {
+  monitors_ = std::make_unique<monitor::RemoteMonitors>(ctx_, scenario_.monitors, interval, [this](const MetricSet& s, SteadyClock::time_point started) {
+    // A poll started at a boundary whose dump the 1 s tick has not made yet: dump first, so
+    // its samples go to the interval it started in.
+    dump_due(started);
     interval_.merge(s);
     total_.merge(s);
   });
   if (monitors_->size() > 0) spdlog::info("polling {} munin/snmp/mysqladmin monitor(s) every {} ms", monitors_->size(), interval.count());
-  monitors_->start();
+  monitors_->start(zero_);
 }
 
 void Controller::on_stats(AgentRecord& agent, std::string_view payload) {
@@ -336,10 +339,7 @@ void Controller::tick() {
     const auto& [oldest_at, oldest_requests] = rate_samples_.front();
     if (now > oldest_at) request_rate_ = static_cast<double>(requests - oldest_requests) / seconds_between(oldest_at, now);
     spdlog::debug("tick: {:.1f} s, {} requests, {:.1f} req/s", seconds_between(zero_, now), requests, request_rate_);
-    while (now >= next_dump_ && !finished_) {
-      dump(false);
-      next_dump_ += std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(options_.dump_interval));
-    }
+    dump_due(now);
     if (now >= zero_) console_.progress(seconds_between(zero_, now), total_);
   }
   if (stopping_ && now > stop_deadline_) {
@@ -351,6 +351,13 @@ void Controller::tick() {
   tick_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) tick();
   });
+}
+
+void Controller::dump_due(SteadyClock::time_point now) {
+  while (now >= next_dump_ && !finished_) {
+    dump(false);
+    next_dump_ += std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(options_.dump_interval));
+  }
 }
 
 void Controller::stop_agents(const std::string& why) {
