@@ -75,17 +75,23 @@ struct NodeBehaviour {
   int close_after_fetches = 0;               ///< closes the (then idle) connection after N "fetch load"
 };
 
+// A socket of `type` bound to 127.0.0.1 on a free port.
+int bound_on_loopback(int type, std::uint16_t& port) {
+  int fd = socket(AF_INET, type, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
 class FakeMuninNode {
  public:
   explicit FakeMuninNode(bool answer, NodeBehaviour how = {}) : answer_(answer), how_(how) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    fd_ = bound_on_loopback(SOCK_STREAM, port_);
     listen(fd_, 4);
     thread_ = std::thread([this] { serve(); });
   }
@@ -312,14 +318,7 @@ enum class AgentMode { junk_first, drop_first, no_such_name };
 class FakeSnmpAgent {
  public:
   explicit FakeSnmpAgent(AgentMode mode) : mode_(mode) {
-    fd_ = socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    fd_ = bound_on_loopback(SOCK_DGRAM, port_);
     timeval tv{0, 50000};
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     thread_ = std::thread([this] { serve(); });
