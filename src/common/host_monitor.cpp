@@ -1,5 +1,6 @@
 #include "loadctl/host_monitor.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -7,17 +8,23 @@
 
 namespace loadctl {
 
-HostMonitor::HostMonitor(std::string host)
+HostMonitor::HostMonitor(std::string host, std::string sys_class_net)
     : cpu_name_(fmt::format("{{cpu,\"{}\"}}", host)),
       freemem_name_(fmt::format("{{freemem,\"{}\"}}", host)),
       load_name_(fmt::format("{{load,\"{}\"}}", host)),
       recv_name_(fmt::format("{{recvpackets,\"{}\"}}", host)),
-      sent_name_(fmt::format("{{sentpackets,\"{}\"}}", host)) {}
+      sent_name_(fmt::format("{{sentpackets,\"{}\"}}", host)),
+      sys_class_net_(std::move(sys_class_net)) {}
+
+bool HostMonitor::physical(std::string_view interface) const {
+  std::error_code ec;
+  return std::filesystem::exists(std::filesystem::path(sys_class_net_) / interface / "device", ec);
+}
 
 // /proc/net/dev: two header lines, then "  name: rx_bytes rx_packets ... (8 rx fields) tx_bytes
-// tx_packets ...". Tsung sums the packet columns of `netstat -in` over its "eth" interfaces; here
-// every interface but loopback counts (names like ens3 or veth0 are today's eth0).
-std::optional<NetPackets> parse_net_dev(std::string_view text) {
+// tx_packets ...". Tsung sums the packet columns of `netstat -in` over its "eth" interfaces (the
+// network cards of its day); loadctl counts the physical ones whatever their names (ens3, eno1).
+std::optional<NetPackets> parse_net_dev(std::string_view text, const std::function<bool(std::string_view)>& counts) {
   NetPackets total;
   bool any = false;
   std::istringstream in{std::string(text)};
@@ -31,7 +38,7 @@ std::optional<NetPackets> parse_net_dev(std::string_view text) {
     std::uint64_t v[10] = {};
     for (std::uint64_t& f : v)
       if (!(fields >> f)) break;
-    if (!fields || name == "lo") continue;
+    if (!fields || name == "lo" || (counts && !counts(name))) continue;
     total.received += v[1];
     total.sent += v[9];
     any = true;
@@ -40,16 +47,20 @@ std::optional<NetPackets> parse_net_dev(std::string_view text) {
   return total;
 }
 
-void HostMonitor::sample_packets(std::string_view net_dev, MetricSet& into) {
-  std::optional<NetPackets> now = parse_net_dev(net_dev);
+void HostMonitor::sample_packets(std::string_view net_dev, MetricSet& into, std::chrono::steady_clock::time_point at) {
+  std::optional<NetPackets> now = parse_net_dev(net_dev, [this](std::string_view name) { return physical(name); });
+  if (!now) now = parse_net_dev(net_dev);  // no physical interface (a container's veth): all but lo
   if (!now) return;
   // Like Tsung's sample_counter: the first reading only sets the base; a counter that went back
   // (interface gone or reset) sets a new base without a sample.
-  if (last_packets_ && now->received >= last_packets_->received && now->sent >= last_packets_->sent) {
-    into.sample(into.intern(recv_name_, MetricKind::sample), static_cast<double>(now->received - last_packets_->received));
-    into.sample(into.intern(sent_name_, MetricKind::sample), static_cast<double>(now->sent - last_packets_->sent));
+  double seconds = std::chrono::duration<double>(at - last_packets_at_).count();
+  if (last_packets_ && seconds > 0 && now->received >= last_packets_->received && now->sent >= last_packets_->sent) {
+    double per_tsung_poll = kTsungMonitorSeconds / seconds;
+    into.sample(into.intern(recv_name_, MetricKind::sample), static_cast<double>(now->received - last_packets_->received) * per_tsung_poll);
+    into.sample(into.intern(sent_name_, MetricKind::sample), static_cast<double>(now->sent - last_packets_->sent) * per_tsung_poll);
   }
   last_packets_ = now;
+  last_packets_at_ = at;
 }
 
 void HostMonitor::sample(MetricSet& into) {
@@ -82,7 +93,7 @@ void HostMonitor::sample(MetricSet& into) {
   std::ifstream net_dev("/proc/net/dev");
   std::stringstream text;
   text << net_dev.rdbuf();
-  sample_packets(text.str(), into);
+  sample_packets(text.str(), into, std::chrono::steady_clock::now());
 }
 
 }  // namespace loadctl

@@ -241,16 +241,19 @@ void Controller::go() {
                load_agents, monitors_ready, monitor_agents, options_.warmup);
 }
 
-// <monitor type="munin"|"snmp"> and <mysqladmin>: polled every dump interval (Tsung: every 10 s), so each
+// <monitor type="munin"|"snmp"> and <mysqladmin>: polled at each dump boundary (Tsung: every 10 s), so each
 // tsung.log interval holds one sample per host, or none when the host did not answer.
 void Controller::start_remote_monitors() {
   auto interval = std::chrono::milliseconds(static_cast<long>(options_.dump_interval * 1000));
-  monitors_ = std::make_unique<monitor::RemoteMonitors>(ctx_, scenario_.monitors, interval, [this](const MetricSet& s) {
+  monitors_ = std::make_unique<monitor::RemoteMonitors>(ctx_, scenario_.monitors, interval, [this](const MetricSet& s, SteadyClock::time_point started) {
+    // A poll started at a boundary whose dump the 1 s tick has not made yet: dump first, so
+    // its samples go to the interval it started in.
+    dump_due(started);
     interval_.merge(s);
     total_.merge(s);
   });
   if (monitors_->size() > 0) spdlog::info("polling {} munin/snmp/mysqladmin monitor(s) every {} ms", monitors_->size(), interval.count());
-  monitors_->start();
+  monitors_->start(zero_);
 }
 
 void Controller::on_stats(AgentRecord& agent, std::string_view payload) {
@@ -403,10 +406,7 @@ void Controller::tick() {
     if (now > oldest_at) request_rate_ = static_cast<double>(requests - oldest_requests) / seconds_between(oldest_at, now);
     spdlog::debug("tick: {:.1f} s, {} requests, {:.1f} req/s", seconds_between(zero_, now), requests, request_rate_);
     sample_second(now);
-    while (now >= next_dump_ && !finished_) {
-      dump(false);
-      next_dump_ += std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(options_.dump_interval));
-    }
+    dump_due(now);
     if (now >= zero_) console_.progress(seconds_between(zero_, now), total_);
   }
   if ((stopping_ || monitors_stopping_) && now > stop_deadline_) {
@@ -422,6 +422,13 @@ void Controller::tick_later() {
   tick_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) tick();
   });
+}
+
+void Controller::dump_due(SteadyClock::time_point now) {
+  while (now >= next_dump_ && !finished_) {
+    dump(false);
+    next_dump_ += std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(options_.dump_interval));
+  }
 }
 
 void Controller::stop_agents(const std::string& why) {

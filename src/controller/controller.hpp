@@ -151,6 +151,8 @@ class Controller {
   // results (results.cpp): tsung.log, stats.jsonl, run.json, match.log, the final summary
   void open_results();
   void dump(bool final);
+  /// Dumps every interval whose boundary is at or before `now`.
+  void dump_due(std::chrono::steady_clock::time_point now);
   void check_written(const std::string& path, int error, std::size_t pending);
   void finish_results();
   void print_summary(double elapsed);

@@ -26,10 +26,18 @@ class MuninPoller final : public Exchange {
 
   void poll() override {
     if (!begin()) return;
+    answered_ = false;
     if (socket_.is_open()) {
+      reused_ = true;
       fetch();
       return;
     }
+    connect();
+  }
+
+ private:
+  void connect() {
+    reused_ = false;
     resolver_.async_resolve(host_, std::to_string(port_), [this, g = generation()](const boost::system::error_code& ec, tcp::resolver::results_type r) {
       if (!current(g)) return;
       if (ec) return fail("cannot resolve: " + ec.message());
@@ -50,7 +58,18 @@ class MuninPoller final : public Exchange {
     });
   }
 
- private:
+  /// munin-node ends an idle session after its global_timeout (900 s): a reused connection that
+  /// fails before the first answer line is reopened once, within the same exchange.
+  bool reconnect_after(const boost::system::error_code& ec) {
+    if (!reused_ || answered_ || !(ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe))
+      return false;
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    in_.consume(in_.size());
+    connect();
+    return true;
+  }
+
   void fetch() {
     command("fetch cpu\nfetch memory\nfetch load\n", 3, [this] { publish(); });
   }
@@ -78,6 +97,7 @@ class MuninPoller final : public Exchange {
     blocks_.assign(answers, MuninBlock{});
     asio::async_write(socket_, asio::buffer(out_), [this, g = generation(), done = std::move(done)](const boost::system::error_code& ec, std::size_t) mutable {
       if (!current(g)) return;
+      if (ec && reconnect_after(ec)) return;
       if (ec) return fail("cannot send: " + ec.message());
       read_blocks(0, std::move(done));
     });
@@ -87,6 +107,7 @@ class MuninPoller final : public Exchange {
     if (index == blocks_.size()) return done();
     read_line([this, index, done = std::move(done)](std::string_view line) mutable {
       bool more = blocks_[index].add_line(line);
+      if (blocks_[index].too_long()) return fail(fmt::format("more than {} lines in one answer", MuninBlock::kMaxLines));
       read_blocks(more ? index : index + 1, std::move(done));
     });
   }
@@ -95,10 +116,12 @@ class MuninPoller final : public Exchange {
   void read_line(Handler handler) {
     asio::async_read_until(socket_, in_, '\n', [this, g = generation(), handler = std::move(handler)](const boost::system::error_code& ec, std::size_t n) mutable {
       if (!current(g)) return;
+      if (ec && reconnect_after(ec)) return;
       if (ec) return fail(ec == asio::error::eof ? std::string("connection closed by the node") : "cannot read: " + ec.message());
       if (n > kMaxLine) return fail("answer line too long");
       std::string line(asio::buffers_begin(in_.data()), asio::buffers_begin(in_.data()) + static_cast<std::ptrdiff_t>(n) - 1);
       in_.consume(n);
+      answered_ = true;
       handler(line);
     });
   }
@@ -121,6 +144,8 @@ class MuninPoller final : public Exchange {
   std::uint16_t port_;
   Sink sink_;
   double ncpus_ = 1;
+  bool reused_ = false;    ///< this exchange started on the previous exchanges' connection
+  bool answered_ = false;  ///< this exchange read a line
   CounterDelta cpu_;
 };
 

@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/pidfd.h>  // P_PIDFD; its functions lack extern "C" in glibc 2.36: called by syscall
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,6 +53,8 @@ class MysqladminPoller final : public Exchange {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
     posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+    // asio sockets are not close-on-exec: the child must hold no controller socket.
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
     std::string port = std::to_string(spec_.mysql_port);
     std::string timeout = "--connect-timeout=" + std::to_string(kConnectTimeoutSeconds);
     std::vector<const char*> argv{"mysqladmin", "--no-defaults", "--protocol=TCP", "-h", spec_.host.c_str(), "-P",
@@ -70,6 +74,9 @@ class MysqladminPoller final : public Exchange {
       pid_ = 0;
       return fail(fmt::format("cannot run mysqladmin: {}", std::strerror(rc)));
     }
+    // Before the event loop runs the controller's waitpid(-1) reaper: a pidfd names this very
+    // process even after the reaper took it and its pid was reused, so a kill never hits another.
+    pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
     out_.assign(fds[0]);
     text_.clear();
     read();
@@ -107,18 +114,23 @@ class MysqladminPoller final : public Exchange {
     sink_(set);
   }
 
-  // The controller's SIGCHLD handler may have reaped it already: then this finds nothing.
-  void reap() {
-    if (pid_ > 0) waitpid(pid_, nullptr, WNOHANG);
+  // The controller's SIGCHLD handler may have reaped it already: then waitid finds nothing.
+  void reap(bool kill_first = false) {
+    if (pidfd_ >= 0) {
+      if (kill_first) syscall(SYS_pidfd_send_signal, pidfd_, SIGKILL, nullptr, 0);
+      siginfo_t info{};
+      waitid(P_PIDFD, static_cast<id_t>(pidfd_), &info, WEXITED | (kill_first ? 0 : WNOHANG));
+      close(pidfd_);
+    } else if (pid_ > 0) {  // no pidfd: by pid, as before
+      if (kill_first) kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, kill_first ? 0 : WNOHANG);
+    }
+    pidfd_ = -1;
     pid_ = 0;
   }
 
   void close_transport() override {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-      pid_ = 0;
-    }
+    if (pid_ > 0) reap(/*kill_first=*/true);
     boost::system::error_code ignored;
     out_.close(ignored);
   }
@@ -127,6 +139,7 @@ class MysqladminPoller final : public Exchange {
   MonitorSpec spec_;
   Sink sink_;
   pid_t pid_ = 0;
+  int pidfd_ = -1;  ///< pidfd_open(pid_): -1 when the kernel has none (before Linux 5.3)
   std::array<char, 4096> buf_{};
   std::string text_;
   CounterDelta questions_;

@@ -8,25 +8,54 @@
 namespace loadctl::monitor {
 
 RemoteMonitors::RemoteMonitors(boost::asio::io_context& ctx, const std::vector<MonitorSpec>& specs,
-                               std::chrono::milliseconds interval, Sink sink)
+                               std::chrono::milliseconds interval, PollSink sink,
+                               std::chrono::milliseconds slow_host_period)
     : timer_(ctx), interval_(interval) {
-  // An exchange must end before the next poll: Tsung waits 2.5 s (munin) / 5 s (snmp) at most.
-  auto timeout = std::min(std::chrono::milliseconds(5000), interval * 8 / 10);
+  // An exchange must end before the next poll, inside the interval it started in. Tsung waits
+  // 5 s for snmp, and 2.5 s per recv for munin: a whole munin exchange gets the snmp budget.
+  auto timeout = budget(interval);
+  Sink stamped = [this, sink = std::move(sink)](const MetricSet& s) { sink(s, started_); };
+  unsigned slow = slow_host_every(interval, slow_host_period);
   for (const MonitorSpec& spec : specs) {
-    if (spec.type == "munin") pollers_.push_back(make_munin_poller(ctx, spec, std::min(timeout, std::chrono::milliseconds(2500)), sink));
-    if (spec.type == "snmp") pollers_.push_back(make_snmp_poller(ctx, spec, timeout, sink));
-    if (spec.mysqladmin) pollers_.push_back(make_mysqladmin_poller(ctx, spec, timeout, sink));
+    if (spec.type == "munin") pollers_.push_back({make_munin_poller(ctx, spec, timeout, stamped), slow});
+    if (spec.type == "snmp") pollers_.push_back({make_snmp_poller(ctx, spec, timeout, stamped), slow});
+    if (spec.mysqladmin) pollers_.push_back({make_mysqladmin_poller(ctx, spec, timeout, stamped), 1});
   }
 }
 
-void RemoteMonitors::start() {
-  if (!pollers_.empty()) tick();
+std::chrono::milliseconds RemoteMonitors::budget(std::chrono::milliseconds interval) {
+  return std::min(std::chrono::milliseconds(5000), interval * 8 / 10);
+}
+
+unsigned RemoteMonitors::slow_host_every(std::chrono::milliseconds interval, std::chrono::milliseconds period) {
+  if (interval.count() <= 0 || period <= interval) return 1;
+  return static_cast<unsigned>((period.count() + interval.count() - 1) / interval.count());
+}
+
+void RemoteMonitors::start(std::chrono::steady_clock::time_point zero) {
+  if (pollers_.empty()) return;
+  next_ = zero + interval_;
+  round_ = 1;
+  started_ = std::chrono::steady_clock::now();
+  for (auto& p : pollers_) p.poller->poll();  // the base poll, before time zero
+  arm();
 }
 
 void RemoteMonitors::tick() {
   if (stopped_) return;
-  for (auto& poller : pollers_) poller->poll();
-  timer_.expires_after(interval_);
+  started_ = std::chrono::steady_clock::now();
+  for (auto& p : pollers_)
+    if (round_ % p.every == 0) p.poller->poll();
+  arm();
+}
+
+void RemoteMonitors::arm() {
+  // Absolute boundaries: a late wake-up neither drifts the schedule nor polls twice to catch up.
+  while (next_ <= std::chrono::steady_clock::now()) {
+    next_ += interval_;
+    ++round_;
+  }
+  timer_.expires_at(next_);
   timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) tick();
   });
@@ -35,7 +64,7 @@ void RemoteMonitors::tick() {
 void RemoteMonitors::stop() {
   stopped_ = true;
   timer_.cancel();
-  for (auto& poller : pollers_) poller->stop();
+  for (auto& p : pollers_) p.poller->stop();
 }
 
 Exchange::Exchange(boost::asio::io_context& ctx, std::string kind, std::string host, std::chrono::milliseconds timeout)
@@ -85,6 +114,7 @@ std::optional<CounterDelta::Step> CounterDelta::next(double value, std::chrono::
 bool MuninBlock::add_line(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (line == ".") return false;
+  if (++lines > kMaxLines) return false;
   if (line.starts_with("graph_args ")) {
     auto at = line.find("--upper-limit ");
     if (at != std::string_view::npos) {

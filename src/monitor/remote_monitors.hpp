@@ -23,9 +23,12 @@ namespace loadctl::monitor {
 
 /// Receives each host's samples of one poll ({cpu,"host"}, {freemem,"host"}, ...).
 using Sink = std::function<void(const MetricSet&)>;
+/// The same, with the time the poll started: the samples belong to the dump interval holding it.
+using PollSink = std::function<void(const MetricSet&, std::chrono::steady_clock::time_point started)>;
 
 /// One polled host. poll() starts one exchange that ends, before `timeout`, with samples to the
-/// sink or with one warning; poll() while the previous exchange runs reports that instead.
+/// sink or with one warning; poll() while the previous exchange runs does nothing (that one ends,
+/// reported, within its timeout).
 class RemotePoller {
  public:
   virtual ~RemotePoller() = default;
@@ -73,21 +76,39 @@ std::unique_ptr<RemotePoller> make_snmp_poller(boost::asio::io_context& ctx, con
                                                std::chrono::milliseconds timeout, Sink sink);
 
 /// The munin, snmp and mysqladmin monitors of a scenario (erlang hosts are sampled by agents),
-/// polled together.
+/// polled together. Polls start at the dump boundaries (time zero + k x interval, absolute, no
+/// drift) and end within 0.8 x interval, so each poll's samples reach the sink inside the
+/// interval it started in; the sink gets that start time (the controller dumps a boundary that
+/// passed before merging them).
 class RemoteMonitors {
  public:
   RemoteMonitors(boost::asio::io_context& ctx, const std::vector<MonitorSpec>& specs,
-                 std::chrono::milliseconds interval, Sink sink);
-  /// First poll at once (it only sets counter bases), then every interval.
-  void start();
+                 std::chrono::milliseconds interval, PollSink sink,
+                 std::chrono::milliseconds slow_host_period = std::chrono::milliseconds(5000));
+  /// First poll at once (it only sets counter bases), then at zero + k x interval, k >= 1: munin
+  /// and snmp hosts every max(interval, slow_host_period) only (a multiple of interval), mysqladmin at each.
+  void start(std::chrono::steady_clock::time_point zero);
   void stop();
   std::size_t size() const { return pollers_.size(); }
+  /// The budget of one exchange: 0.8 x interval, at most 5 s (Tsung's snmp timeout).
+  static std::chrono::milliseconds budget(std::chrono::milliseconds interval);
+  /// munin and snmp hosts: snmpd refreshes its CPU counters every 5 s and munin-node forks its
+  /// plugins at each fetch, so they are polled every max(interval, 5 s), in whole intervals.
+  static unsigned slow_host_every(std::chrono::milliseconds interval, std::chrono::milliseconds period);
 
  private:
   void tick();
+  void arm();
   boost::asio::steady_timer timer_;
   std::chrono::milliseconds interval_;
-  std::vector<std::unique_ptr<RemotePoller>> pollers_;
+  std::chrono::steady_clock::time_point next_;     ///< the next poll's boundary
+  std::chrono::steady_clock::time_point started_;  ///< the running poll round's start
+  struct Polled {
+    std::unique_ptr<RemotePoller> poller;
+    unsigned every;  ///< polled at boundaries k with k % every == 0
+  };
+  std::vector<Polled> pollers_;
+  std::uint64_t round_ = 0;  ///< k of next_
   bool stopped_ = false;
 };
 
@@ -116,8 +137,13 @@ class CounterDelta {
 struct MuninBlock {
   std::vector<std::pair<std::string, double>> values;
   double upper_limit = 0;
-  /// Adds one line of the answer (without the newline); false for the closing ".".
+  std::size_t lines = 0;
+  /// A node's cpu, memory and load plugins say a few dozen lines: more is a broken node.
+  static constexpr std::size_t kMaxLines = 1000;
+  /// Adds one line of the answer (without the newline); false for the closing "." and for a
+  /// line beyond kMaxLines (then too_long()).
   bool add_line(std::string_view line);
+  bool too_long() const { return lines > kMaxLines; }
   double sum(std::initializer_list<std::string_view> fields) const;
   double sum_except(std::string_view field) const;
 };

@@ -1,19 +1,28 @@
 #include "monitor/snmp_ber.hpp"
 
+#include <bit>
 #include <charconv>
+#include <cmath>
+#include <cstring>
 
 namespace loadctl::monitor {
 namespace {
 
+// Lengths up to 2^24 - 1; encode_snmp_get refuses a message above a UDP datagram's 65507 bytes.
 void put_length(std::string& out, std::size_t n) {
   if (n < 0x80) {
     out += static_cast<char>(n);
   } else if (n < 0x100) {
     out += '\x81';
     out += static_cast<char>(n);
-  } else {
+  } else if (n < 0x10000) {
     out += '\x82';
     out += static_cast<char>(n >> 8);
+    out += static_cast<char>(n & 0xff);
+  } else {
+    out += '\x83';
+    out += static_cast<char>((n >> 16) & 0xff);
+    out += static_cast<char>((n >> 8) & 0xff);
     out += static_cast<char>(n & 0xff);
   }
 }
@@ -109,15 +118,13 @@ std::optional<Oid> oid_of(std::string_view b) {
   std::uint64_t arc = 0;
   for (std::size_t i = 0; i < b.size(); ++i) {
     arc = arc << 7 | (static_cast<std::uint8_t>(b[i]) & 0x7f);
-    if (arc > 0xffffffffULL * 40) return std::nullopt;
+    if (arc > 0xffffffffULL + 80) return std::nullopt;  // beyond every arc an Oid holds
     if (static_cast<std::uint8_t>(b[i]) & 0x80) continue;
-    if (oid.empty()) {
-      std::uint64_t first = arc < 80 ? arc / 40 : 2;
-      oid.push_back(static_cast<std::uint32_t>(first));
-      oid.push_back(static_cast<std::uint32_t>(arc - first * 40));
-    } else {
-      oid.push_back(static_cast<std::uint32_t>(arc));
-    }
+    std::uint64_t first = arc < 80 ? arc / 40 : 2;
+    std::uint64_t value = oid.empty() ? arc - first * 40 : arc;
+    if (value > 0xffffffffULL) return std::nullopt;  // never truncated into another OID
+    if (oid.empty()) oid.push_back(static_cast<std::uint32_t>(first));
+    oid.push_back(static_cast<std::uint32_t>(value));
     arc = 0;
   }
   if (oid.empty() || (!b.empty() && (static_cast<std::uint8_t>(b.back()) & 0x80))) return std::nullopt;
@@ -129,13 +136,27 @@ std::optional<double> value_of(std::uint8_t tag, std::string_view b) {
     case 0x02:
       if (auto v = integer_of(b)) return static_cast<double>(*v);
       return std::nullopt;
-    case 0x41: case 0x42: case 0x43: case 0x46:  // Counter32, Gauge32, TimeTicks, Counter64
+    case 0x41: case 0x42: case 0x43: case 0x46: case 0x47:  // Counter32, Gauge32, TimeTicks, Counter64, UInteger32
       if (auto v = unsigned_of(b)) return static_cast<double>(*v);
       return std::nullopt;
-    case 0x04: {  // OCTET STRING: net-snmp gives e.g. laLoad as "0.42"
+    case 0x44: {  // Opaque: net-snmp wraps a float (9f 78 04 ...) or a double (9f 79 08 ...)
+      if (b.size() == 7 && b.substr(0, 3) == std::string_view("\x9f\x78\x04", 3)) {
+        std::uint32_t bits = 0;
+        for (char c : b.substr(3)) bits = bits << 8 | static_cast<std::uint8_t>(c);
+        double v = std::bit_cast<float>(bits);
+        if (std::isfinite(v)) return v;
+      } else if (b.size() == 11 && b.substr(0, 3) == std::string_view("\x9f\x79\x08", 3)) {
+        std::uint64_t bits = 0;
+        for (char c : b.substr(3)) bits = bits << 8 | static_cast<std::uint8_t>(c);
+        double v = std::bit_cast<double>(bits);
+        if (std::isfinite(v)) return v;
+      }
+      return std::nullopt;
+    }
+    case 0x04: {  // OCTET STRING: net-snmp gives e.g. laLoad as "0.42"; not "nan" or "inf"
       double v = 0;
       auto [end, ec] = std::from_chars(b.data(), b.data() + b.size(), v);
-      if (b.empty() || ec != std::errc() || end != b.data() + b.size()) return std::nullopt;
+      if (b.empty() || ec != std::errc() || end != b.data() + b.size() || !std::isfinite(v)) return std::nullopt;
       return v;
     }
     default:  // NULL, noSuchObject, noSuchInstance, endOfMibView, others
@@ -150,7 +171,9 @@ std::string encode_snmp_get(int version, std::string_view community, std::int32_
   std::string binds;
   for (const Oid& oid : oids) binds += tlv(0x30, ber_oid(oid) + tlv(0x05, {}));
   std::string pdu = ber_integer(request_id) + ber_integer(0) + ber_integer(0) + tlv(0x30, binds);
-  return tlv(0x30, ber_integer(version) + tlv(0x04, community) + tlv(0xa0, pdu));
+  std::string message = tlv(0x30, ber_integer(version) + tlv(0x04, community) + tlv(0xa0, pdu));
+  if (message.size() > 65507) return {};  // the largest UDP/IPv4 payload
+  return message;
 }
 
 std::optional<SnmpResponse> decode_snmp_response(std::string_view datagram) {
@@ -161,13 +184,16 @@ std::optional<SnmpResponse> decode_snmp_response(std::string_view datagram) {
   auto version = m.expect(0x02);
   auto community = m.expect(0x04);
   auto pdu = m.expect(0xa2);
-  if (!version || !community || !pdu) return std::nullopt;
+  // Nothing may follow what was read, at any level: a bad length is never half-accepted.
+  if (!version || !community || !pdu || !m.rest.empty() || !top.rest.empty()) return std::nullopt;
   Reader p{*pdu};
   auto id = p.expect(0x02), status = p.expect(0x02), index = p.expect(0x02), list = p.expect(0x30);
-  if (!id || !status || !index || !list) return std::nullopt;
+  if (!id || !status || !index || !list || !p.rest.empty()) return std::nullopt;
   SnmpResponse r;
-  auto i1 = integer_of(*id), i2 = integer_of(*status), i3 = integer_of(*index);
-  if (!i1 || !i2 || !i3) return std::nullopt;
+  auto i0 = integer_of(*version), i1 = integer_of(*id), i2 = integer_of(*status), i3 = integer_of(*index);
+  if (!i0 || !i1 || !i2 || !i3) return std::nullopt;
+  r.version = *i0;
+  r.community = std::string(*community);
   r.request_id = *i1;
   r.error_status = *i2;
   r.error_index = *i3;
@@ -178,7 +204,7 @@ std::optional<SnmpResponse> decode_snmp_response(std::string_view datagram) {
     Reader b{*bind};
     auto oid_bytes = b.expect(0x06);
     auto value = b.next();
-    if (!oid_bytes || !value) return std::nullopt;
+    if (!oid_bytes || !value || !b.rest.empty()) return std::nullopt;
     auto oid = oid_of(*oid_bytes);
     if (!oid) return std::nullopt;
     r.varbinds.push_back({std::move(*oid), value_of(value->first, value->second)});

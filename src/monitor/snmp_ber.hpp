@@ -14,17 +14,20 @@ using Oid = std::vector<std::uint32_t>;
 
 struct SnmpVarBind {
   Oid oid;
-  std::optional<double> value;  ///< INTEGER, Counter32/64, Gauge32, TimeTicks or a numeric string
+  std::optional<double> value;  ///< INTEGER, Counter32/64, Gauge32, TimeTicks, UInteger32, an
+                                ///< Opaque float/double or a numeric string; finite only
 };
 
 struct SnmpResponse {
+  std::int64_t version = 0;  ///< 0 = v1, 1 = v2c: as the request's
+  std::string community;     ///< as the request's
   std::int64_t request_id = 0;
   std::int64_t error_status = 0;  ///< 0 noError, 1 tooBig, 2 noSuchName (v1), ...
   std::int64_t error_index = 0;   ///< 1-based varbind the error is about
   std::vector<SnmpVarBind> varbinds;
 };
 
-/// version: 0 = v1, 1 = v2c.
+/// version: 0 = v1, 1 = v2c. Empty when the message would not fit in one UDP datagram.
 std::string encode_snmp_get(int version, std::string_view community, std::int32_t request_id,
                             const std::vector<Oid>& oids);
 /// A GetResponse (or, for tests, any PDU) message; nothing if the bytes are not one.

@@ -27,7 +27,8 @@ const Oid kLoadInt1{1, 3, 6, 1, 4, 1, 2021, 10, 1, 5, 1};
 class SnmpPoller final : public Exchange {
  public:
   SnmpPoller(asio::io_context& ctx, const MonitorSpec& spec, std::chrono::milliseconds timeout, Sink sink)
-      : Exchange(ctx, "snmp", spec.host, timeout), resolver_(ctx), socket_(ctx), spec_(spec), sink_(std::move(sink)),
+      : Exchange(ctx, "snmp", spec.host, timeout), resolver_(ctx), socket_(ctx), retransmit_(ctx), timeout_(timeout),
+        spec_(spec), sink_(std::move(sink)),
         oids_{kCpuRawUser, kCpuRawSystem, kMemAvailReal, kLoadInt1}, custom_(spec.oids.size()) {
     for (const SnmpOid& o : spec.oids) oids_.push_back(o.oid);
   }
@@ -48,13 +49,27 @@ class SnmpPoller final : public Exchange {
   }
 
  private:
+  int version() const { return spec_.snmp_version == "v2" ? 1 : 0; }
+
   void send() {
     ++request_id_;
-    request_ = encode_snmp_get(spec_.snmp_version == "v2" ? 1 : 0, spec_.community, request_id_, oids_);
-    socket_.async_send(asio::buffer(request_), [this, g = generation()](const boost::system::error_code& ec, std::size_t) {
+    request_ = encode_snmp_get(version(), spec_.community, request_id_, oids_);
+    if (request_.empty()) return fail(fmt::format("{} OIDs do not fit in one SNMP datagram", oids_.size()));
+    transmit(/*first=*/true);
+  }
+
+  // The request, and once more (same request-id) at half the budget if nothing came: one lost
+  // datagram is no gap, as with net-snmp's retries.
+  void transmit(bool first) {
+    socket_.async_send(asio::buffer(request_), [this, g = generation(), first](const boost::system::error_code& ec, std::size_t) {
       if (!current(g)) return;
       if (ec) return fail("cannot send: " + ec.message());
+      if (!first) return;
       receive();
+      retransmit_.expires_after(timeout_ / 2);
+      retransmit_.async_wait([this, g](const boost::system::error_code& ec2) {
+        if (!ec2 && current(g)) transmit(/*first=*/false);
+      });
     });
   }
 
@@ -64,7 +79,10 @@ class SnmpPoller final : public Exchange {
       // A closed port answers with ICMP, which a connected UDP socket reports here.
       if (ec) return fail("cannot receive: " + ec.message());
       auto r = decode_snmp_response(std::string_view(in_.data(), n));
-      if (!r || r->request_id != request_id_) return receive();  // a late or foreign datagram
+      // A late answer to an earlier poll, or another agent's or community's: not this poll's.
+      if (!r || r->request_id != request_id_ || r->version != version() || r->community != spec_.community)
+        return receive();
+      retransmit_.cancel();
       answer(*r);
     });
   }
@@ -111,11 +129,14 @@ class SnmpPoller final : public Exchange {
   void close_transport() override {
     boost::system::error_code ignored;
     resolver_.cancel();
+    retransmit_.cancel();
     socket_.close(ignored);
   }
 
   udp::resolver resolver_;
   udp::socket socket_;
+  asio::steady_timer retransmit_;
+  std::chrono::milliseconds timeout_;
   MonitorSpec spec_;
   Sink sink_;
   std::vector<Oid> oids_;

@@ -26,11 +26,24 @@ std::vector<std::uint32_t> parse_oid(const XmlElement& el, const std::string& te
     start = end + 1;
   }
   if (oid.size() < 2) el.fail("value", fmt::format("'{}': an OID has at least two arcs", text));
+  // X.690 8.19.4: the first arc is 0, 1 or 2, and under 0 and 1 the second is below 40.
+  if (oid[0] > 2) el.fail("value", fmt::format("'{}': an OID's first arc is 0, 1 or 2", text));
+  if (oid[0] < 2 && oid[1] >= 40) el.fail("value", fmt::format("'{}': under {} the second arc is below 40", text, oid[0]));
+  // ber_oid encodes 2.N as the single arc 80 + N.
+  if (oid[0] == 2 && oid[1] > 0xffffffffU - 80) el.fail("value", fmt::format("'{}': second arc too large", text));
   return oid;
+}
+
+// <munin>, <mysqladmin> and <oid> are EMPTY in Tsung's DTD: a child would be accepted and ignored.
+void refuse_children(pugi::xml_node node) {
+  for (pugi::xml_node child : node.children())
+    if (child.type() == pugi::node_element)
+      fail_at(child, fmt::format("<{}> is empty in Tsung's DTD: <{}> is not allowed in it", node.name(), child.name()));
 }
 
 SnmpOid load_oid(pugi::xml_node node) {
   XmlElement el(node);
+  refuse_children(node);
   SnmpOid oid;
   oid.oid = parse_oid(el, el.required("value"));
   oid.name = el.required("name");
@@ -81,6 +94,7 @@ void load_monitor_backend(const XmlElement& monitor_element, MonitorSpec& monito
   if (monitor.type == "erlang") {
     if (!sub) return;
     XmlElement el(sub);
+    refuse_children(sub);
     monitor.mysqladmin = true;
     monitor.mysql_port = static_cast<std::uint16_t>(el.integer("port", 3306, 1, 65535));
     monitor.mysql_user = el.optional("username", "root");
@@ -92,6 +106,7 @@ void load_monitor_backend(const XmlElement& monitor_element, MonitorSpec& monito
     monitor.port = 4949;
     if (!sub) return;
     XmlElement el(sub);
+    refuse_children(sub);
     monitor.port = static_cast<std::uint16_t>(el.integer("port", 4949, 1, 65535));
     el.finish();
     return;

@@ -34,8 +34,18 @@ cat > "$TEST_TMP/s.xml" <<XML
   </session></sessions>
 </tsung>
 XML
+# A mysqladmin first in PATH that records what the controller's child holds (its open files and
+# its command line), then runs the real one.
+mkdir -p "$TEST_TMP/bin" "$TEST_TMP/child"
+cat > "$TEST_TMP/bin/mysqladmin" <<SH
+#!/bin/sh
+for f in /proc/\$\$/fd/*; do readlink "\$f"; done > "$TEST_TMP/child/\$\$.fd"
+tr '\\0' ' ' < /proc/\$\$/cmdline > "$TEST_TMP/child/\$\$.cmdline"
+exec $(command -v mysqladmin) "\$@"
+SH
+chmod +x "$TEST_TMP/bin/mysqladmin"
 q0=$(mdb_status Questions)
-"$LOADCTL" -q -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run" --dump-interval 2 start > /dev/null 2> "$TEST_TMP/err" \
+PATH="$TEST_TMP/bin:$PATH" "$LOADCTL" -q -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run" --dump-interval 2 start > /dev/null 2> "$TEST_TMP/err" \
   || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
 q1=$(mdb_status Questions)
 R=$TEST_TMP/run
@@ -54,3 +64,9 @@ dumps=$(grep -c '^# stats: dump at' "$R/tsung.log")
 [ "$denied" -ge 2 ] && [ "$denied" -le "$dumps" ] || fail "wrong password: $denied warnings for $dumps dumps"
 grep -q "Mon-secret-7" "$R/controller.log" && fail "the password is in controller.log"
 log "ok: $denied warnings for the wrong password"
+children=$(ls "$TEST_TMP/child" | grep -c '\.fd$' || true)
+[ "$children" -ge 2 ] || fail "the mysqladmin wrapper ran $children times"
+! grep -l 'socket:' "$TEST_TMP"/child/*.fd || fail "mysqladmin inherited a controller socket: $(cat "$TEST_TMP"/child/*.fd | sort | uniq -c)"
+grep -q -- '--protocol=TCP' "$TEST_TMP"/child/*.cmdline || fail "no mysqladmin command line recorded"
+! grep -l -e 'Mon-secret-7' -e 'wrong' "$TEST_TMP"/child/*.cmdline || fail "a password is on mysqladmin's command line"
+log "ok: $children mysqladmin runs held no socket and no password in their command line"

@@ -1,5 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "loadctl/host_monitor.hpp"
@@ -38,38 +43,77 @@ std::string net_dev(std::uint64_t eth_rx, std::uint64_t eth_tx) {
 }
 }  // namespace
 
+// A /sys/class/net where eth0 and eno1 are cards (a `device` link) and veth1, docker0 are not.
+struct FakeSysNet {
+  std::filesystem::path root = std::filesystem::temp_directory_path() / ("loadctl-sysnet-" + std::to_string(getpid()));
+  FakeSysNet() {
+    for (const char* card : {"eth0", "eno1"}) std::filesystem::create_directories(root / card / "device");
+    for (const char* virt : {"veth1", "docker0", "lo"}) std::filesystem::create_directories(root / virt);
+  }
+  ~FakeSysNet() { std::filesystem::remove_all(root); }
+};
+
 TEST(HostMonitor, ParsesNetDevPacketsWithoutLoopback) {
   auto p = parse_net_dev(net_dev(1000, 2000));
   ASSERT_TRUE(p);
   EXPECT_EQ(p->received, 1005u);
   EXPECT_EQ(p->sent, 2007u);
+  auto only_eth = parse_net_dev(net_dev(1000, 2000), [](std::string_view n) { return n == "eth0"; });
+  ASSERT_TRUE(only_eth);
+  EXPECT_EQ(only_eth->received, 1000u);
   EXPECT_FALSE(parse_net_dev("Inter-|\n face |\n"));
 }
 
 TEST(HostMonitor, PacketsAreDeltasBetweenReadingsLikeTsungSampleCounter) {
-  HostMonitor monitor("h2");
+  FakeSysNet sys;
+  HostMonitor monitor("h2", sys.root.string());
+  EXPECT_TRUE(monitor.physical("eth0"));
+  EXPECT_FALSE(monitor.physical("veth1"));
   MetricSet set;
-  monitor.sample_packets(net_dev(1000, 2000), set);
+  auto t0 = std::chrono::steady_clock::now();
+  using std::chrono::seconds;
+  monitor.sample_packets(net_dev(1000, 2000), set, t0);
   EXPECT_EQ(set.find("{recvpackets,\"h2\"}"), nullptr) << "the first reading is only the base";
-  monitor.sample_packets(net_dev(1300, 2050), set);
+  monitor.sample_packets(net_dev(1300, 2050), set, t0 + seconds(10));
   const Metric* rx = set.find("{recvpackets,\"h2\"}");
   const Metric* tx = set.find("{sentpackets,\"h2\"}");
   ASSERT_NE(rx, nullptr);
   ASSERT_NE(tx, nullptr);
-  EXPECT_EQ(rx->max, 300.0);
+  EXPECT_EQ(rx->max, 300.0) << "eth0 only: lo and veth1 (no device link) are not counted";
   EXPECT_EQ(tx->max, 50.0);
-  monitor.sample_packets(net_dev(10, 20), set);  // counters reset: new base, no sample
+  monitor.sample_packets(net_dev(10, 20), set, t0 + seconds(20));  // counters reset: new base, no sample
   EXPECT_EQ(set.find("{recvpackets,\"h2\"}")->count, 1u);
-  monitor.sample_packets(net_dev(110, 20), set);
+  monitor.sample_packets(net_dev(110, 20), set, t0 + seconds(22));  // 100 packets in 2 s: 500 per Tsung's 10 s
   EXPECT_EQ(set.find("{recvpackets,\"h2\"}")->count, 2u);
-  EXPECT_EQ(set.find("{recvpackets,\"h2\"}")->min, 100.0);
+  EXPECT_EQ(set.find("{recvpackets,\"h2\"}")->min, 300.0);
+  EXPECT_EQ(set.find("{recvpackets,\"h2\"}")->max, 500.0);
+}
+
+TEST(HostMonitor, WithoutAPhysicalInterfaceAllButLoopbackCount) {
+  HostMonitor monitor("h4", "/nonexistent/sys/class/net");  // a container: eth0 is a veth
+  MetricSet set;
+  auto t0 = std::chrono::steady_clock::now();
+  monitor.sample_packets(net_dev(1000, 2000), set, t0);
+  monitor.sample_packets(net_dev(1100, 2000), set, t0 + std::chrono::seconds(10));
+  ASSERT_NE(set.find("{recvpackets,\"h4\"}"), nullptr);
+  EXPECT_EQ(set.find("{recvpackets,\"h4\"}")->max, 100.0);
 }
 
 TEST(HostMonitor, ReadsThisHostsPackets) {
+  std::ifstream in("/proc/net/dev");
+  std::stringstream text;
+  text << in.rdbuf();
+  bool any_interface = parse_net_dev(text.str()).has_value();  // anything but lo
   HostMonitor monitor("h3");
   MetricSet set;
   monitor.sample(set);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
   monitor.sample(set);
-  // A host without any interface but lo has no packet metrics; otherwise both are present.
-  EXPECT_EQ(set.find("{recvpackets,\"h3\"}") == nullptr, set.find("{sentpackets,\"h3\"}") == nullptr);
+  const Metric* rx = set.find("{recvpackets,\"h3\"}");
+  EXPECT_EQ(rx != nullptr, any_interface);
+  EXPECT_EQ(set.find("{sentpackets,\"h3\"}") != nullptr, any_interface);
+  if (rx) {
+    EXPECT_EQ(rx->count, 1u);
+    EXPECT_GE(rx->min, 0.0);
+  }
 }

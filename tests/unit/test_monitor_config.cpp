@@ -1,6 +1,7 @@
 // <monitor type="munin"|"snmp"> and their children: defaults, <oid eval> forms, refusals with
 // their place (file:line:column).
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "fake_protocol.hpp"
@@ -106,6 +107,29 @@ TEST(MonitorConfig, Refusals) {
             std::string::npos);
   EXPECT_NE(monitor_error(R"(<monitor host="a" type="snmp"><mysqladmin/></monitor>)").message().find("type=\"erlang\""),
             std::string::npos);
+}
+
+// L5 and EMPTY elements: an OID X.690 cannot encode, and children of <munin>, <mysqladmin>,
+// <oid>, are refused at their place instead of loading silently.
+TEST(MonitorConfig, BadOidArcsAndChildrenOfEmptyElementsAreRefused) {
+  for (const char* bad : {"3.1.2", "1.40.1", "0.99", "2.4294967290"}) {
+    ScenarioError e = monitor_error(fmt::format(R"(<monitor host="a" type="snmp"><snmp><oid value="{}" name="n"/></snmp></monitor>)", bad));
+    EXPECT_NE(e.message().find("arc"), std::string::npos) << bad << ": " << e.what();
+    EXPECT_EQ(e.line(), 6) << e.what();
+    EXPECT_GT(e.column(), 0) << e.what();
+  }
+  EXPECT_EQ(load_monitors(R"(<monitor host="a" type="snmp"><snmp><oid value="2.999.3" name="n"/></snmp></monitor>)")
+                .monitors.at(0).oids.at(0).oid.at(1), 999u);
+  for (const char* bad : {R"(<monitor host="a" type="munin"><munin>
+  <oid/></munin></monitor>)", R"(<monitor host="a" type="erlang"><mysqladmin>
+  <oid/></mysqladmin></monitor>)", R"(<monitor host="a" type="snmp"><snmp><oid value="1.3" name="n">
+  <oid/></oid></snmp></monitor>)"}) {
+    ScenarioError e = monitor_error(bad);
+    EXPECT_NE(e.message().find("<oid> is not allowed"), std::string::npos) << e.what();
+    EXPECT_EQ(e.line(), 7) << e.what();
+    EXPECT_EQ(e.column(), 3) << e.what();
+    EXPECT_EQ(e.file(), "t.xml");
+  }
 }
 
 TEST(MonitorConfig, Mysqladmin) {

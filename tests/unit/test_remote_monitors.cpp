@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -14,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "monitor/remote_monitors.hpp"
+#include "monitor/snmp_ber.hpp"
 
 namespace {
 
@@ -32,6 +35,15 @@ TEST(RemoteMonitors, MuninBlockReadsValuesAndCpus) {
   EXPECT_EQ(b.values.size(), 3u);
   EXPECT_EQ(b.sum_except("idle"), 1234);
   EXPECT_EQ(b.sum({"idle", "user"}), 1299);
+}
+
+TEST(RemoteMonitors, MuninBlockStopsAtItsLineCap) {
+  monitor::MuninBlock b;
+  std::size_t n = 0;
+  while (b.add_line("x.value 1") && n < 100000) ++n;  // a node that never says "."
+  EXPECT_EQ(n, monitor::MuninBlock::kMaxLines);
+  EXPECT_TRUE(b.too_long());
+  EXPECT_EQ(b.values.size(), monitor::MuninBlock::kMaxLines);
 }
 
 TEST(RemoteMonitors, CounterDeltaSkipsFirstAndResets) {
@@ -57,17 +69,29 @@ TEST(RemoteMonitors, CounterDeltaSkipsFirstAndResets) {
 }
 
 // A munin node on 127.0.0.1: `answer` false accepts connections and never says anything.
+struct NodeBehaviour {
+  std::chrono::milliseconds fetch_delay{0};  ///< before the answer to each "fetch cpu"
+  std::chrono::milliseconds line_delay{0};   ///< before each line of a fetch answer
+  int close_after_fetches = 0;               ///< closes the (then idle) connection after N "fetch load"
+};
+
+// A socket of `type` bound to 127.0.0.1 on a free port.
+int bound_on_loopback(int type, std::uint16_t& port) {
+  int fd = socket(AF_INET, type, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
 class FakeMuninNode {
  public:
-  explicit FakeMuninNode(bool answer) : answer_(answer) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+  explicit FakeMuninNode(bool answer, NodeBehaviour how = {}) : answer_(answer), how_(how) {
+    fd_ = bound_on_loopback(SOCK_STREAM, port_);
     listen(fd_, 4);
     thread_ = std::thread([this] { serve(); });
   }
@@ -94,9 +118,17 @@ class FakeMuninNode {
     }
   }
   void say(int c, const std::string& s) { (void)!write(c, s.data(), s.size()); }
+  void say_slowly(int c, const std::string& s) {  // line by line, each after line_delay
+    for (std::size_t at = 0, nl; at < s.size(); at = nl + 1) {
+      nl = s.find('\n', at);
+      std::this_thread::sleep_for(how_.line_delay);
+      say(c, s.substr(at, nl - at + 1));
+    }
+  }
   void talk(int c) {
     say(c, "# munin node at fake1\n");
     std::string pending;
+    int fetches = 0;  // on this connection
     for (;;) {
       ssize_t n = read(c, buf_, sizeof buf_);
       if (n <= 0) return;
@@ -105,15 +137,20 @@ class FakeMuninNode {
         std::string cmd = pending.substr(0, nl);
         if (cmd == "config cpu") say(c, "graph_title CPU usage\ngraph_args --base 1000 -r --lower-limit 0 --upper-limit 200\nuser.label user\n.\n");
         else if (cmd == "fetch cpu") {
+          std::this_thread::sleep_for(how_.fetch_delay);
           busy_ += 20;  // 20 jiffies busy per fetch
-          say(c, "user.value " + std::to_string(busy_) + "\nsystem.value 7\nidle.value 5000\n.\n");
-        } else if (cmd == "fetch memory") say(c, "free.value 1048576000\nbuffers.value 0\ncached.value 1048576\napps.value 5\n.\n");
-        else if (cmd == "fetch load") say(c, "load.value 0.50\n.\n");
+          say_slowly(c, "user.value " + std::to_string(busy_) + "\nsystem.value 7\nidle.value 5000\n.\n");
+        } else if (cmd == "fetch memory") say_slowly(c, "free.value 1048576000\nbuffers.value 0\ncached.value 1048576\napps.value 5\n.\n");
+        else if (cmd == "fetch load") {
+          say_slowly(c, "load.value 0.50\n.\n");
+          if (++fetches == how_.close_after_fetches) return;  // munin-node's global_timeout
+        }
         else say(c, "# Unknown command\n.\n");
       }
     }
   }
   bool answer_;
+  NodeBehaviour how_;
   int fd_ = -1;
   std::atomic<int> client_{-1};
   std::uint16_t port_ = 0;
@@ -136,12 +173,14 @@ struct Captured {
   }
 };
 
-MetricSet run_monitors(const MonitorSpec& spec, std::chrono::milliseconds interval, std::chrono::milliseconds for_how_long) {
+// Polls every `interval` (no 5 s floor for munin/snmp unless `slow_host_period` says so).
+MetricSet run_monitors(const MonitorSpec& spec, std::chrono::milliseconds interval, std::chrono::milliseconds for_how_long,
+                       std::chrono::milliseconds slow_host_period = 0ms) {
   boost::asio::io_context ctx;
   MetricSet got;
-  monitor::RemoteMonitors monitors(ctx, {spec}, interval, [&](const MetricSet& s) { got.merge(s); });
+  monitor::RemoteMonitors monitors(ctx, {spec}, interval, [&](const MetricSet& s, auto) { got.merge(s); }, slow_host_period);
   EXPECT_EQ(monitors.size(), 1u);
-  monitors.start();
+  monitors.start(std::chrono::steady_clock::now());
   ctx.run_for(for_how_long);
   monitors.stop();
   ctx.run_for(50ms);
@@ -196,6 +235,204 @@ TEST(RemoteMonitors, DownHostsAreGapsAndTheLoopGoesOn) {
   EXPECT_TRUE(snmp.empty());
   EXPECT_GE(captured.count("munin monitor 127.0.0.1: cannot connect"), 2) << captured.log.str();
   EXPECT_GE(captured.count("snmp monitor 127.0.0.1:"), 2) << captured.log.str();
+}
+
+// M1: polls start at the dump boundaries (zero + k x interval) and a slow node's answer reaches
+// the sink inside the interval its poll started in: one sample per interval, no gap then double.
+TEST(RemoteMonitors, SlowNodeAnswersLandInTheIntervalTheirPollStartedIn) {
+  FakeMuninNode node(true, {.fetch_delay = 240ms});  // 0.6 x interval
+  MonitorSpec spec{"127.0.0.1", "munin", node.port()};
+  Captured captured;
+  boost::asio::io_context ctx;
+  const auto interval = 400ms;
+  const auto zero = std::chrono::steady_clock::now() + 200ms;  // the controller's 0.5 s warmup, scaled
+  std::vector<std::pair<std::chrono::steady_clock::time_point, std::chrono::steady_clock::time_point>> polls;
+  monitor::RemoteMonitors monitors(ctx, {spec}, interval, [&](const MetricSet& s, std::chrono::steady_clock::time_point started) {
+    if (s.find("{freemem,\"fake1\"}")) polls.emplace_back(started, std::chrono::steady_clock::now());
+  }, 0ms);
+  monitors.start(zero);
+  ctx.run_for(2100ms);
+  monitors.stop();
+  ctx.run_for(50ms);
+  auto index = [&](std::chrono::steady_clock::time_point t) {  // dump interval k holds [zero+(k-1)I, zero+kI)
+    return static_cast<int>(std::floor(std::chrono::duration<double>(t - zero) / interval)) + 1;
+  };
+  ASSERT_GE(polls.size(), 4u) << captured.log.str();
+  std::set<int> seen;
+  for (std::size_t i = 1; i < polls.size(); ++i) {  // polls[0]: the base poll at start, before zero
+    auto [started, answered] = polls[i];
+    auto late = std::chrono::duration<double, std::milli>(started - (zero + interval * (index(started) - 1))).count();
+    EXPECT_LT(late, 60) << "poll " << i << " started " << late << " ms after its boundary";
+    EXPECT_EQ(index(started), index(answered)) << "poll " << i << " answered in the next interval";
+    EXPECT_TRUE(seen.insert(index(started)).second) << "two polls in interval " << index(started);
+  }
+  EXPECT_EQ(captured.count("munin monitor"), 0) << captured.log.str();
+}
+
+// M2: munin's budget is the whole exchange's (0.8 x interval, at most 5 s), not 2.5 s: a busy
+// node answering line by line in 2.75 s still gives samples.
+TEST(RemoteMonitors, MuninNodeAnsweringSlowlyLineByLineIsNoGap) {
+  FakeMuninNode node(true, {.line_delay = 250ms});  // 11 lines per poll
+  MonitorSpec spec{"127.0.0.1", "munin", node.port()};
+  Captured captured;
+  MetricSet got = run_monitors(spec, 5000ms, 3300ms);
+  EXPECT_NE(got.find("{freemem,\"fake1\"}"), nullptr) << captured.log.str();
+  EXPECT_EQ(captured.count("munin monitor"), 0) << captured.log.str();
+}
+
+// M3: munin-node closes an idle session after its global_timeout; the next poll reconnects at
+// once instead of reporting a gap.
+TEST(RemoteMonitors, MuninNodeClosingAnIdleSessionIsNoGap) {
+  FakeMuninNode node(true, {.close_after_fetches = 1});  // every session answers one poll only
+  MonitorSpec spec{"127.0.0.1", "munin", node.port()};
+  Captured captured;
+  MetricSet got = run_monitors(spec, 200ms, 1100ms);  // polls at 0, 200, ..., 1000 ms
+  const Metric* mem = got.find("{freemem,\"fake1\"}");
+  ASSERT_NE(mem, nullptr) << captured.log.str();
+  EXPECT_GE(mem->count, 5u) << captured.log.str();
+  EXPECT_GE(node.connections(), 5);
+  EXPECT_EQ(captured.count("munin monitor"), 0) << captured.log.str();
+}
+
+// L2: munin and snmp hosts are polled every max(interval, 5 s), on whole dump intervals.
+TEST(RemoteMonitors, SlowHostsArePolledEveryFiveSecondsAtLeast) {
+  using monitor::RemoteMonitors;
+  EXPECT_EQ(RemoteMonitors::slow_host_every(500ms, 5000ms), 10u);
+  EXPECT_EQ(RemoteMonitors::slow_host_every(3000ms, 5000ms), 2u);
+  EXPECT_EQ(RemoteMonitors::slow_host_every(5000ms, 5000ms), 1u);
+  EXPECT_EQ(RemoteMonitors::slow_host_every(10000ms, 5000ms), 1u);
+  FakeMuninNode node(true);
+  MonitorSpec spec{"127.0.0.1", "munin", node.port()};
+  Captured captured;
+  MetricSet got = run_monitors(spec, 100ms, 1050ms, 300ms);  // base poll, then at 300, 600, 900 ms
+  const Metric* mem = got.find("{freemem,\"fake1\"}");
+  ASSERT_NE(mem, nullptr) << captured.log.str();
+  EXPECT_GE(mem->count, 3u);
+  EXPECT_LE(mem->count, 5u) << "polled at each 100 ms boundary";
+}
+
+// An SNMP agent on 127.0.0.1 (UDP, a thread) answering each GetRequest as `mode` says, with
+// memAvailReal = 2000000 kB (freemem 2000) and 0 for every other OID.
+enum class AgentMode { junk_first, drop_first, no_such_name };
+
+class FakeSnmpAgent {
+ public:
+  explicit FakeSnmpAgent(AgentMode mode) : mode_(mode) {
+    fd_ = bound_on_loopback(SOCK_DGRAM, port_);
+    timeval tv{0, 50000};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~FakeSnmpAgent() {
+    stop_ = true;
+    thread_.join();
+    close(fd_);
+  }
+  std::uint16_t port() const { return port_; }
+  int requests() const { return requests_; }
+
+ private:
+  static std::string tlv(int tag, const std::string& body) {
+    std::string out(1, static_cast<char>(tag));
+    if (body.size() >= 0x80) out += '\x81';
+    return out + static_cast<char>(body.size()) + body;
+  }
+  static std::string integer(std::int64_t v) {  // 5 bytes: not minimal, still BER
+    std::string b(1, '\0');
+    for (int shift = 24; shift >= 0; shift -= 8) b += static_cast<char>((v >> shift) & 0xff);
+    return tlv(0x02, b);
+  }
+  static std::string oid(const monitor::Oid& o) {
+    std::string body;
+    auto arc = [&](std::uint32_t v) {
+      std::string rev(1, static_cast<char>(v & 0x7f));
+      for (v >>= 7; v; v >>= 7) rev += static_cast<char>(0x80 | (v & 0x7f));
+      body.append(rev.rbegin(), rev.rend());
+    };
+    arc(o[0] * 40 + o[1]);
+    for (std::size_t i = 2; i < o.size(); ++i) arc(o[i]);
+    return tlv(0x06, body);
+  }
+  static std::string response(std::int64_t id, const std::string& community, const monitor::SnmpResponse& request,
+                              std::int64_t mem, int status = 0, int index = 0) {
+    const monitor::Oid mem_oid{1, 3, 6, 1, 4, 1, 2021, 4, 6, 0};
+    std::string binds;
+    for (const auto& b : request.varbinds) binds += tlv(0x30, oid(b.oid) + integer(b.oid == mem_oid ? mem : 0));
+    std::string pdu = integer(id) + integer(status) + integer(index) + tlv(0x30, binds);
+    return tlv(0x30, integer(request.version) + tlv(0x04, community) + tlv(0xa2, pdu));
+  }
+  void serve() {
+    char buf[4096];
+    std::int64_t last_id = -1;
+    while (!stop_) {
+      sockaddr_in from{};
+      socklen_t len = sizeof from;
+      ssize_t n = recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+      if (n <= 0) continue;
+      std::string request(buf, static_cast<std::size_t>(n));
+      auto pdu = request.find('\xa0');  // read the GetRequest with the response decoder
+      if (pdu == std::string::npos) continue;
+      request[pdu] = '\xa2';
+      auto r = monitor::decode_snmp_response(request);
+      if (!r) continue;
+      ++requests_;
+      bool first = r->request_id != last_id;
+      last_id = r->request_id;
+      auto reply = [&](const std::string& m) {
+        sendto(fd_, m.data(), m.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+      };
+      switch (mode_) {
+        case AgentMode::junk_first:
+          reply(response(r->request_id - 1, r->community, *r, 1));        // a late answer to the previous poll
+          reply(response(r->request_id, r->community + "x", *r, 2000));   // another community's
+          reply(response(r->request_id, r->community, *r, 2000000));
+          break;
+        case AgentMode::drop_first:
+          if (!first) reply(response(r->request_id, r->community, *r, 2000000));
+          break;
+        case AgentMode::no_such_name:
+          reply(response(r->request_id, r->community, *r, 0, /*noSuchName*/ 2, /*memAvailReal*/ 3));
+          break;
+      }
+    }
+  }
+  AgentMode mode_;
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> requests_{0};
+  std::thread thread_;
+};
+
+TEST(RemoteMonitors, SnmpPollerIgnoresLateAndForeignAnswers) {
+  FakeSnmpAgent agent(AgentMode::junk_first);
+  Captured captured;
+  MetricSet got = run_monitors(MonitorSpec{"127.0.0.1", "snmp", agent.port()}, 200ms, 700ms);
+  const Metric* mem = got.find("{freemem,\"127.0.0.1\"}");
+  ASSERT_NE(mem, nullptr) << captured.log.str();
+  EXPECT_GE(mem->count, 3u);
+  EXPECT_EQ(mem->min, 2000) << "a wrong request-id's or community's value was taken";
+  EXPECT_EQ(mem->max, 2000);
+  EXPECT_EQ(captured.count("snmp monitor"), 0) << captured.log.str();
+}
+
+TEST(RemoteMonitors, SnmpPollerRetransmitsALostRequestOnce) {
+  FakeSnmpAgent agent(AgentMode::drop_first);
+  Captured captured;
+  MetricSet got = run_monitors(MonitorSpec{"127.0.0.1", "snmp", agent.port()}, 400ms, 1300ms);
+  const Metric* mem = got.find("{freemem,\"127.0.0.1\"}");
+  ASSERT_NE(mem, nullptr) << captured.log.str();
+  EXPECT_GE(mem->count, 3u);
+  EXPECT_GE(agent.requests(), 6) << "each poll sent twice";
+  EXPECT_EQ(captured.count("snmp monitor"), 0) << captured.log.str();
+}
+
+TEST(RemoteMonitors, SnmpErrorStatusIsAGapNamingTheOid) {
+  FakeSnmpAgent agent(AgentMode::no_such_name);
+  Captured captured;
+  MetricSet got = run_monitors(MonitorSpec{"127.0.0.1", "snmp", agent.port()}, 200ms, 500ms);
+  EXPECT_TRUE(got.empty());
+  EXPECT_GE(captured.count("snmp monitor 127.0.0.1: error-status 2 for 1.3.6.1.4.1.2021.4.6.0"), 2) << captured.log.str();
 }
 
 }  // namespace
