@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_set>
+#include <vector>
 
 #include "shell_request.hpp"
 
@@ -78,10 +79,14 @@ class Runner {
           continue;
         }
         auto* watch = static_cast<ShellJob::Watch*>(events[i].data.ptr);
-        if (watch->process) on_exit(*watch->job);
-        else on_output(*watch->job);
-        if (watch->job->out < 0 && watch->job->pidfd < 0) finish(*watch->job);
+        ShellJob& job = *watch->job;
+        // on_exit closes the pipe too: an event of this batch for it is stale
+        if ((watch->process ? job.pidfd : job.out) < 0) continue;
+        if (watch->process) on_exit(job);
+        else on_output(job);
+        if (job.out < 0 && job.pidfd < 0) finish(job);
       }
+      finished_.clear();  // after the batch: an event of it may point at a finished job
     }
   }
 
@@ -122,29 +127,56 @@ class Runner {
     ::epoll_ctl(epoll_, EPOLL_CTL_ADD, job->pidfd, &ev);
   }
 
+  // At most 64 reads a call (level-triggered: epoll reports the rest), so a command that writes
+  // without end does not hold this thread.
   void on_output(ShellJob& job) {
+    if (read_output(job, 64)) close_output(job);
+  }
+
+  // Appends what the pipe holds (up to max_reads reads); true at its end (EOF or an error).
+  static bool read_output(ShellJob& job, int max_reads) {
     char buf[16384];
-    for (;;) {
+    for (int i = 0; i < max_reads; ++i) {
       ssize_t r = ::read(job.out, buf, sizeof buf);
       if (r < 0 && errno == EINTR) continue;
-      if (r < 0 && errno == EAGAIN) return;
-      if (r <= 0) break;  // end of output (or an error: as its end)
+      if (r < 0 && errno == EAGAIN) return false;
+      if (r <= 0) return true;
       job.header.total += static_cast<std::uint64_t>(r);
       std::size_t room = job.max_output - std::min(job.max_output, job.output.size());
       job.output.append(buf, std::min<std::size_t>(room, static_cast<std::size_t>(r)));
     }
+    return false;
+  }
+
+  void close_output(ShellJob& job) {
     ::epoll_ctl(epoll_, EPOLL_CTL_DEL, job.out, nullptr);
     ::close(job.out);
     job.out = -1;
   }
 
+  // The command line has finished when its shell exits: Tsung's os:cmd returns then (its marker
+  // is echoed after the line), not when every process holding the output closes it. So: the
+  // shell is checked with WNOWAIT (its zombie keeps the group id this job's), what it left
+  // running in its group (`cmd &`) is killed, the output already in the pipe is taken (bounded:
+  // a writer outside the group cannot hold this thread), the pipe closed, the shell reaped.
   void on_exit(ShellJob& job) {
     siginfo_t info{};
     {
-      std::lock_guard lock(job.mutex);  // cancel_shell_job signals the group only before this
-      if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(job.pidfd), &info, WEXITED | WNOHANG) != 0 ||
+      std::lock_guard lock(job.mutex);  // cancel_shell_job signals the group only before reaped
+      if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(job.pidfd), &info,
+                   WEXITED | WNOHANG | WNOWAIT) != 0 ||
           info.si_pid == 0)
         return;  // not yet
+      ::kill(-job.pid, SIGKILL);
+    }
+    if (job.out >= 0) {
+      (void)read_output(job, 64);  // 1 MiB: more than a pipe holds
+      close_output(job);
+    }
+    {
+      std::lock_guard lock(job.mutex);
+      siginfo_t reaped{};
+      (void)::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(job.pidfd), &reaped, WEXITED | WNOHANG);
       job.reaped = true;
     }
     job.header.outcome = info.si_code == CLD_EXITED ? Outcome::exited : Outcome::signaled;
@@ -171,6 +203,7 @@ class Runner {
     ::close(job.reply);
     for (auto it = jobs_.begin(); it != jobs_.end(); ++it)
       if (it->get() == &job) {
+        finished_.push_back(*it);
         jobs_.erase(it);
         break;
       }
@@ -198,6 +231,7 @@ class Runner {
   std::mutex mutex_;                                    ///< queue_
   std::deque<std::shared_ptr<ShellJob>> queue_;         ///< submitted, not started yet
   std::unordered_set<std::shared_ptr<ShellJob>> jobs_;  ///< running (runner thread only), until reported
+  std::vector<std::shared_ptr<ShellJob>> finished_;     ///< reported in this epoll batch
 };
 
 // Called by the runner thread with the job's mutex held; 0 or an errno. posix_spawn is glibc's
@@ -210,6 +244,7 @@ int Runner::spawn(ShellJob& job) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDERR_FILENO);  // os:cmd's stderr_to_stdout
   // Sockets (the engine's, the control connection) are not all close-on-exec.
   posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
   posix_spawnattr_t attr;
