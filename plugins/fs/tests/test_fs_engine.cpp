@@ -24,6 +24,7 @@ std::uint64_t fs_total(const MetricSet& m, std::string_view name) {
 }
 
 TEST(FsEngine, LocalServerRunsUsersWithoutNetwork) {
+  set_shell_allowed(true);  // as loadagent --allow-local
   auto dir = std::filesystem::temp_directory_path() / ("loadctl-fs-engine-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
@@ -63,6 +64,7 @@ TEST(FsEngine, LocalServerRunsUsersWithoutNetwork) {
     if (e.is_regular_file() && e.file_size() == 1000) ++files;
   EXPECT_EQ(files, 3u);
   std::filesystem::remove_all(dir);
+  set_shell_allowed(false);
 }
 
 }  // namespace
