@@ -109,11 +109,15 @@ class ShellRun : public ::testing::Test {
 
 TEST_F(ShellRun, RefusedWithoutAllowShell) {
   set_shell_allowed(false);
-  auto req = shell_request(R"(<shell cmd="touch" args="/tmp/loadctl-shell-must-not-exist"/>)");
+  auto dir = std::filesystem::path(::testing::TempDir()) / ("loadctl-shell-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto file = dir / "must-not-exist";
+  auto req = shell_request("<shell cmd=\"touch\" args=\"" + file.string() + "\"/>");
   ResponseInfo info;
   EXPECT_EQ(run(*req, info), ConnEvent::failed);
   EXPECT_STREQ(info.error, "shell_not_allowed");
-  EXPECT_FALSE(std::filesystem::exists("/tmp/loadctl-shell-must-not-exist"));
+  EXPECT_FALSE(std::filesystem::exists(file));
+  std::filesystem::remove_all(dir);
   EXPECT_EQ(services_["size_sent"], 0u);
 }
 

@@ -16,6 +16,8 @@ need_bins loadctl loadagent
 OUT=$TEST_TMP/shell-example.log
 sed -e "s|/tmp/loadctl-shell-example.log|$OUT|" -e 's/duration="2"/duration="3"/' \
   "$LOADCTL_SRC/plugins/shell/examples/shell.xml" > "$TEST_TMP/shell.xml"
+grep -q "$OUT" "$TEST_TMP/shell.xml" && ! grep -q "/tmp/loadctl-shell-example.log" "$TEST_TMP/shell.xml" ||
+  fail "the example's log path was not moved into \$TEST_TMP"
 "$LOADCTL" -q -f "$TEST_TMP/shell.xml" check > "$TEST_TMP/check.out" 2>&1 || fail "check: $(cat "$TEST_TMP/check.out")"
 
 log "1. local agent"
