@@ -43,6 +43,8 @@ class ShellConnection final : public Connection {
   void encode(ConnectionServices& s, const RequestSpec& spec, const EncodeContext& ctx, std::string&) override {
     if (job_) cancel_shell_job(*job_);  // cannot happen: one request at a time
     job_.reset();
+    // The previous reply's content was read by now: a large one does not stay per user for life.
+    if (output_.capacity() > kKeptOutput) std::string().swap(output_);
     if (!shell_allowed()) {
       reply_now(s, {Outcome::refused});
       return;
@@ -65,6 +67,7 @@ class ShellConnection final : public Connection {
   }
   ConnMetric outcome_metric(ConnectionServices& s, const ReplyHeader& h);
 
+  static constexpr std::size_t kKeptOutput = 64 * 1024;
   int reply_fd_;
   std::size_t max_output_;
   std::shared_ptr<ShellJob> job_;

@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -196,11 +197,10 @@ class Runner {
     }
     if (!cancelled) {
       job.header.kept = job.output.size();
-      std::string record(reinterpret_cast<const char*>(&job.header), sizeof job.header);
-      record += job.output;
-      send_all(job.reply, record);
+      send_all(job.reply, {reinterpret_cast<const char*>(&job.header), sizeof job.header}, job.output);
     }
     ::close(job.reply);
+    std::string().swap(job.output);  // the job may live on (finished_, the connection's pointer)
     for (auto it = jobs_.begin(); it != jobs_.end(); ++it)
       if (it->get() == &job) {
         finished_.push_back(*it);
@@ -209,12 +209,20 @@ class Runner {
       }
   }
 
-  static void send_all(int fd, std::string_view bytes) {
+  // Sends `head` then `tail` (sendmsg: no copy of the output into one record).
+  static void send_all(int fd, std::string_view head, std::string_view tail) {
     int idle_polls = 0;
-    while (!bytes.empty() && idle_polls < 30) {
-      ssize_t w = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    while ((!head.empty() || !tail.empty()) && idle_polls < 30) {
+      iovec iov[2] = {{const_cast<char*>(head.data()), head.size()}, {const_cast<char*>(tail.data()), tail.size()}};
+      msghdr msg{};
+      msg.msg_iov = head.empty() ? iov + 1 : iov;
+      msg.msg_iovlen = head.empty() ? 1 : 2;
+      ssize_t w = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (w > 0) {
-        bytes.remove_prefix(static_cast<std::size_t>(w));
+        auto n = static_cast<std::size_t>(w);
+        std::size_t from_head = std::min(n, head.size());
+        head.remove_prefix(from_head);
+        tail.remove_prefix(n - from_head);
         idle_polls = 0;
       } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
         pollfd p{fd, POLLOUT, 0};
