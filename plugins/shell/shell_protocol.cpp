@@ -2,9 +2,9 @@
 // type="erlang"> (no network). Tsung runs it with os:cmd, which is `/bin/sh -c`: so does this
 // plugin (the command line is the scenario's, variables substituted, and shell syntax works as
 // in Tsung). The command is started when the request is sent (shell_runner.hpp: no event loop
-// waits for it); its standard output is the response (size_rcv, dyn_variables and matches see
-// it, at most max_frame_size bytes of it kept) and the request completes when it has exited
-// and closed its output. Tsung counts no exit status; loadctl adds shell_exit_<status> (and
+// waits for it); its standard output and error are the response (size_rcv, dyn_variables and
+// matches see it, at most max_frame_size bytes of it kept) and the request completes when the
+// shell exits (as os:cmd; what it left running in its group is killed then). Tsung counts no exit status; loadctl adds shell_exit_<status> (and
 // shell_signal_<n> for a command killed by a signal). The trust rule (docs/security.md): an
 // agent runs shell requests only when started with --allow-shell; otherwise each one fails with
 // error_shell_not_allowed and the user goes on.
@@ -43,6 +43,8 @@ class ShellConnection final : public Connection {
   void encode(ConnectionServices& s, const RequestSpec& spec, const EncodeContext& ctx, std::string&) override {
     if (job_) cancel_shell_job(*job_);  // cannot happen: one request at a time
     job_.reset();
+    // The previous reply's content was read by now: a large one does not stay per user for life.
+    if (output_.capacity() > kKeptOutput) std::string().swap(output_);
     if (!shell_allowed()) {
       reply_now(s, {Outcome::refused});
       return;
@@ -65,6 +67,7 @@ class ShellConnection final : public Connection {
   }
   ConnMetric outcome_metric(ConnectionServices& s, const ReplyHeader& h);
 
+  static constexpr std::size_t kKeptOutput = 64 * 1024;
   int reply_fd_;
   std::size_t max_output_;
   std::shared_ptr<ShellJob> job_;

@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_set>
+#include <vector>
 
 #include "shell_request.hpp"
 
@@ -78,10 +80,14 @@ class Runner {
           continue;
         }
         auto* watch = static_cast<ShellJob::Watch*>(events[i].data.ptr);
-        if (watch->process) on_exit(*watch->job);
-        else on_output(*watch->job);
-        if (watch->job->out < 0 && watch->job->pidfd < 0) finish(*watch->job);
+        ShellJob& job = *watch->job;
+        // on_exit closes the pipe too: an event of this batch for it is stale
+        if ((watch->process ? job.pidfd : job.out) < 0) continue;
+        if (watch->process) on_exit(job);
+        else on_output(job);
+        if (job.out < 0 && job.pidfd < 0) finish(job);
       }
+      finished_.clear();  // after the batch: an event of it may point at a finished job
     }
   }
 
@@ -122,29 +128,56 @@ class Runner {
     ::epoll_ctl(epoll_, EPOLL_CTL_ADD, job->pidfd, &ev);
   }
 
+  // At most 64 reads a call (level-triggered: epoll reports the rest), so a command that writes
+  // without end does not hold this thread.
   void on_output(ShellJob& job) {
+    if (read_output(job, 64)) close_output(job);
+  }
+
+  // Appends what the pipe holds (up to max_reads reads); true at its end (EOF or an error).
+  static bool read_output(ShellJob& job, int max_reads) {
     char buf[16384];
-    for (;;) {
+    for (int i = 0; i < max_reads; ++i) {
       ssize_t r = ::read(job.out, buf, sizeof buf);
       if (r < 0 && errno == EINTR) continue;
-      if (r < 0 && errno == EAGAIN) return;
-      if (r <= 0) break;  // end of output (or an error: as its end)
+      if (r < 0 && errno == EAGAIN) return false;
+      if (r <= 0) return true;
       job.header.total += static_cast<std::uint64_t>(r);
       std::size_t room = job.max_output - std::min(job.max_output, job.output.size());
       job.output.append(buf, std::min<std::size_t>(room, static_cast<std::size_t>(r)));
     }
+    return false;
+  }
+
+  void close_output(ShellJob& job) {
     ::epoll_ctl(epoll_, EPOLL_CTL_DEL, job.out, nullptr);
     ::close(job.out);
     job.out = -1;
   }
 
+  // The command line has finished when its shell exits: Tsung's os:cmd returns then (its marker
+  // is echoed after the line), not when every process holding the output closes it. So: the
+  // shell is checked with WNOWAIT (its zombie keeps the group id this job's), what it left
+  // running in its group (`cmd &`) is killed, the output already in the pipe is taken (bounded:
+  // a writer outside the group cannot hold this thread), the pipe closed, the shell reaped.
   void on_exit(ShellJob& job) {
     siginfo_t info{};
     {
-      std::lock_guard lock(job.mutex);  // cancel_shell_job signals the group only before this
-      if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(job.pidfd), &info, WEXITED | WNOHANG) != 0 ||
+      std::lock_guard lock(job.mutex);  // cancel_shell_job signals the group only before reaped
+      if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(job.pidfd), &info,
+                   WEXITED | WNOHANG | WNOWAIT) != 0 ||
           info.si_pid == 0)
         return;  // not yet
+      ::kill(-job.pid, SIGKILL);
+    }
+    if (job.out >= 0) {
+      (void)read_output(job, 64);  // 1 MiB: more than a pipe holds
+      close_output(job);
+    }
+    {
+      std::lock_guard lock(job.mutex);
+      siginfo_t reaped{};
+      (void)::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(job.pidfd), &reaped, WEXITED | WNOHANG);
       job.reaped = true;
     }
     job.header.outcome = info.si_code == CLD_EXITED ? Outcome::exited : Outcome::signaled;
@@ -164,24 +197,32 @@ class Runner {
     }
     if (!cancelled) {
       job.header.kept = job.output.size();
-      std::string record(reinterpret_cast<const char*>(&job.header), sizeof job.header);
-      record += job.output;
-      send_all(job.reply, record);
+      send_all(job.reply, {reinterpret_cast<const char*>(&job.header), sizeof job.header}, job.output);
     }
     ::close(job.reply);
+    std::string().swap(job.output);  // the job may live on (finished_, the connection's pointer)
     for (auto it = jobs_.begin(); it != jobs_.end(); ++it)
       if (it->get() == &job) {
+        finished_.push_back(*it);
         jobs_.erase(it);
         break;
       }
   }
 
-  static void send_all(int fd, std::string_view bytes) {
+  // Sends `head` then `tail` (sendmsg: no copy of the output into one record).
+  static void send_all(int fd, std::string_view head, std::string_view tail) {
     int idle_polls = 0;
-    while (!bytes.empty() && idle_polls < 30) {
-      ssize_t w = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    while ((!head.empty() || !tail.empty()) && idle_polls < 30) {
+      iovec iov[2] = {{const_cast<char*>(head.data()), head.size()}, {const_cast<char*>(tail.data()), tail.size()}};
+      msghdr msg{};
+      msg.msg_iov = head.empty() ? iov + 1 : iov;
+      msg.msg_iovlen = head.empty() ? 1 : 2;
+      ssize_t w = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (w > 0) {
-        bytes.remove_prefix(static_cast<std::size_t>(w));
+        auto n = static_cast<std::size_t>(w);
+        std::size_t from_head = std::min(n, head.size());
+        head.remove_prefix(from_head);
+        tail.remove_prefix(n - from_head);
         idle_polls = 0;
       } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
         pollfd p{fd, POLLOUT, 0};
@@ -198,6 +239,7 @@ class Runner {
   std::mutex mutex_;                                    ///< queue_
   std::deque<std::shared_ptr<ShellJob>> queue_;         ///< submitted, not started yet
   std::unordered_set<std::shared_ptr<ShellJob>> jobs_;  ///< running (runner thread only), until reported
+  std::vector<std::shared_ptr<ShellJob>> finished_;     ///< reported in this epoll batch
 };
 
 // Called by the runner thread with the job's mutex held; 0 or an errno. posix_spawn is glibc's
@@ -210,6 +252,7 @@ int Runner::spawn(ShellJob& job) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDERR_FILENO);  // os:cmd's stderr_to_stdout
   // Sockets (the engine's, the control connection) are not all close-on-exec.
   posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
   posix_spawnattr_t attr;

@@ -12,8 +12,10 @@ namespace loadctl::shell {
 
 struct ShellJob;
 
-/// Queues `/bin/sh -c line`, run in a process group of its own (stdin /dev/null, stdout captured,
-/// stderr the agent's). Its end is reported on `reply_fd` (the runner keeps a duplicate): at most
+/// Queues `/bin/sh -c line`, run in a process group of its own (stdin /dev/null, stdout and
+/// stderr captured together, as os:cmd's stderr_to_stdout). It ends when the shell exits (as
+/// os:cmd, not when its output closes): what it left running in its group (`cmd &`) is killed
+/// then. Its end is reported on `reply_fd` (the runner keeps a duplicate): at most
 /// `max_output` bytes of output are kept, all are counted; a failed start is reported there too.
 /// Null, with errno, when no duplicate could be made.
 std::shared_ptr<ShellJob> start_shell_job(std::string_view line, int reply_fd, std::size_t max_output);

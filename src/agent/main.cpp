@@ -54,9 +54,10 @@ int main(int argc, char** argv) {
                                     "serve runs as a daemon the controller dials, on [IP:]PORT (IP-direct mode)");
   app.add_option("--token-file", token_file, "file whose first line is the token (mode 600; with --listen: the shared token)");
   app.add_option("--threads", options.threads, "event-loop threads (default: as planned)");
-  bool allow_shell = false;
-  app.add_flag("--allow-shell", allow_shell,
-               "run the scenario's <shell> requests (commands on this host); refused without it (docs/security.md)");
+  bool allow_local = false;
+  app.add_flag("--allow-local,--allow-shell", allow_local,
+               "let the controller act on this host as this user: <shell> commands, <fs> file requests and "
+               "plugins it ships; all refused without it (docs/security.md)");
   listen_opt->excludes(controller)->excludes(id);
   app.set_version_flag("--version", LOADCTL_VERSION);
   CLI11_PARSE(app, argc, argv);
@@ -66,7 +67,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  loadctl::set_shell_allowed(allow_shell);
+  loadctl::set_shell_allowed(allow_local);
   auto logger = spdlog::stderr_color_mt("agent");
   spdlog::set_default_logger(logger);
   if (listen_opt->count() > 0) {

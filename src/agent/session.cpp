@@ -114,6 +114,14 @@ void Session::on_setup(std::string_view payload) {
     channel_->send(MsgType::ready);
     return;
   }
+  if (!setup->plugins.empty() && !shell_allowed()) {  // a plugin runs its code as it loads
+    std::string refused = fmt::format("plugin {} shipped by the controller refused: this agent was started without "
+                                      "--allow-local (docs/security.md)", setup->plugins.front().name);
+    spdlog::error("{}", refused);
+    channel_->send(MsgType::setup_failed, control::encode_text(refused));
+    finish(2);
+    return;
+  }
   try {
     load_shipped_plugins(setup->plugins);  // before the scenario: its elements may be theirs
     for (const PluginFile& p : setup->plugins)

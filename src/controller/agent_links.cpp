@@ -71,11 +71,12 @@ void Controller::launch_agent(AgentRecord& agent) {
   std::string host = v6_literal ? "[" + dial_back_ + "]" : dial_back_;
   spec.agent_args = {"--controller", fmt::format("{}:{}", host, acceptor_.local_endpoint().port()),
                      "--token-stdin", "--id", std::to_string(slot.id), "--threads", std::to_string(agent_threads_)};
-  // The trust rule for <shell> (docs/security.md): an agent this controller starts on its own
-  // host or over ssh runs with the rights of the user who started the run, who has a shell there
-  // anyway; one started through rsh_daemon.sh (which runs nothing but loadagent) never does.
+  // The trust rule for local effects (<shell>, <fs>, shipped plugins; docs/security.md): an agent
+  // this controller starts on its own host or over ssh runs with the rights of the user who
+  // started the run, who has a shell there anyway; one started through rsh_daemon.sh (which runs
+  // nothing but loadagent, and refuses this flag) never does.
   if (slot.local || std::filesystem::path(options_.remote_shell).filename() == "ssh")
-    spec.agent_args.push_back("--allow-shell");
+    spec.agent_args.push_back("--allow-local");
   spec.log_path = fmt::format("{}/agent-{}.log", options_.run_dir, slot.id);
   agent.pid = launch(spec);
   spdlog::info("{} {} on {} launched (pid {}{})", slot.monitor_only ? "monitor agent" : "agent", slot.id, slot.host,

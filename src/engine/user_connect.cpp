@@ -66,7 +66,18 @@ void Worker::connect_local(User& user) {
       on_connected(user, ec);
       return;
     }
-    user.socket.non_blocking(true);
+    // The sweep's connect-timeout branch may have closed the socket meanwhile (and dealt with the
+    // user): never throw (bad_descriptor) in a posted handler.
+    boost::system::error_code nb;
+    if (!user.socket.is_open()) {
+      ::close(peer);
+      return;
+    }
+    if (user.socket.non_blocking(true, nb); nb) {
+      ::close(peer);
+      on_connected(user, nb);
+      return;
+    }
     on_transport_ready(user, peer);
   });
 }

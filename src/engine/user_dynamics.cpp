@@ -276,7 +276,13 @@ bool Worker::after_response(User& user) {
     auto id = static_cast<std::size_t>(request.dyn_ids[i]);
     bool many = v.kind == DynVariable::Kind::xpath || v.kind == DynVariable::Kind::jsonpath;
     all.clear();
-    if (!v.extract(dyn.capture, value, many ? &all : nullptr)) continue;
+    if (!v.extract(dyn.capture, value, many ? &all : nullptr)) {
+      // Tsung's parse_dynvar sets an re (form is one) or pgsql_expr variable to empty when
+      // nothing matches; the others keep their value here.
+      using K = DynVariable::Kind;
+      if (v.kind == K::re || v.kind == K::form || v.kind == K::protocol) dyn.vars[id].emplace();
+      continue;
+    }
     dyn.vars[id] = value;
     if (many) {
       if (dyn.lists.size() <= id) dyn.lists.resize(id + 1);

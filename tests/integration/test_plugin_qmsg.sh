@@ -4,8 +4,10 @@
 #   - `check` without -X refuses <qmsg>; with -X DIR or LOADCTL_PLUGIN_PATH it accepts it;
 #   - a copy whose ABI tag is wrong is refused by name, without a crash;
 #   - a run with a local agent: loadtarget --qmsg answered exactly what tsung.log counts;
-#   - a run with an agent listening on a network-namespace host, which gets the plugin shipped
-#     by the controller (it has no plugin directory of its own).
+#   - a listening agent without --allow-local refuses the shipped plugin: the run fails, saying
+#     why (docs/security.md);
+#   - a run with an agent listening on a network-namespace host with --allow-local, which gets
+#     the plugin shipped by the controller (it has no plugin directory of its own).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/netns.sh"
 need_bins loadctl loadagent loadtarget cmake perl
@@ -100,7 +102,20 @@ netns_require
 netns_create 1
 od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$TEST_TMP/token"
 chmod 600 "$TEST_TMP/token"
-netns_exec 1 "$AGENT" --listen "${NETNS_IP[1]}:19998" --token-file "$TEST_TMP/token" >"$TEST_TMP/listen.log" 2>&1 &
+netns_exec 1 "$AGENT" --listen "${NETNS_IP[1]}:19997" --token-file "$TEST_TMP/token" >"$TEST_TMP/refuse.log" 2>&1 &
+REFUSE_PID=$!
+on_exit "_stop_pid $REFUSE_PID"
+wait_until 10 grep -q "listening on ${NETNS_IP[1]}:19997" "$TEST_TMP/refuse.log" || fail "the listening agent did not start"
+scenario "$TEST_TMP/refused.xml" "$NETNS_ROOT_IP" 1 "<client host=\"qhost\" hostip=\"${NETNS_IP[1]}\"/>"
+st=0
+timeout 40 "$LC" -q -X "$TEST_TMP/plugins" -f "$TEST_TMP/refused.xml" --run-dir "$TEST_TMP/run-refused" -r direct \
+  --agent-port 19997 --token-file "$TEST_TMP/token" -F "$NETNS_ROOT_IP" start >/dev/null 2>"$TEST_TMP/refused.err" || st=$?
+[ "$st" -ne 0 ] || fail "a run shipping a plugin to an agent without --allow-local succeeded"
+grep -q "plugin qmsg.so shipped by the controller refused: this agent was started without --allow-local" \
+  "$TEST_TMP/refused.err" || fail "unclear refusal: $(tail -5 "$TEST_TMP/refused.err")"
+grep -q "shipped by the controller: loaded" "$TEST_TMP/refuse.log" && fail "the agent loaded the plugin anyway"
+_stop_pid "$REFUSE_PID"
+netns_exec 1 "$AGENT" --listen "${NETNS_IP[1]}:19998" --token-file "$TEST_TMP/token" --allow-local >"$TEST_TMP/listen.log" 2>&1 &
 LISTEN_PID=$!
 on_exit "_stop_pid $LISTEN_PID"
 wait_until 10 grep -q "listening on ${NETNS_IP[1]}:19998" "$TEST_TMP/listen.log" || fail "the listening agent did not start"

@@ -43,6 +43,8 @@ refused "loadagent --controller 1.2.3.4:5 --token \`touch $TEST_TMP/pwned\` --id
 refused "/bin/sh --controller $NETNS_ROOT_IP:9 --token $TOKEN --id 1" "not a loadagent command"
 refused "/tmp/evil/loadagent --controller $NETNS_ROOT_IP:9 --token $TOKEN --id 1" "only .*/loadagent may run"
 refused "$AGENT_OK --exec /bin/sh" "invalid option"
+refused "$AGENT_OK --allow-local" "has no value|invalid option"  # the trust rule: never through the daemon (docs/security.md)
+refused "$AGENT_OK --allow-shell 1" "invalid option"
 refused "$AGENT_OK --id 2" "given twice"
 refused "$LOADAGENT --controller $NETNS_ROOT_IP:9 --token $TOKEN --id 1" "--token on a command line is refused"
 refused "$AGENT_OK"$'\n'"NOTHEX" "the token line is not 32-128 hex digits"

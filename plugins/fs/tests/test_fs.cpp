@@ -3,12 +3,15 @@
 // temporary directory with a fake ConnectionServices: files on disk and Tsung's counters.
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <pugixml.hpp>
 
@@ -93,6 +96,7 @@ TEST(FsParse, SessionsNeedAnErlangServer) {
 class FsRun : public ::testing::Test {
  protected:
   void SetUp() override {
+    set_shell_allowed(true);  // as loadagent --allow-local
     dir_ = std::filesystem::temp_directory_path() / ("loadctl-fs-test-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
     int fds[2];
@@ -108,9 +112,10 @@ class FsRun : public ::testing::Test {
     conn_.reset();
     ::close(engine_end_);
     std::filesystem::remove_all(dir_);
+    set_shell_allowed(false);
   }
   // Runs one request; its completion arrives on the engine's end.
-  void run(const std::string& xml) {
+  void run(const std::string& xml, ConnEvent expected = ConnEvent::complete, const char* error = nullptr) {
     auto req = fs_request(xml, true);
     EncodeContext ctx;
     ctx.vars = &vars_;
@@ -122,7 +127,10 @@ class FsRun : public ::testing::Test {
     ResponseInfo info;
     ConnResult r = conn_->on_data(services_, req.get(), {&byte, 1}, info);
     EXPECT_EQ(r.consumed, 1u);
-    EXPECT_EQ(r.event, ConnEvent::complete);
+    EXPECT_EQ(r.event, expected);
+    if (error) {
+      EXPECT_STREQ(info.error, error);
+    }
   }
   std::filesystem::path dir_;
   int engine_end_ = -1;
@@ -130,6 +138,54 @@ class FsRun : public ::testing::Test {
   test::FakeConnServices services_;
   test::MapVars vars_;
 };
+
+// The trust rule: an agent without --allow-local (rsh_daemon.sh's, a listening agent by default)
+// refuses every fs request, counted, and touches nothing.
+TEST_F(FsRun, RefusedWithoutAllowLocal) {
+  set_shell_allowed(false);
+  auto file = dir_ / "must-not-exist";
+  run("<fs cmd=\"write\" path=\"" + file.string() + "\" size=\"10\"/>", ConnEvent::failed, "fs_not_allowed");
+  run("<fs cmd=\"make_dir\" path=\"" + file.string() + "\"/>", ConnEvent::failed, "fs_not_allowed");
+  EXPECT_FALSE(std::filesystem::exists(file));
+  EXPECT_EQ(services_["size_sent"], 0u);
+}
+
+// A command stops within 64 KiB once its user ends (idle_timeout, end of run): it does not hold
+// a pool thread (8 of them for every user of the process) for a 10 TB write.
+TEST_F(FsRun, AHugeWriteStopsWhenItsUserEnds) {
+  auto req = fs_request(R"(<fs cmd="write" path="/dev/null" size="10000000000000"/>)", true);
+  EncodeContext ctx;
+  ctx.vars = &vars_;
+  std::string out;
+  conn_->encode(services_, *req, ctx, out);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  conn_.reset();  // the user ended
+  // The pool thread drops the user's state when the command returns: its socket end closes.
+  bool closed = false;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!closed && std::chrono::steady_clock::now() < until) {
+    pollfd p{engine_end_, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[8];
+    closed = ::recv(engine_end_, buf, sizeof buf, 0) == 0;
+  }
+  EXPECT_TRUE(closed) << "the 10 TB write still runs after its user ended";
+}
+
+// ts_fs:parse on a failed open counts error_fs_open and keeps the session: the previous file and
+// its position stay in use.
+TEST_F(FsRun, AFailedOpenKeepsThePreviousFile) {
+  vars_.values["d"] = dir_.string();
+  run(R"(<fs cmd="open" mode="write" path="%%_d%%/f"/>)");
+  run(R"(<fs cmd="write_chunk" size="100"/>)");
+  run(R"(<fs cmd="open" mode="read" path="%%_d%%/missing/x"/>)");
+  run(R"(<fs cmd="write_chunk" size="100"/>)");
+  run(R"(<fs cmd="close"/>)");
+  EXPECT_EQ(std::filesystem::file_size(dir_ / "f"), 200u);
+  EXPECT_EQ(services_["error_fs_open"], 1u);
+  EXPECT_EQ(services_["error_fs_pwrite"], 0u);
+  EXPECT_EQ(services_["error_fs_close"], 0u);
+}
 
 TEST_F(FsRun, WriteChunksReadThemBackAndCountAsTsung) {
   vars_.values["d"] = dir_.string();

@@ -11,19 +11,13 @@
 #include <string>
 #include <thread>
 
-#include "engine/engine.hpp"
-#include "loadctl/plan.hpp"
-#include "loadctl/scenario.hpp"
+#include "support/local_engine.hpp"
 
 namespace loadctl::fs {
 namespace {
 
-std::uint64_t fs_total(const MetricSet& m, std::string_view name) {
-  const Metric* metric = m.find(name);
-  return metric ? metric->count : 0;
-}
-
 TEST(FsEngine, LocalServerRunsUsersWithoutNetwork) {
+  set_shell_allowed(true);  // as loadagent --allow-local
   auto dir = std::filesystem::temp_directory_path() / ("loadctl-fs-engine-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
@@ -38,31 +32,20 @@ TEST(FsEngine, LocalServerRunsUsersWithoutNetwork) {
       <thinktime value="0.05" random="false"/>
       <request subst="true"><fs cmd="read" path=")" + dir.string() + R"(/%%_tsung_userid%%/f"/></request>
     </session></sessions></tsung>)";
-  Scenario scenario = load_scenario_text(xml, "fs.xml", ProtocolRegistry::builtin());
-  std::vector<AgentPlan> plans = plan_run(scenario, plan_slots(scenario), 1);
-  ASSERT_EQ(plans.size(), 1u);
-  engine::Engine engine(scenario, plans.at(0), 1);  // the host is never resolved
-  auto start = std::chrono::steady_clock::now();
-  engine.start(engine::Clock::now());
-  while (!engine.done() && std::chrono::steady_clock::now() < start + std::chrono::seconds(20))
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_TRUE(engine.done());
-  engine.stop();
-  engine.join();
-  MetricSet m;
-  engine.collect(m);
-  EXPECT_EQ(fs_total(m, "finish_users_count"), 3u);
-  EXPECT_EQ(fs_total(m, "connect"), 3u);  // one socket pair per user
-  EXPECT_EQ(fs_total(m, "request"), 9u);
-  EXPECT_EQ(fs_total(m, "page"), 6u);  // make_dir+write, then read (after the thinktime)
-  EXPECT_EQ(fs_total(m, "size_sent"), 3000u);
-  EXPECT_EQ(fs_total(m, "size_rcv"), 3000u);  // the file sizes read; not the pair's 9 bytes
+  MetricSet m = test::run_local_engine(xml, "fs.xml");
+  EXPECT_EQ(test::metric_total(m, "finish_users_count"), 3u);
+  EXPECT_EQ(test::metric_total(m, "connect"), 3u);  // one socket pair per user
+  EXPECT_EQ(test::metric_total(m, "request"), 9u);
+  EXPECT_EQ(test::metric_total(m, "page"), 6u);  // make_dir+write, then read (after the thinktime)
+  EXPECT_EQ(test::metric_total(m, "size_sent"), 3000u);
+  EXPECT_EQ(test::metric_total(m, "size_rcv"), 3000u);  // the file sizes read; not the pair's 9 bytes
   for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
   std::size_t files = 0;
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
     if (e.is_regular_file() && e.file_size() == 1000) ++files;
   EXPECT_EQ(files, 3u);
   std::filesystem::remove_all(dir);
+  set_shell_allowed(false);
 }
 
 }  // namespace

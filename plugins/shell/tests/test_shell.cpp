@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <pugixml.hpp>
@@ -108,11 +109,15 @@ class ShellRun : public ::testing::Test {
 
 TEST_F(ShellRun, RefusedWithoutAllowShell) {
   set_shell_allowed(false);
-  auto req = shell_request(R"(<shell cmd="touch" args="/tmp/loadctl-shell-must-not-exist"/>)");
+  auto dir = std::filesystem::path(::testing::TempDir()) / ("loadctl-shell-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto file = dir / "must-not-exist";
+  auto req = shell_request("<shell cmd=\"touch\" args=\"" + file.string() + "\"/>");
   ResponseInfo info;
   EXPECT_EQ(run(*req, info), ConnEvent::failed);
   EXPECT_STREQ(info.error, "shell_not_allowed");
-  EXPECT_FALSE(std::filesystem::exists("/tmp/loadctl-shell-must-not-exist"));
+  EXPECT_FALSE(std::filesystem::exists(file));
+  std::filesystem::remove_all(dir);
   EXPECT_EQ(services_["size_sent"], 0u);
 }
 
@@ -141,6 +146,55 @@ TEST_F(ShellRun, OutputBoundedByMaxFrameSize) {
   EXPECT_EQ(content_.size(), 100u);                 // kept
   EXPECT_EQ(services_["size_rcv"], 300000u);        // counted, as Tsung's length(Res)
   EXPECT_EQ(services_["shell_exit_0"], 1u);
+}
+
+// Processes of group `pgid` still alive (zombies excluded: their reaper is the system's init).
+int live_in_group(pid_t pgid) {
+  int n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream stat(entry.path() / "stat");
+    std::string text;
+    if (!std::getline(stat, text)) continue;
+    auto close = text.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(text.substr(close + 1));
+    char state = 0;
+    long ppid = 0, pgrp = 0;
+    rest >> state >> ppid >> pgrp;
+    if (pgrp == pgid && state != 'Z' && state != 'X') ++n;
+  }
+  return n;
+}
+
+// os:cmd returns when the command line finishes, not when every process holding its output
+// closes it: a background child neither holds the user nor outlives its command.
+TEST_F(ShellRun, EndsWhenTheShellExitsAndKillsWhatItLeftRunning) {
+  set_shell_allowed(true);
+  auto start = std::chrono::steady_clock::now();
+  ResponseInfo info;
+  ASSERT_EQ(run(*shell_request(R"(<shell cmd="echo started $$;" args="sleep 30 &amp; yes &amp;"/>)"), info),
+            ConnEvent::complete);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  ASSERT_EQ(content_.rfind("started ", 0), 0u) << content_.substr(0, 40);
+  pid_t pgid = std::stoi(content_.substr(8));
+  int live = -1;
+  for (int i = 0; i < 100 && live != 0; ++i) {
+    live = live_in_group(pgid);
+    if (live) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(live, 0) << "sleep/yes of group " << pgid << " still running";
+  ResponseInfo again;  // the runner is free for the next command of the connection
+  EXPECT_EQ(run(*shell_request(R"(<shell cmd="echo" args="next"/>)"), again), ConnEvent::complete);
+  EXPECT_EQ(content_, "next\n");
+}
+
+// os:cmd runs with stderr_to_stdout: a match sees what the command wrote on stderr.
+TEST_F(ShellRun, StderrIsPartOfTheResponse) {
+  set_shell_allowed(true);
+  ResponseInfo info;
+  EXPECT_EQ(run(*shell_request(R"(<shell cmd="echo out;" args="echo err-text 1>&amp;2"/>)"), info),
+            ConnEvent::complete);
+  EXPECT_EQ(content_, "out\nerr-text\n");
 }
 
 TEST_F(ShellRun, RunningCommandKilledAndReapedWhenTheConnectionCloses) {
