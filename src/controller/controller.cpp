@@ -181,8 +181,8 @@ void Controller::on_ready(AgentRecord& agent) {
     go.delay = seconds_between(SteadyClock::now(), zero_);
     agent.state = AgentState::running;
     agent.channel->send(MsgType::go, go.encode());
-    if (rate_factor_ != 1 || arrivals_paused_)  // steered before it joined
-      agent.channel->send(MsgType::rate, control::encode_rate(arrivals_paused_ ? 0 : rate_factor_));
+    if (agent.rate_factor != 1 || agent.paused)  // steered before it joined (its predecessor's steering)
+      agent.channel->send(MsgType::rate, control::encode_rate(agent.paused ? 0 : agent.rate_factor));
     return;
   }
   bool all_ready = std::all_of(agents_.begin(), agents_.end(), [](const AgentRecord& a) { return a.state == AgentState::ready; });

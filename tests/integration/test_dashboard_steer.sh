@@ -32,7 +32,10 @@ cat > "$TEST_TMP/s.xml" <<XML
 </tsung>
 XML
 run=$TEST_TMP/run
-"$LOADCTL" -q -f "$TEST_TMP/s.xml" --run-dir "$run" --dump-interval 1 --http 127.0.0.1:0 start > /dev/null 2> "$TEST_TMP/err" &
+token=$("$PY" -c 'import secrets; print(secrets.token_hex(16))')
+(umask 077; echo "$token" > "$TEST_TMP/http.token")
+"$LOADCTL" -q -f "$TEST_TMP/s.xml" --run-dir "$run" --dump-interval 1 --http 127.0.0.1:0 \
+  --http-token-file "$TEST_TMP/http.token" start > /dev/null 2> "$TEST_TMP/err" &
 pid=$!
 on_exit "kill -9 $pid 2>/dev/null || true"
 wait_dashboard "$run" 20
@@ -47,14 +50,19 @@ steer() {  # steer ARGS...: `loadctl ARGS`, its answer checked, the time it retu
   marks+=("$(now)")
   log "loadctl $*: $(cat "$TEST_TMP/steer.out")"
 }
+# Another local user (no token) cannot steer through the loopback dashboard; reads need no token.
+code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' -X POST -H 'X-Loadctl: 1' "${url}api/stop")
+assert_eq "$code" 401 "POST api/stop without the token on loopback"
+code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "${url}api/status")
+assert_eq "$code" 200 "GET api/status without the token on loopback"
 post() {  # post PATH: a steering POST to the dashboard
-  curl -sS --max-time 5 -X POST -H 'X-Loadctl: 1' "$url$1" > "$TEST_TMP/post.out" || fail "POST $1"
+  curl -sS --max-time 5 -X POST -H 'X-Loadctl: 1' -H "Authorization: Bearer $token" "$url$1" > "$TEST_TMP/post.out" || fail "POST $1"
   marks+=("$(now)")
   log "POST $1: $(cat "$TEST_TMP/post.out")"
 }
 t0=$(now)
 sleep 5.5;  steer rate 2x
-sleep 5.5;  steer rate 100/s
+sleep 5.5;  post "api/rate?value=100%2Fs"  # the page encodes "/" (encodeURIComponent)
 sleep 5.5;  steer pause
 sleep 2.5;  steer resume
 sleep 1.5;  steer rate 150/s --agent 1
