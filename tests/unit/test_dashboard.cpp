@@ -73,6 +73,10 @@ TEST(Steering, RateRequestsOnTheControlSocket) {
   EXPECT_EQ(r->kind, Kind::rate);
   EXPECT_EQ(r->rate, 2);
   EXPECT_FALSE(r->per_second);
+  // Below 1e-6 a factor's arrival gap would overflow the clock: refused (pause is the way).
+  EXPECT_FALSE(parse_rate("0.0000001x"));
+  EXPECT_FALSE(parse_rate("0.0000000001x"));
+  ASSERT_TRUE(parse_rate("0.000001x"));
   r = parse_control_request("rate 500/s agent 3");
   ASSERT_TRUE(r);
   EXPECT_TRUE(r->per_second && r->one_agent);
