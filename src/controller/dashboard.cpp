@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <boost/asio/ip/host_name.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -88,6 +89,11 @@ bool Controller::open_dashboard() {
   }
   auto local = web_->local_endpoint();
   std::string host = local.address().is_v6() ? "[" + local.address().to_string() + "]" : local.address().to_string();
+  if (local.address().is_unspecified()) {  // 0.0.0.0 / [::]: this host's name is what a browser can reach
+    boost::system::error_code ec;
+    std::string name = asio::ip::host_name(ec);
+    if (!ec && !name.empty()) host = name;
+  }
   dashboard_url_ = fmt::format("http://{}:{}/", host, local.port());
   spdlog::info("dashboard on {} (token required{})", dashboard_url_, loopback ? " to steer" : "");
   console_.info("dashboard: " + dashboard_url_);

@@ -172,7 +172,8 @@ control::RunStatus Controller::run_status() const {
   s.rate_factor = rate_factor_;
   s.arrivals_paused = arrivals_paused_;
   s.dashboard = dashboard_url_;
-  if (!report_path_.empty()) s.report = dashboard_url_.empty() ? report_path_ : dashboard_url_ + "report";
+  // Relative on the dashboard: its URL may name the bind address (0.0.0.0), not one a browser reaches.
+  if (!report_path_.empty()) s.report = dashboard_url_.empty() ? report_path_ : "/report";
   s.stop_reason = stop_reason_;
   s.exit_status = exit_status_;
   return s;

@@ -62,7 +62,7 @@ PY
 api "api/stats?since=-1" > "$TEST_TMP/early.json"
 
 # The run ends; -k keeps the dashboard: its status says finished and links the report.
-finished() { api api/status > "$TEST_TMP/final.json" && grep -q '"state": "finished"' "$TEST_TMP/final.json" && grep -q '"report": "http' "$TEST_TMP/final.json"; }
+finished() { api api/status > "$TEST_TMP/final.json" && grep -q '"state": "finished"' "$TEST_TMP/final.json" && grep -q '"report": "/report"' "$TEST_TMP/final.json"; }
 wait_until 40 finished || { cat "$TEST_TMP/final.json" "$TEST_TMP/err" >&2; fail "the kept dashboard never showed the finished run"; }
 kill -0 $pid 2>/dev/null || fail "-k: the controller exited after the run"
 api api/stats > "$TEST_TMP/stats.json"
