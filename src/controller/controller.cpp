@@ -398,6 +398,8 @@ void Controller::finish() {
   final_status_ = true;  // the exit status is final: status says "finished" from now on
   // `stop` clients wait for the report: release_control_clients; -k keeps the socket for `stop`.
   if (control_server_ && !(web_ && options_.http_keep)) control_server_->finish();
+  // Without -k nobody answers from here on (the report may take a while): refuse at once, not hang.
+  if (web_ && !options_.http_keep) web_->close();
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   ctx_.stop();
