@@ -162,8 +162,9 @@ class Controller {
   // control socket (control_server.cpp): `loadctl status` and `loadctl stop`
   void open_control_socket();
   control::RunStatus run_status() const;
-  std::string stop_by_request();
-  std::string stop_agent_by_request(unsigned id);
+  /// `via`: who asked ("loadctl stop", "dashboard POST /api/stop"): console, log, run.json.
+  std::string stop_by_request(const std::string& via = "loadctl stop");
+  std::string stop_agent_by_request(unsigned id, const std::string& via = "loadctl stop");
   /// SIGINT/SIGTERM and `loadctl stop`: agents stop, final statistics written, exit `status`.
   void interrupt(int status, const std::string& reason);
   // dashboard (dashboard.cpp): the live page, its JSON API, /metrics and steering

@@ -183,7 +183,8 @@ WebResponse Controller::on_steer(const WebRequest& r) {
       asio::post(ctx_, [this] { ctx_.stop(); });
       return web_text(200, "closing the dashboard");
     }
-    return web_answer(agent ? stop_agent_by_request(*agent) : stop_by_request());
+    return web_answer(agent ? stop_agent_by_request(*agent, "dashboard POST /api/stop")
+                            : stop_by_request("dashboard POST /api/stop"));
   }
   if (r.path == "/api/pause") request.kind = control::ControlRequest::Kind::pause;
   else if (r.path == "/api/resume") request.kind = control::ControlRequest::Kind::resume;

@@ -77,6 +77,7 @@ sleep 4.5;  post api/stop
 grep -q '^stopping: ' "$TEST_TMP/post.out" || fail "POST api/stop answer"
 wait $pid && st=0 || st=$?
 assert_eq "$st" 143 "exit status of a run stopped through the dashboard"
+grep -q '"stop_reason": "dashboard POST /api/stop' "$run/run.json" || fail "run.json: the stop is not said to come from the dashboard"
 
 "$PY" - "$log_file" "$t0" "${marks[@]}" <<'PY' || fail "rates at nginx differ from the asked ones"
 import sys
