@@ -12,6 +12,7 @@
 
 #include "control/handshake.hpp"
 #include "control/metrics_exposition.hpp"
+#include "controller/command_line.hpp"
 #include "controller/controller.hpp"
 #include "controller/dashboard_page.hpp"
 
@@ -59,6 +60,8 @@ WebResponse web_answer(std::string line) {
 }
 
 }  // namespace
+
+bool valid_http_address(const std::string& text) { return parse_http_endpoint(text).has_value(); }
 
 bool Controller::open_dashboard() {
   if (options_.http_address.empty()) return true;  // -n
