@@ -9,7 +9,7 @@ namespace asio = boost::asio;
 std::shared_ptr<void> PendingLimit::enter() {
   if (*count_ >= limit_) return nullptr;
   ++*count_;
-  std::weak_ptr<std::size_t> count = count_;
+  std::weak_ptr<std::atomic<std::size_t>> count = count_;
   // A non-null pointer with a deleter that frees the slot; the pointer itself is never used.
   return std::shared_ptr<void>(count_.get(), [count](void*) {
     if (auto c = count.lock()) --*c;

@@ -5,6 +5,7 @@
 // It also caps connections whose hello is not verified yet (PendingLimit): past the cap, new
 // connections are closed at once, so unauthenticated peers cannot hold unbounded resources.
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -29,11 +30,12 @@ class PendingLimit {
   /// A ticket while below the limit, else null. The slot is free again when the last copy of
   /// the ticket is destroyed (keep it in the connection's handlers until its hello is verified).
   std::shared_ptr<void> enter();
-  std::size_t pending() const { return *count_; }
+  /// Atomic: readable from another thread (tests poll it while the server's thread runs).
+  std::size_t pending() const { return count_->load(); }
 
  private:
   std::size_t limit_;
-  std::shared_ptr<std::size_t> count_ = std::make_shared<std::size_t>(0);
+  std::shared_ptr<std::atomic<std::size_t>> count_ = std::make_shared<std::atomic<std::size_t>>(0);
 };
 
 /// What an accept loop does on an accept error: logs at most one line per kAcceptLogInterval

@@ -23,7 +23,9 @@ Percentiles percentiles_of(const Metric& m) {
 void LiveSeries::add(double t, double seconds, const MetricSet& delta, std::int64_t users) {
   LivePoint p;
   p.t = t;
-  p.seconds = seconds > 0 ? seconds : 1;
+  // At least 1 s: the run's last point (at its end, maybe 0.1 s after a tick) would otherwise
+  // show a rate spike.
+  p.seconds = std::max(seconds, 1.0);
   p.users = users;
   Metric transactions;
   transactions.kind = MetricKind::sample;

@@ -51,6 +51,7 @@ std::optional<ControlRequest> parse_rate(std::string_view value) {
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
   if (ec != std::errc() || end != value.data() + value.size() || !(v > 0)) return std::nullopt;
   if (v > (request.per_second ? kMaxArrivalRate : kMaxRateFactor)) return std::nullopt;
+  if (!request.per_second && v < kMinRateFactor) return std::nullopt;
   request.rate = v;
   return request;
 }

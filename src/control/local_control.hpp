@@ -34,6 +34,8 @@ struct ControlRequest {
 
 /// Largest rate factor and arrival rate (per second) that `rate` accepts.
 inline constexpr double kMaxRateFactor = 1000;
+/// Smallest rate factor: below it an arrival gap would overflow the clock (use pause).
+inline constexpr double kMinRateFactor = 1e-6;
 inline constexpr double kMaxArrivalRate = 1e6;
 /// "2x", "0.5x" (a factor of the planned rate) or "500/s" (arrivals per second of the whole run,
 /// or of the agent); nullopt when malformed, not positive or above the limits.

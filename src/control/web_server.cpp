@@ -19,7 +19,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr std::string_view kCookie = "loadctl_token";
 
 // The Host header of a loopback bind names a loopback address (a DNS-rebinding page names its own).
 bool loopback_host(std::string_view host) {
@@ -50,6 +49,21 @@ std::string_view cookie_value(std::string_view cookies, std::string_view name) {
   return {};
 }
 
+// Leading slashes and backslashes as one '/': a redirect to "//evil.example/" would leave the site.
+std::string local_path(std::string_view path) {
+  std::size_t i = 0;
+  while (i < path.size() && (path[i] == '/' || path[i] == '\\')) ++i;
+  return "/" + std::string(path.substr(i));
+}
+
+bool bearer_is(std::string_view auth, std::string_view token) {
+  constexpr std::string_view scheme = "bearer ";
+  if (auth.size() < scheme.size()) return false;
+  for (std::size_t i = 0; i < scheme.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(auth[i])) != scheme[i]) return false;
+  return constant_time_equal(auth.substr(scheme.size()), token);
+}
+
 // `query` without its token=... item (the redirect after ?token= drops it from the address bar).
 std::string without_token(std::string_view query) {
   std::string out;
@@ -68,15 +82,39 @@ std::string without_token(std::string_view query) {
 
 }  // namespace
 
-std::string_view query_value(std::string_view query, std::string_view key) {
+std::optional<std::string> percent_decode(std::string_view text) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    if (i + 2 >= text.size()) return std::nullopt;
+    int hi = hex(text[i + 1]), lo = hex(text[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+std::optional<std::string> query_value(std::string_view query, std::string_view key) {
   while (!query.empty()) {
     auto amp = query.find('&');
     std::string_view item = query.substr(0, amp);
-    if (item.size() > key.size() && item.starts_with(key) && item[key.size()] == '=') return item.substr(key.size() + 1);
+    if (item.size() > key.size() && item.starts_with(key) && item[key.size()] == '=')
+      return percent_decode(item.substr(key.size() + 1));
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);
   }
-  return {};
+  return std::string();
 }
 
 class WebServer::Session : public std::enable_shared_from_this<Session> {
@@ -107,19 +145,22 @@ class WebServer::Session : public std::enable_shared_from_this<Session> {
     auto q = target.find('?');
     std::string_view path = target.substr(0, q), query = q == std::string_view::npos ? "" : target.substr(q + 1);
     const std::string& token = server_.token_;
-    if (token.empty()) {
-      if (!loopback_host(req[http::field::host])) return refuse(403, "this dashboard answers to a loopback Host only");
-    } else {
-      std::string_view auth = req[http::field::authorization];
-      bool ok = (auth.starts_with("Bearer ") && constant_time_equal(auth.substr(7), token)) ||
-                constant_time_equal(cookie_value(req[http::field::cookie], kCookie), token);
-      if (!ok && constant_time_equal(query_value(query, "token"), token)) {
-        std::string rest = without_token(query);
-        return redirect(std::string(path) + (rest.empty() ? "" : "?" + rest));
-      }
-      if (!ok) return refuse(401, "token required: Authorization: Bearer T, or ?token=T once");
-    }
     bool post = req.method() == http::verb::post;
+    bool ok = !token.empty() && (bearer_is(req[http::field::authorization], token) ||
+                                 constant_time_equal(cookie_value(req[http::field::cookie], server_.cookie_), token));
+    if (!ok && !token.empty() && constant_time_equal(query_value(query, "token").value_or(""), token)) {
+      if (post) {
+        ok = true;  // a POST is not redirected (its body would be lost)
+      } else {
+        std::string rest = without_token(query);
+        return redirect(local_path(path) + (rest.empty() ? "" : "?" + rest));
+      }
+    }
+    if (!ok) {
+      // Reads on a loopback bind may go without the token (Host checked: no DNS rebinding); changes never.
+      if (post || !server_.open_reads_) return refuse(401, "token required: Authorization: Bearer T, or ?token=T once");
+      if (!loopback_host(req[http::field::host])) return refuse(403, "this dashboard answers to a loopback Host only");
+    }
     if (!post && req.method() != http::verb::get && req.method() != http::verb::head)
       return refuse(405, "GET or POST");
     if (post && req["X-Loadctl"] != "1") return refuse(403, "POST needs the header X-Loadctl: 1");
@@ -155,7 +196,7 @@ class WebServer::Session : public std::enable_shared_from_this<Session> {
     res_.result(http::status::see_other);
     res_.set(http::field::location, location);
     res_.set(http::field::set_cookie,
-             std::string(kCookie) + "=" + server_.token_ + "; Path=/; HttpOnly; SameSite=Strict");
+             server_.cookie_ + "=" + server_.token_ + "; Path=/; HttpOnly; SameSite=Strict");
     send(false);
   }
 
@@ -205,7 +246,7 @@ WebServer::WebServer(asio::io_context& ctx, Handler handler, Limits limits)
 
 WebServer::~WebServer() { close(); }
 
-boost::system::error_code WebServer::open(const tcp::endpoint& endpoint, std::string token) {
+boost::system::error_code WebServer::open(const tcp::endpoint& endpoint, std::string token, bool open_reads) {
   boost::system::error_code ec;
   acceptor_.open(endpoint.protocol(), ec);
   if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
@@ -217,6 +258,9 @@ boost::system::error_code WebServer::open(const tcp::endpoint& endpoint, std::st
     return ec;
   }
   token_ = std::move(token);
+  open_reads_ = open_reads;
+  cookie_ = "loadctl_token_" + std::to_string(acceptor_.local_endpoint(ec).port());  // cookies are not port-scoped
+  ec.clear();
   accept_loop_.start();
   return ec;
 }

@@ -5,14 +5,17 @@
 // closed at once), a request header of kMaxHeader bytes and a body of kMaxBody (read only once the
 // request is authorised), Limits::read_timeout to send a request (idle keep-alive included) and
 // write_timeout to take the answer; each connection owns one fixed read buffer.
-// Auth: with a token set, every request carries it as `Authorization: Bearer T`, `?token=T` (then
-// answered with a redirect that sets it as an HttpOnly cookie) or that cookie; without a token
-// (loopback binds), the Host header must name a loopback address (no DNS rebinding). POSTs need
-// the header `X-Loadctl: 1`, which a cross-site form cannot send (no CSRF).
+// Auth: a request carries the token as `Authorization: Bearer T` (any case of "Bearer"), `?token=T`
+// (a GET is then answered with a redirect that sets it as an HttpOnly cookie named after the port,
+// since cookies are not port-scoped) or that cookie. Every POST (a change) needs it; with
+// open_reads (loopback binds), a GET may go without it when its Host header names a loopback
+// address (no DNS rebinding). POSTs need the header `X-Loadctl: 1`, which a cross-site form
+// cannot send (no CSRF).
 
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -36,8 +39,11 @@ struct WebResponse {
   std::string body;
 };
 
-/// The value of `key` in a query string ("a=1&b=2"), undecoded; empty when absent.
-std::string_view query_value(std::string_view query, std::string_view key);
+/// `text` with its %XX escapes decoded; nullopt when one is malformed ('+' stays '+').
+std::optional<std::string> percent_decode(std::string_view text);
+/// The value of `key` in a query string ("a=1&b=2"), percent-decoded; empty when absent, nullopt
+/// when its escapes are malformed.
+std::optional<std::string> query_value(std::string_view query, std::string_view key);
 
 /// Connections at once, and the time a peer has to send a request (idle keep-alive included)
 /// and to take the answer.
@@ -59,8 +65,8 @@ class WebServer {
   WebServer(const WebServer&) = delete;
   WebServer& operator=(const WebServer&) = delete;
 
-  /// Binds and listens; `token` empty: no token asked (the caller allows that on loopback only).
-  boost::system::error_code open(const boost::asio::ip::tcp::endpoint& endpoint, std::string token);
+  /// Binds and listens. `open_reads`: GETs with a loopback Host need no token (loopback binds only).
+  boost::system::error_code open(const boost::asio::ip::tcp::endpoint& endpoint, std::string token, bool open_reads);
   boost::asio::ip::tcp::endpoint local_endpoint() const;
   /// Stops accepting; open connections finish their current answer.
   void close();
@@ -74,6 +80,8 @@ class WebServer {
   AcceptLoop accept_loop_;
   Handler handler_;
   std::string token_;
+  std::string cookie_;      ///< loadctl_token_PORT
+  bool open_reads_ = false;
   Limits limits_;
   PendingLimit connections_;
 };

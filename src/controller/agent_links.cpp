@@ -97,6 +97,10 @@ void Controller::on_handover(AgentRecord& from, std::string_view payload) {
   agent.plan.slot.id = static_cast<unsigned>(agents_.size() - 1);
   agent.plan.seed = from.plan.seed ^ (0x9e3779b97f4a7c15ULL * (agent.plan.slot.id + 1));
   agent.plan.first_user_id = (std::uint64_t{agent.plan.slot.id} << 40) + 1;
+  // Steering goes on with the arrivals: the predecessor's factor and pause, not the run-wide ones.
+  agent.rate_factor = from.rate_factor;
+  agent.paused = from.paused;
+  if (started_) from.handed_over_at = std::max(0.0, seconds_between(zero_, std::chrono::steady_clock::now()));
   console_.info(fmt::format("agent {} on {} reached maxusers ({}): starting agent {} for the rest of its arrivals",
                             from_id, agent.plan.slot.host, agent.plan.slot.maxusers, agent.plan.slot.id));
   spdlog::info("agent {} reached maxusers {}: agent {} takes {} phase share(s)", from_id, agent.plan.slot.maxusers,

@@ -114,7 +114,10 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   std::optional<long> max_processes;
   auto* http = app.add_option("--http", o.http_address,
                               "dashboard address ADDR:PORT (default 127.0.0.1:8091; port 0: any free port); any "
-                              "non-loopback address requires a token");
+                              "non-loopback address requires a token")
+                   ->check([](const std::string& v) {
+                     return valid_http_address(v) ? std::string() : "--http " + v + ": expected ADDR:PORT";
+                   });
   app.add_option("--http-token-file", cl.http_token_file,
                  "file holding the dashboard's token (default on a non-loopback address: a random one, printed)");
   app.add_flag("-n", no_web, "no web dashboard (as Tsung)");

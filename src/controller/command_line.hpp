@@ -42,4 +42,8 @@ struct ParseOutcome {
 };
 ParseOutcome parse_command_line(int argc, char** argv);
 
+/// --http's value is ADDR:PORT ([v6]:PORT, localhost:PORT): checked on the command line, so that
+/// `check` refuses what `start` would (dashboard.cpp).
+bool valid_http_address(const std::string& text);
+
 }  // namespace loadctl::controller

@@ -188,8 +188,8 @@ void Controller::on_ready(AgentRecord& agent) {
     go.delay = seconds_between(SteadyClock::now(), zero_);
     agent.state = AgentState::running;
     agent.channel->send(MsgType::go, go.encode());
-    if (rate_factor_ != 1 || arrivals_paused_)  // steered before it joined
-      agent.channel->send(MsgType::rate, control::encode_rate(arrivals_paused_ ? 0 : rate_factor_));
+    if (agent.rate_factor != 1 || agent.paused)  // steered before it joined (its predecessor's steering)
+      agent.channel->send(MsgType::rate, control::encode_rate(agent.paused ? 0 : agent.rate_factor));
     return;
   }
   maybe_go();
@@ -499,6 +499,8 @@ void Controller::finish() {
   final_status_ = true;  // the exit status is final: status says "finished" from now on
   // `stop` clients wait for the report: release_control_clients; -k keeps the socket for `stop`.
   if (control_server_ && !(web_ && options_.http_keep)) control_server_->finish();
+  // Without -k nobody answers from here on (the report may take a while): refuse at once, not hang.
+  if (web_ && !options_.http_keep) web_->close();
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   ctx_.stop();

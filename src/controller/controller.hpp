@@ -93,6 +93,9 @@ struct AgentRecord {
   unsigned tick_count = 0;
   double request_rate = 0;                    ///< over the last 5 ticks
   double rate_factor = 1;                     ///< arrival rate multiplier asked for this agent
+  bool paused = false;                        ///< arrivals paused (its rate then 0; rate_factor kept)
+  /// Seconds from time zero when it handed its remaining arrivals over (maxusers); -1: never.
+  double handed_over_at = -1;
 };
 
 const char* state_name(AgentState s);
@@ -168,8 +171,9 @@ class Controller {
   // control socket (control_server.cpp): `loadctl status` and `loadctl stop`
   void open_control_socket();
   control::RunStatus run_status() const;
-  std::string stop_by_request();
-  std::string stop_agent_by_request(unsigned id);
+  /// `via`: who asked ("loadctl stop", "dashboard POST /api/stop"): console, log, run.json.
+  std::string stop_by_request(const std::string& via = "loadctl stop");
+  std::string stop_agent_by_request(unsigned id, const std::string& via = "loadctl stop");
   /// SIGINT/SIGTERM and `loadctl stop`: agents stop, final statistics written, exit `status`.
   void interrupt(int status, const std::string& reason);
   // dashboard (dashboard.cpp): the live page, its JSON API, /metrics and steering
@@ -180,7 +184,9 @@ class Controller {
   void sample_second(std::chrono::steady_clock::time_point now);
   /// Arrival steering: multiply the planned rate of the current phase by `factor` (0: paused)
   /// for every agent, or for `only`; logged, counted in the series' events. Returns the answer.
-  std::string steer_rate(double factor, const AgentRecord* only, const std::string& what);
+  enum class Steer { pause, resume, rate };
+  std::string steer_rate(Steer kind, double factor, AgentRecord* only, const std::string& what);
+  bool phases_shifted_now() const;
   std::string set_rate_by_request(const control::ControlRequest& request);
   void send_rate(AgentRecord& agent);
   double planned_rate_now(const AgentRecord* only) const;

@@ -6,11 +6,13 @@
 #include <fstream>
 #include <sstream>
 
+#include <boost/asio/ip/host_name.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "control/handshake.hpp"
 #include "control/metrics_exposition.hpp"
+#include "controller/command_line.hpp"
 #include "controller/controller.hpp"
 #include "controller/dashboard_page.hpp"
 
@@ -59,6 +61,8 @@ WebResponse web_answer(std::string line) {
 
 }  // namespace
 
+bool valid_http_address(const std::string& text) { return parse_http_endpoint(text).has_value(); }
+
 bool Controller::open_dashboard() {
   if (options_.http_address.empty()) return true;  // -n
   auto endpoint = parse_http_endpoint(options_.http_address);
@@ -66,14 +70,13 @@ bool Controller::open_dashboard() {
     console_.notice(fmt::format("error: --http {}: expected ADDR:PORT", options_.http_address));
     return false;
   }
+  // A token always guards changes (stop, rate, pause): the loopback is shared by every local user.
   std::string token = options_.http_token;
-  bool printed_token = false;
-  if (token.empty() && !is_loopback_address(endpoint->address())) {
-    token = control::random_token();
-    printed_token = true;
-  }
+  bool printed_token = token.empty();
+  if (printed_token) token = control::random_token();
+  bool loopback = is_loopback_address(endpoint->address());
   web_ = std::make_unique<control::WebServer>(ctx_, [this](const WebRequest& r) { return on_web(r); });
-  if (auto ec = web_->open(*endpoint, token)) {
+  if (auto ec = web_->open(*endpoint, token, loopback)) {
     web_.reset();
     std::string what = fmt::format("dashboard: cannot listen on {}: {}", options_.http_address, ec.message());
     if (options_.http_explicit) {
@@ -89,11 +92,20 @@ bool Controller::open_dashboard() {
   }
   auto local = web_->local_endpoint();
   std::string host = local.address().is_v6() ? "[" + local.address().to_string() + "]" : local.address().to_string();
+  if (local.address().is_unspecified()) {  // 0.0.0.0 / [::]: this host's name is what a browser can reach
+    boost::system::error_code ec;
+    std::string name = asio::ip::host_name(ec);
+    if (!ec && !name.empty()) host = name;
+  }
   dashboard_url_ = fmt::format("http://{}:{}/", host, local.port());
-  spdlog::info("dashboard on {}{}", dashboard_url_, token.empty() ? "" : " (token required)");
+  spdlog::info("dashboard on {} (token required{})", dashboard_url_, loopback ? " to steer" : "");
   console_.info("dashboard: " + dashboard_url_);
   // The token that was not given in a file is shown once, on the console only (not the log).
-  if (printed_token) console_.notice(fmt::format("dashboard token: {} (open {}?token={})", token, dashboard_url_, token));
+  // Needed to see anything off loopback: said even with -q; on loopback (reads open) unless -q.
+  if (printed_token) {
+    std::string line = fmt::format("dashboard token: {} (open {}?token={})", token, dashboard_url_, token);
+    loopback ? console_.info(line) : console_.notice(line);
+  }
   return true;
 }
 
@@ -137,8 +149,10 @@ WebResponse Controller::on_web(const WebRequest& r) {
   if (r.path == "/api/status") return {200, "application/json", control::render_status_json(run_status())};
   if (r.path == "/api/stats") {
     double since = -1;
-    if (auto v = query_value(r.query, "since"); !v.empty()) {
-      auto n = parse_query_number(v);
+    auto v = query_value(r.query, "since");
+    if (!v) return web_text(400, "since: malformed %-escape");
+    if (!v->empty()) {
+      auto n = parse_query_number(*v);
       if (!n) return web_text(400, "since: expected a number of seconds");
       since = *n;
     }
@@ -159,8 +173,10 @@ WebResponse Controller::on_web(const WebRequest& r) {
 
 WebResponse Controller::on_steer(const WebRequest& r) {
   std::optional<unsigned> agent;
-  if (auto v = query_value(r.query, "agent"); !v.empty()) {
-    auto n = parse_query_number(v);
+  auto v = query_value(r.query, "agent");
+  if (!v) return web_text(400, "agent: malformed %-escape");
+  if (!v->empty()) {
+    auto n = parse_query_number(*v);
     if (!n || *n < 0 || *n > 1e6 || *n != static_cast<unsigned>(*n)) return web_text(400, "agent: expected an agent id");
     agent = static_cast<unsigned>(*n);
   }
@@ -170,12 +186,14 @@ WebResponse Controller::on_steer(const WebRequest& r) {
       asio::post(ctx_, [this] { ctx_.stop(); });
       return web_text(200, "closing the dashboard");
     }
-    return web_answer(agent ? stop_agent_by_request(*agent) : stop_by_request());
+    return web_answer(agent ? stop_agent_by_request(*agent, "dashboard POST /api/stop")
+                            : stop_by_request("dashboard POST /api/stop"));
   }
   if (r.path == "/api/pause") request.kind = control::ControlRequest::Kind::pause;
   else if (r.path == "/api/resume") request.kind = control::ControlRequest::Kind::resume;
   else if (r.path == "/api/rate") {
-    auto parsed = control::parse_rate(query_value(r.query, "value"));
+    auto value = query_value(r.query, "value");
+    auto parsed = value ? control::parse_rate(*value) : std::nullopt;
     if (!parsed) return web_text(400, "value: expected Nx (a factor of the planned rate) or N/s (arrivals per second)");
     request = *parsed;
   } else {
@@ -204,61 +222,83 @@ void Controller::keep_serving(int exit_status) {
   }
 }
 
-// The planned arrival rate (users/s) of the current phase: of `only`, or of the whole run.
+// The planned arrival rate (users/s) of the current phase: of `only`, or of the whole run. Only
+// running agents still start users: stopped, lost or finished ones do not, and an agent that
+// handed its arrivals over (maxusers) has no share from then on (its successor counts once running).
 double Controller::planned_rate_now(const AgentRecord* only) const {
   double elapsed = started_ ? std::max(0.0, seconds_between(zero_, SteadyClock::now())) : 0;
   double rate = 0;
   for (const AgentRecord& a : agents_) {
     if (only && &a != only) continue;
+    if (a.state != AgentState::running) continue;
+    if (a.handed_over_at >= 0 && elapsed >= a.handed_over_at) continue;
     for (const PhaseShare& p : a.plan.phases)
       if (elapsed >= p.start && elapsed < p.start + p.duration) rate += p.rate;
   }
   return rate;
 }
 
+// wait_all_sessions_end shifts the phases after it by a wait only the agents know: their planned
+// times no longer tell the current phase.
+bool Controller::phases_shifted_now() const {
+  double elapsed = started_ ? std::max(0.0, seconds_between(zero_, SteadyClock::now())) : 0;
+  double end = 0;
+  for (const ArrivalPhase& phase : scenario_.load.phases) {
+    end += phase.duration;
+    if (end > elapsed) break;
+    if (phase.wait_all_sessions_end) return true;
+  }
+  return false;
+}
+
 std::string Controller::set_rate_by_request(const control::ControlRequest& request) {
   using Kind = control::ControlRequest::Kind;
   if (finished_ || stopping_) return "error: the run is over or stopping";
   if (!started_) return "error: the run has not started yet";
-  const AgentRecord* only = nullptr;
+  AgentRecord* only = nullptr;
   if (request.one_agent) {
     auto it = std::find_if(agents_.begin(), agents_.end(), [&](const AgentRecord& a) { return a.plan.slot.id == request.agent; });
     if (it == agents_.end()) return fmt::format("error: no agent {}", request.agent);
     if (it->state != AgentState::running) return fmt::format("error: agent {} is {}, not running", request.agent, state_name(it->state));
     only = &*it;
   }
-  if (request.kind == Kind::pause) return steer_rate(0, only, "pause");
-  if (request.kind == Kind::resume) {
-    double factor = only ? only->rate_factor : rate_factor_;
-    return steer_rate(factor > 0 ? factor : 1, only, "resume");
-  }
+  if (request.kind == Kind::pause) return steer_rate(Steer::pause, 0, only, "pause");
+  if (request.kind == Kind::resume) return steer_rate(Steer::resume, 0, only, "resume");
   double factor = request.rate;
   std::string what = fmt::format("rate {}x", request.rate);
+  double planned = planned_rate_now(only);
   if (request.per_second) {
-    double planned = planned_rate_now(only);
+    if (phases_shifted_now())
+      return "error: a phase with wait_all_sessions_end shifted the phases after it: rate N/s cannot tell the "
+             "planned rate now; use rate Nx (a factor)";
     if (!(planned > 0)) return "error: the current phase has no arrival rate to scale (static users or between phases)";
     factor = request.rate / planned;
     what = fmt::format("rate {}/s ({:.4g}x the planned {:.4g}/s)", request.rate, factor, planned);
+  } else if (!(planned > 0) && !phases_shifted_now()) {
+    return "error: the current phase has no arrival rate to scale (static users or between phases)";
   }
   if (factor > control::kMaxRateFactor) return fmt::format("error: {} is more than {}x the planned rate", what, control::kMaxRateFactor);
-  return steer_rate(factor, only, what);
+  if (factor > 0 && factor < control::kMinRateFactor)
+    return fmt::format("error: {} is less than {}x the planned rate: use pause", what, control::kMinRateFactor);
+  return steer_rate(Steer::rate, factor, only, what);
 }
 
-std::string Controller::steer_rate(double factor, const AgentRecord* only, const std::string& what) {
-  bool pause = what == "pause";
+// Pause is a flag of its own: an agent's arrivals run at paused ? 0 : rate_factor, so resume
+// gives each agent back its own factor, and a rate asked while paused waits for resume.
+std::string Controller::steer_rate(Steer kind, double factor, AgentRecord* only, const std::string& what) {
+  bool held = false;  // a rate asked while paused
   for (AgentRecord& a : agents_) {
     if (only && &a != only) continue;
-    if (pause) {
-      a.rate_factor = a.rate_factor > 0 ? a.rate_factor : 1;  // kept for resume
-    } else {
-      a.rate_factor = factor;
-    }
+    if (kind == Steer::pause) a.paused = true;
+    else if (kind == Steer::resume) a.paused = false;
+    else a.rate_factor = factor;
+    held = held || (kind == Steer::rate && a.paused);
     if (a.state == AgentState::running && a.channel && a.channel->open())
-      a.channel->send(MsgType::rate, control::encode_rate(pause ? 0 : factor));
+      a.channel->send(MsgType::rate, control::encode_rate(a.paused ? 0 : a.rate_factor));
   }
   if (!only) {
-    if (!pause) rate_factor_ = factor;
-    arrivals_paused_ = pause;
+    if (kind == Steer::rate) rate_factor_ = factor;
+    else arrivals_paused_ = kind == Steer::pause;
   }
   std::string who = only ? fmt::format("agent {}", only->plan.slot.id) : "all agents";
   std::string event = fmt::format("{} ({})", what, who);
@@ -266,9 +306,11 @@ std::string Controller::steer_rate(double factor, const AgentRecord* only, const
   spdlog::info("steering: {} at {:.1f} s", event, t);
   console_.notice(fmt::format("steering: {}", event));
   live_.add_event(t, event);
-  count_event(pause ? "steer_pause" : what == "resume" ? "steer_resume" : "steer_rate");
+  count_event(kind == Steer::pause ? "steer_pause" : kind == Steer::resume ? "steer_resume" : "steer_rate");
   if (jsonl_) jsonl_->write_event(std::time(nullptr), t, event);
-  return fmt::format("{}: {}", who, what == "pause" ? "arrivals paused" : what == "resume" ? "arrivals resumed" : what);
+  if (kind == Steer::pause) return who + ": arrivals paused";
+  if (kind == Steer::resume) return who + ": arrivals resumed";
+  return fmt::format("{}: {}{}", who, what, held ? " (arrivals paused: from resume on)" : "");
 }
 
 }  // namespace loadctl::controller

@@ -68,32 +68,32 @@ void Controller::interrupt(int status, const std::string& reason) {
   stop_agents(reason);
 }
 
-std::string Controller::stop_by_request() {
+std::string Controller::stop_by_request(const std::string& via) {
   if (keeping_) {  // -k: the run is over; `loadctl stop` ends the dashboard
     boost::asio::post(ctx_, [this] { ctx_.stop(); });
     return "the run has finished: closing the dashboard (-k)";
   }
   if (finished_) return "the run has already finished";
   if (stopping_) return fmt::format("already stopping ({})", stop_reason_);
-  console_.notice("\nloadctl stop: stopping agents and writing the final statistics");
-  spdlog::info("stop asked through the control socket");
-  interrupt(kStoppedStatus, "loadctl stop");
+  console_.notice(fmt::format("\n{}: stopping agents and writing the final statistics", via));
+  spdlog::info("stop asked: {}", via);
+  interrupt(kStoppedStatus, via);
   return "stopping: agents stop, the final statistics are written";
 }
 
 // One agent stops its users (as at the end of the run: final statistics, Done); the others go on.
 // Part of the planned load does not run, so the run exits 143 as a stopped run does.
-std::string Controller::stop_agent_by_request(unsigned id) {
+std::string Controller::stop_agent_by_request(unsigned id, const std::string& via) {
   auto it = std::find_if(agents_.begin(), agents_.end(), [id](const AgentRecord& a) { return a.plan.slot.id == id; });
   if (it == agents_.end()) return fmt::format("error: no agent {}", id);
   if (it->plan.slot.monitor_only) return fmt::format("error: agent {} is the monitor agent of {}, not load", id, it->plan.slot.host);
   if (it->state != AgentState::running || !it->channel || !it->channel->open())
     return fmt::format("error: agent {} is {}, not running", id, state_name(it->state));
-  std::string text = fmt::format("loadctl stop --agent {}: stopping agent {} on {}", id, id, it->plan.slot.host);
+  std::string text = fmt::format("{} --agent {}: stopping agent {} on {}", via, id, id, it->plan.slot.host);
   console_.notice(text);
   spdlog::info("{}", text);
   if (exit_status_ == 0) exit_status_ = kStoppedStatus;
-  if (stop_reason_.empty()) stop_reason_ = fmt::format("loadctl stop --agent {}", id);  // run.json
+  if (stop_reason_.empty()) stop_reason_ = fmt::format("{} --agent {}", via, id);  // run.json
   it->channel->send(MsgType::stop);
   return fmt::format("stopping agent {} on {}: its users stop, the other agents go on", id, it->plan.slot.host);
 }
@@ -173,7 +173,8 @@ control::RunStatus Controller::run_status() const {
   s.rate_factor = rate_factor_;
   s.arrivals_paused = arrivals_paused_;
   s.dashboard = dashboard_url_;
-  if (!report_path_.empty()) s.report = dashboard_url_.empty() ? report_path_ : dashboard_url_ + "report";
+  // Relative on the dashboard: its URL may name the bind address (0.0.0.0), not one a browser reaches.
+  if (!report_path_.empty()) s.report = dashboard_url_.empty() ? report_path_ : "/report";
   s.stop_reason = stop_reason_;
   s.exit_status = exit_status_;
   return s;

@@ -295,6 +295,7 @@ class Worker {
   /// `clean`: not cut by an error or a timeout, so that its TLS session stays resumable.
   void close_connection(User& user, bool clean = true);
   void finish_user(User& user, bool cut_off = false);
+  static Clock::time_point after_gap(Clock::time_point from, double gap, Clock::time_point limit);
   double think_seconds(const ThinkTime& think);
 
   // transports (user_transport.cpp): chosen once per connection; plain TCP never goes here

@@ -40,6 +40,13 @@ void Worker::schedule_phase(std::size_t index) {
 
 Clock::time_point Worker::phase_time(double s) const { return start_ + phase_shift_ + seconds(s); }
 
+// `from` plus a Poisson gap, at most `limit`: a tiny rate's gap (years) would overflow the clock's
+// integer duration.
+Clock::time_point Worker::after_gap(Clock::time_point from, double gap, Clock::time_point limit) {
+  if (from >= limit || !(gap < std::chrono::duration<double>(limit - from).count())) return std::max(from, limit);
+  return from + seconds(gap);
+}
+
 // A phase with wait_all_sessions_end (Tsung's ts_launcher:check_sessions_end) lets the next one
 // start only when no user of this agent runs any more, checked every 100 ms as Tsung does; the
 // later phases start that much later. One gate per agent: the first worker that sees every
@@ -96,7 +103,7 @@ bool Worker::schedule_next_arrival() {
   double rate = phase.rate * arrival_factor_;
   if (rate > 0 && !capped && !stopping_) {
     std::exponential_distribution<double> gap(rate);
-    next_arrival_ += seconds(gap(rng_));
+    next_arrival_ = after_gap(next_arrival_, gap(rng_), phase_end);
     skip_missed_arrivals(rate, phase_end, phase);
     capped = phase.max_users && phase_started_ >= *phase.max_users;
     if (next_arrival_ < phase_end && !capped) {
@@ -141,7 +148,7 @@ void Worker::skip_missed_arrivals(double rate, Clock::time_point phase_end, cons
     stats_.add(error_metric("users_late"), missed);
   }
   std::exponential_distribution<double> gap(rate);
-  next_arrival_ = missed_until + seconds(gap(rng_));
+  next_arrival_ = after_gap(missed_until, gap(rng_), phase_end);
 }
 
 void Worker::set_arrival_factor(double factor) {

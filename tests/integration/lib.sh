@@ -19,6 +19,27 @@ LOADTARGET=$LOADCTL_BIN/src/target/loadtarget
 TEST_NAME=$(basename "$0" .sh)
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/$TEST_NAME.XXXXXX")
 
+# Every `loadctl start` (or debug) of a test goes without the dashboard unless the test asks about
+# it (-n, -k, --http, --http-token-file): the default 127.0.0.1:8091 is one port for all the tests
+# that ctest -j runs at once. $LOADCTL is that wrapper (it execs: $! is loadctl's pid);
+# $LOADCTL_REAL the binary itself (for a test of the default port).
+LOADCTL_REAL=$LOADCTL
+mkdir -p "$TEST_TMP/bin"
+cat > "$TEST_TMP/bin/loadctl" <<WRAPPER
+#!/bin/bash
+run=0
+for a in "\$@"; do
+  case \$a in
+    -n | -k | --http | --http=* | --http-token-file | --http-token-file=*) exec "$LOADCTL_REAL" "\$@" ;;
+    start | debug) run=1 ;;
+  esac
+done
+[ \$run = 1 ] && exec "$LOADCTL_REAL" -n "\$@"
+exec "$LOADCTL_REAL" "\$@"
+WRAPPER
+chmod +x "$TEST_TMP/bin/loadctl"
+LOADCTL=$TEST_TMP/bin/loadctl
+
 _cleanups=()
 # on_exit COMMAND: runs COMMAND (a string, eval'd) at exit; last registered runs first.
 on_exit() { _cleanups+=("$1"); }
@@ -49,7 +70,7 @@ need_bins() {
   local b path
   for b in "$@"; do
     case "$b" in
-      loadctl) path=$LOADCTL ;;
+      loadctl) path=$LOADCTL_REAL ;;
       loadagent) path=$LOADAGENT ;;
       loadtarget) path=$LOADTARGET ;;
       *) path=$(command -v "$b" || true) ;;

@@ -55,7 +55,8 @@ grep -q ': ok: ' "$TEST_TMP/notes.out" || fail "check output: $(cat "$TEST_TMP/n
 # -n and -k work (the live dashboard, docs/dashboard.md): no note; -n with -k or --http is a contradiction.
 "$LOADCTL" -n -f "$TEST_TMP/hello.xml" check 2>"$TEST_TMP/n.err" >/dev/null || fail "-n check: $(cat "$TEST_TMP/n.err")"
 grep -q '^note: -n' "$TEST_TMP/n.err" && fail "-n is still a no-op note"
-for bad in "-n -k" "-n --http 127.0.0.1:0"; do
+# A bad --http is refused by check as by start (usage error).
+for bad in "-n -k" "-n --http 127.0.0.1:0" "--http nonsense" "--http 127.0.0.1:99999" "--http host.example:80"; do
   st=0
   "$LOADCTL" $bad -f "$TEST_TMP/hello.xml" check >/dev/null 2>&1 || st=$?
   assert_eq "$st" 64 "exit status of $bad"

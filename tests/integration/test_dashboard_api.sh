@@ -62,7 +62,7 @@ PY
 api "api/stats?since=-1" > "$TEST_TMP/early.json"
 
 # The run ends; -k keeps the dashboard: its status says finished and links the report.
-finished() { api api/status > "$TEST_TMP/final.json" && grep -q '"state": "finished"' "$TEST_TMP/final.json" && grep -q '"report": "http' "$TEST_TMP/final.json"; }
+finished() { api api/status > "$TEST_TMP/final.json" && grep -q '"state": "finished"' "$TEST_TMP/final.json" && grep -q '"report": "/report"' "$TEST_TMP/final.json"; }
 wait_until 40 finished || { cat "$TEST_TMP/final.json" "$TEST_TMP/err" >&2; fail "the kept dashboard never showed the finished run"; }
 kill -0 $pid 2>/dev/null || fail "-k: the controller exited after the run"
 api api/stats > "$TEST_TMP/stats.json"
@@ -131,7 +131,7 @@ on_exit "kill $hold 2>/dev/null || true"
 wait_until 5 grep -q held "$TEST_TMP/hold.out" || fail "could not hold port 8091"
 held=$("$PY" -c 'import socket; s=socket.socket(); print(s.connect_ex(("127.0.0.1", 8091)))')
 if [ "$held" = 0 ]; then
-  "$LOADCTL" -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run-busy" -w 0 start > /dev/null 2> "$TEST_TMP/busy.err" \
+  "$LOADCTL_REAL" -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run-busy" -w 0 start > /dev/null 2> "$TEST_TMP/busy.err" \
     || { cat "$TEST_TMP/busy.err" >&2; fail "a taken default dashboard port failed the run"; }
   grep -q '^note: dashboard: cannot listen on 127.0.0.1:8091: .*the run goes on without a dashboard' "$TEST_TMP/busy.err" \
     || { cat "$TEST_TMP/busy.err" >&2; fail "no clear note about the taken port"; }

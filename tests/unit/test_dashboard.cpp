@@ -37,8 +37,8 @@ TEST(LiveSeries, OnePointPerSecondFromTheDeltas) {
   ASSERT_EQ(series.points().size(), 2u);
   const LivePoint& p = series.points()[0];
   EXPECT_EQ(p.request.count, 100u);
-  EXPECT_DOUBLE_EQ(p.request_rate, 200);  // 100 requests in 0.5 s
-  EXPECT_DOUBLE_EQ(p.error_rate, 6);
+  EXPECT_DOUBLE_EQ(p.request_rate, 100);  // 100 requests in 0.5 s count over 1 s: no spike at the run's end
+  EXPECT_DOUBLE_EQ(p.error_rate, 3);
   EXPECT_EQ(p.users_started, 7u);
   EXPECT_EQ(p.users, 12);
   EXPECT_NEAR(p.request.p50, 50, 0.5);
@@ -50,7 +50,7 @@ TEST(LiveSeries, OnePointPerSecondFromTheDeltas) {
 
   series.add_event(1.5, "rate 2x (all agents)");
   std::string all = series.render_json(-1);
-  EXPECT_NE(all.find("\"t\":1,\"users\":12,\"users_started\":7,\"request_rate\":200,\"error_rate\":6"), std::string::npos) << all;
+  EXPECT_NE(all.find("\"t\":1,\"users\":12,\"users_started\":7,\"request_rate\":100,\"error_rate\":3"), std::string::npos) << all;
   EXPECT_NE(all.find("\"events\":[{\"t\":1.5,\"text\":\"rate 2x (all agents)\"}]"), std::string::npos) << all;
   std::string later = series.render_json(1);  // since=1: the second point and the event only
   EXPECT_EQ(later.find("\"t\":1,"), std::string::npos) << later;
@@ -73,6 +73,10 @@ TEST(Steering, RateRequestsOnTheControlSocket) {
   EXPECT_EQ(r->kind, Kind::rate);
   EXPECT_EQ(r->rate, 2);
   EXPECT_FALSE(r->per_second);
+  // Below 1e-6 a factor's arrival gap would overflow the clock: refused (pause is the way).
+  EXPECT_FALSE(parse_rate("0.0000001x"));
+  EXPECT_FALSE(parse_rate("0.0000000001x"));
+  ASSERT_TRUE(parse_rate("0.000001x"));
   r = parse_control_request("rate 500/s agent 3");
   ASSERT_TRUE(r);
   EXPECT_TRUE(r->per_second && r->one_agent);
@@ -104,7 +108,7 @@ TEST(Steering, RateMessage) {
 // A WebServer on 127.0.0.1:0 in its own thread; requests through blocking sockets.
 class WebServerTest : public ::testing::Test {
  protected:
-  void start(std::string token, WebServer::Limits limits = {}) {
+  void start(std::string token, WebServer::Limits limits = {}, bool open_reads = false) {
     server_ = std::make_unique<WebServer>(
         ctx_,
         [this](const WebRequest& r) {
@@ -113,7 +117,7 @@ class WebServerTest : public ::testing::Test {
                                                     std::string(r.query) + " " + std::string(r.body)};
         },
         limits);
-    ASSERT_FALSE(server_->open(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), std::move(token)));
+    ASSERT_FALSE(server_->open(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), std::move(token), open_reads));
     port_ = server_->local_endpoint().port();
     thread_ = std::thread([this] {
       auto guard = asio::make_work_guard(ctx_);
@@ -159,8 +163,8 @@ namespace {
 const std::string kWebToken = "0123456789abcdef0123456789abcdef";
 }  // namespace
 
-TEST_F(WebServerTest, LoopbackWithoutTokenChecksHostAndPostHeader) {
-  start("");
+TEST_F(WebServerTest, LoopbackReadsWithoutTokenChangesWithToken) {
+  start(kWebToken, {}, true);
   EXPECT_TRUE(exchange(get("/api/status?x=1")).starts_with("HTTP/1.1 200")) << exchange(get("/api/status"));
   EXPECT_NE(exchange(get("/api/status?x=1")).find("get /api/status?x=1"), std::string::npos);
   // DNS rebinding: a page of evil.example resolved to 127.0.0.1 sends its own name.
@@ -170,14 +174,48 @@ TEST_F(WebServerTest, LoopbackWithoutTokenChecksHostAndPostHeader) {
     std::string r = std::string("GET / HTTP/1.1\r\nHost: ") + host + "\r\nConnection: close\r\n\r\n";
     EXPECT_TRUE(exchange(r).starts_with("HTTP/1.1 200")) << host;
   }
-  // A cross-site form cannot add X-Loadctl: its POST is refused before the handler.
   int before = handled_;
-  std::string form = "POST /api/stop HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+  // Another local user (no token) cannot stop or steer the run, even with X-Loadctl.
+  std::string bare = "POST /api/stop HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Loadctl: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+  EXPECT_TRUE(exchange(bare).starts_with("HTTP/1.1 401")) << exchange(bare);
+  std::string wrong = "POST /api/stop HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Loadctl: 1\r\nAuthorization: Bearer " + kWebToken +
+                      "0\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+  EXPECT_TRUE(exchange(wrong).starts_with("HTTP/1.1 401"));
+  // A cross-site form cannot add X-Loadctl: its POST is refused before the handler (the cookie is sent).
+  std::string form = "POST /api/stop HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: loadctl_token_" + std::to_string(port_) + "=" +
+                     kWebToken + "\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
   EXPECT_TRUE(exchange(form).starts_with("HTTP/1.1 403"));
   EXPECT_EQ(handled_, before);
-  std::string post = "POST /api/rate?value=2x HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Loadctl: 1\r\nConnection: close\r\n"
-                     "Content-Length: 4\r\n\r\nbody";
+  std::string post = "POST /api/rate?value=2x HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Loadctl: 1\r\nAuthorization: bEaReR " + kWebToken +
+                     "\r\nConnection: close\r\nContent-Length: 4\r\n\r\nbody";
   EXPECT_NE(exchange(post).find("post /api/rate?value=2x body"), std::string::npos);
+  std::string by_cookie = "POST /api/pause HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Loadctl: 1\r\nCookie: loadctl_token_" +
+                          std::to_string(port_) + "=" + kWebToken + "\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+  EXPECT_NE(exchange(by_cookie).find("post /api/pause"), std::string::npos);
+  // Another port's cookie is not this dashboard's.
+  std::string other_port = "POST /api/pause HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Loadctl: 1\r\nCookie: loadctl_token_1=" + kWebToken +
+                           "\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+  EXPECT_TRUE(exchange(other_port).starts_with("HTTP/1.1 401"));
+}
+
+TEST_F(WebServerTest, RedirectAfterTokenStaysOnTheSite) {
+  start(kWebToken);
+  for (const char* target : {"//evil.example/", "/\\evil.example/", "///evil.example/"}) {
+    std::string answer = exchange(get(std::string(target) + "?token=" + kWebToken));
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 303")) << answer;
+    EXPECT_NE(answer.find("Location: /evil.example/\r\n"), std::string::npos) << target << "\n" << answer;
+  }
+}
+
+TEST(QueryValue, PercentDecodedAndBounded) {
+  EXPECT_EQ(query_value("value=500%2Fs&agent=1", "value"), std::optional<std::string>("500/s"));
+  EXPECT_EQ(query_value("a=1&value=%32x", "value"), std::optional<std::string>("2x"));
+  EXPECT_EQ(query_value("a=1", "value"), std::optional<std::string>(""));
+  EXPECT_EQ(query_value("value=1e+3", "value"), std::optional<std::string>("1e+3"));
+  EXPECT_FALSE(query_value("value=5%2", "value"));
+  EXPECT_FALSE(query_value("value=5%", "value"));
+  EXPECT_FALSE(query_value("value=%zz", "value"));
+  EXPECT_EQ(percent_decode("%41%62c"), std::optional<std::string>("Abc"));
 }
 
 TEST_F(WebServerTest, TokenAsBearerQueryOnceThenCookie) {
@@ -191,9 +229,9 @@ TEST_F(WebServerTest, TokenAsBearerQueryOnceThenCookie) {
   std::string redirect = exchange(get("/?a=1&token=" + kWebToken));
   EXPECT_TRUE(redirect.starts_with("HTTP/1.1 303")) << redirect;
   EXPECT_NE(redirect.find("Location: /?a=1\r\n"), std::string::npos) << redirect;
-  EXPECT_NE(redirect.find("Set-Cookie: loadctl_token=" + kWebToken + "; Path=/; HttpOnly; SameSite=Strict"),
+  EXPECT_NE(redirect.find("Set-Cookie: loadctl_token_" + std::to_string(port_) + "=" + kWebToken + "; Path=/; HttpOnly; SameSite=Strict"),
             std::string::npos) << redirect;
-  EXPECT_TRUE(exchange(get("/", "Cookie: a=b; loadctl_token=" + kWebToken + "\r\n")).starts_with("HTTP/1.1 200"));
+  EXPECT_TRUE(exchange(get("/", "Cookie: a=b; loadctl_token_" + std::to_string(port_) + "=" + kWebToken + "\r\n")).starts_with("HTTP/1.1 200"));
   // With a token, any Host is fine (a non-loopback bind is reached by name).
   std::string named = "GET / HTTP/1.1\r\nHost: loadhost:8091\r\nAuthorization: Bearer " + kWebToken + "\r\nConnection: close\r\n\r\n";
   EXPECT_TRUE(exchange(named).starts_with("HTTP/1.1 200"));
@@ -224,7 +262,7 @@ TEST_F(WebServerTest, ConnectionsAreCappedAndSlowClientsTimedOut) {
   WebServer::Limits limits;
   limits.connections = 4;
   limits.read_timeout = std::chrono::milliseconds(300);
-  start("", limits);
+  start(kWebToken, limits, true);
   std::vector<tcp::socket> idle;
   for (int i = 0; i < 4; ++i) idle.push_back(connect());  // hold every slot, send nothing
   for (int i = 0; i < 100 && server_->connections() < 4; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
