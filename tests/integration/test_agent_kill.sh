@@ -82,9 +82,10 @@ unreported=$((logged - requests))
 log "tsung.log requests=$requests nginx=$logged unreported=$unreported"
 [ "$requests" -gt 400 ] || fail "too few requests: $requests"
 [ "$unreported" -ge 0 ] || fail "tsung.log counts more requests ($requests) than nginx saw ($logged)"
-# Agent 1 did ~100 requests/s with ~6 users in flight: one delta plus in-flight is < 80; losing its
+# Agent 1 did ~100-120 requests/s with ~6 users in flight: one 500 ms delta plus in-flight is ~70,
+# up to ~130 when the agent's report is late (ASan, a loaded machine: 91 was seen); losing its
 # earlier statistics would leave ~300 unreported.
-[ "$unreported" -le 80 ] || fail "$unreported requests nginx answered are missing from tsung.log"
+[ "$unreported" -le 150 ] || fail "$unreported requests nginx answered are missing from tsung.log"
 # The same with the opt-in: a partial run is accepted.
 run_and_kill "$TEST_TMP/tolerated" --tolerate-agent-loss
 [ "$st" -eq 0 ] || { cat "$TEST_TMP/tolerated.err" >&2; fail "loadctl --tolerate-agent-loss exited with $st after losing an agent"; }

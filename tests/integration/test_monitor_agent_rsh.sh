@@ -40,7 +40,7 @@ done
 samples cpu | awk '{ if ($4 < 0 || $4 > 100) exit 1 }' || fail "cpu outside 0..100"
 mem_total=$(awk '$1 == "MemTotal:" { print int($2 / 1024) }' /proc/meminfo)
 samples freemem | awk -v t="$mem_total" '{ if ($4 <= 0 || $4 > t) exit 1 }' || fail "freemem outside 0..$mem_total MB"
-recv=$(samples recvpackets | awk '{ s += $3 * $4 } END { print s + 0 }')
+recv=$(samples recvpackets | awk '{ s += $3 * $4 } END { printf "%.0f", s }')
 log "$dumps dumps; packets received on $HOST's eth0: $recv"
 [ "$recv" -gt 0 ] || fail "no packets counted on $HOST's eth0, which carries the agent's control channel"
 log "ok"

@@ -6,7 +6,7 @@
 # bench_clear ("password": cleartext), all with the examples' password; each owns its database.
 #  1. Tsung's examples /usr/share/doc/tsung/examples/{pgsql,thinks,thinks2}.xml, changed only in
 #     the server port, the arrival phases' durations (minutes and hours -> 1-2 s; pgsql.xml's
-#     interarrival 30 s -> 0.5 s, so that users arrive within them), pgsql.xml's 20 s thinktime
+#     interarrival 30 s -> 0.2 s, so that users arrive within them: ~10 Poisson arrivals in 2 s, fewer than 3 with a chance of 0.3%), pgsql.xml's 20 s thinktime
 #     (-> 1 s) and, for thinks/thinks2, the database and user (bench_md5, bench_clear: one
 #     authentication method each; pgsql.xml keeps bench, SCRAM). Asserted: requests and users in tsung.log, error_pgsql (pgsql.xml's last query has an
 #     unterminated literal: PostgreSQL rejects it), and PostgreSQL's own count of sessions per
@@ -70,7 +70,7 @@ example thinks -e 's/duration="600" unit="second"/duration="2" unit="second"/' \
 example thinks2 -e 's/duration="10" unit="minute"/duration="2" unit="second"/' \
   -e 's/duration="600" unit="second"/duration="1" unit="second"/' -e 's/duration="6" unit="hour"/duration="1" unit="second"/' \
   -e 's/"bench"/"bench_clear"/g'
-example pgsql -e 's/duration="10" unit="minute"/duration="2" unit="second"/' -e 's/interarrival="30"/interarrival="0.5"/' \
+example pgsql -e 's/duration="10" unit="minute"/duration="2" unit="second"/' -e 's/interarrival="30"/interarrival="0.2"/' \
   -e 's/thinktime value="20"/thinktime value="1"/'
 for n in thinks thinks2 pgsql; do
   changed=$(diff "/usr/share/doc/tsung/examples/$n.xml" "$TEST_TMP/$n.xml" | grep -c '^>' || true)
