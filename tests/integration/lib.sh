@@ -113,6 +113,10 @@ wait_until() {
 # dump of DIR/tsung.log: a counter's or a sample's total for the run.
 tsung_sum() { awk -v name="$1" '$1 == "stats:" && $2 == name { s += $3 } END { print s + 0 }' "$2/tsung.log"; }
 
+# tsung_samples NAME FILE: the `stats:` lines of sample metric NAME in tsung.log FILE that hold at
+# least one value (column 3: count, 4: mean, 5: stddev, 6: max, 7: min).
+tsung_samples() { awk -v name="$1" '$1 == "stats:" && $2 == name && $3 > 0' "$2"; }
+
 # count_lines FILE: line count (0 when FILE is missing).
 count_lines() { if [ -f "$1" ]; then wc -l < "$1" | tr -d ' '; else echo 0; fi; }
 

@@ -59,7 +59,7 @@ wait "$RUN_PID" || st=$?
 [ "$st" = 0 ] || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $st"; }
 
 # stats: {name,"host"} count mean stddev max min ...
-samples() { awk -v n="{$1,\"$2\"}" '$1 == "stats:" && $2 == n && $3 > 0' "$R/tsung.log"; }
+samples() { tsung_samples "{$1,\"$2\"}" "$R/tsung.log"; }
 dumps=$(grep -c '^# stats: dump at' "$R/tsung.log")
 cpu=$(samples cpu 127.0.0.2 | wc -l)
 log "$dumps dumps; {cpu,\"127.0.0.2\"} in $cpu of them"

@@ -31,7 +31,7 @@ R=$TEST_TMP/run
 grep -q "rsh_daemon: running $LOADAGENT" "$R/agent-1.log" || fail "agent-1.log lacks the rsh daemon's line"
 grep -q 'monitor-only' "$R/agent-1.log" || fail "agent-1.log does not say monitor-only"
 
-samples() { awk -v n="{$1,\"$HOST\"}" '$1 == "stats:" && $2 == n && $3 > 0' "$R/tsung.log"; }
+samples() { tsung_samples "{$1,\"$HOST\"}" "$R/tsung.log"; }
 dumps=$(grep -c '^# stats: dump at' "$R/tsung.log")
 for m in cpu freemem load; do
   n=$(samples "$m" | wc -l)

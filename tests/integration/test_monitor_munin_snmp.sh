@@ -103,7 +103,7 @@ XML
 RUN=$!
 # snmpd goes away after three polls (every 5 s: snmpd refreshes its CPU counters every 5 s; the
 # first dump holds two): its later intervals must stay empty.
-snmp_samples() { awk -v n="{freemem,\"$SNMP_IP\"}" '$1 == "stats:" && $2 == n && $3 > 0' "$TEST_TMP/run/tsung.log" 2>/dev/null | wc -l; }
+snmp_samples() { tsung_samples "{freemem,\"$SNMP_IP\"}" "$TEST_TMP/run/tsung.log" 2>/dev/null | wc -l; }
 two_snmp_dumps() { [ "$(snmp_samples)" -ge 2 ]; }
 wait_until 25 two_snmp_dumps || fail "no snmp samples in two dumps within 25 s"
 _stop_pid "$SNMP_PID"
@@ -113,7 +113,7 @@ R=$TEST_TMP/run
 
 # mean of a sample metric over the intervals that have samples (column 3: count, 4: mean).
 mean() { awk -v n="$1" '$1 == "stats:" && $2 == n && $3 > 0 { s += $4; c++ } END { if (c) printf "%.2f", s / c; else print "none" }' "$R/tsung.log"; }
-samples() { awk -v n="$1" '$1 == "stats:" && $2 == n && $3 > 0 { c++ } END { print c + 0 }' "$R/tsung.log"; }
+samples() { tsung_samples "$1" "$R/tsung.log" | wc -l; }
 mu="{cpu,\"munin-host1\"}" sc="{cpu,\"$SNMP_IP\"}"
 log "munin cpu $(mean "$mu") % ($(samples "$mu") samples), freemem $(mean '{freemem,"munin-host1"}') MB, load $(mean '{load,"munin-host1"}')"
 log "snmp cpu $(mean "$sc") ticks/s, freemem $(mean "{freemem,\"$SNMP_IP\"}") MB, totalmem $(mean "{totalmem,\"$SNMP_IP\"}"), uptime/interval $(mean "{uptime,\"$SNMP_IP\"}")"
