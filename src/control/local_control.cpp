@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -31,6 +32,27 @@ std::optional<unsigned> parse_agent_id(std::string_view id) {
   unsigned n = 0;
   for (char c : id) n = n * 10 + static_cast<unsigned>(c - '0');
   return n;
+}
+
+// A host name, IPv4/IPv6 address, optionally with :PORT: nothing a request line could split on.
+bool plain_host(std::string_view text) {
+  return !text.empty() && text.size() <= 48 &&
+         text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:-_[]") ==
+             std::string_view::npos;
+}
+
+std::optional<ControlRequest> parse_add_agent(std::string_view rest) {
+  ControlRequest request{ControlRequest::Kind::add_agent};
+  constexpr std::string_view kIp = " ip ";
+  auto ip_at = rest.find(kIp);
+  if (ip_at != std::string_view::npos) {
+    request.source_ip = std::string(rest.substr(ip_at + kIp.size()));
+    if (!plain_host(request.source_ip)) return std::nullopt;
+    rest = rest.substr(0, ip_at);
+  }
+  if (!plain_host(rest)) return std::nullopt;
+  request.host = std::string(rest);
+  return request;
 }
 
 }  // namespace
@@ -63,14 +85,18 @@ std::optional<ControlRequest> parse_control_request(std::string_view line) {
   if (line == "stop") return ControlRequest{ControlRequest::Kind::stop};
   if (line == "pause") return ControlRequest{ControlRequest::Kind::pause};
   if (line == "resume") return ControlRequest{ControlRequest::Kind::resume};
-  constexpr std::string_view kStopAgent = "stop agent ", kRate = "rate ", kAgent = " agent ";
-  if (line.starts_with(kStopAgent)) {
-    auto id = parse_agent_id(line.substr(kStopAgent.size()));
+  constexpr std::string_view kStopAgent = "stop agent ", kRate = "rate ", kAgent = " agent ",
+                             kAddAgent = "add agent ", kRemoveAgent = "remove agent ";
+  for (auto [prefix, kind] : {std::pair{kStopAgent, ControlRequest::Kind::stop_agent},
+                              std::pair{kRemoveAgent, ControlRequest::Kind::remove_agent}}) {
+    if (!line.starts_with(prefix)) continue;
+    auto id = parse_agent_id(line.substr(prefix.size()));
     if (!id) return std::nullopt;
-    ControlRequest request{ControlRequest::Kind::stop_agent};
+    ControlRequest request{kind};
     request.agent = *id;
     return request;
   }
+  if (line.starts_with(kAddAgent)) return parse_add_agent(line.substr(kAddAgent.size()));
   if (!line.starts_with(kRate)) return std::nullopt;
   line.remove_prefix(kRate.size());
   auto agent_at = line.find(kAgent);
@@ -89,6 +115,9 @@ std::string encode_control_request(const ControlRequest& request) {
     case ControlRequest::Kind::status_json: return "status json\n";
     case ControlRequest::Kind::stop: return "stop\n";
     case ControlRequest::Kind::stop_agent: return fmt::format("stop agent {}\n", request.agent);
+    case ControlRequest::Kind::remove_agent: return fmt::format("remove agent {}\n", request.agent);
+    case ControlRequest::Kind::add_agent:
+      return fmt::format("add agent {}{}\n", request.host, request.source_ip.empty() ? "" : " ip " + request.source_ip);
     case ControlRequest::Kind::pause: return "pause\n";
     case ControlRequest::Kind::resume: return "resume\n";
     case ControlRequest::Kind::rate: {

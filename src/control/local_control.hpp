@@ -23,12 +23,14 @@ inline constexpr std::size_t kMaxControlReply = 1u << 20;    ///< what a client 
 inline constexpr const char* kControlSocketName = "control.sock";
 
 struct ControlRequest {
-  enum class Kind { status, status_json, stop, stop_agent, rate, pause, resume };
+  enum class Kind { status, status_json, stop, stop_agent, rate, pause, resume, add_agent, remove_agent };
   Kind kind = Kind::status;
   unsigned agent = 0;  ///< stop_agent, and rate with one_agent: the agent's id (as `status` lists them)
   bool one_agent = false;  ///< rate: of `agent` only
   double rate = 0;         ///< rate: the factor ("2x"), or arrivals/s ("500/s") when per_second
   bool per_second = false;
+  std::string host;       ///< add_agent: HOST or HOST:PORT of a listening agent (`loadagent --listen`)
+  std::string source_ip;  ///< add_agent: its users' source address (as <ip value>), empty: none
   bool operator==(const ControlRequest&) const = default;
 };
 
@@ -43,7 +45,8 @@ std::optional<ControlRequest> parse_rate(std::string_view value);
 
 /// One request line without its newline: "status", "status json", "stop", "stop agent N" (N a
 /// decimal agent id below 10^6, no sign or leading zero), "rate R" or "rate R agent N" (R as
-/// parse_rate reads it), "pause", "resume". Anything else: nullopt.
+/// parse_rate reads it), "pause", "resume", "add agent HOST[:PORT] [ip IP]" (letters, digits and
+/// .:-_[] only), "remove agent N". Anything else: nullopt.
 std::optional<ControlRequest> parse_control_request(std::string_view line);
 std::string encode_control_request(const ControlRequest& request);
 

@@ -125,13 +125,13 @@ void Controller::dial_agent(AgentRecord& agent) {
       throw std::runtime_error(fmt::format("cannot resolve client host '{}': give its address with hostip=\"...\"", slot.address));
     address = results.begin()->endpoint().address();
   }
-  asio::ip::tcp::endpoint endpoint(address, options_.agent_port);
+  asio::ip::tcp::endpoint endpoint(address, agent.dial_port ? agent.dial_port : options_.agent_port);
   auto socket = std::make_shared<asio::ip::tcp::socket>(ctx_);
   unsigned id = slot.id;
   agent.last_heard = SteadyClock::now();
   spdlog::info("agent {}: dialing the listening agent at {}", id, fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port()));
   socket->async_connect(endpoint, [this, socket, id, endpoint](const boost::system::error_code& e) {
-    if (finished_) return;
+    if (finished_ || agents_[id].state != AgentState::launching) return;
     if (e) {
       setup_problem(agents_[id], fmt::format("cannot reach the agent for client {} at {}:{}: {} (is `loadagent --listen {}` running there?)",
                              agents_[id].plan.slot.host, endpoint.address().to_string(), endpoint.port(), e.message(),
@@ -227,7 +227,7 @@ std::optional<std::string> Controller::check_hello(const control::Hello& hello, 
   if (hello.agent_id < agents_.size()) {
     const AgentRecord& agent = agents_[hello.agent_id];
     slot.exists = true;
-    slot.dial_only = is_direct(agent.plan.slot);
+    slot.dial_only = agent.added || is_direct(agent.plan.slot);
     slot.token = agent.token;
     slot.claimed = agent.state != AgentState::launching;  // connected once: claimed for good
   }
@@ -245,6 +245,10 @@ void Controller::on_hello(const std::shared_ptr<control::Channel>& channel, std:
   }
 
   AgentRecord& agent = agents_[hello->agent_id];
+  if (agent.added && stopping_) {
+    refuse(channel, "the run is stopping");
+    return drop_added_agent(agent, "the run is stopping");
+  }
   agent.state = AgentState::connected;
   agent.channel = channel;
   agent.hostname = hello->hostname;
@@ -261,6 +265,7 @@ void Controller::on_hello(const std::shared_ptr<control::Channel>& channel, std:
   control::Setup setup;
   setup.scenario_name = scenario_.path;
   setup.scenario_text = scenario_.text;
+  if (agent.added) join_added_agent(agent);  // its schedule from now on, and the others' shares
   setup.plan = agent.plan.encode();
   setup.threads = options_.threads;
   setup.agent_count = initial_agents_;  // overflow agents share their parent's data slot

@@ -18,7 +18,8 @@ std::string default_log_root() {
 
 bool is_command(std::string_view arg) {
   return arg == "start" || arg == "check" || arg == "report" || arg == "status" || arg == "stop" || arg == "debug" ||
-         arg == "view" || arg == "rate" || arg == "pause" || arg == "resume";
+         arg == "view" || arg == "rate" || arg == "pause" || arg == "resume" ||
+         arg == "add-agent" || arg == "remove-agent";
 }
 
 // Tsung's -F takes no value (Erlang long node names); loadctl's -F IP is the controller address.
@@ -151,6 +152,14 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   auto* resume = app.add_subcommand("resume", "resume the arrivals paused by `loadctl pause`");
   for (CLI::App* steer : {rate, pause, resume})
     steer->add_option("--agent", cl.rate_agent, "only this agent (its id as `status` lists it)");
+  auto* add_agent = app.add_subcommand("add-agent", "add a listening agent (`loadagent --listen`) to the run in progress: "
+                                                    "it takes a share of the remaining arrivals (docs/dashboard.md)");
+  add_agent->add_option("host", cl.add_host, "HOST or HOST:PORT where the agent listens (default port: --agent-port)")
+      ->required();
+  add_agent->add_option("--ip", cl.add_ip, "source address of its users' connections (as <ip value>)");
+  auto* remove_agent = app.add_subcommand("remove-agent", "remove an agent from the run in progress: its arrivals move "
+                                                          "to the others, its users finish (docs/dashboard.md)");
+  remove_agent->add_option("id", cl.rate_agent, "the agent's id (as `status` lists it)")->required();
   auto* view = app.add_subcommand("view", "Tsung's web-only dashboard: not supported yet");
   auto* report = app.add_subcommand("report", "render report.html and summary.json of finished runs");
   report->add_option("logdir", cl.report_dirs, "log directory, and optionally a second one to compare with")
@@ -173,7 +182,7 @@ ParseOutcome parse_command_line(int argc, char** argv) {
     out.exit_status = app.exit(e);
     return out;
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "error: %s\nUsage: loadctl [options] start|check|report|status|stop|debug|rate|pause|resume (loadctl --help "
+    std::fprintf(stderr, "error: %s\nUsage: loadctl [options] start|check|report|status|stop|debug|rate|pause|resume|add-agent|remove-agent (loadctl --help "
                          "lists the options)\n",
                  e.what());
     out.exit_status = kUsageError;
@@ -193,6 +202,8 @@ ParseOutcome parse_command_line(int argc, char** argv) {
                : rate->parsed()   ? CommandLine::Command::rate
                : pause->parsed()  ? CommandLine::Command::pause
                : resume->parsed() ? CommandLine::Command::resume
+               : add_agent->parsed() ? CommandLine::Command::add_agent
+               : remove_agent->parsed() ? CommandLine::Command::remove_agent
                                   : CommandLine::Command::start;
   cl.log_root_given = app.get_option("-l")->count() > 0;
   if (cl.command == CommandLine::Command::debug && cl.debug_level < 0) cl.debug_level = 7;

@@ -14,7 +14,7 @@ enum Exit { kDone = 0, kScenarioError = 1, kRunFailed = 2, kThresholdCrossed = 3
 
 struct CommandLine {
   /// debug: start with controller.log at debug level (Tsung's debug starts an Erlang shell).
-  enum class Command { start, check, report, status, stop, debug, rate, pause, resume };
+  enum class Command { start, check, report, status, stop, debug, rate, pause, resume, add_agent, remove_agent };
   Command command = Command::start;
   ControllerOptions options;
   std::string log_root;                    ///< -l
@@ -22,7 +22,9 @@ struct CommandLine {
   bool status_json = false;                ///< status --json
   std::optional<unsigned> stop_agent;      ///< stop --agent N
   std::string rate;                        ///< rate R (2x, 500/s)
-  std::optional<unsigned> rate_agent;      ///< rate/pause/resume --agent N
+  std::optional<unsigned> rate_agent;      ///< rate/pause/resume --agent N; remove-agent N
+  std::string add_host;                    ///< add-agent HOST[:PORT]
+  std::string add_ip;                      ///< add-agent --ip IP
   std::string run_dir;                     ///< --run-dir
   std::string token_file;                  ///< --token-file
   std::string http_token_file;             ///< --http-token-file

@@ -91,10 +91,23 @@ int steer_command(const CommandLine& cl) {
       return kUsageError;
     }
     request = *parsed;
+  } else if (cl.command == CommandLine::Command::add_agent) {
+    request.kind = ControlRequest::Kind::add_agent;
+    request.host = cl.add_host;
+    request.source_ip = cl.add_ip;
+    std::string line = control::encode_control_request(request);
+    line.pop_back();  // its newline
+    if (line.size() >= control::kMaxControlRequest || !control::parse_control_request(line)) {
+      std::fprintf(stderr, "error: add-agent %s: expected HOST[:PORT] (and --ip IP), %zu characters at most\n",
+                   cl.add_host.c_str(), control::kMaxControlRequest - 20);
+      return kUsageError;
+    }
+  } else if (cl.command == CommandLine::Command::remove_agent) {
+    request.kind = ControlRequest::Kind::remove_agent;
   } else {
     request.kind = cl.command == CommandLine::Command::pause ? ControlRequest::Kind::pause : ControlRequest::Kind::resume;
   }
-  request.one_agent = cl.rate_agent.has_value();
+  request.one_agent = cl.rate_agent.has_value() && cl.command != CommandLine::Command::remove_agent;
   request.agent = cl.rate_agent.value_or(0);
   int status = kDone;
   auto run = the_run(cl, status);

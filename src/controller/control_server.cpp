@@ -174,7 +174,9 @@ void ControlServer::on_request(const std::shared_ptr<Session>& session, const co
     case Kind::stop_agent: return reply(session, stop_agent_(request.agent) + "\n", true);
     case Kind::rate:
     case Kind::pause:
-    case Kind::resume: return reply(session, steer_(request) + "\n", true);
+    case Kind::resume:
+    case Kind::add_agent:
+    case Kind::remove_agent: return reply(session, steer_(request) + "\n", true);
   }
 }
 

@@ -26,7 +26,7 @@ class ControlServer {
   /// Asked to stop one agent; returns the answer line.
   using StopAgentHandler = std::function<std::string(unsigned agent)>;
 
-  /// Asked to change the arrivals (rate, pause, resume); returns the answer line.
+  /// Asked to change the arrivals (rate, pause, resume, add or remove an agent); returns the answer line.
   using SteerHandler = std::function<std::string(const control::ControlRequest&)>;
 
   ControlServer(boost::asio::io_context& ctx, StatusSource status, StopHandler stop, StopAgentHandler stop_agent,

@@ -187,9 +187,11 @@ void Controller::on_ready(AgentRecord& agent) {
     control::Go go;
     go.delay = seconds_between(SteadyClock::now(), zero_);
     agent.state = AgentState::running;
+    // Steered before it joined (its predecessor's steering, an added agent's share): the factor
+    // first, so that its workers begin at it.
+    if (wire_factor(agent) != 1) agent.channel->send(MsgType::rate, control::encode_rate(wire_factor(agent)));
     agent.channel->send(MsgType::go, go.encode());
-    if (agent.rate_factor != 1 || agent.paused)  // steered before it joined (its predecessor's steering)
-      agent.channel->send(MsgType::rate, control::encode_rate(agent.paused ? 0 : agent.rate_factor));
+    if (agent.added) spdlog::info("agent {} joined the running test at x{:.4g}", agent.plan.slot.id, wire_factor(agent));
     return;
   }
   maybe_go();
@@ -293,6 +295,7 @@ void Controller::note_done_flags(const AgentRecord& agent, std::string_view payl
 
 void Controller::on_agent_lost(AgentRecord& agent, const std::string& reason, bool silent) {
   if (agent.state == AgentState::lost || finished_) return;
+  if (agent.added && agent.state != AgentState::running) return drop_added_agent(agent, reason);
   AgentState was = agent.state;
   agent.state = AgentState::lost;
   agent.failure = reason;
@@ -335,6 +338,7 @@ void Controller::on_monitor_agent_lost(AgentRecord& agent, AgentState was) {
 
 // Setup trouble of one agent: fails the setup, except for a monitor agent (lost, with a warning).
 void Controller::setup_problem(AgentRecord& agent, const std::string& reason) {
+  if (agent.added) return drop_added_agent(agent, reason);  // the run goes on without it
   if (!agent.plan.slot.monitor_only) return fail_setup(reason);
   if (agent.state == AgentState::lost) return;
   on_agent_lost(agent, reason);

@@ -94,9 +94,18 @@ struct AgentRecord {
   double request_rate = 0;                    ///< over the last 5 ticks
   double rate_factor = 1;                     ///< arrival rate multiplier asked for this agent
   bool paused = false;                        ///< arrivals paused (its rate then 0; rate_factor kept)
-  /// Seconds from time zero when it handed its remaining arrivals over (maxusers); -1: never.
+  /// Seconds from time zero when its remaining arrivals went to other agents (maxusers hand-over,
+  /// remove-agent); -1: never.
   double handed_over_at = -1;
+  /// Its part of its planned arrivals (add-agent/remove-agent rebalance the split): it runs at
+  /// paused ? 0 : rate_factor * share times its planned rate.
+  double share = 1;
+  bool added = false;            ///< joined the running test through add-agent
+  std::uint16_t dial_port = 0;   ///< add-agent: the port it listens on (else --agent-port)
 };
+
+/// The factor an agent's arrivals run at: 0 while paused.
+inline double wire_factor(const AgentRecord& a) { return a.paused ? 0 : a.rate_factor * a.share; }
 
 const char* state_name(AgentState s);
 /// "exited with status N" or "killed by signal N", from a waitpid status.
@@ -189,6 +198,18 @@ class Controller {
   bool phases_shifted_now() const;
   std::string set_rate_by_request(const control::ControlRequest& request);
   void send_rate(AgentRecord& agent);
+  /// A steering event: console, controller.log, stats.jsonl, the dashboard's series and the
+  /// counter `counter` in tsung.log.
+  void note_steering(const std::string& event, const std::string& counter);
+  // agents added to or removed from the running test (agent_pool.cpp)
+  std::string steer_by_request(const control::ControlRequest& request);
+  std::string add_agent_by_request(const control::ControlRequest& request);
+  std::string remove_agent_by_request(unsigned id);
+  std::optional<std::string> why_not_rebalance() const;
+  void join_added_agent(AgentRecord& agent);
+  void drop_added_agent(AgentRecord& agent, const std::string& reason);
+  void give_share_away(AgentRecord& agent);
+  void send_factors();
   double planned_rate_now(const AgentRecord* only) const;
   void write_run_json();
   void collect_match_log();

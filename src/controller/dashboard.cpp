@@ -189,6 +189,19 @@ WebResponse Controller::on_steer(const WebRequest& r) {
     return web_answer(agent ? stop_agent_by_request(*agent, "dashboard POST /api/stop")
                             : stop_by_request("dashboard POST /api/stop"));
   }
+  if (r.path == "/api/add-agent") {
+    auto host = query_value(r.query, "host");
+    auto ip = query_value(r.query, "ip");
+    if (!host || !ip) return web_text(400, "host, ip: malformed %-escape");
+    // The same checks as a control-socket request line.
+    auto parsed = control::parse_control_request("add agent " + *host + (ip->empty() ? "" : " ip " + *ip));
+    if (host->empty() || !parsed) return web_text(400, "host: expected HOST[:PORT] (and ip: an address)");
+    return web_answer(add_agent_by_request(*parsed));
+  }
+  if (r.path == "/api/remove-agent") {
+    if (!agent) return web_text(400, "agent: expected an agent id");
+    return web_answer(remove_agent_by_request(*agent));
+  }
   if (r.path == "/api/pause") request.kind = control::ControlRequest::Kind::pause;
   else if (r.path == "/api/resume") request.kind = control::ControlRequest::Kind::resume;
   else if (r.path == "/api/rate") {
@@ -233,7 +246,7 @@ double Controller::planned_rate_now(const AgentRecord* only) const {
     if (a.state != AgentState::running) continue;
     if (a.handed_over_at >= 0 && elapsed >= a.handed_over_at) continue;
     for (const PhaseShare& p : a.plan.phases)
-      if (elapsed >= p.start && elapsed < p.start + p.duration) rate += p.rate;
+      if (elapsed >= p.start && elapsed < p.start + p.duration) rate += p.rate * a.share;
   }
   return rate;
 }
@@ -294,23 +307,27 @@ std::string Controller::steer_rate(Steer kind, double factor, AgentRecord* only,
     else a.rate_factor = factor;
     held = held || (kind == Steer::rate && a.paused);
     if (a.state == AgentState::running && a.channel && a.channel->open())
-      a.channel->send(MsgType::rate, control::encode_rate(a.paused ? 0 : a.rate_factor));
+      a.channel->send(MsgType::rate, control::encode_rate(wire_factor(a)));
   }
   if (!only) {
     if (kind == Steer::rate) rate_factor_ = factor;
     else arrivals_paused_ = kind == Steer::pause;
   }
   std::string who = only ? fmt::format("agent {}", only->plan.slot.id) : "all agents";
-  std::string event = fmt::format("{} ({})", what, who);
+  note_steering(fmt::format("{} ({})", what, who),
+                kind == Steer::pause ? "steer_pause" : kind == Steer::resume ? "steer_resume" : "steer_rate");
+  if (kind == Steer::pause) return who + ": arrivals paused";
+  if (kind == Steer::resume) return who + ": arrivals resumed";
+  return fmt::format("{}: {}{}", who, what, held ? " (arrivals paused: from resume on)" : "");
+}
+
+void Controller::note_steering(const std::string& event, const std::string& counter) {
   double t = seconds_between(zero_, SteadyClock::now());
   spdlog::info("steering: {} at {:.1f} s", event, t);
   console_.notice(fmt::format("steering: {}", event));
   live_.add_event(t, event);
-  count_event(kind == Steer::pause ? "steer_pause" : kind == Steer::resume ? "steer_resume" : "steer_rate");
+  count_event(counter);
   if (jsonl_) jsonl_->write_event(std::time(nullptr), t, event);
-  if (kind == Steer::pause) return who + ": arrivals paused";
-  if (kind == Steer::resume) return who + ": arrivals resumed";
-  return fmt::format("{}: {}{}", who, what, held ? " (arrivals paused: from resume on)" : "");
 }
 
 }  // namespace loadctl::controller

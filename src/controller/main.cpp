@@ -119,7 +119,8 @@ int main(int argc, char** argv) {
   if (cl.command == controller::CommandLine::Command::status) return controller::status_command(cl);
   if (cl.command == controller::CommandLine::Command::stop) return controller::stop_command(cl);
   if (cl.command == controller::CommandLine::Command::rate || cl.command == controller::CommandLine::Command::pause ||
-      cl.command == controller::CommandLine::Command::resume)
+      cl.command == controller::CommandLine::Command::resume || cl.command == controller::CommandLine::Command::add_agent ||
+      cl.command == controller::CommandLine::Command::remove_agent)
     return controller::steer_command(cl);
 
   std::vector<report::Threshold> thresholds;

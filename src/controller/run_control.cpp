@@ -37,7 +37,7 @@ void Controller::open_control_socket() {
   auto server = std::make_unique<ControlServer>(
       ctx_, [this] { return run_status(); }, [this] { return stop_by_request(); },
       [this](unsigned id) { return stop_agent_by_request(id); },
-      [this](const control::ControlRequest& r) { return set_rate_by_request(r); });
+      [this](const control::ControlRequest& r) { return steer_by_request(r); });
   try {
     server->open(options_.run_dir);
   } catch (const std::exception& e) {

@@ -167,8 +167,13 @@ void Engine::join() {
     if (t.joinable()) t.join();
 }
 
+// Before start (a `rate` that precedes `go`: an agent joining a steered run), the workers begin
+// at this factor: no arrival of the catch-up at the planned rate.
 void Engine::set_arrival_factor(double factor) {
-  for (auto& worker : workers_) worker->set_arrival_factor(factor);
+  for (auto& worker : workers_) {
+    if (threads_.empty()) worker->set_initial_arrival_factor(factor);
+    else worker->set_arrival_factor(factor);
+  }
 }
 
 void Engine::release_barrier(std::uint64_t n) {

@@ -35,7 +35,8 @@ class Engine {
   std::uint64_t take_barrier_arrivals() { return barrier_arrivals_.exchange(0); }
   /// Lets `n` users waiting at wait_global go on (the controller's release).
   void release_barrier(std::uint64_t n);
-  /// Arrivals of every worker from now on at `factor` times the planned rate (0: paused).
+  /// Arrivals of every worker from now on at `factor` times the planned rate (0: paused); before
+  /// start(), the factor they begin at.
   void set_arrival_factor(double factor);
   /// <load duration> cut this agent's load short (users running or still to arrive).
   bool hard_stopped() const { return hard_stopped_.load(); }

@@ -218,6 +218,8 @@ class Worker {
   /// Thread-safe: arrivals are over and no user is active.
   bool done() const { return done_.load(); }
   /// Thread-safe: the arrivals this worker handed over on reaching max_active, once.
+  /// Before run() only (no thread runs the worker yet): the factor its arrivals begin at.
+  void set_initial_arrival_factor(double factor) { arrival_factor_ = factor; }
   std::optional<Handover> take_handover();
   /// Thread-safe: the most users this worker ran at once.
   std::uint64_t peak_users() const { return peak_.load(); }

@@ -64,7 +64,10 @@ void read_stats_jsonl(std::string_view text, RunModel& model) {
     std::string error;
     auto doc = parse_json(line, &error);
     const JsonValue* metrics = doc ? doc->find("metrics") : nullptr;
-    if (!metrics && doc && doc->find("event")) continue;  // a steering event (docs/dashboard.md)
+    if (!metrics && doc && doc->find("event")) {  // a steering event (docs/dashboard.md)
+      if (auto t = doc->number_at("elapsed")) model.events.emplace_back(*t, doc->string_at("event"));
+      continue;
+    }
     if (!metrics || metrics->type != JsonValue::Type::Object) {
       skip_jsonl(model, line_no, doc ? "no \"metrics\" object" : error);
       continue;

@@ -54,6 +54,7 @@ ChartSpec base(std::string id, std::string title, std::string y_label, const std
   spec.y_label = std::move(y_label);
   spec.markers = runs.front()->phase_starts;
   spec.marker_label = "phase start";
+  spec.events = runs.front()->events;
   for (const auto& limit : runs.front()->generator_limits) spec.alerts.emplace_back(limit.from, limit.to);
   spec.alert_label = "load generator saturated";
   return spec;

@@ -71,6 +71,8 @@ struct RunModel {
   std::string software, scenario, stop_reason;
   std::optional<int> exit_status;
   std::vector<double> phase_starts;  ///< elapsed seconds where arrival phases 2..n begin
+  /// Steering events of stats.jsonl (rate, pause/resume, agents added/removed): elapsed seconds, text.
+  std::vector<std::pair<double, std::string>> events;
   std::vector<std::string> agent_hosts;  ///< run.json agents' hostnames: the load generators
   /// Dump intervals where a load generator was saturated (flag_generator_limits).
   struct GeneratorLimit {

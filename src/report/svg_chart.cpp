@@ -188,6 +188,14 @@ std::string render_chart(const ChartSpec& spec) {
     out += fmt::format(R"(<line class="marker" x1="{0:.1f}" y1="{1}" x2="{0:.1f}" y2="{2}" stroke="#888" stroke-dasharray="3,3"/>)",
                        f.px(m), kTop, f.h - kBottom);
   }
+  // Steering events: an orange line each, its text along it (the full text as its tooltip).
+  for (const auto& [x, text] : spec.events) {
+    if (x < f.x0 || x > f.x1) continue;
+    out += fmt::format(R"(<g class="event"><title>{2:.1f} s: {3}</title><line x1="{0:.1f}" y1="{1}" x2="{0:.1f}" y2="{4}" )"
+                       R"(stroke="#ff7f0e" stroke-width="1.2"/><text x="{5:.1f}" y="{6}" font-size="10" fill="#b35900" )"
+                       R"svg(transform="rotate(90 {5:.1f} {6})">{3}</text></g>)svg",
+                       f.px(x), kTop, x, html_escape(text), f.h - kBottom, f.px(x) + 3, kTop + 4);
+  }
   for (auto [from, to] : spec.alerts) {
     from = std::max(from, f.x0);
     to = std::min(to, f.x1);

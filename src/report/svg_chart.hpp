@@ -1,6 +1,7 @@
 #pragma once
 // Inline SVG line charts for report.html: axes with ticks and units, a legend, optional bands
-// (e.g. mean..p95..p99) and vertical markers (arrival phase boundaries). No script.
+// (e.g. mean..p95..p99), vertical markers (arrival phase boundaries) and labelled event lines
+// (steering: rate changes, pause/resume, agents added or removed). No script.
 
 #include <string>
 #include <vector>
@@ -24,6 +25,8 @@ struct ChartSpec {
   std::vector<ChartSeries> series;
   std::vector<double> markers;  ///< x positions of vertical dashed lines
   std::string marker_label = "phase";
+  /// Steering events: a solid vertical line each, labelled with its text (x, text).
+  std::vector<std::pair<double, std::string>> events;
   std::vector<std::pair<double, double>> alerts;  ///< x ranges shaded red (e.g. generator saturated)
   std::string alert_label;
   int width = 900, height = 300;
