@@ -114,10 +114,11 @@ std::string render_status_json(const RunStatus& s) {
   sep = "";
   for (const AgentStatus& a : s.agents) {
     out += fmt::format("{}{{\"id\": {}, \"host\": {}, \"hostname\": {}, \"state\": {}, \"silent_for\": {}, "
-                       "\"users\": {}, \"request_rate\": {}, \"cpu\": {}}}",
+                       "\"users\": {}, \"request_rate\": {}, \"cpu\": {}, \"share\": {}}}",
                        sep, a.id, json_string(a.host), json_string(a.hostname), json_string(a.state),
                        json_number(std::round(a.silent_for * 10) / 10), a.users,
-                       json_number(std::round(a.request_rate * 10) / 10), a.cpu < 0 ? "null" : json_number(a.cpu));
+                       json_number(std::round(a.request_rate * 10) / 10), a.cpu < 0 ? "null" : json_number(a.cpu),
+                       json_number(std::round(a.share * 10000) / 10000));
     sep = ", ";
   }
   out += fmt::format("], \"stop_reason\": {}, \"exit_status\": {}}}\n", json_string(s.stop_reason), s.exit_status);

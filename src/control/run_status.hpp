@@ -19,6 +19,7 @@ struct AgentStatus {
   std::int64_t users = 0;     ///< its running users
   double request_rate = 0;    ///< its requests/s over the last seconds
   double cpu = -1;            ///< its host's cpu % (last monitor sample); -1: none yet
+  double share = 1;           ///< its part of its planned arrivals (add-agent/remove-agent; 0: starts no users)
 };
 
 /// A monitored host's last samples (Tsung's {cpu,"h"}, {freemem,"h"}, {load,"h"}); -1: none.

@@ -57,6 +57,7 @@ button.danger{border-color:var(--bad);color:var(--bad)}input{font:inherit;paddin
 <section class="card panel"><h3>Steering</h3><div class="controls">
 <button id="b-pause">Pause arrivals</button><button id="b-resume">Resume</button>
 <input id="i-rate" placeholder="2x or 500/s"><button id="b-rate">Set rate</button>
+<input id="i-agent" placeholder="host:port of loadagent --listen"><input id="i-agent-ip" placeholder="source ip (optional)" size="14"><button id="b-add">Add agent</button>
 <button class="danger" id="b-stop">Stop the run</button><span id="msg"></span></div>
 <ul id="events" class="muted"></ul></section>
 </main>
@@ -99,7 +100,7 @@ function render(){
   for(const b of document.querySelectorAll(".controls button,.controls input"))b.disabled=over||s.state==="stopping";
   const en=Object.keys(s.errors_by_name);
   $("t-err").tBodies[0].innerHTML=en.length?en.map(n=>`<tr><td>${esc(n)}</td><td class="n" data-error="${esc(n)}">${s.errors_by_name[n]}</td></tr>`).join(""):'<tr><td class="muted">none</td></tr>';
-  $("t-agents").tBodies[0].innerHTML=s.agents.map(a=>`<tr data-agent="${a.id}"><td>${a.id}</td><td>${esc(a.host)}${a.hostname&&a.hostname!==a.host?' <span class="muted">('+esc(a.hostname)+")</span>":""}</td><td>${esc(a.state)}</td><td class="n">${a.users}</td><td class="n">${fmt(a.request_rate)}</td><td class="n">${a.cpu==null?"–":fmt(a.cpu)}</td><td class="n">${fmt(a.silent_for)} s</td><td>${a.state==="running"?`<button data-stop="${a.id}">stop</button>`:""}</td></tr>`).join("");
+  $("t-agents").tBodies[0].innerHTML=s.agents.map(a=>`<tr data-agent="${a.id}"><td>${a.id}</td><td>${esc(a.host)}${a.hostname&&a.hostname!==a.host?' <span class="muted">('+esc(a.hostname)+")</span>":""}</td><td>${esc(a.state)}</td><td class="n">${a.users}</td><td class="n">${fmt(a.request_rate)}</td><td class="n">${a.cpu==null?"–":fmt(a.cpu)}</td><td class="n">${fmt(a.silent_for)} s</td><td>${a.state==="running"?`<button data-remove="${a.id}">remove</button> <button data-stop="${a.id}">stop</button>`:""}</td></tr>`).join("");
   $("t-mon").tBodies[0].innerHTML=(s.monitors||[]).map(m=>`<tr data-monitor="${esc(m.host)}"><td>${esc(m.host)}</td><td class="n">${fmt(m.cpu)}</td><td class="n">${fmt(m.freemem,0)}</td><td class="n">${fmt(m.load,2)}</td></tr>`).join("")||'<tr><td class="muted">none yet</td></tr>';
   if(s.report)$("report").innerHTML=`<p>Final report: <a id="report-link" href="${esc(s.report)}">${esc(s.report)}</a></p>`;
   else if(s.state==="finished")$("report").innerHTML=`<p class="muted">Run finished (exit status ${s.exit_status}). <code>loadctl report ${esc(s.run_dir)}</code> renders its report.</p>`;
@@ -127,7 +128,9 @@ async function post(path){
 $("b-pause").onclick=()=>post("/api/pause");$("b-resume").onclick=()=>post("/api/resume");
 $("b-rate").onclick=()=>post("/api/rate?value="+encodeURIComponent($("i-rate").value.trim()));
 $("b-stop").onclick=()=>{if(confirm("Stop the run?"))post("/api/stop");};
-$("t-agents").onclick=e=>{const id=e.target.dataset.stop;if(id!=null&&confirm("Stop agent "+id+"?"))post("/api/stop?agent="+id);};
+$("b-add").onclick=()=>{const ip=$("i-agent-ip").value.trim();post("/api/add-agent?host="+encodeURIComponent($("i-agent").value.trim())+(ip?"&ip="+encodeURIComponent(ip):""));};
+$("t-agents").onclick=e=>{const id=e.target.dataset.stop,rm=e.target.dataset.remove;if(id!=null&&confirm("Stop agent "+id+"?"))post("/api/stop?agent="+id);
+  if(rm!=null&&confirm("Remove agent "+rm+"? Its arrivals move to the other agents."))post("/api/remove-agent?agent="+rm);};
 poll();setInterval(poll,1000);
 </script></body></html>
 )PAGE";

@@ -142,6 +142,7 @@ control::RunStatus Controller::run_status() const {
     row.users = a.users;
     row.request_rate = a.state == AgentState::running ? a.request_rate : 0;
     row.cpu = a.cpu;
+    row.share = a.plan.slot.monitor_only ? 0 : a.share;
   }
   auto copy = [](control::LatencyStatus& to, const control::Percentiles& from) { to = {from.count, from.p50, from.p95, from.p99}; };
   if (finished_) {  // the whole run's percentiles once it is over

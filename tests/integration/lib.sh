@@ -190,3 +190,31 @@ wait_dashboard() {
   wait_until "$2" _has_dashboard "$1" || fail "no dashboard address in $1/controller.log"
   DASHBOARD_URL=$(dashboard_url "$1")
 }
+
+# Steering tests (test_dashboard_steer.sh, test_dashboard_agents.sh). start_timed_nginx FIELDS:
+# nginx (2 workers) on a free port (NGINX_PORT) logging "$msec FIELDS" per request to
+# TIMED_LOG. steer ARGS: `loadctl ARGS`, which must succeed, its answer in $TEST_TMP/steer.out;
+# steer_post PATH: a steering POST to $DASHBOARD_URL with the token $HTTP_TOKEN (as the page sends
+# it), its answer in $TEST_TMP/post.out. Both log the answer and append the time they returned
+# (seconds since the epoch) to STEER_MARKS.
+start_timed_nginx() {
+  NGINX_DIR=$TEST_TMP/nginx
+  mkdir -p "$NGINX_DIR"
+  echo "log_format timed '\$msec $1';" > "$NGINX_DIR/http.conf"
+  echo "access_log $NGINX_DIR/timed.log timed;" > "$NGINX_DIR/server.conf"
+  NGINX_PORT=$(free_port)
+  start_nginx "$NGINX_PORT" 2
+  TIMED_LOG=$NGINX_DIR/timed.log
+}
+STEER_MARKS=()
+steer() {
+  "$LOADCTL" "$@" > "$TEST_TMP/steer.out" 2>&1 || { cat "$TEST_TMP/steer.out" >&2; fail "loadctl $*"; }
+  STEER_MARKS+=("$(date +%s.%N)")
+  log "loadctl $*: $(cat "$TEST_TMP/steer.out")"
+}
+steer_post() {
+  curl -sS --max-time 5 -X POST -H 'X-Loadctl: 1' -H "Authorization: Bearer $HTTP_TOKEN" "$DASHBOARD_URL$1" \
+    > "$TEST_TMP/post.out" || fail "POST $1"
+  STEER_MARKS+=("$(date +%s.%N)")
+  log "POST $1: $(cat "$TEST_TMP/post.out")"
+}

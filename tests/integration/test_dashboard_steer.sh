@@ -12,13 +12,9 @@ PY=$(command -v /usr/bin/python3 || command -v python3)
 export HOME=$TEST_TMP/home
 mkdir -p "$HOME"
 
-NGINX_DIR=$TEST_TMP/nginx
-mkdir -p "$NGINX_DIR"
-echo "log_format timed '\$msec \$status';" > "$NGINX_DIR/http.conf"
-echo "access_log $NGINX_DIR/timed.log timed;" > "$NGINX_DIR/server.conf"
-port=$(free_port)
-start_nginx "$port" 2
-log_file=$NGINX_DIR/timed.log
+start_timed_nginx '$status'
+port=$NGINX_PORT
+log_file=$TIMED_LOG
 
 cat > "$TEST_TMP/s.xml" <<XML
 <?xml version="1.0"?>
@@ -32,8 +28,8 @@ cat > "$TEST_TMP/s.xml" <<XML
 </tsung>
 XML
 run=$TEST_TMP/run
-token=$("$PY" -c 'import secrets; print(secrets.token_hex(16))')
-(umask 077; echo "$token" > "$TEST_TMP/http.token")
+HTTP_TOKEN=$("$PY" -c 'import secrets; print(secrets.token_hex(16))')
+(umask 077; echo "$HTTP_TOKEN" > "$TEST_TMP/http.token")
 "$LOADCTL" -q -f "$TEST_TMP/s.xml" --run-dir "$run" --dump-interval 1 --http 127.0.0.1:0 \
   --http-token-file "$TEST_TMP/http.token" start > /dev/null 2> "$TEST_TMP/err" &
 pid=$!
@@ -43,26 +39,14 @@ url=$DASHBOARD_URL
 load_started() { [ "$(count_lines "$log_file")" -gt 100 ]; }
 wait_until 20 load_started || fail "no load reached nginx"
 
-now() { date +%s.%N; }
-marks=()
-steer() {  # steer ARGS...: `loadctl ARGS`, its answer checked, the time it returned kept
-  "$LOADCTL" "$@" > "$TEST_TMP/steer.out" 2>&1 || { cat "$TEST_TMP/steer.out" >&2; fail "loadctl $*"; }
-  marks+=("$(now)")
-  log "loadctl $*: $(cat "$TEST_TMP/steer.out")"
-}
 # Another local user (no token) cannot steer through the loopback dashboard; reads need no token.
 code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' -X POST -H 'X-Loadctl: 1' "${url}api/stop")
 assert_eq "$code" 401 "POST api/stop without the token on loopback"
 code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "${url}api/status")
 assert_eq "$code" 200 "GET api/status without the token on loopback"
-post() {  # post PATH: a steering POST to the dashboard
-  curl -sS --max-time 5 -X POST -H 'X-Loadctl: 1' -H "Authorization: Bearer $token" "$url$1" > "$TEST_TMP/post.out" || fail "POST $1"
-  marks+=("$(now)")
-  log "POST $1: $(cat "$TEST_TMP/post.out")"
-}
-t0=$(now)
+t0=$(date +%s.%N)
 sleep 5.5;  steer rate 2x
-sleep 5.5;  post "api/rate?value=100%2Fs"  # the page encodes "/" (encodeURIComponent)
+sleep 5.5;  steer_post "api/rate?value=100%2Fs"  # the page encodes "/" (encodeURIComponent)
 sleep 4.5;  steer rate 150/s --agent 1
 sleep 4.5;  steer pause
 sleep 1.5;  steer rate 1x --agent 0        # asked while paused: held until resume
@@ -70,16 +54,16 @@ grep -q '(arrivals paused: from resume on)' "$TEST_TMP/steer.out" || fail "rate 
 curl -sS --max-time 5 "${url}api/status" > "$TEST_TMP/paused.json" || fail "GET api/status"
 grep -q '"arrivals_paused": true' "$TEST_TMP/paused.json" || fail "status: not paused after a rate while paused"
 sleep 1.5;  steer resume                   # each agent gets its own factor back
-sleep 4.5;  post "api/stop?agent=1"
+sleep 4.5;  steer_post "api/stop?agent=1"
 grep -q '^stopping agent 1 on localhost' "$TEST_TMP/post.out" || fail "POST api/stop?agent=1 answer"
 sleep 4.5;  steer rate 150/s               # of the planned rate of the agents still starting users
-sleep 4.5;  post api/stop
+sleep 4.5;  steer_post api/stop
 grep -q '^stopping: ' "$TEST_TMP/post.out" || fail "POST api/stop answer"
 wait $pid && st=0 || st=$?
 assert_eq "$st" 143 "exit status of a run stopped through the dashboard"
 grep -q '"stop_reason": "dashboard POST /api/stop' "$run/run.json" || fail "run.json: the stop is not said to come from the dashboard"
 
-"$PY" - "$log_file" "$t0" "${marks[@]}" <<'PY' || fail "rates at nginx differ from the asked ones"
+"$PY" - "$log_file" "$t0" "${STEER_MARKS[@]}" <<'PY' || fail "rates at nginx differ from the asked ones"
 import sys
 log, t0, m = sys.argv[1], float(sys.argv[2]), [float(x) for x in sys.argv[3:]]
 times = [float(l.split()[0]) for l in open(log) if l.strip()]

@@ -96,6 +96,27 @@ TEST(Steering, RateRequestsOnTheControlSocket) {
   }
 }
 
+TEST(Steering, AddAndRemoveAgentRequests) {
+  using Kind = ControlRequest::Kind;
+  auto r = parse_control_request("add agent 10.0.0.7:19998 ip 127.0.0.2");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->kind, Kind::add_agent);
+  EXPECT_EQ(r->host, "10.0.0.7:19998");
+  EXPECT_EQ(r->source_ip, "127.0.0.2");
+  r = parse_control_request("remove agent 12");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->kind, Kind::remove_agent);
+  EXPECT_EQ(r->agent, 12u);
+  for (const char* bad : {"add agent ", "add agent a b", "add agent h;rm", "add agent h ip ", "add agent h ip a/b",
+                          "remove agent", "remove agent 01", "remove agent x", "add agent h\tx"})
+    EXPECT_FALSE(parse_control_request(bad)) << bad;
+  for (const char* line : {"add agent host-1.example", "add agent [::1]:19998 ip ::1", "remove agent 3"}) {
+    auto request = parse_control_request(line);
+    ASSERT_TRUE(request) << line;
+    EXPECT_EQ(encode_control_request(*request), std::string(line) + "\n");
+  }
+}
+
 TEST(Steering, RateMessage) {
   EXPECT_EQ(decode_rate(encode_rate(2.5)), 2.5);
   EXPECT_EQ(decode_rate(encode_rate(0)), 0);

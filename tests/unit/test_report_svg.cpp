@@ -108,3 +108,22 @@ TEST(SvgChart, LongSeriesAreThinnedPerPixelColumnKeepingSpikes) {
   EXPECT_NE(svg.find(">1000</text>"), std::string::npos);
   EXPECT_LT(svg.size(), 200000u);
 }
+
+TEST(SvgChart, SteeringEventsAreLabelledLines) {
+  rp::ChartSpec spec;
+  spec.id = "c2";
+  spec.title = "Requests";
+  rp::ChartSeries s;
+  s.label = "request";
+  s.color = "#123456";
+  s.x = {0, 10, 20, 30};
+  s.y = {1, 2, 3, 4};
+  spec.series.push_back(s);
+  spec.events = {{12.5, "rate 2x (all agents)"}, {25, "agent 2 added <x>"}, {99, "after the end"}};
+  std::string svg = rp::render_chart(spec);
+  EXPECT_EQ(occurrences(svg, "<g class=\"event\">"), 2u);  // the one outside the x range is left out
+  EXPECT_NE(svg.find("<title>12.5 s: rate 2x (all agents)</title>"), std::string::npos);
+  EXPECT_NE(svg.find(">rate 2x (all agents)</text></g>"), std::string::npos);
+  EXPECT_NE(svg.find(">agent 2 added &lt;x&gt;</text></g>"), std::string::npos);  // escaped
+  EXPECT_EQ(svg.find("after the end"), std::string::npos);
+}
