@@ -86,7 +86,7 @@ std::optional<ControlRequest> parse_control_request(std::string_view line) {
   if (line == "pause") return ControlRequest{ControlRequest::Kind::pause};
   if (line == "resume") return ControlRequest{ControlRequest::Kind::resume};
   constexpr std::string_view kStopAgent = "stop agent ", kRate = "rate ", kAgent = " agent ",
-                             kAddAgent = "add agent ", kRemoveAgent = "remove agent ";
+                             kAddAgent = "add agent ", kLaunchAgent = "launch agent ", kRemoveAgent = "remove agent ";
   for (auto [prefix, kind] : {std::pair{kStopAgent, ControlRequest::Kind::stop_agent},
                               std::pair{kRemoveAgent, ControlRequest::Kind::remove_agent}}) {
     if (!line.starts_with(prefix)) continue;
@@ -97,6 +97,11 @@ std::optional<ControlRequest> parse_control_request(std::string_view line) {
     return request;
   }
   if (line.starts_with(kAddAgent)) return parse_add_agent(line.substr(kAddAgent.size()));
+  if (line.starts_with(kLaunchAgent)) {
+    auto request = parse_add_agent(line.substr(kLaunchAgent.size()));
+    if (request) request->launch = true;
+    return request;
+  }
   if (!line.starts_with(kRate)) return std::nullopt;
   line.remove_prefix(kRate.size());
   auto agent_at = line.find(kAgent);
@@ -117,7 +122,8 @@ std::string encode_control_request(const ControlRequest& request) {
     case ControlRequest::Kind::stop_agent: return fmt::format("stop agent {}\n", request.agent);
     case ControlRequest::Kind::remove_agent: return fmt::format("remove agent {}\n", request.agent);
     case ControlRequest::Kind::add_agent:
-      return fmt::format("add agent {}{}\n", request.host, request.source_ip.empty() ? "" : " ip " + request.source_ip);
+      return fmt::format("{} agent {}{}\n", request.launch ? "launch" : "add", request.host,
+                         request.source_ip.empty() ? "" : " ip " + request.source_ip);
     case ControlRequest::Kind::pause: return "pause\n";
     case ControlRequest::Kind::resume: return "resume\n";
     case ControlRequest::Kind::rate: {

@@ -31,6 +31,7 @@ struct ControlRequest {
   bool per_second = false;
   std::string host;       ///< add_agent: HOST or HOST:PORT of a listening agent (`loadagent --listen`)
   std::string source_ip;  ///< add_agent: its users' source address (as <ip value>), empty: none
+  bool launch = false;    ///< add_agent: start it on HOST over -r (ssh; fork on this host), not dial it
   bool operator==(const ControlRequest&) const = default;
 };
 
@@ -45,8 +46,8 @@ std::optional<ControlRequest> parse_rate(std::string_view value);
 
 /// One request line without its newline: "status", "status json", "stop", "stop agent N" (N a
 /// decimal agent id below 10^6, no sign or leading zero), "rate R" or "rate R agent N" (R as
-/// parse_rate reads it), "pause", "resume", "add agent HOST[:PORT] [ip IP]" (letters, digits and
-/// .:-_[] only), "remove agent N". Anything else: nullopt.
+/// parse_rate reads it), "pause", "resume", "add agent HOST[:PORT] [ip IP]" and "launch agent HOST
+/// [ip IP]" (HOST, IP: letters, digits and .:-_[] only), "remove agent N". Anything else: nullopt.
 std::optional<ControlRequest> parse_control_request(std::string_view line);
 std::string encode_control_request(const ControlRequest& request);
 

@@ -227,7 +227,7 @@ std::optional<std::string> Controller::check_hello(const control::Hello& hello, 
   if (hello.agent_id < agents_.size()) {
     const AgentRecord& agent = agents_[hello.agent_id];
     slot.exists = true;
-    slot.dial_only = agent.added || is_direct(agent.plan.slot);
+    slot.dial_only = agent.dial_port != 0 || is_direct(agent.plan.slot);
     slot.token = agent.token;
     slot.claimed = agent.state != AgentState::launching;  // connected once: claimed for good
   }

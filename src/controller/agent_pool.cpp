@@ -85,14 +85,18 @@ std::optional<std::string> Controller::why_not_rebalance() const {
 
 std::string Controller::add_agent_by_request(const control::ControlRequest& request) {
   if (auto why = why_not_rebalance()) return "error: " + *why;
-  if (options_.token.empty())
+  if (!request.launch && options_.token.empty())
     return "error: add-agent dials a listening agent (`loadagent --listen`): start the run with --token-file, "
-           "the listening agents' token";
+           "the listening agents' token (or use --launch)";
   if (std::any_of(scenario_.sessions.begin(), scenario_.sessions.end(), [](const Session& s) { return reads_iter_file(s.actions); }))
     return "error: not supported yet: add-agent with a file_server read in order=\"iter\" (its lines are split "
            "between the agents planned at the start)";
   auto where = split_host_port(request.host);
   if (!where) return fmt::format("error: {}: expected HOST[:PORT]", request.host);
+  bool local = is_local_host(where->first);
+  if (request.launch && (where->second || (!local && options_.remote_shell == "direct")))
+    return fmt::format("error: add-agent --launch {}: {}", request.host,
+                       where->second ? "a launched agent dials back: no port" : "-r direct has no remote shell to start it with");
   if (!request.source_ip.empty()) {
     boost::system::error_code ec;
     boost::asio::ip::make_address(request.source_ip, ec);
@@ -111,13 +115,20 @@ std::string Controller::add_agent_by_request(const control::ControlRequest& requ
   agent.plan.data_slot = 0;
   agent.added = true;
   agent.share = 0;  // until it is set up (join_added_agent)
-  agent.token = options_.token;
-  agent.dial_port = static_cast<std::uint16_t>(where->second ? where->second : options_.agent_port);
-  std::string text = fmt::format("adding agent {}: dialing the listening agent at {}:{}", id, where->first, agent.dial_port);
+  std::string text;
+  if (request.launch) {  // as `start` launches: a random token of its own, on its stdin
+    agent.plan.slot.local = local;
+    text = fmt::format("adding agent {}: starting it on {}{}", id, where->first, local ? "" : " via " + options_.remote_shell);
+  } else {
+    agent.token = options_.token;
+    agent.dial_port = static_cast<std::uint16_t>(where->second ? where->second : options_.agent_port);
+    text = fmt::format("adding agent {}: dialing the listening agent at {}:{}", id, where->first, agent.dial_port);
+  }
   console_.notice(text);
   spdlog::info("{}", text);
   try {
-    dial_agent(agent);
+    if (request.launch) launch_agent(agent);
+    else dial_agent(agent);
   } catch (const std::exception& e) {
     agent.state = AgentState::failed;
     agent.failure = e.what();

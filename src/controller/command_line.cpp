@@ -157,6 +157,9 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   add_agent->add_option("host", cl.add_host, "HOST or HOST:PORT where the agent listens (default port: --agent-port)")
       ->required();
   add_agent->add_option("--ip", cl.add_ip, "source address of its users' connections (as <ip value>)");
+  add_agent->add_flag("--launch", cl.add_launch,
+                      "start loadagent on HOST as `start` does (over -r, ssh by default; on this host for localhost) "
+                      "instead of dialing a listening one");
   auto* remove_agent = app.add_subcommand("remove-agent", "remove an agent from the run in progress: its arrivals move "
                                                           "to the others, its users finish (docs/dashboard.md)");
   remove_agent->add_option("id", cl.rate_agent, "the agent's id (as `status` lists it)")->required();

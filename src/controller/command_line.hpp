@@ -25,6 +25,7 @@ struct CommandLine {
   std::optional<unsigned> rate_agent;      ///< rate/pause/resume --agent N; remove-agent N
   std::string add_host;                    ///< add-agent HOST[:PORT]
   std::string add_ip;                      ///< add-agent --ip IP
+  bool add_launch = false;                 ///< add-agent --launch
   std::string run_dir;                     ///< --run-dir
   std::string token_file;                  ///< --token-file
   std::string http_token_file;             ///< --http-token-file

@@ -95,6 +95,7 @@ int steer_command(const CommandLine& cl) {
     request.kind = ControlRequest::Kind::add_agent;
     request.host = cl.add_host;
     request.source_ip = cl.add_ip;
+    request.launch = cl.add_launch;
     std::string line = control::encode_control_request(request);
     line.pop_back();  // its newline
     if (line.size() >= control::kMaxControlRequest || !control::parse_control_request(line)) {

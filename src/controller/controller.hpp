@@ -101,7 +101,7 @@ struct AgentRecord {
   /// paused ? 0 : rate_factor * share times its planned rate.
   double share = 1;
   bool added = false;            ///< joined the running test through add-agent
-  std::uint16_t dial_port = 0;   ///< add-agent: the port it listens on (else --agent-port)
+  std::uint16_t dial_port = 0;   ///< add-agent of a listening agent: the port it listens on
 };
 
 /// The factor an agent's arrivals run at: 0 while paused.

@@ -5,7 +5,8 @@
 # unreachable one added with `loadctl add-agent` first does not join, the run goes on) takes half of the
 # arrivals (its source address appears at nginx only after the join) while the total stays at
 # 100/s; `loadctl remove-agent 0` moves agent 0's arrivals to it (127.0.0.1 goes to 0/s, the total
-# stays); removing the last agent starting users is refused; `rate 2x` still doubles the total.
+# stays); removing the last agent starting users is refused; an agent started by the controller
+# (`loadctl add-agent localhost --launch --ip 127.0.0.3`) takes half again; `rate 2x` doubles the total.
 # Each user sends one request, so requests/s at nginx = arrivals/s; each window within 3 standard
 # deviations of its Poisson count (10-18%; the figures are printed). Totals of tsung.log = nginx's count,
 # and report.html draws the steering events (agent added, removed, rate) on its charts.
@@ -68,6 +69,12 @@ steer remove-agent 0
 sleep 6
 if "$LOADCTL" remove-agent 2 > "$TEST_TMP/refused.out" 2>&1; then fail "removing the last agent starting users was accepted"; fi
 grep -q 'only agent starting users' "$TEST_TMP/refused.out" || fail "refusal: $(cat "$TEST_TMP/refused.out")"
+# A third agent started by the controller on this host (as `start` launches agents), source 127.0.0.3.
+steer add-agent localhost --launch --ip 127.0.0.3
+joined3() { grep -q 'agent 3 joined the running test' "$run/controller.log"; }
+wait_until 10 joined3 || fail "the launched agent did not join: $(tail -5 "$run/controller.log")"
+STEER_MARKS+=("$(date +%s.%N)")   # m[4]: joined
+sleep 6
 steer rate 2x
 sleep 4
 steer stop
@@ -80,14 +87,18 @@ log, t0, m = sys.argv[1], float(sys.argv[2]), [float(x) for x in sys.argv[3:]]
 rows = [l.split() for l in open(log) if l.strip()]
 def rate(a, b, src=None):
     return sum(1 for r in rows if a <= float(r[0]) < b and (src is None or r[1] == src)) / (b - a)
-# marks: add-agent returned, joined, remove-agent 0 returned, rate 2x returned, stop returned
+# marks: add-agent returned, joined, remove-agent 0 returned, add-agent --launch returned, joined,
+# rate 2x returned, stop returned
 windows = [("one agent", t0 + 0.5, m[0], None, 100), ("two agents: total", m[1] + 0.5, m[2] - 0.3, None, 100),
            ("two agents: 127.0.0.2", m[1] + 0.5, m[2] - 0.3, "127.0.0.2", 50),
            ("two agents: 127.0.0.1", m[1] + 0.5, m[2] - 0.3, "127.0.0.1", 50),
            ("agent 0 removed: total", m[2] + 0.5, m[3] - 0.3, None, 100),
            ("agent 0 removed: 127.0.0.2", m[2] + 0.5, m[3] - 0.3, "127.0.0.2", 100),
            ("agent 0 removed: 127.0.0.1", m[2] + 0.5, m[3] - 0.3, "127.0.0.1", 0),
-           ("rate 2x", m[3] + 0.5, m[4] - 0.3, None, 200),
+           ("launched agent: total", m[4] + 0.5, m[5] - 0.3, None, 100),
+           ("launched agent: 127.0.0.3", m[4] + 0.5, m[5] - 0.3, "127.0.0.3", 50),
+           ("launched agent: 127.0.0.2", m[4] + 0.5, m[5] - 0.3, "127.0.0.2", 50),
+           ("rate 2x", m[5] + 0.5, m[6] - 0.3, None, 200),
            # across the join (its catch-up included): no arrival lost or doubled
            ("across the join: total", m[0] - 1, m[1] + 2, None, 100)]
 bad = []
@@ -106,7 +117,7 @@ PY
 total=$("$PY" -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if "\"final\":true" in l][0]["metrics"]["request"]["count"])' "$run/stats.jsonl")
 assert_eq "$(count_lines "$log_file")" "$total" "requests at nginx vs stats.jsonl"
 assert_eq "$(tsung_sum request "$run")" "$total" "requests in tsung.log vs stats.jsonl"
-[ "$(tsung_sum steer_add_agent "$run")" -eq 1 ] || fail "steer_add_agent counter in tsung.log"
+[ "$(tsung_sum steer_add_agent "$run")" -eq 2 ] || fail "steer_add_agent counter in tsung.log"
 [ "$(tsung_sum steer_remove_agent "$run")" -eq 1 ] || fail "steer_remove_agent counter in tsung.log"
 grep -q 'agent 2 added (127.0.0.1, ' "$run/controller.log" || fail "no 'agent 2 added' line in controller.log"
 
@@ -117,7 +128,7 @@ import re, sys
 html = open(sys.argv[1]).read()
 labels = re.findall(r'<g class="event"><title>[0-9.]+ s: ([^<]*)</title><line [^>]*/><text [^>]*>([^<]*)</text></g>', html)
 texts = {t for t, _ in labels}
-for want in ("agent 2 added", "agent 0 removed", "rate 2x (all agents)"):
+for want in ("agent 2 added", "agent 0 removed", "agent 3 added", "rate 2x (all agents)"):
     assert any(t.startswith(want) for t in texts), (want, texts)
 charts = html.count('<figure class="chart"')
 print("%d event markers in %d charts" % (len(labels), charts))

@@ -110,7 +110,13 @@ TEST(Steering, AddAndRemoveAgentRequests) {
   for (const char* bad : {"add agent ", "add agent a b", "add agent h;rm", "add agent h ip ", "add agent h ip a/b",
                           "remove agent", "remove agent 01", "remove agent x", "add agent h\tx"})
     EXPECT_FALSE(parse_control_request(bad)) << bad;
-  for (const char* line : {"add agent host-1.example", "add agent [::1]:19998 ip ::1", "remove agent 3"}) {
+  r = parse_control_request("launch agent localhost ip 127.0.0.3");
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->launch);
+  EXPECT_EQ(r->host, "localhost");
+  EXPECT_FALSE(parse_control_request("add agent h")->launch);
+  for (const char* line : {"add agent host-1.example", "add agent [::1]:19998 ip ::1", "remove agent 3",
+                           "launch agent gen2.example"}) {
     auto request = parse_control_request(line);
     ASSERT_TRUE(request) << line;
     EXPECT_EQ(encode_control_request(*request), std::string(line) + "\n");
