@@ -146,6 +146,7 @@ void Listener::on_controller_hello(const std::shared_ptr<control::Channel>& chan
   answer.hostname = me.hostname;
   answer.pid = me.pid;
   answer.software_version = LOADCTL_VERSION;
+  answer.facts = read_host_facts();
   channel->send(MsgType::hello, answer.encode());
   channel->trust();
 
