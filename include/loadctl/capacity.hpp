@@ -12,7 +12,7 @@
 //   peak              the largest of those at the breakpoints s_p, e_p, s_p + D_q, e_p + D_q (the
 //                     sum is piecewise linear in t), capped by the load duration
 //   agent processes   ceil(peak / maxusers) per slot (a slot hands its arrivals over at maxusers)
-//   fds per process   min(peak, maxusers) * connections per user + kAgentBaseFds
+//   fds per process   min(peak, maxusers) * connections per user + kAgentBaseFds + kFdsPerThread * threads
 //   ports per pair    connections to that destination / source IPs (+ TIME_WAIT: closes per
 //                     second * kTimeWaitSeconds unless tcp_tw_reuse applies)
 //   memory            peak * kBytesPerUser + processes * kAgentBaseBytes
@@ -36,10 +36,12 @@ inline constexpr double kBytesPerUser = 1.62 * 1024;
 /// Resident memory of an agent process before users: shared-library and binary pages (~10.7 MB,
 /// "10 000 idle users" of session 2) plus its heap at start.
 inline constexpr double kAgentBaseBytes = 12.0 * 1024 * 1024;
-/// Descriptors an agent process holds without users: stdio, the control socket, log files, and
-/// per thread an epoll, an eventfd and timers (counted in /proc/PID/fd of an idle 2-thread agent:
-/// 14; rounded up for more threads and plugins).
-inline constexpr std::uint64_t kAgentBaseFds = 64;
+/// Descriptors an agent process holds without users: stdio, log, the control socket and its event
+/// loop (9 in /proc/PID/fd of agents with 1, 2 and 8 threads), plus room for a listening socket,
+/// plugins and TLS files.
+inline constexpr std::uint64_t kAgentBaseFds = 16;
+/// Per event-loop thread: an epoll, an eventfd and a timerfd (the same count: 3 more per thread).
+inline constexpr std::uint64_t kFdsPerThread = 3;
 /// Time per request when estimating a session's length: the preflight cannot know the server's
 /// response time; 20 ms over-estimates concurrency for fast servers, which errs on the safe side.
 inline constexpr double kSecondsPerRequest = 0.02;
@@ -56,6 +58,8 @@ struct HostFacts {
   int tw_reuse = -1;                               ///< net.ipv4.tcp_tw_reuse (0, 1, 2: loopback only)
   std::uint64_t mem_available = 0;                 ///< bytes (MemAvailable)
   std::uint32_t cores = 0;
+  /// Event-loop threads the agent runs (its --threads); 0: the controller's --threads, else `cores`.
+  std::uint32_t threads = 0;
   std::vector<std::string> addresses;              ///< the host's interface addresses (source IPs)
 
   std::uint32_t ports() const { return port_high >= port_low && port_low > 0 ? port_high - port_low + 1 : 0; }
@@ -111,8 +115,9 @@ struct CapacityReport {
   std::string format(bool only_problems = false) const;
 };
 
-/// The preflight: `facts` by slot host name (a host missing from it has unknown facts).
+/// The preflight: `facts` by slot host name (a host missing from it has unknown facts);
+/// `threads`: the controller's --threads (0: none), for agents whose facts give no threads.
 CapacityReport preflight(const Scenario& scenario, const std::vector<AgentPlan>& plans,
-                         const std::map<std::string, HostFacts>& facts);
+                         const std::map<std::string, HostFacts>& facts, unsigned threads);
 
 }  // namespace loadctl

@@ -230,7 +230,7 @@ bool Controller::preflight_passes() {
     plans.push_back(a.plan);
     if (a.facts.known) facts.emplace(a.plan.slot.host, a.facts);
   }
-  CapacityReport report = preflight(scenario_, plans, facts);
+  CapacityReport report = preflight(scenario_, plans, facts, options_.threads);
   std::string text = report.format(false);
   spdlog::info("capacity preflight:\n{}", text);
   if (!report.refused() && !report.tight()) return true;

@@ -23,6 +23,7 @@ std::string HostFacts::encode() const {
   w.i64(tw_reuse);
   w.u64(mem_available);
   w.u32(cores);
+  w.u32(threads);
   std::size_t n = std::min(addresses.size(), kMaxReportedAddresses);
   w.u32(static_cast<std::uint32_t>(n));
   for (std::size_t i = 0; i < n; ++i) w.str(addresses[i]);
@@ -39,6 +40,7 @@ bool HostFacts::decode(std::string_view data) {
   tw_reuse = static_cast<int>(r.i64());
   mem_available = r.u64();
   cores = r.u32();
+  threads = r.u32();
   std::uint32_t n = r.u32();
   if (!r.ok() || n > kMaxReportedAddresses) return false;
   addresses.clear();
@@ -217,7 +219,7 @@ std::string CapacityReport::format(bool only_problems) const {
 }
 
 CapacityReport preflight(const Scenario& scenario, const std::vector<AgentPlan>& plans,
-                         const std::map<std::string, HostFacts>& facts) {
+                         const std::map<std::string, HostFacts>& facts, unsigned threads) {
   std::vector<double> secs = all_session_seconds(scenario);
   CapacityReport report;
   std::vector<std::string> order;
@@ -244,6 +246,8 @@ CapacityReport preflight(const Scenario& scenario, const std::vector<AgentPlan>&
     auto found = facts.find(host);
     HostFacts f = found != facts.end() ? found->second : HostFacts{};
     hc.facts_known = f.known;
+    unsigned host_threads = f.threads != 0 ? f.threads : threads != 0 ? threads : std::max(1u, f.cores);
+    const double base_fds = double(kAgentBaseFds + kFdsPerThread * host_threads);
     double users_per_process = 0, close_window_users = 0;
     std::map<std::pair<std::string, std::string>, double> pair_ports;  // (source, destination) -> ports
     bool can_add_processes = true;
@@ -280,7 +284,7 @@ CapacityReport preflight(const Scenario& scenario, const std::vector<AgentPlan>&
     {
       CapacityItem item;
       item.what = "open files per agent process";
-      item.needed = users_per_process + kAgentBaseFds;
+      item.needed = users_per_process + base_fds;
       item.available = double(f.nofile_hard);
       item.unknown = !f.known;
       item.verdict = item.unknown ? Verdict::ok : limit_verdict(item.needed, item.available);
@@ -289,7 +293,7 @@ CapacityReport preflight(const Scenario& scenario, const std::vector<AgentPlan>&
                                        "{} needs root)", n, f.nofile_hard));
       item.fixes.push_back(fmt::format("/etc/security/limits.d/90-loadctl.conf: '* soft nofile {0}' and '* hard "
                                        "nofile {0}' (scripts/host_setup.sh --nofile {0}); a systemd unit: LimitNOFILE={0}", n));
-      double per_process = std::floor(double(f.nofile_hard) * kTightShare) - double(kAgentBaseFds);
+      double per_process = std::floor(double(f.nofile_hard) * kTightShare) - base_fds;
       if (can_add_processes && per_process >= 1 && per_process < users_per_process)
         item.fixes.push_back(fmt::format("maxusers {} on <client host=\"{}\"> so that more agent processes start "
                                          "({} instead of {})",

@@ -22,23 +22,9 @@ chmod +x "$LOADTARGET"
 start_loadtarget --http 127.0.0.1:0
 PORT=$LOADTARGET_HTTP_PORT
 
-scenario() {  # FILE CLIENT_BODY
-  cat >"$1" <<XML
-<?xml version="1.0"?>
-<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
-<tsung loglevel="notice" version="1.0">
-  <clients><client host="localhost" maxusers="1000">$2</client></clients>
-  <servers><server host="127.0.0.1" port="$PORT" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="10" unit="second"><users maxnumber="80" arrivalrate="100" unit="second"/></arrivalphase></load>
-  <sessions><session name="s" probability="100" type="ts_http">
-    <request><http url="/hello" method="GET" version="1.1"/></request>
-    <thinktime value="5"/>
-  </session></sessions>
-</tsung>
-XML
-}
-scenario "$TEST_TMP/one.xml" ""
-scenario "$TEST_TMP/two.xml" '<ip value="127.0.0.1"/><ip value="127.0.0.2"/>'
+held_users_scenario "$TEST_TMP/one.xml" '<client host="localhost" maxusers="1000"/>' "$PORT" 80 100 5
+held_users_scenario "$TEST_TMP/two.xml" \
+  '<client host="localhost" maxusers="1000"><ip value="127.0.0.1"/><ip value="127.0.0.2"/></client>' "$PORT" 80 100 5
 
 set +e
 netns_exec 1 "$LOADCTL" -f "$TEST_TMP/one.xml" check --hosts >"$TEST_TMP/check1.out" 2>&1

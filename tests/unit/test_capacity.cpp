@@ -34,6 +34,7 @@ HostFacts facts(std::uint64_t nofile, std::uint32_t low, std::uint32_t high, int
   f.tw_reuse = tw_reuse;
   f.mem_available = 8ull << 30;
   f.cores = 2;
+  f.threads = 2;
   f.addresses = {"127.0.0.1", "::1"};
   return f;
 }
@@ -46,7 +47,7 @@ const CapacityItem* item(const CapacityReport& r, const std::string& prefix) {
 
 CapacityReport run_preflight(const Scenario& s, const HostFacts& f) {
   auto plans = plan_run(s, plan_slots(s), 1);
-  return preflight(s, plans, {{"localhost", f}});
+  return preflight(s, plans, {{"localhost", f}}, 2);
 }
 
 }  // namespace
@@ -84,21 +85,21 @@ TEST(Capacity, OpenFilesBeyondTheHardLimitAreRefusedWithTheFix) {
   CapacityReport r = run_preflight(s, facts(200, 1024, 65535));
   const CapacityItem* fds = item(r, "open files");
   ASSERT_NE(fds, nullptr);
-  EXPECT_NEAR(fds->needed, 300 + kAgentBaseFds, 1e-6);
+  EXPECT_NEAR(fds->needed, 300 + kAgentBaseFds + 2 * kFdsPerThread, 1e-6);
   EXPECT_EQ(fds->verdict, Verdict::refused);
   EXPECT_TRUE(r.refused());
   std::string text = r.format();
   EXPECT_NE(text.find("ulimit -n 1024"), std::string::npos) << text;
   EXPECT_NE(text.find("'* hard nofile 1024'"), std::string::npos) << text;
-  // maxusers floor(200 * 0.8) - 64 = 96 keeps each process's files below the limit: 4 processes.
-  EXPECT_NE(text.find("maxusers 96 on <client host=\"localhost\"> so that more agent processes start (4 instead of 1)"),
+  // maxusers floor(200 * 0.8) - 22 = 138 keeps each process's files below the limit: 3 processes.
+  EXPECT_NE(text.find("maxusers 138 on <client host=\"localhost\"> so that more agent processes start (3 instead of 1)"),
             std::string::npos) << text;
   // With that maxusers the plan fits.
   Scenario fixed = capacity_scenario("", R"(<arrivalphase phase="1" duration="10" unit="second"><users maxnumber="300" arrivalrate="300" unit="second"/></arrivalphase>)",
-                                     R"(<request><http url="/"/></request><thinktime value="5"/>)", R"(maxusers="96")");
+                                     R"(<request><http url="/"/></request><thinktime value="5"/>)", R"(maxusers="138")");
   CapacityReport ok = run_preflight(fixed, facts(200, 1024, 65535));
   EXPECT_FALSE(ok.refused()) << ok.format();
-  EXPECT_EQ(ok.hosts[0].processes, 4u);
+  EXPECT_EQ(ok.hosts[0].processes, 3u);
 }
 
 TEST(Capacity, PortsPerSourceIpAndDestination) {
@@ -147,7 +148,7 @@ TEST(Capacity, MemoryFromMeasuredFiguresAndUnknownFacts) {
   EXPECT_EQ(mem->verdict, Verdict::refused);
   EXPECT_NE(r.format().find("add "), std::string::npos);
   // Unknown facts: needs printed, nothing refused.
-  CapacityReport unknown = preflight(s, plan_run(s, plan_slots(s), 1), {});
+  CapacityReport unknown = preflight(s, plan_run(s, plan_slots(s), 1), {}, 2);
   EXPECT_FALSE(unknown.refused());
   EXPECT_NE(unknown.format().find("limit unknown"), std::string::npos);
 }
