@@ -3,7 +3,7 @@
 # net.ipv4.ip_local_port_range is 40000-40049 (50 ports; per namespace: the host's stays as it
 # is). Controller, agent and target all run in it, on its loopback. 80 users each holding a
 # connection to one destination need 80 ports from one source IP: `check --hosts` and `start`
-# refuse it ("add 1 source IP(s)"); with <ip value="127.0.0.1"/><ip value="127.0.0.2"/> (40 per
+# refuse it ("add 1 source IP(s)"), and `start --force` shows why (error_connect_eaddrnotavail); with <ip value="127.0.0.1"/><ip value="127.0.0.2"/> (40 per
 # IP) the plan passes and runs, and the peak the preflight printed (80 connections) is what `ss`
 # counts in the namespace while the users think.
 source "$(dirname "$0")/lib.sh"
@@ -45,6 +45,14 @@ assert_eq "$rc" 2 "start exit status, one source IP (refused)"
 grep -q "capacity preflight: this plan cannot run" "$TEST_TMP/start1.out" || { cat "$TEST_TMP/start1.out" >&2; fail "start did not refuse"; }
 grep -q "needs 80 of 50" "$TEST_TMP/start1.out" || fail "start prints another figure than check"
 [ -e "$TEST_TMP/run1/tsung.log" ] && fail "users started"
+
+# --force runs it anyway, and the shortage is real: connections fail for want of a port.
+netns_exec 1 "$LOADCTL" -f "$TEST_TMP/one.xml" start --force --run-dir "$TEST_TMP/forced" >"$TEST_TMP/forced.out" 2>&1 ||
+  { cat "$TEST_TMP/forced.out" >&2; fail "start --force failed"; }
+grep -q "warning: capacity preflight (--force: running anyway)" "$TEST_TMP/forced.out" || fail "no --force warning"
+forced_errors=$(tsung_sum error_connect_eaddrnotavail "$TEST_TMP/forced")
+log "--force: error_connect_eaddrnotavail $forced_errors"
+[ "$forced_errors" -gt 0 ] || fail "80 connections from one source IP through 50 ports did not fail"
 
 netns_exec 1 "$LOADCTL" -f "$TEST_TMP/two.xml" check --hosts >"$TEST_TMP/check2.out" 2>&1 || { cat "$TEST_TMP/check2.out" >&2; fail "two source IPs still refused"; }
 grep -q 'peak 80 concurrent users, 80 connections' "$TEST_TMP/check2.out" || fail "peak not printed"
