@@ -82,9 +82,6 @@ double session_seconds(const Session& session, const Options& options);
 /// Peak concurrent users of one agent's plan (the formula above); `session_secs` by session index.
 double peak_users(const AgentPlan& plan, const Scenario& scenario, const std::vector<double>& session_secs);
 
-/// The largest arrival rate of the plan (users per second): each ends with a connection closed.
-double peak_close_rate(const AgentPlan& plan);
-
 enum class Verdict { ok, tight, refused };
 
 /// One limit of one host: what is needed, what there is, and how to fix it.

@@ -163,6 +163,77 @@ std::uint64_t comfortable_limit(double needed) {
 
 std::uint64_t ceil_count(double x) { return static_cast<std::uint64_t>(std::ceil(x - 1e-9)); }
 
+
+// Open files per agent process: its users' sockets and its own descriptors.
+CapacityItem open_files_item(const HostCapacity& hc, const HostFacts& f, double users_per_process, double base_fds,
+                             bool can_add_processes) {
+  CapacityItem item;
+  item.what = "open files per agent process";
+  item.needed = users_per_process + base_fds;
+  item.available = double(f.nofile_hard);
+  item.unknown = !f.known;
+  item.verdict = item.unknown ? Verdict::ok : limit_verdict(item.needed, item.available);
+  std::uint64_t n = comfortable_limit(item.needed);
+  item.fixes.push_back(fmt::format("ulimit -n {} in the shell that starts the agent (raising the hard limit "
+                                   "{} needs root)", n, f.nofile_hard));
+  item.fixes.push_back(fmt::format("/etc/security/limits.d/90-loadctl.conf: '* soft nofile {0}' and '* hard "
+                                   "nofile {0}' (scripts/host_setup.sh --nofile {0}); a systemd unit: LimitNOFILE={0}", n));
+  double per_process = std::floor(double(f.nofile_hard) * kTightShare) - base_fds;
+  if (can_add_processes && per_process >= 1 && per_process < users_per_process)
+    item.fixes.push_back(fmt::format("maxusers {} on <client host=\"{}\"> so that more agent processes start "
+                                     "({} instead of {})",
+                                     ceil_count(per_process), hc.host, ceil_count(hc.peak_users / per_process), hc.processes));
+  return item;
+}
+
+// Ports per (source IP, destination), against the ephemeral range (or ports_range).
+void add_port_items(HostCapacity& hc, const HostFacts& f,
+                    const std::map<std::pair<std::string, std::string>, double>& pair_ports, bool time_wait_counted,
+                    const std::optional<std::pair<std::uint16_t, std::uint16_t>>& ports_range) {
+  std::uint32_t range = ports_range ? ports_range->second - ports_range->first + 1u : f.ports();
+  std::set<std::string> all_sources;
+  for (const auto& [key, ports] : pair_ports) all_sources.insert(key.first);
+  for (const auto& [key, ports] : pair_ports) {
+    CapacityItem item;
+    item.what = fmt::format("ports from {} to {}", key.first, key.second);
+    item.needed = ports;
+    item.available = range;
+    item.unknown = range == 0;
+    item.verdict = item.unknown ? Verdict::ok : limit_verdict(item.needed, item.available);
+    if (!item.unknown) {
+      double total = 0;  // to this destination, from all the host's source IPs
+      for (const auto& [k2, p2] : pair_ports)
+        if (k2.second == key.second) total += p2;
+      std::uint64_t ips = ceil_count(total / (range * kTightShare));
+      std::uint64_t have = all_sources.size();
+      if (ips > have)
+        item.fixes.push_back(fmt::format("add {} source IP(s) (<ip value=\"...\"/> in <client host=\"{}\">, {} in all) "
+                                         "or {} more host(s)", ips - have, hc.host, ips, ceil_count(double(ips) / double(have)) - 1));
+      if (!ports_range && range < 64512 && total / double(have) <= 64512 * kTightShare)
+        item.fixes.push_back("/etc/sysctl.d/60-loadctl.conf: 'net.ipv4.ip_local_port_range = 1024 65535' "
+                             "(now: sysctl -w net.ipv4.ip_local_port_range='1024 65535'; scripts/host_setup.sh does both)");
+      if (time_wait_counted)
+        item.fixes.push_back("/etc/sysctl.d/60-loadctl.conf: 'net.ipv4.tcp_tw_reuse = 1' (ports in TIME_WAIT are "
+                             "counted: closed connections keep theirs 60 s)");
+    }
+    hc.items.push_back(std::move(item));
+  }
+}
+
+// Memory, from the measured figures per user and per process (kBytesPerUser, kAgentBaseBytes).
+CapacityItem memory_item(const HostCapacity& hc, const HostFacts& f) {
+  CapacityItem item;
+  item.what = "memory (MB)";
+  item.needed = (hc.peak_users * kBytesPerUser + hc.processes * kAgentBaseBytes) / (1024 * 1024);
+  item.available = double(f.mem_available) / (1024 * 1024);
+  item.unknown = !f.known || f.mem_available == 0;
+  item.verdict = item.unknown ? Verdict::ok : limit_verdict(item.needed, item.available);
+  if (!item.unknown)
+    item.fixes.push_back(fmt::format("add {} host(s), or free memory on this one",
+                                     std::max<std::uint64_t>(1, ceil_count(item.needed / (item.available * kTightShare)) - 1)));
+  return item;
+}
+
 }  // namespace
 
 double session_seconds(const Session& session, const Options& options) {
@@ -171,12 +242,6 @@ double session_seconds(const Session& session, const Options& options) {
 
 double peak_users(const AgentPlan& plan, const Scenario& scenario, const std::vector<double>& session_secs) {
   return peak_within(plan, scenario, session_secs, 0);
-}
-
-double peak_close_rate(const AgentPlan& plan) {
-  double rate = 0;
-  for (const PhaseShare& p : plan.phases) rate = std::max(rate, p.rate);
-  return rate;
 }
 
 bool CapacityReport::refused() const {
@@ -280,70 +345,9 @@ CapacityReport preflight(const Scenario& scenario, const std::vector<AgentPlan>&
     }
     hc.connections = hc.peak_users;  // one connection per user at a time
 
-    // Open files per agent process.
-    {
-      CapacityItem item;
-      item.what = "open files per agent process";
-      item.needed = users_per_process + base_fds;
-      item.available = double(f.nofile_hard);
-      item.unknown = !f.known;
-      item.verdict = item.unknown ? Verdict::ok : limit_verdict(item.needed, item.available);
-      std::uint64_t n = comfortable_limit(item.needed);
-      item.fixes.push_back(fmt::format("ulimit -n {} in the shell that starts the agent (raising the hard limit "
-                                       "{} needs root)", n, f.nofile_hard));
-      item.fixes.push_back(fmt::format("/etc/security/limits.d/90-loadctl.conf: '* soft nofile {0}' and '* hard "
-                                       "nofile {0}' (scripts/host_setup.sh --nofile {0}); a systemd unit: LimitNOFILE={0}", n));
-      double per_process = std::floor(double(f.nofile_hard) * kTightShare) - base_fds;
-      if (can_add_processes && per_process >= 1 && per_process < users_per_process)
-        item.fixes.push_back(fmt::format("maxusers {} on <client host=\"{}\"> so that more agent processes start "
-                                         "({} instead of {})",
-                                         ceil_count(per_process), host, ceil_count(hc.peak_users / per_process), hc.processes));
-      hc.items.push_back(std::move(item));
-    }
-
-    // Ports per (source IP, destination).
-    std::uint32_t range = f.ports();
-    if (scenario.options.ports_range)
-      range = scenario.options.ports_range->second - scenario.options.ports_range->first + 1u;
-    std::set<std::string> all_sources;
-    for (const auto& [key, ports] : pair_ports) all_sources.insert(key.first);
-    for (const auto& [key, ports] : pair_ports) {
-      CapacityItem item;
-      item.what = fmt::format("ports from {} to {}", key.first, key.second);
-      item.needed = ports;
-      item.available = range;
-      item.unknown = !f.known && !scenario.options.ports_range;
-      item.verdict = item.unknown ? Verdict::ok : limit_verdict(item.needed, item.available);
-      double total = 0;
-      for (const auto& [k2, p2] : pair_ports)
-        if (k2.second == key.second) total += p2;
-      std::uint64_t ips = ceil_count(total / (range * kTightShare));
-      std::uint64_t have = all_sources.size();
-      if (ips > have)
-        item.fixes.push_back(fmt::format("add {} source IP(s) (<ip value=\"...\"/> in <client host=\"{}\">, {} in all) "
-                                         "or {} more host(s)", ips - have, host, ips, ceil_count(double(ips) / double(have)) - 1));
-      if (!scenario.options.ports_range && range < 64512 && total / double(have) <= 64512 * kTightShare)
-        item.fixes.push_back("/etc/sysctl.d/60-loadctl.conf: 'net.ipv4.ip_local_port_range = 1024 65535' "
-                             "(now: sysctl -w net.ipv4.ip_local_port_range='1024 65535'; scripts/host_setup.sh does both)");
-      if (close_window_users > 0)
-        item.fixes.push_back("/etc/sysctl.d/60-loadctl.conf: 'net.ipv4.tcp_tw_reuse = 1' (ports in TIME_WAIT are "
-                             "counted: closed connections keep theirs 60 s)");
-      hc.items.push_back(std::move(item));
-    }
-
-    // Memory (measured per user and per process: kBytesPerUser, kAgentBaseBytes).
-    {
-      CapacityItem item;
-      item.what = "memory (MB)";
-      item.needed = (hc.peak_users * kBytesPerUser + hc.processes * kAgentBaseBytes) / (1024 * 1024);
-      item.available = double(f.mem_available) / (1024 * 1024);
-      item.unknown = !f.known || f.mem_available == 0;
-      item.verdict = item.unknown ? Verdict::ok : limit_verdict(item.needed, item.available);
-      if (!item.unknown)
-        item.fixes.push_back(fmt::format("add {} host(s), or free memory on this one",
-                                         std::max<std::uint64_t>(1, ceil_count(item.needed / (item.available * kTightShare)) - 1)));
-      hc.items.push_back(std::move(item));
-    }
+    hc.items.push_back(open_files_item(hc, f, users_per_process, base_fds, can_add_processes));
+    add_port_items(hc, f, pair_ports, close_window_users > 0, scenario.options.ports_range);
+    hc.items.push_back(memory_item(hc, f));
     if (f.known && f.cores > 0) hc.notes.push_back(fmt::format("{} core(s)", f.cores));
     report.hosts.push_back(std::move(hc));
   }
