@@ -73,6 +73,8 @@ int run_dial_back(const AgentOptions& options) {
   hello.hostname = me.hostname;
   hello.pid = me.pid;
   hello.software_version = LOADCTL_VERSION;
+  hello.facts = read_host_facts();
+  hello.facts.threads = options.threads;
   channel->send(MsgType::hello, hello.encode());  // first frame: before the session's heartbeats
   session.start();
   ctx.run();

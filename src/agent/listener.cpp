@@ -146,6 +146,8 @@ void Listener::on_controller_hello(const std::shared_ptr<control::Channel>& chan
   answer.hostname = me.hostname;
   answer.pid = me.pid;
   answer.software_version = LOADCTL_VERSION;
+  answer.facts = read_host_facts();
+  answer.facts.threads = options_.threads;  // 0: the controller's --threads, else the cores
   channel->send(MsgType::hello, answer.encode());
   channel->trust();
 

@@ -12,6 +12,7 @@
 #include "agent/listener.hpp"
 #include "agent/log_forward.hpp"
 #include "control/handshake.hpp"
+#include "loadctl/capacity.hpp"
 #include "loadctl/protocol.hpp"
 
 namespace {
@@ -33,6 +34,16 @@ constexpr int kFatalExit = 4;
   std::fprintf(stderr, "loadagent: fatal: %s: exiting with status %d\n", what.c_str(), kFatalExit);
   std::fflush(stderr);
   std::_Exit(kFatalExit);
+}
+
+// Each user holds a socket: the soft open-files limit goes up to the hard one, and the log says
+// so (the hello reports both to the controller's capacity preflight).
+void raise_open_files() {
+  auto [before, after] = loadctl::raise_nofile_limit();
+  if (after > before)
+    spdlog::info("open files limit raised from {} to {} (the hard limit)", before, after);
+  else
+    spdlog::info("open files limit {} (already the hard limit)", after);
 }
 
 }  // namespace
@@ -85,6 +96,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     listen.threads = options.threads;
+    raise_open_files();
     return loadctl::agent::Listener(listen).run();
   }
   if (controller->count() == 0 || id->count() == 0 || token_stdin == !token_file.empty()) {
@@ -99,5 +111,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   spdlog::set_pattern(fmt::format("%Y-%m-%d %H:%M:%S.%e [agent {}] %l: %v", options.id));
+  raise_open_files();
   return loadctl::agent::run_dial_back(options);
 }

@@ -41,6 +41,7 @@ std::string Hello::encode() const {
   w.str(hostname);
   w.u32(pid);
   w.str(software_version);
+  w.str(facts.encode());
   return out;
 }
 
@@ -54,7 +55,10 @@ std::optional<Hello> Hello::decode(std::string_view payload) {
   h.hostname = r.str();
   h.pid = r.u32();
   h.software_version = r.str();
-  if (!r.ok() || !r.at_end()) return std::nullopt;
+  if (!r.ok()) return std::nullopt;
+  if (r.at_end()) return h;  // a peer of protocol version 4 or older: the version check refuses it
+  std::string facts = r.str();
+  if (!r.ok() || !r.at_end() || !h.facts.decode(facts)) return std::nullopt;
   return h;
 }
 

@@ -35,12 +35,13 @@
 #include <vector>
 
 #include "plugin_host/plugin_loader.hpp"
+#include "loadctl/capacity.hpp"
 #include "loadctl/dynamics.hpp"
 
 namespace loadctl::control {
 
 inline constexpr std::string_view kMagic = "LOADCTL";
-inline constexpr std::uint32_t kProtocolVersion = 4;  ///< 2: Setup carries plugin files; 3: and -x tags, -L; barrier/release (wait_global); Done flags; 4: --arrival-lag-limit, rate
+inline constexpr std::uint32_t kProtocolVersion = 5;  ///< 2: Setup carries plugin files; 3: and -x tags, -L; barrier/release (wait_global); Done flags; 4: --arrival-lag-limit, rate; 5: Hello carries HostFacts
 inline constexpr std::uint32_t kMaxFrame = 64u * 1024 * 1024;
 /// Largest frame a peer may send before its hello is verified (a hello is ~100 bytes).
 inline constexpr std::uint32_t kMaxUnauthenticatedFrame = 4096;
@@ -66,6 +67,9 @@ struct Hello {
   std::string hostname;
   std::uint32_t pid = 0;
   std::string software_version;
+  /// The agent's host (capacity preflight); a controller's hello sends none (known = false).
+  /// Last on the wire, so that a peer of another version still decodes and gets the version error.
+  HostFacts facts;
 
   std::string encode() const;
   static std::optional<Hello> decode(std::string_view payload);

@@ -252,6 +252,7 @@ void Controller::on_hello(const std::shared_ptr<control::Channel>& channel, std:
   agent.state = AgentState::connected;
   agent.channel = channel;
   agent.hostname = hello->hostname;
+  agent.facts = hello->facts;
   agent.last_heard = SteadyClock::now();
   unsigned id = hello->agent_id;
   channel->trust();

@@ -140,7 +140,13 @@ ParseOutcome parse_command_line(int argc, char** argv) {
                   "exit 0 even if agents were lost mid-run (default: exit 2, part of the planned load did not run)");
     run->add_flag("--report", cl.want_report, "render report.html and summary.json when the run ends");
     run->add_option("--fail-if", cl.fail_if, "threshold, e.g. 'p99(request) > 200ms'; exit 3 when crossed (repeatable)");
+    run->add_flag("--force", o.force,
+                  "run even if the capacity preflight says a host will run out of open files, ports or memory "
+                  "(docs/capacity.md)");
   }
+  check->add_flag("--hosts", cl.check_hosts,
+                  "the capacity preflight: per client host, peak users, connections per source IP, open files per "
+                  "agent process and memory against this host's limits (local hosts; docs/capacity.md)");
   auto* status = app.add_subcommand("status", "show the runs in progress (found in ~/.loadctl/run, or with --run-dir / -l)");
   status->add_flag("--json", cl.status_json, "one JSON object per run");
   auto* stop = app.add_subcommand("stop", "stop the run in progress gracefully, then show how it ended");

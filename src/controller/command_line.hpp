@@ -33,6 +33,7 @@ struct CommandLine {
   std::vector<std::string> fail_if;        ///< --fail-if
   std::vector<std::string> report_dirs;    ///< report LOGDIR [LOGDIR]
   bool want_report = false;                ///< start --report
+  bool check_hosts = false;                ///< check --hosts: the capacity preflight (docs/capacity.md)
   int debug_level = -1;                    ///< -d 0..7 (Tsung's levels, emergency..debug); -1: default
   std::vector<std::string> notes;          ///< one line per Tsung option that has no effect here
 };

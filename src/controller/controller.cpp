@@ -209,12 +209,45 @@ void Controller::maybe_go() {
   bool monitors_settled = std::all_of(agents_.begin(), agents_.end(), [&](const AgentRecord& a) {
     return !a.plan.slot.monitor_only || ready(a) || a.state == AgentState::lost || a.state == AgentState::failed;
   });
+  if (!preflight_done_) {
+    preflight_done_ = true;
+    if (!preflight_passes()) return;
+  }
   auto now = SteadyClock::now();
   if (!monitors_ready_deadline_) {
     monitors_ready_deadline_ = now + kMonitorWait;
     if (!monitors_settled) spdlog::info("load agents ready; waiting up to {} s for the monitor agents", kMonitorWait.count());
   }
   if (monitors_settled || now >= *monitors_ready_deadline_) go();
+}
+
+// Every load agent is ready and none has a user yet: what the plan needs from each host against
+// what its agents reported at hello (docs/capacity.md). Overflow agents (maxusers) are counted
+// from the plan; their host's facts are the first agent's.
+bool Controller::preflight_passes() {
+  std::vector<AgentPlan> plans;
+  std::map<std::string, HostFacts> facts;
+  for (const AgentRecord& a : agents_) {
+    if (a.plan.slot.monitor_only) continue;
+    plans.push_back(a.plan);
+    if (a.facts.known) facts.emplace(a.plan.slot.host, a.facts);
+  }
+  CapacityReport report = preflight(scenario_, plans, facts, options_.threads);
+  std::string text = report.format(false);
+  spdlog::info("capacity preflight:\n{}", text);
+  if (!report.refused() && !report.tight()) return true;
+  std::string problems = report.format(true);
+  if (!problems.empty() && problems.back() == '\n') problems.pop_back();
+  if (report.refused() && !options_.force) {
+    fail_setup("capacity preflight: this plan cannot run on its hosts (no user started; --force runs it anyway):\n" +
+               problems);
+    return false;
+  }
+  std::string what = report.refused() ? "warning: capacity preflight (--force: running anyway):\n"
+                                      : "warning: capacity preflight: limits above 80%:\n";
+  console_.notice(what + problems);
+  spdlog::warn("{}{}", what, problems);
+  return true;
 }
 
 void Controller::go() {

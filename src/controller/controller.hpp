@@ -34,6 +34,7 @@
 #include "controller/control_server.hpp"
 #include "control/web_server.hpp"
 #include "control/run_status.hpp"
+#include "loadctl/capacity.hpp"
 #include "loadctl/plan.hpp"
 #include "loadctl/scenario.hpp"
 #include "loadctl/stats.hpp"
@@ -64,6 +65,7 @@ struct ControllerOptions {
   unsigned threads = 0;         ///< per agent; 0 = cores / local agents
   bool quiet = false;
   bool tolerate_agent_loss = false;  ///< agents lost mid-run do not fail the run (exit 0)
+  bool force = false;  ///< --force: run a plan the capacity preflight refuses (docs/capacity.md)
   std::vector<PluginFile> plugins;  ///< run-time plugins loaded from -X dirs, shipped to agents
   std::string http_address = "127.0.0.1:8091";  ///< dashboard ADDR:PORT; empty: none (-n)
   bool http_explicit = false;  ///< --http given: a dashboard that cannot listen fails the run
@@ -77,6 +79,7 @@ struct AgentRecord {
   AgentPlan plan;
   pid_t pid = 0;
   std::string hostname;
+  HostFacts facts;  ///< its host, from its hello (capacity preflight)
   AgentState state = AgentState::launching;
   std::shared_ptr<control::Channel> channel;
   /// Launched agents: a random token of this slot alone, given on the agent's stdin; listening
@@ -146,6 +149,8 @@ class Controller {
   void on_message(AgentRecord& agent, control::MsgType type, std::string_view payload);
   void on_ready(AgentRecord& agent);
   void maybe_go();
+  /// The capacity preflight over the facts the agents reported; false: refused (setup failed).
+  bool preflight_passes();
   void go();
   void start_remote_monitors();
   void on_stats(AgentRecord& agent, std::string_view payload);
@@ -255,6 +260,7 @@ class Controller {
   bool stopping_ = false;
   bool monitors_stopping_ = false;
   std::optional<std::chrono::steady_clock::time_point> monitors_ready_deadline_;  ///< see maybe_go  ///< the load is over; monitor agents were told to stop
+  bool preflight_done_ = false;  ///< the capacity preflight ran (maybe_go, once)
   bool final_status_ = false;  ///< finish() has settled the exit status (status: finished)
   bool finished_ = false;
   int exit_status_ = 0;

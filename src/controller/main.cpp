@@ -2,6 +2,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -14,6 +15,7 @@
 #include "controller/control_client.hpp"
 #include "controller/controller.hpp"
 #include "controller/launcher.hpp"
+#include "loadctl/capacity.hpp"
 #include "loadctl/input_file.hpp"
 #include "loadctl/scenario_error.hpp"
 #include "report/report.hpp"
@@ -100,6 +102,34 @@ int render_report(const std::vector<std::string>& dirs, const std::vector<report
   }
 }
 
+// check --hosts: the preflight `start` runs once its agents reported their hosts. Here only local
+// hosts are known (read as an agent would see them: soft open-files limit raised to the hard one);
+// a remote host's needs are printed with its limits unknown.
+int check_hosts(const Scenario& scenario, const controller::ControllerOptions& options) {
+  std::vector<AgentPlan> plans = plan_run(scenario, plan_slots(scenario), scenario.options.seed.value_or(0));
+  std::map<std::string, HostFacts> facts;
+  // Threads of a local agent as `start` gives them: --threads, else this host's cores / its agents.
+  unsigned local_agents = 0;
+  for (const AgentPlan& plan : plans) local_agents += plan.slot.local;
+  unsigned threads = options.threads != 0 ? options.threads
+                                          : std::max(1u, std::thread::hardware_concurrency() / std::max(1u, local_agents));
+  for (AgentPlan& plan : plans) {
+    if (controller::dials_listening_agent(plan.slot, options.remote_shell, options.direct_hosts)) plan.slot.maxusers = 0;
+    if (!plan.slot.local || facts.contains(plan.slot.host)) continue;
+    HostFacts f = read_host_facts();
+    f.nofile_soft = f.nofile_hard;
+    f.threads = threads;
+    facts.emplace(plan.slot.host, std::move(f));
+  }
+  CapacityReport report = preflight(scenario, plans, facts, options.threads);
+  std::printf("capacity preflight (docs/capacity.md):\n%s", report.format(false).c_str());
+  if (report.refused() && !options.force) {
+    std::printf("refused: a host will run out (see the fixes above); `start` refuses this plan unless --force\n");
+    return kRunFailed;
+  }
+  return kDone;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -182,6 +212,7 @@ int main(int argc, char** argv) {
                       ? "listening agent, dialed"
                   : m.local ? "local"
                             : fmt::format("via {}", options.remote_shell).c_str());
+    if (cl.check_hosts) return check_hosts(*scenario, options);
     return kDone;
   }
 

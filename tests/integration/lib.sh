@@ -181,6 +181,24 @@ hello_scenario() {
 XML
 }
 
+# held_users_scenario FILE CLIENT_XML PORT USERS RATE THINK: USERS users (maxnumber) arriving at RATE
+# a second, each one GET /hello on 127.0.0.1:PORT then THINK seconds holding its connection.
+held_users_scenario() {
+  cat >"$1" <<XML
+<?xml version="1.0"?>
+<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
+<tsung loglevel="notice" version="1.0">
+  <clients>$2</clients>
+  <servers><server host="127.0.0.1" port="$3" type="tcp"/></servers>
+  <load><arrivalphase phase="1" duration="10" unit="second"><users maxnumber="$4" arrivalrate="$5" unit="second"/></arrivalphase></load>
+  <sessions><session name="s" probability="100" type="ts_http">
+    <request><http url="/hello" method="GET" version="1.1"/></request>
+    <thinktime value="$6"/>
+  </session></sessions>
+</tsung>
+XML
+}
+
 # dashboard_url RUN_DIR: the live dashboard's address the controller logged in RUN_DIR/controller.log
 # ("dashboard on http://127.0.0.1:PORT/"); empty until it is there. wait_dashboard RUN_DIR SECONDS
 # waits for it and sets DASHBOARD_URL.

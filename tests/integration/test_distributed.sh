@@ -12,7 +12,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/netns.sh"
 netns_require
 need_bins loadctl loadagent nginx ncat ss
-"$LOADCTL" --help 2>&1 | grep -q -- 'direct' || skip "this loadctl has no -r direct (IP-direct) mode"
+grep -q -- 'direct' <<<"$("$LOADCTL" --help 2>&1)" || skip "this loadctl has no -r direct (IP-direct) mode"
 
 netns_create 2
 RSH_HOST=${NETNS_IP[1]}

@@ -1,0 +1,357 @@
+// The capacity preflight's formulas (loadctl/capacity.hpp) and the report `check --hosts` and
+// `start` print.
+#include "loadctl/capacity.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "loadctl/wire.hpp"
+
+namespace loadctl {
+
+std::string HostFacts::encode() const {
+  std::string out;
+  wire::Writer w(out);
+  w.u8(known);
+  w.u64(nofile_soft);
+  w.u64(nofile_hard);
+  w.u32(port_low);
+  w.u32(port_high);
+  w.i64(tw_reuse);
+  w.u64(mem_available);
+  w.u32(cores);
+  w.u32(threads);
+  std::size_t n = std::min(addresses.size(), kMaxReportedAddresses);
+  w.u32(static_cast<std::uint32_t>(n));
+  for (std::size_t i = 0; i < n; ++i) w.str(addresses[i]);
+  return out;
+}
+
+bool HostFacts::decode(std::string_view data) {
+  wire::Reader r(data);
+  known = r.u8() != 0;
+  nofile_soft = r.u64();
+  nofile_hard = r.u64();
+  port_low = r.u32();
+  port_high = r.u32();
+  tw_reuse = static_cast<int>(r.i64());
+  mem_available = r.u64();
+  cores = r.u32();
+  threads = r.u32();
+  std::uint32_t n = r.u32();
+  if (!r.ok() || n > kMaxReportedAddresses) return false;
+  addresses.clear();
+  for (std::uint32_t i = 0; i < n && r.ok(); ++i) addresses.push_back(r.str());
+  return r.ok() && r.at_end();
+}
+
+namespace {
+
+double think_mean_seconds(const ThinkTime& think, const Options& options) {
+  const ThinkTime& t = options.thinktime && options.thinktime_override ? *options.thinktime : think;
+  if (t.wait_global || !t.value_template.empty()) return 0;  // unknown before the run
+  if (t.min && t.max) return (*t.min + *t.max) / 2;
+  return t.value;
+}
+
+double actions_seconds(const std::vector<Action>& actions, const Options& options) {
+  double total = 0;
+  for (const Action& a : actions) {
+    switch (a.kind) {
+      case Action::Kind::request: total += kSecondsPerRequest; break;
+      case Action::Kind::thinktime: total += think_mean_seconds(a.think, options); break;
+      case Action::Kind::for_loop: {
+        double rounds = 1;  // bounds from variables: once
+        if (a.from_var.empty() && a.to_var.empty() && a.incr != 0 && (a.to - a.from) / a.incr >= 0)
+          rounds = static_cast<double>((a.to - a.from) / a.incr + 1);
+        total += rounds * actions_seconds(a.body, options);
+        break;
+      }
+      case Action::Kind::repeat: total += a.max_repeat * actions_seconds(a.body, options); break;  // upper bound
+      case Action::Kind::transaction:
+      case Action::Kind::if_block:
+      case Action::Kind::foreach: total += actions_seconds(a.body, options); break;
+      default: break;
+    }
+  }
+  return total;
+}
+
+// Arrivals of one phase share: rate r from `start` until `end` (maxnumber reached or the phase
+// over), each user living `life` seconds.
+struct ArrivalStream {
+  double rate, start, end, life;
+};
+
+// Users of `streams` and static `starts` (start, life) alive at t.
+double users_alive_at(double t, const std::vector<ArrivalStream>& streams, const std::vector<std::pair<double, double>>& starts) {
+  double n = 0;
+  for (const ArrivalStream& s : streams) n += s.rate * std::max(0.0, std::min(t, s.end) - std::max(t - s.life, s.start));
+  for (const auto& [start, life] : starts) n += (start <= t && t < start + life) ? 1 : 0;
+  return n;
+}
+
+double phase_mix_seconds(const ArrivalPhase& phase, const Scenario& scenario, const std::vector<double>& secs) {
+  double total = 0, weight = 0;
+  auto add = [&](int index, double probability) {
+    if (index < 0 || static_cast<std::size_t>(index) >= secs.size()) return;
+    total += probability * secs[static_cast<std::size_t>(index)];
+    weight += probability;
+  };
+  if (!phase.session_setup.empty()) {
+    for (const SessionSetup& s : phase.session_setup) add(scenario.session_index(s.session), s.probability);
+  } else {
+    for (std::size_t i = 0; i < scenario.sessions.size(); ++i) add(static_cast<int>(i), scenario.sessions[i].probability);
+  }
+  return weight > 0 ? total / weight : 0;
+}
+
+// The peak of users that arrived within the last (their life + `extra`) seconds.
+double peak_within(const AgentPlan& plan, const Scenario& scenario, const std::vector<double>& secs, double extra) {
+  std::vector<ArrivalStream> streams;
+  const auto& phases = scenario.load.phases;
+  for (std::size_t i = 0; i < plan.phases.size() && !phases.empty(); ++i) {
+    const PhaseShare& p = plan.phases[i];
+    if (p.rate <= 0) continue;
+    double end = p.start + p.duration;
+    if (p.max_users) end = std::min(end, p.start + static_cast<double>(*p.max_users) / p.rate);
+    streams.push_back({p.rate, p.start, end, phase_mix_seconds(phases[i % phases.size()], scenario, secs) + extra});
+  }
+  std::vector<std::pair<double, double>> starts;
+  for (const StaticUser& u : plan.static_users) {
+    int index = scenario.session_index(u.session);
+    double life = index >= 0 && static_cast<std::size_t>(index) < secs.size() ? secs[static_cast<std::size_t>(index)] : 0;
+    starts.emplace_back(u.start_time, life + extra);
+  }
+  // alive_at is piecewise linear between these times: its maximum is at one of them.
+  std::vector<double> times;
+  for (const ArrivalStream& s : streams)
+    for (const ArrivalStream& q : streams)
+      for (double t : {s.start, s.end, s.start + q.life, s.end + q.life}) times.push_back(t);
+  for (const auto& [start, life] : starts) times.push_back(start);
+  double peak = 0;
+  for (double t : times) {
+    if (plan.hard_stop && t > *plan.hard_stop) t = *plan.hard_stop;
+    peak = std::max(peak, users_alive_at(t, streams, starts));
+  }
+  return peak;
+}
+
+std::vector<double> all_session_seconds(const Scenario& scenario) {
+  std::vector<double> secs;
+  for (const Session& s : scenario.sessions) secs.push_back(session_seconds(s, scenario.options));
+  return secs;
+}
+
+bool is_loopback_destination(const std::string& host) {
+  return host == "localhost" || host.starts_with("127.") || host == "::1";
+}
+
+Verdict limit_verdict(double needed, double available) {
+  if (available <= 0) return Verdict::ok;
+  if (needed > available) return Verdict::refused;
+  return needed > available * kTightShare ? Verdict::tight : Verdict::ok;
+}
+
+// A limit that holds `needed` without being tight, rounded up to a multiple of 1024.
+std::uint64_t comfortable_limit(double needed) {
+  return static_cast<std::uint64_t>(std::ceil(needed / kTightShare / 1024)) * 1024;
+}
+
+std::uint64_t ceil_count(double x) { return static_cast<std::uint64_t>(std::ceil(x - 1e-9)); }
+
+
+// Open files per agent process: its users' sockets and its own descriptors.
+CapacityItem open_files_item(const HostCapacity& hc, const HostFacts& f, double users_per_process, double base_fds,
+                             bool can_add_processes) {
+  CapacityItem item;
+  item.what = "open files per agent process";
+  item.needed = users_per_process + base_fds;
+  item.available = double(f.nofile_hard);
+  item.unknown = !f.known;
+  item.verdict = item.unknown ? Verdict::ok : limit_verdict(item.needed, item.available);
+  std::uint64_t n = comfortable_limit(item.needed);
+  item.fixes.push_back(fmt::format("ulimit -n {} in the shell that starts the agent (raising the hard limit "
+                                   "{} needs root)", n, f.nofile_hard));
+  item.fixes.push_back(fmt::format("/etc/security/limits.d/90-loadctl.conf: '* soft nofile {0}' and '* hard "
+                                   "nofile {0}' (scripts/host_setup.sh --nofile {0}); a systemd unit: LimitNOFILE={0}", n));
+  double per_process = std::floor(double(f.nofile_hard) * kTightShare) - base_fds;
+  if (can_add_processes && per_process >= 1 && per_process < users_per_process)
+    item.fixes.push_back(fmt::format("maxusers {} on <client host=\"{}\"> so that more agent processes start "
+                                     "({} instead of {})",
+                                     ceil_count(per_process), hc.host, ceil_count(hc.peak_users / per_process), hc.processes));
+  return item;
+}
+
+// Ports per (source IP, destination), against the ephemeral range (or ports_range).
+void add_port_items(HostCapacity& hc, const HostFacts& f,
+                    const std::map<std::pair<std::string, std::string>, double>& pair_ports, bool time_wait_counted,
+                    const std::optional<std::pair<std::uint16_t, std::uint16_t>>& ports_range) {
+  std::uint32_t range = ports_range ? ports_range->second - ports_range->first + 1u : f.ports();
+  std::set<std::string> all_sources;
+  for (const auto& [key, ports] : pair_ports) all_sources.insert(key.first);
+  for (const auto& [key, ports] : pair_ports) {
+    CapacityItem item;
+    item.what = fmt::format("ports from {} to {}", key.first, key.second);
+    item.needed = ports;
+    item.available = range;
+    item.unknown = range == 0;
+    item.verdict = item.unknown ? Verdict::ok : limit_verdict(item.needed, item.available);
+    if (!item.unknown) {
+      double total = 0;  // to this destination, from all the host's source IPs
+      for (const auto& [k2, p2] : pair_ports)
+        if (k2.second == key.second) total += p2;
+      std::uint64_t ips = ceil_count(total / (range * kTightShare));
+      std::uint64_t have = all_sources.size();
+      if (ips > have)
+        item.fixes.push_back(fmt::format("add {} source IP(s) (<ip value=\"...\"/> in <client host=\"{}\">, {} in all) "
+                                         "or {} more host(s)", ips - have, hc.host, ips, ceil_count(double(ips) / double(have)) - 1));
+      if (!ports_range && range < 64512 && total / double(have) <= 64512 * kTightShare)
+        item.fixes.push_back("/etc/sysctl.d/60-loadctl.conf: 'net.ipv4.ip_local_port_range = 1024 65535' "
+                             "(now: sysctl -w net.ipv4.ip_local_port_range='1024 65535'; scripts/host_setup.sh does both)");
+      if (time_wait_counted)
+        item.fixes.push_back("/etc/sysctl.d/60-loadctl.conf: 'net.ipv4.tcp_tw_reuse = 1' (ports in TIME_WAIT are "
+                             "counted: closed connections keep theirs 60 s)");
+    }
+    hc.items.push_back(std::move(item));
+  }
+}
+
+// Memory, from the measured figures per user and per process (kBytesPerUser, kAgentBaseBytes).
+CapacityItem memory_item(const HostCapacity& hc, const HostFacts& f) {
+  CapacityItem item;
+  item.what = "memory (MB)";
+  item.needed = (hc.peak_users * kBytesPerUser + hc.processes * kAgentBaseBytes) / (1024 * 1024);
+  item.available = double(f.mem_available) / (1024 * 1024);
+  item.unknown = !f.known || f.mem_available == 0;
+  item.verdict = item.unknown ? Verdict::ok : limit_verdict(item.needed, item.available);
+  if (!item.unknown)
+    item.fixes.push_back(fmt::format("add {} host(s), or free memory on this one",
+                                     std::max<std::uint64_t>(1, ceil_count(item.needed / (item.available * kTightShare)) - 1)));
+  return item;
+}
+
+}  // namespace
+
+double session_seconds(const Session& session, const Options& options) {
+  return actions_seconds(session.actions, options);
+}
+
+double peak_users(const AgentPlan& plan, const Scenario& scenario, const std::vector<double>& session_secs) {
+  return peak_within(plan, scenario, session_secs, 0);
+}
+
+bool CapacityReport::refused() const {
+  for (const HostCapacity& h : hosts)
+    for (const CapacityItem& i : h.items)
+      if (i.verdict == Verdict::refused) return true;
+  return false;
+}
+
+bool CapacityReport::tight() const {
+  for (const HostCapacity& h : hosts)
+    for (const CapacityItem& i : h.items)
+      if (i.verdict == Verdict::tight) return true;
+  return false;
+}
+
+std::string CapacityReport::format(bool only_problems) const {
+  std::string out;
+  for (const HostCapacity& h : hosts) {
+    bool problem = std::any_of(h.items.begin(), h.items.end(), [](const CapacityItem& i) { return i.verdict != Verdict::ok; });
+    if (only_problems && !problem) continue;
+    out += fmt::format("host {}: peak {} concurrent users, {} connections, {} agent process(es){}\n", h.host,
+                       ceil_count(h.peak_users), ceil_count(h.connections), h.processes,
+                       h.facts_known ? "" : " (host facts unknown: reported by its agent at start)");
+    for (const CapacityItem& i : h.items) {
+      if (only_problems && i.verdict == Verdict::ok) continue;
+      if (i.unknown) {
+        out += fmt::format("  {}: needs {} (limit unknown)\n", i.what, ceil_count(i.needed));
+        continue;
+      }
+      const char* verdict = i.verdict == Verdict::refused ? "WILL RUN OUT" : i.verdict == Verdict::tight ? "tight" : "ok";
+      out += fmt::format("  {}: needs {} of {} ({:.0f}%): {}\n", i.what, ceil_count(i.needed), ceil_count(i.available),
+                         100 * i.needed / i.available, verdict);
+      if (i.verdict != Verdict::ok)
+        for (const std::string& fix : i.fixes) out += fmt::format("    fix: {}\n", fix);
+    }
+    for (const std::string& note : h.notes) out += fmt::format("  note: {}\n", note);
+  }
+  return out;
+}
+
+CapacityReport preflight(const Scenario& scenario, const std::vector<AgentPlan>& plans,
+                         const std::map<std::string, HostFacts>& facts, unsigned threads) {
+  std::vector<double> secs = all_session_seconds(scenario);
+  CapacityReport report;
+  std::vector<std::string> order;
+  for (const AgentPlan& p : plans)
+    if (!p.slot.monitor_only && std::find(order.begin(), order.end(), p.slot.host) == order.end()) order.push_back(p.slot.host);
+
+  // Destinations: the <server>s by weight (users pick one each); none: the requests' own URLs.
+  struct Destination {
+    std::string name;
+    double share;
+    bool loopback;
+  };
+  std::vector<Destination> destinations;
+  double server_weight = 0;
+  for (const ServerSpec& s : scenario.servers) server_weight += s.weight;
+  for (const ServerSpec& s : scenario.servers)
+    destinations.push_back({fmt::format("{}:{}", s.endpoint.host, s.endpoint.port), s.weight / server_weight,
+                            is_loopback_destination(s.endpoint.host)});
+  if (destinations.empty()) destinations.push_back({"the requests' URLs", 1, false});
+
+  for (const std::string& host : order) {
+    HostCapacity hc;
+    hc.host = host;
+    auto found = facts.find(host);
+    HostFacts f = found != facts.end() ? found->second : HostFacts{};
+    hc.facts_known = f.known;
+    unsigned host_threads = f.threads != 0 ? f.threads : threads != 0 ? threads : std::max(1u, f.cores);
+    const double base_fds = double(kAgentBaseFds + kFdsPerThread * host_threads);
+    double users_per_process = 0, close_window_users = 0;
+    std::map<std::pair<std::string, std::string>, double> pair_ports;  // (source, destination) -> ports
+    bool can_add_processes = true;
+    for (const AgentPlan& p : plans) {
+      if (p.slot.host != host || p.slot.monitor_only) continue;
+      double peak = peak_within(p, scenario, secs, 0);
+      hc.peak_users += peak;
+      unsigned maxusers = p.slot.maxusers;
+      if (maxusers == 0) can_add_processes = false;
+      hc.processes += maxusers == 0 ? 1 : std::max(1u, static_cast<unsigned>(ceil_count(peak / maxusers)));
+      users_per_process = std::max(users_per_process, maxusers == 0 ? peak : std::min(peak, double(maxusers)));
+      // Ports: a closed connection keeps its port kTimeWaitSeconds unless tcp_tw_reuse lets
+      // connect() take it back (1: always; 2: to loopback destinations).
+      std::vector<std::string> sources = p.slot.source_ips;
+      if (sources.empty()) sources.push_back("default source");
+      for (const Destination& d : destinations) {
+        bool reuse = f.tw_reuse == 1 || (f.tw_reuse == 2 && d.loopback);
+        double held = reuse ? peak : peak_within(p, scenario, secs, kTimeWaitSeconds);
+        if (!reuse) close_window_users += held * d.share;
+        for (const std::string& src : sources) pair_ports[{src, d.name}] += held * d.share / double(sources.size());
+      }
+      for (const std::string& ip : p.slot.source_ips) {
+        bool present = std::find(f.addresses.begin(), f.addresses.end(), ip) != f.addresses.end() ||
+                       (ip.starts_with("127.") && std::find(f.addresses.begin(), f.addresses.end(), "127.0.0.1") != f.addresses.end());
+        std::string note = fmt::format("<ip value=\"{}\"/> is not an address of this host: its connections will fail "
+                                       "(error_connect_eaddrnotavail)", ip);
+        if (f.known && !present && std::find(hc.notes.begin(), hc.notes.end(), note) == hc.notes.end())
+          hc.notes.push_back(std::move(note));
+      }
+    }
+    hc.connections = hc.peak_users;  // one connection per user at a time
+
+    hc.items.push_back(open_files_item(hc, f, users_per_process, base_fds, can_add_processes));
+    add_port_items(hc, f, pair_ports, close_window_users > 0, scenario.options.ports_range);
+    hc.items.push_back(memory_item(hc, f));
+    if (f.known && f.cores > 0) hc.notes.push_back(fmt::format("{} core(s)", f.cores));
+    report.hosts.push_back(std::move(hc));
+  }
+  return report;
+}
+
+}  // namespace loadctl

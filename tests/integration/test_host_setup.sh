@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# scripts/host_setup.sh applied into a private root (a fake Debian host with the admin's own
+# limits.conf and sysctl drop-in) in both modes, then reverted: the drop-ins and units are there
+# with the right modes and values, the admin's files are untouched, an admin file at one of its
+# paths stops it before any change, and --revert leaves the tree exactly as before (listing,
+# modes, sizes and checksums compared).
+source "$(dirname "$0")/lib.sh"
+need_bins loadagent
+SETUP=$LOADCTL_SRC/scripts/host_setup.sh
+ROOT=$TEST_TMP/root
+mkdir -p "$ROOT/etc/security" "$ROOT/etc/sysctl.d" "$ROOT/usr/local"
+printf 'ID=debian\nVERSION_ID="12"\n' >"$ROOT/etc/os-release"
+printf '* soft nofile 4096\n' >"$ROOT/etc/security/limits.conf"
+printf 'net.ipv4.ip_local_port_range = 20000 30000\n' >"$ROOT/etc/sysctl.d/99-admin.conf"
+
+snapshot() { (cd "$ROOT" && find . -printf '%p %m %s %u\n' | sort && find . -type f -exec sha256sum {} + | sort); }
+snapshot >"$TEST_TMP/before"
+
+# A dry run changes nothing.
+"$SETUP" --agent "$LOADAGENT" --root "$ROOT" --dry-run >"$TEST_TMP/dry.out" || fail "dry run failed"
+grep -q '+ /etc/sysctl.d/60-loadctl.conf' "$TEST_TMP/dry.out" || fail "the dry run does not show the sysctl drop-in"
+snapshot | diff "$TEST_TMP/before" - >/dev/null || fail "the dry run changed the tree"
+
+# listen mode
+"$SETUP" --agent "$LOADAGENT" --root "$ROOT" --nofile 200000 --port 19990 >"$TEST_TMP/listen.out" || { cat "$TEST_TMP/listen.out"; fail "set-up failed"; }
+grep -q 'net.ipv4.ip_local_port_range = 1024 65535' "$TEST_TMP/listen.out" || fail "the sysctl change is not shown"
+cmp -s "$LOADAGENT" "$ROOT/usr/local/bin/loadagent" || fail "the agent binary is not installed"
+"$ROOT/usr/local/bin/loadagent" --version >/dev/null || fail "the installed agent does not run"
+grep -qx '\* hard nofile 200000' "$ROOT/etc/security/limits.d/90-loadctl.conf" || fail "limits.d drop-in without the nofile line"
+grep -qx 'net.ipv4.tcp_tw_reuse = 1' "$ROOT/etc/sysctl.d/60-loadctl.conf" || fail "sysctl drop-in without tcp_tw_reuse"
+assert_eq "$(stat -c %a "$ROOT/etc/loadctl/agent.token")" 600 "token file mode"
+[ "$(wc -c <"$ROOT/etc/loadctl/agent.token")" -ge 33 ] || fail "token too short"
+grep -qx 'ExecStart=/usr/local/bin/loadagent --listen 19990 --token-file /etc/loadctl/agent.token' \
+  "$ROOT/etc/systemd/system/loadagent.service" || fail "unit without the listening agent"
+grep -qx 'LimitNOFILE=200000' "$ROOT/etc/systemd/system/loadagent.service" || fail "unit without LimitNOFILE"
+grep -q "nothing is changed" "$TEST_TMP/listen.out" && fail "a real set-up called itself a dry run"
+printf '* soft nofile 4096\n' | cmp -s - "$ROOT/etc/security/limits.conf" || fail "the admin's limits.conf changed"
+# Set up twice: refused, nothing changed.
+snapshot >"$TEST_TMP/applied"
+"$SETUP" --agent "$LOADAGENT" --root "$ROOT" >"$TEST_TMP/twice.out" 2>&1 && fail "a second set-up was not refused"
+snapshot | diff "$TEST_TMP/applied" - >/dev/null || fail "the refused second set-up changed the tree"
+"$SETUP" --revert --root "$ROOT" >"$TEST_TMP/revert.out" || fail "revert failed"
+snapshot | diff "$TEST_TMP/before" - || fail "listen mode: the tree after --revert differs from before"
+
+# rsh mode
+"$SETUP" --agent "$LOADAGENT" --root "$ROOT" --mode rsh --allow 198.18.0.1 >"$TEST_TMP/rsh.out" || { cat "$TEST_TMP/rsh.out"; fail "rsh set-up failed"; }
+cmp -s "$LOADCTL_SRC/scripts/rsh_daemon.sh" "$ROOT/usr/local/lib/loadctl/rsh_daemon.sh" || fail "rsh_daemon.sh not installed"
+grep -qx 'ExecStart=/usr/local/lib/loadctl/rsh_daemon.sh -a 198.18.0.1 -p 19999 -s /usr/local/bin start' \
+  "$ROOT/etc/systemd/system/loadctl-rsh.service" || fail "rsh unit wrong"
+[ -e "$ROOT/etc/loadctl/agent.token" ] && fail "rsh mode wrote a token"
+# A file changed since is kept by --revert (and named); the rest goes.
+echo "# admin edit" >>"$ROOT/etc/sysctl.d/60-loadctl.conf"
+"$SETUP" --revert --root "$ROOT" >"$TEST_TMP/revert2.out" || fail "revert failed"
+grep -q 'kept /etc/sysctl.d/60-loadctl.conf' "$TEST_TMP/revert2.out" || fail "a changed file was not reported as kept"
+[ -e "$ROOT/etc/systemd/system/loadctl-rsh.service" ] && fail "the unit was not removed"
+rm "$ROOT/etc/sysctl.d/60-loadctl.conf"
+snapshot | diff "$TEST_TMP/before" - || fail "rsh mode: the tree after --revert differs from before"
+
+# An admin's file at one of its paths: refused before any change.
+mkdir -p "$ROOT/etc/security/limits.d"
+echo "admin" >"$ROOT/etc/security/limits.d/90-loadctl.conf"
+snapshot >"$TEST_TMP/admin"
+"$SETUP" --agent "$LOADAGENT" --root "$ROOT" >"$TEST_TMP/admin.out" 2>&1 && fail "an admin's file was not protected"
+grep -q 'limits.d/90-loadctl.conf exists and was not written by host_setup.sh' "$TEST_TMP/admin.out" || fail "$(cat "$TEST_TMP/admin.out")"
+snapshot | diff "$TEST_TMP/admin" - >/dev/null || fail "the refused set-up changed the tree"
+log "ok"

@@ -1,0 +1,187 @@
+// The capacity preflight's formulas (loadctl/capacity.hpp, docs/capacity.md).
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include "control/messages.hpp"
+#include "loadctl/capacity.hpp"
+
+using namespace loadctl;
+
+namespace {
+
+// One client, one server, one phase, one session: `session` is the body of <session>.
+Scenario capacity_scenario(const std::string& client_body, const std::string& load, const std::string& session,
+                           const std::string& client_attrs = "") {
+  std::string text = fmt::format(R"(<?xml version="1.0"?>
+<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
+<tsung>
+  <clients><client host="localhost" {}>{}</client></clients>
+  <servers><server host="127.0.0.1" port="8080" type="tcp"/></servers>
+  <load>{}</load>
+  <sessions><session name="s" probability="100" type="ts_http">{}</session></sessions>
+</tsung>)",
+                                 client_attrs, client_body, load, session);
+  return load_scenario_text(text, "capacity.xml");
+}
+
+HostFacts facts(std::uint64_t nofile, std::uint32_t low, std::uint32_t high, int tw_reuse = 2) {
+  HostFacts f;
+  f.known = true;
+  f.nofile_soft = f.nofile_hard = nofile;
+  f.port_low = low;
+  f.port_high = high;
+  f.tw_reuse = tw_reuse;
+  f.mem_available = 8ull << 30;
+  f.cores = 2;
+  f.threads = 2;
+  f.addresses = {"127.0.0.1", "::1"};
+  return f;
+}
+
+const CapacityItem* item(const CapacityReport& r, const std::string& prefix) {
+  for (const CapacityItem& i : r.hosts.at(0).items)
+    if (i.what.starts_with(prefix)) return &i;
+  return nullptr;
+}
+
+CapacityReport run_preflight(const Scenario& s, const HostFacts& f) {
+  auto plans = plan_run(s, plan_slots(s), 1);
+  return preflight(s, plans, {{"localhost", f}}, 2);
+}
+
+}  // namespace
+
+TEST(Capacity, SessionSecondsAddThinktimeMeansAndRequests) {
+  Scenario s = capacity_scenario("", R"(<arrivalphase phase="1" duration="1" unit="second"><users arrivalrate="1" unit="second"/></arrivalphase>)",
+                                 R"(<request><http url="/"/></request><thinktime value="4"/>
+                                    <for from="1" to="3" incr="1" var="i"><request><http url="/"/></request><thinktime min="1" max="3" random="true"/></for>)");
+  // 4 requests * kSecondsPerRequest + 4 + 3 * 2
+  EXPECT_NEAR(session_seconds(s.sessions[0], s.options), 4 * kSecondsPerRequest + 10, 1e-9);
+}
+
+TEST(Capacity, PeakIsRateTimesLifeCappedByMaxnumber) {
+  // 100 users/s, 80 users at most (0.8 s of arrivals), each living 5 + 0.02 s: peak 80.
+  Scenario s = capacity_scenario("", R"(<arrivalphase phase="1" duration="10" unit="second"><users maxnumber="80" arrivalrate="100" unit="second"/></arrivalphase>)",
+                                 R"(<request><http url="/"/></request><thinktime value="5"/>)");
+  auto plans = plan_run(s, plan_slots(s), 1);
+  std::vector<double> secs{session_seconds(s.sessions[0], s.options)};
+  EXPECT_NEAR(peak_users(plans[0], s, secs), 80, 1e-6);
+  // Without maxnumber: Little's law, rate * life = 100 * 5.02.
+  Scenario open = capacity_scenario("", R"(<arrivalphase phase="1" duration="10" unit="second"><users arrivalrate="100" unit="second"/></arrivalphase>)",
+                                    R"(<request><http url="/"/></request><thinktime value="5"/>)");
+  auto open_plans = plan_run(open, plan_slots(open), 1);
+  EXPECT_NEAR(peak_users(open_plans[0], open, secs), 502, 1e-6);
+  // A phase shorter than the life: rate * duration (2 s at 100/s).
+  Scenario short_phase = capacity_scenario("", R"(<arrivalphase phase="1" duration="2" unit="second"><users arrivalrate="100" unit="second"/></arrivalphase>)",
+                                           R"(<request><http url="/"/></request><thinktime value="5"/>)");
+  auto short_plans = plan_run(short_phase, plan_slots(short_phase), 1);
+  EXPECT_NEAR(peak_users(short_plans[0], short_phase, secs), 200, 1e-6);
+}
+
+TEST(Capacity, OpenFilesBeyondTheHardLimitAreRefusedWithTheFix) {
+  Scenario s = capacity_scenario("", R"(<arrivalphase phase="1" duration="10" unit="second"><users maxnumber="300" arrivalrate="300" unit="second"/></arrivalphase>)",
+                                 R"(<request><http url="/"/></request><thinktime value="5"/>)");
+  CapacityReport r = run_preflight(s, facts(200, 1024, 65535));
+  const CapacityItem* fds = item(r, "open files");
+  ASSERT_NE(fds, nullptr);
+  EXPECT_NEAR(fds->needed, 300 + kAgentBaseFds + 2 * kFdsPerThread, 1e-6);
+  EXPECT_EQ(fds->verdict, Verdict::refused);
+  EXPECT_TRUE(r.refused());
+  std::string text = r.format();
+  EXPECT_NE(text.find("ulimit -n 1024"), std::string::npos) << text;
+  EXPECT_NE(text.find("'* hard nofile 1024'"), std::string::npos) << text;
+  // maxusers floor(200 * 0.8) - 22 = 138 keeps each process's files below the limit: 3 processes.
+  EXPECT_NE(text.find("maxusers 138 on <client host=\"localhost\"> so that more agent processes start (3 instead of 1)"),
+            std::string::npos) << text;
+  // With that maxusers the plan fits.
+  Scenario fixed = capacity_scenario("", R"(<arrivalphase phase="1" duration="10" unit="second"><users maxnumber="300" arrivalrate="300" unit="second"/></arrivalphase>)",
+                                     R"(<request><http url="/"/></request><thinktime value="5"/>)", R"(maxusers="138")");
+  CapacityReport ok = run_preflight(fixed, facts(200, 1024, 65535));
+  EXPECT_FALSE(ok.refused()) << ok.format();
+  EXPECT_EQ(ok.hosts[0].processes, 3u);
+}
+
+TEST(Capacity, PortsPerSourceIpAndDestination) {
+  std::string load = R"(<arrivalphase phase="1" duration="10" unit="second"><users maxnumber="80" arrivalrate="100" unit="second"/></arrivalphase>)";
+  std::string session = R"(<request><http url="/"/></request><thinktime value="5"/>)";
+  Scenario one = capacity_scenario("", load, session);
+  CapacityReport r = run_preflight(one, facts(65536, 40000, 40049));
+  const CapacityItem* ports = item(r, "ports from default source to 127.0.0.1:8080");
+  ASSERT_NE(ports, nullptr) << r.format();
+  EXPECT_NEAR(ports->needed, 80, 1e-6);
+  EXPECT_EQ(ports->available, 50);
+  EXPECT_EQ(ports->verdict, Verdict::refused);
+  EXPECT_NE(r.format().find("add 1 source IP(s)"), std::string::npos) << r.format();
+  EXPECT_NE(r.format().find("net.ipv4.ip_local_port_range = 1024 65535"), std::string::npos);
+
+  Scenario two = capacity_scenario(R"(<ip value="127.0.0.1"/><ip value="127.0.0.2"/>)", load, session);
+  CapacityReport r2 = run_preflight(two, facts(65536, 40000, 40049));
+  EXPECT_FALSE(r2.refused()) << r2.format();
+  const CapacityItem* p2 = item(r2, "ports from 127.0.0.2 to 127.0.0.1:8080");
+  ASSERT_NE(p2, nullptr);
+  EXPECT_NEAR(p2->needed, 40, 1e-6);
+}
+
+TEST(Capacity, TimeWaitPortsCountWithoutTwReuse) {
+  // 100/s for 10 s, 0.02 s each: few open at once, but each closed one holds its port 60 s.
+  Scenario s = capacity_scenario("", R"(<arrivalphase phase="1" duration="10" unit="second"><users arrivalrate="100" unit="second"/></arrivalphase>)",
+                                 R"(<request><http url="/"/></request>)");
+  CapacityReport reuse = run_preflight(s, facts(65536, 40000, 41199, 2));  // loopback destination: reused
+  EXPECT_NEAR(item(reuse, "ports")->needed, 2, 1e-6);
+  CapacityReport none = run_preflight(s, facts(65536, 40000, 41199, 0));
+  EXPECT_NEAR(item(none, "ports")->needed, 1000, 1e-6);  // every arrival of the 10 s phase
+  EXPECT_EQ(item(none, "ports")->verdict, Verdict::tight);
+  EXPECT_NE(none.format(true).find("net.ipv4.tcp_tw_reuse = 1"), std::string::npos) << none.format(true);
+}
+
+TEST(Capacity, MemoryFromMeasuredFiguresAndUnknownFacts) {
+  Scenario s = capacity_scenario("", R"(<arrivalphase phase="1" duration="100" unit="second"><users arrivalrate="1000" unit="second"/></arrivalphase>)",
+                                 R"(<request><http url="/"/></request><thinktime value="60"/>)");
+  HostFacts f = facts(1 << 20, 1024, 65535, 1);
+  f.mem_available = 64ull << 20;  // 64 MB: 60 020 users need ~95 MB, and 76 processes (maxusers 800) 12 MB each
+  CapacityReport r = run_preflight(s, f);
+  const CapacityItem* mem = item(r, "memory");
+  ASSERT_NE(mem, nullptr);
+  double processes = std::ceil(60020.0 / 800);
+  EXPECT_NEAR(mem->needed, (60020 * kBytesPerUser + processes * kAgentBaseBytes) / (1 << 20), 1e-3);
+  EXPECT_EQ(mem->verdict, Verdict::refused);
+  EXPECT_NE(r.format().find("add "), std::string::npos);
+  // Unknown facts: needs printed, nothing refused.
+  CapacityReport unknown = preflight(s, plan_run(s, plan_slots(s), 1), {}, 2);
+  EXPECT_FALSE(unknown.refused());
+  EXPECT_NE(unknown.format().find("limit unknown"), std::string::npos);
+}
+
+TEST(Capacity, HelloCarriesHostFactsAndDecodesAnOlderHello) {
+  control::Hello h;
+  h.token = "t";
+  h.agent_id = 3;
+  h.facts = facts(4096, 32768, 60999, 2);
+  auto back = control::Hello::decode(h.encode());
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(back->facts.known);
+  EXPECT_EQ(back->facts.nofile_hard, 4096u);
+  EXPECT_EQ(back->facts.ports(), 28232u);
+  EXPECT_EQ(back->facts.addresses, h.facts.addresses);
+  // A hello without the facts (protocol 4) still decodes, so the version check can name it.
+  std::string old = h.encode();
+  std::string facts_field = h.facts.encode();
+  old.resize(old.size() - facts_field.size() - 4);
+  auto v4 = control::Hello::decode(old);
+  ASSERT_TRUE(v4);
+  EXPECT_FALSE(v4->facts.known);
+  // Truncated facts are malformed.
+  std::string cut = h.encode();
+  cut.pop_back();
+  EXPECT_FALSE(control::Hello::decode(cut));
+}
+
+TEST(Capacity, ReadsThisHostsFacts) {
+  HostFacts f = read_host_facts();
+  EXPECT_TRUE(f.known);
+  EXPECT_GT(f.nofile_hard, 0u);
+  EXPECT_GT(f.ports(), 0u);
+  EXPECT_GT(f.mem_available, 0u);
+  EXPECT_GT(f.cores, 0u);
+}
