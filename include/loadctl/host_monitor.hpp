@@ -42,12 +42,30 @@ class HostMonitor {
   /// True for an interface with a `device` link in sys_class_net.
   bool physical(std::string_view interface) const;
 
+  /// A load agent also samples its own process (/proc/self/stat utime + stime) at each sample():
+  /// {agentcpu,"`name`"}, the CPU it used since the previous sample in percent of its capacity
+  /// (process_capacity: 100 = every worker thread busy all the time).
+  void watch_process(std::string name, unsigned worker_threads);
+  /// The process part of sample(), from utime + stime in clock ticks read at `at` (for tests).
+  void sample_process(std::uint64_t cpu_ticks, std::chrono::steady_clock::time_point at, MetricSet& into);
+  /// Cores a process of `worker_threads` event loops can keep busy: min(threads, host CPUs), at
+  /// least 1. Each worker is one single-threaded event loop, so above 90% of that the agent's own
+  /// loops delay its users (report: generator saturated).
+  static double process_capacity(unsigned worker_threads, unsigned host_cpus);
+
  private:
   std::string cpu_name_, freemem_name_, load_name_, recv_name_, sent_name_;
   std::uint64_t last_busy_ = 0, last_total_ = 0;
   std::string sys_class_net_;
   std::optional<NetPackets> last_packets_;
   std::chrono::steady_clock::time_point last_packets_at_{};
+  std::string process_name_;  // empty: no process sampling
+  double process_cores_ = 1;
+  std::optional<std::uint64_t> last_process_ticks_;
+  std::chrono::steady_clock::time_point last_process_at_{};
 };
+
+/// utime + stime (clock ticks) of a /proc/PID/stat text, or nothing.
+std::optional<std::uint64_t> parse_proc_stat_cpu(std::string_view text);
 
 }  // namespace loadctl

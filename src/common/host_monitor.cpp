@@ -1,8 +1,13 @@
 #include "loadctl/host_monitor.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -63,7 +68,48 @@ void HostMonitor::sample_packets(std::string_view net_dev, MetricSet& into, std:
   last_packets_at_ = at;
 }
 
+// /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses, so the fields
+// are counted after the last ')': state is field 3, utime 14 and stime 15.
+std::optional<std::uint64_t> parse_proc_stat_cpu(std::string_view text) {
+  auto close = text.rfind(')');
+  if (close == std::string_view::npos) return std::nullopt;
+  std::istringstream in{std::string(text.substr(close + 1))};
+  std::string field;
+  std::uint64_t utime = 0, stime = 0;
+  for (int i = 3; i <= 13; ++i)
+    if (!(in >> field)) return std::nullopt;
+  if (!(in >> utime >> stime)) return std::nullopt;
+  return utime + stime;
+}
+
+double HostMonitor::process_capacity(unsigned worker_threads, unsigned host_cpus) {
+  unsigned cores = std::min(std::max(worker_threads, 1u), std::max(host_cpus, 1u));
+  return static_cast<double>(cores);
+}
+
+void HostMonitor::watch_process(std::string name, unsigned worker_threads) {
+  process_name_ = fmt::format("{{agentcpu,\"{}\"}}", name);
+  process_cores_ = process_capacity(worker_threads, std::thread::hardware_concurrency());
+}
+
+void HostMonitor::sample_process(std::uint64_t cpu_ticks, std::chrono::steady_clock::time_point at, MetricSet& into) {
+  static const double ticks_per_second = static_cast<double>(std::max(1L, sysconf(_SC_CLK_TCK)));
+  double seconds = std::chrono::duration<double>(at - last_process_at_).count();
+  if (last_process_ticks_ && seconds > 0 && cpu_ticks >= *last_process_ticks_) {
+    double busy_seconds = static_cast<double>(cpu_ticks - *last_process_ticks_) / ticks_per_second;
+    into.sample(into.intern(process_name_, MetricKind::sample), 100.0 * busy_seconds / seconds / process_cores_);
+  }
+  last_process_ticks_ = cpu_ticks;
+  last_process_at_ = at;
+}
+
 void HostMonitor::sample(MetricSet& into) {
+  if (!process_name_.empty()) {
+    std::ifstream self("/proc/self/stat");
+    std::stringstream text;
+    text << self.rdbuf();
+    if (auto ticks = parse_proc_stat_cpu(text.str())) sample_process(*ticks, std::chrono::steady_clock::now(), into);
+  }
   std::ifstream stat("/proc/stat");
   std::string cpu;
   std::uint64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;

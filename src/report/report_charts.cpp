@@ -152,7 +152,8 @@ std::vector<ChartSpec> build_charts(const std::vector<const RunModel*>& runs) {
                                 {"freemem", "Free memory per monitored host", "free memory (MB)"},
                                 {"load", "Load average per monitored host", "load (1 min)"},
                                 {"recvpackets", "Packets received per monitored host", "packets per sample"},
-                                {"sentpackets", "Packets sent per monitored host", "packets per sample"}};
+                                {"sentpackets", "Packets sent per monitored host", "packets per sample"},
+                                {"agentcpu", "CPU of each load agent process", "% of its worker threads' cores"}};
   // (a sample's interval mean; an SNMP type="sum" counter is in the tables only)
   for (const auto& n : names(runs, [](const std::string& n, const MetricData& m) {
          return is_monitor_metric(n) && m.kind == MetricKind::Sample;

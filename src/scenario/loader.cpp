@@ -153,7 +153,8 @@ std::vector<std::string> sessions_named(const Scenario& scenario, const std::str
     if (scenario.session_index(pattern) >= 0) names.push_back(pattern);
   } else {
     for (const Session& s : scenario.sessions)
-      if (glob_match(pattern, s.name)) names.push_back(s.name);
+      if (glob_match(pattern, s.name) && std::find(names.begin(), names.end(), s.name) == names.end())
+        names.push_back(s.name);
   }
   if (names.empty()) fail_at(node, fmt::format("undefined session '{}'", pattern));
   return names;
@@ -184,7 +185,8 @@ void check_session_setups(pugi::xml_node load, Scenario& scenario) {
       const SessionSetup& written = it->session_setup.at(i++);
       double value = weights ? written.probability * 100 / weight_total : written.probability;
       for (std::string& name : sessions_named(scenario, written.session, setup)) {
-        probability[static_cast<std::size_t>(scenario.session_index(name))] = value;
+        for (std::size_t k = 0; k < scenario.sessions.size(); ++k)
+          if (scenario.sessions[k].name == name) probability[k] = value;  // every session of that name
         expanded.push_back(written);
         expanded.back().session = std::move(name);
         expanded.back().probability = value;

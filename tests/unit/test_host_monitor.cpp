@@ -117,3 +117,41 @@ TEST(HostMonitor, ReadsThisHostsPackets) {
     EXPECT_GE(rx->min, 0.0);
   }
 }
+
+// A load agent's own CPU: utime + stime of /proc/self/stat, per second of the interval, in percent
+// of the cores its worker threads can use (min(threads, CPUs)); the first reading is a base only.
+TEST(HostMonitor, ProcessCpuIsAShareOfItsWorkerThreadsCores) {
+  EXPECT_EQ(parse_proc_stat_cpu("4242 (load agent) (x) R 1 4242 4242 0 -1 4194560 100 0 0 0 350 50 0 0 20 0 3 0"),
+            std::optional<std::uint64_t>(400));
+  EXPECT_FALSE(parse_proc_stat_cpu("4242 (loadagent) R 1 2 3"));
+  EXPECT_FALSE(parse_proc_stat_cpu("garbage"));
+  EXPECT_EQ(HostMonitor::process_capacity(1, 8), 1);
+  EXPECT_EQ(HostMonitor::process_capacity(4, 2), 2);  // more loops than cores: the cores bound it
+  EXPECT_EQ(HostMonitor::process_capacity(0, 0), 1);
+
+  HostMonitor monitor("h");
+  MetricSet set;
+  monitor.watch_process("agent3@h", 1);
+  const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+  auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  monitor.sample_process(1000, t0, set);
+  EXPECT_EQ(set.find("{agentcpu,\"agent3@h\"}"), nullptr) << "a base, no sample";
+  // 1.9 s of CPU in 2 s on one worker thread: 95 %.
+  monitor.sample_process(1000 + static_cast<std::uint64_t>(1.9 * hz), t0 + std::chrono::seconds(2), set);
+  const Metric* cpu = set.find("{agentcpu,\"agent3@h\"}");
+  ASSERT_NE(cpu, nullptr);
+  EXPECT_NEAR(cpu->mean(), 95, 1.0);
+
+  // The real process: a busy loop of ~0.3 s shows as CPU used.
+  HostMonitor self("h");
+  MetricSet mine;
+  self.watch_process("agent0@h", 1);
+  self.sample(mine);
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  volatile std::uint64_t spin = 0;
+  while (std::chrono::steady_clock::now() < until) spin = spin + 1;
+  self.sample(mine);
+  const Metric* own = mine.find("{agentcpu,\"agent0@h\"}");
+  ASSERT_NE(own, nullptr);
+  EXPECT_GT(own->mean(), 20);
+}
