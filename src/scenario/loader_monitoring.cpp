@@ -61,6 +61,7 @@ SnmpOid load_oid(pugi::xml_node node) {
 }  // namespace
 
 std::optional<double> eval_factor(std::string_view fun, bool* gives_float) {
+  if (gives_float) *gives_float = false;
   std::string text;
   for (char c : fun)
     if (c != ' ' && c != '\t' && c != '\n' && c != '\r') text += c;
@@ -76,7 +77,6 @@ std::optional<double> eval_factor(std::string_view fun, bool* gives_float) {
   auto is_float = [&](const std::string& n, bool division) {
     if (gives_float) *gives_float = division || n.find_first_of(".eE") != std::string::npos;
   };
-  if (gives_float) *gives_float = false;
   if (std::regex_match(body, b, std::regex("^" + var + R"(([/*]))" + number + "$"))) {
     double n = to_double(b[2]);
     is_float(b[2], b[1] == "/");

@@ -263,7 +263,7 @@ TEST(MetricSet, RealValuedCountersMergeAndRoundTrip) {
   EXPECT_TRUE(a.find("{n,\"h\"}")->has_data());
   std::string bytes = a.encode();
   EXPECT_EQ(bytes[bytes.find("200") + 3], 1);        // a plain counter keeps kind byte 1
-  EXPECT_EQ(bytes[bytes.find("{kb,\"h\"}") + 7], 3);  // a real-valued one has its own
+  EXPECT_EQ(bytes[bytes.find("{kb,\"h\"}") + 8], 3);  // a real-valued one has its own
   EXPECT_NE(plain_bytes.find("200"), std::string::npos);
   MetricSet back;
   ASSERT_TRUE(back.decode(bytes));
