@@ -61,8 +61,9 @@ bool names_controller_host(const std::string& host) {
 
 std::vector<AgentSlot> plan_monitor_slots(const Scenario& scenario, unsigned first_id) {
   std::vector<AgentSlot> slots;
+  // A load agent on this machine (any loopback address, its hostname) samples the controller's host.
   bool local_load = std::any_of(scenario.clients.begin(), scenario.clients.end(), [](const ClientSpec& c) {
-    return c.use_controller_vm || names_controller_host(c.host);
+    return c.use_controller_vm || is_local_host(c.host);
   });
   auto taken = [&](const std::string& host) {
     return std::any_of(scenario.clients.begin(), scenario.clients.end(),
@@ -85,8 +86,11 @@ std::vector<AgentSlot> plan_monitor_slots(const Scenario& scenario, unsigned fir
   };
   for (const MonitorSpec& monitor : scenario.monitors)
     if (monitor.type == "erlang" && !monitor.mysqladmin && !taken(monitor.host)) add(monitor.host);
-  // Tsung monitors its controller's node too (ts_os_mon:activate): when no load agent runs here.
-  if (!scenario.monitors.empty() && !taken(this_hostname())) add(this_hostname());
+  // Tsung monitors its controller's node too (ts_os_mon:activate), unless a monitor of any type
+  // names it (lists:keyfind(Controller, 1, Hosts)) or a load agent runs here.
+  bool named = std::any_of(scenario.monitors.begin(), scenario.monitors.end(),
+                           [](const MonitorSpec& m) { return names_controller_host(m.host); });
+  if (!scenario.monitors.empty() && !named && !taken(this_hostname())) add(this_hostname());
   return slots;
 }
 

@@ -181,6 +181,35 @@ TEST(PlanMonitorSlots, TheControllersHostIsMonitoredLikeTsungs) {
   EXPECT_EQ(slots[1].host, me);
 }
 
+// Tsung skips its controller's extra monitor when a monitor of any type names that host
+// (ts_os_mon:activate's lists:keyfind): an SNMP or munin monitor of it is the only one.
+TEST(PlanMonitorSlots, AnyMonitorOfTheControllersHostReplacesTheExtraAgent) {
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  const std::string me = name;
+  Scenario remote;
+  remote.clients = {ClientSpec{.host = "10.0.0.2", .weight = 1}};
+  for (const char* type : {"snmp", "munin"}) {
+    for (const std::string& host : {me, std::string("localhost"), std::string("127.0.0.1")}) {
+      remote.monitors = {MonitorSpec{"server", "snmp", 161}, MonitorSpec{host, type, 161}};
+      EXPECT_TRUE(plan_monitor_slots(remote, 1).empty()) << type << " " << host;
+    }
+  }
+  remote.monitors = {MonitorSpec{"127.0.0.2", "snmp", 161}};  // another host (as written)
+  ASSERT_EQ(plan_monitor_slots(remote, 1).size(), 1u);
+}
+
+// A client on any loopback address (or the hostname) runs its agent here: it samples this host,
+// so no monitor-only agent is added for the controller's host.
+TEST(PlanMonitorSlots, AClientOnAnyLoopbackAddressIsLocalLoad) {
+  Scenario s;
+  s.clients = {ClientSpec{.host = "127.0.0.2", .weight = 1}};
+  s.monitors = {MonitorSpec{"server", "snmp", 161}};
+  EXPECT_TRUE(plan_monitor_slots(s, 1).empty());
+  s.clients = {ClientSpec{.host = "10.0.0.2", .weight = 1}};
+  EXPECT_EQ(plan_monitor_slots(s, 1).size(), 1u);
+}
+
 TEST(SplitPlan, ThreadsShareRatesCapsAndStaticUsers) {
   AgentPlan plan;
   plan.phases = {PhaseShare{.phase = 1, .start = 0, .duration = 10, .rate = 9, .max_users = 10}};
