@@ -132,13 +132,15 @@ void TsungLogWriter::append_line(std::string& out, const std::string& name, Tota
       t.total += delta;
       t.real_total += m ? m->sum : 0;
       t.real = t.real || (m && m->real);
-      t.seen = t.seen || t.total > 0 || t.real_total != 0 || t.real;
+      // Sticky: a total that add_value took back to exactly 0 still prints its signed change.
+      t.signed_ints = t.signed_ints || t.real_total != 0;
+      t.seen = t.seen || t.total > 0 || t.signed_ints || t.real;
       if (!t.seen) return;
       out += "stats: " + name + " ";
       if (t.real) {  // Tsung: its total minus the previous dump's, in floats
         double now = static_cast<double>(t.total) + t.real_total;
         out += format_float(now - before) + " " + format_float(now);
-      } else if (t.real_total != 0) {  // integer values, some negative
+      } else if (t.signed_ints) {  // integer values, some negative
         auto now = static_cast<std::int64_t>(t.total) + std::llround(t.real_total);
         out += std::to_string(now - std::llround(before)) + " " + std::to_string(now);
       } else {

@@ -261,4 +261,9 @@ TEST(TsungLogWriter, RealValuedSumsPrintLikeTsungsFloats) {
   c.add_value(c.intern("{bytes,\"h\"}", MetricKind::counter), 0.0009765625, true);  // 2^-10: exact
   EXPECT_EQ(w.render(1020, c),
             "# stats: dump at 1020\nstats: users 0 0\nstats: {bytes,\"h\"} 9.765625e-4 2.7509765625\nstats: {jobs,\"h\"} 0 4\n");
+  // An integer total that returns to exactly 0 prints its change (Tsung: -4 0), not "0 0".
+  MetricSet d;
+  d.add_value(d.intern("{jobs,\"h\"}", MetricKind::counter), -4, false);
+  EXPECT_EQ(w.render(1030, d), "# stats: dump at 1030\nstats: users 0 0\nstats: {bytes,\"h\"} 0.0 2.7509765625\nstats: {jobs,\"h\"} -4 0\n");
+  EXPECT_EQ(w.render(1040, MetricSet{}), "# stats: dump at 1040\nstats: users 0 0\nstats: {bytes,\"h\"} 0.0 2.7509765625\nstats: {jobs,\"h\"} 0 0\n");
 }
