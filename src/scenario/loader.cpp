@@ -146,15 +146,16 @@ bool glob_match(std::string_view pattern, std::string_view name) {
   return p == pattern.size();
 }
 
-/// The sessions `pattern` names, in document order; an error at `node` when there are none.
+/// The sessions `pattern` names, in document order, a name once per session that has it (Tsung
+/// starts a <user session="s*"> per match, so two sessions named s start two users, both of the
+/// first s); an error at `node` when there are none.
 std::vector<std::string> sessions_named(const Scenario& scenario, const std::string& pattern, pugi::xml_node node) {
   std::vector<std::string> names;
   if (pattern.find_first_of("*?") == std::string::npos) {
     if (scenario.session_index(pattern) >= 0) names.push_back(pattern);
   } else {
     for (const Session& s : scenario.sessions)
-      if (glob_match(pattern, s.name) && std::find(names.begin(), names.end(), s.name) == names.end())
-        names.push_back(s.name);
+      if (glob_match(pattern, s.name)) names.push_back(s.name);
   }
   if (names.empty()) fail_at(node, fmt::format("undefined session '{}'", pattern));
   return names;
@@ -184,7 +185,11 @@ void check_session_setups(pugi::xml_node load, Scenario& scenario) {
     for (pugi::xml_node setup : phase.children("session_setup")) {
       const SessionSetup& written = it->session_setup.at(i++);
       double value = weights ? written.probability * 100 / weight_total : written.probability;
-      for (std::string& name : sessions_named(scenario, written.session, setup)) {
+      std::vector<std::string> names = sessions_named(scenario, written.session, setup);
+      for (std::size_t n = 0; n < names.size(); ++n) {
+        std::string& name = names[n];
+        if (std::find(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(n), name) != names.begin() + static_cast<std::ptrdiff_t>(n))
+          continue;  // one setup per name: sessions sharing a name share its probability
         for (std::size_t k = 0; k < scenario.sessions.size(); ++k)
           if (scenario.sessions[k].name == name) probability[k] = value;  // every session of that name
         expanded.push_back(written);
