@@ -164,6 +164,9 @@ bool MetricSet::empty() const {
 // Layout: u8 version, varint(metric count), then per metric: varint(name length), name bytes,
 // u8 kind, and by kind: sample = varint count, f64 sum, sum_sq, min, max, histogram;
 // counter = varint count (kind 3: then f64 sum, u8 real); gauge = zigzag varint level, level_max.
+// Kind 3 is for agents: the SNMP sums are added on the controller and never cross the wire
+// today, but MetricSet::add_value is public (include/loadctl/stats.hpp), so a plugin's real-valued
+// counter reaches the controller whole. Kept on purpose; frames without one are unchanged.
 std::string MetricSet::encode() const {
   std::string out;
   out.push_back(static_cast<char>(kEncodingVersion));
