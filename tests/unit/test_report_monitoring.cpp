@@ -18,6 +18,7 @@ const char* kMonitoringLog =
     "stats: {cpu,\"server1\"} 1 40.0 0 40.0 40.0 0 0\n"
     "stats: {cpu,\"agent1\"} 1 50.0 0 50.0 50.0 0 0\n"
     "stats: {recvpackets,\"agent1\"} 1 120 0 120 120 0 0\n"
+    "stats: {diskbusy,\"agent1\"} 1 12.5 0 12.5 12.5 0 0\n"
     "stats: {heapused,\"server1\"} 1 3.5 0 3.5 3.5 0 0\n"
     "stats: request 10 5.0 1.0 9.0 1.0 0 0\n"
     "# stats: dump at 1002\n"
@@ -116,6 +117,10 @@ TEST(ReportMonitoring, HostChartsShareTheTimeAxisAndKeepGaps) {
   EXPECT_TRUE(std::isnan(server.y[2])) << "the missed poll stays a gap";
   EXPECT_DOUBLE_EQ(server.y[3], 42);
   EXPECT_NE(chart_by_id(charts, "mon-recvpackets"), nullptr);
+  const rp::ChartSpec* busy = chart_by_id(charts, "mon-diskbusy");
+  ASSERT_NE(busy, nullptr);
+  EXPECT_EQ(busy->title, "Busiest disk's busy time per monitored host") << "a host metric of its own, titled";
+  EXPECT_EQ(chart_by_id(charts, "mon-diskread"), nullptr) << "no chart for a metric without samples";
   EXPECT_NE(chart_by_id(charts, "mon-heapused"), nullptr) << "custom SNMP oids get a chart of their own";
   // The saturated intervals are shaded on every chart, response times included.
   EXPECT_EQ(rt->alerts.size(), 2u);
