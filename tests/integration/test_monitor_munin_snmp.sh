@@ -100,7 +100,7 @@ cat > "$TEST_TMP/s.xml" <<XML
 </tsung>
 XML
 "$LOADCTL" -f "$TEST_TMP/s.xml" check > /dev/null || fail "check refused the monitors"
-"$LOADCTL" -q -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run" --dump-interval 5 start > /dev/null 2> "$TEST_TMP/err" &
+"$LOADCTL" -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run" --dump-interval 5 start > /dev/null 2> "$TEST_TMP/err" &
 RUN=$!
 # snmpd goes away after three polls (every 5 s: snmpd refreshes its CPU counters every 5 s; the
 # first dump holds two): its later intervals must stay empty.
@@ -139,6 +139,10 @@ echo "$sum_lines" | awk '$3 !~ /\./ || $4 !~ /\./ { exit 1 }' || fail "sum lines
 sum_total=$(echo "$sum_lines" | awk 'END { print $4 }')
 awk -v v="$sum_total" -v t="$total_mb" -v n="$(samples "{freemem,\"$SNMP_IP\"}")" \
   'BEGIN { exit !(v > t * 0.9 * n && v < t * 1.1 * (n + 1)) }' || fail "sum total $sum_total for $total_mb MB a poll"
+# The console's end-of-run counter table lists the sum counter with tsung.log's total, as a float.
+console=$(awk -v n="{memsum,\"$SNMP_IP\"}" '$1 == n { print $2 }' "$TEST_TMP/err")
+awk -v c="$console" -v v="$sum_total" 'BEGIN { exit !(c ~ /\.[0-9][0-9]$/ && c - v < 0.01 && v - c < 0.01) }' \
+  || { cat "$TEST_TMP/err" >&2; fail "console counter table: {memsum,...} '$console', tsung.log total $sum_total"; }
 load=$(mean '{load,"munin-host1"}')
 awk -v v="$load" 'BEGIN { exit !(v > 0.3) }' || fail "munin load $load with a CPU burner"
 [ "$(samples "$mu")" -ge 3 ] || fail "munin cpu: $(samples "$mu") samples in a 22 s run polled every 5 s"
