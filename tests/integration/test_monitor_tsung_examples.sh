@@ -13,7 +13,8 @@
 # sessions' probabilities 30 + 30 made 50 + 50 (Tsung 1.7.0 refuses the example as shipped:
 # bad_sum, ts_config_server:check_config), and its file_server's relative path
 # ./src/test/test_file_server.csv is created next to the scenario.
-# Asserted: requests counted and answered by nginx; {cpu,H}, {freemem,H}, {load,H} in tsung.log
+# Asserted: requests counted and answered by nginx, both sessions named http-example run;
+# {cpu,H}, {freemem,H} (the controller host's near MemAvailable), {load,H} in tsung.log
 # for the snmp-monitored server, the clients' hosts and the controller's host (Tsung monitors
 # its controller node: here a monitor-only local agent); Tsung's renderer draws them.
 source "$(dirname "$0")/lib.sh"
@@ -131,6 +132,19 @@ served=$(wc -l < "$NGINX_DIR/access.log")
 assert_eq "$served" "$total" "requests nginx logged"
 for ip in "$NETNS_NET.101" "$NETNS_NET.102" "$NETNS_NET.103"; do
   grep -q "^$ip " "$NGINX_DIR/access.log" || fail "no request from source address $ip"
+done
+# Both sessions named http-example ran: /images/icon1.gif is the second one's only (about 11 users
+# at 50 %: none of them in the second session is a 1 in 2000 chance).
+icons=$(grep -c ' /images/icon1.gif ' "$NGINX_DIR/access.log" || true)
+log "requests for the second http-example's /images/icon1.gif: $icons"
+[ "$icons" -ge 1 ] || fail "the second session named http-example never ran"
+# The controller host's free memory (MemAvailable, MB), as read here now, within 25 %.
+avail=$(awk '$1 == "MemAvailable:" { print $2 / 1024 }' /proc/meminfo)
+for run in simple distributed; do
+  mean=$(tsung_samples "{freemem,\"$(hostname)\"}" "$TEST_TMP/$run/tsung.log" | awk '{ s += $3 * $4; n += $3 } END { if (n) printf "%.1f", s / n }')
+  log "$run: {freemem,\"$(hostname)\"} mean $mean MB, MemAvailable now $avail MB"
+  awk -v m="$mean" -v a="$avail" 'BEGIN { exit !(m != "" && m >= 0.75 * a && m <= 1.25 * a) }' \
+    || fail "$run: {freemem,\"$(hostname)\"} mean $mean MB is not MemAvailable $avail MB +-25%"
 done
 # (--dygraph: the charts' data and pages without gnuplot's ~50 images a run, which take a minute
 # on a busy machine; test_monitor_munin_snmp.sh checks gnuplot's monitor images)
