@@ -185,11 +185,12 @@ void check_session_setups(pugi::xml_node load, Scenario& scenario) {
     for (pugi::xml_node setup : phase.children("session_setup")) {
       const SessionSetup& written = it->session_setup.at(i++);
       double value = weights ? written.probability * 100 / weight_total : written.probability;
-      std::vector<std::string> names = sessions_named(scenario, written.session, setup);
-      for (std::size_t n = 0; n < names.size(); ++n) {
-        std::string& name = names[n];
-        if (std::find(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(n), name) != names.begin() + static_cast<std::ptrdiff_t>(n))
-          continue;  // one setup per name: sessions sharing a name share its probability
+      std::size_t first = expanded.size();
+      for (std::string& name : sessions_named(scenario, written.session, setup)) {
+        // One setup per name: sessions sharing a name share its probability.
+        if (std::any_of(expanded.begin() + static_cast<std::ptrdiff_t>(first), expanded.end(),
+                        [&](const SessionSetup& e) { return e.session == name; }))
+          continue;
         for (std::size_t k = 0; k < scenario.sessions.size(); ++k)
           if (scenario.sessions[k].name == name) probability[k] = value;  // every session of that name
         expanded.push_back(written);
