@@ -57,6 +57,9 @@ std::vector<AgentSlot> plan_slots(const Scenario& scenario);
 
 /// One monitor-only slot per <monitor type="erlang"> host (without <mysqladmin>) that is no
 /// client's host or hostip (a client's agent already samples its host), ids from `first_id`.
+/// The controller's host ("localhost", 127.0.0.1, ::1 or its hostname: one host) is taken by a
+/// local client. With any <monitor>, the controller's host is monitored as Tsung does: a slot
+/// named by its hostname when neither a local client nor a monitor covers it.
 std::vector<AgentSlot> plan_monitor_slots(const Scenario& scenario, unsigned first_id);
 
 /// Splits every phase and static user between the slots.

@@ -42,6 +42,7 @@ struct SnmpOid {
   std::string name;
   std::string type = "sample";  ///< "sample", "counter" (deltas between readings) or "sum" (added up)
   double factor = 1;            ///< eval="fun(X) -> X / N end." (1/N) or X * N (N)
+  bool float_result = false;    ///< eval's result is an Erlang float for any X (X / N, X * 2.5)
 };
 
 /// A <monitor> (os_mon-like host monitoring).

@@ -69,6 +69,9 @@ struct Metric {
   // merge/drain of gauges: level += other.level, then level_max = max(level_max, level).
   std::int64_t level = 0;
   std::int64_t level_max = 0;  ///< highest level seen (gauges)
+  /// counter: a value added with MetricSet::add_value (Tsung's {sum, Name, V} with a float or
+  /// negative V) goes to `sum`; `real` says a float was added, so the total prints as a float.
+  bool real = false;
 
   void merge(const Metric& other);
   void reset_interval();  ///< clears sample/counter values; gauges keep their level
@@ -77,6 +80,8 @@ struct Metric {
 
   void record(double ms);  ///< one sample (ms); no allocation once the histogram has grown
   double mean() const { return count ? sum / static_cast<double>(count) : 0.0; }
+  /// counter: the whole value, count plus what add_value added.
+  double counter_value() const { return static_cast<double>(count) + sum; }
   /// Population standard deviation of this interval's samples (what Tsung prints).
   double stddev() const;
 };
@@ -91,6 +96,9 @@ class MetricSet {
   /// Hot path: no allocation, no lock. `ms` < 0 counts as 0.
   void sample(MetricId id, double ms);
   void add(MetricId id, std::uint64_t n = 1);
+  /// A counter's real-valued addition, as Tsung's {sum, Name, V}: V may be fractional or
+  /// negative; `is_float` marks the counter as printed with floats (Erlang's float arithmetic).
+  void add_value(MetricId id, double v, bool is_float);
   void gauge_add(MetricId id, std::int64_t delta);
 
   /// Adds every metric of `other` (matched by name, interned here when new) into this set.

@@ -52,6 +52,9 @@ class TsungLogWriter {
     double gmean = 0;           // samples: mean of all samples before this dump
     std::uint64_t gcount = 0;   // samples: count of all samples before this dump
     std::uint64_t total = 0;    // counters
+    double real_total = 0;      // counters: what add_value added
+    bool real = false;          // counters: a float was added, printed as floats from then on
+    bool signed_ints = false;   // counters: add_value moved the total once, printed signed from then on
     std::int64_t level = 0;     // gauges: running level
     std::int64_t level_max = 0; // gauges: highest level since start
     const Metric* current = nullptr;  // this interval's values, during render() only

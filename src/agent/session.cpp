@@ -132,6 +132,7 @@ void Session::on_setup(std::string_view payload) {
     scenario_->options.ssl_session_lifetime = setup->ssl_session_lifetime;
     unsigned threads = threads_ ? threads_ : setup->threads;
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());  // a listening agent's own cores
+    worker_threads_ = threads;
     engine_ = std::make_unique<engine::Engine>(*scenario_, *plan, threads, setup->agent_count, setup->arrival_lag_limit);
     spdlog::info("agent {} ready: {} thread(s), {} phase share(s), {} static user(s)", plan->slot.id, threads,
                  plan->phases.size(), plan->static_users.size());
@@ -156,6 +157,9 @@ void Session::on_go(std::string_view payload) {
   gethostname(name, sizeof name - 1);
   // A monitor agent's samples carry the <monitor host> name, as Tsung names a monitored node.
   monitor_ = std::make_unique<HostMonitor>(plan_->slot.monitor_only ? plan_->slot.host : std::string(name));
+  // A load agent's own CPU, for the report's generator-saturation flag: "agentN@host" as Tsung
+  // names its client nodes (tsungN@host).
+  if (engine_) monitor_->watch_process(fmt::format("agent{}@{}", plan_->slot.id, name), worker_threads_);
   if (!engine_) {
     spdlog::info("monitoring starts");
     return;

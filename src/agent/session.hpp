@@ -58,6 +58,7 @@ class Session {
   boost::asio::io_context& ctx_;
   std::shared_ptr<control::Channel> channel_;
   unsigned threads_;
+  unsigned worker_threads_ = 1;  ///< the engine's event-loop threads
   EndHandler on_end_;
   boost::asio::steady_timer tick_timer_;
   std::optional<Scenario> scenario_;

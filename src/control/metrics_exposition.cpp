@@ -79,7 +79,7 @@ std::string render_prometheus(const MetricSet& total, const MetricSet& last_seco
   prom_family(out, "loadctl_count_total", "counter", "Tsung counters of the run (users_count, HTTP status codes, error_*, ...).");
   for (const auto& [name, m] : sorted)
     if (m->kind == MetricKind::counter)
-      out += fmt::format("loadctl_count_total{{metric=\"{}\"}} {}\n", escape_label_value(name), m->count);
+      out += fmt::format("loadctl_count_total{{metric=\"{}\"}} {}\n", escape_label_value(name), prom_number(m->counter_value()));
   prom_family(out, "loadctl_level", "gauge", "Tsung gauges of the run (users, connected) now.");
   for (const auto& [name, m] : sorted)
     if (m->kind == MetricKind::gauge)

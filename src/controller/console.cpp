@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -81,9 +82,11 @@ void Console::summary(double elapsed, const MetricSet& total, std::FILE* file, b
                        hosts);
   out += fmt::format("\n{:<24} {:>12} {:>12}\n", "counter", "total", "per second");
   for (const auto& [name, m] : total.sorted()) {
-    if (m->kind != MetricKind::counter || m->count == 0) continue;
-    out += fmt::format("{:<24} {:>12} {:>12.1f}\n", name, m->count,
-                       elapsed > 0 ? static_cast<double>(m->count) / elapsed : 0.0);
+    if (m->kind != MetricKind::counter || !m->has_data()) continue;
+    // A sum counter (an SNMP type="sum" OID) adds values, maybe fractional or negative.
+    double value = m->counter_value();
+    std::string shown = m->real ? fmt::format("{:.2f}", value) : fmt::format("{}", std::llround(value));
+    out += fmt::format("{:<24} {:>12} {:>12.1f}\n", name, shown, elapsed > 0 ? value / elapsed : 0.0);
   }
   out += late_arrivals_warning(total);
   std::fputs(out.c_str(), file);

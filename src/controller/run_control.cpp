@@ -163,6 +163,7 @@ control::RunStatus Controller::run_status() const {
   std::string kind, host;
   for (const auto& [name, m] : total_.sorted()) {
     if (m->kind != MetricKind::sample || !control::split_monitor_name(name, kind, host)) continue;
+    if (kind != "cpu" && kind != "freemem" && kind != "load") continue;  // the columns shown ({agentcpu,...} is no host)
     auto it = std::find_if(s.monitors.begin(), s.monitors.end(), [&](const auto& x) { return x.host == host; });
     if (it == s.monitors.end()) it = s.monitors.insert(s.monitors.end(), control::MonitorStatus{host});
     const Metric* recent = last_second_.find(name);

@@ -51,8 +51,10 @@ Worker::Worker(unsigned index, const RunConfig& config, WorkerPlan plan)
     for (const ArrivalPhase& phase : config_.scenario->load.phases) {
       if (phase.phase != share.phase || phase.session_setup.empty()) continue;
       weights = probabilities;
+      const std::vector<Session>& sessions = config_.scenario->sessions;
       for (const SessionSetup& s : phase.session_setup)
-        if (int i = config_.scenario->session_index(s.session); i >= 0) weights[static_cast<std::size_t>(i)] = s.probability;
+        for (std::size_t i = 0; i < sessions.size() && i < weights.size(); ++i)
+          if (sessions[i].name == s.session) weights[i] = s.probability;  // each session of that name
     }
     phase_program_cdf_.push_back(weights.empty() ? std::vector<double>{} : cumulative(weights));
     bool waits = false;

@@ -207,7 +207,9 @@ std::optional<SnmpResponse> decode_snmp_response(std::string_view datagram) {
     if (!oid_bytes || !value || !b.rest.empty()) return std::nullopt;
     auto oid = oid_of(*oid_bytes);
     if (!oid) return std::nullopt;
-    r.varbinds.push_back({std::move(*oid), value_of(value->first, value->second)});
+    bool is_float = value->first == 0x44 ||
+                    (value->first == 0x04 && value->second.find_first_of(".eE") != std::string_view::npos);
+    r.varbinds.push_back({std::move(*oid), value_of(value->first, value->second), is_float});
   }
   return r;
 }

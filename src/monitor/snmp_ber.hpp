@@ -16,6 +16,7 @@ struct SnmpVarBind {
   Oid oid;
   std::optional<double> value;  ///< INTEGER, Counter32/64, Gauge32, TimeTicks, UInteger32, an
                                 ///< Opaque float/double or a numeric string; finite only
+  bool is_float = false;        ///< an Opaque float/double or a string with a fraction or exponent
 };
 
 struct SnmpResponse {

@@ -95,10 +95,14 @@ class SnmpPoller final : public Exchange {
     }
     succeed();
     auto at = Clock::now();
-    auto value = [&](const Oid& oid) -> std::optional<double> {
+    auto bind = [&](const Oid& oid) -> const SnmpVarBind* {
       for (const SnmpVarBind& b : r.varbinds)
-        if (b.oid == oid) return b.value;
-      return std::nullopt;
+        if (b.oid == oid) return &b;
+      return nullptr;
+    };
+    auto value = [&](const Oid& oid) -> std::optional<double> {
+      const SnmpVarBind* b = bind(oid);
+      return b ? b->value : std::nullopt;
     };
     MetricSet set;
     auto put = [&](const std::string& name, double v) {
@@ -118,9 +122,9 @@ class SnmpPoller final : public Exchange {
         put(o.name, v);
       } else if (o.type == "counter") {
         if (auto step = custom_[i].next(v, at)) put(o.name, step->delta);  // per poll, as Tsung's
-      } else if (v >= 0) {  // sum: the values add up, like a Tsung {sum, Name, Value}
-        set.add(set.intern(fmt::format("{{{},\"{}\"}}", o.name, spec_.host), MetricKind::counter),
-                static_cast<std::uint64_t>(std::llround(v)));
+      } else {  // sum: the values add up, like a Tsung {sum, Name, Value}, a float when Erlang's is
+        set.add_value(set.intern(fmt::format("{{{},\"{}\"}}", o.name, spec_.host), MetricKind::counter), v,
+                      o.float_result || bind(o.oid)->is_float);
       }
     }
     if (!set.empty()) sink_(set);

@@ -43,25 +43,54 @@ std::vector<AgentSlot> plan_slots(const Scenario& scenario) {
   return slots;
 }
 
+namespace {
+
+std::string this_hostname() {
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  return name;
+}
+
+// The controller's own host by the names that always mean it (not 127.0.0.2..., which tests use
+// as separate hosts).
+bool names_controller_host(const std::string& host) {
+  return host == "localhost" || host == "127.0.0.1" || host == "::1" || host == this_hostname();
+}
+
+}  // namespace
+
 std::vector<AgentSlot> plan_monitor_slots(const Scenario& scenario, unsigned first_id) {
   std::vector<AgentSlot> slots;
+  // A load agent on this machine (any loopback address, its hostname) samples the controller's host.
+  bool local_load = std::any_of(scenario.clients.begin(), scenario.clients.end(), [](const ClientSpec& c) {
+    return c.use_controller_vm || is_local_host(c.host);
+  });
   auto taken = [&](const std::string& host) {
     return std::any_of(scenario.clients.begin(), scenario.clients.end(),
                        [&](const ClientSpec& c) { return c.host == host || c.hostip == host; }) ||
-           std::any_of(slots.begin(), slots.end(), [&](const AgentSlot& s) { return s.host == host; });
+           (local_load && names_controller_host(host)) ||
+           std::any_of(slots.begin(), slots.end(), [&](const AgentSlot& s) {
+             return s.host == host || (names_controller_host(s.host) && names_controller_host(host));
+           });
   };
-  for (const MonitorSpec& monitor : scenario.monitors) {
-    if (monitor.type != "erlang" || monitor.mysqladmin || taken(monitor.host)) continue;
+  auto add = [&](const std::string& host) {
     AgentSlot slot;
     slot.id = first_id + static_cast<unsigned>(slots.size());
-    slot.host = monitor.host;
-    slot.address = monitor.host;
-    slot.local = is_local_host(monitor.host);
+    slot.host = host;
+    slot.address = host;
+    slot.local = is_local_host(host);
     slot.weight = 0;
     slot.maxusers = 0;
     slot.monitor_only = true;
     slots.push_back(std::move(slot));
-  }
+  };
+  for (const MonitorSpec& monitor : scenario.monitors)
+    if (monitor.type == "erlang" && !monitor.mysqladmin && !taken(monitor.host)) add(monitor.host);
+  // Tsung monitors its controller's node too (ts_os_mon:activate), unless a monitor of any type
+  // names it (lists:keyfind(Controller, 1, Hosts)) or a load agent runs here.
+  bool named = std::any_of(scenario.monitors.begin(), scenario.monitors.end(),
+                           [](const MonitorSpec& m) { return names_controller_host(m.host); });
+  if (!scenario.monitors.empty() && !named && !taken(this_hostname())) add(this_hostname());
   return slots;
 }
 

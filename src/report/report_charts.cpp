@@ -153,7 +153,14 @@ std::vector<ChartSpec> build_charts(const std::vector<const RunModel*>& runs) {
                                 {"freemem", "Free memory per monitored host", "free memory (MB)"},
                                 {"load", "Load average per monitored host", "load (1 min)"},
                                 {"recvpackets", "Packets received per monitored host", "packets per sample"},
-                                {"sentpackets", "Packets sent per monitored host", "packets per sample"}};
+                                {"sentpackets", "Packets sent per monitored host", "packets per sample"},
+                                {"recvbytes", "Bytes received per monitored host", "bytes per 10 s"},
+                                {"sentbytes", "Bytes sent per monitored host", "bytes per 10 s"},
+                                {"diskread", "Disk bytes read per monitored host", "bytes per 10 s"},
+                                {"diskwrite", "Disk bytes written per monitored host", "bytes per 10 s"},
+                                {"diskbusy", "Busiest disk's busy time per monitored host", "% of the time with I/O in flight"},
+                                {"iowait", "CPU time waiting for I/O per monitored host", "iowait (% of all CPUs)"},
+                                {"agentcpu", "CPU of each load agent process", "% of its worker threads' cores"}};
   // (a sample's interval mean; an SNMP type="sum" counter is in the tables only)
   for (const auto& n : names(runs, [](const std::string& n, const MetricData& m) {
          return is_monitor_metric(n) && m.kind == MetricKind::Sample;

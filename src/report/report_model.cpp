@@ -159,6 +159,14 @@ void flag_generator_limits(RunModel& model) {
       if (cpu->count[i] > 0 && cpu->mean[i] > kGeneratorCpuLimit)
         add(i, fmt::format("agent host {} CPU {:.0f}%", host, cpu->mean[i]));
   }
+  // A load agent process's own CPU ({agentcpu,"agentN@host"}, % of its worker threads' cores).
+  for (const auto& [name, m] : model.metrics) {
+    if (!name.starts_with("{agentcpu,\"") || name.size() < 13) continue;
+    std::string agent = name.substr(11, name.size() - 13);
+    for (std::size_t i = 0; i < m.mean.size() && i < m.count.size(); ++i)
+      if (m.count[i] > 0 && m.mean[i] > kGeneratorCpuLimit)
+        add(i, fmt::format("agent {} process CPU {:.0f}% of its worker threads", agent, m.mean[i]));
+  }
   for (auto [name, what] : {std::pair{"error_connect_emfile", "out of file descriptors"},
                             std::pair{"error_connect_enfile", "out of file descriptors (system)"},
                             std::pair{"error_connect_eaddrnotavail", "out of source ports"}})

@@ -100,7 +100,8 @@ void compute_tables(RunModel& model);
 RunModel load_run(const std::string& dir);
 
 /// Finds the intervals where the load generators themselves limited the run: an agent host's
-/// {cpu,"host"} above kGeneratorCpuLimit, or connects failing for lack of file descriptors
+/// {cpu,"host"} above kGeneratorCpuLimit, a load agent process's {agentcpu,"agentN@host"} (its CPU
+/// in % of the cores its worker threads can use) above kGeneratorCpuLimit, or connects failing for lack of file descriptors
 /// (error_connect_emfile, _enfile) or source ports (error_connect_eaddrnotavail). Adds one note.
 void flag_generator_limits(RunModel& model);
 inline constexpr double kGeneratorCpuLimit = 90;

@@ -146,7 +146,9 @@ bool glob_match(std::string_view pattern, std::string_view name) {
   return p == pattern.size();
 }
 
-/// The sessions `pattern` names, in document order; an error at `node` when there are none.
+/// The sessions `pattern` names, in document order, a name once per session that has it (Tsung
+/// starts a <user session="s*"> per match, so two sessions named s start two users, both of the
+/// first s); an error at `node` when there are none.
 std::vector<std::string> sessions_named(const Scenario& scenario, const std::string& pattern, pugi::xml_node node) {
   std::vector<std::string> names;
   if (pattern.find_first_of("*?") == std::string::npos) {
@@ -183,8 +185,14 @@ void check_session_setups(pugi::xml_node load, Scenario& scenario) {
     for (pugi::xml_node setup : phase.children("session_setup")) {
       const SessionSetup& written = it->session_setup.at(i++);
       double value = weights ? written.probability * 100 / weight_total : written.probability;
+      std::size_t first = expanded.size();
       for (std::string& name : sessions_named(scenario, written.session, setup)) {
-        probability[static_cast<std::size_t>(scenario.session_index(name))] = value;
+        // One setup per name: sessions sharing a name share its probability.
+        if (std::any_of(expanded.begin() + static_cast<std::ptrdiff_t>(first), expanded.end(),
+                        [&](const SessionSetup& e) { return e.session == name; }))
+          continue;
+        for (std::size_t k = 0; k < scenario.sessions.size(); ++k)
+          if (scenario.sessions[k].name == name) probability[k] = value;  // every session of that name
         expanded.push_back(written);
         expanded.back().session = std::move(name);
         expanded.back().probability = value;

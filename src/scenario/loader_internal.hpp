@@ -54,8 +54,9 @@ void load_monitoring(pugi::xml_node monitoring, Scenario& scenario, const LoadCo
 /// A <monitor>'s <munin> / <snmp> (with its <oid>s) / <mysqladmin> child, checked against its type.
 void load_monitor_backend(const XmlElement& monitor_element, MonitorSpec& monitor);
 /// Tsung's <oid eval="fun(X) -> X / 100 end.">: the factor of the forms loadctl evaluates
-/// (X, X / N, X * N, N * X), or nothing for any other Erlang fun.
-std::optional<double> eval_factor(std::string_view fun);
+/// (X, X / N, X * N, N * X), or nothing for any other Erlang fun. `gives_float` (if given) is set
+/// when Erlang's result is a float whatever X is: a division, or N written as a float (2.5).
+std::optional<double> eval_factor(std::string_view fun, bool* gives_float = nullptr);
 void load_options(pugi::xml_node options, Scenario& scenario, const LoadContext& ctx);
 /// <option name="file_server">: reads the file (or takes the shipped copy) into Scenario::files.
 void load_file_server(XmlElement& option, Scenario& scenario, const LoadContext& ctx);

@@ -49,7 +49,7 @@ SnmpOid load_oid(pugi::xml_node node) {
   oid.name = el.required("name");
   oid.type = el.choice("type", {"sample", "counter", "sum"}, "sample");
   std::string fun = el.optional("eval", "fun(X)-> X end.");
-  std::optional<double> factor = eval_factor(fun);
+  std::optional<double> factor = eval_factor(fun, &oid.float_result);
   if (!factor)
     el.fail("eval", fmt::format("not supported yet: eval \"{}\" (loadctl evaluates fun(X) -> X end., "
                                 "fun(X) -> X / N end., fun(X) -> X * N end. with a number N)", fun));
@@ -60,7 +60,8 @@ SnmpOid load_oid(pugi::xml_node node) {
 
 }  // namespace
 
-std::optional<double> eval_factor(std::string_view fun) {
+std::optional<double> eval_factor(std::string_view fun, bool* gives_float) {
+  if (gives_float) *gives_float = false;
   std::string text;
   for (char c : fun)
     if (c != ' ' && c != '\t' && c != '\n' && c != '\r') text += c;
@@ -73,13 +74,20 @@ std::optional<double> eval_factor(std::string_view fun) {
   if (body == var) return 1.0;
   std::smatch b;
   auto to_double = [](const std::string& s) { return std::stod(s); };
+  auto is_float = [&](const std::string& n, bool division) {
+    if (gives_float) *gives_float = division || n.find_first_of(".eE") != std::string::npos;
+  };
   if (std::regex_match(body, b, std::regex("^" + var + R"(([/*]))" + number + "$"))) {
     double n = to_double(b[2]);
+    is_float(b[2], b[1] == "/");
     if (b[1] == "*") return n;
     if (n == 0) return std::nullopt;
     return 1.0 / n;
   }
-  if (std::regex_match(body, b, std::regex("^" + number + R"(\*)" + var + "$"))) return to_double(b[1]);
+  if (std::regex_match(body, b, std::regex("^" + number + R"(\*)" + var + "$"))) {
+    is_float(b[1], false);
+    return to_double(b[1]);
+  }
   return std::nullopt;
 }
 
@@ -115,6 +123,8 @@ void load_monitor_backend(const XmlElement& monitor_element, MonitorSpec& monito
   if (!sub) return;
   XmlElement el(sub);
   monitor.port = static_cast<std::uint16_t>(el.integer("port", 161, 1, 65535));
+  // Tsung hands the atom to snmpm, which knows v3 too (its DTD does not): USM users and keys.
+  if (el.maybe("version") == "v3") el.fail("version", "not supported yet: SNMP version v3 (v1 and v2 are)");
   monitor.snmp_version = el.choice("version", {"v1", "v2"}, "v1");
   monitor.community = el.optional("community", "public");
   el.finish();

@@ -375,9 +375,8 @@ void load_sessions(pugi::xml_node node, Scenario& scenario, const LoadContext& c
     session.line = ctx.line(child);
     session.name = el.required("name");
     if (session.name.empty()) el.fail("name", "attribute 'name' is empty");
-    if (int i = scenario.session_index(session.name); i >= 0)
-      el.fail("name", fmt::format("duplicate session name '{}' (first on line {})", session.name,
-                                  scenario.sessions[i].line));
+    // Two sessions may share a name, as in Tsung (its http_distributed.xml example): a
+    // <session_setup> naming it sets each of them, a static <user session> takes the first.
     session.type = el.required("type");
     const Protocol* protocol = ctx.registry.by_session_type(session.type);
     if (!protocol) el.fail("type", fmt::format("not supported yet: {} sessions", session.type));

@@ -9,6 +9,9 @@ namespace loadctl {
 
 namespace {
 constexpr std::uint8_t kEncodingVersion = 1;
+// Kind byte of a counter with a real part (add_value): count, then f64 sum and u8 real. Plain
+// counters keep kind 1, so frames without such counters are unchanged.
+constexpr std::uint8_t kRealCounter = 3;
 constexpr std::uint64_t kMaxNameLength = 4096;
 
 bool sane_moments(const Metric& m) {
@@ -59,6 +62,8 @@ void Metric::merge(const Metric& other) {
       return;
     case MetricKind::counter:
       count += other.count;
+      sum += other.sum;
+      real = real || other.real;
       return;
     case MetricKind::gauge: {
       // other's peak is a partial sum from our level before it: 8 users that start and end
@@ -75,6 +80,7 @@ void Metric::reset_interval() {
   count = 0;
   sum = sum_sq = min = max = 0;
   hist.clear();
+  real = false;
   level_max = level;
 }
 
@@ -83,7 +89,7 @@ void Metric::clear() {
   level = level_max = 0;
 }
 
-bool Metric::has_data() const { return count != 0 || level != 0 || level_max != 0; }
+bool Metric::has_data() const { return count != 0 || level != 0 || level_max != 0 || real || sum != 0; }
 
 MetricId MetricSet::intern(std::string_view name, MetricKind kind) {
   if (auto it = index_.find(name); it != index_.end()) return it->second;
@@ -102,6 +108,13 @@ MetricId MetricSet::id_of(std::string_view name) const {
 void MetricSet::sample(MetricId id, double ms) { metrics_[id].record(ms); }
 
 void MetricSet::add(MetricId id, std::uint64_t n) { metrics_[id].count += n; }
+
+void MetricSet::add_value(MetricId id, double v, bool is_float) {
+  Metric& m = metrics_[id];
+  if (!std::isfinite(v)) return;
+  m.sum += v;
+  m.real = m.real || is_float;
+}
 
 void MetricSet::gauge_add(MetricId id, std::int64_t delta) {
   Metric& m = metrics_[id];
@@ -150,7 +163,10 @@ bool MetricSet::empty() const {
 
 // Layout: u8 version, varint(metric count), then per metric: varint(name length), name bytes,
 // u8 kind, and by kind: sample = varint count, f64 sum, sum_sq, min, max, histogram;
-// counter = varint count; gauge = zigzag varint level, level_max.
+// counter = varint count (kind 3: then f64 sum, u8 real); gauge = zigzag varint level, level_max.
+// Kind 3 is for agents: the SNMP sums are added on the controller and never cross the wire
+// today, but MetricSet::add_value is public (include/loadctl/stats.hpp), so a plugin's real-valued
+// counter reaches the controller whole. Kept on purpose; frames without one are unchanged.
 std::string MetricSet::encode() const {
   std::string out;
   out.push_back(static_cast<char>(kEncodingVersion));
@@ -159,7 +175,8 @@ std::string MetricSet::encode() const {
     const Metric& m = metrics_[i];
     wire::put_varint(out, names_[i].size());
     out += names_[i];
-    out.push_back(static_cast<char>(m.kind));
+    bool real_counter = m.kind == MetricKind::counter && (m.real || m.sum != 0);
+    out.push_back(static_cast<char>(real_counter ? kRealCounter : static_cast<std::uint8_t>(m.kind)));
     switch (m.kind) {
       case MetricKind::sample:
         wire::put_varint(out, m.count);
@@ -171,6 +188,10 @@ std::string MetricSet::encode() const {
         break;
       case MetricKind::counter:
         wire::put_varint(out, m.count);
+        if (real_counter) {
+          wire::put_double(out, m.sum);
+          out.push_back(static_cast<char>(m.real));
+        }
         break;
       case MetricKind::gauge:
         wire::put_varint(out, wire::zigzag(m.level));
@@ -198,6 +219,8 @@ bool MetricSet::decode(std::string_view data) {
     std::string_view name = data.substr(pos, len);
     pos += len;
     auto kind_byte = static_cast<std::uint8_t>(data[pos++]);
+    bool real_counter = kind_byte == kRealCounter;
+    if (real_counter) kind_byte = static_cast<std::uint8_t>(MetricKind::counter);
     if (kind_byte > static_cast<std::uint8_t>(MetricKind::gauge)) return false;
     auto kind = static_cast<MetricKind>(kind_byte);
     if (index_.count(name)) return false;  // duplicate name
@@ -212,6 +235,12 @@ bool MetricSet::decode(std::string_view data) {
         break;
       case MetricKind::counter:
         if (!wire::get_varint(data, pos, m.count)) return false;
+        if (real_counter) {
+          if (!wire::get_double(data, pos, m.sum) || !std::isfinite(m.sum) || pos >= data.size()) return false;
+          auto flag = static_cast<std::uint8_t>(data[pos++]);
+          if (flag > 1) return false;
+          m.real = flag == 1;
+        }
         break;
       case MetricKind::gauge: {
         std::uint64_t level = 0, level_max = 0;

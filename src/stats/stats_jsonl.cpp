@@ -49,6 +49,12 @@ void append_sample_fields(std::string& out, const Metric& m) {
   }
 }
 
+// A counter: its integer count, or its whole value when add_value gave it a real part.
+void append_counter(std::string& out, const Metric& m) {
+  if (m.sum == 0 && !m.real) out += std::to_string(m.count);
+  else append_json_number(out, m.counter_value());
+}
+
 }  // namespace
 
 void StatsJsonlWriter::append_string(std::string& out, std::string_view s) { append_json_string(out, s); }
@@ -105,11 +111,11 @@ std::string StatsJsonlWriter::render_interval(std::time_t now, const MetricSet& 
         out += std::to_string(t.whole.count);
         break;
       case MetricKind::counter:
-        t.whole.count += m->count;
+        t.whole.merge(*m);
         out += "\"kind\":\"counter\",\"delta\":";
-        out += std::to_string(m->count);
+        append_counter(out, *m);
         out += ",\"total\":";
-        out += std::to_string(t.whole.count);
+        append_counter(out, t.whole);
         break;
       case MetricKind::gauge:
         t.level_max = std::max({t.level_max, t.level + m->level_max, t.level + m->level});
@@ -141,7 +147,7 @@ std::string StatsJsonlWriter::render_final(std::time_t now) const {
         break;
       case MetricKind::counter:
         out += "\"kind\":\"counter\",\"total\":";
-        out += std::to_string(t.whole.count);
+        append_counter(out, t.whole);
         break;
       case MetricKind::gauge:
         append_gauge_fields(out, t.level, t.level_max);

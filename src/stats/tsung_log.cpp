@@ -128,13 +128,26 @@ void TsungLogWriter::append_line(std::string& out, const std::string& name, Tota
     }
     case MetricKind::counter: {
       std::uint64_t delta = m ? m->count : 0;
+      double before = static_cast<double>(t.total) + t.real_total;
       t.total += delta;
-      t.seen = t.seen || t.total > 0;
+      t.real_total += m ? m->sum : 0;
+      t.real = t.real || (m && m->real);
+      // Sticky: a total that add_value took back to exactly 0 still prints its signed change.
+      t.signed_ints = t.signed_ints || t.real_total != 0;
+      t.seen = t.seen || t.total > 0 || t.signed_ints || t.real;
       if (!t.seen) return;
       out += "stats: " + name + " ";
-      append_uint(out, delta);
-      out += " ";
-      append_uint(out, t.total);
+      if (t.real) {  // Tsung: its total minus the previous dump's, in floats
+        double now = static_cast<double>(t.total) + t.real_total;
+        out += format_float(now - before) + " " + format_float(now);
+      } else if (t.signed_ints) {  // integer values, some negative
+        auto now = static_cast<std::int64_t>(t.total) + std::llround(t.real_total);
+        out += std::to_string(now - std::llround(before)) + " " + std::to_string(now);
+      } else {
+        append_uint(out, delta);
+        out += " ";
+        append_uint(out, t.total);
+      }
       out += "\n";
       return;
     }

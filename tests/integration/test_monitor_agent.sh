@@ -76,6 +76,20 @@ awk -v l="$load" -v c="$cores" 'BEGIN { exit !(l >= 0 && l < 50 * c) }' || fail 
 [ "$(samples freemem 127.0.0.2 | wc -l)" -ge 3 ] || fail "too few freemem samples"
 [ "$(samples load 127.0.0.2 | wc -l)" -ge 3 ] || fail "too few load samples"
 grep -q '{recvpackets,"127.0.0.2"}' "$R/tsung.log" || fail "no {recvpackets,\"127.0.0.2\"}"
+grep -q '{recvbytes,"127.0.0.2"}' "$R/tsung.log" || fail "no {recvbytes,\"127.0.0.2\"}"
+samples iowait 127.0.0.2 | awk '{ if ($4 < 0 || $4 > 100) exit 1 } END { exit !(NR >= 3) }' \
+  || fail "{iowait,\"127.0.0.2\"}: too few samples or outside 0..100: $(samples iowait 127.0.0.2)"
+# Disks: only with a whole disk listed in /sys/block (a `device` link), as the agent counts them.
+if ls -d /sys/block/*/device > /dev/null 2>&1; then
+  samples diskbusy 127.0.0.2 | awk '{ if ($4 < 0 || $4 > 100) exit 1 } END { exit !(NR >= 3) }' \
+    || fail "{diskbusy,\"127.0.0.2\"}: too few samples or outside 0..100: $(samples diskbusy 127.0.0.2)"
+  [ "$(samples diskwrite 127.0.0.2 | wc -l)" -ge 3 ] || fail "too few {diskwrite,\"127.0.0.2\"} samples"
+fi
+# The load agent (agent 0) samples its own process CPU; monitor-only agents run no load, no agentcpu.
+agentcpu=$(samples agentcpu "agent0@$(hostname)" | wc -l)
+[ "$agentcpu" -ge 3 ] || fail "{agentcpu,\"agent0@$(hostname)\"} in only $agentcpu dumps"
+samples agentcpu "agent0@$(hostname)" | awk '{ if ($4 < 0) exit 1 }' || fail "negative agentcpu"
+grep -q '{agentcpu,"agent[1-9]' "$R/tsung.log" && fail "a monitor-only agent wrote agentcpu"
 
 # The listening agent on 127.0.0.3, dialed by the controller, killed mid-run.
 grep -q 'monitor-only' "$R/agent-3.log" || fail "the listening agent's log (shipped to agent-3.log) does not say monitor-only"

@@ -88,6 +88,7 @@ cat > "$TEST_TMP/s.xml" <<XML
       <snmp version="v2" community="loadctltest" port="$SNMP_PORT">
         <oid value="1.3.6.1.4.1.2021.4.5.0" name="totalmem" type="sample" eval="fun(X)-> X/1024 end."/>
         <oid value="1.3.6.1.2.1.1.3.0" name="uptime" type="counter" eval="fun(X) -> X / 100 end."/>
+        <oid value="1.3.6.1.4.1.2021.4.5.0" name="memsum" type="sum" eval="fun(X)-> X/1024 end."/>
       </snmp>
     </monitor>
     <monitor host="127.0.0.1" type="munin"><munin port="$DOWN_PORT"/></monitor>
@@ -99,7 +100,7 @@ cat > "$TEST_TMP/s.xml" <<XML
 </tsung>
 XML
 "$LOADCTL" -f "$TEST_TMP/s.xml" check > /dev/null || fail "check refused the monitors"
-"$LOADCTL" -q -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run" --dump-interval 5 start > /dev/null 2> "$TEST_TMP/err" &
+"$LOADCTL" -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run" --dump-interval 5 start > /dev/null 2> "$TEST_TMP/err" &
 RUN=$!
 # snmpd goes away after three polls (every 5 s: snmpd refreshes its CPU counters every 5 s; the
 # first dump holds two): its later intervals must stay empty.
@@ -130,6 +131,18 @@ awk -v v="$(mean "{totalmem,\"$SNMP_IP\"}")" -v t="$total_mb" 'BEGIN { exit !(v 
   || fail "custom oid totalmem (memTotalReal / 1024) = $(mean "{totalmem,\"$SNMP_IP\"}") MB, host has $total_mb MB"
 # sysUpTime counts hundredths: X / 100 per 5 s poll is about 5.
 awk -v v="$(mean "{uptime,\"$SNMP_IP\"}")" 'BEGIN { exit !(v > 4 && v < 6) }' || fail "custom counter oid uptime = $(mean "{uptime,\"$SNMP_IP\"}") per 5 s"
+# type="sum": Tsung's {sum, Name, X/1024} is a float; its lines print "Delta Total" as floats, the
+# total the sum of the polls' values (memTotalReal / 1024 each: the host's MB per poll).
+sum_lines=$(awk -v n="{memsum,\"$SNMP_IP\"}" '$1 == "stats:" && $2 == n' "$R/tsung.log")
+[ -n "$sum_lines" ] || fail "no {memsum,...} sum lines"
+echo "$sum_lines" | awk '$3 !~ /\./ || $4 !~ /\./ { exit 1 }' || fail "sum lines are not floats: $sum_lines"
+sum_total=$(echo "$sum_lines" | awk 'END { print $4 }')
+awk -v v="$sum_total" -v t="$total_mb" -v n="$(samples "{freemem,\"$SNMP_IP\"}")" \
+  'BEGIN { exit !(v > t * 0.9 * n && v < t * 1.1 * (n + 1)) }' || fail "sum total $sum_total for $total_mb MB a poll"
+# The console's end-of-run counter table lists the sum counter with tsung.log's total, as a float.
+console=$(awk -v n="{memsum,\"$SNMP_IP\"}" '$1 == n { print $2 }' "$TEST_TMP/err")
+awk -v c="$console" -v v="$sum_total" 'BEGIN { exit !(c ~ /\.[0-9][0-9]$/ && c - v < 0.01 && v - c < 0.01) }' \
+  || { cat "$TEST_TMP/err" >&2; fail "console counter table: {memsum,...} '$console', tsung.log total $sum_total"; }
 load=$(mean '{load,"munin-host1"}')
 awk -v v="$load" 'BEGIN { exit !(v > 0.3) }' || fail "munin load $load with a CPU burner"
 [ "$(samples "$mu")" -ge 3 ] || fail "munin cpu: $(samples "$mu") samples in a 22 s run polled every 5 s"

@@ -395,14 +395,40 @@ TEST(LoaderErrors, DynamicsAreCheckedAtLoad) {
   expect_error(scenario_text(p), "in=", "/tsung/sessions/session/foreach", "undefined variable 'list'");
 }
 
-TEST(LoaderErrors, DuplicateSessionName) {
+// Tsung accepts two sessions of one name (its http_distributed.xml has two "http-example"s): a
+// <session_setup> naming it sets each of them (ts_config_server:compute_popularities).
+TEST(LoaderErrors, DuplicateSessionNamesAreTwoSessions) {
   Parts p;
   p.sessions = R"(<sessions>
-<session name="s" weight="1" type="ts_fake"><request><fake/></request></session>
-<session name="s" weight="1" type="ts_fake"><request><fake/></request></session>
+<session name="s" probability="50" type="ts_fake"><request><fake/></request></session>
+<session name="s" probability="30" type="ts_fake"><request><fake/></request></session>
+<session name="t" probability="20" type="ts_fake"><request><fake/></request></session>
 </sessions>)";
-  expect_error(scenario_text(p), "name=\"s\" weight=\"1\" type=\"ts_fake\"><request><fake/></request></session>\n</s",
-               "/tsung/sessions/session[2]", "duplicate session name 's'");
+  Scenario s = load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry());
+  ASSERT_EQ(s.sessions.size(), 3u);
+  EXPECT_EQ(s.sessions[1].name, "s");
+  // s 40 + s 40 + t 20 = 100 only when the setup sets both sessions named s.
+  p.load = R"(<load><arrivalphase phase="1" duration="1" unit="second">
+  <session_setup name="s" probability="40"/><users arrivalrate="1" unit="second"/></arrivalphase></load>)";
+  s = load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry());
+  ASSERT_EQ(s.load.phases[0].session_setup.size(), 1u);
+  EXPECT_EQ(s.load.phases[0].session_setup[0].probability, 40);
+  p.load = R"(<load><arrivalphase phase="1" duration="1" unit="second">
+  <session_setup name="s*" probability="45"/><users arrivalrate="1" unit="second"/></arrivalphase></load>)";
+  expect_error(scenario_text(p), "<session_setup", "/tsung/load/arrivalphase/session_setup",
+               "phase 1: session probabilities sum to 110");
+  // A wildcard setup sets each name once; a wildcard <user> starts one user per matching session,
+  // so two for the two sessions named s (Tsung: both run the first s).
+  p.load = R"(<load><arrivalphase phase="1" duration="1" unit="second">
+  <session_setup name="s*" probability="40"/><users arrivalrate="1" unit="second"/></arrivalphase>
+  <user session="s*" start_time="1" unit="second"/><user session="t" start_time="2" unit="second"/></load>)";
+  s = load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry());
+  ASSERT_EQ(s.load.phases[0].session_setup.size(), 1u);
+  EXPECT_EQ(s.load.phases[0].session_setup[0].session, "s");
+  ASSERT_EQ(s.load.users.size(), 3u);
+  EXPECT_EQ(s.load.users[0].session, "s");
+  EXPECT_EQ(s.load.users[1].session, "s");
+  EXPECT_EQ(s.load.users[2].session, "t");
 }
 
 // A protocol's options are its plugin's (Protocol::parse_options; the http plugin's user_agent is

@@ -82,6 +82,25 @@ TEST(MonitorConfig, EvalForms) {
   EXPECT_FALSE(eval_factor("os:cmd(\"rm -rf /\")"));
 }
 
+// Erlang's result type, which decides how Tsung prints a type="sum" total: "/" always gives a
+// float, "*" a float only with a float literal; X alone keeps X's type.
+TEST(MonitorConfig, EvalSaysWhenErlangGivesAFloat) {
+  using detail::eval_factor;
+  bool is_float = true;
+  EXPECT_EQ(eval_factor("fun(X)-> X end.", &is_float), 1.0);
+  EXPECT_FALSE(is_float);
+  EXPECT_EQ(eval_factor("fun(X) -> X / 4 end.", &is_float), 0.25);
+  EXPECT_TRUE(is_float);
+  EXPECT_EQ(eval_factor("fun(V) -> 1024 * V end.", &is_float), 1024.0);
+  EXPECT_FALSE(is_float);
+  EXPECT_EQ(eval_factor("fun(X) -> X * 2 end.", &is_float), 2.0);
+  EXPECT_FALSE(is_float);
+  EXPECT_EQ(eval_factor("fun(X) -> X * 2.5 end.", &is_float), 2.5);
+  EXPECT_TRUE(is_float);
+  EXPECT_EQ(eval_factor("fun(X) -> 0.5 * X end.", &is_float), 0.5);
+  EXPECT_TRUE(is_float);
+}
+
 TEST(MonitorConfig, OtherEvalsAreRefusedAtTheirAttribute) {
   std::string m = R"(<monitor host="db" type="snmp"><snmp>
   <oid value="1.3.6.1.2.1.1.3.0" name="up" eval="fun(X) -> X div 100 end."/></snmp></monitor>)";
@@ -97,7 +116,10 @@ TEST(MonitorConfig, Refusals) {
             std::string::npos);
   EXPECT_NE(monitor_error(R"(<monitor host="a" type="snmp"><snmp port="0"/></monitor>)").message().find("port"),
             std::string::npos);
-  EXPECT_NE(monitor_error(R"(<monitor host="a" type="snmp"><snmp version="v3"/></monitor>)").message().find("v3"),
+  EXPECT_NE(monitor_error(R"(<monitor host="a" type="snmp"><snmp version="v3"/></monitor>)")
+                .message().find("not supported yet: SNMP version v3"),
+            std::string::npos);
+  EXPECT_NE(monitor_error(R"(<monitor host="a" type="snmp"><snmp version="v2c"/></monitor>)").message().find("v2c"),
             std::string::npos);
   EXPECT_NE(monitor_error(R"(<monitor host="a" type="snmp"><snmp><oid value="1.x" name="n"/></snmp></monitor>)")
                 .message().find("not a numeric OID"),

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <numeric>
 
 #include "engine/engine.hpp"
@@ -144,6 +146,68 @@ TEST(PlanMonitorSlots, OnlyErlangHostsWithoutAClientOncePerHost) {
   EXPECT_TRUE(back->phases.empty());
   plan.slot.monitor_only = false;
   EXPECT_FALSE(AgentPlan::decode(plan.encode())->slot.monitor_only);
+}
+
+// The controller's host: "localhost", 127.0.0.1 and its hostname are one host, taken by a local
+// client; with remote clients only, any <monitor> also monitors the controller's host (Tsung's
+// ts_os_mon:activate), once, named by its hostname; without <monitoring>, nothing.
+TEST(PlanMonitorSlots, TheControllersHostIsMonitoredLikeTsungs) {
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  const std::string me = name;
+  MonitorSpec snmp{"server", "snmp", 161};
+  MonitorSpec mine{me, "erlang"};
+  Scenario local = three_clients();  // a localhost client
+  local.monitors = {snmp, mine, MonitorSpec{"127.0.0.1", "erlang"}};
+  EXPECT_TRUE(plan_monitor_slots(local, 4).empty()) << "the local client's agent samples this host";
+
+  Scenario remote;
+  remote.clients = {ClientSpec{.host = "10.0.0.2", .weight = 1}};
+  EXPECT_TRUE(plan_monitor_slots(remote, 1).empty()) << "no <monitoring>: no monitor agent";
+  remote.monitors = {snmp};
+  auto slots = plan_monitor_slots(remote, 1);
+  ASSERT_EQ(slots.size(), 1u);
+  EXPECT_EQ(slots[0].host, me);
+  EXPECT_TRUE(slots[0].local);
+  EXPECT_TRUE(slots[0].monitor_only);
+  EXPECT_EQ(slots[0].id, 1u);
+  remote.monitors = {MonitorSpec{"localhost", "erlang"}, mine, snmp};
+  slots = plan_monitor_slots(remote, 1);
+  ASSERT_EQ(slots.size(), 1u) << "localhost and the hostname are one host";
+  EXPECT_EQ(slots[0].host, "localhost");
+  remote.monitors = {MonitorSpec{"127.0.0.2", "erlang"}};
+  slots = plan_monitor_slots(remote, 1);
+  ASSERT_EQ(slots.size(), 2u);  // 127.0.0.2 stays a host of its own (as written)
+  EXPECT_EQ(slots[1].host, me);
+}
+
+// Tsung skips its controller's extra monitor when a monitor of any type names that host
+// (ts_os_mon:activate's lists:keyfind): an SNMP or munin monitor of it is the only one.
+TEST(PlanMonitorSlots, AnyMonitorOfTheControllersHostReplacesTheExtraAgent) {
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  const std::string me = name;
+  Scenario remote;
+  remote.clients = {ClientSpec{.host = "10.0.0.2", .weight = 1}};
+  for (const char* type : {"snmp", "munin"}) {
+    for (const std::string& host : {me, std::string("localhost"), std::string("127.0.0.1")}) {
+      remote.monitors = {MonitorSpec{"server", "snmp", 161}, MonitorSpec{host, type, 161}};
+      EXPECT_TRUE(plan_monitor_slots(remote, 1).empty()) << type << " " << host;
+    }
+  }
+  remote.monitors = {MonitorSpec{"127.0.0.2", "snmp", 161}};  // another host (as written)
+  ASSERT_EQ(plan_monitor_slots(remote, 1).size(), 1u);
+}
+
+// A client on any loopback address (or the hostname) runs its agent here: it samples this host,
+// so no monitor-only agent is added for the controller's host.
+TEST(PlanMonitorSlots, AClientOnAnyLoopbackAddressIsLocalLoad) {
+  Scenario s;
+  s.clients = {ClientSpec{.host = "127.0.0.2", .weight = 1}};
+  s.monitors = {MonitorSpec{"server", "snmp", 161}};
+  EXPECT_TRUE(plan_monitor_slots(s, 1).empty());
+  s.clients = {ClientSpec{.host = "10.0.0.2", .weight = 1}};
+  EXPECT_EQ(plan_monitor_slots(s, 1).size(), 1u);
 }
 
 TEST(SplitPlan, ThreadsShareRatesCapsAndStaticUsers) {

@@ -416,6 +416,26 @@ TEST(RemoteMonitors, SnmpPollerIgnoresLateAndForeignAnswers) {
   EXPECT_EQ(captured.count("snmp monitor"), 0) << captured.log.str();
 }
 
+// <oid type="sum">: each poll's value is added to a counter, a float one when Erlang's eval gives
+// a float (X / 4), an integer one otherwise (Tsung's {sum, Name, V}).
+TEST(RemoteMonitors, SnmpSumOidsAddUpAsTsungsFloatsOrIntegers) {
+  FakeSnmpAgent agent(AgentMode::junk_first);
+  Captured captured;
+  MonitorSpec spec{"127.0.0.1", "snmp", agent.port()};
+  const std::vector<std::uint32_t> mem_oid{1, 3, 6, 1, 4, 1, 2021, 4, 6, 0};
+  spec.oids = {SnmpOid{mem_oid, "quarter", "sum", 0.25, true}, SnmpOid{mem_oid, "whole", "sum", 1, false}};
+  MetricSet got = run_monitors(spec, 200ms, 700ms);
+  const Metric* mem = got.find("{freemem,\"127.0.0.1\"}");
+  const Metric* quarter = got.find("{quarter,\"127.0.0.1\"}");
+  const Metric* whole = got.find("{whole,\"127.0.0.1\"}");
+  ASSERT_TRUE(mem && quarter && whole) << captured.log.str();
+  EXPECT_EQ(quarter->kind, MetricKind::counter);
+  EXPECT_TRUE(quarter->real);
+  EXPECT_DOUBLE_EQ(quarter->counter_value(), 500000.0 * static_cast<double>(mem->count));
+  EXPECT_FALSE(whole->real);
+  EXPECT_DOUBLE_EQ(whole->counter_value(), 2000000.0 * static_cast<double>(mem->count));
+}
+
 TEST(RemoteMonitors, SnmpPollerRetransmitsALostRequestOnce) {
   FakeSnmpAgent agent(AgentMode::drop_first);
   Captured captured;

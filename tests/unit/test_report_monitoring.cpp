@@ -18,6 +18,7 @@ const char* kMonitoringLog =
     "stats: {cpu,\"server1\"} 1 40.0 0 40.0 40.0 0 0\n"
     "stats: {cpu,\"agent1\"} 1 50.0 0 50.0 50.0 0 0\n"
     "stats: {recvpackets,\"agent1\"} 1 120 0 120 120 0 0\n"
+    "stats: {diskbusy,\"agent1\"} 1 12.5 0 12.5 12.5 0 0\n"
     "stats: {heapused,\"server1\"} 1 3.5 0 3.5 3.5 0 0\n"
     "stats: request 10 5.0 1.0 9.0 1.0 0 0\n"
     "# stats: dump at 1002\n"
@@ -69,6 +70,30 @@ TEST(ReportMonitoring, FlagsIntervalsWhereTheGeneratorWasSaturated) {
   for (const auto& l : m.generator_limits) EXPECT_EQ(l.why.find("server1"), std::string::npos);
 }
 
+// A load agent process above 90 % of its worker threads' cores is flagged, whatever its host's CPU
+// (here 50-60 %); below, or another metric, is not.
+TEST(ReportMonitoring, FlagsAnAgentProcessAboveItsWorkerThreadsCapacity) {
+  rp::RunModel m;
+  rp::read_tsung_log("# stats: dump at 1000\n"
+                     "stats: {cpu,\"h\"} 1 50.0 0 50.0 50.0 0 0\n"
+                     "stats: {agentcpu,\"agent0@h\"} 1 89.0 0 89.0 89.0 0 0\n"
+                     "# stats: dump at 1002\n"
+                     "stats: {cpu,\"h\"} 1 60.0 0 60.0 60.0 0 0\n"
+                     "stats: {agentcpu,\"agent0@h\"} 1 96.0 0 96.0 96.0 0 0\n"
+                     "stats: {agentcpu,\"agent1@h\"} 1 40.0 0 40.0 40.0 0 0\n",
+                     m);
+  rp::compute_tables(m);
+  rp::flag_generator_limits(m);
+  ASSERT_EQ(m.generator_limits.size(), 1u);
+  EXPECT_NE(m.generator_limits[0].why.find("agent agent0@h process CPU 96% of its worker threads"), std::string::npos)
+      << m.generator_limits[0].why;
+  EXPECT_EQ(m.generator_limits[0].why.find("agent1"), std::string::npos);
+  auto charts = rp::build_charts({&m});
+  const rp::ChartSpec* chart = chart_by_id(charts, "mon-agentcpu");
+  ASSERT_NE(chart, nullptr);
+  EXPECT_EQ(chart->title, "CPU of each load agent process");
+}
+
 TEST(ReportMonitoring, NoFlagWithoutAgentsOrBelowTheLimit) {
   rp::RunModel m;
   rp::read_tsung_log(kMonitoringLog, m);  // no run.json: no known generator host
@@ -92,6 +117,10 @@ TEST(ReportMonitoring, HostChartsShareTheTimeAxisAndKeepGaps) {
   EXPECT_TRUE(std::isnan(server.y[2])) << "the missed poll stays a gap";
   EXPECT_DOUBLE_EQ(server.y[3], 42);
   EXPECT_NE(chart_by_id(charts, "mon-recvpackets"), nullptr);
+  const rp::ChartSpec* busy = chart_by_id(charts, "mon-diskbusy");
+  ASSERT_NE(busy, nullptr);
+  EXPECT_EQ(busy->title, "Busiest disk's busy time per monitored host") << "a host metric of its own, titled";
+  EXPECT_EQ(chart_by_id(charts, "mon-diskread"), nullptr) << "no chart for a metric without samples";
   EXPECT_NE(chart_by_id(charts, "mon-heapused"), nullptr) << "custom SNMP oids get a chart of their own";
   // The saturated intervals are shaded on every chart, response times included.
   EXPECT_EQ(rt->alerts.size(), 2u);

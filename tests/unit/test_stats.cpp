@@ -244,6 +244,44 @@ TEST(MetricSet, EncodeDecodeRoundTrip) {
   EXPECT_EQ(back.find("tr_login")->kind, MetricKind::sample);
 }
 
+// add_value (Tsung's {sum, Name, V} with a float or negative V): merged, drained, encoded as a
+// counter of its own kind byte, truncations refused; plain counters encode as before.
+TEST(MetricSet, RealValuedCountersMergeAndRoundTrip) {
+  MetricSet a, b;
+  auto plain = a.intern("200", MetricKind::counter);
+  a.add(plain, 4);
+  std::string plain_bytes = a.encode();
+  auto fa = a.intern("{kb,\"h\"}", MetricKind::counter);
+  a.add_value(fa, 1.5, true);
+  b.add_value(b.intern("{kb,\"h\"}", MetricKind::counter), -0.25, true);
+  b.add_value(b.intern("{n,\"h\"}", MetricKind::counter), -2, false);
+  a.merge(b);
+  EXPECT_DOUBLE_EQ(a.find("{kb,\"h\"}")->counter_value(), 1.25);
+  EXPECT_TRUE(a.find("{kb,\"h\"}")->real);
+  EXPECT_DOUBLE_EQ(a.find("{n,\"h\"}")->counter_value(), -2);
+  EXPECT_FALSE(a.find("{n,\"h\"}")->real);
+  EXPECT_TRUE(a.find("{n,\"h\"}")->has_data());
+  std::string bytes = a.encode();
+  EXPECT_EQ(bytes[bytes.find("200") + 3], 1);        // a plain counter keeps kind byte 1
+  EXPECT_EQ(bytes[bytes.find("{kb,\"h\"}") + 8], 3);  // a real-valued one has its own
+  EXPECT_NE(plain_bytes.find("200"), std::string::npos);
+  MetricSet back;
+  ASSERT_TRUE(back.decode(bytes));
+  EXPECT_EQ(back.encode(), bytes);
+  EXPECT_EQ(back.find("{kb,\"h\"}")->kind, MetricKind::counter);
+  EXPECT_DOUBLE_EQ(back.find("{kb,\"h\"}")->counter_value(), 1.25);
+  EXPECT_TRUE(back.find("{kb,\"h\"}")->real);
+  EXPECT_EQ(back.find("200")->count, 4u);
+  for (std::size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(MetricSet().decode(std::string_view(bytes).substr(0, n))) << n;
+  MetricSet drained;
+  a.drain_into(drained);
+  EXPECT_DOUBLE_EQ(drained.find("{kb,\"h\"}")->counter_value(), 1.25);
+  EXPECT_FALSE(a.find("{kb,\"h\"}")->real);
+  EXPECT_FALSE(a.find("{kb,\"h\"}")->has_data());
+  a.add_value(fa, std::nan(""), true);  // no value
+  EXPECT_FALSE(a.find("{kb,\"h\"}")->has_data());
+}
+
 TEST(MetricSet, DecodeRejectsGarbageAndTruncation) {
   MetricSet s;
   auto r = s.intern("request", MetricKind::sample);

@@ -239,3 +239,31 @@ TEST(TsungLogWriter, OutputColumnsMeanWhatTsungsDo) {
   EXPECT_GE(samples, 10);
   EXPECT_GE(counters, 10);
 }
+
+// Tsung's {sum, Name, V} (an SNMP <oid type="sum">): ts_stats_mon adds V with Erlang arithmetic
+// and prints "stats: Name Total-PreviousTotal Total"; a float V makes both floats (2.5, 0.0),
+// integer values stay integers, negative ones lower the total.
+TEST(TsungLogWriter, RealValuedSumsPrintLikeTsungsFloats) {
+  TsungLogWriter w((fs::path(LOADCTL_BINARY_DIR) / "test_real_sum_tsung.log").string(), 990);
+  MetricSet a;
+  auto f = a.intern("{bytes,\"h\"}", MetricKind::counter);
+  auto i = a.intern("{jobs,\"h\"}", MetricKind::counter);
+  a.add_value(f, 2.5, true);
+  a.add_value(f, 0.25, true);
+  a.add_value(i, 7, false);
+  EXPECT_EQ(w.render(1000, a),
+            "# stats: dump at 1000\nstats: users 0 0\nstats: {bytes,\"h\"} 2.75 2.75\nstats: {jobs,\"h\"} 7 7\n");
+  MetricSet b;
+  b.add_value(b.intern("{jobs,\"h\"}", MetricKind::counter), -3, false);
+  EXPECT_EQ(w.render(1010, b),
+            "# stats: dump at 1010\nstats: users 0 0\nstats: {bytes,\"h\"} 0.0 2.75\nstats: {jobs,\"h\"} -3 4\n");
+  MetricSet c;
+  c.add_value(c.intern("{bytes,\"h\"}", MetricKind::counter), 0.0009765625, true);  // 2^-10: exact
+  EXPECT_EQ(w.render(1020, c),
+            "# stats: dump at 1020\nstats: users 0 0\nstats: {bytes,\"h\"} 9.765625e-4 2.7509765625\nstats: {jobs,\"h\"} 0 4\n");
+  // An integer total that returns to exactly 0 prints its change (Tsung: -4 0), not "0 0".
+  MetricSet d;
+  d.add_value(d.intern("{jobs,\"h\"}", MetricKind::counter), -4, false);
+  EXPECT_EQ(w.render(1030, d), "# stats: dump at 1030\nstats: users 0 0\nstats: {bytes,\"h\"} 0.0 2.7509765625\nstats: {jobs,\"h\"} -4 0\n");
+  EXPECT_EQ(w.render(1040, MetricSet{}), "# stats: dump at 1040\nstats: users 0 0\nstats: {bytes,\"h\"} 0.0 2.7509765625\nstats: {jobs,\"h\"} 0 0\n");
+}
