@@ -196,7 +196,7 @@ WebResponse Controller::on_steer(const WebRequest& r) {
     // The same checks as a control-socket request line.
     auto parsed = control::parse_control_request("add agent " + *host + (ip->empty() ? "" : " ip " + *ip));
     if (host->empty() || !parsed) return web_text(400, "host: expected HOST[:PORT] (and ip: an address)");
-    return web_answer(add_agent_by_request(*parsed));
+    return web_answer(add_agent_by_request(*parsed, /*any_host=*/false));
   }
   if (r.path == "/api/remove-agent") {
     if (!agent) return web_text(400, "agent: expected an agent id");
