@@ -56,7 +56,9 @@ WebResponse web_text(unsigned status, std::string body) { return {status, "text/
 
 // Steering answers starting "error:" are refusals (409): the request was understood.
 WebResponse web_answer(std::string line) {
-  return web_text(line.starts_with("error") ? 409 : 200, std::move(line));
+  // Before the move: a by-value argument may be built before the others are evaluated (GCC: 200).
+  unsigned status = line.starts_with("error") ? 409 : 200;
+  return web_text(status, std::move(line));
 }
 
 }  // namespace

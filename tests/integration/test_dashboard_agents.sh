@@ -84,9 +84,9 @@ print(" ".join("%d=%g" % (a["id"], a["share"]) for a in json.load(open(sys.argv[
 from_2() { grep -c ' 127\.0\.0\.2 ' "$log_file" || true; }
 t0=$(date +%s.%N)
 # The dashboard adds agents only on the hosts of the run (it would send them the agents' token).
-code=$(curl -sS --max-time 5 -o "$TEST_TMP/refused.post" -w '%{http_code}' -X POST -H 'X-Loadctl: 1' \
+code=$(curl -sS --max-time 5 -D "$TEST_TMP/refused.head" -o "$TEST_TMP/refused.post" -w '%{http_code}' -X POST -H 'X-Loadctl: 1' \
   -H "Authorization: Bearer $HTTP_TOKEN" "${DASHBOARD_URL}api/add-agent?host=192.0.2.1%3A19998&ip=")
-assert_eq "$code" 409 "POST api/add-agent of a host not of the run"
+assert_eq "$code" 409 "POST api/add-agent of a host not of the run ($(cat "$TEST_TMP/refused.head" "$TEST_TMP/refused.post"))"
 grep -q 'not a host of this run' "$TEST_TMP/refused.post" || fail "refusal: $(cat "$TEST_TMP/refused.post")"
 # A listening agent with another token does not join: a warning, and agent 0 keeps its whole share.
 "$LOADCTL" add-agent "127.0.0.1:$other_port" > "$TEST_TMP/other.out" 2>&1 || fail "add-agent (other token): $(cat "$TEST_TMP/other.out")"
