@@ -34,9 +34,10 @@ std::optional<unsigned> parse_agent_id(std::string_view id) {
   return n;
 }
 
-// A host name, IPv4/IPv6 address, optionally with :PORT: nothing a request line could split on.
-bool plain_host(std::string_view text) {
-  return !text.empty() && text.size() <= 48 &&
+// A host name, IPv4/IPv6 address, optionally with :PORT: nothing a request line could split on,
+// nor an option of the remote shell (`ssh -oProxyCommand=...` through add-agent --launch).
+bool plain_host(std::string_view text, std::size_t max) {
+  return !text.empty() && text.size() <= max && !text.starts_with('-') &&
          text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:-_[]") ==
              std::string_view::npos;
 }
@@ -47,10 +48,10 @@ std::optional<ControlRequest> parse_add_agent(std::string_view rest) {
   auto ip_at = rest.find(kIp);
   if (ip_at != std::string_view::npos) {
     request.source_ip = std::string(rest.substr(ip_at + kIp.size()));
-    if (!plain_host(request.source_ip)) return std::nullopt;
+    if (!plain_host(request.source_ip, kMaxAgentIp)) return std::nullopt;
     rest = rest.substr(0, ip_at);
   }
-  if (!plain_host(rest)) return std::nullopt;
+  if (!plain_host(rest, kMaxAgentHost)) return std::nullopt;
   request.host = std::string(rest);
   return request;
 }

@@ -18,7 +18,10 @@
 
 namespace loadctl::control {
 
-inline constexpr std::size_t kMaxControlRequest = 64;        ///< bytes, newline included
+/// Bytes, newline included: room for "launch agent HOST:PORT ip IPV6" with a 253-character host.
+inline constexpr std::size_t kMaxControlRequest = 320;
+/// add_agent: HOST[:PORT] (a DNS name is at most 253 characters) and the source IP.
+inline constexpr std::size_t kMaxAgentHost = 262, kMaxAgentIp = 45;
 inline constexpr std::size_t kMaxControlReply = 1u << 20;    ///< what a client reads at most
 inline constexpr const char* kControlSocketName = "control.sock";
 
@@ -47,7 +50,8 @@ std::optional<ControlRequest> parse_rate(std::string_view value);
 /// One request line without its newline: "status", "status json", "stop", "stop agent N" (N a
 /// decimal agent id below 10^6, no sign or leading zero), "rate R" or "rate R agent N" (R as
 /// parse_rate reads it), "pause", "resume", "add agent HOST[:PORT] [ip IP]" and "launch agent HOST
-/// [ip IP]" (HOST, IP: letters, digits and .:-_[] only), "remove agent N". Anything else: nullopt.
+/// [ip IP]" (HOST, IP: letters, digits and .:-_[] only, not starting with '-'; at most kMaxAgentHost and
+/// kMaxAgentIp characters), "remove agent N". Anything else: nullopt.
 std::optional<ControlRequest> parse_control_request(std::string_view line);
 std::string encode_control_request(const ControlRequest& request);
 

@@ -50,6 +50,13 @@ bool Controller::is_direct(const AgentSlot& slot) const {
   return dials_listening_agent(slot, options_.remote_shell, options_.direct_hosts);
 }
 
+bool Controller::controller_on_loopback() const {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(dial_back_, ec);
+  if (ec) return dial_back_ == "localhost";
+  return address.is_loopback();
+}
+
 void Controller::launch_agent(AgentRecord& agent) {
   const AgentSlot& slot = agent.plan.slot;
   agent.last_heard = SteadyClock::now();
@@ -116,19 +123,26 @@ void Controller::on_handover(AgentRecord& from, std::string_view payload) {
 // first, proving it knows the token; the agent answers with its own hello.
 void Controller::dial_agent(AgentRecord& agent) {
   const AgentSlot& slot = agent.plan.slot;
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(slot.address, ec);
-  if (ec) {
-    asio::ip::tcp::resolver resolver(ctx_);
-    auto results = resolver.resolve(slot.address, std::to_string(options_.agent_port), ec);
-    if (ec || results.empty())
-      throw std::runtime_error(fmt::format("cannot resolve client host '{}': give its address with hostip=\"...\"", slot.address));
-    address = results.begin()->endpoint().address();
-  }
-  asio::ip::tcp::endpoint endpoint(address, agent.dial_port ? agent.dial_port : options_.agent_port);
-  auto socket = std::make_shared<asio::ip::tcp::socket>(ctx_);
   unsigned id = slot.id;
   agent.last_heard = SteadyClock::now();
+  std::uint16_t port = agent.dial_port ? agent.dial_port : options_.agent_port;
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(slot.address, ec);
+  if (!ec) return connect_agent(id, asio::ip::tcp::endpoint(address, port));
+  // A name: resolved without blocking the controller (add-agent dials mid-run).
+  auto resolver = std::make_shared<asio::ip::tcp::resolver>(ctx_);
+  resolver->async_resolve(slot.address, std::to_string(port),
+                          [this, resolver, id](const boost::system::error_code& e, asio::ip::tcp::resolver::results_type results) {
+                            if (finished_ || agents_[id].state != AgentState::launching) return;
+                            if (e || results.empty())
+                              return setup_problem(agents_[id], fmt::format("cannot resolve client host '{}': give its address with hostip=\"...\"",
+                                                                            agents_[id].plan.slot.address));
+                            connect_agent(id, results.begin()->endpoint());
+                          });
+}
+
+void Controller::connect_agent(unsigned id, asio::ip::tcp::endpoint endpoint) {
+  auto socket = std::make_shared<asio::ip::tcp::socket>(ctx_);
   spdlog::info("agent {}: dialing the listening agent at {}", id, fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port()));
   socket->async_connect(endpoint, [this, socket, id, endpoint](const boost::system::error_code& e) {
     if (finished_ || agents_[id].state != AgentState::launching) return;
@@ -160,7 +174,8 @@ void Controller::on_dialed(AgentRecord& agent, std::shared_ptr<control::Channel>
       },
       [this, where, id](const std::string& reason) {
         // Before its hello only: on_hello rebinds the channel to the agent's own handlers.
-        if (!started_ && !finished_) setup_problem(agents_[id], fmt::format("{} closed the connection: {}", where, reason));
+        if ((!started_ || agents_[id].added) && !finished_)
+          setup_problem(agents_[id], fmt::format("{} closed the connection: {}", where, reason));
       });
   char name[256] = {};
   gethostname(name, sizeof name - 1);
@@ -245,9 +260,11 @@ void Controller::on_hello(const std::shared_ptr<control::Channel>& channel, std:
   }
 
   AgentRecord& agent = agents_[hello->agent_id];
-  if (agent.added && stopping_) {
-    refuse(channel, "the run is stopping");
-    return drop_added_agent(agent, "the run is stopping");
+  if (agent.added) {  // the split may have become unchangeable while it was starting
+    if (auto why = why_not_rebalance(&agent)) {
+      refuse(channel, *why);
+      return drop_added_agent(agent, *why);
+    }
   }
   agent.state = AgentState::connected;
   agent.channel = channel;
@@ -266,7 +283,7 @@ void Controller::on_hello(const std::shared_ptr<control::Channel>& channel, std:
   control::Setup setup;
   setup.scenario_name = scenario_.path;
   setup.scenario_text = scenario_.text;
-  if (agent.added) join_added_agent(agent);  // its schedule from now on, and the others' shares
+  if (agent.added) plan_added_agent(agent);  // the run's schedule from now on; its share at on_ready
   setup.plan = agent.plan.encode();
   setup.threads = options_.threads;
   setup.agent_count = initial_agents_;  // overflow agents share their parent's data slot

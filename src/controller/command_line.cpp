@@ -96,6 +96,10 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   app.add_option("--direct", o.direct_hosts,
                  "a client host (name or hostip) whose agent listens (loadagent --listen): dialed IP-direct, "
                  "whatever -r says for the others; repeatable");
+  app.add_option("--add-agent-allow", o.add_agent_allow,
+                 "HOST[,HOST]: hosts the dashboard's add-agent may dial or start an agent on, besides the client "
+                 "hosts and --direct ones (the control socket's add-agent may add any host)")
+      ->delimiter(',');
   app.add_option("-w,--warmup", o.warmup, "seconds between all agents ready and time zero")->check(CLI::Range(0.0, 600.0));
   app.add_option("--dump-interval", o.dump_interval, "seconds between tsung.log dumps (default 10)")
       ->check(CLI::Range(0.1, 3600.0));

@@ -99,8 +99,9 @@ int steer_command(const CommandLine& cl) {
     std::string line = control::encode_control_request(request);
     line.pop_back();  // its newline
     if (line.size() >= control::kMaxControlRequest || !control::parse_control_request(line)) {
-      std::fprintf(stderr, "error: add-agent %s: expected HOST[:PORT] (and --ip IP), %zu characters at most\n",
-                   cl.add_host.c_str(), control::kMaxControlRequest - 20);
+      std::fprintf(stderr, "error: add-agent %s: expected HOST[:PORT] (letters, digits, .:-_[], not starting with '-', "
+                           "%zu characters at most) and --ip IP (an address)\n",
+                   cl.add_host.c_str(), control::kMaxAgentHost);
       return kUsageError;
     }
   } else if (cl.command == CommandLine::Command::remove_agent) {

@@ -183,15 +183,28 @@ void Controller::on_late_message(AgentRecord& agent, MsgType type, std::string_v
 void Controller::on_ready(AgentRecord& agent) {
   agent.state = AgentState::ready;
   spdlog::info("agent {} ready", agent.plan.slot.id);
+  if (agent.added) {
+    if (auto why = why_not_rebalance(&agent)) return drop_added_agent(agent, *why);
+    // Its workers begin at factor 0 (the arrivals due so far were the others'), then take its
+    // share from now on (join_added_agent): no catch-up, no user late.
+    control::Go go;
+    go.delay = seconds_between(SteadyClock::now(), zero_);
+    agent.channel->send(MsgType::rate, control::encode_rate(0));
+    agent.channel->send(MsgType::go, go.encode());
+    join_added_agent(agent);
+    agent.state = AgentState::running;
+    agent.channel->send(MsgType::rate, control::encode_rate(wire_factor(agent)));
+    spdlog::info("agent {} joined the running test at x{:.4g}", agent.plan.slot.id, wire_factor(agent));
+    return;
+  }
   if (started_) {  // a late agent (maxusers overflow): same time zero as the others
     control::Go go;
     go.delay = seconds_between(SteadyClock::now(), zero_);
     agent.state = AgentState::running;
-    // Steered before it joined (its predecessor's steering, an added agent's share): the factor
-    // first, so that its workers begin at it.
+    // Steered before it joined (its predecessor's steering): the factor first, so that its
+    // workers begin at it.
     if (wire_factor(agent) != 1) agent.channel->send(MsgType::rate, control::encode_rate(wire_factor(agent)));
     agent.channel->send(MsgType::go, go.encode());
-    if (agent.added) spdlog::info("agent {} joined the running test at x{:.4g}", agent.plan.slot.id, wire_factor(agent));
     return;
   }
   maybe_go();
@@ -349,6 +362,7 @@ void Controller::on_agent_lost(AgentRecord& agent, const std::string& reason, bo
     return;
   }
   count_event("error_agent_lost");
+  return_lost_share(agent);
   // Its users waiting at wait_global are gone: they no longer count toward a group (Tsung keeps
   // a dead user's pid in ts_timer's list, so a group could be completed by users that are gone).
   barriers_.drop(agent_index(agent));
@@ -488,9 +502,13 @@ void Controller::check_end() {
   auto over = [](const AgentRecord& a) {
     return a.state == AgentState::done || a.state == AgentState::lost || a.state == AgentState::failed;
   };
+  // An added agent still joining does not hold the end back: once the others are over, it is dropped.
+  auto joining = [](const AgentRecord& a) { return a.added && a.state != AgentState::running && !a.dropped; };
   bool load_over = std::all_of(agents_.begin(), agents_.end(),
-                               [&](const AgentRecord& a) { return a.plan.slot.monitor_only || over(a); });
+                               [&](const AgentRecord& a) { return a.plan.slot.monitor_only || over(a) || joining(a); });
   if (!load_over) return;
+  for (AgentRecord& a : agents_)
+    if (joining(a) && !over(a)) forget_added_agent(a, "the load ended before it joined");
   if (std::all_of(agents_.begin(), agents_.end(), over)) return finish();
   if (monitors_stopping_ || stopping_) return;  // stop_agents already told them; tick() bounds the wait
   monitors_stopping_ = true;

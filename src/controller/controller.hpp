@@ -30,6 +30,7 @@
 #include "plugin_host/plugin_loader.hpp"
 #include "control/channel.hpp"
 #include "controller/barrier_book.hpp"
+#include "controller/join_split.hpp"
 #include "controller/console.hpp"
 #include "controller/control_server.hpp"
 #include "control/web_server.hpp"
@@ -58,6 +59,8 @@ struct ControllerOptions {
   double arrival_lag_limit = 0.1;         ///< seconds late before a user counts as users_late
   std::string token;                 ///< shared token of listening agents (--token-file)
   std::vector<std::string> direct_hosts;  ///< clients (host or hostip) dialed IP-direct whatever -r says
+  /// --add-agent-allow: more hosts the dashboard may add agents on (besides the clients and --direct)
+  std::vector<std::string> add_agent_allow;
   std::string controller_ip;    ///< address agents dial back to (-I, -F); default picked per run
   double dump_interval = 10;    ///< seconds between tsung.log dumps
   double warmup = 0.5;          ///< seconds between "all agents ready" and time zero
@@ -104,6 +107,7 @@ struct AgentRecord {
   /// paused ? 0 : rate_factor * share times its planned rate.
   double share = 1;
   bool added = false;            ///< joined the running test through add-agent
+  bool dropped = false;          ///< added, and could not join (drop_added_agent ran once)
   std::uint16_t dial_port = 0;   ///< add-agent of a listening agent: the port it listens on
 };
 
@@ -138,8 +142,11 @@ class Controller {
   void launch_agents();
   void launch_agent(AgentRecord& agent);
   bool is_direct(const AgentSlot& slot) const;
+  /// The address launched agents dial back to is a loopback one: only local agents can.
+  bool controller_on_loopback() const;
   void on_handover(AgentRecord& from, std::string_view payload);
   void dial_agent(AgentRecord& agent);
+  void connect_agent(unsigned id, boost::asio::ip::tcp::endpoint endpoint);
   void on_dialed(AgentRecord& agent, std::shared_ptr<control::Channel> channel);
   void on_accept(boost::asio::ip::tcp::socket socket);
   void on_hello(const std::shared_ptr<control::Channel>& channel, std::string_view payload,
@@ -208,12 +215,18 @@ class Controller {
   void note_steering(const std::string& event, const std::string& counter);
   // agents added to or removed from the running test (agent_pool.cpp)
   std::string steer_by_request(const control::ControlRequest& request);
-  std::string add_agent_by_request(const control::ControlRequest& request);
+  /// any_host: from the control socket (the run's owner); the dashboard only adds agents on the
+  /// hosts of the run (clients, --direct) and --add-agent-allow ones.
+  std::string add_agent_by_request(const control::ControlRequest& request, bool any_host);
+  bool dashboard_may_add(const std::string& host) const;
   std::string remove_agent_by_request(unsigned id);
-  std::optional<std::string> why_not_rebalance() const;
+  std::optional<std::string> why_not_rebalance(const AgentRecord* joining = nullptr) const;
+  void plan_added_agent(AgentRecord& agent);
   void join_added_agent(AgentRecord& agent);
   void drop_added_agent(AgentRecord& agent, const std::string& reason);
+  void forget_added_agent(AgentRecord& agent, const std::string& reason);
   void give_share_away(AgentRecord& agent);
+  void return_lost_share(AgentRecord& agent);
   void send_factors();
   double planned_rate_now(const AgentRecord* only) const;
   void write_run_json();

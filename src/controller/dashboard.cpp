@@ -56,7 +56,9 @@ WebResponse web_text(unsigned status, std::string body) { return {status, "text/
 
 // Steering answers starting "error:" are refusals (409): the request was understood.
 WebResponse web_answer(std::string line) {
-  return web_text(line.starts_with("error") ? 409 : 200, std::move(line));
+  // Before the move: a by-value argument may be built before the others are evaluated (GCC: 200).
+  unsigned status = line.starts_with("error") ? 409 : 200;
+  return web_text(status, std::move(line));
 }
 
 }  // namespace
@@ -196,7 +198,7 @@ WebResponse Controller::on_steer(const WebRequest& r) {
     // The same checks as a control-socket request line.
     auto parsed = control::parse_control_request("add agent " + *host + (ip->empty() ? "" : " ip " + *ip));
     if (host->empty() || !parsed) return web_text(400, "host: expected HOST[:PORT] (and ip: an address)");
-    return web_answer(add_agent_by_request(*parsed));
+    return web_answer(add_agent_by_request(*parsed, /*any_host=*/false));
   }
   if (r.path == "/api/remove-agent") {
     if (!agent) return web_text(400, "agent: expected an agent id");

@@ -115,6 +115,17 @@ TEST(Steering, AddAndRemoveAgentRequests) {
   EXPECT_TRUE(r->launch);
   EXPECT_EQ(r->host, "localhost");
   EXPECT_FALSE(parse_control_request("add agent h")->launch);
+  // An ssh option through `add-agent --launch` (plain_host): refused, host or ip.
+  for (const char* bad : {"launch agent -oProxyCommand=x", "add agent -h", "add agent h ip -1"})
+    EXPECT_FALSE(parse_control_request(bad)) << bad;
+  // A cloud host name (up to 253 characters) fits a request line; one character more than
+  // kMaxAgentHost does not.
+  std::string name = std::string(kMaxAgentHost - 6, 'a') + ":19998";
+  std::string line = "launch agent " + name + " ip 2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff";
+  ASSERT_TRUE(parse_control_request(line));
+  EXPECT_LT(encode_control_request(*parse_control_request(line)).size(), kMaxControlRequest);
+  EXPECT_EQ(scan_control_request(line + "\n").result, RequestScan::Result::complete);
+  EXPECT_FALSE(parse_control_request("add agent a" + name));
   for (const char* line : {"add agent host-1.example", "add agent [::1]:19998 ip ::1", "remove agent 3",
                            "launch agent gen2.example"}) {
     auto request = parse_control_request(line);
