@@ -9,7 +9,7 @@
 //   phase p           arrivals at rate r_p from s_p until e_p = min(end_p, s_p + maxnumber_p / r_p),
 //                     each living D_p = sum_s(probability_s * D_s) (its session mix)
 //   users alive at t  sum_p r_p * |[t - D_p, t] ∩ [s_p, e_p]| + static users with start <= t < start + D_s
-//   peak              the largest of those at the breakpoints s_p, e_p, s_p + D_q, e_p + D_q (the
+//   peak              the largest of those at the breakpoints s_p, e_p, s_p + D_p, e_p + D_p (the
 //                     sum is piecewise linear in t), capped by the load duration
 //   agent processes   ceil(peak / maxusers) per slot (a slot hands its arrivals over at maxusers)
 //   fds per process   min(peak, maxusers) * connections per user + kAgentBaseFds + kFdsPerThread * threads
@@ -86,7 +86,7 @@ enum class Verdict { ok, tight, refused };
 
 /// One limit of one host: what is needed, what there is, and how to fix it.
 struct CapacityItem {
-  std::string what;      ///< "open files per agent process", "ports 127.0.0.1 -> 127.0.0.1:80", "memory"
+  std::string what;      ///< "open files per agent process", "ports to 127.0.0.1:80 from each of 2 source IPs", "memory"
   double needed = 0;
   double available = 0;  ///< 0 with `unknown`
   bool unknown = false;

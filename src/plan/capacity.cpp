@@ -4,9 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <set>
+#include <unordered_set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "loadctl/wire.hpp"
 
@@ -118,7 +119,9 @@ double peak_within(const AgentPlan& plan, const Scenario& scenario, const std::v
     if (p.rate <= 0) continue;
     double end = p.start + p.duration;
     if (p.max_users) end = std::min(end, p.start + static_cast<double>(*p.max_users) / p.rate);
-    streams.push_back({p.rate, p.start, end, phase_mix_seconds(phases[i % phases.size()], scenario, secs) + extra});
+    auto phase = std::find_if(phases.begin(), phases.end(), [&](const ArrivalPhase& a) { return a.phase == p.phase; });
+    const ArrivalPhase& spec = phase != phases.end() ? *phase : phases[i % phases.size()];
+    streams.push_back({p.rate, p.start, end, phase_mix_seconds(spec, scenario, secs) + extra});
   }
   std::vector<std::pair<double, double>> starts;
   for (const StaticUser& u : plan.static_users) {
@@ -126,11 +129,11 @@ double peak_within(const AgentPlan& plan, const Scenario& scenario, const std::v
     double life = index >= 0 && static_cast<std::size_t>(index) < secs.size() ? secs[static_cast<std::size_t>(index)] : 0;
     starts.emplace_back(u.start_time, life + extra);
   }
-  // alive_at is piecewise linear between these times: its maximum is at one of them.
+  // Each stream's term is piecewise linear with breakpoints start, end, start + life, end + life:
+  // the sum's maximum is at one of them.
   std::vector<double> times;
   for (const ArrivalStream& s : streams)
-    for (const ArrivalStream& q : streams)
-      for (double t : {s.start, s.end, s.start + q.life, s.end + q.life}) times.push_back(t);
+    for (double t : {s.start, s.end, s.start + s.life, s.end + s.life}) times.push_back(t);
   for (const auto& [start, life] : starts) times.push_back(start);
   double peak = 0;
   for (double t : times) {
@@ -186,38 +189,75 @@ CapacityItem open_files_item(const HostCapacity& hc, const HostFacts& f, double 
   return item;
 }
 
-// Ports per (source IP, destination), against the ephemeral range (or ports_range).
-void add_port_items(HostCapacity& hc, const HostFacts& f,
-                    const std::map<std::pair<std::string, std::string>, double>& pair_ports, bool time_wait_counted,
+// Ports to one destination from each of `n_ips` source IPs (0: the default source): `total`
+// ports spread evenly over them. One item per (destination, number of source IPs), however large
+// an <iprange>.
+struct PortDemand {
+  double total = 0;
+  bool time_wait = false;  // TIME_WAIT ports are counted in `total`
+};
+using PortDemands = std::map<std::pair<std::string, std::size_t>, PortDemand>;
+
+std::string sources_text(std::size_t n_ips) {
+  return n_ips == 0 ? "the default source" : n_ips == 1 ? "1 source IP" : fmt::format("each of {} source IPs", n_ips);
+}
+
+void add_port_items(HostCapacity& hc, const HostFacts& f, const PortDemands& demands, std::size_t host_ips,
                     const std::optional<std::pair<std::uint16_t, std::uint16_t>>& ports_range) {
   std::uint32_t range = ports_range ? ports_range->second - ports_range->first + 1u : f.ports();
-  std::set<std::string> all_sources;
-  for (const auto& [key, ports] : pair_ports) all_sources.insert(key.first);
-  for (const auto& [key, ports] : pair_ports) {
+  std::map<std::string, double> per_destination;  // all the host's source IPs together
+  for (const auto& [key, d] : demands) per_destination[key.first] += d.total;
+  for (const auto& [key, d] : demands) {
+    const auto& [destination, n_ips] = key;
     CapacityItem item;
-    item.what = fmt::format("ports from {} to {}", key.first, key.second);
-    item.needed = ports;
+    item.what = fmt::format("ports to {} from {}", destination, sources_text(n_ips));
+    item.needed = d.total / double(std::max<std::size_t>(1, n_ips));
     item.available = range;
     item.unknown = range == 0;
     item.verdict = item.unknown ? Verdict::ok : limit_verdict(item.needed, item.available);
     if (!item.unknown) {
-      double total = 0;  // to this destination, from all the host's source IPs
-      for (const auto& [k2, p2] : pair_ports)
-        if (k2.second == key.second) total += p2;
+      double total = per_destination[destination];
       std::uint64_t ips = ceil_count(total / (range * kTightShare));
-      std::uint64_t have = all_sources.size();
+      std::uint64_t have = std::max<std::size_t>(1, host_ips);
       if (ips > have)
         item.fixes.push_back(fmt::format("add {} source IP(s) (<ip value=\"...\"/> in <client host=\"{}\">, {} in all) "
                                          "or {} more host(s)", ips - have, hc.host, ips, ceil_count(double(ips) / double(have)) - 1));
       if (!ports_range && range < 64512 && total / double(have) <= 64512 * kTightShare)
         item.fixes.push_back("/etc/sysctl.d/60-loadctl.conf: 'net.ipv4.ip_local_port_range = 1024 65535' "
                              "(now: sysctl -w net.ipv4.ip_local_port_range='1024 65535'; scripts/host_setup.sh does both)");
-      if (time_wait_counted)
+      if (d.time_wait)
         item.fixes.push_back("/etc/sysctl.d/60-loadctl.conf: 'net.ipv4.tcp_tw_reuse = 1' (ports in TIME_WAIT are "
                              "counted: closed connections keep theirs 60 s)");
     }
     hc.items.push_back(std::move(item));
   }
+}
+
+// The slots' <ip>s that are not addresses of the host: one note with a count and a few examples.
+// The agent reports at most kMaxReportedAddresses addresses: a full list may be incomplete, so
+// nothing is checked then.
+constexpr std::size_t kMissingIpExamples = 5;
+
+void add_source_ip_note(HostCapacity& hc, const HostFacts& f, const std::vector<const std::vector<std::string>*>& slot_ips) {
+  if (!f.known || std::all_of(slot_ips.begin(), slot_ips.end(), [](auto* ips) { return ips->empty(); })) return;
+  if (f.addresses.size() >= kMaxReportedAddresses) {
+    hc.notes.push_back(fmt::format("<ip> addresses not checked: the agent reported {} of the host's addresses (the "
+                                   "most it reports), the list may be incomplete", f.addresses.size()));
+    return;
+  }
+  std::unordered_set<std::string> have(f.addresses.begin(), f.addresses.end());
+  bool loopback = have.contains("127.0.0.1");  // lo holds 127.0.0.0/8: any 127.x can be bound
+  std::unordered_set<std::string_view> missing;
+  std::vector<std::string_view> examples;  // the first few, in the scenario's order
+  for (const std::vector<std::string>* ips : slot_ips)
+    for (const std::string& ip : *ips) {
+      if (have.contains(ip) || (loopback && ip.starts_with("127.")) || !missing.insert(ip).second) continue;
+      if (examples.size() < kMissingIpExamples) examples.push_back(ip);
+    }
+  if (missing.empty()) return;
+  hc.notes.push_back(fmt::format("{} <ip> address(es) are not addresses of this host, e.g. {}{}: their connections "
+                                 "will fail (error_connect_eaddrnotavail)",
+                                 missing.size(), fmt::join(examples, ", "), missing.size() > examples.size() ? ", ..." : ""));
 }
 
 // Memory, from the measured figures per user and per process (kBytesPerUser, kAgentBaseBytes).
@@ -313,8 +353,10 @@ CapacityReport preflight(const Scenario& scenario, const std::vector<AgentPlan>&
     hc.facts_known = f.known;
     unsigned host_threads = f.threads != 0 ? f.threads : threads != 0 ? threads : std::max(1u, f.cores);
     const double base_fds = double(kAgentBaseFds + kFdsPerThread * host_threads);
-    double users_per_process = 0, close_window_users = 0;
-    std::map<std::pair<std::string, std::string>, double> pair_ports;  // (source, destination) -> ports
+    double users_per_process = 0;
+    PortDemands port_demands;
+    std::unordered_set<std::string_view> host_ips;
+    std::vector<const std::vector<std::string>*> slot_ips;
     bool can_add_processes = true;
     for (const AgentPlan& p : plans) {
       if (p.slot.host != host || p.slot.monitor_only) continue;
@@ -326,28 +368,23 @@ CapacityReport preflight(const Scenario& scenario, const std::vector<AgentPlan>&
       users_per_process = std::max(users_per_process, maxusers == 0 ? peak : std::min(peak, double(maxusers)));
       // Ports: a closed connection keeps its port kTimeWaitSeconds unless tcp_tw_reuse lets
       // connect() take it back (1: always; 2: to loopback destinations).
-      std::vector<std::string> sources = p.slot.source_ips;
-      if (sources.empty()) sources.push_back("default source");
+      double with_time_wait = -1;  // computed once per slot, when needed
       for (const Destination& d : destinations) {
         bool reuse = f.tw_reuse == 1 || (f.tw_reuse == 2 && d.loopback);
-        double held = reuse ? peak : peak_within(p, scenario, secs, kTimeWaitSeconds);
-        if (!reuse) close_window_users += held * d.share;
-        for (const std::string& src : sources) pair_ports[{src, d.name}] += held * d.share / double(sources.size());
+        if (!reuse && with_time_wait < 0) with_time_wait = peak_within(p, scenario, secs, kTimeWaitSeconds);
+        PortDemand& demand = port_demands[{d.name, p.slot.source_ips.size()}];
+        demand.total += (reuse ? peak : with_time_wait) * d.share;
+        demand.time_wait = demand.time_wait || !reuse;
       }
-      for (const std::string& ip : p.slot.source_ips) {
-        bool present = std::find(f.addresses.begin(), f.addresses.end(), ip) != f.addresses.end() ||
-                       (ip.starts_with("127.") && std::find(f.addresses.begin(), f.addresses.end(), "127.0.0.1") != f.addresses.end());
-        std::string note = fmt::format("<ip value=\"{}\"/> is not an address of this host: its connections will fail "
-                                       "(error_connect_eaddrnotavail)", ip);
-        if (f.known && !present && std::find(hc.notes.begin(), hc.notes.end(), note) == hc.notes.end())
-          hc.notes.push_back(std::move(note));
-      }
+      host_ips.insert(p.slot.source_ips.begin(), p.slot.source_ips.end());
+      slot_ips.push_back(&p.slot.source_ips);
     }
     hc.connections = hc.peak_users;  // one connection per user at a time
 
     hc.items.push_back(open_files_item(hc, f, users_per_process, base_fds, can_add_processes));
-    add_port_items(hc, f, pair_ports, close_window_users > 0, scenario.options.ports_range);
+    add_port_items(hc, f, port_demands, host_ips.size(), scenario.options.ports_range);
     hc.items.push_back(memory_item(hc, f));
+    add_source_ip_note(hc, f, slot_ips);
     if (f.known && f.cores > 0) hc.notes.push_back(fmt::format("{} core(s)", f.cores));
     report.hosts.push_back(std::move(hc));
   }

@@ -1,6 +1,9 @@
 // The capacity preflight's formulas (loadctl/capacity.hpp, docs/capacity.md).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include <fmt/format.h>
 
 #include "control/messages.hpp"
@@ -107,7 +110,7 @@ TEST(Capacity, PortsPerSourceIpAndDestination) {
   std::string session = R"(<request><http url="/"/></request><thinktime value="5"/>)";
   Scenario one = capacity_scenario("", load, session);
   CapacityReport r = run_preflight(one, facts(65536, 40000, 40049));
-  const CapacityItem* ports = item(r, "ports from default source to 127.0.0.1:8080");
+  const CapacityItem* ports = item(r, "ports to 127.0.0.1:8080 from the default source");
   ASSERT_NE(ports, nullptr) << r.format();
   EXPECT_NEAR(ports->needed, 80, 1e-6);
   EXPECT_EQ(ports->available, 50);
@@ -118,9 +121,41 @@ TEST(Capacity, PortsPerSourceIpAndDestination) {
   Scenario two = capacity_scenario(R"(<ip value="127.0.0.1"/><ip value="127.0.0.2"/>)", load, session);
   CapacityReport r2 = run_preflight(two, facts(65536, 40000, 40049));
   EXPECT_FALSE(r2.refused()) << r2.format();
-  const CapacityItem* p2 = item(r2, "ports from 127.0.0.2 to 127.0.0.1:8080");
+  const CapacityItem* p2 = item(r2, "ports to 127.0.0.1:8080 from each of 2 source IPs");
   ASSERT_NE(p2, nullptr);
   EXPECT_NEAR(p2->needed, 40, 1e-6);
+}
+
+TEST(Capacity, LargeIprangeIsOnePortItemAndOneBoundedNote) {
+  // A /16: 65 536 source IPs. One port item, one note, in well under a second.
+  std::string load = R"(<arrivalphase phase="1" duration="10" unit="second"><users arrivalrate="100" unit="second"/></arrivalphase>)";
+  Scenario s = capacity_scenario(R"(<iprange version="v4" value="10.1.0-255.0-255"/>)", load,
+                                 R"(<request><http url="/"/></request><thinktime value="5"/>)");
+  ASSERT_EQ(s.clients.at(0).source_ips.size(), 65536u);
+  auto start = std::chrono::steady_clock::now();
+  CapacityReport r = run_preflight(s, facts(65536, 1024, 65535));
+  std::string text = r.format();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  const CapacityItem* ports = item(r, "ports to 127.0.0.1:8080 from each of 65536 source IPs");
+  ASSERT_NE(ports, nullptr) << text;
+  EXPECT_NEAR(ports->needed, 502.0 / 65536, 1e-9);
+  EXPECT_EQ(std::count_if(r.hosts[0].items.begin(), r.hosts[0].items.end(),
+                          [](const CapacityItem& i) { return i.what.starts_with("ports"); }), 1);
+  EXPECT_LT(std::count(text.begin(), text.end(), '\n'), 10) << text;
+  // The host has 127.0.0.1 and ::1 only (a complete list): all 65 536 missing, 5 named.
+  EXPECT_NE(text.find("65536 <ip> address(es) are not addresses of this host, e.g. 10.1.0.0, 10.1.0.1, 10.1.0.2, "
+                      "10.1.0.3, 10.1.0.4, ...: "),
+            std::string::npos) << text;
+  // 32 reported addresses: the list may be incomplete, so nothing is called missing.
+  HostFacts full = facts(65536, 1024, 65535);
+  full.addresses.clear();
+  for (int i = 0; i < 32; ++i) full.addresses.push_back(fmt::format("10.1.0.{}", i));
+  std::string unchecked = run_preflight(s, full).format();
+  EXPECT_EQ(unchecked.find("not addresses of this host"), std::string::npos) << unchecked;
+  EXPECT_NE(unchecked.find("<ip> addresses not checked"), std::string::npos) << unchecked;
+  // Addresses present (127.x on lo) give no note.
+  Scenario lo = capacity_scenario(R"(<ip value="127.0.0.1"/><ip value="127.0.0.2"/>)", load, R"(<request><http url="/"/></request>)");
+  EXPECT_EQ(run_preflight(lo, facts(65536, 1024, 65535)).format().find("<ip>"), std::string::npos);
 }
 
 TEST(Capacity, TimeWaitPortsCountWithoutTwReuse) {
