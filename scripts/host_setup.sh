@@ -6,7 +6,10 @@
 #     for many connections in /etc/sysctl.d/60-loadctl.conf (ephemeral port range, tcp_tw_reuse);
 #   * a systemd unit: a listening agent (loadagent --listen, token file mode 600; the controller
 #     runs with -r direct --token-file) or rsh_daemon.sh (the controller runs with
-#     -r scripts/rsh_client.sh).
+#     -r scripts/rsh_client.sh). The unit runs as a dynamic unprivileged user (DynamicUser=yes)
+#     with no capabilities, a read-only system, no /home and a private /tmp; the token reaches
+#     it as a systemd credential (LoadCredential, systemd 247+: Debian 11/12, Ubuntu 22.04,
+#     RHEL 9). Older systemd is refused (docs/capacity.md gives the manual fallback).
 # Each change is shown. Files that exist and were not written by this script are never touched:
 # the run stops before changing anything. What it adds is listed, with checksums, in
 # /var/lib/loadctl/host_setup.manifest; --revert removes exactly that (a file changed since is
@@ -17,19 +20,24 @@
 #   --agent PATH     the loadagent binary to install (e.g. build/loadagent)
 #   --mode MODE      listen (default): `loadagent --listen PORT --token-file ...` as loadagent.service;
 #                    rsh: rsh_daemon.sh as loadctl-rsh.service (needs ncat, installed if missing)
-#   --port PORT      listen: the agent's port (default 19998); rsh: the daemon's (default 19999)
-#   --allow ADDRS    rsh: controller addresses allowed (ncat --allow syntax; default 127.0.0.1)
-#   --token-file F   listen: use this token (copied, mode 600) instead of a new random one
+#   --port PORT      listen: the agent's port (default 19998); rsh: the daemon's (default 19999);
+#                    1024..65535 (the unit has no capability to bind lower ports)
+#   --allow ADDRS    rsh only: controller addresses allowed (ncat --allow syntax: IPs, CIDRs,
+#                    names, comma-separated; default 127.0.0.1). Listen mode refuses it: the
+#                    token authenticates the controller (filter the port with your firewall)
+#   --token-file F   listen only: use this token (copied, mode 600) instead of a new random one
 #   --nofile N       open files allowed (soft and hard; default 1048576)
 #   --root DIR       apply into DIR instead of / (a private root, a chroot, a test); nothing is
 #                    started, no package installed, no sysctl applied
 #   --dry-run        show the changes, make none
 #   --revert         remove what an earlier run added
-# Over a fleet, run it with your own tool, e.g.
-#   for h in $(cat hosts); do scp build/loadagent scripts/host_setup.sh scripts/rsh_daemon.sh "$h":/tmp/ &&
-#     ssh "$h" sudo /tmp/host_setup.sh --agent /tmp/loadagent --token-file /tmp/agent.token; done
-#   pssh -h hosts -i 'sudo /tmp/host_setup.sh --agent /tmp/loadagent --mode rsh --allow 10.0.0.5'
-#   ansible all -b -m script -a 'scripts/host_setup.sh --agent /tmp/loadagent' (after a copy task)
+# Over a fleet, run it with your own tool, in a fresh private directory on each host, e.g.
+#   for h in $(cat hosts); do d=$(ssh "$h" mktemp -d) &&
+#     scp build/src/agent/loadagent scripts/host_setup.sh scripts/rsh_daemon.sh agent.token "$h:$d/" &&
+#     ssh "$h" sudo "$d/host_setup.sh" --agent "$d/loadagent" --token-file "$d/agent.token";
+#     ssh "$h" rm -rf "$d"; done
+# (docs/capacity.md has the same with pssh and ansible).
+# Packages it installs (ncat for rsh mode) are named in the manifest; --revert leaves them.
 set -euo pipefail
 
 SELF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,13 +47,13 @@ readonly MANIFEST_REL=var/lib/loadctl/host_setup.manifest
 die() { echo "host_setup.sh: $*" >&2; exit 2; }
 say() { echo "host_setup.sh: $*"; }
 
-root=/ agent= mode=listen port= allow=127.0.0.1 token_src= nofile=1048576 dry=0 revert=0
+root=/ agent= mode=listen port= allow=127.0.0.1 allow_given=0 token_src= nofile=1048576 dry=0 revert=0
 while [ $# -gt 0 ]; do
   case $1 in
     --agent) agent=${2:?--agent PATH}; shift 2 ;;
     --mode) mode=${2:?--mode listen|rsh}; shift 2 ;;
     --port) port=${2:?--port PORT}; shift 2 ;;
-    --allow) allow=${2:?--allow ADDRS}; shift 2 ;;
+    --allow) allow=${2:?--allow ADDRS}; allow_given=1; shift 2 ;;
     --token-file) token_src=${2:?--token-file FILE}; shift 2 ;;
     --nofile) nofile=${2:?--nofile N}; shift 2 ;;
     --root) root=${2:?--root DIR}; shift 2 ;;
@@ -62,32 +70,59 @@ manifest=$R/$MANIFEST_REL
 [[ $mode == listen || $mode == rsh ]] || die "--mode $mode: expected listen or rsh"
 [[ $nofile =~ ^[0-9]+$ ]] && [ "$nofile" -ge 1024 ] || die "--nofile $nofile: expected a number >= 1024"
 [ -n "$port" ] || { [ "$mode" = listen ] && port=19998 || port=19999; }
-[[ $port =~ ^[0-9]+$ ]] && [ "$port" -ge 1 ] && [ "$port" -le 65535 ] || die "--port $port: expected 1..65535"
+[[ $port =~ ^[0-9]+$ ]] && [ "$port" -ge 1024 ] && [ "$port" -le 65535 ] ||
+  die "--port $port: expected 1024..65535 (the unit runs without the capability to bind lower ports)"
+[[ $allow =~ ^[0-9A-Za-z.,:/-]+$ ]] || die "--allow $allow: expected addresses, CIDRs or names, comma-separated"
+if [ "$revert" = 0 ]; then
+  [ "$mode" = listen ] && [ "$allow_given" = 1 ] &&
+    die "--allow is for --mode rsh (ncat filters there); a listening agent authenticates the controller by its token: filter port $port with your firewall"
+  [ "$mode" = rsh ] && [ -n "$token_src" ] &&
+    die "--token-file is for --mode listen; in rsh mode the controller sends each agent its token"
+fi
 real_root() { [ -z "$R" ]; }
+# Every systemctl call goes through here (the test puts a fake systemctl first on PATH).
+sysd() { systemctl "$@"; }
 
 # ---- revert ----
+# The units first (stopped and disabled while their files are there), then the files, then the
+# directories (deepest first, only if empty).
 if [ "$revert" = 1 ]; then
   [ -f "$manifest" ] || die "nothing to revert: $manifest does not exist"
-  dirs=()
+  units=() files_rev=() dirs=()
   while IFS=' ' read -r kind sum path; do
     case $kind in
-      file)
-        if [ ! -e "$R$path" ]; then say "already gone: $path"; continue; fi
-        if [ "$(sha256sum <"$R$path" | cut -d' ' -f1)" != "$sum" ]; then
-          say "kept $path: changed since host_setup.sh wrote it (remove it yourself)"; continue
-        fi
-        say "- remove $path"
-        [ "$dry" = 1 ] || rm -f -- "$R$path" ;;
-      dir) dirs=("$path" "${dirs[@]}") ;;
+      unit) units+=("$path") ;;
+      file) files_rev+=("$sum $path") ;;
+      dir) dirs=("$path" ${dirs[@]+"${dirs[@]}"}) ;;
+      package) say "$path was installed by host_setup.sh and stays (remove it with your package manager if unused)" ;;
     esac
   done <"$manifest"
+  for u in ${units[@]+"${units[@]}"}; do
+    if [ "$dry" = 1 ]; then say "- stop and disable $u"; continue; fi
+    if real_root; then
+      say "- stop and disable $u"
+      sysd disable --now "$u" || die "systemctl disable --now $u failed: nothing removed (see systemctl status $u)"
+      if sysd is-active --quiet "$u"; then die "$u is still running: nothing removed (see systemctl status $u)"; fi
+    elif [ -d "$R/etc/systemd/system" ] && command -v systemctl >/dev/null; then
+      say "- disable $u in $R"
+      sysd --root="$R" disable "$u" || die "systemctl --root=$R disable $u failed: nothing removed"
+    fi
+  done
+  for entry in ${files_rev[@]+"${files_rev[@]}"}; do
+    sum=${entry%% *} path=${entry#* }
+    if [ ! -e "$R$path" ]; then say "already gone: $path"; continue; fi
+    if [ "$(sha256sum <"$R$path" | cut -d' ' -f1)" != "$sum" ]; then
+      say "kept $path: changed since host_setup.sh wrote it (remove it yourself)"; continue
+    fi
+    say "- remove $path"
+    [ "$dry" = 1 ] || rm -f -- "$R$path"
+  done
   if real_root && [ "$dry" = 0 ]; then
-    systemctl disable --now loadagent.service loadctl-rsh.service 2>/dev/null || true
-    systemctl daemon-reload 2>/dev/null || true
+    sysd daemon-reload
     say "sysctl values stay as they are until the next boot (sysctl --system reloads the others)"
   fi
   [ "$dry" = 1 ] || rm -f -- "$manifest"
-  for d in "${dirs[@]}"; do  # deepest first; only if empty (something else may live there now)
+  for d in ${dirs[@]+"${dirs[@]}"}; do
     if [ "$dry" = 1 ]; then say "- remove directory $d (if empty)"; continue; fi
     rmdir -- "$R$d" 2>/dev/null && say "- remove directory $d" || true
   done
@@ -99,6 +134,11 @@ fi
 [ -f "$agent" ] && [ -x "$agent" ] || die "--agent $agent: not an executable file"
 [ -f "$manifest" ] && die "already set up ($manifest exists): run --revert first"
 if real_root && [ "$dry" = 0 ] && [ "$(id -u)" -ne 0 ]; then die "run as root (or with --root DIR / --dry-run)"; fi
+if real_root && [ "$dry" = 0 ]; then
+  sd_version=$(sysd --version | awk 'NR == 1 { print $2 }')
+  [[ $sd_version =~ ^[0-9]+$ ]] && [ "$sd_version" -ge 247 ] ||
+    die "systemd ${sd_version:-?} is older than 247 (no LoadCredential): set the host up by hand (docs/capacity.md, \"Older systemd\")"
+fi
 
 os_id=$( (. "$R/etc/os-release" 2>/dev/null && echo "${ID:-} ${ID_LIKE:-}") || true)
 case " $os_id " in
@@ -129,7 +169,21 @@ fs.nr_open = $nofile
 "
 plan_file /etc/sysctl.d/60-loadctl.conf "$sysctl_text" 644
 
+# Neither mode needs root: agents dial out or listen on a port >= 1024, bind source IPs that
+# are the host's, and write nothing on disk; the open-files limit comes from LimitNOFILE.
+hardening="DynamicUser=yes
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectControlGroups=yes
+CapabilityBoundingSet=
+AmbientCapabilities=
+"
 if [ "$mode" = listen ]; then
+  unit=loadagent.service
   if [ -n "$token_src" ]; then
     token=$(head -n1 -- "$token_src") || die "--token-file $token_src: cannot read it"
   else
@@ -145,14 +199,17 @@ After=network-online.target
 Wants=network-online.target
 
 [Service]
-ExecStart=/usr/local/bin/loadagent --listen $port --token-file /etc/loadctl/agent.token
+Type=simple
+ExecStart=/usr/local/bin/loadagent --listen $port --token-file \${CREDENTIALS_DIRECTORY}/token
+LoadCredential=token:/etc/loadctl/agent.token
 LimitNOFILE=$nofile
 Restart=on-failure
-
+$hardening
 [Install]
 WantedBy=multi-user.target
 " 644
 else
+  unit=loadctl-rsh.service
   [ -f "$SELF_DIR/rsh_daemon.sh" ] || die "rsh mode needs rsh_daemon.sh next to this script"
   plan_file /usr/local/lib/loadctl/rsh_daemon.sh "@$SELF_DIR/rsh_daemon.sh" 755
   plan_file /etc/systemd/system/loadctl-rsh.service "# loadctl rsh daemon (scripts/host_setup.sh; --revert removes it)
@@ -162,11 +219,14 @@ After=network-online.target
 Wants=network-online.target
 
 [Service]
-Type=forking
-ExecStart=/usr/local/lib/loadctl/rsh_daemon.sh -a $allow -p $port -s /usr/local/bin start
-ExecStop=/usr/local/lib/loadctl/rsh_daemon.sh -p $port stop
+# In the foreground: the daemon's own process (stopping the unit also ends running agents).
+Type=simple
+ExecStart=/usr/local/lib/loadctl/rsh_daemon.sh _serve -a $allow -p $port -s /usr/local/bin -d /run/loadctl-rsh/$port
+RuntimeDirectory=loadctl-rsh
+RuntimeDirectoryMode=0700
 LimitNOFILE=$nofile
-
+Restart=on-failure
+$hardening
 [Install]
 WantedBy=multi-user.target
 " 644
@@ -177,43 +237,47 @@ for f in "${files[@]}" "/$MANIFEST_REL"; do
 done
 
 # ---- apply ----
+# The manifest is written first and each entry appended just before its file or directory is
+# created: a run that fails partway leaves a manifest --revert can undo.
 [ "$dry" = 1 ] && say "dry run: nothing is changed"
+record() { [ "$dry" = 1 ] || echo "$*" >>"$manifest"; }
+set -E
+trap '[ "$dry" = 1 ] || echo "host_setup.sh: failed partway: run host_setup.sh --revert${R:+ --root $R} to remove what was added" >&2' ERR
 new_dirs=()
-make_dir() {  # mkdir -p, remembering each directory it creates
+make_dir() {  # mkdir -p, recording each directory it creates
   local d=$1 missing=()
-  while [ ! -d "$R$d" ]; do missing=("$d" "${missing[@]}"); d=$(dirname "$d"); done
-  for d in "${missing[@]}"; do
+  while [ ! -d "$R$d" ]; do missing=("$d" ${missing[@]+"${missing[@]}"}); d=$(dirname "$d"); done
+  for d in ${missing[@]+"${missing[@]}"}; do
     say "+ directory $d"
+    if [ -f "$manifest" ]; then record "dir - $d"; else new_dirs+=("$d"); fi
     [ "$dry" = 1 ] || mkdir -m 755 -- "$R$d"
-    new_dirs+=("$d")
   done
 }
 make_dir "$(dirname "/$MANIFEST_REL")"
-entries=()
+if [ "$dry" = 0 ]; then
+  (umask 077 && : >"$manifest")
+  for d in ${new_dirs[@]+"${new_dirs[@]}"}; do record "dir - $d"; done
+  say "+ /$MANIFEST_REL: what --revert removes"
+fi
+record "unit - $unit"
 for i in "${!files[@]}"; do
   f=${files[$i]} c=${contents[$i]} m=${perms[$i]}
   make_dir "$(dirname "$f")"
   if [[ $c == @* ]]; then
     say "+ $f (mode $m): copy of ${c#@}"
+    record "file $(sha256sum <"${c#@}" | cut -d' ' -f1) $f"
     [ "$dry" = 1 ] || install -m "$m" -- "${c#@}" "$R$f"
   else
     say "+ $f (mode $m):"
     if [ "$f" = /etc/loadctl/agent.token ]; then echo "    (the token, not shown)"; else printf '%s' "$c" | sed 's/^/    /'; fi
+    record "file $(printf '%s' "$c" | sha256sum | cut -d' ' -f1) $f"
     if [ "$dry" = 0 ]; then
       (umask 077 && printf '%s' "$c" >"$R$f")
       chmod "$m" -- "$R$f"
     fi
   fi
-  [ "$dry" = 1 ] || entries+=("file $(sha256sum <"$R$f" | cut -d' ' -f1) $f")
 done
-if [ "$dry" = 0 ]; then
-  {
-    for d in "${new_dirs[@]}"; do echo "dir - $d"; done
-    printf '%s\n' "${entries[@]}"
-  } >"$manifest"
-  chmod 600 "$manifest"
-  say "+ /$MANIFEST_REL: what --revert removes"
-fi
+trap - ERR
 
 # ---- what only a real host gets: packages, sysctl values now, the service started ----
 if ! real_root || [ "$dry" = 1 ]; then
@@ -222,16 +286,15 @@ if ! real_root || [ "$dry" = 1 ]; then
 fi
 if [ "$mode" = rsh ] && ! command -v ncat >/dev/null; then
   case $family in
-    debian) say "installing ncat (apt-get)"; apt-get install -y ncat ;;
-    rhel) say "installing nmap-ncat (dnf)"; (command -v dnf >/dev/null && dnf install -y nmap-ncat) || yum install -y nmap-ncat ;;
+    debian) say "installing ncat (apt-get)"; record "package - ncat"; apt-get install -y ncat ;;
+    rhel) say "installing nmap-ncat (dnf)"; record "package - nmap-ncat"
+      (command -v dnf >/dev/null && dnf install -y nmap-ncat) || yum install -y nmap-ncat ;;
     *) die "install ncat, then run systemctl enable --now loadctl-rsh.service" ;;
   esac
 fi
 sysctl -p /etc/sysctl.d/60-loadctl.conf
-systemctl daemon-reload
-unit=loadagent.service
-[ "$mode" = rsh ] && unit=loadctl-rsh.service
-systemctl enable --now "$unit"
+sysd daemon-reload
+sysd enable --now "$unit"
 say "done: $unit running; new logins get nofile $nofile (limits.d)"
 [ "$mode" = listen ] && say "the controller needs the same token: copy /etc/loadctl/agent.token (mode 600) and run loadctl -r direct --token-file FILE"
 exit 0

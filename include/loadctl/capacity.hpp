@@ -5,16 +5,19 @@
 // limit the plan would run into.
 //
 // Formulas (the unit tests check them; docs/capacity.md explains them):
-//   session seconds   D_s = sum(thinktime means) + requests * kSecondsPerRequest (loops unrolled)
+//   session seconds   D_s = sum(thinktime means) + requests * kSecondsPerRequest (loops unrolled,
+//                     <repeat> max_repeat times); lower bound: requests 0 s, <repeat> once
 //   phase p           arrivals at rate r_p from s_p until e_p = min(end_p, s_p + maxnumber_p / r_p),
 //                     each living D_p = sum_s(probability_s * D_s) (its session mix)
 //   users alive at t  sum_p r_p * |[t - D_p, t] ∩ [s_p, e_p]| + static users with start <= t < start + D_s
-//   peak              the largest of those at the breakpoints s_p, e_p, s_p + D_q, e_p + D_q (the
+//   peak              the largest of those at the breakpoints s_p, e_p, s_p + D_p, e_p + D_p (the
 //                     sum is piecewise linear in t), capped by the load duration
-//   agent processes   ceil(peak / maxusers) per slot (a slot hands its arrivals over at maxusers)
-//   fds per process   min(peak, maxusers) * connections per user + kAgentBaseFds + kFdsPerThread * threads
-//   ports per pair    connections to that destination / source IPs (+ TIME_WAIT: closes per
-//                     second * kTimeWaitSeconds unless tcp_tw_reuse applies)
+//   agent processes   each of an agent's T workers hands its arrivals over to a new agent on
+//                     reaching ceil(maxusers / T): 1 + T + T^2 + ... agents until they hold the peak
+//   fds per process   min(peak, T * ceil(maxusers / T)) + kAgentBaseFds + kFdsPerThread * T
+//   ports per pair    connections to that destination / source IPs (+ TIME_WAIT, TCP only: users
+//                     closed within kTimeWaitSeconds, at most tcp_max_tw_buckets, unless
+//                     tcp_tw_reuse applies; a shortage due to TIME_WAIT alone is a warning)
 //   memory            peak * kBytesPerUser + processes * kAgentBaseBytes
 
 #include <cstdint>
@@ -42,8 +45,9 @@ inline constexpr double kAgentBaseBytes = 12.0 * 1024 * 1024;
 inline constexpr std::uint64_t kAgentBaseFds = 16;
 /// Per event-loop thread: an epoll, an eventfd and a timerfd (the same count: 3 more per thread).
 inline constexpr std::uint64_t kFdsPerThread = 3;
-/// Time per request when estimating a session's length: the preflight cannot know the server's
-/// response time; 20 ms over-estimates concurrency for fast servers, which errs on the safe side.
+/// Time per request in the upper estimate of a session's length (the server's response time is
+/// not known beforehand); the lower bound counts requests as taking no time. A plan is refused
+/// only when even the lower bound exceeds a limit; the upper estimate beyond it is a warning.
 inline constexpr double kSecondsPerRequest = 0.02;
 /// Linux keeps a closed connection's port for this long (TCP_TIMEWAIT_LEN).
 inline constexpr double kTimeWaitSeconds = 60;
@@ -56,6 +60,7 @@ struct HostFacts {
   std::uint64_t nofile_soft = 0, nofile_hard = 0;  ///< RLIMIT_NOFILE of the agent (after raising soft)
   std::uint32_t port_low = 0, port_high = 0;       ///< net.ipv4.ip_local_port_range
   int tw_reuse = -1;                               ///< net.ipv4.tcp_tw_reuse (0, 1, 2: loopback only)
+  std::uint64_t tw_buckets = 0;                    ///< net.ipv4.tcp_max_tw_buckets (TIME_WAIT sockets kept at most)
   std::uint64_t mem_available = 0;                 ///< bytes (MemAvailable)
   std::uint32_t cores = 0;
   /// Event-loop threads the agent runs (its --threads); 0: the controller's --threads, else `cores`.
@@ -76,8 +81,12 @@ HostFacts read_host_facts(const std::string& proc = "/proc");
 /// Raises the soft RLIMIT_NOFILE to the hard one. Returns {before, after}.
 std::pair<std::uint64_t, std::uint64_t> raise_nofile_limit();
 
-/// Mean seconds one user of `session` lives (the formula above).
-double session_seconds(const Session& session, const Options& options);
+/// Mean seconds one user of `session` lives (the formula above); `lower`: the lower bound.
+double session_seconds(const Session& session, const Options& options, bool lower = false);
+
+/// Agent processes a slot with `maxusers` (0: no limit) and `threads` per agent runs to hold
+/// `peak` users: each worker of a full agent hands over to a new agent of its own.
+unsigned agent_processes(double peak, unsigned maxusers, unsigned threads);
 
 /// Peak concurrent users of one agent's plan (the formula above); `session_secs` by session index.
 double peak_users(const AgentPlan& plan, const Scenario& scenario, const std::vector<double>& session_secs);
@@ -86,9 +95,11 @@ enum class Verdict { ok, tight, refused };
 
 /// One limit of one host: what is needed, what there is, and how to fix it.
 struct CapacityItem {
-  std::string what;      ///< "open files per agent process", "ports 127.0.0.1 -> 127.0.0.1:80", "memory"
-  double needed = 0;
-  double available = 0;  ///< 0 with `unknown`
+  std::string what;      ///< "open files per agent process", "ports to 127.0.0.1:80 from each of 2 source IPs", "memory"
+  double needed = 0;      ///< the upper estimate (20 ms per request, <repeat> max, TIME_WAIT)
+  double needed_min = 0;  ///< the lower bound (refused only when this exceeds `available`)
+  double available = 0;   ///< 0 with `unknown`
+  std::string detail;     ///< printed after the figures (e.g. what TIME_WAIT adds)
   bool unknown = false;
   Verdict verdict = Verdict::ok;
   std::vector<std::string> fixes;  ///< exact lines to apply, in order of preference
@@ -98,6 +109,7 @@ struct HostCapacity {
   std::string host;
   bool facts_known = false;
   double peak_users = 0;
+  double peak_users_min = 0;  ///< with the lower-bound session lengths
   double connections = 0;
   unsigned processes = 0;  ///< agent processes at peak (maxusers overflow included)
   std::vector<CapacityItem> items;

@@ -55,6 +55,7 @@ HostFacts read_host_facts(const std::string& proc) {
   }
   std::istringstream(read_proc_text(proc + "/sys/net/ipv4/ip_local_port_range")) >> f.port_low >> f.port_high;
   std::istringstream(read_proc_text(proc + "/sys/net/ipv4/tcp_tw_reuse")) >> f.tw_reuse;
+  std::istringstream(read_proc_text(proc + "/sys/net/ipv4/tcp_max_tw_buckets")) >> f.tw_buckets;
   std::istringstream meminfo(read_proc_text(proc + "/meminfo"));
   std::string key;
   std::uint64_t kb = 0;

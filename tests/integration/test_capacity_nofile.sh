@@ -37,13 +37,16 @@ grep -q 'fix: ulimit -n 1024 ' "$TEST_TMP/start.out" || fail "start does not pri
 [ -e "$TEST_TMP/run1/tsung.log" ] && fail "users started: tsung.log was written"
 grep -q 'open files limit raised from 100 to 200 (the hard limit)' "$TEST_TMP/run1/agent-0.log" || fail "the agent did not raise its soft limit"
 
-# maxusers 138: the preflight passes (80% of 200: at the edge, not above), 4 processes carry it.
+# maxusers 138: the preflight passes (80% of 200: at the edge, not above). 3 processes carry it:
+# the first holds 138 (69 per worker of 2), then each of its 2 workers hands its arrivals over to
+# an agent of its own (81 users each), as the preflight's "3 agent process(es)" says.
 limited "$LOADCTL" --threads 2 -f "$TEST_TMP/fixed.xml" check --hosts >"$TEST_TMP/check2.out" 2>&1 || { cat "$TEST_TMP/check2.out" >&2; fail "check refused the fixed plan"; }
 grep -q 'needs 160 of 200 (80%): ok' "$TEST_TMP/check2.out" || fail "$(cat "$TEST_TMP/check2.out")"
+grep -q '3 agent process(es)' "$TEST_TMP/check2.out" || fail "$(cat "$TEST_TMP/check2.out")"
 limited "$LOADCTL" --threads 2 -f "$TEST_TMP/fixed.xml" start --run-dir "$TEST_TMP/run2" >"$TEST_TMP/start2.out" 2>&1 ||
   { cat "$TEST_TMP/start2.out" >&2; fail "the fixed plan did not run"; }
 # (arrivals a stalled machine skipped are counted, not started: error_arrivals_missed)
 assert_eq "$(($(tsung_sum users_count "$TEST_TMP/run2") + $(tsung_sum error_arrivals_missed "$TEST_TMP/run2")))" 300 "users started"
 assert_eq "$(tsung_sum error_connect_emfile "$TEST_TMP/run2")" 0 "error_connect_emfile"
-[ "$(ls "$TEST_TMP/run2"/agent-*.log | wc -l)" -ge 3 ] || fail "maxusers 138 did not start 3 agent processes"
+assert_eq "$(ls "$TEST_TMP/run2"/agent-*.log | wc -l)" 3 "agent processes with maxusers 138 (the preflight's count)"
 log "ok"

@@ -32,7 +32,7 @@ rc=$?
 set -e
 cat "$TEST_TMP/check1.out" >&2
 assert_eq "$rc" 2 "check --hosts exit status, one source IP"
-grep -q "ports from default source to 127.0.0.1:$PORT: needs 80 of 50 (160%): WILL RUN OUT" "$TEST_TMP/check1.out" || fail "port shortage not printed"
+grep -q "ports to 127.0.0.1:$PORT from the default source: needs 80 of 50 (160%): WILL RUN OUT" "$TEST_TMP/check1.out" || fail "port shortage not printed"
 grep -q 'fix: add 1 source IP(s) (<ip value="...".> in <client host="localhost">, 2 in all) or 1 more host(s)' "$TEST_TMP/check1.out" ||
   fail "no source IP fix"
 grep -q "net.ipv4.ip_local_port_range = 1024 65535" "$TEST_TMP/check1.out" || fail "no sysctl fix"
@@ -56,7 +56,7 @@ log "--force: error_connect_eaddrnotavail $forced_errors"
 
 netns_exec 1 "$LOADCTL" -f "$TEST_TMP/two.xml" check --hosts >"$TEST_TMP/check2.out" 2>&1 || { cat "$TEST_TMP/check2.out" >&2; fail "two source IPs still refused"; }
 grep -q 'peak 80 concurrent users, 80 connections' "$TEST_TMP/check2.out" || fail "peak not printed"
-grep -q "ports from 127.0.0.2 to 127.0.0.1:$PORT: needs 40 of 50 (80%): ok" "$TEST_TMP/check2.out" || fail "$(cat "$TEST_TMP/check2.out")"
+grep -q "ports to 127.0.0.1:$PORT from each of 2 source IPs: needs 40 of 50 (80%): ok" "$TEST_TMP/check2.out" || fail "$(cat "$TEST_TMP/check2.out")"
 printed=$(sed -n 's/.*peak [0-9]* concurrent users, \([0-9]*\) connections.*/\1/p' "$TEST_TMP/check2.out" | head -1)
 
 # The run, and the connections ss sees from the users' side (destination port $PORT) meanwhile.

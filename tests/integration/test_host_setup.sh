@@ -3,7 +3,10 @@
 # limits.conf and sysctl drop-in) in both modes, then reverted: the drop-ins and units are there
 # with the right modes and values, the admin's files are untouched, an admin file at one of its
 # paths stops it before any change, and --revert leaves the tree exactly as before (listing,
-# modes, sizes and checksums compared).
+# modes, sizes and checksums compared). The units are hardened (unprivileged dynamic user, token
+# as a credential; `systemd-analyze verify` finds nothing when it is installed); --revert
+# disables a unit before removing its file (a fake systemctl first on PATH logs the calls); a
+# run that fails partway leaves a manifest --revert undoes; misplaced options are refused.
 source "$(dirname "$0")/lib.sh"
 need_bins loadagent
 SETUP=$LOADCTL_SRC/scripts/host_setup.sh
@@ -15,6 +18,28 @@ printf 'net.ipv4.ip_local_port_range = 20000 30000\n' >"$ROOT/etc/sysctl.d/99-ad
 
 snapshot() { (cd "$ROOT" && find . -printf '%p %m %s %u\n' | sort && find . -type f -exec sha256sum {} + | sort); }
 snapshot >"$TEST_TMP/before"
+
+# systemctl: a fake that logs its calls and whether the unit's file was there at each call.
+cat >"$TEST_TMP/bin/systemctl" <<FAKE
+#!/bin/bash
+unit=\${!#}
+state=absent
+[ -e "$ROOT/etc/systemd/system/\$unit" ] && state=present
+echo "\$* (unit file \$state)" >>"$TEST_TMP/systemctl.log"
+FAKE
+chmod +x "$TEST_TMP/bin/systemctl"
+export PATH=$TEST_TMP/bin:$PATH
+
+# verify_unit FILE BINARY_PATH REAL_PATH: systemd-analyze verify prints nothing for the unit (the
+# installed path replaced by this build's, which exists).
+verify_unit() {
+  command -v systemd-analyze >/dev/null || { log "systemd-analyze not installed: verify skipped"; return 0; }
+  sed "s|$2|$3|" "$1" >"$TEST_TMP/$(basename "$1")"
+  local out
+  out=$(systemd-analyze verify "$TEST_TMP/$(basename "$1")" 2>&1) || fail "systemd-analyze verify $1: $out"
+  [ -z "$out" ] || fail "systemd-analyze verify $1: $out"
+}
+HARDENING=(DynamicUser=yes NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes CapabilityBoundingSet= Type=simple)
 
 # A dry run changes nothing.
 "$SETUP" --agent "$LOADAGENT" --root "$ROOT" --dry-run >"$TEST_TMP/dry.out" || fail "dry run failed"
@@ -30,9 +55,14 @@ grep -qx '\* hard nofile 200000' "$ROOT/etc/security/limits.d/90-loadctl.conf" |
 grep -qx 'net.ipv4.tcp_tw_reuse = 1' "$ROOT/etc/sysctl.d/60-loadctl.conf" || fail "sysctl drop-in without tcp_tw_reuse"
 assert_eq "$(stat -c %a "$ROOT/etc/loadctl/agent.token")" 600 "token file mode"
 [ "$(wc -c <"$ROOT/etc/loadctl/agent.token")" -ge 33 ] || fail "token too short"
-grep -qx 'ExecStart=/usr/local/bin/loadagent --listen 19990 --token-file /etc/loadctl/agent.token' \
-  "$ROOT/etc/systemd/system/loadagent.service" || fail "unit without the listening agent"
-grep -qx 'LimitNOFILE=200000' "$ROOT/etc/systemd/system/loadagent.service" || fail "unit without LimitNOFILE"
+UNIT=$ROOT/etc/systemd/system/loadagent.service
+grep -qx 'ExecStart=/usr/local/bin/loadagent --listen 19990 --token-file ${CREDENTIALS_DIRECTORY}/token' "$UNIT" ||
+  fail "unit without the listening agent"
+grep -qx 'LoadCredential=token:/etc/loadctl/agent.token' "$UNIT" || fail "unit without the token credential"
+grep -qx 'LimitNOFILE=200000' "$UNIT" || fail "unit without LimitNOFILE"
+for d in "${HARDENING[@]}"; do grep -qx -- "$d" "$UNIT" || fail "listen unit without $d"; done
+verify_unit "$UNIT" /usr/local/bin/loadagent "$LOADAGENT"
+grep -qx 'unit - loadagent.service' "$ROOT/var/lib/loadctl/host_setup.manifest" || fail "manifest without the unit"
 grep -q "nothing is changed" "$TEST_TMP/listen.out" && fail "a real set-up called itself a dry run"
 printf '* soft nofile 4096\n' | cmp -s - "$ROOT/etc/security/limits.conf" || fail "the admin's limits.conf changed"
 # Set up twice: refused, nothing changed.
@@ -41,12 +71,18 @@ snapshot >"$TEST_TMP/applied"
 snapshot | diff "$TEST_TMP/applied" - >/dev/null || fail "the refused second set-up changed the tree"
 "$SETUP" --revert --root "$ROOT" >"$TEST_TMP/revert.out" || fail "revert failed"
 snapshot | diff "$TEST_TMP/before" - || fail "listen mode: the tree after --revert differs from before"
+# The unit was disabled while its file was still there.
+assert_eq "$(cat "$TEST_TMP/systemctl.log")" "--root=$ROOT disable loadagent.service (unit file present)" "systemctl calls of --revert"
+rm "$TEST_TMP/systemctl.log"
 
 # rsh mode
 "$SETUP" --agent "$LOADAGENT" --root "$ROOT" --mode rsh --allow 198.18.0.1 >"$TEST_TMP/rsh.out" || { cat "$TEST_TMP/rsh.out"; fail "rsh set-up failed"; }
 cmp -s "$LOADCTL_SRC/scripts/rsh_daemon.sh" "$ROOT/usr/local/lib/loadctl/rsh_daemon.sh" || fail "rsh_daemon.sh not installed"
-grep -qx 'ExecStart=/usr/local/lib/loadctl/rsh_daemon.sh -a 198.18.0.1 -p 19999 -s /usr/local/bin start' \
-  "$ROOT/etc/systemd/system/loadctl-rsh.service" || fail "rsh unit wrong"
+RSH_UNIT=$ROOT/etc/systemd/system/loadctl-rsh.service
+grep -qx 'ExecStart=/usr/local/lib/loadctl/rsh_daemon.sh _serve -a 198.18.0.1 -p 19999 -s /usr/local/bin -d /run/loadctl-rsh/19999' \
+  "$RSH_UNIT" || fail "rsh unit wrong"
+for d in "${HARDENING[@]}" RuntimeDirectory=loadctl-rsh; do grep -qx -- "$d" "$RSH_UNIT" || fail "rsh unit without $d"; done
+verify_unit "$RSH_UNIT" /usr/local/lib/loadctl/rsh_daemon.sh "$LOADCTL_SRC/scripts/rsh_daemon.sh"
 [ -e "$ROOT/etc/loadctl/agent.token" ] && fail "rsh mode wrote a token"
 # A file changed since is kept by --revert (and named); the rest goes.
 echo "# admin edit" >>"$ROOT/etc/sysctl.d/60-loadctl.conf"
@@ -55,6 +91,30 @@ grep -q 'kept /etc/sysctl.d/60-loadctl.conf' "$TEST_TMP/revert2.out" || fail "a 
 [ -e "$ROOT/etc/systemd/system/loadctl-rsh.service" ] && fail "the unit was not removed"
 rm "$ROOT/etc/sysctl.d/60-loadctl.conf"
 snapshot | diff "$TEST_TMP/before" - || fail "rsh mode: the tree after --revert differs from before"
+assert_eq "$(cat "$TEST_TMP/systemctl.log")" "--root=$ROOT disable loadctl-rsh.service (unit file present)" "systemctl calls of the rsh --revert"
+
+# A run that fails partway (/etc/systemd is a file: the unit's directory cannot be made) leaves
+# a manifest of what it added; --revert removes exactly that.
+echo "not a directory" >"$ROOT/etc/systemd"
+snapshot >"$TEST_TMP/before_partial"
+"$SETUP" --agent "$LOADAGENT" --root "$ROOT" >"$TEST_TMP/partial.out" 2>&1 && fail "the set-up did not fail"
+grep -q 'failed partway: run host_setup.sh --revert' "$TEST_TMP/partial.out" || fail "$(cat "$TEST_TMP/partial.out")"
+[ -e "$ROOT/etc/loadctl/agent.token" ] || fail "the failure came before the token: not partway"
+"$SETUP" --revert --root "$ROOT" >"$TEST_TMP/revert3.out" || fail "revert after a partial run failed"
+snapshot | diff "$TEST_TMP/before_partial" - || fail "the tree after reverting a partial run differs from before"
+rm "$ROOT/etc/systemd"
+
+# Options that would do nothing in a mode, and an --allow that is not an address list, are refused.
+expect_refused() {
+  local pattern=$1; shift
+  "$SETUP" --agent "$LOADAGENT" --root "$ROOT" "$@" >"$TEST_TMP/refused.out" 2>&1 && fail "not refused: $*"
+  grep -q -- "$pattern" "$TEST_TMP/refused.out" || fail "$*: $(cat "$TEST_TMP/refused.out")"
+}
+expect_refused "--allow is for --mode rsh" --allow 10.0.0.5
+expect_refused "--token-file is for --mode listen" --mode rsh --token-file "$TEST_TMP/before"
+expect_refused "--allow 10.0.0.5;id: expected" --mode rsh --allow '10.0.0.5;id'
+expect_refused "--port 80: expected 1024..65535" --port 80
+snapshot | diff "$TEST_TMP/before" - || fail "a refused set-up changed the tree"
 
 # An admin's file at one of its paths: refused before any change.
 mkdir -p "$ROOT/etc/security/limits.d"
