@@ -4,7 +4,8 @@
 # --tolerate-agent-loss it exits 0. tsung.log has every interval and error_agent_lost 1, and what
 # the dead agent sent before it died stays counted: nginx's count exceeds tsung.log's by at most
 # what that agent had in flight or not yet reported (one 500 ms delta), far less than its share
-# before the kill.
+# before the kill. The lost agent's share of the remaining arrivals goes to the other (a steering
+# event).
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent nginx
 
@@ -66,6 +67,9 @@ sum() { tsung_sum "$1" "$run"; }
 assert_eq "$(sum error_agent_lost)" 1 "error_agent_lost in tsung.log"
 grep -q "agent 1 on localhost lost" "$run/controller.log" || fail "the loss is not in controller.log"
 grep -q '"lost"' "$run/run.json" || fail "run.json does not record the lost agent"
+# Lost mid-phase: its share of the arrivals goes to agent 0 (docs/dashboard.md), a steering event.
+grep -q "steering: agent 1 lost: its arrivals to the others" "$run/controller.log" || fail "agent 1's share was not moved"
+assert_eq "$(sum steer_remove_agent)" 1 "steer_remove_agent in tsung.log"
 
 # Every interval: one dump per second from time zero to the end (6 s of arrivals + ~1 s of
 # sessions), consecutive dumps one second apart.

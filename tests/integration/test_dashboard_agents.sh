@@ -3,7 +3,8 @@
 # log: a run with one local agent (source 127.0.0.1) at 1000 arrivals/s. The dashboard refuses to
 # add an agent on a host that is not one of the run's (POST /api/add-agent host=192.0.2.1); a
 # listening agent with another token, added with `loadctl add-agent`, does not join (a warning; the
-# shares stay 1/0); a listening agent (`loadagent --listen`) added through the dashboard (ip
+# shares stay 1/0), nor one started on another host (the controller listens on loopback) or
+# named like an option; a listening agent (`loadagent --listen`) added through the dashboard (ip
 # 127.0.0.2) takes half of the arrivals (shares 0.5/0.5 in /api/status) while the total stays
 # 1000/s; `loadctl remove-agent 0` moves agent 0's arrivals to it (0/1; 127.0.0.1 at 0/s);
 # removing the last agent starting users is refused; an agent started by the controller
@@ -92,6 +93,12 @@ grep -q 'not a host of this run' "$TEST_TMP/refused.post" || fail "refusal: $(ca
 "$LOADCTL" add-agent "127.0.0.1:$other_port" > "$TEST_TMP/other.out" 2>&1 || fail "add-agent (other token): $(cat "$TEST_TMP/other.out")"
 wait_until 10 grep -q 'agent 1 could not join' "$run/controller.log" || fail "no 'could not join' for an agent with another token"
 shares "0=1 1=0"
+# This controller listens for its agents on loopback: one started on another host could not dial back.
+if "$LOADCTL" add-agent 192.0.2.1 --launch > "$TEST_TMP/loopback.out" 2>&1; then fail "add-agent --launch of a remote host on loopback accepted"; fi
+grep -q '(loopback): an agent on another host cannot dial back' "$TEST_TMP/loopback.out" || fail "refusal: $(cat "$TEST_TMP/loopback.out")"
+# Nor is a host name an option of the remote shell.
+if "$LOADCTL" add-agent --launch -- -oProxyCommand=x > "$TEST_TMP/dash.out" 2>&1; then fail "a host starting with '-' accepted"; fi
+grep -q "not starting with '-'" "$TEST_TMP/dash.out" || fail "refusal: $(cat "$TEST_TMP/dash.out")"
 [ "$(from_2)" -eq 0 ] || fail "127.0.0.2 at nginx before the agent joined"
 steer_post "api/add-agent?host=127.0.0.1%3A$agent_port&ip=127.0.0.2"
 grep -q '^adding agent 2: dialing' "$TEST_TMP/post.out" || fail "POST api/add-agent answer"
