@@ -170,7 +170,8 @@ fs.nr_open = $nofile
 plan_file /etc/sysctl.d/60-loadctl.conf "$sysctl_text" 644
 
 # Neither mode needs root: agents dial out or listen on a port >= 1024, bind source IPs that
-# are the host's, and write only run-time plugins, in their private /tmp; the open-files limit comes from LimitNOFILE.
+# are the host's, and write only run-time plugins, in their private /tmp; the open-files limit
+# comes from LimitNOFILE.
 hardening="DynamicUser=yes
 NoNewPrivileges=yes
 ProtectSystem=strict
