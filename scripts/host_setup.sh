@@ -170,7 +170,8 @@ fs.nr_open = $nofile
 plan_file /etc/sysctl.d/60-loadctl.conf "$sysctl_text" 644
 
 # Neither mode needs root: agents dial out or listen on a port >= 1024, bind source IPs that
-# are the host's, and write nothing on disk; the open-files limit comes from LimitNOFILE.
+# are the host's, and write only run-time plugins, in their private /tmp; the open-files limit
+# comes from LimitNOFILE.
 hardening="DynamicUser=yes
 NoNewPrivileges=yes
 ProtectSystem=strict
@@ -180,8 +181,14 @@ PrivateDevices=yes
 ProtectKernelTunables=yes
 ProtectControlGroups=yes
 CapabilityBoundingSet=
-AmbientCapabilities=
-"
+AmbientCapabilities="
+# unit_text WHAT DESCRIPTION EXEC_LINES: a unit file, hardened as above (without its last newline).
+unit_text() {
+  printf '%s\n' "# $1 (scripts/host_setup.sh; --revert removes it)" "[Unit]" "Description=$2" \
+    "After=network-online.target" "Wants=network-online.target" "" "[Service]" "Type=simple" "$3" \
+    "LimitNOFILE=$nofile" "Restart=on-failure"
+  printf '%s\n' "$hardening" "" "[Install]" "WantedBy=multi-user.target"
+}
 if [ "$mode" = listen ]; then
   unit=loadagent.service
   if [ -n "$token_src" ]; then
@@ -192,44 +199,20 @@ if [ "$mode" = listen ]; then
   [[ $token =~ ^[0-9A-Za-z._-]{16,}$ ]] || die "the token must be 16 or more letters, digits, . _ -"
   plan_file /etc/loadctl/agent.token "$token
 " 600
-  plan_file /etc/systemd/system/loadagent.service "# loadctl load agent (scripts/host_setup.sh; --revert removes it)
-[Unit]
-Description=loadctl agent listening for a controller (loadctl -r direct)
-After=network-online.target
-Wants=network-online.target
-
-[Service]
-Type=simple
-ExecStart=/usr/local/bin/loadagent --listen $port --token-file \${CREDENTIALS_DIRECTORY}/token
-LoadCredential=token:/etc/loadctl/agent.token
-LimitNOFILE=$nofile
-Restart=on-failure
-$hardening
-[Install]
-WantedBy=multi-user.target
-" 644
+  plan_file /etc/systemd/system/$unit "$(unit_text "loadctl load agent" \
+    "loadctl agent listening for a controller (loadctl -r direct)" \
+    "ExecStart=/usr/local/bin/loadagent --listen $port --token-file \${CREDENTIALS_DIRECTORY}/token
+LoadCredential=token:/etc/loadctl/agent.token")"$'\n' 644
 else
   unit=loadctl-rsh.service
   [ -f "$SELF_DIR/rsh_daemon.sh" ] || die "rsh mode needs rsh_daemon.sh next to this script"
   plan_file /usr/local/lib/loadctl/rsh_daemon.sh "@$SELF_DIR/rsh_daemon.sh" 755
-  plan_file /etc/systemd/system/loadctl-rsh.service "# loadctl rsh daemon (scripts/host_setup.sh; --revert removes it)
-[Unit]
-Description=loadctl rsh_daemon.sh: starts loadagent for the controllers in --allow
-After=network-online.target
-Wants=network-online.target
-
-[Service]
-# In the foreground: the daemon's own process (stopping the unit also ends running agents).
-Type=simple
+  plan_file /etc/systemd/system/$unit "$(unit_text "loadctl rsh daemon" \
+    "loadctl rsh_daemon.sh: starts loadagent for the controllers in --allow" \
+    "# In the foreground: the daemon's own process (stopping the unit also ends running agents).
 ExecStart=/usr/local/lib/loadctl/rsh_daemon.sh _serve -a $allow -p $port -s /usr/local/bin -d /run/loadctl-rsh/$port
 RuntimeDirectory=loadctl-rsh
-RuntimeDirectoryMode=0700
-LimitNOFILE=$nofile
-Restart=on-failure
-$hardening
-[Install]
-WantedBy=multi-user.target
-" 644
+RuntimeDirectoryMode=0700")"$'\n' 644
 fi
 
 for f in "${files[@]}" "/$MANIFEST_REL"; do

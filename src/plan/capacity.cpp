@@ -156,7 +156,7 @@ std::vector<double> all_session_seconds(const Scenario& scenario, bool lower) {
   return secs;
 }
 
-bool is_loopback_address(std::string_view a) {
+bool is_loopback_literal(std::string_view a) {
   if (a.size() > 2 && a.front() == '[' && a.back() == ']') a = a.substr(1, a.size() - 2);
   return a.starts_with("127.") || a == "::1" || a.starts_with("::ffff:127.");
 }
@@ -164,7 +164,7 @@ bool is_loopback_address(std::string_view a) {
 // Loopback (tcp_tw_reuse 2 applies): a loopback address, or a name all of whose addresses are
 // (resolved as the run will: /etc/hosts, then DNS).
 bool is_loopback_destination(const std::string& host) {
-  if (is_loopback_address(host)) return true;
+  if (is_loopback_literal(host)) return true;
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* list = nullptr;
@@ -174,7 +174,7 @@ bool is_loopback_destination(const std::string& host) {
     char text[INET6_ADDRSTRLEN] = {};
     const void* addr = ai->ai_family == AF_INET ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr)
                                                 : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr);
-    all = all && inet_ntop(ai->ai_family, addr, text, sizeof text) && is_loopback_address(text);
+    all = all && inet_ntop(ai->ai_family, addr, text, sizeof text) && is_loopback_literal(text);
   }
   freeaddrinfo(list);
   return all;

@@ -6,7 +6,8 @@
 # modes, sizes and checksums compared). The units are hardened (unprivileged dynamic user, token
 # as a credential; `systemd-analyze verify` finds nothing when it is installed); --revert
 # disables a unit before removing its file (a fake systemctl first on PATH logs the calls); a
-# run that fails partway leaves a manifest --revert undoes; misplaced options are refused.
+# run that fails partway leaves a manifest --revert undoes; misplaced options are refused; the rsh
+# unit's command works as an unprivileged user.
 source "$(dirname "$0")/lib.sh"
 need_bins loadagent
 SETUP=$LOADCTL_SRC/scripts/host_setup.sh
@@ -115,6 +116,29 @@ expect_refused "--token-file is for --mode listen" --mode rsh --token-file "$TES
 expect_refused "--allow 10.0.0.5;id: expected" --mode rsh --allow '10.0.0.5;id'
 expect_refused "--port 80: expected 1024..65535" --port 80
 snapshot | diff "$TEST_TMP/before" - || fail "a refused set-up changed the tree"
+
+# The rsh unit's command as an unprivileged user (what DynamicUser gives it; needs root to switch):
+# the daemon answers and starts loadagent, which runs (and fails only on the controller it
+# cannot reach).
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && command -v ncat >/dev/null; then
+  chmod 711 "$TEST_TMP"
+  mkdir -m 700 "$TEST_TMP/nobody" && chown 65534:65534 "$TEST_TMP/nobody"
+  RSH_PORT=$(free_port)
+  setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \
+    "$LOADCTL_SRC/scripts/rsh_daemon.sh" _serve -a 127.0.0.1 -p "$RSH_PORT" -s "$(dirname "$LOADAGENT")" \
+    -d "$TEST_TMP/nobody/$RSH_PORT" 2>"$TEST_TMP/nobody.err" &
+  RSH_PID=$!
+  on_exit "kill $RSH_PID 2>/dev/null || true"
+  wait_until 10 port_open "$RSH_PORT" || fail "the unprivileged rsh daemon does not listen: $(cat "$TEST_TMP/nobody.err")"
+  assert_eq "$(LOADCTL_RSH_PORT=$RSH_PORT "$LOADCTL_SRC/scripts/rsh_client.sh" 127.0.0.1 ping)" pong "ping of the unprivileged daemon"
+  out=$(printf '%064d\n' 7 | LOADCTL_RSH_PORT=$RSH_PORT timeout 20 "$LOADCTL_SRC/scripts/rsh_client.sh" 127.0.0.1 \
+    "$LOADAGENT" --controller 127.0.0.1:9 --token-stdin --id 1 2>&1) && fail "the agent should fail: nothing listens on port 9"
+  [[ $out == *"cannot reach the controller"* ]] || fail "loadagent did not run as the unprivileged user: $out"
+  assert_eq "$(stat -c %u "$TEST_TMP/nobody/$RSH_PORT/rsh_daemon.log")" 65534 "owner of the daemon's log"
+  kill "$RSH_PID"
+else
+  log "not root (or no setpriv/ncat): the unprivileged rsh daemon is not tried"
+fi
 
 # An admin's file at one of its paths: refused before any change.
 mkdir -p "$ROOT/etc/security/limits.d"
