@@ -107,6 +107,7 @@ void Worker::step(User& user) {
 void Worker::begin_request(User& user, const RequestSpec& spec, std::int32_t server) {
   user.request_start = Clock::now();
   if (user.page_start == Clock::time_point{}) user.page_start = user.request_start;
+  if (user.parked_fd >= 0) [[unlikely]] unpark_connection(user);
   user.reused = user.connected_to == server && (user.socket.is_open() || (user.conn && user.conn->main_closed));
   if (user.reused) {
     send_request(user);
@@ -367,6 +368,7 @@ void Worker::think(User& user, const ThinkTime& t) {
   double s = think_seconds(t);
   user.state = UserState::thinking;
   user.deadline = Clock::time_point::max();
+  park_connection(user, s);
   wake_after(user, seconds(s), Wake::step);
 }
 

@@ -17,10 +17,15 @@ constexpr auto kSweepPeriod = std::chrono::milliseconds(200);
 void Worker::sweep_timeouts() {
   if (stop_requested_.load() || (config_.abort_test && config_.abort_test->load(std::memory_order_relaxed))) stop_now();
   free_retired_tls();
+  if (++sweeps_since_trim_ == 50) {  // every 10 s
+    sweeps_since_trim_ = 0;
+    trim_buffers();
+  }
   auto now = Clock::now();
   auto idle = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(config_.scenario->options.idle_timeout));
-  for (User& user : users_) {
+  for (std::size_t i = 0; i < users_.size(); ++i) {
+    User& user = users_[i];
     if (user.received == User::Received::since_sweep) {
       user.received = User::Received::before_sweep;
       // (not a wait without deadline: a throttled read's, an unbounded ack="global")

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -36,6 +37,16 @@ extern "C" ssize_t recv(int fd, void* buf, size_t len, int flags) {
   ssize_t n = real(fd, buf, len, flags);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) g_empty_reads.fetch_add(1, std::memory_order_relaxed);
   return n;
+}
+
+// epoll_ctl(2) as asio calls it, counting EPOLL_CTL_DEL: asio never removes a socket it closes
+// (the close does), so each one is a connection parked for a long thinktime (socket_io::park).
+std::atomic<std::uint64_t> g_epoll_dels{0};
+extern "C" int epoll_ctl(int epfd, int op, int fd, struct epoll_event* event) {
+  using EpollCtl = int (*)(int, int, int, struct epoll_event*);
+  static EpollCtl real = reinterpret_cast<EpollCtl>(::dlsym(RTLD_NEXT, "epoll_ctl"));
+  if (op == EPOLL_CTL_DEL) g_epoll_dels.fetch_add(1, std::memory_order_relaxed);
+  return real(epfd, op, fd, event);
 }
 
 namespace loadctl {
@@ -75,6 +86,7 @@ class OkServer {
   }
   std::uint16_t port() const { return port_; }
   int requests() const { return requests_.load(); }
+  int connections() const { return connections_.load(); }
 
  private:
   void accept_loop() {
@@ -83,6 +95,7 @@ class OkServer {
       if (c < 0) return;
       timeval tv{0, 200000};
       ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      ++connections_;
       conns_.emplace_back([this, c] { serve(c); });
     }
   }
@@ -136,6 +149,7 @@ class OkServer {
   Answer answer_ = Answer::keep_alive;
   std::atomic<bool> stop_{false};
   std::atomic<int> requests_{0};
+  std::atomic<int> connections_{0};
   std::thread thread_;
   std::vector<std::thread> conns_;
 };
@@ -171,6 +185,18 @@ MetricSet run(std::uint16_t port, int users, double rate, double duration, const
   engine.join();
   engine.collect(m);
   return m;
+}
+
+/// A TCP socket bound to a free port of 127.0.0.1 (`a` says which), not listening.
+int bound_loopback_socket(sockaddr_in& a) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  a = {};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    ADD_FAILURE() << "bind: " << errno;
+  return fd;
 }
 
 std::string requests(int n) {
@@ -233,6 +259,53 @@ TEST(EngineSockets, KeepAliveClosedAfterItsResponseReconnectsSilently) {
   EXPECT_EQ(count(m, "finish_users_count"), 3u);
 }
 
+TEST(EngineSockets, LongThinktimeParksTheConnection) {
+  // A thinktime of 1 s or more takes the kept-alive connection out of asio (EPOLL_CTL_DEL) and
+  // the next request brings it back: the same connection, no error, every response read.
+  OkServer server;
+  g_epoll_dels = 0;
+  std::string session = requests(1) + R"(<thinktime value="1.2" random="false"/>)" + requests(2);
+  MetricSet m = run(server.port(), 3, 100, 1, session);
+  for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
+  EXPECT_EQ(count(m, "200"), 9u);
+  EXPECT_EQ(server.connections(), 3);
+  EXPECT_EQ(g_epoll_dels.load(), 3u);
+  // A short thinktime keeps it registered.
+  g_epoll_dels = 0;
+  m = run(server.port(), 3, 100, 1, requests(1) + R"(<thinktime value="0.2" random="false"/>)" + requests(1));
+  EXPECT_EQ(count(m, "200"), 6u);
+  EXPECT_EQ(g_epoll_dels.load(), 0u);
+}
+
+TEST(EngineSockets, ParkedConnectionClosedByTheServerReconnectsSilently) {
+  // The server's FIN comes while the connection is parked (outside epoll): registered again at
+  // the next request, the close is seen and the request resent on a new connection, no error.
+  OkServer server(0, Answer::close_after);
+  std::string session = requests(1) + R"(<thinktime value="1.1" random="false"/>)" + requests(1);
+  MetricSet m = run(server.port(), 3, 100, 1, session, R"(<option name="idle_timeout" value="3000"/>)");
+  for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
+  EXPECT_EQ(count(m, "200"), 6u);
+  EXPECT_EQ(count(m, "finish_users_count"), 3u);
+  EXPECT_EQ(server.connections(), 6);
+}
+
+TEST(EngineSockets, RefusedConnectIsAConnectError) {
+  // A connect's outcome comes from the epoll events that ended its wait when they say writable
+  // without an error (socket_io::connect_result); a refused one reports an error and is counted
+  // as the connect's, not as the first send's, and retried as such.
+  sockaddr_in a;
+  int closed = bound_loopback_socket(a);  // bound, not listening: connects are refused
+  MetricSet m = run(ntohs(a.sin_port), 3, 100, 1, requests(1),
+                    R"(<option name="max_retries" value="1"/><option name="retry_timeout" value="10"/>)");
+  ::close(closed);
+  EXPECT_EQ(count(m, "error_connect_econnrefused"), 6u);  // each user's connect and its one retry
+  EXPECT_EQ(count(m, "error_abort_max_conn_retries"), 3u);
+  EXPECT_EQ(count(m, "connect"), 0u);
+  EXPECT_EQ(count(m, "request"), 0u);
+  for (const auto& [name, metric] : m.sorted())
+    EXPECT_FALSE(name.starts_with("error_send")) << name;
+}
+
 TEST(EngineSockets, SourceBindLeavesThePortToConnect) {
   // The engine's source bind without ports_range (<ip>, no ports_range): the address only, the
   // port chosen at connect (IP_BIND_ADDRESS_NO_PORT), so getsockname says port 0 until then; a
@@ -256,14 +329,9 @@ TEST(EngineSockets, SourceBindLeavesThePortToConnect) {
 TEST(EngineSockets, ExhaustedPortsRangeIsEaddrnotavail) {
   OkServer server;
   // The range's only port is taken by a listener on the same address: no source port is free.
-  int holder = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  sockaddr_in a;
+  int holder = bound_loopback_socket(a);
   ASSERT_EQ(::listen(holder, 1), 0);
-  ASSERT_EQ(::getsockname(holder, reinterpret_cast<sockaddr*>(&a), &len), 0);
   std::string port = std::to_string(ntohs(a.sin_port));
   MetricSet m = run(server.port(), 2, 100, 1, requests(1),
                     R"(<option name="ports_range" min=")" + port + R"(" max=")" + port +
