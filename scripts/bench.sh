@@ -195,9 +195,10 @@ run_measured() {
     $2 > lastn { last = $1; lastn = $2 }
     END { if (last > first) printf "%.0f", (lastn - firstn) / (last - first); else print "n/a" }' "$samples")
   # CPU per request within that window only (R_CPU_WINDOW_US: start-up and shutdown left out).
+  # (Samples taken once the tree is gone say 0 ticks: the window ends at the last one before.)
   R_CPU_WINDOW_US=$(awk -v s="$start" -v hz="$(getconf CLK_TCK)" '
-    $2 > s && first == "" { first = $2; c0 = $5 }
-    $2 > lastn { lastn = $2; c1 = $5 }
+    $2 > s && $5 > 0 && first == "" { first = $2; c0 = $5 }
+    $2 > s && $5 > 0 && $2 > lastn { lastn = $2; c1 = $5 }
     END { if (lastn > first) printf "%.1f", (c1 - c0) / hz * 1e6 / (lastn - first); else print "n/a" }' "$samples")
   R_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
   R_RSS_KB=$(awk '$3 > m { m = $3 } END { print m + 0 }' "$samples")
