@@ -98,6 +98,10 @@ void adopt_stream(Socket& socket, const asio::ip::tcp& protocol, int fd, boost::
   if (ec) return;
 #if !LOADCTL_ASIO_INTERNALS
   socket.non_blocking(true, ec);
+  if (ec) {  // the descriptor stays the caller's (it closes it): the socket lets it go unclosed
+    boost::system::error_code ignored;
+    socket.release(ignored);
+  }
 #else
   // Non-blocking for asio too (no ioctl at async operations or non_blocking(true)), and not a
   // possible duplicate (asio would then remove it from epoll before closing it: one more call).

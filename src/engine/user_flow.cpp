@@ -222,7 +222,10 @@ void Worker::on_writable(User& user, const boost::system::error_code& ec) {
 void Worker::await_response(User& user) {
   user.state = UserState::awaiting;
   if (user.dyn && user.dyn->rate > 0 && throttle(user)) return;
-  if (!user.buffer) user.buffer = acquire_buffer();
+  if (!user.buffer && !(user.buffer = acquire_buffer())) [[unlikely]] {
+    on_request_failed(user, "error_buffer_alloc", false);  // no memory for it: this request fails
+    return;
+  }
   if (user.tls) {
     read_tls(user);
     return;

@@ -308,7 +308,7 @@ class Worker {
   void on_writable(User& user, const boost::system::error_code& ec);
   void await_response(User& user);
   void on_read(User& user, const boost::system::error_code& ec, std::size_t n);
-  char* acquire_buffer();
+  char* acquire_buffer();  ///< nullptr when no pages can be mapped (await_response fails the request)
   void release_buffer(User& user);
   void trim_buffers();
   bool consume(User& user, std::string_view data);
@@ -495,7 +495,8 @@ class Worker {
   };
   std::vector<std::unique_ptr<char, PagesDeleter>> free_buffers_;  ///< receive buffers not lent to a user
   /// The fewest free_buffers_ since the last trim: that many were not needed meanwhile
-  /// (trim_buffers, every 10 s from the sweep).
+  /// (trim_buffers from the sweep: every 10 s, or after a burst once 32 or more stayed unused
+  /// for 3 s; buffer_trim_due).
   std::size_t free_buffers_low_ = 0;
   unsigned sweeps_since_trim_ = 0;
   /// Where plain-TCP connection-level sockets are read once readable (conn_read): an idle

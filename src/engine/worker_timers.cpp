@@ -3,6 +3,8 @@
 
 #include "engine/worker.hpp"
 
+#include "engine/buffer_trim.hpp"
+
 namespace loadctl::engine {
 
 namespace {
@@ -18,9 +20,9 @@ void Worker::sweep_timeouts() {
   if (stop_requested_.load() || (config_.abort_test && config_.abort_test->load(std::memory_order_relaxed))) stop_now();
   free_retired_tls();
   // Receive buffers the last 10 s did not need go back to the system; after a burst (32 or more
-  // unused for a second, e.g. the end of a ramp on a slow server) without waiting that long.
+  // unused for 3 s in a row, e.g. the end of a ramp on a slow server) without waiting that long.
   ++sweeps_since_trim_;
-  if (sweeps_since_trim_ == 50 || (sweeps_since_trim_ % 5 == 0 && free_buffers_low_ >= 32)) {
+  if (buffer_trim_due(sweeps_since_trim_, free_buffers_low_)) {
     sweeps_since_trim_ = 0;
     trim_buffers();
   }
