@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/bench.sh [--no-build] [--no-tsung] [--no-tls] [--scale] [--build-dir DIR] [--port PORT]
+# Usage: scripts/bench.sh [--no-build] [--no-tsung] [--no-tls] [--scale | --scale-only] [--build-dir DIR] [--port PORT]
 # Benchmark (not a test), against a private nginx (1 worker) on 127.0.0.1:PORT (default 18090):
 #   (a) wrk -t1 -c100 -d5s             CPU per request and requests/s of the best C client
 #   (b) loadctl, bench-keepalive.xml  100 users x 2000 keep-alive GETs: CPU of loadctl + agents
@@ -18,11 +18,17 @@
 #   (g) --scale, with strace: system calls per keep-alive request (20 users x 1000 GETs) and per
 #       new-connection user (2000 one-GET users at 500/s), `strace -c -f` over loadctl's process
 #       tree (the controller included), --threads 1
-#   (h) --scale: a ramp of 20 000 users at 2500/s from one source IP ($BENCH_RAMP_IP, default
-#       127.0.0.2; a second run within 60 s should use another, as closed connections hold their
-#       ports in TIME_WAIT) to a second nginx (4 workers, 2 ports), 2 agents, each user one GET then
-#       idle 10 s: ramp time (first connect to 99 %), stall seconds (seconds of the ramp with fewer
-#       than half the planned connects), late users, peak ESTABLISHED (ss), peak RSS per user
+#   (h) --scale: a ramp of $BENCH_RAMP_USERS (100 000) users at $BENCH_RAMP_RATE (5000)/s, each
+#       one GET then idle until all have arrived, from ceil(users / 17 000) local agents (a
+#       process may hold 20 000 descriptors here) and source IPs 127.0.0.2-9 to a second nginx (8
+#       workers, reuseport, 2 ports): ramp time (first connect to all connected, and to 99 %),
+#       the worst whole second of arrivals (users started), stall seconds (seconds of the ramp
+#       with fewer than half the planned connects), late users, errors, peak ESTABLISHED (ss),
+#       RSS, PSS and anonymous memory per user of loadctl's process tree at its peak
+#   (i) --scale: open model, one-GET users (a connection each) at 1000, 2000, 4000/s
+#       ($BENCH_OPEN_RATES) for 10 s, loadctl and Tsung: users served, achieved users/s, CPU per
+#       user over the window in which nginx logged requests (start-ups left out)
+# --scale-only: (a), (b) and the --scale steps (g, h, i) only.
 # --build-dir DIR takes loadctl and loadagent from DIR (default build/), e.g. for an A/B run.
 # Requests are counted by nginx (access-log line delta); CPU is user+sys from /usr/bin/time,
 # children included; RSS is sampled every 200 ms over the tool's process tree.
@@ -34,6 +40,7 @@ build=1
 tsung_wanted=1
 tls_wanted=1
 scale_wanted=0
+base_rows=1
 build_dir=$PWD/build
 port=${BENCH_PORT:-18090}
 while [ $# -gt 0 ]; do
@@ -42,9 +49,10 @@ while [ $# -gt 0 ]; do
     --no-tsung) tsung_wanted=0 ;;
     --no-tls) tls_wanted=0 ;;
     --scale) scale_wanted=1 ;;
+    --scale-only) scale_wanted=1; base_rows=0; tls_wanted=0 ;;
     --build-dir) build_dir=$(cd "$2" && pwd); build=0; shift ;;
     --port) port=$2; shift ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -120,23 +128,44 @@ tree_rss() {
     }'
 }
 
-# tree_anon PID: summed anonymous resident memory (KB) of PID's tree: RSS without the shared
-# library and binary pages, i.e. what the simulated users themselves cost.
-tree_anon() {
+# tree_pids PID: PID and its descendants.
+tree_pids() {
+  ps -e -o pid=,ppid= | awk -v root="$1" '
+    { ppid[$1] = $2 } END { for (p in ppid) { q = p; while (q != "" && q != 0 && q != root) q = ppid[q]; if (q == root) print p } }'
+}
+
+# tree_sum PID FILE KEY: the sum over PID's tree of the KB value of line "KEY:" in /proc/<pid>/FILE.
+tree_sum() {
   local p sum=0 kb
-  for p in $(ps -e -o pid=,ppid= | awk -v root="$1" '
-      { ppid[$1] = $2 } END { for (p in ppid) { q = p; while (q != "" && q != 0 && q != root) q = ppid[q]; if (q == root) print p } }'); do
-    kb=$(awk '/^RssAnon:/ { print $2 }' "/proc/$p/status" 2>/dev/null || true)
+  for p in $(tree_pids "$1"); do
+    kb=$(awk -v key="$3:" '$1 == key { print $2 }' "/proc/$p/$2" 2>/dev/null || true)
     sum=$((sum + ${kb:-0}))
   done
   echo "$sum"
 }
+# tree_anon PID: summed anonymous resident memory (KB) of PID's tree: RSS without the shared
+# library and binary pages, i.e. what the simulated users themselves cost.
+tree_anon() { tree_sum "$1" status RssAnon; }
+# tree_pss PID: summed proportional set size (KB) of PID's tree: each shared page divided among
+# the processes that map it.
+tree_pss() { tree_sum "$1" smaps_rollup Pss; }
 
-# sampler PID OUT: every 200 ms appends "<time> <nginx lines> <tree RSS KB> <tree anon KB>"
-# while PID lives.
+# tree_cpu PID: user+sys clock ticks of PID's tree: its live processes and the children they reaped
+# (an agent that ended counts in its controller).
+tree_cpu() {
+  local p sum=0 t
+  for p in $(tree_pids "$1"); do
+    t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 + $14 + $15 }' || true)
+    sum=$((sum + ${t:-0}))
+  done
+  echo "$sum"
+}
+
+# sampler PID OUT: every 200 ms appends "<time> <nginx lines> <tree RSS KB> <tree anon KB>
+# <tree CPU ticks>" while PID lives.
 sampler() {
   while kill -0 "$1" 2>/dev/null; do
-    echo "$(date +%s.%N) $(lines) $(tree_rss "$1") $(tree_anon "$1")" >> "$2"
+    echo "$(date +%s.%N) $(lines) $(tree_rss "$1") $(tree_anon "$1") $(tree_cpu "$1")" >> "$2"
     sleep 0.2
   done
 }
@@ -165,6 +194,13 @@ run_measured() {
     $2 > s && first == "" { first = $1; firstn = $2 }
     $2 > lastn { last = $1; lastn = $2 }
     END { if (last > first) printf "%.0f", (lastn - firstn) / (last - first); else print "n/a" }' "$samples")
+  # CPU per request within that window only (R_CPU_WINDOW_US: start-up and shutdown left out).
+  # (Samples taken once the tree is gone say 0 ticks: the window ends at the last one before.)
+  R_CPU_WINDOW_US=$(awk -v s="$start" -v hz="$(getconf CLK_TCK)" '
+    $2 > s && $5 > 0 && first == "" { first = $2; c0 = $5 }
+    $2 > s && $5 > 0 && $2 > lastn { lastn = $2; c1 = $5 }
+    END { if (lastn > first) printf "%.1f", (c1 - c0) / hz * 1e6 / (lastn - first); else print "n/a" }' "$samples")
+  R_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
   R_RSS_KB=$(awk '$3 > m { m = $3 } END { print m + 0 }' "$samples")
   R_ANON_KB=$(awk '$4 > m { m = $4 } END { print m + 0 }' "$samples")
   [ "$rc" -eq 0 ] || { note "$name exited with status $rc (output: $work/$name.out)"; tail -5 "$work/$name.out" >&2 || true; }
@@ -188,26 +224,26 @@ else
 fi
 
 note "(b2) loadctl, the same load with dynamics (file ids, regex extraction, substitution)"
-if [ -x "$loadctl" ] && run_measured loadctl-dyn 300 "$loadctl" -q -f "$work/bench-dynamic.xml" -l "$work/loadctl-logs" --threads 1 start; then
+if [ "$base_rows" = 1 ] && [ -x "$loadctl" ] && run_measured loadctl-dyn 300 "$loadctl" -q -f "$work/bench-dynamic.xml" -l "$work/loadctl-logs" --threads 1 start; then
   row loadctl-dyn
 else
   na_row loadctl-dyn
 fi
 
-if [ "$have_tsung" = 1 ]; then
+if [ "$have_tsung" = 1 ] && [ "$base_rows" = 1 ]; then
   note "(c) Tsung, same scenario"
   if run_measured tsung 300 tsung -f "$work/bench-keepalive.xml" -l "$work/tsung-logs" start; then row tsung; else na_row tsung; fi
 else
   na_row tsung
 fi
 
-note "(d) 10 000 idle users (about 35 s per tool)"
-if [ -x "$loadctl" ] && run_measured loadctl-idle 180 "$loadctl" -q -f "$work/bench-idle.xml" -l "$work/loadctl-logs" start; then
+[ "$base_rows" = 1 ] && note "(d) 10 000 idle users (about 35 s per tool)"
+if [ "$base_rows" = 1 ] && [ -x "$loadctl" ] && run_measured loadctl-idle 180 "$loadctl" -q -f "$work/bench-idle.xml" -l "$work/loadctl-logs" start; then
   note "loadctl idle: $R_REQ requests, peak RSS $R_RSS_KB KB, peak anonymous $R_ANON_KB KB"
   RSSU[loadctl]=$(per_user "$R_RSS_KB")
   ANONU[loadctl]=$(per_user "$R_ANON_KB")
 fi
-if [ "$have_tsung" = 1 ] && run_measured tsung-idle 180 tsung -f "$work/bench-idle.xml" -l "$work/tsung-logs" start; then
+if [ "$have_tsung" = 1 ] && [ "$base_rows" = 1 ] && run_measured tsung-idle 180 tsung -f "$work/bench-idle.xml" -l "$work/tsung-logs" start; then
   note "Tsung idle: $R_REQ requests, peak RSS $R_RSS_KB KB, peak anonymous $R_ANON_KB KB"
   RSSU[tsung]=$(per_user "$R_RSS_KB")
   ANONU[tsung]=$(per_user "$R_ANON_KB")
@@ -216,6 +252,7 @@ fi
 # (e) Controller scale: many local agents, each with a trickle of users, all reporting at 2 Hz.
 # The controller's own CPU share over a steady window, and its peak RSS.
 scale_agents=${LOADCTL_BENCH_AGENTS:-200}
+[ "$base_rows" = 1 ] || scale_agents=0
 scale_line="n/a"
 if [ -x "$loadctl" ] && [ "$scale_agents" -gt 0 ]; then
   note "(e) controller with $scale_agents local agents (about 40 s)"
@@ -319,58 +356,115 @@ XML
   fi
 fi
 
-# (h) Ramp: 20 000 users from one source IP. Connects per second from tsung.log (1 s dumps).
+# (h) Ramp: BENCH_RAMP_USERS (100 000) idle users at BENCH_RAMP_RATE (5000) arrivals/s. A process
+# may hold ~20 000 descriptors here (the container's nofile hard limit), so the users are spread
+# over local agents of at most 17 000 each (cpu="N") and over the source IPs 127.0.0.2-9 (<ip>,
+# round-robin; ~28 000 ephemeral ports each) to nginx with 8 workers, reuseport, on two ports.
+# Connects and users started per second from tsung.log (1 s dumps); memory of loadctl's tree at
+# its peak, sampled every second: RSS (every process counts the shared libraries it maps), PSS
+# (shared pages divided among the processes mapping them) and anonymous.
 ramp_line="n/a"
+ramp_users=${BENCH_RAMP_USERS:-100000}
+ramp_rate=${BENCH_RAMP_RATE:-5000}
 if [ "$scale_wanted" = 1 ] && [ -x "$loadctl" ]; then
-  note "(h) ramp: 20 000 users at 2500/s from one source IP (about 30 s)"
-  ramp_ip=${BENCH_RAMP_IP:-127.0.0.2}
+  ramp_agents=$(( (ramp_users + 16999) / 17000 ))
+  ramp_secs=$(( (ramp_users + ramp_rate - 1) / ramp_rate ))
+  ramp_think=$(( ramp_secs + 8 ))
+  note "(h) ramp: $ramp_users users at $ramp_rate/s, $ramp_agents agents, source IPs 127.0.0.2-9 (about $((ramp_secs + ramp_think + 10)) s)"
   rport=$(next_free_port $((port + 400)))
   rport2=$(next_free_port $((rport + 1)))
   mkdir -p "$work/nginx-ramp"
   echo "listen 127.0.0.1:$rport2 backlog=8192 reuseport;" > "$work/nginx-ramp/server.conf"
-  scripts/nginx_target.sh start "$work/nginx-ramp" "$rport" 4 >&2
+  NGINX_REUSEPORT=1 scripts/nginx_target.sh start "$work/nginx-ramp" "$rport" 8 >&2
+  ips=""
+  for i in 2 3 4 5 6 7 8 9; do ips="$ips<ip value=\"127.0.0.$i\"/>"; done
   cat > "$work/ramp.xml" <<XML
 <?xml version="1.0"?>
 <tsung loglevel="warning" version="1.0">
-  <clients><client host="localhost" use_controller_vm="true" cpu="2" maxusers="100000"><ip value="$ramp_ip"/></client></clients>
+  <clients><client host="localhost" use_controller_vm="true" cpu="$ramp_agents" maxusers="18000">$ips</client></clients>
   <servers><server host="127.0.0.1" port="$rport" type="tcp"/><server host="127.0.0.1" port="$rport2" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="13" unit="second"><users maxnumber="20000" arrivalrate="2500" unit="second"/></arrivalphase></load>
+  <load><arrivalphase phase="1" duration="$((ramp_secs + 3))" unit="second"><users maxnumber="$ramp_users" arrivalrate="$ramp_rate" unit="second"/></arrivalphase></load>
   <sessions><session name="idle" probability="100" type="ts_http">
     <request><http url="/" method="GET" version="1.1"/></request>
-    <thinktime value="10" random="false"/>
+    <thinktime value="$ramp_think" random="false"/>
   </session></sessions>
 </tsung>
 XML
   rm -rf "$work/ramp-run"
-  timeout -k 10 120 "$loadctl" -q -f "$work/ramp.xml" --run-dir "$work/ramp-run" --dump-interval 1 start > "$work/ramp.out" 2>&1 &
+  load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+  timeout -k 10 $((ramp_secs + ramp_think + 90)) "$loadctl" -q -f "$work/ramp.xml" --run-dir "$work/ramp-run" --dump-interval 1 start > "$work/ramp.out" 2>&1 &
   ramp_pid=$!
-  peak_rss=0 peak_est=0
+  peak_rss=0 peak_pss=0 peak_anon=0 peak_est=0
   while kill -0 "$ramp_pid" 2>/dev/null; do
     r=$(tree_rss "$ramp_pid")
     [ "$r" -gt "$peak_rss" ] && peak_rss=$r
     e=$(ss -Htn state established "( dport = :$rport or dport = :$rport2 )" 2>/dev/null | wc -l)
     [ "$e" -gt "$peak_est" ] && peak_est=$e
+    if [ "$e" -ge "$peak_est" ]; then  # PSS and anonymous memory at the most users
+      peak_pss=$(tree_pss "$ramp_pid")
+      peak_anon=$(tree_anon "$ramp_pid")
+    fi
     sleep 1
   done
   wait "$ramp_pid" || note "ramp: loadctl exited with status $? (output: $work/ramp.out)"
-  ramp_line=$(awk -v n=20000 -v rate=2500 -v dur=13 -v rss="$peak_rss" -v est="$peak_est" '
+  ramp_line=$(awk -v n="$ramp_users" -v rate="$ramp_rate" -v dur="$ramp_secs" -v rss="$peak_rss" -v pss="$peak_pss" \
+      -v anon="$peak_anon" -v est="$peak_est" -v loadavg="$load_before" '
     /^# stats: dump at/ { t++ }
     $1 == "stats:" && $2 == "connect" { c[t] += $3; total += $3 }
+    $1 == "stats:" && $2 == "users_count" { u[t] += $3 }
     $1 == "stats:" && $2 == "users_late" { late += $3 }
     $1 == "stats:" && $2 ~ /^error_/ { errors += $3 }
     END {
       for (i = 1; i <= t; i++) if (c[i] > 0 && first == "") first = i
-      cum = 0; stall = 0; ramp = "never"
-      for (i = first; i <= t && i < first + dur; i++) {
+      cum = 0; stall = 0; ramp = "never"; ramp99 = "never"; last = t
+      for (i = first; i <= t && i < first + dur + 30; i++) {
         if (i > first && cum + c[i] < 0.99 * n && c[i] < 0.5 * rate) stall++
         cum += c[i]
-        if (cum >= 0.99 * n) { ramp = (i - first + 1) " s"; break }
+        if (cum >= 0.99 * n && ramp99 == "never") ramp99 = (i - first + 1) " s"
+        if (cum >= n) { ramp = (i - first + 1) " s"; last = i; break }
       }
-      printf "%d of %d users connected, ramp %s, %d stall s, %d late, %d errors, peak ESTABLISHED %d, peak RSS %.2f KB/user",
-             total, n, ramp, stall, late, errors, est, (total > 0 ? rss / total : 0) }' "$work/ramp-run/tsung.log")
-  ramp_line="$ramp_line; connects/s:$(awk '/^# stats: dump at/ { t++ } $1 == "stats:" && $2 == "connect" { c[t] += $3 }
-    END { for (i = 1; i <= t; i++) printf " %d", c[i] }' "$work/ramp-run/tsung.log")"
+      # The worst whole second of arrivals: users started, first and last (partial) seconds left out.
+      if (ramp == "never") for (i = first; i <= t; i++) if (u[i] > 0) last = i
+      worst = ""
+      for (i = first + 1; i < last; i++) if (worst == "" || u[i] < worst) worst = u[i]
+      printf "%d of %d connected, ramp %s (99%%: %s), worst second %s arrivals, %d stall s, %d late, %d errors, " \
+             "peak ESTABLISHED %d, per user: RSS %.2f KB, PSS %.2f KB, anon %.2f KB; load before %s",
+             total, n, ramp, ramp99, (worst == "" ? "n/a" : worst), stall, late, errors, est,
+             (total > 0 ? rss / total : 0), (total > 0 ? pss / total : 0), (total > 0 ? anon / total : 0), loadavg }' "$work/ramp-run/tsung.log")
+  ramp_line="$ramp_line; users started/s:$(awk '/^# stats: dump at/ { t++ } $1 == "stats:" && $2 == "users_count" { c[t] += $3 }
+    END { for (i = 1; i <= t; i++) if (c[i] > 0) printf " %d", c[i] }' "$work/ramp-run/tsung.log")"
   scripts/nginx_target.sh stop "$work/nginx-ramp" || true
+fi
+
+# (i) Open model: users of one GET each (a new connection per user) arriving at 1000, 2000 and
+# 4000/s for 10 s, loadctl then Tsung at each rate. CPU per user is the tool's process tree's
+# user+sys over the window in which nginx logged requests (start-up and shutdown left out, as
+# both tools' start-ups differ: Tsung boots an Erlang VM), divided by the requests logged in it;
+# the rate is those requests per second.
+open_table=()
+open_rates=${BENCH_OPEN_RATES:-1000 2000 4000}
+if [ "$scale_wanted" = 1 ] && [ -x "$loadctl" ]; then
+  for rate in $open_rates; do
+    sed "s/RATE/$rate/" > "$work/open-$rate.xml" <<XML
+<?xml version="1.0"?>
+<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
+<tsung loglevel="warning" version="1.0">
+  <clients><client host="localhost" use_controller_vm="true" maxusers="100000"/></clients>
+  <servers><server host="127.0.0.1" port="$port" type="tcp"/></servers>
+  <load><arrivalphase phase="1" duration="10" unit="second"><users arrivalrate="RATE" unit="second"/></arrivalphase></load>
+  <sessions><session name="one" probability="100" type="ts_http">
+    <request><http url="/" method="GET" version="1.1"/></request>
+  </session></sessions>
+</tsung>
+XML
+    note "(i) open model, $rate users/s for 10 s: loadctl$([ "$have_tsung" = 1 ] && echo ", Tsung")"
+    if run_measured "open-loadctl-$rate" 60 "$loadctl" -q -f "$work/open-$rate.xml" -l "$work/loadctl-logs" start; then
+      open_table+=("$(printf '%-8s %8s %10s %10s %18s   load %s' loadctl "$rate" "$R_REQ" "$R_RATE" "$R_CPU_WINDOW_US" "$R_LOAD")")
+    fi
+    if [ "$have_tsung" = 1 ] && run_measured "open-tsung-$rate" 90 tsung -f "$work/open-$rate.xml" -l "$work/tsung-logs" start; then
+      open_table+=("$(printf '%-8s %8s %10s %10s %18s   load %s' tsung "$rate" "$R_REQ" "$R_RATE" "$R_CPU_WINDOW_US" "$R_LOAD")")
+    fi
+  done
 fi
 
 ratio() {  # A B -> A/B or n/a
@@ -397,5 +491,11 @@ if [ ${#sys_lines[@]} -gt 0 ]; then
   echo "system calls (strace -c -f, whole process tree):"
   printf '  %s\n' "${sys_lines[@]}"
 fi
-[ "$scale_wanted" = 1 ] && echo "ramp (20 000 users, 2500/s, one source IP): $ramp_line"
+[ "$scale_wanted" = 1 ] && echo "ramp ($ramp_users users, $ramp_rate/s): $ramp_line"
+if [ ${#open_table[@]} -gt 0 ]; then
+  echo
+  echo "open model, one GET per user (CPU over the window nginx logged requests in):"
+  printf '%-8s %8s %10s %10s %18s\n' tool "users/s" users "achieved/s" "CPU us/user"
+  printf '%s\n' "${open_table[@]}"
+fi
 echo "(work files: $work)"

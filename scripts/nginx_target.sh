@@ -9,6 +9,7 @@
 # NGINX_TLS_PORTS="P12 P13" adds two HTTPS servers (same routes) on those ports, TLS 1.2 only and
 # TLS 1.3 only, with a self-signed certificate made in DIR, a shared session cache and tickets;
 # they log to DIR/tls_access.log as "<remote_addr> "<request>" <status> <protocol> <reused: r|.>".
+# NGINX_REUSEPORT=1 gives the plain listener `reuseport` (one accept queue per worker).
 set -euo pipefail
 
 NGINX=${NGINX:-/usr/sbin/nginx}
@@ -88,7 +89,7 @@ http {
   keepalive_timeout 120s;
   $( [ -f "$dir/http.conf" ] && echo "include $dir/http.conf;" )
   server {
-    listen $ADDR:$port backlog=8192;
+    listen $ADDR:$port backlog=8192$( [ "${NGINX_REUSEPORT:-0}" = 1 ] && echo " reuseport" );
     default_type text/plain;
     location = / { return 200 "ok\n"; }
     location /status/404 { return 404; }

@@ -18,15 +18,25 @@ namespace loadctl::engine::socket_io {
 /// and drained (read_drained): its first read waits for epoll.
 void open_stream(Socket& socket, const asio::ip::tcp& protocol, boost::system::error_code& ec);
 
+/// Gives `socket` the open, non-blocking TCP descriptor `fd` (one of open_stream's, or one `park`
+/// returned), set up as open_stream sets up a new one; on failure `fd` stays the caller's.
+void adopt_stream(Socket& socket, const asio::ip::tcp& protocol, int fd, boost::system::error_code& ec);
+
+/// Takes the descriptor of an idle connected socket out of asio (its epoll registration and its
+/// reactor state, ~170 bytes, are released; `socket` is left closed); -1 when it cannot. The
+/// connection stays open; adopt_stream brings it back.
+int park(Socket& socket);
+
 /// Starts a non-blocking connect; true when it is in progress (wait for writability, then
 /// `connect_result`), false when it ended at once (`ec` says how).
 bool start_connect(Socket& socket, const asio::ip::tcp::endpoint& to, boost::system::error_code& ec);
 
-/// How a connect in progress ended (SO_ERROR), once the socket is writable.
+/// How a connect in progress ended, once the socket is writable: from the epoll events that
+/// said so when they carry no error or hang-up, else SO_ERROR.
 boost::system::error_code connect_result(Socket& socket);
 
-/// Connects `socket` (opened by open_stream) to `to` with connect(2), a wait for writability and
-/// SO_ERROR (asio's async_connect adds a poll(2)); `done(ec)` runs from the io_context, never
+/// Connects `socket` (opened by open_stream) to `to` with connect(2) and a wait for writability
+/// (asio's async_connect adds a poll(2) and reads SO_ERROR); `done(ec)` runs from the io_context, never
 /// inline. Closing the socket ends the wait with operation_aborted.
 template <class Done>
 void async_connect(Socket& socket, const asio::ip::tcp::endpoint& to, Done done) {

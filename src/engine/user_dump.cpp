@@ -54,7 +54,7 @@ bool Worker::dump_protocol(User& user, const ResponseInfo& info, std::int32_t se
     const Target& target = config_.servers[static_cast<std::size_t>(server >= 0 ? server : user.server)];
     std::string_view transaction = "-";
     Clock::time_point latest{};
-    for (std::size_t i = 0; i < user.tr_starts.size(); ++i)
+    for (std::size_t i = 0; i < user.program->transactions.size(); ++i)
       if (user.tr_starts[i] > latest) {
         latest = user.tr_starts[i];
         transaction = user.program->transactions[i];  // "tr_<name>", as Tsung names it

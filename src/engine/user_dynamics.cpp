@@ -444,7 +444,7 @@ void Worker::abort_session(User& user, std::string_view metric) {
 
 void Worker::restart_session(User& user) {
   user.pc = 0;
-  std::fill(user.loop_counters.begin(), user.loop_counters.end(), 0);
+  if (user.loop_counters) std::fill_n(user.loop_counters.get(), user.program->loops.size(), 0);
   asio::post(ctx_, [this, &user, gen = user.generation] {
     if (gen == user.generation) step(user);
   });

@@ -107,6 +107,7 @@ void Worker::step(User& user) {
 void Worker::begin_request(User& user, const RequestSpec& spec, std::int32_t server) {
   user.request_start = Clock::now();
   if (user.page_start == Clock::time_point{}) user.page_start = user.request_start;
+  if (user.parked_fd >= 0) [[unlikely]] unpark_connection(user);
   user.reused = user.connected_to == server && (user.socket.is_open() || (user.conn && user.conn->main_closed));
   if (user.reused) {
     send_request(user);
@@ -221,7 +222,10 @@ void Worker::on_writable(User& user, const boost::system::error_code& ec) {
 void Worker::await_response(User& user) {
   user.state = UserState::awaiting;
   if (user.dyn && user.dyn->rate > 0 && throttle(user)) return;
-  if (!user.buffer) user.buffer = acquire_buffer();
+  if (!user.buffer && !(user.buffer = acquire_buffer())) [[unlikely]] {
+    on_request_failed(user, "error_buffer_alloc", false);  // no memory for it: this request fails
+    return;
+  }
   if (user.tls) {
     read_tls(user);
     return;
@@ -367,6 +371,7 @@ void Worker::think(User& user, const ThinkTime& t) {
   double s = think_seconds(t);
   user.state = UserState::thinking;
   user.deadline = Clock::time_point::max();
+  park_connection(user, s);
   wake_after(user, seconds(s), Wake::step);
 }
 

@@ -130,8 +130,9 @@ std::optional<std::uint32_t> Worker::dynamic_tls_context(User& user, const Sessi
     std::vector<bool> used;  // slots a live user's next connection uses (its current one too)
     if (dyn_tls_slots_.full()) {
       used.resize(dyn_tls_slots_.slots());
-      for (const User& u : users_)
-        if (u.program && u.dyn && u.dyn->tls_context >= shared) used[u.dyn->tls_context - shared] = true;
+      for (std::size_t i = 0; i < users_.size(); ++i)
+        if (const User& u = users_[i]; u.program && u.dyn && u.dyn->tls_context >= shared)
+          used[u.dyn->tls_context - shared] = true;
     }
     dyn_tls_slots_.make_room(
         [&](std::uint32_t slot) { return static_cast<bool>(used[slot]); },

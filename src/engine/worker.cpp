@@ -42,7 +42,11 @@ Worker::Worker(unsigned index, const RunConfig& config, WorkerPlan plan)
       next_user_id_(plan_.first_user_id) {
   intern_metrics();
   std::vector<double> probabilities;
-  for (const UserProgram& program : config_.programs) probabilities.push_back(program.probability);
+  for (const UserProgram& program : config_.programs) {
+    probabilities.push_back(program.probability);
+    max_loops_ = std::max(max_loops_, program.loops.size());
+    max_transactions_ = std::max(max_transactions_, program.transactions.size());
+  }
   program_cdf_ = cumulative(probabilities);
   // <session_setup>: a phase's own probabilities for the sessions it names; the others keep
   // their global one (Tsung's partial override).
@@ -129,7 +133,8 @@ void Worker::stop_now() {
   arrival_timer_.cancel();
   no_more_arrivals();
   for (Timer& t : static_timers_) t.cancel();
-  for (User& user : users_) {
+  for (std::size_t i = 0; i < users_.size(); ++i) {
+    User& user = users_[i];
     if (!user.program) continue;
     count_cut_off(user);
     finish_user(user, /*cut_off=*/true);

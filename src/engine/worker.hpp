@@ -120,6 +120,9 @@ struct Handover {
 
 /// Size of the receive buffers users borrow while a response is pending.
 inline constexpr std::size_t kReceiveBuffer = 16 * 1024;
+/// Thinktimes from this long (seconds) take a plain TCP connection's descriptor out of asio
+/// while they last (Worker::park_connection).
+inline constexpr double kParkThink = 1.0;
 
 enum class UserState : std::uint8_t { idle, connecting, sending, awaiting, thinking, done };
 
@@ -183,16 +186,41 @@ struct User {
   enum class Received : std::uint8_t { none, before_sweep, since_sweep } received = Received::none;
   std::uint32_t slot = 0;         ///< index in the worker's pool
   std::uint32_t wake_token = 0;   ///< its wake-up in the worker's WakeQueue is live while equal
+  /// The kept-alive connection's descriptor while the user thinks long (Worker::park_connection):
+  /// out of asio, `socket` closed meanwhile; -1 = none.
+  int parked_fd = -1;
   ParserState parser;
   Clock::time_point session_start, page_start, request_start, connect_start, deadline;
-  std::vector<std::int64_t> loop_counters;
-  std::vector<Clock::time_point> tr_starts;
+  /// Per <for>/<repeat>/<foreach> and per transaction of its program, made at the first user of
+  /// the slot whose program has any (Worker::max_loops_ / max_transactions_ entries: any program
+  /// fits), then kept for the slot's next users.
+  std::unique_ptr<std::int64_t[]> loop_counters;
+  std::unique_ptr<Clock::time_point[]> tr_starts;
   std::string pending;            ///< unconsumed response bytes, or unwritten request bytes
   char* buffer = nullptr;         ///< receive buffer, borrowed from the worker while awaiting
   std::unique_ptr<UserDyn> dyn;   ///< variables etc., only for dynamic programs
   std::unique_ptr<TlsStream> tls; ///< over `socket`, only while connected to a TLS target
   std::unique_ptr<ConnState> conn; ///< only while connected, for connection-level plugins
   std::unique_ptr<UserSession> session; ///< the plugin's per-user state (cookies), when it made one
+};
+
+/// A worker's users, in blocks of 256 that never move (completions keep references): one
+/// allocation per block, where a deque of users this size makes one per user.
+class UserPool {
+ public:
+  User& operator[](std::size_t i) { return blocks_[i / kBlock][i % kBlock]; }
+  const User& operator[](std::size_t i) const { return blocks_[i / kBlock][i % kBlock]; }
+  std::size_t size() const { return size_; }
+  User& emplace_back(Executor ex) {
+    if (size_ % kBlock == 0) blocks_.emplace_back().reserve(kBlock);
+    ++size_;
+    return blocks_.back().emplace_back(ex);
+  }
+
+ private:
+  static constexpr std::size_t kBlock = 256;
+  std::vector<std::vector<User>> blocks_;
+  std::size_t size_ = 0;
 };
 
 /// The request the user is at (its op was the last one stepped over).
@@ -282,8 +310,9 @@ class Worker {
   void on_writable(User& user, const boost::system::error_code& ec);
   void await_response(User& user);
   void on_read(User& user, const boost::system::error_code& ec, std::size_t n);
-  char* acquire_buffer();
+  char* acquire_buffer();  ///< nullptr when no pages can be mapped (await_response fails the request)
   void release_buffer(User& user);
+  void trim_buffers();
   bool consume(User& user, std::string_view data);
   void on_response_complete(User& user, const ResponseInfo& info);
   void after_send(User& user);
@@ -296,6 +325,11 @@ class Worker {
   void end_page(User& user, Clock::time_point now);
   /// `clean`: not cut by an error or a timeout, so that its TLS session stays resumable.
   void close_connection(User& user, bool clean = true);
+  /// A thinktime of at least kParkThink on a plain TCP connection: its descriptor leaves asio
+  /// while the user thinks (two epoll_ctl calls, 170 bytes less per idle user); unpark_connection
+  /// brings it back before the next request.
+  void park_connection(User& user, double think_seconds);
+  void unpark_connection(User& user);
   void finish_user(User& user, bool cut_off = false);
   static Clock::time_point after_gap(Clock::time_point from, double gap, Clock::time_point limit);
   double think_seconds(const ThinkTime& think);
@@ -406,7 +440,8 @@ class Worker {
   Clock::time_point running_since_;  ///< when run() began: a late agent catches up from here
   std::mt19937_64 rng_;
 
-  std::deque<User> users_;
+  UserPool users_;
+  std::size_t max_loops_ = 0, max_transactions_ = 0;  ///< over config_.programs: User::loop_counters, tr_starts
   std::vector<std::uint32_t> free_users_;
   std::size_t phase_ = 0;
   Clock::time_point next_arrival_;
@@ -455,7 +490,17 @@ class Worker {
   std::vector<std::unique_ptr<LaneState>> retired_lanes_, retiring_lanes_;  ///< as the TLS streams
 
   std::string write_buf_;
-  std::vector<std::unique_ptr<char[]>> free_buffers_;  ///< receive buffers not lent to a user
+  /// A pooled receive buffer: kReceiveBuffer bytes of pages of its own (mmap), so that a trim
+  /// gives them back to the system at once (a freed heap block between others stays resident).
+  struct PagesDeleter {
+    void operator()(char* pages) const;
+  };
+  std::vector<std::unique_ptr<char, PagesDeleter>> free_buffers_;  ///< receive buffers not lent to a user
+  /// The fewest free_buffers_ since the last trim: that many were not needed meanwhile
+  /// (trim_buffers from the sweep: every 10 s, or after a burst once 32 or more stayed unused
+  /// for 3 s; buffer_trim_due).
+  std::size_t free_buffers_low_ = 0;
+  unsigned sweeps_since_trim_ = 0;
   /// Where plain-TCP connection-level sockets are read once readable (conn_read): an idle
   /// connection holds no receive buffer of its own.
   std::unique_ptr<char[]> conn_read_buf_;

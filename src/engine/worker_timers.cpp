@@ -3,6 +3,8 @@
 
 #include "engine/worker.hpp"
 
+#include "engine/buffer_trim.hpp"
+
 namespace loadctl::engine {
 
 namespace {
@@ -17,10 +19,18 @@ constexpr auto kSweepPeriod = std::chrono::milliseconds(200);
 void Worker::sweep_timeouts() {
   if (stop_requested_.load() || (config_.abort_test && config_.abort_test->load(std::memory_order_relaxed))) stop_now();
   free_retired_tls();
+  // Receive buffers the last 10 s did not need go back to the system; after a burst (32 or more
+  // unused for 3 s in a row, e.g. the end of a ramp on a slow server) without waiting that long.
+  ++sweeps_since_trim_;
+  if (buffer_trim_due(sweeps_since_trim_, free_buffers_low_)) {
+    sweeps_since_trim_ = 0;
+    trim_buffers();
+  }
   auto now = Clock::now();
   auto idle = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(config_.scenario->options.idle_timeout));
-  for (User& user : users_) {
+  for (std::size_t i = 0; i < users_.size(); ++i) {
+    User& user = users_[i];
     if (user.received == User::Received::since_sweep) {
       user.received = User::Received::before_sweep;
       // (not a wait without deadline: a throttled read's, an unbounded ack="global")

@@ -1,6 +1,11 @@
 // The worker's pools: users (slots reused, their completions told apart by generation) and the
 // receive buffers lent to users while a response is pending; a user's start and end.
 
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <new>
+
 #include "engine/worker.hpp"
 
 namespace loadctl::engine {
@@ -28,9 +33,15 @@ void Worker::release_user(User& user) {
 }
 
 char* Worker::acquire_buffer() {
-  if (free_buffers_.empty()) return new char[kReceiveBuffer];
+  if (free_buffers_.empty()) {
+    free_buffers_low_ = 0;
+    void* pages = ::mmap(nullptr, kReceiveBuffer, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (pages == MAP_FAILED) return nullptr;  // await_response fails the request, not the loop
+    return static_cast<char*>(pages);
+  }
   char* buffer = free_buffers_.back().release();
   free_buffers_.pop_back();
+  free_buffers_low_ = std::min(free_buffers_low_, free_buffers_.size());
   return buffer;
 }
 
@@ -38,6 +49,19 @@ void Worker::release_buffer(User& user) {
   if (!user.buffer) return;
   free_buffers_.emplace_back(user.buffer);
   user.buffer = nullptr;
+}
+
+void Worker::PagesDeleter::operator()(char* pages) const { ::munmap(pages, kReceiveBuffer); }
+
+// The pool keeps what the busiest moment since the last trim used, plus a few. The sweep trims
+// every 10 s, and early once 32 or more stayed unused for 3 s (buffer_trim_due): a ramp's or a
+// slow server's peak of pending responses does not stay resident for the rest of the run, and a
+// steady or bursting load does not map and unmap buffers.
+void Worker::trim_buffers() {
+  constexpr std::size_t kSpare = 8;
+  std::size_t unused = free_buffers_low_ > kSpare ? free_buffers_low_ - kSpare : 0;
+  free_buffers_.resize(free_buffers_.size() - unused);
+  free_buffers_low_ = free_buffers_.size();
 }
 
 void Worker::start_user(const UserProgram& program) {
@@ -49,8 +73,14 @@ void Worker::start_user(const UserProgram& program) {
   user.server = pick_server();
   user.connected_to = -1;
   user.connect_attempts = 0;
-  user.loop_counters.assign(program.loops.size(), 0);
-  user.tr_starts.assign(program.transactions.size(), {});
+  if (!program.loops.empty()) {
+    if (!user.loop_counters) user.loop_counters = std::make_unique<std::int64_t[]>(max_loops_);
+    std::fill_n(user.loop_counters.get(), program.loops.size(), 0);
+  }
+  if (!program.transactions.empty()) {
+    if (!user.tr_starts) user.tr_starts = std::make_unique<Clock::time_point[]>(max_transactions_);
+    std::fill_n(user.tr_starts.get(), program.transactions.size(), Clock::time_point{});
+  }
   init_dynamics(user);
   user.session_start = Clock::now();
   user.page_start = {};
