@@ -16,6 +16,7 @@
 #include "controller/launcher.hpp"
 #include "loadctl/input_file.hpp"
 #include "loadctl/scenario_error.hpp"
+#include "recorder/record_command.hpp"
 #include "report/report.hpp"
 
 namespace fs = std::filesystem;
@@ -103,6 +104,9 @@ int render_report(const std::vector<std::string>& dirs, const std::vector<report
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The recorder's commands have options of their own (Tsung's tsung-recorder -p -L -I -P -u).
+  if (argc > 1 && std::string_view(argv[1]) == "record") return recorder::record_main(argc - 1, argv + 1);
+  if (argc > 1 && std::string_view(argv[1]) == "har2xml") return recorder::har2xml_main(argc - 1, argv + 1);
   controller::ParseOutcome parsed = controller::parse_command_line(argc, argv);
   if (!parsed.command_line) return parsed.exit_status;
   controller::CommandLine& cl = *parsed.command_line;
