@@ -16,26 +16,9 @@ need_bins loadctl loadagent
 export HOME=$TEST_TMP/home
 mkdir -p "$HOME"
 
-# The site.
-www=$TEST_TMP/www/site
-mkdir -p "$www"
-cat > "$www/index.html" <<'HTML'
-<!doctype html><html><head><title>shop</title><link rel="stylesheet" href="style.css"></head>
-<body><img src="logo.svg" alt="logo"><p id="out">...</p><script src="app.js"></script></body></html>
-HTML
-echo 'body { color: #333 }' > "$www/style.css"
-echo '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>' > "$www/logo.svg"
-cat > "$www/app.js" <<'JS'
-fetch("data.json?item=1&kind=a%20b").then(r => r.json()).then(d => {
-  document.getElementById("out").textContent = d.name;
-  return fetch("api/cart", {method: "POST", headers: {"Content-Type": "application/x-www-form-urlencoded"},
-                            body: "item=1&note=<fast & \"cheap\">"});
-}).then(r => r.text()).then(t => { document.getElementById("out").textContent += " " + t.trim(); });
-JS
-echo '{"name": "widget"}' > "$www/data.json"
-cat > "$www/page2.html" <<'HTML'
-<!doctype html><html><head><title>cart</title><link rel="stylesheet" href="style.css"></head><body>cart</body></html>
-HTML
+# The site (tests/data/recorder_site, also behind tests/data/recorder_site.har).
+mkdir -p "$TEST_TMP/www"
+cp -r "$LOADCTL_SRC/tests/data/recorder_site" "$TEST_TMP/www/site"
 port=$(free_port)
 NGINX_DIR=$TEST_TMP/nginx
 mkdir -p "$NGINX_DIR"
