@@ -77,4 +77,21 @@ XML
 grep -q 'add -u' "$TEST_TMP/nou.err" || fail "-I without -u: $(cat "$TEST_TMP/nou.err")"
 "$LOADCTL" record -p pgsql -L 0 2> "$TEST_TMP/pg.err" && fail "-p pgsql accepted"
 grep -q 'not supported yet' "$TEST_TMP/pg.err" || fail "-p pgsql: $(cat "$TEST_TMP/pg.err")"
+# -u -I -P: a parent proxy (a second recorder, with a home of its own) gets the requests in absolute form.
+parent_port=$(free_port)
+mkdir -p "$TEST_TMP/home2"
+HOME=$TEST_TMP/home2 "$LOADCTL" record -L "$parent_port" -o "$TEST_TMP/parent.xml" > /dev/null 2> "$TEST_TMP/parent.err" &
+parent_pid=$!
+on_exit "_stop_pid $parent_pid"
+"$LOADCTL" record -L "$proxy_port" -u -I 127.0.0.1 -P "$parent_port" -o "$TEST_TMP/child.xml" > /dev/null 2> "$TEST_TMP/child.err" &
+child_pid=$!
+on_exit "_stop_pid $child_pid"
+wait_until 20 port_open "$parent_port" && wait_until 20 port_open "$proxy_port" || fail "the recorders did not listen"
+curl -s --max-time 10 -x "http://127.0.0.1:$proxy_port" "http://127.0.0.1:$port/status/404?via=parent" > /dev/null || fail "curl via two proxies"
+"$LOADCTL" record stop > /dev/null || fail "record stop (child)"
+HOME=$TEST_TMP/home2 "$LOADCTL" record stop > /dev/null || fail "record stop (parent)"
+for f in child parent; do
+  grep -q "url=\"http://127.0.0.1:$port/status/404?via=parent\"" "$TEST_TMP/$f.xml" || fail "$f did not record the request: $(cat "$TEST_TMP/$f.xml")"
+done
+[ "$(grep -c 'via=parent' "$NGINX_ACCESS_LOG")" = 1 ] || fail "nginx did not get the request once through the parent"
 echo "PASS: $TEST_NAME"
