@@ -94,6 +94,7 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
                       http::field::trailer, http::field::transfer_encoding})
       req.erase(name);
     req.erase("Proxy-Connection");
+    if (!up.parent_proxy) req.erase(http::field::proxy_authorization);  // the proxy's, not the server's
     if (ssl) {
       req.erase(http::field::accept_encoding);  // a readable response, to rewrite its https:// links
       std::string host(req[http::field::host]);

@@ -7,6 +7,7 @@
 # has the tagged transaction, a thinktime for the pause, the POST body, and is owner-only.
 # Without /usr/bin/chromium: SKIP.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/recorder_lib.sh"
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 if [ ! -x "$CHROMIUM" ]; then
   echo "SKIP: $TEST_NAME: $CHROMIUM not installed (scripts/deps.sh installs the chromium package)"
@@ -17,17 +18,8 @@ export HOME=$TEST_TMP/home
 mkdir -p "$HOME"
 
 # The site (tests/data/recorder_site, also behind tests/data/recorder_site.har).
-mkdir -p "$TEST_TMP/www"
-cp -r "$LOADCTL_SRC/tests/data/recorder_site" "$TEST_TMP/www/site"
-port=$(free_port)
-NGINX_DIR=$TEST_TMP/nginx
-mkdir -p "$NGINX_DIR"
-cat > "$NGINX_DIR/server.conf" <<CONF
-location /site/ { root $TEST_TMP/www; }
-location = /site/api/cart { return 200 "added\n"; }
-location = /favicon.ico { return 404; }
-CONF
-start_nginx "$port"
+serve_recorder_site
+port=$SITE_PORT
 
 # The recorder.
 proxy_port=$(free_port)
@@ -60,8 +52,7 @@ wait_until 10 eval "! kill -0 $rec_pid 2>/dev/null" || fail "the recorder did no
 rec=$(ls "$HOME"/.loadctl/recorder-*.xml)
 [ "$(stat -c %a "$rec")" = 600 ] || fail "the recording is not owner-only"
 grep -q "recorded in $rec" "$TEST_TMP/stop.out" || fail "record stop did not name the file: $(cat "$TEST_TMP/stop.out")"
-recorded=$(wc -l < "$NGINX_ACCESS_LOG")
-grep '"' "$NGINX_ACCESS_LOG" | sed 's/^[^"]*"\([^"]*\)".*/\1/' | sort > "$TEST_TMP/recorded.lines"
+request_lines < "$NGINX_ACCESS_LOG" > "$TEST_TMP/recorded.lines"
 
 mkdir -p "$LOADCTL_BIN/test-artifacts"
 cp "$rec" "$LOADCTL_BIN/test-artifacts/recorder-chromium.xml"  # for a failure's post-mortem
@@ -75,23 +66,8 @@ grep -qi 'cookie' "$rec" && fail "a cookie header was recorded"
 tail -1 "$rec" | grep -q '^</session>$' || fail "the file does not end with </session>"
 
 # Replay, as the manual shows: the recorded session included with an ENTITY.
-cat > "$TEST_TMP/replay.xml" <<XML
-<?xml version="1.0"?>
-<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd" [
-  <!ENTITY recorded SYSTEM "$rec">
-]>
-<tsung loglevel="notice">
-  <clients><client host="localhost" use_controller_vm="true"/></clients>
-  <servers><server host="127.0.0.1" port="$port" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="50" unit="second"/></arrivalphase></load>
-  <sessions>&recorded;</sessions>
-</tsung>
-XML
-"$LOADCTL" -f "$TEST_TMP/replay.xml" check > "$TEST_TMP/check.out" 2>&1 || { cat "$TEST_TMP/check.out" >&2; fail "loadctl check of the recording"; }
-"$LOADCTL" -q -f "$TEST_TMP/replay.xml" --run-dir "$TEST_TMP/run" start > /dev/null 2> "$TEST_TMP/start.err" \
-  || { cat "$TEST_TMP/start.err" >&2; fail "loadctl start of the recording"; }
-tail -n +"$((recorded + 1))" "$NGINX_ACCESS_LOG" | sed 's/^[^"]*"\([^"]*\)".*/\1/' | sort > "$TEST_TMP/replayed.lines"
+replay_session "$rec" replay "$port"
 [ "$(wc -l < "$TEST_TMP/recorded.lines")" -ge 7 ] || fail "too few requests recorded: $(cat "$TEST_TMP/recorded.lines")"
-diff "$TEST_TMP/recorded.lines" "$TEST_TMP/replayed.lines" >&2 || { tail -3 "$TEST_TMP/run/controller.log" >&2; grep -E "stats: (request|error)" "$TEST_TMP/run/tsung.log" >&2; fail "the replay's request lines differ from the recording's"; }
-tsung_sum tr_cart "$TEST_TMP/run" | grep -qv '^0$' || fail "the replay did not count transaction cart"
+diff "$TEST_TMP/recorded.lines" "$TEST_TMP/replay.lines" >&2 || { tail -3 "$TEST_TMP/run-replay/controller.log" >&2; grep -E "stats: (request|error)" "$TEST_TMP/run-replay/tsung.log" >&2; fail "the replay's request lines differ from the recording's"; }
+tsung_sum tr_cart "$TEST_TMP/run-replay" | grep -qv '^0$' || fail "the replay did not count transaction cart"
 echo "PASS: $TEST_NAME ($(wc -l < "$TEST_TMP/recorded.lines") requests recorded and replayed)"

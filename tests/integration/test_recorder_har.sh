@@ -5,20 +5,13 @@
 # the same site, produces the HAR's request lines in nginx's access log; the 2.8 s gap before
 # page2.html becomes <thinktime value="3">; --no-static leaves out the stylesheets, image and script.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/recorder_lib.sh"
 need_bins loadctl loadagent python3
 export HOME=$TEST_TMP/home
-mkdir -p "$HOME" "$TEST_TMP/www"
+mkdir -p "$HOME"
 har=$LOADCTL_SRC/tests/data/recorder_site.har
-cp -r "$LOADCTL_SRC/tests/data/recorder_site" "$TEST_TMP/www/site"
-port=$(free_port)
-NGINX_DIR=$TEST_TMP/nginx
-mkdir -p "$NGINX_DIR"
-cat > "$NGINX_DIR/server.conf" <<CONF
-location /site/ { root $TEST_TMP/www; }
-location = /site/api/cart { return 200 "added\n"; }
-location = /favicon.ico { return 404; }
-CONF
-start_nginx "$port"
+serve_recorder_site
+port=$SITE_PORT
 
 # expected_lines [--no-static]: the HAR's request lines as nginx logs them, sorted.
 expected_lines() {
@@ -40,24 +33,7 @@ replay() {
   "$LOADCTL" har2xml "$har" -o "$TEST_TMP/$name.har.xml" "$@" 2> "$TEST_TMP/$name.conv" || { cat "$TEST_TMP/$name.conv" >&2; fail "har2xml $*"; }
   # The fixture was made against nginx on port 18481: this run's nginx is on $port.
   sed -i "s|http://127.0.0.1:18481/|http://127.0.0.1:$port/|" "$TEST_TMP/$name.har.xml"
-  cat > "$TEST_TMP/$name.xml" <<XML
-<?xml version="1.0"?>
-<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd" [
-  <!ENTITY har SYSTEM "$TEST_TMP/$name.har.xml">
-]>
-<tsung loglevel="notice">
-  <clients><client host="localhost" use_controller_vm="true"/></clients>
-  <servers><server host="127.0.0.1" port="$port" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="50" unit="second"/></arrivalphase></load>
-  <sessions>&har;</sessions>
-</tsung>
-XML
-  "$LOADCTL" -f "$TEST_TMP/$name.xml" check > "$TEST_TMP/$name.check" 2>&1 || { cat "$TEST_TMP/$name.check" >&2; fail "check ($name)"; }
-  local before
-  before=$(wc -l < "$NGINX_ACCESS_LOG")
-  "$LOADCTL" -q -f "$TEST_TMP/$name.xml" --run-dir "$TEST_TMP/run-$name" start > /dev/null 2> "$TEST_TMP/$name.err" \
-    || { cat "$TEST_TMP/$name.err" >&2; fail "start ($name)"; }
-  tail -n +"$((before + 1))" "$NGINX_ACCESS_LOG" | sed 's/^[^"]*"\([^"]*\)".*/\1/' | sort > "$TEST_TMP/$name.lines"
+  replay_session "$TEST_TMP/$name.har.xml" "$name" "$port"
 }
 
 replay all

@@ -5,6 +5,7 @@
 # Set-Cookie), a CONNECT tunnelled blindly and noted as a comment, webdav's session type, and the
 # replay of the https:// recording reaching nginx's TLS server.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/recorder_lib.sh"
 need_bins loadctl loadagent curl openssl
 export HOME=$TEST_TMP/home
 mkdir -p "$HOME"
@@ -57,19 +58,7 @@ grep -q "<!-- CONNECT localhost:$page_port tunnelled without recording" "$rec" |
 [ "$(grep -c '<request>' "$rec")" = 1 ] || fail "the tunnelled request was recorded"
 [ "$(wc -l < "$NGINX_DIR/page_access.log")" = 2 ] || fail "nginx did not see both requests"
 
-cat > "$TEST_TMP/replay.xml" <<XML
-<?xml version="1.0"?>
-<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd" [ <!ENTITY r SYSTEM "$rec"> ]>
-<tsung loglevel="notice">
-  <clients><client host="localhost" use_controller_vm="true"/></clients>
-  <servers><server host="127.0.0.1" port="$port" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="50" unit="second"/></arrivalphase></load>
-  <sessions>&r;</sessions>
-</tsung>
-XML
-"$LOADCTL" -f "$TEST_TMP/replay.xml" check > "$TEST_TMP/check.out" 2>&1 || { cat "$TEST_TMP/check.out" >&2; fail "check"; }
-"$LOADCTL" -q -f "$TEST_TMP/replay.xml" --run-dir "$TEST_TMP/run" start > /dev/null 2> "$TEST_TMP/start.err" \
-  || { cat "$TEST_TMP/start.err" >&2; fail "start"; }
+replay_session "$rec" replay "$port"
 [ "$(grep -c '"GET /page HTTP/1.1" 200' "$NGINX_DIR/page_access.log")" = 3 ] || fail "the replay did not reach the TLS server: $(cat "$NGINX_DIR/page_access.log")"
 
 # webdav: its session type, and -I/-P without -u refused.
