@@ -14,8 +14,7 @@ namespace fs = std::filesystem;
 using namespace loadctl::recorder;
 using namespace std::chrono_literals;
 
-namespace {
-
+// A fresh directory per test (named, not in an anonymous namespace: gtest derives from it).
 struct RecorderFiles : ::testing::Test {
   void SetUp() override {
     dir = fs::temp_directory_path() / ("recorder-test-" + std::to_string(::getpid()) + "-" +
@@ -38,8 +37,6 @@ struct RecorderFiles : ::testing::Test {
   }
   fs::path dir;
 };
-
-}  // namespace
 
 TEST(RecorderXml, EscapesMarkupAndKeepsWhitespaceOfAttributes) {
   EXPECT_EQ(xml_escape("a<b>&'\"c"), "a&lt;b&gt;&amp;&apos;&quot;c");
