@@ -2,8 +2,15 @@
 // HttpProxyConnection per client connection, in event order:
 //   read_request -> on_request (CONNECT: open_tunnel; else record, then connect_upstream)
 //   -> send_upstream -> read_response -> (https: rewrite_for_client) -> send_to_client -> read_request
-// Requests are read whole (Content-Length or chunked, up to kMaxBody) and forwarded with a
-// Content-Length; the response is read whole too and passed on (chunked stays chunked).
+// Requests are read whole (Content-Length or chunked, up to kMaxRequestBody) and forwarded with a
+// Content-Length; the response is read whole too (up to kMaxResponseBody; 1xx interim responses
+// are dropped) and passed on (chunked stays chunked). Bodies grow as bytes arrive (GrowingBody):
+// nothing is reserved on the peer's Content-Length. An upstream keep-alive connection is reused
+// while the same scheme://host:port follows; a reused one that turns out closed is replaced once
+// (send_upstream, retry_or_refuse). Upgrade (WebSocket) is refused with 501.
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,7 +37,10 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
-constexpr std::uint64_t kMaxBody = 256ull << 20;
+constexpr std::uint64_t kMaxRequestBody = 32ull << 20;
+constexpr std::uint64_t kMaxResponseBody = 64ull << 20;
+constexpr std::uint32_t kMaxRequestHeader = 64 * 1024;
+constexpr std::uint32_t kMaxResponseHeader = 256 * 1024;
 constexpr auto kIdleTimeout = std::chrono::seconds(120);  // as Tsung's ?lifetime
 
 // The CONNECT target host:port.
@@ -54,6 +64,56 @@ bool is_text_type(std::string_view ct) {
          lower.find("json") != std::string::npos || lower.find("xml") != std::string::npos;
 }
 
+// A std::string body whose reader appends what arrives instead of reserving the peer's
+// Content-Length up front (Beast's string_body does): memory follows the bytes received.
+struct GrowingBody {
+  using value_type = std::string;
+  static std::uint64_t size(const value_type& body) { return body.size(); }
+  using writer = http::string_body::writer;
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+    void init(const boost::optional<std::uint64_t>&, error_code& ec) { ec = {}; }
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, error_code& ec) {
+      std::size_t n = 0;
+      for (auto b : beast::buffers_range_ref(buffers)) {
+        body_.append(static_cast<const char*>(b.data()), b.size());
+        n += b.size();
+      }
+      ec = {};
+      return n;
+    }
+    void finish(error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+  };
+};
+using Request = http::request<GrowingBody>;
+using Response = http::response<GrowingBody>;
+
+// Methods a proxy may send again when a reused connection fails before any answer (RFC 9110 9.2.2).
+bool idempotent(http::verb method) {
+  switch (method) {
+    case http::verb::get: case http::verb::head: case http::verb::options: case http::verb::trace:
+    case http::verb::put: case http::verb::delete_: case http::verb::propfind: case http::verb::proppatch:
+    case http::verb::mkcol: case http::verb::copy: case http::verb::move: case http::verb::unlock:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The kept-alive upstream socket is unusable: the server closed it (EOF), reset it, or sent
+// bytes nobody asked for (a TLS close_notify). A peek that does not block.
+bool stale_socket(tcp::socket& socket) {
+  char byte;
+  ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+}
+
 class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnection> {
  public:
   HttpProxyConnection(tcp::socket client, RecorderContext& ctx, bool webdav, HttpRecordFormatter& formatter)
@@ -64,16 +124,58 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
  private:
   void read_request() {
     request_.emplace();
-    request_->body_limit(kMaxBody);
+    request_->header_limit(kMaxRequestHeader);
+    request_->body_limit(kMaxRequestBody);
     client_.expires_after(kIdleTimeout);
+    http::async_read_header(client_, client_buffer_, *request_,
+                            [self = shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  // A request the client sent wrong gets an answer, not a silent close.
+  void refuse_request(error_code ec) {
+    if (ec == http::error::header_limit)
+      return refuse(http::status::request_header_fields_too_large,
+                    fmt::format("request header larger than {} KiB", kMaxRequestHeader / 1024));
+    if (ec == http::error::body_limit)
+      return refuse(http::status::payload_too_large, fmt::format("request body larger than {} MiB", kMaxRequestBody >> 20));
+    if (ec.category() == make_error_code(http::error::end_of_stream).category() && ec != http::error::end_of_stream &&
+        ec != http::error::partial_message)
+      return refuse(http::status::bad_request, "malformed request: " + ec.message());
+    close();
+  }
+
+  void on_header(error_code ec) {
+    if (ec) return refuse_request(ec);
+    if (ctx_.writer.closed()) return close();
+    Request& req = request_->get();
+    if (req.method() == http::verb::connect) return open_tunnel(std::string(req.target()));
+    if (auto upgrade = req.find(http::field::upgrade); upgrade != req.end()) {
+      if (!text::iequals(text::trim(std::string(upgrade->value())), "h2c"))
+        return refuse(http::status::not_implemented,
+                      fmt::format("not supported yet: Upgrade: {} ({} {}): the recorder records HTTP/1.1 requests only",
+                                  std::string(upgrade->value()), std::string(req.method_string()), std::string(req.target())));
+      req.erase(http::field::upgrade);  // h2c is optional: the request goes on in HTTP/1.1
+      req.erase("HTTP2-Settings");
+    }
+    bool expects_continue = text::iequals(text::trim(std::string(req[http::field::expect])), "100-continue");
+    if (!expects_continue || request_->is_done()) return read_body();
+    // The client waits for this before it sends the body (the server's 100 is not awaited).
+    static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::async_write(client_, asio::buffer(kContinue), [self = shared_from_this()](error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->read_body();
+    });
+  }
+
+  void read_body() {
     http::async_read(client_, client_buffer_, *request_,
                      [self = shared_from_this()](error_code ec, std::size_t) { self->on_request(ec); });
   }
 
   void on_request(error_code ec) {
-    if (ec || ctx_.writer.closed()) return close();
-    http::request<http::string_body>& req = request_->get();
-    if (req.method() == http::verb::connect) return open_tunnel(std::string(req.target()));
+    if (ec) return refuse_request(ec);
+    if (ctx_.writer.closed()) return close();
+    Request& req = request_->get();
     std::string target(req.target());
     bool ssl = false;
     if (target.starts_with("http://-")) {  // Tsung's trick: the browser asks http://-host for https://host
@@ -91,7 +193,7 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
     const UpstreamOptions& up = ctx_.upstream;
     req.target(up.parent_proxy ? target : url.path_query);
     for (auto name : {http::field::proxy_connection, http::field::keep_alive, http::field::expect, http::field::te,
-                      http::field::trailer, http::field::transfer_encoding})
+                      http::field::trailer, http::field::transfer_encoding, http::field::connection})
       req.erase(name);
     req.erase("Proxy-Connection");
     if (!up.parent_proxy) req.erase(http::field::proxy_authorization);  // the proxy's, not the server's
@@ -103,6 +205,8 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
     req.keep_alive(true);
     if (!req.body().empty() || req.method() == http::verb::post || req.method() == http::verb::put) req.prepare_payload();
     head_request_ = req.method() == http::verb::head;
+    idempotent_ = idempotent(req.method());
+    retried_ = false;
     client_keep_alive_ = request_->keep_alive();
     rewrite_https_ = ssl;
     std::string host = up.parent_proxy ? up.server_host : url.host;
@@ -113,7 +217,11 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
 
   void connect_upstream(const std::string& host, unsigned port, bool ssl) {
     std::string key = fmt::format("{}{}:{}", ssl ? "https://" : "http://", host, port);
-    if (key == upstream_key_ && upstream_open()) return send_upstream();
+    up_host_ = host;
+    up_port_ = port;
+    up_ssl_ = ssl;
+    reused_ = key == upstream_key_ && upstream_open() && upstream_buffer_.size() == 0 && !stale_socket(plain_->socket());
+    if (reused_) return send_upstream();
     close_upstream();
     upstream_key_ = key;
     resolver_.async_resolve(host, std::to_string(port), [self = shared_from_this(), host, ssl](error_code ec, tcp::resolver::results_type results) {
@@ -160,27 +268,54 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
     plain_->expires_after(kIdleTimeout);
     with_upstream([&](auto& stream) {
       http::async_write(stream, request_->get(), [self = shared_from_this()](error_code ec, std::size_t) {
-        if (ec) return self->refuse(http::status::bad_gateway, "upstream write: " + ec.message());
+        if (ec) return self->retry_or_refuse(true, "upstream write: " + ec.message());
         self->read_response();
       });
     });
   }
 
+  // A reused keep-alive connection the server had closed (end of stream, reset) before answering
+  // anything: open a new one and send the request again, once. An idempotent request always; any
+  // other only when the request could not be written (the server did not take it).
+  void retry_or_refuse(bool write_failed, const std::string& why) {
+    bool nothing_back = !response_ || !response_->got_some();
+    if (reused_ && !retried_ && nothing_back && (idempotent_ || write_failed)) {
+      retried_ = true;
+      close_upstream();
+      return connect_upstream(up_host_, up_port_, up_ssl_);
+    }
+    refuse(http::status::bad_gateway, why);
+  }
+
   void read_response() {
     response_.emplace();
-    response_->body_limit(kMaxBody);
+    response_->header_limit(kMaxResponseHeader);
+    response_->body_limit(kMaxResponseBody);
     if (head_request_) response_->skip(true);
     with_upstream([&](auto& stream) {
       http::async_read(stream, upstream_buffer_, *response_, [self = shared_from_this()](error_code ec, std::size_t) {
-        if (ec && ec != http::error::end_of_stream)
-          return self->refuse(http::status::bad_gateway, "upstream read: " + ec.message());
-        self->send_to_client();
+        self->on_response(ec);
       });
     });
   }
 
+  void on_response(error_code ec) {
+    // Nothing half-read or default-built goes to the client: an end of stream is a failure too.
+    if (ec == http::error::end_of_stream || ec == asio::error::connection_reset || ec == asio::error::eof)
+      return retry_or_refuse(false, "upstream closed the connection without an answer");
+    if (ec == http::error::header_limit)
+      return refuse(http::status::bad_gateway, fmt::format("upstream response header larger than {} KiB", kMaxResponseHeader / 1024));
+    if (ec == http::error::body_limit)
+      return refuse(http::status::bad_gateway, fmt::format("upstream response body larger than {} MiB", kMaxResponseBody >> 20));
+    if (ec) return refuse(http::status::bad_gateway, "upstream read: " + ec.message());
+    unsigned status = response_->get().result_int();
+    if (status == 101) return refuse(http::status::bad_gateway, "upstream switched protocols (101) unasked");
+    if (status >= 100 && status < 200) return read_response();  // 100, 103 Early Hints: the final answer follows
+    send_to_client();
+  }
+
   // Tsung's from_https: links back through the proxy as http://-, and cookies not Secure.
-  void rewrite_for_client(http::response<http::string_body>& res) {
+  void rewrite_for_client(Response& res) {
     std::vector<std::string> cookies;
     for (const auto& f : res)
       if (f.name() == http::field::set_cookie) cookies.emplace_back(f.value());
@@ -199,7 +334,7 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
   }
 
   void send_to_client() {
-    http::response<http::string_body>& res = response_->get();
+    Response& res = response_->get();
     upstream_keep_alive_ = response_->keep_alive() && !response_->need_eof();
     if (rewrite_https_) rewrite_for_client(res);
     bool keep = client_keep_alive_ && !response_->need_eof();
@@ -288,13 +423,16 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
   bool webdav_;
   HttpRecordFormatter& formatter_;
   beast::flat_buffer client_buffer_, upstream_buffer_;
-  std::optional<http::request_parser<http::string_body>> request_;
-  std::optional<http::response_parser<http::string_body>> response_;
+  std::optional<http::request_parser<GrowingBody>> request_;
+  std::optional<http::response_parser<GrowingBody>> response_;
   std::unique_ptr<asio::ssl::context> tls_context_;
   std::optional<beast::tcp_stream> plain_owned_;
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
   beast::tcp_stream* plain_ = nullptr;  ///< the upstream TCP stream (under tls_ when TLS)
   std::string upstream_key_;
+  std::string up_host_;  ///< where the current request goes (for a retry)
+  unsigned up_port_ = 0;
+  bool up_ssl_ = false, reused_ = false, retried_ = false, idempotent_ = true;
   bool head_request_ = false, client_keep_alive_ = true, upstream_keep_alive_ = true, rewrite_https_ = false;
 };
 
