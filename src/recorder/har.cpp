@@ -101,7 +101,7 @@ HarResult har_to_session(std::string_view har, const std::string& output, const 
   const JsonValue& log = require(*doc, "log", JsonValue::Type::Object, "the HAR");
   const JsonValue& entries = require(log, "entries", JsonValue::Type::Array, "log");
   std::string path = output.empty() ? "-" : output;
-  SessionWriter writer({path, "ts_http", options.session_name, std::chrono::milliseconds(options.thinktime_low_ms)});
+  SessionWriter writer({path, "ts_http", options.session_name, std::chrono::milliseconds(options.thinktime_low_ms), options.force});
   HttpRecordFormatter formatter;
   HarResult result;
   for (std::size_t i = 0; i < entries.array.size(); ++i) {

@@ -15,6 +15,7 @@ struct HarOptions {
   bool no_static = false;
   long thinktime_low_ms = 1000;
   std::string session_name;  ///< "" = "har" + the input file's stem
+  bool force = false;        ///< replace an existing output file
 };
 
 struct HarResult {

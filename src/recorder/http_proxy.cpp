@@ -117,7 +117,8 @@ bool stale_socket(tcp::socket& socket) {
 class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnection> {
  public:
   HttpProxyConnection(tcp::socket client, RecorderContext& ctx, bool webdav, HttpRecordFormatter& formatter)
-      : ctx_(ctx), client_(std::move(client)), resolver_(ctx.io), webdav_(webdav), formatter_(formatter) {}
+      : ctx_(ctx), slot_(std::move(ctx.connection_slot)), client_(std::move(client)), resolver_(ctx.io), webdav_(webdav),
+        formatter_(formatter) {}
 
   void start() { read_request(); }
 
@@ -418,6 +419,7 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
   }
 
   RecorderContext& ctx_;
+  std::shared_ptr<void> slot_;  ///< one of the recorder's kMaxConnections
   beast::tcp_stream client_;
   tcp::resolver resolver_;
   bool webdav_;

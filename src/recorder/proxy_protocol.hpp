@@ -39,6 +39,9 @@ struct RecorderContext {
   boost::asio::io_context& io;
   SessionWriter& writer;
   const UpstreamOptions& upstream;
+  /// The slot of the connection serve() is given: keep it as long as the connection lives (the
+  /// recorder accepts at most kMaxConnections at once and pauses accepting while full).
+  std::shared_ptr<void> connection_slot;
   /// One line on the recorder's console (stderr), e.g. "CONNECT example.com:443 tunnelled blindly".
   void note(std::string_view line) const;
 };

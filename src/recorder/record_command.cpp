@@ -49,6 +49,7 @@ int record_main(int argc, char** argv) {
   app.add_option("-P", o.upstream.server_port, "pgsql: the server's port (default 5432); http with -u: the parent proxy's");
   app.add_flag("-u", o.upstream.parent_proxy, "http: send the requests through the parent proxy -I:-P");
   app.add_option("-o,--output", o.output, "the session file (default ~/.loadctl/recorder-YYYYMMDD-HHMM.xml)");
+  app.add_flag("--force", o.force, "replace an existing output file");
   long thinktime_low = 1000;
   app.add_option("--thinktime-low", thinktime_low,
                  "pauses shorter than this (ms) are not recorded as thinktimes (default 1000, as Tsung)")
@@ -108,6 +109,7 @@ int har2xml_main(int argc, char** argv) {
                  "gaps shorter than this (ms) are not recorded as thinktimes (default 1000, as the proxy)")
       ->check(CLI::Range(0L, 86400000L));
   app.add_option("--session-name", o.session_name, "the session's name (default: har + the file's name)");
+  app.add_flag("--force", o.force, "replace an existing output file");
   try {
     app.parse(argc, argv);
   } catch (const CLI::Error& e) {

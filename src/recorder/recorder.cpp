@@ -61,9 +61,7 @@ Recorder::Recorder(RecorderOptions options)
     : options_(std::move(options)),
       listener_(io_),
       listen_loop_(listener_, "recorder port",
-                   [this](tcp::socket s) {
-                     if (!writer_->closed()) protocol_->serve(std::move(s), *context_);
-                   }),
+                   [this](tcp::socket s) { serve(std::move(s)); }),
       control_(io_),
       control_loop_(control_, "recorder control socket", [this](local::socket s) { on_control(std::move(s)); }),
       signals_(io_, SIGINT, SIGTERM) {
@@ -83,14 +81,29 @@ Recorder::Recorder(RecorderOptions options)
   if (!ec) listener_.listen(64, ec);
   if (ec) throw std::runtime_error(fmt::format("cannot listen on {}:{}: {}", options_.listen_address, options_.listen_port, ec.message()));
   port_ = listener_.local_endpoint().port();
+  listen_loop_.set_gate([this] { return *connections_ < kMaxConnections; });
   std::string path = options_.output.empty() ? default_output_path() : options_.output;
   writer_ = std::make_unique<SessionWriter>(
-      SessionWriter::Options{path, std::string(protocol_->session_type()), {}, options_.thinktime_low});
+      SessionWriter::Options{path, std::string(protocol_->session_type()), {}, options_.thinktime_low, options_.force});
   context_.emplace(RecorderContext{io_, *writer_, options_.upstream});
 }
 
 Recorder::~Recorder() {
   if (!socket_path_.empty()) unlink(socket_path_.c_str());
+}
+
+void Recorder::serve(tcp::socket socket) {
+  if (writer_->closed()) return;
+  ++*connections_;
+  std::weak_ptr<std::size_t> count = connections_;
+  context_->connection_slot = std::shared_ptr<void>(connections_.get(), [this, count](void*) {
+    if (auto c = count.lock()) {
+      --*c;
+      listen_loop_.resume();
+    }
+  });
+  protocol_->serve(std::move(socket), *context_);
+  context_->connection_slot.reset();
 }
 
 void Recorder::open_control_socket() {
@@ -116,18 +129,23 @@ int Recorder::run() {
     if (!ec) finish();
   });
   std::fprintf(stderr,
-               "record: %s proxy on %s:%u, writing %s\n"
+               "record: %s proxy on %s:%u, writing %s (as .tmp until the end)\n"
                "record: `loadctl record tag '<transaction name=\"x\">'` inserts a tag; `loadctl record stop` (or Ctrl-C) "
                "ends the recording\n",
                options_.protocol.c_str(), options_.listen_address.c_str(), port_, writer_->path().c_str());
   io_.run();
-  return 0;
+  return exit_status_;
 }
 
 void Recorder::finish() {
   if (writer_->closed()) return;
-  writer_->close();
-  std::fprintf(stderr, "record: %zu request(s) recorded in %s\n", writer_->requests(), writer_->path().c_str());
+  try {
+    writer_->close();
+    std::fprintf(stderr, "record: %zu request(s) recorded in %s\n", writer_->requests(), writer_->path().c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: record: %s\n", e.what());
+    exit_status_ = 1;
+  }
   boost::system::error_code ignored;
   listener_.close(ignored);
   signals_.cancel(ignored);
@@ -173,6 +191,7 @@ std::string Recorder::handle_control(std::string_view request) {
     std::size_t n = writer_->requests();
     std::string path = writer_->path();
     finish();
+    if (exit_status_ != 0) return fmt::format("error: the recording could not be written completely (see the recorder's output)\n");
     return fmt::format("stopped: {} request(s) recorded in {}\n", n, path);
   }
   if (request.starts_with("tag ")) {

@@ -27,6 +27,8 @@ namespace loadctl::recorder {
 
 inline constexpr std::uint16_t kDefaultListenPort = 8090;  ///< Tsung's
 inline constexpr std::size_t kMaxControlRequest = 16 * 1024;
+/// Proxied connections served at once; more wait in the listen backlog.
+inline constexpr std::size_t kMaxConnections = 256;
 
 /// ~/.loadctl/recorder (the control socket's directory).
 std::string recorder_dir();
@@ -41,6 +43,7 @@ struct RecorderOptions {
   std::uint16_t listen_port = kDefaultListenPort;
   std::string output;  ///< "" = default_output_path()
   std::chrono::milliseconds thinktime_low{1000};
+  bool force = false;  ///< replace an existing output file
   UpstreamOptions upstream;
 };
 
@@ -56,6 +59,7 @@ class Recorder {
 
  private:
   struct ControlSession;
+  void serve(boost::asio::ip::tcp::socket socket);
   void open_control_socket();
   void on_control(boost::asio::local::stream_protocol::socket socket);
   std::string handle_control(std::string_view request);
@@ -73,6 +77,8 @@ class Recorder {
   boost::asio::signal_set signals_;
   std::string socket_path_;
   std::uint16_t port_ = 0;
+  int exit_status_ = 0;
+  std::shared_ptr<std::size_t> connections_ = std::make_shared<std::size_t>(0);  ///< served now (destroyed before listen_loop_)
 };
 
 /// Sends one control request ("stop", "tag MARKUP") to the running recorder and returns its

@@ -1,12 +1,15 @@
 #include "recorder/session_writer.hpp"
 
 #include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -32,14 +35,18 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
   return n;
 }
 
-// The recording may hold credentials (Authorization, bodies): owner-only, like ~/.loadctl.
-// "-" is standard output (har2xml without -o), used as it is: not truncated, not closed.
-std::FILE* open_private(const std::string& path, const char* mode) {
-  int fd = path == "-" ? ::fcntl(1, F_DUPFD_CLOEXEC, 3) : ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return nullptr;
-  std::FILE* f = ::fdopen(fd, mode);
-  if (!f) ::close(fd);
-  return f;
+// The recording may hold credentials (Authorization, bodies): owner-only, like ~/.loadctl, created
+// anew (O_EXCL: not a file or link someone else prepared), 0600 whatever the umask.
+int create_private(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd >= 0 && ::fchmod(fd, 0600) != 0) {
+    int e = errno;
+    ::close(fd);
+    ::unlink(path.c_str());
+    errno = e;
+    return -1;
+  }
+  return fd;
 }
 
 bool well_formed(std::string_view fragment) {
@@ -104,18 +111,35 @@ std::string date_stamp(std::time_t t) {
 
 SessionWriter::SessionWriter(Options options) : options_(std::move(options)) {
   if (options_.session_name.empty()) options_.session_name = "rec" + date_stamp(std::time(nullptr));
-  file_ = open_private(options_.path, "w");
-  if (!file_) throw std::runtime_error(fmt::format("cannot write {}: {}", options_.path, std::strerror(errno)));
+  int fd = -1;
+  if (options_.path == "-") {
+    fd = ::fcntl(1, F_DUPFD_CLOEXEC, 3);  // standard output as it is: not truncated, not renamed
+  } else {
+    struct stat st;
+    if (!options_.force && ::lstat(options_.path.c_str(), &st) == 0)
+      throw std::runtime_error(fmt::format("{} exists (--force replaces it)", options_.path));
+    temp_path_ = options_.path + ".tmp";
+    fd = create_private(temp_path_);
+    if (fd < 0 && errno == EEXIST && options_.force && ::unlink(temp_path_.c_str()) == 0) fd = create_private(temp_path_);
+    if (fd < 0 && errno == EEXIST)
+      throw std::runtime_error(fmt::format("{} exists (another recording, or one that failed: remove it, or --force)", temp_path_));
+  }
+  if (fd >= 0 && !(file_ = ::fdopen(fd, "w"))) ::close(fd);
+  if (!file_) {
+    int e = errno;
+    if (!temp_path_.empty()) ::unlink(temp_path_.c_str());
+    throw std::runtime_error(fmt::format("cannot write {}: {}", options_.path, std::strerror(e)));
+  }
   write(fmt::format("<session name=\"{}\" probability=\"100\" type=\"{}\">\n",
                     xml_escape(options_.session_name).value_or("rec"), options_.session_type));
 }
 
-SessionWriter::~SessionWriter() { close(); }
+SessionWriter::~SessionWriter() { abandon(); }
 
 void SessionWriter::write(std::string_view text) {
-  if (!file_) return;
-  std::fwrite(text.data(), 1, text.size(), file_);
-  std::fflush(file_);
+  if (!file_ || write_errno_) return;
+  if (std::fwrite(text.data(), 1, text.size(), file_) != text.size() || std::fflush(file_) != 0)
+    write_errno_ = errno ? errno : EIO;
 }
 
 void SessionWriter::record(std::string_view request_xml, Clock::time_point at) {
@@ -131,11 +155,18 @@ void SessionWriter::record(std::string_view request_xml, Clock::time_point at) {
 }
 
 std::string SessionWriter::save_external(std::string_view bytes) {
-  std::string base = options_.path;
+  std::string base = std::filesystem::absolute(options_.path).string();  // the file may be included from anywhere
   if (base.ends_with(".xml")) base.resize(base.size() - 4);
-  std::string name = fmt::format("{}-{}.bin", base, ++external_files_);
-  std::FILE* f = open_private(name, "wb");
-  if (!f) throw std::runtime_error(fmt::format("cannot write {}: {}", name, std::strerror(errno)));
+  std::string name;
+  int fd = -1;
+  do  // the next free -N: an existing file (or link) is never written through
+    fd = create_private(name = fmt::format("{}-{}.bin", base, ++external_files_));
+  while (fd < 0 && errno == EEXIST && external_files_ < 100000);
+  std::FILE* f = fd < 0 ? nullptr : ::fdopen(fd, "wb");
+  if (!f) {
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error(fmt::format("cannot write {}: {}", name, std::strerror(errno)));
+  }
   bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
   ok = std::fclose(f) == 0 && ok;
   if (!ok) throw std::runtime_error("cannot write " + name);
@@ -183,7 +214,21 @@ void SessionWriter::close() {
     open_tags_.pop_back();
   }
   write("</session>\n");
-  std::fclose(file_);
+  int e = write_errno_;
+  if (std::fclose(file_) != 0 && !e) e = errno ? errno : EIO;
+  file_ = nullptr;
+  if (e) {  // the .tmp stays, without its end: what was written is not lost, nor taken as complete
+    throw std::runtime_error(fmt::format("cannot write {}: {}", temp_path_.empty() ? options_.path : temp_path_, std::strerror(e)));
+  }
+  if (temp_path_.empty()) return;
+  if (::renameat2(AT_FDCWD, temp_path_.c_str(), AT_FDCWD, options_.path.c_str(), options_.force ? 0 : RENAME_NOREPLACE) != 0)
+    throw std::runtime_error(fmt::format("cannot rename {} to {}: {} (the recording is in {})", temp_path_, options_.path,
+                                         std::strerror(errno), temp_path_));
+}
+
+void SessionWriter::abandon() noexcept {
+  if (!file_) return;
+  std::fclose(file_);  // no </session>: an incomplete file does not look complete
   file_ = nullptr;
 }
 

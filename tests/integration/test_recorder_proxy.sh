@@ -4,7 +4,7 @@
 # made-up 200), a server's idle close seen before a POST is sent, a chunked request body (sent on with
 # a Content-Length), HEAD, 204/304, Connection: close, pipelined requests, 103 Early Hints, Expect:
 # 100-continue, Upgrade refused (501), the header limits (431 for the request, 502 for the response)
-# and a too large Content-Length (413 at once).
+# a too large Content-Length (413 at once) and the cap of 256 connections served at once.
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl curl python3
 export HOME=$TEST_TMP/home
@@ -85,6 +85,28 @@ print(exchange(f"POST {u}/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 500000000\
 PY
 grep -q 'ka conn=.*len=3 te=- cl=3' <(tr -d '\r\n' < "$TEST_TMP/raw.out") || fail "pipelined requests: $(cat "$TEST_TMP/raw.out")"
 grep -q '^HTTP/1.1 413' "$TEST_TMP/raw.out" || fail "Content-Length over the limit: $(cat "$TEST_TMP/raw.out")"
+
+# 256 connections at once: the 257th waits (not served) until one of them ends.
+python3 - "$proxy" "$U" > "$TEST_TMP/cap.out" 2>&1 <<'PY' || fail "connection cap: $(cat "$TEST_TMP/cap.out")"
+import socket, sys, time
+held = []
+for _ in range(256):
+    held.append(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10))
+time.sleep(0.5)  # held: accepted by now (a check below would pass early otherwise: then it fails)
+extra = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1.5)
+extra.sendall(f"GET {sys.argv[2]}/ka HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+try:
+    print("answered while 256 were open:", extra.recv(100))
+    sys.exit(1)
+except socket.timeout:
+    pass
+held.pop().close()
+extra.settimeout(5)
+answer = extra.recv(100)
+if not answer.startswith(b"HTTP/1.1 200"):
+    print("after one closed:", answer)
+    sys.exit(1)
+PY
 
 "$LOADCTL" record stop > /dev/null || fail "record stop"
 wait_until 10 eval "! kill -0 $rec_pid 2>/dev/null" || fail "the recorder did not exit"

@@ -1,4 +1,7 @@
 // The session recorder's writer, HTTP request formatting and HAR conversion (src/recorder/).
+#include <sys/resource.h>
+
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -92,6 +95,75 @@ TEST_F(RecorderFiles, SessionWithThinktimesTagsAndAComment) {
   EXPECT_EQ(tr.child("thinktime").attribute("value").as_int(), 3);  // 2.5 s since /b
   EXPECT_STREQ(tr.child("thinktime").attribute("random").value(), "true");
   EXPECT_NE(slurp(out).find("<!-- a - - b -  -->"), std::string::npos) << slurp(out);
+}
+
+TEST_F(RecorderFiles, OutputIsNewPrivateAndRenamedWhenComplete) {
+  std::string out = path("rec.xml");
+  {
+    SessionWriter w({out});
+    EXPECT_FALSE(fs::exists(out));  // PATH.tmp while recording
+    EXPECT_EQ((fs::status(out + ".tmp").permissions() & fs::perms::all), fs::perms::owner_read | fs::perms::owner_write);
+    w.close();
+  }
+  EXPECT_TRUE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(out + ".tmp"));
+  EXPECT_THROW(SessionWriter({out}), std::runtime_error);  // an existing file: refused
+  SessionWriter::Options replace{out};
+  replace.force = true;
+  { SessionWriter(replace).close(); }
+  // A link planted where the output or its .tmp goes is not written through.
+  std::string victim = path("victim");
+  std::ofstream(victim) << "keep";
+  fs::create_symlink(victim, path("link.xml"));
+  EXPECT_THROW(SessionWriter({path("link.xml")}), std::runtime_error);
+  fs::create_symlink(victim, path("new.xml.tmp"));
+  EXPECT_THROW(SessionWriter({path("new.xml")}), std::runtime_error);
+  SessionWriter::Options forced{path("link.xml")};
+  forced.force = true;
+  { SessionWriter(forced).close(); }
+  EXPECT_EQ(slurp(victim), "keep");
+  EXPECT_FALSE(fs::is_symlink(path("link.xml")));  // replaced by the recording, the target untouched
+  // Destroyed without close() (an error part-way): no </session>, the .tmp left, no PATH.
+  { SessionWriter w({path("failed.xml")}); }
+  EXPECT_FALSE(fs::exists(path("failed.xml")));
+  EXPECT_EQ(slurp(path("failed.xml.tmp")).find("</session>"), std::string::npos);
+}
+
+TEST_F(RecorderFiles, WriteErrorsAreReported) {
+  // A file size limit makes writes fail (EFBIG) as a full disk would.
+  std::string out = path("big.xml");
+  SessionWriter w({out});
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old;
+  small.rlim_cur = 4096;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  w.record(std::string(8192, ' ') + "<request/>");
+  EXPECT_NE(w.write_error(), 0);
+  EXPECT_THROW(w.close(), std::runtime_error);
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_FALSE(fs::exists(out));  // not renamed as if complete
+  EXPECT_EQ(slurp(out + ".tmp").find("</session>"), std::string::npos);
+}
+
+TEST_F(RecorderFiles, ExternalFilesAreNewAndAbsolute) {
+  std::string out = path("rec.xml");
+  std::string victim = path("victim");
+  std::ofstream(victim) << "keep";
+  fs::create_symlink(victim, path("rec-1.bin"));  // taken: the next N is used
+  std::ofstream(path("rec-2.bin")) << "other";
+  fs::current_path(dir);
+  SessionWriter w({"rec.xml"});
+  std::string file = w.save_external("bytes");
+  EXPECT_EQ(file, path("rec-3.bin"));  // absolute, though the output was given relative
+  EXPECT_EQ(slurp(file), "bytes");
+  EXPECT_EQ(slurp(victim), "keep");
+  EXPECT_EQ(slurp(path("rec-2.bin")), "other");
+  EXPECT_EQ((fs::status(file).permissions() & fs::perms::all), fs::perms::owner_read | fs::perms::owner_write);
+  w.close();
+  fs::current_path(fs::temp_directory_path());
 }
 
 TEST_F(RecorderFiles, TagsThatWouldBreakTheFileAreRefused) {
@@ -216,7 +288,7 @@ TEST_F(RecorderFiles, HarToSession) {
      "request": {"method": "POST", "url": "http://h.test/api", "httpVersion": "HTTP/1.0",
                  "postData": {"mimeType": "application/json", "text": "{\"k\": \"<v>\"}"}}}]}})";
   std::string out = path("har.xml");
-  HarResult r = har_to_session(har, out, {false, 1000, "h"});
+  HarResult r = har_to_session(har, out, {false, 1000, "h", true});
   EXPECT_EQ(r.requests, 3u);  // the data: URL is no HTTP request
   pugi::xml_document doc;
   auto session = parsed_session(doc, out);
@@ -232,7 +304,7 @@ TEST_F(RecorderFiles, HarToSession) {
   EXPECT_EQ(slurp(out).find("authority"), std::string::npos);
   EXPECT_EQ(slurp(out).find("Cookie"), std::string::npos);
 
-  HarResult no_static = har_to_session(har, out, {true, 1000, "h"});
+  HarResult no_static = har_to_session(har, out, {true, 1000, "h", true});
   EXPECT_EQ(no_static.requests, 2u);
   EXPECT_EQ(no_static.skipped_static, 1u);
   EXPECT_EQ(slurp(out).find("logo.png"), std::string::npos);
@@ -241,6 +313,7 @@ TEST_F(RecorderFiles, HarToSession) {
 TEST_F(RecorderFiles, HarErrorsSayWhere) {
   std::string out = path("bad.xml");
   EXPECT_THROW(har_to_session("not json", out, {}), std::runtime_error);
+  EXPECT_FALSE(fs::exists(out));
   EXPECT_THROW(har_to_session(R"({"log": {}})", out, {}), std::runtime_error);
   try {
     har_to_session(R"({"log": {"entries": [{"startedDateTime": "2026-12-05T10:00:00Z", "request": {"url": "http://h/"}}]}})",
@@ -249,4 +322,6 @@ TEST_F(RecorderFiles, HarErrorsSayWhere) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("log.entries[0].request: no method"), std::string::npos) << e.what();
   }
+  EXPECT_FALSE(fs::exists(out));  // an error part-way: nothing that looks complete
+  EXPECT_EQ(slurp(out + ".tmp").find("</session>"), std::string::npos);
 }
