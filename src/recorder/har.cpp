@@ -1,5 +1,6 @@
 #include "recorder/har.hpp"
 
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -94,16 +95,34 @@ double parse_har_time(std::string_view s) {
   return (static_cast<double>(t - offset) + fraction) * 1000.0;
 }
 
-HarResult har_to_session(std::string_view har, const std::string& output, const HarOptions& options) {
+namespace {
+
+std::string form_encode(std::string_view s) {
+  auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '*')
+      out += static_cast<char>(c);
+    else if (c == ' ')
+      out += '+';
+    else if (c == '%' && i + 2 < s.size() && hex(s[i + 1]) && hex(s[i + 2]))
+      out += '%';  // already encoded (Chromium writes params as they were sent)
+    else
+      out += fmt::format("%{:02X}", c);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<HarRequest> har_requests(std::string_view har, const HarOptions& options, HarResult& result) {
   std::string error;
   auto doc = report::parse_json(har, &error);
   if (!doc) throw std::runtime_error("not JSON: " + error);
   const JsonValue& log = require(*doc, "log", JsonValue::Type::Object, "the HAR");
   const JsonValue& entries = require(log, "entries", JsonValue::Type::Array, "log");
-  std::string path = output.empty() ? "-" : output;
-  SessionWriter writer({path, "ts_http", options.session_name, std::chrono::milliseconds(options.thinktime_low_ms), options.force});
-  HttpRecordFormatter formatter;
-  HarResult result;
+  std::vector<HarRequest> out;
   for (std::size_t i = 0; i < entries.array.size(); ++i) {
     const JsonValue& entry = entries.array[i];
     std::string where = fmt::format("log.entries[{}]", i);
@@ -112,7 +131,14 @@ HarResult har_to_session(std::string_view har, const std::string& output, const 
     r.method = require(request, "method", JsonValue::Type::String, where + ".request").string;
     r.url = require(request, "url", JsonValue::Type::String, where + ".request").string;
     UrlParts parts;
-    if (!split_url(r.url, parts)) continue;  // data:, blob:, chrome-extension: ... are not HTTP requests
+    if (!split_url(r.url, parts)) {  // data:, blob:, ws:, chrome-extension: ... are no HTTP requests
+      ++result.skipped_other;
+      continue;
+    }
+    if (!options.include_cached && !entry.string_at("_fromCache").empty()) {  // Chromium: "memory", "disk"
+      ++result.skipped_cached;
+      continue;
+    }
     if (options.no_static && is_static(entry, r.url)) {
       ++result.skipped_static;
       continue;
@@ -127,14 +153,35 @@ HarResult har_to_session(std::string_view har, const std::string& output, const 
     if (const JsonValue* post = request.find("postData"); post && post->type == JsonValue::Type::Object) {
       r.body = post->string_at("text");
       std::string mime = post->string_at("mimeType");
+      const JsonValue* params = post->find("params");
+      if (r.body.empty() && params && params->type == JsonValue::Type::Array && !params->array.empty()) {
+        if (text::lowered(mime).starts_with("multipart/"))
+          throw std::runtime_error(where + ": not supported yet: a multipart postData given by params without text");
+        for (const JsonValue& p : params->array) {  // application/x-www-form-urlencoded
+          if (!r.body.empty()) r.body += '&';
+          r.body += form_encode(p.string_at("name")) + "=" + form_encode(p.string_at("value"));
+        }
+      }
       bool has_type = false;
       for (const auto& [n, v] : r.headers) has_type = has_type || text::iequals(n, "Content-Type");
       if (!has_type && !mime.empty()) r.headers.emplace_back("Content-Type", mime);
     }
     double started = parse_har_time(entry.string_at("startedDateTime"));
     if (started < 0) throw std::runtime_error(where + ": startedDateTime is not an ISO 8601 date-time");
-    Clock::time_point at{std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(started))};
-    writer.record(formatter.format(r, output.empty() ? nullptr : &writer), at);
+    out.push_back({std::move(r), started});
+  }
+  return out;
+}
+
+HarResult har_to_session(std::string_view har, const std::string& output, const HarOptions& options) {
+  HarResult result;
+  std::vector<HarRequest> requests = har_requests(har, options, result);
+  std::string path = output.empty() ? "-" : output;
+  SessionWriter writer({path, "ts_http", options.session_name, std::chrono::milliseconds(options.thinktime_low_ms), options.force});
+  HttpRecordFormatter formatter;
+  for (const HarRequest& h : requests) {
+    Clock::time_point at{std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(h.started_ms))};
+    writer.record(formatter.format(h.record, output.empty() ? nullptr : &writer), at);
     ++result.requests;
   }
   writer.close();

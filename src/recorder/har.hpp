@@ -8,6 +8,9 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "recorder/http_record.hpp"
 
 namespace loadctl::recorder {
 
@@ -16,12 +19,26 @@ struct HarOptions {
   long thinktime_low_ms = 1000;
   std::string session_name;  ///< "" = "har" + the input file's stem
   bool force = false;        ///< replace an existing output file
+  bool include_cached = false;  ///< keep entries the browser served from its cache (_fromCache)
 };
 
 struct HarResult {
   std::size_t requests = 0;
   std::size_t skipped_static = 0;
+  std::size_t skipped_other = 0;   ///< not http(s): data:, blob:, ws: ...
+  std::size_t skipped_cached = 0;  ///< _fromCache, without include_cached
 };
+
+/// One entry of the HAR as a request, and when it started (ms since the epoch).
+struct HarRequest {
+  HttpRecord record;
+  double started_ms = 0;
+};
+
+/// The HTTP requests of the HAR text `har`, in order, as har_to_session writes them (counting what
+/// it leaves out in `result`). A postData without text but with params becomes a urlencoded body
+/// (a name or value already %-encoded is kept as it is); multipart params are refused.
+std::vector<HarRequest> har_requests(std::string_view har, const HarOptions& options, HarResult& result);
 
 /// Milliseconds since the epoch of an ISO 8601 date-time as HAR writes it
 /// ("2026-12-05T18:34:36.123Z", "...+01:00"); -1 when malformed.

@@ -110,6 +110,9 @@ int har2xml_main(int argc, char** argv) {
       ->check(CLI::Range(0L, 86400000L));
   app.add_option("--session-name", o.session_name, "the session's name (default: har + the file's name)");
   app.add_flag("--force", o.force, "replace an existing output file");
+  app.add_flag("--include-cached", o.include_cached,
+               "keep the entries the browser served from its cache (_fromCache; left out by default: they "
+               "never reached the server)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::Error& e) {
@@ -117,8 +120,11 @@ int har2xml_main(int argc, char** argv) {
   }
   try {
     HarResult result = har_file_to_session(input, output, o);
-    std::fprintf(stderr, "har2xml: %zu request(s) written%s, %zu static left out\n", result.requests,
-                 output.empty() ? "" : (" to " + output).c_str(), result.skipped_static);
+    std::fprintf(stderr,
+                 "har2xml: %zu request(s) written%s; left out: %zu static, %zu from the browser's cache, %zu not "
+                 "http(s) (data:, blob:, ws: ...)\n",
+                 result.requests, output.empty() ? "" : (" to " + output).c_str(), result.skipped_static,
+                 result.skipped_cached, result.skipped_other);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: har2xml: %s\n", e.what());
