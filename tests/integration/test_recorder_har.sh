@@ -49,5 +49,5 @@ replay nostatic --no-static
 expected_lines --no-static | sort > "$TEST_TMP/nostatic.expected"
 grep -q 'style.css\|app.js\|logo.svg' "$TEST_TMP/nostatic.expected" && fail "the expected lines hold static assets"
 diff "$TEST_TMP/nostatic.expected" "$TEST_TMP/nostatic.lines" >&2 || fail "--no-static: the replay's request lines differ"
-grep -q '4 static left out' "$TEST_TMP/nostatic.conv" || fail "--no-static did not say what it left out: $(cat "$TEST_TMP/nostatic.conv")"
+grep -q 'left out: 4 static' "$TEST_TMP/nostatic.conv" || fail "--no-static did not say what it left out: $(cat "$TEST_TMP/nostatic.conv")"
 echo "PASS: $TEST_NAME"
