@@ -42,6 +42,7 @@ constexpr std::uint64_t kMaxResponseBody = 64ull << 20;
 constexpr std::uint32_t kMaxRequestHeader = 64 * 1024;
 constexpr std::uint32_t kMaxResponseHeader = 256 * 1024;
 constexpr auto kIdleTimeout = std::chrono::seconds(120);  // as Tsung's ?lifetime
+constexpr auto kConnectTimeout = std::chrono::seconds(30);  // TCP connect, and a TLS handshake
 
 // The CONNECT target host:port.
 bool split_authority(std::string_view target, std::string& host, std::string& port) {
@@ -228,7 +229,7 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
     resolver_.async_resolve(host, std::to_string(port), [self = shared_from_this(), host, ssl](error_code ec, tcp::resolver::results_type results) {
       if (ec) return self->refuse(http::status::bad_gateway, fmt::format("cannot resolve {}: {}", host, ec.message()));
       self->open_stream(ssl, host);
-      self->plain_->expires_after(std::chrono::seconds(30));
+      self->plain_->expires_after(kConnectTimeout);
       self->plain_->async_connect(results, [self, host, ssl](error_code ec, const tcp::endpoint&) {
         if (ec) return self->refuse(http::status::bad_gateway, fmt::format("cannot connect to {}: {}", host, ec.message()));
         if (!ssl) return self->send_upstream();
@@ -359,7 +360,8 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
     http::async_write(client_, *res, [self = shared_from_this(), res](error_code, std::size_t) { self->close(); });
   }
 
-  // CONNECT without --mitm-ca: the bytes pass through unseen; the file says so.
+  // CONNECT without --mitm-ca: the bytes pass through unseen; the file says so. With -u the CONNECT
+  // goes to the parent proxy as it came, and the parent's answer to the client (as Tsung).
   void open_tunnel(std::string target) {
     std::string host, port;
     if (!split_authority(target, host, port)) return refuse(http::status::bad_request, "CONNECT " + target + ": expected host:port");
@@ -371,17 +373,28 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
     upstream_key_.clear();
     plain_owned_.emplace(ctx_.io);
     plain_ = &*plain_owned_;
-    resolver_.async_resolve(host, port, [self = shared_from_this(), target](error_code ec, tcp::resolver::results_type results) {
+    const UpstreamOptions& up = ctx_.upstream;
+    // The first bytes to the other end: the CONNECT itself for a parent proxy, then whatever the
+    // client sent after its CONNECT head.
+    auto first = std::make_shared<std::string>();
+    if (up.parent_proxy) {
+      *first = fmt::format("CONNECT {} HTTP/1.1\r\n", target);
+      for (const auto& field : request_->get()) *first += fmt::format("{}: {}\r\n", std::string(field.name_string()), std::string(field.value()));
+      *first += "\r\n";
+      host = up.server_host;
+      port = std::to_string(up.server_port);
+    }
+    first->append(beast::buffers_to_string(client_buffer_.data()));
+    client_buffer_.consume(client_buffer_.size());
+    resolver_.async_resolve(host, port, [self = shared_from_this(), target, first](error_code ec, tcp::resolver::results_type results) {
       if (ec) return self->refuse(http::status::bad_gateway, "CONNECT " + target + ": " + ec.message());
-      self->plain_->async_connect(results, [self, target](error_code ec, const tcp::endpoint&) {
+      self->plain_->expires_after(kConnectTimeout);
+      self->plain_->async_connect(results, [self, target, first](error_code ec, const tcp::endpoint&) {
         if (ec) return self->refuse(http::status::bad_gateway, "CONNECT " + target + ": " + ec.message());
-        auto ok = std::make_shared<std::string>("HTTP/1.1 200 Connection established\r\nProxy-agent: loadctl\r\n\r\n");
-        asio::async_write(self->client_, asio::buffer(*ok), [self, ok](error_code ec, std::size_t) {
+        auto ok = std::make_shared<std::string>(self->ctx_.upstream.parent_proxy ? "" : "HTTP/1.1 200 Connection established\r\nProxy-agent: loadctl\r\n\r\n");
+        asio::async_write(self->client_, asio::buffer(*ok), [self, ok, first](error_code ec, std::size_t) {
           if (ec) return self->close();
-          // Bytes the client sent after its CONNECT head are the tunnel's first.
-          auto early = std::make_shared<std::string>(beast::buffers_to_string(self->client_buffer_.data()));
-          self->client_buffer_.consume(self->client_buffer_.size());
-          asio::async_write(*self->plain_, asio::buffer(*early), [self, early](error_code ec, std::size_t) {
+          asio::async_write(*self->plain_, asio::buffer(*first), [self, first](error_code ec, std::size_t) {
             if (ec) return self->close();
             self->pump(self->client_, *self->plain_, std::make_shared<std::array<char, 16384>>());
             self->pump(*self->plain_, self->client_, std::make_shared<std::array<char, 16384>>());

@@ -77,10 +77,15 @@ child_pid=$!
 on_exit "_stop_pid $child_pid"
 wait_until 20 port_open "$parent_port" && wait_until 20 port_open "$proxy_port" || fail "the recorders did not listen"
 curl -s --max-time 10 -x "http://127.0.0.1:$proxy_port" "http://127.0.0.1:$port/status/404?via=parent" > /dev/null || fail "curl via two proxies"
+# A CONNECT with -u goes to the parent, which tunnels it (its file says so) and answers the client.
+curl -s --max-time 10 --cacert "$NGINX_DIR/server.pem" -x "http://127.0.0.1:$proxy_port" \
+  "https://localhost:$page_port/page" > "$TEST_TMP/connect-u.out" || fail "curl CONNECT via two proxies"
+grep -q "href=\"https://localhost:$page_port/next\"" "$TEST_TMP/connect-u.out" || fail "CONNECT via the parent: $(cat "$TEST_TMP/connect-u.out")"
 "$LOADCTL" record stop > /dev/null || fail "record stop (child)"
 HOME=$TEST_TMP/home2 "$LOADCTL" record stop > /dev/null || fail "record stop (parent)"
 for f in child parent; do
   grep -q "url=\"http://127.0.0.1:$port/status/404?via=parent\"" "$TEST_TMP/$f.xml" || fail "$f did not record the request: $(cat "$TEST_TMP/$f.xml")"
 done
+grep -q "<!-- CONNECT localhost:$page_port tunnelled" "$TEST_TMP/parent.xml" || fail "the CONNECT did not go through the parent"
 [ "$(grep -c 'via=parent' "$NGINX_ACCESS_LOG")" = 1 ] || fail "nginx did not get the request once through the parent"
 echo "PASS: $TEST_NAME"
