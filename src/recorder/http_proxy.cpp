@@ -365,6 +365,8 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
   void open_tunnel(std::string target) {
     std::string host, port;
     if (!split_authority(target, host, port)) return refuse(http::status::bad_request, "CONNECT " + target + ": expected host:port");
+    if (ctx_.upstream.connect_443_only && port != "443")
+      return refuse(http::status::forbidden, "CONNECT " + target + ": refused (port 443 only when listening beyond loopback)");
     if (ctx_.upstream.records_host(host))
       ctx_.writer.comment(fmt::format("CONNECT {} tunnelled without recording (encrypted); record HTTPS with "
                                     "http://-{}/ URLs, see docs/recorder.md", target, host));

@@ -29,6 +29,7 @@ struct UpstreamOptions {
   std::uint16_t server_port = 0;  ///< -P: the same (0 = the protocol's default)
   bool parent_proxy = false;      ///< -u: HTTP requests go to -I:-P as a proxy would send them
   std::string mitm_ca_dir;        ///< --mitm-ca: CONNECT tunnels are decrypted with this CA ("" = blind)
+  bool connect_443_only = false;  ///< CONNECT to port 443 only (a listener other than loopback)
   std::vector<std::string> only_hosts;  ///< --only-host: record requests to these hosts only (all when empty)
   /// `host` (no port) is to be recorded.
   bool records_host(std::string_view host) const;

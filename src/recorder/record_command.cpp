@@ -45,6 +45,9 @@ int record_main(int argc, char** argv) {
   app.add_option("-L,--listen-port", o.listen_port, "port the proxy listens on (default 8090, as Tsung)");
   app.add_option("--listen-address", o.listen_address,
                  "address the proxy listens on (default 127.0.0.1; Tsung listens on all addresses)");
+  app.add_option("--allow-from", o.allow_from,
+                 "with a --listen-address other than loopback: the clients (ADDRESS[/BITS], repeatable) that may use "
+                 "the proxy (required then)");
   app.add_option("-I", o.upstream.server_host, "pgsql: the server's address (default 127.0.0.1); http with -u: the parent proxy");
   app.add_option("-P", o.upstream.server_port, "pgsql: the server's port (default 5432); http with -u: the parent proxy's");
   app.add_flag("-u", o.upstream.parent_proxy, "http: send the requests through the parent proxy -I:-P");

@@ -6,11 +6,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include <boost/asio/read.hpp>
@@ -35,9 +38,58 @@ std::string loadctl_home() {
   return run.substr(0, run.size() - std::string_view("/run").size());
 }
 
+// The two ends of a TCP connection as /proc/net/tcp{,6} prints them (addresses as the kernel's
+// 32-bit words in this machine's byte order, here little-endian; ports in hexadecimal).
+std::string proc_net_endpoint(const tcp::endpoint& e) {
+  std::string out;
+  auto words = [&out](const unsigned char* b, std::size_t n) {
+    for (std::size_t i = 0; i < n; i += 4) out += fmt::format("{:02X}{:02X}{:02X}{:02X}", b[i + 3], b[i + 2], b[i + 1], b[i]);
+  };
+  if (e.address().is_v4()) {
+    auto b = e.address().to_v4().to_bytes();
+    words(b.data(), b.size());
+  } else {
+    auto b = e.address().to_v6().to_bytes();
+    words(b.data(), b.size());
+  }
+  return out + fmt::format(":{:04X}", e.port());
+}
+
 }  // namespace
 
+std::optional<unsigned> local_peer_uid(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  tcp::endpoint peer = socket.remote_endpoint(ec), local = socket.local_endpoint(ec);
+  if (ec) return std::nullopt;
+  // The peer's socket is the one whose local end is our remote end and whose remote end is ours.
+  std::string want_local = proc_net_endpoint(peer), want_remote = proc_net_endpoint(local);
+  std::ifstream table(peer.address().is_v4() ? "/proc/net/tcp" : "/proc/net/tcp6");
+  std::string line;
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string slot, from, to, state, queues, timer, retransmits;
+    unsigned uid = 0;
+    if (fields >> slot >> from >> to >> state >> queues >> timer >> retransmits >> uid && from == want_local && to == want_remote)
+      return uid;
+  }
+  return std::nullopt;
+}
+
 void RecorderContext::note(std::string_view line) const { std::fprintf(stderr, "record: %.*s\n", int(line.size()), line.data()); }
+
+bool Recorder::Network::contains(const asio::ip::address& a) const {
+  asio::ip::address x = a;
+  if (x.is_v6() && x.to_v6().is_v4_mapped() && address.is_v4()) x = asio::ip::make_address_v4(asio::ip::v4_mapped, x.to_v6());
+  if (x.is_v4() != address.is_v4()) return false;
+  auto match = [this](const auto& p, const auto& q) {
+    for (unsigned i = 0; i < bits; ++i) {
+      unsigned byte = i / 8, mask = 0x80u >> (i % 8);
+      if ((p[byte] & mask) != (q[byte] & mask)) return false;
+    }
+    return true;
+  };
+  return x.is_v4() ? match(x.to_v4().to_bytes(), address.to_v4().to_bytes()) : match(x.to_v6().to_bytes(), address.to_v6().to_bytes());
+}
 
 std::string recorder_dir() { return loadctl_home() + "/recorder"; }
 std::string recorder_socket_path() { return recorder_dir() + "/" + control::kControlSocketName; }
@@ -74,6 +126,32 @@ Recorder::Recorder(RecorderOptions options)
   boost::system::error_code ec;
   auto address = asio::ip::make_address(options_.listen_address, ec);
   if (ec) throw std::runtime_error(fmt::format("--listen-address {}: not an IP address", options_.listen_address));
+  loopback_ = address.is_loopback() || (address.is_v6() && address.to_v6().is_v4_mapped() &&
+                                       asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).is_loopback());
+  for (const std::string& cidr : options_.allow_from) {
+    Network n;
+    std::size_t slash = cidr.find('/');
+    n.address = asio::ip::make_address(cidr.substr(0, slash), ec);
+    unsigned max_bits = n.address.is_v4() ? 32 : 128;
+    n.bits = max_bits;
+    if (!ec && slash != std::string::npos) {
+      std::string bits = cidr.substr(slash + 1);
+      n.bits = bits.empty() || bits.size() > 3 || bits.find_first_not_of("0123456789") != std::string::npos ? 999 : std::stoul(bits);
+    }
+    if (ec || n.bits > max_bits) throw std::runtime_error(fmt::format("--allow-from {}: expected ADDRESS[/BITS]", cidr));
+    allowed_.push_back(n);
+  }
+  if (!loopback_ && allowed_.empty())
+    throw std::runtime_error(fmt::format(
+        "--listen-address {} is not a loopback address: name the clients that may use the proxy with --allow-from "
+        "ADDRESS/BITS (what they send is recorded, credentials included)",
+        options_.listen_address));
+  if (loopback_ && !allowed_.empty()) throw std::runtime_error("--allow-from is for a --listen-address other than loopback");
+  if (!loopback_) {
+    std::fprintf(stderr, "record: warning: listening on %s: the clients of --allow-from can use this proxy; CONNECT is "
+                         "allowed to port 443 only\n", options_.listen_address.c_str());
+    options_.upstream.connect_443_only = true;
+  }
   tcp::endpoint at(address, options_.listen_port);
   listener_.open(at.protocol(), ec);
   if (!ec) listener_.set_option(tcp::acceptor::reuse_address(true), ec);
@@ -94,6 +172,21 @@ Recorder::~Recorder() {
 
 void Recorder::serve(tcp::socket socket) {
   if (writer_->closed()) return;
+  boost::system::error_code ec;
+  auto peer = socket.remote_endpoint(ec).address();
+  if (ec) return;
+  if (loopback_) {
+    // Other users of this machine reach a loopback port too: the recording is the owner's.
+    auto uid = local_peer_uid(socket);
+    if (!uid || *uid != geteuid()) {
+      context_->note(uid ? fmt::format("connection from user {} refused (only the recorder's user may use it)", *uid)
+                         : std::string("connection refused: its user is unknown"));
+      return;
+    }
+  } else if (std::none_of(allowed_.begin(), allowed_.end(), [&](const Network& n) { return n.contains(peer); })) {
+    context_->note(fmt::format("connection from {} refused (not in --allow-from)", peer.to_string()));
+    return;
+  }
   ++*connections_;
   std::weak_ptr<std::size_t> count = connections_;
   context_->connection_slot = std::shared_ptr<void>(connections_.get(), [this, count](void*) {

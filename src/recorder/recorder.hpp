@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -44,6 +45,7 @@ struct RecorderOptions {
   std::string output;  ///< "" = default_output_path()
   std::chrono::milliseconds thinktime_low{1000};
   bool force = false;  ///< replace an existing output file
+  std::vector<std::string> allow_from;  ///< ADDRESS[/BITS]: the clients a non-loopback listener serves
   UpstreamOptions upstream;
 };
 
@@ -59,6 +61,11 @@ class Recorder {
 
  private:
   struct ControlSession;
+  struct Network {
+    boost::asio::ip::address address;
+    unsigned bits = 0;
+    bool contains(const boost::asio::ip::address& a) const;
+  };
   void serve(boost::asio::ip::tcp::socket socket);
   void open_control_socket();
   void on_control(boost::asio::local::stream_protocol::socket socket);
@@ -78,8 +85,14 @@ class Recorder {
   std::string socket_path_;
   std::uint16_t port_ = 0;
   int exit_status_ = 0;
+  bool loopback_ = true;            ///< the listener is on a loopback address: peers' uid checked
+  std::vector<Network> allowed_;    ///< --allow-from
   std::shared_ptr<std::size_t> connections_ = std::make_shared<std::size_t>(0);  ///< served now (destroyed before listen_loop_)
 };
+
+/// The uid owning the other end of a TCP connection between two sockets of this machine (from
+/// /proc/net/tcp or tcp6), or nullopt when it is not found there.
+std::optional<unsigned> local_peer_uid(const boost::asio::ip::tcp::socket& socket);
 
 /// Sends one control request ("stop", "tag MARKUP") to the running recorder and returns its
 /// answer, or nullopt with `error` set (no recorder running, no answer in time).

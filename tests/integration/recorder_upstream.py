@@ -7,7 +7,8 @@ I the requests on one connection).
   /ka        200 "ka conn=N index=I", keep-alive
   /drop      the first request of a connection: 200 "fresh"; later ones: the connection is closed
              without an answer (a keep-alive connection the server dropped as the request came)
-  /idle-close  200 "ka", then the server closes the connection (its keep-alive timeout)
+  /idle-close  200 "ka", then the server closes the connection (its keep-alive timeout) and logs
+             "conn=N closed"
   /echo      200 "len=L te=T cl=C": the body length and the framing the proxy sent
   /head      200 with Content-Length 5 ("head!", not sent for HEAD)
   /204 /304  no body
@@ -80,6 +81,9 @@ class Handler(socketserver.StreamRequestHandler):
                 self.send("200 OK", b"fresh")
             elif path == "/idle-close":
                 self.send("200 OK", b"ka")
+                self.connection.shutdown(socket.SHUT_WR)
+                with LOG_LOCK, open(sys.argv[2], "a") as log:
+                    log.write(f"conn={conn} closed\n")
                 return
             elif path == "/echo":
                 self.send("200 OK", f"len={len(body)} te={headers.get('transfer-encoding', '-')} "

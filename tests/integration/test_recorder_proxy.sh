@@ -4,7 +4,8 @@
 # made-up 200), a server's idle close seen before a POST is sent, a chunked request body (sent on with
 # a Content-Length), HEAD, 204/304, Connection: close, pipelined requests, 103 Early Hints, Expect:
 # 100-continue, Upgrade refused (501), the header limits (431 for the request, 502 for the response)
-# a too large Content-Length (413 at once) and the cap of 256 connections served at once.
+# a too large Content-Length (413 at once), the cap of 256 connections served at once, another
+# user refused on the loopback port, and beyond loopback: --allow-from required, CONNECT to 443 only.
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl curl python3
 export HOME=$TEST_TMP/home
@@ -31,8 +32,24 @@ out=$(pc "$U/ka" -o /dev/null --next -x "http://127.0.0.1:$proxy" -o /dev/null -
 assert_eq "$out" 502 "POST on a dropped keep-alive connection"
 [ "$(grep -c 'POST /drop' "$TEST_TMP/up.log")" = 1 ] || fail "the POST was resent: $(cat "$TEST_TMP/up.log")"
 # The server closed the idle connection before the POST came: the proxy sees it and opens another.
-out=$(pc "$U/idle-close" -o /dev/null --next -x "http://127.0.0.1:$proxy" -o /dev/null -d x -w '%{http_code}' "$U/echo")
-assert_eq "$out" 200 "POST after the server's idle close"
+python3 - "$proxy" "$U" "$TEST_TMP/up.log" > "$TEST_TMP/idle.out" <<'PY' || fail "POST after the server's idle close: $(cat "$TEST_TMP/idle.out")"
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(f"GET {sys.argv[2]}/idle-close HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+answer = b""
+while not answer.endswith(b"ka"):
+    answer += s.recv(1000)
+deadline = time.time() + 10  # until the server has closed its end
+while " closed" not in open(sys.argv[3]).read():
+    assert time.time() < deadline, "the server did not close"
+    time.sleep(0.05)
+s.sendall(f"POST {sys.argv[2]}/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx".encode())
+answer = b""
+while chunk := s.recv(1000):
+    answer += chunk
+print(answer.decode())
+sys.exit(0 if answer.startswith(b"HTTP/1.1 200") else 1)
+PY
 
 # A chunked request body goes on with its length.
 head -c 100000 /dev/urandom | base64 -w 0 > "$TEST_TMP/body"
@@ -108,8 +125,31 @@ if not answer.startswith(b"HTTP/1.1 200"):
     sys.exit(1)
 PY
 
+# Another user of this machine cannot use the loopback proxy (the recording is its owner's).
+if [ "$(id -u)" = 0 ] && command -v runuser > /dev/null; then
+  code=$(runuser -u nobody -- curl -s --max-time 10 -o /dev/null -w '%{http_code}' -x "http://127.0.0.1:$proxy" "$U/ka?nobody" || true)
+  assert_eq "$code" 000 "a request from user nobody"
+  grep -q 'connection from user [0-9]* refused' "$TEST_TMP/record.err" || fail "no note for nobody's connection"
+  grep -q 'nobody' "$TEST_TMP/up.log" && fail "nobody's request reached the server"
+  assert_eq "$(pc -o /dev/null -w '%{http_code}' "$U/ka")" 200 "the owner's request after nobody's"
+else
+  log "not root: the other-user check is not run"
+fi
+
 "$LOADCTL" record stop > /dev/null || fail "record stop"
 wait_until 10 eval "! kill -0 $rec_pid 2>/dev/null" || fail "the recorder did not exit"
 grep -q "url=\"/echo\".*contents=\"$(head -c 20 "$TEST_TMP/body" | sed 's/[+/]/./g')" "$TEST_TMP/rec.xml" || fail "chunked body not recorded"
 grep -q '<request><http url="/ws"' "$TEST_TMP/rec.xml" && fail "the refused Upgrade was recorded"
+# Beyond loopback: --allow-from required; clients outside it refused; CONNECT to port 443 only.
+"$LOADCTL" record -L 0 --listen-address 0.0.0.0 -o "$TEST_TMP/any.xml" 2> "$TEST_TMP/any.err" && fail "0.0.0.0 without --allow-from accepted"
+grep -q 'allow-from' "$TEST_TMP/any.err" || fail "0.0.0.0 without --allow-from: $(cat "$TEST_TMP/any.err")"
+"$LOADCTL" record -L "$proxy" --listen-address 0.0.0.0 --allow-from 127.0.0.0/8 -o "$TEST_TMP/wide.xml" > /dev/null 2> "$TEST_TMP/wide.err" &
+wide_pid=$!
+on_exit "_stop_pid $wide_pid"
+wait_until 20 port_open "$proxy" || fail "the wide recorder did not listen: $(cat "$TEST_TMP/wide.err")"
+grep -q 'warning: listening on 0.0.0.0' "$TEST_TMP/wide.err" || fail "no warning for 0.0.0.0"
+assert_eq "$(pc -o /dev/null -w '%{http_code}' "$U/ka")" 200 "a client in --allow-from"
+assert_eq "$(pc -o /dev/null -w '%{http_connect}' -p "$U/x")" 403 "CONNECT to a port other than 443"
+grep -q "CONNECT 127.0.0.1:$up: refused" "$TEST_TMP/wide.err" || fail "no note for the CONNECT"
+"$LOADCTL" record stop > /dev/null || fail "record stop (wide)"
 echo "PASS: $TEST_NAME"
