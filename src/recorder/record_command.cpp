@@ -71,6 +71,21 @@ int record_main(int argc, char** argv) {
     return parse_failed(app, e);
   }
   o.thinktime_low = std::chrono::milliseconds(thinktime_low);
+  if (!command.empty() && (command[0] == "stop" || command[0] == "tag")) {
+    // stop and tag talk to the running recorder: options of a new recording would be ignored.
+    for (const CLI::Option* opt : app.get_options())
+      if (opt->count() > 0 && opt->get_name() != "command") {
+        std::fprintf(stderr, "error: record %s takes no options (%s is for starting a recording)\n", command[0].c_str(),
+                     opt->get_name().c_str());
+        return kUsage;
+      }
+  }
+  for (const std::string& h : o.upstream.only_hosts)
+    if (h.empty() || h.find_first_of(":/") != std::string::npos) {
+      std::fprintf(stderr, "error: --only-host %s: a host name or address without port or scheme (IPv6 in brackets "
+                           "is not supported yet)\n", h.c_str());
+      return kUsage;
+    }
   if (!command.empty() && command[0] == "stop" && command.size() == 1) return send_control("stop");
   if (!command.empty() && command[0] == "tag") {
     if (command.size() < 2) {

@@ -152,4 +152,10 @@ assert_eq "$(pc -o /dev/null -w '%{http_code}' "$U/ka")" 200 "a client in --allo
 assert_eq "$(pc -o /dev/null -w '%{http_connect}' -p "$U/x")" 403 "CONNECT to a port other than 443"
 grep -q "CONNECT 127.0.0.1:$up: refused" "$TEST_TMP/wide.err" || fail "no note for the CONNECT"
 "$LOADCTL" record stop > /dev/null || fail "record stop (wide)"
+# stop and tag take no options of a recording; --only-host is a host, not host:port.
+"$LOADCTL" record stop -o "$TEST_TMP/x.xml" 2> "$TEST_TMP/opt.err" && fail "record stop -o accepted"
+grep -q 'takes no options' "$TEST_TMP/opt.err" || fail "record stop -o: $(cat "$TEST_TMP/opt.err")"
+"$LOADCTL" record tag '<x/>' -L 1 2> "$TEST_TMP/opt.err" && fail "record tag -L accepted"
+"$LOADCTL" record --only-host "127.0.0.1:$up" -L 0 2> "$TEST_TMP/opt.err" && fail "--only-host host:port accepted"
+grep -q 'without port' "$TEST_TMP/opt.err" || fail "--only-host host:port: $(cat "$TEST_TMP/opt.err")"
 echo "PASS: $TEST_NAME"
