@@ -1,6 +1,7 @@
 // The HTTP and WebDAV recording proxy (Tsung's ts_proxy_http / ts_proxy_webdav), one
 // HttpProxyConnection per client connection, in event order:
-//   read_request -> on_request (CONNECT: open_tunnel; else record, then connect_upstream)
+//   read_request -> on_request (CONNECT: open_tunnel, or with --mitm-ca open_mitm -> TLS with the
+//   client -> read_request; else record, then connect_upstream)
 //   -> send_upstream -> read_response -> (https: rewrite_for_client) -> send_to_client -> read_request
 // Requests are read whole (Content-Length or chunked, up to kMaxRequestBody) and forwarded with a
 // Content-Length; the response is read whole too (up to kMaxResponseBody; 1xx interim responses
@@ -11,6 +12,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +27,7 @@
 
 #include "loadctl/text.hpp"
 #include "recorder/http_record.hpp"
+#include "recorder/mitm_ca.hpp"
 #include "recorder/proxy_protocol.hpp"
 
 namespace loadctl::recorder {
@@ -117,9 +120,9 @@ bool stale_socket(tcp::socket& socket) {
 
 class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnection> {
  public:
-  HttpProxyConnection(tcp::socket client, RecorderContext& ctx, bool webdav, HttpRecordFormatter& formatter)
+  HttpProxyConnection(tcp::socket client, RecorderContext& ctx, bool webdav, HttpRecordFormatter& formatter, MitmCa* mitm)
       : ctx_(ctx), slot_(std::move(ctx.connection_slot)), client_(std::move(client)), resolver_(ctx.io), webdav_(webdav),
-        formatter_(formatter) {}
+        formatter_(formatter), mitm_(mitm) {}
 
   void start() { read_request(); }
 
@@ -129,8 +132,10 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
     request_->header_limit(kMaxRequestHeader);
     request_->body_limit(kMaxRequestBody);
     client_.expires_after(kIdleTimeout);
-    http::async_read_header(client_, client_buffer_, *request_,
-                            [self = shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
+    with_client([&](auto& stream) {
+      http::async_read_header(stream, client_buffer_, *request_,
+                              [self = shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
+    });
   }
 
   // A request the client sent wrong gets an answer, not a silent close.
@@ -150,7 +155,7 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
     if (ec) return refuse_request(ec);
     if (ctx_.writer.closed()) return close();
     Request& req = request_->get();
-    if (req.method() == http::verb::connect) return open_tunnel(std::string(req.target()));
+    if (req.method() == http::verb::connect && tunnel_origin_.empty()) return open_tunnel(std::string(req.target()));
     if (auto upgrade = req.find(http::field::upgrade); upgrade != req.end()) {
       if (!text::iequals(text::trim(std::string(upgrade->value())), "h2c"))
         return refuse(http::status::not_implemented,
@@ -163,15 +168,19 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
     if (!expects_continue || request_->is_done()) return read_body();
     // The client waits for this before it sends the body (the server's 100 is not awaited).
     static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    asio::async_write(client_, asio::buffer(kContinue), [self = shared_from_this()](error_code ec, std::size_t) {
-      if (ec) return self->close();
-      self->read_body();
+    with_client([&](auto& stream) {
+      asio::async_write(stream, asio::buffer(kContinue), [self = shared_from_this()](error_code ec, std::size_t) {
+        if (ec) return self->close();
+        self->read_body();
+      });
     });
   }
 
   void read_body() {
-    http::async_read(client_, client_buffer_, *request_,
-                     [self = shared_from_this()](error_code ec, std::size_t) { self->on_request(ec); });
+    with_client([&](auto& stream) {
+      http::async_read(stream, client_buffer_, *request_,
+                       [self = shared_from_this()](error_code ec, std::size_t) { self->on_request(ec); });
+    });
   }
 
   void on_request(error_code ec) {
@@ -179,10 +188,14 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
     if (ctx_.writer.closed()) return close();
     Request& req = request_->get();
     std::string target(req.target());
-    bool ssl = false;
-    if (target.starts_with("http://-")) {  // Tsung's trick: the browser asks http://-host for https://host
-      target = "https://" + target.substr(8);
+    bool ssl = false, trick = false;
+    if (!tunnel_origin_.empty()) {  // inside a CONNECT decrypted with --mitm-ca: origin-form requests
+      if (!target.starts_with('/')) return refuse(http::status::bad_request, "in a CONNECT tunnel: expected a path (origin-form), got " + target);
+      target = tunnel_origin_ + target;
       ssl = true;
+    } else if (target.starts_with("http://-")) {  // Tsung's trick: the browser asks http://-host for https://host
+      target = "https://" + target.substr(8);
+      ssl = trick = true;
     }
     UrlParts url;
     if (!split_url(target, url)) return refuse(http::status::bad_request, "loadctl record is a proxy: configure the browser to use it (absolute URLs)");
@@ -199,7 +212,7 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
       req.erase(name);
     req.erase("Proxy-Connection");
     if (!up.parent_proxy) req.erase(http::field::proxy_authorization);  // the proxy's, not the server's
-    if (ssl) {
+    if (trick) {
       req.erase(http::field::accept_encoding);  // a readable response, to rewrite its https:// links
       std::string host(req[http::field::host]);
       if (host.starts_with('-')) req.set(http::field::host, host.substr(1));
@@ -210,7 +223,7 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
     idempotent_ = idempotent(req.method());
     retried_ = false;
     client_keep_alive_ = request_->keep_alive();
-    rewrite_https_ = ssl;
+    rewrite_https_ = trick;
     std::string host = up.parent_proxy ? up.server_host : url.host;
     if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
     unsigned port = up.parent_proxy ? up.server_port : url.port;
@@ -259,6 +272,12 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
   }
 
   bool upstream_open() const { return plain_ && plain_->socket().is_open(); }
+
+  template <class F>
+  void with_client(F&& f) {
+    if (client_tls_) f(*client_tls_);
+    else f(client_);
+  }
 
   template <class F>
   void with_upstream(F&& f) {
@@ -342,10 +361,12 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
     bool keep = client_keep_alive_ && !response_->need_eof();
     res.keep_alive(keep);
     client_.expires_after(kIdleTimeout);
-    http::async_write(client_, res, [self = shared_from_this(), keep](error_code ec, std::size_t) {
-      if (!self->upstream_keep_alive_) self->close_upstream();
-      if (ec || !keep) return self->close();
-      self->read_request();
+    with_client([&](auto& stream) {
+      http::async_write(stream, res, [self = shared_from_this(), keep](error_code ec, std::size_t) {
+        if (!self->upstream_keep_alive_) self->close_upstream();
+        if (ec || !keep) return self->close();
+        self->read_request();
+      });
     });
   }
 
@@ -357,7 +378,9 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
     res->body() = why + "\n";
     res->keep_alive(false);
     res->prepare_payload();
-    http::async_write(client_, *res, [self = shared_from_this(), res](error_code, std::size_t) { self->close(); });
+    with_client([&](auto& stream) {
+      http::async_write(stream, *res, [self = shared_from_this(), res](error_code, std::size_t) { self->close(); });
+    });
   }
 
   // CONNECT without --mitm-ca: the bytes pass through unseen; the file says so. With -u the CONNECT
@@ -367,6 +390,7 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
     if (!split_authority(target, host, port)) return refuse(http::status::bad_request, "CONNECT " + target + ": expected host:port");
     if (ctx_.upstream.connect_443_only && port != "443")
       return refuse(http::status::forbidden, "CONNECT " + target + ": refused (port 443 only when listening beyond loopback)");
+    if (mitm_ && ctx_.upstream.records_host(host)) return open_mitm(target, host, port);
     if (ctx_.upstream.records_host(host))
       ctx_.writer.comment(fmt::format("CONNECT {} tunnelled without recording (encrypted); record HTTPS with "
                                     "http://-{}/ URLs, see docs/recorder.md", target, host));
@@ -406,6 +430,38 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
     });
   }
 
+  // CONNECT with --mitm-ca: 200, then a TLS server handshake with the client presenting a leaf
+  // certificate for `host` signed by the CA; the requests that follow are proxied to https://host:port
+  // (verified as the http://- trick's) and recorded as https:// URLs.
+  void open_mitm(const std::string& target, const std::string& host, const std::string& port) {
+    std::shared_ptr<asio::ssl::context> context;
+    try {
+      context = mitm_->server_context(host);
+    } catch (const std::exception& e) {
+      return refuse(http::status::bad_request, fmt::format("CONNECT {}: {}", target, e.what()));
+    }
+    close_upstream();
+    bool ipv6 = host.find(':') != std::string::npos;
+    tunnel_origin_ = fmt::format("https://{}{}{}{}", ipv6 ? "[" : "", host, ipv6 ? "]" : "", port == "443" ? "" : ":" + port);
+    auto ok = std::make_shared<std::string>("HTTP/1.1 200 Connection established\r\nProxy-agent: loadctl\r\n\r\n");
+    client_.expires_after(kConnectTimeout);
+    asio::async_write(client_, asio::buffer(*ok), [self = shared_from_this(), ok, context, target](error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->client_tls_context_ = context;
+      self->client_tls_.emplace(self->client_, *context);
+      // Bytes the client sent after its CONNECT head are the handshake's first.
+      self->client_tls_->async_handshake(asio::ssl::stream_base::server, self->client_buffer_.data(),
+                                         [self, target](error_code ec, std::size_t) {
+        self->client_buffer_.consume(self->client_buffer_.size());  // all handed to the TLS engine
+        if (ec) {
+          self->ctx_.note(fmt::format("CONNECT {}: TLS with the client: {} (does it trust the --mitm-ca CA?)", target, ec.message()));
+          return self->close();
+        }
+        self->read_request();
+      });
+    });
+  }
+
   void pump(beast::tcp_stream& from, beast::tcp_stream& to, std::shared_ptr<std::array<char, 16384>> buf) {
     from.expires_after(kIdleTimeout * 5);
     from.async_read_some(asio::buffer(*buf), [self = shared_from_this(), &from, &to, buf](error_code ec, std::size_t n) {
@@ -439,6 +495,10 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
   tcp::resolver resolver_;
   bool webdav_;
   HttpRecordFormatter& formatter_;
+  MitmCa* mitm_;  ///< --mitm-ca (nullptr: CONNECT is tunnelled blindly)
+  std::shared_ptr<asio::ssl::context> client_tls_context_;  ///< the leaf for the CONNECT host (before client_tls_)
+  std::optional<asio::ssl::stream<beast::tcp_stream&>> client_tls_;  ///< TLS with the client in a decrypted CONNECT
+  std::string tunnel_origin_;  ///< "https://host[:port]" of the decrypted CONNECT ("" = none)
   beast::flat_buffer client_buffer_, upstream_buffer_;
   std::optional<http::request_parser<GrowingBody>> request_;
   std::optional<http::response_parser<GrowingBody>> response_;
@@ -462,17 +522,26 @@ class HttpProxyProtocol : public ProxyProtocol {
       return "-u (parent proxy) needs -I ADDRESS and -P PORT";
     if (!up.parent_proxy && (!up.server_host.empty() || up.server_port != 0))
       return "-I and -P name the parent proxy of -u (http) or the server (pgsql): add -u";
-    if (!up.mitm_ca_dir.empty()) return "not supported yet: --mitm-ca (CONNECT is tunnelled blindly; use http://- URLs)";
+    if (!up.mitm_ca_dir.empty()) {
+      // The start-up hook: the CA is loaded (or made) here, once, and the way to trust it printed.
+      try {
+        mitm_ = MitmCa::open(up.mitm_ca_dir);
+      } catch (const std::exception& e) {
+        return e.what();
+      }
+      std::fprintf(stderr, "record: %s", mitm_->trust_instructions().c_str());
+    }
     return {};
   }
   void serve(tcp::socket client, RecorderContext& context) override {
     // One formatter for the whole session: "relative URL while the host stays" is across connections.
-    std::make_shared<HttpProxyConnection>(std::move(client), context, webdav_, formatter_)->start();
+    std::make_shared<HttpProxyConnection>(std::move(client), context, webdav_, formatter_, mitm_.get())->start();
   }
 
  private:
   bool webdav_;
   HttpRecordFormatter formatter_;
+  mutable std::unique_ptr<MitmCa> mitm_;  ///< made by check() (the start-up hook) for --mitm-ca
 };
 
 }  // namespace
