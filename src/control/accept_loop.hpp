@@ -68,9 +68,24 @@ class BasicAcceptLoop {
       if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) return;  // closed: the loop ends
       if (ec) return on_error(ec);
       on_socket_(std::move(socket));
+      if (gate_ && !gate_()) {
+        paused_ = true;  // the next connections wait in the listen backlog until resume()
+        return;
+      }
       start();
     });
   }
+
+  /// After each accepted connection, `gate` says whether to accept the next one now; when it says
+  /// no, the loop pauses until resume().
+  void set_gate(std::function<bool()> gate) { gate_ = std::move(gate); }
+  /// Accepts again after a pause (nothing when not paused).
+  void resume() {
+    if (!paused_ || !acceptor_.is_open()) return;
+    paused_ = false;
+    start();
+  }
+  bool paused() const { return paused_; }
 
  private:
   // EMFILE/ENFILE leave the pending connection in the backlog: accepting again at once would
@@ -87,6 +102,8 @@ class BasicAcceptLoop {
   AcceptErrorLog log_;
   SocketHandler on_socket_;
   boost::asio::steady_timer retry_;
+  std::function<bool()> gate_;
+  bool paused_ = false;
 };
 
 using AcceptLoop = BasicAcceptLoop<boost::asio::ip::tcp>;

@@ -18,6 +18,7 @@
 #include "loadctl/capacity.hpp"
 #include "loadctl/input_file.hpp"
 #include "loadctl/scenario_error.hpp"
+#include "recorder/record_command.hpp"
 #include "report/report.hpp"
 
 namespace fs = std::filesystem;
@@ -133,6 +134,9 @@ int check_hosts(const Scenario& scenario, const controller::ControllerOptions& o
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The recorder's commands have options of their own (Tsung's tsung-recorder -p -L -I -P -u).
+  if (argc > 1 && std::string_view(argv[1]) == "record") return recorder::record_main(argc - 1, argv + 1);
+  if (argc > 1 && std::string_view(argv[1]) == "har2xml") return recorder::har2xml_main(argc - 1, argv + 1);
   controller::ParseOutcome parsed = controller::parse_command_line(argc, argv);
   if (!parsed.command_line) return parsed.exit_status;
   controller::CommandLine& cl = *parsed.command_line;
