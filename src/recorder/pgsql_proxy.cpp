@@ -1,0 +1,408 @@
+// The PostgreSQL recording proxy (Tsung's ts_proxy_pgsql), one PgsqlProxyConnection per client
+// connection, in event order:
+//   read_client -> on_client_bytes: the startup packet (SSLRequest/GSSENCRequest answered 'N': the
+//     client goes on in plain text; CancelRequest passed to the server on a connection of its
+//     own; StartupMessage recorded as connect, then connect_server) -> every later message
+//     forwarded unchanged and recorded (PgsqlRecordFormatter)
+//   read_server -> on_server_bytes: while authenticating, the backend messages are read: md5 and
+//     SCRAM-SHA-256 are answered by the proxy itself (take_over_auth), after which the server's
+//     bytes pass through unread.
+// Why the authentication is taken over: the md5 answer is salted per connection and SCRAM's proof
+// per exchange, so what the client sends could not be replayed; the proxy asks the client for the
+// cleartext password instead (AuthenticationCleartextPassword), records it (Tsung's
+// <pgsql type="authenticate" password="...">) and answers the server's md5 or SCRAM request with
+// it (the plugin's pgsql_auth: md5_password, ScramClient, verifying the server's signature).
+// Cleartext ("password") and trust pass through unchanged.
+//
+// Each socket has an outbox; a reader stops reading while the outbox it feeds holds more than
+// kHighWater bytes, so a slow peer bounds what is buffered (plus one message of at most
+// kMaxPgsqlMessage).
+#include <array>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+
+#include "pgsql_auth.hpp"
+#include "pgsql_wire.hpp"
+#include "recorder/pgsql_record.hpp"
+#include "recorder/proxy_protocol.hpp"
+
+namespace loadctl::recorder::pgsql_proxy {
+
+namespace net = boost::asio;
+using tcp_socket = boost::asio::ip::tcp::socket;
+using tcp_resolver = boost::asio::ip::tcp::resolver;
+using boost::system::error_code;
+
+constexpr std::size_t kHighWater = 1u << 20;
+constexpr std::uint32_t kAuthOk = 0, kAuthCleartext = 3, kAuthMd5 = 5, kAuthSasl = 10, kAuthSaslContinue = 11,
+                        kAuthSaslFinal = 12;
+
+struct ProtocolState {
+  PgsqlRecordFormatter formatter;
+  bool password_warned = false, ssl_noted = false;
+};
+
+// An AuthenticationRequest message with `code` (and nothing else).
+std::string auth_request(std::uint32_t code) {
+  std::string out;
+  std::size_t start = pgsql::begin_message(out, 'R');
+  pgsql::put_u32(out, code);
+  pgsql::end_message(out, start);
+  return out;
+}
+
+class PgsqlProxyConnection : public std::enable_shared_from_this<PgsqlProxyConnection> {
+ public:
+  PgsqlProxyConnection(tcp_socket client, RecorderContext& ctx, ProtocolState& state)
+      : ctx_(ctx), state_(state), client_(std::move(client)), server_(ctx.io), resolver_(ctx.io) {
+    to_client_.socket = &client_;
+    to_server_.socket = &server_;
+  }
+
+  void start() { read_client(); }
+
+ private:
+  struct Outbox {
+    tcp_socket* socket = nullptr;
+    std::deque<std::string> queue;
+    std::size_t bytes = 0;
+    bool writing = false;
+    std::function<void()> resume;  ///< a reader waiting for this outbox to drain
+  };
+  enum class Phase { startup, connecting, authenticating, ready };
+  enum class Auth { none, cleartext, md5, scram };
+
+  // --- the client's side -------------------------------------------------------------------
+  void read_client() {
+    if (closed_) return;
+    client_.async_read_some(net::buffer(client_buf_), [self = shared_from_this()](error_code ec, std::size_t n) {
+      if (ec) return self->client_gone();
+      self->on_client_bytes(std::string_view(self->client_buf_.data(), n));
+    });
+  }
+
+  void on_client_bytes(std::string_view bytes) {
+    if (ctx_.writer.closed()) return close();
+    in_.append(bytes);
+    while (!closed_ && phase_ != Phase::connecting) {
+      std::optional<FrontendMessage> m = in_.next();
+      if (!m) break;
+      if (phase_ == Phase::startup) on_startup(*m);
+      else on_frontend(*m);
+    }
+    if (!in_.error().empty()) {
+      ctx_.writer.comment("the client sent " + in_.error() + ": connection closed");
+      ctx_.note("client sent " + in_.error() + ": connection closed");
+      return close();
+    }
+    if (closed_ || phase_ == Phase::connecting) return;  // connect_server reads on
+    then_read(to_server_, &PgsqlProxyConnection::read_client);
+  }
+
+  void on_startup(const FrontendMessage& m) {
+    StartupPacket p = parse_startup(m.body);
+    switch (p.kind) {
+      case StartupPacket::Kind::ssl_request:
+      case StartupPacket::Kind::gssenc_request:
+        if (!state_.ssl_noted)
+          ctx_.note("the client asked for TLS/GSS encryption: refused ('N'), it goes on in plain text (or gives up "
+                    "with sslmode=require)");
+        state_.ssl_noted = true;
+        send(to_client_, "N");
+        return;  // the startup packet comes next
+      case StartupPacket::Kind::cancel:
+        forward_cancel(std::string(m.raw));
+        return close();
+      case StartupPacket::Kind::unknown:
+        ctx_.note(fmt::format("a startup packet of protocol {}.{} (expected 3.x): connection closed", p.code >> 16,
+                              p.code & 0xFFFF));
+        return close();
+      case StartupPacket::Kind::startup: break;
+    }
+    user_ = p.user;
+    record(state_.formatter.connect(p.user, p.database));
+    in_.expect_startup(false);
+    phase_ = Phase::connecting;
+    connect_server(std::string(m.raw));
+  }
+
+  void on_frontend(const FrontendMessage& m) {
+    if (phase_ == Phase::authenticating && m.type == 'p' && auth_ != Auth::none) return on_password(m);
+    if (phase_ == Phase::ready) record(state_.formatter.message(m.type, m.body, &ctx_.writer));
+    send(to_server_, std::string(m.raw));
+  }
+
+  void on_password(const FrontendMessage& m) {
+    std::string_view password = m.body;
+    if (!password.empty() && password.back() == '\0') password.remove_suffix(1);
+    record(state_.formatter.authenticate(password));
+    if (!state_.password_warned)
+      ctx_.note(fmt::format("the recording holds the password of user '{}' in clear (<pgsql type=\"authenticate\">, as "
+                            "Tsung's): keep {} private (it is written 0600)", user_, ctx_.writer.path()));
+    state_.password_warned = true;
+    Auth method = auth_;
+    auth_ = Auth::none;
+    if (method == Auth::cleartext) return send(to_server_, std::string(m.raw));
+    std::string out;
+    if (method == Auth::md5) {
+      pgsql::string_message(out, 'p', pgsql::md5_password(user_, password, salt_));
+    } else {  // SASLInitialResponse
+      scram_ = std::make_unique<pgsql::ScramClient>(password);
+      std::size_t start = pgsql::begin_message(out, 'p');
+      pgsql::put_cstring(out, "SCRAM-SHA-256");
+      pgsql::put_u32(out, static_cast<std::uint32_t>(scram_->client_first().size()));
+      out += scram_->client_first();
+      pgsql::end_message(out, start);
+    }
+    send(to_server_, std::move(out));
+  }
+
+  void client_gone() {
+    if (phase_ == Phase::authenticating || phase_ == Phase::ready) record(state_.formatter.client_closed());
+    close();
+  }
+
+  // --- the server's side -------------------------------------------------------------------
+  void connect_server(std::string startup) {
+    const UpstreamOptions& up = ctx_.upstream;
+    std::string host = up.server_host.empty() ? "127.0.0.1" : up.server_host;
+    std::string port = std::to_string(up.server_port ? up.server_port : 5432);
+    resolver_.async_resolve(host, port, [self = shared_from_this(), host, port, startup](error_code ec, tcp_resolver::results_type r) {
+      if (ec) return self->fail_connect(fmt::format("cannot resolve {}: {}", host, ec.message()));
+      net::async_connect(self->server_, r, [self, host, port, startup](error_code ec, const auto&) {
+        if (ec) return self->fail_connect(fmt::format("cannot connect to {}:{}: {}", host, port, ec.message()));
+        self->phase_ = Phase::authenticating;
+        self->send(self->to_server_, startup);
+        self->read_server();
+        self->on_client_bytes({});  // messages that came with the startup packet, then read on
+      });
+    });
+  }
+
+  // The client hears of it as PostgreSQL would say it: a FATAL ErrorResponse.
+  void fail_connect(const std::string& why) {
+    ctx_.note(why);
+    std::string out;
+    std::size_t start = pgsql::begin_message(out, 'E');
+    for (auto [code, value] : {std::pair{'S', std::string("FATAL")}, {'V', std::string("FATAL")},
+                               {'C', std::string("08001")}, {'M', "loadctl record: " + why}}) {
+      out.push_back(code);
+      pgsql::put_cstring(out, value);
+    }
+    out.push_back('\0');
+    pgsql::end_message(out, start);
+    close_after(to_client_, std::move(out));
+  }
+
+  void read_server() {
+    if (closed_) return;
+    server_.async_read_some(net::buffer(server_buf_), [self = shared_from_this()](error_code ec, std::size_t n) {
+      if (ec) return self->close_after_drain();
+      self->on_server_bytes(std::string_view(self->server_buf_.data(), n));
+    });
+  }
+
+  void on_server_bytes(std::string_view bytes) {
+    if (phase_ == Phase::ready) {
+      send(to_client_, std::string(bytes));
+    } else {
+      server_in_.append(bytes);
+      std::size_t used = 0;
+      while (!closed_ && phase_ != Phase::ready) {
+        pgsql::Message m = pgsql::next_message(std::span<const char>(server_in_).subspan(used), kMaxPgsqlMessage);
+        if (m.status == pgsql::Message::Status::partial) break;
+        if (m.status != pgsql::Message::Status::whole) {
+          ctx_.note("the server sent a message the recorder cannot read while authenticating: connection closed");
+          return close();
+        }
+        on_backend(m, std::string_view(server_in_).substr(used, m.size));
+        used += m.size;
+      }
+      if (closed_) return;
+      if (phase_ == Phase::ready && used < server_in_.size()) send(to_client_, server_in_.substr(used));
+      server_in_.erase(0, phase_ == Phase::ready ? server_in_.size() : used);
+    }
+    then_read(to_client_, &PgsqlProxyConnection::read_server);
+  }
+
+  void on_backend(const pgsql::Message& m, std::string_view raw) {
+    if (m.type != 'R' || m.body.size() < 4) return send(to_client_, std::string(raw));
+    std::uint32_t code = pgsql::get_u32(m.body);
+    std::string_view data = m.body.substr(4);
+    switch (code) {
+      case kAuthOk:
+        if (scram_ && !scram_verified_) {
+          ctx_.note("the server accepted SCRAM without proving it knows the password (no SASLFinal): closed");
+          return close();
+        }
+        phase_ = Phase::ready;
+        return send(to_client_, std::string(raw));
+      case kAuthCleartext: auth_ = Auth::cleartext; return send(to_client_, std::string(raw));
+      case kAuthMd5:
+        if (data.size() != 4) return bad_auth("an md5 request without its 4-byte salt");
+        salt_ = std::string(data);
+        auth_ = Auth::md5;
+        return send(to_client_, auth_request(kAuthCleartext));
+      case kAuthSasl:
+        for (std::size_t at = 0; at < data.size();) {
+          std::size_t nul = data.find('\0', at);
+          if (nul == std::string_view::npos || nul == at) break;
+          if (data.substr(at, nul - at) == "SCRAM-SHA-256") {
+            auth_ = Auth::scram;
+            return send(to_client_, auth_request(kAuthCleartext));
+          }
+          at = nul + 1;
+        }
+        return bad_auth("SASL without SCRAM-SHA-256");
+      case kAuthSaslContinue: {
+        std::string final_message;
+        if (!scram_ || !scram_->client_final(data, final_message)) return bad_auth("a SCRAM server-first-message it cannot answer");
+        std::string out;
+        std::size_t start = pgsql::begin_message(out, 'p');
+        out += final_message;
+        pgsql::end_message(out, start);
+        return send(to_server_, std::move(out));
+      }
+      case kAuthSaslFinal:
+        if (!scram_ || scram_verified_ || !scram_->verify_server_final(data))
+          return bad_auth("a SCRAM server signature that does not prove the server knows the password");
+        scram_verified_ = true;
+        return;
+      default:  // Kerberos, GSSAPI, SSPI: passed through, nothing recordable
+        ctx_.note(fmt::format("authentication method {} passed through unrecorded (loadctl replays cleartext, md5 and "
+                              "SCRAM-SHA-256)", code));
+        return send(to_client_, std::string(raw));
+    }
+  }
+
+  void bad_auth(const std::string& what) {
+    ctx_.writer.comment("authentication not recorded: the server sent " + what);
+    fail_connect("the server sent " + what);
+  }
+
+  // --- plumbing ------------------------------------------------------------------------------
+  void record(const PgsqlRecord& r) {
+    if (ctx_.writer.closed()) return;
+    if (!r.problem.empty()) {
+      ctx_.writer.comment(r.problem);
+      ctx_.note(r.problem);
+    }
+    if (!r.xml.empty()) ctx_.writer.record(r.xml);
+  }
+
+  void send(Outbox& box, std::string data) {
+    if (closed_ || data.empty()) return;
+    box.bytes += data.size();
+    box.queue.push_back(std::move(data));
+    if (!box.writing) write_next(box);
+  }
+
+  void write_next(Outbox& box) {
+    if (box.queue.empty()) {
+      box.writing = false;
+      if (box.resume) std::exchange(box.resume, nullptr)();
+      return;
+    }
+    box.writing = true;
+    net::async_write(*box.socket, net::buffer(box.queue.front()), [self = shared_from_this(), &box](error_code ec, std::size_t) {
+      if (ec || self->closed_) return self->close();
+      box.bytes -= box.queue.front().size();
+      box.queue.pop_front();
+      self->write_next(box);
+    });
+  }
+
+  // Reads on at once, or when `box` (which the reader feeds) has drained below kHighWater.
+  void then_read(Outbox& box, void (PgsqlProxyConnection::*read)()) {
+    if (box.bytes < kHighWater) return (this->*read)();
+    box.resume = [self = shared_from_this(), read] { ((*self).*read)(); };
+  }
+
+  void close_after(Outbox& box, std::string last) {
+    send(box, std::move(last));
+    close_after_drain();
+  }
+
+  // The server closed (or the proxy gives up): what is queued for the client goes out first.
+  void close_after_drain() {
+    if (to_client_.writing) {
+      to_client_.resume = [self = shared_from_this()] { self->close(); };
+      error_code ignored;
+      server_.close(ignored);
+      return;
+    }
+    close();
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    error_code ignored;
+    client_.close(ignored);
+    server_.close(ignored);
+    resolver_.cancel();
+  }
+
+  // A CancelRequest goes to the server on a connection of its own (PostgreSQL's rule).
+  void forward_cancel(std::string packet) {
+    struct Cancel {
+      tcp_socket socket;
+      tcp_resolver resolver;
+      std::string packet;
+    };
+    auto c = std::make_shared<Cancel>(Cancel{tcp_socket(ctx_.io), tcp_resolver(ctx_.io), std::move(packet)});
+    const UpstreamOptions& up = ctx_.upstream;
+    c->resolver.async_resolve(up.server_host.empty() ? "127.0.0.1" : up.server_host,
+                              std::to_string(up.server_port ? up.server_port : 5432),
+                              [c](error_code ec, tcp_resolver::results_type r) {
+                                if (ec) return;
+                                net::async_connect(c->socket, r, [c](error_code ec, const auto&) {
+                                  if (ec) return;
+                                  net::async_write(c->socket, net::buffer(c->packet), [c](error_code, std::size_t) {});
+                                });
+                              });
+  }
+
+  RecorderContext& ctx_;
+  ProtocolState& state_;
+  tcp_socket client_, server_;
+  tcp_resolver resolver_;
+  Outbox to_client_, to_server_;
+  std::array<char, 16384> client_buf_{}, server_buf_{};
+  FrontendReader in_;
+  std::string server_in_;  ///< backend bytes not yet read while authenticating
+  Phase phase_ = Phase::startup;
+  Auth auth_ = Auth::none;
+  std::string user_, salt_;
+  std::unique_ptr<pgsql::ScramClient> scram_;
+  bool scram_verified_ = false, closed_ = false;
+};
+
+class PgsqlProxyProtocol : public ProxyProtocol {
+ public:
+  std::string_view session_type() const override { return "ts_pgsql"; }
+  std::string check(const UpstreamOptions& up) const override {
+    if (up.parent_proxy) return "-u (parent proxy) is for -p http and webdav";
+    if (!up.mitm_ca_dir.empty()) return "--mitm-ca is for -p http (the pgsql proxy refuses TLS: the client goes on in plain text)";
+    return {};
+  }
+  void serve(tcp_socket client, RecorderContext& context) override {
+    std::make_shared<PgsqlProxyConnection>(std::move(client), context, state_)->start();
+  }
+
+ private:
+  ProtocolState state_;  ///< across connections, as Tsung's recorder state (connected or not)
+};
+
+}  // namespace loadctl::recorder::pgsql_proxy
+
+namespace loadctl::recorder {
+std::unique_ptr<ProxyProtocol> make_pgsql_proxy() { return std::make_unique<pgsql_proxy::PgsqlProxyProtocol>(); }
+}  // namespace loadctl::recorder

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# loadctl record -p pgsql (docs/recorder.md, PostgreSQL): a private PostgreSQL 15 (the pgsql
+# plugin's postgres_lib.sh: initdb in $TEST_TMP, a free 127.0.0.1 port, stopped by this test) with
+# log_statement=all; the recorder in front of it; through the recorder
+#   psql (sslmode=prefer: its SSLRequest is refused, it goes on in plain text) as a SCRAM-SHA-256
+#   user: CREATE TABLE, INSERTs, an UPDATE, a SELECT (simple protocol);
+#   pgbench -M prepared: Parse of a named statement, then Bind (a parameter)/Describe/Execute/Sync;
+# then `loadctl record stop`. Asserted: the file holds connect, authenticate with the cleartext
+# password (the proxy answered SCRAM itself) and the console warned about it; the file, included
+# with an XML ENTITY as Tsung's manual shows, passes `loadctl check`; the table is dropped and
+# `loadctl start` replays the file against the same PostgreSQL: the server logged the same
+# statements (with their parameters) for the replay as for the recording, the table holds the
+# same rows, tsung.log counts no error. Passwords go through PGPASSWORD, never a command line.
+source "$(dirname "$0")/lib.sh"
+need_bins loadctl
+source "$LOADCTL_SRC/plugins/pgsql/tests/postgres_lib.sh"
+need_bins "$PGBIN/pgbench"
+start_postgres 'host all recuser 127.0.0.1/32 scram-sha-256'
+sql <<'SQL' || fail "creating the role failed"
+SET password_encryption = 'scram-sha-256';
+CREATE ROLE recuser LOGIN PASSWORD 'sesame';
+CREATE DATABASE recdb OWNER recuser;
+ALTER SYSTEM SET log_statement = 'all';
+ALTER SYSTEM SET log_line_prefix = '[%u@%d] ';
+SELECT pg_reload_conf();
+SQL
+wait_until 10 [ "$(echo "SHOW log_statement" | sql recdb)" = all ] || fail "log_statement=all not in effect"
+
+# The statements recuser ran, as PostgreSQL logged them from byte offset $1 of its log on.
+statements() {
+  tail -c +"$(($1 + 1))" "$PG_LOG" | grep -E '^\[recuser@recdb\] (LOG:  (statement|execute [^:]*):|DETAIL:  parameters:)' |
+    sed 's/^\[recuser@recdb\] //' || true
+}
+log_size() { stat -c %s "$PG_LOG"; }
+
+# --- recording ---------------------------------------------------------------------------------
+export HOME=$TEST_TMP/home  # the recorder's control socket: ~/.loadctl/recorder
+mkdir -p "$HOME"
+RPORT=$(free_port)
+REC=$TEST_TMP/rec.xml
+"$LOADCTL" record -p pgsql -L "$RPORT" -I 127.0.0.1 -P "$PGPORT" -o "$REC" > "$TEST_TMP/record.out" 2> "$TEST_TMP/record.err" &
+REC_PID=$!
+on_exit "kill $REC_PID 2>/dev/null || true"
+wait_until 10 port_open "$RPORT" || { cat "$TEST_TMP/record.err" >&2; fail "the recorder did not listen on $RPORT"; }
+
+before=$(log_size)
+export PGPASSWORD=sesame
+psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$RPORT" -U recuser -d recdb > "$TEST_TMP/psql.out" 2>&1 <<'SQL' ||
+CREATE TABLE items (id int, name text, qty int);
+INSERT INTO items VALUES (1, 'apple', 3);
+INSERT INTO items VALUES (2, 'pear ]]> <&>', 5), (3, 'plum', 7);
+UPDATE items SET qty = qty + 1 WHERE id = 2;
+SELECT count(*), sum(qty) FROM items;
+SQL
+  { cat "$TEST_TMP/psql.out" "$TEST_TMP/record.err" >&2; fail "psql through the recorder failed"; }
+cat > "$TEST_TMP/prepared.sql" <<'SQL'
+\set id random(100, 999)
+INSERT INTO items VALUES (:id, 'prepared', :id);
+SQL
+"$PGBIN/pgbench" -n -M prepared -t 3 -f "$TEST_TMP/prepared.sql" -h 127.0.0.1 -p "$RPORT" -U recuser recdb \
+  > "$TEST_TMP/pgbench.out" 2>&1 || { cat "$TEST_TMP/pgbench.out" "$TEST_TMP/record.err" >&2; fail "pgbench through the recorder failed"; }
+unset PGPASSWORD
+statements "$before" > "$TEST_TMP/recorded.statements"
+rows_recorded=$(echo "SELECT id, name, qty FROM items ORDER BY id, qty" | sql recdb)
+assert_eq "$(echo "SELECT count(*) FROM items" | sql recdb)" 6 "rows after the recording"
+
+"$LOADCTL" record stop > "$TEST_TMP/stop.out" 2>&1 || { cat "$TEST_TMP/stop.out" >&2; fail "record stop failed"; }
+wait_until 10 sh -c "! kill -0 $REC_PID 2>/dev/null" || fail "the recorder did not exit after record stop"
+wait "$REC_PID" || fail "the recorder exited with $?"
+
+# --- the file ----------------------------------------------------------------------------------
+count() { grep -c -- "$1" "$REC" || true; }
+assert_eq "$(count '<pgsql type="connect" database="recdb" username="recuser"/>')" 2 "connects recorded (psql, pgbench)"
+assert_eq "$(count '<pgsql type="authenticate" password="sesame"/>')" 2 "authenticates recorded with the cleartext password"
+assert_eq "$(count '<pgsql type="close"/>')" 2 "closes recorded"
+assert_eq "$(count '<pgsql type="sql"><!\[CDATA\[CREATE TABLE items')" 1 "CREATE TABLE recorded"
+assert_eq "$(count 'pear ]]\]\]><!\[CDATA\[> <&>')" 1 "a query with ]]> recorded in two CDATA sections"
+assert_eq "$(count '<pgsql type="parse" name_prepared="P_0"')" 1 "pgbench's prepared statement (Parse) recorded once"
+assert_eq "$(count '<pgsql type="bind" name_prepared="P_0"')" 3 "Binds recorded"
+assert_eq "$(count '<pgsql type="execute"/>')" 3 "Executes recorded"
+grep -q 'holds the password of user .recuser. in clear' "$TEST_TMP/record.err" || fail "no warning about the password on the console"
+grep -q 'asked for TLS' "$TEST_TMP/record.err" || fail "psql's SSLRequest was not noted"
+assert_eq "$(stat -c %a "$REC")" 600 "the recording's mode (it holds a password)"
+
+session=$(sed -n 's/^<session name="\([^"]*\)".*type="ts_pgsql".*/\1/p' "$REC")
+[ -n "$session" ] || fail "no <session type=\"ts_pgsql\"> in $REC"
+cat > "$TEST_TMP/replay.xml" <<XML
+<?xml version="1.0"?>
+<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd" [
+  <!ENTITY recorded SYSTEM "$REC">
+]>
+<tsung loglevel="notice" version="1.0">
+  <clients><client host="localhost" use_controller_vm="true"/></clients>
+  <servers><server host="127.0.0.1" port="$PGPORT" type="tcp"/></servers>
+  <load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="10" unit="second"/></arrivalphase></load>
+  <sessions>
+    &recorded;
+  </sessions>
+</tsung>
+XML
+"$LOADCTL" -f "$TEST_TMP/replay.xml" check > "$TEST_TMP/check.out" 2>&1 || { cat "$TEST_TMP/check.out" "$REC" >&2; fail "check refused the recording"; }
+
+# --- replay ------------------------------------------------------------------------------------
+echo "DROP TABLE items" | sql recdb || fail "dropping the table failed"
+before=$(log_size)
+"$LOADCTL" -q -f "$TEST_TMP/replay.xml" --run-dir "$TEST_TMP/run" start > "$TEST_TMP/start.out" 2> "$TEST_TMP/start.err" ||
+  { cat "$TEST_TMP/start.err" >&2; fail "loadctl start failed"; }
+assert_eq "$(tsung_sum finish_users_count "$TEST_TMP/run")" 1 "users that ran the recording"
+errors=$(awk '$1 == "stats:" && $2 ~ /^error/ && $3 > 0 { print $2 "=" $3 }' "$TEST_TMP/run/tsung.log" | sort -u)
+[ -z "$errors" ] || fail "errors in the replay: $errors"
+wait_until 10 [ "$(statements "$before" | wc -l)" -ge "$(wc -l < "$TEST_TMP/recorded.statements")" ] || true
+statements "$before" > "$TEST_TMP/replayed.statements"
+[ "$(wc -l < "$TEST_TMP/recorded.statements")" -ge 9 ] || fail "too few statements logged for the recording: $(cat "$TEST_TMP/recorded.statements")"
+diff <(sort "$TEST_TMP/recorded.statements") <(sort "$TEST_TMP/replayed.statements") > "$TEST_TMP/statements.diff" ||
+  { cat "$TEST_TMP/statements.diff" >&2; fail "the replay's statements differ from the recording's"; }
+assert_eq "$(echo "SELECT id, name, qty FROM items ORDER BY id, qty" | sql recdb)" "$rows_recorded" "the table's rows after the replay"
+log "ok: $(wc -l < "$TEST_TMP/recorded.statements") statement log lines recorded and replayed alike"
