@@ -5,6 +5,7 @@
 #   psql (sslmode=prefer: its SSLRequest is refused, it goes on in plain text) as a SCRAM-SHA-256
 #   user: CREATE TABLE, INSERTs, an UPDATE, a SELECT (simple protocol);
 #   pgbench -M prepared: Parse of a named statement, then Bind (a parameter)/Describe/Execute/Sync;
+#   psql as an md5 user: an INSERT;
 # then `loadctl record stop`. Asserted: the file holds connect, authenticate with the cleartext
 # password (the proxy answered SCRAM itself) and the console warned about it; the file, included
 # with an XML ENTITY as Tsung's manual shows, passes `loadctl check`; the table is dropped and
@@ -12,14 +13,17 @@
 # statements (with their parameters) for the replay as for the recording, the table holds the
 # same rows, tsung.log counts no error. Passwords go through PGPASSWORD, never a command line.
 source "$(dirname "$0")/lib.sh"
-need_bins loadctl
+need_bins loadctl loadagent
 source "$LOADCTL_SRC/plugins/pgsql/tests/postgres_lib.sh"
 need_bins "$PGBIN/pgbench"
-start_postgres 'host all recuser 127.0.0.1/32 scram-sha-256'
-sql <<'SQL' || fail "creating the role failed"
+start_postgres 'host all recuser 127.0.0.1/32 scram-sha-256
+host all recmd5 127.0.0.1/32 md5'
+sql > /dev/null <<'SQL' || fail "creating the role failed"
 SET password_encryption = 'scram-sha-256';
 CREATE ROLE recuser LOGIN PASSWORD 'sesame';
 CREATE DATABASE recdb OWNER recuser;
+SET password_encryption = 'md5';
+CREATE ROLE recmd5 LOGIN PASSWORD 'open-sesame';
 ALTER SYSTEM SET log_statement = 'all';
 ALTER SYSTEM SET log_line_prefix = '[%u@%d] ';
 SELECT pg_reload_conf();
@@ -28,8 +32,7 @@ wait_until 10 [ "$(echo "SHOW log_statement" | sql recdb)" = all ] || fail "log_
 
 # The statements recuser ran, as PostgreSQL logged them from byte offset $1 of its log on.
 statements() {
-  tail -c +"$(($1 + 1))" "$PG_LOG" | grep -E '^\[recuser@recdb\] (LOG:  (statement|execute [^:]*):|DETAIL:  parameters:)' |
-    sed 's/^\[recuser@recdb\] //' || true
+  tail -c +"$(($1 + 1))" "$PG_LOG" | grep -E '^\[rec(user|md5)@recdb\] (LOG:  (statement|execute [^:]*):|DETAIL:  parameters:)' || true
 }
 log_size() { stat -c %s "$PG_LOG"; }
 
@@ -51,6 +54,7 @@ INSERT INTO items VALUES (1, 'apple', 3);
 INSERT INTO items VALUES (2, 'pear ]]> <&>', 5), (3, 'plum', 7);
 UPDATE items SET qty = qty + 1 WHERE id = 2;
 SELECT count(*), sum(qty) FROM items;
+GRANT SELECT, INSERT ON items TO recmd5;
 SQL
   { cat "$TEST_TMP/psql.out" "$TEST_TMP/record.err" >&2; fail "psql through the recorder failed"; }
 cat > "$TEST_TMP/prepared.sql" <<'SQL'
@@ -59,10 +63,12 @@ INSERT INTO items VALUES (:id, 'prepared', :id);
 SQL
 "$PGBIN/pgbench" -n -M prepared -t 3 -f "$TEST_TMP/prepared.sql" -h 127.0.0.1 -p "$RPORT" -U recuser recdb \
   > "$TEST_TMP/pgbench.out" 2>&1 || { cat "$TEST_TMP/pgbench.out" "$TEST_TMP/record.err" >&2; fail "pgbench through the recorder failed"; }
+PGPASSWORD=open-sesame psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$RPORT" -U recmd5 -d recdb -c "INSERT INTO items VALUES (50, 'md5', 1)" \
+  > "$TEST_TMP/psql-md5.out" 2>&1 || { cat "$TEST_TMP/psql-md5.out" "$TEST_TMP/record.err" >&2; fail "psql (md5) through the recorder failed"; }
 unset PGPASSWORD
 statements "$before" > "$TEST_TMP/recorded.statements"
 rows_recorded=$(echo "SELECT id, name, qty FROM items ORDER BY id, qty" | sql recdb)
-assert_eq "$(echo "SELECT count(*) FROM items" | sql recdb)" 6 "rows after the recording"
+assert_eq "$(echo "SELECT count(*) FROM items" | sql recdb)" 7 "rows after the recording"
 
 "$LOADCTL" record stop > "$TEST_TMP/stop.out" 2>&1 || { cat "$TEST_TMP/stop.out" >&2; fail "record stop failed"; }
 wait_until 10 sh -c "! kill -0 $REC_PID 2>/dev/null" || fail "the recorder did not exit after record stop"
@@ -70,14 +76,20 @@ wait "$REC_PID" || fail "the recorder exited with $?"
 
 # --- the file ----------------------------------------------------------------------------------
 count() { grep -c -- "$1" "$REC" || true; }
-assert_eq "$(count '<pgsql type="connect" database="recdb" username="recuser"/>')" 2 "connects recorded (psql, pgbench)"
-assert_eq "$(count '<pgsql type="authenticate" password="sesame"/>')" 2 "authenticates recorded with the cleartext password"
-assert_eq "$(count '<pgsql type="close"/>')" 2 "closes recorded"
+# psql's connection, then pgbench's two (it opens one, closes it, and opens the one it runs on),
+# then psql's as recmd5 (md5: answered by the recorder too)
+assert_eq "$(count '<pgsql type="connect" database="recdb" username="recuser"/>')" 3 "connects recorded (psql, pgbench x2)"
+assert_eq "$(count '<pgsql type="authenticate" password="sesame"/>')" 3 "authenticates recorded with the cleartext password"
+assert_eq "$(count '<pgsql type="connect" database="recdb" username="recmd5"/>')" 1 "the md5 user's connect"
+assert_eq "$(count '<pgsql type="authenticate" password="open-sesame"/>')" 1 "the md5 user's authenticate (cleartext)"
+assert_eq "$(count '<pgsql type="close"/>')" 4 "closes recorded"
 assert_eq "$(count '<pgsql type="sql"><!\[CDATA\[CREATE TABLE items')" 1 "CREATE TABLE recorded"
 assert_eq "$(count 'pear ]]\]\]><!\[CDATA\[> <&>')" 1 "a query with ]]> recorded in two CDATA sections"
 assert_eq "$(count '<pgsql type="parse" name_prepared="P_0"')" 1 "pgbench's prepared statement (Parse) recorded once"
 assert_eq "$(count '<pgsql type="bind" name_prepared="P_0"')" 3 "Binds recorded"
+assert_eq "$(count '<pgsql type="describe" name_portal=""/>')" 3 "Describes recorded"
 assert_eq "$(count '<pgsql type="execute"/>')" 3 "Executes recorded"
+assert_eq "$(count '<pgsql type="sync"/>')" 4 "Syncs recorded (after the Parse, after each Execute)"
 grep -q 'holds the password of user .recuser. in clear' "$TEST_TMP/record.err" || fail "no warning about the password on the console"
 grep -q 'asked for TLS' "$TEST_TMP/record.err" || fail "psql's SSLRequest was not noted"
 assert_eq "$(stat -c %a "$REC")" 600 "the recording's mode (it holds a password)"
@@ -106,12 +118,19 @@ before=$(log_size)
 "$LOADCTL" -q -f "$TEST_TMP/replay.xml" --run-dir "$TEST_TMP/run" start > "$TEST_TMP/start.out" 2> "$TEST_TMP/start.err" ||
   { cat "$TEST_TMP/start.err" >&2; fail "loadctl start failed"; }
 assert_eq "$(tsung_sum finish_users_count "$TEST_TMP/run")" 1 "users that ran the recording"
+requests=$(grep -c '<request>' "$REC")
+assert_eq "$(($(tsung_sum request "$TEST_TMP/run") + $(tsung_sum request_noack "$TEST_TMP/run")))" "$requests" "requests replayed (answered + no_ack) = requests recorded"
 errors=$(awk '$1 == "stats:" && $2 ~ /^error/ && $3 > 0 { print $2 "=" $3 }' "$TEST_TMP/run/tsung.log" | sort -u)
 [ -z "$errors" ] || fail "errors in the replay: $errors"
 wait_until 10 [ "$(statements "$before" | wc -l)" -ge "$(wc -l < "$TEST_TMP/recorded.statements")" ] || true
 statements "$before" > "$TEST_TMP/replayed.statements"
-[ "$(wc -l < "$TEST_TMP/recorded.statements")" -ge 9 ] || fail "too few statements logged for the recording: $(cat "$TEST_TMP/recorded.statements")"
+[ "$(wc -l < "$TEST_TMP/recorded.statements")" -ge 13 ] || fail "too few statements logged for the recording: $(cat "$TEST_TMP/recorded.statements")"
 diff <(sort "$TEST_TMP/recorded.statements") <(sort "$TEST_TMP/replayed.statements") > "$TEST_TMP/statements.diff" ||
   { cat "$TEST_TMP/statements.diff" >&2; fail "the replay's statements differ from the recording's"; }
 assert_eq "$(echo "SELECT id, name, qty FROM items ORDER BY id, qty" | sql recdb)" "$rows_recorded" "the table's rows after the replay"
+# PostgreSQL's log_connections: the methods the server asked for, answered by the recorder while
+# recording and by loadctl while replaying.
+authenticated() { grep -c "connection authenticated: identity=\"$1\" method=$2 " "$PG_LOG" || true; }
+assert_eq "$(authenticated recuser scram-sha-256)" 6 "SCRAM-SHA-256 authentications of recuser (3 recorded, 3 replayed)"
+assert_eq "$(authenticated recmd5 md5)" 2 "md5 authentications of recmd5 (1 recorded, 1 replayed)"
 log "ok: $(wc -l < "$TEST_TMP/recorded.statements") statement log lines recorded and replayed alike"
