@@ -6,7 +6,8 @@
 #   user: CREATE TABLE, INSERTs, an UPDATE, a SELECT (simple protocol);
 #   pgbench -M prepared: Parse of a named statement, then Bind (a parameter)/Describe/Execute/Sync;
 #   psql as an md5 user: an INSERT;
-# then `loadctl record stop`. Asserted: the file holds connect, authenticate with the cleartext
+# a client announcing a 2 GiB startup packet (refused from its header, closed, noted); then
+# `loadctl record stop`. Asserted: the file holds connect, authenticate with the cleartext
 # password (the proxy answered SCRAM itself) and the console warned about it; the file, included
 # with an XML ENTITY as Tsung's manual shows, passes `loadctl check`; the table is dropped and
 # `loadctl start` replays the file against the same PostgreSQL: the server logged the same
@@ -69,6 +70,16 @@ unset PGPASSWORD
 statements "$before" > "$TEST_TMP/recorded.statements"
 rows_recorded=$(echo "SELECT id, name, qty FROM items ORDER BY id, qty" | sql recdb)
 assert_eq "$(echo "SELECT count(*) FROM items" | sql recdb)" 7 "rows after the recording"
+
+# A client announcing a 2 GiB startup packet: refused from its length, the connection closed, the
+# recorder goes on (a comment in the file).
+exec 3<>"/dev/tcp/127.0.0.1/$RPORT"
+printf '\x7f\xff\xff\xf0' >&3
+wait_until 10 grep -q 'startup packet of 2147483632 bytes (the recorder keeps at most 16777216)' "$TEST_TMP/record.err" ||
+  { cat "$TEST_TMP/record.err" >&2; fail "no note about the oversize startup packet"; }
+assert_eq "$(timeout 5 cat <&3 | wc -c)" 0 "bytes the recorder answered the oversize packet with (it closes)"
+exec 3<&-
+grep -q '<!-- the client sent a startup packet of 2147483632 bytes' "$REC" || fail "no comment about the oversize packet in the file"
 
 "$LOADCTL" record stop > "$TEST_TMP/stop.out" 2>&1 || { cat "$TEST_TMP/stop.out" >&2; fail "record stop failed"; }
 wait_until 10 sh -c "! kill -0 $REC_PID 2>/dev/null" || fail "the recorder did not exit after record stop"
