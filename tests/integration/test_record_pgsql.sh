@@ -5,7 +5,7 @@
 #   psql (sslmode=prefer: its SSLRequest is refused, it goes on in plain text) as a SCRAM-SHA-256
 #   user: CREATE TABLE, INSERTs, an UPDATE, a SELECT (simple protocol);
 #   pgbench -M prepared: Parse of a named statement, then Bind (a parameter)/Describe/Execute/Sync;
-#   psql as an md5 user: an INSERT;
+#   psql as an md5 user and as a cleartext ("password") user: an INSERT each;
 # a client announcing a 2 GiB startup packet (refused from its header, closed, noted); then
 # `loadctl record stop`. Asserted: the file holds connect, authenticate with the cleartext
 # password (the proxy answered SCRAM itself) and the console warned about it; the file, included
@@ -18,13 +18,15 @@ need_bins loadctl loadagent
 source "$LOADCTL_SRC/plugins/pgsql/tests/postgres_lib.sh"
 need_bins "$PGBIN/pgbench"
 start_postgres 'host all recuser 127.0.0.1/32 scram-sha-256
-host all recmd5 127.0.0.1/32 md5'
+host all recmd5 127.0.0.1/32 md5
+host all recclear 127.0.0.1/32 password'
 sql > /dev/null <<'SQL' || fail "creating the role failed"
 SET password_encryption = 'scram-sha-256';
 CREATE ROLE recuser LOGIN PASSWORD 'sesame';
 CREATE DATABASE recdb OWNER recuser;
 SET password_encryption = 'md5';
 CREATE ROLE recmd5 LOGIN PASSWORD 'open-sesame';
+CREATE ROLE recclear LOGIN PASSWORD 'clear&sesame';
 ALTER SYSTEM SET log_statement = 'all';
 ALTER SYSTEM SET log_line_prefix = '[%u@%d] ';
 SELECT pg_reload_conf();
@@ -33,7 +35,7 @@ wait_until 10 [ "$(echo "SHOW log_statement" | sql recdb)" = all ] || fail "log_
 
 # The statements recuser ran, as PostgreSQL logged them from byte offset $1 of its log on.
 statements() {
-  tail -c +"$(($1 + 1))" "$PG_LOG" | grep -E '^\[rec(user|md5)@recdb\] (LOG:  (statement|execute [^:]*):|DETAIL:  parameters:)' || true
+  tail -c +"$(($1 + 1))" "$PG_LOG" | grep -E '^\[rec(user|md5|clear)@recdb\] (LOG:  (statement|execute [^:]*):|DETAIL:  parameters:)' || true
 }
 log_size() { stat -c %s "$PG_LOG"; }
 
@@ -55,7 +57,7 @@ INSERT INTO items VALUES (1, 'apple', 3);
 INSERT INTO items VALUES (2, 'pear ]]> <&>', 5), (3, 'plum', 7);
 UPDATE items SET qty = qty + 1 WHERE id = 2;
 SELECT count(*), sum(qty) FROM items;
-GRANT SELECT, INSERT ON items TO recmd5;
+GRANT SELECT, INSERT ON items TO recmd5, recclear;
 SQL
   { cat "$TEST_TMP/psql.out" "$TEST_TMP/record.err" >&2; fail "psql through the recorder failed"; }
 cat > "$TEST_TMP/prepared.sql" <<'SQL'
@@ -66,10 +68,12 @@ SQL
   > "$TEST_TMP/pgbench.out" 2>&1 || { cat "$TEST_TMP/pgbench.out" "$TEST_TMP/record.err" >&2; fail "pgbench through the recorder failed"; }
 PGPASSWORD=open-sesame psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$RPORT" -U recmd5 -d recdb -c "INSERT INTO items VALUES (50, 'md5', 1)" \
   > "$TEST_TMP/psql-md5.out" 2>&1 || { cat "$TEST_TMP/psql-md5.out" "$TEST_TMP/record.err" >&2; fail "psql (md5) through the recorder failed"; }
+PGPASSWORD='clear&sesame' psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$RPORT" -U recclear -d recdb -c "INSERT INTO items VALUES (60, 'clear', 1)" \
+  > "$TEST_TMP/psql-clear.out" 2>&1 || { cat "$TEST_TMP/psql-clear.out" "$TEST_TMP/record.err" >&2; fail "psql (cleartext) through the recorder failed"; }
 unset PGPASSWORD
 statements "$before" > "$TEST_TMP/recorded.statements"
 rows_recorded=$(echo "SELECT id, name, qty FROM items ORDER BY id, qty" | sql recdb)
-assert_eq "$(echo "SELECT count(*) FROM items" | sql recdb)" 7 "rows after the recording"
+assert_eq "$(echo "SELECT count(*) FROM items" | sql recdb)" 8 "rows after the recording"
 
 # A client announcing a 2 GiB startup packet: refused from its length, the connection closed, the
 # recorder goes on (a comment in the file).
@@ -93,7 +97,8 @@ assert_eq "$(count '<pgsql type="connect" database="recdb" username="recuser"/>'
 assert_eq "$(count '<pgsql type="authenticate" password="sesame"/>')" 3 "authenticates recorded with the cleartext password"
 assert_eq "$(count '<pgsql type="connect" database="recdb" username="recmd5"/>')" 1 "the md5 user's connect"
 assert_eq "$(count '<pgsql type="authenticate" password="open-sesame"/>')" 1 "the md5 user's authenticate (cleartext)"
-assert_eq "$(count '<pgsql type="close"/>')" 4 "closes recorded"
+assert_eq "$(count '<pgsql type="authenticate" password="clear&amp;sesame"/>')" 1 "the cleartext user's authenticate (passed through)"
+assert_eq "$(count '<pgsql type="close"/>')" 5 "closes recorded"
 assert_eq "$(count '<pgsql type="sql"><!\[CDATA\[CREATE TABLE items')" 1 "CREATE TABLE recorded"
 assert_eq "$(count 'pear ]]\]\]><!\[CDATA\[> <&>')" 1 "a query with ]]> recorded in two CDATA sections"
 assert_eq "$(count '<pgsql type="parse" name_prepared="P_0"')" 1 "pgbench's prepared statement (Parse) recorded once"
@@ -135,7 +140,7 @@ errors=$(awk '$1 == "stats:" && $2 ~ /^error/ && $3 > 0 { print $2 "=" $3 }' "$T
 [ -z "$errors" ] || fail "errors in the replay: $errors"
 wait_until 10 [ "$(statements "$before" | wc -l)" -ge "$(wc -l < "$TEST_TMP/recorded.statements")" ] || true
 statements "$before" > "$TEST_TMP/replayed.statements"
-[ "$(wc -l < "$TEST_TMP/recorded.statements")" -ge 13 ] || fail "too few statements logged for the recording: $(cat "$TEST_TMP/recorded.statements")"
+[ "$(wc -l < "$TEST_TMP/recorded.statements")" -ge 14 ] || fail "too few statements logged for the recording: $(cat "$TEST_TMP/recorded.statements")"
 diff <(sort "$TEST_TMP/recorded.statements") <(sort "$TEST_TMP/replayed.statements") > "$TEST_TMP/statements.diff" ||
   { cat "$TEST_TMP/statements.diff" >&2; fail "the replay's statements differ from the recording's"; }
 assert_eq "$(echo "SELECT id, name, qty FROM items ORDER BY id, qty" | sql recdb)" "$rows_recorded" "the table's rows after the replay"
@@ -144,4 +149,5 @@ assert_eq "$(echo "SELECT id, name, qty FROM items ORDER BY id, qty" | sql recdb
 authenticated() { grep -c "connection authenticated: identity=\"$1\" method=$2 " "$PG_LOG" || true; }
 assert_eq "$(authenticated recuser scram-sha-256)" 6 "SCRAM-SHA-256 authentications of recuser (3 recorded, 3 replayed)"
 assert_eq "$(authenticated recmd5 md5)" 2 "md5 authentications of recmd5 (1 recorded, 1 replayed)"
+assert_eq "$(authenticated recclear password)" 2 "cleartext authentications of recclear (1 recorded, 1 replayed)"
 log "ok: $(wc -l < "$TEST_TMP/recorded.statements") statement log lines recorded and replayed alike"
