@@ -212,6 +212,17 @@ int probe_socket(const std::string& path) {
   return result == EINPROGRESS ? 0 : result;
 }
 
+void remove_stale_socket(const std::string& path, const std::string& busy) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) return;
+  if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid())
+    throw std::runtime_error(fmt::format("{} exists and is not a socket of this user", path));
+  int probe = probe_socket(path);
+  if (probe == 0 || probe == EAGAIN) throw std::runtime_error(busy);
+  if (probe != ECONNREFUSED) throw std::runtime_error(fmt::format("{}: {} (not removed)", path, std::strerror(probe)));
+  unlink(path.c_str());  // refused: nothing listens there any more
+}
+
 bool is_own_control_socket(const std::string& path) {
   std::string_view name = path;
   std::string_view base = kControlSocketName;

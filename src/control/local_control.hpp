@@ -73,6 +73,10 @@ std::string registry_entry_prefix();
 /// accepted or queued it, else the errno (ECONNREFUSED/ENOENT: nothing listens; EAGAIN: a
 /// listener whose backlog is full).
 int probe_socket(const std::string& path);
+/// Before binding a Unix socket at `path`: a socket there that refuses connections (left by a
+/// process that was killed) is removed. Throws std::runtime_error with `busy` when something
+/// listens there, and when `path` is not a socket of this user (not ours to remove).
+void remove_stale_socket(const std::string& path, const std::string& busy);
 /// `path` ends in /control.sock and is a socket (not a symlink) owned by this user.
 bool is_own_control_socket(const std::string& path);
 

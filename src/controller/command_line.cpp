@@ -61,7 +61,8 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   cl.log_root = default_log_root();
   ControllerOptions& o = cl.options;
   CLI::App app{"loadctl: a distributed load generator speaking Tsung's scenario language.\n"
-               "Options may come before or after the command (loadctl -f FILE start, loadctl start -f FILE)."};
+               "Options may come before or after the command (loadctl -f FILE start, loadctl start -f FILE).\n"
+               "Recording sessions: loadctl record --help, loadctl har2xml --help (docs/recorder.md)."};
   app.name("loadctl");
   app.require_subcommand(1, 1);
   app.fallthrough();

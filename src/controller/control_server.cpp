@@ -71,17 +71,7 @@ void ControlServer::open(const std::string& run_dir) {
   }
   // A socket left by a controller that was killed (same --run-dir) is replaced; anything else
   // at that path (a file, a symlink) is not ours to remove.
-  struct stat st;
-  if (lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid())
-      throw std::runtime_error(fmt::format("{} exists and is not a socket of this user", path));
-    int probe = control::probe_socket(path);
-    if (probe == 0 || probe == EAGAIN)
-      throw std::runtime_error(fmt::format("{}: another controller is running in this log directory", path));
-    if (probe != ECONNREFUSED)
-      throw std::runtime_error(fmt::format("{}: {} (not removed)", path, std::strerror(probe)));
-    unlink(path.c_str());  // refused: nothing listens there any more
-  }
+  control::remove_stale_socket(path, fmt::format("{}: another controller is running in this log directory", path));
   control::UnixAddress address(path);
   boost::system::error_code ec;
   acceptor_.open(local(), ec);

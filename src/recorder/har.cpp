@@ -100,7 +100,7 @@ HarResult har_to_session(std::string_view har, const std::string& output, const 
   if (!doc) throw std::runtime_error("not JSON: " + error);
   const JsonValue& log = require(*doc, "log", JsonValue::Type::Object, "the HAR");
   const JsonValue& entries = require(log, "entries", JsonValue::Type::Array, "log");
-  std::string path = output.empty() ? "/dev/stdout" : output;
+  std::string path = output.empty() ? "-" : output;
   SessionWriter writer({path, "ts_http", options.session_name, std::chrono::milliseconds(options.thinktime_low_ms)});
   HttpRecordFormatter formatter;
   HarResult result;

@@ -84,7 +84,7 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
     if (!split_url(target, url)) return refuse(http::status::bad_request, "loadctl record is a proxy: configure the browser to use it (absolute URLs)");
     HttpRecord record{std::string(req.method_string()), target, req.version() == 10 ? "1.0" : "1.1", {}, req.body()};
     for (const auto& field : req) record.headers.emplace_back(field.name_string(), field.value());
-    ctx_.writer.record(formatter_.format(record, &ctx_.writer));
+    if (ctx_.upstream.records_host(url.host)) ctx_.writer.record(formatter_.format(record, &ctx_.writer));
 
     // What goes upstream: origin-form (absolute-form to a parent proxy), no proxy or hop-by-hop
     // headers, the whole body with its length.
@@ -94,6 +94,7 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
                       http::field::trailer, http::field::transfer_encoding})
       req.erase(name);
     req.erase("Proxy-Connection");
+    if (!up.parent_proxy) req.erase(http::field::proxy_authorization);  // the proxy's, not the server's
     if (ssl) {
       req.erase(http::field::accept_encoding);  // a readable response, to rewrite its https:// links
       std::string host(req[http::field::host]);
@@ -226,7 +227,8 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
   void open_tunnel(std::string target) {
     std::string host, port;
     if (!split_authority(target, host, port)) return refuse(http::status::bad_request, "CONNECT " + target + ": expected host:port");
-    ctx_.writer.comment(fmt::format("CONNECT {} tunnelled without recording (encrypted); record HTTPS with "
+    if (ctx_.upstream.records_host(host))
+      ctx_.writer.comment(fmt::format("CONNECT {} tunnelled without recording (encrypted); record HTTPS with "
                                     "http://-{}/ URLs, see docs/recorder.md", target, host));
     ctx_.note(fmt::format("CONNECT {} tunnelled blindly (not recorded)", target));
     close_upstream();

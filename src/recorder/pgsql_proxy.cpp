@@ -391,6 +391,7 @@ class PgsqlProxyProtocol : public ProxyProtocol {
   std::string check(const UpstreamOptions& up) const override {
     if (up.parent_proxy) return "-u (parent proxy) is for -p http and webdav";
     if (!up.mitm_ca_dir.empty()) return "--mitm-ca is for -p http (the pgsql proxy refuses TLS: the client goes on in plain text)";
+    if (!up.only_hosts.empty()) return "--only-host is for -p http and webdav (the pgsql proxy has one server: -I)";
     return {};
   }
   void serve(tcp_socket client, RecorderContext& context) override {

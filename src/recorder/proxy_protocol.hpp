@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -28,6 +29,9 @@ struct UpstreamOptions {
   std::uint16_t server_port = 0;  ///< -P: the same (0 = the protocol's default)
   bool parent_proxy = false;      ///< -u: HTTP requests go to -I:-P as a proxy would send them
   std::string mitm_ca_dir;        ///< --mitm-ca: CONNECT tunnels are decrypted with this CA ("" = blind)
+  std::vector<std::string> only_hosts;  ///< --only-host: record requests to these hosts only (all when empty)
+  /// `host` (no port) is to be recorded.
+  bool records_host(std::string_view host) const;
 };
 
 /// The recorder's services to a protocol.

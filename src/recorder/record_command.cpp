@@ -56,6 +56,9 @@ int record_main(int argc, char** argv) {
   app.add_option("--mitm-ca", o.upstream.mitm_ca_dir,
                  "decrypt CONNECT tunnels with a CA kept in this owner-only directory (created if missing; "
                  "never installed anywhere: docs/recorder.md)");
+  app.add_option("--only-host", o.upstream.only_hosts,
+                 "record only the requests to this host (repeatable; the others are proxied, not recorded: "
+                 "a browser's own background requests)");
   std::vector<std::string> command;
   app.add_option("command", command, "start (default), stop, or tag MARKUP");
   try {

@@ -95,15 +95,7 @@ Recorder::~Recorder() {
 
 void Recorder::open_control_socket() {
   std::string path = recorder_socket_path();
-  struct stat st;
-  if (lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid())
-      throw std::runtime_error(fmt::format("{} exists and is not a socket of this user", path));
-    int probe = control::probe_socket(path);
-    if (probe == 0 || probe == EAGAIN)
-      throw std::runtime_error("a recorder is already running (loadctl record stop ends it)");
-    unlink(path.c_str());  // left by a recorder that was killed
-  }
+  control::remove_stale_socket(path, "a recorder is already running (loadctl record stop ends it)");
   control::UnixAddress address(path);
   boost::system::error_code ec;
   control_.open(local(), ec);

@@ -33,8 +33,9 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
 }
 
 // The recording may hold credentials (Authorization, bodies): owner-only, like ~/.loadctl.
+// "-" is standard output (har2xml without -o), used as it is: not truncated, not closed.
 std::FILE* open_private(const std::string& path, const char* mode) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int fd = path == "-" ? ::fcntl(1, F_DUPFD_CLOEXEC, 3) : ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return nullptr;
   std::FILE* f = ::fdopen(fd, mode);
   if (!f) ::close(fd);

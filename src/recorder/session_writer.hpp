@@ -38,7 +38,7 @@ std::string date_stamp(std::time_t t);
 class SessionWriter {
  public:
   struct Options {
-    std::string path;                              ///< the file to write (truncated)
+    std::string path;                              ///< the file to write (truncated, mode 0600); "-": stdout
     std::string session_type = "ts_http";          ///< ts_http, ts_webdav, ts_pgsql
     std::string session_name;                      ///< default "rec" + date_stamp(now)
     std::chrono::milliseconds thinktime_low{1000};  ///< shorter pauses are not recorded (Tsung's)
