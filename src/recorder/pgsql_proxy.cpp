@@ -28,8 +28,8 @@
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
 
-#include "pgsql_auth.hpp"
 #include "pgsql_wire.hpp"
+#include "recorder/pgsql_proxy_auth.hpp"
 #include "recorder/pgsql_record.hpp"
 #include "recorder/proxy_protocol.hpp"
 
@@ -41,22 +41,14 @@ using tcp_resolver = boost::asio::ip::tcp::resolver;
 using boost::system::error_code;
 
 constexpr std::size_t kHighWater = 1u << 20;
-constexpr std::uint32_t kAuthOk = 0, kAuthCleartext = 3, kAuthMd5 = 5, kAuthSasl = 10, kAuthSaslContinue = 11,
-                        kAuthSaslFinal = 12;
+// PostgreSQL's own limits before authentication: MAX_STARTUP_PACKET_LENGTH (the length field
+// included) and PG_MAX_AUTH_TOKEN_LENGTH (a message body).
+constexpr std::size_t kMaxStartupBody = 10000 - 4, kMaxAuthMessage = 65535;
 
 struct ProtocolState {
   PgsqlRecordFormatter formatter;
   bool password_warned = false, ssl_noted = false;
 };
-
-// An AuthenticationRequest message with `code` (and nothing else).
-std::string auth_request(std::uint32_t code) {
-  std::string out;
-  std::size_t start = pgsql::begin_message(out, 'R');
-  pgsql::put_u32(out, code);
-  pgsql::end_message(out, start);
-  return out;
-}
 
 class PgsqlProxyConnection : public std::enable_shared_from_this<PgsqlProxyConnection> {
  public:
@@ -64,6 +56,7 @@ class PgsqlProxyConnection : public std::enable_shared_from_this<PgsqlProxyConne
       : ctx_(ctx), state_(state), client_(std::move(client)), server_(ctx.io), resolver_(ctx.io) {
     to_client_.socket = &client_;
     to_server_.socket = &server_;
+    in_.set_max_body(kMaxStartupBody);
   }
 
   void start() { read_client(); }
@@ -77,7 +70,6 @@ class PgsqlProxyConnection : public std::enable_shared_from_this<PgsqlProxyConne
     std::function<void()> resume;  ///< a reader waiting for this outbox to drain
   };
   enum class Phase { startup, connecting, authenticating, ready };
-  enum class Auth { none, cleartext, md5, scram };
 
   // --- the client's side -------------------------------------------------------------------
   void read_client() {
@@ -127,14 +119,18 @@ class PgsqlProxyConnection : public std::enable_shared_from_this<PgsqlProxyConne
       case StartupPacket::Kind::startup: break;
     }
     user_ = p.user;
-    record(state_.formatter.connect(p.user, p.database));
+    auth_ = std::make_unique<ProxyAuth>(p.user);
+    PgsqlRecord connect = state_.formatter.connect(p.user, p.database);
+    record(PgsqlRecord{{}, connect.problem});
+    login_ = connect.xml;  // held until AuthenticationOk
     in_.expect_startup(false);
+    in_.set_max_body(kMaxAuthMessage);
     phase_ = Phase::connecting;
     connect_server(std::string(m.raw));
   }
 
   void on_frontend(const FrontendMessage& m) {
-    if (phase_ == Phase::authenticating && m.type == 'p' && auth_ != Auth::none) return on_password(m);
+    if (phase_ == Phase::authenticating && m.type == 'p' && auth_->wants_password()) return on_password(m);
     if (phase_ == Phase::ready) record(state_.formatter.message(m.type, m.body, &ctx_.writer));
     send(to_server_, std::string(m.raw));
   }
@@ -142,30 +138,18 @@ class PgsqlProxyConnection : public std::enable_shared_from_this<PgsqlProxyConne
   void on_password(const FrontendMessage& m) {
     std::string_view password = m.body;
     if (!password.empty() && password.back() == '\0') password.remove_suffix(1);
-    record(state_.formatter.authenticate(password));
+    PgsqlRecord auth = state_.formatter.authenticate(password);
+    record(PgsqlRecord{{}, auth.problem});
+    if (!auth.xml.empty() && !login_.empty()) login_ += "\n" + auth.xml;
     if (!state_.password_warned)
       ctx_.note(fmt::format("the recording holds the password of user '{}' in clear (<pgsql type=\"authenticate\">, as "
                             "Tsung's): keep {} private (it is written 0600)", user_, ctx_.writer.path()));
     state_.password_warned = true;
-    Auth method = auth_;
-    auth_ = Auth::none;
-    if (method == Auth::cleartext) return send(to_server_, std::string(m.raw));
-    std::string out;
-    if (method == Auth::md5) {
-      pgsql::string_message(out, 'p', pgsql::md5_password(user_, password, salt_));
-    } else {  // SASLInitialResponse
-      scram_ = std::make_unique<pgsql::ScramClient>(password);
-      std::size_t start = pgsql::begin_message(out, 'p');
-      pgsql::put_cstring(out, "SCRAM-SHA-256");
-      pgsql::put_u32(out, static_cast<std::uint32_t>(scram_->client_first().size()));
-      out += scram_->client_first();
-      pgsql::end_message(out, start);
-    }
-    send(to_server_, std::move(out));
+    apply(auth_->on_password(password));
   }
 
   void client_gone() {
-    if (phase_ == Phase::authenticating || phase_ == Phase::ready) record(state_.formatter.client_closed());
+    if (written_) record(state_.formatter.client_closed());
     close();
   }
 
@@ -232,59 +216,24 @@ class PgsqlProxyConnection : public std::enable_shared_from_this<PgsqlProxyConne
     then_read(to_client_, &PgsqlProxyConnection::read_server);
   }
 
-  void on_backend(const pgsql::Message& m, std::string_view raw) {
-    if (m.type != 'R' || m.body.size() < 4) return send(to_client_, std::string(raw));
-    std::uint32_t code = pgsql::get_u32(m.body);
-    std::string_view data = m.body.substr(4);
-    switch (code) {
-      case kAuthOk:
-        if (scram_ && !scram_verified_) {
-          ctx_.note("the server accepted SCRAM without proving it knows the password (no SASLFinal): closed");
-          return close();
-        }
-        phase_ = Phase::ready;
-        return send(to_client_, std::string(raw));
-      case kAuthCleartext: auth_ = Auth::cleartext; return send(to_client_, std::string(raw));
-      case kAuthMd5:
-        if (data.size() != 4) return bad_auth("an md5 request without its 4-byte salt");
-        salt_ = std::string(data);
-        auth_ = Auth::md5;
-        return send(to_client_, auth_request(kAuthCleartext));
-      case kAuthSasl:
-        for (std::size_t at = 0; at < data.size();) {
-          std::size_t nul = data.find('\0', at);
-          if (nul == std::string_view::npos || nul == at) break;
-          if (data.substr(at, nul - at) == "SCRAM-SHA-256") {
-            auth_ = Auth::scram;
-            return send(to_client_, auth_request(kAuthCleartext));
-          }
-          at = nul + 1;
-        }
-        return bad_auth("SASL without SCRAM-SHA-256");
-      case kAuthSaslContinue: {
-        std::string final_message;
-        if (!scram_ || !scram_->client_final(data, final_message)) return bad_auth("a SCRAM server-first-message it cannot answer");
-        std::string out;
-        std::size_t start = pgsql::begin_message(out, 'p');
-        out += final_message;
-        pgsql::end_message(out, start);
-        return send(to_server_, std::move(out));
-      }
-      case kAuthSaslFinal:
-        if (!scram_ || scram_verified_ || !scram_->verify_server_final(data))
-          return bad_auth("a SCRAM server signature that does not prove the server knows the password");
-        scram_verified_ = true;
-        return;
-      default:  // Kerberos, GSSAPI, SSPI: passed through, nothing recordable
-        ctx_.note(fmt::format("authentication method {} passed through unrecorded (loadctl replays cleartext, md5 and "
-                              "SCRAM-SHA-256)", code));
-        return send(to_client_, std::string(raw));
-    }
-  }
+  void on_backend(const pgsql::Message& m, std::string_view raw) { apply(auth_->on_backend(m.type, m.body, raw)); }
 
-  void bad_auth(const std::string& what) {
-    ctx_.writer.comment("authentication not recorded: the server sent " + what);
-    fail_connect("the server sent " + what);
+  void apply(const AuthStep& step) {
+    if (!step.note.empty()) ctx_.note(step.note);
+    if (!step.error.empty()) {
+      unfinished_ = "authentication not recorded: " + step.error;
+      return fail_connect(step.error);
+    }
+    send(to_server_, step.to_server);
+    if (step.ready) {  // the login is recorded now that the server accepted it
+      phase_ = Phase::ready;
+      in_.set_max_body(kMaxPgsqlMessage);
+      if (!login_.empty() && !ctx_.writer.closed()) {
+        ctx_.writer.record(state_.formatter.opened(login_));
+        written_ = true;
+      }
+    }
+    send(to_client_, step.to_client);
   }
 
   // --- plumbing ------------------------------------------------------------------------------
@@ -344,6 +293,9 @@ class PgsqlProxyConnection : public std::enable_shared_from_this<PgsqlProxyConne
   void close() {
     if (closed_) return;
     closed_ = true;
+    if (auth_ && !auth_->ready() && !ctx_.writer.closed())  // a failed or abandoned login: a comment only
+      ctx_.writer.comment(!unfinished_.empty() ? unfinished_
+                                               : fmt::format("a login of user '{}' that did not complete (not recorded)", user_));
     error_code ignored;
     client_.close(ignored);
     server_.close(ignored);
@@ -379,10 +331,12 @@ class PgsqlProxyConnection : public std::enable_shared_from_this<PgsqlProxyConne
   FrontendReader in_;
   std::string server_in_;  ///< backend bytes not yet read while authenticating
   Phase phase_ = Phase::startup;
-  Auth auth_ = Auth::none;
-  std::string user_, salt_;
-  std::unique_ptr<pgsql::ScramClient> scram_;
-  bool scram_verified_ = false, closed_ = false;
+  std::unique_ptr<ProxyAuth> auth_;  ///< from the startup packet on
+  std::string user_;
+  std::string login_;       ///< the connect and authenticate requests, held until AuthenticationOk
+  std::string unfinished_;  ///< why the login failed, for the recording's comment
+  bool written_ = false;    ///< the login was recorded (so its close is)
+  bool closed_ = false;
 };
 
 class PgsqlProxyProtocol : public ProxyProtocol {

@@ -1,5 +1,7 @@
 #include "recorder/pgsql_record.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace loadctl::recorder {
@@ -48,19 +50,21 @@ class PgBodyCursor {
   bool ok_ = true;
 };
 
-// The text as CDATA sections ("]]>" split across two), nullopt when XML cannot hold it.
+// The text as CDATA sections, nullopt when XML cannot hold it. "]]>" is split across two sections;
+// a carriage return is written &#13; between sections (an XML parser turns a literal CR, even in
+// CDATA, into a line feed).
 std::optional<std::string> pg_cdata(std::string_view text) {
   if (!xml_escape(text)) return std::nullopt;
   std::string out = "<![CDATA[";
-  for (std::size_t at = 0;;) {
-    std::size_t end = text.find("]]>", at);
-    if (end == std::string_view::npos) {
-      out.append(text.substr(at));
-      break;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r') {
+      out += "]]>&#13;<![CDATA[";
+    } else if (text.compare(i, 3, "]]>") == 0) {
+      out += "]]]]><![CDATA[>";
+      i += 2;
+    } else {
+      out.push_back(text[i]);
     }
-    out.append(text.substr(at, end + 2 - at));
-    out += "]]><![CDATA[";
-    at = end + 2;
   }
   return out + "]]>";
 }
@@ -258,18 +262,27 @@ StartupPacket parse_startup(std::string_view body) {
 PgsqlRecord PgsqlRecordFormatter::connect(std::string_view user, std::string_view database) {
   auto u = pg_attr("username", user), d = pg_attr("database", database);
   if (!u || !d) return pg_problem("a user or database name XML cannot hold: the connection is not recorded");
+  return {pg_request("connect", *d + *u), {}};
+}
+
+std::string PgsqlRecordFormatter::opened(std::string_view login) {
   std::string xml;
   if (connected_)  // as Tsung: the previous connection's close comes first
     xml = "<!-- close forced by the recorder: a second connection (several clients at once?) -->\n" +
           pg_request("close", "") + "\n";
   connected_ = true;
-  return {xml + pg_request("connect", *d + *u), {}};
+  dropped_portals_.clear();
+  return xml + std::string(login);
 }
 
 PgsqlRecord PgsqlRecordFormatter::authenticate(std::string_view password) {
   auto p = pg_attr("password", password);
   if (!p) return pg_problem("a password XML cannot hold: authenticate not recorded");
   return {pg_request("authenticate", *p), {}};
+}
+
+bool PgsqlRecordFormatter::dropped(std::string_view portal) const {
+  return std::find(dropped_portals_.begin(), dropped_portals_.end(), portal) != dropped_portals_.end();
 }
 
 PgsqlRecord PgsqlRecordFormatter::client_closed() {
@@ -289,10 +302,28 @@ PgsqlRecord PgsqlRecordFormatter::message(char type, std::string_view body, Sess
       return {pg_request("sql", "", *text), {}};
     }
     case 'P': return pg_parse(body);
-    case 'B': return pg_bind(body);
-    case 'D': return pg_describe(body);
-    case 'E': return pg_execute(body);
-    case 'S': return {pg_request("sync", ""), {}};
+    case 'B': {
+      PgsqlRecord r = pg_bind(body);
+      std::string portal(body.substr(0, body.find('\0')));
+      std::erase(dropped_portals_, portal);
+      if (r.xml.empty()) {
+        dropped_portals_.push_back(portal);
+        r.problem += "; the statement is missing from the recording, and the portal's Describe/Execute are left "
+                     "out until the next Sync";
+      }
+      return r;
+    }
+    case 'D':
+      if (body.starts_with('P') && dropped(body.substr(1, body.find('\0') - 1)))
+        return pg_problem("a Describe of a portal whose Bind was not recorded (left out)");
+      return pg_describe(body);
+    case 'E':
+      if (dropped(body.substr(0, body.find('\0'))))
+        return pg_problem("an Execute of a portal whose Bind was not recorded (left out)");
+      return pg_execute(body);
+    case 'S':
+      dropped_portals_.clear();
+      return {pg_request("sync", ""), {}};
     case 'H': return {pg_request("flush", ""), {}};
     case 'c': return {pg_request("copydone", ""), {}};
     case 'd': return pg_copy(body, writer);
@@ -309,7 +340,8 @@ PgsqlRecord PgsqlRecordFormatter::message(char type, std::string_view body, Sess
       return {pg_request("close", ""), {}};
     }
     case 'C':
-      return pg_problem("a Close of a prepared statement or portal: <pgsql> has no type for it (forwarded, not recorded)");
+      return pg_problem("a Close of a prepared statement or portal: <pgsql> has no type for it (forwarded, not "
+                        "recorded; on replay the statement stays prepared, so a later Parse of the same name may fail)");
     case 'F': return pg_problem("a FunctionCall: <pgsql> has no type for it (forwarded, not recorded)");
     case 'p': return pg_problem("a PasswordMessage after authentication (forwarded, not recorded)");
     default: {

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "recorder/session_writer.hpp"
 
@@ -35,6 +36,8 @@ class FrontendReader {
   /// The next message is the untyped startup packet (at first, and again after an SSLRequest).
   void expect_startup(bool startup) { startup_ = startup; }
   bool expecting_startup() const { return startup_; }
+  /// The largest body accepted from now on (PostgreSQL's limits are smaller before authentication).
+  void set_max_body(std::size_t max_body) { max_body_ = max_body; }
   void append(std::string_view bytes);
   /// The next whole message, nullopt when more bytes are needed or on an error (error() set).
   std::optional<FrontendMessage> next();
@@ -66,19 +69,25 @@ struct PgsqlRecord {
 
 class PgsqlRecordFormatter {
  public:
-  /// A StartupMessage (Tsung records a close first when a connection was still open).
+  /// A StartupMessage's <pgsql type="connect">; nothing is recorded before opened().
   PgsqlRecord connect(std::string_view user, std::string_view database);
   /// The cleartext password the client sent.
   PgsqlRecord authenticate(std::string_view password);
+  /// The server accepted the login: `login` (the held connect and authenticate) to record, after
+  /// a close when a connection was still open (as Tsung). A login that fails never gets here.
+  std::string opened(std::string_view login);
   /// A frontend message after authentication; `writer` saves a copy's data over 1 KiB to a file
-  /// (contents_from_file, as Tsung), inline when null.
+  /// (contents_from_file, as Tsung), inline when null. After a Bind that cannot be recorded, its
+  /// portal's Describe and Execute are left out until the next Sync (replay would fail on them).
   PgsqlRecord message(char type, std::string_view body, SessionWriter* writer);
   /// The client closed its connection without a Terminate: Tsung's client_close records a close.
   PgsqlRecord client_closed();
   bool connected() const { return connected_; }
 
  private:
+  bool dropped(std::string_view portal) const;
   bool connected_ = false;
+  std::vector<std::string> dropped_portals_;  ///< portals of Binds not recorded, until Sync
 };
 
 }  // namespace loadctl::recorder

@@ -5,6 +5,7 @@
 #   psql (sslmode=prefer: its SSLRequest is refused, it goes on in plain text) as a SCRAM-SHA-256
 #   user: CREATE TABLE, INSERTs, an UPDATE, a SELECT (simple protocol);
 #   pgbench -M prepared: Parse of a named statement, then Bind (a parameter)/Describe/Execute/Sync;
+#   psql with wrong passwords (SCRAM, md5): PostgreSQL's 28P01 reaches it, only a comment recorded;
 #   psql as an md5 user and as a cleartext ("password") user: an INSERT each;
 # a client announcing a 2 GiB startup packet (refused from its header, closed, noted); then
 # `loadctl record stop`. Asserted: the file holds connect, authenticate with the cleartext
@@ -66,6 +67,15 @@ INSERT INTO items VALUES (:id, 'prepared', :id);
 SQL
 "$PGBIN/pgbench" -n -M prepared -t 3 -f "$TEST_TMP/prepared.sql" -h 127.0.0.1 -p "$RPORT" -U recuser recdb \
   > "$TEST_TMP/pgbench.out" 2>&1 || { cat "$TEST_TMP/pgbench.out" "$TEST_TMP/record.err" >&2; fail "pgbench through the recorder failed"; }
+# Wrong passwords (SCRAM, md5): the client reads PostgreSQL's own 28P01 error; nothing of these
+# logins is recorded but a comment, and the recorder goes on (the next sessions are recorded).
+for user in recuser recmd5; do
+  if PGPASSWORD=wrong psql -X -w -h 127.0.0.1 -p "$RPORT" -U "$user" -d recdb -c "SELECT 1" > "$TEST_TMP/psql-wrong.out" 2>&1; then
+    fail "psql with a wrong password for $user succeeded through the recorder"
+  fi
+  grep -q "password authentication failed for user \"$user\"" "$TEST_TMP/psql-wrong.out" ||
+    { cat "$TEST_TMP/psql-wrong.out" >&2; fail "psql did not see the server's 28P01 for $user"; }
+done
 PGPASSWORD=open-sesame psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$RPORT" -U recmd5 -d recdb -c "INSERT INTO items VALUES (50, 'md5', 1)" \
   > "$TEST_TMP/psql-md5.out" 2>&1 || { cat "$TEST_TMP/psql-md5.out" "$TEST_TMP/record.err" >&2; fail "psql (md5) through the recorder failed"; }
 PGPASSWORD='clear&sesame' psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$RPORT" -U recclear -d recdb -c "INSERT INTO items VALUES (60, 'clear', 1)" \
@@ -79,7 +89,7 @@ assert_eq "$(echo "SELECT count(*) FROM items" | sql recdb)" 8 "rows after the r
 # recorder goes on (a comment in the file).
 exec 3<>"/dev/tcp/127.0.0.1/$RPORT"
 printf '\x7f\xff\xff\xf0' >&3
-wait_until 10 grep -q 'startup packet of 2147483632 bytes (the recorder keeps at most 16777216)' "$TEST_TMP/record.err" ||
+wait_until 10 grep -q 'startup packet of 2147483632 bytes (the recorder keeps at most 9996)' "$TEST_TMP/record.err" ||
   { cat "$TEST_TMP/record.err" >&2; fail "no note about the oversize startup packet"; }
 assert_eq "$(timeout 5 cat <&3 | wc -c)" 0 "bytes the recorder answered the oversize packet with (it closes)"
 exec 3<&-
@@ -99,6 +109,7 @@ assert_eq "$(count '<pgsql type="connect" database="recdb" username="recmd5"/>')
 assert_eq "$(count '<pgsql type="authenticate" password="open-sesame"/>')" 1 "the md5 user's authenticate (cleartext)"
 assert_eq "$(count '<pgsql type="authenticate" password="clear&amp;sesame"/>')" 1 "the cleartext user's authenticate (passed through)"
 assert_eq "$(count '<pgsql type="close"/>')" 5 "closes recorded"
+assert_eq "$(count "<!-- a login of user 'rec\(user\|md5\)' that did not complete (not recorded) -->")" 2 "comments for the wrong passwords"
 assert_eq "$(count '<pgsql type="sql"><!\[CDATA\[CREATE TABLE items')" 1 "CREATE TABLE recorded"
 assert_eq "$(count 'pear ]]\]\]><!\[CDATA\[> <&>')" 1 "a query with ]]> recorded in two CDATA sections"
 assert_eq "$(count '<pgsql type="parse" name_prepared="P_0"')" 1 "pgbench's prepared statement (Parse) recorded once"

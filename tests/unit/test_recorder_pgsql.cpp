@@ -5,10 +5,13 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "pgsql_auth.hpp"
+#include "recorder/pgsql_proxy_auth.hpp"
 #include "recorder/pgsql_record.hpp"
 
 namespace loadctl::recorder {
@@ -117,15 +120,172 @@ TEST(RecorderPgsqlFormatter, ConnectAuthenticateSqlClose) {
   EXPECT_EQ(f.connect("bob", "shop").xml, R"(<request><pgsql type="connect" database="shop" username="bob"/></request>)");
   EXPECT_EQ(f.authenticate("se\"s<a>me").xml,
             R"(<request><pgsql type="authenticate" password="se&quot;s&lt;a&gt;me"/></request>)");
+  EXPECT_EQ(f.opened("LOGIN"), "LOGIN");  // the server accepted it
   EXPECT_EQ(f.message('Q', pgrec_cstr("SELECT ']]>' AS x"), nullptr).xml,
             R"(<request><pgsql type="sql"><![CDATA[SELECT ']]]]><![CDATA[>' AS x]]></pgsql></request>)");
   EXPECT_EQ(f.message('X', "", nullptr).xml, R"(<request><pgsql type="close"/></request>)");
   EXPECT_EQ(f.client_closed().xml, "");  // already closed by the Terminate
-  // A second connection while one is open: a close first, as Tsung.
+  // A login the server refused never reaches opened(): the next one records no forced close.
   f.connect("a", "b");
-  std::string second = f.connect("a", "b").xml;
+  EXPECT_FALSE(f.connected());
+  EXPECT_EQ(f.opened("LOGIN"), "LOGIN");
+  EXPECT_TRUE(f.connected());
+  // A second connection while one is open: a close first, as Tsung.
+  std::string second = f.opened("LOGIN2");
   EXPECT_NE(second.find(R"(<request><pgsql type="close"/></request>)"), std::string::npos);
+  EXPECT_TRUE(second.ends_with("LOGIN2"));
   EXPECT_EQ(f.client_closed().xml, R"(<request><pgsql type="close"/></request>)");
+}
+
+TEST(RecorderPgsqlFormatter, CarriageReturnOutsideCdata) {
+  PgsqlRecordFormatter f;
+  EXPECT_EQ(f.message('Q', pgrec_cstr("SELECT 1\r\n"), nullptr).xml,
+            "<request><pgsql type=\"sql\"><![CDATA[SELECT 1]]>&#13;<![CDATA[\n]]></pgsql></request>");
+}
+
+TEST(RecorderPgsqlFormatter, DroppedBindLeavesItsPortalOutUntilSync) {
+  PgsqlRecordFormatter f;
+  std::string bad_bind = pgrec_cstr("") + pgrec_cstr("S1") + pgrec_u16(0) + pgrec_u16(1) + pgrec_u32(3) + "a,b" + pgrec_u16(0);
+  PgsqlRecord bind = f.message('B', bad_bind, nullptr);
+  EXPECT_EQ(bind.xml, "");
+  EXPECT_NE(bind.problem.find("statement is missing"), std::string::npos) << bind.problem;
+  PgsqlRecord describe = f.message('D', "P" + pgrec_cstr(""), nullptr);
+  EXPECT_EQ(describe.xml, "");
+  EXPECT_NE(describe.problem.find("left out"), std::string::npos);
+  EXPECT_EQ(f.message('E', pgrec_cstr("") + pgrec_u32(0), nullptr).xml, "");
+  // Another portal, and the statement's Describe, are recorded.
+  EXPECT_NE(f.message('E', pgrec_cstr("other") + pgrec_u32(0), nullptr).xml, "");
+  EXPECT_NE(f.message('D', "S" + pgrec_cstr("S1"), nullptr).xml, "");
+  EXPECT_EQ(f.message('S', "", nullptr).xml, R"(<request><pgsql type="sync"/></request>)");
+  EXPECT_EQ(f.message('E', pgrec_cstr("") + pgrec_u32(0), nullptr).xml, R"(<request><pgsql type="execute"/></request>)");
+  // A recorded Bind of the same portal before the Sync brings it back.
+  f.message('B', bad_bind, nullptr);
+  std::string good_bind = pgrec_cstr("") + pgrec_cstr("S1") + pgrec_u16(0) + pgrec_u16(0) + pgrec_u16(0);
+  EXPECT_NE(f.message('B', good_bind, nullptr).xml, "");
+  EXPECT_NE(f.message('E', pgrec_cstr("") + pgrec_u32(0), nullptr).xml, "");
+  EXPECT_NE(f.message('C', "S" + pgrec_cstr("S1"), nullptr).problem.find("later Parse of the same name may fail"),
+            std::string::npos);
+}
+
+// --- ProxyAuth: the proxy's side of md5 and SCRAM (and what it passes through) ---------------
+
+std::string pgrec_auth(std::uint32_t code, const std::string& data = "") { return pgrec_u32(code) + data; }
+
+// Feeds a backend 'R' (or other) message to `auth`.
+AuthStep pgrec_backend(ProxyAuth& auth, char type, const std::string& body) {
+  std::string raw = pgrec_msg(type, body);
+  return auth.on_backend(type, body, raw);
+}
+
+constexpr const char* kRfcServerFirst =
+    "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+
+// RFC 7677's exchange up to (and without) the server-final-message.
+void pgrec_scram_until_final(ProxyAuth& auth) {
+  AuthStep sasl = pgrec_backend(auth, 'R', pgrec_auth(10, pgrec_cstr("SCRAM-SHA-256") + '\0'));
+  ASSERT_EQ(sasl.error, "");
+  EXPECT_EQ(sasl.to_client, pgrec_msg('R', pgrec_u32(3)));  // the client is asked for the cleartext password
+  ASSERT_TRUE(auth.wants_password());
+  AuthStep initial = auth.on_password("pencil");
+  std::string first = "n,,n=user,r=rOprNGfwEbeRWgbNEkqO";
+  EXPECT_EQ(initial.to_server, pgrec_msg('p', pgrec_cstr("SCRAM-SHA-256") + pgrec_u32(first.size()) + first));
+  AuthStep cont = pgrec_backend(auth, 'R', pgrec_auth(11, kRfcServerFirst));
+  ASSERT_EQ(cont.error, "");
+  EXPECT_EQ(cont.to_server,
+            pgrec_msg('p', "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="));
+}
+
+TEST(RecorderPgsqlProxyAuth, ScramAnsweredAndVerified) {
+  ProxyAuth auth("user", "rOprNGfwEbeRWgbNEkqO", "user");
+  pgrec_scram_until_final(auth);
+  AuthStep final_step = pgrec_backend(auth, 'R', pgrec_auth(12, "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="));
+  EXPECT_EQ(final_step.error, "");
+  EXPECT_EQ(final_step.to_client + final_step.to_server, "");
+  AuthStep ok = pgrec_backend(auth, 'R', pgrec_auth(0));
+  EXPECT_TRUE(ok.ready);
+  EXPECT_EQ(ok.to_client, pgrec_msg('R', pgrec_u32(0)));
+}
+
+TEST(RecorderPgsqlProxyAuth, WrongServerSignatureOrServerError) {
+  for (std::string final_message : {"v=7rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=", "e=invalid-proof"}) {
+    ProxyAuth auth("user", "rOprNGfwEbeRWgbNEkqO", "user");
+    pgrec_scram_until_final(auth);
+    AuthStep step = pgrec_backend(auth, 'R', pgrec_auth(12, final_message));
+    EXPECT_NE(step.error.find("does not prove"), std::string::npos) << step.error;
+    EXPECT_NE(step.error.find(final_message), std::string::npos) << step.error;
+    EXPECT_FALSE(auth.ready());
+  }
+}
+
+TEST(RecorderPgsqlProxyAuth, ScramOutOfOrder) {
+  {  // AuthenticationOk without the SASLFinal
+    ProxyAuth auth("user", "rOprNGfwEbeRWgbNEkqO", "user");
+    pgrec_scram_until_final(auth);
+    AuthStep ok = pgrec_backend(auth, 'R', pgrec_auth(0));
+    EXPECT_FALSE(ok.ready);
+    EXPECT_NE(ok.error.find("without SCRAM's SASLFinal"), std::string::npos) << ok.error;
+    EXPECT_EQ(ok.to_client, "");
+  }
+  {  // SASLContinue before the initial response: with nothing sent, and while the password is awaited
+    ProxyAuth fresh("user");
+    EXPECT_NE(pgrec_backend(fresh, 'R', pgrec_auth(11, kRfcServerFirst)).error, "");
+    ProxyAuth waiting("user");
+    pgrec_backend(waiting, 'R', pgrec_auth(10, pgrec_cstr("SCRAM-SHA-256") + '\0'));
+    EXPECT_NE(pgrec_backend(waiting, 'R', pgrec_auth(11, kRfcServerFirst)).error, "");
+  }
+  {  // SASLFinal before SASLContinue
+    ProxyAuth auth("user", "rOprNGfwEbeRWgbNEkqO", "user");
+    pgrec_backend(auth, 'R', pgrec_auth(10, pgrec_cstr("SCRAM-SHA-256") + '\0'));
+    auth.on_password("pencil");
+    AuthStep step = pgrec_backend(auth, 'R', pgrec_auth(12, "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="));
+    EXPECT_NE(step.error.find("SASLFinal before SASLContinue"), std::string::npos) << step.error;
+  }
+  {  // only mechanisms the proxy cannot answer
+    ProxyAuth auth("user");
+    AuthStep step = pgrec_backend(auth, 'R', pgrec_auth(10, pgrec_cstr("SCRAM-SHA-256-PLUS") + '\0'));
+    EXPECT_NE(step.error.find("SASL without SCRAM-SHA-256 (mechanisms: SCRAM-SHA-256-PLUS)"), std::string::npos)
+        << step.error;
+    EXPECT_FALSE(auth.wants_password());
+  }
+}
+
+TEST(RecorderPgsqlProxyAuth, Md5AnsweredWrongPasswordPassesTheErrorThrough) {
+  ProxyAuth short_salt("bench");
+  EXPECT_NE(pgrec_backend(short_salt, 'R', pgrec_auth(5, "\x01\x02\x03")).error.find("3-byte salt"), std::string::npos);
+  ProxyAuth long_salt("bench");
+  EXPECT_NE(pgrec_backend(long_salt, 'R', pgrec_auth(5, "12345")).error, "");
+
+  ProxyAuth auth("bench");
+  AuthStep asked = pgrec_backend(auth, 'R', pgrec_auth(5, "\x01\x02\x03\x04"));
+  EXPECT_EQ(asked.to_client, pgrec_msg('R', pgrec_u32(3)));
+  AuthStep answer = auth.on_password("sesame");
+  EXPECT_EQ(answer.to_server, pgrec_msg('p', pgrec_cstr("md5df09a93e58779a341a48986eae905bd1")));
+  std::string error_body = "SFATAL" + std::string(1, '\0') + "C28P01" + '\0' + "Mpassword authentication failed" + '\0' + '\0';
+  AuthStep refused = pgrec_backend(auth, 'E', error_body);
+  EXPECT_EQ(refused.error, "");
+  EXPECT_EQ(refused.to_client, pgrec_msg('E', error_body));  // the client sees PostgreSQL's 28P01
+  EXPECT_FALSE(auth.ready());
+}
+
+TEST(RecorderPgsqlProxyAuth, CleartextAndGssPassThrough) {
+  ProxyAuth clear("u");
+  EXPECT_EQ(pgrec_backend(clear, 'R', pgrec_auth(3)).to_client, pgrec_msg('R', pgrec_u32(3)));
+  EXPECT_EQ(clear.on_password("pw").to_server, pgrec_msg('p', pgrec_cstr("pw")));
+  EXPECT_TRUE(pgrec_backend(clear, 'R', pgrec_auth(0)).ready);
+
+  ProxyAuth gss("u");
+  AuthStep first = pgrec_backend(gss, 'R', pgrec_auth(7));
+  EXPECT_EQ(first.to_client, pgrec_msg('R', pgrec_u32(7)));
+  EXPECT_NE(first.note.find("method 7 passed through"), std::string::npos);
+  EXPECT_FALSE(gss.wants_password());  // the client's GSS token goes to the server unread
+  AuthStep next = pgrec_backend(gss, 'R', pgrec_auth(8, "token"));
+  EXPECT_EQ(next.to_client, pgrec_msg('R', pgrec_auth(8, "token")));
+  EXPECT_EQ(next.note, "");  // one note per connection
+  EXPECT_TRUE(pgrec_backend(gss, 'R', pgrec_auth(0)).ready);
+
+  ProxyAuth scram("u");  // a non-ASCII SCRAM password is used unnormalized: said on the console
+  pgrec_backend(scram, 'R', pgrec_auth(10, pgrec_cstr("SCRAM-SHA-256") + '\0'));
+  EXPECT_NE(scram.on_password("p\xc3\xa4ss").note.find("SASLprep"), std::string::npos);
 }
 
 TEST(RecorderPgsqlFormatter, ExtendedProtocol) {
@@ -176,8 +336,9 @@ TEST(RecorderPgsqlFormatter, WhatTsungsRequestsCannotSay) {
 }
 
 TEST(RecorderPgsqlFormatter, LargeCopyDataGoesToAFile) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("pgrec-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  std::string pattern = (std::filesystem::temp_directory_path() / "pgrec-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+  std::filesystem::path dir = pattern;
   {
     SessionWriter writer({(dir / "rec.xml").string(), "ts_pgsql", "t"});
     PgsqlRecordFormatter f;
