@@ -19,8 +19,8 @@ std::string auth_excerpt(std::string_view data) {
   for (char c : data.substr(0, 60)) out.push_back(c >= ' ' && c < 0x7f ? c : '?');
   return data.size() > 60 ? out + "..." : out;
 }
-}  // namespace
 
+// An AuthenticationRequest message with `code` and nothing else.
 std::string pgsql_auth_request(std::uint32_t code) {
   std::string out;
   std::size_t start = pgsql::begin_message(out, 'R');
@@ -28,6 +28,7 @@ std::string pgsql_auth_request(std::uint32_t code) {
   pgsql::end_message(out, start);
   return out;
 }
+}  // namespace
 
 ProxyAuth::ProxyAuth(std::string user, std::string scram_nonce, std::string scram_user)
     : user_(std::move(user)), scram_nonce_(std::move(scram_nonce)), scram_user_(std::move(scram_user)) {}

@@ -8,6 +8,7 @@
 // (md5_password, ScramClient, whose server signature must verify before AuthenticationOk).
 // Cleartext and trust pass through; GSSAPI/SSPI/Kerberos pass through unrecorded.
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -53,8 +54,5 @@ class ProxyAuth {
   std::unique_ptr<pgsql::ScramClient> scram_;
   bool password_pending_ = false, ready_ = false, passthrough_noted_ = false;
 };
-
-/// An AuthenticationRequest message with `code` and nothing else.
-std::string pgsql_auth_request(std::uint32_t code);
 
 }  // namespace loadctl::recorder
