@@ -25,6 +25,7 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
 
@@ -44,6 +45,9 @@ constexpr std::size_t kHighWater = 1u << 20;
 // PostgreSQL's own limits before authentication: MAX_STARTUP_PACKET_LENGTH (the length field
 // included) and PG_MAX_AUTH_TOKEN_LENGTH (a message body).
 constexpr std::size_t kMaxStartupBody = 10000 - 4, kMaxAuthMessage = 65535;
+// How long a closing connection waits for the client to take what is queued for it, and a
+// CancelRequest for the server to take it.
+constexpr auto kGiveUpAfter = std::chrono::seconds(10);
 
 struct ProtocolState {
   PgsqlRecordFormatter formatter;
@@ -53,7 +57,7 @@ struct ProtocolState {
 class PgsqlProxyConnection : public std::enable_shared_from_this<PgsqlProxyConnection> {
  public:
   PgsqlProxyConnection(tcp_socket client, RecorderContext& ctx, ProtocolState& state)
-      : ctx_(ctx), state_(state), client_(std::move(client)), server_(ctx.io), resolver_(ctx.io) {
+      : ctx_(ctx), state_(state), client_(std::move(client)), server_(ctx.io), resolver_(ctx.io), deadline_(ctx.io) {
     to_client_.socket = &client_;
     to_server_.socket = &server_;
     in_.set_max_body(kMaxStartupBody);
@@ -73,7 +77,7 @@ class PgsqlProxyConnection : public std::enable_shared_from_this<PgsqlProxyConne
 
   // --- the client's side -------------------------------------------------------------------
   void read_client() {
-    if (closed_) return;
+    if (closed_ || closing_) return;
     client_.async_read_some(net::buffer(client_buf_), [self = shared_from_this()](error_code ec, std::size_t n) {
       if (ec) return self->client_gone();
       self->on_client_bytes(std::string_view(self->client_buf_.data(), n));
@@ -130,6 +134,17 @@ class PgsqlProxyConnection : public std::enable_shared_from_this<PgsqlProxyConne
   }
 
   void on_frontend(const FrontendMessage& m) {
+    if (m.part != FrontendMessage::Part::whole) {  // over kMaxPgsqlMessage: passed through unread
+      if (m.part == FrontendMessage::Part::first_piece) {
+        bool printable = m.type > ' ' && m.type < 0x7f;
+        record(PgsqlRecord{{}, fmt::format("a {} message of {} bytes (over the recorder's {} MiB): forwarded unread, "
+                                           "not recorded",
+                                           printable ? fmt::format("'{}'", m.type)
+                                                     : fmt::format("0x{:02x}", std::uint8_t(m.type)),
+                                           m.size, kMaxPgsqlMessage >> 20)});
+      }
+      return send(to_server_, std::string(m.raw));
+    }
     if (phase_ == Phase::authenticating && m.type == 'p' && auth_->wants_password()) return on_password(m);
     if (phase_ == Phase::ready) record(state_.formatter.message(m.type, m.body, &ctx_.writer));
     send(to_server_, std::string(m.raw));
@@ -186,7 +201,7 @@ class PgsqlProxyConnection : public std::enable_shared_from_this<PgsqlProxyConne
   }
 
   void read_server() {
-    if (closed_) return;
+    if (closed_ || closing_) return;
     server_.async_read_some(net::buffer(server_buf_), [self = shared_from_this()](error_code ec, std::size_t n) {
       if (ec) return self->close_after_drain();
       self->on_server_bytes(std::string_view(self->server_buf_.data(), n));
@@ -228,6 +243,7 @@ class PgsqlProxyConnection : public std::enable_shared_from_this<PgsqlProxyConne
     if (step.ready) {  // the login is recorded now that the server accepted it
       phase_ = Phase::ready;
       in_.set_max_body(kMaxPgsqlMessage);
+      in_.pass_oversize(true);
       if (!login_.empty() && !ctx_.writer.closed()) {
         ctx_.writer.record(state_.formatter.opened(login_));
         written_ = true;
@@ -270,6 +286,7 @@ class PgsqlProxyConnection : public std::enable_shared_from_this<PgsqlProxyConne
 
   // Reads on at once, or when `box` (which the reader feeds) has drained below kHighWater.
   void then_read(Outbox& box, void (PgsqlProxyConnection::*read)()) {
+    if (closing_) return;  // box.resume may hold the close
     if (box.bytes < kHighWater) return (this->*read)();
     box.resume = [self = shared_from_this(), read] { ((*self).*read)(); };
   }
@@ -280,14 +297,18 @@ class PgsqlProxyConnection : public std::enable_shared_from_this<PgsqlProxyConne
   }
 
   // The server closed (or the proxy gives up): what is queued for the client goes out first.
+  // Nothing is read from then on; a client that does not read is given kGiveUpAfter.
   void close_after_drain() {
-    if (to_client_.writing) {
-      to_client_.resume = [self = shared_from_this()] { self->close(); };
-      error_code ignored;
-      server_.close(ignored);
-      return;
-    }
-    close();
+    if (closing_ || closed_) return;
+    if (!to_client_.writing) return close();
+    closing_ = true;
+    to_client_.resume = [self = shared_from_this()] { self->close(); };
+    error_code ignored;
+    server_.close(ignored);
+    deadline_.expires_after(kGiveUpAfter);
+    deadline_.async_wait([self = shared_from_this()](error_code ec) {
+      if (!ec) self->close();
+    });
   }
 
   void close() {
@@ -300,6 +321,7 @@ class PgsqlProxyConnection : public std::enable_shared_from_this<PgsqlProxyConne
     client_.close(ignored);
     server_.close(ignored);
     resolver_.cancel();
+    deadline_.cancel();
   }
 
   // A CancelRequest goes to the server on a connection of its own (PostgreSQL's rule).
@@ -307,9 +329,19 @@ class PgsqlProxyConnection : public std::enable_shared_from_this<PgsqlProxyConne
     struct Cancel {
       tcp_socket socket;
       tcp_resolver resolver;
+      net::steady_timer deadline;  ///< a server that neither accepts nor reads: given up
       std::string packet;
     };
-    auto c = std::make_shared<Cancel>(Cancel{tcp_socket(ctx_.io), tcp_resolver(ctx_.io), std::move(packet)});
+    auto c = std::make_shared<Cancel>(
+        Cancel{tcp_socket(ctx_.io), tcp_resolver(ctx_.io), net::steady_timer(ctx_.io), std::move(packet)});
+    c->deadline.expires_after(kGiveUpAfter);
+    c->deadline.async_wait([weak = std::weak_ptr<Cancel>(c)](error_code ec) {
+      auto c = weak.lock();
+      if (ec || !c) return;
+      error_code ignored;
+      c->resolver.cancel();
+      c->socket.close(ignored);
+    });
     const UpstreamOptions& up = ctx_.upstream;
     c->resolver.async_resolve(up.server_host.empty() ? "127.0.0.1" : up.server_host,
                               std::to_string(up.server_port ? up.server_port : 5432),
@@ -317,7 +349,8 @@ class PgsqlProxyConnection : public std::enable_shared_from_this<PgsqlProxyConne
                                 if (ec) return;
                                 net::async_connect(c->socket, r, [c](error_code ec, const auto&) {
                                   if (ec) return;
-                                  net::async_write(c->socket, net::buffer(c->packet), [c](error_code, std::size_t) {});
+                                  net::async_write(c->socket, net::buffer(c->packet),
+                                                   [c](error_code, std::size_t) { c->deadline.cancel(); });
                                 });
                               });
   }
@@ -326,6 +359,7 @@ class PgsqlProxyConnection : public std::enable_shared_from_this<PgsqlProxyConne
   ProtocolState& state_;
   tcp_socket client_, server_;
   tcp_resolver resolver_;
+  net::steady_timer deadline_;  ///< while closing
   Outbox to_client_, to_server_;
   std::array<char, 16384> client_buf_{}, server_buf_{};
   FrontendReader in_;
@@ -337,6 +371,7 @@ class PgsqlProxyConnection : public std::enable_shared_from_this<PgsqlProxyConne
   std::string unfinished_;  ///< why the login failed, for the recording's comment
   bool written_ = false;    ///< the login was recorded (so its close is)
   bool closed_ = false;
+  bool closing_ = false;  ///< close_after_drain: reading stopped, to_client_.resume holds the close
 };
 
 class PgsqlProxyProtocol : public ProxyProtocol {

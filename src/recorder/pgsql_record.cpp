@@ -210,6 +210,13 @@ void FrontendReader::append(std::string_view bytes) {
 std::optional<FrontendMessage> FrontendReader::next() {
   if (!error_.empty()) return std::nullopt;
   std::string_view data = std::string_view(buffer_).substr(consumed_);
+  if (passing_ > 0) {
+    if (data.empty()) return std::nullopt;
+    std::size_t n = std::min(passing_, data.size());
+    passing_ -= n;
+    consumed_ += n;
+    return FrontendMessage{passing_type_, {}, data.substr(0, n), FrontendMessage::Part::piece, 0};
+  }
   std::size_t header = startup_ ? 4 : 5;
   if (data.size() < header) return std::nullopt;
   PgBodyCursor length_field(data.substr(header - 4, 4));
@@ -219,6 +226,14 @@ std::optional<FrontendMessage> FrontendReader::next() {
     error_ = fmt::format("a {} with length {} (below 4)", what(), length);
     return std::nullopt;
   }
+  if (length - 4 > max_body_ && pass_oversize_ && !startup_) {
+    std::size_t size = std::size_t(length) + 1;
+    std::size_t n = std::min(size, data.size());
+    passing_ = size - n;
+    passing_type_ = data[0];
+    consumed_ += n;
+    return FrontendMessage{data[0], {}, data.substr(0, n), FrontendMessage::Part::first_piece, size};
+  }
   if (length - 4 > max_body_) {
     error_ = fmt::format("a {} of {} bytes (the recorder keeps at most {})", what(), length, max_body_);
     return std::nullopt;
@@ -226,7 +241,8 @@ std::optional<FrontendMessage> FrontendReader::next() {
   std::size_t size = header - 4 + length;
   if (data.size() < size) return std::nullopt;
   consumed_ += size;
-  FrontendMessage m{startup_ ? '\0' : data[0], data.substr(header, size - header), data.substr(0, size)};
+  FrontendMessage m{startup_ ? '\0' : data[0], data.substr(header, size - header), data.substr(0, size),
+                    FrontendMessage::Part::whole, size};
   return m;  // the views stay valid until the next append (which compacts the buffer)
 }
 

@@ -25,9 +25,13 @@ namespace loadctl::recorder {
 inline constexpr std::size_t kMaxPgsqlMessage = 16u << 20;
 
 struct FrontendMessage {
+  /// whole: a message; first_piece/piece: a message over the cap passed through unread (pass_oversize)
+  enum class Part { whole, first_piece, piece };
   char type = 0;          ///< 0 for the untyped startup-phase packet
   std::string_view body;  ///< after the length field (valid until the next append/next)
-  std::string_view raw;   ///< the whole message as received, to forward unchanged
+  std::string_view raw;   ///< the whole message as received (or the piece), to forward unchanged
+  Part part = Part::whole;
+  std::size_t size = 0;   ///< a passed-through message's whole size
 };
 
 class FrontendReader {
@@ -38,6 +42,9 @@ class FrontendReader {
   bool expecting_startup() const { return startup_; }
   /// The largest body accepted from now on (PostgreSQL's limits are smaller before authentication).
   void set_max_body(std::size_t max_body) { max_body_ = max_body; }
+  /// From now on a typed message over the cap is not an error: next() returns it in pieces as they
+  /// come (first_piece with its header, then piece), never buffering more than was read.
+  void pass_oversize(bool pass) { pass_oversize_ = pass; }
   void append(std::string_view bytes);
   /// The next whole message, nullopt when more bytes are needed or on an error (error() set).
   std::optional<FrontendMessage> next();
@@ -47,7 +54,9 @@ class FrontendReader {
 
  private:
   std::size_t max_body_;
-  bool startup_ = true;
+  bool startup_ = true, pass_oversize_ = false;
+  std::size_t passing_ = 0;  ///< bytes of a passed-through message still to come
+  char passing_type_ = 0;
   std::string buffer_;
   std::size_t consumed_ = 0;
   std::string error_;

@@ -7,6 +7,7 @@
 #   pgbench -M prepared: Parse of a named statement, then Bind (a parameter)/Describe/Execute/Sync;
 #   psql with wrong passwords (SCRAM, md5): PostgreSQL's 28P01 reaches it, only a comment recorded;
 #   psql as an md5 user and as a cleartext ("password") user: an INSERT each;
+#   psql as a trusted user: a 17 MiB query (passed through unread, a comment);
 # a client announcing a 2 GiB startup packet (refused from its header, closed, noted); then
 # `loadctl record stop`. Asserted: the file holds connect, authenticate with the cleartext
 # password (the proxy answered SCRAM itself) and the console warned about it; the file, included
@@ -20,7 +21,8 @@ source "$LOADCTL_SRC/plugins/pgsql/tests/postgres_lib.sh"
 need_bins "$PGBIN/pgbench"
 start_postgres 'host all recuser 127.0.0.1/32 scram-sha-256
 host all recmd5 127.0.0.1/32 md5
-host all recclear 127.0.0.1/32 password'
+host all recclear 127.0.0.1/32 password
+host all recbig 127.0.0.1/32 trust'
 sql > /dev/null <<'SQL' || fail "creating the role failed"
 SET password_encryption = 'scram-sha-256';
 CREATE ROLE recuser LOGIN PASSWORD 'sesame';
@@ -28,6 +30,7 @@ CREATE DATABASE recdb OWNER recuser;
 SET password_encryption = 'md5';
 CREATE ROLE recmd5 LOGIN PASSWORD 'open-sesame';
 CREATE ROLE recclear LOGIN PASSWORD 'clear&sesame';
+CREATE ROLE recbig LOGIN;
 ALTER SYSTEM SET log_statement = 'all';
 ALTER SYSTEM SET log_line_prefix = '[%u@%d] ';
 SELECT pg_reload_conf();
@@ -81,6 +84,10 @@ PGPASSWORD=open-sesame psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$RPORT" -U
 PGPASSWORD='clear&sesame' psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$RPORT" -U recclear -d recdb -c "INSERT INTO items VALUES (60, 'clear', 1)" \
   > "$TEST_TMP/psql-clear.out" 2>&1 || { cat "$TEST_TMP/psql-clear.out" "$TEST_TMP/record.err" >&2; fail "psql (cleartext) through the recorder failed"; }
 unset PGPASSWORD
+# A query over the recorder's 16 MiB: passed through unread (the client gets its answer), a comment.
+{ printf "SELECT length('"; head -c $((17 << 20)) /dev/zero | tr '\0' x; printf "');\n"; } > "$TEST_TMP/big.sql"
+assert_eq "$(psql -X -q -A -t -w -h 127.0.0.1 -p "$RPORT" -U recbig -d recdb -f "$TEST_TMP/big.sql" 2> "$TEST_TMP/psql-big.err")" \
+  $((17 << 20)) "the 17 MiB query's answer through the recorder"
 statements "$before" > "$TEST_TMP/recorded.statements"
 rows_recorded=$(echo "SELECT id, name, qty FROM items ORDER BY id, qty" | sql recdb)
 assert_eq "$(echo "SELECT count(*) FROM items" | sql recdb)" 8 "rows after the recording"
@@ -108,7 +115,10 @@ assert_eq "$(count '<pgsql type="authenticate" password="sesame"/>')" 3 "authent
 assert_eq "$(count '<pgsql type="connect" database="recdb" username="recmd5"/>')" 1 "the md5 user's connect"
 assert_eq "$(count '<pgsql type="authenticate" password="open-sesame"/>')" 1 "the md5 user's authenticate (cleartext)"
 assert_eq "$(count '<pgsql type="authenticate" password="clear&amp;sesame"/>')" 1 "the cleartext user's authenticate (passed through)"
-assert_eq "$(count '<pgsql type="close"/>')" 5 "closes recorded"
+assert_eq "$(count '<pgsql type="close"/>')" 6 "closes recorded"
+# the message: type, length, "SELECT length('", the 17 MiB, "');" and a NUL
+assert_eq "$(count "<!-- a 'Q' message of $(((17 << 20) + 24)) bytes (over the recorder's 16 MiB): forwarded unread")" 1 \
+  "the comment about the 17 MiB query"
 assert_eq "$(count "<!-- a login of user 'rec\(user\|md5\)' that did not complete (not recorded) -->")" 2 "comments for the wrong passwords"
 assert_eq "$(count '<pgsql type="sql"><!\[CDATA\[CREATE TABLE items')" 1 "CREATE TABLE recorded"
 assert_eq "$(count 'pear ]]\]\]><!\[CDATA\[> <&>')" 1 "a query with ]]> recorded in two CDATA sections"

@@ -88,6 +88,33 @@ TEST(RecorderPgsqlReader, OversizeLengthRefusedFromTheHeader) {
   EXPECT_FALSE(over.error().empty());
 }
 
+TEST(RecorderPgsqlReader, OversizePassedThroughInPieces) {
+  FrontendReader reader(8);
+  reader.expect_startup(false);
+  reader.pass_oversize(true);
+  std::string big = pgrec_msg('d', std::string(20, 'x')), stream = big + pgrec_msg('S', "");
+  std::string passed;
+  reader.append(stream.substr(0, 10));
+  auto first = reader.next();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->part, FrontendMessage::Part::first_piece);
+  EXPECT_EQ(first->type, 'd');
+  EXPECT_EQ(first->size, big.size());
+  passed += first->raw;
+  EXPECT_FALSE(reader.next());
+  reader.append(stream.substr(10));
+  auto rest = reader.next();
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(rest->part, FrontendMessage::Part::piece);
+  passed += rest->raw;
+  EXPECT_EQ(passed, big);  // every byte forwarded, in order
+  auto sync = reader.next();  // the message after it is read as usual
+  ASSERT_TRUE(sync);
+  EXPECT_EQ(sync->part, FrontendMessage::Part::whole);
+  EXPECT_EQ(sync->type, 'S');
+  EXPECT_TRUE(reader.error().empty());
+}
+
 TEST(RecorderPgsqlReader, StartupPacketOverTheCapAndBadLengths) {
   FrontendReader reader;  // the default cap, 16 MiB
   reader.append(pgrec_u32(kMaxPgsqlMessage + 5));
