@@ -2,16 +2,16 @@
 // connection, in event order:
 //   read_client -> on_client_bytes: the startup packet (SSLRequest/GSSENCRequest answered 'N': the
 //     client goes on in plain text; CancelRequest passed to the server on a connection of its
-//     own; StartupMessage recorded as connect, then connect_server) -> every later message
+//     own; StartupMessage held as connect, then connect_server) -> every later message
 //     forwarded unchanged and recorded (PgsqlRecordFormatter)
-//   read_server -> on_server_bytes: while authenticating, the backend messages are read: md5 and
-//     SCRAM-SHA-256 are answered by the proxy itself (take_over_auth), after which the server's
-//     bytes pass through unread.
+//   read_server -> on_server_bytes: while authenticating, the backend messages are read and given
+//     to ProxyAuth (pgsql_proxy_auth.hpp), which says what to send each way; at AuthenticationOk
+//     the held connect/authenticate are recorded and the server's bytes pass through unread.
 // Why the authentication is taken over: the md5 answer is salted per connection and SCRAM's proof
 // per exchange, so what the client sends could not be replayed; the proxy asks the client for the
 // cleartext password instead (AuthenticationCleartextPassword), records it (Tsung's
 // <pgsql type="authenticate" password="...">) and answers the server's md5 or SCRAM request with
-// it (the plugin's pgsql_auth: md5_password, ScramClient, verifying the server's signature).
+// it (the plugin's loadctl_pgsql_wire: md5_password, ScramClient, verifying the server's signature).
 // Cleartext ("password") and trust pass through unchanged.
 //
 // Each socket has an outbox; a reader stops reading while the outbox it feeds holds more than
