@@ -64,8 +64,6 @@ replay_session "$rec" replay "$port"
 # webdav: its session type, and -I/-P without -u refused.
 "$LOADCTL" record -p webdav -L 0 -I 127.0.0.1 -P 3128 2> "$TEST_TMP/nou.err" && fail "-I/-P without -u accepted"
 grep -q 'add -u' "$TEST_TMP/nou.err" || fail "-I without -u: $(cat "$TEST_TMP/nou.err")"
-"$LOADCTL" record -p pgsql -L 0 2> "$TEST_TMP/pg.err" && fail "-p pgsql accepted"
-grep -q 'not supported yet' "$TEST_TMP/pg.err" || fail "-p pgsql: $(cat "$TEST_TMP/pg.err")"
 # -u -I -P: a parent proxy (a second recorder, with a home of its own) gets the requests in absolute form.
 parent_port=$(free_port)
 mkdir -p "$TEST_TMP/home2"

@@ -18,6 +18,7 @@
 #include "pgsql_auth.hpp"
 #include "pgsql_expr.hpp"
 #include "pgsql_wire.hpp"
+#include "recorder/pgsql_record.hpp"
 #include "support/fake_conn_services.hpp"
 #include "support/map_vars.hpp"
 
@@ -377,6 +378,31 @@ TEST(PgsqlConnection, TrustThenAuthenticateSyncsAndCloseEndsAtEof) {
   ResponseInfo info;
   EXPECT_TRUE(c.conn->on_eof(close.get(), info));
   EXPECT_FALSE(c.conn->on_eof(auth.get(), info));
+}
+
+// The recorder (src/recorder/pgsql_record.cpp) writes a Bind as <pgsql type="bind">; replayed,
+// this plugin must send the very bytes the client sent.
+TEST(PgsqlRequests, RecordedBindReplaysTheSameBytes) {
+  using namespace std::string_literals;
+  std::vector<std::string> binds = {
+      "\0P1\0"s + "\0\0"s + "\0\0"s + "\0\0"s,                                        // formats none, nothing
+      "por\0P1\0"s + "\0\1\0\0"s + "\0\2"s + u32(2) + "42" + u32(0xFFFFFFFF) + "\0\0"s,  // text, a NULL
+      "\0P1\0"s + "\0\2\0\0\0\0"s + "\0\2"s + u32(1) + "a" + u32(3) + "b c" + "\0\2\0\0\0\1"s,  // auto, results
+      "\0P2\0"s + "\0\1\0\1"s + "\0\1"s + u32(4) + "abcd" + "\0\1\0\1"s,  // binary, binary results
+      "\0\0"s + "\0\0"s + "\0\1"s + u32(0xFFFFFFFF) + "\0\0"s,             // unnamed, one NULL
+  };
+  Client c;
+  for (const std::string& body : binds) {
+    loadctl::recorder::PgsqlRecordFormatter f;
+    std::string xml = f.message('B', body, nullptr).xml;
+    ASSERT_TRUE(xml.starts_with("<request>") && xml.ends_with("</request>")) << xml;
+    std::string element = xml.substr(9, xml.size() - 9 - 10);
+    EXPECT_EQ(c.encode(*request(element)), msg('B', body)) << element;
+  }
+  // The same for a query with a carriage return (written &#13; outside CDATA).
+  loadctl::recorder::PgsqlRecordFormatter f;
+  std::string xml = f.message('Q', "SELECT 1\r\n;\0"s, nullptr).xml;
+  EXPECT_EQ(c.encode(*request(xml.substr(9, xml.size() - 9 - 10))), msg('Q', "SELECT 1\r\n;\0"s)) << xml;
 }
 
 TEST(PgsqlRequests, ExtendedProtocolAsTsungEncodesIt) {
