@@ -1,4 +1,5 @@
-// Beast's string_view is std::string_view here (this is the only file that includes Beast).
+// Beast's string_view is std::string_view here and in src/recorder/http_proxy.cpp (the only files
+// that include Beast): both link into the controller, so they must agree (ODR).
 #define BOOST_BEAST_USE_STD_STRING_VIEW
 #include "control/web_server.hpp"
 

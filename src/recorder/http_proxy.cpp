@@ -1,3 +1,6 @@
+// Beast's string_view is std::string_view, as in src/control/web_server.cpp: both link into the
+// controller, so Beast's inline code must be compiled with the same configuration (ODR).
+#define BOOST_BEAST_USE_STD_STRING_VIEW
 // The HTTP and WebDAV recording proxy (Tsung's ts_proxy_http / ts_proxy_webdav), one
 // HttpProxyConnection per client connection, in event order:
 //   read_request -> on_request (CONNECT: open_tunnel, or with --mitm-ca open_mitm -> TLS with the
