@@ -64,10 +64,12 @@ fi
 # websocketd), and the fd-exhaustion test (a sanitizer runtime needs descriptors of its own: UBSan's
 # vptr check opens a pipe, and reports an error when it cannot), and the side-by-side comparison
 # with Tsung (its `users` peak needs four static users started at one instant on two threads,
-# which ASan's slower threads do not always give). Unit tests run in both builds.
+# which ASan's slower threads do not always give), and the tests that measure rates or drive a
+# browser, Tsung's two monitoring examples, the capacity preflight's runs and host_setup.sh (a
+# shell script). Unit tests run in both builds.
 # LOADCTL_TEST_BOTH=1 runs every integration test in both builds (LOADCTL_ASAN_INTEGRATION=1, its
 # old name, too).
-release_only='integration\.test_(accept_emfile|loadtarget|tsung_renderer|report_.*|rsh_daemon|agent_listen|distributed|controller_lost|scenario_errors|run_schedule|source_binding|compare_tsung|amqp_rabbitmq|jabber_prosody_features|websocket_websocketd)$'
+release_only='integration\.test_(accept_emfile|loadtarget|tsung_renderer|report_.*|rsh_daemon|agent_listen|distributed|controller_lost|scenario_errors|run_schedule|source_binding|compare_tsung|amqp_rabbitmq|jabber_prosody_features|websocket_websocketd|dashboard_agents|monitor_tsung_examples|host_setup|capacity_nofile|capacity_ports|recorder_chromium)$'
 main_ctest=(--test-dir build -j2)
 asan_ctest=(--test-dir build-asan -j2)
 if [ "${LOADCTL_TEST_BOTH:-${LOADCTL_ASAN_INTEGRATION:-0}}" != 1 ]; then
