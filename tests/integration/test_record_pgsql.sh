@@ -100,7 +100,8 @@ wait_until 10 grep -q 'startup packet of 2147483632 bytes (the recorder keeps at
   { cat "$TEST_TMP/record.err" >&2; fail "no note about the oversize startup packet"; }
 assert_eq "$(timeout 5 cat <&3 | wc -c)" 0 "bytes the recorder answered the oversize packet with (it closes)"
 exec 3<&-
-grep -q '<!-- the client sent a startup packet of 2147483632 bytes' "$REC" || fail "no comment about the oversize packet in the file"
+# The file is "$REC.tmp" while recording (renamed when complete, at stop).
+grep -q '<!-- the client sent a startup packet of 2147483632 bytes' "$REC.tmp" || fail "no comment about the oversize packet in the file"
 
 "$LOADCTL" record stop > "$TEST_TMP/stop.out" 2>&1 || { cat "$TEST_TMP/stop.out" >&2; fail "record stop failed"; }
 wait_until 10 sh -c "! kill -0 $REC_PID 2>/dev/null" || fail "the recorder did not exit after record stop"
