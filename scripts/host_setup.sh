@@ -101,7 +101,7 @@ if [ "$revert" = 1 ]; then
     if [ "$dry" = 1 ]; then say "- stop and disable $u"; continue; fi
     if real_root; then
       say "- stop and disable $u"
-      sysd disable --now "$u" || die "systemctl disable --now $u failed: nothing removed (see systemctl status $u)"
+      sysd disable --now "$u" || die "could not disable the unit $u this script installed: nothing removed (see its status)"
       if sysd is-active --quiet "$u"; then die "$u is still running: nothing removed (see systemctl status $u)"; fi
     elif [ -d "$R/etc/systemd/system" ] && command -v systemctl >/dev/null; then
       say "- disable $u in $R"
