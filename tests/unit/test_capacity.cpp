@@ -303,14 +303,19 @@ TEST(Capacity, ServersByWeightIpv6AndLoopbackNames) {
   std::string fast = R"(<request><http url="/"/></request>)";
   std::string open_load = R"(<arrivalphase phase="1" duration="10" unit="second"><users arrivalrate="100" unit="second"/></arrivalphase>)";
   Scenario v6 = capacity_scenario("", open_load, fast, "", R"(<server host="::1" port="8080" type="tcp6"/>)");
-  const CapacityItem* p6 = item(run_preflight(v6, facts(65536, 1024, 65535, 2)), "ports to [::1]:8080");
+  CapacityReport r6 = run_preflight(v6, facts(65536, 1024, 65535, 2));  // item() points into it
+  const CapacityItem* p6 = item(r6, "ports to [::1]:8080");
   ASSERT_NE(p6, nullptr);
   EXPECT_NEAR(p6->needed, 2, 1e-6);
   // A name resolving to loopback only is loopback too.
   Scenario named = capacity_scenario("", open_load, fast, "", R"(<server host="localhost" port="8080" type="tcp"/>)");
-  EXPECT_NEAR(item(run_preflight(named, facts(65536, 1024, 65535, 2)), "ports to localhost:8080")->needed, 2, 1e-6);
+  CapacityReport rn = run_preflight(named, facts(65536, 1024, 65535, 2));
+  ASSERT_NE(item(rn, "ports to localhost:8080"), nullptr);
+  EXPECT_NEAR(item(rn, "ports to localhost:8080")->needed, 2, 1e-6);
   Scenario remote = capacity_scenario("", open_load, fast, "", R"(<server host="10.0.0.1" port="8080" type="tcp"/>)");
-  EXPECT_NEAR(item(run_preflight(remote, facts(65536, 1024, 65535, 2)), "ports to 10.0.0.1:8080")->needed, 1000, 1e-6);
+  CapacityReport rr = run_preflight(remote, facts(65536, 1024, 65535, 2));
+  ASSERT_NE(item(rr, "ports to 10.0.0.1:8080"), nullptr);
+  EXPECT_NEAR(item(rr, "ports to 10.0.0.1:8080")->needed, 1000, 1e-6);
 }
 
 TEST(Capacity, HelloWithMoreThan32AddressesIsMalformed) {
