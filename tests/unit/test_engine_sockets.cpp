@@ -251,8 +251,9 @@ TEST(EngineSockets, KeepAliveRequestsWaitForTheNextResponse) {
   MetricSet m = run(server.port(), 3, 100, 1, requests(100));
   // Without read_drained, one EAGAIN read per request (300); a few may remain (an epoll event
   // for the socket, e.g. the request's ACK, re-enables one speculative read).
-  if (kAsioFallback) EXPECT_GE(g_empty_reads.load(), 30u);  // asio's public calls: speculative reads (52-300 seen)
-  else EXPECT_LT(g_empty_reads.load(), 30u);
+  // The asio fallback reads speculatively through asio's public calls: how many of those find the
+  // socket empty depends on the server's timing (21-300 seen), so only the native path is bounded.
+  if (!kAsioFallback) EXPECT_LT(g_empty_reads.load(), 30u);
   for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
   EXPECT_EQ(count(m, "request"), 300u);
   EXPECT_EQ(count(m, "200"), 300u);
