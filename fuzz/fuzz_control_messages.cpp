@@ -1,6 +1,7 @@
 // libFuzzer target for the control-protocol decoders (what an unauthenticated or a compromised
 // peer can send): the first byte picks the decoder; whatever decodes must re-encode into bytes
-// that decode again. Case 6: a request line on the local control socket (loadctl status/stop).
+// that decode again. Case 6: a request line on the local control socket (loadctl status/stop);
+// 7-9: an agent's done and abort, the controller's stop.
 #include <cstdlib>
 #include <string>
 
@@ -22,7 +23,7 @@ void round_trip(std::string_view payload) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   std::string_view payload(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 7) {
+  switch (data[0] % 10) {
     case 0: round_trip<loadctl::control::Hello>(payload); break;
     case 1: round_trip<loadctl::control::Setup>(payload); break;
     case 2: round_trip<loadctl::control::Go>(payload); break;
@@ -48,6 +49,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::abort();
       break;
     }
+    case 7: round_trip<loadctl::control::Done>(payload); break;
+    case 8: {
+      auto abort = loadctl::control::TestAbort::decode(payload);
+      // What decodes is already one clean line: it re-encodes to the same bytes.
+      if (abort && abort->encode() != payload) std::abort();
+      break;
+    }
+    case 9: round_trip<loadctl::control::Stop>(payload); break;
   }
   return 0;
 }

@@ -66,8 +66,9 @@ void Session::on_message(MsgType type, std::string_view payload) {
     case MsgType::go:
       on_go(payload);
       break;
-    case MsgType::stop:
-      spdlog::info("stop requested by the controller");
+    case MsgType::stop: {
+      auto stop = control::Stop::decode(payload);
+      spdlog::info("stop requested by the controller{}", stop && !stop->reason.empty() ? ": " + stop->reason : "");
       if (engine_) {
         engine_->stop();
       } else if (started_ && !done_sent_) {  // monitor-only: a sample if one is due, then done; bye ends it
@@ -78,6 +79,7 @@ void Session::on_message(MsgType type, std::string_view payload) {
         finish(0);
       }
       break;
+    }
     case MsgType::bye:
       finish(status_);
       break;
@@ -181,6 +183,7 @@ void Session::tick() {
   if (started_ && !engine_ && !done_sent_) send_stats();  // monitor-only
   if (started_ && engine_) {
     send_stats();
+    report_abort();
     send_handovers();
     if (std::uint64_t n = engine_->take_barrier_arrivals())
       channel_->send(MsgType::barrier, control::encode_text(std::to_string(n)));
@@ -211,10 +214,20 @@ void Session::send_stats() {
 }
 
 void Session::send_done() {
+  report_abort();  // before done: the controller learns why this agent ended
   control::Done done;
   done.hard_stopped = engine_ && engine_->hard_stopped();
   done.test_aborted = engine_ && engine_->test_aborted();
   channel_->send(MsgType::done, done.encode());
+}
+
+void Session::report_abort() {
+  if (abort_sent_ || !engine_ || !engine_->test_aborted()) return;
+  abort_sent_ = true;
+  control::TestAbort abort{engine_->abort_cause()};
+  if (abort.cause.empty()) abort.cause = "the scenario aborted the test";
+  spdlog::warn("the test is aborted by {}: telling the controller", abort.cause);
+  channel_->send(MsgType::abort, abort.encode());
 }
 
 void Session::send_logs() {

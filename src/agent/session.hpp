@@ -5,7 +5,8 @@
 // accepted connection (listener.cpp); the session does not care which.
 //
 // Event order: start → on_message (welcome, setup → on_setup, go → on_go, stop, bye) →
-// tick (every 500 ms: stats, heartbeat, controller silence, engine done) → finish.
+// tick (every 500 ms: stats, the scenario's abort of the whole test, heartbeat, controller
+// silence, engine done) → finish.
 
 #include <chrono>
 #include <functional>
@@ -54,6 +55,8 @@ class Session {
   void send_handovers();
   void send_logs();
   void send_done();  ///< with how the load ended (control::Done)
+  /// <match do="abort_test"> / <abort type="all"> fired: tells the controller once (control::TestAbort).
+  void report_abort();
 
   boost::asio::io_context& ctx_;
   std::shared_ptr<control::Channel> channel_;
@@ -71,6 +74,7 @@ class Session {
   std::chrono::steady_clock::time_point last_heartbeat_sent_;
   bool started_ = false;
   bool done_sent_ = false;
+  bool abort_sent_ = false;
   bool ended_ = false;
   int status_ = 0;
 };

@@ -1,5 +1,6 @@
 #include "control/messages.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -27,6 +28,7 @@ const char* to_string(MsgType type) {
     case MsgType::barrier: return "barrier";
     case MsgType::release: return "release";
     case MsgType::rate: return "rate";
+    case MsgType::abort: return "abort";
   }
   return "unknown";
 }
@@ -147,6 +149,42 @@ std::optional<Done> Done::decode(std::string_view payload) {
   std::uint8_t flags = r.u8();
   if (!r.ok() || !r.at_end() || flags > 3) return std::nullopt;
   return Done{(flags & 1) != 0, (flags & 2) != 0};
+}
+
+namespace {
+
+bool is_control(char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }
+
+std::string one_line(std::string_view text) {
+  std::string out(text.substr(0, kMaxReason));
+  for (char& c : out)
+    if (is_control(c)) c = ' ';
+  return out;
+}
+
+std::optional<std::string> decode_reason(std::string_view payload) {
+  auto text = decode_text(payload);
+  if (!text || text->size() > kMaxReason || std::any_of(text->begin(), text->end(), is_control)) return std::nullopt;
+  return text;
+}
+
+}  // namespace
+
+std::string TestAbort::encode() const { return encode_text(one_line(cause)); }
+
+std::optional<TestAbort> TestAbort::decode(std::string_view payload) {
+  auto cause = decode_reason(payload);
+  if (!cause || cause->empty()) return std::nullopt;
+  return TestAbort{std::move(*cause)};
+}
+
+std::string Stop::encode() const { return reason.empty() ? std::string() : encode_text(one_line(reason)); }
+
+std::optional<Stop> Stop::decode(std::string_view payload) {
+  if (payload.empty()) return Stop{};
+  auto reason = decode_reason(payload);
+  if (!reason) return std::nullopt;
+  return Stop{std::move(*reason)};
 }
 
 std::string encode_text(std::string_view text) {

@@ -12,8 +12,10 @@
 //          <-----------------------  Go (delay until time zero)
 //   Stats (every 500 ms) --------->
 //   Heartbeat <------------------->  Heartbeat (every second both ways)
+//   Abort ------------------------>  (its scenario aborts the whole test: match do="abort_test",
+//                                     abort type="all"; the controller then stops every agent)
 //   Done ------------------------->
-//          <-----------------------  Stop (hard stop, Ctrl-C) / Bye
+//          <-----------------------  Stop(reason) (hard stop, Ctrl-C, abort) / Bye
 //
 // IP-direct mode (`loadagent --listen [IP:]PORT --token-file F`): the controller dials the agent
 // and speaks first. Its Hello carries the token from the shared token file and the agent id the
@@ -41,7 +43,7 @@
 namespace loadctl::control {
 
 inline constexpr std::string_view kMagic = "LOADCTL";
-inline constexpr std::uint32_t kProtocolVersion = 5;  ///< 2: Setup carries plugin files; 3: and -x tags, -L; barrier/release (wait_global); Done flags; 4: --arrival-lag-limit, rate; 5: Hello carries HostFacts
+inline constexpr std::uint32_t kProtocolVersion = 6;  ///< 2: Setup carries plugin files; 3: and -x tags, -L; barrier/release (wait_global); Done flags; 4: --arrival-lag-limit, rate; 5: Hello carries HostFacts; 6: abort, Stop carries its reason
 inline constexpr std::uint32_t kMaxFrame = 64u * 1024 * 1024;
 /// Largest frame a peer may send before its hello is verified (a hello is ~100 bytes).
 inline constexpr std::uint32_t kMaxUnauthenticatedFrame = 4096;
@@ -55,7 +57,8 @@ enum class MsgType : std::uint8_t {
   barrier,   ///< agent: N more users reached a wait_global thinktime (encode_text of N)
   release,   ///< controller: let N of the agent's users waiting at wait_global go on (encode_text of N)
   rate,      ///< controller: arrivals from now at F times the planned rate (encode_rate; 0: paused)
-  last = rate,
+  abort,     ///< agent: its scenario aborts the whole test (TestAbort); the controller stops every agent
+  last = abort,
 };
 
 const char* to_string(MsgType type);
@@ -106,6 +109,28 @@ struct Done {
 
   std::string encode() const;
   static std::optional<Done> decode(std::string_view payload);
+};
+
+/// What a one-line reason may hold: at most kMaxReason bytes, no control character (it goes to
+/// the console and the logs as is).
+inline constexpr std::size_t kMaxReason = 512;
+
+/// Abort (agent -> controller): <match do="abort_test"> or <abort type="all"> fired in one of its
+/// users; `cause` names it (the match, its pattern, the user and session). Sent once per agent.
+struct TestAbort {
+  std::string cause;  ///< encode() cuts it to kMaxReason bytes and replaces control characters
+
+  std::string encode() const;
+  static std::optional<TestAbort> decode(std::string_view payload);  ///< empty or bad cause: nullopt
+};
+
+/// Stop (controller -> agent): stop every user now; `reason` (maybe empty) is for the agent's log:
+/// "signal 2", "loadctl stop", "test aborted by agent 1 on ...".
+struct Stop {
+  std::string reason;
+
+  std::string encode() const;
+  static std::optional<Stop> decode(std::string_view payload);  ///< an empty payload: no reason
 };
 
 /// Rate: the factor F (finite, 0 <= F <= kMaxWireRateFactor) as decimal text.

@@ -143,6 +143,7 @@ void Controller::on_message(AgentRecord& agent, MsgType type, std::string_view p
       break;
     case MsgType::stats: on_stats(agent, payload); break;
     case MsgType::done: on_done(agent, payload); break;
+    case MsgType::abort: on_test_abort(agent, payload); break;
     case MsgType::handover: on_handover(agent, payload); break;
     case MsgType::barrier: on_barrier(agent, payload); break;
     case MsgType::log:  // a listening agent's log: its stderr is on its own host
@@ -176,6 +177,7 @@ void Controller::on_late_message(AgentRecord& agent, MsgType type, std::string_v
     case MsgType::log:
       if (auto text = control::decode_text(payload)) append_agent_log(agent, *text);
       break;
+    case MsgType::abort: on_test_abort(agent, payload); break;  // its scenario's word still holds
     default: break;  // heartbeat; a handover from a lost agent is not acted upon
   }
 }
@@ -354,7 +356,7 @@ void Controller::on_agent_lost(AgentRecord& agent, const std::string& reason, bo
   // stop, and what it sends if it comes back is merged (on_late_message), so nothing it measured
   // is dropped. Any other loss closes the connection.
   if (agent.channel && started_ && agent.channel->open() && was == AgentState::running && silent)
-    agent.channel->send(MsgType::stop);
+    agent.channel->send(MsgType::stop, control::Stop{"declared lost: " + reason}.encode());
   else if (agent.channel)
     agent.channel->close("lost");
   if (!started_) {
@@ -489,7 +491,7 @@ void Controller::stop_agents(const std::string& why) {
   stop_deadline_ = SteadyClock::now() + kStopGrace;
   spdlog::info("stopping agents: {}", why);
   for (AgentRecord& agent : agents_) {
-    if (agent.channel && agent.channel->open()) agent.channel->send(MsgType::stop);
+    if (agent.channel && agent.channel->open()) agent.channel->send(MsgType::stop, control::Stop{why}.encode());
     else if (agent.pid > 0 && agent.state == AgentState::launching) kill(agent.pid, SIGTERM);
   }
   if (!started_) finish();
@@ -516,7 +518,7 @@ void Controller::check_end() {
   spdlog::info("load finished: stopping the monitor agents");
   for (AgentRecord& agent : agents_) {
     if (over(agent)) continue;
-    if (agent.channel && agent.channel->open()) agent.channel->send(MsgType::stop);
+    if (agent.channel && agent.channel->open()) agent.channel->send(MsgType::stop, control::Stop{"the load is over"}.encode());
     else if (agent.pid > 0) kill(agent.pid, SIGTERM);
   }
 }

@@ -2,9 +2,9 @@
 // The controller: plans the run, launches agents, hands them the scenario and their plans,
 // merges their statistics deltas into tsung.log / stats.jsonl, and decides when the run ends.
 // Event order: run -> launch_agents -> on_accept | dial_agent -> on_hello -> on_ready -> go ->
-//   on_stats (every 500 ms per agent) -> tick (progress, dumps) -> on_done / on_agent_lost ->
-//   finish. Agent connections (launch, dial, hello, maxusers handover, child exits) are in
-//   agent_links.cpp; the run itself in controller.cpp.
+//   on_stats (every 500 ms per agent) -> tick (progress, dumps) -> [on_test_abort -> stop_agents]
+//   -> on_done / on_agent_lost -> finish. Agent connections (launch, dial, hello, maxusers
+//   handover, child exits) are in agent_links.cpp; the run itself in controller.cpp.
 
 #include <sys/types.h>
 
@@ -126,7 +126,8 @@ class Controller {
  public:
   Controller(ControllerOptions options, Scenario scenario);
   /// Runs the whole test; returns the exit status (0 done, 2 run failed: setup failed, an agent
-  /// lost without --tolerate-agent-loss, results not written; 128+N after signal N).
+  /// lost without --tolerate-agent-loss, results not written; 5 the scenario aborted the test;
+  /// 128+N after signal N).
   int run();
   /// After run() and the report (--report, --fail-if): each `loadctl stop` client waiting for
   /// the end gets the final status with `exit_status` (the report may change it), then is closed.
@@ -163,6 +164,9 @@ class Controller {
   void on_stats(AgentRecord& agent, std::string_view payload);
   void on_done(AgentRecord& agent, std::string_view payload);
   void note_done_flags(const AgentRecord& agent, std::string_view payload);
+  /// An agent's scenario aborted the whole test (match do="abort_test", abort type="all"):
+  /// every agent stops, the run exits kAbortedStatus (run_control.cpp).
+  void on_test_abort(AgentRecord& agent, std::string_view payload);
   void on_agent_lost(AgentRecord& agent, const std::string& reason, bool silent = false);
   void on_monitor_agent_lost(AgentRecord& agent, AgentState was);
   void setup_problem(AgentRecord& agent, const std::string& reason);

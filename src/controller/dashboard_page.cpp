@@ -31,7 +31,7 @@ td.n,th.n{text-align:right}.panels{display:grid;grid-template-columns:repeat(aut
 button.danger{border-color:var(--bad);color:var(--bad)}input{font:inherit;padding:5px 8px;border:1px solid var(--line);border-radius:6px;width:110px}
 #msg{color:var(--mute)}#report a{font-weight:600;color:var(--acc)}.muted{color:var(--mute)}
 </style></head><body>
-<header><h1>loadctl</h1><span class="scn" id="v-scenario"></span><span class="badge" id="v-state">…</span></header>
+<header><h1>loadctl</h1><span class="scn" id="v-scenario"></span><span class="badge" id="v-state">…</span><span class="muted" id="v-reason"></span></header>
 <main>
 <section class="card"><div class="progress"><div id="bar"></div></div>
 <div class="row"><span>elapsed <b id="v-elapsed">0</b> s of <span id="v-planned">0</span> s</span><span>phase <b id="v-phase">-</b> of <span id="v-phases">-</span></span><span id="v-steer" class="muted"></span></div>
@@ -84,6 +84,7 @@ function chart(id,series,evList){
 function render(){
   const s=last;if(!s)return;
   set("v-state",s.state);$("v-state").className="badge "+s.state;set("v-scenario",s.scenario);
+  set("v-reason",s.state!=="setup"&&s.state!=="running"&&s.stop_reason?s.stop_reason:"");
   set("v-elapsed",fmt(s.elapsed,0));set("v-planned",fmt(s.planned,0));
   set("v-phase",s.phase===0?"last":s.phase);set("v-phases",s.phases);
   $("bar").style.width=Math.min(100,s.planned>0?100*s.elapsed/s.planned:0)+"%";

@@ -1,5 +1,5 @@
 // The controller's side of `loadctl status` and `loadctl stop`: the run status model and the
-// interrupt path shared by SIGINT/SIGTERM and the control socket.
+// interrupt path shared by SIGINT/SIGTERM, the control socket and the scenario's own abort.
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +20,9 @@ using control::MsgType;
 
 /// A `loadctl stop` ends the run as SIGTERM does: exit status 128 + SIGTERM.
 constexpr int kStoppedStatus = 128 + SIGTERM;
+/// The scenario aborted the test (match do="abort_test", abort type="all"): its planned load did
+/// not all run, by its own rule rather than an operator's (Tsung exits 0; docs/stats.md says why not).
+constexpr int kAbortedStatus = 5;
 
 std::uint64_t count_of(const MetricSet& set, std::string_view name) {
   const Metric* m = set.find(name);
@@ -68,6 +71,32 @@ void Controller::interrupt(int status, const std::string& reason) {
   stop_agents(reason);
 }
 
+// Tsung: the user calls ts_config_server:stop -> ts_mon:abort (error_abort), the final dump is
+// written and the controller node halts, taking the client nodes and their users with it. Here
+// every agent is told to stop as on SIGTERM, so each one's last statistics are kept; the cause
+// goes to the console, controller.log, stats.jsonl, the dashboard, `loadctl status` and run.json.
+void Controller::on_test_abort(AgentRecord& agent, std::string_view payload) {
+  auto abort = control::TestAbort::decode(payload);
+  if (!abort) {
+    spdlog::warn("agent {}: malformed abort message: dropping the agent", agent.plan.slot.id);
+    agent.channel->close("protocol violation");
+    return;
+  }
+  abort_reported_ = true;  // one error_abort, as the flag of its done says too
+  std::string why = fmt::format("test aborted by agent {} on {}: {}", agent.plan.slot.id, agent.plan.slot.host,
+                                abort->cause);
+  if (!started_ || stopping_ || finished_) {
+    spdlog::info("{} (the run is already ending{})", why, stop_reason_.empty() ? "" : ": " + stop_reason_);
+    return;
+  }
+  console_.notice(fmt::format("\n{}: stopping every agent and writing the final statistics", why));
+  spdlog::warn("{}", why);
+  double t = seconds_between(zero_, SteadyClock::now());
+  live_.add_event(t, why);
+  if (jsonl_) jsonl_->write_event(std::time(nullptr), t, why);
+  interrupt(kAbortedStatus, why);
+}
+
 std::string Controller::stop_by_request(const std::string& via) {
   if (keeping_) {  // -k: the run is over; `loadctl stop` ends the dashboard
     boost::asio::post(ctx_, [this] { ctx_.stop(); });
@@ -94,7 +123,7 @@ std::string Controller::stop_agent_by_request(unsigned id, const std::string& vi
   spdlog::info("{}", text);
   if (exit_status_ == 0) exit_status_ = kStoppedStatus;
   if (stop_reason_.empty()) stop_reason_ = fmt::format("{} --agent {}", via, id);  // run.json
-  it->channel->send(MsgType::stop);
+  it->channel->send(MsgType::stop, control::Stop{fmt::format("{} --agent {}", via, id)}.encode());
   return fmt::format("stopping agent {} on {}: its users stop, the other agents go on", id, it->plan.slot.host);
 }
 

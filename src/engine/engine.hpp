@@ -41,14 +41,16 @@ class Engine {
   /// <load duration> cut this agent's load short (users running or still to arrive).
   bool hard_stopped() const { return hard_stopped_.load(); }
   /// <abort type="all"> or <match do="abort_test"> stopped this agent.
-  bool test_aborted() const { return abort_test_.load(); }
+  bool test_aborted() const { return abort_test_.tripped(); }
+  /// What aborted the test (the match or the <abort>, the user, the session); empty if nothing did.
+  std::string abort_cause() const { return abort_test_.cause(); }
   /// Sum of the workers' peaks: an upper bound of the users this agent ran at once.
   std::uint64_t peak_users() const;
 
  private:
   RunConfig config_;
   std::unique_ptr<std::atomic<std::uint64_t>[]> file_next_;  ///< see RunConfig::file_next
-  std::atomic<bool> abort_test_{false};                      ///< see RunConfig::abort_test
+  AbortLatch abort_test_;                                    ///< see RunConfig::abort_test
   std::atomic<bool> hard_stopped_{false};                    ///< see RunConfig::hard_stopped
   std::atomic<std::int64_t> users_level_{0}, users_peak_{0};  ///< see RunConfig::users_level
   std::int64_t users_sent_ = 0;                              ///< users level in the last collect

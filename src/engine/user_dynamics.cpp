@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include <openssl/evp.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "engine/worker.hpp"
@@ -324,11 +325,12 @@ bool Worker::run_match(User& user, const MatchSpec& m, std::string_view response
   std::string applied;
   if (m.apply != MatchSpec::Apply::none) subject = applied = apply_to_content(m.apply, subject);
   bool found;
+  std::string pattern;  // rendered (subst="true") patterns only
   if (m.regex) {
     found = m.regex->search(subject);
   } else {
     UserVars vars(*user.program, user.dyn.get(), user.id);
-    std::string pattern = m.pattern.render(&vars);
+    pattern = m.pattern.render(&vars);
     try {
       found = Regex(pattern).search(subject);
     } catch (const std::invalid_argument&) {
@@ -361,7 +363,10 @@ bool Worker::run_match(User& user, const MatchSpec& m, std::string_view response
       spdlog::warn("match do=abort_test: user {} aborts the test", user.id);
       dump_match_ = "match_stop_test";
       stats_.add(error_metric("match_stop_test"));
-      abort_test();
+      abort_test(fmt::format("<match do=\"abort_test\"{}{}>{}</match> (user {}, session \"{}\")",
+                             m.name.empty() ? "" : fmt::format(" name=\"{}\"", m.name),
+                             m.when_match ? "" : " when=\"nomatch\"", m.regex ? m.pattern.literal() : pattern,
+                             user.id, user.program->session));
       return false;
     case MatchSpec::Do::restart:
       if (dyn.restarts >= m.max_restart) {
@@ -431,9 +436,10 @@ std::uint64_t Worker::release_barrier(std::uint64_t n) {
   return take;
 }
 
-// The whole agent stops: this worker now, the others at their next sweep (200 ms).
-void Worker::abort_test() {
-  if (config_.abort_test) config_.abort_test->store(true, std::memory_order_relaxed);
+// The whole agent stops: this worker now, the others at their next sweep (200 ms); the session
+// tells the controller, which stops the other agents.
+void Worker::abort_test(std::string cause) {
+  if (config_.abort_test) config_.abort_test->trip(std::move(cause));
   stop_now();
 }
 

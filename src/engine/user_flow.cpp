@@ -8,6 +8,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "engine/errno_name.hpp"
@@ -91,7 +92,7 @@ void Worker::step(User& user) {
       case Op::Code::abort:
         if (op.arg) {
           spdlog::warn("<abort type=\"all\">: user {} aborts the test", user.id);
-          abort_test();
+          abort_test(fmt::format("<abort type=\"all\"/> (user {}, session \"{}\")", user.id, user.program->session));
         } else {
           stats_.add(error_metric("abort_session"));  // Tsung's counter; the user still finishes
           finish_user(user);

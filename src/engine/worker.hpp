@@ -24,6 +24,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "engine/abort_latch.hpp"
 #include "engine/program.hpp"
 #include "engine/slot_cache.hpp"
 #include "engine/tls.hpp"
@@ -79,8 +80,8 @@ struct RunConfig {
   /// Per data file, lines taken by this agent's threads: one relaxed fetch_add per setdynvars,
   /// so threads share the agent's lines however users are spread between them.
   std::atomic<std::uint64_t>* file_next = nullptr;
-  /// Set by <abort type="all"> or <match do="abort_test">: every worker of the agent stops.
-  std::atomic<bool>* abort_test = nullptr;
+  /// Tripped by <abort type="all"> or <match do="abort_test">: every worker of the agent stops.
+  AbortLatch* abort_test = nullptr;
   /// Set when this agent's <load duration> timer fired before a worker was done (Tsung's
   /// error_abort at its max duration); the agent tells the controller (control::Done).
   std::atomic<bool>* hard_stopped = nullptr;
@@ -405,7 +406,8 @@ class Worker {
   /// dumptraffic="protocol": runs after_response and writes the request's dump line.
   bool dump_protocol(User& user, const ResponseInfo& info, std::int32_t server, double elapsed_ms);
   void abort_session(User& user, std::string_view metric);
-  void abort_test();
+  /// The whole test: `cause` names what aborted it (for the controller's message).
+  void abort_test(std::string cause);
   /// rate_limit: true when the next read must wait for tokens (a timer then reads).
   bool throttle(User& user);
   /// rate_limit: refills the bucket; how long the next read must wait (zero: read now).

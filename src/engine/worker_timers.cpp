@@ -17,7 +17,7 @@ constexpr auto kSweepPeriod = std::chrono::milliseconds(200);
 // on the hot path. idle_timeout is Tsung's: time without a byte received, so a pending request
 // that received bytes since the last sweep gets its deadline moved (precision: one sweep period).
 void Worker::sweep_timeouts() {
-  if (stop_requested_.load() || (config_.abort_test && config_.abort_test->load(std::memory_order_relaxed))) stop_now();
+  if (stop_requested_.load() || (config_.abort_test && config_.abort_test->tripped())) stop_now();
   free_retired_tls();
   // Receive buffers the last 10 s did not need go back to the system; after a burst (32 or more
   // unused for 3 s in a row, e.g. the end of a ramp on a slow server) without waiting that long.

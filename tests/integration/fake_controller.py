@@ -17,7 +17,7 @@ import sys
 import time
 
 MAGIC = b"LOADCTL"
-PROTOCOL_VERSION = 5  # src/control/messages.hpp kProtocolVersion (5: hello ends with host facts; a controller sends none)
+PROTOCOL_VERSION = 6  # src/control/messages.hpp kProtocolVersion (5: hello ends with host facts, a controller sends none; 6: abort, stop reason)
 TYPES = {1: "hello", 2: "welcome", 3: "reject", 11: "heartbeat"}
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # <abort type="all"/> stops every user of the agent, on every thread: users thinking 3 s never
 # send their second request, and later arrivals never start. The test being aborted counts one
-# error_abort, as Tsung does (ts_config_server:stop -> ts_mon:abort).
+# error_abort, as Tsung does (ts_config_server:stop -> ts_mon:abort); the controller names the
+# <abort> and the run exits 5, aborted. (Two agents: test_abort_test_match.sh.)
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent loadtarget
 
@@ -25,9 +26,14 @@ cat > "$TEST_TMP/scenario.xml" <<XML
 </tsung>
 XML
 start=$SECONDS
-"$LOADCTL" -q -f "$TEST_TMP/scenario.xml" --run-dir "$TEST_TMP/run" --threads 2 start > "$TEST_TMP/out" 2> "$TEST_TMP/err" ||
-  { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
+set +e
+"$LOADCTL" -q -f "$TEST_TMP/scenario.xml" --run-dir "$TEST_TMP/run" --threads 2 start > "$TEST_TMP/out" 2> "$TEST_TMP/err"
+rc=$?
+set -e
 elapsed=$((SECONDS - start))
+[ "$rc" = 5 ] || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $rc, expected 5 (aborted by the scenario)"; }
+grep -q 'test aborted by agent 0 on localhost: <abort type="all"/> (user 4, session "s")' "$TEST_TMP/err" ||
+  { cat "$TEST_TMP/err" >&2; fail "the console does not name the <abort>"; }
 sleep 0.3
 first=$(grep -c ' /hello?first ' "$access_log" || true)
 log "first requests: $first, elapsed ${elapsed}s"

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <random>
 
 #include "control/messages.hpp"
@@ -145,4 +146,61 @@ TEST(ControlMessages, DoneCarriesHowTheLoadEnded) {
   EXPECT_FALSE(Done::decode(""));
   EXPECT_FALSE(Done::decode(std::string(1, '\x04')));
   EXPECT_FALSE(Done::decode(std::string(2, '\x01')));
+}
+
+TEST(ControlMessages, TestAbortNamesWhatAbortedTheTest) {
+  const std::string cause = "<match do=\"abort_test\">TRIPWIRE</match> (user 3, session \"s\")";
+  auto back = TestAbort::decode(TestAbort{cause}.encode());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->cause, cause);
+  // It goes to the console as is: one line, control characters replaced, bounded.
+  back = TestAbort::decode(TestAbort{"a\nb\x1b[2Jc\x7f"}.encode());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->cause, "a b [2Jc ");
+  back = TestAbort::decode(TestAbort{std::string(3 * kMaxReason, 'x')}.encode());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->cause.size(), kMaxReason);
+  // A peer that does not clean its cause is refused, as is one without a cause.
+  EXPECT_FALSE(TestAbort::decode(encode_text("a\nb")));
+  EXPECT_FALSE(TestAbort::decode(encode_text(std::string(kMaxReason + 1, 'x'))));
+  EXPECT_FALSE(TestAbort::decode(encode_text("")));
+  EXPECT_FALSE(TestAbort::decode(""));
+  EXPECT_FALSE(TestAbort::decode(encode_text("cause") + "x"));
+}
+
+TEST(ControlMessages, StopCarriesItsReason) {
+  auto plain = Stop::decode(Stop{}.encode());
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->reason, "");
+  EXPECT_TRUE(Stop{}.encode().empty()) << "a stop without reason is an empty frame, as before version 6";
+  auto back = Stop::decode(Stop{"test aborted by agent 1 on localhost: <abort type=\"all\"/>"}.encode());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->reason, "test aborted by agent 1 on localhost: <abort type=\"all\"/>");
+  back = Stop::decode(Stop{"signal\r\n2"}.encode());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->reason, "signal  2");
+  EXPECT_FALSE(Stop::decode(encode_text("a\tb")));
+  EXPECT_FALSE(Stop::decode("\x01"));
+}
+
+TEST(ControlChannel, AbortIsAKnownMessageTypeAndTheLastOne) {
+  EXPECT_EQ(MsgType::last, MsgType::abort);
+  EXPECT_STREQ(to_string(MsgType::abort), "abort");
+  for (auto type : {MsgType::abort, static_cast<MsgType>(static_cast<int>(MsgType::last) + 1)}) {
+    ChannelPair pair;
+    std::optional<MsgType> got;
+    std::string closed;
+    pair.server->start([&](MsgType t, std::string_view) { got = t; pair.ctx.stop(); },
+                       [&](const std::string& reason) { closed = reason; pair.ctx.stop(); });
+    std::string payload = TestAbort{"x"}.encode();
+    pair.send_header(static_cast<std::uint32_t>(payload.size() + 1), type);
+    boost::asio::write(pair.client, boost::asio::buffer(payload));
+    pair.ctx.run_for(std::chrono::seconds(5));
+    if (type == MsgType::abort) {
+      EXPECT_EQ(got, MsgType::abort);
+    } else {
+      EXPECT_FALSE(got);
+      EXPECT_NE(closed.find("unknown message type"), std::string::npos) << closed;
+    }
+  }
 }

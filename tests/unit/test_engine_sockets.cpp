@@ -198,9 +198,11 @@ std::uint64_t count(const MetricSet& m, std::string_view name) {
 }
 
 /// Runs `session` (ts_http) with `users` arrivals at `rate`/s over `duration` s against `port`;
-/// the schedule's time zero is `late` before the engine starts.
+/// the schedule's time zero is `late` before the engine starts. `abort_cause`: what aborted the
+/// test (match do="abort_test", abort type="all"), empty if nothing did.
 MetricSet run(std::uint16_t port, int users, double rate, double duration, const std::string& session,
-              const std::string& options = "", engine::Clock::duration late = {}, double lag_limit = 0.1) {
+              const std::string& options = "", engine::Clock::duration late = {}, double lag_limit = 0.1,
+              std::string* abort_cause = nullptr) {
   std::string xml = R"(<?xml version="1.0"?><tsung>
     <clients><client host="localhost" use_controller_vm="true"/></clients>
     <servers><server host="127.0.0.1" port=")" + std::to_string(port) + R"(" type="tcp"/></servers>
@@ -222,6 +224,8 @@ MetricSet run(std::uint16_t port, int users, double rate, double duration, const
   engine.stop();
   engine.join();
   engine.collect(m);
+  if (abort_cause) *abort_cause = engine.abort_cause();
+  EXPECT_EQ(engine.test_aborted(), !engine.abort_cause().empty());
   return m;
 }
 
@@ -413,6 +417,32 @@ TEST(EngineSockets, UsersStartingLateAreCounted) {
   MetricSet easy = run(server.port(), 1000, 100, 1, requests(1), "", {}, 0.4);
   EXPECT_GT(count(easy, "users_count"), 50u);
   EXPECT_EQ(count(easy, "users_late"), 0u);
+}
+
+// The agent tells the controller what aborted the test (control::TestAbort): the match as written
+// (name, when, pattern), the user and the session. Users think 30 s after their request, so only
+// the abort ends these runs within run()'s 20 s.
+TEST(EngineSockets, AbortOfTheWholeTestNamesItsCause) {
+  OkServer server;
+  std::string cause;
+  MetricSet m = run(server.port(), 3, 10, 1,
+                    R"(<request><match do="abort_test" name="ok-body">ok</match><http url="/" version="1.1"/></request>
+                       <thinktime value="30"/>)", "", {}, 0.1, &cause);
+  EXPECT_TRUE(cause.starts_with(R"(<match do="abort_test" name="ok-body">ok</match> (user )")) << cause;
+  EXPECT_TRUE(cause.ends_with(R"(, session "s"))")) << cause;
+  EXPECT_EQ(count(m, "match_stop_test"), 1u) << "the agent stops at the first abort";
+
+  run(server.port(), 3, 10, 1,
+      R"(<request><match do="abort_test" when="nomatch">not-in-the-answer</match><http url="/" version="1.1"/></request>
+         <thinktime value="30"/>)", "", {}, 0.1, &cause);
+  EXPECT_TRUE(cause.starts_with(R"(<match do="abort_test" when="nomatch">not-in-the-answer</match> (user )")) << cause;
+
+  run(server.port(), 3, 10, 1, R"(<request><http url="/" version="1.1"/></request><abort type="all"/><thinktime value="30"/>)",
+      "", {}, 0.1, &cause);
+  EXPECT_TRUE(cause.starts_with(R"(<abort type="all"/> (user )")) << cause;
+
+  run(server.port(), 1, 10, 1, requests(1), "", {}, 0.1, &cause);
+  EXPECT_EQ(cause, "") << "nothing aborted this run";
 }
 
 }  // namespace
