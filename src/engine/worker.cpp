@@ -39,7 +39,8 @@ Worker::Worker(unsigned index, const RunConfig& config, WorkerPlan plan)
       hard_stop_timer_(ctx_.get_executor()),
       wake_timer_(ctx_.get_executor()),
       rng_(config.seed + 0x51ed2701u * (index + 1)),
-      next_user_id_(plan_.first_user_id) {
+      next_user_id_(plan_.first_user_id),
+      connect_checks_(config.servers.size()) {
   intern_metrics();
   std::vector<double> probabilities;
   for (const UserProgram& program : config_.programs) {

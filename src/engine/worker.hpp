@@ -301,6 +301,7 @@ class Worker {
   void begin_request(User& user, const RequestSpec& spec, std::int32_t server);
   void connect(User& user);
   void connect_local(User& user);
+  bool connect_ended_now(User& user, const Target& target, boost::system::error_code& ec);
   Clock::time_point connect_deadline(const User& user, Clock::time_point start) const;
   void setup_socket(Socket& socket, std::int32_t server, bool tcp, boost::system::error_code& ec);
   void bind_source(Socket& socket, std::int32_t server, boost::system::error_code& ec);
@@ -475,6 +476,12 @@ class Worker {
   std::vector<double> server_cdf_;
 
   std::uint64_t conn_serial_ = 0;
+  /// Per target (config_.servers): connects left to wait for without asking first whether they
+  /// have ended (connect_ended_now), and how many the next miss makes it.
+  struct ConnectCheck {
+    std::uint16_t skip = 0, backoff = 0;
+  };
+  std::vector<ConnectCheck> connect_checks_;
   /// Per TLS context slot (tls_context), per target: the session to resume, or null. An inner
   /// vector is sized once (OpenSSL keeps pointers to its elements), on the slot's first use.
   std::vector<std::vector<SSL_SESSION*>> tls_sessions_;

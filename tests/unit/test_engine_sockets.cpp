@@ -1,6 +1,7 @@
 // The engine's sockets and arrivals, end to end through a real Engine against a small HTTP
 // server on loopback: keep-alive reads that wait for epoll after a short read (socket_io.cpp),
-// responses split across reads, an exhausted ports_range, and late arrivals (users_late).
+// responses split across reads, an exhausted ports_range, connects that end within connect(2),
+// and late arrivals (users_late).
 
 #include <gtest/gtest.h>
 
@@ -42,13 +43,25 @@ extern "C" ssize_t recv(int fd, void* buf, size_t len, int flags) {
 }
 
 // epoll_ctl(2) as asio calls it, counting EPOLL_CTL_DEL: asio never removes a socket it closes
-// (the close does), so each one is a connection parked for a long thinktime (socket_io::park).
+// (the close does), so each one is a connection parked for a long thinktime (socket_io::park);
+// and EPOLL_CTL_MOD: asio's wait for writability (a connect's, a partial write's) adds EPOLLOUT.
 std::atomic<std::uint64_t> g_epoll_dels{0};
+std::atomic<std::uint64_t> g_epoll_mods{0};
 extern "C" int epoll_ctl(int epfd, int op, int fd, struct epoll_event* event) {
   using EpollCtl = int (*)(int, int, int, struct epoll_event*);
   static EpollCtl real = reinterpret_cast<EpollCtl>(::dlsym(RTLD_NEXT, "epoll_ctl"));
   if (op == EPOLL_CTL_DEL) g_epoll_dels.fetch_add(1, std::memory_order_relaxed);
+  if (op == EPOLL_CTL_MOD) g_epoll_mods.fetch_add(1, std::memory_order_relaxed);
   return real(epfd, op, fd, event);
+}
+
+// connect(2) calls (the engine's; the test servers only accept).
+std::atomic<std::uint64_t> g_connects{0};
+extern "C" int connect(int fd, const struct sockaddr* addr, socklen_t len) {
+  using Connect = int (*)(int, const struct sockaddr*, socklen_t);
+  static Connect real = reinterpret_cast<Connect>(::dlsym(RTLD_NEXT, "connect"));
+  g_connects.fetch_add(1, std::memory_order_relaxed);
+  return real(fd, addr, len);
 }
 
 // mmap(2) as the engine calls it for its receive buffers: while g_fail_buffer_maps is set, a
@@ -197,10 +210,9 @@ std::uint64_t count(const MetricSet& m, std::string_view name) {
   return metric ? metric->count : 0;
 }
 
-/// Runs `session` (ts_http) with `users` arrivals at `rate`/s over `duration` s against `port`;
-/// the schedule's time zero is `late` before the engine starts.
-MetricSet run(std::uint16_t port, int users, double rate, double duration, const std::string& session,
-              const std::string& options = "", engine::Clock::duration late = {}, double lag_limit = 0.1) {
+/// A scenario of `session` (ts_http) with `users` arrivals at `rate`/s over `duration` s against `port`.
+Scenario scenario_for(std::uint16_t port, int users, double rate, double duration, const std::string& session,
+                      const std::string& options = "") {
   std::string xml = R"(<?xml version="1.0"?><tsung>
     <clients><client host="localhost" use_controller_vm="true"/></clients>
     <servers><server host="127.0.0.1" port=")" + std::to_string(port) + R"(" type="tcp"/></servers>
@@ -209,7 +221,14 @@ MetricSet run(std::uint16_t port, int users, double rate, double duration, const
                     R"(" unit="second"/></arrivalphase></load><options>)" + options +
                     R"(</options><sessions><session name="s" probability="100" type="ts_http">)" + session +
                     "</session></sessions></tsung>";
-  Scenario scenario = load_scenario_text(xml, "sockets.xml");
+  return load_scenario_text(xml, "sockets.xml");
+}
+
+/// Runs `session` (ts_http) with `users` arrivals at `rate`/s over `duration` s against `port`;
+/// the schedule's time zero is `late` before the engine starts.
+MetricSet run(std::uint16_t port, int users, double rate, double duration, const std::string& session,
+              const std::string& options = "", engine::Clock::duration late = {}, double lag_limit = 0.1) {
+  Scenario scenario = scenario_for(port, users, rate, duration, session, options);
   std::vector<AgentPlan> plans = plan_run(scenario, plan_slots(scenario), 1);
   MetricSet m;
   EXPECT_EQ(plans.size(), 1u);
@@ -413,6 +432,53 @@ TEST(EngineSockets, UsersStartingLateAreCounted) {
   MetricSet easy = run(server.port(), 1000, 100, 1, requests(1), "", {}, 0.4);
   EXPECT_GT(count(easy, "users_count"), 50u);
   EXPECT_EQ(count(easy, "users_late"), 0u);
+}
+
+TEST(EngineSockets, LoopbackConnectEndsWithoutAWait) {
+  // A loopback connect has ended when connect(2) returns: one more connect(2) says so
+  // (Worker::connect_ended_now), instead of a wait for writability (EPOLL_CTL_MOD adding EPOLLOUT
+  // and a turn of the loop). One GET per user: each connection's first write needs no wait.
+  OkServer server;
+  g_epoll_mods = 0;
+  g_connects = 0;
+  MetricSet m = run(server.port(), 60, 100, 1, requests(1));
+  std::uint64_t users = count(m, "users_count");
+  EXPECT_GT(users, 30u);
+  for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
+  EXPECT_EQ(count(m, "connect"), users);
+  EXPECT_EQ(count(m, "200"), users);
+  EXPECT_LE(g_connects.load(), 2 * users);
+  // One per user without the check; a connect still in progress (its SYN-ACK handled later by
+  // a busy machine's ksoftirqd) may need one.
+  EXPECT_LT(g_epoll_mods.load(), users / 4);
+}
+
+TEST(EngineSockets, ConnectsStillInProgressAreAskedLessOften) {
+  // A listener whose accept queue is full drops SYNs: every connect stays in progress until
+  // connect_timeout. After each check that finds one in progress, twice as many connects to that
+  // server wait without asking (1, 3, 7, 15, 31 ...): 5 checks for 40 connects, not 40.
+  sockaddr_in a;
+  int full = bound_loopback_socket(a);
+  ASSERT_EQ(::listen(full, 0), 0);
+  std::vector<int> fillers;
+  for (int i = 0; i < 3; ++i) {  // fill the accept queue (backlog 0 holds one; more to be sure)
+    int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    fillers.push_back(c);
+  }
+  std::this_thread::sleep_for(50ms);
+  g_connects = 0;
+  MetricSet m = run(ntohs(a.sin_port), 40, 200, 0.5, requests(1),
+                    R"(<option name="connect_timeout" value="300"/><option name="max_retries" value="0"/>)");
+  std::uint64_t connects = g_connects.load();
+  for (int c : fillers) ::close(c);
+  ::close(full);
+  std::uint64_t users = count(m, "users_count");
+  ASSERT_GT(users, 20u);
+  EXPECT_EQ(count(m, "error_connect_timeout"), users);
+  EXPECT_EQ(count(m, "connect"), 0u);
+  EXPECT_GE(connects, users + 1);  // the first one is asked
+  EXPECT_LE(connects, users + 6);
 }
 
 }  // namespace
