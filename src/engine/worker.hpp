@@ -24,6 +24,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "engine/arrival_gaps.hpp"
 #include "engine/program.hpp"
 #include "engine/slot_cache.hpp"
 #include "engine/tls.hpp"
@@ -273,6 +274,9 @@ class Worker {
   void skip_missed_arrivals(double rate, Clock::time_point phase_end, const PhaseShare& phase);
   void apply_arrival_factor(double factor);
   void on_arrival();
+  std::optional<Clock::time_point> following_expiry(double rate, Clock::time_point phase_end, const PhaseShare& phase);
+  void hint_tick(Clock::time_point at);
+  void cancel_tick_hints();
   void hand_over();
   void schedule_static_users();
   void start_user(const UserProgram& program);
@@ -427,6 +431,9 @@ class Worker {
   WorkerPlan plan_;
   asio::io_context ctx_;
   Timer arrival_timer_;
+  /// Ticks arrival_timer_ is expected to wait for after its current wait (worker_arrivals.cpp:
+  /// hint_tick). Their waits do nothing: a wrong guess costs a timer setting, never an arrival.
+  std::array<Timer, 2> tick_hints_;
   Timer sweep_timer_;
   Timer stats_timer_;
   Timer hard_stop_timer_;
@@ -446,6 +453,7 @@ class Worker {
   std::vector<std::uint32_t> free_users_;
   std::size_t phase_ = 0;
   Clock::time_point next_arrival_;
+  ArrivalGaps arrival_gaps_;  ///< the current phase's next gaps between arrivals, drawn ahead
   Clock::time_point wake_time_ = Clock::time_point::min();  ///< in on_arrival: arrivals due by then start
   std::uint64_t phase_started_ = 0;
   /// How long later phases start than planned: wait_all_sessions_end waited that long.

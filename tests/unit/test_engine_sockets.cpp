@@ -1,7 +1,7 @@
 // The engine's sockets and arrivals, end to end through a real Engine against a small HTTP
 // server on loopback: keep-alive reads that wait for epoll after a short read (socket_io.cpp),
 // responses split across reads, an exhausted ports_range, connects that end within connect(2),
-// and late arrivals (users_late).
+// late arrivals (users_late), steered arrival rates and the arrival timer's settings.
 
 #include <gtest/gtest.h>
 
@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -62,6 +63,15 @@ extern "C" int connect(int fd, const struct sockaddr* addr, socklen_t len) {
   static Connect real = reinterpret_cast<Connect>(::dlsym(RTLD_NEXT, "connect"));
   g_connects.fetch_add(1, std::memory_order_relaxed);
   return real(fd, addr, len);
+}
+
+// timerfd_settime(2): asio's epoll reactor sets its one timerfd for the earliest of its timers.
+std::atomic<std::uint64_t> g_timer_sets{0};
+extern "C" int timerfd_settime(int fd, int flags, const struct itimerspec* value, struct itimerspec* old) {
+  using Settime = int (*)(int, int, const struct itimerspec*, struct itimerspec*);
+  static Settime real = reinterpret_cast<Settime>(::dlsym(RTLD_NEXT, "timerfd_settime"));
+  g_timer_sets.fetch_add(1, std::memory_order_relaxed);
+  return real(fd, flags, value, old);
 }
 
 // mmap(2) as the engine calls it for its receive buffers: while g_fail_buffer_maps is set, a
@@ -479,6 +489,62 @@ TEST(EngineSockets, ConnectsStillInProgressAreAskedLessOften) {
   EXPECT_EQ(count(m, "connect"), 0u);
   EXPECT_GE(connects, users + 1);  // the first one is asked
   EXPECT_LE(connects, users + 6);
+}
+
+TEST(EngineArrivals, ArrivalTimerIsSetOncePerTick) {
+  // asio sets its timerfd when timers fire (for the earliest left) and when a wait is set earlier
+  // than all others: twice per arrival tick for an arrival timer set in its own handler. A hint
+  // waiting at the next tick (Worker::hint_tick) leaves one. At 50/s nearly every user has a
+  // tick of its own; the sweep (5/s) and statistics (2/s) timers add one setting each time.
+  OkServer server;
+  g_timer_sets = 0;
+  MetricSet m = run(server.port(), 100, 50, 2, requests(1));
+  std::uint64_t sets = g_timer_sets.load();
+  std::uint64_t users = count(m, "users_count");
+  EXPECT_GT(users, 60u);
+  EXPECT_EQ(count(m, "200"), users);
+  EXPECT_LT(static_cast<double>(sets), 1.4 * static_cast<double>(users) + 20) << sets << " settings, " << users << " users";
+}
+
+TEST(EngineArrivals, CountsAreExactAcrossRateChangesAndPauses) {
+  // 300 users at 200/s, steered to half, paused, three times and back (the controller's `loadctl
+  // rate`): the gaps drawn ahead for the timer's hints are dropped at each change. Every planned
+  // user starts once, none while paused.
+  OkServer server;
+  Scenario scenario = scenario_for(server.port(), 300, 200, 30, requests(1));
+  std::vector<AgentPlan> plans = plan_run(scenario, plan_slots(scenario), 1);
+  ASSERT_EQ(plans.size(), 1u);
+  engine::Engine engine(scenario, plans.at(0), 1, 1, 0.1);
+  MetricSet total;
+  engine.start(engine::Clock::now());
+  std::this_thread::sleep_for(300ms);
+  engine.set_arrival_factor(0.5);
+  std::this_thread::sleep_for(300ms);
+  engine.set_arrival_factor(0);
+  std::this_thread::sleep_for(700ms);  // the users started before the pause: collected (500 ms drains)
+  engine.collect(total);
+  std::uint64_t before_pause = count(total, "users_count");
+  EXPECT_GT(before_pause, 30u);
+  EXPECT_LT(before_pause, 200u);
+  std::this_thread::sleep_for(800ms);
+  MetricSet paused;
+  engine.collect(paused);
+  EXPECT_EQ(count(paused, "users_count"), 0u);
+  engine.set_arrival_factor(3);
+  std::this_thread::sleep_for(100ms);
+  engine.set_arrival_factor(1);
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (count(total, "users_count") + count(paused, "users_count") < 300 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+    engine.collect(total);
+  }
+  std::this_thread::sleep_for(600ms);  // none more (maxnumber reached)
+  engine.stop();
+  engine.join();
+  engine.collect(total);
+  EXPECT_EQ(count(total, "users_count"), 300u);
+  EXPECT_EQ(count(total, "200"), 300u);
+  EXPECT_EQ(server.requests(), 300);
 }
 
 }  // namespace
