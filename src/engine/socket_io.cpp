@@ -4,6 +4,8 @@
 // async_read_some always tries the read first (asio stops trying only after a 0-byte read, an EOF,
 // not after a short one), and right after a request is written its response cannot be there yet.
 // read_drained skips that read when the engine knows nothing more is due (see socket_io.hpp).
+// A connect in progress waits for writability: an EPOLL_CTL_MOD adding EPOLLOUT and a turn of the
+// loop; connect_ended instead asks with one more connect(2), which on loopback finds it done.
 //
 // Asio internals: three adjustments need state asio does not expose, and are compiled only for the
 // Boost version they were checked against (LOADCTL_ASIO_INTERNALS, 1.74 = BOOST_VERSION 107400):
@@ -130,6 +132,16 @@ bool start_connect(Socket& socket, const asio::ip::tcp::endpoint& to, boost::sys
   if (errno == EINPROGRESS) return true;
   ec = last_error();
   return false;
+}
+
+bool connect_ended(Socket& socket, const asio::ip::tcp::endpoint& to, boost::system::error_code& ec) {
+  if (::connect(socket.native_handle(), to.data(), static_cast<socklen_t>(to.size())) == 0 || errno == EISCONN) {
+    ec = {};
+    return true;
+  }
+  if (errno == EALREADY || errno == EINPROGRESS) return false;
+  ec = last_error();
+  return true;
 }
 
 boost::system::error_code connect_result(Socket& socket) {

@@ -31,6 +31,11 @@ int park(Socket& socket);
 /// `connect_result`), false when it ended at once (`ec` says how).
 bool start_connect(Socket& socket, const asio::ip::tcp::endpoint& to, boost::system::error_code& ec);
 
+/// For a connect in progress: true when it has ended already, as a loopback connect usually has
+/// when connect(2) returns (the handshake runs within that call), `ec` saying how; false while it
+/// goes on. One more connect(2) to `to`: 0 once connected, the connect's error once failed.
+bool connect_ended(Socket& socket, const asio::ip::tcp::endpoint& to, boost::system::error_code& ec);
+
 /// How a connect in progress ended, once the socket is writable: from the epoll events that
 /// said so when they carry no error or hang-up, else SO_ERROR.
 boost::system::error_code connect_result(Socket& socket);

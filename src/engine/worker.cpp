@@ -34,12 +34,14 @@ Worker::Worker(unsigned index, const RunConfig& config, WorkerPlan plan)
       // Only this worker's thread touches its io_context (stop() sets a flag), so no locking.
       ctx_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE),
       arrival_timer_(ctx_.get_executor()),
+      tick_hints_{Timer(ctx_.get_executor()), Timer(ctx_.get_executor())},
       sweep_timer_(ctx_.get_executor()),
       stats_timer_(ctx_.get_executor()),
       hard_stop_timer_(ctx_.get_executor()),
       wake_timer_(ctx_.get_executor()),
       rng_(config.seed + 0x51ed2701u * (index + 1)),
-      next_user_id_(plan_.first_user_id) {
+      next_user_id_(plan_.first_user_id),
+      connect_checks_(config.servers.size()) {
   intern_metrics();
   std::vector<double> probabilities;
   for (const UserProgram& program : config_.programs) {
@@ -117,6 +119,7 @@ void Worker::check_done() {
   if (over && active_.load(std::memory_order_relaxed) == 0) {
     done_.store(true);
     arrival_timer_.cancel();
+    cancel_tick_hints();
     sweep_timer_.cancel();
     stats_timer_.cancel();
     hard_stop_timer_.cancel();
@@ -131,6 +134,7 @@ void Worker::stop_now() {
   if (stopping_) return;
   stopping_ = true;
   arrival_timer_.cancel();
+  cancel_tick_hints();
   no_more_arrivals();
   for (Timer& t : static_timers_) t.cancel();
   for (std::size_t i = 0; i < users_.size(); ++i) {

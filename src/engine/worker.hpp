@@ -25,6 +25,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "engine/abort_latch.hpp"
+#include "engine/arrival_gaps.hpp"
 #include "engine/program.hpp"
 #include "engine/slot_cache.hpp"
 #include "engine/tls.hpp"
@@ -274,6 +275,9 @@ class Worker {
   void skip_missed_arrivals(double rate, Clock::time_point phase_end, const PhaseShare& phase);
   void apply_arrival_factor(double factor);
   void on_arrival();
+  std::optional<Clock::time_point> following_expiry(double rate, Clock::time_point phase_end, const PhaseShare& phase);
+  void hint_tick(Clock::time_point at);
+  void cancel_tick_hints();
   void hand_over();
   void schedule_static_users();
   void start_user(const UserProgram& program);
@@ -302,6 +306,7 @@ class Worker {
   void begin_request(User& user, const RequestSpec& spec, std::int32_t server);
   void connect(User& user);
   void connect_local(User& user);
+  bool connect_ended_now(User& user, const Target& target, boost::system::error_code& ec);
   Clock::time_point connect_deadline(const User& user, Clock::time_point start) const;
   void setup_socket(Socket& socket, std::int32_t server, bool tcp, boost::system::error_code& ec);
   void bind_source(Socket& socket, std::int32_t server, boost::system::error_code& ec);
@@ -428,6 +433,9 @@ class Worker {
   WorkerPlan plan_;
   asio::io_context ctx_;
   Timer arrival_timer_;
+  /// Ticks arrival_timer_ is expected to wait for after its current wait (worker_arrivals.cpp:
+  /// hint_tick). Their waits do nothing: a wrong guess costs a timer setting, never an arrival.
+  std::array<Timer, 2> tick_hints_;
   Timer sweep_timer_;
   Timer stats_timer_;
   Timer hard_stop_timer_;
@@ -447,6 +455,7 @@ class Worker {
   std::vector<std::uint32_t> free_users_;
   std::size_t phase_ = 0;
   Clock::time_point next_arrival_;
+  ArrivalGaps arrival_gaps_;  ///< the current phase's next gaps between arrivals, drawn ahead
   Clock::time_point wake_time_ = Clock::time_point::min();  ///< in on_arrival: arrivals due by then start
   std::uint64_t phase_started_ = 0;
   /// How long later phases start than planned: wait_all_sessions_end waited that long.
@@ -477,6 +486,12 @@ class Worker {
   std::vector<double> server_cdf_;
 
   std::uint64_t conn_serial_ = 0;
+  /// Per target (config_.servers): connects left to wait for without asking first whether they
+  /// have ended (connect_ended_now), and how many the next miss makes it.
+  struct ConnectCheck {
+    std::uint16_t skip = 0, backoff = 0;
+  };
+  std::vector<ConnectCheck> connect_checks_;
   /// Per TLS context slot (tls_context), per target: the session to resume, or null. An inner
   /// vector is sized once (OpenSSL keeps pointers to its elements), on the slot's first use.
   std::vector<std::vector<SSL_SESSION*>> tls_sessions_;

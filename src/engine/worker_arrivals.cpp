@@ -13,8 +13,8 @@ namespace {
 
 constexpr auto kStallLimit = std::chrono::seconds(1);  // arrivals later than this are skipped
 // The arrival timer is due on whole milliseconds (Tsung's timers have that resolution): every
-// arrival due by the time it fires starts in that one wake-up, so that the timer is set (two
-// timerfd_settime calls) at most 1000 times a second, not once per user.
+// arrival due by the time it fires starts in that one wake-up, so that the timer is set at most
+// 1000 times a second, not once per user.
 Clock::time_point arrival_tick(Clock::time_point t) {
   return Clock::time_point(std::chrono::ceil<std::chrono::milliseconds>(t.time_since_epoch()));
 }
@@ -35,6 +35,7 @@ void Worker::schedule_phase(std::size_t index) {
     return;
   }
   next_arrival_ = phase_time(plan_.phases[phase_].start);
+  arrival_gaps_.clear();
   schedule_next_arrival();
 }
 
@@ -102,8 +103,7 @@ bool Worker::schedule_next_arrival() {
   bool capped = phase.max_users && phase_started_ >= *phase.max_users;
   double rate = phase.rate * arrival_factor_;
   if (rate > 0 && !capped && !stopping_) {
-    std::exponential_distribution<double> gap(rate);
-    next_arrival_ = after_gap(next_arrival_, gap(rng_), phase_end);
+    next_arrival_ = after_gap(next_arrival_, arrival_gaps_.take(rate, rng_), phase_end);
     skip_missed_arrivals(rate, phase_end, phase);
     capped = phase.max_users && phase_started_ >= *phase.max_users;
     if (next_arrival_ < phase_end && !capped) {
@@ -112,6 +112,8 @@ bool Worker::schedule_next_arrival() {
       arrival_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (!ec) on_arrival();
       });
+      auto following = following_expiry(rate, phase_end, phase);
+      if (following && *following > arrival_timer_.expiry()) hint_tick(*following);
       return false;
     }
   }
@@ -122,6 +124,43 @@ bool Worker::schedule_next_arrival() {
     if (!ec) end_phase();
   });
   return false;
+}
+
+// The expiry arrival_timer_ gets once its wait for next_arrival_ ends (schedule_next_arrival after
+// the arrivals of that wake-up): the tick of the first later arrival not in the same tick, or the
+// phase's end. From the gaps drawn ahead, so exact unless the rate changes, a stall is skipped,
+// or the wake-up comes a tick late; none when more than ArrivalGaps::kAhead share the tick.
+std::optional<Clock::time_point> Worker::following_expiry(double rate, Clock::time_point phase_end,
+                                                          const PhaseShare& phase) {
+  Clock::time_point tick = arrival_tick(next_arrival_);
+  Clock::time_point t = next_arrival_;
+  std::uint64_t started = phase_started_;
+  for (std::size_t ahead = 0; ahead < ArrivalGaps::kAhead; ++ahead) {
+    if (phase.max_users && ++started >= *phase.max_users) return phase_end;
+    t = after_gap(t, arrival_gaps_.peek(ahead, rate, rng_), phase_end);
+    if (t >= phase_end) return phase_end;
+    if (arrival_tick(t) > tick) return arrival_tick(t);
+  }
+  return std::nullopt;
+}
+
+// asio's epoll reactor re-arms its timerfd when timers fire (for the earliest one left) and again
+// when a wait is set earlier than every other: an arrival timer re-armed in its own handler costs
+// two timerfd_settime calls per tick. With a hint already waiting at the tick it is re-armed for,
+// the reactor's re-arm is for that tick and the arrival timer's own is not the earliest: one.
+// Two hints take turns: the one due with the tick that just fired moves to the tick after the next.
+void Worker::hint_tick(Clock::time_point at) {
+  Timer* older = &tick_hints_[0];
+  for (Timer& hint : tick_hints_) {
+    if (hint.expiry() == at) return;
+    if (hint.expiry() < older->expiry()) older = &hint;
+  }
+  older->expires_at(at);  // a wait still pending (a wrong guess) ends with operation_aborted
+  older->async_wait([](const boost::system::error_code&) {});
+}
+
+void Worker::cancel_tick_hints() {
+  for (Timer& hint : tick_hints_) hint.expires_at(Clock::time_point{});
 }
 
 // After a stall (the process stopped by SIGSTOP, a swapped-out host, a frozen VM), the arrivals
@@ -162,6 +201,7 @@ void Worker::apply_arrival_factor(double factor) {
   arrival_factor_ = factor;
   if (arrivals_over_ || stopping_ || phase_ >= plan_.phases.size()) return;
   arrival_timer_.cancel();
+  cancel_tick_hints();
   next_arrival_ = std::max(Clock::now(), phase_time(plan_.phases[phase_].start));
   schedule_next_arrival();
 }
@@ -207,6 +247,7 @@ void Worker::hand_over() {
     handover.phases.push_back(share);
   }
   arrival_timer_.cancel();
+  cancel_tick_hints();
   no_more_arrivals();
   {
     std::lock_guard lock(outbox_mutex_);

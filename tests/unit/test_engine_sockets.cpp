@@ -1,6 +1,7 @@
 // The engine's sockets and arrivals, end to end through a real Engine against a small HTTP
 // server on loopback: keep-alive reads that wait for epoll after a short read (socket_io.cpp),
-// responses split across reads, an exhausted ports_range, and late arrivals (users_late).
+// responses split across reads, an exhausted ports_range, connects that end within connect(2),
+// late arrivals (users_late), steered arrival rates and the arrival timer's settings.
 
 #include <gtest/gtest.h>
 
@@ -10,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -42,13 +44,34 @@ extern "C" ssize_t recv(int fd, void* buf, size_t len, int flags) {
 }
 
 // epoll_ctl(2) as asio calls it, counting EPOLL_CTL_DEL: asio never removes a socket it closes
-// (the close does), so each one is a connection parked for a long thinktime (socket_io::park).
+// (the close does), so each one is a connection parked for a long thinktime (socket_io::park);
+// and EPOLL_CTL_MOD: asio's wait for writability (a connect's, a partial write's) adds EPOLLOUT.
 std::atomic<std::uint64_t> g_epoll_dels{0};
+std::atomic<std::uint64_t> g_epoll_mods{0};
 extern "C" int epoll_ctl(int epfd, int op, int fd, struct epoll_event* event) {
   using EpollCtl = int (*)(int, int, int, struct epoll_event*);
   static EpollCtl real = reinterpret_cast<EpollCtl>(::dlsym(RTLD_NEXT, "epoll_ctl"));
   if (op == EPOLL_CTL_DEL) g_epoll_dels.fetch_add(1, std::memory_order_relaxed);
+  if (op == EPOLL_CTL_MOD) g_epoll_mods.fetch_add(1, std::memory_order_relaxed);
   return real(epfd, op, fd, event);
+}
+
+// connect(2) calls (the engine's; the test servers only accept).
+std::atomic<std::uint64_t> g_connects{0};
+extern "C" int connect(int fd, const struct sockaddr* addr, socklen_t len) {
+  using Connect = int (*)(int, const struct sockaddr*, socklen_t);
+  static Connect real = reinterpret_cast<Connect>(::dlsym(RTLD_NEXT, "connect"));
+  g_connects.fetch_add(1, std::memory_order_relaxed);
+  return real(fd, addr, len);
+}
+
+// timerfd_settime(2): asio's epoll reactor sets its one timerfd for the earliest of its timers.
+std::atomic<std::uint64_t> g_timer_sets{0};
+extern "C" int timerfd_settime(int fd, int flags, const struct itimerspec* value, struct itimerspec* old) {
+  using Settime = int (*)(int, int, const struct itimerspec*, struct itimerspec*);
+  static Settime real = reinterpret_cast<Settime>(::dlsym(RTLD_NEXT, "timerfd_settime"));
+  g_timer_sets.fetch_add(1, std::memory_order_relaxed);
+  return real(fd, flags, value, old);
 }
 
 // mmap(2) as the engine calls it for its receive buffers: while g_fail_buffer_maps is set, a
@@ -197,12 +220,9 @@ std::uint64_t count(const MetricSet& m, std::string_view name) {
   return metric ? metric->count : 0;
 }
 
-/// Runs `session` (ts_http) with `users` arrivals at `rate`/s over `duration` s against `port`;
-/// the schedule's time zero is `late` before the engine starts. `abort_cause`: what aborted the
-/// test (match do="abort_test", abort type="all"), empty if nothing did.
-MetricSet run(std::uint16_t port, int users, double rate, double duration, const std::string& session,
-              const std::string& options = "", engine::Clock::duration late = {}, double lag_limit = 0.1,
-              std::string* abort_cause = nullptr) {
+/// A scenario of `session` (ts_http) with `users` arrivals at `rate`/s over `duration` s against `port`.
+Scenario scenario_for(std::uint16_t port, int users, double rate, double duration, const std::string& session,
+                      const std::string& options = "") {
   std::string xml = R"(<?xml version="1.0"?><tsung>
     <clients><client host="localhost" use_controller_vm="true"/></clients>
     <servers><server host="127.0.0.1" port=")" + std::to_string(port) + R"(" type="tcp"/></servers>
@@ -211,7 +231,16 @@ MetricSet run(std::uint16_t port, int users, double rate, double duration, const
                     R"(" unit="second"/></arrivalphase></load><options>)" + options +
                     R"(</options><sessions><session name="s" probability="100" type="ts_http">)" + session +
                     "</session></sessions></tsung>";
-  Scenario scenario = load_scenario_text(xml, "sockets.xml");
+  return load_scenario_text(xml, "sockets.xml");
+}
+
+/// Runs `session` (ts_http) with `users` arrivals at `rate`/s over `duration` s against `port`;
+/// the schedule's time zero is `late` before the engine starts. `abort_cause`: what aborted the
+/// test (match do="abort_test", abort type="all"), empty if nothing did.
+MetricSet run(std::uint16_t port, int users, double rate, double duration, const std::string& session,
+              const std::string& options = "", engine::Clock::duration late = {}, double lag_limit = 0.1,
+              std::string* abort_cause = nullptr) {
+  Scenario scenario = scenario_for(port, users, rate, duration, session, options);
   std::vector<AgentPlan> plans = plan_run(scenario, plan_slots(scenario), 1);
   MetricSet m;
   EXPECT_EQ(plans.size(), 1u);
@@ -443,6 +472,109 @@ TEST(EngineSockets, AbortOfTheWholeTestNamesItsCause) {
 
   run(server.port(), 1, 10, 1, requests(1), "", {}, 0.1, &cause);
   EXPECT_EQ(cause, "") << "nothing aborted this run";
+}
+
+TEST(EngineSockets, LoopbackConnectEndsWithoutAWait) {
+  // A loopback connect has ended when connect(2) returns: one more connect(2) says so
+  // (Worker::connect_ended_now), instead of a wait for writability (EPOLL_CTL_MOD adding EPOLLOUT
+  // and a turn of the loop). One GET per user: each connection's first write needs no wait.
+  OkServer server;
+  g_epoll_mods = 0;
+  g_connects = 0;
+  MetricSet m = run(server.port(), 60, 100, 1, requests(1));
+  std::uint64_t users = count(m, "users_count");
+  EXPECT_GT(users, 30u);
+  for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
+  EXPECT_EQ(count(m, "connect"), users);
+  EXPECT_EQ(count(m, "200"), users);
+  EXPECT_LE(g_connects.load(), 2 * users);
+  // One per user without the check; a connect still in progress (its SYN-ACK handled later by
+  // a busy machine's ksoftirqd) may need one.
+  EXPECT_LT(g_epoll_mods.load(), users / 4);
+}
+
+TEST(EngineSockets, ConnectsStillInProgressAreAskedLessOften) {
+  // A listener whose accept queue is full drops SYNs: every connect stays in progress until
+  // connect_timeout. After each check that finds one in progress, twice as many connects to that
+  // server wait without asking (1, 3, 7, 15, 31 ...): 5 checks for 40 connects, not 40.
+  sockaddr_in a;
+  int full = bound_loopback_socket(a);
+  ASSERT_EQ(::listen(full, 0), 0);
+  std::vector<int> fillers;
+  for (int i = 0; i < 3; ++i) {  // fill the accept queue (backlog 0 holds one; more to be sure)
+    int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    fillers.push_back(c);
+  }
+  std::this_thread::sleep_for(50ms);
+  g_connects = 0;
+  MetricSet m = run(ntohs(a.sin_port), 40, 200, 0.5, requests(1),
+                    R"(<option name="connect_timeout" value="300"/><option name="max_retries" value="0"/>)");
+  std::uint64_t connects = g_connects.load();
+  for (int c : fillers) ::close(c);
+  ::close(full);
+  std::uint64_t users = count(m, "users_count");
+  ASSERT_GT(users, 20u);
+  EXPECT_EQ(count(m, "error_connect_timeout"), users);
+  EXPECT_EQ(count(m, "connect"), 0u);
+  EXPECT_GE(connects, users + 1);  // the first one is asked
+  EXPECT_LE(connects, users + 6);
+}
+
+TEST(EngineArrivals, ArrivalTimerIsSetOncePerTick) {
+  // asio sets its timerfd when timers fire (for the earliest left) and when a wait is set earlier
+  // than all others: twice per arrival tick for an arrival timer set in its own handler. A hint
+  // waiting at the next tick (Worker::hint_tick) leaves one. At 50/s nearly every user has a
+  // tick of its own; the sweep (5/s) and statistics (2/s) timers add one setting each time.
+  OkServer server;
+  g_timer_sets = 0;
+  MetricSet m = run(server.port(), 100, 50, 2, requests(1));
+  std::uint64_t sets = g_timer_sets.load();
+  std::uint64_t users = count(m, "users_count");
+  EXPECT_GT(users, 60u);
+  EXPECT_EQ(count(m, "200"), users);
+  EXPECT_LT(static_cast<double>(sets), 1.4 * static_cast<double>(users) + 20) << sets << " settings, " << users << " users";
+}
+
+TEST(EngineArrivals, CountsAreExactAcrossRateChangesAndPauses) {
+  // 300 users at 200/s, steered to half, paused, three times and back (the controller's `loadctl
+  // rate`): the gaps drawn ahead for the timer's hints are dropped at each change. Every planned
+  // user starts once, none while paused.
+  OkServer server;
+  Scenario scenario = scenario_for(server.port(), 300, 200, 30, requests(1));
+  std::vector<AgentPlan> plans = plan_run(scenario, plan_slots(scenario), 1);
+  ASSERT_EQ(plans.size(), 1u);
+  engine::Engine engine(scenario, plans.at(0), 1, 1, 0.1);
+  MetricSet total;
+  engine.start(engine::Clock::now());
+  std::this_thread::sleep_for(300ms);
+  engine.set_arrival_factor(0.5);
+  std::this_thread::sleep_for(300ms);
+  engine.set_arrival_factor(0);
+  std::this_thread::sleep_for(700ms);  // the users started before the pause: collected (500 ms drains)
+  engine.collect(total);
+  std::uint64_t before_pause = count(total, "users_count");
+  EXPECT_GT(before_pause, 30u);
+  EXPECT_LT(before_pause, 200u);
+  std::this_thread::sleep_for(800ms);
+  MetricSet paused;
+  engine.collect(paused);
+  EXPECT_EQ(count(paused, "users_count"), 0u);
+  engine.set_arrival_factor(3);
+  std::this_thread::sleep_for(100ms);
+  engine.set_arrival_factor(1);
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (count(total, "users_count") + count(paused, "users_count") < 300 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+    engine.collect(total);
+  }
+  std::this_thread::sleep_for(600ms);  // none more (maxnumber reached)
+  engine.stop();
+  engine.join();
+  engine.collect(total);
+  EXPECT_EQ(count(total, "users_count"), 300u);
+  EXPECT_EQ(count(total, "200"), 300u);
+  EXPECT_EQ(server.requests(), 300);
 }
 
 }  // namespace
