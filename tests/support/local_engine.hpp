@@ -12,6 +12,7 @@
 #include "engine/engine.hpp"
 #include "loadctl/plan.hpp"
 #include "loadctl/scenario.hpp"
+#include "support/metric_total.hpp"
 
 namespace loadctl::test {
 
@@ -31,11 +32,6 @@ inline MetricSet run_local_engine(const std::string& xml, const char* file_name)
   engine.join();
   engine.collect(m);
   return m;
-}
-
-inline std::uint64_t metric_total(const MetricSet& m, std::string_view name) {
-  const Metric* metric = m.find(name);
-  return metric ? metric->count : 0;
 }
 
 }  // namespace loadctl::test

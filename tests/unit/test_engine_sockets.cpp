@@ -28,6 +28,7 @@
 #include "engine/worker.hpp"
 #include "loadctl/plan.hpp"
 #include "loadctl/scenario.hpp"
+#include "support/metric_total.hpp"
 
 // recv(2) as the engine calls it (asio's non-blocking reads; the test servers use read(2)),
 // counting the reads that find nothing (EAGAIN): defined in the test executable, it takes the
@@ -69,6 +70,7 @@ namespace loadctl {
 namespace {
 
 using namespace std::chrono_literals;
+using loadctl::test::metric_total;
 
 /// Built with socket_io.cpp's fallback (asio's public calls only; loadctl_unit_tests_asio_fallback).
 #if defined(LOADCTL_ASIO_INTERNALS) && !LOADCTL_ASIO_INTERNALS
@@ -192,11 +194,6 @@ class OkServer {
   std::vector<std::thread> conns_;
 };
 
-std::uint64_t count(const MetricSet& m, std::string_view name) {
-  const Metric* metric = m.find(name);
-  return metric ? metric->count : 0;
-}
-
 /// Runs `session` (ts_http) with `users` arrivals at `rate`/s over `duration` s against `port`;
 /// the schedule's time zero is `late` before the engine starts.
 MetricSet run(std::uint16_t port, int users, double rate, double duration, const std::string& session,
@@ -255,9 +252,9 @@ TEST(EngineSockets, KeepAliveRequestsWaitForTheNextResponse) {
   // socket empty depends on the server's timing (21-300 seen), so only the native path is bounded.
   if (!kAsioFallback) EXPECT_LT(g_empty_reads.load(), 30u);
   for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
-  EXPECT_EQ(count(m, "request"), 300u);
-  EXPECT_EQ(count(m, "200"), 300u);
-  EXPECT_EQ(count(m, "finish_users_count"), 3u);
+  EXPECT_EQ(metric_total(m, "request"), 300u);
+  EXPECT_EQ(metric_total(m, "200"), 300u);
+  EXPECT_EQ(metric_total(m, "finish_users_count"), 3u);
   EXPECT_EQ(server.requests(), 300);
 }
 
@@ -265,8 +262,8 @@ TEST(EngineSockets, ResponseSplitAcrossReadsCompletes) {
   OkServer server(20);  // the body 20 ms after the headers: the second read waits for its edge
   MetricSet m = run(server.port(), 2, 100, 1, requests(5));
   for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
-  EXPECT_EQ(count(m, "request"), 10u);
-  EXPECT_EQ(count(m, "200"), 10u);
+  EXPECT_EQ(metric_total(m, "request"), 10u);
+  EXPECT_EQ(metric_total(m, "200"), 10u);
 }
 
 TEST(EngineSockets, CloseDelimitedBodyEndsAtTheServersClose) {
@@ -277,7 +274,7 @@ TEST(EngineSockets, CloseDelimitedBodyEndsAtTheServersClose) {
   MetricSet m = run(server.port(), 10, 20, 1, R"(<request><http url="/" version="1.0"/></request>)",
                     R"(<option name="idle_timeout" value="3000"/>)");
   for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
-  EXPECT_EQ(count(m, "200"), 10u);
+  EXPECT_EQ(metric_total(m, "200"), 10u);
 }
 
 TEST(EngineSockets, ResetAfterPartOfAResponseIsEconnreset) {
@@ -285,8 +282,8 @@ TEST(EngineSockets, ResetAfterPartOfAResponseIsEconnreset) {
   // be tried at once and see the reset, not wait for idle_timeout (error_timeout).
   OkServer server(0, Answer::reset);
   MetricSet m = run(server.port(), 10, 20, 1, requests(1), R"(<option name="idle_timeout" value="3000"/>)");
-  EXPECT_EQ(count(m, "error_timeout"), 0u);
-  EXPECT_EQ(count(m, "error_recv_econnreset"), 10u);
+  EXPECT_EQ(metric_total(m, "error_timeout"), 0u);
+  EXPECT_EQ(metric_total(m, "error_recv_econnreset"), 10u);
 }
 
 TEST(EngineSockets, KeepAliveClosedAfterItsResponseReconnectsSilently) {
@@ -295,8 +292,8 @@ TEST(EngineSockets, KeepAliveClosedAfterItsResponseReconnectsSilently) {
   OkServer server(0, Answer::close_after);
   MetricSet m = run(server.port(), 3, 20, 1, requests(3), R"(<option name="idle_timeout" value="3000"/>)");
   for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
-  EXPECT_EQ(count(m, "200"), 9u);
-  EXPECT_EQ(count(m, "finish_users_count"), 3u);
+  EXPECT_EQ(metric_total(m, "200"), 9u);
+  EXPECT_EQ(metric_total(m, "finish_users_count"), 3u);
 }
 
 TEST(EngineSockets, LongThinktimeParksTheConnection) {
@@ -307,13 +304,13 @@ TEST(EngineSockets, LongThinktimeParksTheConnection) {
   std::string session = requests(1) + R"(<thinktime value="1.2" random="false"/>)" + requests(2);
   MetricSet m = run(server.port(), 3, 100, 1, session);
   for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
-  EXPECT_EQ(count(m, "200"), 9u);
+  EXPECT_EQ(metric_total(m, "200"), 9u);
   EXPECT_EQ(server.connections(), 3);
   EXPECT_EQ(g_epoll_dels.load(), 3 * kDelsPerPark);
   // A short thinktime keeps it registered.
   g_epoll_dels = 0;
   m = run(server.port(), 3, 100, 1, requests(1) + R"(<thinktime value="0.2" random="false"/>)" + requests(1));
-  EXPECT_EQ(count(m, "200"), 6u);
+  EXPECT_EQ(metric_total(m, "200"), 6u);
   EXPECT_EQ(g_epoll_dels.load(), 0u);
 }
 
@@ -328,8 +325,8 @@ TEST(EngineSockets, ParkedConnectionClosedByTheServerReconnectsSilently) {
     std::string session = requests(1) + R"(<thinktime value="1.1" random="false"/>)" + requests(1);
     MetricSet m = run(server.port(), 3, 100, 1, session, R"(<option name="idle_timeout" value="3000"/>)");
     for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
-    EXPECT_EQ(count(m, "200"), 6u);
-    EXPECT_EQ(count(m, "finish_users_count"), 3u);
+    EXPECT_EQ(metric_total(m, "200"), 6u);
+    EXPECT_EQ(metric_total(m, "finish_users_count"), 3u);
     EXPECT_EQ(server.connections(), 6);
     EXPECT_EQ(g_epoll_dels.load(), 3 * kDelsPerPark);  // each first connection was parked
   }
@@ -342,8 +339,8 @@ TEST(EngineSockets, ReceiveBufferThatCannotBeMappedFailsTheRequest) {
   g_fail_buffer_maps = true;
   MetricSet m = run(server.port(), 3, 100, 1, requests(2));
   g_fail_buffer_maps = false;
-  EXPECT_EQ(count(m, "error_buffer_alloc"), 3u);
-  EXPECT_EQ(count(m, "200"), 0u);
+  EXPECT_EQ(metric_total(m, "error_buffer_alloc"), 3u);
+  EXPECT_EQ(metric_total(m, "200"), 0u);
   EXPECT_EQ(server.requests(), 3);  // each user's first request went out, no second one
 }
 
@@ -356,10 +353,10 @@ TEST(EngineSockets, RefusedConnectIsAConnectError) {
   MetricSet m = run(ntohs(a.sin_port), 3, 100, 1, requests(1),
                     R"(<option name="max_retries" value="1"/><option name="retry_timeout" value="10"/>)");
   ::close(closed);
-  EXPECT_EQ(count(m, "error_connect_econnrefused"), 6u);  // each user's connect and its one retry
-  EXPECT_EQ(count(m, "error_abort_max_conn_retries"), 3u);
-  EXPECT_EQ(count(m, "connect"), 0u);
-  EXPECT_EQ(count(m, "request"), 0u);
+  EXPECT_EQ(metric_total(m, "error_connect_econnrefused"), 6u);  // each user's connect and its one retry
+  EXPECT_EQ(metric_total(m, "error_abort_max_conn_retries"), 3u);
+  EXPECT_EQ(metric_total(m, "connect"), 0u);
+  EXPECT_EQ(metric_total(m, "request"), 0u);
   for (const auto& [name, metric] : m.sorted())
     EXPECT_FALSE(name.starts_with("error_send")) << name;
 }
@@ -395,8 +392,8 @@ TEST(EngineSockets, ExhaustedPortsRangeIsEaddrnotavail) {
                     R"(<option name="ports_range" min=")" + port + R"(" max=")" + port +
                         R"("/><option name="max_retries" value="0"/>)");
   ::close(holder);
-  EXPECT_EQ(count(m, "error_connect_eaddrnotavail"), 2u);
-  EXPECT_EQ(count(m, "request"), 0u);
+  EXPECT_EQ(metric_total(m, "error_connect_eaddrnotavail"), 2u);
+  EXPECT_EQ(metric_total(m, "request"), 0u);
   EXPECT_EQ(server.requests(), 0);
 }
 
@@ -406,13 +403,13 @@ TEST(EngineSockets, UsersStartingLateAreCounted) {
   // than the 1 s stall limit late, so not skipped); those due before -100 ms are late: about 50
   // of the 100/s x 0.6 s (Poisson).
   MetricSet late = run(server.port(), 1000, 100, 1, requests(1), "", 600ms);
-  EXPECT_GT(count(late, "users_late"), 20u);
-  EXPECT_LT(count(late, "users_late"), count(late, "users_count"));
+  EXPECT_GT(metric_total(late, "users_late"), 20u);
+  EXPECT_LT(metric_total(late, "users_late"), metric_total(late, "users_count"));
   // Started on time at an easy rate: nobody late, with a bound (0.4 s, the late run's users are
   // up to 0.6 s late) a loaded test machine cannot exceed by chance.
   MetricSet easy = run(server.port(), 1000, 100, 1, requests(1), "", {}, 0.4);
-  EXPECT_GT(count(easy, "users_count"), 50u);
-  EXPECT_EQ(count(easy, "users_late"), 0u);
+  EXPECT_GT(metric_total(easy, "users_count"), 50u);
+  EXPECT_EQ(metric_total(easy, "users_late"), 0u);
 }
 
 }  // namespace
