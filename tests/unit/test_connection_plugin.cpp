@@ -39,6 +39,7 @@
 #include "loadctl/scenario_error.hpp"
 #include "loadctl/xml_reader.hpp"
 #include "support/dump_capture.hpp"
+#include "support/local_engine.hpp"
 #include "support/metric_total.hpp"
 #include "support/test_cert.hpp"
 
@@ -303,22 +304,7 @@ MetricSet run_push(std::uint16_t port, const std::string& body, const std::funct
     <clients><client host="localhost" use_controller_vm="true"/></clients>
     <servers><server host="127.0.0.1" port=")" + std::to_string(port) + R"(" type=")" + server_type + R"("/></servers>
     )" + body + "</tsung>";
-  Scenario scenario = load_scenario_text(xml, "push.xml", registry);
-  std::vector<AgentPlan> plans = plan_run(scenario, plan_slots(scenario), 1);
-  EXPECT_EQ(plans.size(), 1u);
-  engine::Engine engine(scenario, plans.at(0), 1);
-  engine.start(engine::Clock::now());
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!engine.done() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    if (tick) tick(engine);
-  }
-  EXPECT_TRUE(engine.done());
-  engine.stop();
-  engine.join();
-  MetricSet m;
-  engine.collect(m);
-  return m;
+  return test::run_engine(load_scenario_text(xml, "push.xml", registry), tick);
 }
 
 TEST(ConnectionPlugin, PushedMessagesAreCountedAndStartTlsUpgrades) {

@@ -18,7 +18,7 @@
 #include "engine/engine.hpp"
 #include "loadctl/plan.hpp"
 #include "loadctl/scenario.hpp"
-#include "support/metric_total.hpp"
+#include "support/local_engine.hpp"
 
 namespace loadctl::mqtt {
 namespace {
@@ -89,21 +89,7 @@ MetricSet run_one(const ScriptedBroker& broker, const std::string& session, std:
     <servers><server host="127.0.0.1" port=")" + std::to_string(broker.port()) + R"(" type="tcp"/></servers>
     <load><user session="s" start_time="0" unit="second"/></load>
     <sessions><session name="s" probability="100" type="ts_mqtt">)" + session + "</session></sessions></tsung>";
-  Scenario scenario = load_scenario_text(xml, "mqtt.xml", ProtocolRegistry::builtin());
-  std::vector<AgentPlan> plans = plan_run(scenario, plan_slots(scenario), 1);
-  EXPECT_EQ(plans.size(), 1u);
-  engine::Engine engine(scenario, plans.at(0), 1);
-  auto start = std::chrono::steady_clock::now();
-  engine.start(engine::Clock::now());
-  while (!engine.done() && std::chrono::steady_clock::now() < start + std::chrono::seconds(20))
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  took = std::chrono::steady_clock::now() - start;
-  EXPECT_TRUE(engine.done());
-  engine.stop();
-  engine.join();
-  MetricSet m;
-  engine.collect(m);
-  return m;
+  return test::run_engine(load_scenario_text(xml, "mqtt.xml", ProtocolRegistry::builtin()), {}, &took);
 }
 
 TEST(MqttEngine, WaitForMessagesCountsPushesAndIsNotTimed) {
