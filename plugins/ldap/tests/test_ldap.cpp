@@ -10,6 +10,7 @@
 #include "ldap_request.hpp"
 #include "loadctl/connection.hpp"
 #include "loadctl/scenario_error.hpp"
+#include "support/fake_conn_services.hpp"
 #include "support/map_vars.hpp"
 
 namespace loadctl::ldap {
@@ -394,36 +395,7 @@ TEST(LdapMessage, Decode) {
   EXPECT_FALSE(decode_message(server_message(1, tag::search_entry, ""), m));                    // no objectName
 }
 
-class FakeServices final : public ConnectionServices {
- public:
-  std::vector<std::string> names;
-  std::vector<std::uint64_t> counts;
-  std::string var_name, var_value;
-  int tls_started = 0;
-  void send(std::string_view) override {}
-  void start_tls() override { ++tls_started; }
-  void set_timer(double) override {}
-  void cancel_timer() override {}
-  ConnMetric metric(std::string_view name, ConnMetricKind) override {
-    names.emplace_back(name);
-    counts.push_back(0);
-    return static_cast<ConnMetric>(names.size() - 1);
-  }
-  void count(ConnMetric m, std::uint64_t n) override { counts[m] += n; }
-  void sample(ConnMetric, double) override {}
-  void set_var(std::string_view name, std::string_view value) override {
-    var_name = name;
-    var_value = value;
-  }
-  void error(std::string_view) override {}
-  const VariableSource* vars() const override { return nullptr; }
-  std::uint64_t get(std::string_view name) const {
-    for (std::size_t i = 0; i < names.size(); ++i)
-      if (names[i] == name) return counts[i];
-    ADD_FAILURE() << "no metric " << name;
-    return 0;
-  }
-};
+using FakeServices = loadctl::test::FakeConnServices;
 
 struct Client {
   FakeServices s;
