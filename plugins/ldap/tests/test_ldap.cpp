@@ -12,6 +12,7 @@
 #include "loadctl/scenario_error.hpp"
 #include "support/fake_conn_services.hpp"
 #include "support/map_vars.hpp"
+#include "support/parse_request.hpp"
 
 namespace loadctl::ldap {
 namespace {
@@ -204,21 +205,11 @@ TEST(LdapFilter, NestingIsBounded) {
 // --- requests ------------------------------------------------------------------------------
 
 std::shared_ptr<const LdapRequest> parse(const char* xml, bool subst = false) {
-  pugi::xml_document doc;
-  EXPECT_TRUE(doc.load_string(xml));
-  RequestParseContext ctx;
-  ctx.subst = subst;
-  ctx.subst_body = subst;
-  return parse_ldap_request(doc.first_child(), ctx);
+  return test::parse_request_xml(parse_ldap_request, xml, subst);
 }
 
 std::string error_of(const char* xml) {
-  try {
-    parse(xml);
-  } catch (const ScenarioError& e) {
-    return e.what();
-  }
-  return "";
+  return test::scenario_error_of([&] { parse(xml); });
 }
 
 std::string message(const char* xml, std::int32_t id = 1, const VariableSource* vars = nullptr, bool subst = false) {

@@ -10,29 +10,20 @@
 #include "mqtt_request.hpp"
 #include "support/fake_conn_services.hpp"
 #include "support/map_vars.hpp"
+#include "support/parse_request.hpp"
 
 namespace loadctl::mqtt {
 namespace {
 
 using loadctl::test::MapVars;
-
 using FakeServices = loadctl::test::FakeConnServices;
+
 std::shared_ptr<const MqttRequest> parse(const char* xml, bool subst = false) {
-  pugi::xml_document doc;
-  EXPECT_TRUE(doc.load_string(xml));
-  RequestParseContext ctx;
-  ctx.subst = subst;
-  ctx.subst_body = subst;
-  return parse_mqtt_request(doc.first_child(), ctx);
+  return test::parse_request_xml(parse_mqtt_request, xml, subst);
 }
 
 std::string error_of(const char* xml) {
-  try {
-    parse(xml);
-  } catch (const ScenarioError& e) {
-    return e.what();
-  }
-  return "";
+  return test::scenario_error_of([&] { parse(xml); });
 }
 
 std::string bytes(std::initializer_list<int> b) {

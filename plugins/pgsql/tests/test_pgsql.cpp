@@ -20,6 +20,7 @@
 #include "pgsql_wire.hpp"
 #include "recorder/pgsql_record.hpp"
 #include "support/fake_conn_services.hpp"
+#include "support/parse_request.hpp"
 #include "support/map_vars.hpp"
 
 namespace loadctl::pgsql {
@@ -56,22 +57,11 @@ void expect_refused(const std::string& text, std::string_view marker, const std:
 }
 
 std::shared_ptr<const RequestSpec> request(const std::string& xml, bool subst = false) {
-  static std::vector<std::unique_ptr<pugi::xml_document>> docs;  // nodes outlive the call
-  docs.push_back(std::make_unique<pugi::xml_document>());
-  EXPECT_TRUE(docs.back()->load_string(xml.c_str()));
-  RequestParseContext ctx;
-  ctx.subst = subst;
-  ctx.subst_body = subst;
-  return protocol().parse_request(docs.back()->first_child(), ctx);
+  return protocol().parse_request(test::kept_element(xml), test::subst_context(subst));
 }
 
 std::string parse_error(const std::string& xml) {
-  try {
-    request(xml);
-  } catch (const ScenarioError& e) {
-    return e.what();
-  }
-  return "(accepted)";
+  return test::scenario_error_of([&] { request(xml); }, "(accepted)");
 }
 
 // A backend message: type, length, body.
