@@ -120,6 +120,16 @@ tsung_samples() { awk -v name="$1" '$1 == "stats:" && $2 == name && $3 > 0' "$2"
 # count_lines FILE: line count (0 when FILE is missing).
 count_lines() { if [ -f "$1" ]; then wc -l < "$1" | tr -d ' '; else echo 0; fi; }
 
+# run_loadctl SCENARIO [RUN_DIR [OPTIONS...]]: `loadctl -q -f SCENARIO --run-dir RUN_DIR OPTIONS
+# start` (RUN_DIR defaults to $TEST_TMP/run), its stdout and stderr in RUN_DIR.out and RUN_DIR.err;
+# fails, showing the errors, unless loadctl exits 0.
+run_loadctl() {
+  local scenario=$1 run=${2:-$TEST_TMP/run} st=0
+  shift $(($# < 2 ? $# : 2))
+  "$LOADCTL" -q -f "$scenario" --run-dir "$run" "$@" start > "$run.out" 2> "$run.err" || st=$?
+  [ "$st" = 0 ] || { cat "$run.err" >&2; fail "loadctl exited with $st"; }
+}
+
 # start_loadtarget ARGS...: starts loadtarget in the background and waits for one "listening"
 # line per --http/--tcp-echo/--udp-echo/--ws-echo argument. Sets LOADTARGET_PID, LOADTARGET_OUT and the
 # first LOADTARGET_HTTP_PORT / LOADTARGET_ECHO_PORT / LOADTARGET_UDP_PORT / LOADTARGET_WS_PORT (the real

@@ -25,8 +25,7 @@ cat > "$TEST_TMP/scenario.xml" <<XML
 </tsung>
 XML
 start=$SECONDS
-"$LOADCTL" -q -f "$TEST_TMP/scenario.xml" --run-dir "$TEST_TMP/run" --threads 2 start > "$TEST_TMP/out" 2> "$TEST_TMP/err" ||
-  { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
+run_loadctl "$TEST_TMP/scenario.xml" "$TEST_TMP/run" --threads 2
 elapsed=$((SECONDS - start))
 sleep 0.3
 first=$(grep -c ' /hello?first ' "$access_log" || true)
