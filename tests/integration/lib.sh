@@ -109,6 +109,19 @@ wait_until() {
   done
 }
 
+# exited PID: 0 once process PID is gone (for wait_until).
+exited() { ! kill -0 "$1" 2>/dev/null; }
+
+# stops_on_sigterm PID NAME: sends SIGTERM to PID (a child of this shell); fails unless it exits
+# within 5 s with status 0.
+stops_on_sigterm() {
+  local st=0
+  kill -TERM "$1"
+  wait_until 5 exited "$1" || fail "$2 did not exit on SIGTERM"
+  wait "$1" || st=$?
+  assert_eq "$st" 0 "$2: exit status after SIGTERM"
+}
+
 # tsung_sum NAME DIR: NAME's interval counts (first value of its stats lines) summed over every
 # dump of DIR/tsung.log: a counter's or a sample's total for the run.
 tsung_sum() { awk -v name="$1" '$1 == "stats:" && $2 == name { s += $3 } END { print s + 0 }' "$2/tsung.log"; }

@@ -47,11 +47,7 @@ out=$(fake "$TOKEN" --id 7)
 
 log "SIGTERM ends the daemon"
 wait_until 15 bash -c "[ \$(grep -c 'waiting for the next controller' '$AGENT_LOG') -ge 2 ]" || fail "second run did not end"
-kill -TERM "$AGENT_PID"
-wait_until 5 bash -c "! kill -0 $AGENT_PID 2>/dev/null" || fail "the agent did not exit on SIGTERM"
-st=0
-wait "$AGENT_PID" || st=$?
-assert_eq "$st" 0 "exit status after SIGTERM"
+stops_on_sigterm "$AGENT_PID" "the agent"
 
 log "a token file readable by others (644) is refused at start, for the agent and the controller"
 cp "$TEST_TMP/token" "$TEST_TMP/open-token"

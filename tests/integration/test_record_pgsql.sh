@@ -104,7 +104,7 @@ exec 3<&-
 grep -q '<!-- the client sent a startup packet of 2147483632 bytes' "$REC.tmp" || fail "no comment about the oversize packet in the file"
 
 "$LOADCTL" record stop > "$TEST_TMP/stop.out" 2>&1 || { cat "$TEST_TMP/stop.out" >&2; fail "record stop failed"; }
-wait_until 10 sh -c "! kill -0 $REC_PID 2>/dev/null" || fail "the recorder did not exit after record stop"
+wait_until 10 exited "$REC_PID" || fail "the recorder did not exit after record stop"
 wait "$REC_PID" || fail "the recorder exited with $?"
 
 # --- the file ----------------------------------------------------------------------------------
