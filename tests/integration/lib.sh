@@ -176,6 +176,40 @@ _stop_pid() {
   wait "$1" 2>/dev/null || true
 }
 
+# new_token FILE: a fresh random token (32 hex digits) written to FILE (mode 0600, with a newline)
+# and printed, for --token-file and --http-token-file.
+new_token() {
+  local token
+  token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+  (umask 077 && printf '%s\n' "$token" > "$1")
+  echo "$token"
+}
+
+# start_listening_agent ADDR TOKEN_FILE LOG [ARGS...]: `loadagent --listen ADDR --token-file
+# TOKEN_FILE ARGS` in the background (run through $AGENT_VIA when set, e.g. "netns_exec 2" or
+# "prlimit --nofile=32"), its output in LOG; sets AGENT_PID (stopped at exit) and fails unless LOG
+# says "listening on ADDR" within 10 s.
+start_listening_agent() {
+  local addr=$1 token=$2 out=$3
+  shift 3
+  ${AGENT_VIA:-} "$LOADAGENT" --listen "$addr" --token-file "$token" "$@" > "$out" 2>&1 &
+  AGENT_PID=$!
+  on_exit "_stop_pid $AGENT_PID"
+  wait_until 10 grep -q "listening on $addr" "$out" || { cat "$out" >&2; fail "the agent does not listen on $addr"; }
+}
+
+# direct_run_works NAME PORT: a 2 s hello_scenario run through the listening agent on 127.0.0.1:PORT
+# (client host NAME, --direct, the token in $TEST_TMP/token), into $TEST_TMP/run-direct; fails unless
+# it exits 0 with requests sent.
+direct_run_works() {
+  local st=0
+  hello_scenario "$TEST_TMP/direct.xml" 2 "<client host=\"$1\" hostip=\"127.0.0.1\"/>"
+  "$LOADCTL" -q -f "$TEST_TMP/direct.xml" --run-dir "$TEST_TMP/run-direct" --direct "$1" --agent-port "$2" \
+    --token-file "$TEST_TMP/token" -F 127.0.0.1 --dump-interval 1 start >/dev/null 2>"$TEST_TMP/direct.err" || st=$?
+  assert_eq "$st" 0 "exit status of the run through the listening agent ($(cat "$TEST_TMP/direct.err"))"
+  [ "$(tsung_sum request "$TEST_TMP/run-direct")" -gt 0 ] || fail "no requests in the direct run"
+}
+
 # start_nginx PORT [WORKERS]: private nginx via scripts/nginx_target.sh; sets NGINX_DIR and
 # NGINX_ACCESS_LOG ("<addr> "<request>" <status>" per line). With NGINX_DIR set beforehand (a
 # directory holding http.conf / server.conf: extra directives), that directory is used.

@@ -7,16 +7,11 @@ source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent python3
 
 FAKE=$LOADCTL_SRC/tests/integration/fake_controller.py
-TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-printf '%s\n' "$TOKEN" >"$TEST_TMP/token"
-chmod 600 "$TEST_TMP/token"
+TOKEN=$(new_token "$TEST_TMP/token")
 PORT=$(free_port)
 AGENT_LOG=$TEST_TMP/agent.log
 
-"$LOADAGENT" --listen "127.0.0.1:$PORT" --token-file "$TEST_TMP/token" >"$AGENT_LOG" 2>&1 &
-AGENT_PID=$!
-on_exit "_stop_pid $AGENT_PID"
-wait_until 10 grep -q "listening on 127.0.0.1:$PORT" "$AGENT_LOG" || { cat "$AGENT_LOG" >&2; fail "the agent does not listen"; }
+start_listening_agent "127.0.0.1:$PORT" "$TEST_TMP/token" "$AGENT_LOG"
 
 fake() { timeout 30 python3 "$FAKE" 127.0.0.1 "$PORT" "$@"; }
 

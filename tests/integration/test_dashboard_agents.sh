@@ -27,18 +27,12 @@ log_file=$TIMED_LOG
 
 # The listening agent, with the token the controller presents (--token-file on both sides), and
 # one with another token (it refuses the controller).
-"$PY" -c 'import secrets; print(secrets.token_hex(16))' > "$TEST_TMP/token"
-"$PY" -c 'import secrets; print(secrets.token_hex(16))' > "$TEST_TMP/other.token"
-chmod 600 "$TEST_TMP/token" "$TEST_TMP/other.token"
-start_listening_agent() {  # PORT TOKEN_FILE LOG
-  "$LOADAGENT" --listen "127.0.0.1:$1" --token-file "$2" --threads 1 > "$3" 2>&1 &
-  on_exit "_stop_pid $!"
-  wait_until 10 grep -q "listening on 127.0.0.1:$1" "$3" || fail "the agent on $1 does not listen"
-}
+new_token "$TEST_TMP/token" > /dev/null
+new_token "$TEST_TMP/other.token" > /dev/null
 agent_port=$(free_port)
-start_listening_agent "$agent_port" "$TEST_TMP/token" "$TEST_TMP/agent.log"
+start_listening_agent "127.0.0.1:$agent_port" "$TEST_TMP/token" "$TEST_TMP/agent.log" --threads 1
 other_port=$(free_port)
-start_listening_agent "$other_port" "$TEST_TMP/other.token" "$TEST_TMP/other.log"
+start_listening_agent "127.0.0.1:$other_port" "$TEST_TMP/other.token" "$TEST_TMP/other.log" --threads 1
 # A port that takes connections but never answers a hello (nothing accepts them).
 silent_port=$(free_port)
 "$PY" -c 'import socket, sys, time
