@@ -238,6 +238,23 @@ hello_scenario() {
 XML
 }
 
+# one_request_scenario FILE PORT URL RATE SECONDS [CLIENT_ATTRS]: RATE users a second for SECONDS,
+# each one GET URL on 127.0.0.1:PORT (so requests/s at the server = arrivals/s); CLIENT_ATTRS are
+# more attributes of the local <client> (e.g. ' cpu="2"').
+one_request_scenario() {
+  cat >"$1" <<XML
+<?xml version="1.0"?>
+<tsung>
+  <clients><client host="localhost" use_controller_vm="true"${6:-}/></clients>
+  <servers><server host="127.0.0.1" port="$2" type="tcp"/></servers>
+  <load><arrivalphase phase="1" duration="$5" unit="second"><users arrivalrate="$4" unit="second"/></arrivalphase></load>
+  <sessions><session name="s" probability="100" type="ts_http">
+    <request><http url="$3"/></request>
+  </session></sessions>
+</tsung>
+XML
+}
+
 # held_users_scenario FILE CLIENT_XML PORT USERS RATE THINK: USERS users (maxnumber) arriving at RATE
 # a second, each one GET /hello on 127.0.0.1:PORT then THINK seconds holding its connection.
 held_users_scenario() {
@@ -264,6 +281,18 @@ wait_dashboard() {
   _has_dashboard() { [ -n "$(dashboard_url "$1")" ]; }
   wait_until "$2" _has_dashboard "$1" || fail "no dashboard address in $1/controller.log"
   DASHBOARD_URL=$(dashboard_url "$1")
+}
+
+# start_dashboard_run RUN_DIR ARGS...: `loadctl ARGS` (options naming RUN_DIR and --http, then
+# start) in the background, stdout in $TEST_TMP/out and stderr in $TEST_TMP/err; sets RUN_PID
+# (killed at exit) and, once the controller logged it (20 s at most), DASHBOARD_URL.
+start_dashboard_run() {
+  local run=$1
+  shift
+  "$LOADCTL" "$@" > "$TEST_TMP/out" 2> "$TEST_TMP/err" &
+  RUN_PID=$!
+  on_exit "kill -9 $RUN_PID 2>/dev/null || true"
+  wait_dashboard "$run" 20
 }
 
 # Steering tests (test_dashboard_steer.sh, test_dashboard_agents.sh). start_timed_nginx FIELDS:
