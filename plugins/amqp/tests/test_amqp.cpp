@@ -15,15 +15,14 @@
 #include "loadctl/scenario.hpp"
 #include "loadctl/scenario_error.hpp"
 #include "support/fake_conn_services.hpp"
-#include "support/parse_request.hpp"
+#include "support/fake_connection.hpp"
 #include "support/map_vars.hpp"
+#include "support/parse_request.hpp"
 
 void loadctl_register_amqp(loadctl::ProtocolRegistry& registry);
 
 namespace loadctl::amqp {
 namespace {
-
-using FakeServices = test::FakeConnServices;
 
 const Protocol& protocol() {
   static ProtocolRegistry registry = [] {
@@ -116,28 +115,9 @@ std::vector<std::pair<std::uint16_t, std::uint32_t>> methods(std::string_view by
   return out;
 }
 
-struct Client {
-  FakeServices s;
-  std::unique_ptr<Connection> conn;
-  test::MapVars vars;
-  std::string out;
-  ResponseInfo info;
-
-  explicit Client(const ProtocolOptions* options = nullptr, std::size_t max_frame = 16 << 20) {
-    ConnectionContext ctx;
-    ctx.options = options;
-    ctx.max_frame_size = max_frame;
-    conn = protocol().open_connection(ctx);
-    EXPECT_FALSE(conn->on_open(s));
-  }
-  // Encodes `r`; returns the bytes it wrote.
-  std::string encode(const RequestSpec& r) {
-    out.clear();
-    EncodeContext ctx;
-    ctx.vars = &vars;
-    conn->encode(s, r, ctx, out);
-    return out;
-  }
+struct Client : test::FakeConnection {
+  explicit Client(const ProtocolOptions* options = nullptr, std::size_t max_frame = 16 << 20)
+      : FakeConnection(protocol(), max_frame, options) {}
   // Offers `bytes` as the engine does (again with the rest while something is consumed).
   ConnEvent feed(std::string_view bytes, const RequestSpec* pending) {
     info = {};

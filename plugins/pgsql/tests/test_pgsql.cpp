@@ -20,13 +20,12 @@
 #include "pgsql_wire.hpp"
 #include "recorder/pgsql_record.hpp"
 #include "support/fake_conn_services.hpp"
-#include "support/parse_request.hpp"
+#include "support/fake_connection.hpp"
 #include "support/map_vars.hpp"
+#include "support/parse_request.hpp"
 
 namespace loadctl::pgsql {
 namespace {
-
-using FakeServices = test::FakeConnServices;
 
 const ProtocolRegistry& registry() { return ProtocolRegistry::builtin(); }
 const Protocol& protocol() { return *registry().by_element("pgsql"); }
@@ -165,26 +164,8 @@ TEST(PgsqlAuth, ScramRefusesAForeignNonceAndBadIterations) {
   EXPECT_EQ(decoded, "pencil!");
 }
 
-struct Client {
-  FakeServices s;
-  std::unique_ptr<Connection> conn;
-  test::MapVars vars;
-  std::string out;
-  ResponseInfo info;
-
-  explicit Client(std::size_t max_frame = 16 << 20) {
-    ConnectionContext ctx;
-    ctx.max_frame_size = max_frame;
-    conn = protocol().open_connection(ctx);
-    EXPECT_FALSE(conn->on_open(s));
-  }
-  std::string encode(const RequestSpec& r) {
-    out.clear();
-    EncodeContext ctx;
-    ctx.vars = &vars;
-    conn->encode(s, r, ctx, out);
-    return out;
-  }
+struct Client : test::FakeConnection {
+  explicit Client(std::size_t max_frame = 16 << 20) : FakeConnection(protocol(), max_frame) {}
   // Feeds `bytes` one at a time as the engine would (unconsumed bytes offered again with more);
   // returns the first event other than none, and how many bytes were left unconsumed then.
   std::pair<ConnEvent, std::size_t> feed(const std::string& bytes, const RequestSpec* pending) {
