@@ -221,16 +221,16 @@ start_nginx() {
   "$LOADCTL_SRC/scripts/nginx_target.sh" start "$NGINX_DIR" "$1" "${2:-1}" >&2 || fail "nginx did not start"
 }
 
-# hello_scenario FILE SECONDS CLIENT_XML: GET /hello on loadtarget's HTTP port, 5 users/s for SECONDS,
-# with the given <client> elements.
+# hello_scenario FILE SECONDS CLIENT_XML [MONITORING_XML [RATE]]: GET /hello on loadtarget's HTTP port,
+# RATE (default 5) users/s for SECONDS, with the given <client> elements and <monitoring> element.
 hello_scenario() {
   cat >"$1" <<XML
 <?xml version="1.0"?>
 <!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
 <tsung loglevel="notice" version="1.0">
   <clients>$3</clients>
-  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="$2" unit="second"><users arrivalrate="5" unit="second"/></arrivalphase></load>
+  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>${4:-}
+  <load><arrivalphase phase="1" duration="$2" unit="second"><users arrivalrate="${5:-5}" unit="second"/></arrivalphase></load>
   <sessions><session name="s" probability="100" type="ts_http">
     <request><http url="/hello" method="GET" version="1.1"/></request>
   </session></sessions>

@@ -17,12 +17,10 @@ PORT=$(free_port)
 start_listening_agent "127.0.0.3:$PORT" "$TEST_TMP/token" "$TEST_TMP/listening.log"
 
 start_loadtarget --http 127.0.0.1:0
-hello_scenario "$TEST_TMP/s.xml" 8 '<client host="localhost" use_controller_vm="true"/>'
-# hello_scenario has no <monitoring>: added after <servers>.
 MONITORS='<monitoring>'
 for h in 127.0.0.2 localhost monitor-down.invalid 127.0.0.3 127.0.0.4; do MONITORS+="<monitor host=\"$h\" type=\"erlang\"/>"; done
 MONITORS+='</monitoring>'
-sed -i "s|</servers>|</servers>$MONITORS|" "$TEST_TMP/s.xml"
+hello_scenario "$TEST_TMP/s.xml" 8 '<client host="localhost" use_controller_vm="true"/>' "$MONITORS"
 
 # A remote shell that cannot reach its host, as `ssh unreachable-host ...` fails.
 cat > "$TEST_TMP/noshell" <<'SH'

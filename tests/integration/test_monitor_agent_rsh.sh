@@ -14,10 +14,8 @@ HOST=${NETNS_IP[1]}
 netns_start_rsh_daemon
 
 start_loadtarget --http 127.0.0.1:0
-hello_scenario "$TEST_TMP/s.xml" 8 '<client host="localhost" use_controller_vm="true"/>'
-# hello_scenario has no <monitoring>: added after <servers>.
-MONITORS="<monitoring><monitor host=\"$HOST\" type=\"erlang\"/></monitoring>"
-sed -i "s|</servers>|</servers>$MONITORS|" "$TEST_TMP/s.xml"
+hello_scenario "$TEST_TMP/s.xml" 8 '<client host="localhost" use_controller_vm="true"/>' \
+  "<monitoring><monitor host=\"$HOST\" type=\"erlang\"/></monitoring>"
 "$LOADCTL" -f "$TEST_TMP/s.xml" -r "$LOADCTL_SRC/scripts/rsh_client.sh" check | grep -q "monitor agent 1 on $HOST (via " \
   || fail "check does not list the monitor agent"
 R=$TEST_TMP/run
