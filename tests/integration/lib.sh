@@ -284,12 +284,12 @@ wait_dashboard() {
 }
 
 # start_dashboard_run RUN_DIR ARGS...: `loadctl ARGS` (options naming RUN_DIR and --http, then
-# start) in the background, stdout in $TEST_TMP/out and stderr in $TEST_TMP/err; sets RUN_PID
-# (killed at exit) and, once the controller logged it (20 s at most), DASHBOARD_URL.
+# start) in the background, stderr in $TEST_TMP/err; sets RUN_PID (killed at exit) and, once the
+# controller logged it (20 s at most), DASHBOARD_URL.
 start_dashboard_run() {
   local run=$1
   shift
-  "$LOADCTL" "$@" > "$TEST_TMP/out" 2> "$TEST_TMP/err" &
+  "$LOADCTL" "$@" > /dev/null 2> "$TEST_TMP/err" &
   RUN_PID=$!
   on_exit "kill -9 $RUN_PID 2>/dev/null || true"
   wait_dashboard "$run" 20
