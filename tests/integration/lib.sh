@@ -65,6 +65,13 @@ assert_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"; }
 # log MSG: progress line on stderr (ctest shows it on failure).
 log() { echo "[$TEST_NAME $(date +%T)] $*" >&2; }
 
+# private_home: HOME is $TEST_TMP/home (created), so the ~/.loadctl of the runs and recorders a test
+# starts (control sockets, registry, recordings) is its own.
+private_home() {
+  export HOME=$TEST_TMP/home
+  mkdir -p "$HOME"
+}
+
 # need_bins NAME...: loadctl/loadagent/loadtarget from LOADCTL_BIN, anything else from PATH.
 need_bins() {
   local b path

@@ -10,8 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent loadtarget curl python3
 PY=$(command -v /usr/bin/python3 || command -v python3)
-export HOME=$TEST_TMP/home
-mkdir -p "$HOME"
+private_home
 
 start_loadtarget --http 127.0.0.1:0
 cat > "$TEST_TMP/s.xml" <<XML

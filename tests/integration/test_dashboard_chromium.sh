@@ -12,8 +12,7 @@ if [ ! -x "$CHROMIUM" ]; then
 fi
 need_bins loadctl loadagent loadtarget python3 curl
 PY=$(command -v /usr/bin/python3 || command -v python3)
-export HOME=$TEST_TMP/home
-mkdir -p "$HOME"
+private_home
 
 start_loadtarget --http 127.0.0.1:0
 cat > "$TEST_TMP/s.xml" <<XML

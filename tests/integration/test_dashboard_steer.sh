@@ -9,8 +9,7 @@
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent nginx curl python3
 PY=$(command -v /usr/bin/python3 || command -v python3)
-export HOME=$TEST_TMP/home
-mkdir -p "$HOME"
+private_home
 
 start_timed_nginx '$status'
 port=$NGINX_PORT

@@ -44,8 +44,7 @@ statements() {
 log_size() { stat -c %s "$PG_LOG"; }
 
 # --- recording ---------------------------------------------------------------------------------
-export HOME=$TEST_TMP/home  # the recorder's control socket: ~/.loadctl/recorder
-mkdir -p "$HOME"
+private_home  # the recorder's control socket: ~/.loadctl/recorder
 RPORT=$(free_port)
 REC=$TEST_TMP/rec.xml
 "$LOADCTL" record -p pgsql -L "$RPORT" -I 127.0.0.1 -P "$PGPORT" -o "$REC" > "$TEST_TMP/record.out" 2> "$TEST_TMP/record.err" &

@@ -14,8 +14,7 @@ if [ ! -x "$CHROMIUM" ]; then
   exit 0
 fi
 need_bins loadctl loadagent
-export HOME=$TEST_TMP/home
-mkdir -p "$HOME"
+private_home
 
 # The site (tests/data/recorder_site, also behind tests/data/recorder_site.har).
 serve_recorder_site

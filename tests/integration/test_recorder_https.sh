@@ -7,8 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/recorder_lib.sh"
 need_bins loadctl loadagent curl openssl
-export HOME=$TEST_TMP/home
-mkdir -p "$HOME"
+private_home
 port=$(free_port)
 tls12=$(free_port)
 tls13=$(free_port)

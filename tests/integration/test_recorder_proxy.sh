@@ -9,8 +9,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/recorder_lib.sh"
 need_bins loadctl curl python3
-export HOME=$TEST_TMP/home
-mkdir -p "$HOME"
+private_home
 up=$(free_port)
 python3 "$LOADCTL_SRC/tests/integration/recorder_upstream.py" "$up" "$TEST_TMP/up.log" 2> "$TEST_TMP/up.err" &
 on_exit "_stop_pid $!"
