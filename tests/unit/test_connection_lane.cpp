@@ -21,7 +21,6 @@
 #include <string>
 #include <thread>
 #include <type_traits>
-#include <utility>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -35,7 +34,6 @@
 #include "loadctl/scenario.hpp"
 #include "loadctl/xml_reader.hpp"
 #include "support/dump_capture.hpp"
-#include "support/local_engine.hpp"
 #include "support/metric_total.hpp"
 #include "support/test_cert.hpp"
 
@@ -257,6 +255,7 @@ class LaneServer {
   std::vector<std::thread> threads_;
 };
 
+// Not test::run_engine: `while_running` runs right after the start, before the 20 s bound begins.
 MetricSet run_scenario(LaneServer& server, const char* server_type, int users, const std::string& options,
                        const std::string& requests, const std::string& tsung_attributes = "",
                        const std::function<void()>& while_running = {}) {
@@ -269,10 +268,22 @@ MetricSet run_scenario(LaneServer& server, const char* server_type, int users, c
                     R"(" arrivalrate="20" unit="second"/></arrivalphase></load><options>)" + options +
                     R"(</options><sessions><session name="lane" probability="100" type="ts_lane">)" + requests +
                     "</session></sessions></tsung>";
-  bool ran = false;  // while_running runs once, at the first tick
-  return test::run_engine(load_scenario_text(xml, "lane.xml", registry), [&](engine::Engine&) {
-    if (while_running && !std::exchange(ran, true)) while_running();
-  });
+  Scenario scenario = load_scenario_text(xml, "lane.xml", registry);
+  std::vector<AgentPlan> plans = plan_run(scenario, plan_slots(scenario), 1);
+  MetricSet m;
+  EXPECT_EQ(plans.size(), 1u);
+  if (plans.size() != 1) return m;
+  engine::Engine engine(scenario, plans.at(0), 1);
+  engine.start(engine::Clock::now());
+  if (while_running) while_running();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!engine.done() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_TRUE(engine.done());
+  engine.stop();
+  engine.join();
+  engine.collect(m);
+  return m;
 }
 
 // Two users, each: a line on both lanes, again, lane 1 closed by the server, a line on both.
