@@ -65,6 +65,13 @@ assert_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"; }
 # log MSG: progress line on stderr (ctest shows it on failure).
 log() { echo "[$TEST_NAME $(date +%T)] $*" >&2; }
 
+# private_home: HOME is $TEST_TMP/home (created), so the ~/.loadctl of the runs and recorders a test
+# starts (control sockets, registry, recordings) is its own.
+private_home() {
+  export HOME=$TEST_TMP/home
+  mkdir -p "$HOME"
+}
+
 # need_bins NAME...: loadctl/loadagent/loadtarget from LOADCTL_BIN, anything else from PATH.
 need_bins() {
   local b path
@@ -109,6 +116,19 @@ wait_until() {
   done
 }
 
+# exited PID: 0 once process PID is gone (for wait_until).
+exited() { ! kill -0 "$1" 2>/dev/null; }
+
+# stops_on_sigterm PID NAME: sends SIGTERM to PID (a child of this shell); fails unless it exits
+# within 5 s with status 0.
+stops_on_sigterm() {
+  local st=0
+  kill -TERM "$1"
+  wait_until 5 exited "$1" || fail "$2 did not exit on SIGTERM"
+  wait "$1" || st=$?
+  assert_eq "$st" 0 "$2: exit status after SIGTERM"
+}
+
 # tsung_sum NAME DIR: NAME's interval counts (first value of its stats lines) summed over every
 # dump of DIR/tsung.log: a counter's or a sample's total for the run.
 tsung_sum() { awk -v name="$1" '$1 == "stats:" && $2 == name { s += $3 } END { print s + 0 }' "$2/tsung.log"; }
@@ -119,6 +139,16 @@ tsung_samples() { awk -v name="$1" '$1 == "stats:" && $2 == name && $3 > 0' "$2"
 
 # count_lines FILE: line count (0 when FILE is missing).
 count_lines() { if [ -f "$1" ]; then wc -l < "$1" | tr -d ' '; else echo 0; fi; }
+
+# run_loadctl SCENARIO [RUN_DIR [OPTIONS...]]: `loadctl -q -f SCENARIO --run-dir RUN_DIR OPTIONS
+# start` (RUN_DIR defaults to $TEST_TMP/run), its stdout and stderr in RUN_DIR.out and RUN_DIR.err;
+# fails, showing the errors, unless loadctl exits 0.
+run_loadctl() {
+  local scenario=$1 run=${2:-$TEST_TMP/run} st=0
+  shift $(($# < 2 ? $# : 2))
+  "$LOADCTL" -q -f "$scenario" --run-dir "$run" "$@" start > "$run.out" 2> "$run.err" || st=$?
+  [ "$st" = 0 ] || { cat "$run.err" >&2; fail "loadctl exited with $st"; }
+}
 
 # start_loadtarget ARGS...: starts loadtarget in the background and waits for one "listening"
 # line per --http/--tcp-echo/--udp-echo/--ws-echo argument. Sets LOADTARGET_PID, LOADTARGET_OUT and the
@@ -153,6 +183,40 @@ _stop_pid() {
   wait "$1" 2>/dev/null || true
 }
 
+# new_token FILE: a fresh random token (32 hex digits) written to FILE (mode 0600, with a newline)
+# and printed, for --token-file and --http-token-file.
+new_token() {
+  local token
+  token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+  (umask 077 && printf '%s\n' "$token" > "$1")
+  echo "$token"
+}
+
+# start_listening_agent ADDR TOKEN_FILE LOG [ARGS...]: `loadagent --listen ADDR --token-file
+# TOKEN_FILE ARGS` in the background (run through $AGENT_VIA when set, e.g. "netns_exec 2" or
+# "prlimit --nofile=32"), its output in LOG; sets AGENT_PID (stopped at exit) and fails unless LOG
+# says "listening on ADDR" within 10 s.
+start_listening_agent() {
+  local addr=$1 token=$2 out=$3
+  shift 3
+  ${AGENT_VIA:-} "$LOADAGENT" --listen "$addr" --token-file "$token" "$@" > "$out" 2>&1 &
+  AGENT_PID=$!
+  on_exit "_stop_pid $AGENT_PID"
+  wait_until 10 grep -q "listening on $addr" "$out" || { cat "$out" >&2; fail "the agent does not listen on $addr"; }
+}
+
+# direct_run_works NAME PORT: a 2 s hello_scenario run through the listening agent on 127.0.0.1:PORT
+# (client host NAME, --direct, the token in $TEST_TMP/token), into $TEST_TMP/run-direct; fails unless
+# it exits 0 with requests sent.
+direct_run_works() {
+  local st=0
+  hello_scenario "$TEST_TMP/direct.xml" 2 "<client host=\"$1\" hostip=\"127.0.0.1\"/>"
+  "$LOADCTL" -q -f "$TEST_TMP/direct.xml" --run-dir "$TEST_TMP/run-direct" --direct "$1" --agent-port "$2" \
+    --token-file "$TEST_TMP/token" -F 127.0.0.1 --dump-interval 1 start >/dev/null 2>"$TEST_TMP/direct.err" || st=$?
+  assert_eq "$st" 0 "exit status of the run through the listening agent ($(cat "$TEST_TMP/direct.err"))"
+  [ "$(tsung_sum request "$TEST_TMP/run-direct")" -gt 0 ] || fail "no requests in the direct run"
+}
+
 # start_nginx PORT [WORKERS]: private nginx via scripts/nginx_target.sh; sets NGINX_DIR and
 # NGINX_ACCESS_LOG ("<addr> "<request>" <status>" per line). With NGINX_DIR set beforehand (a
 # directory holding http.conf / server.conf: extra directives), that directory is used.
@@ -164,18 +228,35 @@ start_nginx() {
   "$LOADCTL_SRC/scripts/nginx_target.sh" start "$NGINX_DIR" "$1" "${2:-1}" >&2 || fail "nginx did not start"
 }
 
-# hello_scenario FILE SECONDS CLIENT_XML: GET /hello on loadtarget's HTTP port, 5 users/s for SECONDS,
-# with the given <client> elements.
+# hello_scenario FILE SECONDS CLIENT_XML [MONITORING_XML [RATE]]: GET /hello on loadtarget's HTTP port,
+# RATE (default 5) users/s for SECONDS, with the given <client> elements and <monitoring> element.
 hello_scenario() {
   cat >"$1" <<XML
 <?xml version="1.0"?>
 <!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
 <tsung loglevel="notice" version="1.0">
   <clients>$3</clients>
-  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="$2" unit="second"><users arrivalrate="5" unit="second"/></arrivalphase></load>
+  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>${4:-}
+  <load><arrivalphase phase="1" duration="$2" unit="second"><users arrivalrate="${5:-5}" unit="second"/></arrivalphase></load>
   <sessions><session name="s" probability="100" type="ts_http">
     <request><http url="/hello" method="GET" version="1.1"/></request>
+  </session></sessions>
+</tsung>
+XML
+}
+
+# one_request_scenario FILE PORT URL RATE SECONDS [CLIENT_ATTRS]: RATE users a second for SECONDS,
+# each one GET URL on 127.0.0.1:PORT (so requests/s at the server = arrivals/s); CLIENT_ATTRS are
+# more attributes of the local <client> (e.g. ' cpu="2"').
+one_request_scenario() {
+  cat >"$1" <<XML
+<?xml version="1.0"?>
+<tsung>
+  <clients><client host="localhost" use_controller_vm="true"${6:-}/></clients>
+  <servers><server host="127.0.0.1" port="$2" type="tcp"/></servers>
+  <load><arrivalphase phase="1" duration="$5" unit="second"><users arrivalrate="$4" unit="second"/></arrivalphase></load>
+  <sessions><session name="s" probability="100" type="ts_http">
+    <request><http url="$3"/></request>
   </session></sessions>
 </tsung>
 XML
@@ -207,6 +288,18 @@ wait_dashboard() {
   _has_dashboard() { [ -n "$(dashboard_url "$1")" ]; }
   wait_until "$2" _has_dashboard "$1" || fail "no dashboard address in $1/controller.log"
   DASHBOARD_URL=$(dashboard_url "$1")
+}
+
+# start_dashboard_run RUN_DIR ARGS...: `loadctl ARGS` (options naming RUN_DIR and --http, then
+# start) in the background, stderr in $TEST_TMP/err; sets RUN_PID (killed at exit) and, once the
+# controller logged it (20 s at most), DASHBOARD_URL.
+start_dashboard_run() {
+  local run=$1
+  shift
+  "$LOADCTL" "$@" > /dev/null 2> "$TEST_TMP/err" &
+  RUN_PID=$!
+  on_exit "kill -9 $RUN_PID 2>/dev/null || true"
+  wait_dashboard "$run" 20
 }
 
 # Steering tests (test_dashboard_steer.sh, test_dashboard_agents.sh). start_timed_nginx FIELDS:

@@ -4,6 +4,8 @@
 #   netns_require            # SKIP (exit 0) unless root with a working `ip netns`
 #   netns_create 3           # hosts 1..3: NETNS_NAME[i], NETNS_IP[i]; the root namespace is NETNS_ROOT_IP
 #   netns_exec 2 CMD ARGS... # runs CMD inside host 2
+#   netns_start_rsh_daemon   # scripts/rsh_daemon.sh on host 1 (for -r scripts/rsh_client.sh)
+#   netns_start_agent_hosts  # that, and a listening agent on host 2 (for -r direct)
 #
 # Topology: one bridge in the root namespace holding $NETNS_NET.1/24 (NETNS_NET is one /24 of
 # 198.18.0.0/15; the root is the "controller" machine, also where nginx listens), and per host a
@@ -75,6 +77,32 @@ netns_exec() {
   local i=$1
   shift
   ip netns exec "${NETNS_NAME[i]}" "$@"
+}
+
+# rsh_daemon start|status|stop|kill: scripts/rsh_daemon.sh on host 1, bound to its address and port
+# $LOADCTL_RSH_PORT, taking only the root namespace as a peer, starting LOADCTL_BIN's loadagent,
+# its files in $TEST_TMP/rsh.
+rsh_daemon() {
+  netns_exec 1 "$LOADCTL_SRC/scripts/rsh_daemon.sh" "$1" -a "$NETNS_ROOT_IP" -p "$LOADCTL_RSH_PORT" \
+    -b "${NETNS_IP[1]}" -s "$(dirname "$LOADAGENT")" -d "$TEST_TMP/rsh"
+}
+
+# netns_start_rsh_daemon: rsh_daemon on port 19999 (exported as LOADCTL_RSH_PORT, for
+# rsh_client.sh), killed at exit.
+netns_start_rsh_daemon() {
+  export LOADCTL_RSH_PORT=19999
+  on_exit "rsh_daemon kill >/dev/null"
+  rsh_daemon start >&2 || fail "rsh_daemon.sh did not start on host 1"
+}
+
+# netns_start_agent_hosts: the two ways to reach an agent's host (after netns_create 2): host 1
+# runs rsh_daemon (netns_start_rsh_daemon, for -r scripts/rsh_client.sh), host 2 a listening agent
+# on its address, port 19998, taking the token in $TEST_TMP/token (-r direct), logging to
+# $TEST_TMP/listen.log.
+netns_start_agent_hosts() {
+  netns_start_rsh_daemon
+  new_token "$TEST_TMP/token" > /dev/null
+  AGENT_VIA="netns_exec 2" start_listening_agent "${NETNS_IP[2]}:19998" "$TEST_TMP/token" "$TEST_TMP/listen.log"
 }
 
 # netns_add_ip I ADDR: an extra address on host I's eth0 (for <ip> source address lists); use

@@ -42,3 +42,28 @@ XML
 
 # request_lines: the "request" field of nginx access log lines on stdin, sorted.
 request_lines() { sed 's/^[^"]*"\([^"]*\)".*/\1/' | sort; }
+
+# localhost_cert DIR SAN: a self-signed certificate for CN=localhost (subjectAltName SAN, e.g.
+# DNS:localhost), valid 2 days: DIR/server.pem and its key DIR/server.key.
+localhost_cert() {
+  openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -addext subjectAltName="$2" -days 2 \
+    -keyout "$1/server.key" -out "$1/server.pem" 2> /dev/null || fail "openssl req"
+}
+
+# start_recorder NAME PORT ARGS...: `loadctl record -L PORT ARGS` in the background, its stderr in
+# $TEST_TMP/NAME.err; sets REC_PID (stopped at exit) and fails unless PORT listens within 20 s.
+start_recorder() {
+  local name=$1 port=$2
+  shift 2
+  "$LOADCTL" record -L "$port" "$@" > /dev/null 2> "$TEST_TMP/$name.err" &
+  REC_PID=$!
+  on_exit "_stop_pid $REC_PID"
+  wait_until 20 port_open "$port" || { cat "$TEST_TMP/$name.err" >&2; fail "the recorder ($name) did not listen"; }
+}
+
+# stop_recorder: `loadctl record stop` (its output in $TEST_TMP/stop.out), then fails unless the
+# recorder (REC_PID) exits within 10 s.
+stop_recorder() {
+  "$LOADCTL" record stop > "$TEST_TMP/stop.out" 2>&1 || { cat "$TEST_TMP/stop.out" >&2; fail "record stop"; }
+  wait_until 10 exited "$REC_PID" || fail "the recorder did not exit"
+}

@@ -16,13 +16,9 @@ exhaust() {
 }
 
 log "listening agent with 32 fds: 80 idle connections for 3 s"
-TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-(umask 077 && printf '%s\n' "$TOKEN" >"$TEST_TMP/token")
+new_token "$TEST_TMP/token" > /dev/null
 APORT=$(free_port)
-prlimit --nofile=32 "$LOADAGENT" --listen "127.0.0.1:$APORT" --token-file "$TEST_TMP/token" >"$TEST_TMP/listen.log" 2>&1 &
-AGENT=$!
-on_exit "_stop_pid $AGENT"
-wait_until 10 grep -q "listening on" "$TEST_TMP/listen.log" || fail "the listening agent did not start"
+AGENT_VIA="prlimit --nofile=32" start_listening_agent "127.0.0.1:$APORT" "$TEST_TMP/token" "$TEST_TMP/listen.log"
 exhaust 127.0.0.1 "$APORT" 80 3
 wait_until 5 grep -q "accept failed" "$TEST_TMP/listen.log" || fail "the agent never hit its fd limit: $(cat "$TEST_TMP/listen.log")"
 wait "$HOLDER" || true
@@ -30,12 +26,7 @@ lines=$(grep -c "accept failed" "$TEST_TMP/listen.log")
 log "agent: $lines 'accept failed' line(s) while its fds were exhausted; $(cat "$TEST_TMP/hold.out")"
 ((lines <= 3)) || fail "the agent logged $lines accept failures (one per interval expected)"
 log "a run through the agent afterwards"
-hello_scenario "$TEST_TMP/direct.xml" 2 '<client host="emfiledirect" hostip="127.0.0.1"/>'
-st=0
-"$LOADCTL" -q -f "$TEST_TMP/direct.xml" --run-dir "$TEST_TMP/run-direct" --direct emfiledirect --agent-port "$APORT" \
-  --token-file "$TEST_TMP/token" -F 127.0.0.1 --dump-interval 1 start >/dev/null 2>"$TEST_TMP/direct.err" || st=$?
-assert_eq "$st" 0 "exit status of the run after fd exhaustion ($(cat "$TEST_TMP/direct.err"))"
-[ "$(tsung_sum request "$TEST_TMP/run-direct")" -gt 0 ] || fail "no requests in the direct run"
+direct_run_works emfiledirect "$APORT"
 
 log "controller with 40 fds: 80 idle connections for 3 s; its agent arrives after 5 s"
 cat >"$TEST_TMP/slow_rsh.sh" <<'SH'

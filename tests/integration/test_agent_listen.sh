@@ -7,16 +7,11 @@ source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent python3
 
 FAKE=$LOADCTL_SRC/tests/integration/fake_controller.py
-TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-printf '%s\n' "$TOKEN" >"$TEST_TMP/token"
-chmod 600 "$TEST_TMP/token"
+TOKEN=$(new_token "$TEST_TMP/token")
 PORT=$(free_port)
 AGENT_LOG=$TEST_TMP/agent.log
 
-"$LOADAGENT" --listen "127.0.0.1:$PORT" --token-file "$TEST_TMP/token" >"$AGENT_LOG" 2>&1 &
-AGENT_PID=$!
-on_exit "_stop_pid $AGENT_PID"
-wait_until 10 grep -q "listening on 127.0.0.1:$PORT" "$AGENT_LOG" || { cat "$AGENT_LOG" >&2; fail "the agent does not listen"; }
+start_listening_agent "127.0.0.1:$PORT" "$TEST_TMP/token" "$AGENT_LOG"
 
 fake() { timeout 30 python3 "$FAKE" 127.0.0.1 "$PORT" "$@"; }
 
@@ -47,11 +42,7 @@ out=$(fake "$TOKEN" --id 7)
 
 log "SIGTERM ends the daemon"
 wait_until 15 bash -c "[ \$(grep -c 'waiting for the next controller' '$AGENT_LOG') -ge 2 ]" || fail "second run did not end"
-kill -TERM "$AGENT_PID"
-wait_until 5 bash -c "! kill -0 $AGENT_PID 2>/dev/null" || fail "the agent did not exit on SIGTERM"
-st=0
-wait "$AGENT_PID" || st=$?
-assert_eq "$st" 0 "exit status after SIGTERM"
+stops_on_sigterm "$AGENT_PID" "the agent"
 
 log "a token file readable by others (644) is refused at start, for the agent and the controller"
 cp "$TEST_TMP/token" "$TEST_TMP/open-token"

@@ -10,27 +10,13 @@ source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent loadtarget
 
 start_loadtarget --http 127.0.0.1:0 --access-log "$TEST_TMP/access.log"
-# scenario CPU DURATION: 20 users/s, one quick request each.
-scenario() {
-  cat <<XML
-<?xml version="1.0"?>
-<tsung>
-  <clients><client host="localhost" use_controller_vm="true" cpu="$1"/></clients>
-  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="$2" unit="second"><users arrivalrate="20" unit="second"/></arrivalphase></load>
-  <sessions><session name="s" probability="100" type="ts_http">
-    <request><http url="/hello"/></request>
-  </session></sessions>
-</tsung>
-XML
-}
-
 # run_stalled NAME CPU DURATION STOP_FOR ARGS...: stops agent 0 two seconds into the load for
 # STOP_FOR seconds. Sets st and served (requests the target served during this run).
 run_stalled() {
   local name=$1 cpu=$2 duration=$3 stop_for=$4 ctl victim before
   shift 4
-  scenario "$cpu" "$duration" >"$TEST_TMP/$name.xml"
+  # 20 users/s, one quick request each.
+  one_request_scenario "$TEST_TMP/$name.xml" "$LOADTARGET_HTTP_PORT" /hello 20 "$duration" " cpu=\"$cpu\""
   before=$(count_lines "$TEST_TMP/access.log")
   "$LOADCTL" -q -f "$TEST_TMP/$name.xml" --run-dir "$TEST_TMP/$name" --dump-interval 1 --threads 1 -w 0.5 start "$@" \
     >/dev/null 2>"$TEST_TMP/$name.err" &

@@ -106,21 +106,12 @@ grep -q "connections without a verified hello; closed" "$TEST_TMP/run-flood/cont
   fail "the unauthenticated-connection cap is not logged"
 
 log "listening agent: $FLOOD connections announcing 64 MiB frames"
-TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-(umask 077 && printf '%s\n' "$TOKEN" >"$TEST_TMP/token")
+new_token "$TEST_TMP/token" > /dev/null
 APORT=$(free_port)
-"$LOADAGENT" --listen "127.0.0.1:$APORT" --token-file "$TEST_TMP/token" >"$TEST_TMP/listen.log" 2>&1 &
-AGENT=$!
-on_exit "_stop_pid $AGENT"
-wait_until 10 grep -q "listening on" "$TEST_TMP/listen.log" || fail "the listening agent did not start"
-measure_flood "$AGENT" agent "$APORT"
+start_listening_agent "127.0.0.1:$APORT" "$TEST_TMP/token" "$TEST_TMP/listen.log"
+measure_flood "$AGENT_PID" agent "$APORT"
 grep -q "connections without a verified hello; closed" "$TEST_TMP/listen.log" || fail "the agent's cap is not logged"
 log "a run through the listening agent still works"
-hello_scenario "$TEST_TMP/direct.xml" 2 '<client host="flooddirect" hostip="127.0.0.1"/>'
-st=0
-"$LOADCTL" -q -f "$TEST_TMP/direct.xml" --run-dir "$TEST_TMP/run-direct" --direct flooddirect --agent-port "$APORT" \
-  --token-file "$TEST_TMP/token" -F 127.0.0.1 --dump-interval 1 start >/dev/null 2>"$TEST_TMP/direct.err" || st=$?
-assert_eq "$st" 0 "exit status of the direct run after the flood ($(cat "$TEST_TMP/direct.err"))"
-[ "$(tsung_sum request "$TEST_TMP/run-direct")" -gt 0 ] || fail "no requests in the direct run"
+direct_run_works flooddirect "$APORT"
 cat "$TEST_TMP/figures" >&2
 echo "PASS: $TEST_NAME"

@@ -15,17 +15,7 @@ DIRECT_HOST=${NETNS_IP[2]}
 PORT=18080
 NGINX_ADDR=$NETNS_ROOT_IP start_nginx "$PORT"
 
-export LOADCTL_RSH_PORT=19999
-rsh_daemon() { netns_exec 1 "$LOADCTL_SRC/scripts/rsh_daemon.sh" "$1" -a "$NETNS_ROOT_IP" -p "$LOADCTL_RSH_PORT" \
-  -b "$RSH_HOST" -s "$(dirname "$LOADAGENT")" -d "$TEST_TMP/rsh"; }
-on_exit "rsh_daemon kill >/dev/null"
-rsh_daemon start >&2 || fail "rsh_daemon.sh did not start on host 1"
-od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$TEST_TMP/token"
-chmod 600 "$TEST_TMP/token"
-netns_exec 2 "$LOADAGENT" --listen "$DIRECT_HOST:19998" --token-file "$TEST_TMP/token" >"$TEST_TMP/listen.log" 2>&1 &
-LISTEN_PID=$!
-on_exit "_stop_pid $LISTEN_PID"
-wait_until 10 grep -q "listening on $DIRECT_HOST" "$TEST_TMP/listen.log" || fail "the listening agent did not start"
+netns_start_agent_hosts
 
 # scenario FILE HOST HOSTIP SECONDS: one remote client, a steady stream of short sessions.
 scenario() {

@@ -18,8 +18,7 @@
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent nginx curl python3
 PY=$(command -v /usr/bin/python3 || command -v python3)
-export HOME=$TEST_TMP/home
-mkdir -p "$HOME"
+private_home
 
 start_timed_nginx '$remote_addr $status'
 port=$NGINX_PORT
@@ -27,18 +26,12 @@ log_file=$TIMED_LOG
 
 # The listening agent, with the token the controller presents (--token-file on both sides), and
 # one with another token (it refuses the controller).
-"$PY" -c 'import secrets; print(secrets.token_hex(16))' > "$TEST_TMP/token"
-"$PY" -c 'import secrets; print(secrets.token_hex(16))' > "$TEST_TMP/other.token"
-chmod 600 "$TEST_TMP/token" "$TEST_TMP/other.token"
-start_listening_agent() {  # PORT TOKEN_FILE LOG
-  "$LOADAGENT" --listen "127.0.0.1:$1" --token-file "$2" --threads 1 > "$3" 2>&1 &
-  on_exit "_stop_pid $!"
-  wait_until 10 grep -q "listening on 127.0.0.1:$1" "$3" || fail "the agent on $1 does not listen"
-}
+new_token "$TEST_TMP/token" > /dev/null
+new_token "$TEST_TMP/other.token" > /dev/null
 agent_port=$(free_port)
-start_listening_agent "$agent_port" "$TEST_TMP/token" "$TEST_TMP/agent.log"
+start_listening_agent "127.0.0.1:$agent_port" "$TEST_TMP/token" "$TEST_TMP/agent.log" --threads 1
 other_port=$(free_port)
-start_listening_agent "$other_port" "$TEST_TMP/other.token" "$TEST_TMP/other.log"
+start_listening_agent "127.0.0.1:$other_port" "$TEST_TMP/other.token" "$TEST_TMP/other.log" --threads 1
 # A port that takes connections but never answers a hello (nothing accepts them).
 silent_port=$(free_port)
 "$PY" -c 'import socket, sys, time
@@ -48,26 +41,12 @@ on_exit "_stop_pid $!"
 wait_until 5 port_open "$silent_port" || fail "the silent port does not listen"
 
 duration=38
-cat > "$TEST_TMP/s.xml" <<XML
-<?xml version="1.0"?>
-<tsung>
-  <clients><client host="localhost" use_controller_vm="true"/></clients>
-  <servers><server host="127.0.0.1" port="$port" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="$duration" unit="second"><users arrivalrate="1000" unit="second"/></arrivalphase></load>
-  <sessions><session name="s" probability="100" type="ts_http">
-    <request><http url="/"/></request>
-  </session></sessions>
-</tsung>
-XML
+one_request_scenario "$TEST_TMP/s.xml" "$port" / 1000 "$duration"
 run=$TEST_TMP/run
-HTTP_TOKEN=$("$PY" -c 'import secrets; print(secrets.token_hex(16))')
-(umask 077; echo "$HTTP_TOKEN" > "$TEST_TMP/http.token")
+HTTP_TOKEN=$(new_token "$TEST_TMP/http.token")
 # A loaded 2-core machine may start a user up to 0.25 s late without it being the steering's fault.
-"$LOADCTL" -q -f "$TEST_TMP/s.xml" --run-dir "$run" --dump-interval 1 --http 127.0.0.1:0 --arrival-lag-limit 0.25 \
-  --http-token-file "$TEST_TMP/http.token" --token-file "$TEST_TMP/token" start > /dev/null 2> "$TEST_TMP/err" &
-pid=$!
-on_exit "kill -9 $pid 2>/dev/null || true"
-wait_dashboard "$run" 20
+start_dashboard_run "$run" -q -f "$TEST_TMP/s.xml" --run-dir "$run" --dump-interval 1 --http 127.0.0.1:0 --arrival-lag-limit 0.25 \
+  --http-token-file "$TEST_TMP/http.token" --token-file "$TEST_TMP/token" start
 load_started() { [ "$(count_lines "$log_file")" -gt 500 ]; }
 wait_until 20 load_started || fail "no load reached nginx: $(cat "$TEST_TMP/err")"
 run_start=$SECONDS
@@ -124,9 +103,8 @@ sleep 4
 steer add-agent "127.0.0.1:$silent_port"
 left=$((duration - (SECONDS - run_start)))
 [ "$left" -gt 0 ] || fail "the steps took longer than the run ($duration s): the last add-agent came too late"
-ended() { ! kill -0 "$pid" 2>/dev/null; }
-wait_until $((left + 15)) ended || fail "the run did not end within 15 s of its planned end (agent 4 still joining)"
-wait $pid && st=0 || st=$?
+wait_until $((left + 15)) exited "$RUN_PID" || fail "the run did not end within 15 s of its planned end (agent 4 still joining)"
+wait $RUN_PID && st=0 || st=$?
 assert_eq "$st" 0 "exit status of a run that ended with an agent still joining"
 grep -q 'agent 4 could not join: the load ended before it joined' "$run/controller.log" || fail "no drop of agent 4 at the end"
 

@@ -10,8 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent loadtarget curl python3
 PY=$(command -v /usr/bin/python3 || command -v python3)
-export HOME=$TEST_TMP/home
-mkdir -p "$HOME"
+private_home
 
 start_loadtarget --http 127.0.0.1:0
 cat > "$TEST_TMP/s.xml" <<XML
@@ -30,11 +29,7 @@ cat > "$TEST_TMP/s.xml" <<XML
 XML
 
 run=$TEST_TMP/run
-"$LOADCTL" -f "$TEST_TMP/s.xml" --run-dir "$run" --dump-interval 1 --http 127.0.0.1:0 -k start --report \
-  > "$TEST_TMP/out" 2> "$TEST_TMP/err" &
-pid=$!
-on_exit "kill -9 $pid 2>/dev/null || true"
-wait_dashboard "$run" 20
+start_dashboard_run "$run" -f "$TEST_TMP/s.xml" --run-dir "$run" --dump-interval 1 --http 127.0.0.1:0 -k start --report
 url=$DASHBOARD_URL
 grep -q "^dashboard: $url\$" "$TEST_TMP/err" || fail "the dashboard address is not on the console"
 log "dashboard at $url"
@@ -64,7 +59,7 @@ api "api/stats?since=-1" > "$TEST_TMP/early.json"
 # The run ends; -k keeps the dashboard: its status says finished and links the report.
 finished() { api api/status > "$TEST_TMP/final.json" && grep -q '"state": "finished"' "$TEST_TMP/final.json" && grep -q '"report": "/report"' "$TEST_TMP/final.json"; }
 wait_until 40 finished || { cat "$TEST_TMP/final.json" "$TEST_TMP/err" >&2; fail "the kept dashboard never showed the finished run"; }
-kill -0 $pid 2>/dev/null || fail "-k: the controller exited after the run"
+kill -0 $RUN_PID 2>/dev/null || fail "-k: the controller exited after the run"
 api api/stats > "$TEST_TMP/stats.json"
 api metrics > "$TEST_TMP/metrics.txt"
 curl -sS --max-time 5 -o "$TEST_TMP/report.html" -w '%{http_code}' "${url}report" | grep -q 200 || fail "/report"
@@ -109,8 +104,8 @@ else
   log "promtool not installed: /metrics checked by the unit test's strict parser only"
 fi
 "$LOADCTL" stop > "$TEST_TMP/stop.out" 2>&1 || { cat "$TEST_TMP/stop.out" >&2; fail "loadctl stop of the kept dashboard"; }
-wait_until 10 bash -c "! kill -0 $pid 2>/dev/null" || fail "the controller did not exit after loadctl stop (-k)"
-wait $pid; assert_eq "$?" 0 "exit status of the -k run"
+wait_until 10 exited "$RUN_PID" || fail "the controller did not exit after loadctl stop (-k)"
+wait $RUN_PID; assert_eq "$?" 0 "exit status of the -k run"
 port_open "${url##*:}" && fail "the dashboard still listens"
 log "API and -k ok"
 

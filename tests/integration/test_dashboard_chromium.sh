@@ -12,8 +12,7 @@ if [ ! -x "$CHROMIUM" ]; then
 fi
 need_bins loadctl loadagent loadtarget python3 curl
 PY=$(command -v /usr/bin/python3 || command -v python3)
-export HOME=$TEST_TMP/home
-mkdir -p "$HOME"
+private_home
 
 start_loadtarget --http 127.0.0.1:0
 cat > "$TEST_TMP/s.xml" <<XML
@@ -32,11 +31,7 @@ cat > "$TEST_TMP/s.xml" <<XML
 </tsung>
 XML
 run=$TEST_TMP/run
-"$LOADCTL" -q -f "$TEST_TMP/s.xml" --run-dir "$run" --dump-interval 1 --http 127.0.0.1:0 -k start --report \
-  > /dev/null 2> "$TEST_TMP/err" &
-pid=$!
-on_exit "kill -9 $pid 2>/dev/null || true"
-wait_dashboard "$run" 20
+start_dashboard_run "$run" -q -f "$TEST_TMP/s.xml" --run-dir "$run" --dump-interval 1 --http 127.0.0.1:0 -k start --report
 url=$DASHBOARD_URL
 
 artifacts=$LOADCTL_BIN/test-artifacts
@@ -115,6 +110,6 @@ assert len(v["monitors"]) == 1, v["monitors"]  # this host, monitored by its age
 print("after:", v["v-requests"], "requests,", v["v-users-started"], "users, p95", v["v-req-p95"], "ms")
 PY
 "$LOADCTL" stop > /dev/null 2>&1 || fail "loadctl stop (-k)"
-wait $pid || fail "exit status of the run"
+wait $RUN_PID || fail "exit status of the run"
 log "screenshots: $artifacts/dashboard-running.png $artifacts/dashboard-finished.png"
 log "ok"

@@ -9,32 +9,17 @@
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent nginx curl python3
 PY=$(command -v /usr/bin/python3 || command -v python3)
-export HOME=$TEST_TMP/home
-mkdir -p "$HOME"
+private_home
 
 start_timed_nginx '$status'
 port=$NGINX_PORT
 log_file=$TIMED_LOG
 
-cat > "$TEST_TMP/s.xml" <<XML
-<?xml version="1.0"?>
-<tsung>
-  <clients><client host="localhost" use_controller_vm="true" cpu="2"/></clients>
-  <servers><server host="127.0.0.1" port="$port" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="60" unit="second"><users arrivalrate="200" unit="second"/></arrivalphase></load>
-  <sessions><session name="s" probability="100" type="ts_http">
-    <request><http url="/"/></request>
-  </session></sessions>
-</tsung>
-XML
+one_request_scenario "$TEST_TMP/s.xml" "$port" / 200 60 ' cpu="2"'
 run=$TEST_TMP/run
-HTTP_TOKEN=$("$PY" -c 'import secrets; print(secrets.token_hex(16))')
-(umask 077; echo "$HTTP_TOKEN" > "$TEST_TMP/http.token")
-"$LOADCTL" -q -f "$TEST_TMP/s.xml" --run-dir "$run" --dump-interval 1 --http 127.0.0.1:0 \
-  --http-token-file "$TEST_TMP/http.token" start > /dev/null 2> "$TEST_TMP/err" &
-pid=$!
-on_exit "kill -9 $pid 2>/dev/null || true"
-wait_dashboard "$run" 20
+HTTP_TOKEN=$(new_token "$TEST_TMP/http.token")
+start_dashboard_run "$run" -q -f "$TEST_TMP/s.xml" --run-dir "$run" --dump-interval 1 --http 127.0.0.1:0 \
+  --http-token-file "$TEST_TMP/http.token" start
 url=$DASHBOARD_URL
 load_started() { [ "$(count_lines "$log_file")" -gt 100 ]; }
 wait_until 20 load_started || fail "no load reached nginx"
@@ -59,7 +44,7 @@ grep -q '^stopping agent 1 on localhost' "$TEST_TMP/post.out" || fail "POST api/
 sleep 4.5;  steer rate 150/s               # of the planned rate of the agents still starting users
 sleep 4.5;  steer_post api/stop
 grep -q '^stopping: ' "$TEST_TMP/post.out" || fail "POST api/stop answer"
-wait $pid && st=0 || st=$?
+wait $RUN_PID && st=0 || st=$?
 assert_eq "$st" 143 "exit status of a run stopped through the dashboard"
 grep -q '"stop_reason": "dashboard POST /api/stop' "$run/run.json" || fail "run.json: the stop is not said to come from the dashboard"
 

@@ -16,17 +16,7 @@ fi
 on_exit "umount '$mnt' 2>/dev/null || umount -l '$mnt'"
 
 start_loadtarget --http 127.0.0.1:0 --access-log "$TEST_TMP/access.log"
-cat >"$TEST_TMP/s.xml" <<XML
-<?xml version="1.0"?>
-<tsung>
-  <clients><client host="localhost" use_controller_vm="true"/></clients>
-  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="5" unit="second"><users arrivalrate="20" unit="second"/></arrivalphase></load>
-  <sessions><session name="s" probability="100" type="ts_http">
-    <request><http url="/hello"/></request>
-  </session></sessions>
-</tsung>
-XML
+one_request_scenario "$TEST_TMP/s.xml" "$LOADTARGET_HTTP_PORT" /hello 20 5
 
 # run_full NAME FREE_AFTER: starts a run in $mnt/NAME, fills the disk as soon as the load starts
 # (tsung.log and stats.jsonl are still empty), frees it after FREE_AFTER seconds (never if 0).

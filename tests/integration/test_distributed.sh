@@ -25,20 +25,8 @@ for ip in "${DIRECT_IPS[@]}"; do netns_add_ip 2 "$ip"; done
 PORT=18080
 NGINX_ADDR=$NETNS_ROOT_IP start_nginx "$PORT"
 
-log "rsh_daemon.sh on host 1 ($RSH_HOST), allowing only $NETNS_ROOT_IP"
-export LOADCTL_RSH_PORT=19999
-rsh_daemon() { netns_exec 1 "$LOADCTL_SRC/scripts/rsh_daemon.sh" "$1" -a "$NETNS_ROOT_IP" -p "$LOADCTL_RSH_PORT" \
-  -b "$RSH_HOST" -s "$(dirname "$LOADAGENT")" -d "$TEST_TMP/rsh"; }
-on_exit "rsh_daemon kill >/dev/null"
-rsh_daemon start >&2 || fail "rsh_daemon.sh did not start on host 1"
-
-log "loadagent --listen on host 2 ($DIRECT_HOST:19998)"
-od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$TEST_TMP/token"
-chmod 600 "$TEST_TMP/token"
-netns_exec 2 "$LOADAGENT" --listen "$DIRECT_HOST:19998" --token-file "$TEST_TMP/token" >"$TEST_TMP/listen.log" 2>&1 &
-LISTEN_PID=$!
-on_exit "_stop_pid $LISTEN_PID"
-wait_until 10 grep -q "listening on $DIRECT_HOST:19998" "$TEST_TMP/listen.log" || fail "the listening agent did not start"
+log "rsh_daemon.sh on host 1 ($RSH_HOST), allowing only $NETNS_ROOT_IP; loadagent --listen on host 2 ($DIRECT_HOST:19998)"
+netns_start_agent_hosts
 
 # scenario FILE REMOTE_HOST REMOTE_IP SOURCE_IPS...: local client weight 1, remote client weight 2
 # with <ip> source addresses; 60 users (20 + 40), 5 requests each.

@@ -17,8 +17,7 @@ run() {
   for i in $(seq 1 "$3"); do echo "user$i;pw$i"; done > "$dir/users.csv"
   sed "s/@PORT@/$LOADTARGET_HTTP_PORT/; s/@CPU@/$1/; s/@USERS@/$2/" \
     "$LOADCTL_SRC/tests/fixtures/scenarios/dynamics.xml" > "$dir/scenario.xml"
-  "$LOADCTL" -q -f "$dir/scenario.xml" --run-dir "$dir/run" --threads 1 --dump-interval 1 start \
-    > "$dir/out" 2> "$dir/err" || { cat "$dir/err" >&2; fail "loadctl exited with $?"; }
+  run_loadctl "$dir/scenario.xml" "$dir/run" --threads 1 --dump-interval 1
   RUN=$dir/run
   # loadtarget writes its log as it answers; the last line may trail the run by a moment.
   wait_until 5 bash -c "[ \$(grep -c ' /status/503 ' '$access_log') -ge $2 ]" || fail "not every user reached /status/503"
@@ -86,8 +85,7 @@ cat > "$TEST_TMP/abort.xml" <<XML
   </session></sessions>
 </tsung>
 XML
-"$LOADCTL" -q -f "$TEST_TMP/abort.xml" --run-dir "$TEST_TMP/abort" --threads 1 start > /dev/null 2> "$TEST_TMP/abort.err" ||
-  { cat "$TEST_TMP/abort.err" >&2; fail "loadctl exited with $?"; }
+run_loadctl "$TEST_TMP/abort.xml" "$TEST_TMP/abort" --threads 1
 RUN=$TEST_TMP/abort
 wait_until 5 bash -c "[ \$(grep -c 'before_abort' '$access_log') -ge 2 ]" || fail "the users did not run"
 assert_eq "$(count ' GET /hello?after_session_abort ')" 0 "nothing sent after <abort type=\"session\">"

@@ -34,8 +34,7 @@ cat > "$TEST_TMP/s.xml" <<XML
   </session></sessions>
 </tsung>
 XML
-"$LOADCTL" -q -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run" start > /dev/null 2> "$TEST_TMP/err" \
-  || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
+run_loadctl "$TEST_TMP/s.xml" "$TEST_TMP/run"
 sleep 0.3
 sum() { tsung_sum "$1" "$TEST_TMP/run"; }
 log "requests=$(sum request) 200=$(sum 200) 503=$(sum 503) errors=$(grep -c error_ "$TEST_TMP/run/tsung.log" || true)"

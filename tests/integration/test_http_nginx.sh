@@ -8,8 +8,7 @@ port=$(free_port)
 start_nginx "$port"
 sed "s/@PORT@/$port/" "$LOADCTL_SRC/tests/fixtures/scenarios/http_nginx.xml" > "$TEST_TMP/scenario.xml"
 
-"$LOADCTL" -q -f "$TEST_TMP/scenario.xml" --run-dir "$TEST_TMP/run" --dump-interval 1 start \
-  > "$TEST_TMP/out" 2> "$TEST_TMP/err" || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
+run_loadctl "$TEST_TMP/scenario.xml" "$TEST_TMP/run" --dump-interval 1
 run=$TEST_TMP/run
 for f in tsung.log stats.jsonl run.json controller.log agent-0.log scenario.xml; do
   [ -s "$run/$f" ] || fail "$f missing or empty in the log directory"

@@ -162,9 +162,5 @@ wait_until 5 log_complete || true
 assert_eq "$(count_lines "$access_log")" "$requests" "access log line count"
 grep -q '^127\.0\.0\.1 GET /status/503 503$' "$access_log" || fail "access log line format"
 
-kill -TERM "$LOADTARGET_PID"
-wait_until 5 bash -c "! kill -0 $LOADTARGET_PID 2>/dev/null" || fail "loadtarget did not exit on SIGTERM"
-rc=0
-wait "$LOADTARGET_PID" || rc=$?
-assert_eq "$rc" 0 "loadtarget exit status after SIGTERM"
+stops_on_sigterm "$LOADTARGET_PID" loadtarget
 log "PASS"

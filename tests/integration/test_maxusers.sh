@@ -19,8 +19,7 @@ cat > "$TEST_TMP/s.xml" <<XML
   </session></sessions>
 </tsung>
 XML
-"$LOADCTL" -q -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run" --threads 1 start > /dev/null 2> "$TEST_TMP/err" \
-  || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
+run_loadctl "$TEST_TMP/s.xml" "$TEST_TMP/run" --threads 1
 sum() { tsung_sum "$1" "$TEST_TMP/run"; }
 agents=$(ls "$TEST_TMP/run"/agent-*.log | wc -l)
 log "agents=$agents users=$(sum users_count) finished=$(sum finish_users_count)"

@@ -12,23 +12,15 @@
 source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent loadtarget
 
-TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-printf '%s\n' "$TOKEN" > "$TEST_TMP/token"
-chmod 600 "$TEST_TMP/token"
+new_token "$TEST_TMP/token" > /dev/null
 PORT=$(free_port)
-"$LOADAGENT" --listen "127.0.0.3:$PORT" --token-file "$TEST_TMP/token" > "$TEST_TMP/listening.log" 2>&1 &
-LISTENING_PID=$!
-on_exit "_stop_pid $LISTENING_PID"
-wait_until 10 grep -q "listening on 127.0.0.3:$PORT" "$TEST_TMP/listening.log" \
-  || { cat "$TEST_TMP/listening.log" >&2; fail "the listening agent does not listen"; }
+start_listening_agent "127.0.0.3:$PORT" "$TEST_TMP/token" "$TEST_TMP/listening.log"
 
 start_loadtarget --http 127.0.0.1:0
-hello_scenario "$TEST_TMP/s.xml" 8 '<client host="localhost" use_controller_vm="true"/>'
-# hello_scenario has no <monitoring>: added after <servers>.
 MONITORS='<monitoring>'
 for h in 127.0.0.2 localhost monitor-down.invalid 127.0.0.3 127.0.0.4; do MONITORS+="<monitor host=\"$h\" type=\"erlang\"/>"; done
 MONITORS+='</monitoring>'
-sed -i "s|</servers>|</servers>$MONITORS|" "$TEST_TMP/s.xml"
+hello_scenario "$TEST_TMP/s.xml" 8 '<client host="localhost" use_controller_vm="true"/>' "$MONITORS"
 
 # A remote shell that cannot reach its host, as `ssh unreachable-host ...` fails.
 cat > "$TEST_TMP/noshell" <<'SH'
@@ -53,7 +45,7 @@ on_exit "_stop_pid $RUN_PID"
 # The listening agent dies mid-run, once it has given two samples: a warning, the run goes on.
 wait_until 20 awk '$2 == "{cpu,\"127.0.0.3\"}" { n++ } END { exit !(n >= 2) }' "$R/tsung.log" 2>/dev/null \
   || fail "no {cpu,\"127.0.0.3\"} samples from the listening agent"
-kill -KILL "$LISTENING_PID"
+kill -KILL "$AGENT_PID"
 st=0
 wait "$RUN_PID" || st=$?
 [ "$st" = 0 ] || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $st"; }

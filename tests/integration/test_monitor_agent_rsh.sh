@@ -11,17 +11,11 @@ need_bins loadctl loadagent loadtarget ncat ss
 
 netns_create 1
 HOST=${NETNS_IP[1]}
-export LOADCTL_RSH_PORT=19999
-rsh_daemon() { netns_exec 1 "$LOADCTL_SRC/scripts/rsh_daemon.sh" "$1" -a "$NETNS_ROOT_IP" -p "$LOADCTL_RSH_PORT" \
-  -b "$HOST" -s "$(dirname "$LOADAGENT")" -d "$TEST_TMP/rsh"; }
-on_exit "rsh_daemon kill >/dev/null"
-rsh_daemon start >&2 || fail "rsh_daemon.sh did not start on $HOST"
+netns_start_rsh_daemon
 
 start_loadtarget --http 127.0.0.1:0
-hello_scenario "$TEST_TMP/s.xml" 8 '<client host="localhost" use_controller_vm="true"/>'
-# hello_scenario has no <monitoring>: added after <servers>.
-MONITORS="<monitoring><monitor host=\"$HOST\" type=\"erlang\"/></monitoring>"
-sed -i "s|</servers>|</servers>$MONITORS|" "$TEST_TMP/s.xml"
+hello_scenario "$TEST_TMP/s.xml" 8 '<client host="localhost" use_controller_vm="true"/>' \
+  "<monitoring><monitor host=\"$HOST\" type=\"erlang\"/></monitoring>"
 "$LOADCTL" -f "$TEST_TMP/s.xml" -r "$LOADCTL_SRC/scripts/rsh_client.sh" check | grep -q "monitor agent 1 on $HOST (via " \
   || fail "check does not list the monitor agent"
 R=$TEST_TMP/run

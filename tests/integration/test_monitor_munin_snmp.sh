@@ -76,12 +76,7 @@ for ((i = 0; i < ncpu; i++)); do
 done
 
 start_loadtarget --http 127.0.0.1:0
-cat > "$TEST_TMP/s.xml" <<XML
-<?xml version="1.0"?>
-<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
-<tsung loglevel="notice" version="1.0">
-  <clients><client host="localhost" use_controller_vm="true"/></clients>
-  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
+monitoring=$(cat <<XML
   <monitoring>
     <monitor host="$MUNIN_IP" type="munin"><munin port="$MUNIN_PORT"/></monitor>
     <monitor host="$SNMP_IP" type="snmp">
@@ -93,12 +88,9 @@ cat > "$TEST_TMP/s.xml" <<XML
     </monitor>
     <monitor host="127.0.0.1" type="munin"><munin port="$DOWN_PORT"/></monitor>
   </monitoring>
-  <load><arrivalphase phase="1" duration="22" unit="second"><users arrivalrate="5" unit="second"/></arrivalphase></load>
-  <sessions><session name="s" probability="100" type="ts_http">
-    <request><http url="/hello" method="GET" version="1.1"/></request>
-  </session></sessions>
-</tsung>
 XML
+)
+hello_scenario "$TEST_TMP/s.xml" 22 '<client host="localhost" use_controller_vm="true"/>' "$monitoring"
 "$LOADCTL" -f "$TEST_TMP/s.xml" check > /dev/null || fail "check refused the monitors"
 "$LOADCTL" -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run" --dump-interval 5 start > /dev/null 2> "$TEST_TMP/err" &
 RUN=$!

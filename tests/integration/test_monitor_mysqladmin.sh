@@ -18,22 +18,14 @@ SQL
 on_exit "_stop_pid $!"
 
 start_loadtarget --http 127.0.0.1:0
-cat > "$TEST_TMP/s.xml" <<XML
-<?xml version="1.0"?>
-<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd">
-<tsung loglevel="notice" version="1.0">
-  <clients><client host="localhost" use_controller_vm="true"/></clients>
-  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
+monitoring=$(cat <<XML
   <monitoring>
     <monitor host="127.0.0.1" type="erlang"><mysqladmin port="$MARIADB_PORT" username="mon" password="Mon-secret-7"/></monitor>
     <monitor host="localhost" type="erlang"><mysqladmin port="$MARIADB_PORT" username="mon" password="wrong"/></monitor>
   </monitoring>
-  <load><arrivalphase phase="1" duration="7" unit="second"><users arrivalrate="2" unit="second"/></arrivalphase></load>
-  <sessions><session name="s" probability="100" type="ts_http">
-    <request><http url="/hello" method="GET" version="1.1"/></request>
-  </session></sessions>
-</tsung>
 XML
+)
+hello_scenario "$TEST_TMP/s.xml" 7 '<client host="localhost" use_controller_vm="true"/>' "$monitoring" 2
 # A mysqladmin first in PATH that records what the controller's child holds (its open files and
 # its command line), then runs the real one.
 mkdir -p "$TEST_TMP/bin" "$TEST_TMP/child"

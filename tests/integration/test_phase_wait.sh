@@ -44,8 +44,7 @@ XML
 run() {
   : > "$access_log"
   scenario "$1" > "$TEST_TMP/$1.xml"
-  "$LOADCTL" -q -f "$TEST_TMP/$1.xml" --run-dir "$TEST_TMP/run-$1" --threads 2 start >/dev/null 2>"$TEST_TMP/$1.err" ||
-    { cat "$TEST_TMP/$1.err" >&2; fail "loadctl exited with $?"; }
+  run_loadctl "$TEST_TMP/$1.xml" "$TEST_TMP/run-$1" --threads 2
   wait_until 5 bash -c "[ \$(grep -c 'p1b\|p2b' '$access_log') -ge 9 ]" || fail "not every request reached loadtarget"
   assert_eq "$(grep -c 'p1b' "$access_log")" 3 "phase 1 users (wait=$1)"
   assert_eq "$(grep -c 'p2a' "$access_log")" 6 "phase 2 users (wait=$1)"

@@ -39,8 +39,7 @@ XML
 session_ms() { awk '$1 == "stats:" && $2 == "session" && $3 > 0 { print int($4) }' "$1/tsung.log" | tail -1; }
 run() {
   scenario "$1" "$2" > "$TEST_TMP/$3.xml"
-  "$LOADCTL" -q -f "$TEST_TMP/$3.xml" --run-dir "$TEST_TMP/$3" start > /dev/null 2> "$TEST_TMP/$3.err" ||
-    { cat "$TEST_TMP/$3.err" >&2; fail "loadctl exited with $?"; }
+  run_loadctl "$TEST_TMP/$3.xml" "$TEST_TMP/$3"
   session_ms "$TEST_TMP/$3"
 }
 free=$(run "" "" free)
@@ -76,8 +75,7 @@ XML
 }
 ws_run() {
   ws_scenario "$1" "$2" "$3" "$4" > "$TEST_TMP/$5.xml"
-  "$LOADCTL" -q -f "$TEST_TMP/$5.xml" --run-dir "$TEST_TMP/$5" start > /dev/null 2> "$TEST_TMP/$5.err" ||
-    { cat "$TEST_TMP/$5.err" >&2; fail "loadctl exited with $?"; }
+  run_loadctl "$TEST_TMP/$5.xml" "$TEST_TMP/$5"
   assert_eq "$(tsung_sum finish_users_count "$TEST_TMP/$5")" 1 "$5: users finished"
   errors=$(awk '$1 == "stats:" && $2 ~ /^error_/ && $3 > 0 {print $2}' "$TEST_TMP/$5/tsung.log" | sort -u | tr '\n' ' ')
   assert_eq "$errors" "" "$5: errors"
@@ -99,8 +97,7 @@ log "websocket session ms: unlimited $ws_free, global option $ws_global; echoes 
 # idle_timeout and throttled waits: HTTP (the user's own read) and websocket (a deferred read).
 slow='<option name="rate_limit" value="16" max="16"/><option name="idle_timeout" value="400"/>'
 scenario "$slow" "" | sed 's|/bytes/1048576|/bytes/65536|; s|to="4"|to="1"|' > "$TEST_TMP/idle.xml"
-"$LOADCTL" -q -f "$TEST_TMP/idle.xml" --run-dir "$TEST_TMP/idle1" start > /dev/null 2> "$TEST_TMP/idle1.err" ||
-  { cat "$TEST_TMP/idle1.err" >&2; fail "loadctl exited with $?"; }
+run_loadctl "$TEST_TMP/idle.xml" "$TEST_TMP/idle1"
 idle=$(session_ms "$TEST_TMP/idle1")
 assert_eq "$(awk '$1 == "stats:" && $2 ~ /^error_/ && $3 > 0 {print $2}' "$TEST_TMP/idle1/tsung.log" | tr '\n' ' ')" "" "idle: errors"
 assert_eq "$(tsung_sum finish_users_count "$TEST_TMP/idle1")" 1 "idle: users finished"

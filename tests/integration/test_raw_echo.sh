@@ -22,8 +22,7 @@ cat > "$TEST_TMP/raw.xml" <<XML
   </session></sessions>
 </tsung>
 XML
-"$LOADCTL" -q -f "$TEST_TMP/raw.xml" --run-dir "$TEST_TMP/run" start > /dev/null 2> "$TEST_TMP/err" \
-  || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
+run_loadctl "$TEST_TMP/raw.xml" "$TEST_TMP/run"
 sum() { tsung_sum "$1" "$TEST_TMP/run"; }
 users=$(sum users_count)
 log "users=$users requests=$(sum request) noack=$(sum request_noack) sent=$(sum size_sent)"

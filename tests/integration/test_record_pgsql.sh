@@ -44,8 +44,7 @@ statements() {
 log_size() { stat -c %s "$PG_LOG"; }
 
 # --- recording ---------------------------------------------------------------------------------
-export HOME=$TEST_TMP/home  # the recorder's control socket: ~/.loadctl/recorder
-mkdir -p "$HOME"
+private_home  # the recorder's control socket: ~/.loadctl/recorder
 RPORT=$(free_port)
 REC=$TEST_TMP/rec.xml
 "$LOADCTL" record -p pgsql -L "$RPORT" -I 127.0.0.1 -P "$PGPORT" -o "$REC" > "$TEST_TMP/record.out" 2> "$TEST_TMP/record.err" &
@@ -104,7 +103,7 @@ exec 3<&-
 grep -q '<!-- the client sent a startup packet of 2147483632 bytes' "$REC.tmp" || fail "no comment about the oversize packet in the file"
 
 "$LOADCTL" record stop > "$TEST_TMP/stop.out" 2>&1 || { cat "$TEST_TMP/stop.out" >&2; fail "record stop failed"; }
-wait_until 10 sh -c "! kill -0 $REC_PID 2>/dev/null" || fail "the recorder did not exit after record stop"
+wait_until 10 exited "$REC_PID" || fail "the recorder did not exit after record stop"
 wait "$REC_PID" || fail "the recorder exited with $?"
 
 # --- the file ----------------------------------------------------------------------------------

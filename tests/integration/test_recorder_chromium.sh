@@ -14,8 +14,7 @@ if [ ! -x "$CHROMIUM" ]; then
   exit 0
 fi
 need_bins loadctl loadagent
-export HOME=$TEST_TMP/home
-mkdir -p "$HOME"
+private_home
 
 # The site (tests/data/recorder_site, also behind tests/data/recorder_site.har).
 serve_recorder_site
@@ -24,10 +23,7 @@ port=$SITE_PORT
 # The recorder.
 proxy_port=$(free_port)
 # --only-host: Chromium's own background requests (clients2.google.com ...) are proxied, not recorded.
-"$LOADCTL" record -L "$proxy_port" --only-host 127.0.0.1 > "$TEST_TMP/record.out" 2> "$TEST_TMP/record.err" &
-rec_pid=$!
-on_exit "_stop_pid $rec_pid"
-wait_until 20 port_open "$proxy_port" || { cat "$TEST_TMP/record.err" >&2; fail "the recorder did not listen"; }
+start_recorder record "$proxy_port" --only-host 127.0.0.1
 [ "$(stat -c %a "$HOME/.loadctl/recorder/control.sock")" = 600 ] || fail "the control socket is not 0600"
 [ "$(stat -c %a "$HOME/.loadctl/recorder")" = 700 ] || fail "the control directory is not 0700"
 
@@ -47,8 +43,7 @@ sleep 1.6  # a pause the recorder writes as a thinktime (>= 1 s, as Tsung's reco
 chromium "http://127.0.0.1:$port/site/page2.html" > "$TEST_TMP/dom2.html" 2> "$TEST_TMP/chromium2.err" \
   || { tail -5 "$TEST_TMP/chromium2.err" >&2; fail "chromium (page 2)"; }
 "$LOADCTL" record tag '</transaction>' > /dev/null || fail "record tag </transaction>"
-"$LOADCTL" record stop > "$TEST_TMP/stop.out" || fail "record stop"
-wait_until 10 eval "! kill -0 $rec_pid 2>/dev/null" || fail "the recorder did not exit after stop"
+stop_recorder
 rec=$(ls "$HOME"/.loadctl/recorder-*.xml)
 [ "$(stat -c %a "$rec")" = 600 ] || fail "the recording is not owner-only"
 grep -q "recorded in $rec" "$TEST_TMP/stop.out" || fail "record stop did not name the file: $(cat "$TEST_TMP/stop.out")"

@@ -7,8 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/recorder_lib.sh"
 need_bins loadctl loadagent python3
-export HOME=$TEST_TMP/home
-mkdir -p "$HOME"
+private_home
 har=$LOADCTL_SRC/tests/data/recorder_site.har
 serve_recorder_site
 port=$SITE_PORT

@@ -7,8 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/recorder_lib.sh"
 need_bins loadctl loadagent curl openssl
-export HOME=$TEST_TMP/home
-mkdir -p "$HOME"
+private_home
 port=$(free_port)
 tls12=$(free_port)
 tls13=$(free_port)
@@ -16,8 +15,7 @@ NGINX_DIR=$TEST_TMP/nginx
 mkdir -p "$NGINX_DIR"
 # The TLS servers' certificate (CN=localhost) is made by nginx_target.sh; this one adds SAN localhost
 # so that host name verification accepts it.
-openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -addext subjectAltName=DNS:localhost -days 2 \
-  -keyout "$NGINX_DIR/server.key" -out "$NGINX_DIR/server.pem" 2> /dev/null || fail "openssl req"
+localhost_cert "$NGINX_DIR" DNS:localhost
 cat > "$NGINX_DIR/http.conf" <<'CONF'
 server {
   listen 127.0.0.1:TLSPORT ssl;
@@ -35,11 +33,7 @@ wait_until 10 port_open "$page_port" || fail "nginx's page server did not listen
 
 proxy_port=$(free_port)
 # The recorder trusts only this nginx's certificate (OpenSSL's SSL_CERT_FILE).
-SSL_CERT_FILE=$NGINX_DIR/server.pem "$LOADCTL" record -L "$proxy_port" -o "$TEST_TMP/rec.xml" \
-  > /dev/null 2> "$TEST_TMP/record.err" &
-rec_pid=$!
-on_exit "_stop_pid $rec_pid"
-wait_until 20 port_open "$proxy_port" || { cat "$TEST_TMP/record.err" >&2; fail "the recorder did not listen"; }
+SSL_CERT_FILE=$NGINX_DIR/server.pem start_recorder record "$proxy_port" -o "$TEST_TMP/rec.xml"
 
 curl -s -i --max-time 10 -x "http://127.0.0.1:$proxy_port" "http://-localhost:$page_port/page" > "$TEST_TMP/page.out" \
   || fail "curl http://- through the proxy"
@@ -50,8 +44,7 @@ grep -qi '^set-cookie: sid=42' "$TEST_TMP/page.out" || fail "Set-Cookie lost"
 curl -s --max-time 10 --cacert "$NGINX_DIR/server.pem" -x "http://127.0.0.1:$proxy_port" \
   "https://localhost:$page_port/page" > "$TEST_TMP/connect.out" || fail "curl CONNECT through the proxy"
 grep -q "href=\"https://localhost:$page_port/next\"" "$TEST_TMP/connect.out" || fail "the tunnel changed the bytes"
-"$LOADCTL" record stop > /dev/null || fail "record stop"
-wait_until 10 eval "! kill -0 $rec_pid 2>/dev/null" || fail "the recorder did not exit"
+stop_recorder
 rec=$TEST_TMP/rec.xml
 grep -q "url=\"https://localhost:$page_port/page\"" "$rec" || fail "the http://- request was not recorded as https://: $(cat "$rec")"
 grep -q "<!-- CONNECT localhost:$page_port tunnelled without recording" "$rec" || fail "no comment for the CONNECT"
@@ -67,13 +60,8 @@ grep -q 'add -u' "$TEST_TMP/nou.err" || fail "-I without -u: $(cat "$TEST_TMP/no
 # -u -I -P: a parent proxy (a second recorder, with a home of its own) gets the requests in absolute form.
 parent_port=$(free_port)
 mkdir -p "$TEST_TMP/home2"
-HOME=$TEST_TMP/home2 "$LOADCTL" record -L "$parent_port" -o "$TEST_TMP/parent.xml" > /dev/null 2> "$TEST_TMP/parent.err" &
-parent_pid=$!
-on_exit "_stop_pid $parent_pid"
-"$LOADCTL" record -L "$proxy_port" -u -I 127.0.0.1 -P "$parent_port" -o "$TEST_TMP/child.xml" > /dev/null 2> "$TEST_TMP/child.err" &
-child_pid=$!
-on_exit "_stop_pid $child_pid"
-wait_until 20 port_open "$parent_port" && wait_until 20 port_open "$proxy_port" || fail "the recorders did not listen"
+HOME=$TEST_TMP/home2 start_recorder parent "$parent_port" -o "$TEST_TMP/parent.xml"
+start_recorder child "$proxy_port" -u -I 127.0.0.1 -P "$parent_port" -o "$TEST_TMP/child.xml"
 curl -s --max-time 10 -x "http://127.0.0.1:$proxy_port" "http://127.0.0.1:$port/status/404?via=parent" > /dev/null || fail "curl via two proxies"
 # A CONNECT with -u goes to the parent, which tunnels it (its file says so) and answers the client.
 curl -s --max-time 10 --cacert "$NGINX_DIR/server.pem" -x "http://127.0.0.1:$proxy_port" \

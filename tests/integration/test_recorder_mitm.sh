@@ -8,14 +8,12 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/recorder_lib.sh"
 need_bins loadctl loadagent curl openssl
-export HOME=$TEST_TMP/home
-mkdir -p "$HOME"
+private_home
 port=$(free_port)
 tls_port=$(free_port)
 NGINX_DIR=$TEST_TMP/nginx
 mkdir -p "$NGINX_DIR"
-openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -days 2 \
-  -keyout "$NGINX_DIR/server.key" -out "$NGINX_DIR/server.pem" 2> /dev/null || fail "openssl req"
+localhost_cert "$NGINX_DIR" DNS:localhost,IP:127.0.0.1
 cat > "$NGINX_DIR/http.conf" <<CONF
 server {
   listen 127.0.0.1:$tls_port ssl;
@@ -35,13 +33,7 @@ proxy_port=$(free_port)
 # start_recorder NAME TRUSTED: `loadctl record --mitm-ca $ca_dir` on $proxy_port writing
 # $TEST_TMP/NAME.xml (console: NAME.err, pid: REC_PID), trusting only the certificate in the file
 # TRUSTED for the servers (OpenSSL's SSL_CERT_FILE).
-start_recorder() {
-  SSL_CERT_FILE=$2 "$LOADCTL" record -L "$proxy_port" --mitm-ca "$ca_dir" -o "$TEST_TMP/$1.xml" > /dev/null 2> "$TEST_TMP/$1.err" &
-  REC_PID=$!
-  on_exit "_stop_pid $REC_PID"
-  wait_until 20 port_open "$proxy_port" || { cat "$TEST_TMP/$1.err" >&2; fail "the recorder ($1) did not listen"; }
-}
-start_recorder rec "$NGINX_DIR/server.pem"
+SSL_CERT_FILE=$NGINX_DIR/server.pem start_recorder rec "$proxy_port" --mitm-ca "$ca_dir" -o "$TEST_TMP/rec.xml"
 assert_eq "$(stat -c %a "$ca_dir")" 700 "CA directory mode"
 assert_eq "$(stat -c %a "$ca_dir/ca.key")" 600 "CA key mode"
 grep -q -- "--cacert $ca_dir/ca.pem" "$TEST_TMP/rec.err" || fail "no curl instructions: $(cat "$TEST_TMP/rec.err")"
@@ -58,8 +50,7 @@ through -H 'Accept-Language: fr' "https://localhost:$tls_port/page?again=1" > /d
 through -d 'item=1&note=x' "https://localhost:$tls_port/api/cart" | grep -q added || fail "POST through the proxy"
 # An IP address: a leaf with SAN IP, and a change of host (absolute URL in the file).
 through "https://127.0.0.1:$tls_port/ip" | grep -q "by address" || fail "https://127.0.0.1 through the proxy"
-"$LOADCTL" record stop > /dev/null || fail "record stop"
-wait_until 10 eval "! kill -0 $REC_PID 2>/dev/null" || fail "the recorder did not exit"
+stop_recorder
 rec=$TEST_TMP/rec.xml
 grep -q "url=\"https://localhost:$tls_port/page\"" "$rec" || fail "not recorded as https://: $(cat "$rec")"
 grep -q 'url="/page?again=1"' "$rec" || fail "same host: relative URL expected: $(cat "$rec")"
@@ -81,7 +72,7 @@ diff "$TEST_TMP/recorded.lines" "$TEST_TMP/replay.lines" > "$TEST_TMP/replay.dif
 # others can write to is refused.
 fingerprint() { openssl x509 -in "$ca_dir/ca.pem" -noout -fingerprint -sha256; }
 before=$(fingerprint)
-start_recorder rec2 "$ca_dir/ca.pem"
+SSL_CERT_FILE=$ca_dir/ca.pem start_recorder rec2 "$proxy_port" --mitm-ca "$ca_dir" -o "$TEST_TMP/rec2.xml"
 code=$(through -o /dev/null -w '%{http_code}' "https://localhost:$tls_port/ip") || fail "curl with the CA of the first run"
 assert_eq "$code" 502 "an unverifiable server"
 "$LOADCTL" record stop > /dev/null || fail "record stop (second)"

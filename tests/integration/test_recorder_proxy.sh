@@ -7,18 +7,15 @@
 # a too large Content-Length (413 at once), the cap of 256 connections served at once, another
 # user refused on the loopback port, and beyond loopback: --allow-from required, CONNECT to 443 only.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/recorder_lib.sh"
 need_bins loadctl curl python3
-export HOME=$TEST_TMP/home
-mkdir -p "$HOME"
+private_home
 up=$(free_port)
 python3 "$LOADCTL_SRC/tests/integration/recorder_upstream.py" "$up" "$TEST_TMP/up.log" 2> "$TEST_TMP/up.err" &
 on_exit "_stop_pid $!"
 proxy=$(free_port)
-"$LOADCTL" record -L "$proxy" -o "$TEST_TMP/rec.xml" > /dev/null 2> "$TEST_TMP/record.err" &
-rec_pid=$!
-on_exit "_stop_pid $rec_pid"
+start_recorder record "$proxy" -o "$TEST_TMP/rec.xml"
 wait_until 20 port_open "$up" || fail "the upstream did not listen: $(cat "$TEST_TMP/up.err")"
-wait_until 20 port_open "$proxy" || fail "the recorder did not listen: $(cat "$TEST_TMP/record.err")"
 U=http://127.0.0.1:$up
 pc() { curl -s --max-time 10 -x "http://127.0.0.1:$proxy" "$@"; }
 
@@ -136,17 +133,13 @@ else
   log "not root: the other-user check is not run"
 fi
 
-"$LOADCTL" record stop > /dev/null || fail "record stop"
-wait_until 10 eval "! kill -0 $rec_pid 2>/dev/null" || fail "the recorder did not exit"
+stop_recorder
 grep -q "url=\"/echo\".*contents=\"$(head -c 20 "$TEST_TMP/body" | sed 's/[+/]/./g')" "$TEST_TMP/rec.xml" || fail "chunked body not recorded"
 grep -q '<request><http url="/ws"' "$TEST_TMP/rec.xml" && fail "the refused Upgrade was recorded"
 # Beyond loopback: --allow-from required; clients outside it refused; CONNECT to port 443 only.
 "$LOADCTL" record -L 0 --listen-address 0.0.0.0 -o "$TEST_TMP/any.xml" 2> "$TEST_TMP/any.err" && fail "0.0.0.0 without --allow-from accepted"
 grep -q 'allow-from' "$TEST_TMP/any.err" || fail "0.0.0.0 without --allow-from: $(cat "$TEST_TMP/any.err")"
-"$LOADCTL" record -L "$proxy" --listen-address 0.0.0.0 --allow-from 127.0.0.0/8 -o "$TEST_TMP/wide.xml" > /dev/null 2> "$TEST_TMP/wide.err" &
-wide_pid=$!
-on_exit "_stop_pid $wide_pid"
-wait_until 20 port_open "$proxy" || fail "the wide recorder did not listen: $(cat "$TEST_TMP/wide.err")"
+start_recorder wide "$proxy" --listen-address 0.0.0.0 --allow-from 127.0.0.0/8 -o "$TEST_TMP/wide.xml"
 grep -q 'warning: listening on 0.0.0.0' "$TEST_TMP/wide.err" || fail "no warning for 0.0.0.0"
 assert_eq "$(pc -o /dev/null -w '%{http_code}' "$U/ka")" 200 "a client in --allow-from"
 assert_eq "$(pc -o /dev/null -w '%{http_connect}' -p "$U/x")" 403 "CONNECT to a port other than 443"

@@ -7,20 +7,16 @@ source "$(dirname "$0")/netns.sh"
 netns_require
 need_bins loadagent ncat ss
 
-RSH_DAEMON=$LOADCTL_SRC/scripts/rsh_daemon.sh
 RSH_CLIENT=$LOADCTL_SRC/scripts/rsh_client.sh
 export LOADCTL_RSH_PORT=19999
 netns_create 2
 HOST=${NETNS_IP[1]}
-RUNDIR=$TEST_TMP/rsh
-DLOG=$RUNDIR/rsh_daemon.log
-daemon() { netns_exec 1 "$RSH_DAEMON" "$1" -a "$NETNS_ROOT_IP" -p "$LOADCTL_RSH_PORT" -b "$HOST" \
-  -s "$(dirname "$LOADAGENT")" -d "$RUNDIR"; }
+DLOG=$TEST_TMP/rsh/rsh_daemon.log
 
-on_exit "daemon kill >/dev/null"
-daemon start >&2 || fail "the daemon did not start"
-daemon status >/dev/null || fail "status does not report the running daemon"
-daemon start | grep -q 'already running' || fail "a second start should say it is already running"
+on_exit "rsh_daemon kill >/dev/null"
+rsh_daemon start >&2 || fail "the daemon did not start"
+rsh_daemon status >/dev/null || fail "status does not report the running daemon"
+rsh_daemon start | grep -q 'already running' || fail "a second start should say it is already running"
 
 log "ping"
 assert_eq "$("$RSH_CLIENT" "$HOST" ping)" pong "ping from the allowed controller address"
@@ -79,9 +75,9 @@ err=$(LOADCTL_RSH_PORT=19998 "$RSH_CLIENT" "$HOST" ping 2>&1) && fail "ping on a
 [[ $err == *"$HOST:19998 unreachable"* ]] || fail "unclear unreachable message: $err"
 
 log "stop"
-daemon stop >&2
+rsh_daemon stop >&2
 st=0
-daemon status >/dev/null || st=$?
+rsh_daemon status >/dev/null || st=$?
 assert_eq "$st" 3 "status after stop"
 "$RSH_CLIENT" "$HOST" ping >/dev/null 2>&1 && fail "ping answered after stop"
 grep -q "daemon stopped" "$DLOG" || fail "the stop is not logged"

@@ -36,8 +36,7 @@ cat > "$TEST_TMP/s.xml" <<XML
 </tsung>
 XML
 start=$SECONDS
-"$LOADCTL" -q -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run" --dump-interval 2 start > /dev/null 2> "$TEST_TMP/err" \
-  || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
+run_loadctl "$TEST_TMP/s.xml" "$TEST_TMP/run" --dump-interval 2
 elapsed=$((SECONDS - start))
 sleep 0.3  # loadtarget flushes its access log every 100 ms
 count() { grep -c " GET $1 " "$TEST_TMP/access.log" || true; }

@@ -46,8 +46,7 @@ cat > "$TEST_TMP/s.xml" <<XML
   </session></sessions>
 </tsung>
 XML
-"$LOADCTL" -q -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run" start > /dev/null 2> "$TEST_TMP/err" \
-  || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
+run_loadctl "$TEST_TMP/s.xml" "$TEST_TMP/run"
 sleep 0.3
 log "$(sort "$TEST_TMP/peers" | awk '{print $1}' | uniq -c | tr '\n' ' ')"
 assert_eq "$(count_lines "$TEST_TMP/peers")" 20 "connections (each response closes)"
@@ -65,8 +64,7 @@ awk '$2 < 41000 || $2 > 41999 { bad = bad " " $2 } END { if (bad) { print "ports
 # checks that the port is left to the connect.)
 : > "$TEST_TMP/peers"
 sed '/ports_range/d' "$TEST_TMP/s.xml" > "$TEST_TMP/noport.xml"
-"$LOADCTL" -q -f "$TEST_TMP/noport.xml" --run-dir "$TEST_TMP/run-noport" start > /dev/null 2> "$TEST_TMP/err" \
-  || { cat "$TEST_TMP/err" >&2; fail "loadctl (no ports_range) exited with $?"; }
+run_loadctl "$TEST_TMP/noport.xml" "$TEST_TMP/run-noport"
 sleep 0.3
 assert_eq "$(count_lines "$TEST_TMP/peers")" 20 "connections without ports_range"
 assert_eq "$(awk '{print $1}' "$TEST_TMP/peers" | sort -u | tr '\n' ' ')" "127.0.0.2 127.0.0.3 127.0.0.4 " "source addresses without ports_range"

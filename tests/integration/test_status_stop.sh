@@ -9,8 +9,7 @@ source "$(dirname "$0")/lib.sh"
 need_bins loadctl loadagent loadtarget python3
 # Debian's python3 (a python3 earlier in PATH may be a slow shim, or unreadable for user nobody).
 PY=$(command -v /usr/bin/python3 || command -v python3)
-export HOME=$TEST_TMP/home
-mkdir -p "$HOME"
+private_home
 
 start_loadtarget --http 127.0.0.1:0 --access-log "$TEST_TMP/access.log"
 cat > "$TEST_TMP/s.xml" <<XML

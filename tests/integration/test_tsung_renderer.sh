@@ -8,8 +8,7 @@ renderer=/usr/lib/x86_64-linux-gnu/tsung/bin/tsung_stats.pl
 
 start_loadtarget --http 127.0.0.1:0
 sed "s/@PORT@/$LOADTARGET_HTTP_PORT/" "$LOADCTL_SRC/tests/fixtures/scenarios/http_nginx.xml" > "$TEST_TMP/s.xml"
-"$LOADCTL" -q -f "$TEST_TMP/s.xml" --run-dir "$TEST_TMP/run" --dump-interval 1 start > /dev/null 2> "$TEST_TMP/err" \
-  || { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
+run_loadctl "$TEST_TMP/s.xml" "$TEST_TMP/run" --dump-interval 1
 requests=$(awk '$1 == "stats:" && $2 == "request" { s += $3 } END { print s + 0 }' "$TEST_TMP/run/tsung.log")
 (cd "$TEST_TMP/run" && perl "$renderer" --stats tsung.log > "$TEST_TMP/render.out" 2>&1) \
   || { cat "$TEST_TMP/render.out" >&2; fail "tsung_stats.pl failed"; }

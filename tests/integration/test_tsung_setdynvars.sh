@@ -14,8 +14,7 @@ sed -e "s/port=\"80\"/port=\"$LOADTARGET_HTTP_PORT\"/" -e 's/unit="minute"/unit=
     -e 's/min="2" max="4"/min="0.01" max="0.02"/' -e 's/value="5" random/value="0.05" random/' \
     -e 's/value="4" random/value="0.04" random/' -e 's|value="./src/test/test_file_server.csv"|value="ids.csv"|' \
     "$example" > "$TEST_TMP/scenario.xml"
-"$LOADCTL" -q -f "$TEST_TMP/scenario.xml" --run-dir "$TEST_TMP/run" start > "$TEST_TMP/out" 2> "$TEST_TMP/err" ||
-  { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
+run_loadctl "$TEST_TMP/scenario.xml" "$TEST_TMP/run"
 sleep 0.3
 
 sessions=$(grep -c ' GET /index.html?' "$access_log" || true)

@@ -30,8 +30,7 @@ cat > "$TEST_TMP/scenario.xml" <<XML
   </sessions>
 </tsung>
 XML
-"$LOADCTL" -q -f "$TEST_TMP/scenario.xml" --run-dir "$TEST_TMP/run" start >/dev/null 2>"$TEST_TMP/err" ||
-  { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
+run_loadctl "$TEST_TMP/scenario.xml" "$TEST_TMP/run"
 wait_until 5 bash -c "[ \$(grep -c 'hello?b' '$access_log') -ge 4 ]" || fail "not every user was released"
 assert_eq "$(grep -c 'hello?a' "$access_log")" 4 "users before the rendezvous"
 last_a=$(grep -n 'hello?a' "$access_log" | tail -1 | cut -d: -f1)

@@ -34,12 +34,14 @@
 #include "loadctl/scenario.hpp"
 #include "loadctl/xml_reader.hpp"
 #include "support/dump_capture.hpp"
+#include "support/metric_total.hpp"
 #include "support/test_cert.hpp"
 
 namespace loadctl {
 namespace {
 
 namespace asio = boost::asio;
+using loadctl::test::metric_total;
 
 class LaneRequest final : public RequestSpec {
  public:
@@ -253,11 +255,7 @@ class LaneServer {
   std::vector<std::thread> threads_;
 };
 
-std::uint64_t lane_count(const MetricSet& m, std::string_view name) {
-  const Metric* metric = m.find(name);
-  return metric ? metric->count : 0;
-}
-
+// Not test::run_engine: `while_running` runs right after the start, before the 20 s bound begins.
 MetricSet run_scenario(LaneServer& server, const char* server_type, int users, const std::string& options,
                        const std::string& requests, const std::string& tsung_attributes = "",
                        const std::function<void()>& while_running = {}) {
@@ -298,10 +296,10 @@ void run_lanes(LaneServer& server, const char* server_type, const std::string& o
       <request><lane data="3"/></request>)");
   for (const auto& [name, metric] : m.sorted())
     EXPECT_FALSE(name.starts_with("error_")) << name << " = " << metric->count;
-  EXPECT_EQ(lane_count(m, "finish_users_count"), 2u);
-  EXPECT_EQ(lane_count(m, "request"), 2u * 4);
-  EXPECT_EQ(lane_count(m, "lane_data"), 2u * 3);    // one answer on lane 1 per line request
-  EXPECT_EQ(lane_count(m, "lane_closed"), 2u * 1);  // the server closed lane 1 once per user
+  EXPECT_EQ(metric_total(m, "finish_users_count"), 2u);
+  EXPECT_EQ(metric_total(m, "request"), 2u * 4);
+  EXPECT_EQ(metric_total(m, "lane_data"), 2u * 3);    // one answer on lane 1 per line request
+  EXPECT_EQ(metric_total(m, "lane_closed"), 2u * 1);  // the server closed lane 1 once per user
   // Per user: its connection, lane 1 at the first request, lane 1 again after the close.
   EXPECT_EQ(server.accepted.load(), 2 * 3);
 }
@@ -341,9 +339,9 @@ TEST(ConnectionLane, SecondSocketHandshakeIsBoundedByConnectTimeout) {
   LaneServer server(cert.dir, 1);
   MetricSet m = run_scenario(server, "ssl", 1, R"(<option name="connect_timeout" value="300"/>)",
                              R"(<request><lane data="1"/></request>)");
-  EXPECT_EQ(lane_count(m, "error_connect_timeout"), 1u);
-  EXPECT_EQ(lane_count(m, "error_unexpected_lane_close"), 1u);
-  EXPECT_EQ(lane_count(m, "finish_users_count"), 1u);
+  EXPECT_EQ(metric_total(m, "error_connect_timeout"), 1u);
+  EXPECT_EQ(metric_total(m, "error_unexpected_lane_close"), 1u);
+  EXPECT_EQ(metric_total(m, "finish_users_count"), 1u);
 }
 
 // Lane 0 (the connection's socket) closed by the server, for a plugin that reopens it: the plugin
@@ -360,9 +358,9 @@ TEST(ConnectionLane, ConnectionsSocketReopensAsLaneZero) {
         <request><lane data="3"/></request>)");
     for (const auto& [name, metric] : m.sorted())
       EXPECT_FALSE(name.starts_with("error_")) << type << " " << name << " = " << metric->count;
-    EXPECT_EQ(lane_count(m, "finish_users_count"), 2u) << type;
-    EXPECT_EQ(lane_count(m, "request"), 2u * 4) << type;
-    EXPECT_EQ(lane_count(m, "lane_closed"), 2u * 1) << type;
+    EXPECT_EQ(metric_total(m, "finish_users_count"), 2u) << type;
+    EXPECT_EQ(metric_total(m, "request"), 2u * 4) << type;
+    EXPECT_EQ(metric_total(m, "lane_closed"), 2u * 1) << type;
     EXPECT_EQ(server.accepted.load(), 2 * 3) << type;  // connection, lane 1, lane 0 again
   }
 }
@@ -377,7 +375,7 @@ TEST(ConnectionLane, ClosedTlsLaneKeepsTheSessionResumable) {
       <request><lane data="close"/></request>
       <thinktime value="0.6"/>
       <request><lane data="2"/></request>)");
-  EXPECT_EQ(lane_count(m, "finish_users_count"), 1u);
+  EXPECT_EQ(metric_total(m, "finish_users_count"), 1u);
   EXPECT_EQ(server.accepted.load(), 3);
   // (the first lane may come before the connection's TLS 1.3 ticket: not asserted)
   EXPECT_TRUE(server.resumed[3].load());
@@ -390,10 +388,10 @@ TEST(ConnectionLane, RefusedSecondSocketCountsAndBoundsRetries) {
   MetricSet m = run_scenario(server, "tcp", 1,
                              R"(<option name="max_retries" value="2"/><option name="retry_timeout" value="10"/>)",
                              R"(<request><lane data="retry"/></request>)");
-  EXPECT_EQ(lane_count(m, "error_connect_econnrefused"), 3u);
-  EXPECT_EQ(lane_count(m, "error_abort_max_conn_retries"), 1u);
-  EXPECT_EQ(lane_count(m, "lane_closed"), 2u);
-  EXPECT_EQ(lane_count(m, "finish_users_count"), 1u);
+  EXPECT_EQ(metric_total(m, "error_connect_econnrefused"), 3u);
+  EXPECT_EQ(metric_total(m, "error_abort_max_conn_retries"), 1u);
+  EXPECT_EQ(metric_total(m, "lane_closed"), 2u);
+  EXPECT_EQ(metric_total(m, "finish_users_count"), 1u);
 }
 
 // The user ends (a fatal answer on the connection) while lane 1 connects/handshakes (TLS) or
@@ -403,8 +401,8 @@ TEST(ConnectionLane, UserEndsWhileSecondSocketIsBusy) {
     test::TestCert cert;
     LaneServer server(std::string(type) == "ssl" ? cert.dir : "", 1);
     MetricSet m = run_scenario(server, type, 1, "", R"(<request><lane data="end"/></request>)");
-    EXPECT_EQ(lane_count(m, "error_ended"), 1u) << type;
-    EXPECT_EQ(lane_count(m, "finish_users_count"), 1u) << type;
+    EXPECT_EQ(metric_total(m, "error_ended"), 1u) << type;
+    EXPECT_EQ(metric_total(m, "finish_users_count"), 1u) << type;
     EXPECT_EQ(server.accepted.load(), 2) << type;
   }
 }
@@ -416,7 +414,7 @@ TEST(ConnectionLane, RateLimitAppliesToTheSecondSocket) {
   LaneServer server;
   MetricSet m = run_scenario(server, "tcp", 1, R"(<option name="rate_limit" value="64" max="16"/>)",
                              R"(<request><lane data="big"/></request>)");
-  EXPECT_EQ(lane_count(m, "finish_users_count"), 1u);
+  EXPECT_EQ(metric_total(m, "finish_users_count"), 1u);
   const Metric* request = m.find("request");
   ASSERT_TRUE(request && request->count == 1);
   EXPECT_GE(request->max, 450.0) << "lane 1's bytes were not limited";
@@ -433,8 +431,8 @@ TEST(ConnectionLane, RateLimitWakeDuringStartTlsWaitsForTheHandshake) {
                              R"(<request><lane data="starttls"/></request><request><lane data="1"/></request>)");
   for (const auto& [name, metric] : m.sorted())
     EXPECT_FALSE(name.starts_with("error_")) << name << " = " << metric->count;
-  EXPECT_EQ(lane_count(m, "finish_users_count"), 1u);
-  EXPECT_EQ(lane_count(m, "request"), 2u);  // the second over TLS on lane 0
+  EXPECT_EQ(metric_total(m, "finish_users_count"), 1u);
+  EXPECT_EQ(metric_total(m, "request"), 2u);  // the second over TLS on lane 0
 }
 
 // dumptraffic="true": what goes on lane 1 and comes back on it is dumped as the connection's
@@ -444,7 +442,7 @@ TEST(ConnectionLane, DumptrafficShowsTheSecondSocket) {
   LaneServer server;
   MetricSet m = run_scenario(server, "tcp", 1, "", R"(<request><lane data="7"/></request>)", R"(dumptraffic="true")");
   dump.restore();
-  EXPECT_EQ(lane_count(m, "finish_users_count"), 1u);
+  EXPECT_EQ(metric_total(m, "finish_users_count"), 1u);
   EXPECT_EQ(dump.count("tsung.dump: Send:", ":L0 7\\n"), 1u) << dump.text();  // send_on(0): once
   EXPECT_TRUE(dump.has("tsung.dump: Send:", ":L1 7\\n")) << dump.text();
   EXPECT_TRUE(dump.has("tsung.dump: Recv:", ":0:7\\n")) << dump.text();
@@ -481,7 +479,7 @@ TEST(ConnectionLane, IdlePlainSecondSocketHoldsNoReceiveBuffer) {
                                  }
                                });
     EXPECT_EQ(server.answers.load(), 2 * users);
-    EXPECT_EQ(lane_count(m, "finish_users_count"), static_cast<std::uint64_t>(users));
+    EXPECT_EQ(metric_total(m, "finish_users_count"), static_cast<std::uint64_t>(users));
     return static_cast<double>(most) - static_cast<double>(before);
   };
   heap_while_idle(5);  // what stays allocated after the first run (caches, thread-locals) is not per user

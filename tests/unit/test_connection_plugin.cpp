@@ -39,6 +39,8 @@
 #include "loadctl/scenario_error.hpp"
 #include "loadctl/xml_reader.hpp"
 #include "support/dump_capture.hpp"
+#include "support/local_engine.hpp"
+#include "support/metric_total.hpp"
 #include "support/test_cert.hpp"
 
 namespace loadctl {
@@ -46,6 +48,7 @@ namespace {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+using loadctl::test::metric_total;
 
 // <option type="ts_push" name="push_metric" value="..."/>: the name pushed messages are counted
 // under (default "push_msg"); exercises Protocol::parse_options end to end.
@@ -289,11 +292,6 @@ class PushServer {
   std::vector<std::string> seen_;  ///< every line read, in order
 };
 
-std::uint64_t total(const MetricSet& m, std::string_view name) {
-  const Metric* metric = m.find(name);
-  return metric ? metric->count : 0;
-}
-
 using test::TestCert;
 
 // Runs `body` (<load> and <sessions>) against the server on `port` with one agent of one thread;
@@ -306,22 +304,7 @@ MetricSet run_push(std::uint16_t port, const std::string& body, const std::funct
     <clients><client host="localhost" use_controller_vm="true"/></clients>
     <servers><server host="127.0.0.1" port=")" + std::to_string(port) + R"(" type=")" + server_type + R"("/></servers>
     )" + body + "</tsung>";
-  Scenario scenario = load_scenario_text(xml, "push.xml", registry);
-  std::vector<AgentPlan> plans = plan_run(scenario, plan_slots(scenario), 1);
-  EXPECT_EQ(plans.size(), 1u);
-  engine::Engine engine(scenario, plans.at(0), 1);
-  engine.start(engine::Clock::now());
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!engine.done() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    if (tick) tick(engine);
-  }
-  EXPECT_TRUE(engine.done());
-  engine.stop();
-  engine.join();
-  MetricSet m;
-  engine.collect(m);
-  return m;
+  return test::run_engine(load_scenario_text(xml, "push.xml", registry), tick);
 }
 
 TEST(ConnectionPlugin, PushedMessagesAreCountedAndStartTlsUpgrades) {
@@ -340,10 +323,10 @@ TEST(ConnectionPlugin, PushedMessagesAreCountedAndStartTlsUpgrades) {
       </session></sessions>)");
     for (const auto& [name, metric] : m.sorted())
       EXPECT_FALSE(name.starts_with("error_")) << name << " = " << metric->count;
-    EXPECT_EQ(total(m, "finish_users_count"), 3u);
-    EXPECT_EQ(total(m, "request"), 3u * 4);  // REQ 1, REQ 2, STARTTLS, REQ 3
-    EXPECT_EQ(total(m, "push_msg"), 3u * 3 * 2);  // two pushes after each REQ, read while thinking
-    EXPECT_EQ(total(m, "tls_up"), 3u);
+    EXPECT_EQ(metric_total(m, "finish_users_count"), 3u);
+    EXPECT_EQ(metric_total(m, "request"), 3u * 4);  // REQ 1, REQ 2, STARTTLS, REQ 3
+    EXPECT_EQ(metric_total(m, "push_msg"), 3u * 3 * 2);  // two pushes after each REQ, read while thinking
+    EXPECT_EQ(metric_total(m, "tls_up"), 3u);
   }
 }
 
@@ -359,9 +342,9 @@ TEST(ConnectionPlugin, FailedRequestEndsItsPage) {
         <thinktime value="1" random="false"/>
         <request><push data="REQ 2"/></request>
       </session></sessions>)");
-  EXPECT_EQ(total(m, "error_mismatch"), 1u);
-  EXPECT_EQ(total(m, "finish_users_count"), 1u);
-  EXPECT_EQ(total(m, "request"), 1u);
+  EXPECT_EQ(metric_total(m, "error_mismatch"), 1u);
+  EXPECT_EQ(metric_total(m, "finish_users_count"), 1u);
+  EXPECT_EQ(metric_total(m, "request"), 1u);
   const Metric* page = m.find("page");
   ASSERT_NE(page, nullptr);
   EXPECT_EQ(page->count, 1u);
@@ -379,9 +362,9 @@ TEST(ConnectionPlugin, MatchesSeeThePluginsContent) {
         <request><match do="continue" when="match">^2$</match><push data="REQ 2"/></request>
         <thinktime value="0.2"/>
       </session></sessions>)");
-  EXPECT_EQ(total(m, "request"), 2u);
-  EXPECT_EQ(total(m, "match"), 2u);
-  EXPECT_EQ(total(m, "nomatch"), 0u);
+  EXPECT_EQ(metric_total(m, "request"), 2u);
+  EXPECT_EQ(metric_total(m, "match"), 2u);
+  EXPECT_EQ(metric_total(m, "nomatch"), 0u);
 }
 
 // ConnEvent::fatal_counted (here from on_timer): the user ends, with the plugin's error counted
@@ -395,9 +378,9 @@ TEST(ConnectionPlugin, FatalCountedEndsTheUserWithoutASecondError) {
         <request><push die="true"/></request>
         <request><push data="REQ 2"/></request>
       </session></sessions>)");
-  EXPECT_EQ(total(m, "request"), 2u);  // REQ 1 of each user; REQ 2 never runs
-  EXPECT_EQ(total(m, "error_died"), 2u);
-  EXPECT_EQ(total(m, "error_protocol"), 0u);
+  EXPECT_EQ(metric_total(m, "request"), 2u);  // REQ 1 of each user; REQ 2 never runs
+  EXPECT_EQ(metric_total(m, "error_died"), 2u);
+  EXPECT_EQ(metric_total(m, "error_protocol"), 0u);
 }
 
 // <option type="ts_push" ...>: parsed by the plugin, given to its requests and connections.
@@ -410,9 +393,9 @@ TEST(ConnectionPlugin, ProtocolOptionsReachRequestsAndConnections) {
         <request><push data="REQ 1" needs_options="true"/></request>
         <thinktime value="0.3"/>
       </session></sessions>)");
-  EXPECT_EQ(total(m, "request"), 1u);
-  EXPECT_EQ(total(m, "pushed_here"), 2u);
-  EXPECT_EQ(total(m, "push_msg"), 0u);
+  EXPECT_EQ(metric_total(m, "request"), 1u);
+  EXPECT_EQ(metric_total(m, "pushed_here"), 2u);
+  EXPECT_EQ(metric_total(m, "push_msg"), 0u);
 }
 
 // A server type the plugin carries (Protocol::server_types): the engine connects over tcp and
@@ -425,7 +408,7 @@ TEST(ConnectionPlugin, CarriedServerTypesReachTheConnection) {
       <sessions><session name="push" probability="100" type="ts_push">
         <request><push data="REQ 1"/></request>
       </session></sessions>)", {}, "ws");
-  EXPECT_EQ(total(m, "request"), 1u);
+  EXPECT_EQ(metric_total(m, "request"), 1u);
   EXPECT_EQ(PushProtocol::last_server_type, "websocket");
   EXPECT_EQ(PushProtocol::last_host, "127.0.0.1");
   EXPECT_EQ(PushProtocol::last_websocket_path, "/p");
@@ -498,18 +481,18 @@ TEST(ConnectionPlugin, GlobalAckWaitsForTheRelease) {
         }
       });
   EXPECT_EQ(arrived, 3u) << "both users reached the rendezvous";
-  EXPECT_EQ(total(m, "global_answer"), 2u) << "the answers were read, not taken as the response";
-  EXPECT_EQ(total(m, "request"), 4u);
+  EXPECT_EQ(metric_total(m, "global_answer"), 2u) << "the answers were read, not taken as the response";
+  EXPECT_EQ(metric_total(m, "request"), 4u);
   const Metric* request = m.find("request");
   ASSERT_NE(request, nullptr);
   EXPECT_GE(request->max, 600.0) << "the global request is timed until its release";
-  EXPECT_EQ(total(m, "error_timeout"), 0u);
-  EXPECT_EQ(total(m, "finish_users_count"), 2u);
+  EXPECT_EQ(metric_total(m, "error_timeout"), 0u);
+  EXPECT_EQ(metric_total(m, "finish_users_count"), 2u);
 
   MetricSet t = run_push(server.port(), R"(<load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="20" unit="second"/></arrivalphase></load>
       <options><option name="global_number" value="2"/><option name="global_ack_timeout" value="300"/></options>)" + sessions);
-  EXPECT_EQ(total(t, "error_timeout"), 1u) << "never released: global_ack_timeout";
-  EXPECT_EQ(total(t, "request"), 0u);
+  EXPECT_EQ(metric_total(t, "error_timeout"), 1u) << "never released: global_ack_timeout";
+  EXPECT_EQ(metric_total(t, "request"), 0u);
 }
 
 // Bytes a plugin queues and then closes on (an ack, then a close frame answered with a fatal
@@ -522,8 +505,8 @@ TEST(ConnectionPlugin, BytesQueuedBeforeAFatalEventAreSent) {
         <request><push data="END 1"/></request>
         <request><push data="REQ 2"/></request>
       </session></sessions>)");
-  EXPECT_EQ(total(m, "error_ended"), 1u);
-  EXPECT_EQ(total(m, "request"), 0u);
+  EXPECT_EQ(metric_total(m, "error_ended"), 1u);
+  EXPECT_EQ(metric_total(m, "request"), 0u);
   EXPECT_TRUE(server.saw("ACK"));
   EXPECT_TRUE(server.saw("BYE")) << "the second queued line was dropped by the close";
   EXPECT_FALSE(server.saw("REQ 2", 0));
@@ -559,8 +542,8 @@ TEST(ConnectionPlugin, AgainDeliversEveryEventOfConsumedBytes) {
       </session></sessions>)");
   for (const auto& [name, metric] : m.sorted())
     EXPECT_FALSE(name.starts_with("error_")) << name << " = " << metric->count;
-  EXPECT_EQ(total(m, "request"), 3u);
-  EXPECT_EQ(total(m, "finish_users_count"), 1u);
+  EXPECT_EQ(metric_total(m, "request"), 3u);
+  EXPECT_EQ(metric_total(m, "finish_users_count"), 1u);
 }
 
 // A plugin that returns ConnResult::again for ever without consuming anything: the engine stops
@@ -573,10 +556,10 @@ TEST(ConnectionPlugin, EndlessAgainEndsTheUser) {
         <request><push data="REQ LOOP"/></request>
         <request><push data="REQ 2"/></request>
       </session></sessions>)");
-  EXPECT_EQ(total(m, "error_plugin_again_loop"), 1u);
-  EXPECT_EQ(total(m, "again_looped"), 100000u);  // the 100 000th call without a byte consumed ends it
-  EXPECT_EQ(total(m, "finish_users_count"), 1u);
-  EXPECT_EQ(total(m, "request"), 0u);
+  EXPECT_EQ(metric_total(m, "error_plugin_again_loop"), 1u);
+  EXPECT_EQ(metric_total(m, "again_looped"), 100000u);  // the 100 000th call without a byte consumed ends it
+  EXPECT_EQ(metric_total(m, "finish_users_count"), 1u);
+  EXPECT_EQ(metric_total(m, "request"), 0u);
   EXPECT_FALSE(server.saw("REQ 2", 0));
 }
 
@@ -597,12 +580,12 @@ TEST(ConnectionPlugin, StartTlsPresentsTheUsersCertificate) {
       </session></sessions>)");
     EXPECT_EQ(server.client_certs.load(), with_certificate ? 1 : 0);
     if (with_certificate) {
-      EXPECT_EQ(total(m, "finish_users_count"), 1u);
+      EXPECT_EQ(metric_total(m, "finish_users_count"), 1u);
       for (const auto& [name, metric] : m.sorted())
         EXPECT_FALSE(name.starts_with("error_")) << name << " = " << metric->count;
-      EXPECT_EQ(total(m, "request"), 3u);
+      EXPECT_EQ(metric_total(m, "request"), 3u);
     } else {
-      EXPECT_LT(total(m, "request"), 3u);  // refused by the server: REQ 2 never answered
+      EXPECT_LT(metric_total(m, "request"), 3u);  // refused by the server: REQ 2 never answered
     }
   }
 }

@@ -30,6 +30,7 @@
 #include "engine/worker.hpp"
 #include "loadctl/plan.hpp"
 #include "loadctl/scenario.hpp"
+#include "support/metric_total.hpp"
 
 // recv(2) as the engine calls it (asio's non-blocking reads; the test servers use read(2)),
 // counting the reads that find nothing (EAGAIN): defined in the test executable, it takes the
@@ -92,6 +93,7 @@ namespace loadctl {
 namespace {
 
 using namespace std::chrono_literals;
+using loadctl::test::metric_total;
 
 /// Built with socket_io.cpp's fallback (asio's public calls only; loadctl_unit_tests_asio_fallback).
 #if defined(LOADCTL_ASIO_INTERNALS) && !LOADCTL_ASIO_INTERNALS
@@ -215,11 +217,6 @@ class OkServer {
   std::vector<std::thread> conns_;
 };
 
-std::uint64_t count(const MetricSet& m, std::string_view name) {
-  const Metric* metric = m.find(name);
-  return metric ? metric->count : 0;
-}
-
 /// A scenario of `session` (ts_http) with `users` arrivals at `rate`/s over `duration` s against `port`.
 Scenario scenario_for(std::uint16_t port, int users, double rate, double duration, const std::string& session,
                       const std::string& options = "") {
@@ -288,9 +285,9 @@ TEST(EngineSockets, KeepAliveRequestsWaitForTheNextResponse) {
   // socket empty depends on the server's timing (21-300 seen), so only the native path is bounded.
   if (!kAsioFallback) EXPECT_LT(g_empty_reads.load(), 30u);
   for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
-  EXPECT_EQ(count(m, "request"), 300u);
-  EXPECT_EQ(count(m, "200"), 300u);
-  EXPECT_EQ(count(m, "finish_users_count"), 3u);
+  EXPECT_EQ(metric_total(m, "request"), 300u);
+  EXPECT_EQ(metric_total(m, "200"), 300u);
+  EXPECT_EQ(metric_total(m, "finish_users_count"), 3u);
   EXPECT_EQ(server.requests(), 300);
 }
 
@@ -298,8 +295,8 @@ TEST(EngineSockets, ResponseSplitAcrossReadsCompletes) {
   OkServer server(20);  // the body 20 ms after the headers: the second read waits for its edge
   MetricSet m = run(server.port(), 2, 100, 1, requests(5));
   for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
-  EXPECT_EQ(count(m, "request"), 10u);
-  EXPECT_EQ(count(m, "200"), 10u);
+  EXPECT_EQ(metric_total(m, "request"), 10u);
+  EXPECT_EQ(metric_total(m, "200"), 10u);
 }
 
 TEST(EngineSockets, CloseDelimitedBodyEndsAtTheServersClose) {
@@ -310,7 +307,7 @@ TEST(EngineSockets, CloseDelimitedBodyEndsAtTheServersClose) {
   MetricSet m = run(server.port(), 10, 20, 1, R"(<request><http url="/" version="1.0"/></request>)",
                     R"(<option name="idle_timeout" value="3000"/>)");
   for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
-  EXPECT_EQ(count(m, "200"), 10u);
+  EXPECT_EQ(metric_total(m, "200"), 10u);
 }
 
 TEST(EngineSockets, ResetAfterPartOfAResponseIsEconnreset) {
@@ -318,8 +315,8 @@ TEST(EngineSockets, ResetAfterPartOfAResponseIsEconnreset) {
   // be tried at once and see the reset, not wait for idle_timeout (error_timeout).
   OkServer server(0, Answer::reset);
   MetricSet m = run(server.port(), 10, 20, 1, requests(1), R"(<option name="idle_timeout" value="3000"/>)");
-  EXPECT_EQ(count(m, "error_timeout"), 0u);
-  EXPECT_EQ(count(m, "error_recv_econnreset"), 10u);
+  EXPECT_EQ(metric_total(m, "error_timeout"), 0u);
+  EXPECT_EQ(metric_total(m, "error_recv_econnreset"), 10u);
 }
 
 TEST(EngineSockets, KeepAliveClosedAfterItsResponseReconnectsSilently) {
@@ -328,8 +325,8 @@ TEST(EngineSockets, KeepAliveClosedAfterItsResponseReconnectsSilently) {
   OkServer server(0, Answer::close_after);
   MetricSet m = run(server.port(), 3, 20, 1, requests(3), R"(<option name="idle_timeout" value="3000"/>)");
   for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
-  EXPECT_EQ(count(m, "200"), 9u);
-  EXPECT_EQ(count(m, "finish_users_count"), 3u);
+  EXPECT_EQ(metric_total(m, "200"), 9u);
+  EXPECT_EQ(metric_total(m, "finish_users_count"), 3u);
 }
 
 TEST(EngineSockets, LongThinktimeParksTheConnection) {
@@ -340,13 +337,13 @@ TEST(EngineSockets, LongThinktimeParksTheConnection) {
   std::string session = requests(1) + R"(<thinktime value="1.2" random="false"/>)" + requests(2);
   MetricSet m = run(server.port(), 3, 100, 1, session);
   for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
-  EXPECT_EQ(count(m, "200"), 9u);
+  EXPECT_EQ(metric_total(m, "200"), 9u);
   EXPECT_EQ(server.connections(), 3);
   EXPECT_EQ(g_epoll_dels.load(), 3 * kDelsPerPark);
   // A short thinktime keeps it registered.
   g_epoll_dels = 0;
   m = run(server.port(), 3, 100, 1, requests(1) + R"(<thinktime value="0.2" random="false"/>)" + requests(1));
-  EXPECT_EQ(count(m, "200"), 6u);
+  EXPECT_EQ(metric_total(m, "200"), 6u);
   EXPECT_EQ(g_epoll_dels.load(), 0u);
 }
 
@@ -361,8 +358,8 @@ TEST(EngineSockets, ParkedConnectionClosedByTheServerReconnectsSilently) {
     std::string session = requests(1) + R"(<thinktime value="1.1" random="false"/>)" + requests(1);
     MetricSet m = run(server.port(), 3, 100, 1, session, R"(<option name="idle_timeout" value="3000"/>)");
     for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
-    EXPECT_EQ(count(m, "200"), 6u);
-    EXPECT_EQ(count(m, "finish_users_count"), 3u);
+    EXPECT_EQ(metric_total(m, "200"), 6u);
+    EXPECT_EQ(metric_total(m, "finish_users_count"), 3u);
     EXPECT_EQ(server.connections(), 6);
     EXPECT_EQ(g_epoll_dels.load(), 3 * kDelsPerPark);  // each first connection was parked
   }
@@ -375,8 +372,8 @@ TEST(EngineSockets, ReceiveBufferThatCannotBeMappedFailsTheRequest) {
   g_fail_buffer_maps = true;
   MetricSet m = run(server.port(), 3, 100, 1, requests(2));
   g_fail_buffer_maps = false;
-  EXPECT_EQ(count(m, "error_buffer_alloc"), 3u);
-  EXPECT_EQ(count(m, "200"), 0u);
+  EXPECT_EQ(metric_total(m, "error_buffer_alloc"), 3u);
+  EXPECT_EQ(metric_total(m, "200"), 0u);
   EXPECT_EQ(server.requests(), 3);  // each user's first request went out, no second one
 }
 
@@ -389,10 +386,10 @@ TEST(EngineSockets, RefusedConnectIsAConnectError) {
   MetricSet m = run(ntohs(a.sin_port), 3, 100, 1, requests(1),
                     R"(<option name="max_retries" value="1"/><option name="retry_timeout" value="10"/>)");
   ::close(closed);
-  EXPECT_EQ(count(m, "error_connect_econnrefused"), 6u);  // each user's connect and its one retry
-  EXPECT_EQ(count(m, "error_abort_max_conn_retries"), 3u);
-  EXPECT_EQ(count(m, "connect"), 0u);
-  EXPECT_EQ(count(m, "request"), 0u);
+  EXPECT_EQ(metric_total(m, "error_connect_econnrefused"), 6u);  // each user's connect and its one retry
+  EXPECT_EQ(metric_total(m, "error_abort_max_conn_retries"), 3u);
+  EXPECT_EQ(metric_total(m, "connect"), 0u);
+  EXPECT_EQ(metric_total(m, "request"), 0u);
   for (const auto& [name, metric] : m.sorted())
     EXPECT_FALSE(name.starts_with("error_send")) << name;
 }
@@ -428,8 +425,8 @@ TEST(EngineSockets, ExhaustedPortsRangeIsEaddrnotavail) {
                     R"(<option name="ports_range" min=")" + port + R"(" max=")" + port +
                         R"("/><option name="max_retries" value="0"/>)");
   ::close(holder);
-  EXPECT_EQ(count(m, "error_connect_eaddrnotavail"), 2u);
-  EXPECT_EQ(count(m, "request"), 0u);
+  EXPECT_EQ(metric_total(m, "error_connect_eaddrnotavail"), 2u);
+  EXPECT_EQ(metric_total(m, "request"), 0u);
   EXPECT_EQ(server.requests(), 0);
 }
 
@@ -439,13 +436,13 @@ TEST(EngineSockets, UsersStartingLateAreCounted) {
   // than the 1 s stall limit late, so not skipped); those due before -100 ms are late: about 50
   // of the 100/s x 0.6 s (Poisson).
   MetricSet late = run(server.port(), 1000, 100, 1, requests(1), "", 600ms);
-  EXPECT_GT(count(late, "users_late"), 20u);
-  EXPECT_LT(count(late, "users_late"), count(late, "users_count"));
+  EXPECT_GT(metric_total(late, "users_late"), 20u);
+  EXPECT_LT(metric_total(late, "users_late"), metric_total(late, "users_count"));
   // Started on time at an easy rate: nobody late, with a bound (0.4 s, the late run's users are
   // up to 0.6 s late) a loaded test machine cannot exceed by chance.
   MetricSet easy = run(server.port(), 1000, 100, 1, requests(1), "", {}, 0.4);
-  EXPECT_GT(count(easy, "users_count"), 50u);
-  EXPECT_EQ(count(easy, "users_late"), 0u);
+  EXPECT_GT(metric_total(easy, "users_count"), 50u);
+  EXPECT_EQ(metric_total(easy, "users_late"), 0u);
 }
 
 // The agent tells the controller what aborted the test (control::TestAbort): the match as written
@@ -459,7 +456,7 @@ TEST(EngineSockets, AbortOfTheWholeTestNamesItsCause) {
                        <thinktime value="30"/>)", "", {}, 0.1, &cause);
   EXPECT_TRUE(cause.starts_with(R"(<match do="abort_test" name="ok-body">ok</match> (user )")) << cause;
   EXPECT_TRUE(cause.ends_with(R"(, session "s"))")) << cause;
-  EXPECT_EQ(count(m, "match_stop_test"), 1u) << "the agent stops at the first abort";
+  EXPECT_EQ(metric_total(m, "match_stop_test"), 1u) << "the agent stops at the first abort";
 
   run(server.port(), 3, 10, 1,
       R"(<request><match do="abort_test" when="nomatch">not-in-the-answer</match><http url="/" version="1.1"/></request>
@@ -482,11 +479,11 @@ TEST(EngineSockets, LoopbackConnectEndsWithoutAWait) {
   g_epoll_mods = 0;
   g_connects = 0;
   MetricSet m = run(server.port(), 60, 100, 1, requests(1));
-  std::uint64_t users = count(m, "users_count");
+  std::uint64_t users = metric_total(m, "users_count");
   EXPECT_GT(users, 30u);
   for (const auto& [name, metric] : m.sorted()) EXPECT_FALSE(name.starts_with("error_")) << name;
-  EXPECT_EQ(count(m, "connect"), users);
-  EXPECT_EQ(count(m, "200"), users);
+  EXPECT_EQ(metric_total(m, "connect"), users);
+  EXPECT_EQ(metric_total(m, "200"), users);
   EXPECT_LE(g_connects.load(), 2 * users);
   // One per user without the check; a connect still in progress (its SYN-ACK handled later by
   // a busy machine's ksoftirqd) may need one.
@@ -513,10 +510,10 @@ TEST(EngineSockets, ConnectsStillInProgressAreAskedLessOften) {
   std::uint64_t connects = g_connects.load();
   for (int c : fillers) ::close(c);
   ::close(full);
-  std::uint64_t users = count(m, "users_count");
+  std::uint64_t users = metric_total(m, "users_count");
   ASSERT_GT(users, 20u);
-  EXPECT_EQ(count(m, "error_connect_timeout"), users);
-  EXPECT_EQ(count(m, "connect"), 0u);
+  EXPECT_EQ(metric_total(m, "error_connect_timeout"), users);
+  EXPECT_EQ(metric_total(m, "connect"), 0u);
   EXPECT_GE(connects, users + 1);  // the first one is asked
   EXPECT_LE(connects, users + 6);
 }
@@ -530,9 +527,9 @@ TEST(EngineArrivals, ArrivalTimerIsSetOncePerTick) {
   g_timer_sets = 0;
   MetricSet m = run(server.port(), 100, 50, 2, requests(1));
   std::uint64_t sets = g_timer_sets.load();
-  std::uint64_t users = count(m, "users_count");
+  std::uint64_t users = metric_total(m, "users_count");
   EXPECT_GT(users, 60u);
-  EXPECT_EQ(count(m, "200"), users);
+  EXPECT_EQ(metric_total(m, "200"), users);
   EXPECT_LT(static_cast<double>(sets), 1.4 * static_cast<double>(users) + 20) << sets << " settings, " << users << " users";
 }
 
@@ -553,18 +550,18 @@ TEST(EngineArrivals, CountsAreExactAcrossRateChangesAndPauses) {
   engine.set_arrival_factor(0);
   std::this_thread::sleep_for(700ms);  // the users started before the pause: collected (500 ms drains)
   engine.collect(total);
-  std::uint64_t before_pause = count(total, "users_count");
+  std::uint64_t before_pause = metric_total(total, "users_count");
   EXPECT_GT(before_pause, 30u);
   EXPECT_LT(before_pause, 200u);
   std::this_thread::sleep_for(800ms);
   MetricSet paused;
   engine.collect(paused);
-  EXPECT_EQ(count(paused, "users_count"), 0u);
+  EXPECT_EQ(metric_total(paused, "users_count"), 0u);
   engine.set_arrival_factor(3);
   std::this_thread::sleep_for(100ms);
   engine.set_arrival_factor(1);
   auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (count(total, "users_count") + count(paused, "users_count") < 300 && std::chrono::steady_clock::now() < deadline) {
+  while (metric_total(total, "users_count") + metric_total(paused, "users_count") < 300 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(50ms);
     engine.collect(total);
   }
@@ -572,8 +569,8 @@ TEST(EngineArrivals, CountsAreExactAcrossRateChangesAndPauses) {
   engine.stop();
   engine.join();
   engine.collect(total);
-  EXPECT_EQ(count(total, "users_count"), 300u);
-  EXPECT_EQ(count(total, "200"), 300u);
+  EXPECT_EQ(metric_total(total, "users_count"), 300u);
+  EXPECT_EQ(metric_total(total, "200"), 300u);
   EXPECT_EQ(server.requests(), 300);
 }
 

@@ -15,14 +15,14 @@
 #include "loadctl/scenario.hpp"
 #include "loadctl/scenario_error.hpp"
 #include "support/fake_conn_services.hpp"
+#include "support/fake_connection.hpp"
 #include "support/map_vars.hpp"
+#include "support/parse_request.hpp"
 
 void loadctl_register_amqp(loadctl::ProtocolRegistry& registry);
 
 namespace loadctl::amqp {
 namespace {
-
-using FakeServices = test::FakeConnServices;
 
 const Protocol& protocol() {
   static ProtocolRegistry registry = [] {
@@ -36,14 +36,9 @@ const Protocol& protocol() {
 // One request from its XML text (subst="true" when `subst`).
 std::shared_ptr<const RequestSpec> request(const std::string& xml, bool subst = false,
                                            const ProtocolOptions* options = nullptr) {
-  static std::vector<std::unique_ptr<pugi::xml_document>> docs;  // nodes outlive the call
-  docs.push_back(std::make_unique<pugi::xml_document>());
-  EXPECT_TRUE(docs.back()->load_string(xml.c_str()));
-  RequestParseContext ctx;
-  ctx.subst = subst;
-  ctx.subst_body = subst;
+  RequestParseContext ctx = test::subst_context(subst);
   ctx.options = options;
-  return protocol().parse_request(docs.back()->first_child(), ctx);
+  return protocol().parse_request(test::kept_element(xml), ctx);
 }
 
 // Frames as a server sends them.
@@ -120,28 +115,9 @@ std::vector<std::pair<std::uint16_t, std::uint32_t>> methods(std::string_view by
   return out;
 }
 
-struct Client {
-  FakeServices s;
-  std::unique_ptr<Connection> conn;
-  test::MapVars vars;
-  std::string out;
-  ResponseInfo info;
-
-  explicit Client(const ProtocolOptions* options = nullptr, std::size_t max_frame = 16 << 20) {
-    ConnectionContext ctx;
-    ctx.options = options;
-    ctx.max_frame_size = max_frame;
-    conn = protocol().open_connection(ctx);
-    EXPECT_FALSE(conn->on_open(s));
-  }
-  // Encodes `r`; returns the bytes it wrote.
-  std::string encode(const RequestSpec& r) {
-    out.clear();
-    EncodeContext ctx;
-    ctx.vars = &vars;
-    conn->encode(s, r, ctx, out);
-    return out;
-  }
+struct Client : test::FakeConnection {
+  explicit Client(const ProtocolOptions* options = nullptr, std::size_t max_frame = 16 << 20)
+      : FakeConnection(protocol(), max_frame, options) {}
   // Offers `bytes` as the engine does (again with the rest while something is consumed).
   ConnEvent feed(std::string_view bytes, const RequestSpec* pending) {
     info = {};
@@ -215,13 +191,8 @@ TEST(AmqpParse, TsungDefaultsAndTypes) {
 }
 
 TEST(AmqpParse, ErrorsNameTheAttribute) {
-  auto error_of = [](const std::string& xml, bool subst = false) -> std::string {
-    try {
-      request(xml, subst);
-    } catch (const ScenarioError& e) {
-      return e.what();
-    }
-    return "accepted";
+  auto error_of = [](const std::string& xml, bool subst = false) {
+    return test::scenario_error_of([&] { request(xml, subst); }, "accepted");
   };
   EXPECT_NE(error_of(R"(<amqp type="basic.get"/>)").find("unknown amqp type 'basic.get'"), std::string::npos);
   EXPECT_NE(error_of(R"(<amqp type="channel.open" vhost="/"/>)").find("unknown attribute 'vhost'"), std::string::npos)
@@ -698,13 +669,8 @@ TEST(AmqpConnection, DeferredFatalIsNotDowngraded) {
 }
 
 TEST(AmqpParse, LongNamesAndPayloadSizeWithPayloadAreRefused) {
-  auto error_of = [](const std::string& xml) -> std::string {
-    try {
-      request(xml);
-    } catch (const ScenarioError& e) {
-      return e.what();
-    }
-    return "accepted";
+  auto error_of = [](const std::string& xml) {
+    return test::scenario_error_of([&] { request(xml); }, "accepted");
   };
   std::string n256(256, 'n'), n255(255, 'n');
   for (const char* attr : {"exchange", "routing_key"}) {

@@ -21,6 +21,7 @@
 #include "loadctl/scenario_error.hpp"
 #include "support/fake_conn_services.hpp"
 #include "support/map_vars.hpp"
+#include "support/parse_request.hpp"
 
 namespace loadctl::fs {
 namespace {
@@ -28,21 +29,12 @@ namespace {
 const Protocol& fs_protocol() { return *ProtocolRegistry::builtin().by_element("fs"); }
 
 std::shared_ptr<const FsRequest> fs_request(const std::string& xml, bool subst = false) {
-  static std::vector<std::unique_ptr<pugi::xml_document>> docs;  // nodes outlive the call
-  docs.push_back(std::make_unique<pugi::xml_document>());
-  EXPECT_TRUE(docs.back()->load_string(xml.c_str()));
-  RequestParseContext ctx;
-  ctx.subst = subst;
-  return std::static_pointer_cast<const FsRequest>(fs_protocol().parse_request(docs.back()->first_child(), ctx));
+  return std::static_pointer_cast<const FsRequest>(
+      fs_protocol().parse_request(test::kept_element(xml), test::subst_context(subst, false)));
 }
 
 std::string fs_parse_error(const std::string& xml) {
-  try {
-    fs_request(xml);
-  } catch (const ScenarioError& e) {
-    return e.what();
-  }
-  return "(accepted)";
+  return test::scenario_error_of([&] { fs_request(xml); }, "(accepted)");
 }
 
 std::string fs_scenario(const std::string& server_type) {

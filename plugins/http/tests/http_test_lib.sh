@@ -19,12 +19,6 @@ $5
 XML
 }
 
-# run_loadctl SCENARIO: `loadctl start` with the log directory $TEST_TMP/run; fails with its stderr.
-run_loadctl() {
-  "$LOADCTL" -q -f "$1" --run-dir "$TEST_TMP/run" start > "$TEST_TMP/out" 2> "$TEST_TMP/err" ||
-    { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
-}
-
 # start_cookie_nginx "LOGIN_HEADERS": nginx whose /c/ requests are logged to $COOKIE_LOG as
 # '"<request>" "<Cookie header>"'; /c/login adds LOGIN_HEADERS (add_header lines), /c/logout
 # deletes sid, /c/bye closes the connection. Sets NGINX_PORT.

@@ -14,6 +14,7 @@
 #include "jabber_test_support.hpp"
 #include "loadctl/dynamics.hpp"
 #include "loadctl/scenario_error.hpp"
+#include "support/parse_request.hpp"
 
 namespace loadctl::jabber {
 namespace {
@@ -23,12 +24,7 @@ using test::FakeServices;
 using test::protocol;
 
 std::shared_ptr<const ProtocolOptions> options(const char* xml = "<options/>") {
-  static std::vector<std::unique_ptr<pugi::xml_document>> docs;  // nodes outlive the call
-  docs.push_back(std::make_unique<pugi::xml_document>());
-  EXPECT_TRUE(docs.back()->load_string(xml));
-  std::vector<pugi::xml_node> nodes;
-  for (pugi::xml_node n : docs.back()->first_child().children("option")) nodes.push_back(n);
-  return protocol().parse_options(nodes);
+  return protocol().parse_options(loadctl::test::kept_options(xml));
 }
 
 std::shared_ptr<const JabberRequest> parse(const char* xml, const ProtocolOptions* opts, bool subst = false) {
@@ -147,12 +143,7 @@ TEST(JabberOptions, DefaultsAndRefusals) {
 }
 
 std::shared_ptr<const JabberOptions> options_with_files(const char* xml, const std::vector<DataFile>& files) {
-  static std::vector<std::unique_ptr<pugi::xml_document>> docs;
-  docs.push_back(std::make_unique<pugi::xml_document>());
-  EXPECT_TRUE(docs.back()->load_string(xml));
-  std::vector<pugi::xml_node> nodes;
-  for (pugi::xml_node n : docs.back()->first_child().children("option")) nodes.push_back(n);
-  return std::static_pointer_cast<const JabberOptions>(protocol().parse_options_with_files(nodes, files));
+  return std::static_pointer_cast<const JabberOptions>(protocol().parse_options_with_files(loadctl::test::kept_options(xml), files));
 }
 
 // Tsung's ts_user_server with random_from_fileid / offline_from_fileid / fileid_delimiter: the

@@ -10,7 +10,9 @@
 #include "ldap_request.hpp"
 #include "loadctl/connection.hpp"
 #include "loadctl/scenario_error.hpp"
+#include "support/fake_conn_services.hpp"
 #include "support/map_vars.hpp"
+#include "support/parse_request.hpp"
 
 namespace loadctl::ldap {
 namespace {
@@ -203,21 +205,11 @@ TEST(LdapFilter, NestingIsBounded) {
 // --- requests ------------------------------------------------------------------------------
 
 std::shared_ptr<const LdapRequest> parse(const char* xml, bool subst = false) {
-  pugi::xml_document doc;
-  EXPECT_TRUE(doc.load_string(xml));
-  RequestParseContext ctx;
-  ctx.subst = subst;
-  ctx.subst_body = subst;
-  return parse_ldap_request(doc.first_child(), ctx);
+  return test::parse_request_xml(parse_ldap_request, xml, subst);
 }
 
 std::string error_of(const char* xml) {
-  try {
-    parse(xml);
-  } catch (const ScenarioError& e) {
-    return e.what();
-  }
-  return "";
+  return test::scenario_error_of([&] { parse(xml); });
 }
 
 std::string message(const char* xml, std::int32_t id = 1, const VariableSource* vars = nullptr, bool subst = false) {
@@ -394,36 +386,7 @@ TEST(LdapMessage, Decode) {
   EXPECT_FALSE(decode_message(server_message(1, tag::search_entry, ""), m));                    // no objectName
 }
 
-class FakeServices final : public ConnectionServices {
- public:
-  std::vector<std::string> names;
-  std::vector<std::uint64_t> counts;
-  std::string var_name, var_value;
-  int tls_started = 0;
-  void send(std::string_view) override {}
-  void start_tls() override { ++tls_started; }
-  void set_timer(double) override {}
-  void cancel_timer() override {}
-  ConnMetric metric(std::string_view name, ConnMetricKind) override {
-    names.emplace_back(name);
-    counts.push_back(0);
-    return static_cast<ConnMetric>(names.size() - 1);
-  }
-  void count(ConnMetric m, std::uint64_t n) override { counts[m] += n; }
-  void sample(ConnMetric, double) override {}
-  void set_var(std::string_view name, std::string_view value) override {
-    var_name = name;
-    var_value = value;
-  }
-  void error(std::string_view) override {}
-  const VariableSource* vars() const override { return nullptr; }
-  std::uint64_t get(std::string_view name) const {
-    for (std::size_t i = 0; i < names.size(); ++i)
-      if (names[i] == name) return counts[i];
-    ADD_FAILURE() << "no metric " << name;
-    return 0;
-  }
-};
+using FakeServices = loadctl::test::FakeConnServices;
 
 struct Client {
   FakeServices s;

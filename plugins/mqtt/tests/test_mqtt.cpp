@@ -8,29 +8,22 @@
 #include "mqtt_connection.hpp"
 #include "mqtt_frame.hpp"
 #include "mqtt_request.hpp"
+#include "support/fake_conn_services.hpp"
 #include "support/map_vars.hpp"
+#include "support/parse_request.hpp"
 
 namespace loadctl::mqtt {
 namespace {
 
 using loadctl::test::MapVars;
+using FakeServices = loadctl::test::FakeConnServices;
 
 std::shared_ptr<const MqttRequest> parse(const char* xml, bool subst = false) {
-  pugi::xml_document doc;
-  EXPECT_TRUE(doc.load_string(xml));
-  RequestParseContext ctx;
-  ctx.subst = subst;
-  ctx.subst_body = subst;
-  return parse_mqtt_request(doc.first_child(), ctx);
+  return test::parse_request_xml(parse_mqtt_request, xml, subst);
 }
 
 std::string error_of(const char* xml) {
-  try {
-    parse(xml);
-  } catch (const ScenarioError& e) {
-    return e.what();
-  }
-  return "";
+  return test::scenario_error_of([&] { parse(xml); });
 }
 
 std::string bytes(std::initializer_list<int> b) {
@@ -38,35 +31,6 @@ std::string bytes(std::initializer_list<int> b) {
   for (int c : b) s.push_back(static_cast<char>(c));
   return s;
 }
-
-class FakeServices final : public ConnectionServices {
- public:
-  std::string sent;
-  std::vector<std::string> names;
-  std::vector<std::uint64_t> counts;
-  std::vector<std::string> errors;
-  double timer = -1;  ///< seconds of the armed timer, -1: none
-  void send(std::string_view b) override { sent.append(b); }
-  void start_tls() override {}
-  void set_timer(double s) override { timer = s; }
-  void cancel_timer() override { timer = -1; }
-  ConnMetric metric(std::string_view name, ConnMetricKind) override {
-    names.emplace_back(name);
-    counts.push_back(0);
-    return static_cast<ConnMetric>(names.size() - 1);
-  }
-  void count(ConnMetric m, std::uint64_t n) override { counts[m] += n; }
-  void sample(ConnMetric, double) override {}
-  void set_var(std::string_view, std::string_view) override {}
-  void error(std::string_view name) override { errors.emplace_back(name); }
-  const VariableSource* vars() const override { return nullptr; }
-  std::uint64_t get(std::string_view name) const {
-    for (std::size_t i = 0; i < names.size(); ++i)
-      if (names[i] == name) return counts[i];
-    ADD_FAILURE() << "no metric " << name;
-    return 0;
-  }
-};
 
 struct Client {
   FakeServices s;

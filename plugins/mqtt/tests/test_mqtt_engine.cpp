@@ -18,12 +18,14 @@
 #include "engine/engine.hpp"
 #include "loadctl/plan.hpp"
 #include "loadctl/scenario.hpp"
+#include "support/local_engine.hpp"
 
 namespace loadctl::mqtt {
 namespace {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+using loadctl::test::metric_total;
 
 // One connection: CONNECT -> CONNACK, then `push_after` later a QoS 0 PUBLISH (or, with
 // `slow_start`, nothing and a pause before reading on, so that the client's writes queue up);
@@ -80,11 +82,6 @@ class ScriptedBroker {
   std::thread thread_;
 };
 
-std::uint64_t total(const MetricSet& m, std::string_view name) {
-  const Metric* metric = m.find(name);
-  return metric ? metric->count : 0;
-}
-
 // Runs one user of `session` (the body of a ts_mqtt <session>) against `broker`.
 MetricSet run_one(const ScriptedBroker& broker, const std::string& session, std::chrono::steady_clock::duration& took) {
   std::string xml = R"(<?xml version="1.0"?><tsung>
@@ -92,21 +89,7 @@ MetricSet run_one(const ScriptedBroker& broker, const std::string& session, std:
     <servers><server host="127.0.0.1" port=")" + std::to_string(broker.port()) + R"(" type="tcp"/></servers>
     <load><user session="s" start_time="0" unit="second"/></load>
     <sessions><session name="s" probability="100" type="ts_mqtt">)" + session + "</session></sessions></tsung>";
-  Scenario scenario = load_scenario_text(xml, "mqtt.xml", ProtocolRegistry::builtin());
-  std::vector<AgentPlan> plans = plan_run(scenario, plan_slots(scenario), 1);
-  EXPECT_EQ(plans.size(), 1u);
-  engine::Engine engine(scenario, plans.at(0), 1);
-  auto start = std::chrono::steady_clock::now();
-  engine.start(engine::Clock::now());
-  while (!engine.done() && std::chrono::steady_clock::now() < start + std::chrono::seconds(20))
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  took = std::chrono::steady_clock::now() - start;
-  EXPECT_TRUE(engine.done());
-  engine.stop();
-  engine.join();
-  MetricSet m;
-  engine.collect(m);
-  return m;
+  return test::run_engine(load_scenario_text(xml, "mqtt.xml", ProtocolRegistry::builtin()), {}, &took);
 }
 
 TEST(MqttEngine, WaitForMessagesCountsPushesAndIsNotTimed) {
@@ -119,11 +102,11 @@ TEST(MqttEngine, WaitForMessagesCountsPushesAndIsNotTimed) {
   for (const auto& [name, metric] : m.sorted())
     EXPECT_FALSE(name.starts_with("error_")) << name << " = " << metric->count;
   EXPECT_GE(took, std::chrono::milliseconds(500)) << "the wait did not last its timeout";
-  EXPECT_EQ(total(m, "finish_users_count"), 1u);
-  EXPECT_EQ(total(m, "mqtt_connected"), 1u);
-  EXPECT_EQ(total(m, "mqtt_server_published"), 1u);  // pushed during the wait
-  EXPECT_EQ(total(m, "request"), 1u);                 // connect; the wait is not a timed request
-  EXPECT_EQ(total(m, "request_noack"), 1u);           // disconnect
+  EXPECT_EQ(metric_total(m, "finish_users_count"), 1u);
+  EXPECT_EQ(metric_total(m, "mqtt_connected"), 1u);
+  EXPECT_EQ(metric_total(m, "mqtt_server_published"), 1u);  // pushed during the wait
+  EXPECT_EQ(metric_total(m, "request"), 1u);                 // connect; the wait is not a timed request
+  EXPECT_EQ(metric_total(m, "request_noack"), 1u);           // disconnect
   const Metric* page = m.find("page");
   ASSERT_NE(page, nullptr);
   // Tsung's mark_prev_req: connect, the wait (a thinktime that still marks the request before it)
@@ -148,9 +131,9 @@ TEST(MqttEngine, UnacknowledgedRequestsAreWrittenBeforeTheUserEnds) {
         <request><mqtt type="publish" topic="t" qos="0">)" + payload + R"(</mqtt></request>
       </for>
       <request><mqtt type="disconnect"/></request>)", took);
-  EXPECT_EQ(total(m, "mqtt_published"), 2000u);
-  EXPECT_EQ(total(m, "request_noack"), 2001u);
-  EXPECT_EQ(total(m, "finish_users_count"), 1u);
+  EXPECT_EQ(metric_total(m, "mqtt_published"), 2000u);
+  EXPECT_EQ(metric_total(m, "request_noack"), 2001u);
+  EXPECT_EQ(metric_total(m, "finish_users_count"), 1u);
   for (int i = 0; i < 500 && !broker.got_disconnect; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(broker.publishes.load(), 2000);
   EXPECT_TRUE(broker.got_disconnect);

@@ -120,7 +120,7 @@ XML
   assert_eq "$(sum mqtt_published fanout$qos)" $((N * MSGS)) "qos $qos: messages published"
   assert_eq "$(sum mqtt_server_pubacked fanout$qos)" $((qos * N * MSGS)) "qos $qos: PUBACKs received"
   assert_eq "$(sum mqtt_server_published fanout$qos)" $((N * MSGS * M)) "qos $qos: messages the subscribers received"
-  wait_until 10 bash -c "! kill -0 $spid 2>/dev/null" || fail "qos $qos: mosquitto_sub did not get $((N * MSGS)) messages"
+  wait_until 10 exited "$spid" || fail "qos $qos: mosquitto_sub did not get $((N * MSGS)) messages"
   wait "$spid" || true
   assert_eq "$(grep -c '^msg ' "$TEST_TMP/sub$qos.out")" $((N * MSGS)) "qos $qos: messages mosquitto_sub saw"
   for i in 1 $MSGS; do

@@ -13,6 +13,7 @@
 #include "mysql_request.hpp"
 #include "mysql_test_support.hpp"
 #include "support/map_vars.hpp"
+#include "support/parse_request.hpp"
 
 namespace loadctl::mysql {
 namespace {
@@ -57,21 +58,11 @@ const std::string kSyntaxError = unhex(
 const std::string kInsertOk = unhex("0700000100010002000000");
 
 std::shared_ptr<const MysqlRequest> parse(const char* xml, bool subst = false, bool subst_body = true) {
-  pugi::xml_document doc;
-  EXPECT_TRUE(doc.load_string(xml));
-  RequestParseContext ctx;
-  ctx.subst = subst;
-  ctx.subst_body = subst && subst_body;
-  return parse_mysql_request(doc.first_child(), ctx);
+  return test::parse_request_xml(parse_mysql_request, xml, subst, subst_body);
 }
 
 std::string error_of(const char* xml, bool subst = false, bool subst_body = true) {
-  try {
-    parse(xml, subst, subst_body);
-  } catch (const ScenarioError& e) {
-    return e.what();
-  }
-  return "";
+  return test::scenario_error_of([&] { parse(xml, subst, subst_body); });
 }
 
 // --- packets -------------------------------------------------------------------------------

@@ -20,12 +20,12 @@
 #include "pgsql_wire.hpp"
 #include "recorder/pgsql_record.hpp"
 #include "support/fake_conn_services.hpp"
+#include "support/fake_connection.hpp"
 #include "support/map_vars.hpp"
+#include "support/parse_request.hpp"
 
 namespace loadctl::pgsql {
 namespace {
-
-using FakeServices = test::FakeConnServices;
 
 const ProtocolRegistry& registry() { return ProtocolRegistry::builtin(); }
 const Protocol& protocol() { return *registry().by_element("pgsql"); }
@@ -56,22 +56,11 @@ void expect_refused(const std::string& text, std::string_view marker, const std:
 }
 
 std::shared_ptr<const RequestSpec> request(const std::string& xml, bool subst = false) {
-  static std::vector<std::unique_ptr<pugi::xml_document>> docs;  // nodes outlive the call
-  docs.push_back(std::make_unique<pugi::xml_document>());
-  EXPECT_TRUE(docs.back()->load_string(xml.c_str()));
-  RequestParseContext ctx;
-  ctx.subst = subst;
-  ctx.subst_body = subst;
-  return protocol().parse_request(docs.back()->first_child(), ctx);
+  return protocol().parse_request(test::kept_element(xml), test::subst_context(subst));
 }
 
 std::string parse_error(const std::string& xml) {
-  try {
-    request(xml);
-  } catch (const ScenarioError& e) {
-    return e.what();
-  }
-  return "(accepted)";
+  return test::scenario_error_of([&] { request(xml); }, "(accepted)");
 }
 
 // A backend message: type, length, body.
@@ -175,26 +164,8 @@ TEST(PgsqlAuth, ScramRefusesAForeignNonceAndBadIterations) {
   EXPECT_EQ(decoded, "pencil!");
 }
 
-struct Client {
-  FakeServices s;
-  std::unique_ptr<Connection> conn;
-  test::MapVars vars;
-  std::string out;
-  ResponseInfo info;
-
-  explicit Client(std::size_t max_frame = 16 << 20) {
-    ConnectionContext ctx;
-    ctx.max_frame_size = max_frame;
-    conn = protocol().open_connection(ctx);
-    EXPECT_FALSE(conn->on_open(s));
-  }
-  std::string encode(const RequestSpec& r) {
-    out.clear();
-    EncodeContext ctx;
-    ctx.vars = &vars;
-    conn->encode(s, r, ctx, out);
-    return out;
-  }
+struct Client : test::FakeConnection {
+  explicit Client(std::size_t max_frame = 16 << 20) : FakeConnection(protocol(), max_frame) {}
   // Feeds `bytes` one at a time as the engine would (unconsumed bytes offered again with more);
   // returns the first event other than none, and how many bytes were left unconsumed then.
   std::pair<ConnEvent, std::size_t> feed(const std::string& bytes, const RequestSpec* pending) {

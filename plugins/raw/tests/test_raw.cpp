@@ -1,4 +1,5 @@
 #include "support/map_vars.hpp"
+#include "support/parse_request.hpp"
 #include <gtest/gtest.h>
 
 #include <map>
@@ -15,12 +16,7 @@ namespace {
 using loadctl::test::MapVars;
 
 std::shared_ptr<const RawRequest> parse(const char* xml, bool subst = false) {
-  pugi::xml_document doc;
-  EXPECT_TRUE(doc.load_string(xml));
-  RequestParseContext ctx;
-  ctx.subst = subst;
-  ctx.subst_body = subst;
-  return parse_raw_request(doc.first_child(), ctx);
+  return test::parse_request_xml(parse_raw_request, xml, subst);
 }
 
 std::string encode(const RawRequest& req, const VariableSource* vars = nullptr) {

@@ -21,6 +21,7 @@
 #include "shell_request.hpp"
 #include "support/fake_conn_services.hpp"
 #include "support/map_vars.hpp"
+#include "support/parse_request.hpp"
 
 namespace loadctl::shell {
 namespace {
@@ -28,12 +29,8 @@ namespace {
 const Protocol& shell_protocol() { return *ProtocolRegistry::builtin().by_element("shell"); }
 
 std::shared_ptr<const ShellRequest> shell_request(const std::string& xml, bool subst = false) {
-  static std::vector<std::unique_ptr<pugi::xml_document>> docs;  // nodes outlive the call
-  docs.push_back(std::make_unique<pugi::xml_document>());
-  EXPECT_TRUE(docs.back()->load_string(xml.c_str()));
-  RequestParseContext ctx;
-  ctx.subst = subst;
-  return std::static_pointer_cast<const ShellRequest>(shell_protocol().parse_request(docs.back()->first_child(), ctx));
+  return std::static_pointer_cast<const ShellRequest>(
+      shell_protocol().parse_request(test::kept_element(xml), test::subst_context(subst, false)));
 }
 
 TEST(ShellParse, CommandLineAsTsung) {

@@ -39,8 +39,7 @@ expected=$(( users * ( $(uname -s | wc -c) + 8 ) ))
 assert_eq "$(tsung_sum size_rcv "$TEST_TMP/run1")" "$expected" "size_rcv = bytes printed"
 assert_eq "$(tsung_sum request "$TEST_TMP/run1")" "$((3 * users))" "requests"
 
-TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-(umask 077 && printf '%s\n' "$TOKEN" > "$TEST_TMP/token")
+new_token "$TEST_TMP/token" > /dev/null
 sed -e 's|<client host="localhost" use_controller_vm="true"/>|<client host="shellagent" hostip="127.0.0.1"/>|' \
   "$TEST_TMP/shell.xml" > "$TEST_TMP/direct.xml"
 grep -q 'host="shellagent"' "$TEST_TMP/direct.xml" || fail "client not replaced"
@@ -48,14 +47,11 @@ direct_run() {  # direct_run NAME AGENT-FLAGS...: a listening agent with those f
   local name=$1 aport st=0
   shift
   aport=$(free_port)
-  "$LOADAGENT" --listen "127.0.0.1:$aport" --token-file "$TEST_TMP/token" "$@" > "$TEST_TMP/$name-agent.log" 2>&1 &
-  local pid=$!
-  on_exit "_stop_pid $pid"
-  wait_until 10 grep -q "listening on" "$TEST_TMP/$name-agent.log" || fail "$name: the listening agent did not start"
+  start_listening_agent "127.0.0.1:$aport" "$TEST_TMP/token" "$TEST_TMP/$name-agent.log" "$@"
   timeout 40 "$LOADCTL" -q -f "$TEST_TMP/${SCENARIO:-direct}.xml" --run-dir "$TEST_TMP/$name" --direct shellagent --agent-port "$aport" \
     --token-file "$TEST_TMP/token" -F 127.0.0.1 --dump-interval 1 start > /dev/null 2> "$TEST_TMP/$name.err" || st=$?
   assert_eq "$st" 0 "$name: loadctl exit status ($(tail -5 "$TEST_TMP/$name.err"))"
-  _stop_pid "$pid"
+  _stop_pid "$AGENT_PID"
 }
 
 log "2. listening agent without --allow-local"

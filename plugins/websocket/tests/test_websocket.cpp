@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "loadctl/scenario_error.hpp"
+#include "support/parse_request.hpp"
 #include "websocket_request.hpp"
 #include "ws_frame.hpp"
 
@@ -101,13 +102,7 @@ struct FakeServices final : ConnectionServices {
 };
 
 std::shared_ptr<const WsRequest> request(const char* xml) {
-  static std::vector<std::unique_ptr<pugi::xml_document>> docs;  // nodes must outlive the parse
-  docs.push_back(std::make_unique<pugi::xml_document>());
-  EXPECT_TRUE(docs.back()->load_string(xml));
-  RequestParseContext ctx;
-  ctx.subst = true;
-  ctx.subst_body = true;
-  return parse_websocket_request(docs.back()->first_child(), ctx);
+  return parse_websocket_request(test::kept_element(xml), test::subst_context(true));
 }
 
 // A server frame (unmasked).

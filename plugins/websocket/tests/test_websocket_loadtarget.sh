@@ -43,13 +43,8 @@ scenario() {
 XML
 }
 
-run() {
-  "$LOADCTL" -q -f "$1" --run-dir "$2" start > "$TEST_TMP/out" 2> "$TEST_TMP/err" ||
-    { rc=$?; cat "$TEST_TMP/err" >&2; fail "loadctl exited with $rc"; }
-}
-
 scenario "$TEST_TMP/ws.xml" ""
-run "$TEST_TMP/ws.xml" "$TEST_TMP/run"
+run_loadctl "$TEST_TMP/ws.xml" "$TEST_TMP/run"
 r=$TEST_TMP/run
 n=$(tsung_sum users_count "$r")
 [ "$n" -ge 10 ] || fail "only $n users arrived"
@@ -63,7 +58,7 @@ errors=$(awk '$1 == "stats:" && $2 ~ /^error_/ && $3 > 0 {print $2}' "$r/tsung.l
 assert_eq "$errors" "" "errors"
 
 scenario "$TEST_TMP/small.xml" '<option name="max_frame_size" value="100"/>'
-run "$TEST_TMP/small.xml" "$TEST_TMP/run_small"
+run_loadctl "$TEST_TMP/small.xml" "$TEST_TMP/run_small"
 r=$TEST_TMP/run_small
 n2=$(tsung_sum users_count "$r")
 [ "$n2" -ge 10 ] || fail "only $n2 users arrived in the second run"

@@ -52,8 +52,7 @@ run_example() {
   sed -e '/<!DOCTYPE/d' -e "s/port=\"8080\" type=\"tcp\"/port=\"$2\" type=\"$1\"/" \
     -e 's/duration="120"/duration="10"/' /usr/share/doc/tsung/examples/websocket.xml > "$TEST_TMP/ws_$1.xml"
   grep -q "port=\"$2\" type=\"$1\"" "$TEST_TMP/ws_$1.xml" || fail "the example's server line changed"
-  "$LOADCTL" -q -f "$TEST_TMP/ws_$1.xml" --run-dir "$3" start > "$TEST_TMP/out" 2> "$TEST_TMP/err" ||
-    { rc=$?; cat "$TEST_TMP/err" >&2; fail "loadctl exited with $rc"; }
+  run_loadctl "$TEST_TMP/ws_$1.xml" "$3"
 }
 
 # check_run RUN_DIR LABEL: the example's one user did everything, as the server saw it.
