@@ -368,10 +368,9 @@ bool Worker::run_match(User& user, const MatchSpec& m, std::string_view response
     case MatchSpec::Do::dump:
       dump_match_ = found ? "match" : "nomatch";
       // match.log lines go to the agent log, which the controller collects.
-      spdlog::info("match.log: user={} session={} pc={} name={} when={} do={}{}{}", user.id, user.program->session,
-                   user.pc, m.name, m.when_match ? "match" : "nomatch", action_name(m.action),
-                   m.action == MatchSpec::Do::dump ? " response=" : "",
-                   m.action == MatchSpec::Do::dump ? response.substr(0, 4096) : std::string_view{});
+      spdlog::info("match.log: user={} session={} pc={} name={} when={} do={}", user.id, user.program->session,
+                   user.pc, m.name, m.when_match ? "match" : "nomatch", action_name(m.action));
+      if (m.action == MatchSpec::Do::dump) dump_response(user, response);
       return true;
     case MatchSpec::Do::abort:
       dump_match_ = "match_stop";
