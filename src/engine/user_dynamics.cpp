@@ -466,8 +466,9 @@ void Worker::abort_session(User& user, std::string_view metric) {
 }
 
 void Worker::restart_session(User& user) {
+  // Variables and <repeat> counters stay, as in Tsung (a restart only moves its action count);
+  // <for> and <foreach> set theirs again on entry.
   user.pc = 0;
-  if (user.loop_counters) std::fill_n(user.loop_counters.get(), user.program->loops.size(), 0);
   asio::post(ctx_, [this, &user, gen = user.generation] {
     if (gen == user.generation) step(user);
   });

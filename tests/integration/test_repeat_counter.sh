@@ -54,4 +54,29 @@ assert_eq "$(seen b)" "1-:2 2-2:2 3-3:2 4-4:2 5-5:2 6-6:2 7-6:2 " "repeat ended 
 assert_eq "$(seen c)" "1-:2 2-:2 " "repeat on an unset variable"
 assert_eq "$(tsung_sum max_repeat "$RUN")" 10 "max_repeat: 3 + 2 per user"
 assert_eq "$(tsung_sum error_repeat_wundef "$RUN")" 4 "error_repeat_wundef: 2 per user (Tsung's name)"
+log "match do=\"restart\" keeps the counter (Tsung keeps the session's dynamic variables)"
+: > "$access_log"
+cat > "$TEST_TMP/restart.xml" <<XML
+<?xml version="1.0"?>
+<tsung>
+  <clients><client host="localhost" use_controller_vm="true"/></clients>
+  <servers><server host="127.0.0.1" port="$LOADTARGET_HTTP_PORT" type="tcp"/></servers>
+  <load><arrivalphase phase="1" duration="1" unit="second"><users arrivalrate="20" unit="second" maxnumber="1"/></arrivalphase></load>
+  <sessions><session name="s" probability="100" type="ts_http">
+    <setdynvars sourcetype="value" value="yes"><var name="go"/></setdynvars>
+    <repeat name="q" max_repeat="2">
+      <request subst="true"><http url="/hello?d=%%_q%%"/></request>
+      <until var="go" eq="yes"/>
+    </repeat>
+    <request><match do="restart" max_restart="3">hello</match><http url="/hello?restart"/></request>
+  </session></sessions>
+</tsung>
+XML
+"$LOADCTL" -q -f "$TEST_TMP/restart.xml" --run-dir "$TEST_TMP/restart" --threads 1 start > /dev/null 2> "$TEST_TMP/err" ||
+  { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
+wait_until 5 bash -c "[ \$(grep -c ' GET /hello?restart ' '$access_log') -ge 4 ]" || fail "the user did not restart 3 times"
+# Four passes over the session: the counter goes on from one to the next (2, 3), then past max_repeat.
+assert_eq "$(grep -o ' GET /hello?d=[0-9]* ' "$access_log" | tr -d ' ' | tr '\n' ' ')" \
+  "GET/hello?d= GET/hello?d=2 GET/hello?d=3 GET/hello?d=3 " "repeat counter across restarts"
+assert_eq "$(tsung_sum max_repeat "$TEST_TMP/restart")" 2 "max_repeat on the 3rd and 4th pass"
 log "ok"
