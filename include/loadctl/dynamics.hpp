@@ -85,6 +85,11 @@ struct DynVariable {
   bool extract(std::string_view response, std::string& out, std::vector<std::string>* all = nullptr) const;
 };
 
+/// match do="dump" files (Tsung: one per dump, whole responses, no limit): at most this many per
+/// agent and per run, each holding at most the first kMaxMatchDumpBytes of the response.
+inline constexpr std::uint32_t kMaxMatchDumps = 1000;
+inline constexpr std::size_t kMaxMatchDumpBytes = 64 * 1024;
+
 /// A <match>.
 struct MatchSpec {
   enum class Do : std::uint8_t { continue_, log, dump, abort, abort_test, restart, loop };

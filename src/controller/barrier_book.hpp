@@ -1,7 +1,8 @@
 #pragma once
 // The controller's side of thinktime value="wait_global" (Tsung's ts_timer): agents report how
 // many of their users reached the rendezvous; once global_number of them wait across all agents,
-// whole groups are released, the users that arrived first going first.
+// whole groups are released, the users that arrived first going first; an incomplete group is
+// released when no user arrived for global_ack_timeout (release_all).
 
 #include <algorithm>
 #include <charconv>
@@ -51,9 +52,25 @@ class BarrierBook {
   /// Releases every whole group now waiting, oldest reports first: (agent, users) with at most
   /// one entry per agent, in the order of their oldest report.
   std::vector<std::pair<std::size_t, std::uint64_t>> release() {
+    if (group_ == 0 || waiting_ < group_) return {};
+    return take(waiting_ / group_ * group_);
+  }
+
+  /// Releases every user waiting, the incomplete group too (Tsung's ts_timer after
+  /// global_ack_timeout without an arrival), in the same order as release().
+  std::vector<std::pair<std::size_t, std::uint64_t>> release_all() { return take(waiting_); }
+
+  std::uint64_t waiting() const { return waiting_; }
+  std::uint64_t waiting_of(std::size_t agent) const {
+    std::uint64_t n = 0;
+    for (const auto& [a, count] : queue_)
+      if (a == agent) n += count;
+    return n;
+  }
+
+ private:
+  std::vector<std::pair<std::size_t, std::uint64_t>> take(std::uint64_t left) {
     std::vector<std::pair<std::size_t, std::uint64_t>> out;
-    if (group_ == 0 || waiting_ < group_) return out;
-    std::uint64_t left = waiting_ / group_ * group_;
     waiting_ -= left;
     while (left > 0) {
       // Not a structured binding: clang 14 (the sanitizer build's compiler) cannot capture one.
@@ -70,15 +87,6 @@ class BarrierBook {
     return out;
   }
 
-  std::uint64_t waiting() const { return waiting_; }
-  std::uint64_t waiting_of(std::size_t agent) const {
-    std::uint64_t n = 0;
-    for (const auto& [a, count] : queue_)
-      if (a == agent) n += count;
-    return n;
-  }
-
- private:
   std::uint64_t group_;
   std::uint64_t waiting_ = 0;
   std::deque<std::pair<std::size_t, std::uint64_t>> queue_;  ///< (agent, users) in report order

@@ -405,7 +405,23 @@ void Controller::on_barrier(AgentRecord& agent, std::string_view payload) {
     agent.channel->close("protocol violation");
     return;
   }
-  for (auto [index, n] : barriers_.release()) {
+  send_releases(barriers_.release());
+  // Tsung's ts_timer: an arrival that leaves a group incomplete restarts global_ack_timeout (the
+  // controller's default: 1 hour); when it expires the incomplete group goes and the next starts.
+  if (barriers_.waiting() == 0) {
+    barrier_timer_.cancel();
+    return;
+  }
+  double timeout = scenario_.options.global_ack_timeout;
+  barrier_timer_.expires_after(std::chrono::duration_cast<SteadyClock::duration>(
+      std::chrono::duration<double>(timeout < 0 ? 3600.0 : timeout)));
+  barrier_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) send_releases(barriers_.release_all());
+  });
+}
+
+void Controller::send_releases(const std::vector<std::pair<std::size_t, std::uint64_t>>& releases) {
+  for (auto [index, n] : releases) {
     AgentRecord& a = agents_[index];
     if (a.channel && a.channel->open()) a.channel->send(MsgType::release, control::encode_text(std::to_string(n)));
   }
@@ -560,6 +576,7 @@ void Controller::finish() {
   if (web_ && !options_.http_keep) web_->close();
   boost::system::error_code ignored;
   acceptor_.close(ignored);
+  barrier_timer_.cancel();
   ctx_.stop();
 }
 

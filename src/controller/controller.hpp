@@ -190,6 +190,7 @@ class Controller {
   void finish();
   void count_event(const std::string& name);
   void on_barrier(AgentRecord& agent, std::string_view payload);
+  void send_releases(const std::vector<std::pair<std::size_t, std::uint64_t>>& releases);
   std::size_t agent_index(const AgentRecord& agent) const;
   void judge_agent_losses();
   void fail_setup(const std::string& reason);
@@ -245,6 +246,7 @@ class Controller {
   boost::asio::signal_set stop_signals_;
   boost::asio::signal_set child_signal_;
   boost::asio::steady_timer tick_timer_;
+  boost::asio::steady_timer barrier_timer_{ctx_};  ///< global_ack_timeout: releases an incomplete group
   control::AcceptLoop accept_loop_;
   control::PendingLimit pending_{control::kMaxUnauthenticated};
   std::chrono::steady_clock::time_point last_full_log_{};  ///< last "too many unauthenticated" line

@@ -24,6 +24,32 @@ std::string describe_write_error(const std::string& path, int error) {
   return fmt::format("{}: {}: {}", full ? "disk full" : "write error", path, std::strerror(error));
 }
 
+// The reverse of the agents' escape_dump: \n, \r and \\ back to the bytes.
+void unescape_dump(std::string_view escaped, std::string& out) {
+  for (std::size_t i = 0; i < escaped.size(); ++i) {
+    if (escaped[i] != '\\' || i + 1 == escaped.size()) {
+      out += escaped[i];
+      continue;
+    }
+    char c = escaped[++i];
+    out += c == 'n' ? '\n' : c == 'r' ? '\r' : c;
+  }
+}
+
+// A response the users received: only the owner reads it (as tsung.dump); never through a link.
+int write_private_file(const std::string& path, std::string_view bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return errno;
+  int error = 0;
+  for (std::size_t done = 0; done < bytes.size() && !error;) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno != EINTR) error = errno;
+    if (n > 0) done += static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0 && !error) error = errno;
+  return error;
+}
+
 }  // namespace
 
 void Controller::open_results() {
@@ -179,14 +205,7 @@ void Controller::write_traffic_dump(const std::string& path, const AgentRecord* 
       }
       std::size_t at = line.find(" tsung.dump: ");
       if (at == std::string::npos) continue;
-      for (std::size_t i = at + 13; i < line.size(); ++i) {
-        if (line[i] != '\\' || i + 1 == line.size()) {
-          text += line[i];
-          continue;
-        }
-        char c = line[++i];
-        text += c == 'n' ? '\n' : c == 'r' ? '\r' : c;
-      }
+      unescape_dump(std::string_view(line).substr(at + 13), text);
       text += '\n';
       if (text.size() >= (1u << 20)) flush();
     }
@@ -197,14 +216,45 @@ void Controller::write_traffic_dump(const std::string& path, const AgentRecord* 
 }
 
 // match do="log"/"dump" lines reach agent-<id>.log (launched agents' stderr, or shipped by
-// listening agents); gather them into match.log, as Tsung writes it.
+// listening agents); gather them into match.log, as Tsung writes it, and each do="dump" response
+// into match-USER-SESSION-REQUEST-N.dump (Tsung's ts_match_logger: N counts the dumps of the run,
+// from 1), at most kMaxMatchDumps of them.
 void Controller::collect_match_log() {
   std::string lines;
+  std::uint32_t dumps = 0, dropped = 0;
   for (const AgentRecord& agent : agents_) {
     std::ifstream in(fmt::format("{}/agent-{}.log", options_.run_dir, agent.plan.slot.id));
-    for (std::string line; std::getline(in, line);)
-      if (line.find(" match.log: ") != std::string::npos) lines += line + '\n';
+    for (std::string line; std::getline(in, line);) {
+      std::size_t at = line.find(" match.dump: ");  // before match.log: a response may hold that text
+      if (at == std::string::npos) {
+        if (line.find(" match.log: ") != std::string::npos) lines += line + '\n';
+        continue;
+      }
+      if (dumps == kMaxMatchDumps) {
+        ++dropped;
+        continue;
+      }
+      // "USER SESSION REQUEST BYTES": three numbers, then the escaped response.
+      std::string_view rest = std::string_view(line).substr(at + 13);
+      std::string name = "match";
+      bool numbers = true;
+      for (int field = 0; field < 3 && numbers; ++field) {
+        std::size_t space = rest.find(' ');
+        std::string_view number = rest.substr(0, space);
+        numbers = space != std::string_view::npos && !number.empty() &&
+                  number.find_first_not_of("0123456789") == std::string_view::npos;
+        name += fmt::format("-{}", number);
+        rest.remove_prefix(numbers ? space + 1 : rest.size());
+      }
+      if (!numbers) continue;
+      std::string bytes;
+      unescape_dump(rest, bytes);
+      std::string path = fmt::format("{}/{}-{}.dump", options_.run_dir, name, ++dumps);
+      check_written(path, write_private_file(path, bytes), 0);
+    }
   }
+  if (dropped > 0)
+    console_.notice(fmt::format("match do=\"dump\": {} responses beyond the first {} not written", dropped, kMaxMatchDumps));
   if (lines.empty()) return;
   std::string path = options_.run_dir + "/match.log";
   check_written(path, write_whole_file(path, lines), 0);

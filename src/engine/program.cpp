@@ -90,9 +90,15 @@ class Compiler {
         break;
       }
       case Action::Kind::repeat: {
+        // No reset on entry: Tsung keeps the counter in the dynamic variable named after the
+        // loop, so a <repeat> entered again continues from its count (ts_client, ctrl_struct).
         auto slot = static_cast<std::uint32_t>(p_.loops.size());
-        p_.loops.push_back({action.name, 0, 0, 1, -1});
-        p_.ops.push_back({Op::Code::repeat_init, slot});
+        std::int32_t var = -1;
+        if (reads(action.name)) {
+          p_.dynamic = true;
+          var = static_cast<std::int32_t>(p_.vars.intern(action.name));
+        }
+        p_.loops.push_back({action.name, 0, 0, 1, var});
         auto body = static_cast<std::uint32_t>(p_.ops.size());
         emit(action.body);
         auto index = static_cast<std::uint32_t>(p_.repeats.size());
@@ -168,16 +174,15 @@ class Compiler {
 };
 
 // Tsung's page rule (ts_config:mark_prev_req): a request ends a page unless the next step of the
-// session, as written, is a request; transaction marks and the start of a <repeat> (which has no
-// step of its own in Tsung) are looked through. Loop ends, <if> starts, thinktimes and every
+// session, as written, is a request; transaction marks are looked through (a <repeat> has no
+// step at its start, in Tsung as here). Loop ends, <if> starts, thinktimes and every
 // other step end the page. It is a property of the text, not of the path a user takes. A
 // protocol whose requests are pages of their own (Protocol::request_is_page) ends one at each.
 void mark_pages(UserProgram& p, bool request_is_page) {
   for (std::size_t i = 0; i < p.ops.size(); ++i) {
     if (p.ops[i].code != Op::Code::request) continue;
     std::size_t j = i + 1;
-    while (j < p.ops.size() && (p.ops[j].code == Op::Code::tr_start || p.ops[j].code == Op::Code::tr_end ||
-                                p.ops[j].code == Op::Code::repeat_init))
+    while (j < p.ops.size() && (p.ops[j].code == Op::Code::tr_start || p.ops[j].code == Op::Code::tr_end))
       ++j;
     p.requests[p.ops[i].arg].endpage = request_is_page || j == p.ops.size() || p.ops[j].code != Op::Code::request;
   }

@@ -20,7 +20,6 @@ struct Op {
     loop_next,  ///< arg: loop slot; counter += incr; jump to target while counter <= to
     set_vars,     ///< arg: index into set_vars
     jump_unless,  ///< arg: index into conditions; jump to target when it does not hold
-    repeat_init,  ///< arg: loop slot; counter = 0
     repeat_next,  ///< arg: index into repeats; jump to target while the loop goes on
     abort,        ///< arg: 1 = the whole test, 0 = this session
     foreach_init, ///< arg: index into foreachs; first element, or jump to target when none
@@ -35,11 +34,12 @@ struct Op {
 struct LoopSpec {
   std::string var;
   std::int64_t from = 0, to = 0, incr = 1;
-  std::int32_t var_id = -1;  ///< the counter is also the variable %%_var%% (for loops)
+  std::int32_t var_id = -1;  ///< the counter is also the variable %%_var%% (for, repeat)
   std::int32_t from_id = -1, to_id = -1;  ///< bounds read from variables at run time
 };
 
-/// A <repeat>: its counter lives in a loop slot.
+/// A <repeat>: its counter lives in a loop slot, set to 0 when the user starts and never reset
+/// (Tsung's dynamic variable named after the loop; var_id >= 0 when something reads it).
 struct RepeatSpec {
   std::uint32_t loop = 0;
   std::uint32_t condition = 0;

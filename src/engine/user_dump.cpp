@@ -1,6 +1,7 @@
 // <tsung dumptraffic>: the Send/Recv lines of light and full dumps, and the per-request lines of
 // dumptraffic="protocol". Off the request cycle: its callers test the mode first.
 
+#include <atomic>
 #include <chrono>
 #include <iterator>
 #include <string>
@@ -30,6 +31,20 @@ double epoch_seconds() {
 }
 
 }  // namespace
+
+// match do="dump", as Tsung's ts_match_logger writes match-USER-SESSION-REQUEST-N.dump: the
+// response as one escaped agent-log line, "match.dump: USER SESSION REQUEST BYTES" (SESSION: the
+// session's number in the scenario, from 1; REQUEST: the request's step, pc in match.log). The
+// controller writes the files (collect_match_log). Bounded: an agent ships at most
+// kMaxMatchDumps, each cut at kMaxMatchDumpBytes, so a matching loop cannot fill a disk.
+void Worker::dump_response(const User& user, std::string_view response) {
+  static std::atomic<std::uint32_t> shipped{0};  // per agent process, over its worker threads
+  if (shipped.fetch_add(1, std::memory_order_relaxed) >= kMaxMatchDumps) return;
+  auto session = static_cast<std::size_t>(user.program - config_.programs.data()) + 1;
+  std::string text;
+  escape_dump(response.substr(0, kMaxMatchDumpBytes), text);
+  spdlog::info("match.dump: {} {} {} {}", user.id, session, user.pc, text);
+}
 
 void dump_traffic(TrafficDump mode, const char* what, std::uint64_t user, std::string_view data) {
   std::string text;

@@ -211,12 +211,15 @@ void Worker::set_vars(User& user, std::uint32_t index) {
 }
 
 bool Worker::condition_holds(const User& user, std::uint32_t index) const {
-  const UserProgram& p = *user.program;
-  const CompiledCondition& c = p.conditions[index];
+  const CompiledCondition& c = user.program->conditions[index];
   if (c.var_id < 0) {
     std::string userid = std::to_string(user.id);
     return c.condition.holds(&userid);
   }
+  return c.condition.holds(condition_value(user, c));
+}
+
+const std::string* Worker::condition_value(const User& user, const CompiledCondition& c) {
   const std::string* value = UserVars::get(user.dyn.get(), c.var_id);
   if (unsigned n = c.condition.index; n > 0 && user.dyn) {  // var="list[N]": what an xpath/jsonpath found, else the value
     const auto& lists = user.dyn->lists;
@@ -224,19 +227,34 @@ bool Worker::condition_holds(const User& user, std::uint32_t index) const {
     if (id < lists.size() && !lists[id].empty()) value = n <= lists[id].size() ? &lists[id][n - 1] : nullptr;
     else if (n > 1) value = nullptr;
   }
-  return c.condition.holds(value);
+  return value;
 }
 
 bool Worker::repeat_goes_on(User& user, const Op& op) {
-  const RepeatSpec& r = user.program->repeats[op.arg];
+  const UserProgram& p = *user.program;
+  const RepeatSpec& r = p.repeats[op.arg];
   // Tsung (ts_client, ctrl_struct repeat): pass k jumps back while k <= max_repeat and the
   // condition says so; pass max_repeat + 1 counts max_repeat and leaves, whatever the condition.
-  std::int64_t pass = ++user.loop_counters[r.loop];
-  if (pass > static_cast<std::int64_t>(r.max_repeat)) {
+  // k counts every pass of the session's user, also those of earlier entries into the loop; the
+  // variable named after the loop holds k + 1 once a pass is counted (Tsung's dynamic variable).
+  std::int64_t& passes = user.loop_counters[r.loop];
+  if (passes >= static_cast<std::int64_t>(r.max_repeat)) {
     stats_.add(error_metric("max_repeat"));
     return false;
   }
-  bool holds = condition_holds(user, r.condition);
+  const CompiledCondition& c = p.conditions[r.condition];
+  bool holds;
+  if (c.var_id < 0) {
+    holds = condition_holds(user, r.condition);
+  } else if (const std::string* value = condition_value(user, c)) {
+    holds = c.condition.holds(value);  // read before the loop's own variable moves on, as Tsung
+  } else {  // Tsung leaves the loop uncounted: error_repeat_<name>undef
+    stats_.add(error_metric("error_repeat_" + p.loops[r.loop].var + "undef"));
+    return false;
+  }
+  ++passes;
+  if (std::int32_t id = p.loops[r.loop].var_id; id >= 0)
+    user.dyn->vars[static_cast<std::size_t>(id)] = std::to_string(passes + 1);
   return r.while_ ? holds : !holds;
 }
 
@@ -350,10 +368,9 @@ bool Worker::run_match(User& user, const MatchSpec& m, std::string_view response
     case MatchSpec::Do::dump:
       dump_match_ = found ? "match" : "nomatch";
       // match.log lines go to the agent log, which the controller collects.
-      spdlog::info("match.log: user={} session={} pc={} name={} when={} do={}{}{}", user.id, user.program->session,
-                   user.pc, m.name, m.when_match ? "match" : "nomatch", action_name(m.action),
-                   m.action == MatchSpec::Do::dump ? " response=" : "",
-                   m.action == MatchSpec::Do::dump ? response.substr(0, 4096) : std::string_view{});
+      spdlog::info("match.log: user={} session={} pc={} name={} when={} do={}", user.id, user.program->session,
+                   user.pc, m.name, m.when_match ? "match" : "nomatch", action_name(m.action));
+      if (m.action == MatchSpec::Do::dump) dump_response(user, response);
       return true;
     case MatchSpec::Do::abort:
       dump_match_ = "match_stop";
@@ -449,8 +466,9 @@ void Worker::abort_session(User& user, std::string_view metric) {
 }
 
 void Worker::restart_session(User& user) {
+  // Variables and <repeat> counters stay, as in Tsung (a restart only moves its action count);
+  // <for> and <foreach> set theirs again on entry.
   user.pc = 0;
-  if (user.loop_counters) std::fill_n(user.loop_counters.get(), user.program->loops.size(), 0);
   asio::post(ctx_, [this, &user, gen = user.generation] {
     if (gen == user.generation) step(user);
   });

@@ -73,9 +73,6 @@ void Worker::step(User& user) {
       case Op::Code::jump_unless:
         if (!condition_holds(user, op.arg)) user.pc = op.target;
         break;
-      case Op::Code::repeat_init:
-        user.loop_counters[op.arg] = 0;
-        break;
       case Op::Code::repeat_next:
         if (repeat_goes_on(user, op)) user.pc = op.target;
         break;

@@ -395,6 +395,10 @@ class Worker {
   void init_dynamics(User& user);
   void set_vars(User& user, std::uint32_t index);
   bool condition_holds(const User& user, std::uint32_t index) const;
+  /// match do="dump": the response shipped to the controller, which writes it to a file.
+  void dump_response(const User& user, std::string_view response);
+  /// The value a condition compares (var="list[N]": the list's element); nullptr when unset.
+  static const std::string* condition_value(const User& user, const CompiledCondition& c);
   bool repeat_goes_on(User& user, const Op& op);
   bool foreach_advance(User& user, std::uint32_t index);
   /// False when the option ended the user (a dynamic certificate that cannot be loaded).

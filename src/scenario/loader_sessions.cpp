@@ -225,6 +225,9 @@ Action load_repeat(pugi::xml_node node, const SessionContext& ctx) {
     if (c.type() == pugi::node_element) last = c;
   std::string_view last_name = last ? last.name() : "";
   if (last_name != "while" && last_name != "until") fail_at(node, "the last element of <repeat> must be <while> or <until>");
+  // Its counter is the variable %%_name%% from the second pass on (Tsung's dynamic variable).
+  if (std::find(ctx.defined.begin(), ctx.defined.end(), action.name) == ctx.defined.end())
+    ctx.defined.push_back(action.name);
   action.body = load_actions(el, ctx);
   XmlElement cond(last);
   action.condition = load_condition(cond, ctx.defined);

@@ -34,6 +34,11 @@ awk '$2 == "request" { r = $5 } $2 == "connect" { c = $5 } END { exit !(r >= c) 
 # The last block is empty: its "count before" column is the whole run (tsung_stats.pl's Count).
 assert_eq "$(awk '$2 == "request" { g = $9 } END { print g }' "$log")" 66 "request count in the last block"
 
+run_compare repeat
+assert_eq "$(value repeat request)" 56 "requests (16 per nested user, 8 for the restart user)"
+assert_eq "$(value repeat max_repeat)" 17 "max_repeat (5 per nested user, 2 over the restarts)"
+assert_eq "$(value repeat error_repeat_wundef)" 6 "error_repeat_wundef (2 per nested user)"
+
 run_compare cutoff
 assert_eq "$(value cutoff users_at_end)" 3 "users cut off by the load duration stay in users"
 assert_eq "$(value cutoff error_abort)" 1 "error_abort at the load duration"

@@ -87,3 +87,21 @@ TEST(BarrierBook, NoGroupSizeReleasesNothing) {
   ASSERT_TRUE(book.arrive(0, 5));
   EXPECT_EQ(book.release(), Releases{});
 }
+
+// global_ack_timeout without an arrival: the incomplete group goes, oldest reports first, and the
+// next group starts from nothing.
+TEST(BarrierBook, ReleaseAllTakesTheIncompleteGroup) {
+  BarrierBook book(5);
+  ASSERT_TRUE(book.arrive(1, 2));
+  ASSERT_TRUE(book.arrive(0, 1));
+  ASSERT_TRUE(book.arrive(1, 1));
+  EXPECT_EQ(book.release(), Releases{});
+  EXPECT_EQ(book.release_all(), (Releases{{1, 3}, {0, 1}}));
+  EXPECT_EQ(book.waiting(), 0u);
+  EXPECT_EQ(book.waiting_of(1), 0u);
+  EXPECT_EQ(book.release_all(), Releases{});
+  ASSERT_TRUE(book.arrive(0, 4));
+  EXPECT_EQ(book.release(), Releases{});  // 4 of 5: the released users do not count any more
+  ASSERT_TRUE(book.arrive(1, 1));
+  EXPECT_EQ(book.release(), (Releases{{0, 4}, {1, 1}}));
+}

@@ -78,6 +78,15 @@ TEST(Program, LoopCounterReadBySubstitutionIsAVariable) {
   EXPECT_EQ(p.loops[0].var_id, p.vars.id("i"));
 }
 
+TEST(Program, RepeatCounterReadBySubstitutionIsAVariable) {
+  Scenario s = load(R"(<setdynvars sourcetype="value" value="x"><var name="v"/></setdynvars>
+<repeat name="r" max_repeat="2"><request subst="true"><fake data="%%_r%%"/></request><until var="v" eq="x"/></repeat>
+<if var="r" eq="2"><request><fake data="y"/></request></if>)");
+  UserProgram p = compile_session(s.sessions[0], s.options);
+  EXPECT_EQ(p.loops[p.repeats[0].loop].var_id, p.vars.id("r"));
+  EXPECT_GE(p.vars.id("r"), 0);
+}
+
 TEST(Program, IfRepeatSetVarsAbort) {
   Scenario s = load(R"X(
 <setdynvars sourcetype="random_number" start="1" end="3"><var name="n"/></setdynvars>
@@ -89,11 +98,13 @@ TEST(Program, IfRepeatSetVarsAbort) {
 <abort type="all"/>)X");
   UserProgram p = compile_session(s.sessions[0], s.options);
   EXPECT_TRUE(p.dynamic);
-  EXPECT_EQ(codes(p), (std::vector<Code>{Code::set_vars, Code::jump_unless, Code::request, Code::repeat_init,
-                                         Code::request, Code::repeat_next, Code::abort}));
+  // No step at the start of the <repeat>: its counter is not reset on entry (Tsung).
+  EXPECT_EQ(codes(p), (std::vector<Code>{Code::set_vars, Code::jump_unless, Code::request, Code::request,
+                                         Code::repeat_next, Code::abort}));
   EXPECT_EQ(p.ops[1].target, 3u);  // past the if body
-  EXPECT_EQ(p.ops[5].target, 4u);  // back to the repeat body
-  EXPECT_EQ(p.ops[6].arg, 1u);
+  EXPECT_EQ(p.ops[4].target, 3u);  // back to the repeat body
+  EXPECT_EQ(p.ops[5].arg, 1u);
+  EXPECT_EQ(p.loops[p.repeats[0].loop].var_id, -1);  // nothing reads %%_r%%
   EXPECT_EQ(p.repeats[0].max_repeat, 5u);
   EXPECT_FALSE(p.repeats[0].while_);
   EXPECT_EQ(p.requests[0].dyn, nullptr);
