@@ -19,8 +19,8 @@
 #       new-connection user (2000 one-GET users at 500/s), `strace -c -f` over loadctl's process
 #       tree (the controller included), --threads 1
 #   (h) --scale: a ramp of $BENCH_RAMP_USERS (100 000) users at $BENCH_RAMP_RATE (5000)/s, each
-#       one GET then idle until all have arrived, from ceil(users / 17 000) local agents (a
-#       process may hold 20 000 descriptors here) and source IPs 127.0.0.2-9 to a second nginx (8
+#       one GET then idle until all have arrived, from one local agent per core (more when the
+#       nofile limit cannot be raised to 60 000: 17 000 users each) and source IPs 127.0.0.2-9 to a second nginx (8
 #       workers, reuseport, 2 ports): ramp time (first connect to all connected, and to 99 %),
 #       the worst whole second of arrivals (users started), stall seconds (seconds of the ramp
 #       with fewer than half the planned connects), late users, errors, peak ESTABLISHED (ss),
@@ -356,10 +356,12 @@ XML
   fi
 fi
 
-# (h) Ramp: BENCH_RAMP_USERS (100 000) idle users at BENCH_RAMP_RATE (5000) arrivals/s. A process
-# may hold ~20 000 descriptors here (the container's nofile hard limit), so the users are spread
-# over local agents of at most 17 000 each (cpu="N") and over the source IPs 127.0.0.2-9 (<ip>,
-# round-robin; ~28 000 ephemeral ports each) to nginx with 8 workers, reuseport, on two ports.
+# (h) Ramp: BENCH_RAMP_USERS (100 000) idle users at BENCH_RAMP_RATE (5000) arrivals/s, from one
+# local agent per core (cpu="N", as Tsung advises), or more when a process may not hold its share:
+# the ramp runs with a nofile limit of 60 000 when this shell may raise it (root; what
+# scripts/host_setup.sh gives a load host), else under the current hard limit (~20 000 in this
+# container: agents of at most 17 000 users). Source IPs 127.0.0.2-9 (<ip>, round-robin; ~28 000
+# ephemeral ports each) to nginx with 8 workers, reuseport, on two ports.
 # Connects and users started per second from tsung.log (1 s dumps); memory of loadctl's tree at
 # its peak, sampled every second: RSS (every process counts the shared libraries it maps), PSS
 # (shared pages divided among the processes mapping them) and anonymous.
@@ -367,10 +369,15 @@ ramp_line="n/a"
 ramp_users=${BENCH_RAMP_USERS:-100000}
 ramp_rate=${BENCH_RAMP_RATE:-5000}
 if [ "$scale_wanted" = 1 ] && [ -x "$loadctl" ]; then
-  ramp_agents=$(( (ramp_users + 16999) / 17000 ))
+  ramp_nofile=$(ulimit -Hn)
+  if [ "$ramp_nofile" != unlimited ] && [ "$ramp_nofile" -lt 60000 ] && (ulimit -n 60000) 2>/dev/null; then ramp_nofile=60000; fi
+  [ "$ramp_nofile" = unlimited ] && ramp_nofile=1048576
+  ramp_per_agent=$(( ramp_nofile - 3000 ))
+  ramp_agents=$(( (ramp_users + ramp_per_agent - 1) / ramp_per_agent ))
+  [ "$ramp_agents" -lt "$(nproc)" ] && ramp_agents=$(nproc)
   ramp_secs=$(( (ramp_users + ramp_rate - 1) / ramp_rate ))
   ramp_think=$(( ramp_secs + 8 ))
-  note "(h) ramp: $ramp_users users at $ramp_rate/s, $ramp_agents agents, source IPs 127.0.0.2-9 (about $((ramp_secs + ramp_think + 10)) s)"
+  note "(h) ramp: $ramp_users users at $ramp_rate/s, $ramp_agents agents (nofile $ramp_nofile), source IPs 127.0.0.2-9 (about $((ramp_secs + ramp_think + 10)) s)"
   rport=$(next_free_port $((port + 400)))
   rport2=$(next_free_port $((rport + 1)))
   mkdir -p "$work/nginx-ramp"
@@ -381,7 +388,7 @@ if [ "$scale_wanted" = 1 ] && [ -x "$loadctl" ]; then
   cat > "$work/ramp.xml" <<XML
 <?xml version="1.0"?>
 <tsung loglevel="warning" version="1.0">
-  <clients><client host="localhost" use_controller_vm="true" cpu="$ramp_agents" maxusers="18000">$ips</client></clients>
+  <clients><client host="localhost" use_controller_vm="true" cpu="$ramp_agents" maxusers="$((ramp_per_agent + 1000))">$ips</client></clients>
   <servers><server host="127.0.0.1" port="$rport" type="tcp"/><server host="127.0.0.1" port="$rport2" type="tcp"/></servers>
   <load><arrivalphase phase="1" duration="$((ramp_secs + 3))" unit="second"><users maxnumber="$ramp_users" arrivalrate="$ramp_rate" unit="second"/></arrivalphase></load>
   <sessions><session name="idle" probability="100" type="ts_http">
@@ -392,7 +399,8 @@ if [ "$scale_wanted" = 1 ] && [ -x "$loadctl" ]; then
 XML
   rm -rf "$work/ramp-run"
   load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-  timeout -k 10 $((ramp_secs + ramp_think + 90)) "$loadctl" -q -f "$work/ramp.xml" --run-dir "$work/ramp-run" --dump-interval 1 start > "$work/ramp.out" 2>&1 &
+  { ulimit -n "$ramp_nofile" && exec timeout -k 10 $((ramp_secs + ramp_think + 90)) "$loadctl" -q -f "$work/ramp.xml" \
+      --run-dir "$work/ramp-run" --dump-interval 1 start; } > "$work/ramp.out" 2>&1 &
   ramp_pid=$!
   peak_rss=0 peak_pss=0 peak_anon=0 peak_est=0
   while kill -0 "$ramp_pid" 2>/dev/null; do
