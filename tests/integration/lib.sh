@@ -140,6 +140,21 @@ tsung_samples() { awk -v name="$1" '$1 == "stats:" && $2 == name && $3 > 0' "$2"
 # count_lines FILE: line count (0 when FILE is missing).
 count_lines() { if [ -f "$1" ]; then wc -l < "$1" | tr -d ' '; else echo 0; fi; }
 
+# served_as_recorded RUN_DIR ACCESS_LOG: every request the run recorded (stats.jsonl's final line)
+# reached the server, which served no more than those plus the ones a stop cut off in flight
+# (error_abort_inflight: sent, maybe served, their answers never read). The run must be over.
+# Sets RECORDED_REQUESTS.
+served_as_recorded() {
+  local total cut served
+  read -r total cut < <(python3 -c 'import json,sys
+m = [json.loads(l) for l in open(sys.argv[1]) if "\"final\":true" in l][0]["metrics"]
+print(m["request"]["count"], m.get("error_abort_inflight", {}).get("total", 0))' "$1/stats.jsonl")
+  served=$(count_lines "$2")
+  log "requests: $total recorded (+ $cut cut off in flight), $served served"
+  [ "$total" -le "$served" ] && [ "$served" -le "$((total + cut))" ] || fail "recorded $total (+ $cut cut), the server served $served"
+  RECORDED_REQUESTS=$total
+}
+
 # run_loadctl SCENARIO [RUN_DIR [OPTIONS...]]: `loadctl -q -f SCENARIO --run-dir RUN_DIR OPTIONS
 # start` (RUN_DIR defaults to $TEST_TMP/run), its stdout and stderr in RUN_DIR.out and RUN_DIR.err;
 # fails, showing the errors, unless loadctl exits 0.

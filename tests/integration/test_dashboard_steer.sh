@@ -86,12 +86,6 @@ assert events == want, events
 PY
 [ "$(grep -c 'steering: ' "$run/controller.log")" -eq 7 ] || fail "steering lines in controller.log"
 [ "$(tsung_sum steer_rate "$run")" -eq 5 ] || fail "steer_rate counter in tsung.log"
-# Every request the run counted reached nginx; nginx may also have served some the stop cut off in
-# flight (error_abort_inflight: their answers were never read), and no more (the run is over).
-read -r total cut < <("$PY" -c 'import json,sys
-m = [json.loads(l) for l in open(sys.argv[1]) if "\"final\":true" in l][0]["metrics"]
-print(m["request"]["count"], m.get("error_abort_inflight", {}).get("count", 0))' "$run/stats.jsonl")
-served=$(count_lines "$log_file")
-log "requests: $total recorded (+ $cut cut off in flight), $served served"
-[ "$total" -le "$served" ] && [ "$served" -le "$((total + cut))" ] || fail "recorded $total (+ $cut cut), nginx served $served"
+# Every request the run counted reached nginx, and no more than those and the ones a stop cut off.
+served_as_recorded "$run" "$log_file"
 log "ok"
