@@ -19,9 +19,8 @@ scenario() {  # scenario USERS BODY: a session of BODY for USERS users
 </tsung>
 XML
 }
-run() {  # run NAME: runs $TEST_TMP/NAME.xml into $TEST_TMP/NAME
-  "$LOADCTL" -q -f "$TEST_TMP/$1.xml" --run-dir "$TEST_TMP/$1" --threads 1 start > /dev/null 2> "$TEST_TMP/$1.err" ||
-    { cat "$TEST_TMP/$1.err" >&2; fail "loadctl exited with $?"; }
+run() {  # run NAME: runs $TEST_TMP/NAME.xml into $TEST_TMP/NAME (its stderr in $TEST_TMP/NAME.err)
+  run_loadctl "$TEST_TMP/$1.xml" "$TEST_TMP/$1" --threads 1
 }
 
 log "dump files: names, bytes, size cap"

@@ -39,8 +39,7 @@ cat > "$TEST_TMP/repeat.xml" <<XML
   </session></sessions>
 </tsung>
 XML
-"$LOADCTL" -q -f "$TEST_TMP/repeat.xml" --run-dir "$TEST_TMP/run" --threads 1 start > /dev/null 2> "$TEST_TMP/err" ||
-  { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
+run_loadctl "$TEST_TMP/repeat.xml" "$TEST_TMP/run" --threads 1
 RUN=$TEST_TMP/run
 wait_until 5 bash -c "[ \$(grep -c ' GET /hello?end ' '$access_log') -ge 2 ]" || fail "the users did not finish"
 seen() { grep -o " GET /hello?$1=[0-9]*-[0-9]* " "$access_log" | sed "s/.*=//" | LC_ALL=C sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }'; }
@@ -72,8 +71,7 @@ cat > "$TEST_TMP/restart.xml" <<XML
   </session></sessions>
 </tsung>
 XML
-"$LOADCTL" -q -f "$TEST_TMP/restart.xml" --run-dir "$TEST_TMP/restart" --threads 1 start > /dev/null 2> "$TEST_TMP/err" ||
-  { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
+run_loadctl "$TEST_TMP/restart.xml" "$TEST_TMP/restart" --threads 1
 wait_until 5 bash -c "[ \$(grep -c ' GET /hello?restart ' '$access_log') -ge 4 ]" || fail "the user did not restart 3 times"
 # Four passes over the session: the counter goes on from one to the next (2, 3), then past max_repeat.
 assert_eq "$(grep -o ' GET /hello?d=[0-9]* ' "$access_log" | tr -d ' ' | tr '\n' ' ')" \

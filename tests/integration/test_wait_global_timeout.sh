@@ -29,8 +29,7 @@ cat > "$TEST_TMP/scenario.xml" <<XML
 </tsung>
 XML
 start=$(date +%s%N)
-"$LOADCTL" -q -f "$TEST_TMP/scenario.xml" --run-dir "$TEST_TMP/run" --threads 1 start >/dev/null 2>"$TEST_TMP/err" ||
-  { cat "$TEST_TMP/err" >&2; fail "loadctl exited with $?"; }
+run_loadctl "$TEST_TMP/scenario.xml" "$TEST_TMP/run" --threads 1
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 log "run took $elapsed_ms ms"
 wait_until 5 bash -c "[ \$(grep -c 'hello?b' '$access_log') -ge 3 ]" || fail "the incomplete group was not released"
