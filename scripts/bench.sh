@@ -27,7 +27,9 @@
 #       RSS, PSS and anonymous memory per user of loadctl's process tree at its peak
 #   (i) --scale: open model, one-GET users (a connection each) at 1000, 2000, 4000/s
 #       ($BENCH_OPEN_RATES) for 10 s, loadctl and Tsung: users served, achieved users/s, CPU per
-#       user over the window in which nginx logged requests (start-ups left out)
+#       user over the window in which nginx logged requests (start-ups left out); loadctl runs
+#       $BENCH_OPEN_RUNS (3) times per rate and the median is shown (on a small VM the same work's
+#       CPU varies by a third from one run to the next, nginx's moving with loadctl's)
 # --scale-only: (a), (b) and the --scale steps (g, h, i) only.
 # --build-dir DIR takes loadctl and loadagent from DIR (default build/), e.g. for an A/B run.
 # Requests are counted by nginx (access-log line delta); CPU is user+sys from /usr/bin/time,
@@ -150,25 +152,9 @@ tree_anon() { tree_sum "$1" status RssAnon; }
 # the processes that map it.
 tree_pss() { tree_sum "$1" smaps_rollup Pss; }
 
-# tree_cpu PID: user+sys clock ticks of PID's tree: its live processes and the children they reaped
-# (an agent that ended counts in its controller).
-tree_cpu() {
-  local p sum=0 t
-  for p in $(tree_pids "$1"); do
-    t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 + $14 + $15 }' || true)
-    sum=$((sum + ${t:-0}))
-  done
-  echo "$sum"
-}
-
 # sampler PID OUT: every 200 ms appends "<time> <nginx lines> <tree RSS KB> <tree anon KB>
-# <tree CPU ticks>" while PID lives.
-sampler() {
-  while kill -0 "$1" 2>/dev/null; do
-    echo "$(date +%s.%N) $(lines) $(tree_rss "$1") $(tree_anon "$1") $(tree_cpu "$1")" >> "$2"
-    sleep 0.2
-  done
-}
+# <tree CPU ticks>" while PID lives (scripts/bench_sampler.pl: one process, no fork per sample).
+sampler() { perl scripts/bench_sampler.pl "$1" "$count_log" "$2" 0.2; }
 
 # run_measured NAME SECONDS CMD...: runs CMD under /usr/bin/time and `timeout`, sampling as it
 # goes; sets R_REQ, R_RATE, R_CPU_US (per request) and R_RSS_KB (peak). Returns CMD's status.
@@ -451,6 +437,7 @@ fi
 # the rate is those requests per second.
 open_table=()
 open_rates=${BENCH_OPEN_RATES:-1000 2000 4000}
+open_runs=${BENCH_OPEN_RUNS:-3}  # loadctl's runs per rate: the machine's own cost for the same work varies
 if [ "$scale_wanted" = 1 ] && [ -x "$loadctl" ]; then
   for rate in $open_rates; do
     sed "s/RATE/$rate/" > "$work/open-$rate.xml" <<XML
@@ -466,8 +453,16 @@ if [ "$scale_wanted" = 1 ] && [ -x "$loadctl" ]; then
 </tsung>
 XML
     note "(i) open model, $rate users/s for 10 s: loadctl$([ "$have_tsung" = 1 ] && echo ", Tsung")"
-    if run_measured "open-loadctl-$rate" 60 "$loadctl" -q -f "$work/open-$rate.xml" -l "$work/loadctl-logs" start; then
-      open_table+=("$(printf '%-8s %8s %10s %10s %18s   load %s' loadctl "$rate" "$R_REQ" "$R_RATE" "$R_CPU_WINDOW_US" "$R_LOAD")")
+    cpus=()
+    for run in $(seq 1 "$open_runs"); do
+      if run_measured "open-loadctl-$rate-$run" 60 "$loadctl" -q -f "$work/open-$rate.xml" -l "$work/loadctl-logs" start; then
+        open_table+=("$(printf '%-8s %8s %10s %10s %18s   load %s' loadctl "$rate" "$R_REQ" "$R_RATE" "$R_CPU_WINDOW_US" "$R_LOAD")")
+        cpus+=("$R_CPU_WINDOW_US")
+      fi
+    done
+    if [ "${#cpus[@]}" -gt 1 ]; then
+      open_table+=("$(printf '%s\n' "${cpus[@]}" | sort -g | awk -v rate="$rate" '{ v[NR] = $1 }
+        END { printf "%-8s %8s %10s %10s %18s   of %d runs (%s-%s)", "median", rate, "", "", v[int((NR + 1) / 2)], NR, v[1], v[NR] }')")
     fi
     if [ "$have_tsung" = 1 ] && run_measured "open-tsung-$rate" 90 tsung -f "$work/open-$rate.xml" -l "$work/tsung-logs" start; then
       open_table+=("$(printf '%-8s %8s %10s %10s %18s   load %s' tsung "$rate" "$R_REQ" "$R_RATE" "$R_CPU_WINDOW_US" "$R_LOAD")")
