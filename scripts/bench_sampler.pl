@@ -5,7 +5,7 @@
 # summed over PID and its descendants (RSS and anonymous RSS without the `timeout` and `time`
 # wrappers; CPU ticks are user+system of the live processes and of the children they reaped).
 # One process reading /proc, without a fork per sample: the shell sampler it replaces forked ~15
-# processes per sample, which on a 2-core machine took a third of a core from the tools measured.
+# processes per sample, which on a 2-core machine took almost half a core from the tools measured.
 use strict;
 use warnings;
 use Time::HiRes qw(time sleep);
