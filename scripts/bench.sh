@@ -116,42 +116,6 @@ NGINX_TLS_PORTS="$tls12_port $tls13_port" scripts/nginx_target.sh start "$work/n
 count_log=$access
 lines() { wc -l < "$count_log" | tr -d ' '; }
 
-# tree_rss PID: summed RSS (KB) of PID and its descendants, ignoring timeout/time wrappers.
-tree_rss() {
-  ps -e -o pid=,ppid=,rss=,comm= | awk -v root="$1" '
-    { ppid[$1] = $2; rss[$1] = $3; comm[$1] = $4 }
-    END {
-      for (p in ppid) {
-        q = p
-        while (q != "" && q != 0 && q != root) q = ppid[q]
-        if (q == root && comm[p] != "timeout" && comm[p] != "time") sum += rss[p]
-      }
-      print sum + 0
-    }'
-}
-
-# tree_pids PID: PID and its descendants.
-tree_pids() {
-  ps -e -o pid=,ppid= | awk -v root="$1" '
-    { ppid[$1] = $2 } END { for (p in ppid) { q = p; while (q != "" && q != 0 && q != root) q = ppid[q]; if (q == root) print p } }'
-}
-
-# tree_sum PID FILE KEY: the sum over PID's tree of the KB value of line "KEY:" in /proc/<pid>/FILE.
-tree_sum() {
-  local p sum=0 kb
-  for p in $(tree_pids "$1"); do
-    kb=$(awk -v key="$3:" '$1 == key { print $2 }' "/proc/$p/$2" 2>/dev/null || true)
-    sum=$((sum + ${kb:-0}))
-  done
-  echo "$sum"
-}
-# tree_anon PID: summed anonymous resident memory (KB) of PID's tree: RSS without the shared
-# library and binary pages, i.e. what the simulated users themselves cost.
-tree_anon() { tree_sum "$1" status RssAnon; }
-# tree_pss PID: summed proportional set size (KB) of PID's tree: each shared page divided among
-# the processes that map it.
-tree_pss() { tree_sum "$1" smaps_rollup Pss; }
-
 # sampler PID OUT: every 200 ms appends "<time> <nginx lines> <tree RSS KB> <tree anon KB>
 # <tree CPU ticks>" while PID lives (scripts/bench_sampler.pl: one process, no fork per sample).
 sampler() { perl scripts/bench_sampler.pl "$1" "$count_log" "$2" 0.2; }
@@ -388,19 +352,20 @@ XML
   { ulimit -n "$ramp_nofile" && exec timeout -k 10 $((ramp_secs + ramp_think + 90)) "$loadctl" -q -f "$work/ramp.xml" \
       --run-dir "$work/ramp-run" --dump-interval 1 start; } > "$work/ramp.out" 2>&1 &
   ramp_pid=$!
-  peak_rss=0 peak_pss=0 peak_anon=0 peak_est=0
+  perl scripts/bench_sampler.pl "$ramp_pid" /dev/null "$work/ramp.samples" 1 pss &
+  sampler_pid=$!
+  peak_est=0
   while kill -0 "$ramp_pid" 2>/dev/null; do
-    r=$(tree_rss "$ramp_pid")
-    [ "$r" -gt "$peak_rss" ] && peak_rss=$r
     e=$(ss -Htn state established "( dport = :$rport or dport = :$rport2 )" 2>/dev/null | wc -l)
     [ "$e" -gt "$peak_est" ] && peak_est=$e
-    if [ "$e" -ge "$peak_est" ]; then  # PSS and anonymous memory at the most users
-      peak_pss=$(tree_pss "$ramp_pid")
-      peak_anon=$(tree_anon "$ramp_pid")
-    fi
     sleep 1
   done
   wait "$ramp_pid" || note "ramp: loadctl exited with status $? (output: $work/ramp.out)"
+  wait "$sampler_pid" 2>/dev/null || true
+  sampler_pid=""
+  # The users idle until the end: each figure's peak is at the plateau of all of them connected.
+  read -r peak_rss peak_anon peak_pss < <(awk '$3 > r { r = $3 } $4 > a { a = $4 } $6 > p { p = $6 }
+    END { print r + 0, a + 0, p + 0 }' "$work/ramp.samples")
   ramp_line=$(awk -v n="$ramp_users" -v rate="$ramp_rate" -v dur="$ramp_secs" -v rss="$peak_rss" -v pss="$peak_pss" \
       -v anon="$peak_anon" -v est="$peak_est" -v loadavg="$load_before" '
     /^# stats: dump at/ { t++ }

@@ -1,18 +1,20 @@
 #!/usr/bin/perl
-# Usage: scripts/bench_sampler.pl PID LOG OUT [INTERVAL_S]
+# Usage: scripts/bench_sampler.pl PID LOG OUT [INTERVAL_S [pss]]
 # bench.sh's sampler: while PID lives, every INTERVAL_S (0.2) seconds appends to OUT
-#   "<unix time> <lines in LOG> <RSS KB> <anonymous RSS KB> <CPU ticks>"
-# summed over PID and its descendants (RSS and anonymous RSS without the `timeout` and `time`
-# wrappers; CPU ticks are user+system of the live processes and of the children they reaped).
+#   "<unix time> <lines in LOG> <RSS KB> <anonymous RSS KB> <CPU ticks> [<PSS KB>]"
+# summed over PID and its descendants (memory without the `timeout` and `time` wrappers; CPU
+# ticks are user+system of the live processes and of the children they reaped). PSS (each shared
+# page divided among the processes mapping it) only when asked: the kernel walks every mapping.
 # One process reading /proc, without a fork per sample: the shell sampler it replaces forked ~15
 # processes per sample, which on a 2-core machine took almost half a core from the tools measured.
 use strict;
 use warnings;
 use Time::HiRes qw(time sleep);
 
-my ($root, $log, $out, $interval) = @ARGV;
-die "usage: bench_sampler.pl PID LOG OUT [INTERVAL_S]\n" unless defined $out;
+my ($root, $log, $out, $interval, $with_pss) = @ARGV;
+die "usage: bench_sampler.pl PID LOG OUT [INTERVAL_S [pss]]\n" unless defined $out;
 $interval //= 0.2;
+$with_pss = defined $with_pss && $with_pss eq 'pss';
 my $page_kb = 4;    # x86-64 and arm64 Debian kernels: 4 KiB pages
 
 open(my $o, '>>', $out) or die "bench_sampler.pl: $out: $!\n";
@@ -37,7 +39,7 @@ sub sample {
     ($comm{$p}, $ppid{$p}, $stat{$p}) = ($1, $f[1], \@f);
   }
   closedir($d);
-  my ($rss, $anon, $cpu) = (0, 0, 0);
+  my ($rss, $anon, $cpu, $pss) = (0, 0, 0, 0);
   for my $p (keys %ppid) {
     my $q = $p;
     $q = $ppid{$q} while defined $q && $q != 0 && $q != $root && exists $ppid{$q};
@@ -48,15 +50,18 @@ sub sample {
     $rss += $f->[21] * $page_kb;                          # rss, in pages
     my $status = slurp("/proc/$p/status") // next;
     $anon += $1 if $status =~ /^RssAnon:\s+(\d+)/m;
+    next unless $with_pss;
+    my $rollup = slurp("/proc/$p/smaps_rollup") // next;
+    $pss += $1 if $rollup =~ /^Pss:\s+(\d+)/m;
   }
-  return ($rss, $anon, $cpu);
+  return ($rss, $anon, $cpu, $pss);
 }
 
 while (kill(0, $root)) {
   my $t = time;
   my $n = log_lines();
-  my ($rss, $anon, $cpu) = sample();
-  printf $o "%.6f %d %d %d %d\n", $t, $n, $rss, $anon, $cpu;
+  my ($rss, $anon, $cpu, $pss) = sample();
+  printf $o "%.6f %d %d %d %d%s\n", $t, $n, $rss, $anon, $cpu, $with_pss ? " $pss" : "";
   my $left = $interval - (time - $t);
   sleep($left) if $left > 0;
 }
