@@ -23,6 +23,7 @@ struct AgentSlot {
   double weight = 1;         ///< client weight / cpu
   unsigned maxusers = 800;
   std::vector<std::string> source_ips;
+  std::vector<std::string> scan_interfaces;  ///< ClientSpec::scan_interfaces, expanded by the agent
   /// A monitor-only agent (<monitor type="erlang"> on a host without a client): no users; it
   /// samples its host from /proc every 2 s, named {cpu,"host"} after the monitor's host.
   bool monitor_only = false;

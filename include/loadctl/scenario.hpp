@@ -23,6 +23,9 @@ struct ClientSpec {
   unsigned cpu = 1;                     ///< agent processes on this host
   bool use_controller_vm = false;
   std::vector<std::string> source_ips;  ///< <ip> values and expanded <iprange>s, round-robin
+  /// Interfaces of <ip scan="true"> (and a batch client's scan_intf): their IPv4 addresses, found
+  /// on the agent's host when it starts, join source_ips.
+  std::vector<std::string> scan_interfaces;
   int line = 0;
 };
 

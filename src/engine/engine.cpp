@@ -6,6 +6,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <fmt/format.h>
 
+#include "loadctl/host_addresses.hpp"
+
 namespace loadctl::engine {
 
 namespace {
@@ -136,6 +138,15 @@ Engine::Engine(const Scenario& scenario, const AgentPlan& plan, unsigned threads
     auto address = asio::ip::make_address(ip, ec);
     if (ec) throw std::runtime_error(fmt::format("bad source address '{}' for client {}", ip, plan.slot.host));
     config_.source_ips.push_back(address);
+  }
+  // <ip scan="true" value="IF">: this host's IPv4 addresses on interface IF, found now (Tsung's
+  // ts_ip_scan asks `ip addr` on each client node); an interface without any is a start-up error.
+  for (const std::string& name : plan.slot.scan_interfaces) {
+    std::vector<std::string> found = interface_ipv4_addresses(name);
+    if (found.empty())
+      throw std::runtime_error(fmt::format("<ip scan=\"true\" value=\"{}\"> of client {}: no IPv4 address on interface "
+                                           "'{}' of this host", name, plan.slot.host, name));
+    for (const std::string& ip : found) config_.source_ips.push_back(asio::ip::make_address(ip));
   }
   std::vector<WorkerPlan> plans = split_plan(plan, threads);
   config_.workers = static_cast<unsigned>(plans.size());

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "loadctl/host_addresses.hpp"
 #include "loadctl/wire.hpp"
 
 namespace loadctl {
@@ -232,8 +233,21 @@ struct PortDemand {
   double time_wait = 0;  // ports of closed connections still in TIME_WAIT (TCP, no tcp_tw_reuse)
 };
 using PortDemands = std::map<std::pair<std::string, std::size_t>, PortDemand>;
+constexpr std::size_t kUnknownIps = SIZE_MAX;  // <ip scan> on another host: its agent finds them
+
+// A slot's source IPs as its agent will have them: <ip scan> interfaces are expanded here when
+// the agent runs on this machine; on another host only its agent knows them (nullopt).
+std::optional<std::vector<std::string>> slot_source_ips(const AgentSlot& slot) {
+  if (slot.scan_interfaces.empty()) return slot.source_ips;
+  if (!slot.local) return std::nullopt;
+  std::vector<std::string> ips = slot.source_ips;
+  for (const std::string& name : slot.scan_interfaces)
+    for (std::string& ip : interface_ipv4_addresses(name)) ips.push_back(std::move(ip));
+  return ips;
+}
 
 std::string sources_text(std::size_t n_ips) {
+  if (n_ips == kUnknownIps) return "the <ip scan> addresses";
   return n_ips == 0 ? "the default source" : n_ips == 1 ? "1 source IP" : fmt::format("each of {} source IPs", n_ips);
 }
 
@@ -259,7 +273,8 @@ void add_port_items(HostCapacity& hc, const HostFacts& f, const PortDemands& hi,
       item.detail = f.known ? fmt::format("{} of them in TIME_WAIT", ceil_count(time_wait))
                             : fmt::format("TIME_WAIT: depends on tcp_tw_reuse (up to {} more)", ceil_count(time_wait));
     item.available = range;
-    item.unknown = range == 0;
+    item.unknown = range == 0 || n_ips == kUnknownIps;
+    if (n_ips == kUnknownIps) item.detail = "not counted: the agent finds the interface's addresses when it starts";
     set_verdict(item);
     if (!item.unknown) {
       double total = per_destination[destination];
@@ -427,8 +442,9 @@ HostDemand host_demand(const std::string& host, const std::vector<AgentPlan>& pl
     // Ports: a closed TCP connection keeps its port kTimeWaitSeconds unless tcp_tw_reuse lets
     // connect() take it back (1: always; 2: to loopback destinations).
     double with_time_wait = -1;  // computed once per slot, when needed
+    auto ips = slot_source_ips(p.slot);
     for (const Destination& d : destinations) {
-      PortDemand& ports = demand.ports[{d.name, p.slot.source_ips.size()}];
+      PortDemand& ports = demand.ports[{d.name, ips ? ips->size() : kUnknownIps}];
       ports.open += peak * d.share;
       bool reuse = d.udp || f.tw_reuse == 1 || (f.tw_reuse == 2 && d.loopback);
       if (reuse) continue;
@@ -472,12 +488,21 @@ CapacityReport preflight(const Scenario& scenario, const std::vector<AgentPlan>&
     HostDemand lo = host_demand(host, plans, scenario, secs_min, f, host_threads, destinations);
     bool can_add_processes = true;
     std::unordered_set<std::string_view> host_ips;
-    std::vector<const std::vector<std::string>*> slot_ips;
+    std::vector<std::vector<std::string>> slot_ip_lists;  // the host's slots' source IPs, as known here
+    std::vector<std::string> scan_notes;                  // <ip scan> interfaces without an address here
     for (const AgentPlan& p : plans) {
       if (p.slot.host != host || p.slot.monitor_only) continue;
       if (p.slot.maxusers == 0) can_add_processes = false;
-      host_ips.insert(p.slot.source_ips.begin(), p.slot.source_ips.end());
-      slot_ips.push_back(&p.slot.source_ips);
+      slot_ip_lists.push_back(slot_source_ips(p.slot).value_or(p.slot.source_ips));
+      for (const std::string& name : p.slot.scan_interfaces)
+        if (p.slot.local && interface_ipv4_addresses(name).empty() &&
+            std::find(scan_notes.begin(), scan_notes.end(), name) == scan_notes.end())
+          scan_notes.push_back(name);
+    }
+    std::vector<const std::vector<std::string>*> slot_ips;
+    for (const std::vector<std::string>& ips : slot_ip_lists) {
+      host_ips.insert(ips.begin(), ips.end());
+      slot_ips.push_back(&ips);
     }
     hc.peak_users = hi.peak;
     hc.peak_users_min = lo.peak;
@@ -489,6 +514,9 @@ CapacityReport preflight(const Scenario& scenario, const std::vector<AgentPlan>&
     add_port_items(hc, f, hi.ports, lo.ports, host_ips.size(), scenario.options.ports_range);
     hc.items.push_back(memory_item(hc, f, lo.processes));
     add_source_ip_note(hc, f, slot_ips);
+    for (const std::string& name : scan_notes)
+      hc.notes.push_back(fmt::format("<ip scan=\"true\" value=\"{}\">: interface '{}' has no IPv4 address on this host: "
+                                     "its agents will not start", name, name));
     if (f.known && f.cores > 0) hc.notes.push_back(fmt::format("{} core(s)", f.cores));
     report.hosts.push_back(std::move(hc));
   }

@@ -37,6 +37,7 @@ std::vector<AgentSlot> plan_slots(const Scenario& scenario) {
       slot.weight = client.weight / cpus;
       slot.maxusers = client.maxusers;
       slot.source_ips = client.source_ips;
+      slot.scan_interfaces = client.scan_interfaces;
       slots.push_back(std::move(slot));
     }
   }
@@ -217,6 +218,8 @@ std::string AgentPlan::encode() const {
   w.u64(first_user_id);
   w.u32(data_slot);
   w.u8(slot.monitor_only);
+  w.u32(static_cast<std::uint32_t>(slot.scan_interfaces.size()));
+  for (const auto& name : slot.scan_interfaces) w.str(name);
   return out;
 }
 
@@ -258,6 +261,8 @@ std::optional<AgentPlan> AgentPlan::decode(std::string_view data) {
   plan.first_user_id = r.u64();
   plan.data_slot = r.u32();
   plan.slot.monitor_only = r.u8() != 0;
+  n = r.u32();
+  for (std::uint32_t i = 0; r.ok() && i < n; ++i) plan.slot.scan_interfaces.push_back(r.str());
   if (!r.ok() || !r.at_end()) return std::nullopt;
   return plan;
 }

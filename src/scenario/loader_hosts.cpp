@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "loadctl/host_addresses.hpp"
 #include "loadctl/input_file.hpp"
 #include "scenario/loader_internal.hpp"
 
@@ -228,13 +229,16 @@ void load_clients(pugi::xml_node node, Scenario& scenario, const LoadContext& ct
     ClientSpec client;
     client.line = ctx.line(child);
     bool batch = el.choice("type", {"machine", "batch"}, "machine") == "batch";
-    el.unsupported({"scan_intf"});
     if (batch) {
       std::string scheduler = el.choice("batch", {"torque", "pbs", "lsf", "oar", "slurm"}, "");
       if (scheduler.empty()) fail_at(child, "missing attribute 'batch' (torque, pbs, lsf, oar or slurm)");
       client.weight = el.number("weight", 1, 0);
       client.maxusers = static_cast<unsigned>(el.integer("maxusers", 800, 1, 100'000'000));
       el.ignore({"host", "cpu", "use_controller_vm"});  // Tsung: one client per node of the job
+      if (auto scan = el.maybe("scan_intf"); scan && !scan->empty()) {  // Tsung: [{scan, Interface}] per node
+        if (!valid_interface_name(*scan)) el.fail("scan_intf", fmt::format("'{}' is not an interface name", *scan));
+        client.scan_interfaces.push_back(*scan);
+      }
       el.finish();
       el.children({});
       any_batch = true;
@@ -255,7 +259,7 @@ void load_clients(pugi::xml_node node, Scenario& scenario, const LoadContext& ct
       }
       continue;
     }
-    el.unsupported({"batch"});
+    el.unsupported({"batch", "scan_intf"});
     client.host = el.required("host");
     if (client.host.empty()) el.fail("host", "attribute 'host' is empty");
     if (auto hostip = el.maybe("hostip")) {
@@ -273,14 +277,31 @@ void load_clients(pugi::xml_node node, Scenario& scenario, const LoadContext& ct
     std::vector<pugi::xml_node> addresses = el.children({"ip", "iprange"});
     for (pugi::xml_node a : addresses) {
       XmlElement addr(a);
-      std::string value = addr.required("value");
       if (std::string_view(a.name()) == "ip") {
-        if (addr.boolean("scan", false)) addr.fail("scan", "not supported yet: <ip scan=\"true\">");
+        if (addr.boolean("scan", false)) {  // the interface's addresses, on the agent's host
+          std::string name = addr.maybe("value").value_or("eth0");  // Tsung's default
+          addr.finish();
+          if (!valid_interface_name(name)) addr.fail("value", fmt::format("'{}' is not an interface name", name));
+          client.scan_interfaces.push_back(std::move(name));
+          continue;
+        }
+        std::string value = addr.required("value");
         addr.finish();
-        if (!is_ip_literal(value)) addr.fail("value", fmt::format("'{}' is not an IP address", value));
-        client.source_ips.push_back(value);
+        if (is_ip_literal(value)) {
+          client.source_ips.push_back(value);
+          continue;
+        }
+        // Tsung resolves a name (and "resolve": the client's host) once, on the controller: an
+        // agent takes the address from the controller's plan.
+        if (ctx.shipped_files) continue;
+        std::string name = value != "resolve" ? value : !client.hostip.empty() ? client.hostip : client.host;
+        std::string error;
+        auto address = resolve_host_address(name, error);
+        if (!address) addr.fail("value", fmt::format("cannot resolve '{}' to a source address: {}", name, error));
+        client.source_ips.push_back(std::move(*address));
         continue;
       }
+      std::string value = addr.required("value");
       bool v6 = addr.choice("version", {"v4", "v6"}, "v4") == "v6";
       addr.finish();
       try {

@@ -8,6 +8,7 @@
 
 #include "control/messages.hpp"
 #include "loadctl/capacity.hpp"
+#include "loadctl/host_addresses.hpp"
 #include "loadctl/wire.hpp"
 
 using namespace loadctl;
@@ -126,6 +127,34 @@ TEST(Capacity, PortsPerSourceIpAndDestination) {
   const CapacityItem* p2 = item(r2, "ports to 127.0.0.1:8080 from each of 2 source IPs");
   ASSERT_NE(p2, nullptr);
   EXPECT_NEAR(p2->needed, 40, 1e-6);
+}
+
+// <ip scan="true">: an agent on this machine will find the interface's addresses, so the
+// preflight counts them here; on another host only its agent knows them: not counted, not refused.
+TEST(Capacity, ScannedInterfacesCountHereAndAreUnknownElsewhere) {
+  std::string load = R"(<arrivalphase phase="1" duration="10" unit="second"><users maxnumber="80" arrivalrate="100" unit="second"/></arrivalphase>)";
+  std::string session = R"(<request><http url="/"/></request><thinktime value="5"/>)";
+  Scenario s = capacity_scenario(R"(<ip scan="true" value="lo"/>)", load, session);
+  std::size_t lo = interface_ipv4_addresses("lo").size();
+  ASSERT_GE(lo, 1u);
+  CapacityReport here = run_preflight(s, facts(65536, 40000, 40049));
+  std::string what = lo == 1 ? "1 source IP" : fmt::format("each of {} source IPs", lo);
+  const CapacityItem* ports = item(here, "ports to 127.0.0.1:8080 from " + what);
+  ASSERT_NE(ports, nullptr) << here.format();
+  EXPECT_NEAR(ports->needed, 80.0 / double(lo), 1e-6);
+
+  auto plans = plan_run(s, plan_slots(s), 1);
+  for (AgentPlan& p : plans) p.slot.local = false;
+  CapacityReport remote = preflight(s, plans, {{"localhost", facts(65536, 40000, 40049)}}, 2);
+  const CapacityItem* unknown = item(remote, "ports to 127.0.0.1:8080 from the <ip scan> addresses");
+  ASSERT_NE(unknown, nullptr) << remote.format();
+  EXPECT_TRUE(unknown->unknown);
+  EXPECT_FALSE(remote.refused()) << remote.format();
+
+  Scenario none = capacity_scenario(R"(<ip scan="true" value="lcnone0"/>)", load, session);
+  EXPECT_NE(run_preflight(none, facts(65536, 1024, 65535)).format().find("interface 'lcnone0' has no IPv4 address on this "
+                                                                         "host: its agents will not start"),
+            std::string::npos);
 }
 
 TEST(Capacity, LargeIprangeIsOnePortItemAndOneBoundedNote) {

@@ -481,6 +481,18 @@ TEST(LoaderErrors, BadIprange) {
                "bad iprange '10.0.0.9-3': the range '9-3' ends before it starts");
 }
 
+TEST(LoaderErrors, SourceAddressesThatAreNeitherIpsNorNamesNorInterfaces) {
+  Parts p;
+  p.clients = R"(<clients><client host="localhost"><ip scan="true" value="eth0/1"/></client></clients>)";
+  expect_error(scenario_text(p), "value=", "/tsung/clients/client/ip", "'eth0/1' is not an interface name");
+  p.clients = R"(<clients><client host="localhost"><ip value="no-such-host.invalid"/></client></clients>)";
+  expect_error(scenario_text(p), "value=", "/tsung/clients/client/ip", "cannot resolve 'no-such-host.invalid' to a source address");
+  p.clients = R"(<clients><client host="no-such-host.invalid" hostip="127.0.0.1"><ip value="resolve"/></client></clients>)";
+  EXPECT_NO_THROW(load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry())) << "resolve: hostip when given";
+  p.clients = R"(<clients><client host="localhost" scan_intf="eth0"/></clients>)";
+  expect_error(scenario_text(p), "scan_intf=", "/tsung/clients/client", "scan_intf");
+}
+
 TEST(LoaderErrors, ErlangCallsAreRefusedForEveryProtocol) {
   // The fake plugin's own check is bypassed by a child element it would reject anyway: the
   // loader's check runs first, for any attribute or text under the protocol element.

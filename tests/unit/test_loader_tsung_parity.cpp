@@ -181,6 +181,27 @@ TEST(BatchClients, ALargeSlurmRangeExpandsInLinearTime) {
   EXPECT_EQ(hosts.back(), "n1000000");
 }
 
+// Tsung's <ip>: an address, a host name resolved once by the controller ("resolve": the client's
+// own), or scan="true" with an interface (eth0 by default) whose addresses the agent finds.
+TEST(ClientSourceAddresses, NamesResolveAndInterfacesAreScannedByTheAgent) {
+  std::string text = R"(<tsung><clients><client host="localhost" use_controller_vm="true">
+<ip value="127.0.0.5"/><ip value="resolve"/><ip value="localhost"/><ip scan="true"/><ip scan="true" value="lo"/>
+</client></clients>
+<servers><server host="127.0.0.1" port="80" type="tcp"/></servers>
+<load><arrivalphase phase="1" duration="1" unit="second"><users arrivalrate="1" unit="second"/></arrivalphase></load>
+<sessions><session name="s" probability="100" type="ts_fake"><request><fake data="1"/></request></session></sessions></tsung>)";
+  Scenario s = load_scenario_text(text, "ip.xml", fake::fake_registry());
+  ASSERT_EQ(s.clients.size(), 1u);
+  EXPECT_EQ(s.clients[0].source_ips, (std::vector<std::string>{"127.0.0.5", "127.0.0.1", "127.0.0.1"}));
+  EXPECT_EQ(s.clients[0].scan_interfaces, (std::vector<std::string>{"eth0", "lo"}));
+  // An agent takes the controller's resolved addresses from its plan: it resolves nothing.
+  std::vector<DataFile> shipped;
+  std::string unresolvable = text;
+  unresolvable.replace(unresolvable.find("value=\"localhost\""), 17, "value=\"no-such-host.invalid\"");
+  EXPECT_THROW(load_scenario_text(unresolvable, "ip.xml", fake::fake_registry()), ScenarioError);
+  EXPECT_NO_THROW(load_scenario_text(unresolvable, "ip.xml", fake::fake_registry(), &shipped));
+}
+
 TEST(BatchClients, HostsComeFromTheSchedulersVariables) {
   TempDir dir;
   std::string text = R"(<tsung><clients><client type="batch" batch="BATCH" maxusers="7"/></clients>
@@ -197,6 +218,10 @@ TEST(BatchClients, HostsComeFromTheSchedulersVariables) {
   ASSERT_EQ(slurm.clients.size(), 3u);
   EXPECT_EQ(slurm.clients[2].host, "cn3");  // short names, as Tsung's
   EXPECT_EQ(slurm.clients[2].maxusers, 7u);
+  EXPECT_TRUE(slurm.clients[2].scan_interfaces.empty());
+  Scenario scanned = with("slurm\" scan_intf=\"ib0");  // each node's own addresses on ib0
+  ASSERT_EQ(scanned.clients.size(), 3u);
+  for (const ClientSpec& c : scanned.clients) EXPECT_EQ(c.scan_interfaces, std::vector<std::string>{"ib0"});
   ::unsetenv("SLURM_JOB_NODELIST");
   EXPECT_THROW(with("slurm"), ScenarioError);
   dir.write("nodes", "n1.a\nn1.a\nn2\n");

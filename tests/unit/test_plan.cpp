@@ -97,6 +97,7 @@ TEST(PlanRun, SeedsAndUserIdsDifferPerAgent) {
 TEST(AgentPlan, EncodeDecodeRoundTripAndRejectsTruncation) {
   Scenario s = three_clients();
   s.clients[0].source_ips = {"127.0.0.2", "127.0.0.3"};
+  s.clients[0].scan_interfaces = {"eth1", "bond0"};
   s.load.users.push_back({1.5, "static"});
   s.load.duration = 99;
   auto plans = plan_run(s, plan_slots(s), 3);
@@ -104,6 +105,7 @@ TEST(AgentPlan, EncodeDecodeRoundTripAndRejectsTruncation) {
   auto back = AgentPlan::decode(bytes);
   ASSERT_TRUE(back);
   EXPECT_EQ(back->slot.source_ips, plans[0].slot.source_ips);
+  EXPECT_EQ(back->slot.scan_interfaces, (std::vector<std::string>{"eth1", "bond0"}));
   EXPECT_EQ(back->phases.size(), plans[0].phases.size());
   EXPECT_EQ(back->phases[0].max_users, plans[0].phases[0].max_users);
   EXPECT_EQ(back->static_users.size(), plans[0].static_users.size());
