@@ -174,7 +174,8 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   auto* remove_agent = app.add_subcommand("remove-agent", "remove an agent from the run in progress: its arrivals move "
                                                           "to the others, its users finish (docs/dashboard.md)");
   remove_agent->add_option("id", cl.rate_agent, "the agent's id (as `status` lists it)")->required();
-  auto* view = app.add_subcommand("view", "Tsung's web-only dashboard: not supported yet");
+  auto* view = app.add_subcommand("view", "serve the runs under the log root (-l) read-only on --http, with their "
+                                          "files and reports, until Ctrl-C (Tsung's web dashboard without a run)");
   auto* report = app.add_subcommand("report", "render report.html and summary.json of finished runs");
   report->add_option("logdir", cl.report_dirs, "log directory, and optionally a second one to compare with")
       ->required()
@@ -196,19 +197,14 @@ ParseOutcome parse_command_line(int argc, char** argv) {
     out.exit_status = app.exit(e);
     return out;
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "error: %s\nUsage: loadctl [options] start|check|report|status|stop|debug|rate|pause|resume|add-agent|remove-agent (loadctl --help "
+    std::fprintf(stderr, "error: %s\nUsage: loadctl [options] start|check|report|status|stop|debug|rate|pause|resume|add-agent|remove-agent|view (loadctl --help "
                          "lists the options)\n",
                  e.what());
     out.exit_status = kUsageError;
     return out;
   }
-  if (view->parsed()) {
-    std::fprintf(stderr, "error: not supported yet: view (Tsung's web dashboard without a run; loadctl's live "
-                         "dashboard runs with `start` (docs/dashboard.md); `loadctl report LOGDIR` renders a finished run)\n");
-    out.exit_status = kUsageError;
-    return out;
-  }
-  cl.command = report->parsed() ? CommandLine::Command::report
+  cl.command = view->parsed()     ? CommandLine::Command::view
+               : report->parsed() ? CommandLine::Command::report
                : check->parsed()  ? CommandLine::Command::check
                : status->parsed() ? CommandLine::Command::status
                : stop->parsed()   ? CommandLine::Command::stop
@@ -244,6 +240,11 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   o.http_explicit = http->count() > 0;
   if (no_web && (o.http_explicit || o.http_keep || !cl.http_token_file.empty())) {
     std::fprintf(stderr, "error: -n (no dashboard) with --http, --http-token-file or -k: use one\n");
+    out.exit_status = kUsageError;
+    return out;
+  }
+  if (no_web && view->parsed()) {
+    std::fprintf(stderr, "error: view serves the runs over HTTP: not with -n\n");
     out.exit_status = kUsageError;
     return out;
   }

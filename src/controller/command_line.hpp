@@ -14,7 +14,7 @@ enum Exit { kDone = 0, kScenarioError = 1, kRunFailed = 2, kThresholdCrossed = 3
 
 struct CommandLine {
   /// debug: start with controller.log at debug level (Tsung's debug starts an Erlang shell).
-  enum class Command { start, check, report, status, stop, debug, rate, pause, resume, add_agent, remove_agent };
+  enum class Command { start, check, report, status, stop, debug, rate, pause, resume, add_agent, remove_agent, view };
   Command command = Command::start;
   ControllerOptions options;
   std::string log_root;                    ///< -l
@@ -49,5 +49,10 @@ ParseOutcome parse_command_line(int argc, char** argv);
 /// --http's value is ADDR:PORT ([v6]:PORT, localhost:PORT): checked on the command line, so that
 /// `check` refuses what `start` would (dashboard.cpp).
 bool valid_http_address(const std::string& text);
+/// --http's ADDR:PORT as an endpoint ("localhost" is 127.0.0.1); nullopt when malformed.
+std::optional<boost::asio::ip::tcp::endpoint> parse_http_endpoint(const std::string& text);
+
+/// `loadctl view`: the runs under the log root, read-only, on --http until Ctrl-C (view.cpp).
+int view_command(const CommandLine& cl);
 
 }  // namespace loadctl::controller

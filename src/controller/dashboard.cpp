@@ -29,21 +29,6 @@ namespace {
 
 bool is_loopback_address(const asio::ip::address& a) { return a.is_loopback(); }
 
-// "ADDR:PORT", "[v6]:PORT"; nullopt when malformed.
-std::optional<asio::ip::tcp::endpoint> parse_http_endpoint(const std::string& text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon + 1 == text.size()) return std::nullopt;
-  std::string host = text.substr(0, colon), port = text.substr(colon + 1);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host == "localhost") host = "127.0.0.1";
-  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
-  unsigned long p = std::stoul(port);
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (ec || p > 65535) return std::nullopt;
-  return asio::ip::tcp::endpoint(address, static_cast<std::uint16_t>(p));
-}
-
 std::optional<double> parse_query_number(std::string_view text) {
   if (text.empty() || text.size() > 24) return std::nullopt;
   double v = 0;
@@ -62,6 +47,20 @@ WebResponse web_answer(std::string line) {
 }
 
 }  // namespace
+
+std::optional<asio::ip::tcp::endpoint> parse_http_endpoint(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 == text.size()) return std::nullopt;
+  std::string host = text.substr(0, colon), port = text.substr(colon + 1);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host == "localhost") host = "127.0.0.1";
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  unsigned long p = std::stoul(port);
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec || p > 65535) return std::nullopt;
+  return asio::ip::tcp::endpoint(address, static_cast<std::uint16_t>(p));
+}
 
 bool valid_http_address(const std::string& text) { return parse_http_endpoint(text).has_value(); }
 

@@ -151,6 +151,7 @@ int main(int argc, char** argv) {
   bool checking = cl.command == controller::CommandLine::Command::check;
 
   if (cl.command == controller::CommandLine::Command::status) return controller::status_command(cl);
+  if (cl.command == controller::CommandLine::Command::view) return controller::view_command(cl);
   if (cl.command == controller::CommandLine::Command::stop) return controller::stop_command(cl);
   if (cl.command == controller::CommandLine::Command::rate || cl.command == controller::CommandLine::Command::pause ||
       cl.command == controller::CommandLine::Command::resume || cl.command == controller::CommandLine::Command::add_agent ||
