@@ -206,6 +206,7 @@ UserProgram compile_session(const Session& session, const Options& options) {
   UserProgram program;
   program.session = session.name;
   program.probability = session.probability;
+  program.persistent = session.persistent;
   Compiler(program, session, options).emit(session.actions);
   mark_pages(program, session.protocol && session.protocol->request_is_page());
   if (options.rate_limit > 0) program.dynamic = true;  // the token bucket lives in UserDyn

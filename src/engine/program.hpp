@@ -109,6 +109,7 @@ struct UserProgram {
   std::string_view alpn;  ///< offered on TLS connections (the session's plugin), empty = none
   const Protocol* protocol = nullptr;  ///< the session's plugin
   bool connections = false;            ///< protocol->connection_level(): one Connection per socket
+  bool persistent = true;              ///< <session persistent>: a server close does not end the user
   ConnectionContext connection;        ///< what each Connection is opened with (connections only)
   std::shared_ptr<const ProtocolOptions> protocol_options;  ///< kept alive for `connection`
 
