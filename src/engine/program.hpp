@@ -118,6 +118,9 @@ struct UserProgram {
   VarTable vars;
   std::vector<const SetDynVars*> set_vars;
   std::vector<std::vector<std::uint32_t>> set_var_ids;
+  /// Per set_vars: per variable, the loop slot of the <repeat> named so (its counter), else -1;
+  /// empty when it sets no <repeat>'s variable.
+  std::vector<std::vector<std::int32_t>> set_var_repeats;
   std::vector<CompiledCondition> conditions;
   std::vector<RepeatSpec> repeats;
   std::vector<ForeachSpec> foreachs;

@@ -401,6 +401,7 @@ class Worker {
   // dynamics (user_dynamics.cpp)
   void init_dynamics(User& user);
   void set_vars(User& user, std::uint32_t index);
+  void set_repeat_counters(User& user, std::uint32_t index);
   bool condition_holds(const User& user, std::uint32_t index) const;
   /// match do="dump": the response shipped to the controller, which writes it to a file.
   void dump_response(const User& user, std::string_view response);

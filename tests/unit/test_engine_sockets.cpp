@@ -423,6 +423,27 @@ TEST(EngineSockets, CloseWhileAwaitingTheAnswerEndsTheRequestOrTheUser) {
   EXPECT_EQ(metric_total(m, "200"), 0u);
 }
 
+TEST(EngineSockets, SetdynvarsOfARepeatsNameSetsItsCounter) {
+  // Tsung's <repeat> counter is the variable named after it. random_number 3 under max_repeat 5:
+  // passes 3, 4, 5 loop back, 6 > 5 counts max_repeat (4 requests). sourcetype="value" gives a
+  // string, above every number in Erlang's order: one pass, max_repeat (1 request).
+  OkServer server;
+  std::string loop = R"(<request><http url="/" version="1.1"/></request><while var="go" eq="yes"/>)";
+  std::string session = R"(<setdynvars sourcetype="value" value="yes"><var name="go"/></setdynvars>
+<setdynvars sourcetype="random_number" start="3" end="3"><var name="s"/></setdynvars>
+<repeat name="s" max_repeat="5">)" + loop + R"(</repeat>
+<setdynvars sourcetype="value" value="2"><var name="t"/></setdynvars>
+<repeat name="t" max_repeat="5">)" + loop + "</repeat>";
+  MetricSet m = run(server.port(), 2, 100, 1, session);
+  EXPECT_EQ(server.requests(), 2 * 5);
+  EXPECT_EQ(metric_total(m, "max_repeat"), 2u * 2);
+  // Without the setdynvars, the same loop runs max_repeat + 1 times.
+  OkServer server2;
+  m = run(server2.port(), 1, 100, 1, R"(<setdynvars sourcetype="value" value="yes"><var name="go"/></setdynvars>
+<repeat name="s" max_repeat="5">)" + loop + "</repeat>");
+  EXPECT_EQ(server2.requests(), 6);
+}
+
 TEST(EngineSockets, ReceiveBufferThatCannotBeMappedFailsTheRequest) {
   // No pages for a receive buffer: that request fails with error_buffer_alloc and its user ends;
   // the worker's loop goes on (the other users' requests, the run's end).
