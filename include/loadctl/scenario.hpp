@@ -180,6 +180,9 @@ struct Session {
   /// The scenario's options of protocol->options_type() (Protocol::parse_options), may be null.
   std::shared_ptr<const ProtocolOptions> protocol_options;
   bool bidi = false;         ///< <session bidi="true"> (connection-level plugins only)
+  /// <session persistent>: a server close goes on (true, Tsung's default for every protocol) or
+  /// ends the user with error_closed (false)
+  bool persistent = true;
   double probability = 0;    ///< percent; weights are normalised to percent at load
   std::vector<Action> actions;
   std::vector<std::string> used_vars;  ///< names read by %%_name%% in substituted requests

@@ -178,6 +178,22 @@ class Compiler {
 // step at its start, in Tsung as here). Loop ends, <if> starts, thinktimes and every
 // other step end the page. It is a property of the text, not of the path a user takes. A
 // protocol whose requests are pages of their own (Protocol::request_is_page) ends one at each.
+// A <setdynvars> of a <repeat>'s name sets its counter, which in Tsung is that variable.
+void link_repeat_counters(UserProgram& p) {
+  p.set_var_repeats.resize(p.set_vars.size());
+  for (std::size_t i = 0; i < p.set_vars.size(); ++i) {
+    for (std::size_t k = 0; k < p.set_var_ids[i].size(); ++k) {
+      const std::string& name = p.vars.names[p.set_var_ids[i][k]];
+      for (const RepeatSpec& r : p.repeats) {
+        if (p.loops[r.loop].var != name) continue;
+        auto& slots = p.set_var_repeats[i];
+        slots.resize(p.set_var_ids[i].size(), -1);
+        slots[k] = static_cast<std::int32_t>(r.loop);
+      }
+    }
+  }
+}
+
 void mark_pages(UserProgram& p, bool request_is_page) {
   for (std::size_t i = 0; i < p.ops.size(); ++i) {
     if (p.ops[i].code != Op::Code::request) continue;
@@ -206,8 +222,10 @@ UserProgram compile_session(const Session& session, const Options& options) {
   UserProgram program;
   program.session = session.name;
   program.probability = session.probability;
+  program.persistent = session.persistent;
   Compiler(program, session, options).emit(session.actions);
   mark_pages(program, session.protocol && session.protocol->request_is_page());
+  link_repeat_counters(program);
   if (options.rate_limit > 0) program.dynamic = true;  // the token bucket lives in UserDyn
   if (session.protocol) {
     program.protocol = session.protocol;

@@ -109,6 +109,7 @@ struct UserProgram {
   std::string_view alpn;  ///< offered on TLS connections (the session's plugin), empty = none
   const Protocol* protocol = nullptr;  ///< the session's plugin
   bool connections = false;            ///< protocol->connection_level(): one Connection per socket
+  bool persistent = true;              ///< <session persistent>: a server close does not end the user
   ConnectionContext connection;        ///< what each Connection is opened with (connections only)
   std::shared_ptr<const ProtocolOptions> protocol_options;  ///< kept alive for `connection`
 
@@ -117,6 +118,9 @@ struct UserProgram {
   VarTable vars;
   std::vector<const SetDynVars*> set_vars;
   std::vector<std::vector<std::uint32_t>> set_var_ids;
+  /// Per set_vars: per variable, the loop slot of the <repeat> named so (its counter), else -1;
+  /// empty when it sets no <repeat>'s variable.
+  std::vector<std::vector<std::int32_t>> set_var_repeats;
   std::vector<CompiledCondition> conditions;
   std::vector<RepeatSpec> repeats;
   std::vector<ForeachSpec> foreachs;

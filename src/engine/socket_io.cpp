@@ -170,6 +170,12 @@ void read_drained(Socket& socket) {
 #endif
 }
 
+bool peer_closed(int fd) {
+  char byte;
+  ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 void bind_address_only(Socket& socket, const asio::ip::address& ip, boost::system::error_code& ec) {
 #ifdef IP_BIND_ADDRESS_NO_PORT
   int one = 1;

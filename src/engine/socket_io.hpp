@@ -62,6 +62,10 @@ void async_connect(Socket& socket, const asio::ip::tcp::endpoint& to, Done done)
 /// carried the FIN too, which only a read tried at once would see.
 void read_drained(Socket& socket);
 
+/// True when the peer of the connected TCP descriptor `fd` has closed it (a FIN or a reset
+/// received, nothing unread before it): one non-blocking recv(MSG_PEEK).
+bool peer_closed(int fd);
+
 /// Binds `socket` to source address `ip` with the port left to connect(2): IP_BIND_ADDRESS_NO_PORT
 /// before a bind to port 0, so the kernel picks the source port at connect time, unique for the
 /// 4-tuple, instead of searching a port free for every destination at bind (getsockname says

@@ -339,6 +339,10 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, const
       close_lane0(user, eof);
       return;
     }
+    if (eof && !user.program->persistent) {  // Tsung: error_closed, whatever the user was doing
+      end_closed(user);
+      return;
+    }
     const RequestSpec* pending = user.state == UserState::awaiting ? &current_request(user) : nullptr;
     ResponseInfo info;
     bool completes = eof && c.plugin->on_eof(pending, info);
@@ -347,6 +351,8 @@ void Worker::conn_on_read(User& user, const boost::system::error_code& ec, const
     } else if (completes) {
       info.close = true;
       on_response_complete(user, info);
+    } else if (eof && c.global_pc != user.pc) {
+      on_request_cut(user, "error_connection_closed");  // persistent: the user goes on
     } else {
       on_request_failed(user, eof ? "error_connection_closed" : "error_recv_" + errno_name(ec), false);
     }

@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <limits>
 
 #include <openssl/evp.h>
 #include <fmt/format.h>
@@ -189,8 +190,12 @@ void Worker::set_vars(User& user, std::uint32_t index) {
     case Src::jsonpath: {
       const std::string* json = UserVars::get(user.dyn.get(), p.vars.id(s.from));
       std::vector<std::string> values;
-      if (json && s.jsonpath->evaluate(*json, values)) vars[ids[0]] = std::move(values.front());
-      else stats_.add(error_metric("error_jsonpath_nomatch"));
+      if (json && s.jsonpath->evaluate(*json, values)) {
+        vars[ids[0]] = std::move(values.front());
+      } else {
+        stats_.add(error_metric("error_jsonpath_nomatch"));
+        return;
+      }
       break;
     }
     case Src::server: {
@@ -207,6 +212,29 @@ void Worker::set_vars(User& user, std::uint32_t index) {
       vars[ids[0]] = std::move(out);
       break;
     }
+  }
+  if (index < p.set_var_repeats.size() && !p.set_var_repeats[index].empty()) [[unlikely]] set_repeat_counters(user, index);
+}
+
+// Tsung's <repeat> reads its counter from the variable named after it: a number (random_number,
+// the port of sourcetype="server") counts on from there; any other value is a string, which
+// Erlang's term order puts above every number, so the loop counts max_repeat and leaves.
+void Worker::set_repeat_counters(User& user, std::uint32_t index) {
+  const UserProgram& p = *user.program;
+  using Src = SetDynVars::Source;
+  Src source = p.set_vars[index]->source;
+  const std::vector<std::int32_t>& slots = p.set_var_repeats[index];
+  for (std::size_t k = 0; k < slots.size(); ++k) {
+    const std::optional<std::string>& value = user.dyn->vars[p.set_var_ids[index][k]];
+    if (slots[k] < 0 || !value) continue;
+    std::int64_t& passes = user.loop_counters[static_cast<std::size_t>(slots[k])];  // Tsung's counter - 1
+    bool number = source == Src::random_number || (source == Src::server && k == 1);
+    std::int64_t n = 0;
+    if (number && std::from_chars(value->data(), value->data() + value->size(), n).ec == std::errc{} &&
+        n > std::numeric_limits<std::int64_t>::min())
+      passes = n - 1;
+    else
+      passes = std::numeric_limits<std::int64_t>::max();
   }
 }
 

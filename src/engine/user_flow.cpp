@@ -103,6 +103,14 @@ void Worker::step(User& user) {
 // Tsung's request time runs from here, a (re)connect included; its page time from the first
 // request of the page (ts_client:handle_next_request takes both times before reconnecting).
 void Worker::begin_request(User& user, const RequestSpec& spec, std::int32_t server) {
+  // Tsung's non-persistent user stops when the server closes while it thinks; loadctl does not
+  // read an idle connection, so it looks when the next request would use it.
+  if (!user.program->persistent && user.connected_to >= 0 && user.stream && !user.conn) [[unlikely]] {
+    if (socket_io::peer_closed(user.parked_fd >= 0 ? user.parked_fd : user.socket.native_handle())) {
+      end_closed(user);
+      return;
+    }
+  }
   user.request_start = Clock::now();
   if (user.page_start == Clock::time_point{}) user.page_start = user.request_start;
   if (user.parked_fd >= 0) [[unlikely]] unpark_connection(user);
@@ -166,7 +174,7 @@ void Worker::send_request(User& user) {
     ec = {};
   }
   if (ec) {
-    on_request_failed(user, "error_send_" + errno_name(ec), true);
+    on_send_failed(user, "error_send_" + errno_name(ec));
     return;
   }
   if (written < write_buf_.size()) {
@@ -200,7 +208,7 @@ void Worker::on_writable(User& user, const boost::system::error_code& ec) {
   if (!wec) written = user.socket.write_some(asio::buffer(user.pending), wec);
   if (wec == asio::error::would_block) wec = {};
   if (wec) {
-    on_request_failed(user, "error_send_" + errno_name(wec), true);
+    on_send_failed(user, "error_send_" + errno_name(wec));
     return;
   }
   user.pending.erase(0, written);
@@ -238,11 +246,15 @@ void Worker::on_read(User& user, const boost::system::error_code& ec, std::size_
   // A TLS peer that closes without close_notify ends the stream like a TCP FIN.
   if (ec && (ec == asio::error::eof || (user.tls && ec == asio::ssl::error::stream_truncated))) {
     ResponseInfo info;
-    if (user.received != User::Received::none && current_request(user).complete_on_eof(user.parser, info)) {
+    if (!user.program->persistent) {
+      end_closed(user);
+    } else if (user.received != User::Received::none && current_request(user).complete_on_eof(user.parser, info)) {
       info.close = true;
       on_response_complete(user, info);
+    } else if (user.received == User::Received::none && user.reused) {
+      on_request_failed(user, "error_connection_closed", true);  // closed while the user thought: sent again
     } else {
-      on_request_failed(user, "error_connection_closed", user.received == User::Received::none);
+      on_request_cut(user, "error_connection_closed");
     }
     return;
   }
@@ -349,6 +361,10 @@ void Worker::on_request_failed(User& user, std::string_view error, bool retry_on
   release_buffer(user);
   if (stopping_) return;
   if (retry_on_fresh_connection && user.reused) {
+    if (!user.program->persistent) {  // closed while the user thought
+      end_closed(user);
+      return;
+    }
     // A kept-alive connection the server had already closed: resend once on a new connection,
     // which restarts the request time (and the page's, when the request opened it) as a retried
     // connect does.
@@ -358,6 +374,55 @@ void Worker::on_request_failed(User& user, std::string_view error, bool retry_on
     return;
   }
   stats_.add(error_metric(error));
+  finish_user(user);
+}
+
+// Tsung's persistent session (ts_client, `closed` in wait_ack): the close ends the request and the
+// user goes on; its next request opens a new connection. The cut response is counted as `error`,
+// not timed (Tsung times it as a response).
+void Worker::on_request_cut(User& user, std::string_view error) {
+  close_connection(user, false);
+  release_buffer(user);
+  if (stopping_) return;
+  stats_.add(error_metric(error));
+  if (current_compiled(user).endpage) user.page_start = {};
+  user.pending.clear();
+  user.deadline = Clock::time_point::max();
+  user.state = UserState::idle;
+  step(user);
+}
+
+// Tsung's handle_close_while_sending / handle_timeout_while_sending: a persistent user sends the
+// request again after retry_timeout, on a new connection, while its retries stay within
+// max_retries; a non-persistent one stops. A kept-alive connection found closed is resent at once.
+void Worker::on_send_failed(User& user, std::string_view error) {
+  if (user.reused) {
+    on_request_failed(user, error, true);
+    return;
+  }
+  close_connection(user, false);
+  release_buffer(user);
+  if (stopping_) return;
+  const Options& options = config_.scenario->options;
+  if (!user.program->persistent || user.send_retries >= options.max_retries) {
+    stats_.add(error_metric(user.program->persistent ? "error_abort_max_send_retries" : error));
+    finish_user(user);
+    return;
+  }
+  stats_.add(error_metric(error));
+  ++user.send_retries;
+  user.pending.clear();
+  user.state = UserState::thinking;
+  user.deadline = Clock::time_point::max();
+  double retry = user.dyn && user.dyn->retry_timeout >= 0 ? user.dyn->retry_timeout : options.retry_timeout;
+  wake_after(user, seconds(retry), Wake::retry);
+}
+
+void Worker::end_closed(User& user) {
+  close_connection(user, false);
+  release_buffer(user);
+  if (stopping_) return;
+  stats_.add(error_metric("error_closed"));
   finish_user(user);
 }
 

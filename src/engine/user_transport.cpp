@@ -54,7 +54,7 @@ void Worker::send_tls(User& user) {
                     [this, &user, gen = user.generation](const boost::system::error_code& ec, std::size_t) {
                       if (gen != user.generation) return;
                       if (ec) {
-                        on_request_failed(user, "error_send_" + errno_name(ec), true);
+                        on_send_failed(user, "error_send_" + errno_name(ec));
                         return;
                       }
                       user.pending.clear();

@@ -181,6 +181,7 @@ struct User {
   std::int32_t connected_to = -1; ///< server the socket is connected to, -1 = none
   UserState state = UserState::idle;
   std::uint8_t connect_attempts = 0;
+  std::uint8_t send_retries = 0;  ///< failed writes retried for the user's life (Tsung's retries)
   bool reused = false;            ///< the current request went on an already used connection
   bool stream = false;            ///< its socket is TCP (not UDP): socket_io applies
   /// Response bytes of the current request: none, some before the last sweep, some since it
@@ -324,6 +325,12 @@ class Worker {
   void after_send(User& user);
   void on_sent_without_ack(User& user);
   void on_request_failed(User& user, std::string_view error, bool retry_on_fresh_connection);
+  /// The server closed while the response was awaited (persistent sessions): the user goes on.
+  void on_request_cut(User& user, std::string_view error);
+  /// A write failed: resent after retry_timeout (persistent sessions), else the user ends.
+  void on_send_failed(User& user, std::string_view error);
+  /// Tsung's non-persistent session: a connection the server closed ends the user (error_closed).
+  void end_closed(User& user);
   void think(User& user, const ThinkTime& think);
   void wait_global(User& user);
   void enter_barrier(User& user, std::uint32_t pc);
@@ -394,6 +401,7 @@ class Worker {
   // dynamics (user_dynamics.cpp)
   void init_dynamics(User& user);
   void set_vars(User& user, std::uint32_t index);
+  void set_repeat_counters(User& user, std::uint32_t index);
   bool condition_holds(const User& user, std::uint32_t index) const;
   /// match do="dump": the response shipped to the controller, which writes it to a file.
   void dump_response(const User& user, std::string_view response);

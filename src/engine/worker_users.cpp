@@ -73,6 +73,7 @@ void Worker::start_user(const UserProgram& program) {
   user.server = pick_server();
   user.connected_to = -1;
   user.connect_attempts = 0;
+  user.send_retries = 0;
   if (!program.loops.empty()) {
     if (!user.loop_counters) user.loop_counters = std::make_unique<std::int64_t[]>(max_loops_);
     std::fill_n(user.loop_counters.get(), program.loops.size(), 0);

@@ -391,7 +391,7 @@ void load_sessions(pugi::xml_node node, Scenario& scenario, const LoadContext& c
       el.fail(by_weight ? "weight" : "probability", "sessions mix 'probability' and 'weight'; use one of them");
     weights = by_weight;
     session.probability = by_weight ? el.number("weight", std::nullopt, 0) : el.number("probability", std::nullopt, 0, 100);
-    if (el.boolean("persistent", false)) el.fail("persistent", "not supported yet: persistent sessions");
+    session.persistent = el.boolean("persistent", true);  // every Tsung protocol's session_defaults()
     // bidi: the server may send while the user thinks; connection-level plugins read it.
     session.bidi = el.boolean("bidi", false);
     if (session.bidi && !protocol->supports_bidi())

@@ -35,8 +35,8 @@ awk '$2 == "request" { r = $5 } $2 == "connect" { c = $5 } END { exit !(r >= c) 
 assert_eq "$(awk '$2 == "request" { g = $9 } END { print g }' "$log")" 66 "request count in the last block"
 
 run_compare repeat
-assert_eq "$(value repeat request)" 56 "requests (16 per nested user, 8 for the restart user)"
-assert_eq "$(value repeat max_repeat)" 17 "max_repeat (5 per nested user, 2 over the restarts)"
+assert_eq "$(value repeat request)" 61 "requests (16 per nested user, 8 for the restart user, 5 for the setcounter user)"
+assert_eq "$(value repeat max_repeat)" 19 "max_repeat (5 per nested user, 2 over the restarts, 2 after setdynvars)"
 assert_eq "$(value repeat error_repeat_wundef)" 6 "error_repeat_wundef (2 per nested user)"
 
 run_compare cutoff

@@ -8,6 +8,7 @@
 // between reads. A request with die="true" sends nothing: the plugin counts error_died and its
 // timer ends the user (ConnEvent::fatal_counted). "END n": on the answer, the plugin queues
 // "ACK" and "BYE" (the server records them, answers nothing) and ends the user (fatal).
+// "DROP": the server closes without an answer; "LAST n": it answers "R: n", then closes.
 
 #include <gtest/gtest.h>
 
@@ -255,6 +256,11 @@ class PushServer {
         seen_.push_back(line);
       }
       if (line == "ACK" || line == "BYE") continue;
+      if (line == "DROP") return false;
+      if (line.starts_with("LAST")) {
+        asio::write(stream, asio::buffer("R:" + line.substr(4) + "\n"), ec);
+        return false;
+      }
       if (line == "STARTTLS") {
         asio::write(stream, asio::buffer(std::string("OK\n")), ec);
         starttls = true;
@@ -381,6 +387,40 @@ TEST(ConnectionPlugin, FatalCountedEndsTheUserWithoutASecondError) {
   EXPECT_EQ(metric_total(m, "request"), 2u);  // REQ 1 of each user; REQ 2 never runs
   EXPECT_EQ(metric_total(m, "error_died"), 2u);
   EXPECT_EQ(metric_total(m, "error_protocol"), 0u);
+}
+
+// <session persistent>, through the plugin interface: a server close while the user thinks is
+// forgotten (the next request reconnects) and one while a request waits ends that request (the
+// user goes on), as Tsung's persistent sessions; with persistent="false" either is error_closed
+// and the user stops there.
+TEST(ConnectionPlugin, ServerClosesFollowThePersistentAttribute) {
+  TestCert cert;
+  auto session = [](const std::string& attribute, const std::string& second) {
+    return R"(<load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="20" unit="second"/></arrivalphase></load>
+      <sessions><session name="push" probability="100" type="ts_push")" + attribute + R"(>
+        <request><push data="REQ 1"/></request>
+        <request><push data=")" + second + R"("/></request>
+        <thinktime value="0.3" random="false"/>
+        <request><push data="REQ 3"/></request>
+      </session></sessions>)";
+  };
+  for (std::string second : {"LAST 2", "DROP"}) {
+    SCOPED_TRACE(second);
+    bool answered = second != "DROP";
+    PushServer server(cert.dir + "/cert.pem", cert.dir + "/key.pem");
+    MetricSet m = run_push(server.port(), session("", second));
+    EXPECT_EQ(metric_total(m, "error_closed"), 0u);
+    EXPECT_EQ(metric_total(m, "error_connection_closed"), answered ? 0u : 1u);
+    EXPECT_EQ(metric_total(m, "request"), answered ? 3u : 2u);
+    EXPECT_TRUE(server.saw("REQ 3"));
+    PushServer server2(cert.dir + "/cert.pem", cert.dir + "/key.pem");
+    m = run_push(server2.port(), session(R"( persistent="false")", second));
+    EXPECT_EQ(metric_total(m, "error_closed"), 1u);
+    EXPECT_EQ(metric_total(m, "error_connection_closed"), 0u);
+    EXPECT_EQ(metric_total(m, "request"), answered ? 2u : 1u);
+    EXPECT_EQ(metric_total(m, "finish_users_count"), 1u);
+    EXPECT_FALSE(server2.saw("REQ 3", 0.5));
+  }
 }
 
 // <option type="ts_push" ...>: parsed by the plugin, given to its requests and connections.

@@ -30,6 +30,7 @@
 #include "engine/worker.hpp"
 #include "loadctl/plan.hpp"
 #include "loadctl/scenario.hpp"
+#include "support/local_engine.hpp"
 #include "support/metric_total.hpp"
 
 // recv(2) as the engine calls it (asio's non-blocking reads; the test servers use read(2)),
@@ -111,7 +112,8 @@ constexpr std::uint64_t kDelsPerPark = kAsioFallback ? 2 : 1;
 /// event (a read that takes the bytes is then the last edge).
 /// `reset`: half a response (10 of 100 body bytes) then a reset (SO_LINGER 0), right behind it.
 /// `close_later` / `reset_later`: keep-alive "ok", then 300 ms later a close (FIN) or a reset.
-enum class Answer { keep_alive, close_delimited, close_after, reset, close_later, reset_later };
+/// `unanswered`: the request is read, then the connection closed without an answer.
+enum class Answer { keep_alive, close_delimited, close_after, reset, close_later, reset_later, unanswered };
 
 /// Answers every HTTP request as `answer` says; with `split_ms`, the body goes that many ms
 /// after the headers (two reads for the client).
@@ -165,6 +167,10 @@ class OkServer {
       for (std::size_t end; (end = in.find("\r\n\r\n")) != std::string::npos;) {
         in.erase(0, end + 4);
         ++requests_;
+        if (answer_ == Answer::unanswered) {
+          ::close(c);
+          return;
+        }
         std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n";
         if (answer_ == Answer::close_later || answer_ == Answer::reset_later) {
           head += "ok";
@@ -363,6 +369,79 @@ TEST(EngineSockets, ParkedConnectionClosedByTheServerReconnectsSilently) {
     EXPECT_EQ(server.connections(), 6);
     EXPECT_EQ(g_epoll_dels.load(), 3 * kDelsPerPark);  // each first connection was parked
   }
+}
+
+/// As run(), with the session's persistent attribute set to `persistent`.
+MetricSet run_persistent(std::uint16_t port, int users, const std::string& session, bool persistent) {
+  Scenario scenario = scenario_for(port, users, 100, 1, session, R"(<option name="idle_timeout" value="3000"/>)");
+  scenario.sessions.at(0).persistent = persistent;
+  return test::run_engine(scenario);
+}
+
+TEST(EngineSockets, NonPersistentUserEndsWhenTheServerClosesWhileItThinks) {
+  // Tsung's persistent="false": the close while the user thinks (FIN with the response, or FIN or
+  // reset 300 ms later, while the connection is parked) is error_closed and the user stops: its
+  // later requests are never sent. The same with the default (persistent) is no error at all
+  // (ParkedConnectionClosedByTheServerReconnectsSilently).
+  for (Answer answer : {Answer::close_after, Answer::close_later, Answer::reset_later}) {
+    SCOPED_TRACE(static_cast<int>(answer));
+    OkServer server(0, answer);
+    std::string session = requests(1) + R"(<thinktime value="1.1" random="false"/>)" + requests(2);
+    MetricSet m = run_persistent(server.port(), 3, session, false);
+    EXPECT_EQ(metric_total(m, "error_closed"), 3u);
+    EXPECT_EQ(metric_total(m, "200"), 3u);
+    EXPECT_EQ(metric_total(m, "finish_users_count"), 3u);
+    EXPECT_EQ(server.requests(), 3);
+    EXPECT_EQ(server.connections(), 3);
+  }
+  OkServer server(0, Answer::close_after);  // a short thinktime: the connection stays in epoll
+  MetricSet m = run_persistent(server.port(), 2, requests(1) + R"(<thinktime value="0.2" random="false"/>)" + requests(1), false);
+  EXPECT_EQ(metric_total(m, "error_closed"), 2u);
+  EXPECT_EQ(server.requests(), 2);
+}
+
+TEST(EngineSockets, CloseWhileAwaitingTheAnswerEndsTheRequestOrTheUser) {
+  // Tsung's persistent session hands the close to the protocol and goes on: each request is cut
+  // (counted here as error_connection_closed) and the next one opens a new connection.
+  OkServer server(0, Answer::unanswered);
+  MetricSet m = run_persistent(server.port(), 2, requests(3), true);
+  EXPECT_EQ(metric_total(m, "error_connection_closed"), 6u);
+  EXPECT_EQ(metric_total(m, "error_closed"), 0u);
+  EXPECT_EQ(metric_total(m, "finish_users_count"), 2u);
+  EXPECT_EQ(server.requests(), 6);
+  // persistent="false": error_closed, the user stops at its first request.
+  OkServer server2(0, Answer::unanswered);
+  m = run_persistent(server2.port(), 2, requests(3), false);
+  EXPECT_EQ(metric_total(m, "error_closed"), 2u);
+  EXPECT_EQ(metric_total(m, "error_connection_closed"), 0u);
+  EXPECT_EQ(metric_total(m, "finish_users_count"), 2u);
+  EXPECT_EQ(server2.requests(), 2);
+  // A response ended by the close is complete in a persistent session, error_closed in another.
+  OkServer server3(0, Answer::close_delimited);
+  m = run_persistent(server3.port(), 2, R"(<request><http url="/" version="1.0"/></request>)", false);
+  EXPECT_EQ(metric_total(m, "error_closed"), 2u);
+  EXPECT_EQ(metric_total(m, "200"), 0u);
+}
+
+TEST(EngineSockets, SetdynvarsOfARepeatsNameSetsItsCounter) {
+  // Tsung's <repeat> counter is the variable named after it. random_number 3 under max_repeat 5:
+  // passes 3, 4, 5 loop back, 6 > 5 counts max_repeat (4 requests). sourcetype="value" gives a
+  // string, above every number in Erlang's order: one pass, max_repeat (1 request).
+  OkServer server;
+  std::string loop = R"(<request><http url="/" version="1.1"/></request><while var="go" eq="yes"/>)";
+  std::string session = R"(<setdynvars sourcetype="value" value="yes"><var name="go"/></setdynvars>
+<setdynvars sourcetype="random_number" start="3" end="3"><var name="s"/></setdynvars>
+<repeat name="s" max_repeat="5">)" + loop + R"(</repeat>
+<setdynvars sourcetype="value" value="2"><var name="t"/></setdynvars>
+<repeat name="t" max_repeat="5">)" + loop + "</repeat>";
+  MetricSet m = run(server.port(), 2, 100, 1, session);
+  EXPECT_EQ(server.requests(), 2 * 5);
+  EXPECT_EQ(metric_total(m, "max_repeat"), 2u * 2);
+  // Without the setdynvars, the same loop runs max_repeat + 1 times.
+  OkServer server2;
+  m = run(server2.port(), 1, 100, 1, R"(<setdynvars sourcetype="value" value="yes"><var name="go"/></setdynvars>
+<repeat name="s" max_repeat="5">)" + loop + "</repeat>");
+  EXPECT_EQ(server2.requests(), 6);
 }
 
 TEST(EngineSockets, ReceiveBufferThatCannotBeMappedFailsTheRequest) {

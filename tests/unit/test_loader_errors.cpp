@@ -699,4 +699,17 @@ TEST(LoaderTransports, DynamicCertificateAttributesAreTemplates) {
   EXPECT_NE(std::find(used.begin(), used.end(), "n"), used.end());
 }
 
+// <session persistent>: Tsung's session_defaults() say true for every protocol; "false" is kept,
+// anything else is an error at the attribute.
+TEST(LoaderSessions, PersistentDefaultsToTrueAsTsung) {
+  Parts p;
+  EXPECT_TRUE(load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry()).sessions[0].persistent);
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake" persistent="false"><request><fake/></request></session></sessions>)";
+  EXPECT_FALSE(load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry()).sessions[0].persistent);
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake" persistent="true"><request><fake/></request></session></sessions>)";
+  EXPECT_TRUE(load_scenario_text(scenario_text(p), "t.xml", fake::fake_registry()).sessions[0].persistent);
+  p.sessions = R"(<sessions><session name="s" probability="100" type="ts_fake" persistent="yes"><request><fake/></request></session></sessions>)";
+  expect_error(scenario_text(p), "persistent=", "/tsung/sessions/session", "attribute 'persistent' is 'yes'");
+}
+
 }  // namespace

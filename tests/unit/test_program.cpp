@@ -87,6 +87,20 @@ TEST(Program, RepeatCounterReadBySubstitutionIsAVariable) {
   EXPECT_GE(p.vars.id("r"), 0);
 }
 
+// A <setdynvars> naming a <repeat> sets its counter (Tsung's counter is that variable): the
+// program links the variable to the loop's slot; a setdynvars of other names has no link.
+TEST(Program, SetdynvarsOfARepeatsNameIsLinkedToItsCounter) {
+  Scenario s = load(R"(<setdynvars sourcetype="value" value="x"><var name="v"/></setdynvars>
+<for from="1" to="2" var="i"><request><fake/></request></for>
+<setdynvars sourcetype="server"><var name="v"/><var name="r"/></setdynvars>
+<repeat name="r" max_repeat="2"><request><fake/></request><until var="v" eq="x"/></repeat>)");
+  UserProgram p = compile_session(s.sessions[0], s.options);
+  ASSERT_EQ(p.set_var_repeats.size(), 2u);
+  EXPECT_TRUE(p.set_var_repeats[0].empty());
+  EXPECT_EQ(p.set_var_repeats[1], (std::vector<std::int32_t>{-1, static_cast<std::int32_t>(p.repeats[0].loop)}));
+  EXPECT_EQ(p.repeats[0].loop, 1u);  // after the <for>'s slot
+}
+
 TEST(Program, IfRepeatSetVarsAbort) {
   Scenario s = load(R"X(
 <setdynvars sourcetype="random_number" start="1" end="3"><var name="n"/></setdynvars>
