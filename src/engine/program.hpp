@@ -109,6 +109,8 @@ struct UserProgram {
   std::string_view alpn;  ///< offered on TLS connections (the session's plugin), empty = none
   const Protocol* protocol = nullptr;  ///< the session's plugin
   bool connections = false;            ///< protocol->connection_level(): one Connection per socket
+  /// protocol->negotiates_tls(): on ssl servers the connection starts plain and upgrades itself
+  bool negotiates_tls = false;
   ConnectionContext connection;        ///< what each Connection is opened with (connections only)
   std::shared_ptr<const ProtocolOptions> protocol_options;  ///< kept alive for `connection`
 

@@ -203,7 +203,8 @@ void Worker::on_connected(User& user, const boost::system::error_code& ec) {
     return;
   }
   if (!user.socket.non_blocking()) user.socket.non_blocking(true);  // UDP (TCP: open_stream)
-  if (config_.servers[static_cast<std::size_t>(user.server)].endpoint.transport == Transport::ssl) {
+  if (config_.servers[static_cast<std::size_t>(user.server)].endpoint.transport == Transport::ssl &&
+      !user.program->negotiates_tls) {  // else the plugin upgrades once the server agreed (SSLRequest)
     start_tls(user);  // the handshake is part of the connection, as in Tsung's connect time
     return;
   }

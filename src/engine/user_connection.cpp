@@ -136,6 +136,7 @@ void Worker::open_conn(User& user, int local_fd) {
   const Target& target = config_.servers[static_cast<std::size_t>(user.connected_to)];
   context.server_type = target.carrier;
   context.host = target.endpoint.host;
+  context.negotiate_tls = user.program->negotiates_tls && target.endpoint.transport == Transport::ssl;
   context.local_fd = local_fd;
   conn->local = local_fd >= 0;
   conn->plugin = user.program->protocol->open_connection(context);
