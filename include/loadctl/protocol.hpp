@@ -242,7 +242,7 @@ class Protocol {
   /// True when the protocol negotiates TLS itself in the clear before upgrading (PostgreSQL's
   /// SSLRequest, MySQL's CLIENT_SSL): for `<server type="ssl">` the engine connects without TLS
   /// and the connection (ConnectionContext::negotiate_tls) upgrades with start_tls().
-  /// connection_level() plugins only.
+  /// connection_level() plugins only; their lanes (send_on) would still start with TLS.
   virtual bool negotiates_tls() const { return false; }
   /// The <dyn_variable> attribute naming an expression of this protocol's own (Tsung's
   /// "pgsql_expr"), or empty; the loader refuses it in other protocols' sessions.

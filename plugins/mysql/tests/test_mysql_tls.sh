@@ -8,8 +8,9 @@
 #     Ssl_cipher, Ssl_version) into a table named without its database (the database of the
 #     handshake response applies). Asserted: one row per user with a cipher, no error in
 #     tsung.log, MariaDB's Ssl_accepts grew by the number of users.
-#  2. The same scenario with type="tcp": MariaDB refuses the login (error_mysql_<code> per user),
-#     the users end, no row inserted, Ssl_accepts unchanged.
+#  2. The same scenario with type="tcp": MariaDB refuses the login (error_mysql_<code> per user:
+#     1045 from MariaDB 10.11, the account requiring SSL), the users end, no row inserted,
+#     Ssl_accepts unchanged.
 #  3. ssl_verify true: the self-signed certificate is not trusted: error_starttls per user.
 source "$(dirname "$0")/../../../tests/integration/lib.sh"
 need_bins loadctl loadagent openssl
