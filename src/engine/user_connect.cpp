@@ -212,14 +212,14 @@ void Worker::on_connected(User& user, const boost::system::error_code& ec) {
 }
 
 void Worker::on_transport_ready(User& user, int local_fd) {
-  user.connect_attempts = 0;
   user.connected_to = user.server;
   stats_.sample(ids_.connect, ms_since(user.connect_start, Clock::now()));
   stats_.gauge_add(ids_.connected, 1);
   if (user.program->connections) {
-    open_conn(user, local_fd);
+    open_conn(user, local_fd);  // connected once the plugin's handshake, if any, is over
     return;
   }
+  user.connect_attempts = 0;
   send_request(user);
 }
 
