@@ -37,7 +37,7 @@ scenario() {  # scenario NAME SERVER_TYPE [OPTIONS]: 5 users, each inserts what 
 <tsung loglevel="notice" version="1.0">
   <clients><client host="localhost" use_controller_vm="true"/></clients>
   <servers><server host="127.0.0.1" port="$MARIADB_PORT" type="$2"/></servers>
-  <load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="5" arrivalrate="10" unit="second"/></arrivalphase></load>
+  <load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="5" arrivalrate="50" unit="second"/></arrivalphase></load>
   <options>${3:-}</options>
   <sessions><session name="s" probability="100" type="ts_mysql">
     <request><mysql type="connect"/></request>
