@@ -85,6 +85,9 @@ struct ConnectionContext {
   /// empty for tcp, ssl and udp servers.
   std::string_view server_type;
   std::string_view host;                       ///< the server's host, as written (Host headers)
+  /// `<server type="ssl">` for a plugin that negotiates_tls(): the transport is still plain, the
+  /// connection must negotiate TLS and upgrade (ConnectionServices::start_tls) before its login.
+  bool negotiate_tls = false;
   const CarrierOptions* carrier = nullptr;     ///< the scenario's carrier options, may be null
   /// server_type "erlang" (Tsung's ts_erlang: no server, the requests run on the agent host): a
   /// stream socket the connection owns (and closes) whose bytes are the engine's response bytes:
@@ -236,9 +239,11 @@ class Protocol {
   /// "erlang" (Tsung's ts_erlang, ts_fs and ts_shell) is no network at all: the engine gives
   /// the connection ConnectionContext::local_fd; a plugin listing it runs only on such servers.
   virtual std::span<const std::string_view> server_types() const { return {}; }
-  /// Non-empty when the protocol cannot start with TLS (`<server type="ssl">`): why, e.g.
-  /// "PostgreSQL negotiates TLS with SSLRequest"; such a session is refused at load.
-  virtual std::string_view no_direct_tls() const { return {}; }
+  /// True when the protocol negotiates TLS itself in the clear before upgrading (PostgreSQL's
+  /// SSLRequest, MySQL's CLIENT_SSL): for `<server type="ssl">` the engine connects without TLS
+  /// and the connection (ConnectionContext::negotiate_tls) upgrades with start_tls().
+  /// connection_level() plugins only; their lanes (send_on) would still start with TLS.
+  virtual bool negotiates_tls() const { return false; }
   /// The <dyn_variable> attribute naming an expression of this protocol's own (Tsung's
   /// "pgsql_expr"), or empty; the loader refuses it in other protocols' sessions.
   virtual std::string_view dyn_variable_attribute() const { return {}; }

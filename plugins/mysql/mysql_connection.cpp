@@ -33,6 +33,8 @@ bool ErrorCodeNames::named(std::uint16_t code) {
 
 void MysqlConnection::forget_password() {
   OPENSSL_cleanse(stage1_.data(), stage1_.size());  // not elided as a dead store may be
+  OPENSSL_cleanse(tls_login_.data(), tls_login_.size());
+  tls_login_.clear();
   has_password_ = false;
 }
 
@@ -66,9 +68,20 @@ void MysqlConnection::encode(ConnectionServices& s, const RequestSpec& request, 
       hr.scramble = has_password_ ? &scramble : nullptr;
       hr.max_packet = static_cast<std::uint32_t>(std::min<std::size_t>(max_frame_size_, 0xFFFFFFFFu));
       hr.server_capabilities = server_capabilities_;
-      append_handshake_response(out, hr);
-      seq_ = 2;
+      hr.ssl = negotiate_tls_;
       phase_ = Phase::authenticating;
+      if (!negotiate_tls_) {
+        append_handshake_response(out, hr);
+        seq_ = 2;
+        return;
+      }
+      // The SSL Request goes in the clear, the response (sequence id 2) once TLS is up.
+      std::string ssl_request;
+      append_ssl_request(ssl_request, hr);
+      s.send(ssl_request);
+      append_handshake_response(tls_login_, hr);
+      s.start_tls();
+      seq_ = 3;
       return;
     }
     case Kind::sql:
@@ -97,6 +110,13 @@ ConnEvent MysqlConnection::on_timer(ConnectionServices&) {
   ConnEvent e = timer_event_;
   timer_event_ = ConnEvent::none;
   return e;
+}
+
+ConnEvent MysqlConnection::on_tls_ready(ConnectionServices& s) {
+  s.send(tls_login_);
+  OPENSSL_cleanse(tls_login_.data(), tls_login_.size());
+  tls_login_.clear();
+  return ConnEvent::none;  // the server's OK completes authenticate
 }
 
 bool MysqlConnection::on_eof(const RequestSpec* pending, ResponseInfo&) {
@@ -208,6 +228,10 @@ ConnEvent MysqlConnection::on_greeting(ConnectionServices& s, const RequestSpec*
   if (!(g->capabilities & kProtocol41) || !(g->capabilities & kSecureConnection)) {
     info.error = "mysql_unsupported_auth";
     return ConnEvent::fatal;
+  }
+  if (negotiate_tls_ && !(g->capabilities & kSsl)) {  // mysql --ssl refuses to log in in the clear too
+    s.error("mysql_ssl_refused");
+    return ConnEvent::fatal_counted;
   }
   salt_ = g->salt;
   server_capabilities_ = g->capabilities;

@@ -2,7 +2,9 @@
 // Per-connection state of a MySQL client (Tsung's #mysql_session: the greeting's salt), and the
 // phase of the conversation: which packet the server sends next, which sequence id it carries,
 // and where a result set is (columns, rows). Rows and column definitions are skipped as they
-// arrive, never buffered whole; every other packet is bounded by max_frame_size.
+// arrive, never buffered whole; every other packet is bounded by max_frame_size. On a
+// <server type="ssl"> the login goes over TLS: the SSL Request in the clear, STARTTLS, then the
+// handshake response (mysql --ssl).
 
 #include <algorithm>
 #include <array>
@@ -30,13 +32,15 @@ class ErrorCodeNames {
 
 class MysqlConnection final : public Connection {
  public:
-  MysqlConnection(std::size_t max_frame_size, ErrorCodeNames& codes) : max_frame_size_(max_frame_size), codes_(codes) {}
+  MysqlConnection(std::size_t max_frame_size, ErrorCodeNames& codes, bool negotiate_tls = false)
+      : max_frame_size_(max_frame_size), codes_(codes), negotiate_tls_(negotiate_tls) {}
   ~MysqlConnection() override { forget_password(); }
 
   void encode(ConnectionServices& s, const RequestSpec& request, const EncodeContext& ctx, std::string& out) override;
   ConnResult on_data(ConnectionServices& s, const RequestSpec* pending, std::span<const char> data,
                      ResponseInfo& info) override;
   ConnEvent on_timer(ConnectionServices& s) override;
+  ConnEvent on_tls_ready(ConnectionServices& s) override;
   bool on_eof(const RequestSpec* pending, ResponseInfo& info) override;
 
   /// What the client waits for. greeted: the greeting came, the handshake response is the
@@ -68,6 +72,7 @@ class MysqlConnection final : public Connection {
   std::size_t max_frame_size_;
   ErrorCodeNames& codes_;
   Sha1 stage1_{};  ///< SHA1(password), kept only while authenticating (an auth switch re-scrambles)
+  std::string tls_login_;  ///< the handshake response, held while the TLS handshake runs
   Scramble salt_{};
   std::uint32_t server_capabilities_ = 0;  ///< the greeting's
   std::uint64_t columns_left_ = 0;
@@ -79,6 +84,7 @@ class MysqlConnection final : public Connection {
   std::uint8_t seq_ = 0;  ///< the sequence id of the next packet the server sends
   bool continued_ = false;
   bool has_password_ = false;
+  bool negotiate_tls_ = false;  ///< ConnectionContext::negotiate_tls: log in over TLS or not at all
 };
 
 }  // namespace loadctl::mysql

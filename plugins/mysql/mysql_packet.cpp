@@ -224,15 +224,38 @@ void append_u32(std::string& out, std::uint32_t v) {
 
 }  // namespace
 
-void append_handshake_response(std::string& out, const HandshakeResponse& r) {
+namespace {
+
+std::uint32_t client_capabilities(const HandshakeResponse& r) {
   std::uint32_t caps = kLongPassword | kLongFlag | kProtocol41 | kTransactions | kSecureConnection |
                        ((kMultiResults | kPluginAuth) & r.server_capabilities);
   if (!r.database.empty()) caps |= kConnectWithDb;
-  std::size_t start = begin_packet(out);
-  append_u32(out, caps);
+  if (r.ssl) caps |= kSsl;
+  return caps;
+}
+
+// Capabilities, max packet size, character set, 23 reserved bytes: all an SSL Request is.
+void append_fixed_part(std::string& out, const HandshakeResponse& r) {
+  append_u32(out, client_capabilities(r));
   append_u32(out, r.max_packet);
   out.push_back(static_cast<char>(kCharsetUtf8mb4));
   out.append(23, '\0');
+}
+
+}  // namespace
+
+void append_ssl_request(std::string& out, const HandshakeResponse& r) {
+  HandshakeResponse ssl = r;
+  ssl.ssl = true;
+  std::size_t start = begin_packet(out);
+  append_fixed_part(out, ssl);
+  end_packet(out, start, 1);
+}
+
+void append_handshake_response(std::string& out, const HandshakeResponse& r) {
+  std::uint32_t caps = client_capabilities(r);
+  std::size_t start = begin_packet(out);
+  append_fixed_part(out, r);
   out.append(r.username);
   out.push_back('\0');
   if (r.scramble) {
@@ -249,7 +272,7 @@ void append_handshake_response(std::string& out, const HandshakeResponse& r) {
     out.append(kNativePassword);
     out.push_back('\0');
   }
-  end_packet(out, start, 1);
+  end_packet(out, start, r.ssl ? 2 : 1);
 }
 
 void append_quit(std::string& out) {

@@ -24,6 +24,7 @@ inline constexpr std::uint32_t kLongPassword = 1;
 inline constexpr std::uint32_t kLongFlag = 4;
 inline constexpr std::uint32_t kConnectWithDb = 8;
 inline constexpr std::uint32_t kProtocol41 = 512;
+inline constexpr std::uint32_t kSsl = 2048;
 inline constexpr std::uint32_t kTransactions = 8192;
 inline constexpr std::uint32_t kSecureConnection = 32768;
 inline constexpr std::uint32_t kMultiResults = 1u << 17;
@@ -121,11 +122,16 @@ struct HandshakeResponse {
   std::uint32_t max_packet = 16 << 20;
   /// The greeting's: CLIENT_MULTI_RESULTS and CLIENT_PLUGIN_AUTH are asked only when offered.
   std::uint32_t server_capabilities = 0xFFFFFFFF;
+  /// CLIENT_SSL: the response follows an SSL Request (append_ssl_request) over TLS.
+  bool ssl = false;
 };
 
-/// Appends the client's handshake response packet (sequence id 1), protocol 4.1 with
-/// CLIENT_PLUGIN_AUTH naming mysql_native_password when the server offers it.
+/// Appends the client's handshake response packet (sequence id 1, or 2 after an SSL Request),
+/// protocol 4.1 with CLIENT_PLUGIN_AUTH naming mysql_native_password when the server offers it.
 void append_handshake_response(std::string& out, const HandshakeResponse& r);
+/// Appends the SSL Request (sequence id 1): the handshake response's first 32 bytes, with the
+/// same capabilities and CLIENT_SSL; the server then expects a TLS handshake.
+void append_ssl_request(std::string& out, const HandshakeResponse& r);
 
 /// Appends COM_QUIT (sequence id 0).
 void append_quit(std::string& out);

@@ -24,8 +24,10 @@ class MysqlProtocol final : public Protocol {
   bool supports_udp() const override { return false; }
   // request_is_page() stays false: ts_config_mysql sets endpage and then mark_prev_req, Tsung's
   // HTTP rule (a page ends at a request not directly followed by another request).
+  // <server type="ssl">: CLIENT_SSL after the greeting, then TLS (MySQL has no direct TLS).
+  bool negotiates_tls() const override { return true; }
   std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const override {
-    return std::make_unique<MysqlConnection>(ctx.max_frame_size, codes_);
+    return std::make_unique<MysqlConnection>(ctx.max_frame_size, codes_, ctx.negotiate_tls);
   }
 
  private:

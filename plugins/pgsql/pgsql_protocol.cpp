@@ -1,6 +1,8 @@
 // The PostgreSQL plugin (Tsung's ts_pgsql): a connection-level protocol. PgsqlConnection holds
 // what Tsung keeps in its pgsql_session record (the user name and the authentication method the
-// server asked for, with its salt) plus the SCRAM-SHA-256 exchange in progress. Replies are read
+// server asked for, with its salt) plus the SCRAM-SHA-256 exchange in progress. On a
+// <server type="ssl"> it first sends SSLRequest and upgrades to TLS when the server answers 'S',
+// holding the first request (connect) until TLS is up, as psql's sslmode=require. Replies are read
 // message by message until what completes the request: an authentication request (connect),
 // ReadyForQuery (sql, authenticate, sync, copydone, copyfail), CopyInResponse, or the server
 // closing (close). Tsung's no_ack types (parse, bind, describe, execute, copy) are done once sent.
@@ -31,12 +33,18 @@ struct Secret {
 
 class PgsqlConnection final : public Connection {
  public:
-  explicit PgsqlConnection(std::size_t max_frame_size) : max_frame_size_(max_frame_size) {}
+  PgsqlConnection(std::size_t max_frame_size, bool negotiate_tls)
+      : max_frame_size_(max_frame_size), tls_asked_(negotiate_tls) {}
 
   bool on_open(ConnectionServices& s) override {
     failed_transaction_ = s.metric("pgsql_failed_transaction", ConnMetricKind::counter);
-    return false;
+    if (!tls_asked_) return false;
+    std::string request;
+    ssl_request(request);
+    s.send(request);
+    return true;  // the StartupMessage waits for TLS
   }
+  ConnEvent on_tls_ready(ConnectionServices&) override { return ConnEvent::ready; }
   void encode(ConnectionServices& s, const RequestSpec& spec, const EncodeContext& ctx, std::string& out) override;
   ConnResult on_data(ConnectionServices& s, const RequestSpec* pending, std::span<const char> data,
                      ResponseInfo& info) override;
@@ -48,6 +56,7 @@ class PgsqlConnection final : public Connection {
   }
 
  private:
+  ConnResult on_ssl_answer(ConnectionServices& s, std::span<const char> data, ResponseInfo& info);
   ConnEvent on_message(ConnectionServices& s, bool awaiting, const Message& m, ResponseInfo& info);
   ConnEvent on_authentication(ConnectionServices& s, bool awaiting, std::string_view body, ResponseInfo& info);
   void encode_password(ConnectionServices& s, std::string_view password, std::string& out);
@@ -61,6 +70,7 @@ class PgsqlConnection final : public Connection {
   std::unique_ptr<ScramClient> scram_;   ///< the exchange in progress
   bool scram_verified_ = false;          ///< its SASLFinal carried the server signature we expect
   bool flushing_ = false;                ///< a flush is pending: done at the first reply
+  bool tls_asked_ = false;               ///< SSLRequest sent, its one-byte answer not read yet
 };
 
 void PgsqlConnection::encode(ConnectionServices& s, const RequestSpec& spec, const EncodeContext& ctx,
@@ -117,6 +127,7 @@ void PgsqlConnection::encode_password(ConnectionServices& s, std::string_view pa
 
 ConnResult PgsqlConnection::on_data(ConnectionServices& s, const RequestSpec* pending, std::span<const char> data,
                                     ResponseInfo& info) {
+  if (tls_asked_) [[unlikely]] return on_ssl_answer(s, data, info);
   std::size_t used = 0;
   while (used < data.size()) {
     Message m = next_message(data.subspan(used), max_frame_size_);
@@ -134,6 +145,28 @@ ConnResult PgsqlConnection::on_data(ConnectionServices& s, const RequestSpec* pe
     return {used, ConnEvent::complete};
   }
   return {used, ConnEvent::none};
+}
+
+ConnResult PgsqlConnection::on_ssl_answer(ConnectionServices& s, std::span<const char> data, ResponseInfo& info) {
+  if (data.empty()) return {0, ConnEvent::none};
+  tls_asked_ = false;
+  switch (data[0]) {
+    case 'S':
+      // The server says nothing more before the client's TLS hello: bytes after 'S' would be
+      // someone else's, to be read as if they came over TLS (CVE-2021-23222).
+      if (data.size() > 1) {
+        info.error = "pgsql_ssl_unexpected_data";
+        return {data.size(), ConnEvent::fatal};
+      }
+      s.start_tls();  // on_tls_ready lets the connect request go
+      return {1, ConnEvent::none};
+    case 'N':  // no TLS on this server: the user ends rather than log in in the clear
+      s.error("pgsql_ssl_refused");
+      return {1, ConnEvent::fatal_counted};
+    default:  // an ErrorResponse from a server older than 7.0, or not PostgreSQL
+      info.error = "pgsql_bad_message";
+      return {data.size(), ConnEvent::fatal};
+  }
 }
 
 ConnEvent PgsqlConnection::on_message(ConnectionServices& s, bool awaiting, const Message& m, ResponseInfo& info) {
@@ -234,13 +267,13 @@ class PgsqlProtocol final : public Protocol {
     return parse_pgsql(element, ctx);
   }
   bool connection_level() const override { return true; }
-  std::string_view no_direct_tls() const override { return "PostgreSQL negotiates TLS with SSLRequest"; }
+  bool negotiates_tls() const override { return true; }  // SSLRequest, then TLS (no direct TLS before PostgreSQL 17)
   std::string_view dyn_variable_attribute() const override { return "pgsql_expr"; }
   std::shared_ptr<const DynExtractor> parse_dyn_variable(std::string_view expr) const override {
     return std::make_shared<PgsqlExpr>(expr);
   }
   std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const override {
-    return std::make_unique<PgsqlConnection>(ctx.max_frame_size);
+    return std::make_unique<PgsqlConnection>(ctx.max_frame_size, ctx.negotiate_tls);
   }
 };
 

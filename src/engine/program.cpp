@@ -231,6 +231,7 @@ UserProgram compile_session(const Session& session, const Options& options) {
     program.protocol = session.protocol;
     program.alpn = session.protocol->alpn();
     program.connections = session.protocol->connection_level();
+    program.negotiates_tls = program.connections && session.protocol->negotiates_tls();
     program.protocol_options = session.protocol_options;
     program.connection.options = session.protocol_options.get();
     program.connection.max_frame_size = options.max_frame_size;

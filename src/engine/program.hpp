@@ -110,6 +110,8 @@ struct UserProgram {
   const Protocol* protocol = nullptr;  ///< the session's plugin
   bool connections = false;            ///< protocol->connection_level(): one Connection per socket
   bool persistent = true;              ///< <session persistent>: a server close does not end the user
+  /// protocol->negotiates_tls(): on ssl servers the connection starts plain and upgrades itself
+  bool negotiates_tls = false;
   ConnectionContext connection;        ///< what each Connection is opened with (connections only)
   std::shared_ptr<const ProtocolOptions> protocol_options;  ///< kept alive for `connection`
 

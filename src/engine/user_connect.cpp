@@ -203,7 +203,8 @@ void Worker::on_connected(User& user, const boost::system::error_code& ec) {
     return;
   }
   if (!user.socket.non_blocking()) user.socket.non_blocking(true);  // UDP (TCP: open_stream)
-  if (config_.servers[static_cast<std::size_t>(user.server)].endpoint.transport == Transport::ssl) {
+  if (config_.servers[static_cast<std::size_t>(user.server)].endpoint.transport == Transport::ssl &&
+      !user.program->negotiates_tls) {  // else the plugin upgrades once the server agreed (SSLRequest)
     start_tls(user);  // the handshake is part of the connection, as in Tsung's connect time
     return;
   }
@@ -211,14 +212,14 @@ void Worker::on_connected(User& user, const boost::system::error_code& ec) {
 }
 
 void Worker::on_transport_ready(User& user, int local_fd) {
-  user.connect_attempts = 0;
   user.connected_to = user.server;
   stats_.sample(ids_.connect, ms_since(user.connect_start, Clock::now()));
   stats_.gauge_add(ids_.connected, 1);
   if (user.program->connections) {
-    open_conn(user, local_fd);
+    open_conn(user, local_fd);  // connected once the plugin's handshake, if any, is over
     return;
   }
+  user.connect_attempts = 0;
   send_request(user);
 }
 

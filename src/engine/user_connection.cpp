@@ -136,6 +136,7 @@ void Worker::open_conn(User& user, int local_fd) {
   const Target& target = config_.servers[static_cast<std::size_t>(user.connected_to)];
   context.server_type = target.carrier;
   context.host = target.endpoint.host;
+  context.negotiate_tls = user.program->negotiates_tls && target.endpoint.transport == Transport::ssl;
   context.local_fd = local_fd;
   conn->local = local_fd >= 0;
   conn->plugin = user.program->protocol->open_connection(context);
@@ -153,6 +154,9 @@ void Worker::open_conn(User& user, int local_fd) {
   bool holds = user.conn->plugin->on_open(services);
   if (!ref.alive(user)) return;
   user.conn->opening = holds;
+  // A handshake of the plugin's own that times out or is cut is a failed connect: max_retries
+  // of them in a row end the user (a server that accepts and never answers is not retried forever).
+  if (!holds) user.connect_attempts = 0;
   conn_read(user);
   if (!holds) send_request(user);  // else the first request waits for ConnEvent::ready
 }
@@ -470,6 +474,7 @@ void Worker::conn_event(User& user, ConnEvent event, const ResponseInfo& info) {
     case ConnEvent::ready:
       if (user.conn->opening) {
         user.conn->opening = false;
+        user.connect_attempts = 0;
         send_request(user);
       }
       return;

@@ -400,10 +400,6 @@ void load_sessions(pugi::xml_node node, Scenario& scenario, const LoadContext& c
       if (server.endpoint.transport == Transport::udp && !protocol->supports_udp())
         el.fail("type", fmt::format("not supported yet: {} sessions over udp (<server> on line {})", session.type,
                                     server.line));
-      if (std::string_view why = protocol->no_direct_tls(); !why.empty() && server.carrier.empty() &&
-                                                            server.endpoint.transport == Transport::ssl)
-        el.fail("type", fmt::format("not supported yet: {} sessions over <server type=\"ssl\"> (<server> on line {}): {}",
-                                    session.type, server.line, why));
       auto types = protocol->connection_level() ? protocol->server_types() : std::span<const std::string_view>{};
       bool local = std::find(types.begin(), types.end(), "erlang") != types.end();
       if (local && server.carrier != "erlang")

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
@@ -628,6 +629,103 @@ TEST(ConnectionPlugin, StartTlsPresentsTheUsersCertificate) {
       EXPECT_LT(metric_total(m, "request"), 3u);  // refused by the server: REQ 2 never answered
     }
   }
+}
+
+// A plugin that negotiates TLS in the clear (Protocol::negotiates_tls, as pgsql's SSLRequest):
+// its connection says HELLO and holds the first request for an answer that never comes.
+class HoldConnection final : public Connection {
+ public:
+  bool on_open(ConnectionServices& s) override {
+    s.send("HELLO\n");
+    return true;
+  }
+  ConnResult on_data(ConnectionServices&, const RequestSpec*, std::span<const char> data, ResponseInfo&) override {
+    return {data.size(), ConnEvent::none};
+  }
+};
+
+class HoldProtocol final : public Protocol {
+ public:
+  std::string_view element() const override { return "push"; }
+  std::string_view session_type() const override { return "ts_push"; }
+  std::shared_ptr<const RequestSpec> parse_request(pugi::xml_node element, const RequestParseContext&) const override {
+    XmlElement el(element);
+    std::string data = el.optional("data", "");
+    el.finish();
+    return std::make_shared<PushRequest>(data, false);
+  }
+  bool connection_level() const override { return true; }
+  bool negotiates_tls() const override { return true; }
+  std::unique_ptr<Connection> open_connection(const ConnectionContext& ctx) const override {
+    negotiate_tls = ctx.negotiate_tls;
+    return std::make_unique<HoldConnection>();
+  }
+  static inline bool negotiate_tls = false;  // of the last connection
+};
+
+// A server that accepts and never answers; keeps what each connection sent first.
+class SilentServer {
+ public:
+  SilentServer() : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    thread_ = std::thread([this] {
+      for (;;) {
+        auto socket = std::make_shared<tcp::socket>(io_);
+        boost::system::error_code ec;
+        acceptor_.accept(*socket, ec);
+        if (ec) return;
+        char first[6] = {};
+        asio::read(*socket, asio::buffer(first), ec);
+        std::lock_guard lock(mutex_);
+        firsts_.emplace_back(first, sizeof first);
+        sockets_.push_back(socket);  // held open, silent
+      }
+    });
+  }
+  ~SilentServer() {
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+    thread_.join();
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  std::vector<std::string> firsts() {
+    std::lock_guard lock(mutex_);
+    return firsts_;
+  }
+
+ private:
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::vector<std::string> firsts_;
+  std::vector<std::shared_ptr<tcp::socket>> sockets_;
+};
+
+// <server type="ssl"> for a plugin that negotiates TLS itself: the engine connects in the clear
+// (the server reads the plugin's HELLO, not a TLS ClientHello) and tells the connection. A
+// handshake of the plugin's own that never ends is a failed connect: connect_timeout bounds each,
+// and max_retries of them in a row end the user (the TCP connect succeeding each time does not
+// start the count again).
+TEST(ConnectionPlugin, NegotiatedTlsStartsInTheClearAndAStalledHandshakeIsAFailedConnect) {
+  SilentServer server;
+  ProtocolRegistry registry;
+  registry.add(std::make_unique<HoldProtocol>());
+  std::string xml = R"(<?xml version="1.0"?><tsung>
+    <clients><client host="localhost" use_controller_vm="true"/></clients>
+    <servers><server host="127.0.0.1" port=")" + std::to_string(server.port()) + R"(" type="ssl"/></servers>
+    <load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="2" arrivalrate="20" unit="second"/></arrivalphase></load>
+    <options><option name="connect_timeout" value="200"/><option name="max_retries" value="2"/>
+      <option name="retry_timeout" value="10"/></options>
+    <sessions><session name="hold" probability="100" type="ts_push"><request><push data="REQ 1"/></request></session></sessions>
+    </tsung>)";
+  MetricSet m = test::run_engine(load_scenario_text(xml, "hold.xml", registry));
+  EXPECT_TRUE(HoldProtocol::negotiate_tls);
+  EXPECT_EQ(metric_total(m, "finish_users_count"), 2u);
+  EXPECT_EQ(metric_total(m, "error_connect_timeout"), 2u * 3);  // the first connect and 2 retries
+  EXPECT_EQ(metric_total(m, "error_abort_max_conn_retries"), 2u);
+  EXPECT_EQ(metric_total(m, "request"), 0u);
+  std::vector<std::string> firsts = server.firsts();
+  EXPECT_EQ(firsts.size(), 2u * 3);
+  for (const std::string& first : firsts) EXPECT_EQ(first, "HELLO\n");
 }
 }  // namespace
 }  // namespace loadctl

@@ -15,8 +15,9 @@ class FakeServices final : public ConnectionServices {
   std::string sent;
   std::vector<std::string> errors;
   double timer = -1;  ///< seconds of the armed timer, -1: none
+  int tls_started = 0;
   void send(std::string_view b) override { sent.append(b); }
-  void start_tls() override {}
+  void start_tls() override { ++tls_started; }
   void set_timer(double s) override { timer = s; }
   void cancel_timer() override { timer = -1; }
   ConnMetric metric(std::string_view, ConnMetricKind) override { return 0; }

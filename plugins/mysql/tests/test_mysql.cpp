@@ -226,6 +226,24 @@ TEST(MysqlPacket, OptionalCapabilitiesOnlyWhenTheServerOffersThem) {
   EXPECT_EQ(Reader(span_of(out).subspan(kHeaderSize)).u32() & (kMultiResults | kPluginAuth), kMultiResults);
 }
 
+TEST(MysqlPacket, SslRequestIsTheHandshakeResponsesFirst32Bytes) {
+  Scramble s{};
+  HandshakeResponse r{"test", "db1", &s, 1 << 20};
+  std::string request;
+  append_ssl_request(request, r);
+  // Length 32, sequence id 1; capabilities 0x000AAA0D (those of the response, with CLIENT_SSL
+  // 0x800), max packet 1 MiB, utf8mb4_general_ci (45), 23 zero bytes.
+  EXPECT_EQ(hex(request), "20000001" "0daa0a00" "00001000" "2d" + std::string(46, '0'));
+  r.ssl = true;
+  std::string response;
+  append_handshake_response(response, r);
+  PacketHeader h;
+  ASSERT_TRUE(read_header(span_of(response), h));
+  EXPECT_EQ(h.seq, 2);  // after the SSL Request
+  EXPECT_EQ(response.substr(kHeaderSize, 32), request.substr(kHeaderSize));
+  EXPECT_EQ(response.substr(kHeaderSize + 32, 5), std::string("test\0", 5));
+}
+
 // --- <mysql> -------------------------------------------------------------------------------
 
 TEST(MysqlParse, TsungTypes) {
@@ -286,7 +304,9 @@ struct Client {
   std::shared_ptr<const MysqlRequest> auth =
       parse(R"(<mysql type="authenticate" database="test" username="test" password="test"/>)");
   std::shared_ptr<const MysqlRequest> close = parse(R"(<mysql type="close"/>)");
-  explicit Client(std::size_t max_frame = 1 << 20) : conn(max_frame, codes) { EXPECT_FALSE(conn.on_open(s)); }
+  explicit Client(std::size_t max_frame = 1 << 20, bool negotiate_tls = false) : conn(max_frame, codes, negotiate_tls) {
+    EXPECT_FALSE(conn.on_open(s));
+  }
 
   std::string send(const RequestSpec& r) {
     std::string out;
@@ -643,6 +663,61 @@ TEST(MysqlConnection, PacketsOutOfOrderAndMalformedPacketsAreBadPackets) {
   e.send(*e.connect);
   EXPECT_EQ(e.feed(e.connect.get(), unhex("050000000a352e3500"), &greeting_info).event, ConnEvent::fatal);
   EXPECT_STREQ(greeting_info.error, "mysql_badpacket");
+}
+
+// kGreeting with CLIENT_SSL (0x800) among its lower capability bits, as a server with ssl_cert.
+std::string greeting_with_ssl() {
+  std::string g = kGreeting;
+  std::size_t caps = g.find("\xfe\xf7\x08\x02", kHeaderSize);
+  EXPECT_NE(caps, std::string::npos);
+  g[caps + 1] = static_cast<char>(0xf7 | 0x08);
+  return g;
+}
+
+TEST(MysqlConnection, SslRequestThenTlsThenTheHandshakeResponse) {
+  Client c(1 << 20, true);
+  EXPECT_EQ(c.send(*c.connect), "");
+  ASSERT_EQ(c.feed(c.connect.get(), greeting_with_ssl()).event, ConnEvent::complete);
+  EXPECT_EQ(c.s.tls_started, 0);
+  EXPECT_EQ(c.send(*c.auth), "");  // its bytes: the SSL Request, sent, then the rest over TLS
+  EXPECT_EQ(c.s.tls_started, 1);
+  ASSERT_EQ(c.s.sent.size(), kHeaderSize + 32);
+  EXPECT_EQ(hex(c.s.sent.substr(0, 4)), "20000001");
+  EXPECT_TRUE(Reader(span_of(c.s.sent).subspan(kHeaderSize)).u32() & kSsl);
+  c.s.sent.clear();
+  EXPECT_EQ(c.conn.on_tls_ready(c.s), ConnEvent::none);
+  PacketHeader h;
+  ASSERT_TRUE(read_header(span_of(c.s.sent), h));
+  EXPECT_EQ(h.seq, 2);
+  Reader r(span_of(c.s.sent).subspan(kHeaderSize));
+  EXPECT_TRUE(r.u32() & kSsl);
+  r.skip(4 + 1 + 23);
+  EXPECT_EQ(r.nul_string(), "test");
+  ASSERT_EQ(r.u8(), 20);
+  // The server's OK follows the response's sequence id: 3.
+  std::string ok = kAuthOk;
+  ok[3] = 3;
+  ASSERT_EQ(c.feed(c.auth.get(), ok).event, ConnEvent::complete);
+  EXPECT_EQ(c.conn.phase(), MysqlConnection::Phase::ready);
+  EXPECT_FALSE(c.conn.holds_password_hash());
+  EXPECT_TRUE(c.s.errors.empty());
+}
+
+TEST(MysqlConnection, ServerWithoutClientSslEndsTheUserOnSslServers) {
+  Client c(1 << 20, true);
+  c.send(*c.connect);
+  EXPECT_EQ(c.feed(c.connect.get(), kGreeting).event, ConnEvent::fatal_counted);  // no CLIENT_SSL
+  EXPECT_EQ(c.s.errors, std::vector<std::string>{"mysql_ssl_refused"});
+  EXPECT_EQ(c.s.tls_started, 0);
+  EXPECT_EQ(c.s.sent, "");
+  // type="tcp" against a server offering TLS: no CLIENT_SSL asked, sequence id 1, no STARTTLS.
+  Client plain;
+  plain.send(*plain.connect);
+  ASSERT_EQ(plain.feed(plain.connect.get(), greeting_with_ssl()).event, ConnEvent::complete);
+  std::string hs = plain.send(*plain.auth);
+  EXPECT_EQ(hex(hs.substr(3, 1)), "01");
+  EXPECT_FALSE(Reader(span_of(hs).subspan(kHeaderSize)).u32() & kSsl);
+  EXPECT_EQ(plain.s.tls_started, 0);
 }
 
 TEST(MysqlConnection, ServerRefusingAtGreetingIsCounted) {

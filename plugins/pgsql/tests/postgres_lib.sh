@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A private PostgreSQL 15 for the pgsql test and benchmark (source after tests/integration/lib.sh).
-# start_postgres HBA_LINES: initdb into $TEST_TMP/pg (superuser postgres, trusted on the unix
-# socket only), pg_hba.conf = that line plus HBA_LINES, the server on a free 127.0.0.1 port with
+# start_postgres HBA_LINES [SETTINGS...]: initdb into $TEST_TMP/pg (superuser postgres, trusted on the unix
+# socket only), pg_hba.conf = that line plus HBA_LINES, SETTINGS (e.g. ssl=on) appended to
+# postgresql.conf (so ALTER SYSTEM and a reload can change them; files they name may be put in
+# $TEST_TMP/pg beforehand, which the server's user then owns), the server on a free 127.0.0.1 port with
 # its socket in $TEST_TMP/pg/sock, as user nobody when run as root (postgres refuses root);
 # stopped at exit (pg_ctl stop -m fast, which reads the postmaster's pid from its data directory;
 # the postmaster itself is killed if it outlives that). Sets PGDIR, PGPORT, PG_PID (the
@@ -13,6 +15,8 @@ start_postgres() {
   need_bins psql "$PGBIN/postgres" "$PGBIN/initdb" "$PGBIN/pg_isready" "$PGBIN/pg_ctl"
   PGDIR=$TEST_TMP/pg
   PG_LOG=$PGDIR/server.log
+  local hba=$1
+  shift
   mkdir -p "$PGDIR/sock"
   if [ "$(id -u)" = 0 ]; then
     chmod 711 "$TEST_TMP"  # nobody must reach $PGDIR
@@ -23,7 +27,8 @@ start_postgres() {
   fi
   as_pg "$PGBIN/initdb" -N -D "$PGDIR/data" -U postgres --auth=trust -E UTF8 --locale=C > "$PGDIR/initdb.log" 2>&1 ||
     { cat "$PGDIR/initdb.log" >&2; fail "initdb failed"; }
-  printf 'local all postgres trust\n%s\n' "$1" > "$PGDIR/data/pg_hba.conf"
+  printf 'local all postgres trust\n%s\n' "$hba" > "$PGDIR/data/pg_hba.conf"
+  [ $# = 0 ] || printf '%s\n' "$@" >> "$PGDIR/data/postgresql.conf"
   PGPORT=$(free_port)
   as_pg "$PGBIN/postgres" -D "$PGDIR/data" -p "$PGPORT" -k "$PGDIR/sock" -c listen_addresses=127.0.0.1 \
     -c fsync=off -c log_connections=on -c logging_collector=off -c max_connections=200 > "$PG_LOG" 2>&1 &

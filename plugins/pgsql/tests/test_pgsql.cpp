@@ -165,7 +165,8 @@ TEST(PgsqlAuth, ScramRefusesAForeignNonceAndBadIterations) {
 }
 
 struct Client : test::FakeConnection {
-  explicit Client(std::size_t max_frame = 16 << 20) : FakeConnection(protocol(), max_frame) {}
+  explicit Client(std::size_t max_frame = 16 << 20, bool negotiate_tls = false)
+      : FakeConnection(protocol(), max_frame, nullptr, negotiate_tls) {}
   // Feeds `bytes` one at a time as the engine would (unconsumed bytes offered again with more);
   // returns the first event other than none, and how many bytes were left unconsumed then.
   std::pair<ConnEvent, std::size_t> feed(const std::string& bytes, const RequestSpec* pending) {
@@ -211,6 +212,40 @@ TEST(PgsqlConnection, Md5LoginThenQueryUntilReadyForQuery) {
             std::make_pair(ConnEvent::none, std::size_t{0}));
   EXPECT_EQ(c.s["error_pgsql"], 1u);
   EXPECT_EQ(c.s["pgsql_failed_transaction"], 1u);
+}
+
+TEST(PgsqlConnection, SslRequestThenStartupMessageOverTls) {
+  Client plain;  // type="tcp": nothing sent before the StartupMessage, nothing held
+  EXPECT_FALSE(plain.holds);
+  EXPECT_EQ(plain.s.sent, "");
+  Client c(16 << 20, true);
+  EXPECT_TRUE(c.holds);  // connect waits for TLS
+  EXPECT_EQ(c.s.sent, std::string("\x00\x00\x00\x08\x04\xd2\x16\x2f", 8));  // length 8, code 80877103
+  EXPECT_EQ(c.feed("S", nullptr), std::make_pair(ConnEvent::none, std::size_t{0}));
+  EXPECT_EQ(c.s.tls_started, 1);
+  EXPECT_EQ(c.conn->on_tls_ready(c.s), ConnEvent::ready);
+  // Then the login as on a plain connection (its bytes go over TLS).
+  auto connect = request(R"(<pgsql type="connect" database="d" username="u"/>)");
+  EXPECT_NE(c.encode(*connect).find(std::string("user\0u\0database\0d\0", 18)), std::string::npos);
+  EXPECT_EQ(c.feed(msg('R', u32(3)), connect.get()).first, ConnEvent::complete);
+  EXPECT_EQ(c.s.tls_started, 1);
+}
+
+TEST(PgsqlConnection, SslRefusedOrFollowedByBytesEndsTheUser) {
+  Client refused(16 << 20, true);
+  EXPECT_EQ(refused.feed("N", nullptr).first, ConnEvent::fatal_counted);
+  EXPECT_EQ(refused.s["error_pgsql_ssl_refused"], 1u);
+  EXPECT_EQ(refused.s.tls_started, 0);
+  // Bytes after 'S' before the TLS handshake are not the server's (CVE-2021-23222).
+  Client injected(16 << 20, true);
+  std::string s_and_more = "S" + msg('R', u32(0));
+  EXPECT_EQ(injected.conn->on_data(injected.s, nullptr, s_and_more, injected.info).event, ConnEvent::fatal);
+  EXPECT_STREQ(injected.info.error, "pgsql_ssl_unexpected_data");
+  EXPECT_EQ(injected.s.tls_started, 0);
+  // An ErrorResponse (a server too old for SSLRequest) is not an answer.
+  Client old(16 << 20, true);
+  EXPECT_EQ(old.conn->on_data(old.s, nullptr, error("FATAL"), old.info).event, ConnEvent::fatal);
+  EXPECT_STREQ(old.info.error, "pgsql_bad_message");
 }
 
 TEST(PgsqlConnection, CleartextWrongPasswordIsCountedAndEndsTheUser) {
@@ -423,10 +458,10 @@ TEST(PgsqlRequests, RefusedWithTheirPlace) {
                R"(<request subst="true"><pgsql type="bind" parameters="%%_a%%"/></request>)"
                R"(<request><pgsql type="parse">SELECT '%%'</pgsql></request>)"),
       "t.xml", registry()));
-  // PostgreSQL starts TLS after an SSLRequest on the plain connection, not with a handshake.
-  expect_refused(scenario(R"(<request><pgsql type="sql">SELECT 1</pgsql></request>)", "ssl"), "type=\"ts_pgsql",
-                 "not supported yet: ts_pgsql sessions over <server type=\"ssl\"> (<server> on line 4): "
-                 "PostgreSQL negotiates TLS with SSLRequest");
+  // <server type="ssl">: TLS after an SSLRequest on the plain connection (PgsqlConnection.SslRequest...).
+  EXPECT_NO_THROW(load_scenario_text(scenario(R"(<request><pgsql type="sql">SELECT 1</pgsql></request>)", "ssl"),
+                                     "t.xml", registry()));
+  EXPECT_TRUE(protocol().negotiates_tls());
   EXPECT_NE(parse_error(R"(<pgsql type="cancel"/>)").find("not supported yet"), std::string::npos);
   EXPECT_NE(parse_error(R"(<pgsql type="nope"/>)").find("unknown pgsql type 'nope'"), std::string::npos);
   EXPECT_NE(parse_error(R"(<pgsql type="sql" database="x">SELECT 1</pgsql>)").find("database"), std::string::npos);

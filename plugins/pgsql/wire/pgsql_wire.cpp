@@ -68,6 +68,11 @@ void startup_message(std::string& out, std::string_view user, std::string_view d
   for (int i = 0; i < 4; ++i) out[start + i] = static_cast<char>(length >> (24 - 8 * i));
 }
 
+void ssl_request(std::string& out) {
+  put_u32(out, 8);
+  put_u32(out, 1234u << 16 | 5679);  // 80877103, a "protocol version" no server speaks
+}
+
 void empty_message(std::string& out, char type) {
   out.push_back(type);
   put_u32(out, 4);

@@ -36,6 +36,8 @@ void end_message(std::string& out, std::size_t start);
 
 /// StartupMessage, protocol 3.0, with the user and database parameters (as Tsung sends them).
 void startup_message(std::string& out, std::string_view user, std::string_view database);
+/// SSLRequest: asks the server to switch to TLS; it answers one byte, 'S' (yes) or 'N' (no).
+void ssl_request(std::string& out);
 /// A message with nothing but its type (Sync 'S', Flush 'H', Terminate 'X', CopyDone 'c').
 void empty_message(std::string& out, char type);
 /// A message whose body is one NUL-terminated string (Query 'Q', PasswordMessage 'p', CopyFail 'f').
