@@ -13,7 +13,9 @@
 // (ResponseRelay, response_relay.hpp: 1xx interim responses dropped, chunked stays chunked, the
 // http://- rewrite). An upstream keep-alive connection is reused
 // while the same scheme://host:port follows; a reused one that turns out closed is replaced once
-// (send_upstream, retry_or_refuse). Upgrade (WebSocket) is refused with 501.
+// (send_upstream, retry_or_refuse). Upgrade: websocket is passed on; after the server's 101 the
+// frames pass both ways (start_websocket) and the client's are recorded (websocket_record.hpp).
+// Any other Upgrade is refused with 501 (h2c is dropped: the request goes on in HTTP/1.1).
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -35,6 +37,7 @@
 #include "recorder/mitm_ca.hpp"
 #include "recorder/proxy_protocol.hpp"
 #include "recorder/response_relay.hpp"
+#include "recorder/websocket_record.hpp"
 
 namespace loadctl::recorder {
 
@@ -50,6 +53,7 @@ constexpr std::uint64_t kMaxRequestBody = 32ull << 20;
 constexpr std::size_t kRelayChunk = 16 * 1024;  // one upstream read, passed on before the next
 constexpr std::uint32_t kMaxRequestHeader = 64 * 1024;
 constexpr auto kIdleTimeout = std::chrono::seconds(120);  // as Tsung's ?lifetime
+constexpr auto kWebSocketIdle = kIdleTimeout * 5;  // as a CONNECT tunnel
 constexpr auto kConnectTimeout = std::chrono::seconds(30);  // TCP connect, and a TLS handshake
 
 // The CONNECT target host:port.
@@ -149,13 +153,19 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
     if (ctx_.writer.closed()) return close();
     Request& req = request_->get();
     if (req.method() == http::verb::connect && tunnel_origin_.empty()) return open_tunnel(std::string(req.target()));
+    websocket_ = false;
     if (auto upgrade = req.find(http::field::upgrade); upgrade != req.end()) {
-      if (!text::iequals(text::trim(std::string(upgrade->value())), "h2c"))
+      std::string protocol(text::trim(upgrade->value()));
+      if (text::iequals(protocol, "websocket") && req.method() == http::verb::get) {
+        websocket_ = true;
+      } else if (!text::iequals(protocol, "h2c")) {
         return refuse(http::status::not_implemented,
-                      fmt::format("not supported yet: Upgrade: {} ({} {}): the recorder records HTTP/1.1 requests only",
+                      fmt::format("not supported yet: Upgrade: {} ({} {}): the recorder records HTTP/1.1 and WebSocket only",
                                   std::string(upgrade->value()), std::string(req.method_string()), std::string(req.target())));
-      req.erase(http::field::upgrade);  // h2c is optional: the request goes on in HTTP/1.1
-      req.erase("HTTP2-Settings");
+      } else {
+        req.erase(http::field::upgrade);  // h2c is optional: the request goes on in HTTP/1.1
+        req.erase("HTTP2-Settings");
+      }
     }
     bool expects_continue = text::iequals(text::trim(std::string(req[http::field::expect])), "100-continue");
     if (!expects_continue || request_->is_done()) return read_body();
@@ -194,7 +204,14 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
     if (!split_url(target, url)) return refuse(http::status::bad_request, "loadctl record is a proxy: configure the browser to use it (absolute URLs)");
     HttpRecord record{std::string(req.method_string()), target, req.version() == 10 ? "1.0" : "1.1", {}, req.body()};
     for (const auto& field : req) record.headers.emplace_back(field.name_string(), field.value());
-    if (ctx_.upstream.records_host(url.host)) ctx_.writer.record(formatter_.format(record, &ctx_.writer));
+    // A WebSocket goes to a ts_websocket session of its own once the server accepts it (start_websocket).
+    ws_records_ = websocket_ && ctx_.upstream.records_host(url.host);
+    if (websocket_) {
+      ws_origin_ = fmt::format("{}://{}", ssl ? "wss" : "ws", url.host) + (url.port == (ssl ? 443u : 80u) ? "" : fmt::format(":{}", url.port));
+      ws_path_ = url.path_query;
+    } else if (ctx_.upstream.records_host(url.host)) {
+      ctx_.writer.record(formatter_.format(record, &ctx_.writer));
+    }
 
     // What goes upstream: origin-form (absolute-form to a parent proxy), no proxy or hop-by-hop
     // headers, the whole body with its length.
@@ -211,6 +228,10 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
       if (host.starts_with('-')) req.set(http::field::host, host.substr(1));
     }
     req.keep_alive(true);
+    if (websocket_) {
+      req.set(http::field::connection, "Upgrade");
+      req.erase(http::field::sec_websocket_extensions);  // no permessage-deflate: frames the recorder can read
+    }
     if (!req.body().empty() || req.method() == http::verb::post || req.method() == http::verb::put) req.prepare_payload();
     head_request_ = req.method() == http::verb::head;
     idempotent_ = idempotent(req.method());
@@ -303,7 +324,7 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
   }
 
   void read_response() {
-    relay_.emplace(head_request_, rewrite_https_, client_keep_alive_);
+    relay_.emplace(head_request_, rewrite_https_, client_keep_alive_, websocket_);
     relay_response();
   }
 
@@ -367,9 +388,77 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
   }
 
   void response_done() {
+    if (relay_->switched()) return start_websocket();
     if (!relay_->upstream_keep_alive()) close_upstream();
     if (!relay_->client_keep_alive()) return close();
     read_request();
+  }
+
+  // The server accepted the WebSocket: frames pass both ways unchanged, the client's recorded
+  // (WebSocketRecorder) when its host is; either side closing ends both.
+  void start_websocket() {
+    if (ws_records_ && !ctx_.writer.closed()) {
+      try {
+        ws_ = std::make_unique<WebSocketRecorder>(ctx_.writer, ws_origin_, ws_path_, relay_->header("Sec-WebSocket-Protocol"));
+        ctx_.note(fmt::format("WebSocket {}{}: recorded in {}", ws_origin_, ws_path_, ws_->file()));
+      } catch (const std::exception& e) {
+        ctx_.note(fmt::format("WebSocket {}{}: relayed, not recorded: {}", ws_origin_, ws_path_, e.what()));
+      }
+    }
+    ws_client_to_upstream();
+    ws_upstream_to_client();
+  }
+
+  // What client_buffer_ holds goes upstream (seen by the recorder), then the next read.
+  void ws_client_to_upstream() {
+    if (client_buffer_.size() > 0) {
+      auto data = client_buffer_.data();
+      if (ws_) ws_->from_client(std::string_view(static_cast<const char*>(data.data()), data.size()));
+      plain_->expires_after(kWebSocketIdle);
+      return with_upstream([&](auto& stream) {
+        asio::async_write(stream, data, [self = shared_from_this()](error_code ec, std::size_t n) {
+          if (ec) return self->end_websocket();
+          self->client_buffer_.consume(n);
+          self->ws_client_to_upstream();
+        });
+      });
+    }
+    client_.expires_after(kWebSocketIdle);
+    with_client([&](auto& stream) {
+      stream.async_read_some(client_buffer_.prepare(kRelayChunk), [self = shared_from_this()](error_code ec, std::size_t n) {
+        self->client_buffer_.commit(n);
+        if (ec) return self->end_websocket();
+        self->ws_client_to_upstream();
+      });
+    });
+  }
+
+  void ws_upstream_to_client() {
+    if (upstream_buffer_.size() > 0) {
+      auto data = upstream_buffer_.data();
+      if (ws_) ws_->from_server(std::string_view(static_cast<const char*>(data.data()), data.size()));
+      client_.expires_after(kWebSocketIdle);
+      return with_client([&](auto& stream) {
+        asio::async_write(stream, data, [self = shared_from_this()](error_code ec, std::size_t n) {
+          if (ec) return self->end_websocket();
+          self->upstream_buffer_.consume(n);
+          self->ws_upstream_to_client();
+        });
+      });
+    }
+    plain_->expires_after(kWebSocketIdle);
+    with_upstream([&](auto& stream) {
+      stream.async_read_some(upstream_buffer_.prepare(kRelayChunk), [self = shared_from_this()](error_code ec, std::size_t n) {
+        self->upstream_buffer_.commit(n);
+        if (ec) return self->end_websocket();
+        self->ws_upstream_to_client();
+      });
+    });
+  }
+
+  void end_websocket() {
+    if (ws_) ws_->finish();  // the session file is complete (closed and renamed) now
+    close();
   }
 
   void refuse(http::status status, const std::string& why) {
@@ -503,6 +592,9 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
   std::string tunnel_origin_;  ///< "https://host[:port]" of the decrypted CONNECT ("" = none)
   beast::flat_buffer client_buffer_, upstream_buffer_;
   std::optional<http::request_parser<GrowingBody>> request_;
+  std::unique_ptr<WebSocketRecorder> ws_;  ///< the WebSocket being recorded (after a 101), or none
+  std::string ws_origin_, ws_path_;  ///< ws[s]://host[:port] and the path of the WebSocket asked for
+  bool websocket_ = false, ws_records_ = false;  ///< the request asks for a WebSocket; its host is recorded
   std::optional<ResponseRelay> relay_;  ///< the response being passed on
   std::string to_client_;  ///< what relay_ gave to write to the client (one read's worth, or a rewritten body)
   std::unique_ptr<asio::ssl::context> tls_context_;

@@ -101,10 +101,14 @@ void append_header(const Message& res, std::string& out) {
 
 struct ResponseRelay::Parser : http::response_parser<relay_detail::RelayBody> {};
 
-ResponseRelay::ResponseRelay(bool head_request, bool rewrite_https, bool client_keep_alive)
-    : head_request_(head_request), rewrite_https_(rewrite_https), client_keep_alive_(client_keep_alive) {}
+ResponseRelay::ResponseRelay(bool head_request, bool rewrite_https, bool client_keep_alive, bool upgrade)
+    : head_request_(head_request), rewrite_https_(rewrite_https), client_keep_alive_(client_keep_alive), upgrade_(upgrade) {}
 
 ResponseRelay::~ResponseRelay() = default;
+
+std::string ResponseRelay::header(std::string_view name) const {
+  return parser_ ? std::string(parser_->get()[name]) : std::string();
+}
 
 ResponseRelay::Status ResponseRelay::fail(std::string why) {
   error_ = std::move(why);
@@ -135,6 +139,11 @@ ResponseRelay::Status ResponseRelay::feed(std::string_view data, std::size_t& us
     if (ec) return fail("upstream response: " + ec.message());
     if (!in_body && parser_->is_header_done()) {
       unsigned status = parser_->get().result_int();
+      if (status == 101 && upgrade_) {  // the WebSocket handshake's answer: what follows is frames
+        append_header(parser_->get(), out);
+        forwarded_ = switched_ = true;
+        return Status::done;
+      }
       if (status == 101) return fail("upstream switched protocols (101) unasked");
       if (status >= 100 && status < 200) {  // 100, 103 Early Hints: the final answer follows
         parser_.reset();

@@ -29,7 +29,8 @@ class ResponseRelay {
 
   /// `head_request`: the answer has no body. `rewrite_https`: Tsung's http://- trick (links,
   /// Location and Set-Cookie rewritten). `client_keep_alive`: the client's request allows keep-alive.
-  ResponseRelay(bool head_request, bool rewrite_https, bool client_keep_alive);
+  /// `upgrade`: the request asked for a WebSocket: a 101 is passed on and ends the HTTP exchange.
+  ResponseRelay(bool head_request, bool rewrite_https, bool client_keep_alive, bool upgrade = false);
   ~ResponseRelay();
   ResponseRelay(const ResponseRelay&) = delete;
   ResponseRelay& operator=(const ResponseRelay&) = delete;
@@ -47,6 +48,10 @@ class ResponseRelay {
   /// After done: the client connection stays open / the upstream one may be reused.
   bool client_keep_alive() const { return client_keep_alive_; }
   bool upstream_keep_alive() const { return upstream_keep_alive_; }
+  /// Done with a 101 (an upgrade was asked): the bytes that follow are the new protocol's.
+  bool switched() const { return switched_; }
+  /// A header of the final response ("" when absent).
+  std::string header(std::string_view name) const;
   /// Why it failed.
   const std::string& error() const { return error_; }
 
@@ -57,8 +62,8 @@ class ResponseRelay {
   void finish(std::string& out);
 
   std::unique_ptr<Parser> parser_;
-  bool head_request_, rewrite_https_, client_keep_alive_;
-  bool upstream_keep_alive_ = false, got_some_ = false, forwarded_ = false, rewriting_ = false;
+  bool head_request_, rewrite_https_, client_keep_alive_, upgrade_;
+  bool switched_ = false, upstream_keep_alive_ = false, got_some_ = false, forwarded_ = false, rewriting_ = false;
   std::string error_;
 };
 
