@@ -20,6 +20,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -171,11 +172,9 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
     if (!expects_continue || request_->is_done()) return read_body();
     // The client waits for this before it sends the body (the server's 100 is not awaited).
     static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    with_client([&](auto& stream) {
-      asio::async_write(stream, asio::buffer(kContinue), [self = shared_from_this()](error_code ec, std::size_t) {
-        if (ec) return self->close();
-        self->read_body();
-      });
+    client_write(asio::buffer(kContinue), [self = shared_from_this()](error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->read_body();
     });
   }
 
@@ -345,12 +344,26 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
 
   void read_upstream() {
     plain_->expires_after(kIdleTimeout);
-    with_upstream([&](auto& stream) {
-      stream.async_read_some(upstream_buffer_.prepare(kRelayChunk), [self = shared_from_this()](error_code ec, std::size_t n) {
-        self->upstream_buffer_.commit(n);
-        self->on_upstream_read(ec);
-      });
+    upstream_read_some([self = shared_from_this()](error_code ec, std::size_t n) {
+      self->upstream_buffer_.commit(n);
+      self->on_upstream_read(ec);
     });
+  }
+
+  // The raw reads and writes of the relay and the WebSocket, with one handler type: one
+  // instantiation of Asio's (TLS) operations per stream, not one per call site (compile time).
+  using IoHandler = std::function<void(error_code, std::size_t)>;
+  void upstream_read_some(IoHandler h) {
+    with_upstream([&](auto& stream) { stream.async_read_some(upstream_buffer_.prepare(kRelayChunk), std::move(h)); });
+  }
+  void client_read_some(IoHandler h) {
+    with_client([&](auto& stream) { stream.async_read_some(client_buffer_.prepare(kRelayChunk), std::move(h)); });
+  }
+  void upstream_write(asio::const_buffer data, IoHandler h) {
+    with_upstream([&](auto& stream) { asio::async_write(stream, data, std::move(h)); });
+  }
+  void client_write(asio::const_buffer data, IoHandler h) {
+    with_client([&](auto& stream) { asio::async_write(stream, data, std::move(h)); });
   }
 
   void on_upstream_read(error_code ec) {
@@ -378,12 +391,10 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
 
   void write_to_client(bool done) {
     client_.expires_after(kIdleTimeout);
-    with_client([&](auto& stream) {
-      asio::async_write(stream, asio::buffer(to_client_), [self = shared_from_this(), done](error_code ec, std::size_t) {
-        if (ec) return self->close();
-        if (done) return self->response_done();
-        self->read_upstream();
-      });
+    client_write(asio::buffer(to_client_), [self = shared_from_this(), done](error_code ec, std::size_t) {
+      if (ec) return self->close();
+      if (done) return self->response_done();
+      self->read_upstream();
     });
   }
 
@@ -415,21 +426,17 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
       auto data = client_buffer_.data();
       if (ws_) ws_->from_client(std::string_view(static_cast<const char*>(data.data()), data.size()));
       plain_->expires_after(kWebSocketIdle);
-      return with_upstream([&](auto& stream) {
-        asio::async_write(stream, data, [self = shared_from_this()](error_code ec, std::size_t n) {
-          if (ec) return self->end_websocket();
-          self->client_buffer_.consume(n);
-          self->ws_client_to_upstream();
-        });
+      return upstream_write(data, [self = shared_from_this()](error_code ec, std::size_t n) {
+        if (ec) return self->end_websocket();
+        self->client_buffer_.consume(n);
+        self->ws_client_to_upstream();
       });
     }
     client_.expires_after(kWebSocketIdle);
-    with_client([&](auto& stream) {
-      stream.async_read_some(client_buffer_.prepare(kRelayChunk), [self = shared_from_this()](error_code ec, std::size_t n) {
-        self->client_buffer_.commit(n);
-        if (ec) return self->end_websocket();
-        self->ws_client_to_upstream();
-      });
+    client_read_some([self = shared_from_this()](error_code ec, std::size_t n) {
+      self->client_buffer_.commit(n);
+      if (ec) return self->end_websocket();
+      self->ws_client_to_upstream();
     });
   }
 
@@ -438,21 +445,17 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
       auto data = upstream_buffer_.data();
       if (ws_) ws_->from_server(std::string_view(static_cast<const char*>(data.data()), data.size()));
       client_.expires_after(kWebSocketIdle);
-      return with_client([&](auto& stream) {
-        asio::async_write(stream, data, [self = shared_from_this()](error_code ec, std::size_t n) {
-          if (ec) return self->end_websocket();
-          self->upstream_buffer_.consume(n);
-          self->ws_upstream_to_client();
-        });
+      return client_write(data, [self = shared_from_this()](error_code ec, std::size_t n) {
+        if (ec) return self->end_websocket();
+        self->upstream_buffer_.consume(n);
+        self->ws_upstream_to_client();
       });
     }
     plain_->expires_after(kWebSocketIdle);
-    with_upstream([&](auto& stream) {
-      stream.async_read_some(upstream_buffer_.prepare(kRelayChunk), [self = shared_from_this()](error_code ec, std::size_t n) {
-        self->upstream_buffer_.commit(n);
-        if (ec) return self->end_websocket();
-        self->ws_upstream_to_client();
-      });
+    upstream_read_some([self = shared_from_this()](error_code ec, std::size_t n) {
+      self->upstream_buffer_.commit(n);
+      if (ec) return self->end_websocket();
+      self->ws_upstream_to_client();
     });
   }
 
