@@ -5,6 +5,7 @@
 # (one of them fragmented) reach the server and the answers come back; the file holds connect, the
 # three messages (the unanswered one with ack="no_ack") and close; the main file names it; the
 # session passes `loadctl check` and replays against the same server, which sees the messages again.
+# Then wss in a CONNECT decrypted with --mitm-ca (websocketd --ssl): relayed and recorded the same.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/recorder_lib.sh"
 need_bins loadctl loadagent websocketd python3
@@ -26,18 +27,27 @@ ws=$(free_port)
 websocketd --address=127.0.0.1 --port="$ws" --loglevel=error "$TEST_TMP/server.sh" > "$TEST_TMP/websocketd.log" 2>&1 &
 on_exit "_stop_pid $!"
 wait_until 10 port_open "$ws" || { cat "$TEST_TMP/websocketd.log" >&2; fail "websocketd did not listen"; }
-proxy=$(free_port)
-start_recorder record "$proxy" -o "$TEST_TMP/rec.xml"
-
-python3 - "$proxy" "$ws" > "$TEST_TMP/client.out" 2>&1 <<'PY' || fail "WebSocket client: $(cat "$TEST_TMP/client.out")"
-import base64, hashlib, os, socket, struct, sys
-proxy, port = int(sys.argv[1]), int(sys.argv[2])
+# ws_client PROXY HOST PORT PATH [CAFILE]: a WebSocket client through the proxy (with CAFILE: wss
+# in a CONNECT, trusting only CAFILE): sends "hello" (answered), "quiet" (not), "fragmented" in
+# two frames (answered), then a close; fails unless the answers and the server's close come back.
+cat > "$TEST_TMP/ws_client.py" <<'PY'
+import base64, hashlib, os, socket, ssl, struct, sys
+proxy, host, port, path = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+cafile = sys.argv[5] if len(sys.argv) > 5 else None
 s = socket.create_connection(("127.0.0.1", proxy), timeout=10)
-key = base64.b64encode(os.urandom(16)).decode()
-s.sendall((f"GET http://127.0.0.1:{port}/chat?room=1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-           f"Origin: http://127.0.0.1:{port}\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n").encode())
 buf = b""
+target = f"http://{host}:{port}{path}"
+if cafile:  # wss through the proxy's CONNECT, decrypted with --mitm-ca: trust only its CA
+    s.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+    while b"\r\n\r\n" not in buf:
+        buf += s.recv(4096)
+    assert buf.startswith(b"HTTP/1.1 200"), buf
+    s = ssl.create_default_context(cafile=cafile).wrap_socket(s, server_hostname=host)
+    buf, target = b"", path
+key = base64.b64encode(os.urandom(16)).decode()
+s.sendall((f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+           f"Origin: http://{host}:{port}\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n").encode())
 while b"\r\n\r\n" not in buf:
     b = s.recv(4096)
     assert b, f"closed during the handshake: {buf!r}"
@@ -83,6 +93,11 @@ send(8, struct.pack("!H", 1000))
 assert receive()[0] == 8, "no close frame from the server"
 print("frames went both ways")
 PY
+ws_client() { python3 "$TEST_TMP/ws_client.py" "$@"; }
+proxy=$(free_port)
+start_recorder record "$proxy" -o "$TEST_TMP/rec.xml"
+
+ws_client "$proxy" 127.0.0.1 "$ws" /chat?room=1 > "$TEST_TMP/client.out" 2>&1 || fail "WebSocket client: $(cat "$TEST_TMP/client.out")"
 wait_until 5 grep -q closed "$SERVER_LOG" || fail "the server did not see the connection end: $(cat "$SERVER_LOG")"
 assert_eq "$(grep -vc closed "$SERVER_LOG")" 3 "messages the server got through the proxy"
 grep -qx fragmented "$SERVER_LOG" || fail "the fragmented message: $(cat "$SERVER_LOG")"
@@ -126,4 +141,21 @@ errors=$(awk '$1 == "stats:" && $2 ~ /^error_/ && $3 > 0 {print $2}' "$TEST_TMP/
 assert_eq "$errors" "" "replay: errors"
 wait_until 5 grep -q closed "$SERVER_LOG" || fail "replay: the server did not see the close"
 assert_eq "$(grep -v closed "$SERVER_LOG" | tr '\n' ' ')" "hello quiet fragmented " "replay: messages the server got"
+
+# wss in a CONNECT decrypted with --mitm-ca: websocketd with TLS (a localhost certificate the
+# recorder trusts through SSL_CERT_FILE), the client trusting only the recorder's CA.
+rm -f "$SERVER_LOG"
+localhost_cert "$TEST_TMP" DNS:localhost,IP:127.0.0.1
+wss=$(free_port)
+websocketd --address=127.0.0.1 --port="$wss" --loglevel=error --ssl --sslcert="$TEST_TMP/server.pem" \
+  --sslkey="$TEST_TMP/server.key" "$TEST_TMP/server.sh" >> "$TEST_TMP/websocketd.log" 2>&1 &
+on_exit "_stop_pid $!"
+wait_until 10 port_open "$wss" || { cat "$TEST_TMP/websocketd.log" >&2; fail "websocketd (TLS) did not listen"; }
+SSL_CERT_FILE=$TEST_TMP/server.pem start_recorder mitm "$proxy" --mitm-ca "$TEST_TMP/ca" -o "$TEST_TMP/mitm.xml"
+ws_client "$proxy" localhost "$wss" /tls "$TEST_TMP/ca/ca.pem" > "$TEST_TMP/tls_client.out" 2>&1 \
+  || fail "wss client: $(cat "$TEST_TMP/tls_client.out"; cat "$TEST_TMP/mitm.err")"
+wait_until 5 test -f "$TEST_TMP/mitm-ws1.xml" || fail "no wss session file: $(cat "$TEST_TMP/mitm.err")"
+stop_recorder
+assert_eq "$(grep '<request>' "$TEST_TMP/mitm-ws1.xml")" "${expected/chat?room=1/tls}" "the recorded wss session"
+grep -q "WebSocket wss://localhost:$wss/tls recorded" "$TEST_TMP/mitm.xml" || fail "the main file's comment: $(cat "$TEST_TMP/mitm.xml")"
 echo "PASS: $TEST_NAME"
