@@ -142,3 +142,11 @@ TEST(WsFrameScanner, LargeMessageCountedNotKeptAndBadFramingStops) {
   EXPECT_FALSE(WsFrameScanner(true).feed(masked_frame(0x80, "x"), got));
   EXPECT_FALSE(WsFrameScanner(true).feed(std::string("\x81\x01x", 3), got));
 }
+
+TEST(ResponseRelay, HttpsTrickStreamsEventStreams) {
+  ResponseRelay relay(false, true, true);
+  std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+  Fed r = feed_bytewise(relay, head + "14\r\ndata: https://a.b/\n\n\r\n0\r\n\r\n");
+  EXPECT_EQ(r.status, ResponseRelay::Status::done);
+  EXPECT_LT(r.out.find("data: https://a.b/"), r.out_before_last_byte);  // out before the end, not rewritten
+}
