@@ -5,17 +5,22 @@
 // HttpProxyConnection per client connection, in event order:
 //   read_request -> on_request (CONNECT: open_tunnel, or with --mitm-ca open_mitm -> TLS with the
 //   client -> read_request; else record, then connect_upstream)
-//   -> send_upstream -> read_response -> (https: rewrite_for_client) -> send_to_client -> read_request
+//   -> send_upstream -> read_response -> (relay_response -> write_to_client -> read_upstream)...
+//   -> response_done -> read_request
 // Requests are read whole (Content-Length or chunked, up to kMaxRequestBody) and forwarded with a
-// Content-Length; the response is read whole too (up to kMaxResponseBody; 1xx interim responses
-// are dropped) and passed on (chunked stays chunked). Bodies grow as bytes arrive (GrowingBody):
-// nothing is reserved on the peer's Content-Length. An upstream keep-alive connection is reused
+// Content-Length; request bodies grow as bytes arrive (GrowingBody): nothing is reserved on the
+// peer's Content-Length. The response is passed on as it arrives, one read at a time
+// (ResponseRelay, response_relay.hpp: 1xx interim responses dropped, chunked stays chunked, the
+// http://- rewrite). An upstream keep-alive connection is reused
 // while the same scheme://host:port follows; a reused one that turns out closed is replaced once
-// (send_upstream, retry_or_refuse). Upgrade (WebSocket) is refused with 501.
+// (send_upstream, retry_or_refuse). Upgrade: websocket is passed on; after the server's 101 the
+// frames pass both ways (start_websocket) and the client's are recorded (websocket_record.hpp).
+// Any other Upgrade is refused with 501 (h2c is dropped: the request goes on in HTTP/1.1).
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +37,8 @@
 #include "recorder/http_record.hpp"
 #include "recorder/mitm_ca.hpp"
 #include "recorder/proxy_protocol.hpp"
+#include "recorder/response_relay.hpp"
+#include "recorder/websocket_record.hpp"
 
 namespace loadctl::recorder {
 
@@ -44,10 +51,10 @@ using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
 constexpr std::uint64_t kMaxRequestBody = 32ull << 20;
-constexpr std::uint64_t kMaxResponseBody = 64ull << 20;
+constexpr std::size_t kRelayChunk = 16 * 1024;  // one upstream read, passed on before the next
 constexpr std::uint32_t kMaxRequestHeader = 64 * 1024;
-constexpr std::uint32_t kMaxResponseHeader = 256 * 1024;
 constexpr auto kIdleTimeout = std::chrono::seconds(120);  // as Tsung's ?lifetime
+constexpr auto kWebSocketIdle = kIdleTimeout * 5;  // as a CONNECT tunnel
 constexpr auto kConnectTimeout = std::chrono::seconds(30);  // TCP connect, and a TLS handshake
 
 // The CONNECT target host:port.
@@ -58,17 +65,6 @@ bool split_authority(std::string_view target, std::string& host, std::string& po
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   port = std::string(target.substr(colon + 1));
   return port.find_first_not_of("0123456789") == std::string::npos;
-}
-
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  for (std::size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size()) s.replace(at, from.size(), to);
-  return s;
-}
-
-bool is_text_type(std::string_view ct) {
-  std::string lower = text::lowered(ct);
-  return lower.starts_with("text/") || lower.find("javascript") != std::string::npos ||
-         lower.find("json") != std::string::npos || lower.find("xml") != std::string::npos;
 }
 
 // A std::string body whose reader appends what arrives instead of reserving the peer's
@@ -99,7 +95,6 @@ struct GrowingBody {
   };
 };
 using Request = http::request<GrowingBody>;
-using Response = http::response<GrowingBody>;
 
 // Methods a proxy may send again when a reused connection fails before any answer (RFC 9110 9.2.2).
 bool idempotent(http::verb method) {
@@ -159,23 +154,27 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
     if (ctx_.writer.closed()) return close();
     Request& req = request_->get();
     if (req.method() == http::verb::connect && tunnel_origin_.empty()) return open_tunnel(std::string(req.target()));
+    websocket_ = false;
     if (auto upgrade = req.find(http::field::upgrade); upgrade != req.end()) {
-      if (!text::iequals(text::trim(std::string(upgrade->value())), "h2c"))
+      std::string protocol(text::trim(upgrade->value()));
+      if (text::iequals(protocol, "websocket") && req.method() == http::verb::get) {
+        websocket_ = true;
+      } else if (!text::iequals(protocol, "h2c")) {
         return refuse(http::status::not_implemented,
-                      fmt::format("not supported yet: Upgrade: {} ({} {}): the recorder records HTTP/1.1 requests only",
+                      fmt::format("not supported yet: Upgrade: {} ({} {}): the recorder records HTTP/1.1 and WebSocket only",
                                   std::string(upgrade->value()), std::string(req.method_string()), std::string(req.target())));
-      req.erase(http::field::upgrade);  // h2c is optional: the request goes on in HTTP/1.1
-      req.erase("HTTP2-Settings");
+      } else {
+        req.erase(http::field::upgrade);  // h2c is optional: the request goes on in HTTP/1.1
+        req.erase("HTTP2-Settings");
+      }
     }
     bool expects_continue = text::iequals(text::trim(std::string(req[http::field::expect])), "100-continue");
     if (!expects_continue || request_->is_done()) return read_body();
     // The client waits for this before it sends the body (the server's 100 is not awaited).
     static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    with_client([&](auto& stream) {
-      asio::async_write(stream, asio::buffer(kContinue), [self = shared_from_this()](error_code ec, std::size_t) {
-        if (ec) return self->close();
-        self->read_body();
-      });
+    client_write(asio::buffer(kContinue), [self = shared_from_this()](error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->read_body();
     });
   }
 
@@ -204,7 +203,14 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
     if (!split_url(target, url)) return refuse(http::status::bad_request, "loadctl record is a proxy: configure the browser to use it (absolute URLs)");
     HttpRecord record{std::string(req.method_string()), target, req.version() == 10 ? "1.0" : "1.1", {}, req.body()};
     for (const auto& field : req) record.headers.emplace_back(field.name_string(), field.value());
-    if (ctx_.upstream.records_host(url.host)) ctx_.writer.record(formatter_.format(record, &ctx_.writer));
+    // A WebSocket goes to a ts_websocket session of its own once the server accepts it (start_websocket).
+    ws_records_ = websocket_ && ctx_.upstream.records_host(url.host);
+    if (websocket_) {
+      ws_origin_ = fmt::format("{}://{}", ssl ? "wss" : "ws", url.host) + (url.port == (ssl ? 443u : 80u) ? "" : fmt::format(":{}", url.port));
+      ws_path_ = url.path_query;
+    } else if (ctx_.upstream.records_host(url.host)) {
+      ctx_.writer.record(formatter_.format(record, &ctx_.writer));
+    }
 
     // What goes upstream: origin-form (absolute-form to a parent proxy), no proxy or hop-by-hop
     // headers, the whole body with its length.
@@ -221,6 +227,10 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
       if (host.starts_with('-')) req.set(http::field::host, host.substr(1));
     }
     req.keep_alive(true);
+    if (websocket_) {
+      req.set(http::field::connection, "Upgrade");
+      req.erase(http::field::sec_websocket_extensions);  // no permessage-deflate: frames the recorder can read
+    }
     if (!req.body().empty() || req.method() == http::verb::post || req.method() == http::verb::put) req.prepare_payload();
     head_request_ = req.method() == http::verb::head;
     idempotent_ = idempotent(req.method());
@@ -289,6 +299,7 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
   }
 
   void send_upstream() {
+    relay_.reset();  // nothing back yet for this request (retry_or_refuse)
     plain_->expires_after(kIdleTimeout);
     with_upstream([&](auto& stream) {
       http::async_write(stream, request_->get(), [self = shared_from_this()](error_code ec, std::size_t) {
@@ -302,7 +313,7 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
   // anything: open a new one and send the request again, once. An idempotent request always; any
   // other only when the request could not be written (the server did not take it).
   void retry_or_refuse(bool write_failed, const std::string& why) {
-    bool nothing_back = !response_ || !response_->got_some();
+    bool nothing_back = !relay_ || !relay_->got_some();
     if (reused_ && !retried_ && nothing_back && (idempotent_ || write_failed)) {
       retried_ = true;
       close_upstream();
@@ -312,65 +323,145 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
   }
 
   void read_response() {
-    response_.emplace();
-    response_->header_limit(kMaxResponseHeader);
-    response_->body_limit(kMaxResponseBody);
-    if (head_request_) response_->skip(true);
-    with_upstream([&](auto& stream) {
-      http::async_read(stream, upstream_buffer_, *response_, [self = shared_from_this()](error_code ec, std::size_t) {
-        self->on_response(ec);
-      });
+    relay_.emplace(head_request_, rewrite_https_, client_keep_alive_, websocket_);
+    relay_response();
+  }
+
+  // What the upstream sent goes to the client before more is read (one read buffer in flight: the
+  // client's pace holds the upstream back), so a stream (Server-Sent Events, a long-poll) arrives live.
+  void relay_response() {
+    auto in = upstream_buffer_.data();
+    std::size_t used = 0;
+    to_client_.clear();
+    auto status = relay_->feed(std::string_view(static_cast<const char*>(in.data()), in.size()), used, to_client_);
+    upstream_buffer_.consume(used);
+    if (status == ResponseRelay::Status::failed) return relay_failed();
+    bool done = status == ResponseRelay::Status::done;
+    if (!to_client_.empty()) return write_to_client(done);
+    if (done) return response_done();
+    read_upstream();
+  }
+
+  void read_upstream() {
+    plain_->expires_after(kIdleTimeout);
+    upstream_read_some([self = shared_from_this()](error_code ec, std::size_t n) {
+      self->upstream_buffer_.commit(n);
+      self->on_upstream_read(ec);
     });
   }
 
-  void on_response(error_code ec) {
-    // Nothing half-read or default-built goes to the client: an end of stream is a failure too.
-    if (ec == http::error::end_of_stream || ec == asio::error::connection_reset || ec == asio::error::eof)
-      return retry_or_refuse(false, "upstream closed the connection without an answer");
-    if (ec == http::error::header_limit)
-      return refuse(http::status::bad_gateway, fmt::format("upstream response header larger than {} KiB", kMaxResponseHeader / 1024));
-    if (ec == http::error::body_limit)
-      return refuse(http::status::bad_gateway, fmt::format("upstream response body larger than {} MiB", kMaxResponseBody >> 20));
-    if (ec) return refuse(http::status::bad_gateway, "upstream read: " + ec.message());
-    unsigned status = response_->get().result_int();
-    if (status == 101) return refuse(http::status::bad_gateway, "upstream switched protocols (101) unasked");
-    if (status >= 100 && status < 200) return read_response();  // 100, 103 Early Hints: the final answer follows
-    send_to_client();
+  // The raw reads and writes of the relay and the WebSocket, with one handler type: one
+  // instantiation of Asio's (TLS) operations per stream, not one per call site (compile time).
+  using IoHandler = std::function<void(error_code, std::size_t)>;
+  void upstream_read_some(IoHandler h) {
+    with_upstream([&](auto& stream) { stream.async_read_some(upstream_buffer_.prepare(kRelayChunk), std::move(h)); });
+  }
+  void client_read_some(IoHandler h) {
+    with_client([&](auto& stream) { stream.async_read_some(client_buffer_.prepare(kRelayChunk), std::move(h)); });
+  }
+  void upstream_write(asio::const_buffer data, IoHandler h) {
+    with_upstream([&](auto& stream) { asio::async_write(stream, data, std::move(h)); });
+  }
+  void client_write(asio::const_buffer data, IoHandler h) {
+    with_client([&](auto& stream) { asio::async_write(stream, data, std::move(h)); });
   }
 
-  // Tsung's from_https: links back through the proxy as http://-, and cookies not Secure.
-  void rewrite_for_client(Response& res) {
-    std::vector<std::string> cookies;
-    for (const auto& f : res)
-      if (f.name() == http::field::set_cookie) cookies.emplace_back(f.value());
-    if (!cookies.empty()) {
-      res.erase(http::field::set_cookie);
-      for (std::string& c : cookies) {
-        c = replace_all(replace_all(c, "; Secure", ""), "; secure", "");
-        res.insert(http::field::set_cookie, c);
+  void on_upstream_read(error_code ec) {
+    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+      to_client_.clear();  // written already
+      if (relay_->feed_eof(to_client_) == ResponseRelay::Status::failed) return relay_failed();
+      return to_client_.empty() ? response_done() : write_to_client(true);
+    }
+    if (ec && !relay_->got_some()) return retry_or_refuse(false, "upstream closed the connection without an answer: " + ec.message());
+    if (ec) {
+      relay_failed();
+      return;
+    }
+    relay_response();
+  }
+
+  // Nothing half-read or made up goes to the client as an answer: before the header went, a 502
+  // (or the retry on a new connection); after, the client connection is closed mid-body.
+  void relay_failed() {
+    if (!relay_->forwarded()) return retry_or_refuse(false, relay_->error().empty() ? "upstream read failed" : relay_->error());
+    ctx_.note(relay_->error().empty() ? "upstream read failed in the middle of a response" : relay_->error());
+    close_upstream();
+    close();
+  }
+
+  void write_to_client(bool done) {
+    client_.expires_after(kIdleTimeout);
+    client_write(asio::buffer(to_client_), [self = shared_from_this(), done](error_code ec, std::size_t) {
+      if (ec) return self->close();
+      if (done) return self->response_done();
+      self->read_upstream();
+    });
+  }
+
+  void response_done() {
+    if (relay_->switched()) return start_websocket();
+    if (!relay_->upstream_keep_alive()) close_upstream();
+    if (!relay_->client_keep_alive()) return close();
+    read_request();
+  }
+
+  // The server accepted the WebSocket: frames pass both ways unchanged, the client's recorded
+  // (WebSocketRecorder) when its host is; either side closing ends both.
+  void start_websocket() {
+    if (ws_records_ && !ctx_.writer.closed()) {
+      try {
+        ws_ = std::make_unique<WebSocketRecorder>(ctx_.writer, ws_origin_, ws_path_, relay_->header("Sec-WebSocket-Protocol"));
+        ctx_.note(fmt::format("WebSocket {}{}: recorded in {}", ws_origin_, ws_path_, ws_->file()));
+      } catch (const std::exception& e) {
+        ctx_.note(fmt::format("WebSocket {}{}: relayed, not recorded: {}", ws_origin_, ws_path_, e.what()));
       }
     }
-    if (auto location = res.find(http::field::location); location != res.end() && location->value().starts_with("https://"))
-      res.set(http::field::location, "http://-" + std::string(location->value().substr(8)));
-    if (res.body().empty() || !is_text_type(std::string(res[http::field::content_type])) || res.count(http::field::content_encoding)) return;
-    res.body() = replace_all(std::move(res.body()), "https://", "http://-");
-    if (!res.chunked()) res.content_length(res.body().size());
+    ws_client_to_upstream();
+    ws_upstream_to_client();
   }
 
-  void send_to_client() {
-    Response& res = response_->get();
-    upstream_keep_alive_ = response_->keep_alive() && !response_->need_eof();
-    if (rewrite_https_) rewrite_for_client(res);
-    bool keep = client_keep_alive_ && !response_->need_eof();
-    res.keep_alive(keep);
-    client_.expires_after(kIdleTimeout);
-    with_client([&](auto& stream) {
-      http::async_write(stream, res, [self = shared_from_this(), keep](error_code ec, std::size_t) {
-        if (!self->upstream_keep_alive_) self->close_upstream();
-        if (ec || !keep) return self->close();
-        self->read_request();
+  // What client_buffer_ holds goes upstream (seen by the recorder), then the next read.
+  void ws_client_to_upstream() {
+    if (client_buffer_.size() > 0) {
+      auto data = client_buffer_.data();
+      if (ws_) ws_->from_client(std::string_view(static_cast<const char*>(data.data()), data.size()));
+      plain_->expires_after(kWebSocketIdle);
+      return upstream_write(data, [self = shared_from_this()](error_code ec, std::size_t n) {
+        if (ec) return self->end_websocket();
+        self->client_buffer_.consume(n);
+        self->ws_client_to_upstream();
       });
+    }
+    client_.expires_after(kWebSocketIdle);
+    client_read_some([self = shared_from_this()](error_code ec, std::size_t n) {
+      self->client_buffer_.commit(n);
+      if (ec) return self->end_websocket();
+      self->ws_client_to_upstream();
     });
+  }
+
+  void ws_upstream_to_client() {
+    if (upstream_buffer_.size() > 0) {
+      auto data = upstream_buffer_.data();
+      if (ws_) ws_->from_server(std::string_view(static_cast<const char*>(data.data()), data.size()));
+      client_.expires_after(kWebSocketIdle);
+      return client_write(data, [self = shared_from_this()](error_code ec, std::size_t n) {
+        if (ec) return self->end_websocket();
+        self->upstream_buffer_.consume(n);
+        self->ws_upstream_to_client();
+      });
+    }
+    plain_->expires_after(kWebSocketIdle);
+    upstream_read_some([self = shared_from_this()](error_code ec, std::size_t n) {
+      self->upstream_buffer_.commit(n);
+      if (ec) return self->end_websocket();
+      self->ws_upstream_to_client();
+    });
+  }
+
+  void end_websocket() {
+    if (ws_) ws_->finish();  // the session file is complete (closed and renamed) now
+    close();
   }
 
   void refuse(http::status status, const std::string& why) {
@@ -504,7 +595,11 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
   std::string tunnel_origin_;  ///< "https://host[:port]" of the decrypted CONNECT ("" = none)
   beast::flat_buffer client_buffer_, upstream_buffer_;
   std::optional<http::request_parser<GrowingBody>> request_;
-  std::optional<http::response_parser<GrowingBody>> response_;
+  std::unique_ptr<WebSocketRecorder> ws_;  ///< the WebSocket being recorded (after a 101), or none
+  std::string ws_origin_, ws_path_;  ///< ws[s]://host[:port] and the path of the WebSocket asked for
+  bool websocket_ = false, ws_records_ = false;  ///< the request asks for a WebSocket; its host is recorded
+  std::optional<ResponseRelay> relay_;  ///< the response being passed on
+  std::string to_client_;  ///< what relay_ gave to write to the client (one read's worth, or a rewritten body)
   std::unique_ptr<asio::ssl::context> tls_context_;
   std::optional<beast::tcp_stream> plain_owned_;
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
@@ -513,7 +608,7 @@ class HttpProxyConnection : public std::enable_shared_from_this<HttpProxyConnect
   std::string up_host_;  ///< where the current request goes (for a retry)
   unsigned up_port_ = 0;
   bool up_ssl_ = false, reused_ = false, retried_ = false, idempotent_ = true;
-  bool head_request_ = false, client_keep_alive_ = true, upstream_keep_alive_ = true, rewrite_https_ = false;
+  bool head_request_ = false, client_keep_alive_ = true, rewrite_https_ = false;
 };
 
 class HttpProxyProtocol : public ProxyProtocol {

@@ -73,6 +73,7 @@ class SessionWriter {
   void abandon() noexcept;
 
   const std::string& path() const { return options_.path; }
+  const Options& options() const { return options_; }
   std::size_t requests() const { return requests_; }
   bool closed() const { return file_ == nullptr; }
   /// The first write error (errno), 0 while none.

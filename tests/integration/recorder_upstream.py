@@ -15,11 +15,18 @@ I the requests on one connection).
   /close     200 with Connection: close, the body delimited by the end of the connection
   /early     103 Early Hints, then 200 "final"
   /bighead   a 300 KiB response header
+  /sse       Server-Sent Events (text/event-stream, chunked): "data: one", then it waits (up to 20 s)
+             for the file LOGFILE.go-sse, then "data: two" and the last chunk; logs "conn=N sse done"
+  /trickle   a long-poll answered in two parts, the body delimited by the end of the connection:
+             "first part", LOGFILE.go-trickle awaited, "second part"; logs "conn=N trickle done"
+  /big?N     N bytes of "x" with a Content-Length, sent 64 KiB at a time
 """
 import socket
 import socketserver
 import sys
+import os
 import threading
+import time
 
 LOG_LOCK = threading.Lock()
 COUNTER = [0]
@@ -50,6 +57,17 @@ def read_request(f):
     elif "content-length" in headers:
         body = f.read(int(headers["content-length"]))
     return method, path, headers, body
+
+
+def await_go(name):
+    deadline = time.time() + 20
+    while not os.path.exists(f"{sys.argv[2]}.go-{name}") and time.time() < deadline:
+        time.sleep(0.05)
+
+
+def log_line(line):
+    with LOG_LOCK, open(sys.argv[2], "a") as log:
+        log.write(line + "\n")
 
 
 class Handler(socketserver.StreamRequestHandler):
@@ -99,6 +117,31 @@ class Handler(socketserver.StreamRequestHandler):
                 self.wfile.write(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n")
                 self.wfile.flush()
                 self.send("200 OK", b"final")
+            elif path == "/sse":
+                self.send("200 OK", b"", "Content-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+                          "Cache-Control: no-cache\r\n", length=False)
+                for event in (b"data: one\n\n", None, b"data: two\n\n", b""):
+                    if event is None:
+                        await_go("sse")
+                        continue
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+                    self.wfile.flush()
+                log_line(f"conn={conn} sse done")
+            elif path == "/trickle":
+                self.send("200 OK", b"first part;", "Content-Type: application/json\r\nConnection: close\r\n", length=False)
+                await_go("trickle")
+                self.wfile.write(b"second part")
+                self.wfile.flush()
+                log_line(f"conn={conn} trickle done")
+                return
+            elif path.startswith("/big?"):
+                size = int(path[5:])
+                self.send("200 OK", b"", f"Content-Length: {size}\r\n", length=False)
+                piece = b"x" * 65536
+                while size > 0:
+                    self.wfile.write(piece[:size])
+                    size -= min(size, len(piece))
+                self.wfile.flush()
             elif path == "/bighead":
                 self.send("200 OK", b"x", "X-Big: " + "b" * (300 * 1024) + "\r\n")
             else:

@@ -3,7 +3,7 @@
 # keep-alive connection the server dropped (GET resent on a new one, POST answered 502, never a
 # made-up 200), a server's idle close seen before a POST is sent, a chunked request body (sent on with
 # a Content-Length), HEAD, 204/304, Connection: close, pipelined requests, 103 Early Hints, Expect:
-# 100-continue, Upgrade refused (501), the header limits (431 for the request, 502 for the response)
+# 100-continue, an Upgrade other than websocket refused (501), the header limits (431 for the request, 502 for the response)
 # a too large Content-Length (413 at once), the cap of 256 connections served at once, another
 # user refused on the loopback port, and beyond loopback: --allow-from required, CONNECT to 443 only.
 source "$(dirname "$0")/lib.sh"
@@ -71,9 +71,9 @@ assert_eq "$(echo "$out" | head -1)" "until the end 200" "Connection: close resp
 pc -i "$U/early" > "$TEST_TMP/early.out"
 grep -q '^HTTP/1.1 200' "$TEST_TMP/early.out" && grep -q 'final' "$TEST_TMP/early.out" || fail "103: $(cat "$TEST_TMP/early.out")"
 grep -q '103' "$TEST_TMP/early.out" && fail "the 103 went to the client as an answer"
-# Upgrade: refused, not tunnelled unseen.
-assert_eq "$(pc -o /dev/null -w '%{http_code}' -H 'Connection: Upgrade' -H 'Upgrade: websocket' "$U/ws")" 501 "Upgrade"
-grep -q 'not supported yet: Upgrade: websocket' "$TEST_TMP/record.err" || fail "no note for the Upgrade"
+# An Upgrade other than WebSocket (test_recorder_websocket.sh): refused, not tunnelled unseen.
+assert_eq "$(pc -o /dev/null -w '%{http_code}' -H 'Connection: Upgrade' -H 'Upgrade: foo/1' "$U/ws")" 501 "Upgrade"
+grep -q 'not supported yet: Upgrade: foo/1' "$TEST_TMP/record.err" || fail "no note for the Upgrade"
 # Limits: a 70 KiB request header, a 300 KiB response header.
 big=$(head -c 70000 /dev/zero | tr '\0' a)
 assert_eq "$(pc -o /dev/null -w '%{http_code}' -H "X-Big: $big" "$U/ka")" 431 "request header limit"
