@@ -75,11 +75,16 @@ std::vector<WorkerPlan> split_plan(const AgentPlan& plan, unsigned threads) {
     plans[t].first_user_id = plan.first_user_id + t;
     plans[t].user_id_stride = threads;
     for (PhaseShare share : plan.phases) {
-      share.rate /= threads;
+      // The rate goes to the workers that may start users: with fewer users than workers
+      // (maxnumber="1"), a worker without any takes no share of it, so the others' arrivals
+      // together stay the agent's Poisson process at its whole rate.
+      unsigned starting = threads;
       if (share.max_users) {
         std::uint64_t base = *share.max_users / threads, extra = *share.max_users % threads;
         share.max_users = base + (t < extra ? 1 : 0);
+        if (base == 0) starting = static_cast<unsigned>(extra);
       }
+      share.rate = starting == 0 || share.max_users == 0u ? 0 : share.rate / starting;
       plans[t].phases.push_back(share);
     }
   }

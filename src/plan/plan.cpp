@@ -138,13 +138,22 @@ std::vector<AgentPlan> plan_run(const Scenario& scenario, const std::vector<Agen
   for (unsigned round = 0; round <= scenario.load.loop; ++round) {
     for (const ArrivalPhase& phase : scenario.load.phases) {
       std::vector<std::uint64_t> caps;
-      if (phase.maxnumber) caps = split_by_weight(*phase.maxnumber, weights);
+      // The rate is split by weight among the agents that may start users: one given none of a
+      // small maxnumber takes no share of it (its share would be lost, not moved).
+      double starting_weight = total_weight;
+      if (phase.maxnumber) {
+        caps = split_by_weight(*phase.maxnumber, weights);
+        starting_weight = 0;
+        for (std::size_t i = 0; i < slots.size(); ++i)
+          if (caps[i] > 0) starting_weight += weights[i];
+      }
       for (std::size_t i = 0; i < slots.size(); ++i) {
         PhaseShare share;
         share.phase = phase.phase;
         share.start = start;
         share.duration = phase.duration;
-        share.rate = phase.rate * weights[i] / total_weight;
+        bool starts = !phase.maxnumber || caps[i] > 0;
+        share.rate = starts && starting_weight > 0 ? phase.rate * weights[i] / starting_weight : 0;
         if (phase.maxnumber) share.max_users = caps[i];
         plans[i].phases.push_back(share);
       }
