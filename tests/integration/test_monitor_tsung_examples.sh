@@ -118,7 +118,9 @@ renders() {  # renders RUN MODE HOST...: Tsung's renderer (MODE: gnuplot's image
 for run in simple distributed; do
   requests=$(tsung_sum request "$TEST_TMP/$run")
   log "$run: $requests requests, $(grep -c '^# stats: dump at' "$TEST_TMP/$run/tsung.log") dumps"
-  [ "$requests" -ge 10 ] || fail "$run: only $requests requests counted"
+  # At least one whole session (5 requests in http_simple.xml): its users arrive at random, 7 expected
+  # in the 14 s phase at one per 2 s, so two or more were not seen in 0.7 % of runs; none in 0.09 %.
+  [ "$requests" -ge 5 ] || fail "$run: only $requests requests counted"
   grep -q '"state": "lost"' "$TEST_TMP/$run/run.json" && fail "$run: an agent was lost"
   has_series "$run" "$SERVER"
 done
