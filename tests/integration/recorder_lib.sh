@@ -16,23 +16,40 @@ CONF
   start_nginx "$SITE_PORT"
 }
 
-# replay_session SESSION NAME PORT: a scenario including the session file SESSION with an ENTITY (as
-# Tsung's manual shows), server 127.0.0.1:PORT, one user; `loadctl check` then `loadctl start` it.
-# The request lines nginx logged meanwhile, sorted, go to $TEST_TMP/NAME.lines.
-replay_session() {
-  local session=$1 name=$2 port=$3 before
-  cat > "$TEST_TMP/$name.xml" <<XML
+# upstream_and_recorder: recorder_upstream.py on a free port (up=PORT, U=http://127.0.0.1:PORT, its
+# log $TEST_TMP/up.log) and `loadctl record` on another (proxy=PORT) writing $TEST_TMP/rec.xml.
+upstream_and_recorder() {
+  up=$(free_port)
+  python3 "$LOADCTL_SRC/tests/integration/recorder_upstream.py" "$up" "$TEST_TMP/up.log" 2> "$TEST_TMP/up.err" &
+  on_exit "_stop_pid $!"
+  proxy=$(free_port)
+  start_recorder record "$proxy" -o "$TEST_TMP/rec.xml"
+  wait_until 20 port_open "$up" || fail "the upstream did not listen: $(cat "$TEST_TMP/up.err")"
+  U=http://127.0.0.1:$up
+}
+
+# replay_scenario SESSION NAME PORT: $TEST_TMP/NAME.xml, a scenario including the session file
+# SESSION with an ENTITY (as Tsung's manual shows), server 127.0.0.1:PORT, one user.
+replay_scenario() {
+  cat > "$TEST_TMP/$2.xml" <<XML
 <?xml version="1.0"?>
 <!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd" [
-  <!ENTITY recorded SYSTEM "$session">
+  <!ENTITY recorded SYSTEM "$1">
 ]>
 <tsung loglevel="notice">
   <clients><client host="localhost" use_controller_vm="true"/></clients>
-  <servers><server host="127.0.0.1" port="$port" type="tcp"/></servers>
+  <servers><server host="127.0.0.1" port="$3" type="tcp"/></servers>
   <load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="50" unit="second"/></arrivalphase></load>
   <sessions>&recorded;</sessions>
 </tsung>
 XML
+}
+
+# replay_session SESSION NAME PORT: replay_scenario, then `loadctl check` and `loadctl start` it.
+# The request lines nginx logged meanwhile, sorted, go to $TEST_TMP/NAME.lines.
+replay_session() {
+  local session=$1 name=$2 port=$3 before
+  replay_scenario "$session" "$name" "$port"
   "$LOADCTL" -f "$TEST_TMP/$name.xml" check > "$TEST_TMP/$name.check" 2>&1 || { cat "$TEST_TMP/$name.check" >&2; fail "loadctl check ($name)"; }
   before=$(wc -l < "$NGINX_ACCESS_LOG")
   "$LOADCTL" -q -f "$TEST_TMP/$name.xml" --run-dir "$TEST_TMP/run-$name" start > /dev/null 2> "$TEST_TMP/$name.err" \

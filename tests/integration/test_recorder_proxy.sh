@@ -10,13 +10,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/recorder_lib.sh"
 need_bins loadctl curl python3
 private_home
-up=$(free_port)
-python3 "$LOADCTL_SRC/tests/integration/recorder_upstream.py" "$up" "$TEST_TMP/up.log" 2> "$TEST_TMP/up.err" &
-on_exit "_stop_pid $!"
-proxy=$(free_port)
-start_recorder record "$proxy" -o "$TEST_TMP/rec.xml"
-wait_until 20 port_open "$up" || fail "the upstream did not listen: $(cat "$TEST_TMP/up.err")"
-U=http://127.0.0.1:$up
+upstream_and_recorder
 pc() { curl -s --max-time 10 -x "http://127.0.0.1:$proxy" "$@"; }
 
 # One curl, one client connection: the proxy reuses its upstream connection, which the server drops

@@ -119,18 +119,7 @@ grep -q 'type="ts_websocket"' "$session" || fail "session type: $(head -1 "$sess
 
 # Replay: the recorded session against the same server.
 rm -f "$SERVER_LOG"
-cat > "$TEST_TMP/replay.xml" <<XML
-<?xml version="1.0"?>
-<!DOCTYPE tsung SYSTEM "/usr/share/tsung/tsung-1.0.dtd" [
-  <!ENTITY ws SYSTEM "$session">
-]>
-<tsung loglevel="notice">
-  <clients><client host="localhost" use_controller_vm="true"/></clients>
-  <servers><server host="127.0.0.1" port="$ws" type="tcp"/></servers>
-  <load><arrivalphase phase="1" duration="1" unit="second"><users maxnumber="1" arrivalrate="50" unit="second"/></arrivalphase></load>
-  <sessions>&ws;</sessions>
-</tsung>
-XML
+replay_scenario "$session" replay "$ws"
 "$LOADCTL" -f "$TEST_TMP/replay.xml" check > "$TEST_TMP/check.out" 2>&1 || fail "loadctl check: $(cat "$TEST_TMP/check.out")"
 run_loadctl "$TEST_TMP/replay.xml" "$TEST_TMP/run"
 assert_eq "$(tsung_sum websocket_succ "$TEST_TMP/run")" 1 "replay: handshakes"
